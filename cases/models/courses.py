@@ -1,0 +1,248 @@
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone
+
+JOIN_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_join_code() -> str:
+    # No 0/O or 1/I: students type these codes from a projector.
+    return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(8))
+
+
+class Cohort(models.Model):
+    name = models.CharField(max_length=200)
+    join_code = models.CharField(max_length=16, unique=True, default=new_join_code)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="cohorts", blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cohort", "user"], name="membership_once_per_cohort")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.cohort}"
+
+
+def _teaching(user) -> Q:
+    through_instructors = Course.instructors.through.objects.filter(course=OuterRef("pk"))
+    through_tas = Course.teaching_assistants.through.objects.filter(course=OuterRef("pk"))
+    return Q(Exists(through_instructors.filter(user=user))) | Q(
+        Exists(through_tas.filter(user=user))
+    )
+
+
+def _taking(user) -> Q:
+    through_cohorts = Course.cohorts.through.objects.filter(course=OuterRef("pk"))
+    return Q(Exists(through_cohorts.filter(cohort__memberships__user=user)))
+
+
+class CourseQuerySet(models.QuerySet):
+    def for_user(self, user) -> "CourseQuerySet":
+        """Courses the user may open: all for admins, else those they teach, assist on or
+        take through a cohort."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self.all()
+        return self.filter(_teaching(user) | _taking(user))
+
+    def taught_by(self, user) -> "CourseQuerySet":
+        """Courses where the user is an instructor or a teaching assistant."""
+        return self.filter(_teaching(user))
+
+    def taken_by(self, user) -> "CourseQuerySet":
+        """Courses the user takes as a member of one of its cohorts."""
+        return self.filter(_taking(user))
+
+    def with_counts(self) -> "CourseQuerySet":
+        """Annotate modules, cohorts and distinct students, each in its own subquery so
+        the joins do not multiply one another."""
+        students = (
+            Membership.objects.filter(cohort__courses=OuterRef("pk"))
+            .values("cohort__courses")
+            .annotate(n=Count("user", distinct=True))
+            .values("n")
+        )
+        modules = (
+            Module.objects.filter(course=OuterRef("pk"))
+            .values("course")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        cohorts = (
+            Course.cohorts.through.objects.filter(course=OuterRef("pk"))
+            .values("course")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return self.annotate(
+            student_count=Coalesce(Subquery(students), 0),
+            module_count=Coalesce(Subquery(modules), 0),
+            cohort_count=Coalesce(Subquery(cohorts), 0),
+        )
+
+
+class Course(models.Model):
+    code = models.CharField(max_length=40, unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    instructors = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="courses_taught", blank=True
+    )
+    teaching_assistants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="courses_assisted", blank=True
+    )
+    cohorts = models.ManyToManyField(Cohort, related_name="courses", blank=True)
+
+    objects = CourseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("cases:course_detail", args=[self.pk])
+
+
+class Module(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="modules")
+    title = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["course", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ItemKind(models.TextChoices):
+    """Every kind of thing a module can hold. A kind's content lives in its own model,
+    joined one-to-one to ModuleItem; see docs/architecture.md."""
+
+    CASE_READING = "case_reading", "Case reading"
+    QUIZ = "quiz", "Quiz"
+    DISCUSSION = "discussion", "Discussion"
+    STANCE_CHECK = "stance_check", "Stance check"
+    SPECTRUM = "spectrum", "Spectrum exercise"
+    LIVE_SESSION = "live_session", "Live session"
+
+
+class ModuleItemQuerySet(models.QuerySet):
+    def visible_to_student(self, user) -> "ModuleItemQuerySet":
+        """Items given to one of the student's cohorts. Unassigned items are drafts."""
+        return self.filter(
+            Exists(Assignment.objects.filter(item=OuterRef("pk"), cohort__memberships__user=user))
+        )
+
+
+class ModuleItem(models.Model):
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=20, choices=ItemKind.choices)
+    title = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True, help_text="Markdown, shown above the item.")
+    position = models.PositiveIntegerField(default=0)
+
+    objects = ModuleItemQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["module", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("cases:item_detail", args=[self.pk])
+
+
+class LatePolicy(models.TextChoices):
+    ACCEPT = "accept", "Accept late work"
+    PENALIZE = "penalize", "Accept with a penalty"
+    REFUSE = "refuse", "Refuse late work"
+
+
+class AssignmentQuerySet(models.QuerySet):
+    def for_student(self, user) -> "AssignmentQuerySet":
+        return self.filter(cohort__memberships__user=user)
+
+    def open(self, now=None) -> "AssignmentQuerySet":
+        now = now or timezone.now()
+        return self.filter(Q(opens_at__isnull=True) | Q(opens_at__lte=now))
+
+    def upcoming(self, now=None) -> "AssignmentQuerySet":
+        """Open now and not yet due (or with no due date), soonest first."""
+        now = now or timezone.now()
+        return (
+            self.open(now)
+            .filter(Q(due_at__isnull=True) | Q(due_at__gte=now))
+            .order_by(models.F("due_at").asc(nulls_last=True), "pk")
+        )
+
+
+class Assignment(models.Model):
+    """An item given to one cohort, with that cohort's dates. The same item may be given
+    to several cohorts on different dates."""
+
+    item = models.ForeignKey(ModuleItem, on_delete=models.CASCADE, related_name="assignments")
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="assignments")
+    opens_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    points = models.PositiveIntegerField(default=10)
+    late_policy = models.CharField(
+        max_length=10, choices=LatePolicy.choices, default=LatePolicy.ACCEPT
+    )
+    late_penalty_percent = models.PositiveSmallIntegerField(default=0)
+
+    objects = AssignmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "cohort"], name="assignment_once_per_cohort"),
+            models.CheckConstraint(
+                condition=Q(opens_at__isnull=True)
+                | Q(due_at__isnull=True)
+                | Q(due_at__gt=models.F("opens_at")),
+                name="assignment_due_after_open",
+            ),
+            models.CheckConstraint(
+                condition=Q(late_penalty_percent__lte=100), name="assignment_penalty_percent"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} for {self.cohort}"
+
+    def is_open(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.opens_at is None or self.opens_at <= now
+
+    def is_past_due(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.due_at is not None and now > self.due_at

@@ -1,0 +1,68 @@
+"""Login throttling, kept in the database so every server process agrees.
+
+A key is counted whether or not such a user exists, so the answer never tells an
+attacker which usernames are real."""
+
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from cases.models import LoginThrottle
+
+ADDRESS_LIMIT_FACTOR = 5
+
+
+def _keys(*, username: str, address: str) -> list[tuple[str, int]]:
+    limit = settings.LOGIN_FAILURE_LIMIT
+    name_digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
+    return [
+        (f"user:{name_digest}", limit),
+        (f"addr:{address}", limit * ADDRESS_LIMIT_FACTOR),
+    ]
+
+
+def _window() -> timedelta:
+    return timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
+
+
+def login_lockout_remaining(*, username: str, address: str) -> timedelta | None:
+    """How long sign-in stays locked for this username or address; None when it is not."""
+    now = timezone.now()
+    remaining = None
+    for key, limit in _keys(username=username, address=address):
+        throttle = LoginThrottle.objects.filter(key=key).first()
+        if throttle is None or throttle.failures < limit:
+            continue
+        left = throttle.window_started_at + _window() - now
+        if left > timedelta(0):
+            remaining = max(remaining or left, left)
+    return remaining
+
+
+def login_failure_record(*, username: str, address: str) -> None:
+    now = timezone.now()
+    for key, _limit in _keys(username=username, address=address):
+        with transaction.atomic():
+            # A stale window starts again; otherwise count atomically in SQL.
+            updated = LoginThrottle.objects.filter(
+                key=key, window_started_at__gt=now - _window()
+            ).update(failures=F("failures") + 1)
+            if updated:
+                continue
+            try:
+                with transaction.atomic():
+                    LoginThrottle.objects.update_or_create(
+                        key=key, defaults={"failures": 1, "window_started_at": now}
+                    )
+            except IntegrityError:
+                # Another process created the row first; count on top of it.
+                LoginThrottle.objects.filter(key=key).update(failures=F("failures") + 1)
+
+
+def login_success_clear(*, username: str) -> None:
+    key, _limit = _keys(username=username, address="")[0]
+    LoginThrottle.objects.filter(key=key).delete()

@@ -1,0 +1,110 @@
+"""The demo course, loaded by `manage.py seed_demo`. Idempotent: every row is found by a
+natural key first, and existing rows are left exactly as they are."""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from cases.models import Cohort, Course, Membership, Module, User
+
+DEMO_PASSWORD = "redqueen-demo"  # Demo only; seed_demo refuses to run in production.
+
+STUDENT_NAMES = [
+    ("Mei", "Chen"), ("Arjun", "Patel"), ("Sofia", "García"), ("Kwame", "Mensah"),
+    ("Hannah", "Müller"), ("Diego", "Alvarez"), ("Yuki", "Tanaka"), ("Amara", "Okafor"),
+    ("Liam", "O'Brien"), ("Priya", "Nair"), ("Jonas", "Berg"), ("Fatima", "Zahra"),
+    ("Wei", "Zhang"), ("Isabella", "Rossi"), ("Noah", "Kim"), ("Leila", "Haddad"),
+    ("Mateo", "Silva"), ("Chloé", "Martin"), ("Tomás", "Novák"), ("Aisha", "Bello"),
+    ("Ethan", "Wright"), ("Ingrid", "Larsen"), ("Ravi", "Kumar"), ("Zoe", "Papadopoulos"),
+]  # fmt: skip
+
+COURSE_CODE = "MGT 6001"
+COURSE_TITLE = "Run of the Red Queen: How China Innovates"
+COURSE_DESCRIPTION = (
+    "Is China's technology industry behind because it invents little, or ahead because "
+    "it improves, adapts and produces faster than anyone? This course argues the "
+    "*Run of the Red Queen* thesis of Dan Breznitz and Michael Murphree (2010) from "
+    "cases in Beijing, Shanghai and the Pearl River Delta. You will place companies on "
+    "the spectrum from novel-product research (R) to second-generation, process and "
+    "production innovation (D), and decide where you stand."
+)
+COHORT_NAMES = ["MGT 6001 — Spring 2027, section A", "MGT 6001 — Spring 2027, section B"]
+MODULES = [
+    (
+        "The Red Queen thesis",
+        "What counts as innovation, and why running fast to stay at the frontier can be "
+        "a winning strategy.",
+    ),
+    (
+        "Beijing: design without factories",
+        "Startups, research labs and design houses that leave production to others.",
+    ),
+    (
+        "Shanghai: the developmental city",
+        "Conglomerates, joint ventures and a planning authority with a vision.",
+    ),
+    (
+        "The Pearl River Delta: built from below",
+        "Export factories, domestic upstarts and clusters that upgrade step by step.",
+    ),
+    (
+        "Policy: indigenous innovation and its risks",
+        "Techno-nationalist standards and what central plans may cost the regions.",
+    ),
+]
+
+
+@dataclass
+class DemoLogin:
+    username: str
+    role: str
+
+
+def _user(username: str, first: str, last: str, **flags) -> User:
+    user, created = User.objects.get_or_create(
+        username=username,
+        defaults={
+            "first_name": first,
+            "last_name": last,
+            "email": f"{username}@example.edu",
+            **flags,
+        },
+    )
+    if created:
+        user.set_password(DEMO_PASSWORD)
+        user.save(update_fields=["password"])
+    return user
+
+
+@transaction.atomic
+def demo_seed() -> list[DemoLogin]:
+    """Create the demo people, cohorts and course; return the logins to print."""
+    _user("admin", "Avery", "Admin", is_staff=True, is_superuser=True)
+    instructor = _user("instructor", "Elena", "Marsh")
+    ta = _user("ta", "Sam", "Okoro")
+    students = [
+        _user(f"student{n}", first, last) for n, (first, last) in enumerate(STUDENT_NAMES, 1)
+    ]
+
+    cohorts = [Cohort.objects.get_or_create(name=name)[0] for name in COHORT_NAMES]
+    for index, student in enumerate(students):
+        Membership.objects.get_or_create(cohort=cohorts[index // 12], user=student)
+
+    course, _ = Course.objects.get_or_create(
+        code=COURSE_CODE, defaults={"title": COURSE_TITLE, "description": COURSE_DESCRIPTION}
+    )
+    course.instructors.add(instructor)
+    course.teaching_assistants.add(ta)
+    course.cohorts.add(*cohorts)
+    for position, (title, summary) in enumerate(MODULES, 1):
+        Module.objects.get_or_create(
+            course=course, position=position, defaults={"title": title, "summary": summary}
+        )
+
+    return [
+        DemoLogin("admin", "admin (staff)"),
+        DemoLogin("instructor", f"instructor of {COURSE_CODE}"),
+        DemoLogin("ta", f"teaching assistant of {COURSE_CODE}"),
+        DemoLogin("student1 … student12", COHORT_NAMES[0]),
+        DemoLogin("student13 … student24", COHORT_NAMES[1]),
+    ]

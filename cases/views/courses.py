@@ -1,0 +1,52 @@
+from django.db.models import Prefetch
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from cases.http import HtmxHttpRequest
+from cases.models import Assignment, ModuleItem
+from cases.permissions import access_course, access_item
+
+
+@require_GET
+def course_detail(request: HtmxHttpRequest, pk: int):
+    """Anyone in the course (its students, instructors, TAs) and admins: the course and
+    its modules. Students see only items given to their cohorts, with their own dates;
+    course staff see every item and every cohort's dates."""
+    course, access = access_course(request.user, pk)
+    if access.can_grade:
+        items = ModuleItem.objects.prefetch_related(
+            Prefetch(
+                "assignments",
+                queryset=Assignment.objects.select_related("cohort"),
+                to_attr="shown_assignments",
+            )
+        )
+    else:
+        items = ModuleItem.objects.visible_to_student(request.user).prefetch_related(
+            Prefetch(
+                "assignments",
+                queryset=Assignment.objects.for_student(request.user).select_related("cohort"),
+                to_attr="shown_assignments",
+            )
+        )
+    modules = course.modules.prefetch_related(Prefetch("items", queryset=items))
+    return render(
+        request,
+        "cases/courses/course_detail.html",
+        {"course": course, "access": access, "modules": modules},
+    )
+
+
+@require_GET
+def item_detail(request: HtmxHttpRequest, pk: int):
+    """Students of a cohort the item is assigned to, and the course's staff: one module
+    item. Each item kind adds its own content here as it is built."""
+    item, access = access_item(request.user, pk)
+    assignments = item.assignments.select_related("cohort")
+    if not access.can_grade:
+        assignments = assignments.for_student(request.user)
+    return render(
+        request,
+        "cases/courses/item_detail.html",
+        {"item": item, "course": item.module.course, "access": access, "assignments": assignments},
+    )

@@ -1,0 +1,85 @@
+"""Shared fixtures: one small world with a user in every role the platform knows."""
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from cases.models import Course, ModuleItem, User
+from tests.factories import (
+    AssignmentFactory,
+    CohortFactory,
+    CourseFactory,
+    MembershipFactory,
+    ModuleFactory,
+    ModuleItemFactory,
+    UserFactory,
+)
+
+# Playwright's sync API runs an event loop in the test thread; live_server tests still
+# use the ORM from that thread on purpose.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+ROLES = [
+    "anonymous",
+    "student",
+    "other_student",
+    "instructor",
+    "other_instructor",
+    "ta",
+    "admin",
+]
+
+
+@dataclass
+class World:
+    course: Course
+    other_course: Course
+    item: ModuleItem
+    users: dict[str, User | None]
+
+
+@pytest.fixture
+def world(db) -> World:
+    """A course with a student, an instructor and a TA, beside another course with its
+    own student and instructor, and an admin over both."""
+    users = {
+        "anonymous": None,
+        "student": UserFactory(username="student"),
+        "other_student": UserFactory(username="other_student"),
+        "instructor": UserFactory(username="instructor"),
+        "other_instructor": UserFactory(username="other_instructor"),
+        "ta": UserFactory(username="ta"),
+        "admin": UserFactory(username="admin", is_staff=True, is_superuser=True),
+    }
+    cohort = CohortFactory(name="Section A")
+    other_cohort = CohortFactory(name="Other section")
+    MembershipFactory(cohort=cohort, user=users["student"])
+    MembershipFactory(cohort=other_cohort, user=users["other_student"])
+    course = CourseFactory(
+        code="MGT 6001",
+        title="Run of the Red Queen",
+        instructors=[users["instructor"]],
+        teaching_assistants=[users["ta"]],
+        cohorts=[cohort],
+    )
+    other_course = CourseFactory(
+        code="MGT 7002", instructors=[users["other_instructor"]], cohorts=[other_cohort]
+    )
+    item = ModuleItemFactory(module=ModuleFactory(course=course), title="Shanghai Bell")
+    AssignmentFactory(item=item, cohort=cohort)
+    return World(course=course, other_course=other_course, item=item, users=users)
+
+
+@pytest.fixture
+def client_for(client, world):
+    """client_for(role) signs the test client in as that role's user."""
+
+    def _client_for(role: str):
+        user = world.users[role]
+        client.logout()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return _client_for

@@ -1,0 +1,106 @@
+import factory
+from django.utils import timezone
+
+from cases.models import (
+    Assignment,
+    Cohort,
+    Course,
+    ItemKind,
+    Membership,
+    Module,
+    ModuleItem,
+    User,
+)
+
+PASSWORD = "correct-horse-battery"
+
+
+class UserFactory(factory.django.DjangoModelFactory[User]):
+    class Meta:
+        model = User
+        django_get_or_create = ["username"]
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.edu")
+    password = factory.django.Password(PASSWORD)
+
+
+class CohortFactory(factory.django.DjangoModelFactory[Cohort]):
+    class Meta:
+        model = Cohort
+
+    name = factory.Sequence(lambda n: f"Cohort {n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory[Membership]):
+    class Meta:
+        model = Membership
+
+    cohort = factory.SubFactory(CohortFactory)
+    user = factory.SubFactory(UserFactory)
+
+
+class CourseFactory(factory.django.DjangoModelFactory[Course]):
+    class Meta:
+        model = Course
+        skip_postgeneration_save = True
+
+    code = factory.Sequence(lambda n: f"MGT {6000 + n}")
+    title = factory.Sequence(lambda n: f"Course {n}")
+    description = "A course about *innovation*."
+
+    @factory.post_generation
+    def instructors(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.instructors.add(*extracted)
+
+    @factory.post_generation
+    def teaching_assistants(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.teaching_assistants.add(*extracted)
+
+    @factory.post_generation
+    def cohorts(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.cohorts.add(*extracted)
+
+
+class ModuleFactory(factory.django.DjangoModelFactory[Module]):
+    class Meta:
+        model = Module
+
+    course = factory.SubFactory(CourseFactory)
+    title = factory.Sequence(lambda n: f"Module {n}")
+    position = factory.Sequence(lambda n: n)
+
+
+class ModuleItemFactory(factory.django.DjangoModelFactory[ModuleItem]):
+    class Meta:
+        model = ModuleItem
+
+    module = factory.SubFactory(ModuleFactory)
+    kind = ItemKind.CASE_READING
+    title = factory.Sequence(lambda n: f"Item {n}")
+    position = factory.Sequence(lambda n: n)
+
+
+class AssignmentFactory(factory.django.DjangoModelFactory[Assignment]):
+    class Meta:
+        model = Assignment
+
+    item = factory.SubFactory(ModuleItemFactory)
+    cohort = factory.SubFactory(CohortFactory)
+    due_at = factory.LazyFunction(lambda: timezone.now() + timezone.timedelta(days=3))
+
+
+def enrol(cohort: Cohort, count: int, prefix: str = "s") -> list[User]:
+    """Bulk-create `count` students in `cohort`, fast enough for large classes."""
+    users = User.objects.bulk_create(
+        User(username=f"{prefix}{cohort.pk}-{n}", first_name="Stu", last_name=f"Dent {n}")
+        for n in range(count)
+    )
+    Membership.objects.bulk_create(Membership(cohort=cohort, user=u) for u in users)
+    return users

@@ -1,0 +1,109 @@
+"""Every URL by every role → the status that role must get.
+
+Add each new URL here: `test_every_url_is_in_the_matrix` fails until you do. Statuses:
+302 for an anonymous visitor is the redirect to sign in; 404 means "not yours" as well
+as "not there", so a wrong id never reveals what exists.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.conftest import ROLES, World
+
+pytestmark = pytest.mark.django_db
+
+
+def everyone(status: int, **overrides: int) -> dict[str, int]:
+    return {role: status for role in ROLES} | overrides
+
+
+def signed_in(status: int, **overrides: int) -> dict[str, int]:
+    return everyone(status, anonymous=302) | overrides
+
+
+@dataclass
+class Route:
+    url: Callable[[World], str]
+    expected: dict[str, int]
+    method: str = "get"
+    data: dict = field(default_factory=dict)
+
+
+STAFF_ONLY = signed_in(403, admin=200)
+TEACHERS = signed_in(200, student=403, other_student=403)
+COURSE_MEMBERS = signed_in(404, student=200, instructor=200, ta=200, admin=200)
+
+MATRIX: dict[str, Route] = {
+    "login": Route(lambda w: reverse("login"), everyone(302, anonymous=200)),
+    "logout": Route(lambda w: reverse("logout"), everyone(302), method="post"),
+    "password_change": Route(lambda w: reverse("password_change"), signed_in(200)),
+    "password_change_done": Route(lambda w: reverse("password_change_done"), signed_in(200)),
+    "password_reset": Route(lambda w: reverse("password_reset"), everyone(200)),
+    "password_reset_done": Route(lambda w: reverse("password_reset_done"), everyone(200)),
+    "password_reset_confirm": Route(
+        lambda w: reverse("password_reset_confirm", args=["MQ", "bad-token"]), everyone(200)
+    ),
+    "password_reset_complete": Route(lambda w: reverse("password_reset_complete"), everyone(200)),
+    "healthz": Route(lambda w: reverse("healthz"), everyone(200)),
+    # The Django admin sends everyone but staff to its own sign-in page.
+    "admin:index": Route(lambda w: reverse("admin:index"), everyone(302, admin=200)),
+    "cases:home": Route(
+        lambda w: reverse("cases:home"),
+        # Those who teach and take nothing are sent on to the teaching dashboard.
+        signed_in(302, student=200, other_student=200),
+    ),
+    "cases:instructor_dashboard": Route(lambda w: reverse("cases:instructor_dashboard"), TEACHERS),
+    "cases:course_detail": Route(
+        lambda w: reverse("cases:course_detail", args=[w.course.pk]), COURSE_MEMBERS
+    ),
+    "cases:item_detail": Route(
+        lambda w: reverse("cases:item_detail", args=[w.item.pk]), COURSE_MEMBERS
+    ),
+    "cases:cohort_list": Route(lambda w: reverse("cases:cohort_list"), STAFF_ONLY),
+}
+
+
+def _url_names(resolver: URLResolver, namespace: str = "") -> set[str]:
+    names = set()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.namespace == "admin":
+                names.add("admin:index")  # The admin's own views are Django's to guard.
+                continue
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names |= _url_names(pattern, inner)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            names.add(f"{namespace}{pattern.name}")
+    return names
+
+
+def test_every_url_is_in_the_matrix():
+    assert _url_names(get_resolver()) == set(MATRIX)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(MATRIX))
+def test_role_gets_expected_status(name, role, world, client_for):
+    route = MATRIX[name]
+    client = client_for(role)
+    response = getattr(client, route.method)(route.url(world), route.data)
+    assert response.status_code == route.expected[role], (name, role)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(n for n, r in MATRIX.items() if r.method == "get"))
+def test_htmx_request_gets_the_same_answer(name, role, world, client_for):
+    """The same checks guard fragments: an htmx request is never let through where the
+    page would not be. A signed-out htmx request is told to go to the sign-in page."""
+    route = MATRIX[name]
+    client = client_for(role)
+    response = client.get(route.url(world), headers={"HX-Request": "true"})
+    expected = route.expected[role]
+    if role == "anonymous" and expected == 302:
+        assert response.status_code == 200
+        assert "/login/?next=" in response["HX-Redirect"]
+    else:
+        assert response.status_code == expected, (name, role)
