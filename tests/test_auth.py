@@ -1,0 +1,120 @@
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.urls import reverse
+
+from cases.models import LoginThrottle
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _attempt(client, username, password="wrong-password", address="10.0.0.1"):
+    return client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address
+    )
+
+
+def test_correct_password_signs_in_and_lands_on_dashboard(client, world):
+    response = _attempt(client, "student", PASSWORD)
+    assert response.status_code == 302
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_wrong_password_shows_error_and_keeps_the_username(client, world):
+    response = _attempt(client, "student")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in html
+    assert 'value="student"' in html
+
+
+def test_repeated_failures_lock_the_username_even_with_the_right_password(client, world, settings):
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        assert _attempt(client, "student").status_code == 200
+    response = _attempt(client, "student", PASSWORD)
+    assert response.status_code == 429
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_lockout_answers_the_same_for_unknown_usernames(client, world, settings):
+    for username in ["student", "nobody-by-this-name"]:
+        for _ in range(settings.LOGIN_FAILURE_LIMIT):
+            _attempt(client, username)
+    known = _attempt(client, "student")
+    unknown = _attempt(client, "nobody-by-this-name")
+    assert known.status_code == unknown.status_code == 429
+
+    def main_text(response, username):
+        html = response.content.decode().replace(username, "USERNAME")
+        main = html[html.index("<main") : html.index("</main>")]
+        return re.sub(r'value="[^"]{20,}"', "", main)  # Drop the per-response CSRF token.
+
+    assert main_text(known, "student") == main_text(unknown, "nobody-by-this-name")
+
+
+def test_lockout_ends_when_the_window_has_passed(client, world, settings):
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        _attempt(client, "student")
+    assert _attempt(client, "student", PASSWORD).status_code == 429
+    window = timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS + 1)
+    for throttle in LoginThrottle.objects.all():
+        throttle.window_started_at -= window
+        throttle.save()
+    assert _attempt(client, "student", PASSWORD).status_code == 302
+
+
+def test_one_address_trying_many_usernames_is_locked(client, world, settings):
+    for n in range(settings.LOGIN_FAILURE_LIMIT * 5):
+        _attempt(client, f"guess{n}", address="10.9.9.9")
+    assert _attempt(client, "student", PASSWORD, address="10.9.9.9").status_code == 429
+    assert _attempt(client, "student", PASSWORD, address="10.1.1.1").status_code == 302
+
+
+def test_logout_needs_a_post(client_for):
+    client = client_for("student")
+    assert client.get(reverse("logout")).status_code == 405
+    assert client.post(reverse("logout")).status_code == 302
+    assert client.get(reverse("cases:home")).status_code == 302
+
+
+def test_password_reset_answers_the_same_whether_or_not_the_address_exists(client, world):
+    known = client.post(reverse("password_reset"), {"email": "student@example.edu"})
+    unknown = client.post(reverse("password_reset"), {"email": "nobody@example.edu"})
+    assert known.status_code == unknown.status_code == 302
+    assert known["Location"] == unknown["Location"]
+    assert len(mail.outbox) == 1
+    assert mail.outbox[0].to == ["student@example.edu"]
+
+
+def test_password_reset_link_lets_the_user_choose_a_new_password(client, world):
+    client.post(reverse("password_reset"), {"email": "student@example.edu"})
+    link = next(line for line in mail.outbox[0].body.splitlines() if "/password/reset/" in line)
+    path = link[link.index("/password/reset/") :].strip()
+    form_page = client.get(path, follow=True)
+    assert "Choose a new password" in form_page.content.decode()
+    done = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
+    )
+    assert done.status_code == 302
+    assert client.login(username="student", password="a-new-long-passphrase")
+
+
+def test_password_change_rejects_a_mismatch_beside_the_field(client_for):
+    client = client_for("student")
+    response = client.post(
+        reverse("password_change"),
+        {
+            "old_password": PASSWORD,
+            "new_password1": "another-long-passphrase",
+            "new_password2": "different-long-passphrase",
+        },
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "field--invalid" in html
+    assert "match" in html.split('field--invalid', 1)[1]

@@ -1,0 +1,60 @@
+import pytest
+from django.urls import reverse
+
+from tests.factories import AssignmentFactory, CohortFactory, ModuleItemFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_student_sees_only_items_assigned_to_their_cohort(world, client_for):
+    draft = ModuleItemFactory(module=world.item.module, title="Unassigned draft")
+    other = ModuleItemFactory(module=world.item.module, title="For another section")
+    AssignmentFactory(item=other, cohort=CohortFactory())
+    html = client_for("student").get(reverse("cases:course_detail", args=[world.course.pk]))
+    html = html.content.decode()
+    assert "Shanghai Bell" in html
+    assert "Unassigned draft" not in html
+    assert "For another section" not in html
+    assert client_for("student").get(draft.get_absolute_url()).status_code == 404
+
+
+def test_course_staff_see_every_item_and_each_cohorts_dates(world, client_for):
+    ModuleItemFactory(module=world.item.module, title="Unassigned draft")
+    for role in ["instructor", "ta", "admin"]:
+        response = client_for(role).get(reverse("cases:course_detail", args=[world.course.pk]))
+        html = response.content.decode()
+        assert "Unassigned draft" in html
+        assert "Not assigned yet" in html
+        assert "Section A: due" in html
+
+
+def test_dashboard_lists_what_is_due_soonest_first(world, client_for):
+    later = ModuleItemFactory(module=world.item.module, title="Tencent QQ")
+    assignment = world.item.assignments.get()
+    AssignmentFactory(
+        item=later, cohort=assignment.cohort, due_at=assignment.due_at.replace(year=2099)
+    )
+    html = client_for("student").get(reverse("cases:home")).content.decode()
+    assert html.index("Shanghai Bell") < html.index("Tencent QQ")
+
+
+def test_dashboard_tells_a_new_student_what_to_do(client):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    html = client.get(reverse("cases:home")).content.decode()
+    assert "You are not enrolled in a course yet" in html
+
+
+def test_course_description_markdown_is_sanitised(world, client_for):
+    world.course.description = "Read <script>alert(1)</script> [this](javascript:alert(2)) *now*"
+    world.course.save()
+    html = client_for("student").get(world.course.get_absolute_url()).content.decode()
+    assert "<script>alert(1)" not in html
+    assert 'href="javascript' not in html
+    assert "<em>now</em>" in html
+
+
+def test_instructor_dashboard_counts_students_once_across_cohorts(world, client_for):
+    html = client_for("instructor").get(reverse("cases:instructor_dashboard")).content.decode()
+    assert "<dt>Students</dt><dd>1</dd>" in html

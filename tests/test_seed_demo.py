@@ -1,0 +1,49 @@
+import pytest
+from django.apps import apps
+from django.core.management import CommandError, call_command
+
+from cases.models import Cohort, Course, User
+from cases.services.demo import DEMO_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _snapshot() -> dict:
+    return {
+        model._meta.label: sorted(map(str, model.objects.values_list()))
+        for model in apps.get_app_config("cases").get_models()
+    }
+
+
+def test_seed_demo_creates_the_people_cohorts_and_course():
+    call_command("seed_demo", force=True)
+    assert User.objects.filter(username__startswith="student").count() == 24
+    assert [c.members.count() for c in Cohort.objects.all()] == [12, 12]
+    course = Course.objects.get(title="Run of the Red Queen: How China Innovates")
+    assert course.modules.count() >= 4
+    assert course.instructors.get().username == "instructor"
+    assert course.teaching_assistants.get().username == "ta"
+    assert User.objects.get(username="admin").is_staff
+    for username in ["admin", "instructor", "ta", "student1", "student24"]:
+        assert User.objects.get(username=username).check_password(DEMO_PASSWORD)
+
+
+def test_seed_demo_twice_changes_nothing():
+    call_command("seed_demo", force=True)
+    first = _snapshot()
+    call_command("seed_demo", force=True)
+    assert _snapshot() == first
+
+
+def test_seed_demo_refuses_to_run_with_debug_off_unless_forced(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DJANGO_DEBUG"):
+        call_command("seed_demo")
+    assert not User.objects.exists()
+
+
+def test_demo_student_signs_in_and_sees_the_course(client):
+    call_command("seed_demo", force=True)
+    client.post("/login/", {"username": "student1", "password": DEMO_PASSWORD})
+    html = client.get("/").content.decode()
+    assert "Run of the Red Queen: How China Innovates" in html
