@@ -117,4 +117,4 @@ def test_password_change_rejects_a_mismatch_beside_the_field(client_for):
     html = response.content.decode()
     assert response.status_code == 200
     assert "field--invalid" in html
-    assert "match" in html.split('field--invalid', 1)[1]
+    assert "match" in html.split("field--invalid", 1)[1]
