@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from cases.models import Course, ModuleItem
+from cases.models import Assignment, CaseStudy, Course, ModuleItem
 
 
 @dataclass(frozen=True)
@@ -87,27 +87,82 @@ def access_course(user, course_id: int) -> tuple[Course, CourseAccess]:
 
 
 def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
-    """A module item with its module and course, and the user's roles in that course;
-    404 if the user may not see it.
+    """A module item with its module, course and kind-specific content, and the user's
+    roles in that course; 404 if the user may not see it.
 
     Students see only items assigned to one of their cohorts (an unassigned item is a
     draft); staff of the course see every item."""
-    item = get_object_or_404(ModuleItem.objects.select_related("module"), pk=item_id)
+    item = get_object_or_404(
+        ModuleItem.objects.with_content().annotate(
+            _assigned=Exists(
+                Assignment.objects.filter(item=OuterRef("pk"), cohort__memberships__user=user)
+            )
+        ),
+        pk=item_id,
+    )
     course, access = access_course(user, item.module.course_id)
     item.module.course = course
-    visible = ModuleItem.objects.visible_to_student(user).filter(pk=item.pk)
-    if not access.can_grade and not visible.exists():
+    if not access.can_grade and not item._assigned:
         raise Http404
     return item, access
 
 
-def staff_required(view):
-    """Admins only; anyone else signed in gets 403."""
+def _role_required(predicate, doc: str):
+    def decorator(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not predicate(request.user):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
 
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if not is_admin(request.user):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
+        return wrapper
 
-    return wrapper
+    decorator.__doc__ = doc
+    return decorator
+
+
+@dataclass(frozen=True)
+class CaseAccess:
+    """What one user may do with one library case."""
+
+    is_teaching_staff: bool
+    can_edit: bool
+
+    @property
+    def sees_teaching_notes(self) -> bool:
+        return self.is_teaching_staff
+
+
+def is_teaching_staff(user) -> bool:
+    """Admins and anyone who teaches or assists on a course: they see the whole case
+    library with its teaching notes."""
+    return is_admin(user) or Course.objects.taught_by(user).exists()
+
+
+def can_author_cases(user) -> bool:
+    """Admins and instructors (not TAs) write and import cases."""
+    return is_admin(user) or Course.objects.filter(instructors=user).exists()
+
+
+def cases_for_user(user):
+    """The library as this user may see it: all of it for teaching staff, else the
+    cases in readings given to the student's cohorts. One query, whatever the role."""
+    if is_admin(user):
+        return CaseStudy.objects.annotate(_staff=Value(True))
+    teaches = Exists(Course.objects.taught_by(user))
+    return CaseStudy.objects.annotate(_staff=teaches).filter(
+        Q(_staff=True) | Q(pk__in=CaseStudy.objects.assigned_to(user).values("pk"))
+    )
+
+
+def access_case(user, slug: str) -> tuple[CaseStudy, CaseAccess]:
+    """A case the user may read, and what else they may do with it; 404 otherwise."""
+    case = get_object_or_404(cases_for_user(user), slug=slug)
+    can_edit = is_admin(user) or (case._staff and case.created_by_id == user.pk)
+    return case, CaseAccess(is_teaching_staff=case._staff, can_edit=can_edit)
+
+
+staff_required = _role_required(is_admin, "Admins only; anyone else signed in gets 403.")
+author_required = _role_required(
+    can_author_cases, "Admins and instructors only; anyone else signed in gets 403."
+)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from cases.models import Course, ModuleItem, User
+from cases.models import CaseReading, CaseStudy, Course, ModuleItem, User
 from tests.factories import (
     AssignmentFactory,
     CohortFactory,
@@ -14,6 +14,7 @@ from tests.factories import (
     ModuleFactory,
     ModuleItemFactory,
     UserFactory,
+    make_case,
 )
 
 # Playwright's sync API runs an event loop in the test thread; live_server tests still
@@ -36,6 +37,7 @@ class World:
     course: Course
     other_course: Course
     item: ModuleItem
+    case: CaseStudy
     users: dict[str, User | None]
 
 
@@ -66,9 +68,11 @@ def world(db) -> World:
     other_course = CourseFactory(
         code="MGT 7002", instructors=[users["other_instructor"]], cohorts=[other_cohort]
     )
+    case = make_case(created_by=users["instructor"])
     item = ModuleItemFactory(module=ModuleFactory(course=course), title="Shanghai Bell")
+    CaseReading.objects.create(item=item, case=case)
     AssignmentFactory(item=item, cohort=cohort)
-    return World(course=course, other_course=other_course, item=item, users=users)
+    return World(course=course, other_course=other_course, item=item, case=case, users=users)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from cases.models import (
     Assignment,
+    CaseStudy,
     Cohort,
     Course,
     ItemKind,
@@ -11,6 +12,7 @@ from cases.models import (
     ModuleItem,
     User,
 )
+from cases.services.readings import case_create
 
 PASSWORD = "correct-horse-battery"
 
@@ -104,3 +106,31 @@ def enrol(cohort: Cohort, count: int, prefix: str = "s") -> list[User]:
     )
     Membership.objects.bulk_create(Membership(cohort=cohort, user=u) for u in users)
     return users
+
+
+CASE_BODY = """Shanghai Bell makes telecom switches.
+
+It has employed *many* researchers.
+
+Its partners include a state firm."""
+
+
+def make_case(**fields) -> CaseStudy:
+    """A case saved through the service, so its paragraphs are numbered."""
+    defaults = {
+        "title": "Shanghai Bell",
+        "slug": "shanghai-bell",
+        "company": "Shanghai Bell",
+        "region": "shanghai",
+        "sector": "Telecom equipment",
+        "summary": "A joint venture that learned to research.",
+        "body": CASE_BODY,
+        "key_facts": ["Over 1,600 researchers."],
+        "discussion_questions": ["Is headcount in research R?"],
+        "teaching_notes": "SECRET-TEACHING-NOTE: start with the board plan.",
+        "spectrum_placement": 60,
+        "spectrum_justification": "SECRET-PLACEMENT-REASON: a developer with a lab.",
+        "source": "Breznitz and Murphree (2010).",
+    }
+    created_by = fields.pop("created_by", None)
+    return case_create(case=CaseStudy(**(defaults | fields)), created_by=created_by)

@@ -35,6 +35,9 @@ class Route:
 STAFF_ONLY = signed_in(403, admin=200)
 TEACHERS = signed_in(200, student=403, other_student=403)
 COURSE_MEMBERS = signed_in(404, student=200, instructor=200, ta=200, admin=200)
+AUTHORS = signed_in(403, instructor=200, other_instructor=200, admin=200)
+# Students read the cases given to them; anyone who teaches reads the whole library.
+CASE_READERS = signed_in(200, other_student=404)
 
 MATRIX: dict[str, Route] = {
     "login": Route(lambda w: reverse("login"), everyone(302, anonymous=200)),
@@ -63,6 +66,28 @@ MATRIX: dict[str, Route] = {
         lambda w: reverse("cases:item_detail", args=[w.item.pk]), COURSE_MEMBERS
     ),
     "cases:cohort_list": Route(lambda w: reverse("cases:cohort_list"), STAFF_ONLY),
+    "cases:case_list": Route(lambda w: reverse("cases:case_list"), signed_in(200)),
+    "cases:case_create": Route(lambda w: reverse("cases:case_create"), AUTHORS),
+    "cases:case_import": Route(lambda w: reverse("cases:case_import"), AUTHORS),
+    "cases:case_detail": Route(
+        lambda w: reverse("cases:case_detail", args=[w.case.slug]), CASE_READERS
+    ),
+    "cases:case_edit": Route(
+        lambda w: reverse("cases:case_edit", args=[w.case.slug]),
+        # Its author and admins; other readers may read but not edit.
+        signed_in(403, other_student=404, instructor=200, admin=200),
+    ),
+    "cases:reading_heartbeat": Route(
+        lambda w: reverse("cases:reading_heartbeat", args=[w.case.slug]),
+        signed_in(204, other_student=404),
+        method="post",
+    ),
+    "cases:reading_done": Route(
+        lambda w: reverse("cases:reading_done", args=[w.case.slug]),
+        signed_in(302, other_student=404),
+        method="post",
+        data={"done": "1"},
+    ),
 }
 
 

@@ -5,6 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cases.models import CaseReading
+from cases.services.readings import reading_open
 from tests.factories import (
     AssignmentFactory,
     CohortFactory,
@@ -13,6 +15,7 @@ from tests.factories import (
     ModuleItemFactory,
     UserFactory,
     enrol,
+    make_case,
 )
 
 pytestmark = pytest.mark.django_db
@@ -28,23 +31,42 @@ def _class_of(size: int):
     students = enrol(cohorts[0], size - size // 2, prefix=f"a{size}-")
     enrol(cohorts[1], size // 2, prefix=f"b{size}-")
     course = CourseFactory(instructors=[instructor], cohorts=cohorts)
-    for _ in range(4):
+    first_item = None
+    for m in range(4):
         module = ModuleFactory(course=course)
-        for _ in range(3):
+        for i in range(3):
             item = ModuleItemFactory(module=module)
+            case = make_case(slug=f"case-{size}-{m}-{i}", created_by=instructor)
+            CaseReading.objects.create(item=item, case=case)
+            first_item = first_item or item
             for cohort in cohorts:
                 AssignmentFactory(item=item, cohort=cohort)
+    # Everyone in the class has read the first case: the reader must not care.
+    for student in students:
+        reading_open(user=student, case=first_item.case_reading.case)
     admin = UserFactory(is_staff=True)
-    return {"course": course, "student": students[0], "instructor": instructor, "admin": admin}
+    return {
+        "course": course,
+        "item": first_item,
+        "student": students[1],
+        "instructor": instructor,
+        "admin": admin,
+    }
 
 
 PAGES = [
-    ("student", lambda c: reverse("cases:home")),
-    ("student", lambda c: reverse("cases:course_detail", args=[c.pk])),
-    ("instructor", lambda c: reverse("cases:instructor_dashboard")),
-    ("instructor", lambda c: reverse("cases:course_detail", args=[c.pk])),
-    ("admin", lambda c: reverse("cases:cohort_list")),
+    ("student", lambda w: reverse("cases:home")),
+    ("student", lambda w: reverse("cases:course_detail", args=[w["course"].pk])),
+    ("instructor", lambda w: reverse("cases:instructor_dashboard")),
+    ("instructor", lambda w: reverse("cases:course_detail", args=[w["course"].pk])),
+    ("admin", lambda w: reverse("cases:cohort_list")),
+    ("student", lambda w: reverse("cases:case_list")),
+    ("instructor", lambda w: reverse("cases:case_list")),
+    ("student", lambda w: w["item"].get_absolute_url()),
+    ("instructor", lambda w: w["item"].get_absolute_url()),
+    ("student", lambda w: w["item"].case_reading.case.get_absolute_url()),
 ]
+FRAGMENT_BUDGET = 4
 
 
 @pytest.mark.parametrize(("role", "url"), PAGES)
@@ -54,7 +76,7 @@ def test_page_queries_do_not_grow_with_class_size(client, role, url):
         world = _class_of(size)
         client.force_login(world[role])
         with CaptureQueriesContext(connection) as queries:
-            response = client.get(url(world["course"]))
+            response = client.get(url(world))
         assert response.status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
@@ -66,3 +88,22 @@ def test_dashboard_stays_within_budget_for_a_large_class(client, django_assert_m
     client.force_login(world["student"])
     with django_assert_max_num_queries(PAGE_BUDGET):
         client.get(reverse("cases:home"))
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("cases:reading_heartbeat", {"paragraph": "3"}), ("cases:reading_done", {"done": "1"})],
+)
+def test_reading_fragments_stay_within_budget(client, name, data):
+    counts = []
+    for size in (3, 60):
+        world = _class_of(size)
+        client.force_login(world["student"])
+        url = reverse(name, args=[world["item"].case_reading.case.slug])
+        reading_open(user=world["student"], case=world["item"].case_reading.case)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(url, data, headers={"HX-Request": "true"})
+        assert response.status_code in (200, 204)
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= FRAGMENT_BUDGET, counts

@@ -8,10 +8,22 @@ from cases.models.courses import (
     Module,
     ModuleItem,
 )
+from cases.models.readings import (
+    CaseParagraph,
+    CaseReading,
+    CaseStudy,
+    ReadingProgress,
+    ReadingStatus,
+    Region,
+    reading_status,
+)
 from cases.models.users import LoginThrottle, User
 
 __all__ = [
     "Assignment",
+    "CaseParagraph",
+    "CaseReading",
+    "CaseStudy",
     "Cohort",
     "Course",
     "ItemKind",
@@ -20,5 +32,9 @@ __all__ = [
     "Membership",
     "Module",
     "ModuleItem",
+    "ReadingProgress",
+    "ReadingStatus",
+    "Region",
     "User",
+    "reading_status",
 ]

@@ -155,6 +155,10 @@ class ItemKind(models.TextChoices):
 
 
 class ModuleItemQuerySet(models.QuerySet):
+    def with_content(self) -> "ModuleItemQuerySet":
+        """Join each kind's own content, so showing an item costs one query."""
+        return self.select_related("module", "case_reading__case")
+
     def visible_to_student(self, user) -> "ModuleItemQuerySet":
         """Items given to one of the student's cohorts. Unassigned items are drafts."""
         return self.filter(
@@ -195,12 +199,13 @@ class AssignmentQuerySet(models.QuerySet):
         now = now or timezone.now()
         return self.filter(Q(opens_at__isnull=True) | Q(opens_at__lte=now))
 
-    def upcoming(self, now=None) -> "AssignmentQuerySet":
-        """Open now and not yet due (or with no due date), soonest first."""
-        now = now or timezone.now()
+    def upcoming(self, since=None) -> "AssignmentQuerySet":
+        """Open now and due after `since` (default now) or with no due date, soonest
+        first."""
+        since = since or timezone.now()
         return (
-            self.open(now)
-            .filter(Q(due_at__isnull=True) | Q(due_at__gte=now))
+            self.open()
+            .filter(Q(due_at__isnull=True) | Q(due_at__gte=since))
             .order_by(models.F("due_at").asc(nulls_last=True), "pk")
         )
 

@@ -2,10 +2,25 @@
 natural key first, and existing rows are left exactly as they are."""
 
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from pathlib import Path
 
 from django.db import transaction
+from django.utils import timezone
 
-from cases.models import Cohort, Course, Membership, Module, User
+from cases.models import (
+    Assignment,
+    CaseReading,
+    CaseStudy,
+    Cohort,
+    Course,
+    ItemKind,
+    Membership,
+    Module,
+    ModuleItem,
+    User,
+)
+from cases.services.readings import case_create, case_fields_from_markdown
 
 DEMO_PASSWORD = "redqueen-demo"  # Demo only; seed_demo refuses to run in production.
 
@@ -54,6 +69,17 @@ MODULES = [
 ]
 
 
+CASE_FILES = Path(__file__).resolve().parent.parent / "demo" / "cases"
+# Which case files each module reads, by module position.
+MODULE_READINGS = {
+    1: ["01-thesis-overview"],
+    2: ["02-techfaith", "03-lenovo"],
+    3: ["04-shanghai-bell", "05-smic"],
+    4: ["06-tencent-qq", "07-prd-ups-cluster"],
+    5: ["08-regional-comparison", "09-wapi-td-scdma"],
+}
+
+
 @dataclass
 class DemoLogin:
     username: str
@@ -74,6 +100,31 @@ def _user(username: str, first: str, last: str, **flags) -> User:
         user.set_password(DEMO_PASSWORD)
         user.save(update_fields=["password"])
     return user
+
+
+def _case_from_file(path: Path, *, author: User) -> CaseStudy:
+    fields = case_fields_from_markdown(path.read_text(encoding="utf-8"))
+    existing = CaseStudy.objects.filter(slug=fields["slug"]).first()
+    if existing is not None:
+        return existing
+    return case_create(case=CaseStudy(**fields), created_by=author)
+
+
+def _reading(module: Module, case: CaseStudy, order: int, cohorts, *, due_in_days: int):
+    """A reading item for `case` in `module`, given to each cohort (section B a day
+    after section A), unless the module already has one."""
+    if CaseReading.objects.filter(item__module=module, case=case).exists():
+        return
+    item = ModuleItem.objects.create(
+        module=module, kind=ItemKind.CASE_READING, title=case.title, position=order
+    )
+    CaseReading.objects.create(item=item, case=case)
+    today = timezone.localdate()
+    due = timezone.make_aware(datetime.combine(today, time(17, 0))) + timedelta(days=due_in_days)
+    for offset, cohort in enumerate(cohorts):
+        Assignment.objects.create(
+            item=item, cohort=cohort, due_at=due + timedelta(days=offset), points=10
+        )
 
 
 @transaction.atomic
@@ -97,9 +148,12 @@ def demo_seed() -> list[DemoLogin]:
     course.teaching_assistants.add(ta)
     course.cohorts.add(*cohorts)
     for position, (title, summary) in enumerate(MODULES, 1):
-        Module.objects.get_or_create(
+        module, _ = Module.objects.get_or_create(
             course=course, position=position, defaults={"title": title, "summary": summary}
         )
+        for order, name in enumerate(MODULE_READINGS[position], 1):
+            case = _case_from_file(CASE_FILES / f"{name}.md", author=instructor)
+            _reading(module, case, order, cohorts, due_in_days=7 * position - 5)
 
     return [
         DemoLogin("admin", "admin (staff)"),

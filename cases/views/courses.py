@@ -3,8 +3,14 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from cases.http import HtmxHttpRequest
-from cases.models import Assignment, ModuleItem
+from cases.models import Assignment, ItemKind, ModuleItem
 from cases.permissions import access_course, access_item
+from cases.views import readings
+
+# Each item kind with a page of its own; the others show the generic item page.
+ITEM_VIEWS = {
+    ItemKind.CASE_READING: readings.item_reader,
+}
 
 
 @require_GET
@@ -42,6 +48,12 @@ def item_detail(request: HtmxHttpRequest, pk: int):
     """Students of a cohort the item is assigned to, and the course's staff: one module
     item. Each item kind adds its own content here as it is built."""
     item, access = access_item(request.user, pk)
+    kind_view = ITEM_VIEWS.get(item.kind)
+    # A kind's view answers None when the item has no content yet (say, made in the
+    # admin without its case); the generic page shows it instead.
+    response = kind_view(request, item, access) if kind_view else None
+    if response is not None:
+        return response
     assignments = item.assignments.select_related("cohort")
     if not access.can_grade:
         assignments = assignments.for_student(request.user)

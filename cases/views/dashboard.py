@@ -1,13 +1,43 @@
+from datetime import timedelta
+
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cases.http import HtmxHttpRequest
-from cases.models import Assignment, Course
+from cases.models import (
+    Assignment,
+    Course,
+    ItemKind,
+    ReadingProgress,
+    ReadingStatus,
+    reading_status,
+)
 from cases.permissions import is_admin
 
 UPCOMING_LIMIT = 12
+# Work that fell due this recently stays on the dashboard, marked late or done.
+RECENTLY_DUE = timedelta(days=7)
+
+
+def _attach_statuses(user, assignments: list[Assignment], now) -> None:
+    """Give each assignment the student's status on it, in one query per item kind."""
+    readings = [
+        a
+        for a in assignments
+        if a.item.kind == ItemKind.CASE_READING and hasattr(a.item, "case_reading")
+    ]
+    progress = {
+        p.case_id: p
+        for p in ReadingProgress.objects.filter(
+            user=user, case__in=[a.item.case_reading.case_id for a in readings]
+        )
+    }
+    for assignment in readings:
+        status = reading_status(progress.get(assignment.item.case_reading.case_id), assignment, now)
+        assignment.status = ReadingStatus(status)
 
 
 @require_GET
@@ -20,11 +50,13 @@ def home(request: HtmxHttpRequest):
     )
     if not courses and (is_admin(user) or Course.objects.taught_by(user).exists()):
         return redirect("cases:instructor_dashboard")
-    upcoming = (
+    now = timezone.now()
+    upcoming = list(
         Assignment.objects.for_student(user)
-        .upcoming()
-        .select_related("item__module__course", "cohort")[:UPCOMING_LIMIT]
+        .upcoming(now - RECENTLY_DUE)
+        .select_related("item__module__course", "item__case_reading", "cohort")[:UPCOMING_LIMIT]
     )
+    _attach_statuses(user, upcoming, now)
     return render(
         request,
         "cases/dashboard/student_dashboard.html",

@@ -64,3 +64,47 @@ def test_the_accessibility_audit_fails_on_a_real_violation(page):
     page.set_content('<html lang="en"><title>t</title><main><input type="text"></main></html>')
     with pytest.raises(AssertionError, match="label"):
         assert_accessible(page)
+
+
+def test_student_reads_a_case_on_a_phone_and_marks_it_done(page, world):
+    page.set_viewport_size(PHONE)
+    sign_in(page, "student", PASSWORD)
+    page.get_by_role("link", name="Shanghai Bell").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Shanghai Bell")
+    expect(page.locator("#p2")).to_contain_text("researchers")
+    expect(page.get_by_role("heading", name="Key facts")).to_be_visible()
+    expect(page.get_by_text("SECRET-TEACHING-NOTE")).to_have_count(0)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_accessible(page)
+
+    page.get_by_role("button", name="Mark as done").click()
+    expect(page.get_by_text("Done ✓")).to_be_visible()
+    expect(page.get_by_role("button", name="Mark as not done")).to_be_visible()
+
+    page.get_by_role("link", name="Dashboard").first.click()
+    expect(page.locator(".tag--done")).to_have_text("Done")
+    assert_accessible(page)
+
+
+def test_instructor_sees_teaching_notes_and_searches_the_library(page, world):
+    sign_in(page, "instructor", PASSWORD)
+    page.goto(world.case.get_absolute_url())
+    expect(page.get_by_role("heading", name="Teaching notes")).to_be_visible()
+    expect(page.get_by_role("heading", name="Authors' placement")).to_be_visible()
+    assert_accessible(page)
+
+    page.goto("/library/")
+    page.get_by_label("Search").fill("zzzz")
+    expect(page.get_by_text("No case matches")).to_be_visible()  # Swapped in by htmx.
+    assert "q=zzzz" in page.url
+    page.get_by_label("Search").fill("telecom")
+    expect(page.get_by_role("link", name="Shanghai Bell")).to_be_visible()
+    assert_accessible(page)
+
+
+def test_instructor_writes_a_case_with_a_live_preview(page, world):
+    sign_in(page, "instructor", PASSWORD)
+    page.goto("/library/new/")
+    page.get_by_label("Body").fill("A *first* paragraph.\n\nA second one.")
+    expect(page.locator("#case-preview em")).to_have_text("first")
+    assert_accessible(page)

@@ -1,0 +1,197 @@
+"""Writing cases and recording how students read them."""
+
+import difflib
+import re
+import tomllib
+
+from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce, Greatest, Least
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+
+from cases.markdown import render_markdown
+from cases.models import CaseParagraph, CaseStudy, ReadingProgress
+
+# Credit at most this much reading time per heartbeat, however long since the last one:
+# a tab left open over lunch is not an hour of reading.
+HEARTBEAT_MAX_CREDIT_SECONDS = 30
+# And no more than this in total for one case.
+READING_TIME_CAP_SECONDS = 4 * 60 * 60
+
+FRONT_MATTER = re.compile(r"\A\+\+\+\s*\n(?P<meta>.*?)\n\+\+\+\s*\n(?P<body>.*)\Z", re.S)
+
+
+def split_paragraphs(body: str) -> list[str]:
+    """Blank lines separate paragraphs; each paragraph is one citable unit."""
+    text = body.replace("\r\n", "\n").strip()
+    return [block.strip() for block in re.split(r"\n\s*\n", text) if block.strip()]
+
+
+@transaction.atomic
+def case_paragraphs_sync(*, case: CaseStudy) -> None:
+    """Bring the paragraph rows in line with `case.body`, keeping numbers stable.
+
+    Unchanged paragraphs keep their numbers wherever they move; an edited paragraph
+    keeps the number of the one it replaces; a new paragraph takes the next unused
+    number; a deleted paragraph's number is retired, never reused."""
+    given = case
+    case = CaseStudy.objects.select_for_update().get(pk=case.pk)
+    old = list(case.paragraphs.order_by("position"))
+    new_texts = split_paragraphs(case.body)
+    matcher = difflib.SequenceMatcher(a=[p.text for p in old], b=new_texts, autojunk=False)
+    numbers: list[int | None] = [None] * len(new_texts)
+    for tag, a1, a2, b1, b2 in matcher.get_opcodes():
+        if tag in ("equal", "replace"):
+            for offset in range(min(a2 - a1, b2 - b1)):
+                numbers[b1 + offset] = old[a1 + offset].number
+    # The stored counter, but never below a number in use (a stale save cannot make a
+    # live number be handed out twice).
+    next_number = max(case.next_paragraph_number, max((p.number for p in old), default=0) + 1)
+    for index, number in enumerate(numbers):
+        if number is None:
+            numbers[index] = next_number
+            next_number += 1
+
+    paragraphs = [
+        CaseParagraph(
+            case=case, number=number, position=position, text=text, html=render_markdown(text)
+        )
+        for position, (number, text) in enumerate(zip(numbers, new_texts, strict=True), 1)
+    ]
+    case.paragraphs.all().delete()
+    CaseParagraph.objects.bulk_create(paragraphs)
+    body_html = "\n".join(_paragraph_markup(p) for p in paragraphs)
+    CaseStudy.objects.filter(pk=case.pk).update(
+        next_paragraph_number=next_number, body_html=body_html
+    )
+    given.next_paragraph_number = next_number
+    given.body_html = body_html
+
+
+def _paragraph_markup(paragraph: CaseParagraph) -> str:
+    """A numbered paragraph with its anchor and a link to itself. Rendered once per
+    revision: the reader then costs one field, not a template loop."""
+    return format_html(
+        '<section class="para" id="p{n}" data-paragraph="{n}">'
+        '<a class="para__number" href="#p{n}" title="Link to this paragraph">¶{n}'
+        '<span class="visually-hidden">: link to paragraph {n}</span></a>'
+        '<div class="para__text">{html}</div></section>',
+        n=paragraph.number,
+        html=mark_safe(paragraph.html),  # noqa: S308 - cleaned by render_markdown.
+    )
+
+
+@transaction.atomic
+def case_create(*, case: CaseStudy, created_by=None) -> CaseStudy:
+    """Save a new case (built by a form or an import) and number its paragraphs."""
+    case.created_by = created_by
+    case.save()
+    case_paragraphs_sync(case=case)
+    return case
+
+
+@transaction.atomic
+def case_update(*, case: CaseStudy) -> CaseStudy:
+    """Save edits; a changed body is a new revision with renumbered-in-place paragraphs."""
+    previous_body = CaseStudy.objects.values_list("body", flat=True).get(pk=case.pk)
+    if previous_body != case.body:
+        case.revision = F("revision") + 1
+    case.save()
+    case.refresh_from_db()
+    case_paragraphs_sync(case=case)
+    return case
+
+
+class CaseImportError(ValueError):
+    pass
+
+
+def case_fields_from_markdown(text: str) -> dict:
+    """Read a case file: TOML front matter between `+++` lines, then the Markdown body.
+    The same format seeds the demo course and instructors import."""
+    match = FRONT_MATTER.match(text.replace("\r\n", "\n").lstrip("\ufeff"))
+    if not match:
+        raise CaseImportError(
+            "The file must start with a front-matter header between two lines of +++ "
+            "(title, slug, company, …), followed by the Markdown body."
+        )
+    try:
+        meta = tomllib.loads(match["meta"])
+    except tomllib.TOMLDecodeError as error:
+        raise CaseImportError(f"The front-matter header is not valid TOML: {error}") from error
+    fields = {
+        name: meta[name]
+        for name in [
+            "title", "slug", "company", "region", "sector", "period", "summary",
+            "key_facts", "discussion_questions", "teaching_notes", "spectrum_placement",
+            "spectrum_justification", "source",
+        ]
+        if name in meta
+    }  # fmt: skip
+    fields["body"] = match["body"].strip()
+    return fields
+
+
+def _epoch(moment) -> int:
+    return int(moment.timestamp())
+
+
+def _progress_create(*, user, case: CaseStudy, now, done: bool = False) -> None:
+    """The first progress row; if another request made it first, theirs stands."""
+    ReadingProgress.objects.bulk_create(
+        [
+            ReadingProgress(
+                user=user,
+                case=case,
+                first_opened_at=now,
+                last_opened_at=now,
+                last_beat=_epoch(now),
+                done_at=now if done else None,
+            )
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def reading_open(*, user, case: CaseStudy) -> ReadingProgress:
+    """Record that the user opened the case now; idempotent and race-safe (the unique
+    constraint settles two first opens at once)."""
+    now = timezone.now()
+    rows = ReadingProgress.objects.filter(user=user, case=case)
+    if not rows.update(last_opened_at=now, last_beat=_epoch(now)):
+        _progress_create(user=user, case=case, now=now)
+    return rows.get()
+
+
+def reading_heartbeat(*, user, case: CaseStudy, paragraph: int | None) -> None:
+    """Credit the reading time since the last beat, capped per beat and per case, in
+    one UPDATE. The server measures the time, so a repeated or forged beat gains
+    nothing, and concurrent beats cannot both claim the same seconds."""
+    now = timezone.now()
+    rows = ReadingProgress.objects.filter(user=user, case=case)
+    elapsed = Greatest(Value(_epoch(now)) - F("last_beat"), Value(0))
+    changes = {
+        "active_seconds": Least(
+            F("active_seconds") + Least(elapsed, Value(HEARTBEAT_MAX_CREDIT_SECONDS)),
+            Value(READING_TIME_CAP_SECONDS),
+        ),
+        "last_beat": _epoch(now),
+    }
+    if paragraph is not None:
+        changes["last_paragraph"] = paragraph
+    if not rows.update(**changes):
+        _progress_create(user=user, case=case, now=now)
+        if paragraph is not None:
+            rows.update(last_paragraph=paragraph)
+
+
+def reading_mark_done(*, user, case: CaseStudy, done: bool) -> None:
+    """Mark the reading done, keeping the first time it was marked (so a double submit
+    changes nothing), or not done."""
+    now = timezone.now()
+    rows = ReadingProgress.objects.filter(user=user, case=case)
+    updated = rows.update(done_at=Coalesce(F("done_at"), Value(now)) if done else None)
+    if not updated:
+        _progress_create(user=user, case=case, now=now, done=done)

@@ -1,0 +1,226 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from cases.forms import CaseImportForm, CaseStudyForm, LibraryFilterForm
+from cases.http import HtmxHttpRequest
+from cases.markdown import render_markdown
+from cases.models import CaseStudy, ModuleItem
+from cases.permissions import (
+    CaseAccess,
+    CourseAccess,
+    access_case,
+    author_required,
+    can_author_cases,
+    cases_for_user,
+)
+from cases.services import readings as services
+
+LIBRARY_PAGE_SIZE = 50
+
+
+def _is_fragment_request(request: HtmxHttpRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def case_list(request: HtmxHttpRequest):
+    """Signed-in users: the cases they may read (teaching staff: the whole library),
+    filtered by region and sector and searched by text. htmx swaps only the results."""
+    cases = cases_for_user(request.user)
+    sectors = sorted(set(cases.values_list("sector", flat=True)))
+    form = LibraryFilterForm(request.GET or None, sectors=sectors)
+    if form.is_valid():
+        if region := form.cleaned_data["region"]:
+            cases = cases.filter(region=region)
+        if sector := form.cleaned_data["sector"]:
+            cases = cases.filter(sector=sector)
+        cases = cases.matching(form.cleaned_data["q"], postgres=connection.vendor == "postgresql")
+    cases = cases.only("title", "slug", "company", "region", "sector", "period", "summary")
+    context = {
+        "form": form,
+        "cases": cases[:LIBRARY_PAGE_SIZE],
+        "can_author": can_author_cases(request.user),
+    }
+    template = "cases/readings/case_list.html"
+    if _is_fragment_request(request):
+        template += "#case-results"
+    return render(request, template, context)
+
+
+def _reader(
+    request: HtmxHttpRequest,
+    case: CaseStudy,
+    access: CaseAccess,
+    *,
+    item: ModuleItem | None = None,
+    course_access: CourseAccess | None = None,
+):
+    """The case reader, alone or as a module item. Opening it records progress for
+    students; teaching notes and the authors' placement are passed to the template only
+    for teaching staff (and the placement once released, for everyone)."""
+    progress = (
+        None if access.is_teaching_staff else services.reading_open(user=request.user, case=case)
+    )
+    siblings = []
+    if item is not None:
+        siblings = ModuleItem.objects.filter(module=item.module_id)
+        if not course_access.can_grade:
+            siblings = siblings.visible_to_student(request.user)
+        siblings = list(siblings.only("pk", "title", "kind"))
+    position = next((i for i, s in enumerate(siblings) if s.pk == item.pk), None) if item else None
+    context = {
+        "case": case,
+        "progress": progress,
+        "done": progress is not None and progress.done_at is not None,
+        "item": item,
+        "course": item.module.course if item else None,
+        "previous_item": siblings[position - 1] if position else None,
+        "next_item": siblings[position + 1]
+        if position is not None and position + 1 < len(siblings)
+        else None,
+        "can_edit": access.can_edit,
+    }
+    if access.sees_teaching_notes:
+        context["teaching_notes"] = render_markdown(case.teaching_notes)
+    if access.sees_teaching_notes or case.placement_released:
+        context["placement"] = {
+            "value": case.spectrum_placement,
+            "justification": case.spectrum_justification,
+            "released": case.placement_released,
+        }
+    return render(request, "cases/readings/case_reader.html", context)
+
+
+@require_GET
+def case_detail(request: HtmxHttpRequest, slug: str):
+    """Students read cases given to their cohorts; teaching staff read any case."""
+    case, access = access_case(request.user, slug)
+    return _reader(request, case, access)
+
+
+def item_reader(request: HtmxHttpRequest, item: ModuleItem, course_access: CourseAccess):
+    """A case reading as a module item, with previous/next in its module. The item's
+    access has been checked by item_detail."""
+    reading = getattr(item, "case_reading", None)
+    if reading is None:
+        return None
+    case = reading.case
+    user = request.user
+    access = CaseAccess(
+        is_teaching_staff=course_access.can_grade,
+        can_edit=course_access.is_admin
+        or (course_access.can_teach and case.created_by_id == user.pk),
+    )
+    return _reader(request, case, access, item=item, course_access=course_access)
+
+
+@require_POST
+def reading_heartbeat(request: HtmxHttpRequest, slug: str):
+    """Students who may read the case: the page reports, while visible, that it is
+    being read and where. Answers 204: nothing on the page changes."""
+    case, access = access_case(request.user, slug)
+    if not access.is_teaching_staff:
+        paragraph = request.POST.get("paragraph", "")
+        services.reading_heartbeat(
+            user=request.user,
+            case=case,
+            paragraph=int(paragraph) if paragraph.isdigit() else None,
+        )
+    return HttpResponse(status=204)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def reading_done(request: HtmxHttpRequest, slug: str):
+    """Students who may read the case mark it done (or not done). htmx gets the updated
+    progress panel; a plain form post goes back to the page it came from."""
+    case, access = access_case(request.user, slug)
+    if access.is_teaching_staff:
+        return redirect(case)
+    done = request.POST.get("done") == "1"
+    services.reading_mark_done(user=request.user, case=case, done=done)
+    if request.htmx:
+        return render(
+            request,
+            "cases/readings/case_reader.html#reading-progress",
+            {"case": case, "done": done},
+        )
+    messages.success(request, "Marked as done." if done else "Marked as not done.")
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return redirect(back)
+    return redirect(case)
+
+
+def _case_form_response(request: HtmxHttpRequest, form: CaseStudyForm, case=None):
+    body = form.data.get("body", "") if form.is_bound else (case.body if case else "")
+    context = {
+        "form": form,
+        "case": case,
+        "preview": [render_markdown(p) for p in services.split_paragraphs(body)],
+    }
+    template = "cases/readings/case_form.html"
+    if _is_fragment_request(request) and request.POST.get("action") == "preview":
+        template += "#case-preview"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+@author_required
+@vary_on_headers("HX-Request")
+def case_create(request: HtmxHttpRequest):
+    """Instructors and admins write a new case. "Preview" re-renders without saving (htmx
+    does it as you type); bad input is shown beside its field, nothing typed is lost."""
+    form = CaseStudyForm(request.POST or None)
+    if request.method == "POST" and request.POST.get("action") != "preview" and form.is_valid():
+        case = services.case_create(case=form.save(commit=False), created_by=request.user)
+        messages.success(request, f"Saved “{case.title}”.")
+        return redirect(case)
+    return _case_form_response(request, form)
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def case_edit(request: HtmxHttpRequest, slug: str):
+    """The case's author and admins edit it; other signed-in users get 404 or 403."""
+    case, access = access_case(request.user, slug)
+    if not access.can_edit:
+        raise PermissionDenied
+    form = CaseStudyForm(request.POST or None, instance=case)
+    if request.method == "POST" and request.POST.get("action") != "preview" and form.is_valid():
+        case = services.case_update(case=form.save(commit=False))
+        messages.success(request, f"Saved “{case.title}” (revision {case.revision}).")
+        return redirect(case)
+    return _case_form_response(request, form, case)
+
+
+@require_http_methods(["GET", "POST"])
+@author_required
+def case_import(request: HtmxHttpRequest):
+    """Instructors and admins import a case from a Markdown file with a front-matter
+    header. A file that does not validate opens in the editor with its errors, so
+    nothing in it is lost."""
+    form = CaseImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            fields = services.case_fields_from_markdown(form.cleaned_data["file"])
+        except services.CaseImportError as error:
+            form.add_error("file", str(error))
+        else:
+            case_form = CaseStudyForm(CaseStudyForm.data_from_fields(fields))
+            if case_form.is_valid():
+                case = services.case_create(
+                    case=case_form.save(commit=False), created_by=request.user
+                )
+                messages.success(request, f"Imported “{case.title}”.")
+                return redirect(case)
+            messages.error(request, "The file has problems; fix them below and save.")
+            return _case_form_response(request, case_form)
+    return render(request, "cases/readings/case_import.html", {"form": form})

@@ -1,0 +1,151 @@
+import threading
+
+import pytest
+from django.db import connection
+from django.db.models import F
+
+from cases.models import ReadingProgress
+from cases.services.readings import (
+    HEARTBEAT_MAX_CREDIT_SECONDS,
+    READING_TIME_CAP_SECONDS,
+    case_update,
+    reading_heartbeat,
+    reading_mark_done,
+    reading_open,
+)
+from tests.factories import UserFactory, make_case
+
+pytestmark = pytest.mark.django_db
+
+
+def _numbers(case):
+    return [(p.number, p.text) for p in case.paragraphs.order_by("position")]
+
+
+def test_paragraphs_are_numbered_in_order():
+    case = make_case()
+    assert [n for n, _ in _numbers(case)] == [1, 2, 3]
+    assert case.paragraphs.get(number=2).html == "<p>It has employed <em>many</em> researchers.</p>"
+
+
+def test_editing_one_paragraph_keeps_every_number():
+    case = make_case()
+    case.body = case.body.replace("many", "over 1,600")
+    case_update(case=case)
+    assert [n for n, _ in _numbers(case)] == [1, 2, 3]
+    assert "1,600" in case.paragraphs.get(number=2).text
+    assert case.revision == 2
+
+
+def test_inserting_a_paragraph_gives_it_a_new_number_and_keeps_the_others():
+    case = make_case()
+    first, *rest = case.body.split("\n\n")
+    case.body = "\n\n".join([first, "A new paragraph in between.", *rest])
+    case_update(case=case)
+    assert [n for n, _ in _numbers(case)] == [1, 4, 2, 3]
+
+
+def test_a_deleted_paragraph_number_is_never_reused():
+    case = make_case()
+    paragraphs = case.body.split("\n\n")
+    case.body = "\n\n".join([paragraphs[0], paragraphs[2]])
+    case_update(case=case)
+    case.body += "\n\nA later addition."
+    case_update(case=case)
+    assert [n for n, _ in _numbers(case)] == [1, 3, 4]
+
+
+def test_unchanged_body_is_not_a_new_revision():
+    case = make_case()
+    case.title = "Shanghai Bell, revisited"
+    case_update(case=case)
+    assert case.revision == 1
+
+
+def test_paragraph_html_is_sanitised():
+    case = make_case(body='Hi <img src=x onerror="alert(1)"> [x](javascript:alert(1))')
+    html = case.paragraphs.get().html
+    assert "<img" not in html
+    assert 'href="javascript' not in html
+
+
+def test_opening_twice_keeps_one_progress_row_and_the_first_open_time():
+    case, user = make_case(), UserFactory()
+    first = reading_open(user=user, case=case)
+    second = reading_open(user=user, case=case)
+    assert ReadingProgress.objects.count() == 1
+    assert second.first_opened_at == first.first_opened_at
+    assert second.last_opened_at >= first.last_opened_at
+
+
+def test_heartbeat_credits_elapsed_time_capped_per_beat():
+    case, user = make_case(), UserFactory()
+    reading_open(user=user, case=case)
+    ReadingProgress.objects.update(last_beat=F("last_beat") - 45 * 60)  # Open over lunch.
+    reading_heartbeat(user=user, case=case, paragraph=2)
+    progress = ReadingProgress.objects.get()
+    assert progress.active_seconds == HEARTBEAT_MAX_CREDIT_SECONDS
+    assert progress.last_paragraph == 2
+
+
+def test_a_repeated_heartbeat_gains_nothing():
+    case, user = make_case(), UserFactory()
+    reading_open(user=user, case=case)
+    ReadingProgress.objects.update(last_beat=F("last_beat") - 10)
+    reading_heartbeat(user=user, case=case, paragraph=1)
+    once = ReadingProgress.objects.get().active_seconds
+    reading_heartbeat(user=user, case=case, paragraph=1)
+    assert once == 10
+    assert ReadingProgress.objects.get().active_seconds == once
+
+
+def test_a_first_heartbeat_starts_progress_and_remembers_the_paragraph():
+    case, user = make_case(), UserFactory()
+    reading_heartbeat(user=user, case=case, paragraph=3)
+    assert ReadingProgress.objects.get().last_paragraph == 3
+
+
+def test_reading_time_is_capped_per_case():
+    case, user = make_case(), UserFactory()
+    reading_open(user=user, case=case)
+    ReadingProgress.objects.update(
+        active_seconds=READING_TIME_CAP_SECONDS - 5, last_beat=F("last_beat") - 30
+    )
+    reading_heartbeat(user=user, case=case, paragraph=None)
+    assert ReadingProgress.objects.get().active_seconds == READING_TIME_CAP_SECONDS
+
+
+def test_mark_done_twice_keeps_the_first_time_and_can_be_undone():
+    case, user = make_case(), UserFactory()
+    reading_mark_done(user=user, case=case, done=True)
+    first = ReadingProgress.objects.get().done_at
+    reading_mark_done(user=user, case=case, done=True)
+    assert ReadingProgress.objects.get().done_at == first
+    reading_mark_done(user=user, case=case, done=False)
+    assert ReadingProgress.objects.get().done_at is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_first_opens_at_once_make_one_progress_row():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's concurrent connections; SQLite serialises writers")
+    case, user = make_case(), UserFactory()
+    barrier = threading.Barrier(4)
+    errors = []
+
+    def open_case():
+        try:
+            barrier.wait()
+            reading_open(user=user, case=case)
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=open_case) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert ReadingProgress.objects.filter(user=user, case=case).count() == 1

@@ -1,0 +1,293 @@
+import io
+
+import pytest
+from django.urls import reverse
+
+from cases.models import CaseStudy, ReadingProgress
+from tests.factories import CohortFactory, make_case
+
+pytestmark = pytest.mark.django_db
+
+STAFF_ONLY_MARKERS = ["SECRET-TEACHING-NOTE", "SECRET-PLACEMENT-REASON", "Authors' placement"]
+
+
+def _html(response) -> str:
+    return response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        lambda w: reverse("cases:case_detail", args=[w.case.slug]),
+        lambda w: w.item.get_absolute_url(),
+    ],
+)
+def test_students_never_receive_teaching_notes_or_the_placement(world, client_for, url):
+    html = _html(client_for("student").get(url(world)))
+    assert "Shanghai Bell makes telecom switches." in html
+    for marker in STAFF_ONLY_MARKERS:
+        assert marker not in html
+
+
+@pytest.mark.parametrize("role", ["instructor", "ta", "admin", "other_instructor"])
+def test_teaching_staff_see_notes_and_placement(world, client_for, role):
+    html = _html(client_for(role).get(reverse("cases:case_detail", args=[world.case.slug])))
+    for marker in STAFF_ONLY_MARKERS:
+        assert marker in html
+
+
+def test_a_released_placement_is_shown_to_students_but_notes_never_are(world, client_for):
+    CaseStudy.objects.filter(pk=world.case.pk).update(placement_released=True)
+    html = _html(client_for("student").get(world.item.get_absolute_url()))
+    assert "SECRET-PLACEMENT-REASON" in html
+    assert "SECRET-TEACHING-NOTE" not in html
+
+
+def test_reader_numbers_paragraphs_with_anchors(world, client_for):
+    html = _html(client_for("student").get(world.item.get_absolute_url()))
+    for number in (1, 2, 3):
+        assert f'id="p{number}"' in html
+        assert f'href="#p{number}"' in html
+
+
+def test_opening_the_reader_records_progress_for_students_only(world, client_for):
+    client_for("instructor").get(world.item.get_absolute_url())
+    assert not ReadingProgress.objects.exists()
+    client_for("student").get(world.item.get_absolute_url())
+    assert ReadingProgress.objects.get().user == world.users["student"]
+
+
+def test_reader_offers_to_resume_at_the_last_paragraph(world, client_for):
+    client = client_for("student")
+    client.post(reverse("cases:reading_heartbeat", args=[world.case.slug]), {"paragraph": "2"})
+    html = _html(client.get(world.item.get_absolute_url()))
+    assert 'href="#p2"' in html
+    assert "Continue where you left off" in html
+
+
+def test_mark_done_with_htmx_returns_the_progress_fragment(world, client_for):
+    response = client_for("student").post(
+        reverse("cases:reading_done", args=[world.case.slug]),
+        {"done": "1"},
+        headers={"HX-Request": "true"},
+    )
+    html = _html(response)
+    assert response.status_code == 200
+    assert 'id="reading-progress"' in html
+    assert "Mark as not done" in html
+    assert "<html" not in html
+    assert ReadingProgress.objects.get().done_at is not None
+
+
+def test_mark_done_without_javascript_redirects_back(world, client_for):
+    back = world.item.get_absolute_url()
+    response = client_for("student").post(
+        reverse("cases:reading_done", args=[world.case.slug]), {"done": "1", "next": back}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == back
+    assert "Done" in _html(client_for("student").get(back))
+
+
+def test_mark_done_never_redirects_off_site(world, client_for):
+    response = client_for("student").post(
+        reverse("cases:reading_done", args=[world.case.slug]),
+        {"done": "1", "next": "https://evil.example/"},
+    )
+    assert response["Location"] == world.case.get_absolute_url()
+
+
+def test_dashboard_shows_reading_status(world, client_for):
+    client = client_for("student")
+    assert "Not started" in _html(client.get(reverse("cases:home")))
+    client.get(world.item.get_absolute_url())
+    assert "Opened" in _html(client.get(reverse("cases:home")))
+    client.post(reverse("cases:reading_done", args=[world.case.slug]), {"done": "1"})
+    assert "tag--done" in _html(client.get(reverse("cases:home")))
+
+
+def test_an_unfinished_reading_past_its_due_date_is_late(world, client_for):
+    from django.utils import timezone
+
+    world.item.assignments.update(due_at=timezone.now() - timezone.timedelta(days=1))
+    assert "tag--late" in _html(client_for("student").get(reverse("cases:home")))
+
+
+def test_previous_and_next_items_in_the_module(world, client_for):
+    from cases.models import CaseReading
+    from tests.factories import AssignmentFactory, ModuleItemFactory
+
+    second_case = make_case(slug="smic", title="SMIC", body="A foundry.")
+    second = ModuleItemFactory(module=world.item.module, title="SMIC")
+    CaseReading.objects.create(item=second, case=second_case)
+    AssignmentFactory(item=second, cohort=world.item.assignments.get().cohort)
+    html = _html(client_for("student").get(world.item.get_absolute_url()))
+    assert f'href="{second.get_absolute_url()}" rel="next"' in html
+    html = _html(client_for("student").get(second.get_absolute_url()))
+    assert f'href="{world.item.get_absolute_url()}" rel="prev"' in html
+
+
+class TestLibrary:
+    def test_students_see_only_cases_given_to_them(self, world, client_for):
+        make_case(slug="lenovo", title="Lenovo", company="Lenovo", body="PCs.")
+        html = _html(client_for("student").get(reverse("cases:case_list")))
+        assert "Shanghai Bell" in html
+        assert "Lenovo" not in html
+        html = _html(client_for("other_instructor").get(reverse("cases:case_list")))
+        assert "Lenovo" in html
+
+    def test_filter_by_region_and_search_by_text(self, world, client_for):
+        make_case(
+            slug="tencent",
+            title="Tencent QQ",
+            company="Tencent",
+            region="prd",
+            sector="Internet services",
+            body="An instant messenger that copied ICQ.",
+        )
+        client = client_for("instructor")
+        html = _html(client.get(reverse("cases:case_list"), {"region": "prd"}))
+        assert "Tencent QQ" in html and "Shanghai Bell" not in html
+        html = _html(client.get(reverse("cases:case_list"), {"q": "messenger"}))
+        assert "Tencent QQ" in html and "Shanghai Bell" not in html
+        html = _html(client.get(reverse("cases:case_list"), {"q": "switches"}))
+        assert "Shanghai Bell" in html and "Tencent QQ" not in html
+
+    def test_htmx_search_returns_only_the_results_fragment(self, world, client_for):
+        response = client_for("instructor").get(
+            reverse("cases:case_list"), {"q": "telecom"}, headers={"HX-Request": "true"}
+        )
+        html = _html(response)
+        assert html.strip().startswith('<section id="case-results"')
+        assert "Shanghai Bell" in html
+        assert "HX-Request" in response["Vary"]
+
+    def test_history_restore_gets_the_whole_page(self, world, client_for):
+        response = client_for("instructor").get(
+            reverse("cases:case_list"),
+            headers={"HX-Request": "true", "HX-History-Restore-Request": "true"},
+        )
+        assert "<html" in _html(response)
+
+    def test_no_match_says_what_to_do(self, world, client_for):
+        html = _html(client_for("student").get(reverse("cases:case_list"), {"q": "zzzqqq"}))
+        assert "No case matches" in html
+
+
+class TestAuthoring:
+    def _data(self, **overrides):
+        data = {
+            "title": "Lenovo",
+            "slug": "lenovo",
+            "company": "Lenovo",
+            "region": "beijing",
+            "sector": "PCs and hardware",
+            "summary": "Cheap PCs for cities.",
+            "body": "First paragraph.\n\nSecond paragraph.",
+            "key_facts": "Bought IBM's PC division in 2005.\nFourth largest PC maker.",
+            "discussion_questions": "Is adaptation innovation?",
+            "spectrum_placement": "80",
+            "action": "save",
+        }
+        return data | overrides
+
+    def test_instructor_creates_a_case(self, world, client_for):
+        response = client_for("instructor").post(reverse("cases:case_create"), self._data())
+        case = CaseStudy.objects.get(slug="lenovo")
+        assert response["Location"] == case.get_absolute_url()
+        assert case.created_by == world.users["instructor"]
+        assert case.key_facts == ["Bought IBM's PC division in 2005.", "Fourth largest PC maker."]
+        assert case.paragraphs.count() == 2
+
+    @pytest.mark.parametrize(
+        ("overrides", "field", "message"),
+        [
+            ({"title": ""}, "title", "Give the case a title."),
+            ({"slug": "shanghai-bell"}, "slug", "Another case already uses this slug"),
+            ({"body": "Hello <script>alert(1)</script>"}, "body", "Remove the HTML"),
+            ({"spectrum_placement": "140"}, "spectrum_placement", "less than or equal to 100"),
+        ],
+    )
+    def test_bad_input_is_explained_beside_the_field_and_kept(
+        self, world, client_for, overrides, field, message
+    ):
+        data = self._data(**overrides)
+        response = client_for("instructor").post(reverse("cases:case_create"), data)
+        html = _html(response)
+        assert response.status_code == 200
+        assert f'id="id_{field}_error"' in html
+        assert message in html
+        assert "Cheap PCs for cities." in html  # What was typed is still there.
+        assert not CaseStudy.objects.filter(title="Lenovo").exists()
+
+    def test_preview_without_javascript_does_not_save(self, world, client_for):
+        data = self._data(action="preview", body="Some *emphasis* here.")
+        html = _html(client_for("instructor").post(reverse("cases:case_create"), data))
+        assert "<em>emphasis</em>" in html
+        assert not CaseStudy.objects.filter(slug="lenovo").exists()
+
+    def test_live_preview_over_htmx_returns_the_preview_fragment(self, world, client_for):
+        data = self._data(action="preview", body="Some *emphasis* here.\n\nTwo.")
+        response = client_for("instructor").post(
+            reverse("cases:case_create"), data, headers={"HX-Request": "true"}
+        )
+        html = _html(response)
+        assert html.strip().startswith('<section id="case-preview"')
+        assert html.count('class="para"') == 2
+
+    def test_author_edits_and_paragraph_numbers_survive(self, world, client_for):
+        data = self._data(
+            title=world.case.title,
+            slug=world.case.slug,
+            body=world.case.body.replace("many", "very many"),
+        )
+        response = client_for("instructor").post(
+            reverse("cases:case_edit", args=[world.case.slug]), data
+        )
+        assert response.status_code == 302
+        world.case.refresh_from_db()
+        assert world.case.revision == 2
+        assert "very many" in world.case.paragraphs.get(number=2).text
+
+    def test_import_a_case_file(self, world, client_for):
+        text = (
+            '+++\ntitle = "SMIC"\nslug = "smic"\ncompany = "SMIC"\nregion = "shanghai"\n'
+            'sector = "Semiconductors"\nsummary = "A foundry."\nkey_facts = ["Largest foundry."]\n'
+            "spectrum_placement = 85\n+++\n\nOne.\n\nTwo.\n\nThree.\n"
+        )
+        upload = io.BytesIO(text.encode())
+        upload.name = "smic.md"
+        response = client_for("instructor").post(reverse("cases:case_import"), {"file": upload})
+        case = CaseStudy.objects.get(slug="smic")
+        assert response["Location"] == case.get_absolute_url()
+        assert case.paragraphs.count() == 3
+        assert case.key_facts == ["Largest foundry."]
+
+    def test_import_without_front_matter_explains_the_format(self, world, client_for):
+        upload = io.BytesIO(b"Just some text.")
+        upload.name = "case.md"
+        html = _html(client_for("instructor").post(reverse("cases:case_import"), {"file": upload}))
+        assert "front-matter header" in html
+        assert not CaseStudy.objects.exclude(pk=world.case.pk).exists()
+
+    def test_import_with_a_duplicate_slug_opens_the_editor_with_everything_kept(
+        self, world, client_for
+    ):
+        text = (
+            '+++\ntitle = "Copy"\nslug = "shanghai-bell"\ncompany = "X"\nsector = "Y"\n'
+            'summary = "Z"\n+++\n\nBody kept.\n'
+        )
+        upload = io.BytesIO(text.encode())
+        upload.name = "copy.md"
+        html = _html(client_for("instructor").post(reverse("cases:case_import"), {"file": upload}))
+        assert "Another case already uses this slug" in html
+        assert "Body kept." in html
+
+
+def test_heartbeat_from_another_cohort_is_not_found(world, client_for):
+    CohortFactory()
+    response = client_for("other_student").post(
+        reverse("cases:reading_heartbeat", args=[world.case.slug])
+    )
+    assert response.status_code == 404
+    assert not ReadingProgress.objects.exists()
