@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef, Q, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from cases.models import Assignment, CaseStudy, Course, ModuleItem
+from cases.models import Answer, Assignment, Attempt, CaseStudy, Course, ModuleItem, Question
 
 
 @dataclass(frozen=True)
@@ -166,3 +166,36 @@ staff_required = _role_required(is_admin, "Admins only; anyone else signed in ge
 author_required = _role_required(
     can_author_cases, "Admins and instructors only; anyone else signed in gets 403."
 )
+
+
+def access_attempt(user, attempt_id: int) -> Attempt:
+    """The user's own attempt; anyone else's is 404, staff included (they review work
+    through the grading pages)."""
+    return get_object_or_404(
+        Attempt.objects.select_related("quiz__item__module"), pk=attempt_id, user=user
+    )
+
+
+def access_question(user, question_id: int) -> tuple[Question, CourseAccess]:
+    """A bank question of a course the user teaches; 404 for everyone else."""
+    question = get_object_or_404(
+        Question.objects.select_related("category"),
+        pk=question_id,
+        course__in=Course.objects.for_user(user),
+    )
+    course, access = access_course(user, question.course_id)
+    if not access.can_teach:
+        raise Http404
+    question.course = course
+    return question, access
+
+
+def access_answer_for_grading(user, answer_id: int) -> Answer:
+    """An answer in a course the user may grade; 404 otherwise."""
+    answer = get_object_or_404(
+        Answer.objects.select_related("slot__attempt__quiz__item__module"), pk=answer_id
+    )
+    _course, access = access_course(user, answer.slot.attempt.quiz.item.module.course_id)
+    if not access.can_grade:
+        raise Http404
+    return answer

@@ -157,6 +157,10 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("DJANGO_LOGIN_FAILURE_WINDOW", "900"))
 
+# A timed quiz attempt accepts answers this long past its deadline (network delays),
+# then closes with what was saved.
+QUIZ_GRACE_SECONDS = int(os.environ.get("DJANGO_QUIZ_GRACE_SECONDS", "30"))
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True

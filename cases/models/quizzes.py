@@ -1,0 +1,284 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models.courses import Course, ModuleItem
+
+
+class QuestionKind(models.TextChoices):
+    SINGLE = "single", "Single choice"
+    MULTIPLE = "multiple", "Multiple choice"
+    TRUE_FALSE = "true_false", "True / false"
+    NUMERIC = "numeric", "Numeric"
+    SHORT_TEXT = "short_text", "Short text (graded by a person)"
+    LIKERT = "likert", "Likert stance (recorded)"
+    SPECTRUM = "spectrum", "Spectrum placement (0 to 100)"
+
+
+CHOICE_KINDS = {QuestionKind.SINGLE, QuestionKind.MULTIPLE}
+# Kinds with no right answer: recorded, never scored.
+UNSCORED_KINDS = {QuestionKind.LIKERT}
+LIKERT_LABELS = [
+    (1, "Strongly disagree"),
+    (2, "Disagree"),
+    (3, "Neither agree nor disagree"),
+    (4, "Agree"),
+    (5, "Strongly agree"),
+]
+
+
+class QuestionCategory(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="categories")
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["course", "name"]
+        verbose_name_plural = "question categories"
+        constraints = [
+            models.UniqueConstraint(fields=["course", "name"], name="category_name_per_course")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Question(models.Model):
+    """A question in a course's bank. The answer key lives here and in its choices; it
+    is read only by grading code and by pages for course staff."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="questions")
+    category = models.ForeignKey(
+        QuestionCategory, null=True, blank=True, on_delete=models.SET_NULL, related_name="questions"
+    )
+    kind = models.CharField(max_length=12, choices=QuestionKind.choices)
+    title = models.CharField(max_length=200)
+    text = models.TextField(help_text="Markdown.")
+    feedback = models.TextField(blank=True, help_text="General feedback, shown when released.")
+    points = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("1"))
+    # Numeric questions: right if within tolerance of the answer.
+    numeric_answer = models.FloatField(null=True, blank=True)
+    numeric_tolerance = models.FloatField(default=0)
+    # True/false questions.
+    true_false_answer = models.BooleanField(null=True, blank=True)
+    # Spectrum questions: graded by distance to the target only when `spectrum_graded`.
+    spectrum_target = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(100)]
+    )
+    spectrum_graded = models.BooleanField(default=False)
+    spectrum_tolerance = models.PositiveSmallIntegerField(
+        default=10, help_text="Full credit within this distance; none beyond it plus 40."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["course", "category__name", "title", "pk"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("cases:question_edit", args=[self.pk])
+
+    @property
+    def is_scored(self) -> bool:
+        if self.kind in UNSCORED_KINDS:
+            return False
+        return self.kind != QuestionKind.SPECTRUM or self.spectrum_graded
+
+    @property
+    def needs_person(self) -> bool:
+        return self.kind == QuestionKind.SHORT_TEXT
+
+
+class Choice(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    text = models.CharField(max_length=500)
+    # Share of the question's points this choice is worth: 1 for the right single
+    # choice; for multiple choice, the right choices' fractions add up to 1 and wrong
+    # ones are negative. A multiple-choice answer scores the sum of the chosen fractions,
+    # clamped to 0..1.
+    fraction = models.DecimalField(
+        max_digits=6,
+        decimal_places=5,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("-1")), MaxValueValidator(Decimal("1"))],
+    )
+    feedback = models.TextField(blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["question", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class GradingMethod(models.TextChoices):
+    HIGHEST = "highest", "Highest attempt"
+    LAST = "last", "Last attempt"
+    AVERAGE = "average", "Average of attempts"
+
+
+class FeedbackRelease(models.TextChoices):
+    IMMEDIATELY = "immediately", "Immediately after submitting"
+    AFTER_DUE = "after_due", "After the due date"
+    NEVER = "never", "Never"
+
+
+class Quiz(models.Model):
+    """The quiz kind of module item."""
+
+    item = models.OneToOneField(ModuleItem, on_delete=models.CASCADE, related_name="quiz")
+    attempts_allowed = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1)]
+    )
+    time_limit_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    shuffle_questions = models.BooleanField(default=False)
+    shuffle_choices = models.BooleanField(default=True)
+    one_question_per_page = models.BooleanField(default=False)
+    grading_method = models.CharField(
+        max_length=10, choices=GradingMethod.choices, default=GradingMethod.HIGHEST
+    )
+    feedback_release = models.CharField(
+        max_length=12, choices=FeedbackRelease.choices, default=FeedbackRelease.IMMEDIATELY
+    )
+
+    class Meta:
+        verbose_name_plural = "quizzes"
+
+    def __str__(self) -> str:
+        return self.item.title
+
+
+class QuizSlot(models.Model):
+    """One place in a quiz: a fixed question, or `draw_count` questions drawn at random
+    from a category when an attempt starts (frozen for that attempt)."""
+
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="slots")
+    position = models.PositiveSmallIntegerField(default=0)
+    question = models.ForeignKey(Question, null=True, blank=True, on_delete=models.CASCADE)
+    category = models.ForeignKey(QuestionCategory, null=True, blank=True, on_delete=models.CASCADE)
+    draw_count = models.PositiveSmallIntegerField(default=1)
+
+    class Meta:
+        ordering = ["quiz", "position", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(question__isnull=False, category__isnull=True)
+                | Q(question__isnull=True, category__isnull=False),
+                name="slot_question_or_category",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.question or f"{self.draw_count} from {self.category}")
+
+
+class AttemptState(models.TextChoices):
+    IN_PROGRESS = "in_progress", "In progress"
+    SUBMITTED = "submitted", "Submitted"
+
+
+class AttemptQuerySet(models.QuerySet):
+    def expired(self, now=None) -> "AttemptQuerySet":
+        """In-progress attempts whose time (and grace) has run out."""
+        now = now or timezone.now()
+        grace = timezone.timedelta(seconds=settings.QUIZ_GRACE_SECONDS)
+        return self.filter(state=AttemptState.IN_PROGRESS, deadline_at__lt=now - grace)
+
+
+class Attempt(models.Model):
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="attempts")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts"
+    )
+    number = models.PositiveSmallIntegerField()
+    state = models.CharField(
+        max_length=12, choices=AttemptState.choices, default=AttemptState.IN_PROGRESS
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    deadline_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    timed_out = models.BooleanField(default=False)
+    late = models.BooleanField(default=False)
+    score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    max_score = models.DecimalField(max_digits=8, decimal_places=2, default=Decimal("0"))
+    needs_grading = models.BooleanField(default=False)
+
+    objects = AttemptQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["quiz", "user", "number"]
+        constraints = [
+            # With `number` capped at attempts_allowed by the service, this is what holds
+            # the attempts limit under concurrent starts.
+            models.UniqueConstraint(fields=["quiz", "user", "number"], name="attempt_number_once"),
+            models.UniqueConstraint(
+                fields=["quiz", "user"],
+                condition=Q(state="in_progress"),
+                name="one_open_attempt",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.quiz} #{self.number}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("cases:attempt_detail", args=[self.pk])
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == AttemptState.IN_PROGRESS
+
+    def seconds_left(self, now=None) -> int | None:
+        if self.deadline_at is None:
+            return None
+        return max(0, int((self.deadline_at - (now or timezone.now())).total_seconds()))
+
+
+class AttemptQuestion(models.Model):
+    """A question as it stands in one attempt: its place and its choices' order."""
+
+    attempt = models.ForeignKey(Attempt, on_delete=models.CASCADE, related_name="slots")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField()
+    choice_order = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["attempt", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["attempt", "question"], name="question_once_per_attempt"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.attempt} Q{self.position}"
+
+
+class Answer(models.Model):
+    """A student's answer to one question of one attempt, saved as they go."""
+
+    slot = models.OneToOneField(AttemptQuestion, on_delete=models.CASCADE, related_name="answer")
+    # What the student gave: {"choices": [ids]}, {"value": 12.5}, {"text": "…"},
+    # {"scale": 4} or {"position": 70}.
+    response = models.JSONField(default=dict)
+    seq = models.BigIntegerField(default=0)
+    saved_at = models.DateTimeField(default=timezone.now)
+    fraction = models.DecimalField(max_digits=6, decimal_places=5, null=True, blank=True)
+    points = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    needs_grading = models.BooleanField(default=False)
+    comment = models.TextField(blank=True)
+    graded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    graded_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Answer to {self.slot}"

@@ -1,0 +1,441 @@
+"""Quiz attempts: starting, autosaving, submitting, grading and regrading.
+
+Every write to an attempt locks the attempt row first, so a save racing the submit is
+either applied before the submit grades it or refused after; never applied after."""
+
+import random
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from cases.models import (
+    Answer,
+    Assignment,
+    Attempt,
+    AttemptQuestion,
+    AttemptState,
+    Choice,
+    LatePolicy,
+    Question,
+    QuestionKind,
+    Quiz,
+)
+
+ZERO = Decimal("0")
+ONE = Decimal("1")
+CENT = Decimal("0.01")
+
+
+class QuizError(Exception):
+    """A request the quiz rules refuse; the message is for the student."""
+
+
+class AttemptLimitReached(QuizError):
+    pass
+
+
+class QuizClosed(QuizError):
+    pass
+
+
+class AttemptClosed(QuizError):
+    pass
+
+
+class InvalidAnswer(QuizError):
+    pass
+
+
+def _grace():
+    return timezone.timedelta(seconds=settings.QUIZ_GRACE_SECONDS)
+
+
+def assignment_for(quiz: Quiz, user) -> Assignment | None:
+    """The student's assignment of this quiz; with two cohorts, the later due date."""
+    return (
+        Assignment.objects.filter(item=quiz.item_id, cohort__memberships__user=user)
+        .order_by("-due_at")
+        .first()
+    )
+
+
+# Grading ---------------------------------------------------------------------------
+
+
+def grade_response(question: Question, choices: list[Choice], response: dict) -> Decimal | None:
+    """The fraction (0..1) of the question's points a response earns; None when a person
+    must grade it or it is not scored at all. Pure: the same inputs, the same grade."""
+    kind = question.kind
+    if kind == QuestionKind.SHORT_TEXT or not question.is_scored:
+        return None
+    if kind in (QuestionKind.SINGLE, QuestionKind.MULTIPLE):
+        chosen = set(response.get("choices", []))
+        total = sum((c.fraction for c in choices if c.pk in chosen), ZERO)
+        if kind == QuestionKind.SINGLE and len(chosen) > 1:
+            return ZERO
+        return min(ONE, max(ZERO, total))
+    if kind == QuestionKind.TRUE_FALSE:
+        given = response.get("value")
+        return ONE if given is not None and given == question.true_false_answer else ZERO
+    if kind == QuestionKind.NUMERIC:
+        value = response.get("value")
+        if value is None or question.numeric_answer is None:
+            return ZERO
+        close = abs(float(value) - question.numeric_answer) <= question.numeric_tolerance
+        return ONE if close else ZERO
+    if kind == QuestionKind.SPECTRUM:
+        position = response.get("position")
+        if position is None or question.spectrum_target is None:
+            return ZERO
+        beyond = max(0, abs(int(position) - question.spectrum_target) - question.spectrum_tolerance)
+        return max(ZERO, ONE - Decimal(beyond) / Decimal(40)).quantize(Decimal("0.00001"))
+    return None
+
+
+def _apply_grade(answer: Answer, question: Question, choices: list[Choice]) -> None:
+    """Set an answer's automatic grade. A person's grade on a short text is kept."""
+    if question.kind == QuestionKind.SHORT_TEXT:
+        answer.needs_grading = answer.graded_at is None and bool(answer.response.get("text"))
+        if not answer.response.get("text"):
+            answer.fraction, answer.points = ZERO, ZERO
+        return
+    fraction = grade_response(question, choices, answer.response)
+    answer.fraction = fraction
+    answer.points = None if fraction is None else (question.points * fraction).quantize(CENT)
+    answer.needs_grading = False
+
+
+def _late_cap(attempt: Attempt, assignment: Assignment | None, score: Decimal) -> Decimal:
+    """A late attempt under a penalty policy scores at most (100 - penalty)% of the
+    maximum."""
+    if not attempt.late or assignment is None or assignment.late_policy != LatePolicy.PENALIZE:
+        return score
+    cap = attempt.max_score * (Decimal(100 - assignment.late_penalty_percent) / Decimal(100))
+    return min(score, cap.quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def _slots_with_answers(attempt: Attempt):
+    return attempt.slots.select_related("question", "answer").prefetch_related(
+        Prefetch("question__choices", to_attr="all_choices")
+    )
+
+
+def _score(attempt: Attempt, assignment: Assignment | None) -> None:
+    """Total the attempt from its answers (already graded)."""
+    slots = list(_slots_with_answers(attempt))
+    attempt.max_score = sum((s.question.points for s in slots if s.question.is_scored), ZERO)
+    raw = sum((s.answer.points or ZERO for s in slots if s.question.is_scored), ZERO)
+    attempt.score = _late_cap(attempt, assignment, raw)
+    attempt.needs_grading = any(s.answer.needs_grading for s in slots)
+
+
+# Attempts --------------------------------------------------------------------------
+
+
+def _build_slots(attempt: Attempt, quiz: Quiz) -> None:
+    """Freeze this attempt's questions: fixed ones, random draws, the order of both and
+    of each question's choices."""
+    chosen: list[Question] = []
+    for slot in quiz.slots.select_related("question", "category"):
+        if slot.question_id:
+            if slot.question not in chosen:
+                chosen.append(slot.question)
+            continue
+        pool = [q for q in slot.category.questions.all() if q not in chosen]
+        chosen += random.sample(pool, min(slot.draw_count, len(pool)))
+    if quiz.shuffle_questions:
+        random.shuffle(chosen)
+    choice_ids: dict[int, list[int]] = {}
+    for choice in Choice.objects.filter(question__in=chosen).order_by("position", "pk"):
+        choice_ids.setdefault(choice.question_id, []).append(choice.pk)
+    slots = []
+    for position, question in enumerate(chosen, 1):
+        order = choice_ids.get(question.pk, [])
+        if quiz.shuffle_choices and question.kind != QuestionKind.TRUE_FALSE:
+            random.shuffle(order)
+        slots.append(
+            AttemptQuestion(
+                attempt=attempt, question=question, position=position, choice_order=order
+            )
+        )
+    AttemptQuestion.objects.bulk_create(slots)
+    # An empty answer per question from the start, so each save is one UPDATE.
+    Answer.objects.bulk_create(Answer(slot=slot) for slot in attempt.slots.all())
+
+
+def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
+    """Resume the student's open attempt, or start the next one if the limit allows.
+
+    Concurrent starts are safe: attempt numbers are unique per quiz and student and never
+    exceed `attempts_allowed`, and only one attempt may be open at a time, so twenty
+    simultaneous clicks create one attempt and the rest resume it."""
+    now = now or timezone.now()
+    attempts_finalize_expired(quiz=quiz, user=user, now=now)
+    open_attempt = Attempt.objects.filter(quiz=quiz, user=user, state=AttemptState.IN_PROGRESS)
+    if existing := open_attempt.first():
+        return existing
+    assignment = assignment_for(quiz, user)
+    if assignment is not None and not assignment.is_open(now):
+        raise QuizClosed("This quiz is not open yet.")
+    if (
+        assignment is not None
+        and assignment.late_policy == LatePolicy.REFUSE
+        and assignment.is_past_due(now)
+    ):
+        raise QuizClosed("This quiz was due and no longer accepts attempts.")
+    used = Attempt.objects.filter(quiz=quiz, user=user).count()
+    if used >= quiz.attempts_allowed:
+        raise AttemptLimitReached(
+            f"You have used all {quiz.attempts_allowed} attempt"
+            f"{'s' if quiz.attempts_allowed != 1 else ''} at this quiz."
+        )
+    deadline = None
+    if quiz.time_limit_minutes:
+        deadline = now + timezone.timedelta(minutes=quiz.time_limit_minutes)
+    try:
+        with transaction.atomic():
+            attempt = Attempt.objects.create(
+                quiz=quiz, user=user, number=used + 1, started_at=now, deadline_at=deadline
+            )
+            _build_slots(attempt, quiz)
+    except IntegrityError:
+        # Another request started an attempt at the same moment: resume that one.
+        if existing := open_attempt.first():
+            return existing
+        raise AttemptLimitReached("You have used all your attempts at this quiz.") from None
+    return attempt
+
+
+def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
+    """Check a posted answer against the question and this attempt; refuse anything
+    naming a choice outside the attempt."""
+    kind = slot.question.kind
+    try:
+        if kind in (QuestionKind.SINGLE, QuestionKind.MULTIPLE):
+            chosen = [int(value) for value in raw.get("choices", []) if str(value).strip()]
+            if not set(chosen) <= set(slot.choice_order):
+                raise InvalidAnswer("That choice is not part of this question.")
+            if kind == QuestionKind.SINGLE and len(chosen) > 1:
+                raise InvalidAnswer("Choose one answer.")
+            return {"choices": chosen}
+        value = (raw.get("value") or "").strip()
+        if kind == QuestionKind.TRUE_FALSE:
+            return {"value": {"true": True, "false": False}[value]} if value else {}
+        if kind == QuestionKind.NUMERIC:
+            return {"value": float(value.replace(",", ""))} if value else {}
+        if kind == QuestionKind.SHORT_TEXT:
+            return {"text": value[:10_000]} if value else {}
+        if kind == QuestionKind.LIKERT:
+            scale = int(value) if value else None
+            if scale is not None and not 1 <= scale <= 5:
+                raise InvalidAnswer("Choose a point on the scale.")
+            return {"scale": scale} if scale else {}
+        if kind == QuestionKind.SPECTRUM:
+            position = int(value) if value else None
+            if position is not None and not 0 <= position <= 100:
+                raise InvalidAnswer("Place it between 0 and 100.")
+            return {"position": position} if position is not None else {}
+    except (ValueError, KeyError) as error:
+        raise InvalidAnswer("That answer is not in the expected form.") from error
+    return {}
+
+
+@dataclass
+class SaveResult:
+    saved: int
+    stale: int
+
+
+@transaction.atomic
+def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | None, now=None):
+    """Save answers to an open attempt: `answers` maps attempt-question ids to posted
+    values. A save carrying a sequence number older than the stored one is ignored, so a
+    delayed request never overwrites a newer answer. Raises AttemptClosed once the
+    attempt is submitted or its time (plus grace) is over."""
+    now = now or timezone.now()
+    slots = list(
+        AttemptQuestion.objects.select_for_update(of=("attempt",))
+        .select_related("attempt", "question")
+        .filter(attempt_id=attempt_id, attempt__user=user, pk__in=list(answers))
+    )
+    if len(slots) != len(answers):
+        raise InvalidAnswer("That question is not part of this attempt.")
+    if not slots:
+        return SaveResult(0, 0)
+    attempt = slots[0].attempt
+    if not attempt.is_open:
+        raise AttemptClosed("This attempt has been submitted; answers can no longer change.")
+    if attempt.deadline_at is not None and now > attempt.deadline_at + _grace():
+        # The caller finalises it (this transaction is about to roll back).
+        raise AttemptClosed("Time is up: the attempt was submitted with the answers saved.")
+    effective_seq = seq if seq is not None else int(now.timestamp() * 1000)
+    saved = stale = 0
+    for slot in slots:
+        response = _parse_response(slot, answers[slot.pk])
+        rows = Answer.objects.filter(slot=slot)
+        if seq is not None:
+            rows = rows.filter(seq__lt=seq)
+        if rows.update(response=response, seq=effective_seq, saved_at=now):
+            saved += 1
+        else:
+            stale += 1
+    return SaveResult(saved, stale)
+
+
+def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = False) -> Attempt:
+    """Grade and close the attempt. Idempotent: submitting a submitted attempt returns it
+    unchanged. A timed-out attempt keeps the answers saved before its deadline."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        attempts = Attempt.objects.select_for_update().select_related("quiz")
+        if user is not None:
+            attempts = attempts.filter(user=user)
+        attempt = attempts.get(pk=attempt_id)
+        if not attempt.is_open:
+            return attempt
+        assignment = assignment_for(attempt.quiz, attempt.user)
+        for slot in _slots_with_answers(attempt):
+            _apply_grade(slot.answer, slot.question, slot.question.all_choices)
+            slot.answer.save(update_fields=["fraction", "points", "needs_grading"])
+        finished = min(now, attempt.deadline_at + _grace()) if attempt.deadline_at else now
+        attempt.state = AttemptState.SUBMITTED
+        attempt.submitted_at = finished
+        attempt.timed_out = timed_out
+        attempt.late = bool(assignment and assignment.due_at and finished > assignment.due_at)
+        _score(attempt, assignment)
+        attempt.save()
+    return attempt
+
+
+def attempts_finalize_expired(*, quiz: Quiz | None = None, user=None, now=None) -> int:
+    """Submit every attempt whose time and grace have run out. Safe when two runs
+    overlap: each attempt is locked while submitted, and a submitted one is left alone."""
+    now = now or timezone.now()
+    expired = Attempt.objects.expired(now)
+    if quiz is not None:
+        expired = expired.filter(quiz=quiz)
+    if user is not None:
+        expired = expired.filter(user=user)
+    count = 0
+    for attempt_id in expired.values_list("pk", flat=True):
+        attempt_submit(attempt_id=attempt_id, now=now, timed_out=True)
+        count += 1
+    return count
+
+
+# Grading by people and regrading -----------------------------------------------------
+
+
+@transaction.atomic
+def answer_grade(*, answer_id: int, points: Decimal, comment: str, grader) -> Answer:
+    """A person grades a short-text answer; the attempt's score follows."""
+    answer = Answer.objects.select_related("slot__question", "slot__attempt__quiz").get(
+        pk=answer_id
+    )
+    attempt = Attempt.objects.select_for_update().get(pk=answer.slot.attempt_id)
+    question = answer.slot.question
+    points = max(ZERO, min(points, question.points))
+    answer.points = points.quantize(CENT)
+    answer.fraction = (points / question.points) if question.points else ZERO
+    answer.comment = comment
+    answer.needs_grading = False
+    answer.graded_by = grader
+    answer.graded_at = timezone.now()
+    answer.save()
+    _score(attempt, assignment_for(attempt.quiz, attempt.user))
+    attempt.save(update_fields=["score", "max_score", "needs_grading"])
+    return answer
+
+
+@transaction.atomic
+def question_regrade(*, question: Question) -> int:
+    """After an answer key is corrected, recompute every submitted answer to it and the
+    score of every attempt that holds it. Returns how many attempts changed."""
+    choices = list(question.choices.all())
+    slots = AttemptQuestion.objects.filter(
+        question=question, attempt__state=AttemptState.SUBMITTED
+    ).select_related("answer")
+    attempt_ids = set()
+    for slot in slots:
+        _apply_grade(slot.answer, question, choices)
+        slot.answer.save(update_fields=["fraction", "points", "needs_grading"])
+        attempt_ids.add(slot.attempt_id)
+    changed = 0
+    for attempt in (
+        Attempt.objects.select_for_update().select_related("quiz").filter(pk__in=attempt_ids)
+    ):
+        before = (attempt.score, attempt.max_score)
+        _score(attempt, assignment_for(attempt.quiz, attempt.user))
+        attempt.save(update_fields=["score", "max_score", "needs_grading"])
+        changed += before != (attempt.score, attempt.max_score)
+    return changed
+
+
+@transaction.atomic
+def quiz_regrade(*, quiz: Quiz) -> int:
+    """Regrade every question used in the quiz's submitted attempts."""
+    question_ids = AttemptQuestion.objects.filter(attempt__quiz=quiz).values_list(
+        "question", flat=True
+    )
+    return sum(
+        question_regrade(question=question)
+        for question in Question.objects.filter(pk__in=set(question_ids))
+    )
+
+
+def quiz_grade(attempts: list[Attempt], method: str) -> Decimal | None:
+    """The grade that counts for the gradebook, from one student's submitted attempts."""
+    scored = [a for a in attempts if a.state == AttemptState.SUBMITTED and a.score is not None]
+    if not scored:
+        return None
+    if method == "last":
+        return max(scored, key=lambda a: a.number).score
+    if method == "average":
+        return (sum((a.score for a in scored), ZERO) / len(scored)).quantize(CENT)
+    return max(a.score for a in scored)
+
+
+# Question bank -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def questions_import_gift(*, course, text: str) -> list[Question]:
+    """Import a GIFT file into the course's bank: every question or none (a GiftError
+    names the line of the first problem and nothing is saved)."""
+    from cases.gift import parse_gift
+    from cases.models import QuestionCategory
+
+    created = []
+    for parsed in parse_gift(text):
+        category = None
+        if parsed.category:
+            category, _ = QuestionCategory.objects.get_or_create(
+                course=course, name=parsed.category[:200]
+            )
+        question = Question.objects.create(
+            course=course,
+            category=category,
+            kind=parsed.kind,
+            title=parsed.title[:200],
+            text=parsed.text,
+            feedback=parsed.feedback,
+            true_false_answer=parsed.true_false_answer,
+            numeric_answer=parsed.numeric_answer,
+            numeric_tolerance=parsed.numeric_tolerance,
+        )
+        Choice.objects.bulk_create(
+            Choice(
+                question=question,
+                text=choice.text[:500],
+                fraction=choice.fraction,
+                feedback=choice.feedback,
+                position=position,
+            )
+            for position, choice in enumerate(parsed.choices)
+        )
+        created.append(question)
+    return created
