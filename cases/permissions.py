@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef, Q, Value
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
@@ -95,7 +95,7 @@ def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
     item = get_object_or_404(
         ModuleItem.objects.with_content().annotate(
             _assigned=Exists(
-                Assignment.objects.filter(item=OuterRef("pk"), cohort__memberships__user=user)
+                Assignment.objects.open().for_student(user).filter(item=OuterRef("pk"))
             )
         ),
         pk=item_id,
@@ -149,10 +149,13 @@ def cases_for_user(user):
     cases in readings given to the student's cohorts. One query, whatever the role."""
     if is_admin(user):
         return CaseStudy.objects.annotate(_staff=Value(True))
-    teaches = Exists(Course.objects.taught_by(user))
-    return CaseStudy.objects.annotate(_staff=teaches).filter(
-        Q(_staff=True) | Q(pk__in=CaseStudy.objects.assigned_to(user).values("pk"))
-    )
+    # Someone who teaches one course and takes another reads the cases of the course
+    # they take as a student: no teaching notes there.
+    assigned = Q(pk__in=CaseStudy.objects.assigned_to(user).values("pk"))
+    teaches = Q(Exists(Course.objects.taught_by(user)))
+    return CaseStudy.objects.annotate(
+        _staff=ExpressionWrapper(teaches & ~assigned, output_field=BooleanField())
+    ).filter(teaches | assigned)
 
 
 def access_case(user, slug: str) -> tuple[CaseStudy, CaseAccess]:

@@ -152,10 +152,13 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "cases:home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login throttling: this many failures for one username (or from one address, times
-# five) within the window locks further attempts until the window has passed.
+# Login throttling: this many failures for one username from one address within the
+# window locks further attempts from there until the window has passed (see
+# cases/services/auth.py for the wider per-username and per-address limits).
 LOGIN_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("DJANGO_LOGIN_FAILURE_WINDOW", "900"))
+# How many proxies we trust to append to X-Forwarded-For (0: use REMOTE_ADDR).
+TRUSTED_PROXY_HOPS = int(os.environ.get("DJANGO_TRUSTED_PROXY_HOPS", "0"))
 
 # A timed quiz attempt accepts answers this long past its deadline (network delays),
 # then closes with what was saved.

@@ -28,6 +28,7 @@ ROLES = [
     "instructor",
     "other_instructor",
     "ta",
+    "student_ta_elsewhere",
     "admin",
 ]
 
@@ -52,12 +53,15 @@ def world(db) -> World:
         "instructor": UserFactory(username="instructor"),
         "other_instructor": UserFactory(username="other_instructor"),
         "ta": UserFactory(username="ta"),
+        # A student in this course who assists on the other one.
+        "student_ta_elsewhere": UserFactory(username="student_ta_elsewhere"),
         "admin": UserFactory(username="admin", is_staff=True, is_superuser=True),
     }
     cohort = CohortFactory(name="Section A")
     other_cohort = CohortFactory(name="Other section")
     MembershipFactory(cohort=cohort, user=users["student"])
     MembershipFactory(cohort=other_cohort, user=users["other_student"])
+    MembershipFactory(cohort=cohort, user=users["student_ta_elsewhere"])
     course = CourseFactory(
         code="MGT 6001",
         title="Run of the Red Queen",
@@ -66,7 +70,10 @@ def world(db) -> World:
         cohorts=[cohort],
     )
     other_course = CourseFactory(
-        code="MGT 7002", instructors=[users["other_instructor"]], cohorts=[other_cohort]
+        code="MGT 7002",
+        instructors=[users["other_instructor"]],
+        teaching_assistants=[users["student_ta_elsewhere"]],
+        cohorts=[other_cohort],
     )
     case = make_case(created_by=users["instructor"])
     item = ModuleItemFactory(module=ModuleFactory(course=course), title="Shanghai Bell")

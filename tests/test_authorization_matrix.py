@@ -34,7 +34,9 @@ class Route:
 
 STAFF_ONLY = signed_in(403, admin=200)
 TEACHERS = signed_in(200, student=403, other_student=403)
-COURSE_MEMBERS = signed_in(404, student=200, instructor=200, ta=200, admin=200)
+COURSE_MEMBERS = signed_in(
+    404, student=200, student_ta_elsewhere=200, instructor=200, ta=200, admin=200
+)
 AUTHORS = signed_in(403, instructor=200, other_instructor=200, admin=200)
 # Students read the cases given to them; anyone who teaches reads the whole library.
 CASE_READERS = signed_in(200, other_student=404)
@@ -56,7 +58,7 @@ MATRIX: dict[str, Route] = {
     "cases:home": Route(
         lambda w: reverse("cases:home"),
         # Those who teach and take nothing are sent on to the teaching dashboard.
-        signed_in(302, student=200, other_student=200),
+        signed_in(302, student=200, other_student=200, student_ta_elsewhere=200),
     ),
     "cases:instructor_dashboard": Route(lambda w: reverse("cases:instructor_dashboard"), TEACHERS),
     "cases:course_detail": Route(

@@ -57,4 +57,30 @@ def test_course_description_markdown_is_sanitised(world, client_for):
 
 def test_instructor_dashboard_counts_students_once_across_cohorts(world, client_for):
     html = client_for("instructor").get(reverse("cases:instructor_dashboard")).content.decode()
-    assert "<dt>Students</dt><dd>1</dd>" in html
+    assert "<dt>Students</dt><dd>2</dd>" in html  # student and student_ta_elsewhere
+
+
+def test_work_due_soon_is_never_crowded_out_by_last_weeks(world, client_for):
+    from django.utils import timezone
+
+    cohort = world.item.assignments.get().cohort
+    for n in range(14):
+        item = ModuleItemFactory(module=world.item.module, title=f"Old reading {n}")
+        AssignmentFactory(
+            item=item, cohort=cohort, due_at=timezone.now() - timezone.timedelta(days=2)
+        )
+    html = client_for("student").get(reverse("cases:home")).content.decode()
+    assert "Shanghai Bell" in html.split('id="due-heading"')[1]
+
+
+def test_an_item_that_opens_later_stays_hidden_until_then(world, client_for):
+    from django.utils import timezone
+
+    world.item.assignments.update(
+        opens_at=timezone.now() + timezone.timedelta(days=5),
+        due_at=timezone.now() + timezone.timedelta(days=9),
+    )
+    client = client_for("student")
+    assert client.get(world.item.get_absolute_url()).status_code == 404
+    assert client.get(world.case.get_absolute_url()).status_code == 404
+    assert "Shanghai Bell" not in client.get(world.course.get_absolute_url()).content.decode()

@@ -160,9 +160,10 @@ class ModuleItemQuerySet(models.QuerySet):
         return self.select_related("module", "case_reading__case", "quiz")
 
     def visible_to_student(self, user) -> "ModuleItemQuerySet":
-        """Items given to one of the student's cohorts. Unassigned items are drafts."""
+        """Items given to one of the student's cohorts and open now. Unassigned items
+        are drafts; an assignment that opens later hides its item until then."""
         return self.filter(
-            Exists(Assignment.objects.filter(item=OuterRef("pk"), cohort__memberships__user=user))
+            Exists(Assignment.objects.open().for_student(user).filter(item=OuterRef("pk")))
         )
 
 

@@ -17,12 +17,12 @@ class Region(models.TextChoices):
 
 class CaseStudyQuerySet(models.QuerySet):
     def assigned_to(self, user) -> "CaseStudyQuerySet":
-        """Cases in a reading given to one of the user's cohorts."""
+        """Cases in a reading given to one of the user's cohorts and open now."""
         return self.filter(
             Exists(
-                Assignment.objects.filter(
-                    item__case_reading__case=OuterRef("pk"), cohort__memberships__user=user
-                )
+                Assignment.objects.open()
+                .for_student(user)
+                .filter(item__case_reading__case=OuterRef("pk"))
             )
         )
 

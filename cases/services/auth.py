@@ -13,14 +13,23 @@ from django.utils import timezone
 
 from cases.models import LoginThrottle
 
-ADDRESS_LIMIT_FACTOR = 5
+# The hard lock is per username *and* address, so a stranger cannot lock a user out from
+# elsewhere; the per-username and per-address limits are far higher and only stop
+# spraying at scale (a campus NAT puts many honest students behind one address).
+USERNAME_LIMIT_FACTOR = 10
+ADDRESS_LIMIT_FACTOR = 20
+
+
+def _name_digest(username: str) -> str:
+    return hashlib.sha256(username.strip().casefold().encode()).hexdigest()
 
 
 def _keys(*, username: str, address: str) -> list[tuple[str, int]]:
     limit = settings.LOGIN_FAILURE_LIMIT
-    name_digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
+    name = _name_digest(username)
     return [
-        (f"user:{name_digest}", limit),
+        (f"pair:{name}:{address}", limit),
+        (f"user:{name}", limit * USERNAME_LIMIT_FACTOR),
         (f"addr:{address}", limit * ADDRESS_LIMIT_FACTOR),
     ]
 
@@ -64,5 +73,17 @@ def login_failure_record(*, username: str, address: str) -> None:
 
 
 def login_success_clear(*, username: str) -> None:
-    key, _limit = _keys(username=username, address="")[0]
-    LoginThrottle.objects.filter(key=key).delete()
+    """Forget a username's failures: after a successful sign-in or a password reset."""
+    name = _name_digest(username)
+    LoginThrottle.objects.filter(key__startswith=f"pair:{name}:").delete()
+    LoginThrottle.objects.filter(key=f"user:{name}").delete()
+
+
+def client_address(meta: dict) -> str:
+    """The client's address. Behind N trusted proxies (DJANGO_TRUSTED_PROXY_HOPS) it is
+    the Nth address from the right of X-Forwarded-For; the left part is client-made."""
+    hops = settings.TRUSTED_PROXY_HOPS
+    forwarded = [a.strip() for a in meta.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+    if hops and len(forwarded) >= hops:
+        return forwarded[-hops]
+    return meta.get("REMOTE_ADDR", "")

@@ -23,6 +23,13 @@ READING_TIME_CAP_SECONDS = 4 * 60 * 60
 FRONT_MATTER = re.compile(r"\A\+\+\+\s*\n(?P<meta>.*?)\n\+\+\+\s*\n(?P<body>.*)\Z", re.S)
 
 
+EDITED_LIKENESS = 0.6
+
+
+def _likeness(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(a=a, b=b, autojunk=False).ratio()
+
+
 def split_paragraphs(body: str) -> list[str]:
     """Blank lines separate paragraphs; each paragraph is one citable unit."""
     text = body.replace("\r\n", "\n").strip()
@@ -33,19 +40,28 @@ def split_paragraphs(body: str) -> list[str]:
 def case_paragraphs_sync(*, case: CaseStudy) -> None:
     """Bring the paragraph rows in line with `case.body`, keeping numbers stable.
 
-    Unchanged paragraphs keep their numbers wherever they move; an edited paragraph
-    keeps the number of the one it replaces; a new paragraph takes the next unused
-    number; a deleted paragraph's number is retired, never reused."""
+    A paragraph whose text is unchanged keeps its number wherever it moved; an edited
+    paragraph keeps the number of the old one it most resembles (at least 60% alike);
+    any other paragraph takes the next unused number. Deleted numbers are retired,
+    never reused, so a citation never points at different text."""
     given = case
     case = CaseStudy.objects.select_for_update().get(pk=case.pk)
     old = list(case.paragraphs.order_by("position"))
     new_texts = split_paragraphs(case.body)
-    matcher = difflib.SequenceMatcher(a=[p.text for p in old], b=new_texts, autojunk=False)
-    numbers: list[int | None] = [None] * len(new_texts)
-    for tag, a1, a2, b1, b2 in matcher.get_opcodes():
-        if tag in ("equal", "replace"):
-            for offset in range(min(a2 - a1, b2 - b1)):
-                numbers[b1 + offset] = old[a1 + offset].number
+    unchanged: dict[str, list[int]] = {}
+    for paragraph in old:
+        unchanged.setdefault(paragraph.text, []).append(paragraph.number)
+    numbers: list[int | None] = [
+        unchanged[text].pop(0) if unchanged.get(text) else None for text in new_texts
+    ]
+    leftovers = [p for p in old if p.number not in set(numbers)]
+    for index, text in enumerate(new_texts):
+        if numbers[index] is not None or not leftovers:
+            continue
+        best = max(leftovers, key=lambda p: _likeness(p.text, text))
+        if _likeness(best.text, text) >= EDITED_LIKENESS:
+            numbers[index] = best.number
+            leftovers.remove(best)
     # The stored counter, but never below a number in use (a stale save cannot make a
     # live number be handed out twice).
     next_number = max(case.next_paragraph_number, max((p.number for p in old), default=0) + 1)
@@ -92,10 +108,20 @@ def case_create(*, case: CaseStudy, created_by=None) -> CaseStudy:
     return case
 
 
+class CaseConflict(Exception):
+    """Someone else saved the case after this editor opened it."""
+
+
 @transaction.atomic
-def case_update(*, case: CaseStudy) -> CaseStudy:
-    """Save edits; a changed body is a new revision with renumbered-in-place paragraphs."""
-    previous_body = CaseStudy.objects.values_list("body", flat=True).get(pk=case.pk)
+def case_update(*, case: CaseStudy, expected_revision: int | None = None) -> CaseStudy:
+    """Save edits; a changed body is a new revision with stable paragraph numbers.
+
+    With `expected_revision` (the revision the editor opened), a save made on top of
+    someone else's newer revision is refused instead of silently undoing their work."""
+    stored = CaseStudy.objects.select_for_update().values("body", "revision").get(pk=case.pk)
+    if expected_revision is not None and stored["revision"] != expected_revision:
+        raise CaseConflict(stored["revision"])
+    previous_body = stored["body"]
     if previous_body != case.body:
         case.revision = F("revision") + 1
     case.save()

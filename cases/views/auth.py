@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
@@ -13,6 +14,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cases.services.auth import (
+    client_address,
     login_failure_record,
     login_lockout_remaining,
     login_success_clear,
@@ -45,7 +47,7 @@ def login(request: HttpRequest) -> HttpResponse:
     lockout_minutes = None
     if request.method == "POST":
         username = request.POST.get("username", "")
-        address = request.META.get("REMOTE_ADDR", "")
+        address = client_address(request.META)
         remaining = login_lockout_remaining(username=username, address=address)
         if remaining is not None:
             lockout_minutes = max(1, round(remaining.total_seconds() / 60))
@@ -69,3 +71,13 @@ def logout(request: HttpRequest) -> HttpResponse:
     auth_logout(request)
     messages.success(request, "You have signed out.")
     return redirect("login")
+
+
+class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
+    """Django's reset confirmation, which also lifts any sign-in lockout: the lockout
+    message tells users to reset their password, so that must work."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        login_success_clear(username=form.user.get_username())
+        return response

@@ -51,16 +51,22 @@ def home(request: HtmxHttpRequest):
     if not courses and (is_admin(user) or Course.objects.taught_by(user).exists()):
         return redirect("cases:instructor_dashboard")
     now = timezone.now()
-    upcoming = list(
-        Assignment.objects.for_student(user)
-        .upcoming(now - RECENTLY_DUE)
-        .select_related("item__module__course", "item__case_reading", "cohort")[:UPCOMING_LIMIT]
+    mine = Assignment.objects.for_student(user).select_related(
+        "item__module__course", "item__case_reading", "cohort"
     )
-    _attach_statuses(user, upcoming, now)
+    upcoming = list(mine.upcoming(now)[:UPCOMING_LIMIT])
+    recent = list(
+        mine.open()
+        .filter(due_at__lt=now, due_at__gte=now - RECENTLY_DUE)
+        .order_by("-due_at")[:UPCOMING_LIMIT]
+    )
+    _attach_statuses(user, upcoming + recent, now)
+    # Past due and finished needs no attention; past due and unfinished does.
+    overdue = [a for a in recent if getattr(a, "status", None) == ReadingStatus.LATE]
     return render(
         request,
         "cases/dashboard/student_dashboard.html",
-        {"courses": courses, "upcoming": upcoming},
+        {"courses": courses, "upcoming": upcoming, "overdue": overdue},
     )
 
 

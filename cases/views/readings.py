@@ -3,12 +3,13 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from cases.forms import CaseImportForm, CaseStudyForm, LibraryFilterForm
-from cases.http import HtmxHttpRequest
+from cases.http import HtmxHttpRequest, parse_int
 from cases.markdown import render_markdown
 from cases.models import CaseStudy, ModuleItem
 from cases.permissions import (
@@ -127,11 +128,10 @@ def reading_heartbeat(request: HtmxHttpRequest, slug: str):
     being read and where. Answers 204: nothing on the page changes."""
     case, access = access_case(request.user, slug)
     if not access.is_teaching_staff:
-        paragraph = request.POST.get("paragraph", "")
         services.reading_heartbeat(
             user=request.user,
             case=case,
-            paragraph=int(paragraph) if paragraph.isdigit() else None,
+            paragraph=parse_int(request.POST.get("paragraph"), low=1, high=100_000),
         )
     return HttpResponse(status=204)
 
@@ -164,6 +164,10 @@ def _case_form_response(request: HtmxHttpRequest, form: CaseStudyForm, case=None
     context = {
         "form": form,
         "case": case,
+        # An imported file with problems opens here too: it must post to create.
+        "form_action": reverse("cases:case_edit", args=[case.slug])
+        if case
+        else reverse("cases:case_create"),
         "preview": [render_markdown(p) for p in services.split_paragraphs(body)],
     }
     template = "cases/readings/case_form.html"
@@ -195,9 +199,19 @@ def case_edit(request: HtmxHttpRequest, slug: str):
         raise PermissionDenied
     form = CaseStudyForm(request.POST or None, instance=case)
     if request.method == "POST" and request.POST.get("action") != "preview" and form.is_valid():
-        case = services.case_update(case=form.save(commit=False))
-        messages.success(request, f"Saved “{case.title}” (revision {case.revision}).")
-        return redirect(case)
+        expected = parse_int(request.POST.get("revision"), low=1)
+        try:
+            case = services.case_update(case=form.save(commit=False), expected_revision=expected)
+        except services.CaseConflict as conflict:
+            form.add_error(
+                None,
+                f"Someone else saved this case (now revision {conflict.args[0]}) after you "
+                "opened it. Your version is still below: copy what you need, reload the "
+                "page to see theirs, then apply your changes again.",
+            )
+        else:
+            messages.success(request, f"Saved “{case.title}” (revision {case.revision}).")
+            return redirect(case)
     return _case_form_response(request, form, case)
 
 

@@ -149,3 +149,17 @@ def test_two_first_opens_at_once_make_one_progress_row():
         thread.join()
     assert errors == []
     assert ReadingProgress.objects.filter(user=user, case=case).count() == 1
+
+
+def test_moved_paragraphs_keep_their_numbers():
+    case = make_case(body="Alpha one.\n\nBeta two.\n\nGamma three.")
+    case.body = "Gamma three.\n\nBeta two.\n\nAlpha one."
+    case_update(case=case)
+    assert _numbers(case) == [(3, "Gamma three."), (2, "Beta two."), (1, "Alpha one.")]
+
+
+def test_a_rewritten_paragraph_gets_a_new_number_not_an_old_one():
+    case = make_case(body="Alpha one.\n\nBeta two.")
+    case.body = "Something entirely different and new.\n\nBeta two."
+    case_update(case=case)
+    assert _numbers(case) == [(3, "Something entirely different and new."), (2, "Beta two.")]

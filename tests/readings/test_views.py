@@ -22,8 +22,9 @@ def _html(response) -> str:
         lambda w: w.item.get_absolute_url(),
     ],
 )
-def test_students_never_receive_teaching_notes_or_the_placement(world, client_for, url):
-    html = _html(client_for("student").get(url(world)))
+@pytest.mark.parametrize("role", ["student", "student_ta_elsewhere"])
+def test_students_never_receive_teaching_notes_or_the_placement(world, client_for, url, role):
+    html = _html(client_for(role).get(url(world)))
     assert "Shanghai Bell makes telecom switches." in html
     for marker in STAFF_ONLY_MARKERS:
         assert marker not in html
@@ -248,6 +249,31 @@ class TestAuthoring:
         world.case.refresh_from_db()
         assert world.case.revision == 2
         assert "very many" in world.case.paragraphs.get(number=2).text
+
+    def test_a_save_on_top_of_someone_elses_newer_revision_is_refused_and_kept(
+        self, world, client_for
+    ):
+        url = reverse("cases:case_edit", args=[world.case.slug])
+        mine = self._data(title=world.case.title, slug=world.case.slug, body="My rewrite.")
+        theirs = self._data(title=world.case.title, slug=world.case.slug, body="Their text.")
+        client_for("admin").post(url, theirs | {"revision": "1"})
+        response = client_for("instructor").post(url, mine | {"revision": "1"})
+        html = _html(response)
+        assert response.status_code == 200
+        assert "Someone else saved this case" in html
+        assert "My rewrite." in html
+        world.case.refresh_from_db()
+        assert world.case.body == "Their text."
+
+    def test_fixing_a_rejected_import_saves_a_new_case(self, world, client_for):
+        text = (
+            '+++\ntitle = "Copy"\nslug = "shanghai-bell"\ncompany = "X"\nsector = "Y"\n'
+            'summary = "Z"\n+++\n\nBody kept.\n'
+        )
+        upload = io.BytesIO(text.encode())
+        upload.name = "copy.md"
+        html = _html(client_for("instructor").post(reverse("cases:case_import"), {"file": upload}))
+        assert f'action="{reverse("cases:case_create")}"' in html
 
     def test_import_a_case_file(self, world, client_for):
         text = (
