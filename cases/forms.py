@@ -1,8 +1,18 @@
 import re
 
 from django import forms
+from django.core.validators import MaxValueValidator
+from django.db import transaction
 
-from cases.models import CaseStudy, Region
+from cases.models import (
+    CHOICE_KINDS,
+    CaseStudy,
+    Choice,
+    Question,
+    QuestionCategory,
+    QuestionKind,
+    Region,
+)
 
 # Raw HTML in a case is escaped when shown, but an author who typed it expected it to
 # work: say so instead of silently showing tags as text.
@@ -131,3 +141,178 @@ class LibraryFilterForm(forms.Form):
     def __init__(self, *args, sectors: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["sector"].choices = [("", "All sectors")] + [(s, s) for s in sectors]
+
+
+class GiftImportForm(forms.Form):
+    file = forms.FileField(
+        label="GIFT file (.gift or .txt)",
+        help_text="Moodle's GIFT text format. One bad question and nothing is imported.",
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > 2 * 1024 * 1024:
+            raise forms.ValidationError("That file is over 2 MB.")
+        try:
+            return upload.read().decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise forms.ValidationError("Save the file as UTF-8 text and try again.") from error
+
+
+CHOICE_HELP = (
+    "One answer a line. Start a right answer with =, a wrong one with ~. For several "
+    "right answers give weights: ~%50% … (the right ones add up to 100, wrong ones may "
+    "be negative). Feedback for an answer follows a #."
+)
+
+
+class QuestionForm(forms.ModelForm):
+    new_category = forms.CharField(
+        required=False, max_length=200, label="…or a new category", help_text="Optional."
+    )
+    true_false_answer = forms.TypedChoiceField(
+        required=False,
+        label="Right answer (true/false questions)",
+        choices=[("", "—"), ("true", "True"), ("false", "False")],
+        coerce=lambda v: v == "true",
+        empty_value=None,
+    )
+    choices_text = forms.CharField(
+        required=False,
+        label="Answers (choice questions)",
+        help_text=CHOICE_HELP,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "textarea--mono"}),
+    )
+
+    class Meta:
+        model = Question
+        fields = [
+            "kind",
+            "category",
+            "title",
+            "text",
+            "feedback",
+            "points",
+            "numeric_answer",
+            "numeric_tolerance",
+            "true_false_answer",
+            "spectrum_target",
+            "spectrum_graded",
+            "spectrum_tolerance",
+        ]
+        widgets = {
+            "text": forms.Textarea(attrs={"rows": 4}),
+            "feedback": forms.Textarea(attrs={"rows": 3}),
+        }
+        labels = {
+            "numeric_answer": "Right answer (numeric questions)",
+            "numeric_tolerance": "Accepted either side of it",
+            "spectrum_target": "Target placement, 0 to 100 (spectrum questions)",
+            "spectrum_graded": "Grade spectrum answers by distance to the target",
+        }
+
+    def __init__(self, *args, course, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.course = course
+        self.fields["category"].queryset = QuestionCategory.objects.filter(course=course)
+        if self.instance.pk and not self.is_bound:
+            self.initial["choices_text"] = "\n".join(
+                _choice_line(c) for c in self.instance.choices.all()
+            )
+            if self.instance.true_false_answer is not None:
+                self.initial["true_false_answer"] = (
+                    "true" if self.instance.true_false_answer else "false"
+                )
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        for name in ["title", "text", "feedback"]:
+            try:
+                _reject_html(cleaned.get(name, ""))
+            except forms.ValidationError as error:
+                self.add_error(name, error)
+        if kind in CHOICE_KINDS:
+            self._clean_choices(kind, cleaned.get("choices_text", ""))
+        elif kind == QuestionKind.NUMERIC and cleaned.get("numeric_answer") is None:
+            self.add_error("numeric_answer", "Give the right number.")
+        elif kind == QuestionKind.TRUE_FALSE and cleaned.get("true_false_answer") is None:
+            self.add_error("true_false_answer", "Say whether the statement is true or false.")
+        elif (
+            kind == QuestionKind.SPECTRUM
+            and cleaned.get("spectrum_graded")
+            and cleaned.get("spectrum_target") is None
+        ):
+            self.add_error("spectrum_target", "A graded spectrum question needs a target.")
+        return cleaned
+
+    def _clean_choices(self, kind, text):
+        from cases.gift import GiftError, GiftQuestion, _parse_body
+
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if len(lines) < 2:
+            self.add_error("choices_text", "Give at least two answers, one a line.")
+            return
+        parsed = GiftQuestion(line=1, kind="", title="", text="")
+        try:
+            _parse_body("\n".join(lines), 1, parsed)
+        except GiftError as error:
+            self.add_error("choices_text", error.reason.capitalize())
+            return
+        if parsed.kind not in CHOICE_KINDS:
+            self.add_error("choices_text", "Mark at least one answer wrong with ~.")
+            return
+        if kind == QuestionKind.SINGLE and parsed.kind != QuestionKind.SINGLE:
+            self.add_error(
+                "choices_text", "A single-choice question has exactly one right answer (=)."
+            )
+            return
+        self.parsed_choices = parsed.choices
+
+    @transaction.atomic
+    def save(self, commit=True):
+        question = super().save(commit=False)
+        question.course = self.course
+        if name := self.cleaned_data.get("new_category", "").strip():
+            question.category, _ = QuestionCategory.objects.get_or_create(
+                course=self.course, name=name
+            )
+        question.save()
+        if question.kind in CHOICE_KINDS:
+            # Keep choices in place (their ids are in students' answers) so that
+            # correcting a key regrades instead of orphaning answers.
+            existing = list(question.choices.all())
+            for position, parsed in enumerate(self.parsed_choices):
+                choice = (
+                    existing[position] if position < len(existing) else Choice(question=question)
+                )
+                choice.text, choice.fraction = parsed.text[:500], parsed.fraction
+                choice.feedback, choice.position = parsed.feedback, position
+                choice.save()
+            for extra in existing[len(self.parsed_choices) :]:
+                extra.delete()
+        return question
+
+
+def _choice_line(choice) -> str:
+    from cases.gift import escape
+
+    if choice.fraction == 1:
+        mark = "="
+    elif choice.fraction:
+        mark = f"~%{(choice.fraction * 100).normalize():f}%"
+    else:
+        mark = "~"
+    feedback = f" #{escape(choice.feedback)}" if choice.feedback else ""
+    return f"{mark}{escape(choice.text)}{feedback}"
+
+
+class GradeForm(forms.Form):
+    points = forms.DecimalField(min_value=0, decimal_places=2, max_digits=6)
+    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, max_points=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if max_points is not None:
+            self.fields["points"].max_value = max_points
+            self.fields["points"].validators.append(MaxValueValidator(max_points))

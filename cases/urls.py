@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases.views import cohorts, courses, dashboard, readings
+from cases.views import cohorts, courses, dashboard, quiz_staff, quizzes, readings
 
 app_name = "cases"
 
@@ -17,4 +17,20 @@ urlpatterns = [
     path("library/<slug:slug>/heartbeat/", readings.reading_heartbeat, name="reading_heartbeat"),
     path("library/<slug:slug>/done/", readings.reading_done, name="reading_done"),
     path("manage/cohorts/", cohorts.cohort_list, name="cohort_list"),
+    # Quizzes: taking them.
+    path("items/<int:pk>/attempts/", quizzes.attempt_start, name="attempt_start"),
+    path("attempts/<int:pk>/", quizzes.attempt_detail, name="attempt_detail"),
+    path("attempts/<int:pk>/save/", quizzes.attempt_save, name="attempt_save"),
+    path("attempts/<int:pk>/submit/", quizzes.attempt_submit, name="attempt_submit"),
+    path("attempts/<int:pk>/result/", quizzes.attempt_result, name="attempt_result"),
+    # Quizzes: the course staff's side.
+    path("items/<int:pk>/stats/", quiz_staff.quiz_stats, name="quiz_stats"),
+    path("items/<int:pk>/regrade/", quiz_staff.quiz_regrade, name="quiz_regrade"),
+    path("courses/<int:pk>/grading/", quiz_staff.grading_queue, name="grading_queue"),
+    path("answers/<int:pk>/grade/", quiz_staff.answer_grade, name="answer_grade"),
+    path("courses/<int:pk>/questions/", quiz_staff.question_list, name="question_list"),
+    path("courses/<int:pk>/questions/new/", quiz_staff.question_create, name="question_create"),
+    path("courses/<int:pk>/questions/import/", quiz_staff.question_import, name="question_import"),
+    path("courses/<int:pk>/questions/export/", quiz_staff.question_export, name="question_export"),
+    path("questions/<int:pk>/edit/", quiz_staff.question_edit, name="question_edit"),
 ]

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from cases.models import CaseReading, CaseStudy, Course, ModuleItem, User
+from cases.models import Attempt, CaseReading, CaseStudy, Course, ModuleItem, Quiz, User
+from cases.services.quizzes import attempt_start
 from tests.factories import (
     AssignmentFactory,
     CohortFactory,
@@ -15,6 +16,7 @@ from tests.factories import (
     ModuleItemFactory,
     UserFactory,
     make_case,
+    make_quiz,
 )
 
 # Playwright's sync API runs an event loop in the test thread; live_server tests still
@@ -39,6 +41,8 @@ class World:
     other_course: Course
     item: ModuleItem
     case: CaseStudy
+    quiz: Quiz
+    attempt: Attempt
     users: dict[str, User | None]
 
 
@@ -79,7 +83,18 @@ def world(db) -> World:
     item = ModuleItemFactory(module=ModuleFactory(course=course), title="Shanghai Bell")
     CaseReading.objects.create(item=item, case=case)
     AssignmentFactory(item=item, cohort=cohort)
-    return World(course=course, other_course=other_course, item=item, case=case, users=users)
+    quiz = make_quiz(item.module)
+    AssignmentFactory(item=quiz.item, cohort=cohort)
+    attempt = attempt_start(quiz=quiz, user=users["student"])
+    return World(
+        course=course,
+        other_course=other_course,
+        item=item,
+        case=case,
+        quiz=quiz,
+        attempt=attempt,
+        users=users,
+    )
 
 
 @pytest.fixture

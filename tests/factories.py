@@ -1,15 +1,21 @@
+from decimal import Decimal
+
 import factory
 from django.utils import timezone
 
 from cases.models import (
     Assignment,
     CaseStudy,
+    Choice,
     Cohort,
     Course,
     ItemKind,
     Membership,
     Module,
     ModuleItem,
+    Question,
+    Quiz,
+    QuizSlot,
     User,
 )
 from cases.services.readings import case_create
@@ -134,3 +140,46 @@ def make_case(**fields) -> CaseStudy:
     }
     created_by = fields.pop("created_by", None)
     return case_create(case=CaseStudy(**(defaults | fields)), created_by=created_by)
+
+
+def make_quiz(module, *, title="Reading check", **settings) -> Quiz:
+    """A quiz item with one question of each auto-graded kind plus a short text, in
+    `module`'s course bank. Returns the quiz; its questions are in quiz.slots."""
+    course = module.course
+    item = ModuleItem.objects.create(module=module, kind=ItemKind.QUIZ, title=title, position=50)
+    quiz = Quiz.objects.create(item=item, **({"shuffle_choices": False} | settings))
+    single = Question.objects.create(
+        course=course, kind="single", title="Partner", text="Who was the partner?",
+        feedback="KEY-FEEDBACK: Alcatel was the partner.",
+    )  # fmt: skip
+    Choice.objects.bulk_create(
+        [
+            Choice(question=single, text="Alcatel", fraction=1, feedback="KEY-RIGHT", position=0),
+            Choice(question=single, text="Motorola", fraction=0, feedback="KEY-WRONG", position=1),
+            Choice(question=single, text="IBM", fraction=0, position=2),
+        ]
+    )
+    multiple = Question.objects.create(
+        course=course, kind="multiple", title="Levers", text="Which levers did the center keep?"
+    )
+    Choice.objects.bulk_create(
+        [
+            Choice(question=multiple, text="Finance", fraction=Decimal("0.5"), position=0),
+            Choice(question=multiple, text="Basic research", fraction=Decimal("0.5"), position=1),
+            Choice(question=multiple, text="Export promotion", fraction=-1, position=2),
+        ]
+    )
+    numeric = Question.objects.create(
+        course=course, kind="numeric", title="Researchers", text="How many researchers?",
+        numeric_answer=1600, numeric_tolerance=100,
+    )  # fmt: skip
+    true_false = Question.objects.create(
+        course=course, kind="true_false", title="Owner", text="Alcatel owns it outright.",
+        true_false_answer=False,
+    )  # fmt: skip
+    essay = Question.objects.create(
+        course=course, kind="short_text", title="Argue", text="Is it an R firm?", points=2
+    )
+    for position, question in enumerate([single, multiple, numeric, true_false, essay], 1):
+        QuizSlot.objects.create(quiz=quiz, question=question, position=position)
+    return quiz

@@ -38,6 +38,14 @@ COURSE_MEMBERS = signed_in(
     404, student=200, student_ta_elsewhere=200, instructor=200, ta=200, admin=200
 )
 AUTHORS = signed_in(403, instructor=200, other_instructor=200, admin=200)
+OWNER_ONLY = signed_in(404, student=200)
+# Course pages for staff: members who may not are refused; strangers see nothing.
+COURSE_GRADERS = signed_in(
+    404, student=403, student_ta_elsewhere=403, instructor=200, ta=200, admin=200
+)
+COURSE_TEACHERS = signed_in(
+    404, student=403, student_ta_elsewhere=403, ta=403, instructor=200, admin=200
+)
 # Students read the cases given to them; anyone who teaches reads the whole library.
 CASE_READERS = signed_in(200, other_student=404)
 
@@ -83,6 +91,61 @@ MATRIX: dict[str, Route] = {
         lambda w: reverse("cases:reading_heartbeat", args=[w.case.slug]),
         signed_in(204, other_student=404),
         method="post",
+    ),
+    # Quizzes: only the attempt's owner reaches it; staff review through grading pages.
+    "cases:attempt_start": Route(
+        lambda w: reverse("cases:attempt_start", args=[w.quiz.item.pk]),
+        signed_in(404, student=302, student_ta_elsewhere=302),
+        method="post",
+    ),
+    "cases:attempt_detail": Route(
+        lambda w: reverse("cases:attempt_detail", args=[w.attempt.pk]), OWNER_ONLY
+    ),
+    "cases:attempt_save": Route(
+        lambda w: reverse("cases:attempt_save", args=[w.attempt.pk]),
+        signed_in(404, student=302),
+        method="post",
+    ),
+    "cases:attempt_submit": Route(
+        lambda w: reverse("cases:attempt_submit", args=[w.attempt.pk]), OWNER_ONLY
+    ),
+    "cases:attempt_result": Route(
+        # An open attempt's result sends its owner back to the questions.
+        lambda w: reverse("cases:attempt_result", args=[w.attempt.pk]),
+        signed_in(404, student=302),
+    ),
+    "cases:quiz_stats": Route(
+        lambda w: reverse("cases:quiz_stats", args=[w.quiz.item.pk]), COURSE_GRADERS
+    ),
+    "cases:quiz_regrade": Route(
+        lambda w: reverse("cases:quiz_regrade", args=[w.quiz.item.pk]),
+        signed_in(404, student=403, student_ta_elsewhere=403, ta=403, instructor=302, admin=302),
+        method="post",
+    ),
+    "cases:grading_queue": Route(
+        lambda w: reverse("cases:grading_queue", args=[w.course.pk]), COURSE_GRADERS
+    ),
+    "cases:answer_grade": Route(
+        lambda w: reverse("cases:answer_grade", args=[w.attempt.slots.last().answer.pk]),
+        signed_in(404, instructor=302, ta=302, admin=302),
+        method="post",
+        data={"points": "1", "comment": "Good."},
+    ),
+    "cases:question_list": Route(
+        lambda w: reverse("cases:question_list", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:question_create": Route(
+        lambda w: reverse("cases:question_create", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:question_import": Route(
+        lambda w: reverse("cases:question_import", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:question_export": Route(
+        lambda w: reverse("cases:question_export", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:question_edit": Route(
+        lambda w: reverse("cases:question_edit", args=[w.quiz.slots.first().question_id]),
+        signed_in(404, instructor=200, admin=200),
     ),
     "cases:reading_done": Route(
         lambda w: reverse("cases:reading_done", args=[w.case.slug]),

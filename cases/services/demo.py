@@ -18,8 +18,12 @@ from cases.models import (
     Membership,
     Module,
     ModuleItem,
+    QuestionCategory,
+    Quiz,
+    QuizSlot,
     User,
 )
+from cases.services.quizzes import questions_import_gift
 from cases.services.readings import case_create, case_fields_from_markdown
 
 DEMO_PASSWORD = "redqueen-demo"  # Demo only; seed_demo refuses to run in production.
@@ -70,6 +74,7 @@ MODULES = [
 
 
 CASE_FILES = Path(__file__).resolve().parent.parent / "demo" / "cases"
+QUIZ_FILES = Path(__file__).resolve().parent.parent / "demo" / "quizzes"
 # Which case files each module reads, by module position.
 MODULE_READINGS = {
     1: ["01-thesis-overview"],
@@ -110,6 +115,48 @@ def _case_from_file(path: Path, *, author: User) -> CaseStudy:
     return case_create(case=CaseStudy(**fields), created_by=author)
 
 
+def _assign(item: ModuleItem, cohorts, *, due_in_days: int) -> None:
+    """Give the item to each cohort (section B a day after section A)."""
+    today = timezone.localdate()
+    due = timezone.make_aware(datetime.combine(today, time(17, 0))) + timedelta(days=due_in_days)
+    for offset, cohort in enumerate(cohorts):
+        Assignment.objects.create(
+            item=item, cohort=cohort, due_at=due + timedelta(days=offset), points=10
+        )
+
+
+def _reading_check(module: Module, case: CaseStudy, order: int, cohorts, *, due_in_days: int):
+    """A reading-check quiz on `case`, from its GIFT file, unless the module has one."""
+    category_name = f"Reading checks/{case.slug}"
+    title = f"Reading check: {case.company}"
+    if ModuleItem.objects.filter(module=module, kind=ItemKind.QUIZ, title=title).exists():
+        return
+    course = module.course
+    if not QuestionCategory.objects.filter(course=course, name=category_name).exists():
+        path = QUIZ_FILES / f"{case_file_stem(case)}.gift"
+        questions_import_gift(course=course, text=path.read_text(encoding="utf-8"))
+    category = QuestionCategory.objects.get(course=course, name=category_name)
+    item = ModuleItem.objects.create(
+        module=module,
+        kind=ItemKind.QUIZ,
+        title=title,
+        position=order,
+        instructions="Check your reading of the case before class. Answers save as you go.",
+    )
+    quiz = Quiz.objects.create(
+        item=item, attempts_allowed=2, time_limit_minutes=20, shuffle_choices=True
+    )
+    QuizSlot.objects.bulk_create(
+        QuizSlot(quiz=quiz, question=question, position=position)
+        for position, question in enumerate(category.questions.order_by("pk"), 1)
+    )
+    _assign(item, cohorts, due_in_days=due_in_days)
+
+
+def case_file_stem(case: CaseStudy) -> str:
+    return next(p.stem for p in CASE_FILES.glob("*.md") if p.stem.endswith(case.slug))
+
+
 def _reading(module: Module, case: CaseStudy, order: int, cohorts, *, due_in_days: int):
     """A reading item for `case` in `module`, given to each cohort (section B a day
     after section A), unless the module already has one."""
@@ -119,12 +166,7 @@ def _reading(module: Module, case: CaseStudy, order: int, cohorts, *, due_in_day
         module=module, kind=ItemKind.CASE_READING, title=case.title, position=order
     )
     CaseReading.objects.create(item=item, case=case)
-    today = timezone.localdate()
-    due = timezone.make_aware(datetime.combine(today, time(17, 0))) + timedelta(days=due_in_days)
-    for offset, cohort in enumerate(cohorts):
-        Assignment.objects.create(
-            item=item, cohort=cohort, due_at=due + timedelta(days=offset), points=10
-        )
+    _assign(item, cohorts, due_in_days=due_in_days)
 
 
 @transaction.atomic
@@ -153,7 +195,9 @@ def demo_seed() -> list[DemoLogin]:
         )
         for order, name in enumerate(MODULE_READINGS[position], 1):
             case = _case_from_file(CASE_FILES / f"{name}.md", author=instructor)
-            _reading(module, case, order, cohorts, due_in_days=7 * position - 5)
+            due_in_days = 7 * position - 5
+            _reading(module, case, 2 * order - 1, cohorts, due_in_days=due_in_days)
+            _reading_check(module, case, 2 * order, cohorts, due_in_days=due_in_days)
 
     return [
         DemoLogin("admin", "admin (staff)"),

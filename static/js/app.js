@@ -46,3 +46,33 @@
     if (document.visibilityState === "hidden") beat();
   });
 })();
+
+(function () {
+  // Quiz autosave: each save carries the time it was made, so the server can ignore a
+  // delayed older save that arrives after a newer one.
+  document.body.addEventListener("htmx:configRequest", (event) => {
+    if (event.detail.elt.closest("[data-autosave]")) {
+      event.detail.parameters.seq = String(Date.now());
+    }
+  });
+
+  // Quiz timer: count down the time the server gave; at zero, reload so the server
+  // closes the attempt and shows the result. The server enforces the limit either way.
+  const timer = document.querySelector("[data-deadline]");
+  if (!timer) return;
+  const deadline = Date.parse(timer.dataset.deadline);
+  const value = timer.querySelector(".timer__value");
+  function tick() {
+    const left = Math.max(0, Math.round((deadline - Date.now()) / 1000));
+    const minutes = Math.floor(left / 60);
+    const seconds = String(left % 60).padStart(2, "0");
+    value.textContent = `${minutes} min ${seconds} s`;
+    timer.classList.toggle("timer--low", left < 60);
+    if (left === 0) {
+      clearInterval(interval);
+      setTimeout(() => window.location.reload(), 1500);
+    }
+  }
+  const interval = setInterval(tick, 1000);
+  tick();
+})();

@@ -1,0 +1,300 @@
+"""Course staff's side of quizzes: the question bank, grading, statistics, regrading."""
+
+from collections import Counter, defaultdict
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from cases.forms import GiftImportForm, GradeForm, QuestionForm
+from cases.gift import GiftError, export_gift
+from cases.http import HtmxHttpRequest
+from cases.models import Answer, Attempt, AttemptState, Question, QuestionCategory
+from cases.permissions import (
+    access_answer_for_grading,
+    access_course,
+    access_item,
+    access_question,
+)
+from cases.services import quizzes as services
+
+QUEUE_PAGE_SIZE = 25
+
+
+def _teach_course(user, course_pk: int):
+    course, access = access_course(user, course_pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    return course, access
+
+
+@require_GET
+def question_list(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course: its question bank, by category."""
+    course, _access = _teach_course(request.user, pk)
+    category = request.GET.get("category", "")
+    questions = Question.objects.filter(course=course).select_related("category")
+    if category.isdigit():
+        questions = questions.filter(category_id=int(category))
+    categories = QuestionCategory.objects.filter(course=course).annotate(n=Count("questions"))
+    context = {
+        "course": course,
+        "questions": questions,
+        "categories": categories,
+        "category": category,
+    }
+    return render(request, "cases/quizzes/question_list.html", context)
+
+
+def _question_form_response(request, form, course, question=None):
+    return render(
+        request,
+        "cases/quizzes/question_form.html",
+        {"form": form, "course": course, "question": question},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def question_create(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins add a question to the course's bank."""
+    course, _access = _teach_course(request.user, pk)
+    form = QuestionForm(request.POST or None, course=course)
+    if request.method == "POST" and form.is_valid():
+        question = form.save()
+        messages.success(request, f"Added “{question.title}”.")
+        return redirect("cases:question_list", pk=course.pk)
+    return _question_form_response(request, form, course)
+
+
+@require_http_methods(["GET", "POST"])
+def question_edit(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the question's course edit it. Saving a changed answer
+    key regrades every submitted attempt that holds the question."""
+    question, _access = access_question(request.user, pk)
+    form = QuestionForm(request.POST or None, instance=question, course=question.course)
+    if request.method == "POST" and form.is_valid():
+        question = form.save()
+        changed = services.question_regrade(question=question)
+        messages.success(
+            request,
+            f"Saved “{question.title}”; regraded, {changed} attempt score"
+            f"{'s' if changed != 1 else ''} changed.",
+        )
+        return redirect("cases:question_list", pk=question.course_id)
+    return _question_form_response(request, form, question.course, question)
+
+
+@require_http_methods(["GET", "POST"])
+def question_import(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins import a GIFT file: every question or, on any error, none,
+    with the line and the reason."""
+    course, _access = _teach_course(request.user, pk)
+    form = GiftImportForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            created = services.questions_import_gift(course=course, text=form.cleaned_data["file"])
+        except GiftError as error:
+            form.add_error("file", f"Nothing was imported. {error}")
+        else:
+            messages.success(request, f"Imported {len(created)} questions.")
+            return redirect("cases:question_list", pk=course.pk)
+    return render(request, "cases/quizzes/question_import.html", {"form": form, "course": course})
+
+
+@require_GET
+def question_export(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins download the bank as GIFT. Likert and spectrum questions
+    have no GIFT form; the file's first lines name any left out."""
+    course, _access = _teach_course(request.user, pk)
+    questions = Question.objects.filter(course=course).select_related("category")
+    questions = questions.prefetch_related("choices").order_by("category__name", "pk")
+    text, skipped = export_gift(questions)
+    header = f"// Question bank of {course.code}, exported from Red Queen.\n"
+    if skipped:
+        header += "// Left out (no GIFT form): " + "; ".join(skipped) + "\n"
+    response = HttpResponse(header + "\n" + text, content_type="text/plain; charset=utf-8")
+    slug = "".join(ch if ch.isalnum() else "-" for ch in course.code).strip("-").lower()
+    response["Content-Disposition"] = f'attachment; filename="{slug}-questions.gift"'
+    return response
+
+
+def _quiz_item(user, item_pk: int, *, teach: bool = False):
+    item, access = access_item(user, item_pk)
+    quiz = getattr(item, "quiz", None)
+    if quiz is None:
+        raise Http404
+    if not (access.can_teach if teach else access.can_grade):
+        raise PermissionDenied
+    return item, quiz, access
+
+
+@require_POST
+def quiz_regrade(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins recompute every submitted attempt of the quiz."""
+    item, quiz, _access = _quiz_item(request.user, pk, teach=True)
+    changed = services.quiz_regrade(quiz=quiz)
+    messages.success(
+        request, f"Regraded: {changed} attempt score{'s' if changed != 1 else ''} changed."
+    )
+    return redirect("cases:quiz_stats", pk=item.pk)
+
+
+def _statistics(quiz, attempts: list[Attempt], answers: list[Answer]):
+    """Distribution of scores (the grade that counts per student), per-question percent
+    right, a discrimination index (top 27% minus bottom 27% of students by total), and
+    the most common wrong choices."""
+    by_user: dict[int, list[Attempt]] = defaultdict(list)
+    for attempt in attempts:
+        by_user[attempt.user_id].append(attempt)
+    grades = {}
+    for user_id, user_attempts in by_user.items():
+        grade = services.quiz_grade(user_attempts, quiz.grading_method)
+        top = max(a.max_score for a in user_attempts) or Decimal(1)
+        if grade is not None:
+            grades[user_id] = float(grade / top * 100)
+    buckets = [0] * 10
+    for percent in grades.values():
+        buckets[min(9, int(percent // 10))] += 1
+    ranked = sorted(grades, key=grades.get)
+    cut = max(1, round(len(ranked) * 0.27)) if ranked else 0
+    low, high = set(ranked[:cut]), set(ranked[-cut:]) if cut else set()
+    per_question: dict[int, dict] = {}
+    wrong_choices: dict[int, Counter] = defaultdict(Counter)
+    for answer in answers:
+        question = answer.slot.question
+        row = per_question.setdefault(
+            question.pk,
+            {"question": question, "n": 0, "sum": 0.0, "high": [], "low": []},
+        )
+        if answer.fraction is None:
+            continue
+        fraction = float(answer.fraction)
+        row["n"] += 1
+        row["sum"] += fraction
+        user_id = answer.slot.attempt.user_id
+        if user_id in high:
+            row["high"].append(fraction)
+        if user_id in low:
+            row["low"].append(fraction)
+        for choice_id in answer.response.get("choices", []):
+            wrong_choices[question.pk][choice_id] += 1
+    choices = {c.pk: c for q in per_question.values() for c in q["question"].choices.all()}
+    rows = []
+    for question_pk, row in per_question.items():
+
+        def mean(values):
+            return sum(values) / len(values) if values else None
+
+        high_mean, low_mean = mean(row["high"]), mean(row["low"])
+        common_wrong = [
+            (choices[choice_id].text, count)
+            for choice_id, count in wrong_choices[question_pk].most_common()
+            if choice_id in choices and choices[choice_id].fraction <= 0
+        ][:2]
+        rows.append(
+            {
+                "question": row["question"],
+                "answered": row["n"],
+                "percent_right": round(row["sum"] / row["n"] * 100) if row["n"] else None,
+                "discrimination": round(high_mean - low_mean, 2)
+                if high_mean is not None and low_mean is not None
+                else None,
+                "common_wrong": common_wrong,
+            }
+        )
+    peak = max(buckets) or 1
+    histogram = []
+    for i, count in enumerate(buckets):
+        height = count * 140 // peak
+        histogram.append(
+            {
+                "label": f"{i * 10} to {i * 10 + 9 if i < 9 else 100}%",
+                "short": f"{i * 10}",
+                "count": count,
+                "x": i * 50 + 4,
+                "y": 150 - height,
+                "height": height,
+                "cx": i * 50 + 25,
+            }
+        )
+    return {"students": len(grades), "histogram": histogram, "rows": rows}
+
+
+@require_GET
+def quiz_stats(request: HtmxHttpRequest, pk: int):
+    """Instructors, TAs and admins of the course: how the class did, question by
+    question. A fixed number of queries whatever the class size."""
+    item, quiz, access = _quiz_item(request.user, pk)
+    attempts = list(Attempt.objects.filter(quiz=quiz, state=AttemptState.SUBMITTED))
+    answers = list(
+        Answer.objects.filter(slot__attempt__in=[a.pk for a in attempts])
+        .select_related("slot__question", "slot__attempt")
+        .only(
+            "response",
+            "fraction",
+            "slot__question__title",
+            "slot__question__kind",
+            "slot__attempt__user_id",
+        )
+        .prefetch_related(Prefetch("slot__question__choices"))
+    )
+    context = {"item": item, "quiz": quiz, "access": access, "course": item.module.course}
+    context |= _statistics(quiz, attempts, answers)
+    context["in_progress"] = Attempt.objects.filter(
+        quiz=quiz, state=AttemptState.IN_PROGRESS
+    ).count()
+    return render(request, "cases/quizzes/quiz_stats.html", context)
+
+
+@require_GET
+def grading_queue(request: HtmxHttpRequest, pk: int):
+    """Instructors, TAs and admins of the course: short-text answers waiting for a
+    person, oldest first, a page at a time."""
+    course, access = access_course(request.user, pk)
+    if not access.can_grade:
+        raise PermissionDenied
+    waiting = Answer.objects.filter(
+        needs_grading=True,
+        slot__attempt__state=AttemptState.SUBMITTED,
+        slot__attempt__quiz__item__module__course=course,
+    ).select_related("slot__question", "slot__attempt__user", "slot__attempt__quiz__item")
+    total = waiting.count()
+    answers = waiting.order_by("slot__attempt__submitted_at", "pk")[:QUEUE_PAGE_SIZE]
+    context = {"course": course, "answers": answers, "total": total, "form": GradeForm()}
+    return render(request, "cases/quizzes/grading_queue.html", context)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def answer_grade(request: HtmxHttpRequest, pk: int):
+    """Instructors, TAs and admins of the course grade one answer (points and a
+    comment). htmx replaces the answer's card; a plain post returns to the queue."""
+    answer = access_answer_for_grading(request.user, pk)
+    form = GradeForm(request.POST, max_points=answer.slot.question.points)
+    course_pk = answer.slot.attempt.quiz.item.module.course_id
+    if form.is_valid():
+        answer = services.answer_grade(
+            answer_id=answer.pk,
+            points=form.cleaned_data["points"],
+            comment=form.cleaned_data["comment"],
+            grader=request.user,
+        )
+        if not request.htmx:
+            messages.success(request, "Grade saved.")
+            return redirect("cases:grading_queue", pk=course_pk)
+    elif not request.htmx:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("cases:grading_queue", pk=course_pk)
+    answer = Answer.objects.select_related(
+        "slot__question", "slot__attempt__user", "slot__attempt__quiz__item"
+    ).get(pk=answer.pk)
+    return render(
+        request,
+        "cases/quizzes/grading_queue.html#answer-card",
+        {"answer": answer, "form": form, "course": {"pk": course_pk}},
+    )

@@ -1,0 +1,307 @@
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+
+from cases.http import HtmxHttpRequest
+from cases.markdown import render_markdown
+from cases.models import (
+    LIKERT_LABELS,
+    Attempt,
+    FeedbackRelease,
+    ModuleItem,
+    QuestionKind,
+    Quiz,
+)
+from cases.permissions import CourseAccess, access_attempt, access_item
+from cases.services import quizzes as services
+from cases.services.quizzes import assignment_for
+
+# Views for taking quizzes. The bank, grading and statistics are in quiz_staff.py.
+
+
+@dataclass
+class ChoiceView:
+    pk: int
+    text: str
+    checked: bool
+    # Only on released results:
+    right: bool | None = None
+    feedback: str = ""
+
+
+@dataclass
+class QuestionView:
+    """What the template may show of one question: never the key before release."""
+
+    slot_id: int
+    number: int
+    kind: str
+    title: str
+    text: str
+    choices: list[ChoiceView] = field(default_factory=list)
+    value: object = None
+    # Only on released results:
+    fraction: object = None
+    points: object = None
+    max_points: object = None
+    key: str = ""
+    feedback: str = ""
+    comment: str = ""
+    pending: bool = False
+
+
+def results_released(quiz: Quiz, due_at, now) -> bool:
+    if quiz.feedback_release == FeedbackRelease.IMMEDIATELY:
+        return True
+    if quiz.feedback_release == FeedbackRelease.AFTER_DUE:
+        return due_at is None or now > due_at
+    return False
+
+
+def _question_views(attempt: Attempt, slots, *, released: bool) -> list[QuestionView]:
+    views = []
+    for slot in slots:
+        question, answer = slot.question, slot.answer
+        by_id = {c.pk: c for c in question.all_choices}
+        chosen = set(answer.response.get("choices", []))
+        view = QuestionView(
+            slot_id=slot.pk,
+            number=slot.position,
+            kind=question.kind,
+            title=question.title,
+            text=render_markdown(question.text),
+            choices=[
+                ChoiceView(pk=pk, text=by_id[pk].text, checked=pk in chosen)
+                for pk in slot.choice_order
+                if pk in by_id
+            ],
+            value=next(
+                (
+                    answer.response[k]
+                    for k in ("value", "text", "scale", "position")
+                    if k in answer.response
+                ),
+                None,
+            ),
+        )
+        if released:
+            for choice in view.choices:
+                source = by_id[choice.pk]
+                choice.right = source.fraction > 0
+                choice.feedback = source.feedback if choice.checked else ""
+            view.fraction = answer.fraction
+            view.points = answer.points
+            view.max_points = question.points if question.is_scored else None
+            view.feedback = render_markdown(question.feedback)
+            view.comment = answer.comment
+            view.pending = answer.needs_grading
+            if question.kind == QuestionKind.NUMERIC:
+                view.key = f"{question.numeric_answer:g} (± {question.numeric_tolerance:g})"
+            elif question.kind == QuestionKind.TRUE_FALSE:
+                view.key = "True" if question.true_false_answer else "False"
+            elif question.kind == QuestionKind.SPECTRUM and question.spectrum_graded:
+                view.key = f"{question.spectrum_target} on the spectrum"
+        views.append(view)
+    return views
+
+
+def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
+    """A quiz as a module item: its rules and the student's attempts, with a button to
+    start or resume. Staff get links to statistics, grading and the bank."""
+    quiz = getattr(item, "quiz", None)
+    if quiz is None:
+        return None
+    now = timezone.now()
+    attempts, assignment = [], None
+    if not access.can_grade:
+        services.attempts_finalize_expired(quiz=quiz, user=request.user, now=now)
+        attempts = list(Attempt.objects.filter(quiz=quiz, user=request.user))
+        assignment = assignment_for(quiz, request.user)
+    open_attempt = next((a for a in attempts if a.is_open), None)
+    due_at = assignment.due_at if assignment else None
+    context = {
+        "item": item,
+        "course": item.module.course,
+        "quiz": quiz,
+        "access": access,
+        "attempts": attempts,
+        "open_attempt": open_attempt,
+        "can_start": open_attempt is None and len(attempts) < quiz.attempts_allowed,
+        "assignment": assignment,
+        "released": results_released(quiz, due_at, now),
+        "question_count": quiz.slots.count(),
+    }
+    return render(request, "cases/quizzes/quiz_overview.html", context)
+
+
+@require_POST
+def attempt_start(request: HtmxHttpRequest, pk: int):
+    """Students given the quiz start an attempt, or resume their open one."""
+    item, access = access_item(request.user, pk)
+    quiz = getattr(item, "quiz", None)
+    if quiz is None or access.can_grade:
+        raise Http404
+    try:
+        attempt = services.attempt_start(quiz=quiz, user=request.user)
+    except services.QuizError as error:
+        messages.error(request, str(error))
+        return redirect(item)
+    return redirect(attempt)
+
+
+def _load(attempt: Attempt):
+    return list(services._slots_with_answers(attempt))
+
+
+def _page_slots(attempt: Attempt, slots, page: int):
+    if not attempt.quiz.one_question_per_page:
+        return slots, 1, 1
+    page = max(1, min(page, len(slots) or 1))
+    return slots[page - 1 : page], page, len(slots)
+
+
+@never_cache
+@require_GET
+def attempt_detail(request: HtmxHttpRequest, pk: int):
+    """The student who owns the attempt answers it. Answers autosave as they change
+    (htmx); without JavaScript the Save and Submit buttons post the same form."""
+    attempt = access_attempt(request.user, pk)
+    services.attempts_finalize_expired(quiz=attempt.quiz, user=request.user)
+    attempt.refresh_from_db(fields=["state"])
+    if not attempt.is_open:
+        return redirect("cases:attempt_result", pk=attempt.pk)
+    slots = _load(attempt)
+    page_slots, page, pages = _page_slots(attempt, slots, int(request.GET.get("page", "1") or 1))
+    context = {
+        "attempt": attempt,
+        "item": attempt.quiz.item,
+        "questions": _question_views(attempt, page_slots, released=False),
+        "page": page,
+        "pages": pages,
+        "answered": sum(1 for s in slots if s.answer.response),
+        "total": len(slots),
+        "seconds_left": attempt.seconds_left(),
+        "likert": LIKERT_LABELS,
+    }
+    return render(request, "cases/quizzes/attempt_detail.html", context)
+
+
+def _posted_answers(request: HtmxHttpRequest) -> dict[int, dict]:
+    """Answers in the posted form, keyed by attempt-question id: every question listed
+    in `questions` counts, so clearing an answer saves the empty answer."""
+    answers = {}
+    for raw_id in request.POST.getlist("questions"):
+        for part in raw_id.split(","):
+            if not part.strip().isdigit():
+                raise services.InvalidAnswer("That question is not part of this attempt.")
+            slot_id = int(part)
+            name = f"q{slot_id}"
+            answers[slot_id] = {
+                "choices": request.POST.getlist(name),
+                "value": request.POST.get(name, ""),
+            }
+    return answers
+
+
+def _alert(request, message: str, status: int) -> HttpResponse:
+    response = render(
+        request,
+        "errors/error.html#error-message",
+        {"status": status, "title": "Not saved", "message": message},
+        status=status,
+    )
+    return reswap(retarget(response, "#htmx-error"), "innerHTML")
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def attempt_save(request: HtmxHttpRequest, pk: int):
+    """The attempt's owner saves answers. htmx autosaves one question and gets its
+    "saved" note back; a plain post saves the page, then moves on, or asks to submit."""
+    attempt = access_attempt(request.user, pk)
+    seq = request.POST.get("seq", "")
+    try:
+        answers = _posted_answers(request)
+        services.answers_save(
+            attempt_id=attempt.pk,
+            user=request.user,
+            answers=answers,
+            seq=int(seq) if seq.isdigit() else None,
+        )
+    except services.AttemptClosed as error:
+        services.attempts_finalize_expired(quiz=attempt.quiz, user=request.user)
+        messages.info(request, str(error))
+        result = reverse("cases:attempt_result", args=[attempt.pk])
+        return HttpResponseClientRedirect(result) if request.htmx else redirect(result)
+    except services.InvalidAnswer as error:
+        if request.htmx:
+            return _alert(request, str(error), 400)
+        messages.error(request, str(error))
+        return redirect(attempt)
+    if request.htmx:
+        return render(
+            request,
+            "cases/quizzes/attempt_detail.html#saved-note",
+            {"question": {"slot_id": next(iter(answers), 0)}, "saved_at": timezone.now()},
+        )
+    if request.POST.get("action") == "submit":
+        return redirect("cases:attempt_submit", pk=attempt.pk)
+    target = request.POST.get("goto", "")
+    page = f"?page={int(target)}" if target.isdigit() else ""
+    messages.success(request, "Your answers are saved.")
+    return redirect(reverse("cases:attempt_detail", args=[attempt.pk]) + page)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def attempt_submit(request: HtmxHttpRequest, pk: int):
+    """The attempt's owner confirms (GET) and submits (POST). Submitting twice is one
+    submission."""
+    attempt = access_attempt(request.user, pk)
+    if request.method == "POST":
+        services.attempt_submit(attempt_id=attempt.pk, user=request.user)
+        return redirect("cases:attempt_result", pk=attempt.pk)
+    if not attempt.is_open:
+        return redirect("cases:attempt_result", pk=attempt.pk)
+    slots = _load(attempt)
+    context = {
+        "attempt": attempt,
+        "item": attempt.quiz.item,
+        "answered": sum(1 for s in slots if s.answer.response),
+        "total": len(slots),
+        "seconds_left": attempt.seconds_left(),
+    }
+    return render(request, "cases/quizzes/attempt_submit.html", context)
+
+
+@never_cache
+@require_GET
+def attempt_result(request: HtmxHttpRequest, pk: int):
+    """The attempt's owner sees it after submitting: score, answers, the right answers
+    and feedback only once the quiz's release rule allows."""
+    attempt = access_attempt(request.user, pk)
+    if attempt.is_open:
+        return redirect(attempt)
+    assignment = assignment_for(attempt.quiz, request.user)
+    released = results_released(
+        attempt.quiz, assignment.due_at if assignment else None, timezone.now()
+    )
+    context = {
+        "attempt": attempt,
+        "item": attempt.quiz.item,
+        "released": released,
+        "release_rule": attempt.quiz.get_feedback_release_display(),
+        "due_at": assignment.due_at if assignment else None,
+        "questions": _question_views(attempt, _load(attempt), released=released)
+        if released
+        else [],
+    }
+    return render(request, "cases/quizzes/attempt_result.html", context)
