@@ -236,6 +236,13 @@ class Attempt(models.Model):
     def is_open(self) -> bool:
         return self.state == AttemptState.IN_PROGRESS
 
+    def is_expired(self, now=None) -> bool:
+        """Open, but past its deadline and the grace period: due to be finalised."""
+        if not self.is_open or self.deadline_at is None:
+            return False
+        grace = timezone.timedelta(seconds=settings.QUIZ_GRACE_SECONDS)
+        return (now or timezone.now()) > self.deadline_at + grace
+
     def seconds_left(self, now=None) -> int | None:
         if self.deadline_at is None:
             return None

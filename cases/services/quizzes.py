@@ -124,9 +124,9 @@ def _slots_with_answers(attempt: Attempt):
     )
 
 
-def _score(attempt: Attempt, assignment: Assignment | None) -> None:
+def _score(attempt: Attempt, assignment: Assignment | None, slots=None) -> None:
     """Total the attempt from its answers (already graded)."""
-    slots = list(_slots_with_answers(attempt))
+    slots = list(_slots_with_answers(attempt)) if slots is None else slots
     attempt.max_score = sum((s.question.points for s in slots if s.question.is_scored), ZERO)
     raw = sum((s.answer.points or ZERO for s in slots if s.question.is_scored), ZERO)
     attempt.score = _late_cap(attempt, assignment, raw)
@@ -262,10 +262,12 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
         .select_related("attempt", "question")
         .filter(attempt_id=attempt_id, attempt__user=user, pk__in=list(answers))
     )
-    if len(slots) != len(answers):
+    if len(slots) != len(answers) or not slots:
+        if not Attempt.objects.filter(pk=attempt_id, user=user).exists():
+            raise Attempt.DoesNotExist
+        if not slots and not answers:
+            return SaveResult(0, 0)
         raise InvalidAnswer("That question is not part of this attempt.")
-    if not slots:
-        return SaveResult(0, 0)
     attempt = slots[0].attempt
     if not attempt.is_open:
         raise AttemptClosed("This attempt has been submitted; answers can no longer change.")
@@ -298,15 +300,18 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
         if not attempt.is_open:
             return attempt
         assignment = assignment_for(attempt.quiz, attempt.user)
-        for slot in _slots_with_answers(attempt):
+        slots = list(_slots_with_answers(attempt))
+        for slot in slots:
             _apply_grade(slot.answer, slot.question, slot.question.all_choices)
-            slot.answer.save(update_fields=["fraction", "points", "needs_grading"])
+        Answer.objects.bulk_update(
+            [slot.answer for slot in slots], ["fraction", "points", "needs_grading"]
+        )
         finished = min(now, attempt.deadline_at + _grace()) if attempt.deadline_at else now
         attempt.state = AttemptState.SUBMITTED
         attempt.submitted_at = finished
         attempt.timed_out = timed_out
         attempt.late = bool(assignment and assignment.due_at and finished > assignment.due_at)
-        _score(attempt, assignment)
+        _score(attempt, assignment, slots)
         attempt.save()
     return attempt
 

@@ -230,7 +230,8 @@ def quiz_stats(request: HtmxHttpRequest, pk: int):
     """Instructors, TAs and admins of the course: how the class did, question by
     question. A fixed number of queries whatever the class size."""
     item, quiz, access = _quiz_item(request.user, pk)
-    attempts = list(Attempt.objects.filter(quiz=quiz, state=AttemptState.SUBMITTED))
+    every_attempt = list(Attempt.objects.filter(quiz=quiz))
+    attempts = [a for a in every_attempt if a.state == AttemptState.SUBMITTED]
     answers = list(
         Answer.objects.filter(slot__attempt__in=[a.pk for a in attempts])
         .select_related("slot__question", "slot__attempt")
@@ -245,9 +246,7 @@ def quiz_stats(request: HtmxHttpRequest, pk: int):
     )
     context = {"item": item, "quiz": quiz, "access": access, "course": item.module.course}
     context |= _statistics(quiz, attempts, answers)
-    context["in_progress"] = Attempt.objects.filter(
-        quiz=quiz, state=AttemptState.IN_PROGRESS
-    ).count()
+    context["in_progress"] = len(every_attempt) - len(attempts)
     return render(request, "cases/quizzes/quiz_stats.html", context)
 
 

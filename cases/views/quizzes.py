@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from cases.http import HtmxHttpRequest
+from cases.http import HtmxHttpRequest, parse_int
 from cases.markdown import render_markdown
 from cases.models import (
     LIKERT_LABELS,
@@ -122,8 +122,10 @@ def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
     now = timezone.now()
     attempts, assignment = [], None
     if not access.can_grade:
-        services.attempts_finalize_expired(quiz=quiz, user=request.user, now=now)
         attempts = list(Attempt.objects.filter(quiz=quiz, user=request.user))
+        if any(a.is_expired(now) for a in attempts):
+            services.attempts_finalize_expired(quiz=quiz, user=request.user, now=now)
+            attempts = list(Attempt.objects.filter(quiz=quiz, user=request.user))
         assignment = assignment_for(quiz, request.user)
     open_attempt = next((a for a in attempts if a.is_open), None)
     due_at = assignment.due_at if assignment else None
@@ -174,12 +176,14 @@ def attempt_detail(request: HtmxHttpRequest, pk: int):
     """The student who owns the attempt answers it. Answers autosave as they change
     (htmx); without JavaScript the Save and Submit buttons post the same form."""
     attempt = access_attempt(request.user, pk)
-    services.attempts_finalize_expired(quiz=attempt.quiz, user=request.user)
-    attempt.refresh_from_db(fields=["state"])
+    if attempt.is_expired():
+        services.attempts_finalize_expired(quiz=attempt.quiz, user=request.user)
+        return redirect("cases:attempt_result", pk=attempt.pk)
     if not attempt.is_open:
         return redirect("cases:attempt_result", pk=attempt.pk)
     slots = _load(attempt)
-    page_slots, page, pages = _page_slots(attempt, slots, int(request.GET.get("page", "1") or 1))
+    page_number = parse_int(request.GET.get("page"), low=1, high=1000) or 1
+    page_slots, page, pages = _page_slots(attempt, slots, page_number)
     context = {
         "attempt": attempt,
         "item": attempt.quiz.item,
@@ -226,26 +230,28 @@ def _alert(request, message: str, status: int) -> HttpResponse:
 def attempt_save(request: HtmxHttpRequest, pk: int):
     """The attempt's owner saves answers. htmx autosaves one question and gets its
     "saved" note back; a plain post saves the page, then moves on, or asks to submit."""
-    attempt = access_attempt(request.user, pk)
-    seq = request.POST.get("seq", "")
+    # answers_save checks the attempt is the user's as it locks it: no separate query.
+    attempt_url = reverse("cases:attempt_detail", args=[pk])
     try:
         answers = _posted_answers(request)
         services.answers_save(
-            attempt_id=attempt.pk,
+            attempt_id=pk,
             user=request.user,
             answers=answers,
-            seq=int(seq) if seq.isdigit() else None,
+            seq=parse_int(request.POST.get("seq"), high=2**62),
         )
+    except Attempt.DoesNotExist:
+        raise Http404 from None
     except services.AttemptClosed as error:
-        services.attempts_finalize_expired(quiz=attempt.quiz, user=request.user)
+        services.attempts_finalize_expired(user=request.user)
         messages.info(request, str(error))
-        result = reverse("cases:attempt_result", args=[attempt.pk])
+        result = reverse("cases:attempt_result", args=[pk])
         return HttpResponseClientRedirect(result) if request.htmx else redirect(result)
     except services.InvalidAnswer as error:
         if request.htmx:
             return _alert(request, str(error), 400)
         messages.error(request, str(error))
-        return redirect(attempt)
+        return redirect(attempt_url)
     if request.htmx:
         return render(
             request,
@@ -253,11 +259,10 @@ def attempt_save(request: HtmxHttpRequest, pk: int):
             {"question": {"slot_id": next(iter(answers), 0)}, "saved_at": timezone.now()},
         )
     if request.POST.get("action") == "submit":
-        return redirect("cases:attempt_submit", pk=attempt.pk)
-    target = request.POST.get("goto", "")
-    page = f"?page={int(target)}" if target.isdigit() else ""
+        return redirect("cases:attempt_submit", pk=pk)
+    target = parse_int(request.POST.get("goto"), low=1, high=1000)
     messages.success(request, "Your answers are saved.")
-    return redirect(reverse("cases:attempt_detail", args=[attempt.pk]) + page)
+    return redirect(attempt_url + (f"?page={target}" if target else ""))
 
 
 @never_cache

@@ -1,0 +1,333 @@
+import threading
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from cases.models import Answer, Attempt, AttemptState, LatePolicy
+from cases.services.quizzes import (
+    AttemptClosed,
+    AttemptLimitReached,
+    InvalidAnswer,
+    QuizClosed,
+    answer_grade,
+    answers_save,
+    attempt_start,
+    attempt_submit,
+    question_regrade,
+    quiz_grade,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _slots(attempt):
+    return {s.question.title: s for s in attempt.slots.select_related("question")}
+
+
+def _answer_all_right(attempt, user, seq=None):
+    slots = _slots(attempt)
+    order = {title: slot.choice_order for title, slot in slots.items()}
+    answers_save(
+        attempt_id=attempt.pk,
+        user=user,
+        seq=seq,
+        answers={
+            slots["Partner"].pk: {"choices": [str(order["Partner"][0])]},
+            slots["Levers"].pk: {"choices": [str(i) for i in order["Levers"][:2]]},
+            slots["Researchers"].pk: {"value": "1,650"},
+            slots["Owner"].pk: {"value": "false"},
+            slots["Argue"].pk: {"value": "It is a D firm with a big lab."},
+        },
+    )
+
+
+def test_a_full_marks_attempt_scores_every_auto_graded_point(world):
+    student = world.users["student"]
+    _answer_all_right(world.attempt, student)
+    attempt = attempt_submit(attempt_id=world.attempt.pk, user=student)
+    assert attempt.state == AttemptState.SUBMITTED
+    assert attempt.score == Decimal("4.00")  # The essay waits for a person.
+    assert attempt.max_score == Decimal("6.00")
+    assert attempt.needs_grading
+
+
+def test_multiple_choice_partial_credit_never_goes_below_zero(world):
+    student = world.users["student"]
+    slot = _slots(world.attempt)["Levers"]
+    finance, _research, wrong = slot.choice_order
+    answers_save(
+        attempt_id=world.attempt.pk,
+        user=student,
+        seq=None,
+        answers={slot.pk: {"choices": [str(finance), str(wrong)]}},
+    )
+    attempt_submit(attempt_id=world.attempt.pk, user=student)
+    assert Answer.objects.get(slot=slot).points == Decimal("0.00")
+
+
+def test_one_right_of_two_gets_half(world):
+    student = world.users["student"]
+    slot = _slots(world.attempt)["Levers"]
+    answers_save(
+        attempt_id=world.attempt.pk,
+        user=student,
+        seq=None,
+        answers={slot.pk: {"choices": [str(slot.choice_order[0])]}},
+    )
+    attempt_submit(attempt_id=world.attempt.pk, user=student)
+    assert Answer.objects.get(slot=slot).points == Decimal("0.50")
+
+
+def test_submitting_twice_is_one_submission(world):
+    student = world.users["student"]
+    first = attempt_submit(attempt_id=world.attempt.pk, user=student)
+    second = attempt_submit(attempt_id=world.attempt.pk, user=student)
+    assert first.submitted_at == second.submitted_at
+    assert Attempt.objects.filter(user=student).count() == 1
+
+
+def test_a_save_after_submit_is_refused(world):
+    student = world.users["student"]
+    attempt_submit(attempt_id=world.attempt.pk, user=student)
+    slot = _slots(world.attempt)["Researchers"]
+    with pytest.raises(AttemptClosed):
+        answers_save(
+            attempt_id=world.attempt.pk, user=student, seq=None, answers={slot.pk: {"value": "1"}}
+        )
+
+
+def test_a_delayed_older_save_never_overwrites_a_newer_one(world):
+    student = world.users["student"]
+    slot = _slots(world.attempt)["Researchers"]
+    save = {"attempt_id": world.attempt.pk, "user": student}
+    answers_save(**save, seq=2000, answers={slot.pk: {"value": "1600"}})
+    answers_save(**save, seq=1000, answers={slot.pk: {"value": "9"}})
+    assert Answer.objects.get(slot=slot).response == {"value": 1600.0}
+
+
+def test_the_same_save_twice_is_harmless(world):
+    student = world.users["student"]
+    slot = _slots(world.attempt)["Researchers"]
+    save = {"attempt_id": world.attempt.pk, "user": student, "answers": {slot.pk: {"value": "7"}}}
+    answers_save(**save, seq=5)
+    answers_save(**save, seq=5)
+    assert Answer.objects.get(slot=slot).response == {"value": 7.0}
+
+
+def test_an_answer_naming_a_choice_outside_the_attempt_is_refused(world):
+    student = world.users["student"]
+    slots = _slots(world.attempt)
+    foreign_choice = slots["Levers"].choice_order[0]
+    with pytest.raises(InvalidAnswer):
+        answers_save(
+            attempt_id=world.attempt.pk,
+            user=student,
+            seq=None,
+            answers={slots["Partner"].pk: {"choices": [str(foreign_choice)]}},
+        )
+
+
+def test_an_answer_to_a_question_outside_the_attempt_is_refused(world):
+    other = attempt_start(quiz=world.quiz, user=world.users["student_ta_elsewhere"])
+    foreign_slot = other.slots.first()
+    with pytest.raises(InvalidAnswer):
+        answers_save(
+            attempt_id=world.attempt.pk,
+            user=world.users["student"],
+            seq=None,
+            answers={foreign_slot.pk: {"value": "1"}},
+        )
+
+
+def test_the_attempts_limit_holds(world):
+    student = world.users["student"]
+    attempt_submit(attempt_id=world.attempt.pk, user=student)
+    with pytest.raises(AttemptLimitReached):
+        attempt_start(quiz=world.quiz, user=student)
+
+
+def test_starting_again_resumes_the_open_attempt(world):
+    assert attempt_start(quiz=world.quiz, user=world.users["student"]) == world.attempt
+
+
+def test_time_limit_is_enforced_with_the_answers_saved_so_far(world, settings):
+    student = world.users["student_ta_elsewhere"]
+    world.quiz.time_limit_minutes = 10
+    world.quiz.save()
+    start = timezone.now() - timedelta(minutes=11)
+    attempt = attempt_start(quiz=world.quiz, user=student, now=start)
+    slot = _slots(attempt)["Researchers"]
+    answers_save(
+        attempt_id=attempt.pk,
+        user=student,
+        seq=None,
+        answers={slot.pk: {"value": "1600"}},
+        now=start + timedelta(minutes=5),
+    )
+    with pytest.raises(AttemptClosed):
+        answers_save(
+            attempt_id=attempt.pk, user=student, seq=None, answers={slot.pk: {"value": "1"}}
+        )
+    call_command("finalize_expired_attempts")
+    attempt.refresh_from_db()
+    assert attempt.state == AttemptState.SUBMITTED
+    assert attempt.timed_out
+    assert attempt.score == Decimal("1.00")
+    # Finished at the deadline plus grace, not when the command ran.
+    assert attempt.submitted_at == attempt.deadline_at + timedelta(
+        seconds=settings.QUIZ_GRACE_SECONDS
+    )
+
+
+def test_a_save_within_the_grace_period_counts(world):
+    student = world.users["student_ta_elsewhere"]
+    world.quiz.time_limit_minutes = 10
+    world.quiz.save()
+    attempt = attempt_start(
+        quiz=world.quiz, user=student, now=timezone.now() - timedelta(minutes=10, seconds=10)
+    )
+    slot = _slots(attempt)["Researchers"]
+    answers_save(
+        attempt_id=attempt.pk, user=student, seq=None, answers={slot.pk: {"value": "1600"}}
+    )
+    assert Answer.objects.get(slot=slot).response == {"value": 1600.0}
+
+
+def test_late_attempts_are_capped_under_a_penalty_policy(world):
+    student = world.users["student"]
+    world.quiz.item.assignments.update(
+        due_at=timezone.now() - timedelta(hours=1),
+        late_policy=LatePolicy.PENALIZE,
+        late_penalty_percent=50,
+    )
+    _answer_all_right(world.attempt, student)
+    attempt = attempt_submit(attempt_id=world.attempt.pk, user=student)
+    assert attempt.late
+    assert attempt.score == Decimal("3.00")  # Half of the 6 points at most.
+
+
+def test_no_attempt_can_start_after_the_due_date_under_a_refuse_policy(world):
+    world.quiz.item.assignments.update(
+        due_at=timezone.now() - timedelta(hours=1), late_policy=LatePolicy.REFUSE
+    )
+    with pytest.raises(QuizClosed):
+        attempt_start(quiz=world.quiz, user=world.users["student_ta_elsewhere"])
+
+
+def test_regrade_after_a_key_correction_recomputes_scores(world):
+    student = world.users["student"]
+    slot = _slots(world.attempt)["Partner"]
+    motorola = slot.choice_order[1]
+    answers_save(
+        attempt_id=world.attempt.pk,
+        user=student,
+        seq=None,
+        answers={slot.pk: {"choices": [str(motorola)]}},
+    )
+    attempt = attempt_submit(attempt_id=world.attempt.pk, user=student)
+    assert attempt.score == Decimal("0.00")
+    question = slot.question
+    question.choices.filter(pk=motorola).update(fraction=1)
+    question.choices.exclude(pk=motorola).update(fraction=0)
+    assert question_regrade(question=question) == 1
+    attempt.refresh_from_db()
+    assert attempt.score == Decimal("1.00")
+
+
+def test_a_person_grades_the_essay_and_the_score_follows(world):
+    student = world.users["student"]
+    _answer_all_right(world.attempt, student)
+    attempt_submit(attempt_id=world.attempt.pk, user=student)
+    essay = Answer.objects.get(slot__attempt=world.attempt, slot__question__title="Argue")
+    answer_grade(answer_id=essay.pk, points=Decimal("5"), comment="Good", grader=world.users["ta"])
+    attempt = Attempt.objects.get(pk=world.attempt.pk)
+    assert attempt.score == Decimal("6.00")  # Capped at the question's 2 points.
+    assert not attempt.needs_grading
+
+
+def test_grading_method_picks_the_grade_that_counts():
+    attempts = [
+        Attempt(number=1, state="submitted", score=Decimal("4")),
+        Attempt(number=2, state="submitted", score=Decimal("2")),
+    ]
+    assert quiz_grade(attempts, "highest") == Decimal("4")
+    assert quiz_grade(attempts, "last") == Decimal("2")
+    assert quiz_grade(attempts, "average") == Decimal("3.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_starts_respect_the_attempts_limit(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's concurrent connections; SQLite serialises writers")
+    student = world.users["student_ta_elsewhere"]
+    world.quiz.attempts_allowed = 2
+    world.quiz.save()
+    barrier = threading.Barrier(20)
+    errors = []
+
+    def start():
+        try:
+            barrier.wait()
+            attempt_start(quiz=world.quiz, user=student)
+        except AttemptLimitReached:
+            pass
+        except Exception as error:
+            errors.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert Attempt.objects.filter(quiz=world.quiz, user=student).count() == 1
+    # And after submitting, the second and last attempt can start, but no third.
+    attempt_submit(attempt_id=Attempt.objects.get(user=student).pk, user=student)
+    second = attempt_start(quiz=world.quiz, user=student)
+    attempt_submit(attempt_id=second.pk, user=student)
+    with pytest.raises(AttemptLimitReached):
+        attempt_start(quiz=world.quiz, user=student)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_racing_the_submit_is_graded_or_refused(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks")
+    student = world.users["student"]
+    slot = _slots(world.attempt)["Researchers"]
+    outcomes = []
+
+    def save():
+        try:
+            answers_save(
+                attempt_id=world.attempt.pk,
+                user=student,
+                seq=None,
+                answers={slot.pk: {"value": "1600"}},
+            )
+            outcomes.append("saved")
+        except AttemptClosed:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    def submit():
+        attempt_submit(attempt_id=world.attempt.pk, user=student)
+        connection.close()
+
+    threads = [threading.Thread(target=save), threading.Thread(target=submit)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    answer = Answer.objects.get(slot=slot)
+    if outcomes == ["saved"]:
+        assert answer.points == Decimal("1.00")  # Saved before the submit graded it.
+    else:
+        assert answer.response == {}

@@ -1,0 +1,280 @@
+import io
+import re
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Answer, Attempt, FeedbackRelease, Question
+from cases.services.quizzes import attempt_submit
+
+pytestmark = pytest.mark.django_db
+
+KEY_MARKERS = ["KEY-FEEDBACK", "KEY-RIGHT", "KEY-WRONG", "right answer", "1600", "fraction"]
+
+
+def _html(response) -> str:
+    return response.content.decode()
+
+
+def _slot(world, title):
+    return world.attempt.slots.get(question__title=title)
+
+
+def test_the_attempt_page_carries_no_answer_key(world, client_for):
+    response = client_for("student").get(world.attempt.get_absolute_url())
+    html = _html(response)
+    assert response.status_code == 200
+    assert "Who was the partner?" in html
+    for marker in KEY_MARKERS:
+        assert marker not in html
+    assert "<!--" not in html.split("<main", 1)[1]
+    assert "json_script" not in html and 'type="application/json"' not in html
+    data_attributes = set(re.findall(r"data-([a-z-]+)=", html))
+    assert data_attributes <= {"autosave", "deadline", "submit-url"}
+
+
+def test_quiz_pages_are_never_cached_nor_kept_in_htmx_history(world, client_for):
+    response = client_for("student").get(world.attempt.get_absolute_url())
+    assert "no-store" in response["Cache-Control"]
+    assert 'hx-history="false"' in _html(response)
+
+
+def test_autosave_over_htmx_returns_the_saved_note(world, client_for):
+    slot = _slot(world, "Researchers")
+    response = client_for("student").post(
+        reverse("cases:attempt_save", args=[world.attempt.pk]),
+        {"questions": str(slot.pk), f"q{slot.pk}": "1600", "seq": "123"},
+        headers={"HX-Request": "true"},
+    )
+    html = _html(response)
+    assert response.status_code == 200
+    assert f'id="saved-{slot.pk}"' in html
+    assert "Saved" in html
+    assert "<html" not in html
+    assert Answer.objects.get(slot=slot).response == {"value": 1600.0}
+
+
+def test_saving_without_javascript_keeps_every_answer_and_redirects(world, client_for):
+    single, numeric = _slot(world, "Partner"), _slot(world, "Researchers")
+    response = client_for("student").post(
+        reverse("cases:attempt_save", args=[world.attempt.pk]),
+        {
+            "questions": [str(single.pk), str(numeric.pk)],
+            f"q{single.pk}": str(single.choice_order[0]),
+            f"q{numeric.pk}": "12",
+        },
+    )
+    assert response.status_code == 302
+    assert Answer.objects.get(slot=single).response == {"choices": [single.choice_order[0]]}
+    page = _html(client_for("student").get(world.attempt.get_absolute_url()))
+    assert 'value="12.0"' in page or 'value="12"' in page
+
+
+def test_posted_score_and_correctness_are_ignored(world, client_for):
+    slot = _slot(world, "Partner")
+    client = client_for("student")
+    client.post(
+        reverse("cases:attempt_save", args=[world.attempt.pk]),
+        {
+            "questions": str(slot.pk),
+            f"q{slot.pk}": str(slot.choice_order[1]),
+            "score": "100",
+            "is_correct": "1",
+            "points": "99",
+            "fraction": "1",
+        },
+    )
+    client.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    attempt = Attempt.objects.get(pk=world.attempt.pk)
+    assert Answer.objects.get(slot=slot).points == 0
+    assert attempt.score == 0
+
+
+def test_an_answer_naming_another_questions_choice_is_refused_next_to_the_page(world, client_for):
+    partner, levers = _slot(world, "Partner"), _slot(world, "Levers")
+    response = client_for("student").post(
+        reverse("cases:attempt_save", args=[world.attempt.pk]),
+        {"questions": str(partner.pk), f"q{partner.pk}": str(levers.choice_order[0])},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 400
+    assert response["HX-Retarget"] == "#htmx-error"
+    assert Answer.objects.get(slot=partner).response == {}
+
+
+def test_a_save_to_a_submitted_attempt_sends_the_student_to_the_result(world, client_for):
+    attempt_submit(attempt_id=world.attempt.pk, user=world.users["student"])
+    slot = _slot(world, "Researchers")
+    response = client_for("student").post(
+        reverse("cases:attempt_save", args=[world.attempt.pk]),
+        {"questions": str(slot.pk), f"q{slot.pk}": "1"},
+        headers={"HX-Request": "true"},
+    )
+    assert response["HX-Redirect"] == reverse("cases:attempt_result", args=[world.attempt.pk])
+
+
+def test_submit_asks_for_confirmation_then_shows_released_feedback(world, client_for):
+    client = client_for("student")
+    confirm = client.get(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    assert "Submit your attempt?" in _html(confirm)
+    done = client.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    result = client.get(done["Location"])
+    html = _html(result)
+    assert "KEY-FEEDBACK" in html
+    assert "right answer" in html
+    assert "no-store" in result["Cache-Control"]
+
+
+def test_feedback_after_the_due_date_stays_hidden_until_then(world, client_for):
+    world.quiz.feedback_release = FeedbackRelease.AFTER_DUE
+    world.quiz.save()
+    client = client_for("student")
+    client.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    result_url = reverse("cases:attempt_result", args=[world.attempt.pk])
+    html = _html(client.get(result_url))
+    for marker in KEY_MARKERS:
+        assert marker not in html
+    assert "released after the due date" in html
+    world.quiz.item.assignments.update(due_at=timezone.now() - timedelta(minutes=1))
+    assert "KEY-FEEDBACK" in _html(client.get(result_url))
+
+
+def test_feedback_never_released_is_never_shown(world, client_for):
+    world.quiz.feedback_release = FeedbackRelease.NEVER
+    world.quiz.save()
+    world.quiz.item.assignments.update(due_at=timezone.now() - timedelta(days=1))
+    client = client_for("student")
+    client.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    html = _html(client.get(reverse("cases:attempt_result", args=[world.attempt.pk])))
+    for marker in KEY_MARKERS:
+        assert marker not in html
+
+
+def test_the_quiz_page_lets_a_student_start_and_staff_see_their_tools(world, client_for):
+    html = _html(client_for("student").get(world.quiz.item.get_absolute_url()))
+    assert "Resume attempt 1" in html
+    html = _html(client_for("student_ta_elsewhere").get(world.quiz.item.get_absolute_url()))
+    assert "Start the quiz" in html
+    html = _html(client_for("ta").get(world.quiz.item.get_absolute_url()))
+    assert "Statistics" in html and "Grading queue" in html
+
+
+def test_one_question_a_page_moves_on_without_javascript(world, client_for):
+    world.quiz.one_question_per_page = True
+    world.quiz.save()
+    client = client_for("student")
+    first = _html(client.get(world.attempt.get_absolute_url()))
+    assert "Question 1 of 5" in first
+    slot = world.attempt.slots.get(position=1)
+    response = client.post(
+        reverse("cases:attempt_save", args=[world.attempt.pk]),
+        {"questions": str(slot.pk), f"q{slot.pk}": str(slot.choice_order[0]), "goto": "2"},
+    )
+    assert response["Location"].endswith("?page=2")
+    assert "Question 2 of 5" in _html(client.get(response["Location"]))
+
+
+class TestStaff:
+    def _submit_all(self, world):
+        attempt_submit(attempt_id=world.attempt.pk, user=world.users["student"])
+
+    def test_statistics_show_percent_right_per_question(self, world, client_for):
+        slot = _slot(world, "Partner")
+        client_for("student").post(
+            reverse("cases:attempt_save", args=[world.attempt.pk]),
+            {"questions": str(slot.pk), f"q{slot.pk}": str(slot.choice_order[1])},
+        )
+        self._submit_all(world)
+        html = _html(
+            client_for("instructor").get(reverse("cases:quiz_stats", args=[world.quiz.item.pk]))
+        )
+        assert "1 student with a submitted attempt" in html
+        assert "Motorola (1)" in html  # The most common wrong choice.
+
+    def test_grading_queue_grades_over_htmx(self, world, client_for):
+        essay = _slot(world, "Argue")
+        client_for("student").post(
+            reverse("cases:attempt_save", args=[world.attempt.pk]),
+            {"questions": str(essay.pk), f"q{essay.pk}": "A <b>bold</b> claim."},
+        )
+        self._submit_all(world)
+        client = client_for("ta")
+        queue = _html(client.get(reverse("cases:grading_queue", args=[world.course.pk])))
+        assert "A &lt;b&gt;bold&lt;/b&gt; claim." in queue
+        response = client.post(
+            reverse("cases:answer_grade", args=[essay.answer.pk]),
+            {"points": "1.5", "comment": "Cite a paragraph."},
+            headers={"HX-Request": "true"},
+        )
+        html = _html(response)
+        assert "Graded: 1.50 / 2.00" in html
+        assert "<html" not in html
+        assert Attempt.objects.get(pk=world.attempt.pk).score == 1.5
+
+    def test_grading_rejects_more_points_than_the_question_has(self, world, client_for):
+        essay = _slot(world, "Argue")
+        client_for("student").post(
+            reverse("cases:attempt_save", args=[world.attempt.pk]),
+            {"questions": str(essay.pk), f"q{essay.pk}": "An answer."},
+        )
+        self._submit_all(world)
+        response = client_for("ta").post(
+            reverse("cases:answer_grade", args=[essay.answer.pk]),
+            {"points": "9", "comment": ""},
+            headers={"HX-Request": "true"},
+        )
+        html = _html(response)
+        assert "less than or equal to 2" in html
+        assert 'value="9"' in html  # What the grader typed is kept.
+
+    def test_editing_a_key_regrades(self, world, client_for):
+        slot = _slot(world, "Partner")
+        client_for("student").post(
+            reverse("cases:attempt_save", args=[world.attempt.pk]),
+            {"questions": str(slot.pk), f"q{slot.pk}": str(slot.choice_order[1])},
+        )
+        self._submit_all(world)
+        question = slot.question
+        response = client_for("instructor").post(
+            reverse("cases:question_edit", args=[question.pk]),
+            {
+                "kind": "single",
+                "title": question.title,
+                "text": question.text,
+                "points": "1",
+                "numeric_tolerance": "0",
+                "spectrum_tolerance": "10",
+                "choices_text": "~Alcatel\n=Motorola\n~IBM",
+            },
+        )
+        assert response.status_code == 302
+        assert Attempt.objects.get(pk=world.attempt.pk).score == 1
+
+    def test_gift_import_is_all_or_nothing_with_the_line(self, world, client_for):
+        text = "::A::Fine question {=yes ~no}\n\n::B::Broken question {=yes ~no\n"
+        upload = io.BytesIO(text.encode())
+        upload.name = "bank.gift"
+        before = Question.objects.count()
+        html = _html(
+            client_for("instructor").post(
+                reverse("cases:question_import", args=[world.course.pk]), {"file": upload}
+            )
+        )
+        assert "Nothing was imported. Line 3: the answer block is not closed" in html
+        assert Question.objects.count() == before
+
+    def test_gift_export_then_import_round_trips(self, world, client_for):
+        client = client_for("instructor")
+        exported = client.get(reverse("cases:question_export", args=[world.course.pk]))
+        assert exported["Content-Disposition"].startswith("attachment;")
+        upload = io.BytesIO(exported.content)
+        upload.name = "bank.gift"
+        before = Question.objects.filter(course=world.course).count()
+        client.post(reverse("cases:question_import", args=[world.course.pk]), {"file": upload})
+        copies = Question.objects.filter(course=world.course, title="Levers")
+        assert Question.objects.filter(course=world.course).count() == before * 2
+        assert sorted(copies[1].choices.values_list("fraction", flat=True)) == sorted(
+            copies[0].choices.values_list("fraction", flat=True)
+        )
