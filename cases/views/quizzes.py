@@ -66,6 +66,17 @@ def results_released(quiz: Quiz, due_at, now) -> bool:
     return False
 
 
+def _shown_value(response: dict):
+    """The student's own non-choice answer, as they would write it (1600, not 1600.0)."""
+    for key in ("value", "text", "scale", "position"):
+        if key in response:
+            value = response[key]
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            return value
+    return None
+
+
 def _question_views(attempt: Attempt, slots, *, released: bool) -> list[QuestionView]:
     views = []
     for slot in slots:
@@ -83,14 +94,7 @@ def _question_views(attempt: Attempt, slots, *, released: bool) -> list[Question
                 for pk in slot.choice_order
                 if pk in by_id
             ],
-            value=next(
-                (
-                    answer.response[k]
-                    for k in ("value", "text", "scale", "position")
-                    if k in answer.response
-                ),
-                None,
-            ),
+            value=_shown_value(answer.response),
         )
         if released:
             for choice in view.choices:

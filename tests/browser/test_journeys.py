@@ -39,7 +39,7 @@ def test_instructor_signs_in_and_lands_on_the_teaching_dashboard(page, world):
 
     page.get_by_role("link", name="Run of the Red Queen").click()
     expect(page.get_by_text("You are: Instructor")).to_be_visible()
-    expect(page.get_by_text("Section A: due")).to_be_visible()
+    expect(page.get_by_text("Section A: due").first).to_be_visible()
     assert_accessible(page)
 
 
@@ -107,4 +107,39 @@ def test_instructor_writes_a_case_with_a_live_preview(page, world):
     page.goto("/library/new/")
     page.get_by_label("Body").fill("A *first* paragraph.\n\nA second one.")
     expect(page.locator("#case-preview em")).to_have_text("first")
+    assert_accessible(page)
+
+
+def test_student_takes_a_timed_quiz_end_to_end(page, world):
+    world.quiz.time_limit_minutes = 20
+    world.quiz.save()
+    sign_in(page, "student_ta_elsewhere", PASSWORD)
+    page.goto(world.quiz.item.get_absolute_url())
+    assert_accessible(page)
+    page.get_by_role("button", name="Start the quiz").click()
+    expect(page.get_by_text("Time left:")).to_be_visible()
+    first_tick = page.locator(".timer__value").inner_text()
+    page.wait_for_timeout(1500)
+    assert page.locator(".timer__value").inner_text() != first_tick  # It counts down.
+    assert_accessible(page)
+
+    page.get_by_label("Alcatel").check()
+    expect(page.locator(".saved-note").first).to_contain_text("Saved")
+    page.get_by_label("Your answer (a number)").fill("1600")
+    page.get_by_label("Your answer", exact=True).fill("A developer with a big lab.")
+    expect(page.locator(".saved-note", has_text="Saved")).to_have_count(3)
+
+    page.reload()  # A dropped connection or a closed tab loses nothing.
+    expect(page.get_by_label("Alcatel")).to_be_checked()
+    expect(page.get_by_label("Your answer (a number)")).to_have_value("1600")
+    expect(page.get_by_label("Your answer", exact=True)).to_have_value(
+        "A developer with a big lab."
+    )
+
+    page.get_by_role("button", name="Finish and submit…").click()
+    expect(page.get_by_role("heading", name="Submit your attempt?")).to_be_visible()
+    page.get_by_role("button", name="Submit now").click()
+    expect(page.get_by_role("heading", name="Score")).to_be_visible()
+    expect(page.get_by_text("KEY-FEEDBACK: Alcatel was the partner.")).to_be_visible()
+    expect(page.get_by_text("Waiting for a grader.")).to_be_visible()
     assert_accessible(page)
