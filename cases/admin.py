@@ -3,12 +3,20 @@ from django.contrib.auth.admin import UserAdmin
 
 from cases.models import (
     Assignment,
+    Attempt,
+    CaseReading,
+    CaseStudy,
+    Choice,
     Cohort,
     Course,
     LoginThrottle,
     Membership,
     Module,
     ModuleItem,
+    Question,
+    QuestionCategory,
+    Quiz,
+    QuizSlot,
     User,
 )
 
@@ -70,3 +78,54 @@ class AssignmentAdmin(admin.ModelAdmin):
 @admin.register(LoginThrottle)
 class LoginThrottleAdmin(admin.ModelAdmin):
     list_display = ["key", "failures", "window_started_at"]
+
+
+class ChoiceInline(admin.TabularInline):
+    model = Choice
+    extra = 0
+
+
+@admin.register(Question)
+class QuestionAdmin(admin.ModelAdmin):
+    list_display = ["title", "kind", "course", "category", "points"]
+    list_filter = ["kind", "course", "category"]
+    search_fields = ["title", "text"]
+    inlines = [ChoiceInline]
+
+
+@admin.register(QuestionCategory)
+class QuestionCategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "course"]
+    list_filter = ["course"]
+
+
+class QuizSlotInline(admin.TabularInline):
+    model = QuizSlot
+    extra = 0
+    autocomplete_fields = ["question"]
+
+
+@admin.register(Quiz)
+class QuizAdmin(admin.ModelAdmin):
+    list_display = ["item", "attempts_allowed", "time_limit_minutes", "feedback_release"]
+    inlines = [QuizSlotInline]
+
+
+@admin.register(Attempt)
+class AttemptAdmin(admin.ModelAdmin):
+    list_display = ["quiz", "user", "number", "state", "score", "max_score", "late"]
+    list_filter = ["state", "quiz"]
+    readonly_fields = ["started_at", "submitted_at", "score", "max_score"]
+
+
+@admin.register(CaseStudy)
+class CaseStudyAdmin(admin.ModelAdmin):
+    list_display = ["title", "company", "region", "sector", "revision"]
+    list_filter = ["region", "sector"]
+    search_fields = ["title", "company"]
+    readonly_fields = ["body_html", "revision", "next_paragraph_number"]
+
+
+@admin.register(CaseReading)
+class CaseReadingAdmin(admin.ModelAdmin):
+    list_display = ["item", "case"]

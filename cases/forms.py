@@ -211,6 +211,17 @@ class QuestionForm(forms.ModelForm):
             "spectrum_graded": "Grade spectrum answers by distance to the target",
         }
 
+    field_order = [
+        "kind",
+        "category",
+        "new_category",
+        "title",
+        "text",
+        "choices_text",
+        "feedback",
+        "points",
+    ]
+
     def __init__(self, *args, course, **kwargs):
         super().__init__(*args, **kwargs)
         self.course = course
