@@ -11,6 +11,8 @@ from cases.models import (
     Question,
     QuestionCategory,
     QuestionKind,
+    Quiz,
+    QuizSlot,
     Region,
 )
 
@@ -327,3 +329,79 @@ class GradeForm(forms.Form):
         if max_points is not None:
             self.fields["points"].max_value = max_points
             self.fields["points"].validators.append(MaxValueValidator(max_points))
+
+
+class QuizSettingsForm(forms.ModelForm):
+    """A quiz's rules and its questions: fixed ones from the bank, plus an optional
+    random draw from a category (drawn afresh, then frozen, for each attempt)."""
+
+    questions = forms.ModelMultipleChoiceField(
+        queryset=Question.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Every attempt gets these.",
+    )
+    draw_category = forms.ModelChoiceField(
+        queryset=QuestionCategory.objects.none(),
+        required=False,
+        label="Also draw at random from",
+    )
+    draw_count = forms.IntegerField(min_value=1, max_value=50, required=False, label="How many")
+
+    class Meta:
+        model = Quiz
+        fields = [
+            "attempts_allowed",
+            "time_limit_minutes",
+            "shuffle_questions",
+            "shuffle_choices",
+            "one_question_per_page",
+            "grading_method",
+            "feedback_release",
+        ]
+        help_texts = {"time_limit_minutes": "Leave empty for no limit."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        course = self.instance.item.module.course
+        self.fields["questions"].queryset = Question.objects.filter(course=course).select_related(
+            "category"
+        )
+        self.fields["draw_category"].queryset = QuestionCategory.objects.filter(course=course)
+        if not self.is_bound:
+            slots = list(self.instance.slots.all())
+            self.initial["questions"] = [s.question_id for s in slots if s.question_id]
+            draw = next((s for s in slots if s.category_id), None)
+            if draw:
+                self.initial["draw_category"] = draw.category_id
+                self.initial["draw_count"] = draw.draw_count
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("draw_category") and not cleaned.get("draw_count"):
+            self.add_error("draw_count", "Say how many questions to draw.")
+        if not cleaned.get("questions") and not cleaned.get("draw_category"):
+            self.add_error("questions", "Pick at least one question, or a category to draw from.")
+        return cleaned
+
+    @transaction.atomic
+    def save(self, commit=True):
+        quiz = super().save()
+        # Attempts froze their own questions when they started: changing the slots
+        # changes only attempts that start from now on.
+        quiz.slots.all().delete()
+        slots = [
+            QuizSlot(quiz=quiz, question=q, position=i)
+            for i, q in enumerate(self.cleaned_data["questions"], 1)
+        ]
+        if category := self.cleaned_data.get("draw_category"):
+            slots.append(
+                QuizSlot(
+                    quiz=quiz,
+                    category=category,
+                    draw_count=self.cleaned_data["draw_count"],
+                    position=len(slots) + 1,
+                )
+            )
+        QuizSlot.objects.bulk_create(slots)
+        return quiz

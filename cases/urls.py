@@ -26,6 +26,7 @@ urlpatterns = [
     # Quizzes: the course staff's side.
     path("items/<int:pk>/stats/", quiz_staff.quiz_stats, name="quiz_stats"),
     path("items/<int:pk>/regrade/", quiz_staff.quiz_regrade, name="quiz_regrade"),
+    path("items/<int:pk>/quiz-settings/", quiz_staff.quiz_settings, name="quiz_settings"),
     path("courses/<int:pk>/grading/", quiz_staff.grading_queue, name="grading_queue"),
     path("answers/<int:pk>/grade/", quiz_staff.answer_grade, name="answer_grade"),
     path("courses/<int:pk>/questions/", quiz_staff.question_list, name="question_list"),

@@ -122,6 +122,10 @@ MATRIX: dict[str, Route] = {
         signed_in(404, student=403, student_ta_elsewhere=403, ta=403, instructor=302, admin=302),
         method="post",
     ),
+    "cases:quiz_settings": Route(
+        lambda w: reverse("cases:quiz_settings", args=[w.quiz.item.pk]),
+        signed_in(404, student=403, student_ta_elsewhere=403, ta=403, instructor=200, admin=200),
+    ),
     "cases:grading_queue": Route(
         lambda w: reverse("cases:grading_queue", args=[w.course.pk]), COURSE_GRADERS
     ),

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.forms import GiftImportForm, GradeForm, QuestionForm
+from cases.forms import GiftImportForm, GradeForm, QuestionForm, QuizSettingsForm
 from cases.gift import GiftError, export_gift
 from cases.http import HtmxHttpRequest
 from cases.models import Answer, Attempt, AttemptState, Question, QuestionCategory
@@ -131,6 +131,24 @@ def _quiz_item(user, item_pk: int, *, teach: bool = False):
     if not (access.can_teach if teach else access.can_grade):
         raise PermissionDenied
     return item, quiz, access
+
+
+@require_http_methods(["GET", "POST"])
+def quiz_settings(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course set the quiz's rules and questions."""
+    item, quiz, _access = _quiz_item(request.user, pk, teach=True)
+    form = QuizSettingsForm(request.POST or None, instance=quiz)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(
+            request, "Quiz settings saved. Attempts already started keep their questions."
+        )
+        return redirect(item)
+    return render(
+        request,
+        "cases/quizzes/quiz_settings.html",
+        {"form": form, "item": item, "course": item.module.course},
+    )
 
 
 @require_POST

@@ -278,3 +278,42 @@ class TestStaff:
         assert sorted(copies[1].choices.values_list("fraction", flat=True)) == sorted(
             copies[0].choices.values_list("fraction", flat=True)
         )
+
+
+def test_instructor_sets_fixed_questions_and_a_random_draw(world, client_for):
+    from cases.models import QuestionCategory
+
+    category = QuestionCategory.objects.create(course=world.course, name="Pool")
+    Question.objects.filter(title__in=["Partner", "Levers", "Owner"]).update(category=category)
+    numeric = Question.objects.get(title="Researchers")
+    response = client_for("instructor").post(
+        reverse("cases:quiz_settings", args=[world.quiz.item.pk]),
+        {
+            "attempts_allowed": "2",
+            "time_limit_minutes": "15",
+            "grading_method": "last",
+            "feedback_release": "after_due",
+            "questions": [str(numeric.pk)],
+            "draw_category": str(category.pk),
+            "draw_count": "2",
+        },
+    )
+    assert response.status_code == 302
+    from cases.services.quizzes import attempt_start
+
+    world.quiz.refresh_from_db()
+    attempt = attempt_start(quiz=world.quiz, user=world.users["student_ta_elsewhere"])
+    titles = list(attempt.slots.values_list("question__title", flat=True))
+    assert titles[0] == "Researchers"
+    assert len(titles) == 3
+    assert set(titles[1:]) <= {"Partner", "Levers", "Owner"}
+    assert attempt.deadline_at is not None
+    assert world.attempt.slots.count() == 5  # The open attempt keeps its questions.
+
+
+def test_a_quiz_needs_at_least_one_question(world, client_for):
+    response = client_for("instructor").post(
+        reverse("cases:quiz_settings", args=[world.quiz.item.pk]),
+        {"attempts_allowed": "1", "grading_method": "highest", "feedback_release": "never"},
+    )
+    assert "Pick at least one question" in response.content.decode()
