@@ -364,10 +364,15 @@ class QuizSettingsForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         course = self.instance.item.module.course
-        self.fields["questions"].queryset = Question.objects.filter(course=course).select_related(
-            "category"
+        self.fields["questions"].queryset = (
+            Question.objects.filter(course=course)
+            .select_related("category")
+            .order_by("category__name", "pk")
         )
         self.fields["draw_category"].queryset = QuestionCategory.objects.filter(course=course)
+        self.fields["questions"].label_from_instance = lambda q: (
+            f"{q.category.name if q.category else 'No category'} · {q.title}"
+        )
         if not self.is_bound:
             slots = list(self.instance.slots.all())
             self.initial["questions"] = [s.question_id for s in slots if s.question_id]
