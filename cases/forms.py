@@ -410,3 +410,9 @@ class QuizSettingsForm(forms.ModelForm):
             )
         QuizSlot.objects.bulk_create(slots)
         return quiz
+
+
+class ParticipationGradeForm(forms.Form):
+    student = forms.IntegerField(widget=forms.HiddenInput)
+    points = forms.DecimalField(min_value=0, max_digits=6, decimal_places=2)
+    comment = forms.CharField(required=False, max_length=2000)

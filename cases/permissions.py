@@ -54,20 +54,24 @@ def is_admin(user) -> bool:
     return user.is_authenticated and user.is_active and user.is_staff
 
 
+def _roles(user, course_ref: str) -> dict:
+    """Exists() annotations for the user's roles in the course at `course_ref`."""
+    course = OuterRef(course_ref)
+    return {
+        "_is_instructor": Exists(
+            Course.instructors.through.objects.filter(course=course, user=user)
+        ),
+        "_is_ta": Exists(
+            Course.teaching_assistants.through.objects.filter(course=course, user=user)
+        ),
+        "_is_student": Exists(
+            Course.cohorts.through.objects.filter(course=course, cohort__memberships__user=user)
+        ),
+    }
+
+
 def _with_roles(queryset, user):
-    return queryset.annotate(
-        _is_instructor=Exists(
-            Course.instructors.through.objects.filter(course=OuterRef("pk"), user=user)
-        ),
-        _is_ta=Exists(
-            Course.teaching_assistants.through.objects.filter(course=OuterRef("pk"), user=user)
-        ),
-        _is_student=Exists(
-            Course.cohorts.through.objects.filter(
-                course=OuterRef("pk"), cohort__memberships__user=user
-            )
-        ),
-    )
+    return queryset.annotate(**_roles(user, "pk"))
 
 
 def _access_of(course: Course, user) -> CourseAccess:
@@ -92,17 +96,25 @@ def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
 
     Students see only items assigned to one of their cohorts (an unassigned item is a
     draft); staff of the course see every item."""
+    # One query: the item, its module and course, its content, and the user's roles.
     item = get_object_or_404(
-        ModuleItem.objects.with_content().annotate(
+        ModuleItem.objects.with_content()
+        .select_related("module__course")
+        .annotate(
             _assigned=Exists(
                 Assignment.objects.open().for_student(user).filter(item=OuterRef("pk"))
-            )
+            ),
+            **_roles(user, "module__course"),
         ),
         pk=item_id,
     )
-    course, access = access_course(user, item.module.course_id)
-    item.module.course = course
-    if not access.can_grade and not item._assigned:
+    access = CourseAccess(
+        is_admin=is_admin(user),
+        is_instructor=item._is_instructor,
+        is_ta=item._is_ta,
+        is_student=item._is_student,
+    )
+    if not access.can_view or (not access.can_grade and not item._assigned):
         raise Http404
     return item, access
 

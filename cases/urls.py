@@ -1,6 +1,6 @@
 from django.urls import path
 
-from cases.views import cohorts, courses, dashboard, quiz_staff, quizzes, readings
+from cases.views import cohorts, courses, dashboard, discussions, quiz_staff, quizzes, readings
 
 app_name = "cases"
 
@@ -34,4 +34,20 @@ urlpatterns = [
     path("courses/<int:pk>/questions/import/", quiz_staff.question_import, name="question_import"),
     path("courses/<int:pk>/questions/export/", quiz_staff.question_export, name="question_export"),
     path("questions/<int:pk>/edit/", quiz_staff.question_edit, name="question_edit"),
+    # Discussions.
+    path("items/<int:pk>/posts/", discussions.thread_posts, name="thread_posts"),
+    path("items/<int:pk>/posts/new/", discussions.post_create, name="post_create"),
+    path("items/<int:pk>/lock/", discussions.discussion_lock, name="discussion_lock"),
+    path("items/<int:pk>/follow/", discussions.discussion_follow, name="discussion_follow"),
+    path("items/<int:pk>/participation/", discussions.participation, name="participation"),
+    path("posts/<int:pk>/edit/", discussions.post_edit, name="post_edit"),
+    path("posts/<int:pk>/delete/", discussions.post_delete, name="post_delete"),
+    path("posts/<int:pk>/upvote/", discussions.post_upvote, name="post_upvote"),
+    path("posts/<int:pk>/moderate/", discussions.post_moderate, name="post_moderate"),
+    path("posts/<int:pk>/history/", discussions.post_history, name="post_history"),
+    path(
+        "library/<slug:slug>/paragraphs/<int:number>/",
+        discussions.paragraph_detail,
+        name="paragraph_detail",
+    ),
 ]

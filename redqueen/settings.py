@@ -164,6 +164,9 @@ TRUSTED_PROXY_HOPS = int(os.environ.get("DJANGO_TRUSTED_PROXY_HOPS", "0"))
 # then closes with what was saved.
 QUIZ_GRACE_SECONDS = int(os.environ.get("DJANGO_QUIZ_GRACE_SECONDS", "30"))
 
+# Discussion posts one person may write a minute (replies included).
+POSTS_PER_MINUTE = int(os.environ.get("DJANGO_POSTS_PER_MINUTE", "10"))
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")
 USE_I18N = True

@@ -5,7 +5,18 @@ from dataclasses import dataclass
 
 import pytest
 
-from cases.models import Attempt, CaseReading, CaseStudy, Course, ModuleItem, Quiz, User
+from cases.models import (
+    Attempt,
+    CaseReading,
+    CaseStudy,
+    Course,
+    Discussion,
+    ModuleItem,
+    Post,
+    Quiz,
+    User,
+)
+from cases.services.discussions import post_create
 from cases.services.quizzes import attempt_start
 from tests.factories import (
     AssignmentFactory,
@@ -16,6 +27,7 @@ from tests.factories import (
     ModuleItemFactory,
     UserFactory,
     make_case,
+    make_discussion,
     make_quiz,
 )
 
@@ -43,6 +55,8 @@ class World:
     case: CaseStudy
     quiz: Quiz
     attempt: Attempt
+    discussion: Discussion
+    post: Post
     users: dict[str, User | None]
 
 
@@ -86,6 +100,11 @@ def world(db) -> World:
     quiz = make_quiz(item.module)
     AssignmentFactory(item=quiz.item, cohort=cohort)
     attempt = attempt_start(quiz=quiz, user=users["student"])
+    discussion = make_discussion(item.module, case)
+    AssignmentFactory(item=discussion.item, cohort=cohort)
+    post = post_create(
+        discussion=discussion, author=users["student"], body="Headcount is an input (¶2)."
+    )
     return World(
         course=course,
         other_course=other_course,
@@ -93,6 +112,8 @@ def world(db) -> World:
         case=case,
         quiz=quiz,
         attempt=attempt,
+        discussion=discussion,
+        post=post,
         users=users,
     )
 

@@ -9,6 +9,7 @@ from cases.models import (
     Choice,
     Cohort,
     Course,
+    Discussion,
     ItemKind,
     Membership,
     Module,
@@ -183,3 +184,13 @@ def make_quiz(module, *, title="Reading check", **settings) -> Quiz:
     for position, question in enumerate([single, multiple, numeric, true_false, essay], 1):
         QuizSlot.objects.create(quiz=quiz, question=question, position=position)
     return quiz
+
+
+def make_discussion(module, case=None, *, title="R firm or D firm?", **settings):
+    """A discussion item in `module` about `case`."""
+    item = ModuleItem.objects.create(
+        module=module, kind=ItemKind.DISCUSSION, title=title, position=70
+    )
+    return Discussion.objects.create(
+        item=item, case=case, prompt="Argue from the case, citing paragraphs.", **settings
+    )

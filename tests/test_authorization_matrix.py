@@ -43,6 +43,11 @@ OWNER_ONLY = signed_in(404, student=200)
 COURSE_GRADERS = signed_in(
     404, student=403, student_ta_elsewhere=403, instructor=200, ta=200, admin=200
 )
+THREAD_READERS_POST = signed_in(302, other_student=404, other_instructor=404)
+STAFF_POST = signed_in(
+    404, student=403, student_ta_elsewhere=403, instructor=302, ta=302, admin=302
+)
+AUTHOR_ONLY = signed_in(403, other_student=404, other_instructor=404, student=200)
 COURSE_TEACHERS = signed_in(
     404, student=403, student_ta_elsewhere=403, ta=403, instructor=200, admin=200
 )
@@ -150,6 +155,55 @@ MATRIX: dict[str, Route] = {
     "cases:question_edit": Route(
         lambda w: reverse("cases:question_edit", args=[w.quiz.slots.first().question_id]),
         signed_in(404, instructor=200, admin=200),
+    ),
+    # Discussions: readers of the thread, the post's author, the course staff.
+    "cases:thread_posts": Route(
+        lambda w: reverse("cases:thread_posts", args=[w.discussion.item.pk]), COURSE_MEMBERS
+    ),
+    "cases:post_create": Route(
+        lambda w: reverse("cases:post_create", args=[w.discussion.item.pk]),
+        THREAD_READERS_POST,
+        method="post",
+        data={"body": "I disagree: see ¶3."},
+    ),
+    "cases:discussion_lock": Route(
+        lambda w: reverse("cases:discussion_lock", args=[w.discussion.item.pk]),
+        STAFF_POST,
+        method="post",
+        data={"locked": "1"},
+    ),
+    "cases:discussion_follow": Route(
+        lambda w: reverse("cases:discussion_follow", args=[w.discussion.item.pk]),
+        THREAD_READERS_POST,
+        method="post",
+        data={"follow": "1"},
+    ),
+    "cases:participation": Route(
+        lambda w: reverse("cases:participation", args=[w.discussion.item.pk]), COURSE_GRADERS
+    ),
+    "cases:post_edit": Route(lambda w: reverse("cases:post_edit", args=[w.post.pk]), AUTHOR_ONLY),
+    "cases:post_delete": Route(
+        lambda w: reverse("cases:post_delete", args=[w.post.pk]),
+        AUTHOR_ONLY | {"student": 302},
+        method="post",
+    ),
+    "cases:post_upvote": Route(
+        lambda w: reverse("cases:post_upvote", args=[w.post.pk]),
+        THREAD_READERS_POST,
+        method="post",
+    ),
+    "cases:post_moderate": Route(
+        lambda w: reverse("cases:post_moderate", args=[w.post.pk]),
+        STAFF_POST,
+        method="post",
+        data={"action": "pin"},
+    ),
+    "cases:post_history": Route(
+        lambda w: reverse("cases:post_history", args=[w.post.pk]),
+        COURSE_GRADERS | {"student": 200},
+    ),
+    "cases:paragraph_detail": Route(
+        lambda w: reverse("cases:paragraph_detail", args=[w.case.slug, 2]), CASE_READERS
     ),
     "cases:reading_done": Route(
         lambda w: reverse("cases:reading_done", args=[w.case.slug]),

@@ -8,6 +8,15 @@ from cases.models.courses import (
     Module,
     ModuleItem,
 )
+from cases.models.discussions import (
+    MAX_DEPTH,
+    Discussion,
+    Follow,
+    ParticipationGrade,
+    Post,
+    PostRevision,
+    Upvote,
+)
 from cases.models.quizzes import (
     CHOICE_KINDS,
     LIKERT_LABELS,
@@ -38,6 +47,7 @@ from cases.models.users import LoginThrottle, User
 __all__ = [
     "CHOICE_KINDS",
     "LIKERT_LABELS",
+    "MAX_DEPTH",
     "Answer",
     "Assignment",
     "Attempt",
@@ -49,7 +59,9 @@ __all__ = [
     "Choice",
     "Cohort",
     "Course",
+    "Discussion",
     "FeedbackRelease",
+    "Follow",
     "GradingMethod",
     "ItemKind",
     "LatePolicy",
@@ -57,6 +69,9 @@ __all__ = [
     "Membership",
     "Module",
     "ModuleItem",
+    "ParticipationGrade",
+    "Post",
+    "PostRevision",
     "Question",
     "QuestionCategory",
     "QuestionKind",
@@ -65,6 +80,7 @@ __all__ = [
     "ReadingProgress",
     "ReadingStatus",
     "Region",
+    "Upvote",
     "User",
     "reading_status",
 ]

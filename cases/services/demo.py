@@ -1,6 +1,7 @@
 """The demo course, loaded by `manage.py seed_demo`. Idempotent: every row is found by a
 natural key first, and existing rows are left exactly as they are."""
 
+import tomllib
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -14,15 +15,18 @@ from cases.models import (
     CaseStudy,
     Cohort,
     Course,
+    Discussion,
     ItemKind,
     Membership,
     Module,
     ModuleItem,
+    Post,
     QuestionCategory,
     Quiz,
     QuizSlot,
     User,
 )
+from cases.services.discussions import post_create
 from cases.services.quizzes import questions_import_gift
 from cases.services.readings import case_create, case_fields_from_markdown
 
@@ -75,6 +79,7 @@ MODULES = [
 
 CASE_FILES = Path(__file__).resolve().parent.parent / "demo" / "cases"
 QUIZ_FILES = Path(__file__).resolve().parent.parent / "demo" / "quizzes"
+DISCUSSION_FILE = Path(__file__).resolve().parent.parent / "demo" / "discussions.toml"
 # Which case files each module reads, by module position.
 MODULE_READINGS = {
     1: ["01-thesis-overview"],
@@ -153,6 +158,34 @@ def _reading_check(module: Module, case: CaseStudy, order: int, cohorts, *, due_
     _assign(item, cohorts, due_in_days=due_in_days)
 
 
+def _discussions(course: Course, cohorts) -> None:
+    """One thread per required case and a thesis thread, with demo posts that cite
+    paragraphs, from cases/demo/discussions.toml; each thread sits in the module that
+    reads its case (the thesis thread in the last module)."""
+    data = tomllib.loads(DISCUSSION_FILE.read_text(encoding="utf-8"))
+    last_module = course.modules.order_by("-position").first()
+    for thread in data["threads"]:
+        case = CaseStudy.objects.get(slug=thread["case"])
+        reading = CaseReading.objects.filter(item__module__course=course, case=case).first()
+        module = last_module if thread["case"] == "thesis-overview" else reading.item.module
+        if ModuleItem.objects.filter(module=module, title=thread["title"]).exists():
+            continue
+        item = ModuleItem.objects.create(
+            module=module, kind=ItemKind.DISCUSSION, title=thread["title"], position=90
+        )
+        discussion = Discussion.objects.create(item=item, case=case, prompt=thread["prompt"])
+        _assign(item, cohorts, due_in_days=7 * module.position - 3)
+        by_key: dict[str, Post] = {}
+        for post in thread["posts"]:
+            by_key[post["key"]] = post_create(
+                discussion=discussion,
+                author=User.objects.get(username=post["author"]),
+                body=post["text"],
+                parent=by_key.get(post.get("reply_to", "")),
+                nonce=f"demo-{post['key']}",
+            )
+
+
 def case_file_stem(case: CaseStudy) -> str:
     return next(p.stem for p in CASE_FILES.glob("*.md") if p.stem.endswith(case.slug))
 
@@ -198,6 +231,8 @@ def demo_seed() -> list[DemoLogin]:
             due_in_days = 7 * position - 5
             _reading(module, case, 2 * order - 1, cohorts, due_in_days=due_in_days)
             _reading_check(module, case, 2 * order, cohorts, due_in_days=due_in_days)
+
+    _discussions(course, cohorts)
 
     return [
         DemoLogin("admin", "admin (staff)"),

@@ -5,12 +5,13 @@ from django.views.decorators.http import require_GET
 from cases.http import HtmxHttpRequest
 from cases.models import Assignment, ItemKind, ModuleItem
 from cases.permissions import access_course, access_item
-from cases.views import quizzes, readings
+from cases.views import discussions, quizzes, readings
 
 # Each item kind with a page of its own; the others show the generic item page.
 ITEM_VIEWS = {
     ItemKind.CASE_READING: readings.item_reader,
     ItemKind.QUIZ: quizzes.item_quiz,
+    ItemKind.DISCUSSION: discussions.item_discussion,
 }
 
 

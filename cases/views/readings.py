@@ -1,17 +1,22 @@
+from collections import Counter
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.db.models import Exists, OuterRef, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from cases.forms import CaseImportForm, CaseStudyForm, LibraryFilterForm
 from cases.http import HtmxHttpRequest, parse_int
 from cases.markdown import render_markdown
-from cases.models import CaseStudy, ModuleItem
+from cases.models import CaseStudy, Course, ModuleItem, Post
 from cases.permissions import (
     CaseAccess,
     CourseAccess,
@@ -78,6 +83,7 @@ def _reader(
     position = next((i for i, s in enumerate(siblings) if s.pk == item.pk), None) if item else None
     context = {
         "case": case,
+        "body": _with_citation_counts(case, request.user, access),
         "progress": progress,
         "done": progress is not None and progress.done_at is not None,
         "item": item,
@@ -97,6 +103,43 @@ def _reader(
             "released": case.placement_released,
         }
     return render(request, "cases/readings/case_reader.html", context)
+
+
+def _with_citation_counts(case: CaseStudy, user, access: CaseAccess):
+    """The cached body with, in each paragraph's margin, how many posts the reader may
+    see cite it, linking to them. One query."""
+    if access.is_teaching_staff:
+        items = ModuleItem.objects.filter(module__course__in=Course.objects.for_user(user))
+    else:
+        items = ModuleItem.objects.visible_to_student(user)
+    citing = Post.objects.filter(
+        discussion__case=case,
+        discussion__item__in=items,
+        deleted_at__isnull=True,
+        hidden_at__isnull=True,
+        citation_count__gt=0,
+    )
+    if not access.is_teaching_staff:
+        # Before their first post in a post-first thread, a student sees no counts from it.
+        citing = citing.filter(
+            Q(discussion__post_first=False)
+            | Q(Exists(Post.objects.filter(discussion=OuterRef("discussion"), author=user)))
+        )
+    counts = Counter(
+        n for numbers in citing.values_list("cited_paragraphs", flat=True) for n in numbers
+    )
+    html = case.body_html
+    for number, count in counts.items():
+        marker = f'data-paragraph="{number}">'
+        badge = format_html(
+            '<a class="para__cites" href="{}">{} post{}<span class="visually-hidden"> cite '
+            "this paragraph</span></a>",
+            reverse("cases:paragraph_detail", args=[case.slug, number]),
+            count,
+            "s" if count != 1 else "",
+        )
+        html = html.replace(marker, marker + badge, 1)
+    return mark_safe(html)  # noqa: S308 - the cached body plus our own badges.
 
 
 @require_GET

@@ -76,3 +76,51 @@
   const interval = setInterval(tick, 1000);
   tick();
 })();
+
+(function () {
+  // Thread polling: skip a poll while the tab is hidden, or while a reply or an edit is
+  // being written inside the thread (the swap would throw the text away).
+  document.body.addEventListener("htmx:beforeRequest", (event) => {
+    const elt = event.detail.elt;
+    if (!elt.hasAttribute || !elt.hasAttribute("data-poll")) return;
+    if (document.visibilityState !== "visible" || elt.querySelector(".reply-form, .edit-form")) {
+      event.preventDefault();
+    }
+  });
+
+  // Citation previews: hovering or focusing a ¶ link shows the paragraph it cites.
+  const cache = new Map();
+  async function show(link) {
+    const url = link.dataset.preview;
+    if (!cache.has(url)) {
+      cache.set(url, fetch(url + "?preview=1", { credentials: "same-origin" }).then((r) => r.ok ? r.text() : ""));
+    }
+    const html = await cache.get(url);
+    if (!html || link.nextElementSibling?.classList.contains("cite-preview")) return;
+    const box = document.createElement("span");
+    box.className = "cite-preview";
+    box.setAttribute("role", "tooltip");
+    box.id = "preview-" + Math.random().toString(36).slice(2);
+    box.innerHTML = html; // Our own server's rendering of a sanitised paragraph.
+    link.setAttribute("aria-describedby", box.id);
+    link.after(box);
+  }
+  function hide(link) {
+    const box = link.nextElementSibling;
+    if (box && box.classList.contains("cite-preview")) box.remove();
+    link.removeAttribute("aria-describedby");
+  }
+  for (const [on, off] of [["mouseover", "mouseout"], ["focusin", "focusout"]]) {
+    document.addEventListener(on, (e) => {
+      const link = e.target.closest && e.target.closest("a.cite[data-preview]");
+      if (link) show(link);
+    });
+    document.addEventListener(off, (e) => {
+      const link = e.target.closest && e.target.closest("a.cite[data-preview]");
+      if (link) hide(link);
+    });
+  }
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") document.querySelectorAll(".cite-preview").forEach((b) => b.remove());
+  });
+})();

@@ -1,0 +1,513 @@
+import uuid
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
+from django.http import Http404, HttpResponseNotModified
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import reswap, retarget
+
+from cases.forms import ParticipationGradeForm
+from cases.http import HtmxHttpRequest, parse_int
+from cases.markdown import render_markdown
+from cases.models import (
+    Course,
+    Discussion,
+    Follow,
+    Membership,
+    ModuleItem,
+    ParticipationGrade,
+    Post,
+    Upvote,
+    User,
+)
+from cases.permissions import CourseAccess, access_case, access_item
+from cases.services import discussions as services
+
+
+@dataclass
+class PostView:
+    """One post as this viewer may see it. Names are resolved here, so an anonymous
+    thread never hands a classmate's name to a student's template."""
+
+    pk: int
+    parent_id: int | None
+    depth: int
+    author: str
+    author_role: str
+    mine: bool
+    html: str
+    created_at: object
+    edited: bool
+    deleted: bool
+    hidden: bool
+    hidden_reason: str
+    pinned: bool
+    endorsed: bool
+    upvotes: int
+    voted: bool
+
+
+def _posts(discussion: Discussion, user, access: CourseAccess) -> list[Post]:
+    """Every post of the thread in one query, with whether its author teaches the course
+    and whether the viewer upvoted it."""
+    course_id = discussion.item.module.course_id
+    posts = Post.objects.filter(discussion=discussion).annotate(
+        author_instructs=Exists(
+            Course.instructors.through.objects.filter(course=course_id, user=OuterRef("author"))
+        ),
+        author_assists=Exists(
+            Course.teaching_assistants.through.objects.filter(
+                course=course_id, user=OuterRef("author")
+            )
+        ),
+        voted=Exists(Upvote.objects.filter(post=OuterRef("pk"), user=user)),
+    )
+    if access.can_grade or not discussion.anonymous:
+        posts = posts.select_related("author")
+    return list(posts)
+
+
+def _may_see_others(discussion: Discussion, user, access: CourseAccess, posts) -> bool:
+    if access.can_grade or not discussion.post_first:
+        return True
+    return any(p.author_id == user.pk and not p.is_deleted for p in posts)
+
+
+def _thread(discussion: Discussion, user, access: CourseAccess, posts) -> list[PostView]:
+    """The posts this viewer may see, in reading order: pinned first, then each post
+    followed by its replies."""
+    sees_names = access.can_grade or not discussion.anonymous
+    sees_others = _may_see_others(discussion, user, access, posts)
+    shown = [
+        p
+        for p in posts
+        if (sees_others or p.author_id == user.pk)
+        and (access.can_grade or not p.hidden_at or p.author_id == user.pk)
+    ]
+    pseudonyms: dict[int, str] = {}
+    children: dict[int | None, list[Post]] = {}
+    ids = {p.pk for p in shown}
+    for post in shown:
+        parent = post.parent_id if post.parent_id in ids else None
+        children.setdefault(parent, []).append(post)
+    roots = sorted(children.get(None, []), key=lambda p: (not p.pinned, p.created_at, p.pk))
+    ordered: list[Post] = []
+    stack = list(reversed(roots))
+    while stack:
+        post = stack.pop()
+        ordered.append(post)
+        stack.extend(reversed(children.get(post.pk, [])))
+    views = []
+    for post in ordered:
+        if post.author_id == user.pk:
+            name = "You"
+        elif post.author_instructs or post.author_assists:
+            name = post.author.display_name if sees_names else "Course staff"
+        elif sees_names:
+            name = post.author.display_name
+        else:
+            name = pseudonyms.setdefault(post.author_id, f"Classmate {len(pseudonyms) + 1}")
+        views.append(
+            PostView(
+                pk=post.pk,
+                parent_id=post.parent_id,
+                depth=post.depth,
+                author=name,
+                author_role="Instructor or TA"
+                if (post.author_instructs or post.author_assists)
+                else "",
+                mine=post.author_id == user.pk,
+                # Sanitised by render_markdown when saved; citation links are ours.
+                html=mark_safe(post.body_html) if not post.is_deleted else "",  # noqa: S308
+                created_at=post.created_at,
+                edited=post.edited_at is not None,
+                deleted=post.is_deleted,
+                hidden=post.hidden_at is not None,
+                hidden_reason=post.hidden_reason,
+                pinned=post.pinned,
+                endorsed=post.endorsed,
+                upvotes=post.upvote_count,
+                voted=post.voted,
+            )
+        )
+    return views
+
+
+def _etag(discussion: Discussion, user) -> str:
+    return f'W/"thread-{discussion.pk}-v{discussion.version}-u{user.pk}"'
+
+
+def _discussion_item(user, pk: int) -> tuple[ModuleItem, Discussion, CourseAccess]:
+    item, access = access_item(user, pk)
+    discussion = getattr(item, "discussion", None)
+    if discussion is None:
+        raise Http404
+    discussion.item = item
+    return item, discussion, access
+
+
+def _thread_context(request, item, discussion, access, *, posts=None) -> dict:
+    posts = _posts(discussion, request.user, access) if posts is None else posts
+    now = timezone.now()
+    return {
+        "item": item,
+        "course": item.module.course,
+        "discussion": discussion,
+        "access": access,
+        "posts": _thread(discussion, request.user, access, posts),
+        "sees_others": _may_see_others(discussion, request.user, access, posts),
+        "refusal": services.posting_refusal(discussion, now),
+        "nonce": uuid.uuid4().hex,
+        "reply_to": parse_int(request.GET.get("reply")),
+        "etag": _etag(discussion, request.user),
+    }
+
+
+def item_discussion(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
+    """A discussion as a module item: the prompt, the compose box and the thread.
+    Students of a cohort it is given to post; course staff moderate."""
+    discussion = getattr(item, "discussion", None)
+    if discussion is None:
+        return None
+    discussion.item = item
+    context = _thread_context(request, item, discussion, access)
+    context["prompt"] = render_markdown(discussion.prompt)
+    context["following"] = (
+        access.can_grade or Follow.objects.filter(discussion=discussion, user=request.user).exists()
+    )
+    response = render(request, "cases/discussions/thread_detail.html", context)
+    response["ETag"] = context["etag"]
+    return response
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def thread_posts(request: HtmxHttpRequest, pk: int):
+    """Everyone who may read the thread: its posts, for htmx to poll every 10 seconds.
+    An unchanged thread answers 304 Not Modified before touching the posts."""
+    item, discussion, access = _discussion_item(request.user, pk)
+    etag = _etag(discussion, request.user)
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+        response["ETag"] = etag
+        return response
+    if not request.htmx or request.htmx.history_restore_request:
+        return item_discussion(request, item, access)
+    context = _thread_context(request, item, discussion, access)
+    response = render(request, "cases/discussions/thread_detail.html#thread-posts", context)
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _refused(request, item, message: str, *, status: int = 400):
+    if request.htmx:
+        response = render(
+            request,
+            "errors/error.html#error-message",
+            {"status": status, "title": "Not posted", "message": message},
+            status=status,
+        )
+        return reswap(retarget(response, "#htmx-error"), "innerHTML")
+    messages.error(request, message)
+    return redirect(item)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def post_create(request: HtmxHttpRequest, pk: int):
+    """Students given the thread, and course staff, post or reply. htmx gets the thread
+    back with the new post; a plain form post is redirected to it. Refused posts keep
+    their text in the form."""
+    item, discussion, access = _discussion_item(request.user, pk)
+    parent = None
+    if parent_id := request.POST.get("parent", "").strip():
+        parent = Post.objects.filter(discussion=discussion, pk=parent_id).first()
+        if parent is None or not parent_id.isdigit():
+            raise Http404
+    body = request.POST.get("body", "")
+    try:
+        post = services.post_create(
+            discussion=discussion,
+            author=request.user,
+            body=body,
+            parent=parent,
+            nonce=request.POST.get("nonce", ""),
+        )
+    except services.PostRefused as error:
+        if request.htmx:
+            return _refused(request, item, str(error))
+        context = _thread_context(request, item, discussion, access)
+        context |= {
+            "prompt": render_markdown(discussion.prompt),
+            "draft": body,
+            "draft_parent": parent,
+            "error": str(error),
+        }
+        return render(request, "cases/discussions/thread_detail.html", context, status=200)
+    if request.htmx:
+        return _thread_fragment(request, item, discussion, access, highlight=post.pk)
+    return redirect(post.get_absolute_url())
+
+
+def _thread_fragment(request, item, discussion, access, *, highlight: int):
+    """The compose box and the thread, after a change, for htmx to swap in."""
+    discussion.refresh_from_db(fields=["version", "locked"])
+    context = _thread_context(request, item, discussion, access)
+    context["highlight"] = highlight
+    response = render(request, "cases/discussions/thread_detail.html#thread-body", context)
+    response["ETag"] = context["etag"]
+    return response
+
+
+def _own_post(request, pk: int) -> tuple[Post, ModuleItem, Discussion, CourseAccess]:
+    post = get_object_or_404(Post.objects.select_related("discussion"), pk=pk)
+    item, discussion, access = _discussion_item(request.user, post.discussion.item_id)
+    post.discussion = discussion
+    if post.author_id != request.user.pk:
+        raise PermissionDenied
+    return post, item, discussion, access
+
+
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def post_edit(request: HtmxHttpRequest, pk: int):
+    """The author edits their post (earlier versions are kept for the course staff).
+    htmx swaps the form in place of the post; without JavaScript it is a page."""
+    post, item, _discussion, _access = _own_post(request, pk)
+    if request.method == "POST":
+        try:
+            services.post_edit(post=post, body=request.POST.get("body", ""))
+        except services.PostRefused as error:
+            if request.htmx:
+                return _refused(request, item, str(error))
+            return render(
+                request,
+                "cases/discussions/post_form.html",
+                {
+                    "post": post,
+                    "item": item,
+                    "draft": request.POST.get("body", ""),
+                    "error": str(error),
+                },
+            )
+        if request.htmx:
+            return _thread_fragment(request, item, _discussion, _access, highlight=post.pk)
+        return redirect(post.get_absolute_url())
+    template = "cases/discussions/post_form.html"
+    if request.htmx:
+        template += "#edit-form"
+    return render(request, template, {"post": post, "item": item, "draft": post.body})
+
+
+@require_POST
+def post_delete(request: HtmxHttpRequest, pk: int):
+    """The author deletes their post; it shows as deleted so replies keep their place."""
+    post, item, _discussion, _access = _own_post(request, pk)
+    services.post_delete(post=post)
+    messages.success(request, "Your post was deleted.")
+    return redirect(item)
+
+
+def _readable_post(request, pk: int) -> tuple[Post, ModuleItem, Discussion, CourseAccess]:
+    post = get_object_or_404(Post.objects.select_related("discussion"), pk=pk)
+    item, discussion, access = _discussion_item(request.user, post.discussion.item_id)
+    post.discussion = discussion
+    return post, item, discussion, access
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def post_upvote(request: HtmxHttpRequest, pk: int):
+    """Anyone who may see the post upvotes it, or takes the upvote back. htmx swaps the
+    button; a plain post returns to the thread."""
+    post, item, discussion, access = _readable_post(request, pk)
+    posts = None
+    if discussion.post_first and not access.can_grade:
+        posts = _posts(discussion, request.user, access)
+        if not _may_see_others(discussion, request.user, access, posts):
+            raise Http404
+    try:
+        voted = services.post_upvote_toggle(post=post, user=request.user)
+    except services.PostRefused as error:
+        return _refused(request, item, str(error))
+    if request.htmx:
+        post.refresh_from_db(fields=["upvote_count"])
+        return render(
+            request,
+            "cases/discussions/thread_detail.html#upvote-button",
+            {"post": {"pk": post.pk, "upvotes": post.upvote_count, "voted": voted, "mine": False}},
+        )
+    return redirect(post.get_absolute_url())
+
+
+@require_POST
+def post_moderate(request: HtmxHttpRequest, pk: int):
+    """Instructors, TAs and admins of the course pin, endorse or hide a post."""
+    post, item, _discussion, access = _readable_post(request, pk)
+    if not access.can_grade:
+        raise PermissionDenied
+    try:
+        services.post_moderate(
+            post=post, action=request.POST.get("action", ""), reason=request.POST.get("reason", "")
+        )
+    except services.PostRefused as error:
+        return _refused(request, item, str(error))
+    return redirect(post.get_absolute_url())
+
+
+@require_GET
+def post_history(request: HtmxHttpRequest, pk: int):
+    """Course staff (and the author) see a post's earlier versions."""
+    post, item, _discussion, access = _readable_post(request, pk)
+    if not access.can_grade and post.author_id != request.user.pk:
+        raise PermissionDenied
+    context = {"post": post, "item": item, "revisions": post.revisions.all()}
+    return render(request, "cases/discussions/post_history.html", context)
+
+
+@require_POST
+def discussion_lock(request: HtmxHttpRequest, pk: int):
+    """Instructors, TAs and admins lock or reopen the thread."""
+    item, discussion, access = _discussion_item(request.user, pk)
+    if not access.can_grade:
+        raise PermissionDenied
+    services.discussion_lock(discussion=discussion, locked=request.POST.get("locked") == "1")
+    return redirect(item)
+
+
+@require_POST
+def discussion_follow(request: HtmxHttpRequest, pk: int):
+    """Anyone who may read the thread follows it (notifications come later), or stops."""
+    item, discussion, _access = _discussion_item(request.user, pk)
+    if request.POST.get("follow") == "1":
+        Follow.objects.get_or_create(discussion=discussion, user=request.user)
+    else:
+        Follow.objects.filter(discussion=discussion, user=request.user).delete()
+    return redirect(item)
+
+
+def _thread_students(item: ModuleItem):
+    """Students of the cohorts the thread is given to."""
+    return User.objects.filter(
+        Exists(Membership.objects.filter(user=OuterRef("pk"), cohort__assignments__item=item))
+    ).order_by("last_name", "first_name", "username")
+
+
+@require_http_methods(["GET", "POST"])
+def participation(request: HtmxHttpRequest, pk: int):
+    """Instructors, TAs and admins: each student's posts, replies, words, citations,
+    upvotes received and first post, with a participation grade; and the most cited
+    paragraphs. Aggregated in SQL: the same queries for 10 students or 300."""
+    item, discussion, access = _discussion_item(request.user, pk)
+    if not access.can_grade:
+        raise PermissionDenied
+    if request.method == "POST":
+        form = ParticipationGradeForm(request.POST)
+        if (
+            form.is_valid()
+            and not _thread_students(item).filter(pk=form.cleaned_data["student"]).exists()
+        ):
+            raise Http404
+        if form.is_valid():
+            ParticipationGrade.objects.update_or_create(
+                discussion=discussion,
+                user_id=form.cleaned_data["student"],
+                defaults={
+                    "points": form.cleaned_data["points"],
+                    "comment": form.cleaned_data["comment"],
+                    "graded_by": request.user,
+                },
+            )
+            messages.success(request, "Participation grade saved.")
+        else:
+            messages.error(request, "Give points of 0 or more.")
+        return redirect("cases:participation", pk=item.pk)
+    course = item.module.course
+    stats = (
+        Post.objects.filter(discussion=discussion, deleted_at__isnull=True)
+        .values("author")
+        .annotate(
+            posts=Count("pk", filter=Q(parent__isnull=True)),
+            replies=Count("pk", filter=Q(parent__isnull=False)),
+            words=Sum("word_count"),
+            citations=Sum("citation_count"),
+            upvotes=Sum("upvote_count"),
+            first=Min("created_at"),
+        )
+    )
+    by_author = {row["author"]: row for row in stats}
+    grades = {g.user_id: g for g in ParticipationGrade.objects.filter(discussion=discussion)}
+    students = _thread_students(item)
+    rows = [
+        {"student": student, "stats": by_author.get(student.pk), "grade": grades.get(student.pk)}
+        for student in students
+    ]
+    cited = {}
+    for numbers in Post.objects.filter(discussion=discussion, deleted_at__isnull=True).values_list(
+        "cited_paragraphs", flat=True
+    ):
+        for number in numbers:
+            cited[number] = cited.get(number, 0) + 1
+    context = {
+        "item": item,
+        "course": course,
+        "discussion": discussion,
+        "rows": rows,
+        "most_cited": sorted(cited.items(), key=lambda kv: (-kv[1], kv[0]))[:8],
+    }
+    return render(request, "cases/discussions/participation.html", context)
+
+
+def discussions_citing(user, case) -> list[tuple[Discussion, CourseAccess, list[Post]]]:
+    """Threads about `case` the user may read, each with the posts the user may see."""
+    found = []
+    items = ModuleItem.objects.filter(discussion__case=case).values_list("pk", flat=True)
+    for item_pk in items:
+        try:
+            _item, discussion, access = _discussion_item(user, item_pk)
+        except Http404:
+            continue
+        posts = _posts(discussion, user, access)
+        found.append((discussion, access, posts))
+    return found
+
+
+@require_GET
+def paragraph_detail(request: HtmxHttpRequest, slug: str, number: int):
+    """Anyone who may read the case: one paragraph (the preview behind a ¶ citation, as a
+    fragment), and as a page the posts that cite it in threads the reader may see, with
+    the names that thread allows."""
+    case, _access = access_case(request.user, slug)
+    paragraph = get_object_or_404(case.paragraphs, number=number)
+    if request.htmx or request.GET.get("preview"):
+        return render(
+            request,
+            "cases/discussions/paragraph_detail.html#paragraph-preview",
+            {"case": case, "paragraph": paragraph, "html": mark_safe(paragraph.html)},  # noqa: S308
+        )
+    citing = []
+    for discussion, access, posts in discussions_citing(request.user, case):
+        views = _thread(discussion, request.user, access, posts)
+        by_pk = {p.pk: p for p in posts}
+        citing += [
+            (discussion, view)
+            for view in views
+            if not view.deleted and number in by_pk[view.pk].cited_paragraphs
+        ]
+    return render(
+        request,
+        "cases/discussions/paragraph_detail.html",
+        {
+            "case": case,
+            "paragraph": paragraph,
+            "html": mark_safe(paragraph.html),  # noqa: S308 - cleaned when saved.
+            "citing": citing,
+        },
+    )
