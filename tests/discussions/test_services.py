@@ -1,0 +1,112 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from cases.models import Post, PostRevision
+from cases.services.discussions import (
+    PostRefused,
+    post_create,
+    post_delete,
+    post_edit,
+    post_upvote_toggle,
+    render_post,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_citations_link_to_existing_paragraphs_only(world):
+    html, cited = render_post("See ¶2 and [¶3], not ¶99.", world.case, {1, 2, 3})
+    assert cited == [2, 3]
+    assert f'href="/library/{world.case.slug}/#p2"' in html
+    assert f'href="/library/{world.case.slug}/#p3"' in html
+    assert "¶99" in html and "#p99" not in html
+
+
+def test_citations_are_never_made_inside_links_or_attributes(world):
+    html, cited = render_post('[read ¶2](https://example.org "¶3 title")', world.case, {2, 3})
+    assert cited == []
+    assert html.count("<a ") == 1
+
+
+def test_a_thread_without_a_case_leaves_citations_as_text(world):
+    html, cited = render_post("See ¶2.", None, {2})
+    assert cited == [] and "<a" not in html
+
+
+def test_double_submit_with_the_same_form_makes_one_post(world):
+    kwargs = {"discussion": world.discussion, "author": world.users["ta"], "body": "Hi ¶1."}
+    first = post_create(**kwargs, nonce="abc")
+    second = post_create(**kwargs, nonce="abc")
+    assert first == second
+    assert Post.objects.filter(author=world.users["ta"]).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"), [("   ", "Write something"), ("x" * 10_001, "limited")]
+)
+def test_empty_or_oversized_posts_are_refused(world, body, message):
+    with pytest.raises(PostRefused, match=message):
+        post_create(discussion=world.discussion, author=world.users["student"], body=body)
+
+
+def test_a_locked_or_closed_thread_refuses_posts(world):
+    world.discussion.locked = True
+    with pytest.raises(PostRefused, match="locked"):
+        post_create(discussion=world.discussion, author=world.users["student"], body="Hi")
+    world.discussion.locked = False
+    world.discussion.closes_at = timezone.now() - timedelta(minutes=1)
+    with pytest.raises(PostRefused, match="closed"):
+        post_create(discussion=world.discussion, author=world.users["student"], body="Hi")
+
+
+def test_the_rate_limit_stops_a_flood(world, settings):
+    settings.POSTS_PER_MINUTE = 3
+    author = world.users["ta"]
+    for n in range(3):
+        post_create(discussion=world.discussion, author=author, body=f"Post {n}")
+    with pytest.raises(PostRefused, match="very fast"):
+        post_create(discussion=world.discussion, author=author, body="One more")
+
+
+def test_replies_nest_to_a_limit_then_stay_flat(world):
+    parent = world.post
+    for _ in range(5):
+        parent = post_create(
+            discussion=world.discussion, author=world.users["ta"], body="Reply", parent=parent
+        )
+    assert parent.depth == 3
+
+
+def test_editing_keeps_the_earlier_text(world):
+    post_edit(post=world.post, body="Better: headcount is an input (¶2, ¶3).")
+    world.post.refresh_from_db()
+    assert world.post.cited_paragraphs == [2, 3]
+    assert world.post.edited_at is not None
+    assert PostRevision.objects.get(post=world.post).body == "Headcount is an input (¶2)."
+
+
+def test_deleting_keeps_the_post_as_deleted(world):
+    post_delete(post=world.post)
+    world.post.refresh_from_db()
+    assert world.post.is_deleted
+
+
+def test_upvotes_toggle_and_count_once_per_user(world):
+    voter = world.users["ta"]
+    assert post_upvote_toggle(post=world.post, user=voter) is True
+    assert post_upvote_toggle(post=world.post, user=voter) is False
+    assert post_upvote_toggle(post=world.post, user=voter) is True
+    world.post.refresh_from_db()
+    assert world.post.upvote_count == 1
+    with pytest.raises(PostRefused, match="own"):
+        post_upvote_toggle(post=world.post, user=world.users["student"])
+
+
+def test_every_change_bumps_the_thread_version(world):
+    world.discussion.refresh_from_db()
+    before = world.discussion.version
+    post_upvote_toggle(post=world.post, user=world.users["ta"])
+    world.discussion.refresh_from_db()
+    assert world.discussion.version == before + 1

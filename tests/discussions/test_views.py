@@ -1,0 +1,205 @@
+import pytest
+from django.urls import reverse
+
+from cases.models import Discussion, ParticipationGrade, Post
+from cases.services.discussions import post_create, post_moderate
+
+pytestmark = pytest.mark.django_db
+
+
+def _html(response) -> str:
+    return response.content.decode()
+
+
+def _thread(world):
+    return world.discussion.item.get_absolute_url()
+
+
+def _posts_url(world):
+    return reverse("cases:thread_posts", args=[world.discussion.item.pk])
+
+
+def test_posts_show_with_linked_citations(world, client_for):
+    html = _html(client_for("ta").get(_thread(world)))
+    assert "Headcount is an input" in html
+    assert f'href="/library/{world.case.slug}/#p2"' in html
+    assert "hx-disable" in html
+
+
+def test_posting_with_htmx_returns_the_thread_with_the_new_post(world, client_for):
+    response = client_for("student_ta_elsewhere").post(
+        reverse("cases:post_create", args=[world.discussion.item.pk]),
+        {"body": "But see ¶3.", "nonce": "n1"},
+        headers={"HX-Request": "true"},
+    )
+    html = _html(response)
+    assert html.strip().startswith('<section id="thread-body"')
+    assert "But see" in html and "post--new" in html
+
+
+def test_posting_without_javascript_redirects_to_the_post(world, client_for):
+    response = client_for("student_ta_elsewhere").post(
+        reverse("cases:post_create", args=[world.discussion.item.pk]), {"body": "Plain post."}
+    )
+    post = Post.objects.get(body="Plain post.")
+    assert response["Location"].endswith(f"#post-{post.pk}")
+
+
+def test_a_refused_post_keeps_the_text_beside_the_message(world, client_for, settings):
+    settings.POSTS_PER_MINUTE = 0
+    response = client_for("student_ta_elsewhere").post(
+        reverse("cases:post_create", args=[world.discussion.item.pk]),
+        {"body": "My careful argument."},
+    )
+    html = _html(response)
+    assert response.status_code == 200
+    assert "posting very fast" in html
+    assert "My careful argument." in html
+
+
+def test_anonymous_threads_never_give_students_a_classmates_name(world, client_for):
+    Discussion.objects.filter(pk=world.discussion.pk).update(anonymous=True)
+    student = world.users["student"]
+    for role in ["student_ta_elsewhere"]:
+        client = client_for(role)
+        client.post(
+            reverse("cases:post_create", args=[world.discussion.item.pk]), {"body": "Mine."}
+        )
+        for response in [
+            client.get(_thread(world)),
+            client.get(_posts_url(world), headers={"HX-Request": "true"}),
+            client.get(reverse("cases:paragraph_detail", args=[world.case.slug, 2])),
+        ]:
+            html = _html(response)
+            assert student.display_name not in html
+            assert student.username not in html.replace("student_ta_elsewhere", "")
+            assert "Classmate 1" in html
+    staff_html = _html(client_for("ta").get(_thread(world)))
+    assert student.display_name in staff_html
+
+
+def test_the_compose_box_says_who_will_see_the_name(world, client_for):
+    Discussion.objects.filter(pk=world.discussion.pk).update(anonymous=True)
+    html = _html(client_for("student_ta_elsewhere").get(_thread(world)))
+    assert "Classmates will not see your name; your instructor and TAs will." in html
+
+
+def test_post_first_hides_classmates_until_the_student_posts(world, client_for):
+    Discussion.objects.filter(pk=world.discussion.pk).update(post_first=True)
+    client = client_for("student_ta_elsewhere")
+    for response in [
+        client.get(_thread(world)),
+        client.get(_posts_url(world), headers={"HX-Request": "true"}),
+        client.get(reverse("cases:case_detail", args=[world.case.slug])),
+    ]:
+        html = _html(response)
+        assert "Headcount is an input" not in html
+        assert "para__cites" not in html
+    assert "Post your own answer first" in _html(client.get(_thread(world)))
+    client.post(reverse("cases:post_create", args=[world.discussion.item.pk]), {"body": "Mine."})
+    assert "Headcount is an input" in _html(client.get(_thread(world)))
+
+
+def test_an_unchanged_thread_answers_304(world, client_for):
+    client = client_for("student")
+    first = client.get(_posts_url(world), headers={"HX-Request": "true"})
+    etag = first["ETag"]
+    again = client.get(_posts_url(world), headers={"HX-Request": "true", "If-None-Match": etag})
+    assert again.status_code == 304
+    post_create(discussion=world.discussion, author=world.users["ta"], body="New post.")
+    changed = client.get(_posts_url(world), headers={"HX-Request": "true", "If-None-Match": etag})
+    assert changed.status_code == 200
+    assert "New post." in _html(changed)
+
+
+def test_hidden_posts_are_gone_for_students_but_marked_for_staff(world, client_for):
+    post_moderate(post=world.post, action="hide", reason="Off topic")
+    assert "Headcount is an input" not in _html(
+        client_for("student_ta_elsewhere").get(_thread(world))
+    )
+    staff = _html(client_for("ta").get(_thread(world)))
+    assert "Headcount is an input" in staff and "Off topic" in staff
+
+
+def test_replying_to_a_hidden_post_is_refused(world, client_for):
+    post_moderate(post=world.post, action="hide")
+    response = client_for("student_ta_elsewhere").post(
+        reverse("cases:post_create", args=[world.discussion.item.pk]),
+        {"body": "Reply.", "parent": str(world.post.pk)},
+    )
+    assert "reply to that post" in _html(response)
+
+
+def test_reply_form_opens_under_the_post_without_javascript(world, client_for):
+    html = _html(client_for("student_ta_elsewhere").get(_thread(world) + f"?reply={world.post.pk}"))
+    assert f'id="reply-{world.post.pk}"' in html
+    assert f'name="parent" value="{world.post.pk}"' in html
+
+
+def test_edit_in_place_over_htmx_then_save(world, client_for):
+    client = client_for("student")
+    form = client.get(
+        reverse("cases:post_edit", args=[world.post.pk]), headers={"HX-Request": "true"}
+    )
+    assert _html(form).strip().startswith("<form")
+    saved = client.post(
+        reverse("cases:post_edit", args=[world.post.pk]),
+        {"body": "Edited (¶3)."},
+        headers={"HX-Request": "true"},
+    )
+    assert "Edited" in _html(saved) and "(edited)" in _html(saved)
+    history = _html(client_for("ta").get(reverse("cases:post_history", args=[world.post.pk])))
+    assert "Headcount is an input (¶2)." in history
+
+
+def test_upvote_in_place(world, client_for):
+    response = client_for("ta").post(
+        reverse("cases:post_upvote", args=[world.post.pk]), headers={"HX-Request": "true"}
+    )
+    html = _html(response)
+    assert 'aria-pressed="true"' in html and "▲ 1" in html
+
+
+def test_participation_counts_posts_and_takes_a_grade(world, client_for):
+    post_create(
+        discussion=world.discussion,
+        author=world.users["student"],
+        body="More ¶1 ¶3.",
+        parent=world.post,
+    )
+    client = client_for("instructor")
+    html = _html(client.get(reverse("cases:participation", args=[world.discussion.item.pk])))
+    assert "¶2</a>: 1 post" in html
+    row = html.split(world.users["student"].display_name, 1)[1]
+    assert "<td>1</td>\n    <td>1</td>" in row  # One post, one reply.
+    client.post(
+        reverse("cases:participation", args=[world.discussion.item.pk]),
+        {"student": world.users["student"].pk, "points": "4.5"},
+    )
+    assert ParticipationGrade.objects.get(user=world.users["student"]).points == 4.5
+
+
+def test_participation_grades_only_students_of_the_thread(world, client_for):
+    response = client_for("instructor").post(
+        reverse("cases:participation", args=[world.discussion.item.pk]),
+        {"student": world.users["other_student"].pk, "points": "3"},
+    )
+    assert response.status_code == 404
+
+
+def test_the_reader_margin_counts_citing_posts(world, client_for):
+    html = _html(client_for("student").get(reverse("cases:case_detail", args=[world.case.slug])))
+    assert f'href="/library/{world.case.slug}/paragraphs/2/">1 post' in html
+    page = _html(
+        client_for("student").get(reverse("cases:paragraph_detail", args=[world.case.slug, 2]))
+    )
+    assert "Headcount is an input" in page
+
+
+def test_citation_preview_is_a_fragment(world, client_for):
+    response = client_for("student").get(
+        reverse("cases:paragraph_detail", args=[world.case.slug, 2]) + "?preview=1"
+    )
+    html = _html(response)
+    assert html.strip().startswith("<blockquote")
+    assert "researchers" in html
