@@ -8,7 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cases.models import CaseReading
+from cases.models import CaseReading, Post
+from cases.services.discussions import render_post
 from cases.services.quizzes import attempt_start, attempt_submit
 from cases.services.readings import reading_open
 from tests.factories import (
@@ -20,6 +21,7 @@ from tests.factories import (
     UserFactory,
     enrol,
     make_case,
+    make_discussion,
     make_quiz,
 )
 
@@ -159,3 +161,64 @@ def test_quiz_autosave_and_submit_stay_within_budget(client):
     print("query counts:", counts)
     assert counts["save"][0] == counts["save"][1] <= FRAGMENT_BUDGET
     assert counts["submit"][0] == counts["submit"][1]
+
+
+def _thread_of(size: int):
+    """A discussion with `size` posts by 30 students, a third of them replies."""
+    instructor = UserFactory()
+    cohort = CohortFactory()
+    students = enrol(cohort, 30, prefix=f"t{size}-")
+    course = CourseFactory(instructors=[instructor], cohorts=[cohort])
+    case = make_case(slug=f"thread-case-{size}")
+    discussion = make_discussion(ModuleFactory(course=course), case)
+    AssignmentFactory(item=discussion.item, cohort=cohort)
+    body = "A claim from the case, citing ¶2 and ¶3, with *some* emphasis. " * 3
+    html, cited = render_post(body, case, {1, 2, 3})
+    posts = Post.objects.bulk_create(
+        Post(
+            discussion=discussion,
+            author=students[n % 30],
+            body=body,
+            body_html=html,
+            cited_paragraphs=cited,
+            citation_count=len(cited),
+            word_count=len(body.split()),
+        )
+        for n in range(size)
+    )
+    for n, post in enumerate(posts):
+        if n % 3 == 2:
+            post.parent, post.depth = posts[n - 1], 1
+    Post.objects.bulk_update(posts, ["parent", "depth"])
+    return {"discussion": discussion, "student": students[0], "instructor": instructor}
+
+
+@pytest.mark.parametrize("role", ["student", "instructor"])
+def test_thread_queries_do_not_grow_with_posts(client, role):
+    counts, sizes = [], []
+    for size in (10, 300):
+        world = _thread_of(size)
+        client.force_login(world[role])
+        item = world["discussion"].item
+        with CaptureQueriesContext(connection) as page:
+            response = client.get(item.get_absolute_url())
+        assert response.status_code == 200
+        with CaptureQueriesContext(connection) as fragment:
+            poll = client.get(
+                reverse("cases:thread_posts", args=[item.pk]), headers={"HX-Request": "true"}
+            )
+        assert poll.status_code == 200
+        with CaptureQueriesContext(connection) as unchanged:
+            not_modified = client.get(
+                reverse("cases:thread_posts", args=[item.pk]),
+                headers={"HX-Request": "true", "If-None-Match": poll["ETag"]},
+            )
+        assert not_modified.status_code == 304
+        counts.append((_data_queries(page), _data_queries(fragment), _data_queries(unchanged)))
+        sizes.append(len(response.content))
+    print(f"thread {role}: queries (page, fragment, 304) {counts}; page bytes {sizes}")
+    assert counts[0] == counts[1]
+    page, fragment, unchanged = counts[1]
+    assert page <= PAGE_BUDGET
+    assert fragment <= FRAGMENT_BUDGET
+    assert unchanged <= 3
