@@ -1,0 +1,108 @@
+"""Discussions in a real browser: two students and the instructor argue from the case."""
+
+import pytest
+from playwright.sync_api import expect
+
+from cases.models import Discussion
+from cases.services.discussions import post_create
+from tests.browser.conftest import assert_accessible, sign_in
+from tests.factories import PASSWORD
+from tests.xss_corpus import PAYLOADS
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_two_students_and_the_instructor_hold_a_citing_discussion(browser, live_server, world):
+    thread_url = live_server.url + world.discussion.item.get_absolute_url()
+    contexts = []
+
+    def open_as(username):
+        context = browser.new_context(base_url=live_server.url)
+        contexts.append(context)
+        page = context.new_page()
+        sign_in(page, username, PASSWORD)
+        page.goto(thread_url)
+        return page
+
+    try:
+        alice = open_as("student_ta_elsewhere")
+        alice.get_by_label("Your post").fill("Headcount is not output: see ¶2 and ¶3.")
+        alice.get_by_role("button", name="Post", exact=True).click()
+        expect(alice.locator(".post--new")).to_contain_text("Headcount is not output")
+        cite = alice.locator(".post--new a.cite").first
+        expect(cite).to_have_attribute("href", f"/library/{world.case.slug}/#p2")
+        cite.hover()  # The preview shows the cited paragraph.
+        expect(alice.locator(".cite-preview")).to_contain_text("researchers")
+        assert_accessible(alice)
+
+        bob = open_as("student")
+        bob.locator(".post", has_text="Headcount is not output").get_by_role(
+            "link", name="Reply"
+        ).click()
+        bob.get_by_label("Reply to").fill("But ¶1 says it makes telecom switches.")
+        bob.get_by_role("button", name="Reply", exact=True).click()
+        expect(bob.locator(".post--depth-1", has_text="telecom switches")).to_be_visible()
+
+        # Alice sees Bob's reply arrive without reloading (polling every 10 seconds).
+        expect(alice.locator(".post", has_text="telecom switches")).to_be_visible(timeout=15_000)
+
+        teacher = open_as("instructor")
+        teacher.locator(".post", has_text="telecom switches").get_by_role(
+            "button", name="Endorse"
+        ).click()
+        expect(teacher.locator(".post--endorsed")).to_contain_text("telecom switches")
+        teacher.get_by_role("link", name="Participation").click()
+        row = teacher.locator("tr", has_text=world.users["student"].display_name)
+        expect(row.locator("td").nth(1)).to_have_text("1")  # One reply.
+        expect(teacher.get_by_text("¶2: 2 posts")).to_be_visible()
+        assert_accessible(teacher)
+    finally:
+        for context in contexts:
+            context.close()
+
+
+def test_post_first_mode_shows_classmates_only_after_posting(page, world):
+    Discussion.objects.filter(pk=world.discussion.pk).update(post_first=True)
+    sign_in(page, "student_ta_elsewhere", PASSWORD)
+    page.goto(world.discussion.item.get_absolute_url())
+    expect(page.get_by_text("Post your own answer first")).to_be_visible()
+    expect(page.get_by_text("Headcount is an input")).to_have_count(0)
+    page.get_by_label("Your post").fill("My own view first.")
+    page.get_by_role("button", name="Post", exact=True).click()
+    expect(page.get_by_text("Headcount is an input")).to_be_visible()
+    assert_accessible(page)
+
+
+def test_no_xss_payload_executes_in_the_browser(page, world, settings):
+    settings.POSTS_PER_MINUTE = 1000
+    for payload in PAYLOADS:
+        post_create(discussion=world.discussion, author=world.users["student"], body=payload)
+    dialogs = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    sign_in(page, "student_ta_elsewhere", PASSWORD)
+    page.goto(world.discussion.item.get_absolute_url())
+    expect(page.locator(".post")).to_have_count(len(PAYLOADS) + 1)
+    for post in page.locator(".post__body").all():
+        post.hover()
+    page.wait_for_timeout(1500)
+    assert dialogs == []
+    found = page.evaluate(
+        """() => {
+            const bad = [];
+            for (const el of document.querySelectorAll('.post__body *')) {
+                for (const attr of el.attributes) {
+                    const n = attr.name.toLowerCase();
+                    if (n.startsWith('on') || n.startsWith('hx-') || n.startsWith('data-hx')
+                        || n === 'id' || n === 'name' || n === 'style' || n === 'src') bad.push(n);
+                    const url = attr.value.trim();
+                    if (n === 'href' && /^(javascript|data|vbscript):/i.test(url)) bad.push(url);
+                }
+                const tag = el.tagName.toUpperCase();
+                if (['SCRIPT', 'IFRAME', 'OBJECT', 'EMBED', 'FORM', 'INPUT', 'SVG', 'STYLE',
+                     'META', 'BASE', 'IMG'].includes(tag)) bad.push(tag);
+            }
+            return bad;
+        }"""
+    )
+    assert found == []
+    assert page.url.endswith(world.discussion.item.get_absolute_url())  # Nothing logged out.

@@ -1,0 +1,48 @@
+"""Known XSS and injection payloads, pushed through user text by the tests."""
+
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<svg onload=alert(1)>",
+    "<svg><script>alert(1)</script></svg>",
+    "[click](javascript:alert(1))",
+    "[click](JaVaScRiPt:alert(1))",
+    "[click](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    '<a href="javascript:alert(1)">x</a>',
+    '<iframe src="javascript:alert(1)"></iframe>',
+    "<body onload=alert(1)>",
+    '<div hx-get="/logout/" hx-trigger="load">x</div>',
+    '<div data-hx-post="/logout/" data-hx-trigger="load">x</div>',
+    '<div hx-on:click="alert(1)">x</div>',
+    '<form id="quiz-form"><input name="body"></form>',
+    "<input autofocus onfocus=alert(1)>",
+    "<details open ontoggle=alert(1)>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    '"><script>alert(1)</script>',
+    "<scr<script>ipt>alert(1)</script>",
+    "![x](javascript:alert(1))",
+    '![x](x" onerror="alert(1))',
+    '[x](https://example.org" onclick="alert(1))',
+    '<a href="&#106;avascript:alert(1)">x</a>',
+    '<object data="javascript:alert(1)">',
+    '<embed src="javascript:alert(1)">',
+    "<style>body{background:url(javascript:alert(1))}</style>",
+    '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">',
+    '<base href="javascript:alert(1)//">',
+    "<link rel=stylesheet href=javascript:alert(1)>",
+    "<video><source onerror=alert(1)></video>",
+    '<a id="htmx-error" name="csrfmiddlewaretoken">clobber</a>',
+    "`<img src=x onerror=alert(1)>`",
+    "[¶2](javascript:alert(1))",
+    "<xss onpointerenter=alert(1)>hover</xss>",
+    "<svg><animate onbegin=alert(1) attributeName=x dur=1s>",
+    "[a](vbscript:msgbox(1))",
+    '<a href="jav&#x09;ascript:alert(1)">tab</a>',
+    '<img src="x" style="x:expression(alert(1))">',
+]
+
+# Tags and attribute patterns none of which may come out of a post's rendering.
+FORBIDDEN_TAGS = [
+    "<script", "<img", "<svg", "<iframe", "<body", "<form", "<input", "<details",
+    "<math", "<style", "<object", "<embed", "<meta", "<base", "<link", "<video", "<xss",
+]  # fmt: skip
