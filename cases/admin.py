@@ -9,10 +9,12 @@ from cases.models import (
     Choice,
     Cohort,
     Course,
+    Discussion,
     LoginThrottle,
     Membership,
     Module,
     ModuleItem,
+    Post,
     Question,
     QuestionCategory,
     Quiz,
@@ -129,3 +131,17 @@ class CaseStudyAdmin(admin.ModelAdmin):
 @admin.register(CaseReading)
 class CaseReadingAdmin(admin.ModelAdmin):
     list_display = ["item", "case"]
+
+
+@admin.register(Discussion)
+class DiscussionAdmin(admin.ModelAdmin):
+    list_display = ["item", "case", "post_first", "anonymous", "locked", "closes_at"]
+    list_filter = ["post_first", "anonymous", "locked"]
+
+
+@admin.register(Post)
+class PostAdmin(admin.ModelAdmin):
+    list_display = ["pk", "discussion", "author", "created_at", "deleted_at", "hidden_at"]
+    list_filter = ["discussion"]
+    search_fields = ["body"]
+    readonly_fields = ["body_html", "cited_paragraphs", "upvote_count"]

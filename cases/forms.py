@@ -8,6 +8,7 @@ from cases.models import (
     CHOICE_KINDS,
     CaseStudy,
     Choice,
+    Discussion,
     Question,
     QuestionCategory,
     QuestionKind,
@@ -416,3 +417,41 @@ class ParticipationGradeForm(forms.Form):
     student = forms.IntegerField(widget=forms.HiddenInput)
     points = forms.DecimalField(min_value=0, max_digits=6, decimal_places=2)
     comment = forms.CharField(required=False, max_length=2000)
+
+
+class DiscussionSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Discussion
+        fields = [
+            "case",
+            "prompt",
+            "post_first",
+            "anonymous",
+            "locked",
+            "first_post_due_at",
+            "replies_due_at",
+            "closes_at",
+        ]
+        widgets = {
+            "prompt": forms.Textarea(attrs={"rows": 5}),
+            "first_post_due_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "replies_due_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+            "closes_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        }
+        labels = {
+            "case": "Case the thread discusses (its paragraphs can be cited)",
+            "first_post_due_at": "First post due",
+            "replies_due_at": "Replies to classmates due",
+            "closes_at": "Closes for posting",
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            _reject_html(cleaned.get("prompt", ""))
+        except forms.ValidationError as error:
+            self.add_error("prompt", error)
+        first, replies = cleaned.get("first_post_due_at"), cleaned.get("replies_due_at")
+        if first and replies and replies < first:
+            self.add_error("replies_due_at", "Replies fall due after the first post, not before.")
+        return cleaned

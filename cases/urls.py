@@ -38,6 +38,11 @@ urlpatterns = [
     path("items/<int:pk>/posts/", discussions.thread_posts, name="thread_posts"),
     path("items/<int:pk>/posts/new/", discussions.post_create, name="post_create"),
     path("items/<int:pk>/lock/", discussions.discussion_lock, name="discussion_lock"),
+    path(
+        "items/<int:pk>/thread-settings/",
+        discussions.discussion_settings,
+        name="discussion_settings",
+    ),
     path("items/<int:pk>/follow/", discussions.discussion_follow, name="discussion_follow"),
     path("items/<int:pk>/participation/", discussions.participation, name="participation"),
     path("posts/<int:pk>/edit/", discussions.post_edit, name="post_edit"),

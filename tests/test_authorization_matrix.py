@@ -178,6 +178,10 @@ MATRIX: dict[str, Route] = {
         method="post",
         data={"follow": "1"},
     ),
+    "cases:discussion_settings": Route(
+        lambda w: reverse("cases:discussion_settings", args=[w.discussion.item.pk]),
+        COURSE_TEACHERS,
+    ),
     "cases:participation": Route(
         lambda w: reverse("cases:participation", args=[w.discussion.item.pk]), COURSE_GRADERS
     ),

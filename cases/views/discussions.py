@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, Sum
 from django.http import Http404, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap, retarget
 
-from cases.forms import ParticipationGradeForm
+from cases.forms import DiscussionSettingsForm, ParticipationGradeForm
 from cases.http import HtmxHttpRequest, parse_int
 from cases.markdown import render_markdown
 from cases.models import (
@@ -370,6 +370,26 @@ def post_history(request: HtmxHttpRequest, pk: int):
         raise PermissionDenied
     context = {"post": post, "item": item, "revisions": post.revisions.all()}
     return render(request, "cases/discussions/post_history.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def discussion_settings(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course set the thread's prompt, case, modes and
+    dates."""
+    item, discussion, access = _discussion_item(request.user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    form = DiscussionSettingsForm(request.POST or None, instance=discussion)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        Discussion.objects.filter(pk=discussion.pk).update(version=F("version") + 1)
+        messages.success(request, "Thread settings saved.")
+        return redirect(item)
+    return render(
+        request,
+        "cases/discussions/discussion_settings.html",
+        {"form": form, "item": item, "course": item.module.course},
+    )
 
 
 @require_POST

@@ -203,3 +203,25 @@ def test_citation_preview_is_a_fragment(world, client_for):
     html = _html(response)
     assert html.strip().startswith("<blockquote")
     assert "researchers" in html
+
+
+def test_instructor_turns_on_anonymity_and_post_first(world, client_for):
+    response = client_for("instructor").post(
+        reverse("cases:discussion_settings", args=[world.discussion.item.pk]),
+        {"case": world.case.pk, "prompt": "Argue it.", "post_first": "on", "anonymous": "on"},
+    )
+    assert response.status_code == 302
+    world.discussion.refresh_from_db()
+    assert world.discussion.post_first and world.discussion.anonymous
+
+
+def test_replies_cannot_fall_due_before_first_posts(world, client_for):
+    response = client_for("instructor").post(
+        reverse("cases:discussion_settings", args=[world.discussion.item.pk]),
+        {
+            "prompt": "Argue it.",
+            "first_post_due_at": "2027-02-10T17:00",
+            "replies_due_at": "2027-02-08T17:00",
+        },
+    )
+    assert "Replies fall due after the first post" in _html(response)
