@@ -118,20 +118,30 @@ class CaseStudyForm(forms.ModelForm):
         return cleaned
 
 
-class CaseImportForm(forms.Form):
-    file = forms.FileField(
-        label="Case file (.md)",
-        help_text="Markdown with a TOML front-matter header between +++ lines.",
-    )
+class TextUploadForm(forms.Form):
+    """An uploaded UTF-8 text file, read into a string; too big or not text is refused
+    beside the field."""
+
+    max_bytes = 512 * 1024
+    too_big = "That file is too big."
+    file = forms.FileField()
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > 512 * 1024:
-            raise forms.ValidationError("That file is over 512 KB; a case is much shorter.")
+        if upload.size > self.max_bytes:
+            raise forms.ValidationError(self.too_big)
         try:
             return upload.read().decode("utf-8")
         except UnicodeDecodeError as error:
             raise forms.ValidationError("Save the file as UTF-8 text and try again.") from error
+
+
+class CaseImportForm(TextUploadForm):
+    too_big = "That file is over 512 KB; a case is much shorter."
+    file = forms.FileField(
+        label="Case file (.md)",
+        help_text="Markdown with a TOML front-matter header between +++ lines.",
+    )
 
 
 class LibraryFilterForm(forms.Form):
@@ -146,20 +156,13 @@ class LibraryFilterForm(forms.Form):
         self.fields["sector"].choices = [("", "All sectors")] + [(s, s) for s in sectors]
 
 
-class GiftImportForm(forms.Form):
+class GiftImportForm(TextUploadForm):
+    max_bytes = 2 * 1024 * 1024
+    too_big = "That file is over 2 MB."
     file = forms.FileField(
         label="GIFT file (.gift or .txt)",
         help_text="Moodle's GIFT text format. One bad question and nothing is imported.",
     )
-
-    def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > 2 * 1024 * 1024:
-            raise forms.ValidationError("That file is over 2 MB.")
-        try:
-            return upload.read().decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise forms.ValidationError("Save the file as UTF-8 text and try again.") from error
 
 
 CHOICE_HELP = (

@@ -10,7 +10,6 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import reswap, retarget
 
 from cases.forms import DiscussionSettingsForm, ParticipationGradeForm
 from cases.http import HtmxHttpRequest, parse_int
@@ -28,6 +27,7 @@ from cases.models import (
 )
 from cases.permissions import CourseAccess, access_case, access_item
 from cases.services import discussions as services
+from cases.views.errors import htmx_alert
 
 
 @dataclass
@@ -208,13 +208,7 @@ def thread_posts(request: HtmxHttpRequest, pk: int):
 
 def _refused(request, item, message: str, *, status: int = 400):
     if request.htmx:
-        response = render(
-            request,
-            "errors/error.html#error-message",
-            {"status": status, "title": "Not posted", "message": message},
-            status=status,
-        )
-        return reswap(retarget(response, "#htmx-error"), "innerHTML")
+        return htmx_alert(request, title="Not posted", message=message, status=status)
     messages.error(request, message)
     return redirect(item)
 
@@ -385,11 +379,8 @@ def discussion_settings(request: HtmxHttpRequest, pk: int):
         Discussion.objects.filter(pk=discussion.pk).update(version=F("version") + 1)
         messages.success(request, "Thread settings saved.")
         return redirect(item)
-    return render(
-        request,
-        "cases/discussions/discussion_settings.html",
-        {"form": form, "item": item, "course": item.module.course},
-    )
+    context = {"form": form, "item": item, "heading": "Thread settings"}
+    return render(request, "cases/courses/item_settings.html", context)
 
 
 @require_POST

@@ -45,3 +45,14 @@ def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
 
 def server_error(request: HttpRequest) -> HttpResponse:
     return _error_response(request, 500)
+
+
+def htmx_alert(request: HttpRequest, *, title: str, message: str, status: int) -> HttpResponse:
+    """A refusal for an htmx request, shown in the page's alert region, not in place of
+    the element that asked."""
+    html = render_to_string(
+        "errors/error.html#error-message",
+        {"status": status, "title": title, "message": message},
+        request=request,
+    )
+    return reswap(retarget(HttpResponse(html, status=status), "#htmx-error"), "innerHTML")

@@ -144,11 +144,14 @@ def quiz_settings(request: HtmxHttpRequest, pk: int):
             request, "Quiz settings saved. Attempts already started keep their questions."
         )
         return redirect(item)
-    return render(
-        request,
-        "cases/quizzes/quiz_settings.html",
-        {"form": form, "item": item, "course": item.module.course},
-    )
+    context = {
+        "form": form,
+        "item": item,
+        "course": item.module.course,
+        "heading": "Settings and questions",
+        "help": "Attempts already started keep the questions they were given.",
+    }
+    return render(request, "cases/courses/item_settings.html", context)
 
 
 @require_POST

@@ -1,14 +1,14 @@
 from dataclasses import dataclass, field
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
-from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+from django_htmx.http import HttpResponseClientRedirect
 
 from cases.http import HtmxHttpRequest, parse_int
 from cases.markdown import render_markdown
@@ -23,6 +23,7 @@ from cases.models import (
 from cases.permissions import CourseAccess, access_attempt, access_item
 from cases.services import quizzes as services
 from cases.services.quizzes import assignment_for
+from cases.views.errors import htmx_alert
 
 # Views for taking quizzes. The bank, grading and statistics are in quiz_staff.py.
 
@@ -219,16 +220,6 @@ def _posted_answers(request: HtmxHttpRequest) -> dict[int, dict]:
     return answers
 
 
-def _alert(request, message: str, status: int) -> HttpResponse:
-    response = render(
-        request,
-        "errors/error.html#error-message",
-        {"status": status, "title": "Not saved", "message": message},
-        status=status,
-    )
-    return reswap(retarget(response, "#htmx-error"), "innerHTML")
-
-
 @require_POST
 @vary_on_headers("HX-Request")
 def attempt_save(request: HtmxHttpRequest, pk: int):
@@ -253,7 +244,7 @@ def attempt_save(request: HtmxHttpRequest, pk: int):
         return HttpResponseClientRedirect(result) if request.htmx else redirect(result)
     except services.InvalidAnswer as error:
         if request.htmx:
-            return _alert(request, str(error), 400)
+            return htmx_alert(request, title="Not saved", message=str(error), status=400)
         messages.error(request, str(error))
         return redirect(attempt_url)
     if request.htmx:
