@@ -156,3 +156,12 @@ def test_a_password_reset_lifts_the_lockout(client, world, settings):
         {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
     )
     assert _attempt(client, "student", "a-new-long-passphrase").status_code == 302
+
+
+def test_password_reset_requests_are_throttled_without_changing_the_answer(client, world):
+    responses = [
+        client.post(reverse("password_reset"), {"email": "student@example.edu"}) for _ in range(5)
+    ]
+    assert {r.status_code for r in responses} == {302}
+    assert {r["Location"] for r in responses} == {reverse("password_reset_done")}
+    assert len(mail.outbox) == 3

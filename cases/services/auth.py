@@ -52,24 +52,43 @@ def login_lockout_remaining(*, username: str, address: str) -> timedelta | None:
     return remaining
 
 
+def _count(key: str, now) -> int:
+    """Count one more event for `key` in the current window, atomically; return the
+    count."""
+    with transaction.atomic():
+        # A stale window starts again; otherwise count atomically in SQL.
+        rows = LoginThrottle.objects.filter(key=key, window_started_at__gt=now - _window())
+        if rows.update(failures=F("failures") + 1):
+            return rows.values_list("failures", flat=True).first() or 1
+        try:
+            with transaction.atomic():
+                LoginThrottle.objects.update_or_create(
+                    key=key, defaults={"failures": 1, "window_started_at": now}
+                )
+        except IntegrityError:
+            # Another process created the row first; count on top of it.
+            LoginThrottle.objects.filter(key=key).update(failures=F("failures") + 1)
+        return 1
+
+
 def login_failure_record(*, username: str, address: str) -> None:
     now = timezone.now()
     for key, _limit in _keys(username=username, address=address):
-        with transaction.atomic():
-            # A stale window starts again; otherwise count atomically in SQL.
-            updated = LoginThrottle.objects.filter(
-                key=key, window_started_at__gt=now - _window()
-            ).update(failures=F("failures") + 1)
-            if updated:
-                continue
-            try:
-                with transaction.atomic():
-                    LoginThrottle.objects.update_or_create(
-                        key=key, defaults={"failures": 1, "window_started_at": now}
-                    )
-            except IntegrityError:
-                # Another process created the row first; count on top of it.
-                LoginThrottle.objects.filter(key=key).update(failures=F("failures") + 1)
+        _count(key, now)
+
+
+RESET_LIMIT_PER_EMAIL = 3
+RESET_LIMIT_PER_ADDRESS = 20
+
+
+def password_reset_allowed(*, email: str, address: str) -> bool:
+    """Count a reset request; False once an address or an email asks too often in the
+    window. The page answers the same either way; only the email is not sent, so nobody
+    can flood an inbox or probe for accounts by timing."""
+    now = timezone.now()
+    by_email = _count(f"reset:{_name_digest(email)}", now)
+    by_address = _count(f"resetaddr:{address}", now)
+    return by_email <= RESET_LIMIT_PER_EMAIL and by_address <= RESET_LIMIT_PER_ADDRESS
 
 
 def login_success_clear(*, username: str) -> None:

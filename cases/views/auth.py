@@ -18,6 +18,7 @@ from cases.services.auth import (
     login_failure_record,
     login_lockout_remaining,
     login_success_clear,
+    password_reset_allowed,
 )
 
 
@@ -81,3 +82,16 @@ class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         login_success_clear(username=form.user.get_username())
         return response
+
+
+class PasswordReset(auth_views.PasswordResetView):
+    """Django's reset request, throttled per email and per address. Over the limit the
+    answer is the same page; the email is simply not sent."""
+
+    def form_valid(self, form):
+        allowed = password_reset_allowed(
+            email=form.cleaned_data["email"], address=client_address(self.request.META)
+        )
+        if not allowed:
+            return redirect(self.get_success_url())
+        return super().form_valid(form)
