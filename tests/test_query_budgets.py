@@ -107,6 +107,7 @@ def test_page_queries_do_not_grow_with_class_size(client, role, url):
             response = client.get(url(world))
         assert response.status_code == 200
         counts.append(_data_queries(queries))
+    print(f"{role} {url(world)}: {counts}")
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts
 
