@@ -11,7 +11,7 @@ class HtmxHttpRequest(HttpRequest):
 def parse_int(value: str | None, *, low: int = 0, high: int = 2**31 - 1) -> int | None:
     """A whole number in [low, high] from request data, or None: never an exception."""
     value = (value or "").strip()
-    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+    if not (value.isascii() and value.isdigit()) or len(value) > len(str(high)):
         return None
     number = int(value)
     return number if low <= number <= high else None

@@ -208,7 +208,9 @@ def access_question(user, question_id: int) -> tuple[Question, CourseAccess]:
 def access_answer_for_grading(user, answer_id: int) -> Answer:
     """An answer in a course the user may grade; 404 otherwise."""
     answer = get_object_or_404(
-        Answer.objects.select_related("slot__attempt__quiz__item__module"), pk=answer_id
+        Answer.objects.select_related("slot__attempt__quiz__item__module"),
+        pk=answer_id,
+        slot__attempt__state="submitted",  # Work in progress is not graded.
     )
     _course, access = access_course(user, answer.slot.attempt.quiz.item.module.course_id)
     if not access.can_grade:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from cases.services.quizzes import attempt_submit
 from tests.conftest import ROLES, World
 
 pytestmark = pytest.mark.django_db
@@ -135,7 +136,7 @@ MATRIX: dict[str, Route] = {
         lambda w: reverse("cases:grading_queue", args=[w.course.pk]), COURSE_GRADERS
     ),
     "cases:answer_grade": Route(
-        lambda w: reverse("cases:answer_grade", args=[w.attempt.slots.last().answer.pk]),
+        lambda w: reverse("cases:answer_grade", args=[_submitted_answer(w).pk]),
         signed_in(404, instructor=302, ta=302, admin=302),
         method="post",
         data={"points": "1", "comment": "Good."},
@@ -216,6 +217,11 @@ MATRIX: dict[str, Route] = {
         data={"done": "1"},
     ),
 }
+
+
+def _submitted_answer(world: World):
+    attempt_submit(attempt_id=world.attempt.pk)
+    return world.attempt.slots.last().answer
 
 
 def _url_names(resolver: URLResolver, namespace: str = "") -> set[str]:

@@ -3,13 +3,14 @@
 Every write to an attempt locks the attempt row first, so a save racing the submit is
 either applied before the submit grades it or refused after; never applied after."""
 
+import math
 import random
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
+from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from cases.models import (
@@ -58,7 +59,7 @@ def assignment_for(quiz: Quiz, user) -> Assignment | None:
     """The student's assignment of this quiz; with two cohorts, the later due date."""
     return (
         Assignment.objects.filter(item=quiz.item_id, cohort__memberships__user=user)
-        .order_by("-due_at")
+        .order_by(F("due_at").desc(nulls_first=True))
         .first()
     )
 
@@ -167,6 +168,16 @@ def _build_slots(attempt: Attempt, quiz: Quiz) -> None:
     Answer.objects.bulk_create(Answer(slot=slot) for slot in attempt.slots.all())
 
 
+def can_start_another(*, quiz: Quiz, used: int, assignment: Assignment | None, now) -> bool:
+    """Whether a student who has made `used` attempts (none open) may start one more."""
+    if used >= quiz.attempts_allowed:
+        return False
+    if assignment is None:
+        return True
+    refused_late = assignment.late_policy == LatePolicy.REFUSE and assignment.is_past_due(now)
+    return assignment.is_open(now) and not refused_late
+
+
 def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
     """Resume the student's open attempt, or start the next one if the limit allows.
 
@@ -196,6 +207,9 @@ def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
     deadline = None
     if quiz.time_limit_minutes:
         deadline = now + timezone.timedelta(minutes=quiz.time_limit_minutes)
+    if assignment is not None and assignment.late_policy == LatePolicy.REFUSE and assignment.due_at:
+        # No late work: the attempt closes at the due date however it was started.
+        deadline = min(deadline or assignment.due_at, assignment.due_at)
     try:
         with transaction.atomic():
             attempt = Attempt.objects.create(
@@ -216,9 +230,14 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
     kind = slot.question.kind
     try:
         if kind in (QuestionKind.SINGLE, QuestionKind.MULTIPLE):
-            chosen = [int(value) for value in raw.get("choices", []) if str(value).strip()]
-            if not set(chosen) <= set(slot.choice_order):
+            # The page names choices by their place in this attempt's order, never by
+            # database id (ids would reveal the order the author wrote them in).
+            places = [str(value).strip() for value in raw.get("choices", []) if str(value).strip()]
+            if not all(
+                p.isascii() and p.isdigit() and int(p) < len(slot.choice_order) for p in places
+            ):
                 raise InvalidAnswer("That choice is not part of this question.")
+            chosen = [slot.choice_order[int(p)] for p in dict.fromkeys(places)]
             if kind == QuestionKind.SINGLE and len(chosen) > 1:
                 raise InvalidAnswer("Choose one answer.")
             return {"choices": chosen}
@@ -226,7 +245,12 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
         if kind == QuestionKind.TRUE_FALSE:
             return {"value": {"true": True, "false": False}[value]} if value else {}
         if kind == QuestionKind.NUMERIC:
-            return {"value": float(value.replace(",", ""))} if value else {}
+            if not value:
+                return {}
+            number = float(value.replace(",", ""))
+            if not math.isfinite(number):
+                raise InvalidAnswer("Give an ordinary number.")
+            return {"value": number}
         if kind == QuestionKind.SHORT_TEXT:
             return {"text": value[:10_000]} if value else {}
         if kind == QuestionKind.LIKERT:
@@ -356,40 +380,80 @@ def answer_grade(*, answer_id: int, points: Decimal, comment: str, grader) -> An
     return answer
 
 
+def _assignments_for(attempts: list[Attempt]) -> dict[tuple[int, int], Assignment]:
+    """Each (quiz, student)'s assignment, as assignment_for picks it, in one query."""
+    pairs = {(a.quiz_id, a.user_id) for a in attempts}
+    rows = (
+        Assignment.objects.filter(
+            item__quiz__in={q for q, _u in pairs},
+            cohort__memberships__user__in={u for _q, u in pairs},
+        )
+        .annotate(quiz_id=F("item__quiz"), student_id=F("cohort__memberships__user"))
+        .order_by(F("due_at").asc(nulls_last=True))
+    )
+    found = {}
+    for row in rows:  # Ascending, so the last one written is the latest due date.
+        found[(row.quiz_id, row.student_id)] = row
+    return found
+
+
+def _rescore(attempt_ids) -> int:
+    """Total again the given submitted attempts from their graded answers; a fixed
+    number of queries however many. Returns how many scores changed."""
+    attempts = list(Attempt.objects.select_for_update().filter(pk__in=attempt_ids))
+    slots_by_attempt: dict[int, list[AttemptQuestion]] = {}
+    for slot in AttemptQuestion.objects.filter(attempt__in=attempts).select_related(
+        "question", "answer"
+    ):
+        slots_by_attempt.setdefault(slot.attempt_id, []).append(slot)
+    assignments = _assignments_for(attempts)
+    changed = []
+    for attempt in attempts:
+        before = (attempt.score, attempt.max_score, attempt.needs_grading)
+        _score(
+            attempt,
+            assignments.get((attempt.quiz_id, attempt.user_id)),
+            slots_by_attempt.get(attempt.pk, []),
+        )
+        if before != (attempt.score, attempt.max_score, attempt.needs_grading):
+            changed.append(attempt)
+    Attempt.objects.bulk_update(changed, ["score", "max_score", "needs_grading"])
+    return len(changed)
+
+
+def _regrade_answers(questions) -> set[int]:
+    """Grade again every submitted answer to these questions; return their attempts."""
+    choices: dict[int, list[Choice]] = {}
+    for choice in Choice.objects.filter(question__in=questions):
+        choices.setdefault(choice.question_id, []).append(choice)
+    slots = list(
+        AttemptQuestion.objects.filter(
+            question__in=questions, attempt__state=AttemptState.SUBMITTED
+        ).select_related("question", "answer")
+    )
+    for slot in slots:
+        _apply_grade(slot.answer, slot.question, choices.get(slot.question_id, []))
+    Answer.objects.bulk_update(
+        [slot.answer for slot in slots], ["fraction", "points", "needs_grading"]
+    )
+    return {slot.attempt_id for slot in slots}
+
+
 @transaction.atomic
 def question_regrade(*, question: Question) -> int:
     """After an answer key is corrected, recompute every submitted answer to it and the
-    score of every attempt that holds it. Returns how many attempts changed."""
-    choices = list(question.choices.all())
-    slots = AttemptQuestion.objects.filter(
-        question=question, attempt__state=AttemptState.SUBMITTED
-    ).select_related("answer")
-    attempt_ids = set()
-    for slot in slots:
-        _apply_grade(slot.answer, question, choices)
-        slot.answer.save(update_fields=["fraction", "points", "needs_grading"])
-        attempt_ids.add(slot.attempt_id)
-    changed = 0
-    for attempt in (
-        Attempt.objects.select_for_update().select_related("quiz").filter(pk__in=attempt_ids)
-    ):
-        before = (attempt.score, attempt.max_score)
-        _score(attempt, assignment_for(attempt.quiz, attempt.user))
-        attempt.save(update_fields=["score", "max_score", "needs_grading"])
-        changed += before != (attempt.score, attempt.max_score)
-    return changed
+    score of every attempt that holds it. Returns how many attempt scores changed."""
+    return _rescore(_regrade_answers([question]))
 
 
 @transaction.atomic
 def quiz_regrade(*, quiz: Quiz) -> int:
-    """Regrade every question used in the quiz's submitted attempts."""
-    question_ids = AttemptQuestion.objects.filter(attempt__quiz=quiz).values_list(
-        "question", flat=True
+    """Regrade every question used in the quiz's submitted attempts; each attempt is
+    totalled once."""
+    question_ids = set(
+        AttemptQuestion.objects.filter(attempt__quiz=quiz).values_list("question", flat=True)
     )
-    return sum(
-        question_regrade(question=question)
-        for question in Question.objects.filter(pk__in=set(question_ids))
-    )
+    return _rescore(_regrade_answers(list(Question.objects.filter(pk__in=question_ids))))
 
 
 def quiz_grade(attempts: list[Attempt], method: str) -> Decimal | None:

@@ -221,9 +221,10 @@ def post_create(request: HtmxHttpRequest, pk: int):
     their text in the form."""
     item, discussion, access = _discussion_item(request.user, pk)
     parent = None
-    if parent_id := request.POST.get("parent", "").strip():
+    if request.POST.get("parent", "").strip():
+        parent_id = parse_int(request.POST["parent"], low=1)
         parent = Post.objects.filter(discussion=discussion, pk=parent_id).first()
-        if parent is None or not parent_id.isdigit():
+        if parent_id is None or parent is None:
             raise Http404
     body = request.POST.get("body", "")
     try:
@@ -322,6 +323,8 @@ def post_upvote(request: HtmxHttpRequest, pk: int):
     """Anyone who may see the post upvotes it, or takes the upvote back. htmx swaps the
     button; a plain post returns to the thread."""
     post, item, discussion, access = _readable_post(request, pk)
+    if post.hidden_at and not access.can_grade:
+        raise Http404
     posts = None
     if discussion.post_first and not access.can_grade:
         posts = _posts(discussion, request.user, access)

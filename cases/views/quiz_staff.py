@@ -13,7 +13,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.forms import GiftImportForm, GradeForm, QuestionForm, QuizSettingsForm
 from cases.gift import GiftError, export_gift
-from cases.http import HtmxHttpRequest
+from cases.http import HtmxHttpRequest, parse_int
 from cases.models import Answer, Attempt, AttemptState, Question, QuestionCategory
 from cases.permissions import (
     access_answer_for_grading,
@@ -37,16 +37,16 @@ def _teach_course(user, course_pk: int):
 def question_list(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course: its question bank, by category."""
     course, _access = _teach_course(request.user, pk)
-    category = request.GET.get("category", "")
+    category = parse_int(request.GET.get("category"), low=1)
     questions = Question.objects.filter(course=course).select_related("category")
-    if category.isdigit():
-        questions = questions.filter(category_id=int(category))
+    if category is not None:
+        questions = questions.filter(category_id=category)
     categories = QuestionCategory.objects.filter(course=course).annotate(n=Count("questions"))
     context = {
         "course": course,
         "questions": questions,
         "categories": categories,
-        "category": category,
+        "category": str(category or ""),
     }
     return render(request, "cases/quizzes/question_list.html", context)
 

@@ -30,7 +30,7 @@ from cases.views.errors import htmx_alert
 
 @dataclass
 class ChoiceView:
-    pk: int
+    value: int
     text: str
     checked: bool
     # Only on released results:
@@ -84,6 +84,8 @@ def _question_views(attempt: Attempt, slots, *, released: bool) -> list[Question
         question, answer = slot.question, slot.answer
         by_id = {c.pk: c for c in question.all_choices}
         chosen = set(answer.response.get("choices", []))
+        # A choice is named by its place in this attempt's order, never by its id.
+        places = [(place, pk) for place, pk in enumerate(slot.choice_order) if pk in by_id]
         view = QuestionView(
             slot_id=slot.pk,
             number=slot.position,
@@ -91,15 +93,14 @@ def _question_views(attempt: Attempt, slots, *, released: bool) -> list[Question
             title=question.title,
             text=render_markdown(question.text),
             choices=[
-                ChoiceView(pk=pk, text=by_id[pk].text, checked=pk in chosen)
-                for pk in slot.choice_order
-                if pk in by_id
+                ChoiceView(value=place, text=by_id[pk].text, checked=pk in chosen)
+                for place, pk in places
             ],
             value=_shown_value(answer.response),
         )
         if released:
-            for choice in view.choices:
-                source = by_id[choice.pk]
+            for choice, (_place, pk) in zip(view.choices, places, strict=True):
+                source = by_id[pk]
                 choice.right = source.fraction > 0
                 choice.feedback = source.feedback if choice.checked else ""
             view.fraction = answer.fraction
@@ -209,9 +210,9 @@ def _posted_answers(request: HtmxHttpRequest) -> dict[int, dict]:
     answers = {}
     for raw_id in request.POST.getlist("questions"):
         for part in raw_id.split(","):
-            if not part.strip().isdigit():
+            slot_id = parse_int(part, low=1)
+            if slot_id is None:
                 raise services.InvalidAnswer("That question is not part of this attempt.")
-            slot_id = int(part)
             name = f"q{slot_id}"
             answers[slot_id] = {
                 "choices": request.POST.getlist(name),
@@ -285,23 +286,27 @@ def attempt_submit(request: HtmxHttpRequest, pk: int):
 @never_cache
 @require_GET
 def attempt_result(request: HtmxHttpRequest, pk: int):
-    """The attempt's owner sees it after submitting: score, answers, the right answers
-    and feedback only once the quiz's release rule allows."""
+    """The attempt's owner sees it after submitting: the score once the release rule
+    allows; the right answers and feedback also need that no attempt is left to use
+    them on."""
     attempt = access_attempt(request.user, pk)
     if attempt.is_open:
         return redirect(attempt)
     assignment = assignment_for(attempt.quiz, request.user)
-    released = results_released(
-        attempt.quiz, assignment.due_at if assignment else None, timezone.now()
+    now = timezone.now()
+    released = results_released(attempt.quiz, assignment.due_at if assignment else None, now)
+    # The key waits until the student can no longer use it on another attempt.
+    used = Attempt.objects.filter(quiz=attempt.quiz, user=request.user).count()
+    keys = released and not services.can_start_another(
+        quiz=attempt.quiz, used=used, assignment=assignment, now=now
     )
     context = {
         "attempt": attempt,
         "item": attempt.quiz.item,
         "released": released,
+        "keys_released": keys,
         "release_rule": attempt.quiz.get_feedback_release_display(),
         "due_at": assignment.due_at if assignment else None,
-        "questions": _question_views(attempt, _load(attempt), released=released)
-        if released
-        else [],
+        "questions": _question_views(attempt, _load(attempt), released=True) if keys else [],
     }
     return render(request, "cases/quizzes/attempt_result.html", context)

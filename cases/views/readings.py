@@ -123,7 +123,13 @@ def _with_citation_counts(case: CaseStudy, user, access: CaseAccess):
         # Before their first post in a post-first thread, a student sees no counts from it.
         citing = citing.filter(
             Q(discussion__post_first=False)
-            | Q(Exists(Post.objects.filter(discussion=OuterRef("discussion"), author=user)))
+            | Q(
+                Exists(
+                    Post.objects.filter(
+                        discussion=OuterRef("discussion"), author=user, deleted_at__isnull=True
+                    )
+                )
+            )
         )
     counts = Counter(
         n for numbers in citing.values_list("cited_paragraphs", flat=True) for n in numbers

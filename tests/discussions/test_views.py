@@ -225,3 +225,25 @@ def test_replies_cannot_fall_due_before_first_posts(world, client_for):
         },
     )
     assert "Replies fall due after the first post" in _html(response)
+
+
+def test_a_hidden_post_cannot_be_upvoted_by_students(world, client_for):
+    post_moderate(post=world.post, action="hide")
+    response = client_for("student_ta_elsewhere").post(
+        reverse("cases:post_upvote", args=[world.post.pk])
+    )
+    assert response.status_code == 404
+
+
+def test_a_deleted_post_does_not_unlock_post_first_counts(world, client_for):
+    from cases.services.discussions import post_delete
+
+    Discussion.objects.filter(pk=world.discussion.pk).update(post_first=True)
+    mine = post_create(
+        discussion=world.discussion, author=world.users["student_ta_elsewhere"], body="Mine."
+    )
+    post_delete(post=mine)
+    html = _html(
+        client_for("student_ta_elsewhere").get(reverse("cases:case_detail", args=[world.case.slug]))
+    )
+    assert "para__cites" not in html

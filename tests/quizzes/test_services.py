@@ -30,14 +30,14 @@ def _slots(attempt):
 
 def _answer_all_right(attempt, user, seq=None):
     slots = _slots(attempt)
-    order = {title: slot.choice_order for title, slot in slots.items()}
     answers_save(
         attempt_id=attempt.pk,
         user=user,
         seq=seq,
         answers={
-            slots["Partner"].pk: {"choices": [str(order["Partner"][0])]},
-            slots["Levers"].pk: {"choices": [str(i) for i in order["Levers"][:2]]},
+            # Choices are posted by their place in the attempt (no shuffle here).
+            slots["Partner"].pk: {"choices": ["0"]},
+            slots["Levers"].pk: {"choices": ["0", "1"]},
             slots["Researchers"].pk: {"value": "1,650"},
             slots["Owner"].pk: {"value": "false"},
             slots["Argue"].pk: {"value": "It is a D firm with a big lab."},
@@ -58,12 +58,11 @@ def test_a_full_marks_attempt_scores_every_auto_graded_point(world):
 def test_multiple_choice_partial_credit_never_goes_below_zero(world):
     student = world.users["student"]
     slot = _slots(world.attempt)["Levers"]
-    finance, _research, wrong = slot.choice_order
     answers_save(
         attempt_id=world.attempt.pk,
         user=student,
         seq=None,
-        answers={slot.pk: {"choices": [str(finance), str(wrong)]}},
+        answers={slot.pk: {"choices": ["0", "2"]}},  # Finance and a wrong one.
     )
     attempt_submit(attempt_id=world.attempt.pk, user=student)
     assert Answer.objects.get(slot=slot).points == Decimal("0.00")
@@ -76,7 +75,7 @@ def test_one_right_of_two_gets_half(world):
         attempt_id=world.attempt.pk,
         user=student,
         seq=None,
-        answers={slot.pk: {"choices": [str(slot.choice_order[0])]}},
+        answers={slot.pk: {"choices": ["0"]}},
     )
     attempt_submit(attempt_id=world.attempt.pk, user=student)
     assert Answer.objects.get(slot=slot).points == Decimal("0.50")
@@ -121,14 +120,15 @@ def test_the_same_save_twice_is_harmless(world):
 def test_an_answer_naming_a_choice_outside_the_attempt_is_refused(world):
     student = world.users["student"]
     slots = _slots(world.attempt)
-    foreign_choice = slots["Levers"].choice_order[0]
-    with pytest.raises(InvalidAnswer):
-        answers_save(
-            attempt_id=world.attempt.pk,
-            user=student,
-            seq=None,
-            answers={slots["Partner"].pk: {"choices": [str(foreign_choice)]}},
-        )
+    beyond = str(len(slots["Partner"].choice_order))
+    for posted in [beyond, str(slots["Levers"].choice_order[0]), "-1", "1e3", "²"]:
+        with pytest.raises(InvalidAnswer):
+            answers_save(
+                attempt_id=world.attempt.pk,
+                user=student,
+                seq=None,
+                answers={slots["Partner"].pk: {"choices": [posted]}},
+            )
 
 
 def test_an_answer_to_a_question_outside_the_attempt_is_refused(world):
@@ -226,7 +226,7 @@ def test_regrade_after_a_key_correction_recomputes_scores(world):
         attempt_id=world.attempt.pk,
         user=student,
         seq=None,
-        answers={slot.pk: {"choices": [str(motorola)]}},
+        answers={slot.pk: {"choices": ["1"]}},
     )
     attempt = attempt_submit(attempt_id=world.attempt.pk, user=student)
     assert attempt.score == Decimal("0.00")
@@ -331,3 +331,38 @@ def test_a_save_racing_the_submit_is_graded_or_refused(world):
         assert answer.points == Decimal("1.00")  # Saved before the submit graded it.
     else:
         assert answer.response == {}
+
+
+def test_non_finite_numbers_are_refused(world):
+    slot = _slots(world.attempt)["Researchers"]
+    for value in ["inf", "nan", "1e400"]:
+        with pytest.raises(InvalidAnswer):
+            answers_save(
+                attempt_id=world.attempt.pk,
+                user=world.users["student"],
+                seq=None,
+                answers={slot.pk: {"value": value}},
+            )
+
+
+def test_under_a_refuse_policy_an_attempt_closes_at_the_due_date(world):
+    student = world.users["student_ta_elsewhere"]
+    due = timezone.now() + timedelta(minutes=5)
+    world.quiz.item.assignments.update(due_at=due, late_policy=LatePolicy.REFUSE)
+    attempt = attempt_start(quiz=world.quiz, user=student)
+    assert attempt.deadline_at == due
+
+
+def test_regrading_costs_the_same_queries_for_few_or_many_attempts(
+    world, django_assert_max_num_queries
+):
+    from cases.services.quizzes import quiz_regrade
+    from tests.factories import CohortFactory, enrol
+
+    cohort = world.quiz.item.assignments.get().cohort
+    for student in enrol(cohort, 12, prefix="rg"):
+        attempt = attempt_start(quiz=world.quiz, user=student)
+        attempt_submit(attempt_id=attempt.pk, user=student)
+    with django_assert_max_num_queries(12):
+        quiz_regrade(quiz=world.quiz)
+    assert CohortFactory  # Imported for enrol's cohort type only.

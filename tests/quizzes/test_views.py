@@ -62,7 +62,7 @@ def test_saving_without_javascript_keeps_every_answer_and_redirects(world, clien
         reverse("cases:attempt_save", args=[world.attempt.pk]),
         {
             "questions": [str(single.pk), str(numeric.pk)],
-            f"q{single.pk}": str(single.choice_order[0]),
+            f"q{single.pk}": "0",
             f"q{numeric.pk}": "12",
         },
     )
@@ -79,7 +79,7 @@ def test_posted_score_and_correctness_are_ignored(world, client_for):
         reverse("cases:attempt_save", args=[world.attempt.pk]),
         {
             "questions": str(slot.pk),
-            f"q{slot.pk}": str(slot.choice_order[1]),
+            f"q{slot.pk}": "1",
             "score": "100",
             "is_correct": "1",
             "points": "99",
@@ -96,7 +96,7 @@ def test_an_answer_naming_another_questions_choice_is_refused_next_to_the_page(w
     partner, levers = _slot(world, "Partner"), _slot(world, "Levers")
     response = client_for("student").post(
         reverse("cases:attempt_save", args=[world.attempt.pk]),
-        {"questions": str(partner.pk), f"q{partner.pk}": str(levers.choice_order[0])},
+        {"questions": str(partner.pk), f"q{partner.pk}": str(levers.choice_order[0] + 10)},
         headers={"HX-Request": "true"},
     )
     assert response.status_code == 400
@@ -170,7 +170,7 @@ def test_one_question_a_page_moves_on_without_javascript(world, client_for):
     slot = world.attempt.slots.get(position=1)
     response = client.post(
         reverse("cases:attempt_save", args=[world.attempt.pk]),
-        {"questions": str(slot.pk), f"q{slot.pk}": str(slot.choice_order[0]), "goto": "2"},
+        {"questions": str(slot.pk), f"q{slot.pk}": "0", "goto": "2"},
     )
     assert response["Location"].endswith("?page=2")
     assert "Question 2 of 5" in _html(client.get(response["Location"]))
@@ -184,7 +184,7 @@ class TestStaff:
         slot = _slot(world, "Partner")
         client_for("student").post(
             reverse("cases:attempt_save", args=[world.attempt.pk]),
-            {"questions": str(slot.pk), f"q{slot.pk}": str(slot.choice_order[1])},
+            {"questions": str(slot.pk), f"q{slot.pk}": "1"},
         )
         self._submit_all(world)
         html = _html(
@@ -233,7 +233,7 @@ class TestStaff:
         slot = _slot(world, "Partner")
         client_for("student").post(
             reverse("cases:attempt_save", args=[world.attempt.pk]),
-            {"questions": str(slot.pk), f"q{slot.pk}": str(slot.choice_order[1])},
+            {"questions": str(slot.pk), f"q{slot.pk}": "1"},
         )
         self._submit_all(world)
         question = slot.question
@@ -317,3 +317,57 @@ def test_a_quiz_needs_at_least_one_question(world, client_for):
         {"attempts_allowed": "1", "grading_method": "highest", "feedback_release": "never"},
     )
     assert "Pick at least one question" in response.content.decode()
+
+
+def test_choices_are_named_by_place_never_by_id(world, client_for):
+    html = _html(client_for("student").get(world.attempt.get_absolute_url()))
+    partner = _slot(world, "Partner")
+    values = re.findall(rf'name="q{partner.pk}" value="(\d+)"', html)
+    assert values == ["0", "1", "2"]
+
+
+def test_with_attempts_left_the_score_shows_but_not_the_key(world, client_for):
+    world.quiz.attempts_allowed = 2
+    world.quiz.save()
+    client = client_for("student")
+    client.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    html = _html(client.get(reverse("cases:attempt_result", args=[world.attempt.pk])))
+    assert "Score" in html
+    assert "KEY-FEEDBACK" not in html and "right answer</span>" not in html
+    assert "once you have no attempts left" in html
+
+
+def test_odd_ids_are_refused_not_crashed(world, client_for):
+    client = client_for("student")
+    for bad in ["²", "9" * 30, "abc"]:
+        response = client.post(
+            reverse("cases:attempt_save", args=[world.attempt.pk]), {"questions": bad}
+        )
+        assert response.status_code == 302
+    response = client_for("student").post(
+        reverse("cases:post_create", args=[world.discussion.item.pk]),
+        {"body": "x", "parent": "1.5"},
+    )
+    assert response.status_code == 404
+    html = client_for("instructor").get(
+        reverse("cases:question_list", args=[world.course.pk]), {"category": "²"}
+    )
+    assert html.status_code == 200
+
+
+def test_autosaves_stamped_by_the_browser_clock_keep_the_newest(world, client_for):
+    slot = _slot(world, "Researchers")
+    client = client_for("student")
+    url = reverse("cases:attempt_save", args=[world.attempt.pk])
+    headers = {"HX-Request": "true"}
+    client.post(
+        url,
+        {"questions": str(slot.pk), f"q{slot.pk}": "1600", "seq": "1764380000000"},
+        headers=headers,
+    )
+    client.post(
+        url,
+        {"questions": str(slot.pk), f"q{slot.pk}": "5", "seq": "1764379995000"},
+        headers=headers,
+    )
+    assert Answer.objects.get(slot=slot).response == {"value": 1600.0}
