@@ -3,7 +3,6 @@ from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
 
 from cases.models.courses import Assignment, ModuleItem
 
@@ -110,11 +109,6 @@ class CaseStudy(models.Model):
     @property
     def word_count(self) -> int:
         return len(self.body.split())
-
-    @property
-    def rendered_body(self) -> SafeString:
-        # Built by case_paragraphs_sync from nh3-cleaned paragraphs and our own markup.
-        return mark_safe(self.body_html)  # noqa: S308
 
 
 class CaseParagraph(models.Model):
