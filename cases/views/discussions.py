@@ -29,6 +29,35 @@ from cases.permissions import CourseAccess, access_case, access_item
 from cases.services import discussions as services
 from cases.views.errors import htmx_alert
 
+# A long thread is shown this many top-level posts (with their replies) a page.
+ROOTS_PER_PAGE = 30
+
+
+def _page_count(discussion, user, access, posts) -> int:
+    """Pages of top-level posts this viewer may see."""
+    sees_others = _may_see_others(discussion, user, access, posts)
+    roots = sum(
+        1
+        for p in posts
+        if p.parent_id is None
+        and (sees_others or p.author_id == user.pk)
+        and (access.can_grade or not p.hidden_at or p.author_id == user.pk)
+    )
+    return max(1, -(-roots // ROOTS_PER_PAGE))
+
+
+def _page_of(post_id: int, posts) -> int:
+    """The page holding a post: its top-level ancestor's place among the roots."""
+    by_pk = {p.pk: p for p in posts}
+    post = by_pk.get(post_id)
+    while post is not None and post.parent_id in by_pk:
+        post = by_pk[post.parent_id]
+    roots = sorted(
+        (p for p in posts if p.parent_id is None), key=lambda p: (not p.pinned, p.created_at, p.pk)
+    )
+    index = next((i for i, p in enumerate(roots) if post is not None and p.pk == post.pk), 0)
+    return index // ROOTS_PER_PAGE + 1
+
 
 @dataclass
 class PostView:
@@ -79,9 +108,12 @@ def _may_see_others(discussion: Discussion, user, access: CourseAccess, posts) -
     return any(p.author_id == user.pk and not p.is_deleted for p in posts)
 
 
-def _thread(discussion: Discussion, user, access: CourseAccess, posts) -> list[PostView]:
+def _thread(
+    discussion: Discussion, user, access: CourseAccess, posts, page: int | None = None
+) -> list[PostView]:
     """The posts this viewer may see, in reading order: pinned first, then each post
-    followed by its replies."""
+    followed by its replies; with `page`, only that page's top-level posts (and all their
+    replies)."""
     sees_names = access.can_grade or not discussion.anonymous
     sees_others = _may_see_others(discussion, user, access, posts)
     shown = [
@@ -97,6 +129,8 @@ def _thread(discussion: Discussion, user, access: CourseAccess, posts) -> list[P
         parent = post.parent_id if post.parent_id in ids else None
         children.setdefault(parent, []).append(post)
     roots = sorted(children.get(None, []), key=lambda p: (not p.pinned, p.created_at, p.pk))
+    if page is not None:
+        roots = roots[(page - 1) * ROOTS_PER_PAGE : page * ROOTS_PER_PAGE]
     ordered: list[Post] = []
     stack = list(reversed(roots))
     while stack:
@@ -152,15 +186,24 @@ def _discussion_item(user, pk: int) -> tuple[ModuleItem, Discussion, CourseAcces
     return item, discussion, access
 
 
-def _thread_context(request, item, discussion, access, *, posts=None) -> dict:
-    posts = _posts(discussion, request.user, access) if posts is None else posts
+def _thread_context(request, item, discussion, access, *, highlight: int | None = None) -> dict:
+    posts = _posts(discussion, request.user, access)
     now = timezone.now()
+    pages = _page_count(discussion, request.user, access, posts)
+    if highlight is not None:
+        page = _page_of(highlight, posts)
+    else:
+        page = min(parse_int(request.GET.get("page"), low=1, high=10_000) or 1, pages)
     return {
         "item": item,
         "course": item.module.course,
         "discussion": discussion,
         "access": access,
-        "posts": _thread(discussion, request.user, access, posts),
+        "posts": _thread(discussion, request.user, access, posts, page),
+        "page": page,
+        "pages": pages,
+        "page_numbers": range(1, pages + 1),
+        "highlight": highlight,
         "sees_others": _may_see_others(discussion, request.user, access, posts),
         "refusal": services.posting_refusal(discussion, now),
         "nonce": uuid.uuid4().hex,
@@ -248,14 +291,19 @@ def post_create(request: HtmxHttpRequest, pk: int):
         return render(request, "cases/discussions/thread_detail.html", context, status=200)
     if request.htmx:
         return _thread_fragment(request, item, discussion, access, highlight=post.pk)
-    return redirect(post.get_absolute_url())
+    return redirect(_post_url(post, discussion, request.user, access))
+
+
+def _post_url(post: Post, discussion, user, access) -> str:
+    """The post's address on the page of the thread that shows it."""
+    page = _page_of(post.pk, _posts(discussion, user, access))
+    return f"{discussion.item.get_absolute_url()}?page={page}#post-{post.pk}"
 
 
 def _thread_fragment(request, item, discussion, access, *, highlight: int):
     """The compose box and the thread, after a change, for htmx to swap in."""
     discussion.refresh_from_db(fields=["version", "locked"])
-    context = _thread_context(request, item, discussion, access)
-    context["highlight"] = highlight
+    context = _thread_context(request, item, discussion, access, highlight=highlight)
     response = render(request, "cases/discussions/thread_detail.html#thread-body", context)
     response["ETag"] = context["etag"]
     return response

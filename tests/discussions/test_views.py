@@ -247,3 +247,21 @@ def test_a_deleted_post_does_not_unlock_post_first_counts(world, client_for):
         client_for("student_ta_elsewhere").get(reverse("cases:case_detail", args=[world.case.slug]))
     )
     assert "para__cites" not in html
+
+
+def test_a_long_thread_is_paged_and_a_new_post_opens_on_its_page(world, client_for, settings):
+    from cases.views.discussions import ROOTS_PER_PAGE
+
+    settings.POSTS_PER_MINUTE = 1000
+    for n in range(ROOTS_PER_PAGE + 5):
+        post_create(discussion=world.discussion, author=world.users["ta"], body=f"Point {n}.")
+    client = client_for("student")
+    first = _html(client.get(_thread(world)))
+    assert "Point 0." in first and f"Point {ROOTS_PER_PAGE + 4}." not in first
+    assert 'aria-label="Pages of this thread"' in first
+    second = _html(client.get(_thread(world) + "?page=2"))
+    assert f"Point {ROOTS_PER_PAGE + 4}." in second and "Point 0." not in second
+    response = client.post(
+        reverse("cases:post_create", args=[world.discussion.item.pk]), {"body": "Latest."}
+    )
+    assert "?page=2#post-" in response["Location"]
