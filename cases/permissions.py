@@ -90,14 +90,11 @@ def access_course(user, course_id: int) -> tuple[Course, CourseAccess]:
     return course, _access_of(course, user)
 
 
-def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
-    """A module item with its module, course and kind-specific content, and the user's
-    roles in that course; 404 if the user may not see it.
-
-    Students see only items assigned to one of their cohorts (an unassigned item is a
-    draft); staff of the course see every item."""
-    # One query: the item, its module and course, its content, and the user's roles.
-    item = get_object_or_404(
+def items_with_access(user):
+    """Module items with their module, course and content, each annotated with the
+    user's roles in its course and whether it is given to them: one query for any
+    number of items. Pair with `item_access`."""
+    return (
         ModuleItem.objects.with_content()
         .select_related("module__course")
         .annotate(
@@ -105,9 +102,14 @@ def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
                 Assignment.objects.open().for_student(user).filter(item=OuterRef("pk"))
             ),
             **_roles(user, "module__course"),
-        ),
-        pk=item_id,
+        )
     )
+
+
+def item_access(item: ModuleItem, user) -> CourseAccess | None:
+    """The user's access to an item from `items_with_access`; None if they may not see
+    it. Students see only items assigned to one of their cohorts (an unassigned item is
+    a draft); staff of the course see every item."""
     access = CourseAccess(
         is_admin=is_admin(user),
         is_instructor=item._is_instructor,
@@ -115,6 +117,16 @@ def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
         is_student=item._is_student,
     )
     if not access.can_view or (not access.can_grade and not item._assigned):
+        return None
+    return access
+
+
+def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
+    """A module item and the user's roles in its course, in one query; 404 if the user
+    may not see it."""
+    item = get_object_or_404(items_with_access(user), pk=item_id)
+    access = item_access(item, user)
+    if access is None:
         raise Http404
     return item, access
 

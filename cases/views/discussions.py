@@ -25,7 +25,13 @@ from cases.models import (
     Upvote,
     User,
 )
-from cases.permissions import CourseAccess, access_case, access_item
+from cases.permissions import (
+    CourseAccess,
+    access_case,
+    access_item,
+    item_access,
+    items_with_access,
+)
 from cases.services import discussions as services
 from cases.views.errors import htmx_alert
 
@@ -82,21 +88,27 @@ class PostView:
     voted: bool
 
 
-def _posts(discussion: Discussion, user, access: CourseAccess) -> list[Post]:
-    """Every post of the thread in one query, with whether its author teaches the course
-    and whether the viewer upvoted it."""
-    course_id = discussion.item.module.course_id
-    posts = Post.objects.filter(discussion=discussion).annotate(
+def _post_rows(discussions, user):
+    """The posts of these threads in one query, each with whether its author teaches
+    the thread's course and whether the viewer upvoted it."""
+    course = OuterRef("discussion__item__module__course")
+    return Post.objects.filter(discussion__in=discussions).annotate(
         author_instructs=Exists(
-            Course.instructors.through.objects.filter(course=course_id, user=OuterRef("author"))
+            Course.instructors.through.objects.filter(course=course, user=OuterRef("author"))
         ),
         author_assists=Exists(
             Course.teaching_assistants.through.objects.filter(
-                course=course_id, user=OuterRef("author")
+                course=course, user=OuterRef("author")
             )
         ),
         voted=Exists(Upvote.objects.filter(post=OuterRef("pk"), user=user)),
     )
+
+
+def _posts(discussion: Discussion, user, access: CourseAccess) -> list[Post]:
+    """Every post of the thread in one query; authors are loaded only when the viewer
+    may see names."""
+    posts = _post_rows([discussion], user)
     if access.can_grade or not discussion.anonymous:
         posts = posts.select_related("author")
     return list(posts)
@@ -528,17 +540,18 @@ def participation(request: HtmxHttpRequest, pk: int):
 
 
 def discussions_citing(user, case) -> list[tuple[Discussion, CourseAccess, list[Post]]]:
-    """Threads about `case` the user may read, each with the posts the user may see."""
-    found = []
-    items = ModuleItem.objects.filter(discussion__case=case).values_list("pk", flat=True)
-    for item_pk in items:
-        try:
-            _item, discussion, access = _discussion_item(user, item_pk)
-        except Http404:
-            continue
-        posts = _posts(discussion, user, access)
-        found.append((discussion, access, posts))
-    return found
+    """Threads about `case` the user may read, each with its posts: two queries
+    however many threads."""
+    found = {}
+    for item in items_with_access(user).filter(discussion__case=case):
+        access = item_access(item, user)
+        if access is not None:
+            item.discussion.item = item
+            found[item.discussion.pk] = (item.discussion, access, [])
+    # Names come from the author rows only where the viewer may see them (_thread).
+    for post in _post_rows([d for d, _a, _p in found.values()], user).select_related("author"):
+        found[post.discussion_id][2].append(post)
+    return list(found.values())
 
 
 @require_GET

@@ -265,3 +265,23 @@ def test_a_long_thread_is_paged_and_a_new_post_opens_on_its_page(world, client_f
         reverse("cases:post_create", args=[world.discussion.item.pk]), {"body": "Latest."}
     )
     assert "?page=2#post-" in response["Location"]
+
+
+def test_the_paragraph_page_costs_the_same_for_one_thread_or_several(world, client_for):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import AssignmentFactory, make_discussion
+
+    url = reverse("cases:paragraph_detail", args=[world.case.slug, 2])
+    client = client_for("student")
+    counts = []
+    for _ in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+        for _ in range(3):
+            more = make_discussion(world.discussion.item.module, world.case, title="Another")
+            AssignmentFactory(item=more.item, cohort=world.item.assignments.get().cohort)
+            post_create(discussion=more, author=world.users["ta"], body="See ¶2.")
+    assert counts[0] == counts[1]
