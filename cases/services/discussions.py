@@ -58,7 +58,7 @@ def render_post(body: str, case: CaseStudy | None, paragraphs: set[int]) -> tupl
     return "".join(out), cited
 
 
-def _paragraph_numbers(case: CaseStudy | None) -> set[int]:
+def paragraph_numbers(case: CaseStudy | None) -> set[int]:
     if case is None:
         return set()
     return set(case.paragraphs.values_list("number", flat=True))
@@ -108,7 +108,7 @@ def post_create(
         raise PostRefused(
             "You are posting very fast. Wait a minute, then post again; your text is kept."
         )
-    html, cited = render_post(body, discussion.case, _paragraph_numbers(discussion.case))
+    html, cited = render_post(body, discussion.case, paragraph_numbers(discussion.case))
     try:
         with transaction.atomic():
             post = Post.objects.create(
@@ -144,7 +144,7 @@ def post_edit(*, post: Post, body: str) -> Post:
     )
     case = post.discussion.case
     post.body = body
-    post.body_html, post.cited_paragraphs = render_post(body, case, _paragraph_numbers(case))
+    post.body_html, post.cited_paragraphs = render_post(body, case, paragraph_numbers(case))
     post.citation_count = len(post.cited_paragraphs)
     post.word_count = len(body.split())
     post.edited_at = timezone.now()

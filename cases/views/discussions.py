@@ -13,7 +13,6 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.forms import DiscussionSettingsForm, ParticipationGradeForm
 from cases.http import HtmxHttpRequest, parse_int
-from cases.markdown import render_markdown
 from cases.models import (
     Course,
     Discussion,
@@ -224,6 +223,14 @@ def _thread_context(request, item, discussion, access, *, highlight: int | None 
     }
 
 
+def _prompt(discussion: Discussion):
+    """The instructor's prompt, with its ¶ citations linked like a post's."""
+    html, _cited = services.render_post(
+        discussion.prompt, discussion.case, services.paragraph_numbers(discussion.case)
+    )
+    return mark_safe(html)  # noqa: S308 - rendered and cleaned by render_post.
+
+
 def item_discussion(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
     """A discussion as a module item: the prompt, the compose box and the thread.
     Students of a cohort it is given to post; course staff moderate."""
@@ -232,7 +239,7 @@ def item_discussion(request: HtmxHttpRequest, item: ModuleItem, access: CourseAc
         return None
     discussion.item = item
     context = _thread_context(request, item, discussion, access)
-    context["prompt"] = render_markdown(discussion.prompt)
+    context["prompt"] = _prompt(discussion)
     context["following"] = (
         access.can_grade or Follow.objects.filter(discussion=discussion, user=request.user).exists()
     )
@@ -295,7 +302,7 @@ def post_create(request: HtmxHttpRequest, pk: int):
             return _refused(request, item, str(error))
         context = _thread_context(request, item, discussion, access)
         context |= {
-            "prompt": render_markdown(discussion.prompt),
+            "prompt": _prompt(discussion),
             "draft": body,
             "draft_parent": parent,
             "error": str(error),

@@ -285,3 +285,9 @@ def test_the_paragraph_page_costs_the_same_for_one_thread_or_several(world, clie
             AssignmentFactory(item=more.item, cohort=world.item.assignments.get().cohort)
             post_create(discussion=more, author=world.users["ta"], body="See ¶2.")
     assert counts[0] == counts[1]
+
+
+def test_citations_in_the_prompt_are_linked_too(world, client_for):
+    Discussion.objects.filter(pk=world.discussion.pk).update(prompt="Start from ¶3.")
+    html = _html(client_for("student").get(_thread(world)))
+    assert f'href="/library/{world.case.slug}/#p3"' in html
