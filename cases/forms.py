@@ -8,7 +8,10 @@ from cases.models import (
     CHOICE_KINDS,
     CaseStudy,
     Choice,
+    Cohort,
     Discussion,
+    ItemKind,
+    Module,
     Question,
     QuestionCategory,
     QuestionKind,
@@ -457,4 +460,44 @@ class DiscussionSettingsForm(forms.ModelForm):
         first, replies = cleaned.get("first_post_due_at"), cleaned.get("replies_due_at")
         if first and replies and replies < first:
             self.add_error("replies_due_at", "Replies fall due after the first post, not before.")
+        return cleaned
+
+
+class ItemCreateForm(forms.Form):
+    """A new case reading, quiz or discussion in one of the course's modules."""
+
+    KINDS = [
+        (ItemKind.CASE_READING, "Case reading"),
+        (ItemKind.QUIZ, "Quiz"),
+        (ItemKind.DISCUSSION, "Discussion"),
+    ]
+    module = forms.ModelChoiceField(queryset=Module.objects.none())
+    kind = forms.ChoiceField(choices=KINDS)
+    title = forms.CharField(max_length=200)
+    case = forms.ModelChoiceField(
+        queryset=CaseStudy.objects.all(),
+        required=False,
+        help_text="Required for a reading; for a discussion, the case its ¶ citations refer to.",
+    )
+    cohorts = forms.ModelMultipleChoiceField(
+        queryset=Cohort.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Students see the item once it is given to their cohort.",
+    )
+    due_at = forms.DateTimeField(
+        required=False,
+        label="Due",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+    )
+
+    def __init__(self, *args, course, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["module"].queryset = course.modules.all()
+        self.fields["cohorts"].queryset = course.cohorts.all()
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("kind") == ItemKind.CASE_READING and not cleaned.get("case"):
+            self.add_error("case", "Choose the case to read.")
         return cleaned

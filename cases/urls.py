@@ -9,6 +9,7 @@ urlpatterns = [
     path("teach/", dashboard.instructor_dashboard, name="instructor_dashboard"),
     path("courses/<int:pk>/", courses.course_detail, name="course_detail"),
     path("items/<int:pk>/", courses.item_detail, name="item_detail"),
+    path("courses/<int:pk>/items/new/", courses.item_create, name="item_create"),
     path("library/", readings.case_list, name="case_list"),
     path("library/new/", readings.case_create, name="case_create"),
     path("library/import/", readings.case_import, name="case_import"),

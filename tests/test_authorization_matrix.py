@@ -81,6 +81,9 @@ MATRIX: dict[str, Route] = {
     "cases:item_detail": Route(
         lambda w: reverse("cases:item_detail", args=[w.item.pk]), COURSE_MEMBERS
     ),
+    "cases:item_create": Route(
+        lambda w: reverse("cases:item_create", args=[w.course.pk]), COURSE_TEACHERS
+    ),
     "cases:cohort_list": Route(lambda w: reverse("cases:cohort_list"), STAFF_ONLY),
     "cases:case_list": Route(lambda w: reverse("cases:case_list"), signed_in(200)),
     "cases:case_create": Route(lambda w: reverse("cases:case_create"), AUTHORS),

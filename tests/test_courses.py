@@ -84,3 +84,33 @@ def test_an_item_that_opens_later_stays_hidden_until_then(world, client_for):
     assert client.get(world.item.get_absolute_url()).status_code == 404
     assert client.get(world.case.get_absolute_url()).status_code == 404
     assert "Shanghai Bell" not in client.get(world.course.get_absolute_url()).content.decode()
+
+
+def test_instructor_adds_a_quiz_that_students_then_see(world, client_for):
+    from cases.models import ModuleItem
+
+    cohort = world.item.assignments.get().cohort
+    response = client_for("instructor").post(
+        reverse("cases:item_create", args=[world.course.pk]),
+        {
+            "module": world.item.module.pk,
+            "kind": "quiz",
+            "title": "Pop quiz on SMIC",
+            "cohorts": [cohort.pk],
+            "due_at": "2030-03-01T17:00",
+        },
+    )
+    item = ModuleItem.objects.get(title="Pop quiz on SMIC")
+    assert response["Location"] == reverse("cases:quiz_settings", args=[item.pk])
+    assert hasattr(item, "quiz")
+    html = client_for("student").get(world.course.get_absolute_url()).content.decode()
+    assert "Pop quiz on SMIC" in html
+
+
+def test_a_reading_needs_a_case(world, client_for):
+    response = client_for("instructor").post(
+        reverse("cases:item_create", args=[world.course.pk]),
+        {"module": world.item.module.pk, "kind": "case_reading", "title": "Read it"},
+    )
+    assert "Choose the case to read." in response.content.decode()
+    assert 'value="Read it"' in response.content.decode()

@@ -1,10 +1,14 @@
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
+from cases.forms import ItemCreateForm
 from cases.http import HtmxHttpRequest
 from cases.models import Assignment, ItemKind, ModuleItem
 from cases.permissions import access_course, access_item
+from cases.services import courses as services
 from cases.views import discussions, quizzes, readings
 
 # Each item kind with a page of its own; the others show the generic item page.
@@ -64,3 +68,30 @@ def item_detail(request: HtmxHttpRequest, pk: int):
         "cases/courses/item_detail.html",
         {"item": item, "course": item.module.course, "access": access, "assignments": assignments},
     )
+
+
+@require_http_methods(["GET", "POST"])
+def item_create(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course add a case reading, quiz or discussion to a
+    module and give it to cohorts. A quiz or thread then opens on its settings page."""
+    course, access = access_course(request.user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    form = ItemCreateForm(request.POST or None, course=course)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        item = services.item_create(
+            module=data["module"],
+            kind=data["kind"],
+            title=data["title"],
+            case=data["case"],
+            cohorts=data["cohorts"],
+            due_at=data["due_at"],
+        )
+        messages.success(request, f"Added “{item.title}”.")
+        next_page = {
+            ItemKind.QUIZ: "cases:quiz_settings",
+            ItemKind.DISCUSSION: "cases:discussion_settings",
+        }.get(item.kind, "cases:item_detail")
+        return redirect(next_page, pk=item.pk)
+    return render(request, "cases/courses/item_form.html", {"form": form, "course": course})
