@@ -59,17 +59,20 @@ def database_from_url(url: str) -> dict:
 
 TESTING = "pytest" in sys.modules
 DEBUG = env_bool("DJANGO_DEBUG", False)
+# Commands that never serve a request and need no secrets, so that checks such as
+# `manage.py makemigrations --check` run on a bare checkout.
+NEEDS_NO_SECRETS = TESTING or sys.argv[1:2] == ["makemigrations"]
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
+    if not (DEBUG or NEEDS_NO_SECRETS):
         raise ImproperlyConfigured(
             "Set DJANGO_SECRET_KEY (or DJANGO_DEBUG=1 for local development)."
         )
     SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"  # noqa: S105
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
-if not ALLOWED_HOSTS and not TESTING:
+if not ALLOWED_HOSTS and not NEEDS_NO_SECRETS:
     raise ImproperlyConfigured("Set DJANGO_ALLOWED_HOSTS, e.g. redqueen.example.edu")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
