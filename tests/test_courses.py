@@ -114,3 +114,21 @@ def test_a_reading_needs_a_case(world, client_for):
     )
     assert "Choose the case to read." in response.content.decode()
     assert 'value="Read it"' in response.content.decode()
+
+
+def test_dashboard_shows_quiz_and_discussion_status(world, client_for):
+    from cases.services.discussions import post_create
+    from cases.services.quizzes import attempt_submit
+
+    client = client_for("student")
+    html = client.get(reverse("cases:home")).content.decode()
+    assert "tag--in_progress" in html  # The world's student has an open attempt.
+    attempt_submit(attempt_id=world.attempt.pk, user=world.users["student"])
+    html = client.get(reverse("cases:home")).content.decode()
+    assert "tag--submitted" in html
+    assert "tag--posted" in html  # The world's student posted in the thread.
+    html = client_for("student_ta_elsewhere").get(reverse("cases:home")).content.decode()
+    assert "tag--posted" not in html
+    post_create(discussion=world.discussion, author=world.users["student_ta_elsewhere"], body="Me.")
+    html = client_for("student_ta_elsewhere").get(reverse("cases:home")).content.decode()
+    assert "tag--posted" in html

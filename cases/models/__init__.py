@@ -38,10 +38,9 @@ from cases.models.readings import (
     CaseReading,
     CaseStudy,
     ReadingProgress,
-    ReadingStatus,
     Region,
-    reading_status,
 )
+from cases.models.status import WorkStatus, with_student_work, work_status
 from cases.models.users import LoginThrottle, User
 
 __all__ = [
@@ -78,9 +77,10 @@ __all__ = [
     "Quiz",
     "QuizSlot",
     "ReadingProgress",
-    "ReadingStatus",
     "Region",
     "Upvote",
     "User",
-    "reading_status",
+    "WorkStatus",
+    "with_student_work",
+    "work_status",
 ]

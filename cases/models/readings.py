@@ -147,13 +147,6 @@ class CaseReading(models.Model):
         return f"Reading of {self.case}"
 
 
-class ReadingStatus(models.TextChoices):
-    NOT_STARTED = "not_started", "Not started"
-    OPENED = "opened", "Opened"
-    DONE = "done", "Done"
-    LATE = "late", "Late"
-
-
 class ReadingProgress(models.Model):
     """One student's reading of one case, whatever course it came from."""
 
@@ -182,15 +175,3 @@ class ReadingProgress(models.Model):
     @property
     def active_minutes(self) -> int:
         return round(self.active_seconds / 60)
-
-
-def reading_status(progress: ReadingProgress | None, assignment: Assignment, now) -> str:
-    """Not started, opened, done, or late: done after the due date, or not done by it."""
-    past_due = assignment.is_past_due(now)
-    if progress is not None and progress.done_at is not None:
-        if assignment.due_at is not None and progress.done_at > assignment.due_at:
-            return ReadingStatus.LATE
-        return ReadingStatus.DONE
-    if past_due:
-        return ReadingStatus.LATE
-    return ReadingStatus.OPENED if progress is not None else ReadingStatus.NOT_STARTED

@@ -7,14 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cases.http import HtmxHttpRequest
-from cases.models import (
-    Assignment,
-    Course,
-    ItemKind,
-    ReadingProgress,
-    ReadingStatus,
-    reading_status,
-)
+from cases.models import Assignment, Course, WorkStatus, with_student_work, work_status
 from cases.permissions import is_admin
 
 UPCOMING_LIMIT = 12
@@ -22,22 +15,10 @@ UPCOMING_LIMIT = 12
 RECENTLY_DUE = timedelta(days=7)
 
 
-def _attach_statuses(user, assignments: list[Assignment], now) -> None:
-    """Give each assignment the student's status on it, in one query per item kind."""
-    readings = [
-        a
-        for a in assignments
-        if a.item.kind == ItemKind.CASE_READING and hasattr(a.item, "case_reading")
-    ]
-    progress = {
-        p.case_id: p
-        for p in ReadingProgress.objects.filter(
-            user=user, case__in=[a.item.case_reading.case_id for a in readings]
-        )
-    }
-    for assignment in readings:
-        status = reading_status(progress.get(assignment.item.case_reading.case_id), assignment, now)
-        assignment.status = ReadingStatus(status)
+def _unfinished(assignment) -> bool:
+    return not (
+        assignment.work_done_at or assignment.work_submitted_at or assignment.work_first_post_at
+    )
 
 
 @require_GET
@@ -51,8 +32,9 @@ def home(request: HtmxHttpRequest):
     if not courses and (is_admin(user) or Course.objects.taught_by(user).exists()):
         return redirect("cases:instructor_dashboard")
     now = timezone.now()
-    mine = Assignment.objects.for_student(user).select_related(
-        "item__module__course", "item__case_reading", "cohort"
+    mine = with_student_work(
+        Assignment.objects.for_student(user).select_related("item__module__course", "cohort"),
+        user,
     )
     upcoming = list(mine.upcoming(now)[:UPCOMING_LIMIT])
     recent = list(
@@ -60,9 +42,10 @@ def home(request: HtmxHttpRequest):
         .filter(due_at__lt=now, due_at__gte=now - RECENTLY_DUE)
         .order_by("-due_at")[:UPCOMING_LIMIT]
     )
-    _attach_statuses(user, upcoming + recent, now)
+    for assignment in upcoming + recent:
+        assignment.status = work_status(assignment, now)
     # Past due and finished needs no attention; past due and unfinished does.
-    overdue = [a for a in recent if getattr(a, "status", None) == ReadingStatus.LATE]
+    overdue = [a for a in recent if a.status == WorkStatus.LATE and _unfinished(a)]
     return render(
         request,
         "cases/dashboard/student_dashboard.html",
