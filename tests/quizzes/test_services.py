@@ -20,6 +20,7 @@ from cases.services.quizzes import (
     question_regrade,
     quiz_grade,
 )
+from tests.concurrency import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -266,25 +267,9 @@ def test_twenty_concurrent_starts_respect_the_attempts_limit(world):
     student = world.users["student_ta_elsewhere"]
     world.quiz.attempts_allowed = 2
     world.quiz.save()
-    barrier = threading.Barrier(20)
-    errors = []
-
-    def start():
-        try:
-            barrier.wait()
-            attempt_start(quiz=world.quiz, user=student)
-        except AttemptLimitReached:
-            pass
-        except Exception as error:
-            errors.append(repr(error))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=start) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = at_once(
+        lambda: attempt_start(quiz=world.quiz, user=student), 20, expected=AttemptLimitReached
+    )
     assert errors == []
     assert Attempt.objects.filter(quiz=world.quiz, user=student).count() == 1
     # And after submitting, the second and last attempt can start, but no third.
@@ -357,7 +342,7 @@ def test_regrading_costs_the_same_queries_for_few_or_many_attempts(
     world, django_assert_max_num_queries
 ):
     from cases.services.quizzes import quiz_regrade
-    from tests.factories import CohortFactory, enrol
+    from tests.factories import enrol
 
     cohort = world.quiz.item.assignments.get().cohort
     for student in enrol(cohort, 12, prefix="rg"):
@@ -365,4 +350,3 @@ def test_regrading_costs_the_same_queries_for_few_or_many_attempts(
         attempt_submit(attempt_id=attempt.pk, user=student)
     with django_assert_max_num_queries(12):
         quiz_regrade(quiz=world.quiz)
-    assert CohortFactory  # Imported for enrol's cohort type only.

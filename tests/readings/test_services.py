@@ -1,5 +1,3 @@
-import threading
-
 import pytest
 from django.db import connection
 from django.db.models import F
@@ -13,6 +11,7 @@ from cases.services.readings import (
     reading_mark_done,
     reading_open,
 )
+from tests.concurrency import at_once
 from tests.factories import UserFactory, make_case
 
 pytestmark = pytest.mark.django_db
@@ -130,23 +129,7 @@ def test_two_first_opens_at_once_make_one_progress_row():
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL's concurrent connections; SQLite serialises writers")
     case, user = make_case(), UserFactory()
-    barrier = threading.Barrier(4)
-    errors = []
-
-    def open_case():
-        try:
-            barrier.wait()
-            reading_open(user=user, case=case)
-        except Exception as error:
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=open_case) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = at_once(lambda: reading_open(user=user, case=case), 4)
     assert errors == []
     assert ReadingProgress.objects.filter(user=user, case=case).count() == 1
 
