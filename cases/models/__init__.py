@@ -42,6 +42,7 @@ from cases.models.readings import (
 )
 from cases.models.status import WorkStatus, with_student_work, work_status
 from cases.models.users import LoginThrottle, User
+from cases.models.work import Extension, GradeCategory, Rubric, Work, WorkState
 
 __all__ = [
     "CHOICE_KINDS",
@@ -59,8 +60,10 @@ __all__ = [
     "Cohort",
     "Course",
     "Discussion",
+    "Extension",
     "FeedbackRelease",
     "Follow",
+    "GradeCategory",
     "GradingMethod",
     "ItemKind",
     "LatePolicy",
@@ -78,8 +81,11 @@ __all__ = [
     "QuizSlot",
     "ReadingProgress",
     "Region",
+    "Rubric",
     "Upvote",
     "User",
+    "Work",
+    "WorkState",
     "WorkStatus",
     "with_student_work",
     "work_status",

@@ -21,6 +21,10 @@ class Cohort(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="cohorts", blank=True
     )
+    # TAs who grade only this cohort's students; a TA with none grades every cohort.
+    teaching_assistants = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="assisted_cohorts", blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -116,6 +120,11 @@ class Course(models.Model):
         settings.AUTH_USER_MODEL, related_name="courses_assisted", blank=True
     )
     cohorts = models.ManyToManyField(Cohort, related_name="courses", blank=True)
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        help_text="Dates are stored in UTC and shown in this zone, e.g. Asia/Shanghai.",
+    )
 
     objects = CourseQuerySet.as_manager()
 
@@ -173,6 +182,12 @@ class ModuleItem(models.Model):
     title = models.CharField(max_length=200)
     instructions = models.TextField(blank=True, help_text="Markdown, shown above the item.")
     position = models.PositiveIntegerField(default=0)
+    grade_category = models.ForeignKey(
+        "GradeCategory", null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
+    rubric = models.ForeignKey(
+        "Rubric", null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
 
     objects = ModuleItemQuerySet.as_manager()
 
@@ -223,7 +238,14 @@ class Assignment(models.Model):
     late_policy = models.CharField(
         max_length=10, choices=LatePolicy.choices, default=LatePolicy.ACCEPT
     )
-    late_penalty_percent = models.PositiveSmallIntegerField(default=0)
+    late_penalty_percent = models.PositiveSmallIntegerField(
+        default=0, help_text="Percent of the points taken off per day late."
+    )
+    late_until = models.DateTimeField(
+        null=True, blank=True, help_text="Cut-off: late work is accepted until then."
+    )
+    grades_released_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = AssignmentQuerySet.as_manager()
 
@@ -239,6 +261,11 @@ class Assignment(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(late_penalty_percent__lte=100), name="assignment_penalty_percent"
+            ),
+            models.CheckConstraint(
+                condition=Q(late_until__isnull=True)
+                | (Q(due_at__isnull=False) & Q(late_until__gte=models.F("due_at"))),
+                name="assignment_cutoff_after_due",
             ),
         ]
 

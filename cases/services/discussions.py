@@ -12,7 +12,16 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from cases.markdown import render_markdown
-from cases.models import MAX_DEPTH, CaseStudy, Discussion, Post, PostRevision, Upvote
+from cases.models import (
+    MAX_DEPTH,
+    CaseStudy,
+    Discussion,
+    ParticipationGrade,
+    Post,
+    PostRevision,
+    Upvote,
+)
+from cases.services.work import work_sync
 
 MAX_POST_CHARS = 10_000
 CITATION = re.compile(r"\[?¶\s?(\d{1,4})\]?")
@@ -126,6 +135,7 @@ def post_create(
     except IntegrityError:
         return Post.objects.get(author=author, nonce=nonce[:40])
     _bump(discussion.pk)
+    work_sync(discussion.item, [author.pk])
     return post
 
 
@@ -157,6 +167,18 @@ def post_delete(*, post: Post) -> None:
     """The author deletes: the post stays as "deleted" so replies keep their place."""
     Post.objects.filter(pk=post.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
     _bump(post.discussion_id)
+    work_sync(post.discussion.item, [post.author_id])
+
+
+@transaction.atomic
+def participation_grade(*, discussion: Discussion, user_id: int, points, comment: str, grader):
+    """A person grades a student's participation in a thread; the gradebook follows."""
+    ParticipationGrade.objects.update_or_create(
+        discussion=discussion,
+        user_id=user_id,
+        defaults={"points": points, "comment": comment, "graded_by": grader},
+    )
+    work_sync(discussion.item, [user_id])
 
 
 @transaction.atomic

@@ -6,11 +6,11 @@ either applied before the submit grades it or refused after; never applied after
 import math
 import random
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Prefetch
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from cases.models import (
@@ -21,10 +21,12 @@ from cases.models import (
     AttemptState,
     Choice,
     LatePolicy,
+    ModuleItem,
     Question,
     QuestionKind,
     Quiz,
 )
+from cases.services.work import assignment_for_student, refusal, work_sync, work_sync_items
 
 ZERO = Decimal("0")
 ONE = Decimal("1")
@@ -56,12 +58,8 @@ def _grace():
 
 
 def assignment_for(quiz: Quiz, user) -> Assignment | None:
-    """The student's assignment of this quiz; with two cohorts, the later due date."""
-    return (
-        Assignment.objects.filter(item=quiz.item_id, cohort__memberships__user=user)
-        .order_by(F("due_at").desc(nulls_first=True))
-        .first()
-    )
+    """The student's assignment of this quiz, with any extension of theirs applied."""
+    return assignment_for_student(quiz.item_id, user)
 
 
 # Grading ---------------------------------------------------------------------------
@@ -110,27 +108,19 @@ def _apply_grade(answer: Answer, question: Question, choices: list[Choice]) -> N
     answer.needs_grading = False
 
 
-def _late_cap(attempt: Attempt, assignment: Assignment | None, score: Decimal) -> Decimal:
-    """A late attempt under a penalty policy scores at most (100 - penalty)% of the
-    maximum."""
-    if not attempt.late or assignment is None or assignment.late_policy != LatePolicy.PENALIZE:
-        return score
-    cap = attempt.max_score * (Decimal(100 - assignment.late_penalty_percent) / Decimal(100))
-    return min(score, cap.quantize(CENT, rounding=ROUND_HALF_UP))
-
-
 def _slots_with_answers(attempt: Attempt):
     return attempt.slots.select_related("question", "answer").prefetch_related(
         Prefetch("question__choices", to_attr="all_choices")
     )
 
 
-def _score(attempt: Attempt, assignment: Assignment | None, slots=None) -> None:
+def _score(attempt: Attempt, slots=None) -> None:
     """Total the attempt from its answers (already graded)."""
     slots = list(_slots_with_answers(attempt)) if slots is None else slots
     attempt.max_score = sum((s.question.points for s in slots if s.question.is_scored), ZERO)
     raw = sum((s.answer.points or ZERO for s in slots if s.question.is_scored), ZERO)
-    attempt.score = _late_cap(attempt, assignment, raw)
+    # A late penalty is the gradebook's to apply (per day late, for every kind).
+    attempt.score = raw
     attempt.needs_grading = any(s.answer.needs_grading for s in slots)
 
 
@@ -168,14 +158,23 @@ def _build_slots(attempt: Attempt, quiz: Quiz) -> None:
     Answer.objects.bulk_create(Answer(slot=slot) for slot in attempt.slots.all())
 
 
+def _work_closes_at(assignment: Assignment | None):
+    """When an attempt must end at the latest: the cut-off, or the due date if late
+    work is refused."""
+    if assignment is None:
+        return None
+    if assignment.late_policy == LatePolicy.REFUSE and assignment.due_at:
+        return assignment.due_at
+    return assignment.late_until
+
+
 def can_start_another(*, quiz: Quiz, used: int, assignment: Assignment | None, now) -> bool:
     """Whether a student who has made `used` attempts (none open) may start one more."""
     if used >= quiz.attempts_allowed:
         return False
     if assignment is None:
         return True
-    refused_late = assignment.late_policy == LatePolicy.REFUSE and assignment.is_past_due(now)
-    return assignment.is_open(now) and not refused_late
+    return refusal(assignment, now) is None
 
 
 def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
@@ -190,14 +189,8 @@ def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
     if existing := open_attempt.first():
         return existing
     assignment = assignment_for(quiz, user)
-    if assignment is not None and not assignment.is_open(now):
-        raise QuizClosed("This quiz is not open yet.")
-    if (
-        assignment is not None
-        and assignment.late_policy == LatePolicy.REFUSE
-        and assignment.is_past_due(now)
-    ):
-        raise QuizClosed("This quiz was due and no longer accepts attempts.")
+    if reason := refusal(assignment, now):
+        raise QuizClosed(reason)
     used = Attempt.objects.filter(quiz=quiz, user=user).count()
     if used >= quiz.attempts_allowed:
         raise AttemptLimitReached(
@@ -207,9 +200,9 @@ def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
     deadline = None
     if quiz.time_limit_minutes:
         deadline = now + timezone.timedelta(minutes=quiz.time_limit_minutes)
-    if assignment is not None and assignment.late_policy == LatePolicy.REFUSE and assignment.due_at:
-        # No late work: the attempt closes at the due date however it was started.
-        deadline = min(deadline or assignment.due_at, assignment.due_at)
+    if closes_at := _work_closes_at(assignment):
+        # No work after this: the attempt closes then however it was started.
+        deadline = min(deadline or closes_at, closes_at)
     try:
         with transaction.atomic():
             attempt = Attempt.objects.create(
@@ -221,6 +214,7 @@ def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
         if existing := open_attempt.first():
             return existing
         raise AttemptLimitReached("You have used all your attempts at this quiz.") from None
+    work_sync(quiz.item, [user.pk])
     return attempt
 
 
@@ -335,8 +329,9 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
         attempt.submitted_at = finished
         attempt.timed_out = timed_out
         attempt.late = bool(assignment and assignment.due_at and finished > assignment.due_at)
-        _score(attempt, assignment, slots)
+        _score(attempt, slots)
         attempt.save()
+    work_sync(attempt.quiz.item, [attempt.user_id])
     return attempt
 
 
@@ -375,26 +370,10 @@ def answer_grade(*, answer_id: int, points: Decimal, comment: str, grader) -> An
     answer.graded_by = grader
     answer.graded_at = timezone.now()
     answer.save()
-    _score(attempt, assignment_for(attempt.quiz, attempt.user))
+    _score(attempt)
     attempt.save(update_fields=["score", "max_score", "needs_grading"])
+    work_sync(attempt.quiz.item, [attempt.user_id])
     return answer
-
-
-def _assignments_for(attempts: list[Attempt]) -> dict[tuple[int, int], Assignment]:
-    """Each (quiz, student)'s assignment, as assignment_for picks it, in one query."""
-    pairs = {(a.quiz_id, a.user_id) for a in attempts}
-    rows = (
-        Assignment.objects.filter(
-            item__quiz__in={q for q, _u in pairs},
-            cohort__memberships__user__in={u for _q, u in pairs},
-        )
-        .annotate(quiz_id=F("item__quiz"), student_id=F("cohort__memberships__user"))
-        .order_by(F("due_at").asc(nulls_last=True))
-    )
-    found = {}
-    for row in rows:  # Ascending, so the last one written is the latest due date.
-        found[(row.quiz_id, row.student_id)] = row
-    return found
 
 
 def _rescore(attempt_ids) -> int:
@@ -406,18 +385,17 @@ def _rescore(attempt_ids) -> int:
         "question", "answer"
     ):
         slots_by_attempt.setdefault(slot.attempt_id, []).append(slot)
-    assignments = _assignments_for(attempts)
     changed = []
     for attempt in attempts:
         before = (attempt.score, attempt.max_score, attempt.needs_grading)
-        _score(
-            attempt,
-            assignments.get((attempt.quiz_id, attempt.user_id)),
-            slots_by_attempt.get(attempt.pk, []),
-        )
+        _score(attempt, slots_by_attempt.get(attempt.pk, []))
         if before != (attempt.score, attempt.max_score, attempt.needs_grading):
             changed.append(attempt)
     Attempt.objects.bulk_update(changed, ["score", "max_score", "needs_grading"])
+    work_sync_items(
+        ModuleItem.objects.filter(quiz__attempts__in=changed).values_list("pk", flat=True),
+        {attempt.user_id for attempt in changed},
+    )
     return len(changed)
 
 

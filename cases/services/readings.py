@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 
 from cases.markdown import render_markdown
 from cases.models import CaseParagraph, CaseStudy, ReadingProgress
+from cases.services.work import work_sync_for_case
 
 # Credit at most this much reading time per heartbeat, however long since the last one:
 # a tab left open over lunch is not an hour of reading.
@@ -188,6 +189,7 @@ def reading_open(*, user, case: CaseStudy) -> ReadingProgress:
     rows = ReadingProgress.objects.filter(user=user, case=case)
     if not rows.update(last_opened_at=now, last_beat=_epoch(now)):
         _progress_create(user=user, case=case, now=now)
+        work_sync_for_case(case, user)
     return rows.get()
 
 
@@ -211,6 +213,7 @@ def reading_heartbeat(*, user, case: CaseStudy, paragraph: int | None) -> None:
         _progress_create(user=user, case=case, now=now)
         if paragraph is not None:
             rows.update(last_paragraph=paragraph)
+        work_sync_for_case(case, user)
 
 
 def reading_mark_done(*, user, case: CaseStudy, done: bool) -> None:
@@ -221,3 +224,4 @@ def reading_mark_done(*, user, case: CaseStudy, done: bool) -> None:
     updated = rows.update(done_at=Coalesce(F("done_at"), Value(now)) if done else None)
     if not updated:
         _progress_create(user=user, case=case, now=now, done=done)
+    work_sync_for_case(case, user)

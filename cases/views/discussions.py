@@ -497,14 +497,12 @@ def participation(request: HtmxHttpRequest, pk: int):
         ):
             raise Http404
         if form.is_valid():
-            ParticipationGrade.objects.update_or_create(
+            services.participation_grade(
                 discussion=discussion,
                 user_id=form.cleaned_data["student"],
-                defaults={
-                    "points": form.cleaned_data["points"],
-                    "comment": form.cleaned_data["comment"],
-                    "graded_by": request.user,
-                },
+                points=form.cleaned_data["points"],
+                comment=form.cleaned_data["comment"],
+                grader=request.user,
             )
             messages.success(request, "Participation grade saved.")
         else:

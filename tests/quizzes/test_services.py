@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from cases.models import Answer, Attempt, AttemptState, LatePolicy
+from cases.models import Answer, Attempt, AttemptState, LatePolicy, Work
 from cases.services.quizzes import (
     AttemptClosed,
     AttemptLimitReached,
@@ -20,6 +20,7 @@ from cases.services.quizzes import (
     question_regrade,
     quiz_grade,
 )
+from cases.services.work import work_points
 from tests.concurrency import at_once
 
 pytestmark = pytest.mark.django_db
@@ -198,17 +199,22 @@ def test_a_save_within_the_grace_period_counts(world):
     assert Answer.objects.get(slot=slot).response == {"value": 1600.0}
 
 
-def test_late_attempts_are_capped_under_a_penalty_policy(world):
+def test_a_late_attempt_keeps_its_score_and_the_gradebook_takes_the_penalty(world):
     student = world.users["student"]
     world.quiz.item.assignments.update(
         due_at=timezone.now() - timedelta(hours=1),
         late_policy=LatePolicy.PENALIZE,
-        late_penalty_percent=50,
+        late_penalty_percent=30,
+        points=10,
     )
     _answer_all_right(world.attempt, student)
     attempt = attempt_submit(attempt_id=world.attempt.pk, user=student)
     assert attempt.late
-    assert attempt.score == Decimal("3.00")  # Half of the 6 points at most.
+    assert (attempt.score, attempt.max_score) == (Decimal("4.00"), Decimal("6.00"))
+    work = Work.objects.get(item=world.quiz.item, user=student)
+    assignment = world.quiz.item.assignments.get()
+    # 4/6 of 10 points, one day late (any part of a day counts): 30% off.
+    assert work_points(work, assignment) == Decimal("4.67")
 
 
 def test_no_attempt_can_start_after_the_due_date_under_a_refuse_policy(world):

@@ -1,0 +1,145 @@
+"""One student's work on one item, whatever its kind, and how it is graded.
+
+`Work` is written by the item kinds' services whenever a student's work changes state
+(`cases.services.work.work_sync`), so the response tracker and the gradebook read one
+table instead of joining every kind's own. A person's part of the grade (override,
+rubric, comment, excused) lives on the same row and is never touched by a sync.
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from cases.models.courses import Assignment, Course, ModuleItem
+
+
+class WorkState(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    OPENED = "opened", "Opened"
+    IN_PROGRESS = "in_progress", "In progress"
+    SUBMITTED = "submitted", "Submitted"
+
+
+class Work(models.Model):
+    item = models.ForeignKey(ModuleItem, on_delete=models.CASCADE, related_name="work")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="work"
+    )
+    # The student's part, kept in step with the kind's own tables by work_sync.
+    state = models.CharField(
+        max_length=12, choices=WorkState.choices, default=WorkState.NOT_STARTED
+    )
+    opened_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    auto_score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    # None means the score is already in the assignment's points (a participation grade).
+    max_score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    needs_grading = models.BooleanField(default=False)
+    # A person's part.
+    rubric_levels = models.JSONField(default=dict, blank=True)
+    rubric_score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    override_score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    override_reason = models.CharField(max_length=300, blank=True)
+    feedback = models.TextField(blank=True, help_text="Shown to the student with the grade.")
+    excused = models.BooleanField(default=False)
+    graded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    graded_at = models.DateTimeField(null=True, blank=True)
+    # Any change to the row: the tracker's ETag and Last-Modified.
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "user"], name="work_once_per_item"),
+            models.CheckConstraint(
+                condition=Q(override_score__isnull=True) | ~Q(override_reason=""),
+                name="work_override_has_reason",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "item"])]
+        verbose_name_plural = "work"
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.item}"
+
+
+class Extension(models.Model):
+    """A later due date (and cut-off) for one student on one assignment."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="extensions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="extensions"
+    )
+    due_at = models.DateTimeField()
+    late_until = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "user"], name="extension_once"),
+            models.CheckConstraint(
+                condition=Q(late_until__isnull=True) | Q(late_until__gte=models.F("due_at")),
+                name="extension_cutoff_after_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.assignment} due {self.due_at:%Y-%m-%d}"
+
+
+class GradeCategory(models.Model):
+    """A weighted group of items in a course's gradebook (readings, quizzes, ...)."""
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="grade_categories")
+    name = models.CharField(max_length=100)
+    weight = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("0"), help_text="Percent of the total."
+    )
+    drop_lowest = models.PositiveSmallIntegerField(
+        default=0, help_text="Drop this many of each student's lowest scores."
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["course", "position", "pk"]
+        verbose_name_plural = "grade categories"
+        constraints = [
+            models.UniqueConstraint(fields=["course", "name"], name="grade_category_name_once"),
+            models.CheckConstraint(
+                condition=Q(weight__gte=0) & Q(weight__lte=100), name="grade_category_weight"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Rubric(models.Model):
+    """Criteria, each with levels worth points; reusable across a course's items.
+
+    `criteria` is a list of {"name": str, "levels": [{"label": str, "points": number}]}.
+    """
+
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="rubrics")
+    title = models.CharField(max_length=200)
+    criteria = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["course", "title"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def max_points(self) -> Decimal:
+        return sum(
+            (max(Decimal(str(level["points"])) for level in c["levels"]) for c in self.criteria),
+            Decimal(0),
+        )

@@ -1,0 +1,280 @@
+"""Students' work on items, kept in one table for the tracker and the gradebook.
+
+Each item kind's services call `work_sync` after a student's work changes state (a
+reading opened or done, an attempt started, submitted or graded, a post written or
+deleted, a participation grade given). It recomputes the rows from the kind's own tables,
+so calling it twice, or concurrently, leaves the same rows; rows that did not change are
+not written, so the tracker's ETag moves only when something a teacher would see moved.
+"""
+
+import math
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db import connection
+from django.db.models import F, Min
+from django.utils import timezone
+
+from cases.models import (
+    Assignment,
+    Attempt,
+    AttemptState,
+    Extension,
+    ItemKind,
+    LatePolicy,
+    ModuleItem,
+    ParticipationGrade,
+    Post,
+    ReadingProgress,
+    Work,
+    WorkState,
+)
+
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+ONE = Decimal(1)
+
+# Fields work_sync owns; a person's part of the row (override, rubric, comment, excused)
+# is never among them.
+SYNCED_FIELDS = ["state", "opened_at", "submitted_at", "auto_score", "max_score", "needs_grading"]
+
+
+# Dates ------------------------------------------------------------------------------
+
+
+def with_extension(assignment: Assignment, extension: Extension | None) -> Assignment:
+    """The assignment as one student sees it: an extension replaces its due date and
+    cut-off. Returns the same object, changed in memory only."""
+    if extension is not None:
+        assignment.due_at = extension.due_at
+        assignment.late_until = extension.late_until
+        assignment.extended = True
+    return assignment
+
+
+def assignment_for_student(item_id: int, user) -> Assignment | None:
+    """The student's assignment of an item, with any extension applied; with two
+    cohorts, the later due date. Two queries."""
+    assignment = (
+        Assignment.objects.filter(item=item_id, cohort__memberships__user=user)
+        .order_by(F("due_at").desc(nulls_first=True))
+        .first()
+    )
+    if assignment is None:
+        return None
+    return with_extension(
+        assignment, Extension.objects.filter(assignment=assignment, user=user).first()
+    )
+
+
+def refusal(assignment: Assignment | None, now) -> str | None:
+    """Why the student may not hand in work now, or None if they may."""
+    if assignment is None:
+        return None
+    if not assignment.is_open(now):
+        return "This is not open yet."
+    if assignment.late_until is not None and now > assignment.late_until:
+        return "The cut-off for late work has passed."
+    if assignment.late_policy == LatePolicy.REFUSE and assignment.is_past_due(now):
+        return "This was due and no longer accepts work."
+    return None
+
+
+# Keeping Work in step ------------------------------------------------------------------
+
+
+@dataclass
+class _Found:
+    state: str = WorkState.NOT_STARTED
+    opened_at: object = None
+    submitted_at: object = None
+    auto_score: Decimal | None = None
+    max_score: Decimal | None = None
+    needs_grading: bool = False
+
+
+def _reading(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    found = {}
+    progress = ReadingProgress.objects.filter(case__readings__item=item, user__in=user_ids)
+    for row in progress.values("user", "first_opened_at", "done_at"):
+        done = row["done_at"] is not None
+        found[row["user"]] = _Found(
+            state=WorkState.SUBMITTED if done else WorkState.OPENED,
+            opened_at=row["first_opened_at"],
+            submitted_at=row["done_at"],
+            auto_score=ONE if done else None,
+            max_score=ONE,
+        )
+    return found
+
+
+def _quiz(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    from cases.services.quizzes import quiz_grade
+
+    quiz = item.quiz
+    by_user: dict[int, list[Attempt]] = {}
+    for attempt in Attempt.objects.filter(quiz=quiz, user__in=user_ids).order_by("number"):
+        by_user.setdefault(attempt.user_id, []).append(attempt)
+    found = {}
+    for user_id, attempts in by_user.items():
+        submitted = [a for a in attempts if a.state == AttemptState.SUBMITTED]
+        found[user_id] = _Found(
+            state=WorkState.SUBMITTED if submitted else WorkState.IN_PROGRESS,
+            opened_at=min(a.started_at for a in attempts),
+            submitted_at=min((a.submitted_at for a in submitted), default=None),
+            auto_score=quiz_grade(submitted, quiz.grading_method),
+            max_score=max((a.max_score for a in submitted), default=None),
+            needs_grading=any(a.needs_grading for a in submitted),
+        )
+    return found
+
+
+def _discussion(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    discussion = item.discussion
+    posts = Post.objects.filter(discussion=discussion, author__in=user_ids, deleted_at__isnull=True)
+    first = dict(
+        posts.values("author").annotate(first=Min("created_at")).values_list("author", "first")
+    )
+    grades = dict(
+        ParticipationGrade.objects.filter(discussion=discussion, user__in=user_ids).values_list(
+            "user", "points"
+        )
+    )
+    found = {}
+    for user_id in first.keys() | grades.keys():
+        posted = first.get(user_id)
+        found[user_id] = _Found(
+            state=WorkState.SUBMITTED if posted else WorkState.NOT_STARTED,
+            opened_at=posted,
+            submitted_at=posted,
+            auto_score=grades.get(user_id),
+            max_score=None,  # Participation points are the assignment's points.
+            needs_grading=posted is not None and user_id not in grades,
+        )
+    return found
+
+
+# Each kind that students hand work in for; a later kind adds itself here.
+WORK_SOURCES = {
+    ItemKind.CASE_READING: _reading,
+    ItemKind.QUIZ: _quiz,
+    ItemKind.DISCUSSION: _discussion,
+}
+
+
+def work_sync(item: ModuleItem, user_ids) -> int:
+    """Bring the given students' Work rows for the item in line with the kind's own
+    tables. Returns how many rows changed."""
+    source = WORK_SOURCES.get(item.kind)
+    user_ids = set(user_ids)
+    if source is None or not user_ids:
+        return 0
+    found = source(item, user_ids)
+    existing = {w.user_id: w for w in Work.objects.filter(item=item, user__in=user_ids)}
+    changed = []
+    for user_id in found.keys() | existing.keys():
+        now_found = found.get(user_id, _Found())
+        work = existing.get(user_id) or Work(item=item, user_id=user_id)
+        values = {name: getattr(now_found, name) for name in SYNCED_FIELDS}
+        if work.pk is None or any(getattr(work, k) != v for k, v in values.items()):
+            for name, value in values.items():
+                setattr(work, name, value)
+            changed.append(work)
+    if changed:
+        now = timezone.now()
+        for work in changed:
+            work.updated_at = now
+        Work.objects.bulk_create(
+            changed,
+            update_conflicts=True,
+            unique_fields=["item", "user"],
+            update_fields=[*SYNCED_FIELDS, "updated_at"],
+        )
+    return len(changed)
+
+
+def work_sync_items(item_ids, user_ids) -> int:
+    """work_sync for several items by id (say, every quiz a regrade touched)."""
+    items = ModuleItem.objects.with_content().filter(pk__in=set(item_ids))
+    return sum(work_sync(item, user_ids) for item in items)
+
+
+# One statement, so opening or finishing a reading costs one query more, however many
+# courses give the case: every reading item of the case given to one of the student's
+# cohorts takes the state of their progress on it.
+_READING_UPSERT = """
+INSERT INTO cases_work (
+    item_id, user_id, state, opened_at, submitted_at, auto_score, max_score,
+    needs_grading, rubric_levels, override_reason, feedback, excused, updated_at
+)
+SELECT reading.item_id, progress.user_id,
+    CASE WHEN progress.done_at IS NULL THEN %(opened)s ELSE %(submitted)s END,
+    progress.first_opened_at, progress.done_at,
+    CASE WHEN progress.done_at IS NULL THEN NULL ELSE 1 END, 1,
+    %(false)s, %(empty)s, '', '', %(false)s, %(now)s
+FROM cases_readingprogress progress
+JOIN cases_casereading reading ON reading.case_id = progress.case_id
+WHERE progress.user_id = %(user)s AND progress.case_id = %(case)s AND EXISTS (
+    SELECT 1 FROM cases_assignment assignment
+    JOIN cases_membership membership ON membership.cohort_id = assignment.cohort_id
+    WHERE assignment.item_id = reading.item_id AND membership.user_id = progress.user_id
+)
+ON CONFLICT (item_id, user_id) DO UPDATE SET
+    state = excluded.state, opened_at = excluded.opened_at,
+    submitted_at = excluded.submitted_at, auto_score = excluded.auto_score,
+    max_score = excluded.max_score, updated_at = excluded.updated_at
+"""
+
+
+def work_sync_for_case(case, user) -> None:
+    """A reading was opened or marked (not) done: bring the student's Work on every
+    reading of that case in line, in one statement."""
+    params = {
+        "opened": WorkState.OPENED.value,
+        "submitted": WorkState.SUBMITTED.value,
+        "false": False,
+        "empty": "{}",
+        "now": timezone.now(),
+        "user": user.pk,
+        "case": case.pk,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_READING_UPSERT, params)
+
+
+# Grades -------------------------------------------------------------------------------
+
+
+def days_late(submitted_at, due_at) -> int:
+    if submitted_at is None or due_at is None or submitted_at <= due_at:
+        return 0
+    return math.ceil((submitted_at - due_at) / timedelta(days=1))
+
+
+def work_points(work: Work | None, assignment: Assignment, rubric_max: Decimal | None = None):
+    """The points (of the assignment's) a student's work earns, or None when it has no
+    grade yet. Excused work has no grade and counts for nothing either way.
+
+    An override wins; then a rubric score; then the kind's own score as a share of its
+    maximum. Late work under a penalty policy loses its percent per day late."""
+    if work is None or work.excused:
+        return None
+    points = Decimal(assignment.points)
+    if work.override_score is not None:
+        return work.override_score
+    if work.rubric_score is not None and rubric_max:
+        earned = points * work.rubric_score / rubric_max
+    elif work.auto_score is None:
+        return None
+    elif work.max_score is None:
+        earned = min(work.auto_score, points)
+    elif work.max_score == 0:
+        earned = points if work.state == WorkState.SUBMITTED else ZERO
+    else:
+        earned = points * work.auto_score / work.max_score
+    if assignment.late_policy == LatePolicy.PENALIZE and assignment.late_penalty_percent:
+        late = days_late(work.submitted_at, assignment.due_at)
+        kept = max(ZERO, ONE - Decimal(assignment.late_penalty_percent * late) / 100)
+        earned *= kept
+    return earned.quantize(CENT, rounding=ROUND_HALF_UP)
