@@ -13,7 +13,17 @@ from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, 
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from cases.models import Answer, Assignment, Attempt, CaseStudy, Course, ModuleItem, Question
+from cases.models import (
+    Answer,
+    Assignment,
+    Attempt,
+    CaseStudy,
+    Cohort,
+    Course,
+    ModuleItem,
+    Question,
+    User,
+)
 
 
 @dataclass(frozen=True)
@@ -218,13 +228,48 @@ def access_question(user, question_id: int) -> tuple[Question, CourseAccess]:
 
 
 def access_answer_for_grading(user, answer_id: int) -> Answer:
-    """An answer in a course the user may grade; 404 otherwise."""
+    """An answer in a course the user may grade, by a student they may grade; 404
+    otherwise."""
     answer = get_object_or_404(
         Answer.objects.select_related("slot__attempt__quiz__item__module"),
         pk=answer_id,
         slot__attempt__state="submitted",  # Work in progress is not graded.
     )
-    _course, access = access_course(user, answer.slot.attempt.quiz.item.module.course_id)
+    course, access = access_course(user, answer.slot.attempt.quiz.item.module.course_id)
     if not access.can_grade:
         raise Http404
+    if not graded_students(user, course, access).filter(pk=answer.slot.attempt.user_id).exists():
+        raise Http404
     return answer
+
+
+# Which students' work a grader sees ------------------------------------------------
+
+
+def graded_cohorts(user, course: Course, access: CourseAccess):
+    """The course's cohorts whose students the user may see and grade: every one for
+    instructors and admins; a TA assigned to some of the course's cohorts sees only
+    those, a TA assigned to none sees all. A queryset, usable as a subquery."""
+    cohorts = Cohort.objects.filter(courses=course)
+    if not access.can_grade:
+        return cohorts.none()
+    if access.is_instructor or access.is_admin:
+        return cohorts
+    assigned = Cohort.objects.filter(courses=course, teaching_assistants=user)
+    return cohorts.filter(Q(teaching_assistants=user) | ~Exists(assigned)).distinct()
+
+
+def graded_students(user, course: Course, access: CourseAccess, cohort_id: int | None = None):
+    """Students of the cohorts the user may grade (one of them, if `cohort_id`)."""
+    cohorts = graded_cohorts(user, course, access)
+    if cohort_id is not None:
+        cohorts = cohorts.filter(pk=cohort_id)
+    return User.objects.filter(
+        Exists(Cohort.members.through.objects.filter(user=OuterRef("pk"), cohort__in=cohorts))
+    )
+
+
+def access_student(user, course: Course, access: CourseAccess, student_id: int) -> User:
+    """One student the user may grade in this course; 404 for anyone else, including
+    a student of a cohort another TA looks after."""
+    return get_object_or_404(graded_students(user, course, access), pk=student_id)

@@ -1,0 +1,254 @@
+"""Students by assigned items for one course: the data under the response tracker, the
+gradebook and the CSV export.
+
+A fixed number of queries whatever the class size: the columns (items), their
+assignments, one page of students with their cohorts, and those students' Work rows and
+extensions. Each cell pairs the student's effective assignment (their cohort's dates,
+moved by any extension) with their Work row, and knows its tracker status and points.
+"""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from cases.models import Assignment, Extension, Membership, ModuleItem, User, Work, WorkState
+from cases.permissions import CourseAccess, graded_cohorts, graded_students
+from cases.services.work import with_extension, work_points
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+class CellStatus(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    OPENED = "opened", "Opened"
+    IN_PROGRESS = "in_progress", "In progress"
+    SUBMITTED = "submitted", "Submitted"
+    LATE = "late", "Late"
+    GRADED = "graded", "Graded"
+    EXCUSED = "excused", "Excused"
+
+
+# The tracker's filter offers these; "behind" is its own filter.
+STATUS_FILTERS = [
+    CellStatus.NOT_STARTED,
+    CellStatus.IN_PROGRESS,
+    CellStatus.SUBMITTED,
+    CellStatus.LATE,
+    CellStatus.GRADED,
+    CellStatus.EXCUSED,
+]
+
+
+def is_graded(work: Work | None) -> bool:
+    """A grade a student could be shown: a person's, or the kind's own once nothing
+    waits for a person."""
+    if work is None:
+        return False
+    if work.override_score is not None or work.rubric_score is not None:
+        return True
+    return (
+        work.state == WorkState.SUBMITTED and work.auto_score is not None and not work.needs_grading
+    )
+
+
+def cell_status(work: Work | None, assignment: Assignment, now) -> CellStatus:
+    if work is not None and work.excused:
+        return CellStatus.EXCUSED
+    if is_graded(work):
+        return CellStatus.GRADED
+    if work is not None and work.state == WorkState.SUBMITTED:
+        return CellStatus.SUBMITTED
+    if assignment.is_past_due(now):
+        return CellStatus.LATE
+    if work is None:
+        return CellStatus.NOT_STARTED
+    if work.state == WorkState.IN_PROGRESS:
+        return CellStatus.IN_PROGRESS
+    if work.state == WorkState.OPENED:
+        return CellStatus.OPENED
+    return CellStatus.NOT_STARTED
+
+
+@dataclass(slots=True)
+class Cell:
+    item: ModuleItem
+    assignment: Assignment | None  # None: not given to this student's cohort.
+    work: Work | None
+    status: str = ""
+    late: bool = False  # Handed in after the (extended) due date.
+    points: Decimal | None = None
+
+
+@dataclass
+class Row:
+    student: User
+    cells: list[Cell] = field(default_factory=list)
+
+
+@dataclass
+class Matrix:
+    items: list[ModuleItem]
+    rows: list[Row]
+    total: int  # Students matching the filters, on every page.
+    page: int
+    pages: int
+
+
+def _behind(items, now) -> Q:
+    """Students with an assignment past its (extended) due date and nothing handed in
+    or excused."""
+    student = OuterRef(OuterRef("pk"))
+    extended = Extension.objects.filter(assignment=OuterRef("pk"), user=student, due_at__gte=now)
+    handed_in = Work.objects.filter(item=OuterRef("item"), user=student).filter(
+        Q(state=WorkState.SUBMITTED) | Q(excused=True)
+    )
+    overdue = (
+        Assignment.objects.filter(
+            item__in=items, cohort__memberships__user=OuterRef("pk"), due_at__lt=now
+        )
+        .exclude(Exists(extended))
+        .exclude(Exists(handed_in))
+    )
+    return Q(Exists(overdue))
+
+
+def _with_status(items, status: str, now) -> Q:
+    """Students with at least one of the shown items in this status (approximately, in
+    SQL: extensions are not consulted for "not started")."""
+    work = Work.objects.filter(item__in=items, user=OuterRef("pk"))
+    if status == CellStatus.LATE:
+        return _behind(items, now)
+    if status == CellStatus.EXCUSED:
+        return Q(Exists(work.filter(excused=True)))
+    if status == CellStatus.GRADED:
+        return Q(
+            Exists(
+                work.filter(
+                    Q(override_score__isnull=False)
+                    | Q(rubric_score__isnull=False)
+                    | Q(state=WorkState.SUBMITTED, auto_score__isnull=False, needs_grading=False)
+                )
+            )
+        )
+    if status == CellStatus.SUBMITTED:
+        return Q(Exists(work.filter(state=WorkState.SUBMITTED, excused=False)))
+    if status == CellStatus.IN_PROGRESS:
+        return Q(Exists(work.filter(state__in=[WorkState.OPENED, WorkState.IN_PROGRESS])))
+    untouched = Assignment.objects.filter(
+        item__in=items, cohort__memberships__user=OuterRef("pk")
+    ).exclude(Exists(Work.objects.filter(item=OuterRef("item"), user=OuterRef(OuterRef("pk")))))
+    return Q(Exists(untouched))
+
+
+def course_items(course, cohorts, module_id: int | None = None):
+    """The columns: items given to at least one of these cohorts, in course order."""
+    items = (
+        ModuleItem.objects.filter(module__course=course)
+        .filter(Exists(Assignment.objects.filter(item=OuterRef("pk"), cohort__in=cohorts)))
+        .select_related("module", "grade_category", "rubric")
+        .order_by("module__position", "module__pk", "position", "pk")
+    )
+    if module_id is not None:
+        items = items.filter(module_id=module_id)
+    return items
+
+
+def course_matrix(
+    user,
+    course,
+    access: CourseAccess,
+    *,
+    cohort_id: int | None = None,
+    module_id: int | None = None,
+    status: str = "",
+    behind: bool = False,
+    student_id: int | None = None,
+    page: int = 1,
+    per_page: int | None = 50,
+    now=None,
+) -> Matrix:
+    """One page of the course's students (those the user may grade) by its assigned
+    items. `per_page=None` gives every student (the CSV export)."""
+    now = now or timezone.now()
+    cohorts = graded_cohorts(user, course, access)
+    if cohort_id is not None:
+        cohorts = cohorts.filter(pk=cohort_id)
+    items = list(course_items(course, cohorts, module_id))
+    students = graded_students(user, course, access, cohort_id).order_by(
+        "last_name", "first_name", "username"
+    )
+    if student_id is not None:
+        students = students.filter(pk=student_id)
+    if behind:
+        students = students.filter(_behind(items, now))
+    if status in CellStatus.values:
+        students = students.filter(_with_status(items, status, now))
+    total = students.count() if per_page else None
+    if per_page:
+        pages = max(1, -(-total // per_page))
+        page = min(max(1, page), pages)
+        students = list(students[(page - 1) * per_page : page * per_page])
+    else:
+        students = list(students)
+        total, pages, page = len(students), 1, 1
+    student_ids = [s.pk for s in students]
+
+    assignments = list(Assignment.objects.filter(item__in=items, cohort__in=cohorts))
+    by_item_cohort = {(a.item_id, a.cohort_id): a for a in assignments}
+    cohorts_of: dict[int, list[int]] = {}
+    for user_id, cohort in Membership.objects.filter(
+        user__in=student_ids, cohort__in=cohorts
+    ).values_list("user", "cohort"):
+        cohorts_of.setdefault(user_id, []).append(cohort)
+    works = {
+        (w.user_id, w.item_id): w for w in Work.objects.filter(item__in=items, user__in=student_ids)
+    }
+    extensions = {
+        (e.user_id, e.assignment_id): e
+        for e in Extension.objects.filter(assignment__in=assignments, user__in=student_ids)
+    }
+
+    rows = []
+    for student in students:
+        row = Row(student=student)
+        my_cohorts = cohorts_of.get(student.pk, [])
+        for item in items:
+            assignment = _assignment_of(item, my_cohorts, by_item_cohort)
+            work = works.get((student.pk, item.pk))
+            cell = Cell(item=item, assignment=assignment, work=work)
+            if assignment is not None:
+                extension = extensions.get((student.pk, assignment.pk))
+                if extension is not None:
+                    assignment = with_extension(_copy(assignment), extension)
+                    cell.assignment = assignment
+                cell.status = cell_status(work, assignment, now)
+                cell.late = bool(
+                    work is not None
+                    and work.submitted_at
+                    and assignment.due_at
+                    and work.submitted_at > assignment.due_at
+                )
+                rubric_max = item.rubric.max_points if item.rubric_id else None
+                cell.points = work_points(work, assignment, rubric_max)
+            row.cells.append(cell)
+        rows.append(row)
+    return Matrix(items=items, rows=rows, total=total, page=page, pages=pages)
+
+
+def _assignment_of(item, cohort_ids, by_item_cohort) -> Assignment | None:
+    """The student's assignment of the item; in two cohorts, the later due date."""
+    found = [by_item_cohort[(item.pk, c)] for c in cohort_ids if (item.pk, c) in by_item_cohort]
+    if len(found) < 2:
+        return found[0] if found else None
+    return max(found, key=lambda a: (a.due_at is None, a.due_at or EARLIEST))
+
+
+def _copy(assignment: Assignment) -> Assignment:
+    """A shallow copy, so one student's extension does not move their classmates'."""
+    clone = Assignment.__new__(Assignment)
+    clone.__dict__ = assignment.__dict__.copy()
+    return clone

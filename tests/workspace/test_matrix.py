@@ -1,0 +1,95 @@
+"""The students-by-items matrix under the tracker and the gradebook."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from cases.models import Cohort, Extension, Work
+from cases.permissions import access_course
+from cases.services.discussions import participation_grade
+from cases.services.matrix import CellStatus, course_matrix
+from cases.services.quizzes import attempt_submit
+from cases.services.readings import reading_mark_done, reading_open
+from tests.factories import MembershipFactory, UserFactory
+from tests.quizzes.test_services import _answer_all_right
+
+pytestmark = pytest.mark.django_db
+
+
+def _matrix(world, role="instructor", **filters):
+    user = world.users[role]
+    course, access = access_course(user, world.course.pk)
+    return course_matrix(user, course, access, **filters)
+
+
+def _cells(matrix, username):
+    row = next(r for r in matrix.rows if r.student.username == username)
+    return {cell.item.title: cell for cell in row.cells}
+
+
+def test_each_kind_of_work_shows_its_status(world):
+    student = world.users["student"]
+    cells = _cells(_matrix(world), "student")
+    # The world's student has an open attempt and a post; nothing read yet.
+    assert cells["Shanghai Bell"].status == CellStatus.NOT_STARTED
+    assert cells["Reading check"].status == CellStatus.IN_PROGRESS
+    assert cells["R firm or D firm?"].status == CellStatus.SUBMITTED
+
+    reading_open(user=student, case=world.case)
+    assert _cells(_matrix(world), "student")["Shanghai Bell"].status == CellStatus.OPENED
+    reading_mark_done(user=student, case=world.case, done=True)
+    _answer_all_right(world.attempt, student)  # With a short text for a person.
+    attempt_submit(attempt_id=world.attempt.pk, user=student)
+    participation_grade(
+        discussion=world.discussion, user_id=student.pk, points=Decimal(8), comment="", grader=None
+    )
+    cells = _cells(_matrix(world), "student")
+    assert cells["Shanghai Bell"].status == CellStatus.GRADED
+    assert cells["Shanghai Bell"].points == Decimal("10.00")  # Completion: full points.
+    # A short text waits for a person.
+    assert cells["Reading check"].status == CellStatus.SUBMITTED
+    assert cells["R firm or D firm?"].status == CellStatus.GRADED
+    assert cells["R firm or D firm?"].points == Decimal("8.00")
+
+
+def test_past_due_without_work_is_late_unless_extended_or_excused(world):
+    student = world.users["student"]
+    world.item.assignments.update(due_at=timezone.now() - timedelta(days=1))
+    assert _cells(_matrix(world), "student")["Shanghai Bell"].status == CellStatus.LATE
+    assert [r.student.username for r in _matrix(world, behind=True).rows] == [
+        "student",
+        "student_ta_elsewhere",
+    ]
+    Extension.objects.create(
+        assignment=world.item.assignments.get(),
+        user=student,
+        due_at=timezone.now() + timedelta(days=2),
+    )
+    assert _cells(_matrix(world), "student")["Shanghai Bell"].status == CellStatus.NOT_STARTED
+    assert [r.student.username for r in _matrix(world, behind=True).rows] == [
+        "student_ta_elsewhere"
+    ]
+    Work.objects.create(item=world.item, user=world.users["student_ta_elsewhere"], excused=True)
+    assert _matrix(world, behind=True).rows == []
+
+
+def test_a_ta_assigned_to_one_cohort_sees_only_its_students(world):
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    newcomer = UserFactory(username="newcomer")
+    MembershipFactory(cohort=section_b, user=newcomer)
+    everyone = {r.student.username for r in _matrix(world, role="ta").rows}
+    assert everyone == {"student", "student_ta_elsewhere", "newcomer"}
+    section_b.teaching_assistants.add(world.users["ta"])
+    assert {r.student.username for r in _matrix(world, role="ta").rows} == {"newcomer"}
+    # The instructor still sees the whole course.
+    assert len(_matrix(world).rows) == 3
+
+
+def test_status_filter_and_paging(world):
+    matrix = _matrix(world, status=CellStatus.IN_PROGRESS)
+    assert [r.student.username for r in matrix.rows] == ["student"]
+    paged = _matrix(world, per_page=1, page=2)
+    assert (paged.total, paged.pages, paged.page, len(paged.rows)) == (2, 2, 2, 1)
