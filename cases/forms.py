@@ -501,3 +501,95 @@ class ItemCreateForm(forms.Form):
         if cleaned.get("kind") == ItemKind.CASE_READING and not cleaned.get("case"):
             self.add_error("case", "Choose the case to read.")
         return cleaned
+
+
+class WorkGradeForm(forms.Form):
+    """A person's grade on one student's work: a level per rubric criterion (when the
+    item has a rubric), participation points (a discussion without a rubric), a comment
+    the student sees, and excused."""
+
+    participation = forms.DecimalField(
+        label="Participation points", required=False, min_value=0, max_digits=6, decimal_places=2
+    )
+    feedback = forms.CharField(
+        label="Comment for the student",
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+    )
+    excused = forms.BooleanField(label="Excused (left out of the grade)", required=False)
+
+    def __init__(self, *args, rubric=None, participation=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.rubric = rubric
+        if not participation:
+            del self.fields["participation"]
+        for index, criterion in enumerate(rubric.criteria if rubric else []):
+            choices = [
+                (str(n), f"{level['label']} ({level['points']})")
+                for n, level in enumerate(criterion["levels"])
+            ]
+            self.fields[f"criterion_{index}"] = forms.ChoiceField(
+                label=criterion["name"],
+                choices=choices,
+                required=False,
+                widget=forms.RadioSelect,
+            )
+
+    def rubric_levels(self) -> dict[str, int]:
+        return {
+            name.removeprefix("criterion_"): int(value)
+            for name, value in self.cleaned_data.items()
+            if name.startswith("criterion_") and value not in ("", None)
+        }
+
+
+class RubricForm(forms.Form):
+    """A rubric written one criterion a line: `Criterion: Level 0 | Level 2 | Level 4`,
+    where the number ending each level is its points."""
+
+    title = forms.CharField(max_length=200)
+    criteria = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="One criterion a line: <code>Evidence: Missing 0 | Some 2 | Strong 4</code>",
+    )
+
+    def clean_criteria(self):
+        parsed = []
+        for number, line in enumerate(self.cleaned_data["criteria"].splitlines(), start=1):
+            if not line.strip():
+                continue
+            name, colon, rest = line.partition(":")
+            if not colon or not name.strip():
+                raise forms.ValidationError(f"Line {number}: start with the criterion and a colon.")
+            levels = []
+            for part in rest.split("|"):
+                label, _space, points = part.strip().rpartition(" ")
+                try:
+                    value = float(points)
+                except ValueError:
+                    raise forms.ValidationError(
+                        f"Line {number}: end each level with its points, like “Strong 4”."
+                    ) from None
+                if value < 0 or not label.strip():
+                    raise forms.ValidationError(
+                        f"Line {number}: each level needs a name and points of 0 or more."
+                    )
+                levels.append({"label": label.strip(), "points": value})
+            if len(levels) < 2:
+                raise forms.ValidationError(f"Line {number}: give at least two levels.")
+            parsed.append({"name": name.strip(), "levels": levels})
+        if not parsed:
+            raise forms.ValidationError("Write at least one criterion.")
+        return parsed
+
+
+def rubric_as_text(criteria) -> str:
+    def points(value):
+        return f"{value:g}"
+
+    return "\n".join(
+        f"{c['name']}: "
+        + " | ".join(f"{level['label']} {points(level['points'])}" for level in c["levels"])
+        for c in criteria
+    )

@@ -1,6 +1,16 @@
 from django.urls import path
 
-from cases.views import cohorts, courses, dashboard, discussions, quiz_staff, quizzes, readings
+from cases.views import (
+    cohorts,
+    courses,
+    dashboard,
+    discussions,
+    grading,
+    quiz_staff,
+    quizzes,
+    readings,
+    tracker,
+)
 
 app_name = "cases"
 
@@ -56,4 +66,22 @@ urlpatterns = [
         discussions.paragraph_detail,
         name="paragraph_detail",
     ),
+]
+
+# Instructor workspace: the response tracker, grading one student at a time, rubrics.
+urlpatterns += [
+    path("courses/<int:pk>/tracker/", tracker.tracker, name="tracker"),
+    path(
+        "courses/<int:pk>/tracker/students/<int:student>/",
+        tracker.student_timeline,
+        name="student_timeline",
+    ),
+    path(
+        "courses/<int:pk>/tracker/students/<int:student>/items/<int:item>/",
+        tracker.work_panel,
+        name="work_panel",
+    ),
+    path("items/<int:pk>/grade/<int:student>/", grading.grade_work, name="grade_work"),
+    path("courses/<int:pk>/rubrics/", grading.rubric_list, name="rubric_list"),
+    path("rubrics/<int:pk>/", grading.rubric_edit, name="rubric_edit"),
 ]

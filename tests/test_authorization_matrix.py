@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from cases.models import Rubric
 from cases.services.quizzes import attempt_submit
 from tests.conftest import ROLES, World
 
@@ -54,6 +55,16 @@ COURSE_TEACHERS = signed_in(
 )
 # Students read the cases given to them; anyone who teaches reads the whole library.
 CASE_READERS = signed_in(200, other_student=404)
+
+
+def _rubric(world: World) -> Rubric:
+    rubric, _created = Rubric.objects.get_or_create(
+        course=world.course,
+        title="Argument",
+        defaults={"criteria": [{"name": "Evidence", "levels": [{"label": "None", "points": 0}]}]},
+    )
+    return rubric
+
 
 MATRIX: dict[str, Route] = {
     "login": Route(lambda w: reverse("login"), everyone(302, anonymous=200)),
@@ -218,6 +229,26 @@ MATRIX: dict[str, Route] = {
         signed_in(302, other_student=404),
         method="post",
         data={"done": "1"},
+    ),
+    # Instructor workspace: tracker, grading one student at a time, rubrics.
+    "cases:tracker": Route(lambda w: reverse("cases:tracker", args=[w.course.pk]), COURSE_GRADERS),
+    "cases:student_timeline": Route(
+        lambda w: reverse("cases:student_timeline", args=[w.course.pk, w.users["student"].pk]),
+        COURSE_GRADERS,
+    ),
+    "cases:work_panel": Route(
+        lambda w: reverse("cases:work_panel", args=[w.course.pk, w.users["student"].pk, w.item.pk]),
+        COURSE_GRADERS,
+    ),
+    "cases:grade_work": Route(
+        lambda w: reverse("cases:grade_work", args=[w.item.pk, w.users["student"].pk]),
+        COURSE_GRADERS,
+    ),
+    "cases:rubric_list": Route(
+        lambda w: reverse("cases:rubric_list", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:rubric_edit": Route(
+        lambda w: reverse("cases:rubric_edit", args=[_rubric(w).pk]), COURSE_TEACHERS
     ),
 }
 

@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Window
 from django.utils import timezone
 
 from cases.models import Assignment, Extension, Membership, ModuleItem, User, Work, WorkState
-from cases.permissions import CourseAccess, graded_cohorts, graded_students
+from cases.permissions import CourseAccess, graded_cohorts
 from cases.services.work import with_extension, work_points
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
@@ -73,6 +73,16 @@ def cell_status(work: Work | None, assignment: Assignment, now) -> CellStatus:
     return CellStatus.NOT_STARTED
 
 
+def late(work: Work | None, assignment: Assignment) -> bool:
+    """Handed in after the (extended) due date."""
+    return bool(
+        work is not None
+        and work.submitted_at
+        and assignment.due_at
+        and work.submitted_at > assignment.due_at
+    )
+
+
 @dataclass(slots=True)
 class Cell:
     item: ModuleItem
@@ -96,6 +106,8 @@ class Matrix:
     total: int  # Students matching the filters, on every page.
     page: int
     pages: int
+    modules: list  # Modules with assigned items, for a filter.
+    cohorts: list  # Every cohort the user may grade, for a filter.
 
 
 def _behind(items, now) -> Q:
@@ -144,17 +156,14 @@ def _with_status(items, status: str, now) -> Q:
     return Q(Exists(untouched))
 
 
-def course_items(course, cohorts, module_id: int | None = None):
+def course_items(course, cohorts):
     """The columns: items given to at least one of these cohorts, in course order."""
-    items = (
+    return (
         ModuleItem.objects.filter(module__course=course)
         .filter(Exists(Assignment.objects.filter(item=OuterRef("pk"), cohort__in=cohorts)))
         .select_related("module", "grade_category", "rubric")
         .order_by("module__position", "module__pk", "position", "pk")
     )
-    if module_id is not None:
-        items = items.filter(module_id=module_id)
-    return items
 
 
 def course_matrix(
@@ -174,12 +183,20 @@ def course_matrix(
     """One page of the course's students (those the user may grade) by its assigned
     items. `per_page=None` gives every student (the CSV export)."""
     now = now or timezone.now()
-    cohorts = graded_cohorts(user, course, access)
-    if cohort_id is not None:
-        cohorts = cohorts.filter(pk=cohort_id)
-    items = list(course_items(course, cohorts, module_id))
-    students = graded_students(user, course, access, cohort_id).order_by(
-        "last_name", "first_name", "username"
+    cohorts = list(graded_cohorts(user, course, access))
+    cohort_ids = [c.pk for c in cohorts if cohort_id is None or c.pk == cohort_id]
+    every_item = list(course_items(course, cohort_ids))
+    items = [i for i in every_item if module_id is None or i.module_id == module_id]
+    # A student's cohorts among these: the first and the last is enough, since a student
+    # is rarely in more than two sections of one course.
+    mine = Membership.objects.filter(user=OuterRef("pk"), cohort__in=cohort_ids)
+    students = (
+        User.objects.filter(Exists(mine))
+        .annotate(
+            cohort_a=Subquery(mine.order_by("cohort").values("cohort")[:1]),
+            cohort_b=Subquery(mine.order_by("-cohort").values("cohort")[:1]),
+        )
+        .order_by("last_name", "first_name", "username")
     )
     if student_id is not None:
         students = students.filter(pk=student_id)
@@ -187,23 +204,22 @@ def course_matrix(
         students = students.filter(_behind(items, now))
     if status in CellStatus.values:
         students = students.filter(_with_status(items, status, now))
-    total = students.count() if per_page else None
     if per_page:
+        # The total rides on each row (a window count), saving a COUNT query.
+        counted = students.annotate(total=Window(Count("pk")))
+        students = list(counted[(page - 1) * per_page : page * per_page])
+        if not students and page > 1:
+            page = 1
+            students = list(counted[:per_page])
+        total = students[0].total if students else 0
         pages = max(1, -(-total // per_page))
-        page = min(max(1, page), pages)
-        students = list(students[(page - 1) * per_page : page * per_page])
     else:
         students = list(students)
         total, pages, page = len(students), 1, 1
     student_ids = [s.pk for s in students]
 
-    assignments = list(Assignment.objects.filter(item__in=items, cohort__in=cohorts))
+    assignments = list(Assignment.objects.filter(item__in=items, cohort__in=cohort_ids))
     by_item_cohort = {(a.item_id, a.cohort_id): a for a in assignments}
-    cohorts_of: dict[int, list[int]] = {}
-    for user_id, cohort in Membership.objects.filter(
-        user__in=student_ids, cohort__in=cohorts
-    ).values_list("user", "cohort"):
-        cohorts_of.setdefault(user_id, []).append(cohort)
     works = {
         (w.user_id, w.item_id): w for w in Work.objects.filter(item__in=items, user__in=student_ids)
     }
@@ -215,7 +231,7 @@ def course_matrix(
     rows = []
     for student in students:
         row = Row(student=student)
-        my_cohorts = cohorts_of.get(student.pk, [])
+        my_cohorts = {student.cohort_a, student.cohort_b}
         for item in items:
             assignment = _assignment_of(item, my_cohorts, by_item_cohort)
             work = works.get((student.pk, item.pk))
@@ -226,17 +242,21 @@ def course_matrix(
                     assignment = with_extension(_copy(assignment), extension)
                     cell.assignment = assignment
                 cell.status = cell_status(work, assignment, now)
-                cell.late = bool(
-                    work is not None
-                    and work.submitted_at
-                    and assignment.due_at
-                    and work.submitted_at > assignment.due_at
-                )
+                cell.late = late(work, assignment)
                 rubric_max = item.rubric.max_points if item.rubric_id else None
                 cell.points = work_points(work, assignment, rubric_max)
             row.cells.append(cell)
         rows.append(row)
-    return Matrix(items=items, rows=rows, total=total, page=page, pages=pages)
+    modules = list({i.module_id: i.module for i in every_item}.values())
+    return Matrix(
+        items=items,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=pages,
+        modules=modules,
+        cohorts=cohorts,
+    )
 
 
 def _assignment_of(item, cohort_ids, by_item_cohort) -> Assignment | None:

@@ -124,3 +124,16 @@
     if (e.key === "Escape") document.querySelectorAll(".cite-preview").forEach((b) => b.remove());
   });
 })();
+
+(function () {
+  // Grading one student at a time: n and p go to the next and previous student, as
+  // the page's links say, unless the grader is typing.
+  if (!document.querySelector("[data-hotkeys]")) return;
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target.closest("input, textarea, select, [contenteditable]")) return;
+    const rel = { n: "next", p: "prev" }[event.key];
+    const link = rel && document.querySelector(`[data-hotkeys] a[rel="${rel}"]`);
+    if (link) window.location.assign(link.href);
+  });
+})();

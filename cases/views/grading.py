@@ -1,0 +1,170 @@
+"""Grading one student's work at a time, next and previous through the class, and the
+course's rubrics."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from cases.forms import GradeForm, RubricForm, WorkGradeForm, rubric_as_text
+from cases.http import HtmxHttpRequest
+from cases.models import (
+    Answer,
+    AttemptState,
+    ItemKind,
+    ModuleItem,
+    ParticipationGrade,
+    Rubric,
+    Work,
+)
+from cases.permissions import access_course, access_item, access_student, graded_students
+from cases.services import discussions as discussion_services
+from cases.services.work import work_grade
+from cases.views.tracker import student_work
+
+
+def _neighbours(student_ids: list[int], current: int) -> tuple[int | None, int | None]:
+    at = student_ids.index(current)
+    before = student_ids[at - 1] if at > 0 else None
+    after = student_ids[at + 1] if at + 1 < len(student_ids) else None
+    return before, after
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def grade_work(request: HtmxHttpRequest, pk: int, student: int):
+    """Instructors, TAs (their cohorts) and admins grade one student's work on one
+    item: the work beside a rubric, participation points, a comment the student sees
+    and "excused"; then on to the next student ("Save and next", or the n/p keys)."""
+    item, access = access_item(request.user, pk)
+    if not access.can_grade:
+        raise PermissionDenied
+    course = item.module.course
+    student = access_student(request.user, course, access, student)
+    order = graded_students(request.user, course, access).filter(Q(cohorts__assignments__item=item))
+    student_ids = list(
+        order.order_by("last_name", "first_name", "username")
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    if student.pk not in student_ids:
+        student_ids.append(student.pk)
+    previous, following = _neighbours(student_ids, student.pk)
+    work = Work.objects.filter(item=item, user=student).first()
+    discussion = getattr(item, "discussion", None)
+    participation = discussion is not None and item.rubric_id is None
+    grade = (
+        ParticipationGrade.objects.filter(discussion=discussion, user=student).first()
+        if participation
+        else None
+    )
+    initial = {
+        "feedback": work.feedback if work else "",
+        "excused": work.excused if work else False,
+        "participation": grade.points if grade else None,
+    }
+    for index, level in (work.rubric_levels if work else {}).items():
+        initial[f"criterion_{index}"] = str(level)
+    form = WorkGradeForm(
+        request.POST or None, initial=initial, rubric=item.rubric, participation=participation
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if participation and data.get("participation") is not None:
+            discussion_services.participation_grade(
+                discussion=discussion,
+                user_id=student.pk,
+                points=data["participation"],
+                comment="",
+                grader=request.user,
+            )
+        fields = {"feedback": data["feedback"], "excused": data["excused"]}
+        if item.rubric_id:
+            fields["rubric_levels"] = form.rubric_levels()
+        work_grade(item=item, user_id=student.pk, grader=request.user, **fields)
+        messages.success(request, f"Saved the grade for {student.display_name}.")
+        go_to = following if "next" in request.POST and following else student.pk
+        return redirect("cases:grade_work", pk=item.pk, student=go_to)
+    answers = []
+    if item.kind == ItemKind.QUIZ:
+        answers = list(
+            Answer.objects.filter(
+                slot__attempt__quiz__item=item,
+                slot__attempt__user=student,
+                slot__attempt__state=AttemptState.SUBMITTED,
+                slot__question__kind="short_text",
+            ).select_related("slot__question", "slot__attempt__user", "slot__attempt__quiz__item")
+        )
+    context = {
+        "item": item,
+        "course": course,
+        "student": student,
+        "work": work,
+        "form": form,
+        "answers": answers,
+        "answer_form": GradeForm(),
+        "previous": previous,
+        "following": following,
+        "position": student_ids.index(student.pk) + 1,
+        "count": len(student_ids),
+        "nav_teaches": True,
+        **student_work(course, student, item),
+    }
+    return render(request, "cases/workspace/grade_work.html", context)
+
+
+def _teach_course(user, pk: int):
+    course, access = access_course(user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    return course, access
+
+
+@require_http_methods(["GET", "POST"])
+def rubric_list(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins: the course's rubrics, and a form to add one."""
+    course, _access = _teach_course(request.user, pk)
+    form = RubricForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        rubric = Rubric.objects.create(
+            course=course, title=form.cleaned_data["title"], criteria=form.cleaned_data["criteria"]
+        )
+        messages.success(request, f"Added the rubric “{rubric.title}”.")
+        return redirect("cases:rubric_edit", pk=rubric.pk)
+    rubrics = course.rubrics.prefetch_related("items")
+    return render(
+        request,
+        "cases/workspace/rubric_list.html",
+        {"course": course, "rubrics": rubrics, "form": form},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def rubric_edit(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the rubric's course edit it and choose the items it
+    grades. Levels already chosen keep their place; scores follow the new points."""
+    rubric = get_object_or_404(Rubric, pk=pk)
+    course, _access = _teach_course(request.user, rubric.course_id)
+    items = ModuleItem.objects.filter(module__course=course).select_related("module")
+    initial = {"title": rubric.title, "criteria": rubric_as_text(rubric.criteria)}
+    form = RubricForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        rubric.title = form.cleaned_data["title"]
+        rubric.criteria = form.cleaned_data["criteria"]
+        rubric.save()
+        chosen = {int(v) for v in request.POST.getlist("items") if v.isdigit()}
+        items.filter(pk__in=chosen).update(rubric=rubric)
+        items.filter(rubric=rubric).exclude(pk__in=chosen).update(rubric=None)
+        messages.success(request, f"Saved the rubric “{rubric.title}”.")
+        return redirect("cases:rubric_edit", pk=rubric.pk)
+    context = {
+        "course": course,
+        "rubric": rubric,
+        "form": form,
+        "items": items,
+        "list_url": reverse("cases:rubric_list", args=[course.pk]),
+    }
+    return render(request, "cases/workspace/rubric_edit.html", context)

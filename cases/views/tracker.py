@@ -1,0 +1,281 @@
+"""The response tracker: who has done what, live, for the course's staff."""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max, Q, Subquery, Value
+from django.http import HttpResponseNotModified
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from cases.http import HtmxHttpRequest, parse_int
+from cases.models import (
+    Assignment,
+    Attempt,
+    Extension,
+    ItemKind,
+    Membership,
+    ModuleItem,
+    Post,
+    ReadingProgress,
+    Work,
+)
+from cases.permissions import access_course, access_student
+from cases.services.matrix import (
+    STATUS_FILTERS,
+    Cell,
+    CellStatus,
+    cell_status,
+    course_matrix,
+    late,
+)
+from cases.services.work import assignment_for_student, work_points
+
+TRACKER_PAGE_SIZE = 50
+
+
+def _grader_course(user, pk: int):
+    course, access = access_course(user, pk)
+    if not access.can_grade:
+        raise PermissionDenied
+    return course, access
+
+
+def _aggregate(queryset, **values):
+    """Aggregates of a queryset as subqueries, to fold several into one query."""
+    grouped = queryset.order_by().annotate(_one=Value(1)).values("_one")
+    return {
+        name: Subquery(grouped.annotate(v=expression).values("v")[:1])
+        for name, expression in values.items()
+    }
+
+
+def _tracker_version(course, now) -> str:
+    """Everything the tracker shows, folded into one short string in one query: any
+    change to students' work, dates, extensions or the roster, and each due date that
+    has passed since, moves it."""
+    in_course = Q(item__module__course=course)
+    row = (
+        Assignment.objects.filter(in_course)
+        .annotate(_one=Value(1))
+        .values("_one")
+        .annotate(
+            a_changed=Max("updated_at"),
+            a_count=Count("pk"),
+            a_due=Count("pk", filter=Q(due_at__lte=now)),
+            **_aggregate(
+                Work.objects.filter(in_course), w_changed=Max("updated_at"), w_count=Count("pk")
+            ),
+            **_aggregate(
+                Extension.objects.filter(assignment__item__module__course=course),
+                e_changed=Max("updated_at"),
+                e_count=Count("pk"),
+            ),
+            **_aggregate(Membership.objects.filter(cohort__courses=course), m_count=Count("pk")),
+        )
+        .first()
+    ) or {}
+    parts = [row.get(k) for k in sorted(row) if k != "_one"]
+    return "-".join(
+        str(int(p.timestamp() * 1000)) if hasattr(p, "timestamp") else str(p or 0) for p in parts
+    )
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def tracker(request: HtmxHttpRequest, pk: int):
+    """Instructors, TAs (their cohorts) and admins: students by assigned items, each
+    cell the student's status and score, filtered by cohort, module, status or
+    "behind". htmx polls the matrix; an unchanged course answers 304 after one query."""
+    course, access = _grader_course(request.user, pk)
+    now = timezone.now()
+    filters = {
+        "cohort": parse_int(request.GET.get("cohort"), low=1),
+        "module": parse_int(request.GET.get("module"), low=1),
+        "status": request.GET.get("status", "")
+        if request.GET.get("status") in CellStatus.values
+        else "",
+        "behind": request.GET.get("behind") == "1",
+        "page": parse_int(request.GET.get("page"), low=1, high=100_000) or 1,
+    }
+    partial = request.htmx and not request.htmx.history_restore_request
+    etag = None
+    if partial:  # Only polls revalidate: the page itself is never cached.
+        version = _tracker_version(course, now)
+        shown = urlencode(sorted((k, str(v)) for k, v in filters.items()))
+        etag = f'W/"tracker-{course.pk}-u{request.user.pk}-{version}-{shown}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            response = HttpResponseNotModified()
+            response["ETag"] = etag
+            return response
+    matrix = course_matrix(
+        request.user,
+        course,
+        access,
+        cohort_id=filters["cohort"],
+        module_id=filters["module"],
+        status=filters["status"],
+        behind=filters["behind"],
+        page=filters["page"],
+        per_page=TRACKER_PAGE_SIZE,
+        now=now,
+    )
+    query = {k: v for k, v in filters.items() if v and k != "page"}
+    context = {
+        "course": course,
+        "access": access,
+        "matrix": matrix,
+        "filters": filters,
+        "nav_teaches": True,
+        "statuses": STATUS_FILTERS,
+        "query": urlencode(query),
+        "refreshed_at": now,
+    }
+    template = "cases/workspace/tracker.html" + ("#tracker-matrix" if partial else "")
+    response = render(request, template, context)
+    if etag:
+        response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def student_work(course, student, item=None) -> dict:
+    """The student's own traces in the course, or on one item (then only that kind's
+    query runs): reading progress, attempts and posts."""
+    kind = item.kind if item is not None else None
+    found = {"readings": [], "attempts": [], "posts": []}
+    if kind in (None, ItemKind.CASE_READING):
+        readings = ReadingProgress.objects.filter(user=student).select_related("case")
+        if item is None:
+            readings = readings.filter(case__readings__item__module__course=course).distinct()
+        else:
+            readings = readings.filter(case__readings__item=item)
+        found["readings"] = list(readings)
+    if kind in (None, ItemKind.QUIZ):
+        attempts = Attempt.objects.filter(user=student).select_related("quiz__item")
+        where = {"quiz__item": item} if item else {"quiz__item__module__course": course}
+        found["attempts"] = list(attempts.filter(**where).order_by("-started_at"))
+    if kind in (None, ItemKind.DISCUSSION):
+        posts = Post.objects.filter(author=student).select_related("discussion__item")
+        where = {"discussion__item": item} if item else {"discussion__item__module__course": course}
+        found["posts"] = list(posts.filter(**where).order_by("-created_at")[:50])
+    return found
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def work_panel(request: HtmxHttpRequest, pk: int, student: int, item: int):
+    """Course staff who may grade the student: their work on one item (attempts, posts,
+    reading time), for the tracker's side panel."""
+    course, access = _grader_course(request.user, pk)
+    student = access_student(request.user, course, access, student)
+    item = get_object_or_404(
+        ModuleItem.objects.select_related("module"), module__course=course, pk=item
+    )
+    assignment = assignment_for_student(item.pk, student)
+    work = Work.objects.filter(item=item, user=student).first()
+    cell = None
+    if assignment is not None:
+        rubric_max = item.rubric.max_points if item.rubric_id else None
+        cell = Cell(
+            item=item,
+            assignment=assignment,
+            work=work,
+            status=cell_status(work, assignment, timezone.now()),
+            late=late(work, assignment),
+            points=work_points(work, assignment, rubric_max),
+        )
+    context = {
+        "course": course,
+        "student": student,
+        "item": item,
+        "cell": cell,
+        "nav_teaches": True,
+        **student_work(course, student, item),
+    }
+    template = "cases/workspace/work_panel.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#work-panel"
+    return render(request, template, context)
+
+
+@require_GET
+def student_timeline(request: HtmxHttpRequest, pk: int, student: int):
+    """Course staff who may grade the student: everything the student did in the
+    course, newest first."""
+    course, access = _grader_course(request.user, pk)
+    student = access_student(request.user, course, access, student)
+    work = student_work(course, student)
+    events = []
+    for progress in work["readings"]:
+        events.append(
+            (
+                progress.first_opened_at,
+                "opened",
+                f"Opened the case “{progress.case.title}”",
+                progress,
+            )
+        )
+        if progress.done_at:
+            events.append(
+                (
+                    progress.done_at,
+                    "done",
+                    f"Finished reading “{progress.case.title}”"
+                    f" ({progress.active_minutes} min read)",
+                    progress,
+                )
+            )
+    for attempt in work["attempts"]:
+        events.append(
+            (
+                attempt.started_at,
+                "in_progress",
+                f"Started attempt {attempt.number} at “{attempt.quiz.item.title}”",
+                attempt,
+            )
+        )
+        if attempt.submitted_at:
+            score = (
+                f"{attempt.score} / {attempt.max_score}"
+                if attempt.score is not None
+                else "awaiting grading"
+            )
+            events.append(
+                (
+                    attempt.submitted_at,
+                    "submitted",
+                    f"Submitted attempt {attempt.number} at “{attempt.quiz.item.title}”: {score}",
+                    attempt,
+                )
+            )
+    for post in work["posts"]:
+        kind = "Replied" if post.parent_id else "Posted"
+        events.append(
+            (
+                post.created_at,
+                "posted",
+                f"{kind} in “{post.discussion.item.title}” ({post.word_count} words)",
+                post,
+            )
+        )
+    works = list(
+        Work.objects.filter(user=student, item__module__course=course).select_related(
+            "item", "graded_by"
+        )
+    )
+    for w in works:
+        if w.graded_at:
+            by = f" by {w.graded_by.display_name}" if w.graded_by else ""
+            events.append((w.graded_at, "graded", f"Graded on “{w.item.title}”{by}", w))
+    # Newest first; of two events at one moment, the later one recorded comes first.
+    events = sorted(reversed(events), key=lambda e: e[0], reverse=True)
+    context = {
+        "course": course,
+        "student": student,
+        "events": [{"at": at, "kind": kind, "text": text} for at, kind, text, _obj in events],
+        "works": works,
+        "nav_teaches": True,
+    }
+    return render(request, "cases/workspace/student_timeline.html", context)

@@ -1,0 +1,253 @@
+"""The response tracker, its side panel, a student's timeline and grading one student
+at a time, through real HTTP."""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import (
+    Assignment,
+    CaseReading,
+    Cohort,
+    ItemKind,
+    ModuleItem,
+    Rubric,
+    Work,
+    WorkState,
+)
+from cases.services.readings import reading_mark_done
+from tests.factories import (
+    CohortFactory,
+    CourseFactory,
+    ModuleFactory,
+    UserFactory,
+    enrol,
+    make_case,
+)
+from tests.test_query_budgets import PAGE_BUDGET, _data_queries
+
+pytestmark = pytest.mark.django_db
+
+
+def _tracker(client, world, **params):
+    return client.get(reverse("cases:tracker", args=[world.course.pk]), params)
+
+
+def test_the_tracker_shows_each_students_status(world, client_for):
+    response = _tracker(client_for("instructor"), world)
+    html = response.content.decode()
+    assert response["Cache-Control"] == "private, no-cache"
+    assert "In progress" in html  # The student's open attempt.
+    assert "Submitted" in html  # Their post.
+    assert html.count("<tr>") == 1 + 2  # Header and two students.
+
+
+def test_an_unchanged_tracker_answers_304_and_a_change_refreshes_it(world, client_for):
+    client = client_for("instructor")
+    assert "ETag" not in _tracker(client, world)  # The page itself is not revalidated.
+    first = client.get(
+        reverse("cases:tracker", args=[world.course.pk]),
+        {"cohort": "", "page": "1"},
+        headers={"HX-Request": "true"},
+    )
+    etag = first["ETag"]
+    again = client.get(
+        reverse("cases:tracker", args=[world.course.pk]),
+        {"cohort": "", "page": "1"},
+        headers={"HX-Request": "true", "If-None-Match": etag},
+    )
+    assert again.status_code == 304
+    reading_mark_done(user=world.users["student"], case=world.case, done=True)
+    changed = client.get(
+        reverse("cases:tracker", args=[world.course.pk]),
+        {"cohort": "", "page": "1"},
+        headers={"HX-Request": "true", "If-None-Match": etag},
+    )
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    html = changed.content.decode()
+    assert html.strip().startswith('<div id="tracker-matrix"')  # The partial, not the page.
+    assert "Graded" in html
+
+
+def test_filters_narrow_the_rows(world, client_for):
+    client = client_for("instructor")
+    html = _tracker(client, world, status="in_progress").content.decode()
+    assert html.count("<tr>") == 1 + 1
+    world.item.assignments.update(due_at=timezone.now() - timedelta(days=1))
+    html = _tracker(client, world, behind="1").content.decode()
+    assert "2 students" in html and "Late" in html
+    html = _tracker(client, world, module="999999").content.decode()
+    assert "0 assigned items" in html
+
+
+def test_the_side_panel_shows_the_students_work(world, client_for):
+    client = client_for("ta")
+    url = reverse(
+        "cases:work_panel", args=[world.course.pk, world.users["student"].pk, world.quiz.item.pk]
+    )
+    fragment = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert fragment.strip().startswith('<aside id="work-panel"')
+    assert "Attempt 1: In progress" in fragment
+    page = client.get(url).content.decode()
+    assert "<html" in page and "Attempt 1" in page
+
+
+def test_a_ta_of_another_cohort_gets_404_for_this_student(world, client_for):
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    section_b.teaching_assistants.add(world.users["ta"])
+    client = client_for("ta")
+    url = reverse("cases:student_timeline", args=[world.course.pk, world.users["student"].pk])
+    assert client.get(url).status_code == 404
+    assert client_for("instructor").get(url).status_code == 200
+
+
+def test_the_timeline_lists_the_students_activity_newest_first(world, client_for):
+    reading_mark_done(user=world.users["student"], case=world.case, done=True)
+    url = reverse("cases:student_timeline", args=[world.course.pk, world.users["student"].pk])
+    html = client_for("instructor").get(url).content.decode()
+    events = re.findall(r'timeline__event--(\w+)"', html)
+    assert events[0] == "done"
+    assert {"posted", "in_progress", "opened"} <= set(events)
+
+
+def _level(label: str, points: int) -> dict:
+    return {"label": label, "points": points}
+
+
+def test_grading_with_a_rubric_and_moving_to_the_next_student(world, client_for):
+    rubric = Rubric.objects.create(
+        course=world.course,
+        title="Argument",
+        criteria=[
+            {"name": "Evidence", "levels": [_level("None", 0), _level("Strong", 4)]},
+            {"name": "Clarity", "levels": [_level("Muddled", 0), _level("Clear", 2)]},
+        ],
+    )
+    item = world.discussion.item
+    item.rubric = rubric
+    item.save()
+    client = client_for("ta")
+    student = world.users["student"]
+    for user, last_name in [(student, "Adams"), (world.users["student_ta_elsewhere"], "Baker")]:
+        user.last_name = last_name
+        user.save()
+    url = reverse("cases:grade_work", args=[item.pk, student.pk])
+    page = client.get(url)
+    assert page["Cache-Control"].startswith("max-age=0")
+    assert 'rel="next"' in page.content.decode()
+    response = client.post(
+        url, {"criterion_0": "1", "criterion_1": "0", "feedback": "Cite ¶2 again.", "next": "1"}
+    )
+    following = world.users["student_ta_elsewhere"]
+    assert response.url == reverse("cases:grade_work", args=[item.pk, following.pk])
+    work = Work.objects.get(item=item, user=student)
+    assert (work.rubric_score, work.feedback, work.graded_by) == (
+        Decimal("4"),
+        "Cite ¶2 again.",
+        world.users["ta"],
+    )
+    # The submitted post keeps its state; grading touched only the person's part.
+    assert work.state == WorkState.SUBMITTED
+    assignment = item.assignments.get()
+    cells = client.get(reverse("cases:tracker", args=[world.course.pk])).content.decode()
+    assert f"Graded <b>{Decimal(assignment.points) * 4 / 6:.2f}</b>" in cells
+
+
+def test_participation_points_from_the_grader_reach_the_tracker(world, client_for):
+    client = client_for("instructor")
+    url = reverse("cases:grade_work", args=[world.discussion.item.pk, world.users["student"].pk])
+    client.post(url, {"participation": "7", "feedback": ""})
+    work = Work.objects.get(item=world.discussion.item, user=world.users["student"])
+    assert work.auto_score == Decimal("7.00") and not work.needs_grading
+
+
+def test_a_rubric_with_a_bad_line_is_refused_and_kept(world, client_for):
+    client = client_for("instructor")
+    response = client.post(
+        reverse("cases:rubric_list", args=[world.course.pk]),
+        {"title": "Argument", "criteria": "Evidence: None 0 | Strong four"},
+    )
+    html = response.content.decode()
+    assert "Line 1: end each level with its points" in html
+    assert "Strong four" in html
+    assert not Rubric.objects.exists()
+
+
+def _workspace_class(size: int):
+    """A course of `size` students in two cohorts, twelve assigned readings, and work
+    on most of them."""
+    instructor = UserFactory()
+    cohorts = [CohortFactory(), CohortFactory()]
+    students = enrol(cohorts[0], size - size // 2, prefix=f"w{size}a-")
+    students += enrol(cohorts[1], size // 2, prefix=f"w{size}b-")
+    course = CourseFactory(instructors=[instructor], cohorts=cohorts)
+    case = make_case(slug=f"ws-{size}", created_by=instructor)
+    items = []
+    for m in range(3):
+        module = ModuleFactory(course=course)
+        for i in range(4):
+            item = ModuleItem.objects.create(
+                module=module, kind=ItemKind.CASE_READING, title=f"R{m}{i}", position=i
+            )
+            CaseReading.objects.create(item=item, case=case)
+            items.append(item)
+    Assignment.objects.bulk_create(
+        Assignment(item=item, cohort=cohort, due_at=timezone.now() + timedelta(days=1))
+        for item in items
+        for cohort in cohorts
+    )
+    now = timezone.now()
+    Work.objects.bulk_create(
+        Work(item=item, user=student, state=WorkState.SUBMITTED, submitted_at=now,
+             auto_score=1, max_score=1)
+        for student in students
+        for item in items[::2]
+    )  # fmt: skip
+    return {"course": course, "instructor": instructor, "student": students[0], "item": items[0]}
+
+
+WORKSPACE_PAGES = [
+    lambda w: reverse("cases:tracker", args=[w["course"].pk]),
+    lambda w: reverse("cases:tracker", args=[w["course"].pk]) + "?behind=1&status=graded",
+    lambda w: reverse("cases:student_timeline", args=[w["course"].pk, w["student"].pk]),
+    lambda w: reverse("cases:grade_work", args=[w["item"].pk, w["student"].pk]),
+]
+
+
+@pytest.mark.parametrize("url", WORKSPACE_PAGES)
+def test_workspace_pages_cost_the_same_queries_for_20_or_400_students(client, url):
+    counts = []
+    for size in (20, 400):
+        world = _workspace_class(size)
+        client.force_login(world["instructor"])
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url(world))
+        assert response.status_code == 200
+        counts.append(_data_queries(queries))
+    print(f"{url(world)}: {counts}")
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= PAGE_BUDGET, counts
+
+
+def test_tracker_fragments_stay_within_budget_for_400_students(client):
+    world = _workspace_class(400)
+    client.force_login(world["instructor"])
+    url = reverse("cases:tracker", args=[world["course"].pk])
+    first = client.get(url, headers={"HX-Request": "true"})
+    for headers, budget, status in [
+        ({"HX-Request": "true", "If-None-Match": first["ETag"]}, 3, 304),
+        # A changed matrix is the page's data again, plus the version it checked.
+        ({"HX-Request": "true"}, PAGE_BUDGET + 1, 200),
+    ]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, headers=headers)
+        assert response.status_code == status
+        assert _data_queries(queries) <= budget, [q["sql"][:80] for q in queries.captured_queries]
