@@ -27,8 +27,13 @@ from cases.models import (
     User,
 )
 from cases.services.discussions import post_create
-from cases.services.quizzes import questions_import_gift
-from cases.services.readings import case_create, case_fields_from_markdown
+from cases.services.quizzes import attempt_start, questions_import_gift
+from cases.services.readings import (
+    case_create,
+    case_fields_from_markdown,
+    reading_mark_done,
+    reading_open,
+)
 
 DEMO_PASSWORD = "redqueen-demo"  # Demo only; seed_demo refuses to run in production.
 
@@ -202,6 +207,23 @@ def _reading(module: Module, case: CaseStudy, order: int, cohorts, *, due_in_day
     _assign(item, cohorts, due_in_days=due_in_days)
 
 
+def _class_activity(course: Course, students: list[User]) -> None:
+    """The class has started the first module: most opened the first case, some
+    finished it, a few are partway through its reading check. Idempotent: opening
+    twice is one opening, and an open attempt is resumed, not repeated."""
+    first = course.modules.order_by("position").first()
+    reading = first.items.filter(kind="case_reading").select_related("case_reading__case").first()
+    quiz = Quiz.objects.filter(item__module=first).order_by("item__position").first()
+    case = reading.case_reading.case
+    for number, student in enumerate(students, 1):
+        if number <= 18:
+            reading_open(user=student, case=case)
+        if number <= 11:
+            reading_mark_done(user=student, case=case, done=True)
+        if quiz is not None and number <= 5:
+            attempt_start(quiz=quiz, user=student)
+
+
 @transaction.atomic
 def demo_seed() -> list[DemoLogin]:
     """Create the demo people, cohorts and course; return the logins to print."""
@@ -233,6 +255,7 @@ def demo_seed() -> list[DemoLogin]:
             _reading_check(module, case, 2 * order, cohorts, due_in_days=due_in_days)
 
     _discussions(course, cohorts)
+    _class_activity(course, students)
 
     return [
         DemoLogin("admin", "admin (staff)"),
