@@ -24,6 +24,7 @@ from cases.models import (
     QuestionCategory,
     Quiz,
     QuizSlot,
+    ReadingProgress,
     User,
 )
 from cases.services.discussions import post_create
@@ -209,12 +210,13 @@ def _reading(module: Module, case: CaseStudy, order: int, cohorts, *, due_in_day
 
 def _class_activity(course: Course, students: list[User]) -> None:
     """The class has started the first module: most opened the first case, some
-    finished it, a few are partway through its reading check. Idempotent: opening
-    twice is one opening, and an open attempt is resumed, not repeated."""
+    finished it, a few are partway through its reading check. Once only."""
     first = course.modules.order_by("position").first()
     reading = first.items.filter(kind="case_reading").select_related("case_reading__case").first()
     quiz = Quiz.objects.filter(item__module=first).order_by("item__position").first()
     case = reading.case_reading.case
+    if ReadingProgress.objects.filter(case=case).exists():
+        return  # Seeded before: a second opening would move the dates.
     for number, student in enumerate(students, 1):
         if number <= 18:
             reading_open(user=student, case=case)

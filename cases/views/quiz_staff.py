@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Min, Prefetch, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,12 +14,21 @@ from django.views.decorators.vary import vary_on_headers
 from cases.forms import GiftImportForm, GradeForm, QuestionForm, QuizSettingsForm
 from cases.gift import GiftError, export_gift
 from cases.http import HtmxHttpRequest, parse_int
-from cases.models import Answer, Attempt, AttemptState, Question, QuestionCategory
+from cases.models import (
+    Answer,
+    Attempt,
+    AttemptState,
+    Question,
+    QuestionCategory,
+    Work,
+    WorkState,
+)
 from cases.permissions import (
     access_answer_for_grading,
     access_course,
     access_item,
     access_question,
+    graded_students,
 )
 from cases.services import quizzes as services
 
@@ -278,14 +287,34 @@ def grading_queue(request: HtmxHttpRequest, pk: int):
     course, access = access_course(request.user, pk)
     if not access.can_grade:
         raise PermissionDenied
+    students = graded_students(request.user, course, access)
     waiting = Answer.objects.filter(
         needs_grading=True,
         slot__attempt__state=AttemptState.SUBMITTED,
         slot__attempt__quiz__item__module__course=course,
+        slot__attempt__user__in=students,
     ).select_related("slot__question", "slot__attempt__user", "slot__attempt__quiz__item")
     total = waiting.count()
     answers = waiting.order_by("slot__attempt__submitted_at", "pk")[:QUEUE_PAGE_SIZE]
-    context = {"course": course, "answers": answers, "total": total, "form": GradeForm()}
+    # Whole pieces of work waiting for a person, item by item: participation to grade,
+    # short answers, rubric items handed in and not yet scored.
+    items = (
+        Work.objects.filter(item__module__course=course, user__in=students, excused=False)
+        .filter(
+            Q(needs_grading=True)
+            | Q(item__rubric__isnull=False, state=WorkState.SUBMITTED, rubric_score__isnull=True)
+        )
+        .values("item", "item__title", "item__kind")
+        .annotate(waiting=Count("pk"), first_student=Min("user"))
+        .order_by("item__module__position", "item__position")
+    )
+    context = {
+        "course": course,
+        "answers": answers,
+        "total": total,
+        "form": GradeForm(),
+        "items": items,
+    }
     return render(request, "cases/quizzes/grading_queue.html", context)
 
 

@@ -251,3 +251,22 @@ def test_tracker_fragments_stay_within_budget_for_400_students(client):
             response = client.get(url, headers=headers)
         assert response.status_code == status
         assert _data_queries(queries) <= budget, [q["sql"][:80] for q in queries.captured_queries]
+
+
+def test_the_grading_queue_lists_work_waiting_item_by_item(world, client_for):
+    # The world's student has posted in the thread: participation waits for a person.
+    html = (
+        client_for("instructor")
+        .get(reverse("cases:grading_queue", args=[world.course.pk]))
+        .content.decode()
+    )
+    grade_url = reverse(
+        "cases:grade_work", args=[world.discussion.item.pk, world.users["student"].pk]
+    )
+    assert f'href="{grade_url}"' in html and "1 student to grade" in html
+    # A TA looking after another cohort has nothing of this student's waiting.
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    section_b.teaching_assistants.add(world.users["ta"])
+    html = client_for("ta").get(reverse("cases:grading_queue", args=[world.course.pk]))
+    assert grade_url not in html.content.decode()
