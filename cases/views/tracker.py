@@ -58,6 +58,7 @@ def _tracker_version(course, now) -> str:
     in_course = Q(item__module__course=course)
     row = (
         Assignment.objects.filter(in_course)
+        .order_by()
         .annotate(_one=Value(1))
         .values("_one")
         .annotate(
