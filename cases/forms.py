@@ -648,22 +648,21 @@ class AssignmentScheduleForm(forms.Form):
     )
     late_until = _local_datetime("Cut-off for late work", required=False)
 
+    # One cohort's row, with its "assigned" box; the bulk form has none.
+    per_cohort = True
+
     def __init__(self, *args, zone_name: str = "UTC", **kwargs):
         super().__init__(*args, **kwargs)
         for name in ["opens_at", "due_at", "late_until"]:
             self.fields[name].help_text = f"Time zone: {zone_name}."
         # A cohort left unassigned needs none of its fields filled in.
-        if (
-            self.is_bound
-            and "assigned" in self.fields
-            and not self.data.get(self.add_prefix("assigned"))
-        ):
+        if self.per_cohort and self.is_bound and not self.data.get(self.add_prefix("assigned")):
             for field in self.fields.values():
                 field.required = False
 
     def clean(self):
         cleaned = super().clean()
-        if "assigned" in self.fields and not cleaned.get("assigned"):
+        if self.per_cohort and not cleaned.get("assigned"):
             return cleaned
         return _check_dates(self, cleaned)
 
@@ -693,6 +692,7 @@ class AssignmentBulkForm(AssignmentScheduleForm):
     )
 
     field_order = ["cohorts"]
+    per_cohort = False
 
     def __init__(self, *args, cohorts, **kwargs):
         super().__init__(*args, **kwargs)

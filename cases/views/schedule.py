@@ -65,6 +65,8 @@ def _schedule_page(request, item, *, rows=None, bulk=None, extension=None):
         "course": course,
         "zone": zone,
         "rows": rows or _row_forms(item, cohorts, assignments),
+        # Students can be given extensions once the item is given to their cohort.
+        "assigned_any": bool(assignments),
         "bulk_form": bulk or AssignmentBulkForm(prefix="bulk", cohorts=cohorts, zone_name=zone),
         "extension_form": extension or ExtensionForm(students=_item_students(item), zone_name=zone),
         "extensions": Extension.objects.filter(assignment__item=item)
