@@ -333,3 +333,13 @@ def test_the_course_page_links_staff_to_the_builder(world, client_for):
     url = reverse("cases:course_builder", args=[world.course.pk])
     assert url in client_for("instructor").get(world.course.get_absolute_url()).content.decode()
     assert url not in client_for("ta").get(world.course.get_absolute_url()).content.decode()
+
+
+def test_a_duplicate_needs_a_new_code(world, client_for):
+    response = client_for("instructor").post(
+        reverse("cases:course_duplicate", args=[world.course.pk]),
+        {"code": world.course.code, "title": "Again"},
+    )
+    assert response.status_code == 200
+    assert "Another course already uses this code." in response.content.decode()
+    assert Course.objects.filter(title="Again").count() == 0
