@@ -269,3 +269,25 @@ def test_a_student_sees_only_their_own_deadlines_with_their_extension(world, cli
 def test_the_course_page_links_to_deadlines(world, client_for):
     url = reverse("cases:course_deadlines", args=[world.course.pk])
     assert url in client_for("student").get(world.course.get_absolute_url()).content.decode()
+
+
+def test_course_pages_show_dates_in_the_course_zone(world, client_for, shanghai):
+    world.item.assignments.update(due_at=datetime(2030, 3, 1, 1, 0, tzinfo=UTC))
+    html = client_for("student").get(world.course.get_absolute_url()).content.decode()
+    assert "Fri 1 Mar, 09:00" in html
+    assert "Times are in Asia/Shanghai." in html
+
+
+def test_adding_an_item_reads_its_due_date_in_the_course_zone(world, client_for, shanghai):
+    client_for("instructor").post(
+        reverse("cases:item_create", args=[world.course.pk]),
+        {
+            "module": world.item.module_id,
+            "kind": "quiz",
+            "title": "Zoned quiz",
+            "cohorts": [shanghai.pk],
+            "due_at": "2030-03-01T09:00",
+        },
+    )
+    assignment = Assignment.objects.get(item__title="Zoned quiz")
+    assert assignment.due_at == datetime(2030, 3, 1, 1, 0, tzinfo=UTC)
