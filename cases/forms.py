@@ -3,6 +3,7 @@ import re
 from django import forms
 from django.core.validators import MaxValueValidator
 from django.db import transaction
+from django.db.models import Q
 
 from cases.models import (
     CHOICE_KINDS,
@@ -599,7 +600,12 @@ class ItemCopyForm(forms.Form):
         self.fields["source"].queryset = (
             ModuleItem.objects.with_content()
             .select_related("module__course")
-            .filter(module__course__in=courses, kind__in=[ItemKind.QUIZ, ItemKind.DISCUSSION])
+            .filter(module__course__in=courses)
+            # Only items whose content exists (one made in the admin may lack it).
+            .filter(
+                Q(kind=ItemKind.QUIZ, quiz__isnull=False)
+                | Q(kind=ItemKind.DISCUSSION, discussion__isnull=False)
+            )
             .order_by("module__course__code", "module__position", "position", "pk")
         )
         self.fields["source"].label_from_instance = lambda item: (

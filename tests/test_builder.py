@@ -343,3 +343,13 @@ def test_a_duplicate_needs_a_new_code(world, client_for):
     assert response.status_code == 200
     assert "Another course already uses this code." in response.content.decode()
     assert Course.objects.filter(title="Again").count() == 0
+
+
+def test_a_quiz_item_without_its_quiz_is_not_offered_for_copying(world, client_for):
+    empty = ModuleItemFactory(module=world.item.module, kind=ItemKind.QUIZ, title="Hollow")
+    response = client_for("instructor").post(
+        reverse("cases:item_copy", args=[world.course.pk]),
+        {"source": empty.pk, "module": world.item.module_id},
+    )
+    assert response.status_code == 200
+    assert "Hollow" not in response.content.decode().split('name="source"')[1].split("</select>")[0]
