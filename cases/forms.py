@@ -3,22 +3,30 @@ import re
 from django import forms
 from django.core.validators import MaxValueValidator
 from django.db import transaction
+from django.db.models import Q
 
 from cases.models import (
     CHOICE_KINDS,
     CaseStudy,
     Choice,
     Cohort,
+    Course,
     Discussion,
+    GradeCategory,
     ItemKind,
+    LatePolicy,
     Module,
+    ModuleItem,
     Question,
     QuestionCategory,
     QuestionKind,
     Quiz,
     QuizSlot,
     Region,
+    Rubric,
+    User,
 )
+from cases.timezones import time_zone_names
 
 # Raw HTML in a case is escaped when shown, but an author who typed it expected it to
 # work: say so instead of silently showing tags as text.
@@ -593,3 +601,224 @@ def rubric_as_text(criteria) -> str:
         + " | ".join(f"{level['label']} {points(level['points'])}" for level in c["levels"])
         for c in criteria
     )
+
+
+# Course builder and scheduling --------------------------------------------------------
+
+
+def _local_datetime(label: str, **kwargs) -> forms.DateTimeField:
+    """A date and time typed in the active (the course's) time zone."""
+    return forms.DateTimeField(
+        label=label,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        **kwargs,
+    )
+
+
+class CourseForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(
+        choices=(),
+        initial="UTC",
+        help_text="Dates are stored in UTC and shown, and typed, in this zone.",
+    )
+
+    class Meta:
+        model = Course
+        fields = ["code", "title", "description", "time_zone"]
+        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {"description": "Markdown, shown on the course page."}
+        error_messages = {"code": {"unique": "Another course already uses this code."}}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(name, name) for name in time_zone_names()]
+
+    def clean_description(self):
+        return _reject_html(self.cleaned_data["description"])
+
+
+class CourseDuplicateForm(forms.ModelForm):
+    """The new course's code and title; everything else comes from the course copied."""
+
+    class Meta:
+        model = Course
+        fields = ["code", "title"]
+        labels = {"code": "New course code", "title": "New title"}
+        error_messages = {"code": {"unique": "Another course already uses this code."}}
+
+
+class ModuleForm(forms.ModelForm):
+    class Meta:
+        model = Module
+        fields = ["title", "summary"]
+        widgets = {"summary": forms.Textarea(attrs={"rows": 3})}
+
+    def clean_summary(self):
+        return _reject_html(self.cleaned_data["summary"])
+
+
+class ItemEditForm(forms.ModelForm):
+    class Meta:
+        model = ModuleItem
+        fields = ["title", "instructions", "grade_category", "rubric"]
+        widgets = {"instructions": forms.Textarea(attrs={"rows": 6})}
+        labels = {"instructions": "Instructions (Markdown)"}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        course = self.instance.module.course
+        self.fields["grade_category"].queryset = GradeCategory.objects.filter(course=course)
+        self.fields["rubric"].queryset = Rubric.objects.filter(course=course)
+
+    def clean_instructions(self):
+        return _reject_html(self.cleaned_data["instructions"])
+
+
+class ItemCopyForm(forms.Form):
+    """An existing quiz or discussion, from any course the user teaches, copied into
+    one of this course's modules."""
+
+    source = forms.ModelChoiceField(
+        queryset=ModuleItem.objects.none(), label="Quiz or discussion to copy"
+    )
+    module = forms.ModelChoiceField(queryset=Module.objects.none(), label="Into module")
+    title = forms.CharField(
+        max_length=200, required=False, help_text="Leave empty to keep the original's title."
+    )
+
+    def __init__(self, *args, course, courses, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["module"].queryset = course.modules.all()
+        self.fields["source"].queryset = (
+            ModuleItem.objects.with_content()
+            .select_related("module__course")
+            .filter(module__course__in=courses)
+            # Only items whose content exists (one made in the admin may lack it).
+            .filter(
+                Q(kind=ItemKind.QUIZ, quiz__isnull=False)
+                | Q(kind=ItemKind.DISCUSSION, discussion__isnull=False)
+            )
+            .order_by("module__course__code", "module__position", "position", "pk")
+        )
+        self.fields["source"].label_from_instance = lambda item: (
+            f"{item.module.course.code} · {item.module.title} · {item.title} "
+            f"({item.get_kind_display()})"
+        )
+
+
+def _check_dates(form: forms.Form, cleaned: dict) -> dict:
+    """Due after opening, cut-off after due (and only with a due date)."""
+    opens, due, cutoff = cleaned.get("opens_at"), cleaned.get("due_at"), cleaned.get("late_until")
+    if opens and due and due <= opens:
+        form.add_error("due_at", "The due date must come after the opening date.")
+    if cutoff and not due:
+        form.add_error("late_until", "A cut-off needs a due date.")
+    elif cutoff and due and cutoff < due:
+        form.add_error("late_until", "The cut-off must not come before the due date.")
+    return cleaned
+
+
+class AssignmentScheduleForm(forms.Form):
+    """One cohort's dates and rules for an item."""
+
+    assigned = forms.BooleanField(required=False, label="Assigned")
+    opens_at = _local_datetime("Opens", required=False)
+    due_at = _local_datetime("Due", required=False)
+    points = forms.IntegerField(min_value=0, max_value=10000, initial=10)
+    late_policy = forms.ChoiceField(
+        label="Late work",
+        choices=[
+            (LatePolicy.ACCEPT, "Accept"),
+            (LatePolicy.PENALIZE, "Accept with a penalty per day"),
+            (LatePolicy.REFUSE, "Refuse"),
+        ],
+        initial=LatePolicy.ACCEPT,
+    )
+    late_penalty_percent = forms.IntegerField(
+        min_value=0,
+        max_value=100,
+        initial=0,
+        label="Penalty per day late (%)",
+        error_messages={
+            "min_value": "The penalty is a percent from 0 to 100.",
+            "max_value": "The penalty is a percent from 0 to 100.",
+        },
+    )
+    late_until = _local_datetime("Cut-off for late work", required=False)
+
+    # One cohort's row, with its "assigned" box; the bulk form has none.
+    per_cohort = True
+
+    def __init__(self, *args, zone_name: str = "UTC", **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ["opens_at", "due_at", "late_until"]:
+            self.fields[name].help_text = f"Time zone: {zone_name}."
+        # A cohort left unassigned needs none of its fields filled in.
+        if self.per_cohort and self.is_bound and not self.data.get(self.add_prefix("assigned")):
+            for field in self.fields.values():
+                field.required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.per_cohort and not cleaned.get("assigned"):
+            return cleaned
+        return _check_dates(self, cleaned)
+
+    def schedule(self) -> dict:
+        """The Assignment fields from a valid form."""
+        data = self.cleaned_data
+        return {
+            "opens_at": data["opens_at"],
+            "due_at": data["due_at"],
+            "points": data["points"],
+            "late_policy": data["late_policy"],
+            "late_penalty_percent": (
+                data["late_penalty_percent"] if data["late_policy"] == LatePolicy.PENALIZE else 0
+            ),
+            "late_until": data["late_until"],
+        }
+
+
+class AssignmentBulkForm(AssignmentScheduleForm):
+    """The same dates and rules applied to every chosen cohort at once."""
+
+    cohorts = forms.ModelMultipleChoiceField(
+        queryset=Cohort.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Apply to these cohorts",
+        error_messages={"required": "Choose at least one cohort."},
+    )
+
+    field_order = ["cohorts"]
+    per_cohort = False
+
+    def __init__(self, *args, cohorts, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["assigned"]
+        self.fields["cohorts"].queryset = cohorts
+
+
+class ExtensionForm(forms.Form):
+    """A later due date for one or several students (say, an accommodation)."""
+
+    students = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Students",
+        error_messages={"required": "Choose at least one student."},
+    )
+    due_at = _local_datetime("New due date")
+    late_until = _local_datetime("New cut-off for late work", required=False)
+    reason = forms.CharField(max_length=300, required=False)
+
+    def __init__(self, *args, students, zone_name: str = "UTC", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["students"].queryset = students
+        self.fields["students"].label_from_instance = lambda u: (
+            f"{u.get_full_name() or u.username} ({u.username})"
+        )
+        for name in ["due_at", "late_until"]:
+            self.fields[name].help_text = f"Time zone: {zone_name}."
+
+    def clean(self):
+        return _check_dates(self, super().clean())

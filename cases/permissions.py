@@ -20,10 +20,12 @@ from cases.models import (
     CaseStudy,
     Cohort,
     Course,
+    Module,
     ModuleItem,
     Question,
     User,
 )
+from cases.timezones import activate_for
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,7 @@ def access_course(user, course_id: int) -> tuple[Course, CourseAccess]:
     """The course and the user's roles in it, in one query; 404 if the user may not see
     it."""
     course = get_object_or_404(_with_roles(Course.objects.for_user(user), user), pk=course_id)
+    activate_for(course)
     return course, _access_of(course, user)
 
 
@@ -138,7 +141,34 @@ def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
     access = item_access(item, user)
     if access is None:
         raise Http404
+    activate_for(item.module.course)
     return item, access
+
+
+def access_module(user, module_id: int) -> tuple[Module, CourseAccess]:
+    """A module (with its course) and the user's roles in that course, in one query;
+    404 if the user may not see the course."""
+    module = get_object_or_404(
+        Module.objects.select_related("course")
+        .filter(course__in=Course.objects.for_user(user))
+        .annotate(**_roles(user, "course")),
+        pk=module_id,
+    )
+    activate_for(module.course)
+    return module, _access_of(module, user)
+
+
+def can_create_courses(user) -> bool:
+    """Admins and anyone who is an instructor of some course start new courses."""
+    return is_admin(user) or Course.objects.filter(instructors=user).exists()
+
+
+def courses_to_copy_from(user):
+    """Courses whose content the user may copy: every course for admins, else those
+    they are an instructor of (can_teach), not those they only assist on."""
+    if is_admin(user):
+        return Course.objects.all()
+    return Course.objects.filter(instructors=user)
 
 
 def _role_required(predicate, doc: str):
@@ -202,6 +232,9 @@ def access_case(user, slug: str) -> tuple[CaseStudy, CaseAccess]:
 staff_required = _role_required(is_admin, "Admins only; anyone else signed in gets 403.")
 author_required = _role_required(
     can_author_cases, "Admins and instructors only; anyone else signed in gets 403."
+)
+course_creator_required = _role_required(
+    can_create_courses, "Admins and instructors of some course; anyone else gets 403."
 )
 
 

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from cases.views import (
+    builder,
     cohorts,
     courses,
     dashboard,
@@ -9,6 +10,7 @@ from cases.views import (
     quiz_staff,
     quizzes,
     readings,
+    schedule,
     tracker,
 )
 
@@ -66,6 +68,28 @@ urlpatterns = [
         discussions.paragraph_detail,
         name="paragraph_detail",
     ),
+    # Course builder.
+    path("courses/new/", builder.course_create, name="course_create"),
+    path("courses/<int:pk>/edit/", builder.course_edit, name="course_edit"),
+    path("courses/<int:pk>/build/", builder.course_builder, name="course_builder"),
+    path("courses/<int:pk>/duplicate/", builder.course_duplicate, name="course_duplicate"),
+    path("courses/<int:pk>/modules/new/", builder.module_create, name="module_create"),
+    path("courses/<int:pk>/items/copy/", builder.item_copy, name="item_copy"),
+    path("modules/<int:pk>/edit/", builder.module_edit, name="module_edit"),
+    path("modules/<int:pk>/delete/", builder.module_delete, name="module_delete"),
+    path("modules/<int:pk>/move/", builder.module_move, name="module_move"),
+    path("items/<int:pk>/edit/", builder.item_edit, name="item_edit"),
+    path("items/<int:pk>/delete/", builder.item_delete, name="item_delete"),
+    path("items/<int:pk>/move/", builder.item_move, name="item_move"),
+    # Scheduling.
+    path("items/<int:pk>/schedule/", schedule.item_schedule, name="item_schedule"),
+    path("items/<int:pk>/extensions/", schedule.extension_grant, name="extension_grant"),
+    path(
+        "items/<int:pk>/extensions/<int:extension_pk>/delete/",
+        schedule.extension_delete,
+        name="extension_delete",
+    ),
+    path("courses/<int:pk>/deadlines/", schedule.course_deadlines, name="course_deadlines"),
 ]
 
 # Instructor workspace: the response tracker, grading one student at a time, rubrics.

@@ -7,11 +7,12 @@ as "not there", so a wrong id never reveals what exists.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from cases.models import Rubric
+from cases.models import Extension, Rubric
 from cases.services.quizzes import attempt_submit
 from tests.conftest import ROLES, World
 
@@ -52,6 +53,10 @@ STAFF_POST = signed_in(
 AUTHOR_ONLY = signed_in(403, other_student=404, other_instructor=404, student=200)
 COURSE_TEACHERS = signed_in(
     404, student=403, student_ta_elsewhere=403, ta=403, instructor=200, admin=200
+)
+# POSTs that change a course: its teachers are sent on; others refused or not told.
+TEACHERS_POST = signed_in(
+    404, student=403, student_ta_elsewhere=403, ta=403, instructor=302, admin=302
 )
 # Students read the cases given to them; anyone who teaches reads the whole library.
 CASE_READERS = signed_in(200, other_student=404)
@@ -250,7 +255,76 @@ MATRIX: dict[str, Route] = {
     "cases:rubric_edit": Route(
         lambda w: reverse("cases:rubric_edit", args=[_rubric(w).pk]), COURSE_TEACHERS
     ),
+    # Course builder: instructors of the course and admins.
+    "cases:course_create": Route(lambda w: reverse("cases:course_create"), AUTHORS),
+    "cases:course_edit": Route(
+        lambda w: reverse("cases:course_edit", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:course_builder": Route(
+        lambda w: reverse("cases:course_builder", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:course_duplicate": Route(
+        lambda w: reverse("cases:course_duplicate", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:module_create": Route(
+        lambda w: reverse("cases:module_create", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:item_copy": Route(
+        lambda w: reverse("cases:item_copy", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:module_edit": Route(
+        lambda w: reverse("cases:module_edit", args=[w.item.module_id]), COURSE_TEACHERS
+    ),
+    "cases:module_delete": Route(
+        lambda w: reverse("cases:module_delete", args=[w.item.module_id]), COURSE_TEACHERS
+    ),
+    "cases:module_move": Route(
+        lambda w: reverse("cases:module_move", args=[w.item.module_id]),
+        TEACHERS_POST,
+        method="post",
+        data={"direction": "down"},
+    ),
+    "cases:item_edit": Route(
+        lambda w: reverse("cases:item_edit", args=[w.item.pk]), COURSE_TEACHERS
+    ),
+    "cases:item_delete": Route(
+        lambda w: reverse("cases:item_delete", args=[w.item.pk]), COURSE_TEACHERS
+    ),
+    "cases:item_move": Route(
+        lambda w: reverse("cases:item_move", args=[w.item.pk]),
+        TEACHERS_POST,
+        method="post",
+        data={"direction": "down"},
+    ),
+    # Scheduling.
+    "cases:item_schedule": Route(
+        lambda w: reverse("cases:item_schedule", args=[w.item.pk]), COURSE_TEACHERS
+    ),
+    "cases:extension_grant": Route(
+        lambda w: reverse("cases:extension_grant", args=[w.item.pk]),
+        # No student chosen: the page comes back with the error beside the field.
+        TEACHERS_POST | {"instructor": 200, "admin": 200},
+        method="post",
+        data={"students": "", "due_at": "2030-01-01T09:00"},
+    ),
+    "cases:extension_delete": Route(
+        lambda w: reverse("cases:extension_delete", args=[w.item.pk, _extension(w).pk]),
+        TEACHERS_POST,
+        method="post",
+    ),
+    "cases:course_deadlines": Route(
+        lambda w: reverse("cases:course_deadlines", args=[w.course.pk]), COURSE_MEMBERS
+    ),
 }
+
+
+def _extension(world: World):
+    assignment = world.item.assignments.get()
+    return Extension.objects.create(
+        assignment=assignment,
+        user=world.users["student"],
+        due_at=assignment.due_at + timedelta(days=2),
+    )
 
 
 def _submitted_answer(world: World):

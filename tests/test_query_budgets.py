@@ -93,6 +93,10 @@ PAGES = [
     ("instructor", lambda w: reverse("cases:quiz_stats", args=[w["quiz"].item.pk])),
     ("instructor", lambda w: reverse("cases:grading_queue", args=[w["course"].pk])),
     ("instructor", lambda w: reverse("cases:question_list", args=[w["course"].pk])),
+    ("instructor", lambda w: reverse("cases:course_builder", args=[w["course"].pk])),
+    ("instructor", lambda w: reverse("cases:course_deadlines", args=[w["course"].pk])),
+    ("student", lambda w: reverse("cases:course_deadlines", args=[w["course"].pk])),
+    ("instructor", lambda w: reverse("cases:item_schedule", args=[w["item"].pk])),
 ]
 FRAGMENT_BUDGET = 4
 
@@ -223,3 +227,22 @@ def test_thread_queries_do_not_grow_with_posts(client, role):
     assert page <= PAGE_BUDGET
     assert fragment <= FRAGMENT_BUDGET
     assert unchanged <= 3
+
+
+@pytest.mark.parametrize("name", ["cases:module_move", "cases:item_move"])
+def test_reorder_fragment_queries_do_not_grow_with_class_size(client, name):
+    counts = []
+    for size in (5, 60):
+        world = _class_of(size)
+        client.force_login(world["instructor"])
+        target = world["item"].module_id if name == "cases:module_move" else world["item"].pk
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(
+                reverse(name, args=[target]), {"direction": "down"}, headers={"HX-Request": "true"}
+            )
+        assert response.status_code == 200
+        counts.append(_data_queries(queries))
+    print(f"{name}: {counts}")
+    assert counts[0] == counts[1], counts
+    # Sign-in, access, the lock, the rows moved, one UPDATE, then the list's two reads.
+    assert counts[1] <= 7, counts

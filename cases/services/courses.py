@@ -1,17 +1,28 @@
-"""Building a course: items added to modules and given to cohorts."""
+"""Building a course: items added to modules and given to cohorts; modules and items
+reordered and copied; a course duplicated for a new term; assignments scheduled and
+extensions granted."""
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from cases.models import (
     Assignment,
     CaseReading,
     CaseStudy,
+    Choice,
+    Cohort,
+    Course,
     Discussion,
+    Extension,
     ItemKind,
     Module,
     ModuleItem,
+    Question,
+    QuestionCategory,
     Quiz,
+    QuizSlot,
+    User,
 )
 
 
@@ -40,3 +51,339 @@ def item_create(
         Assignment(item=item, cohort=cohort, due_at=due_at) for cohort in cohorts
     )
     return item
+
+
+# Courses and modules -------------------------------------------------------------------
+
+
+@transaction.atomic
+def course_create(*, code: str, title: str, description: str, time_zone: str, by: User) -> Course:
+    """A new, empty course whose creator is its instructor."""
+    course = Course.objects.create(
+        code=code, title=title, description=description, time_zone=time_zone
+    )
+    course.instructors.add(by)
+    return course
+
+
+def module_create(*, course: Course, title: str, summary: str = "") -> Module:
+    """A module at the end of the course."""
+    last = course.modules.aggregate(last=Max("position"))["last"] or 0
+    return Module.objects.create(course=course, title=title, summary=summary, position=last + 1)
+
+
+UP, DOWN = "up", "down"
+
+
+def _swap(rows: list, index: int, direction: str | None) -> list:
+    """Move rows[index] one place up or down (a no-op at either end), then number them
+    1..n; returns the rows whose position changed."""
+    if direction in (UP, DOWN):
+        target = index - 1 if direction == UP else index + 1
+        if 0 <= target < len(rows):
+            rows[index], rows[target] = rows[target], rows[index]
+    changed = []
+    for position, row in enumerate(rows, 1):
+        if row.position != position:
+            row.position = position
+            changed.append(row)
+    return changed
+
+
+def _lock_modules(course_id: int) -> list[Module]:
+    """The course's modules in order, locked: every reorder in a course takes this lock
+    first, so two concurrent clicks are applied one after the other."""
+    return list(
+        Module.objects.select_for_update()
+        .filter(course_id=course_id)
+        .order_by("position", "pk")
+        .only("pk", "position", "course_id")
+    )
+
+
+@transaction.atomic
+def module_move(*, module: Module, direction: str) -> None:
+    """Move a module one place up or down in its course."""
+    modules = _lock_modules(module.course_id)
+    index = next(i for i, m in enumerate(modules) if m.pk == module.pk)
+    Module.objects.bulk_update(_swap(modules, index, direction), ["position"])
+
+
+@transaction.atomic
+def item_move(*, item: ModuleItem, direction: str | None = None, to_module: Module | None = None):
+    """Move an item one place up or down in its module, or to the end of another
+    module of the same course."""
+    _lock_modules(item.module.course_id)
+    if to_module is not None and to_module.pk != item.module_id:
+        if to_module.course_id != item.module.course_id:
+            raise ValueError("An item moves only between modules of its own course.")
+        last = to_module.items.aggregate(last=Max("position"))["last"] or 0
+        old_module = item.module_id
+        ModuleItem.objects.filter(pk=item.pk).update(module=to_module, position=last + 1)
+        # Close the gap the item left behind.
+        rest = list(ModuleItem.objects.filter(module_id=old_module).order_by("position", "pk"))
+        ModuleItem.objects.bulk_update(_swap(rest, 0, None), ["position"])
+        return
+    items = list(
+        ModuleItem.objects.filter(module_id=item.module_id)
+        .order_by("position", "pk")
+        .only("pk", "position", "module_id")
+    )
+    index = next(i for i, it in enumerate(items) if it.pk == item.pk)
+    ModuleItem.objects.bulk_update(_swap(items, index, direction), ["position"])
+
+
+# Copying content -------------------------------------------------------------------------
+
+
+def _copy_questions(questions: list[Question], course: Course) -> dict[int, Question]:
+    """Copy bank questions (with their choices, and categories matched by name) into
+    `course`'s bank; returns old question id → new question. A fixed number of queries
+    however many questions."""
+    if not questions:
+        return {}
+    names = {q.category.name for q in questions if q.category_id}
+    existing = {c.name: c for c in QuestionCategory.objects.filter(course=course, name__in=names)}
+    missing = [QuestionCategory(course=course, name=n) for n in sorted(names - existing.keys())]
+    for category in QuestionCategory.objects.bulk_create(missing):
+        existing[category.name] = category
+    copies = []
+    for question in questions:
+        copy = Question(
+            **{
+                f.attname: getattr(question, f.attname)
+                for f in Question._meta.concrete_fields
+                if f.name not in ("id", "course", "category", "created_at", "updated_at")
+            },
+            course=course,
+            category=existing.get(question.category.name) if question.category_id else None,
+        )
+        copies.append(copy)
+    Question.objects.bulk_create(copies)
+    by_old = {old.pk: new for old, new in zip(questions, copies, strict=True)}
+    choices = Choice.objects.filter(question__in=by_old.keys())
+    Choice.objects.bulk_create(
+        Choice(
+            question=by_old[c.question_id],
+            text=c.text,
+            fraction=c.fraction,
+            feedback=c.feedback,
+            position=c.position,
+        )
+        for c in choices
+    )
+    return by_old
+
+
+QUIZ_SETTINGS = [
+    "attempts_allowed",
+    "time_limit_minutes",
+    "shuffle_questions",
+    "shuffle_choices",
+    "one_question_per_page",
+    "grading_method",
+    "feedback_release",
+]
+# A discussion's dates belong to a term: a copy starts without them.
+DISCUSSION_SETTINGS = ["case_id", "prompt", "post_first", "anonymous"]
+
+
+@transaction.atomic
+def item_copy(*, source: ModuleItem, module: Module, title: str = "") -> ModuleItem:
+    """Copy a quiz or discussion (its settings, and a quiz's questions) to the end of
+    `module`. Questions from another course's bank are copied into this course's bank;
+    attempts, posts and grades never are. The copy is a draft: given to no cohort."""
+    course = module.course
+    same_course = source.module.course_id == course.pk
+    last = module.items.aggregate(last=Max("position"))["last"] or 0
+    item = ModuleItem.objects.create(
+        module=module,
+        kind=source.kind,
+        title=title or source.title,
+        instructions=source.instructions,
+        position=last + 1,
+        grade_category_id=source.grade_category_id if same_course else None,
+        rubric_id=source.rubric_id if same_course else None,
+    )
+    if source.kind == ItemKind.QUIZ:
+        quiz = Quiz.objects.create(
+            item=item, **{name: getattr(source.quiz, name) for name in QUIZ_SETTINGS}
+        )
+        slots = list(source.quiz.slots.select_related("question__category", "category"))
+        foreign = [s.question for s in slots if s.question_id and s.question.course_id != course.pk]
+        # A draw from another course's category brings that category's questions along.
+        drawn = [s.category for s in slots if s.category_id and s.category.course_id != course.pk]
+        if drawn:
+            foreign += list(Question.objects.filter(category__in=drawn).select_related("category"))
+        copies = _copy_questions(list({q.pk: q for q in foreign}.values()), course)
+        drawn_names = [c.name for c in drawn]
+        categories = {
+            c.name: c for c in QuestionCategory.objects.filter(course=course, name__in=drawn_names)
+        }
+        for category in drawn:
+            if category.name not in categories:  # An empty category: nothing was copied.
+                categories[category.name] = QuestionCategory.objects.create(
+                    course=course, name=category.name
+                )
+        QuizSlot.objects.bulk_create(
+            QuizSlot(
+                quiz=quiz,
+                position=s.position,
+                draw_count=s.draw_count,
+                question=copies.get(s.question_id, s.question) if s.question_id else None,
+                category=(
+                    None
+                    if not s.category_id
+                    else s.category
+                    if s.category.course_id == course.pk
+                    else categories[s.category.name]
+                ),
+            )
+            for s in slots
+        )
+    elif source.kind == ItemKind.DISCUSSION:
+        Discussion.objects.create(
+            item=item, **{name: getattr(source.discussion, name) for name in DISCUSSION_SETTINGS}
+        )
+    return item
+
+
+@transaction.atomic
+def course_duplicate(*, source: Course, code: str, title: str, by: User) -> Course:
+    """A new course for a new term from `source`: its description and time zone, grade
+    categories, rubrics, question bank, modules and items with each kind's content.
+    Its instructors are the source's plus `by`. No cohorts, assignments or student work
+    are copied. A fixed number of queries per model, whatever the course's size."""
+    course = Course.objects.create(
+        code=code, title=title, description=source.description, time_zone=source.time_zone
+    )
+    course.instructors.add(by, *source.instructors.all())
+
+    def clone(rows, **changes):
+        if not rows:
+            return {}
+        copies = []
+        for row in rows:
+            copy = type(row)(
+                **{
+                    f.attname: getattr(row, f.attname)
+                    for f in type(row)._meta.concrete_fields
+                    if not f.primary_key and f.attname not in changes
+                },
+                **{name: change(row) for name, change in changes.items()},
+            )
+            copies.append(copy)
+        type(rows[0]).objects.bulk_create(copies)
+        return {old.pk: new for old, new in zip(rows, copies, strict=True)}
+
+    same = lambda row: course.pk  # noqa: E731
+    grade_categories = clone(list(source.grade_categories.all()), course_id=same)
+    rubrics = clone(list(source.rubrics.all()), course_id=same)
+    categories = clone(list(source.categories.all()), course_id=same)
+    questions = clone(
+        list(source.questions.all()),
+        course_id=same,
+        category_id=lambda q: categories[q.category_id].pk if q.category_id else None,
+    )
+    clone(
+        list(Choice.objects.filter(question__course=source)),
+        question_id=lambda c: questions[c.question_id].pk,
+    )
+    modules = clone(list(source.modules.all()), course_id=same)
+    items = clone(
+        list(ModuleItem.objects.filter(module__course=source)),
+        module_id=lambda i: modules[i.module_id].pk,
+        grade_category_id=lambda i: (
+            grade_categories[i.grade_category_id].pk if i.grade_category_id else None
+        ),
+        rubric_id=lambda i: rubrics[i.rubric_id].pk if i.rubric_id else None,
+    )
+    new_item = lambda row: items[row.item_id].pk  # noqa: E731
+    clone(list(CaseReading.objects.filter(item__module__course=source)), item_id=new_item)
+    quizzes = clone(list(Quiz.objects.filter(item__module__course=source)), item_id=new_item)
+    clone(
+        list(QuizSlot.objects.filter(quiz__item__module__course=source)),
+        quiz_id=lambda s: quizzes[s.quiz_id].pk,
+        # A slot may use a question of another course's bank: it keeps pointing there.
+        question_id=lambda s: (
+            questions[s.question_id].pk if s.question_id in questions else (s.question_id)
+        ),
+        category_id=lambda s: (
+            categories[s.category_id].pk if s.category_id in categories else (s.category_id)
+        ),
+    )
+    clone(
+        list(Discussion.objects.filter(item__module__course=source)),
+        item_id=new_item,
+        locked=lambda d: False,
+        version=lambda d: 0,
+        closes_at=lambda d: None,
+        first_post_due_at=lambda d: None,
+        replies_due_at=lambda d: None,
+    )
+    return course
+
+
+# Scheduling --------------------------------------------------------------------------
+
+
+SCHEDULE_FIELDS = [
+    "opens_at",
+    "due_at",
+    "points",
+    "late_policy",
+    "late_penalty_percent",
+    "late_until",
+]
+
+
+@transaction.atomic
+def assignments_schedule(*, item: ModuleItem, schedule: dict[Cohort, dict | None]) -> None:
+    """Give the item to cohorts with their dates, or take it back (None). `schedule`
+    maps each cohort to the fields of SCHEDULE_FIELDS. Upserts on (item, cohort)."""
+    given = {c: v for c, v in schedule.items() if v is not None}
+    taken = [c for c, v in schedule.items() if v is None]
+    if taken:
+        Assignment.objects.filter(item=item, cohort__in=taken).delete()
+    if given:
+        now = timezone.now()
+        Assignment.objects.bulk_create(
+            [
+                Assignment(item=item, cohort=cohort, updated_at=now, **values)
+                for cohort, values in given.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["item", "cohort"],
+            update_fields=[*SCHEDULE_FIELDS, "updated_at"],
+        )
+
+
+@transaction.atomic
+def extensions_grant(
+    *, item: ModuleItem, users, due_at, late_until=None, reason: str = "", by: User
+) -> int:
+    """Give each student a later due date (and cut-off) on every assignment of the item
+    to a cohort of theirs; granting again replaces the earlier extension. Returns how
+    many extensions were written."""
+    assignments = Assignment.objects.filter(item=item, cohort__memberships__user__in=users)
+    pairs = assignments.values_list("pk", "cohort__memberships__user").distinct()
+    now = timezone.now()
+    rows = [
+        Extension(
+            assignment_id=assignment_id,
+            user_id=user_id,
+            due_at=due_at,
+            late_until=late_until,
+            reason=reason,
+            created_by=by,
+            updated_at=now,
+        )
+        for assignment_id, user_id in pairs
+    ]
+    Extension.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["assignment", "user"],
+        update_fields=["due_at", "late_until", "reason", "created_by", "updated_at"],
+    )
+    return len(rows)

@@ -1,0 +1,294 @@
+"""The course builder: courses, modules and items made, edited, ordered, copied and
+deleted by the course's instructors and admins (`CourseAccess.can_teach`)."""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Prefetch
+from django.http import HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from cases.forms import (
+    CourseDuplicateForm,
+    CourseForm,
+    ItemCopyForm,
+    ItemEditForm,
+    ModuleForm,
+)
+from cases.http import HtmxHttpRequest, parse_int
+from cases.models import Course, ModuleItem, Work
+from cases.permissions import (
+    access_course,
+    access_item,
+    access_module,
+    course_creator_required,
+    courses_to_copy_from,
+)
+from cases.services import courses as services
+
+BUILDER = "cases/builder/course_builder.html"
+FORM_PAGE = "cases/builder/form_page.html"
+
+
+def _teach_course(user, pk: int):
+    course, access = access_course(user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    return course, access
+
+
+def _builder_modules(course: Course):
+    """The course's modules with their items, each item with its grade category and how
+    many cohorts it is given to: two queries, whatever the course's size."""
+    items = ModuleItem.objects.select_related("grade_category").annotate(
+        cohort_count=Count("assignments")
+    )
+    return list(course.modules.prefetch_related(Prefetch("items", queryset=items)))
+
+
+def _module_list(request: HtmxHttpRequest, course: Course):
+    """After a change to the order: the module list for htmx, else back to the page."""
+    if request.htmx:
+        context = {"course": course, "modules": _builder_modules(course)}
+        return render(request, f"{BUILDER}#module-list", context)
+    return redirect("cases:course_builder", pk=course.pk)
+
+
+def _form_page(request, *, form, heading, submit_label, course=None, help="", status=200):
+    context = {
+        "form": form,
+        "heading": heading,
+        "submit_label": submit_label,
+        "course": course,
+        "help": help,
+    }
+    return render(request, FORM_PAGE, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@course_creator_required
+def course_create(request: HtmxHttpRequest):
+    """Admins and instructors of some course start a new course; they become its
+    instructor."""
+    form = CourseForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        course = services.course_create(
+            code=data["code"],
+            title=data["title"],
+            description=data["description"],
+            time_zone=data["time_zone"],
+            by=request.user,
+        )
+        messages.success(request, f"Created {course.code}. Add its first module.")
+        return redirect("cases:course_builder", pk=course.pk)
+    return _form_page(request, form=form, heading="New course", submit_label="Create course")
+
+
+@require_http_methods(["GET", "POST"])
+def course_edit(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course change its code, title, description and
+    time zone."""
+    course, _access = _teach_course(request.user, pk)
+    form = CourseForm(request.POST or None, instance=course)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Course saved.")
+        return redirect("cases:course_builder", pk=course.pk)
+    return _form_page(request, form=form, heading="Edit course", submit_label="Save", course=course)
+
+
+@require_http_methods(["GET", "POST"])
+def course_duplicate(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course copy it for a new term: its content, not its
+    cohorts, dates or students' work. They become instructors of the copy."""
+    course, _access = _teach_course(request.user, pk)
+    initial = {"code": f"{course.code} (copy)"[:40], "title": course.title}
+    form = CourseDuplicateForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        copy = services.course_duplicate(
+            source=course,
+            code=form.cleaned_data["code"],
+            title=form.cleaned_data["title"],
+            by=request.user,
+        )
+        messages.success(request, f"Created {copy.code} from {course.code}. Give it cohorts.")
+        return redirect("cases:course_builder", pk=copy.pk)
+    return _form_page(
+        request,
+        form=form,
+        heading="Duplicate for a new term",
+        submit_label="Duplicate course",
+        course=course,
+        help=(
+            "Copies modules, items, readings, quizzes and their question bank, "
+            "discussions, grade categories and rubrics. Cohorts, dates and students' "
+            "work are not copied."
+        ),
+    )
+
+
+@require_GET
+def course_builder(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course: its modules and items, to add, edit,
+    reorder, schedule and delete."""
+    course, access = _teach_course(request.user, pk)
+    context = {"course": course, "access": access, "modules": _builder_modules(course)}
+    return render(request, BUILDER, context)
+
+
+@require_http_methods(["GET", "POST"])
+def module_create(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course add a module at its end."""
+    course, _access = _teach_course(request.user, pk)
+    form = ModuleForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        module = services.module_create(
+            course=course, title=form.cleaned_data["title"], summary=form.cleaned_data["summary"]
+        )
+        messages.success(request, f"Added the module “{module.title}”.")
+        return redirect("cases:course_builder", pk=course.pk)
+    return _form_page(
+        request, form=form, heading="New module", submit_label="Add module", course=course
+    )
+
+
+def _teach_module(user, pk: int):
+    module, access = access_module(user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    return module
+
+
+@require_http_methods(["GET", "POST"])
+def module_edit(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course rename a module or change its summary."""
+    module = _teach_module(request.user, pk)
+    form = ModuleForm(request.POST or None, instance=module)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Module saved.")
+        return redirect("cases:course_builder", pk=module.course_id)
+    return _form_page(
+        request, form=form, heading="Edit module", submit_label="Save", course=module.course
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def module_delete(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course delete a module and its items, after
+    confirming (students' work on those items goes with them)."""
+    module = _teach_module(request.user, pk)
+    if request.method == "POST":
+        module.delete()
+        messages.success(request, f"Deleted the module “{module.title}”.")
+        return redirect("cases:course_builder", pk=module.course_id)
+    context = {
+        "course": module.course,
+        "what": f"the module “{module.title}”",
+        "item_count": module.items.count(),
+        "work_count": Work.objects.filter(item__module=module).count(),
+    }
+    return render(request, "cases/builder/confirm_delete.html", context)
+
+
+@vary_on_headers("HX-Request")
+@require_POST
+def module_move(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course move a module one place up or down. With
+    htmx, answers the updated module list; else back to the builder."""
+    module = _teach_module(request.user, pk)
+    direction = request.POST.get("direction")
+    if direction not in (services.UP, services.DOWN):
+        return HttpResponseBadRequest("Move up or down.")
+    services.module_move(module=module, direction=direction)
+    return _module_list(request, module.course)
+
+
+def _teach_item(user, pk: int) -> ModuleItem:
+    item, access = access_item(user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    return item
+
+
+@require_http_methods(["GET", "POST"])
+def item_edit(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course change an item's title, instructions, grade
+    category and rubric."""
+    item = _teach_item(request.user, pk)
+    form = ItemEditForm(request.POST or None, instance=item)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Item saved.")
+        return redirect("cases:course_builder", pk=item.module.course_id)
+    return _form_page(
+        request,
+        form=form,
+        heading=f"Edit “{item.title}”",
+        submit_label="Save",
+        course=item.module.course,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def item_delete(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course delete an item, after confirming (students'
+    work on it goes with it)."""
+    item = _teach_item(request.user, pk)
+    course = item.module.course
+    if request.method == "POST":
+        item.delete()
+        messages.success(request, f"Deleted “{item.title}”.")
+        return redirect("cases:course_builder", pk=course.pk)
+    context = {
+        "course": course,
+        "what": f"“{item.title}”",
+        "work_count": Work.objects.filter(item=item).count(),
+    }
+    return render(request, "cases/builder/confirm_delete.html", context)
+
+
+@vary_on_headers("HX-Request")
+@require_POST
+def item_move(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course move an item one place up or down, or to
+    the end of another module of the course. With htmx, answers the updated module
+    list; else back to the builder."""
+    item = _teach_item(request.user, pk)
+    course = item.module.course
+    direction = request.POST.get("direction")
+    if "module" in request.POST:
+        to_module = course.modules.filter(pk=parse_int(request.POST["module"])).first()
+        if to_module is None:
+            return HttpResponseBadRequest("Choose a module of this course.")
+        services.item_move(item=item, to_module=to_module)
+    elif direction in (services.UP, services.DOWN):
+        services.item_move(item=item, direction=direction)
+    else:
+        return HttpResponseBadRequest("Move up or down, or to a module.")
+    return _module_list(request, course)
+
+
+@require_http_methods(["GET", "POST"])
+def item_copy(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course copy a quiz or discussion from any course
+    they teach into one of its modules (settings and questions, never students' work)."""
+    course, _access = _teach_course(request.user, pk)
+    form = ItemCopyForm(
+        request.POST or None, course=course, courses=courses_to_copy_from(request.user)
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        item = services.item_copy(source=data["source"], module=data["module"], title=data["title"])
+        messages.success(request, f"Copied “{item.title}”. Schedule it for your cohorts.")
+        return redirect("cases:item_schedule", pk=item.pk)
+    return _form_page(
+        request,
+        form=form,
+        heading="Copy a quiz or discussion",
+        submit_label="Copy",
+        course=course,
+        help="Copies the settings (and a quiz's questions); never attempts, posts or grades.",
+    )

@@ -1,0 +1,203 @@
+"""Scheduling: an item given to cohorts with their dates, extensions for students, and
+the course's deadlines. Dates are shown and typed in the course's time zone, which the
+access helpers activate for the request."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Exists, F, OuterRef
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cases.forms import AssignmentBulkForm, AssignmentScheduleForm, ExtensionForm
+from cases.http import HtmxHttpRequest
+from cases.models import Assignment, Extension, Membership, ModuleItem, User
+from cases.permissions import access_course, access_item
+from cases.services import courses as services
+from cases.services.work import with_extension
+from cases.timezones import zone_of
+
+# The deadlines page shows what is due from this long ago onwards.
+RECENT = timedelta(days=7)
+
+
+def _teach_item(user, pk: int) -> ModuleItem:
+    item, access = access_item(user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    return item
+
+
+def _item_students(item: ModuleItem):
+    """Students of the cohorts the item is given to."""
+    return User.objects.filter(
+        Exists(Membership.objects.filter(user=OuterRef("pk"), cohort__assignments__item=item))
+    ).order_by("last_name", "first_name", "username")
+
+
+def _row_forms(item, cohorts, assignments, data=None):
+    """One schedule form per cohort of the course, filled from its assignment if any."""
+    zone = str(zone_of(item.module.course))
+    rows = []
+    for cohort in cohorts:
+        assignment = assignments.get(cohort.pk)
+        initial = {}
+        if assignment is not None:
+            initial = {name: getattr(assignment, name) for name in services.SCHEDULE_FIELDS}
+            initial["assigned"] = True
+        form = AssignmentScheduleForm(
+            data, prefix=f"cohort-{cohort.pk}", initial=initial, zone_name=zone
+        )
+        rows.append((cohort, form))
+    return rows
+
+
+def _schedule_page(request, item, *, rows=None, bulk=None, extension=None):
+    course = item.module.course
+    zone = str(zone_of(course))
+    cohorts = course.cohorts.all()
+    assignments = {a.cohort_id: a for a in item.assignments.all()}
+    context = {
+        "item": item,
+        "course": course,
+        "zone": zone,
+        "rows": rows or _row_forms(item, cohorts, assignments),
+        # Students can be given extensions once the item is given to their cohort.
+        "assigned_any": bool(assignments),
+        "bulk_form": bulk or AssignmentBulkForm(prefix="bulk", cohorts=cohorts, zone_name=zone),
+        "extension_form": extension or ExtensionForm(students=_item_students(item), zone_name=zone),
+        "extensions": Extension.objects.filter(assignment__item=item)
+        .select_related("user", "assignment__cohort")
+        .order_by("user__last_name", "user__username", "assignment__cohort__name"),
+    }
+    return render(request, "cases/builder/item_schedule.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def item_schedule(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course give the item to cohorts, each with its own
+    opening, due date, points, late policy and cut-off; or apply one set of dates to
+    several cohorts at once. An invalid form comes back with everything typed kept."""
+    item = _teach_item(request.user, pk)
+    if request.method == "GET":
+        return _schedule_page(request, item)
+    course = item.module.course
+    zone = str(zone_of(course))
+    cohorts = list(course.cohorts.all())
+    if request.POST.get("action") == "apply":
+        bulk = AssignmentBulkForm(
+            request.POST, prefix="bulk", cohorts=course.cohorts.all(), zone_name=zone
+        )
+        if not bulk.is_valid():
+            return _schedule_page(request, item, bulk=bulk)
+        chosen = bulk.cleaned_data["cohorts"]
+        services.assignments_schedule(item=item, schedule={c: bulk.schedule() for c in chosen})
+        messages.success(request, f"Dates applied to {len(chosen)} cohort{pluralize(len(chosen))}.")
+        return redirect("cases:item_schedule", pk=item.pk)
+    assignments = {a.cohort_id: a for a in item.assignments.all()}
+    rows = _row_forms(item, cohorts, assignments, request.POST)
+    if not all(form.is_valid() for _cohort, form in rows):
+        return _schedule_page(request, item, rows=rows)
+    services.assignments_schedule(
+        item=item,
+        schedule={
+            cohort: form.schedule() if form.cleaned_data["assigned"] else None
+            for cohort, form in rows
+        },
+    )
+    messages.success(request, "Schedule saved.")
+    return redirect("cases:item_schedule", pk=item.pk)
+
+
+@require_POST
+def extension_grant(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course give one or several students of the item's
+    cohorts a later due date (and cut-off); granting again replaces the extension."""
+    item = _teach_item(request.user, pk)
+    form = ExtensionForm(
+        request.POST, students=_item_students(item), zone_name=str(zone_of(item.module.course))
+    )
+    if not form.is_valid():
+        return _schedule_page(request, item, extension=form)
+    data = form.cleaned_data
+    count = services.extensions_grant(
+        item=item,
+        users=data["students"],
+        due_at=data["due_at"],
+        late_until=data["late_until"],
+        reason=data["reason"],
+        by=request.user,
+    )
+    n = len(data["students"])
+    messages.success(
+        request,
+        f"Extension{pluralize(count)} saved for {n} student{pluralize(n)}.",
+    )
+    return redirect("cases:item_schedule", pk=item.pk)
+
+
+@require_POST
+def extension_delete(request: HtmxHttpRequest, pk: int, extension_pk: int):
+    """Instructors and admins of the course remove a student's extension."""
+    item = _teach_item(request.user, pk)
+    extension = get_object_or_404(Extension, pk=extension_pk, assignment__item=item)
+    extension.delete()
+    messages.success(request, "Extension removed.")
+    return redirect("cases:item_schedule", pk=item.pk)
+
+
+@require_GET
+def course_deadlines(request: HtmxHttpRequest, pk: int):
+    """Anyone in the course: what falls due from a week ago onwards, by day, in the
+    course's time zone. Staff see every cohort's dates; a student sees their own, with
+    any extension applied."""
+    course, access = access_course(request.user, pk)
+    now = timezone.now()
+    since = now - RECENT
+    if access.can_grade:
+        shown = list(
+            Assignment.objects.filter(item__module__course=course, due_at__gte=since)
+            .select_related("item", "cohort")
+            .order_by("due_at", "item__title", "cohort__name")
+        )
+    else:
+        mine = (
+            Assignment.objects.open()
+            .for_student(request.user)
+            .filter(item__module__course=course)
+            .select_related("item")
+            .order_by("item_id", F("due_at").desc(nulls_first=True))
+        )
+        extensions = {
+            e.assignment_id: e
+            for e in Extension.objects.filter(
+                user=request.user, assignment__item__module__course=course
+            )
+        }
+        # With two cohorts, the student's date is the later one (as on the item's page).
+        by_item = {}
+        for assignment in mine:
+            by_item.setdefault(assignment.item_id, assignment)
+        shown = [with_extension(a, extensions.get(a.pk)) for a in by_item.values()]
+        shown = sorted(
+            (a for a in shown if a.due_at is not None and a.due_at >= since),
+            key=lambda a: (a.due_at, a.item.title),
+        )
+    days = []
+    for assignment in shown:
+        assignment.past = assignment.due_at < now
+        day = timezone.localtime(assignment.due_at).date()
+        if not days or days[-1]["day"] != day:
+            days.append({"day": day, "assignments": []})
+        days[-1]["assignments"].append(assignment)
+    context = {
+        "course": course,
+        "access": access,
+        "days": days,
+        "zone": str(zone_of(course)),
+        "today": timezone.localdate(),
+    }
+    return render(request, "cases/builder/deadlines.html", context)

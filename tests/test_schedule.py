@@ -1,0 +1,293 @@
+"""Scheduling an item for cohorts, extensions, and the deadlines page, with dates in the
+course's time zone."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Assignment, Extension, LatePolicy
+from cases.services.work import assignment_for_student
+from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory, ModuleItemFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _row(cohort, **values) -> dict:
+    fields = {
+        "assigned": "on",
+        "opens_at": "",
+        "due_at": "",
+        "points": "10",
+        "late_policy": "accept",
+        "late_penalty_percent": "0",
+        "late_until": "",
+    } | values
+    return {
+        f"cohort-{cohort.pk}-{name}": value for name, value in fields.items() if value is not None
+    }
+
+
+@pytest.fixture
+def shanghai(world):
+    world.course.time_zone = "Asia/Shanghai"
+    world.course.save()
+    return world.item.assignments.get().cohort
+
+
+def test_a_date_typed_in_the_course_zone_is_stored_in_utc_and_shown_back(
+    world, client_for, shanghai
+):
+    client = client_for("instructor")
+    url = reverse("cases:item_schedule", args=[world.item.pk])
+    response = client.post(url, {"action": "save"} | _row(shanghai, due_at="2030-03-01T09:00"))
+    assert response.status_code == 302
+    assignment = world.item.assignments.get()
+    assert assignment.due_at == datetime(2030, 3, 1, 1, 0, tzinfo=UTC)
+    html = client.get(url).content.decode()
+    assert 'value="2030-03-01T09:00"' in html
+    assert "Asia/Shanghai" in html
+
+
+def test_the_time_zone_does_not_leak_into_the_next_request(world, client_for, shanghai):
+    client_for("instructor").get(reverse("cases:item_schedule", args=[world.item.pk]))
+    assert timezone.get_current_timezone_name() == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        (
+            {"opens_at": "2030-03-02T09:00", "due_at": "2030-03-01T09:00"},
+            "The due date must come after the opening date.",
+        ),
+        (
+            {"due_at": "2030-03-01T09:00", "late_until": "2030-02-28T09:00"},
+            "The cut-off must not come before the due date.",
+        ),
+        ({"late_until": "2030-02-28T09:00"}, "A cut-off needs a due date."),
+        (
+            {
+                "due_at": "2030-03-01T09:00",
+                "late_policy": "penalize",
+                "late_penalty_percent": "150",
+            },
+            "The penalty is a percent from 0 to 100.",
+        ),
+    ],
+)
+def test_invalid_dates_come_back_with_the_error_beside_the_field_and_input_kept(
+    world, client_for, shanghai, values, message
+):
+    before = world.item.assignments.get().due_at
+    response = client_for("instructor").post(
+        reverse("cases:item_schedule", args=[world.item.pk]),
+        {"action": "save"} | _row(shanghai, points="17", **values),
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert message in html
+    assert 'class="field__errors"' in html
+    assert 'value="17"' in html
+    for value in values.values():
+        if "T" in value:
+            assert f'value="{value}"' in html
+    assert world.item.assignments.get().due_at == before
+
+
+def test_unticking_a_cohort_takes_the_item_back(world, client_for, shanghai):
+    client_for("instructor").post(
+        reverse("cases:item_schedule", args=[world.item.pk]),
+        {"action": "save"} | _row(shanghai, assigned=None, points=""),
+    )
+    assert not world.item.assignments.exists()
+
+
+def test_a_penalty_policy_is_saved_with_its_percent_and_cut_off(world, client_for, shanghai):
+    client_for("instructor").post(
+        reverse("cases:item_schedule", args=[world.item.pk]),
+        {"action": "save"}
+        | _row(
+            shanghai,
+            opens_at="2030-02-20T08:00",
+            due_at="2030-03-01T09:00",
+            late_policy="penalize",
+            late_penalty_percent="10",
+            late_until="2030-03-03T09:00",
+            points="20",
+        ),
+    )
+    assignment = world.item.assignments.get()
+    assert assignment.late_policy == LatePolicy.PENALIZE
+    assert assignment.late_penalty_percent == 10
+    assert assignment.points == 20
+    assert assignment.opens_at == datetime(2030, 2, 20, 0, 0, tzinfo=UTC)
+    assert assignment.late_until == datetime(2030, 3, 3, 1, 0, tzinfo=UTC)
+
+
+def test_the_same_dates_apply_to_several_cohorts_at_once(world, client_for):
+    second, third = CohortFactory(name="Section B"), CohortFactory(name="Section C")
+    world.course.cohorts.add(second, third)
+    first = world.item.assignments.get().cohort
+    client_for("instructor").post(
+        reverse("cases:item_schedule", args=[world.item.pk]),
+        {
+            "action": "apply",
+            "bulk-cohorts": [first.pk, second.pk],
+            "bulk-due_at": "2030-04-01T12:00",
+            "bulk-points": "5",
+            "bulk-late_policy": "refuse",
+            "bulk-late_penalty_percent": "0",
+        },
+    )
+    rows = {a.cohort: a for a in world.item.assignments.all()}
+    assert set(rows) == {first, second}
+    assert {a.due_at for a in rows.values()} == {datetime(2030, 4, 1, 12, tzinfo=UTC)}
+    assert {a.late_policy for a in rows.values()} == {LatePolicy.REFUSE}
+
+
+def test_apply_needs_a_cohort(world, client_for):
+    world.course.cohorts.add(CohortFactory())
+    response = client_for("instructor").post(
+        reverse("cases:item_schedule", args=[world.item.pk]),
+        {"action": "apply", "bulk-due_at": "2030-04-01T12:00", "bulk-points": "5",
+         "bulk-late_policy": "accept", "bulk-late_penalty_percent": "0"},
+    )  # fmt: skip
+    assert "Choose at least one cohort." in response.content.decode()
+    assert 'value="2030-04-01T12:00"' in response.content.decode()
+
+
+def test_extensions_for_several_students_at_once_replace_earlier_ones(world, client_for):
+    client = client_for("instructor")
+    url = reverse("cases:extension_grant", args=[world.item.pk])
+    students = [world.users["student"], world.users["student_ta_elsewhere"]]
+    data = {"students": [s.pk for s in students], "due_at": "2030-05-01T09:00", "reason": "Trip"}
+    assert client.post(url, data).status_code == 302
+    assert Extension.objects.filter(assignment__item=world.item).count() == 2
+    client.post(url, data | {"due_at": "2030-05-08T09:00", "late_until": "2030-05-09T09:00"})
+    extensions = Extension.objects.filter(assignment__item=world.item)
+    assert extensions.count() == 2
+    assert {e.due_at for e in extensions} == {datetime(2030, 5, 8, 9, tzinfo=UTC)}
+    assert {e.created_by for e in extensions} == {world.users["instructor"]}
+    seen = assignment_for_student(world.item.pk, world.users["student"])
+    assert seen.due_at == datetime(2030, 5, 8, 9, tzinfo=UTC)
+    page = client.get(reverse("cases:item_schedule", args=[world.item.pk])).content.decode()
+    assert "Trip" in page
+
+
+def test_an_extension_is_only_for_students_the_item_is_given_to(world, client_for):
+    response = client_for("instructor").post(
+        reverse("cases:extension_grant", args=[world.item.pk]),
+        {"students": [world.users["other_student"].pk], "due_at": "2030-05-01T09:00"},
+    )
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not Extension.objects.exists()
+
+
+def test_an_extensions_cut_off_may_not_precede_its_due_date(world, client_for):
+    response = client_for("instructor").post(
+        reverse("cases:extension_grant", args=[world.item.pk]),
+        {
+            "students": [world.users["student"].pk],
+            "due_at": "2030-05-01T09:00",
+            "late_until": "2030-04-01T09:00",
+        },
+    )
+    assert "The cut-off must not come before the due date." in response.content.decode()
+    assert not Extension.objects.exists()
+
+
+def test_removing_an_extension(world, client_for):
+    assignment = world.item.assignments.get()
+    extension = Extension.objects.create(
+        assignment=assignment, user=world.users["student"], due_at=assignment.due_at
+    )
+    other_item = ModuleItemFactory(module=world.item.module)
+    client = client_for("instructor")
+    # Through another item's address, it is not found.
+    wrong = reverse("cases:extension_delete", args=[other_item.pk, extension.pk])
+    assert client.post(wrong).status_code == 404
+    client.post(reverse("cases:extension_delete", args=[world.item.pk, extension.pk]))
+    assert not Extension.objects.exists()
+
+
+@pytest.fixture
+def deadlines(world, shanghai):
+    """Two items due tomorrow evening UTC (the morning after in Shanghai): one for the
+    student's cohort, extended for the student, one for another cohort."""
+    elsewhere = CohortFactory(name="Section B")
+    world.course.cohorts.add(elsewhere)
+    MembershipFactory(cohort=elsewhere, user=world.users["other_student"])
+    due = (timezone.now() + timedelta(days=2)).replace(hour=17, minute=0, second=0, microsecond=0)
+    Assignment.objects.filter(cohort=shanghai).update(due_at=due)
+    theirs = ModuleItemFactory(module=world.item.module, title="Only for Section B")
+    AssignmentFactory(item=theirs, cohort=elsewhere, due_at=due)
+    Extension.objects.create(
+        assignment=world.item.assignments.get(),
+        user=world.users["student"],
+        due_at=due + timedelta(days=3),
+    )
+    return due
+
+
+def test_staff_see_every_cohorts_deadlines_by_day_in_the_course_zone(world, client_for, deadlines):
+    html = (
+        client_for("ta")
+        .get(reverse("cases:course_deadlines", args=[world.course.pk]))
+        .content.decode()
+    )
+    shanghai_day = (deadlines + timedelta(hours=8)).date()
+    assert f'datetime="{shanghai_day:%Y-%m-%d}"' in html
+    assert "Only for Section B" in html
+    assert "Section A ·" in html and "Section B ·" in html
+    assert ">01:00<" in html  # 17:00 UTC is 01:00 the next day in Shanghai.
+
+
+def test_a_student_sees_only_their_own_deadlines_with_their_extension(world, client_for, deadlines):
+    html = (
+        client_for("student")
+        .get(reverse("cases:course_deadlines", args=[world.course.pk]))
+        .content.decode()
+    )
+    assert "Only for Section B" not in html
+    assert "Section B" not in html
+    extended_day = (deadlines + timedelta(days=3, hours=8)).date()
+    section = html.split(f'datetime="{extended_day:%Y-%m-%d}"')[1]
+    assert "Shanghai Bell" in section.split("</section>")[0]
+    assert "extended for you" in html
+    # Another student of the same cohort keeps the cohort's date.
+    other = (
+        client_for("student_ta_elsewhere")
+        .get(reverse("cases:course_deadlines", args=[world.course.pk]))
+        .content.decode()
+    )
+    assert "extended for you" not in other
+
+
+def test_the_course_page_links_to_deadlines(world, client_for):
+    url = reverse("cases:course_deadlines", args=[world.course.pk])
+    assert url in client_for("student").get(world.course.get_absolute_url()).content.decode()
+
+
+def test_course_pages_show_dates_in_the_course_zone(world, client_for, shanghai):
+    world.item.assignments.update(due_at=datetime(2030, 3, 1, 1, 0, tzinfo=UTC))
+    html = client_for("student").get(world.course.get_absolute_url()).content.decode()
+    assert "Fri 1 Mar, 09:00" in html
+    assert "Times are in Asia/Shanghai." in html
+
+
+def test_adding_an_item_reads_its_due_date_in_the_course_zone(world, client_for, shanghai):
+    client_for("instructor").post(
+        reverse("cases:item_create", args=[world.course.pk]),
+        {
+            "module": world.item.module_id,
+            "kind": "quiz",
+            "title": "Zoned quiz",
+            "cohorts": [shanghai.pk],
+            "due_at": "2030-03-01T09:00",
+        },
+    )
+    assignment = Assignment.objects.get(item__title="Zoned quiz")
+    assert assignment.due_at == datetime(2030, 3, 1, 1, 0, tzinfo=UTC)
