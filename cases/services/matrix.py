@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Window
 from django.utils import timezone
 
 from cases.models import Assignment, Extension, Membership, ModuleItem, User, Work, WorkState
@@ -87,6 +87,7 @@ class Cell:
 class Row:
     student: User
     cells: list[Cell] = field(default_factory=list)
+    cohorts: list[int] = field(default_factory=list)  # Ids of the student's shown cohorts.
 
 
 @dataclass
@@ -96,6 +97,8 @@ class Matrix:
     total: int  # Students matching the filters, on every page.
     page: int
     pages: int
+    # Every assignment of the columns to the shown cohorts, with its cohort.
+    assignments: list[Assignment] = field(default_factory=list)
 
 
 def _behind(items, now) -> Q:
@@ -177,7 +180,17 @@ def course_matrix(
     cohorts = graded_cohorts(user, course, access)
     if cohort_id is not None:
         cohorts = cohorts.filter(pk=cohort_id)
-    items = list(course_items(course, cohorts, module_id))
+    # The columns come with their assignments in one query: the items given to at least
+    # one of these cohorts are exactly the items of these assignments.
+    assignments = list(
+        course_assignments(course, cohorts, module_id).select_related(
+            "cohort", "item__module", "item__grade_category", "item__rubric"
+        )
+    )
+    items = sorted(
+        {a.item_id: a.item for a in assignments}.values(),
+        key=lambda i: (i.module.position, i.module_id, i.position, i.pk),
+    )
     students = graded_students(user, course, access, cohort_id).order_by(
         "last_name", "first_name", "username"
     )
@@ -187,17 +200,23 @@ def course_matrix(
         students = students.filter(_behind(items, now))
     if status in CellStatus.values:
         students = students.filter(_with_status(items, status, now))
-    total = students.count() if per_page else None
     if per_page:
+        # The page carries the count of all matches (a window), so paging costs no
+        # query of its own; only a page past the end asks again.
+        page = max(1, page)
+        counted = students.annotate(_total=Window(Count("pk")))
+        found = list(counted[(page - 1) * per_page : page * per_page])
+        total = found[0]._total if found else students.count()
         pages = max(1, -(-total // per_page))
-        page = min(max(1, page), pages)
-        students = list(students[(page - 1) * per_page : page * per_page])
+        if not found and page > pages:
+            page = pages
+            found = list(counted[(page - 1) * per_page : page * per_page])
+        students = found
     else:
         students = list(students)
         total, pages, page = len(students), 1, 1
     student_ids = [s.pk for s in students]
 
-    assignments = list(Assignment.objects.filter(item__in=items, cohort__in=cohorts))
     by_item_cohort = {(a.item_id, a.cohort_id): a for a in assignments}
     cohorts_of: dict[int, list[int]] = {}
     for user_id, cohort in Membership.objects.filter(
@@ -214,29 +233,73 @@ def course_matrix(
 
     rows = []
     for student in students:
-        row = Row(student=student)
         my_cohorts = cohorts_of.get(student.pk, [])
+        row = Row(student=student, cohorts=my_cohorts)
         for item in items:
             assignment = _assignment_of(item, my_cohorts, by_item_cohort)
             work = works.get((student.pk, item.pk))
-            cell = Cell(item=item, assignment=assignment, work=work)
-            if assignment is not None:
-                extension = extensions.get((student.pk, assignment.pk))
-                if extension is not None:
-                    assignment = with_extension(_copy(assignment), extension)
-                    cell.assignment = assignment
-                cell.status = cell_status(work, assignment, now)
-                cell.late = bool(
-                    work is not None
-                    and work.submitted_at
-                    and assignment.due_at
-                    and work.submitted_at > assignment.due_at
-                )
-                rubric_max = item.rubric.max_points if item.rubric_id else None
-                cell.points = work_points(work, assignment, rubric_max)
-            row.cells.append(cell)
+            extension = extensions.get((student.pk, assignment.pk)) if assignment else None
+            row.cells.append(_cell(item, assignment, work, extension, now))
         rows.append(row)
-    return Matrix(items=items, rows=rows, total=total, page=page, pages=pages)
+    return Matrix(
+        items=items, rows=rows, total=total, page=page, pages=pages, assignments=assignments
+    )
+
+
+def course_assignments(course, cohorts, module_id: int | None = None):
+    """Assignments of the course's items to these cohorts."""
+    assignments = Assignment.objects.filter(item__module__course=course, cohort__in=cohorts)
+    if module_id is not None:
+        assignments = assignments.filter(item__module_id=module_id)
+    return assignments
+
+
+def student_row(student, course, *, now=None) -> Row:
+    """One student's own row in the course (their grades page): every item given to one
+    of their cohorts, with their dates and work. Three queries."""
+    now = now or timezone.now()
+    cohorts = course.cohorts.filter(memberships__user=student)
+    assignments = list(
+        course_assignments(course, cohorts).select_related(
+            "item__module", "item__grade_category", "item__rubric"
+        )
+    )
+    items = sorted(
+        {a.item_id: a.item for a in assignments}.values(),
+        key=lambda i: (i.module.position, i.module_id, i.position, i.pk),
+    )
+    by_item_cohort = {(a.item_id, a.cohort_id): a for a in assignments}
+    my_cohorts = sorted({a.cohort_id for a in assignments})
+    works = {w.item_id: w for w in Work.objects.filter(item__in=items, user=student)}
+    extensions = {
+        e.assignment_id: e
+        for e in Extension.objects.filter(assignment__in=assignments, user=student)
+    }
+    row = Row(student=student, cohorts=my_cohorts)
+    for item in items:
+        assignment = _assignment_of(item, my_cohorts, by_item_cohort)
+        extension = extensions.get(assignment.pk) if assignment else None
+        row.cells.append(_cell(item, assignment, works.get(item.pk), extension, now))
+    return row
+
+
+def _cell(item, assignment, work, extension, now) -> Cell:
+    cell = Cell(item=item, assignment=assignment, work=work)
+    if assignment is None:
+        return cell
+    if extension is not None:
+        assignment = with_extension(_copy(assignment), extension)
+        cell.assignment = assignment
+    cell.status = cell_status(work, assignment, now)
+    cell.late = bool(
+        work is not None
+        and work.submitted_at
+        and assignment.due_at
+        and work.submitted_at > assignment.due_at
+    )
+    rubric_max = item.rubric.max_points if item.rubric_id else None
+    cell.points = work_points(work, assignment, rubric_max)
+    return cell
 
 
 def _assignment_of(item, cohort_ids, by_item_cohort) -> Assignment | None:
