@@ -1,6 +1,7 @@
 from django.urls import path
 
 from cases.views import cohorts, courses, dashboard, discussions, quiz_staff, quizzes, readings
+from cases.views import gradebook as gradebook_views
 
 app_name = "cases"
 
@@ -56,4 +57,26 @@ urlpatterns = [
         discussions.paragraph_detail,
         name="paragraph_detail",
     ),
+]
+
+# The gradebook.
+urlpatterns += [
+    path("courses/<int:pk>/gradebook/", gradebook_views.gradebook, name="gradebook"),
+    path("courses/<int:pk>/gradebook.csv", gradebook_views.gradebook_csv, name="gradebook_csv"),
+    path(
+        "courses/<int:pk>/gradebook/categories/",
+        gradebook_views.grade_categories,
+        name="grade_categories",
+    ),
+    path(
+        "courses/<int:pk>/gradebook/students/<int:student_pk>/items/<int:item_pk>/",
+        gradebook_views.grade_edit,
+        name="grade_edit",
+    ),
+    path(
+        "assignments/<int:pk>/release/",
+        gradebook_views.assignment_release,
+        name="assignment_release",
+    ),
+    path("courses/<int:pk>/grades/", gradebook_views.student_grades, name="student_grades"),
 ]

@@ -27,6 +27,7 @@ from cases.models import (
     User,
 )
 from cases.services.discussions import post_create
+from cases.services.grades import grade_categories_add_defaults
 from cases.services.quizzes import questions_import_gift
 from cases.services.readings import case_create, case_fields_from_markdown
 
@@ -233,6 +234,8 @@ def demo_seed() -> list[DemoLogin]:
             _reading_check(module, case, 2 * order, cohorts, due_in_days=due_in_days)
 
     _discussions(course, cohorts)
+    # The gradebook's categories, with every item filed by its kind.
+    grade_categories_add_defaults(course=course)
 
     return [
         DemoLogin("admin", "admin (staff)"),
