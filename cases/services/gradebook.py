@@ -156,7 +156,3 @@ def row_grades(row: Row, groups: list[Group], *, released_only: bool = False) ->
 def rounded(percent: Decimal | None) -> Decimal | None:
     """A percent to one decimal place, for showing and exporting."""
     return None if percent is None else percent.quantize(TENTH, rounding=ROUND_HALF_UP)
-
-
-def weights_total(groups: list[Group]) -> Decimal:
-    return sum((g.weight for g in groups if g.category is not None), ZERO)

@@ -25,7 +25,7 @@ from cases.http import HtmxHttpRequest, parse_int
 from cases.models import Assignment, GradeCategory, ModuleItem
 from cases.permissions import access_course, access_student, graded_cohorts
 from cases.services import grades as services
-from cases.services.gradebook import gradebook_groups, row_grades, weights_total
+from cases.services.gradebook import gradebook_groups, row_grades
 from cases.services.matrix import CellStatus, course_matrix, student_row
 
 PAGE_SIZE = 50
@@ -81,9 +81,14 @@ def gradebook(request: HtmxHttpRequest, pk: int):
     points = _item_points(matrix.assignments)
     for item in matrix.items:
         item.points_label = points.get(item.pk, "")
-    releases: dict[int, list[Assignment]] = {}
-    for assignment in matrix.assignments:
-        releases.setdefault(assignment.item_id, []).append(assignment)
+    # Release controls: a row per item, a column per cohort shown.
+    release_cohorts = sorted({a.cohort for a in matrix.assignments}, key=lambda c: c.name)
+    by_item_cohort = {(a.item_id, a.cohort_id): a for a in matrix.assignments}
+    releases = [
+        (item, [by_item_cohort.get((item.pk, c.pk)) for c in release_cohorts])
+        for group in groups
+        for item in group.items
+    ]
     context = {
         "course": course,
         "access": access,
@@ -93,8 +98,8 @@ def gradebook(request: HtmxHttpRequest, pk: int):
         "groups": groups,
         "rows": [row_grades(row, groups) for row in matrix.rows],
         "column_count": len(matrix.items) + len(groups) + 2,
-        "releases": [(item, releases.get(item.pk, [])) for g in groups for item in g.items],
-        "weights_total": weights_total(groups),
+        "releases": releases,
+        "release_cohorts": release_cohorts,
         "has_uncategorised": any(g.category is None for g in groups),
         "previous_url": _gradebook_url(course.pk, cohort_id, matrix.page - 1)
         if matrix.page > 1
