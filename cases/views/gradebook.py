@@ -11,8 +11,9 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.text import slugify
@@ -179,16 +180,18 @@ def gradebook_csv(request: HtmxHttpRequest, pk: int):
     return response
 
 
-def _cell_of(user, course, access, student, item):
-    """The student's cell for the item, as the gradebook shows it; 404 if the item is
+def _student_in_gradebook(user, course, access, student, item, cohort_id):
+    """The student's gradebook row (the columns of the gradebook filtered by
+    `cohort_id`, as the grader sees it) and its cell for the item; 404 if the item is
     not given to any of the student's cohorts the user grades."""
-    matrix = course_matrix(
-        user, course, access, student_id=student.pk, module_id=item.module_id, per_page=None
-    )
-    for row in matrix.rows:
-        for cell in row.cells:
-            if cell.item.pk == item.pk and cell.assignment is not None:
-                return cell
+    for cohort in [cohort_id, None] if cohort_id else [None]:
+        matrix = course_matrix(
+            user, course, access, cohort_id=cohort, student_id=student.pk, per_page=None
+        )
+        for row in matrix.rows:
+            for cell in row.cells:
+                if cell.item.pk == item.pk and cell.assignment is not None:
+                    return matrix, row, cell
     raise Http404
 
 
@@ -205,10 +208,12 @@ def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int)
     item = get_object_or_404(
         ModuleItem.objects.select_related("module"), pk=item_pk, module__course=course
     )
-    cell = _cell_of(request.user, course, access, student, item)
-    work = cell.work
     cohort = parse_int(request.GET.get("cohort") or request.POST.get("cohort"), low=1)
     page = parse_int(request.GET.get("page") or request.POST.get("page"), low=1)
+    # Opened from a gradebook cell by htmx: saving also refreshes the student's row.
+    inline = bool(request.htmx) and (request.GET.get("inline") or request.POST.get("inline"))
+    matrix, row, cell = _student_in_gradebook(request.user, course, access, student, item, cohort)
+    work = cell.work
     initial = {}
     if work is not None:
         initial = {
@@ -235,7 +240,9 @@ def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int)
             messages.success(request, f"Saved {student.display_name}'s grade on “{item.title}”.")
             return redirect(_gradebook_url(course.pk, cohort, page))
         saved = True
-        cell = _cell_of(request.user, course, access, student, item)
+        matrix, row, cell = _student_in_gradebook(
+            request.user, course, access, student, item, cohort
+        )
     context = {
         "course": course,
         "student": student,
@@ -247,12 +254,28 @@ def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int)
         "cohort": cohort or "",
         "page": page or "",
         "back_url": _gradebook_url(course.pk, cohort, page),
+        "inline": inline,
         "nav_teaches": True,
     }
     template = "cases/gradebook/grade_edit.html"
-    if request.htmx and not request.htmx.history_restore_request:
-        template += "#grade-form"
-    return render(request, template, context)
+    if not request.htmx or request.htmx.history_restore_request:
+        return render(request, template, context)
+    html = render_to_string(f"{template}#grade-form", context, request)
+    if saved and inline:
+        # The row's cells, category percents and total, swapped out of band.
+        row_context = {
+            "grades": row_grades(row, gradebook_groups(matrix.items)),
+            "course": course,
+            "back_query": urlencode({"cohort": cohort or "", "page": page or 1}),
+            "Status": CellStatus,
+            "oob": True,
+        }
+        # A <tr> parses only inside a table or a <template>: htmx unwraps the template.
+        row_html = render_to_string(
+            "cases/gradebook/gradebook.html#student-row", row_context, request
+        )
+        html += f"<template>{row_html}</template>"
+    return HttpResponse(html)
 
 
 @require_POST

@@ -382,3 +382,30 @@ def test_missing_work_past_due_counts_as_zero(graded, client_for):
     )
     html = client_for("instructor").get(reverse("cases:gradebook", args=[graded.course.pk]))
     assert "missing" in html.content.decode()  # student_ta_elsewhere never started it.
+
+
+def test_saving_from_the_gradebook_refreshes_the_students_row_out_of_band(graded, client_for):
+    client = client_for("instructor")
+    student = graded.users["student"]
+    gradebook = client.get(reverse("cases:gradebook", args=[graded.course.pk])).content.decode()
+    assert f'hx-get="{_grade_url(graded)}?cohort=&amp;page=1&amp;inline=1"' in gradebook
+    assert f'<tr id="student-{student.pk}">' in gradebook
+    opened = client.get(f"{_grade_url(graded)}?inline=1", headers={"HX-Request": "true"})
+    assert b'name="inline" value="1"' in opened.content
+    response = client.post(
+        _grade_url(graded),
+        {"override_score": "10", "override_reason": "Full marks", "inline": "1"},
+        headers={"HX-Request": "true"},
+    )
+    html = response.content.decode()
+    assert "Grade saved." in html
+    assert html.count("<template>") == 1
+    assert f'<tr id="student-{student.pk}" hx-swap-oob="true">' in html
+    assert "80.0%" in html  # 0.6 * 100 + 0.4 * 50, renormalised over both.
+    # Without `inline` (the form's own page), no row comes back.
+    response = client.post(
+        _grade_url(graded),
+        {"override_score": "10", "override_reason": "Full marks"},
+        headers={"HX-Request": "true"},
+    )
+    assert "hx-swap-oob" not in response.content.decode()
