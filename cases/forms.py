@@ -822,3 +822,104 @@ class ExtensionForm(forms.Form):
 
     def clean(self):
         return _check_dates(self, super().clean())
+
+
+# Gradebook ----------------------------------------------------------------------------
+
+
+class GradeEditForm(forms.Form):
+    """A person's part of one student's grade on one item."""
+
+    override_score = forms.DecimalField(
+        required=False,
+        min_value=0,
+        max_digits=8,
+        decimal_places=2,
+        label="Override score",
+        help_text="Points that replace the computed grade. Leave empty to use the computed one.",
+    )
+    override_reason = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Reason for the override",
+        help_text="Required with an override; kept with the grade.",
+    )
+    excused = forms.BooleanField(
+        required=False, label="Excused: leave this item out of the student's grade"
+    )
+    feedback = forms.CharField(
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Comment for the student",
+        help_text="Shown to the student with the grade once the grades are released.",
+    )
+
+    def __init__(self, *args, max_points=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if max_points is not None:
+            field = self.fields["override_score"]
+            field.max_value = max_points
+            field.validators.append(MaxValueValidator(max_points))
+            field.widget.attrs["max"] = max_points
+            field.help_text = f"Out of {max_points}. {field.help_text}"
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("override_score") is not None
+            and not cleaned.get("override_reason", "").strip()
+        ):
+            self.add_error("override_reason", "Give a reason for the override.")
+        return cleaned
+
+
+class GradeCategoryForm(forms.ModelForm):
+    class Meta:
+        model = GradeCategory
+        fields = ["name", "weight", "drop_lowest", "position"]
+        labels = {"weight": "Weight (%)", "drop_lowest": "Drop lowest"}
+
+
+class BaseGradeCategoryFormSet(forms.BaseModelFormSet):
+    def clean(self):
+        super().clean()
+        seen = set()
+        for form in self.forms:
+            if not hasattr(form, "cleaned_data") or self._should_delete_form(form):
+                continue
+            name = (form.cleaned_data.get("name") or "").strip().casefold()
+            if name and name in seen:
+                form.add_error("name", "Each category needs its own name.")
+            seen.add(name)
+
+
+GradeCategoryFormSet = forms.modelformset_factory(
+    GradeCategory, form=GradeCategoryForm, formset=BaseGradeCategoryFormSet, extra=1,
+    can_delete=True,
+)  # fmt: skip
+
+
+class ItemCategoriesForm(forms.Form):
+    """One select per item: the grade category it counts in."""
+
+    def __init__(self, *args, items, categories, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.items = list(items)
+        for item in self.items:
+            self.fields[f"item-{item.pk}"] = forms.ModelChoiceField(
+                queryset=categories,
+                required=False,
+                empty_label="Uncategorised (not counted)",
+                label=f"{item.module.title} / {item.title}",
+                initial=item.grade_category_id,
+            )
+
+    def changes(self) -> dict[int, object]:
+        """Item id → its new category (or None), for the items whose category changed."""
+        return {
+            item.pk: self.cleaned_data[f"item-{item.pk}"]
+            for item in self.items
+            if (self.cleaned_data[f"item-{item.pk}"] or None)
+            != (item.grade_category if item.grade_category_id else None)
+        }

@@ -13,6 +13,7 @@ from cases.views import (
     schedule,
     tracker,
 )
+from cases.views import gradebook as gradebook_views
 
 app_name = "cases"
 
@@ -108,4 +109,26 @@ urlpatterns += [
     path("items/<int:pk>/grade/<int:student>/", grading.grade_work, name="grade_work"),
     path("courses/<int:pk>/rubrics/", grading.rubric_list, name="rubric_list"),
     path("rubrics/<int:pk>/", grading.rubric_edit, name="rubric_edit"),
+]
+
+# The gradebook.
+urlpatterns += [
+    path("courses/<int:pk>/gradebook/", gradebook_views.gradebook, name="gradebook"),
+    path("courses/<int:pk>/gradebook.csv", gradebook_views.gradebook_csv, name="gradebook_csv"),
+    path(
+        "courses/<int:pk>/gradebook/categories/",
+        gradebook_views.grade_categories,
+        name="grade_categories",
+    ),
+    path(
+        "courses/<int:pk>/gradebook/students/<int:student_pk>/items/<int:item_pk>/",
+        gradebook_views.grade_edit,
+        name="grade_edit",
+    ),
+    path(
+        "assignments/<int:pk>/release/",
+        gradebook_views.assignment_release,
+        name="assignment_release",
+    ),
+    path("courses/<int:pk>/grades/", gradebook_views.student_grades, name="student_grades"),
 ]

@@ -327,6 +327,37 @@ def _extension(world: World):
     )
 
 
+# The gradebook: graders see it; instructors and admins release grades and set
+# categories; a student sees their own grades (staff are sent to the gradebook).
+MATRIX |= {
+    "cases:gradebook": Route(
+        lambda w: reverse("cases:gradebook", args=[w.course.pk]), COURSE_GRADERS
+    ),
+    "cases:gradebook_csv": Route(
+        lambda w: reverse("cases:gradebook_csv", args=[w.course.pk]), COURSE_GRADERS
+    ),
+    "cases:grade_categories": Route(
+        lambda w: reverse("cases:grade_categories", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:grade_edit": Route(
+        lambda w: reverse(
+            "cases:grade_edit", args=[w.course.pk, w.users["student"].pk, w.quiz.item.pk]
+        ),
+        COURSE_GRADERS,
+    ),
+    "cases:assignment_release": Route(
+        lambda w: reverse("cases:assignment_release", args=[w.quiz.item.assignments.get().pk]),
+        signed_in(404, student=403, student_ta_elsewhere=403, ta=403, instructor=302, admin=302),
+        method="post",
+        data={"release": "1"},
+    ),
+    "cases:student_grades": Route(
+        lambda w: reverse("cases:student_grades", args=[w.course.pk]),
+        signed_in(404, student=200, student_ta_elsewhere=200, instructor=302, ta=302, admin=302),
+    ),
+}
+
+
 def _submitted_answer(world: World):
     attempt_submit(attempt_id=world.attempt.pk)
     return world.attempt.slots.last().answer

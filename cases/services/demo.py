@@ -28,6 +28,7 @@ from cases.models import (
     User,
 )
 from cases.services.discussions import post_create
+from cases.services.grades import grade_categories_add_defaults
 from cases.services.quizzes import attempt_start, questions_import_gift
 from cases.services.readings import (
     case_create,
@@ -258,6 +259,8 @@ def demo_seed() -> list[DemoLogin]:
 
     _discussions(course, cohorts)
     _class_activity(course, students)
+    # The gradebook's categories, with every item filed by its kind.
+    grade_categories_add_defaults(course=course)
 
     return [
         DemoLogin("admin", "admin (staff)"),

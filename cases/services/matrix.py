@@ -97,6 +97,7 @@ class Cell:
 class Row:
     student: User
     cells: list[Cell] = field(default_factory=list)
+    cohorts: list[int] = field(default_factory=list)  # Ids of the student's shown cohorts.
 
 
 @dataclass
@@ -108,6 +109,8 @@ class Matrix:
     pages: int
     modules: list  # Modules with assigned items, for a filter.
     cohorts: list  # Every cohort the user may grade, for a filter.
+    # Every assignment of the columns to the shown cohorts, with its cohort and item.
+    assignments: list[Assignment] = field(default_factory=list)
 
 
 def _behind(items, now) -> Q:
@@ -218,7 +221,11 @@ def course_matrix(
         total, pages, page = len(students), 1, 1
     student_ids = [s.pk for s in students]
 
-    assignments = list(Assignment.objects.filter(item__in=items, cohort__in=cohort_ids))
+    assignments = list(
+        Assignment.objects.filter(item__in=items, cohort__in=cohort_ids).select_related(
+            "cohort", "item"
+        )
+    )
     by_item_cohort = {(a.item_id, a.cohort_id): a for a in assignments}
     works = {
         (w.user_id, w.item_id): w for w in Work.objects.filter(item__in=items, user__in=student_ids)
@@ -230,22 +237,13 @@ def course_matrix(
 
     rows = []
     for student in students:
-        row = Row(student=student)
         my_cohorts = {student.cohort_a, student.cohort_b}
+        row = Row(student=student, cohorts=sorted(c for c in my_cohorts if c is not None))
         for item in items:
             assignment = _assignment_of(item, my_cohorts, by_item_cohort)
             work = works.get((student.pk, item.pk))
-            cell = Cell(item=item, assignment=assignment, work=work)
-            if assignment is not None:
-                extension = extensions.get((student.pk, assignment.pk))
-                if extension is not None:
-                    assignment = with_extension(_copy(assignment), extension)
-                    cell.assignment = assignment
-                cell.status = cell_status(work, assignment, now)
-                cell.late = late(work, assignment)
-                rubric_max = item.rubric.max_points if item.rubric_id else None
-                cell.points = work_points(work, assignment, rubric_max)
-            row.cells.append(cell)
+            extension = extensions.get((student.pk, assignment.pk)) if assignment else None
+            row.cells.append(_cell(item, assignment, work, extension, now))
         rows.append(row)
     modules = list({i.module_id: i.module for i in every_item}.values())
     return Matrix(
@@ -256,7 +254,51 @@ def course_matrix(
         pages=pages,
         modules=modules,
         cohorts=cohorts,
+        assignments=assignments,
     )
+
+
+def student_row(student, course, *, now=None) -> Row:
+    """One student's own row in the course (their grades page): every item given to one
+    of their cohorts, with their dates and work. Three queries."""
+    now = now or timezone.now()
+    cohorts = course.cohorts.filter(memberships__user=student)
+    assignments = list(
+        Assignment.objects.filter(item__module__course=course, cohort__in=cohorts).select_related(
+            "item__module", "item__grade_category", "item__rubric"
+        )
+    )
+    items = sorted(
+        {a.item_id: a.item for a in assignments}.values(),
+        key=lambda i: (i.module.position, i.module_id, i.position, i.pk),
+    )
+    by_item_cohort = {(a.item_id, a.cohort_id): a for a in assignments}
+    my_cohorts = sorted({a.cohort_id for a in assignments})
+    works = {w.item_id: w for w in Work.objects.filter(item__in=items, user=student)}
+    extensions = {
+        e.assignment_id: e
+        for e in Extension.objects.filter(assignment__in=assignments, user=student)
+    }
+    row = Row(student=student, cohorts=my_cohorts)
+    for item in items:
+        assignment = _assignment_of(item, my_cohorts, by_item_cohort)
+        extension = extensions.get(assignment.pk) if assignment else None
+        row.cells.append(_cell(item, assignment, works.get(item.pk), extension, now))
+    return row
+
+
+def _cell(item, assignment, work, extension, now) -> Cell:
+    cell = Cell(item=item, assignment=assignment, work=work)
+    if assignment is None:
+        return cell
+    if extension is not None:
+        assignment = with_extension(_copy(assignment), extension)
+        cell.assignment = assignment
+    cell.status = cell_status(work, assignment, now)
+    cell.late = late(work, assignment)
+    rubric_max = item.rubric.max_points if item.rubric_id else None
+    cell.points = work_points(work, assignment, rubric_max)
+    return cell
 
 
 def _assignment_of(item, cohort_ids, by_item_cohort) -> Assignment | None:

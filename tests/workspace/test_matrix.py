@@ -93,3 +93,23 @@ def test_status_filter_and_paging(world):
     assert [r.student.username for r in matrix.rows] == ["student"]
     paged = _matrix(world, per_page=1, page=2)
     assert (paged.total, paged.pages, paged.page, len(paged.rows)) == (2, 2, 2, 1)
+
+
+def test_rows_know_their_cohorts_and_the_matrix_its_assignments(world):
+    matrix = _matrix(world)
+    cohort = world.course.cohorts.get()
+    assert all(row.cohorts == [cohort.pk] for row in matrix.rows)
+    assert {a.cohort.name for a in matrix.assignments} == {"Section A"}
+    assert len(matrix.assignments) == len(matrix.items) == 3
+
+
+def test_a_students_own_row_has_their_items_only(world):
+    from cases.services.matrix import student_row
+
+    row = student_row(world.users["student"], world.course)
+    assert [c.item.title for c in row.cells] == [c.item.title for c in _cells_row(world)]
+    assert student_row(world.users["other_student"], world.course).cells == []
+
+
+def _cells_row(world):
+    return next(r for r in _matrix(world).rows if r.student.username == "student").cells

@@ -1,0 +1,158 @@
+"""The gradebook's arithmetic: pure functions over a row of the matrix, no queries.
+
+The rules, in the order a student's course total is built:
+
+- A cell counts in its category when it has a grade (`CellStatus.GRADED`: a person's,
+  or the kind's own once nothing waits for a person), as points out of the
+  assignment's points; or when it is past its (extended) due date with nothing handed
+  in (`CellStatus.LATE`), as 0. Work handed in and waiting for a person, work not yet
+  due, excused work, items not given to the student and items worth 0 points are left
+  out: they neither help nor hurt.
+- A category's percent is the sum of the points earned over the sum of the points
+  possible of the cells that count, after dropping the category's `drop_lowest` cells
+  with the lowest percent (never the last one left).
+- The course total weighs the category percents by their weights, over the categories
+  that have a percent for this student: the weights are renormalised, so a category
+  with nothing graded yet neither counts as 0 nor as full marks.
+- Items without a category fall into "Uncategorised", weight 0: shown, never counted.
+- On a student's own grades page only released assignments count (`released_only`).
+"""
+
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from cases.services.matrix import Cell, CellStatus, Row
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+TENTH = Decimal("0.1")
+UNCATEGORISED = "Uncategorised"
+
+
+@dataclass
+class Group:
+    """A category's columns. `category` is None for the uncategorised items."""
+
+    category: object
+    name: str
+    weight: Decimal
+    drop_lowest: int
+    items: list = field(default_factory=list)
+
+    @property
+    def counted(self) -> bool:
+        return self.weight > 0
+
+
+@dataclass(frozen=True)
+class Score:
+    earned: Decimal
+    possible: Decimal
+
+    @property
+    def fraction(self) -> Decimal:
+        return self.earned / self.possible
+
+
+@dataclass
+class GroupGrades:
+    group: Group
+    cells: list[Cell]
+    percent: Decimal | None
+    dropped: set[int]  # Item ids dropped as this student's lowest.
+
+
+@dataclass
+class RowGrades:
+    row: Row
+    groups: list[GroupGrades]
+    total: Decimal | None
+
+
+def gradebook_groups(items) -> list[Group]:
+    """The items grouped by grade category (in the categories' order), uncategorised
+    last. Items keep their course order inside a group. Reads `item.grade_category`,
+    which the matrix selects with the items."""
+    groups: dict[object, Group] = {}
+    loose = Group(category=None, name=UNCATEGORISED, weight=ZERO, drop_lowest=0)
+    for item in items:
+        category = item.grade_category
+        if category is None:
+            loose.items.append(item)
+            continue
+        group = groups.get(category.pk)
+        if group is None:
+            group = groups[category.pk] = Group(
+                category=category,
+                name=category.name,
+                weight=Decimal(category.weight),
+                drop_lowest=category.drop_lowest,
+            )
+        group.items.append(item)
+    ordered = sorted(groups.values(), key=lambda g: (g.category.position, g.category.pk))
+    return [*ordered, loose] if loose.items else ordered
+
+
+def cell_score(cell: Cell, *, released_only: bool = False) -> Score | None:
+    """What a cell counts for in its category, or None if it is left out."""
+    assignment = cell.assignment
+    if assignment is None or not assignment.points:
+        return None
+    if released_only and assignment.grades_released_at is None:
+        return None
+    possible = Decimal(assignment.points)
+    if cell.status == CellStatus.GRADED and cell.points is not None:
+        return Score(earned=cell.points, possible=possible)
+    if cell.status == CellStatus.LATE:  # Past due, nothing handed in, not excused.
+        return Score(earned=ZERO, possible=possible)
+    return None
+
+
+def category_percent(scores: dict[int, Score], drop_lowest: int) -> tuple[Decimal | None, set[int]]:
+    """The percent over the scores (keyed by item id) after dropping the `drop_lowest`
+    lowest by percent, and the keys dropped. At least one score is always kept."""
+    if not scores:
+        return None, set()
+    # A stable sort: of equal percents, the earlier item is dropped first.
+    ranked = sorted(scores, key=lambda k: scores[k].fraction)
+    dropped = set(ranked[: min(drop_lowest, len(ranked) - 1)])
+    kept = [s for k, s in scores.items() if k not in dropped]
+    possible = sum((s.possible for s in kept), ZERO)
+    earned = sum((s.earned for s in kept), ZERO)
+    return earned / possible * HUNDRED, dropped
+
+
+def weighted_total(parts) -> Decimal | None:
+    """The course percent from (weight, percent) pairs: weights renormalised over the
+    parts that have a percent; None when no weighted part has one."""
+    counted = [(w, p) for w, p in parts if w > 0 and p is not None]
+    weights = sum((w for w, _ in counted), ZERO)
+    if not weights:
+        return None
+    return sum((w * p for w, p in counted), ZERO) / weights
+
+
+def row_grades(row: Row, groups: list[Group], *, released_only: bool = False) -> RowGrades:
+    """One student's cells by group, each group's percent and the course total."""
+    by_item = {cell.item.pk: cell for cell in row.cells}
+    graded = []
+    for group in groups:
+        cells = [by_item[item.pk] for item in group.items if item.pk in by_item]
+        scores = {}
+        for cell in cells:
+            score = cell_score(cell, released_only=released_only)
+            if score is not None:
+                scores[cell.item.pk] = score
+        percent, dropped = category_percent(scores, group.drop_lowest)
+        graded.append(GroupGrades(group=group, cells=cells, percent=percent, dropped=dropped))
+    total = weighted_total((g.group.weight, g.percent) for g in graded)
+    return RowGrades(
+        row=row,
+        groups=[GroupGrades(g.group, g.cells, rounded(g.percent), g.dropped) for g in graded],
+        total=rounded(total),
+    )
+
+
+def rounded(percent: Decimal | None) -> Decimal | None:
+    """A percent to one decimal place, for showing and exporting."""
+    return None if percent is None else percent.quantize(TENTH, rounding=ROUND_HALF_UP)

@@ -1,0 +1,96 @@
+"""Writes behind the gradebook: a person's part of a grade, releasing an assignment's
+grades, and a course's grade categories."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import Assignment, Course, GradeCategory, ItemKind, ModuleItem, Work
+
+# A person's part of a Work row; work_sync's fields (state, dates, scores of the kind,
+# needs_grading) are never written here.
+PERSON_FIELDS = [
+    "override_score",
+    "override_reason",
+    "excused",
+    "feedback",
+    "graded_by",
+    "graded_at",
+]
+
+# The categories a course starts with, by name: (weight, drop lowest, item kinds filed
+# there). Participation takes the in-class kinds.
+DEFAULT_CATEGORIES = {
+    "Readings": (Decimal(10), 0, [ItemKind.CASE_READING]),
+    "Quizzes": (Decimal(40), 1, [ItemKind.QUIZ]),
+    "Discussions": (Decimal(30), 0, [ItemKind.DISCUSSION]),
+    "Participation": (
+        Decimal(20),
+        0,
+        [ItemKind.STANCE_CHECK, ItemKind.SPECTRUM, ItemKind.LIVE_SESSION],
+    ),
+}
+
+
+@transaction.atomic
+def work_grade(
+    *,
+    item: ModuleItem,
+    student,
+    grader,
+    override_score: Decimal | None,
+    override_reason: str,
+    excused: bool,
+    feedback: str,
+) -> Work:
+    """Set a person's part of one student's grade on one item. The same call twice
+    leaves the same row; two graders at once are applied one after the other (the row
+    is created once, by its unique (item, user), then locked)."""
+    Work.objects.get_or_create(item=item, user=student)
+    work = Work.objects.select_for_update().get(item=item, user=student)
+    work.override_score = override_score
+    # A cleared override keeps no reason: the reason explains a score that is shown.
+    work.override_reason = override_reason.strip() if override_score is not None else ""
+    work.excused = excused
+    work.feedback = feedback
+    work.graded_by = grader
+    work.graded_at = timezone.now()
+    work.save(update_fields=[*PERSON_FIELDS, "updated_at"])
+    return work
+
+
+def assignment_release(*, assignment: Assignment, released: bool, now=None) -> Assignment:
+    """Show (or hide again) the assignment's grades and comments to its cohort's
+    students. Releasing twice keeps the first release time."""
+    if released and assignment.grades_released_at is None:
+        assignment.grades_released_at = now or timezone.now()
+    elif not released:
+        assignment.grades_released_at = None
+    Assignment.objects.filter(pk=assignment.pk).update(
+        grades_released_at=assignment.grades_released_at
+    )
+    return assignment
+
+
+@transaction.atomic
+def grade_categories_add_defaults(*, course: Course) -> int:
+    """Give a course without categories the default ones, and file each of its
+    uncategorised items in the default category for its kind. A course that has
+    categories keeps them; only its uncategorised items are filed, into default
+    categories that still exist by name. Returns the number of items filed."""
+    if not GradeCategory.objects.filter(course=course).exists():
+        GradeCategory.objects.bulk_create(
+            GradeCategory(
+                course=course, name=name, weight=weight, drop_lowest=drop, position=position
+            )
+            for position, (name, (weight, drop, _kinds)) in enumerate(DEFAULT_CATEGORIES.items(), 1)
+        )
+    by_name = {c.name: c for c in GradeCategory.objects.filter(course=course)}
+    filed = 0
+    for name, (_weight, _drop, kinds) in DEFAULT_CATEGORIES.items():
+        if name in by_name:
+            filed += ModuleItem.objects.filter(
+                module__course=course, grade_category__isnull=True, kind__in=kinds
+            ).update(grade_category=by_name[name])
+    return filed

@@ -1,0 +1,371 @@
+"""The gradebook: the course staff's grades for every student they may grade, one
+student's grade on one item, releasing an assignment's grades, grade categories, the CSV
+export, and a student's own grades. The arithmetic is in `cases.services.gradebook`.
+
+Every page here holds grades, so none may be cached (`never_cache`): a shared or
+back-button copy must not show a grade to the next person at the keyboard.
+"""
+
+import csv
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.text import slugify
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from cases.forms import GradeCategoryFormSet, GradeEditForm, ItemCategoriesForm
+from cases.http import HtmxHttpRequest, parse_int
+from cases.models import Assignment, GradeCategory, ModuleItem
+from cases.permissions import access_course, access_student
+from cases.services import grades as services
+from cases.services.gradebook import gradebook_groups, row_grades
+from cases.services.matrix import CellStatus, course_matrix, student_row
+
+PAGE_SIZE = 50
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _grade_course(user, pk: int):
+    course, access = access_course(user, pk)
+    if not access.can_grade:
+        raise PermissionDenied
+    return course, access
+
+
+def _teach_course(user, pk: int):
+    course, access = access_course(user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    return course, access
+
+
+def _gradebook_url(course_pk: int, cohort: int | None = None, page: int | None = None) -> str:
+    query = {k: v for k, v in {"cohort": cohort, "page": page}.items() if v}
+    url = reverse("cases:gradebook", args=[course_pk])
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def _item_points(assignments) -> dict[int, str]:
+    """Item id → its points ("10", or "10/20" when cohorts differ)."""
+    points: dict[int, set[int]] = {}
+    for assignment in assignments:
+        points.setdefault(assignment.item_id, set()).add(assignment.points)
+    return {k: "/".join(str(p) for p in sorted(v)) for k, v in points.items()}
+
+
+@never_cache
+@require_GET
+def gradebook(request: HtmxHttpRequest, pk: int):
+    """Instructors, TAs and admins of the course: the students they may grade (50 a
+    page; a TA given one cohort sees only it) by assigned item, grouped by grade
+    category, with each category's percent and the weighted total. Instructors and
+    admins also release each assignment's grades here. A fixed number of queries."""
+    course, access = _grade_course(request.user, pk)
+    cohort_id = parse_int(request.GET.get("cohort"), low=1)
+    page = parse_int(request.GET.get("page"), low=1) or 1
+    matrix = course_matrix(
+        request.user, course, access, cohort_id=cohort_id, page=page, per_page=PAGE_SIZE
+    )
+    cohorts = matrix.cohorts
+    if cohort_id not in {c.pk for c in cohorts}:
+        cohort_id = None
+    groups = gradebook_groups(matrix.items)
+    points = _item_points(matrix.assignments)
+    for item in matrix.items:
+        item.points_label = points.get(item.pk, "")
+    # Release controls: a row per item, a column per cohort shown.
+    release_cohorts = sorted({a.cohort for a in matrix.assignments}, key=lambda c: c.name)
+    by_item_cohort = {(a.item_id, a.cohort_id): a for a in matrix.assignments}
+    releases = [
+        (item, [by_item_cohort.get((item.pk, c.pk)) for c in release_cohorts])
+        for group in groups
+        for item in group.items
+    ]
+    context = {
+        "course": course,
+        "access": access,
+        "cohorts": cohorts,
+        "cohort_id": cohort_id,
+        "matrix": matrix,
+        "groups": groups,
+        "rows": [row_grades(row, groups) for row in matrix.rows],
+        "column_count": len(matrix.items) + len(groups) + 2,
+        "releases": releases,
+        "release_cohorts": release_cohorts,
+        "has_uncategorised": any(g.category is None for g in groups),
+        "previous_url": _gradebook_url(course.pk, cohort_id, matrix.page - 1)
+        if matrix.page > 1
+        else "",
+        "next_url": _gradebook_url(course.pk, cohort_id, matrix.page + 1)
+        if matrix.page < matrix.pages
+        else "",
+        "back_query": urlencode({"cohort": cohort_id or "", "page": matrix.page}),
+        "Status": CellStatus,
+        "nav_teaches": True,  # Graders teach or are admins: saves the navigation's query.
+    }
+    return render(request, "cases/gradebook/gradebook.html", context)
+
+
+def _csv_cell(value) -> str:
+    """A value a spreadsheet shows as text: one that would start a formula gets a
+    leading quote."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+class _Echo:
+    """The file-like object csv.writer writes a row to: the row comes back."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+@never_cache
+@require_GET
+def gradebook_csv(request: HtmxHttpRequest, pk: int):
+    """Instructors, TAs and admins of the course: the gradebook as a CSV file, one row
+    per student they may grade, streamed. UTF-8 with a byte-order mark, so Excel reads
+    the names right; no cell can run as a formula."""
+    course, access = _grade_course(request.user, pk)
+    matrix = course_matrix(request.user, course, access, per_page=None)
+    cohort_names = {c.pk: c.name for c in matrix.cohorts}
+    groups = gradebook_groups(matrix.items)
+    points = _item_points(matrix.assignments)
+    columns = [item for group in groups for item in group.items]
+    header = ["Username", "Student", "Email", "Cohort"]
+    header += [f"{item.module.title} / {item.title} ({points[item.pk]})" for item in columns]
+    header += [f"{g.name} (%)" for g in groups] + ["Total (%)"]
+    writer = csv.writer(_Echo())
+
+    def cell_value(cell):
+        if cell is None or cell.assignment is None:
+            return ""
+        if cell.status == CellStatus.EXCUSED:
+            return "excused"
+        if cell.status == CellStatus.GRADED and cell.points is not None:
+            return cell.points
+        if cell.status == CellStatus.LATE:
+            return Decimal(0)  # Missing past its due date: counts as 0.
+        return ""
+
+    def lines():
+        yield "\ufeff"
+        yield writer.writerow([_csv_cell(h) for h in header])
+        for row in matrix.rows:
+            grades = row_grades(row, groups)
+            by_item = {cell.item.pk: cell for cell in row.cells}
+            student = row.student
+            values = [
+                student.username,
+                student.get_full_name(),
+                student.email,
+                "; ".join(cohort_names[c] for c in row.cohorts if c in cohort_names),
+            ]
+            values += [cell_value(by_item.get(item.pk)) for item in columns]
+            values += [g.percent for g in grades.groups] + [grades.total]
+            yield writer.writerow([_csv_cell(v) for v in values])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    filename = f"{slugify(course.code) or 'course'}-gradebook.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _student_in_gradebook(user, course, access, student, item, cohort_id):
+    """The student's gradebook row (the columns of the gradebook filtered by
+    `cohort_id`, as the grader sees it) and its cell for the item; 404 if the item is
+    not given to any of the student's cohorts the user grades."""
+    for cohort in [cohort_id, None] if cohort_id else [None]:
+        matrix = course_matrix(
+            user, course, access, cohort_id=cohort, student_id=student.pk, per_page=None
+        )
+        for row in matrix.rows:
+            for cell in row.cells:
+                if cell.item.pk == item.pk and cell.assignment is not None:
+                    return matrix, row, cell
+    raise Http404
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@vary_on_headers("HX-Request")
+def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int):
+    """Instructors, TAs and admins of the course, for a student they may grade and an
+    item given to that student: override the score (with a reason), excuse the item,
+    and write the comment the student sees once grades are released. htmx swaps the
+    form in place; a plain post returns to the gradebook."""
+    course, access = _grade_course(request.user, pk)
+    student = access_student(request.user, course, access, student_pk)
+    item = get_object_or_404(
+        ModuleItem.objects.select_related("module"), pk=item_pk, module__course=course
+    )
+    cohort = parse_int(request.GET.get("cohort") or request.POST.get("cohort"), low=1)
+    page = parse_int(request.GET.get("page") or request.POST.get("page"), low=1)
+    # Opened from a gradebook cell by htmx: saving also refreshes the student's row.
+    inline = bool(request.htmx) and (request.GET.get("inline") or request.POST.get("inline"))
+    matrix, row, cell = _student_in_gradebook(request.user, course, access, student, item, cohort)
+    work = cell.work
+    initial = {}
+    if work is not None:
+        initial = {
+            "override_score": work.override_score,
+            "override_reason": work.override_reason,
+            "excused": work.excused,
+            "feedback": work.feedback,
+        }
+    max_points = cell.assignment.points
+    form = GradeEditForm(request.POST or None, initial=initial, max_points=max_points)
+    saved = False
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        services.work_grade(
+            item=item,
+            student=student,
+            grader=request.user,
+            override_score=data["override_score"],
+            override_reason=data["override_reason"],
+            excused=data["excused"],
+            feedback=data["feedback"],
+        )
+        if not request.htmx:
+            messages.success(request, f"Saved {student.display_name}'s grade on “{item.title}”.")
+            return redirect(_gradebook_url(course.pk, cohort, page))
+        saved = True
+        matrix, row, cell = _student_in_gradebook(
+            request.user, course, access, student, item, cohort
+        )
+    context = {
+        "course": course,
+        "student": student,
+        "item": item,
+        "cell": cell,
+        "status_label": CellStatus(cell.status).label if cell.status else "",
+        "form": form,
+        "saved": saved,
+        "cohort": cohort or "",
+        "page": page or "",
+        "back_url": _gradebook_url(course.pk, cohort, page),
+        "inline": inline,
+        "nav_teaches": True,
+    }
+    template = "cases/gradebook/grade_edit.html"
+    if not request.htmx or request.htmx.history_restore_request:
+        return render(request, template, context)
+    html = render_to_string(f"{template}#grade-form", context, request)
+    if saved and inline:
+        # The row's cells, category percents and total, swapped out of band.
+        row_context = {
+            "grades": row_grades(row, gradebook_groups(matrix.items)),
+            "course": course,
+            "back_query": urlencode({"cohort": cohort or "", "page": page or 1}),
+            "Status": CellStatus,
+            "oob": True,
+        }
+        # A <tr> parses only inside a table or a <template>: htmx unwraps the template.
+        row_html = render_to_string(
+            "cases/gradebook/gradebook.html#student-row", row_context, request
+        )
+        html += f"<template>{row_html}</template>"
+    return HttpResponse(html)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def assignment_release(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course show an assignment's grades and comments
+    to its cohort's students (`release=1`), or hide them again (`release=0`)."""
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("item__module", "cohort"), pk=pk
+    )
+    course, access = _teach_course(request.user, assignment.item.module.course_id)
+    released = request.POST.get("release") == "1"
+    services.assignment_release(assignment=assignment, released=released)
+    if request.htmx:
+        return render(
+            request,
+            "cases/gradebook/gradebook.html#release-control",
+            {"assignment": assignment, "course": course, "access": access},
+        )
+    what = "released to" if released else "hidden again from"
+    messages.success(
+        request, f"Grades for “{assignment.item.title}” {what} {assignment.cohort.name}."
+    )
+    cohort = parse_int(request.POST.get("cohort"), low=1)
+    return redirect(_gradebook_url(course.pk, cohort))
+
+
+@require_http_methods(["GET", "POST"])
+def grade_categories(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course: its grade categories (names, weights,
+    drop lowest) and which category each item counts in. A course without categories
+    gets the defaults from a button, never by merely opening the page."""
+    course, access = _teach_course(request.user, pk)
+    categories = GradeCategory.objects.filter(course=course)
+    items = (
+        ModuleItem.objects.filter(module__course=course)
+        .select_related("module")
+        .order_by("module__position", "module__pk", "position", "pk")
+    )
+    action = request.POST.get("action", "")
+    formset = GradeCategoryFormSet(queryset=categories, prefix="categories")
+    items_form = ItemCategoriesForm(items=items, categories=categories)
+    if request.method == "POST":
+        if action == "defaults":
+            filed = services.grade_categories_add_defaults(course=course)
+            messages.success(request, f"Default categories in place; {filed} items filed.")
+            return redirect("cases:grade_categories", pk=course.pk)
+        if action == "categories":
+            formset = GradeCategoryFormSet(request.POST, queryset=categories, prefix="categories")
+            if formset.is_valid():
+                for category in formset.save(commit=False):
+                    category.course = course
+                    category.save()
+                for category in formset.deleted_objects:
+                    category.delete()
+                messages.success(request, "Grade categories saved.")
+                return redirect("cases:grade_categories", pk=course.pk)
+        elif action == "items":
+            items_form = ItemCategoriesForm(request.POST, items=items, categories=categories)
+            if items_form.is_valid():
+                for item_pk, category in items_form.changes().items():
+                    ModuleItem.objects.filter(pk=item_pk, module__course=course).update(
+                        grade_category=category
+                    )
+                messages.success(request, "Items filed in their categories.")
+                return redirect("cases:grade_categories", pk=course.pk)
+    total = sum((c.weight for c in categories), Decimal(0))
+    context = {
+        "course": course,
+        "access": access,
+        "formset": formset,
+        "items_form": items_form,
+        "has_categories": bool(formset.queryset),
+        "weights_total": total,
+        "nav_teaches": True,
+    }
+    return render(request, "cases/gradebook/grade_categories.html", context)
+
+
+@never_cache
+@require_GET
+def student_grades(request: HtmxHttpRequest, pk: int):
+    """A student of the course: their own grades, item by item, each shown (with its
+    comment) only once its assignment's grades are released, and their category and
+    course percents over released grades. Course staff are sent to the gradebook."""
+    course, access = access_course(request.user, pk)
+    if not access.is_student:
+        return redirect("cases:gradebook", pk=course.pk)
+    row = student_row(request.user, course)
+    groups = gradebook_groups([cell.item for cell in row.cells])
+    grades = row_grades(row, groups, released_only=True)
+    context = {"course": course, "access": access, "grades": grades, "Status": CellStatus}
+    return render(request, "cases/gradebook/student_grades.html", context)

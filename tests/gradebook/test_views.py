@@ -1,0 +1,411 @@
+"""The gradebook pages, through Django's test client."""
+
+import csv
+import io
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Assignment, Cohort, GradeCategory, ModuleItem, Work, WorkState
+from cases.services.discussions import participation_grade
+from cases.services.grades import work_grade
+from tests.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def graded(world):
+    """Quizzes (60%) and Discussions (40%); the student has 8/10 on the quiz (an
+    override) and 5/10 on the thread. The reading stays uncategorised."""
+    course = world.course
+    quizzes = GradeCategory.objects.create(course=course, name="Quizzes", weight=60, position=1)
+    talk = GradeCategory.objects.create(course=course, name="Discussions", weight=40, position=2)
+    ModuleItem.objects.filter(pk=world.quiz.item.pk).update(grade_category=quizzes)
+    ModuleItem.objects.filter(pk=world.discussion.item.pk).update(grade_category=talk)
+    student = world.users["student"]
+    work_grade(
+        item=world.quiz.item,
+        student=student,
+        grader=world.users["instructor"],
+        override_score=Decimal(8),
+        override_reason="Answered in class.",
+        excused=False,
+        feedback="QUIZ-FEEDBACK-FOR-STUDENT",
+    )
+    participation_grade(
+        discussion=world.discussion, user_id=student.pk, points=Decimal(5), comment="", grader=None
+    )
+    return world
+
+
+def _grade_url(world, item=None, student="student"):
+    item = item or world.quiz.item
+    return reverse("cases:grade_edit", args=[world.course.pk, world.users[student].pk, item.pk])
+
+
+def _csv_rows(response) -> list[list[str]]:
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(body[1:])))
+
+
+def test_gradebook_shows_points_category_percents_and_the_weighted_total(graded, client_for):
+    response = client_for("instructor").get(reverse("cases:gradebook", args=[graded.course.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Quizzes" in html and "Discussions" in html and "Uncategorised" in html
+    assert "do not count in the total" in html  # The uncategorised reading is flagged.
+    assert "80.0%" in html and "50.0%" in html
+    assert "68.0%" in html  # 0.6 * 80 + 0.4 * 50.
+    assert "override" in html
+    assert _grade_url(graded) in html
+
+
+def test_excused_work_leaves_its_category(graded, client_for):
+    client = client_for("instructor")
+    client.post(
+        _grade_url(graded, graded.discussion.item),
+        {"excused": "on", "override_score": "", "override_reason": "", "feedback": ""},
+    )
+    html = client.get(reverse("cases:gradebook", args=[graded.course.pk])).content.decode()
+    assert "excused" in html
+    assert "80.0%" in html and "50.0%" not in html  # Total renormalised to Quizzes alone.
+
+
+def test_an_override_needs_a_reason_shown_beside_the_field_with_the_input_kept(graded, client_for):
+    client = client_for("ta")
+    response = client.post(
+        _grade_url(graded, graded.discussion.item),
+        {"override_score": "7.5", "override_reason": "  ", "feedback": "KEEP-THIS-COMMENT"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'id="id_override_reason_error"' in html
+    assert "Give a reason for the override." in html
+    assert 'value="7.5"' in html and "KEEP-THIS-COMMENT" in html
+    work = Work.objects.get(item=graded.discussion.item, user=graded.users["student"])
+    assert work.override_score is None
+
+
+def test_saving_a_grade_twice_keeps_one_row_and_never_touches_the_synced_fields(graded, client_for):
+    student = graded.users["student"]
+    before = Work.objects.get(item=graded.discussion.item, user=student)
+    data = {"override_score": "9", "override_reason": "Late post excused", "feedback": "Good."}
+    client = client_for("ta")
+    for _ in range(2):
+        response = client.post(f"{_grade_url(graded, graded.discussion.item)}?cohort=&page=1", data)
+        assert response.status_code == 302
+    work = Work.objects.get(item=graded.discussion.item, user=student)
+    assert (work.override_score, work.override_reason, work.feedback) == (
+        Decimal(9),
+        "Late post excused",
+        "Good.",
+    )
+    assert work.graded_by == graded.users["ta"] and work.graded_at is not None
+    synced = ["state", "opened_at", "submitted_at", "auto_score", "max_score", "needs_grading"]
+    assert [getattr(work, f) for f in synced] == [getattr(before, f) for f in synced]
+    # Clearing the override clears its reason too.
+    client.post(_grade_url(graded, graded.discussion.item), {"feedback": "Good."})
+    work.refresh_from_db()
+    assert (work.override_score, work.override_reason) == (None, "")
+
+
+def test_grading_an_untouched_item_creates_its_row(graded, client_for):
+    student = graded.users["student_ta_elsewhere"]
+    url = _grade_url(graded, graded.item, "student_ta_elsewhere")
+    client_for("instructor").post(url, {"excused": "on"})
+    work = Work.objects.get(item=graded.item, user=student)
+    assert work.excused and work.state == WorkState.NOT_STARTED
+
+
+def test_htmx_gets_the_form_fragment_back(graded, client_for):
+    client = client_for("instructor")
+    url = _grade_url(graded)
+    page = client.get(url)
+    assert b"<html" in page.content and b'id="grade-form"' in page.content
+    fragment = client.get(url, headers={"HX-Request": "true"})
+    assert b"<html" not in fragment.content and b'id="grade-form"' in fragment.content
+    saved = client.post(
+        url,
+        {"override_score": "6", "override_reason": "Regraded", "feedback": ""},
+        headers={"HX-Request": "true"},
+    )
+    assert saved.status_code == 200
+    assert b"<html" not in saved.content and b"Grade saved." in saved.content
+    assert b"6 / 10" in saved.content
+    assert saved["Vary"].count("HX-Request") == 1
+
+
+def test_an_item_not_given_to_the_students_cohort_is_not_found(graded, client_for):
+    stray = ModuleItem.objects.create(module=graded.item.module, kind="quiz", title="Draft")
+    assert client_for("instructor").get(_grade_url(graded, stray)).status_code == 404
+
+
+def test_students_see_their_grades_only_once_released(graded, client_for):
+    url = reverse("cases:student_grades", args=[graded.course.pk])
+    client = client_for("student")
+    html = client.get(url).content.decode()
+    assert "Not released" in html
+    assert "QUIZ-FEEDBACK-FOR-STUDENT" not in html and "8 / 10" not in html
+    assert "No grades have been released to you yet." in html
+
+    assignment = graded.quiz.item.assignments.get()
+    client_for("instructor").post(
+        reverse("cases:assignment_release", args=[assignment.pk]), {"release": "1"}
+    )
+    html = client_for("student").get(url).content.decode()
+    assert "QUIZ-FEEDBACK-FOR-STUDENT" in html and "8 / 10" in html
+    assert "80.0%" in html  # Only the quiz is released: the total is the quiz's.
+    assert "50 / 10" not in html and "5 / 10" not in html
+
+
+def test_students_never_see_a_classmates_grades(graded, client_for):
+    classmate = graded.users["student_ta_elsewhere"]
+    work_grade(
+        item=graded.quiz.item,
+        student=classmate,
+        grader=None,
+        override_score=Decimal(3),
+        override_reason="Reason",
+        excused=False,
+        feedback="CLASSMATE-SECRET-FEEDBACK",
+    )
+    Assignment.objects.update(grades_released_at=timezone.now())
+    html = client_for("student").get(reverse("cases:student_grades", args=[graded.course.pk]))
+    html = html.content.decode()
+    assert "QUIZ-FEEDBACK-FOR-STUDENT" in html
+    assert "CLASSMATE-SECRET-FEEDBACK" not in html and "3 / 10" not in html
+
+
+def test_releasing_and_hiding_grades(graded, client_for):
+    assignment = graded.quiz.item.assignments.get()
+    url = reverse("cases:assignment_release", args=[assignment.pk])
+    client = client_for("instructor")
+    response = client.post(url, {"release": "1"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert b"<html" not in response.content and b"Hide grades" in response.content
+    assignment.refresh_from_db()
+    first = assignment.grades_released_at
+    assert first is not None
+    client.post(url, {"release": "1"})
+    assignment.refresh_from_db()
+    assert assignment.grades_released_at == first  # Releasing twice keeps the first time.
+    client.post(url, {"release": "0"})
+    assignment.refresh_from_db()
+    assert assignment.grades_released_at is None
+
+
+@pytest.mark.parametrize(
+    "name", ["cases:gradebook", "cases:gradebook_csv", "cases:grade_edit", "cases:student_grades"]
+)
+def test_grade_pages_are_never_cached(graded, client_for, name):
+    if name == "cases:grade_edit":
+        role, url = "instructor", _grade_url(graded)
+    else:
+        role = "student" if name == "cases:student_grades" else "instructor"
+        url = reverse(name, args=[graded.course.pk])
+    response = client_for(role).get(url)
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_csv_has_a_bom_one_row_per_student_and_no_formulas(graded, client_for):
+    student = graded.users["student"]
+    student.first_name, student.last_name = '=HYPERLINK("http://evil")', "+Bad"
+    student.save()
+    graded.users["student_ta_elsewhere"].email = "@sum(A1)@example.edu"
+    graded.users["student_ta_elsewhere"].save()
+    response = client_for("instructor").get(reverse("cases:gradebook_csv", args=[graded.course.pk]))
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"] == 'attachment; filename="mgt-6001-gradebook.csv"'
+    rows = _csv_rows(response)
+    header, body = rows[0], rows[1:]
+    assert header[:4] == ["Username", "Student", "Email", "Cohort"]
+    module = graded.quiz.item.module.title
+    assert f"{module} / Reading check (10)" in header
+    assert header[-4:] == ["Quizzes (%)", "Discussions (%)", "Uncategorised (%)", "Total (%)"]
+    assert sorted(r[0] for r in body) == ["student", "student_ta_elsewhere"]
+    mine = next(r for r in body if r[0] == "student")
+    assert mine[1] == '\'=HYPERLINK("http://evil") +Bad'
+    assert mine[3] == "Section A"
+    assert mine[header.index(f"{module} / Reading check (10)")] == "8.00"
+    assert mine[-1] == "68.0"
+    theirs = next(r for r in body if r[0] == "student_ta_elsewhere")
+    assert theirs[2] == "'@sum(A1)@example.edu"
+    for row in rows:
+        for value in row:
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_a_ta_given_one_cohort_sees_only_that_cohort_in_gradebook_and_csv(graded, client_for):
+    section_b = Cohort.objects.create(name="Section B")
+    graded.course.cohorts.add(section_b)
+    newcomer = UserFactory(username="newcomer", first_name="New", last_name="Comer")
+    MembershipFactory(cohort=section_b, user=newcomer)
+    for item in [graded.item, graded.quiz.item, graded.discussion.item]:
+        Assignment.objects.create(item=item, cohort=section_b)
+    section_b.teaching_assistants.add(graded.users["ta"])
+    client = client_for("ta")
+    html = client.get(reverse("cases:gradebook", args=[graded.course.pk])).content.decode()
+    assert "newcomer" in html
+    assert ">student<" not in html and "student_ta_elsewhere" not in html
+    rows = _csv_rows(client.get(reverse("cases:gradebook_csv", args=[graded.course.pk])))
+    assert [r[0] for r in rows[1:]] == ["newcomer"]
+    # Nor may the TA open a grade of the other cohort's student.
+    assert client.get(_grade_url(graded)).status_code == 404
+    # The instructor still sees everyone, and may filter by cohort.
+    instructor = client_for("instructor")
+    url = reverse("cases:gradebook", args=[graded.course.pk])
+    assert "student_ta_elsewhere" in instructor.get(url).content.decode()
+    filtered = instructor.get(url, {"cohort": section_b.pk}).content.decode()
+    assert "newcomer" in filtered and "student_ta_elsewhere" not in filtered
+
+
+def test_the_gradebook_pages_by_fifty(world, client_for):
+    from tests.factories import enrol
+
+    enrol(world.course.cohorts.get(), 55, prefix="many")
+    url = reverse("cases:gradebook", args=[world.course.pk])
+    client = client_for("instructor")
+    first = client.get(url).content.decode()
+    assert "57 students, page 1 of 2" in first and "?page=2" in first
+    second = client.get(url, {"page": "2"}).content.decode()
+    assert "page 2 of 2" in second and "Previous" in second
+
+
+def test_default_categories_come_from_a_button_and_file_items_by_kind(world, client_for):
+    url = reverse("cases:grade_categories", args=[world.course.pk])
+    client = client_for("instructor")
+    page = client.get(url).content.decode()
+    assert "Add the default categories" in page
+    assert not GradeCategory.objects.filter(course=world.course).exists()  # GET writes nothing.
+    assert client.post(url, {"action": "defaults"}).status_code == 302
+    names = list(world.course.grade_categories.values_list("name", "weight"))
+    assert names == [
+        ("Readings", Decimal(10)),
+        ("Quizzes", Decimal(40)),
+        ("Discussions", Decimal(30)),
+        ("Participation", Decimal(20)),
+    ]
+    world.item.refresh_from_db()
+    world.quiz.item.refresh_from_db()
+    assert world.item.grade_category.name == "Readings"
+    assert world.quiz.item.grade_category.name == "Quizzes"
+    client.post(url, {"action": "defaults"})  # Twice: nothing more.
+    assert world.course.grade_categories.count() == 4
+    assert "Add the default categories" not in client.get(url).content.decode()
+
+
+def _formset_data(categories, extra=None):
+    data = {
+        "action": "categories",
+        "categories-TOTAL_FORMS": str(len(categories) + 1),
+        "categories-INITIAL_FORMS": str(len(categories)),
+        "categories-MIN_NUM_FORMS": "0",
+        "categories-MAX_NUM_FORMS": "1000",
+    }
+    for n, category in enumerate(categories):
+        data |= {
+            f"categories-{n}-id": str(category.pk),
+            f"categories-{n}-name": category.name,
+            f"categories-{n}-weight": str(category.weight),
+            f"categories-{n}-drop_lowest": str(category.drop_lowest),
+            f"categories-{n}-position": str(category.position),
+        }
+    n = len(categories)
+    for key, value in (extra or {}).items():
+        data[f"categories-{n}-{key}"] = value
+    return data
+
+
+def test_categories_are_edited_and_weights_not_totalling_100_are_flagged(world, client_for):
+    url = reverse("cases:grade_categories", args=[world.course.pk])
+    client = client_for("instructor")
+    quizzes = GradeCategory.objects.create(course=world.course, name="Quizzes", weight=60)
+    extra = {"name": "Essays", "weight": "30", "drop_lowest": "0", "position": "2"}
+    assert client.post(url, _formset_data([quizzes], extra)).status_code == 302
+    assert set(world.course.grade_categories.values_list("name", flat=True)) == {
+        "Quizzes",
+        "Essays",
+    }
+    assert "add up to 90%, not 100%" in client.get(url).content.decode()
+    # A duplicate name is refused beside the field.
+    extra = {"name": "quizzes", "weight": "10", "drop_lowest": "0", "position": "3"}
+    categories = list(world.course.grade_categories.all())
+    response = client.post(url, _formset_data(categories, extra))
+    assert response.status_code == 200
+    assert "Each category needs its own name." in response.content.decode()
+    # File the quiz in Essays from the items form.
+    essays = world.course.grade_categories.get(name="Essays")
+    data = {"action": "items", f"item-{world.quiz.item.pk}": str(essays.pk)}
+    assert client.post(url, data).status_code == 302
+    world.quiz.item.refresh_from_db()
+    assert world.quiz.item.grade_category == essays
+
+
+def test_a_category_of_another_course_cannot_be_chosen(world, client_for):
+    elsewhere = GradeCategory.objects.create(course=world.other_course, name="Theirs", weight=1)
+    url = reverse("cases:grade_categories", args=[world.course.pk])
+    data = {"action": "items", f"item-{world.quiz.item.pk}": str(elsewhere.pk)}
+    response = client_for("instructor").post(url, data)
+    assert response.status_code == 200
+    world.quiz.item.refresh_from_db()
+    assert world.quiz.item.grade_category is None
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [("student", 403), ("ta", 403), ("other_instructor", 404), ("instructor", 302)],
+)
+def test_only_the_courses_teachers_change_categories(world, client_for, role, expected):
+    url = reverse("cases:grade_categories", args=[world.course.pk])
+    assert client_for(role).post(url, {"action": "defaults"}).status_code == expected
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [("student", 403), ("student_ta_elsewhere", 403), ("other_instructor", 404), ("ta", 302)],
+)
+def test_only_the_courses_graders_post_grades(world, client_for, role, expected):
+    url = _grade_url(world)
+    data = {"override_score": "1", "override_reason": "r"}
+    assert client_for(role).post(url, data).status_code == expected
+
+
+def test_missing_work_past_due_counts_as_zero(graded, client_for):
+    Assignment.objects.filter(item=graded.quiz.item).update(
+        due_at=timezone.now() - timedelta(days=2)
+    )
+    html = client_for("instructor").get(reverse("cases:gradebook", args=[graded.course.pk]))
+    assert "missing" in html.content.decode()  # student_ta_elsewhere never started it.
+
+
+def test_saving_from_the_gradebook_refreshes_the_students_row_out_of_band(graded, client_for):
+    client = client_for("instructor")
+    student = graded.users["student"]
+    gradebook = client.get(reverse("cases:gradebook", args=[graded.course.pk])).content.decode()
+    assert f'hx-get="{_grade_url(graded)}?cohort=&amp;page=1&amp;inline=1"' in gradebook
+    assert f'<tr id="student-{student.pk}">' in gradebook
+    opened = client.get(f"{_grade_url(graded)}?inline=1", headers={"HX-Request": "true"})
+    assert b'name="inline" value="1"' in opened.content
+    response = client.post(
+        _grade_url(graded),
+        {"override_score": "10", "override_reason": "Full marks", "inline": "1"},
+        headers={"HX-Request": "true"},
+    )
+    html = response.content.decode()
+    assert "Grade saved." in html
+    assert html.count("<template>") == 1
+    assert f'<tr id="student-{student.pk}" hx-swap-oob="true">' in html
+    assert "80.0%" in html  # 0.6 * 100 + 0.4 * 50, renormalised over both.
+    # Without `inline` (the form's own page), no row comes back.
+    response = client.post(
+        _grade_url(graded),
+        {"override_score": "10", "override_reason": "Full marks"},
+        headers={"HX-Request": "true"},
+    )
+    assert "hx-swap-oob" not in response.content.decode()
