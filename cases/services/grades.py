@@ -11,12 +11,11 @@ from cases.models import Assignment, Course, GradeCategory, ItemKind, ModuleItem
 # A person's part of a Work row; work_sync's fields (state, dates, scores of the kind,
 # needs_grading) are never written here.
 PERSON_FIELDS = [
+    "rubric_levels",
     "override_score",
     "override_reason",
     "excused",
     "feedback",
-    "graded_by",
-    "graded_at",
 ]
 
 # The categories a course starts with, by name: (weight, drop lowest, item kinds filed
@@ -34,30 +33,41 @@ DEFAULT_CATEGORIES = {
 
 
 @transaction.atomic
-def work_grade(
-    *,
-    item: ModuleItem,
-    student,
-    grader,
-    override_score: Decimal | None,
-    override_reason: str,
-    excused: bool,
-    feedback: str,
-) -> Work:
-    """Set a person's part of one student's grade on one item. The same call twice
+def work_grade(*, item: ModuleItem, student, grader, **changes) -> Work:
+    """Set a person's part of one student's grade on one item: any of PERSON_FIELDS
+    (rubric levels score themselves against the item's rubric). The same call twice
     leaves the same row; two graders at once are applied one after the other (the row
-    is created once, by its unique (item, user), then locked)."""
+    is created once, by its unique (item, user), then locked), and only the fields
+    given are written, so a concurrent work_sync is never undone."""
+    if unknown := set(changes) - set(PERSON_FIELDS):
+        raise TypeError(f"Not a person's part of a grade: {sorted(unknown)}")
     Work.objects.get_or_create(item=item, user=student)
     work = Work.objects.select_for_update().get(item=item, user=student)
-    work.override_score = override_score
-    # A cleared override keeps no reason: the reason explains a score that is shown.
-    work.override_reason = override_reason.strip() if override_score is not None else ""
-    work.excused = excused
-    work.feedback = feedback
+    if "override_score" in changes:
+        # A cleared override keeps no reason: the reason explains a score that is shown.
+        reason = changes.get("override_reason", "").strip()
+        changes["override_reason"] = reason if changes["override_score"] is not None else ""
+    if "rubric_levels" in changes:
+        changes["rubric_score"] = rubric_score(item.rubric, changes["rubric_levels"])
+    for name, value in changes.items():
+        setattr(work, name, value)
     work.graded_by = grader
     work.graded_at = timezone.now()
-    work.save(update_fields=[*PERSON_FIELDS, "updated_at"])
+    work.save(update_fields=[*changes, "graded_by", "graded_at", "updated_at"])
     return work
+
+
+def rubric_score(rubric, levels: dict) -> Decimal | None:
+    """Points from one chosen level per criterion; None until every criterion has one."""
+    if rubric is None or not rubric.criteria:
+        return None
+    total = Decimal(0)
+    for index, criterion in enumerate(rubric.criteria):
+        chosen = levels.get(str(index))
+        if chosen is None or not 0 <= int(chosen) < len(criterion["levels"]):
+            return None
+        total += Decimal(str(criterion["levels"][int(chosen)]["points"]))
+    return total
 
 
 def assignment_release(*, assignment: Assignment, released: bool, now=None) -> Assignment:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F, Min
 from django.utils import timezone
 
@@ -278,36 +278,3 @@ def work_points(work: Work | None, assignment: Assignment, rubric_max: Decimal |
         kept = max(ZERO, ONE - Decimal(assignment.late_penalty_percent * late) / 100)
         earned *= kept
     return earned.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-# A person's grade ----------------------------------------------------------------------
-
-
-@transaction.atomic
-def work_grade(*, item: ModuleItem, user_id: int, grader, **fields) -> Work:
-    """Set a person's part of a student's grade (rubric levels, comment, excused,
-    override). Safe when two graders save at once: the row is created once (unique
-    item and student) and locked while it changes; work_sync's fields are untouched."""
-    Work.objects.get_or_create(item=item, user_id=user_id)
-    work = Work.objects.select_for_update().get(item=item, user_id=user_id)
-    if "rubric_levels" in fields:
-        fields["rubric_score"] = rubric_score(item.rubric, fields["rubric_levels"])
-    for name, value in fields.items():
-        setattr(work, name, value)
-    work.graded_by = grader
-    work.graded_at = timezone.now()
-    work.save()
-    return work
-
-
-def rubric_score(rubric, levels: dict) -> Decimal | None:
-    """Points from one chosen level per criterion; None until every criterion has one."""
-    if rubric is None or not rubric.criteria:
-        return None
-    total = ZERO
-    for index, criterion in enumerate(rubric.criteria):
-        chosen = levels.get(str(index))
-        if chosen is None or not 0 <= int(chosen) < len(criterion["levels"]):
-            return None
-        total += Decimal(str(criterion["levels"][int(chosen)]["points"]))
-    return total

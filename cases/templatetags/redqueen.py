@@ -1,4 +1,7 @@
 from django import template
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from cases.markdown import render_markdown
 
@@ -20,3 +23,87 @@ def timeleft(seconds: int) -> str:
     if hours:
         return f"{hours} h {minutes:02d} min"
     return f"{minutes} min {secs:02d} s"
+
+
+def points_text(points) -> str:
+    """8, 4.5 or 4.67: whole points without decimals."""
+    return str(int(points)) if points == int(points) else f"{points:.2f}".rstrip("0")
+
+
+@register.simple_tag
+def tracker_rows(matrix, base_url: str):
+    """The tracker's body rows. The template engine spends ~0.2 ms a cell, so a page of
+    50 students by 40 items took 0.4 s; joined strings take a few milliseconds. Every
+    value from a person (names) is escaped here; the rest are numbers and our labels."""
+    base = escape(base_url)
+    not_started = (
+        '<span aria-hidden="true">·</span><span class="visually-hidden">Not started</span>'
+    )
+    out = []
+    for row in matrix.rows:
+        student = row.student
+        name = escape(student.get_full_name() or student.username)
+        out.append(f'<tr><th scope="row"><a href="{base}students/{student.pk}/">{name}</a></th>')
+        for cell in row.cells:
+            if cell.assignment is None:
+                out.append('<td class="cell cell--none">—</td>')
+                continue
+            url = f"{base}students/{student.pk}/items/{cell.item.pk}/"
+            status = cell.status
+            text = not_started if status == "not_started" else escape(status.label)
+            if cell.points is not None:
+                text += f" <b>{points_text(cell.points)}</b>"
+            if cell.late:
+                text += " <i>late</i>"
+            out.append(
+                f'<td class="cell cell--{status.value}"><a href="{url}" hx-get="{url}"'
+                f' hx-target="#work-panel" hx-swap="outerHTML">{text}</a></td>'
+            )
+        out.append("</tr>\n")
+    return mark_safe("".join(out))  # noqa: S308 - names escaped above; the rest is ours.
+
+
+NOT_GIVEN = '<span class="gradebook__meta">not given</span>'
+
+
+@register.simple_tag
+def gradebook_cells(grades, course, back_query: str):
+    """One student's gradebook cells, built in Python for the reason `tracker_rows`
+    gives."""
+    # The student's grade-form URL up to the item id, reversed once for the row.
+    student = grades.row.student.pk
+    base = escape(reverse("cases:grade_edit", args=[course.pk, student, 0]).removesuffix("0/"))
+    back = escape(back_query)
+    out = []
+    for group in grades.groups:
+        for cell in group.cells:
+            if not cell.assignment:
+                out.append(f'<td class="gradebook__cell">{NOT_GIVEN}</td>')
+                continue
+            url = f"{base}{cell.item.pk}/?{back}"
+            status = cell.status
+            if status == "excused":
+                shown = "excused"
+            elif status == "graded" and cell.points is not None:
+                shown = points_text(cell.points)
+            elif status == "late":
+                shown = "0"
+            else:
+                shown = "—"
+            tags = ""
+            if status == "late":
+                tags += ' <span class="tag tag--late">missing</span>'
+            elif status == "submitted":
+                tags += ' <span class="tag tag--submitted">to grade</span>'
+            if cell.late:
+                tags += ' <span class="tag tag--late">late</span>'
+            if cell.work is not None and cell.work.override_score is not None:
+                tags += ' <span class="tag">override</span>'
+            if cell.item.pk in group.dropped:
+                tags += ' <span class="tag">dropped</span>'
+            out.append(
+                f'<td class="gradebook__cell"><a href="{url}" hx-get="{url}&amp;inline=1"'
+                f' hx-target="#grade-panel" hx-swap="innerHTML show:#grade-panel:top">{shown}</a>'
+                f"{tags}</td>"
+            )
+    return mark_safe("".join(out))  # noqa: S308 - numbers, our labels and escaped URLs.

@@ -22,7 +22,7 @@ from cases.models import (
 )
 from cases.permissions import access_course, access_item, access_student, graded_students
 from cases.services import discussions as discussion_services
-from cases.services.work import work_grade
+from cases.services.grades import work_grade
 from cases.views.tracker import student_work
 
 
@@ -84,7 +84,7 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
         fields = {"feedback": data["feedback"], "excused": data["excused"]}
         if item.rubric_id:
             fields["rubric_levels"] = form.rubric_levels()
-        work_grade(item=item, user_id=student.pk, grader=request.user, **fields)
+        work_grade(item=item, student=student, grader=request.user, **fields)
         messages.success(request, f"Saved the grade for {student.display_name}.")
         go_to = following if "next" in request.POST and following else student.pk
         return redirect("cases:grade_work", pk=item.pk, student=go_to)

@@ -4,6 +4,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, Q, Subquery, Value
 from django.http import HttpResponseNotModified
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
@@ -132,6 +133,7 @@ def tracker(request: HtmxHttpRequest, pk: int):
         "statuses": STATUS_FILTERS,
         "query": urlencode(query),
         "refreshed_at": now,
+        "tracker_url": reverse("cases:tracker", args=[course.pk]),
     }
     template = "cases/workspace/tracker.html" + ("#tracker-matrix" if partial else "")
     response = render(request, template, context)
