@@ -103,6 +103,24 @@ def access_course(user, course_id: int) -> tuple[Course, CourseAccess]:
     return course, _access_of(course, user)
 
 
+def course_to_teach(user, course_id: int) -> tuple[Course, CourseAccess]:
+    """The course for its instructors and admins; its other members get 403 and
+    everyone else 404."""
+    course, access = access_course(user, course_id)
+    if not access.can_teach:
+        raise PermissionDenied
+    return course, access
+
+
+def course_to_grade(user, course_id: int) -> tuple[Course, CourseAccess]:
+    """The course for those who grade in it (instructors, TAs, admins); its students get
+    403 and everyone else 404."""
+    course, access = access_course(user, course_id)
+    if not access.can_grade:
+        raise PermissionDenied
+    return course, access
+
+
 def items_with_access(user):
     """Module items with their module, course and content, each annotated with the
     user's roles in its course and whether it is given to them: one query for any

@@ -78,7 +78,7 @@ def assignment_release(*, assignment: Assignment, released: bool, now=None) -> A
     elif not released:
         assignment.grades_released_at = None
     Assignment.objects.filter(pk=assignment.pk).update(
-        grades_released_at=assignment.grades_released_at
+        grades_released_at=assignment.grades_released_at, updated_at=timezone.now()
     )
     return assignment
 

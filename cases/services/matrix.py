@@ -12,10 +12,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Window
+from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Sum, Value, Window
 from django.utils import timezone
 
-from cases.models import Assignment, Extension, Membership, ModuleItem, User, Work, WorkState
+from cases.models import (
+    Assignment,
+    Extension,
+    GradeCategory,
+    Membership,
+    ModuleItem,
+    User,
+    Work,
+    WorkState,
+)
 from cases.permissions import CourseAccess, graded_cohorts
 from cases.services.work import with_extension, work_points
 
@@ -314,3 +323,50 @@ def _copy(assignment: Assignment) -> Assignment:
     clone = Assignment.__new__(Assignment)
     clone.__dict__ = assignment.__dict__.copy()
     return clone
+
+
+def _aggregate(queryset, **values):
+    """Aggregates of a queryset as subqueries, to fold several into one query."""
+    grouped = queryset.order_by().annotate(_one=Value(1)).values("_one")
+    return {
+        name: Subquery(grouped.annotate(v=expression).values("v")[:1])
+        for name, expression in values.items()
+    }
+
+
+def course_version(course, now) -> str:
+    """Everything the tracker and gradebook show, folded into one short string in one
+    query: any change to students' work, dates, releases, extensions, grade categories
+    or the roster, and each due date that has passed since, moves it."""
+    in_course = Q(item__module__course=course)
+    row = (
+        Assignment.objects.filter(in_course)
+        .order_by()
+        .annotate(_one=Value(1))
+        .values("_one")
+        .annotate(
+            a_changed=Max("updated_at"),
+            a_count=Count("pk"),
+            a_due=Count("pk", filter=Q(due_at__lte=now)),
+            **_aggregate(
+                Work.objects.filter(in_course), w_changed=Max("updated_at"), w_count=Count("pk")
+            ),
+            **_aggregate(
+                Extension.objects.filter(assignment__item__module__course=course),
+                e_changed=Max("updated_at"),
+                e_count=Count("pk"),
+            ),
+            **_aggregate(Membership.objects.filter(cohort__courses=course), m_count=Count("pk")),
+            **_aggregate(
+                GradeCategory.objects.filter(course=course),
+                g_weights=Sum("weight"),
+                g_drops=Sum("drop_lowest"),
+                g_count=Count("pk"),
+            ),
+        )
+        .first()
+    ) or {}
+    parts = [row.get(k) for k in sorted(row) if k != "_one"]
+    return "-".join(
+        str(int(p.timestamp() * 1000)) if hasattr(p, "timestamp") else str(p or 0) for p in parts
+    )

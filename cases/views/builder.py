@@ -19,23 +19,16 @@ from cases.forms import (
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import Course, ModuleItem, Work
 from cases.permissions import (
-    access_course,
     access_item,
     access_module,
     course_creator_required,
+    course_to_teach,
     courses_to_copy_from,
 )
 from cases.services import courses as services
 
 BUILDER = "cases/builder/course_builder.html"
 FORM_PAGE = "cases/builder/form_page.html"
-
-
-def _teach_course(user, pk: int):
-    course, access = access_course(user, pk)
-    if not access.can_teach:
-        raise PermissionDenied
-    return course, access
 
 
 def _builder_modules(course: Course):
@@ -90,7 +83,7 @@ def course_create(request: HtmxHttpRequest):
 def course_edit(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course change its code, title, description and
     time zone."""
-    course, _access = _teach_course(request.user, pk)
+    course, _access = course_to_teach(request.user, pk)
     form = CourseForm(request.POST or None, instance=course)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -103,7 +96,7 @@ def course_edit(request: HtmxHttpRequest, pk: int):
 def course_duplicate(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course copy it for a new term: its content, not its
     cohorts, dates or students' work. They become instructors of the copy."""
-    course, _access = _teach_course(request.user, pk)
+    course, _access = course_to_teach(request.user, pk)
     initial = {"code": f"{course.code} (copy)"[:40], "title": course.title}
     form = CourseDuplicateForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -133,7 +126,7 @@ def course_duplicate(request: HtmxHttpRequest, pk: int):
 def course_builder(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course: its modules and items, to add, edit,
     reorder, schedule and delete."""
-    course, access = _teach_course(request.user, pk)
+    course, access = course_to_teach(request.user, pk)
     context = {"course": course, "access": access, "modules": _builder_modules(course)}
     return render(request, BUILDER, context)
 
@@ -141,7 +134,7 @@ def course_builder(request: HtmxHttpRequest, pk: int):
 @require_http_methods(["GET", "POST"])
 def module_create(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course add a module at its end."""
-    course, _access = _teach_course(request.user, pk)
+    course, _access = course_to_teach(request.user, pk)
     form = ModuleForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         module = services.module_create(
@@ -275,7 +268,7 @@ def item_move(request: HtmxHttpRequest, pk: int):
 def item_copy(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course copy a quiz or discussion from any course
     they teach into one of its modules (settings and questions, never students' work)."""
-    course, _access = _teach_course(request.user, pk)
+    course, _access = course_to_teach(request.user, pk)
     form = ItemCopyForm(
         request.POST or None, course=course, courses=courses_to_copy_from(request.user)
     )

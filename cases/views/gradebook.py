@@ -10,11 +10,11 @@ import csv
 from decimal import Decimal
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
@@ -24,28 +24,14 @@ from django.views.decorators.vary import vary_on_headers
 from cases.forms import GradeCategoryFormSet, GradeEditForm, ItemCategoriesForm
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import Assignment, GradeCategory, ModuleItem
-from cases.permissions import access_course, access_student
+from cases.permissions import access_course, access_student, course_to_grade, course_to_teach
 from cases.services import grades as services
 from cases.services.gradebook import gradebook_groups, row_grades
-from cases.services.matrix import CellStatus, course_matrix, student_row
+from cases.services.matrix import CellStatus, course_matrix, course_version, student_row
 
 PAGE_SIZE = 50
 # A spreadsheet runs a cell that starts with one of these as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _grade_course(user, pk: int):
-    course, access = access_course(user, pk)
-    if not access.can_grade:
-        raise PermissionDenied
-    return course, access
-
-
-def _teach_course(user, pk: int):
-    course, access = access_course(user, pk)
-    if not access.can_teach:
-        raise PermissionDenied
-    return course, access
 
 
 def _gradebook_url(course_pk: int, cohort: int | None = None, page: int | None = None) -> str:
@@ -64,14 +50,22 @@ def _item_points(assignments) -> dict[int, str]:
 
 @never_cache
 @require_GET
+@vary_on_headers("HX-Request")
 def gradebook(request: HtmxHttpRequest, pk: int):
     """Instructors, TAs and admins of the course: the students they may grade (50 a
     page; a TA given one cohort sees only it) by assigned item, grouped by grade
     category, with each category's percent and the weighted total. Instructors and
     admins also release each assignment's grades here. A fixed number of queries."""
-    course, access = _grade_course(request.user, pk)
+    course, access = course_to_grade(request.user, pk)
     cohort_id = parse_int(request.GET.get("cohort"), low=1)
     page = parse_int(request.GET.get("page"), low=1) or 1
+    # The table polls every 15 seconds, carrying the version it shows: an unchanged
+    # course answers 204 (htmx swaps nothing) after one query. Not a 304: grade pages
+    # are never stored, so the browser cannot revalidate them.
+    poll = bool(request.htmx) and request.GET.get("poll") == "1"
+    version = course_version(course, timezone.now()) if poll else ""
+    if poll and request.GET.get("known") == version:
+        return HttpResponse(status=204)
     matrix = course_matrix(
         request.user, course, access, cohort_id=cohort_id, page=page, per_page=PAGE_SIZE
     )
@@ -111,8 +105,10 @@ def gradebook(request: HtmxHttpRequest, pk: int):
         "back_query": urlencode({"cohort": cohort_id or "", "page": matrix.page}),
         "Status": CellStatus,
         "nav_teaches": True,  # Graders teach or are admins: saves the navigation's query.
+        "version": version,
     }
-    return render(request, "cases/gradebook/gradebook.html", context)
+    template = "cases/gradebook/gradebook.html" + ("#gradebook-table" if poll else "")
+    return render(request, template, context)
 
 
 def _csv_cell(value) -> str:
@@ -135,7 +131,7 @@ def gradebook_csv(request: HtmxHttpRequest, pk: int):
     """Instructors, TAs and admins of the course: the gradebook as a CSV file, one row
     per student they may grade, streamed. UTF-8 with a byte-order mark, so Excel reads
     the names right; no cell can run as a formula."""
-    course, access = _grade_course(request.user, pk)
+    course, access = course_to_grade(request.user, pk)
     matrix = course_matrix(request.user, course, access, per_page=None)
     cohort_names = {c.pk: c.name for c in matrix.cohorts}
     groups = gradebook_groups(matrix.items)
@@ -203,7 +199,7 @@ def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int)
     item given to that student: override the score (with a reason), excuse the item,
     and write the comment the student sees once grades are released. htmx swaps the
     form in place; a plain post returns to the gradebook."""
-    course, access = _grade_course(request.user, pk)
+    course, access = course_to_grade(request.user, pk)
     student = access_student(request.user, course, access, student_pk)
     item = get_object_or_404(
         ModuleItem.objects.select_related("module"), pk=item_pk, module__course=course
@@ -286,7 +282,7 @@ def assignment_release(request: HtmxHttpRequest, pk: int):
     assignment = get_object_or_404(
         Assignment.objects.select_related("item__module", "cohort"), pk=pk
     )
-    course, access = _teach_course(request.user, assignment.item.module.course_id)
+    course, access = course_to_teach(request.user, assignment.item.module.course_id)
     released = request.POST.get("release") == "1"
     services.assignment_release(assignment=assignment, released=released)
     if request.htmx:
@@ -308,7 +304,7 @@ def grade_categories(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course: its grade categories (names, weights,
     drop lowest) and which category each item counts in. A course without categories
     gets the defaults from a button, never by merely opening the page."""
-    course, access = _teach_course(request.user, pk)
+    course, access = course_to_teach(request.user, pk)
     categories = GradeCategory.objects.filter(course=course)
     items = (
         ModuleItem.objects.filter(module__course=course)

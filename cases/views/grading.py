@@ -20,7 +20,12 @@ from cases.models import (
     Rubric,
     Work,
 )
-from cases.permissions import access_course, access_item, access_student, graded_students
+from cases.permissions import (
+    access_item,
+    access_student,
+    course_to_teach,
+    graded_students,
+)
 from cases.services import discussions as discussion_services
 from cases.services.grades import work_grade
 from cases.views.tracker import student_work
@@ -116,17 +121,10 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
     return render(request, "cases/workspace/grade_work.html", context)
 
 
-def _teach_course(user, pk: int):
-    course, access = access_course(user, pk)
-    if not access.can_teach:
-        raise PermissionDenied
-    return course, access
-
-
 @require_http_methods(["GET", "POST"])
 def rubric_list(request: HtmxHttpRequest, pk: int):
     """Instructors and admins: the course's rubrics, and a form to add one."""
-    course, _access = _teach_course(request.user, pk)
+    course, _access = course_to_teach(request.user, pk)
     form = RubricForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         rubric = Rubric.objects.create(
@@ -147,7 +145,7 @@ def rubric_edit(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the rubric's course edit it and choose the items it
     grades. Levels already chosen keep their place; scores follow the new points."""
     rubric = get_object_or_404(Rubric, pk=pk)
-    course, _access = _teach_course(request.user, rubric.course_id)
+    course, _access = course_to_teach(request.user, rubric.course_id)
     items = ModuleItem.objects.filter(module__course=course).select_related("module")
     initial = {"title": rubric.title, "criteria": rubric_as_text(rubric.criteria)}
     form = RubricForm(request.POST or None, initial=initial)

@@ -28,6 +28,7 @@ from cases.permissions import (
     access_course,
     access_item,
     access_question,
+    course_to_teach,
     graded_students,
 )
 from cases.services import quizzes as services
@@ -35,17 +36,10 @@ from cases.services import quizzes as services
 QUEUE_PAGE_SIZE = 25
 
 
-def _teach_course(user, course_pk: int):
-    course, access = access_course(user, course_pk)
-    if not access.can_teach:
-        raise PermissionDenied
-    return course, access
-
-
 @require_GET
 def question_list(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course: its question bank, by category."""
-    course, _access = _teach_course(request.user, pk)
+    course, _access = course_to_teach(request.user, pk)
     category = parse_int(request.GET.get("category"), low=1)
     questions = Question.objects.filter(course=course).select_related("category")
     if category is not None:
@@ -71,7 +65,7 @@ def _question_form_response(request, form, course, question=None):
 @require_http_methods(["GET", "POST"])
 def question_create(request: HtmxHttpRequest, pk: int):
     """Instructors and admins add a question to the course's bank."""
-    course, _access = _teach_course(request.user, pk)
+    course, _access = course_to_teach(request.user, pk)
     form = QuestionForm(request.POST or None, course=course)
     if request.method == "POST" and form.is_valid():
         question = form.save()
@@ -102,7 +96,7 @@ def question_edit(request: HtmxHttpRequest, pk: int):
 def question_import(request: HtmxHttpRequest, pk: int):
     """Instructors and admins import a GIFT file: every question or, on any error, none,
     with the line and the reason."""
-    course, _access = _teach_course(request.user, pk)
+    course, _access = course_to_teach(request.user, pk)
     form = GiftImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -119,7 +113,7 @@ def question_import(request: HtmxHttpRequest, pk: int):
 def question_export(request: HtmxHttpRequest, pk: int):
     """Instructors and admins download the bank as GIFT. Likert and spectrum questions
     have no GIFT form; the file's first lines name any left out."""
-    course, _access = _teach_course(request.user, pk)
+    course, _access = course_to_teach(request.user, pk)
     questions = Question.objects.filter(course=course).select_related("category")
     questions = questions.prefetch_related("choices").order_by("category__name", "pk")
     text, skipped = export_gift(questions)

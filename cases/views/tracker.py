@@ -1,7 +1,5 @@
 """The response tracker: who has done what, live, for the course's staff."""
 
-from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Max, Q, Subquery, Value
 from django.http import HttpResponseNotModified
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -12,76 +10,26 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import (
-    Assignment,
     Attempt,
-    Extension,
     ItemKind,
-    Membership,
     ModuleItem,
     Post,
     ReadingProgress,
     Work,
 )
-from cases.permissions import access_course, access_student
+from cases.permissions import access_student, course_to_grade
 from cases.services.matrix import (
     STATUS_FILTERS,
     Cell,
     CellStatus,
     cell_status,
     course_matrix,
+    course_version,
     late,
 )
 from cases.services.work import assignment_for_student, work_points
 
 TRACKER_PAGE_SIZE = 50
-
-
-def _grader_course(user, pk: int):
-    course, access = access_course(user, pk)
-    if not access.can_grade:
-        raise PermissionDenied
-    return course, access
-
-
-def _aggregate(queryset, **values):
-    """Aggregates of a queryset as subqueries, to fold several into one query."""
-    grouped = queryset.order_by().annotate(_one=Value(1)).values("_one")
-    return {
-        name: Subquery(grouped.annotate(v=expression).values("v")[:1])
-        for name, expression in values.items()
-    }
-
-
-def _tracker_version(course, now) -> str:
-    """Everything the tracker shows, folded into one short string in one query: any
-    change to students' work, dates, extensions or the roster, and each due date that
-    has passed since, moves it."""
-    in_course = Q(item__module__course=course)
-    row = (
-        Assignment.objects.filter(in_course)
-        .order_by()
-        .annotate(_one=Value(1))
-        .values("_one")
-        .annotate(
-            a_changed=Max("updated_at"),
-            a_count=Count("pk"),
-            a_due=Count("pk", filter=Q(due_at__lte=now)),
-            **_aggregate(
-                Work.objects.filter(in_course), w_changed=Max("updated_at"), w_count=Count("pk")
-            ),
-            **_aggregate(
-                Extension.objects.filter(assignment__item__module__course=course),
-                e_changed=Max("updated_at"),
-                e_count=Count("pk"),
-            ),
-            **_aggregate(Membership.objects.filter(cohort__courses=course), m_count=Count("pk")),
-        )
-        .first()
-    ) or {}
-    parts = [row.get(k) for k in sorted(row) if k != "_one"]
-    return "-".join(
-        str(int(p.timestamp() * 1000)) if hasattr(p, "timestamp") else str(p or 0) for p in parts
-    )
 
 
 @require_GET
@@ -90,7 +38,7 @@ def tracker(request: HtmxHttpRequest, pk: int):
     """Instructors, TAs (their cohorts) and admins: students by assigned items, each
     cell the student's status and score, filtered by cohort, module, status or
     "behind". htmx polls the matrix; an unchanged course answers 304 after one query."""
-    course, access = _grader_course(request.user, pk)
+    course, access = course_to_grade(request.user, pk)
     now = timezone.now()
     filters = {
         "cohort": parse_int(request.GET.get("cohort"), low=1),
@@ -104,7 +52,7 @@ def tracker(request: HtmxHttpRequest, pk: int):
     partial = request.htmx and not request.htmx.history_restore_request
     etag = None
     if partial:  # Only polls revalidate: the page itself is never cached.
-        version = _tracker_version(course, now)
+        version = course_version(course, now)
         shown = urlencode(sorted((k, str(v)) for k, v in filters.items()))
         etag = f'W/"tracker-{course.pk}-u{request.user.pk}-{version}-{shown}"'
         if etag in request.headers.get("If-None-Match", ""):
@@ -171,7 +119,7 @@ def student_work(course, student, item=None) -> dict:
 def work_panel(request: HtmxHttpRequest, pk: int, student: int, item: int):
     """Course staff who may grade the student: their work on one item (attempts, posts,
     reading time), for the tracker's side panel."""
-    course, access = _grader_course(request.user, pk)
+    course, access = course_to_grade(request.user, pk)
     student = access_student(request.user, course, access, student)
     item = get_object_or_404(
         ModuleItem.objects.select_related("module"), module__course=course, pk=item
@@ -207,7 +155,7 @@ def work_panel(request: HtmxHttpRequest, pk: int, student: int, item: int):
 def student_timeline(request: HtmxHttpRequest, pk: int, student: int):
     """Course staff who may grade the student: everything the student did in the
     course, newest first."""
-    course, access = _grader_course(request.user, pk)
+    course, access = course_to_grade(request.user, pk)
     student = access_student(request.user, course, access, student)
     work = student_work(course, student)
     events = []

@@ -81,3 +81,24 @@ def assert_accessible(page: Page) -> None:
         if v["impact"] in ("serious", "critical")
     ]
     assert serious == [], serious
+
+
+@pytest.fixture
+def open_as(browser, live_server):
+    """open_as(username) gives a page in a browser context of its own, signed in as
+    that demo-password user; every context closes after the test."""
+    from tests.factories import PASSWORD
+
+    contexts = []
+
+    def _open_as(username: str) -> Page:
+        context = browser.new_context(base_url=live_server.url)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        sign_in(page, username, PASSWORD)
+        return page
+
+    yield _open_as
+    for context in contexts:
+        context.close()

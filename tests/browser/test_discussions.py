@@ -12,53 +12,43 @@ from tests.xss_corpus import PAYLOADS
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_two_students_and_the_instructor_hold_a_citing_discussion(browser, live_server, world):
-    thread_url = live_server.url + world.discussion.item.get_absolute_url()
-    contexts = []
-
-    def open_as(username):
-        context = browser.new_context(base_url=live_server.url)
-        contexts.append(context)
-        page = context.new_page()
-        sign_in(page, username, PASSWORD)
-        page.goto(thread_url)
+def test_two_students_and_the_instructor_hold_a_citing_discussion(open_as, world):
+    def open_thread(username):
+        page = open_as(username)
+        page.goto(world.discussion.item.get_absolute_url())
         return page
 
-    try:
-        alice = open_as("student_ta_elsewhere")
-        alice.get_by_label("Your post").fill("Headcount is not output: see ¶2 and ¶3.")
-        alice.get_by_role("button", name="Post", exact=True).click()
-        expect(alice.locator(".post--new")).to_contain_text("Headcount is not output")
-        cite = alice.locator(".post--new a.cite").first
-        expect(cite).to_have_attribute("href", f"/library/{world.case.slug}/#p2")
-        cite.hover()  # The preview shows the cited paragraph.
-        expect(alice.locator(".cite-preview")).to_contain_text("researchers")
-        assert_accessible(alice)
+    alice = open_thread("student_ta_elsewhere")
+    alice.get_by_label("Your post").fill("Headcount is not output: see ¶2 and ¶3.")
+    alice.get_by_role("button", name="Post", exact=True).click()
+    expect(alice.locator(".post--new")).to_contain_text("Headcount is not output")
+    cite = alice.locator(".post--new a.cite").first
+    expect(cite).to_have_attribute("href", f"/library/{world.case.slug}/#p2")
+    cite.hover()  # The preview shows the cited paragraph.
+    expect(alice.locator(".cite-preview")).to_contain_text("researchers")
+    assert_accessible(alice)
 
-        bob = open_as("student")
-        bob.locator(".post", has_text="Headcount is not output").get_by_role(
-            "link", name="Reply"
-        ).click()
-        bob.get_by_label("Reply to").fill("But ¶1 says it makes telecom switches.")
-        bob.get_by_role("button", name="Reply", exact=True).click()
-        expect(bob.locator(".post--depth-1", has_text="telecom switches")).to_be_visible()
+    bob = open_thread("student")
+    bob.locator(".post", has_text="Headcount is not output").get_by_role(
+        "link", name="Reply"
+    ).click()
+    bob.get_by_label("Reply to").fill("But ¶1 says it makes telecom switches.")
+    bob.get_by_role("button", name="Reply", exact=True).click()
+    expect(bob.locator(".post--depth-1", has_text="telecom switches")).to_be_visible()
 
-        # Alice sees Bob's reply arrive without reloading (polling every 10 seconds).
-        expect(alice.locator(".post", has_text="telecom switches")).to_be_visible(timeout=15_000)
+    # Alice sees Bob's reply arrive without reloading (polling every 10 seconds).
+    expect(alice.locator(".post", has_text="telecom switches")).to_be_visible(timeout=15_000)
 
-        teacher = open_as("instructor")
-        teacher.locator(".post", has_text="telecom switches").get_by_role(
-            "button", name="Endorse"
-        ).click()
-        expect(teacher.locator(".post--endorsed")).to_contain_text("telecom switches")
-        teacher.get_by_role("link", name="Participation").click()
-        row = teacher.locator("tr", has_text=world.users["student"].display_name)
-        expect(row.locator("td").nth(1)).to_have_text("1")  # One reply.
-        expect(teacher.get_by_text("¶2: 2 posts")).to_be_visible()
-        assert_accessible(teacher)
-    finally:
-        for context in contexts:
-            context.close()
+    teacher = open_thread("instructor")
+    teacher.locator(".post", has_text="telecom switches").get_by_role(
+        "button", name="Endorse"
+    ).click()
+    expect(teacher.locator(".post--endorsed")).to_contain_text("telecom switches")
+    teacher.get_by_role("link", name="Participation").click()
+    row = teacher.locator("tr", has_text=world.users["student"].display_name)
+    expect(row.locator("td").nth(1)).to_have_text("1")  # One reply.
+    expect(teacher.get_by_text("¶2: 2 posts")).to_be_visible()
+    assert_accessible(teacher)
 
 
 def test_post_first_mode_shows_classmates_only_after_posting(page, world):

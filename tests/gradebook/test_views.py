@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,6 +13,7 @@ from django.utils import timezone
 from cases.models import Assignment, Cohort, GradeCategory, ModuleItem, Work, WorkState
 from cases.services.discussions import participation_grade
 from cases.services.grades import work_grade
+from cases.services.readings import reading_mark_done
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -409,3 +411,19 @@ def test_saving_from_the_gradebook_refreshes_the_students_row_out_of_band(graded
         headers={"HX-Request": "true"},
     )
     assert "hx-swap-oob" not in response.content.decode()
+
+
+def test_the_gradebook_table_polls_and_an_unchanged_course_answers_204(world, client_for):
+    client = client_for("instructor")
+    url = reverse("cases:gradebook", args=[world.course.pk])
+    htmx = {"HX-Request": "true"}
+    first = client.get(url, {"poll": "1"}, headers=htmx)
+    html = first.content.decode()
+    assert html.strip().startswith('<div id="gradebook-table"')
+    assert first["Cache-Control"].startswith("max-age=0")  # Never stored, polls included.
+    known = re.search(r"known=([^\"&]+)", html).group(1)
+    assert client.get(url, {"poll": "1", "known": known}, headers=htmx).status_code == 204
+    reading_mark_done(user=world.users["student"], case=world.case, done=True)
+    changed = client.get(url, {"poll": "1", "known": known}, headers=htmx)
+    assert changed.status_code == 200
+    assert f"known={known}" not in changed.content.decode()
