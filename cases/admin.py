@@ -10,6 +10,8 @@ from cases.models import (
     Cohort,
     Course,
     Discussion,
+    Extension,
+    GradeCategory,
     LoginThrottle,
     Membership,
     Module,
@@ -19,7 +21,9 @@ from cases.models import (
     QuestionCategory,
     Quiz,
     QuizSlot,
+    Rubric,
     User,
+    Work,
 )
 
 admin.site.register(User, UserAdmin)
@@ -35,6 +39,8 @@ class MembershipInline(admin.TabularInline):
 class CohortAdmin(admin.ModelAdmin):
     list_display = ["name", "join_code", "created_at"]
     search_fields = ["name", "join_code"]
+    # A TA listed here grades only this cohort's students (in every course it takes).
+    filter_horizontal = ["teaching_assistants"]
     inlines = [MembershipInline]
 
 
@@ -145,3 +151,48 @@ class PostAdmin(admin.ModelAdmin):
     list_filter = ["discussion"]
     search_fields = ["body"]
     readonly_fields = ["body_html", "cited_paragraphs", "upvote_count"]
+
+
+@admin.register(Work)
+class WorkAdmin(admin.ModelAdmin):
+    list_display = [
+        "user",
+        "item",
+        "state",
+        "auto_score",
+        "override_score",
+        "excused",
+        "updated_at",
+    ]
+    list_filter = ["state", "excused", "needs_grading"]
+    search_fields = ["user__username", "item__title"]
+    list_select_related = ["user", "item"]
+    # The student's part is kept by work_sync from each kind's own tables.
+    readonly_fields = [
+        "state",
+        "opened_at",
+        "submitted_at",
+        "auto_score",
+        "max_score",
+        "needs_grading",
+        "updated_at",
+    ]
+
+
+@admin.register(Extension)
+class ExtensionAdmin(admin.ModelAdmin):
+    list_display = ["user", "assignment", "due_at", "late_until", "reason"]
+    search_fields = ["user__username", "assignment__item__title"]
+    list_select_related = ["user", "assignment__item", "assignment__cohort"]
+
+
+@admin.register(GradeCategory)
+class GradeCategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "course", "weight", "drop_lowest", "position"]
+    list_filter = ["course"]
+
+
+@admin.register(Rubric)
+class RubricAdmin(admin.ModelAdmin):
+    list_display = ["title", "course"]
+    list_filter = ["course"]
