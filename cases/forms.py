@@ -514,18 +514,27 @@ class ItemCreateForm(forms.Form):
 class WorkGradeForm(forms.Form):
     """A person's grade on one student's work: a level per rubric criterion (when the
     item has a rubric), participation points (a discussion without a rubric), a comment
-    the student sees, and excused."""
+    the student sees, and excused. Like GradeEditForm, each field posts back the value
+    the grader saw, so only what they changed is saved."""
 
     participation = forms.DecimalField(
-        label="Participation points", required=False, min_value=0, max_digits=6, decimal_places=2
+        show_hidden_initial=True,
+        label="Participation points",
+        required=False,
+        min_value=0,
+        max_digits=6,
+        decimal_places=2,
     )
     feedback = forms.CharField(
+        show_hidden_initial=True,
         label="Comment for the student",
         required=False,
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 4}),
     )
-    excused = forms.BooleanField(label="Excused (left out of the grade)", required=False)
+    excused = forms.BooleanField(
+        show_hidden_initial=True, label="Excused (left out of the grade)", required=False
+    )
 
     def __init__(self, *args, rubric=None, participation=False, **kwargs):
         super().__init__(*args, **kwargs)
@@ -828,9 +837,12 @@ class ExtensionForm(forms.Form):
 
 
 class GradeEditForm(forms.Form):
-    """A person's part of one student's grade on one item."""
+    """A person's part of one student's grade on one item. Each field posts back the
+    value the grader saw (show_hidden_initial), so only what they changed is saved and
+    a colleague's edit in the meantime stands."""
 
     override_score = forms.DecimalField(
+        show_hidden_initial=True,
         required=False,
         min_value=0,
         max_digits=8,
@@ -839,15 +851,19 @@ class GradeEditForm(forms.Form):
         help_text="Points that replace the computed grade. Leave empty to use the computed one.",
     )
     override_reason = forms.CharField(
+        show_hidden_initial=True,
         required=False,
         max_length=300,
         label="Reason for the override",
         help_text="Required with an override; kept with the grade.",
     )
     excused = forms.BooleanField(
-        required=False, label="Excused: leave this item out of the student's grade"
+        show_hidden_initial=True,
+        required=False,
+        label="Excused: leave this item out of the student's grade",
     )
     feedback = forms.CharField(
+        show_hidden_initial=True,
         required=False,
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -901,25 +917,28 @@ GradeCategoryFormSet = forms.modelformset_factory(
 
 
 class ItemCategoriesForm(forms.Form):
-    """One select per item: the grade category it counts in."""
+    """One select per item: the grade category it counts in. The categories are read
+    once for every select (a ModelChoiceField per item would query per item)."""
 
     def __init__(self, *args, items, categories, **kwargs):
         super().__init__(*args, **kwargs)
         self.items = list(items)
+        self.categories = {str(c.pk): c for c in categories}
+        choices = [("", "Uncategorised (not counted)")]
+        choices += [(pk, c.name) for pk, c in self.categories.items()]
         for item in self.items:
-            self.fields[f"item-{item.pk}"] = forms.ModelChoiceField(
-                queryset=categories,
+            self.fields[f"item-{item.pk}"] = forms.ChoiceField(
+                choices=choices,
                 required=False,
-                empty_label="Uncategorised (not counted)",
                 label=f"{item.module.title} / {item.title}",
-                initial=item.grade_category_id,
+                initial=str(item.grade_category_id or ""),
             )
 
     def changes(self) -> dict[int, object]:
         """Item id → its new category (or None), for the items whose category changed."""
-        return {
-            item.pk: self.cleaned_data[f"item-{item.pk}"]
-            for item in self.items
-            if (self.cleaned_data[f"item-{item.pk}"] or None)
-            != (item.grade_category if item.grade_category_id else None)
-        }
+        found = {}
+        for item in self.items:
+            chosen = self.categories.get(self.cleaned_data[f"item-{item.pk}"] or "")
+            if (chosen.pk if chosen else None) != item.grade_category_id:
+                found[item.pk] = chosen
+        return found

@@ -24,6 +24,7 @@ from cases.models import (
     QuizSlot,
     User,
 )
+from cases.services.work import work_sync_cohorts
 
 
 @transaction.atomic
@@ -50,6 +51,8 @@ def item_create(
     Assignment.objects.bulk_create(
         Assignment(item=item, cohort=cohort, due_at=due_at) for cohort in cohorts
     )
+    if cohorts:
+        work_sync_cohorts(item, list(cohorts))
     return item
 
 
@@ -356,6 +359,7 @@ def assignments_schedule(*, item: ModuleItem, schedule: dict[Cohort, dict | None
             unique_fields=["item", "cohort"],
             update_fields=[*SCHEDULE_FIELDS, "updated_at"],
         )
+        work_sync_cohorts(item, list(given))
 
 
 @transaction.atomic

@@ -21,7 +21,8 @@ from cases.models import (
     PostRevision,
     Upvote,
 )
-from cases.services.work import work_sync
+from cases.services.work import assignment_for_student, work_sync
+from cases.services.work import refusal as work_refusal
 
 MAX_POST_CHARS = 10_000
 CITATION = re.compile(r"\[?¶\s?(\d{1,4})\]?")
@@ -109,6 +110,9 @@ def post_create(
         return existing
     body = _check_body(body)
     if refusal := posting_refusal(discussion, now):
+        raise PostRefused(refusal)
+    # A student's own dates: not open yet, past the cut-off, or late work refused.
+    if refusal := work_refusal(assignment_for_student(discussion.item_id, author), now):
         raise PostRefused(refusal)
     if parent is not None and (parent.discussion_id != discussion.pk or parent.hidden_at):
         raise PostRefused("You can't reply to that post.")

@@ -57,6 +57,22 @@ def work_grade(*, item: ModuleItem, student, grader, **changes) -> Work:
     return work
 
 
+@transaction.atomic
+def rubric_rescore(item_ids) -> int:
+    """A rubric was edited, or items changed rubric: score again every chosen set of
+    levels on those items against the rubric they have now (none: no rubric score)."""
+    items = {i.pk: i for i in ModuleItem.objects.filter(pk__in=item_ids).select_related("rubric")}
+    changed = []
+    now = timezone.now()
+    for work in Work.objects.select_for_update().filter(item__in=items):
+        score = rubric_score(items[work.item_id].rubric, work.rubric_levels)
+        if score != work.rubric_score:
+            work.rubric_score, work.updated_at = score, now
+            changed.append(work)
+    Work.objects.bulk_update(changed, ["rubric_score", "updated_at"])
+    return len(changed)
+
+
 def rubric_score(rubric, levels: dict) -> Decimal | None:
     """Points from one chosen level per criterion; None until every criterion has one."""
     if rubric is None or not rubric.criteria:

@@ -59,6 +59,8 @@ def is_graded(work: Work | None) -> bool:
         return False
     if work.override_score is not None or work.rubric_score is not None:
         return True
+    if work.auto_score is not None and work.max_score is None:
+        return True  # A person's participation grade, posted or not.
     return (
         work.state == WorkState.SUBMITTED and work.auto_score is not None and not work.needs_grading
     )
@@ -122,13 +124,18 @@ class Matrix:
     assignments: list[Assignment] = field(default_factory=list)
 
 
+# Graded by a person without a hand-in: participation points for a student who spoke in
+# class but never posted.
+PERSON_GRADED = Q(auto_score__isnull=False, max_score__isnull=True)
+
+
 def _behind(items, now) -> Q:
     """Students with an assignment past its (extended) due date and nothing handed in
     or excused."""
     student = OuterRef(OuterRef("pk"))
     extended = Extension.objects.filter(assignment=OuterRef("pk"), user=student, due_at__gte=now)
     handed_in = Work.objects.filter(item=OuterRef("item"), user=student).filter(
-        Q(state=WorkState.SUBMITTED) | Q(excused=True)
+        Q(state=WorkState.SUBMITTED) | Q(excused=True) | PERSON_GRADED
     )
     overdue = (
         Assignment.objects.filter(
@@ -154,6 +161,7 @@ def _with_status(items, status: str, now) -> Q:
                 work.filter(
                     Q(override_score__isnull=False)
                     | Q(rubric_score__isnull=False)
+                    | PERSON_GRADED
                     | Q(state=WorkState.SUBMITTED, auto_score__isnull=False, needs_grading=False)
                 )
             )
@@ -355,8 +363,22 @@ def course_version(course, now) -> str:
                 Extension.objects.filter(assignment__item__module__course=course),
                 e_changed=Max("updated_at"),
                 e_count=Count("pk"),
+                e_due=Count("pk", filter=Q(due_at__lte=now)),
             ),
-            **_aggregate(Membership.objects.filter(cohort__courses=course), m_count=Count("pk")),
+            # A sum of ids moves when a student changes cohort, a count would not.
+            **_aggregate(
+                Membership.objects.filter(cohort__courses=course),
+                m_count=Count("pk"),
+                m_ids=Sum("pk"),
+                m_cohorts=Sum("cohort"),
+            ),
+            **_aggregate(
+                ModuleItem.objects.filter(module__course=course),
+                i_count=Count("pk"),
+                i_positions=Sum("position"),
+                i_categories=Sum("grade_category"),
+                i_rubrics=Sum("rubric"),
+            ),
             **_aggregate(
                 GradeCategory.objects.filter(course=course),
                 g_weights=Sum("weight"),

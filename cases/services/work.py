@@ -23,6 +23,7 @@ from cases.models import (
     Extension,
     ItemKind,
     LatePolicy,
+    Membership,
     ModuleItem,
     ParticipationGrade,
     Post,
@@ -119,15 +120,28 @@ def _quiz(item: ModuleItem, user_ids) -> dict[int, _Found]:
     found = {}
     for user_id, attempts in by_user.items():
         submitted = [a for a in attempts if a.state == AttemptState.SUBMITTED]
+        counting = _counting_attempt(submitted, quiz.grading_method)
         found[user_id] = _Found(
             state=WorkState.SUBMITTED if submitted else WorkState.IN_PROGRESS,
             opened_at=min(a.started_at for a in attempts),
-            submitted_at=min((a.submitted_at for a in submitted), default=None),
+            # When the attempt that counts was handed in: a late best attempt is late.
+            submitted_at=counting.submitted_at if counting else None,
             auto_score=quiz_grade(submitted, quiz.grading_method),
             max_score=max((a.max_score for a in submitted), default=None),
             needs_grading=any(a.needs_grading for a in submitted),
         )
     return found
+
+
+def _counting_attempt(submitted: list[Attempt], method: str) -> Attempt | None:
+    """The attempt whose hand-in time the grade carries: the best one (the first of
+    equals) for "highest", else the last one handed in."""
+    if not submitted:
+        return None
+    if method == "highest":
+        scored = [a for a in submitted if a.score is not None] or submitted
+        return max(scored, key=lambda a: (a.score or 0, -a.number))
+    return max(submitted, key=lambda a: a.number)
 
 
 def _discussion(item: ModuleItem, user_ids) -> dict[int, _Found]:
@@ -150,7 +164,8 @@ def _discussion(item: ModuleItem, user_ids) -> dict[int, _Found]:
             submitted_at=posted,
             auto_score=grades.get(user_id),
             max_score=None,  # Participation points are the assignment's points.
-            needs_grading=posted is not None and user_id not in grades,
+            # With a rubric, the rubric score is the grade (the queue finds those).
+            needs_grading=posted is not None and user_id not in grades and not item.rubric_id,
         )
     return found
 
@@ -192,6 +207,13 @@ def work_sync(item: ModuleItem, user_ids) -> int:
             update_fields=[*SYNCED_FIELDS, "updated_at"],
         )
     return len(changed)
+
+
+def work_sync_cohorts(item: ModuleItem, cohorts) -> int:
+    """An item was given to cohorts: work their students did before it was (a case read
+    for another course, say) shows at once."""
+    students = Membership.objects.filter(cohort__in=cohorts).values_list("user", flat=True)
+    return work_sync(item, students)
 
 
 def work_sync_items(item_ids, user_ids) -> int:

@@ -26,6 +26,7 @@ from cases.permissions import (
     courses_to_copy_from,
 )
 from cases.services import courses as services
+from cases.services.grades import rubric_rescore
 
 BUILDER = "cases/builder/course_builder.html"
 FORM_PAGE = "cases/builder/form_page.html"
@@ -214,6 +215,8 @@ def item_edit(request: HtmxHttpRequest, pk: int):
     form = ItemEditForm(request.POST or None, instance=item)
     if request.method == "POST" and form.is_valid():
         form.save()
+        if "rubric" in form.changed_data:
+            rubric_rescore([item.pk])  # Levels already chosen now score on the new rubric.
         messages.success(request, "Item saved.")
         return redirect("cases:course_builder", pk=item.module.course_id)
     return _form_page(

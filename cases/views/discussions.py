@@ -22,12 +22,12 @@ from cases.models import (
     ParticipationGrade,
     Post,
     Upvote,
-    User,
 )
 from cases.permissions import (
     CourseAccess,
     access_case,
     access_item,
+    graded_students,
     item_access,
     items_with_access,
 )
@@ -474,11 +474,16 @@ def discussion_follow(request: HtmxHttpRequest, pk: int):
     return redirect(item)
 
 
-def _thread_students(item: ModuleItem):
-    """Students of the cohorts the thread is given to."""
-    return User.objects.filter(
-        Exists(Membership.objects.filter(user=OuterRef("pk"), cohort__assignments__item=item))
-    ).order_by("last_name", "first_name", "username")
+def _thread_students(item: ModuleItem, user, access: CourseAccess):
+    """Students of the cohorts the thread is given to that the user grades (a TA given
+    some cohorts sees only theirs)."""
+    return (
+        graded_students(user, item.module.course, access)
+        .filter(
+            Exists(Membership.objects.filter(user=OuterRef("pk"), cohort__assignments__item=item))
+        )
+        .order_by("last_name", "first_name", "username")
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -493,7 +498,9 @@ def participation(request: HtmxHttpRequest, pk: int):
         form = ParticipationGradeForm(request.POST)
         if (
             form.is_valid()
-            and not _thread_students(item).filter(pk=form.cleaned_data["student"]).exists()
+            and not _thread_students(item, request.user, access)
+            .filter(pk=form.cleaned_data["student"])
+            .exists()
         ):
             raise Http404
         if form.is_valid():
@@ -523,7 +530,7 @@ def participation(request: HtmxHttpRequest, pk: int):
     )
     by_author = {row["author"]: row for row in stats}
     grades = {g.user_id: g for g in ParticipationGrade.objects.filter(discussion=discussion)}
-    students = _thread_students(item)
+    students = _thread_students(item, request.user, access)
     rows = [
         {"student": student, "stats": by_author.get(student.pk), "grade": grades.get(student.pk)}
         for student in students

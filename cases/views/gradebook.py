@@ -222,16 +222,14 @@ def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int)
     form = GradeEditForm(request.POST or None, initial=initial, max_points=max_points)
     saved = False
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        services.work_grade(
-            item=item,
-            student=student,
-            grader=request.user,
-            override_score=data["override_score"],
-            override_reason=data["override_reason"],
-            excused=data["excused"],
-            feedback=data["feedback"],
-        )
+        data, changed = form.cleaned_data, set(form.changed_data)
+        # Only what this grader changed: a colleague's comment saved meanwhile stands.
+        fields = {name: data[name] for name in ("excused", "feedback") if name in changed}
+        if changed & {"override_score", "override_reason"}:
+            fields["override_score"] = data["override_score"]
+            fields["override_reason"] = data["override_reason"]
+        if fields:
+            services.work_grade(item=item, student=student, grader=request.user, **fields)
         if not request.htmx:
             messages.success(request, f"Saved {student.display_name}'s grade on “{item.title}”.")
             return redirect(_gradebook_url(course.pk, cohort, page))

@@ -27,7 +27,7 @@ from cases.permissions import (
     graded_students,
 )
 from cases.services import discussions as discussion_services
-from cases.services.grades import work_grade
+from cases.services.grades import rubric_rescore, work_grade
 from cases.views.tracker import student_work
 
 
@@ -77,19 +77,21 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
         request.POST or None, initial=initial, rubric=item.rubric, participation=participation
     )
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        if participation and data.get("participation") is not None:
+        data, changed = form.cleaned_data, set(form.changed_data)
+        if "participation" in changed and data.get("participation") is not None:
             discussion_services.participation_grade(
                 discussion=discussion,
                 user_id=student.pk,
                 points=data["participation"],
-                comment="",
+                comment=grade.comment if grade else "",
                 grader=request.user,
             )
-        fields = {"feedback": data["feedback"], "excused": data["excused"]}
-        if item.rubric_id:
+        # Only what this grader changed: a colleague's comment saved meanwhile stands.
+        fields = {name: data[name] for name in ("feedback", "excused") if name in changed}
+        if item.rubric_id and any(name.startswith("criterion_") for name in changed):
             fields["rubric_levels"] = form.rubric_levels()
-        work_grade(item=item, student=student, grader=request.user, **fields)
+        if fields:
+            work_grade(item=item, student=student, grader=request.user, **fields)
         messages.success(request, f"Saved the grade for {student.display_name}.")
         go_to = following if "next" in request.POST and following else student.pk
         return redirect("cases:grade_work", pk=item.pk, student=go_to)
@@ -154,8 +156,12 @@ def rubric_edit(request: HtmxHttpRequest, pk: int):
         rubric.criteria = form.cleaned_data["criteria"]
         rubric.save()
         chosen = {int(v) for v in request.POST.getlist("items") if v.isdigit()}
+        affected = set(
+            items.filter(Q(pk__in=chosen) | Q(rubric=rubric)).values_list("pk", flat=True)
+        )
         items.filter(pk__in=chosen).update(rubric=rubric)
         items.filter(rubric=rubric).exclude(pk__in=chosen).update(rubric=None)
+        rubric_rescore(affected)
         messages.success(request, f"Saved the rubric “{rubric.title}”.")
         return redirect("cases:rubric_edit", pk=rubric.pk)
     context = {

@@ -21,7 +21,6 @@ from cases.permissions import access_student, course_to_grade
 from cases.services.matrix import (
     STATUS_FILTERS,
     Cell,
-    CellStatus,
     cell_status,
     course_matrix,
     course_version,
@@ -44,7 +43,7 @@ def tracker(request: HtmxHttpRequest, pk: int):
         "cohort": parse_int(request.GET.get("cohort"), low=1),
         "module": parse_int(request.GET.get("module"), low=1),
         "status": request.GET.get("status", "")
-        if request.GET.get("status") in CellStatus.values
+        if request.GET.get("status") in {status.value for status in STATUS_FILTERS}
         else "",
         "behind": request.GET.get("behind") == "1",
         "page": parse_int(request.GET.get("page"), low=1, high=100_000) or 1,
