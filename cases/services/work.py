@@ -224,7 +224,8 @@ def work_sync_items(item_ids, user_ids) -> int:
 
 # One statement, so opening or finishing a reading costs one query more, however many
 # courses give the case: every reading item of the case given to one of the student's
-# cohorts takes the state of their progress on it.
+# cohorts takes the state of their progress on it. A row already in that state is left
+# alone, so marking done twice does not move the tracker's version.
 _READING_UPSERT = """
 INSERT INTO cases_work (
     item_id, user_id, state, opened_at, submitted_at, auto_score, max_score,
@@ -246,6 +247,7 @@ ON CONFLICT (item_id, user_id) DO UPDATE SET
     state = excluded.state, opened_at = excluded.opened_at,
     submitted_at = excluded.submitted_at, auto_score = excluded.auto_score,
     max_score = excluded.max_score, updated_at = excluded.updated_at
+WHERE cases_work.state <> excluded.state OR cases_work.opened_at IS NULL
 """
 
 
