@@ -7,12 +7,25 @@ extensions. Each cell pairs the student's effective assignment (their cohort's d
 moved by any extension) with their Work row, and knows its tracker status and points.
 """
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import models
-from django.db.models import Count, Exists, Max, OuterRef, Q, Subquery, Sum, Value, Window
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    Max,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    Window,
+)
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from cases.models import (
@@ -333,13 +346,14 @@ def _copy(assignment: Assignment) -> Assignment:
     return clone
 
 
-def _aggregate(queryset, **values):
-    """Aggregates of a queryset as subqueries, to fold several into one query."""
+def _folded(queryset, *aggregates) -> Subquery:
+    """Several aggregates of one queryset as one text subquery: one scan of its rows."""
     grouped = queryset.order_by().annotate(_one=Value(1)).values("_one")
-    return {
-        name: Subquery(grouped.annotate(v=expression).values("v")[:1])
-        for name, expression in values.items()
-    }
+    parts = []
+    for aggregate in aggregates:
+        parts += [Cast(aggregate, output_field=CharField()), Value("|")]
+    folded = Concat(*parts, output_field=CharField())
+    return Subquery(grouped.annotate(v=folded).values("v")[:1])
 
 
 def course_version(course, now) -> str:
@@ -353,42 +367,43 @@ def course_version(course, now) -> str:
         .annotate(_one=Value(1))
         .values("_one")
         .annotate(
-            a_changed=Max("updated_at"),
-            a_count=Count("pk"),
-            a_due=Count("pk", filter=Q(due_at__lte=now)),
-            **_aggregate(
-                Work.objects.filter(in_course), w_changed=Max("updated_at"), w_count=Count("pk")
+            assignments=Concat(
+                Cast(Max("updated_at"), output_field=CharField()),
+                Value("|"),
+                Cast(Count("pk"), output_field=CharField()),
+                Value("|"),
+                Cast(Count("pk", filter=Q(due_at__lte=now)), output_field=CharField()),
+                output_field=CharField(),
             ),
-            **_aggregate(
+            work=_folded(Work.objects.filter(in_course), Max("updated_at"), Count("pk")),
+            extensions=_folded(
                 Extension.objects.filter(assignment__item__module__course=course),
-                e_changed=Max("updated_at"),
-                e_count=Count("pk"),
-                e_due=Count("pk", filter=Q(due_at__lte=now)),
+                Max("updated_at"),
+                Count("pk"),
+                Count("pk", filter=Q(due_at__lte=now)),
             ),
             # A sum of ids moves when a student changes cohort, a count would not.
-            **_aggregate(
+            roster=_folded(
                 Membership.objects.filter(cohort__courses=course),
-                m_count=Count("pk"),
-                m_ids=Sum("pk"),
-                m_cohorts=Sum("cohort"),
+                Count("pk"),
+                Sum("pk"),
+                Sum("cohort"),
             ),
-            **_aggregate(
+            items=_folded(
                 ModuleItem.objects.filter(module__course=course),
-                i_count=Count("pk"),
-                i_positions=Sum("position"),
-                i_categories=Sum("grade_category"),
-                i_rubrics=Sum("rubric"),
+                Count("pk"),
+                Sum("position"),
+                Sum("grade_category"),
+                Sum("rubric"),
             ),
-            **_aggregate(
+            categories=_folded(
                 GradeCategory.objects.filter(course=course),
-                g_weights=Sum("weight"),
-                g_drops=Sum("drop_lowest"),
-                g_count=Count("pk"),
+                Count("pk"),
+                Sum("weight"),
+                Sum("drop_lowest"),
             ),
         )
         .first()
     ) or {}
-    parts = [row.get(k) for k in sorted(row) if k != "_one"]
-    return "-".join(
-        str(int(p.timestamp() * 1000)) if hasattr(p, "timestamp") else str(p or 0) for p in parts
-    )
+    text = "/".join(str(row.get(k)) for k in sorted(row) if k != "_one")
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
