@@ -1,0 +1,141 @@
+"""Charts drawn on the server as inline SVG: no chart library, no script.
+
+Each function returns plain numbers for a template under `templates/cases/charts/` to
+draw; every chart there carries a title, a one-sentence description and the same data
+as a table, for screen readers and for print.
+"""
+
+from dataclasses import dataclass, field
+
+WIDTH = 560
+PLOT_HEIGHT = 180
+TOP = 20
+LEFT = 40
+
+
+@dataclass
+class Bar:
+    label: str
+    count: int
+    x: float
+    y: float
+    width: float
+    height: float
+    series: str = ""
+
+    @property
+    def middle(self) -> float:
+        return self.x + self.width / 2
+
+
+@dataclass
+class Histogram:
+    title: str
+    description: str
+    labels: list[str]
+    series: list[str]  # One name per series: "Before", "After"; or one empty name.
+    counts: list[list[int]]  # counts[series][label]
+    bars: list[Bar] = field(default_factory=list)
+    peak: int = 0
+    width: int = WIDTH
+    height: int = PLOT_HEIGHT + TOP + 40
+    baseline: int = PLOT_HEIGHT + TOP
+
+    @property
+    def rows(self):
+        """The data table: one row per label, one count per series."""
+        return [
+            (label, [self.counts[s][i] for s in range(len(self.series))])
+            for i, label in enumerate(self.labels)
+        ]
+
+
+def histogram(title: str, description: str, labels: list[str], *series: tuple[str, list[int]]):
+    """Bars per label, side by side for each series (at most a few)."""
+    names = [name for name, _counts in series]
+    counts = [list(values) for _name, values in series]
+    peak = max((max(values, default=0) for values in counts), default=0)
+    chart = Histogram(title, description, labels, names, counts, peak=peak)
+    slot = (WIDTH - LEFT) / max(1, len(labels))
+    bar_width = (slot - 8) / max(1, len(series))
+    for i, label in enumerate(labels):
+        for s in range(len(names)):
+            count = counts[s][i]
+            height = PLOT_HEIGHT * count / peak if peak else 0
+            chart.bars.append(
+                Bar(
+                    label=label,
+                    count=count,
+                    x=round(LEFT + i * slot + 4 + s * bar_width, 1),
+                    y=round(TOP + PLOT_HEIGHT - height, 1),
+                    width=round(bar_width - 2, 1),
+                    height=round(height, 1),
+                    series=f"s{s}",
+                )
+            )
+    return chart
+
+
+@dataclass
+class Dot:
+    label: str
+    value: int
+    x: float
+    y: float
+
+
+@dataclass
+class DotRow:
+    label: str
+    dots: list[Dot]
+    marker: int | None  # A reference position (the authors' placement), if shown.
+    marker_x: float | None
+    y: float
+    mean: float | None
+
+
+@dataclass
+class DotPlot:
+    title: str
+    description: str
+    rows: list[DotRow]
+    width: int = WIDTH
+    height: int = 0
+    left: int = 150
+    right: int = WIDTH - 20
+
+    @property
+    def ticks(self):
+        span = self.right - self.left
+        return [(value, round(self.left + span * value / 100, 1)) for value in (0, 25, 50, 75, 100)]
+
+
+def dot_plot(title: str, description: str, rows: list[tuple[str, list[int], int | None]]):
+    """One row per label of 0-100 values (stacked where they coincide), with an optional
+    reference marker per row."""
+    chart = DotPlot(title, description, [])
+    span = chart.right - chart.left
+    row_height = 44
+    for r, (label, values, marker) in enumerate(rows):
+        y = TOP + r * row_height + row_height / 2
+        seen: dict[int, int] = {}
+        dots = []
+        for value in sorted(values):
+            bucket = round(value / 2)
+            stack = seen.get(bucket, 0)
+            seen[bucket] = stack + 1
+            dots.append(
+                Dot(label, value, round(chart.left + span * value / 100, 1), y - 6 * (stack % 4))
+            )
+        chart.rows.append(
+            DotRow(
+                label=label,
+                dots=dots,
+                marker=marker,
+                marker_x=round(chart.left + span * marker / 100, 1) if marker is not None else None,
+                y=y,
+                mean=round(sum(values) / len(values), 1) if values else None,
+            )
+        )
+    chart.height = TOP + len(rows) * row_height + 30
+    return chart
