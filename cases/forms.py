@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from cases.models import (
     CHOICE_KINDS,
+    SCALE,
     CaseStudy,
     Choice,
     Cohort,
@@ -24,6 +25,7 @@ from cases.models import (
     QuizSlot,
     Region,
     Rubric,
+    StanceCheck,
     User,
 )
 from cases.timezones import time_zone_names
@@ -478,6 +480,7 @@ class ItemCreateForm(forms.Form):
         (ItemKind.CASE_READING, "Case reading"),
         (ItemKind.QUIZ, "Quiz"),
         (ItemKind.DISCUSSION, "Discussion"),
+        (ItemKind.STANCE_CHECK, "Stance check (the title is the statement)"),
     ]
     module = forms.ModelChoiceField(queryset=Module.objects.none())
     kind = forms.ChoiceField(choices=KINDS)
@@ -942,3 +945,46 @@ class ItemCategoriesForm(forms.Form):
             if (chosen.pk if chosen else None) != item.grade_category_id:
                 found[item.pk] = chosen
         return found
+
+
+# Stance checks -------------------------------------------------------------------------
+
+
+class StanceAnswerForm(forms.Form):
+    value = forms.TypedChoiceField(
+        label="Your position",
+        choices=SCALE,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose a point on the scale."},
+    )
+    reason = forms.CharField(
+        label="Your reason, in a line",
+        max_length=200,
+        error_messages={"required": "Give a one-line reason: it is what the class discusses."},
+    )
+
+
+class StanceSettingsForm(forms.ModelForm):
+    class Meta:
+        model = StanceCheck
+        fields = ["statement", "before_closes_at", "after_opens_at", "after_closes_at"]
+        widgets = {
+            name: forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+            for name in ["before_closes_at", "after_opens_at", "after_closes_at"]
+        }
+        labels = {
+            "before_closes_at": "“Before” answers close",
+            "after_opens_at": "“After” answers open",
+            "after_closes_at": "“After” answers close",
+        }
+
+    def clean(self):
+        cleaned = super().clean()
+        before_closes, after_opens = cleaned.get("before_closes_at"), cleaned.get("after_opens_at")
+        if before_closes and after_opens and before_closes > after_opens:
+            self.add_error("after_opens_at", "Open the “after” check once the “before” one closes.")
+        after_closes = cleaned.get("after_closes_at")
+        if after_opens and after_closes and after_closes <= after_opens:
+            self.add_error("after_closes_at", "Close the “after” check after it opens.")
+        return cleaned

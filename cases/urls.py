@@ -11,6 +11,7 @@ from cases.views import (
     quizzes,
     readings,
     schedule,
+    stances,
     tracker,
 )
 from cases.views import gradebook as gradebook_views
@@ -131,4 +132,10 @@ urlpatterns += [
         name="assignment_release",
     ),
     path("courses/<int:pk>/grades/", gradebook_views.student_grades, name="student_grades"),
+]
+
+# Thesis tools: stance checks.
+urlpatterns += [
+    path("items/<int:pk>/stance/answer/", stances.stance_answer, name="stance_answer"),
+    path("items/<int:pk>/stance/settings/", stances.stance_settings, name="stance_settings"),
 ]

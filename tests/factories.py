@@ -17,6 +17,7 @@ from cases.models import (
     Question,
     Quiz,
     QuizSlot,
+    StanceCheck,
     User,
 )
 from cases.services.readings import case_create
@@ -194,3 +195,13 @@ def make_discussion(module, case=None, *, title="R firm or D firm?", **settings)
     return Discussion.objects.create(
         item=item, case=case, prompt="Argue from the case, citing paragraphs.", **settings
     )
+
+
+def make_stance_check(
+    module, statement="China should push its firms toward novel-product innovation."
+):
+    """A stance-check item in `module`, open for "before" answers."""
+    item = ModuleItem.objects.create(
+        module=module, kind=ItemKind.STANCE_CHECK, title=statement, position=80
+    )
+    return StanceCheck.objects.create(item=item, statement=statement)

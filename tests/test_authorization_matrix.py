@@ -12,9 +12,10 @@ from datetime import timedelta
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from cases.models import Extension, Rubric
+from cases.models import Extension, Rubric, StanceCheck
 from cases.services.quizzes import attempt_submit
 from tests.conftest import ROLES, World
+from tests.factories import AssignmentFactory, make_stance_check
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +70,14 @@ def _rubric(world: World) -> Rubric:
         defaults={"criteria": [{"name": "Evidence", "levels": [{"label": "None", "points": 0}]}]},
     )
     return rubric
+
+
+def _stance(world: World) -> StanceCheck:
+    stance = StanceCheck.objects.filter(item__module__course=world.course).first()
+    if stance is None:
+        stance = make_stance_check(world.item.module)
+        AssignmentFactory(item=stance.item, cohort=world.course.cohorts.get())
+    return stance
 
 
 MATRIX: dict[str, Route] = {
@@ -314,6 +323,23 @@ MATRIX: dict[str, Route] = {
     ),
     "cases:course_deadlines": Route(
         lambda w: reverse("cases:course_deadlines", args=[w.course.pk]), COURSE_MEMBERS
+    ),
+    # Thesis tools: stance checks.
+    "cases:stance_settings": Route(
+        lambda w: reverse("cases:stance_settings", args=[_stance(w).item.pk]), COURSE_TEACHERS
+    ),
+    "cases:stance_answer": Route(
+        lambda w: reverse("cases:stance_answer", args=[_stance(w).item.pk]),
+        signed_in(
+            404,
+            student=302,
+            student_ta_elsewhere=302,
+            instructor=403,
+            ta=403,
+            admin=403,
+        ),
+        method="post",
+        data={"value": "4", "reason": "It depends on the sector."},
     ),
 }
 

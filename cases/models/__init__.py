@@ -40,6 +40,7 @@ from cases.models.readings import (
     ReadingProgress,
     Region,
 )
+from cases.models.stances import SCALE, StanceAnswer, StanceCheck, StancePhase
 from cases.models.status import WorkStatus, with_student_work, work_status
 from cases.models.users import LoginThrottle, User
 from cases.models.work import Extension, GradeCategory, Rubric, Work, WorkState
@@ -48,6 +49,7 @@ __all__ = [
     "CHOICE_KINDS",
     "LIKERT_LABELS",
     "MAX_DEPTH",
+    "SCALE",
     "Answer",
     "Assignment",
     "Attempt",
@@ -82,6 +84,9 @@ __all__ = [
     "ReadingProgress",
     "Region",
     "Rubric",
+    "StanceAnswer",
+    "StanceCheck",
+    "StancePhase",
     "Upvote",
     "User",
     "Work",

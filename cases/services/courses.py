@@ -22,6 +22,7 @@ from cases.models import (
     QuestionCategory,
     Quiz,
     QuizSlot,
+    StanceCheck,
     User,
 )
 from cases.services.work import work_sync_cohorts
@@ -45,6 +46,8 @@ def item_create(
         CaseReading.objects.create(item=item, case=case)
     elif kind == ItemKind.QUIZ:
         Quiz.objects.create(item=item)
+    elif kind == ItemKind.STANCE_CHECK:
+        StanceCheck.objects.create(item=item, statement=title)
     elif kind == ItemKind.DISCUSSION:
         prompt = "Argue from the case's evidence, citing paragraphs like ¶3."
         Discussion.objects.create(item=item, case=case, prompt=prompt)

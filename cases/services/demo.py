@@ -25,8 +25,11 @@ from cases.models import (
     Quiz,
     QuizSlot,
     ReadingProgress,
+    StanceCheck,
     User,
 )
+from cases.services import courses as course_services
+from cases.services import stances as stance_services
 from cases.services.discussions import post_create
 from cases.services.grades import grade_categories_add_defaults
 from cases.services.quizzes import attempt_start, questions_import_gift
@@ -227,6 +230,59 @@ def _class_activity(course: Course, students: list[User]) -> None:
             attempt_start(quiz=quiz, user=student)
 
 
+# (module position, statement, days until the "after" answers open)
+STANCE_CHECKS = [
+    (1, "China should push its firms toward novel-product innovation.", 30),
+    (
+        len(MODULES),
+        "Second-generation innovation can sustain China's growth for the next decade.",
+        40,
+    ),
+]
+# Reasons the first twelve demo students give before the course starts.
+STANCE_REASONS = [
+    (6, "Copying caps your margins once wages rise."),
+    (5, "Without own patents firms pay royalties forever."),
+    (3, "Process skill already earns the money."),
+    (2, "Novel products need a research base China is still building."),
+    (5, "Standards fights show the cost of not owning technology."),
+    (4, "It depends on the sector."),
+    (2, "Fast followers can win the volume markets."),
+    (6, "Prestige and security both point that way."),
+    (3, "The ODM designers do fine without new products."),
+    (1, "The state should not pick the kind of innovation."),
+    (5, "Telecom vendors moved up by doing their own R&D."),
+    (3, "Lenovo grew on distribution, not invention."),
+]
+
+
+def _stance_checks(course: Course, cohorts, students: list[User]) -> None:
+    """The course's two stance checks, given to both sections; the first one answered
+    "before" by section A. Once only, like the rest of the seed."""
+    now = timezone.now()
+    for position, statement, after_in_days in STANCE_CHECKS:
+        module = course.modules.get(position=position)
+        if StanceCheck.objects.filter(item__module=module).exists():
+            continue
+        item = course_services.item_create(
+            module=module,
+            kind=ItemKind.STANCE_CHECK,
+            title=statement,
+            cohorts=cohorts,
+            due_at=now + timedelta(days=after_in_days + 7),
+        )
+        item.position = 0  # First in its module: answered before the reading.
+        item.save(update_fields=["position"])
+        stance = item.stance_check
+        stance.after_opens_at = now + timedelta(days=after_in_days)
+        stance.save(update_fields=["after_opens_at"])
+        if position == 1:
+            for student, (value, reason) in zip(students, STANCE_REASONS, strict=False):
+                stance_services.stance_answer(
+                    stance=stance, user=student, value=value, reason=reason
+                )
+
+
 @transaction.atomic
 def demo_seed() -> list[DemoLogin]:
     """Create the demo people, cohorts and course; return the logins to print."""
@@ -259,6 +315,7 @@ def demo_seed() -> list[DemoLogin]:
 
     _discussions(course, cohorts)
     _class_activity(course, students)
+    _stance_checks(course, cohorts, students)
     # The gradebook's categories, with every item filed by its kind.
     grade_categories_add_defaults(course=course)
 

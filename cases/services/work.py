@@ -28,6 +28,8 @@ from cases.models import (
     ParticipationGrade,
     Post,
     ReadingProgress,
+    StanceAnswer,
+    StancePhase,
     Work,
     WorkState,
 )
@@ -170,11 +172,33 @@ def _discussion(item: ModuleItem, user_ids) -> dict[int, _Found]:
     return found
 
 
+def _stance_check(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    """In progress once answered before the module, handed in once answered after:
+    graded for completion."""
+    found = {}
+    answers = StanceAnswer.objects.filter(stance__item=item, user__in=user_ids)
+    by_user: dict[int, dict[str, StanceAnswer]] = {}
+    for answer in answers:
+        by_user.setdefault(answer.user_id, {})[answer.phase] = answer
+    for user_id, phases in by_user.items():
+        after = phases.get(StancePhase.AFTER)
+        first = min(a.created_at for a in phases.values())
+        found[user_id] = _Found(
+            state=WorkState.SUBMITTED if after else WorkState.IN_PROGRESS,
+            opened_at=first,
+            submitted_at=after.created_at if after else None,
+            auto_score=ONE if after else None,
+            max_score=ONE,
+        )
+    return found
+
+
 # Each kind that students hand work in for; a later kind adds itself here.
 WORK_SOURCES = {
     ItemKind.CASE_READING: _reading,
     ItemKind.QUIZ: _quiz,
     ItemKind.DISCUSSION: _discussion,
+    ItemKind.STANCE_CHECK: _stance_check,
 }
 
 

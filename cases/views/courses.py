@@ -9,13 +9,14 @@ from cases.http import HtmxHttpRequest
 from cases.models import Assignment, ItemKind, ModuleItem
 from cases.permissions import access_course, access_item
 from cases.services import courses as services
-from cases.views import discussions, quizzes, readings
+from cases.views import discussions, quizzes, readings, stances
 
 # Each item kind with a page of its own; the others show the generic item page.
 ITEM_VIEWS = {
     ItemKind.CASE_READING: readings.item_reader,
     ItemKind.QUIZ: quizzes.item_quiz,
     ItemKind.DISCUSSION: discussions.item_discussion,
+    ItemKind.STANCE_CHECK: stances.item_stance_check,
 }
 
 
@@ -92,6 +93,7 @@ def item_create(request: HtmxHttpRequest, pk: int):
         next_page = {
             ItemKind.QUIZ: "cases:quiz_settings",
             ItemKind.DISCUSSION: "cases:discussion_settings",
+            ItemKind.STANCE_CHECK: "cases:stance_settings",
         }.get(item.kind, "cases:item_detail")
         return redirect(next_page, pk=item.pk)
     return render(request, "cases/courses/item_form.html", {"form": form, "course": course})

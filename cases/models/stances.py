@@ -1,0 +1,87 @@
+"""Stance checks: a thesis statement each student answers on a 7-point scale with a
+one-line reason, once before a module and once after, so the class can see how its
+judgement moved."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from cases.models.courses import ModuleItem
+
+SCALE = [
+    (1, "Strongly disagree"),
+    (2, "Disagree"),
+    (3, "Somewhat disagree"),
+    (4, "Neither"),
+    (5, "Somewhat agree"),
+    (6, "Agree"),
+    (7, "Strongly agree"),
+]
+
+
+class StancePhase(models.TextChoices):
+    BEFORE = "before", "Before the module"
+    AFTER = "after", "After the module"
+
+
+class StanceCheck(models.Model):
+    """The stance-check kind of module item. The "before" window runs until the "after"
+    window opens; each closes at its own date if one is set."""
+
+    item = models.OneToOneField(ModuleItem, on_delete=models.CASCADE, related_name="stance_check")
+    statement = models.CharField(max_length=300)
+    before_closes_at = models.DateTimeField(null=True, blank=True)
+    after_opens_at = models.DateTimeField(
+        null=True, blank=True, help_text="Until then students answer the “before” check."
+    )
+    after_closes_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(after_opens_at__isnull=True)
+                | Q(after_closes_at__isnull=True)
+                | Q(after_closes_at__gt=models.F("after_opens_at")),
+                name="stance_after_closes_after_it_opens",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.statement
+
+    def open_phase(self, now=None) -> str | None:
+        """The phase students answer now, or None between or after the windows."""
+        now = now or timezone.now()
+        if self.after_opens_at is None or now < self.after_opens_at:
+            if self.before_closes_at is None or now < self.before_closes_at:
+                return StancePhase.BEFORE
+            return None
+        if self.after_closes_at is None or now < self.after_closes_at:
+            return StancePhase.AFTER
+        return None
+
+
+class StanceAnswer(models.Model):
+    stance = models.ForeignKey(StanceCheck, on_delete=models.CASCADE, related_name="answers")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stance_answers"
+    )
+    phase = models.CharField(max_length=6, choices=StancePhase.choices)
+    value = models.PositiveSmallIntegerField(choices=SCALE)
+    reason = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stance", "user", "phase"], name="stance_answer_once_per_phase"
+            ),
+            models.CheckConstraint(
+                condition=Q(value__gte=1) & Q(value__lte=7), name="stance_value_on_scale"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.phase}: {self.value}"

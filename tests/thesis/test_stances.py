@@ -1,0 +1,143 @@
+"""Stance checks through real HTTP: students answer before and after a module and see
+the class only after answering; the staff see distributions, shifts and reasons."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Assignment, Cohort, StanceAnswer, Work, WorkState
+from cases.services.stances import StanceRefused, stance_answer
+from tests.factories import (
+    CohortFactory,
+    CourseFactory,
+    ModuleFactory,
+    UserFactory,
+    enrol,
+    make_stance_check,
+)
+from tests.test_query_budgets import PAGE_BUDGET, _data_queries
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def stance(world):
+    stance = make_stance_check(world.item.module)
+    Assignment.objects.create(item=stance.item, cohort=world.course.cohorts.get())
+    return stance
+
+
+def _answer(client, stance, value="6", reason="Copying caps margins."):
+    return client.post(
+        reverse("cases:stance_answer", args=[stance.item.pk]), {"value": value, "reason": reason}
+    )
+
+
+def _open_after(stance):
+    stance.after_opens_at = timezone.now() - timedelta(minutes=1)
+    stance.save()
+
+
+def test_a_student_sees_the_class_only_after_answering(world, stance, client_for):
+    stance_answer(stance=stance, user=world.users["student_ta_elsewhere"], value=2, reason="No.")
+    client = client_for("student")
+    page = client.get(stance.item.get_absolute_url()).content.decode()
+    assert "You will see how the class answered" in page and "<svg" not in page
+    assert "No." not in page  # Never a classmate's reason.
+    _answer(client, stance)
+    _answer(client, stance, value="5", reason="Changed my mind a little.")  # Replaces.
+    mine = StanceAnswer.objects.get(stance=stance, user=world.users["student"])
+    assert (mine.phase, mine.value, mine.reason) == ("before", 5, "Changed my mind a little.")
+    page = client.get(stance.item.get_absolute_url()).content.decode()
+    assert "The class before the module" in page and "<svg" in page
+    assert '<th scope="row">2</th><td>1</td>' in page  # The classmate's 2, counted.
+    assert "No." not in page
+
+
+def test_a_bad_answer_is_refused_next_to_the_field_and_the_reason_kept(world, stance, client_for):
+    response = client_for("student").post(
+        reverse("cases:stance_answer", args=[stance.item.pk]),
+        {"reason": "Royalties forever."},
+        headers={"HX-Request": "true"},
+    )
+    html = response.content.decode()
+    assert "Choose a point on the scale." in html and 'value="Royalties forever."' in html
+    assert not StanceAnswer.objects.exists()
+
+
+def test_answers_after_the_module_show_who_moved(world, stance, client_for):
+    student = world.users["student"]
+    stance_answer(stance=stance, user=student, value=6, reason="Royalties.")
+    assert Work.objects.get(item=stance.item, user=student).state == WorkState.IN_PROGRESS
+    _open_after(stance)
+    stance_answer(stance=stance, user=student, value=3, reason="The cases changed my mind.")
+    work = Work.objects.get(item=stance.item, user=student)
+    assert (work.state, work.auto_score) == (WorkState.SUBMITTED, 1)
+    html = client_for("instructor").get(stance.item.get_absolute_url()).content.decode()
+    assert "1 answered before, 1 after; 1 moved, by -3.0 points on average." in html
+    assert "<td>6</td><td>3</td><td>-3</td>" in html
+    assert "“The cases changed my mind.”" in html
+    assert '<th scope="row">-3 or less</th><td>1</td>' in html  # The shift chart's table.
+
+
+def test_no_answers_once_the_windows_close(world, stance):
+    stance.before_closes_at = timezone.now() - timedelta(hours=1)
+    stance.save()
+    with pytest.raises(StanceRefused, match="not taking answers"):
+        stance_answer(stance=stance, user=world.users["student"], value=4, reason="Late.")
+
+
+def test_staff_do_not_answer_and_a_ta_sees_only_their_cohort(world, stance, client_for):
+    assert _answer(client_for("instructor"), stance).status_code == 403
+    stance_answer(stance=stance, user=world.users["student"], value=6, reason="Mine.")
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    section_b.teaching_assistants.add(world.users["ta"])
+    html = client_for("ta").get(stance.item.get_absolute_url()).content.decode()
+    assert "“Mine.”" not in html and "0 answered before" in html
+
+
+def test_settings_keep_the_windows_in_order(world, stance, client_for):
+    now = timezone.now()
+    response = client_for("instructor").post(
+        reverse("cases:stance_settings", args=[stance.item.pk]),
+        {
+            "statement": stance.statement,
+            "before_closes_at": (now + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+            "after_opens_at": (now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+    assert "Open the “after” check once the “before” one closes." in response.content.decode()
+
+
+def _stance_class(size: int):
+    instructor = UserFactory()
+    cohort = CohortFactory()
+    students = enrol(cohort, size, prefix=f"st{size}-")
+    course = CourseFactory(instructors=[instructor], cohorts=[cohort])
+    stance = make_stance_check(ModuleFactory(course=course))
+    Assignment.objects.create(item=stance.item, cohort=cohort)
+    for n, student in enumerate(students):
+        stance_answer(stance=stance, user=student, value=1 + n % 7, reason=f"Reason {n}")
+    _open_after(stance)
+    for n, student in enumerate(students[::2]):
+        stance_answer(stance=stance, user=student, value=1 + (n + 3) % 7, reason="After")
+    return {"instructor": instructor, "student": students[1], "item": stance.item}
+
+
+@pytest.mark.parametrize("role", ["instructor", "student"])
+def test_stance_pages_cost_the_same_queries_for_5_or_60_students(client, role):
+    counts = []
+    for size in (5, 60):
+        world = _stance_class(size)
+        client.force_login(world[role])
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(world["item"].get_absolute_url())
+        assert response.status_code == 200
+        counts.append(_data_queries(queries))
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= PAGE_BUDGET, counts
