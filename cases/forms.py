@@ -12,6 +12,7 @@ from cases.models import (
     Choice,
     Cohort,
     Course,
+    Decision,
     Discussion,
     GradeCategory,
     ItemKind,
@@ -481,6 +482,7 @@ class ItemCreateForm(forms.Form):
         (ItemKind.QUIZ, "Quiz"),
         (ItemKind.DISCUSSION, "Discussion"),
         (ItemKind.STANCE_CHECK, "Stance check (the title is the statement)"),
+        (ItemKind.DECISION, "Decision point (the title is the question)"),
     ]
     module = forms.ModelChoiceField(queryset=Module.objects.none())
     kind = forms.ChoiceField(choices=KINDS)
@@ -988,3 +990,66 @@ class StanceSettingsForm(forms.ModelForm):
         if after_opens and after_closes and after_closes <= after_opens:
             self.add_error("after_closes_at", "Close the “after” check after it opens.")
         return cleaned
+
+
+class DecisionCommitForm(forms.Form):
+    choice = forms.TypedChoiceField(
+        label="Your decision",
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Choose what you would do."},
+    )
+    rationale = forms.CharField(
+        label="Why, in a line",
+        max_length=300,
+        error_messages={"required": "Say why: it is what you will compare with what happened."},
+    )
+    expects = forms.TypedChoiceField(
+        label="Will it happen?",
+        choices=[("yes", "Yes, it will"), ("no", "No, it will not")],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+        error_messages={"required": "Say whether you expect it to happen."},
+    )
+    confidence = forms.IntegerField(
+        label="How sure are you? (50% is a coin toss)",
+        min_value=50,
+        max_value=100,
+        initial=70,
+        widget=forms.NumberInput(attrs={"type": "range", "step": 5, "data-show-value": ""}),
+    )
+
+    def __init__(self, *args, options, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["choice"].choices = list(enumerate(options))
+
+
+class DecisionSettingsForm(forms.ModelForm):
+    options_text = forms.CharField(
+        label="Options",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line, at least two.",
+    )
+
+    class Meta:
+        model = Decision
+        fields = ["question", "prediction", "follow_up"]
+        widgets = {"follow_up": forms.Textarea(attrs={"rows": 6})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["options_text"].initial = "\n".join(self.instance.options)
+
+    def clean_options_text(self):
+        options = [line.strip() for line in self.cleaned_data["options_text"].splitlines()]
+        options = [option for option in options if option]
+        if len(options) < 2:
+            raise forms.ValidationError("Give at least two options, one per line.")
+        return options
+
+    def clean_follow_up(self):
+        return _reject_html(self.cleaned_data["follow_up"])
+
+    def save(self, commit=True):
+        self.instance.options = self.cleaned_data["options_text"]
+        return super().save(commit)

@@ -138,4 +138,8 @@ urlpatterns += [
 urlpatterns += [
     path("items/<int:pk>/stance/answer/", stances.stance_answer, name="stance_answer"),
     path("items/<int:pk>/stance/settings/", stances.stance_settings, name="stance_settings"),
+    path("items/<int:pk>/decision/commit/", stances.decision_commit, name="decision_commit"),
+    path("items/<int:pk>/decision/score/", stances.decision_score, name="decision_score"),
+    path("items/<int:pk>/decision/settings/", stances.decision_settings, name="decision_settings"),
+    path("courses/<int:pk>/calibration/", stances.calibration, name="calibration"),
 ]

@@ -9,6 +9,7 @@ from cases.models import (
     Choice,
     Cohort,
     Course,
+    Decision,
     Discussion,
     ItemKind,
     Membership,
@@ -205,3 +206,17 @@ def make_stance_check(
         module=module, kind=ItemKind.STANCE_CHECK, title=statement, position=80
     )
     return StanceCheck.objects.create(item=item, statement=statement)
+
+
+def make_decision(module, question="Should Shanghai Bell's partners push it toward its own R&D?"):
+    """A decision-point item in `module` with a prediction and a secret follow-up."""
+    item = ModuleItem.objects.create(
+        module=module, kind=ItemKind.DECISION, title=question, position=90
+    )
+    return Decision.objects.create(
+        item=item,
+        question=question,
+        options=["Push for own R&D", "Stay a licensee"],
+        prediction="Its research staff will pass 1,000 within five years.",
+        follow_up="FOLLOW-UP-SECRET: the research staff grew past 1,600.",
+    )

@@ -12,10 +12,10 @@ from datetime import timedelta
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from cases.models import Extension, Rubric, StanceCheck
+from cases.models import Decision, Extension, Rubric, StanceCheck
 from cases.services.quizzes import attempt_submit
 from tests.conftest import ROLES, World
-from tests.factories import AssignmentFactory, make_stance_check
+from tests.factories import AssignmentFactory, make_decision, make_stance_check
 
 pytestmark = pytest.mark.django_db
 
@@ -78,6 +78,14 @@ def _stance(world: World) -> StanceCheck:
         stance = make_stance_check(world.item.module)
         AssignmentFactory(item=stance.item, cohort=world.course.cohorts.get())
     return stance
+
+
+def _decision(world: World) -> Decision:
+    decision = Decision.objects.filter(item__module__course=world.course).first()
+    if decision is None:
+        decision = make_decision(world.item.module)
+        AssignmentFactory(item=decision.item, cohort=world.course.cohorts.get())
+    return decision
 
 
 MATRIX: dict[str, Route] = {
@@ -340,6 +348,26 @@ MATRIX: dict[str, Route] = {
         ),
         method="post",
         data={"value": "4", "reason": "It depends on the sector."},
+    ),
+    # Thesis tools: decision points and calibration.
+    "cases:decision_settings": Route(
+        lambda w: reverse("cases:decision_settings", args=[_decision(w).item.pk]),
+        COURSE_TEACHERS,
+    ),
+    "cases:decision_commit": Route(
+        lambda w: reverse("cases:decision_commit", args=[_decision(w).item.pk]),
+        signed_in(404, student=302, student_ta_elsewhere=302, instructor=403, ta=403, admin=403),
+        method="post",
+        data={"choice": "0", "rationale": "Own R&D.", "expects": "yes", "confidence": "70"},
+    ),
+    "cases:decision_score": Route(
+        lambda w: reverse("cases:decision_score", args=[_decision(w).item.pk]),
+        signed_in(404, student=403, student_ta_elsewhere=403, ta=403, instructor=302, admin=302),
+        method="post",
+        data={"came_true": "yes"},
+    ),
+    "cases:calibration": Route(
+        lambda w: reverse("cases:calibration", args=[w.course.pk]), COURSE_MEMBERS
     ),
 }
 

@@ -40,7 +40,14 @@ from cases.models.readings import (
     ReadingProgress,
     Region,
 )
-from cases.models.stances import SCALE, StanceAnswer, StanceCheck, StancePhase
+from cases.models.stances import (
+    SCALE,
+    Decision,
+    DecisionCommit,
+    StanceAnswer,
+    StanceCheck,
+    StancePhase,
+)
 from cases.models.status import WorkStatus, with_student_work, work_status
 from cases.models.users import LoginThrottle, User
 from cases.models.work import Extension, GradeCategory, Rubric, Work, WorkState
@@ -61,6 +68,8 @@ __all__ = [
     "Choice",
     "Cohort",
     "Course",
+    "Decision",
+    "DecisionCommit",
     "Discussion",
     "Extension",
     "FeedbackRelease",

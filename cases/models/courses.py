@@ -159,6 +159,7 @@ class ItemKind(models.TextChoices):
     QUIZ = "quiz", "Quiz"
     DISCUSSION = "discussion", "Discussion"
     STANCE_CHECK = "stance_check", "Stance check"
+    DECISION = "decision", "Decision point"
     SPECTRUM = "spectrum", "Spectrum exercise"
     LIVE_SESSION = "live_session", "Live session"
 
@@ -167,7 +168,7 @@ class ModuleItemQuerySet(models.QuerySet):
     def with_content(self) -> "ModuleItemQuerySet":
         """Join each kind's own content, so showing an item costs one query."""
         return self.select_related(
-            "module", "case_reading__case", "quiz", "discussion__case", "stance_check"
+            "module", "case_reading__case", "quiz", "discussion__case", "stance_check", "decision"
         )
 
     def visible_to_student(self, user) -> "ModuleItemQuerySet":

@@ -85,3 +85,54 @@ class StanceAnswer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} {self.phase}: {self.value}"
+
+
+class Decision(models.Model):
+    """The decision-point kind of module item: before the next part of a case opens,
+    each student commits to a choice and a prediction with their confidence. The
+    follow-up is shown only to those who committed; later the instructor records
+    whether the prediction came true, and every student sees their calibration."""
+
+    item = models.OneToOneField(ModuleItem, on_delete=models.CASCADE, related_name="decision")
+    question = models.CharField(max_length=300)
+    options = models.JSONField(default=list, help_text="The choices, one per line.")
+    prediction = models.CharField(
+        max_length=300, help_text="An event the case's next part settles, e.g. “It will …”."
+    )
+    follow_up = models.TextField(help_text="Markdown: the part revealed after committing.")
+    came_true = models.BooleanField(null=True, blank=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.question
+
+
+class DecisionCommit(models.Model):
+    """A student's committed decision and prediction; never changed once made."""
+
+    decision = models.ForeignKey(Decision, on_delete=models.CASCADE, related_name="commits")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="decision_commits"
+    )
+    choice = models.PositiveSmallIntegerField()
+    rationale = models.CharField(max_length=300)
+    expects = models.BooleanField(help_text="Whether the student expects the event to happen.")
+    confidence = models.PositiveSmallIntegerField(help_text="Percent, 50 to 100.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["decision", "user"], name="decision_commit_once"),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=50) & Q(confidence__lte=100),
+                name="decision_confidence_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.decision_id}"
+
+    @property
+    def probability(self) -> float:
+        """The probability the student gave the event."""
+        return self.confidence / 100 if self.expects else 1 - self.confidence / 100

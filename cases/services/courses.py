@@ -13,6 +13,7 @@ from cases.models import (
     Choice,
     Cohort,
     Course,
+    Decision,
     Discussion,
     Extension,
     ItemKind,
@@ -48,6 +49,14 @@ def item_create(
         Quiz.objects.create(item=item)
     elif kind == ItemKind.STANCE_CHECK:
         StanceCheck.objects.create(item=item, statement=title)
+    elif kind == ItemKind.DECISION:
+        Decision.objects.create(
+            item=item,
+            question=title,
+            options=["Yes", "No"],
+            prediction="Write the event the case's next part settles.",
+            follow_up="Write what happened next.",
+        )
     elif kind == ItemKind.DISCUSSION:
         prompt = "Argue from the case's evidence, citing paragraphs like ¶3."
         Discussion.objects.create(item=item, case=case, prompt=prompt)

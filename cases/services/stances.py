@@ -1,4 +1,5 @@
-"""Stance checks: answering, and what the class's answers add up to."""
+"""Thesis tools: stance checks (answering, and what the class's answers add up to) and
+decision points (commit, then reveal; predictions scored into calibration)."""
 
 from dataclasses import dataclass
 
@@ -6,7 +7,14 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from cases.models import SCALE, StanceAnswer, StanceCheck, StancePhase
+from cases.models import (
+    SCALE,
+    Decision,
+    DecisionCommit,
+    StanceAnswer,
+    StanceCheck,
+    StancePhase,
+)
 from cases.services.work import assignment_for_student, refusal, work_sync
 
 
@@ -80,3 +88,71 @@ def reasons_by_position(rows: list[Shift], phase: str) -> list[tuple[str, list[S
         if answer is not None:
             grouped[answer.value].append(answer)
     return [(f"{value} · {label}", grouped[value]) for value, label in SCALE if grouped[value]]
+
+
+# Commit, then reveal ----------------------------------------------------------------
+
+
+def decision_commit(
+    *, decision: Decision, user, choice: int, rationale: str, expects: bool, confidence: int
+) -> DecisionCommit:
+    """Commit the student's decision and prediction, once: a second commit (a double
+    click, a second tab) returns the first, unchanged."""
+    if not 0 <= choice < len(decision.options):
+        raise StanceRefused("Choose one of the options.")
+    if reason_closed := refusal(assignment_for_student(decision.item_id, user), timezone.now()):
+        raise StanceRefused(reason_closed)
+    commit, created = DecisionCommit.objects.get_or_create(
+        decision=decision,
+        user=user,
+        defaults={
+            "choice": choice,
+            "rationale": rationale.strip(),
+            "expects": expects,
+            "confidence": confidence,
+        },
+    )
+    if created:
+        work_sync(decision.item, [user.pk])
+    return commit
+
+
+def decision_score(*, decision: Decision, came_true: bool | None) -> None:
+    """The instructor records whether the predicted event happened (or clears it)."""
+    decision.came_true = came_true
+    decision.scored_at = timezone.now() if came_true is not None else None
+    decision.save(update_fields=["came_true", "scored_at"])
+
+
+@dataclass
+class CalibrationBucket:
+    label: str
+    predictions: int
+    mean_confidence: float | None  # Percent the student gave the outcome they expected.
+    hit_rate: float | None  # Percent of those that came out as they expected.
+
+
+def calibration(commits: list[DecisionCommit]) -> tuple[list[CalibrationBucket], float | None]:
+    """A student's scored predictions by confidence band (50-59 ... 90-100): how sure
+    they were against how often they were right; and their Brier score (0 is perfect,
+    0.25 is always saying 50%)."""
+    bands = [(50, 59), (60, 69), (70, 79), (80, 89), (90, 100)]
+    scored = [c for c in commits if c.decision.came_true is not None]
+    buckets = []
+    for low, high in bands:
+        inside = [c for c in scored if low <= c.confidence <= high]
+        right = [c for c in inside if c.expects == c.decision.came_true]
+        buckets.append(
+            CalibrationBucket(
+                label=f"{low} to {high}%",
+                predictions=len(inside),
+                mean_confidence=round(sum(c.confidence for c in inside) / len(inside), 1)
+                if inside
+                else None,
+                hit_rate=round(100 * len(right) / len(inside), 1) if inside else None,
+            )
+        )
+    if not scored:
+        return buckets, None
+    brier = sum((c.probability - (1 if c.decision.came_true else 0)) ** 2 for c in scored)
+    return buckets, round(brier / len(scored), 3)

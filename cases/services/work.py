@@ -20,6 +20,7 @@ from cases.models import (
     Assignment,
     Attempt,
     AttemptState,
+    DecisionCommit,
     Extension,
     ItemKind,
     LatePolicy,
@@ -193,12 +194,28 @@ def _stance_check(item: ModuleItem, user_ids) -> dict[int, _Found]:
     return found
 
 
+def _decision(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    """Handed in once committed: graded for completion."""
+    commits = DecisionCommit.objects.filter(decision__item=item, user__in=user_ids)
+    return {
+        user_id: _Found(
+            state=WorkState.SUBMITTED,
+            opened_at=at,
+            submitted_at=at,
+            auto_score=ONE,
+            max_score=ONE,
+        )
+        for user_id, at in commits.values_list("user", "created_at")
+    }
+
+
 # Each kind that students hand work in for; a later kind adds itself here.
 WORK_SOURCES = {
     ItemKind.CASE_READING: _reading,
     ItemKind.QUIZ: _quiz,
     ItemKind.DISCUSSION: _discussion,
     ItemKind.STANCE_CHECK: _stance_check,
+    ItemKind.DECISION: _decision,
 }
 
 

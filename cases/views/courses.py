@@ -17,6 +17,7 @@ ITEM_VIEWS = {
     ItemKind.QUIZ: quizzes.item_quiz,
     ItemKind.DISCUSSION: discussions.item_discussion,
     ItemKind.STANCE_CHECK: stances.item_stance_check,
+    ItemKind.DECISION: stances.item_decision,
 }
 
 
@@ -94,6 +95,7 @@ def item_create(request: HtmxHttpRequest, pk: int):
             ItemKind.QUIZ: "cases:quiz_settings",
             ItemKind.DISCUSSION: "cases:discussion_settings",
             ItemKind.STANCE_CHECK: "cases:stance_settings",
+            ItemKind.DECISION: "cases:decision_settings",
         }.get(item.kind, "cases:item_detail")
         return redirect(next_page, pk=item.pk)
     return render(request, "cases/courses/item_form.html", {"form": form, "course": course})

@@ -1,20 +1,32 @@
-"""Stance checks: students answer before and after a module; the staff see how the
-class moved."""
+"""Thesis tools: stance checks (students answer before and after a module; the staff
+see how the class moved) and decision points (commit, then reveal)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, OuterRef
+from django.db.models import Avg, Count, Exists, OuterRef, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from cases.charts import histogram
-from cases.forms import StanceAnswerForm, StanceSettingsForm
+from cases.forms import (
+    DecisionCommitForm,
+    DecisionSettingsForm,
+    StanceAnswerForm,
+    StanceSettingsForm,
+)
 from cases.http import HtmxHttpRequest
-from cases.models import SCALE, Membership, ModuleItem, StanceAnswer, StancePhase
-from cases.permissions import CourseAccess, access_item, graded_students
+from cases.models import (
+    SCALE,
+    DecisionCommit,
+    Membership,
+    ModuleItem,
+    StanceAnswer,
+    StancePhase,
+)
+from cases.permissions import CourseAccess, access_course, access_item, graded_students
 from cases.services import stances as services
 
 SCALE_LABELS = [str(value) for value, _label in SCALE]
@@ -186,3 +198,169 @@ def stance_settings(request: HtmxHttpRequest, pk: int):
         "help": "Students answer “before” until the “after” window opens, then “after”.",
     }
     return render(request, "cases/courses/item_settings.html", context)
+
+
+# Commit, then reveal ----------------------------------------------------------------
+
+
+def _decision_item(user, pk: int):
+    item, access = access_item(user, pk)
+    decision = getattr(item, "decision", None)
+    if decision is None:
+        raise Http404
+    decision.item = item
+    return item, decision, access
+
+
+def _decision_student_context(request, item, decision, form=None) -> dict:
+    commit = DecisionCommit.objects.filter(decision=decision, user=request.user).first()
+    if commit is None and form is None:
+        form = DecisionCommitForm(options=decision.options)
+    return {
+        "item": item,
+        "course": item.module.course,
+        "decision": decision,
+        "commit": commit,
+        "choice_label": decision.options[commit.choice] if commit else "",
+        "form": form,
+    }
+
+
+def _decision_staff_context(request, item, decision, access: CourseAccess) -> dict:
+    course = item.module.course
+    commits = DecisionCommit.objects.filter(
+        decision=decision, user__in=graded_students(request.user, course, access)
+    )
+    by_choice = dict(commits.values_list("choice").annotate(n=Count("pk")))
+    summary = commits.aggregate(
+        n=Count("pk"),
+        expecting=Count("pk", filter=Q(expects=True)),
+        confidence=Avg("confidence"),
+    )
+    return {
+        "item": item,
+        "course": course,
+        "decision": decision,
+        "access": access,
+        "summary": summary,
+        "choices": histogram(
+            "What the class decided",
+            "How many students committed to each option.",
+            decision.options,
+            ("", [by_choice.get(i, 0) for i in range(len(decision.options))]),
+        ),
+        "nav_teaches": True,
+    }
+
+
+def item_decision(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
+    """A decision point as a module item: students commit to a decision and a
+    prediction, then read the follow-up; staff see what the class decided and record
+    whether the prediction came true."""
+    decision = getattr(item, "decision", None)
+    if decision is None:
+        return None
+    decision.item = item
+    if access.can_grade:
+        context = _decision_staff_context(request, item, decision, access)
+        return render(request, "cases/stances/decision_results.html", context)
+    context = _decision_student_context(request, item, decision)
+    return render(request, "cases/stances/decision.html", context)
+
+
+@require_POST
+def decision_commit(request: HtmxHttpRequest, pk: int):
+    """Students given the item commit, once; the follow-up then opens."""
+    item, decision, access = _decision_item(request.user, pk)
+    if access.can_grade:
+        raise PermissionDenied
+    form = DecisionCommitForm(request.POST, options=decision.options)
+    if form.is_valid():
+        try:
+            services.decision_commit(decision=decision, user=request.user, **form.cleaned_data)
+        except services.StanceRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(request, "Committed. Read on: the case continues below.")
+            return redirect(item)
+    context = _decision_student_context(request, item, decision, form)
+    return render(request, "cases/stances/decision.html", context, status=400)
+
+
+@require_POST
+def decision_score(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins record whether the predicted event came true."""
+    item, decision, access = _decision_item(request.user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    outcome = {"yes": True, "no": False}.get(request.POST.get("came_true", ""))
+    services.decision_score(decision=decision, came_true=outcome)
+    messages.success(request, "Prediction scored." if outcome is not None else "Score cleared.")
+    return redirect(item)
+
+
+@require_http_methods(["GET", "POST"])
+def decision_settings(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins write the question, options, prediction and follow-up."""
+    item, decision, access = _decision_item(request.user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    form = DecisionSettingsForm(request.POST or None, instance=decision)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Decision point saved.")
+        return redirect(item)
+    context = {
+        "form": form,
+        "item": item,
+        "course": item.module.course,
+        "heading": "Question, prediction and follow-up",
+        "help": "Students see the follow-up only once they have committed.",
+    }
+    return render(request, "cases/courses/item_settings.html", context)
+
+
+@require_GET
+def calibration(request: HtmxHttpRequest, pk: int):
+    """Students of the course: their scored predictions across the course, by how sure
+    they were against how often they were right. Staff: each student's score."""
+    course, access = access_course(request.user, pk)
+    if access.can_grade:
+        commits = DecisionCommit.objects.filter(
+            decision__item__module__course=course,
+            decision__came_true__isnull=False,
+            user__in=graded_students(request.user, course, access),
+        ).select_related("decision", "user")
+        by_student: dict[int, list] = {}
+        for commit in commits:
+            by_student.setdefault(commit.user_id, []).append(commit)
+        rows = sorted(
+            (
+                (items[0].user, len(items), services.calibration(items)[1])
+                for items in by_student.values()
+            ),
+            key=lambda row: row[2],
+        )
+        context = {"course": course, "rows": rows, "nav_teaches": True}
+        return render(request, "cases/stances/calibration_class.html", context)
+    commits = list(
+        DecisionCommit.objects.filter(
+            decision__item__module__course=course, user=request.user
+        ).select_related("decision__item")
+    )
+    buckets, brier = services.calibration(commits)
+    context = {
+        "course": course,
+        "commits": commits,
+        "buckets": buckets,
+        "brier": brier,
+        "chart": histogram(
+            "How sure you were, and how often you were right",
+            "For each band of confidence, your average confidence and the share of those "
+            "predictions that came out as you expected, in percent.",
+            [b.label for b in buckets],
+            ("Your confidence", [round(b.mean_confidence or 0) for b in buckets]),
+            ("Came out as you expected", [round(b.hit_rate or 0) for b in buckets]),
+        ),
+    }
+    return render(request, "cases/stances/calibration.html", context)

@@ -137,3 +137,14 @@
     if (link) window.location.assign(link.href);
   });
 })();
+
+(function () {
+  // A range input shows its value in the <output> that names it: a slider is usable
+  // without seeing where it stopped only with a screen reader.
+  document.addEventListener("input", (event) => {
+    const input = event.target;
+    if (!input.matches || !input.matches("input[type=range][data-show-value]")) return;
+    const output = document.querySelector(`output[for="${input.id}"]`);
+    if (output) output.textContent = input.value;
+  });
+})();

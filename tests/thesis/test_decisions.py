@@ -1,0 +1,139 @@
+"""Commit, then reveal: the follow-up opens only after a commitment that cannot change;
+the instructor scores the prediction and each student sees their calibration."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cases.models import Assignment, DecisionCommit, Work, WorkState
+from cases.services.stances import calibration, decision_commit, decision_score
+from tests.factories import (
+    CohortFactory,
+    CourseFactory,
+    ModuleFactory,
+    UserFactory,
+    enrol,
+    make_decision,
+)
+from tests.test_query_budgets import PAGE_BUDGET, _data_queries
+
+pytestmark = pytest.mark.django_db
+SECRET = "FOLLOW-UP-SECRET"
+
+
+@pytest.fixture
+def decision(world):
+    decision = make_decision(world.item.module)
+    Assignment.objects.create(item=decision.item, cohort=world.course.cohorts.get())
+    return decision
+
+
+def _commit(client, decision, **overrides):
+    data = {"choice": "0", "rationale": "Own R&D pays.", "expects": "yes", "confidence": "80"}
+    return client.post(reverse("cases:decision_commit", args=[decision.item.pk]), data | overrides)
+
+
+def test_the_follow_up_opens_only_after_committing_once(world, decision, client_for):
+    client = client_for("student")
+    page = client.get(decision.item.get_absolute_url()).content.decode()
+    assert SECRET not in page and "Commit before you read on" in page
+    assert _commit(client, decision).status_code == 302
+    _commit(client, decision, choice="1", confidence="50")  # A second commit changes nothing.
+    commit = DecisionCommit.objects.get(decision=decision, user=world.users["student"])
+    assert (commit.choice, commit.confidence, commit.expects) == (0, 80, True)
+    page = client.get(decision.item.get_absolute_url()).content.decode()
+    assert SECRET in page and "Push for own R&amp;D" in page
+    work = Work.objects.get(item=decision.item, user=world.users["student"])
+    assert work.state == WorkState.SUBMITTED
+
+
+def test_an_incomplete_commitment_is_refused_and_reveals_nothing(world, decision, client_for):
+    response = _commit(client_for("student"), decision, expects="", rationale="Own R&D pays.")
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Say whether you expect it to happen." in html and 'value="Own R&amp;D pays."' in html
+    assert SECRET not in html
+    assert not DecisionCommit.objects.exists()
+
+
+def test_staff_do_not_commit(world, decision, client_for):
+    assert _commit(client_for("ta"), decision).status_code == 403
+
+
+def test_scoring_the_prediction_shows_each_student_their_calibration(world, decision, client_for):
+    decision_commit(
+        decision=decision,
+        user=world.users["student"],
+        choice=0,
+        rationale="Own R&D pays.",
+        expects=True,
+        confidence=80,
+    )
+    client_for("instructor").post(
+        reverse("cases:decision_score", args=[decision.item.pk]), {"came_true": "yes"}
+    )
+    decision.refresh_from_db()
+    assert decision.came_true is True
+    html = client_for("student").get(reverse("cases:calibration", args=[world.course.pk]))
+    html = html.content.decode()
+    assert "Your Brier score: <strong>0.04</strong>" in html  # (0.8 - 1)^2
+    assert "80% sure — right" in html
+    staff = client_for("instructor").get(reverse("cases:calibration", args=[world.course.pk]))
+    assert "<td>1</td><td>0.04</td>" in staff.content.decode()
+
+
+def test_calibration_bands_and_brier_score(world, decision):
+    commits = []
+    for n, (expects, confidence) in enumerate([(True, 90), (True, 95), (False, 60), (True, 55)]):
+        user = UserFactory(username=f"cal{n}")
+        commits.append(
+            DecisionCommit(
+                decision=decision, user=user, choice=0, rationale="", expects=expects,
+                confidence=confidence,
+            )
+        )  # fmt: skip
+    decision_score(decision=decision, came_true=True)
+    buckets, brier = calibration(commits)
+    by_label = {b.label: b for b in buckets}
+    assert (by_label["90 to 100%"].predictions, by_label["90 to 100%"].hit_rate) == (2, 100.0)
+    assert by_label["60 to 69%"].hit_rate == 0.0  # Expected it not to happen; it did.
+    expected = ((0.9 - 1) ** 2 + (0.95 - 1) ** 2 + (0.4 - 1) ** 2 + (0.55 - 1) ** 2) / 4
+    assert brier == round(expected, 3)
+
+
+def _decision_class(size: int):
+    instructor = UserFactory()
+    cohort = CohortFactory()
+    students = enrol(cohort, size, prefix=f"dc{size}-")
+    course = CourseFactory(instructors=[instructor], cohorts=[cohort])
+    decision = make_decision(ModuleFactory(course=course))
+    Assignment.objects.create(item=decision.item, cohort=cohort)
+    for n, student in enumerate(students):
+        decision_commit(
+            decision=decision, user=student, choice=n % 2, rationale="Because.",
+            expects=bool(n % 3), confidence=50 + (n * 5) % 50,
+        )  # fmt: skip
+    decision_score(decision=decision, came_true=True)
+    return {"instructor": instructor, "student": students[1], "item": decision.item,
+            "course": course}  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ["instructor", "student"])
+@pytest.mark.parametrize("page", ["item", "calibration"])
+def test_decision_pages_cost_the_same_queries_for_5_or_60_students(client, role, page):
+    counts = []
+    for size in (5, 60):
+        world = _decision_class(size)
+        client.force_login(world[role])
+        url = (
+            world["item"].get_absolute_url()
+            if page == "item"
+            else reverse("cases:calibration", args=[world["course"].pk])
+        )
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200
+        counts.append(_data_queries(queries))
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= PAGE_BUDGET, counts
