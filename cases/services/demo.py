@@ -15,6 +15,7 @@ from cases.models import (
     CaseStudy,
     Cohort,
     Course,
+    Decision,
     Discussion,
     ItemKind,
     Membership,
@@ -283,6 +284,46 @@ def _stance_checks(course: Course, cohorts, students: list[User]) -> None:
                 )
 
 
+SHANGHAI_BELL_DECISION = {
+    "question": "Should Shanghai Bell's Chinese partners push it to build its own R&D?",
+    "options": [
+        "Yes: build a large research staff of its own",
+        "No: keep relying on its foreign partner's technology",
+    ],
+    "prediction": "Shanghai Bell will come to employ more than 1,000 researchers.",
+    "follow_up": (
+        "It did. By the time Breznitz and Murphree studied it, Shanghai Bell employed more "
+        "than 1,600 researchers, and since 2002 it had worked as a stand-alone company "
+        "incorporated in China, with its state partners holding strong influence.\n\n"
+        "Yet the essay reports no breakthrough products, standards or patents from that "
+        "staff. Before the next class, decide: does the research headcount place the firm "
+        "at the R end of the spectrum, or does it show a capable developer working near "
+        "the frontier without moving it? (Breznitz and Murphree, *Run of the Red Queen*, "
+        "2010.)"
+    ),
+}
+
+
+def _decision_point(course: Course, cohorts) -> None:
+    """A commit-then-reveal decision on Shanghai Bell, in the module that reads it."""
+    reading = CaseReading.objects.filter(
+        item__module__course=course, case__slug="shanghai-bell"
+    ).first()
+    if reading is None or Decision.objects.filter(item__module__course=course).exists():
+        return
+    module = reading.item.module
+    item = course_services.item_create(
+        module=module,
+        kind=ItemKind.DECISION,
+        title=SHANGHAI_BELL_DECISION["question"],
+        cohorts=cohorts,
+        due_at=timezone.now() + timedelta(days=7 * module.position - 6),
+    )
+    Decision.objects.filter(item=item).update(
+        **{k: v for k, v in SHANGHAI_BELL_DECISION.items() if k != "question"}
+    )
+
+
 @transaction.atomic
 def demo_seed() -> list[DemoLogin]:
     """Create the demo people, cohorts and course; return the logins to print."""
@@ -316,6 +357,7 @@ def demo_seed() -> list[DemoLogin]:
     _discussions(course, cohorts)
     _class_activity(course, students)
     _stance_checks(course, cohorts, students)
+    _decision_point(course, cohorts)
     # The gradebook's categories, with every item filed by its kind.
     grade_categories_add_defaults(course=course)
 

@@ -27,7 +27,7 @@ DEFAULT_CATEGORIES = {
     "Participation": (
         Decimal(20),
         0,
-        [ItemKind.STANCE_CHECK, ItemKind.SPECTRUM, ItemKind.LIVE_SESSION],
+        [ItemKind.STANCE_CHECK, ItemKind.SPECTRUM, ItemKind.DECISION, ItemKind.LIVE_SESSION],
     ),
 }
 
