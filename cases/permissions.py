@@ -23,6 +23,7 @@ from cases.models import (
     Module,
     ModuleItem,
     Question,
+    StancePair,
     User,
 )
 from cases.timezones import activate_for
@@ -324,3 +325,23 @@ def access_student(user, course: Course, access: CourseAccess, student_id: int) 
     """One student the user may grade in this course; 404 for anyone else, including
     a student of a cohort another TA looks after."""
     return get_object_or_404(graded_students(user, course, access), pk=student_id)
+
+
+def access_pair(user, pair_id: int):
+    """A stance-check pair's thread, for its two students and for those who grade them;
+    404 for everyone else."""
+    pair = get_object_or_404(
+        StancePair.objects.select_related("stance__item", "first", "second"), pk=pair_id
+    )
+    if user.pk in (pair.first_id, pair.second_id):
+        return pair, None
+    item, access = access_item(user, pair.stance.item_id)
+    course = item.module.course
+    if (
+        not access.can_grade
+        or not graded_students(user, course, access)
+        .filter(pk__in=[pair.first_id, pair.second_id])
+        .exists()
+    ):
+        raise Http404
+    return pair, access

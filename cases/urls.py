@@ -142,4 +142,6 @@ urlpatterns += [
     path("items/<int:pk>/decision/score/", stances.decision_score, name="decision_score"),
     path("items/<int:pk>/decision/settings/", stances.decision_settings, name="decision_settings"),
     path("courses/<int:pk>/calibration/", stances.calibration, name="calibration"),
+    path("items/<int:pk>/stance/pairs/", stances.stance_pairs, name="stance_pairs"),
+    path("pairs/<int:pk>/", stances.pair_thread, name="pair_thread"),
 ]

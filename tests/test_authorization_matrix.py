@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from cases.models import Decision, Extension, Rubric, StanceCheck
+from cases.models import Decision, Extension, Rubric, StanceCheck, StancePair
 from cases.services.quizzes import attempt_submit
 from tests.conftest import ROLES, World
 from tests.factories import AssignmentFactory, make_decision, make_stance_check
@@ -86,6 +86,15 @@ def _decision(world: World) -> Decision:
         decision = make_decision(world.item.module)
         AssignmentFactory(item=decision.item, cohort=world.course.cohorts.get())
     return decision
+
+
+def _pair(world: World) -> StancePair:
+    stance = _stance(world)
+    pair = StancePair.objects.filter(stance=stance).first()
+    if pair is None:
+        first, second = world.users["student"], world.users["student_ta_elsewhere"]
+        pair = StancePair.objects.create(stance=stance, first=first, second=second, distance=4)
+    return pair
 
 
 MATRIX: dict[str, Route] = {
@@ -368,6 +377,16 @@ MATRIX: dict[str, Route] = {
     ),
     "cases:calibration": Route(
         lambda w: reverse("cases:calibration", args=[w.course.pk]), COURSE_MEMBERS
+    ),
+    # Thesis tools: arguing with the other side.
+    "cases:stance_pairs": Route(
+        lambda w: reverse("cases:stance_pairs", args=[_stance(w).item.pk]),
+        signed_in(404, student=403, student_ta_elsewhere=403, ta=403, instructor=302, admin=302),
+        method="post",
+        data={"phase": "before"},
+    ),
+    "cases:pair_thread": Route(
+        lambda w: reverse("cases:pair_thread", args=[_pair(w).pk]), COURSE_MEMBERS
     ),
 }
 

@@ -44,8 +44,10 @@ from cases.models.stances import (
     SCALE,
     Decision,
     DecisionCommit,
+    PairMessage,
     StanceAnswer,
     StanceCheck,
+    StancePair,
     StancePhase,
 )
 from cases.models.status import WorkStatus, with_student_work, work_status
@@ -82,6 +84,7 @@ __all__ = [
     "Membership",
     "Module",
     "ModuleItem",
+    "PairMessage",
     "ParticipationGrade",
     "Post",
     "PostRevision",
@@ -95,6 +98,7 @@ __all__ = [
     "Rubric",
     "StanceAnswer",
     "StanceCheck",
+    "StancePair",
     "StancePhase",
     "Upvote",
     "User",

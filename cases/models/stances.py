@@ -136,3 +136,38 @@ class DecisionCommit(models.Model):
     def probability(self) -> float:
         """The probability the student gave the event."""
         return self.confidence / 100 if self.expects else 1 - self.confidence / 100
+
+
+class StancePair(models.Model):
+    """Two students far apart on a stance check, paired to argue it out in a thread of
+    their own."""
+
+    stance = models.ForeignKey(StanceCheck, on_delete=models.CASCADE, related_name="pairs")
+    first = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    distance = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-distance", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["stance", "first"], name="stance_pair_first_once"),
+            models.UniqueConstraint(fields=["stance", "second"], name="stance_pair_second_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first} and {self.second}"
+
+
+class PairMessage(models.Model):
+    pair = models.ForeignKey(StancePair, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    body = models.TextField()
+    body_html = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"Message {self.pk} in pair {self.pair_id}"

@@ -11,10 +11,13 @@ from cases.models import (
     SCALE,
     Decision,
     DecisionCommit,
+    PairMessage,
     StanceAnswer,
     StanceCheck,
+    StancePair,
     StancePhase,
 )
+from cases.services.discussions import render_post
 from cases.services.work import assignment_for_student, refusal, work_sync
 
 
@@ -156,3 +159,62 @@ def calibration(commits: list[DecisionCommit]) -> tuple[list[CalibrationBucket],
         return buckets, None
     brier = sum((c.probability - (1 if c.decision.came_true else 0)) ** 2 for c in scored)
     return buckets, round(brier / len(scored), 3)
+
+
+# Arguing with the other side ---------------------------------------------------------
+
+# Pairs are at least this far apart on the 7-point scale.
+PAIR_MIN_DISTANCE = 2
+
+
+def polarisation(values: list[int]) -> float | None:
+    """How far answers sit from the middle of the scale, 0 (all "neither") to 1 (all
+    at the two ends): the mean distance from 4, over the greatest possible, 3."""
+    if not values:
+        return None
+    return round(sum(abs(value - 4) for value in values) / len(values) / 3, 2)
+
+
+@transaction.atomic
+def stance_pairs_make(*, stance: StanceCheck, students, phase: str) -> int:
+    """Pair students far apart on their answers in a phase: the most negative with the
+    most positive, working inward while pairs stay at least PAIR_MIN_DISTANCE apart.
+    Students already paired keep their partner; anyone left waits for the next round.
+    The stance row is locked, so two clicks make one set of pairs."""
+    StanceCheck.objects.select_for_update().get(pk=stance.pk)
+    taken = set()
+    for first, second in StancePair.objects.filter(stance=stance).values_list("first", "second"):
+        taken |= {first, second}
+    answers = sorted(
+        (
+            a
+            for a in StanceAnswer.objects.filter(stance=stance, phase=phase, user__in=students)
+            if a.user_id not in taken
+        ),
+        key=lambda a: (a.value, a.user_id),
+    )
+    pairs = []
+    low, high = 0, len(answers) - 1
+    while low < high and answers[high].value - answers[low].value >= PAIR_MIN_DISTANCE:
+        pairs.append(
+            StancePair(
+                stance=stance,
+                first_id=answers[low].user_id,
+                second_id=answers[high].user_id,
+                distance=answers[high].value - answers[low].value,
+            )
+        )
+        low, high = low + 1, high - 1
+    StancePair.objects.bulk_create(pairs)
+    return len(pairs)
+
+
+def pair_message_create(*, pair: StancePair, author, body: str) -> PairMessage:
+    """A message in a pair's thread: Markdown, rendered and cleaned like a post."""
+    body = body.strip()
+    if not body:
+        raise StanceRefused("Write something before sending.")
+    if len(body) > 5000:
+        raise StanceRefused("Keep it under 5,000 characters.")
+    html, _cited = render_post(body, None, set())
+    return PairMessage.objects.create(pair=pair, author=author, body=body, body_html=html)

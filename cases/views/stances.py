@@ -24,9 +24,16 @@ from cases.models import (
     Membership,
     ModuleItem,
     StanceAnswer,
+    StancePair,
     StancePhase,
 )
-from cases.permissions import CourseAccess, access_course, access_item, graded_students
+from cases.permissions import (
+    CourseAccess,
+    access_course,
+    access_item,
+    access_pair,
+    graded_students,
+)
 from cases.services import stances as services
 
 SCALE_LABELS = [str(value) for value, _label in SCALE]
@@ -65,7 +72,17 @@ def _student_context(request, item, stance, form=None) -> dict:
         for answered, label in StancePhase.choices
         if answered in mine
     ]
+    pair = (
+        StancePair.objects.filter(stance=stance)
+        .filter(Q(first=request.user) | Q(second=request.user))
+        .select_related("first", "second")
+        .first()
+    )
     return {
+        "pair": pair,
+        "partner": (pair.second if pair.first_id == request.user.pk else pair.first)
+        if pair
+        else None,
         "item": item,
         "course": item.module.course,
         "stance": stance,
@@ -97,7 +114,25 @@ def _staff_context(request, item, stance, access: CourseAccess) -> dict:
         if row.moved is not None:
             moves[_shift_bucket(row.moved)] += 1
     paired = [r for r in rows if r.moved is not None]
+    pairs = StancePair.objects.filter(stance=stance).select_related("first", "second")
+    pairs = pairs.annotate(message_count=Count("messages"))
+    if not (access.is_instructor or access.is_admin):
+        shown = {row.student.pk for row in rows}  # A TA sees the pairs of their students.
+        pairs = [p for p in pairs if p.first_id in shown or p.second_id in shown]
     return {
+        "pairs": pairs,
+        "polarisation": [
+            (
+                label,
+                services.polarisation(
+                    [r.before.value for r in rows if r.before]
+                    if phase == StancePhase.BEFORE
+                    else [r.after.value for r in rows if r.after]
+                ),
+            )
+            for phase, label in StancePhase.choices
+        ],
+        "pair_min_distance": services.PAIR_MIN_DISTANCE,
         "item": item,
         "course": course,
         "stance": stance,
@@ -364,3 +399,73 @@ def calibration(request: HtmxHttpRequest, pk: int):
         ),
     }
     return render(request, "cases/stances/calibration.html", context)
+
+
+# Arguing with the other side ---------------------------------------------------------
+
+
+@require_POST
+def stance_pairs(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins pair students far apart on a phase's answers."""
+    item, stance, access = _stance_item(request.user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    phase = request.POST.get("phase")
+    if phase not in StancePhase.values:
+        phase = StancePhase.BEFORE
+    given = Membership.objects.filter(user=OuterRef("pk"), cohort__assignments__item=item)
+    students = graded_students(request.user, item.module.course, access).filter(Exists(given))
+    made = services.stance_pairs_make(stance=stance, students=students, phase=phase)
+    messages.success(
+        request,
+        f"Made {made} pair{'s' if made != 1 else ''} of students at least "
+        f"{services.PAIR_MIN_DISTANCE} points apart."
+        if made
+        else "No new pairs to make.",
+    )
+    return redirect(item)
+
+
+@require_http_methods(["GET", "POST"])
+def pair_thread(request: HtmxHttpRequest, pk: int):
+    """The two students of a pair argue the statement out; the course staff who grade
+    them read along."""
+    pair, access = access_pair(request.user, pk)
+    stance = pair.stance
+    error = ""
+    if request.method == "POST":
+        if access is not None:
+            raise PermissionDenied  # Staff read; the pair argues.
+        try:
+            services.pair_message_create(
+                pair=pair, author=request.user, body=request.POST.get("body", "")
+            )
+        except services.StanceRefused as refused:
+            error = str(refused)
+        else:
+            return redirect("cases:pair_thread", pk=pair.pk)
+    answers = {
+        (a.user_id, a.phase): a
+        for a in StanceAnswer.objects.filter(
+            stance=stance, user__in=[pair.first_id, pair.second_id]
+        )
+    }
+    context = {
+        "pair": pair,
+        "stance": stance,
+        "item": stance.item,
+        "course": stance.item.module.course,
+        "sides": [
+            (
+                person,
+                answers.get((person.pk, StancePhase.BEFORE)),
+                answers.get((person.pk, StancePhase.AFTER)),
+            )
+            for person in (pair.first, pair.second)
+        ],
+        "messages_list": pair.messages.select_related("author"),
+        "error": error,
+        "body": request.POST.get("body", "") if error else "",
+        "can_write": access is None,
+    }
+    return render(request, "cases/stances/pair_thread.html", context, status=400 if error else 200)

@@ -1,0 +1,91 @@
+"""Arguing with the other side: students far apart on a stance check are paired and
+argue in a thread of their own; the page shows how polarised the class is."""
+
+import pytest
+from django.urls import reverse
+
+from cases.models import Assignment, Cohort, StancePair
+from cases.services.stances import polarisation, stance_answer, stance_pairs_make
+from tests.factories import MembershipFactory, UserFactory, make_stance_check
+
+pytestmark = pytest.mark.django_db
+
+
+def test_polarisation_runs_from_the_middle_to_the_ends():
+    assert polarisation([4, 4, 4]) == 0
+    assert polarisation([1, 7, 1, 7]) == 1
+    assert polarisation([2, 6]) == round(2 / 3, 2)
+    assert polarisation([]) is None
+
+
+@pytest.fixture
+def classroom(world):
+    stance = make_stance_check(world.item.module)
+    cohort = world.course.cohorts.get()
+    Assignment.objects.create(item=stance.item, cohort=cohort)
+    students = [world.users["student"], world.users["student_ta_elsewhere"]]
+    for n in range(3):
+        student = UserFactory(username=f"peer{n}")
+        MembershipFactory(cohort=cohort, user=student)
+        students.append(student)
+    for student, value in zip(students, [1, 7, 2, 6, 4], strict=True):
+        stance_answer(stance=stance, user=student, value=value, reason=f"At {value}.")
+    return stance, students
+
+
+def test_pairs_join_the_far_ends_and_a_second_round_changes_nothing(world, classroom):
+    stance, students = classroom
+    everyone = world.course.cohorts.get().members.all()
+    assert stance_pairs_make(stance=stance, students=everyone, phase="before") == 2
+    pairs = {(p.first_id, p.second_id, p.distance) for p in StancePair.objects.all()}
+    assert pairs == {(students[0].pk, students[1].pk, 6), (students[2].pk, students[3].pk, 4)}
+    assert stance_pairs_make(stance=stance, students=everyone, phase="before") == 0
+
+
+def test_a_pair_argues_in_a_thread_only_they_and_their_graders_see(world, classroom, client_for):
+    stance, students = classroom
+    client = client_for("instructor")
+    client.post(reverse("cases:stance_pairs", args=[stance.item.pk]), {"phase": "before"})
+    pair = StancePair.objects.get(first=students[0])
+    url = reverse("cases:pair_thread", args=[pair.pk])
+    student = client_for("student")
+    page = student.get(stance.item.get_absolute_url()).content.decode()
+    assert f'href="{url}"' in page
+    student.post(url, {"body": "Royalties are a **tax** on copying. <script>x()</script>"})
+    other = client_for("student_ta_elsewhere").get(url).content.decode()
+    assert "<strong>tax</strong>" in other and "<script>" not in other
+    assert client_for("instructor").get(url).status_code == 200
+    assert client_for("instructor").post(url, {"body": "Hi"}).status_code == 403
+    outsider = UserFactory(username="outsider")
+    MembershipFactory(cohort=world.course.cohorts.get(), user=outsider)
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
+    # A TA who looks after another cohort does not read this pair.
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    section_b.teaching_assistants.add(world.users["ta"])
+    assert client_for("ta").get(url).status_code == 404
+
+
+def test_an_empty_message_is_refused(world, classroom, client_for):
+    stance, students = classroom
+    stance_pairs_make(
+        stance=stance, students=world.course.cohorts.get().members.all(), phase="before"
+    )
+    pair = StancePair.objects.get(first=students[0])
+    response = client_for("student").post(
+        reverse("cases:pair_thread", args=[pair.pk]), {"body": " "}
+    )
+    assert (
+        response.status_code == 400
+        and "Write something before sending." in response.content.decode()
+    )
+
+
+def test_the_results_page_shows_polarisation_and_pairs(world, classroom, client_for):
+    stance, _students = classroom
+    client = client_for("instructor")
+    client.post(reverse("cases:stance_pairs", args=[stance.item.pk]), {"phase": "before"})
+    html = client.get(stance.item.get_absolute_url()).content.decode()
+    assert "before the module <strong>0.67</strong>" in html  # |1-4|,3,2,2,0 over 5, over 3.
+    assert "6 points apart, 0 messages" in html
