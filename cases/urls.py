@@ -11,6 +11,7 @@ from cases.views import (
     quizzes,
     readings,
     schedule,
+    thesis,
     tracker,
 )
 from cases.views import gradebook as gradebook_views
@@ -131,4 +132,10 @@ urlpatterns += [
         name="assignment_release",
     ),
     path("courses/<int:pk>/grades/", gradebook_views.student_grades, name="student_grades"),
+]
+
+# The spectrum exercise.
+urlpatterns += [
+    path("items/<int:pk>/spectrum/save/", thesis.spectrum_save, name="spectrum_save"),
+    path("items/<int:pk>/spectrum/release/", thesis.spectrum_release, name="spectrum_release"),
 ]

@@ -194,3 +194,16 @@ def make_discussion(module, case=None, *, title="R firm or D firm?", **settings)
     return Discussion.objects.create(
         item=item, case=case, prompt="Argue from the case, citing paragraphs.", **settings
     )
+
+
+def make_spectrum(module, cases, cohorts=(), *, title="Place the companies", **assignment):
+    """A spectrum exercise item in `module` over `cases`, given to `cohorts`."""
+    from cases.services.thesis import spectrum_create
+
+    item = ModuleItem.objects.create(
+        module=module, kind=ItemKind.SPECTRUM, title=title, position=70
+    )
+    exercise = spectrum_create(item=item, cases=list(cases))
+    for cohort in cohorts:
+        AssignmentFactory(item=item, cohort=cohort, **assignment)
+    return exercise

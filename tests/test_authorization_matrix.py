@@ -358,6 +358,34 @@ MATRIX |= {
 }
 
 
+def _spectrum_item(world: World):
+    """A spectrum exercise given to the course's section, made once per world."""
+    from cases.models import ModuleItem
+    from tests.factories import make_spectrum
+
+    item = ModuleItem.objects.filter(module=world.item.module, kind="spectrum").first()
+    if item is None:
+        item = make_spectrum(world.item.module, [world.case], world.course.cohorts.all()).item
+    return item
+
+
+# The spectrum exercise: students given it save their placements (course staff do not
+# place companies); its instructors and admins release the class's placements.
+MATRIX |= {
+    "cases:spectrum_save": Route(
+        lambda w: reverse("cases:spectrum_save", args=[_spectrum_item(w).pk]),
+        signed_in(404, student=302, student_ta_elsewhere=302, instructor=403, ta=403, admin=403),
+        method="post",
+    ),
+    "cases:spectrum_release": Route(
+        lambda w: reverse("cases:spectrum_release", args=[_spectrum_item(w).pk]),
+        TEACHERS_POST,
+        method="post",
+        data={"release": "1"},
+    ),
+}
+
+
 def _submitted_answer(world: World):
     attempt_submit(attempt_id=world.attempt.pk)
     return world.attempt.slots.last().answer

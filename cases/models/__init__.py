@@ -41,6 +41,11 @@ from cases.models.readings import (
     Region,
 )
 from cases.models.status import WorkStatus, with_student_work, work_status
+from cases.models.thesis import (
+    MAX_JUSTIFICATION_CHARS,
+    SpectrumExercise,
+    SpectrumPlacement,
+)
 from cases.models.users import LoginThrottle, User
 from cases.models.work import Extension, GradeCategory, Rubric, Work, WorkState
 
@@ -48,6 +53,7 @@ __all__ = [
     "CHOICE_KINDS",
     "LIKERT_LABELS",
     "MAX_DEPTH",
+    "MAX_JUSTIFICATION_CHARS",
     "Answer",
     "Assignment",
     "Attempt",
@@ -82,6 +88,8 @@ __all__ = [
     "ReadingProgress",
     "Region",
     "Rubric",
+    "SpectrumExercise",
+    "SpectrumPlacement",
     "Upvote",
     "User",
     "Work",

@@ -166,7 +166,9 @@ class ItemKind(models.TextChoices):
 class ModuleItemQuerySet(models.QuerySet):
     def with_content(self) -> "ModuleItemQuerySet":
         """Join each kind's own content, so showing an item costs one query."""
-        return self.select_related("module", "case_reading__case", "quiz", "discussion__case")
+        return self.select_related(
+            "module", "case_reading__case", "quiz", "discussion__case", "spectrum"
+        )
 
     def visible_to_student(self, user) -> "ModuleItemQuerySet":
         """Items given to one of the student's cohorts and open now. Unassigned items

@@ -9,13 +9,14 @@ from cases.http import HtmxHttpRequest
 from cases.models import Assignment, ItemKind, ModuleItem
 from cases.permissions import access_course, access_item
 from cases.services import courses as services
-from cases.views import discussions, quizzes, readings
+from cases.views import discussions, quizzes, readings, thesis
 
 # Each item kind with a page of its own; the others show the generic item page.
 ITEM_VIEWS = {
     ItemKind.CASE_READING: readings.item_reader,
     ItemKind.QUIZ: quizzes.item_quiz,
     ItemKind.DISCUSSION: discussions.item_discussion,
+    ItemKind.SPECTRUM: thesis.item_spectrum,
 }
 
 
@@ -87,6 +88,7 @@ def item_create(request: HtmxHttpRequest, pk: int):
             case=data["case"],
             cohorts=data["cohorts"],
             due_at=data["due_at"],
+            spectrum_cases=data["spectrum_cases"],
         )
         messages.success(request, f"Added “{item.title}”.")
         next_page = {

@@ -137,3 +137,14 @@
     if (link) window.location.assign(link.href);
   });
 })();
+
+(function () {
+  // Spectrum exercise: a range input names the <output> that shows its value; keep
+  // that number in step as the student drags or uses the arrow keys. Delegated, so
+  // it works after htmx swaps the form back in.
+  document.addEventListener("input", (event) => {
+    const id = event.target.dataset && event.target.dataset.spectrumOutput;
+    const output = id && document.getElementById(id);
+    if (output) output.textContent = event.target.value;
+  });
+})();
