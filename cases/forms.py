@@ -7,6 +7,7 @@ from django.db.models import Q
 
 from cases.models import (
     CHOICE_KINDS,
+    MAX_JUSTIFICATION_CHARS,
     SCALE,
     CaseStudy,
     Choice,
@@ -483,6 +484,7 @@ class ItemCreateForm(forms.Form):
         (ItemKind.DISCUSSION, "Discussion"),
         (ItemKind.STANCE_CHECK, "Stance check (the title is the statement)"),
         (ItemKind.DECISION, "Decision point (the title is the question)"),
+        (ItemKind.SPECTRUM, "Spectrum exercise"),
     ]
     module = forms.ModelChoiceField(queryset=Module.objects.none())
     kind = forms.ChoiceField(choices=KINDS)
@@ -503,11 +505,19 @@ class ItemCreateForm(forms.Form):
         label="Due",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
+    spectrum_cases = forms.ModelMultipleChoiceField(
+        queryset=CaseStudy.objects.all(),
+        required=False,
+        label="Companies to place (spectrum exercise)",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every case the course reads.",
+    )
 
     def __init__(self, *args, course, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["module"].queryset = course.modules.all()
         self.fields["cohorts"].queryset = course.cohorts.all()
+        self.fields["spectrum_cases"].queryset = CaseStudy.objects.only("title", "company")
 
     def clean(self):
         cleaned = super().clean()
@@ -1053,3 +1063,67 @@ class DecisionSettingsForm(forms.ModelForm):
     def save(self, commit=True):
         self.instance.options = self.cleaned_data["options_text"]
         return super().save(commit)
+
+
+# The spectrum exercise ------------------------------------------------------------------
+
+
+class SpectrumForm(forms.Form):
+    """A student's placement of each company: a position from 0 (novel-product
+    research) to 100 (second-generation and process innovation) and a short
+    justification. A company left without a position is not placed."""
+
+    def __init__(self, *args, cases, placements=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        placements = placements or {}
+        self.cases = list(cases)
+        for case in self.cases:
+            placed = placements.get(case.pk)
+            self.fields[f"position_{case.pk}"] = forms.IntegerField(
+                label=f"Where {case.company} sits (0 = R, 100 = D)",
+                min_value=0,
+                max_value=100,
+                required=False,
+                initial=placed.position if placed else 50,
+                error_messages={
+                    "min_value": "Choose a place from 0 to 100.",
+                    "max_value": "Choose a place from 0 to 100.",
+                    "invalid": "Choose a place from 0 to 100.",
+                },
+                widget=forms.NumberInput(
+                    attrs={
+                        "type": "range",
+                        "step": 1,
+                        "class": "spectrum__range",
+                        "data-show-value": "",
+                    }
+                ),
+            )
+            self.fields[f"justification_{case.pk}"] = forms.CharField(
+                label=f"Why there? ({case.company})",
+                required=False,
+                max_length=MAX_JUSTIFICATION_CHARS,
+                initial=placed.justification if placed else "",
+                widget=forms.Textarea(attrs={"rows": 3}),
+                help_text=f"Up to {MAX_JUSTIFICATION_CHARS} characters; cite paragraphs like ¶3.",
+            )
+
+    def rows(self):
+        """(case, position field, justification field) for the template."""
+        return [
+            (case, self[f"position_{case.pk}"], self[f"justification_{case.pk}"])
+            for case in self.cases
+        ]
+
+    def placements(self) -> list:
+        from cases.services.thesis import PlacementInput
+
+        return [
+            PlacementInput(
+                case_id=case.pk,
+                position=self.cleaned_data[f"position_{case.pk}"],
+                justification=self.cleaned_data[f"justification_{case.pk}"],
+            )
+            for case in self.cases
+            if self.cleaned_data.get(f"position_{case.pk}") is not None
+        ]

@@ -12,6 +12,7 @@ from cases.views import (
     readings,
     schedule,
     stances,
+    thesis,
     tracker,
 )
 from cases.views import gradebook as gradebook_views
@@ -144,4 +145,11 @@ urlpatterns += [
     path("courses/<int:pk>/calibration/", stances.calibration, name="calibration"),
     path("items/<int:pk>/stance/pairs/", stances.stance_pairs, name="stance_pairs"),
     path("pairs/<int:pk>/", stances.pair_thread, name="pair_thread"),
+    path("courses/<int:pk>/regions/", stances.regional_comparison, name="regional_comparison"),
+]
+
+# The spectrum exercise.
+urlpatterns += [
+    path("items/<int:pk>/spectrum/save/", thesis.spectrum_save, name="spectrum_save"),
+    path("items/<int:pk>/spectrum/release/", thesis.spectrum_release, name="spectrum_release"),
 ]

@@ -220,3 +220,16 @@ def make_decision(module, question="Should Shanghai Bell's partners push it towa
         prediction="Its research staff will pass 1,000 within five years.",
         follow_up="FOLLOW-UP-SECRET: the research staff grew past 1,600.",
     )
+
+
+def make_spectrum(module, cases, cohorts=(), *, title="Place the companies", **assignment):
+    """A spectrum exercise item in `module` over `cases`, given to `cohorts`."""
+    from cases.services.thesis import spectrum_create
+
+    item = ModuleItem.objects.create(
+        module=module, kind=ItemKind.SPECTRUM, title=title, position=70
+    )
+    exercise = spectrum_create(item=item, cases=list(cases))
+    for cohort in cohorts:
+        AssignmentFactory(item=item, cohort=cohort, **assignment)
+    return exercise

@@ -388,6 +388,9 @@ MATRIX: dict[str, Route] = {
     "cases:pair_thread": Route(
         lambda w: reverse("cases:pair_thread", args=[_pair(w).pk]), COURSE_MEMBERS
     ),
+    "cases:regional_comparison": Route(
+        lambda w: reverse("cases:regional_comparison", args=[w.course.pk]), COURSE_MEMBERS
+    ),
 }
 
 
@@ -427,6 +430,34 @@ MATRIX |= {
     "cases:student_grades": Route(
         lambda w: reverse("cases:student_grades", args=[w.course.pk]),
         signed_in(404, student=200, student_ta_elsewhere=200, instructor=302, ta=302, admin=302),
+    ),
+}
+
+
+def _spectrum_item(world: World):
+    """A spectrum exercise given to the course's section, made once per world."""
+    from cases.models import ModuleItem
+    from tests.factories import make_spectrum
+
+    item = ModuleItem.objects.filter(module=world.item.module, kind="spectrum").first()
+    if item is None:
+        item = make_spectrum(world.item.module, [world.case], world.course.cohorts.all()).item
+    return item
+
+
+# The spectrum exercise: students given it save their placements (course staff do not
+# place companies); its instructors and admins release the class's placements.
+MATRIX |= {
+    "cases:spectrum_save": Route(
+        lambda w: reverse("cases:spectrum_save", args=[_spectrum_item(w).pk]),
+        signed_in(404, student=302, student_ta_elsewhere=302, instructor=403, ta=403, admin=403),
+        method="post",
+    ),
+    "cases:spectrum_release": Route(
+        lambda w: reverse("cases:spectrum_release", args=[_spectrum_item(w).pk]),
+        TEACHERS_POST,
+        method="post",
+        data={"release": "1"},
     ),
 }
 

@@ -56,3 +56,20 @@ def test_seed_demo_files_every_item_in_a_grade_category():
     assert categories == {"Readings": 10, "Quizzes": 40, "Discussions": 30, "Participation": 20}
     items = [i for m in course.modules.all() for i in m.items.all()]
     assert items and all(i.grade_category_id for i in items)
+
+
+def test_seed_demo_puts_a_spectrum_exercise_over_six_companies_in_the_last_module():
+    call_command("seed_demo", force=True)
+    course = Course.objects.get(code="MGT 6001")
+    last = course.modules.order_by("-position").first()
+    item = last.items.get(kind="spectrum")
+    slugs = set(item.spectrum.cases.values_list("slug", flat=True))
+    assert slugs == {
+        "shanghai-bell",
+        "techfaith",
+        "tencent-qq",
+        "prd-ups-cluster",
+        "lenovo",
+        "smic",
+    }
+    assert item.assignments.count() == 2

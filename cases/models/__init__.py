@@ -51,6 +51,11 @@ from cases.models.stances import (
     StancePhase,
 )
 from cases.models.status import WorkStatus, with_student_work, work_status
+from cases.models.thesis import (
+    MAX_JUSTIFICATION_CHARS,
+    SpectrumExercise,
+    SpectrumPlacement,
+)
 from cases.models.users import LoginThrottle, User
 from cases.models.work import Extension, GradeCategory, Rubric, Work, WorkState
 
@@ -58,6 +63,7 @@ __all__ = [
     "CHOICE_KINDS",
     "LIKERT_LABELS",
     "MAX_DEPTH",
+    "MAX_JUSTIFICATION_CHARS",
     "SCALE",
     "Answer",
     "Assignment",
@@ -96,6 +102,8 @@ __all__ = [
     "ReadingProgress",
     "Region",
     "Rubric",
+    "SpectrumExercise",
+    "SpectrumPlacement",
     "StanceAnswer",
     "StanceCheck",
     "StancePair",

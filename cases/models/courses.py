@@ -168,7 +168,13 @@ class ModuleItemQuerySet(models.QuerySet):
     def with_content(self) -> "ModuleItemQuerySet":
         """Join each kind's own content, so showing an item costs one query."""
         return self.select_related(
-            "module", "case_reading__case", "quiz", "discussion__case", "stance_check", "decision"
+            "module",
+            "case_reading__case",
+            "quiz",
+            "discussion__case",
+            "stance_check",
+            "decision",
+            "spectrum",
         )
 
     def visible_to_student(self, user) -> "ModuleItemQuerySet":

@@ -8,6 +8,7 @@ from cases.models.courses import Assignment, ItemKind
 from cases.models.discussions import Post
 from cases.models.quizzes import Attempt, AttemptState
 from cases.models.readings import ReadingProgress
+from cases.models.work import Work
 
 
 class WorkStatus(models.TextChoices):
@@ -28,6 +29,7 @@ def with_student_work(assignments, user):
     posts = Post.objects.filter(
         author=user, discussion__item=OuterRef("item"), deleted_at__isnull=True
     )
+    own_work = Work.objects.filter(user=user, item=OuterRef("item"))
     return assignments.annotate(
         work_opened=Exists(progress),
         work_done_at=Subquery(progress.values("done_at")[:1]),
@@ -38,6 +40,9 @@ def with_student_work(assignments, user):
         ),
         work_in_progress=Exists(attempts.filter(state=AttemptState.IN_PROGRESS)),
         work_first_post_at=Subquery(posts.order_by("created_at").values("created_at")[:1]),
+        # Every other kind reports through its Work row (cases/services/work.py).
+        work_state=Subquery(own_work.values("state")[:1]),
+        work_handed_in_at=Subquery(own_work.values("submitted_at")[:1]),
     )
 
 
@@ -49,7 +54,7 @@ def work_status(assignment: Assignment, now) -> WorkStatus:
         ItemKind.CASE_READING: assignment.work_done_at,
         ItemKind.QUIZ: assignment.work_submitted_at,
         ItemKind.DISCUSSION: assignment.work_first_post_at,
-    }.get(kind)
+    }.get(kind, assignment.work_handed_in_at)
     if finished_at is not None:
         if assignment.due_at is not None and finished_at > assignment.due_at:
             return WorkStatus.LATE
@@ -57,11 +62,16 @@ def work_status(assignment: Assignment, now) -> WorkStatus:
             ItemKind.CASE_READING: WorkStatus.DONE,
             ItemKind.QUIZ: WorkStatus.SUBMITTED,
             ItemKind.DISCUSSION: WorkStatus.POSTED,
-        }[kind]
+        }.get(kind, WorkStatus.DONE)
     if assignment.is_past_due(now):
         return WorkStatus.LATE
     if kind == ItemKind.CASE_READING and assignment.work_opened:
         return WorkStatus.OPENED
     if kind == ItemKind.QUIZ and assignment.work_in_progress:
+        return WorkStatus.IN_PROGRESS
+    if assignment.work_state in ("opened", "in_progress") and kind not in (
+        ItemKind.CASE_READING,
+        ItemKind.QUIZ,
+    ):
         return WorkStatus.IN_PROGRESS
     return WorkStatus.NOT_STARTED

@@ -38,6 +38,7 @@ def item_create(
     case: CaseStudy | None = None,
     cohorts=(),
     due_at=None,
+    spectrum_cases=None,
 ) -> ModuleItem:
     """Add an item at the end of the module with its kind's content, and give it to the
     cohorts (with one due date) so their students see it."""
@@ -60,6 +61,10 @@ def item_create(
     elif kind == ItemKind.DISCUSSION:
         prompt = "Argue from the case's evidence, citing paragraphs like ¶3."
         Discussion.objects.create(item=item, case=case, prompt=prompt)
+    elif kind == ItemKind.SPECTRUM:
+        from cases.services.thesis import spectrum_create
+
+        spectrum_create(item=item, cases=spectrum_cases)
     Assignment.objects.bulk_create(
         Assignment(item=item, cohort=cohort, due_at=due_at) for cohort in cohorts
     )

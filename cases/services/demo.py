@@ -197,6 +197,32 @@ def _discussions(course: Course, cohorts) -> None:
             )
 
 
+SPECTRUM_TITLE = "Where do they sit? R or D"
+SPECTRUM_CASES = [
+    "shanghai-bell",
+    "techfaith",
+    "tencent-qq",
+    "prd-ups-cluster",
+    "lenovo",
+    "smic",
+]
+
+
+def _spectrum(course: Course, cohorts) -> None:
+    """A spectrum exercise in the last module over six of the companies, once."""
+    from cases.services.thesis import spectrum_create
+
+    last_module = course.modules.order_by("-position").first()
+    if ModuleItem.objects.filter(module=last_module, title=SPECTRUM_TITLE).exists():
+        return
+    item = ModuleItem.objects.create(
+        module=last_module, kind=ItemKind.SPECTRUM, title=SPECTRUM_TITLE, position=95
+    )
+    cases = CaseStudy.objects.filter(slug__in=SPECTRUM_CASES)
+    spectrum_create(item=item, cases=list(cases))
+    _assign(item, cohorts, due_in_days=7 * last_module.position - 1)
+
+
 def case_file_stem(case: CaseStudy) -> str:
     return next(p.stem for p in CASE_FILES.glob("*.md") if p.stem.endswith(case.slug))
 
@@ -355,6 +381,7 @@ def demo_seed() -> list[DemoLogin]:
             _reading_check(module, case, 2 * order, cohorts, due_in_days=due_in_days)
 
     _discussions(course, cohorts)
+    _spectrum(course, cohorts)
     _class_activity(course, students)
     _stance_checks(course, cohorts, students)
     _decision_point(course, cohorts)

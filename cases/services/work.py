@@ -343,3 +343,39 @@ def work_points(work: Work | None, assignment: Assignment, rubric_max: Decimal |
         kept = max(ZERO, ONE - Decimal(assignment.late_penalty_percent * late) / 100)
         earned *= kept
     return earned.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# The spectrum exercise ---------------------------------------------------------------
+
+
+def _spectrum(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    """Submitted once the student has placed every company (full marks for
+    completion), in progress while some; handed in when the last company was first
+    placed, so later edits do not make it late."""
+    from django.db.models import Count, Max
+
+    from cases.models import SpectrumPlacement
+
+    exercise = getattr(item, "spectrum", None)
+    if exercise is None:
+        return {}
+    total = exercise.cases.count()
+    rows = (
+        SpectrumPlacement.objects.filter(exercise=exercise, user__in=user_ids)
+        .values("user")
+        .annotate(placed=Count("pk"), first=Min("created_at"), last=Max("created_at"))
+    )
+    found = {}
+    for row in rows:
+        done = total > 0 and row["placed"] >= total
+        found[row["user"]] = _Found(
+            state=WorkState.SUBMITTED if done else WorkState.IN_PROGRESS,
+            opened_at=row["first"],
+            submitted_at=row["last"] if done else None,
+            auto_score=ONE if done else None,
+            max_score=ONE,
+        )
+    return found
+
+
+WORK_SOURCES[ItemKind.SPECTRUM] = _spectrum

@@ -9,7 +9,7 @@ from cases.http import HtmxHttpRequest
 from cases.models import Assignment, ItemKind, ModuleItem
 from cases.permissions import access_course, access_item
 from cases.services import courses as services
-from cases.views import discussions, quizzes, readings, stances
+from cases.views import discussions, quizzes, readings, stances, thesis
 
 # Each item kind with a page of its own; the others show the generic item page.
 ITEM_VIEWS = {
@@ -18,6 +18,7 @@ ITEM_VIEWS = {
     ItemKind.DISCUSSION: discussions.item_discussion,
     ItemKind.STANCE_CHECK: stances.item_stance_check,
     ItemKind.DECISION: stances.item_decision,
+    ItemKind.SPECTRUM: thesis.item_spectrum,
 }
 
 
@@ -89,6 +90,7 @@ def item_create(request: HtmxHttpRequest, pk: int):
             case=data["case"],
             cohorts=data["cohorts"],
             due_at=data["due_at"],
+            spectrum_cases=data["spectrum_cases"],
         )
         messages.success(request, f"Added “{item.title}”.")
         next_page = {

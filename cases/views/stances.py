@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.charts import histogram
+from cases.charts import dot_plot, histogram
 from cases.forms import (
     DecisionCommitForm,
     DecisionSettingsForm,
@@ -20,9 +20,12 @@ from cases.forms import (
 from cases.http import HtmxHttpRequest
 from cases.models import (
     SCALE,
+    CaseStudy,
     DecisionCommit,
     Membership,
     ModuleItem,
+    Region,
+    SpectrumPlacement,
     StanceAnswer,
     StancePair,
     StancePhase,
@@ -469,3 +472,50 @@ def pair_thread(request: HtmxHttpRequest, pk: int):
         "can_write": access is None,
     }
     return render(request, "cases/stances/pair_thread.html", context, status=400 if error else 200)
+
+
+# Regional comparison ------------------------------------------------------------------
+
+
+@require_GET
+def regional_comparison(request: HtmxHttpRequest, pk: int):
+    """Everyone in the course: Beijing, Shanghai and the Pearl River Delta side by side:
+    the course's companies in each, where the authors place them on the R-to-D
+    spectrum (students: once released) and where the class placed them (students: once
+    a spectrum exercise on them is released). Four queries."""
+    course, access = access_course(request.user, pk)
+    cases = list(
+        CaseStudy.objects.filter(readings__item__module__course=course)
+        .exclude(region=Region.OTHER)
+        .distinct()
+        .order_by("company")
+    )
+    placements = SpectrumPlacement.objects.filter(
+        exercise__item__module__course=course, case__in=cases
+    )
+    if not access.can_grade:
+        placements = placements.filter(exercise__released_at__isnull=False)
+    by_case: dict[int, list[int]] = {}
+    for case_id, position in placements.values_list("case", "position"):
+        by_case.setdefault(case_id, []).append(position)
+    regions = []
+    for region in (Region.BEIJING, Region.SHANGHAI, Region.PRD):
+        here = [c for c in cases if c.region == region]
+        rows = []
+        for case in here:
+            authors = (
+                case.spectrum_placement if (access.can_grade or case.placement_released) else None
+            )
+            rows.append((case.company, by_case.get(case.pk, []), authors))
+        chart = dot_plot(
+            f"{region.label}: the companies on the R-to-D spectrum",
+            f"Where the class placed each {region.label} company from 0 (novel-product "
+            "research) to 100 (second-generation and process innovation), with the "
+            "authors' placement where it may be shown.",
+            rows,
+        )
+        regions.append(
+            {"region": region, "cases": here, "chart": chart, "chart_id": f"region-{region.value}"}
+        )
+    context = {"course": course, "access": access, "regions": regions}
+    return render(request, "cases/stances/regions.html", context)

@@ -1,6 +1,7 @@
 """Stance checks through real HTTP: students answer before and after a module and see
 the class only after answering; the staff see distributions, shifts and reasons."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -141,3 +142,20 @@ def test_stance_pages_cost_the_same_queries_for_5_or_60_students(client, role):
         counts.append(_data_queries(queries))
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts
+
+
+def test_the_dashboard_shows_a_stance_check_in_progress_then_done(world, stance, client_for):
+    student = world.users["student"]
+    client = client_for("student")
+
+    def status_on_dashboard():
+        html = client.get(reverse("cases:home")).content.decode()
+        card = html[html.index(stance.statement) :][:600]
+        return re.search(r'class="tag tag--(\w+)"', card).group(1)
+
+    assert status_on_dashboard() == "not_started"
+    stance_answer(stance=stance, user=student, value=6, reason="Royalties.")
+    assert status_on_dashboard() == "in_progress"
+    _open_after(stance)
+    stance_answer(stance=stance, user=student, value=5, reason="Less sure now.")
+    assert status_on_dashboard() == "done"

@@ -1,0 +1,188 @@
+"""The spectrum exercise: students place each company between novel-product research
+(R) and second-generation and process innovation (D); course staff see the class's
+placements; the instructor releases them, with the authors', to the class."""
+
+from collections import defaultdict
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from cases.charts import dot_plot
+from cases.forms import SpectrumForm
+from cases.http import HtmxHttpRequest
+from cases.models import ModuleItem, SpectrumExercise, SpectrumPlacement
+from cases.permissions import CourseAccess, access_item, graded_students
+from cases.services import thesis as services
+from cases.services.work import assignment_for_student
+
+TEMPLATE = "cases/thesis/spectrum_detail.html"
+AUTHORS = "Authors' placement"
+
+
+def _exercise_item(user, pk: int) -> tuple[ModuleItem, SpectrumExercise, CourseAccess]:
+    item, access = access_item(user, pk)
+    exercise = getattr(item, "spectrum", None)
+    if exercise is None:
+        raise Http404
+    exercise.item = item
+    return item, exercise, access
+
+
+def _chart(title: str, description: str, cases, positions: dict[int, list[int]]):
+    return dot_plot(
+        title,
+        description,
+        [(case.company, positions.get(case.pk, []), case.spectrum_placement) for case in cases],
+    )
+
+
+def _student_context(request, item, exercise, access, *, form=None, saved=False) -> dict:
+    """A student's own placements, and once released the class's beside the authors'.
+    Before release the authors' placement and classmates' answers are not loaded."""
+    user = request.user
+    cases = exercise.cases.order_by("title")
+    if not exercise.released:
+        cases = cases.only("title", "slug", "company")
+    cases = list(cases)
+    own = {p.case_id: p for p in SpectrumPlacement.objects.filter(exercise=exercise, user=user)}
+    assignment = assignment_for_student(item.pk, user)
+    context = {
+        "item": item,
+        "course": item.module.course,
+        "access": access,
+        "assignments": [assignment] if assignment else [],
+        "exercise": exercise,
+        "form": form or SpectrumForm(cases=cases, placements=own),
+        "closed": services.spectrum_refusal(exercise, assignment, timezone.now()),
+        "saved": saved,
+    }
+    if exercise.released:
+        positions = defaultdict(list)
+        for case_id, position in SpectrumPlacement.objects.filter(exercise=exercise).values_list(
+            "case", "position"
+        ):
+            positions[case_id].append(position)
+        chart = _chart(
+            "Where the class placed each company",
+            "Each dot is one student's placement from 0 (novel-product research) to 100 "
+            "(second-generation and process innovation); the triangle is the authors'.",
+            cases,
+            positions,
+        )
+        results = []
+        for case, row in zip(cases, chart.rows, strict=True):
+            mine = own.get(case.pk)
+            distance = None
+            if mine is not None and case.spectrum_placement is not None:
+                distance = abs(mine.position - case.spectrum_placement)
+            results.append({"case": case, "row": row, "mine": mine, "distance": distance})
+        context |= {"chart": chart, "results": results}
+    return context
+
+
+def _staff_context(request, item, exercise, access: CourseAccess) -> dict:
+    """Every placement by the students the user grades, in one query, as a dot plot
+    with the authors' marker, a count per company and a table per student."""
+    course = item.module.course
+    cases = list(exercise.cases.order_by("title"))
+    students = graded_students(request.user, course, access)
+    placements = (
+        SpectrumPlacement.objects.filter(exercise=exercise, user__in=students)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user")
+    )
+    positions = defaultdict(list)
+    by_student: dict[int, dict] = {}
+    for placement in placements:
+        positions[placement.case_id].append(placement.position)
+        row = by_student.setdefault(placement.user_id, {"student": placement.user, "cases": {}})
+        row["cases"][placement.case_id] = placement
+    chart = _chart(
+        "Where your students placed each company",
+        "Each dot is one student's placement from 0 (novel-product research) to 100 "
+        "(second-generation and process innovation); the triangle is the authors'.",
+        cases,
+        positions,
+    )
+    rows = [
+        {"student": row["student"], "placements": [row["cases"].get(c.pk) for c in cases]}
+        for row in by_student.values()
+    ]
+    return {
+        "item": item,
+        "course": course,
+        "access": access,
+        "assignments": item.assignments.select_related("cohort"),
+        "exercise": exercise,
+        "cases": cases,
+        "chart": chart,
+        "rows": rows,
+        "student_count": students.count(),
+    }
+
+
+def item_spectrum(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
+    """A spectrum exercise as a module item. Students given it place each company and
+    see only their own placements until the instructor releases the class's; course
+    staff see every placement by the students they grade, at any time."""
+    exercise = getattr(item, "spectrum", None)
+    if exercise is None:
+        return None
+    exercise.item = item
+    if access.can_grade:
+        return render(request, TEMPLATE, _staff_context(request, item, exercise, access))
+    return render(request, TEMPLATE, _student_context(request, item, exercise, access))
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def spectrum_save(request: HtmxHttpRequest, pk: int):
+    """Students given the exercise save their placements (all companies in one go,
+    saving again overwrites). Errors and refusals come back beside the fields with
+    everything typed kept; htmx gets the form back, a plain post is redirected."""
+    item, exercise, access = _exercise_item(request.user, pk)
+    if access.can_grade:
+        raise PermissionDenied
+    cases = list(exercise.cases.order_by("title").only("title", "slug", "company"))
+    form = SpectrumForm(request.POST, cases=cases)
+    saved = False
+    if form.is_valid():
+        try:
+            services.spectrum_save(
+                exercise=exercise, user=request.user, placements=form.placements()
+            )
+        except services.SpectrumRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            if not request.htmx:
+                messages.success(request, "Your placements are saved.")
+                return redirect(item)
+            saved = True
+    context = _student_context(request, item, exercise, access, form=form, saved=saved)
+    template = TEMPLATE
+    if request.htmx and not request.htmx.history_restore_request:
+        template += "#spectrum-form"
+    return render(request, template, context)
+
+
+@require_POST
+def spectrum_release(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course show students the class's placements and
+    the authors' (or hide them again); TAs and students are refused."""
+    item, exercise, access = _exercise_item(request.user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    release = request.POST.get("release") != "0"
+    services.spectrum_release(exercise=exercise, release=release)
+    messages.success(
+        request,
+        "Students now see the class's placements and the authors'."
+        if release
+        else "Students again see only their own placements.",
+    )
+    return redirect(item)
