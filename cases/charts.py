@@ -93,6 +93,17 @@ class DotRow:
     y: float
     mean: float | None
 
+    @property
+    def polarisation(self) -> float | None:
+        """How split the placements are, 0 (all at one point) to 1 (half at each end):
+        their standard deviation over the largest possible on a 0-100 scale, 50."""
+        if len(self.dots) < 2:
+            return None
+        values = [d.value for d in self.dots]
+        mean = sum(values) / len(values)
+        spread = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+        return round(spread / 50, 2)
+
 
 @dataclass
 class DotPlot:

@@ -11,10 +11,13 @@ from django.views.decorators.vary import vary_on_headers
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import (
     Attempt,
+    DecisionCommit,
     ItemKind,
     ModuleItem,
     Post,
     ReadingProgress,
+    SpectrumPlacement,
+    StanceAnswer,
     Work,
 )
 from cases.permissions import access_student, course_to_grade
@@ -94,7 +97,7 @@ def student_work(course, student, item=None) -> dict:
     """The student's own traces in the course, or on one item (then only that kind's
     query runs): reading progress, attempts and posts."""
     kind = item.kind if item is not None else None
-    found = {"readings": [], "attempts": [], "posts": []}
+    found = {"readings": [], "attempts": [], "posts": [], "answers": []}
     if kind in (None, ItemKind.CASE_READING):
         readings = ReadingProgress.objects.filter(user=student).select_related("case")
         if item is None:
@@ -110,7 +113,38 @@ def student_work(course, student, item=None) -> dict:
         posts = Post.objects.filter(author=student).select_related("discussion__item")
         where = {"discussion__item": item} if item else {"discussion__item__module__course": course}
         found["posts"] = list(posts.filter(**where).order_by("-created_at")[:50])
+    if item is not None:
+        found["answers"] = _thesis_answers(item, student)
     return found
+
+
+def _thesis_answers(item, student) -> list[str]:
+    """A thesis tool's answers by the student, as lines for the side panel: one query."""
+    if item.kind == ItemKind.STANCE_CHECK:
+        answers = StanceAnswer.objects.filter(stance__item=item, user=student).order_by("phase")
+        return [
+            f"{a.get_phase_display()}: {a.value} ({a.get_value_display()}): “{a.reason}”"
+            for a in answers
+        ]
+    if item.kind == ItemKind.DECISION:
+        commit = DecisionCommit.objects.filter(decision__item=item, user=student).first()
+        if commit is None:
+            return []
+        options = item.decision.options
+        choice = options[commit.choice] if commit.choice < len(options) else "?"
+        expects = "will" if commit.expects else "will not"
+        return [
+            f"Chose “{choice}”: “{commit.rationale}”",
+            f"Predicted it {expects} happen, {commit.confidence}% sure",
+        ]
+    if item.kind == ItemKind.SPECTRUM:
+        placements = SpectrumPlacement.objects.filter(exercise__item=item, user=student)
+        return [
+            f"{p.case.company}: {p.position}"
+            + (f": “{p.justification}”" if p.justification else "")
+            for p in placements.select_related("case").order_by("case__company")
+        ]
+    return []
 
 
 @require_GET

@@ -42,3 +42,9 @@ def test_dot_plot_places_values_on_the_0_to_100_scale_with_a_marker():
         "cases/charts/dot_plot.html", {"chart": chart, "chart_id": "d", "marker_name": "Authors"}
     )
     assert "<title>Authors: 85</title>" in html and "<td>60.0</td>" in html
+
+
+def test_polarisation_of_placements_runs_from_agreement_to_a_split_class():
+    chart = dot_plot("S", "d", [("Agreed", [60, 60, 60], None), ("Split", [0, 100, 0, 100], None)])
+    agreed, split = chart.rows
+    assert (agreed.polarisation, split.polarisation) == (0, 1)

@@ -2,11 +2,22 @@
 only where it may be shown, and the class's placements once released."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import CaseStudy, SpectrumPlacement
-from tests.factories import make_spectrum
+from cases.models import CaseReading, CaseStudy, ItemKind, ModuleItem, SpectrumPlacement
+from tests.factories import (
+    CohortFactory,
+    CourseFactory,
+    ModuleFactory,
+    UserFactory,
+    enrol,
+    make_case,
+    make_spectrum,
+)
+from tests.test_query_budgets import PAGE_BUDGET, _data_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -34,3 +45,30 @@ def test_regions_show_companies_and_hide_what_is_not_released(world, client_for)
         and "<title>Shanghai Bell: 35</title>" in student
     )
     assert "No company from Beijing in this course yet." in student
+
+
+def test_the_regions_page_costs_the_same_queries_for_5_or_60_students(client):
+    counts = []
+    for size in (5, 60):
+        instructor = UserFactory()
+        cohort = CohortFactory()
+        students = enrol(cohort, size, prefix=f"rg{size}-")
+        course = CourseFactory(instructors=[instructor], cohorts=[cohort])
+        module = ModuleFactory(course=course)
+        regions = ["beijing", "prd"]
+        cases = [make_case(slug=f"rg-{size}-{n}", region=r) for n, r in enumerate(regions)]
+        for case in cases:
+            item = ModuleItem.objects.create(module=module, kind=ItemKind.CASE_READING, title="R")
+            CaseReading.objects.create(item=item, case=case)
+        exercise = make_spectrum(module, cases, [cohort])
+        SpectrumPlacement.objects.bulk_create(
+            SpectrumPlacement(exercise=exercise, user=s, case=c, position=50)
+            for s in students
+            for c in cases
+        )
+        client.force_login(instructor)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse("cases:regional_comparison", args=[course.pk]))
+        assert response.status_code == 200
+        counts.append(_data_queries(queries))
+    assert counts[0] == counts[1] and counts[1] <= PAGE_BUDGET, counts

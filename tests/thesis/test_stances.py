@@ -159,3 +159,13 @@ def test_the_dashboard_shows_a_stance_check_in_progress_then_done(world, stance,
     _open_after(stance)
     stance_answer(stance=stance, user=student, value=5, reason="Less sure now.")
     assert status_on_dashboard() == "done"
+
+
+def test_the_trackers_side_panel_shows_the_students_answers(world, stance, client_for):
+    stance_answer(stance=stance, user=world.users["student"], value=6, reason="Royalties.")
+    url = reverse(
+        "cases:work_panel", args=[world.course.pk, world.users["student"].pk, stance.item.pk]
+    )
+    html = client_for("ta").get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "Before the module: 6 (Agree): “Royalties.”" in html
+    assert "In progress" in html
