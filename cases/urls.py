@@ -145,6 +145,7 @@ urlpatterns += [
     path("courses/<int:pk>/calibration/", stances.calibration, name="calibration"),
     path("items/<int:pk>/stance/pairs/", stances.stance_pairs, name="stance_pairs"),
     path("pairs/<int:pk>/", stances.pair_thread, name="pair_thread"),
+    path("items/<int:pk>/spectrum/pairs/", stances.spectrum_pairs, name="spectrum_pairs"),
     path("courses/<int:pk>/regions/", stances.regional_comparison, name="regional_comparison"),
 ]
 

@@ -391,6 +391,11 @@ MATRIX: dict[str, Route] = {
     "cases:regional_comparison": Route(
         lambda w: reverse("cases:regional_comparison", args=[w.course.pk]), COURSE_MEMBERS
     ),
+    "cases:spectrum_pairs": Route(
+        lambda w: reverse("cases:spectrum_pairs", args=[_spectrum_item(w).pk]),
+        signed_in(404, student=403, student_ta_elsewhere=403, ta=403, instructor=302, admin=302),
+        method="post",
+    ),
 }
 
 

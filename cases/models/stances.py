@@ -139,10 +139,16 @@ class DecisionCommit(models.Model):
 
 
 class StancePair(models.Model):
-    """Two students far apart on a stance check, paired to argue it out in a thread of
-    their own."""
+    """Two students far apart on a claim (a stance check's statement, or where a
+    spectrum exercise's companies sit), paired to argue it out in a thread of their
+    own."""
 
-    stance = models.ForeignKey(StanceCheck, on_delete=models.CASCADE, related_name="pairs")
+    stance = models.ForeignKey(
+        StanceCheck, null=True, blank=True, on_delete=models.CASCADE, related_name="pairs"
+    )
+    spectrum = models.ForeignKey(
+        "SpectrumExercise", null=True, blank=True, on_delete=models.CASCADE, related_name="pairs"
+    )
     first = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     second = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     distance = models.PositiveSmallIntegerField()
@@ -153,10 +159,29 @@ class StancePair(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["stance", "first"], name="stance_pair_first_once"),
             models.UniqueConstraint(fields=["stance", "second"], name="stance_pair_second_once"),
+            models.UniqueConstraint(fields=["spectrum", "first"], name="spectrum_pair_first_once"),
+            models.UniqueConstraint(
+                fields=["spectrum", "second"], name="spectrum_pair_second_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(stance__isnull=False, spectrum__isnull=True)
+                | Q(stance__isnull=True, spectrum__isnull=False),
+                name="pair_on_one_claim",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.first} and {self.second}"
+
+    @property
+    def item(self):
+        return self.stance.item if self.stance_id else self.spectrum.item
+
+    @property
+    def claim(self) -> str:
+        if self.stance_id:
+            return self.stance.statement
+        return "Where the companies sit between novel-product research (R) and development (D)"
 
 
 class PairMessage(models.Model):

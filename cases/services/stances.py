@@ -209,6 +209,44 @@ def stance_pairs_make(*, stance: StanceCheck, students, phase: str) -> int:
     return len(pairs)
 
 
+# Spectrum pairs are at least this far apart, in mean points over the companies.
+SPECTRUM_PAIR_MIN_DISTANCE = 20
+
+
+@transaction.atomic
+def spectrum_pairs_make(*, exercise, students) -> int:
+    """Pair students whose placements are far apart on average over the exercise's
+    companies, the far ends first, as `stance_pairs_make` does for a stance check."""
+    from cases.models import SpectrumExercise, SpectrumPlacement
+
+    SpectrumExercise.objects.select_for_update().get(pk=exercise.pk)
+    taken = set()
+    for first, second in StancePair.objects.filter(spectrum=exercise).values_list(
+        "first", "second"
+    ):
+        taken |= {first, second}
+    placed: dict[int, list[int]] = {}
+    placements = SpectrumPlacement.objects.filter(exercise=exercise, user__in=students)
+    for user_id, position in placements.values_list("user", "position"):
+        if user_id not in taken:
+            placed.setdefault(user_id, []).append(position)
+    means = sorted((sum(v) / len(v), user_id) for user_id, v in placed.items())
+    pairs = []
+    low, high = 0, len(means) - 1
+    while low < high and means[high][0] - means[low][0] >= SPECTRUM_PAIR_MIN_DISTANCE:
+        pairs.append(
+            StancePair(
+                spectrum=exercise,
+                first_id=means[low][1],
+                second_id=means[high][1],
+                distance=round(means[high][0] - means[low][0]),
+            )
+        )
+        low, high = low + 1, high - 1
+    StancePair.objects.bulk_create(pairs)
+    return len(pairs)
+
+
 def pair_message_create(*, pair: StancePair, author, body: str) -> PairMessage:
     """A message in a pair's thread: Markdown, rendered and cleaned like a post."""
     body = body.strip()

@@ -38,6 +38,7 @@ from cases.permissions import (
     graded_students,
 )
 from cases.services import stances as services
+from cases.views.tracker import thesis_answers
 
 SCALE_LABELS = [str(value) for value, _label in SCALE]
 SHIFT_LABELS = ["-3 or less", "-2", "-1", "0", "+1", "+2", "+3 or more"]
@@ -429,12 +430,33 @@ def stance_pairs(request: HtmxHttpRequest, pk: int):
     return redirect(item)
 
 
+@require_POST
+def spectrum_pairs(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins pair students whose placements are far apart."""
+    item, access = access_item(request.user, pk)
+    exercise = getattr(item, "spectrum", None)
+    if exercise is None:
+        raise Http404
+    if not access.can_teach:
+        raise PermissionDenied
+    given = Membership.objects.filter(user=OuterRef("pk"), cohort__assignments__item=item)
+    students = graded_students(request.user, item.module.course, access).filter(Exists(given))
+    made = services.spectrum_pairs_make(exercise=exercise, students=students)
+    messages.success(
+        request,
+        f"Made {made} pair{'s' if made != 1 else ''} of students at least "
+        f"{services.SPECTRUM_PAIR_MIN_DISTANCE} points apart on average."
+        if made
+        else "No new pairs to make.",
+    )
+    return redirect(item)
+
+
 @require_http_methods(["GET", "POST"])
 def pair_thread(request: HtmxHttpRequest, pk: int):
     """The two students of a pair argue the statement out; the course staff who grade
     them read along."""
     pair, access = access_pair(request.user, pk)
-    stance = pair.stance
     error = ""
     if request.method == "POST":
         if access is not None:
@@ -447,25 +469,12 @@ def pair_thread(request: HtmxHttpRequest, pk: int):
             error = str(refused)
         else:
             return redirect("cases:pair_thread", pk=pair.pk)
-    answers = {
-        (a.user_id, a.phase): a
-        for a in StanceAnswer.objects.filter(
-            stance=stance, user__in=[pair.first_id, pair.second_id]
-        )
-    }
+    item = pair.item
     context = {
         "pair": pair,
-        "stance": stance,
-        "item": stance.item,
-        "course": stance.item.module.course,
-        "sides": [
-            (
-                person,
-                answers.get((person.pk, StancePhase.BEFORE)),
-                answers.get((person.pk, StancePhase.AFTER)),
-            )
-            for person in (pair.first, pair.second)
-        ],
+        "item": item,
+        "course": item.module.course,
+        "sides": [(person, thesis_answers(item, person)) for person in (pair.first, pair.second)],
         "messages_list": pair.messages.select_related("author"),
         "error": error,
         "body": request.POST.get("body", "") if error else "",

@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -15,9 +16,10 @@ from django.views.decorators.vary import vary_on_headers
 from cases.charts import dot_plot
 from cases.forms import SpectrumForm
 from cases.http import HtmxHttpRequest
-from cases.models import ModuleItem, SpectrumExercise, SpectrumPlacement
+from cases.models import ModuleItem, SpectrumExercise, SpectrumPlacement, StancePair
 from cases.permissions import CourseAccess, access_item, graded_students
 from cases.services import thesis as services
+from cases.services.stances import SPECTRUM_PAIR_MIN_DISTANCE
 from cases.services.work import assignment_for_student
 
 TEMPLATE = "cases/thesis/spectrum_detail.html"
@@ -51,7 +53,15 @@ def _student_context(request, item, exercise, access, *, form=None, saved=False)
     cases = list(cases)
     own = {p.case_id: p for p in SpectrumPlacement.objects.filter(exercise=exercise, user=user)}
     assignment = assignment_for_student(item.pk, user)
+    pair = (
+        StancePair.objects.filter(spectrum=exercise)
+        .filter(Q(first=user) | Q(second=user))
+        .select_related("first", "second")
+        .first()
+    )
     context = {
+        "pair": pair,
+        "partner": (pair.second if pair.first_id == user.pk else pair.first) if pair else None,
         "item": item,
         "course": item.module.course,
         "access": access,
@@ -123,6 +133,8 @@ def _staff_context(request, item, exercise, access: CourseAccess) -> dict:
         "chart": chart,
         "rows": rows,
         "student_count": students.count(),
+        "pairs": StancePair.objects.filter(spectrum=exercise).select_related("first", "second"),
+        "pair_min_distance": SPECTRUM_PAIR_MIN_DISTANCE,
     }
 
 

@@ -114,11 +114,11 @@ def student_work(course, student, item=None) -> dict:
         where = {"discussion__item": item} if item else {"discussion__item__module__course": course}
         found["posts"] = list(posts.filter(**where).order_by("-created_at")[:50])
     if item is not None:
-        found["answers"] = _thesis_answers(item, student)
+        found["answers"] = thesis_answers(item, student)
     return found
 
 
-def _thesis_answers(item, student) -> list[str]:
+def thesis_answers(item, student) -> list[str]:
     """A thesis tool's answers by the student, as lines for the side panel: one query."""
     if item.kind == ItemKind.STANCE_CHECK:
         answers = StanceAnswer.objects.filter(stance__item=item, user=student).order_by("phase")

@@ -89,3 +89,23 @@ def test_the_results_page_shows_polarisation_and_pairs(world, classroom, client_
     html = client.get(stance.item.get_absolute_url()).content.decode()
     assert "before the module <strong>0.67</strong>" in html  # |1-4|,3,2,2,0 over 5, over 3.
     assert "6 points apart, 0 messages" in html
+
+
+def test_spectrum_pairs_join_students_far_apart_on_average(world, client_for):
+    from cases.models import SpectrumPlacement
+    from tests.factories import make_spectrum
+
+    exercise = make_spectrum(world.item.module, [world.case], [world.course.cohorts.get()])
+    far, near = world.users["student"], world.users["student_ta_elsewhere"]
+    for user, position in [(far, 10), (near, 80)]:
+        SpectrumPlacement.objects.create(
+            exercise=exercise, user=user, case=world.case, position=position
+        )
+    client = client_for("instructor")
+    client.post(reverse("cases:spectrum_pairs", args=[exercise.item.pk]))
+    pair = StancePair.objects.get(spectrum=exercise)
+    assert (pair.first, pair.second, pair.distance) == (far, near, 70)
+    page = client_for("student").get(exercise.item.get_absolute_url()).content.decode()
+    assert reverse("cases:pair_thread", args=[pair.pk]) in page
+    thread = client_for("student").get(reverse("cases:pair_thread", args=[pair.pk]))
+    assert "Shanghai Bell: 10" in thread.content.decode()
