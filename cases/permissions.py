@@ -311,11 +311,16 @@ def graded_cohorts(user, course: Course, access: CourseAccess):
     return cohorts.filter(Q(teaching_assistants=user) | ~Exists(assigned)).distinct()
 
 
-def graded_students(user, course: Course, access: CourseAccess, cohort_id: int | None = None):
-    """Students of the cohorts the user may grade (one of them, if `cohort_id`)."""
+def graded_students(
+    user, course: Course, access: CourseAccess, cohort_id: int | None = None, item=None
+):
+    """Students of the cohorts the user may grade (one of them, if `cohort_id`; only
+    those given `item`, if one is named)."""
     cohorts = graded_cohorts(user, course, access)
     if cohort_id is not None:
         cohorts = cohorts.filter(pk=cohort_id)
+    if item is not None:
+        cohorts = cohorts.filter(assignments__item=item)
     return User.objects.filter(
         Exists(Cohort.members.through.objects.filter(user=OuterRef("pk"), cohort__in=cohorts))
     )

@@ -17,7 +17,6 @@ from cases.models import (
     Course,
     Discussion,
     Follow,
-    Membership,
     ModuleItem,
     ParticipationGrade,
     Post,
@@ -477,12 +476,8 @@ def discussion_follow(request: HtmxHttpRequest, pk: int):
 def _thread_students(item: ModuleItem, user, access: CourseAccess):
     """Students of the cohorts the thread is given to that the user grades (a TA given
     some cohorts sees only theirs)."""
-    return (
-        graded_students(user, item.module.course, access)
-        .filter(
-            Exists(Membership.objects.filter(user=OuterRef("pk"), cohort__assignments__item=item))
-        )
-        .order_by("last_name", "first_name", "username")
+    return graded_students(user, item.module.course, access, item=item).order_by(
+        "last_name", "first_name", "username"
     )
 
 

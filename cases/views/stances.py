@@ -3,7 +3,7 @@ see how the class moved) and decision points (commit, then reveal)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Avg, Count, Exists, OuterRef, Q
+from django.db.models import Avg, Count, Q
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -22,7 +22,6 @@ from cases.models import (
     SCALE,
     CaseStudy,
     DecisionCommit,
-    Membership,
     ModuleItem,
     Region,
     SpectrumPlacement,
@@ -104,8 +103,7 @@ def _shift_bucket(moved: int) -> int:
 
 def _staff_context(request, item, stance, access: CourseAccess) -> dict:
     course = item.module.course
-    given = Membership.objects.filter(user=OuterRef("pk"), cohort__assignments__item=item)
-    students = graded_students(request.user, course, access).filter(Exists(given))
+    students = graded_students(request.user, course, access, item=item)
     rows = services.shifts(stance, students)
     before = [0] * 7
     after = [0] * 7
@@ -417,8 +415,7 @@ def stance_pairs(request: HtmxHttpRequest, pk: int):
     phase = request.POST.get("phase")
     if phase not in StancePhase.values:
         phase = StancePhase.BEFORE
-    given = Membership.objects.filter(user=OuterRef("pk"), cohort__assignments__item=item)
-    students = graded_students(request.user, item.module.course, access).filter(Exists(given))
+    students = graded_students(request.user, item.module.course, access, item=item)
     made = services.stance_pairs_make(stance=stance, students=students, phase=phase)
     messages.success(
         request,
@@ -439,8 +436,7 @@ def spectrum_pairs(request: HtmxHttpRequest, pk: int):
         raise Http404
     if not access.can_teach:
         raise PermissionDenied
-    given = Membership.objects.filter(user=OuterRef("pk"), cohort__assignments__item=item)
-    students = graded_students(request.user, item.module.course, access).filter(Exists(given))
+    students = graded_students(request.user, item.module.course, access, item=item)
     made = services.spectrum_pairs_make(exercise=exercise, students=students)
     messages.success(
         request,
