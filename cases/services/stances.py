@@ -12,6 +12,8 @@ from cases.models import (
     Decision,
     DecisionCommit,
     PairMessage,
+    SpectrumExercise,
+    SpectrumPlacement,
     StanceAnswer,
     StanceCheck,
     StancePair,
@@ -175,38 +177,44 @@ def polarisation(values: list[int]) -> float | None:
     return round(sum(abs(value - 4) for value in values) / len(values) / 3, 2)
 
 
-@transaction.atomic
-def stance_pairs_make(*, stance: StanceCheck, students, phase: str) -> int:
-    """Pair students far apart on their answers in a phase: the most negative with the
-    most positive, working inward while pairs stay at least PAIR_MIN_DISTANCE apart.
-    Students already paired keep their partner; anyone left waits for the next round.
-    The stance row is locked, so two clicks make one set of pairs."""
-    StanceCheck.objects.select_for_update().get(pk=stance.pk)
+def _paired(claim: dict) -> set[int]:
+    """Students who already have a partner on this claim (stance= or spectrum=)."""
     taken = set()
-    for first, second in StancePair.objects.filter(stance=stance).values_list("first", "second"):
+    for first, second in StancePair.objects.filter(**claim).values_list("first", "second"):
         taken |= {first, second}
-    answers = sorted(
-        (
-            a
-            for a in StanceAnswer.objects.filter(stance=stance, phase=phase, user__in=students)
-            if a.user_id not in taken
-        ),
-        key=lambda a: (a.value, a.user_id),
-    )
+    return taken
+
+
+def _pair_far_ends(scores: dict[int, float], min_distance: float, claim: dict) -> int:
+    """Pair students by score, the lowest with the highest, working inward while pairs
+    stay at least `min_distance` apart; anyone left waits for the next round."""
+    ranked = sorted((score, user_id) for user_id, score in scores.items())
     pairs = []
-    low, high = 0, len(answers) - 1
-    while low < high and answers[high].value - answers[low].value >= PAIR_MIN_DISTANCE:
+    low, high = 0, len(ranked) - 1
+    while low < high and ranked[high][0] - ranked[low][0] >= min_distance:
         pairs.append(
             StancePair(
-                stance=stance,
-                first_id=answers[low].user_id,
-                second_id=answers[high].user_id,
-                distance=answers[high].value - answers[low].value,
+                first_id=ranked[low][1],
+                second_id=ranked[high][1],
+                distance=round(ranked[high][0] - ranked[low][0]),
+                **claim,
             )
         )
         low, high = low + 1, high - 1
     StancePair.objects.bulk_create(pairs)
     return len(pairs)
+
+
+@transaction.atomic
+def stance_pairs_make(*, stance: StanceCheck, students, phase: str) -> int:
+    """Pair students far apart on their answers in a phase (at least
+    PAIR_MIN_DISTANCE). Students already paired keep their partner. The stance row is
+    locked, so two clicks make one set of pairs."""
+    StanceCheck.objects.select_for_update().get(pk=stance.pk)
+    taken = _paired({"stance": stance})
+    answers = StanceAnswer.objects.filter(stance=stance, phase=phase, user__in=students)
+    scores = {a.user_id: a.value for a in answers if a.user_id not in taken}
+    return _pair_far_ends(scores, PAIR_MIN_DISTANCE, {"stance": stance})
 
 
 # Spectrum pairs are at least this far apart, in mean points over the companies.
@@ -216,35 +224,16 @@ SPECTRUM_PAIR_MIN_DISTANCE = 20
 @transaction.atomic
 def spectrum_pairs_make(*, exercise, students) -> int:
     """Pair students whose placements are far apart on average over the exercise's
-    companies, the far ends first, as `stance_pairs_make` does for a stance check."""
-    from cases.models import SpectrumExercise, SpectrumPlacement
-
+    companies, as `stance_pairs_make` does for a stance check."""
     SpectrumExercise.objects.select_for_update().get(pk=exercise.pk)
-    taken = set()
-    for first, second in StancePair.objects.filter(spectrum=exercise).values_list(
-        "first", "second"
-    ):
-        taken |= {first, second}
+    taken = _paired({"spectrum": exercise})
     placed: dict[int, list[int]] = {}
     placements = SpectrumPlacement.objects.filter(exercise=exercise, user__in=students)
     for user_id, position in placements.values_list("user", "position"):
         if user_id not in taken:
             placed.setdefault(user_id, []).append(position)
-    means = sorted((sum(v) / len(v), user_id) for user_id, v in placed.items())
-    pairs = []
-    low, high = 0, len(means) - 1
-    while low < high and means[high][0] - means[low][0] >= SPECTRUM_PAIR_MIN_DISTANCE:
-        pairs.append(
-            StancePair(
-                spectrum=exercise,
-                first_id=means[low][1],
-                second_id=means[high][1],
-                distance=round(means[high][0] - means[low][0]),
-            )
-        )
-        low, high = low + 1, high - 1
-    StancePair.objects.bulk_create(pairs)
-    return len(pairs)
+    scores = {user_id: sum(v) / len(v) for user_id, v in placed.items()}
+    return _pair_far_ends(scores, SPECTRUM_PAIR_MIN_DISTANCE, {"spectrum": exercise})
 
 
 def pair_message_create(*, pair: StancePair, author, body: str) -> PairMessage:
