@@ -216,6 +216,36 @@ def _decision(item: ModuleItem, user_ids) -> dict[int, _Found]:
     }
 
 
+def _spectrum(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    """Submitted once the student has placed every company (full marks for
+    completion), in progress while some; handed in when the last company was first
+    placed, so later edits do not make it late."""
+    from django.db.models import Count, Max
+
+    from cases.models import SpectrumPlacement
+
+    exercise = getattr(item, "spectrum", None)
+    if exercise is None:
+        return {}
+    total = exercise.cases.count()
+    rows = (
+        SpectrumPlacement.objects.filter(exercise=exercise, user__in=user_ids)
+        .values("user")
+        .annotate(placed=Count("pk"), first=Min("created_at"), last=Max("created_at"))
+    )
+    found = {}
+    for row in rows:
+        done = total > 0 and row["placed"] >= total
+        found[row["user"]] = _Found(
+            state=WorkState.SUBMITTED if done else WorkState.IN_PROGRESS,
+            opened_at=row["first"],
+            submitted_at=row["last"] if done else None,
+            auto_score=ONE if done else None,
+            max_score=ONE,
+        )
+    return found
+
+
 # Each kind that students hand work in for; a later kind adds itself here.
 WORK_SOURCES = {
     ItemKind.CASE_READING: _reading,
@@ -223,6 +253,7 @@ WORK_SOURCES = {
     ItemKind.DISCUSSION: _discussion,
     ItemKind.STANCE_CHECK: _stance_check,
     ItemKind.DECISION: _decision,
+    ItemKind.SPECTRUM: _spectrum,
 }
 
 
@@ -350,39 +381,3 @@ def work_points(work: Work | None, assignment: Assignment, rubric_max: Decimal |
         kept = max(ZERO, ONE - Decimal(assignment.late_penalty_percent * late) / 100)
         earned *= kept
     return earned.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-# The spectrum exercise ---------------------------------------------------------------
-
-
-def _spectrum(item: ModuleItem, user_ids) -> dict[int, _Found]:
-    """Submitted once the student has placed every company (full marks for
-    completion), in progress while some; handed in when the last company was first
-    placed, so later edits do not make it late."""
-    from django.db.models import Count, Max
-
-    from cases.models import SpectrumPlacement
-
-    exercise = getattr(item, "spectrum", None)
-    if exercise is None:
-        return {}
-    total = exercise.cases.count()
-    rows = (
-        SpectrumPlacement.objects.filter(exercise=exercise, user__in=user_ids)
-        .values("user")
-        .annotate(placed=Count("pk"), first=Min("created_at"), last=Max("created_at"))
-    )
-    found = {}
-    for row in rows:
-        done = total > 0 and row["placed"] >= total
-        found[row["user"]] = _Found(
-            state=WorkState.SUBMITTED if done else WorkState.IN_PROGRESS,
-            opened_at=row["first"],
-            submitted_at=row["last"] if done else None,
-            auto_score=ONE if done else None,
-            max_score=ONE,
-        )
-    return found
-
-
-WORK_SOURCES[ItemKind.SPECTRUM] = _spectrum
