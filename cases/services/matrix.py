@@ -265,6 +265,7 @@ def course_matrix(
         for e in Extension.objects.filter(assignment__in=assignments, user__in=student_ids)
     }
 
+    rubric_max = _rubric_maxima(items)
     rows = []
     for student in students:
         my_cohorts = {student.cohort_a, student.cohort_b}
@@ -273,7 +274,7 @@ def course_matrix(
             assignment = _assignment_of(item, my_cohorts, by_item_cohort)
             work = works.get((student.pk, item.pk))
             extension = extensions.get((student.pk, assignment.pk)) if assignment else None
-            row.cells.append(_cell(item, assignment, work, extension, now))
+            row.cells.append(_cell(item, assignment, work, extension, now, rubric_max))
         rows.append(row)
     modules = list({i.module_id: i.module for i in every_item}.values())
     return Matrix(
@@ -310,14 +311,21 @@ def student_row(student, course, *, now=None) -> Row:
         for e in Extension.objects.filter(assignment__in=assignments, user=student)
     }
     row = Row(student=student, cohorts=my_cohorts)
+    rubric_max = _rubric_maxima(items)
     for item in items:
         assignment = _assignment_of(item, my_cohorts, by_item_cohort)
         extension = extensions.get(assignment.pk) if assignment else None
-        row.cells.append(_cell(item, assignment, works.get(item.pk), extension, now))
+        work = works.get(item.pk)
+        row.cells.append(_cell(item, assignment, work, extension, now, rubric_max))
     return row
 
 
-def _cell(item, assignment, work, extension, now) -> Cell:
+def _rubric_maxima(items) -> dict[int, Decimal]:
+    """Each rubric-graded item's maximum, worked out once rather than once a cell."""
+    return {item.pk: item.rubric.max_points for item in items if item.rubric_id}
+
+
+def _cell(item, assignment, work, extension, now, rubric_max: dict[int, Decimal]) -> Cell:
     cell = Cell(item=item, assignment=assignment, work=work)
     if assignment is None:
         return cell
@@ -326,8 +334,7 @@ def _cell(item, assignment, work, extension, now) -> Cell:
         cell.assignment = assignment
     cell.status = cell_status(work, assignment, now)
     cell.late = late(work, assignment)
-    rubric_max = item.rubric.max_points if item.rubric_id else None
-    cell.points = work_points(work, assignment, rubric_max)
+    cell.points = work_points(work, assignment, rubric_max.get(item.pk))
     return cell
 
 
