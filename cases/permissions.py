@@ -190,6 +190,18 @@ def courses_to_copy_from(user):
     return Course.objects.filter(instructors=user)
 
 
+def access_item_content(user, item_id: int, kind_field: str):
+    """An item, its kind's content (the one-to-one named `kind_field`, e.g.
+    "stance_check") and the user's roles; 404 if the user may not see the item or it is
+    of another kind."""
+    item, access = access_item(user, item_id)
+    content = getattr(item, kind_field, None)
+    if content is None:
+        raise Http404
+    content.item = item
+    return item, content, access
+
+
 def _role_required(predicate, doc: str):
     def decorator(view):
         @wraps(view)

@@ -4,7 +4,6 @@ see how the class moved) and decision points (commit, then reveal)."""
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Avg, Count, Q
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -32,7 +31,7 @@ from cases.models import (
 from cases.permissions import (
     CourseAccess,
     access_course,
-    access_item,
+    access_item_content,
     access_pair,
     graded_students,
 )
@@ -41,15 +40,6 @@ from cases.views.tracker import thesis_answers
 
 SCALE_LABELS = [str(value) for value, _label in SCALE]
 SHIFT_LABELS = ["-3 or less", "-2", "-1", "0", "+1", "+2", "+3 or more"]
-
-
-def _stance_item(user, pk: int):
-    item, access = access_item(user, pk)
-    stance = getattr(item, "stance_check", None)
-    if stance is None:
-        raise Http404
-    stance.item = item
-    return item, stance, access
 
 
 def _student_context(request, item, stance, form=None) -> dict:
@@ -188,7 +178,7 @@ def item_stance_check(request: HtmxHttpRequest, item: ModuleItem, access: Course
 def stance_answer(request: HtmxHttpRequest, pk: int):
     """Students given the item answer the phase open now (again, to change it). htmx
     gets the panel back; a plain post returns to the item."""
-    item, stance, access = _stance_item(request.user, pk)
+    item, stance, access = access_item_content(request.user, pk, "stance_check")
     if access.can_grade:
         raise PermissionDenied  # Staff do not answer; they read the results.
     form = StanceAnswerForm(request.POST)
@@ -219,7 +209,7 @@ def stance_answer(request: HtmxHttpRequest, pk: int):
 @require_http_methods(["GET", "POST"])
 def stance_settings(request: HtmxHttpRequest, pk: int):
     """Instructors and admins set the statement and the before and after windows."""
-    item, stance, access = _stance_item(request.user, pk)
+    item, stance, access = access_item_content(request.user, pk, "stance_check")
     if not access.can_teach:
         raise PermissionDenied
     form = StanceSettingsForm(request.POST or None, instance=stance)
@@ -238,15 +228,6 @@ def stance_settings(request: HtmxHttpRequest, pk: int):
 
 
 # Commit, then reveal ----------------------------------------------------------------
-
-
-def _decision_item(user, pk: int):
-    item, access = access_item(user, pk)
-    decision = getattr(item, "decision", None)
-    if decision is None:
-        raise Http404
-    decision.item = item
-    return item, decision, access
 
 
 def _decision_student_context(request, item, decision, form=None) -> dict:
@@ -308,7 +289,7 @@ def item_decision(request: HtmxHttpRequest, item: ModuleItem, access: CourseAcce
 @require_POST
 def decision_commit(request: HtmxHttpRequest, pk: int):
     """Students given the item commit, once; the follow-up then opens."""
-    item, decision, access = _decision_item(request.user, pk)
+    item, decision, access = access_item_content(request.user, pk, "decision")
     if access.can_grade:
         raise PermissionDenied
     form = DecisionCommitForm(request.POST, options=decision.options)
@@ -327,7 +308,7 @@ def decision_commit(request: HtmxHttpRequest, pk: int):
 @require_POST
 def decision_score(request: HtmxHttpRequest, pk: int):
     """Instructors and admins record whether the predicted event came true."""
-    item, decision, access = _decision_item(request.user, pk)
+    item, decision, access = access_item_content(request.user, pk, "decision")
     if not access.can_teach:
         raise PermissionDenied
     outcome = {"yes": True, "no": False}.get(request.POST.get("came_true", ""))
@@ -339,7 +320,7 @@ def decision_score(request: HtmxHttpRequest, pk: int):
 @require_http_methods(["GET", "POST"])
 def decision_settings(request: HtmxHttpRequest, pk: int):
     """Instructors and admins write the question, options, prediction and follow-up."""
-    item, decision, access = _decision_item(request.user, pk)
+    item, decision, access = access_item_content(request.user, pk, "decision")
     if not access.can_teach:
         raise PermissionDenied
     form = DecisionSettingsForm(request.POST or None, instance=decision)
@@ -409,7 +390,7 @@ def calibration(request: HtmxHttpRequest, pk: int):
 @require_POST
 def stance_pairs(request: HtmxHttpRequest, pk: int):
     """Instructors and admins pair students far apart on a phase's answers."""
-    item, stance, access = _stance_item(request.user, pk)
+    item, stance, access = access_item_content(request.user, pk, "stance_check")
     if not access.can_teach:
         raise PermissionDenied
     phase = request.POST.get("phase")
@@ -430,10 +411,7 @@ def stance_pairs(request: HtmxHttpRequest, pk: int):
 @require_POST
 def spectrum_pairs(request: HtmxHttpRequest, pk: int):
     """Instructors and admins pair students whose placements are far apart."""
-    item, access = access_item(request.user, pk)
-    exercise = getattr(item, "spectrum", None)
-    if exercise is None:
-        raise Http404
+    item, exercise, access = access_item_content(request.user, pk, "spectrum")
     if not access.can_teach:
         raise PermissionDenied
     students = graded_students(request.user, item.module.course, access, item=item)

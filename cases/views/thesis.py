@@ -7,7 +7,6 @@ from collections import defaultdict
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -16,23 +15,14 @@ from django.views.decorators.vary import vary_on_headers
 from cases.charts import dot_plot
 from cases.forms import SpectrumForm
 from cases.http import HtmxHttpRequest
-from cases.models import ModuleItem, SpectrumExercise, SpectrumPlacement, StancePair
-from cases.permissions import CourseAccess, access_item, graded_students
+from cases.models import ModuleItem, SpectrumPlacement, StancePair
+from cases.permissions import CourseAccess, access_item_content, graded_students
 from cases.services import thesis as services
 from cases.services.stances import SPECTRUM_PAIR_MIN_DISTANCE
 from cases.services.work import assignment_for_student
 
 TEMPLATE = "cases/thesis/spectrum_detail.html"
 AUTHORS = "Authors' placement"
-
-
-def _exercise_item(user, pk: int) -> tuple[ModuleItem, SpectrumExercise, CourseAccess]:
-    item, access = access_item(user, pk)
-    exercise = getattr(item, "spectrum", None)
-    if exercise is None:
-        raise Http404
-    exercise.item = item
-    return item, exercise, access
 
 
 def _chart(title: str, description: str, cases, positions: dict[int, list[int]]):
@@ -157,7 +147,7 @@ def spectrum_save(request: HtmxHttpRequest, pk: int):
     """Students given the exercise save their placements (all companies in one go,
     saving again overwrites). Errors and refusals come back beside the fields with
     everything typed kept; htmx gets the form back, a plain post is redirected."""
-    item, exercise, access = _exercise_item(request.user, pk)
+    item, exercise, access = access_item_content(request.user, pk, "spectrum")
     if access.can_grade:
         raise PermissionDenied
     cases = list(exercise.cases.order_by("title").only("title", "slug", "company"))
@@ -186,7 +176,7 @@ def spectrum_save(request: HtmxHttpRequest, pk: int):
 def spectrum_release(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course show students the class's placements and
     the authors' (or hide them again); TAs and students are refused."""
-    item, exercise, access = _exercise_item(request.user, pk)
+    item, exercise, access = access_item_content(request.user, pk, "spectrum")
     if not access.can_teach:
         raise PermissionDenied
     release = request.POST.get("release") != "0"
