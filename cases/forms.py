@@ -369,15 +369,7 @@ class QuizSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Quiz
-        fields = [
-            "attempts_allowed",
-            "time_limit_minutes",
-            "shuffle_questions",
-            "shuffle_choices",
-            "one_question_per_page",
-            "grading_method",
-            "feedback_release",
-        ]
+        fields = Quiz.SETTINGS
         help_texts = {"time_limit_minutes": "Leave empty for no limit."}
 
     def __init__(self, *args, **kwargs):

@@ -134,6 +134,17 @@ class FeedbackRelease(models.TextChoices):
 class Quiz(models.Model):
     """The quiz kind of module item."""
 
+    # The rules an instructor sets (the settings form; what a copy carries over).
+    SETTINGS = [
+        "attempts_allowed",
+        "time_limit_minutes",
+        "shuffle_questions",
+        "shuffle_choices",
+        "one_question_per_page",
+        "grading_method",
+        "feedback_release",
+    ]
+
     item = models.OneToOneField(ModuleItem, on_delete=models.CASCADE, related_name="quiz")
     attempts_allowed = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1)]

@@ -195,15 +195,6 @@ def _copy_questions(questions: list[Question], course: Course) -> dict[int, Ques
     return by_old
 
 
-QUIZ_SETTINGS = [
-    "attempts_allowed",
-    "time_limit_minutes",
-    "shuffle_questions",
-    "shuffle_choices",
-    "one_question_per_page",
-    "grading_method",
-    "feedback_release",
-]
 # A discussion's dates belong to a term: a copy starts without them.
 DISCUSSION_SETTINGS = ["case_id", "prompt", "post_first", "anonymous"]
 
@@ -227,7 +218,7 @@ def item_copy(*, source: ModuleItem, module: Module, title: str = "") -> ModuleI
     )
     if source.kind == ItemKind.QUIZ:
         quiz = Quiz.objects.create(
-            item=item, **{name: getattr(source.quiz, name) for name in QUIZ_SETTINGS}
+            item=item, **{name: getattr(source.quiz, name) for name in Quiz.SETTINGS}
         )
         slots = list(source.quiz.slots.select_related("question__category", "category"))
         foreign = [s.question for s in slots if s.question_id and s.question.course_id != course.pk]
