@@ -35,6 +35,20 @@ def _data_queries(context) -> int:
     return sum(1 for q in context.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL))
 
 
+def page_queries(client, build, sizes, role, url=None) -> list[int]:
+    """The data queries of one GET by `role`, in a class built by `build(size)` for each
+    size. `url(world)` defaults to the world's item."""
+    counts = []
+    for size in sizes:
+        world = build(size)
+        client.force_login(world[role])
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url(world) if url else world["item"].get_absolute_url())
+        assert response.status_code == 200
+        counts.append(_data_queries(queries))
+    return counts
+
+
 def _class_of(size: int):
     """A course with two cohorts sharing `size` students, four modules of three items
     each, every item assigned to both cohorts."""

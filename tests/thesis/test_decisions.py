@@ -2,8 +2,6 @@
 the instructor scores the prediction and each student sees their calibration."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import Assignment, DecisionCommit, Work, WorkState
@@ -16,7 +14,7 @@ from tests.factories import (
     enrol,
     make_decision,
 )
-from tests.test_query_budgets import PAGE_BUDGET, _data_queries
+from tests.test_query_budgets import PAGE_BUDGET, page_queries
 
 pytestmark = pytest.mark.django_db
 SECRET = "FOLLOW-UP-SECRET"
@@ -122,18 +120,11 @@ def _decision_class(size: int):
 @pytest.mark.parametrize("role", ["instructor", "student"])
 @pytest.mark.parametrize("page", ["item", "calibration"])
 def test_decision_pages_cost_the_same_queries_for_5_or_60_students(client, role, page):
-    counts = []
-    for size in (5, 60):
-        world = _decision_class(size)
-        client.force_login(world[role])
-        url = (
-            world["item"].get_absolute_url()
-            if page == "item"
-            else reverse("cases:calibration", args=[world["course"].pk])
-        )
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url)
-        assert response.status_code == 200
-        counts.append(_data_queries(queries))
+    def url(world):
+        if page == "item":
+            return world["item"].get_absolute_url()
+        return reverse("cases:calibration", args=[world["course"].pk])
+
+    counts = page_queries(client, _decision_class, (5, 60), role, url)
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts

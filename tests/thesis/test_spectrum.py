@@ -4,9 +4,7 @@ their own placements until the instructor releases the class's beside the author
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,7 +33,7 @@ from tests.factories import (
     make_case,
     make_spectrum,
 )
-from tests.test_query_budgets import PAGE_BUDGET, _data_queries
+from tests.test_query_budgets import PAGE_BUDGET, page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -288,13 +286,6 @@ def _class_of(size: int):
 
 @pytest.mark.parametrize("role", ["student", "instructor"])
 def test_the_spectrum_page_costs_the_same_queries_for_any_class_size(client, role):
-    counts = []
-    for size in (5, 40):
-        world = _class_of(size)
-        client.force_login(world[role])
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(world["item"].get_absolute_url())
-        assert response.status_code == 200
-        counts.append(_data_queries(queries))
+    counts = page_queries(client, _class_of, (5, 40), role)
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts

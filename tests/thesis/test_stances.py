@@ -5,8 +5,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -20,7 +18,7 @@ from tests.factories import (
     enrol,
     make_stance_check,
 )
-from tests.test_query_budgets import PAGE_BUDGET, _data_queries
+from tests.test_query_budgets import PAGE_BUDGET, page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -132,14 +130,7 @@ def _stance_class(size: int):
 
 @pytest.mark.parametrize("role", ["instructor", "student"])
 def test_stance_pages_cost_the_same_queries_for_5_or_60_students(client, role):
-    counts = []
-    for size in (5, 60):
-        world = _stance_class(size)
-        client.force_login(world[role])
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(world["item"].get_absolute_url())
-        assert response.status_code == 200
-        counts.append(_data_queries(queries))
+    counts = page_queries(client, _stance_class, (5, 60), role)
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts
 

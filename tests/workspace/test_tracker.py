@@ -30,7 +30,7 @@ from tests.factories import (
     enrol,
     make_case,
 )
-from tests.test_query_budgets import PAGE_BUDGET, _data_queries
+from tests.test_query_budgets import PAGE_BUDGET, _data_queries, page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -224,15 +224,8 @@ WORKSPACE_PAGES = [
 
 @pytest.mark.parametrize("url", WORKSPACE_PAGES)
 def test_workspace_pages_cost_the_same_queries_for_20_or_400_students(client, url):
-    counts = []
-    for size in (20, 400):
-        world = _workspace_class(size)
-        client.force_login(world["instructor"])
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url(world))
-        assert response.status_code == 200
-        counts.append(_data_queries(queries))
-    print(f"{url(world)}: {counts}")
+    counts = page_queries(client, _workspace_class, (20, 400), "instructor", url)
+    print(f"queries at 20 and 400 students: {counts}")
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts
 
