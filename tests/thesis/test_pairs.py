@@ -109,3 +109,16 @@ def test_spectrum_pairs_join_students_far_apart_on_average(world, client_for):
     assert reverse("cases:pair_thread", args=[pair.pk]) in page
     thread = client_for("student").get(reverse("cases:pair_thread", args=[pair.pk]))
     assert "Shanghai Bell: 10" in thread.content.decode()
+
+
+def test_a_student_after_release_sees_no_pairing_controls(world, client_for):
+    from django.utils import timezone
+
+    from tests.factories import make_spectrum
+
+    exercise = make_spectrum(world.item.module, [world.case], [world.course.cohorts.get()])
+    exercise.released_at = timezone.now()
+    exercise.save()
+    page = client_for("student").get(exercise.item.get_absolute_url()).content.decode()
+    assert "The class and the authors" in page
+    assert "Argue with the other side" not in page and "No pairs yet." not in page
