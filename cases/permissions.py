@@ -20,6 +20,9 @@ from cases.models import (
     CaseStudy,
     Cohort,
     Course,
+    LiveAttendance,
+    LiveSession,
+    Membership,
     Module,
     ModuleItem,
     Question,
@@ -363,3 +366,74 @@ def access_pair(user, pair_id: int):
     ):
         raise Http404
     return pair, access
+
+
+# Live class ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveAccess:
+    """What one user is in one live session."""
+
+    course: CourseAccess
+    may_join: bool  # A student the session is for.
+    joined: bool
+
+    @property
+    def runs(self) -> bool:
+        """Launch polls, call on students and mark contributions: the course's graders."""
+        return self.course.can_grade
+
+
+def live_sessions_with_access(user):
+    """Sessions with their course and poll on screen, annotated with the user's roles
+    and whether the session is for them and they joined: one query."""
+    return LiveSession.objects.select_related("course", "item", "current_poll").annotate(
+        **_roles(user, "course"),
+        _in_cohort=Exists(Membership.objects.filter(cohort=OuterRef("cohort"), user=user)),
+        _assigned=Exists(Assignment.objects.open().for_student(user).filter(item=OuterRef("item"))),
+        _joined=Exists(LiveAttendance.objects.filter(session=OuterRef("pk"), user=user)),
+    )
+
+
+def live_access(session: LiveSession, user) -> LiveAccess | None:
+    """The user's access to a session from `live_sessions_with_access`; None if they
+    may not see it. A session for one cohort is for its members; a session of an item,
+    for the students given the item; an ad hoc one, for every student of the course."""
+    course = CourseAccess(
+        is_admin=is_admin(user),
+        is_instructor=session._is_instructor,
+        is_ta=session._is_ta,
+        is_student=session._is_student,
+    )
+    if session.cohort_id:
+        may_join = session._in_cohort and course.is_student
+    elif session.item_id:
+        may_join = session._assigned
+    else:
+        may_join = course.is_student
+    if not (may_join or course.can_grade):
+        return None
+    return LiveAccess(course=course, may_join=may_join, joined=session._joined)
+
+
+def access_live_session(user, session_id: int, queryset=None) -> tuple[LiveSession, LiveAccess]:
+    """A live session and the user's access to it, in one query; 404 if it is not for
+    them."""
+    session = get_object_or_404(
+        live_sessions_with_access(user) if queryset is None else queryset, pk=session_id
+    )
+    access = live_access(session, user)
+    if access is None:
+        raise Http404
+    activate_for(session.course)
+    return session, access
+
+
+def live_session_to_run(user, session_id: int, queryset=None) -> tuple[LiveSession, LiveAccess]:
+    """A live session for those who run it (the course's graders); its students get 403
+    and everyone else 404."""
+    session, access = access_live_session(user, session_id, queryset)
+    if not access.runs:
+        raise PermissionDenied
+    return session, access

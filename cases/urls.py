@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from cases.views import (
     builder,
@@ -7,6 +7,7 @@ from cases.views import (
     dashboard,
     discussions,
     grading,
+    live,
     quiz_staff,
     quizzes,
     readings,
@@ -153,4 +154,23 @@ urlpatterns += [
 urlpatterns += [
     path("items/<int:pk>/spectrum/save/", thesis.spectrum_save, name="spectrum_save"),
     path("items/<int:pk>/spectrum/release/", thesis.spectrum_release, name="spectrum_release"),
+]
+
+# Live class.
+urlpatterns += [
+    path("live/", live.live_join, name="live_join"),
+    re_path(r"^live/(?P<code>[A-Za-z0-9]{6})/$", live.live_join_code, name="live_join_code"),
+    path("live/sessions/<int:pk>/", live.live_session, name="live_session"),
+    path("live/sessions/<int:pk>/join/", live.live_session_join, name="live_session_join"),
+    path("live/sessions/<int:pk>/state/", live.live_state, name="live_state"),
+    path("live/sessions/<int:pk>/answer/", live.live_answer, name="live_answer"),
+    path("live/sessions/<int:pk>/projector/", live.live_projector, name="live_projector"),
+    path("live/sessions/<int:pk>/polls/", live.live_poll_create, name="live_poll_create"),
+    path("live/sessions/<int:pk>/cold-call/", live.live_cold_call, name="live_cold_call"),
+    path("live/sessions/<int:pk>/marks/", live.live_mark, name="live_mark"),
+    path("live/sessions/<int:pk>/end/", live.live_end, name="live_end"),
+    path("live/polls/<int:pk>/", live.live_poll_control, name="live_poll_control"),
+    path("live/marks/<int:pk>/delete/", live.live_mark_delete, name="live_mark_delete"),
+    path("courses/<int:pk>/live/", live.live_sessions, name="live_sessions"),
+    path("items/<int:pk>/live-settings/", live.live_class_settings, name="live_class_settings"),
 ]

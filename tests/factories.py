@@ -233,3 +233,20 @@ def make_spectrum(module, cases, cohorts=(), *, title="Place the companies", **a
     for cohort in cohorts:
         AssignmentFactory(item=item, cohort=cohort, **assignment)
     return exercise
+
+
+def make_live(module, cohorts=(), *, title="Class 3: Shanghai Bell", start_by=None, **assignment):
+    """A live-session item in `module` given to `cohorts`; with `start_by`, also a
+    running session of it, started by that user. Returns the session, or the item."""
+    from cases.models import LiveClass
+    from cases.services.live import session_start
+
+    item = ModuleItem.objects.create(
+        module=module, kind=ItemKind.LIVE_SESSION, title=title, position=60
+    )
+    LiveClass.objects.create(item=item)
+    for cohort in cohorts:
+        AssignmentFactory(item=item, cohort=cohort, **assignment)
+    if start_by is None:
+        return item
+    return session_start(course=module.course, by=start_by, title=title, item=item)

@@ -467,6 +467,113 @@ MATRIX |= {
 }
 
 
+def _live(world: World):
+    """A running session of a live-session item given to the course's section, with a
+    poll open, made once per world."""
+    from cases.models import LiveSession
+    from cases.services.live import poll_create, poll_launch
+    from tests.factories import make_live
+
+    session = LiveSession.objects.filter(course=world.course).first()
+    if session is None:
+        session = make_live(
+            world.item.module, world.course.cohorts.all(), start_by=world.users["instructor"]
+        )
+        poll = poll_create(session=session, kind="single", prompt="R or D?", options=["R", "D"])
+        poll_launch(poll)
+        session.refresh_from_db()
+    return session
+
+
+def _live_mark(world: World):
+    from cases.services.live import mark_add
+
+    session = _live(world)
+    mark = session.marks.first()
+    if mark is None:
+        student, by = world.users["student"], world.users["instructor"]
+        mark = mark_add(session=session, student=student, points=1, note="", by=by)
+    return mark
+
+
+# Live class: students the session is for join and answer from their phones; the
+# course's graders run it; its teachers set how a live-session item is graded.
+LIVE_STUDENTS = signed_in(
+    404, student=200, student_ta_elsewhere=200, instructor=302, ta=302, admin=302
+)
+LIVE_STUDENTS_POST = signed_in(
+    404, student=302, student_ta_elsewhere=302, instructor=403, ta=403, admin=403
+)
+MATRIX |= {
+    "cases:live_join": Route(lambda w: reverse("cases:live_join"), signed_in(200)),
+    "cases:live_join_code": Route(
+        lambda w: reverse("cases:live_join_code", args=[_live(w).join_code]),
+        signed_in(200, instructor=302, ta=302, admin=302),
+    ),
+    "cases:live_session": Route(
+        lambda w: reverse("cases:live_session", args=[_live(w).pk]), COURSE_MEMBERS
+    ),
+    "cases:live_session_join": Route(
+        lambda w: reverse("cases:live_session_join", args=[_live(w).pk]),
+        LIVE_STUDENTS_POST,
+        method="post",
+    ),
+    "cases:live_state": Route(
+        lambda w: reverse("cases:live_state", args=[_live(w).pk]), LIVE_STUDENTS
+    ),
+    "cases:live_answer": Route(
+        lambda w: reverse("cases:live_answer", args=[_live(w).pk]),
+        LIVE_STUDENTS_POST,
+        method="post",
+        data={"answer": "1"},
+    ),
+    "cases:live_projector": Route(
+        lambda w: reverse("cases:live_projector", args=[_live(w).pk]), COURSE_GRADERS
+    ),
+    "cases:live_poll_create": Route(
+        lambda w: reverse("cases:live_poll_create", args=[_live(w).pk]),
+        STAFF_POST,
+        method="post",
+        data={"kind": "word", "prompt": "One word for QQ"},
+    ),
+    "cases:live_poll_control": Route(
+        lambda w: reverse("cases:live_poll_control", args=[_live(w).current_poll_id]),
+        STAFF_POST,
+        method="post",
+        data={"action": "reveal"},
+    ),
+    "cases:live_cold_call": Route(
+        lambda w: reverse("cases:live_cold_call", args=[_live(w).pk]),
+        STAFF_POST,
+        method="post",
+        data={"action": "pick"},
+    ),
+    "cases:live_mark": Route(
+        lambda w: reverse("cases:live_mark", args=[_live(w).pk]),
+        STAFF_POST,
+        method="post",
+        data={"points": "1"},
+    ),
+    "cases:live_mark_delete": Route(
+        lambda w: reverse("cases:live_mark_delete", args=[_live_mark(w).pk]),
+        STAFF_POST,
+        method="post",
+    ),
+    "cases:live_end": Route(
+        lambda w: reverse("cases:live_end", args=[_live(w).pk]), STAFF_POST, method="post"
+    ),
+    "cases:live_sessions": Route(
+        lambda w: reverse("cases:live_sessions", args=[w.course.pk]), COURSE_GRADERS
+    ),
+    "cases:live_class_settings": Route(
+        lambda w: reverse("cases:live_class_settings", args=[_live(w).item_id]),
+        TEACHERS_POST,
+        method="post",
+        data={"attendance_percent": "40", "marks_for_full_credit": "2"},
+    ),
+}
+
+
 def _submitted_answer(world: World):
     attempt_submit(attempt_id=world.attempt.pk)
     return world.attempt.slots.last().answer

@@ -175,6 +175,7 @@ class ModuleItemQuerySet(models.QuerySet):
             "stance_check",
             "decision",
             "spectrum",
+            "live_class",
         )
 
     def visible_to_student(self, user) -> "ModuleItemQuerySet":

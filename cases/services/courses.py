@@ -17,6 +17,7 @@ from cases.models import (
     Discussion,
     Extension,
     ItemKind,
+    LiveClass,
     Module,
     ModuleItem,
     Question,
@@ -65,6 +66,8 @@ def item_create(
         from cases.services.thesis import spectrum_create
 
         spectrum_create(item=item, cases=spectrum_cases)
+    elif kind == ItemKind.LIVE_SESSION:
+        LiveClass.objects.create(item=item)
     Assignment.objects.bulk_create(
         Assignment(item=item, cohort=cohort, due_at=due_at) for cohort in cohorts
     )
@@ -332,6 +335,7 @@ def course_duplicate(*, source: Course, code: str, title: str, by: User) -> Cour
         first_post_due_at=lambda d: None,
         replies_due_at=lambda d: None,
     )
+    clone(list(LiveClass.objects.filter(item__module__course=source)), item_id=new_item)
     return course
 
 

@@ -350,6 +350,57 @@ def _decision_point(course: Course, cohorts) -> None:
     )
 
 
+LIVE_TITLE = "In class: Shanghai Bell, licensee or developer?"
+LIVE_POLL = {
+    "prompt": "Where does Shanghai Bell's edge over its rivals come from?",
+    "options": [
+        "Research that invents new products",
+        "Absorbing licensed designs and improving how they are made",
+        "State protection of its home market",
+    ],
+}
+
+
+def _live_class(course: Course, cohorts, students: list[User], instructor: User) -> None:
+    """A graded class meeting in the module that reads Shanghai Bell, with one ended
+    session of section A: who joined, a poll they answered and two contributions."""
+    from cases.services import live
+
+    reading = CaseReading.objects.filter(
+        item__module__course=course, case__slug="shanghai-bell"
+    ).first()
+    if (
+        reading is None
+        or ModuleItem.objects.filter(module__course=course, title=LIVE_TITLE).exists()
+    ):
+        return
+    module = reading.item.module
+    item = course_services.item_create(
+        module=module,
+        kind=ItemKind.LIVE_SESSION,
+        title=LIVE_TITLE,
+        cohorts=cohorts,
+        due_at=timezone.now() - timedelta(days=1),
+    )
+    session = live.session_start(
+        course=course, by=instructor, title="Class 2, section A", item=item, cohort=cohorts[0]
+    )
+    poll = live.poll_create(session=session, kind="single", **LIVE_POLL)
+    live.poll_launch(poll)
+    session.refresh_from_db()
+    for index, student in enumerate(students[:10]):
+        live.join(session, student)
+        choice = [1, 1, 2, 1, 0, 1, 2, 1, 1, 0][index]
+        live.answer_save(session=session, poll=poll, user=student, answer={"choices": [choice]})
+    live.poll_update(poll, results_shown=True, close=True)
+    for student, points, note in [
+        (students[1], 2, "Tied the licence terms to the factory's learning."),
+        (students[4], 1, "Asked what counts as research."),
+    ]:
+        live.mark_add(session=session, student=student, points=points, note=note, by=instructor)
+    live.session_end(session)
+
+
 @transaction.atomic
 def demo_seed() -> list[DemoLogin]:
     """Create the demo people, cohorts and course; return the logins to print."""
@@ -385,6 +436,7 @@ def demo_seed() -> list[DemoLogin]:
     _class_activity(course, students)
     _stance_checks(course, cohorts, students)
     _decision_point(course, cohorts)
+    _live_class(course, cohorts, students, instructor)
     # The gradebook's categories, with every item filed by its kind.
     grade_categories_add_defaults(course=course)
 

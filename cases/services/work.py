@@ -246,6 +246,39 @@ def _spectrum(item: ModuleItem, user_ids) -> dict[int, _Found]:
     return found
 
 
+def _live_session(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    """Handed in on joining one of the item's sessions; scored as a percent: the
+    attendance share plus contribution marks (see LiveClass)."""
+    from django.db.models import Sum
+
+    from cases.models import LiveAttendance, ParticipationMark
+    from cases.services.live import live_percent
+
+    joined = dict(
+        LiveAttendance.objects.filter(session__item=item, user__in=user_ids)
+        .values("user")
+        .annotate(first=Min("joined_at"))
+        .values_list("user", "first")
+    )
+    points = dict(
+        ParticipationMark.objects.filter(session__item=item, student__in=user_ids)
+        .values("student")
+        .annotate(total=Sum("points"))
+        .values_list("student", "total")
+    )
+    live = getattr(item, "live_class", None)
+    return {
+        user_id: _Found(
+            state=WorkState.SUBMITTED,
+            opened_at=at,
+            submitted_at=at,
+            auto_score=live_percent(live, points.get(user_id, 0)),
+            max_score=Decimal(100),
+        )
+        for user_id, at in joined.items()
+    }
+
+
 # Each kind that students hand work in for; a later kind adds itself here.
 WORK_SOURCES = {
     ItemKind.CASE_READING: _reading,
@@ -254,6 +287,7 @@ WORK_SOURCES = {
     ItemKind.STANCE_CHECK: _stance_check,
     ItemKind.DECISION: _decision,
     ItemKind.SPECTRUM: _spectrum,
+    ItemKind.LIVE_SESSION: _live_session,
 }
 
 

@@ -9,7 +9,7 @@ from cases.http import HtmxHttpRequest
 from cases.models import Assignment, ItemKind, ModuleItem
 from cases.permissions import access_course, access_item
 from cases.services import courses as services
-from cases.views import discussions, quizzes, readings, stances, thesis
+from cases.views import discussions, live, quizzes, readings, stances, thesis
 
 # Each item kind with a page of its own; the others show the generic item page.
 ITEM_VIEWS = {
@@ -19,6 +19,7 @@ ITEM_VIEWS = {
     ItemKind.STANCE_CHECK: stances.item_stance_check,
     ItemKind.DECISION: stances.item_decision,
     ItemKind.SPECTRUM: thesis.item_spectrum,
+    ItemKind.LIVE_SESSION: live.item_live_class,
 }
 
 

@@ -477,6 +477,7 @@ class ItemCreateForm(forms.Form):
         (ItemKind.STANCE_CHECK, "Stance check (the title is the statement)"),
         (ItemKind.DECISION, "Decision point (the title is the question)"),
         (ItemKind.SPECTRUM, "Spectrum exercise"),
+        (ItemKind.LIVE_SESSION, "Live session (a graded class meeting)"),
     ]
     module = forms.ModelChoiceField(queryset=Module.objects.none())
     kind = forms.ChoiceField(choices=KINDS)

@@ -1,0 +1,370 @@
+"""Live class: starting and ending sessions, polls launched one at a time, answers from
+phones, the cold-call picker and participation marks.
+
+Every write is safe to repeat and to race: one attendance row and one answer per
+student (unique constraints, written with ON CONFLICT), and the session row is locked
+while a poll is launched or a student is picked, so two clicks make one change.
+"""
+
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from cases.charts import histogram
+from cases.models import (
+    LIKERT_LABELS,
+    CallOutcome,
+    ColdCall,
+    Course,
+    LiveAnswer,
+    LiveAttendance,
+    LiveClass,
+    LivePoll,
+    LiveSession,
+    ParticipationMark,
+    PollKind,
+    PollState,
+    Post,
+    Question,
+    QuestionKind,
+    User,
+)
+from cases.services.work import work_sync
+
+MAX_OPTIONS = 10
+SPECTRUM_BINS = 10
+SHOWN_WORDS = 30
+
+
+class LiveRefused(Exception):
+    """A student's action the session cannot take now; the message says why."""
+
+
+# Sessions ---------------------------------------------------------------------------
+
+
+def session_start(*, course: Course, by: User, title: str, item=None, cohort=None) -> LiveSession:
+    """A new running session with a fresh join code (drawn again on the rare clash)."""
+    for _attempt in range(5):
+        try:
+            with transaction.atomic():
+                return LiveSession.objects.create(
+                    course=course, item=item, cohort=cohort, title=title, started_by=by
+                )
+        except IntegrityError:
+            continue
+    raise RuntimeError("Could not draw an unused join code.")
+
+
+def _bump(session: LiveSession) -> None:
+    LiveSession.objects.filter(pk=session.pk).update(version=F("version") + 1)
+
+
+@transaction.atomic
+def session_end(session: LiveSession) -> None:
+    """Close the open poll and stop taking joins and answers. Ending twice is a no-op."""
+    now = timezone.now()
+    LivePoll.objects.filter(session=session, state=PollState.OPEN).update(
+        state=PollState.CLOSED, closed_at=now
+    )
+    LiveSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(
+        ended_at=now, version=F("version") + 1
+    )
+
+
+@transaction.atomic
+def join(session: LiveSession, user: User) -> bool:
+    """Record that the student joined (that is attendance). True the first time."""
+    if not session.is_running:
+        raise LiveRefused("This live session has ended.")
+    _attendance, created = LiveAttendance.objects.get_or_create(session=session, user=user)
+    if created and session.item_id:
+        work_sync(session.item, [user.pk])
+    return created
+
+
+# Polls ------------------------------------------------------------------------------
+
+
+def poll_fields_from_question(question: Question) -> dict:
+    """A bank question as a poll: its kind, its title as the prompt and its choices as
+    options. Numeric questions have no poll kind and short text becomes a word poll."""
+    kinds = {
+        QuestionKind.SINGLE: PollKind.SINGLE,
+        QuestionKind.MULTIPLE: PollKind.MULTIPLE,
+        QuestionKind.TRUE_FALSE: PollKind.SINGLE,
+        QuestionKind.LIKERT: PollKind.LIKERT,
+        QuestionKind.SPECTRUM: PollKind.SPECTRUM,
+        QuestionKind.SHORT_TEXT: PollKind.WORD,
+    }
+    if question.kind not in kinds:
+        raise ValueError(f"A {question.get_kind_display().lower()} question cannot be a poll.")
+    options = []
+    if question.kind == QuestionKind.TRUE_FALSE:
+        options = ["True", "False"]
+    elif question.kind in (QuestionKind.SINGLE, QuestionKind.MULTIPLE):
+        options = [choice.text[:200] for choice in question.choices.all()][:MAX_OPTIONS]
+    return {"kind": kinds[question.kind], "prompt": question.title[:300], "options": options}
+
+
+def poll_create(
+    *, session: LiveSession, kind: str, prompt: str, options=(), question=None
+) -> LivePoll:
+    last = session.polls.order_by("-position").values_list("position", flat=True).first() or 0
+    return LivePoll.objects.create(
+        session=session,
+        position=last + 1,
+        kind=kind,
+        prompt=prompt.strip(),
+        options=list(options) if kind in (PollKind.SINGLE, PollKind.MULTIPLE) else [],
+        question=question,
+    )
+
+
+@transaction.atomic
+def poll_launch(poll: LivePoll) -> None:
+    """Put the poll on screen and open it, results hidden; any other open poll of the
+    session closes. Launching a closed poll opens it again, keeping its answers. The
+    poll object is brought up to date; a session object the caller holds is not."""
+    session = LiveSession.objects.select_for_update().get(pk=poll.session_id)
+    if not session.is_running:
+        raise LiveRefused("This live session has ended.")
+    now = timezone.now()
+    LivePoll.objects.filter(session=session, state=PollState.OPEN).exclude(pk=poll.pk).update(
+        state=PollState.CLOSED, closed_at=now
+    )
+    opened = {"state": PollState.OPEN, "opened_at": now, "closed_at": None, "results_shown": False}
+    LivePoll.objects.filter(pk=poll.pk).update(**opened)
+    for name, value in opened.items():
+        setattr(poll, name, value)
+    session.current_poll = poll
+    session.version += 1
+    session.save(update_fields=["current_poll", "version"])
+
+
+@transaction.atomic
+def poll_update(poll: LivePoll, *, results_shown: bool | None = None, close: bool = False) -> None:
+    """Reveal or hide the results, or close the poll; it stays on screen."""
+    changes = {}
+    if results_shown is not None:
+        changes["results_shown"] = results_shown
+    if close:
+        changes |= {"state": PollState.CLOSED, "closed_at": timezone.now()}
+        LivePoll.objects.filter(pk=poll.pk, state=PollState.OPEN).update(**changes)
+    else:
+        LivePoll.objects.filter(pk=poll.pk).update(**changes)
+    _bump(poll.session)
+
+
+def answer_save(*, session: LiveSession, poll: LivePoll, user: User, answer: dict) -> None:
+    """Store the student's answer to the open poll on screen (replacing an earlier one);
+    `answer` holds the cleaned `choices`, `value` or `text` for the poll's kind. One
+    statement, so a repeated or concurrent answer leaves one row. (An answer that
+    arrives as the poll closes, after the check, is kept: it was sent while open.)"""
+    if not session.is_running:
+        raise LiveRefused("This live session has ended.")
+    if session.current_poll_id != poll.pk or poll.state != PollState.OPEN:
+        raise LiveRefused("That poll closed before your answer arrived.")
+    row = LiveAnswer(
+        poll=poll,
+        user=user,
+        choices=answer.get("choices", []),
+        value=answer.get("value"),
+        text=answer.get("text", ""),
+    )
+    LiveAnswer.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["poll", "user"],
+        update_fields=["choices", "value", "text", "updated_at"],
+    )
+
+
+# Results ----------------------------------------------------------------------------
+
+
+@dataclass
+class ResultRow:
+    label: str
+    count: int
+    percent: int
+
+
+@dataclass
+class PollResults:
+    poll: LivePoll
+    total: int
+    rows: list[ResultRow] = field(default_factory=list)  # Options or Likert points.
+    chart: object = None  # Spectrum: a histogram of the placements.
+    mean: float | None = None
+    words: list[tuple[str, int, int]] = field(default_factory=list)  # word, count, size 1-5
+
+
+def _rows(labels, counts, total) -> list[ResultRow]:
+    return [
+        ResultRow(label, count, round(100 * count / total) if total else 0)
+        for label, count in zip(labels, counts, strict=True)
+    ]
+
+
+def poll_results(poll: LivePoll) -> PollResults:
+    """What the class answered, counted in one query."""
+    answers = LiveAnswer.objects.filter(poll=poll)
+    if poll.kind in (PollKind.SINGLE, PollKind.MULTIPLE):
+        counts = [0] * len(poll.options)
+        total = 0
+        for choices in answers.values_list("choices", flat=True):
+            total += 1
+            for index in choices:
+                if 0 <= index < len(counts):
+                    counts[index] += 1
+        return PollResults(poll, total, _rows(poll.options, counts, total))
+    if poll.kind == PollKind.LIKERT:
+        found = dict(answers.values_list("value").annotate(n=Count("pk")))
+        counts = [found.get(value, 0) for value, _label in LIKERT_LABELS]
+        total = sum(counts)
+        labels = [f"{value} · {label}" for value, label in LIKERT_LABELS]
+        return PollResults(poll, total, _rows(labels, counts, total))
+    if poll.kind == PollKind.SPECTRUM:
+        values = list(answers.values_list("value", flat=True))
+        bins = [0] * SPECTRUM_BINS
+        for value in values:
+            bins[min(value // (100 // SPECTRUM_BINS), SPECTRUM_BINS - 1)] += 1
+        labels = [f"{low}-{low + 9}" if low < 90 else "90-100" for low in range(0, 100, 10)]
+        chart = histogram(
+            "Where the class placed it",
+            "How many students placed it in each tenth of the spectrum, from 0 (novel-product "
+            "research, R) to 100 (second-generation and process innovation, D).",
+            labels,
+            ("", bins),
+        )
+        mean = round(sum(values) / len(values), 1) if values else None
+        return PollResults(poll, len(values), chart=chart, mean=mean)
+    found = list(
+        answers.exclude(text="")
+        .values_list("text")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "text")
+        .values_list("text", "n")
+    )
+    total = sum(n for _text, n in found)
+    top = found[0][1] if found else 1
+    words = [(text, n, 1 + round(4 * n / top)) for text, n in found[:SHOWN_WORDS]]
+    return PollResults(poll, total, words=words)
+
+
+# Cold calls and marks ---------------------------------------------------------------
+
+
+def with_spoken(course: Course, students):
+    """The students annotated with `spoken`: how often each has spoken in the course,
+    counting participation marks in its live sessions and discussion posts (not
+    deleted) in its threads."""
+
+    def count(queryset, ref):
+        return Coalesce(
+            Subquery(
+                queryset.filter(**{ref: OuterRef("pk")})
+                .values(ref)
+                .annotate(n=Count("pk"))
+                .values("n")
+            ),
+            0,
+        )
+
+    marks = ParticipationMark.objects.filter(session__course=course)
+    posts = Post.objects.filter(discussion__item__module__course=course, deleted_at__isnull=True)
+    return students.annotate(spoken=count(marks, "student") + count(posts, "author"))
+
+
+def spoken_counts(course: Course, students) -> dict[int, int]:
+    """How often each student has spoken in the course (see `with_spoken`). One query."""
+    return dict(with_spoken(course, students).values_list("pk", "spoken"))
+
+
+def present_students(session: LiveSession, students):
+    """Those of `students` who joined the session and were not found absent when
+    called on."""
+    absent = ColdCall.objects.filter(session=session, outcome=CallOutcome.ABSENT)
+    return students.filter(live_attendance__session=session).exclude(
+        pk__in=absent.values("student")
+    )
+
+
+def pick_weight(spoken: int) -> float:
+    """A student's chance of being picked, against others': 1 for one who has not spoken
+    yet, a quarter for one who spoke once, a ninth for twice..."""
+    return 1 / (1 + spoken) ** 2
+
+
+@transaction.atomic
+def cold_call_pick(*, session: LiveSession, by: User, students, rng=None) -> ColdCall | None:
+    """Pick a present student, favouring those who have spoken least in the course and
+    never the one picked last. None when nobody else is there to pick."""
+    rng = rng or random.SystemRandom()
+    LiveSession.objects.select_for_update().filter(pk=session.pk).first()
+    last = ColdCall.objects.filter(session=session).values_list("student", flat=True).first()
+    candidates = present_students(session, students)
+    if last is not None:
+        candidates = candidates.exclude(pk=last)
+    spoken = spoken_counts(session.course, candidates)
+    if not spoken:
+        return None
+    ids = sorted(spoken)
+    chosen = rng.choices(ids, weights=[pick_weight(spoken[pk]) for pk in ids])[0]
+    return ColdCall.objects.create(session=session, student_id=chosen, called_by=by)
+
+
+def cold_call_absent(call: ColdCall) -> None:
+    """The student called on is not there: not called again this session."""
+    ColdCall.objects.filter(pk=call.pk).update(outcome=CallOutcome.ABSENT)
+
+
+@transaction.atomic
+def mark_add(
+    *, session: LiveSession, student: User, points: int, note: str, by: User, call=None
+) -> ParticipationMark:
+    """A contribution: +1 or +2 with a note. The student spoke, so they are present
+    (joined if they had not); a cold call it answers becomes "contributed"."""
+    LiveAttendance.objects.get_or_create(session=session, user=student)
+    mark = ParticipationMark.objects.create(
+        session=session,
+        student=student,
+        points=points,
+        note=note.strip(),
+        marked_by=by,
+        cold_call=call,
+    )
+    if call is not None:
+        ColdCall.objects.filter(pk=call.pk).update(outcome=CallOutcome.CONTRIBUTED)
+    if session.item_id:
+        work_sync(session.item, [student.pk])
+    return mark
+
+
+@transaction.atomic
+def mark_remove(mark: ParticipationMark) -> None:
+    session = mark.session
+    if mark.cold_call_id and not mark.cold_call.marks.exclude(pk=mark.pk).exists():
+        ColdCall.objects.filter(pk=mark.cold_call_id).update(outcome=CallOutcome.CALLED)
+    mark.delete()
+    if session.item_id:
+        work_sync(session.item, [mark.student_id])
+
+
+# Grades -----------------------------------------------------------------------------
+
+
+def live_percent(live: LiveClass | None, points: int) -> Decimal:
+    """The share of a live session item's points a student who joined earned, 0-100:
+    joining earns the attendance share, contribution points the rest (in full at the
+    item's mark count)."""
+    live = live or LiveClass()
+    share = Decimal(live.attendance_percent)
+    earned = min(points, live.marks_for_full_credit) / Decimal(live.marks_for_full_credit)
+    return (share + (100 - share) * earned).quantize(Decimal("0.01"))

@@ -1,0 +1,601 @@
+"""Live class: the instructor's console and projector, students' phones, the cold-call
+picker and participation marks.
+
+The projector and the console poll every second with conditional GET: an unchanged
+session answers 304 after one query, before any template is touched. Phones poll every
+three seconds carrying the version they show, and an unchanged session answers 204, so
+htmx never replaces a half-filled answer form.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from cases.forms.live import (
+    JoinForm,
+    LiveAnswerForm,
+    LiveClassForm,
+    LiveStartForm,
+    MarkForm,
+    PollForm,
+)
+from cases.http import HtmxHttpRequest, parse_int
+from cases.models import (
+    ColdCall,
+    ItemKind,
+    LiveAnswer,
+    LiveAttendance,
+    LivePoll,
+    LiveSession,
+    ModuleItem,
+    ParticipationMark,
+    PollState,
+)
+from cases.permissions import (
+    CourseAccess,
+    LiveAccess,
+    access_live_session,
+    course_to_grade,
+    course_to_teach,
+    graded_students,
+    live_access,
+    live_session_to_run,
+    live_sessions_with_access,
+)
+from cases.services import live as services
+from cases.views.errors import htmx_alert
+
+
+def _with_counts(queryset):
+    """Sessions annotated with what the projector shows besides the session row: how
+    many answered the poll on screen, when an answer last changed, and how many joined.
+    Together with the row's version they make the ETag."""
+    answers = LiveAnswer.objects.filter(poll=OuterRef("current_poll")).values("poll")
+    joined = LiveAttendance.objects.filter(session=OuterRef("pk")).values("session")
+    return queryset.annotate(
+        answer_count=Coalesce(Subquery(answers.annotate(n=Count("pk")).values("n")), 0),
+        answered_at=Subquery(answers.annotate(at=Max("updated_at")).values("at")),
+        joined_count=Coalesce(Subquery(joined.annotate(n=Count("pk")).values("n")), 0),
+    )
+
+
+def _etag(session: LiveSession, view: str) -> str:
+    answered = session.answered_at.timestamp() if session.answered_at else 0
+    return (
+        f'W/"live-{view}-{session.pk}-v{session.version}-a{session.answer_count}'
+        f'-{answered}-j{session.joined_count}"'
+    )
+
+
+def _not_modified(request, etag: str):
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+        response["ETag"] = etag
+        return response
+    return None
+
+
+def _with_etag(response, etag: str):
+    response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _poll_context(session: LiveSession) -> dict:
+    poll = session.current_poll
+    return {"poll": poll, "results": services.poll_results(poll) if poll else None}
+
+
+def _join_url(request, session: LiveSession) -> str:
+    return request.build_absolute_uri(reverse("cases:live_join_code", args=[session.join_code]))
+
+
+# Joining -----------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def live_join(request: HtmxHttpRequest):
+    """Anyone signed in: type the code on the screen to join a running session. Only a
+    session for the user is found; a wrong code and someone else's session read the
+    same."""
+    form = JoinForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        session = (
+            live_sessions_with_access(request.user)
+            .filter(join_code=form.cleaned_data["code"], ended_at__isnull=True)
+            .first()
+        )
+        access = live_access(session, request.user) if session else None
+        if access is None:
+            form.add_error("code", "No running session has that code for you. Check the screen.")
+        else:
+            if access.may_join and not access.runs:
+                services.join(session, request.user)
+            return redirect(session)
+    return render(request, "cases/live/join.html", {"form": form})
+
+
+@require_GET
+def live_join_code(request: HtmxHttpRequest, code: str):
+    """The address on the projector: the join form with the code filled in (joining
+    changes data, so it is a button press, not this GET). Those already in go on."""
+    session = (
+        live_sessions_with_access(request.user)
+        .filter(join_code=code.upper(), ended_at__isnull=True)
+        .first()
+    )
+    access = live_access(session, request.user) if session else None
+    if access is not None and (access.joined or access.runs):
+        return redirect(session)
+    return render(request, "cases/live/join.html", {"form": JoinForm(initial={"code": code})})
+
+
+@require_POST
+def live_session_join(request: HtmxHttpRequest, pk: int):
+    """Students the session is for join it (again is harmless); its staff run it."""
+    session, access = access_live_session(request.user, pk)
+    if not access.may_join or access.runs:
+        raise PermissionDenied
+    try:
+        services.join(session, request.user)
+    except services.LiveRefused as refusal:
+        messages.error(request, str(refusal))
+    return redirect(session)
+
+
+# The student's phone -----------------------------------------------------------------
+
+
+def _student_context(request, session: LiveSession, access: LiveAccess, form=None) -> dict:
+    poll = session.current_poll
+    mine = None
+    if poll is not None:
+        mine = LiveAnswer.objects.filter(poll=poll, user=request.user).first()
+    if poll is not None and poll.state == PollState.OPEN and form is None:
+        form = LiveAnswerForm(poll=poll, initial=_initial(poll, mine))
+    shown = poll is not None and poll.results_shown
+    return {
+        "session": session,
+        "course": session.course,
+        "access": access,
+        "poll": poll,
+        "mine": mine,
+        "mine_text": _answer_text(poll, mine),
+        "form": form,
+        "results": services.poll_results(poll) if shown else None,
+        "version": session.version,
+    }
+
+
+def _initial(poll: LivePoll, answer: LiveAnswer | None) -> dict:
+    if answer is None:
+        return {}
+    if poll.kind == "single":
+        return {"answer": answer.choices[0] if answer.choices else None}
+    if poll.kind == "multiple":
+        return {"answer": answer.choices}
+    if poll.kind in ("likert", "spectrum"):
+        return {"answer": answer.value}
+    return {"answer": answer.text}
+
+
+def _answer_text(poll: LivePoll | None, answer: LiveAnswer | None) -> str:
+    """The student's answer in words."""
+    if poll is None or answer is None:
+        return ""
+    if poll.kind in ("single", "multiple"):
+        return "; ".join(poll.options[i] for i in answer.choices if 0 <= i < len(poll.options))
+    if poll.kind == "likert":
+        from cases.models import LIKERT_LABELS
+
+        return dict(LIKERT_LABELS).get(answer.value, "")
+    if poll.kind == "spectrum":
+        return f"{answer.value} of 100"
+    return answer.text
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def live_state(request: HtmxHttpRequest, pk: int):
+    """Students the session is for: the poll on screen, their answer and any revealed
+    results, for the phone to poll. `known` is the version the phone shows: while the
+    session has not changed the answer is 204 and htmx leaves the page alone."""
+    session, access = access_live_session(request.user, pk)
+    if access.runs:
+        return redirect(session)
+    if request.GET.get("known") == str(session.version):
+        return HttpResponse(status=204)
+    context = _student_context(request, session, access)
+    if not request.htmx or request.htmx.history_restore_request:
+        return render(request, "cases/live/student.html", context)
+    return render(request, "cases/live/student.html#live-state", context)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def live_answer(request: HtmxHttpRequest, pk: int):
+    """Students answer the open poll (again, to change it). Answering joins a student
+    who had not pressed Join. A bad answer comes back with its message and what was
+    chosen; a poll that closed meanwhile says so."""
+    session, access = access_live_session(request.user, pk)
+    if access.runs or not access.may_join:
+        raise PermissionDenied
+    # The poll the phone showed; without one, the poll on screen.
+    poll_id = parse_int(request.POST.get("poll"), low=1)
+    poll = session.current_poll
+    if poll_id is not None and (poll is None or poll.pk != poll_id):
+        poll = get_object_or_404(LivePoll, session=session, pk=poll_id)
+    if poll is None:
+        messages.error(request, "No poll is open.")
+        return redirect(session)
+    form = LiveAnswerForm(request.POST, poll=poll)
+    status = 200
+    if form.is_valid():
+        try:
+            if not access.joined:
+                services.join(session, request.user)
+                access = LiveAccess(course=access.course, may_join=True, joined=True)
+            services.answer_save(
+                session=session, poll=poll, user=request.user, answer=form.cleaned_answer()
+            )
+        except services.LiveRefused as refusal:
+            if request.htmx:
+                return htmx_alert(request, title="Not saved", message=str(refusal), status=409)
+            messages.error(request, str(refusal))
+            return redirect(session)
+        if not request.htmx:
+            return redirect(session)
+        form = None
+    else:
+        status = 400 if request.htmx else 200
+    context = _student_context(request, session, access, form=form)
+    if request.htmx:
+        response = render(request, "cases/live/student.html#live-state", context, status=status)
+        if status == 400:  # Swap the form with its messages in all the same.
+            response["HX-Reswap"] = "outerHTML"
+        return response
+    return render(request, "cases/live/student.html", context)
+
+
+# The room: projector and console -------------------------------------------------------
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def live_projector(request: HtmxHttpRequest, pk: int):
+    """Those who run the session: the join code and the poll on screen, large, for the
+    room. htmx polls it every second; unchanged, it is a 304 after one query."""
+    session, _access = live_session_to_run(
+        request.user, pk, _with_counts(live_sessions_with_access(request.user))
+    )
+    etag = _etag(session, "projector")
+    partial = request.htmx and not request.htmx.history_restore_request
+    if partial and (unchanged := _not_modified(request, etag)):
+        return unchanged
+    context = {
+        "session": session,
+        "course": session.course,
+        "join_url": _join_url(request, session),
+        **_poll_context(session),
+    }
+    template = "cases/live/projector.html" + ("#projector-board" if partial else "")
+    return _with_etag(render(request, template, context), etag)
+
+
+def _students(request, session: LiveSession, access: LiveAccess):
+    """The students this user may call on and mark: those they grade."""
+    return graded_students(request.user, session.course, access.course)
+
+
+def _roster(request, session: LiveSession, access: LiveAccess) -> list:
+    """Present students, quietest first, each with their marks this session."""
+    present = services.present_students(session, _students(request, session, access))
+    marks = ParticipationMark.objects.filter(session=session).order_by("created_at")
+    return list(
+        services.with_spoken(session.course, present)
+        .order_by("spoken", "last_name", "first_name", "username")
+        .prefetch_related(Prefetch("participation_marks", queryset=marks, to_attr="session_marks"))
+    )
+
+
+def _console_context(request, session: LiveSession, access: LiveAccess, **extra) -> dict:
+    last_call = (
+        ColdCall.objects.filter(session=session)
+        .select_related("student")
+        .annotate(mark_count=Count("marks"))
+        .first()
+    )
+    roster = _roster(request, session, access)
+    return {
+        "session": session,
+        "course": session.course,
+        "access": access,
+        "join_url": _join_url(request, session),
+        "polls": session.polls.annotate(n=Count("answers")),
+        "poll_form": extra.pop("poll_form", None) or PollForm(course=session.course),
+        "mark_form": extra.pop("mark_form", None),
+        "call": last_call,
+        "roster": roster,
+        "present": len(roster),
+        "nav_teaches": True,
+        **_poll_context(session),
+        **extra,
+    }
+
+
+def _console(request, session, access, *, partial: str = "", status: int = 200, **extra):
+    context = _console_context(request, session, access, **extra)
+    template = "cases/live/console.html" + (f"#{partial}" if partial else "")
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def live_session(request: HtmxHttpRequest, pk: int):
+    """A live session: the console for those who run it (the board polls every second,
+    304 when unchanged), the phone page for its students."""
+    session, access = access_live_session(
+        request.user, pk, _with_counts(live_sessions_with_access(request.user))
+    )
+    if not access.runs:
+        return render(
+            request, "cases/live/student.html", _student_context(request, session, access)
+        )
+    etag = _etag(session, "console")
+    if request.htmx and not request.htmx.history_restore_request:
+        if unchanged := _not_modified(request, etag):
+            return unchanged
+        context = {"session": session, "access": access, **_poll_context(session)}
+        return _with_etag(render(request, "cases/live/console.html#console-board", context), etag)
+    return _console(request, session, access)
+
+
+def _after_action(request, session_pk: int, partial: str):
+    """A console action is done: htmx gets the changed part, a plain form the console."""
+    if not request.htmx:
+        return redirect("cases:live_session", pk=session_pk)
+    session, access = live_session_to_run(
+        request.user, session_pk, _with_counts(live_sessions_with_access(request.user))
+    )
+    return _console(request, session, access, partial=partial)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def live_poll_create(request: HtmxHttpRequest, pk: int):
+    """Those who run the session add a poll (written, or from the course's question
+    bank) and may launch it at once."""
+    session, access = live_session_to_run(request.user, pk)
+    form = PollForm(request.POST, course=session.course)
+    if not form.is_valid():
+        if request.htmx:
+            return _console(request, session, access, partial="console-polls", poll_form=form)
+        session, access = live_session_to_run(
+            request.user, pk, _with_counts(live_sessions_with_access(request.user))
+        )
+        return _console(request, session, access, poll_form=form)
+    data = form.cleaned_data
+    poll = services.poll_create(
+        session=session,
+        kind=data["kind"],
+        prompt=data["prompt"],
+        options=data.get("options") or [],
+        question=data.get("question"),
+    )
+    if data["launch"]:
+        try:
+            services.poll_launch(poll)
+        except services.LiveRefused as refusal:
+            messages.error(request, str(refusal))
+    return _after_action(request, session.pk, "console-polls")
+
+
+POLL_ACTIONS = {
+    "launch": lambda poll: services.poll_launch(poll),
+    "reveal": lambda poll: services.poll_update(poll, results_shown=True),
+    "hide": lambda poll: services.poll_update(poll, results_shown=False),
+    "close": lambda poll: services.poll_update(poll, close=True),
+}
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def live_poll_control(request: HtmxHttpRequest, pk: int):
+    """Those who run the session launch a poll, reveal or hide its results, or close
+    it."""
+    poll = get_object_or_404(LivePoll.objects.select_related("session"), pk=pk)
+    session, _access = live_session_to_run(request.user, poll.session_id)
+    action = POLL_ACTIONS.get(request.POST.get("action", ""))
+    if action is None:
+        return HttpResponse("Unknown action.", status=400)
+    try:
+        action(poll)
+    except services.LiveRefused as refusal:
+        messages.error(request, str(refusal))
+    return _after_action(request, session.pk, "console-polls")
+
+
+@require_POST
+def live_end(request: HtmxHttpRequest, pk: int):
+    """Those who run the session end it: the open poll closes, nobody joins any more."""
+    session, _access = live_session_to_run(request.user, pk)
+    services.session_end(session)
+    messages.success(request, f"Ended “{session.title}”.")
+    return redirect(session)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def live_cold_call(request: HtmxHttpRequest, pk: int):
+    """Those who run the session pick a present student to call on (favouring those who
+    have spoken least), or record that the one picked is not there."""
+    session, access = live_session_to_run(request.user, pk)
+    if request.POST.get("action") == "absent":
+        call = get_object_or_404(
+            ColdCall, session=session, pk=parse_int(request.POST.get("call"), low=1) or 0
+        )
+        services.cold_call_absent(call)
+    else:
+        call = services.cold_call_pick(
+            session=session, by=request.user, students=_students(request, session, access)
+        )
+        if call is None:
+            message = "Nobody else present to call on."
+            if request.htmx:
+                return htmx_alert(request, title="No one to pick", message=message, status=409)
+            messages.info(request, message)
+    return _after_action(request, session.pk, "console-caller")
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def live_mark(request: HtmxHttpRequest, pk: int):
+    """Those who run the session mark a contribution: +1 or +2 with a note, for a
+    student they grade."""
+    session, access = live_session_to_run(request.user, pk)
+    form = MarkForm(request.POST)
+    if not form.is_valid():
+        message = "Choose +1 or +2; a note is at most 200 characters."
+        if request.htmx:
+            return htmx_alert(request, title="Not marked", message=message, status=400)
+        messages.error(request, message)
+        return redirect(session)
+    data = form.cleaned_data
+    student = get_object_or_404(_students(request, session, access), pk=data["student"])
+    call = None
+    if data["call"]:
+        call = get_object_or_404(ColdCall, session=session, pk=data["call"], student=student)
+    services.mark_add(
+        session=session,
+        student=student,
+        points=data["points"],
+        note=data["note"],
+        by=request.user,
+        call=call,
+    )
+    return _after_action(request, session.pk, "console-caller")
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def live_mark_delete(request: HtmxHttpRequest, pk: int):
+    """Those who run the session take back a mark given by mistake."""
+    mark = get_object_or_404(
+        ParticipationMark.objects.select_related("session__item", "cold_call"), pk=pk
+    )
+    session, access = live_session_to_run(request.user, mark.session_id)
+    if not _students(request, session, access).filter(pk=mark.student_id).exists():
+        raise Http404
+    mark.session = session
+    services.mark_remove(mark)
+    return _after_action(request, session.pk, "console-caller")
+
+
+# Starting sessions -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def live_sessions(request: HtmxHttpRequest, pk: int):
+    """The course's graders: its live sessions, newest first, with attendance and
+    marks, and a form to start one (ad hoc, or for a live-session item)."""
+    course, access = course_to_grade(request.user, pk)
+    form = LiveStartForm(request.POST or None, course=course, initial=_start_initial(request))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        session = services.session_start(
+            course=course,
+            by=request.user,
+            title=data["title"],
+            item=data["item"],
+            cohort=data["cohort"],
+        )
+        messages.success(request, f"Started “{session.title}”. Join code: {session.join_code}.")
+        return redirect(session)
+    sessions = course.live_sessions.select_related("item", "cohort").annotate(
+        joined=Count("attendance", distinct=True),
+        mark_total=Coalesce(Subquery(_mark_totals()), 0),
+    )
+    return render(
+        request,
+        "cases/live/sessions.html",
+        {"course": course, "access": access, "form": form, "sessions": sessions},
+    )
+
+
+def _mark_totals():
+    return (
+        ParticipationMark.objects.filter(session=OuterRef("pk"))
+        .values("session")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+
+
+def _start_initial(request) -> dict:
+    from django.utils import timezone
+
+    return {
+        "title": f"Class, {timezone.localdate():%d %b %Y}",
+        "item": parse_int(request.GET.get("item"), low=1),
+    }
+
+
+def item_live_class(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
+    """A live-session item: its grading rule and its sessions for the staff (with the
+    button to start one); for students, the running session to join."""
+    live = getattr(item, "live_class", None)
+    if live is None:
+        return None
+    live.item = item
+    sessions = item.live_sessions.select_related("cohort").annotate(
+        joined=Count("attendance", distinct=True)
+    )
+    if not access.can_grade:
+        sessions = [s for s in sessions if s.is_running]
+    return render(
+        request,
+        "cases/live/item.html",
+        {
+            "item": item,
+            "course": item.module.course,
+            "access": access,
+            "live": live,
+            "sessions": sessions,
+            "form": LiveClassForm(instance=live) if access.can_teach else None,
+        },
+    )
+
+
+@require_POST
+def live_class_settings(request: HtmxHttpRequest, pk: int):
+    """The course's teachers set how a live-session item is graded; every student's
+    score follows."""
+    item = get_object_or_404(
+        ModuleItem.objects.select_related("live_class", "module"), pk=pk, kind=ItemKind.LIVE_SESSION
+    )
+    course_to_teach(request.user, item.module.course_id)
+    live = getattr(item, "live_class", None)
+    if live is None:
+        raise Http404
+    form = LiveClassForm(request.POST, instance=live)
+    if form.is_valid():
+        form.save()
+        from cases.models import Membership
+        from cases.services.work import work_sync
+
+        work_sync(
+            item,
+            Membership.objects.filter(cohort__assignments__item=item).values_list(
+                "user", flat=True
+            ),
+        )
+        messages.success(request, "Saved how this class meeting is graded.")
+    else:
+        messages.error(request, "Percent runs from 0 to 100; full credit needs at least 1 point.")
+    return redirect(item)

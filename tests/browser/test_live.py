@@ -1,0 +1,69 @@
+"""A live class in real browsers: the instructor's console and the projector, two
+students' phones answering a poll, the projector keeping up, then a cold call."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import PHONE, assert_accessible
+from tests.factories import make_live
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_two_phones_answer_and_the_projector_keeps_up(open_as, world):
+    session = make_live(
+        world.item.module, world.course.cohorts.all(), start_by=world.users["instructor"]
+    )
+
+    console = open_as("instructor")
+    console.goto(session.get_absolute_url())
+    console.get_by_label("Kind").select_option("single")
+    console.get_by_label("Question", exact=True).fill("Where does Shanghai Bell's edge come from?")
+    console.get_by_label("Options, one per line").fill("Its own research\nMaking things better")
+    console.get_by_role("button", name="Add the poll").click()
+    expect(console.locator("#board-heading")).to_have_text(
+        "Where does Shanghai Bell's edge come from?"
+    )
+    assert_accessible(console)
+
+    projector = console.context.new_page()
+    projector.goto(f"{session.get_absolute_url()}projector/")
+    expect(projector.locator(".projector__code")).to_have_text(session.join_code)
+    expect(projector.get_by_text("0 answers")).to_be_visible()
+    assert_accessible(projector)
+
+    phones = []
+    for username, option in [("student", "Its own research"), ("student_ta_elsewhere", "Making")]:
+        phone = open_as(username)
+        phone.set_viewport_size(PHONE)
+        phone.goto("/live/")
+        phone.get_by_label("Join code").fill(session.join_code.lower())
+        phone.get_by_role("button", name="Join").click()
+        expect(phone.get_by_role("heading", name="Where does Shanghai Bell")).to_be_visible()
+        phone.get_by_role("radio", name=option).check()
+        phone.get_by_role("button", name="Send my answer").click()
+        expect(phone.get_by_text("Your answer:")).to_be_visible()
+        phones.append(phone)
+    assert_accessible(phones[0])
+
+    # The projector polls every second: both answers show within two seconds.
+    expect(projector.get_by_text("2 answers")).to_be_visible(timeout=2_000)
+    expect(projector.get_by_text("Results are hidden")).to_be_visible()
+    console.get_by_role("button", name="Reveal results").click()
+    expect(projector.get_by_text("1 · 50%").first).to_be_visible(timeout=2_000)
+    expect(phones[0].get_by_text("How the class answered")).to_be_visible(timeout=4_000)
+
+    # A phone changes its answer; the projector follows.
+    phones[1].get_by_role("radio", name="Its own research").check()
+    phones[1].get_by_role("button", name="Change my answer").click()
+    expect(projector.get_by_text("2 · 100%")).to_be_visible(timeout=2_000)
+
+    console.get_by_role("button", name="Call on someone").click()
+    picked = console.locator(".cold-call__name")
+    expect(picked).to_be_visible()
+    name = picked.inner_text()
+    present = {world.users[role].display_name for role in ("student", "student_ta_elsewhere")}
+    assert name in present
+    console.locator(".cold-call").get_by_role("button", name=f"+2 for {name}").click()
+    expect(console.locator(".roster tr", has_text=name).get_by_text("+2")).to_be_visible()
+    expect(console.locator(".cold-call__pick")).to_contain_text("Contributed")

@@ -1,0 +1,373 @@
+"""Live class: joining by code, polls one at a time from console to phones to the
+projector, the cold-call picker and participation marks feeding the gradebook."""
+
+import itertools
+import random
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.template.loader import render_to_string
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cases.models import (
+    CallOutcome,
+    ColdCall,
+    LiveAnswer,
+    LiveAttendance,
+    LivePoll,
+    ParticipationMark,
+    PollState,
+    Question,
+    User,
+    Work,
+)
+from cases.services import live as services
+from cases.services.discussions import post_create
+from cases.services.work import work_points
+from tests.factories import make_live
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def session(world):
+    return make_live(
+        world.item.module, world.course.cohorts.all(), start_by=world.users["instructor"]
+    )
+
+
+def _poll(session, kind="single", prompt="Where does Shanghai Bell's edge come from?", **fields):
+    options = fields.pop("options", ["Its own research", "Production and process"])
+    poll = services.poll_create(session=session, kind=kind, prompt=prompt, options=options)
+    if fields.get("launch", True):
+        services.poll_launch(poll)
+        poll.refresh_from_db()
+        session.refresh_from_db()
+    return poll
+
+
+def _answer(client, session, poll, answer):
+    data = {"poll": poll.pk}
+    if answer is not None:
+        data["answer"] = answer
+    return client.post(reverse("cases:live_answer", args=[session.pk]), data)
+
+
+# Joining -----------------------------------------------------------------------------
+
+
+def test_a_student_joins_with_the_code_and_attending_is_graded(world, session, client_for):
+    client = client_for("student")
+    response = client.post(reverse("cases:live_join"), {"code": session.join_code.lower()})
+    assert response.status_code == 302 and response["Location"] == session.get_absolute_url()
+    client.post(reverse("cases:live_join"), {"code": session.join_code})  # Again: harmless.
+    student = world.users["student"]
+    assert LiveAttendance.objects.filter(session=session, user=student).count() == 1
+    work = Work.objects.get(item=session.item, user=student)
+    assert work.state == "submitted" and work.auto_score == Decimal(50)
+    page = client.get(session.get_absolute_url()).content.decode()
+    assert "Waiting for the first question" in page and "Join the class" not in page
+
+
+def test_a_wrong_code_and_another_course_s_code_read_the_same(world, session, client_for):
+    for role, code in [("student", "ZZZZZZ"), ("other_student", session.join_code)]:
+        response = client_for(role).post(reverse("cases:live_join"), {"code": code})
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "No running session has that code for you" in html and f'value="{code}"' in html
+    assert not LiveAttendance.objects.exists()
+
+
+def test_the_projector_address_fills_in_the_code(world, session, client_for):
+    client = client_for("student")
+    url = reverse("cases:live_join_code", args=[session.join_code])
+    assert f'value="{session.join_code}"' in client.get(url).content.decode()
+    services.join(session, world.users["student"])
+    assert client.get(url)["Location"] == session.get_absolute_url()
+
+
+def test_an_ended_session_takes_no_one(world, session, client_for):
+    services.session_end(session)
+    client = client_for("student")
+    response = client.post(reverse("cases:live_join"), {"code": session.join_code})
+    assert "No running session has that code" in response.content.decode()
+    client.post(reverse("cases:live_session_join", args=[session.pk]))
+    assert not LiveAttendance.objects.exists()
+
+
+# Polls -------------------------------------------------------------------------------
+
+
+def test_a_poll_from_console_to_phone_to_projector(world, session, client_for):
+    instructor = client_for("instructor")
+    response = instructor.post(
+        reverse("cases:live_poll_create", args=[session.pk]),
+        {"kind": "single", "prompt": "R or D?", "options": "R\nD", "launch": "on"},
+    )
+    assert response.status_code == 302
+    poll = LivePoll.objects.get(session=session)
+    assert poll.state == PollState.OPEN and poll.options == ["R", "D"]
+
+    student = client_for("student")
+    page = student.get(session.get_absolute_url()).content.decode()
+    assert "R or D?" in page and 'name="answer"' in page
+    assert _answer(student, session, poll, "0").status_code == 302
+    assert _answer(student, session, poll, "1").status_code == 302  # Changed: one row.
+    answer = LiveAnswer.objects.get(poll=poll)
+    assert answer.choices == [1] and answer.user == world.users["student"]
+    assert LiveAttendance.objects.filter(session=session).count() == 1  # Answering joins.
+
+    projector = reverse("cases:live_projector", args=[session.pk])
+    instructor = client_for("instructor")
+    html = instructor.get(projector).content.decode()
+    assert "1 answer" in html and "Results are hidden" in html and "D · 100%" not in html
+    instructor.post(reverse("cases:live_poll_control", args=[poll.pk]), {"action": "reveal"})
+    html = instructor.get(projector).content.decode()
+    assert "1 · 100%" in html and "Results are hidden" not in html
+    page = client_for("student").get(session.get_absolute_url()).content.decode()
+    assert "How the class answered" in page
+
+    client_for("instructor").post(
+        reverse("cases:live_poll_control", args=[poll.pk]), {"action": "close"}
+    )
+    student = client_for("student")
+    response = _answer(student, session, poll, "0")
+    assert LiveAnswer.objects.get(poll=poll).choices == [1]
+    assert "closed before your answer arrived" in student.get(response["Location"]).content.decode()
+
+
+def test_a_bad_answer_is_refused_next_to_the_field_keeping_the_text(world, session, client_for):
+    poll = _poll(session, kind="word", prompt="One word for Tencent's QQ")
+    client = client_for("student")
+    response = client.post(
+        reverse("cases:live_answer", args=[session.pk]),
+        {"poll": poll.pk, "answer": "x" * 41},
+        headers={"HX-Request": "true"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 400 and response["HX-Reswap"] == "outerHTML"
+    assert "at most 40 characters" in html and 'value="' + "x" * 41 + '"' in html
+    assert not LiveAnswer.objects.exists()
+    response = _answer(client_for("student"), session, poll, None)
+    assert "Type a word or two." in response.content.decode()
+
+
+def test_each_kind_counts_its_answers(world, session):
+    students = [world.users["student"], world.users["student_ta_elsewhere"]]
+    cases = [
+        ("multiple", [{"choices": [0, 1]}, {"choices": [1]}], ["1 · 50%", "2 · 100%"]),
+        ("likert", [{"value": 4}, {"value": 4}], ["4 · Agree", "2 · 100%"]),
+        ("spectrum", [{"value": 80}, {"value": 91}], ["85.5"]),
+        ("word", [{"text": "copycat"}, {"text": "copycat"}], ["copycat"]),
+    ]
+    for kind, answers, shown in cases:
+        poll = _poll(session, kind=kind, options=["A", "B"])
+        for student, answer in zip(students, answers, strict=True):
+            services.answer_save(session=session, poll=poll, user=student, answer=answer)
+        results = services.poll_results(poll)
+        assert results.total == 2, kind
+        html = render_to_string("cases/live/results.html", {"results": results, "chart_id": "c"})
+        assert all(text in html for text in shown), (kind, html)
+        if kind == "multiple":
+            assert [(r.count, r.percent) for r in results.rows] == [(1, 50), (2, 100)]
+        elif kind == "likert":
+            assert results.rows[3].count == 2 and results.rows[3].percent == 100
+        elif kind == "spectrum":
+            assert results.mean == 85.5 and results.chart.counts[0][8:] == [1, 1]
+        else:
+            assert results.words == [("copycat", 2, 5)]
+
+
+def test_launching_a_poll_closes_the_open_one_and_a_bank_question_becomes_a_poll(
+    world, session, client_for
+):
+    first = _poll(session)
+    question = Question.objects.create(
+        course=world.course, kind="true_false", title="TechFaith sells its own phones.", text="?"
+    )
+    client_for("instructor").post(
+        reverse("cases:live_poll_create", args=[session.pk]),
+        {"question": question.pk, "launch": "on"},
+    )
+    second = LivePoll.objects.exclude(pk=first.pk).get()
+    first.refresh_from_db()
+    session.refresh_from_db()
+    assert first.state == PollState.CLOSED and second.state == PollState.OPEN
+    assert session.current_poll == second
+    assert (second.kind, second.options, second.prompt) == (
+        "single",
+        ["True", "False"],
+        "TechFaith sells its own phones.",
+    )
+
+
+def test_a_poll_without_a_question_is_refused_keeping_the_options(world, session, client_for):
+    response = client_for("instructor").post(
+        reverse("cases:live_poll_create", args=[session.pk]),
+        {"kind": "single", "prompt": "", "options": "Only one"},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Write the question the class answers." in html
+    assert "Give at least two options" in html and "Only one</textarea>" in html
+    assert not LivePoll.objects.exists()
+
+
+# Polling costs -------------------------------------------------------------------------
+
+
+def _data_queries(queries) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if "django_session" not in q["sql"]]
+
+
+def test_an_unchanged_projector_is_a_304_after_one_query(world, session, client_for):
+    poll = _poll(session)
+    client = client_for("instructor")
+    url = reverse("cases:live_projector", args=[session.pk])
+    first = client.get(url, headers={"HX-Request": "true"})
+    etag = first["ETag"]
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url, headers={"HX-Request": "true", "If-None-Match": etag})
+    assert again.status_code == 304 and again.content == b""
+    assert len(_data_queries(queries)) == 2  # The user, then the session with its counts.
+    services.answer_save(
+        session=session, poll=poll, user=world.users["student"], answer={"choices": [0]}
+    )
+    changed = client.get(url, headers={"HX-Request": "true", "If-None-Match": etag})
+    assert changed.status_code == 200 and changed["ETag"] != etag
+    assert "1 answer" in changed.content.decode()
+
+
+def test_a_phone_hears_nothing_until_the_session_changes(world, session, client_for):
+    client = client_for("student")
+    services.join(session, world.users["student"])
+    session.refresh_from_db()
+    version = session.version
+    url = reverse("cases:live_state", args=[session.pk])
+    known = {"known": version}
+    assert client.get(url, known, headers={"HX-Request": "true"}).status_code == 204
+    _poll(session, prompt="Is QQ a copy?")
+    response = client.get(url, known, headers={"HX-Request": "true"})
+    html = response.content.decode()
+    assert response.status_code == 200 and "Is QQ a copy?" in html
+    assert "<html" not in html and f"known={version + 1}" in html
+
+
+# Cold calls and marks ------------------------------------------------------------------
+
+
+@pytest.fixture
+def present(world, session):
+    """Four present students in the session's cohort."""
+    cohort = world.course.cohorts.get()
+    students = [world.users["student"], world.users["student_ta_elsewhere"]]
+    for n in range(2):
+        student = User.objects.create(username=f"present{n}")
+        cohort.memberships.create(user=student)
+        students.append(student)
+    for student in students:
+        services.join(session, student)
+    return students
+
+
+def test_the_picker_calls_present_students_never_twice_running(world, session, present):
+    absent = User.objects.create(username="stayed-home")
+    world.course.cohorts.get().memberships.create(user=absent)
+    everyone = User.objects.filter(memberships__cohort__courses=world.course)
+    rng = random.Random(3)
+    called = []
+    for _ in range(60):
+        call = services.cold_call_pick(
+            session=session, by=world.users["instructor"], students=everyone, rng=rng
+        )
+        called.append(call.student_id)
+    assert absent.pk not in called
+    assert all(a != b for a, b in itertools.pairwise(called))
+    assert set(called) == {s.pk for s in present}
+
+
+def test_the_picker_favours_those_who_have_spoken_least(world, session, present):
+    *talkative, quiet = present  # The world's student has posted already.
+    for student in talkative:
+        for n in range(3):
+            post_create(discussion=world.discussion, author=student, body=f"Point {n} (¶1).")
+    services.mark_add(
+        session=session, student=talkative[0], points=1, note="", by=world.users["instructor"]
+    )
+    students = User.objects.filter(pk__in=[s.pk for s in present])
+    assert services.spoken_counts(world.course, students)[quiet.pk] == 0
+    rng = random.Random(11)
+    previous, after_others = None, []
+    for _ in range(300):
+        call = services.cold_call_pick(
+            session=session, by=world.users["instructor"], students=students, rng=rng
+        )
+        if previous is not None and previous != quiet.pk:
+            after_others.append(call.student_id == quiet.pk)
+        previous = call.student_id
+    # The quiet one weighs 1 against 1/16 or less for each of the others.
+    assert sum(after_others) / len(after_others) > 0.8
+
+
+def test_a_student_not_there_is_skipped_for_the_rest_of_the_session(
+    world, session, present, client_for
+):
+    client = client_for("instructor")
+    url = reverse("cases:live_cold_call", args=[session.pk])
+    client.post(url, {"action": "pick"})
+    call = ColdCall.objects.get()
+    client.post(url, {"action": "absent", "call": call.pk})
+    assert ColdCall.objects.get().outcome == CallOutcome.ABSENT
+    students = User.objects.filter(pk__in=[s.pk for s in present])
+    for _ in range(20):
+        picked = services.cold_call_pick(
+            session=session, by=world.users["instructor"], students=students
+        )
+        assert picked.student_id != call.student_id
+
+
+def test_marks_feed_the_gradebook_and_can_be_taken_back(world, session, present, client_for):
+    student = world.users["student"]
+    client = client_for("instructor")
+    client.post(reverse("cases:live_cold_call", args=[session.pk]), {"action": "pick"})
+    call = ColdCall.objects.get()
+    mark_url = reverse("cases:live_mark", args=[session.pk])
+    client.post(mark_url, {"student": student.pk, "points": "1", "note": "Cited ¶4 well"})
+    work = Work.objects.get(item=session.item, user=student)
+    assert work.auto_score == Decimal(75)
+    assignment = session.item.assignments.get()
+    assignment.points = 20
+    assert work_points(work, assignment) == Decimal("15.00")
+    client.post(mark_url, {"student": call.student_id, "points": "2", "call": call.pk})
+    assert ColdCall.objects.get().outcome == CallOutcome.CONTRIBUTED
+    console = client.get(session.get_absolute_url()).content.decode()
+    assert "Cited ¶4 well" in console and "+2" in console
+
+    mark = ParticipationMark.objects.get(student=student)
+    client.post(reverse("cases:live_mark_delete", args=[mark.pk]))
+    assert Work.objects.get(item=session.item, user=student).auto_score == Decimal(50)
+    response = client.post(mark_url, {"student": student.pk, "points": "3"})
+    assert response.status_code == 302 and ParticipationMark.objects.count() == 1
+
+
+def test_a_mark_for_a_student_of_another_course_is_refused(world, session, client_for):
+    response = client_for("instructor").post(
+        reverse("cases:live_mark", args=[session.pk]),
+        {"student": world.users["other_student"].pk, "points": "1"},
+    )
+    assert response.status_code == 404 and not ParticipationMark.objects.exists()
+
+
+def test_an_ad_hoc_session_is_started_from_the_course_and_not_graded(world, client_for):
+    client = client_for("ta")
+    response = client.post(
+        reverse("cases:live_sessions", args=[world.course.pk]), {"title": "Office hours"}
+    )
+    live = world.course.live_sessions.get()
+    assert response["Location"] == live.get_absolute_url() and live.item is None
+    services.join(live, world.users["student"])
+    assert not Work.objects.filter(item__kind="live_session").exists()
+    listing = client.get(reverse("cases:live_sessions", args=[world.course.pk])).content.decode()
+    assert "Office hours" in listing and live.join_code in listing
