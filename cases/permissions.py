@@ -417,6 +417,14 @@ def live_access(session: LiveSession, user) -> LiveAccess | None:
     return LiveAccess(course=course, may_join=may_join, joined=session._joined)
 
 
+def live_sessions_to_join(user) -> list[LiveSession]:
+    """Running sessions of the courses the user takes that are for them: one query."""
+    sessions = live_sessions_with_access(user).filter(
+        ended_at__isnull=True, course__in=Course.objects.taken_by(user)
+    )
+    return [s for s in sessions if (access := live_access(s, user)) and access.may_join]
+
+
 def access_live_session(user, session_id: int, queryset=None) -> tuple[LiveSession, LiveAccess]:
     """A live session and the user's access to it, in one query; 404 if it is not for
     them."""

@@ -16,6 +16,7 @@ from cases.models import (
     Decision,
     Discussion,
     Extension,
+    GradeCategory,
     ItemKind,
     LiveClass,
     Module,
@@ -27,6 +28,7 @@ from cases.models import (
     StanceCheck,
     User,
 )
+from cases.services.grades import DEFAULT_CATEGORIES
 from cases.services.work import work_sync_cohorts
 
 
@@ -41,10 +43,17 @@ def item_create(
     due_at=None,
     spectrum_cases=None,
 ) -> ModuleItem:
-    """Add an item at the end of the module with its kind's content, and give it to the
-    cohorts (with one due date) so their students see it."""
+    """Add an item at the end of the module with its kind's content, filed in the grade
+    category for its kind (when the course has it), and give it to the cohorts (with
+    one due date) so their students see it."""
     last = module.items.aggregate(last=Max("position"))["last"] or 0
-    item = ModuleItem.objects.create(module=module, kind=kind, title=title, position=last + 1)
+    item = ModuleItem.objects.create(
+        module=module,
+        kind=kind,
+        title=title,
+        position=last + 1,
+        grade_category=default_category(module.course, kind),
+    )
     if kind == ItemKind.CASE_READING:
         CaseReading.objects.create(item=item, case=case)
     elif kind == ItemKind.QUIZ:
@@ -74,6 +83,13 @@ def item_create(
     if cohorts:
         work_sync_cohorts(item, list(cohorts))
     return item
+
+
+def default_category(course: Course, kind: str) -> GradeCategory | None:
+    """The course's grade category of the default name for this kind of item (a live
+    session goes to "Participation"), if the course has one by that name."""
+    names = [name for name, (_w, _d, kinds) in DEFAULT_CATEGORIES.items() if kind in kinds]
+    return GradeCategory.objects.filter(course=course, name__in=names).first()
 
 
 # Courses and modules -------------------------------------------------------------------

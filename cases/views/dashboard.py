@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from cases.http import HtmxHttpRequest
 from cases.models import Assignment, Course, WorkStatus, with_student_work, work_status
-from cases.permissions import is_admin
+from cases.permissions import is_admin, live_sessions_to_join
 
 UPCOMING_LIMIT = 12
 # Work that fell due this recently stays on the dashboard, marked late or done.
@@ -49,7 +49,12 @@ def home(request: HtmxHttpRequest):
     return render(
         request,
         "cases/dashboard/student_dashboard.html",
-        {"courses": courses, "upcoming": upcoming, "overdue": overdue},
+        {
+            "courses": courses,
+            "upcoming": upcoming,
+            "overdue": overdue,
+            "live": live_sessions_to_join(user),
+        },
     )
 
 

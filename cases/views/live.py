@@ -372,6 +372,9 @@ def live_poll_create(request: HtmxHttpRequest, pk: int):
     """Those who run the session add a poll (written, or from the course's question
     bank) and may launch it at once."""
     session, access = live_session_to_run(request.user, pk)
+    if not session.is_running:
+        messages.error(request, "This live session has ended.")
+        return redirect(session)
     form = PollForm(request.POST, course=session.course)
     if not form.is_valid():
         if request.htmx:
@@ -442,11 +445,13 @@ def live_cold_call(request: HtmxHttpRequest, pk: int):
         )
         services.cold_call_absent(call)
     else:
-        call = services.cold_call_pick(
-            session=session, by=request.user, students=_students(request, session, access)
-        )
+        call = None
+        if session.is_running:
+            call = services.cold_call_pick(
+                session=session, by=request.user, students=_students(request, session, access)
+            )
         if call is None:
-            message = "Nobody else present to call on."
+            message = "Nobody else present to call on." if session.is_running else "Ended."
             if request.htmx:
                 return htmx_alert(request, title="No one to pick", message=message, status=409)
             messages.info(request, message)

@@ -144,6 +144,18 @@ def thesis_answers(item, student) -> list[str]:
             + (f": “{p.justification}”" if p.justification else "")
             for p in placements.select_related("case").order_by("case__company")
         ]
+    if item.kind == ItemKind.LIVE_SESSION:
+        from cases.models import LiveAttendance, ParticipationMark
+
+        joined = LiveAttendance.objects.filter(session__item=item, user=student)
+        marks = ParticipationMark.objects.filter(session__item=item, student=student)
+        return [
+            f"Joined “{a.session.title}” at {timezone.localtime(a.joined_at):%H:%M}"
+            for a in joined.select_related("session").order_by("joined_at")
+        ] + [
+            f"+{m.points} in “{m.session.title}”" + (f": “{m.note}”" if m.note else "")
+            for m in marks.select_related("session").order_by("created_at")
+        ]
     return []
 
 

@@ -17,6 +17,7 @@ from cases.models import (
     LiveAnswer,
     LiveAttendance,
     LivePoll,
+    ModuleItem,
     ParticipationMark,
     PollState,
     Question,
@@ -25,6 +26,7 @@ from cases.models import (
 )
 from cases.services import live as services
 from cases.services.discussions import post_create
+from cases.services.grades import grade_categories_add_defaults
 from cases.services.work import work_points
 from tests.factories import make_live
 
@@ -69,6 +71,10 @@ def test_a_student_joins_with_the_code_and_attending_is_graded(world, session, c
     assert work.state == "submitted" and work.auto_score == Decimal(50)
     page = client.get(session.get_absolute_url()).content.decode()
     assert "Waiting for the first question" in page and "Join the class" not in page
+    dashboard = client.get(reverse("cases:home")).content.decode()
+    assert "Live now" in dashboard and session.get_absolute_url() in dashboard
+    other = client_for("other_student").get(reverse("cases:home")).content.decode()
+    assert "Live now" not in other
 
 
 def test_a_wrong_code_and_another_course_s_code_read_the_same(world, session, client_for):
@@ -371,3 +377,41 @@ def test_an_ad_hoc_session_is_started_from_the_course_and_not_graded(world, clie
     assert not Work.objects.filter(item__kind="live_session").exists()
     listing = client.get(reverse("cases:live_sessions", args=[world.course.pk])).content.decode()
     assert "Office hours" in listing and live.join_code in listing
+
+
+def test_a_live_session_item_is_built_started_and_graded_under_participation(world, client_for):
+    grade_categories_add_defaults(course=world.course)
+    cohort = world.course.cohorts.get()
+    client = client_for("instructor")
+    client.post(
+        reverse("cases:item_create", args=[world.course.pk]),
+        {"module": world.item.module.pk, "kind": "live_session", "title": "Class 4"}
+        | {"cohorts": [cohort.pk]},
+    )
+    item = ModuleItem.objects.get(kind="live_session")
+    assert item.grade_category.name == "Participation"
+    client.post(
+        reverse("cases:live_class_settings", args=[item.pk]),
+        {"attendance_percent": "40", "marks_for_full_credit": "4"},
+    )
+    page = client.get(item.get_absolute_url()).content.decode()
+    assert "earns 40% of the points" in page and "in full at 4 points" in page
+
+    client.post(
+        reverse("cases:live_sessions", args=[world.course.pk]),
+        {"title": "Class 4, section A", "item": item.pk, "cohort": cohort.pk},
+    )
+    session = item.live_sessions.get()
+    student = world.users["student"]
+    services.join(session, student)
+    client.post(
+        reverse("cases:live_mark", args=[session.pk]), {"student": student.pk, "points": "2"}
+    )
+    work = Work.objects.get(item=item, user=student)
+    assert work.auto_score == Decimal(70)  # 40 for joining, half of the other 60.
+    gradebook = client.get(reverse("cases:gradebook", args=[world.course.pk])).content.decode()
+    assert "Participation" in gradebook and "Class 4" in gradebook
+    panel = reverse("cases:work_panel", args=[world.course.pk, student.pk, item.pk])
+    assert "+2 in “Class 4, section A”" in client.get(panel).content.decode()
+    page = client_for("student").get(item.get_absolute_url()).content.decode()
+    assert "Join “Class 4, section A”" in page
