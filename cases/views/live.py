@@ -451,7 +451,11 @@ def live_cold_call(request: HtmxHttpRequest, pk: int):
                 session=session, by=request.user, students=_students(request, session, access)
             )
         if call is None:
-            message = "Nobody else present to call on." if session.is_running else "Ended."
+            message = (
+                "Nobody else present to call on."
+                if session.is_running
+                else "This live session has ended."
+            )
             if request.htmx:
                 return htmx_alert(request, title="No one to pick", message=message, status=409)
             messages.info(request, message)
