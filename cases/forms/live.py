@@ -141,7 +141,12 @@ class LiveAnswerForm(forms.Form):
                     "Choose a place from 0 to 100.",
                 ),
                 widget=forms.NumberInput(
-                    attrs={"type": "range", "step": 1, "class": "spectrum__range"}
+                    attrs={
+                        "type": "range",
+                        "step": 1,
+                        "class": "spectrum__range",
+                        "data-show-value": "",
+                    }
                 ),
             )
         else:
@@ -152,6 +157,19 @@ class LiveAnswerForm(forms.Form):
             )
         field.label = "Your answer"
         self.fields["answer"] = field
+
+    @staticmethod
+    def initial_for(poll: LivePoll, answer) -> dict:
+        """The form's initial data showing a saved LiveAnswer (or none)."""
+        if answer is None:
+            return {}
+        if poll.kind == PollKind.SINGLE:
+            return {"answer": answer.choices[0] if answer.choices else None}
+        if poll.kind == PollKind.MULTIPLE:
+            return {"answer": answer.choices}
+        if poll.kind in (PollKind.LIKERT, PollKind.SPECTRUM):
+            return {"answer": answer.value}
+        return {"answer": answer.text}
 
     def cleaned_answer(self) -> dict:
         """The answer as LiveAnswer's fields."""

@@ -185,6 +185,19 @@ def answer_save(*, session: LiveSession, poll: LivePoll, user: User, answer: dic
     )
 
 
+def answer_text(poll: LivePoll | None, answer: LiveAnswer | None) -> str:
+    """A student's answer in words, for their phone."""
+    if poll is None or answer is None:
+        return ""
+    if poll.kind in (PollKind.SINGLE, PollKind.MULTIPLE):
+        return "; ".join(poll.options[i] for i in answer.choices if 0 <= i < len(poll.options))
+    if poll.kind == PollKind.LIKERT:
+        return dict(LIKERT_LABELS).get(answer.value, "")
+    if poll.kind == PollKind.SPECTRUM:
+        return f"{answer.value} of 100"
+    return answer.text
+
+
 # Results ----------------------------------------------------------------------------
 
 

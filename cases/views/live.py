@@ -158,7 +158,7 @@ def _student_context(request, session: LiveSession, access: LiveAccess, form=Non
     if poll is not None:
         mine = LiveAnswer.objects.filter(poll=poll, user=request.user).first()
     if poll is not None and poll.state == PollState.OPEN and form is None:
-        form = LiveAnswerForm(poll=poll, initial=_initial(poll, mine))
+        form = LiveAnswerForm(poll=poll, initial=LiveAnswerForm.initial_for(poll, mine))
     shown = poll is not None and poll.results_shown
     return {
         "session": session,
@@ -166,38 +166,11 @@ def _student_context(request, session: LiveSession, access: LiveAccess, form=Non
         "access": access,
         "poll": poll,
         "mine": mine,
-        "mine_text": _answer_text(poll, mine),
+        "mine_text": services.answer_text(poll, mine),
         "form": form,
         "results": services.poll_results(poll) if shown else None,
         "version": session.version,
     }
-
-
-def _initial(poll: LivePoll, answer: LiveAnswer | None) -> dict:
-    if answer is None:
-        return {}
-    if poll.kind == "single":
-        return {"answer": answer.choices[0] if answer.choices else None}
-    if poll.kind == "multiple":
-        return {"answer": answer.choices}
-    if poll.kind in ("likert", "spectrum"):
-        return {"answer": answer.value}
-    return {"answer": answer.text}
-
-
-def _answer_text(poll: LivePoll | None, answer: LiveAnswer | None) -> str:
-    """The student's answer in words."""
-    if poll is None or answer is None:
-        return ""
-    if poll.kind in ("single", "multiple"):
-        return "; ".join(poll.options[i] for i in answer.choices if 0 <= i < len(poll.options))
-    if poll.kind == "likert":
-        from cases.models import LIKERT_LABELS
-
-        return dict(LIKERT_LABELS).get(answer.value, "")
-    if poll.kind == "spectrum":
-        return f"{answer.value} of 100"
-    return answer.text
 
 
 @require_GET
@@ -231,9 +204,8 @@ def live_answer(request: HtmxHttpRequest, pk: int):
     poll = session.current_poll
     if poll_id is not None and (poll is None or poll.pk != poll_id):
         poll = get_object_or_404(LivePoll, session=session, pk=poll_id)
-    if poll is None:
-        messages.error(request, "No poll is open.")
-        return redirect(session)
+    if poll is None or poll.pk != session.current_poll_id or poll.state != PollState.OPEN:
+        return _not_saved(request, session, "That poll closed before your answer arrived.")
     form = LiveAnswerForm(request.POST, poll=poll)
     status = 200
     if form.is_valid():
@@ -245,10 +217,7 @@ def live_answer(request: HtmxHttpRequest, pk: int):
                 session=session, poll=poll, user=request.user, answer=form.cleaned_answer()
             )
         except services.LiveRefused as refusal:
-            if request.htmx:
-                return htmx_alert(request, title="Not saved", message=str(refusal), status=409)
-            messages.error(request, str(refusal))
-            return redirect(session)
+            return _not_saved(request, session, str(refusal))
         if not request.htmx:
             return redirect(session)
         form = None
@@ -261,6 +230,13 @@ def live_answer(request: HtmxHttpRequest, pk: int):
             response["HX-Reswap"] = "outerHTML"
         return response
     return render(request, "cases/live/student.html", context)
+
+
+def _not_saved(request, session: LiveSession, message: str):
+    if request.htmx:
+        return htmx_alert(request, title="Not saved", message=message, status=409)
+    messages.error(request, message)
+    return redirect(session)
 
 
 # The room: projector and console -------------------------------------------------------

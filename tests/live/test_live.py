@@ -142,6 +142,12 @@ def test_a_poll_from_console_to_phone_to_projector(world, session, client_for):
     response = _answer(student, session, poll, "0")
     assert LiveAnswer.objects.get(poll=poll).choices == [1]
     assert "closed before your answer arrived" in student.get(response["Location"]).content.decode()
+    response = student.post(
+        reverse("cases:live_answer", args=[session.pk]),
+        {"poll": poll.pk, "answer": "0"},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 409 and response["HX-Retarget"] == "#htmx-error"
 
 
 def test_a_bad_answer_is_refused_next_to_the_field_keeping_the_text(world, session, client_for):
