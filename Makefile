@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint fmt check clean
+.PHONY: run test lint fmt check clean bench-live
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (see README)."; exit 1; }
@@ -43,3 +43,11 @@ fmt: $(VENV)/.dev-installed
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
+
+# 200 students answer a live poll through gunicorn on PostgreSQL and Redis (both running
+# locally); prints a table and fails if an answer is lost. See bench/live.py.
+BENCH_LIVE_DB ?= postgres://postgres@127.0.0.1:5432/redqueen_bench_live
+BENCH_LIVE_REDIS ?= redis://127.0.0.1:6379/7
+bench-live: $(VENV)/.run-installed
+	DATABASE_URL=$${DATABASE_URL-$(BENCH_LIVE_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_LIVE_REDIS)} \
+		$(PY) bench/live.py

@@ -41,6 +41,7 @@ from cases.permissions import (
     CourseAccess,
     LiveAccess,
     access_live_session,
+    access_live_session_joined,
     course_to_grade,
     course_to_teach,
     graded_students,
@@ -179,7 +180,7 @@ def live_state(request: HtmxHttpRequest, pk: int):
     """Students the session is for: the poll on screen, their answer and any revealed
     results, for the phone to poll. `known` is the version the phone shows: while the
     session has not changed the answer is 204 and htmx leaves the page alone."""
-    session, access = access_live_session(request.user, pk)
+    session, access = access_live_session_joined(request.user, pk)
     if access.runs:
         return redirect(session)
     if request.GET.get("known") == str(session.version):
@@ -196,7 +197,7 @@ def live_answer(request: HtmxHttpRequest, pk: int):
     """Students answer the open poll (again, to change it). Answering joins a student
     who had not pressed Join. A bad answer comes back with its message and what was
     chosen; a poll that closed meanwhile says so."""
-    session, access = access_live_session(request.user, pk)
+    session, access = access_live_session_joined(request.user, pk)
     if access.runs or not access.may_join:
         raise PermissionDenied
     # The poll the phone showed; without one, the poll on screen.

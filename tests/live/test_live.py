@@ -343,8 +343,8 @@ def test_a_student_not_there_is_skipped_for_the_rest_of_the_session(
 def test_marks_feed_the_gradebook_and_can_be_taken_back(world, session, present, client_for):
     student = world.users["student"]
     client = client_for("instructor")
-    client.post(reverse("cases:live_cold_call", args=[session.pk]), {"action": "pick"})
-    call = ColdCall.objects.get()
+    others = User.objects.filter(pk__in=[s.pk for s in present if s != student])
+    call = services.cold_call_pick(session=session, by=world.users["instructor"], students=others)
     mark_url = reverse("cases:live_mark", args=[session.pk])
     client.post(mark_url, {"student": student.pk, "points": "1", "note": "Cited ¶4 well"})
     work = Work.objects.get(item=session.item, user=student)
