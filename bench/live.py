@@ -49,18 +49,12 @@ from importlib import import_module
 from pathlib import Path
 from urllib.parse import urlencode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "redqueen.settings")
-# Production settings over plain HTTP: the clients speak HTTP to gunicorn directly.
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-a-secret")
-os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1")
-os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/redqueen_bench_live")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/7")
+import production
 
-import django
-
-django.setup()
+production.setup(
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/redqueen_bench_live",
+    REDIS_URL="redis://127.0.0.1:6379/7",
+)
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY  # noqa: E402

@@ -14,21 +14,12 @@ Prints a table: page, queries, median and 95th-percentile milliseconds, response
 import os
 import random
 import statistics
-import sys
 import time
 from datetime import timedelta
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "redqueen.settings")
-# Production settings, without HTTPS redirects: the test client speaks plain HTTP.
-os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-not-a-secret")
-os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1")
-os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
+import production
 
-import django
-
-django.setup()
+production.setup()
 
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, reset_queries, transaction  # noqa: E402

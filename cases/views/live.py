@@ -7,6 +7,8 @@ three seconds carrying the version they show, and an unchanged session answers 2
 htmx never replaces a half-filled answer form.
 """
 
+import json
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, OuterRef, Prefetch, Subquery
@@ -84,8 +86,15 @@ def _not_modified(request, etag: str):
 
 def _with_etag(response, etag: str):
     response["ETag"] = etag
-    response["Cache-Control"] = "private, no-cache"
+    response["Cache-Control"] = "no-store"
     return response
+
+
+def _poll_headers(etag: str) -> str:
+    """The element's hx-headers: it asks again with the ETag of what it shows, so an
+    unchanged session is a real 304 that htmx leaves alone (the browser's own cache,
+    revalidating, would hand htmx the old body to swap in every second)."""
+    return json.dumps({"If-None-Match": etag})
 
 
 def _poll_context(session: LiveSession) -> dict:
@@ -259,6 +268,7 @@ def live_projector(request: HtmxHttpRequest, pk: int):
         "session": session,
         "course": session.course,
         "join_url": _join_url(request, session),
+        "poll_headers": _poll_headers(etag),
         **_poll_context(session),
     }
     template = "cases/live/projector.html" + ("#projector-board" if partial else "")
@@ -300,6 +310,7 @@ def _console_context(request, session: LiveSession, access: LiveAccess, **extra)
         "call": last_call,
         "roster": roster,
         "present": len(roster),
+        "poll_headers": _poll_headers(_etag(session, "console")),
         "nav_teaches": True,
         **_poll_context(session),
         **extra,
@@ -328,7 +339,12 @@ def live_session(request: HtmxHttpRequest, pk: int):
     if request.htmx and not request.htmx.history_restore_request:
         if unchanged := _not_modified(request, etag):
             return unchanged
-        context = {"session": session, "access": access, **_poll_context(session)}
+        context = {
+            "session": session,
+            "access": access,
+            "poll_headers": _poll_headers(etag),
+            **_poll_context(session),
+        }
         return _with_etag(render(request, "cases/live/console.html#console-board", context), etag)
     return _console(request, session, access)
 
@@ -348,18 +364,16 @@ def _after_action(request, session_pk: int, partial: str):
 def live_poll_create(request: HtmxHttpRequest, pk: int):
     """Those who run the session add a poll (written, or from the course's question
     bank) and may launch it at once."""
-    session, access = live_session_to_run(request.user, pk)
+    session, access = live_session_to_run(
+        request.user, pk, _with_counts(live_sessions_with_access(request.user))
+    )
     if not session.is_running:
         messages.error(request, "This live session has ended.")
         return redirect(session)
     form = PollForm(request.POST, course=session.course)
     if not form.is_valid():
-        if request.htmx:
-            return _console(request, session, access, partial="console-polls", poll_form=form)
-        session, access = live_session_to_run(
-            request.user, pk, _with_counts(live_sessions_with_access(request.user))
-        )
-        return _console(request, session, access, poll_form=form)
+        partial = "console-polls" if request.htmx else ""
+        return _console(request, session, access, partial=partial, poll_form=form)
     data = form.cleaned_data
     poll = services.poll_create(
         session=session,

@@ -32,6 +32,13 @@ def test_two_phones_answer_and_the_projector_keeps_up(open_as, world):
     expect(projector.get_by_text("0 answers")).to_be_visible()
     assert_accessible(projector)
 
+    # Nothing changes, so the polls (one a second) are 304s that replace nothing: the
+    # instructor's buttons and focus stay put.
+    board = console.locator("#console-board").element_handle()
+    screen = projector.locator("#projector-board").element_handle()
+    console.wait_for_timeout(2_500)
+    assert board.evaluate("e => e.isConnected") and screen.evaluate("e => e.isConnected")
+
     phones = []
     for username, option in [("student", "Its own research"), ("student_ta_elsewhere", "Making")]:
         phone = open_as(username)
