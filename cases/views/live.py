@@ -7,8 +7,6 @@ three seconds carrying the version they show, and an unchanged session answers 2
 htmx never replaces a half-filled answer form.
 """
 
-import json
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, OuterRef, Prefetch, Subquery
@@ -88,13 +86,6 @@ def _with_etag(response, etag: str):
     response["ETag"] = etag
     response["Cache-Control"] = "no-store"
     return response
-
-
-def _poll_headers(etag: str) -> str:
-    """The element's hx-headers: it asks again with the ETag of what it shows, so an
-    unchanged session is a real 304 that htmx leaves alone (the browser's own cache,
-    revalidating, would hand htmx the old body to swap in every second)."""
-    return json.dumps({"If-None-Match": etag})
 
 
 def _poll_context(session: LiveSession) -> dict:
@@ -268,7 +259,7 @@ def live_projector(request: HtmxHttpRequest, pk: int):
         "session": session,
         "course": session.course,
         "join_url": _join_url(request, session),
-        "poll_headers": _poll_headers(etag),
+        "etag": etag,
         **_poll_context(session),
     }
     template = "cases/live/projector.html" + ("#projector-board" if partial else "")
@@ -310,7 +301,7 @@ def _console_context(request, session: LiveSession, access: LiveAccess, **extra)
         "call": last_call,
         "roster": roster,
         "present": len(roster),
-        "poll_headers": _poll_headers(_etag(session, "console")),
+        "etag": _etag(session, "console"),
         "nav_teaches": True,
         **_poll_context(session),
         **extra,
@@ -342,7 +333,7 @@ def live_session(request: HtmxHttpRequest, pk: int):
         context = {
             "session": session,
             "access": access,
-            "poll_headers": _poll_headers(etag),
+            "etag": etag,
             **_poll_context(session),
         }
         return _with_etag(render(request, "cases/live/console.html#console-board", context), etag)

@@ -84,6 +84,8 @@ def tracker(request: HtmxHttpRequest, pk: int):
         "query": urlencode(query),
         "refreshed_at": now,
         "tracker_url": reverse("cases:tracker", args=[course.pk]),
+        # The page itself has none: its first poll answers 200 with the ETag.
+        "etag": etag,
     }
     template = "cases/workspace/tracker.html" + ("#tracker-matrix" if partial else "")
     response = render(request, template, context)

@@ -148,3 +148,18 @@
     if (output) output.textContent = input.value;
   });
 })();
+
+(function () {
+  // Conditional polling: an element that polls carries the ETag of what it shows in
+  // data-etag and asks again with If-None-Match, so an unchanged page is a real 304,
+  // which htmx is configured (base.html) to leave alone. Left to the browser's cache,
+  // the revalidated old body would be swapped in at every poll, taking focus, clicks and
+  // the screen reader's place with it. Only the element itself sends it: links inside
+  // it ask for other things.
+  document.body.addEventListener("htmx:configRequest", (event) => {
+    const elt = event.detail.elt;
+    if (event.detail.verb === "get" && elt.dataset && elt.dataset.etag) {
+      event.detail.headers["If-None-Match"] = elt.dataset.etag;
+    }
+  });
+})();

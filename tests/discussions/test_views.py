@@ -1,5 +1,6 @@
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from cases.models import Discussion, ParticipationGrade, Post
 from cases.services.discussions import post_create, post_moderate
@@ -110,6 +111,7 @@ def test_an_unchanged_thread_answers_304(world, client_for):
     changed = client.get(_posts_url(world), headers={"HX-Request": "true", "If-None-Match": etag})
     assert changed.status_code == 200
     assert "New post." in _html(changed)
+    assert f'data-etag="{escape(changed["ETag"])}"' in _html(changed)
 
 
 def test_hidden_posts_are_gone_for_students_but_marked_for_staff(world, client_for):

@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from cases.models import (
     Assignment,
@@ -73,6 +74,8 @@ def test_an_unchanged_tracker_answers_304_and_a_change_refreshes_it(world, clien
     assert changed["ETag"] != etag
     html = changed.content.decode()
     assert html.strip().startswith('<div id="tracker-matrix"')  # The partial, not the page.
+    # It asks again with its own ETag: a real 304, which htmx does not swap.
+    assert f'data-etag="{escape(changed["ETag"])}"' in html
     assert "Graded" in html
 
 
