@@ -12,10 +12,15 @@ from cases.models import (
     Discussion,
     Extension,
     GradeCategory,
+    LiveAnswer,
+    LiveClass,
+    LivePoll,
+    LiveSession,
     LoginThrottle,
     Membership,
     Module,
     ModuleItem,
+    ParticipationMark,
     Post,
     Question,
     QuestionCategory,
@@ -196,3 +201,45 @@ class GradeCategoryAdmin(admin.ModelAdmin):
 class RubricAdmin(admin.ModelAdmin):
     list_display = ["title", "course"]
     list_filter = ["course"]
+
+
+# Live class.
+
+
+class LivePollInline(admin.TabularInline):
+    model = LivePoll
+    extra = 0
+    fields = ["position", "kind", "prompt", "state", "results_shown"]
+
+
+@admin.register(LiveSession)
+class LiveSessionAdmin(admin.ModelAdmin):
+    list_display = ["title", "course", "item", "cohort", "join_code", "started_at", "ended_at"]
+    list_filter = ["course"]
+    search_fields = ["title", "join_code"]
+    list_select_related = ["course", "item", "cohort"]
+    readonly_fields = ["join_code", "version", "current_poll", "started_by"]
+    inlines = [LivePollInline]
+
+
+@admin.register(LiveClass)
+class LiveClassAdmin(admin.ModelAdmin):
+    list_display = ["item", "attendance_percent", "marks_for_full_credit"]
+    list_select_related = ["item"]
+
+
+@admin.register(LiveAnswer)
+class LiveAnswerAdmin(admin.ModelAdmin):
+    # Students' answers: read here, never edited.
+    list_display = ["poll", "user", "choices", "value", "text", "updated_at"]
+    search_fields = ["user__username", "poll__prompt"]
+    list_select_related = ["poll", "user"]
+    readonly_fields = ["poll", "user", "choices", "value", "text", "created_at", "updated_at"]
+
+
+@admin.register(ParticipationMark)
+class ParticipationMarkAdmin(admin.ModelAdmin):
+    list_display = ["student", "session", "points", "note", "marked_by", "created_at"]
+    list_filter = ["session__course"]
+    search_fields = ["student__username", "note"]
+    list_select_related = ["student", "session", "marked_by"]

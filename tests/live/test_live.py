@@ -424,3 +424,12 @@ def test_a_live_session_item_is_built_started_and_graded_under_participation(wor
     assert "+2 in “Class 4, section A”" in client.get(panel).content.decode()
     page = client_for("student").get(item.get_absolute_url()).content.decode()
     assert "Join “Class 4, section A”" in page
+
+
+@pytest.mark.parametrize("model", ["livesession", "liveclass", "liveanswer", "participationmark"])
+def test_the_admin_lists_live_records(world, session, client_for, model):
+    services.mark_add(
+        session=session, student=world.users["student"], points=1, note="", by=world.users["ta"]
+    )
+    response = client_for("admin").get(reverse(f"admin:cases_{model}_changelist"))
+    assert response.status_code == 200
