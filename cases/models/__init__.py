@@ -1,3 +1,4 @@
+from cases.models.audit import AuditAction, AuditEntry, Invitation
 from cases.models.courses import (
     Assignment,
     Cohort,
@@ -86,6 +87,8 @@ __all__ = [
     "Attempt",
     "AttemptQuestion",
     "AttemptState",
+    "AuditAction",
+    "AuditEntry",
     "CallOutcome",
     "CaseParagraph",
     "CaseReading",
@@ -102,6 +105,7 @@ __all__ = [
     "Follow",
     "GradeCategory",
     "GradingMethod",
+    "Invitation",
     "ItemKind",
     "LatePolicy",
     "LiveAnswer",

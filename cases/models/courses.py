@@ -25,13 +25,30 @@ class Cohort(models.Model):
     teaching_assistants = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="assisted_cohorts", blank=True
     )
+    join_code_enabled = models.BooleanField(
+        default=True, help_text="Off: nobody joins with the code until it is turned on."
+    )
+    join_code_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="After this, the code no longer admits anyone."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
+    # An archived cohort (a past term) is kept with its members and work, out of lists.
+    archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def join_code_open(self, now=None) -> bool:
+        """Whether the join code admits students now."""
+        now = now or timezone.now()
+        return (
+            self.join_code_enabled
+            and self.archived_at is None
+            and (self.join_code_expires_at is None or now < self.join_code_expires_at)
+        )
 
 
 class Membership(models.Model):

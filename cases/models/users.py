@@ -4,12 +4,23 @@ from django.db import models
 
 class User(AbstractUser):
     """A person who signs in. Roles are not stored here: they follow from membership
-    (staff is an admin, a course's instructor or TA list, a cohort's member list)."""
+    (staff is an admin, a course's instructor or TA list, a cohort's member list).
+    A deactivated user (`is_active` off) cannot sign in and keeps their work."""
+
+    # The institution's student number, from a roster import: unique when given.
+    student_id = models.CharField(max_length=40, blank=True)
 
     objects = UserManager()
 
     class Meta:
         ordering = ["last_name", "first_name", "username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student_id"],
+                condition=~models.Q(student_id=""),
+                name="user_student_id_unique",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username

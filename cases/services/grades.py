@@ -6,7 +6,15 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from cases.models import Assignment, Course, GradeCategory, ItemKind, ModuleItem, Work
+from cases.models import (
+    Assignment,
+    AuditAction,
+    Course,
+    GradeCategory,
+    ItemKind,
+    ModuleItem,
+    Work,
+)
 
 # A person's part of a Work row; work_sync's fields (state, dates, scores of the kind,
 # needs_grading) are never written here.
@@ -43,6 +51,7 @@ def work_grade(*, item: ModuleItem, student, grader, **changes) -> Work:
         raise TypeError(f"Not a person's part of a grade: {sorted(unknown)}")
     Work.objects.get_or_create(item=item, user=student)
     work = Work.objects.select_for_update().get(item=item, user=student)
+    before = (work.override_score, work.override_reason)
     if "override_score" in changes:
         # A cleared override keeps no reason: the reason explains a score that is shown.
         reason = changes.get("override_reason", "").strip()
@@ -54,7 +63,27 @@ def work_grade(*, item: ModuleItem, student, grader, **changes) -> Work:
     work.graded_by = grader
     work.graded_at = timezone.now()
     work.save(update_fields=[*changes, "graded_by", "graded_at", "updated_at"])
+    if "override_score" in changes and (work.override_score, work.override_reason) != before:
+        _audit_override(work, item, student, grader, before)
     return work
+
+
+def _audit_override(work: Work, item: ModuleItem, student, grader, before) -> None:
+    from cases.services.audit import audit
+
+    def shown(score, reason):
+        return {"score": None if score is None else str(score), "reason": reason}
+
+    audit(
+        grader,
+        AuditAction.GRADE_OVERRIDE,
+        f"{student} on “{item.title}”: "
+        + ("override cleared" if work.override_score is None else f"{work.override_score}"),
+        subject=student,
+        course=item.module.course,
+        before=shown(*before),
+        after=shown(work.override_score, work.override_reason),
+    )
 
 
 @transaction.atomic
