@@ -11,6 +11,7 @@ from cases.views import (
     quiz_staff,
     quizzes,
     readings,
+    roster,
     schedule,
     stances,
     thesis,
@@ -173,4 +174,9 @@ urlpatterns += [
     path("live/marks/<int:pk>/delete/", live.live_mark_delete, name="live_mark_delete"),
     path("courses/<int:pk>/live/", live.live_sessions, name="live_sessions"),
     path("items/<int:pk>/live-settings/", live.live_class_settings, name="live_class_settings"),
+]
+
+# Cohort administration: bulk enrolment.
+urlpatterns += [
+    path("manage/cohorts/<int:pk>/import/", roster.roster_import, name="roster_import"),
 ]

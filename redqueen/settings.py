@@ -196,6 +196,8 @@ STORAGES = {
 }
 
 # Email: the console in development, SMTP from the environment otherwise.
+# The site's address, for links in emails sent outside a request (invitations).
+SITE_URL = os.environ.get("DJANGO_SITE_URL", "http://127.0.0.1:8000")
 DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "Red Queen <noreply@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 if DEBUG:

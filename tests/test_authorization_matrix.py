@@ -574,6 +574,14 @@ MATRIX |= {
 }
 
 
+# Cohort administration: admins enrol cohorts from a roster.
+MATRIX |= {
+    "cases:roster_import": Route(
+        lambda w: reverse("cases:roster_import", args=[w.course.cohorts.get().pk]), STAFF_ONLY
+    ),
+}
+
+
 def _submitted_answer(world: World):
     attempt_submit(attempt_id=world.attempt.pk)
     return world.attempt.slots.last().answer

@@ -1,0 +1,69 @@
+"""Invitations: a new account's email with a link to choose a password.
+
+The link is Django's password-reset token for the account, so it works once (setting the
+password changes what the token is made from) and expires after PASSWORD_RESET_TIMEOUT
+(three days by default). Emails go out through Django's tasks framework, after the
+import that created the accounts is saved."""
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.db import transaction
+from django.tasks import task
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from cases.models import AuditAction, Invitation, User
+from cases.services.audit import audit
+
+
+def invitation_link(user: User) -> str:
+    path = reverse(
+        "password_reset_confirm",
+        args=[
+            urlsafe_base64_encode(force_bytes(user.pk)),
+            default_token_generator.make_token(user),
+        ],
+    )
+    return settings.SITE_URL.rstrip("/") + path
+
+
+@task
+def send_invitation(user_id: int, cohort_name: str) -> None:
+    user = User.objects.get(pk=user_id)
+    days = settings.PASSWORD_RESET_TIMEOUT // 86400
+    where = f" for {cohort_name}" if cohort_name else ""
+    send_mail(
+        subject=f"Your Red Queen account{where}",
+        message=(
+            f"Hello {user.first_name or user.username},\n\n"
+            f"An account has been made for you on Red Queen{where}. Your username is "
+            f"{user.username}. Choose your password here (the link works once, for "
+            f"{days} days):\n\n{invitation_link(user)}\n\n"
+            "If the link has expired, ask your course's administrator to send a new one."
+        ),
+        from_email=None,
+        recipient_list=[user.email],
+    )
+
+
+def invitations_send(users, *, cohort=None, sent_by=None) -> int:
+    """Record an invitation for each user with an email and send it once the current
+    transaction is saved. Sending again (a resend) makes a fresh link; earlier ones
+    still work until used or expired."""
+    users = [user for user in users if user.email]
+    Invitation.objects.bulk_create(
+        [Invitation(user=user, cohort=cohort, sent_by=sent_by) for user in users],
+        batch_size=1000,
+    )
+    cohort_name = cohort.name if cohort else ""
+    for user in users:
+        transaction.on_commit(lambda user_id=user.pk: send_invitation.enqueue(user_id, cohort_name))
+    return len(users)
+
+
+@transaction.atomic
+def invitation_resend(user: User, *, by: User) -> None:
+    invitations_send([user], sent_by=by)
+    audit(by, AuditAction.INVITE, f"Invitation sent again to {user.email}", subject=user)

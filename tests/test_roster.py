@@ -1,0 +1,224 @@
+"""Bulk enrolment from a CSV roster: every bad row listed with its line, and then
+nothing imported; a good file imported in one transaction, reusing existing accounts."""
+
+import re
+import time
+
+import pytest
+from django.core import mail
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from cases.models import AuditAction, AuditEntry, Invitation, Membership, User
+from cases.services.roster import MAX_ROWS, RosterInvalid, roster_apply, roster_plan
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "email,first_name,last_name,student_id\n"
+
+
+def _csv(*lines: str, header: str = HEADER) -> bytes:
+    return (header + "\n".join(lines) + "\n").encode()
+
+
+@pytest.fixture
+def cohort(world):
+    return world.course.cohorts.get()
+
+
+def _reasons(plan) -> list[tuple[int, str]]:
+    return [(e.line, e.reason) for e in plan.errors]
+
+
+def test_a_good_file_creates_updates_and_skips(world, cohort):
+    student = world.users["student"]
+    student.email = "Li.Wei@Example.edu"
+    student.save()
+    other = User.objects.create(username="mei", email="mei@example.edu", first_name="Mei")
+    data = _csv(
+        "li.wei@example.edu,Student,Name,S001",  # Existing member: gets a student ID.
+        "mei@example.edu,Mei,Chen,",  # Existing account, not a member: enrolled.
+        "new.person@example.edu,New,Person,S003",  # New account.
+    )
+    plan = roster_plan(cohort, data)
+    assert plan.ok, plan.errors
+    assert plan.counts == {"create": 1, "update": 2, "skip": 0}
+    result = roster_apply(cohort=cohort, data=data, actor=world.users["admin"], invite=False)
+    assert [u.email for u in result.created] == ["new.person@example.edu"]
+    new = User.objects.get(email="new.person@example.edu")
+    assert (new.username, new.student_id, new.has_usable_password()) == (
+        "new.person",
+        "S003",
+        False,
+    )
+    assert Membership.objects.filter(cohort=cohort, user__in=[new, other]).count() == 2
+    student.refresh_from_db()
+    assert (
+        student.student_id == "S001"
+        and User.objects.filter(email__iexact="li.wei@example.edu").count() == 1
+    )
+    # The same file again changes nothing.
+    assert roster_plan(cohort, data).counts == {"create": 0, "update": 0, "skip": 3}
+    entries = AuditEntry.objects.filter(cohort=cohort)
+    assert entries.filter(action=AuditAction.ENROL).count() == 2
+    assert entries.get(action=AuditAction.IMPORT).after == {"create": 1, "update": 2, "skip": 0}
+
+
+def test_semicolons_a_byte_order_mark_and_columns_in_any_order(cohort):
+    data = "\ufeffStudent ID;Last name;First name;Email\r\nS9;Zhang;Wei;wei@example.edu\r\n"
+    plan = roster_plan(cohort, data.encode())
+    assert plan.ok, plan.errors
+    row = plan.rows[0]
+    assert (row.email, row.first_name, row.last_name, row.student_id) == (
+        "wei@example.edu",
+        "Wei",
+        "Zhang",
+        "S9",
+    )
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        ([",Ann,Lee,1"], (2, "The email is missing.")),
+        (["not-an-email,Ann,Lee,1"], (2, "“not-an-email” is not an email address.")),
+        (
+            ["a@example.edu,Ann,Lee,1", "A@example.edu,Bo,Li,2"],
+            (3, "a@example.edu is already on line 2."),
+        ),
+        (
+            ["a@example.edu,Ann,Lee,7", "b@example.edu,Bo,Li,7"],
+            (3, "Student ID 7 is already on line 2."),
+        ),
+        (["a@example.edu,,Lee,1"], (2, "The first name is missing.")),
+        (["a@example.edu,Ann"], (2, "Expected 4 columns, found 2.")),
+    ],
+    ids=["missing-email", "malformed-email", "duplicate-email", "duplicate-id", "no-name", "short"],
+)
+def test_each_kind_of_bad_row_is_named_with_its_line(cohort, lines, expected):
+    plan = roster_plan(cohort, _csv(*lines))
+    assert expected in _reasons(plan)
+
+
+def test_a_student_id_of_another_account_conflicts(world, cohort):
+    world.users["student"].student_id = "S100"
+    world.users["student"].save()
+    plan = roster_plan(cohort, _csv("someone@example.edu,Some,One,S100"))
+    assert _reasons(plan) == [(2, "Student ID S100 belongs to another account (student).")]
+    world.users["ta"].email = "ta@example.edu"
+    world.users["ta"].student_id = "T1"
+    world.users["ta"].save()
+    plan = roster_plan(cohort, _csv("ta@example.edu,Tea,Assistant,T2"))
+    assert _reasons(plan) == [(2, "ta@example.edu has student ID T1, not T2.")]
+
+
+def test_whole_file_problems(cohort):
+    assert (
+        "not UTF-8"
+        in _reasons(roster_plan(cohort, HEADER.encode() + b"a@b.edu,Jos\xe9,X,1\n"))[0][1]
+    )
+    assert _reasons(roster_plan(cohort, HEADER.encode() + b"a@b.edu,Jos\xe9,X,1\n"))[0][0] == 2
+    missing = roster_plan(cohort, b"email,name\na@b.edu,Ann\n")
+    assert "missing: first_name, last_name, student_id" in _reasons(missing)[0][1]
+    assert _reasons(roster_plan(cohort, b"")) == [(0, "The file is empty.")]
+    too_many = _csv(*(f"s{n}@example.edu,S,{n},{n}" for n in range(MAX_ROWS + 1)))
+    assert _reasons(roster_plan(cohort, too_many))[0] == (
+        0,
+        "The file has 5,001 rows; at most 5,000 go in one import.",
+    )
+
+
+def test_one_bad_row_imports_nothing_and_lists_every_bad_row(world, cohort):
+    data = _csv("good@example.edu,Good,Row,1", "bad,Bad,Row,2", "also-good@example.edu,,Row,3")
+    with pytest.raises(RosterInvalid) as refused:
+        roster_apply(cohort=cohort, data=data, actor=world.users["admin"])
+    assert [e.line for e in refused.value.plan.errors] == [3, 4]
+    assert not User.objects.filter(email__in=["good@example.edu", "bad"]).exists()
+    assert not AuditEntry.objects.exists() and not mail.outbox
+
+
+def test_new_accounts_are_invited_to_choose_a_password(
+    world, cohort, client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        roster_apply(
+            cohort=cohort, data=_csv("ann@example.edu,Ann,Lee,A1"), actor=world.users["admin"]
+        )
+    assert Invitation.objects.get().user.email == "ann@example.edu"
+    [message] = mail.outbox
+    assert message.to == ["ann@example.edu"] and "username is ann" in message.body
+    link = next(line for line in message.body.splitlines() if "/password/reset/" in line)
+    page = client.get(link.removeprefix("http://127.0.0.1:8000"), follow=True)
+    assert page.status_code == 200 and "new_password1" in page.content.decode()
+
+
+def test_five_thousand_rows_import_in_one_transaction(world, cohort):
+    data = _csv(*(f"s{n}@example.edu,Stu,Dent {n},ID{n}" for n in range(MAX_ROWS)))
+    started = time.perf_counter()
+    result = roster_apply(cohort=cohort, data=data, actor=world.users["admin"], invite=False)
+    seconds = time.perf_counter() - started
+    assert len(result.created) == MAX_ROWS
+    assert Membership.objects.filter(cohort=cohort).count() == MAX_ROWS + 2
+    print(f"\n5,000-row roster imported in {seconds:.2f} s")
+
+
+def test_the_command_imports_or_exits_non_zero_with_the_report(world, cohort, tmp_path, capsys):
+    good = tmp_path / "good.csv"
+    good.write_bytes(_csv("ann@example.edu,Ann,Lee,A1"))
+    call_command("import_roster", str(cohort.pk), str(good), "--no-invite")
+    assert "1 created, 0 updated, 0 unchanged" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(_csv("bob@example.edu,Bob,Li,B1", "nope,No,Pe,B2"))
+    with pytest.raises(CommandError) as failed:
+        call_command("import_roster", str(cohort.pk), str(bad))
+    assert "Line 3: “nope” is not an email address." in str(failed.value)
+    assert not User.objects.filter(email="bob@example.edu").exists()
+
+
+def _upload(client, cohort, data: bytes, **fields):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("roster.csv", data, content_type="text/csv")
+    return client.post(
+        reverse("cases:roster_import", args=[cohort.pk]),
+        {"step": "preview", "file": upload, **fields},
+    )
+
+
+def test_an_admin_previews_then_confirms_in_the_browser_s_forms(world, cohort, client_for):
+    client = client_for("admin")
+    response = _upload(client, cohort, _csv("ann@example.edu,Ann,Lee,A1", "bo@example.edu,Bo,Li,"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "2 to create, 0 to update or enrol, 0 unchanged" in html and "ann@example.edu" in html
+    assert not User.objects.filter(email="ann@example.edu").exists()  # Not yet.
+    roster = re.search(r'name="roster" value="([^"]+)"', html).group(1)
+    response = client.post(
+        reverse("cases:roster_import", args=[cohort.pk]),
+        {"step": "confirm", "roster": roster, "invite": "False"},
+        follow=True,
+    )
+    assert "Imported into Section A: 2 new accounts" in response.content.decode()
+    assert Membership.objects.filter(cohort=cohort, user__email="bo@example.edu").exists()
+    assert not mail.outbox
+
+
+def test_a_bad_file_lists_every_problem_and_changes_nothing(world, cohort, client_for):
+    response = _upload(
+        client_for("admin"), cohort, _csv("ann@example.edu,Ann,Lee,A1", "x,Bo,Li,", ",C,D,")
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Nothing was imported: 2 problems to fix" in html
+    assert "<strong>Line 3</strong>: “x” is not an email address." in html
+    assert "<strong>Line 4</strong>: The email is missing." in html
+    assert 'name="step" value="confirm"' not in html
+    assert not User.objects.filter(email="ann@example.edu").exists()
+
+
+def test_an_upload_without_a_file_is_refused_next_to_the_field(world, cohort, client_for):
+    response = client_for("admin").post(
+        reverse("cases:roster_import", args=[cohort.pk]), {"step": "preview"}
+    )
+    assert response.status_code == 400
+    assert "Choose the CSV file to import." in response.content.decode()
