@@ -8,6 +8,7 @@ from cases.views import (
     discussions,
     grading,
     live,
+    people,
     quiz_staff,
     quizzes,
     readings,
@@ -173,4 +174,19 @@ urlpatterns += [
     path("live/marks/<int:pk>/delete/", live.live_mark_delete, name="live_mark_delete"),
     path("courses/<int:pk>/live/", live.live_sessions, name="live_sessions"),
     path("items/<int:pk>/live-settings/", live.live_class_settings, name="live_class_settings"),
+]
+
+# People: course roles, the directory with deactivation, and the audit log.
+urlpatterns += [
+    path("courses/<int:pk>/people/", people.course_people, name="course_people"),
+    path(
+        "courses/<int:pk>/people/<int:user_pk>/remove/",
+        people.course_people_remove,
+        name="course_people_remove",
+    ),
+    path("manage/people/", people.people_directory, name="people_directory"),
+    path("manage/people/<int:pk>/deactivate/", people.person_deactivate, name="person_deactivate"),
+    path("manage/people/<int:pk>/reactivate/", people.person_reactivate, name="person_reactivate"),
+    path("manage/audit/", people.audit_log, name="audit_log"),
+    path("manage/audit.csv", people.audit_csv, name="audit_csv"),
 ]
