@@ -31,7 +31,28 @@ from cases.models import (
     Work,
 )
 
-admin.site.register(User, UserAdmin)
+
+@admin.register(User)
+class RedQueenUserAdmin(UserAdmin):
+    """Django's user admin, with the student number and whether the account is active
+    (deactivate accounts on the People page, where it is audited)."""
+
+    list_display = [
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "student_id",
+        "is_active",
+        "is_staff",
+    ]
+    list_filter = ["is_active", "is_staff", "is_superuser"]
+    search_fields = ["username", "first_name", "last_name", "email", "student_id"]
+    fieldsets = [
+        *UserAdmin.fieldsets[:1],
+        ("Personal info", {"fields": ["first_name", "last_name", "email", "student_id"]}),
+        *UserAdmin.fieldsets[2:],
+    ]
 
 
 class MembershipInline(admin.TabularInline):
@@ -243,3 +264,228 @@ class ParticipationMarkAdmin(admin.ModelAdmin):
     list_filter = ["session__course"]
     search_fields = ["student__username", "note"]
     list_select_related = ["student", "session", "marked_by"]
+
+
+# Everything else, so the admin covers every model. The audit log is read-only.
+
+from cases.models import (  # noqa: E402
+    Answer,
+    AttemptQuestion,
+    AuditEntry,
+    CaseParagraph,
+    ColdCall,
+    Decision,
+    DecisionCommit,
+    Follow,
+    Invitation,
+    LiveAttendance,
+    PairMessage,
+    ParticipationGrade,
+    PostRevision,
+    ReadingProgress,
+    SpectrumExercise,
+    SpectrumPlacement,
+    StanceAnswer,
+    StanceCheck,
+    StancePair,
+    Upvote,
+)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The audit log may be read here, never added to, changed or deleted: entries are
+    written by the services that make the changes."""
+
+    list_display = ["created_at", "actor", "action", "subject", "course", "cohort", "summary"]
+    list_filter = ["action", "created_at"]
+    search_fields = ["summary", "actor__username", "subject__username"]
+    list_select_related = ["actor", "subject", "course", "cohort"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["user", "cohort", "sent_by", "sent_at"]
+    list_filter = ["cohort"]
+    search_fields = ["user__username", "user__email"]
+    list_select_related = ["user", "cohort", "sent_by"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "cohort", "joined_at"]
+    list_filter = ["cohort"]
+    search_fields = ["user__username", "user__email", "user__student_id", "cohort__name"]
+    list_select_related = ["user", "cohort"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(CaseParagraph)
+class CaseParagraphAdmin(admin.ModelAdmin):
+    list_display = ["case", "number", "position"]
+    list_filter = ["case"]
+    search_fields = ["text"]
+    list_select_related = ["case"]
+    # Paragraphs are kept by case_paragraphs_sync from the case's body.
+    readonly_fields = ["case", "number", "position", "text", "html"]
+
+
+@admin.register(ReadingProgress)
+class ReadingProgressAdmin(admin.ModelAdmin):
+    list_display = ["user", "case", "first_opened_at", "active_seconds", "done_at"]
+    list_filter = ["case"]
+    search_fields = ["user__username"]
+    list_select_related = ["user", "case"]
+
+
+@admin.register(PostRevision)
+class PostRevisionAdmin(admin.ModelAdmin):
+    list_display = ["post", "created_at"]
+    search_fields = ["body"]
+    list_select_related = ["post__author"]
+
+
+@admin.register(Upvote)
+class UpvoteAdmin(admin.ModelAdmin):
+    list_display = ["post", "user"]
+    search_fields = ["user__username"]
+    list_select_related = ["post__author", "user"]
+
+
+@admin.register(Follow)
+class FollowAdmin(admin.ModelAdmin):
+    list_display = ["user", "discussion"]
+    search_fields = ["user__username"]
+    list_select_related = ["user", "discussion__item"]
+
+
+@admin.register(ParticipationGrade)
+class ParticipationGradeAdmin(admin.ModelAdmin):
+    list_display = ["user", "discussion", "points", "graded_by", "graded_at"]
+    search_fields = ["user__username"]
+    list_select_related = ["user", "discussion__item", "graded_by"]
+
+
+@admin.register(AttemptQuestion)
+class AttemptQuestionAdmin(admin.ModelAdmin):
+    list_display = ["attempt", "position", "question"]
+    list_filter = ["attempt__quiz"]
+    search_fields = ["attempt__user__username"]
+    list_select_related = ["attempt__user", "attempt__quiz__item", "question"]
+
+
+@admin.register(Answer)
+class AnswerAdmin(admin.ModelAdmin):
+    list_display = ["pk", "slot", "points", "needs_grading", "saved_at", "graded_by"]
+    list_filter = ["needs_grading"]
+    search_fields = ["slot__attempt__user__username"]
+    list_select_related = ["slot__attempt__user", "slot__attempt__quiz__item", "graded_by"]
+    # Students' answers: graded on the grading pages, never edited here.
+    readonly_fields = ["slot", "response", "seq", "saved_at"]
+
+
+@admin.register(LiveAttendance)
+class LiveAttendanceAdmin(admin.ModelAdmin):
+    list_display = ["user", "session", "joined_at"]
+    list_filter = ["session__course"]
+    search_fields = ["user__username"]
+    list_select_related = ["user", "session"]
+
+
+@admin.register(ColdCall)
+class ColdCallAdmin(admin.ModelAdmin):
+    list_display = ["student", "session", "outcome", "called_by", "called_at"]
+    list_filter = ["outcome", "session__course"]
+    search_fields = ["student__username"]
+    list_select_related = ["student", "session", "called_by"]
+
+
+@admin.register(StanceCheck)
+class StanceCheckAdmin(admin.ModelAdmin):
+    list_display = ["item", "statement", "before_closes_at", "after_opens_at"]
+    search_fields = ["statement", "item__title"]
+    list_select_related = ["item"]
+
+
+@admin.register(StanceAnswer)
+class StanceAnswerAdmin(admin.ModelAdmin):
+    list_display = ["user", "stance", "phase", "value", "updated_at"]
+    list_filter = ["phase"]
+    search_fields = ["user__username", "reason"]
+    list_select_related = ["user", "stance"]
+
+
+@admin.register(Decision)
+class DecisionAdmin(admin.ModelAdmin):
+    list_display = ["question", "item", "came_true", "scored_at"]
+    search_fields = ["question", "item__title"]
+    list_select_related = ["item"]
+
+
+@admin.register(DecisionCommit)
+class DecisionCommitAdmin(admin.ModelAdmin):
+    list_display = ["user", "decision", "choice", "expects", "confidence", "created_at"]
+    search_fields = ["user__username"]
+    list_select_related = ["user", "decision"]
+
+
+@admin.register(StancePair)
+class StancePairAdmin(admin.ModelAdmin):
+    list_display = ["first", "second", "stance", "spectrum", "distance", "created_at"]
+    search_fields = ["first__username", "second__username"]
+    list_select_related = ["first", "second", "stance", "spectrum__item"]
+
+
+@admin.register(PairMessage)
+class PairMessageAdmin(admin.ModelAdmin):
+    list_display = ["pk", "pair", "author", "created_at"]
+    search_fields = ["author__username", "body"]
+    list_select_related = ["pair__first", "pair__second", "author"]
+    readonly_fields = ["body_html"]
+
+
+@admin.register(SpectrumExercise)
+class SpectrumExerciseAdmin(admin.ModelAdmin):
+    list_display = ["item", "released_at"]
+    list_select_related = ["item"]
+
+
+@admin.register(SpectrumPlacement)
+class SpectrumPlacementAdmin(admin.ModelAdmin):
+    list_display = ["user", "exercise", "case", "position", "updated_at"]
+    list_filter = ["case"]
+    search_fields = ["user__username", "justification"]
+    list_select_related = ["user", "exercise__item", "case"]
+    readonly_fields = ["justification_html"]
+
+
+@admin.register(Choice)
+class ChoiceAdmin(admin.ModelAdmin):
+    list_display = ["text", "question", "fraction", "position"]
+    search_fields = ["text", "question__title"]
+    list_select_related = ["question"]
+
+
+@admin.register(QuizSlot)
+class QuizSlotAdmin(admin.ModelAdmin):
+    list_display = ["quiz", "position", "question", "category", "draw_count"]
+    list_select_related = ["quiz__item", "question", "category"]
+
+
+@admin.register(LivePoll)
+class LivePollAdmin(admin.ModelAdmin):
+    list_display = ["prompt", "session", "kind", "state", "results_shown", "opened_at"]
+    list_filter = ["kind", "state"]
+    search_fields = ["prompt"]
+    list_select_related = ["session"]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, Value
 from django.http import Http404
 from django.shortcuts import get_object_or_404
@@ -54,6 +55,11 @@ class CourseAccess:
     def can_grade(self) -> bool:
         """See every student's work and grade it."""
         return self.is_admin or self.is_instructor or self.is_ta
+
+    @property
+    def gives_roles(self) -> bool:
+        """Give and take away roles in the course (see `roles_to_give`)."""
+        return self.is_admin or self.is_instructor
 
     @property
     def role_label(self) -> str:
@@ -464,3 +470,33 @@ def live_session_to_run(user, session_id: int, queryset=None) -> tuple[LiveSessi
     if not access.runs:
         raise PermissionDenied
     return session, access
+
+
+# Course roles and people -----------------------------------------------------------
+
+
+class CourseRole(models.TextChoices):
+    """The roles given per course on its people page. Admin (staff) is not one: it is
+    given only in the Django admin."""
+
+    INSTRUCTOR = "instructor", "Instructor"
+    TA = "ta", "Teaching assistant"
+
+
+def roles_to_give(access: CourseAccess) -> list[str]:
+    """The course roles the user may give and take away in this course: admins give
+    both; its instructors give TA only (never instructor); nobody else gives any."""
+    if access.is_admin:
+        return [CourseRole.INSTRUCTOR, CourseRole.TA]
+    if access.gives_roles:
+        return [CourseRole.TA]
+    return []
+
+
+def course_to_staff(user, course_id: int) -> tuple[Course, CourseAccess]:
+    """The course's people page, for those who give roles in it (its instructors and
+    admins); its TAs and students get 403 and everyone else 404."""
+    course, access = access_course(user, course_id)
+    if not roles_to_give(access):
+        raise PermissionDenied
+    return course, access

@@ -8,6 +8,7 @@ from cases.views import (
     discussions,
     grading,
     live,
+    people,
     quiz_staff,
     quizzes,
     readings,
@@ -179,4 +180,19 @@ urlpatterns += [
 # Cohort administration: bulk enrolment.
 urlpatterns += [
     path("manage/cohorts/<int:pk>/import/", roster.roster_import, name="roster_import"),
+]
+
+# People: course roles, the directory with deactivation, and the audit log.
+urlpatterns += [
+    path("courses/<int:pk>/people/", people.course_people, name="course_people"),
+    path(
+        "courses/<int:pk>/people/<int:user_pk>/remove/",
+        people.course_people_remove,
+        name="course_people_remove",
+    ),
+    path("manage/people/", people.people_directory, name="people_directory"),
+    path("manage/people/<int:pk>/deactivate/", people.person_deactivate, name="person_deactivate"),
+    path("manage/people/<int:pk>/reactivate/", people.person_reactivate, name="person_reactivate"),
+    path("manage/audit/", people.audit_log, name="audit_log"),
+    path("manage/audit.csv", people.audit_csv, name="audit_csv"),
 ]

@@ -582,6 +582,35 @@ MATRIX |= {
 }
 
 
+# People: a course's instructors and admins give roles there (its TAs and students are
+# refused, strangers not told); the directory, deactivation and the audit log are for
+# admins only.
+MATRIX |= {
+    "cases:course_people": Route(
+        lambda w: reverse("cases:course_people", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+    "cases:course_people_remove": Route(
+        lambda w: reverse("cases:course_people_remove", args=[w.course.pk, w.users["ta"].pk]),
+        TEACHERS_POST,
+        method="post",
+        data={"role": "ta"},
+    ),
+    "cases:people_directory": Route(lambda w: reverse("cases:people_directory"), STAFF_ONLY),
+    "cases:person_deactivate": Route(
+        lambda w: reverse("cases:person_deactivate", args=[w.users["student"].pk]),
+        signed_in(403, admin=302),
+        method="post",
+    ),
+    "cases:person_reactivate": Route(
+        lambda w: reverse("cases:person_reactivate", args=[w.users["student"].pk]),
+        signed_in(403, admin=302),
+        method="post",
+    ),
+    "cases:audit_log": Route(lambda w: reverse("cases:audit_log"), STAFF_ONLY),
+    "cases:audit_csv": Route(lambda w: reverse("cases:audit_csv"), STAFF_ONLY),
+}
+
+
 def _submitted_answer(world: World):
     attempt_submit(attempt_id=world.attempt.pk)
     return world.attempt.slots.last().answer

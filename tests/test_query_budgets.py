@@ -152,6 +152,7 @@ def test_reading_fragments_stay_within_budget(client, name, data):
             response = client.post(url, data, headers={"HX-Request": "true"})
         assert response.status_code in (200, 204)
         counts.append(_data_queries(queries))
+    print(f"people fragment: {counts}")
     assert counts[0] == counts[1], counts
     assert counts[1] <= FRAGMENT_BUDGET, counts
 
@@ -260,3 +261,68 @@ def test_reorder_fragment_queries_do_not_grow_with_class_size(client, name):
     assert counts[0] == counts[1], counts
     # Sign-in, access, the lock, the rows moved, one UPDATE, then the list's two reads.
     assert counts[1] <= 7, counts
+
+
+def _people_of(size: int):
+    """`size` people: TAs of one course (each limited to a cohort), members of a cohort,
+    and as many audit entries, each naming its actor, subject, cohort and course."""
+    from cases.models import AuditAction
+    from cases.services.audit import audit
+
+    admin = UserFactory(is_staff=True)
+    instructor = UserFactory()
+    cohort = CohortFactory()
+    people = enrol(cohort, size, prefix=f"p{size}-")
+    course = CourseFactory(instructors=[instructor], cohorts=[cohort])
+    course.teaching_assistants.add(*people)
+    cohort.teaching_assistants.add(*people)
+    for person in people:
+        audit(
+            admin,
+            AuditAction.ROLE_ADD,
+            f"{person} made TA",
+            subject=person,
+            cohort=cohort,
+            course=course,
+            before={"role": "none"},
+            after={"role": "Teaching assistant"},
+        )
+    return {"admin": admin, "instructor": instructor, "course": course}
+
+
+PEOPLE_PAGES = [
+    ("instructor", lambda w: reverse("cases:course_people", args=[w["course"].pk])),
+    ("admin", lambda w: reverse("cases:people_directory")),
+    ("admin", lambda w: reverse("cases:people_directory") + "?q=p&status=active"),
+    ("admin", lambda w: reverse("cases:audit_log")),
+    ("admin", lambda w: reverse("cases:audit_log") + f"?action=role_add&course={w['course'].pk}"),
+]
+
+
+@pytest.mark.parametrize(("role", "url"), PEOPLE_PAGES)
+def test_people_pages_do_not_grow_with_people_or_entries(client, role, url):
+    counts = page_queries(client, _people_of, (5, 60), role, url)
+    print(f"people page as {role}: {counts}")
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= PAGE_BUDGET, counts
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        lambda w: reverse("cases:people_directory") + "?q=p",
+        lambda w: reverse("cases:audit_log") + "?action=role_add",
+    ],
+)
+def test_people_fragments_stay_within_budget(client, url):
+    counts = []
+    for size in (5, 60):
+        world = _people_of(size)
+        client.force_login(world["admin"])
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url(world), headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        counts.append(_data_queries(queries))
+    print(f"people fragment: {counts}")
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= FRAGMENT_BUDGET, counts

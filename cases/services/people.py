@@ -1,0 +1,160 @@
+"""People: course roles given and taken away, accounts deactivated and reactivated.
+Each change is audited in its own transaction. Who may ask for a change is decided by
+`cases/permissions.py`; the rules that hold whoever asks (nobody changes their own
+role or account, a course keeps an instructor) are enforced here."""
+
+from importlib import import_module
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import AuditAction, Course, User
+from cases.permissions import CourseRole
+from cases.services.audit import audit
+
+
+class Refused(Exception):
+    """A change the rules forbid; the message says why, for the person who asked."""
+
+
+def _people(course: Course, role: str):
+    if role == CourseRole.INSTRUCTOR:
+        return course.instructors
+    return course.teaching_assistants
+
+
+def course_role_of(course: Course, user: User) -> str | None:
+    """The user's course role (instructor first), or None."""
+    if course.instructors.filter(pk=user.pk).exists():
+        return CourseRole.INSTRUCTOR
+    if course.teaching_assistants.filter(pk=user.pk).exists():
+        return CourseRole.TA
+    return None
+
+
+def _shown(role: str | None) -> dict:
+    return {"role": CourseRole(role).label if role else "none"}
+
+
+@transaction.atomic
+def course_role_add(*, course: Course, user: User, role: str, by: User) -> None:
+    """Give `user` a role in the course. An instructor made a TA is refused (take the
+    instructor role away first); a TA made an instructor stops being a TA. Refused for
+    oneself, for a deactivated account and for a student of the course."""
+    if user.pk == by.pk:
+        raise Refused("You cannot change your own role: ask another admin.")
+    if not user.is_active:
+        raise Refused(f"{user.display_name}'s account is deactivated: reactivate it first.")
+    # One lock per course serialises its role changes (see course_role_remove).
+    course = Course.objects.select_for_update().get(pk=course.pk)
+    if course.cohorts.filter(memberships__user=user).exists():
+        raise Refused(
+            f"{user.display_name} is a student in this course: "
+            "staff of a course cannot also take it."
+        )
+    before = course_role_of(course, user)
+    if before == role:
+        raise Refused(f"{user.display_name} is already a {CourseRole(role).label.lower()}.")
+    if before == CourseRole.INSTRUCTOR:
+        raise Refused(
+            f"{user.display_name} is an instructor: remove that role first to make them a TA."
+        )
+    if before is not None:
+        _people(course, before).remove(user)
+    _people(course, role).add(user)
+    audit(
+        by,
+        AuditAction.ROLE_ADD,
+        f"{user.display_name} made {CourseRole(role).label.lower()} of {course.code}",
+        subject=user,
+        course=course,
+        before=_shown(before),
+        after=_shown(role),
+    )
+
+
+@transaction.atomic
+def course_role_remove(*, course: Course, user: User, role: str, by: User) -> None:
+    """Take a role in the course away from `user`. Refused for oneself and for the
+    course's last instructor. The course row is locked first, so two admins removing
+    its last two instructors at once cannot both succeed."""
+    if user.pk == by.pk:
+        raise Refused("You cannot change your own role: ask another admin.")
+    course = Course.objects.select_for_update().get(pk=course.pk)
+    people = _people(course, role)
+    if not people.filter(pk=user.pk).exists():
+        raise Refused(f"{user.display_name} is not a {CourseRole(role).label.lower()} here.")
+    if role == CourseRole.INSTRUCTOR and course.instructors.count() == 1:
+        raise Refused(
+            f"{user.display_name} is the course's last instructor: add another one first."
+        )
+    people.remove(user)
+    audit(
+        by,
+        AuditAction.ROLE_REMOVE,
+        f"{user.display_name} no longer {CourseRole(role).label.lower()} of {course.code}",
+        subject=user,
+        course=course,
+        before=_shown(role),
+        after=_shown(None),
+    )
+
+
+def _sessions_end(user: User) -> int:
+    """Delete the user's sessions from the table and the cache. Sessions are not indexed
+    by user, so this decodes every unexpired one: a rare admin action can afford it.
+    Without it, a deactivated user is already treated as signed out (Django's
+    ModelBackend.get_user refuses inactive users on every request), but their old
+    session would come back to life on reactivation."""
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    ended = 0
+    live = Session.objects.filter(expire_date__gt=timezone.now())
+    for session in live.iterator(chunk_size=1000):
+        if session.get_decoded().get(SESSION_KEY) == str(user.pk):
+            store(session_key=session.session_key).delete()
+            ended += 1
+    return ended
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, by: User) -> None:
+    """Deactivate an account: it can no longer sign in, its sessions end, and its work,
+    grades and memberships are kept. Refused for oneself."""
+    if user.pk == by.pk:
+        raise Refused("You cannot deactivate your own account.")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not user.is_active:
+        raise Refused(f"{user.display_name} is already deactivated.")
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    _sessions_end(user)
+    audit(
+        by,
+        AuditAction.DEACTIVATE,
+        f"{user.display_name} ({user.username}) deactivated",
+        subject=user,
+        before={"active": "yes"},
+        after={"active": "no"},
+    )
+
+
+@transaction.atomic
+def user_reactivate(*, user: User, by: User) -> None:
+    """Reactivate a deactivated account: it signs in again with its old password and
+    finds its work where it left it."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.is_active:
+        raise Refused(f"{user.display_name} is already active.")
+    user.is_active = True
+    user.save(update_fields=["is_active"])
+    audit(
+        by,
+        AuditAction.REACTIVATE,
+        f"{user.display_name} ({user.username}) reactivated",
+        subject=user,
+        before={"active": "no"},
+        after={"active": "yes"},
+    )

@@ -1,0 +1,61 @@
+"""The Django admin: every model is registered and its list loads; the audit log is
+read-only there."""
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.urls import reverse
+
+from cases.models import AuditAction, AuditEntry
+from cases.services.audit import audit
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_model_of_the_app_is_registered():
+    models = set(apps.get_app_config("cases").get_models())
+    assert models - set(admin.site._registry) == set()
+
+
+@pytest.mark.parametrize(
+    "model",
+    sorted(admin.site._registry, key=lambda m: m._meta.label),
+    ids=lambda m: m._meta.label,
+)
+def test_each_changelist_loads_for_a_superuser(model, world, client_for):
+    audit(world.users["admin"], AuditAction.DEACTIVATE, "Deactivated", subject=world.users["ta"])
+    opts = model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    client = client_for("admin")
+    assert client.get(url).status_code == 200
+    assert client.get(url, {"q": "a"}).status_code == 200
+
+
+def test_the_audit_log_can_be_read_but_not_added_to_changed_or_deleted(world, client_for):
+    entry = audit(world.users["admin"], AuditAction.REACTIVATE, "Back", subject=world.users["ta"])
+    client = client_for("admin")
+    change = reverse("admin:cases_auditentry_change", args=[entry.pk])
+    assert client.get(change).status_code == 200  # View only.
+    assert client.get(reverse("admin:cases_auditentry_add")).status_code == 403
+    assert client.post(change, {"summary": "Rewritten"}).status_code == 403
+    delete = reverse("admin:cases_auditentry_delete", args=[entry.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    entry.refresh_from_db()
+    assert entry.summary == "Back"
+    assert AuditEntry.objects.count() == 1
+
+
+def test_the_user_list_shows_student_numbers_and_whether_active(world, client_for):
+    world.users["student"].student_id = "S-4242"
+    world.users["student"].save()
+    client = client_for("admin")
+    url = reverse("admin:cases_user_changelist")
+    html = client.get(url, {"is_active__exact": "1"}).content.decode()
+    assert "S-4242" in html
+    assert "column-is_active" in html
+    assert client.get(url, {"q": "S-4242"}).content.decode().count("S-4242") >= 1
+
+
+def test_a_user_is_edited_with_their_student_number(world, client_for):
+    url = reverse("admin:cases_user_change", args=[world.users["student"].pk])
+    assert 'name="student_id"' in client_for("admin").get(url).content.decode()

@@ -1,0 +1,345 @@
+"""People: course roles given and taken away, accounts deactivated and reactivated, and
+the audit log of it all."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Attempt, AuditAction, AuditEntry, User
+from cases.services.audit import audit
+from tests.factories import PASSWORD, CohortFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _people_url(world) -> str:
+    return reverse("cases:course_people", args=[world.course.pk])
+
+
+def _remove(client, world, user, role):
+    url = reverse("cases:course_people_remove", args=[world.course.pk, user.pk])
+    return client.post(url, {"role": role}, follow=True)
+
+
+# Course roles ------------------------------------------------------------------------
+
+
+def test_an_admin_makes_someone_instructor_by_email_and_it_is_audited(world, client_for):
+    newcomer = UserFactory(username="newcomer")
+    response = client_for("admin").post(
+        _people_url(world), {"person": "NEWCOMER@example.edu", "role": "instructor"}
+    )
+    assert response.status_code == 302
+    assert world.course.instructors.filter(pk=newcomer.pk).exists()
+    entry = AuditEntry.objects.get(action=AuditAction.ROLE_ADD)
+    assert entry.actor == world.users["admin"]
+    assert (entry.subject, entry.course) == (newcomer, world.course)
+    assert entry.before == {"role": "none"}
+    assert entry.after == {"role": "Instructor"}
+
+
+def test_an_instructor_adds_and_removes_a_ta(world, client_for):
+    helper = UserFactory(username="helper")
+    client = client_for("instructor")
+    response = client.post(_people_url(world), {"person": "helper", "role": "ta"}, follow=True)
+    assert "is now a teaching assistant" in response.content.decode()
+    assert world.course.teaching_assistants.filter(pk=helper.pk).exists()
+    response = _remove(client, world, helper, "ta")
+    assert "is no longer a teaching assistant" in response.content.decode()
+    assert not world.course.teaching_assistants.filter(pk=helper.pk).exists()
+    removed = AuditEntry.objects.get(action=AuditAction.ROLE_REMOVE)
+    assert (removed.before, removed.after) == ({"role": "Teaching assistant"}, {"role": "none"})
+
+
+def test_an_instructor_cannot_make_anyone_an_instructor(world, client_for):
+    helper = UserFactory(username="helper")
+    client = client_for("instructor")
+    response = client.post(_people_url(world), {"person": "helper", "role": "instructor"})
+    assert response.status_code == 403
+    assert not world.course.instructors.filter(pk=helper.pk).exists()
+    assert '<option value="instructor"' not in client.get(_people_url(world)).content.decode()
+
+
+def test_an_instructor_cannot_remove_an_instructor(world, client_for):
+    world.course.instructors.add(UserFactory(username="co_teacher"))
+    co_teacher = User.objects.get(username="co_teacher")
+    response = client_for("instructor").post(
+        reverse("cases:course_people_remove", args=[world.course.pk, co_teacher.pk]),
+        {"role": "instructor"},
+    )
+    assert response.status_code == 403
+    assert world.course.instructors.count() == 2
+
+
+def test_an_instructor_cannot_give_themselves_a_role(world, client_for):
+    response = client_for("instructor").post(
+        _people_url(world), {"person": "instructor", "role": "ta"}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "You cannot change your own role" in html
+    assert 'value="instructor"' in html  # What was typed is kept.
+    assert not world.course.teaching_assistants.filter(username="instructor").exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_an_admin_cannot_give_themselves_a_role_nor_the_admin_flag(world, client_for):
+    client = client_for("admin")
+    response = client.post(_people_url(world), {"person": "admin", "role": "instructor"})
+    assert "You cannot change your own role" in response.content.decode()
+    assert not world.course.instructors.filter(username="admin").exists()
+    # Admin is not a course role: the page never gives or takes the staff flag.
+    response = client.post(_people_url(world), {"person": "student", "role": "admin"})
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert not User.objects.get(username="student").is_staff
+    assert not AuditEntry.objects.exists()
+
+
+def test_removing_the_last_instructor_is_refused(world, client_for):
+    response = _remove(client_for("admin"), world, world.users["instructor"], "instructor")
+    assert "last instructor" in response.content.decode()
+    assert world.course.instructors.filter(username="instructor").exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_a_ta_made_instructor_stops_being_a_ta(world, client_for):
+    client_for("admin").post(_people_url(world), {"person": "ta", "role": "instructor"})
+    assert world.course.instructors.filter(username="ta").exists()
+    assert not world.course.teaching_assistants.filter(username="ta").exists()
+    entry = AuditEntry.objects.get()
+    assert (entry.before, entry.after) == ({"role": "Teaching assistant"}, {"role": "Instructor"})
+
+
+@pytest.mark.parametrize(
+    ("person", "message"),
+    [
+        ("nobody-here", "Nobody has that username or email."),
+        ("student", "is a student in this course"),
+        ("ta", "is already a teaching assistant"),
+    ],
+)
+def test_refused_additions_come_back_beside_the_field(world, client_for, person, message):
+    response = client_for("instructor").post(_people_url(world), {"person": person, "role": "ta"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert message in html
+    assert "field--invalid" in html
+    assert f'value="{person}"' in html
+
+
+def test_a_deactivated_account_is_not_given_a_role(world, client_for):
+    UserFactory(username="gone", is_active=False)
+    response = client_for("admin").post(_people_url(world), {"person": "gone", "role": "ta"})
+    assert "deactivated: reactivate it first" in response.content.decode()
+
+
+def test_the_page_lists_each_ta_with_the_cohorts_they_are_limited_to(world, client_for):
+    section = world.course.cohorts.get()
+    section.teaching_assistants.add(world.users["ta"])
+    CohortFactory(name="Not this course").teaching_assistants.add(world.users["ta"])
+    html = client_for("instructor").get(_people_url(world)).content.decode()
+    assert "Section A" in html
+    assert "Not this course" not in html
+
+
+def test_with_htmx_a_change_answers_the_people_region_with_its_message(world, client_for):
+    UserFactory(username="helper")
+    response = client_for("instructor").post(
+        _people_url(world), {"person": "helper", "role": "ta"}, headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.lstrip().startswith('<div id="people"')
+    assert "is now a teaching assistant" in html
+
+
+def test_the_course_page_links_to_people_only_for_those_who_give_roles(world, client_for):
+    url = world.course.get_absolute_url()
+    people = _people_url(world)
+    assert people in client_for("instructor").get(url).content.decode()
+    assert people in client_for("admin").get(url).content.decode()
+    assert people not in client_for("ta").get(url).content.decode()
+    assert people not in client_for("student").get(url).content.decode()
+
+
+# Deactivation ------------------------------------------------------------------------
+
+
+def _deactivate(client, user):
+    return client.post(reverse("cases:person_deactivate", args=[user.pk]), follow=True)
+
+
+def test_a_deactivated_student_keeps_their_work_and_shows_as_deactivated(world, client_for):
+    student = world.users["student"]
+    client = client_for("admin")
+    response = _deactivate(client, student)
+    student.refresh_from_db()
+    assert not student.is_active
+    assert Attempt.objects.filter(user=student).exists()
+    assert student.memberships.exists()
+    assert "deactivated" in response.content.decode()
+    entry = AuditEntry.objects.get(action=AuditAction.DEACTIVATE)
+    assert (entry.subject, entry.actor) == (student, world.users["admin"])
+    assert (entry.before, entry.after) == ({"active": "yes"}, {"active": "no"})
+
+
+def test_a_deactivated_account_cannot_sign_in_until_reactivated(world, client, client_for):
+    admin = client_for("admin")
+    _deactivate(admin, world.users["student"])
+    client.logout()
+    response = client.post(reverse("login"), {"username": "student", "password": PASSWORD})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+    client.force_login(world.users["admin"])
+    client.post(reverse("cases:person_reactivate", args=[world.users["student"].pk]))
+    assert AuditEntry.objects.filter(action=AuditAction.REACTIVATE).count() == 1
+    client.logout()
+    response = client.post(reverse("login"), {"username": "student", "password": PASSWORD})
+    assert response.status_code == 302
+
+
+def test_a_signed_in_user_is_signed_out_when_deactivated(world, client):
+    from django.test import Client
+
+    student = Client()
+    student.force_login(world.users["student"])
+    assert student.get(reverse("cases:home")).status_code == 200
+    client.force_login(world.users["admin"])
+    _deactivate(client, world.users["student"])
+    response = student.get(reverse("cases:home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+    # The session itself is gone, so reactivation does not bring it back.
+    assert not Session.objects.filter(session_key=student.session.session_key).exists()
+    client.post(reverse("cases:person_reactivate", args=[world.users["student"].pk]))
+    assert student.get(reverse("cases:home")).status_code == 302
+
+
+def test_an_admin_cannot_deactivate_themselves(world, client_for):
+    admin = world.users["admin"]
+    response = _deactivate(client_for("admin"), admin)
+    assert "You cannot deactivate your own account." in response.content.decode()
+    admin.refresh_from_db()
+    assert admin.is_active
+    assert not AuditEntry.objects.exists()
+
+
+def test_the_directory_searches_names_usernames_emails_and_student_numbers(world, client_for):
+    UserFactory(username="ada", first_name="Ada", last_name="Lovelace", student_id="S-1815")
+    client = client_for("admin")
+    url = reverse("cases:people_directory")
+    for query in ["Lovelace", "ada lovelace", "ada@example.edu", "1815"]:
+        html = client.get(url, {"q": query}).content.decode()
+        assert "Ada Lovelace" in html, query
+        assert "other_student" not in html, query
+    html = client.get(url, {"q": "zzz-nobody"}).content.decode()
+    assert "Nobody matches this search." in html
+
+
+def test_the_directory_shows_fifty_a_page_and_filters_by_status(world, client_for):
+    User.objects.bulk_create(User(username=f"many{n:02}", last_name="Many") for n in range(55))
+    User.objects.filter(username="many00").update(is_active=False)
+    client = client_for("admin")
+    url = reverse("cases:people_directory")
+    first = client.get(url, {"q": "many"}).content.decode()
+    assert first.count('aria-label="Deactivate ') + first.count('aria-label="Reactivate ') == 50
+    assert "Page 1 of 2" in first
+    second = client.get(url, {"q": "many", "page": "2"}).content.decode()
+    assert second.count("many") >= 5
+    deactivated = client.get(url, {"status": "deactivated"}).content.decode()
+    assert "many00" in deactivated
+    assert "many01" not in deactivated
+
+
+def test_deactivating_keeps_the_search_the_admin_came_from(world, client_for):
+    url = reverse("cases:person_deactivate", args=[world.users["student"].pk])
+    response = client_for("admin").post(f"{url}?q=stu&page=1")
+    assert response["Location"] == reverse("cases:people_directory") + "?q=stu&page=1"
+
+
+# The audit log -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def log(world):
+    admin, student = world.users["admin"], world.users["student"]
+    audit(
+        admin,
+        AuditAction.DEACTIVATE,
+        "Student deactivated",
+        subject=student,
+        before={"active": "yes"},
+        after={"active": "no"},
+    )
+    audit(
+        world.users["instructor"],
+        AuditAction.ROLE_ADD,
+        "TA given",
+        subject=world.users["ta"],
+        course=world.course,
+        before={"role": "none"},
+        after={"role": "Teaching assistant"},
+    )
+    old = audit(admin, AuditAction.ENROL, "=cmd|' /C calc'!A0", cohort=world.course.cohorts.get())
+    AuditEntry.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=30))
+    return world
+
+
+def _shown(html: str) -> set[str]:
+    return {s for s in ["Student deactivated", "TA given", "calc"] if s in html}
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, {"Student deactivated", "TA given", "calc"}),
+        ({"action": "deactivate"}, {"Student deactivated"}),
+        ({"actor": "INSTRUCTOR"}, {"TA given"}),
+        ({"subject": "student"}, {"Student deactivated"}),
+        ({"course": "course"}, {"TA given"}),
+        ({"cohort": "cohort"}, {"calc"}),
+        ({"since": "today"}, {"Student deactivated", "TA given"}),
+        ({"until": "last week"}, {"calc"}),
+    ],
+)
+def test_the_audit_log_filters(log, client_for, filters, expected):
+    values = {
+        "course": str(log.course.pk),
+        "cohort": str(log.course.cohorts.get().pk),
+        "today": timezone.localdate().isoformat(),
+        "last week": (timezone.localdate() - timedelta(days=7)).isoformat(),
+    }
+    query = {k: values.get(v, v) for k, v in filters.items()}
+    html = client_for("admin").get(reverse("cases:audit_log"), query).content.decode()
+    assert _shown(html) == expected
+
+
+def test_the_audit_log_shows_newest_first_with_readable_changes(log, client_for):
+    html = client_for("admin").get(reverse("cases:audit_log")).content.decode()
+    assert html.index("TA given") < html.index("Student deactivated") < html.index("calc")
+    assert "role: none → role: Teaching assistant" in html
+    assert "active: yes → active: no" in html
+
+
+def test_a_backwards_date_range_is_refused_beside_the_field(log, client_for):
+    response = client_for("admin").get(
+        reverse("cases:audit_log"), {"since": "2030-02-01", "until": "2030-01-01"}
+    )
+    html = response.content.decode()
+    assert "The end date must not come before the start date." in html
+    assert 'value="2030-02-01"' in html
+    assert _shown(html) == set()
+
+
+def test_the_audit_csv_is_filtered_and_cannot_run_formulas(log, client_for):
+    response = client_for("admin").get(reverse("cases:audit_csv"), {"actor": "admin"})
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert response["Content-Disposition"] == 'attachment; filename="audit-log.csv"'
+    assert "Student deactivated" in text
+    assert "TA given" not in text
+    assert "'=cmd" in text
+    assert "active: yes" in text
