@@ -174,3 +174,15 @@ urlpatterns += [
     path("courses/<int:pk>/live/", live.live_sessions, name="live_sessions"),
     path("items/<int:pk>/live-settings/", live.live_class_settings, name="live_class_settings"),
 ]
+
+# Cohort administration: cohorts, join codes, members; joining and signing up with a code.
+urlpatterns += [
+    path("manage/cohorts/<int:pk>/", cohorts.cohort_detail, name="cohort_detail"),
+    path("manage/cohorts/<int:pk>/rename/", cohorts.cohort_rename, name="cohort_rename"),
+    path("manage/cohorts/<int:pk>/archive/", cohorts.cohort_archive, name="cohort_archive"),
+    path("manage/cohorts/<int:pk>/courses/", cohorts.cohort_courses, name="cohort_courses"),
+    path("manage/cohorts/<int:pk>/join-code/", cohorts.cohort_join_code, name="cohort_join_code"),
+    path("manage/cohorts/<int:pk>/members/", cohorts.cohort_members, name="cohort_members"),
+    path("join/", cohorts.cohort_join, name="cohort_join"),
+    path("signup/", cohorts.signup, name="signup"),
+]
