@@ -196,3 +196,15 @@ urlpatterns += [
     path("manage/audit/", people.audit_log, name="audit_log"),
     path("manage/audit.csv", people.audit_csv, name="audit_csv"),
 ]
+
+# Cohort administration: cohorts, join codes, members; joining and signing up with a code.
+urlpatterns += [
+    path("manage/cohorts/<int:pk>/", cohorts.cohort_detail, name="cohort_detail"),
+    path("manage/cohorts/<int:pk>/rename/", cohorts.cohort_rename, name="cohort_rename"),
+    path("manage/cohorts/<int:pk>/archive/", cohorts.cohort_archive, name="cohort_archive"),
+    path("manage/cohorts/<int:pk>/courses/", cohorts.cohort_courses, name="cohort_courses"),
+    path("manage/cohorts/<int:pk>/join-code/", cohorts.cohort_join_code, name="cohort_join_code"),
+    path("manage/cohorts/<int:pk>/members/", cohorts.cohort_members, name="cohort_members"),
+    path("join/", cohorts.cohort_join, name="cohort_join"),
+    path("signup/", cohorts.signup, name="signup"),
+]

@@ -611,6 +611,40 @@ MATRIX |= {
 }
 
 
+def _cohort_url(name: str):
+    return lambda w: reverse(name, args=[w.course.cohorts.get().pk])
+
+
+# Cohort administration is for admins; anyone signed in joins a cohort with its code;
+# only someone signed out signs up (with a code). Bad or missing input comes back as the
+# page with the error beside the field (200), so nothing changes here.
+ADMIN_POST = signed_in(403, admin=302)
+ADMIN_FORM = signed_in(403, admin=200)
+MATRIX |= {
+    "cases:cohort_detail": Route(_cohort_url("cases:cohort_detail"), STAFF_ONLY),
+    "cases:cohort_rename": Route(
+        _cohort_url("cases:cohort_rename"), ADMIN_POST, method="post", data={"name": "A2"}
+    ),
+    "cases:cohort_archive": Route(
+        _cohort_url("cases:cohort_archive"), ADMIN_POST, method="post", data={"archived": "1"}
+    ),
+    "cases:cohort_courses": Route(
+        _cohort_url("cases:cohort_courses"), ADMIN_FORM, method="post", data={"action": "attach"}
+    ),
+    "cases:cohort_join_code": Route(
+        _cohort_url("cases:cohort_join_code"),
+        ADMIN_POST,
+        method="post",
+        data={"action": "rotate"},
+    ),
+    "cases:cohort_members": Route(
+        _cohort_url("cases:cohort_members"), ADMIN_FORM, method="post", data={"action": "move"}
+    ),
+    "cases:cohort_join": Route(lambda w: reverse("cases:cohort_join"), signed_in(200)),
+    "cases:signup": Route(lambda w: reverse("cases:signup"), everyone(302, anonymous=200)),
+}
+
+
 def _submitted_answer(world: World):
     attempt_submit(attempt_id=world.attempt.pk)
     return world.attempt.slots.last().answer

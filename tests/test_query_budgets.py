@@ -326,3 +326,36 @@ def test_people_fragments_stay_within_budget(client, url):
     print(f"people fragment: {counts}")
     assert counts[0] == counts[1], counts
     assert counts[1] <= FRAGMENT_BUDGET, counts
+
+
+def _cohort_of(size: int):
+    """A cohort of `size` students taking two courses, beside two other cohorts; an
+    admin to look at it."""
+    cohort = CohortFactory()
+    enrol(cohort, size, prefix=f"c{size}-")
+    for _ in range(2):
+        CourseFactory(cohorts=[cohort, CohortFactory()])
+    return {"cohort": cohort, "admin": UserFactory(is_staff=True)}
+
+
+def test_cohort_page_queries_do_not_grow_with_its_members(client):
+    def url(world):
+        return reverse("cases:cohort_detail", args=[world["cohort"].pk])
+
+    counts = page_queries(client, _cohort_of, (5, 60), "admin", url)
+    print(f"cohort page: {counts}")
+    assert counts[0] == counts[1] <= PAGE_BUDGET, counts
+
+
+def test_cohort_members_fragment_stays_within_budget(client):
+    counts = []
+    for size in (5, 60):
+        world = _cohort_of(size)
+        client.force_login(world["admin"])
+        url = reverse("cases:cohort_detail", args=[world["cohort"].pk])
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url, {"page": "1"}, headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        counts.append(_data_queries(queries))
+    print(f"cohort members fragment: {counts}")
+    assert counts[0] == counts[1] <= FRAGMENT_BUDGET, counts

@@ -1,15 +1,299 @@
+"""Cohorts. Admins create, rename, archive and restore them, attach them to courses,
+look after their join codes and move or remove their members; anyone signed in joins a
+cohort with its code; someone without an account creates one with a code. The writes
+(and their audit entries) are in cases/services/cohorts.py."""
+
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth.decorators import login_not_required
+from django.db import IntegrityError
 from django.db.models import Count
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
-from cases.http import HtmxHttpRequest
-from cases.models import Cohort
-from cases.permissions import staff_required
+from cases.forms.cohorts import (
+    CohortCourseForm,
+    CohortFilterForm,
+    CohortForm,
+    JoinCodeExpiryForm,
+    JoinCodeForm,
+    MemberActionForm,
+    SignupForm,
+)
+from cases.http import HtmxHttpRequest, parse_int
+from cases.models import Cohort, Course, Membership, User
+from cases.permissions import access_cohort, staff_required
+from cases.services import cohorts as services
+
+MEMBERS_PER_PAGE = 50
 
 
-@require_GET
+def _fragment(request: HtmxHttpRequest) -> bool:
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+@require_http_methods(["GET", "POST"])
 @staff_required
+@vary_on_headers("HX-Request")
 def cohort_list(request: HtmxHttpRequest):
-    """Admins only: every cohort with its join code, size and courses."""
+    """Admins only: the active (or archived, or all) cohorts with their join codes,
+    sizes and courses, and a form to create a cohort by name. htmx swaps only the
+    list when the filter changes."""
+    form = CohortForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        cohort = services.cohort_create(name=form.cleaned_data["name"], by=request.user)
+        messages.success(request, f"Cohort “{cohort.name}” created. Its join code is shown below.")
+        return redirect("cases:cohort_detail", pk=cohort.pk)
+    filters = CohortFilterForm(request.GET)
+    shown = filters.shown()
     cohorts = Cohort.objects.annotate(member_count=Count("memberships")).prefetch_related("courses")
-    return render(request, "cases/cohorts/cohort_list.html", {"cohorts": cohorts})
+    if shown == "active":
+        cohorts = cohorts.filter(archived_at__isnull=True)
+    elif shown == "archived":
+        cohorts = cohorts.filter(archived_at__isnull=False)
+    context = {"cohorts": cohorts, "form": form, "filters": filters, "shown": shown}
+    template = "cases/cohorts/cohort_list.html"
+    if request.method == "GET" and _fragment(request):
+        template += "#cohort-results"
+    return render(request, template, context)
+
+
+def _code_state(cohort: Cohort) -> str:
+    if cohort.archived_at is not None:
+        return "archived"
+    if not cohort.join_code_enabled:
+        return "disabled"
+    if not cohort.join_code_open():
+        return "expired"
+    return "open"
+
+
+def _member_form(cohort: Cohort, data=None) -> MemberActionForm:
+    return MemberActionForm(
+        data,
+        members=User.objects.filter(memberships__cohort=cohort),
+        cohorts=Cohort.objects.filter(archived_at__isnull=True).exclude(pk=cohort.pk),
+    )
+
+
+def _cohort_page(request: HtmxHttpRequest, cohort: Cohort, **forms):
+    """The cohort page, with any bound (invalid) form given in place of a blank one. The
+    same queries whatever the cohort's size: the members are shown a page at a time."""
+    pages = max(1, -(-cohort.member_count // MEMBERS_PER_PAGE))
+    page = min(parse_int(request.GET.get("page") or request.POST.get("page"), low=1) or 1, pages)
+    start = (page - 1) * MEMBERS_PER_PAGE
+    memberships = (
+        Membership.objects.filter(cohort=cohort)
+        .select_related("user")
+        .order_by("user__last_name", "user__first_name", "user__username")[
+            start : start + MEMBERS_PER_PAGE
+        ]
+    )
+    member_form = forms.get("member_form") or _member_form(cohort)
+    context = {
+        "cohort": cohort,
+        "memberships": memberships,
+        "page": page,
+        "pages": pages,
+        "member_form": member_form,
+        # The member checkboxes are drawn in the table, so an invalid form keeps them.
+        "chosen": set(member_form.data.getlist("students")) if member_form.is_bound else set(),
+    }
+    if _fragment(request) and request.method == "GET":
+        return render(request, "cases/cohorts/cohort_detail.html#cohort-members", context)
+    context |= {
+        "code_state": _code_state(cohort),
+        "zone": timezone.get_current_timezone_name(),
+        "courses": cohort.courses.all(),
+        "rename_form": forms.get("rename_form") or CohortForm(instance=cohort),
+        "expiry_form": forms.get("expiry_form")
+        or JoinCodeExpiryForm(initial={"expires_at": cohort.join_code_expires_at}),
+        "attach_form": forms.get("attach_form")
+        or CohortCourseForm(courses=Course.objects.exclude(cohorts=cohort)),
+        "detach_error": forms.get("detach_error"),
+    }
+    return render(request, "cases/cohorts/cohort_detail.html", context)
+
+
+@require_http_methods(["GET"])
+@staff_required
+@vary_on_headers("HX-Request")
+def cohort_detail(request: HtmxHttpRequest, pk: int):
+    """Admins only: one cohort, its join code, its courses and its members (50 a page;
+    htmx swaps only the members when paging)."""
+    return _cohort_page(request, access_cohort(request.user, pk))
+
+
+def _back(cohort: Cohort, page: int | None = None):
+    response = redirect("cases:cohort_detail", pk=cohort.pk)
+    if page and page > 1:
+        response["Location"] += f"?page={page}"
+    return response
+
+
+@require_POST
+@staff_required
+def cohort_rename(request: HtmxHttpRequest, pk: int):
+    """Admins only: give the cohort a new name."""
+    cohort = access_cohort(request.user, pk)
+    form = CohortForm(request.POST)
+    if not form.is_valid():
+        return _cohort_page(request, cohort, rename_form=form)
+    if services.cohort_rename(cohort=cohort, name=form.cleaned_data["name"], by=request.user):
+        messages.success(request, f"Renamed to “{form.cleaned_data['name']}”.")
+    return _back(cohort)
+
+
+@require_POST
+@staff_required
+def cohort_archive(request: HtmxHttpRequest, pk: int):
+    """Admins only: archive the cohort (members and work stay, the join code stops
+    admitting, it leaves the active list) or restore it."""
+    cohort = access_cohort(request.user, pk)
+    archived = request.POST.get("archived") == "1"
+    if services.cohort_archive(cohort=cohort, archived=archived, by=request.user):
+        if archived:
+            messages.success(request, "Cohort archived. Its members and their work are kept.")
+        else:
+            messages.success(request, "Cohort restored.")
+    return _back(cohort)
+
+
+@require_POST
+@staff_required
+def cohort_courses(request: HtmxHttpRequest, pk: int):
+    """Admins only: attach the cohort to a course (its members then take the course) or
+    detach it (refused while the course still gives items to the cohort)."""
+    cohort = access_cohort(request.user, pk)
+    if request.POST.get("action") == "detach":
+        form = CohortCourseForm(request.POST, courses=Course.objects.filter(cohorts=cohort))
+        if not form.is_valid():
+            return _back(cohort)  # Detached already (a second click): nothing to say.
+        course = form.cleaned_data["course"]
+        try:
+            services.cohort_course_detach(cohort=cohort, course=course, by=request.user)
+        except services.CohortRefused as refused:
+            return _cohort_page(request, cohort, detach_error=(course.pk, str(refused)))
+        messages.success(request, f"Detached from {course.code}.")
+        return _back(cohort)
+    form = CohortCourseForm(request.POST, courses=Course.objects.exclude(cohorts=cohort))
+    if not form.is_valid():
+        return _cohort_page(request, cohort, attach_form=form)
+    course = form.cleaned_data["course"]
+    services.cohort_course_attach(cohort=cohort, course=course, by=request.user)
+    messages.success(request, f"Attached to {course.code}: its members now take it.")
+    return _back(cohort)
+
+
+@require_POST
+@staff_required
+def cohort_join_code(request: HtmxHttpRequest, pk: int):
+    """Admins only: a new random join code, the code switched on or off, or when it
+    stops admitting set or cleared."""
+    cohort = access_cohort(request.user, pk)
+    action = request.POST.get("action")
+    if action == "rotate":
+        cohort = services.join_code_rotate(cohort=cohort, by=request.user)
+        messages.success(request, f"New join code {cohort.join_code}; the old one no longer works.")
+    elif action in ("enable", "disable"):
+        enabled = action == "enable"
+        if services.join_code_enable(cohort=cohort, enabled=enabled, by=request.user):
+            messages.success(request, f"Join code {'on' if enabled else 'off'}.")
+    else:
+        form = JoinCodeExpiryForm(request.POST)
+        if action == "clear":
+            form = JoinCodeExpiryForm({"expires_at": ""})
+        if not form.is_valid():
+            return _cohort_page(request, cohort, expiry_form=form)
+        expires_at = form.cleaned_data["expires_at"]
+        if services.join_code_expire(cohort=cohort, expires_at=expires_at, by=request.user):
+            messages.success(request, "Expiry saved." if expires_at else "Expiry cleared.")
+    return _back(cohort)
+
+
+@require_POST
+@staff_required
+def cohort_members(request: HtmxHttpRequest, pk: int):
+    """Admins only: move the chosen members to another active cohort (their work goes
+    with them) or remove them from this one (their accounts and work stay)."""
+    cohort = access_cohort(request.user, pk)
+    form = _member_form(cohort, request.POST)
+    if not form.is_valid():
+        return _cohort_page(request, cohort, member_form=form)
+    students = list(form.cleaned_data["students"])
+    page = parse_int(request.POST.get("page"), low=1)
+    if form.cleaned_data["action"] == "move":
+        to = form.cleaned_data["to"]
+        n = services.memberships_move(cohort=cohort, to=to, users=students, by=request.user)
+        if n:
+            messages.success(request, f"Moved {n} student{pluralize(n)} to {to.name}.")
+    else:
+        n = services.memberships_remove(cohort=cohort, users=students, by=request.user)
+        if n:
+            messages.success(request, f"Removed {n} student{pluralize(n)} from this cohort.")
+    return _back(cohort, page)
+
+
+# Self-enrolment ------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def cohort_join(request: HtmxHttpRequest):
+    """Anyone signed in: type a cohort's join code to become one of its members (again
+    is harmless). An unknown, switched-off or expired code, or an archived cohort's, is
+    refused beside the field."""
+    form = JoinCodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            code = form.cleaned_data["code"]
+            cohort, created = services.cohort_join(user=request.user, code=code)
+        except services.JoinRefused as refused:
+            form.add_error("code", str(refused))
+        else:
+            if created:
+                messages.success(request, f"You joined {cohort.name}.")
+            else:
+                messages.info(request, f"You are already in {cohort.name}.")
+            return redirect("cases:home")
+    return render(request, "cases/cohorts/cohort_join.html", {"form": form})
+
+
+@login_not_required
+@sensitive_post_parameters("password1", "password2")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request: HtmxHttpRequest):
+    """Anyone signed out with a join code that admits students now creates an account in
+    that cohort, is signed in and lands on their dashboard; without a valid code no
+    account is made. Someone signed in is sent to join with the code instead."""
+    if request.user.is_authenticated:
+        return redirect("cases:cohort_join")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            user, cohort = services.user_signup(
+                username=data["username"],
+                first_name=data["first_name"],
+                last_name=data["last_name"],
+                email=data["email"],
+                password=data["password1"],
+                code=data["code"],
+            )
+        except services.JoinRefused as refused:
+            form.add_error("code", str(refused))
+        except IntegrityError:
+            # Someone took the username between the check and the insert.
+            form.add_error("username", "A user with that username already exists.")
+        else:
+            auth_login(request, user)
+            messages.success(request, f"Welcome, {user.first_name}. You are in {cohort.name}.")
+            return redirect("cases:home")
+    return render(request, "cases/cohorts/signup.html", {"form": form})

@@ -1,0 +1,354 @@
+"""Cohort administration: cohorts created, renamed, archived and restored, attached to
+and detached from courses; their join codes rotated, switched and given an expiry; their
+members moved and removed; students joining with a code, and newcomers creating their
+account with one. Every change writes its audit entry in the same transaction."""
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from cases.models import (
+    Assignment,
+    AuditAction,
+    AuditEntry,
+    Cohort,
+    Course,
+    Membership,
+    ModuleItem,
+    User,
+)
+from cases.models.courses import new_join_code
+from cases.permissions import join_refusal
+from cases.services.audit import audit, audit_many
+from cases.services.work import work_sync
+
+
+class CohortRefused(Exception):
+    """A change the cohort's state does not allow; the message says why, for the user."""
+
+
+class JoinRefused(CohortRefused):
+    """A join code that admits nobody now; the message says why, for the user."""
+
+
+def _when(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _locked(cohort: Cohort) -> Cohort:
+    """The cohort's row as it is now, locked until the transaction ends, so that two
+    admins changing it at once each record what they really changed."""
+    return Cohort.objects.select_for_update().get(pk=cohort.pk)
+
+
+def _unused_join_code() -> str:
+    # 32**8 codes make a clash unlikely; the unique constraint backs this check.
+    while True:
+        code = new_join_code()
+        if not Cohort.objects.filter(join_code=code).exists():
+            return code
+
+
+def _work_sync_cohort(cohort: Cohort, user_ids) -> None:
+    """Students just put in the cohort see the work they already did (a case read for
+    another course, say) on the items given to it. Only their rows are recomputed: the
+    rest of the cohort's did not change, and a join must not cost more in a big class."""
+    given = Assignment.objects.filter(item=OuterRef("pk"), cohort=cohort)
+    for item in ModuleItem.objects.with_content().filter(Exists(given)):
+        work_sync(item, user_ids)
+
+
+# Cohorts ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def cohort_create(*, name: str, by: User) -> Cohort:
+    cohort = Cohort.objects.create(name=name, join_code=_unused_join_code())
+    audit(
+        by,
+        AuditAction.COHORT,
+        f"Created the cohort {cohort.name}",
+        cohort=cohort,
+        after={"name": cohort.name, "join_code": cohort.join_code},
+    )
+    return cohort
+
+
+@transaction.atomic
+def cohort_rename(*, cohort: Cohort, name: str, by: User) -> bool:
+    """Rename the cohort; False (and nothing written) if the name is the same."""
+    cohort = _locked(cohort)
+    if cohort.name == name:
+        return False
+    before = cohort.name
+    cohort.name = name
+    cohort.save(update_fields=["name"])
+    audit(
+        by,
+        AuditAction.COHORT,
+        f"Renamed the cohort {before} to {name}",
+        cohort=cohort,
+        before={"name": before},
+        after={"name": name},
+    )
+    return True
+
+
+@transaction.atomic
+def cohort_archive(*, cohort: Cohort, archived: bool, by: User) -> bool:
+    """Archive the cohort (its members and their work stay; its join code stops
+    admitting anyone) or restore it. False if it already was in that state."""
+    cohort = _locked(cohort)
+    if (cohort.archived_at is not None) == archived:
+        return False
+    before = cohort.archived_at
+    cohort.archived_at = timezone.now() if archived else None
+    cohort.save(update_fields=["archived_at"])
+    audit(
+        by,
+        AuditAction.COHORT,
+        f"{'Archived' if archived else 'Restored'} the cohort {cohort.name}",
+        cohort=cohort,
+        before={"archived_at": _when(before)},
+        after={"archived_at": _when(cohort.archived_at)},
+    )
+    return True
+
+
+@transaction.atomic
+def cohort_course_attach(*, cohort: Cohort, course: Course, by: User) -> bool:
+    """The cohort takes the course: its members see it (and the items given to them).
+    False if it already did."""
+    cohort = _locked(cohort)
+    if course.cohorts.filter(pk=cohort.pk).exists():
+        return False
+    course.cohorts.add(cohort)
+    audit(
+        by,
+        AuditAction.COHORT,
+        f"Attached the cohort {cohort.name} to {course.code}",
+        cohort=cohort,
+        course=course,
+        after={"course": course.code},
+    )
+    return True
+
+
+@transaction.atomic
+def cohort_course_detach(*, cohort: Cohort, course: Course, by: User) -> bool:
+    """The cohort no longer takes the course. Refused while any of the course's items is
+    given to the cohort: those dates would stay on the students' dashboards for a course
+    they could no longer open, and the schedule page (which lists only the course's
+    cohorts) could no longer remove them. False if it was not attached."""
+    cohort = _locked(cohort)
+    if not course.cohorts.filter(pk=cohort.pk).exists():
+        return False
+    scheduled = Assignment.objects.filter(cohort=cohort, item__module__course=course).count()
+    if scheduled:
+        raise CohortRefused(
+            f"{course.code} still gives {scheduled} item{'s' if scheduled != 1 else ''} to "
+            f"this cohort. Remove the cohort from those items' schedules first."
+        )
+    course.cohorts.remove(cohort)
+    audit(
+        by,
+        AuditAction.COHORT,
+        f"Detached the cohort {cohort.name} from {course.code}",
+        cohort=cohort,
+        course=course,
+        before={"course": course.code},
+    )
+    return True
+
+
+# Join codes ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def join_code_rotate(*, cohort: Cohort, by: User) -> Cohort:
+    """A new random code; the old one admits nobody from now on."""
+    cohort = _locked(cohort)
+    before = cohort.join_code
+    cohort.join_code = _unused_join_code()
+    cohort.save(update_fields=["join_code"])
+    audit(
+        by,
+        AuditAction.JOIN_CODE,
+        f"New join code for {cohort.name}",
+        cohort=cohort,
+        before={"join_code": before},
+        after={"join_code": cohort.join_code},
+    )
+    return cohort
+
+
+@transaction.atomic
+def join_code_enable(*, cohort: Cohort, enabled: bool, by: User) -> bool:
+    """Turn the code on or off; False if it already was."""
+    cohort = _locked(cohort)
+    if cohort.join_code_enabled == enabled:
+        return False
+    cohort.join_code_enabled = enabled
+    cohort.save(update_fields=["join_code_enabled"])
+    audit(
+        by,
+        AuditAction.JOIN_CODE,
+        f"{'Enabled' if enabled else 'Disabled'} the join code of {cohort.name}",
+        cohort=cohort,
+        before={"join_code_enabled": not enabled},
+        after={"join_code_enabled": enabled},
+    )
+    return True
+
+
+@transaction.atomic
+def join_code_expire(*, cohort: Cohort, expires_at, by: User) -> bool:
+    """Set (or, with None, clear) when the code stops admitting; False if unchanged."""
+    cohort = _locked(cohort)
+    before = cohort.join_code_expires_at
+    if before == expires_at:
+        return False
+    cohort.join_code_expires_at = expires_at
+    cohort.save(update_fields=["join_code_expires_at"])
+    audit(
+        by,
+        AuditAction.JOIN_CODE,
+        f"{'Set' if expires_at else 'Cleared'} the join code's expiry for {cohort.name}",
+        cohort=cohort,
+        before={"join_code_expires_at": _when(before)},
+        after={"join_code_expires_at": _when(expires_at)},
+    )
+    return True
+
+
+# Members ------------------------------------------------------------------------------
+
+
+def _entries(action: str, users, by: User, cohort: Cohort, summary: str, **values):
+    return [
+        AuditEntry(
+            actor=by,
+            action=action,
+            subject=user,
+            cohort=cohort,
+            summary=summary.format(user=user.username)[:300],
+            **values,
+        )
+        for user in users
+    ]
+
+
+@transaction.atomic
+def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
+    """Move students from `cohort` to `to`. Their work stays theirs (it belongs to the
+    student and the item, not the cohort) and shows on the items given to `to`. Those no
+    longer in `cohort` (a second click) are left alone. Returns how many moved."""
+    memberships = Membership.objects.select_for_update(of=("self",)).filter(
+        cohort=cohort, user__in=[u.pk for u in users]
+    )
+    moved = [m.user for m in memberships.select_related("user")]
+    if not moved:
+        return 0
+    ids = [u.pk for u in moved]
+    Membership.objects.filter(cohort=cohort, user__in=ids).delete()
+    Membership.objects.bulk_create(
+        [Membership(cohort=to, user=user) for user in moved], ignore_conflicts=True
+    )
+    audit_many(
+        _entries(
+            AuditAction.MOVE,
+            moved,
+            by,
+            to,
+            f"Moved {{user}} from {cohort.name} to {to.name}",
+            before={"cohort": cohort.pk, "name": cohort.name},
+            after={"cohort": to.pk, "name": to.name},
+        )
+    )
+    _work_sync_cohort(to, ids)
+    return len(moved)
+
+
+@transaction.atomic
+def memberships_remove(*, cohort: Cohort, users, by: User) -> int:
+    """Take students out of the cohort; their accounts and work stay. Returns how many
+    were removed (none on a second click)."""
+    memberships = Membership.objects.select_for_update(of=("self",)).filter(
+        cohort=cohort, user__in=[u.pk for u in users]
+    )
+    removed = [m.user for m in memberships.select_related("user")]
+    if not removed:
+        return 0
+    Membership.objects.filter(cohort=cohort, user__in=[u.pk for u in removed]).delete()
+    audit_many(
+        _entries(
+            AuditAction.UNENROL,
+            removed,
+            by,
+            cohort,
+            f"Removed {{user}} from {cohort.name}",
+            before={"cohort": cohort.pk, "name": cohort.name},
+        )
+    )
+    return len(removed)
+
+
+# Self-enrolment -----------------------------------------------------------------------
+
+
+def cohort_for_join_code(code: str) -> Cohort:
+    """The cohort whose join code this is, if the code admits students now; JoinRefused
+    with the reason otherwise. Codes are matched ignoring case and spaces."""
+    code = "".join(code.split())
+    cohort = Cohort.objects.filter(join_code__iexact=code).order_by("pk").first() if code else None
+    refusal = join_refusal(cohort)
+    if refusal:
+        raise JoinRefused(refusal)
+    return cohort
+
+
+@transaction.atomic
+def cohort_join(*, user: User, code: str) -> tuple[Cohort, bool]:
+    """Put the user in the cohort of a join code that admits students now. Joining again
+    changes nothing (the membership is unique per cohort and user). The cohort row is
+    not locked: a class joining at once must not queue on it, and a code turned off a
+    moment after it was read admitted that student fairly."""
+    cohort = cohort_for_join_code(code)
+    _membership, created = Membership.objects.get_or_create(cohort=cohort, user=user)
+    if created:
+        audit(
+            user,
+            AuditAction.ENROL,
+            f"{user.username} joined {cohort.name} with its join code",
+            subject=user,
+            cohort=cohort,
+            after={"cohort": cohort.pk, "name": cohort.name, "by": "join code"},
+        )
+        _work_sync_cohort(cohort, [user.pk])
+    return cohort, created
+
+
+@transaction.atomic
+def user_signup(
+    *, username: str, first_name: str, last_name: str, email: str, password: str, code: str
+) -> tuple[User, Cohort]:
+    """Create an account for someone with a join code that admits students now, in its
+    cohort; no code, no account. A new account has no work to bring along."""
+    cohort = cohort_for_join_code(code)
+    user = User.objects.create_user(
+        username=username,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        password=password,
+    )
+    Membership.objects.create(cohort=cohort, user=user)
+    audit(
+        user,
+        AuditAction.ENROL,
+        f"{user.username} created an account and joined {cohort.name} with its join code",
+        subject=user,
+        cohort=cohort,
+        after={"cohort": cohort.pk, "name": cohort.name, "by": "sign-up"},
+    )
+    return user, cohort

@@ -1,0 +1,433 @@
+"""Cohort administration (admins), joining a cohort with its code, and signing up with
+one. Every change leaves an audit entry."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import AuditAction, AuditEntry, Cohort, Membership, User, Work, WorkState
+from cases.permissions import JOIN_CODE_DISABLED, JOIN_CODE_EXPIRED, JOIN_CODE_UNKNOWN
+from cases.services.readings import reading_open
+from tests.factories import (
+    PASSWORD,
+    AssignmentFactory,
+    CohortFactory,
+    MembershipFactory,
+    UserFactory,
+    enrol,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def section(world) -> Cohort:
+    """The world's course's cohort: the world's student is in it, and the world's
+    reading, quiz and discussion are given to it."""
+    return world.course.cohorts.get()
+
+
+@pytest.fixture
+def admin(client_for):
+    return client_for("admin")
+
+
+def _entries(action) -> list[AuditEntry]:
+    return list(AuditEntry.objects.filter(action=action).order_by("pk"))
+
+
+def _page(cohort: Cohort) -> str:
+    return reverse("cases:cohort_detail", args=[cohort.pk])
+
+
+# Cohorts ------------------------------------------------------------------------------
+
+
+def test_admin_creates_a_cohort_and_lands_on_its_page(world, admin):
+    response = admin.post(reverse("cases:cohort_list"), {"name": "  MGT 6001   section C "})
+    cohort = Cohort.objects.get(name="MGT 6001 section C")
+    assert response.url == _page(cohort)
+    assert len(cohort.join_code) == 8
+    [entry] = _entries(AuditAction.COHORT)
+    assert entry.actor == world.users["admin"]
+    assert entry.after == {"name": "MGT 6001 section C", "join_code": cohort.join_code}
+    assert cohort.join_code in admin.get(_page(cohort)).content.decode()
+
+
+def test_a_cohort_without_a_name_is_refused_beside_the_field(world, admin):
+    response = admin.post(reverse("cases:cohort_list"), {"name": "   "})
+    assert response.status_code == 200
+    assert "This field is required." in response.content.decode()
+    assert Cohort.objects.count() == 2
+    assert not AuditEntry.objects.exists()
+
+
+def test_the_list_shows_active_cohorts_unless_asked_for_archived_ones(world, admin, section):
+    section.archived_at = timezone.now()
+    section.save()
+    url = reverse("cases:cohort_list")
+    assert "Section A" not in admin.get(url).content.decode()
+    archived = admin.get(url, {"show": "archived"}).content.decode()
+    assert "Section A" in archived
+    assert "Other section" not in archived
+    assert "Other section" in admin.get(url, {"show": "all"}).content.decode()
+
+
+def test_htmx_filtering_gets_only_the_list(world, admin):
+    response = admin.get(
+        reverse("cases:cohort_list"), {"show": "all"}, headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="cohort-results"')
+    assert "<html" not in html
+    assert response["Vary"] and "HX-Request" in response["Vary"]
+
+
+def test_rename_is_audited_with_before_and_after(world, admin, section):
+    response = admin.post(reverse("cases:cohort_rename", args=[section.pk]), {"name": "A1"})
+    assert response.status_code == 302
+    section.refresh_from_db()
+    assert section.name == "A1"
+    [entry] = _entries(AuditAction.COHORT)
+    assert (entry.before, entry.after) == ({"name": "Section A"}, {"name": "A1"})
+
+
+def test_a_blank_rename_is_refused_beside_the_field(world, admin, section):
+    response = admin.post(reverse("cases:cohort_rename", args=[section.pk]), {"name": ""})
+    assert response.status_code == 200
+    assert "field--invalid" in response.content.decode()
+    section.refresh_from_db()
+    assert section.name == "Section A"
+
+
+def test_archiving_keeps_members_and_stops_the_join_code(world, admin, section, client_for):
+    admin.post(reverse("cases:cohort_archive", args=[section.pk]), {"archived": "1"})
+    section.refresh_from_db()
+    assert section.archived_at is not None
+    assert section.memberships.count() == 2
+    [entry] = _entries(AuditAction.COHORT)
+    assert entry.before == {"archived_at": None}
+    assert entry.after["archived_at"]
+    client = client_for("other_student")
+    response = client.post(reverse("cases:cohort_join"), {"code": section.join_code})
+    assert JOIN_CODE_UNKNOWN in response.content.decode()
+    # Restoring brings it back, and the code works again.
+    admin = client_for("admin")
+    admin.post(reverse("cases:cohort_archive", args=[section.pk]), {"archived": "0"})
+    section.refresh_from_db()
+    assert section.archived_at is None
+    assert len(_entries(AuditAction.COHORT)) == 2
+
+
+def test_archiving_twice_writes_one_entry(world, admin, section):
+    for _ in range(2):
+        admin.post(reverse("cases:cohort_archive", args=[section.pk]), {"archived": "1"})
+    assert len(_entries(AuditAction.COHORT)) == 1
+
+
+def test_attach_and_detach_a_course(world, admin):
+    cohort = CohortFactory(name="Section C")
+    url = reverse("cases:cohort_courses", args=[cohort.pk])
+    admin.post(url, {"action": "attach", "course": world.course.pk})
+    assert world.course.cohorts.filter(pk=cohort.pk).exists()
+    admin.post(url, {"action": "detach", "course": world.course.pk})
+    assert not world.course.cohorts.filter(pk=cohort.pk).exists()
+    attach, detach = _entries(AuditAction.COHORT)
+    assert (attach.course, attach.after) == (world.course, {"course": "MGT 6001"})
+    assert (detach.course, detach.before) == (world.course, {"course": "MGT 6001"})
+
+
+def test_detaching_a_course_that_still_gives_the_cohort_items_is_refused(world, admin, section):
+    url = reverse("cases:cohort_courses", args=[section.pk])
+    response = admin.post(url, {"action": "detach", "course": world.course.pk})
+    assert response.status_code == 200
+    assert "still gives 3 items to this cohort" in response.content.decode()
+    assert world.course.cohorts.filter(pk=section.pk).exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_attaching_without_a_course_is_refused_beside_the_field(world, admin, section):
+    url = reverse("cases:cohort_courses", args=[section.pk])
+    response = admin.post(url, {"action": "attach", "course": ""})
+    assert response.status_code == 200
+    assert "Choose a course." in response.content.decode()
+
+
+# Join codes ---------------------------------------------------------------------------
+
+
+def test_a_new_code_replaces_the_old_one(world, admin, section, client_for):
+    old = section.join_code
+    admin.post(reverse("cases:cohort_join_code", args=[section.pk]), {"action": "rotate"})
+    section.refresh_from_db()
+    assert section.join_code != old
+    [entry] = _entries(AuditAction.JOIN_CODE)
+    assert (entry.before, entry.after) == ({"join_code": old}, {"join_code": section.join_code})
+    client = client_for("other_student")
+    assert (
+        JOIN_CODE_UNKNOWN
+        in client.post(reverse("cases:cohort_join"), {"code": old}).content.decode()
+    )
+    client.post(reverse("cases:cohort_join"), {"code": section.join_code})
+    assert section.memberships.filter(user=world.users["other_student"]).exists()
+
+
+def test_a_code_switched_off_admits_nobody_until_switched_on(world, admin, section, client_for):
+    url = reverse("cases:cohort_join_code", args=[section.pk])
+    admin.post(url, {"action": "disable"})
+    section.refresh_from_db()
+    assert not section.join_code_enabled
+    client = client_for("other_student")
+    response = client.post(reverse("cases:cohort_join"), {"code": section.join_code})
+    assert JOIN_CODE_DISABLED in response.content.decode()
+    client_for("admin").post(url, {"action": "enable"})
+    section.refresh_from_db()
+    assert section.join_code_enabled
+    entries = _entries(AuditAction.JOIN_CODE)
+    assert [(e.before, e.after) for e in entries] == [
+        ({"join_code_enabled": True}, {"join_code_enabled": False}),
+        ({"join_code_enabled": False}, {"join_code_enabled": True}),
+    ]
+
+
+def test_expiry_is_typed_in_the_server_zone_and_can_be_cleared(world, admin, section, settings):
+    url = reverse("cases:cohort_join_code", args=[section.pk])
+    admin.post(url, {"action": "expiry", "expires_at": "2099-03-01T09:00"})
+    section.refresh_from_db()
+    assert section.join_code_expires_at.isoformat() == "2099-03-01T09:00:00+00:00"
+    assert 'value="2099-03-01T09:00"' in admin.get(_page(section)).content.decode()
+    admin.post(url, {"action": "clear"})
+    section.refresh_from_db()
+    assert section.join_code_expires_at is None
+    set_, cleared = _entries(AuditAction.JOIN_CODE)
+    assert set_.after == {"join_code_expires_at": "2099-03-01T09:00:00+00:00"}
+    assert cleared.after == {"join_code_expires_at": None}
+
+
+def test_an_expiry_in_the_past_is_refused_beside_the_field_with_the_input_kept(
+    world, admin, section
+):
+    url = reverse("cases:cohort_join_code", args=[section.pk])
+    response = admin.post(url, {"action": "expiry", "expires_at": "2001-01-01T09:00"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Choose a time in the future" in html
+    assert 'value="2001-01-01T09:00"' in html
+    assert not AuditEntry.objects.exists()
+
+
+# Members ------------------------------------------------------------------------------
+
+
+def test_members_are_shown_fifty_a_page_with_their_details(world, admin):
+    cohort = CohortFactory(name="Big")
+    students = enrol(cohort, 60, prefix="big")
+    students[0].student_id, students[0].is_active = "S-0001", False
+    students[0].save()
+    first = admin.get(_page(cohort)).content.decode()
+    assert first.count('name="students"') == 50
+    assert "Page 1 of 2" in first
+    assert "S-0001" in first and "Deactivated" in first
+    second = admin.get(_page(cohort), {"page": "2"}, headers={"HX-Request": "true"})
+    html = second.content.decode()
+    assert html.count('name="students"') == 10
+    assert "<html" not in html and 'id="cohort-members"' in html
+
+
+def test_moving_a_student_keeps_their_work_and_shows_it_in_the_new_cohort(world, admin):
+    """The student read the case before: once moved into a cohort given the reading,
+    the tracker shows it opened."""
+    old, new = CohortFactory(name="Old"), CohortFactory(name="New")
+    AssignmentFactory(item=world.item, cohort=new)
+    student = UserFactory(username="mover")
+    MembershipFactory(cohort=old, user=student)
+    reading_open(user=student, case=world.case)
+    assert not Work.objects.filter(user=student, item=world.item).exists()
+    url = reverse("cases:cohort_members", args=[old.pk])
+    data = {"action": "move", "students": [student.pk], "to": new.pk}
+    response = admin.post(url, data)
+    assert response.status_code == 302
+    assert list(student.cohorts.all()) == [new]
+    assert Work.objects.get(user=student, item=world.item).state == WorkState.OPENED
+    # A second click moves nobody and writes nothing.
+    admin.post(url, data)
+    [entry] = _entries(AuditAction.MOVE)
+    assert (entry.subject, entry.cohort) == (student, new)
+    assert entry.before == {"cohort": old.pk, "name": "Old"}
+    assert entry.after == {"cohort": new.pk, "name": "New"}
+
+
+def test_moving_without_a_target_is_refused_and_the_choice_is_kept(world, admin, section):
+    student = world.users["student"]
+    url = reverse("cases:cohort_members", args=[section.pk])
+    response = admin.post(url, {"action": "move", "students": [student.pk]})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Choose the cohort to move them to." in html
+    assert f'value="{student.pk}" id="student-{student.pk}" checked' in html
+    assert section.memberships.filter(user=student).exists()
+
+
+def test_moving_into_an_archived_cohort_is_refused(world, admin, section):
+    archived = CohortFactory(name="Past", archived_at=timezone.now())
+    url = reverse("cases:cohort_members", args=[section.pk])
+    data = {"action": "move", "students": [world.users["student"].pk], "to": archived.pk}
+    assert admin.post(url, data).status_code == 200
+    assert not archived.memberships.exists()
+
+
+def test_someone_outside_the_cohort_cannot_be_moved_or_removed_from_it(world, admin, section):
+    url = reverse("cases:cohort_members", args=[section.pk])
+    response = admin.post(url, {"action": "remove", "students": [world.users["other_student"].pk]})
+    assert response.status_code == 200
+    assert Membership.objects.filter(user=world.users["other_student"]).count() == 1
+
+
+def test_removing_a_student_keeps_their_account_and_work(world, admin, section):
+    student = world.users["student"]
+    works = Work.objects.filter(user=student).count()
+    url = reverse("cases:cohort_members", args=[section.pk])
+    admin.post(url, {"action": "remove", "students": [student.pk]})
+    assert not section.memberships.filter(user=student).exists()
+    assert User.objects.filter(pk=student.pk, is_active=True).exists()
+    assert Work.objects.filter(user=student).count() == works
+    [entry] = _entries(AuditAction.UNENROL)
+    assert (entry.subject, entry.cohort, entry.actor) == (student, section, world.users["admin"])
+
+
+def test_choosing_nobody_is_refused(world, admin, section):
+    url = reverse("cases:cohort_members", args=[section.pk])
+    response = admin.post(url, {"action": "remove"})
+    assert "Choose at least one student." in response.content.decode()
+
+
+# Joining with a code ------------------------------------------------------------------
+
+
+def test_joining_with_a_code_enrols_once_and_brings_earlier_work(world, section, client_for):
+    student = world.users["other_student"]
+    reading_open(user=student, case=world.case)
+    client = client_for("other_student")
+    code = f" {section.join_code.lower()[:4]} {section.join_code.lower()[4:]} "
+    response = client.post(reverse("cases:cohort_join"), {"code": code})
+    assert response.url == reverse("cases:home")
+    assert section.memberships.filter(user=student).exists()
+    assert Work.objects.get(user=student, item=world.item).state == WorkState.OPENED
+    # Joining again is harmless: one membership, one entry.
+    response = client.post(reverse("cases:cohort_join"), {"code": section.join_code}, follow=True)
+    assert "You are already in Section A." in response.content.decode()
+    assert section.memberships.filter(user=student).count() == 1
+    [entry] = _entries(AuditAction.ENROL)
+    assert (entry.actor, entry.subject, entry.cohort) == (student, student, section)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"join_code": "NOSUCH23"}, JOIN_CODE_UNKNOWN),
+        ({"join_code_enabled": False}, JOIN_CODE_DISABLED),
+        ({"join_code_expires_at": timezone.now() - timedelta(minutes=1)}, JOIN_CODE_EXPIRED),
+        ({"archived_at": timezone.now()}, JOIN_CODE_UNKNOWN),
+    ],
+    ids=["unknown", "disabled", "expired", "archived"],
+)
+def test_a_code_that_admits_nobody_is_refused_beside_the_field(
+    world, section, client_for, change, message
+):
+    code = section.join_code
+    Cohort.objects.filter(pk=section.pk).update(**change)
+    response = client_for("other_student").post(reverse("cases:cohort_join"), {"code": code})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert message in html
+    assert f'value="{code}"' in html
+    assert not section.memberships.filter(user=world.users["other_student"]).exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_an_empty_code_is_refused_beside_the_field(world, client_for):
+    response = client_for("other_student").post(reverse("cases:cohort_join"), {"code": ""})
+    assert "Type your cohort&#x27;s join code." in response.content.decode()
+
+
+# Signing up with a code ---------------------------------------------------------------
+
+
+def _signup(section, **changes) -> dict:
+    return {
+        "code": section.join_code,
+        "username": "newcomer",
+        "first_name": "Mei",
+        "last_name": "Lin",
+        "email": "mei@example.edu",
+        "password1": "red-queen-runs-fast",
+        "password2": "red-queen-runs-fast",
+    } | changes
+
+
+def test_signing_up_with_a_code_makes_a_member_signed_in_on_their_dashboard(world, client, section):
+    response = client.post(reverse("cases:signup"), _signup(section), follow=True)
+    user = User.objects.get(username="newcomer")
+    assert response.redirect_chain[0][0] == reverse("cases:home")
+    assert response.context["user"] == user
+    assert "MGT 6001" in response.content.decode()
+    assert section.memberships.filter(user=user).exists()
+    assert user.check_password("red-queen-runs-fast")
+    [entry] = _entries(AuditAction.ENROL)
+    assert (entry.actor, entry.subject, entry.cohort) == (user, user, section)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"code": "NOSUCH23"}, "code", JOIN_CODE_UNKNOWN),
+        ({"code": ""}, "code", "Type your cohort"),
+        ({"password2": "something-else-entirely"}, "password2", "match"),
+        ({"password1": "password", "password2": "password"}, "password2", "too common"),
+        ({"username": "student"}, "username", "already exists"),
+        ({"email": "STUDENT@example.edu"}, "email", "An account with this email exists"),
+        ({"last_name": ""}, "last_name", "This field is required."),
+    ],
+)
+def test_bad_sign_up_makes_no_account_and_says_why_beside_the_field(
+    world, client, section, change, field, message
+):
+    users = User.objects.count()
+    response = client.post(reverse("cases:signup"), _signup(section, **change))
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert message in " ".join(errors[field])
+    assert User.objects.count() == users
+    assert 'value="Mei"' in response.content.decode()
+
+
+def test_sign_up_without_an_open_code_is_refused_even_when_the_rest_is_right(
+    world, client, section
+):
+    Cohort.objects.filter(pk=section.pk).update(join_code_enabled=False)
+    response = client.post(reverse("cases:signup"), _signup(section))
+    assert JOIN_CODE_DISABLED in response.context["form"].errors["code"]
+    assert not User.objects.filter(username="newcomer").exists()
+
+
+def test_someone_signed_in_is_sent_to_join_instead(client_for):
+    response = client_for("student").get(reverse("cases:signup"))
+    assert response.url == reverse("cases:cohort_join")
+
+
+def test_the_sign_in_page_links_to_sign_up(client):
+    html = client.get(reverse("login")).content.decode()
+    assert f'href="{reverse("cases:signup")}"' in html
+    assert "Have a join code? Create your account" in html
+
+
+def test_a_deactivated_user_cannot_sign_in(world, client):
+    student = world.users["student"]
+    student.is_active = False
+    student.save()
+    response = client.post(reverse("login"), {"username": "student", "password": PASSWORD})
+    assert response.status_code == 200
+    assert "_auth_user_id" not in client.session
+    assert client.get(reverse("cases:home")).status_code == 302
