@@ -193,6 +193,7 @@ urlpatterns += [
     path("manage/people/", people.people_directory, name="people_directory"),
     path("manage/people/<int:pk>/deactivate/", people.person_deactivate, name="person_deactivate"),
     path("manage/people/<int:pk>/reactivate/", people.person_reactivate, name="person_reactivate"),
+    path("manage/people/<int:pk>/invite/", people.person_invite, name="person_invite"),
     path("manage/audit/", people.audit_log, name="audit_log"),
     path("manage/audit.csv", people.audit_csv, name="audit_csv"),
 ]

@@ -606,6 +606,11 @@ MATRIX |= {
         signed_in(403, admin=302),
         method="post",
     ),
+    "cases:person_invite": Route(
+        lambda w: reverse("cases:person_invite", args=[w.users["student"].pk]),
+        signed_in(403, admin=302),
+        method="post",
+    ),
     "cases:audit_log": Route(lambda w: reverse("cases:audit_log"), STAFF_ONLY),
     "cases:audit_csv": Route(lambda w: reverse("cases:audit_csv"), STAFF_ONLY),
 }

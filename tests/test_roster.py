@@ -214,6 +214,9 @@ def test_a_bad_file_lists_every_problem_and_changes_nothing(world, cohort, clien
     assert "<strong>Line 4</strong>: The email is missing." in html
     assert 'name="step" value="confirm"' not in html
     assert not User.objects.filter(email="ann@example.edu").exists()
+    rejected = AuditEntry.objects.get(action=AuditAction.IMPORT)
+    assert rejected.summary == "Roster for Section A rejected: 2 bad rows, nothing imported"
+    assert rejected.actor == world.users["admin"]
 
 
 def test_an_upload_without_a_file_is_refused_next_to_the_field(world, cohort, client_for):
@@ -222,3 +225,19 @@ def test_an_upload_without_a_file_is_refused_next_to_the_field(world, cohort, cl
     )
     assert response.status_code == 400
     assert "Choose the CSV file to import." in response.content.decode()
+
+
+def test_an_admin_resends_an_invitation_to_someone_without_a_password(
+    world, cohort, client_for, django_capture_on_commit_callbacks
+):
+    roster_apply(cohort=cohort, data=_csv("ann@example.edu,Ann,Lee,A1"), actor=None, invite=False)
+    ann = User.objects.get(email="ann@example.edu")
+    client = client_for("admin")
+    directory = client.get(reverse("cases:people_directory"), {"q": "ann"}).content.decode()
+    assert "Resend invitation" in directory
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("cases:person_invite", args=[ann.pk]))
+    assert [m.to for m in mail.outbox] == [["ann@example.edu"]]
+    assert AuditEntry.objects.filter(action=AuditAction.INVITE, subject=ann).exists()
+    client.post(reverse("cases:person_invite", args=[world.users["student"].pk]))
+    assert len(mail.outbox) == 1  # The student has a password: nothing to resend.

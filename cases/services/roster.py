@@ -237,6 +237,21 @@ def roster_plan(cohort: Cohort, data: bytes) -> RosterPlan:
     return plan
 
 
+def roster_rejected(cohort: Cohort, plan: RosterPlan, actor: User | None) -> None:
+    """Record in the audit log that a roster was refused (and nothing imported)."""
+    audit(
+        actor,
+        AuditAction.IMPORT,
+        f"Roster for {cohort.name} rejected: {len(plan.errors)} bad "
+        f"row{'s' if len(plan.errors) != 1 else ''}, nothing imported",
+        cohort=cohort,
+        after={
+            "rejected": len(plan.errors),
+            "first": [f"line {e.line}: {e.reason}" for e in plan.errors[:5]],
+        },
+    )
+
+
 def _usernames(rows: list[RosterRow]) -> list[str]:
     """A free username for each new account: the email's local part, made unique."""
     bases = [

@@ -22,6 +22,7 @@ from cases.http import HtmxHttpRequest, parse_int
 from cases.models import AuditEntry, Cohort, User
 from cases.permissions import CourseRole, course_to_staff, roles_to_give, staff_required
 from cases.services import people as services
+from cases.services.invitations import invitation_resend
 from cases.views.gradebook import _csv_cell, _Echo
 
 PAGE_SIZE = 50
@@ -247,3 +248,17 @@ def audit_csv(request: HtmxHttpRequest):
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
     return response
+
+
+@require_POST
+@staff_required
+def person_invite(request: HtmxHttpRequest, pk: int):
+    """Admins only: email an account that has no password yet a fresh link to choose
+    one (a roster import sends the first)."""
+    person = get_object_or_404(User, pk=pk)
+    if not person.email or person.has_usable_password() or not person.is_active:
+        messages.error(request, f"{person.display_name} has no pending invitation to resend.")
+    else:
+        invitation_resend(person, by=request.user)
+        messages.success(request, f"Sent {person.email} a new link to choose a password.")
+    return _back_to_directory(request)

@@ -13,7 +13,7 @@ from cases.forms.roster import RosterConfirmForm, RosterUploadForm
 from cases.http import HtmxHttpRequest
 from cases.models import Cohort
 from cases.permissions import staff_required
-from cases.services.roster import RosterInvalid, roster_apply, roster_plan
+from cases.services.roster import RosterInvalid, roster_apply, roster_plan, roster_rejected
 
 SHOWN_ROWS = 100
 
@@ -58,6 +58,7 @@ def roster_import(request: HtmxHttpRequest, pk: int):
         try:
             result = roster_apply(cohort=cohort, data=data, actor=request.user, invite=invite)
         except RosterInvalid as refused:  # The accounts changed since the preview.
+            roster_rejected(cohort, refused.plan, request.user)
             return _page(request, cohort, plan=refused.plan, data=data, status=400)
         messages.success(
             request,
@@ -70,6 +71,8 @@ def roster_import(request: HtmxHttpRequest, pk: int):
         return _page(request, cohort, form=form, status=400)
     data = form.cleaned_data["file"]
     plan = roster_plan(cohort, data)
+    if not plan.ok:
+        roster_rejected(cohort, plan, request.user)
     return _page(
         request,
         cohort,

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from cases.models import Cohort
-from cases.services.roster import RosterInvalid, roster_apply, roster_plan
+from cases.services.roster import RosterInvalid, roster_apply, roster_plan, roster_rejected
 
 
 def report(plan) -> str:
@@ -37,6 +37,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from error
         plan = roster_plan(cohort, data)
         if not plan.ok:
+            roster_rejected(cohort, plan, None)
             raise CommandError(f"Nothing imported; fix these rows:\n{report(plan)}")
         counts = plan.counts
         summary = (
@@ -49,6 +50,7 @@ class Command(BaseCommand):
         try:
             roster_apply(cohort=cohort, data=data, actor=None, invite=not no_invite)
         except RosterInvalid as refused:  # The database changed since the check.
+            roster_rejected(cohort, refused.plan, None)
             message = f"Nothing imported; fix these rows:\n{report(refused.plan)}"
             raise CommandError(message) from None
         self.stdout.write(self.style.SUCCESS(f"Imported: {summary}."))
