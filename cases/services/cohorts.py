@@ -49,7 +49,7 @@ def _unused_join_code() -> str:
             return code
 
 
-def _work_sync_cohort(cohort: Cohort, user_ids) -> None:
+def work_sync_new_members(cohort: Cohort, user_ids) -> None:
     """Students just put in the cohort see the work they already did (a case read for
     another course, say) on the items given to it. Only their rows are recomputed: the
     rest of the cohort's did not change, and a join must not cost more in a big class."""
@@ -265,7 +265,7 @@ def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
             after={"cohort": to.pk, "name": to.name},
         )
     )
-    _work_sync_cohort(to, ids)
+    work_sync_new_members(to, ids)
     return len(moved)
 
 
@@ -324,7 +324,7 @@ def cohort_join(*, user: User, code: str) -> tuple[Cohort, bool]:
             cohort=cohort,
             after={"cohort": cohort.pk, "name": cohort.name, "by": "join code"},
         )
-        _work_sync_cohort(cohort, [user.pk])
+        work_sync_new_members(cohort, [user.pk])
     return cohort, created
 
 

@@ -22,6 +22,7 @@ from django.db.models.functions import Lower
 
 from cases.models import AuditAction, AuditEntry, Cohort, Membership, User
 from cases.services.audit import audit, audit_many
+from cases.services.cohorts import work_sync_new_members
 
 MAX_ROWS = 5000
 COLUMNS = ["email", "first_name", "last_name", "student_id"]
@@ -348,18 +349,5 @@ def _apply(cohort: Cohort, plan: RosterPlan, actor: User | None) -> RosterResult
         cohort=cohort,
         after=counts,
     )
-    _sync_work(cohort, joining)
+    work_sync_new_members(cohort, [user.pk for user in joining])
     return RosterResult(created=created, updated=counts["update"], skipped=counts["skip"])
-
-
-def _sync_work(cohort: Cohort, users: list[User]) -> None:
-    """Work the newly enrolled did before (a case read for another course) shows at
-    once on the cohort's items."""
-    from cases.models import ModuleItem
-    from cases.services.work import work_sync
-
-    if not users:
-        return
-    ids = [user.pk for user in users]
-    for item in ModuleItem.objects.with_content().filter(assignments__cohort=cohort).distinct():
-        work_sync(item, ids)
