@@ -32,6 +32,12 @@ from cases.models.live import (
     PollKind,
     PollState,
 )
+from cases.models.notifications import (
+    EmailSettings,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+)
 from cases.models.quizzes import (
     CHOICE_KINDS,
     LIKERT_LABELS,
@@ -100,6 +106,7 @@ __all__ = [
     "Decision",
     "DecisionCommit",
     "Discussion",
+    "EmailSettings",
     "Extension",
     "FeedbackRelease",
     "Follow",
@@ -117,6 +124,9 @@ __all__ = [
     "Membership",
     "Module",
     "ModuleItem",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
     "PairMessage",
     "ParticipationGrade",
     "ParticipationMark",
