@@ -8,6 +8,7 @@ from cases.views import (
     discussions,
     grading,
     live,
+    notifications,
     people,
     quiz_staff,
     quizzes,
@@ -208,4 +209,17 @@ urlpatterns += [
     path("manage/cohorts/<int:pk>/members/", cohorts.cohort_members, name="cohort_members"),
     path("join/", cohorts.cohort_join, name="cohort_join"),
     path("signup/", cohorts.signup, name="signup"),
+]
+
+# Notifications in the app.
+urlpatterns += [
+    path("notifications/", notifications.notification_list, name="notification_list"),
+    path("notifications/bell/", notifications.notification_bell, name="notification_bell"),
+    path("notifications/read/", notifications.notification_read, name="notification_read"),
+    path(
+        "notifications/preferences/",
+        notifications.notification_preferences,
+        name="notification_preferences",
+    ),
+    path("notifications/<int:pk>/", notifications.notification_open, name="notification_open"),
 ]

@@ -650,6 +650,37 @@ MATRIX |= {
 }
 
 
+def _notification(world: World):
+    from cases.models import Notification
+
+    notification = Notification.objects.filter(user=world.users["student"]).first()
+    if notification is None:
+        notification = Notification.objects.create(
+            user=world.users["student"],
+            kind="grade_released",
+            title="Grade released",
+            url=world.quiz.item.get_absolute_url(),
+        )
+    return notification
+
+
+# Notifications: everyone signed in has their own; one is opened only by its owner.
+MATRIX |= {
+    "cases:notification_list": Route(lambda w: reverse("cases:notification_list"), signed_in(200)),
+    "cases:notification_bell": Route(lambda w: reverse("cases:notification_bell"), signed_in(200)),
+    "cases:notification_read": Route(
+        lambda w: reverse("cases:notification_read"), signed_in(302), method="post"
+    ),
+    "cases:notification_preferences": Route(
+        lambda w: reverse("cases:notification_preferences"), signed_in(200)
+    ),
+    "cases:notification_open": Route(
+        lambda w: reverse("cases:notification_open", args=[_notification(w).pk]),
+        signed_in(404, student=302),
+    ),
+}
+
+
 def _submitted_answer(world: World):
     attempt_submit(attempt_id=world.attempt.pk)
     return world.attempt.slots.last().answer

@@ -1,0 +1,109 @@
+"""In-app notifications: the bell in the header (its unread count, fetched after the
+page and refreshed with conditional GET), the list, marking read, and each user's
+choice of which kinds are emailed."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Count, Max, Q
+from django.http import HttpResponseNotModified
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cases.forms.notifications import PreferencesForm
+from cases.http import HtmxHttpRequest, parse_int
+from cases.models import EmailSettings, Notification, NotificationPreference
+
+PAGE_SIZE = 30
+
+
+@require_GET
+def notification_bell(request: HtmxHttpRequest):
+    """Anyone signed in: the header's bell with their unread count. The header asks for
+    it after the page has loaded and every 30 seconds, with the ETag it shows: nothing
+    new is a 304 after one query."""
+    counts = Notification.objects.filter(user=request.user).aggregate(
+        unread=Count("pk", filter=Q(read_at__isnull=True)), last=Max("pk")
+    )
+    etag = f'W/"bell-{request.user.pk}-{counts["unread"]}-{counts["last"] or 0}"'
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+        response["ETag"] = etag
+        return response
+    response = render(
+        request, "cases/notifications/bell.html", {"unread": counts["unread"], "etag": etag}
+    )
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_GET
+def notification_list(request: HtmxHttpRequest):
+    """Anyone signed in: their notifications, newest first, 30 a page."""
+    notifications = Notification.objects.filter(user=request.user).select_related("course")
+    page = Paginator(notifications, PAGE_SIZE).get_page(parse_int(request.GET.get("page"), low=1))
+    unread = Notification.objects.filter(user=request.user, read_at__isnull=True).count()
+    return render(request, "cases/notifications/list.html", {"page": page, "unread": unread})
+
+
+@require_GET
+def notification_open(request: HtmxHttpRequest, pk: int):
+    """The notification's owner: mark it read and go to what it is about. Anyone else's
+    is 404."""
+    notification = get_object_or_404(Notification, pk=pk, user=request.user)
+    if notification.read_at is None:
+        Notification.objects.filter(pk=pk, read_at__isnull=True).update(read_at=timezone.now())
+    url = notification.url
+    if not url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
+        url = "/"
+    return redirect(url)
+
+
+@require_POST
+def notification_read(request: HtmxHttpRequest):
+    """Anyone signed in: mark one of their notifications read (`id`), or all of them."""
+    mine = Notification.objects.filter(user=request.user, read_at__isnull=True)
+    one = parse_int(request.POST.get("id"), low=1)
+    if one is not None:
+        mine = mine.filter(pk=one)
+    marked = mine.update(read_at=timezone.now())
+    if one is None:
+        messages.success(request, f"Marked {marked} notification{'s' if marked != 1 else ''} read.")
+    return redirect(request.POST.get("next") if _local(request) else "cases:notification_list")
+
+
+def _local(request) -> bool:
+    return url_has_allowed_host_and_scheme(
+        request.POST.get("next", ""), allowed_hosts={request.get_host()}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def notification_preferences(request: HtmxHttpRequest):
+    """Anyone signed in: which kinds of notification are also emailed, and whether they
+    come one by one or in a daily digest. In-app notifications always show."""
+    user = request.user
+    off = set(
+        NotificationPreference.objects.filter(user=user, email=False).values_list("kind", flat=True)
+    )
+    settings_row = EmailSettings.objects.filter(user=user).first()
+    form = PreferencesForm(
+        request.POST or None,
+        emailed_off=off,
+        digest=bool(settings_row and settings_row.daily_digest),
+    )
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            for kind, emailed in form.emailed().items():
+                NotificationPreference.objects.update_or_create(
+                    user=user, kind=kind, defaults={"email": emailed}
+                )
+            EmailSettings.objects.update_or_create(
+                user=user, defaults={"daily_digest": form.cleaned_data["daily_digest"]}
+            )
+        messages.success(request, "Saved your email preferences.")
+        return redirect("cases:notification_preferences")
+    return render(request, "cases/notifications/preferences.html", {"form": form})

@@ -1,0 +1,96 @@
+"""Notifications in the app: the bell's unread count (304 when nothing is new), the
+list, opening one (marked read, taken to the thing), marking all read, and the email
+preferences."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from cases.models import EmailSettings, Notification, NotificationPreference
+from tests.test_query_budgets import PAGE_BUDGET, _data_queries
+
+pytestmark = pytest.mark.django_db
+
+
+def _notify(user, n=1, **fields):
+    return [
+        Notification.objects.create(
+            user=user,
+            kind=fields.get("kind", "reply"),
+            title=fields.get("title", f"A reply to your post {i}"),
+            url=fields.get("url", "/library/"),
+        )
+        for i in range(n)
+    ]
+
+
+def test_the_bell_counts_unread_and_answers_304_when_nothing_is_new(world, client_for):
+    client = client_for("student")
+    _notify(world.users["student"], 3)
+    _notify(world.users["other_student"], 5)
+    url = reverse("cases:notification_bell")
+    first = client.get(url, headers={"HX-Request": "true"})
+    assert 'aria-label="Notifications: 3 unread"' in first.content.decode()
+    assert f'data-etag="{first["ETag"].replace(chr(34), "&quot;")}"' in first.content.decode()
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url, headers={"HX-Request": "true", "If-None-Match": first["ETag"]})
+    assert again.status_code == 304 and _data_queries(queries) <= 2  # The user, the count.
+    _notify(world.users["student"])
+    changed = client.get(url, headers={"HX-Request": "true", "If-None-Match": first["ETag"]})
+    assert changed.status_code == 200 and "4 unread" in changed.content.decode()
+
+
+def test_opening_a_notification_marks_it_read_and_goes_to_the_thing(world, client_for):
+    (mine,) = _notify(world.users["student"], url=world.quiz.item.get_absolute_url())
+    client = client_for("student")
+    response = client.get(reverse("cases:notification_open", args=[mine.pk]))
+    assert response["Location"] == world.quiz.item.get_absolute_url()
+    mine.refresh_from_db()
+    assert mine.read_at is not None
+    (elsewhere,) = _notify(world.users["student"], url="https://evil.example/steal")
+    response = client.get(reverse("cases:notification_open", args=[elsewhere.pk]))
+    assert response["Location"] == "/"  # Never away from the site.
+    (theirs,) = _notify(world.users["other_student"])
+    assert client.get(reverse("cases:notification_open", args=[theirs.pk])).status_code == 404
+
+
+def test_the_list_and_marking_all_read(world, client_for):
+    _notify(world.users["student"], 2)
+    client = client_for("student")
+    page = client.get(reverse("cases:notification_list")).content.decode()
+    assert "2 unread" in page and "A reply to your post 1" in page
+    response = client.post(reverse("cases:notification_read"), follow=True)
+    assert "Marked 2 notifications read." in response.content.decode()
+    assert not Notification.objects.filter(user=world.users["student"], read_at=None).exists()
+
+
+def test_the_list_costs_the_same_for_few_and_many(world, client_for):
+    client = client_for("student")
+    counts = []
+    for n in (3, 40):
+        _notify(world.users["student"], n)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(reverse("cases:notification_list")).status_code == 200
+        counts.append(_data_queries(queries))
+    assert counts[0] == counts[1] <= PAGE_BUDGET, counts
+
+
+def test_preferences_choose_what_is_emailed_and_the_digest(world, client_for):
+    client = client_for("student")
+    page = client.get(reverse("cases:notification_preferences")).content.decode()
+    assert "A reply to your post" in page and "one email a day" in page
+    data = {"email_published": "on", "email_due_soon": "on", "daily_digest": "on"}
+    response = client.post(reverse("cases:notification_preferences"), data, follow=True)
+    assert "Saved your email preferences." in response.content.decode()
+    student = world.users["student"]
+    off = set(
+        NotificationPreference.objects.filter(user=student, email=False).values_list(
+            "kind", flat=True
+        )
+    )
+    assert off == {"grade_released", "reply", "endorsed", "invitation"}
+    assert EmailSettings.objects.get(user=student).daily_digest
+    page = client.get(reverse("cases:notification_preferences")).content.decode()
+    assert 'name="email_reply" id="id_email_reply">' in page  # Off, shown unticked.
+    assert 'name="email_published" id="id_email_published" checked>' in page
