@@ -20,6 +20,7 @@ def test_admin_deactivates_and_reactivates_a_student(page, browser, live_server,
     search = page.get_by_role("searchbox", name="Search")
     search.fill("student")
     page.get_by_role("button", name="Search").click()
+    expect(page).to_have_url(re.compile(r"q=student"))  # The search has come back.
     name = world.users["student"].display_name
     expect(page.get_by_role("button", name=f"Deactivate {name} (student)")).to_be_visible()
     page.get_by_role("button", name=f"Deactivate {name} (student)").click()
