@@ -18,6 +18,7 @@ from cases.views import (
     stances,
     thesis,
     tracker,
+    unsubscribe,
 )
 from cases.views import gradebook as gradebook_views
 
@@ -209,6 +210,11 @@ urlpatterns += [
     path("manage/cohorts/<int:pk>/members/", cohorts.cohort_members, name="cohort_members"),
     path("join/", cohorts.cohort_join, name="cohort_join"),
     path("signup/", cohorts.signup, name="signup"),
+    path(
+        "notifications/unsubscribe/<str:token>/",
+        unsubscribe.notification_unsubscribe,
+        name="notification_unsubscribe",
+    ),
 ]
 
 # Notifications in the app.

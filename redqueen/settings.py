@@ -85,6 +85,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    # Always installed, whichever task backend runs, so its table exists everywhere and
+    # `makemigrations --check` sees the same apps in development and production.
+    "django_tasks_db",
     "cases",
 ]
 
@@ -194,6 +197,24 @@ STORAGES = {
         )
     },
 }
+
+# Background work (emails) goes through Django's tasks framework. Immediate in development
+# and tests: a task runs in the process that enqueues it, after the transaction commits.
+# In production (DJANGO_DEBUG unset) the database backend: `enqueue` only stores the task
+# and `manage.py db_worker`, a process beside gunicorn, runs it, so no request sends mail.
+# DJANGO_TASKS_BACKEND=immediate or =database overrides either default.
+TASK_BACKENDS = {
+    "immediate": "django.tasks.backends.immediate.ImmediateBackend",
+    "database": "django_tasks_db.DatabaseBackend",
+}
+TASKS_BACKEND_NAME = os.environ.get(
+    "DJANGO_TASKS_BACKEND", "immediate" if DEBUG or TESTING else "database"
+)
+if TASKS_BACKEND_NAME not in TASK_BACKENDS:
+    raise ImproperlyConfigured(
+        f"DJANGO_TASKS_BACKEND must be immediate or database, not {TASKS_BACKEND_NAME!r}"
+    )
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[TASKS_BACKEND_NAME]}}
 
 # Email: the console in development, SMTP from the environment otherwise.
 # The site's address, for links in emails sent outside a request (invitations).

@@ -13,6 +13,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cases.models import Decision, Extension, Rubric, StanceCheck, StancePair
+from cases.services.notifications import unsubscribe_url
 from cases.services.quizzes import attempt_submit
 from tests.conftest import ROLES, World
 from tests.factories import AssignmentFactory, make_decision, make_stance_check
@@ -677,6 +678,15 @@ MATRIX |= {
     "cases:notification_open": Route(
         lambda w: reverse("cases:notification_open", args=[_notification(w).pk]),
         signed_in(404, student=302),
+    ),
+}
+
+
+# Notifications: the link at the foot of an email works for whoever holds it, signed in or
+# not (a GET shows the button; tests/test_notifications.py covers the POST and bad tokens).
+MATRIX |= {
+    "cases:notification_unsubscribe": Route(
+        lambda w: unsubscribe_url(w.users["student"].pk, "grade_released"), everyone(200)
     ),
 }
 

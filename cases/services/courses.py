@@ -29,6 +29,7 @@ from cases.models import (
     User,
 )
 from cases.services.grades import DEFAULT_CATEGORIES
+from cases.services.notifications import published_notify
 from cases.services.work import work_sync_cohorts
 
 
@@ -45,7 +46,8 @@ def item_create(
 ) -> ModuleItem:
     """Add an item at the end of the module with its kind's content, filed in the grade
     category for its kind (when the course has it), and give it to the cohorts (with
-    one due date) so their students see it."""
+    one due date) so their students see it; they are notified (or, for a cohort whose
+    assignment opens later, when it opens)."""
     last = module.items.aggregate(last=Max("position"))["last"] or 0
     item = ModuleItem.objects.create(
         module=module,
@@ -82,7 +84,14 @@ def item_create(
     )
     if cohorts:
         work_sync_cohorts(item, list(cohorts))
+        published_notify(_given(item, cohorts))
     return item
+
+
+def _given(item: ModuleItem, cohorts):
+    return Assignment.objects.filter(item=item, cohort__in=list(cohorts)).select_related(
+        "item__module__course"
+    )
 
 
 def default_category(course: Course, kind: str) -> GradeCategory | None:
@@ -371,7 +380,8 @@ SCHEDULE_FIELDS = [
 @transaction.atomic
 def assignments_schedule(*, item: ModuleItem, schedule: dict[Cohort, dict | None]) -> None:
     """Give the item to cohorts with their dates, or take it back (None). `schedule`
-    maps each cohort to the fields of SCHEDULE_FIELDS. Upserts on (item, cohort)."""
+    maps each cohort to the fields of SCHEDULE_FIELDS. Upserts on (item, cohort). The
+    students of a cohort given the item are notified once it is open."""
     given = {c: v for c, v in schedule.items() if v is not None}
     taken = [c for c, v in schedule.items() if v is None]
     if taken:
@@ -388,6 +398,8 @@ def assignments_schedule(*, item: ModuleItem, schedule: dict[Cohort, dict | None
             update_fields=[*SCHEDULE_FIELDS, "updated_at"],
         )
         work_sync_cohorts(item, list(given))
+        # Once per assignment: saving new dates for a cohort already told tells nobody.
+        published_notify(_given(item, given))
 
 
 @transaction.atomic

@@ -21,6 +21,7 @@ from cases.models import (
     PostRevision,
     Upvote,
 )
+from cases.services.notifications import endorsement_notify, reply_notify
 from cases.services.work import assignment_for_student, work_sync
 from cases.services.work import refusal as work_refusal
 
@@ -140,6 +141,8 @@ def post_create(
         return Post.objects.get(author=author, nonce=nonce[:40])
     _bump(discussion.pk)
     work_sync(discussion.item, [author.pk])
+    if parent is not None:
+        reply_notify(post)
     return post
 
 
@@ -216,8 +219,10 @@ MODERATION = {
 }
 
 
+@transaction.atomic
 def post_moderate(*, post: Post, action: str, reason: str = "") -> None:
-    """Instructors and TAs pin, endorse or hide (with a reason) a post."""
+    """Instructors and TAs pin, endorse or hide (with a reason) a post. Its author is
+    notified of the first endorsement."""
     if action == "hide":
         changes = {"hidden_at": timezone.now(), "hidden_reason": reason.strip()[:300]}
     elif action in MODERATION:
@@ -226,6 +231,8 @@ def post_moderate(*, post: Post, action: str, reason: str = "") -> None:
         raise PostRefused("Unknown moderation action.")
     Post.objects.filter(pk=post.pk).update(**changes)
     _bump(post.discussion_id)
+    if action == "endorse" and not post.is_deleted:
+        endorsement_notify(post)
 
 
 def discussion_lock(*, discussion: Discussion, locked: bool) -> None:

@@ -15,6 +15,7 @@ from cases.models import (
     ModuleItem,
     Work,
 )
+from cases.services.notifications import grades_released_notify
 
 # A person's part of a Work row; work_sync's fields (state, dates, scores of the kind,
 # needs_grading) are never written here.
@@ -115,9 +116,11 @@ def rubric_score(rubric, levels: dict) -> Decimal | None:
     return total
 
 
+@transaction.atomic
 def assignment_release(*, assignment: Assignment, released: bool, now=None) -> Assignment:
     """Show (or hide again) the assignment's grades and comments to its cohort's
-    students. Releasing twice keeps the first release time."""
+    students. Releasing twice keeps the first release time. Students with a grade are
+    notified of the first release (a key makes it once)."""
     if released and assignment.grades_released_at is None:
         assignment.grades_released_at = now or timezone.now()
     elif not released:
@@ -125,6 +128,8 @@ def assignment_release(*, assignment: Assignment, released: bool, now=None) -> A
     Assignment.objects.filter(pk=assignment.pk).update(
         grades_released_at=assignment.grades_released_at, updated_at=timezone.now()
     )
+    if released:
+        grades_released_notify(assignment)
     return assignment
 
 

@@ -3,11 +3,12 @@
 The link is Django's password-reset token for the account, so it works once (setting the
 password changes what the token is made from) and expires after PASSWORD_RESET_TIMEOUT
 (three days by default). Emails go out through Django's tasks framework, after the
-import that created the accounts is saved."""
+import that created the accounts is saved, built like every other email
+(`cases.services.notifications.email_message`: plain text and HTML)."""
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
-from django.core.mail import send_mail
+from django.core.mail import mailers
 from django.db import transaction
 from django.tasks import task
 from django.urls import reverse
@@ -16,6 +17,7 @@ from django.utils.http import urlsafe_base64_encode
 
 from cases.models import AuditAction, Invitation, User
 from cases.services.audit import audit
+from cases.services.notifications import email_message
 
 
 def invitation_link(user: User) -> str:
@@ -31,21 +33,23 @@ def invitation_link(user: User) -> str:
 
 @task
 def send_invitation(user_id: int, cohort_name: str) -> None:
+    # No in-app notification: the user cannot sign in to see one until they use the link.
+    # Nor an unsubscribe link: without this email there is no way in.
     user = User.objects.get(pk=user_id)
-    days = settings.PASSWORD_RESET_TIMEOUT // 86400
     where = f" for {cohort_name}" if cohort_name else ""
-    send_mail(
+    context = {
+        "user": user,
+        "where": where,
+        "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+        "link": invitation_link(user),
+    }
+    message = email_message(
+        to=user.email,
         subject=f"Your Red Queen account{where}",
-        message=(
-            f"Hello {user.first_name or user.username},\n\n"
-            f"An account has been made for you on Red Queen{where}. Your username is "
-            f"{user.username}. Choose your password here (the link works once, for "
-            f"{days} days):\n\n{invitation_link(user)}\n\n"
-            "If the link has expired, ask your course's administrator to send a new one."
-        ),
-        from_email=None,
-        recipient_list=[user.email],
+        template="invitation",
+        context=context,
     )
+    mailers.default.send_messages([message])
 
 
 def invitations_send(users, *, cohort=None, sent_by=None) -> int:

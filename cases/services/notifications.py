@@ -1,0 +1,441 @@
+"""Notifications: in-app notices of what happened, and their emails.
+
+The services where things happen (an item given to a cohort, grades released, a reply, an
+endorsement) call one of the `*_notify` functions inside their own transaction, so a
+change that is rolled back notifies nobody. `notify` writes the in-app rows in one
+`INSERT ... ON CONFLICT DO NOTHING RETURNING id`: an event with a key reaches each user
+once, however many times and from however many hosts it is reported, and only the rows
+really inserted are emailed. The email goes out through Django's tasks framework after
+the transaction commits, one task per batch: in production the database backend stores
+it and `manage.py db_worker` sends it, never the request.
+
+Who is emailed: users with an address whose preference for the kind is on (no
+NotificationPreference row: on) and who do not take the daily digest; `digests_send`
+emails the others once a day. Every email carries a link that turns off that kind of
+email for its recipient (a signed token, no sign-in needed).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import partial
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives, mailers
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.tasks import task
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from cases.models import (
+    Assignment,
+    Course,
+    EmailSettings,
+    Extension,
+    Membership,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    Post,
+    User,
+    Work,
+    WorkState,
+)
+
+# Rows a single INSERT carries (8 parameters each, well under SQLite's limit).
+INSERT_BATCH = 500
+# A reminder goes out when the (extended) due date is this close.
+REMINDER_AHEAD = timedelta(hours=24)
+# An assignment that opens later is announced by send_due_reminders once it has opened;
+# one opened longer ago than this (cron stopped for days) is no longer news.
+OPENED_CATCH_UP = timedelta(days=2)
+# A digest goes out when the last one is at least this old, so a daily cron that drifts
+# still sends one a day and a rerun the same day sends nothing.
+DIGEST_EVERY = timedelta(hours=20)
+UNSUBSCRIBE_SALT = "cases.notifications.unsubscribe"
+
+
+# Writing notifications -----------------------------------------------------------------
+
+
+def notify(
+    users: Iterable[User | int],
+    *,
+    kind: str,
+    title: str,
+    url: str,
+    course: Course | None = None,
+    key: str = "",
+    body: str = "",
+) -> list[int]:
+    """Give each user an in-app notification and, once the current transaction commits,
+    email those who want it (one task for the batch). With a key, a user gets the event
+    once: a repeat, or a concurrent run, inserts nothing and emails nobody. Returns the
+    ids of the notifications inserted."""
+    user_ids = sorted({getattr(user, "pk", user) for user in users})
+    if not user_ids:
+        return []
+    values = [kind, title[:300], body, url[:500], course.pk if course else None, key[:200]]
+    ids: list[int] = []
+    for start in range(0, len(user_ids), INSERT_BATCH):
+        ids += _insert_once(user_ids[start : start + INSERT_BATCH], values)
+    if ids:
+        transaction.on_commit(partial(notifications_email.enqueue, ids))
+    return ids
+
+
+def _insert_once(user_ids: list[int], values: list) -> list[int]:
+    """One INSERT of a row per user that skips rows the (user, key) constraint already
+    holds and returns the ids of those it inserted (PostgreSQL; SQLite 3.35 and later).
+    Deciding by the constraint, not by a lookup first, is what makes two runs at once
+    insert each row once."""
+    meta = Notification._meta
+    quote = connection.ops.quote_name
+    names = ["user", "kind", "title", "body", "url", "course", "key", "created_at"]
+    columns = ", ".join(quote(meta.get_field(name).column) for name in names)
+    created_at = meta.get_field("created_at").get_db_prep_value(timezone.now(), connection)
+    row = "(" + ", ".join(["%s"] * len(names)) + ")"
+    # Only the model's own names and placeholders go into the text; values are parameters.
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+        + ", ".join([row] * len(user_ids))
+        + f" ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    params = [value for user_id in user_ids for value in [user_id, *values, created_at]]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+# Events --------------------------------------------------------------------------------
+
+
+def _when(moment: datetime, course: Course) -> str:
+    local = timezone.localtime(moment, ZoneInfo(course.time_zone))
+    return f"{date_format(local, 'D j M Y, H:i')} ({course.time_zone})"
+
+
+def _students(cohort_id: int) -> QuerySet:
+    return Membership.objects.filter(cohort=cohort_id, user__is_active=True).values_list(
+        "user_id", flat=True
+    )
+
+
+def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
+    """Tell the students of each assignment's cohort that the item is theirs, once per
+    assignment. An assignment that opens later is skipped here; `opened_notify` (run by
+    send_due_reminders) announces it once it opens."""
+    now = now or timezone.now()
+    sent = 0
+    for assignment in assignments:
+        if not assignment.is_open(now):
+            continue
+        item = assignment.item
+        course = item.module.course
+        due = f"Due {_when(assignment.due_at, course)}." if assignment.due_at else ""
+        sent += len(
+            notify(
+                _students(assignment.cohort_id),
+                kind=NotificationKind.PUBLISHED,
+                title=f"New: {item.title}",
+                body=due,
+                url=item.get_absolute_url(),
+                course=course,
+                key=f"published:{assignment.pk}",
+            )
+        )
+    return sent
+
+
+def opened_notify(*, now=None) -> int:
+    """Announce the assignments that opened lately (and are not past due), for those
+    given to a cohort before they opened. Safe to repeat: the key decides."""
+    now = now or timezone.now()
+    opened = (
+        Assignment.objects.filter(opens_at__gt=now - OPENED_CATCH_UP, opens_at__lte=now)
+        .filter(Q(due_at__isnull=True) | Q(due_at__gt=now))
+        .select_related("item__module__course")
+    )
+    return published_notify(opened, now=now)
+
+
+def due_reminders_send(*, now=None) -> int:
+    """Remind each student whose work on an open assignment falls due within 24 hours
+    (their extension's date when they have one) and is neither submitted nor excused.
+    Once per assignment and due date: a key with the date means a student reminded and
+    then given an extension is reminded again before the new date, and never twice for
+    one date, however many runs overlap. Returns the reminders written."""
+    now = now or timezone.now()
+    soon = now + REMINDER_AHEAD
+    extended = Extension.objects.filter(assignment=OuterRef("pk"), due_at__gt=now, due_at__lte=soon)
+    assignments = (
+        Assignment.objects.open(now)
+        .filter(Q(due_at__gt=now, due_at__lte=soon) | Exists(extended))
+        .select_related("item__module__course")
+    )
+    sent = 0
+    for assignment in assignments:
+        extensions = dict(
+            Extension.objects.filter(assignment=assignment).values_list("user_id", "due_at")
+        )
+        done = set(
+            Work.objects.filter(item=assignment.item_id)
+            .filter(Q(state=WorkState.SUBMITTED) | Q(excused=True))
+            .values_list("user_id", flat=True)
+        )
+        by_due = defaultdict(list)
+        for user_id in _students(assignment.cohort_id):
+            due = extensions.get(user_id, assignment.due_at)
+            if user_id not in done and due is not None and now < due <= soon:
+                by_due[due].append(user_id)
+        item, course = assignment.item, assignment.item.module.course
+        for due, user_ids in by_due.items():
+            sent += len(
+                notify(
+                    user_ids,
+                    kind=NotificationKind.DUE_SOON,
+                    title=f"Due soon: {item.title}",
+                    body=f"Due {_when(due, course)}.",
+                    url=item.get_absolute_url(),
+                    course=course,
+                    key=f"due:{assignment.pk}:{int(due.timestamp())}",
+                )
+            )
+    return sent
+
+
+def grades_released_notify(assignment: Assignment) -> int:
+    """Tell the students of the assignment's cohort who have a grade on it that it is
+    released; once per assignment, however often it is hidden and released again."""
+    item = assignment.item
+    course = item.module.course
+    graded = (
+        Work.objects.filter(item=item, user__memberships__cohort=assignment.cohort_id)
+        .filter(
+            Q(auto_score__isnull=False)
+            | Q(rubric_score__isnull=False)
+            | Q(override_score__isnull=False)
+        )
+        .values_list("user_id", flat=True)
+    )
+    return len(
+        notify(
+            graded,
+            kind=NotificationKind.GRADE_RELEASED,
+            title=f"Grade released for {item.title}",
+            url=reverse("cases:student_grades", args=[course.pk]),
+            course=course,
+            key=f"released:{assignment.pk}",
+        )
+    )
+
+
+def reply_notify(reply: Post) -> int:
+    """Tell a post's author about a reply by someone else. The replier is not named, so
+    an anonymous thread stays anonymous."""
+    parent = reply.parent
+    if parent is None or parent.author_id == reply.author_id:
+        return 0
+    item = reply.discussion.item
+    return len(
+        notify(
+            [parent.author_id],
+            kind=NotificationKind.REPLY,
+            title=f"A reply to your post in {item.title}",
+            url=reply.get_absolute_url(),
+            course=item.module.course,
+            key=f"reply:{reply.pk}",
+        )
+    )
+
+
+def endorsement_notify(post: Post) -> int:
+    """Tell a post's author that the course's staff endorsed it; once per post."""
+    item = post.discussion.item
+    return len(
+        notify(
+            [post.author_id],
+            kind=NotificationKind.ENDORSED,
+            title=f"Your post in {item.title} was endorsed",
+            url=post.get_absolute_url(),
+            course=item.module.course,
+            key=f"endorsed:{post.pk}",
+        )
+    )
+
+
+# Email ---------------------------------------------------------------------------------
+
+
+def absolute(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def email_message(
+    *, to: str, subject: str, template: str, context: dict, unsubscribe_url: str = ""
+) -> EmailMultiAlternatives:
+    """A plain-text email with an HTML alternative, both from templates/emails/."""
+    text = render_to_string(f"emails/{template}.txt", context)
+    html = render_to_string(f"emails/{template}.html", context)
+    headers = {"List-Unsubscribe": f"<{unsubscribe_url}>"} if unsubscribe_url else {}
+    subject = " ".join(subject.split())  # A header is one line.
+    message = EmailMultiAlternatives(subject, text, None, [to], headers=headers)
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def subject_for(course: Course | None, title: str) -> str:
+    return f"{course.code or course.title}: {title}" if course else title
+
+
+def unsubscribe_url(user_id: int, kind: str) -> str:
+    token = signing.dumps([user_id, kind], salt=UNSUBSCRIBE_SALT)
+    return absolute(reverse("cases:notification_unsubscribe", args=[token]))
+
+
+def unsubscribe_read(token: str) -> tuple[User, str]:
+    """The active user and kind a link from an email stands for; raises
+    signing.BadSignature (or User.DoesNotExist) for anything else. Links do not expire:
+    an old email's link still works."""
+    try:
+        user_id, kind = signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    except (TypeError, ValueError) as error:
+        raise signing.BadSignature("Malformed token.") from error
+    if kind not in NotificationKind.values:
+        raise signing.BadSignature("Unknown kind.")
+    return User.objects.get(pk=user_id, is_active=True), kind
+
+
+def notification_email_off(*, user: User, kind: str) -> None:
+    """Stop emailing the user about one kind of notification (they still see them in
+    the app). Repeating it, or two at once, leaves one preference row."""
+    NotificationPreference.objects.bulk_create(
+        [NotificationPreference(user=user, kind=kind, email=False)],
+        update_conflicts=True,
+        unique_fields=["user", "kind"],
+        update_fields=["email"],
+    )
+
+
+def _kind_off(user_field: str = "user") -> Exists:
+    return Exists(
+        NotificationPreference.objects.filter(
+            user=OuterRef(user_field), kind=OuterRef("kind"), email=False
+        )
+    )
+
+
+def notification_message(notification: Notification) -> EmailMultiAlternatives:
+    user = notification.user
+    unsubscribe = unsubscribe_url(user.pk, notification.kind)
+    context = {
+        "user": user,
+        "notification": notification,
+        "course": notification.course,
+        "link": absolute(notification.url),
+        "kind_label": NotificationKind(notification.kind).label,
+        "unsubscribe_url": unsubscribe,
+        "preferences_url": absolute(reverse("cases:notification_preferences")),
+    }
+    return email_message(
+        to=user.email,
+        subject=subject_for(notification.course, notification.title),
+        template="notification",
+        context=context,
+        unsubscribe_url=unsubscribe,
+    )
+
+
+@task
+def notifications_email(notification_ids: list[int]) -> int:
+    """Email each of these notifications not emailed yet whose user wants it now. The
+    rows are locked while they are sent and marked `emailed_at` in the same transaction,
+    so a task run twice (or racing a digest) emails each once. Returns how many were
+    sent."""
+    digest = EmailSettings.objects.filter(user=OuterRef("user"), daily_digest=True)
+    with transaction.atomic():
+        notifications = list(
+            Notification.objects.filter(
+                pk__in=notification_ids, emailed_at__isnull=True, user__is_active=True
+            )
+            .exclude(user__email="")
+            .exclude(_kind_off())
+            .exclude(Exists(digest))
+            .select_related("user", "course")
+            .select_for_update(of=("self",))
+            .order_by("pk")
+        )
+        if not notifications:
+            return 0
+        mailers.default.send_messages([notification_message(n) for n in notifications])
+        Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(
+            emailed_at=timezone.now()
+        )
+    return len(notifications)
+
+
+# The daily digest ----------------------------------------------------------------------
+
+
+def digests_send(*, now=None) -> int:
+    """Send each user who takes the daily digest one email listing their notifications
+    that are neither read nor emailed (kinds whose email they turned off left out), at
+    most once in DIGEST_EVERY. Safe to rerun and to run on two hosts at once: a user's
+    digest is claimed by a conditional UPDATE of `digest_sent_at` in the transaction
+    that sends it. Returns the digests sent."""
+    now = now or timezone.now()
+    waiting = (
+        EmailSettings.objects.filter(daily_digest=True, user__is_active=True)
+        .exclude(user__email="")
+        .filter(Q(digest_sent_at__isnull=True) | Q(digest_sent_at__lte=now - DIGEST_EVERY))
+    )
+    return sum(
+        _digest_send(pk, previous, now)
+        for pk, previous in waiting.values_list("pk", "digest_sent_at")
+    )
+
+
+@transaction.atomic
+def _digest_send(settings_id: int, previous, now) -> int:
+    # Of two runs at once, only the one whose UPDATE still finds the old time goes on.
+    if not EmailSettings.objects.filter(pk=settings_id, digest_sent_at=previous).update(
+        digest_sent_at=now
+    ):
+        return 0
+    user = User.objects.get(email_settings=settings_id)
+    notifications = list(
+        Notification.objects.filter(user=user, emailed_at__isnull=True, read_at__isnull=True)
+        .exclude(_kind_off())
+        .select_related("course")
+        .select_for_update(of=("self",))
+        .order_by("created_at", "pk")
+    )
+    if not notifications:
+        return 0
+    kinds = sorted({n.kind for n in notifications})
+    context = {
+        "user": user,
+        "entries": [
+            {"notification": n, "subject": subject_for(n.course, n.title), "link": absolute(n.url)}
+            for n in notifications
+        ],
+        "unsubscribe": [
+            {"label": NotificationKind(kind).label, "url": unsubscribe_url(user.pk, kind)}
+            for kind in kinds
+        ],
+    }
+    count = len(notifications)
+    message = email_message(
+        to=user.email,
+        subject=f"Red Queen: {count} new notification{'s' if count > 1 else ''}",
+        template="digest",
+        context=context,
+    )
+    mailers.default.send_messages([message])
+    Notification.objects.filter(pk__in=[n.pk for n in notifications]).update(emailed_at=now)
+    return 1
