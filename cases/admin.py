@@ -10,6 +10,7 @@ from cases.models import (
     Cohort,
     Course,
     Discussion,
+    EmailSettings,
     Extension,
     GradeCategory,
     LiveAnswer,
@@ -20,6 +21,8 @@ from cases.models import (
     Membership,
     Module,
     ModuleItem,
+    Notification,
+    NotificationPreference,
     ParticipationMark,
     Post,
     Question,
@@ -489,3 +492,31 @@ class LivePollAdmin(admin.ModelAdmin):
     list_filter = ["kind", "state"]
     search_fields = ["prompt"]
     list_select_related = ["session"]
+
+
+# Notifications.
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["title", "user", "kind", "course", "created_at", "read_at", "emailed_at"]
+    list_filter = ["kind", "course"]
+    search_fields = ["title", "user__username", "key"]
+    list_select_related = ["user", "course"]
+    readonly_fields = ["key", "created_at", "emailed_at"]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    list_display = ["user", "kind", "email"]
+    list_filter = ["kind", "email"]
+    search_fields = ["user__username"]
+    list_select_related = ["user"]
+
+
+@admin.register(EmailSettings)
+class EmailSettingsAdmin(admin.ModelAdmin):
+    list_display = ["user", "daily_digest", "digest_sent_at"]
+    list_filter = ["daily_digest"]
+    search_fields = ["user__username"]
+    list_select_related = ["user"]
