@@ -14,6 +14,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -27,6 +28,7 @@ from cases.forms.live import (
 )
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import (
+    Cohort,
     ColdCall,
     ItemKind,
     LiveAnswer,
@@ -50,6 +52,7 @@ from cases.permissions import (
     live_sessions_with_access,
 )
 from cases.services import live as services
+from cases.services.work import work_sync_cohorts
 from cases.views.errors import htmx_alert
 
 
@@ -529,8 +532,6 @@ def _mark_totals():
 
 
 def _start_initial(request) -> dict:
-    from django.utils import timezone
-
     return {
         "title": f"Class, {timezone.localdate():%d %b %Y}",
         "item": parse_int(request.GET.get("item"), low=1),
@@ -577,15 +578,7 @@ def live_class_settings(request: HtmxHttpRequest, pk: int):
     form = LiveClassForm(request.POST, instance=live)
     if form.is_valid():
         form.save()
-        from cases.models import Membership
-        from cases.services.work import work_sync
-
-        work_sync(
-            item,
-            Membership.objects.filter(cohort__assignments__item=item).values_list(
-                "user", flat=True
-            ),
-        )
+        work_sync_cohorts(item, Cohort.objects.filter(assignments__item=item))
         messages.success(request, "Saved how this class meeting is graded.")
     else:
         messages.error(request, "Percent runs from 0 to 100; full credit needs at least 1 point.")
