@@ -13,7 +13,9 @@ from cases.models import (
     Attempt,
     DecisionCommit,
     ItemKind,
+    LiveAttendance,
     ModuleItem,
+    ParticipationMark,
     Post,
     ReadingProgress,
     SpectrumPlacement,
@@ -147,8 +149,6 @@ def thesis_answers(item, student) -> list[str]:
             for p in placements.select_related("case").order_by("case__company")
         ]
     if item.kind == ItemKind.LIVE_SESSION:
-        from cases.models import LiveAttendance, ParticipationMark
-
         joined = LiveAttendance.objects.filter(session__item=item, user=student)
         marks = ParticipationMark.objects.filter(session__item=item, student=student)
         return [
