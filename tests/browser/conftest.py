@@ -8,6 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
+from django.core.servers.basehttp import WSGIServer
+from django.db import connections
+from django.test.testcases import LiveServerThread
 from playwright.sync_api import Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -28,6 +31,20 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if Path(item.fspath).parent == Path(__file__).parent:
             item.add_marker(pytest.mark.browser)
+
+
+class _SerialWSGIServer(WSGIServer):
+    """One request at a time: on SQLite the live server's threads would share the test's
+    single connection, which SQLite does not allow."""
+
+    def __init__(self, *args, connections_override=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _serial_live_server_on_sqlite():
+    if connections["default"].vendor == "sqlite":
+        LiveServerThread.server_class = _SerialWSGIServer
 
 
 @pytest.fixture(scope="session")

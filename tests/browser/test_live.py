@@ -2,7 +2,6 @@
 students' phones answering a poll, the projector keeping up, then a cold call."""
 
 import pytest
-from django.db import connection
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PHONE, assert_accessible
@@ -12,11 +11,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_two_phones_answer_and_the_projector_keeps_up(open_as, world):
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "four pages polling at once: the live server shares SQLite's one connection "
-            "across its threads, which SQLite does not allow"
-        )
     session = make_live(
         world.item.module, world.course.cohorts.all(), start_by=world.users["instructor"]
     )
