@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint fmt check clean bench-live
+.PHONY: run test lint fmt check clean bench bench-live
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (see README)."; exit 1; }
@@ -51,3 +51,13 @@ BENCH_LIVE_REDIS ?= redis://127.0.0.1:6379/7
 bench-live: $(VENV)/.run-installed
 	DATABASE_URL=$${DATABASE_URL-$(BENCH_LIVE_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_LIVE_REDIS)} \
 		$(PY) bench/live.py
+
+# The load benchmark: gunicorn on PostgreSQL (DEBUG off) driven by wrk, endpoint by
+# endpoint and as a mix, with two references; prints the table. See bench/load.py.
+BENCH_DB ?= postgres://postgres@127.0.0.1:5432/redqueen_load
+BENCH_REDIS ?= redis://127.0.0.1:6379/8
+bench: $(VENV)/.run-installed
+	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null || sudo apt-get install -y wrk >/dev/null || \
+		{ echo "bench needs wrk: install Debian's package wrk"; exit 1; }
+	DATABASE_URL=$${DATABASE_URL-$(BENCH_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_REDIS)} \
+		$(PY) bench/load.py

@@ -1,0 +1,519 @@
+"""The load benchmark: the app served by gunicorn on PostgreSQL with DEBUG off, driven
+over 127.0.0.1 by wrk from a separate process, endpoint by endpoint and then as a mix.
+
+    make bench
+    # or, with the same defaults:
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/redqueen_load \\
+        REDIS_URL=redis://127.0.0.1:6379/8 .venv/bin/python bench/load.py
+
+Creates the database if it is missing, migrates it, collects static files and runs
+`seed_load` (2 cohorts x 250 students, 40 items; it does nothing when the course is
+there). Starts gunicorn (BENCH_WORKERS x BENCH_THREADS gthread, default 4 x 4) with
+bench/benchsite.py's settings: production's, plus two references served through the same
+middleware and login, a bare view returning "ok" and a page rendering 50 rows of one
+query in a plain template, and an X-Queries header counting each request's queries.
+
+Signs in 200 students and the instructor (sessions made directly, as a login would),
+then runs wrk (bench/wrk.lua) against each endpoint for BENCH_SECONDS (default 5) over
+BENCH_CONNECTIONS (default 8) connections, each request as another student; the
+instructor's pages also run over one connection, as one instructor clicking, for their
+latency. Writes are real: autosaves change answers, submits close attempts, posts add
+posts (the run's own marked posts are deleted at the start of the next run).
+
+Prints a table: endpoint, concurrency, requests, errors, req/s and its ratio to the
+reference page, p50 and p99 ms, queries per request, gunicorn and PostgreSQL CPU ms per
+request; then the goals, and each gunicorn process's memory. Exits non-zero on any error
+(an unexpected status or a connection error) or a traceback in gunicorn's log.
+"""
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode
+
+import production
+
+production.setup(
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/redqueen_load",
+    REDIS_URL="redis://127.0.0.1:6379/8",
+)
+
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.urls import reverse  # noqa: E402
+from harness import (  # noqa: E402
+    ROOT,
+    CpuSnapshot,
+    Device,
+    check_cache,
+    children,
+    cpu_seconds,
+    create_database,
+    free_port,
+    machine_busy,
+    pids_named,
+    sign_in,
+    start_gunicorn,
+    stop_gunicorn,
+    wait_ready,
+)
+
+from cases.models import (  # noqa: E402
+    Attempt,
+    AttemptQuestion,
+    Course,
+    ItemKind,
+    LiveAttendance,
+    LiveSession,
+    Membership,
+    ModuleItem,
+    Post,
+    User,
+)
+from cases.services import live as live_services  # noqa: E402
+
+WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
+USERS = 200  # Students signed in; each endpoint's requests cycle through them.
+CODE = "LOAD"
+MARK = "[bench-load]"  # In the body of every post the benchmark writes.
+WRK_SCRIPT = Path(__file__).with_name("wrk.lua")
+HTMX = {"HX-Request": "true"}
+
+
+@dataclass
+class Endpoint:
+    name: str
+    role: str  # student, instructor or reference
+    lines: list[str]  # wrk requests (see wrk.lua)
+    expect: int  # the status every request must get
+    connections: int = CONNECTIONS
+    seconds: float = SECONDS
+    result: dict = field(default_factory=dict)
+
+
+def line(method: str, path: str, cookie: str, csrf: str, headers=None, body: str = "") -> str:
+    sent = {"Cookie": cookie, **(headers or {})}
+    if method == "POST":
+        sent |= {"X-CSRFToken": csrf, "Content-Type": "application/x-www-form-urlencoded"}
+    return "\t".join([method, path, "|".join(f"{k}: {v}" for k, v in sent.items()), body])
+
+
+def autosave_body(slot: AttemptQuestion) -> str:
+    """A changed answer to one question, as the page's htmx autosave posts it: the
+    value holds wrk's "{n}" where the kind takes free input."""
+    value = {
+        "numeric": "{n}",
+        "short_text": "Draft {n}",
+        "true_false": "true",
+        "likert": "3",
+        "spectrum": "50",
+    }.get(slot.question.kind, "0")
+    body = urlencode({"questions": slot.pk, f"q{slot.pk}": "VALUE", "seq": "SEQ"})
+    return body.replace("VALUE", value.replace(" ", "+")).replace("SEQ", "{n}")
+
+
+# Setup ------------------------------------------------------------------------------
+
+
+def prepare() -> tuple[Course, User, list[User]]:
+    create_database()
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # Production's manifest.
+    started = time.perf_counter()
+    call_command("seed_load", verbosity=1)
+    print(f"seed_load: {time.perf_counter() - started:.1f} s")
+    course = Course.objects.get(code=CODE)
+    Post.objects.filter(discussion__item__module__course=course, body__contains=MARK).delete()
+    instructor = course.instructors.order_by("pk").first()
+    students = list(
+        User.objects.filter(cohorts__courses=course).order_by("username").distinct()[:USERS]
+    )
+    return course, instructor, students
+
+
+def live_session(course: Course, instructor: User, students: list[User]) -> LiveSession:
+    """An ad hoc session every signed-in student has joined."""
+    LiveSession.objects.filter(course=course, title__startswith="Bench").delete()
+    session = live_services.session_start(course=course, by=instructor, title="Bench load")
+    LiveAttendance.objects.bulk_create(
+        [LiveAttendance(session=session, user=s) for s in students], ignore_conflicts=True
+    )
+    session.refresh_from_db()
+    return session
+
+
+def endpoints(course: Course, instructor: User, students: list[User], port: int):
+    """Every endpoint the benchmark drives, with its requests."""
+    signed = [(s, *sign_in(s)) for s in students]
+    teacher = sign_in(instructor)
+    items = ModuleItem.objects.filter(module__course=course)
+    reading = items.filter(kind=ItemKind.CASE_READING).order_by("pk").first()
+    discussion = items.filter(kind=ItemKind.DISCUSSION).order_by("pk").first()
+    if reading is None or discussion is None:
+        sys.exit("The LOAD course has no case reading or discussion: run seed_load --fresh.")
+    session = live_session(course, instructor, students)
+
+    # Open attempts by the signed-in students: one each for autosave, and the rest to
+    # submit. Autosave goes to the first question of its attempt.
+    open_attempts = list(
+        Attempt.objects.filter(
+            quiz__item__module__course=course, user__in=students, submitted_at__isnull=True
+        ).order_by("user_id", "pk")
+    )
+    saving, submitting, seen = {}, [], set()
+    for attempt in open_attempts:
+        if attempt.user_id in seen:
+            submitting.append(attempt)
+        else:
+            seen.add(attempt.user_id)
+            saving[attempt.pk] = attempt
+    first_slots = {}
+    for slot in (
+        AttemptQuestion.objects.filter(attempt_id__in=list(saving))
+        .select_related("question")
+        .order_by("attempt_id", "position", "pk")
+    ):
+        first_slots.setdefault(slot.attempt_id, slot)
+    cookies = {s.pk: (cookie, csrf) for s, cookie, csrf in signed}
+
+    def each_student(method, path, headers=None, body=""):
+        return [line(method, path(s), c, t, headers, body) for s, c, t in signed]
+
+    tracker = reverse("cases:tracker", args=[course.pk])
+    probe = Device(port, *teacher)
+    etag = probe.request("etag", "GET", tracker, headers=HTMX).headers.get("etag", "")
+    projector = reverse("cases:live_projector", args=[session.pk])
+    projector_etag = probe.request("etag", "GET", projector, headers=HTMX).headers.get("etag")
+    state = reverse("cases:live_state", args=[session.pk])
+    post_new = reverse("cases:post_create", args=[discussion.pk])
+    post_body = urlencode({"body": f"{MARK} On process innovation, point "}) + "{n}&nonce={n}"
+
+    def staff(method, path, headers=None):
+        return [line(method, path, *teacher, headers)]
+
+    yield Endpoint(
+        "reference: bare view, ok", "reference", each_student("GET", lambda s: "/bench/ok/"), 200
+    )
+    yield Endpoint(
+        "reference: 50-row page",
+        "reference",
+        each_student("GET", lambda s: "/bench/reference/"),
+        200,
+    )
+    yield Endpoint("dashboard", "student", each_student("GET", lambda s: "/"), 200)
+    yield Endpoint(
+        "case reader", "student", each_student("GET", lambda s: reading.get_absolute_url()), 200
+    )
+    yield Endpoint(
+        "quiz, open attempt",
+        "student",
+        [line("GET", a.get_absolute_url(), *cookies[a.user_id]) for a in saving.values()],
+        200,
+    )
+    yield Endpoint(
+        "quiz autosave (htmx)",
+        "student",
+        [
+            line(
+                "POST",
+                reverse("cases:attempt_save", args=[slot.attempt_id]),
+                *cookies[saving[slot.attempt_id].user_id],
+                HTMX,
+                autosave_body(slot),
+            )
+            for slot in first_slots.values()
+        ],
+        200,
+    )
+    yield Endpoint(
+        "quiz submit",
+        "student",
+        [
+            line("POST", reverse("cases:attempt_submit", args=[a.pk]), *cookies[a.user_id])
+            for a in submitting
+        ]
+        or ["GET\t/\t\t"],
+        302,
+    )
+    yield Endpoint(
+        "discussion thread",
+        "student",
+        each_student("GET", lambda s: discussion.get_absolute_url()),
+        200,
+    )
+    yield Endpoint(
+        "discussion post (htmx)",
+        "student",
+        each_student("POST", lambda s: post_new, HTMX, post_body),
+        200,
+    )
+    yield Endpoint(
+        "live phone poll, unchanged (204)",
+        "student",
+        each_student("GET", lambda s: f"{state}?known={session.version}", HTMX),
+        204,
+    )
+    yield Endpoint(
+        "live projector, unchanged (304)",
+        "instructor",
+        staff("GET", projector, HTMX | {"If-None-Match": projector_etag}),
+        304,
+    )
+    yield Endpoint(
+        "tracker poll, unchanged (304)",
+        "instructor",
+        staff("GET", tracker, HTMX | {"If-None-Match": etag}),
+        304,
+    )
+    yield Endpoint("tracker, page 1 (50 x 40)", "instructor", staff("GET", tracker), 200)
+    yield Endpoint(
+        "tracker, page 1, one instructor", "instructor", staff("GET", tracker), 200, connections=1
+    )
+    gradebook = reverse("cases:gradebook", args=[course.pk])
+    yield Endpoint("gradebook, page 1", "instructor", staff("GET", gradebook), 200)
+    yield Endpoint(
+        "gradebook CSV (500 x 40), one instructor",
+        "instructor",
+        staff("GET", reverse("cases:gradebook_csv", args=[course.pk])),
+        200,
+        connections=1,
+        seconds=max(SECONDS, 8),
+    )
+
+
+# Running wrk ------------------------------------------------------------------------
+
+
+def run_wrk(port: int, endpoint: Endpoint, workdir: Path, server) -> dict:
+    """One wrk run over the endpoint's requests; its counts with the CPU the gunicorn and
+    PostgreSQL processes spent meanwhile."""
+    requests = workdir / "requests.tsv"
+    requests.write_text("\n".join(endpoint.lines) + "\n")
+    threads = min(2, endpoint.connections)
+    command = [
+        shutil.which("wrk") or "wrk",
+        f"-t{threads}",
+        f"-c{endpoint.connections}",
+        f"-d{endpoint.seconds:g}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(WRK_SCRIPT),
+        f"http://127.0.0.1:{port}",
+    ]
+    before = CpuSnapshot.take()
+    done = subprocess.run(  # noqa: S603 (our own command line)
+        command, env={**os.environ, "BENCH_REQUESTS": str(requests)}, capture_output=True, text=True
+    )
+    after = CpuSnapshot.take()
+    found = [text for text in done.stdout.splitlines() if text.startswith("BENCH ")]
+    if done.returncode or not found:
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}{done.stderr}")
+    result = json.loads(found[-1].removeprefix("BENCH "))
+    result["gunicorn_cpu"] = cpu_seconds(before, after, [server.pid, *children(server.pid)])
+    result["postgres_cpu"] = cpu_seconds(before, after, pids_named(after, "postgres"))
+    result["busy"] = before.busy_share(after)
+    return result
+
+
+def errors(endpoint: Endpoint) -> int:
+    """Requests that failed: any status but the expected one, or a connection error."""
+    r = endpoint.result
+    wrong = sum(n for status, n in r["statuses"].items() if int(status) != endpoint.expect)
+    return wrong + r["connect"] + r["read"] + r["write"] + r["timeout"]
+
+
+def rate(endpoint: Endpoint) -> float:
+    return endpoint.result["requests"] / (endpoint.result["duration_us"] / 1e6)
+
+
+def warm(port: int, all_endpoints: list[Endpoint], workdir: Path, server) -> None:
+    """Every process compiles its templates and fills its caches before the timed runs."""
+    mixed = Endpoint("warm-up", "mix", [], 0, seconds=3)
+    for endpoint in all_endpoints:
+        if endpoint.connections > 1 and "CSV" not in endpoint.name:
+            mixed.lines += endpoint.lines[:20]
+    random.Random(1).shuffle(mixed.lines)
+    run_wrk(port, mixed, workdir, server)
+
+
+def mix(all_endpoints: list[Endpoint]) -> Endpoint:
+    """A class's afternoon: students read, answer, argue and poll; instructors track.
+    Requests in proportion to WEIGHTS, shuffled."""
+    by_name = {e.name: e for e in all_endpoints}
+    lines = []
+    rng = random.Random(2)
+    for name, weight in WEIGHTS.items():
+        source = by_name[name].lines
+        lines += [source[rng.randrange(len(source))] for _ in range(weight * 10)]
+    rng.shuffle(lines)
+    return Endpoint("mix (weights below)", "mix", lines, 0, seconds=SECONDS * 2)
+
+
+WEIGHTS = {  # Requests in a hundred.
+    "dashboard": 12,
+    "case reader": 14,
+    "quiz, open attempt": 8,
+    "quiz autosave (htmx)": 16,
+    "discussion thread": 10,
+    "discussion post (htmx)": 3,
+    "live phone poll, unchanged (204)": 30,
+    "tracker poll, unchanged (304)": 4,
+    "tracker, page 1 (50 x 40)": 1,
+    "gradebook, page 1": 1,
+    "live projector, unchanged (304)": 1,
+}
+
+
+def mix_errors(endpoint: Endpoint) -> int:
+    """In the mix every expected status is fine."""
+    r = endpoint.result
+    wrong = sum(n for status, n in r["statuses"].items() if int(status) >= 400)
+    return wrong + r["connect"] + r["read"] + r["write"] + r["timeout"]
+
+
+# Report -----------------------------------------------------------------------------
+
+
+def memory(pid: int) -> tuple[float, float]:
+    """Resident and proportional set size in MiB."""
+    rss = pss = 0
+    for text in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if text.startswith("Rss:"):
+            rss = int(text.split()[1])
+        elif text.startswith("Pss:"):
+            pss = int(text.split()[1])
+    return rss / 1024, pss / 1024
+
+
+def report(measured: list[Endpoint], mixed: Endpoint, server) -> list[str]:
+    """Prints the table and the goals; returns the goals missed."""
+    reference = next(e for e in measured if e.name == "reference: 50-row page")
+    bare = next(e for e in measured if e.name == "reference: bare view, ok")
+    header = (
+        f"{'endpoint':<42} {'conn':>4} {'requests':>8} {'errors':>6} {'req/s':>7} "
+        f"{'x ref':>6} {'p50 ms':>7} {'p99 ms':>7} {'queries':>7} {'app CPU':>7} {'db CPU':>6}"
+    )
+    print("\n" + header)
+    print("-" * len(header))
+    for endpoint in [*measured, mixed]:
+        r = endpoint.result
+        n = max(1, r["requests"])
+        queries = r["queries"] / r["counted"] if r["counted"] else float("nan")
+        print(
+            f"{endpoint.name:<42} {endpoint.connections:>4} {r['requests']:>8} "
+            f"{(mix_errors if endpoint is mixed else errors)(endpoint):>6} {rate(endpoint):>7.0f} "
+            f"{rate(endpoint) / rate(reference):>6.2f} {r['p50_us'] / 1000:>7.1f} "
+            f"{r['p99_us'] / 1000:>7.1f} {queries:>7.1f} "
+            f"{r['gunicorn_cpu'] * 1000 / n:>7.2f} {r['postgres_cpu'] * 1000 / n:>6.2f}"
+        )
+    print(
+        "conn: wrk's connections; x ref: throughput over the 50-row reference page's; CPU: "
+        "ms per request of the gunicorn and the PostgreSQL processes."
+    )
+
+    by_name = {e.name: e for e in measured}
+    goals = []
+    for e in measured:
+        if e.role == "student" and e.connections == CONNECTIONS:
+            goals.append(
+                (f"{e.name}: x ref >= 1.0", rate(e) / rate(reference), rate(e) >= rate(reference))
+            )
+    tracker = by_name["tracker, page 1, one instructor"].result["p50_us"] / 1000
+    goals.append(("tracker page 1 median < 60 ms (one instructor)", tracker, tracker < 60))
+    csv = by_name["gradebook CSV (500 x 40), one instructor"].result["p50_us"] / 1000
+    goals.append(("gradebook CSV 500 x 40 median < 1000 ms", csv, csv < 1000))
+    for name in (
+        "tracker poll, unchanged (304)",
+        "live phone poll, unchanged (204)",
+        "live projector, unchanged (304)",
+    ):
+        share = rate(by_name[name]) / rate(bare)
+        goals.append((f"{name} >= 25% of the bare view", share, share >= 0.25))
+    total_errors = sum(errors(e) for e in measured) + mix_errors(mixed)
+    goals.append(("errors == 0", total_errors, total_errors == 0))
+    print("\ngoals")
+    for text, value, met in goals:
+        shown = (
+            f"{value:.0%}" if "%" in text else f"{value:.2f}" if isinstance(value, float) else value
+        )
+        print(f"  {'met ' if met else 'MISSED'}  {text}: {shown}")
+
+    print("\nmemory per gunicorn process after the run (MiB): RSS / PSS")
+    print(f"  master {server.pid}: " + " / ".join(f"{v:.0f}" for v in memory(server.pid)))
+    for pid in children(server.pid):
+        print(f"  worker {pid}: " + " / ".join(f"{v:.0f}" for v in memory(pid)))
+    return [text for text, _value, met in goals if not met]
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: `apt-get install -y wrk` (make bench does it).")
+    cache_name = check_cache()
+    course, instructor, students = prepare()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0].split()[0]
+    counts = (
+        Membership.objects.filter(cohort__courses=course).count(),
+        ModuleItem.objects.filter(module__course=course).count(),
+        Post.objects.filter(discussion__item__module__course=course).count(),
+    )
+    idle = machine_busy(1.0)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(
+        f"gunicorn {WORKERS} workers x {THREADS} threads (gthread), DEBUG off; PostgreSQL "
+        f"{pg_version}, persistent connections; cache and sessions: {cache_name}; {stamp}; "
+        f"nproc {len(os.sched_getaffinity(0))}, {idle:.0%} busy before the run; "
+        f"course {CODE}: {counts[0]} students x {counts[1]} items, {counts[2]} posts; "
+        f"wrk {CONNECTIONS} connections, {SECONDS:g} s an endpoint"
+    )
+    if idle > 0.2:
+        print(f"warning: other processes keep the machine {idle:.0%} busy; expect slower numbers")
+
+    port = int(os.environ.get("BENCH_PORT") or free_port())
+    workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    log_path = workdir / "gunicorn.log"
+    failed = True
+    with log_path.open("w") as log:
+        env = {"DJANGO_SETTINGS_MODULE": "benchsite", "PYTHONPATH": str(ROOT / "bench")}
+        server = start_gunicorn(port, log, workers=WORKERS, threads=THREADS, env=env)
+        try:
+            wait_ready(server, port, WORKERS)
+            measured = list(endpoints(course, instructor, students, port))
+            warm(port, measured, workdir, server)
+            for endpoint in measured:
+                endpoint.result = run_wrk(port, endpoint, workdir, server)
+            mixed = mix(measured)
+            mixed.result = run_wrk(port, mixed, workdir, server)
+            missed = report(measured, mixed, server)
+            print(
+                "mix weights (requests in a hundred): "
+                + ", ".join(f"{k} {v}" for k, v in WEIGHTS.items())
+            )
+            failed = any(text.startswith("errors") for text in missed)
+        finally:
+            stop_gunicorn(server)
+            log_text = log_path.read_text()
+            tracebacks = log_text.count("Traceback")
+            if tracebacks:
+                print(f"{tracebacks} tracebacks in gunicorn's log: {log_path}")
+                failed = True
+    if not failed:
+        shutil.rmtree(workdir)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
