@@ -48,8 +48,8 @@ class Work(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     graded_at = models.DateTimeField(null=True, blank=True)
-    # Any change to the row: the tracker's ETag and Last-Modified.
-    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Any change to the row: the tracker's ETag (each item's latest, by index).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         constraints = [
@@ -59,7 +59,10 @@ class Work(models.Model):
                 name="work_override_has_reason",
             ),
         ]
-        indexes = [models.Index(fields=["user", "item"])]
+        indexes = [
+            models.Index(fields=["user", "item"]),
+            models.Index(fields=["item", "updated_at"], name="work_item_updated"),
+        ]
         verbose_name_plural = "work"
 
     def __str__(self) -> str:
