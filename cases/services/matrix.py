@@ -7,32 +7,30 @@ extensions. Each cell pairs the student's effective assignment (their cohort's d
 moved by any extension) with their Work row, and knows its tracker status and points.
 """
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import models
+from django.db import connection, models
 from django.db.models import (
-    CharField,
     Count,
     Exists,
-    Max,
     OuterRef,
     Q,
     Subquery,
-    Sum,
-    Value,
     Window,
 )
-from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from cases.models import (
     Assignment,
+    Course,
     Extension,
     GradeCategory,
     Membership,
+    Module,
     ModuleItem,
     User,
     Work,
@@ -381,76 +379,61 @@ def _copy(assignment: Assignment) -> Assignment:
     return clone
 
 
-def _folded(queryset, *aggregates) -> Subquery:
-    """Several aggregates of one queryset as one text subquery: one scan of its rows."""
-    grouped = queryset.order_by().annotate(_one=Value(1)).values("_one")
-    parts = []
-    for aggregate in aggregates:
-        parts += [Cast(aggregate, output_field=CharField()), Value("|")]
-    folded = Concat(*parts, output_field=CharField())
-    return Subquery(grouped.annotate(v=folded).values("v")[:1])
-
-
 def course_version(course, now) -> str:
     """Everything the tracker and gradebook show, folded into one short string in one
     query: any change to students' work, dates, releases, extensions, grade categories
-    or the roster, and each due date that has passed since, moves it."""
-    in_course = Q(item__module__course=course)
-    row = (
-        Assignment.objects.filter(in_course)
-        .order_by()
-        .annotate(_one=Value(1))
-        .values("_one")
-        .annotate(
-            assignments=Concat(
-                Cast(Max("updated_at"), output_field=CharField()),
-                Value("|"),
-                Cast(Count("pk"), output_field=CharField()),
-                Value("|"),
-                Cast(Count("pk", filter=Q(due_at__lte=now)), output_field=CharField()),
-                output_field=CharField(),
-            ),
-            # Each item's latest change, one index probe an item (not a scan of every
-            # row: 20,000 in a large course). Work rows are never deleted on their
-            # own; a cascade from an item or a student moves `items` or `roster`.
-            work=_folded(
-                ModuleItem.objects.filter(module__course=course).annotate(
-                    latest=Subquery(
-                        Work.objects.filter(item=OuterRef("pk"))
-                        .order_by("-updated_at")
-                        .values("updated_at")[:1]
-                    )
-                ),
-                Max("latest"),
-            ),
-            extensions=_folded(
-                Extension.objects.filter(assignment__item__module__course=course),
-                Max("updated_at"),
-                Count("pk"),
-                Count("pk", filter=Q(due_at__lte=now)),
-            ),
-            # A sum of ids moves when a student changes cohort, a count would not.
-            roster=_folded(
-                Membership.objects.filter(cohort__courses=course),
-                Count("pk"),
-                Sum("pk"),
-                Sum("cohort"),
-            ),
-            items=_folded(
-                ModuleItem.objects.filter(module__course=course),
-                Count("pk"),
-                Sum("position"),
-                Sum("grade_category"),
-                Sum("rubric"),
-            ),
-            categories=_folded(
-                GradeCategory.objects.filter(course=course),
-                Count("pk"),
-                Sum("weight"),
-                Sum("drop_lowest"),
-            ),
-        )
-        .first()
-    ) or {}
-    text = "/".join(str(row.get(k)) for k in sorted(row) if k != "_one")
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+    or the roster, and each due date that has passed since, moves it.
+
+    Unchanged polls ask this and nothing more, so it is plain SQL written once: built
+    through the ORM, the same query cost 7 ms of Python a poll to compose and compile,
+    and 0.5 ms in PostgreSQL."""
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        course_id = course.pk
+        params = [course_id, at, course_id, at, course_id, course_id, course_id, course_id]
+        cursor.execute(_version_sql(), params)
+        row = cursor.fetchone()
+    return hashlib.blake2b(repr(row).encode(), digest_size=8).hexdigest()
+
+
+@functools.cache
+def _version_sql() -> str:
+    table = {
+        model.__name__: connection.ops.quote_name(model._meta.db_table)
+        for model in (Assignment, Work, Extension, Membership, ModuleItem, Module, GradeCategory)
+    }
+    course_cohorts = connection.ops.quote_name(Course.cohorts.through._meta.db_table)
+    # The course's items; %s is the course.
+    items = (
+        f"SELECT i.id FROM {table['ModuleItem']} i JOIN {table['Module']} m "  # noqa: S608
+        "ON m.id = i.module_id WHERE m.course_id = %s"
+    )
+    # Table names come from the models, values are parameters: no injection (S608).
+    return f"""
+SELECT a.*, e.*, r.*, i.*, c.*, (
+    -- Each item's latest Work change: an index probe an item, not a scan of every row
+    -- (20,000 in a large course). Work rows are never deleted on their own; a cascade
+    -- from an item or a student moves the items' or the roster's part.
+    SELECT MAX((SELECT MAX(w.updated_at) FROM {table["Work"]} w WHERE w.item_id = ci.id))
+    FROM ({items}) ci
+)
+FROM (
+    SELECT MAX(updated_at), COUNT(*), SUM(CASE WHEN due_at <= %s THEN 1 ELSE 0 END)
+    FROM {table["Assignment"]} WHERE item_id IN ({items})
+) a, (
+    SELECT MAX(x.updated_at), COUNT(*), SUM(CASE WHEN x.due_at <= %s THEN 1 ELSE 0 END)
+    FROM {table["Extension"]} x JOIN {table["Assignment"]} xa ON xa.id = x.assignment_id
+    WHERE xa.item_id IN ({items})
+) e, (
+    -- A sum of ids moves when a student changes cohort, a count would not.
+    SELECT COUNT(*), SUM(id), SUM(cohort_id) FROM {table["Membership"]}
+    WHERE cohort_id IN (SELECT cohort_id FROM {course_cohorts} WHERE course_id = %s)
+) r, (
+    SELECT COUNT(*), SUM(i.position), SUM(i.grade_category_id), SUM(i.rubric_id)
+    FROM {table["ModuleItem"]} i JOIN {table["Module"]} m ON m.id = i.module_id
+    WHERE m.course_id = %s
+) i, (
+    SELECT COUNT(*), SUM(weight), SUM(drop_lowest) FROM {table["GradeCategory"]}
+    WHERE course_id = %s
+) c
+"""  # noqa: S608

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from cases.models import Cohort, Extension, Work
+from cases.models import Cohort, Extension, GradeCategory, Work
 from cases.permissions import access_course
 from cases.services.discussions import participation_grade
-from cases.services.matrix import CellStatus, course_matrix
+from cases.services.matrix import CellStatus, course_matrix, course_version
 from cases.services.quizzes import attempt_submit
 from cases.services.readings import reading_mark_done, reading_open
 from tests.factories import MembershipFactory, UserFactory
@@ -113,3 +113,40 @@ def test_a_students_own_row_has_their_items_only(world):
 
 def _cells_row(world):
     return next(r for r in _matrix(world).rows if r.student.username == "student").cells
+
+
+def test_the_course_version_moves_with_everything_the_grid_shows(world):
+    """Unchanged polls answer 304 on this version alone: each kind of change the
+    tracker or gradebook shows must move it, and nothing else."""
+    course, now = world.course, timezone.now()
+    seen = [course_version(course, now)]
+
+    def moved() -> bool:
+        version = course_version(course, now)
+        fresh = version not in seen
+        seen.append(version)
+        return fresh
+
+    assert not moved()  # Asking again changes nothing.
+    reading_mark_done(user=world.users["student"], case=world.case, done=True)
+    assert moved()  # A student's work.
+    assignment = world.item.assignments.get()
+    assignment.due_at = now + timedelta(days=3)
+    assignment.save()
+    assert moved()  # A date.
+    assert course_version(course, now + timedelta(days=4)) != seen[-1]  # It passed.
+    Extension.objects.create(
+        assignment=assignment, user=world.users["student"], due_at=now + timedelta(days=5)
+    )
+    assert moved()
+    section_b = Cohort.objects.create(name="Section B")
+    course.cohorts.add(section_b)
+    world.users["student"].memberships.update(cohort=section_b)
+    assert moved()  # The same number of students, one in another section.
+    GradeCategory.objects.create(course=course, name="Essays", weight=Decimal(20))
+    assert moved()
+    world.item.position = 7
+    world.item.save()
+    assert moved()  # The columns' order.
+    Work.objects.filter(item__module__course=world.other_course).update(feedback="x")
+    assert not moved()
