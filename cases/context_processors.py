@@ -1,5 +1,4 @@
-from cases.models import Course
-from cases.permissions import is_admin
+from cases.permissions import is_admin, is_teaching_staff
 
 
 def navigation(request) -> dict:
@@ -10,5 +9,5 @@ def navigation(request) -> dict:
         return {}
     return {
         "nav_is_admin": is_admin(user),
-        "nav_teaches": lambda: is_admin(user) or Course.objects.taught_by(user).exists(),
+        "nav_teaches": lambda: is_teaching_staff(user),
     }

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 
 from cases.http import HtmxHttpRequest
 from cases.models import Assignment, Course, WorkStatus, with_student_work, work_status
-from cases.permissions import is_admin, live_sessions_to_join
+from cases.permissions import is_admin, is_teaching_staff, live_sessions_to_join
 
 UPCOMING_LIMIT = 12
 # Work that fell due this recently stays on the dashboard, marked late or done.
@@ -29,7 +29,7 @@ def home(request: HtmxHttpRequest):
     courses = list(
         Course.objects.taken_by(user).annotate(module_count=Count("modules")).order_by("code")
     )
-    if not courses and (is_admin(user) or Course.objects.taught_by(user).exists()):
+    if not courses and is_teaching_staff(user):
         return redirect("cases:instructor_dashboard")
     now = timezone.now()
     mine = with_student_work(
