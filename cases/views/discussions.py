@@ -1,11 +1,13 @@
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, Sum
 from django.http import Http404, HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -84,6 +86,21 @@ class PostView:
     endorsed: bool
     upvotes: int
     voted: bool
+    urls: dict[str, str]  # The post's own actions, by name: upvote, edit, delete...
+
+
+# A post's action URLs, reversed once a request rather than once a post and action: a
+# page shows some 50 posts, and `{% url %}` costs more than the rest of a post.
+POST_ACTIONS = ["upvote", "edit", "delete", "moderate", "history"]
+_SENTINEL = 987654321
+
+
+def _post_url_patterns() -> dict[str, tuple[str, str]]:
+    patterns = {}
+    for action in POST_ACTIONS:
+        head, tail = reverse(f"cases:post_{action}", args=[_SENTINEL]).split(str(_SENTINEL))
+        patterns[action] = (head, tail)
+    return patterns
 
 
 def _post_rows(discussions, user):
@@ -103,13 +120,41 @@ def _post_rows(discussions, user):
     )
 
 
-def _posts(discussion: Discussion, user, access: CourseAccess) -> list[Post]:
-    """Every post of the thread in one query; authors are loaded only when the viewer
-    may see names."""
-    posts = _post_rows([discussion], user)
-    if access.can_grade or not discussion.anonymous:
-        posts = posts.select_related("author")
-    return list(posts)
+@dataclass(slots=True)
+class PostKey:
+    """What paging and visibility read of a post. A long thread's page shows 30 of its
+    hundreds of posts: only those are loaded whole (`_page_posts`)."""
+
+    pk: int
+    parent_id: int | None
+    author_id: int
+    pinned: bool
+    created_at: datetime
+    hidden_at: datetime | None
+    deleted_at: datetime | None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+def _posts(discussion: Discussion) -> list[PostKey]:
+    """Every post of the thread, as keys, in one query."""
+    rows = Post.objects.filter(discussion=discussion).values_list(*PostKey.__slots__)
+    return [PostKey(*row) for row in rows]
+
+
+def _page_posts(discussion: Discussion, user, access: CourseAccess):
+    """Loads the posts of a page whole, with their flags, in one query; authors only
+    when the viewer may see names."""
+
+    def load(ids: list[int]) -> dict[int, Post]:
+        posts = _post_rows([discussion], user).filter(pk__in=ids)
+        if access.can_grade or not discussion.anonymous:
+            posts = posts.select_related("author")
+        return {post.pk: post for post in posts}
+
+    return load
 
 
 def _may_see_others(discussion: Discussion, user, access: CourseAccess, posts) -> bool:
@@ -119,11 +164,17 @@ def _may_see_others(discussion: Discussion, user, access: CourseAccess, posts) -
 
 
 def _thread(
-    discussion: Discussion, user, access: CourseAccess, posts, page: int | None = None
+    discussion: Discussion,
+    user,
+    access: CourseAccess,
+    posts,
+    page: int | None = None,
+    *,
+    load=None,
 ) -> list[PostView]:
     """The posts this viewer may see, in reading order: pinned first, then each post
     followed by its replies; with `page`, only that page's top-level posts (and all their
-    replies)."""
+    replies). `posts` are whole, or keys that `load` turns into whole posts."""
     sees_names = access.can_grade or not discussion.anonymous
     sees_others = _may_see_others(discussion, user, access, posts)
     shown = [
@@ -147,7 +198,11 @@ def _thread(
         post = stack.pop()
         ordered.append(post)
         stack.extend(reversed(children.get(post.pk, [])))
+    if load is not None:
+        whole = load([post.pk for post in ordered])
+        ordered = [whole[post.pk] for post in ordered if post.pk in whole]
     views = []
+    patterns = _post_url_patterns()
     for post in ordered:
         if post.author_id == user.pk:
             name = "You"
@@ -178,6 +233,7 @@ def _thread(
                 endorsed=post.endorsed,
                 upvotes=post.upvote_count,
                 voted=post.voted,
+                urls={a: f"{head}{post.pk}{tail}" for a, (head, tail) in patterns.items()},
             )
         )
     return views
@@ -197,7 +253,7 @@ def _discussion_item(user, pk: int) -> tuple[ModuleItem, Discussion, CourseAcces
 
 
 def _thread_context(request, item, discussion, access, *, highlight: int | None = None) -> dict:
-    posts = _posts(discussion, request.user, access)
+    posts = _posts(discussion)
     now = timezone.now()
     pages = _page_count(discussion, request.user, access, posts)
     if highlight is not None:
@@ -209,7 +265,14 @@ def _thread_context(request, item, discussion, access, *, highlight: int | None 
         "course": item.module.course,
         "discussion": discussion,
         "access": access,
-        "posts": _thread(discussion, request.user, access, posts, page),
+        "posts": _thread(
+            discussion,
+            request.user,
+            access,
+            posts,
+            page,
+            load=_page_posts(discussion, request.user, access),
+        ),
         "page": page,
         "pages": pages,
         "page_numbers": range(1, pages + 1),
@@ -314,7 +377,7 @@ def post_create(request: HtmxHttpRequest, pk: int):
 
 def _post_url(post: Post, discussion, user, access) -> str:
     """The post's address on the page of the thread that shows it."""
-    page = _page_of(post.pk, _posts(discussion, user, access))
+    page = _page_of(post.pk, _posts(discussion))
     return f"{discussion.item.get_absolute_url()}?page={page}#post-{post.pk}"
 
 
@@ -393,7 +456,7 @@ def post_upvote(request: HtmxHttpRequest, pk: int):
         raise Http404
     posts = None
     if discussion.post_first and not access.can_grade:
-        posts = _posts(discussion, request.user, access)
+        posts = _posts(discussion)
         if not _may_see_others(discussion, request.user, access, posts):
             raise Http404
     try:
@@ -405,7 +468,15 @@ def post_upvote(request: HtmxHttpRequest, pk: int):
         return render(
             request,
             "cases/discussions/thread_detail.html#upvote-button",
-            {"post": {"pk": post.pk, "upvotes": post.upvote_count, "voted": voted, "mine": False}},
+            {
+                "post": {
+                    "pk": post.pk,
+                    "upvotes": post.upvote_count,
+                    "voted": voted,
+                    "mine": False,
+                    "urls": {"upvote": request.path},
+                }
+            },
         )
     return redirect(post.get_absolute_url())
 
