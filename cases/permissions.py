@@ -464,8 +464,12 @@ def access_live_session_joined(user, session_id: int) -> tuple[LiveSession, Live
     return session, LiveAccess(course=student, may_join=True, joined=True)
 
 
-def live_sessions_to_join(user) -> list[LiveSession]:
-    """Running sessions of the courses the user takes that are for them: one query."""
+def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
+    """Running sessions of these courses (those the user takes) that are for them. Most
+    of the time none runs: a plain query says so before the full check's."""
+    running = LiveSession.objects.filter(ended_at__isnull=True, course__in=courses)
+    if not running.exists():
+        return []
     sessions = live_sessions_with_access(user).filter(
         ended_at__isnull=True, course__in=Course.objects.taken_by(user)
     )

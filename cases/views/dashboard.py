@@ -53,7 +53,7 @@ def home(request: HtmxHttpRequest):
             "courses": courses,
             "upcoming": upcoming,
             "overdue": overdue,
-            "live": live_sessions_to_join(user),
+            "live": live_sessions_to_join(user, courses),
         },
     )
 
