@@ -120,3 +120,15 @@ def test_a_connection_cut_by_the_server_is_a_503_and_the_next_request_reconnects
 
     assert client.get(reverse("cases:home")).status_code == 200
     assert connection.connection.info.backend_pid != pid
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_cut_inside_a_transaction_is_a_503_although_django_reconnected(client, world):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no server to cut the connection")
+    client.raise_request_exception = False
+    client.force_login(world.users["student"])
+    response = client.get("/connection-cut/")
+    assert connection.connection is not None  # Reopened when the transaction ended.
+    assert response.status_code == 503
+    assert OUTAGE_MESSAGE in response.content.decode()

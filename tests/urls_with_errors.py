@@ -23,6 +23,13 @@ def failing_query(request):
             cursor.execute("SELECT * FROM no_such_table")
 
 
+def connection_cut(request):
+    """PostgreSQL ends this request's connection inside a transaction, as a restart or a
+    fail-over does; leaving the transaction, Django opens a new connection."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
 def database_first_middleware(get_response):
     """Reads the database in the middleware itself, before the view and the other
     middleware, as a session or authentication middleware may."""
@@ -34,7 +41,12 @@ def database_first_middleware(get_response):
     return middleware
 
 
-urlpatterns = [path("boom/", boom), path("failing-query/", failing_query), *site_urlpatterns]
+urlpatterns = [
+    path("boom/", boom),
+    path("failing-query/", failing_query),
+    path("connection-cut/", connection_cut),
+    *site_urlpatterns,
+]
 
 handler500 = "cases.views.errors.server_error"
 handler404 = "cases.views.errors.page_not_found"

@@ -42,16 +42,28 @@ def _error_response(request: HttpRequest, status: int) -> HttpResponse:
     return response
 
 
+# PostgreSQL's codes for a connection it refused or ended: connection exceptions (class
+# 08), and the server shutting down, crashing or starting up.
+CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
+
+
 def database_unreachable(error: BaseException | None) -> bool:
-    """Whether the error means the database could not be reached. A refused, cut or
-    shut-down connection leaves no open connection behind (psycopg closes it; a failed
-    connect never opens one), while an error on a working connection (a statement
-    timeout, a deadlock) leaves it open: that one is a bug or a load problem, a 500."""
+    """Whether the error means the database could not be reached: a connection refused,
+    cut, or ended by a server shutting down. Such a failure leaves no open connection
+    behind (a failed connect opens none; psycopg closes a broken one), unless Django has
+    already opened a new one on its way out of a transaction, so the error's code is read
+    too (libpq's own failures, such as a closed socket, carry none). Errors on a working
+    connection (a statement timeout, a deadlock) are bugs or load: a 500."""
     if not isinstance(error, (OperationalError, InterfaceError)):
         return False
     # Red Queen has one database.
     raw = connection.connection
-    return raw is None or getattr(raw, "closed", False)
+    if raw is None or getattr(raw, "closed", False):
+        return True
+    cause = error.__cause__  # psycopg's error, with PostgreSQL's code.
+    if not (isinstance(error, OperationalError) and hasattr(cause, "sqlstate")):
+        return False
+    return cause.sqlstate is None or cause.sqlstate.startswith(CONNECTION_LOST)
 
 
 def bad_request(request: HttpRequest, exception=None) -> HttpResponse:
