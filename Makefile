@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint fmt check clean bench-live
+.PHONY: run test lint fmt check clean bench-live faults backup-drill
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (see README)."; exit 1; }
@@ -51,3 +51,14 @@ BENCH_LIVE_REDIS ?= redis://127.0.0.1:6379/7
 bench-live: $(VENV)/.run-installed
 	DATABASE_URL=$${DATABASE_URL-$(BENCH_LIVE_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_LIVE_REDIS)} \
 		$(PY) bench/live.py
+
+# Fault drill: under a write load of the 24 demo students through gunicorn, restarts the
+# PostgreSQL cluster serving DATABASE_URL's port (pg_lsclusters; needs root or its owner)
+# and kills a gunicorn worker; prints a table per phase and fails on a lost write, a 500
+# or no recovery. See bench/faults.py and docs/operations.md.
+FAULTS_DB ?= postgres://postgres@127.0.0.1:5432/redqueen_faults
+FAULTS_REDIS ?= redis://127.0.0.1:6379/9
+faults: $(VENV)/.run-installed
+	@command -v pg_ctlcluster >/dev/null || { echo "faults needs pg_ctlcluster (apt-get install postgresql-common)"; exit 1; }
+	DATABASE_URL=$${DATABASE_URL-$(FAULTS_DB)} REDIS_URL=$${REDIS_URL-$(FAULTS_REDIS)} \
+		$(PY) bench/faults.py
