@@ -62,3 +62,12 @@ faults: $(VENV)/.run-installed
 	@command -v pg_ctlcluster >/dev/null || { echo "faults needs pg_ctlcluster (apt-get install postgresql-common)"; exit 1; }
 	DATABASE_URL=$${DATABASE_URL-$(FAULTS_DB)} REDIS_URL=$${REDIS_URL-$(FAULTS_REDIS)} \
 		$(PY) bench/faults.py
+
+# Backup drill: under the same write load, pg_dump -Fc at an exported snapshot, pg_restore
+# into a new database, compare row counts and checksums with the snapshot, migrate
+# --check and open pages on the copy; fails on any mismatch. KEEP=1 keeps the copy.
+# See bench/backup_drill.py and docs/operations.md.
+backup-drill: $(VENV)/.run-installed
+	@command -v pg_dump >/dev/null && command -v pg_restore >/dev/null || { echo "backup-drill needs pg_dump and pg_restore (apt-get install postgresql-client)"; exit 1; }
+	DATABASE_URL=$${DATABASE_URL-$(FAULTS_DB)} REDIS_URL=$${REDIS_URL-$(FAULTS_REDIS)} \
+		$(PY) bench/backup_drill.py $(if $(KEEP),--keep)
