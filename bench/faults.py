@@ -14,7 +14,7 @@ students autosave answers and post (see `bench/writeload.py`) through two phases
 
 - A: after WARMUP seconds of load, PostgreSQL is stopped (`pg_ctlcluster ... stop`,
   a fast shutdown that cuts every session), left down DOWN_FOR seconds and started
-  again. Every answer during the outage must be the 503 page with Retry-After (a
+  again. Every response during the outage must be the 503 page with Retry-After (a
   connection-level failure is counted apart); the app must answer 2xx again within
   RECOVERY_LIMIT seconds of PostgreSQL accepting connections, by itself.
 - B: after WARMUP seconds of load, one gunicorn worker is killed with SIGKILL;
@@ -23,8 +23,8 @@ students autosave answers and post (see `bench/writeload.py`) through two phases
 Each phase runs AFTER seconds past its fault, then the load stops and the database is
 checked: every acknowledged post is stored once, every acknowledged autosave is stored
 or overwritten by a later save of the same answer. Prints a table per phase; exits
-non-zero on a lost write, a duplicate post, a 500 or any answer other than 2xx, the 503
-page or a connection failure, a traceback in gunicorn's log, or no recovery.
+non-zero on a lost write, a duplicate post, a 500 or any response other than 2xx, the
+503 page or a connection failure, a traceback in gunicorn's log, or no recovery.
 """
 
 import http.client
@@ -146,10 +146,6 @@ class Outage:
 def restart_postgres(cluster: Cluster) -> Outage:
     """Stop, wait, start; meanwhile a connection is tried every 20 ms, so the moment the
     server accepts again is known (before `pg_ctlcluster start` returns)."""
-    stop_at = time.perf_counter()
-    cluster.ctl("stop")
-    down_at = time.perf_counter()
-    time.sleep(DOWN_FOR)
     back: list[float] = []
 
     def watch() -> None:
@@ -157,11 +153,17 @@ def restart_postgres(cluster: Cluster) -> Outage:
             time.sleep(0.02)
         back.append(time.perf_counter())
 
-    watcher = threading.Thread(target=watch)
-    start_at = time.perf_counter()
-    watcher.start()
-    cluster.ctl("start")
-    started_at = time.perf_counter()
+    stop_at = time.perf_counter()
+    cluster.ctl("stop")
+    try:
+        down_at = time.perf_counter()
+        time.sleep(DOWN_FOR)
+    finally:  # Whatever happens, the cluster is started again.
+        watcher = threading.Thread(target=watch, daemon=True)
+        start_at = time.perf_counter()
+        watcher.start()
+        cluster.ctl("start")
+        started_at = time.perf_counter()
     watcher.join()
     return Outage(stop_at, down_at, start_at, back[0], started_at)
 
@@ -229,7 +231,7 @@ def server_connections(since: float) -> tuple[int, float, float]:
     return count, elapsed - float(oldest), elapsed - float(newest)
 
 
-def answer(w: Write) -> str:
+def outcome(w: Write) -> str:
     if w.acknowledged:
         return "200"
     if w.outage_page:
@@ -239,8 +241,8 @@ def answer(w: Write) -> str:
     return f"{w.status} (unexpected)"
 
 
-def answers(writes: list[Write]) -> str:
-    counted = Counter(answer(w) for w in writes)
+def outcomes(writes: list[Write]) -> str:
+    counted = Counter(outcome(w) for w in writes)
     return ", ".join(f"{label} {n}" for label, n in counted.most_common()) or "none"
 
 
@@ -284,9 +286,9 @@ def report_outage(phase: Phase, outage: Outage, cluster: Cluster, reconnected) -
         f"A: PostgreSQL {cluster.version} {cluster.name} stopped for {DOWN_FOR:g} s under load",
         [
             *tally_rows(phase),
-            ("answers while PostgreSQL stops (stop issued to down)", answers(stopping)),
-            ("answers while it is down and starting", answers(down)),
-            ("answers in the whole phase", answers(writes)),
+            ("responses while PostgreSQL stops (stop issued to down)", outcomes(stopping)),
+            ("responses while it is down and starting", outcomes(down)),
+            ("responses in the whole phase", outcomes(writes)),
             (
                 "outage, s: stop issued / down / start issued / accepting / start returned",
                 " / ".join(
@@ -318,8 +320,8 @@ def report_outage(phase: Phase, outage: Outage, cluster: Cluster, reconnected) -
     reasons = []
     if lost(phase):
         reasons.append("A: acknowledged writes lost or posts stored twice")
-    if any(answer(w).endswith("(unexpected)") for w in writes):
-        reasons.append("A: an answer other than 200, the 503 page or a connection failure")
+    if any(outcome(w).endswith("(unexpected)") for w in writes):
+        reasons.append("A: a response other than 200, the 503 page or a connection failure")
     if recovery is None or recovery > RECOVERY_LIMIT:
         reasons.append(f"A: no 2xx within {RECOVERY_LIMIT:g} s of PostgreSQL's return")
     if last_failure is not None and last_failure - outage.back_at > RECOVERY_LIMIT:
@@ -341,7 +343,7 @@ def report_kill(phase: Phase, kill: WorkerKill) -> list[str]:
         [
             *tally_rows(phase),
             ("worker restart", replaced),
-            ("answers in the whole phase", answers(writes)),
+            ("responses in the whole phase", outcomes(writes)),
             ("requests failed at the connection level", str(sum(w.status == 0 for w in writes))),
             ("requests sent again on a reset kept-alive connection", str(phase.retries)),
         ],
@@ -349,8 +351,8 @@ def report_kill(phase: Phase, kill: WorkerKill) -> list[str]:
     reasons = []
     if lost(phase):
         reasons.append("B: acknowledged writes lost or posts stored twice")
-    if any(w.status >= 500 or answer(w).endswith("(unexpected)") for w in writes):
-        reasons.append("B: a 5xx or an unexpected answer")
+    if any(w.status >= 500 or outcome(w).endswith("(unexpected)") for w in writes):
+        reasons.append("B: a 5xx or an unexpected response")
     if kill.replaced_at is None:
         reasons.append("B: gunicorn did not replace the killed worker")
     return reasons
@@ -414,7 +416,7 @@ def main() -> int:
     if reasons:
         print(f"gunicorn's log: {log_path}")
         return 1
-    print("no acknowledged write lost; every outage answer was the 503 page or a refusal")
+    print("no acknowledged write lost; every outage response was the 503 page or a refusal")
     log_path.unlink()
     workdir.rmdir()
     return 0

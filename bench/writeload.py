@@ -168,7 +168,7 @@ class WriteLoad:
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.threads: list[threading.Thread] = []
-        self.seq = int(time.time() * 1000)  # Above any earlier run's.
+        self.seq = int(time.time() * 1_000_000)  # Microseconds: above any earlier run's.
         self.posts_url = reverse("cases:post_create", args=[drill.discussion.item_id])
 
     def open(self) -> None:
