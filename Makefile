@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint fmt check clean bench bench-live
+.PHONY: run test lint fmt check clean bench bench-live faults backup-drill
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (see README)."; exit 1; }
@@ -61,3 +61,23 @@ bench: $(VENV)/.run-installed
 		{ echo "bench needs wrk: install Debian's package wrk"; exit 1; }
 	DATABASE_URL=$${DATABASE_URL-$(BENCH_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_REDIS)} \
 		$(PY) bench/load.py
+
+# Fault drill: under a write load of the 24 demo students through gunicorn, restarts the
+# PostgreSQL cluster serving DATABASE_URL's port (pg_lsclusters; needs root or its owner)
+# and kills a gunicorn worker; prints a table per phase and fails on a lost write, a 500
+# or no recovery. See bench/faults.py and docs/operations.md.
+FAULTS_DB ?= postgres://postgres@127.0.0.1:5432/redqueen_faults
+FAULTS_REDIS ?= redis://127.0.0.1:6379/9
+faults: $(VENV)/.run-installed
+	@command -v pg_ctlcluster >/dev/null || { echo "faults needs pg_ctlcluster (apt-get install postgresql-common)"; exit 1; }
+	DATABASE_URL=$${DATABASE_URL-$(FAULTS_DB)} REDIS_URL=$${REDIS_URL-$(FAULTS_REDIS)} \
+		$(PY) bench/faults.py
+
+# Backup drill: under the same write load, pg_dump -Fc at an exported snapshot, pg_restore
+# into a new database, compare row counts and checksums with the snapshot, migrate
+# --check and open pages on the copy; fails on any mismatch. KEEP=1 keeps the copy.
+# See bench/backup_drill.py and docs/operations.md.
+backup-drill: $(VENV)/.run-installed
+	@command -v pg_dump >/dev/null && command -v pg_restore >/dev/null || { echo "backup-drill needs pg_dump and pg_restore (apt-get install postgresql-client)"; exit 1; }
+	DATABASE_URL=$${DATABASE_URL-$(FAULTS_DB)} REDIS_URL=$${REDIS_URL-$(FAULTS_REDIS)} \
+		$(PY) bench/backup_drill.py $(if $(KEEP),--keep)

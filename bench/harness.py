@@ -1,5 +1,5 @@
 """What the benchmarks and drills share: gunicorn started and stopped, signed-in HTTP
-clients with keep-alive connections, CPU time read from /proc, percentiles.
+clients with keep-alive connections, CPU time read from /proc, percentiles, tables.
 
 Import after `production.setup()`: signing in uses Django's settings and session store.
 """
@@ -310,3 +310,13 @@ def machine_busy(seconds: float) -> float:
     first = CpuSnapshot.take()
     time.sleep(seconds)
     return first.busy_share(CpuSnapshot.take())
+
+
+# Reports ----------------------------------------------------------------------------
+
+
+def table(title: str, rows: list[tuple[str, str]]) -> None:
+    print(f"\n{title}")
+    width = max(len(label) for label, _value in rows)
+    for label, value in rows:
+        print(f"  {label:<{width}}  {value}")

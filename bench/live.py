@@ -71,6 +71,7 @@ from harness import (  # noqa: E402
     sign_in,
     start_gunicorn,
     stop_gunicorn,
+    table,
     wait_ready,
 )
 
@@ -354,13 +355,6 @@ def spread(values: list[float]) -> str:
     return " / ".join(
         f"{v:.1f}" for v in (percentile(values, 0.5), percentile(values, 0.99), max(values))
     )
-
-
-def table(title: str, rows: list[tuple[str, str]]) -> None:
-    print(f"\n{title}")
-    width = max(len(label) for label, _value in rows)
-    for label, value in rows:
-        print(f"  {label:<{width}}  {value}")
 
 
 def main() -> int:

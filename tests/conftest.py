@@ -4,6 +4,7 @@ import os
 from dataclasses import dataclass
 
 import pytest
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from cases.models import (
     Attempt,
@@ -130,3 +131,23 @@ def client_for(client, world):
         return client
 
     return _client_for
+
+
+@pytest.fixture
+def database_down():
+    """The database, unreachable as in an outage: this thread's connection is swapped for
+    one to a server that is not there (PostgreSQL: a closed port; SQLite: a file in a
+    folder that does not exist), so every query fails to connect, while the test
+    database's own connection waits untouched. Sign the client in before using it."""
+    real = connections[DEFAULT_DB_ALIAS]
+    down = connections.create_connection(DEFAULT_DB_ALIAS)
+    if down.vendor == "postgresql":
+        down.settings_dict = {**down.settings_dict, "HOST": "127.0.0.1", "PORT": "1"}
+    else:
+        down.settings_dict = {**down.settings_dict, "NAME": "/nonexistent/redqueen/db.sqlite3"}
+    connections[DEFAULT_DB_ALIAS] = down
+    try:
+        yield
+    finally:
+        down.close()
+        connections[DEFAULT_DB_ALIAS] = real
