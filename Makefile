@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint fmt check clean bench-live
+.PHONY: run test lint fmt check clean bench-live scale-out
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (see README)."; exit 1; }
@@ -51,3 +51,12 @@ BENCH_LIVE_REDIS ?= redis://127.0.0.1:6379/7
 bench-live: $(VENV)/.run-installed
 	DATABASE_URL=$${DATABASE_URL-$(BENCH_LIVE_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_LIVE_REDIS)} \
 		$(PY) bench/live.py
+
+# Two gunicorn instances share PostgreSQL and Redis; users alternate between them (sign-in,
+# quiz autosave, a live poll), then a short load on one and on both; prints a table and
+# fails if any state stayed in one process. See bench/scale_out.py and docs/scaling.md.
+SCALE_DB ?= postgres://postgres@127.0.0.1:5432/redqueen_scale
+SCALE_REDIS ?= redis://127.0.0.1:6379/10
+scale-out: $(VENV)/.run-installed
+	DATABASE_URL=$${DATABASE_URL-$(SCALE_DB)} REDIS_URL=$${REDIS_URL-$(SCALE_REDIS)} \
+		$(PY) bench/scale_out.py
