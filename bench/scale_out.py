@@ -13,9 +13,10 @@ the demo course (`seed_demo --force`: a throwaway database). Starts instances A 
 as real browsers over HTTP, every request naming which instance it goes to:
 
 - sessions: sign in through the login form on A, B shows the signed-in dashboard;
-  sign out on B with the CSRF token of a page A served, A shows the sign-out message
-  B set and treats the user as signed out, and the session cookie from before the
-  sign-out, replayed on A, is refused;
+  the session's Redis entry is deleted (a Redis restart) and A still shows it signed
+  in, read back from the table; sign out on B with the CSRF token of a page A
+  served, A shows the sign-out message B set and treats the user as signed out, and
+  the session cookie from before the sign-out, replayed on A, is refused;
 - quiz autosave: start an attempt on B from A's page, autosave (the htmx request the
   page sends) on B, reload on A, autosave on A, reload on B, submit on B, result on A;
 - live poll: the instructor starts a session on A (its message shows on B) and
@@ -64,6 +65,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
+from importlib import import_module
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -74,6 +76,8 @@ production.setup(
     REDIS_URL="redis://127.0.0.1:6379/10",
 )
 
+from django.conf import settings  # noqa: E402
+from django.core.cache import caches  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from harness import (  # noqa: E402
@@ -233,14 +237,14 @@ class Report:
     def print(self, title: str, *, expect_failure: bool = False) -> None:
         print(f"\n{title}")
         width = max(len(row.step) for row in self.rows)
-        print(f"  {'#':>2}  {'step':<{width}}  inst  {'status':>6}  result  checked")
+        print(f"  {'#':>2}  {'step':<{width}}  {'inst':<5}  {'status':>6}  result  checked")
         for number, row in enumerate(self.rows, 1):
             if expect_failure:
                 result = "caught" if not row.ok else "pass"
             else:
                 result = "pass" if row.ok else "FAIL"
             print(
-                f"  {number:>2}  {row.step:<{width}}  {row.instance:<4}  {row.status!s:>6}  "
+                f"  {number:>2}  {row.step:<{width}}  {row.instance:<5}  {row.status!s:>6}  "
                 f"{result:<6}  {row.checked}"
             )
 
@@ -277,12 +281,26 @@ def sign_in_form(report: Report, browser: Browser, user: User, at: Instance, ste
     )
 
 
-def check_sessions(report: Report, a: Instance, b: Instance, user: User) -> None:
-    """Sign in on A, signed in on B; sign out on B with A's CSRF token, signed out on A
-    with the message B set. Last, the cookie from before the sign-out, replayed on A:
-    the browser dropped it, but one copied from it (a second tab restored from disk, a
-    stolen cookie) must be refused too, so the session must have ended on every
-    instance, not only in B's memory."""
+def forget_cached_session(browser: Browser) -> bool:
+    """Delete the browser's session from the cache only, as a Redis restart or flush
+    would; True if it was there."""
+    key = browser.jar.get(settings.SESSION_COOKIE_NAME)
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+    sessions = caches[settings.SESSION_CACHE_ALIAS]
+    cached = sessions.get(store.cache_key) is not None
+    sessions.delete(store.cache_key)
+    return cached
+
+
+def check_sessions(
+    report: Report, a: Instance, b: Instance, user: User, *, redis_loss: bool = True
+) -> None:
+    """Sign in on A, signed in on B; the cached copy of the session lost (unless
+    `redis_loss` is off), still signed in on A; sign out on B with A's CSRF token,
+    signed out on A with the message B set. Last, the cookie from before the
+    sign-out, replayed on A: the browser dropped it, but a copy of it (a tab restored
+    from disk, a stolen cookie) must be refused too, so the session must have ended
+    on every instance, not only in B's memory."""
     step = "session"
     browser = Browser(user.username)
     if not sign_in_form(report, browser, user, a, step):
@@ -295,13 +313,23 @@ def check_sessions(report: Report, a: Instance, b: Instance, user: User) -> None
         f"dashboard: 200 showing {user.display_name} (the session A made)",
         page.status == 200 and signed_in_as(page, user),
     )
+    if redis_loss:
+        report.check(
+            step,
+            "redis",
+            None,
+            "the session's cache entry deleted, as a Redis restart would (it was there)",
+            forget_cached_session(browser),
+        )
     page = browser.get(a, "/")
     token = page.csrf()
     report.check(
         step,
         a.name,
         page,
-        "dashboard: 200 signed in, with the sign-out form's token",
+        "dashboard: 200 signed in (read back from the table), with the sign-out token"
+        if redis_loss
+        else "dashboard: 200 signed in, with the sign-out form's token",
         page.status == 200 and signed_in_as(page, user) and token,
     )
     copied = Browser(user.username)
@@ -871,7 +899,7 @@ def run_controls(workdir: Path, student: User) -> tuple[list[str], list[str]]:
     for title, workers, env_a, env_b in CONTROLS:
         report = Report()
         with cluster(workdir, workers=workers, env_a=env_a, env_b=env_b) as (a, b, logs):
-            check_sessions(report, a, b, student)
+            check_sessions(report, a, b, student, redis_loss=False)
         problems += logs
         report.print(f"Negative control: {title}; must be caught", expect_failure=True)
         if not report.failed:
@@ -1019,6 +1047,12 @@ def measure_load(a: Instance, b: Instance, student: User, workdir: Path) -> bool
     for instance in (a, b):
         page = browser.get(instance, "/")
         failed |= not (page.status == 200 and signed_in_as(page, student))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        held = cursor.fetchone()[0]
     header = (
         "run",
         "workers",
@@ -1041,6 +1075,10 @@ def measure_load(a: Instance, b: Instance, student: User, workdir: Path) -> bool
     )
     for row in [header, *rows]:
         print("  " + "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=True)))
+    print(
+        f"  PostgreSQL connections the instances keep open afterwards: {held} (persistent, "
+        f"one a thread that served: at most {2 * WORKERS * THREADS})"
+    )
     return failed
 
 
