@@ -822,7 +822,7 @@ def check_live(report: Report, a: Instance, b: Instance, teacher: User, students
         step,
         "db",
         None,
-        f"{len(phones)} answers stored, one a student, each as chosen",
+        f"{len(phones)} answers stored, one per student, each as chosen",
         stored == {p.user.username: [p.choice] for p in phones},
     )
     form = {"csrfmiddlewaretoken": form_token(console, b, session_path)}
