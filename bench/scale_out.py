@@ -1120,7 +1120,7 @@ def main() -> int:
     print(
         f"Scale-out: two gunicorn instances ({WORKERS} workers x {THREADS} threads each), "
         f"DEBUG off; PostgreSQL {pg_version} ({connection.settings_dict['NAME']}); cache and "
-        f"sessions: {cache_name}; {stamp}; logs in {workdir}"
+        f"sessions: {cache_name}; {stamp}; gunicorn logs in {workdir}, kept if anything fails"
     )
 
     report = Report()
@@ -1147,7 +1147,10 @@ def main() -> int:
         print("load: a response was not 200 (or the session did not survive the load)")
     for problem in problems:
         print(problem)
-    return 1 if report.failed or missed or load_failed or problems else 0
+    if report.failed or missed or load_failed or problems:
+        return 1
+    shutil.rmtree(workdir)
+    return 0
 
 
 LIVE_STUDENTS = ["student3", "student4", "student15", "student16"]
