@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint fmt check clean bench bench-live faults backup-drill
+.PHONY: run test lint fmt check clean bench bench-live faults backup-drill scale-out
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (see README)."; exit 1; }
@@ -81,3 +81,12 @@ backup-drill: $(VENV)/.run-installed
 	@command -v pg_dump >/dev/null && command -v pg_restore >/dev/null || { echo "backup-drill needs pg_dump and pg_restore (apt-get install postgresql-client)"; exit 1; }
 	DATABASE_URL=$${DATABASE_URL-$(FAULTS_DB)} REDIS_URL=$${REDIS_URL-$(FAULTS_REDIS)} \
 		$(PY) bench/backup_drill.py $(if $(KEEP),--keep)
+
+# Two gunicorn instances share PostgreSQL and Redis; users alternate between them (sign-in,
+# quiz autosave, a live poll), then a short load on one and on both; prints a table and
+# fails if any state stayed in one process. See bench/scale_out.py and docs/scaling.md.
+SCALE_DB ?= postgres://postgres@127.0.0.1:5432/redqueen_scale
+SCALE_REDIS ?= redis://127.0.0.1:6379/10
+scale-out: $(VENV)/.run-installed
+	DATABASE_URL=$${DATABASE_URL-$(SCALE_DB)} REDIS_URL=$${REDIS_URL-$(SCALE_REDIS)} \
+		$(PY) bench/scale_out.py

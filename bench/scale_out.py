@@ -1,0 +1,1161 @@
+"""Prove that no state lives in one process: two gunicorn instances on two ports share
+one PostgreSQL database and one Redis, and each request a person makes goes to one or
+the other, as a load balancer without sticky sessions may send it.
+
+    make scale-out
+    # or, with the same defaults:
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/redqueen_scale \\
+        REDIS_URL=redis://127.0.0.1:6379/10 .venv/bin/python bench/scale_out.py
+
+Creates the database if it is missing, migrates it, collects static files and loads
+the demo course (`seed_demo --force`: a throwaway database). Starts instances A and B
+(SCALE_WORKERS x SCALE_THREADS gthread each, default 2 x 4) with DEBUG off, then acts
+as real browsers over HTTP, every request naming which instance it goes to:
+
+- sessions: sign in through the login form on A, B shows the signed-in dashboard;
+  the session's Redis entry is deleted (a Redis restart) and A still shows it signed
+  in, read back from the table; sign out on B with the CSRF token of a page A
+  served, A shows the sign-out message B set and treats the user as signed out, and
+  the session cookie from before the sign-out, replayed on A, is refused;
+- quiz autosave: start an attempt on B from A's page, autosave (the htmx request the
+  page sends) on B, reload on A, autosave on A, reload on B, submit on B, result on A;
+- live poll: the instructor starts a session on A (its message shows on B) and
+  launches a poll on A; students join and answer on A and B; the phones, the
+  console and the projector see each change on the other instance at once, and an
+  unchanged session is a 204 (phones) or 304 (projector, console) on both.
+
+Every check looks at the page's content, not only its status, and the answers are
+also read back from the database.
+
+Then, while the pair still runs, a short bounded load on the signed-in dashboard with
+`wrk` (SCALE_LOAD_SECONDS, default 10; 0 skips it): one instance alone, then both,
+with the same number of connections in all (SCALE_CONNECTIONS, default 8), and the
+server CPU each request cost.
+
+Last, two negative controls restart the pair broken on purpose and run the session
+checks again, which must fail: B signing with another DJANGO_SECRET_KEY (B refuses
+the sessions A signs in); and each process with its own local-memory cache
+(REDIS_URL empty; one worker each, so the outcome does not hang on which worker
+answers). Signing in still works there, as sessions are cached_db and a cache miss
+reads the table, but signing out ends the session only in the cache of the process
+that did it: the replayed cookie is still signed in on A.
+
+Prints a table of every step: instance, status, what was checked, pass or fail. Exits
+non-zero if a check fails, a control is not caught, a server logged an error or the
+load saw a response other than 200.
+
+The site has one name in front of both instances (Host 127.0.0.1, and Origin
+http://127.0.0.1 on POSTs, as a browser sends it), so a cookie set by one instance goes
+to the other. Production settings mark the cookies Secure; this client sends them over
+plain HTTP where a browser would use HTTPS through the load balancer.
+"""
+
+import contextlib
+import html
+import http.client
+import io
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.cookies import SimpleCookie
+from importlib import import_module
+from pathlib import Path
+from urllib.parse import urlencode
+
+import production
+
+production.setup(
+    DATABASE_URL="postgres://postgres@127.0.0.1:5432/redqueen_scale",
+    REDIS_URL="redis://127.0.0.1:6379/10",
+)
+
+from django.conf import settings  # noqa: E402
+from django.core.cache import caches  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from harness import (  # noqa: E402
+    TIMEOUT,
+    CpuSnapshot,
+    check_cache,
+    children,
+    cpu_seconds,
+    create_database,
+    free_port,
+    machine_busy,
+    pids_named,
+    sign_in,
+    start_gunicorn,
+    stop_gunicorn,
+    wait_ready,
+)
+
+from cases.models import (  # noqa: E402
+    Answer,
+    Assignment,
+    Attempt,
+    Course,
+    ItemKind,
+    LiveAnswer,
+    LiveSession,
+    User,
+)
+from cases.services.demo import COURSE_CODE, DEMO_PASSWORD  # noqa: E402
+
+WORKERS = int(os.environ.get("SCALE_WORKERS", "2"))
+THREADS = int(os.environ.get("SCALE_THREADS", "4"))
+LOAD_SECONDS = int(os.environ.get("SCALE_LOAD_SECONDS", "10"))
+CONNECTIONS = int(os.environ.get("SCALE_CONNECTIONS", "8"))
+SITE = "127.0.0.1"  # The one host name both instances serve, as behind a load balancer.
+ORIGIN = f"http://{SITE}"
+LIVE_TITLE = "Scale-out check"
+PROMPT = "What should Alcatel do in China?"
+OPTIONS = ["Licence the technology", "Form a joint venture", "Stay out of China"]
+
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+CSRF_HEADER = re.compile(r"hx-headers='\{\"X-CSRFToken\": \"([^\"]+)\"\}'")
+KNOWN = re.compile(r"known=(\d+)")
+POLL_ID = re.compile(r'name="poll" value="(\d+)"')
+DATA_ETAG = re.compile(r'data-etag="([^"]+)"')
+JOIN_CODE = re.compile(r'class="live-code__value">([A-Z0-9]{6})<')
+SCORE = re.compile(r'class="score"><strong>([\d.]+)</strong> / ([\d.]+)')
+BARS = re.compile(r'poll-bars__label">([^<]+)</span>.*?poll-bars__count">(\d+) ·', re.S)
+
+
+# A browser -------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    status: int
+    headers: list[tuple[str, str]]
+    text: str
+
+    def header(self, name: str) -> str:
+        return next((v for k, v in self.headers if k.lower() == name.lower()), "")
+
+    @property
+    def location(self) -> str:
+        return self.header("Location")
+
+    def csrf(self) -> str:
+        """The token of the page's first form (or its hx-headers), as a browser posts it."""
+        found = CSRF_FIELD.search(self.text) or CSRF_HEADER.search(self.text)
+        return found.group(1) if found else ""
+
+
+@dataclass
+class Instance:
+    name: str
+    port: int
+    server: subprocess.Popen
+    log: Path
+
+
+class Browser:
+    """One person's browser: one cookie jar for the site, whichever instance answers."""
+
+    def __init__(self, username: str):
+        self.username = username
+        self.jar: dict[str, str] = {}
+
+    def request(
+        self, instance: Instance, method: str, path: str, *, form=None, headers=None
+    ) -> Page:
+        sent = {"Host": SITE, **(headers or {})}
+        if self.jar:
+            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.jar.items())
+        body = None
+        if form is not None:
+            body = urlencode(form, doseq=True)
+            sent["Content-Type"] = "application/x-www-form-urlencoded"
+            sent["Origin"] = ORIGIN
+        conn = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=TIMEOUT)
+        try:
+            conn.request(method, path, body=body, headers=sent)
+            response = conn.getresponse()
+            text = response.read().decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException) as error:
+            return Page(0, [], f"connection error: {error}")
+        finally:
+            conn.close()
+        for raw in response.msg.get_all("Set-Cookie") or []:
+            cookie = SimpleCookie()
+            cookie.load(raw)
+            for name, morsel in cookie.items():
+                if morsel["max-age"] == "0" or not morsel.value:
+                    self.jar.pop(name, None)  # Django deletes a cookie this way.
+                else:
+                    self.jar[name] = morsel.coded_value
+        return Page(response.status, response.getheaders(), text)
+
+    def get(self, instance: Instance, path: str, **headers: str) -> Page:
+        return self.request(instance, "GET", path, headers=headers)
+
+    def post(self, instance: Instance, path: str, form: dict, **headers: str) -> Page:
+        return self.request(instance, "POST", path, form=form, headers=headers)
+
+    def htmx(self, page_path: str, csrf: str = "", **extra: str) -> dict:
+        """The headers htmx sends from a page at `page_path`."""
+        headers = {"HX-Request": "true", "HX-Current-URL": ORIGIN + page_path, **extra}
+        if csrf:
+            headers["X-CSRFToken"] = csrf
+        return headers
+
+
+# The report ----------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    step: str
+    instance: str
+    status: int | str
+    checked: str
+    ok: bool
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+
+    def check(self, step: str, where: str, page: Page | None, checked: str, ok: bool) -> bool:
+        status = page.status if page is not None else "-"
+        self.rows.append(Row(step, where, status, checked, bool(ok)))
+        return bool(ok)
+
+    @property
+    def failed(self) -> list[Row]:
+        return [row for row in self.rows if not row.ok]
+
+    def print(self, title: str, *, expect_failure: bool = False) -> None:
+        print(f"\n{title}")
+        width = max(len(row.step) for row in self.rows)
+        print(f"  {'#':>2}  {'step':<{width}}  {'inst':<5}  {'status':>6}  result  checked")
+        for number, row in enumerate(self.rows, 1):
+            if expect_failure:
+                result = "caught" if not row.ok else "pass"
+            else:
+                result = "pass" if row.ok else "FAIL"
+            print(
+                f"  {number:>2}  {row.step:<{width}}  {row.instance:<5}  {row.status!s:>6}  "
+                f"{result:<6}  {row.checked}"
+            )
+
+
+def signed_in_as(page: Page, user: User) -> bool:
+    """The header's account link, which names the user only while they are signed in."""
+    return f'title="Account: change password">{user.display_name}</a>' in page.text
+
+
+# Sessions, sign-in and sign-out --------------------------------------------------------
+
+
+def sign_in_form(report: Report, browser: Browser, user: User, at: Instance, step: str) -> bool:
+    """Sign in as a person does: the login page for the CSRF cookie and token, then the
+    form posted with the password."""
+    page = browser.get(at, "/login/")
+    token = page.csrf()
+    if not report.check(
+        step,
+        at.name,
+        page,
+        "login page: 200, CSRF cookie and form token",
+        page.status == 200 and token and "csrftoken" in browser.jar,
+    ):
+        return False
+    form = {"csrfmiddlewaretoken": token, "username": user.username, "password": DEMO_PASSWORD}
+    page = browser.post(at, "/login/", form)
+    return report.check(
+        step,
+        at.name,
+        page,
+        f"POST /login/ as {user.username}: 302 to / and a session cookie",
+        page.status == 302 and page.location == "/" and "sessionid" in browser.jar,
+    )
+
+
+def forget_cached_session(browser: Browser) -> bool:
+    """Delete the browser's session from the cache only, as a Redis restart or flush
+    would; True if it was there."""
+    key = browser.jar.get(settings.SESSION_COOKIE_NAME)
+    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+    sessions = caches[settings.SESSION_CACHE_ALIAS]
+    cached = sessions.get(store.cache_key) is not None
+    sessions.delete(store.cache_key)
+    return cached
+
+
+def check_sessions(
+    report: Report, a: Instance, b: Instance, user: User, *, redis_loss: bool = True
+) -> None:
+    """Sign in on A, signed in on B; the cached copy of the session lost (unless
+    `redis_loss` is off), still signed in on A; sign out on B with A's CSRF token,
+    signed out on A with the message B set. Last, the cookie from before the
+    sign-out, replayed on A: the browser dropped it, but a copy of it (a tab restored
+    from disk, a stolen cookie) must be refused too, so the session must have ended
+    on every instance, not only in B's memory."""
+    step = "session"
+    browser = Browser(user.username)
+    if not sign_in_form(report, browser, user, a, step):
+        return
+    page = browser.get(b, "/")
+    report.check(
+        step,
+        b.name,
+        page,
+        f"dashboard: 200 showing {user.display_name} (the session A made)",
+        page.status == 200 and signed_in_as(page, user),
+    )
+    if redis_loss:
+        report.check(
+            step,
+            "redis",
+            None,
+            "the session's cache entry deleted, as a Redis restart would (it was there)",
+            forget_cached_session(browser),
+        )
+    page = browser.get(a, "/")
+    token = page.csrf()
+    report.check(
+        step,
+        a.name,
+        page,
+        "dashboard: 200 signed in (read back from the table), with the sign-out token"
+        if redis_loss
+        else "dashboard: 200 signed in, with the sign-out form's token",
+        page.status == 200 and signed_in_as(page, user) and token,
+    )
+    copied = Browser(user.username)
+    copied.jar = dict(browser.jar)
+    page = browser.post(b, "/logout/", {"csrfmiddlewaretoken": token})
+    report.check(
+        step,
+        b.name,
+        page,
+        "sign out with A's CSRF token: 302 to /login/ (a 403 would be a refusal)",
+        page.status == 302 and page.location == "/login/",
+    )
+    page = browser.get(a, "/login/")
+    report.check(
+        step,
+        a.name,
+        page,
+        "login page: 200 with the flash B set, 'You have signed out.'",
+        page.status == 200 and "You have signed out." in page.text and not signed_in_as(page, user),
+    )
+    page = browser.get(a, "/")
+    report.check(
+        step,
+        a.name,
+        page,
+        "dashboard: signed out, 302 to the login page",
+        page.status == 302 and page.location.startswith("/login/"),
+    )
+    page = copied.get(a, "/")
+    report.check(
+        step,
+        a.name,
+        page,
+        "the session cookie from before the sign-out, replayed: 302 to the login page",
+        page.status == 302 and page.location.startswith("/login/"),
+    )
+
+
+# Quiz autosave ---------------------------------------------------------------------------
+
+
+@dataclass
+class QuestionForm:
+    slot: int
+    post_url: str
+    params: list[str]
+    choices: list[str]  # Radio values in page order.
+    checked: str | None
+
+
+def quiz_questions(page: Page) -> list[QuestionForm]:
+    """The attempt page's autosaving fieldsets that hold radio buttons."""
+    found = []
+    for block in page.text.split('<fieldset class="question panel"')[1:]:
+        slot = int(re.search(r'id="question-(\d+)"', block).group(1))
+        post_url = re.search(r'hx-post="([^"]+)"', block).group(1)
+        params = re.search(r'hx-params="([^"]+)"', block).group(1).split(",")
+        radios = re.findall(rf'type="radio" name="q{slot}" value="([^"]+)"( checked)?', block)
+        if radios:
+            checked = next((value for value, mark in radios if mark), None)
+            found.append(QuestionForm(slot, post_url, params, [v for v, _m in radios], checked))
+    return found
+
+
+def answered_line(page: Page) -> str:
+    found = re.search(r"(\d+) of (\d+) answered\.", page.text)
+    return found.group(0) if found else ""
+
+
+def autosave(browser: Browser, at: Instance, attempt_url: str, question, value, csrf) -> Page:
+    """What htmx sends when a choice changes: the fieldset's hx-params only (the
+    question, its answer and the `seq` app.js adds), the token from the page's
+    hx-headers."""
+    values = {"questions": str(question.slot), "seq": str(int(time.time() * 1000))}
+    values[f"q{question.slot}"] = value
+    form = {name: values[name] for name in question.params if name in values}
+    headers = browser.htmx(
+        attempt_url,
+        csrf,
+        **{"HX-Trigger": f"question-{question.slot}", "HX-Target": f"saved-{question.slot}"},
+    )
+    return browser.post(at, question.post_url, form, **headers)
+
+
+def quiz_for(user: User) -> Assignment:
+    """The student's quiz that falls due last (open for weeks after seeding), with
+    their attempts at it from earlier runs removed so one can start."""
+    assignment = (
+        Assignment.objects.filter(item__kind=ItemKind.QUIZ, cohort__memberships__user=user)
+        .select_related("item__quiz")
+        .order_by("-due_at")
+        .first()
+    )
+    Attempt.objects.filter(quiz=assignment.item.quiz, user=user).delete()
+    return assignment
+
+
+def check_quiz(report: Report, a: Instance, b: Instance, user: User) -> None:
+    """Start on B from A's page; autosave on B, seen on A; autosave on A, seen on B;
+    submit on B, the result on A with the score the database holds."""
+    step = "quiz"
+    item = quiz_for(user).item
+    browser = Browser(user.username)
+    if not sign_in_form(report, browser, user, a, step):
+        return
+    page = browser.get(a, f"/items/{item.pk}/")
+    token = page.csrf()
+    if not report.check(
+        step,
+        a.name,
+        page,
+        f"quiz page '{item.title}': 200 with the start form",
+        page.status == 200 and "Start the quiz" in page.text and token,
+    ):
+        return
+    page = browser.post(b, f"/items/{item.pk}/attempts/", {"csrfmiddlewaretoken": token})
+    found = re.fullmatch(r"/attempts/(\d+)/", page.location)
+    if not report.check(
+        step,
+        b.name,
+        page,
+        "start the attempt with A's form token: 302 to the attempt",
+        page.status == 302 and found,
+    ):
+        return
+    attempt_url = page.location
+    attempt = Attempt.objects.get(pk=int(found.group(1)), user=user)
+    page = browser.get(a, attempt_url)
+    questions = quiz_questions(page)
+    total = len(re.findall(r'<fieldset class="question panel"', page.text))
+    if not report.check(
+        step,
+        a.name,
+        page,
+        f"attempt page: 200, '0 of {total} answered.', two choice questions",
+        page.status == 200
+        and answered_line(page) == f"0 of {total} answered."
+        and len(questions) >= 2,
+    ):
+        return
+    first, second = questions[0], questions[1]
+    first_value, second_value = first.choices[-1], second.choices[0]
+    page = autosave(browser, b, attempt_url, first, first_value, page.csrf())
+    report.check(
+        step,
+        b.name,
+        page,
+        f"autosave question 1 (htmx): 200, the 'Saved' note for slot {first.slot}",
+        page.status == 200 and f'id="saved-{first.slot}"' in page.text and "Saved " in page.text,
+    )
+    page = browser.get(a, attempt_url)
+    shown = {q.slot: q.checked for q in quiz_questions(page)}
+    report.check(
+        step,
+        a.name,
+        page,
+        f"reload: question 1 shows '{first_value}' checked; '1 of {total} answered.'",
+        page.status == 200
+        and shown.get(first.slot) == first_value
+        and answered_line(page) == f"1 of {total} answered.",
+    )
+    page = autosave(browser, a, attempt_url, second, second_value, page.csrf())
+    report.check(
+        step,
+        a.name,
+        page,
+        f"autosave question 2 (htmx): 200, the 'Saved' note for slot {second.slot}",
+        page.status == 200 and f'id="saved-{second.slot}"' in page.text,
+    )
+    page = browser.get(b, attempt_url)
+    shown = {q.slot: q.checked for q in quiz_questions(page)}
+    report.check(
+        step,
+        b.name,
+        page,
+        f"reload: both answers checked; '2 of {total} answered.'",
+        page.status == 200
+        and shown.get(first.slot) == first_value
+        and shown.get(second.slot) == second_value
+        and answered_line(page) == f"2 of {total} answered.",
+    )
+    stored = dict(
+        Answer.objects.filter(slot__attempt=attempt, slot__in=[first.slot, second.slot])
+        .exclude(response={})
+        .values_list("slot_id", "response")
+    )
+    report.check(
+        step,
+        "db",
+        None,
+        "both answers stored once, in the attempt's rows",
+        set(stored) == {first.slot, second.slot},
+    )
+    page = browser.get(b, f"{attempt_url}submit/")
+    token = page.csrf()
+    page = browser.post(b, f"{attempt_url}submit/", {"csrfmiddlewaretoken": token})
+    result_url = f"{attempt_url}result/"
+    report.check(
+        step,
+        b.name,
+        page,
+        "submit (confirm page's token): 302 to the result",
+        token and page.status == 302 and page.location == result_url,
+    )
+    page = browser.get(a, result_url)
+    attempt.refresh_from_db()
+    score = SCORE.search(page.text)
+    shown_score = f"{score.group(1)} / {score.group(2)}" if score else "none"
+    report.check(
+        step,
+        a.name,
+        page,
+        f"result: 200, submitted, score {shown_score} as stored ({attempt.score} / "
+        f"{attempt.max_score})",
+        page.status == 200
+        and not attempt.is_open
+        and score is not None
+        and float(score.group(1)) == float(attempt.score)
+        and float(score.group(2)) == float(attempt.max_score),
+    )
+
+
+# Live poll -------------------------------------------------------------------------------
+
+
+@dataclass
+class Phone:
+    user: User
+    browser: Browser
+    home: Instance  # Where this student signed in and opens pages.
+    away: Instance
+    known: str = ""
+    poll_id: str = ""
+    csrf: str = ""
+    choice: int = 0
+
+
+def poll_state(phone: Phone, at: Instance, session_pk: int) -> Page:
+    path = f"/live/sessions/{session_pk}/state/?known={phone.known}"
+    page = phone.browser.get(at, path, **phone.browser.htmx(f"/live/sessions/{session_pk}/"))
+    if page.status == 200:
+        if found := KNOWN.search(page.text):
+            phone.known = found.group(1)
+        if found := POLL_ID.search(page.text):
+            phone.poll_id = found.group(1)
+            phone.csrf = page.csrf()
+    return page
+
+
+def revalidate(browser: Browser, at: Instance, path: str, etag: str) -> Page:
+    """A board's htmx poll: app.js sends the ETag of what it shows as If-None-Match."""
+    return browser.get(at, path, **browser.htmx(path, **{"If-None-Match": etag}))
+
+
+def form_token(browser: Browser, at: Instance, path: str) -> str:
+    return browser.get(at, path).csrf()
+
+
+def etag_of(page: Page) -> str:
+    """The ETag a board shows in data-etag, as app.js reads it (unescaped)."""
+    found = DATA_ETAG.search(page.text)
+    return html.unescape(found.group(1)) if found else ""
+
+
+def check_live(report: Report, a: Instance, b: Instance, teacher: User, students) -> None:
+    """The instructor runs the session from A (the projector and the console board from
+    B); students sign in, join and answer on alternate instances; every poll checks
+    what the screen would show, and that an unchanged session is 204 or 304 on both."""
+    step = "live"
+    course = Course.objects.get(code=COURSE_CODE)
+    LiveSession.objects.filter(course=course, title__startswith=LIVE_TITLE).delete()
+    console = Browser(teacher.username)
+    if not sign_in_form(report, console, teacher, a, step):
+        return
+    page = console.get(a, f"/courses/{course.pk}/live/")
+    title = f"{LIVE_TITLE} {datetime.now(UTC):%H:%M:%S}"
+    form = {"csrfmiddlewaretoken": page.csrf(), "title": title, "item": "", "cohort": ""}
+    page = console.post(a, f"/courses/{course.pk}/live/", form)
+    found = re.fullmatch(r"/live/sessions/(\d+)/", page.location)
+    if not report.check(
+        step, a.name, page, "start a session: 302 to its console", page.status == 302 and found
+    ):
+        return
+    session_path = page.location
+    pk = int(found.group(1))
+    page = console.get(b, session_path)
+    code = JOIN_CODE.search(page.text)
+    code = code.group(1) if code else ""
+    board_etag = etag_of(page)
+    if not report.check(
+        step,
+        b.name,
+        page,
+        f"console: 200, the flash A set ('Started … Join code: {code}'), a board ETag",
+        page.status == 200
+        and f"Started “{title}”. Join code: {code}." in page.text
+        and code
+        and board_etag,
+    ):
+        return
+
+    phones = []
+    for number, user in enumerate(students):
+        home, away = (a, b) if number % 2 == 0 else (b, a)
+        phone = Phone(user, Browser(user.username), home, away, choice=number % len(OPTIONS))
+        phones.append(phone)
+        if not sign_in_form(report, phone.browser, user, home, step):
+            return
+        page = phone.browser.get(home, f"/live/{code}/")
+        form = {"csrfmiddlewaretoken": page.csrf(), "code": code}
+        page = phone.browser.post(away, "/live/", form)
+        report.check(
+            step,
+            away.name,
+            page,
+            f"{user.username} types the code (form from {home.name}): 302 to the session",
+            page.status == 302 and page.location == session_path,
+        )
+        page = phone.browser.get(home, session_path)
+        found = KNOWN.search(page.text)
+        phone.known = found.group(1) if found else ""
+        report.check(
+            step,
+            home.name,
+            page,
+            f"{user.username}'s phone: 200, 'You are in.', version {phone.known}",
+            page.status == 200 and "You are in." in page.text and phone.known,
+        )
+
+    for phone in phones[:2]:
+        for at in (a, b):
+            page = poll_state(phone, at, pk)
+            report.check(
+                step, at.name, page, "phone poll, nothing changed: 204", page.status == 204
+            )
+
+    projector = f"/live/sessions/{pk}/projector/"
+    page = console.get(b, projector)
+    etag = etag_of(page)
+    report.check(
+        step,
+        b.name,
+        page,
+        f"projector: 200, code {code}, '{len(phones)} joined'",
+        page.status == 200
+        and f"<span>{len(phones)}</span> joined" in page.text
+        and code in page.text
+        and etag,
+    )
+    for at in (a, b):
+        page = revalidate(console, at, projector, etag)
+        report.check(
+            step,
+            at.name,
+            page,
+            "projector poll, nothing changed: 304 with the same ETag",
+            page.status == 304 and page.header("ETag") == etag,
+        )
+
+    form = {
+        "csrfmiddlewaretoken": console.get(b, session_path).csrf(),
+        "question": "",
+        "kind": "single",
+        "prompt": PROMPT,
+        "options": "\n".join(OPTIONS),
+        "launch": "on",
+    }
+    page = console.post(
+        a,
+        f"/live/sessions/{pk}/polls/",
+        form,
+        **console.htmx(session_path, form["csrfmiddlewaretoken"]),
+    )
+    report.check(
+        step,
+        a.name,
+        page,
+        "launch a poll (the console's htmx form): 200, the poll open on the console",
+        page.status == 200 and PROMPT in page.text and "Reveal results" in page.text,
+    )
+    for phone in phones:
+        known = phone.known
+        page = poll_state(phone, phone.away, pk)
+        report.check(
+            step,
+            phone.away.name,
+            page,
+            f"{phone.user.username}'s phone poll (version {known}): 200, the question and "
+            f"its form, version {phone.known}",
+            page.status == 200 and PROMPT in page.text and phone.poll_id and phone.known != known,
+        )
+    page = poll_state(phones[0], phones[0].home, pk)
+    report.check(
+        step,
+        phones[0].home.name,
+        page,
+        f"phone poll at version {phones[0].known}, nothing changed: 204",
+        page.status == 204,
+    )
+    page = revalidate(console, b, projector, etag)
+    etag = etag_of(page)
+    report.check(
+        step,
+        b.name,
+        page,
+        "projector poll with the old ETag: 200, the question, '0 answers'",
+        page.status == 200 and PROMPT in page.text and ">0 answers" in page.text and etag,
+    )
+
+    for phone in phones:
+        form = {
+            "csrfmiddlewaretoken": phone.csrf,
+            "poll": phone.poll_id,
+            "answer": str(phone.choice),
+        }
+        headers = phone.browser.htmx(session_path, phone.csrf)
+        page = phone.browser.post(phone.home, f"/live/sessions/{pk}/answer/", form, **headers)
+        report.check(
+            step,
+            phone.home.name,
+            page,
+            f"{phone.user.username} answers (htmx): 200, 'Your answer: {OPTIONS[phone.choice]}'",
+            page.status == 200
+            and f"Your answer: <strong>{OPTIONS[phone.choice]}</strong>" in page.text,
+        )
+
+    page = revalidate(console, b, session_path, board_etag)
+    board_etag = etag_of(page)
+    report.check(
+        step,
+        b.name,
+        page,
+        f"console board poll: 200, '{len(phones)} answered this poll'",
+        page.status == 200 and f"<strong>{len(phones)}</strong> answered this poll" in page.text,
+    )
+    page = revalidate(console, a, session_path, board_etag)
+    report.check(step, a.name, page, "console board poll, nothing changed: 304", page.status == 304)
+    page = revalidate(console, b, projector, etag)
+    etag = etag_of(page)
+    report.check(
+        step,
+        b.name,
+        page,
+        f"projector poll: 200, '{len(phones)} answers'",
+        page.status == 200 and f">{len(phones)} answers" in page.text,
+    )
+    page = revalidate(console, a, projector, etag)
+    report.check(step, a.name, page, "projector poll, nothing changed: 304", page.status == 304)
+
+    poll_id = phones[0].poll_id
+    form = {"csrfmiddlewaretoken": form_token(console, a, session_path), "action": "reveal"}
+    page = console.post(
+        a,
+        f"/live/polls/{poll_id}/",
+        form,
+        **console.htmx(session_path, form["csrfmiddlewaretoken"]),
+    )
+    report.check(
+        step,
+        a.name,
+        page,
+        "reveal the results (htmx): 200, 'Hide results' offered",
+        page.status == 200 and "Hide results" in page.text,
+    )
+    expected = {option: sum(p.choice == n for p in phones) for n, option in enumerate(OPTIONS)}
+    page = revalidate(console, b, projector, etag)
+    bars = {label: int(n) for label, n in BARS.findall(page.text)}
+    report.check(
+        step,
+        b.name,
+        page,
+        "projector poll: 200, bars " + ", ".join(f"{n}" for n in expected.values()),
+        page.status == 200 and bars == expected,
+    )
+    phone = phones[1]
+    page = poll_state(phone, a, pk)
+    report.check(
+        step,
+        a.name,
+        page,
+        f"{phone.user.username}'s phone poll: 200, the class's results and their answer",
+        page.status == 200
+        and "How the class answered" in page.text
+        and f"Your answer: <strong>{OPTIONS[phone.choice]}</strong>" in page.text,
+    )
+    stored = dict(
+        LiveAnswer.objects.filter(poll_id=poll_id).values_list("user__username", "choices")
+    )
+    report.check(
+        step,
+        "db",
+        None,
+        f"{len(phones)} answers stored, one per student, each as chosen",
+        stored == {p.user.username: [p.choice] for p in phones},
+    )
+    form = {"csrfmiddlewaretoken": form_token(console, b, session_path)}
+    page = console.post(b, f"/live/sessions/{pk}/end/", form)
+    report.check(step, b.name, page, "end the session: 302 to it", page.status == 302)
+    page = poll_state(phones[0], a, pk)
+    report.check(
+        step,
+        a.name,
+        page,
+        "phone poll: 200, 'This session has ended'",
+        page.status == 200 and "This session has ended" in page.text,
+    )
+
+
+# Instances -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def cluster(workdir: Path, *, workers: int, env_a=None, env_b=None):
+    """Instances A and B on free ports, both against the configured database (and the
+    cache, unless `env_*` says otherwise); stopped on the way out. Yields A, B and a
+    list that then holds what went wrong in their logs."""
+    instances, problems = [], []
+    try:
+        for name, env in (("A", env_a), ("B", env_b)):
+            port = free_port()
+            log = workdir / f"gunicorn-{name}-{port}.log"
+            with log.open("w") as out:
+                server = start_gunicorn(port, out, workers=workers, threads=THREADS, env=env)
+            instances.append(Instance(name, port, server, log))
+        for instance in instances:
+            wait_ready(instance.server, instance.port, workers)
+        yield instances[0], instances[1], problems
+    finally:
+        for instance in instances:
+            stop_gunicorn(instance.server)
+            text = instance.log.read_text()
+            errors = text.count("Traceback") + text.count("Internal Server Error")
+            if instance.server.returncode or errors:
+                problems.append(
+                    f"instance {instance.name} exited with {instance.server.returncode}, "
+                    f"{errors} errors in its log: {instance.log}"
+                )
+
+
+def describe(instance: Instance) -> str:
+    workers = ", ".join(str(pid) for pid in sorted(children(instance.server.pid)))
+    return f"{instance.name}: port {instance.port}, master {instance.server.pid}, workers {workers}"
+
+
+# Negative controls -----------------------------------------------------------------------
+
+CONTROLS = [
+    (
+        "B signs with another DJANGO_SECRET_KEY",
+        WORKERS,
+        None,
+        {"DJANGO_SECRET_KEY": "scale-out-control-a-different-key"},
+    ),
+    (
+        "each process keeps its own cache (REDIS_URL empty; 1 worker each)",
+        1,
+        {"REDIS_URL": ""},
+        {"REDIS_URL": ""},
+    ),
+]
+
+
+def run_controls(workdir: Path, student: User) -> tuple[list[str], list[str]]:
+    """Each broken pair must fail the session checks: the names of the controls that
+    were not caught, and what went wrong in the servers' logs."""
+    missed, problems = [], []
+    for title, workers, env_a, env_b in CONTROLS:
+        report = Report()
+        with cluster(workdir, workers=workers, env_a=env_a, env_b=env_b) as (a, b, logs):
+            check_sessions(report, a, b, student, redis_loss=False)
+        problems += logs
+        report.print(f"Negative control: {title}; must be caught", expect_failure=True)
+        if not report.failed:
+            missed.append(title)
+    return missed, problems
+
+
+# Load ------------------------------------------------------------------------------------
+
+WRK_SCRIPT = """\
+-- Count every response but 200: signed out, the dashboard would be a 302 to the login.
+local threads = {}
+function setup(thread)
+  table.insert(threads, thread)
+end
+function init(args)
+  non200 = 0
+end
+function response(status, headers, body)
+  if status ~= 200 then
+    non200 = non200 + 1
+  end
+end
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do
+    total = total + thread:get("non200")
+  end
+  io.write(string.format("non200 %d\\n", total))
+end
+"""
+WRK = shutil.which("wrk") or "wrk"
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+@dataclass
+class Load:
+    requests: int
+    per_second: float
+    p50: float
+    p99: float
+    bad: int  # Not 200, or a socket error.
+
+
+def parse_wrk(text: str) -> Load:
+    def ms(share: str) -> float:
+        found = re.search(rf"^\s+{share}%\s+([\d.]+)(us|ms|s|m)\s*$", text, re.M)
+        return float(found.group(1)) * UNIT_MS[found.group(2)] if found else float("nan")
+
+    requests = re.search(r"(\d+) requests in", text)
+    per_second = re.search(r"Requests/sec:\s+([\d.]+)", text)
+    non200 = re.search(r"^non200 (\d+)", text, re.M)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
+    )
+    bad = int(non200.group(1)) if non200 else 1
+    if sockets:
+        bad += sum(int(n) for n in sockets.groups())
+    return Load(
+        int(requests.group(1)) if requests else 0,
+        float(per_second.group(1)) if per_second else 0.0,
+        ms("50"),
+        ms("99"),
+        bad,
+    )
+
+
+def wrk(targets: list[Instance], cookie: str, seconds: int, script: Path) -> list[Load]:
+    """wrk against each target at once, the connections shared out between them."""
+    each = max(1, CONNECTIONS // len(targets))
+    threads = max(1, 2 // len(targets))
+    runs = [
+        subprocess.Popen(  # noqa: S603 (our own command line)
+            [
+                WRK,
+                f"-t{threads}",
+                f"-c{each}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                str(script),
+                "-H",
+                f"Host: {SITE}",
+                "-H",
+                f"Cookie: {cookie}",
+                f"http://127.0.0.1:{target.port}/",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for target in targets
+    ]
+    return [parse_wrk(run.communicate()[0]) for run in runs]
+
+
+def database_backends() -> list[int]:
+    """The PostgreSQL backends serving this database for others than this process."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def measure_load(a: Instance, b: Instance, student: User, workdir: Path) -> bool:
+    """The dashboard under a short bounded load, one instance and then both; True if a
+    response was not 200."""
+    if not shutil.which(WRK):
+        print("\nload: wrk is not installed (apt-get install wrk), or SCALE_LOAD_SECONDS=0")
+        return True
+    script = workdir / "count_non200.lua"
+    script.write_text(WRK_SCRIPT)
+    cookie, _csrf = sign_in(student)  # Made directly: a load of logins would time hashing.
+    browser = Browser(student.username)
+    browser.jar = dict(part.split("=", 1) for part in cookie.split("; "))
+    for instance in (a, b):
+        page = browser.get(instance, "/")
+        if not (page.status == 200 and signed_in_as(page, student)):
+            print(f"load: the dashboard on {instance.name} is not signed in ({page.status})")
+            return True
+    idle = machine_busy(1.0)
+    wrk([a, b], cookie, 2, script)  # Warm both: connections to PostgreSQL, imports.
+    gunicorn = [p for i in (a, b) for p in (i.server.pid, *children(i.server.pid))]
+    rows, failed = [], False
+    for label, targets in (("one instance (A)", [a]), ("two instances (A + B)", [a, b])):
+        backends = database_backends()
+        before, spent = CpuSnapshot.take(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        loads = wrk(targets, cookie, LOAD_SECONDS, script)
+        after, ended = CpuSnapshot.take(), resource.getrusage(resource.RUSAGE_CHILDREN)
+        # A backend opened during the run counts from zero; only ours, not other
+        # databases' on the same server.
+        backends = set(backends) | set(database_backends())
+        requests = sum(load.requests for load in loads)
+        failed |= any(load.bad for load in loads) or not requests
+        per_request = max(1, requests)
+
+        def ms(seconds: float, n=per_request) -> str:
+            return f"{seconds * 1000 / n:.2f}"
+
+        client = (ended.ru_utime + ended.ru_stime) - (spent.ru_utime + spent.ru_stime)
+        ours = {
+            "gunicorn": cpu_seconds(before, after, gunicorn),
+            "postgres": cpu_seconds(before, after, backends),
+            "redis": cpu_seconds(before, after, pids_named(after, "redis-server")),
+            "wrk": client,
+            "this script": after.own - before.own,
+        }
+        others = max(0.0, before.busy_seconds(after) - sum(ours.values()))
+        rows.append(
+            (
+                label,
+                f"{WORKERS}x{THREADS} x {len(targets)}",
+                str(requests),
+                f"{sum(load.per_second for load in loads):.0f}",
+                " / ".join(f"{load.p50:.1f}" for load in loads),
+                " / ".join(f"{load.p99:.1f}" for load in loads),
+                str(sum(load.bad for load in loads)),
+                ms(ours["gunicorn"]),
+                ms(ours["postgres"]),
+                ms(ours["redis"]),
+                ms(client),
+                f"{before.busy_share(after):.0%}",
+                f"{others / (after.at - before.at):.2f}",
+            )
+        )
+    for instance in (a, b):
+        page = browser.get(instance, "/")
+        failed |= not (page.status == 200 and signed_in_as(page, student))
+    held = len(database_backends())
+    header = (
+        "run",
+        "workers",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "not 200",
+        "CPU ms/req: gunicorn",
+        "PostgreSQL",
+        "Redis",
+        "wrk",
+        "machine busy",
+        "others, cores",
+    )
+    widths = [max(len(str(r[n])) for r in [header, *rows]) for n in range(len(header))]
+    print(
+        f"\nLoad: GET / (the dashboard) signed in as {student.username}, {CONNECTIONS} "
+        f"connections in all, {LOAD_SECONDS} s a run, wrk on the same {os.cpu_count()}-core "
+        f"machine ({idle:.0%} busy before); latency per instance; others: the cores the "
+        f"rest of the machine kept busy meanwhile"
+    )
+    for row in [header, *rows]:
+        print("  " + "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=True)))
+    print(
+        f"  PostgreSQL connections the instances keep open afterwards: {held} (persistent, "
+        f"one a thread that served: at most {2 * WORKERS * THREADS})"
+    )
+    return failed
+
+
+# Main ------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    create_database()
+    cache_name = check_cache()
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)  # Production's manifest.
+    call_command("seed_demo", force=True, stdout=io.StringIO())  # A throwaway database.
+    users = {user.username: user for user in User.objects.filter(username__in=USERS)}
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0].split()[0]
+    workdir = Path(tempfile.mkdtemp(prefix="scale-out-"))
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(
+        f"Scale-out: two gunicorn instances ({WORKERS} workers x {THREADS} threads each), "
+        f"DEBUG off; PostgreSQL {pg_version} ({connection.settings_dict['NAME']}); cache and "
+        f"sessions: {cache_name}; {stamp}; gunicorn logs in {workdir}, kept if anything fails"
+    )
+
+    report = Report()
+    load_failed = False
+    with cluster(workdir, workers=WORKERS) as (a, b, problems):
+        print(describe(a))
+        print(describe(b))
+        check_sessions(report, a, b, users["student1"])
+        check_quiz(report, a, b, users["student2"])
+        check_live(report, a, b, users["instructor"], [users[name] for name in LIVE_STUDENTS])
+        report.print("Checks: every request names the instance that answered it")
+        if LOAD_SECONDS:
+            load_failed = measure_load(a, b, users["student5"], workdir)
+    missed, control_problems = run_controls(workdir, users["student1"])
+    problems += control_problems
+
+    print()
+    passed = len(report.rows) - len(report.failed)
+    print(f"checks: {passed} of {len(report.rows)} passed")
+    print(f"negative controls: {len(CONTROLS) - len(missed)} of {len(CONTROLS)} caught")
+    for title in missed:
+        print(f"  NOT CAUGHT: {title}")
+    if load_failed:
+        print("load: a response was not 200 (or the session did not survive the load)")
+    for problem in problems:
+        print(problem)
+    if report.failed or missed or load_failed or problems:
+        return 1
+    shutil.rmtree(workdir)
+    return 0
+
+
+LIVE_STUDENTS = ["student3", "student4", "student15", "student16"]
+USERS = ["instructor", "student1", "student2", "student5", *LIVE_STUDENTS]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
