@@ -132,21 +132,26 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "cases.User"
 
-# Local memory by default; Redis when REDIS_URL is set. Nothing relies on the cache for
-# correctness (login throttling lives in the database), so many processes may share it.
+# Redis when REDIS_URL is set, else each process's local memory. Nothing relies on the
+# cache for correctness (login throttling lives in the database). Redis down reads as a
+# miss (redqueen/cache.py), so losing it costs speed, not service.
 if os.environ.get("REDIS_URL"):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "redqueen.cache.TolerantRedisCache",
             "LOCATION": os.environ["REDIS_URL"],
             "KEY_PREFIX": "redqueen",
         }
     }
+    # Sessions are read from Redis and written through to the database: a page saves a
+    # query, and a miss (or a restarted Redis) falls back to the table.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Sessions are read from the cache and written through to the database: a page saves a
-# query, and a process whose cache misses (or a restarted Redis) falls back to the table.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    # Without a shared cache, sessions live in the database alone: a session cached in
+    # one process's memory would outlive a sign-out made through another process. Tests
+    # run in one process and count queries as a deployment with Redis makes them.
+    SESSION_ENGINE = "django.contrib.sessions.backends." + ("cached_db" if TESTING else "db")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -259,6 +264,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not TESTING)
+    # Load balancers probe app hosts over plain HTTP.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
