@@ -108,10 +108,47 @@ def _access_of(course: Course, user) -> CourseAccess:
 
 def access_course(user, course_id: int) -> tuple[Course, CourseAccess]:
     """The course and the user's roles in it, in one query; 404 if the user may not see
-    it."""
-    course = get_object_or_404(_with_roles(Course.objects.for_user(user), user), pk=course_id)
-    activate_for(course)
-    return course, _access_of(course, user)
+    it (as `Course.objects.for_user`)."""
+    found = None
+    if user.is_authenticated:
+        params = [user.pk, user.pk, user.pk, course_id]
+        found = next(iter(Course.objects.raw(_course_roles_sql(), params)), None)
+    if found is None or not (
+        user.is_staff or found._is_instructor or found._is_ta or found._is_student
+    ):
+        raise Http404
+    for role in ("_is_instructor", "_is_ta", "_is_student"):
+        setattr(found, role, bool(getattr(found, role)))  # SQLite answers 0 or 1.
+    activate_for(found)
+    return found, _access_of(found, user)
+
+
+@functools.cache
+def _course_roles_sql() -> str:
+    """A course with the user's three roles in it, in plain SQL: every course page and
+    poll asks, and composing the same question through the ORM cost 6 ms of Python."""
+    table = {
+        name: connection.ops.quote_name(model._meta.db_table)
+        for name, model in {
+            "course": Course,
+            "instructors": Course.instructors.through,
+            "assistants": Course.teaching_assistants.through,
+            "cohorts": Course.cohorts.through,
+            "membership": Membership,
+        }.items()
+    }
+    return f"""
+SELECT c.*,
+    EXISTS (SELECT 1 FROM {table["instructors"]} i WHERE i.course_id = c.id AND i.user_id = %s)
+        AS _is_instructor,
+    EXISTS (SELECT 1 FROM {table["assistants"]} a WHERE a.course_id = c.id AND a.user_id = %s)
+        AS _is_ta,
+    EXISTS (
+        SELECT 1 FROM {table["cohorts"]} cc JOIN {table["membership"]} m
+        ON m.cohort_id = cc.cohort_id WHERE cc.course_id = c.id AND m.user_id = %s
+    ) AS _is_student
+FROM {table["course"]} c WHERE c.id = %s
+"""  # noqa: S608 (table names from the models; values are parameters)
 
 
 def course_to_teach(user, course_id: int) -> tuple[Course, CourseAccess]:
