@@ -26,6 +26,7 @@ request; then the goals, and each gunicorn process's memory. Exits non-zero on a
 (an unexpected status or a connection error) or a traceback in gunicorn's log.
 """
 
+import io
 import json
 import os
 import random
@@ -50,6 +51,7 @@ production.setup(
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.urls import reverse  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from harness import (  # noqa: E402
     ROOT,
     CpuSnapshot,
@@ -77,15 +79,18 @@ from cases.models import (  # noqa: E402
     Membership,
     ModuleItem,
     Post,
+    Quiz,
     User,
 )
 from cases.services import live as live_services  # noqa: E402
+from cases.services import quizzes as quiz_services  # noqa: E402
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 USERS = 200  # Students signed in; each endpoint's requests cycle through them.
+SUBMITS = 600  # Attempts started before the run, each submitted once.
 CODE = "LOAD"
 MARK = "[bench-load]"  # In the body of every post the benchmark writes.
 WRK_SCRIPT = Path(__file__).with_name("wrk.lua")
@@ -135,10 +140,12 @@ def prepare() -> tuple[Course, User, list[User]]:
     call_command("migrate", verbosity=0)
     call_command("collectstatic", interactive=False, verbosity=0)  # Production's manifest.
     started = time.perf_counter()
-    call_command("seed_load", force=True)  # A throwaway database of its own.
-    print(f"seed_load: {time.perf_counter() - started:.1f} s")
+    # Every run starts from the same course: the last run's writes are gone.
+    call_command("seed_load", fresh=True, force=True, stdout=io.StringIO())
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # Fresh tables need the planner's statistics.
+    print(f"seed_load --fresh and ANALYZE: {time.perf_counter() - started:.1f} s")
     course = Course.objects.get(code=CODE)
-    Post.objects.filter(discussion__item__module__course=course, body__contains=MARK).delete()
     instructor = course.instructors.order_by("pk").first()
     students = list(
         User.objects.filter(cohorts__courses=course).order_by("username").distinct()[:USERS]
@@ -157,6 +164,24 @@ def live_session(course: Course, instructor: User, students: list[User]) -> Live
     return session
 
 
+def new_attempts(course: Course, students: list[User], exclude) -> list[Attempt]:
+    """Up to SUBMITS attempts started afresh, each by another student where possible."""
+    taken = {(a.quiz_id, a.user_id) for a in exclude}
+    quizzes = list(Quiz.objects.filter(item__module__course=course).order_by("pk"))
+    started = []
+    for quiz in quizzes:
+        for student in students:
+            if len(started) == SUBMITS:
+                return started
+            if (quiz.pk, student.pk) in taken:
+                continue
+            try:
+                started.append(quiz_services.attempt_start(quiz=quiz, user=student))
+            except quiz_services.QuizError:
+                break  # Closed, or no attempt left: the next quiz.
+    return started
+
+
 def endpoints(course: Course, instructor: User, students: list[User], port: int):
     """Every endpoint the benchmark drives, with its requests."""
     signed = [(s, *sign_in(s)) for s in students]
@@ -168,20 +193,17 @@ def endpoints(course: Course, instructor: User, students: list[User], port: int)
         sys.exit("The LOAD course has no case reading or discussion: run seed_load --fresh.")
     session = live_session(course, instructor, students)
 
-    # Open attempts by the signed-in students: one each for autosave, and the rest to
-    # submit. Autosave goes to the first question of its attempt.
-    open_attempts = list(
-        Attempt.objects.filter(
+    # The seed's open attempts take the autosaves (to their first question); new ones,
+    # started as students start them, are there to submit, each once.
+    saving = {
+        a.pk: a
+        for a in Attempt.objects.filter(
             quiz__item__module__course=course, user__in=students, submitted_at__isnull=True
-        ).order_by("user_id", "pk")
-    )
-    saving, submitting, seen = {}, [], set()
-    for attempt in open_attempts:
-        if attempt.user_id in seen:
-            submitting.append(attempt)
-        else:
-            seen.add(attempt.user_id)
-            saving[attempt.pk] = attempt
+        )
+    }
+    submitting = new_attempts(course, students, exclude=saving.values())
+    if not submitting:
+        sys.exit("No quiz attempt could be started to submit: run seed_load --fresh.")
     first_slots = {}
     for slot in (
         AttemptQuestion.objects.filter(attempt_id__in=list(saving))
@@ -250,8 +272,7 @@ def endpoints(course: Course, instructor: User, students: list[User], port: int)
         [
             line("POST", reverse("cases:attempt_submit", args=[a.pk]), *cookies[a.user_id])
             for a in submitting
-        ]
-        or ["GET\t/\t\t"],
+        ],
         302,
     )
     yield Endpoint(
@@ -472,6 +493,7 @@ def main() -> int:
         sys.exit("wrk is not installed: `apt-get install -y wrk` (make bench does it).")
     cache_name = check_cache()
     course, instructor, students = prepare()
+    began = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         pg_version = cursor.fetchone()[0].split()[0]
@@ -513,6 +535,14 @@ def main() -> int:
             print(
                 "mix weights (requests in a hundred): "
                 + ", ".join(f"{k} {v}" for k, v in WEIGHTS.items())
+            )
+            submitted = Attempt.objects.filter(
+                quiz__item__module__course=course, submitted_at__gte=began
+            ).count()
+            print(
+                f"quiz submit: {submitted} attempts submitted during the run, "
+                f"of {SUBMITS} started for it; any later request resubmits one (a 302 "
+                "after one query)."
             )
             failed = any(text.startswith("errors") for text in missed)
         finally:
