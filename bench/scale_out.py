@@ -34,11 +34,13 @@ server CPU each request cost.
 
 Last, two negative controls restart the pair broken on purpose and run the session
 checks again, which must fail: B signing with another DJANGO_SECRET_KEY (B refuses
-the sessions A signs in); and each process with its own local-memory cache
-(REDIS_URL empty; one worker each, so the outcome does not hang on which worker
-answers). Signing in still works there, as sessions are cached_db and a cache miss
-reads the table, but signing out ends the session only in the cache of the process
-that did it: the replayed cookie is still signed in on A.
+the sessions A signs in); and each process reading sessions through its own
+local-memory cache (bench/local_session_cache.py; one worker each, so the outcome does
+not hang on which worker answers). Signing in still works there, as sessions are
+cached_db and a cache miss reads the table, but signing out ends the session only in
+the cache of the process that did it: the replayed cookie is still signed in on A.
+(Without REDIS_URL the app itself keeps sessions in the database alone for this
+reason.)
 
 Prints a table of every step: instance, status, what was checked, pass or fail. Exits
 non-zero if a check fails, a control is not caught, a server logged an error or the
@@ -876,6 +878,13 @@ def describe(instance: Instance) -> str:
 
 # Negative controls -----------------------------------------------------------------------
 
+# bench/local_session_cache.py: sessions cached_db over a local-memory cache.
+LOCAL_SESSION_CACHE = {
+    "REDIS_URL": "",
+    "DJANGO_SETTINGS_MODULE": "local_session_cache",
+    "PYTHONPATH": str(Path(__file__).resolve().parent),
+}
+
 CONTROLS = [
     (
         "B signs with another DJANGO_SECRET_KEY",
@@ -884,10 +893,10 @@ CONTROLS = [
         {"DJANGO_SECRET_KEY": "scale-out-control-a-different-key"},
     ),
     (
-        "each process keeps its own cache (REDIS_URL empty; 1 worker each)",
+        "each process reads sessions through its own memory (1 worker each)",
         1,
-        {"REDIS_URL": ""},
-        {"REDIS_URL": ""},
+        LOCAL_SESSION_CACHE,
+        LOCAL_SESSION_CACHE,
     ),
 ]
 
