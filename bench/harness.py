@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from importlib import import_module
 from pathlib import Path
 from urllib.parse import urlencode
@@ -320,3 +321,22 @@ def table(title: str, rows: list[tuple[str, str]]) -> None:
     width = max(len(label) for label, _value in rows)
     for label, value in rows:
         print(f"  {label:<{width}}  {value}")
+
+
+def run_setting(workers: int, threads: int, cache_name: str) -> str:
+    """One line on what a run ran on: gunicorn, PostgreSQL, the cache, the time, the
+    cores and how busy others kept them a moment before (warned of when it is much)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg_version = cursor.fetchone()[0].split()[0]
+    idle = machine_busy(1.0)
+    if idle > 0.2:
+        print(f"warning: other processes keep the machine {idle:.0%} busy; expect slower numbers")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"gunicorn {workers} workers x {threads} threads (gthread), DEBUG off; PostgreSQL "
+        f"{pg_version}, persistent connections; cache and sessions: {cache_name}; {stamp}; "
+        f"nproc {len(os.sched_getaffinity(0))}, {idle:.0%} busy before the run"
+    )

@@ -40,7 +40,7 @@ import threading
 import time
 from bisect import bisect_left
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import production
@@ -51,7 +51,7 @@ production.setup(
 )
 
 from django.core.management import call_command  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+from django.db import transaction  # noqa: E402
 from django.urls import reverse  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from harness import (  # noqa: E402
@@ -65,9 +65,9 @@ from harness import (  # noqa: E402
     cpu_seconds,
     create_database,
     free_port,
-    machine_busy,
     percentile,
     pids_named,
+    run_setting,
     sign_in,
     start_gunicorn,
     stop_gunicorn,
@@ -364,18 +364,7 @@ def main() -> int:
     call_command("collectstatic", interactive=False, verbosity=0)  # Production's manifest.
     item, instructor, users = seed()
     session = fresh_session(item, instructor)
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        pg_version = cursor.fetchone()[0].split()[0]
-    idle = machine_busy(1.0)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    config = (
-        f"gunicorn {WORKERS} workers x {THREADS} threads (gthread); PostgreSQL {pg_version}; "
-        f"cache and sessions: {cache_name}; {stamp}; nproc {len(os.sched_getaffinity(0))}, "
-        f"{idle:.0%} busy before the run"
-    )
-    if idle > 0.2:
-        print(f"warning: other processes keep the machine {idle:.0%} busy; expect slower numbers")
+    config = run_setting(WORKERS, THREADS, cache_name)
 
     port = int(os.environ.get("BENCH_PORT") or free_port())
     workdir = Path(tempfile.mkdtemp(prefix="bench-live-"))

@@ -37,7 +37,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -61,8 +60,8 @@ from harness import (  # noqa: E402
     cpu_seconds,
     create_database,
     free_port,
-    machine_busy,
     pids_named,
+    run_setting,
     sign_in,
     start_gunicorn,
     stop_gunicorn,
@@ -494,25 +493,16 @@ def main() -> int:
     cache_name = check_cache()
     course, instructor, students = prepare()
     began = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW server_version")
-        pg_version = cursor.fetchone()[0].split()[0]
     counts = (
         Membership.objects.filter(cohort__courses=course).count(),
         ModuleItem.objects.filter(module__course=course).count(),
         Post.objects.filter(discussion__item__module__course=course).count(),
     )
-    idle = machine_busy(1.0)
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(
-        f"gunicorn {WORKERS} workers x {THREADS} threads (gthread), DEBUG off; PostgreSQL "
-        f"{pg_version}, persistent connections; cache and sessions: {cache_name}; {stamp}; "
-        f"nproc {len(os.sched_getaffinity(0))}, {idle:.0%} busy before the run; "
-        f"course {CODE}: {counts[0]} students x {counts[1]} items, {counts[2]} posts; "
-        f"wrk {CONNECTIONS} connections, {SECONDS:g} s an endpoint"
+        f"{run_setting(WORKERS, THREADS, cache_name)}; course {CODE}: {counts[0]} students x "
+        f"{counts[1]} items, {counts[2]} posts; wrk {CONNECTIONS} connections, {SECONDS:g} s "
+        "an endpoint"
     )
-    if idle > 0.2:
-        print(f"warning: other processes keep the machine {idle:.0%} busy; expect slower numbers")
 
     port = int(os.environ.get("BENCH_PORT") or free_port())
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
