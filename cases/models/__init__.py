@@ -71,7 +71,7 @@ from cases.models.stances import (
     StancePair,
     StancePhase,
 )
-from cases.models.status import WorkStatus, with_student_work, work_status
+from cases.models.status import DueWork, WorkStatus, due_work, work_status
 from cases.models.thesis import (
     MAX_JUSTIFICATION_CHARS,
     SpectrumExercise,
@@ -106,6 +106,7 @@ __all__ = [
     "Decision",
     "DecisionCommit",
     "Discussion",
+    "DueWork",
     "EmailSettings",
     "Extension",
     "FeedbackRelease",
@@ -153,6 +154,6 @@ __all__ = [
     "Work",
     "WorkState",
     "WorkStatus",
-    "with_student_work",
+    "due_work",
     "work_status",
 ]

@@ -3,11 +3,12 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cases.http import HtmxHttpRequest
-from cases.models import Assignment, Course, WorkStatus, with_student_work, work_status
+from cases.models import Course, WorkStatus, due_work, work_status
 from cases.permissions import is_admin, is_teaching_staff, live_sessions_to_join
 
 UPCOMING_LIMIT = 12
@@ -32,18 +33,12 @@ def home(request: HtmxHttpRequest):
     if not courses and is_teaching_staff(user):
         return redirect("cases:instructor_dashboard")
     now = timezone.now()
-    mine = with_student_work(
-        Assignment.objects.for_student(user).select_related("item__module__course", "cohort"),
-        user,
-    )
-    upcoming = list(mine.upcoming(now)[:UPCOMING_LIMIT])
-    recent = list(
-        mine.open()
-        .filter(due_at__lt=now, due_at__gte=now - RECENTLY_DUE)
-        .order_by("-due_at")[:UPCOMING_LIMIT]
-    )
+    upcoming, recent = due_work(user, now, limit=UPCOMING_LIMIT, recent=RECENTLY_DUE)
+    # The item's URL reversed once, not once a row.
+    head, tail = reverse("cases:item_detail", args=[0]).rsplit("0", 1)
     for assignment in upcoming + recent:
         assignment.status = work_status(assignment, now)
+        assignment.url = f"{head}{assignment.item_id}{tail}"
     # Past due and finished needs no attention; past due and unfinished does.
     overdue = [a for a in recent if a.status == WorkStatus.LATE and _unfinished(a)]
     return render(

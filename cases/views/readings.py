@@ -3,7 +3,7 @@ from collections import Counter
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -131,9 +131,12 @@ def _with_citation_counts(case: CaseStudy, user, access: CaseAccess):
                 )
             )
         )
-    counts = Counter(
-        n for numbers in citing.values_list("cited_paragraphs", flat=True) for n in numbers
-    )
+    # Posts citing the same paragraphs are counted in the database: a class's thread
+    # has hundreds of posts but few distinct lists to decode.
+    counts = Counter()
+    for numbers, posts in citing.values_list("cited_paragraphs").annotate(n=Count("pk")).order_by():
+        for number in numbers:
+            counts[number] += posts
     html = case.body_html
     for number, count in counts.items():
         marker = f'data-paragraph="{number}">'
