@@ -47,6 +47,7 @@ from cases.permissions import (
     course_to_grade,
     course_to_teach,
     graded_students,
+    joined_session_version,
     live_access,
     live_session_to_run,
     live_sessions_with_access,
@@ -158,8 +159,8 @@ def live_session_join(request: HtmxHttpRequest, pk: int):
 
 def _student_context(request, session: LiveSession, access: LiveAccess, form=None) -> dict:
     poll = session.current_poll
-    mine = None
-    if poll is not None:
+    mine = getattr(session, "my_answer", None)  # Loaded with the session, or asked now.
+    if poll is not None and not hasattr(session, "my_answer"):
         mine = LiveAnswer.objects.filter(poll=poll, user=request.user).first()
     if poll is not None and poll.state == PollState.OPEN and form is None:
         form = LiveAnswerForm(poll=poll, initial=LiveAnswerForm.initial_for(poll, mine))
@@ -183,10 +184,13 @@ def live_state(request: HtmxHttpRequest, pk: int):
     """Students the session is for: the poll on screen, their answer and any revealed
     results, for the phone to poll. `known` is the version the phone shows: while the
     session has not changed the answer is 204 and htmx leaves the page alone."""
-    session, access = access_live_session_joined(request.user, pk)
+    known = request.GET.get("known")
+    if known is not None and known == str(joined_session_version(request.user, pk)):
+        return HttpResponse(status=204)  # Joined, and nothing changed: one query.
+    session, access = access_live_session_joined(request.user, pk, with_answer=True)
     if access.runs:
         return redirect(session)
-    if request.GET.get("known") == str(session.version):
+    if known == str(session.version):
         return HttpResponse(status=204)
     context = _student_context(request, session, access)
     if not request.htmx or request.htmx.history_restore_request:

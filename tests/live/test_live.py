@@ -270,6 +270,30 @@ def test_a_phone_hears_nothing_until_the_session_changes(world, session, client_
     assert "<html" not in html and f"known={version + 1}" in html
 
 
+def test_an_unchanged_phone_poll_is_one_query_and_a_change_shows_the_students_answer(
+    world, session, client_for
+):
+    client = client_for("student")
+    student = world.users["student"]
+    services.join(session, student)
+    poll = _poll(session, kind="multiple", options=["Licence", "Joint venture", "Stay out"])
+    services.answer_save(session=session, poll=poll, user=student, answer={"choices": [0, 2]})
+    session.refresh_from_db()
+    url = reverse("cases:live_state", args=[session.pk])
+    with CaptureQueriesContext(connection) as queries:
+        unchanged = client.get(url, {"known": session.version}, headers={"HX-Request": "true"})
+    assert unchanged.status_code == 204
+    assert len(_data_queries(queries)) == 2  # The user, then the version if joined.
+    changed = client.get(url, {"known": session.version - 1}, headers={"HX-Request": "true"})
+    html = changed.content.decode()
+    assert changed.status_code == 200
+    assert "Your answer: <strong>Licence; Stay out</strong>" in html
+    assert html.count("checked") == 2 and "Change my answer" in html
+    # Someone who has not joined gets no shortcut: the full check, then their state.
+    other = client_for("other_student")
+    assert other.get(url, {"known": session.version}).status_code == 404
+
+
 # Cold calls and marks ------------------------------------------------------------------
 
 
