@@ -1,6 +1,7 @@
 import pytest
 from django.db import connection
 from django.db.models import F
+from django.utils import timezone
 
 from cases.models import ReadingProgress
 from cases.services.readings import (
@@ -87,8 +88,10 @@ def test_heartbeat_credits_elapsed_time_capped_per_beat():
     assert progress.last_paragraph == 2
 
 
-def test_a_repeated_heartbeat_gains_nothing():
+def test_a_repeated_heartbeat_gains_nothing(monkeypatch):
     case, user = make_case(), UserFactory()
+    moment = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: moment)  # No second passes between beats.
     reading_open(user=user, case=case)
     ReadingProgress.objects.update(last_beat=F("last_beat") - 10)
     reading_heartbeat(user=user, case=case, paragraph=1)
