@@ -1,4 +1,4 @@
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseNotModified
 from django_htmx.middleware import HtmxDetails
 
 
@@ -15,3 +15,13 @@ def parse_int(value: str | None, *, low: int = 0, high: int = 2**31 - 1) -> int 
         return None
     number = int(value)
     return number if low <= number <= high else None
+
+
+def not_modified(request: HttpRequest, etag: str) -> HttpResponseNotModified | None:
+    """A 304 carrying the ETag when the request's If-None-Match names it (the polled
+    fragments send the ETag they show); None when the caller must answer in full."""
+    if etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+        response["ETag"] = etag
+        return response
+    return None

@@ -5,7 +5,7 @@ from datetime import datetime
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, Sum
-from django.http import Http404, HttpResponseNotModified
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from cases.forms import DiscussionSettingsForm, ParticipationGradeForm
-from cases.http import HtmxHttpRequest, parse_int
+from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import (
     Course,
     Discussion,
@@ -317,10 +317,8 @@ def thread_posts(request: HtmxHttpRequest, pk: int):
     An unchanged thread answers 304 Not Modified before touching the posts."""
     item, discussion, access = _discussion_item(request.user, pk)
     etag = _etag(discussion, request.user)
-    if etag in request.headers.get("If-None-Match", ""):
-        response = HttpResponseNotModified()
-        response["ETag"] = etag
-        return response
+    if unchanged := not_modified(request, etag):
+        return unchanged
     if not request.htmx or request.htmx.history_restore_request:
         return item_discussion(request, item, access)
     context = _thread_context(request, item, discussion, access)

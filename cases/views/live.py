@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Max, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,7 +26,7 @@ from cases.forms.live import (
     MarkForm,
     PollForm,
 )
-from cases.http import HtmxHttpRequest, parse_int
+from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import (
     Cohort,
     ColdCall,
@@ -76,14 +76,6 @@ def _etag(session: LiveSession, view: str) -> str:
         f'W/"live-{view}-{session.pk}-v{session.version}-a{session.answer_count}'
         f'-{answered}-j{session.joined_count}"'
     )
-
-
-def _not_modified(request, etag: str):
-    if etag in request.headers.get("If-None-Match", ""):
-        response = HttpResponseNotModified()
-        response["ETag"] = etag
-        return response
-    return None
 
 
 def _with_etag(response, etag: str):
@@ -260,7 +252,7 @@ def live_projector(request: HtmxHttpRequest, pk: int):
     )
     etag = _etag(session, "projector")
     partial = request.htmx and not request.htmx.history_restore_request
-    if partial and (unchanged := _not_modified(request, etag)):
+    if partial and (unchanged := not_modified(request, etag)):
         return unchanged
     context = {
         "session": session,
@@ -335,7 +327,7 @@ def live_session(request: HtmxHttpRequest, pk: int):
         )
     etag = _etag(session, "console")
     if request.htmx and not request.htmx.history_restore_request:
-        if unchanged := _not_modified(request, etag):
+        if unchanged := not_modified(request, etag):
             return unchanged
         context = {
             "session": session,

@@ -6,14 +6,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Max, Q
-from django.http import HttpResponseNotModified
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases.forms.notifications import PreferencesForm
-from cases.http import HtmxHttpRequest, parse_int
+from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import EmailSettings, Notification, NotificationPreference
 
 PAGE_SIZE = 30
@@ -28,10 +27,8 @@ def notification_bell(request: HtmxHttpRequest):
         unread=Count("pk", filter=Q(read_at__isnull=True)), last=Max("pk")
     )
     etag = f'W/"bell-{request.user.pk}-{counts["unread"]}-{counts["last"] or 0}"'
-    if etag in request.headers.get("If-None-Match", ""):
-        response = HttpResponseNotModified()
-        response["ETag"] = etag
-        return response
+    if unchanged := not_modified(request, etag):
+        return unchanged
     response = render(
         request, "cases/notifications/bell.html", {"unread": counts["unread"], "etag": etag}
     )

@@ -1,6 +1,5 @@
 """The response tracker: who has done what, live, for the course's staff."""
 
-from django.http import HttpResponseNotModified
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -8,7 +7,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from cases.http import HtmxHttpRequest, parse_int
+from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import (
     Attempt,
     DecisionCommit,
@@ -59,10 +58,8 @@ def tracker(request: HtmxHttpRequest, pk: int):
         version = course_version(course, now)
         shown = urlencode(sorted((k, str(v)) for k, v in filters.items()))
         etag = f'W/"tracker-{course.pk}-u{request.user.pk}-{version}-{shown}"'
-        if etag in request.headers.get("If-None-Match", ""):
-            response = HttpResponseNotModified()
-            response["ETag"] = etag
-            return response
+        if unchanged := not_modified(request, etag):
+            return unchanged
     matrix = course_matrix(
         request.user,
         course,
