@@ -625,12 +625,10 @@ def access_live_session_joined(
 def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
     """Running sessions of these courses (those the user takes) that are for them. Most
     of the time none runs: a plain query says so before the full check's."""
-    running = LiveSession.objects.filter(ended_at__isnull=True, course__in=courses)
-    if not running.exists():
+    course_ids = [course.pk for course in courses]
+    if not LiveSession.objects.filter(ended_at__isnull=True, course__in=course_ids).exists():
         return []
-    sessions = live_sessions_with_access(user).filter(
-        ended_at__isnull=True, course__in=Course.objects.taken_by(user)
-    )
+    sessions = live_sessions_with_access(user).filter(ended_at__isnull=True, course__in=course_ids)
     return [s for s in sessions if (access := live_access(s, user)) and access.may_join]
 
 

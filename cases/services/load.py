@@ -920,7 +920,7 @@ class _Builder:
             )
             for student in before:
                 value = rng.randint(1, 7)
-                start, _end = self._window(item, student)
+                start, end = self._window(item, student)
                 when = self._moment(start, min(self.now, stance.after_opens_at))
                 rows.append(
                     StanceAnswer(
@@ -934,7 +934,7 @@ class _Builder:
                 )
                 if student.pk in after:
                     moved = max(1, min(7, value + rng.choice([-2, -1, 0, 0, 1, 1, 2])))
-                    when = self._moment(stance.after_opens_at, self._window(item, student)[1])
+                    when = self._moment(stance.after_opens_at, end)
                     rows.append(
                         StanceAnswer(
                             stance=stance,
