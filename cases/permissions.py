@@ -42,6 +42,7 @@ from cases.models import (
     StancePair,
     User,
 )
+from cases.sql import table as sql_table
 from cases.timezones import activate_for
 
 
@@ -138,7 +139,7 @@ def access_course(user, course_id: int) -> tuple[Course, CourseAccess]:
 def _course_roles_sql() -> str:
     """A course with the user's three roles in it, in plain SQL: every course page and
     poll asks, and composing the same question through the ORM cost 6 ms of Python."""
-    course = connection.ops.quote_name(Course._meta.db_table)
+    course = sql_table(Course)
     return f"SELECT c.*, {_roles_sql('c.id')} FROM {course} c WHERE c.id = %s"  # noqa: S608
 
 
@@ -147,7 +148,7 @@ def _roles_sql(course_id: str) -> str:
     `course_id`: `_is_instructor`, `_is_ta` and `_is_student`, each taking the user's id
     as a parameter (as `_roles` does through the ORM)."""
     table = {
-        name: connection.ops.quote_name(model._meta.db_table)
+        name: sql_table(model)
         for name, model in {
             "instructors": Course.instructors.through,
             "assistants": Course.teaching_assistants.through,
@@ -263,7 +264,7 @@ def _item_access_query():
         for n, (name, deeper) in enumerate(related.items()):
             field = model._meta.get_field(name)
             child = f"{alias}_{n}"
-            table = qn(field.related_model._meta.db_table)
+            table = sql_table(field.related_model)
             if field.concrete:  # A foreign key or one-to-one on this model.
                 target = qn(field.target_field.column)
                 on = f"{child}.{target} = {alias}.{qn(field.column)}"
@@ -275,8 +276,8 @@ def _item_access_query():
 
     related = ModuleItem.objects.with_content().select_related("module__course").query
     walk(ModuleItem, "t", related.select_related, None, None)
-    assignments = qn(Assignment._meta.db_table)
-    memberships = qn(Membership._meta.db_table)
+    assignments = sql_table(Assignment)
+    memberships = sql_table(Membership)
     course_id = f"{aliases[Course]}.{qn(Course._meta.pk.column)}"
     # `_assigned` is `Assignment.objects.open().for_student(user)` for the item.
     sql = f"""
@@ -286,7 +287,7 @@ SELECT {", ".join(columns)}, {_roles_sql(course_id)},
         WHERE asg.item_id = t.{qn(ModuleItem._meta.pk.column)} AND mem.user_id = %s
         AND (asg.opens_at IS NULL OR asg.opens_at <= %s)
     ) AS _assigned
-FROM {qn(ModuleItem._meta.db_table)} t {" ".join(joins)}
+FROM {sql_table(ModuleItem)} t {" ".join(joins)}
 WHERE t.id = %s
 """  # noqa: S608 (table and column names from the models; values are parameters)
     width = len(columns)
@@ -404,8 +405,8 @@ def is_teaching_staff(user) -> bool:
 def _teaching_staff_sql() -> str:
     """Plain SQL: every page's navigation asks, and composing the same question through
     the ORM cost ten times what PostgreSQL spends answering it."""
-    instructors = connection.ops.quote_name(Course.instructors.through._meta.db_table)
-    assistants = connection.ops.quote_name(Course.teaching_assistants.through._meta.db_table)
+    instructors = sql_table(Course.instructors.through)
+    assistants = sql_table(Course.teaching_assistants.through)
     return (
         f"SELECT 1 FROM {instructors} WHERE user_id = %s "  # noqa: S608 (model tables)
         f"UNION ALL SELECT 1 FROM {assistants} WHERE user_id = %s LIMIT 1"
@@ -663,8 +664,8 @@ def joined_session_version(user, session_id: int) -> int | None:
 
 @functools.cache
 def _joined_version_sql() -> str:
-    sessions = connection.ops.quote_name(LiveSession._meta.db_table)
-    attendance = connection.ops.quote_name(LiveAttendance._meta.db_table)
+    sessions = sql_table(LiveSession)
+    attendance = sql_table(LiveAttendance)
     return (
         f"SELECT s.version FROM {sessions} s WHERE s.id = %s AND EXISTS "  # noqa: S608
         f"(SELECT 1 FROM {attendance} a WHERE a.session_id = s.id AND a.user_id = %s)"

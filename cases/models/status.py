@@ -11,6 +11,7 @@ from cases.models.discussions import Discussion, Post
 from cases.models.quizzes import Attempt, AttemptState, Quiz
 from cases.models.readings import CaseReading, ReadingProgress
 from cases.models.work import Work
+from cases.sql import tables
 
 
 class WorkStatus(models.TextChoices):
@@ -119,23 +120,20 @@ def _datetime_converters() -> list:
 
 @functools.cache
 def _due_work_sql() -> str:
-    table = {
-        model.__name__: connection.ops.quote_name(model._meta.db_table)
-        for model in (
-            Assignment,
-            Membership,
-            ModuleItem,
-            Module,
-            Course,
-            ReadingProgress,
-            CaseReading,
-            Attempt,
-            Quiz,
-            Post,
-            Discussion,
-            Work,
-        )
-    }
+    table = tables(
+        Assignment,
+        Membership,
+        ModuleItem,
+        Module,
+        Course,
+        ReadingProgress,
+        CaseReading,
+        Attempt,
+        Quiz,
+        Post,
+        Discussion,
+        Work,
+    )
     progress = f"""FROM {table["ReadingProgress"]} rp JOIN {table["CaseReading"]} cr
             ON cr.case_id = rp.case_id WHERE cr.item_id = a.item_id AND rp.user_id = %s"""
     attempts = f"""FROM {table["Attempt"]} att JOIN {table["Quiz"]} q ON q.id = att.quiz_id

@@ -38,6 +38,8 @@ from cases.models import (
 )
 from cases.permissions import CourseAccess, graded_cohorts
 from cases.services.work import with_extension, work_points
+from cases.sql import table as sql_table
+from cases.sql import tables
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
@@ -398,11 +400,8 @@ def course_version(course, now) -> str:
 
 @functools.cache
 def _version_sql() -> str:
-    table = {
-        model.__name__: connection.ops.quote_name(model._meta.db_table)
-        for model in (Assignment, Work, Extension, Membership, ModuleItem, Module, GradeCategory)
-    }
-    course_cohorts = connection.ops.quote_name(Course.cohorts.through._meta.db_table)
+    table = tables(Assignment, Work, Extension, Membership, ModuleItem, Module, GradeCategory)
+    course_cohorts = sql_table(Course.cohorts.through)
     # The course's items; %s is the course.
     items = (
         f"SELECT i.id FROM {table['ModuleItem']} i JOIN {table['Module']} m "  # noqa: S608
