@@ -3,6 +3,7 @@ written through to the database, so a Redis that is down, restarting or unreacha
 must read as a cache miss, not fail every signed-in page; the short timeouts keep a
 host that blackholes packets from holding requests for seconds."""
 
+import functools
 import logging
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
@@ -14,6 +15,26 @@ UNAVAILABLE = (ConnectionError, TimeoutError)
 TIMEOUTS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 
 
+def _or(fallback):
+    """The method, or `fallback(*its arguments)` with a warning while Redis is
+    unreachable."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def tolerant(self, *args, **kwargs):
+            try:
+                return method(self, *args, **kwargs)
+            except UNAVAILABLE as error:
+                logger.warning(
+                    "Redis unavailable (%s): %s; the cache reads as empty", method.__name__, error
+                )
+                return fallback(*args, **kwargs)
+
+        return tolerant
+
+    return decorate
+
+
 class TolerantRedisCache(RedisCache):
     """Reads miss and writes are skipped while Redis is unreachable, with a warning."""
 
@@ -21,59 +42,34 @@ class TolerantRedisCache(RedisCache):
         params = {**params, "OPTIONS": {**TIMEOUTS, **params.get("OPTIONS", {})}}
         super().__init__(server, params)
 
-    def _unavailable(self, operation: str, error: Exception) -> None:
-        logger.warning("Redis unavailable (%s): %s; the cache reads as empty", operation, error)
-
+    @_or(lambda key, default=None, version=None: default)
     def get(self, key, default=None, version=None):
-        try:
-            return super().get(key, default, version)
-        except UNAVAILABLE as error:
-            self._unavailable("get", error)
-            return default
+        return super().get(key, default, version)
 
+    @_or(lambda keys, version=None: {})
     def get_many(self, keys, version=None):
-        try:
-            return super().get_many(keys, version)
-        except UNAVAILABLE as error:
-            self._unavailable("get_many", error)
-            return {}
+        return super().get_many(keys, version)
 
-    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            super().set(key, value, timeout, version)
-        except UNAVAILABLE as error:
-            self._unavailable("set", error)
-
-    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().add(key, value, timeout, version)
-        except UNAVAILABLE as error:
-            self._unavailable("add", error)
-            return False
-
-    def delete(self, key, version=None):
-        try:
-            return super().delete(key, version)
-        except UNAVAILABLE as error:
-            self._unavailable("delete", error)
-            return False
-
+    @_or(lambda key, version=None: False)
     def has_key(self, key, version=None):
-        try:
-            return super().has_key(key, version)
-        except UNAVAILABLE as error:
-            self._unavailable("has_key", error)
-            return False
+        return super().has_key(key, version)
 
+    @_or(lambda key, value, timeout=DEFAULT_TIMEOUT, version=None: None)
+    def set(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        super().set(key, value, timeout, version)
+
+    @_or(lambda key, value, timeout=DEFAULT_TIMEOUT, version=None: False)
+    def add(self, key, value, timeout=DEFAULT_TIMEOUT, version=None):
+        return super().add(key, value, timeout, version)
+
+    @_or(lambda data, timeout=DEFAULT_TIMEOUT, version=None: list(data))
     def set_many(self, data, timeout=DEFAULT_TIMEOUT, version=None):
-        try:
-            return super().set_many(data, timeout, version)
-        except UNAVAILABLE as error:
-            self._unavailable("set_many", error)
-            return list(data)
+        return super().set_many(data, timeout, version)
 
+    @_or(lambda key, version=None: False)
+    def delete(self, key, version=None):
+        return super().delete(key, version)
+
+    @_or(lambda keys, version=None: None)
     def delete_many(self, keys, version=None):
-        try:
-            return super().delete_many(keys, version)
-        except UNAVAILABLE as error:
-            self._unavailable("delete_many", error)
+        return super().delete_many(keys, version)
