@@ -309,27 +309,40 @@ def present_students(session: LiveSession, students):
     )
 
 
-def pick_weight(spoken: int) -> float:
-    """A student's chance of being picked, against others': 1 for one who has not spoken
-    yet, a quarter for one who spoke once, a ninth for twice..."""
-    return 1 / (1 + spoken) ** 2
+def pick_weight(turns: int) -> float:
+    """A student's chance of being picked, against others': 1 for one who has had no
+    turn yet, a quarter for one who had one, a ninth for two..."""
+    return 1 / (1 + turns) ** 2
+
+
+def current_call(session: LiveSession) -> ColdCall | None:
+    """The session's latest pick, the one the console shows and acts on. Ordered here,
+    not by the model's default: that ordering is dropped from grouped queries."""
+    calls = ColdCall.objects.filter(session=session).select_related("student")
+    return calls.order_by("-pk").first()
 
 
 @transaction.atomic
 def cold_call_pick(*, session: LiveSession, by: User, students, rng=None) -> ColdCall | None:
-    """Pick a present student, favouring those who have spoken least in the course and
-    never the one picked last. None when nobody else is there to pick."""
+    """Pick a present student, never the one picked last, favouring those who have had
+    fewest turns: times spoken in the course plus times called on in this session (a
+    call answered with a mark counts once). None when nobody else is there to pick."""
     rng = rng or random.SystemRandom()
     LiveSession.objects.select_for_update().filter(pk=session.pk).first()
-    last = ColdCall.objects.filter(session=session).values_list("student", flat=True).first()
+    last = current_call(session)
     candidates = present_students(session, students)
     if last is not None:
-        candidates = candidates.exclude(pk=last)
-    spoken = spoken_counts(session.course, candidates)
-    if not spoken:
+        candidates = candidates.exclude(pk=last.student_id)
+    turns = spoken_counts(session.course, candidates)
+    if not turns:
         return None
-    ids = sorted(spoken)
-    chosen = rng.choices(ids, weights=[pick_weight(spoken[pk]) for pk in ids])[0]
+    unmarked_calls = ColdCall.objects.filter(
+        session=session, student__in=list(turns), marks__isnull=True
+    )
+    for student_id in unmarked_calls.values_list("student", flat=True):
+        turns[student_id] += 1
+    ids = sorted(turns)
+    chosen = rng.choices(ids, weights=[pick_weight(turns[pk]) for pk in ids])[0]
     return ColdCall.objects.create(session=session, student_id=chosen, called_by=by)
 
 

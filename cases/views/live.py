@@ -282,12 +282,7 @@ def _roster(request, session: LiveSession, access: LiveAccess) -> list:
 
 
 def _console_context(request, session: LiveSession, access: LiveAccess, **extra) -> dict:
-    last_call = (
-        ColdCall.objects.filter(session=session)
-        .select_related("student")
-        .annotate(mark_count=Count("marks"))
-        .first()
-    )
+    last_call = services.current_call(session)
     roster = _roster(request, session, access)
     return {
         "session": session,
