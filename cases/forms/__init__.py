@@ -428,6 +428,11 @@ class ParticipationGradeForm(forms.Form):
     points = forms.DecimalField(min_value=0, max_digits=6, decimal_places=2)
     comment = forms.CharField(required=False, max_length=2000)
 
+    def __init__(self, *args, max_points=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if max_points is not None:
+            self.fields["points"].validators.append(MaxValueValidator(max_points))
+
 
 class DiscussionSettingsForm(forms.ModelForm):
     class Meta:
@@ -544,11 +549,45 @@ class WorkGradeForm(forms.Form):
         show_hidden_initial=True, label="Excused (left out of the grade)", required=False
     )
 
-    def __init__(self, *args, rubric=None, participation=False, **kwargs):
+    def __init__(
+        self, *args, rubric=None, participation=False, max_points=None, answers=(), **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.rubric = rubric
+        self.answers = list(answers)
         if not participation:
             del self.fields["participation"]
+        elif max_points is not None:
+            field = self.fields["participation"]
+            field.label = f"Participation points (out of {max_points})"
+            field.max_value = max_points
+            field.validators.append(MaxValueValidator(max_points))
+            field.widget.attrs["max"] = max_points
+        # Each short answer's points and comment, for "Save" and "Save and next" to
+        # grade with the rest.
+        for answer in self.answers:
+            most = answer.slot.question.points
+            self.fields[f"points_{answer.pk}"] = forms.DecimalField(
+                show_hidden_initial=True,
+                label=f"Points (out of {most.normalize():f})",
+                required=False,
+                min_value=0,
+                max_value=most,
+                max_digits=6,
+                decimal_places=2,
+                widget=forms.NumberInput(attrs={"step": "0.25"}),
+            )
+            self.fields[f"comment_{answer.pk}"] = forms.CharField(
+                show_hidden_initial=True,
+                label="Comment on this answer",
+                required=False,
+                max_length=5000,
+                widget=forms.Textarea(attrs={"rows": 2}),
+            )
+            self.initial.setdefault(
+                f"points_{answer.pk}", answer.points if answer.graded_at else None
+            )
+            self.initial.setdefault(f"comment_{answer.pk}", answer.comment)
         for index, criterion in enumerate(rubric.criteria if rubric else []):
             choices = [
                 (str(n), f"{level['label']} ({level['points']})")
@@ -560,6 +599,23 @@ class WorkGradeForm(forms.Form):
                 required=False,
                 widget=forms.RadioSelect,
             )
+
+    def answer_fields(self, answer):
+        """The bound points and comment fields of one short answer."""
+        return self[f"points_{answer.pk}"], self[f"comment_{answer.pk}"]
+
+    def graded_answers(self) -> list[tuple[int, object, str]]:
+        """(answer id, points, comment) for each short answer whose points or comment
+        this grader changed, with points given."""
+        changed = set(self.changed_data)
+        graded = []
+        for answer in self.answers:
+            points = self.cleaned_data.get(f"points_{answer.pk}")
+            comment = self.cleaned_data.get(f"comment_{answer.pk}", "")
+            touched = {f"points_{answer.pk}", f"comment_{answer.pk}"} & changed
+            if touched and points is not None:
+                graded.append((answer.pk, points, comment))
+        return graded
 
     def rubric_levels(self) -> dict[str, int]:
         return {

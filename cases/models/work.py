@@ -22,6 +22,17 @@ class WorkState(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
 
 
+class WorkQuerySet(models.QuerySet):
+    def waiting_for_grader(self):
+        """Work a person must still grade: short answers or participation to grade, or
+        handed in on an item with a rubric and not yet scored. Excused work waits for
+        nobody. The grading queue and the grader's "Save and next" both ask this."""
+        rubric_unscored = Q(
+            item__rubric__isnull=False, state=WorkState.SUBMITTED, rubric_score__isnull=True
+        )
+        return self.filter(excused=False).filter(Q(needs_grading=True) | rubric_unscored)
+
+
 class Work(models.Model):
     item = models.ForeignKey(ModuleItem, on_delete=models.CASCADE, related_name="work")
     user = models.ForeignKey(
@@ -50,6 +61,8 @@ class Work(models.Model):
     graded_at = models.DateTimeField(null=True, blank=True)
     # Any change to the row: the tracker's ETag (each item's latest, by index).
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WorkQuerySet.as_manager()
 
     class Meta:
         constraints = [

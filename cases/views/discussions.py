@@ -4,7 +4,7 @@ from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, Sum
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -558,8 +558,9 @@ def participation(request: HtmxHttpRequest, pk: int):
     item, discussion, access = _discussion_item(request.user, pk)
     if not access.can_grade:
         raise PermissionDenied
+    most = item.assignments.aggregate(most=Max("points"))["most"]
     if request.method == "POST":
-        form = ParticipationGradeForm(request.POST)
+        form = ParticipationGradeForm(request.POST, max_points=most)
         if (
             form.is_valid()
             and not _thread_students(item, request.user, access)
@@ -577,7 +578,8 @@ def participation(request: HtmxHttpRequest, pk: int):
             )
             messages.success(request, "Participation grade saved.")
         else:
-            messages.error(request, "Give points of 0 or more.")
+            limit = f" and at most {most}" if most is not None else ""
+            messages.error(request, f"Give points of 0 or more{limit}.")
         return redirect("cases:participation", pk=item.pk)
     course = item.module.course
     stats = (
@@ -610,6 +612,7 @@ def participation(request: HtmxHttpRequest, pk: int):
         "course": course,
         "discussion": discussion,
         "rows": rows,
+        "max_points": most,
         "most_cited": sorted(cited.items(), key=lambda kv: (-kv[1], kv[0]))[:8],
     }
     return render(request, "cases/discussions/participation.html", context)

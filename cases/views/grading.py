@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from cases.forms import GradeForm, RubricForm, WorkGradeForm, rubric_as_text
+from cases.forms import RubricForm, WorkGradeForm, rubric_as_text
 from cases.http import HtmxHttpRequest
 from cases.models import (
     Answer,
@@ -17,6 +17,7 @@ from cases.models import (
     ItemKind,
     ModuleItem,
     ParticipationGrade,
+    QuestionKind,
     Rubric,
     Work,
 )
@@ -27,7 +28,9 @@ from cases.permissions import (
     graded_students,
 )
 from cases.services import discussions as discussion_services
+from cases.services import quizzes as quiz_services
 from cases.services.grades import rubric_rescore, work_grade
+from cases.services.work import assignment_for_student
 from cases.views.tracker import student_work
 
 
@@ -38,27 +41,59 @@ def _neighbours(student_ids: list[int], current: int) -> tuple[int | None, int |
     return before, after
 
 
+def _next_waiting(item: ModuleItem, student_ids: list[int], current: int) -> int | None:
+    """The next student after `current` in the grader's order (from the top again at
+    the end) whose work on the item still waits for a person."""
+    waiting = set(
+        Work.objects.filter(item=item, user__in=student_ids)
+        .waiting_for_grader()
+        .values_list("user", flat=True)
+    )
+    at = student_ids.index(current)
+    for pk in student_ids[at + 1 :] + student_ids[:at]:
+        if pk in waiting:
+            return pk
+    return None
+
+
+def _short_answers(item: ModuleItem, student) -> list[Answer]:
+    """The student's short-text answers in their submitted attempts at a quiz item."""
+    if item.kind != ItemKind.QUIZ:
+        return []
+    return list(
+        Answer.objects.filter(
+            slot__attempt__quiz__item=item,
+            slot__attempt__user=student,
+            slot__attempt__state=AttemptState.SUBMITTED,
+            slot__question__kind=QuestionKind.SHORT_TEXT,
+        )
+        .select_related("slot__question", "slot__attempt")
+        .order_by("slot__attempt__number", "slot__position")
+    )
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def grade_work(request: HtmxHttpRequest, pk: int, student: int):
     """Instructors, TAs (their cohorts) and admins grade one student's work on one
-    item: the work beside a rubric, participation points, a comment the student sees
-    and "excused"; then on to the next student ("Save and next", or the n/p keys)."""
+    item: the work beside a rubric, points for each short answer, participation points,
+    a comment the student sees and "excused"; then "Save and next" goes on to the next
+    student whose work waits for a person (the n/p keys browse everyone)."""
     item, access = access_item(request.user, pk)
     if not access.can_grade:
         raise PermissionDenied
     course = item.module.course
     student = access_student(request.user, course, access, student)
-    order = graded_students(request.user, course, access).filter(Q(cohorts__assignments__item=item))
     student_ids = list(
-        order.order_by("last_name", "first_name", "username")
+        graded_students(request.user, course, access, item=item)
+        .order_by("last_name", "first_name", "username")
         .values_list("pk", flat=True)
-        .distinct()
     )
     if student.pk not in student_ids:
         student_ids.append(student.pk)
     previous, following = _neighbours(student_ids, student.pk)
     work = Work.objects.filter(item=item, user=student).first()
+    assignment = assignment_for_student(item.pk, student)
     discussion = getattr(item, "discussion", None)
     participation = discussion is not None and item.rubric_id is None
     grade = (
@@ -73,11 +108,21 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
     }
     for index, level in (work.rubric_levels if work else {}).items():
         initial[f"criterion_{index}"] = str(level)
+    short_answers = _short_answers(item, student)
     form = WorkGradeForm(
-        request.POST or None, initial=initial, rubric=item.rubric, participation=participation
+        request.POST or None,
+        initial=initial,
+        rubric=item.rubric,
+        participation=participation,
+        max_points=assignment.points if assignment else None,
+        answers=short_answers,
     )
     if request.method == "POST" and form.is_valid():
         data, changed = form.cleaned_data, set(form.changed_data)
+        for answer_id, points, comment in form.graded_answers():
+            quiz_services.answer_grade(
+                answer_id=answer_id, points=points, comment=comment, grader=request.user
+            )
         if "participation" in changed and data.get("participation") is not None:
             discussion_services.participation_grade(
                 discussion=discussion,
@@ -93,26 +138,19 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
         if fields:
             work_grade(item=item, student=student, grader=request.user, **fields)
         messages.success(request, f"Saved the grade for {student.display_name}.")
-        go_to = following if "next" in request.POST and following else student.pk
-        return redirect("cases:grade_work", pk=item.pk, student=go_to)
-    answers = []
-    if item.kind == ItemKind.QUIZ:
-        answers = list(
-            Answer.objects.filter(
-                slot__attempt__quiz__item=item,
-                slot__attempt__user=student,
-                slot__attempt__state=AttemptState.SUBMITTED,
-                slot__question__kind="short_text",
-            ).select_related("slot__question", "slot__attempt__user", "slot__attempt__quiz__item")
-        )
+        if "next" not in request.POST:
+            return redirect("cases:grade_work", pk=item.pk, student=student.pk)
+        if waiting := _next_waiting(item, student_ids, student.pk):
+            return redirect("cases:grade_work", pk=item.pk, student=waiting)
+        messages.info(request, f"No more work on “{item.title}” waits for a grade.")
+        return redirect("cases:grading_queue", pk=course.pk)
     context = {
         "item": item,
         "course": course,
         "student": student,
         "work": work,
         "form": form,
-        "answers": answers,
-        "answer_form": GradeForm(),
+        "short_answers": [(answer, *form.answer_fields(answer)) for answer in short_answers],
         "previous": previous,
         "following": following,
         "position": student_ids.index(student.pk) + 1,

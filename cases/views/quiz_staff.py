@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Min, Prefetch, Q
+from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -21,7 +21,6 @@ from cases.models import (
     Question,
     QuestionCategory,
     Work,
-    WorkState,
 )
 from cases.permissions import (
     access_answer_for_grading,
@@ -292,14 +291,18 @@ def grading_queue(request: HtmxHttpRequest, pk: int):
     answers = waiting.order_by("slot__attempt__submitted_at", "pk")[:QUEUE_PAGE_SIZE]
     # Whole pieces of work waiting for a person, item by item: participation to grade,
     # short answers, rubric items handed in and not yet scored.
+    waiting_work = Work.objects.filter(
+        item__module__course=course, user__in=students
+    ).waiting_for_grader()
+    # Each item's first waiting student in the grader's order (by name).
+    first_waiting = (
+        waiting_work.filter(item=OuterRef("item"))
+        .order_by("user__last_name", "user__first_name", "user__username")
+        .values("user")[:1]
+    )
     items = (
-        Work.objects.filter(item__module__course=course, user__in=students, excused=False)
-        .filter(
-            Q(needs_grading=True)
-            | Q(item__rubric__isnull=False, state=WorkState.SUBMITTED, rubric_score__isnull=True)
-        )
-        .values("item", "item__title", "item__kind")
-        .annotate(waiting=Count("pk"), first_student=Min("user"))
+        waiting_work.values("item", "item__title", "item__kind")
+        .annotate(waiting=Count("pk"), first_student=Subquery(first_waiting))
         .order_by("item__module__position", "item__position")
     )
     context = {

@@ -22,6 +22,7 @@ from cases.models import (
     Work,
     WorkState,
 )
+from cases.services.discussions import post_create
 from cases.services.readings import reading_mark_done
 from tests.factories import (
     CohortFactory,
@@ -142,6 +143,8 @@ def test_grading_with_a_rubric_and_moving_to_the_next_student(world, client_for)
     for user, last_name in [(student, "Adams"), (world.users["student_ta_elsewhere"], "Baker")]:
         user.last_name = last_name
         user.save()
+    # Baker has posted too, so Baker's work waits for the rubric next.
+    post_create(discussion=world.discussion, author=world.users["student_ta_elsewhere"], body="D.")
     url = reverse("cases:grade_work", args=[item.pk, student.pk])
     page = client.get(url)
     assert page["Cache-Control"].startswith("max-age=0")
