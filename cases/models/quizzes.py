@@ -300,3 +300,13 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"Answer to {self.slot}"
+
+    @property
+    def is_given(self) -> bool:
+        return answer_given(self.response)
+
+
+def answer_given(response: dict) -> bool:
+    """Whether a stored response is a real answer: a question never touched, or whose
+    answer was cleared, is stored as {} (older rows: {"choices": []})."""
+    return any(value not in (None, "", []) for value in response.values())

@@ -26,6 +26,7 @@ from cases.models import (
     QuestionKind,
     Quiz,
 )
+from cases.models.quizzes import answer_given
 from cases.services.work import assignment_for_student, refusal, work_sync, work_sync_items
 
 ZERO = Decimal("0")
@@ -234,7 +235,7 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
             chosen = [slot.choice_order[int(p)] for p in dict.fromkeys(places)]
             if kind == QuestionKind.SINGLE and len(chosen) > 1:
                 raise InvalidAnswer("Choose one answer.")
-            return {"choices": chosen}
+            return {"choices": chosen} if chosen else {}
         value = (raw.get("value") or "").strip()
         if kind == QuestionKind.TRUE_FALSE:
             return {"value": {"true": True, "false": False}[value]} if value else {}
@@ -253,6 +254,9 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
                 raise InvalidAnswer("Choose a point on the scale.")
             return {"scale": scale} if scale else {}
         if kind == QuestionKind.SPECTRUM:
+            # A slider always posts a place; "not placed yet" ticked means it is none.
+            if raw.get("unplaced"):
+                return {}
             position = int(value) if value else None
             if position is not None and not 0 <= position <= 100:
                 raise InvalidAnswer("Place it between 0 and 100.")
@@ -266,6 +270,19 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
 class SaveResult:
     saved: int
     stale: int
+
+
+def attempt_progress(attempt_id: int) -> tuple[int, int]:
+    """How many of the attempt's questions have a real answer, and how many it has:
+    what the take page, its autosave and the confirm page all show. One query."""
+    responses = Answer.objects.filter(slot__attempt_id=attempt_id).values_list(
+        "response", flat=True
+    )
+    return answered_count(responses), len(responses)
+
+
+def answered_count(responses) -> int:
+    return sum(1 for response in responses if answer_given(response))
 
 
 @transaction.atomic

@@ -196,7 +196,7 @@ def attempt_detail(request: HtmxHttpRequest, pk: int):
         "questions": _question_views(attempt, page_slots, released=False),
         "page": page,
         "pages": pages,
-        "answered": sum(1 for s in slots if s.answer.response),
+        "answered": services.answered_count(s.answer.response for s in slots),
         "total": len(slots),
         "seconds_left": attempt.seconds_left(),
         "likert": LIKERT_LABELS,
@@ -217,6 +217,7 @@ def _posted_answers(request: HtmxHttpRequest) -> dict[int, dict]:
             answers[slot_id] = {
                 "choices": request.POST.getlist(name),
                 "value": request.POST.get(name, ""),
+                "unplaced": request.POST.get(f"{name}_unplaced") == "1",
             }
     return answers
 
@@ -249,11 +250,15 @@ def attempt_save(request: HtmxHttpRequest, pk: int):
         messages.error(request, str(error))
         return redirect(attempt_url)
     if request.htmx:
-        return render(
-            request,
-            "cases/quizzes/attempt_detail.html#saved-note",
-            {"question": {"slot_id": next(iter(answers), 0)}, "saved_at": timezone.now()},
-        )
+        # The "saved" note, and the count of answers given swapped in out of band.
+        answered, total = services.attempt_progress(pk)
+        context = {
+            "question": {"slot_id": next(iter(answers), 0)},
+            "saved_at": timezone.now(),
+            "answered": answered,
+            "total": total,
+        }
+        return render(request, "cases/quizzes/attempt_detail.html#autosaved", context)
     if request.POST.get("action") == "submit":
         return redirect("cases:attempt_submit", pk=pk)
     target = parse_int(request.POST.get("goto"), low=1, high=1000)
@@ -276,7 +281,7 @@ def attempt_submit(request: HtmxHttpRequest, pk: int):
     context = {
         "attempt": attempt,
         "item": attempt.quiz.item,
-        "answered": sum(1 for s in slots if s.answer.response),
+        "answered": services.answered_count(s.answer.response for s in slots),
         "total": len(slots),
         "seconds_left": attempt.seconds_left(),
     }

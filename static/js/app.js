@@ -56,6 +56,14 @@
     }
   });
 
+  // A spectrum slider always has a place; moving it is what places it, so it unticks
+  // its "Not placed yet" box (without script the student unticks it).
+  document.addEventListener("input", (event) => {
+    const id = event.target.dataset && event.target.dataset.unplaced;
+    const box = id && document.getElementById(id);
+    if (box) box.checked = false;
+  });
+
   // Quiz timer: count down the time the server gave; at zero, reload so the server
   // closes the attempt and shows the result. The server enforces the limit either way.
   const timer = document.querySelector("[data-deadline]");

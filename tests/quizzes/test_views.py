@@ -371,3 +371,50 @@ def test_autosaves_stamped_by_the_browser_clock_keep_the_newest(world, client_fo
         headers=headers,
     )
     assert Answer.objects.get(slot=slot).response == {"value": 1600.0}
+
+
+def _count(html: str) -> str:
+    return re.search(r'id="answered-count"[^>]*>([^<]*)<', html).group(1)
+
+
+def test_the_answered_count_follows_real_answers_with_and_without_javascript(world, client_for):
+    spectrum = Question.objects.create(
+        course=world.course, kind="spectrum", title="Place it", text="Where is the firm?"
+    )
+    world.quiz.slots.create(question=spectrum, position=6)
+    client = client_for("student")
+    world.attempt.delete()
+    client.post(reverse("cases:attempt_start", args=[world.quiz.item.pk]))
+    attempt = Attempt.objects.get(quiz=world.quiz, user=world.users["student"])
+    slots = {s.question.title: s for s in attempt.slots.select_related("question")}
+    save_url = reverse("cases:attempt_save", args=[attempt.pk])
+    page = _html(client.get(attempt.get_absolute_url()))
+    assert _count(page) == "0 of 6 answered."
+    assert f'name="q{slots["Place it"].pk}_unplaced" value="1" checked' in page
+
+    def autosave(title, **fields):
+        slot = slots[title]
+        data = {"questions": str(slot.pk), "seq": str(autosave.seq)}
+        data.update({f"q{slot.pk}{k}": v for k, v in fields.items()})
+        autosave.seq += 1
+        response = client.post(save_url, data, headers={"HX-Request": "true"})
+        return _html(response)
+
+    autosave.seq = 1
+    # Ticking then unticking a box of a multiple-choice question leaves it unanswered.
+    assert _count(autosave("Levers", **{"": "0"})) == "1 of 6 answered."
+    assert 'hx-swap-oob="true"' in autosave("Levers")
+    assert _count(autosave("Levers")) == "0 of 6 answered."
+    assert _count(autosave("Partner", **{"": "0"})) == "1 of 6 answered."
+    # A slider left "not placed yet" is no answer; moved, it is one.
+    assert _count(autosave("Place it", **{"": "50", "_unplaced": "1"})) == "1 of 6 answered."
+    assert _count(autosave("Place it", **{"": "80"})) == "2 of 6 answered."
+
+    # Without JavaScript the whole page is posted, untouched questions included.
+    every = ",".join(str(s.pk) for s in slots.values())
+    posted = {"questions": every, f"q{slots['Partner'].pk}": "0"}
+    posted |= {f"q{slots['Place it'].pk}": "50", f"q{slots['Place it'].pk}_unplaced": "1"}
+    response = client.post(save_url, posted, follow=True)
+    assert _count(_html(response)) == "1 of 6 answered."
+    confirm = _html(client.get(reverse("cases:attempt_submit", args=[attempt.pk])))
+    assert "You have answered <strong>1 of 6</strong> questions." in confirm
