@@ -30,6 +30,7 @@ from cases.models import (
 )
 from cases.services.grades import DEFAULT_CATEGORIES
 from cases.services.notifications import published_notify
+from cases.services.quizzes import attempts_deadline_sync
 from cases.services.work import work_sync_cohorts
 
 
@@ -400,6 +401,8 @@ def assignments_schedule(*, item: ModuleItem, schedule: dict[Cohort, dict | None
         work_sync_cohorts(item, list(given))
         # Once per assignment: saving new dates for a cohort already told tells nobody.
         published_notify(_given(item, given))
+    # Attempts open now end by the new dates.
+    attempts_deadline_sync(item_id=item.pk)
 
 
 @transaction.atomic
@@ -430,4 +433,12 @@ def extensions_grant(
         unique_fields=["assignment", "user"],
         update_fields=["due_at", "late_until", "reason", "created_by", "updated_at"],
     )
+    attempts_deadline_sync(item_id=item.pk, user_ids={user_id for _a, user_id in pairs})
     return len(rows)
+
+
+@transaction.atomic
+def extension_remove(*, extension: Extension) -> None:
+    """Take a student's extension back: the cohort's dates apply to them again."""
+    extension.delete()
+    attempts_deadline_sync(item_id=extension.assignment.item_id, user_ids=[extension.user_id])

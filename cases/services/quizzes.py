@@ -169,6 +169,48 @@ def _work_closes_at(assignment: Assignment | None):
     return assignment.late_until
 
 
+def attempt_deadline(attempt: Attempt, quiz: Quiz, assignment: Assignment | None):
+    """When an attempt must end: its time limit after it started, or when the student's
+    assignment stops taking work, whichever comes first. Judged from the schedule as it
+    stands now (the student's extension included), never from a value frozen at start,
+    so a due date moved while the attempt is open binds it."""
+    ends = []
+    if quiz.time_limit_minutes:
+        ends.append(attempt.started_at + timezone.timedelta(minutes=quiz.time_limit_minutes))
+    if closes_at := _work_closes_at(assignment):
+        ends.append(closes_at)
+    return min(ends, default=None)
+
+
+def attempt_deadline_refresh(attempt: Attempt, assignment: Assignment | None = None):
+    """Store the attempt's deadline as the schedule now makes it (the take page's timer
+    and `attempts_finalize_expired` read the stored one); returns it."""
+    if assignment is None:
+        assignment = assignment_for(attempt.quiz, attempt.user)
+    deadline = attempt_deadline(attempt, attempt.quiz, assignment)
+    if deadline != attempt.deadline_at:
+        attempt.deadline_at = deadline
+        Attempt.objects.filter(pk=attempt.pk, state=AttemptState.IN_PROGRESS).update(
+            deadline_at=deadline
+        )
+    return deadline
+
+
+def attempts_deadline_sync(*, item_id: int, user_ids=None) -> int:
+    """After a schedule or an extension changed: bring the open attempts at the item's
+    quiz (of these students, or everyone's) to their new deadline. Returns how many."""
+    attempts = Attempt.objects.filter(
+        quiz__item_id=item_id, state=AttemptState.IN_PROGRESS
+    ).select_related("quiz", "user")
+    if user_ids is not None:
+        attempts = attempts.filter(user__in=list(user_ids))
+    count = 0
+    for attempt in attempts:
+        attempt_deadline_refresh(attempt)
+        count += 1
+    return count
+
+
 def can_start_another(*, quiz: Quiz, used: int, assignment: Assignment | None, now) -> bool:
     """Whether a student who has made `used` attempts (none open) may start one more."""
     if used >= quiz.attempts_allowed:
@@ -198,17 +240,11 @@ def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
             f"You have used all {quiz.attempts_allowed} attempt"
             f"{'s' if quiz.attempts_allowed != 1 else ''} at this quiz."
         )
-    deadline = None
-    if quiz.time_limit_minutes:
-        deadline = now + timezone.timedelta(minutes=quiz.time_limit_minutes)
-    if closes_at := _work_closes_at(assignment):
-        # No work after this: the attempt closes then however it was started.
-        deadline = min(deadline or closes_at, closes_at)
     try:
         with transaction.atomic():
-            attempt = Attempt.objects.create(
-                quiz=quiz, user=user, number=used + 1, started_at=now, deadline_at=deadline
-            )
+            attempt = Attempt(quiz=quiz, user=user, number=used + 1, started_at=now)
+            attempt.deadline_at = attempt_deadline(attempt, quiz, assignment)
+            attempt.save()
             _build_slots(attempt, quiz)
     except IntegrityError:
         # Another request started an attempt at the same moment: resume that one.
@@ -270,18 +306,13 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
 class SaveResult:
     saved: int
     stale: int
-
-
-def attempt_progress(attempt_id: int) -> tuple[int, int]:
-    """How many of the attempt's questions have a real answer, and how many it has:
-    what the take page, its autosave and the confirm page all show. One query."""
-    responses = Answer.objects.filter(slot__attempt_id=attempt_id).values_list(
-        "response", flat=True
-    )
-    return answered_count(responses), len(responses)
+    answered: int = 0
+    total: int = 0
 
 
 def answered_count(responses) -> int:
+    """How many of these stored responses are real answers: what the take page, its
+    autosave and the confirm page all show."""
     return sum(1 for response in responses if answer_given(response))
 
 
@@ -290,15 +321,18 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
     """Save answers to an open attempt: `answers` maps attempt-question ids to posted
     values. A save carrying a sequence number older than the stored one is ignored, so a
     delayed request never overwrites a newer answer. Raises AttemptClosed once the
-    attempt is submitted or its time (plus grace) is over."""
+    attempt is submitted or its time (plus grace) is over, judged by the schedule as it
+    stands now. Returns what was saved and how many questions now have an answer."""
     now = now or timezone.now()
-    slots = list(
+    # Every question of the attempt, so the count of answers needs no second query.
+    every = list(
         AttemptQuestion.objects.select_for_update(of=("attempt",))
-        .select_related("attempt", "question")
-        .filter(attempt_id=attempt_id, attempt__user=user, pk__in=list(answers))
+        .select_related("attempt__quiz", "question", "answer")
+        .filter(attempt_id=attempt_id, attempt__user=user)
     )
+    slots = [slot for slot in every if slot.pk in answers]
     if len(slots) != len(answers) or not slots:
-        if not Attempt.objects.filter(pk=attempt_id, user=user).exists():
+        if not every:
             raise Attempt.DoesNotExist
         if not slots and not answers:
             return SaveResult(0, 0)
@@ -306,7 +340,9 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
     attempt = slots[0].attempt
     if not attempt.is_open:
         raise AttemptClosed("This attempt has been submitted; answers can no longer change.")
-    if attempt.deadline_at is not None and now > attempt.deadline_at + _grace():
+    attempt.user = user
+    deadline = attempt_deadline_refresh(attempt)
+    if deadline is not None and now > deadline + _grace():
         # The caller finalises it (this transaction is about to roll back).
         raise AttemptClosed("Time is up: the attempt was submitted with the answers saved.")
     effective_seq = seq if seq is not None else int(now.timestamp() * 1000)
@@ -317,10 +353,12 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
         if seq is not None:
             rows = rows.filter(seq__lt=seq)
         if rows.update(response=response, seq=effective_seq, saved_at=now):
+            slot.answer.response = response
             saved += 1
         else:
             stale += 1
-    return SaveResult(saved, stale)
+    answered = answered_count(slot.answer.response for slot in every)
+    return SaveResult(saved, stale, answered, len(every))
 
 
 def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = False) -> Attempt:
@@ -335,13 +373,15 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
         if not attempt.is_open:
             return attempt
         assignment = assignment_for(attempt.quiz, attempt.user)
+        deadline = attempt_deadline_refresh(attempt, assignment)
+        timed_out = timed_out or (deadline is not None and now > deadline + _grace())
         slots = list(_slots_with_answers(attempt))
         for slot in slots:
             _apply_grade(slot.answer, slot.question, slot.question.all_choices)
         Answer.objects.bulk_update(
             [slot.answer for slot in slots], ["fraction", "points", "needs_grading"]
         )
-        finished = min(now, attempt.deadline_at + _grace()) if attempt.deadline_at else now
+        finished = min(now, deadline + _grace()) if deadline else now
         attempt.state = AttemptState.SUBMITTED
         attempt.submitted_at = finished
         attempt.timed_out = timed_out

@@ -182,6 +182,8 @@ def attempt_detail(request: HtmxHttpRequest, pk: int):
     """The student who owns the attempt answers it. Answers autosave as they change
     (htmx); without JavaScript the Save and Submit buttons post the same form."""
     attempt = access_attempt(request.user, pk)
+    if attempt.is_open:
+        services.attempt_deadline_refresh(attempt)
     if attempt.is_expired():
         services.attempts_finalize_expired(quiz=attempt.quiz, user=request.user)
         return redirect("cases:attempt_result", pk=attempt.pk)
@@ -231,7 +233,7 @@ def attempt_save(request: HtmxHttpRequest, pk: int):
     attempt_url = reverse("cases:attempt_detail", args=[pk])
     try:
         answers = _posted_answers(request)
-        services.answers_save(
+        result = services.answers_save(
             attempt_id=pk,
             user=request.user,
             answers=answers,
@@ -251,12 +253,11 @@ def attempt_save(request: HtmxHttpRequest, pk: int):
         return redirect(attempt_url)
     if request.htmx:
         # The "saved" note, and the count of answers given swapped in out of band.
-        answered, total = services.attempt_progress(pk)
         context = {
             "question": {"slot_id": next(iter(answers), 0)},
             "saved_at": timezone.now(),
-            "answered": answered,
-            "total": total,
+            "answered": result.answered,
+            "total": result.total,
         }
         return render(request, "cases/quizzes/attempt_detail.html#autosaved", context)
     if request.POST.get("action") == "submit":

@@ -143,8 +143,10 @@ def extension_grant(request: HtmxHttpRequest, pk: int):
 def extension_delete(request: HtmxHttpRequest, pk: int, extension_pk: int):
     """Instructors and admins of the course remove a student's extension."""
     item = _teach_item(request.user, pk)
-    extension = get_object_or_404(Extension, pk=extension_pk, assignment__item=item)
-    extension.delete()
+    extension = get_object_or_404(
+        Extension.objects.select_related("assignment"), pk=extension_pk, assignment__item=item
+    )
+    services.extension_remove(extension=extension)
     messages.success(request, "Extension removed.")
     return redirect("cases:item_schedule", pk=item.pk)
 

@@ -418,3 +418,75 @@ def test_the_answered_count_follows_real_answers_with_and_without_javascript(wor
     assert _count(_html(response)) == "1 of 6 answered."
     confirm = _html(client.get(reverse("cases:attempt_submit", args=[attempt.pk])))
     assert "You have answered <strong>1 of 6</strong> questions." in confirm
+
+
+def test_a_due_date_moved_while_an_attempt_is_open_binds_every_save_and_submit(world, client_for):
+    """Two students are mid-attempt when the instructor moves the due date into the past
+    with late work refused: the one without an extension can no longer save; the one
+    given an extension afterwards can, until it is taken back."""
+    item, cohort = world.quiz.item, world.course.cohorts.get()
+    in_two_days = timezone.localtime() + timedelta(days=2)
+    item.assignments.update(due_at=in_two_days, late_policy="refuse")
+    world.attempt.delete()
+    attempts, slot_of = {}, {}
+    for role in ("student", "student_ta_elsewhere"):
+        client_for(role).post(reverse("cases:attempt_start", args=[item.pk]))
+        attempt = Attempt.objects.get(quiz=world.quiz, user=world.users[role])
+        attempts[role] = attempt
+        slot_of[role] = attempt.slots.get(question__title="Researchers").pk
+
+    def save(role, value, seq):
+        client = client_for(role)
+        slot = slot_of[role]
+        return client.post(
+            reverse("cases:attempt_save", args=[attempts[role].pk]),
+            {"questions": str(slot), f"q{slot}": value, "seq": str(seq)},
+            headers={"HX-Request": "true"},
+        )
+
+    assert save("student", "1500", 1).status_code == 200
+    # The instructor moves the due date to an hour ago, late work refused.
+    an_hour_ago = timezone.localtime() - timedelta(hours=1)
+    schedule = {
+        f"cohort-{cohort.pk}-{name}": value
+        for name, value in {
+            "assigned": "on",
+            "due_at": an_hour_ago.strftime("%Y-%m-%dT%H:%M"),
+            "points": "10",
+            "late_policy": "refuse",
+            "late_penalty_percent": "0",
+        }.items()
+    }
+    response = client_for("instructor").post(
+        reverse("cases:item_schedule", args=[item.pk]), {"action": "save"} | schedule
+    )
+    assert response.status_code == 302
+    # ...then gives the second student an extension of a day.
+    client_for("instructor").post(
+        reverse("cases:extension_grant", args=[item.pk]),
+        {
+            "students": [world.users["student_ta_elsewhere"].pk],
+            "due_at": (timezone.localtime() + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+
+    # The first student's next save is refused and the attempt closes with what was
+    # saved in time; their page says so.
+    response = save("student", "1600", 2)
+    assert response["HX-Redirect"] == reverse("cases:attempt_result", args=[attempts["student"].pk])
+    first = Attempt.objects.get(pk=attempts["student"].pk)
+    assert first.state == "submitted" and first.timed_out
+    assert Answer.objects.get(slot_id=slot_of["student"]).response == {"value": 1500.0}
+
+    # The second student saves and sees a timer running to the extension.
+    assert save("student_ta_elsewhere", "1700", 3).status_code == 200
+    second_url = attempts["student_ta_elsewhere"].get_absolute_url()
+    page = _html(client_for("student_ta_elsewhere").get(second_url))
+    assert re.search(r'Time left: <strong class="timer__value">23 h 5\d min', page)
+    # The extension is taken back: the cohort's past due date binds them too.
+    extension = world.users["student_ta_elsewhere"].extensions.get()
+    client_for("instructor").post(reverse("cases:extension_delete", args=[item.pk, extension.pk]))
+    response = save("student_ta_elsewhere", "1800", 4)
+    assert "HX-Redirect" in response
+    assert Answer.objects.get(slot_id=slot_of["student_ta_elsewhere"]).response == {"value": 1700.0}
+    assert Attempt.objects.get(pk=attempts["student_ta_elsewhere"].pk).state == "submitted"
