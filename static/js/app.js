@@ -11,14 +11,26 @@
   const url = article.dataset.heartbeatUrl;
   const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"];
   const paragraphs = Array.from(article.querySelectorAll("[data-paragraph]"));
+  // The paragraph being read: the topmost one in the upper part of the window, once it
+  // has stayed there a moment. Scrolling past paragraphs (back up to the menu, say)
+  // does not move it, so leaving the page keeps the place the student had reached.
   let current = null;
   let lastActivity = Date.now();
+  const inView = new Set();
+  let settling = null;
 
   if ("IntersectionObserver" in window) {
     const observer = new IntersectionObserver(
       (entries) => {
         for (const entry of entries) {
-          if (entry.isIntersecting) current = entry.target.dataset.paragraph;
+          const number = Number(entry.target.dataset.paragraph);
+          if (entry.isIntersecting) inView.add(number);
+          else inView.delete(number);
+        }
+        clearTimeout(settling);
+        if (inView.size) {
+          const top = Math.min(...inView);
+          settling = setTimeout(() => { current = top; }, 1500);
         }
       },
       { rootMargin: "0px 0px -60% 0px" }
@@ -29,22 +41,38 @@
     window.addEventListener(type, () => { lastActivity = Date.now(); }, { passive: true });
   }
 
-  function beat() {
-    if (document.visibilityState !== "visible") return;
-    if (Date.now() - lastActivity > 120000) return; // Idle for two minutes: not reading.
+  function send() {
     const body = new URLSearchParams();
     if (current) body.set("paragraph", current);
+    // keepalive: the request outlives the page, so the last position survives a click
+    // on a link, a closed tab or a phone locking its screen.
     fetch(url, {
       method: "POST",
       body: body,
       credentials: "same-origin",
       headers: { "X-CSRFToken": csrf },
+      keepalive: true,
     }).catch(() => {});
   }
+  function beat() {
+    if (document.visibilityState !== "visible") return;
+    if (Date.now() - lastActivity > 120000) return; // Idle for two minutes: not reading.
+    send();
+  }
   setInterval(beat, 20000);
+  // Leaving the page (or hiding it) sends where the reader was, once.
+  let leftAt = null;
+  function leave() {
+    if (leftAt === null) {
+      leftAt = Date.now();
+      send();
+    }
+  }
   document.addEventListener("visibilitychange", () => {
-    if (document.visibilityState === "hidden") beat();
+    if (document.visibilityState === "hidden") leave();
+    else leftAt = null;
   });
+  window.addEventListener("pagehide", leave);
 })();
 
 (function () {
