@@ -1093,10 +1093,27 @@ class DecisionSettingsForm(forms.ModelForm):
     class Meta:
         model = Decision
         fields = ["question", "prediction", "follow_up"]
-        widgets = {"follow_up": forms.Textarea(attrs={"rows": 6})}
+        widgets = {
+            "prediction": forms.TextInput(
+                attrs={"placeholder": "e.g. The venture will open its own research lab by 2005."}
+            ),
+            "follow_up": forms.Textarea(
+                attrs={"rows": 6, "placeholder": "What happened next, in Markdown."}
+            ),
+        }
+        error_messages = {
+            "prediction": {"required": "Write the event the case's next part settles."},
+            "follow_up": {
+                "required": "Write what happened next: students read it after committing."
+            },
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Blank in the database until written, but required here: the form is how they
+        # get written.
+        for name in ("prediction", "follow_up"):
+            self.fields[name].required = True
         self.fields["options_text"].initial = "\n".join(self.instance.options)
 
     def clean_options_text(self):

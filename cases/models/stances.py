@@ -96,15 +96,26 @@ class Decision(models.Model):
     item = models.OneToOneField(ModuleItem, on_delete=models.CASCADE, related_name="decision")
     question = models.CharField(max_length=300)
     options = models.JSONField(default=list, help_text="The choices, one per line.")
+    # Blank until the instructor writes them: a new decision point is not ready.
     prediction = models.CharField(
-        max_length=300, help_text="An event the case's next part settles, e.g. “It will …”."
+        max_length=300,
+        blank=True,
+        help_text="An event the case's next part settles, e.g. “It will …”.",
     )
-    follow_up = models.TextField(help_text="Markdown: the part revealed after committing.")
+    follow_up = models.TextField(
+        blank=True, help_text="Markdown: the part revealed after committing."
+    )
     came_true = models.BooleanField(null=True, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.question
+
+    @property
+    def is_ready(self) -> bool:
+        """Students may commit once the instructor has written the prediction and the
+        follow-up; until then the page says it is being prepared."""
+        return bool(self.prediction.strip() and self.follow_up.strip())
 
 
 class DecisionCommit(models.Model):

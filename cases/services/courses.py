@@ -64,13 +64,8 @@ def item_create(
     elif kind == ItemKind.STANCE_CHECK:
         StanceCheck.objects.create(item=item, statement=title)
     elif kind == ItemKind.DECISION:
-        Decision.objects.create(
-            item=item,
-            question=title,
-            options=["Yes", "No"],
-            prediction="Write the event the case's next part settles.",
-            follow_up="Write what happened next.",
-        )
+        # No stand-in prediction or follow-up: students may commit once they are written.
+        Decision.objects.create(item=item, question=title, options=["Yes", "No"])
     elif kind == ItemKind.DISCUSSION:
         prompt = "Argue from the case's evidence, citing paragraphs like ¶3."
         Discussion.objects.create(item=item, case=case, prompt=prompt)

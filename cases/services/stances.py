@@ -103,6 +103,8 @@ def decision_commit(
 ) -> DecisionCommit:
     """Commit the student's decision and prediction, once: a second commit (a double
     click, a second tab) returns the first, unchanged."""
+    if not decision.is_ready:
+        raise StanceRefused("This decision point is still being written: come back later.")
     if not 0 <= choice < len(decision.options):
         raise StanceRefused("Choose one of the options.")
     if reason_closed := refusal(assignment_for_student(decision.item_id, user), timezone.now()):

@@ -4,7 +4,7 @@ the instructor scores the prediction and each student sees their calibration."""
 import pytest
 from django.urls import reverse
 
-from cases.models import Assignment, DecisionCommit, Work, WorkState
+from cases.models import Assignment, Decision, DecisionCommit, Work, WorkState
 from cases.services.stances import calibration, decision_commit, decision_score
 from tests.factories import (
     CohortFactory,
@@ -128,3 +128,47 @@ def test_decision_pages_cost_the_same_queries_for_5_or_60_students(client, role,
     counts = page_queries(client, _decision_class, (5, 60), role, url)
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts
+
+
+def test_a_new_decision_point_ships_placeholders_not_values_and_opens_once_written(
+    world, client_for
+):
+    module = world.item.module
+    response = client_for("instructor").post(
+        reverse("cases:item_create", args=[world.course.pk]),
+        {"module": module.pk, "kind": "decision", "title": "Build a lab?",
+         "cohorts": [world.course.cohorts.get().pk]},
+    )  # fmt: skip
+    assert response.status_code == 302
+    decision = Decision.objects.get()
+    assert (decision.prediction, decision.follow_up) == ("", "")
+    settings_url = reverse("cases:decision_settings", args=[decision.item.pk])
+    form = client_for("instructor").get(settings_url).content.decode()
+    assert 'placeholder="e.g. The venture will open its own research lab' in form
+    assert 'value="Write' not in form and "Write what happened next.</textarea>" not in form
+
+    # The student finds it not open yet, and a commit is refused.
+    student = client_for("student")
+    page = student.get(decision.item.get_absolute_url()).content.decode()
+    assert "still writing this decision point" in page and "Commit before" not in page
+    assert _commit(student, decision).status_code == 400
+    assert not DecisionCommit.objects.exists()
+    staff_page = client_for("instructor").get(decision.item.get_absolute_url()).content.decode()
+    assert "Not ready for students." in staff_page
+
+    # Saved without a prediction: refused beside the field, the rest kept.
+    instructor = client_for("instructor")
+    data = {"question": "Build a lab?", "options_text": "Yes\nNo", "prediction": "",
+            "follow_up": "Bell opened its lab in 2002."}  # fmt: skip
+    html = instructor.post(settings_url, data).content.decode()
+    assert "Write the event the case&#x27;s next part settles." in html
+    assert "Bell opened its lab in 2002." in html
+    instructor.post(settings_url, data | {"prediction": "Bell will open a lab."})
+
+    # Written: the student commits and reads on.
+    student = client_for("student")
+    assert _commit(student, decision).status_code == 302
+    assert (
+        "Bell opened its lab in 2002."
+        in student.get(decision.item.get_absolute_url()).content.decode()
+    )
