@@ -64,12 +64,16 @@ bench: $(VENV)/.run-installed
 
 # Fault drill: under a write load of the 24 demo students through gunicorn, restarts the
 # PostgreSQL cluster serving DATABASE_URL's port (pg_lsclusters; needs root or its owner)
-# and kills a gunicorn worker; prints a table per phase and fails on a lost write, a 500
-# or no recovery. See bench/faults.py and docs/operations.md.
+# and kills a gunicorn worker; then holds slow clients against gunicorn and against nginx
+# running deploy/nginx.conf in front of it (Debian's package nginx; the target installs
+# it). Prints a table per phase and fails on a lost write, a 500, no recovery or a slow
+# /healthz through nginx. See bench/faults.py and docs/operations.md.
 FAULTS_DB ?= postgres://postgres@127.0.0.1:5432/redqueen_faults
 FAULTS_REDIS ?= redis://127.0.0.1:6379/9
 faults: $(VENV)/.run-installed
 	@command -v pg_ctlcluster >/dev/null || { echo "faults needs pg_ctlcluster (apt-get install postgresql-common)"; exit 1; }
+	@PATH="$$PATH:/usr/sbin" command -v nginx >/dev/null || apt-get install -y nginx >/dev/null || sudo apt-get install -y nginx >/dev/null || \
+		{ echo "faults needs nginx for its slow-client phase: install Debian's package nginx"; exit 1; }
 	DATABASE_URL=$${DATABASE_URL-$(FAULTS_DB)} REDIS_URL=$${REDIS_URL-$(FAULTS_REDIS)} \
 		$(PY) bench/faults.py
 

@@ -22,14 +22,31 @@ students autosave answers and post (see `bench/writeload.py`) through two phases
 
 Each phase runs AFTER seconds past its fault, then the load stops and the database is
 checked: every acknowledged post is stored once, every acknowledged autosave is stored
-or overwritten by a later save of the same answer. Prints a table per phase; exits
-non-zero on a lost write, a duplicate post, a 500 or any response other than 2xx, the
-503 page or a connection failure, a traceback in gunicorn's log, or no recovery.
+or overwritten by a later save of the same answer.
+
+- C: slow clients, with the load stopped. SLOW_CLIENTS connections (four times
+  gunicorn's threads) each start a POST to the sign-in form and hold: half stop within
+  their headers, half send headers declaring a SLOW_BODY-byte body and one byte of it.
+  First straight to gunicorn, which gives each a thread until its request is whole, so
+  /healthz straight to it stalls (each probe is given up after PROBE_TIMEOUT); they
+  hang up. Then the same against nginx running the shipped `deploy/nginx.conf` in front
+  of gunicorn (`bench/proxy.py`), which buffers a request before passing it on: PROBES
+  /healthz through nginx must all answer 200 within PROXY_LIMIT_MS (the slowest one
+  counts, not a percentile: a load balancer acts on single probes), and nginx must cut
+  the slow clients by itself (its 10 s client timeouts) without gunicorn seeing them.
+
+Prints a table per phase; exits non-zero on a lost write, a duplicate post, a 500 or
+any response other than 2xx, the 503 page or a connection failure, a traceback in
+gunicorn's log, no recovery, or a /healthz through nginx that failed or was slow.
 """
 
 import http.client
 import os
+import re
+import selectors
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -55,11 +72,13 @@ from harness import (  # noqa: E402
     children,
     free_port,
     machine_busy,
+    percentile,
     start_gunicorn,
     stop_gunicorn,
     table,
     wait_ready,
 )
+from proxy import Proxy, start_proxy, stop_proxy  # noqa: E402
 from writeload import Write, WriteLoad  # noqa: E402
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
@@ -69,6 +88,13 @@ AFTER = 15.0  # Seconds of load after it (a failed post is sent again within 12 
 DOWN_FOR = 3.0  # Seconds PostgreSQL stays stopped.
 RECOVERY_LIMIT = 10.0  # The app answers 2xx again within this long of PostgreSQL's return.
 REPLACE_LIMIT = 30.0  # gunicorn replaces a killed worker within this long.
+SLOW_CLIENTS = 4 * WORKERS * THREADS  # Four times gunicorn's threads.
+SLOW_BODY = 100_000  # The Content-Length a slow client declares; it sends one byte.
+PROBES = 40  # /healthz requests through nginx while the slow clients hold.
+DIRECT_PROBES = 10  # The same straight to gunicorn, each given up after PROBE_TIMEOUT.
+PROBE_TIMEOUT = 1.0
+PROXY_LIMIT_MS = 100.0  # Every /healthz through nginx answers within this.
+CUT_LIMIT = 30.0  # nginx drops a slow client within this long (its timeouts are 10 s).
 
 
 # PostgreSQL --------------------------------------------------------------------------
@@ -358,6 +384,208 @@ def report_kill(phase: Phase, kill: WorkerKill) -> list[str]:
     return reasons
 
 
+# Slow clients --------------------------------------------------------------------------
+
+
+@dataclass
+class SlowClient:
+    """A connection that stops sending partway through its request and holds."""
+
+    sock: socket.socket
+    kind: str  # "headers": stops within them; "body": headers, then 1 byte of the body.
+    sent_at: float
+    closed_at: float | None = None
+    answer: str = ""  # The status line the server sent before closing, if any.
+
+
+def open_slow_clients(port: int) -> list[SlowClient]:
+    """SLOW_CLIENTS connections, half stopping within the headers, half after one byte
+    of a declared SLOW_BODY-byte body, all to the public sign-in form. The CSRF cookie
+    makes Django read the body before it can refuse the missing token."""
+    head = (
+        b"POST /login/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+    )
+    rest = f"Cookie: {settings.CSRF_COOKIE_NAME}={'s' * 32}\r\nContent-Length: {SLOW_BODY}\r\n"
+    whole = head + rest.encode() + b"\r\nu"
+    clients = []
+    for n in range(SLOW_CLIENTS):
+        kind = "headers" if n % 2 else "body"
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        clients.append(SlowClient(sock, kind, time.perf_counter()))
+        sock.sendall(head if kind == "headers" else whole)
+    time.sleep(0.5)  # Until the server has read what they sent.
+    return clients
+
+
+def watch_closes(clients: list[SlowClient], limit: float) -> None:
+    """Until the server has closed every connection, or `limit` seconds: when each was
+    closed and the status line it was sent first."""
+    deadline = time.perf_counter() + limit
+    with selectors.DefaultSelector() as selector:
+        for client in clients:
+            if client.closed_at is None:
+                selector.register(client.sock, selectors.EVENT_READ, client)
+        while selector.get_map() and time.perf_counter() < deadline:
+            for key, _events in selector.select(timeout=deadline - time.perf_counter()):
+                client = key.data
+                try:
+                    data = client.sock.recv(65536)
+                except OSError:
+                    data = b""
+                if not client.answer and data:
+                    client.answer = data.split(b"\r\n", 1)[0].decode("latin-1")
+                if not data:
+                    client.closed_at = time.perf_counter()
+                    selector.unregister(client.sock)
+
+
+def close_all(clients: list[SlowClient]) -> None:
+    for client in clients:
+        client.sock.close()
+
+
+def probe(port: int, timeout: float) -> tuple[str, float]:
+    """One /healthz on a new connection, as a load balancer sends it: the outcome
+    ("200", another status, "timed out" or the error) and its milliseconds."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    start = time.perf_counter()
+    try:
+        conn.request("GET", "/healthz")
+        response = conn.getresponse()
+        response.read()
+        outcome = str(response.status)
+    except TimeoutError:
+        outcome = "timed out"
+    except (OSError, http.client.HTTPException) as error:
+        outcome = type(error).__name__
+    finally:
+        conn.close()
+    return outcome, (time.perf_counter() - start) * 1000
+
+
+def probes(port: int, count: int, timeout: float = PROBE_TIMEOUT) -> list[tuple[str, float]]:
+    return [probe(port, timeout) for _ in range(count)]
+
+
+def summary(results: list[tuple[str, float]]) -> str:
+    answered = [ms for outcome, ms in results if outcome == "200"]
+    text = f"{len(answered)} of {len(results)} 200"
+    if answered:
+        text += (
+            f", p50 {percentile(answered, 0.5):.1f} / p95 {percentile(answered, 0.95):.1f}"
+            f" / max {max(answered):.1f} ms"
+        )
+    others = Counter(outcome for outcome, _ms in results if outcome != "200")
+    for outcome, n in others.items():
+        after = f" after {PROBE_TIMEOUT:g} s" if outcome == "timed out" else ""
+        text += f"; {n} {outcome}{after}"
+    return text
+
+
+def slow_ms(results: list[tuple[str, float]]) -> float:
+    return max((ms for _outcome, ms in results), default=0.0)
+
+
+def ends(clients: list[SlowClient], kind: str, *, timed: bool = True) -> str:
+    """How the server ended one kind of slow client: with what answer and, if `timed`,
+    how long after its last byte."""
+    mine = [c for c in clients if c.kind == kind]
+    closed = [c.closed_at - c.sent_at for c in mine if c.closed_at is not None]
+    answers = Counter(c.answer.split(" ", 1)[-1] if c.answer else "no answer" for c in mine)
+    text = ", ".join(f"{answer} {n}" for answer, n in answers.most_common())
+    if closed and timed:
+        text += f"; closed {min(closed):.1f} to {max(closed):.1f} s after their last byte"
+    if len(closed) < len(mine):
+        text += f"; {len(mine) - len(closed)} still open"
+    return text
+
+
+def logged(proxy: Proxy) -> str:
+    """The statuses nginx's access log gives the slow clients' requests."""
+    log = (proxy.directory / "access.log").read_text()
+    statuses = Counter(re.findall(r'"POST /login/ HTTP/1\.1" (\d+)', log))
+    return ", ".join(f"{status} {n}" for status, n in statuses.most_common()) or "none"
+
+
+def redirects(proxy: Proxy) -> str:
+    """What nginx's plain-HTTP server answers a page: a redirect to HTTPS."""
+    conn = http.client.HTTPConnection("127.0.0.1", proxy.redirect_port, timeout=PROBE_TIMEOUT)
+    try:
+        conn.request("GET", "/login/?next=/", headers={"Host": "redqueen.example.edu"})
+        response = conn.getresponse()
+        return f"{response.status} {response.getheader('Location')}"
+    except (OSError, http.client.HTTPException) as error:
+        return type(error).__name__
+    finally:
+        conn.close()
+
+
+def run_slow_clients(port: int, proxy: Proxy) -> list[str]:
+    """Phase C: slow clients against gunicorn directly, then through nginx; its table
+    and the reasons it failed."""
+    before_direct, before_proxy = probes(port, 10), probes(proxy.port, 10)
+
+    clients = open_slow_clients(port)
+    try:
+        stalled = probes(port, DIRECT_PROBES)
+        for client in clients:  # Hang up: the server reads the end of what they sent.
+            client.sock.shutdown(socket.SHUT_WR)
+        hung_up = time.perf_counter()
+        recovered = probe(port, 10.0)
+        recovered_after = time.perf_counter() - hung_up
+        watch_closes(clients, 10.0)
+    finally:
+        close_all(clients)
+    direct = clients
+
+    clients = open_slow_clients(proxy.port)
+    try:
+        held = probes(proxy.port, PROBES)
+        balancer = probes(proxy.redirect_port, 5)
+        redirect = redirects(proxy)
+        watch_closes(clients, CUT_LIMIT)
+    finally:
+        close_all(clients)
+
+    table(
+        f"C: {SLOW_CLIENTS} slow clients ({SLOW_CLIENTS // 2} stop within their headers, "
+        f"{SLOW_CLIENTS // 2} send headers for a {SLOW_BODY:,}-byte body and 1 byte of it), "
+        f"nginx {proxy.version} with deploy/nginx.conf in front",
+        [
+            ("/healthz before, straight to gunicorn", summary(before_direct)),
+            ("/healthz before, through nginx", summary(before_proxy)),
+            ("slow clients held by gunicorn: /healthz straight to it", summary(stalled)),
+            (
+                "once they hung up: the next /healthz",
+                f"{recovered[0]} {recovered_after * 1000:.0f} ms after",
+            ),
+            (
+                "  gunicorn's answers to those stopping in their headers",
+                ends(direct, "headers", timed=False),
+            ),
+            ("  and to those stopping in their body", ends(direct, "body", timed=False)),
+            ("slow clients held by nginx: /healthz through it", summary(held)),
+            ("  through its plain-HTTP server (the balancer's probe)", summary(balancer)),
+            ("  a page there", redirect),
+            ("  nginx's answers to those stopping in their headers", ends(clients, "headers")),
+            ("  and to those stopping in their body", ends(clients, "body")),
+            ("  their requests in nginx's access log", logged(proxy)),
+        ],
+    )
+    reasons = []
+    for name, results in [("nginx", held), ("nginx's plain-HTTP server", balancer)]:
+        if any(outcome != "200" for outcome, _ms in results):
+            reasons.append(f"C: /healthz through {name} failed while slow clients held")
+        if slow_ms(results) >= PROXY_LIMIT_MS:
+            reasons.append(f"C: /healthz through {name} took {slow_ms(results):.0f} ms")
+    if not redirect.startswith("301 https://"):
+        reasons.append(f"C: nginx's plain-HTTP server answered a page with {redirect}")
+    if any(c.closed_at is None for c in clients):
+        reasons.append(f"C: nginx held a slow client longer than {CUT_LIMIT:g} s")
+    return reasons
+
+
 def main() -> int:
     cluster = local_cluster()
     cache_name = writeload.prepare()
@@ -391,11 +619,17 @@ def main() -> int:
             reasons += report_outage(phase, outage, cluster, reconnected)
             phase, kill = run_phase(load, drill, run, lambda: kill_worker(server))
             reasons += report_kill(phase, kill)
+            proxy = start_proxy(port)
+            try:
+                reasons += run_slow_clients(port, proxy)
+            finally:
+                stop_proxy(proxy)
             reasons += still_serving(port)
         finally:
             stop_gunicorn(server)
     log_text = log_path.read_text()
     traces = log_text.count("Traceback") + log_text.count("Internal Server Error")
+    refused = log_text.count("Forbidden (CSRF token missing.): /login/")
     table(
         "gunicorn's log",
         [
@@ -403,22 +637,32 @@ def main() -> int:
             ("'database unreachable' lines (one per 503)", str(log_text.count("unreachable"))),
             ("the first of them", first_line_with(log_text, "unreachable")[:110]),
             ("the worker killed", first_line_with(log_text, "SIGKILL")[:110]),
+            (
+                "slow clients' sign-ins refused (C: expected from the direct ones only)",
+                f"{refused} of {SLOW_CLIENTS // 2}",
+            ),
             ("exit status", str(server.returncode)),
         ],
     )
     if traces:
         reasons.append("a traceback in gunicorn's log")
+    if refused > SLOW_CLIENTS // 2:
+        reasons.append("C: slow clients on nginx reached gunicorn (request buffering is off?)")
     if server.returncode:
         reasons.append(f"gunicorn exited with {server.returncode}")
     print()
     for reason in reasons:
         print(f"FAILED: {reason}")
     if reasons:
-        print(f"gunicorn's log: {log_path}")
+        print(f"gunicorn's log: {log_path}; nginx's: {proxy.directory}")
         return 1
-    print("no acknowledged write lost; every outage response was the 503 page or a refusal")
+    print(
+        "no acknowledged write lost; every outage response was the 503 page or a refusal; "
+        f"/healthz through nginx under {PROXY_LIMIT_MS:g} ms while slow clients held"
+    )
     log_path.unlink()
     workdir.rmdir()
+    shutil.rmtree(proxy.directory)
     return 0
 
 
