@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cases.middleware.PrivateByDefaultMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cases.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

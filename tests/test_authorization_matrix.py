@@ -723,6 +723,17 @@ def test_every_route_in_the_matrix_is_checked():
     assert set(CHECKED) == set(MATRIX), "Add MATRIX blocks above the tests."
 
 
+def assert_kept_private(response, name: str) -> None:
+    """A response to a signed-in user is `private, no-store`; the one exception is a
+    poll that revalidates with its ETag (`private, no-cache`), never stored elsewhere."""
+    parts = {part.strip() for part in response.get("Cache-Control", "").split(",")}
+    revalidates = "no-cache" in parts and response.has_header("ETag")
+    assert "private" in parts and ("no-store" in parts or revalidates), (
+        name,
+        response.get("Cache-Control"),
+    )
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("name", CHECKED)
 def test_role_gets_expected_status(name, role, world, client_for):
@@ -730,6 +741,8 @@ def test_role_gets_expected_status(name, role, world, client_for):
     client = client_for(role)
     response = getattr(client, route.method)(route.url(world), route.data)
     assert response.status_code == route.expected[role], (name, role)
+    if role != "anonymous":
+        assert_kept_private(response, name)
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -746,3 +759,5 @@ def test_htmx_request_gets_the_same_answer(name, role, world, client_for):
         assert "/login/?next=" in response["HX-Redirect"]
     else:
         assert response.status_code == expected, (name, role)
+    if role != "anonymous":
+        assert_kept_private(response, name)

@@ -137,3 +137,21 @@ def test_not_found_is_a_friendly_page(client_for):
     assert response.status_code == 404
     assert "Not found" in response.content.decode()
     assert "Back to the dashboard" in response.content.decode()
+
+
+def test_a_signed_in_page_is_never_stored_but_its_polls_revalidate(world, client_for):
+    """A TA opens a student's work panel, then the tracker, then the tracker polls: the
+    pages are private and never stored; the poll revalidates with its ETag; the 304
+    leaves the browser's copy alone."""
+    client = client_for("ta")
+    student = world.users["student"]
+    panel = client.get(
+        reverse("cases:work_panel", args=[world.course.pk, student.pk, world.quiz.item.pk])
+    )
+    assert panel["Cache-Control"] == "private, no-store"
+    url = reverse("cases:tracker", args=[world.course.pk])
+    assert client.get(url)["Cache-Control"] == "private, no-store"
+    poll = client.get(url, headers={"HX-Request": "true"})
+    assert poll["Cache-Control"] == "private, no-cache" and poll.has_header("ETag")
+    again = client.get(url, headers={"HX-Request": "true", "If-None-Match": poll["ETag"]})
+    assert again.status_code == 304 and not again.has_header("Cache-Control")

@@ -80,7 +80,7 @@ def _etag(session: LiveSession, view: str) -> str:
 
 def _with_etag(response, etag: str):
     response["ETag"] = etag
-    response["Cache-Control"] = "no-store"
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -33,7 +33,7 @@ def notification_bell(request: HtmxHttpRequest):
         request, "cases/notifications/bell.html", {"unread": counts["unread"], "etag": etag}
     )
     response["ETag"] = etag
-    response["Cache-Control"] = "no-store"
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -88,9 +88,9 @@ def tracker(request: HtmxHttpRequest, pk: int):
     }
     template = "cases/workspace/tracker.html" + ("#tracker-matrix" if partial else "")
     response = render(request, template, context)
-    if etag:
+    if etag:  # A poll revalidates; the page itself is private, no-store by default.
         response["ETag"] = etag
-    response["Cache-Control"] = "private, no-cache"
+        response["Cache-Control"] = "private, no-cache"
     return response
 
 

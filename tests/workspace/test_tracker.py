@@ -44,7 +44,7 @@ def _tracker(client, world, **params):
 def test_the_tracker_shows_each_students_status(world, client_for):
     response = _tracker(client_for("instructor"), world)
     html = response.content.decode()
-    assert response["Cache-Control"] == "private, no-cache"
+    assert response["Cache-Control"] == "private, no-store"
     assert "In progress" in html  # The student's open attempt.
     assert "Submitted" in html  # Their post.
     assert html.count("<tr>") == 1 + 2  # Header and two students.
