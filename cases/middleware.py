@@ -1,7 +1,12 @@
+import contextlib
+
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.views import redirect_to_login
+from django.http import QueryDict, UnreadablePostError
 from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
+
+FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 
 
 class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
@@ -33,6 +38,47 @@ class CourseTimeZoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+def _without_nul(data: QueryDict) -> QueryDict | None:
+    """A copy of `data` with U+0000 taken out of every key and value, or None when there
+    is none to take out (the usual case, which costs one pass over a few fields)."""
+    pairs = [(key, value) for key, values in data.lists() for value in values]
+    if not any("\0" in key or "\0" in value for key, value in pairs):
+        return None
+    cleaned = QueryDict(mutable=True, encoding=data.encoding)
+    for key, value in pairs:
+        cleaned.appendlist(key.replace("\0", ""), value.replace("\0", ""))
+    cleaned._mutable = False
+    return cleaned
+
+
+class NulStripMiddleware:
+    """Takes U+0000 out of the query string, a posted form's fields and the cookies
+    before anything reads them. PostgreSQL refuses NUL in text and JSON columns (and in
+    query parameters), so a NUL pasted into a field, or a session cookie carrying one,
+    would reach the database and fail as a 500: many views read `request.POST` directly,
+    and the forms that do check refuse it with "Null characters are not allowed.", about
+    a character the user cannot see. NUL is never meaningful in typed text, so dropping
+    it keeps everything else the user wrote. Uploaded files are left alone: a file with
+    NUL bytes is binary or UTF-16, and the forms that read files refuse it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        query = request.META.get("QUERY_STRING", "")
+        if "%00" in query or "\0" in query:
+            request.GET = _without_nul(request.GET) or request.GET
+        if request.method == "POST" and request.content_type in FORM_CONTENT_TYPES:
+            # A client that went away: whatever reads the form next finds out, as before.
+            with contextlib.suppress(UnreadablePostError):
+                request.POST = _without_nul(request.POST) or request.POST
+        if any("\0" in value for value in request.COOKIES.values()):
+            request.COOKIES = {
+                key: value.replace("\0", "") for key, value in request.COOKIES.items()
+            }
+        return self.get_response(request)
 
 
 class PrivateByDefaultMiddleware:

@@ -135,7 +135,8 @@ class CaseStudyForm(forms.ModelForm):
 
 class TextUploadForm(forms.Form):
     """An uploaded UTF-8 text file, read into a string; too big or not text is refused
-    beside the field."""
+    beside the field. NUL bytes decode as UTF-8 but are never text (a UTF-16 or binary
+    file) and no text column stores them, so they are refused too."""
 
     max_bytes = 512 * 1024
     too_big = "That file is too big."
@@ -146,9 +147,16 @@ class TextUploadForm(forms.Form):
         if upload.size > self.max_bytes:
             raise forms.ValidationError(self.too_big)
         try:
-            return upload.read().decode("utf-8")
+            text = upload.read().decode("utf-8")
         except UnicodeDecodeError as error:
             raise forms.ValidationError("Save the file as UTF-8 text and try again.") from error
+        if "\0" in text:
+            line = text.count("\n", 0, text.index("\0")) + 1
+            raise forms.ValidationError(
+                f"This file contains NUL bytes (the first on line {line}), so it is not "
+                "plain text: save it as UTF-8 text and upload it again."
+            )
+        return text
 
 
 class CaseImportForm(TextUploadForm):

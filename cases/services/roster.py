@@ -1,13 +1,13 @@
 """Bulk enrolment from a CSV roster: all rows or none.
 
 `roster_plan` reads the file (UTF-8, with or without a byte-order mark; comma or
-semicolon; a header naming email, first_name, last_name and student_id) and says, row
-by row, what would happen: a new account created, an existing one updated or enrolled,
-or nothing to do. Any bad row (a missing or malformed email, a duplicate in the file, a
+semicolon; a header naming email, first_name, last_name and student_id) and says, row by
+row, what would happen: a new account created, an existing one updated or enrolled, or
+nothing to do. Any bad row (a missing or malformed email, a duplicate in the file, a
 student number that belongs to someone else, more than MAX_ROWS rows, text that is not
-UTF-8) is listed with its line number, and then `roster_apply` imports nothing.
-`roster_apply` plans again inside one transaction, under a lock on the cohort, and
-writes every account, membership and audit entry or none of them.
+UTF-8 or holds NUL bytes) is listed with its line number, and then `roster_apply`
+imports nothing. `roster_apply` plans again inside one transaction, under a lock on the
+cohort, and writes every account, membership and audit entry or none of them.
 """
 
 import csv
@@ -78,7 +78,7 @@ def _decode(data: bytes) -> tuple[str | None, RosterError | None]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
-        return data.decode("utf-8"), None
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
         return None, RosterError(
@@ -86,6 +86,14 @@ def _decode(data: bytes) -> tuple[str | None, RosterError | None]:
             "The file is not UTF-8 text (the first bad character is on this line). "
             "Save it as “CSV UTF-8” and upload it again.",
         )
+    if "\0" in text:  # A UTF-16 or binary file: no text column stores NUL.
+        line = text.count("\n", 0, text.index("\0")) + 1
+        return None, RosterError(
+            line,
+            "The file contains NUL bytes (the first is on this line), so it is not plain "
+            "text. Save it as “CSV UTF-8” and upload it again.",
+        )
+    return text, None
 
 
 def _header(cells: list[str]) -> list[str]:
