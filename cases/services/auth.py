@@ -157,16 +157,22 @@ def signup_lockout_remaining(*, address: str) -> timedelta | None:
     too many sign-ups, from it; None when it is not."""
     codes = join_code_lockout_remaining(user_id=None, address=address)
     signups = _remaining([(f"signupaddr:{address}", settings.SIGNUP_LIMIT)], _signup_window())
-    return max(filter(None, [codes, signups]), default=None)
+    return max([r for r in (codes, signups) if r is not None], default=None)
 
 
-def signup_record(*, email: str, address: str) -> bool:
-    """Count a sign-up from this address for this email; False once the email has had
-    its share of sign-up emails in the window. The page answers the same either way;
-    only the email is not sent, so nobody can flood an inbox through the sign-up form."""
-    now = timezone.now()
-    _count(f"signupaddr:{address}", now, _signup_window())
-    return _count(f"signup:{_name_digest(email)}", now, _signup_window()) <= SIGNUP_LIMIT_PER_EMAIL
+def signup_record(*, address: str) -> None:
+    """Count a sign-up from this address that got past the join code, whether or not the
+    rest was right: the page says whether a username is taken, and that is not to be
+    asked without end either."""
+    _count(f"signupaddr:{address}", timezone.now(), _signup_window())
+
+
+def signup_email_allowed(*, email: str) -> bool:
+    """Count a sign-up email to this address; False once it has had its share in the
+    window. The page answers the same either way; only the email is not sent, so nobody
+    can flood an inbox through the sign-up form."""
+    count = _count(f"signup:{_name_digest(email)}", timezone.now(), _signup_window())
+    return count <= SIGNUP_LIMIT_PER_EMAIL
 
 
 def client_address(meta: dict) -> str:
