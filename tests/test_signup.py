@@ -72,7 +72,7 @@ def test_signing_up_sends_a_link_and_using_it_makes_a_signed_in_member(world, cl
     response = _post(client, _signup(section))
     assert response.url == reverse("cases:signup_sent")
     sent = client.get(response.url)
-    assert "we have sent a link to mei@example.edu" in sent.content.decode()
+    assert "We have sent a link to mei@example.edu" in sent.content.decode()
     assert not User.objects.filter(email="mei@example.edu").exists()
     [email] = mail.outbox
     assert email.to == ["mei@example.edu"]
