@@ -80,9 +80,9 @@ def invitation_resend(user: User, *, by: User) -> None:
 @task
 def password_reset_send(email: str) -> None:
     """Email a link to choose a new password to each active account with this address
-    and a usable password (Django's rule: an invited account that never chose one is
-    sent its invitation again by an admin). The page that asked enqueued only the
-    address, doing the same whether or not an account has it; the lookup is here."""
+    and a usable password (Django's `get_users`; an invited account that never chose one
+    needs its invitation resent). The page that asked queued only the address, doing the
+    same whether or not an account has it; the lookup is here, in the worker."""
     messages = [
         email_message(
             to=user.email,
