@@ -210,6 +210,8 @@ urlpatterns += [
     path("manage/cohorts/<int:pk>/members/", cohorts.cohort_members, name="cohort_members"),
     path("join/", cohorts.cohort_join, name="cohort_join"),
     path("signup/", cohorts.signup, name="signup"),
+    path("signup/sent/", cohorts.signup_sent, name="signup_sent"),
+    path("signup/confirm/<str:token>/", cohorts.signup_confirm, name="signup_confirm"),
     path(
         "notifications/unsubscribe/<str:token>/",
         unsubscribe.notification_unsubscribe,

@@ -165,6 +165,9 @@ if TESTING:
     # Hashing is deliberately slow; tests create hundreds of users.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# Every sign-in (this site's page, the Django admin's) goes through the throttle.
+AUTHENTICATION_BACKENDS = ["cases.backends.ThrottledModelBackend"]
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "cases:home"
 LOGOUT_REDIRECT_URL = "login"
@@ -174,6 +177,15 @@ LOGOUT_REDIRECT_URL = "login"
 # cases/services/auth.py for the wider per-username and per-address limits).
 LOGIN_FAILURE_LIMIT = int(os.environ.get("DJANGO_LOGIN_FAILURE_LIMIT", "5"))
 LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("DJANGO_LOGIN_FAILURE_WINDOW", "900"))
+# Join codes: this many wrong codes from one account, or from one address (a campus NAT
+# puts a class behind one, and eight random characters cannot be guessed at this rate),
+# within the login window refuse codes from there until the window has passed.
+JOIN_CODE_FAILURE_LIMIT = int(os.environ.get("DJANGO_JOIN_CODE_FAILURE_LIMIT", "10"))
+JOIN_CODE_ADDRESS_LIMIT = int(os.environ.get("DJANGO_JOIN_CODE_ADDRESS_LIMIT", "50"))
+# Sign-ups (each sends an email) from one address within the window: enough for a class
+# signing up from one campus address in its first lecture.
+SIGNUP_LIMIT = int(os.environ.get("DJANGO_SIGNUP_LIMIT", "100"))
+SIGNUP_WINDOW_SECONDS = int(os.environ.get("DJANGO_SIGNUP_WINDOW", "3600"))
 # How many proxies we trust to append to X-Forwarded-For (0: use REMOTE_ADDR).
 TRUSTED_PROXY_HOPS = int(os.environ.get("DJANGO_TRUSTED_PROXY_HOPS", "0"))
 

@@ -2,10 +2,12 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from cases.forms.auth import AdminSignInForm
 from cases.views import auth, health
 
 admin.site.site_header = "Red Queen administration"
 admin.site.site_title = "Red Queen admin"
+admin.site.login_form = AdminSignInForm
 
 urlpatterns = [
     path("login/", auth.login, name="login"),

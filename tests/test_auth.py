@@ -165,3 +165,65 @@ def test_password_reset_requests_are_throttled_without_changing_the_answer(clien
     assert {r.status_code for r in responses} == {302}
     assert {r["Location"] for r in responses} == {reverse("password_reset_done")}
     assert len(mail.outbox) == 3
+
+
+# Every way in shares one counter ------------------------------------------------------
+
+
+def _admin_attempt(client, username, password="wrong-password", address="10.0.0.1"):
+    return client.post(
+        reverse("admin:login"),
+        {"username": username, "password": password, "next": reverse("admin:index")},
+        REMOTE_ADDR=address,
+    )
+
+
+def test_locked_out_at_the_sign_in_page_the_admin_sign_in_does_not_let_them_in(
+    client, world, settings
+):
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        assert _attempt(client, "admin").status_code == 200
+    assert _attempt(client, "admin", PASSWORD).status_code == 429
+    response = _admin_attempt(client, "admin", PASSWORD)
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed sign-in attempts" in response.content.decode()
+    assert client.get(reverse("admin:index")).status_code == 302
+    # From another address the staff member still gets in.
+    assert _admin_attempt(client, "admin", PASSWORD, address="10.7.7.7").status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_wrong_passwords_at_the_admin_sign_in_lock_the_sign_in_page_too(client, world, settings):
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        response = _admin_attempt(client, "admin")
+        assert "Please enter the correct username and password" in response.content.decode()
+    assert _admin_attempt(client, "admin", PASSWORD).status_code == 200
+    response = _attempt(client, "admin", PASSWORD)
+    assert response.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+# Password-reset email goes through the task queue --------------------------------------
+
+
+def test_a_password_reset_is_only_queued_by_the_request_and_sent_by_the_worker(
+    client, world, settings
+):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    from django.tasks import default_task_backend
+
+    known = client.post(reverse("password_reset"), {"email": "student@example.edu"})
+    unknown = client.post(reverse("password_reset"), {"email": "nobody@example.edu"})
+    assert known.status_code == unknown.status_code == 302
+    # The request did the same either way: queued one task, sent nothing.
+    assert mail.outbox == []
+    queued = default_task_backend.results
+    assert [r.args for r in queued] == [["student@example.edu"], ["nobody@example.edu"]]
+    for result in queued:
+        result.task.call(*result.args, **result.kwargs)
+    [email] = mail.outbox
+    assert email.to == ["student@example.edu"]
+    html = email.alternatives[0].content
+    link = next(line for line in email.body.splitlines() if "/password/reset/" in line).strip()
+    assert link.startswith(settings.SITE_URL)
+    assert f'href="{link}"' in html

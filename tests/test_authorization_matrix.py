@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from cases.models import Decision, Extension, Rubric, StanceCheck, StancePair
 from cases.services.notifications import unsubscribe_url
 from cases.services.quizzes import attempt_submit
+from cases.services.signup import signup_token
 from tests.conftest import ROLES, World
 from tests.factories import AssignmentFactory, make_decision, make_stance_check
 
@@ -621,6 +622,17 @@ def _cohort_url(name: str):
     return lambda w: reverse(name, args=[w.course.cohorts.get().pk])
 
 
+def _signup_link(world: World) -> str:
+    token = signup_token(
+        email="newcomer@example.edu",
+        username="newcomer",
+        first_name="Mei",
+        last_name="Lin",
+        cohort=world.course.cohorts.get().pk,
+    )
+    return reverse("cases:signup_confirm", args=[token])
+
+
 # Cohort administration is for admins; anyone signed in joins a cohort with its code;
 # only someone signed out signs up (with a code). Bad or missing input comes back as the
 # page with the error beside the field (200), so nothing changes here.
@@ -648,6 +660,9 @@ MATRIX |= {
     ),
     "cases:cohort_join": Route(lambda w: reverse("cases:cohort_join"), signed_in(200)),
     "cases:signup": Route(lambda w: reverse("cases:signup"), everyone(302, anonymous=200)),
+    # Where the sign-up link went, and the link's page: for whoever holds it.
+    "cases:signup_sent": Route(lambda w: reverse("cases:signup_sent"), everyone(200)),
+    "cases:signup_confirm": Route(_signup_link, everyone(200)),
 }
 
 

@@ -1,5 +1,5 @@
-"""Cohort administration (admins), joining a cohort with its code, and signing up with
-one. Every change leaves an audit entry."""
+"""Cohort administration (admins) and joining a cohort with its code (signing up with
+one is in test_signup.py). Every change leaves an audit entry."""
 
 from datetime import timedelta
 
@@ -11,7 +11,6 @@ from cases.models import AuditAction, AuditEntry, Cohort, Membership, User, Work
 from cases.permissions import JOIN_CODE_DISABLED, JOIN_CODE_EXPIRED, JOIN_CODE_UNKNOWN
 from cases.services.readings import reading_open
 from tests.factories import (
-    PASSWORD,
     AssignmentFactory,
     CohortFactory,
     MembershipFactory,
@@ -350,84 +349,3 @@ def test_a_code_that_admits_nobody_is_refused_beside_the_field(
 def test_an_empty_code_is_refused_beside_the_field(world, client_for):
     response = client_for("other_student").post(reverse("cases:cohort_join"), {"code": ""})
     assert "Type your cohort&#x27;s join code." in response.content.decode()
-
-
-# Signing up with a code ---------------------------------------------------------------
-
-
-def _signup(section, **changes) -> dict:
-    return {
-        "code": section.join_code,
-        "username": "newcomer",
-        "first_name": "Mei",
-        "last_name": "Lin",
-        "email": "mei@example.edu",
-        "password1": "red-queen-runs-fast",
-        "password2": "red-queen-runs-fast",
-    } | changes
-
-
-def test_signing_up_with_a_code_makes_a_member_signed_in_on_their_dashboard(world, client, section):
-    response = client.post(reverse("cases:signup"), _signup(section), follow=True)
-    user = User.objects.get(username="newcomer")
-    assert response.redirect_chain[0][0] == reverse("cases:home")
-    assert response.context["user"] == user
-    assert "MGT 6001" in response.content.decode()
-    assert section.memberships.filter(user=user).exists()
-    assert user.check_password("red-queen-runs-fast")
-    [entry] = _entries(AuditAction.ENROL)
-    assert (entry.actor, entry.subject, entry.cohort) == (user, user, section)
-
-
-@pytest.mark.parametrize(
-    ("change", "field", "message"),
-    [
-        ({"code": "NOSUCH23"}, "code", JOIN_CODE_UNKNOWN),
-        ({"code": ""}, "code", "Type your cohort"),
-        ({"password2": "something-else-entirely"}, "password2", "match"),
-        ({"password1": "password", "password2": "password"}, "password2", "too common"),
-        ({"username": "student"}, "username", "already exists"),
-        ({"email": "STUDENT@example.edu"}, "email", "An account with this email exists"),
-        ({"last_name": ""}, "last_name", "This field is required."),
-    ],
-)
-def test_bad_sign_up_makes_no_account_and_says_why_beside_the_field(
-    world, client, section, change, field, message
-):
-    users = User.objects.count()
-    response = client.post(reverse("cases:signup"), _signup(section, **change))
-    assert response.status_code == 200
-    errors = response.context["form"].errors
-    assert message in " ".join(errors[field])
-    assert User.objects.count() == users
-    assert 'value="Mei"' in response.content.decode()
-
-
-def test_sign_up_without_an_open_code_is_refused_even_when_the_rest_is_right(
-    world, client, section
-):
-    Cohort.objects.filter(pk=section.pk).update(join_code_enabled=False)
-    response = client.post(reverse("cases:signup"), _signup(section))
-    assert JOIN_CODE_DISABLED in response.context["form"].errors["code"]
-    assert not User.objects.filter(username="newcomer").exists()
-
-
-def test_someone_signed_in_is_sent_to_join_instead(client_for):
-    response = client_for("student").get(reverse("cases:signup"))
-    assert response.url == reverse("cases:cohort_join")
-
-
-def test_the_sign_in_page_links_to_sign_up(client):
-    html = client.get(reverse("login")).content.decode()
-    assert f'href="{reverse("cases:signup")}"' in html
-    assert "Have a join code? Create your account" in html
-
-
-def test_a_deactivated_user_cannot_sign_in(world, client):
-    student = world.users["student"]
-    student.is_active = False
-    student.save()
-    response = client.post(reverse("login"), {"username": "student", "password": PASSWORD})
-    assert response.status_code == 200
-    assert "_auth_user_id" not in client.session
-    assert client.get(reverse("cases:home")).status_code == 302

@@ -1,7 +1,8 @@
 """Forms of cohort administration, joining with a code and signing up with one."""
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import UserCreationForm, UsernameField
+from django.forms.utils import ErrorDict
 from django.utils import timezone
 
 from cases.forms import _local_datetime
@@ -99,7 +100,29 @@ CODE_WIDGET = forms.TextInput(
 )
 
 
-class JoinCodeForm(forms.Form):
+class CodeFirst:
+    """A form whose join code is checked first and alone: while the code admits nobody,
+    or the throttle says to wait (`wait`, a message), the code's error is all the form
+    checks and says, so a stranger without a code learns nothing else from it."""
+
+    def __init__(self, *args, wait: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.wait = wait
+
+    def code_refusal(self) -> str:
+        return self.wait
+
+    def full_clean(self) -> None:
+        refusal = self.is_bound and self.code_refusal()
+        if refusal:
+            self._errors = ErrorDict()
+            self.cleaned_data = {}
+            self.add_error("code", refusal)
+            return
+        super().full_clean()
+
+
+class JoinCodeForm(CodeFirst, forms.Form):
     code = forms.CharField(
         max_length=40,
         label="Join code",
@@ -112,9 +135,10 @@ class JoinCodeForm(forms.Form):
         return _normalise_code(self.cleaned_data["code"])
 
 
-class SignupForm(UserCreationForm):
-    """A new account, made only with a join code that admits students now; Django's
-    password validators apply."""
+class SignupForm(CodeFirst, forms.ModelForm):
+    """The first step of a new account: a join code that admits students now, then a
+    username, names and an email. Whether the email has an account is never said: the
+    next step is a link sent to it either way (cases/services/signup.py)."""
 
     code = forms.CharField(
         max_length=40,
@@ -126,31 +150,64 @@ class SignupForm(UserCreationForm):
 
     field_order = ["code", "username", "first_name", "last_name", "email"]
 
-    class Meta(UserCreationForm.Meta):
+    class Meta:
         model = User
         fields = ["username", "first_name", "last_name", "email"]
+        field_classes = {"username": UsernameField}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("first_name", "last_name", "email"):
             self.fields[name].required = True
-        self.fields["email"].help_text = "Where password resets are sent."
-        # The join code comes first, so the username does not take the focus.
-        self.fields["username"].widget.attrs.pop("autofocus", None)
+        self.fields["email"].help_text = "We send a link there to finish creating your account."
         self.cohort = None
+        self.code_refused = False
 
-    def clean_code(self) -> str:
-        code = _normalise_code(self.cleaned_data["code"])
+    def code_refusal(self) -> str:
+        if self.wait:
+            return self.wait
+        try:
+            code = _normalise_code(self.fields["code"].clean(self["code"].data))
+        except forms.ValidationError as error:
+            return error.messages[0]
         try:
             self.cohort = cohort_for_join_code(code)
         except JoinRefused as refused:
-            raise forms.ValidationError(str(refused), code="join_code") from None
-        return code
+            self.code_refused = True
+            return str(refused)
+        return ""
+
+    def clean_code(self) -> str:
+        return _normalise_code(self.cleaned_data["code"])
+
+    def clean_username(self) -> str:
+        # Saying a username is taken is unavoidable here, and only said to someone who
+        # holds a code that admits students.
+        username = self.cleaned_data["username"]
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError("A user with that username already exists.")
+        return username
 
     def clean_email(self) -> str:
-        email = User.objects.normalize_email(self.cleaned_data["email"])
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                "An account with this email exists already: sign in, or reset its password."
-            )
-        return email
+        return User.objects.normalize_email(self.cleaned_data["email"])
+
+
+class SignupFinishForm(UserCreationForm):
+    """The last step, from the emailed link: the password (Django's validators, compared
+    with the sign-up's names and email) and the username, which may be changed."""
+
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ["username"]
+
+    def __init__(self, *args, details: dict, **kwargs):
+        instance = User(
+            first_name=details["first_name"],
+            last_name=details["last_name"],
+            email=details["email"],
+        )
+        initial = {"username": details["username"]}
+        super().__init__(*args, instance=instance, initial=initial, **kwargs)
+        # The username is filled in already; the password is what is left to type.
+        self.fields["username"].widget.attrs.pop("autofocus", None)
+        self.fields["password1"].widget.attrs["autofocus"] = True

@@ -1,7 +1,9 @@
-"""Login throttling, kept in the database so every server process agrees.
+"""Throttles for the doors strangers knock on: sign-in, password resets, join codes and
+sign-up. Counts are kept in the database so every server process agrees.
 
 A key is counted whether or not such a user exists, so the answer never tells an
-attacker which usernames are real."""
+attacker which usernames are real. Sign-in is counted by the authentication backend
+(`cases.backends.ThrottledModelBackend`), which every sign-in page goes through."""
 
 import hashlib
 from datetime import timedelta
@@ -9,6 +11,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.http import HttpRequest
 from django.utils import timezone
 
 from cases.models import LoginThrottle
@@ -18,46 +21,48 @@ from cases.models import LoginThrottle
 # spraying at scale (a campus NAT puts many honest students behind one address).
 USERNAME_LIMIT_FACTOR = 10
 ADDRESS_LIMIT_FACTOR = 20
+# Where the backend leaves how long sign-in stays locked, for the page to say so.
+LOCKOUT_ATTRIBUTE = "sign_in_locked_for"
+RESET_LIMIT_PER_EMAIL = 3
+RESET_LIMIT_PER_ADDRESS = 20
+# Sign-up emails one inbox receives in the sign-up window, whoever asks.
+SIGNUP_LIMIT_PER_EMAIL = 3
 
 
 def _name_digest(username: str) -> str:
     return hashlib.sha256(username.strip().casefold().encode()).hexdigest()
 
 
-def _keys(*, username: str, address: str) -> list[tuple[str, int]]:
-    limit = settings.LOGIN_FAILURE_LIMIT
-    name = _name_digest(username)
-    return [
-        (f"pair:{name}:{address}", limit),
-        (f"user:{name}", limit * USERNAME_LIMIT_FACTOR),
-        (f"addr:{address}", limit * ADDRESS_LIMIT_FACTOR),
-    ]
-
-
 def _window() -> timedelta:
     return timedelta(seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS)
 
 
-def login_lockout_remaining(*, username: str, address: str) -> timedelta | None:
-    """How long sign-in stays locked for this username or address; None when it is not."""
+def _signup_window() -> timedelta:
+    return timedelta(seconds=settings.SIGNUP_WINDOW_SECONDS)
+
+
+def _remaining(limits: list[tuple[str, int]], window: timedelta) -> timedelta | None:
+    """How long the longest of these keys that reached its limit stays locked; None when
+    none did. One query."""
     now = timezone.now()
+    limit_of = dict(limits)
     remaining = None
-    for key, limit in _keys(username=username, address=address):
-        throttle = LoginThrottle.objects.filter(key=key).first()
-        if throttle is None or throttle.failures < limit:
+    for throttle in LoginThrottle.objects.filter(key__in=limit_of):
+        if throttle.failures < limit_of[throttle.key]:
             continue
-        left = throttle.window_started_at + _window() - now
+        left = throttle.window_started_at + window - now
         if left > timedelta(0):
             remaining = max(remaining or left, left)
     return remaining
 
 
-def _count(key: str, now) -> int:
+def _count(key: str, now, window: timedelta | None = None) -> int:
     """Count one more event for `key` in the current window, atomically; return the
     count."""
+    window = window or _window()
     with transaction.atomic():
         # A stale window starts again; otherwise count atomically in SQL.
-        rows = LoginThrottle.objects.filter(key=key, window_started_at__gt=now - _window())
+        rows = LoginThrottle.objects.filter(key=key, window_started_at__gt=now - window)
         if rows.update(failures=F("failures") + 1):
             return rows.values_list("failures", flat=True).first() or 1
         try:
@@ -71,14 +76,47 @@ def _count(key: str, now) -> int:
         return 1
 
 
+def lockout_minutes(remaining: timedelta) -> int:
+    return max(1, round(remaining.total_seconds() / 60))
+
+
+# Sign-in ------------------------------------------------------------------------------
+
+
+def _keys(*, username: str, address: str) -> list[tuple[str, int]]:
+    limit = settings.LOGIN_FAILURE_LIMIT
+    name = _name_digest(username)
+    return [
+        (f"pair:{name}:{address}", limit),
+        (f"user:{name}", limit * USERNAME_LIMIT_FACTOR),
+        (f"addr:{address}", limit * ADDRESS_LIMIT_FACTOR),
+    ]
+
+
+def login_lockout_remaining(*, username: str, address: str) -> timedelta | None:
+    """How long sign-in stays locked for this username or address; None when it is not."""
+    return _remaining(_keys(username=username, address=address), _window())
+
+
 def login_failure_record(*, username: str, address: str) -> None:
     now = timezone.now()
     for key, _limit in _keys(username=username, address=address):
         _count(key, now)
 
 
-RESET_LIMIT_PER_EMAIL = 3
-RESET_LIMIT_PER_ADDRESS = 20
+def login_success_clear(*, username: str) -> None:
+    """Forget a username's failures: after a successful sign-in or a password reset."""
+    name = _name_digest(username)
+    LoginThrottle.objects.filter(key__startswith=f"pair:{name}:").delete()
+    LoginThrottle.objects.filter(key=f"user:{name}").delete()
+
+
+def sign_in_lockout(request: HttpRequest) -> timedelta | None:
+    """How long sign-in is locked, if the backend refused this request for that."""
+    return getattr(request, LOCKOUT_ATTRIBUTE, None)
+
+
+# Password resets ----------------------------------------------------------------------
 
 
 def password_reset_allowed(*, email: str, address: str) -> bool:
@@ -91,11 +129,50 @@ def password_reset_allowed(*, email: str, address: str) -> bool:
     return by_email <= RESET_LIMIT_PER_EMAIL and by_address <= RESET_LIMIT_PER_ADDRESS
 
 
-def login_success_clear(*, username: str) -> None:
-    """Forget a username's failures: after a successful sign-in or a password reset."""
-    name = _name_digest(username)
-    LoginThrottle.objects.filter(key__startswith=f"pair:{name}:").delete()
-    LoginThrottle.objects.filter(key=f"user:{name}").delete()
+# Join codes and sign-up ---------------------------------------------------------------
+
+
+def _code_keys(*, user_id: int | None, address: str) -> list[tuple[str, int]]:
+    keys = [(f"codeaddr:{address}", settings.JOIN_CODE_ADDRESS_LIMIT)]
+    if user_id is not None:
+        keys.append((f"codeuser:{user_id}", settings.JOIN_CODE_FAILURE_LIMIT))
+    return keys
+
+
+def join_code_lockout_remaining(*, user_id: int | None, address: str) -> timedelta | None:
+    """How long join codes are refused to this account (None: signed out) or address
+    after too many wrong ones; None when they are not."""
+    return _remaining(_code_keys(user_id=user_id, address=address), _window())
+
+
+def join_code_failure_record(*, user_id: int | None, address: str) -> None:
+    """Count a code that admitted nobody, for the account and for the address."""
+    now = timezone.now()
+    for key, _limit in _code_keys(user_id=user_id, address=address):
+        _count(key, now)
+
+
+def signup_lockout_remaining(*, address: str) -> timedelta | None:
+    """How long sign-up is refused to this address: after too many wrong join codes, or
+    too many sign-ups, from it; None when it is not."""
+    codes = join_code_lockout_remaining(user_id=None, address=address)
+    signups = _remaining([(f"signupaddr:{address}", settings.SIGNUP_LIMIT)], _signup_window())
+    return max([r for r in (codes, signups) if r is not None], default=None)
+
+
+def signup_record(*, address: str) -> None:
+    """Count a sign-up from this address that got past the join code, whether or not the
+    rest was right: the page says whether a username is taken, and that is not to be
+    asked without end either."""
+    _count(f"signupaddr:{address}", timezone.now(), _signup_window())
+
+
+def signup_email_allowed(*, email: str) -> bool:
+    """Count a sign-up email to this address; False once it has had its share in the
+    window. The page answers the same either way; only the email is not sent, so nobody
+    can flood an inbox through the sign-up form."""
+    count = _count(f"signup:{_name_digest(email)}", timezone.now(), _signup_window())
+    return count <= SIGNUP_LIMIT_PER_EMAIL
 
 
 def client_address(meta: dict) -> str:

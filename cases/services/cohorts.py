@@ -1,7 +1,8 @@
 """Cohort administration: cohorts created, renamed, archived and restored, attached to
 and detached from courses; their join codes rotated, switched and given an expiry; their
-members moved and removed; students joining with a code, and newcomers creating their
-account with one. Every change writes its audit entry in the same transaction."""
+members moved and removed; students joining with a code (newcomers creating their
+account with one: cases/services/signup.py). Every change writes its audit entry in the
+same transaction."""
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef
@@ -326,29 +327,3 @@ def cohort_join(*, user: User, code: str) -> tuple[Cohort, bool]:
         )
         work_sync_new_members(cohort, [user.pk])
     return cohort, created
-
-
-@transaction.atomic
-def user_signup(
-    *, username: str, first_name: str, last_name: str, email: str, password: str, code: str
-) -> tuple[User, Cohort]:
-    """Create an account for someone with a join code that admits students now, in its
-    cohort; no code, no account. A new account has no work to bring along."""
-    cohort = cohort_for_join_code(code)
-    user = User.objects.create_user(
-        username=username,
-        first_name=first_name,
-        last_name=last_name,
-        email=email,
-        password=password,
-    )
-    Membership.objects.create(cohort=cohort, user=user)
-    audit(
-        user,
-        AuditAction.ENROL,
-        f"{user.username} created an account and joined {cohort.name} with its join code",
-        subject=user,
-        cohort=cohort,
-        after={"cohort": cohort.pk, "name": cohort.name, "by": "sign-up"},
-    )
-    return user, cohort

@@ -4,7 +4,6 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -13,12 +12,12 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from cases.forms.auth import PasswordResetRequestForm, SignInForm
 from cases.services.auth import (
     client_address,
-    login_failure_record,
-    login_lockout_remaining,
     login_success_clear,
     password_reset_allowed,
+    sign_in_lockout,
 )
 
 
@@ -39,29 +38,17 @@ def _safe_next(request: HttpRequest) -> str:
 @require_http_methods(["GET", "POST"])
 def login(request: HttpRequest) -> HttpResponse:
     """Anyone may sign in. Repeated failures for one username or from one address lock
-    sign-in for a while (429), with the same answer whether or not the user exists."""
+    sign-in for a while (429), with the same answer whether or not the user exists; the
+    count is kept by the authentication backend, so the admin's sign-in shares it."""
     next_url = _safe_next(request)
     if request.method == "GET" and request.user.is_authenticated:
         return redirect(next_url)
-    form = AuthenticationForm(request, data=request.POST if request.method == "POST" else None)
-    status = 200
-    lockout_minutes = None
-    if request.method == "POST":
-        username = request.POST.get("username", "")
-        address = client_address(request.META)
-        remaining = login_lockout_remaining(username=username, address=address)
-        if remaining is not None:
-            lockout_minutes = max(1, round(remaining.total_seconds() / 60))
-            form = AuthenticationForm(request, initial={"username": username})
-            status = 429
-        elif form.is_valid():
-            auth_login(request, form.get_user())
-            login_success_clear(username=username)
-            return redirect(next_url)
-        else:
-            login_failure_record(username=username, address=address)
+    form = SignInForm(request, data=request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        auth_login(request, form.get_user())
+        return redirect(next_url)
+    status = 429 if sign_in_lockout(request) else 200
     context = {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")}
-    context["lockout_minutes"] = lockout_minutes
     return render(request, "registration/login.html", context, status=status)
 
 
@@ -85,8 +72,11 @@ class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
 
 
 class PasswordReset(auth_views.PasswordResetView):
-    """Django's reset request, throttled per email and per address. Over the limit the
-    answer is the same page; the email is simply not sent."""
+    """Django's reset request, throttled per email and per address, whose email is sent
+    by the task worker. Over the limit the answer is the same page; the email is simply
+    not sent."""
+
+    form_class = PasswordResetRequestForm
 
     def form_valid(self, form):
         allowed = password_reset_allowed(

@@ -1,8 +1,10 @@
 """Cohorts. Admins create, rename, archive and restore them, attach them to courses,
 look after their join codes and move or remove their members; anyone signed in joins a
-cohort with its code; someone without an account creates one with a code. The writes
-(and their audit entries) are in cases/services/cohorts.py."""
+cohort with its code; someone without an account creates one with a code, confirmed by
+a link emailed to them. The writes (and their audit entries) are in
+cases/services/cohorts.py and cases/services/signup.py."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_not_required
@@ -14,7 +16,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.cohorts import (
@@ -24,12 +26,23 @@ from cases.forms.cohorts import (
     JoinCodeExpiryForm,
     JoinCodeForm,
     MemberActionForm,
+    SignupFinishForm,
     SignupForm,
 )
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import Cohort, Course, Membership, User
 from cases.permissions import access_cohort, staff_required
 from cases.services import cohorts as services
+from cases.services.auth import (
+    client_address,
+    join_code_failure_record,
+    join_code_lockout_remaining,
+    lockout_minutes,
+    signup_email_allowed,
+    signup_lockout_remaining,
+    signup_record,
+)
+from cases.services.signup import SignupLinkRefused, signup_read, signup_request, user_signup
 
 MEMBERS_PER_PAGE = 50
 
@@ -243,25 +256,101 @@ def cohort_members(request: HtmxHttpRequest, pk: int):
 # Self-enrolment ------------------------------------------------------------------------
 
 
+def _wait(what: str, remaining) -> str:
+    minutes = lockout_minutes(remaining)
+    return f"{what} Wait about {minutes} minute{pluralize(minutes)}, then try again."
+
+
 @require_http_methods(["GET", "POST"])
 def cohort_join(request: HtmxHttpRequest):
     """Anyone signed in: type a cohort's join code to become one of its members (again
     is harmless). An unknown, switched-off or expired code, or an archived cohort's, is
-    refused beside the field."""
+    refused beside the field; after too many wrong codes from the account or its
+    address, every code is refused for a while (429)."""
     form = JoinCodeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            code = form.cleaned_data["code"]
-            cohort, created = services.cohort_join(user=request.user, code=code)
-        except services.JoinRefused as refused:
-            form.add_error("code", str(refused))
-        else:
-            if created:
-                messages.success(request, f"You joined {cohort.name}.")
+    status = 200
+    if request.method == "POST":
+        address = client_address(request.META)
+        remaining = join_code_lockout_remaining(user_id=request.user.pk, address=address)
+        if remaining is not None:
+            form = JoinCodeForm(request.POST, wait=_wait("Too many wrong join codes.", remaining))
+            status = 429
+        elif form.is_valid():
+            try:
+                code = form.cleaned_data["code"]
+                cohort, created = services.cohort_join(user=request.user, code=code)
+            except services.JoinRefused as refused:
+                join_code_failure_record(user_id=request.user.pk, address=address)
+                form.add_error("code", str(refused))
             else:
-                messages.info(request, f"You are already in {cohort.name}.")
-            return redirect("cases:home")
-    return render(request, "cases/cohorts/cohort_join.html", {"form": form})
+                if created:
+                    messages.success(request, f"You joined {cohort.name}.")
+                else:
+                    messages.info(request, f"You are already in {cohort.name}.")
+                return redirect("cases:home")
+    return render(request, "cases/cohorts/cohort_join.html", {"form": form}, status=status)
+
+
+SIGNUP_EMAIL_SESSION_KEY = "signup_email"
+
+
+@login_not_required
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request: HtmxHttpRequest):
+    """Anyone signed out: with a join code that admits students now, a username, names
+    and an email, be sent a link to finish creating the account (the page answers the
+    same whether or not the email has an account). A code that admits nobody is the
+    only thing said until it is right. Too many wrong codes or sign-ups from one address
+    refuse it for a while (429). Someone signed in is sent to join with the code
+    instead."""
+    if request.user.is_authenticated:
+        return redirect("cases:cohort_join")
+    form = SignupForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        address = client_address(request.META)
+        remaining = signup_lockout_remaining(address=address)
+        if remaining is not None:
+            wait = _wait("Too many sign-up attempts from this network.", remaining)
+            form = SignupForm(request.POST, wait=wait)
+            status = 429
+        elif form.is_valid():
+            signup_record(address=address)
+            data = form.cleaned_data
+            if signup_email_allowed(email=data["email"]):
+                signup_request(
+                    email=data["email"],
+                    username=data["username"],
+                    first_name=data["first_name"],
+                    last_name=data["last_name"],
+                    cohort=form.cohort,
+                )
+            request.session[SIGNUP_EMAIL_SESSION_KEY] = data["email"]
+            return redirect("cases:signup_sent")
+        elif form.code_refused:
+            join_code_failure_record(user_id=None, address=address)
+        elif form.cohort is not None:
+            signup_record(address=address)
+    return render(request, "cases/cohorts/signup.html", {"form": form}, status=status)
+
+
+@login_not_required
+@require_GET
+def signup_sent(request: HtmxHttpRequest):
+    """Anyone: after signing up, where the link went (the same page whether or not the
+    address has an account)."""
+    context = {
+        "email": request.session.get(SIGNUP_EMAIL_SESSION_KEY, ""),
+        "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+    }
+    return render(request, "cases/cohorts/signup_sent.html", context)
+
+
+def _link_refused(request: HtmxHttpRequest):
+    context = {"days": settings.PASSWORD_RESET_TIMEOUT // 86400}
+    return render(request, "cases/cohorts/signup_link_refused.html", context)
 
 
 @login_not_required
@@ -269,31 +358,38 @@ def cohort_join(request: HtmxHttpRequest):
 @csrf_protect
 @never_cache
 @require_http_methods(["GET", "POST"])
-def signup(request: HtmxHttpRequest):
-    """Anyone signed out with a join code that admits students now creates an account in
-    that cohort, is signed in and lands on their dashboard; without a valid code no
-    account is made. Someone signed in is sent to join with the code instead."""
-    if request.user.is_authenticated:
-        return redirect("cases:cohort_join")
-    form = SignupForm(request.POST or None)
+def signup_confirm(request: HtmxHttpRequest, token: str):
+    """Anyone holding a sign-up link: the page shows the form (opening the link, as mail
+    scanners do, makes nothing); choosing a password makes the account in the link's
+    cohort, signs them in and lands them on their dashboard. A link that was used
+    (its address has an account now), expired or forged says so."""
+    try:
+        details = signup_read(token)
+    except SignupLinkRefused:
+        return _link_refused(request)
+    form = SignupFinishForm(request.POST or None, details=details)
     if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
+        cohort = details["cohort"]
         try:
-            user, cohort = services.user_signup(
-                username=data["username"],
-                first_name=data["first_name"],
-                last_name=data["last_name"],
-                email=data["email"],
-                password=data["password1"],
-                code=data["code"],
+            user = user_signup(
+                username=form.cleaned_data["username"],
+                first_name=details["first_name"],
+                last_name=details["last_name"],
+                email=details["email"],
+                password=form.cleaned_data["password1"],
+                cohort=cohort,
             )
-        except services.JoinRefused as refused:
-            form.add_error("code", str(refused))
+        except SignupLinkRefused:
+            return _link_refused(request)
         except IntegrityError:
-            # Someone took the username between the check and the insert.
+            # Taken between the check and the insert: by a second click on this link
+            # (the address has its account now), or by someone else.
+            if User.objects.filter(email__iexact=details["email"]).exists():
+                return _link_refused(request)
             form.add_error("username", "A user with that username already exists.")
         else:
             auth_login(request, user)
             messages.success(request, f"Welcome, {user.first_name}. You are in {cohort.name}.")
             return redirect("cases:home")
-    return render(request, "cases/cohorts/signup.html", {"form": form})
+    context = {"form": form, "details": details}
+    return render(request, "cases/cohorts/signup_confirm.html", context)

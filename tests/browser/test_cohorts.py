@@ -1,8 +1,12 @@
 """Cohort administration in a real browser: an admin makes a cohort and a fresh join
-code, a newcomer signs up with it and lands on their dashboard, and the admin sees them
-among the members. Each page passes an accessibility audit."""
+code, a newcomer signs up with it, follows the emailed link and lands on their
+dashboard, and the admin sees them among the members. Each page passes an
+accessibility audit."""
+
+import re
 
 import pytest
+from django.core import mail
 from playwright.sync_api import expect
 
 from cases.models import Cohort
@@ -42,9 +46,19 @@ def test_admin_makes_a_cohort_and_a_newcomer_signs_up_with_its_code(
         newcomer.get_by_label("First name").fill("Mei")
         newcomer.get_by_label("Last name").fill("Lin")
         newcomer.get_by_label("Email address").fill("mei@example.edu")
+        newcomer.get_by_role("button", name="Continue").click()
+        expect(newcomer.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+        assert_accessible(newcomer)
+        [email] = mail.outbox
+        link = re.search(r"https?://\S+", email.body).group()
+        newcomer.goto(link[link.index("/signup/") :])
+        expect(newcomer.get_by_role("heading", level=1)).to_have_text(
+            "Finish creating your account"
+        )
+        assert_accessible(newcomer)
         newcomer.get_by_label("Password", exact=True).fill("red-queen-runs-fast")
         newcomer.get_by_label("Password confirmation").fill("red-queen-runs-fast")
-        newcomer.get_by_role("button", name="Create account").click()
+        newcomer.get_by_role("button", name="Create my account").click()
         expect(newcomer.get_by_role("heading", level=1)).to_have_text("Hello, Mei")
         expect(newcomer.get_by_text("You are in MGT 6001, section C.")).to_be_visible()
         assert_accessible(newcomer)

@@ -1,0 +1,47 @@
+"""The authentication backend: Django's username-and-password check behind the sign-in
+throttle. Every sign-in page (/login/, the Django admin's, any later one) calls
+`django.contrib.auth.authenticate`, so here they all share one count of failures."""
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.backends import ModelBackend
+from django.core.exceptions import PermissionDenied
+
+from cases.models import User
+from cases.services.auth import (
+    LOCKOUT_ATTRIBUTE,
+    client_address,
+    login_failure_record,
+    login_lockout_remaining,
+    login_success_clear,
+)
+
+
+class ThrottledModelBackend(ModelBackend):
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        """A locked username or address is refused before the password is checked
+        (PermissionDenied stops `authenticate`, which then reports a failed sign-in) and
+        the time left is left on the request for the page to say. A wrong password and
+        an unknown username count the same; a right one clears the username's count.
+        Without a request (the shell, a test client's `login()`) there is no address to
+        count, and nothing is throttled."""
+        if username is None:
+            username = kwargs.get(User.USERNAME_FIELD)
+        if request is None or username is None or password is None:
+            return super().authenticate(request, username=username, password=password)
+        address = client_address(request.META)
+        remaining = login_lockout_remaining(username=username, address=address)
+        if remaining is not None:
+            setattr(request, LOCKOUT_ATTRIBUTE, remaining)
+            raise PermissionDenied
+        user = super().authenticate(request, username=username, password=password)
+        if user is None:
+            login_failure_record(username=username, address=address)
+        else:
+            login_success_clear(username=username)
+        return user
+
+    async def aauthenticate(self, request, username=None, password=None, **kwargs):
+        # ModelBackend's own async version would skip the throttle.
+        return await sync_to_async(self.authenticate)(
+            request, username=username, password=password, **kwargs
+        )

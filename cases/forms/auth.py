@@ -1,0 +1,43 @@
+"""Sign-in forms (Django's, saying so when the throttle refused the attempt) and the
+password-reset request form."""
+
+from django import forms
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
+from django.template.defaultfilters import pluralize
+
+from cases.services.auth import lockout_minutes, sign_in_lockout
+from cases.services.invitations import password_reset_send
+
+
+class LockoutMessage:
+    """Says how long sign-in stays locked when the backend refused it for that, instead
+    of "wrong username or password" (which would be untrue: nothing was checked)."""
+
+    def get_invalid_login_error(self):
+        remaining = sign_in_lockout(self.request)
+        if remaining is None:
+            return super().get_invalid_login_error()
+        minutes = lockout_minutes(remaining)
+        return forms.ValidationError(
+            f"Too many failed sign-in attempts. Try again in about {minutes} "
+            f"minute{pluralize(minutes)}, or reset your password.",
+            code="locked",
+        )
+
+
+class SignInForm(LockoutMessage, AuthenticationForm):
+    pass
+
+
+class AdminSignInForm(LockoutMessage, AdminAuthenticationForm):
+    pass
+
+
+class PasswordResetRequestForm(PasswordResetForm):
+    """Django's reset request, except that the request looks nothing up and sends
+    nothing: it queues one task with the address whether or not an account has it, so
+    neither its answer nor its timing tells who has an account."""
+
+    def save(self, **kwargs) -> None:
+        password_reset_send.enqueue(self.cleaned_data["email"])
