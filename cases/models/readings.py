@@ -40,9 +40,11 @@ class CaseStudyQuerySet(models.QuerySet):
                 + SearchVector("body", weight="C", config="english")
             )
             query = SearchQuery(text, search_type="websearch", config="english")
+            # Matched by the query itself: ts_rank gives a case that misses a
+            # several-word query a tiny positive rank, so `rank > 0` let every case in.
             return (
-                self.annotate(rank=SearchRank(vector, query))
-                .filter(rank__gt=0)
+                self.annotate(document=vector, rank=SearchRank(vector, query))
+                .filter(document=query)
                 .order_by("-rank", "title")
             )
         condition = Q()

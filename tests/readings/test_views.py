@@ -153,6 +153,9 @@ class TestLibrary:
         assert "Tencent QQ" in html and "Shanghai Bell" not in html
         html = _html(client.get(reverse("cases:case_list"), {"q": "switches"}))
         assert "Shanghai Bell" in html and "Tencent QQ" not in html
+        # Several words: only the case holding them all, on PostgreSQL as on SQLite.
+        html = _html(client.get(reverse("cases:case_list"), {"q": "instant messenger"}))
+        assert "Tencent QQ" in html and "Shanghai Bell" not in html
 
     def test_htmx_search_returns_only_the_results_fragment(self, world, client_for):
         response = client_for("instructor").get(
