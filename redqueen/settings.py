@@ -57,7 +57,10 @@ def database_from_url(url: str) -> dict:
     raise ImproperlyConfigured(f"DATABASE_URL has an unsupported scheme: {parts.scheme!r}")
 
 
-TESTING = "pytest" in sys.modules
+# The test suite says so itself (redqueen/settings_test.py sets DJANGO_TESTING): never
+# guessed from what a process has imported, so nothing in production turns test-only
+# shortcuts on by accident.
+TESTING = env_bool("DJANGO_TESTING", False)
 DEBUG = env_bool("DJANGO_DEBUG", False)
 # Commands that never serve a request and need no secrets, so that checks such as
 # `manage.py makemigrations --check` run on a bare checkout.
@@ -284,7 +287,12 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+    # Off unless asked for: preloading commits the whole domain to HTTPS in browsers'
+    # built-in lists, which takes months to undo. `check --deploy` would warn about it
+    # (security.W021), so that check is silenced below for as long as it is off.
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+    if not SECURE_HSTS_PRELOAD:
+        SILENCED_SYSTEM_CHECKS = ["security.W021"]
 if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
