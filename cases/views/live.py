@@ -193,10 +193,12 @@ def live_state(request: HtmxHttpRequest, pk: int):
 @require_POST
 @vary_on_headers("HX-Request")
 def live_answer(request: HtmxHttpRequest, pk: int):
-    """Students answer the open poll (again, to change it). Answering joins a student
-    who had not pressed Join. A bad answer comes back with its message and what was
-    chosen; a poll that closed meanwhile says so."""
-    session, access = access_live_session_joined(request.user, pk)
+    """Students the session is for answer the open poll (again, to change it). Answering
+    joins a student who had not pressed Join. A bad answer comes back with its message
+    and what was chosen; a poll that closed meanwhile says so. Every answer asks the full
+    access rule, never attendance alone: a student taken out of the cohort mid-class is
+    refused at their next answer."""
+    session, access = access_live_session(request.user, pk)
     if access.runs or not access.may_join:
         raise PermissionDenied
     # The poll the phone showed; without one, the poll on screen.

@@ -513,3 +513,24 @@ def test_the_admin_lists_live_records(world, session, client_for, model):
     )
     response = client_for("admin").get(reverse(f"admin:cases_{model}_changelist"))
     assert response.status_code == 200
+
+
+def test_a_student_taken_out_of_the_cohort_mid_class_is_refused_at_the_next_answer(
+    world, session, client_for
+):
+    poll = _poll(session)
+    for role in ("student", "student_ta_elsewhere"):
+        client = client_for(role)
+        client.post(reverse("cases:live_session_join", args=[session.pk]))
+        assert _answer(client, session, poll, "0").status_code == 302
+    cohort = world.course.cohorts.get()
+    response = client_for("admin").post(
+        reverse("cases:cohort_members", args=[cohort.pk]),
+        {"action": "remove", "students": [world.users["student"].pk]},
+    )
+    assert response.status_code == 302
+    # The removed student's change of answer is refused; the classmate's goes through.
+    assert _answer(client_for("student"), session, poll, "1").status_code == 404
+    assert _answer(client_for("student_ta_elsewhere"), session, poll, "1").status_code == 302
+    answers = dict(LiveAnswer.objects.filter(poll=poll).values_list("user__username", "choices"))
+    assert answers == {"student": [0], "student_ta_elsewhere": [1]}
