@@ -39,7 +39,7 @@ from cases.models import (  # noqa: E402
     ModuleItem,
     User,
     Work,
-    WorkState,
+    WorkStatus,
 )
 
 RUNS = int(os.environ.get("BENCH_RUNS", "15"))
@@ -86,7 +86,7 @@ def seed() -> Course:
                     Work(
                         item=item,
                         user=student,
-                        state=WorkState.SUBMITTED if done else WorkState.IN_PROGRESS,
+                        state=WorkStatus.SUBMITTED if done else WorkStatus.IN_PROGRESS,
                         opened_at=now - timedelta(days=30),
                         submitted_at=now - timedelta(days=rng.randint(0, 29)) if done else None,
                         auto_score=rng.randint(0, 10) if done else None,

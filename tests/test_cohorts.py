@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import AuditAction, AuditEntry, Cohort, Membership, User, Work, WorkState
+from cases.models import AuditAction, AuditEntry, Cohort, Membership, User, Work, WorkStatus
 from cases.permissions import JOIN_CODE_DISABLED, JOIN_CODE_EXPIRED, JOIN_CODE_UNKNOWN
 from cases.services.readings import reading_open
 from tests.factories import (
@@ -249,7 +249,7 @@ def test_moving_a_student_keeps_their_work_and_shows_it_in_the_new_cohort(world,
     response = admin.post(url, data)
     assert response.status_code == 302
     assert list(student.cohorts.all()) == [new]
-    assert Work.objects.get(user=student, item=world.item).state == WorkState.OPENED
+    assert Work.objects.get(user=student, item=world.item).state == WorkStatus.OPENED
     # A second click moves nobody and writes nothing.
     admin.post(url, data)
     [entry] = _entries(AuditAction.MOVE)
@@ -313,7 +313,7 @@ def test_joining_with_a_code_enrols_once_and_brings_earlier_work(world, section,
     response = client.post(reverse("cases:cohort_join"), {"code": code})
     assert response.url == reverse("cases:home")
     assert section.memberships.filter(user=student).exists()
-    assert Work.objects.get(user=student, item=world.item).state == WorkState.OPENED
+    assert Work.objects.get(user=student, item=world.item).state == WorkStatus.OPENED
     # Joining again is harmless: one membership, one entry.
     response = client.post(reverse("cases:cohort_join"), {"code": section.join_code}, follow=True)
     assert "You are already in Section A." in response.content.decode()

@@ -125,10 +125,10 @@ def test_dashboard_shows_quiz_and_discussion_status(world, client_for):
     assert "tag--in_progress" in html  # The world's student has an open attempt.
     attempt_submit(attempt_id=world.attempt.pk, user=world.users["student"])
     html = client.get(reverse("cases:home")).content.decode()
-    assert "tag--submitted" in html
-    assert "tag--posted" in html  # The world's student posted in the thread.
+    assert 'data-status="graded">Graded<' in html  # Nothing left for a person to grade.
+    assert 'data-status="submitted">Posted<' in html  # The world's student posted.
     html = client_for("student_ta_elsewhere").get(reverse("cases:home")).content.decode()
-    assert "tag--posted" not in html
+    assert ">Posted<" not in html
     post_create(discussion=world.discussion, author=world.users["student_ta_elsewhere"], body="Me.")
     html = client_for("student_ta_elsewhere").get(reverse("cases:home")).content.decode()
-    assert "tag--posted" in html
+    assert 'data-status="submitted">Posted<' in html

@@ -24,7 +24,7 @@ from cases.models import (
     NotificationPreference,
     User,
     Work,
-    WorkState,
+    WorkStatus,
 )
 from cases.services.courses import assignments_schedule, extensions_grant, item_create
 from cases.services.discussions import post_create, post_moderate
@@ -321,7 +321,9 @@ def test_a_digest_leaves_out_what_was_read_and_sends_nothing_when_nothing_is_new
 def test_reminders_go_once_to_students_whose_work_is_due_and_not_done(world, commit):
     item = _new_item(world, commit, due_in=timedelta(hours=10))
     Work.objects.update_or_create(
-        item=item, user=world.users["student_ta_elsewhere"], defaults={"state": WorkState.SUBMITTED}
+        item=item,
+        user=world.users["student_ta_elsewhere"],
+        defaults={"state": WorkStatus.SUBMITTED},
     )
     mail.outbox.clear()
     with commit():

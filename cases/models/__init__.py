@@ -71,14 +71,24 @@ from cases.models.stances import (
     StancePair,
     StancePhase,
 )
-from cases.models.status import DueWork, WorkStatus, due_work, work_status
 from cases.models.thesis import (
     MAX_JUSTIFICATION_CHARS,
     SpectrumExercise,
     SpectrumPlacement,
 )
 from cases.models.users import LoginThrottle, User
-from cases.models.work import Extension, GradeCategory, Rubric, Work, WorkState
+from cases.models.work import (
+    Extension,
+    GradeCategory,
+    Rubric,
+    Work,
+    WorkStatus,
+    handed_in_late,
+    is_graded,
+    status_label,
+    with_extension,
+    work_status,
+)
 
 __all__ = [
     "CHOICE_KINDS",
@@ -106,7 +116,6 @@ __all__ = [
     "Decision",
     "DecisionCommit",
     "Discussion",
-    "DueWork",
     "EmailSettings",
     "Extension",
     "FeedbackRelease",
@@ -152,8 +161,10 @@ __all__ = [
     "Upvote",
     "User",
     "Work",
-    "WorkState",
     "WorkStatus",
-    "due_work",
+    "handed_in_late",
+    "is_graded",
+    "status_label",
+    "with_extension",
     "work_status",
 ]

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.db.models.query import ModelIterable
 from django.urls import reverse
 from django.utils import timezone
 
@@ -234,9 +235,38 @@ class LatePolicy(models.TextChoices):
     REFUSE = "refuse", "Refuse late work"
 
 
+class ExtendedAssignmentIterable(ModelIterable):
+    """Assignments from `seen_by`, with the student's extension put in place."""
+
+    def __iter__(self):
+        for assignment in super().__iter__():
+            if assignment._extension is not None:
+                assignment.due_at = assignment._extended_due_at
+                assignment.late_until = assignment._extended_late_until
+                assignment.extended = True
+            yield assignment
+
+
 class AssignmentQuerySet(models.QuerySet):
     def for_student(self, user) -> "AssignmentQuerySet":
         return self.filter(cohort__memberships__user=user)
+
+    def seen_by(self, user) -> "AssignmentQuerySet":
+        """The student's assignments as they see them: each comes back with its due date
+        and cut-off replaced by the student's extension, when they have one (marked
+        `extended`). The extension rides on the same query."""
+        from cases.models.work import Extension
+
+        extension = Extension.objects.filter(assignment=OuterRef("pk"), user=user)
+        queryset = self.for_student(user).annotate(
+            _extension=Subquery(extension.values("pk")[:1]),
+            _extended_due_at=Subquery(extension.values("due_at")[:1]),
+            _extended_late_until=Subquery(extension.values("late_until")[:1]),
+            # The student's due date, for filtering and ordering in SQL.
+            student_due_at=Coalesce("_extended_due_at", "due_at"),
+        )
+        queryset._iterable_class = ExtendedAssignmentIterable
+        return queryset
 
     def open(self, now=None) -> "AssignmentQuerySet":
         now = now or timezone.now()
@@ -275,6 +305,8 @@ class Assignment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = AssignmentQuerySet.as_manager()
+    # True on an assignment as one student sees it when their extension moved its dates.
+    extended = False
 
     class Meta:
         ordering = ["due_at", "pk"]

@@ -1,9 +1,13 @@
-"""One student's work on one item, whatever its kind, and how it is graded.
+"""One student's work on one item, whatever its kind, how it is graded, and where the
+student stands on it.
 
 `Work` is written by the item kinds' services whenever a student's work changes state
-(`cases.services.work.work_sync`), so the response tracker and the gradebook read one
-table instead of joining every kind's own. A person's part of the grade (override,
-rubric, comment, excused) lives on the same row and is never touched by a sync.
+(`cases.services.work.work_sync`), so every page reads one table instead of joining
+every kind's own. A person's part of the grade (override, rubric, comment, excused)
+lives on the same row and is never touched by a sync.
+
+Where a student stands is `work_status`: the one definition the dashboard, the course
+page, the deadlines, the tracker, the gradebook and the reminders all read.
 """
 
 from decimal import Decimal
@@ -12,14 +16,100 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from cases.models.courses import Assignment, Course, ModuleItem
+from cases.models.courses import Assignment, Course, ItemKind, ModuleItem
 
 
-class WorkState(models.TextChoices):
+class WorkStatus(models.TextChoices):
+    """Where a student stands on one assigned item. `Work.state` stores the first four
+    (the student's own progress, kept by work_sync); the last three follow from it, the
+    student's due date and a person's grading."""
+
     NOT_STARTED = "not_started", "Not started"
     OPENED = "opened", "Opened"
     IN_PROGRESS = "in_progress", "In progress"
-    SUBMITTED = "submitted", "Submitted"
+    SUBMITTED = "submitted", "Handed in"
+    LATE = "late", "Late"  # Past the (extended) due date with nothing handed in.
+    GRADED = "graded", "Graded"
+    EXCUSED = "excused", "Excused"
+
+
+# What Work.state holds: the student's own progress.
+PROGRESS = [WorkStatus.NOT_STARTED, WorkStatus.OPENED, WorkStatus.IN_PROGRESS, WorkStatus.SUBMITTED]
+# Statuses that still ask something of the student.
+UNFINISHED = {WorkStatus.NOT_STARTED, WorkStatus.OPENED, WorkStatus.IN_PROGRESS, WorkStatus.LATE}
+
+# How "handed in" reads for each kind, on the student's own pages.
+HANDED_IN_LABELS = {
+    ItemKind.CASE_READING: "Done",
+    ItemKind.QUIZ: "Submitted",
+    ItemKind.DISCUSSION: "Posted",
+    ItemKind.STANCE_CHECK: "Answered",
+    ItemKind.DECISION: "Committed",
+    ItemKind.SPECTRUM: "Placed",
+    ItemKind.LIVE_SESSION: "Attended",
+}
+
+
+def is_graded(work: "Work | None") -> bool:
+    """A grade a student could be shown: a person's, or the kind's own once nothing
+    waits for a person."""
+    if work is None:
+        return False
+    if work.override_score is not None or work.rubric_score is not None:
+        return True
+    if work.auto_score is not None and work.max_score is None:
+        return True  # A person's participation grade, posted or not.
+    return (
+        work.state == WorkStatus.SUBMITTED
+        and work.auto_score is not None
+        and not work.needs_grading
+    )
+
+
+def work_status(work: "Work | None", assignment: Assignment, now) -> WorkStatus:
+    """Where the student stands, from their Work row (None: nothing yet) and their own
+    assignment of the item: the cohort's dates with any extension of theirs applied
+    (`Assignment.objects.seen_by`, `with_extension`). Handed in late is not a status
+    but a mark beside it (`handed_in_late`)."""
+    if work is not None and work.excused:
+        return WorkStatus.EXCUSED
+    if is_graded(work):
+        return WorkStatus.GRADED
+    if work is not None and work.state == WorkStatus.SUBMITTED:
+        return WorkStatus.SUBMITTED
+    if assignment.is_past_due(now):
+        return WorkStatus.LATE
+    if work is None:
+        return WorkStatus.NOT_STARTED
+    return WorkStatus(work.state)
+
+
+def handed_in_late(work: "Work | None", assignment: Assignment) -> bool:
+    """Handed in after the (extended) due date: for a quiz, the attempt that counts."""
+    return bool(
+        work is not None
+        and work.submitted_at
+        and assignment.due_at
+        and work.submitted_at > assignment.due_at
+    )
+
+
+# Kinds scored for completion: handing in is the grade, so "graded" says nothing more.
+COMPLETION_KINDS = {
+    ItemKind.CASE_READING,
+    ItemKind.STANCE_CHECK,
+    ItemKind.DECISION,
+    ItemKind.SPECTRUM,
+    ItemKind.LIVE_SESSION,
+}
+
+
+def status_label(status: str, kind: str) -> str:
+    """The status as the student reads it: "handed in" in the kind's own words, and so
+    is "graded" where handing in was the grade (a case read is "Done")."""
+    if status == WorkStatus.SUBMITTED or (status == WorkStatus.GRADED and kind in COMPLETION_KINDS):
+        return HANDED_IN_LABELS.get(kind, WorkStatus.SUBMITTED.label)
+    return WorkStatus(status).label
 
 
 class WorkQuerySet(models.QuerySet):
@@ -28,7 +118,7 @@ class WorkQuerySet(models.QuerySet):
         handed in on an item with a rubric and not yet scored. Excused work waits for
         nobody. The grading queue and the grader's "Save and next" both ask this."""
         rubric_unscored = Q(
-            item__rubric__isnull=False, state=WorkState.SUBMITTED, rubric_score__isnull=True
+            item__rubric__isnull=False, state=WorkStatus.SUBMITTED, rubric_score__isnull=True
         )
         return self.filter(excused=False).filter(Q(needs_grading=True) | rubric_unscored)
 
@@ -40,7 +130,9 @@ class Work(models.Model):
     )
     # The student's part, kept in step with the kind's own tables by work_sync.
     state = models.CharField(
-        max_length=12, choices=WorkState.choices, default=WorkState.NOT_STARTED
+        max_length=12,
+        choices=[(status.value, status.label) for status in PROGRESS],
+        default=WorkStatus.NOT_STARTED,
     )
     opened_at = models.DateTimeField(null=True, blank=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -108,6 +200,16 @@ class Extension(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.assignment} due {self.due_at:%Y-%m-%d}"
+
+
+def with_extension(assignment: Assignment, extension: "Extension | None") -> Assignment:
+    """The assignment as one student sees it: an extension replaces its due date and
+    cut-off. Returns the same object, changed in memory only."""
+    if extension is not None:
+        assignment.due_at = extension.due_at
+        assignment.late_until = extension.late_until
+        assignment.extended = True
+    return assignment
 
 
 class GradeCategory(models.Model):

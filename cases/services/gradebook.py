@@ -2,10 +2,10 @@
 
 The rules, in the order a student's course total is built:
 
-- A cell counts in its category when it has a grade (`CellStatus.GRADED`: a person's,
+- A cell counts in its category when it has a grade (`WorkStatus.GRADED`: a person's,
   or the kind's own once nothing waits for a person), as points out of the
   assignment's points; or when it is past its (extended) due date with nothing handed
-  in (`CellStatus.LATE`), as 0. Work handed in and waiting for a person, work not yet
+  in (`WorkStatus.LATE`), as 0. Work handed in and waiting for a person, work not yet
   due, excused work, items not given to the student and items worth 0 points are left
   out: they neither help nor hurt.
 - A category's percent is the sum of the points earned over the sum of the points
@@ -21,7 +21,8 @@ The rules, in the order a student's course total is built:
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from cases.services.matrix import Cell, CellStatus, Row
+from cases.models import WorkStatus
+from cases.services.matrix import Cell, Row
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
@@ -101,9 +102,9 @@ def cell_score(cell: Cell, *, released_only: bool = False) -> Score | None:
     if released_only and assignment.grades_released_at is None:
         return None
     possible = Decimal(assignment.points)
-    if cell.status == CellStatus.GRADED and cell.points is not None:
+    if cell.status == WorkStatus.GRADED and cell.points is not None:
         return Score(earned=cell.points, possible=possible)
-    if cell.status == CellStatus.LATE:  # Past due, nothing handed in, not excused.
+    if cell.status == WorkStatus.LATE:  # Past due, nothing handed in, not excused.
         return Score(earned=ZERO, possible=possible)
     return None
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import connection, models
+from django.db import connection
 from django.db.models import (
     Count,
     Exists,
@@ -34,77 +34,28 @@ from cases.models import (
     ModuleItem,
     User,
     Work,
-    WorkState,
+    WorkStatus,
+    handed_in_late,
+    with_extension,
+    work_status,
 )
 from cases.permissions import CourseAccess, graded_cohorts
-from cases.services.work import with_extension, work_points
+from cases.services.work import work_points
 from cases.sql import table as sql_table
 from cases.sql import tables
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
-class CellStatus(models.TextChoices):
-    NOT_STARTED = "not_started", "Not started"
-    OPENED = "opened", "Opened"
-    IN_PROGRESS = "in_progress", "In progress"
-    SUBMITTED = "submitted", "Submitted"
-    LATE = "late", "Late"
-    GRADED = "graded", "Graded"
-    EXCUSED = "excused", "Excused"
-
-
 # The tracker's filter offers these; "behind" is its own filter.
 STATUS_FILTERS = [
-    CellStatus.NOT_STARTED,
-    CellStatus.IN_PROGRESS,
-    CellStatus.SUBMITTED,
-    CellStatus.LATE,
-    CellStatus.GRADED,
-    CellStatus.EXCUSED,
+    WorkStatus.NOT_STARTED,
+    WorkStatus.IN_PROGRESS,
+    WorkStatus.SUBMITTED,
+    WorkStatus.LATE,
+    WorkStatus.GRADED,
+    WorkStatus.EXCUSED,
 ]
-
-
-def is_graded(work: Work | None) -> bool:
-    """A grade a student could be shown: a person's, or the kind's own once nothing
-    waits for a person."""
-    if work is None:
-        return False
-    if work.override_score is not None or work.rubric_score is not None:
-        return True
-    if work.auto_score is not None and work.max_score is None:
-        return True  # A person's participation grade, posted or not.
-    return (
-        work.state == WorkState.SUBMITTED and work.auto_score is not None and not work.needs_grading
-    )
-
-
-def cell_status(work: Work | None, assignment: Assignment, now) -> CellStatus:
-    if work is not None and work.excused:
-        return CellStatus.EXCUSED
-    if is_graded(work):
-        return CellStatus.GRADED
-    if work is not None and work.state == WorkState.SUBMITTED:
-        return CellStatus.SUBMITTED
-    if assignment.is_past_due(now):
-        return CellStatus.LATE
-    if work is None:
-        return CellStatus.NOT_STARTED
-    if work.state == WorkState.IN_PROGRESS:
-        return CellStatus.IN_PROGRESS
-    if work.state == WorkState.OPENED:
-        return CellStatus.OPENED
-    return CellStatus.NOT_STARTED
-
-
-def late(work: Work | None, assignment: Assignment) -> bool:
-    """Handed in after the (extended) due date."""
-    return bool(
-        work is not None
-        and work.submitted_at
-        and assignment.due_at
-        and work.submitted_at > assignment.due_at
-    )
 
 
 @dataclass(slots=True)
@@ -166,7 +117,7 @@ def _behind(items, now) -> Q:
     student = OuterRef(OuterRef("pk"))
     extended = Extension.objects.filter(assignment=OuterRef("pk"), user=student, due_at__gte=now)
     handed_in = Work.objects.filter(item=OuterRef("item"), user=student).filter(
-        Q(state=WorkState.SUBMITTED) | Q(excused=True) | PERSON_GRADED
+        Q(state=WorkStatus.SUBMITTED) | Q(excused=True) | PERSON_GRADED
     )
     overdue = (
         Assignment.objects.filter(
@@ -182,25 +133,25 @@ def _with_status(items, status: str, now) -> Q:
     """Students with at least one of the shown items in this status (approximately, in
     SQL: extensions are not consulted for "not started")."""
     work = Work.objects.filter(item__in=items, user=OuterRef("pk"))
-    if status == CellStatus.LATE:
+    if status == WorkStatus.LATE:
         return _behind(items, now)
-    if status == CellStatus.EXCUSED:
+    if status == WorkStatus.EXCUSED:
         return Q(Exists(work.filter(excused=True)))
-    if status == CellStatus.GRADED:
+    if status == WorkStatus.GRADED:
         return Q(
             Exists(
                 work.filter(
                     Q(override_score__isnull=False)
                     | Q(rubric_score__isnull=False)
                     | PERSON_GRADED
-                    | Q(state=WorkState.SUBMITTED, auto_score__isnull=False, needs_grading=False)
+                    | Q(state=WorkStatus.SUBMITTED, auto_score__isnull=False, needs_grading=False)
                 )
             )
         )
-    if status == CellStatus.SUBMITTED:
-        return Q(Exists(work.filter(state=WorkState.SUBMITTED, excused=False)))
-    if status == CellStatus.IN_PROGRESS:
-        return Q(Exists(work.filter(state__in=[WorkState.OPENED, WorkState.IN_PROGRESS])))
+    if status == WorkStatus.SUBMITTED:
+        return Q(Exists(work.filter(state=WorkStatus.SUBMITTED, excused=False)))
+    if status == WorkStatus.IN_PROGRESS:
+        return Q(Exists(work.filter(state__in=[WorkStatus.OPENED, WorkStatus.IN_PROGRESS])))
     untouched = Assignment.objects.filter(
         item__in=items, cohort__memberships__user=OuterRef("pk")
     ).exclude(Exists(Work.objects.filter(item=OuterRef("item"), user=OuterRef(OuterRef("pk")))))
@@ -253,7 +204,7 @@ def course_matrix(
         students = students.filter(pk=student_id)
     if behind:
         students = students.filter(_behind(items, now))
-    if status in CellStatus.values:
+    if status in WorkStatus.values:
         students = students.filter(_with_status(items, status, now))
     if per_page:
         # The total rides on each row (a window count), saving a COUNT query.
@@ -360,8 +311,8 @@ def _cell(item, assignment, work, extension, now, rubric_max: dict[int, Decimal]
     if extension is not None:
         assignment = with_extension(_copy(assignment), extension)
         cell.assignment = assignment
-    cell.status = cell_status(work, assignment, now)
-    cell.late = late(work, assignment)
+    cell.status = work_status(work, assignment, now)
+    cell.late = handed_in_late(work, assignment)
     cell.points = work_points(work, assignment, rubric_max.get(item.id))
     return cell
 

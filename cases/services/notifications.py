@@ -15,6 +15,7 @@ emails the others once a day. Every email carries a link that turns off that kin
 email for its recipient (a signed token, no sign-in needed).
 """
 
+import copy
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -44,8 +45,10 @@ from cases.models import (
     Post,
     User,
     Work,
-    WorkState,
+    with_extension,
+    work_status,
 )
+from cases.models.work import UNFINISHED
 
 # Rows a single INSERT carries (8 parameters each, well under SQLite's limit).
 INSERT_BATCH = 500
@@ -180,18 +183,15 @@ def due_reminders_send(*, now=None) -> int:
     )
     sent = 0
     for assignment in assignments:
-        extensions = dict(
-            Extension.objects.filter(assignment=assignment).values_list("user_id", "due_at")
-        )
-        done = set(
-            Work.objects.filter(item=assignment.item_id)
-            .filter(Q(state=WorkState.SUBMITTED) | Q(excused=True))
-            .values_list("user_id", flat=True)
-        )
+        extensions = {e.user_id: e for e in Extension.objects.filter(assignment=assignment)}
+        work = {w.user_id: w for w in Work.objects.filter(item=assignment.item_id)}
         by_due = defaultdict(list)
         for user_id in _students(assignment.cohort_id):
-            due = extensions.get(user_id, assignment.due_at)
-            if user_id not in done and due is not None and now < due <= soon:
+            theirs = with_extension(copy.copy(assignment), extensions.get(user_id))
+            due = theirs.due_at
+            # Reminded while the work still asks something of them (`work_status`).
+            unfinished = work_status(work.get(user_id), theirs, now) in UNFINISHED
+            if unfinished and due is not None and now < due <= soon:
                 by_due[due].append(user_id)
         item, course = assignment.item, assignment.item.module.course
         for due, user_ids in by_due.items():

@@ -13,7 +13,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import F, Min, OuterRef, Subquery
+from django.db.models import Min
 from django.utils import timezone
 
 from cases.models import (
@@ -21,7 +21,6 @@ from cases.models import (
     Attempt,
     AttemptState,
     DecisionCommit,
-    Extension,
     ItemKind,
     LatePolicy,
     Membership,
@@ -32,7 +31,10 @@ from cases.models import (
     StanceAnswer,
     StancePhase,
     Work,
-    WorkState,
+    WorkStatus,
+    handed_in_late,
+    status_label,
+    work_status,
 )
 
 CENT = Decimal("0.01")
@@ -47,36 +49,61 @@ SYNCED_FIELDS = ["state", "opened_at", "submitted_at", "auto_score", "max_score"
 # Dates ------------------------------------------------------------------------------
 
 
-def with_extension(assignment: Assignment, extension: Extension | None) -> Assignment:
-    """The assignment as one student sees it: an extension replaces its due date and
-    cut-off. Returns the same object, changed in memory only."""
-    if extension is not None:
-        assignment.due_at = extension.due_at
-        assignment.late_until = extension.late_until
-        assignment.extended = True
-    return assignment
-
-
 def assignment_for_student(item_id: int, user) -> Assignment | None:
-    """The student's assignment of an item, with any extension applied; with two
-    cohorts, the later due date (before extensions). One query."""
-    extension = Extension.objects.filter(assignment=OuterRef("pk"), user=user)
-    assignment = (
-        Assignment.objects.filter(item=item_id, cohort__memberships__user=user)
-        .annotate(
-            extended_id=Subquery(extension.values("pk")[:1]),
-            extended_due_at=Subquery(extension.values("due_at")[:1]),
-            extended_late_until=Subquery(extension.values("late_until")[:1]),
-        )
-        .order_by(F("due_at").desc(nulls_first=True))
-        .first()
+    """The student's assignment of an item, as they see it (their extension applied);
+    with two cohorts, the one due last. One query."""
+    return _due_last(Assignment.objects.seen_by(user).filter(item=item_id))
+
+
+def _due_last(assignments) -> Assignment | None:
+    """Of one item's assignments to a student's cohorts, the one due last (no due date
+    counts as last): the student's own, when two of their cohorts are given the item."""
+    return max(
+        assignments,
+        key=lambda a: (a.due_at is None, a.due_at or timezone.now()),
+        default=None,
     )
-    if assignment is None or assignment.extended_id is None:
-        return assignment
-    assignment.due_at = assignment.extended_due_at
-    assignment.late_until = assignment.extended_late_until
-    assignment.extended = True
-    return assignment
+
+
+@dataclass
+class StudentItem:
+    """One assigned item as its student sees it: the assignment with their dates, their
+    Work row and where they stand (`work_status`), in the kind's own words."""
+
+    assignment: Assignment
+    work: Work | None
+    status: WorkStatus
+    late: bool  # Handed in after the student's due date.
+    label: str
+
+    @property
+    def item(self) -> ModuleItem:
+        return self.assignment.item
+
+
+def student_items(user, assignments, now) -> list[StudentItem]:
+    """Where the student stands on each item of these assignments (from
+    `Assignment.objects.seen_by(user)`, with their items), in the order given; one
+    query for their Work rows."""
+    by_item: dict[int, list[Assignment]] = {}
+    for assignment in assignments:
+        by_item.setdefault(assignment.item_id, []).append(assignment)
+    work = {w.item_id: w for w in Work.objects.filter(user=user, item__in=list(by_item))}
+    found = []
+    for item_id, given in by_item.items():
+        assignment = _due_last(given)
+        mine = work.get(item_id)
+        status = work_status(mine, assignment, now)
+        found.append(
+            StudentItem(
+                assignment=assignment,
+                work=mine,
+                status=status,
+                late=handed_in_late(mine, assignment),
+                label=status_label(status, assignment.item.kind),
+            )
+        )
+    return found
 
 
 def refusal(assignment: Assignment | None, now) -> str | None:
@@ -97,7 +124,7 @@ def refusal(assignment: Assignment | None, now) -> str | None:
 
 @dataclass
 class _Found:
-    state: str = WorkState.NOT_STARTED
+    state: str = WorkStatus.NOT_STARTED
     opened_at: object = None
     submitted_at: object = None
     auto_score: Decimal | None = None
@@ -111,7 +138,7 @@ def _reading(item: ModuleItem, user_ids) -> dict[int, _Found]:
     for row in progress.values("user", "first_opened_at", "done_at"):
         done = row["done_at"] is not None
         found[row["user"]] = _Found(
-            state=WorkState.SUBMITTED if done else WorkState.OPENED,
+            state=WorkStatus.SUBMITTED if done else WorkStatus.OPENED,
             opened_at=row["first_opened_at"],
             submitted_at=row["done_at"],
             auto_score=ONE if done else None,
@@ -132,7 +159,7 @@ def _quiz(item: ModuleItem, user_ids) -> dict[int, _Found]:
         submitted = [a for a in attempts if a.state == AttemptState.SUBMITTED]
         counting = _counting_attempt(submitted, quiz.grading_method)
         found[user_id] = _Found(
-            state=WorkState.SUBMITTED if submitted else WorkState.IN_PROGRESS,
+            state=WorkStatus.SUBMITTED if submitted else WorkStatus.IN_PROGRESS,
             opened_at=min(a.started_at for a in attempts),
             # When the attempt that counts was handed in: a late best attempt is late.
             submitted_at=counting.submitted_at if counting else None,
@@ -169,7 +196,7 @@ def _discussion(item: ModuleItem, user_ids) -> dict[int, _Found]:
     for user_id in first.keys() | grades.keys():
         posted = first.get(user_id)
         found[user_id] = _Found(
-            state=WorkState.SUBMITTED if posted else WorkState.NOT_STARTED,
+            state=WorkStatus.SUBMITTED if posted else WorkStatus.NOT_STARTED,
             opened_at=posted,
             submitted_at=posted,
             auto_score=grades.get(user_id),
@@ -192,7 +219,7 @@ def _stance_check(item: ModuleItem, user_ids) -> dict[int, _Found]:
         after = phases.get(StancePhase.AFTER)
         first = min(a.created_at for a in phases.values())
         found[user_id] = _Found(
-            state=WorkState.SUBMITTED if after else WorkState.IN_PROGRESS,
+            state=WorkStatus.SUBMITTED if after else WorkStatus.IN_PROGRESS,
             opened_at=first,
             submitted_at=after.created_at if after else None,
             auto_score=ONE if after else None,
@@ -206,7 +233,7 @@ def _decision(item: ModuleItem, user_ids) -> dict[int, _Found]:
     commits = DecisionCommit.objects.filter(decision__item=item, user__in=user_ids)
     return {
         user_id: _Found(
-            state=WorkState.SUBMITTED,
+            state=WorkStatus.SUBMITTED,
             opened_at=at,
             submitted_at=at,
             auto_score=ONE,
@@ -237,7 +264,7 @@ def _spectrum(item: ModuleItem, user_ids) -> dict[int, _Found]:
     for row in rows:
         done = total > 0 and row["placed"] >= total
         found[row["user"]] = _Found(
-            state=WorkState.SUBMITTED if done else WorkState.IN_PROGRESS,
+            state=WorkStatus.SUBMITTED if done else WorkStatus.IN_PROGRESS,
             opened_at=row["first"],
             submitted_at=row["last"] if done else None,
             auto_score=ONE if done else None,
@@ -269,7 +296,7 @@ def _live_session(item: ModuleItem, user_ids) -> dict[int, _Found]:
     live = getattr(item, "live_class", None)
     return {
         user_id: _Found(
-            state=WorkState.SUBMITTED,
+            state=WorkStatus.SUBMITTED,
             opened_at=at,
             submitted_at=at,
             auto_score=live_percent(live, points.get(user_id, 0)),
@@ -368,8 +395,8 @@ def work_sync_for_case(case, user) -> None:
     """A reading was opened or marked (not) done: bring the student's Work on every
     reading of that case in line, in one statement."""
     params = {
-        "opened": WorkState.OPENED.value,
-        "submitted": WorkState.SUBMITTED.value,
+        "opened": WorkStatus.OPENED.value,
+        "submitted": WorkStatus.SUBMITTED.value,
         "false": False,
         "empty": "{}",
         "now": timezone.now(),
@@ -407,7 +434,7 @@ def work_points(work: Work | None, assignment: Assignment, rubric_max: Decimal |
     elif work.max_score is None:
         earned = min(work.auto_score, points)
     elif work.max_score == 0:
-        earned = points if work.state == WorkState.SUBMITTED else ZERO
+        earned = points if work.state == WorkStatus.SUBMITTED else ZERO
     else:
         earned = points * work.auto_score / work.max_score
     if assignment.late_policy == LatePolicy.PENALIZE and assignment.late_penalty_percent:

@@ -4,7 +4,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from cases.markdown import render_markdown
-from cases.services.matrix import CellStatus
+from cases.models import WorkStatus
 
 register = template.Library()
 
@@ -37,8 +37,8 @@ def tracker_rows(matrix, base_url: str):
     50 students by 40 items took 0.4 s; joined strings take a few milliseconds. Every
     value from a person (names) is escaped here; the rest are numbers and our labels."""
     base = escape(base_url)
-    labels = {status: escape(status.label) for status in CellStatus}
-    labels[CellStatus.NOT_STARTED] = (
+    labels = {status: escape(status.label) for status in WorkStatus}
+    labels[WorkStatus.NOT_STARTED] = (
         '<span aria-hidden="true">·</span><span class="visually-hidden">Not started</span>'
     )
     out = []

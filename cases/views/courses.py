@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cases.forms import ItemCreateForm
@@ -9,6 +10,7 @@ from cases.http import HtmxHttpRequest
 from cases.models import Assignment, ItemKind, ModuleItem
 from cases.permissions import access_course, access_item
 from cases.services import courses as services
+from cases.services.work import student_items
 from cases.views import discussions, live, quizzes, readings, stances, thesis
 
 # Each item kind with a page of its own; the others show the generic item page.
@@ -38,14 +40,19 @@ def course_detail(request: HtmxHttpRequest, pk: int):
             )
         )
     else:
-        items = ModuleItem.objects.visible_to_student(request.user).prefetch_related(
-            Prefetch(
-                "assignments",
-                queryset=Assignment.objects.for_student(request.user).select_related("cohort"),
-                to_attr="shown_assignments",
-            )
-        )
-    modules = course.modules.prefetch_related(Prefetch("items", queryset=items))
+        items = ModuleItem.objects.visible_to_student(request.user)
+    modules = list(course.modules.prefetch_related(Prefetch("items", queryset=items)))
+    if not access.can_grade:
+        # The student's own dates (extension included) and where they stand on each.
+        given = Assignment.objects.seen_by(request.user).filter(item__module__course=course)
+        entries = {
+            entry.assignment.item_id: entry
+            for entry in student_items(request.user, given.select_related("item"), timezone.now())
+        }
+        for module in modules:
+            for item in module.items.all():
+                item.entry = entries.get(item.pk)
+                item.shown_assignments = [item.entry.assignment] if item.entry else []
     return render(
         request,
         "cases/courses/course_detail.html",

@@ -1,31 +1,36 @@
 from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, F, Q
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cases.http import HtmxHttpRequest
-from cases.models import Course, WorkStatus, due_work, work_status
+from cases.models import Assignment, Course, ItemKind, WorkStatus
 from cases.permissions import is_admin, is_teaching_staff, live_sessions_to_join
+from cases.services.work import refusal, student_items
 
 UPCOMING_LIMIT = 12
 # Work that fell due this recently stays on the dashboard, marked late or done.
 RECENTLY_DUE = timedelta(days=7)
 
 
-def _unfinished(assignment) -> bool:
-    return not (
-        assignment.work_done_at or assignment.work_submitted_at or assignment.work_first_post_at
+def _needs_doing(entry, now) -> bool:
+    """Overdue: past the student's due date with nothing handed in, and still something
+    they can do: the work is still taken, and it is not a class meeting already held."""
+    return (
+        entry.status == WorkStatus.LATE
+        and entry.item.kind != ItemKind.LIVE_SESSION
+        and refusal(entry.assignment, now) is None
     )
 
 
 @require_GET
 def home(request: HtmxHttpRequest):
-    """Signed-in users. A student's dashboard: their courses and what is due next. Someone
-    who only teaches is sent to the teaching dashboard."""
+    """Signed-in users. A student's dashboard: their courses and what is due next, each
+    with where they stand (`work_status`, by their own dates, extensions included).
+    Someone who only teaches is sent to the teaching dashboard."""
     user = request.user
     courses = list(
         Course.objects.taken_by(user).annotate(module_count=Count("modules")).order_by("code")
@@ -33,20 +38,22 @@ def home(request: HtmxHttpRequest):
     if not courses and is_teaching_staff(user):
         return redirect("cases:instructor_dashboard")
     now = timezone.now()
-    upcoming, recent = due_work(user, now, limit=UPCOMING_LIMIT, recent=RECENTLY_DUE)
-    # The item's URL reversed once, not once a row.
-    head, tail = reverse("cases:item_detail", args=[0]).rsplit("0", 1)
-    for assignment in upcoming + recent:
-        assignment.status = work_status(assignment, now)
-        assignment.url = f"{head}{assignment.item_id}{tail}"
-    # Past due and finished needs no attention; past due and unfinished does.
-    overdue = [a for a in recent if a.status == WorkStatus.LATE and _unfinished(a)]
+    mine = Assignment.objects.open(now).seen_by(user).select_related("item__module__course")
+    upcoming = mine.filter(Q(student_due_at__isnull=True) | Q(student_due_at__gte=now)).order_by(
+        F("student_due_at").asc(nulls_last=True), "pk"
+    )[:UPCOMING_LIMIT]
+    recent = mine.filter(student_due_at__lt=now, student_due_at__gte=now - RECENTLY_DUE).order_by(
+        "-student_due_at"
+    )[:UPCOMING_LIMIT]
+    entries = student_items(user, [*upcoming, *recent], now)
+    due = [e for e in entries if e.assignment.due_at is None or e.assignment.due_at >= now]
+    overdue = [e for e in entries if e not in due and _needs_doing(e, now)]
     return render(
         request,
         "cases/dashboard/student_dashboard.html",
         {
             "courses": courses,
-            "upcoming": upcoming,
+            "upcoming": due,
             "overdue": overdue,
             "live": live_sessions_to_join(user, courses),
         },

@@ -23,11 +23,11 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.forms import GradeCategoryFormSet, GradeEditForm, ItemCategoriesForm
 from cases.http import HtmxHttpRequest, parse_int
-from cases.models import Assignment, GradeCategory, ModuleItem
+from cases.models import Assignment, GradeCategory, ModuleItem, WorkStatus
 from cases.permissions import access_course, access_student, course_to_grade, course_to_teach
 from cases.services import grades as services
 from cases.services.gradebook import gradebook_groups, row_grades
-from cases.services.matrix import CellStatus, course_matrix, course_version, student_row
+from cases.services.matrix import course_matrix, course_version, student_row
 
 PAGE_SIZE = 50
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -103,7 +103,7 @@ def gradebook(request: HtmxHttpRequest, pk: int):
         if matrix.page < matrix.pages
         else "",
         "back_query": urlencode({"cohort": cohort_id or "", "page": matrix.page}),
-        "Status": CellStatus,
+        "Status": WorkStatus,
         "nav_teaches": True,  # Graders teach or are admins: saves the navigation's query.
         "version": version,
     }
@@ -145,11 +145,11 @@ def gradebook_csv(request: HtmxHttpRequest, pk: int):
     def cell_value(cell):
         if cell is None or cell.assignment is None:
             return ""
-        if cell.status == CellStatus.EXCUSED:
+        if cell.status == WorkStatus.EXCUSED:
             return "excused"
-        if cell.status == CellStatus.GRADED and cell.points is not None:
+        if cell.status == WorkStatus.GRADED and cell.points is not None:
             return cell.points
-        if cell.status == CellStatus.LATE:
+        if cell.status == WorkStatus.LATE:
             return Decimal(0)  # Missing past its due date: counts as 0.
         return ""
 
@@ -242,7 +242,7 @@ def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int)
         "student": student,
         "item": item,
         "cell": cell,
-        "status_label": CellStatus(cell.status).label if cell.status else "",
+        "status_label": WorkStatus(cell.status).label if cell.status else "",
         "form": form,
         "saved": saved,
         "cohort": cohort or "",
@@ -261,7 +261,7 @@ def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int)
             "grades": row_grades(row, gradebook_groups(matrix.items)),
             "course": course,
             "back_query": urlencode({"cohort": cohort or "", "page": page or 1}),
-            "Status": CellStatus,
+            "Status": WorkStatus,
             "oob": True,
         }
         # A <tr> parses only inside a table or a <template>: htmx unwraps the template.
@@ -361,5 +361,5 @@ def student_grades(request: HtmxHttpRequest, pk: int):
     row = student_row(request.user, course)
     groups = gradebook_groups([cell.item for cell in row.cells])
     grades = row_grades(row, groups, released_only=True)
-    context = {"course": course, "access": access, "grades": grades, "Status": CellStatus}
+    context = {"course": course, "access": access, "grades": grades, "Status": WorkStatus}
     return render(request, "cases/gradebook/student_grades.html", context)

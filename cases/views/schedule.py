@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
@@ -17,7 +17,7 @@ from cases.http import HtmxHttpRequest
 from cases.models import Assignment, Extension, Membership, ModuleItem, User
 from cases.permissions import access_course, access_item
 from cases.services import courses as services
-from cases.services.work import with_extension
+from cases.services.work import student_items
 from cases.timezones import zone_of
 
 # The deadlines page shows what is due from this long ago onwards.
@@ -166,24 +166,18 @@ def course_deadlines(request: HtmxHttpRequest, pk: int):
             .order_by("due_at", "item__title", "cohort__name")
         )
     else:
-        mine = (
-            Assignment.objects.open()
-            .for_student(request.user)
+        given = (
+            Assignment.objects.open(now)
+            .seen_by(request.user)
             .filter(item__module__course=course)
             .select_related("item")
-            .order_by("item_id", F("due_at").desc(nulls_first=True))
         )
-        extensions = {
-            e.assignment_id: e
-            for e in Extension.objects.filter(
-                user=request.user, assignment__item__module__course=course
-            )
-        }
-        # With two cohorts, the student's date is the later one (as on the item's page).
-        by_item = {}
-        for assignment in mine:
-            by_item.setdefault(assignment.item_id, assignment)
-        shown = [with_extension(a, extensions.get(a.pk)) for a in by_item.values()]
+        # Each with where the student stands on it, as on their dashboard.
+        entries = student_items(request.user, given, now)
+        shown = []
+        for entry in entries:
+            entry.assignment.entry = entry
+            shown.append(entry.assignment)
         shown = sorted(
             (a for a in shown if a.due_at is not None and a.due_at >= since),
             key=lambda a: (a.due_at, a.item.title),

@@ -20,16 +20,11 @@ from cases.models import (
     SpectrumPlacement,
     StanceAnswer,
     Work,
+    handed_in_late,
+    work_status,
 )
 from cases.permissions import access_student, course_to_grade
-from cases.services.matrix import (
-    STATUS_FILTERS,
-    Cell,
-    cell_status,
-    course_matrix,
-    course_version,
-    late,
-)
+from cases.services.matrix import STATUS_FILTERS, Cell, course_matrix, course_version
 from cases.services.work import assignment_for_student, work_points
 
 TRACKER_PAGE_SIZE = 50
@@ -177,8 +172,8 @@ def work_panel(request: HtmxHttpRequest, pk: int, student: int, item: int):
             item=item,
             assignment=assignment,
             work=work,
-            status=cell_status(work, assignment, timezone.now()),
-            late=late(work, assignment),
+            status=work_status(work, assignment, timezone.now()),
+            late=handed_in_late(work, assignment),
             points=work_points(work, assignment, rubric_max),
         )
     context = {

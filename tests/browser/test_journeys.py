@@ -85,7 +85,7 @@ def test_student_reads_a_case_on_a_phone_and_marks_it_done(page, world):
     expect(page.get_by_role("button", name="Mark as not done")).to_be_visible()
 
     page.get_by_role("link", name="Dashboard").first.click()
-    expect(page.locator(".tag--done")).to_have_text("Done")
+    expect(page.locator(".due-list .tag--graded")).to_have_text("Done")
     assert_accessible(page)
 
 

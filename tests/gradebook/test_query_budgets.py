@@ -6,7 +6,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Assignment, GradeCategory, ItemKind, ModuleItem, Work, WorkState
+from cases.models import Assignment, GradeCategory, ItemKind, ModuleItem, Work, WorkStatus
 from tests.factories import CohortFactory, CourseFactory, ModuleFactory, UserFactory, enrol
 from tests.test_query_budgets import FRAGMENT_BUDGET, PAGE_BUDGET, _data_queries
 
@@ -45,7 +45,7 @@ def _gradebook_of(size: int):
         Work(
             item=item,
             user=student,
-            state=WorkState.SUBMITTED,
+            state=WorkStatus.SUBMITTED,
             submitted_at=timezone.now(),
             auto_score=n % 5,
             max_score=4,

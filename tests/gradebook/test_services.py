@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
+from cases.models import WorkStatus
 from cases.services.gradebook import (
     UNCATEGORISED,
     Score,
@@ -13,7 +14,7 @@ from cases.services.gradebook import (
     row_grades,
     weighted_total,
 )
-from cases.services.matrix import Cell, CellStatus, Row
+from cases.services.matrix import Cell, Row
 
 D = Decimal
 RELEASED = datetime(2027, 3, 1, tzinfo=UTC)
@@ -41,25 +42,25 @@ def _cell(item, status, points=None, possible=10, released=RELEASED):
 
 
 def test_a_graded_cell_counts_its_points_out_of_the_assignments():
-    assert cell_score(_cell(_item(1), CellStatus.GRADED, "7.5")) == Score(D("7.5"), D(10))
+    assert cell_score(_cell(_item(1), WorkStatus.GRADED, "7.5")) == Score(D("7.5"), D(10))
 
 
 def test_missing_past_due_work_counts_zero_and_unfinished_work_is_left_out():
-    assert cell_score(_cell(_item(1), CellStatus.LATE)) == Score(D(0), D(10))
-    for status in [CellStatus.NOT_STARTED, CellStatus.IN_PROGRESS, CellStatus.SUBMITTED]:
+    assert cell_score(_cell(_item(1), WorkStatus.LATE)) == Score(D(0), D(10))
+    for status in [WorkStatus.NOT_STARTED, WorkStatus.IN_PROGRESS, WorkStatus.SUBMITTED]:
         assert cell_score(_cell(_item(1), status)) is None
     # Handed in with a provisional score, waiting for a person: not yet a grade.
-    assert cell_score(_cell(_item(1), CellStatus.SUBMITTED, "4")) is None
+    assert cell_score(_cell(_item(1), WorkStatus.SUBMITTED, "4")) is None
 
 
 def test_excused_unassigned_and_pointless_cells_are_left_out():
-    assert cell_score(_cell(_item(1), CellStatus.EXCUSED)) is None
+    assert cell_score(_cell(_item(1), WorkStatus.EXCUSED)) is None
     assert cell_score(Cell(item=_item(1), assignment=None, work=None)) is None
-    assert cell_score(_cell(_item(1), CellStatus.GRADED, "0", possible=0)) is None
+    assert cell_score(_cell(_item(1), WorkStatus.GRADED, "0", possible=0)) is None
 
 
 def test_unreleased_grades_count_only_for_staff():
-    cell = _cell(_item(1), CellStatus.GRADED, "9", released=None)
+    cell = _cell(_item(1), WorkStatus.GRADED, "9", released=None)
     assert cell_score(cell) == Score(D(9), D(10))
     assert cell_score(cell, released_only=True) is None
 
@@ -111,11 +112,11 @@ def test_a_row_gets_category_percents_and_a_weighted_total():
     row = Row(
         student=SimpleNamespace(pk=1),
         cells=[
-            _cell(q1, CellStatus.GRADED, "10"),
-            _cell(q2, CellStatus.LATE),  # Missing: 0, then dropped as the lowest.
-            _cell(q3, CellStatus.GRADED, "6"),
-            _cell(d1, CellStatus.EXCUSED),  # Excused: the category has nothing.
-            _cell(loose, CellStatus.GRADED, "1"),
+            _cell(q1, WorkStatus.GRADED, "10"),
+            _cell(q2, WorkStatus.LATE),  # Missing: 0, then dropped as the lowest.
+            _cell(q3, WorkStatus.GRADED, "6"),
+            _cell(d1, WorkStatus.EXCUSED),  # Excused: the category has nothing.
+            _cell(loose, WorkStatus.GRADED, "1"),
         ],
     )
     grades = row_grades(row, gradebook_groups([q1, q2, q3, d1, loose]))
@@ -134,8 +135,8 @@ def test_a_students_page_counts_released_grades_only():
     row = Row(
         student=SimpleNamespace(pk=1),
         cells=[
-            _cell(q1, CellStatus.GRADED, "4"),
-            _cell(q2, CellStatus.GRADED, "10", released=None),
+            _cell(q1, WorkStatus.GRADED, "4"),
+            _cell(q2, WorkStatus.GRADED, "10", released=None),
         ],
     )
     groups = gradebook_groups([q1, q2])

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Assignment, Cohort, GradeCategory, ModuleItem, Work, WorkState
+from cases.models import Assignment, Cohort, GradeCategory, ModuleItem, Work, WorkStatus
 from cases.services.discussions import participation_grade
 from cases.services.grades import work_grade
 from cases.services.readings import reading_mark_done
@@ -123,7 +123,7 @@ def test_grading_an_untouched_item_creates_its_row(graded, client_for):
     url = _grade_url(graded, graded.item, "student_ta_elsewhere")
     client_for("instructor").post(url, {"excused": "on"})
     work = Work.objects.get(item=graded.item, user=student)
-    assert work.excused and work.state == WorkState.NOT_STARTED
+    assert work.excused and work.state == WorkStatus.NOT_STARTED
 
 
 def test_htmx_gets_the_form_fragment_back(graded, client_for):

@@ -104,7 +104,7 @@ def test_dashboard_shows_reading_status(world, client_for):
     client.get(world.item.get_absolute_url())
     assert "Opened" in _html(client.get(reverse("cases:home")))
     client.post(reverse("cases:reading_done", args=[world.case.slug]), {"done": "1"})
-    assert "tag--done" in _html(client.get(reverse("cases:home")))
+    assert 'data-status="graded">Done<' in _html(client.get(reverse("cases:home")))
 
 
 def test_an_unfinished_reading_past_its_due_date_is_late(world, client_for):

@@ -4,7 +4,7 @@ the instructor scores the prediction and each student sees their calibration."""
 import pytest
 from django.urls import reverse
 
-from cases.models import Assignment, Decision, DecisionCommit, Work, WorkState
+from cases.models import Assignment, Decision, DecisionCommit, Work, WorkStatus
 from cases.services.stances import calibration, decision_commit, decision_score
 from tests.factories import (
     CohortFactory,
@@ -43,7 +43,7 @@ def test_the_follow_up_opens_only_after_committing_once(world, decision, client_
     page = client.get(decision.item.get_absolute_url()).content.decode()
     assert SECRET in page and "Push for own R&amp;D" in page
     work = Work.objects.get(item=decision.item, user=world.users["student"])
-    assert work.state == WorkState.SUBMITTED
+    assert work.state == WorkStatus.SUBMITTED
 
 
 def test_an_incomplete_commitment_is_refused_and_reveals_nothing(world, decision, client_for):

@@ -16,11 +16,11 @@ from cases.models import (
     ModuleItem,
     SpectrumPlacement,
     Work,
-    WorkState,
+    WorkStatus,
 )
 from cases.permissions import access_course
 from cases.services.courses import item_create
-from cases.services.matrix import CellStatus, course_matrix
+from cases.services.matrix import course_matrix
 from cases.services.thesis import PlacementInput, SpectrumRefused, spectrum_save
 from tests.factories import (
     AssignmentFactory,
@@ -181,7 +181,7 @@ def test_the_tracker_follows_placements_from_in_progress_to_complete(spectrum, w
         exercise=spectrum, user=student, placements=_inputs(spectrum, {"lenovo": (80, "")})
     )
     work = Work.objects.get(item=spectrum.item, user=student)
-    assert work.state == WorkState.IN_PROGRESS and work.auto_score is None
+    assert work.state == WorkStatus.IN_PROGRESS and work.auto_score is None
     user = world.users["instructor"]
     course, access = access_course(user, world.course.pk)
 
@@ -190,15 +190,15 @@ def test_the_tracker_follows_placements_from_in_progress_to_complete(spectrum, w
         row = next(r for r in matrix.rows if r.student.pk == student.pk)
         return next(c for c in row.cells if c.item.pk == spectrum.item.pk)
 
-    assert cell().status == CellStatus.IN_PROGRESS
+    assert cell().status == WorkStatus.IN_PROGRESS
     spectrum_save(
         exercise=spectrum,
         user=student,
         placements=_inputs(spectrum, {"lenovo": (80, ""), "shanghai-bell": (20, "")}),
     )
     work.refresh_from_db()
-    assert work.state == WorkState.SUBMITTED and work.auto_score == work.max_score == 1
-    assert cell().status == CellStatus.GRADED
+    assert work.state == WorkStatus.SUBMITTED and work.auto_score == work.max_score == 1
+    assert cell().status == WorkStatus.GRADED
 
 
 def test_staff_see_every_placement_with_the_authors_before_release(spectrum, client_for):

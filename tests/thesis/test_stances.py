@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Assignment, Cohort, StanceAnswer, Work, WorkState
+from cases.models import Assignment, Cohort, StanceAnswer, Work, WorkStatus
 from cases.services.stances import StanceRefused, stance_answer
 from tests.factories import (
     CohortFactory,
@@ -71,11 +71,11 @@ def test_a_bad_answer_is_refused_next_to_the_field_and_the_reason_kept(world, st
 def test_answers_after_the_module_show_who_moved(world, stance, client_for):
     student = world.users["student"]
     stance_answer(stance=stance, user=student, value=6, reason="Royalties.")
-    assert Work.objects.get(item=stance.item, user=student).state == WorkState.IN_PROGRESS
+    assert Work.objects.get(item=stance.item, user=student).state == WorkStatus.IN_PROGRESS
     _open_after(stance)
     stance_answer(stance=stance, user=student, value=3, reason="The cases changed my mind.")
     work = Work.objects.get(item=stance.item, user=student)
-    assert (work.state, work.auto_score) == (WorkState.SUBMITTED, 1)
+    assert (work.state, work.auto_score) == (WorkStatus.SUBMITTED, 1)
     html = client_for("instructor").get(stance.item.get_absolute_url()).content.decode()
     assert "1 answered before, 1 after; 1 moved, by -3.0 points on average." in html
     assert "<td>6</td><td>3</td><td>-3</td>" in html
@@ -149,7 +149,7 @@ def test_the_dashboard_shows_a_stance_check_in_progress_then_done(world, stance,
     assert status_on_dashboard() == "in_progress"
     _open_after(stance)
     stance_answer(stance=stance, user=student, value=5, reason="Less sure now.")
-    assert status_on_dashboard() == "done"
+    assert status_on_dashboard() == "graded"  # For completion: answering is the grade.
 
 
 def test_the_trackers_side_panel_shows_the_students_answers(world, stance, client_for):

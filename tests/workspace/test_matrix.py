@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from cases.models import Cohort, Extension, GradeCategory, Work
+from cases.models import Cohort, Extension, GradeCategory, Work, WorkStatus
 from cases.permissions import access_course
 from cases.services.discussions import participation_grade
-from cases.services.matrix import CellStatus, course_matrix, course_version
+from cases.services.matrix import course_matrix, course_version
 from cases.services.quizzes import attempt_submit
 from cases.services.readings import reading_mark_done, reading_open
 from tests.factories import MembershipFactory, UserFactory
@@ -33,12 +33,12 @@ def test_each_kind_of_work_shows_its_status(world):
     student = world.users["student"]
     cells = _cells(_matrix(world), "student")
     # The world's student has an open attempt and a post; nothing read yet.
-    assert cells["Shanghai Bell"].status == CellStatus.NOT_STARTED
-    assert cells["Reading check"].status == CellStatus.IN_PROGRESS
-    assert cells["R firm or D firm?"].status == CellStatus.SUBMITTED
+    assert cells["Shanghai Bell"].status == WorkStatus.NOT_STARTED
+    assert cells["Reading check"].status == WorkStatus.IN_PROGRESS
+    assert cells["R firm or D firm?"].status == WorkStatus.SUBMITTED
 
     reading_open(user=student, case=world.case)
-    assert _cells(_matrix(world), "student")["Shanghai Bell"].status == CellStatus.OPENED
+    assert _cells(_matrix(world), "student")["Shanghai Bell"].status == WorkStatus.OPENED
     reading_mark_done(user=student, case=world.case, done=True)
     _answer_all_right(world.attempt, student)  # With a short text for a person.
     attempt_submit(attempt_id=world.attempt.pk, user=student)
@@ -46,18 +46,18 @@ def test_each_kind_of_work_shows_its_status(world):
         discussion=world.discussion, user_id=student.pk, points=Decimal(8), comment="", grader=None
     )
     cells = _cells(_matrix(world), "student")
-    assert cells["Shanghai Bell"].status == CellStatus.GRADED
+    assert cells["Shanghai Bell"].status == WorkStatus.GRADED
     assert cells["Shanghai Bell"].points == Decimal("10.00")  # Completion: full points.
     # A short text waits for a person.
-    assert cells["Reading check"].status == CellStatus.SUBMITTED
-    assert cells["R firm or D firm?"].status == CellStatus.GRADED
+    assert cells["Reading check"].status == WorkStatus.SUBMITTED
+    assert cells["R firm or D firm?"].status == WorkStatus.GRADED
     assert cells["R firm or D firm?"].points == Decimal("8.00")
 
 
 def test_past_due_without_work_is_late_unless_extended_or_excused(world):
     student = world.users["student"]
     world.item.assignments.update(due_at=timezone.now() - timedelta(days=1))
-    assert _cells(_matrix(world), "student")["Shanghai Bell"].status == CellStatus.LATE
+    assert _cells(_matrix(world), "student")["Shanghai Bell"].status == WorkStatus.LATE
     assert {r.student.username for r in _matrix(world, behind=True).rows} == {
         "student",
         "student_ta_elsewhere",
@@ -67,7 +67,7 @@ def test_past_due_without_work_is_late_unless_extended_or_excused(world):
         user=student,
         due_at=timezone.now() + timedelta(days=2),
     )
-    assert _cells(_matrix(world), "student")["Shanghai Bell"].status == CellStatus.NOT_STARTED
+    assert _cells(_matrix(world), "student")["Shanghai Bell"].status == WorkStatus.NOT_STARTED
     assert [r.student.username for r in _matrix(world, behind=True).rows] == [
         "student_ta_elsewhere"
     ]
@@ -89,7 +89,7 @@ def test_a_ta_assigned_to_one_cohort_sees_only_its_students(world):
 
 
 def test_status_filter_and_paging(world):
-    matrix = _matrix(world, status=CellStatus.IN_PROGRESS)
+    matrix = _matrix(world, status=WorkStatus.IN_PROGRESS)
     assert [r.student.username for r in matrix.rows] == ["student"]
     paged = _matrix(world, per_page=1, page=2)
     assert (paged.total, paged.pages, paged.page, len(paged.rows)) == (2, 2, 2, 1)

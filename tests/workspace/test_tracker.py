@@ -20,7 +20,7 @@ from cases.models import (
     ModuleItem,
     Rubric,
     Work,
-    WorkState,
+    WorkStatus,
 )
 from cases.services.discussions import post_create
 from cases.services.readings import reading_mark_done
@@ -46,7 +46,7 @@ def test_the_tracker_shows_each_students_status(world, client_for):
     html = response.content.decode()
     assert response["Cache-Control"] == "private, no-store"
     assert "In progress" in html  # The student's open attempt.
-    assert "Submitted" in html  # Their post.
+    assert "Handed in" in html  # Their post.
     assert html.count("<tr>") == 1 + 2  # Header and two students.
 
 
@@ -161,7 +161,7 @@ def test_grading_with_a_rubric_and_moving_to_the_next_student(world, client_for)
         world.users["ta"],
     )
     # The submitted post keeps its state; grading touched only the person's part.
-    assert work.state == WorkState.SUBMITTED
+    assert work.state == WorkStatus.SUBMITTED
     assignment = item.assignments.get()
     cells = client.get(reverse("cases:tracker", args=[world.course.pk])).content.decode()
     assert f"Graded <b>{Decimal(assignment.points) * 4 / 6:.2f}</b>" in cells
@@ -212,7 +212,7 @@ def _workspace_class(size: int):
     )
     now = timezone.now()
     Work.objects.bulk_create(
-        Work(item=item, user=student, state=WorkState.SUBMITTED, submitted_at=now,
+        Work(item=item, user=student, state=WorkStatus.SUBMITTED, submitted_at=now,
              auto_score=1, max_score=1)
         for student in students
         for item in items[::2]

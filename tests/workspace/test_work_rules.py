@@ -9,11 +9,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Assignment, Cohort, Rubric, Work
+from cases.models import Assignment, Cohort, Rubric, Work, WorkStatus
 from cases.permissions import access_course
 from cases.services.courses import assignments_schedule
 from cases.services.discussions import PostRefused, participation_grade, post_create
-from cases.services.matrix import CellStatus, course_matrix
+from cases.services.matrix import course_matrix
 from cases.services.quizzes import attempt_start, attempt_submit
 from cases.services.readings import reading_mark_done
 from cases.services.work import work_points
@@ -84,7 +84,7 @@ def test_a_reading_done_before_it_was_given_shows_once_it_is(world):
         "late_until": None,
     }
     assignments_schedule(item=world.item, schedule={cohort: fields})
-    assert _cell(world, world.item).status == CellStatus.GRADED
+    assert _cell(world, world.item).status == WorkStatus.GRADED
 
 
 def test_editing_a_rubric_rescores_the_levels_already_chosen(world, client_for):
@@ -117,7 +117,7 @@ def test_participation_points_without_a_post_count_as_graded(world):
         discussion=world.discussion, user_id=quiet.pk, points=Decimal(7), comment="", grader=None
     )
     cell = _cell(world, world.discussion.item, "student_ta_elsewhere")
-    assert (cell.status, cell.points) == (CellStatus.GRADED, Decimal("7.00"))
+    assert (cell.status, cell.points) == (WorkStatus.GRADED, Decimal("7.00"))
 
 
 def test_no_post_after_the_cut_off(world):
