@@ -170,8 +170,10 @@ def post_edit(*, post: Post, body: str) -> Post:
     return post
 
 
+@transaction.atomic
 def post_delete(*, post: Post) -> None:
-    """The author deletes: the post stays as "deleted" so replies keep their place."""
+    """The author deletes: the post stays as "deleted" so replies keep their place. The
+    author's Work follows in the same transaction (their first post may have gone)."""
     Post.objects.filter(pk=post.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
     _bump(post.discussion_id)
     work_sync(post.discussion.item, [post.author_id])

@@ -4,6 +4,7 @@ grades, and a course's grade categories."""
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import (
@@ -13,6 +14,7 @@ from cases.models import (
     GradeCategory,
     ItemKind,
     ModuleItem,
+    Rubric,
     Work,
 )
 from cases.services.notifications import grades_released_notify
@@ -84,6 +86,40 @@ def _audit_override(work: Work, item: ModuleItem, student, grader, before) -> No
         course=item.module.course,
         before=shown(*before),
         after=shown(work.override_score, work.override_reason),
+    )
+
+
+@transaction.atomic
+def rubric_update(*, rubric: Rubric, title: str, criteria: list, item_ids: set[int]) -> int:
+    """Save the rubric and make it the rubric of exactly these items of its course; then
+    score again the work on every item that gained or lost it. Returns how many scores
+    changed."""
+    rubric.title, rubric.criteria = title, criteria
+    rubric.save()
+    items = ModuleItem.objects.filter(module__course=rubric.course_id)
+    affected = set(items.filter(Q(pk__in=item_ids) | Q(rubric=rubric)).values_list("pk", flat=True))
+    items.filter(pk__in=item_ids).update(rubric=rubric)
+    items.filter(rubric=rubric).exclude(pk__in=item_ids).update(rubric=None)
+    return rubric_rescore(affected)
+
+
+@transaction.atomic
+def grade_categories_save(*, course, saved: list[GradeCategory], deleted: list[GradeCategory]):
+    """The course's categories as edited on its page: every change or none."""
+    for category in saved:
+        category.course = course
+        category.save()
+    for category in deleted:
+        category.delete()
+
+
+@transaction.atomic
+def items_file(*, course, changes: dict[int, GradeCategory | None]) -> int:
+    """File items of the course in grade categories (None: in none). Returns how many."""
+    items = ModuleItem.objects.filter(module__course=course)
+    return sum(
+        items.filter(pk=item_pk).update(grade_category=category)
+        for item_pk, category in changes.items()
     )
 
 

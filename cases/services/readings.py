@@ -182,21 +182,27 @@ def _progress_create(*, user, case: CaseStudy, now, done: bool = False) -> None:
     )
 
 
+@transaction.atomic
 def reading_open(*, user, case: CaseStudy) -> ReadingProgress:
     """Record that the user opened the case now; idempotent and race-safe (the unique
-    constraint settles two first opens at once)."""
+    constraint settles two first opens at once). Every open brings the student's Work
+    on the case's readings in line, so an open after any failure repairs it (one
+    statement, which writes nothing when nothing changed)."""
     now = timezone.now()
     rows = ReadingProgress.objects.filter(user=user, case=case)
     if not rows.update(last_opened_at=now, last_beat=_epoch(now)):
         _progress_create(user=user, case=case, now=now)
-        work_sync_for_case(case, user)
+    work_sync_for_case(case, user)
     return rows.get()
 
 
+@transaction.atomic
 def reading_heartbeat(*, user, case: CaseStudy, paragraph: int | None) -> None:
     """Credit the reading time since the last beat, capped per beat and per case, in
     one UPDATE. The server measures the time, so a repeated or forged beat gains
-    nothing, and concurrent beats cannot both claim the same seconds."""
+    nothing, and concurrent beats cannot both claim the same seconds. Reading time is
+    not part of Work, so only a beat that makes the progress row syncs it, in the same
+    transaction: a beat that fails makes nothing, and the next one starts again."""
     now = timezone.now()
     rows = ReadingProgress.objects.filter(user=user, case=case)
     elapsed = Greatest(Value(_epoch(now)) - F("last_beat"), Value(0))
@@ -216,6 +222,7 @@ def reading_heartbeat(*, user, case: CaseStudy, paragraph: int | None) -> None:
         work_sync_for_case(case, user)
 
 
+@transaction.atomic
 def reading_mark_done(*, user, case: CaseStudy, done: bool) -> None:
     """Mark the reading done, keeping the first time it was marked (so a double submit
     changes nothing), or not done."""

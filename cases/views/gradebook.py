@@ -320,20 +320,17 @@ def grade_categories(request: HtmxHttpRequest, pk: int):
         if action == "categories":
             formset = GradeCategoryFormSet(request.POST, queryset=categories, prefix="categories")
             if formset.is_valid():
-                for category in formset.save(commit=False):
-                    category.course = course
-                    category.save()
-                for category in formset.deleted_objects:
-                    category.delete()
+                services.grade_categories_save(
+                    course=course,
+                    saved=formset.save(commit=False),
+                    deleted=formset.deleted_objects,
+                )
                 messages.success(request, "Grade categories saved.")
                 return redirect("cases:grade_categories", pk=course.pk)
         elif action == "items":
             items_form = ItemCategoriesForm(request.POST, items=items, categories=categories)
             if items_form.is_valid():
-                for item_pk, category in items_form.changes().items():
-                    ModuleItem.objects.filter(pk=item_pk, module__course=course).update(
-                        grade_category=category
-                    )
+                services.items_file(course=course, changes=items_form.changes())
                 messages.success(request, "Items filed in their categories.")
                 return redirect("cases:grade_categories", pk=course.pk)
     total = sum((c.weight for c in categories), Decimal(0))

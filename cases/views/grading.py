@@ -3,7 +3,6 @@ course's rubrics."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -29,7 +28,7 @@ from cases.permissions import (
 )
 from cases.services import discussions as discussion_services
 from cases.services import quizzes as quiz_services
-from cases.services.grades import rubric_rescore, work_grade
+from cases.services.grades import rubric_update, work_grade
 from cases.services.work import assignment_for_student
 from cases.views.tracker import student_work
 
@@ -190,16 +189,13 @@ def rubric_edit(request: HtmxHttpRequest, pk: int):
     initial = {"title": rubric.title, "criteria": rubric_as_text(rubric.criteria)}
     form = RubricForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        rubric.title = form.cleaned_data["title"]
-        rubric.criteria = form.cleaned_data["criteria"]
-        rubric.save()
         chosen = {int(v) for v in request.POST.getlist("items") if v.isdigit()}
-        affected = set(
-            items.filter(Q(pk__in=chosen) | Q(rubric=rubric)).values_list("pk", flat=True)
+        rubric_update(
+            rubric=rubric,
+            title=form.cleaned_data["title"],
+            criteria=form.cleaned_data["criteria"],
+            item_ids=chosen,
         )
-        items.filter(pk__in=chosen).update(rubric=rubric)
-        items.filter(rubric=rubric).exclude(pk__in=chosen).update(rubric=None)
-        rubric_rescore(affected)
         messages.success(request, f"Saved the rubric “{rubric.title}”.")
         return redirect("cases:rubric_edit", pk=rubric.pk)
     context = {

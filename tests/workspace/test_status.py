@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Assignment, Extension, Membership, User, WorkStatus
+from cases.models import Assignment, Extension, Membership, User, Work, WorkStatus
 from cases.services.discussions import post_create
 from cases.services.live import join
 from cases.services.quizzes import answers_save, attempt_start, attempt_submit
@@ -193,3 +193,23 @@ def test_a_stance_check_finished_after_its_due_date_is_not_overdue(world, client
     course_page = client_for("student").get(world.course.get_absolute_url()).content.decode()
     row = course_page.split(stance.statement)[1].split("</li>")[0]
     assert ">Answered<" in row and "Handed in late" in row
+
+
+def test_doing_it_again_repairs_a_status_a_failed_write_left_behind(world, client_for):
+    """A commit or an open whose Work write was lost (a crash between two writes, in the
+    old code) is repaired by the student's next try, which the tracker then shows."""
+    decision = make_decision(world.item.module)
+    Assignment.objects.create(item=decision.item, cohort=world.course.cohorts.get())
+    student = world.users["student"]
+    client = client_for("student")
+    commit = {"choice": "0", "rationale": "Scale.", "expects": "yes", "confidence": "70"}
+    url = reverse("cases:decision_commit", args=[decision.item.pk])
+    client.post(url, commit)
+    client.get(world.item.get_absolute_url())  # Opens the reading.
+    Work.objects.filter(user=student, item__in=[decision.item, world.item]).delete()
+    client.post(url, commit)  # The double click that the student does anyway.
+    client.get(world.item.get_absolute_url())
+    tracker = client_for("instructor").get(reverse("cases:tracker", args=[world.course.pk]))
+    html = tracker.content.decode()
+    assert _tracker_status(html, student, decision.item.pk) == "graded"
+    assert _tracker_status(html, student, world.item.pk) == "opened"
