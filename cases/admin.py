@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
 from cases.models import (
@@ -33,12 +33,44 @@ from cases.models import (
     User,
     Work,
 )
+from cases.services import people
+
+
+class ReadOnly:
+    """Shown here, changed only in the app, where every change is audited and students'
+    work follows it."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(User)
 class RedQueenUserAdmin(UserAdmin):
-    """Django's user admin, with the student number and whether the account is active
-    (deactivate accounts on the People page, where it is audited)."""
+    """Django's user admin, with the student number. Whether the account is active is
+    changed on the People page (which also ends its sessions); making someone an admin
+    or superuser here goes through `user_admin_set`, which audits it."""
+
+    readonly_fields = ["is_active", "last_login", "date_joined"]
+
+    def save_model(self, request, obj, form, change):
+        wanted = {name: form.cleaned_data.get(name) for name in ("is_staff", "is_superuser")}
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        previous = User.objects.get(pk=obj.pk)
+        obj.is_staff, obj.is_superuser = previous.is_staff, previous.is_superuser
+        super().save_model(request, obj, form, change)
+        if wanted != {"is_staff": previous.is_staff, "is_superuser": previous.is_superuser}:
+            try:
+                people.user_admin_set(user=obj, by=request.user, **wanted)
+            except people.Refused as refused:
+                self.message_user(request, str(refused), level=messages.ERROR)
 
     list_display = [
         "username",
@@ -58,10 +90,14 @@ class RedQueenUserAdmin(UserAdmin):
     ]
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(ReadOnly, admin.TabularInline):
+    """Members are enrolled, moved and removed on the cohort's page in the app (roster
+    import, join code, move, remove), where it is audited and their work follows."""
+
     model = Membership
     extra = 0
-    autocomplete_fields = ["user"]
+    fields = ["user", "joined_at"]
+    readonly_fields = ["user", "joined_at"]
 
 
 @admin.register(Cohort)
@@ -72,6 +108,13 @@ class CohortAdmin(admin.ModelAdmin):
     filter_horizontal = ["teaching_assistants"]
     inlines = [MembershipInline]
 
+    def save_related(self, request, form, formsets, change):
+        # The TAs go through the audited service, not the form's own many-to-many save.
+        assistants = form.cleaned_data.pop("teaching_assistants", None)
+        super().save_related(request, form, formsets, change)
+        if assistants is not None:
+            people.cohort_assistants_set(cohort=form.instance, users=assistants, by=request.user)
+
 
 class ModuleInline(admin.TabularInline):
     model = Module
@@ -80,9 +123,13 @@ class ModuleInline(admin.TabularInline):
 
 @admin.register(Course)
 class CourseAdmin(admin.ModelAdmin):
+    """Instructors and TAs are given on the course's People page and cohorts attached on
+    the cohort's page, where each change is audited (and students' work follows a
+    cohort): here they are shown only."""
+
     list_display = ["code", "title"]
     search_fields = ["code", "title"]
-    filter_horizontal = ["instructors", "teaching_assistants", "cohorts"]
+    readonly_fields = ["instructors", "teaching_assistants", "cohorts"]
     inlines = [ModuleInline]
 
 
@@ -326,7 +373,7 @@ class InvitationAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ["user", "cohort", "joined_at"]
     list_filter = ["cohort"]
     search_fields = ["user__username", "user__email", "user__student_id", "cohort__name"]

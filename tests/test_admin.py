@@ -59,3 +59,64 @@ def test_the_user_list_shows_student_numbers_and_whether_active(world, client_fo
 def test_a_user_is_edited_with_their_student_number(world, client_for):
     url = reverse("admin:cases_user_change", args=[world.users["student"].pk])
     assert 'name="student_id"' in client_for("admin").get(url).content.decode()
+
+
+def _admin_post_data(response) -> dict:
+    """What the admin's change form would post back unchanged: its fields' values and
+    each inline's management form."""
+    form = response.context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is None or value is False:
+            continue
+        data[name] = (
+            [str(v.pk if hasattr(v, "pk") else v) for v in value]
+            if isinstance(value, (list, tuple))
+            else value
+        )
+    for inline in response.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        for name in management.fields:
+            data[f"{management.prefix}-{name}"] = management[name].value()
+    return data
+
+
+def test_role_changes_made_in_the_django_admin_are_audited_like_any_other(world, client_for):
+    client = client_for("admin")
+    cohort = world.course.cohorts.get()
+    ta = world.users["ta"]
+    url = reverse("admin:cases_cohort_change", args=[cohort.pk])
+    data = _admin_post_data(client.get(url)) | {"teaching_assistants": [str(ta.pk)]}
+    assert client.post(url, data).status_code == 302
+    assert list(cohort.teaching_assistants.all()) == [ta]
+    # Twice: nothing more changes, nothing more is written.
+    client.post(url, data)
+    url = reverse("admin:cases_user_change", args=[ta.pk])
+    data = _admin_post_data(client.get(url)) | {"is_staff": "on"}
+    assert client.post(url, data).status_code == 302
+    ta.refresh_from_db()
+    assert ta.is_staff
+    log = client.get(reverse("cases:audit_log")).content.decode()
+    assert f"{ta.display_name} made TA of the cohort {cohort.name}" in log
+    assert f"{ta.display_name} ({ta.username}): admin yes, superuser no" in log
+    assert AuditEntry.objects.filter(subject=ta).count() == 2
+
+
+def test_course_roles_and_memberships_are_shown_but_changed_only_in_the_app(world, client_for):
+    client = client_for("admin")
+    course_url = reverse("admin:cases_course_change", args=[world.course.pk])
+    page = client.get(course_url)
+    assert 'name="instructors"' not in page.content.decode()
+    data = _admin_post_data(page) | {"instructors": [str(world.users["other_instructor"].pk)]}
+    client.post(course_url, data)
+    assert list(world.course.instructors.all()) == [world.users["instructor"]]
+    membership = world.users["student"].memberships.get()
+    change = reverse("admin:cases_membership_change", args=[membership.pk])
+    assert client.post(change, {"user": world.users["other_student"].pk}).status_code == 403
+    delete = reverse("admin:cases_membership_delete", args=[membership.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert world.users["student"].memberships.count() == 1
+    # The account's active flag is shown, not offered: deactivation is on the People page.
+    user_page = client.get(reverse("admin:cases_user_change", args=[world.users["student"].pk]))
+    assert 'name="is_active"' not in user_page.content.decode()

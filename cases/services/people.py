@@ -11,7 +11,7 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
-from cases.models import AuditAction, Course, User
+from cases.models import AuditAction, Cohort, Course, User
 from cases.permissions import CourseRole
 from cases.services.audit import audit
 
@@ -158,3 +158,67 @@ def user_reactivate(*, user: User, by: User) -> None:
         before={"active": "no"},
         after={"active": "yes"},
     )
+
+
+@transaction.atomic
+def cohort_assistants_set(*, cohort: Cohort, users, by: User) -> int:
+    """Make exactly `users` the cohort's own TAs (a TA named on a cohort grades only its
+    students, in every course it takes), auditing each one given or taken away. Returns
+    how many changed."""
+    cohort = Cohort.objects.select_for_update().get(pk=cohort.pk)
+    before = set(cohort.teaching_assistants.all())
+    after = set(users)
+    for user in after - before:
+        cohort.teaching_assistants.add(user)
+        audit(
+            by,
+            AuditAction.ROLE_ADD,
+            f"{user.display_name} made TA of the cohort {cohort.name}",
+            subject=user,
+            cohort=cohort,
+            before={"role": "none"},
+            after={"role": "TA of the cohort"},
+        )
+    for user in before - after:
+        cohort.teaching_assistants.remove(user)
+        audit(
+            by,
+            AuditAction.ROLE_REMOVE,
+            f"{user.display_name} no longer TA of the cohort {cohort.name}",
+            subject=user,
+            cohort=cohort,
+            before={"role": "TA of the cohort"},
+            after={"role": "none"},
+        )
+    return len(after ^ before)
+
+
+@transaction.atomic
+def user_admin_set(*, user: User, is_staff: bool, is_superuser: bool, by: User) -> bool:
+    """Make `user` an admin (staff), a superuser, both or neither, audited. Refused for
+    oneself. Returns whether anything changed."""
+    if user.pk == by.pk:
+        raise Refused("You cannot change your own role: ask another admin.")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    before = {"admin": user.is_staff, "superuser": user.is_superuser}
+    after = {"admin": is_staff, "superuser": is_superuser}
+    if before == after:
+        return False
+    user.is_staff, user.is_superuser = is_staff, is_superuser
+    user.save(update_fields=["is_staff", "is_superuser"])
+    action = (
+        AuditAction.ROLE_ADD
+        if sum(after.values()) > sum(before.values())
+        else (AuditAction.ROLE_REMOVE)
+    )
+    shown = {"admin": "yes" if is_staff else "no", "superuser": "yes" if is_superuser else "no"}
+    audit(
+        by,
+        action,
+        f"{user.display_name} ({user.username}): admin {shown['admin']}, "
+        f"superuser {shown['superuser']}",
+        subject=user,
+        before={k: "yes" if v else "no" for k, v in before.items()},
+        after=shown,
+    )
+    return True
