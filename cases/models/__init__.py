@@ -1,14 +1,7 @@
-from cases.models.audit import AuditAction, AuditEntry, Invitation
-from cases.models.courses import (
-    Assignment,
-    Cohort,
-    Course,
-    ItemKind,
-    LatePolicy,
-    Membership,
-    Module,
-    ModuleItem,
-)
+"""Every model of the app, by concept (one module each); import them from here."""
+
+from cases.models.cohorts import Cohort, Invitation, Membership
+from cases.models.courses import Course, ItemKind, Module, ModuleItem
 from cases.models.discussions import (
     MAX_DEPTH,
     Discussion,
@@ -18,6 +11,7 @@ from cases.models.discussions import (
     PostRevision,
     Upvote,
 )
+from cases.models.gradebook import GradeCategory
 from cases.models.live import (
     MAX_WORD_CHARS,
     OPTION_KINDS,
@@ -38,6 +32,7 @@ from cases.models.notifications import (
     NotificationKind,
     NotificationPreference,
 )
+from cases.models.people import AuditAction, AuditEntry, LoginThrottle, User
 from cases.models.quizzes import (
     CHOICE_KINDS,
     LIKERT_LABELS,
@@ -61,32 +56,27 @@ from cases.models.readings import (
     ReadingProgress,
     Region,
 )
-from cases.models.stances import (
+from cases.models.schedule import Assignment, Extension, LatePolicy, with_extension
+from cases.models.thesis import (
+    MAX_JUSTIFICATION_CHARS,
     SCALE,
     Decision,
     DecisionCommit,
     PairMessage,
+    SpectrumExercise,
+    SpectrumPlacement,
     StanceAnswer,
     StanceCheck,
     StancePair,
     StancePhase,
 )
-from cases.models.thesis import (
-    MAX_JUSTIFICATION_CHARS,
-    SpectrumExercise,
-    SpectrumPlacement,
-)
-from cases.models.users import LoginThrottle, User
-from cases.models.work import (
-    Extension,
-    GradeCategory,
+from cases.models.workspace import (
     Rubric,
     Work,
     WorkStatus,
     handed_in_late,
     is_graded,
     status_label,
-    with_extension,
     work_status,
 )
 

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from cases.models.courses import JOIN_CODE_ALPHABET, Cohort, Course, ModuleItem
+from cases.models.cohorts import JOIN_CODE_ALPHABET, Cohort
+from cases.models.courses import Course, ModuleItem
 from cases.models.quizzes import Question
 
 

@@ -4,7 +4,8 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 
-from cases.models.courses import Assignment, ModuleItem
+from cases.models.courses import ModuleItem
+from cases.models.schedule import Assignment
 
 
 class Region(models.TextChoices):

@@ -18,7 +18,7 @@ from cases.models import (
     ModuleItem,
     User,
 )
-from cases.models.courses import new_join_code
+from cases.models.cohorts import new_join_code
 from cases.permissions import join_refusal
 from cases.services.audit import audit, audit_many
 from cases.services.work import work_sync

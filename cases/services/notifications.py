@@ -48,7 +48,7 @@ from cases.models import (
     with_extension,
     work_status,
 )
-from cases.models.work import UNFINISHED
+from cases.models.workspace import UNFINISHED
 
 # Rows a single INSERT carries (8 parameters each, well under SQLite's limit).
 INSERT_BATCH = 500

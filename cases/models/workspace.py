@@ -16,7 +16,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from cases.models.courses import Assignment, Course, ItemKind, ModuleItem
+from cases.models.courses import Course, ItemKind, ModuleItem
+from cases.models.schedule import Assignment
 
 
 class WorkStatus(models.TextChoices):
@@ -35,8 +36,11 @@ class WorkStatus(models.TextChoices):
 
 # What Work.state holds: the student's own progress.
 PROGRESS = [WorkStatus.NOT_STARTED, WorkStatus.OPENED, WorkStatus.IN_PROGRESS, WorkStatus.SUBMITTED]
+
+
 # Statuses that still ask something of the student.
 UNFINISHED = {WorkStatus.NOT_STARTED, WorkStatus.OPENED, WorkStatus.IN_PROGRESS, WorkStatus.LATE}
+
 
 # How "handed in" reads for each kind, on the student's own pages.
 HANDED_IN_LABELS = {
@@ -172,71 +176,6 @@ class Work(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} on {self.item}"
-
-
-class Extension(models.Model):
-    """A later due date (and cut-off) for one student on one assignment."""
-
-    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="extensions")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="extensions"
-    )
-    due_at = models.DateTimeField()
-    late_until = models.DateTimeField(null=True, blank=True)
-    reason = models.CharField(max_length=300, blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["assignment", "user"], name="extension_once"),
-            models.CheckConstraint(
-                condition=Q(late_until__isnull=True) | Q(late_until__gte=models.F("due_at")),
-                name="extension_cutoff_after_due",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.user}: {self.assignment} due {self.due_at:%Y-%m-%d}"
-
-
-def with_extension(assignment: Assignment, extension: "Extension | None") -> Assignment:
-    """The assignment as one student sees it: an extension replaces its due date and
-    cut-off. Returns the same object, changed in memory only."""
-    if extension is not None:
-        assignment.due_at = extension.due_at
-        assignment.late_until = extension.late_until
-        assignment.extended = True
-    return assignment
-
-
-class GradeCategory(models.Model):
-    """A weighted group of items in a course's gradebook (readings, quizzes, ...)."""
-
-    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="grade_categories")
-    name = models.CharField(max_length=100)
-    weight = models.DecimalField(
-        max_digits=5, decimal_places=2, default=Decimal("0"), help_text="Percent of the total."
-    )
-    drop_lowest = models.PositiveSmallIntegerField(
-        default=0, help_text="Drop this many of each student's lowest scores."
-    )
-    position = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        ordering = ["course", "position", "pk"]
-        verbose_name_plural = "grade categories"
-        constraints = [
-            models.UniqueConstraint(fields=["course", "name"], name="grade_category_name_once"),
-            models.CheckConstraint(
-                condition=Q(weight__gte=0) & Q(weight__lte=100), name="grade_category_weight"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
 
 
 class Rubric(models.Model):

@@ -1,9 +1,51 @@
-"""The audit log: who enrolled, moved, promoted, deactivated or overrode what, and when,
-with the values before and after. Entries are written by the services that make the
-changes and are never edited."""
+"""People: the user model (roles follow from membership, never a field), sign-in
+throttling, and the audit log of who changed whose enrolment, roles or account.
+
+Audit entries are written by the services that make the changes and are never edited."""
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+
+
+class User(AbstractUser):
+    """A person who signs in. Roles are not stored here: they follow from membership
+    (staff is an admin, a course's instructor or TA list, a cohort's member list).
+    A deactivated user (`is_active` off) cannot sign in and keeps their work."""
+
+    # The institution's student number, from a roster import: unique when given.
+    student_id = models.CharField(max_length=40, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        ordering = ["last_name", "first_name", "username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student_id"],
+                condition=~models.Q(student_id=""),
+                name="user_student_id_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    @property
+    def display_name(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins counted per key (a username or a client address), in the database
+    so that every server process sees the same count."""
+
+    key = models.CharField(max_length=200, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.failures}"
 
 
 class AuditAction(models.TextChoices):
@@ -56,26 +98,3 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return self.summary
-
-
-class Invitation(models.Model):
-    """A set-password email sent to a new user; the link itself is Django's password
-    reset token (one use: it dies when the password is set; it expires after
-    PASSWORD_RESET_TIMEOUT)."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
-    )
-    cohort = models.ForeignKey(
-        "Cohort", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    sent_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    sent_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-sent_at", "-pk"]
-
-    def __str__(self) -> str:
-        return f"Invitation to {self.user}"

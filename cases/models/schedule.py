@@ -1,0 +1,159 @@
+"""The schedule: an item given to a cohort with its dates and late policy
+(Assignment), and one student's later dates (Extension). `Assignment.objects.seen_by`
+and `with_extension` give an assignment as one student sees it."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.db.models.query import ModelIterable
+from django.utils import timezone
+
+from cases.models.cohorts import Cohort
+
+
+class LatePolicy(models.TextChoices):
+    ACCEPT = "accept", "Accept late work"
+    PENALIZE = "penalize", "Accept with a penalty"
+    REFUSE = "refuse", "Refuse late work"
+
+
+class ExtendedAssignmentIterable(ModelIterable):
+    """Assignments from `seen_by`, with the student's extension put in place."""
+
+    def __iter__(self):
+        for assignment in super().__iter__():
+            if assignment._extension is not None:
+                assignment.due_at = assignment._extended_due_at
+                assignment.late_until = assignment._extended_late_until
+                assignment.extended = True
+            yield assignment
+
+
+class AssignmentQuerySet(models.QuerySet):
+    def for_student(self, user) -> "AssignmentQuerySet":
+        return self.filter(cohort__memberships__user=user)
+
+    def seen_by(self, user) -> "AssignmentQuerySet":
+        """The student's assignments as they see them: each comes back with its due date
+        and cut-off replaced by the student's extension, when they have one (marked
+        `extended`). The extension rides on the same query."""
+        extension = Extension.objects.filter(assignment=OuterRef("pk"), user=user)
+        queryset = self.for_student(user).annotate(
+            _extension=Subquery(extension.values("pk")[:1]),
+            _extended_due_at=Subquery(extension.values("due_at")[:1]),
+            _extended_late_until=Subquery(extension.values("late_until")[:1]),
+            # The student's due date, for filtering and ordering in SQL.
+            student_due_at=Coalesce("_extended_due_at", "due_at"),
+        )
+        queryset._iterable_class = ExtendedAssignmentIterable
+        return queryset
+
+    def open(self, now=None) -> "AssignmentQuerySet":
+        now = now or timezone.now()
+        return self.filter(Q(opens_at__isnull=True) | Q(opens_at__lte=now))
+
+    def upcoming(self, since=None) -> "AssignmentQuerySet":
+        """Open now and due after `since` (default now) or with no due date, soonest
+        first."""
+        since = since or timezone.now()
+        return (
+            self.open()
+            .filter(Q(due_at__isnull=True) | Q(due_at__gte=since))
+            .order_by(models.F("due_at").asc(nulls_last=True), "pk")
+        )
+
+
+class Assignment(models.Model):
+    """An item given to one cohort, with that cohort's dates. The same item may be given
+    to several cohorts on different dates."""
+
+    item = models.ForeignKey("ModuleItem", on_delete=models.CASCADE, related_name="assignments")
+    cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="assignments")
+    opens_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    points = models.PositiveIntegerField(default=10)
+    late_policy = models.CharField(
+        max_length=10, choices=LatePolicy.choices, default=LatePolicy.ACCEPT
+    )
+    late_penalty_percent = models.PositiveSmallIntegerField(
+        default=0, help_text="Percent of the points taken off per day late."
+    )
+    late_until = models.DateTimeField(
+        null=True, blank=True, help_text="Cut-off: late work is accepted until then."
+    )
+    grades_released_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AssignmentQuerySet.as_manager()
+    # True on an assignment as one student sees it when their extension moved its dates.
+    extended = False
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "cohort"], name="assignment_once_per_cohort"),
+            models.CheckConstraint(
+                condition=Q(opens_at__isnull=True)
+                | Q(due_at__isnull=True)
+                | Q(due_at__gt=models.F("opens_at")),
+                name="assignment_due_after_open",
+            ),
+            models.CheckConstraint(
+                condition=Q(late_penalty_percent__lte=100), name="assignment_penalty_percent"
+            ),
+            models.CheckConstraint(
+                condition=Q(late_until__isnull=True)
+                | (Q(due_at__isnull=False) & Q(late_until__gte=models.F("due_at"))),
+                name="assignment_cutoff_after_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} for {self.cohort}"
+
+    def is_open(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.opens_at is None or self.opens_at <= now
+
+    def is_past_due(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.due_at is not None and now > self.due_at
+
+
+class Extension(models.Model):
+    """A later due date (and cut-off) for one student on one assignment."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="extensions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="extensions"
+    )
+    due_at = models.DateTimeField()
+    late_until = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "user"], name="extension_once"),
+            models.CheckConstraint(
+                condition=Q(late_until__isnull=True) | Q(late_until__gte=models.F("due_at")),
+                name="extension_cutoff_after_due",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.assignment} due {self.due_at:%Y-%m-%d}"
+
+
+def with_extension(assignment: Assignment, extension: "Extension | None") -> Assignment:
+    """The assignment as one student sees it: an extension replaces its due date and
+    cut-off. Returns the same object, changed in memory only."""
+    if extension is not None:
+        assignment.due_at = extension.due_at
+        assignment.late_until = extension.late_until
+        assignment.extended = True
+    return assignment
