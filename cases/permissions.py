@@ -451,9 +451,11 @@ course_creator_required = _role_required(
 def access_attempt(user, attempt_id: int) -> Attempt:
     """The user's own attempt; anyone else's is 404, staff included (they review work
     through the grading pages)."""
-    return get_object_or_404(
+    attempt = get_object_or_404(
         Attempt.objects.select_related("quiz__item__module"), pk=attempt_id, user=user
     )
+    attempt.user = user  # It is theirs: no second query to load it.
+    return attempt
 
 
 def access_question(user, question_id: int) -> tuple[Question, CourseAccess]:

@@ -280,6 +280,23 @@ class AttemptQuestion(models.Model):
         return f"{self.attempt} Q{self.position}"
 
 
+# A question never touched, or whose answer was cleared, is stored as this and nothing
+# else (`_parse_response`; migration 0017 brought older empty answers in line), so
+# "answered" is one comparison, in Python (`answer_given`) as in SQL (`given()`).
+NO_ANSWER: dict = {}
+
+
+def answer_given(response: dict) -> bool:
+    """Whether a stored response is a real answer."""
+    return response != NO_ANSWER
+
+
+class AnswerQuerySet(models.QuerySet):
+    def given(self) -> "AnswerQuerySet":
+        """Real answers (see `answer_given`)."""
+        return self.exclude(response=NO_ANSWER)
+
+
 class Answer(models.Model):
     """A student's answer to one question of one attempt, saved as they go."""
 
@@ -298,15 +315,7 @@ class Answer(models.Model):
     )
     graded_at = models.DateTimeField(null=True, blank=True)
 
+    objects = AnswerQuerySet.as_manager()
+
     def __str__(self) -> str:
         return f"Answer to {self.slot}"
-
-    @property
-    def is_given(self) -> bool:
-        return answer_given(self.response)
-
-
-def answer_given(response: dict) -> bool:
-    """Whether a stored response is a real answer: a question never touched, or whose
-    answer was cleared, is stored as {} (older rows: {"choices": []})."""
-    return any(value not in (None, "", []) for value in response.values())

@@ -10,7 +10,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch
+from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from cases.models import (
@@ -324,15 +325,19 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
     attempt is submitted or its time (plus grace) is over, judged by the schedule as it
     stands now. Returns what was saved and how many questions now have an answer."""
     now = now or timezone.now()
-    # Every question of the attempt, so the count of answers needs no second query.
-    every = list(
+    # The attempt's count of answers and of questions ride on the locking query.
+    answers_of = Answer.objects.filter(slot__attempt=OuterRef("attempt"))
+    slots = list(
         AttemptQuestion.objects.select_for_update(of=("attempt",))
         .select_related("attempt__quiz", "question", "answer")
-        .filter(attempt_id=attempt_id, attempt__user=user)
+        .filter(attempt_id=attempt_id, attempt__user=user, pk__in=list(answers))
+        .annotate(
+            answered=_count(answers_of.given()),
+            questions=_count(answers_of),
+        )
     )
-    slots = [slot for slot in every if slot.pk in answers]
     if len(slots) != len(answers) or not slots:
-        if not every:
+        if not Attempt.objects.filter(pk=attempt_id, user=user).exists():
             raise Attempt.DoesNotExist
         if not slots and not answers:
             return SaveResult(0, 0)
@@ -347,18 +352,23 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
         raise AttemptClosed("Time is up: the attempt was submitted with the answers saved.")
     effective_seq = seq if seq is not None else int(now.timestamp() * 1000)
     saved = stale = 0
+    answered = slots[0].answered
     for slot in slots:
         response = _parse_response(slot, answers[slot.pk])
         rows = Answer.objects.filter(slot=slot)
         if seq is not None:
             rows = rows.filter(seq__lt=seq)
         if rows.update(response=response, seq=effective_seq, saved_at=now):
-            slot.answer.response = response
+            answered += answer_given(response) - answer_given(slot.answer.response)
             saved += 1
         else:
             stale += 1
-    answered = answered_count(slot.answer.response for slot in every)
-    return SaveResult(saved, stale, answered, len(every))
+    return SaveResult(saved, stale, answered, slots[0].questions)
+
+
+def _count(queryset):
+    counted = queryset.order_by().values("slot__attempt").annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted), 0)
 
 
 def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = False) -> Attempt:
