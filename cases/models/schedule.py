@@ -4,7 +4,7 @@ and `with_extension` give an assignment as one student sees it."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import F, FilteredRelation, Q
 from django.db.models.functions import Coalesce
 from django.db.models.query import ModelIterable
 from django.utils import timezone
@@ -23,7 +23,7 @@ class ExtendedAssignmentIterable(ModelIterable):
 
     def __iter__(self):
         for assignment in super().__iter__():
-            if assignment._extension is not None:
+            if assignment._extended_due_at is not None:
                 assignment.due_at = assignment._extended_due_at
                 assignment.late_until = assignment._extended_late_until
                 assignment.extended = True
@@ -38,13 +38,13 @@ class AssignmentQuerySet(models.QuerySet):
         """The student's assignments as they see them: each comes back with its due date
         and cut-off replaced by the student's extension, when they have one (marked
         `extended`). The extension rides on the same query."""
-        extension = Extension.objects.filter(assignment=OuterRef("pk"), user=user)
+        # One outer join: a student has at most one extension per assignment.
         queryset = self.for_student(user).annotate(
-            _extension=Subquery(extension.values("pk")[:1]),
-            _extended_due_at=Subquery(extension.values("due_at")[:1]),
-            _extended_late_until=Subquery(extension.values("late_until")[:1]),
+            _extension=FilteredRelation("extensions", condition=Q(extensions__user=user)),
+            _extended_due_at=F("_extension__due_at"),
+            _extended_late_until=F("_extension__late_until"),
             # The student's due date, for filtering and ordering in SQL.
-            student_due_at=Coalesce("_extended_due_at", "due_at"),
+            student_due_at=Coalesce("_extension__due_at", "due_at"),
         )
         queryset._iterable_class = ExtendedAssignmentIterable
         return queryset

@@ -65,6 +65,13 @@ def _due_last(assignments) -> Assignment | None:
     )
 
 
+# What `work_status` and `handed_in_late` read of a Work row.
+STATUS_FIELDS = [
+    *("item_id", "state", "submitted_at", "auto_score", "max_score", "needs_grading"),
+    *("rubric_score", "override_score", "excused"),
+]
+
+
 @dataclass
 class StudentItem:
     """One assigned item as its student sees it: the assignment with their dates, their
@@ -75,6 +82,7 @@ class StudentItem:
     status: WorkStatus
     late: bool  # Handed in after the student's due date.
     label: str
+    url: str = ""  # The item's page, when the caller sets it.
 
     @property
     def item(self) -> ModuleItem:
@@ -88,7 +96,8 @@ def student_items(user, assignments, now) -> list[StudentItem]:
     by_item: dict[int, list[Assignment]] = {}
     for assignment in assignments:
         by_item.setdefault(assignment.item_id, []).append(assignment)
-    work = {w.item_id: w for w in Work.objects.filter(user=user, item__in=list(by_item))}
+    rows = Work.objects.filter(user=user, item__in=list(by_item)).only(*STATUS_FIELDS)
+    work = {w.item_id: w for w in rows}
     found = []
     for item_id, given in by_item.items():
         assignment = _due_last(given)

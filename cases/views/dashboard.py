@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Q
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -12,6 +13,13 @@ from cases.permissions import is_admin, is_teaching_staff, live_sessions_to_join
 from cases.services.work import refusal, student_items
 
 UPCOMING_LIMIT = 12
+# At most this many assignments are weighed for the dashboard (a week back and on).
+DUE_WORK_LIMIT = 200
+# What a row shows and where the student stands needs of each assignment.
+DUE_WORK_FIELDS = [
+    *("opens_at", "due_at", "late_policy", "late_until"),
+    *("item__title", "item__kind", "item__module__title", "item__module__course__code"),
+]
 # Work that fell due this recently stays on the dashboard, marked late or done.
 RECENTLY_DUE = timedelta(days=7)
 
@@ -38,14 +46,20 @@ def home(request: HtmxHttpRequest):
     if not courses and is_teaching_staff(user):
         return redirect("cases:instructor_dashboard")
     now = timezone.now()
-    mine = Assignment.objects.open(now).seen_by(user).select_related("item__module__course")
-    upcoming = mine.filter(Q(student_due_at__isnull=True) | Q(student_due_at__gte=now)).order_by(
-        F("student_due_at").asc(nulls_last=True), "pk"
-    )[:UPCOMING_LIMIT]
-    recent = mine.filter(student_due_at__lt=now, student_due_at__gte=now - RECENTLY_DUE).order_by(
-        "-student_due_at"
-    )[:UPCOMING_LIMIT]
-    entries = student_items(user, [*upcoming, *recent], now)
+    # Everything due from a week ago on (or undated), soonest first, in one query.
+    mine = (
+        Assignment.objects.open(now)
+        .seen_by(user)
+        .filter(Q(student_due_at__isnull=True) | Q(student_due_at__gte=now - RECENTLY_DUE))
+        .select_related("item__module__course")
+        .only(*DUE_WORK_FIELDS)
+        .order_by(F("student_due_at").asc(nulls_last=True), "pk")
+    )
+    entries = student_items(user, mine[:DUE_WORK_LIMIT], now)
+    # The item's URL reversed once, not once a row.
+    head, tail = reverse("cases:item_detail", args=[0]).rsplit("0", 1)
+    for entry in entries:
+        entry.url = f"{head}{entry.assignment.item_id}{tail}"
     due = [e for e in entries if e.assignment.due_at is None or e.assignment.due_at >= now]
     overdue = [e for e in entries if e not in due and _needs_doing(e, now)]
     return render(
@@ -53,7 +67,7 @@ def home(request: HtmxHttpRequest):
         "cases/dashboard/student_dashboard.html",
         {
             "courses": courses,
-            "upcoming": due,
+            "upcoming": due[:UPCOMING_LIMIT],
             "overdue": overdue,
             "live": live_sessions_to_join(user, courses),
         },
