@@ -48,6 +48,8 @@ from cases.models.quizzes import (
     QuestionKind,
     Quiz,
     QuizSlot,
+    counting_attempt,
+    quiz_grade,
 )
 from cases.models.readings import (
     CaseParagraph,
@@ -152,8 +154,10 @@ __all__ = [
     "User",
     "Work",
     "WorkStatus",
+    "counting_attempt",
     "handed_in_late",
     "is_graded",
+    "quiz_grade",
     "status_label",
     "with_extension",
     "work_status",

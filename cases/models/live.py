@@ -6,6 +6,7 @@ A session's state lives in these tables only, never in a process's memory, so an
 number of app processes can serve one class."""
 
 import secrets
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -46,6 +47,14 @@ class LiveClass(models.Model):
 
     def __str__(self) -> str:
         return self.item.title
+
+    def percent_for(self, points: int) -> Decimal:
+        """The share of the item's points a student who joined earned, 0-100: joining
+        earns the attendance share, contribution points the rest (in full at the mark
+        count)."""
+        share = Decimal(self.attendance_percent)
+        earned = min(points, self.marks_for_full_credit) / Decimal(self.marks_for_full_credit)
+        return (share + (100 - share) * earned).quantize(Decimal("0.01"))
 
 
 class LiveSession(models.Model):

@@ -319,3 +319,29 @@ class Answer(models.Model):
 
     def __str__(self) -> str:
         return f"Answer to {self.slot}"
+
+
+# Grading: pure functions of the attempts, read by the quiz's services and by work_sync.
+
+
+def quiz_grade(attempts: list[Attempt], method: str) -> Decimal | None:
+    """The grade that counts for the gradebook, from one student's submitted attempts."""
+    scored = [a for a in attempts if a.state == AttemptState.SUBMITTED and a.score is not None]
+    if not scored:
+        return None
+    if method == "last":
+        return max(scored, key=lambda a: a.number).score
+    if method == "average":
+        return (sum((a.score for a in scored), Decimal(0)) / len(scored)).quantize(Decimal("0.01"))
+    return max(a.score for a in scored)
+
+
+def counting_attempt(submitted: list[Attempt], method: str) -> Attempt | None:
+    """The attempt whose hand-in time the grade carries: the best one (the first of
+    equals) for "highest", else the last one handed in."""
+    if not submitted:
+        return None
+    if method == "highest":
+        scored = [a for a in submitted if a.score is not None] or submitted
+        return max(scored, key=lambda a: (a.score or 0, -a.number))
+    return max(submitted, key=lambda a: a.number)

@@ -8,7 +8,6 @@ while a poll is launched or a student is picked, so two clicks make one change.
 
 import random
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, OuterRef, Subquery
@@ -23,7 +22,6 @@ from cases.models import (
     Course,
     LiveAnswer,
     LiveAttendance,
-    LiveClass,
     LivePoll,
     LiveSession,
     ParticipationMark,
@@ -384,13 +382,3 @@ def mark_remove(mark: ParticipationMark) -> None:
 
 
 # Grades -----------------------------------------------------------------------------
-
-
-def live_percent(live: LiveClass | None, points: int) -> Decimal:
-    """The share of a live session item's points a student who joined earned, 0-100:
-    joining earns the attendance share, contribution points the rest (in full at the
-    item's mark count)."""
-    live = live or LiveClass()
-    share = Decimal(live.attendance_percent)
-    earned = min(points, live.marks_for_full_credit) / Decimal(live.marks_for_full_credit)
-    return (share + (100 - share) * earned).quantize(Decimal("0.01"))

@@ -501,18 +501,6 @@ def quiz_regrade(*, quiz: Quiz) -> int:
     return _rescore(_regrade_answers(list(Question.objects.filter(pk__in=question_ids))))
 
 
-def quiz_grade(attempts: list[Attempt], method: str) -> Decimal | None:
-    """The grade that counts for the gradebook, from one student's submitted attempts."""
-    scored = [a for a in attempts if a.state == AttemptState.SUBMITTED and a.score is not None]
-    if not scored:
-        return None
-    if method == "last":
-        return max(scored, key=lambda a: a.number).score
-    if method == "average":
-        return (sum((a.score for a in scored), ZERO) / len(scored)).quantize(CENT)
-    return max(a.score for a in scored)
-
-
 # Question bank -----------------------------------------------------------------------
 
 

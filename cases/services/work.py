@@ -13,7 +13,7 @@ from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import connection
-from django.db.models import Min
+from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 
 from cases.models import (
@@ -23,16 +23,22 @@ from cases.models import (
     DecisionCommit,
     ItemKind,
     LatePolicy,
+    LiveAttendance,
+    LiveClass,
     Membership,
     ModuleItem,
     ParticipationGrade,
+    ParticipationMark,
     Post,
     ReadingProgress,
+    SpectrumPlacement,
     StanceAnswer,
     StancePhase,
     Work,
     WorkStatus,
+    counting_attempt,
     handed_in_late,
+    quiz_grade,
     status_label,
     work_status,
 )
@@ -157,8 +163,6 @@ def _reading(item: ModuleItem, user_ids) -> dict[int, _Found]:
 
 
 def _quiz(item: ModuleItem, user_ids) -> dict[int, _Found]:
-    from cases.services.quizzes import quiz_grade
-
     quiz = item.quiz
     by_user: dict[int, list[Attempt]] = {}
     for attempt in Attempt.objects.filter(quiz=quiz, user__in=user_ids).order_by("number"):
@@ -166,7 +170,7 @@ def _quiz(item: ModuleItem, user_ids) -> dict[int, _Found]:
     found = {}
     for user_id, attempts in by_user.items():
         submitted = [a for a in attempts if a.state == AttemptState.SUBMITTED]
-        counting = _counting_attempt(submitted, quiz.grading_method)
+        counting = counting_attempt(submitted, quiz.grading_method)
         found[user_id] = _Found(
             state=WorkStatus.SUBMITTED if submitted else WorkStatus.IN_PROGRESS,
             opened_at=min(a.started_at for a in attempts),
@@ -177,17 +181,6 @@ def _quiz(item: ModuleItem, user_ids) -> dict[int, _Found]:
             needs_grading=any(a.needs_grading for a in submitted),
         )
     return found
-
-
-def _counting_attempt(submitted: list[Attempt], method: str) -> Attempt | None:
-    """The attempt whose hand-in time the grade carries: the best one (the first of
-    equals) for "highest", else the last one handed in."""
-    if not submitted:
-        return None
-    if method == "highest":
-        scored = [a for a in submitted if a.score is not None] or submitted
-        return max(scored, key=lambda a: (a.score or 0, -a.number))
-    return max(submitted, key=lambda a: a.number)
 
 
 def _discussion(item: ModuleItem, user_ids) -> dict[int, _Found]:
@@ -256,10 +249,6 @@ def _spectrum(item: ModuleItem, user_ids) -> dict[int, _Found]:
     """Submitted once the student has placed every company (full marks for
     completion), in progress while some; handed in when the last company was first
     placed, so later edits do not make it late."""
-    from django.db.models import Count, Max
-
-    from cases.models import SpectrumPlacement
-
     exercise = getattr(item, "spectrum", None)
     if exercise is None:
         return {}
@@ -285,11 +274,6 @@ def _spectrum(item: ModuleItem, user_ids) -> dict[int, _Found]:
 def _live_session(item: ModuleItem, user_ids) -> dict[int, _Found]:
     """Handed in on joining one of the item's sessions; scored as a percent: the
     attendance share plus contribution marks (see LiveClass)."""
-    from django.db.models import Sum
-
-    from cases.models import LiveAttendance, ParticipationMark
-    from cases.services.live import live_percent
-
     joined = dict(
         LiveAttendance.objects.filter(session__item=item, user__in=user_ids)
         .values("user")
@@ -308,7 +292,7 @@ def _live_session(item: ModuleItem, user_ids) -> dict[int, _Found]:
             state=WorkStatus.SUBMITTED,
             opened_at=at,
             submitted_at=at,
-            auto_score=live_percent(live, points.get(user_id, 0)),
+            auto_score=(live or LiveClass()).percent_for(points.get(user_id, 0)),
             max_score=Decimal(100),
         )
         for user_id, at in joined.items()

@@ -21,6 +21,7 @@ from cases.models import (
     Question,
     QuestionCategory,
     Work,
+    quiz_grade,
 )
 from cases.permissions import (
     access_answer_for_grading,
@@ -176,7 +177,7 @@ def _statistics(quiz, attempts: list[Attempt], answers: list[Answer]):
         by_user[attempt.user_id].append(attempt)
     grades = {}
     for user_id, user_attempts in by_user.items():
-        grade = services.quiz_grade(user_attempts, quiz.grading_method)
+        grade = quiz_grade(user_attempts, quiz.grading_method)
         top = max(a.max_score for a in user_attempts) or Decimal(1)
         if grade is not None:
             grades[user_id] = float(grade / top * 100)

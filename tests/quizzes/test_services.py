@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from cases.models import Answer, Attempt, AttemptState, LatePolicy, Work
+from cases.models import Answer, Attempt, AttemptState, LatePolicy, Work, quiz_grade
 from cases.services.quizzes import (
     AttemptClosed,
     AttemptLimitReached,
@@ -18,7 +18,6 @@ from cases.services.quizzes import (
     attempt_start,
     attempt_submit,
     question_regrade,
-    quiz_grade,
 )
 from cases.services.work import work_points
 from tests.concurrency import at_once
