@@ -5,7 +5,7 @@ from django.contrib.auth.forms import UserCreationForm, UsernameField
 from django.forms.utils import ErrorDict
 from django.utils import timezone
 
-from cases.forms import _local_datetime
+from cases.forms.common import local_datetime
 from cases.models import Cohort, User
 from cases.services.cohorts import JoinRefused, cohort_for_join_code
 
@@ -45,7 +45,7 @@ class CohortCourseForm(forms.Form):
 
 
 class JoinCodeExpiryForm(forms.Form):
-    expires_at = _local_datetime(
+    expires_at = local_datetime(
         "Stops admitting at",
         required=False,
         help_text="Leave empty for a code that does not expire.",
@@ -211,3 +211,33 @@ class SignupFinishForm(UserCreationForm):
         # The username is filled in already; the password is what is left to type.
         self.fields["username"].widget.attrs.pop("autofocus", None)
         self.fields["password1"].widget.attrs["autofocus"] = True
+
+
+# The roster import's two steps: upload a file to preview, then confirm it.
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024  # 5,000 rows of a roster fit in well under this.
+
+
+class RosterUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Roster (CSV)",
+        help_text="Columns email, first_name, last_name, student_id, named on the first "
+        "line; comma or semicolon; UTF-8. At most 5,000 rows.",
+        error_messages={"required": "Choose the CSV file to import."},
+    )
+    invite = forms.BooleanField(
+        required=False, initial=True, label="Email new accounts a link to choose a password"
+    )
+
+    def clean_file(self) -> bytes:
+        upload = self.cleaned_data["file"]
+        if upload.size > MAX_UPLOAD_BYTES:
+            raise forms.ValidationError("The file is over 2 MB: split it into smaller files.")
+        return upload.read()
+
+
+class RosterConfirmForm(forms.Form):
+    """The previewed file, carried back unchanged: it is checked again before saving."""
+
+    roster = forms.CharField(widget=forms.HiddenInput, max_length=4 * MAX_UPLOAD_BYTES)
+    invite = forms.BooleanField(required=False, widget=forms.HiddenInput)

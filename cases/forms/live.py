@@ -3,7 +3,7 @@ phone, joining by code and marking a contribution."""
 
 from django import forms
 
-from cases.forms import LinesField
+from cases.forms.common import LinesField
 from cases.models import (
     LIKERT_LABELS,
     MAX_WORD_CHARS,

@@ -24,8 +24,10 @@ from cases.models import (
     LatePolicy,
     ModuleItem,
     Question,
+    QuestionCategory,
     QuestionKind,
     Quiz,
+    QuizSlot,
 )
 from cases.models.quizzes import answer_given
 from cases.services.work import assignment_for_student, refusal, work_sync, work_sync_items
@@ -501,7 +503,49 @@ def quiz_regrade(*, quiz: Quiz) -> int:
     return _rescore(_regrade_answers(list(Question.objects.filter(pk__in=question_ids))))
 
 
-# Question bank -----------------------------------------------------------------------
+# Question bank and quiz settings -------------------------------------------------------
+
+
+@transaction.atomic
+def question_save(*, question: Question, course, new_category: str = "", choices=None):
+    """Save a bank question of the course (new or edited), in a new category if one is
+    named, with its answers when it is a choice question. Answers keep their rows, in
+    order, so that correcting a key regrades students' answers instead of orphaning
+    them."""
+    question.course = course
+    if name := new_category.strip():
+        question.category, _ = QuestionCategory.objects.get_or_create(course=course, name=name)
+    question.save()
+    if choices is not None:
+        existing = list(question.choices.all())
+        for position, parsed in enumerate(choices):
+            choice = existing[position] if position < len(existing) else Choice(question=question)
+            choice.text, choice.fraction = parsed.text[:500], parsed.fraction
+            choice.feedback, choice.position = parsed.feedback, position
+            choice.save()
+        for extra in existing[len(choices) :]:
+            extra.delete()
+    return question
+
+
+@transaction.atomic
+def quiz_settings_save(*, quiz: Quiz, questions, draw_category=None, draw_count=None) -> Quiz:
+    """Save the quiz's rules and its questions: fixed ones, then an optional random draw.
+    Attempts froze their own questions when they started, so changing the questions
+    changes only attempts started from now on; a changed time limit reaches open
+    attempts at once."""
+    quiz.save()
+    quiz.slots.all().delete()
+    slots = [QuizSlot(quiz=quiz, question=q, position=i) for i, q in enumerate(questions, 1)]
+    if draw_category is not None:
+        slots.append(
+            QuizSlot(
+                quiz=quiz, category=draw_category, draw_count=draw_count, position=len(slots) + 1
+            )
+        )
+    QuizSlot.objects.bulk_create(slots)
+    attempts_deadline_sync(item_id=quiz.item_id)
+    return quiz
 
 
 @transaction.atomic
@@ -509,7 +553,6 @@ def questions_import_gift(*, course, text: str) -> list[Question]:
     """Import a GIFT file into the course's bank: every question or none (a GiftError
     names the line of the first problem and nothing is saved)."""
     from cases.gift import parse_gift
-    from cases.models import QuestionCategory
 
     created = []
     for parsed in parse_gift(text):

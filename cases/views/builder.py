@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.forms import (
+from cases.forms.builder import (
     CourseDuplicateForm,
     CourseForm,
     ItemCopyForm,

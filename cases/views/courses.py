@@ -5,7 +5,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from cases.forms import ItemCreateForm
+from cases.forms.builder import ItemCreateForm
 from cases.http import HtmxHttpRequest
 from cases.models import Assignment, ItemKind, ModuleItem
 from cases.permissions import access_course, access_item

@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.forms import DiscussionSettingsForm, ParticipationGradeForm
+from cases.forms.discussions import DiscussionSettingsForm, ParticipationGradeForm
 from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import (
     Course,

@@ -21,7 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.forms import GradeCategoryFormSet, GradeEditForm, ItemCategoriesForm
+from cases.forms.gradebook import GradeCategoryFormSet, GradeEditForm, ItemCategoriesForm
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import Assignment, GradeCategory, ModuleItem, WorkStatus
 from cases.permissions import access_course, access_student, course_to_grade, course_to_teach

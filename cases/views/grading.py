@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from cases.forms import RubricForm, WorkGradeForm, rubric_as_text
+from cases.forms.workspace import RubricForm, WorkGradeForm, rubric_as_text
 from cases.http import HtmxHttpRequest
 from cases.models import (
     Answer,

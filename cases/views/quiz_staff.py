@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.forms import GiftImportForm, GradeForm, QuestionForm, QuizSettingsForm
+from cases.forms.quizzes import GiftImportForm, GradeForm, QuestionForm, QuizSettingsForm
 from cases.gift import GiftError, export_gift
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import (
@@ -68,7 +68,12 @@ def question_create(request: HtmxHttpRequest, pk: int):
     course, _access = course_to_teach(request.user, pk)
     form = QuestionForm(request.POST or None, course=course)
     if request.method == "POST" and form.is_valid():
-        question = form.save()
+        question = services.question_save(
+            question=form.save(commit=False),
+            course=course,
+            new_category=form.cleaned_data["new_category"],
+            choices=form.choices(),
+        )
         messages.success(request, f"Added “{question.title}”.")
         return redirect("cases:question_list", pk=course.pk)
     return _question_form_response(request, form, course)
@@ -81,7 +86,12 @@ def question_edit(request: HtmxHttpRequest, pk: int):
     question, _access = access_question(request.user, pk)
     form = QuestionForm(request.POST or None, instance=question, course=question.course)
     if request.method == "POST" and form.is_valid():
-        question = form.save()
+        question = services.question_save(
+            question=form.save(commit=False),
+            course=question.course,
+            new_category=form.cleaned_data["new_category"],
+            choices=form.choices(),
+        )
         changed = services.question_regrade(question=question)
         messages.success(
             request,
@@ -142,7 +152,13 @@ def quiz_settings(request: HtmxHttpRequest, pk: int):
     item, quiz, _access = _quiz_item(request.user, pk, teach=True)
     form = QuizSettingsForm(request.POST or None, instance=quiz)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        data = form.cleaned_data
+        services.quiz_settings_save(
+            quiz=form.save(commit=False),
+            questions=data["questions"],
+            draw_category=data.get("draw_category"),
+            draw_count=data.get("draw_count"),
+        )
         messages.success(
             request, "Quiz settings saved. Attempts already started keep their questions."
         )

@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.forms import CaseImportForm, CaseStudyForm, LibraryFilterForm
+from cases.forms.readings import CaseImportForm, CaseStudyForm, LibraryFilterForm
 from cases.http import HtmxHttpRequest, parse_int
 from cases.markdown import render_markdown
 from cases.models import CaseStudy, Course, ModuleItem, Post

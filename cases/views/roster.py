@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from cases.forms.roster import RosterConfirmForm, RosterUploadForm
+from cases.forms.cohorts import RosterConfirmForm, RosterUploadForm
 from cases.http import HtmxHttpRequest
 from cases.models import Cohort
 from cases.permissions import staff_required

@@ -12,7 +12,7 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cases.forms import AssignmentBulkForm, AssignmentScheduleForm, ExtensionForm
+from cases.forms.schedule import AssignmentBulkForm, AssignmentScheduleForm, ExtensionForm
 from cases.http import HtmxHttpRequest
 from cases.models import Assignment, Extension, Membership, ModuleItem, User
 from cases.permissions import access_course, access_item

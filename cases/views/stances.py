@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from cases.charts import dot_plot, histogram
-from cases.forms import (
+from cases.forms.thesis import (
     DecisionCommitForm,
     DecisionSettingsForm,
     StanceAnswerForm,

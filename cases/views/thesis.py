@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from cases.charts import dot_plot
-from cases.forms import SpectrumForm
+from cases.forms.thesis import SpectrumForm
 from cases.http import HtmxHttpRequest
 from cases.models import ModuleItem, SpectrumPlacement, StancePair
 from cases.permissions import CourseAccess, access_item_content, graded_students

@@ -1,0 +1,84 @@
+"""Form pieces several concepts share: Markdown-only text, lists edited a line
+at a time, text files uploaded for import, dates typed in the course's zone."""
+
+import re
+
+from django import forms
+
+# Raw HTML in a case is escaped when shown, but an author who typed it expected it to
+# work: say so instead of silently showing tags as text.
+HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9-]*(\s[^<>]*)?/?>|javascript:", re.I)
+
+
+def reject_html(value: str) -> str:
+    found = HTML_TAG.search(value or "")
+    if found:
+        raise forms.ValidationError(
+            "Remove the HTML (%(tag)s): write Markdown instead, e.g. *italic*, **bold**, "
+            "[a link](https://example.org).",
+            params={"tag": found.group(0)[:40]},
+            code="html",
+        )
+    return value
+
+
+class LinesField(forms.CharField):
+    """A list of short strings edited as one line each."""
+
+    widget = forms.Textarea(attrs={"rows": 5})
+
+    def prepare_value(self, value):
+        if isinstance(value, list):
+            return "\n".join(value)
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value)
+        return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class TextUploadForm(forms.Form):
+    """An uploaded UTF-8 text file, read into a string; too big or not text is refused
+    beside the field. NUL bytes decode as UTF-8 but are never text (a UTF-16 or binary
+    file) and no text column stores them, so they are refused too."""
+
+    max_bytes = 512 * 1024
+    too_big = "That file is too big."
+    file = forms.FileField()
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > self.max_bytes:
+            raise forms.ValidationError(self.too_big)
+        try:
+            text = upload.read().decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise forms.ValidationError("Save the file as UTF-8 text and try again.") from error
+        if "\0" in text:
+            line = text.count("\n", 0, text.index("\0")) + 1
+            raise forms.ValidationError(
+                f"This file contains NUL bytes (the first on line {line}), so it is not "
+                "plain text: save it as UTF-8 text and upload it again."
+            )
+        return text
+
+
+def local_datetime(label: str, **kwargs) -> forms.DateTimeField:
+    """A date and time typed in the active (the course's) time zone."""
+    return forms.DateTimeField(
+        label=label,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        **kwargs,
+    )
+
+
+def check_dates(form: forms.Form, cleaned: dict) -> dict:
+    """Due after opening, cut-off after due (and only with a due date)."""
+    opens, due, cutoff = cleaned.get("opens_at"), cleaned.get("due_at"), cleaned.get("late_until")
+    if opens and due and due <= opens:
+        form.add_error("due_at", "The due date must come after the opening date.")
+    if cutoff and not due:
+        form.add_error("late_until", "A cut-off needs a due date.")
+    elif cutoff and due and cutoff < due:
+        form.add_error("late_until", "The cut-off must not come before the due date.")
+    return cleaned

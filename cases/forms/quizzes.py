@@ -1,0 +1,226 @@
+"""Forms of quizzes: the question bank (one question, a GIFT import), a quiz's
+settings, and a person's grade on a short answer."""
+
+from django import forms
+from django.core.validators import MaxValueValidator
+
+from cases.forms.common import TextUploadForm, reject_html
+from cases.models import (
+    CHOICE_KINDS,
+    Question,
+    QuestionCategory,
+    QuestionKind,
+    Quiz,
+)
+
+
+class GiftImportForm(TextUploadForm):
+    max_bytes = 2 * 1024 * 1024
+    too_big = "That file is over 2 MB."
+    file = forms.FileField(
+        label="GIFT file (.gift or .txt)",
+        help_text="Moodle's GIFT text format. One bad question and nothing is imported.",
+    )
+
+
+CHOICE_HELP = (
+    "One answer a line. Start a right answer with =, a wrong one with ~. For several "
+    "right answers give weights: ~%50% … (the right ones add up to 100, wrong ones may "
+    "be negative). Feedback for an answer follows a #."
+)
+
+
+class QuestionForm(forms.ModelForm):
+    new_category = forms.CharField(
+        required=False, max_length=200, label="…or a new category", help_text="Optional."
+    )
+    true_false_answer = forms.TypedChoiceField(
+        required=False,
+        label="Right answer (true/false questions)",
+        choices=[("", "—"), ("true", "True"), ("false", "False")],
+        coerce=lambda v: v == "true",
+        empty_value=None,
+    )
+    choices_text = forms.CharField(
+        required=False,
+        label="Answers (choice questions)",
+        help_text=CHOICE_HELP,
+        widget=forms.Textarea(attrs={"rows": 6, "class": "textarea--mono"}),
+    )
+
+    class Meta:
+        model = Question
+        fields = [
+            "kind",
+            "category",
+            "title",
+            "text",
+            "feedback",
+            "points",
+            "numeric_answer",
+            "numeric_tolerance",
+            "true_false_answer",
+            "spectrum_target",
+            "spectrum_graded",
+            "spectrum_tolerance",
+        ]
+        widgets = {
+            "text": forms.Textarea(attrs={"rows": 4}),
+            "feedback": forms.Textarea(attrs={"rows": 3}),
+        }
+        labels = {
+            "numeric_answer": "Right answer (numeric questions)",
+            "numeric_tolerance": "Accepted either side of it",
+            "spectrum_target": "Target placement, 0 to 100 (spectrum questions)",
+            "spectrum_graded": "Grade spectrum answers by distance to the target",
+        }
+
+    field_order = [
+        "kind",
+        "category",
+        "new_category",
+        "title",
+        "text",
+        "choices_text",
+        "feedback",
+        "points",
+    ]
+
+    def __init__(self, *args, course, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.course = course
+        self.fields["category"].queryset = QuestionCategory.objects.filter(course=course)
+        if self.instance.pk and not self.is_bound:
+            self.initial["choices_text"] = "\n".join(
+                _choice_line(c) for c in self.instance.choices.all()
+            )
+            if self.instance.true_false_answer is not None:
+                self.initial["true_false_answer"] = (
+                    "true" if self.instance.true_false_answer else "false"
+                )
+
+    def clean(self):
+        cleaned = super().clean()
+        kind = cleaned.get("kind")
+        for name in ["title", "text", "feedback"]:
+            try:
+                reject_html(cleaned.get(name, ""))
+            except forms.ValidationError as error:
+                self.add_error(name, error)
+        if kind in CHOICE_KINDS:
+            self._clean_choices(kind, cleaned.get("choices_text", ""))
+        elif kind == QuestionKind.NUMERIC and cleaned.get("numeric_answer") is None:
+            self.add_error("numeric_answer", "Give the right number.")
+        elif kind == QuestionKind.TRUE_FALSE and cleaned.get("true_false_answer") is None:
+            self.add_error("true_false_answer", "Say whether the statement is true or false.")
+        elif (
+            kind == QuestionKind.SPECTRUM
+            and cleaned.get("spectrum_graded")
+            and cleaned.get("spectrum_target") is None
+        ):
+            self.add_error("spectrum_target", "A graded spectrum question needs a target.")
+        return cleaned
+
+    def _clean_choices(self, kind, text):
+        from cases.gift import GiftError, GiftQuestion, _parse_body
+
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if len(lines) < 2:
+            self.add_error("choices_text", "Give at least two answers, one a line.")
+            return
+        parsed = GiftQuestion(line=1, kind="", title="", text="")
+        try:
+            _parse_body("\n".join(lines), 1, parsed)
+        except GiftError as error:
+            self.add_error("choices_text", error.reason.capitalize())
+            return
+        if parsed.kind not in CHOICE_KINDS:
+            self.add_error("choices_text", "Mark at least one answer wrong with ~.")
+            return
+        if kind == QuestionKind.SINGLE and parsed.kind != QuestionKind.SINGLE:
+            self.add_error(
+                "choices_text", "A single-choice question has exactly one right answer (=)."
+            )
+            return
+        self.parsed_choices = parsed.choices
+
+    def choices(self) -> list | None:
+        """The parsed answers of a choice question (None for other kinds)."""
+        if self.cleaned_data.get("kind") in CHOICE_KINDS:
+            return self.parsed_choices
+        return None
+
+
+def _choice_line(choice) -> str:
+    from cases.gift import escape
+
+    if choice.fraction == 1:
+        mark = "="
+    elif choice.fraction:
+        mark = f"~%{(choice.fraction * 100).normalize():f}%"
+    else:
+        mark = "~"
+    feedback = f" #{escape(choice.feedback)}" if choice.feedback else ""
+    return f"{mark}{escape(choice.text)}{feedback}"
+
+
+class GradeForm(forms.Form):
+    points = forms.DecimalField(min_value=0, decimal_places=2, max_digits=6)
+    comment = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, max_points=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if max_points is not None:
+            self.fields["points"].max_value = max_points
+            self.fields["points"].validators.append(MaxValueValidator(max_points))
+
+
+class QuizSettingsForm(forms.ModelForm):
+    """A quiz's rules and its questions: fixed ones from the bank, plus an optional
+    random draw from a category (drawn afresh, then frozen, for each attempt)."""
+
+    questions = forms.ModelMultipleChoiceField(
+        queryset=Question.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Every attempt gets these.",
+    )
+    draw_category = forms.ModelChoiceField(
+        queryset=QuestionCategory.objects.none(),
+        required=False,
+        label="Also draw at random from",
+    )
+    draw_count = forms.IntegerField(min_value=1, max_value=50, required=False, label="How many")
+
+    class Meta:
+        model = Quiz
+        fields = Quiz.SETTINGS
+        help_texts = {"time_limit_minutes": "Leave empty for no limit."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        course = self.instance.item.module.course
+        self.fields["questions"].queryset = (
+            Question.objects.filter(course=course)
+            .select_related("category")
+            .order_by("category__name", "pk")
+        )
+        self.fields["draw_category"].queryset = QuestionCategory.objects.filter(course=course)
+        self.fields["questions"].label_from_instance = lambda q: (
+            f"{q.category.name if q.category else 'No category'} · {q.title}"
+        )
+        if not self.is_bound:
+            slots = list(self.instance.slots.all())
+            self.initial["questions"] = [s.question_id for s in slots if s.question_id]
+            draw = next((s for s in slots if s.category_id), None)
+            if draw:
+                self.initial["draw_category"] = draw.category_id
+                self.initial["draw_count"] = draw.draw_count
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("draw_category") and not cleaned.get("draw_count"):
+            self.add_error("draw_count", "Say how many questions to draw.")
+        if not cleaned.get("questions") and not cleaned.get("draw_category"):
+            self.add_error("questions", "Pick at least one question, or a category to draw from.")
+        return cleaned

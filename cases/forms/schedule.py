@@ -1,0 +1,116 @@
+"""Forms of the schedule: an item's dates per cohort and students' extensions."""
+
+from django import forms
+
+from cases.forms.common import check_dates, local_datetime
+from cases.models import (
+    Cohort,
+    LatePolicy,
+    User,
+)
+
+
+class AssignmentScheduleForm(forms.Form):
+    """One cohort's dates and rules for an item."""
+
+    assigned = forms.BooleanField(required=False, label="Assigned")
+    opens_at = local_datetime("Opens", required=False)
+    due_at = local_datetime("Due", required=False)
+    points = forms.IntegerField(min_value=0, max_value=10000, initial=10)
+    late_policy = forms.ChoiceField(
+        label="Late work",
+        choices=[
+            (LatePolicy.ACCEPT, "Accept"),
+            (LatePolicy.PENALIZE, "Accept with a penalty per day"),
+            (LatePolicy.REFUSE, "Refuse"),
+        ],
+        initial=LatePolicy.ACCEPT,
+    )
+    late_penalty_percent = forms.IntegerField(
+        min_value=0,
+        max_value=100,
+        initial=0,
+        label="Penalty per day late (%)",
+        error_messages={
+            "min_value": "The penalty is a percent from 0 to 100.",
+            "max_value": "The penalty is a percent from 0 to 100.",
+        },
+    )
+    late_until = local_datetime("Cut-off for late work", required=False)
+
+    # One cohort's row, with its "assigned" box; the bulk form has none.
+    per_cohort = True
+
+    def __init__(self, *args, zone_name: str = "UTC", **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ["opens_at", "due_at", "late_until"]:
+            self.fields[name].help_text = f"Time zone: {zone_name}."
+        # A cohort left unassigned needs none of its fields filled in.
+        if self.per_cohort and self.is_bound and not self.data.get(self.add_prefix("assigned")):
+            for field in self.fields.values():
+                field.required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.per_cohort and not cleaned.get("assigned"):
+            return cleaned
+        return check_dates(self, cleaned)
+
+    def schedule(self) -> dict:
+        """The Assignment fields from a valid form."""
+        data = self.cleaned_data
+        return {
+            "opens_at": data["opens_at"],
+            "due_at": data["due_at"],
+            "points": data["points"],
+            "late_policy": data["late_policy"],
+            "late_penalty_percent": (
+                data["late_penalty_percent"] if data["late_policy"] == LatePolicy.PENALIZE else 0
+            ),
+            "late_until": data["late_until"],
+        }
+
+
+class AssignmentBulkForm(AssignmentScheduleForm):
+    """The same dates and rules applied to every chosen cohort at once."""
+
+    cohorts = forms.ModelMultipleChoiceField(
+        queryset=Cohort.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Apply to these cohorts",
+        error_messages={"required": "Choose at least one cohort."},
+    )
+
+    field_order = ["cohorts"]
+    per_cohort = False
+
+    def __init__(self, *args, cohorts, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["assigned"]
+        self.fields["cohorts"].queryset = cohorts
+
+
+class ExtensionForm(forms.Form):
+    """A later due date for one or several students (say, an accommodation)."""
+
+    students = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        label="Students",
+        error_messages={"required": "Choose at least one student."},
+    )
+    due_at = local_datetime("New due date")
+    late_until = local_datetime("New cut-off for late work", required=False)
+    reason = forms.CharField(max_length=300, required=False)
+
+    def __init__(self, *args, students, zone_name: str = "UTC", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["students"].queryset = students
+        self.fields["students"].label_from_instance = lambda u: (
+            f"{u.get_full_name() or u.username} ({u.username})"
+        )
+        for name in ["due_at", "late_until"]:
+            self.fields[name].help_text = f"Time zone: {zone_name}."
+
+    def clean(self):
+        return check_dates(self, super().clean())
