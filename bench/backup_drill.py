@@ -58,9 +58,9 @@ from harness import (  # noqa: E402
 )
 from psycopg import sql  # noqa: E402
 
+from cases.demo.seed import COURSE_CODE as DEMO_COURSE_CODE  # noqa: E402
+from cases.demo.seed import DEMO_PASSWORD  # noqa: E402
 from cases.models import Answer, Attempt, Course, ItemKind, ModuleItem, Post  # noqa: E402
-from cases.services.demo import COURSE_CODE as DEMO_COURSE_CODE  # noqa: E402
-from cases.services.demo import DEMO_PASSWORD  # noqa: E402
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 THREADS = int(os.environ.get("BENCH_THREADS", "4"))

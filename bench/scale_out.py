@@ -98,6 +98,7 @@ from harness import (  # noqa: E402
     wait_ready,
 )
 
+from cases.demo.seed import COURSE_CODE, DEMO_PASSWORD  # noqa: E402
 from cases.models import (  # noqa: E402
     Answer,
     Assignment,
@@ -108,7 +109,6 @@ from cases.models import (  # noqa: E402
     LiveSession,
     User,
 )
-from cases.services.demo import COURSE_CODE, DEMO_PASSWORD  # noqa: E402
 
 WORKERS = int(os.environ.get("SCALE_WORKERS", "2"))
 THREADS = int(os.environ.get("SCALE_THREADS", "4"))

@@ -36,6 +36,7 @@ from django.urls import reverse
 from django.utils import timezone
 from harness import Device, Reply, check_cache, create_database, sign_in
 
+from cases.demo.seed import COURSE_CODE as DEMO_COURSE_CODE
 from cases.models import (
     Answer,
     Assignment,
@@ -51,7 +52,6 @@ from cases.models import (
     QuizSlot,
     User,
 )
-from cases.services.demo import COURSE_CODE as DEMO_COURSE_CODE
 
 CODE = "FAULT DRILL"
 STUDENTS = [f"student{n}" for n in range(1, 25)]  # seed_demo's students.

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from cases.models import AuditAction, AuditEntry
-from cases.services.audit import audit
+from cases.services.people import audit
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,9 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cases.models import Decision, Extension, Rubric, StanceCheck, StancePair
+from cases.services.cohorts.signup import signup_token
 from cases.services.notifications import unsubscribe_url
 from cases.services.quizzes import attempt_submit
-from cases.services.signup import signup_token
 from tests.conftest import ROLES, World
 from tests.factories import AssignmentFactory, make_decision, make_stance_check
 

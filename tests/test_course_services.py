@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 
 from cases.models import Course
-from cases.services.courses import DOWN, UP, module_move
+from cases.services.builder import DOWN, UP, module_move
 from cases.timezones import zone_of
 from tests.concurrency import at_once
 from tests.factories import CourseFactory, ModuleFactory

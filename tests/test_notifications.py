@@ -26,9 +26,9 @@ from cases.models import (
     Work,
     WorkStatus,
 )
-from cases.services.courses import assignments_schedule, extensions_grant, item_create
+from cases.services.builder import item_create
 from cases.services.discussions import post_create, post_moderate
-from cases.services.grades import assignment_release, work_grade
+from cases.services.gradebook import assignment_release
 from cases.services.notifications import (
     digests_send,
     due_reminders_send,
@@ -36,6 +36,8 @@ from cases.services.notifications import (
     opened_notify,
     unsubscribe_url,
 )
+from cases.services.schedule import assignments_schedule, extensions_grant
+from cases.services.workspace.grading import work_grade
 from tests.concurrency import at_once
 
 pytestmark = pytest.mark.django_db
@@ -442,7 +444,7 @@ def test_publishing_to_the_demo_cohort_notifies_twelve_and_the_worker_emails_the
 
 
 def test_an_invitation_still_sends_a_set_password_link_as_text_and_html(world, commit):
-    from cases.services.invitations import invitations_send
+    from cases.services.cohorts.invitations import invitations_send
 
     newcomer = User.objects.create_user(username="ann", email="ann@example.edu")
     mail.outbox.clear()

@@ -26,7 +26,7 @@ from cases.models import (
     StancePair,
     User,
 )
-from cases.services.stances import stance_answer, stance_pairs_make
+from cases.services.thesis import stance_answer, stance_pairs_make
 from tests.factories import (
     PASSWORD,
     make_case,

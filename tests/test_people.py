@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Attempt, AuditAction, AuditEntry, User
-from cases.services.audit import audit
+from cases.services.people import audit
 from tests.factories import PASSWORD, CohortFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -267,7 +267,7 @@ def _people_of(size: int):
     """`size` people: TAs of one course (each limited to a cohort), members of a cohort,
     and as many audit entries, each naming its actor, subject, cohort and course."""
     from cases.models import AuditAction
-    from cases.services.audit import audit
+    from cases.services.people import audit
 
     admin = UserFactory(is_staff=True)
     instructor = UserFactory()

@@ -10,7 +10,7 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from cases.models import AuditAction, AuditEntry, Invitation, Membership, User
-from cases.services.roster import MAX_ROWS, RosterInvalid, roster_apply, roster_plan
+from cases.services.cohorts.roster import MAX_ROWS, RosterInvalid, roster_apply, roster_plan
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Assignment, Extension, LatePolicy
-from cases.services.work import assignment_for_student
+from cases.models import Assignment, Extension, LatePolicy, assignment_for_student
 from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory, ModuleItemFactory
 
 pytestmark = pytest.mark.django_db

@@ -2,8 +2,8 @@ import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
 
+from cases.demo.seed import DEMO_PASSWORD
 from cases.models import Cohort, Course, User
-from cases.services.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

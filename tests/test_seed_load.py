@@ -4,6 +4,7 @@ import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
 
+from cases.demo.load import LOAD_CODE, LOAD_PASSWORD, load_plan
 from cases.models import (
     Answer,
     Assignment,
@@ -18,9 +19,8 @@ from cases.models import (
     User,
     Work,
 )
-from cases.services.load import LOAD_CODE, LOAD_PASSWORD, load_plan
 from cases.services.quizzes import quiz_regrade
-from cases.services.work import work_sync_items
+from cases.services.workspace.work import work_sync_items
 from tests.factories import CohortFactory, CourseFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

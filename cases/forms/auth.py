@@ -7,7 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.template.defaultfilters import pluralize
 
 from cases.services.auth import lockout_minutes, sign_in_lockout
-from cases.services.invitations import password_reset_send
+from cases.services.cohorts.invitations import password_reset_send
 
 
 class LockoutMessage:

@@ -16,7 +16,7 @@ from cases.models import (
     Question,
     QuestionKind,
 )
-from cases.services.live import MAX_OPTIONS
+from cases.services.live import MAX_OPTIONS, poll_fields_from_question
 
 POLL_QUESTION_KINDS = [
     QuestionKind.SINGLE,
@@ -78,7 +78,6 @@ class PollForm(forms.Form):
         ).only("title", "kind")
 
     def clean(self):
-        from cases.services.live import poll_fields_from_question
 
         cleaned = super().clean()
         question = cleaned.get("question")

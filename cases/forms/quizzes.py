@@ -5,6 +5,7 @@ from django import forms
 from django.core.validators import MaxValueValidator
 
 from cases.forms.common import TextUploadForm, reject_html
+from cases.gift import GiftError, GiftQuestion, _parse_body, escape
 from cases.models import (
     CHOICE_KINDS,
     Question,
@@ -122,7 +123,6 @@ class QuestionForm(forms.ModelForm):
         return cleaned
 
     def _clean_choices(self, kind, text):
-        from cases.gift import GiftError, GiftQuestion, _parse_body
 
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         if len(lines) < 2:
@@ -152,7 +152,6 @@ class QuestionForm(forms.ModelForm):
 
 
 def _choice_line(choice) -> str:
-    from cases.gift import escape
 
     if choice.fraction == 1:
         mark = "="

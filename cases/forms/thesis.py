@@ -9,6 +9,7 @@ from cases.models import (
     Decision,
     StanceCheck,
 )
+from cases.services.thesis import PlacementInput
 
 
 class StanceAnswerForm(forms.Form):
@@ -179,7 +180,6 @@ class SpectrumForm(forms.Form):
         ]
 
     def placements(self) -> list:
-        from cases.services.thesis import PlacementInput
 
         return [
             PlacementInput(

@@ -58,7 +58,15 @@ from cases.models.readings import (
     ReadingProgress,
     Region,
 )
-from cases.models.schedule import Assignment, Extension, LatePolicy, with_extension
+from cases.models.schedule import (
+    Assignment,
+    Extension,
+    LatePolicy,
+    assignment_for_student,
+    due_last,
+    refusal,
+    with_extension,
+)
 from cases.models.thesis import (
     MAX_JUSTIFICATION_CHARS,
     SCALE,
@@ -154,10 +162,13 @@ __all__ = [
     "User",
     "Work",
     "WorkStatus",
+    "assignment_for_student",
     "counting_attempt",
+    "due_last",
     "handed_in_late",
     "is_graded",
     "quiz_grade",
+    "refusal",
     "status_label",
     "with_extension",
     "work_status",

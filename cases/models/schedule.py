@@ -157,3 +157,32 @@ def with_extension(assignment: Assignment, extension: "Extension | None") -> Ass
         assignment.late_until = extension.late_until
         assignment.extended = True
     return assignment
+
+
+def assignment_for_student(item_id: int, user) -> Assignment | None:
+    """The student's assignment of an item, as they see it (their extension applied);
+    with two cohorts, the one due last. One query."""
+    return due_last(Assignment.objects.seen_by(user).filter(item=item_id))
+
+
+def due_last(assignments) -> Assignment | None:
+    """Of one item's assignments to a student's cohorts, the one due last (no due date
+    counts as last): the student's own, when two of their cohorts are given the item."""
+    return max(
+        assignments,
+        key=lambda a: (a.due_at is None, a.due_at or timezone.now()),
+        default=None,
+    )
+
+
+def refusal(assignment: Assignment | None, now) -> str | None:
+    """Why the student may not hand in work now, or None if they may."""
+    if assignment is None:
+        return None
+    if not assignment.is_open(now):
+        return "This is not open yet."
+    if assignment.late_until is not None and now > assignment.late_until:
+        return "The cut-off for late work has passed."
+    if assignment.late_policy == LatePolicy.REFUSE and assignment.is_past_due(now):
+        return "This was due and no longer accepts work."
+    return None

@@ -20,10 +20,11 @@ from cases.models import (
     Post,
     PostRevision,
     Upvote,
+    assignment_for_student,
 )
+from cases.models import refusal as work_refusal
 from cases.services.notifications import endorsement_notify, reply_notify
-from cases.services.work import assignment_for_student, work_sync
-from cases.services.work import refusal as work_refusal
+from cases.services.workspace.work import work_sync
 
 MAX_POST_CHARS = 10_000
 CITATION = re.compile(r"\[?¶\s?(\d{1,4})\]?")

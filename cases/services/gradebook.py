@@ -21,12 +21,29 @@ The rules, in the order a student's course total is built:
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from cases.models import WorkStatus
-from cases.services.matrix import Cell, Row
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import (
+    Assignment,
+    Course,
+    GradeCategory,
+    ItemKind,
+    ModuleItem,
+    WorkStatus,
+)
+from cases.services.notifications import grades_released_notify
+from cases.services.workspace.matrix import Cell, Row
 
 ZERO = Decimal(0)
+
+
 HUNDRED = Decimal(100)
+
+
 TENTH = Decimal("0.1")
+
+
 UNCATEGORISED = "Uncategorised"
 
 
@@ -157,3 +174,77 @@ def row_grades(row: Row, groups: list[Group], *, released_only: bool = False) ->
 def rounded(percent: Decimal | None) -> Decimal | None:
     """A percent to one decimal place, for showing and exporting."""
     return None if percent is None else percent.quantize(TENTH, rounding=ROUND_HALF_UP)
+
+
+# The categories a course starts with, by name: (weight, drop lowest, item kinds filed
+# there). Participation takes the in-class kinds.
+DEFAULT_CATEGORIES = {
+    "Readings": (Decimal(10), 0, [ItemKind.CASE_READING]),
+    "Quizzes": (Decimal(40), 1, [ItemKind.QUIZ]),
+    "Discussions": (Decimal(30), 0, [ItemKind.DISCUSSION]),
+    "Participation": (
+        Decimal(20),
+        0,
+        [ItemKind.STANCE_CHECK, ItemKind.SPECTRUM, ItemKind.DECISION, ItemKind.LIVE_SESSION],
+    ),
+}
+
+
+@transaction.atomic
+def grade_categories_save(*, course, saved: list[GradeCategory], deleted: list[GradeCategory]):
+    """The course's categories as edited on its page: every change or none."""
+    for category in saved:
+        category.course = course
+        category.save()
+    for category in deleted:
+        category.delete()
+
+
+@transaction.atomic
+def items_file(*, course, changes: dict[int, GradeCategory | None]) -> int:
+    """File items of the course in grade categories (None: in none). Returns how many."""
+    items = ModuleItem.objects.filter(module__course=course)
+    return sum(
+        items.filter(pk=item_pk).update(grade_category=category)
+        for item_pk, category in changes.items()
+    )
+
+
+@transaction.atomic
+def assignment_release(*, assignment: Assignment, released: bool, now=None) -> Assignment:
+    """Show (or hide again) the assignment's grades and comments to its cohort's
+    students. Releasing twice keeps the first release time. Students with a grade are
+    notified of the first release (a key makes it once)."""
+    if released and assignment.grades_released_at is None:
+        assignment.grades_released_at = now or timezone.now()
+    elif not released:
+        assignment.grades_released_at = None
+    Assignment.objects.filter(pk=assignment.pk).update(
+        grades_released_at=assignment.grades_released_at, updated_at=timezone.now()
+    )
+    if released:
+        grades_released_notify(assignment)
+    return assignment
+
+
+@transaction.atomic
+def grade_categories_add_defaults(*, course: Course) -> int:
+    """Give a course without categories the default ones, and file each of its
+    uncategorised items in the default category for its kind. A course that has
+    categories keeps them; only its uncategorised items are filed, into default
+    categories that still exist by name. Returns the number of items filed."""
+    if not GradeCategory.objects.filter(course=course).exists():
+        GradeCategory.objects.bulk_create(
+            GradeCategory(
+                course=course, name=name, weight=weight, drop_lowest=drop, position=position
+            )
+            for position, (name, (weight, drop, _kinds)) in enumerate(DEFAULT_CATEGORIES.items(), 1)
+        )
+    by_name = {c.name: c for c in GradeCategory.objects.filter(course=course)}
+    filed = 0
+    for name, (_weight, _drop, kinds) in DEFAULT_CATEGORIES.items():
+        if name in by_name:
+            filed += ModuleItem.objects.filter(
+                module__course=course, grade_category__isnull=True, kind__in=kinds
+            ).update(grade_category=by_name[name])
+    return filed

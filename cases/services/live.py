@@ -32,7 +32,7 @@ from cases.models import (
     QuestionKind,
     User,
 )
-from cases.services.work import work_sync
+from cases.services.workspace.work import work_sync
 
 MAX_OPTIONS = 10
 SPECTRUM_BINS = 10

@@ -11,9 +11,36 @@ from django.contrib.sessions.models import Session
 from django.db import transaction
 from django.utils import timezone
 
-from cases.models import AuditAction, Cohort, Course, User
+from cases.models import AuditAction, AuditEntry, Cohort, Course, User
 from cases.permissions import CourseRole
-from cases.services.audit import audit
+
+
+def audit(
+    actor,
+    action: str,
+    summary: str,
+    *,
+    subject=None,
+    cohort=None,
+    course=None,
+    before=None,
+    after=None,
+) -> AuditEntry:
+    return AuditEntry.objects.create(
+        actor=actor if actor is not None and actor.pk else None,
+        action=action,
+        summary=summary[:300],
+        subject=subject,
+        cohort=cohort,
+        course=course,
+        before=before,
+        after=after,
+    )
+
+
+def audit_many(entries: list[AuditEntry]) -> None:
+    """Many entries in one statement (a roster import's enrolments)."""
+    AuditEntry.objects.bulk_create(entries, batch_size=1000)
 
 
 class Refused(Exception):

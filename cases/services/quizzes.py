@@ -14,6 +14,7 @@ from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from cases.gift import parse_gift
 from cases.models import (
     Answer,
     Assignment,
@@ -28,9 +29,11 @@ from cases.models import (
     QuestionKind,
     Quiz,
     QuizSlot,
+    assignment_for_student,
+    refusal,
 )
 from cases.models.quizzes import answer_given
-from cases.services.work import assignment_for_student, refusal, work_sync, work_sync_items
+from cases.services.workspace.work import work_sync, work_sync_items
 
 ZERO = Decimal("0")
 ONE = Decimal("1")
@@ -552,7 +555,6 @@ def quiz_settings_save(*, quiz: Quiz, questions, draw_category=None, draw_count=
 def questions_import_gift(*, course, text: str) -> list[Question]:
     """Import a GIFT file into the course's bank: every question or none (a GiftError
     names the line of the first problem and nothing is saved)."""
-    from cases.gift import parse_gift
 
     created = []
     for parsed in parse_gift(text):

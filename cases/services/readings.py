@@ -13,7 +13,7 @@ from django.utils.safestring import mark_safe
 
 from cases.markdown import render_markdown
 from cases.models import CaseParagraph, CaseStudy, ReadingProgress
-from cases.services.work import work_sync_for_case
+from cases.services.workspace.work import work_sync_for_case
 
 # Credit at most this much reading time per heartbeat, however long since the last one:
 # a tab left open over lunch is not an hour of reading.

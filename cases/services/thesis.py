@@ -1,23 +1,264 @@
-"""The spectrum exercise: students place companies between novel-product research (R,
-0) and second-generation and process innovation (D, 100); the instructor releases the
-class's placements beside the authors'."""
+"""The thesis tools: stance checks (answering, and what the class's answers add up
+to), decision points (commit, then reveal; predictions scored into calibration), pairs
+who argue with the other side, and the spectrum exercise (placing companies between
+novel-product research and process innovation; released beside the authors')."""
 
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from cases.models import (
+    SCALE,
     CaseParagraph,
     CaseReading,
     CaseStudy,
+    Decision,
+    DecisionCommit,
     ModuleItem,
+    PairMessage,
     SpectrumExercise,
     SpectrumPlacement,
+    StanceAnswer,
+    StanceCheck,
+    StancePair,
+    StancePhase,
     User,
+    assignment_for_student,
+    refusal,
 )
 from cases.services.discussions import render_post
-from cases.services.work import assignment_for_student, refusal, work_sync
+from cases.services.workspace.work import work_sync
+
+
+class StanceRefused(Exception):
+    pass
+
+
+@transaction.atomic
+def stance_answer(*, stance: StanceCheck, user, value: int, reason: str, now=None) -> StanceAnswer:
+    """Record the student's answer for the phase open now; answering again within the
+    window replaces it (one row per student and phase, whatever the race)."""
+    now = now or timezone.now()
+    phase = stance.open_phase(now)
+    if phase is None:
+        raise StanceRefused("This stance check is not taking answers now.")
+    if reason_closed := refusal(assignment_for_student(stance.item_id, user), now):
+        raise StanceRefused(reason_closed)
+    StanceAnswer.objects.bulk_create(
+        [StanceAnswer(stance=stance, user=user, phase=phase, value=value, reason=reason.strip())],
+        update_conflicts=True,
+        unique_fields=["stance", "user", "phase"],
+        update_fields=["value", "reason", "updated_at"],
+    )
+    work_sync(stance.item, [user.pk])
+    return StanceAnswer.objects.get(stance=stance, user=user, phase=phase)
+
+
+def distribution(stance: StanceCheck, phase: str, students=None) -> list[int]:
+    """How many answered each point of the scale in a phase, 1 to 7, counted in SQL."""
+    answers = StanceAnswer.objects.filter(stance=stance, phase=phase)
+    if students is not None:
+        answers = answers.filter(user__in=students)
+    counts = dict(answers.values_list("value").annotate(n=Count("pk")).values_list("value", "n"))
+    return [counts.get(value, 0) for value, _label in SCALE]
+
+
+@dataclass
+class Shift:
+    student: object
+    before: StanceAnswer | None
+    after: StanceAnswer | None
+
+    @property
+    def moved(self) -> int | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.after.value - self.before.value
+
+
+def shifts(stance: StanceCheck, students) -> list[Shift]:
+    """Each student's before and after answers, the biggest movers first. Two queries."""
+    students = list(students.order_by("last_name", "first_name", "username"))
+    answers = StanceAnswer.objects.filter(stance=stance, user__in=[s.pk for s in students])
+    people = {s.pk: s for s in students}
+    by_user: dict[tuple[int, str], StanceAnswer] = {}
+    for answer in answers:
+        answer.user = people[answer.user_id]  # Already loaded: no query per reason shown.
+        by_user[(answer.user_id, answer.phase)] = answer
+    rows = [
+        Shift(s, by_user.get((s.pk, StancePhase.BEFORE)), by_user.get((s.pk, StancePhase.AFTER)))
+        for s in students
+    ]
+    return sorted(rows, key=lambda r: -abs(r.moved) if r.moved is not None else 1)
+
+
+def reasons_by_position(rows: list[Shift], phase: str) -> list[tuple[str, list[StanceAnswer]]]:
+    """The reasons given in a phase, grouped by the position on the scale."""
+    grouped: dict[int, list[StanceAnswer]] = {value: [] for value, _label in SCALE}
+    for row in rows:
+        answer = row.before if phase == StancePhase.BEFORE else row.after
+        if answer is not None:
+            grouped[answer.value].append(answer)
+    return [(f"{value} · {label}", grouped[value]) for value, label in SCALE if grouped[value]]
+
+
+# Commit, then reveal ----------------------------------------------------------------
+
+
+@transaction.atomic
+def decision_commit(
+    *, decision: Decision, user, choice: int, rationale: str, expects: bool, confidence: int
+) -> DecisionCommit:
+    """Commit the student's decision and prediction, once: a second commit (a double
+    click, a second tab) returns the first, unchanged, and brings the student's Work in
+    line again, so a retry after a failure repairs it."""
+    if not decision.is_ready:
+        raise StanceRefused("This decision point is still being written: come back later.")
+    if not 0 <= choice < len(decision.options):
+        raise StanceRefused("Choose one of the options.")
+    if reason_closed := refusal(assignment_for_student(decision.item_id, user), timezone.now()):
+        raise StanceRefused(reason_closed)
+    commit, _created = DecisionCommit.objects.get_or_create(
+        decision=decision,
+        user=user,
+        defaults={
+            "choice": choice,
+            "rationale": rationale.strip(),
+            "expects": expects,
+            "confidence": confidence,
+        },
+    )
+    work_sync(decision.item, [user.pk])
+    return commit
+
+
+def decision_score(*, decision: Decision, came_true: bool | None) -> None:
+    """The instructor records whether the predicted event happened (or clears it)."""
+    decision.came_true = came_true
+    decision.scored_at = timezone.now() if came_true is not None else None
+    decision.save(update_fields=["came_true", "scored_at"])
+
+
+@dataclass
+class CalibrationBucket:
+    label: str
+    predictions: int
+    mean_confidence: float | None  # Percent the student gave the outcome they expected.
+    hit_rate: float | None  # Percent of those that came out as they expected.
+
+
+def calibration(commits: list[DecisionCommit]) -> tuple[list[CalibrationBucket], float | None]:
+    """A student's scored predictions by confidence band (50-59 ... 90-100): how sure
+    they were against how often they were right; and their Brier score (0 is perfect,
+    0.25 is always saying 50%)."""
+    bands = [(50, 59), (60, 69), (70, 79), (80, 89), (90, 100)]
+    scored = [c for c in commits if c.decision.came_true is not None]
+    buckets = []
+    for low, high in bands:
+        inside = [c for c in scored if low <= c.confidence <= high]
+        right = [c for c in inside if c.expects == c.decision.came_true]
+        buckets.append(
+            CalibrationBucket(
+                label=f"{low} to {high}%",
+                predictions=len(inside),
+                mean_confidence=round(sum(c.confidence for c in inside) / len(inside), 1)
+                if inside
+                else None,
+                hit_rate=round(100 * len(right) / len(inside), 1) if inside else None,
+            )
+        )
+    if not scored:
+        return buckets, None
+    brier = sum((c.probability - (1 if c.decision.came_true else 0)) ** 2 for c in scored)
+    return buckets, round(brier / len(scored), 3)
+
+
+# Arguing with the other side ---------------------------------------------------------
+
+
+# Pairs are at least this far apart on the 7-point scale.
+PAIR_MIN_DISTANCE = 2
+
+
+def polarisation(values: list[int]) -> float | None:
+    """How far answers sit from the middle of the scale, 0 (all "neither") to 1 (all
+    at the two ends): the mean distance from 4, over the greatest possible, 3."""
+    if not values:
+        return None
+    return round(sum(abs(value - 4) for value in values) / len(values) / 3, 2)
+
+
+def _paired(claim: dict) -> set[int]:
+    """Students who already have a partner on this claim (stance= or spectrum=)."""
+    taken = set()
+    for first, second in StancePair.objects.filter(**claim).values_list("first", "second"):
+        taken |= {first, second}
+    return taken
+
+
+def _pair_far_ends(scores: dict[int, float], min_distance: float, claim: dict) -> int:
+    """Pair students by score, the lowest with the highest, working inward while pairs
+    stay at least `min_distance` apart; anyone left waits for the next round."""
+    ranked = sorted((score, user_id) for user_id, score in scores.items())
+    pairs = []
+    low, high = 0, len(ranked) - 1
+    while low < high and ranked[high][0] - ranked[low][0] >= min_distance:
+        pairs.append(
+            StancePair(
+                first_id=ranked[low][1],
+                second_id=ranked[high][1],
+                distance=round(ranked[high][0] - ranked[low][0]),
+                **claim,
+            )
+        )
+        low, high = low + 1, high - 1
+    StancePair.objects.bulk_create(pairs)
+    return len(pairs)
+
+
+@transaction.atomic
+def stance_pairs_make(*, stance: StanceCheck, students, phase: str) -> int:
+    """Pair students far apart on their answers in a phase (at least
+    PAIR_MIN_DISTANCE). Students already paired keep their partner. The stance row is
+    locked, so two clicks make one set of pairs."""
+    StanceCheck.objects.select_for_update().get(pk=stance.pk)
+    taken = _paired({"stance": stance})
+    answers = StanceAnswer.objects.filter(stance=stance, phase=phase, user__in=students)
+    scores = {a.user_id: a.value for a in answers if a.user_id not in taken}
+    return _pair_far_ends(scores, PAIR_MIN_DISTANCE, {"stance": stance})
+
+
+# Spectrum pairs are at least this far apart, in mean points over the companies.
+SPECTRUM_PAIR_MIN_DISTANCE = 20
+
+
+@transaction.atomic
+def spectrum_pairs_make(*, exercise, students) -> int:
+    """Pair students whose placements are far apart on average over the exercise's
+    companies, as `stance_pairs_make` does for a stance check."""
+    SpectrumExercise.objects.select_for_update().get(pk=exercise.pk)
+    taken = _paired({"spectrum": exercise})
+    placed: dict[int, list[int]] = {}
+    placements = SpectrumPlacement.objects.filter(exercise=exercise, user__in=students)
+    for user_id, position in placements.values_list("user", "position"):
+        if user_id not in taken:
+            placed.setdefault(user_id, []).append(position)
+    scores = {user_id: sum(v) / len(v) for user_id, v in placed.items()}
+    return _pair_far_ends(scores, SPECTRUM_PAIR_MIN_DISTANCE, {"spectrum": exercise})
+
+
+def pair_message_create(*, pair: StancePair, author, body: str) -> PairMessage:
+    """A message in a pair's thread: Markdown, rendered and cleaned like a post."""
+    body = body.strip()
+    if not body:
+        raise StanceRefused("Write something before sending.")
+    if len(body) > 5000:
+        raise StanceRefused("Keep it under 5,000 characters.")
+    html, _cited = render_post(body, None, set())
+    return PairMessage.objects.create(pair=pair, author=author, body=body, body_html=html)
+
 
 DEFAULT_PROMPT = (
     "Place each company between novel-product research (R, 0) and second-generation and "

@@ -25,8 +25,8 @@ from cases.permissions import (
     course_to_teach,
     courses_to_copy_from,
 )
-from cases.services import courses as services
-from cases.services.grades import rubric_rescore
+from cases.services import builder as services
+from cases.services.workspace.grading import rubric_rescore
 
 BUILDER = "cases/builder/course_builder.html"
 FORM_PAGE = "cases/builder/form_page.html"

@@ -42,7 +42,12 @@ from cases.services.auth import (
     signup_lockout_remaining,
     signup_record,
 )
-from cases.services.signup import SignupLinkRefused, signup_read, signup_request, user_signup
+from cases.services.cohorts.signup import (
+    SignupLinkRefused,
+    signup_read,
+    signup_request,
+    user_signup,
+)
 
 MEMBERS_PER_PAGE = 50
 

@@ -9,8 +9,8 @@ from cases.forms.builder import ItemCreateForm
 from cases.http import HtmxHttpRequest
 from cases.models import Assignment, ItemKind, ModuleItem
 from cases.permissions import access_course, access_item
-from cases.services import courses as services
-from cases.services.work import student_items
+from cases.services import builder as services
+from cases.services.workspace.work import student_items
 from cases.views import discussions, live, quizzes, readings, stances, thesis
 
 # Each item kind with a page of its own; the others show the generic item page.

@@ -8,9 +8,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cases.http import HtmxHttpRequest
-from cases.models import Assignment, Course, ItemKind, WorkStatus
+from cases.models import Assignment, Course, ItemKind, WorkStatus, refusal
 from cases.permissions import is_admin, is_teaching_staff, live_sessions_to_join
-from cases.services.work import refusal, student_items
+from cases.services.workspace.work import student_items
 
 UPCOMING_LIMIT = 12
 # At most this many assignments are weighed for the dashboard (a week back and on).

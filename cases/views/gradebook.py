@@ -25,9 +25,10 @@ from cases.forms.gradebook import GradeCategoryFormSet, GradeEditForm, ItemCateg
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import Assignment, GradeCategory, ModuleItem, WorkStatus
 from cases.permissions import access_course, access_student, course_to_grade, course_to_teach
-from cases.services import grades as services
+from cases.services import gradebook as services
 from cases.services.gradebook import gradebook_groups, row_grades
-from cases.services.matrix import course_matrix, course_version, student_row
+from cases.services.workspace.grading import work_grade
+from cases.services.workspace.matrix import course_matrix, course_version, student_row
 
 PAGE_SIZE = 50
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -229,7 +230,7 @@ def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int)
             fields["override_score"] = data["override_score"]
             fields["override_reason"] = data["override_reason"]
         if fields:
-            services.work_grade(item=item, student=student, grader=request.user, **fields)
+            work_grade(item=item, student=student, grader=request.user, **fields)
         if not request.htmx:
             messages.success(request, f"Saved {student.display_name}'s grade on “{item.title}”.")
             return redirect(_gradebook_url(course.pk, cohort, page))

@@ -19,6 +19,7 @@ from cases.models import (
     QuestionKind,
     Rubric,
     Work,
+    assignment_for_student,
 )
 from cases.permissions import (
     access_item,
@@ -28,8 +29,7 @@ from cases.permissions import (
 )
 from cases.services import discussions as discussion_services
 from cases.services import quizzes as quiz_services
-from cases.services.grades import rubric_update, work_grade
-from cases.services.work import assignment_for_student
+from cases.services.workspace.grading import rubric_update, work_grade
 from cases.views.tracker import student_work
 
 

@@ -53,7 +53,7 @@ from cases.permissions import (
     live_sessions_with_access,
 )
 from cases.services import live as services
-from cases.services.work import work_sync_cohorts
+from cases.services.workspace.work import work_sync_cohorts
 from cases.views.errors import htmx_alert
 
 

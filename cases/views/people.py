@@ -22,7 +22,7 @@ from cases.http import HtmxHttpRequest, parse_int
 from cases.models import AuditEntry, Cohort, User
 from cases.permissions import CourseRole, course_to_staff, roles_to_give, staff_required
 from cases.services import people as services
-from cases.services.invitations import invitation_resend
+from cases.services.cohorts.invitations import invitation_resend
 from cases.views.gradebook import _csv_cell, _Echo
 
 PAGE_SIZE = 50

@@ -13,7 +13,7 @@ from cases.forms.cohorts import RosterConfirmForm, RosterUploadForm
 from cases.http import HtmxHttpRequest
 from cases.models import Cohort
 from cases.permissions import staff_required
-from cases.services.roster import RosterInvalid, roster_apply, roster_plan, roster_rejected
+from cases.services.cohorts.roster import RosterInvalid, roster_apply, roster_plan, roster_rejected
 
 SHOWN_ROWS = 100
 

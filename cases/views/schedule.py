@@ -16,8 +16,8 @@ from cases.forms.schedule import AssignmentBulkForm, AssignmentScheduleForm, Ext
 from cases.http import HtmxHttpRequest
 from cases.models import Assignment, Extension, Membership, ModuleItem, User
 from cases.permissions import access_course, access_item
-from cases.services import courses as services
-from cases.services.work import student_items
+from cases.services import schedule as services
+from cases.services.workspace.work import student_items
 from cases.timezones import zone_of
 
 # The deadlines page shows what is due from this long ago onwards.

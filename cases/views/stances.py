@@ -35,7 +35,7 @@ from cases.permissions import (
     access_pair,
     graded_students,
 )
-from cases.services import stances as services
+from cases.services import thesis as services
 from cases.views.tracker import thesis_answers
 
 SCALE_LABELS = [str(value) for value, _label in SCALE]

@@ -15,11 +15,10 @@ from django.views.decorators.vary import vary_on_headers
 from cases.charts import dot_plot
 from cases.forms.thesis import SpectrumForm
 from cases.http import HtmxHttpRequest
-from cases.models import ModuleItem, SpectrumPlacement, StancePair
+from cases.models import ModuleItem, SpectrumPlacement, StancePair, assignment_for_student
 from cases.permissions import CourseAccess, access_item_content, graded_students
 from cases.services import thesis as services
-from cases.services.stances import SPECTRUM_PAIR_MIN_DISTANCE
-from cases.services.work import assignment_for_student
+from cases.services.thesis import SPECTRUM_PAIR_MIN_DISTANCE
 
 TEMPLATE = "cases/thesis/spectrum_detail.html"
 AUTHORS = "Authors' placement"

@@ -20,12 +20,13 @@ from cases.models import (
     SpectrumPlacement,
     StanceAnswer,
     Work,
+    assignment_for_student,
     handed_in_late,
     work_status,
 )
 from cases.permissions import access_student, course_to_grade
-from cases.services.matrix import STATUS_FILTERS, Cell, course_matrix, course_version
-from cases.services.work import assignment_for_student, work_points
+from cases.services.workspace.matrix import STATUS_FILTERS, Cell, course_matrix, course_version
+from cases.services.workspace.work import work_points
 
 TRACKER_PAGE_SIZE = 50
 

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import expect
 
 from cases.models import Assignment
-from cases.services.stances import stance_answer
+from cases.services.thesis import stance_answer
 from tests.browser.conftest import assert_accessible
 from tests.factories import make_stance_check
 

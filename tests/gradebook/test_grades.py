@@ -6,8 +6,9 @@ import pytest
 from django.db import connection
 
 from cases.models import GradeCategory, ItemKind, ModuleItem, Work
-from cases.services.grades import assignment_release, grade_categories_add_defaults, work_grade
-from cases.services.work import work_sync
+from cases.services.gradebook import assignment_release, grade_categories_add_defaults
+from cases.services.workspace.grading import work_grade
+from cases.services.workspace.work import work_sync
 from tests.concurrency import at_once
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,7 @@ from cases.services.gradebook import (
     row_grades,
     weighted_total,
 )
-from cases.services.matrix import Cell, Row
+from cases.services.workspace.matrix import Cell, Row
 
 D = Decimal
 RELEASED = datetime(2027, 3, 1, tzinfo=UTC)

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from cases.models import Assignment, Cohort, GradeCategory, ModuleItem, Work, WorkStatus
 from cases.services.discussions import participation_grade
-from cases.services.grades import work_grade
 from cases.services.readings import reading_mark_done
+from cases.services.workspace.grading import work_grade
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -28,8 +28,8 @@ from cases.models import (
 )
 from cases.services import live as services
 from cases.services.discussions import post_create
-from cases.services.grades import grade_categories_add_defaults
-from cases.services.work import work_points
+from cases.services.gradebook import grade_categories_add_defaults
+from cases.services.workspace.work import work_points
 from tests.factories import make_live
 
 pytestmark = pytest.mark.django_db

@@ -19,7 +19,7 @@ from cases.services.quizzes import (
     attempt_submit,
     question_regrade,
 )
-from cases.services.work import work_points
+from cases.services.workspace.work import work_points
 from tests.concurrency import at_once
 
 pytestmark = pytest.mark.django_db

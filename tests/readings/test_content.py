@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
+from cases.demo.seed import CASE_FILES
 from cases.models import Assignment, CaseReading, CaseStudy, Region
-from cases.services.demo import CASE_FILES
 from cases.services.readings import case_fields_from_markdown, split_paragraphs
 
 ESSAY = Path(settings.BASE_DIR).parent / "shared" / "seed" / "run-of-the-red-queen.txt"

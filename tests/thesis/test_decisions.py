@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from cases.models import Assignment, Decision, DecisionCommit, Work, WorkStatus
-from cases.services.stances import calibration, decision_commit, decision_score
+from cases.services.thesis import calibration, decision_commit, decision_score
 from tests.factories import (
     CohortFactory,
     CourseFactory,

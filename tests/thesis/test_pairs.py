@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from cases.models import Assignment, Cohort, StancePair
-from cases.services.stances import polarisation, stance_answer, stance_pairs_make
+from cases.services.thesis import polarisation, stance_answer, stance_pairs_make
 from tests.factories import MembershipFactory, UserFactory, make_stance_check
 
 pytestmark = pytest.mark.django_db

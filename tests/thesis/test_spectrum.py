@@ -19,9 +19,9 @@ from cases.models import (
     WorkStatus,
 )
 from cases.permissions import access_course
-from cases.services.courses import item_create
-from cases.services.matrix import course_matrix
+from cases.services.builder import item_create
 from cases.services.thesis import PlacementInput, SpectrumRefused, spectrum_save
+from cases.services.workspace.matrix import course_matrix
 from tests.factories import (
     AssignmentFactory,
     CohortFactory,

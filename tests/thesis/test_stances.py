@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Assignment, Cohort, StanceAnswer, Work, WorkStatus
-from cases.services.stances import StanceRefused, stance_answer
+from cases.services.thesis import StanceRefused, stance_answer
 from tests.factories import (
     CohortFactory,
     CourseFactory,

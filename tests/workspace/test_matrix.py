@@ -9,9 +9,9 @@ from django.utils import timezone
 from cases.models import Cohort, Extension, GradeCategory, Work, WorkStatus
 from cases.permissions import access_course
 from cases.services.discussions import participation_grade
-from cases.services.matrix import course_matrix, course_version
 from cases.services.quizzes import attempt_submit
 from cases.services.readings import reading_mark_done, reading_open
+from cases.services.workspace.matrix import course_matrix, course_version
 from tests.factories import MembershipFactory, UserFactory
 from tests.quizzes.test_services import _answer_all_right
 
@@ -104,7 +104,7 @@ def test_rows_know_their_cohorts_and_the_matrix_its_assignments(world):
 
 
 def test_a_students_own_row_has_their_items_only(world):
-    from cases.services.matrix import student_row
+    from cases.services.workspace.matrix import student_row
 
     row = student_row(world.users["student"], world.course)
     assert [c.item.title for c in row.cells] == [c.item.title for c in _cells_row(world)]

@@ -15,8 +15,7 @@ from cases.services.discussions import post_create
 from cases.services.live import join
 from cases.services.quizzes import answers_save, attempt_start, attempt_submit
 from cases.services.readings import reading_mark_done
-from cases.services.stances import decision_commit, stance_answer
-from cases.services.thesis import PlacementInput, spectrum_save
+from cases.services.thesis import PlacementInput, decision_commit, spectrum_save, stance_answer
 from tests.factories import make_decision, make_live, make_spectrum, make_stance_check
 
 pytestmark = pytest.mark.django_db

@@ -11,12 +11,12 @@ from django.utils import timezone
 
 from cases.models import Assignment, Cohort, Rubric, Work, WorkStatus
 from cases.permissions import access_course
-from cases.services.courses import assignments_schedule
 from cases.services.discussions import PostRefused, participation_grade, post_create
-from cases.services.matrix import course_matrix
 from cases.services.quizzes import attempt_start, attempt_submit
 from cases.services.readings import reading_mark_done
-from cases.services.work import work_points
+from cases.services.schedule import assignments_schedule
+from cases.services.workspace.matrix import course_matrix
+from cases.services.workspace.work import work_points
 from tests.factories import MembershipFactory, UserFactory
 from tests.quizzes.test_services import _answer_all_right
 

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from cases.models import Cohort
-from cases.services.roster import RosterInvalid, roster_apply, roster_plan, roster_rejected
+from cases.services.cohorts.roster import RosterInvalid, roster_apply, roster_plan, roster_rejected
 
 
 def report(plan) -> str:

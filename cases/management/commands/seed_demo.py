@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.services.demo import DEMO_PASSWORD, demo_seed
+from cases.demo.seed import DEMO_PASSWORD, demo_seed
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from cases.services.load import (
+from cases.demo.load import (
     COHORT_NAMES,
     DEFAULT_SEED,
     DEFAULT_STUDENTS,

@@ -20,8 +20,8 @@ from cases.models import (
 )
 from cases.models.cohorts import new_join_code
 from cases.permissions import join_refusal
-from cases.services.audit import audit, audit_many
-from cases.services.work import work_sync
+from cases.services.people import audit, audit_many
+from cases.services.workspace.work import work_sync
 
 
 class CohortRefused(Exception):

@@ -37,6 +37,7 @@ from cases.models import (
     Work,
     WorkStatus,
     counting_attempt,
+    due_last,
     handed_in_late,
     quiz_grade,
     status_label,
@@ -44,8 +45,13 @@ from cases.models import (
 )
 
 CENT = Decimal("0.01")
+
+
 ZERO = Decimal(0)
+
+
 ONE = Decimal(1)
+
 
 # Fields work_sync owns; a person's part of the row (override, rubric, comment, excused)
 # is never among them.
@@ -53,22 +59,6 @@ SYNCED_FIELDS = ["state", "opened_at", "submitted_at", "auto_score", "max_score"
 
 
 # Dates ------------------------------------------------------------------------------
-
-
-def assignment_for_student(item_id: int, user) -> Assignment | None:
-    """The student's assignment of an item, as they see it (their extension applied);
-    with two cohorts, the one due last. One query."""
-    return _due_last(Assignment.objects.seen_by(user).filter(item=item_id))
-
-
-def _due_last(assignments) -> Assignment | None:
-    """Of one item's assignments to a student's cohorts, the one due last (no due date
-    counts as last): the student's own, when two of their cohorts are given the item."""
-    return max(
-        assignments,
-        key=lambda a: (a.due_at is None, a.due_at or timezone.now()),
-        default=None,
-    )
 
 
 # What `work_status` and `handed_in_late` read of a Work row.
@@ -106,7 +96,7 @@ def student_items(user, assignments, now) -> list[StudentItem]:
     work = {w.item_id: w for w in rows}
     found = []
     for item_id, given in by_item.items():
-        assignment = _due_last(given)
+        assignment = due_last(given)
         mine = work.get(item_id)
         status = work_status(mine, assignment, now)
         found.append(
@@ -119,22 +109,6 @@ def student_items(user, assignments, now) -> list[StudentItem]:
             )
         )
     return found
-
-
-def refusal(assignment: Assignment | None, now) -> str | None:
-    """Why the student may not hand in work now, or None if they may."""
-    if assignment is None:
-        return None
-    if not assignment.is_open(now):
-        return "This is not open yet."
-    if assignment.late_until is not None and now > assignment.late_until:
-        return "The cut-off for late work has passed."
-    if assignment.late_policy == LatePolicy.REFUSE and assignment.is_past_due(now):
-        return "This was due and no longer accepts work."
-    return None
-
-
-# Keeping Work in step ------------------------------------------------------------------
 
 
 @dataclass

@@ -1,21 +1,17 @@
-"""Building a course: items added to modules and given to cohorts; modules and items
-reordered and copied; a course duplicated for a new term; assignments scheduled and
-extensions granted."""
+"""Building a course: courses made and duplicated for a new term, modules and items
+added, reordered and copied."""
 
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from cases.models import (
     Assignment,
     CaseReading,
     CaseStudy,
     Choice,
-    Cohort,
     Course,
     Decision,
     Discussion,
-    Extension,
     GradeCategory,
     ItemKind,
     LiveClass,
@@ -28,10 +24,11 @@ from cases.models import (
     StanceCheck,
     User,
 )
-from cases.services.grades import DEFAULT_CATEGORIES
+from cases.services.gradebook import DEFAULT_CATEGORIES
 from cases.services.notifications import published_notify
-from cases.services.quizzes import attempts_deadline_sync
-from cases.services.work import work_sync_cohorts
+from cases.services.schedule import given_assignments
+from cases.services.thesis import spectrum_create
+from cases.services.workspace.work import work_sync_cohorts
 
 
 @transaction.atomic
@@ -70,8 +67,6 @@ def item_create(
         prompt = "Argue from the case's evidence, citing paragraphs like ¶3."
         Discussion.objects.create(item=item, case=case, prompt=prompt)
     elif kind == ItemKind.SPECTRUM:
-        from cases.services.thesis import spectrum_create
-
         spectrum_create(item=item, cases=spectrum_cases)
     elif kind == ItemKind.LIVE_SESSION:
         LiveClass.objects.create(item=item)
@@ -80,14 +75,8 @@ def item_create(
     )
     if cohorts:
         work_sync_cohorts(item, list(cohorts))
-        published_notify(_given(item, cohorts))
+        published_notify(given_assignments(item, cohorts))
     return item
-
-
-def _given(item: ModuleItem, cohorts):
-    return Assignment.objects.filter(item=item, cohort__in=list(cohorts)).select_related(
-        "item__module__course"
-    )
 
 
 def default_category(course: Course, kind: str) -> GradeCategory | None:
@@ -361,79 +350,3 @@ def course_duplicate(*, source: Course, code: str, title: str, by: User) -> Cour
 
 
 # Scheduling --------------------------------------------------------------------------
-
-
-SCHEDULE_FIELDS = [
-    "opens_at",
-    "due_at",
-    "points",
-    "late_policy",
-    "late_penalty_percent",
-    "late_until",
-]
-
-
-@transaction.atomic
-def assignments_schedule(*, item: ModuleItem, schedule: dict[Cohort, dict | None]) -> None:
-    """Give the item to cohorts with their dates, or take it back (None). `schedule`
-    maps each cohort to the fields of SCHEDULE_FIELDS. Upserts on (item, cohort). The
-    students of a cohort given the item are notified once it is open."""
-    given = {c: v for c, v in schedule.items() if v is not None}
-    taken = [c for c, v in schedule.items() if v is None]
-    if taken:
-        Assignment.objects.filter(item=item, cohort__in=taken).delete()
-    if given:
-        now = timezone.now()
-        Assignment.objects.bulk_create(
-            [
-                Assignment(item=item, cohort=cohort, updated_at=now, **values)
-                for cohort, values in given.items()
-            ],
-            update_conflicts=True,
-            unique_fields=["item", "cohort"],
-            update_fields=[*SCHEDULE_FIELDS, "updated_at"],
-        )
-        work_sync_cohorts(item, list(given))
-        # Once per assignment: saving new dates for a cohort already told tells nobody.
-        published_notify(_given(item, given))
-    # Attempts open now end by the new dates.
-    attempts_deadline_sync(item_id=item.pk)
-
-
-@transaction.atomic
-def extensions_grant(
-    *, item: ModuleItem, users, due_at, late_until=None, reason: str = "", by: User
-) -> int:
-    """Give each student a later due date (and cut-off) on every assignment of the item
-    to a cohort of theirs; granting again replaces the earlier extension. Returns how
-    many extensions were written."""
-    assignments = Assignment.objects.filter(item=item, cohort__memberships__user__in=users)
-    pairs = assignments.values_list("pk", "cohort__memberships__user").distinct()
-    now = timezone.now()
-    rows = [
-        Extension(
-            assignment_id=assignment_id,
-            user_id=user_id,
-            due_at=due_at,
-            late_until=late_until,
-            reason=reason,
-            created_by=by,
-            updated_at=now,
-        )
-        for assignment_id, user_id in pairs
-    ]
-    Extension.objects.bulk_create(
-        rows,
-        update_conflicts=True,
-        unique_fields=["assignment", "user"],
-        update_fields=["due_at", "late_until", "reason", "created_by", "updated_at"],
-    )
-    attempts_deadline_sync(item_id=item.pk, user_ids={user_id for _a, user_id in pairs})
-    return len(rows)
-
-
-@transaction.atomic
-def extension_remove(*, extension: Extension) -> None:
-    """Take a student's extension back: the cohort's dates apply to them again."""
-    extension.delete()
-    attempts_deadline_sync(item_id=extension.assignment.item_id, user_ids=[extension.user_id])

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from cases.demo.seed import CASE_FILES, QUIZ_FILES
 from cases.gift import parse_gift
 from cases.models import (
     MAX_DEPTH,
@@ -68,15 +69,14 @@ from cases.models import (
     Upvote,
     User,
 )
-from cases.services.demo import CASE_FILES, QUIZ_FILES
 from cases.services.discussions import render_post
-from cases.services.grades import grade_categories_add_defaults
+from cases.services.gradebook import grade_categories_add_defaults
 
 # The quiz engine's own grading of one answer and totalling of an attempt, so that the
 # seeded scores are exactly what submitting would have given.
 from cases.services.quizzes import _apply_grade, _score, questions_import_gift
 from cases.services.readings import case_create, case_fields_from_markdown
-from cases.services.work import work_sync_items
+from cases.services.workspace.work import work_sync_items
 
 LOAD_CODE = "LOAD"
 LOAD_TITLE = "Load test: the Red Queen at scale"

@@ -40,7 +40,7 @@ from cases.models import (
     work_status,
 )
 from cases.permissions import CourseAccess, graded_cohorts
-from cases.services.work import work_points
+from cases.services.workspace.work import work_points
 from cases.sql import table as sql_table
 from cases.sql import tables
 

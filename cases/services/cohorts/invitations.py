@@ -18,8 +18,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from cases.models import AuditAction, Invitation, User
-from cases.services.audit import audit
 from cases.services.notifications import email_message
+from cases.services.people import audit
 
 
 def password_link(user: User) -> str:

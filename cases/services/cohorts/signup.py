@@ -18,9 +18,9 @@ from django.tasks import task
 from django.urls import reverse
 
 from cases.models import AuditAction, Cohort, Membership, User
-from cases.services.audit import audit
-from cases.services.invitations import password_link
+from cases.services.cohorts.invitations import password_link
 from cases.services.notifications import absolute, email_message
+from cases.services.people import audit
 
 SIGNUP_SALT = "cases.signup"
 FIELDS = ("email", "username", "first_name", "last_name", "cohort")

@@ -1,5 +1,5 @@
-"""Writes behind the gradebook: a person's part of a grade, releasing an assignment's
-grades, and a course's grade categories."""
+"""Grading by people: a person's part of a student's grade on one item (override,
+rubric levels, comment, excused), and rubrics scored against it."""
 
 from decimal import Decimal
 
@@ -8,16 +8,12 @@ from django.db.models import Q
 from django.utils import timezone
 
 from cases.models import (
-    Assignment,
     AuditAction,
-    Course,
-    GradeCategory,
-    ItemKind,
     ModuleItem,
     Rubric,
     Work,
 )
-from cases.services.notifications import grades_released_notify
+from cases.services.people import audit
 
 # A person's part of a Work row; work_sync's fields (state, dates, scores of the kind,
 # needs_grading) are never written here.
@@ -28,19 +24,6 @@ PERSON_FIELDS = [
     "excused",
     "feedback",
 ]
-
-# The categories a course starts with, by name: (weight, drop lowest, item kinds filed
-# there). Participation takes the in-class kinds.
-DEFAULT_CATEGORIES = {
-    "Readings": (Decimal(10), 0, [ItemKind.CASE_READING]),
-    "Quizzes": (Decimal(40), 1, [ItemKind.QUIZ]),
-    "Discussions": (Decimal(30), 0, [ItemKind.DISCUSSION]),
-    "Participation": (
-        Decimal(20),
-        0,
-        [ItemKind.STANCE_CHECK, ItemKind.SPECTRUM, ItemKind.DECISION, ItemKind.LIVE_SESSION],
-    ),
-}
 
 
 @transaction.atomic
@@ -72,7 +55,6 @@ def work_grade(*, item: ModuleItem, student, grader, **changes) -> Work:
 
 
 def _audit_override(work: Work, item: ModuleItem, student, grader, before) -> None:
-    from cases.services.audit import audit
 
     def shown(score, reason):
         return {"score": None if score is None else str(score), "reason": reason}
@@ -104,26 +86,6 @@ def rubric_update(*, rubric: Rubric, title: str, criteria: list, item_ids: set[i
 
 
 @transaction.atomic
-def grade_categories_save(*, course, saved: list[GradeCategory], deleted: list[GradeCategory]):
-    """The course's categories as edited on its page: every change or none."""
-    for category in saved:
-        category.course = course
-        category.save()
-    for category in deleted:
-        category.delete()
-
-
-@transaction.atomic
-def items_file(*, course, changes: dict[int, GradeCategory | None]) -> int:
-    """File items of the course in grade categories (None: in none). Returns how many."""
-    items = ModuleItem.objects.filter(module__course=course)
-    return sum(
-        items.filter(pk=item_pk).update(grade_category=category)
-        for item_pk, category in changes.items()
-    )
-
-
-@transaction.atomic
 def rubric_rescore(item_ids) -> int:
     """A rubric was edited, or items changed rubric: score again every chosen set of
     levels on those items against the rubric they have now (none: no rubric score)."""
@@ -150,43 +112,3 @@ def rubric_score(rubric, levels: dict) -> Decimal | None:
             return None
         total += Decimal(str(criterion["levels"][int(chosen)]["points"]))
     return total
-
-
-@transaction.atomic
-def assignment_release(*, assignment: Assignment, released: bool, now=None) -> Assignment:
-    """Show (or hide again) the assignment's grades and comments to its cohort's
-    students. Releasing twice keeps the first release time. Students with a grade are
-    notified of the first release (a key makes it once)."""
-    if released and assignment.grades_released_at is None:
-        assignment.grades_released_at = now or timezone.now()
-    elif not released:
-        assignment.grades_released_at = None
-    Assignment.objects.filter(pk=assignment.pk).update(
-        grades_released_at=assignment.grades_released_at, updated_at=timezone.now()
-    )
-    if released:
-        grades_released_notify(assignment)
-    return assignment
-
-
-@transaction.atomic
-def grade_categories_add_defaults(*, course: Course) -> int:
-    """Give a course without categories the default ones, and file each of its
-    uncategorised items in the default category for its kind. A course that has
-    categories keeps them; only its uncategorised items are filed, into default
-    categories that still exist by name. Returns the number of items filed."""
-    if not GradeCategory.objects.filter(course=course).exists():
-        GradeCategory.objects.bulk_create(
-            GradeCategory(
-                course=course, name=name, weight=weight, drop_lowest=drop, position=position
-            )
-            for position, (name, (weight, drop, _kinds)) in enumerate(DEFAULT_CATEGORIES.items(), 1)
-        )
-    by_name = {c.name: c for c in GradeCategory.objects.filter(course=course)}
-    filed = 0
-    for name, (_weight, _drop, kinds) in DEFAULT_CATEGORIES.items():
-        if name in by_name:
-            filed += ModuleItem.objects.filter(
-                module__course=course, grade_category__isnull=True, kind__in=kinds
-            ).update(grade_category=by_name[name])
-    return filed

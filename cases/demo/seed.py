@@ -30,10 +30,11 @@ from cases.models import (
     StanceCheck,
     User,
 )
-from cases.services import courses as course_services
-from cases.services import stances as stance_services
+from cases.services import builder as course_services
+from cases.services import live
+from cases.services import thesis as stance_services
 from cases.services.discussions import post_create
-from cases.services.grades import grade_categories_add_defaults
+from cases.services.gradebook import grade_categories_add_defaults
 from cases.services.quizzes import attempt_start, questions_import_gift
 from cases.services.readings import (
     case_create,
@@ -41,6 +42,7 @@ from cases.services.readings import (
     reading_mark_done,
     reading_open,
 )
+from cases.services.thesis import spectrum_create
 
 DEMO_PASSWORD = "redqueen-demo"  # Demo only; seed_demo refuses to run in production.
 
@@ -63,6 +65,7 @@ COURSE_DESCRIPTION = (
     "the spectrum from novel-product research (R) to second-generation, process and "
     "production innovation (D), and decide where you stand."
 )
+
 COHORT_NAMES = ["MGT 6001 — Spring 2027, section A", "MGT 6001 — Spring 2027, section B"]
 MODULES = [
     (
@@ -211,7 +214,6 @@ SPECTRUM_CASES = [
 
 def _spectrum(course: Course, cohorts) -> None:
     """A spectrum exercise in the last module over six of the companies, once."""
-    from cases.services.thesis import spectrum_create
 
     last_module = course.modules.order_by("-position").first()
     if ModuleItem.objects.filter(module=last_module, title=SPECTRUM_TITLE).exists():
@@ -365,7 +367,6 @@ LIVE_POLL = {
 def _live_class(course: Course, cohorts, students: list[User], instructor: User) -> None:
     """A graded class meeting in the module that reads Shanghai Bell, with one ended
     session of section A: who joined, a poll they answered and two contributions."""
-    from cases.services import live
 
     reading = CaseReading.objects.filter(
         item__module__course=course, case__slug="shanghai-bell"

@@ -21,8 +21,9 @@ from django.db import transaction
 from django.db.models.functions import Lower
 
 from cases.models import AuditAction, AuditEntry, Cohort, Membership, User
-from cases.services.audit import audit, audit_many
 from cases.services.cohorts import work_sync_new_members
+from cases.services.cohorts.invitations import invitations_send
+from cases.services.people import audit, audit_many
 
 MAX_ROWS = 5000
 COLUMNS = ["email", "first_name", "last_name", "student_id"]
@@ -300,8 +301,6 @@ def roster_apply(*, cohort: Cohort, data: bytes, actor: User | None, invite: boo
             raise RosterInvalid(plan)
         result = _apply(cohort, plan, actor)
     if invite and result.created:
-        from cases.services.invitations import invitations_send
-
         invitations_send(result.created, cohort=cohort, sent_by=actor)
     return result
 

@@ -1,0 +1,100 @@
+"""The schedule: items given to cohorts with their dates, students' extensions, and
+an assignment as one student sees it (whether it still takes their work)."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from cases.models import (
+    Assignment,
+    Cohort,
+    Extension,
+    ModuleItem,
+    User,
+)
+from cases.services.notifications import published_notify
+from cases.services.quizzes import attempts_deadline_sync
+from cases.services.workspace.work import work_sync_cohorts
+
+SCHEDULE_FIELDS = [
+    "opens_at",
+    "due_at",
+    "points",
+    "late_policy",
+    "late_penalty_percent",
+    "late_until",
+]
+
+
+@transaction.atomic
+def assignments_schedule(*, item: ModuleItem, schedule: dict[Cohort, dict | None]) -> None:
+    """Give the item to cohorts with their dates, or take it back (None). `schedule`
+    maps each cohort to the fields of SCHEDULE_FIELDS. Upserts on (item, cohort). The
+    students of a cohort given the item are notified once it is open."""
+    given = {c: v for c, v in schedule.items() if v is not None}
+    taken = [c for c, v in schedule.items() if v is None]
+    if taken:
+        Assignment.objects.filter(item=item, cohort__in=taken).delete()
+    if given:
+        now = timezone.now()
+        Assignment.objects.bulk_create(
+            [
+                Assignment(item=item, cohort=cohort, updated_at=now, **values)
+                for cohort, values in given.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["item", "cohort"],
+            update_fields=[*SCHEDULE_FIELDS, "updated_at"],
+        )
+        work_sync_cohorts(item, list(given))
+        # Once per assignment: saving new dates for a cohort already told tells nobody.
+        published_notify(given_assignments(item, given))
+    # Attempts open now end by the new dates.
+    attempts_deadline_sync(item_id=item.pk)
+
+
+@transaction.atomic
+def extensions_grant(
+    *, item: ModuleItem, users, due_at, late_until=None, reason: str = "", by: User
+) -> int:
+    """Give each student a later due date (and cut-off) on every assignment of the item
+    to a cohort of theirs; granting again replaces the earlier extension. Returns how
+    many extensions were written."""
+    assignments = Assignment.objects.filter(item=item, cohort__memberships__user__in=users)
+    pairs = assignments.values_list("pk", "cohort__memberships__user").distinct()
+    now = timezone.now()
+    rows = [
+        Extension(
+            assignment_id=assignment_id,
+            user_id=user_id,
+            due_at=due_at,
+            late_until=late_until,
+            reason=reason,
+            created_by=by,
+            updated_at=now,
+        )
+        for assignment_id, user_id in pairs
+    ]
+    Extension.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["assignment", "user"],
+        update_fields=["due_at", "late_until", "reason", "created_by", "updated_at"],
+    )
+    attempts_deadline_sync(item_id=item.pk, user_ids={user_id for _a, user_id in pairs})
+    return len(rows)
+
+
+@transaction.atomic
+def extension_remove(*, extension: Extension) -> None:
+    """Take a student's extension back: the cohort's dates apply to them again."""
+    extension.delete()
+    attempts_deadline_sync(item_id=extension.assignment.item_id, user_ids=[extension.user_id])
+
+
+# Keeping Work in step ------------------------------------------------------------------
+
+
+def given_assignments(item: ModuleItem, cohorts):
+    return Assignment.objects.filter(item=item, cohort__in=list(cohorts)).select_related(
+        "item__module__course"
+    )
