@@ -25,3 +25,22 @@ def not_modified(request: HttpRequest, etag: str) -> HttpResponseNotModified | N
         response["ETag"] = etag
         return response
     return None
+
+
+# CSV downloads: streamed rows that a spreadsheet opens as text, never as formulas.
+# A spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value) -> str:
+    """A value a spreadsheet shows as text: one that would start a formula gets a
+    leading quote."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+class CsvEcho:
+    """The file-like object csv.writer writes a row to: the row comes back."""
+
+    def write(self, value: str) -> str:
+        return value

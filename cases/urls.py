@@ -4,32 +4,27 @@ from cases.views import (
     builder,
     cohorts,
     courses,
-    dashboard,
     discussions,
-    grading,
     live,
     notifications,
     people,
-    quiz_staff,
-    quizzes,
     readings,
-    roster,
     schedule,
-    stances,
-    thesis,
-    tracker,
-    unsubscribe,
 )
 from cases.views import gradebook as gradebook_views
+from cases.views.quizzes import staff as quiz_staff
+from cases.views.quizzes import taking as quiz_taking
+from cases.views.thesis import spectrum, stances
+from cases.views.workspace import grading, tracker
 
 app_name = "cases"
 
 urlpatterns = [
-    path("", dashboard.home, name="home"),
-    path("teach/", dashboard.instructor_dashboard, name="instructor_dashboard"),
+    path("", courses.home, name="home"),
+    path("teach/", courses.instructor_dashboard, name="instructor_dashboard"),
     path("courses/<int:pk>/", courses.course_detail, name="course_detail"),
     path("items/<int:pk>/", courses.item_detail, name="item_detail"),
-    path("courses/<int:pk>/items/new/", courses.item_create, name="item_create"),
+    path("courses/<int:pk>/items/new/", builder.item_create, name="item_create"),
     path("library/", readings.case_list, name="case_list"),
     path("library/new/", readings.case_create, name="case_create"),
     path("library/import/", readings.case_import, name="case_import"),
@@ -39,11 +34,11 @@ urlpatterns = [
     path("library/<slug:slug>/done/", readings.reading_done, name="reading_done"),
     path("manage/cohorts/", cohorts.cohort_list, name="cohort_list"),
     # Quizzes: taking them.
-    path("items/<int:pk>/attempts/", quizzes.attempt_start, name="attempt_start"),
-    path("attempts/<int:pk>/", quizzes.attempt_detail, name="attempt_detail"),
-    path("attempts/<int:pk>/save/", quizzes.attempt_save, name="attempt_save"),
-    path("attempts/<int:pk>/submit/", quizzes.attempt_submit, name="attempt_submit"),
-    path("attempts/<int:pk>/result/", quizzes.attempt_result, name="attempt_result"),
+    path("items/<int:pk>/attempts/", quiz_taking.attempt_start, name="attempt_start"),
+    path("attempts/<int:pk>/", quiz_taking.attempt_detail, name="attempt_detail"),
+    path("attempts/<int:pk>/save/", quiz_taking.attempt_save, name="attempt_save"),
+    path("attempts/<int:pk>/submit/", quiz_taking.attempt_submit, name="attempt_submit"),
+    path("attempts/<int:pk>/result/", quiz_taking.attempt_result, name="attempt_result"),
     # Quizzes: the course staff's side.
     path("items/<int:pk>/stats/", quiz_staff.quiz_stats, name="quiz_stats"),
     path("items/<int:pk>/regrade/", quiz_staff.quiz_regrade, name="quiz_regrade"),
@@ -156,8 +151,8 @@ urlpatterns += [
 
 # The spectrum exercise.
 urlpatterns += [
-    path("items/<int:pk>/spectrum/save/", thesis.spectrum_save, name="spectrum_save"),
-    path("items/<int:pk>/spectrum/release/", thesis.spectrum_release, name="spectrum_release"),
+    path("items/<int:pk>/spectrum/save/", spectrum.spectrum_save, name="spectrum_save"),
+    path("items/<int:pk>/spectrum/release/", spectrum.spectrum_release, name="spectrum_release"),
 ]
 
 # Live class.
@@ -181,7 +176,7 @@ urlpatterns += [
 
 # Cohort administration: bulk enrolment.
 urlpatterns += [
-    path("manage/cohorts/<int:pk>/import/", roster.roster_import, name="roster_import"),
+    path("manage/cohorts/<int:pk>/import/", cohorts.roster_import, name="roster_import"),
 ]
 
 # People: course roles, the directory with deactivation, and the audit log.
@@ -214,7 +209,7 @@ urlpatterns += [
     path("signup/confirm/<str:token>/", cohorts.signup_confirm, name="signup_confirm"),
     path(
         "notifications/unsubscribe/<str:token>/",
-        unsubscribe.notification_unsubscribe,
+        notifications.notification_unsubscribe,
         name="notification_unsubscribe",
     ),
 ]

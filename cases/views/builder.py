@@ -13,12 +13,14 @@ from cases.forms.builder import (
     CourseDuplicateForm,
     CourseForm,
     ItemCopyForm,
+    ItemCreateForm,
     ItemEditForm,
     ModuleForm,
 )
 from cases.http import HtmxHttpRequest, parse_int
-from cases.models import Course, ModuleItem, Work
+from cases.models import Course, ItemKind, ModuleItem, Work
 from cases.permissions import (
+    access_course,
     access_item,
     access_module,
     course_creator_required,
@@ -288,3 +290,36 @@ def item_copy(request: HtmxHttpRequest, pk: int):
         course=course,
         help="Copies the settings (and a quiz's questions); never attempts, posts or grades.",
     )
+
+
+@require_http_methods(["GET", "POST"])
+def item_create(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course add a case reading, quiz or discussion to a
+    module and give it to cohorts. A quiz or thread then opens on its settings page."""
+    course, access = access_course(request.user, pk)
+    if not access.can_teach:
+        raise PermissionDenied
+    form = ItemCreateForm(request.POST or None, course=course)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        item = services.item_create(
+            module=data["module"],
+            kind=data["kind"],
+            title=data["title"],
+            case=data["case"],
+            cohorts=data["cohorts"],
+            due_at=data["due_at"],
+            spectrum_cases=data["spectrum_cases"],
+        )
+        messages.success(request, f"Added “{item.title}”.")
+        next_page = {
+            ItemKind.QUIZ: "cases:quiz_settings",
+            ItemKind.DISCUSSION: "cases:discussion_settings",
+            ItemKind.STANCE_CHECK: "cases:stance_settings",
+            ItemKind.DECISION: "cases:decision_settings",
+        }.get(item.kind, "cases:item_detail")
+        return redirect(next_page, pk=item.pk)
+    return render(request, "cases/courses/item_form.html", {"form": form, "course": course})
+
+
+# Dashboards --------------------------------------------------------------------------

@@ -4,13 +4,16 @@ cohort with its code; someone without an account creates one with a code, confir
 a link emailed to them. The writes (and their audit entries) are in
 cases/services/cohorts.py and cases/services/signup.py."""
 
+import base64
+import binascii
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth.decorators import login_not_required
 from django.db import IntegrityError
 from django.db.models import Count
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -26,6 +29,8 @@ from cases.forms.cohorts import (
     JoinCodeExpiryForm,
     JoinCodeForm,
     MemberActionForm,
+    RosterConfirmForm,
+    RosterUploadForm,
     SignupFinishForm,
     SignupForm,
 )
@@ -42,6 +47,7 @@ from cases.services.auth import (
     signup_lockout_remaining,
     signup_record,
 )
+from cases.services.cohorts.roster import RosterInvalid, roster_apply, roster_plan, roster_rejected
 from cases.services.cohorts.signup import (
     SignupLinkRefused,
     signup_read,
@@ -398,3 +404,75 @@ def signup_confirm(request: HtmxHttpRequest, token: str):
             return redirect("cases:home")
     context = {"form": form, "details": details}
     return render(request, "cases/cohorts/signup_confirm.html", context)
+
+
+# Roster import -----------------------------------------------------------------------
+
+
+SHOWN_ROWS = 100
+
+
+def _page(request, cohort, *, form=None, plan=None, data: bytes = b"", invite=True, status=200):
+    context = {"cohort": cohort, "form": form or RosterUploadForm(), "plan": plan}
+    if plan is not None:
+        context["sections"] = [
+            (label, rows[:SHOWN_ROWS], len(rows), max(0, len(rows) - SHOWN_ROWS))
+            for label, rows in (
+                ("New accounts", plan.of("create")),
+                ("Existing accounts updated or enrolled", plan.of("update")),
+                ("Already enrolled, unchanged", plan.of("skip")),
+            )
+            if rows
+        ]
+        if plan.ok:
+            context["confirm"] = RosterConfirmForm(
+                initial={"roster": base64.b64encode(data).decode(), "invite": invite}
+            )
+    return render(request, "cases/cohorts/roster_import.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@staff_required
+def roster_import(request: HtmxHttpRequest, pk: int):
+    """Admins only: enrol a cohort from a CSV file. Nothing is saved until the preview
+    is confirmed, and then all rows or none."""
+    cohort = get_object_or_404(Cohort, pk=pk)
+    if request.method == "GET":
+        return _page(request, cohort)
+    if request.POST.get("step") == "confirm":
+        confirm = RosterConfirmForm(request.POST)
+        try:
+            data = base64.b64decode(confirm.data.get("roster", ""), validate=True)
+        except (binascii.Error, ValueError):
+            data = b""
+        if not confirm.is_valid() or not data:
+            messages.error(request, "The preview was lost: upload the file again.")
+            return redirect("cases:roster_import", pk=cohort.pk)
+        invite = confirm.cleaned_data["invite"]
+        try:
+            result = roster_apply(cohort=cohort, data=data, actor=request.user, invite=invite)
+        except RosterInvalid as refused:  # The accounts changed since the preview.
+            roster_rejected(cohort, refused.plan, request.user)
+            return _page(request, cohort, plan=refused.plan, data=data, status=400)
+        messages.success(
+            request,
+            f"Imported into {cohort.name}: {len(result.created)} new accounts, "
+            f"{result.updated} updated, {result.skipped} unchanged.",
+        )
+        return redirect("cases:roster_import", pk=cohort.pk)
+    form = RosterUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _page(request, cohort, form=form, status=400)
+    data = form.cleaned_data["file"]
+    plan = roster_plan(cohort, data)
+    if not plan.ok:
+        roster_rejected(cohort, plan, request.user)
+    return _page(
+        request,
+        cohort,
+        form=form,
+        plan=plan,
+        data=data,
+        invite=form.cleaned_data["invite"],
+        status=200 if plan.ok else 400,
+    )

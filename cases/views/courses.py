@@ -1,26 +1,37 @@
-from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch
-from django.shortcuts import redirect, render
-from django.utils import timezone
-from django.views.decorators.http import require_GET, require_http_methods
+"""The courses as their people see them: the dashboards (what is due, the courses one
+teaches), a course's page and an item's page, which each kind of item fills."""
 
-from cases.forms.builder import ItemCreateForm
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, F, Prefetch, Q
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
 from cases.http import HtmxHttpRequest
-from cases.models import Assignment, ItemKind, ModuleItem
-from cases.permissions import access_course, access_item
-from cases.services import builder as services
+from cases.models import Assignment, Course, ItemKind, ModuleItem, WorkStatus, refusal
+from cases.permissions import (
+    access_course,
+    access_item,
+    is_admin,
+    is_teaching_staff,
+    live_sessions_to_join,
+)
 from cases.services.workspace.work import student_items
-from cases.views import discussions, live, quizzes, readings, stances, thesis
+from cases.views import discussions, live, readings
+from cases.views.quizzes import taking
+from cases.views.thesis import spectrum, stances
 
 # Each item kind with a page of its own; the others show the generic item page.
 ITEM_VIEWS = {
     ItemKind.CASE_READING: readings.item_reader,
-    ItemKind.QUIZ: quizzes.item_quiz,
+    ItemKind.QUIZ: taking.item_quiz,
     ItemKind.DISCUSSION: discussions.item_discussion,
     ItemKind.STANCE_CHECK: stances.item_stance_check,
     ItemKind.DECISION: stances.item_decision,
-    ItemKind.SPECTRUM: thesis.item_spectrum,
+    ItemKind.SPECTRUM: spectrum.item_spectrum,
     ItemKind.LIVE_SESSION: live.item_live_class,
 }
 
@@ -81,31 +92,84 @@ def item_detail(request: HtmxHttpRequest, pk: int):
     )
 
 
-@require_http_methods(["GET", "POST"])
-def item_create(request: HtmxHttpRequest, pk: int):
-    """Instructors and admins of the course add a case reading, quiz or discussion to a
-    module and give it to cohorts. A quiz or thread then opens on its settings page."""
-    course, access = access_course(request.user, pk)
-    if not access.can_teach:
-        raise PermissionDenied
-    form = ItemCreateForm(request.POST or None, course=course)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        item = services.item_create(
-            module=data["module"],
-            kind=data["kind"],
-            title=data["title"],
-            case=data["case"],
-            cohorts=data["cohorts"],
-            due_at=data["due_at"],
-            spectrum_cases=data["spectrum_cases"],
-        )
-        messages.success(request, f"Added “{item.title}”.")
-        next_page = {
-            ItemKind.QUIZ: "cases:quiz_settings",
-            ItemKind.DISCUSSION: "cases:discussion_settings",
-            ItemKind.STANCE_CHECK: "cases:stance_settings",
-            ItemKind.DECISION: "cases:decision_settings",
-        }.get(item.kind, "cases:item_detail")
-        return redirect(next_page, pk=item.pk)
-    return render(request, "cases/courses/item_form.html", {"form": form, "course": course})
+UPCOMING_LIMIT = 12
+
+
+# At most this many assignments are weighed for the dashboard (a week back and on).
+DUE_WORK_LIMIT = 200
+
+
+# What a row shows and where the student stands needs of each assignment.
+DUE_WORK_FIELDS = [
+    *("opens_at", "due_at", "late_policy", "late_until"),
+    *("item__title", "item__kind", "item__module__title", "item__module__course__code"),
+]
+
+
+# Work that fell due this recently stays on the dashboard, marked late or done.
+RECENTLY_DUE = timedelta(days=7)
+
+
+def _needs_doing(entry, now) -> bool:
+    """Overdue: past the student's due date with nothing handed in, and still something
+    they can do: the work is still taken, and it is not a class meeting already held."""
+    return (
+        entry.status == WorkStatus.LATE
+        and entry.item.kind != ItemKind.LIVE_SESSION
+        and refusal(entry.assignment, now) is None
+    )
+
+
+@require_GET
+def home(request: HtmxHttpRequest):
+    """Signed-in users. A student's dashboard: their courses and what is due next, each
+    with where they stand (`work_status`, by their own dates, extensions included).
+    Someone who only teaches is sent to the teaching dashboard."""
+    user = request.user
+    courses = list(
+        Course.objects.taken_by(user).annotate(module_count=Count("modules")).order_by("code")
+    )
+    if not courses and is_teaching_staff(user):
+        return redirect("cases:instructor_dashboard")
+    now = timezone.now()
+    # Everything due from a week ago on (or undated), soonest first, in one query.
+    mine = (
+        Assignment.objects.open(now)
+        .seen_by(user)
+        .filter(Q(student_due_at__isnull=True) | Q(student_due_at__gte=now - RECENTLY_DUE))
+        .select_related("item__module__course")
+        .only(*DUE_WORK_FIELDS)
+        .order_by(F("student_due_at").asc(nulls_last=True), "pk")
+    )
+    entries = student_items(user, mine[:DUE_WORK_LIMIT], now)
+    # The item's URL reversed once, not once a row.
+    head, tail = reverse("cases:item_detail", args=[0]).rsplit("0", 1)
+    for entry in entries:
+        entry.url = f"{head}{entry.assignment.item_id}{tail}"
+    due = [e for e in entries if e.assignment.due_at is None or e.assignment.due_at >= now]
+    overdue = [e for e in entries if e not in due and _needs_doing(e, now)]
+    return render(
+        request,
+        "cases/dashboard/student_dashboard.html",
+        {
+            "courses": courses,
+            "upcoming": due[:UPCOMING_LIMIT],
+            "overdue": overdue,
+            "live": live_sessions_to_join(user, courses),
+        },
+    )
+
+
+@require_GET
+def instructor_dashboard(request: HtmxHttpRequest):
+    """Instructors and TAs see the courses they teach; admins see every course. Anyone
+    else gets 403."""
+    user = request.user
+    if is_admin(user):
+        courses = Course.objects.all()
+    else:
+        courses = Course.objects.taught_by(user)
+        if not courses.exists():
+            raise PermissionDenied
+    courses = courses.with_counts().order_by("code")
+    return render(request, "cases/dashboard/instructor_dashboard.html", {"courses": courses})

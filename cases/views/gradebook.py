@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.gradebook import GradeCategoryFormSet, GradeEditForm, ItemCategoriesForm
-from cases.http import HtmxHttpRequest, parse_int
+from cases.http import CsvEcho, HtmxHttpRequest, csv_cell, parse_int
 from cases.models import Assignment, GradeCategory, ModuleItem, WorkStatus
 from cases.permissions import access_course, access_student, course_to_grade, course_to_teach
 from cases.services import gradebook as services
@@ -31,8 +31,6 @@ from cases.services.workspace.grading import work_grade
 from cases.services.workspace.matrix import course_matrix, course_version, student_row
 
 PAGE_SIZE = 50
-# A spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _gradebook_url(course_pk: int, cohort: int | None = None, page: int | None = None) -> str:
@@ -112,20 +110,6 @@ def gradebook(request: HtmxHttpRequest, pk: int):
     return render(request, template, context)
 
 
-def _csv_cell(value) -> str:
-    """A value a spreadsheet shows as text: one that would start a formula gets a
-    leading quote."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
-class _Echo:
-    """The file-like object csv.writer writes a row to: the row comes back."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
 @never_cache
 @require_GET
 def gradebook_csv(request: HtmxHttpRequest, pk: int):
@@ -141,7 +125,7 @@ def gradebook_csv(request: HtmxHttpRequest, pk: int):
     header = ["Username", "Student", "Email", "Cohort"]
     header += [f"{item.module.title} / {item.title} ({points[item.pk]})" for item in columns]
     header += [f"{g.name} (%)" for g in groups] + ["Total (%)"]
-    writer = csv.writer(_Echo())
+    writer = csv.writer(CsvEcho())
 
     def cell_value(cell):
         if cell is None or cell.assignment is None:
@@ -156,7 +140,7 @@ def gradebook_csv(request: HtmxHttpRequest, pk: int):
 
     def lines():
         yield "\ufeff"
-        yield writer.writerow([_csv_cell(h) for h in header])
+        yield writer.writerow([csv_cell(h) for h in header])
         for row in matrix.rows:
             grades = row_grades(row, groups)
             by_item = {cell.item.pk: cell for cell in row.cells}
@@ -169,7 +153,7 @@ def gradebook_csv(request: HtmxHttpRequest, pk: int):
             ]
             values += [cell_value(by_item.get(item.pk)) for item in columns]
             values += [g.percent for g in grades.groups] + [grades.total]
-            yield writer.writerow([_csv_cell(v) for v in values])
+            yield writer.writerow([csv_cell(v) for v in values])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     filename = f"{slugify(course.code) or 'course'}-gradebook.csv"

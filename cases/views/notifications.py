@@ -3,17 +3,22 @@ page and refreshed with conditional GET), the list, marking read, and each user'
 choice of which kinds are emailed."""
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core import signing
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Count, Max, Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases.forms.notifications import PreferencesForm
 from cases.http import HtmxHttpRequest, not_modified, parse_int
-from cases.models import EmailSettings, Notification, NotificationPreference
+from cases.models import EmailSettings, Notification, NotificationKind, NotificationPreference, User
+from cases.services import notifications as services
 
 PAGE_SIZE = 30
 
@@ -104,3 +109,28 @@ def notification_preferences(request: HtmxHttpRequest):
         messages.success(request, "Saved your email preferences.")
         return redirect("cases:notification_preferences")
     return render(request, "cases/notifications/preferences.html", {"form": form})
+
+
+# Unsubscribing from an email ---------------------------------------------------------
+
+
+@login_not_required
+@never_cache
+@require_http_methods(["GET", "POST"])
+def notification_unsubscribe(request: HtmxHttpRequest, token: str):
+    """Anyone holding the link, signed in or not, sees which emails it stops (GET) and
+    stops them with the button (POST); the in-app notifications keep coming. A bad or
+    tampered token is a 404."""
+    try:
+        user, kind = services.unsubscribe_read(token)
+    except (signing.BadSignature, User.DoesNotExist) as error:
+        raise Http404("This link is not valid.") from error
+    done = False
+    if request.method == "POST":
+        services.notification_email_off(user=user, kind=kind)
+        done = True
+    return render(
+        request,
+        "cases/notifications/unsubscribe.html",
+        {"kind_label": NotificationKind(kind).label, "done": done},
+    )

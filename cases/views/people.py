@@ -18,12 +18,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.people import AuditFilterForm, PeopleSearchForm, RoleAddForm
-from cases.http import HtmxHttpRequest, parse_int
+from cases.http import CsvEcho, HtmxHttpRequest, csv_cell, parse_int
 from cases.models import AuditEntry, Cohort, User
 from cases.permissions import CourseRole, course_to_staff, roles_to_give, staff_required
 from cases.services import people as services
 from cases.services.cohorts.invitations import invitation_resend
-from cases.views.gradebook import _csv_cell, _Echo
 
 PAGE_SIZE = 50
 
@@ -224,7 +223,7 @@ def audit_csv(request: HtmxHttpRequest):
     """Admins only: the filtered audit log as a CSV file, newest first, streamed (UTF-8
     with a byte-order mark; no cell can run as a formula)."""
     entries = _audit_entries(AuditFilterForm(request.GET))
-    writer = csv.writer(_Echo())
+    writer = csv.writer(CsvEcho())
     header = ["When (UTC)", "By", "Action", "About", "Cohort", "Course", "Summary"]
     header += ["Before", "After"]
 
@@ -243,7 +242,7 @@ def audit_csv(request: HtmxHttpRequest):
                 readable(e.before),
                 readable(e.after),
             ]
-            yield writer.writerow([_csv_cell(v) for v in values])
+            yield writer.writerow([csv_cell(v) for v in values])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'

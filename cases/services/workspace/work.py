@@ -409,3 +409,70 @@ def work_points(work: Work | None, assignment: Assignment, rubric_max: Decimal |
         kept = max(ZERO, ONE - Decimal(assignment.late_penalty_percent * late) / 100)
         earned *= kept
     return earned.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+# A student's own traces, for the staff's side panel, grader and timeline ---------------
+
+
+def student_work(course, student, item=None) -> dict:
+    """The student's own traces in the course, or on one item (then only that kind's
+    query runs): reading progress, attempts and posts."""
+    kind = item.kind if item is not None else None
+    found = {"readings": [], "attempts": [], "posts": [], "answers": []}
+    if kind in (None, ItemKind.CASE_READING):
+        readings = ReadingProgress.objects.filter(user=student).select_related("case")
+        if item is None:
+            readings = readings.filter(case__readings__item__module__course=course).distinct()
+        else:
+            readings = readings.filter(case__readings__item=item)
+        found["readings"] = list(readings)
+    if kind in (None, ItemKind.QUIZ):
+        attempts = Attempt.objects.filter(user=student).select_related("quiz__item")
+        where = {"quiz__item": item} if item else {"quiz__item__module__course": course}
+        found["attempts"] = list(attempts.filter(**where).order_by("-started_at"))
+    if kind in (None, ItemKind.DISCUSSION):
+        posts = Post.objects.filter(author=student).select_related("discussion__item")
+        where = {"discussion__item": item} if item else {"discussion__item__module__course": course}
+        found["posts"] = list(posts.filter(**where).order_by("-created_at")[:50])
+    if item is not None:
+        found["answers"] = thesis_answers(item, student)
+    return found
+
+
+def thesis_answers(item, student) -> list[str]:
+    """A thesis tool's answers by the student, as lines for the side panel: one query."""
+    if item.kind == ItemKind.STANCE_CHECK:
+        answers = StanceAnswer.objects.filter(stance__item=item, user=student).order_by("phase")
+        return [
+            f"{a.get_phase_display()}: {a.value} ({a.get_value_display()}): “{a.reason}”"
+            for a in answers
+        ]
+    if item.kind == ItemKind.DECISION:
+        commit = DecisionCommit.objects.filter(decision__item=item, user=student).first()
+        if commit is None:
+            return []
+        options = item.decision.options
+        choice = options[commit.choice] if commit.choice < len(options) else "?"
+        expects = "will" if commit.expects else "will not"
+        return [
+            f"Chose “{choice}”: “{commit.rationale}”",
+            f"Predicted it {expects} happen, {commit.confidence}% sure",
+        ]
+    if item.kind == ItemKind.SPECTRUM:
+        placements = SpectrumPlacement.objects.filter(exercise__item=item, user=student)
+        return [
+            f"{p.case.company}: {p.position}"
+            + (f": “{p.justification}”" if p.justification else "")
+            for p in placements.select_related("case").order_by("case__company")
+        ]
+    if item.kind == ItemKind.LIVE_SESSION:
+        joined = LiveAttendance.objects.filter(session__item=item, user=student)
+        marks = ParticipationMark.objects.filter(session__item=item, student=student)
+        return [
+            f"Joined “{a.session.title}” at {timezone.localtime(a.joined_at):%H:%M}"
+            for a in joined.select_related("session").order_by("joined_at")
+        ] + [
+            f"+{m.points} in “{m.session.title}”" + (f": “{m.note}”" if m.note else "")
+            for m in marks.select_related("session").order_by("created_at")
+        ]
+    return []

@@ -30,7 +30,7 @@ from cases.permissions import (
 from cases.services import discussions as discussion_services
 from cases.services import quizzes as quiz_services
 from cases.services.workspace.grading import rubric_update, work_grade
-from cases.views.tracker import student_work
+from cases.services.workspace.work import student_work
 
 
 def _neighbours(student_ids: list[int], current: int) -> tuple[int | None, int | None]:

@@ -36,7 +36,7 @@ from cases.permissions import (
     graded_students,
 )
 from cases.services import thesis as services
-from cases.views.tracker import thesis_answers
+from cases.services.workspace.work import thesis_answers
 
 SCALE_LABELS = [str(value) for value, _label in SCALE]
 SHIFT_LABELS = ["-3 or less", "-2", "-1", "0", "+1", "+2", "+3 or more"]

@@ -1,0 +1,2 @@
+"""The thesis tools: stance checks, decision points, pairs and calibration (stances), and
+the spectrum exercise (spectrum)."""
