@@ -319,7 +319,7 @@ def item_create(request: HtmxHttpRequest, pk: int):
             ItemKind.DECISION: "cases:decision_settings",
         }.get(item.kind, "cases:item_detail")
         return redirect(next_page, pk=item.pk)
-    return render(request, "cases/courses/item_form.html", {"form": form, "course": course})
+    return render(request, "cases/builder/item_form.html", {"form": form, "course": course})
 
 
 # Dashboards --------------------------------------------------------------------------

@@ -150,7 +150,7 @@ def home(request: HtmxHttpRequest):
     overdue = [e for e in entries if e not in due and _needs_doing(e, now)]
     return render(
         request,
-        "cases/dashboard/student_dashboard.html",
+        "cases/courses/student_dashboard.html",
         {
             "courses": courses,
             "upcoming": due[:UPCOMING_LIMIT],
@@ -172,4 +172,4 @@ def instructor_dashboard(request: HtmxHttpRequest):
         if not courses.exists():
             raise PermissionDenied
     courses = courses.with_counts().order_by("code")
-    return render(request, "cases/dashboard/instructor_dashboard.html", {"courses": courses})
+    return render(request, "cases/courses/instructor_dashboard.html", {"courses": courses})

@@ -518,7 +518,7 @@ def discussion_settings(request: HtmxHttpRequest, pk: int):
         messages.success(request, "Thread settings saved.")
         return redirect(item)
     context = {"form": form, "item": item, "heading": "Thread settings"}
-    return render(request, "cases/courses/item_settings.html", context)
+    return render(request, "cases/builder/item_settings.html", context)
 
 
 @require_POST

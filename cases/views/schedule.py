@@ -73,7 +73,7 @@ def _schedule_page(request, item, *, rows=None, bulk=None, extension=None):
         .select_related("user", "assignment__cohort")
         .order_by("user__last_name", "user__username", "assignment__cohort__name"),
     }
-    return render(request, "cases/builder/item_schedule.html", context)
+    return render(request, "cases/schedule/item_schedule.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -196,4 +196,4 @@ def course_deadlines(request: HtmxHttpRequest, pk: int):
         "zone": str(zone_of(course)),
         "today": timezone.localdate(),
     }
-    return render(request, "cases/builder/deadlines.html", context)
+    return render(request, "cases/schedule/deadlines.html", context)

@@ -170,7 +170,7 @@ def quiz_settings(request: HtmxHttpRequest, pk: int):
         "heading": "Settings and questions",
         "help": "Attempts already started keep the questions they were given.",
     }
-    return render(request, "cases/courses/item_settings.html", context)
+    return render(request, "cases/builder/item_settings.html", context)
 
 
 @require_POST

@@ -167,9 +167,9 @@ def item_stance_check(request: HtmxHttpRequest, item: ModuleItem, access: Course
     stance.item = item
     if access.can_grade:
         context = _staff_context(request, item, stance, access)
-        return render(request, "cases/stances/stance_results.html", context)
+        return render(request, "cases/thesis/stance_results.html", context)
     return render(
-        request, "cases/stances/stance_check.html", _student_context(request, item, stance)
+        request, "cases/thesis/stance_check.html", _student_context(request, item, stance)
     )
 
 
@@ -198,7 +198,7 @@ def stance_answer(request: HtmxHttpRequest, pk: int):
                 return redirect(item)
             form = None
     context = _student_context(request, item, stance, form)
-    template = "cases/stances/stance_check.html"
+    template = "cases/thesis/stance_check.html"
     status = 200 if form is None or form.is_valid() else 400
     if request.htmx:
         template += "#stance-panel"
@@ -224,7 +224,7 @@ def stance_settings(request: HtmxHttpRequest, pk: int):
         "heading": "Statement and windows",
         "help": "Students answer “before” until the “after” window opens, then “after”.",
     }
-    return render(request, "cases/courses/item_settings.html", context)
+    return render(request, "cases/builder/item_settings.html", context)
 
 
 # Commit, then reveal ----------------------------------------------------------------
@@ -281,9 +281,9 @@ def item_decision(request: HtmxHttpRequest, item: ModuleItem, access: CourseAcce
     decision.item = item
     if access.can_grade:
         context = _decision_staff_context(request, item, decision, access)
-        return render(request, "cases/stances/decision_results.html", context)
+        return render(request, "cases/thesis/decision_results.html", context)
     context = _decision_student_context(request, item, decision)
-    return render(request, "cases/stances/decision.html", context)
+    return render(request, "cases/thesis/decision.html", context)
 
 
 @require_POST
@@ -302,7 +302,7 @@ def decision_commit(request: HtmxHttpRequest, pk: int):
             messages.success(request, "Committed. Read on: the case continues below.")
             return redirect(item)
     context = _decision_student_context(request, item, decision, form)
-    return render(request, "cases/stances/decision.html", context, status=400)
+    return render(request, "cases/thesis/decision.html", context, status=400)
 
 
 @require_POST
@@ -335,7 +335,7 @@ def decision_settings(request: HtmxHttpRequest, pk: int):
         "heading": "Question, prediction and follow-up",
         "help": "Students see the follow-up only once they have committed.",
     }
-    return render(request, "cases/courses/item_settings.html", context)
+    return render(request, "cases/builder/item_settings.html", context)
 
 
 @require_GET
@@ -360,7 +360,7 @@ def calibration(request: HtmxHttpRequest, pk: int):
             key=lambda row: row[2],
         )
         context = {"course": course, "rows": rows, "nav_teaches": True}
-        return render(request, "cases/stances/calibration_class.html", context)
+        return render(request, "cases/thesis/calibration_class.html", context)
     commits = list(
         DecisionCommit.objects.filter(
             decision__item__module__course=course, user=request.user
@@ -381,7 +381,7 @@ def calibration(request: HtmxHttpRequest, pk: int):
             ("Came out as you expected", [round(b.hit_rate or 0) for b in buckets]),
         ),
     }
-    return render(request, "cases/stances/calibration.html", context)
+    return render(request, "cases/thesis/calibration.html", context)
 
 
 # Arguing with the other side ---------------------------------------------------------
@@ -454,7 +454,7 @@ def pair_thread(request: HtmxHttpRequest, pk: int):
         "body": request.POST.get("body", "") if error else "",
         "can_write": access is None,
     }
-    return render(request, "cases/stances/pair_thread.html", context, status=400 if error else 200)
+    return render(request, "cases/thesis/pair_thread.html", context, status=400 if error else 200)
 
 
 # Regional comparison ------------------------------------------------------------------
@@ -501,4 +501,4 @@ def regional_comparison(request: HtmxHttpRequest, pk: int):
             {"region": region, "cases": here, "chart": chart, "chart_id": f"region-{region.value}"}
         )
     context = {"course": course, "access": access, "regions": regions}
-    return render(request, "cases/stances/regions.html", context)
+    return render(request, "cases/thesis/regions.html", context)
