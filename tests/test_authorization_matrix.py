@@ -698,7 +698,7 @@ MATRIX |= {
 
 
 # Notifications: the link at the foot of an email works for whoever holds it, signed in or
-# not (a GET shows the button; tests/test_notifications.py covers the POST and bad tokens).
+# not (a GET shows the button; tests/notifications/test_services.py covers the POST and bad tokens).
 MATRIX |= {
     "cases:notification_unsubscribe": Route(
         lambda w: unsubscribe_url(w.users["student"].pk, "grade_released"), everyone(200)

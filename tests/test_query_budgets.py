@@ -24,29 +24,9 @@ from tests.factories import (
     make_discussion,
     make_quiz,
 )
+from tests.helpers import FRAGMENT_BUDGET, PAGE_BUDGET, data_queries, page_queries
 
 pytestmark = pytest.mark.django_db
-
-PAGE_BUDGET = 8
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
-
-
-def _data_queries(context) -> int:
-    return sum(1 for q in context.captured_queries if not q["sql"].startswith(TRANSACTION_CONTROL))
-
-
-def page_queries(client, build, sizes, role, url=None) -> list[int]:
-    """The data queries of one GET by `role`, in a class built by `build(size)` for each
-    size. `url(world)` defaults to the world's item."""
-    counts = []
-    for size in sizes:
-        world = build(size)
-        client.force_login(world[role])
-        with CaptureQueriesContext(connection) as queries:
-            response = client.get(url(world) if url else world["item"].get_absolute_url())
-        assert response.status_code == 200
-        counts.append(_data_queries(queries))
-    return counts
 
 
 def _class_of(size: int):
@@ -112,7 +92,6 @@ PAGES = [
     ("student", lambda w: reverse("cases:course_deadlines", args=[w["course"].pk])),
     ("instructor", lambda w: reverse("cases:item_schedule", args=[w["item"].pk])),
 ]
-FRAGMENT_BUDGET = 4
 
 
 @pytest.mark.parametrize(("role", "url"), PAGES)
@@ -124,7 +103,7 @@ def test_page_queries_do_not_grow_with_class_size(client, role, url):
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url(world))
         assert response.status_code == 200
-        counts.append(_data_queries(queries))
+        counts.append(data_queries(queries))
     print(f"{role} {url(world)}: {counts}")
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts
@@ -151,7 +130,7 @@ def test_reading_fragments_stay_within_budget(client, name, data):
         with CaptureQueriesContext(connection) as queries:
             response = client.post(url, data, headers={"HX-Request": "true"})
         assert response.status_code in (200, 204)
-        counts.append(_data_queries(queries))
+        counts.append(data_queries(queries))
     print(f"people fragment: {counts}")
     assert counts[0] == counts[1], counts
     assert counts[1] <= FRAGMENT_BUDGET, counts
@@ -173,11 +152,11 @@ def test_quiz_autosave_and_submit_stay_within_budget(client):
                 headers={"HX-Request": "true"},
             )
         assert response.status_code == 200
-        counts["save"].append(_data_queries(queries))
+        counts["save"].append(data_queries(queries))
         with CaptureQueriesContext(connection) as queries:
             response = client.post(reverse("cases:attempt_submit", args=[attempt.pk]))
         assert response.status_code == 302
-        counts["submit"].append(_data_queries(queries))
+        counts["submit"].append(data_queries(queries))
     print("query counts:", counts)
     assert counts["save"][0] == counts["save"][1] <= FRAGMENT_BUDGET
     assert counts["submit"][0] == counts["submit"][1]
@@ -234,7 +213,7 @@ def test_thread_queries_do_not_grow_with_posts(client, role):
                 headers={"HX-Request": "true", "If-None-Match": poll["ETag"]},
             )
         assert not_modified.status_code == 304
-        counts.append((_data_queries(page), _data_queries(fragment), _data_queries(unchanged)))
+        counts.append((data_queries(page), data_queries(fragment), data_queries(unchanged)))
         sizes.append(len(response.content))
     print(f"thread {role}: queries (page, fragment, 304) {counts}; page bytes {sizes}")
     assert counts[0] == counts[1]
@@ -256,7 +235,7 @@ def test_reorder_fragment_queries_do_not_grow_with_class_size(client, name):
                 reverse(name, args=[target]), {"direction": "down"}, headers={"HX-Request": "true"}
             )
         assert response.status_code == 200
-        counts.append(_data_queries(queries))
+        counts.append(data_queries(queries))
     print(f"{name}: {counts}")
     assert counts[0] == counts[1], counts
     # Sign-in, access, the lock, the rows moved, one UPDATE, then the list's two reads.
@@ -322,7 +301,7 @@ def test_people_fragments_stay_within_budget(client, url):
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url(world), headers={"HX-Request": "true"})
         assert response.status_code == 200
-        counts.append(_data_queries(queries))
+        counts.append(data_queries(queries))
     print(f"people fragment: {counts}")
     assert counts[0] == counts[1], counts
     assert counts[1] <= FRAGMENT_BUDGET, counts
@@ -356,6 +335,6 @@ def test_cohort_members_fragment_stays_within_budget(client):
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url, {"page": "1"}, headers={"HX-Request": "true"})
         assert response.status_code == 200
-        counts.append(_data_queries(queries))
+        counts.append(data_queries(queries))
     print(f"cohort members fragment: {counts}")
     assert counts[0] == counts[1] <= FRAGMENT_BUDGET, counts

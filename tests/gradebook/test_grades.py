@@ -9,7 +9,7 @@ from cases.models import GradeCategory, ItemKind, ModuleItem, Work
 from cases.services.gradebook import assignment_release, grade_categories_add_defaults
 from cases.services.workspace.grading import work_grade
 from cases.services.workspace.work import work_sync
-from tests.concurrency import at_once
+from tests.helpers import at_once
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from cases.models import Assignment, GradeCategory, ItemKind, ModuleItem, Work, WorkStatus
 from tests.factories import CohortFactory, CourseFactory, ModuleFactory, UserFactory, enrol
-from tests.test_query_budgets import FRAGMENT_BUDGET, PAGE_BUDGET, _data_queries
+from tests.helpers import FRAGMENT_BUDGET, PAGE_BUDGET, data_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +85,7 @@ def test_gradebook_pages_do_not_grow_with_class_size(client, role, url):
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url(world))
         assert response.status_code == 200
-        counts.append(_data_queries(queries))
+        counts.append(data_queries(queries))
     print(f"{role} {url(world)}: {counts}")
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts
@@ -100,7 +100,7 @@ def test_csv_export_queries_do_not_grow_with_class_size(client):
             response = client.get(reverse("cases:gradebook_csv", args=[world["course"].pk]))
             lines = b"".join(response.streaming_content).decode().splitlines()
         assert len(lines) == size + 1
-        counts.append(_data_queries(queries))
+        counts.append(data_queries(queries))
     print(f"csv: {counts}")
     assert counts[0] == counts[1] <= PAGE_BUDGET, counts
 
@@ -115,5 +115,5 @@ def test_releasing_grades_is_a_small_fragment(client):
         with CaptureQueriesContext(connection) as queries:
             response = client.post(url, {"release": "0"}, headers={"HX-Request": "true"})
         assert response.status_code == 200
-        counts.append(_data_queries(queries))
+        counts.append(data_queries(queries))
     assert counts[0] == counts[1] <= FRAGMENT_BUDGET, counts

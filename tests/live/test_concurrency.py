@@ -9,8 +9,8 @@ from django.db import connection
 
 from cases.models import ColdCall, LiveAnswer, LiveAttendance, User, Work
 from cases.services import live as services
-from tests.concurrency import at_once
 from tests.factories import enrol, make_live
+from tests.helpers import at_once
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -232,7 +232,7 @@ def test_a_poll_without_a_question_is_refused_keeping_the_options(world, session
 # Polling costs -------------------------------------------------------------------------
 
 
-def _data_queries(queries) -> list[str]:
+def data_queries(queries) -> list[str]:
     return [q["sql"] for q in queries.captured_queries if "django_session" not in q["sql"]]
 
 
@@ -247,7 +247,7 @@ def test_an_unchanged_projector_is_a_304_after_one_query(world, session, client_
     with CaptureQueriesContext(connection) as queries:
         again = client.get(url, headers={"HX-Request": "true", "If-None-Match": etag})
     assert again.status_code == 304 and again.content == b""
-    assert len(_data_queries(queries)) == 2  # The user, then the session with its counts.
+    assert len(data_queries(queries)) == 2  # The user, then the session with its counts.
     services.answer_save(
         session=session, poll=poll, user=world.users["student"], answer={"choices": [0]}
     )
@@ -284,7 +284,7 @@ def test_an_unchanged_phone_poll_is_one_query_and_a_change_shows_the_students_an
     with CaptureQueriesContext(connection) as queries:
         unchanged = client.get(url, {"known": session.version}, headers={"HX-Request": "true"})
     assert unchanged.status_code == 204
-    assert len(_data_queries(queries)) == 2  # The user, then the version if joined.
+    assert len(data_queries(queries)) == 2  # The user, then the version if joined.
     changed = client.get(url, {"known": session.version - 1}, headers={"HX-Request": "true"})
     html = changed.content.decode()
     assert changed.status_code == 200

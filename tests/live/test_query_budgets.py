@@ -15,7 +15,7 @@ from tests.factories import (
     enrol,
     make_live,
 )
-from tests.test_query_budgets import PAGE_BUDGET, _data_queries, page_queries
+from tests.helpers import PAGE_BUDGET, data_queries, page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -64,7 +64,7 @@ def _fragment_queries(client, world, url: str) -> int:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url, headers={"HX-Request": "true"})
     assert response.status_code == 200
-    return _data_queries(queries)
+    return data_queries(queries)
 
 
 @pytest.mark.parametrize(

@@ -20,35 +20,14 @@ from cases.services.quizzes import (
     question_regrade,
 )
 from cases.services.workspace.work import work_points
-from tests.concurrency import at_once
+from tests.helpers import answer_all_right, at_once, quiz_slots
 
 pytestmark = pytest.mark.django_db
 
 
-def _slots(attempt):
-    return {s.question.title: s for s in attempt.slots.select_related("question")}
-
-
-def _answer_all_right(attempt, user, seq=None):
-    slots = _slots(attempt)
-    answers_save(
-        attempt_id=attempt.pk,
-        user=user,
-        seq=seq,
-        answers={
-            # Choices are posted by their place in the attempt (no shuffle here).
-            slots["Partner"].pk: {"choices": ["0"]},
-            slots["Levers"].pk: {"choices": ["0", "1"]},
-            slots["Researchers"].pk: {"value": "1,650"},
-            slots["Owner"].pk: {"value": "false"},
-            slots["Argue"].pk: {"value": "It is a D firm with a big lab."},
-        },
-    )
-
-
 def test_a_full_marks_attempt_scores_every_auto_graded_point(world):
     student = world.users["student"]
-    _answer_all_right(world.attempt, student)
+    answer_all_right(world.attempt, student)
     attempt = attempt_submit(attempt_id=world.attempt.pk, user=student)
     assert attempt.state == AttemptState.SUBMITTED
     assert attempt.score == Decimal("4.00")  # The essay waits for a person.
@@ -58,7 +37,7 @@ def test_a_full_marks_attempt_scores_every_auto_graded_point(world):
 
 def test_multiple_choice_partial_credit_never_goes_below_zero(world):
     student = world.users["student"]
-    slot = _slots(world.attempt)["Levers"]
+    slot = quiz_slots(world.attempt)["Levers"]
     answers_save(
         attempt_id=world.attempt.pk,
         user=student,
@@ -71,7 +50,7 @@ def test_multiple_choice_partial_credit_never_goes_below_zero(world):
 
 def test_one_right_of_two_gets_half(world):
     student = world.users["student"]
-    slot = _slots(world.attempt)["Levers"]
+    slot = quiz_slots(world.attempt)["Levers"]
     answers_save(
         attempt_id=world.attempt.pk,
         user=student,
@@ -93,7 +72,7 @@ def test_submitting_twice_is_one_submission(world):
 def test_a_save_after_submit_is_refused(world):
     student = world.users["student"]
     attempt_submit(attempt_id=world.attempt.pk, user=student)
-    slot = _slots(world.attempt)["Researchers"]
+    slot = quiz_slots(world.attempt)["Researchers"]
     with pytest.raises(AttemptClosed):
         answers_save(
             attempt_id=world.attempt.pk, user=student, seq=None, answers={slot.pk: {"value": "1"}}
@@ -102,7 +81,7 @@ def test_a_save_after_submit_is_refused(world):
 
 def test_a_delayed_older_save_never_overwrites_a_newer_one(world):
     student = world.users["student"]
-    slot = _slots(world.attempt)["Researchers"]
+    slot = quiz_slots(world.attempt)["Researchers"]
     save = {"attempt_id": world.attempt.pk, "user": student}
     answers_save(**save, seq=2000, answers={slot.pk: {"value": "1600"}})
     answers_save(**save, seq=1000, answers={slot.pk: {"value": "9"}})
@@ -111,7 +90,7 @@ def test_a_delayed_older_save_never_overwrites_a_newer_one(world):
 
 def test_the_same_save_twice_is_harmless(world):
     student = world.users["student"]
-    slot = _slots(world.attempt)["Researchers"]
+    slot = quiz_slots(world.attempt)["Researchers"]
     save = {"attempt_id": world.attempt.pk, "user": student, "answers": {slot.pk: {"value": "7"}}}
     answers_save(**save, seq=5)
     answers_save(**save, seq=5)
@@ -120,7 +99,7 @@ def test_the_same_save_twice_is_harmless(world):
 
 def test_an_answer_naming_a_choice_outside_the_attempt_is_refused(world):
     student = world.users["student"]
-    slots = _slots(world.attempt)
+    slots = quiz_slots(world.attempt)
     beyond = str(len(slots["Partner"].choice_order))
     for posted in [beyond, str(slots["Levers"].choice_order[0]), "-1", "1e3", "²"]:
         with pytest.raises(InvalidAnswer):
@@ -161,7 +140,7 @@ def test_time_limit_is_enforced_with_the_answers_saved_so_far(world, settings):
     world.quiz.save()
     start = timezone.now() - timedelta(minutes=11)
     attempt = attempt_start(quiz=world.quiz, user=student, now=start)
-    slot = _slots(attempt)["Researchers"]
+    slot = quiz_slots(attempt)["Researchers"]
     answers_save(
         attempt_id=attempt.pk,
         user=student,
@@ -191,7 +170,7 @@ def test_a_save_within_the_grace_period_counts(world):
     attempt = attempt_start(
         quiz=world.quiz, user=student, now=timezone.now() - timedelta(minutes=10, seconds=10)
     )
-    slot = _slots(attempt)["Researchers"]
+    slot = quiz_slots(attempt)["Researchers"]
     answers_save(
         attempt_id=attempt.pk, user=student, seq=None, answers={slot.pk: {"value": "1600"}}
     )
@@ -206,7 +185,7 @@ def test_a_late_attempt_keeps_its_score_and_the_gradebook_takes_the_penalty(worl
         late_penalty_percent=30,
         points=10,
     )
-    _answer_all_right(world.attempt, student)
+    answer_all_right(world.attempt, student)
     attempt = attempt_submit(attempt_id=world.attempt.pk, user=student)
     assert attempt.late
     assert (attempt.score, attempt.max_score) == (Decimal("4.00"), Decimal("6.00"))
@@ -226,7 +205,7 @@ def test_no_attempt_can_start_after_the_due_date_under_a_refuse_policy(world):
 
 def test_regrade_after_a_key_correction_recomputes_scores(world):
     student = world.users["student"]
-    slot = _slots(world.attempt)["Partner"]
+    slot = quiz_slots(world.attempt)["Partner"]
     motorola = slot.choice_order[1]
     answers_save(
         attempt_id=world.attempt.pk,
@@ -246,7 +225,7 @@ def test_regrade_after_a_key_correction_recomputes_scores(world):
 
 def test_a_person_grades_the_essay_and_the_score_follows(world):
     student = world.users["student"]
-    _answer_all_right(world.attempt, student)
+    answer_all_right(world.attempt, student)
     attempt_submit(attempt_id=world.attempt.pk, user=student)
     essay = Answer.objects.get(slot__attempt=world.attempt, slot__question__title="Argue")
     answer_grade(answer_id=essay.pk, points=Decimal("5"), comment="Good", grader=world.users["ta"])
@@ -290,7 +269,7 @@ def test_a_save_racing_the_submit_is_graded_or_refused(world):
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL row locks")
     student = world.users["student"]
-    slot = _slots(world.attempt)["Researchers"]
+    slot = quiz_slots(world.attempt)["Researchers"]
     outcomes = []
 
     def save():
@@ -324,7 +303,7 @@ def test_a_save_racing_the_submit_is_graded_or_refused(world):
 
 
 def test_non_finite_numbers_are_refused(world):
-    slot = _slots(world.attempt)["Researchers"]
+    slot = quiz_slots(world.attempt)["Researchers"]
     for value in ["inf", "nan", "1e400"]:
         with pytest.raises(InvalidAnswer):
             answers_save(

@@ -12,8 +12,8 @@ from cases.services.readings import (
     reading_mark_done,
     reading_open,
 )
-from tests.concurrency import at_once
 from tests.factories import UserFactory, make_case
+from tests.helpers import at_once
 
 pytestmark = pytest.mark.django_db
 

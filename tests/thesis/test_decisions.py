@@ -14,7 +14,7 @@ from tests.factories import (
     enrol,
     make_decision,
 )
-from tests.test_query_budgets import PAGE_BUDGET, page_queries
+from tests.helpers import PAGE_BUDGET, page_queries
 
 pytestmark = pytest.mark.django_db
 SECRET = "FOLLOW-UP-SECRET"

@@ -17,7 +17,7 @@ from tests.factories import (
     make_case,
     make_spectrum,
 )
-from tests.test_query_budgets import PAGE_BUDGET, _data_queries
+from tests.helpers import PAGE_BUDGET, data_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -70,5 +70,5 @@ def test_the_regions_page_costs_the_same_queries_for_5_or_60_students(client):
         with CaptureQueriesContext(connection) as queries:
             response = client.get(reverse("cases:regional_comparison", args=[course.pk]))
         assert response.status_code == 200
-        counts.append(_data_queries(queries))
+        counts.append(data_queries(queries))
     assert counts[0] == counts[1] and counts[1] <= PAGE_BUDGET, counts

@@ -33,7 +33,7 @@ from tests.factories import (
     make_case,
     make_spectrum,
 )
-from tests.test_query_budgets import PAGE_BUDGET, page_queries
+from tests.helpers import PAGE_BUDGET, page_queries
 
 pytestmark = pytest.mark.django_db
 

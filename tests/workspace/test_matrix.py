@@ -13,7 +13,7 @@ from cases.services.quizzes import attempt_submit
 from cases.services.readings import reading_mark_done, reading_open
 from cases.services.workspace.matrix import course_matrix, course_version
 from tests.factories import MembershipFactory, UserFactory
-from tests.quizzes.test_services import _answer_all_right
+from tests.helpers import answer_all_right
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +40,7 @@ def test_each_kind_of_work_shows_its_status(world):
     reading_open(user=student, case=world.case)
     assert _cells(_matrix(world), "student")["Shanghai Bell"].status == WorkStatus.OPENED
     reading_mark_done(user=student, case=world.case, done=True)
-    _answer_all_right(world.attempt, student)  # With a short text for a person.
+    answer_all_right(world.attempt, student)  # With a short text for a person.
     attempt_submit(attempt_id=world.attempt.pk, user=student)
     participation_grade(
         discussion=world.discussion, user_id=student.pk, points=Decimal(8), comment="", grader=None

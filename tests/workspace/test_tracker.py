@@ -32,7 +32,7 @@ from tests.factories import (
     enrol,
     make_case,
 )
-from tests.test_query_budgets import PAGE_BUDGET, _data_queries, page_queries
+from tests.helpers import PAGE_BUDGET, data_queries, page_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -249,7 +249,7 @@ def test_tracker_fragments_stay_within_budget_for_400_students(client):
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url, headers=headers)
         assert response.status_code == status
-        assert _data_queries(queries) <= budget, [q["sql"][:80] for q in queries.captured_queries]
+        assert data_queries(queries) <= budget, [q["sql"][:80] for q in queries.captured_queries]
 
 
 def test_the_grading_queue_lists_work_waiting_item_by_item(world, client_for):

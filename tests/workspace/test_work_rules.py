@@ -18,7 +18,7 @@ from cases.services.schedule import assignments_schedule
 from cases.services.workspace.matrix import course_matrix
 from cases.services.workspace.work import work_points
 from tests.factories import MembershipFactory, UserFactory
-from tests.quizzes.test_services import _answer_all_right
+from tests.helpers import answer_all_right
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ def test_the_late_penalty_follows_the_attempt_that_counts(world):
         due_at=timezone.now() - timedelta(hours=1), late_policy="penalize", late_penalty_percent=20
     )
     second = attempt_start(quiz=quiz, user=student)
-    _answer_all_right(second, student)
+    answer_all_right(second, student)
     attempt_submit(attempt_id=second.pk, user=student)  # The best, an hour late.
     cell = _cell(world, quiz.item)
     assert cell.late

@@ -38,7 +38,7 @@ from cases.services.notifications import (
 )
 from cases.services.schedule import assignments_schedule, extensions_grant
 from cases.services.workspace.grading import work_grade
-from tests.concurrency import at_once
+from tests.helpers import at_once
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cases.models import EmailSettings, Notification, NotificationPreference
-from tests.test_query_budgets import PAGE_BUDGET, _data_queries
+from tests.helpers import PAGE_BUDGET, data_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +35,7 @@ def test_the_bell_counts_unread_and_answers_304_when_nothing_is_new(world, clien
     assert f'data-etag="{first["ETag"].replace(chr(34), "&quot;")}"' in first.content.decode()
     with CaptureQueriesContext(connection) as queries:
         again = client.get(url, headers={"HX-Request": "true", "If-None-Match": first["ETag"]})
-    assert again.status_code == 304 and _data_queries(queries) <= 2  # The user, the count.
+    assert again.status_code == 304 and data_queries(queries) <= 2  # The user, the count.
     _notify(world.users["student"])
     changed = client.get(url, headers={"HX-Request": "true", "If-None-Match": first["ETag"]})
     assert changed.status_code == 200 and "4 unread" in changed.content.decode()
@@ -72,7 +72,7 @@ def test_the_list_costs_the_same_for_few_and_many(world, client_for):
         _notify(world.users["student"], n)
         with CaptureQueriesContext(connection) as queries:
             assert client.get(reverse("cases:notification_list")).status_code == 200
-        counts.append(_data_queries(queries))
+        counts.append(data_queries(queries))
     assert counts[0] == counts[1] <= PAGE_BUDGET, counts
 
 

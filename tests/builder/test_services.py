@@ -6,8 +6,8 @@ from django.db import connection
 from cases.models import Course
 from cases.services.builder import DOWN, UP, module_move
 from cases.timezones import zone_of
-from tests.concurrency import at_once
 from tests.factories import CourseFactory, ModuleFactory
+from tests.helpers import at_once
 
 
 def _positions(course):
