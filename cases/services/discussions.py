@@ -1,20 +1,24 @@
 """Discussion posts: writing, editing, voting, moderating, and the citations of case
-paragraphs (¶7) that turn an opinion into an argument from evidence."""
+paragraphs (¶7) that turn an opinion into an argument from evidence; and reading a
+thread: which posts a viewer sees, under which names, a page at a time."""
 
 import re
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from cases.markdown import render_markdown
 from cases.models import (
     MAX_DEPTH,
     CaseStudy,
+    Course,
     Discussion,
     ParticipationGrade,
     Post,
@@ -23,6 +27,7 @@ from cases.models import (
     assignment_for_student,
 )
 from cases.models import refusal as work_refusal
+from cases.permissions import CourseAccess
 from cases.services.notifications import endorsement_notify, reply_notify
 from cases.services.workspace.work import work_sync
 
@@ -240,3 +245,239 @@ def post_moderate(*, post: Post, action: str, reason: str = "") -> None:
 
 def discussion_lock(*, discussion: Discussion, locked: bool) -> None:
     Discussion.objects.filter(pk=discussion.pk).update(locked=locked, version=F("version") + 1)
+
+
+# Reading a thread ------------------------------------------------------------------------
+# Who sees which posts, under which names, a page at a time: decided here, once, for the
+# thread page, its polls and the paragraph pages. Templates never see a raw Post.
+
+
+# A long thread is shown this many top-level posts (with their replies) a page.
+ROOTS_PER_PAGE = 30
+
+
+def page_count(discussion, user, access, posts) -> int:
+    """Pages of top-level posts this viewer may see."""
+    sees_others = may_see_others(discussion, user, access, posts)
+    roots = sum(
+        1
+        for p in posts
+        if p.parent_id is None
+        and (sees_others or p.author_id == user.pk)
+        and (access.can_grade or not p.hidden_at or p.author_id == user.pk)
+    )
+    return max(1, -(-roots // ROOTS_PER_PAGE))
+
+
+def page_of(post_id: int, posts) -> int:
+    """The page holding a post: its top-level ancestor's place among the roots."""
+    by_pk = {p.pk: p for p in posts}
+    post = by_pk.get(post_id)
+    while post is not None and post.parent_id in by_pk:
+        post = by_pk[post.parent_id]
+    roots = sorted(
+        (p for p in posts if p.parent_id is None), key=lambda p: (not p.pinned, p.created_at, p.pk)
+    )
+    index = next((i for i, p in enumerate(roots) if post is not None and p.pk == post.pk), 0)
+    return index // ROOTS_PER_PAGE + 1
+
+
+@dataclass
+class PostView:
+    """One post as this viewer may see it. Names are resolved here, so an anonymous
+    thread never hands a classmate's name to a student's template."""
+
+    pk: int
+    parent_id: int | None
+    depth: int
+    author: str
+    author_role: str
+    mine: bool
+    html: str
+    created_at: object
+    edited: bool
+    deleted: bool
+    hidden: bool
+    hidden_reason: str
+    pinned: bool
+    endorsed: bool
+    upvotes: int
+    voted: bool
+    urls: dict[str, str]  # The post's own actions, by name: upvote, edit, delete...
+
+
+# A post's action URLs, reversed once a request rather than once a post and action: a
+# page shows some 50 posts, and `{% url %}` costs more than the rest of a post.
+POST_ACTIONS = ["upvote", "edit", "delete", "moderate", "history"]
+
+
+_SENTINEL = 987654321
+
+
+def _post_url_patterns() -> dict[str, tuple[str, str]]:
+    patterns = {}
+    for action in POST_ACTIONS:
+        head, tail = reverse(f"cases:post_{action}", args=[_SENTINEL]).split(str(_SENTINEL))
+        patterns[action] = (head, tail)
+    return patterns
+
+
+def post_rows(discussions, user):
+    """The posts of these threads in one query, each with whether its author teaches
+    the thread's course and whether the viewer upvoted it."""
+    course = OuterRef("discussion__item__module__course")
+    return Post.objects.filter(discussion__in=discussions).annotate(
+        author_instructs=Exists(
+            Course.instructors.through.objects.filter(course=course, user=OuterRef("author"))
+        ),
+        author_assists=Exists(
+            Course.teaching_assistants.through.objects.filter(
+                course=course, user=OuterRef("author")
+            )
+        ),
+        voted=Exists(Upvote.objects.filter(post=OuterRef("pk"), user=user)),
+    )
+
+
+@dataclass(slots=True)
+class PostKey:
+    """What paging and visibility read of a post. A long thread's page shows 30 of its
+    hundreds of posts: only those are loaded whole (`page_loader`)."""
+
+    pk: int
+    parent_id: int | None
+    author_id: int
+    pinned: bool
+    created_at: datetime
+    hidden_at: datetime | None
+    deleted_at: datetime | None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+def post_keys(discussion: Discussion) -> list[PostKey]:
+    """Every post of the thread, as keys, in one query."""
+    rows = Post.objects.filter(discussion=discussion).values_list(*PostKey.__slots__)
+    return [PostKey(*row) for row in rows]
+
+
+def page_loader(discussion: Discussion, user, access: CourseAccess):
+    """Loads the posts of a page whole, with their flags, in one query; authors only
+    when the viewer may see names."""
+
+    def load(ids: list[int]) -> dict[int, Post]:
+        posts = post_rows([discussion], user).filter(pk__in=ids)
+        if access.can_grade or not discussion.anonymous:
+            posts = posts.select_related("author")
+        return {post.pk: post for post in posts}
+
+    return load
+
+
+def may_see_others(discussion: Discussion, user, access: CourseAccess, posts) -> bool:
+    if access.can_grade or not discussion.post_first:
+        return True
+    return any(p.author_id == user.pk and not p.is_deleted for p in posts)
+
+
+def thread_views(
+    discussion: Discussion,
+    user,
+    access: CourseAccess,
+    posts,
+    page: int | None = None,
+    *,
+    load=None,
+) -> list[PostView]:
+    """The posts this viewer may see, in reading order: pinned first, then each post
+    followed by its replies; with `page`, only that page's top-level posts (and all their
+    replies). `posts` are whole, or keys that `load` turns into whole posts."""
+    sees_names = access.can_grade or not discussion.anonymous
+    sees_others = may_see_others(discussion, user, access, posts)
+    shown = [
+        p
+        for p in posts
+        if (sees_others or p.author_id == user.pk)
+        and (access.can_grade or not p.hidden_at or p.author_id == user.pk)
+    ]
+    pseudonyms: dict[int, str] = {}
+    children: dict[int | None, list[Post]] = {}
+    ids = {p.pk for p in shown}
+    for post in shown:
+        parent = post.parent_id if post.parent_id in ids else None
+        children.setdefault(parent, []).append(post)
+    roots = sorted(children.get(None, []), key=lambda p: (not p.pinned, p.created_at, p.pk))
+    if page is not None:
+        roots = roots[(page - 1) * ROOTS_PER_PAGE : page * ROOTS_PER_PAGE]
+    ordered: list[Post] = []
+    stack = list(reversed(roots))
+    while stack:
+        post = stack.pop()
+        ordered.append(post)
+        stack.extend(reversed(children.get(post.pk, [])))
+    if load is not None:
+        whole = load([post.pk for post in ordered])
+        ordered = [whole[post.pk] for post in ordered if post.pk in whole]
+    views = []
+    patterns = _post_url_patterns()
+    for post in ordered:
+        if post.author_id == user.pk:
+            name = "You"
+        elif post.author_instructs or post.author_assists:
+            name = post.author.display_name if sees_names else "Course staff"
+        elif sees_names:
+            name = post.author.display_name
+        else:
+            name = pseudonyms.setdefault(post.author_id, f"Classmate {len(pseudonyms) + 1}")
+        views.append(
+            PostView(
+                pk=post.pk,
+                parent_id=post.parent_id,
+                depth=post.depth,
+                author=name,
+                author_role="Instructor or TA"
+                if (post.author_instructs or post.author_assists)
+                else "",
+                mine=post.author_id == user.pk,
+                # Sanitised by render_markdown when saved; citation links are ours.
+                html=mark_safe(post.body_html) if not post.is_deleted else "",  # noqa: S308
+                created_at=post.created_at,
+                edited=post.edited_at is not None,
+                deleted=post.is_deleted,
+                hidden=post.hidden_at is not None,
+                hidden_reason=post.hidden_reason,
+                pinned=post.pinned,
+                endorsed=post.endorsed,
+                upvotes=post.upvote_count,
+                voted=post.voted,
+                urls={a: f"{head}{post.pk}{tail}" for a, (head, tail) in patterns.items()},
+            )
+        )
+    return views
+
+
+@dataclass
+class ThreadPage:
+    """One page of a thread as its viewer may see it."""
+
+    posts: list[PostView]
+    page: int
+    pages: int
+    sees_others: bool  # False: a post-first thread the viewer has not posted in yet.
+
+
+def thread_page(
+    discussion: Discussion, user, access, *, page: int | None = None, highlight: int | None = None
+) -> ThreadPage:
+    """The page of the thread this viewer asked for (or the one holding `highlight`),
+    within the pages they may see: two queries, the posts' keys for paging and
+    visibility, then that page's posts whole."""
+    keys = post_keys(discussion)
+    pages = page_count(discussion, user, access, keys)
+    page = page_of(highlight, keys) if highlight is not None else min(page or 1, pages)
+    views = thread_views(
+        discussion, user, access, keys, page, load=page_loader(discussion, user, access)
+    )
+    return ThreadPage(views, page, pages, may_see_others(discussion, user, access, keys))

@@ -1,13 +1,10 @@
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Sum
+from django.db.models import Count, F, Max, Min, Q, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,13 +13,11 @@ from django.views.decorators.vary import vary_on_headers
 from cases.forms.discussions import DiscussionSettingsForm, ParticipationGradeForm
 from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import (
-    Course,
     Discussion,
     Follow,
     ModuleItem,
     ParticipationGrade,
     Post,
-    Upvote,
 )
 from cases.permissions import (
     CourseAccess,
@@ -34,209 +29,6 @@ from cases.permissions import (
 )
 from cases.services import discussions as services
 from cases.views.errors import htmx_alert
-
-# A long thread is shown this many top-level posts (with their replies) a page.
-ROOTS_PER_PAGE = 30
-
-
-def _page_count(discussion, user, access, posts) -> int:
-    """Pages of top-level posts this viewer may see."""
-    sees_others = _may_see_others(discussion, user, access, posts)
-    roots = sum(
-        1
-        for p in posts
-        if p.parent_id is None
-        and (sees_others or p.author_id == user.pk)
-        and (access.can_grade or not p.hidden_at or p.author_id == user.pk)
-    )
-    return max(1, -(-roots // ROOTS_PER_PAGE))
-
-
-def _page_of(post_id: int, posts) -> int:
-    """The page holding a post: its top-level ancestor's place among the roots."""
-    by_pk = {p.pk: p for p in posts}
-    post = by_pk.get(post_id)
-    while post is not None and post.parent_id in by_pk:
-        post = by_pk[post.parent_id]
-    roots = sorted(
-        (p for p in posts if p.parent_id is None), key=lambda p: (not p.pinned, p.created_at, p.pk)
-    )
-    index = next((i for i, p in enumerate(roots) if post is not None and p.pk == post.pk), 0)
-    return index // ROOTS_PER_PAGE + 1
-
-
-@dataclass
-class PostView:
-    """One post as this viewer may see it. Names are resolved here, so an anonymous
-    thread never hands a classmate's name to a student's template."""
-
-    pk: int
-    parent_id: int | None
-    depth: int
-    author: str
-    author_role: str
-    mine: bool
-    html: str
-    created_at: object
-    edited: bool
-    deleted: bool
-    hidden: bool
-    hidden_reason: str
-    pinned: bool
-    endorsed: bool
-    upvotes: int
-    voted: bool
-    urls: dict[str, str]  # The post's own actions, by name: upvote, edit, delete...
-
-
-# A post's action URLs, reversed once a request rather than once a post and action: a
-# page shows some 50 posts, and `{% url %}` costs more than the rest of a post.
-POST_ACTIONS = ["upvote", "edit", "delete", "moderate", "history"]
-_SENTINEL = 987654321
-
-
-def _post_url_patterns() -> dict[str, tuple[str, str]]:
-    patterns = {}
-    for action in POST_ACTIONS:
-        head, tail = reverse(f"cases:post_{action}", args=[_SENTINEL]).split(str(_SENTINEL))
-        patterns[action] = (head, tail)
-    return patterns
-
-
-def _post_rows(discussions, user):
-    """The posts of these threads in one query, each with whether its author teaches
-    the thread's course and whether the viewer upvoted it."""
-    course = OuterRef("discussion__item__module__course")
-    return Post.objects.filter(discussion__in=discussions).annotate(
-        author_instructs=Exists(
-            Course.instructors.through.objects.filter(course=course, user=OuterRef("author"))
-        ),
-        author_assists=Exists(
-            Course.teaching_assistants.through.objects.filter(
-                course=course, user=OuterRef("author")
-            )
-        ),
-        voted=Exists(Upvote.objects.filter(post=OuterRef("pk"), user=user)),
-    )
-
-
-@dataclass(slots=True)
-class PostKey:
-    """What paging and visibility read of a post. A long thread's page shows 30 of its
-    hundreds of posts: only those are loaded whole (`_page_posts`)."""
-
-    pk: int
-    parent_id: int | None
-    author_id: int
-    pinned: bool
-    created_at: datetime
-    hidden_at: datetime | None
-    deleted_at: datetime | None
-
-    @property
-    def is_deleted(self) -> bool:
-        return self.deleted_at is not None
-
-
-def _posts(discussion: Discussion) -> list[PostKey]:
-    """Every post of the thread, as keys, in one query."""
-    rows = Post.objects.filter(discussion=discussion).values_list(*PostKey.__slots__)
-    return [PostKey(*row) for row in rows]
-
-
-def _page_posts(discussion: Discussion, user, access: CourseAccess):
-    """Loads the posts of a page whole, with their flags, in one query; authors only
-    when the viewer may see names."""
-
-    def load(ids: list[int]) -> dict[int, Post]:
-        posts = _post_rows([discussion], user).filter(pk__in=ids)
-        if access.can_grade or not discussion.anonymous:
-            posts = posts.select_related("author")
-        return {post.pk: post for post in posts}
-
-    return load
-
-
-def _may_see_others(discussion: Discussion, user, access: CourseAccess, posts) -> bool:
-    if access.can_grade or not discussion.post_first:
-        return True
-    return any(p.author_id == user.pk and not p.is_deleted for p in posts)
-
-
-def _thread(
-    discussion: Discussion,
-    user,
-    access: CourseAccess,
-    posts,
-    page: int | None = None,
-    *,
-    load=None,
-) -> list[PostView]:
-    """The posts this viewer may see, in reading order: pinned first, then each post
-    followed by its replies; with `page`, only that page's top-level posts (and all their
-    replies). `posts` are whole, or keys that `load` turns into whole posts."""
-    sees_names = access.can_grade or not discussion.anonymous
-    sees_others = _may_see_others(discussion, user, access, posts)
-    shown = [
-        p
-        for p in posts
-        if (sees_others or p.author_id == user.pk)
-        and (access.can_grade or not p.hidden_at or p.author_id == user.pk)
-    ]
-    pseudonyms: dict[int, str] = {}
-    children: dict[int | None, list[Post]] = {}
-    ids = {p.pk for p in shown}
-    for post in shown:
-        parent = post.parent_id if post.parent_id in ids else None
-        children.setdefault(parent, []).append(post)
-    roots = sorted(children.get(None, []), key=lambda p: (not p.pinned, p.created_at, p.pk))
-    if page is not None:
-        roots = roots[(page - 1) * ROOTS_PER_PAGE : page * ROOTS_PER_PAGE]
-    ordered: list[Post] = []
-    stack = list(reversed(roots))
-    while stack:
-        post = stack.pop()
-        ordered.append(post)
-        stack.extend(reversed(children.get(post.pk, [])))
-    if load is not None:
-        whole = load([post.pk for post in ordered])
-        ordered = [whole[post.pk] for post in ordered if post.pk in whole]
-    views = []
-    patterns = _post_url_patterns()
-    for post in ordered:
-        if post.author_id == user.pk:
-            name = "You"
-        elif post.author_instructs or post.author_assists:
-            name = post.author.display_name if sees_names else "Course staff"
-        elif sees_names:
-            name = post.author.display_name
-        else:
-            name = pseudonyms.setdefault(post.author_id, f"Classmate {len(pseudonyms) + 1}")
-        views.append(
-            PostView(
-                pk=post.pk,
-                parent_id=post.parent_id,
-                depth=post.depth,
-                author=name,
-                author_role="Instructor or TA"
-                if (post.author_instructs or post.author_assists)
-                else "",
-                mine=post.author_id == user.pk,
-                # Sanitised by render_markdown when saved; citation links are ours.
-                html=mark_safe(post.body_html) if not post.is_deleted else "",  # noqa: S308
-                created_at=post.created_at,
-                edited=post.edited_at is not None,
-                deleted=post.is_deleted,
-                hidden=post.hidden_at is not None,
-                hidden_reason=post.hidden_reason,
-                pinned=post.pinned,
-                endorsed=post.endorsed,
-                upvotes=post.upvote_count,
-                voted=post.voted,
-                urls={a: f"{head}{post.pk}{tail}" for a, (head, tail) in patterns.items()},
-            )
-        )
-    return views
 
 
 def _etag(discussion: Discussion, user) -> str:
@@ -253,32 +45,25 @@ def _discussion_item(user, pk: int) -> tuple[ModuleItem, Discussion, CourseAcces
 
 
 def _thread_context(request, item, discussion, access, *, highlight: int | None = None) -> dict:
-    posts = _posts(discussion)
-    now = timezone.now()
-    pages = _page_count(discussion, request.user, access, posts)
-    if highlight is not None:
-        page = _page_of(highlight, posts)
-    else:
-        page = min(parse_int(request.GET.get("page"), low=1, high=10_000) or 1, pages)
+    shown = services.thread_page(
+        discussion,
+        request.user,
+        access,
+        page=parse_int(request.GET.get("page"), low=1, high=10_000),
+        highlight=highlight,
+    )
     return {
         "item": item,
         "course": item.module.course,
         "discussion": discussion,
         "access": access,
-        "posts": _thread(
-            discussion,
-            request.user,
-            access,
-            posts,
-            page,
-            load=_page_posts(discussion, request.user, access),
-        ),
-        "page": page,
-        "pages": pages,
-        "page_numbers": range(1, pages + 1),
+        "posts": shown.posts,
+        "page": shown.page,
+        "pages": shown.pages,
+        "page_numbers": range(1, shown.pages + 1),
         "highlight": highlight,
-        "sees_others": _may_see_others(discussion, request.user, access, posts),
-        "refusal": services.posting_refusal(discussion, now),
+        "sees_others": shown.sees_others,
+        "refusal": services.posting_refusal(discussion, timezone.now()),
         "nonce": uuid.uuid4().hex,
         "reply_to": parse_int(request.GET.get("reply")),
         "etag": _etag(discussion, request.user),
@@ -375,7 +160,7 @@ def post_create(request: HtmxHttpRequest, pk: int):
 
 def _post_url(post: Post, discussion, user, access) -> str:
     """The post's address on the page of the thread that shows it."""
-    page = _page_of(post.pk, _posts(discussion))
+    page = services.page_of(post.pk, services.post_keys(discussion))
     return f"{discussion.item.get_absolute_url()}?page={page}#post-{post.pk}"
 
 
@@ -454,8 +239,8 @@ def post_upvote(request: HtmxHttpRequest, pk: int):
         raise Http404
     posts = None
     if discussion.post_first and not access.can_grade:
-        posts = _posts(discussion)
-        if not _may_see_others(discussion, request.user, access, posts):
+        posts = services.post_keys(discussion)
+        if not services.may_see_others(discussion, request.user, access, posts):
             raise Http404
     try:
         voted = services.post_upvote_toggle(post=post, user=request.user)
@@ -627,8 +412,10 @@ def discussions_citing(user, case) -> list[tuple[Discussion, CourseAccess, list[
         if access is not None:
             item.discussion.item = item
             found[item.discussion.pk] = (item.discussion, access, [])
-    # Names come from the author rows only where the viewer may see them (_thread).
-    for post in _post_rows([d for d, _a, _p in found.values()], user).select_related("author"):
+    # Names come from the author rows only where the viewer may see them (`thread_views`).
+    for post in services.post_rows([d for d, _a, _p in found.values()], user).select_related(
+        "author"
+    ):
         found[post.discussion_id][2].append(post)
     return list(found.values())
 
@@ -648,7 +435,7 @@ def paragraph_detail(request: HtmxHttpRequest, slug: str, number: int):
         )
     citing = []
     for discussion, access, posts in discussions_citing(request.user, case):
-        views = _thread(discussion, request.user, access, posts)
+        views = services.thread_views(discussion, request.user, access, posts)
         by_pk = {p.pk: p for p in posts}
         citing += [
             (discussion, view)

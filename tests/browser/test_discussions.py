@@ -65,7 +65,7 @@ def test_post_first_mode_shows_classmates_only_after_posting(page, world):
 
 def test_no_xss_payload_executes_in_the_browser(page, world, settings, monkeypatch):
     settings.POSTS_PER_MINUTE = 1000
-    monkeypatch.setattr("cases.views.discussions.ROOTS_PER_PAGE", 100)  # All on one page.
+    monkeypatch.setattr("cases.services.discussions.ROOTS_PER_PAGE", 100)  # All on one page.
     for payload in PAYLOADS:
         post_create(discussion=world.discussion, author=world.users["student"], body=payload)
     dialogs = []

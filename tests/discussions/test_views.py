@@ -252,7 +252,7 @@ def test_a_deleted_post_does_not_unlock_post_first_counts(world, client_for):
 
 
 def test_a_long_thread_is_paged_and_a_new_post_opens_on_its_page(world, client_for, settings):
-    from cases.views.discussions import ROOTS_PER_PAGE
+    from cases.services.discussions import ROOTS_PER_PAGE
 
     settings.POSTS_PER_MINUTE = 1000
     for n in range(ROOTS_PER_PAGE + 5):
