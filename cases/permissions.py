@@ -5,12 +5,11 @@ wrong or forbidden id is the same 404. Role questions are named predicates on th
 `CourseAccess` those helpers return.
 """
 
-import functools
 from dataclasses import dataclass
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection, models
+from django.db import models
 from django.db.models import (
     BooleanField,
     Count,
@@ -23,8 +22,8 @@ from django.db.models import (
 )
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
+from cases import sql
 from cases.models import (
     Answer,
     Assignment,
@@ -42,7 +41,6 @@ from cases.models import (
     StancePair,
     User,
 )
-from cases.sql import table as sql_table
 from cases.timezones import activate_for
 
 
@@ -119,54 +117,17 @@ def _access_of(course: Course, user) -> CourseAccess:
 
 
 def access_course(user, course_id: int) -> tuple[Course, CourseAccess]:
-    """The course and the user's roles in it, in one query; 404 if the user may not see
-    it (as `Course.objects.for_user`)."""
+    """The course and the user's roles in it, in one query (`cases.sql`); 404 if the
+    user may not see it (as `Course.objects.for_user`)."""
     found = None
     if user.is_authenticated:
-        params = [user.pk, user.pk, user.pk, course_id]
-        found = next(iter(Course.objects.raw(_course_roles_sql(), params)), None)
+        found = sql.course_with_roles(user_id=user.pk, course_id=course_id)
     if found is None or not (
         user.is_staff or found._is_instructor or found._is_ta or found._is_student
     ):
         raise Http404
-    for role in ("_is_instructor", "_is_ta", "_is_student"):
-        setattr(found, role, bool(getattr(found, role)))  # SQLite answers 0 or 1.
     activate_for(found)
     return found, _access_of(found, user)
-
-
-@functools.cache
-def _course_roles_sql() -> str:
-    """A course with the user's three roles in it, in plain SQL: every course page and
-    poll asks, and composing the same question through the ORM cost 6 ms of Python."""
-    course = sql_table(Course)
-    return f"SELECT c.*, {_roles_sql('c.id')} FROM {course} c WHERE c.id = %s"  # noqa: S608
-
-
-def _roles_sql(course_id: str) -> str:
-    """Plain SQL for the user's three roles in the course whose id is the column
-    `course_id`: `_is_instructor`, `_is_ta` and `_is_student`, each taking the user's id
-    as a parameter (as `_roles` does through the ORM)."""
-    table = {
-        name: sql_table(model)
-        for name, model in {
-            "instructors": Course.instructors.through,
-            "assistants": Course.teaching_assistants.through,
-            "cohorts": Course.cohorts.through,
-            "membership": Membership,
-        }.items()
-    }
-    return f"""
-    EXISTS (
-        SELECT 1 FROM {table["instructors"]} i WHERE i.course_id = {course_id} AND i.user_id = %s
-    ) AS _is_instructor,
-    EXISTS (
-        SELECT 1 FROM {table["assistants"]} a WHERE a.course_id = {course_id} AND a.user_id = %s
-    ) AS _is_ta,
-    EXISTS (
-        SELECT 1 FROM {table["cohorts"]} cc JOIN {table["membership"]} m
-        ON m.cohort_id = cc.cohort_id WHERE cc.course_id = {course_id} AND m.user_id = %s
-    ) AS _is_student"""  # noqa: S608 (table names from the models; values are parameters)
 
 
 def course_to_teach(user, course_id: int) -> tuple[Course, CourseAccess]:
@@ -221,105 +182,12 @@ def item_access(item: ModuleItem, user) -> CourseAccess | None:
 def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
     """A module item with its module, course and content (as `items_with_access`) and
     the user's roles in its course, in one query; 404 if the user may not see it."""
-    item = None
-    if user.is_authenticated:
-        sql, build = _item_access_query()
-        now = connection.ops.adapt_datetimefield_value(timezone.now())
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [user.pk, user.pk, user.pk, user.pk, now, item_id])
-            row = cursor.fetchone()
-        if row is not None:
-            item = build(row)
+    item = items_with_access(user).filter(pk=item_id).first() if user.is_authenticated else None
     access = None if item is None else item_access(item, user)
     if access is None:
         raise Http404
     activate_for(item.module.course)
     return item, access
-
-
-@functools.cache
-def _item_access_query():
-    """The plain SQL of `items_with_access` for one item, and a function turning its row
-    into the item with its related objects cached as `select_related` would leave them.
-    Every item page asks, and composing the same query through the ORM cost 3.5 ms of
-    Python; the joins are read from `ModuleItem.objects.with_content()`, so a new kind
-    needs nothing here."""
-    qn = connection.ops.quote_name
-    columns, joins, plan, aliases = [], [], [], {}
-
-    def walk(model, alias, related, parent, relation):
-        aliases.setdefault(model, alias)
-        fields = model._meta.concrete_fields
-        cols = [field.get_col(alias) for field in fields]
-        converters = [
-            (n, connection.ops.get_db_converters(col) + col.get_db_converters(connection), col)
-            for n, col in enumerate(cols)
-        ]
-        start, pk = len(columns), fields.index(model._meta.pk)
-        plan.append(
-            (model, start, len(fields), pk, [c for c in converters if c[1]], parent, relation)
-        )
-        columns.extend(f"{alias}.{qn(field.column)}" for field in fields)
-        index = len(plan) - 1
-        for n, (name, deeper) in enumerate(related.items()):
-            field = model._meta.get_field(name)
-            child = f"{alias}_{n}"
-            table = sql_table(field.related_model)
-            if field.concrete:  # A foreign key or one-to-one on this model.
-                target = qn(field.target_field.column)
-                on = f"{child}.{target} = {alias}.{qn(field.column)}"
-            else:  # A one-to-one from the related model (an item kind's content).
-                target = qn(field.field.target_field.column)
-                on = f"{child}.{qn(field.field.column)} = {alias}.{target}"
-            joins.append(f"LEFT JOIN {table} {child} ON {on}")
-            walk(field.related_model, child, deeper, index, field)
-
-    related = ModuleItem.objects.with_content().select_related("module__course").query
-    walk(ModuleItem, "t", related.select_related, None, None)
-    assignments = sql_table(Assignment)
-    memberships = sql_table(Membership)
-    course_id = f"{aliases[Course]}.{qn(Course._meta.pk.column)}"
-    # `_assigned` is `Assignment.objects.open().for_student(user)` for the item.
-    sql = f"""
-SELECT {", ".join(columns)}, {_roles_sql(course_id)},
-    EXISTS (
-        SELECT 1 FROM {assignments} asg JOIN {memberships} mem ON mem.cohort_id = asg.cohort_id
-        WHERE asg.item_id = t.{qn(ModuleItem._meta.pk.column)} AND mem.user_id = %s
-        AND (asg.opens_at IS NULL OR asg.opens_at <= %s)
-    ) AS _assigned
-FROM {sql_table(ModuleItem)} t {" ".join(joins)}
-WHERE t.id = %s
-"""  # noqa: S608 (table and column names from the models; values are parameters)
-    width = len(columns)
-
-    def build(row) -> ModuleItem:
-        objects = []
-        for model, start, count, pk, converters, parent, relation in plan:
-            values = list(row[start : start + count])
-            owner = None if parent is None else objects[parent]
-            if parent is not None and (owner is None or values[pk] is None):
-                obj = None  # No such row (or nothing to join it to).
-            else:
-                for n, functions, col in converters:
-                    for function in functions:
-                        values[n] = function(values[n], col, connection)
-                obj = model.from_db(connection.alias, None, values)
-            if owner is not None:
-                if relation.concrete:  # As Django's select_related caches them.
-                    relation.set_cached_value(owner, obj)
-                    if obj is not None and relation.unique:
-                        relation.remote_field.set_cached_value(obj, owner)
-                else:
-                    relation.set_cached_value(owner, obj)
-                    if obj is not None:
-                        relation.field.set_cached_value(obj, owner)
-            objects.append(obj)
-        item = objects[0]
-        roles = row[width:]
-        item._is_instructor, item._is_ta, item._is_student, item._assigned = map(bool, roles)
-        return item
-
-    return sql, build
 
 
 def access_module(user, module_id: int) -> tuple[Module, CourseAccess]:
@@ -395,22 +263,8 @@ def is_teaching_staff(user) -> bool:
     if not user.is_authenticated:
         return False
     if not hasattr(user, "_teaching_staff"):
-        with connection.cursor() as cursor:
-            cursor.execute(_teaching_staff_sql(), [user.pk, user.pk])
-            user._teaching_staff = cursor.fetchone() is not None
+        user._teaching_staff = sql.is_teaching_staff(user_id=user.pk)
     return user._teaching_staff
-
-
-@functools.cache
-def _teaching_staff_sql() -> str:
-    """Plain SQL: every page's navigation asks, and composing the same question through
-    the ORM cost ten times what PostgreSQL spends answering it."""
-    instructors = sql_table(Course.instructors.through)
-    assistants = sql_table(Course.teaching_assistants.through)
-    return (
-        f"SELECT 1 FROM {instructors} WHERE user_id = %s "  # noqa: S608 (model tables)
-        f"UNION ALL SELECT 1 FROM {assistants} WHERE user_id = %s LIMIT 1"
-    )
 
 
 def can_author_cases(user) -> bool:
@@ -654,24 +508,11 @@ MY_ANSWER_FIELDS = ["id", "choices", "value", "text"]
 
 def joined_session_version(user, session_id: int) -> int | None:
     """The session's version if the user has joined it, else None: all a phone's
-    unchanged poll needs to hear 204, in plain SQL (200 phones ask every 3 s).
-    Attendance is the permission, as in `access_live_session_joined`."""
+    unchanged poll needs to hear 204, in one query (`cases.sql`). Attendance is the
+    permission for reading, as in `access_live_session_joined`."""
     if not user.is_authenticated:
         return None
-    with connection.cursor() as cursor:
-        cursor.execute(_joined_version_sql(), [session_id, user.pk])
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-@functools.cache
-def _joined_version_sql() -> str:
-    sessions = sql_table(LiveSession)
-    attendance = sql_table(LiveAttendance)
-    return (
-        f"SELECT s.version FROM {sessions} s WHERE s.id = %s AND EXISTS "  # noqa: S608
-        f"(SELECT 1 FROM {attendance} a WHERE a.session_id = s.id AND a.user_id = %s)"
-    )
+    return sql.joined_session_version(user_id=user.pk, session_id=session_id)
 
 
 def live_session_to_run(user, session_id: int, queryset=None) -> tuple[LiveSession, LiveAccess]:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, mailers
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.tasks import task
 from django.template.loader import render_to_string
@@ -33,6 +33,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from cases import sql
 from cases.models import (
     Assignment,
     Course,
@@ -83,36 +84,22 @@ def notify(
     user_ids = sorted({getattr(user, "pk", user) for user in users})
     if not user_ids:
         return []
-    values = [kind, title[:300], body, url[:500], course.pk if course else None, key[:200]]
+    values = {
+        "kind": kind,
+        "title": title[:300],
+        "body": body,
+        "url": url[:500],
+        "course": course.pk if course else None,
+        "key": key[:200],
+    }
+    now = timezone.now()
     ids: list[int] = []
     for start in range(0, len(user_ids), INSERT_BATCH):
-        ids += _insert_once(user_ids[start : start + INSERT_BATCH], values)
+        batch = user_ids[start : start + INSERT_BATCH]
+        ids += sql.notifications_insert(user_ids=batch, values=values, now=now)
     if ids:
         transaction.on_commit(partial(notifications_email.enqueue, ids))
     return ids
-
-
-def _insert_once(user_ids: list[int], values: list) -> list[int]:
-    """One INSERT of a row per user that skips rows the (user, key) constraint already
-    holds and returns the ids of those it inserted (PostgreSQL; SQLite 3.35 and later).
-    Deciding by the constraint, not by a lookup first, is what makes two runs at once
-    insert each row once."""
-    meta = Notification._meta
-    quote = connection.ops.quote_name
-    names = ["user", "kind", "title", "body", "url", "course", "key", "created_at"]
-    columns = ", ".join(quote(meta.get_field(name).column) for name in names)
-    created_at = meta.get_field("created_at").get_db_prep_value(timezone.now(), connection)
-    row = "(" + ", ".join(["%s"] * len(names)) + ")"
-    # Only the model's own names and placeholders go into the text; values are parameters.
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
-        + ", ".join([row] * len(user_ids))
-        + f" ON CONFLICT DO NOTHING RETURNING {quote(meta.pk.column)}"
-    )
-    params = [value for user_id in user_ids for value in [user_id, *values, created_at]]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [pk for (pk,) in cursor.fetchall()]
 
 
 # Events --------------------------------------------------------------------------------

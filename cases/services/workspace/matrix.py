@@ -7,13 +7,11 @@ extensions. Each cell pairs the student's effective assignment (their cohort's d
 moved by any extension) with their Work row, and knows its tracker status and points.
 """
 
-import functools
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import (
     Count,
     Exists,
@@ -24,13 +22,11 @@ from django.db.models import (
 )
 from django.utils import timezone
 
+from cases import sql
 from cases.models import (
     Assignment,
-    Course,
     Extension,
-    GradeCategory,
     Membership,
-    Module,
     ModuleItem,
     User,
     Work,
@@ -41,8 +37,6 @@ from cases.models import (
 )
 from cases.permissions import CourseAccess, graded_cohorts
 from cases.services.workspace.work import work_points
-from cases.sql import table as sql_table
-from cases.sql import tables
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
@@ -334,56 +328,8 @@ def _copy(assignment: Assignment) -> Assignment:
 
 def course_version(course, now) -> str:
     """Everything the tracker and gradebook show, folded into one short string in one
-    query: any change to students' work, dates, releases, extensions, grade categories
-    or the roster, and each due date that has passed since, moves it.
-
-    Unchanged polls ask this and nothing more, so it is plain SQL written once: built
-    through the ORM, the same query cost 7 ms of Python a poll to compose and compile,
-    and 0.5 ms in PostgreSQL."""
-    at = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
-        course_id = course.pk
-        params = [course_id, at, course_id, at, course_id, course_id, course_id, course_id]
-        cursor.execute(_version_sql(), params)
-        row = cursor.fetchone()
+    query (`cases.sql.course_version_row`): any change to students' work, dates,
+    releases, extensions, grade categories or the roster, and each due date that has
+    passed since, moves it. Unchanged polls ask this and nothing more."""
+    row = sql.course_version_row(course_id=course.pk, now=now)
     return hashlib.blake2b(repr(row).encode(), digest_size=8).hexdigest()
-
-
-@functools.cache
-def _version_sql() -> str:
-    table = tables(Assignment, Work, Extension, Membership, ModuleItem, Module, GradeCategory)
-    course_cohorts = sql_table(Course.cohorts.through)
-    # The course's items; %s is the course.
-    items = (
-        f"SELECT i.id FROM {table['ModuleItem']} i JOIN {table['Module']} m "  # noqa: S608
-        "ON m.id = i.module_id WHERE m.course_id = %s"
-    )
-    # Table names come from the models, values are parameters: no injection (S608).
-    return f"""
-SELECT a.*, e.*, r.*, i.*, c.*, (
-    -- Each item's latest Work change: an index probe an item, not a scan of every row
-    -- (20,000 in a large course). Work rows are never deleted on their own; a cascade
-    -- from an item or a student moves the items' or the roster's part.
-    SELECT MAX((SELECT MAX(w.updated_at) FROM {table["Work"]} w WHERE w.item_id = ci.id))
-    FROM ({items}) ci
-)
-FROM (
-    SELECT MAX(updated_at), COUNT(*), SUM(CASE WHEN due_at <= %s THEN 1 ELSE 0 END)
-    FROM {table["Assignment"]} WHERE item_id IN ({items})
-) a, (
-    SELECT MAX(x.updated_at), COUNT(*), SUM(CASE WHEN x.due_at <= %s THEN 1 ELSE 0 END)
-    FROM {table["Extension"]} x JOIN {table["Assignment"]} xa ON xa.id = x.assignment_id
-    WHERE xa.item_id IN ({items})
-) e, (
-    -- A sum of ids moves when a student changes cohort, a count would not.
-    SELECT COUNT(*), SUM(id), SUM(cohort_id) FROM {table["Membership"]}
-    WHERE cohort_id IN (SELECT cohort_id FROM {course_cohorts} WHERE course_id = %s)
-) r, (
-    SELECT COUNT(*), SUM(i.position), SUM(i.grade_category_id), SUM(i.rubric_id)
-    FROM {table["ModuleItem"]} i JOIN {table["Module"]} m ON m.id = i.module_id
-    WHERE m.course_id = %s
-) i, (
-    SELECT COUNT(*), SUM(weight), SUM(drop_lowest) FROM {table["GradeCategory"]}
-    WHERE course_id = %s
-) c
-"""  # noqa: S608

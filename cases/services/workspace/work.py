@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import connection
-from django.db.models import Count, Max, Min, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, Sum
 from django.utils import timezone
 
+from cases import sql
 from cases.models import (
     Assignment,
     Attempt,
@@ -122,8 +122,13 @@ class _Found:
 
 
 def _reading(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    """Progress is kept per case, whichever course gave it: it counts as work on the
+    item for the students the item is given to (as `cases.sql.reading_work_upsert`)."""
     found = {}
-    progress = ReadingProgress.objects.filter(case__readings__item=item, user__in=user_ids)
+    given = Assignment.objects.filter(item=item, cohort__memberships__user=OuterRef("user"))
+    progress = ReadingProgress.objects.filter(case__readings__item=item, user__in=user_ids).filter(
+        Exists(given)
+    )
     for row in progress.values("user", "first_opened_at", "done_at"):
         done = row["done_at"] is not None
         found[row["user"]] = _Found(
@@ -329,49 +334,11 @@ def work_sync_items(item_ids, user_ids) -> int:
     return sum(work_sync(item, user_ids) for item in items)
 
 
-# One statement, so opening or finishing a reading costs one query more, however many
-# courses give the case: every reading item of the case given to one of the student's
-# cohorts takes the state of their progress on it. A row already in that state is left
-# alone, so marking done twice does not move the tracker's version.
-_READING_UPSERT = """
-INSERT INTO cases_work (
-    item_id, user_id, state, opened_at, submitted_at, auto_score, max_score,
-    needs_grading, rubric_levels, override_reason, feedback, excused, updated_at
-)
-SELECT reading.item_id, progress.user_id,
-    CASE WHEN progress.done_at IS NULL THEN %(opened)s ELSE %(submitted)s END,
-    progress.first_opened_at, progress.done_at,
-    CASE WHEN progress.done_at IS NULL THEN NULL ELSE 1 END, 1,
-    %(false)s, %(empty)s, '', '', %(false)s, %(now)s
-FROM cases_readingprogress progress
-JOIN cases_casereading reading ON reading.case_id = progress.case_id
-WHERE progress.user_id = %(user)s AND progress.case_id = %(case)s AND EXISTS (
-    SELECT 1 FROM cases_assignment assignment
-    JOIN cases_membership membership ON membership.cohort_id = assignment.cohort_id
-    WHERE assignment.item_id = reading.item_id AND membership.user_id = progress.user_id
-)
-ON CONFLICT (item_id, user_id) DO UPDATE SET
-    state = excluded.state, opened_at = excluded.opened_at,
-    submitted_at = excluded.submitted_at, auto_score = excluded.auto_score,
-    max_score = excluded.max_score, updated_at = excluded.updated_at
-WHERE cases_work.state <> excluded.state OR cases_work.opened_at IS NULL
-"""
-
-
 def work_sync_for_case(case, user) -> None:
     """A reading was opened or marked (not) done: bring the student's Work on every
-    reading of that case in line, in one statement."""
-    params = {
-        "opened": WorkStatus.OPENED.value,
-        "submitted": WorkStatus.SUBMITTED.value,
-        "false": False,
-        "empty": "{}",
-        "now": timezone.now(),
-        "user": user.pk,
-        "case": case.pk,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_READING_UPSERT, params)
+    reading of that case in line, in one statement (`cases.sql.reading_work_upsert`),
+    however many courses give the case."""
+    sql.reading_work_upsert(user_id=user.pk, case_id=case.pk, now=timezone.now())
 
 
 # Grades -------------------------------------------------------------------------------

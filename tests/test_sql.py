@@ -1,0 +1,154 @@
+"""Each plain-SQL query of cases/sql.py gives what its ORM twin gives, for every role of
+the test world."""
+
+from datetime import datetime, timedelta
+
+import pytest
+from django.db.models import Case, Count, IntegerField, Max, Sum, Value, When
+from django.utils import timezone
+
+from cases import sql
+from cases.models import (
+    Assignment,
+    Course,
+    Extension,
+    GradeCategory,
+    LiveSession,
+    Membership,
+    ModuleItem,
+    Notification,
+    Work,
+)
+from cases.permissions import _roles
+from cases.services.live import join
+from cases.services.readings import reading_mark_done, reading_open
+from cases.services.workspace.work import work_sync
+from tests.conftest import ROLES
+from tests.factories import make_live
+
+pytestmark = pytest.mark.django_db
+
+SIGNED_IN = [role for role in ROLES if role != "anonymous"]
+
+
+@pytest.mark.parametrize("role", SIGNED_IN)
+def test_course_with_roles_matches_the_orm(world, role):
+    user = world.users[role]
+    for course in (world.course, world.other_course):
+        raw = sql.course_with_roles(user_id=user.pk, course_id=course.pk)
+        orm = Course.objects.annotate(**_roles(user, "pk")).get(pk=course.pk)
+        assert (raw.pk, raw.code, raw.time_zone) == (orm.pk, orm.code, orm.time_zone)
+        roles = ("_is_instructor", "_is_ta", "_is_student")
+        assert [getattr(raw, r) for r in roles] == [getattr(orm, r) for r in roles]
+    assert sql.course_with_roles(user_id=user.pk, course_id=0) is None
+
+
+@pytest.mark.parametrize("role", SIGNED_IN)
+def test_teaching_staff_matches_the_orm(world, role):
+    user = world.users[role]
+    assert sql.is_teaching_staff(user_id=user.pk) == Course.objects.taught_by(user).exists()
+
+
+@pytest.mark.parametrize("role", SIGNED_IN)
+def test_joined_session_version_matches_the_orm(world, role):
+    session = make_live(
+        world.item.module, world.course.cohorts.all(), start_by=world.users["instructor"]
+    )
+    user = world.users[role]
+    if role in ("student", "ta"):
+        join(session, user)
+
+    def orm():
+        found = LiveSession.objects.filter(pk=session.pk, attendance__user=user)
+        return found.values_list("version", flat=True).first()
+
+    assert sql.joined_session_version(user_id=user.pk, session_id=session.pk) == orm()
+
+
+def _plain(value):
+    """Values as both databases can be compared: datetimes to the microsecond (SQLite's
+    raw answer is text), numbers as numbers."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, str) and value[:2] == "20":
+        return value.replace("T", " ")[:26].ljust(26, "0").split("+")[0]
+    return None if value is None else float(value)
+
+
+def _course_version_orm(course, now) -> tuple:
+    items = ModuleItem.objects.filter(module__course=course)
+    due = Sum(
+        Case(When(due_at__lte=now, then=Value(1)), default=Value(0)), output_field=IntegerField()
+    )
+    a = Assignment.objects.filter(item__in=items).aggregate(
+        a1=Max("updated_at"), a2=Count("pk"), a3=due
+    )
+    e = Extension.objects.filter(assignment__item__in=items).aggregate(
+        e1=Max("updated_at"), e2=Count("pk"), e3=due
+    )
+    r = Membership.objects.filter(cohort__courses=course).aggregate(
+        r1=Count("pk"), r2=Sum("pk"), r3=Sum("cohort_id")
+    )
+    i = items.aggregate(
+        i1=Count("pk"), i2=Sum("position"), i3=Sum("grade_category"), i4=Sum("rubric")
+    )
+    c = GradeCategory.objects.filter(course=course).aggregate(
+        c1=Count("pk"), c2=Sum("weight"), c3=Sum("drop_lowest")
+    )
+    w = Work.objects.filter(item__in=items).aggregate(w1=Max("updated_at"))
+    return tuple(v for part in (a, e, r, i, c, w) for v in part.values())
+
+
+def test_course_version_matches_the_orm_through_a_term_of_changes(world):
+    course, student = world.course, world.users["student"]
+    now = timezone.now()
+
+    def agree(moment):
+        raw = sql.course_version_row(course_id=course.pk, now=moment)
+        assert [_plain(v) for v in raw] == [_plain(v) for v in _course_version_orm(course, moment)]
+
+    agree(now)
+    reading_mark_done(user=student, case=world.case, done=True)
+    agree(now)
+    assignment = world.item.assignments.get()
+    Extension.objects.create(assignment=assignment, user=student, due_at=now + timedelta(days=9))
+    GradeCategory.objects.create(course=course, name="Cases", weight=25, drop_lowest=1)
+    Membership.objects.create(cohort=course.cohorts.get(), user=world.users["other_student"])
+    agree(now)
+    agree(now + timedelta(days=30))  # Every due date has passed.
+
+
+@pytest.mark.parametrize("role", SIGNED_IN)
+def test_the_reading_upsert_leaves_what_work_sync_would(world, role):
+    user = world.users[role]
+    reading_open(user=user, case=world.case)
+    assert work_sync(world.item, [user.pk]) == 0  # The ORM twin finds nothing to change.
+    reading_mark_done(user=user, case=world.case, done=True)
+    assert work_sync(world.item, [user.pk]) == 0
+    given = Assignment.objects.filter(item=world.item, cohort__memberships__user=user).exists()
+    assert Work.objects.filter(item=world.item, user=user).exists() == given
+
+
+def test_notifications_insert_matches_bulk_create_and_skips_repeats(world):
+    users = [world.users[role] for role in SIGNED_IN]
+    values = {
+        "kind": "reply",
+        "title": "A reply",
+        "body": "",
+        "url": "/items/1/",
+        "course": world.course.pk,
+        "key": "reply:1",
+    }
+    now = timezone.now()
+    ids = sql.notifications_insert(user_ids=[u.pk for u in users], values=values, now=now)
+    assert len(ids) == len(users)
+    assert sql.notifications_insert(user_ids=[u.pk for u in users], values=values, now=now) == []
+    twin = {**values, "key": "reply:2", "course_id": values["course"]}
+    del twin["course"]
+    Notification.objects.bulk_create(
+        [Notification(user=u, created_at=now, **twin) for u in users], ignore_conflicts=True
+    )
+    fields = ["user_id", "kind", "title", "body", "url", "course_id", "emailed_at"]
+    raw = sorted(Notification.objects.filter(key="reply:1").values_list(*fields))
+    orm = sorted(Notification.objects.filter(key="reply:2").values_list(*fields))
+    assert raw == orm
