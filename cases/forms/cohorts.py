@@ -138,7 +138,7 @@ class JoinCodeForm(CodeFirst, forms.Form):
 class SignupForm(CodeFirst, forms.ModelForm):
     """The first step of a new account: a join code that admits students now, then a
     username, names and an email. Whether the email has an account is never said: the
-    next step is a link sent to it either way (cases/services/signup.py)."""
+    next step is a link sent to it either way (cases/services/cohorts/signup.py)."""
 
     code = forms.CharField(
         max_length=40,

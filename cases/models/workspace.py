@@ -2,7 +2,7 @@
 student stands on it.
 
 `Work` is written by the item kinds' services whenever a student's work changes state
-(`cases.services.work.work_sync`), so every page reads one table instead of joining
+(`cases.services.workspace.work.work_sync`), so every page reads one table instead of joining
 every kind's own. A person's part of the grade (override, rubric, comment, excused)
 lives on the same row and is never touched by a sync.
 

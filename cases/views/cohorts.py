@@ -2,7 +2,7 @@
 look after their join codes and move or remove their members; anyone signed in joins a
 cohort with its code; someone without an account creates one with a code, confirmed by
 a link emailed to them. The writes (and their audit entries) are in
-cases/services/cohorts.py and cases/services/signup.py."""
+cases/services/cohorts/ and cases/services/cohorts/signup.py."""
 
 import base64
 import binascii

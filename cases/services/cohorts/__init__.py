@@ -1,7 +1,7 @@
 """Cohort administration: cohorts created, renamed, archived and restored, attached to
 and detached from courses; their join codes rotated, switched and given an expiry; their
 members moved and removed; students joining with a code (newcomers creating their
-account with one: cases/services/signup.py). Every change writes its audit entry in the
+account with one: cases/services/cohorts/signup.py). Every change writes its audit entry in the
 same transaction."""
 
 from django.db import transaction
