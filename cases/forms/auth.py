@@ -6,8 +6,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.template.defaultfilters import pluralize
 
-from cases.services.auth import lockout_minutes, sign_in_lockout
-from cases.services.cohorts.invitations import password_reset_send
+from cases.services.auth import lockout_minutes, password_reset_send, sign_in_lockout
 
 
 class LockoutMessage:

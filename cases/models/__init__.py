@@ -1,5 +1,6 @@
 """Every model of the app, by concept (one module each); import them from here."""
 
+from cases.models.auth import LoginThrottle
 from cases.models.cohorts import Cohort, Invitation, Membership
 from cases.models.courses import Course, ItemKind, Module, ModuleItem
 from cases.models.discussions import (
@@ -32,7 +33,7 @@ from cases.models.notifications import (
     NotificationKind,
     NotificationPreference,
 )
-from cases.models.people import AuditAction, AuditEntry, LoginThrottle, User
+from cases.models.people import AuditAction, AuditEntry, User
 from cases.models.quizzes import (
     CHOICE_KINDS,
     LIKERT_LABELS,

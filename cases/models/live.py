@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
 from cases.models.cohorts import JOIN_CODE_ALPHABET, Cohort
 from cases.models.courses import Course, ModuleItem
@@ -95,8 +96,6 @@ class LiveSession(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        from django.urls import reverse
-
         return reverse("cases:live_session", args=[self.pk])
 
     @property

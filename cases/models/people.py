@@ -1,5 +1,5 @@
-"""People: the user model (roles follow from membership, never a field), sign-in
-throttling, and the audit log of who changed whose enrolment, roles or account.
+"""People: the user model (roles follow from membership, never a field) and the audit
+log of who changed whose enrolment, roles or account.
 
 Audit entries are written by the services that make the changes and are never edited."""
 
@@ -34,18 +34,6 @@ class User(AbstractUser):
     @property
     def display_name(self) -> str:
         return self.get_full_name() or self.username
-
-
-class LoginThrottle(models.Model):
-    """Failed sign-ins counted per key (a username or a client address), in the database
-    so that every server process sees the same count."""
-
-    key = models.CharField(max_length=200, unique=True)
-    failures = models.PositiveIntegerField(default=0)
-    window_started_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.failures}"
 
 
 class AuditAction(models.TextChoices):

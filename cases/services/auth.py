@@ -9,12 +9,20 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import mailers
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest
+from django.tasks import task
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
-from cases.models import LoginThrottle
+from cases.models import LoginThrottle, User
+from cases.services.notifications import email_message
 
 # The hard lock is per username *and* address, so a stranger cannot lock a user out from
 # elsewhere; the per-username and per-address limits are far higher and only stop
@@ -183,3 +191,45 @@ def client_address(meta: dict) -> str:
     if hops and len(forwarded) >= hops:
         return forwarded[-hops]
     return meta.get("REMOTE_ADDR", "")
+
+
+# Choosing a password by email ---------------------------------------------------------------
+# The link is Django's password-reset token for the account, so it works once (setting the
+# password changes what the token is made from) and expires after PASSWORD_RESET_TIMEOUT
+# (three days by default). Invitations and sign-up use it too.
+
+
+def password_link(user: User) -> str:
+    """Where the user chooses a new password, as an absolute link for an email sent
+    outside any request."""
+    path = reverse(
+        "password_reset_confirm",
+        args=[
+            urlsafe_base64_encode(force_bytes(user.pk)),
+            default_token_generator.make_token(user),
+        ],
+    )
+    return settings.SITE_URL.rstrip("/") + path
+
+
+@task
+def password_reset_send(email: str) -> None:
+    """Email a link to choose a new password to each active account with this address
+    and a usable password (Django's `get_users`; an invited account that never chose one
+    needs its invitation resent). The page that asked queued only the address, doing the
+    same whether or not an account has it; the lookup is here, in the worker."""
+    messages = [
+        email_message(
+            to=user.email,
+            subject="Reset your Red Queen password",
+            template="password_reset",
+            context={
+                "user": user,
+                "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+                "link": password_link(user),
+            },
+        )
+        for user in PasswordResetForm().get_users(email)
+    ]
+    if messages:
+        mailers.default.send_messages(messages)

@@ -110,10 +110,12 @@ def post_create(
     *, discussion: Discussion, author, body: str, parent: Post | None = None, nonce: str = ""
 ) -> Post:
     """Add a post or a reply. Idempotent per compose form (nonce): a double submit returns
-    the first post. Refused in a locked or closed thread, under a hidden post, and past
-    the per-user rate limit."""
+    the first post, and brings the author's Work in line again (a retry repairs).
+    Refused in a locked or closed thread, under a hidden post, and past the per-user
+    rate limit."""
     now = timezone.now()
     if nonce and (existing := Post.objects.filter(author=author, nonce=nonce).first()):
+        work_sync(discussion.item, [author.pk])
         return existing
     body = _check_body(body)
     if refusal := posting_refusal(discussion, now):
@@ -144,6 +146,7 @@ def post_create(
                 nonce=nonce[:40],
             )
     except IntegrityError:
+        work_sync(discussion.item, [author.pk])
         return Post.objects.get(author=author, nonce=nonce[:40])
     _bump(discussion.pk)
     work_sync(discussion.item, [author.pk])

@@ -18,10 +18,12 @@ from cases.charts import histogram
 from cases.models import (
     LIKERT_LABELS,
     CallOutcome,
+    Cohort,
     ColdCall,
     Course,
     LiveAnswer,
     LiveAttendance,
+    LiveClass,
     LivePoll,
     LiveSession,
     ParticipationMark,
@@ -32,7 +34,7 @@ from cases.models import (
     QuestionKind,
     User,
 )
-from cases.services.workspace.work import work_sync
+from cases.services.workspace.work import work_sync, work_sync_cohorts
 
 MAX_OPTIONS = 10
 SPECTRUM_BINS = 10
@@ -382,3 +384,10 @@ def mark_remove(mark: ParticipationMark) -> None:
 
 
 # Grades -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def live_class_update(*, live: LiveClass) -> None:
+    """Save how a live-session item is graded; every student's score follows."""
+    live.save()
+    work_sync_cohorts(live.item, Cohort.objects.filter(assignments__item=live.item_id))

@@ -231,11 +231,13 @@ def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
 
     Concurrent starts are safe: attempt numbers are unique per quiz and student and never
     exceed `attempts_allowed`, and only one attempt may be open at a time, so twenty
-    simultaneous clicks create one attempt and the rest resume it."""
+    simultaneous clicks create one attempt and the rest resume it. Every call brings the
+    student's Work in line, with the attempt it makes (a resume repairs it)."""
     now = now or timezone.now()
     attempts_finalize_expired(quiz=quiz, user=user, now=now)
     open_attempt = Attempt.objects.filter(quiz=quiz, user=user, state=AttemptState.IN_PROGRESS)
     if existing := open_attempt.first():
+        work_sync(quiz.item, [user.pk])
         return existing
     assignment = assignment_for(quiz, user)
     if reason := refusal(assignment, now):
@@ -252,12 +254,12 @@ def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
             attempt.deadline_at = attempt_deadline(attempt, quiz, assignment)
             attempt.save()
             _build_slots(attempt, quiz)
+            work_sync(quiz.item, [user.pk])
     except IntegrityError:
         # Another request started an attempt at the same moment: resume that one.
         if existing := open_attempt.first():
             return existing
         raise AttemptLimitReached("You have used all your attempts at this quiz.") from None
-    work_sync(quiz.item, [user.pk])
     return attempt
 
 
@@ -378,7 +380,8 @@ def _count(queryset):
 
 def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = False) -> Attempt:
     """Grade and close the attempt. Idempotent: submitting a submitted attempt returns it
-    unchanged. A timed-out attempt keeps the answers saved before its deadline."""
+    unchanged (and brings the student's Work in line again: a retry repairs). A
+    timed-out attempt keeps the answers saved before its deadline."""
     now = now or timezone.now()
     with transaction.atomic():
         attempts = Attempt.objects.select_for_update().select_related("quiz")
@@ -386,6 +389,7 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
             attempts = attempts.filter(user=user)
         attempt = attempts.get(pk=attempt_id)
         if not attempt.is_open:
+            work_sync(attempt.quiz.item, [attempt.user_id])
             return attempt
         assignment = assignment_for(attempt.quiz, attempt.user)
         deadline = attempt_deadline_refresh(attempt, assignment)
@@ -403,7 +407,7 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
         attempt.late = bool(assignment and assignment.due_at and finished > assignment.due_at)
         _score(attempt, slots)
         attempt.save()
-    work_sync(attempt.quiz.item, [attempt.user_id])
+        work_sync(attempt.quiz.item, [attempt.user_id])
     return attempt
 
 

@@ -1,5 +1,6 @@
-"""The schedule: items given to cohorts with their dates, students' extensions, and
-an assignment as one student sees it (whether it still takes their work)."""
+"""Writes to the schedule: items given to cohorts with their dates, and students'
+extensions; open quiz attempts follow at once. An assignment as one student sees it
+is read from the models (`Assignment.objects.seen_by`, `assignment_for_student`)."""
 
 from django.db import transaction
 from django.utils import timezone
@@ -89,9 +90,6 @@ def extension_remove(*, extension: Extension) -> None:
     """Take a student's extension back: the cohort's dates apply to them again."""
     extension.delete()
     attempts_deadline_sync(item_id=extension.assignment.item_id, user_ids=[extension.user_id])
-
-
-# Keeping Work in step ------------------------------------------------------------------
 
 
 def given_assignments(item: ModuleItem, cohorts):

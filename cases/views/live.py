@@ -28,7 +28,6 @@ from cases.forms.live import (
 )
 from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import (
-    Cohort,
     ColdCall,
     ItemKind,
     LiveAnswer,
@@ -53,7 +52,6 @@ from cases.permissions import (
     live_sessions_with_access,
 )
 from cases.services import live as services
-from cases.services.workspace.work import work_sync_cohorts
 from cases.views.errors import htmx_alert
 
 
@@ -570,8 +568,7 @@ def live_class_settings(request: HtmxHttpRequest, pk: int):
         raise Http404
     form = LiveClassForm(request.POST, instance=live)
     if form.is_valid():
-        form.save()
-        work_sync_cohorts(item, Cohort.objects.filter(assignments__item=item))
+        services.live_class_update(live=form.save(commit=False))
         messages.success(request, "Saved how this class meeting is graded.")
     else:
         messages.error(request, "Percent runs from 0 to 100; full credit needs at least 1 point.")

@@ -18,7 +18,7 @@ from django.tasks import task
 from django.urls import reverse
 
 from cases.models import AuditAction, Cohort, Membership, User
-from cases.services.cohorts.invitations import password_link
+from cases.services.auth import password_link
 from cases.services.notifications import absolute, email_message
 from cases.services.people import audit
 

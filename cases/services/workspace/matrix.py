@@ -9,7 +9,7 @@ moved by any extension) with their Work row, and knows its tracker status and po
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from django.db.models import (
@@ -31,15 +31,13 @@ from cases.models import (
     User,
     Work,
     WorkStatus,
+    due_last,
     handed_in_late,
     with_extension,
     work_status,
 )
 from cases.permissions import CourseAccess, graded_cohorts
 from cases.services.workspace.work import work_points
-
-EARLIEST = datetime.min.replace(tzinfo=UTC)
-
 
 # The tracker's filter offers these; "behind" is its own filter.
 STATUS_FILTERS = [
@@ -312,11 +310,10 @@ def _cell(item, assignment, work, extension, now, rubric_max: dict[int, Decimal]
 
 
 def _assignment_of(item_id: int, cohort_ids, by_item_cohort) -> Assignment | None:
-    """The student's assignment of the item; in two cohorts, the later due date."""
-    found = [by_item_cohort[(item_id, c)] for c in cohort_ids if (item_id, c) in by_item_cohort]
-    if len(found) < 2:
-        return found[0] if found else None
-    return max(found, key=lambda a: (a.due_at is None, a.due_at or EARLIEST))
+    """The student's assignment of the item (in two cohorts, `due_last`'s choice)."""
+    return due_last(
+        by_item_cohort[(item_id, c)] for c in cohort_ids if (item_id, c) in by_item_cohort
+    )
 
 
 def _copy(assignment: Assignment) -> Assignment:

@@ -58,7 +58,7 @@ ONE = Decimal(1)
 SYNCED_FIELDS = ["state", "opened_at", "submitted_at", "auto_score", "max_score", "needs_grading"]
 
 
-# Dates ------------------------------------------------------------------------------
+# Where a student stands, for their own pages ------------------------------------------
 
 
 # What `work_status` and `handed_in_late` read of a Work row.

@@ -5,13 +5,12 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models import Count, Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django.views.decorators.vary import vary_on_headers
 
-from cases.forms.quizzes import GiftImportForm, GradeForm, QuestionForm, QuizSettingsForm
+from cases.forms.quizzes import GiftImportForm, QuestionForm, QuizSettingsForm
 from cases.gift import GiftError, export_gift
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import (
@@ -20,20 +19,14 @@ from cases.models import (
     AttemptState,
     Question,
     QuestionCategory,
-    Work,
     quiz_grade,
 )
 from cases.permissions import (
-    access_answer_for_grading,
-    access_course,
     access_item,
     access_question,
     course_to_teach,
-    graded_students,
 )
 from cases.services import quizzes as services
-
-QUEUE_PAGE_SIZE = 25
 
 
 @require_GET
@@ -288,76 +281,3 @@ def quiz_stats(request: HtmxHttpRequest, pk: int):
     context |= _statistics(quiz, attempts, answers)
     context["in_progress"] = len(every_attempt) - len(attempts)
     return render(request, "cases/quizzes/quiz_stats.html", context)
-
-
-@require_GET
-def grading_queue(request: HtmxHttpRequest, pk: int):
-    """Instructors, TAs and admins of the course: short-text answers waiting for a
-    person, oldest first, a page at a time."""
-    course, access = access_course(request.user, pk)
-    if not access.can_grade:
-        raise PermissionDenied
-    students = graded_students(request.user, course, access)
-    waiting = Answer.objects.filter(
-        needs_grading=True,
-        slot__attempt__state=AttemptState.SUBMITTED,
-        slot__attempt__quiz__item__module__course=course,
-        slot__attempt__user__in=students,
-    ).select_related("slot__question", "slot__attempt__user", "slot__attempt__quiz__item")
-    total = waiting.count()
-    answers = waiting.order_by("slot__attempt__submitted_at", "pk")[:QUEUE_PAGE_SIZE]
-    # Whole pieces of work waiting for a person, item by item: participation to grade,
-    # short answers, rubric items handed in and not yet scored.
-    waiting_work = Work.objects.filter(
-        item__module__course=course, user__in=students
-    ).waiting_for_grader()
-    # Each item's first waiting student in the grader's order (by name).
-    first_waiting = (
-        waiting_work.filter(item=OuterRef("item"))
-        .order_by("user__last_name", "user__first_name", "user__username")
-        .values("user")[:1]
-    )
-    items = (
-        waiting_work.values("item", "item__title", "item__kind")
-        .annotate(waiting=Count("pk"), first_student=Subquery(first_waiting))
-        .order_by("item__module__position", "item__position")
-    )
-    context = {
-        "course": course,
-        "answers": answers,
-        "total": total,
-        "form": GradeForm(),
-        "items": items,
-    }
-    return render(request, "cases/quizzes/grading_queue.html", context)
-
-
-@require_POST
-@vary_on_headers("HX-Request")
-def answer_grade(request: HtmxHttpRequest, pk: int):
-    """Instructors, TAs and admins of the course grade one answer (points and a
-    comment). htmx replaces the answer's card; a plain post returns to the queue."""
-    answer = access_answer_for_grading(request.user, pk)
-    form = GradeForm(request.POST, max_points=answer.slot.question.points)
-    course_pk = answer.slot.attempt.quiz.item.module.course_id
-    if form.is_valid():
-        answer = services.answer_grade(
-            answer_id=answer.pk,
-            points=form.cleaned_data["points"],
-            comment=form.cleaned_data["comment"],
-            grader=request.user,
-        )
-        if not request.htmx:
-            messages.success(request, "Grade saved.")
-            return redirect("cases:grading_queue", pk=course_pk)
-    elif not request.htmx:
-        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
-        return redirect("cases:grading_queue", pk=course_pk)
-    answer = Answer.objects.select_related(
-        "slot__question", "slot__attempt__user", "slot__attempt__quiz__item"
-    ).get(pk=answer.pk)
-    return render(
-        request,
-        "cases/quizzes/grading_queue.html#answer-card",
-        {"answer": answer, "form": form, "course": {"pk": course_pk}},
-    )

@@ -1,13 +1,16 @@
-"""Grading one student's work at a time, next and previous through the class, and the
-course's rubrics."""
+"""Grading by people: one student's work at a time, next and previous through the
+class; the queue of every kind's work waiting for a person; the course's rubrics."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
+from cases.forms.quizzes import GradeForm
 from cases.forms.workspace import RubricForm, WorkGradeForm, rubric_as_text
 from cases.http import HtmxHttpRequest
 from cases.models import (
@@ -22,6 +25,8 @@ from cases.models import (
     assignment_for_student,
 )
 from cases.permissions import (
+    access_answer_for_grading,
+    access_course,
     access_item,
     access_student,
     course_to_teach,
@@ -206,3 +211,81 @@ def rubric_edit(request: HtmxHttpRequest, pk: int):
         "list_url": reverse("cases:rubric_list", args=[course.pk]),
     }
     return render(request, "cases/workspace/rubric_edit.html", context)
+
+
+# The grading queue: every kind's work waiting for a person ---------------------------
+
+QUEUE_PAGE_SIZE = 25
+
+
+@require_GET
+def grading_queue(request: HtmxHttpRequest, pk: int):
+    """Instructors, TAs and admins of the course: short-text answers waiting for a
+    person, oldest first, a page at a time."""
+    course, access = access_course(request.user, pk)
+    if not access.can_grade:
+        raise PermissionDenied
+    students = graded_students(request.user, course, access)
+    waiting = Answer.objects.filter(
+        needs_grading=True,
+        slot__attempt__state=AttemptState.SUBMITTED,
+        slot__attempt__quiz__item__module__course=course,
+        slot__attempt__user__in=students,
+    ).select_related("slot__question", "slot__attempt__user", "slot__attempt__quiz__item")
+    total = waiting.count()
+    answers = waiting.order_by("slot__attempt__submitted_at", "pk")[:QUEUE_PAGE_SIZE]
+    # Whole pieces of work waiting for a person, item by item: participation to grade,
+    # short answers, rubric items handed in and not yet scored.
+    waiting_work = Work.objects.filter(
+        item__module__course=course, user__in=students
+    ).waiting_for_grader()
+    # Each item's first waiting student in the grader's order (by name).
+    first_waiting = (
+        waiting_work.filter(item=OuterRef("item"))
+        .order_by("user__last_name", "user__first_name", "user__username")
+        .values("user")[:1]
+    )
+    items = (
+        waiting_work.values("item", "item__title", "item__kind")
+        .annotate(waiting=Count("pk"), first_student=Subquery(first_waiting))
+        .order_by("item__module__position", "item__position")
+    )
+    context = {
+        "course": course,
+        "answers": answers,
+        "total": total,
+        "form": GradeForm(),
+        "items": items,
+    }
+    return render(request, "cases/workspace/grading_queue.html", context)
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def answer_grade(request: HtmxHttpRequest, pk: int):
+    """Instructors, TAs and admins of the course grade one answer (points and a
+    comment). htmx replaces the answer's card; a plain post returns to the queue."""
+    answer = access_answer_for_grading(request.user, pk)
+    form = GradeForm(request.POST, max_points=answer.slot.question.points)
+    course_pk = answer.slot.attempt.quiz.item.module.course_id
+    if form.is_valid():
+        answer = quiz_services.answer_grade(
+            answer_id=answer.pk,
+            points=form.cleaned_data["points"],
+            comment=form.cleaned_data["comment"],
+            grader=request.user,
+        )
+        if not request.htmx:
+            messages.success(request, "Grade saved.")
+            return redirect("cases:grading_queue", pk=course_pk)
+    elif not request.htmx:
+        messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
+        return redirect("cases:grading_queue", pk=course_pk)
+    answer = Answer.objects.select_related(
+        "slot__question", "slot__attempt__user", "slot__attempt__quiz__item"
+    ).get(pk=answer.pk)
+    return render(
+        request,
+        "cases/workspace/grading_queue.html#answer-card",
+        {"answer": answer, "form": form, "course": {"pk": course_pk}},
+    )
