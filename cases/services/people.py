@@ -193,29 +193,23 @@ def cohort_assistants_set(*, cohort: Cohort, users, by: User) -> int:
     students, in every course it takes), auditing each one given or taken away. Returns
     how many changed."""
     cohort = Cohort.objects.select_for_update().get(pk=cohort.pk)
-    before = set(cohort.teaching_assistants.all())
-    after = set(users)
-    for user in after - before:
-        cohort.teaching_assistants.add(user)
+    before, after = set(cohort.teaching_assistants.all()), set(users)
+    role, none = {"role": "TA of the cohort"}, {"role": "none"}
+    for user in after ^ before:
+        given = user in after
+        if given:
+            cohort.teaching_assistants.add(user)
+        else:
+            cohort.teaching_assistants.remove(user)
         audit(
             by,
-            AuditAction.ROLE_ADD,
-            f"{user.display_name} made TA of the cohort {cohort.name}",
+            AuditAction.ROLE_ADD if given else AuditAction.ROLE_REMOVE,
+            f"{user.display_name} {'made' if given else 'no longer'} TA of the cohort "
+            f"{cohort.name}",
             subject=user,
             cohort=cohort,
-            before={"role": "none"},
-            after={"role": "TA of the cohort"},
-        )
-    for user in before - after:
-        cohort.teaching_assistants.remove(user)
-        audit(
-            by,
-            AuditAction.ROLE_REMOVE,
-            f"{user.display_name} no longer TA of the cohort {cohort.name}",
-            subject=user,
-            cohort=cohort,
-            before={"role": "TA of the cohort"},
-            after={"role": "none"},
+            before=none if given else role,
+            after=role if given else none,
         )
     return len(after ^ before)
 
