@@ -1,5 +1,6 @@
 from django import template
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
@@ -13,6 +14,29 @@ register = template.Library()
 def markdown_filter(text: str):
     """Render user Markdown to sanitised HTML."""
     return render_markdown(text)
+
+
+@register.simple_tag
+def due_phrase(due_at, now) -> str:
+    """When something is due, as a student plans: "due today at 17:00", "due tomorrow
+    at 09:00", "due Friday at 17:00 (in 3 days)", "due Fri 18 Dec at 17:00 (in 16 days)";
+    and once past, "was due yesterday at 17:00" or "was due 3 days ago". In the time
+    zone that is active (the course's on a course's pages)."""
+    if due_at is None:
+        return "no due date"
+    local, today = timezone.localtime(due_at), timezone.localtime(now).date()
+    days = (local.date() - today).days
+    at = local.strftime("%H:%M")
+    if days == 0:
+        return f"{'due' if due_at >= now else 'was due'} today at {at}"
+    if days == 1:
+        return f"due tomorrow at {at}"
+    if days == -1:
+        return f"was due yesterday at {at}"
+    if days < 0:
+        return f"was due {-days} days ago"
+    when = local.strftime("%A") if days < 7 else f"{local:%a} {local.day} {local:%b}"
+    return f"due {when} at {at} (in {days} days)"
 
 
 @register.filter

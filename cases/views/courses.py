@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 
 from cases.http import HtmxHttpRequest
 from cases.models import Assignment, Course, ItemKind, ModuleItem, WorkStatus, refusal
+from cases.models.workspace import UNFINISHED
 from cases.permissions import (
     access_course,
     access_item,
@@ -148,14 +149,19 @@ def home(request: HtmxHttpRequest):
         entry.url = f"{head}{entry.assignment.item_id}{tail}"
     due = [e for e in entries if e.assignment.due_at is None or e.assignment.due_at >= now]
     overdue = [e for e in entries if e not in due and _needs_doing(e, now)]
+    # What still asks something of the student, apart from what they have finished.
+    to_do = [e for e in due if e.status in UNFINISHED]
+    finished = [e for e in entries if e.status not in UNFINISHED]
     return render(
         request,
         "cases/courses/student_dashboard.html",
         {
             "courses": courses,
-            "upcoming": due[:UPCOMING_LIMIT],
+            "upcoming": to_do[:UPCOMING_LIMIT],
             "overdue": overdue,
+            "finished": finished[:UPCOMING_LIMIT],
             "live": live_sessions_to_join(user, courses),
+            "now": now,
         },
     )
 

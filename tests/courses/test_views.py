@@ -132,3 +132,35 @@ def test_dashboard_shows_quiz_and_discussion_status(world, client_for):
     post_create(discussion=world.discussion, author=world.users["student_ta_elsewhere"], body="Me.")
     html = client_for("student_ta_elsewhere").get(reverse("cases:home")).content.decode()
     assert 'data-status="submitted">Posted<' in html
+
+
+def test_the_dashboard_says_when_in_words_and_keeps_finished_work_apart(world, client_for):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases.services.readings import reading_mark_done
+
+    tomorrow = timezone.localtime() + timedelta(days=1)
+    world.item.assignments.update(due_at=tomorrow.replace(hour=17, minute=0))
+    world.quiz.item.assignments.update(due_at=timezone.now() + timedelta(days=10))
+    client = client_for("student")
+
+    def sections():
+        html = client.get(reverse("cases:home")).content.decode()
+        due = html.split('id="due-heading"')[1].split("</section>")[0]
+        done = (
+            html.split('id="done-heading"')[1].split("</section>")[0]
+            if "done-heading" in html
+            else ""
+        )
+        return due, done
+
+    due, done = sections()
+    assert "Shanghai Bell" in due and "due tomorrow at 17:00" in due
+    assert "(in 10 days)" in due and world.quiz.item.title in due
+    # Reading done: it leaves "Due next" for "Done", its status in the kind's words.
+    reading_mark_done(user=world.users["student"], case=world.case, done=True)
+    due, done = sections()
+    assert "Shanghai Bell" not in due
+    assert "Shanghai Bell" in done and ">Done<" in done

@@ -164,7 +164,7 @@ def test_a_student_with_an_extension_sees_their_own_date_not_late(world, client_
     html = client_for("student").get(reverse("cases:home")).content.decode()
     assert "Overdue" not in html
     due_next = html.split('id="due-heading"')[1].split("</section>")[0]
-    assert world.item.title in due_next and "(extended)" in due_next
+    assert world.item.title in due_next and "(extended for you)" in due_next
     assert 'data-status="not_started"' in due_next
     # Without one, the same reading is overdue.
     html = client_for("student_ta_elsewhere").get(reverse("cases:home")).content.decode()
@@ -188,7 +188,9 @@ def test_a_stance_check_finished_after_its_due_date_is_not_overdue(world, client
     stance.save()
     stance_answer(stance=stance, user=student, value=5, reason="Process wins.")
     html = client_for("student").get(reverse("cases:home")).content.decode()
-    assert stance.statement not in html.split("My courses")[0]
+    assert 'id="overdue-heading"' not in html
+    done = html.split('id="done-heading"')[1].split("</section>")[0]
+    assert stance.statement in done and "Handed in late" in done
     course_page = client_for("student").get(world.course.get_absolute_url()).content.decode()
     row = course_page.split(stance.statement)[1].split("</li>")[0]
     assert ">Answered<" in row and "Handed in late" in row
