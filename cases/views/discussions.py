@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import reswap
 
 from cases.forms.discussions import DiscussionSettingsForm, ParticipationGradeForm
 from cases.http import HtmxHttpRequest, not_modified, parse_int
@@ -154,7 +155,13 @@ def post_create(request: HtmxHttpRequest, pk: int):
         }
         return render(request, "cases/discussions/thread_detail.html", context, status=200)
     if request.htmx:
-        return _thread_fragment(request, item, discussion, access, highlight=post.pk)
+        response = _thread_fragment(
+            request, item, discussion, access, highlight=post.pk, announce="Posted."
+        )
+        # The new post is brought into view and outlined; "Posted." is said beside the
+        # compose box, in a live region.
+        return reswap(response, f"outerHTML show:#post-{post.pk}:top")
+    messages.success(request, "Posted.")
     return redirect(_post_url(post, discussion, request.user, access))
 
 
@@ -164,10 +171,11 @@ def _post_url(post: Post, discussion, user, access) -> str:
     return f"{discussion.item.get_absolute_url()}?page={page}#post-{post.pk}"
 
 
-def _thread_fragment(request, item, discussion, access, *, highlight: int):
+def _thread_fragment(request, item, discussion, access, *, highlight: int, announce: str = ""):
     """The compose box and the thread, after a change, for htmx to swap in."""
     discussion.refresh_from_db(fields=["version", "locked"])
     context = _thread_context(request, item, discussion, access, highlight=highlight)
+    context["announce"] = announce
     response = render(request, "cases/discussions/thread_detail.html#thread-body", context)
     response["ETag"] = context["etag"]
     return response

@@ -97,3 +97,29 @@ def test_no_xss_payload_executes_in_the_browser(page, world, settings, monkeypat
     )
     assert found == []
     assert page.url.endswith(world.discussion.item.get_absolute_url())  # Nothing logged out.
+
+
+def test_a_new_post_is_brought_into_view_outlined_and_announced(page, world):
+    """In a long thread the student's new post lands far below the compose box: it is
+    scrolled to, outlined, and "Posted." is said; twice, as the second post moves it."""
+    from cases.models import Post
+
+    first = world.post
+    Post.objects.bulk_create(
+        Post(
+            discussion=world.discussion,
+            author=first.author,
+            body=f"Point {n}.",
+            body_html=f"<p>{f'Point {n}, from the case evidence. ' * 8}</p>",
+        )
+        for n in range(12)
+    )
+    sign_in(page, "student_ta_elsewhere", PASSWORD)
+    page.goto(world.discussion.item.get_absolute_url())
+    for attempt in ("First thought", "Second thought"):
+        page.get_by_label("Your post").fill(f"{attempt}: ¶2 is about process.")
+        page.get_by_role("button", name="Post", exact=True).click()
+        new = page.locator(".post--new", has_text=attempt)
+        expect(new).to_contain_text(attempt)
+        expect(new).to_be_in_viewport()
+        expect(page.get_by_role("status").filter(has_text="Posted.")).to_be_visible()

@@ -293,3 +293,14 @@ def test_citations_in_the_prompt_are_linked_too(world, client_for):
     Discussion.objects.filter(pk=world.discussion.pk).update(prompt="Start from ¶3.")
     html = _html(client_for("student").get(_thread(world)))
     assert f'href="/library/{world.case.slug}/#p3"' in html
+
+
+def test_without_javascript_a_new_post_is_linked_to_and_posted_is_said(world, client_for):
+    client = client_for("student_ta_elsewhere")
+    response = client.post(
+        reverse("cases:post_create", args=[world.discussion.item.pk]),
+        {"body": "Process, not product (¶2).", "nonce": "n-1"},
+    )
+    post = world.discussion.posts.get(body__startswith="Process")
+    assert response["Location"].endswith(f"#post-{post.pk}")
+    assert "Posted." in client.get(response["Location"]).content.decode()
