@@ -140,6 +140,21 @@ class ModuleItemQuerySet(models.QuerySet):
             "live_class",
         )
 
+    def neighbours_of(self, item: "ModuleItem", user, *, staff: bool) -> tuple:
+        """The items before and after `item` in its module, as this user sees the module
+        (a student only the items given to them): one query."""
+        siblings = self.filter(module=item.module_id)
+        if not staff:
+            siblings = siblings.visible_to_student(user)
+        siblings = list(siblings.only("pk", "title", "kind", "module_id"))
+        at = next((n for n, s in enumerate(siblings) if s.pk == item.pk), None)
+        if at is None:
+            return None, None
+        return (
+            siblings[at - 1] if at > 0 else None,
+            siblings[at + 1] if at + 1 < len(siblings) else None,
+        )
+
     def visible_to_student(self, user) -> "ModuleItemQuerySet":
         """Items given to one of the student's cohorts and open now. Unassigned items
         are drafts; an assignment that opens later hides its item until then."""

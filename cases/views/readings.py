@@ -74,13 +74,11 @@ def _reader(
     progress = (
         None if access.is_teaching_staff else services.reading_open(user=request.user, case=case)
     )
-    siblings = []
+    previous_item = next_item = None
     if item is not None:
-        siblings = ModuleItem.objects.filter(module=item.module_id)
-        if not course_access.can_grade:
-            siblings = siblings.visible_to_student(request.user)
-        siblings = list(siblings.only("pk", "title", "kind"))
-    position = next((i for i, s in enumerate(siblings) if s.pk == item.pk), None) if item else None
+        previous_item, next_item = ModuleItem.objects.neighbours_of(
+            item, request.user, staff=course_access.can_grade
+        )
     context = {
         "case": case,
         "body": _with_citation_counts(case, request.user, access),
@@ -88,10 +86,8 @@ def _reader(
         "done": progress is not None and progress.done_at is not None,
         "item": item,
         "course": item.module.course if item else None,
-        "previous_item": siblings[position - 1] if position else None,
-        "next_item": siblings[position + 1]
-        if position is not None and position + 1 < len(siblings)
-        else None,
+        "previous_item": previous_item,
+        "next_item": next_item,
         "can_edit": access.can_edit,
     }
     if access.sees_teaching_notes:

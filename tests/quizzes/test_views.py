@@ -490,3 +490,14 @@ def test_a_due_date_moved_while_an_attempt_is_open_binds_every_save_and_submit(w
     assert "HX-Redirect" in response
     assert Answer.objects.get(slot_id=slot_of["student_ta_elsewhere"]).response == {"value": 1700.0}
     assert Attempt.objects.get(pk=attempts["student_ta_elsewhere"].pk).state == "submitted"
+
+
+def test_the_result_page_keeps_the_course_in_its_breadcrumb_and_leads_on(world, client_for):
+    client = client_for("student")
+    client.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    html = _html(client.get(reverse("cases:attempt_result", args=[world.attempt.pk])))
+    crumbs = html.split('class="breadcrumb"')[1].split("</nav>")[0]
+    assert world.course.get_absolute_url() in crumbs and world.course.code in crumbs
+    # The module's items in order: the reading, the quiz, then the thread.
+    pager = html.split('aria-label="In this module"')[1].split("</nav>")[0]
+    assert world.discussion.item.get_absolute_url() in pager and 'rel="next"' in pager

@@ -306,9 +306,14 @@ def attempt_result(request: HtmxHttpRequest, pk: int):
     keys = released and not services.can_start_another(
         quiz=attempt.quiz, used=used, assignment=assignment, now=now
     )
+    item = attempt.quiz.item
+    previous_item, next_item = ModuleItem.objects.neighbours_of(item, request.user, staff=False)
     context = {
         "attempt": attempt,
-        "item": attempt.quiz.item,
+        "item": item,
+        "course": item.module.course,
+        "previous_item": previous_item,
+        "next_item": next_item,
         "released": released,
         "keys_released": keys,
         "release_rule": attempt.quiz.get_feedback_release_display(),
