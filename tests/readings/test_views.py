@@ -320,3 +320,17 @@ def test_heartbeat_from_another_cohort_is_not_found(world, client_for):
     )
     assert response.status_code == 404
     assert not ReadingProgress.objects.exists()
+
+
+def test_on_a_phone_the_reader_jumps_to_the_facts_and_the_students_own_reading(world, client_for):
+    from cases.models import ReadingProgress
+
+    client = client_for("student")
+    html = _html(client.get(world.item.get_absolute_url()))
+    jump = html.split('aria-label="On this page"')[1].split("</nav>")[0]
+    assert 'href="#facts-heading"' in jump and "just started, mark as done" in jump
+    ReadingProgress.objects.filter(user=world.users["student"]).update(active_seconds=7 * 60)
+    client.post(reverse("cases:reading_done", args=[world.case.slug]), {"done": "1"})
+    html = _html(client.get(world.item.get_absolute_url()))
+    assert "Your reading: 7 min so far, done" in html
+    assert "about 7 min of reading so far" in html
