@@ -135,7 +135,10 @@ class DecisionSettingsForm(forms.ModelForm):
 class SpectrumForm(forms.Form):
     """A student's placement of each company: a position from 0 (novel-product
     research) to 100 (second-generation and process innovation) and a short
-    justification. A company left without a position is not placed."""
+    justification. A slider always posts a value, so a company not placed yet has a
+    "Not placed yet" box, ticked until the student moves its slider (the page's script
+    unticks it; without script the student does): no default place anchors anyone, and
+    an untouched slider is never taken for an answer."""
 
     def __init__(self, *args, cases, placements=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -143,12 +146,16 @@ class SpectrumForm(forms.Form):
         self.cases = list(cases)
         for case in self.cases:
             placed = placements.get(case.pk)
+            if placed is None:
+                self.fields[f"unplaced_{case.pk}"] = forms.BooleanField(
+                    label="Not placed yet", required=False, initial=True
+                )
             self.fields[f"position_{case.pk}"] = forms.IntegerField(
-                label=f"Where {case.company} sits (0 = R, 100 = D)",
+                label=f"Where to place {case.company} (0 = R, 100 = D)",
                 min_value=0,
                 max_value=100,
                 required=False,
-                initial=placed.position if placed else 50,
+                initial=placed.position if placed else 50,  # Where the slider rests.
                 error_messages={
                     "min_value": "Choose a place from 0 to 100.",
                     "max_value": "Choose a place from 0 to 100.",
@@ -160,6 +167,7 @@ class SpectrumForm(forms.Form):
                         "step": 1,
                         "class": "spectrum__range",
                         "data-show-value": "",
+                        **({"data-unplaced": f"id_unplaced_{case.pk}"} if placed is None else {}),
                     }
                 ),
             )
@@ -169,13 +177,26 @@ class SpectrumForm(forms.Form):
                 max_length=MAX_JUSTIFICATION_CHARS,
                 initial=placed.justification if placed else "",
                 widget=forms.Textarea(attrs={"rows": 3}),
-                help_text=f"Up to {MAX_JUSTIFICATION_CHARS} characters; cite paragraphs like ¶3.",
+                help_text=f"Up to {MAX_JUSTIFICATION_CHARS} characters; cite paragraphs of "
+                f"“{case.title}” like ¶3.",
             )
 
+    def clean(self):
+        cleaned = super().clean()
+        for case in self.cases:
+            if cleaned.get(f"unplaced_{case.pk}"):
+                cleaned[f"position_{case.pk}"] = None
+        return cleaned
+
     def rows(self):
-        """(case, position field, justification field) for the template."""
+        """(case, position field, "not placed yet" box or None, justification field)."""
         return [
-            (case, self[f"position_{case.pk}"], self[f"justification_{case.pk}"])
+            (
+                case,
+                self[f"position_{case.pk}"],
+                self[f"unplaced_{case.pk}"] if f"unplaced_{case.pk}" in self.fields else None,
+                self[f"justification_{case.pk}"],
+            )
             for case in self.cases
         ]
 

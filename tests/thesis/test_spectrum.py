@@ -289,3 +289,24 @@ def test_the_spectrum_page_costs_the_same_queries_for_any_class_size(client, rol
     counts = page_queries(client, _class_of, (5, 40), role)
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts
+
+
+def test_sliders_start_unplaced_and_an_untouched_one_is_no_answer(spectrum, world, client_for):
+    client = client_for("student")
+    page = client.get(spectrum.item.get_absolute_url()).content.decode()
+    lenovo = spectrum.cases.get(slug="lenovo")
+    bell = world.case
+    for case in (bell, lenovo):
+        assert f'name="unplaced_{case.pk}" id="id_unplaced_{case.pk}" checked' in page
+        assert f'href="{case.get_absolute_url()}"' in page  # Each company links its case.
+        assert f"cite paragraphs of “{case.title}” like ¶3" in page
+    assert "Where to place Lenovo" in page and "sits" not in page
+    # Without script the whole form is posted: Lenovo's box still ticked, Bell's unticked.
+    data = _data(spectrum, {"shanghai-bell": (50, "A lab, see ¶2."), "lenovo": (50, "")})
+    data[f"unplaced_{lenovo.pk}"] = "on"
+    client.post(reverse("cases:spectrum_save", args=[spectrum.item.pk]), data)
+    placed = SpectrumPlacement.objects.filter(user=world.users["student"])
+    assert list(placed.values_list("case__slug", "position")) == [("shanghai-bell", 50)]
+    page = client.get(spectrum.item.get_absolute_url()).content.decode()
+    assert f'name="unplaced_{bell.pk}"' not in page  # Placed: no box any more.
+    assert f'name="unplaced_{lenovo.pk}" id="id_unplaced_{lenovo.pk}" checked' in page
