@@ -53,6 +53,7 @@ from cases.models.quizzes import (
     quiz_grade,
 )
 from cases.models.readings import (
+    REGIONAL_CASE_SLUG,
     CaseParagraph,
     CaseReading,
     CaseStudy,
@@ -98,6 +99,7 @@ __all__ = [
     "MAX_JUSTIFICATION_CHARS",
     "MAX_WORD_CHARS",
     "OPTION_KINDS",
+    "REGIONAL_CASE_SLUG",
     "SCALE",
     "Answer",
     "Assignment",

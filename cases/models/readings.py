@@ -15,6 +15,10 @@ class Region(models.TextChoices):
     OTHER = "other", "Other / several regions"
 
 
+# The case that sets the three regions side by side; the regions page links to it.
+REGIONAL_CASE_SLUG = "regional-comparison"
+
+
 class CaseStudyQuerySet(models.QuerySet):
     def assigned_to(self, user) -> "CaseStudyQuerySet":
         """Cases in a reading given to one of the user's cohorts and open now."""

@@ -255,6 +255,8 @@ def poll_results(poll: LivePoll) -> PollResults:
             "research, R) to 100 (second-generation and process innovation, D).",
             labels,
             ("", bins),
+            axis=[str(low) for low in range(0, 100, 10)],
+            empty="No answers yet: the chart fills in as students answer.",
         )
         mean = round(sum(values) / len(values), 1) if values else None
         return PollResults(poll, len(values), chart=chart, mean=mean)

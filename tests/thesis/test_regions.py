@@ -7,7 +7,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import CaseReading, CaseStudy, ItemKind, ModuleItem, SpectrumPlacement
+from cases.models import (
+    REGIONAL_CASE_SLUG,
+    CaseReading,
+    CaseStudy,
+    ItemKind,
+    ModuleItem,
+    SpectrumPlacement,
+)
 from tests.factories import (
     CohortFactory,
     CourseFactory,
@@ -45,6 +52,30 @@ def test_regions_show_companies_and_hide_what_is_not_released(world, client_for)
         and "<title>Shanghai Bell: 35</title>" in student
     )
     assert "No company from Beijing in this course yet." in student
+
+
+def test_the_regions_page_says_what_it_compares_links_the_regional_case_and_what_waits(
+    world, client_for
+):
+    url = reverse("cases:regional_comparison", args=[world.course.pk])
+    student = client_for("student")
+    html = student.get(url).content.decode()
+    assert "grouped by region, so you can compare where the class placed each one" in html
+    assert "sets out how the three regions differ" not in html  # No regional case here yet.
+    assert "appears once your instructor releases a spectrum exercise on them" in html
+    regional = make_case(
+        slug=REGIONAL_CASE_SLUG, title="Three regions, three races", region="other", company="-"
+    )
+    item = ModuleItem.objects.create(
+        module=world.item.module, kind=ItemKind.CASE_READING, title="Three regions", position=9
+    )
+    CaseReading.objects.create(item=item, case=regional)
+    html = student.get(url).content.decode()
+    assert f'<a href="{regional.get_absolute_url()}">Three regions, three races</a>' in html
+    assert "Regional" not in html and "No company from Other" not in html  # Not a region.
+    staff = client_for("instructor").get(url).content.decode()
+    assert "<title>The authors: 60</title>" in staff  # Staff see the authors' at once.
+    assert "once your instructor releases" not in staff
 
 
 def test_the_regions_page_costs_the_same_queries_for_5_or_60_students(client):

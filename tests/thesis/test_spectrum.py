@@ -154,6 +154,7 @@ def test_before_release_a_student_sees_neither_the_authors_nor_classmates(
         assert secret not in html
     assert "Authors" not in html and "chart__svg" not in html
     assert 'value="17"' not in html and 'value="3"' not in html
+    assert "appears here once your instructor releases the placements" in html  # And when.
 
 
 def test_after_release_a_student_sees_the_distribution_the_authors_and_their_distance(
@@ -168,6 +169,7 @@ def test_after_release_a_student_sees_the_distribution_the_authors_and_their_dis
     html = client.get(spectrum.item.get_absolute_url()).content.decode()
     assert "<title>Authors' placement: 60</title>" in html
     assert "<title>Shanghai Bell: 17</title>" in html  # A classmate's dot, unnamed.
+    assert "once your instructor releases" not in html
     assert "<td>33.5</td>" in html  # Class mean of 17 and 50.
     # Mine, the class mean, the authors', my distance.
     assert "<td>50</td><td>33.5</td><td>60</td><td>10</td>" in html

@@ -54,7 +54,25 @@ def test_a_student_sees_the_class_only_after_answering(world, stance, client_for
     page = client.get(stance.item.get_absolute_url()).content.decode()
     assert "The class before the module" in page and "chart__svg" in page
     assert '<th scope="row">2</th><td>1</td>' in page  # The classmate's 2, counted.
+    assert '<th scope="row">5 (yours)</th><td>1</td>' in page  # The changed answer is "you".
+    assert "(yours)" not in page.replace("5 (yours)", "")
     assert "No." not in page
+
+
+def test_staff_charts_say_when_they_will_fill_in_until_students_answer(world, stance, client_for):
+    stance.after_opens_at = timezone.make_aware(timezone.datetime(2031, 1, 7, 9, 0))
+    stance.save()
+    instructor = client_for("instructor")
+    html = instructor.get(stance.item.get_absolute_url()).content.decode()
+    assert "No answers yet: the chart fills in as students answer the check." in html
+    assert "Appears once a student has answered both before and after the module" in html
+    assert "(after-module answers open Tue 7 Jan)" in html
+    assert "chart__svg" not in html
+    stance_answer(stance=stance, user=world.users["student"], value=6, reason="Royalties.")
+    html = instructor.get(stance.item.get_absolute_url()).content.decode()
+    assert html.count("chart__svg") == 1  # Before and after, drawn; the moves still wait.
+    assert "Appears once a student has answered both" in html
+    assert "(yours)" not in html and ">you</text>" not in html  # Staff answered nothing.
 
 
 def test_a_bad_answer_is_refused_next_to_the_field_and_the_reason_kept(world, stance, client_for):

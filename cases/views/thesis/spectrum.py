@@ -29,6 +29,7 @@ def _chart(title: str, description: str, cases, positions: dict[int, list[int]])
         title,
         description,
         [(case.company, positions.get(case.pk, []), case.spectrum_placement) for case in cases],
+        empty="No placements yet: the chart fills in as students save theirs.",
     )
 
 

@@ -6,6 +6,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Avg, Count, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -18,6 +20,7 @@ from cases.forms.thesis import (
 )
 from cases.http import HtmxHttpRequest
 from cases.models import (
+    REGIONAL_CASE_SLUG,
     SCALE,
     CaseStudy,
     DecisionCommit,
@@ -40,6 +43,7 @@ from cases.services.workspace.work import thesis_answers
 
 SCALE_LABELS = [str(value) for value, _label in SCALE]
 SHIFT_LABELS = ["-3 or less", "-2", "-1", "0", "+1", "+2", "+3 or more"]
+SHIFT_AXIS = ["≤ -3", "-2", "-1", "0", "+1", "+2", "≥ +3"]
 
 
 def _student_context(request, item, stance, form=None) -> dict:
@@ -60,6 +64,7 @@ def _student_context(request, item, stance, form=None) -> dict:
                 f"agree), {label.lower()}.",
                 SCALE_LABELS,
                 ("", services.distribution(stance, answered)),
+                mine=mine[answered].value - 1,
             ),
         )
         for answered, label in StancePhase.choices
@@ -89,6 +94,16 @@ def _student_context(request, item, stance, form=None) -> dict:
 
 def _shift_bucket(moved: int) -> int:
     return max(-3, min(3, moved)) + 3
+
+
+def _shift_empty(stance) -> str:
+    """When the chart of moves will have something to show."""
+    when = ""
+    if stance.after_opens_at and stance.after_opens_at > timezone.now():
+        when = (
+            f" (after-module answers open {date_format(localtime(stance.after_opens_at), 'D j M')})"
+        )
+    return f"Appears once a student has answered both before and after the module{when}."
 
 
 def _staff_context(request, item, stance, access: CourseAccess) -> dict:
@@ -141,6 +156,7 @@ def _staff_context(request, item, stance, access: CourseAccess) -> dict:
             SCALE_LABELS,
             ("Before", before),
             ("After", after),
+            empty="No answers yet: the chart fills in as students answer the check.",
         ),
         "shift_chart": histogram(
             "How far each student moved",
@@ -148,6 +164,8 @@ def _staff_context(request, item, stance, access: CourseAccess) -> dict:
             "(negative: toward disagreeing).",
             SHIFT_LABELS,
             ("", moves),
+            axis=SHIFT_AXIS,
+            empty=_shift_empty(stance),
         ),
         "reasons": [
             (label, services.reasons_by_position(rows, phase))
@@ -266,6 +284,7 @@ def _decision_staff_context(request, item, decision, access: CourseAccess) -> di
             "How many students committed to each option.",
             decision.options,
             ("", [by_choice.get(i, 0) for i in range(len(decision.options))]),
+            empty="Nobody has committed yet: the chart fills in as students commit.",
         ),
         "nav_teaches": True,
     }
@@ -379,6 +398,8 @@ def calibration(request: HtmxHttpRequest, pk: int):
             [b.label for b in buckets],
             ("Your confidence", [round(b.mean_confidence or 0) for b in buckets]),
             ("Came out as you expected", [round(b.hit_rate or 0) for b in buckets]),
+            empty="Appears once your instructor has recorded how a decision you committed to "
+            "came out.",
         ),
     }
     return render(request, "cases/thesis/calibration.html", context)
@@ -467,12 +488,20 @@ def regional_comparison(request: HtmxHttpRequest, pk: int):
     spectrum (students: once released) and where the class placed them (students: once
     a spectrum exercise on them is released). Four queries."""
     course, access = access_course(request.user, pk)
-    cases = list(
+    in_course = list(
         CaseStudy.objects.filter(readings__item__module__course=course)
-        .exclude(region=Region.OTHER)
         .distinct()
         .order_by("company")
     )
+    cases = [c for c in in_course if c.region != Region.OTHER]
+    regional_case = next((c for c in in_course if c.slug == REGIONAL_CASE_SLUG), None)
+    if access.can_grade:
+        empty = "No placements yet: the chart fills in as students place these companies."
+    else:
+        empty = (
+            "Where the class placed these companies appears once your instructor releases "
+            "a spectrum exercise on them, and the authors' placements once they are released."
+        )
     placements = SpectrumPlacement.objects.filter(
         exercise__item__module__course=course, case__in=cases
     )
@@ -496,9 +525,15 @@ def regional_comparison(request: HtmxHttpRequest, pk: int):
             "research) to 100 (second-generation and process innovation), with the "
             "authors' placement where it may be shown.",
             rows,
+            empty=empty,
         )
         regions.append(
             {"region": region, "cases": here, "chart": chart, "chart_id": f"region-{region.value}"}
         )
-    context = {"course": course, "access": access, "regions": regions}
+    context = {
+        "course": course,
+        "access": access,
+        "regions": regions,
+        "regional_case": regional_case,
+    }
     return render(request, "cases/thesis/regions.html", context)
