@@ -100,6 +100,32 @@ def assert_accessible(page: Page) -> None:
     assert serious == [], serious
 
 
+FIRST_HOUR_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+
+
+def assert_no_barriers(page: Page) -> None:
+    """The first-hour bar: no axe-core violation at all, of any impact, of WCAG 2.2 A/AA
+    or of axe's best practices; and nothing wider than a phone's screen."""
+    page.evaluate(AXE_SOURCE)
+    result = page.evaluate(
+        """async (tags) => await axe.run(document, {
+            runOnly: {type: 'tag', values: tags},
+            rules: {'target-size': {enabled: true}},
+            resultTypes: ['violations'],
+        })""",
+        FIRST_HOUR_RULES,
+    )
+    found = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+    ]
+    assert found == [], f"{page.url}: {found}"
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"{page.url} is {overflow}px wider than the screen"
+
+
 @pytest.fixture
 def open_as(browser, live_server):
     """open_as(username) gives a page in a browser context of its own, signed in as
