@@ -43,13 +43,21 @@ def test_a_students_first_hour(page, demo):
     page.get_by_label("Your post").fill("Shanghai Bell hired researchers to learn, see ¶2.")
     page.get_by_role("button", name="Post", exact=True).click()
     expect(page.locator("#thread-status")).to_have_text("Posted.")
+    quiz = _item(demo, ItemKind.QUIZ)
+    page.goto(quiz.get_absolute_url())
+    page.get_by_role("button", name="Start the quiz").or_(
+        page.get_by_role("link", name="Resume attempt")
+    ).first.click()
+    expect(page.get_by_role("button", name="Save answers")).to_be_visible()
+    attempt = page.url
     _walk(
         page,
         [
+            attempt,
             reverse("cases:home"),
             demo.get_absolute_url(),
             _item(demo, ItemKind.CASE_READING).get_absolute_url(),
-            _item(demo, ItemKind.QUIZ).get_absolute_url(),
+            quiz.get_absolute_url(),
             thread.get_absolute_url(),
             _item(demo, ItemKind.SPECTRUM).get_absolute_url(),
             _item(demo, ItemKind.STANCE_CHECK).get_absolute_url(),
@@ -58,6 +66,7 @@ def test_a_students_first_hour(page, demo):
             reverse("cases:regional_comparison", args=[demo.pk]),
             reverse("cases:case_list"),
             reverse("cases:notification_list"),
+            reverse("cases:live_join"),
         ],
     )
 
@@ -77,8 +86,11 @@ def test_a_teaching_assistants_first_hour(page, demo):
             reverse("cases:tracker", args=[demo.pk]),
             reverse("cases:grading_queue", args=[demo.pk]),
             reverse("cases:gradebook", args=[demo.pk]),
+            reverse("cases:course_deadlines", args=[demo.pk]),
             thread.get_absolute_url(),
+            reverse("cases:participation", args=[thread.pk]),
             _item(demo, ItemKind.QUIZ).get_absolute_url(),
+            reverse("cases:quiz_stats", args=[_item(demo, ItemKind.QUIZ).pk]),
         ],
     )
 
@@ -103,6 +115,12 @@ def test_an_instructors_first_hour(page, demo):
             reverse("cases:live_projector", args=[session.pk]),
             _item(demo, ItemKind.SPECTRUM).get_absolute_url(),
             _item(demo, ItemKind.STANCE_CHECK).get_absolute_url(),
+            _item(demo, ItemKind.DECISION).get_absolute_url(),
+            reverse("cases:quiz_settings", args=[_item(demo, ItemKind.QUIZ).pk]),
+            reverse("cases:question_list", args=[demo.pk]),
+            reverse("cases:rubric_list", args=[demo.pk]),
+            reverse("cases:item_schedule", args=[_item(demo, ItemKind.QUIZ).pk]),
+            reverse("cases:case_create"),
         ],
     )
 
@@ -121,6 +139,7 @@ def test_an_admins_first_hour(page, demo):
             reverse("cases:cohort_list"),
             reverse("cases:cohort_detail", args=[cohort.pk]),
             reverse("cases:people_directory"),
+            reverse("cases:audit_log"),
             demo.get_absolute_url(),
             reverse("cases:course_people", args=[demo.pk]),
         ],
