@@ -95,7 +95,7 @@ def world(db) -> World:
         cohorts=[other_cohort],
     )
     case = make_case(created_by=users["instructor"])
-    item = ModuleItemFactory(module=ModuleFactory(course=course), title="Shanghai Bell")
+    item = ModuleItemFactory(module=ModuleFactory(course=course), title="Shanghai Bell", position=0)
     CaseReading.objects.create(item=item, case=case)
     AssignmentFactory(item=item, cohort=cohort)
     quiz = make_quiz(item.module)

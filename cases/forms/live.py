@@ -129,10 +129,15 @@ class LiveAnswerForm(forms.Form):
                 error_messages={"required": "Choose a point on the scale."},
             )
         elif poll.kind == PollKind.SPECTRUM:
+            if self.initial.get("answer") is None:
+                # Unplaced until the slider moves, so its resting point anchors nobody.
+                self.fields["unplaced"] = forms.BooleanField(
+                    label="Not placed yet", required=False, initial=True
+                )
             field = forms.IntegerField(
                 min_value=0,
                 max_value=100,
-                initial=50,
+                initial=50,  # Where the slider rests; "Not placed yet" says it is no answer.
                 help_text="0: novel-product research (R). 100: second-generation and "
                 "process innovation (D).",
                 error_messages=dict.fromkeys(
@@ -145,6 +150,7 @@ class LiveAnswerForm(forms.Form):
                         "step": 1,
                         "class": "spectrum__range",
                         "data-show-value": "",
+                        **({"data-unplaced": "id_unplaced"} if "unplaced" in self.fields else {}),
                     }
                 ),
             )
@@ -156,6 +162,12 @@ class LiveAnswerForm(forms.Form):
             )
         field.label = "Your answer"
         self.fields["answer"] = field
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("unplaced"):
+            self.add_error("answer", "Move the slider to where you place it, then send.")
+        return cleaned
 
     @staticmethod
     def initial_for(poll: LivePoll, answer) -> dict:

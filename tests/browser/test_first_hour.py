@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from cases.demo.seed import DEMO_PASSWORD
 from cases.models import Cohort, Course, ItemKind, LiveSession, ModuleItem
-from tests.browser.conftest import DESKTOP, PHONE, assert_no_barriers, sign_in
+from tests.browser.conftest import DESKTOP, PHONE, assert_accessible, sign_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,7 +32,7 @@ def _walk(page: Page, paths: list[str]) -> None:
         for path in paths:
             response = page.goto(path)
             assert response.ok, f"{path}: {response.status}"
-            assert_no_barriers(page)
+            assert_accessible(page)
 
 
 def test_a_students_first_hour(page, demo):

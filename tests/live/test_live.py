@@ -168,6 +168,26 @@ def test_a_bad_answer_is_refused_next_to_the_field_keeping_the_text(world, sessi
     assert "Type a word or two." in response.content.decode()
 
 
+def test_a_spectrum_poll_starts_unplaced_and_an_unmoved_slider_is_no_answer(
+    world, session, client_for
+):
+    poll = _poll(session, kind="spectrum", options=[])
+    client = client_for("student")
+    page = client.get(reverse("cases:live_session", args=[session.pk])).content.decode()
+    assert 'name="unplaced"' in page and 'data-unplaced="id_unplaced"' in page
+    assert '<output id="spectrum-value-live"' in page and ">—</output>" in page
+    url = reverse("cases:live_answer", args=[session.pk])
+    refused = client.post(url, {"poll": poll.pk, "answer": "50", "unplaced": "on"})
+    assert "Move the slider to where you place it" in refused.content.decode()
+    assert not LiveAnswer.objects.exists()
+    client.post(url, {"poll": poll.pk, "answer": "72"})  # Moved: the script unticked it.
+    assert LiveAnswer.objects.get().value == 72
+    page = client.get(reverse("cases:live_session", args=[session.pk])).content.decode()
+    assert 'name="unplaced"' not in page  # Placed once: changing it needs no box.
+    client.post(url, {"poll": poll.pk, "answer": "40"})
+    assert LiveAnswer.objects.get().value == 40
+
+
 def test_each_kind_counts_its_answers(world, session):
     students = [world.users["student"], world.users["student_ta_elsewhere"]]
     cases = [
