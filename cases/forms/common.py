@@ -140,6 +140,11 @@ class KindFieldsMixin:
             if name in fields
         }
 
+    @property
+    def kind_is_chosen(self) -> bool:
+        # Templates cannot ask `form.kind`: that names the kind's field.
+        return self.kind is not None
+
     def kind_fields(self) -> list:
         return [self[name] for name in self.KIND_FIELDS.get(self.kind, ()) if name in self.fields]
 

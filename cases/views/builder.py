@@ -33,6 +33,16 @@ from cases.services import builder as services
 from cases.services.workspace.grading import rubric_rescore
 from cases.views.kinds import kind_form
 
+# Each kind's own settings page, where a new item of it is set up next (the other
+# kinds open on the item's page).
+SETTINGS_PAGES = {
+    ItemKind.QUIZ: "cases:quiz_settings",
+    ItemKind.DISCUSSION: "cases:discussion_settings",
+    ItemKind.STANCE_CHECK: "cases:stance_settings",
+    ItemKind.DECISION: "cases:decision_settings",
+}
+
+
 BUILDER = "cases/builder/course_builder.html"
 FORM_PAGE = "cases/builder/form_page.html"
 
@@ -54,13 +64,14 @@ def _module_list(request: HtmxHttpRequest, course: Course):
     return redirect("cases:course_builder", pk=course.pk)
 
 
-def _form_page(request, *, form, heading, submit_label, course=None, help="", status=200):
+def _form_page(request, *, form, heading, submit_label, course=None, help="", status=200, **extra):
     context = {
         "form": form,
         "heading": heading,
         "submit_label": submit_label,
         "course": course,
         "help": help,
+        **extra,
     }
     return render(request, FORM_PAGE, context, status=status)
 
@@ -215,7 +226,8 @@ def _teach_item(user, pk: int) -> ModuleItem:
 @require_http_methods(["GET", "POST"])
 def item_edit(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course change an item's title, instructions, grade
-    category and rubric."""
+    category and (for kinds a person grades) rubric. Its kind is fixed; its kind's own
+    content is on the kind's settings page, linked."""
     item = _teach_item(request.user, pk)
     form = ItemEditForm(request.POST or None, instance=item)
     if request.method == "POST" and form.is_valid():
@@ -224,12 +236,15 @@ def item_edit(request: HtmxHttpRequest, pk: int):
             rubric_rescore([item.pk])  # Levels already chosen now score on the new rubric.
         messages.success(request, "Item saved.")
         return redirect("cases:course_builder", pk=item.module.course_id)
+    settings = SETTINGS_PAGES.get(item.kind)
     return _form_page(
         request,
         form=form,
         heading=f"Edit “{item.title}”",
         submit_label="Save",
         course=item.module.course,
+        kind_label=item.get_kind_display(),
+        settings_url=reverse(settings, args=[item.pk]) if settings else "",
     )
 
 
@@ -293,15 +308,6 @@ def item_copy(request: HtmxHttpRequest, pk: int):
         course=course,
         help="Copies the settings (and a quiz's questions); never attempts, posts or grades.",
     )
-
-
-# Where a new item of each kind is set up next (the others open on their own page).
-SETTINGS_PAGES = {
-    ItemKind.QUIZ: "cases:quiz_settings",
-    ItemKind.DISCUSSION: "cases:discussion_settings",
-    ItemKind.STANCE_CHECK: "cases:stance_settings",
-    ItemKind.DECISION: "cases:decision_settings",
-}
 
 
 @vary_on_headers("HX-Request")
