@@ -63,8 +63,9 @@ def item_create(
     elif kind == ItemKind.STANCE_CHECK:
         StanceCheck.objects.create(item=item, statement=title)
     elif kind == ItemKind.DECISION:
-        # No stand-in prediction or follow-up: students may commit once they are written.
-        Decision.objects.create(item=item, question=title, options=["Yes", "No"])
+        # No stand-in options, prediction or follow-up: students may commit once they
+        # are written (`Decision.is_ready`).
+        Decision.objects.create(item=item, question=title, options=[])
     elif kind == ItemKind.DISCUSSION:
         Discussion.objects.create(item=item, case=case, prompt=prompt)
     elif kind == ItemKind.SPECTRUM:
