@@ -3,7 +3,7 @@
 from django import forms
 from django.db.models import Q
 
-from cases.forms.common import reject_html
+from cases.forms.common import KindFieldsMixin, reject_html
 from cases.models import (
     CaseStudy,
     Cohort,
@@ -59,25 +59,72 @@ class ModuleForm(forms.ModelForm):
         return reject_html(self.cleaned_data["summary"])
 
 
-class ItemCreateForm(forms.Form):
-    """A new case reading, quiz or discussion in one of the course's modules."""
+# What each kind of item is for, as the "What are you adding?" step says it.
+ITEM_KINDS = [
+    (ItemKind.CASE_READING, "Case reading", "Students read a case and mark it done."),
+    (ItemKind.QUIZ, "Quiz", "Questions from the course's bank, scored on submission."),
+    (ItemKind.DISCUSSION, "Discussion", "A thread on a prompt, citing a case's paragraphs."),
+    (
+        ItemKind.STANCE_CHECK,
+        "Stance check",
+        "Students agree or disagree with a statement before and after class.",
+    ),
+    (
+        ItemKind.DECISION,
+        "Decision point",
+        "Students commit to a choice and a prediction, then read what happened.",
+    ),
+    (ItemKind.SPECTRUM, "Spectrum exercise", "Students place companies along a scale."),
+    (ItemKind.LIVE_SESSION, "Live session", "A graded class meeting with polls and cold calls."),
+]
 
-    KINDS = [
-        (ItemKind.CASE_READING, "Case reading"),
-        (ItemKind.QUIZ, "Quiz"),
-        (ItemKind.DISCUSSION, "Discussion"),
-        (ItemKind.STANCE_CHECK, "Stance check (the title is the statement)"),
-        (ItemKind.DECISION, "Decision point (the title is the question)"),
-        (ItemKind.SPECTRUM, "Spectrum exercise"),
-        (ItemKind.LIVE_SESSION, "Live session (a graded class meeting)"),
-    ]
-    module = forms.ModelChoiceField(queryset=Module.objects.none())
-    kind = forms.ChoiceField(choices=KINDS)
+# A sentence shown with the kind's own fields, where the title has a special role.
+ITEM_KIND_NOTES = {
+    ItemKind.STANCE_CHECK: "The title is the statement students take a stance on.",
+    ItemKind.DECISION: "The title is the question students decide.",
+    ItemKind.QUIZ: "Its questions and rules are set on the next page.",
+    ItemKind.LIVE_SESSION: "Polls and the roster are prepared on the item's page.",
+}
+
+
+class ItemCreateForm(KindFieldsMixin, forms.Form):
+    """A new item of a kind chosen first, in one of the course's modules. Only the
+    chosen kind's fields (`KIND_FIELDS`) are shown and validated."""
+
+    KIND_FIELDS = {
+        ItemKind.CASE_READING: ("case",),
+        ItemKind.QUIZ: (),
+        ItemKind.DISCUSSION: ("case", "prompt"),
+        ItemKind.STANCE_CHECK: (),
+        ItemKind.DECISION: (),
+        ItemKind.SPECTRUM: ("spectrum_cases",),
+        ItemKind.LIVE_SESSION: (),
+    }
+    kind_fields_after = "module"
+
+    kind = forms.ChoiceField(
+        choices=[(kind, label) for kind, label, _ in ITEM_KINDS], label="What are you adding?"
+    )
     title = forms.CharField(max_length=200)
-    case = forms.ModelChoiceField(
+    module = forms.ModelChoiceField(queryset=Module.objects.none())
+    case = forms.ModelChoiceField(queryset=CaseStudy.objects.all(), required=False)
+    prompt = forms.CharField(
+        label="Prompt (Markdown)",
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "placeholder": "e.g. Argue from the case's evidence, citing paragraphs like ¶3.",
+            }
+        ),
+        help_text="What students answer. Shown above the thread.",
+        error_messages={"required": "Write the prompt students answer."},
+    )
+    spectrum_cases = forms.ModelMultipleChoiceField(
         queryset=CaseStudy.objects.all(),
         required=False,
-        help_text="Required for a reading; for a discussion, the case its ¶ citations refer to.",
+        label="Companies to place",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every case the course reads.",
     )
     cohorts = forms.ModelMultipleChoiceField(
         queryset=Cohort.objects.none(),
@@ -90,28 +137,46 @@ class ItemCreateForm(forms.Form):
         label="Due",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
-    spectrum_cases = forms.ModelMultipleChoiceField(
-        queryset=CaseStudy.objects.all(),
-        required=False,
-        label="Companies to place (spectrum exercise)",
-        widget=forms.CheckboxSelectMultiple,
-        help_text="None ticked: every case the course reads.",
-    )
 
-    def __init__(self, *args, course, **kwargs):
+    def __init__(self, *args, course, kind=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.keep_kind_fields(kind)
         self.fields["module"].queryset = course.modules.all()
         self.fields["cohorts"].queryset = course.cohorts.all()
-        self.fields["spectrum_cases"].queryset = CaseStudy.objects.only("title", "company")
+        if "spectrum_cases" in self.fields:
+            self.fields["spectrum_cases"].queryset = CaseStudy.objects.only("title", "company")
+        if self.kind == ItemKind.CASE_READING:
+            self.fields["case"].required = True
+            self.fields["case"].label = "Case to read"
+            self.fields["case"].error_messages["required"] = "Choose the case to read."
+        elif self.kind == ItemKind.DISCUSSION:
+            self.fields["case"].label = "Case it discusses (optional)"
+            self.fields["case"].help_text = "Its paragraphs can then be cited as ¶3."
 
-    def clean(self):
-        cleaned = super().clean()
-        if cleaned.get("kind") == ItemKind.CASE_READING and not cleaned.get("case"):
-            self.add_error("case", "Choose the case to read.")
-        return cleaned
+    @property
+    def kind_note(self) -> str:
+        return ITEM_KIND_NOTES.get(self.kind, "")
+
+    def clean_prompt(self):
+        return reject_html(self.cleaned_data["prompt"])
+
+
+# Kinds a person may grade with a rubric: a quiz scores itself (a person grades only
+# its short answers) and a reading is done or not.
+RUBRIC_KINDS = {
+    ItemKind.DISCUSSION,
+    ItemKind.STANCE_CHECK,
+    ItemKind.DECISION,
+    ItemKind.SPECTRUM,
+    ItemKind.LIVE_SESSION,
+}
 
 
 class ItemEditForm(forms.ModelForm):
+    """An item's common fields; its kind is fixed, and its kind's own content is set
+    on the kind's settings page. The rubric only for kinds a person grades (or an item
+    that has one already, so it can be taken off)."""
+
     class Meta:
         model = ModuleItem
         fields = ["title", "instructions", "grade_category", "rubric"]
@@ -123,6 +188,8 @@ class ItemEditForm(forms.ModelForm):
         course = self.instance.module.course
         self.fields["grade_category"].queryset = GradeCategory.objects.filter(course=course)
         self.fields["rubric"].queryset = Rubric.objects.filter(course=course)
+        if self.instance.kind not in RUBRIC_KINDS and not self.instance.rubric_id:
+            del self.fields["rubric"]
 
     def clean_instructions(self):
         return reject_html(self.cleaned_data["instructions"])

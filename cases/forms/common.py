@@ -82,3 +82,81 @@ def check_dates(form: forms.Form, cleaned: dict) -> dict:
     elif cutoff and due and cutoff < due:
         form.add_error("late_until", "The cut-off must not come before the due date.")
     return cleaned
+
+
+class KindFieldsMixin:
+    """A form whose fields depend on a kind chosen first (an item's, a question's).
+
+    `KIND_FIELDS` is the one definition of which fields belong to which kind: the
+    fields of the other kinds are dropped in `__init__`, so they are neither shown
+    nor validated, and the template puts the kind's own fields in one fragment
+    (`cases/forms/kind_form.html#kind-fields`) that htmx swaps when the kind changes.
+    Fields belonging to no kind are common to all and stay. The kind's own fields
+    are shown after the common field named `kind_fields_after`."""
+
+    KIND_FIELDS: dict[str, tuple[str, ...]] = {}
+    kind_fields_after = "title"
+    kind_note = ""
+
+    def switch_kind_by_htmx(self, url: str) -> None:
+        """Changing the kind fetches its fields from `url` (GET, with the kind and
+        what was typed in the current kind's fields: never the CSRF token)."""
+        if "kind" in self.fields:
+            self.fields["kind"].widget.attrs.update(
+                {
+                    "hx-get": url,
+                    "hx-trigger": "change",
+                    "hx-target": "#kind-fields",
+                    "hx-swap": "outerHTML",
+                    "hx-include": "#kind-fields",
+                }
+            )
+
+    def keep_kind_fields(self, kind: str | None) -> None:
+        self.kind = kind if kind in self.KIND_FIELDS else None
+        own = self.KIND_FIELDS.get(self.kind, ())
+        for name in set().union(*self.KIND_FIELDS.values()) - set(own):
+            self.fields.pop(name, None)
+
+    @classmethod
+    def chosen_kind(cls, *sources) -> str | None:
+        """The kind named in the first of the query dicts that names one we know."""
+        for source in sources:
+            kind = (source or {}).get("kind")
+            if kind in cls.KIND_FIELDS:
+                return kind
+        return None
+
+    @classmethod
+    def initial_from(cls, data) -> dict:
+        """What was typed (a QueryDict), as initial values: the kind is switched
+        without validating, so nothing typed is lost and no error shows yet."""
+        fields = cls.base_fields  # type: ignore[attr-defined]
+        return {
+            name: values
+            if isinstance(fields[name], forms.MultipleChoiceField | forms.ModelMultipleChoiceField)
+            else values[0]
+            for name, values in data.lists()
+            if name in fields
+        }
+
+    @property
+    def kind_is_chosen(self) -> bool:
+        # Templates cannot ask `form.kind`: that names the kind's field.
+        return self.kind is not None
+
+    def kind_fields(self) -> list:
+        return [self[name] for name in self.KIND_FIELDS.get(self.kind, ()) if name in self.fields]
+
+    def _common(self) -> list:
+        every = set().union(*self.KIND_FIELDS.values())
+        return [field for field in self if field.name not in every and field.name != "kind"]
+
+    def leading_fields(self) -> list:
+        common = self._common()
+        names = [field.name for field in common]
+        cut = names.index(self.kind_fields_after) + 1 if self.kind_fields_after in names else 0
+        return common[:cut]
+
+    def trailing_fields(self) -> list:
+        return self._common()[len(self.leading_fields()) :]

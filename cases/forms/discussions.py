@@ -34,7 +34,14 @@ class DiscussionSettingsForm(forms.ModelForm):
             "closes_at",
         ]
         widgets = {
-            "prompt": forms.Textarea(attrs={"rows": 5}),
+            "prompt": forms.Textarea(
+                attrs={
+                    "rows": 5,
+                    "placeholder": (
+                        "e.g. Argue from the case's evidence, citing paragraphs like ¶3."
+                    ),
+                }
+            ),
             "first_post_due_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
             "replies_due_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
             "closes_at": forms.DateTimeInput(attrs={"type": "datetime-local"}),
@@ -45,6 +52,7 @@ class DiscussionSettingsForm(forms.ModelForm):
             "replies_due_at": "Replies to classmates due",
             "closes_at": "Closes for posting",
         }
+        error_messages = {"prompt": {"required": "Write the prompt students answer."}}
 
     def clean(self):
         cleaned = super().clean()

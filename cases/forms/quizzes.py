@@ -4,7 +4,7 @@ settings, and a person's grade on a short answer."""
 from django import forms
 from django.core.validators import MaxValueValidator
 
-from cases.forms.common import TextUploadForm, reject_html
+from cases.forms.common import KindFieldsMixin, TextUploadForm, reject_html
 from cases.gift import GiftError, GiftQuestion, _parse_body, escape
 from cases.models import (
     CHOICE_KINDS,
@@ -31,22 +31,54 @@ CHOICE_HELP = (
 )
 
 
-class QuestionForm(forms.ModelForm):
+class QuestionForm(KindFieldsMixin, forms.ModelForm):
+    """A question of a kind chosen first: only that kind's answer fields
+    (`KIND_FIELDS`) are shown and validated. Editing keeps the kind: the answers
+    already given were given to it."""
+
+    KIND_FIELDS = {
+        QuestionKind.SINGLE: ("choices_text", "points"),
+        QuestionKind.MULTIPLE: ("choices_text", "points"),
+        QuestionKind.TRUE_FALSE: ("true_false_answer", "points"),
+        QuestionKind.NUMERIC: ("numeric_answer", "numeric_tolerance", "points"),
+        QuestionKind.SHORT_TEXT: ("points",),
+        QuestionKind.LIKERT: (),  # Recorded, never scored: no points.
+        QuestionKind.SPECTRUM: (
+            "spectrum_target",
+            "spectrum_graded",
+            "spectrum_tolerance",
+            "points",
+        ),
+    }
+    KIND_NOTES = {
+        QuestionKind.SHORT_TEXT: "A person grades each answer.",
+        QuestionKind.LIKERT: (
+            "Students answer from “Strongly disagree” to “Strongly agree”; recorded, never scored."
+        ),
+    }
+    kind_fields_after = "text"
+
     new_category = forms.CharField(
         required=False, max_length=200, label="…or a new category", help_text="Optional."
     )
     true_false_answer = forms.TypedChoiceField(
-        required=False,
-        label="Right answer (true/false questions)",
+        label="Right answer",
         choices=[("", "—"), ("true", "True"), ("false", "False")],
         coerce=lambda v: v == "true",
         empty_value=None,
+        error_messages={"required": "Say whether the statement is true or false."},
     )
     choices_text = forms.CharField(
-        required=False,
-        label="Answers (choice questions)",
+        label="Answers",
         help_text=CHOICE_HELP,
-        widget=forms.Textarea(attrs={"rows": 6, "class": "textarea--mono"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 6,
+                "class": "textarea--mono",
+                "placeholder": "=Right answer\n~Wrong answer",
+            }
+        ),
+        error_messages={"required": "Give at least two answers, one a line."},
     )
 
     class Meta:
@@ -70,11 +102,13 @@ class QuestionForm(forms.ModelForm):
             "feedback": forms.Textarea(attrs={"rows": 3}),
         }
         labels = {
-            "numeric_answer": "Right answer (numeric questions)",
+            "kind": "Kind of question",
+            "numeric_answer": "Right answer",
             "numeric_tolerance": "Accepted either side of it",
-            "spectrum_target": "Target placement, 0 to 100 (spectrum questions)",
-            "spectrum_graded": "Grade spectrum answers by distance to the target",
+            "spectrum_target": "Target placement, 0 to 100",
+            "spectrum_graded": "Grade answers by distance to the target",
         }
+        error_messages = {"numeric_answer": {"required": "Give the right number."}}
 
     field_order = [
         "kind",
@@ -87,9 +121,15 @@ class QuestionForm(forms.ModelForm):
         "points",
     ]
 
-    def __init__(self, *args, course, **kwargs):
+    def __init__(self, *args, course, kind=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.course = course
+        if self.instance.pk:
+            kind = self.instance.kind
+            del self.fields["kind"]
+        self.keep_kind_fields(kind)
+        if "numeric_answer" in self.fields:
+            self.fields["numeric_answer"].required = True
         self.fields["category"].queryset = QuestionCategory.objects.filter(course=course)
         if self.instance.pk and not self.is_bound:
             self.initial["choices_text"] = "\n".join(
@@ -100,22 +140,21 @@ class QuestionForm(forms.ModelForm):
                     "true" if self.instance.true_false_answer else "false"
                 )
 
+    @property
+    def kind_note(self) -> str:
+        return self.KIND_NOTES.get(self.kind, "")
+
     def clean(self):
         cleaned = super().clean()
-        kind = cleaned.get("kind")
         for name in ["title", "text", "feedback"]:
             try:
                 reject_html(cleaned.get(name, ""))
             except forms.ValidationError as error:
                 self.add_error(name, error)
-        if kind in CHOICE_KINDS:
-            self._clean_choices(kind, cleaned.get("choices_text", ""))
-        elif kind == QuestionKind.NUMERIC and cleaned.get("numeric_answer") is None:
-            self.add_error("numeric_answer", "Give the right number.")
-        elif kind == QuestionKind.TRUE_FALSE and cleaned.get("true_false_answer") is None:
-            self.add_error("true_false_answer", "Say whether the statement is true or false.")
+        if self.kind in CHOICE_KINDS and cleaned.get("choices_text"):
+            self._clean_choices(self.kind, cleaned["choices_text"])
         elif (
-            kind == QuestionKind.SPECTRUM
+            self.kind == QuestionKind.SPECTRUM
             and cleaned.get("spectrum_graded")
             and cleaned.get("spectrum_target") is None
         ):
@@ -146,7 +185,7 @@ class QuestionForm(forms.ModelForm):
 
     def choices(self) -> list | None:
         """The parsed answers of a choice question (None for other kinds)."""
-        if self.cleaned_data.get("kind") in CHOICE_KINDS:
+        if self.kind in CHOICE_KINDS:
             return self.parsed_choices
         return None
 

@@ -87,8 +87,11 @@ class DecisionCommitForm(forms.Form):
 class DecisionSettingsForm(forms.ModelForm):
     options_text = forms.CharField(
         label="Options",
-        widget=forms.Textarea(attrs={"rows": 3}),
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "e.g.\nLicense the design\nBuild its own lab"}
+        ),
         help_text="One per line, at least two.",
+        error_messages={"required": "Give at least two options, one per line."},
     )
 
     class Meta:

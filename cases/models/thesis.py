@@ -117,9 +117,9 @@ class Decision(models.Model):
 
     @property
     def is_ready(self) -> bool:
-        """Students may commit once the instructor has written the prediction and the
-        follow-up; until then the page says it is being prepared."""
-        return bool(self.prediction.strip() and self.follow_up.strip())
+        """Students may commit once the instructor has written the options, the
+        prediction and the follow-up; until then the page says it is being prepared."""
+        return bool(len(self.options) >= 2 and self.prediction.strip() and self.follow_up.strip())
 
 
 class DecisionCommit(models.Model):

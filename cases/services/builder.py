@@ -41,11 +41,13 @@ def item_create(
     cohorts=(),
     due_at=None,
     spectrum_cases=None,
+    prompt: str = "",
 ) -> ModuleItem:
     """Add an item at the end of the module with its kind's content, filed in the grade
     category for its kind (when the course has it), and give it to the cohorts (with
     one due date) so their students see it; they are notified (or, for a cohort whose
-    assignment opens later, when it opens)."""
+    assignment opens later, when it opens). A discussion gets the prompt given: no
+    stand-in text that could be published unchanged (its settings form requires one)."""
     last = module.items.aggregate(last=Max("position"))["last"] or 0
     item = ModuleItem.objects.create(
         module=module,
@@ -61,10 +63,10 @@ def item_create(
     elif kind == ItemKind.STANCE_CHECK:
         StanceCheck.objects.create(item=item, statement=title)
     elif kind == ItemKind.DECISION:
-        # No stand-in prediction or follow-up: students may commit once they are written.
-        Decision.objects.create(item=item, question=title, options=["Yes", "No"])
+        # No stand-in options, prediction or follow-up: students may commit once they
+        # are written (`Decision.is_ready`).
+        Decision.objects.create(item=item, question=title, options=[])
     elif kind == ItemKind.DISCUSSION:
-        prompt = "Argue from the case's evidence, citing paragraphs like ¶3."
         Discussion.objects.create(item=item, case=case, prompt=prompt)
     elif kind == ItemKind.SPECTRUM:
         spectrum_create(item=item, cases=spectrum_cases)

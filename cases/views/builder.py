@@ -6,10 +6,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.builder import (
+    ITEM_KINDS,
     CourseDuplicateForm,
     CourseForm,
     ItemCopyForm,
@@ -29,6 +31,17 @@ from cases.permissions import (
 )
 from cases.services import builder as services
 from cases.services.workspace.grading import rubric_rescore
+from cases.views.kinds import kind_form
+
+# Each kind's own settings page, where a new item of it is set up next (the other
+# kinds open on the item's page).
+SETTINGS_PAGES = {
+    ItemKind.QUIZ: "cases:quiz_settings",
+    ItemKind.DISCUSSION: "cases:discussion_settings",
+    ItemKind.STANCE_CHECK: "cases:stance_settings",
+    ItemKind.DECISION: "cases:decision_settings",
+}
+
 
 BUILDER = "cases/builder/course_builder.html"
 FORM_PAGE = "cases/builder/form_page.html"
@@ -51,13 +64,14 @@ def _module_list(request: HtmxHttpRequest, course: Course):
     return redirect("cases:course_builder", pk=course.pk)
 
 
-def _form_page(request, *, form, heading, submit_label, course=None, help="", status=200):
+def _form_page(request, *, form, heading, submit_label, course=None, help="", status=200, **extra):
     context = {
         "form": form,
         "heading": heading,
         "submit_label": submit_label,
         "course": course,
         "help": help,
+        **extra,
     }
     return render(request, FORM_PAGE, context, status=status)
 
@@ -212,7 +226,8 @@ def _teach_item(user, pk: int) -> ModuleItem:
 @require_http_methods(["GET", "POST"])
 def item_edit(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course change an item's title, instructions, grade
-    category and rubric."""
+    category and (for kinds a person grades) rubric. Its kind is fixed; its kind's own
+    content is on the kind's settings page, linked."""
     item = _teach_item(request.user, pk)
     form = ItemEditForm(request.POST or None, instance=item)
     if request.method == "POST" and form.is_valid():
@@ -221,12 +236,15 @@ def item_edit(request: HtmxHttpRequest, pk: int):
             rubric_rescore([item.pk])  # Levels already chosen now score on the new rubric.
         messages.success(request, "Item saved.")
         return redirect("cases:course_builder", pk=item.module.course_id)
+    settings = SETTINGS_PAGES.get(item.kind)
     return _form_page(
         request,
         form=form,
         heading=f"Edit “{item.title}”",
         submit_label="Save",
         course=item.module.course,
+        kind_label=item.get_kind_display(),
+        settings_url=reverse(settings, args=[item.pk]) if settings else "",
     )
 
 
@@ -292,34 +310,35 @@ def item_copy(request: HtmxHttpRequest, pk: int):
     )
 
 
+@vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 def item_create(request: HtmxHttpRequest, pk: int):
-    """Instructors and admins of the course add a case reading, quiz or discussion to a
-    module and give it to cohorts. A quiz or thread then opens on its settings page."""
+    """Instructors and admins of the course add an item to a module and give it to
+    cohorts: first its kind ("What are you adding?"), then only that kind's fields.
+    A quiz, thread, stance check or decision then opens on its settings page."""
     course, access = access_course(request.user, pk)
     if not access.can_teach:
         raise PermissionDenied
-    form = ItemCreateForm(request.POST or None, course=course)
-    if request.method == "POST" and form.is_valid():
+    url = reverse("cases:item_create", args=[course.pk])
+    form, fragment = kind_form(request, ItemCreateForm, url=url, course=course)
+    if fragment is not None:
+        return fragment
+    if form.is_bound and form.is_valid():
         data = form.cleaned_data
         item = services.item_create(
             module=data["module"],
             kind=data["kind"],
             title=data["title"],
-            case=data["case"],
+            case=data.get("case"),
             cohorts=data["cohorts"],
             due_at=data["due_at"],
-            spectrum_cases=data["spectrum_cases"],
+            spectrum_cases=data.get("spectrum_cases"),
+            prompt=data.get("prompt", ""),
         )
         messages.success(request, f"Added “{item.title}”.")
-        next_page = {
-            ItemKind.QUIZ: "cases:quiz_settings",
-            ItemKind.DISCUSSION: "cases:discussion_settings",
-            ItemKind.STANCE_CHECK: "cases:stance_settings",
-            ItemKind.DECISION: "cases:decision_settings",
-        }.get(item.kind, "cases:item_detail")
-        return redirect(next_page, pk=item.pk)
-    return render(request, "cases/builder/item_form.html", {"form": form, "course": course})
+        return redirect(SETTINGS_PAGES.get(item.kind, "cases:item_detail"), pk=item.pk)
+    context = {"form": form, "course": course, "kinds": ITEM_KINDS}
+    return render(request, "cases/builder/item_form.html", context)
 
 
 # Dashboards --------------------------------------------------------------------------

@@ -199,3 +199,10 @@
     }
   });
 })();
+
+(function () {
+  // Kind-first forms: with htmx, changing the kind fetches its fields at once, so the
+  // no-script "Show its fields" button is not needed.
+  if (!window.htmx) return;
+  document.querySelectorAll("[data-without-script]").forEach((el) => { el.hidden = true; });
+})();

@@ -141,10 +141,13 @@ def test_a_new_decision_point_ships_placeholders_not_values_and_opens_once_writt
     )  # fmt: skip
     assert response.status_code == 302
     decision = Decision.objects.get()
-    assert (decision.prediction, decision.follow_up) == ("", "")
+    assert (decision.options, decision.prediction, decision.follow_up) == ([], "", "")
     settings_url = reverse("cases:decision_settings", args=[decision.item.pk])
     form = client_for("instructor").get(settings_url).content.decode()
     assert 'placeholder="e.g. The venture will open its own research lab' in form
+    # No stand-in options either ("Yes" and "No" were): a placeholder, the box empty.
+    assert 'placeholder="e.g.\nLicense the design' in form
+    assert 'id="id_options_text">\n</textarea>' in form
     assert 'value="Write' not in form and "Write what happened next.</textarea>" not in form
 
     # The student finds it not open yet, and a commit is refused.

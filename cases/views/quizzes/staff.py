@@ -8,7 +8,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.quizzes import GiftImportForm, QuestionForm, QuizSettingsForm
 from cases.gift import GiftError, export_gift
@@ -19,6 +21,7 @@ from cases.models import (
     AttemptState,
     Question,
     QuestionCategory,
+    QuestionKind,
     quiz_grade,
 )
 from cases.permissions import (
@@ -27,6 +30,7 @@ from cases.permissions import (
     course_to_teach,
 )
 from cases.services import quizzes as services
+from cases.views.kinds import kind_form
 
 
 @require_GET
@@ -48,19 +52,26 @@ def question_list(request: HtmxHttpRequest, pk: int):
 
 
 def _question_form_response(request, form, course, question=None):
-    return render(
-        request,
-        "cases/quizzes/question_form.html",
-        {"form": form, "course": course, "question": question},
-    )
+    context = {
+        "form": form,
+        "course": course,
+        "question": question,
+        "kinds": QuestionKind.choices,
+    }
+    return render(request, "cases/quizzes/question_form.html", context)
 
 
+@vary_on_headers("HX-Request")
 @require_http_methods(["GET", "POST"])
 def question_create(request: HtmxHttpRequest, pk: int):
-    """Instructors and admins add a question to the course's bank."""
+    """Instructors and admins add a question to the course's bank: its kind first,
+    then only that kind's fields."""
     course, _access = course_to_teach(request.user, pk)
-    form = QuestionForm(request.POST or None, course=course)
-    if request.method == "POST" and form.is_valid():
+    url = reverse("cases:question_create", args=[course.pk])
+    form, fragment = kind_form(request, QuestionForm, url=url, course=course)
+    if fragment is not None:
+        return fragment
+    if form.is_bound and form.is_valid():
         question = services.question_save(
             question=form.save(commit=False),
             course=course,
@@ -74,8 +85,9 @@ def question_create(request: HtmxHttpRequest, pk: int):
 
 @require_http_methods(["GET", "POST"])
 def question_edit(request: HtmxHttpRequest, pk: int):
-    """Instructors and admins of the question's course edit it. Saving a changed answer
-    key regrades every submitted attempt that holds the question."""
+    """Instructors and admins of the question's course edit it (its kind stays: the
+    answers given were given to it). Saving a changed answer key regrades every
+    submitted attempt that holds the question."""
     question, _access = access_question(request.user, pk)
     form = QuestionForm(request.POST or None, instance=question, course=question.course)
     if request.method == "POST" and form.is_valid():
