@@ -36,6 +36,7 @@ PAGE_SIZE = 50
 def _gradebook_url(
     course_pk: int, cohort: int | None = None, page: int | None = None, view: str = ""
 ) -> str:
+    page = page if page and page > 1 else None  # The first page is the plain address.
     query = {k: v for k, v in {"cohort": cohort, "page": page, "view": view}.items() if v}
     url = reverse("cases:gradebook", args=[course_pk])
     return f"{url}?{urlencode(query)}" if query else url
