@@ -444,9 +444,7 @@ def _row_total(html: str, student) -> str:
     return match.group(1)
 
 
-def test_the_category_view_shows_each_category_and_the_same_total_as_the_grid(
-    graded, client_for
-):
+def test_the_category_view_shows_each_category_and_the_same_total_as_the_grid(graded, client_for):
     client = client_for("instructor")
     url = reverse("cases:gradebook", args=[graded.course.pk])
     student = graded.users["student"]
