@@ -56,7 +56,40 @@ def _panel_context(user, course, access, student_id: int, item_id: int) -> dict:
             late=handed_in_late(work, assignment),
             points=work_points(work, assignment, rubric_max),
         )
-    return {"student": student, "item": item, "cell": cell, **student_work(course, student, item)}
+    return {
+        "student": student,
+        "item": item,
+        "cell": cell,
+        "feedback": work.feedback if work else "",
+        **student_work(course, student, item),
+    }
+
+
+def _panel_from_matrix(matrix, course, student_id: int, item_id: int) -> dict | None:
+    """The side panel from the page's own matrix when the student is on this page and
+    the item one of its columns (the matrix holds only students the user may grade), so
+    opening the tracker with a panel costs the panel's own work and little more. None
+    otherwise: `_panel_context` then looks them up and checks access."""
+    for row in matrix.rows:
+        if row.student.pk != student_id:
+            continue
+        for cell in row.cells:
+            if cell.item.pk == item_id and cell.assignment is not None:
+                feedback = ""
+                if cell.work is not None:
+                    feedback = (
+                        Work.objects.filter(item_id=item_id, user_id=student_id)
+                        .values_list("feedback", flat=True)
+                        .first()
+                    )
+                return {
+                    "student": row.student,
+                    "item": cell.item,
+                    "cell": cell,
+                    "feedback": feedback or "",
+                    **student_work(course, row.student, cell.item),
+                }
+    return None
 
 
 @require_GET
@@ -126,7 +159,9 @@ def tracker(request: HtmxHttpRequest, pk: int):
         "etag": etag,
     }
     if not partial and all(panel_ids):
-        context["panel"] = _panel_context(request.user, course, access, *panel_ids)
+        context["panel"] = _panel_from_matrix(matrix, course, *panel_ids) or _panel_context(
+            request.user, course, access, *panel_ids
+        )
     template = "cases/workspace/tracker.html" + ("#tracker-matrix" if partial else "")
     response = render(request, template, context)
     if etag:  # A poll revalidates; the page itself is private, no-store by default.
