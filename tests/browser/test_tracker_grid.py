@@ -87,3 +87,20 @@ def test_the_tracker_fits_a_phone(open_as, wide):
     page.goto(reverse("cases:tracker", args=[wide.course.pk]) + "?view=compact")
     assert_accessible(page)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_the_gradebook_total_is_in_view_and_the_category_view_passes_axe(open_as, wide):
+    page = open_as("instructor")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(reverse("cases:gradebook", args=[wide.course.pk]))
+    # 28 items are far wider than the page, yet the total is in view without scrolling.
+    wrap = page.locator("#gradebook-table")
+    assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")
+    total = page.locator("thead th.gradebook__total")
+    box, frame = total.bounding_box(), wrap.bounding_box()
+    assert box["x"] + box["width"] <= frame["x"] + frame["width"] + 1
+    assert page.evaluate(TOP_CELL, [box["x"] + 8, box["y"] + box["height"] / 2]) == "Total"
+    page.get_by_role("link", name="Category totals").click()
+    expect(page.locator(".gradebook--categories")).to_be_visible()
+    assert "view=categories" in page.url
+    assert_accessible(page)
