@@ -776,3 +776,35 @@ def test_htmx_request_gets_the_same_answer(name, role, world, client_for):
         assert response.status_code == expected, (name, role)
     if role != "anonymous":
         assert_kept_private(response, name)
+
+
+# Query parameters that open more of a page than its plain address: each role gets the
+# same answer as for the page itself (an htmx request too).
+VARIANTS = {
+    "tracker, compact, with a student's panel open": (
+        lambda w: (
+            reverse("cases:tracker", args=[w.course.pk])
+            + f"?view=compact&student={w.users['student'].pk}&item={w.quiz.item.pk}"
+        ),
+        COURSE_GRADERS,
+    ),
+    "gradebook, category totals": (
+        lambda w: reverse("cases:gradebook", args=[w.course.pk]) + "?view=categories",
+        COURSE_GRADERS,
+    ),
+}
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_page_variants_get_the_pages_answer(name, role, htmx, world, client_for):
+    url, expected = VARIANTS[name]
+    headers = {"HX-Request": "true"} if htmx else {}
+    response = client_for(role).get(url(world), headers=headers)
+    if role == "anonymous" and htmx:
+        assert "/login/?next=" in response["HX-Redirect"]
+    else:
+        assert response.status_code == expected[role], (name, role)
+    if role != "anonymous":
+        assert_kept_private(response, name)

@@ -33,8 +33,11 @@ from cases.services.workspace.matrix import course_matrix, course_version, stude
 PAGE_SIZE = 50
 
 
-def _gradebook_url(course_pk: int, cohort: int | None = None, page: int | None = None) -> str:
-    query = {k: v for k, v in {"cohort": cohort, "page": page}.items() if v}
+def _gradebook_url(
+    course_pk: int, cohort: int | None = None, page: int | None = None, view: str = ""
+) -> str:
+    page = page if page and page > 1 else None  # The first page is the plain address.
+    query = {k: v for k, v in {"cohort": cohort, "page": page, "view": view}.items() if v}
     url = reverse("cases:gradebook", args=[course_pk])
     return f"{url}?{urlencode(query)}" if query else url
 
@@ -58,6 +61,9 @@ def gradebook(request: HtmxHttpRequest, pk: int):
     course, access = course_to_grade(request.user, pk)
     cohort_id = parse_int(request.GET.get("cohort"), low=1)
     page = parse_int(request.GET.get("page"), low=1) or 1
+    # "categories": a column per category and the total (the same `row_grades`), not
+    # a column per item.
+    view = "categories" if request.GET.get("view") == "categories" else ""
     # The table polls every 15 seconds, carrying the version it shows: an unchanged
     # course answers 204 (htmx swaps nothing) after one query. Not a 304: grade pages
     # are never stored, so the browser cannot revalidate them.
@@ -95,12 +101,15 @@ def gradebook(request: HtmxHttpRequest, pk: int):
         "releases": releases,
         "release_cohorts": release_cohorts,
         "has_uncategorised": any(g.category is None for g in groups),
-        "previous_url": _gradebook_url(course.pk, cohort_id, matrix.page - 1)
+        "previous_url": _gradebook_url(course.pk, cohort_id, matrix.page - 1, view)
         if matrix.page > 1
         else "",
-        "next_url": _gradebook_url(course.pk, cohort_id, matrix.page + 1)
+        "next_url": _gradebook_url(course.pk, cohort_id, matrix.page + 1, view)
         if matrix.page < matrix.pages
         else "",
+        "view": view,
+        "grid_url": _gradebook_url(course.pk, cohort_id, matrix.page),
+        "categories_url": _gradebook_url(course.pk, cohort_id, matrix.page, "categories"),
         "back_query": urlencode({"cohort": cohort_id or "", "page": matrix.page}),
         "Status": WorkStatus,
         "nav_teaches": True,  # Graders teach or are admins: saves the navigation's query.

@@ -72,6 +72,10 @@ PAGES = [
         "instructor",
         lambda w: reverse("cases:gradebook", args=[w["course"].pk]) + f"?cohort={w['cohort'].pk}",
     ),
+    (
+        "instructor",
+        lambda w: reverse("cases:gradebook", args=[w["course"].pk]) + "?view=categories",
+    ),
     ("student", lambda w: reverse("cases:student_grades", args=[w["course"].pk])),
 ]
 

@@ -429,3 +429,68 @@ def test_the_gradebook_table_polls_and_an_unchanged_course_answers_204(world, cl
     changed = client.get(url, {"poll": "1", "known": known}, headers=htmx)
     assert changed.status_code == 200
     assert f"known={known}" not in changed.content.decode()
+
+
+def _student_row(html: str, student) -> str:
+    match = re.search(rf'<tr id="student-{student.pk}"[^>]*>(.*?)</tr>', html, re.S)
+    assert match, f"no row for {student}"
+    return match.group(1)
+
+
+def _row_total(html: str, student) -> str:
+    row = _student_row(html, student)
+    match = re.search(r'class="gradebook__percent gradebook__total">([^<]*)</td>', row)
+    assert match
+    return match.group(1)
+
+
+def test_the_category_view_shows_each_category_and_the_same_total_as_the_grid(graded, client_for):
+    client = client_for("instructor")
+    url = reverse("cases:gradebook", args=[graded.course.pk])
+    student = graded.users["student"]
+    grid = client.get(url).content.decode()
+    # The grid links to the category view and marks itself as the one shown.
+    assert 'aria-current="page">Every item</a>' in grid
+    assert f'href="{url}?view=categories"' in grid
+    categories = client.get(url, {"view": "categories"}).content.decode()
+    assert 'aria-current="page">Category totals</a>' in categories
+    row = _student_row(categories, student)
+    # One cell per category (Quizzes, Discussions, Uncategorised) and the total; no items.
+    assert row.count("<td") == 4
+    assert "80.0%" in row and "50.0%" in row
+    assert _row_total(categories, student) == _row_total(grid, student) == "68.0%"
+    assert _grade_url(graded) not in categories  # Per-item cells are the grid's.
+    # The instructor changes the quizzes' weight: both views follow, and still agree.
+    quizzes = graded.course.grade_categories.get(name="Quizzes")
+    talk = graded.course.grade_categories.get(name="Discussions")
+    quizzes.weight = Decimal(20)
+    settings_url = reverse("cases:grade_categories", args=[graded.course.pk])
+    data = _formset_data([quizzes, talk]) | {"categories-TOTAL_FORMS": "2"}  # No new one.
+    assert client.post(settings_url, data).status_code == 302
+    grid = client.get(url).content.decode()
+    categories = client.get(url, {"view": "categories"}).content.decode()
+    # 0.2 * 80 + 0.4 * 50, over 0.6.
+    assert _row_total(categories, student) == _row_total(grid, student) == "60.0%"
+    assert "20%" in categories
+
+
+def test_the_category_view_is_kept_by_the_cohort_filter_paging_and_polling(world, client_for):
+    second = Cohort.objects.create(name="Section Z")
+    world.course.cohorts.add(second)
+    for n in range(51):
+        MembershipFactory(cohort=second, user=UserFactory(username=f"z{n:02d}"))
+    Assignment.objects.create(item=world.quiz.item, cohort=second)
+    client = client_for("instructor")
+    url = reverse("cases:gradebook", args=[world.course.pk])
+    html = client.get(url, {"view": "categories"}).content.decode()
+    assert '<input type="hidden" name="view" value="categories">' in html
+    assert "page=2&amp;view=categories" in html  # Next page.
+    assert "poll=1&amp;view=categories" in html
+    page_two = client.get(url, {"view": "categories", "page": "2"}).content.decode()
+    assert 'aria-current="page">Category totals</a>' in page_two
+    assert "page 2 of 2" in page_two
+    poll = client.get(
+        url, {"view": "categories", "poll": "1"}, headers={"HX-Request": "true"}
+    ).content.decode()
+    assert "gradebook--categories" in poll and "<html" not in poll
+    assert "gradebook--categories" not in client.get(url).content.decode()

@@ -68,7 +68,10 @@ def _shown(html: str, item_id: int) -> str | None:
 
 
 def _tracker_status(html: str, student: User, item_id: int) -> str:
-    cell = re.search(rf'cell--(\w+)"><a href="[^"]*students/{student.pk}/items/{item_id}/"', html)
+    # A cell links to the tracker with its panel open: ...?page=1&student=<pk>&item=<pk>.
+    cell = re.search(
+        rf'cell--(\w+)"><a href="[^"]*[?;]student={student.pk}&amp;item={item_id}"', html
+    )
     return cell.group(1)
 
 

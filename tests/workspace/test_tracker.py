@@ -24,6 +24,7 @@ from cases.models import (
 )
 from cases.services.discussions import post_create
 from cases.services.readings import reading_mark_done
+from cases.views.workspace import tracker as tracker_views
 from tests.factories import (
     CohortFactory,
     CourseFactory,
@@ -101,6 +102,88 @@ def test_the_side_panel_shows_the_students_work(world, client_for):
     assert "Attempt 1: In progress" in fragment
     page = client.get(url).content.decode()
     assert "<html" in page and "Attempt 1" in page
+
+
+def test_the_compact_view_shows_named_symbols_and_stays_on_when_paging(
+    world, client_for, monkeypatch
+):
+    monkeypatch.setattr(tracker_views, "TRACKER_PAGE_SIZE", 1)  # Two students: two pages.
+    client = client_for("instructor")
+    full = _tracker(client, world).content.decode()
+    assert "matrix--compact" not in full and "Symbols</h2>" not in full
+    compact_url = re.search(r'<a href="([^"]*view=compact[^"]*)">Compact symbols', full)[1]
+    html = client.get(compact_url.replace("&amp;", "&")).content.decode()
+    assert "matrix--compact" in html
+    assert 'aria-current="page">Compact symbols</a>' in html
+    # The legend names every symbol; a cell's symbol is hidden, its name is not.
+    legend = html[html.index("Symbols</h2>") : html.index("</section>")]
+    for status in WorkStatus:
+        assert status.label in legend
+    assert "Handed in late" in legend
+    # Paging, the filter form, cells' panels and the poll keep the compact view.
+    next_url = re.search(r'<a href="\?([^"]*)" rel="next"', html)[1].replace("&amp;", "&")
+    assert "view=compact" in next_url and "page=2" in next_url
+    assert '<input type="hidden" name="view" value="compact">' in html
+    poll = re.search(r'id="tracker-matrix"[^>]*hx-get="([^"]*)"', html)[1]
+    assert "view=compact" in poll
+    page_two = _tracker(client, world, view="compact", page="2").content.decode()
+    assert "matrix--compact" in page_two and "Page 2 of 2" in page_two
+    both = html + page_two  # The student with an open quiz attempt is on one of them.
+    assert '<span aria-hidden="true">◐</span><span class="visually-hidden">In progress' in both
+    assert 'title="In progress"' in both
+    cells = re.findall(r'<td class="cell[^"]*"><a href="([^"]*)"', page_two)
+    assert cells and all("view=compact" in href and "page=2" in href for href in cells)
+    fragment = client.get(poll.replace("&amp;", "&"), headers={"HX-Request": "true"})
+    assert "matrix--compact" in fragment.content.decode()
+    # The full view's poll is another version of the matrix, not a 304 of this one.
+    plain = client.get(
+        reverse("cases:tracker", args=[world.course.pk]),
+        {"page": "1"},
+        headers={"HX-Request": "true", "If-None-Match": fragment["ETag"]},
+    )
+    assert plain.status_code == 200 and "matrix--compact" not in plain.content.decode()
+    # Back to full labels.
+    full_url = re.search(r'<a href="([^"]*)">Full labels', html)[1]
+    back = client.get(full_url).content.decode()
+    assert 'aria-current="page">Full labels</a>' in back and "matrix--compact" not in back
+
+
+def test_the_side_panel_has_an_address_that_opens_it_with_the_page(world, client_for):
+    client = client_for("instructor")
+    student, item = world.users["student"], world.quiz.item
+    html = _tracker(client, world, cohort=world.course.cohorts.get().pk).content.decode()
+    assert "Choose a cell to see" in html
+    # The student's quiz cell links to the tracker with the panel open; htmx fetches only
+    # the panel and shows that same address.
+    cell = re.search(
+        rf'<a href="([^"]*student={student.pk}&amp;item={item.pk})" hx-get="([^"]*)"'
+        rf' hx-push-url="([^"]*)"',
+        html,
+    )
+    href, fragment_url, pushed = cell.groups()
+    assert pushed == href and "cohort=" in href  # The filters are kept.
+    fragment = client.get(fragment_url, headers={"HX-Request": "true"}).content.decode()
+    assert fragment.strip().startswith('<aside id="work-panel"')
+    # Opened directly (a link, a reload, no script): the tracker with that panel open.
+    page = client.get(href.replace("&amp;", "&")).content.decode()
+    assert "Choose a cell to see" not in page
+    assert "Response tracker</h1>" in page
+    panel = page[page.index('<aside id="work-panel"') :]
+    assert student.get_full_name() in panel and item.title in panel
+    assert "Attempt 1: In progress" in panel
+    # The same address for another item: that one, still the same student.
+    other = _tracker(client, world, student=student.pk, item=world.discussion.item.pk)
+    assert world.discussion.item.title in other.content.decode().split('id="work-panel"')[1]
+    # A student the user may not grade, or an item of another course: not found.
+    ta_client = client_for("ta")
+    assert _tracker(ta_client, world, student=student.pk, item=item.pk).status_code == 200
+    outsider = world.users["other_student"]
+    assert _tracker(client, world, student=outsider.pk, item=item.pk).status_code == 404
+    assert _tracker(client, world, student=student.pk, item=999999).status_code == 404
+    assert _tracker(client_for("student"), world, student=student.pk, item=item.pk).status_code in {
+        403,
+        404,
+    }
 
 
 def test_a_ta_of_another_cohort_gets_404_for_this_student(world, client_for):
@@ -223,6 +306,7 @@ def _workspace_class(size: int):
 WORKSPACE_PAGES = [
     lambda w: reverse("cases:tracker", args=[w["course"].pk]),
     lambda w: reverse("cases:tracker", args=[w["course"].pk]) + "?behind=1&status=graded",
+    lambda w: reverse("cases:tracker", args=[w["course"].pk]) + "?view=compact&page=1",
     lambda w: reverse("cases:student_timeline", args=[w["course"].pk, w["student"].pk]),
     lambda w: reverse("cases:grade_work", args=[w["item"].pk, w["student"].pk]),
 ]
@@ -234,6 +318,20 @@ def test_workspace_pages_cost_the_same_queries_for_20_or_400_students(client, ur
     print(f"queries at 20 and 400 students: {counts}")
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts
+
+
+def test_the_tracker_with_its_panel_open_costs_the_page_and_the_panel_at_most(client):
+    """The panel's student and item come from the page's matrix: only the student's work
+    on the item (and its comment) are read for it, two queries over a page's budget."""
+
+    def url(w):
+        base = reverse("cases:tracker", args=[w["course"].pk])
+        return f"{base}?view=compact&student={w['student'].pk}&item={w['item'].pk}"
+
+    counts = page_queries(client, _workspace_class, (20, 400), "instructor", url)
+    print(f"tracker with a panel, queries at 20 and 400 students: {counts}")
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= PAGE_BUDGET + 2, counts
 
 
 def test_tracker_fragments_stay_within_budget_for_400_students(client):

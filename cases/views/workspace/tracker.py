@@ -11,6 +11,7 @@ from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import (
     ModuleItem,
     Work,
+    WorkStatus,
     assignment_for_student,
     handed_in_late,
     work_status,
@@ -20,6 +21,75 @@ from cases.services.workspace.matrix import STATUS_FILTERS, Cell, course_matrix,
 from cases.services.workspace.work import student_work, work_points
 
 TRACKER_PAGE_SIZE = 50
+
+# The compact view's symbol for each status, with its name for the legend and for
+# screen readers (the symbol itself is hidden from them).
+STATUS_SYMBOLS = {
+    WorkStatus.NOT_STARTED: "·",
+    WorkStatus.OPENED: "○",
+    WorkStatus.IN_PROGRESS: "◐",
+    WorkStatus.SUBMITTED: "●",
+    WorkStatus.LATE: "!",
+    WorkStatus.GRADED: "✓",
+    WorkStatus.EXCUSED: "⊘",
+}
+LATE_SYMBOL = "†"  # Handed in after the (extended) due date.
+
+
+def _panel_context(user, course, access, student_id: int, item_id: int) -> dict:
+    """What the side panel shows of one student's work on one item: the student must be
+    one the user may grade (404 otherwise), the item one of the course's."""
+    student = access_student(user, course, access, student_id)
+    item = get_object_or_404(
+        ModuleItem.objects.select_related("module"), module__course=course, pk=item_id
+    )
+    assignment = assignment_for_student(item.pk, student)
+    work = Work.objects.filter(item=item, user=student).first()
+    cell = None
+    if assignment is not None:
+        rubric_max = item.rubric.max_points if item.rubric_id else None
+        cell = Cell(
+            item=item,
+            assignment=assignment,
+            work=work,
+            status=work_status(work, assignment, timezone.now()),
+            late=handed_in_late(work, assignment),
+            points=work_points(work, assignment, rubric_max),
+        )
+    return {
+        "student": student,
+        "item": item,
+        "cell": cell,
+        "feedback": work.feedback if work else "",
+        **student_work(course, student, item),
+    }
+
+
+def _panel_from_matrix(matrix, course, student_id: int, item_id: int) -> dict | None:
+    """The side panel from the page's own matrix when the student is on this page and
+    the item one of its columns (the matrix holds only students the user may grade), so
+    opening the tracker with a panel costs the panel's own work and little more. None
+    otherwise: `_panel_context` then looks them up and checks access."""
+    for row in matrix.rows:
+        if row.student.pk != student_id:
+            continue
+        for cell in row.cells:
+            if cell.item.pk == item_id and cell.assignment is not None:
+                feedback = ""
+                if cell.work is not None:
+                    feedback = (
+                        Work.objects.filter(item_id=item_id, user_id=student_id)
+                        .values_list("feedback", flat=True)
+                        .first()
+                    )
+                return {
+                    "student": row.student,
+                    "item": cell.item,
+                    "cell": cell,
+                    "feedback": feedback or "",
+                    **student_work(course, row.student, cell.item),
+                }
+    return None
 
 
 @require_GET
@@ -38,7 +108,13 @@ def tracker(request: HtmxHttpRequest, pk: int):
         else "",
         "behind": request.GET.get("behind") == "1",
         "page": parse_int(request.GET.get("page"), low=1, high=100_000) or 1,
+        "view": "compact" if request.GET.get("view") == "compact" else "",
     }
+    # The side panel's own address: ?student=<id>&item=<id> opens it with the page.
+    panel_ids = (
+        parse_int(request.GET.get("student"), low=1),
+        parse_int(request.GET.get("item"), low=1),
+    )
     partial = request.htmx and not request.htmx.history_restore_request
     etag = None
     if partial:  # Only polls revalidate: the page itself is never cached.
@@ -60,6 +136,8 @@ def tracker(request: HtmxHttpRequest, pk: int):
         now=now,
     )
     query = {k: v for k, v in filters.items() if v and k != "page"}
+    tracker_url = reverse("cases:tracker", args=[course.pk])
+    plain = {k: v for k, v in query.items() if k != "view"}
     context = {
         "course": course,
         "access": access,
@@ -69,10 +147,21 @@ def tracker(request: HtmxHttpRequest, pk: int):
         "statuses": STATUS_FILTERS,
         "query": urlencode(query),
         "refreshed_at": now,
-        "tracker_url": reverse("cases:tracker", args=[course.pk]),
+        "tracker_url": tracker_url,
+        # Where a cell's panel lives: this page (filters, view and page kept) with it open.
+        "panel_query": urlencode({**query, "page": matrix.page}),
+        "compact": filters["view"] == "compact",
+        "symbols": [(status, STATUS_SYMBOLS[status]) for status in WorkStatus],
+        "late_symbol": LATE_SYMBOL,
+        "compact_url": f"{tracker_url}?{urlencode({**plain, 'view': 'compact'})}",
+        "full_url": f"{tracker_url}?{urlencode(plain)}" if plain else tracker_url,
         # The page itself has none: its first poll answers 200 with the ETag.
         "etag": etag,
     }
+    if not partial and all(panel_ids):
+        context["panel"] = _panel_from_matrix(matrix, course, *panel_ids) or _panel_context(
+            request.user, course, access, *panel_ids
+        )
     template = "cases/workspace/tracker.html" + ("#tracker-matrix" if partial else "")
     response = render(request, template, context)
     if etag:  # A poll revalidates; the page itself is private, no-store by default.
@@ -87,30 +176,10 @@ def work_panel(request: HtmxHttpRequest, pk: int, student: int, item: int):
     """Course staff who may grade the student: their work on one item (attempts, posts,
     reading time), for the tracker's side panel."""
     course, access = course_to_grade(request.user, pk)
-    student = access_student(request.user, course, access, student)
-    item = get_object_or_404(
-        ModuleItem.objects.select_related("module"), module__course=course, pk=item
-    )
-    assignment = assignment_for_student(item.pk, student)
-    work = Work.objects.filter(item=item, user=student).first()
-    cell = None
-    if assignment is not None:
-        rubric_max = item.rubric.max_points if item.rubric_id else None
-        cell = Cell(
-            item=item,
-            assignment=assignment,
-            work=work,
-            status=work_status(work, assignment, timezone.now()),
-            late=handed_in_late(work, assignment),
-            points=work_points(work, assignment, rubric_max),
-        )
     context = {
         "course": course,
-        "student": student,
-        "item": item,
-        "cell": cell,
         "nav_teaches": True,
-        **student_work(course, student, item),
+        **_panel_context(request.user, course, access, student, item),
     }
     template = "cases/workspace/work_panel.html"
     if request.htmx and not request.htmx.history_restore_request:
