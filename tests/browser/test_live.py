@@ -63,7 +63,7 @@ def test_two_phones_answer_and_the_projector_keeps_up(open_as, world):
     # A phone changes its answer; the projector follows.
     phones[1].get_by_role("radio", name="Its own research").check()
     phones[1].get_by_role("button", name="Change my answer").click()
-    expect(projector.get_by_text("2 · 100%")).to_be_visible(timeout=2_000)
+    expect(projector.get_by_text("2 · 100%")).to_be_visible(timeout=4_000)
 
     console.get_by_role("button", name="Call on someone").click()
     picked = console.locator(".cold-call__name")

@@ -27,8 +27,8 @@ def test_a_new_module_is_built_scheduled_answered_and_tracked(open_as, world):
     teacher.get_by_role("button", name="Add module").click()
     expect(teacher.get_by_role("heading", name="Design houses")).to_be_visible()
     teacher.get_by_role("link", name="Add an item").click()
+    teacher.get_by_role("link", name="Case reading").click()  # The kind first.
     teacher.get_by_label("Module").select_option(label="Design houses")
-    teacher.get_by_label("Kind").select_option(label="Case reading")
     teacher.get_by_label("Title").fill("TechFaith: selling design")
     teacher.get_by_label("Case").select_option(label="TechFaith")
     teacher.get_by_role("button", name="Add").click()
