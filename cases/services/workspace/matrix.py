@@ -103,7 +103,7 @@ GRID_WORK_FIELDS = [f for f in GridWork.__dataclass_fields__]
 PERSON_GRADED = Q(auto_score__isnull=False, max_score__isnull=True)
 
 
-def behind(items, now) -> Q:
+def students_behind(items, now) -> Q:
     """Students with an assignment past its (extended) due date and nothing handed in
     or excused: the tracker's "behind" filter and the teaching page's count."""
     student = OuterRef(OuterRef("pk"))
@@ -131,7 +131,7 @@ def _with_status(items, status: str, now) -> Q:
     SQL: extensions are not consulted for "not started")."""
     work = Work.objects.filter(item__in=items, user=OuterRef("pk"))
     if status == WorkStatus.LATE:
-        return behind(items, now)
+        return students_behind(items, now)
     if status == WorkStatus.EXCUSED:
         return Q(Exists(work.filter(excused=True)))
     if status == WorkStatus.GRADED:
@@ -200,7 +200,7 @@ def course_matrix(
     if student_id is not None:
         students = students.filter(pk=student_id)
     if behind:
-        students = students.filter(behind(items, now))
+        students = students.filter(students_behind(items, now))
     if status in WorkStatus.values:
         students = students.filter(_with_status(items, status, now))
     if per_page:

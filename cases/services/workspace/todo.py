@@ -9,7 +9,7 @@ from django.db.models import Min
 
 from cases.models import Assignment, Course, Work
 from cases.permissions import CourseAccess, graded_cohorts, graded_students
-from cases.services.workspace.matrix import behind, course_items
+from cases.services.workspace.matrix import course_items, students_behind
 
 THIS_WEEK = timedelta(days=7)
 
@@ -39,7 +39,7 @@ def course_to_do(user, course: Course, access: CourseAccess, now: datetime) -> C
         .waiting_for_grader()
         .count()
     )
-    late = students.filter(behind(course_items(course, cohorts), now)).count()
+    late = students.filter(students_behind(course_items(course, cohorts), now)).count()
     closing = [
         Closing(row["item"], row["item__title"], row["due"])
         for row in Assignment.objects.filter(
