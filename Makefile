@@ -25,9 +25,10 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(PY)
 
 run: $(VENV)/.run-installed
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
-	$(DEMO_ENV) $(PY) manage.py seed_demo
-	@echo "Serving on http://127.0.0.1:$(PORT)/ (Ctrl-C to stop)"
-	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:$(PORT)
+	@$(DEMO_ENV) $(PY) manage.py seed_demo --url http://127.0.0.1:$(PORT)/
+# The logins and the address are the last lines before the server's own: the checks
+# ran with migrate, and runserver's production warning is for servers, not this demo.
+	@$(DEMO_ENV) DJANGO_RUNSERVER_HIDE_WARNING=true $(PY) manage.py runserver --skip-checks 127.0.0.1:$(PORT)
 
 # pytest exits 5 when it collected no test; make fails on that like on any failure.
 test: $(VENV)/.dev-installed

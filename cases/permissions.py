@@ -139,6 +139,15 @@ def course_to_teach(user, course_id: int) -> tuple[Course, CourseAccess]:
     return course, access
 
 
+def courses_to_grade(user, queryset=None) -> list[tuple[Course, CourseAccess]]:
+    """Every course the user grades in (instructors, TAs; admins: every course), each
+    with the user's access, in one query. `queryset` may annotate or order them."""
+    courses = queryset if queryset is not None else Course.objects.all()
+    if not is_admin(user):
+        courses = courses.taught_by(user)
+    return [(course, _access_of(course, user)) for course in _with_roles(courses, user)]
+
+
 def course_to_grade(user, course_id: int) -> tuple[Course, CourseAccess]:
     """The course for those who grade in it (instructors, TAs, admins); its students get
     403 and everyone else 404."""

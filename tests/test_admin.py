@@ -120,3 +120,77 @@ def test_course_roles_and_memberships_are_shown_but_changed_only_in_the_app(worl
     # The account's active flag is shown, not offered: deactivation is on the People page.
     user_page = client.get(reverse("admin:cases_user_change", args=[world.users["student"].pk]))
     assert 'name="is_active"' not in user_page.content.decode()
+
+
+# Every model's plural as the admin index lists it. A new model must be added here, so
+# its plural is read by a person once rather than left to Django's "add an s".
+ADMIN_PLURALS = {
+    "Answer": "Answers",
+    "Assignment": "Assignments",
+    "Attempt": "Attempts",
+    "AttemptQuestion": "Attempt questions",
+    "AuditEntry": "Audit entries",
+    "CaseParagraph": "Case paragraphs",
+    "CaseReading": "Case readings",
+    "CaseStudy": "Case studies",
+    "Choice": "Choices",
+    "Cohort": "Cohorts",
+    "ColdCall": "Cold calls",
+    "Course": "Courses",
+    "Decision": "Decisions",
+    "DecisionCommit": "Decision commits",
+    "Discussion": "Discussions",
+    "EmailSettings": "Email settings",
+    "Extension": "Extensions",
+    "Follow": "Follows",
+    "GradeCategory": "Grade categories",
+    "Invitation": "Invitations",
+    "LiveAnswer": "Live answers",
+    "LiveAttendance": "Live attendances",
+    "LiveClass": "Live classes",
+    "LivePoll": "Live polls",
+    "LiveSession": "Live sessions",
+    "LoginThrottle": "Login throttles",
+    "Membership": "Memberships",
+    "Module": "Modules",
+    "ModuleItem": "Module items",
+    "Notification": "Notifications",
+    "NotificationPreference": "Notification preferences",
+    "PairMessage": "Pair messages",
+    "ParticipationGrade": "Participation grades",
+    "ParticipationMark": "Participation marks",
+    "Post": "Posts",
+    "PostRevision": "Post revisions",
+    "Question": "Questions",
+    "QuestionCategory": "Question categories",
+    "Quiz": "Quizzes",
+    "QuizSlot": "Quiz slots",
+    "ReadingProgress": "Reading progress",
+    "Rubric": "Rubrics",
+    "SpectrumExercise": "Spectrum exercises",
+    "SpectrumPlacement": "Spectrum placements",
+    "StanceAnswer": "Stance answers",
+    "StanceCheck": "Stance checks",
+    "StancePair": "Stance pairs",
+    "Upvote": "Upvotes",
+    "User": "Users",
+    "Work": "Work",
+}
+
+
+def test_the_admin_index_lists_every_model_under_a_proper_plural(world, client_for):
+    models = list(apps.get_app_config("cases").get_models())
+    plurals = {m.__name__: str(m._meta.verbose_name_plural).capitalize() for m in models}
+    assert plurals == ADMIN_PLURALS
+    # Django's default plural adds an "s" even after s, x, ch, sh or a consonant's y.
+    wrong = [
+        m.__name__
+        for m in models
+        if m._meta.verbose_name_plural == f"{m._meta.verbose_name}s"
+        and m._meta.verbose_name.endswith(("s", "x", "ch", "sh", "by", "ry", "ty", "gy"))
+    ]
+    assert wrong == []
+    html = client_for("admin").get(reverse("admin:index")).content.decode()
+    for plural in ADMIN_PLURALS.values():
+        assert f">{plural}</a>" in html, plural
+    assert "settingss" not in html and "classs" not in html

@@ -403,6 +403,29 @@ def _live_class(course: Course, cohorts, students: list[User], instructor: User)
     live.session_end(session)
 
 
+def demo_summary() -> str:
+    """What the demo holds, in one line: "Demo course MGT 6001 ready: 1 course, ..."."""
+    course = Course.objects.get(code=COURSE_CODE)
+    counts = [
+        (1, "course", "courses"),
+        (course.modules.count(), "module", "modules"),
+        (
+            CaseStudy.objects.filter(readings__item__module__course=course).distinct().count(),
+            "case",
+            "cases",
+        ),
+        (ModuleItem.objects.filter(module__course=course).count(), "item", "items"),
+        (course.cohorts.count(), "cohort", "cohorts"),
+        (
+            User.objects.filter(memberships__cohort__courses=course).distinct().count(),
+            "student",
+            "students",
+        ),
+    ]
+    parts = ", ".join(f"{n} {one if n == 1 else many}" for n, one, many in counts)
+    return f"Demo course {COURSE_CODE} ready: {parts}"
+
+
 @transaction.atomic
 def demo_seed() -> list[DemoLogin]:
     """Create the demo people, cohorts and course; return the logins to print."""

@@ -37,6 +37,8 @@ class LiveClass(models.Model):
     )
 
     class Meta:
+        verbose_name = "live class"
+        verbose_name_plural = "live classes"
         constraints = [
             models.CheckConstraint(
                 condition=Q(attendance_percent__lte=100), name="live_attendance_percent"

@@ -73,5 +73,9 @@ class EmailSettings(models.Model):
     daily_digest = models.BooleanField(default=False)
     digest_sent_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        verbose_name = "email settings"
+        verbose_name_plural = "email settings"
+
     def __str__(self) -> str:
         return f"{self.user}: {'digest' if self.daily_digest else 'each'}"

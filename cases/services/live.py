@@ -6,13 +6,17 @@ student (unique constraints, written with ON CONFLICT), and the session row is l
 while a poll is launched or a student is picked, so two clicks make one change.
 """
 
+import io
 import random
 from dataclasses import dataclass, field
+from functools import lru_cache
 
+import segno
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 
 from cases.charts import histogram
 from cases.models import (
@@ -393,3 +397,26 @@ def live_class_update(*, live: LiveClass) -> None:
     """Save how a live-session item is graded; every student's score follows."""
     live.save()
     work_sync_cohorts(live.item, Cohort.objects.filter(assignments__item=live.item_id))
+
+
+@lru_cache(maxsize=64)
+def join_qr_svg(join_url: str) -> SafeString:
+    """The QR code the projector shows for the join address, as inline SVG (the CSP
+    allows markup, not script). Only the absolute address the server builds from its
+    own route and the validated host is ever passed in; segno escapes the title and
+    writes nothing else but numbers, so the markup is safe to embed."""
+    out = io.BytesIO()
+    segno.make(join_url, error="m").save(
+        out,
+        kind="svg",
+        xmldecl=False,
+        svgns=True,
+        title=f"QR code for {join_url}",
+        svgclass="qr",
+        lineclass=None,
+        omitsize=True,
+        border=2,
+        dark="#000",
+        light="#fff",
+    )
+    return mark_safe(out.getvalue().decode())  # noqa: S308 (segno's own output, see above)

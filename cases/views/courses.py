@@ -16,10 +16,12 @@ from cases.models.workspace import UNFINISHED
 from cases.permissions import (
     access_course,
     access_item,
+    courses_to_grade,
     is_admin,
     is_teaching_staff,
     live_sessions_to_join,
 )
+from cases.services.workspace.todo import course_to_do
 from cases.services.workspace.work import student_items
 from cases.views import discussions, live, readings
 from cases.views.quizzes import taking
@@ -171,11 +173,9 @@ def instructor_dashboard(request: HtmxHttpRequest):
     """Instructors and TAs see the courses they teach; admins see every course. Anyone
     else gets 403."""
     user = request.user
-    if is_admin(user):
-        courses = Course.objects.all()
-    else:
-        courses = Course.objects.taught_by(user)
-        if not courses.exists():
-            raise PermissionDenied
-    courses = courses.with_counts().order_by("code")
-    return render(request, "cases/courses/instructor_dashboard.html", {"courses": courses})
+    courses = courses_to_grade(user, Course.objects.with_counts().order_by("code"))
+    if not courses and not is_admin(user):
+        raise PermissionDenied
+    now = timezone.now()
+    to_do = [course_to_do(user, course, access, now) for course, access in courses]
+    return render(request, "cases/courses/instructor_dashboard.html", {"to_do": to_do, "now": now})

@@ -254,10 +254,12 @@ def live_projector(request: HtmxHttpRequest, pk: int):
     partial = request.htmx and not request.htmx.history_restore_request
     if partial and (unchanged := not_modified(request, etag)):
         return unchanged
+    join_url = _join_url(request, session)
     context = {
         "session": session,
         "course": session.course,
-        "join_url": _join_url(request, session),
+        "join_url": join_url,
+        "join_qr": services.join_qr_svg(join_url) if session.is_running else None,
         "etag": etag,
         **_poll_context(session),
     }

@@ -74,3 +74,54 @@ def test_two_phones_answer_and_the_projector_keeps_up(open_as, world):
     console.locator(".cold-call").get_by_role("button", name=f"+2 for {name}").click()
     expect(console.locator(".roster tr", has_text=name).get_by_text("+2")).to_be_visible()
     expect(console.locator(".cold-call__pick")).to_contain_text("Contributed")
+
+
+def test_the_roster_stays_inside_its_card_on_desktop_and_phone(open_as, world):
+    """Students with long names and a long note: the mark buttons, the note box and the
+    marks wrap inside the roster's card at 1280 and 390 px, and the page has no axe
+    violations."""
+    from cases.models import Membership
+    from cases.services import live as services
+    from tests.factories import UserFactory
+
+    session = make_live(
+        world.item.module, world.course.cohorts.all(), start_by=world.users["instructor"]
+    )
+    cohort = world.course.cohorts.get()
+    for n, last in enumerate(["Papadopoulou", "Okonkwo-Adeyemi", "Nair", "Chen"]):
+        student = UserFactory(username=f"roster{n}", first_name="Alexandra", last_name=last)
+        Membership.objects.create(cohort=cohort, user=student)
+        services.join(session, student)
+    services.join(session, world.users["student"])
+    services.mark_add(
+        session=session,
+        student=world.users["student"],
+        points=2,
+        note="Tied the licence terms to what the factory learned on the line.",
+        by=world.users["instructor"],
+    )
+
+    console = open_as("instructor")
+    for viewport in ({"width": 1280, "height": 900}, PHONE):
+        console.set_viewport_size(viewport)
+        console.goto(session.get_absolute_url())
+        roster = console.locator("table.roster")
+        expect(roster.get_by_role("button", name="+1 for Alexandra Chen")).to_be_visible()
+        table = roster.bounding_box()
+        card = console.locator("section.panel", has=roster).bounding_box()
+        assert table["x"] >= card["x"], viewport
+        assert table["x"] + table["width"] <= card["x"] + card["width"], viewport
+        for button in roster.get_by_role("button", name="+2 for").all():
+            box = button.bounding_box()
+            assert box["x"] + box["width"] <= card["x"] + card["width"], viewport
+            assert box["width"] >= 24 and box["height"] >= 24, viewport
+        assert console.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        assert_accessible(console)
+
+    # A mark from the phone-width console lands in the row.
+    row = console.locator(".roster tr", has_text="Alexandra Nair")
+    row.get_by_label("Note on Alexandra Nair's contribution").fill("Good question")
+    row.get_by_role("button", name="+1 for Alexandra Nair").click()
+    expect(console.locator(".roster tr", has_text="Alexandra Nair").locator(".mark")).to_have_text(
+        "+1 Good question undo"
+    )

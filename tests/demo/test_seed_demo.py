@@ -73,3 +73,32 @@ def test_seed_demo_puts_a_spectrum_exercise_over_six_companies_in_the_last_modul
         "smic",
     }
     assert item.assignments.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)  # Commits, so the email tasks run as in `make run`.
+def test_seed_demo_prints_a_short_summary_that_ends_with_the_logins(caplog):
+    """A newcomer reads a line of what was made, the logins and where to open: no line
+    per notification task, on the first run (which queues them) or the second."""
+    import io
+    import logging
+
+    for run in ("first", "again"):
+        out = io.StringIO()
+        with caplog.at_level(logging.INFO):
+            call_command("seed_demo", force=True, url="http://127.0.0.1:8000/", stdout=out)
+        lines = out.getvalue().strip().splitlines()
+        assert len(lines) <= 15, (run, lines)
+        assert lines[0].startswith("Demo course MGT 6001 ready: 1 course, 5 modules, ")
+        assert ", 2 cohorts, 24 students (took " in lines[0]
+        assert lines[1] == f"Demo logins (password for all: {DEMO_PASSWORD}):"
+        assert [line.split()[0] for line in lines[2:-1]] == [
+            "admin",
+            "instructor",
+            "ta",
+            "student1",
+            "student13",
+        ]
+        assert lines[-1] == "Open http://127.0.0.1:8000/ and sign in as one of them."
+        tasks = [r for r in caplog.records if r.name.startswith("django.tasks")]
+        assert tasks == [], (run, len(tasks))
+    assert User.objects.filter(username__startswith="student").count() == 24

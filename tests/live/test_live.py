@@ -96,6 +96,36 @@ def test_the_projector_address_fills_in_the_code(world, session, client_for):
     assert client.get(url)["Location"] == session.get_absolute_url()
 
 
+def test_the_projector_shows_a_qr_code_of_the_join_address(world, session, client_for):
+    """The QR code is drawn on the server from the address the server builds, and is
+    named for screen readers; an ended session shows none, and a hostile Host header
+    is refused before any markup is written."""
+    import segno
+
+    url = reverse("cases:live_projector", args=[session.pk])
+    client = client_for("instructor")
+    html = client.get(url).content.decode()
+    join_url = "http://testserver" + reverse("cases:live_join_code", args=[session.join_code])
+    svg = services.join_qr_svg(join_url)
+    assert svg.startswith("<svg") and svg.count("<svg") == 1 and "<script" not in svg
+    assert svg in html
+    assert f'role="img" aria-label="QR code for {join_url}"' in html
+    assert f"<title>QR code for {join_url}</title>" in svg
+    # Byte for byte what segno draws for that address: the code encodes the address.
+    out = __import__("io").BytesIO()
+    segno.make(join_url, error="m").save(
+        out, kind="svg", xmldecl=False, title=f"QR code for {join_url}", svgclass="qr",
+        lineclass=None, omitsize=True, border=2, dark="#000", light="#fff",
+    )  # fmt: skip
+    assert svg == out.getvalue().decode()
+    assert segno.make(join_url, error="m").designator  # The address fits a QR code.
+
+    assert client.get(url, headers={"host": "evil.example<svg onload=x>"}).status_code == 400
+    services.session_end(session)
+    html = client.get(url).content.decode()
+    assert "<svg" not in html.split('id="projector-board"')[1] and "has ended" in html
+
+
 def test_an_ended_session_takes_no_one(world, session, client_for):
     services.session_end(session)
     client = client_for("student")

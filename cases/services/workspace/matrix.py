@@ -103,13 +103,18 @@ GRID_WORK_FIELDS = [f for f in GridWork.__dataclass_fields__]
 PERSON_GRADED = Q(auto_score__isnull=False, max_score__isnull=True)
 
 
-def _behind(items, now) -> Q:
+def students_behind(items, now) -> Q:
     """Students with an assignment past its (extended) due date and nothing handed in
-    or excused."""
+    or excused: the tracker's "behind" filter and the teaching page's count."""
     student = OuterRef(OuterRef("pk"))
     extended = Extension.objects.filter(assignment=OuterRef("pk"), user=student, due_at__gte=now)
+    # Not LATE in `work_status`: handed in, excused, or graded by a person without one.
     handed_in = Work.objects.filter(item=OuterRef("item"), user=student).filter(
-        Q(state=WorkStatus.SUBMITTED) | Q(excused=True) | PERSON_GRADED
+        Q(state=WorkStatus.SUBMITTED)
+        | Q(excused=True)
+        | PERSON_GRADED
+        | Q(override_score__isnull=False)
+        | Q(rubric_score__isnull=False)
     )
     overdue = (
         Assignment.objects.filter(
@@ -126,7 +131,7 @@ def _with_status(items, status: str, now) -> Q:
     SQL: extensions are not consulted for "not started")."""
     work = Work.objects.filter(item__in=items, user=OuterRef("pk"))
     if status == WorkStatus.LATE:
-        return _behind(items, now)
+        return students_behind(items, now)
     if status == WorkStatus.EXCUSED:
         return Q(Exists(work.filter(excused=True)))
     if status == WorkStatus.GRADED:
@@ -195,7 +200,7 @@ def course_matrix(
     if student_id is not None:
         students = students.filter(pk=student_id)
     if behind:
-        students = students.filter(_behind(items, now))
+        students = students.filter(students_behind(items, now))
     if status in WorkStatus.values:
         students = students.filter(_with_status(items, status, now))
     if per_page:
