@@ -147,12 +147,20 @@ def _back_to_directory(request):
     return redirect(reverse("cases:people_directory") + (f"?{query}" if query else ""))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_required
 def person_deactivate(request: HtmxHttpRequest, pk: int):
     """Admins only: deactivate an account (it can no longer sign in; its sessions end;
-    its work and grades stay). An admin cannot deactivate themselves."""
-    person = get_object_or_404(User, pk=pk)
+    its work and grades stay). A GET, or a POST without `confirm=yes` (a stale form, a
+    replayed request), only asks: "Deactivate X?" with Confirm and Cancel; the POST
+    from that page does it. An admin cannot deactivate themselves."""
+    person = get_object_or_404(User.objects.annotate(cohort_count=Count("memberships")), pk=pk)
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        if not person.is_active:
+            messages.info(request, f"{person.display_name} is already deactivated.")
+            return _back_to_directory(request)
+        context = {"person": person, "here": _directory_query(request)}
+        return render(request, "cases/people/person_deactivate.html", context)
     try:
         services.user_deactivate(user=person, by=request.user)
     except services.Refused as refusal:

@@ -170,7 +170,8 @@ def test_the_course_page_links_to_people_only_for_those_who_give_roles(world, cl
 
 
 def _deactivate(client, user):
-    return client.post(reverse("cases:person_deactivate", args=[user.pk]), follow=True)
+    url = reverse("cases:person_deactivate", args=[user.pk])
+    return client.post(url, {"confirm": "yes"}, follow=True)
 
 
 def test_a_deactivated_student_keeps_their_work_and_shows_as_deactivated(world, client_for):
@@ -185,6 +186,38 @@ def test_a_deactivated_student_keeps_their_work_and_shows_as_deactivated(world, 
     entry = AuditEntry.objects.get(action=AuditAction.DEACTIVATE)
     assert (entry.subject, entry.actor) == (student, world.users["admin"])
     assert (entry.before, entry.after) == ({"active": "yes"}, {"active": "no"})
+
+
+def test_deactivating_asks_first_and_a_bare_post_only_asks_again(world, client_for):
+    student = world.users["student"]
+    client = client_for("admin")
+    directory = client.get(reverse("cases:people_directory"), {"q": "student"})
+    url = reverse("cases:person_deactivate", args=[student.pk])
+    # The directory offers a link to a page that asks; it keeps the search to go back to.
+    assert f'href="{url}?q=student"' in directory.content.decode()
+    page = client.get(url, {"q": "student"})
+    html = page.content.decode()
+    assert f"Deactivate {student.display_name}?" in html
+    assert "will lose access" in html and "Their work, grades and cohorts" in html
+    assert 'name="confirm" value="yes"' in html
+    assert f'href="{reverse("cases:people_directory")}?q=student">Cancel' in html
+    student.refresh_from_db()
+    assert student.is_active  # Looking at the question changes nothing.
+    # A POST that skipped the question (an old form, a replay) is asked again.
+    again = client.post(url)
+    assert again.status_code == 200
+    assert f"Deactivate {student.display_name}?" in again.content.decode()
+    student.refresh_from_db()
+    assert student.is_active
+    assert not AuditEntry.objects.exists()
+    # Confirmed: done once, back on the same search, and asking again says so.
+    done = client.post(url + "?q=student", {"confirm": "yes"})
+    assert done["Location"] == reverse("cases:people_directory") + "?q=student"
+    student.refresh_from_db()
+    assert not student.is_active
+    repeat = client.get(url, follow=True)
+    assert "is already deactivated" in repeat.content.decode()
+    assert AuditEntry.objects.filter(action=AuditAction.DEACTIVATE).count() == 1
 
 
 def test_a_deactivated_account_cannot_sign_in_until_reactivated(world, client, client_for):
@@ -257,7 +290,7 @@ def test_the_directory_shows_fifty_a_page_and_filters_by_status(world, client_fo
 
 def test_deactivating_keeps_the_search_the_admin_came_from(world, client_for):
     url = reverse("cases:person_deactivate", args=[world.users["student"].pk])
-    response = client_for("admin").post(f"{url}?q=stu&page=1")
+    response = client_for("admin").post(f"{url}?q=stu&page=1", {"confirm": "yes"})
     assert response["Location"] == reverse("cases:people_directory") + "?q=stu&page=1"
 
 
