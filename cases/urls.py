@@ -187,6 +187,11 @@ urlpatterns += [
         people.course_people_remove,
         name="course_people_remove",
     ),
+    path(
+        "courses/<int:pk>/people/<int:user_pk>/cohorts/",
+        people.course_ta_cohorts,
+        name="course_ta_cohorts",
+    ),
     path("manage/people/", people.people_directory, name="people_directory"),
     path("manage/people/<int:pk>/deactivate/", people.person_deactivate, name="person_deactivate"),
     path("manage/people/<int:pk>/reactivate/", people.person_reactivate, name="person_reactivate"),

@@ -597,6 +597,12 @@ MATRIX |= {
         method="post",
         data={"role": "ta"},
     ),
+    "cases:course_ta_cohorts": Route(
+        lambda w: reverse("cases:course_ta_cohorts", args=[w.course.pk, w.users["ta"].pk]),
+        TEACHERS_POST,
+        method="post",
+        data={"cohorts": []},
+    ),
     "cases:people_directory": Route(lambda w: reverse("cases:people_directory"), STAFF_ONLY),
     # The page that asks "Deactivate X?"; the POST that does it is in tests/people.
     "cases:person_deactivate": Route(
