@@ -92,6 +92,12 @@ urlpatterns = [
         schedule.extension_delete,
         name="extension_delete",
     ),
+    path("items/<int:pk>/accommodations/", schedule.accommodation_set, name="accommodation_set"),
+    path(
+        "items/<int:pk>/accommodations/<int:accommodation_pk>/delete/",
+        schedule.accommodation_delete,
+        name="accommodation_delete",
+    ),
     path("courses/<int:pk>/deadlines/", schedule.course_deadlines, name="course_deadlines"),
 ]
 

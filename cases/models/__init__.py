@@ -60,12 +60,14 @@ from cases.models.readings import (
     Region,
 )
 from cases.models.schedule import (
+    Accommodation,
     Assignment,
     Extension,
     LatePolicy,
     assignment_for_student,
     due_last,
     refusal,
+    time_limit_minutes,
     with_extension,
 )
 from cases.models.thesis import (
@@ -99,6 +101,7 @@ __all__ = [
     "MAX_WORD_CHARS",
     "OPTION_KINDS",
     "SCALE",
+    "Accommodation",
     "Answer",
     "Assignment",
     "Attempt",
@@ -171,6 +174,7 @@ __all__ = [
     "quiz_grade",
     "refusal",
     "status_label",
+    "time_limit_minutes",
     "with_extension",
     "work_status",
 ]

@@ -9,6 +9,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import (
+    Accommodation,
+    ItemKind,
     ModuleItem,
     Work,
     assignment_for_student,
@@ -110,6 +112,9 @@ def work_panel(request: HtmxHttpRequest, pk: int, student: int, item: int):
         "item": item,
         "cell": cell,
         "nav_teaches": True,
+        "accommodation": Accommodation.objects.filter(course=course, student=student).first()
+        if item.kind == ItemKind.QUIZ
+        else None,
         **student_work(course, student, item),
     }
     template = "cases/workspace/work_panel.html"
