@@ -120,3 +120,18 @@ def test_course_roles_and_memberships_are_shown_but_changed_only_in_the_app(worl
     # The account's active flag is shown, not offered: deactivation is on the People page.
     user_page = client.get(reverse("admin:cases_user_change", args=[world.users["student"].pk]))
     assert 'name="is_active"' not in user_page.content.decode()
+
+
+def test_accommodations_and_cohort_tas_still_edit_in_the_admin(world, client_for):
+    from cases.models import Accommodation
+
+    accommodation = Accommodation.objects.create(
+        course=world.course, student=world.users["student"], time_multiplier="1.5"
+    )
+    client = client_for("admin")
+    html = client.get(reverse("admin:cases_accommodation_changelist")).content.decode()
+    assert world.users["student"].username in html and "1.50" in html
+    change = reverse("admin:cases_accommodation_change", args=[accommodation.pk])
+    assert client.get(change).status_code == 200
+    cohort = world.course.cohorts.get()
+    assert client.get(reverse("admin:cases_cohort_change", args=[cohort.pk])).status_code == 200

@@ -123,6 +123,7 @@ class AccommodationForm(forms.Form):
     student = forms.ModelChoiceField(
         queryset=User.objects.none(),
         label="Student",
+        empty_label="Choose a student",
         error_messages={"required": "Choose a student."},
     )
     time_multiplier = forms.DecimalField(
