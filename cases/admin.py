@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 
 from cases.models import (
+    Accommodation,
     Assignment,
     Attempt,
     CaseReading,
@@ -260,6 +261,15 @@ class ExtensionAdmin(admin.ModelAdmin):
     list_display = ["user", "assignment", "due_at", "late_until", "reason"]
     search_fields = ["user__username", "assignment__item__title"]
     list_select_related = ["user", "assignment__item", "assignment__cohort"]
+
+
+@admin.register(Accommodation)
+class AccommodationAdmin(admin.ModelAdmin):
+    list_display = ["student", "course", "time_multiplier", "extra_minutes", "reason"]
+    list_filter = ["course"]
+    search_fields = ["student__username", "student__last_name"]
+    list_select_related = ["student", "course"]
+    raw_id_fields = ["student", "created_by"]
 
 
 @admin.register(GradeCategory)

@@ -92,6 +92,12 @@ urlpatterns = [
         schedule.extension_delete,
         name="extension_delete",
     ),
+    path("items/<int:pk>/accommodations/", schedule.accommodation_set, name="accommodation_set"),
+    path(
+        "items/<int:pk>/accommodations/<int:accommodation_pk>/delete/",
+        schedule.accommodation_delete,
+        name="accommodation_delete",
+    ),
     path("courses/<int:pk>/deadlines/", schedule.course_deadlines, name="course_deadlines"),
 ]
 
@@ -186,6 +192,11 @@ urlpatterns += [
         "courses/<int:pk>/people/<int:user_pk>/remove/",
         people.course_people_remove,
         name="course_people_remove",
+    ),
+    path(
+        "courses/<int:pk>/people/<int:user_pk>/cohorts/",
+        people.course_ta_cohorts,
+        name="course_ta_cohorts",
     ),
     path("manage/people/", people.people_directory, name="people_directory"),
     path("manage/people/<int:pk>/deactivate/", people.person_deactivate, name="person_deactivate"),

@@ -125,6 +125,7 @@ def test_course_roles_and_memberships_are_shown_but_changed_only_in_the_app(worl
 # Every model's plural as the admin index lists it. A new model must be added here, so
 # its plural is read by a person once rather than left to Django's "add an s".
 ADMIN_PLURALS = {
+    "Accommodation": "Accommodations",
     "Answer": "Answers",
     "Assignment": "Assignments",
     "Attempt": "Attempts",
@@ -194,3 +195,18 @@ def test_the_admin_index_lists_every_model_under_a_proper_plural(world, client_f
     for plural in ADMIN_PLURALS.values():
         assert f">{plural}</a>" in html, plural
     assert "settingss" not in html and "classs" not in html
+
+
+def test_accommodations_and_cohort_tas_still_edit_in_the_admin(world, client_for):
+    from cases.models import Accommodation
+
+    accommodation = Accommodation.objects.create(
+        course=world.course, student=world.users["student"], time_multiplier="1.5"
+    )
+    client = client_for("admin")
+    html = client.get(reverse("admin:cases_accommodation_changelist")).content.decode()
+    assert world.users["student"].username in html and "1.50" in html
+    change = reverse("admin:cases_accommodation_change", args=[accommodation.pk])
+    assert client.get(change).status_code == 200
+    cohort = world.course.cohorts.get()
+    assert client.get(reverse("admin:cases_cohort_change", args=[cohort.pk])).status_code == 200

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from cases.models import Decision, Extension, Rubric, StanceCheck, StancePair
+from cases.models import Accommodation, Decision, Extension, Rubric, StanceCheck, StancePair
 from cases.services.cohorts.signup import signup_token
 from cases.services.notifications import unsubscribe_url
 from cases.services.quizzes import attempt_submit
@@ -340,6 +340,20 @@ MATRIX: dict[str, Route] = {
         TEACHERS_POST,
         method="post",
     ),
+    "cases:accommodation_set": Route(
+        lambda w: reverse("cases:accommodation_set", args=[w.quiz.item.pk]),
+        # No time given: the page comes back with the error.
+        TEACHERS_POST | {"instructor": 200, "admin": 200},
+        method="post",
+        data={"student": "", "extra_minutes": ""},
+    ),
+    "cases:accommodation_delete": Route(
+        lambda w: reverse(
+            "cases:accommodation_delete", args=[w.quiz.item.pk, _accommodation(w).pk]
+        ),
+        TEACHERS_POST,
+        method="post",
+    ),
     "cases:course_deadlines": Route(
         lambda w: reverse("cases:course_deadlines", args=[w.course.pk]), COURSE_MEMBERS
     ),
@@ -399,6 +413,12 @@ MATRIX: dict[str, Route] = {
         method="post",
     ),
 }
+
+
+def _accommodation(world: World):
+    return Accommodation.objects.get_or_create(
+        course=world.course, student=world.users["student"], defaults={"extra_minutes": 10}
+    )[0]
 
 
 def _extension(world: World):
@@ -597,11 +617,17 @@ MATRIX |= {
         method="post",
         data={"role": "ta"},
     ),
+    "cases:course_ta_cohorts": Route(
+        lambda w: reverse("cases:course_ta_cohorts", args=[w.course.pk, w.users["ta"].pk]),
+        TEACHERS_POST,
+        method="post",
+        data={"cohorts": []},
+    ),
     "cases:people_directory": Route(lambda w: reverse("cases:people_directory"), STAFF_ONLY),
+    # The page that asks "Deactivate X?"; the POST that does it is in tests/people.
     "cases:person_deactivate": Route(
         lambda w: reverse("cases:person_deactivate", args=[w.users["student"].pk]),
-        signed_in(403, admin=302),
-        method="post",
+        signed_in(403, admin=200),
     ),
     "cases:person_reactivate": Route(
         lambda w: reverse("cases:person_reactivate", args=[w.users["student"].pk]),

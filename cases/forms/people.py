@@ -40,6 +40,22 @@ class RoleAddForm(forms.Form):
         return found[0]
 
 
+class TaCohortsForm(forms.Form):
+    """The course's cohorts one TA is limited to; none chosen means every cohort."""
+
+    cohorts = forms.ModelMultipleChoiceField(
+        queryset=Cohort.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Limited to",
+        error_messages={"invalid_choice": "Choose among this course's cohorts."},
+    )
+
+    def __init__(self, *args, course: Course, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["cohorts"].queryset = Cohort.objects.filter(courses=course)
+
+
 class PeopleSearchForm(forms.Form):
     STATUSES = [("", "Everyone"), ("active", "Active"), ("deactivated", "Deactivated")]
 

@@ -114,3 +114,52 @@ class ExtensionForm(forms.Form):
 
     def clean(self):
         return check_dates(self, super().clean())
+
+
+class AccommodationForm(forms.Form):
+    """Extra time on every timed quiz of the course for one student: a multiplier of
+    the time limit, extra minutes, or both."""
+
+    student = forms.ModelChoiceField(
+        queryset=User.objects.none(),
+        label="Student",
+        empty_label="Choose a student",
+        error_messages={"required": "Choose a student."},
+    )
+    time_multiplier = forms.DecimalField(
+        label="Time multiplier",
+        required=False,
+        min_value=1,
+        max_value=9,
+        max_digits=3,
+        decimal_places=2,
+        help_text="For example 1.5 for time and a half. Leave empty for none.",
+        widget=forms.NumberInput(attrs={"step": "0.05", "inputmode": "decimal"}),
+    )
+    extra_minutes = forms.IntegerField(
+        label="Extra minutes",
+        required=False,
+        min_value=1,
+        max_value=600,
+        help_text="Added to each time limit (after the multiplier). Leave empty for none.",
+    )
+    reason = forms.CharField(max_length=300, required=False, label="Reason (staff only)")
+
+    def __init__(self, *args, students, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["student"].queryset = students
+        self.fields["student"].label_from_instance = lambda u: (
+            f"{u.get_full_name() or u.username} ({u.username})"
+        )
+
+    def clean(self):
+        data = super().clean()
+        if (
+            not self.errors
+            and data.get("time_multiplier") is None
+            and data.get("extra_minutes") is None
+        ):
+            raise forms.ValidationError(
+                "Give a multiplier, extra minutes or both.", code="no_extra_time"
+            )
+        return data

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('cases', '0017_empty_answers_stored_as_nothing'),
+        ('cases', '0018_accommodation'),
     ]
 
     operations = [

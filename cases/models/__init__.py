@@ -61,12 +61,14 @@ from cases.models.readings import (
     Region,
 )
 from cases.models.schedule import (
+    Accommodation,
     Assignment,
     Extension,
     LatePolicy,
     assignment_for_student,
     due_last,
     refusal,
+    time_limit_minutes,
     with_extension,
 )
 from cases.models.thesis import (
@@ -101,6 +103,7 @@ __all__ = [
     "OPTION_KINDS",
     "REGIONAL_CASE_SLUG",
     "SCALE",
+    "Accommodation",
     "Answer",
     "Assignment",
     "Attempt",
@@ -173,6 +176,7 @@ __all__ = [
     "quiz_grade",
     "refusal",
     "status_label",
+    "time_limit_minutes",
     "with_extension",
     "work_status",
 ]

@@ -149,6 +149,66 @@ class Extension(models.Model):
         return f"{self.user}: {self.assignment} due {self.due_at:%Y-%m-%d}"
 
 
+class Accommodation(models.Model):
+    """More time on one student's timed quizzes in one course: a multiplier of each
+    quiz's time limit (x1.5), extra minutes (+30), or both (the multiplier first).
+    Untimed quizzes and the item's due date and cut-off are not changed by it: an
+    attempt still ends when the assignment stops taking work."""
+
+    course = models.ForeignKey("cases.Course", on_delete=models.CASCADE, related_name="+")
+    student = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="accommodations"
+    )
+    extra_minutes = models.PositiveSmallIntegerField(null=True, blank=True)
+    time_multiplier = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["course", "student"], name="accommodation_once"),
+            models.CheckConstraint(
+                condition=Q(extra_minutes__isnull=False) | Q(time_multiplier__isnull=False),
+                name="accommodation_gives_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(time_multiplier__isnull=True) | Q(time_multiplier__gte=1),
+                name="accommodation_multiplier_at_least_one",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.student}: {self.label} in {self.course_id}"
+
+    @property
+    def label(self) -> str:
+        """Times 1.5 written with the multiplication sign, "+30 min", or both."""
+        parts = []
+        if self.time_multiplier is not None:
+            parts.append(f"\N{MULTIPLICATION SIGN}{self.time_multiplier.normalize():f}")
+        if self.extra_minutes:
+            parts.append(f"+{self.extra_minutes} min")
+        return " ".join(parts)
+
+    def minutes(self, limit: int) -> int:
+        """A time limit of `limit` minutes with this accommodation (rounded up)."""
+        longer = limit
+        if self.time_multiplier is not None:
+            longer = -(-(limit * self.time_multiplier) // 1)
+        return int(longer) + (self.extra_minutes or 0)
+
+
+def time_limit_minutes(limit: int | None, accommodation: "Accommodation | None") -> int | None:
+    """One student's time limit on a quiz: the quiz's, stretched by their accommodation
+    in the quiz's course. None for an untimed quiz (it stays untimed)."""
+    if not limit or accommodation is None:
+        return limit
+    return accommodation.minutes(limit)
+
+
 def with_extension(assignment: Assignment, extension: "Extension | None") -> Assignment:
     """The assignment as one student sees it: an extension replaces its due date and
     cut-off. Returns the same object, changed in memory only."""

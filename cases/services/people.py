@@ -215,6 +215,25 @@ def cohort_assistants_set(*, cohort: Cohort, users, by: User) -> int:
 
 
 @transaction.atomic
+def ta_cohorts_set(*, course: Course, user: User, cohorts, by: User) -> int:
+    """Limit a TA of the course to exactly `cohorts` among the course's cohorts (none:
+    every cohort), through `cohort_assistants_set` on each cohort that changes, so each
+    change is audited. A cohort that takes other courses limits the TA there too.
+    Returns how many cohorts changed. Refused for someone who is not a TA here."""
+    if not course.teaching_assistants.filter(pk=user.pk).exists():
+        raise Refused(f"{user.display_name} is not a teaching assistant here.")
+    chosen = {cohort.pk for cohort in cohorts}
+    changed = 0
+    for cohort in Cohort.objects.filter(courses=course).prefetch_related("teaching_assistants"):
+        assistants = set(cohort.teaching_assistants.all())
+        if (user in assistants) == (cohort.pk in chosen):
+            continue
+        wanted = assistants | {user} if cohort.pk in chosen else assistants - {user}
+        changed += cohort_assistants_set(cohort=cohort, users=wanted, by=by)
+    return changed
+
+
+@transaction.atomic
 def user_admin_set(*, user: User, is_staff: bool, is_superuser: bool, by: User) -> bool:
     """Make `user` an admin (staff), a superuser, both or neither, audited. Refused for
     oneself. Returns whether anything changed."""

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from cases.gift import parse_gift
 from cases.models import (
+    Accommodation,
     Answer,
     Assignment,
     Attempt,
@@ -31,6 +32,7 @@ from cases.models import (
     QuizSlot,
     assignment_for_student,
     refusal,
+    time_limit_minutes,
 )
 from cases.models.quizzes import answer_given
 from cases.services.workspace.work import work_sync, work_sync_items
@@ -175,14 +177,31 @@ def _work_closes_at(assignment: Assignment | None):
     return assignment.late_until
 
 
+def accommodation_for(quiz: Quiz, user_id: int) -> Accommodation | None:
+    """The student's extra time in the quiz's course, if any. One query, none for an
+    untimed quiz."""
+    if not quiz.time_limit_minutes:
+        return None
+    return Accommodation.objects.filter(
+        student_id=user_id, course__modules__items=quiz.item_id
+    ).first()
+
+
+def student_time_limit(quiz: Quiz, user_id: int) -> int | None:
+    """The minutes one student has on the quiz: its time limit with their extra time."""
+    return time_limit_minutes(quiz.time_limit_minutes, accommodation_for(quiz, user_id))
+
+
 def attempt_deadline(attempt: Attempt, quiz: Quiz, assignment: Assignment | None):
-    """When an attempt must end: its time limit after it started, or when the student's
-    assignment stops taking work, whichever comes first. Judged from the schedule as it
-    stands now (the student's extension included), never from a value frozen at start,
-    so a due date moved while the attempt is open binds it."""
+    """When an attempt must end: its time limit (with the student's extra time, see
+    `Accommodation`) after it started, or when the student's assignment stops taking
+    work, whichever comes first. Judged from the schedule and accommodations as they
+    stand now (the student's extension included), never from a value frozen at start,
+    so a due date moved or extra time given while the attempt is open binds it. Extra
+    time never carries an attempt past the assignment's cut-off."""
     ends = []
-    if quiz.time_limit_minutes:
-        ends.append(attempt.started_at + timezone.timedelta(minutes=quiz.time_limit_minutes))
+    if minutes := student_time_limit(quiz, attempt.user_id):
+        ends.append(attempt.started_at + timezone.timedelta(minutes=minutes))
     if closes_at := _work_closes_at(assignment):
         ends.append(closes_at)
     return min(ends, default=None)

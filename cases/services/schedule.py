@@ -6,14 +6,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from cases.models import (
+    Accommodation,
     Assignment,
+    Attempt,
+    AttemptState,
     Cohort,
+    Course,
     Extension,
     ModuleItem,
     User,
 )
 from cases.services.notifications import published_notify
-from cases.services.quizzes import attempts_deadline_sync
+from cases.services.quizzes import attempt_deadline_refresh, attempts_deadline_sync
 from cases.services.workspace.work import work_sync_cohorts
 
 SCHEDULE_FIELDS = [
@@ -96,3 +100,49 @@ def given_assignments(item: ModuleItem, cohorts):
     return Assignment.objects.filter(item=item, cohort__in=list(cohorts)).select_related(
         "item__module__course"
     )
+
+
+def _student_attempts_sync(course_id: int, student_id: int) -> None:
+    """The student's open attempts in the course end by their time limit as it now is."""
+    attempts = Attempt.objects.filter(
+        user_id=student_id,
+        state=AttemptState.IN_PROGRESS,
+        quiz__item__module__course_id=course_id,
+    ).select_related("quiz", "user")
+    for attempt in attempts:
+        attempt_deadline_refresh(attempt)
+
+
+@transaction.atomic
+def accommodation_set(
+    *,
+    course: Course,
+    student: User,
+    extra_minutes: int | None,
+    time_multiplier,
+    reason: str = "",
+    by: User,
+) -> Accommodation:
+    """Give a student of the course extra time on its timed quizzes (setting it again
+    replaces it); their open attempts get it at once."""
+    accommodation, _created = Accommodation.objects.update_or_create(
+        course=course,
+        student=student,
+        defaults={
+            "extra_minutes": extra_minutes,
+            "time_multiplier": time_multiplier,
+            "reason": reason,
+            "created_by": by,
+        },
+    )
+    _student_attempts_sync(course.pk, student.pk)
+    return accommodation
+
+
+@transaction.atomic
+def accommodation_remove(*, accommodation: Accommodation) -> None:
+    """Take the extra time back: the quizzes' own limits apply to the student again,
+    from the next save on, to an attempt already open too (one past the shorter limit
+    is submitted with its saved answers, as any attempt whose time is up)."""
+    accommodation.delete()
+    _student_attempts_sync(accommodation.course_id, accommodation.student_id)

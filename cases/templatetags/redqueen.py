@@ -89,7 +89,14 @@ def tracker_rows(matrix, base_url: str, panel_query: str = "", symbols=None, lat
     for row in matrix.rows:
         student = row.student
         name = escape(student.get_full_name() or student.username)
-        out.append(f'<tr><th scope="row"><a href="{base}students/{student.pk}/">{name}</a></th>')
+        extra = (
+            ' <span class="tag tag--extra-time">extra time</span>'
+            if getattr(student, "extra_time", False)
+            else ""
+        )
+        out.append(
+            f'<tr><th scope="row"><a href="{base}students/{student.pk}/">{name}</a>{extra}</th>'
+        )
         for cell in row.cells:
             if cell.assignment is None:
                 out.append(

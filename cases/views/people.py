@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.forms.people import AuditFilterForm, PeopleSearchForm, RoleAddForm
+from cases.forms.people import AuditFilterForm, PeopleSearchForm, RoleAddForm, TaCohortsForm
 from cases.http import CsvEcho, HtmxHttpRequest, csv_cell, parse_int
 from cases.models import AuditEntry, Cohort, User
 from cases.permissions import CourseRole, course_to_staff, roles_to_give, staff_required
@@ -49,6 +49,7 @@ def _people_page(request, course, access, *, form=None, notice=None):
             "last_name", "first_name", "username"
         ).prefetch_related(limited),
         "can_remove": {role: role in roles for role in CourseRole},
+        "cohorts": list(Cohort.objects.filter(courses=course).order_by("name")),
         "form": form or RoleAddForm(roles=roles),
         "notice": notice,
     }
@@ -110,6 +111,33 @@ def course_people_remove(request: HtmxHttpRequest, pk: int, user_pk: int):
     return _refused_or_done(request, course, access, message, error=False)
 
 
+@vary_on_headers("HX-Request")
+@require_POST
+def course_ta_cohorts(request: HtmxHttpRequest, pk: int, user_pk: int):
+    """Limit one of the course's TAs to some of its cohorts (none chosen: every cohort),
+    for whoever gives the TA role here (its instructors and admins)."""
+    course, access = course_to_staff(request.user, pk)
+    if CourseRole.TA not in roles_to_give(access):
+        raise PermissionDenied
+    person = get_object_or_404(course.teaching_assistants.all(), pk=user_pk)
+    form = TaCohortsForm(request.POST, course=course)
+    if not form.is_valid():
+        message = "; ".join(form.errors["cohorts"]) or "Choose among this course's cohorts."
+        return _refused_or_done(request, course, access, message, error=True)
+    chosen = form.cleaned_data["cohorts"]
+    try:
+        services.ta_cohorts_set(course=course, user=person, cohorts=chosen, by=request.user)
+    except services.Refused as refusal:
+        return _refused_or_done(request, course, access, str(refusal), error=True)
+    names = ", ".join(sorted(cohort.name for cohort in chosen))
+    message = (
+        f"{person.display_name} now sees and grades only {names}."
+        if names
+        else f"{person.display_name} now sees and grades every cohort."
+    )
+    return _refused_or_done(request, course, access, message, error=False)
+
+
 # The people directory ---------------------------------------------------------------
 
 
@@ -147,12 +175,20 @@ def _back_to_directory(request):
     return redirect(reverse("cases:people_directory") + (f"?{query}" if query else ""))
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @staff_required
 def person_deactivate(request: HtmxHttpRequest, pk: int):
     """Admins only: deactivate an account (it can no longer sign in; its sessions end;
-    its work and grades stay). An admin cannot deactivate themselves."""
-    person = get_object_or_404(User, pk=pk)
+    its work and grades stay). A GET, or a POST without `confirm=yes` (a stale form, a
+    replayed request), only asks: "Deactivate X?" with Confirm and Cancel; the POST
+    from that page does it. An admin cannot deactivate themselves."""
+    person = get_object_or_404(User.objects.annotate(cohort_count=Count("memberships")), pk=pk)
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        if not person.is_active:
+            messages.info(request, f"{person.display_name} is already deactivated.")
+            return _back_to_directory(request)
+        context = {"person": person, "here": _directory_query(request)}
+        return render(request, "cases/people/person_deactivate.html", context)
     try:
         services.user_deactivate(user=person, by=request.user)
     except services.Refused as refusal:

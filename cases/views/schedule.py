@@ -12,9 +12,22 @@ from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from cases.forms.schedule import AssignmentBulkForm, AssignmentScheduleForm, ExtensionForm
+from cases.forms.schedule import (
+    AccommodationForm,
+    AssignmentBulkForm,
+    AssignmentScheduleForm,
+    ExtensionForm,
+)
 from cases.http import HtmxHttpRequest
-from cases.models import Assignment, Extension, Membership, ModuleItem, User
+from cases.models import (
+    Accommodation,
+    Assignment,
+    Extension,
+    ItemKind,
+    Membership,
+    ModuleItem,
+    User,
+)
 from cases.permissions import access_course, access_item
 from cases.services import schedule as services
 from cases.services.workspace.work import student_items
@@ -55,7 +68,14 @@ def _row_forms(item, cohorts, assignments, data=None):
     return rows
 
 
-def _schedule_page(request, item, *, rows=None, bulk=None, extension=None):
+def _course_students(course):
+    """Students of the course's cohorts."""
+    return User.objects.filter(
+        Exists(Membership.objects.filter(user=OuterRef("pk"), cohort__courses=course))
+    ).order_by("last_name", "first_name", "username")
+
+
+def _schedule_page(request, item, *, rows=None, bulk=None, extension=None, accommodation=None):
     course = item.module.course
     zone = str(zone_of(course))
     cohorts = course.cohorts.all()
@@ -73,6 +93,15 @@ def _schedule_page(request, item, *, rows=None, bulk=None, extension=None):
         .select_related("user", "assignment__cohort")
         .order_by("user__last_name", "user__username", "assignment__cohort__name"),
     }
+    if item.kind == ItemKind.QUIZ:
+        context["accommodation_form"] = accommodation or AccommodationForm(
+            students=_course_students(course)
+        )
+        context["accommodations"] = (
+            Accommodation.objects.filter(course=course)
+            .select_related("student")
+            .order_by("student__last_name", "student__username")
+        )
     return render(request, "cases/schedule/item_schedule.html", context)
 
 
@@ -148,6 +177,46 @@ def extension_delete(request: HtmxHttpRequest, pk: int, extension_pk: int):
     )
     services.extension_remove(extension=extension)
     messages.success(request, "Extension removed.")
+    return redirect("cases:item_schedule", pk=item.pk)
+
+
+@require_POST
+def accommodation_set(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course give a student extra time on every timed
+    quiz of the course (set from a quiz's schedule page); setting it again replaces it."""
+    item = _teach_item(request.user, pk)
+    course = item.module.course
+    form = AccommodationForm(request.POST, students=_course_students(course))
+    if not form.is_valid():
+        return _schedule_page(request, item, accommodation=form)
+    data = form.cleaned_data
+    accommodation = services.accommodation_set(
+        course=course,
+        student=data["student"],
+        extra_minutes=data["extra_minutes"],
+        time_multiplier=data["time_multiplier"],
+        reason=data["reason"],
+        by=request.user,
+    )
+    messages.success(
+        request,
+        f"Extra time saved for {data['student'].display_name}: {accommodation.label} "
+        f"on every timed quiz of {course.code}.",
+    )
+    return redirect("cases:item_schedule", pk=item.pk)
+
+
+@require_POST
+def accommodation_delete(request: HtmxHttpRequest, pk: int, accommodation_pk: int):
+    """Instructors and admins of the course take a student's extra time away."""
+    item = _teach_item(request.user, pk)
+    accommodation = get_object_or_404(
+        Accommodation.objects.select_related("student"),
+        pk=accommodation_pk,
+        course=item.module.course,
+    )
+    services.accommodation_remove(accommodation=accommodation)
+    messages.success(request, f"Extra time removed for {accommodation.student.display_name}.")
     return redirect("cases:item_schedule", pk=item.pk)
 
 

@@ -22,8 +22,12 @@ def test_admin_deactivates_and_reactivates_a_student(page, browser, live_server,
     page.get_by_role("button", name="Search").click()
     expect(page).to_have_url(re.compile(r"q=student"))  # The search has come back.
     name = world.users["student"].display_name
-    expect(page.get_by_role("button", name=f"Deactivate {name} (student)")).to_be_visible()
-    page.get_by_role("button", name=f"Deactivate {name} (student)").click()
+    page.get_by_role("link", name=f"Deactivate {name} (student)…").click()
+    # A page asks first, and says what is kept; Confirm does it.
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Deactivate {name}?")
+    expect(page.get_by_text("Their work, grades and cohorts")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name=f"Deactivate {name}").click()
     expect(page.get_by_role("status")).to_contain_text("account is deactivated")
     expect(search).to_have_value("student")  # Back on the search the admin made.
     expect(page.get_by_role("button", name=f"Reactivate {name} (student)")).to_be_visible()

@@ -150,7 +150,7 @@ def test_a_deactivated_account_is_neither_revived_nor_doubled_by_signing_up(
     _finish(client, link)
     user = User.objects.get(email="mei@example.edu")
     admin = client_for("admin")
-    admin.post(reverse("cases:person_deactivate", args=[user.pk]))
+    admin.post(reverse("cases:person_deactivate", args=[user.pk]), {"confirm": "yes"})
     user.refresh_from_db()
     assert not user.is_active
     client.logout()

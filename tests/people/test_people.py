@@ -170,7 +170,8 @@ def test_the_course_page_links_to_people_only_for_those_who_give_roles(world, cl
 
 
 def _deactivate(client, user):
-    return client.post(reverse("cases:person_deactivate", args=[user.pk]), follow=True)
+    url = reverse("cases:person_deactivate", args=[user.pk])
+    return client.post(url, {"confirm": "yes"}, follow=True)
 
 
 def test_a_deactivated_student_keeps_their_work_and_shows_as_deactivated(world, client_for):
@@ -185,6 +186,38 @@ def test_a_deactivated_student_keeps_their_work_and_shows_as_deactivated(world, 
     entry = AuditEntry.objects.get(action=AuditAction.DEACTIVATE)
     assert (entry.subject, entry.actor) == (student, world.users["admin"])
     assert (entry.before, entry.after) == ({"active": "yes"}, {"active": "no"})
+
+
+def test_deactivating_asks_first_and_a_bare_post_only_asks_again(world, client_for):
+    student = world.users["student"]
+    client = client_for("admin")
+    directory = client.get(reverse("cases:people_directory"), {"q": "student"})
+    url = reverse("cases:person_deactivate", args=[student.pk])
+    # The directory offers a link to a page that asks; it keeps the search to go back to.
+    assert f'href="{url}?q=student"' in directory.content.decode()
+    page = client.get(url, {"q": "student"})
+    html = page.content.decode()
+    assert f"Deactivate {student.display_name}?" in html
+    assert "will lose access" in html and "Their work, grades and cohorts" in html
+    assert 'name="confirm" value="yes"' in html
+    assert f'href="{reverse("cases:people_directory")}?q=student">Cancel' in html
+    student.refresh_from_db()
+    assert student.is_active  # Looking at the question changes nothing.
+    # A POST that skipped the question (an old form, a replay) is asked again.
+    again = client.post(url)
+    assert again.status_code == 200
+    assert f"Deactivate {student.display_name}?" in again.content.decode()
+    student.refresh_from_db()
+    assert student.is_active
+    assert not AuditEntry.objects.exists()
+    # Confirmed: done once, back on the same search, and asking again says so.
+    done = client.post(url + "?q=student", {"confirm": "yes"})
+    assert done["Location"] == reverse("cases:people_directory") + "?q=student"
+    student.refresh_from_db()
+    assert not student.is_active
+    repeat = client.get(url, follow=True)
+    assert "is already deactivated" in repeat.content.decode()
+    assert AuditEntry.objects.filter(action=AuditAction.DEACTIVATE).count() == 1
 
 
 def test_a_deactivated_account_cannot_sign_in_until_reactivated(world, client, client_for):
@@ -257,7 +290,7 @@ def test_the_directory_shows_fifty_a_page_and_filters_by_status(world, client_fo
 
 def test_deactivating_keeps_the_search_the_admin_came_from(world, client_for):
     url = reverse("cases:person_deactivate", args=[world.users["student"].pk])
-    response = client_for("admin").post(f"{url}?q=stu&page=1")
+    response = client_for("admin").post(f"{url}?q=stu&page=1", {"confirm": "yes"})
     assert response["Location"] == reverse("cases:people_directory") + "?q=stu&page=1"
 
 
@@ -343,3 +376,81 @@ def test_the_audit_csv_is_filtered_and_cannot_run_formulas(log, client_for):
     assert "TA given" not in text
     assert "'=cmd" in text
     assert "active: yes" in text
+
+
+# TA cohort limits --------------------------------------------------------------------
+
+
+def _limit(client, world, cohorts, **headers):
+    url = reverse("cases:course_ta_cohorts", args=[world.course.pk, world.users["ta"].pk])
+    return client.post(url, {"cohorts": [c.pk for c in cohorts]}, headers=headers)
+
+
+def _tracker_names(client, world) -> str:
+    return client.get(reverse("cases:tracker", args=[world.course.pk])).content.decode()
+
+
+def test_an_instructor_limits_a_ta_to_one_cohort_and_widens_it_again(world, client_for):
+    section_a = world.course.cohorts.get()
+    section_b = CohortFactory(name="Section B")
+    world.course.cohorts.add(section_b)
+    bea = UserFactory(username="bea", first_name="Bea", last_name="Bright")
+    section_b.members.add(bea)
+    for assignment in list(section_a.assignments.all()):
+        assignment.pk, assignment.cohort = None, section_b
+        assignment.save()
+    ann = world.users["student"].display_name
+    ta = world.users["ta"]
+
+    html = _tracker_names(client_for("ta"), world)
+    assert ann in html and "Bea Bright" in html  # Limited to nothing: every cohort.
+
+    instructor = client_for("instructor")
+    page = instructor.get(_people_url(world)).content.decode()
+    assert f"Save the cohorts {ta.display_name} is limited to" in page
+    response = _limit(instructor, world, [section_a])
+    assert response["Location"] == _people_url(world)
+    page = instructor.get(_people_url(world)).content.decode()
+    assert "now sees and grades only Section A" in page
+    assert f'value="{section_a.pk}" checked' in page
+    assert f'value="{section_b.pk}" checked' not in page
+    entry = AuditEntry.objects.get(action=AuditAction.ROLE_ADD, subject=ta)
+    assert (entry.cohort, entry.actor) == (section_a, world.users["instructor"])
+    _limit(instructor, world, [section_a])  # Saved again: nothing changes, nothing logged.
+    assert AuditEntry.objects.filter(subject=ta).count() == 1
+
+    ta_client = client_for("ta")
+    html = _tracker_names(ta_client, world)
+    assert ann in html and "Bea Bright" not in html
+    timeline = reverse("cases:student_timeline", args=[world.course.pk, bea.pk])
+    assert ta_client.get(timeline).status_code == 404
+    # A TA cannot widen their own limits.
+    assert _limit(ta_client, world, [section_a, section_b]).status_code == 403
+
+    instructor = client_for("instructor")
+    _limit(instructor, world, [section_a, section_b])
+    html = _tracker_names(client_for("ta"), world)
+    assert ann in html and "Bea Bright" in html
+    assert client_for("ta").get(timeline).status_code == 200
+
+    # Nothing ticked: every cohort again, and the page says so (with htmx, in the region).
+    response = _limit(client_for("instructor"), world, [], **{"HX-Request": "true"})
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="people"')
+    assert "now sees and grades every cohort" in html
+    assert not section_a.teaching_assistants.exists()
+    assert not section_b.teaching_assistants.exists()
+    assert AuditEntry.objects.filter(subject=ta, action=AuditAction.ROLE_REMOVE).count() == 2
+
+
+def test_ta_limits_refuse_other_courses_cohorts_and_people_who_are_not_tas(world, client_for):
+    instructor = client_for("instructor")
+    elsewhere = world.other_course.cohorts.get()
+    response = _limit(instructor, world, [elsewhere])
+    assert response.status_code == 302
+    page = instructor.get(_people_url(world)).content.decode()
+    assert "Choose among this course&#x27;s cohorts." in page
+    assert not elsewhere.teaching_assistants.exists()
+    student = world.users["student"]
+    url = reverse("cases:course_ta_cohorts", args=[world.course.pk, student.pk])
+    assert instructor.post(url, {"cohorts": []}).status_code == 404

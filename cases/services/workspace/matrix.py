@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from cases import sql
 from cases.models import (
+    Accommodation,
     Assignment,
     Extension,
     Membership,
@@ -194,6 +195,8 @@ def course_matrix(
         .annotate(
             cohort_a=Subquery(mine.order_by("cohort").values("cohort")[:1]),
             cohort_b=Subquery(mine.order_by("-cohort").values("cohort")[:1]),
+            # A small "extra time" tag beside the name (see Accommodation).
+            extra_time=Exists(Accommodation.objects.filter(course=course, student=OuterRef("pk"))),
         )
         .order_by("last_name", "first_name", "username")
     )

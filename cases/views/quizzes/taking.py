@@ -19,6 +19,7 @@ from cases.models import (
     ModuleItem,
     QuestionKind,
     Quiz,
+    time_limit_minutes,
 )
 from cases.permissions import CourseAccess, access_attempt, access_item
 from cases.services import quizzes as services
@@ -133,6 +134,7 @@ def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
             services.attempts_finalize_expired(quiz=quiz, user=request.user, now=now)
             attempts = list(Attempt.objects.filter(quiz=quiz, user=request.user))
         assignment = assignment_for(quiz, request.user)
+    accommodation = None if access.can_grade else services.accommodation_for(quiz, request.user.pk)
     open_attempt = next((a for a in attempts if a.is_open), None)
     due_at = assignment.due_at if assignment else None
     context = {
@@ -146,6 +148,8 @@ def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
         "assignment": assignment,
         "released": results_released(quiz, due_at, now),
         "question_count": quiz.slots.count(),
+        "time_limit": time_limit_minutes(quiz.time_limit_minutes, accommodation),
+        "extra_time": accommodation is not None,
     }
     return render(request, "cases/quizzes/quiz_overview.html", context)
 
@@ -201,6 +205,7 @@ def attempt_detail(request: HtmxHttpRequest, pk: int):
         "answered": services.answered_count(s.answer.response for s in slots),
         "total": len(slots),
         "seconds_left": attempt.seconds_left(),
+        "extra_time": services.accommodation_for(attempt.quiz, attempt.user_id) is not None,
         "likert": LIKERT_LABELS,
     }
     return render(request, "cases/quizzes/attempt_detail.html", context)
@@ -285,6 +290,7 @@ def attempt_submit(request: HtmxHttpRequest, pk: int):
         "answered": services.answered_count(s.answer.response for s in slots),
         "total": len(slots),
         "seconds_left": attempt.seconds_left(),
+        "extra_time": services.accommodation_for(attempt.quiz, attempt.user_id) is not None,
     }
     return render(request, "cases/quizzes/attempt_submit.html", context)
 

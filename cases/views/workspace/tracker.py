@@ -9,6 +9,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import (
+    Accommodation,
+    ItemKind,
     ModuleItem,
     Work,
     WorkStatus,
@@ -36,6 +38,14 @@ STATUS_SYMBOLS = {
 LATE_SYMBOL = "†"  # Handed in after the (extended) due date.
 
 
+def _accommodation(course, student, item, *, known: bool = True):
+    """On a quiz's panel, the student's extra time on timed quizzes, if any (`known`
+    False when the page already knows they have none)."""
+    if item.kind != ItemKind.QUIZ or not known:
+        return None
+    return Accommodation.objects.filter(course=course, student=student).first()
+
+
 def _panel_context(user, course, access, student_id: int, item_id: int) -> dict:
     """What the side panel shows of one student's work on one item: the student must be
     one the user may grade (404 otherwise), the item one of the course's."""
@@ -61,6 +71,7 @@ def _panel_context(user, course, access, student_id: int, item_id: int) -> dict:
         "item": item,
         "cell": cell,
         "feedback": work.feedback if work else "",
+        "accommodation": _accommodation(course, student, item),
         **student_work(course, student, item),
     }
 
@@ -87,6 +98,9 @@ def _panel_from_matrix(matrix, course, student_id: int, item_id: int) -> dict | 
                     "item": cell.item,
                     "cell": cell,
                     "feedback": feedback or "",
+                    "accommodation": _accommodation(
+                        course, row.student, cell.item, known=row.student.extra_time
+                    ),
                     **student_work(course, row.student, cell.item),
                 }
     return None
