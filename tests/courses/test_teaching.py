@@ -159,3 +159,24 @@ def test_the_teaching_page_costs_the_same_queries_for_any_class(
         assert _behind(html) == seen  # Each has overdue readings.
         assert "6 items closing this week" in re.sub(r"<[^>]+>", "", html)
     assert counts[0] == counts[1], counts
+
+
+def test_an_admin_overseeing_many_courses_costs_the_same_as_one(
+    world, client_for, django_assert_max_num_queries
+):
+    """An admin sees every course; the to-do is for the courses one teaches, so three
+    more courses add no query, while the admin's own teaching still gets its to-do."""
+    admin = client_for("admin")
+    with django_assert_max_num_queries(PAGE_BUDGET) as queries:
+        html = admin.get(TEACH).content.decode()
+    one = data_queries(queries)
+    assert "You oversee this course as an admin" in html and "To do" not in html
+    for _ in range(3):
+        CourseFactory(cohorts=[CohortFactory()])
+    with django_assert_max_num_queries(PAGE_BUDGET) as queries:
+        html = admin.get(TEACH).content.decode()
+    assert data_queries(queries) == one
+    assert html.count("You oversee this course as an admin") == 5  # With the other course.
+    world.course.instructors.add(world.users["admin"])
+    html = admin.get(TEACH).content.decode()
+    assert "To do" in html and html.count("You oversee this course as an admin") == 4

@@ -28,10 +28,15 @@ class CourseToDo:
     waiting: int = 0  # Pieces of work waiting for a person (the grading queue's).
     behind: int = 0  # Students with overdue work not handed in (the tracker's filter).
     closing: list[Closing] = field(default_factory=list)  # Due in the next 7 days.
+    counted: bool = True  # False for an admin's course they do not teach: no to-do.
 
 
 def course_to_do(user, course: Course, access: CourseAccess, now: datetime) -> CourseToDo:
-    """Three queries: the waiting work, the students behind, the items closing."""
+    """Three queries: the waiting work, the students behind, the items closing; none for
+    a course the user only oversees as an admin (an admin sees every course, and the
+    page must not cost three queries for each)."""
+    if not (access.is_instructor or access.is_ta):
+        return CourseToDo(course, access, counted=False)
     cohorts = graded_cohorts(user, course, access)
     students = graded_students(user, course, access)
     waiting = (
