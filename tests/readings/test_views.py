@@ -119,7 +119,7 @@ def test_previous_and_next_items_in_the_module(world, client_for):
     from tests.factories import AssignmentFactory, ModuleItemFactory
 
     second_case = make_case(slug="smic", title="SMIC", body="A foundry.")
-    second = ModuleItemFactory(module=world.item.module, title="SMIC")
+    second = ModuleItemFactory(module=world.item.module, title="SMIC", position=1)
     CaseReading.objects.create(item=second, case=second_case)
     AssignmentFactory(item=second, cohort=world.item.assignments.get().cohort)
     html = _html(client_for("student").get(world.item.get_absolute_url()))
