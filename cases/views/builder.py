@@ -337,7 +337,13 @@ def item_create(request: HtmxHttpRequest, pk: int):
         )
         messages.success(request, f"Added “{item.title}”.")
         return redirect(SETTINGS_PAGES.get(item.kind, "cases:item_detail"), pk=item.pk)
-    context = {"form": form, "course": course, "kinds": ITEM_KINDS}
+    context = {
+        "form": form,
+        "course": course,
+        "kinds": ITEM_KINDS,
+        # "Add one" in a module names it; choosing the kind keeps it.
+        "module_chosen": parse_int(request.GET.get("module")),
+    }
     return render(request, "cases/builder/item_form.html", context)
 
 

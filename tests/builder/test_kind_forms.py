@@ -151,3 +151,17 @@ def test_a_kind_that_does_not_exist_is_refused_and_others_cannot_add(world, clie
     assert client_for("ta").get(_url(world, kind="quiz")).status_code == 403
     hx = {"HX-Request": "true", "HX-Target": "kind-fields"}
     assert client_for("student").get(_url(world, kind="quiz"), headers=hx).status_code == 403
+
+
+def test_add_one_in_an_empty_module_keeps_that_module_through_the_kind_choice(world, client_for):
+    from tests.factories import ModuleFactory
+
+    empty = ModuleFactory(course=world.course, title="Week 9: standards")
+    client = client_for("instructor")
+    builder = client.get(reverse("cases:course_builder", args=[world.course.pk])).content.decode()
+    add_one = f"{_url(world)}?module={empty.pk}"
+    assert f'href="{add_one}">Add one</a>' in builder
+    html = client.get(add_one).content.decode()
+    assert f'href="?module={empty.pk}&amp;kind=discussion"' in html
+    html = client.get(_url(world, module=empty.pk, kind="discussion")).content.decode()
+    assert f'<option value="{empty.pk}" selected>Week 9: standards</option>' in html
