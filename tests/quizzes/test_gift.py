@@ -72,4 +72,4 @@ def test_a_malformed_file_names_the_line_and_the_reason(text, line, reason):
     with pytest.raises(GiftError) as error:
         parse_gift(text)
     assert error.value.line == line
-    assert reason in error.value.reason
+    assert reason in error.value.reason.lower()

@@ -114,7 +114,7 @@ def test_a_likert_question_has_no_points_and_htmx_switches_the_kind(world, clien
     hx = {"HX-Request": "true", "HX-Target": "kind-fields"}
     response = client.get(_new(world, "true_false"), headers=hx)
     html = response.content.decode()
-    assert _names(html) == {"true_false_answer", "points"}
+    assert _names(html) == {"true_false_answer", "right_feedback", "wrong_feedback", "points"}
     assert "<form" not in html and response["HX-Replace-Url"] == _new(world, "true_false")
     # Without script: the switch posts back with what was typed, refusing nothing.
     data = {"kind": "spectrum", "title": "Where?", "text": "Place it.", "switch_kind": "1"}
