@@ -5,7 +5,14 @@ from django import forms
 from django.core.validators import MaxValueValidator
 
 from cases.forms.common import KindFieldsMixin, TextUploadForm, reject_html
-from cases.gift import GiftError, GiftQuestion, _parse_body, escape, format_decimal
+from cases.gift import (
+    MAX_SIGNIFICANT,
+    GiftError,
+    GiftQuestion,
+    _parse_body,
+    escape,
+    format_decimal,
+)
 from cases.models import (
     CHOICE_KINDS,
     Question,
@@ -174,6 +181,13 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
                 reject_html(cleaned.get(name, ""))
             except forms.ValidationError as error:
                 self.add_error(name, error)
+        for name in ("numeric_answer", "numeric_tolerance"):
+            value = cleaned.get(name)
+            if value is not None and len(value.normalize().as_tuple().digits) > MAX_SIGNIFICANT:
+                self.add_error(
+                    name,
+                    f"Give at most {MAX_SIGNIFICANT} significant digits: they are kept exactly.",
+                )
         if self.kind in CHOICE_KINDS and cleaned.get("choices_text"):
             self._clean_choices(self.kind, cleaned["choices_text"])
         elif (

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.urls import reverse
 
 from cases.gift import GiftError, GiftErrors, export_gift, parse_gift, read_gift
 from cases.markdown import render_markdown
-from cases.models import Choice, Course, Question, QuestionCategory
+from cases.models import Answer, Choice, Course, Question, QuestionCategory
 from cases.services.quizzes import (
     grade_response,
     questions_create_from_gift,
@@ -417,3 +418,36 @@ def test_the_demo_bank_round_trips_byte_for_byte():
         # The demo's true/false feedbacks now travel (they were dropped before).
         if "{FALSE#" in first:
             assert Question.objects.filter(course=course).exclude(wrong_feedback="").exists()
+
+
+# What a student sees ---------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_student_sees_the_feedback_of_their_own_true_false_and_numeric_answers(world, client_for):
+    Question.objects.filter(title="Owner").update(
+        wrong_feedback="TF-WRONG: Alcatel held half.", right_feedback="TF-RIGHT"
+    )
+    Question.objects.filter(title="Researchers").update(
+        right_feedback="NUM-RIGHT", wrong_feedback="NUM-WRONG"
+    )
+    slots = {s.question.title: s for s in world.attempt.slots.select_related("question")}
+    owner, researchers = slots["Owner"], slots["Researchers"]
+    client = client_for("student")
+    page = client.get(world.attempt.get_absolute_url()).content.decode()
+    assert "TF-WRONG" not in page and "NUM-RIGHT" not in page  # never before release
+    client.post(
+        reverse("cases:attempt_save", args=[world.attempt.pk]),
+        {
+            "questions": [str(owner.pk), str(researchers.pk)],
+            f"q{owner.pk}": "true",  # wrong: Alcatel does not own it outright
+            f"q{researchers.pk}": "1700",  # the tolerance's upper bound: right
+        },
+    )
+    done = client.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    html = client.get(done["Location"]).content.decode()
+    assert "TF-WRONG: Alcatel held half." in html and "TF-RIGHT" not in html
+    assert "NUM-RIGHT" in html and "NUM-WRONG" not in html
+    assert "1600 (± 100)" in html
+    answers = {a.slot.question.title: a for a in Answer.objects.filter(slot__attempt=world.attempt)}
+    assert answers["Researchers"].fraction == 1 and answers["Owner"].fraction == 0

@@ -85,6 +85,19 @@ def test_a_numeric_question_shows_and_checks_only_its_fields(world, client_for):
     assert response.status_code == 302
     question.refresh_from_db()
     assert (question.kind, question.numeric_answer) == (QuestionKind.NUMERIC, 8)
+    assert 'value="8"' in _field(client.get(edit).content.decode(), "numeric_answer")
+
+    # Numbers are kept exactly, as written; more digits than can be kept are refused.
+    response = client.post(edit, data | {"numeric_answer": "3.14159265", "numeric_tolerance": "0"})
+    assert response.status_code == 302
+    question.refresh_from_db()
+    assert str(question.numeric_answer.normalize()) == "3.14159265"
+    assert 'value="3.14159265"' in _field(client.get(edit).content.decode(), "numeric_answer")
+    html = client.post(
+        edit, data | {"numeric_answer": "1234567.123456789", "numeric_tolerance": "0"}
+    ).content.decode()
+    assert "at most 15 significant digits" in _field(html, "numeric_answer")
+    assert 'value="1234567.123456789"' in _field(html, "numeric_answer")
 
 
 def test_a_multiple_choice_question_shows_only_its_answers(world, client_for):
