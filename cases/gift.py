@@ -303,6 +303,8 @@ def _parse_numeric(body: str, line: int, question: GiftQuestion) -> None:
     question.kind = "numeric"
     several = _split_unescaped(body, "=~")
     entries = [(m, c) for m, c in several if m or c.strip()]
+    if not entries:
+        raise GiftError(line, "the numerical answer is empty.")
     weighted = any(re.match(r"^\s*%", c) and not re.match(r"^\s*%100%", c) for _, c in entries)
     if len(entries) != 1 or entries[0][0] == "~" or weighted:
         raise GiftUnsupported(
@@ -440,10 +442,16 @@ def _blocks(text: str):
 
 
 def _category(path: str) -> str:
-    path = path.strip()
-    path = re.sub(r"^\$(course|system|module|coursecategory|cat\d*)\$/?", "", path)
-    path = re.sub(r"^top(/|$)", "", path)
-    return path.strip().strip("/")
+    """Our category's name from a $CATEGORY path: Moodle's context ($course$/) and its
+    top category (top/) are left out."""
+    path = re.sub(r"^\$(course|system|module|coursecategory)\$(/|$)", "", path.strip())
+    return re.sub(r"^top(/|$)", "", path)
+
+
+def _category_line(name: str) -> str:
+    if _category(name) != name:  # A name that reads like a Moodle path: say it whole.
+        name = "$course$/top/" + name
+    return f"$CATEGORY: {name}\n"
 
 
 def _title_of(source: str) -> str:
@@ -575,7 +583,7 @@ def export_gift(questions) -> tuple[str, list[str]]:
             continue
         name = _category_name(question)
         if name != category:
-            out.append(f"$CATEGORY: {name}\n")
+            out.append(_category_line(name))
             category = name
         head = f"::{escape(_clean(question.title))}::{_text(question.text)}"
         general = _clean(question.feedback)

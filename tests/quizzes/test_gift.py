@@ -451,3 +451,25 @@ def test_a_student_sees_the_feedback_of_their_own_true_false_and_numeric_answers
     assert "1600 (± 100)" in html
     answers = {a.slot.question.title: a for a in Answer.objects.filter(slot__attempt=world.attempt)}
     assert answers["Researchers"].fraction == 1 and answers["Owner"].fraction == 0
+
+
+@pytest.mark.django_db
+def test_category_names_that_read_like_moodle_paths_survive_the_round_trip():
+    course = CourseFactory()
+    for name in ["top", "top/Week 1", "$course$/odd", "Week 2"]:
+        category = QuestionCategory.objects.create(course=course, name=name)
+        Question.objects.create(
+            course=course, category=category, kind="short_text", title=name, text="Why?"
+        )
+    first, second = _round_trip(course)
+    assert second == first
+    copies = Question.objects.exclude(course=course).select_related("category")
+    assert sorted(q.category.name for q in copies) == sorted(
+        ["top", "top/Week 1", "$course$/odd", "Week 2"]
+    )
+    assert "$CATEGORY: Week 2\n" in first and "$CATEGORY: $course$/top/top\n" in first
+
+
+def test_an_empty_numerical_answer_is_named():
+    (result,) = read_gift("::N::How many?{#}")
+    assert "numerical answer is empty" in result.refusal.reason
