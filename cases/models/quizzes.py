@@ -74,8 +74,8 @@ class Question(models.Model):
     # True/false questions.
     true_false_answer = models.BooleanField(null=True, blank=True)
     # True/false and numeric questions: feedback on a right answer, on a wrong one.
-    right_feedback = models.TextField(blank=True, help_text="Shown for a right answer.")
-    wrong_feedback = models.TextField(blank=True, help_text="Shown for a wrong answer.")
+    right_feedback = models.TextField(blank=True)
+    wrong_feedback = models.TextField(blank=True)
     # Spectrum questions: graded by distance to the target only when `spectrum_graded`.
     spectrum_target = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(100)]
