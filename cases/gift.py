@@ -1,16 +1,47 @@
 """Moodle's GIFT question format: read it into plain data and write it back.
 
-Covers the types GIFT can express and Red Queen grades: single and multiple choice
-(with per-answer weights and feedback), true/false, numeric (with tolerance or a
-range), and essays (our short text, graded by a person). GIFT's short-answer type is
-imported as short text for a person to grade. Likert and spectrum questions have no GIFT
-form and are left out of an export."""
+Read: every question of a file, in order, either read with its meaning or refused by
+name with the reason and what would fix it (`read_gift`); one bad question never stops
+the others. `parse_gift` is the all-or-nothing reading: the questions, or `GiftErrors`
+listing every problem.
+
+What is read: single choice (one or more answers worth 100%, distractors may carry
+partial credit or a penalty: ~%50%), multiple choice (no = answer: weights on every
+answer, the right ones adding up to 100%), true/false with its two feedbacks
+({TRUE#for a wrong answer#for a right answer}), numerical with one answer (3:0.5, a
+range 1..2, optional feedback), essays ({} : our short text, graded by a person),
+question names, comments, $CATEGORY paths, escapes, general feedback (####) and
+per-answer feedback (#).
+
+Refused by name (no place to store them without changing their meaning, yet):
+matching (a -> b), short answer with accepted answers ({=a =b}), missing word (text
+after the answer block), numerical with several answers, partial credit or ~ entries,
+description items (no answer block).
+
+Formats: question text is stored as Markdown. [markdown] and unmarked text are kept;
+[html] text (and [moodle] or unmarked text that holds HTML tags) is converted to
+Markdown, so it shows formatted, not as tags (the Markdown renderer sanitises with nh3
+on display); [plain] text has Markdown's special characters escaped. Answers and
+answer feedback are plain text on our pages: HTML there is reduced to its text.
+
+Numbers are Decimals, read exactly as written; a range keeps answer=(min+max)/2 and
+tolerance=(max-min)/2 and `numeric_range`, and is written back as min..max.
+
+Write (`export_gift`): a fixed point: export -> import -> export gives the same bytes.
+Likert and spectrum questions have no GIFT form and are left out of an export."""
 
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
+from html.parser import HTMLParser
 
 SPECIAL = "~=#{}:"
+FORMAT_MARK = re.compile(r"^\s*\[(html|markdown|plain|moodle)\]", re.I)
+HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
+NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+# What the database holds exactly on SQLite and PostgreSQL (Question.numeric_*).
+MAX_SIGNIFICANT, MAX_PLACES, MAX_INTEGER_DIGITS = 15, 10, 10
+FRACTION_PLACES = Decimal("0.00001")  # Choice.fraction
 
 
 class GiftError(ValueError):
@@ -18,6 +49,28 @@ class GiftError(ValueError):
         super().__init__(f"Line {line}: {reason}")
         self.line = line
         self.reason = reason
+
+
+class GiftErrors(GiftError):
+    """Every problem of a file (all-or-nothing reading). A GiftError too, naming the
+    first problem's line, so callers that catch GiftError keep working."""
+
+    def __init__(self, errors: list[GiftError]):
+        self.errors = errors
+        first = errors[0]
+        super().__init__(first.line, first.reason)
+        self.args = ("\n".join(f"Line {e.line}: {e.reason}" for e in errors),)
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+class GiftUnsupported(GiftError):
+    """A question Moodle accepts that we cannot store with its meaning (yet)."""
+
+    def __init__(self, line: int, reason: str, fix: str):
+        super().__init__(line, reason)
+        self.fix = fix
 
 
 @dataclass
@@ -37,8 +90,30 @@ class GiftQuestion:
     feedback: str = ""
     choices: list[GiftChoice] = field(default_factory=list)
     true_false_answer: bool | None = None
-    numeric_answer: float | None = None
-    numeric_tolerance: float = 0.0
+    numeric_answer: Decimal | None = None
+    numeric_tolerance: Decimal = Decimal(0)
+    numeric_range: bool = False
+    # True/false and numeric: feedback for a right answer and for a wrong one.
+    right_feedback: str = ""
+    wrong_feedback: str = ""
+
+
+@dataclass
+class GiftRefusal:
+    line: int
+    title: str
+    reason: str
+    fix: str
+
+
+@dataclass
+class GiftResult:
+    line: int
+    question: GiftQuestion | None
+    refusal: GiftRefusal | None
+
+
+# Escapes ---------------------------------------------------------------------------
 
 
 def unescape(text: str) -> str:
@@ -47,6 +122,11 @@ def unescape(text: str) -> str:
 
 def escape(text: str) -> str:
     return "".join("\\" + ch if ch in SPECIAL + "\\" else ch for ch in text).replace("\n", "\\n")
+
+
+def _clean(text: str) -> str:
+    """Form text as the importer would read it back: \\n line ends, no outer spaces."""
+    return (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def _split_unescaped(text: str, marks: str) -> list[tuple[str, str]]:
@@ -81,55 +161,238 @@ def _find_unescaped(text: str, target: str, start: int = 0) -> int:
     return -1
 
 
-def _answer_and_feedback(chunk: str) -> tuple[str, str]:
+# Formats ---------------------------------------------------------------------------
+
+
+class _HtmlToMarkdown(HTMLParser):
+    """The formatting Markdown can say (paragraphs, emphasis, lists, links, code);
+    other tags are dropped and their text kept; scripts and styles dropped whole."""
+
+    INLINE = {"b": "**", "strong": "**", "i": "*", "em": "*", "code": "`"}
+
+    def __init__(self, plain: bool):
+        super().__init__(convert_charrefs=True)
+        self.plain = plain
+        self.out: list[str] = []
+        self.lists: list[list] = []
+        self.href: str | None = None
+        self.skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("script", "style"):
+            self.skip += 1
+        elif self.plain:
+            if tag in ("br", "p", "div", "li"):
+                self.out.append(" ")
+        elif tag in self.INLINE:
+            self.out.append(self.INLINE[tag])
+        elif tag == "br":
+            self.out.append("  \n")
+        elif tag in ("p", "div", "blockquote", "table", "tr"):
+            self.out.append("\n\n")
+        elif tag in ("h1", "h2", "h3", "h4", "h5", "h6"):
+            self.out.append("\n\n### ")
+        elif tag in ("ul", "ol"):
+            self.lists.append([tag, 0])
+            self.out.append("\n\n")
+        elif tag == "li":
+            if self.lists and self.lists[-1][0] == "ol":
+                self.lists[-1][1] += 1
+                self.out.append(f"\n{self.lists[-1][1]}. ")
+            else:
+                self.out.append("\n- ")
+        elif tag == "a":
+            self.href = dict(attrs).get("href") or ""
+            self.out.append("[")
+        elif tag == "img":
+            self.out.append(_md_escape(dict(attrs).get("alt") or ""))
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self.skip = max(0, self.skip - 1)
+        elif self.plain:
+            return
+        elif tag in self.INLINE:
+            self.out.append(self.INLINE[tag])
+        elif tag in ("p", "div", "blockquote", "table", "h1", "h2", "h3", "h4", "h5", "h6"):
+            self.out.append("\n\n")
+        elif tag in ("ul", "ol"):
+            if self.lists:
+                self.lists.pop()
+            self.out.append("\n\n")
+        elif tag == "a":
+            href, self.href = self.href, None
+            self.out.append(f"]({href})" if href else "]")
+
+    def handle_data(self, data):
+        if not self.skip:
+            data = re.sub(r"\s+", " ", data)
+            self.out.append(data if self.plain else _md_escape(data))
+
+    def result(self) -> str:
+        text = "".join(self.out)
+        text = re.sub(r"[ \t]+\n", lambda m: "  \n" if m.group(0).startswith("  ") else "\n", text)
+        text = re.sub(r"\n[ \t]+", "\n", text)
+        text = re.sub(r"\n{3,}", "\n\n", text)
+        return re.sub(r" {2,}(?!\n)", " ", text).strip()
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", text)
+
+
+def _from_html(text: str, *, plain: bool) -> str:
+    parser = _HtmlToMarkdown(plain)
+    parser.feed(text)
+    parser.close()
+    return parser.result()
+
+
+def _formatted(raw: str, inherited: str = "", *, plain: bool = False) -> tuple[str, str]:
+    """(text, format) of a raw (escaped) piece of GIFT: its own [format] mark, else the
+    one it inherits; Markdown for question text, plain text for answers (`plain`)."""
+    found = FORMAT_MARK.match(raw)
+    fmt = inherited
+    if found:
+        fmt = found.group(1).lower()
+        raw = raw[found.end() :]
+    text = unescape(raw).strip()
+    if fmt == "html" or (fmt in ("", "moodle") and HTML_TAG.search(text)):
+        return _from_html(text, plain=plain), fmt
+    if fmt == "plain" and not plain:
+        return _md_escape(text), fmt
+    return text, fmt
+
+
+# Reading ---------------------------------------------------------------------------
+
+
+def _number(value: str, line: int) -> Decimal:
+    value = value.strip()
+    if not NUMBER.match(value):
+        raise GiftError(line, f"'{value}' is not a number, a number:tolerance or a range min..max.")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise GiftError(line, f"'{value}' is not a number.") from None
+    _check_exact(number, value, line)
+    return number
+
+
+def _check_exact(number: Decimal, shown: str, line: int) -> None:
+    _sign, digits, exponent = number.normalize().as_tuple()
+    significant = len(digits) if number else 0
+    places = max(0, -exponent)
+    integer_digits = max(0, significant + exponent)
+    if significant > MAX_SIGNIFICANT or places > MAX_PLACES or integer_digits > MAX_INTEGER_DIGITS:
+        raise GiftError(
+            line,
+            f"{shown} cannot be stored exactly (at most {MAX_SIGNIFICANT} significant digits, "
+            f"{MAX_PLACES} after the point).",
+        )
+
+
+def _answer_and_feedback(chunk: str, fmt: str = "") -> tuple[str, str]:
     parts = _split_unescaped(chunk, "#")
-    answer = unescape(parts[0][1]).strip()
-    feedback = unescape("#".join(p for _, p in parts[1:])).strip()
+    answer, _ = _formatted(parts[0][1], fmt, plain=True)
+    feedback, _ = _formatted("#".join(p for _, p in parts[1:]), fmt, plain=True)
     return answer, feedback
 
 
-def _parse_body(body: str, line: int, question: GiftQuestion) -> None:
+def _parse_numeric(body: str, line: int, question: GiftQuestion) -> None:
+    question.kind = "numeric"
+    several = _split_unescaped(body, "=~")
+    entries = [(m, c) for m, c in several if m or c.strip()]
+    if not entries:
+        raise GiftError(line, "the numerical answer is empty.")
+    weighted = any(re.match(r"^\s*%", c) and not re.match(r"^\s*%100%", c) for _, c in entries)
+    if len(entries) != 1 or entries[0][0] == "~" or weighted:
+        raise GiftUnsupported(
+            line,
+            "Numerical questions with several answers, partial credit or ~ wrong-answer "
+            "entries are not supported yet; importing it would lose all but one answer.",
+            "Keep one right answer ({#3:0.5} or {#2..4}), or remove the question from the file.",
+        )
+    parts = _split_unescaped(entries[0][1], "#")
+    value = re.sub(r"^\s*%100%", "", unescape(parts[0][1])).strip()
+    question.right_feedback, _ = _formatted("#".join(p for _, p in parts[1:]), "")
+    if not value:
+        raise GiftError(line, "the numerical answer is empty.")
+    if ".." in value:
+        low_text, _, high_text = value.partition("..")
+        low, high = _number(low_text, line), _number(high_text, line)
+        if low > high:
+            raise GiftError(line, f"the range {value} runs backwards: write min..max.")
+        question.numeric_answer = (low + high) / 2
+        question.numeric_tolerance = (high - low) / 2
+        question.numeric_range = True
+    else:
+        number, _, tolerance = value.partition(":")
+        question.numeric_answer = _number(number, line)
+        question.numeric_tolerance = _number(tolerance, line) if tolerance.strip() else Decimal(0)
+        if question.numeric_tolerance < 0:
+            raise GiftError(line, f"the tolerance in {value} is negative.")
+    _check_exact(question.numeric_answer, value, line)
+    _check_exact(question.numeric_tolerance, value, line)
+
+
+def _parse_body(body: str, line: int, question: GiftQuestion, fmt: str = "") -> None:
+    """Read an answer block's inside into `question`; GiftError when it is malformed,
+    GiftUnsupported when it is a type we cannot store with its meaning."""
     general = _find_unescaped(body, "####")
     if general != -1:
-        question.feedback = unescape(body[general + 4 :]).strip()
+        question.feedback, _ = _formatted(body[general + 4 :], fmt)
         body = body[:general]
     stripped = body.strip()
     if stripped == "":
-        question.kind = "short_text"
+        question.kind = "short_text"  # GIFT's essay: a person grades it.
         return
-    upper = stripped.split("#", 1)[0].strip().upper()
-    if upper in {"T", "TRUE", "F", "FALSE"}:
+    true_false = re.match(r"^(T|TRUE|F|FALSE)\s*(#|$)", stripped, re.I)
+    if true_false:
+        parts = _split_unescaped(stripped, "#")
+        if len(parts) > 3:
+            raise GiftError(line, "a true/false answer takes at most two feedbacks (#wrong#right).")
         question.kind = "true_false"
-        question.true_false_answer = upper.startswith("T")
+        question.true_false_answer = true_false.group(1).upper().startswith("T")
+        if len(parts) > 1:
+            question.wrong_feedback, _ = _formatted(parts[1][1], fmt)
+        if len(parts) > 2:
+            question.right_feedback, _ = _formatted(parts[2][1], fmt)
         return
     if stripped.startswith("#"):
-        question.kind = "numeric"
-        answers = [c for m, c in _split_unescaped(stripped[1:], "=") if c.strip()]
-        value, _feedback = _answer_and_feedback(answers[0])
-        value = re.sub(r"^%-?\d+(\.\d+)?%", "", value)
-        try:
-            if ".." in value:
-                low, high = (float(x) for x in value.split(".."))
-                question.numeric_answer = (low + high) / 2
-                question.numeric_tolerance = (high - low) / 2
-            else:
-                number, _, tolerance = value.partition(":")
-                question.numeric_answer = float(number)
-                question.numeric_tolerance = float(tolerance or 0)
-        except ValueError:
-            raise GiftError(
-                line, f"'{value}' is not a number, a number:tolerance or a range."
-            ) from None
+        _parse_numeric(stripped[1:], line, question)
         return
-    pieces = [(m, c) for m, c in _split_unescaped(stripped, "=~") if m]
+    pieces = _split_unescaped(stripped, "=~")
+    if pieces[0][1].strip():
+        raise GiftError(
+            line,
+            f"'{pieces[0][1].strip()[:40]}' comes before the first answer "
+            "(start each with = or ~).",
+        )
+    pieces = pieces[1:]
     if not pieces:
         raise GiftError(line, "the answer block has no answers (start each with = or ~).")
+    if any(mark == "=" and _find_unescaped(chunk, "->") != -1 for mark, chunk in pieces):
+        raise GiftUnsupported(
+            line,
+            "Matching questions (pairs like 'a -> b') are not supported yet; importing it "
+            "would lose every pair.",
+            "Remove it from the file, or rewrite it as multiple choice.",
+        )
+    if all(mark == "=" for mark, _ in pieces):
+        raise GiftUnsupported(
+            line,
+            "Short-answer questions (accepted answers {=a =b}) are not supported yet; "
+            "importing it would lose the accepted answers and their automatic grading.",
+            "Remove it from the file, rewrite it as multiple choice, or as an essay ({}) "
+            "for a person to grade.",
+        )
     choices = []
     for mark, chunk in pieces:
-        answer, feedback = _answer_and_feedback(chunk)
+        answer, feedback = _answer_and_feedback(chunk, fmt)
         weight = re.match(r"^%(-?\d+(?:\.\d+)?)%", answer)
         if weight:
-            fraction = Decimal(weight.group(1)) / 100
+            fraction = (Decimal(weight.group(1)) / 100).quantize(FRACTION_PLACES)
             answer = answer[weight.end() :].strip()
         else:
             fraction = Decimal(1) if mark == "=" else Decimal(0)
@@ -138,117 +401,218 @@ def _parse_body(body: str, line: int, question: GiftQuestion) -> None:
         if not -1 <= fraction <= 1:
             raise GiftError(line, f"the weight of '{answer}' is outside -100%..100%.")
         choices.append(GiftChoice(answer, fraction, feedback))
-    if all(mark == "=" for mark, _ in pieces):
-        question.kind = "short_text"  # GIFT short answer: a person grades ours.
-        return
     question.choices = choices
+    if any(mark == "=" for mark, _ in pieces):
+        # Moodle: an = answer makes it single choice; other answers may be worth part.
+        question.kind = "single"
+        if not any(c.fraction == 1 for c in choices):
+            raise GiftError(line, "no answer is worth 100% (= without a weight).")
+        return
+    question.kind = "multiple"
     right = [c for c in choices if c.fraction > 0]
     if not right:
         raise GiftError(line, "no answer is marked right (= or a positive %weight%).")
-    if len(right) == 1 and right[0].fraction == 1:
-        question.kind = "single"
-    else:
-        question.kind = "multiple"
-        total = sum(c.fraction for c in right)
-        if abs(total - 1) > Decimal("0.011"):
-            raise GiftError(line, f"the right answers' weights add up to {total * 100}%, not 100%.")
+    total = sum(c.fraction for c in right)
+    if abs(total - 1) > Decimal("0.011"):
+        raise GiftError(
+            line, f"the right answers' weights add up to {(total * 100).normalize():f}%, not 100%."
+        )
 
 
-def parse_gift(text: str) -> list[GiftQuestion]:
-    """Parse a GIFT file; raise GiftError naming the line of the first problem."""
-    questions: list[GiftQuestion] = []
+def _blocks(text: str):
+    """(line, category, source) of each question, in order."""
     category = ""
     block: list[str] = []
     block_line = 0
-    lines = text.replace("\r\n", "\n").lstrip("\ufeff").split("\n")
-
-    def flush():
-        nonlocal block
-        source = "\n".join(block).strip()
-        block = []
-        if source:
-            questions.append(_parse_question(source, block_line, category))
-
-    for number, raw in enumerate(lines, 1):
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff").split("\n")
+    for number, raw in enumerate([*lines, ""], 1):
         line = raw.rstrip()
         if line.lstrip().startswith("//"):
             continue
-        if line.startswith("$CATEGORY:"):
-            flush()
-            category = line.split(":", 1)[1].strip()
-            if category.startswith("$course$/"):
-                category = category[len("$course$/") :]
-            continue
-        if not line.strip():
-            flush()
+        if line.startswith("$CATEGORY:") or not line.strip():
+            if block:
+                yield block_line, category, "\n".join(block).strip()
+                block = []
+            if line.startswith("$CATEGORY:"):
+                category = _category(line.split(":", 1)[1])
             continue
         if not block:
             block_line = number
         block.append(line)
-    flush()
-    if not questions:
-        raise GiftError(1, "no questions found.")
-    return questions
 
 
-def _parse_question(source: str, line: int, category: str) -> GiftQuestion:
+def _category(path: str) -> str:
+    """Our category's name from a $CATEGORY path: Moodle's context ($course$/) and its
+    top category (top/) are left out."""
+    path = re.sub(r"^\$(course|system|module|coursecategory)\$(/|$)", "", path.strip())
+    return re.sub(r"^top(/|$)", "", path)
+
+
+def _category_line(name: str) -> str:
+    if _category(name) != name:  # A name that reads like a Moodle path: say it whole.
+        name = "$course$/top/" + name
+    return f"$CATEGORY: {name}\n"
+
+
+def _title_of(source: str) -> str:
+    if source.startswith("::"):
+        end = _find_unescaped(source, "::", 2)
+        if end != -1:
+            return unescape(source[2:end]).strip()[:200]
+    return " ".join(unescape(FORMAT_MARK.sub("", source)).split())[:60]
+
+
+def _read_question(source: str, line: int, category: str) -> GiftQuestion:
     title = ""
     if source.startswith("::"):
         end = _find_unescaped(source, "::", 2)
         if end == -1:
-            raise GiftError(line, "the title is not closed with ::.")
+            raise GiftError(line, "the question name is not closed with ::.")
         title = unescape(source[2:end]).strip()
         source = source[end + 2 :]
     open_at = _find_unescaped(source, "{")
     if open_at == -1:
-        raise GiftError(line, "no answer block: add { … } after the question text.")
+        raise GiftUnsupported(
+            line,
+            "Description items (text with no answer block) are not supported yet; there "
+            "is no question to answer.",
+            "Put the text in the case or a question, or add an answer block such as {} "
+            "for an essay.",
+        )
     close_at = _find_unescaped(source, "}", open_at)
     if close_at == -1:
         raise GiftError(line, "the answer block is not closed with }.")
-    text = unescape(source[:open_at] + " " + source[close_at + 1 :]).strip()
-    text = re.sub(r"^\[(html|markdown|plain|moodle)\]", "", text).strip()
+    after = source[close_at + 1 :].strip()
+    if after:
+        raise GiftUnsupported(
+            line,
+            "Missing-word questions (text after the answer block) are not supported yet; "
+            "importing it would lose where the blank is.",
+            "Move the answer block to the end of the question text, or remove the question.",
+        )
+    text, fmt = _formatted(source[:open_at])
     if not text:
         raise GiftError(line, "the question has no text.")
     question = GiftQuestion(
-        line=line, kind="", title=title or text[:60], text=text, category=category
-    )
-    _parse_body(source[open_at + 1 : close_at], line, question)
+        line=line, kind="", title=(title or " ".join(text.split())[:60])[:200], text=text,
+        category=category,
+    )  # fmt: skip
+    _parse_body(source[open_at + 1 : close_at], line, question, fmt if fmt != "markdown" else "")
     return question
 
 
+def read_gift(text: str) -> list[GiftResult]:
+    """Every question in the file, in order, each either read or refused; never raises."""
+    results = []
+    for line, category, source in _blocks(text):
+        try:
+            question = _read_question(source, line, category)
+        except GiftUnsupported as refused:
+            refusal = GiftRefusal(line, _title_of(source), refused.reason, refused.fix)
+            results.append(GiftResult(line, None, refusal))
+        except GiftError as error:
+            fix = "Correct the question in the file (see Moodle's GIFT format), or remove it."
+            reason = error.reason[:1].upper() + error.reason[1:]
+            results.append(
+                GiftResult(line, None, GiftRefusal(line, _title_of(source), reason, fix))
+            )
+        except Exception as error:  # One bad question never stops the rest.
+            reason = f"This question could not be read ({type(error).__name__})."
+            fix = "Correct the question in the file, or remove it."
+            results.append(
+                GiftResult(line, None, GiftRefusal(line, _title_of(source), reason, fix))
+            )
+        else:
+            results.append(GiftResult(line, question, None))
+    return results
+
+
+def parse_gift(text: str) -> list[GiftQuestion]:
+    """All-or-nothing (kept for the old mode): the questions, or a GiftErrors listing
+    EVERY problem."""
+    results = read_gift(text)
+    errors = [GiftError(r.line, r.refusal.reason) for r in results if r.refusal]
+    if not results:
+        errors = [GiftError(1, "no questions found.")]
+    if errors:
+        raise GiftErrors(errors)
+    return [r.question for r in results]
+
+
+# Writing ---------------------------------------------------------------------------
+
+
+def format_decimal(number: Decimal) -> str:
+    """A Decimal as written by hand: 1234567, 3.14159265, 0.5 (no exponent, no zeros
+    the value does not need)."""
+    text = f"{Decimal(number).normalize():f}"
+    return "0" if text in ("-0", "0") else text
+
+
 def _percent(fraction: Decimal) -> str:
-    value = (fraction * 100).normalize()
-    return f"%{value:f}%"
+    return f"%{format_decimal(fraction * 100)}%"
+
+
+def _text(value: str) -> str:
+    text = escape(_clean(value))
+    if FORMAT_MARK.match(text):
+        return "[markdown]" + text  # Our text is Markdown; say so when it could mislead.
+    return text
+
+
+def _numeric_body(question) -> str:
+    answer = Decimal(question.numeric_answer)
+    tolerance = Decimal(question.numeric_tolerance or 0)
+    if question.numeric_range:
+        body = f"#{format_decimal(answer - tolerance)}..{format_decimal(answer + tolerance)}"
+    else:
+        body = f"#{format_decimal(answer)}:{format_decimal(tolerance)}"
+    feedback = _clean(question.right_feedback)
+    return body + (f"#{_text(feedback)}" if feedback else "")
 
 
 def export_gift(questions) -> tuple[str, list[str]]:
-    """GIFT text for the questions it can express, and the titles it left out."""
-    out, skipped, category = [], [], None
+    """GIFT text for the questions it can express, and the titles it left out.
+    Uncategorised questions come first (they need no $CATEGORY line), then each
+    category's, in the order given."""
+    out, skipped, category = [], [], ""
+    questions = sorted(questions, key=lambda q: (q.category is not None, _category_name(q)))
     for question in questions:
         if question.kind in ("likert", "spectrum"):
             skipped.append(question.title)
             continue
-        name = question.category.name if question.category else ""
+        name = _category_name(question)
         if name != category:
-            out.append(f"$CATEGORY: {name}\n")
+            out.append(_category_line(name))
             category = name
-        head = f"::{escape(question.title)}::{escape(question.text)}"
-        general = f"####{escape(question.feedback)}" if question.feedback else ""
+        head = f"::{escape(_clean(question.title))}::{_text(question.text)}"
+        general = _clean(question.feedback)
+        general = f"####{_text(general)}" if general else ""
         if question.kind == "true_false":
             body = "TRUE" if question.true_false_answer else "FALSE"
+            wrong, right = _clean(question.wrong_feedback), _clean(question.right_feedback)
+            if wrong or right:
+                body += f"#{_text(wrong)}"
+            if right:
+                body += f"#{_text(right)}"
         elif question.kind == "numeric":
-            body = f"#{question.numeric_answer:g}:{question.numeric_tolerance:g}"
+            body = _numeric_body(question)
         elif question.kind == "short_text":
             body = ""
         else:
             parts = []
             for choice in question.choices.all():
-                if question.kind == "single":
-                    mark = "=" if choice.fraction == 1 else "~"
+                if question.kind == "single" and choice.fraction == 1:
+                    mark = "="
                 else:
                     mark = "~" + (_percent(choice.fraction) if choice.fraction else "")
-                feedback = f" #{escape(choice.feedback)}" if choice.feedback else ""
-                parts.append(f"\n{mark}{escape(choice.text)}{feedback}")
+                feedback = _clean(choice.feedback)
+                feedback = f" #{escape(feedback)}" if feedback else ""
+                parts.append(f"\n{mark}{escape(_clean(choice.text))}{feedback}")
             body = "".join(parts) + "\n"
         out.append(f"{head}{{{body}{general}}}\n")
     return "\n".join(out), skipped
+
+
+def _category_name(question) -> str:
+    return _clean(question.category.name) if question.category else ""

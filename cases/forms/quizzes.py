@@ -5,7 +5,14 @@ from django import forms
 from django.core.validators import MaxValueValidator
 
 from cases.forms.common import KindFieldsMixin, TextUploadForm, reject_html
-from cases.gift import GiftError, GiftQuestion, _parse_body, escape
+from cases.gift import (
+    MAX_SIGNIFICANT,
+    GiftError,
+    GiftQuestion,
+    _parse_body,
+    escape,
+    format_decimal,
+)
 from cases.models import (
     CHOICE_KINDS,
     Question,
@@ -39,8 +46,19 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
     KIND_FIELDS = {
         QuestionKind.SINGLE: ("choices_text", "points"),
         QuestionKind.MULTIPLE: ("choices_text", "points"),
-        QuestionKind.TRUE_FALSE: ("true_false_answer", "points"),
-        QuestionKind.NUMERIC: ("numeric_answer", "numeric_tolerance", "points"),
+        QuestionKind.TRUE_FALSE: (
+            "true_false_answer",
+            "right_feedback",
+            "wrong_feedback",
+            "points",
+        ),
+        QuestionKind.NUMERIC: (
+            "numeric_answer",
+            "numeric_tolerance",
+            "right_feedback",
+            "wrong_feedback",
+            "points",
+        ),
         QuestionKind.SHORT_TEXT: ("points",),
         QuestionKind.LIKERT: (),  # Recorded, never scored: no points.
         QuestionKind.SPECTRUM: (
@@ -93,6 +111,8 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             "numeric_answer",
             "numeric_tolerance",
             "true_false_answer",
+            "right_feedback",
+            "wrong_feedback",
             "spectrum_target",
             "spectrum_graded",
             "spectrum_tolerance",
@@ -100,11 +120,15 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
         widgets = {
             "text": forms.Textarea(attrs={"rows": 4}),
             "feedback": forms.Textarea(attrs={"rows": 3}),
+            "right_feedback": forms.Textarea(attrs={"rows": 2}),
+            "wrong_feedback": forms.Textarea(attrs={"rows": 2}),
         }
         labels = {
             "kind": "Kind of question",
             "numeric_answer": "Right answer",
             "numeric_tolerance": "Accepted either side of it",
+            "right_feedback": "Feedback on a right answer",
+            "wrong_feedback": "Feedback on a wrong answer",
             "spectrum_target": "Target placement, 0 to 100",
             "spectrum_graded": "Grade answers by distance to the target",
         }
@@ -130,6 +154,12 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
         self.keep_kind_fields(kind)
         if "numeric_answer" in self.fields:
             self.fields["numeric_answer"].required = True
+            if self.instance.pk and not self.is_bound:
+                # As the author wrote it: 1600, not 1600.0000000000.
+                for name in ("numeric_answer", "numeric_tolerance"):
+                    value = getattr(self.instance, name)
+                    if value is not None:
+                        self.initial[name] = format_decimal(value)
         self.fields["category"].queryset = QuestionCategory.objects.filter(course=course)
         if self.instance.pk and not self.is_bound:
             self.initial["choices_text"] = "\n".join(
@@ -146,11 +176,18 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        for name in ["title", "text", "feedback"]:
+        for name in ["title", "text", "feedback", "right_feedback", "wrong_feedback"]:
             try:
                 reject_html(cleaned.get(name, ""))
             except forms.ValidationError as error:
                 self.add_error(name, error)
+        for name in ("numeric_answer", "numeric_tolerance"):
+            value = cleaned.get(name)
+            if value is not None and len(value.normalize().as_tuple().digits) > MAX_SIGNIFICANT:
+                self.add_error(
+                    name,
+                    f"Give at most {MAX_SIGNIFICANT} significant digits: they are kept exactly.",
+                )
         if self.kind in CHOICE_KINDS and cleaned.get("choices_text"):
             self._clean_choices(self.kind, cleaned["choices_text"])
         elif (
@@ -167,11 +204,14 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
         if len(lines) < 2:
             self.add_error("choices_text", "Give at least two answers, one a line.")
             return
+        if all(line.startswith("=") for line in lines):
+            self.add_error("choices_text", "Mark at least one answer wrong with ~.")
+            return
         parsed = GiftQuestion(line=1, kind="", title="", text="")
         try:
             _parse_body("\n".join(lines), 1, parsed)
         except GiftError as error:
-            self.add_error("choices_text", error.reason.capitalize())
+            self.add_error("choices_text", error.reason[:1].upper() + error.reason[1:])
             return
         if parsed.kind not in CHOICE_KINDS:
             self.add_error("choices_text", "Mark at least one answer wrong with ~.")

@@ -60,11 +60,22 @@ class Question(models.Model):
     text = models.TextField(help_text="Markdown.")
     feedback = models.TextField(blank=True, help_text="General feedback, shown when released.")
     points = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("1"))
-    # Numeric questions: right if within tolerance of the answer.
-    numeric_answer = models.FloatField(null=True, blank=True)
-    numeric_tolerance = models.FloatField(default=0)
+    # Numeric questions: right if within tolerance of the answer, bounds included.
+    # Exact decimals (at most 15 significant digits: what SQLite keeps exactly too).
+    numeric_answer = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    numeric_tolerance = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    # Written as a range min..max (answer ± tolerance); shown and exported so.
+    numeric_range = models.BooleanField(default=False)
     # True/false questions.
     true_false_answer = models.BooleanField(null=True, blank=True)
+    # True/false and numeric questions: feedback on a right answer, on a wrong one.
+    right_feedback = models.TextField(blank=True)
+    wrong_feedback = models.TextField(blank=True)
     # Spectrum questions: graded by distance to the target only when `spectrum_graded`.
     spectrum_target = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(100)]
@@ -90,6 +101,20 @@ class Question(models.Model):
         if self.kind in UNSCORED_KINDS:
             return False
         return self.kind != QuestionKind.SPECTRUM or self.spectrum_graded
+
+    @property
+    def numeric_key(self) -> str:
+        """The right number as its author wrote it: "3.141 to 3.142" or "1600 (± 100)"."""
+        from cases.gift import format_decimal
+
+        if self.numeric_answer is None:
+            return ""
+        answer, tolerance = self.numeric_answer, self.numeric_tolerance or Decimal(0)
+        if self.numeric_range:
+            return f"{format_decimal(answer - tolerance)} to {format_decimal(answer + tolerance)}"
+        if not tolerance:
+            return format_decimal(answer)
+        return f"{format_decimal(answer)} (± {format_decimal(tolerance)})"
 
     @property
     def needs_person(self) -> bool:

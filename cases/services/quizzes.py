@@ -14,7 +14,7 @@ from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cases.gift import parse_gift
+from cases.gift import GiftQuestion, parse_gift
 from cases.models import (
     Accommodation,
     Answer,
@@ -93,7 +93,10 @@ def grade_response(question: Question, choices: list[Choice], response: dict) ->
         value = response.get("value")
         if value is None or question.numeric_answer is None:
             return ZERO
-        close = abs(float(value) - question.numeric_answer) <= question.numeric_tolerance
+        # Exact: the number as the student wrote it (JSON keeps a float; its shortest
+        # repr is what they typed), against the exact answer; the bounds score.
+        given = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
+        close = abs(given - question.numeric_answer) <= question.numeric_tolerance
         return ONE if close else ZERO
     if kind == QuestionKind.SPECTRUM:
         position = response.get("position")
@@ -576,11 +579,17 @@ def quiz_settings_save(*, quiz: Quiz, questions, draw_category=None, draw_count=
 
 @transaction.atomic
 def questions_import_gift(*, course, text: str) -> list[Question]:
-    """Import a GIFT file into the course's bank: every question or none (a GiftError
-    names the line of the first problem and nothing is saved)."""
+    """Import a GIFT file into the course's bank: every question or none (GiftErrors
+    lists every problem, each with its line, and nothing is saved)."""
+    return questions_create_from_gift(course=course, questions=parse_gift(text))
 
+
+@transaction.atomic
+def questions_create_from_gift(*, course, questions: list[GiftQuestion]) -> list[Question]:
+    """Store questions read from GIFT (`read_gift`'s or `parse_gift`'s) in the course's
+    bank, in one transaction."""
     created = []
-    for parsed in parse_gift(text):
+    for parsed in questions:
         category = None
         if parsed.category:
             category, _ = QuestionCategory.objects.get_or_create(
@@ -596,6 +605,9 @@ def questions_import_gift(*, course, text: str) -> list[Question]:
             true_false_answer=parsed.true_false_answer,
             numeric_answer=parsed.numeric_answer,
             numeric_tolerance=parsed.numeric_tolerance,
+            numeric_range=parsed.numeric_range,
+            right_feedback=parsed.right_feedback,
+            wrong_feedback=parsed.wrong_feedback,
         )
         Choice.objects.bulk_create(
             Choice(

@@ -85,6 +85,19 @@ def test_a_numeric_question_shows_and_checks_only_its_fields(world, client_for):
     assert response.status_code == 302
     question.refresh_from_db()
     assert (question.kind, question.numeric_answer) == (QuestionKind.NUMERIC, 8)
+    assert 'value="8"' in _field(client.get(edit).content.decode(), "numeric_answer")
+
+    # Numbers are kept exactly, as written; more digits than can be kept are refused.
+    response = client.post(edit, data | {"numeric_answer": "3.14159265", "numeric_tolerance": "0"})
+    assert response.status_code == 302
+    question.refresh_from_db()
+    assert str(question.numeric_answer.normalize()) == "3.14159265"
+    assert 'value="3.14159265"' in _field(client.get(edit).content.decode(), "numeric_answer")
+    html = client.post(
+        edit, data | {"numeric_answer": "1234567.123456789", "numeric_tolerance": "0"}
+    ).content.decode()
+    assert "at most 15 significant digits" in _field(html, "numeric_answer")
+    assert 'value="1234567.123456789"' in _field(html, "numeric_answer")
 
 
 def test_a_multiple_choice_question_shows_only_its_answers(world, client_for):
@@ -114,7 +127,7 @@ def test_a_likert_question_has_no_points_and_htmx_switches_the_kind(world, clien
     hx = {"HX-Request": "true", "HX-Target": "kind-fields"}
     response = client.get(_new(world, "true_false"), headers=hx)
     html = response.content.decode()
-    assert _names(html) == {"true_false_answer", "points"}
+    assert _names(html) == {"true_false_answer", "right_feedback", "wrong_feedback", "points"}
     assert "<form" not in html and response["HX-Replace-Url"] == _new(world, "true_false")
     # Without script: the switch posts back with what was typed, refusing nothing.
     data = {"kind": "spectrum", "title": "Where?", "text": "Place it.", "switch_kind": "1"}

@@ -260,7 +260,7 @@ class TestStaff:
                 reverse("cases:question_import", args=[world.course.pk]), {"file": upload}
             )
         )
-        assert "Nothing was imported. Line 3: the answer block is not closed" in html
+        assert "Nothing was imported. Line 3: The answer block is not closed" in html
         assert Question.objects.count() == before
 
     def test_gift_export_then_import_round_trips(self, world, client_for):

@@ -55,6 +55,7 @@ class QuestionView:
     points: object = None
     max_points: object = None
     key: str = ""
+    answer_feedback: str = ""  # true/false, numeric: on the answer given
     feedback: str = ""
     comment: str = ""
     pending: bool = False
@@ -111,9 +112,14 @@ def _question_views(attempt: Attempt, slots, *, released: bool) -> list[Question
             view.comment = answer.comment
             view.pending = answer.needs_grading
             if question.kind == QuestionKind.NUMERIC:
-                view.key = f"{question.numeric_answer:g} (± {question.numeric_tolerance:g})"
+                view.key = question.numeric_key
             elif question.kind == QuestionKind.TRUE_FALSE:
                 view.key = "True" if question.true_false_answer else "False"
+            if question.kind in (QuestionKind.NUMERIC, QuestionKind.TRUE_FALSE) and (
+                answer.fraction is not None and answer.response
+            ):
+                right = answer.fraction == 1
+                view.answer_feedback = question.right_feedback if right else question.wrong_feedback
             elif question.kind == QuestionKind.SPECTRUM and question.spectrum_graded:
                 view.key = f"{question.spectrum_target} on the spectrum"
         views.append(view)
