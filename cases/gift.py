@@ -252,3 +252,64 @@ def export_gift(questions) -> tuple[str, list[str]]:
             body = "".join(parts) + "\n"
         out.append(f"{head}{{{body}{general}}}\n")
     return "\n".join(out), skipped
+
+
+# Provisional read_gift (replaced by the importer's own at merge).
+@dataclass
+class GiftRefusal:
+    line: int
+    title: str
+    reason: str
+    fix: str
+
+
+@dataclass
+class GiftResult:
+    line: int
+    question: "GiftQuestion | None"
+    refusal: GiftRefusal | None
+
+
+class GiftErrors(ValueError):
+    def __init__(self, errors: list[GiftError]):
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+def _gift_blocks(text: str) -> list[tuple[int, str, str]]:
+    """(line, source, category) of each question, split the way parse_gift splits."""
+    blocks: list[tuple[int, str, str]] = []
+    category, block, block_line = "", [], 0
+    for number, raw in enumerate(text.replace("\r\n", "\n").lstrip("\ufeff").split("\n"), 1):
+        line = raw.rstrip()
+        if line.lstrip().startswith("//"):
+            continue
+        if line.startswith("$CATEGORY:") or not line.strip():
+            if block:
+                blocks.append((block_line, "\n".join(block).strip(), category))
+                block = []
+            if line.startswith("$CATEGORY:"):
+                category = line.split(":", 1)[1].strip().removeprefix("$course$/")
+            continue
+        if not block:
+            block_line = number
+        block.append(line)
+    if block:
+        blocks.append((block_line, "\n".join(block).strip(), category))
+    return blocks
+
+
+def read_gift(text: str) -> list[GiftResult]:
+    results = []
+    for line, source, category in _gift_blocks(text):
+        try:
+            question = _parse_question(source, line, category)
+        except GiftError as error:
+            title = source.removeprefix("::").split("::", 1)[0] if source.startswith("::") else ""
+            title = (title or source)[:60]
+            fix = "Correct this question in the file and upload it again, or leave it out."
+            refusal = GiftRefusal(line=error.line, title=title, reason=error.reason, fix=fix)
+            results.append(GiftResult(line=line, question=None, refusal=refusal))
+        else:
+            results.append(GiftResult(line=line, question=question, refusal=None))
+    return results

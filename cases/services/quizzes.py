@@ -14,7 +14,7 @@ from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cases.gift import parse_gift
+from cases.gift import GiftError, GiftErrors, GiftQuestion, GiftResult, parse_gift, read_gift
 from cases.models import (
     Accommodation,
     Answer,
@@ -574,38 +574,58 @@ def quiz_settings_save(*, quiz: Quiz, questions, draw_category=None, draw_count=
     return quiz
 
 
-@transaction.atomic
-def questions_import_gift(*, course, text: str) -> list[Question]:
-    """Import a GIFT file into the course's bank: every question or none (a GiftError
-    names the line of the first problem and nothing is saved)."""
+def gift_preview(*, text: str) -> list[GiftResult]:
+    """What importing the GIFT text would do, question by question: each is readable
+    with its meaning (and would be imported) or refused with its line, reason and fix.
+    Stores nothing."""
+    return read_gift(text)
 
-    created = []
-    for parsed in parse_gift(text):
-        category = None
-        if parsed.category:
-            category, _ = QuestionCategory.objects.get_or_create(
-                course=course, name=parsed.category[:200]
-            )
-        question = Question.objects.create(
-            course=course,
-            category=category,
-            kind=parsed.kind,
-            title=parsed.title[:200],
-            text=parsed.text,
-            feedback=parsed.feedback,
-            true_false_answer=parsed.true_false_answer,
-            numeric_answer=parsed.numeric_answer,
-            numeric_tolerance=parsed.numeric_tolerance,
+
+@transaction.atomic
+def questions_import_gift(*, course, text: str, sound_only: bool = True) -> list[Question]:
+    """Import a GIFT file into the course's bank in one transaction. `sound_only`: the
+    questions that can be read with their meaning, skipping the refused ones. Otherwise
+    all or nothing: any problem raises GiftErrors (listing them) and nothing is saved."""
+    if sound_only:
+        parsed = [result.question for result in read_gift(text) if result.question is not None]
+    else:
+        try:
+            parsed = parse_gift(text)
+        except GiftErrors:
+            raise
+        except GiftError as error:  # A parser that stops at the first problem.
+            raise GiftErrors([error]) from error
+    categories: dict[str, QuestionCategory] = {}
+    return [_question_from_gift(course, question, categories) for question in parsed]
+
+
+def _question_from_gift(course, parsed: GiftQuestion, categories: dict) -> Question:
+    """The one place a read GIFT question becomes a Question with its Choices."""
+    category = None
+    if parsed.category:
+        name = parsed.category[:200]
+        if name not in categories:
+            categories[name], _ = QuestionCategory.objects.get_or_create(course=course, name=name)
+        category = categories[name]
+    question = Question.objects.create(
+        course=course,
+        category=category,
+        kind=parsed.kind,
+        title=parsed.title[:200],
+        text=parsed.text,
+        feedback=parsed.feedback,
+        true_false_answer=parsed.true_false_answer,
+        numeric_answer=parsed.numeric_answer,
+        numeric_tolerance=parsed.numeric_tolerance,
+    )
+    Choice.objects.bulk_create(
+        Choice(
+            question=question,
+            text=choice.text[:500],
+            fraction=choice.fraction,
+            feedback=choice.feedback,
+            position=position,
         )
-        Choice.objects.bulk_create(
-            Choice(
-                question=question,
-                text=choice.text[:500],
-                fraction=choice.fraction,
-                feedback=choice.feedback,
-                position=position,
-            )
-            for position, choice in enumerate(parsed.choices)
-        )
-        created.append(question)
-    return created
+        for position, choice in enumerate(parsed.choices)
+    )
+    return question
