@@ -48,6 +48,11 @@ urlpatterns = [
     path("courses/<int:pk>/questions/", quiz_staff.question_list, name="question_list"),
     path("courses/<int:pk>/questions/new/", quiz_staff.question_create, name="question_create"),
     path("courses/<int:pk>/questions/import/", quiz_staff.question_import, name="question_import"),
+    path(
+        "courses/<int:pk>/questions/import/confirm/",
+        quiz_staff.question_import_confirm,
+        name="question_import_confirm",
+    ),
     path("courses/<int:pk>/questions/export/", quiz_staff.question_export, name="question_export"),
     path("questions/<int:pk>/edit/", quiz_staff.question_edit, name="question_edit"),
     # Discussions.

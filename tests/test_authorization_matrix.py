@@ -197,6 +197,12 @@ MATRIX: dict[str, Route] = {
     "cases:question_import": Route(
         lambda w: reverse("cases:question_import", args=[w.course.pk]), COURSE_TEACHERS
     ),
+    "cases:question_import_confirm": Route(
+        lambda w: reverse("cases:question_import_confirm", args=[w.course.pk]),
+        TEACHERS_POST,
+        method="post",
+        data={"text": "::Sky::The sky is blue.{T}", "token": "0" * 32, "mode": "sound"},
+    ),
     "cases:question_export": Route(
         lambda w: reverse("cases:question_export", args=[w.course.pk]), COURSE_TEACHERS
     ),

@@ -574,7 +574,8 @@ class _Builder:
         course = self.course
         for _title, slug, _extras in MODULES:
             path = QUIZ_FILES / f"{_case_stem(slug)}.gift"
-            questions_import_gift(course=course, text=path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+            questions_import_gift(course=course, text=text, sound_only=False)
         review = QuestionCategory.objects.create(course=course, name="Review")
         reviews = [(item, p) for item, p in self.by_kind[ItemKind.QUIZ] if p.review]
         own = []

@@ -154,7 +154,9 @@ def _reading_check(module: Module, case: CaseStudy, order: int, cohorts, *, due_
     course = module.course
     if not QuestionCategory.objects.filter(course=course, name=category_name).exists():
         path = QUIZ_FILES / f"{case_file_stem(case)}.gift"
-        questions_import_gift(course=course, text=path.read_text(encoding="utf-8"))
+        questions_import_gift(
+            course=course, text=path.read_text(encoding="utf-8"), sound_only=False
+        )
     category = QuestionCategory.objects.get(course=course, name=category_name)
     item = ModuleItem.objects.create(
         module=module,

@@ -27,8 +27,38 @@ class GiftImportForm(TextUploadForm):
     too_big = "That file is over 2 MB."
     file = forms.FileField(
         label="GIFT file (.gift or .txt)",
-        help_text="Moodle's GIFT text format. One bad question and nothing is imported.",
+        help_text="Moodle's GIFT text format. You see what each question imports as "
+        "before anything is saved.",
     )
+
+    def clean_file(self):
+        text = super().clean_file()
+        if not text.strip():
+            raise forms.ValidationError("This file is empty: choose the GIFT file itself.")
+        return text
+
+
+class GiftImportConfirmForm(forms.Form):
+    """The second step of an import: the previewed file's text, carried back in a hidden
+    field (nothing is stored between the steps), the preview's one-off token (so the
+    same preview is never imported twice), and which questions to import."""
+
+    SOUND, ALL = "sound", "all"
+    text = forms.CharField(widget=forms.HiddenInput, strip=False)
+    token = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)
+    mode = forms.ChoiceField(
+        choices=[
+            (SOUND, "The sound questions; the refused ones are left out"),
+            (ALL, "All or nothing (import only if every question is sound)"),
+        ],
+        initial=SOUND,
+    )
+
+    def clean_text(self):
+        text = self.cleaned_data["text"].replace("\r\n", "\n")  # The browser sent CRLF.
+        if len(text.encode("utf-8")) > GiftImportForm.max_bytes or "\0" in text:
+            raise forms.ValidationError("Upload the file again.")
+        return text
 
 
 CHOICE_HELP = (

@@ -14,7 +14,7 @@ from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from cases.gift import GiftQuestion, parse_gift
+from cases.gift import GiftQuestion, GiftResult, parse_gift, read_gift
 from cases.models import (
     Accommodation,
     Answer,
@@ -577,24 +577,41 @@ def quiz_settings_save(*, quiz: Quiz, questions, draw_category=None, draw_count=
     return quiz
 
 
+def gift_preview(*, text: str) -> list[GiftResult]:
+    """What importing the GIFT text would do, question by question: each is readable
+    with its meaning (and would be imported) or refused with its line, reason and fix.
+    Stores nothing."""
+    return read_gift(text)
+
+
 @transaction.atomic
-def questions_import_gift(*, course, text: str) -> list[Question]:
-    """Import a GIFT file into the course's bank: every question or none (GiftErrors
-    lists every problem, each with its line, and nothing is saved)."""
-    return questions_create_from_gift(course=course, questions=parse_gift(text))
+def questions_import_gift(*, course, text: str, sound_only: bool = True) -> list[Question]:
+    """Import a GIFT file into the course's bank in one transaction. `sound_only`: the
+    questions that can be read with their meaning, skipping the refused ones. Otherwise
+    all or nothing: any problem raises GiftErrors (listing every one) and nothing is
+    saved."""
+    if sound_only:
+        parsed = [result.question for result in read_gift(text) if result.question is not None]
+    else:
+        parsed = parse_gift(text)
+    return questions_create_from_gift(course=course, questions=parsed)
 
 
 @transaction.atomic
 def questions_create_from_gift(*, course, questions: list[GiftQuestion]) -> list[Question]:
-    """Store questions read from GIFT (`read_gift`'s or `parse_gift`'s) in the course's
-    bank, in one transaction."""
+    """The one place questions read from GIFT become Questions with their Choices in
+    the course's bank, in one transaction."""
+    categories: dict[str, QuestionCategory] = {}
     created = []
     for parsed in questions:
         category = None
         if parsed.category:
-            category, _ = QuestionCategory.objects.get_or_create(
-                course=course, name=parsed.category[:200]
-            )
+            name = parsed.category[:200]
+            if name not in categories:
+                categories[name], _ = QuestionCategory.objects.get_or_create(
+                    course=course, name=name
+                )
+            category = categories[name]
         question = Question.objects.create(
             course=course,
             category=category,

@@ -292,10 +292,9 @@ def test_a_refused_question_is_never_imported_in_a_changed_form():
     course = CourseFactory()
     text = GOOD_BEFORE + "::Words::Name the standard.{=WAPI =wapi}" + GOOD_AFTER
     with pytest.raises(GiftErrors):
-        questions_import_gift(course=course, text=text)
+        questions_import_gift(course=course, text=text, sound_only=False)
     assert not Question.objects.filter(course=course).exists()
-    read = [r.question for r in read_gift(text) if r.question]
-    questions_create_from_gift(course=course, questions=read)
+    questions_import_gift(course=course, text=text)  # The sound ones only.
     assert sorted(Question.objects.filter(course=course).values_list("title", flat=True)) == [
         "After",
         "Before",

@@ -1,6 +1,7 @@
 import io
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.urls import reverse
@@ -250,7 +251,7 @@ class TestStaff:
         assert response.status_code == 302
         assert Attempt.objects.get(pk=world.attempt.pk).score == 1
 
-    def test_gift_import_is_all_or_nothing_with_the_line(self, world, client_for):
+    def test_gift_import_previews_the_broken_question_by_its_line(self, world, client_for):
         text = "::A::Fine question {=yes ~no}\n\n::B::Broken question {=yes ~no\n"
         upload = io.BytesIO(text.encode())
         upload.name = "bank.gift"
@@ -260,7 +261,8 @@ class TestStaff:
                 reverse("cases:question_import", args=[world.course.pk]), {"file": upload}
             )
         )
-        assert "Nothing was imported. Line 3: The answer block is not closed" in html
+        assert "1 of 2 questions can be imported; 1 is refused." in html
+        assert "Refused:</strong> The answer block is not closed" in html
         assert Question.objects.count() == before
 
     def test_gift_export_then_import_round_trips(self, world, client_for):
@@ -270,7 +272,16 @@ class TestStaff:
         upload = io.BytesIO(exported.content)
         upload.name = "bank.gift"
         before = Question.objects.filter(course=world.course).count()
-        client.post(reverse("cases:question_import", args=[world.course.pk]), {"file": upload})
+        preview = client.post(
+            reverse("cases:question_import", args=[world.course.pk]), {"file": upload}
+        )
+        html = _html(preview)
+        assert "Refused" not in html
+        hidden = dict(re.findall(r'<input type="hidden" name="(text|token)" value="([^"]*)"', html))
+        client.post(
+            reverse("cases:question_import_confirm", args=[world.course.pk]),
+            {"text": unescape(hidden["text"]), "token": hidden["token"], "mode": "all"},
+        )
         copies = Question.objects.filter(course=world.course, title="Levers")
         assert Question.objects.filter(course=world.course).count() == before * 2
         assert sorted(copies[1].choices.values_list("fraction", flat=True)) == sorted(

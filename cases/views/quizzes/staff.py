@@ -1,5 +1,6 @@
 """Course staff's side of quizzes: the question bank, grading, statistics, regrading."""
 
+import uuid
 from collections import Counter, defaultdict
 from decimal import Decimal
 
@@ -12,8 +13,13 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.forms.quizzes import GiftImportForm, QuestionForm, QuizSettingsForm
-from cases.gift import GiftError, export_gift
+from cases.forms.quizzes import (
+    GiftImportConfirmForm,
+    GiftImportForm,
+    QuestionForm,
+    QuizSettingsForm,
+)
+from cases.gift import GiftErrors, export_gift
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import (
     Answer,
@@ -107,21 +113,98 @@ def question_edit(request: HtmxHttpRequest, pk: int):
     return _question_form_response(request, form, question.course, question)
 
 
+GIFT_IMPORTS_DONE = "gift_imports_done"  # Session key: tokens of previews imported.
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _gift_preview_response(request, course, text: str, *, token: str, problem: str = ""):
+    """The preview: each question of the file, imported as what or refused and why, and
+    the form that imports them (the text rides along in a hidden field)."""
+    results = services.gift_preview(text=text)
+    labels = dict(QuestionKind.choices)
+    rows = [
+        {
+            "line": r.line,
+            "title": r.question.title if r.question else r.refusal.title,
+            "kind": labels.get(r.question.kind, r.question.kind) if r.question else "",
+            "refusal": r.refusal,
+        }
+        for r in results
+    ]
+    sound = sum(r.question is not None for r in results)
+    refused = len(results) - sound
+    if refused == 0:
+        summary = f"All {sound} questions can be imported." if sound > 1 else "It can be imported."
+    else:
+        summary = (
+            f"{sound} of {_plural(len(results), 'question', 'questions')} can be imported; "
+            f"{refused} {'is' if refused == 1 else 'are'} refused."
+        )
+    confirm = GiftImportConfirmForm(initial={"text": text, "token": token})
+    context = {
+        "course": course,
+        "form": GiftImportForm(),
+        "confirm": confirm,
+        "rows": rows,
+        "sound": sound,
+        "refused": refused,
+        "summary": summary,
+        "problem": problem,
+    }
+    return render(request, "cases/quizzes/question_import.html", context)
+
+
 @require_http_methods(["GET", "POST"])
 def question_import(request: HtmxHttpRequest, pk: int):
-    """Instructors and admins import a GIFT file: every question or, on any error, none,
-    with the line and the reason."""
+    """Instructors and admins upload a GIFT file and see, question by question, what it
+    would import as or why it is refused. Nothing is stored until they confirm."""
     course, _access = course_to_teach(request.user, pk)
     form = GiftImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            created = services.questions_import_gift(course=course, text=form.cleaned_data["file"])
-        except GiftError as error:
-            form.add_error("file", f"Nothing was imported. {error}")
-        else:
-            messages.success(request, f"Imported {len(created)} questions.")
-            return redirect("cases:question_list", pk=course.pk)
+        text = form.cleaned_data["file"]
+        if services.gift_preview(text=text):
+            return _gift_preview_response(request, course, text, token=uuid.uuid4().hex)
+        form.add_error(
+            "file", "No questions found in this file: each question needs an answer block { … }."
+        )
     return render(request, "cases/quizzes/question_import.html", {"form": form, "course": course})
+
+
+@require_POST
+def question_import_confirm(request: HtmxHttpRequest, pk: int):
+    """Import the previewed file: its sound questions (the refused left out), or all or
+    nothing. Each preview imports once: its token is remembered in the session, so a
+    reload or a second click of the same preview does not import the questions again."""
+    course, _access = course_to_teach(request.user, pk)
+    form = GiftImportConfirmForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That import could not be read. Upload the file again.")
+        return redirect("cases:question_import", pk=course.pk)
+    text, token = form.cleaned_data["text"], form.cleaned_data["token"]
+    done = request.session.get(GIFT_IMPORTS_DONE, [])
+    if token in done:
+        messages.info(request, "Those questions were already imported; nothing was added.")
+        return redirect("cases:question_list", pk=course.pk)
+    sound_only = form.cleaned_data["mode"] == GiftImportConfirmForm.SOUND
+    refused = sum(r.refusal is not None for r in services.gift_preview(text=text))
+    try:
+        created = services.questions_import_gift(course=course, text=text, sound_only=sound_only)
+    except GiftErrors:
+        problem = (
+            f"Nothing was imported: {_plural(refused, 'question is', 'questions are')} "
+            "refused, each listed below with what would fix it."
+        )
+        return _gift_preview_response(request, course, text, token=token, problem=problem)
+    if not created:
+        problem = "Nothing was imported: no question in this file can be imported as it is."
+        return _gift_preview_response(request, course, text, token=token, problem=problem)
+    request.session[GIFT_IMPORTS_DONE] = [*done, token][-50:]
+    message = f"{_plural(len(created), 'question', 'questions')} imported"
+    messages.success(request, f"{message}; {refused} refused." if refused else f"{message}.")
+    return redirect("cases:question_list", pk=course.pk)
 
 
 @require_GET

@@ -1,0 +1,217 @@
+"""Importing a GIFT file: a preview names what each question imports as, or why it is
+refused; then the sound questions come in (one transaction), or all or nothing."""
+
+import io
+import re
+from html import unescape
+
+import pytest
+from django.urls import reverse
+
+from cases.gift import GiftErrors
+from cases.models import Question
+from cases.services.quizzes import gift_preview, questions_import_gift
+
+pytestmark = pytest.mark.django_db
+
+# Two sound questions around a broken one (its answer block never closes).
+FILE = (
+    "$CATEGORY: Imported/Week 1\n"
+    "\n"
+    "::Foreign partner::Which firm was Shanghai Bell's foreign partner?{=Alcatel ~Motorola ~IBM}\n"
+    "\n"
+    "::Broken::Which year did the joint venture start? {=1984 ~1990\n"
+    "\n"
+    "::Blue sky::The sky is blue on a clear day.{T}\n"
+)
+
+
+def _upload(text: str = FILE, name: str = "bank.gift", raw: bytes | None = None):
+    upload = io.BytesIO(raw if raw is not None else text.encode())
+    upload.name = name
+    return upload
+
+
+def _rows(html: str) -> list[list[str]]:
+    body = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [
+        [" ".join(unescape(re.sub(r"<[^>]+>", "", cell)).split()) for cell in cells]
+        for cells in (
+            re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)
+        )
+    ]
+
+
+def _hidden(html: str, name: str) -> str:
+    value = re.search(rf'<input type="hidden" name="{name}" value="([^"]*)"', html).group(1)
+    return unescape(value)
+
+
+def _preview(client, world, text: str = FILE):
+    url = reverse("cases:question_import", args=[world.course.pk])
+    response = client.post(url, {"file": _upload(text)})
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _confirm(client, world, html: str, mode: str = "sound"):
+    url = reverse("cases:question_import_confirm", args=[world.course.pk])
+    data = {"text": _hidden(html, "text"), "token": _hidden(html, "token"), "mode": mode}
+    return client.post(url, data)
+
+
+def _bank(world) -> list[str]:
+    return list(
+        Question.objects.filter(course=world.course).order_by("pk").values_list("title", flat=True)
+    )
+
+
+def test_the_instructor_previews_then_imports_the_sound_questions_once(world, client_for):
+    client = client_for("instructor")
+    before = _bank(world)
+    html = _preview(client, world)
+    # The preview stores nothing and lists every question, the refused one by its line.
+    assert _bank(world) == before
+    rows = _rows(html)
+    assert [row[:2] for row in rows] == [
+        ["3", "Foreign partner"],
+        ["5", "Broken"],
+        ["7", "Blue sky"],
+    ]
+    assert rows[0][2] == "Imports as single choice"
+    assert rows[1][2].startswith("Refused: The answer block is not closed with }. — ")
+    assert rows[2][2] == "Imports as true / false"
+    assert "2 of 3 questions can be imported; 1 is refused." in html
+    assert "Import the 2 sound questions" in html
+
+    response = _confirm(client, world, html)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("cases:question_list", args=[world.course.pk])
+    page = client.get(response["Location"]).content.decode()
+    assert "2 questions imported; 1 refused." in page
+    assert _bank(world) == [*before, "Foreign partner", "Blue sky"]
+    partner = Question.objects.get(course=world.course, title="Foreign partner")
+    assert partner.category.name == "Imported/Week 1"
+    assert [(c.text, c.fraction) for c in partner.choices.order_by("position")] == [
+        ("Alcatel", 1),
+        ("Motorola", 0),
+        ("IBM", 0),
+    ]
+
+    # The same preview sent again (a reload, the back button, a second click) adds nothing.
+    again = _confirm(client, world, html)
+    assert again.status_code == 302
+    assert "already imported; nothing was added" in client.get(again["Location"]).content.decode()
+    assert _bank(world) == [*before, "Foreign partner", "Blue sky"]
+
+    # Uploading the file afresh is a new import, made on purpose: it comes in again.
+    _confirm(client, world, _preview(client, world))
+    assert _bank(world).count("Foreign partner") == 2
+
+
+def test_all_or_nothing_imports_nothing_and_lists_every_problem(world, client_for):
+    client = client_for("instructor")
+    before = _bank(world)
+    two_broken = FILE + "\n::Empty::Which one? {~a ~b}\n"
+    html = _preview(client, world, two_broken)
+    assert "2 of 4 questions can be imported; 2 are refused." in html
+    response = _confirm(client, world, html, mode="all")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Nothing was imported: 2 questions are refused" in page
+    refused = [row for row in _rows(page) if row[2].startswith("Refused:")]
+    assert [row[:2] for row in refused] == [["5", "Broken"], ["9", "Empty"]]
+    assert "No answer is marked right" in refused[1][2]
+    assert _bank(world) == before
+    # Nothing came in, so the same preview may still import its sound questions.
+    assert _confirm(client, world, page).status_code == 302
+    assert _bank(world) == [*before, "Foreign partner", "Blue sky"]
+
+
+def test_a_sound_file_imports_whole_in_either_mode(world, client_for):
+    client = client_for("instructor")
+    sound = "::One::The sky is blue.{T}\n\n::Two::Grass is red.{F}\n"
+    html = _preview(client, world, sound)
+    assert "All 2 questions can be imported." in html
+    assert "All or nothing" not in html  # Nothing to choose between.
+    assert "Import the 2 questions" in html
+    assert _confirm(client, world, html, mode="all").status_code == 302
+    assert _bank(world)[-2:] == ["One", "Two"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "The submitted file is empty."),
+        (b"   \n\n", "This file is empty"),
+        ("::A::Caf\xe9 {T}".encode("latin-1"), "Save the file as UTF-8 text"),
+        (b"// only a comment\n", "No questions found in this file"),
+    ],
+)
+def test_an_unreadable_file_is_refused_beside_the_field(world, client_for, raw, message):
+    client = client_for("instructor")
+    before = _bank(world)
+    url = reverse("cases:question_import", args=[world.course.pk])
+    html = client.post(url, {"file": _upload(raw=raw)}).content.decode()
+    beside = html[html.index('id="id_file_error"') :].split("</ul>", 1)[0]
+    assert message in beside
+    assert "<tbody>" not in html  # No preview.
+    assert _bank(world) == before
+
+
+def test_a_file_over_the_limit_is_refused_beside_the_field(world, client_for):
+    url = reverse("cases:question_import", args=[world.course.pk])
+    big = ("::A::The sky is blue.{T}\n\n" * 90_000).encode()
+    assert len(big) > 2 * 1024 * 1024
+    html = client_for("instructor").post(url, {"file": _upload(raw=big)}).content.decode()
+    assert "That file is over 2 MB." in html.split('id="id_file_error"', 1)[1]
+
+
+def test_a_tampered_or_expired_confirmation_imports_nothing(world, client_for):
+    client = client_for("instructor")
+    before = _bank(world)
+    url = reverse("cases:question_import_confirm", args=[world.course.pk])
+    response = client.post(url, {"text": FILE, "token": "not-a-token", "mode": "sound"})
+    assert response["Location"] == reverse("cases:question_import", args=[world.course.pk])
+    assert "Upload the file again" in client.get(response["Location"]).content.decode()
+    assert _bank(world) == before
+
+
+def test_only_the_course_instructors_preview_or_import(world, client_for):
+    html = _preview(client_for("instructor"), world)
+    before = _bank(world)
+    for role, status in [("ta", 403), ("student", 403), ("other_instructor", 404)]:
+        client = client_for(role)
+        upload_url = reverse("cases:question_import", args=[world.course.pk])
+        assert client.post(upload_url, {"file": _upload()}).status_code == status
+        assert _confirm(client, world, html).status_code == status
+    assert _bank(world) == before
+
+
+def test_the_preview_costs_the_same_for_a_short_or_a_long_file(
+    world, client_for, django_assert_max_num_queries
+):
+    client = client_for("instructor")
+    for count in (3, 60):
+        text = "\n\n".join(f"::Q{i}::Question {i}?{{=yes ~no}}" for i in range(count))
+        with django_assert_max_num_queries(8):
+            _preview(client, world, text)
+
+
+def test_the_service_imports_what_is_sound_or_all_or_nothing(world):
+    results = gift_preview(text=FILE)
+    assert [r.line for r in results] == [3, 5, 7]
+    refused = [r.refusal for r in results if r.refusal]
+    assert len(refused) == 1 and refused[0].title == "Broken"
+    assert refused[0].line == 5 and refused[0].reason and refused[0].fix
+    assert all((r.question is None) != (r.refusal is None) for r in results)
+
+    before = _bank(world)
+    with pytest.raises(GiftErrors) as error:
+        questions_import_gift(course=world.course, text=FILE, sound_only=False)
+    assert len(error.value.errors) >= 1
+    assert _bank(world) == before
+    created = questions_import_gift(course=world.course, text=FILE)
+    assert [q.title for q in created] == ["Foreign partner", "Blue sky"]
+    assert [q.kind for q in created] == ["single", "true_false"]
