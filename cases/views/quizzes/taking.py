@@ -21,6 +21,7 @@ from cases.models import (
     Quiz,
     time_limit_minutes,
 )
+from cases.models.quizzes import matching_options
 from cases.permissions import CourseAccess, access_attempt, access_item
 from cases.services import quizzes as services
 from cases.services.quizzes import assignment_for
@@ -37,6 +38,18 @@ class ChoiceView:
     # Only on released results:
     right: bool | None = None
     feedback: str = ""
+
+
+@dataclass
+class PairView:
+    """One prompt of a matching question and the match the student gave it."""
+
+    place: int
+    prompt: str
+    chosen: str
+    # Only on released results:
+    right: bool | None = None
+    key: str = ""
 
 
 @dataclass
@@ -58,6 +71,9 @@ class QuestionView:
     feedback: str = ""
     comment: str = ""
     pending: bool = False
+    # Matching questions: the prompts, and the matches to choose from.
+    pairs: list[PairView] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
 
 
 def results_released(quiz: Quiz, due_at, now) -> bool:
@@ -99,6 +115,20 @@ def _question_views(attempt: Attempt, slots, *, released: bool) -> list[Question
             ],
             value=_shown_value(answer.response),
         )
+        if question.kind == QuestionKind.MATCHING:
+            # Prompts and matches are not choices to tick: shown as pairs instead.
+            prompts = [(place, by_id[pk]) for place, pk in places if by_id[pk].text.strip()]
+            places, view.choices = [], []
+            given = answer.response.get("pairs", {})
+            view.pairs = [
+                PairView(place=place, prompt=choice.text, chosen=given.get(str(choice.pk), ""))
+                for place, choice in prompts
+            ]
+            view.options = matching_options(question.all_choices, slot.pk)
+            if released:
+                for pair, (_place, choice) in zip(view.pairs, prompts, strict=True):
+                    pair.key = choice.match
+                    pair.right = pair.chosen == choice.match
         if released:
             for choice, (_place, pk) in zip(view.choices, places, strict=True):
                 source = by_id[pk]
@@ -203,7 +233,7 @@ def attempt_detail(request: HtmxHttpRequest, pk: int):
         "page": page,
         "pages": pages,
         "answered": services.answered_count(s.answer.response for s in slots),
-        "total": len(slots),
+        "total": services.questions_to_answer(slots),
         "seconds_left": attempt.seconds_left(),
         "extra_time": services.accommodation_for(attempt.quiz, attempt.user_id) is not None,
         "likert": LIKERT_LABELS,
@@ -288,7 +318,7 @@ def attempt_submit(request: HtmxHttpRequest, pk: int):
         "attempt": attempt,
         "item": attempt.quiz.item,
         "answered": services.answered_count(s.answer.response for s in slots),
-        "total": len(slots),
+        "total": services.questions_to_answer(slots),
         "seconds_left": attempt.seconds_left(),
         "extra_time": services.accommodation_for(attempt.quiz, attempt.user_id) is not None,
     }
