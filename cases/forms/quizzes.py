@@ -1,9 +1,6 @@
 """Forms of quizzes: the question bank (one question, a GIFT import), a quiz's
 settings, and a person's grade on a short answer."""
 
-from dataclasses import dataclass
-from decimal import Decimal
-
 from django import forms
 from django.core.validators import MaxValueValidator
 
@@ -16,6 +13,7 @@ from cases.models import (
     QuestionKind,
     Quiz,
 )
+from cases.services.quizzes import MatchPair
 
 
 class GiftImportForm(TextUploadForm):
@@ -250,16 +248,6 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
         if self.kind in CHOICE_KINDS or self.kind == QuestionKind.MATCHING:
             return self.parsed_choices
         return None
-
-
-@dataclass
-class MatchPair:
-    """One line of a matching question: its prompt (empty for a wrong match) and match."""
-
-    text: str
-    match: str
-    fraction: Decimal = Decimal("0")
-    feedback: str = ""
 
 
 def _pair_line(choice) -> str:

@@ -570,6 +570,17 @@ def quiz_regrade(*, quiz: Quiz) -> int:
 # Question bank and quiz settings -------------------------------------------------------
 
 
+@dataclass
+class MatchPair:
+    """One pair of a matching question as `question_save` takes it: the prompt (empty
+    for an extra wrong match) and its match."""
+
+    text: str
+    match: str
+    fraction: Decimal = ZERO
+    feedback: str = ""
+
+
 @transaction.atomic
 def question_save(*, question: Question, course, new_category: str = "", choices=None):
     """Save a bank question of the course (new or edited), in a new category if one is
