@@ -199,6 +199,8 @@ def test_an_instructor_authors_a_matching_question_and_a_student_is_graded_per_p
     # The student: the description as text only, a labelled select per prompt offering
     # every match once, in an order a reload keeps.
     student = client_for("student")
+    overview = student.get(quiz.item.get_absolute_url()).content.decode()
+    assert "1 question slot." in overview  # The description asks nothing.
     start = student.post(reverse("cases:attempt_start", args=[quiz.item.pk]))
     attempt = Attempt.objects.get(quiz=quiz)
     page = student.get(start["Location"]).content.decode()

@@ -21,7 +21,7 @@ from cases.models import (
     Quiz,
     time_limit_minutes,
 )
-from cases.models.quizzes import matching_options
+from cases.models.quizzes import TEXT_ONLY_KINDS, matching_options
 from cases.permissions import CourseAccess, access_attempt, access_item
 from cases.services import quizzes as services
 from cases.services.quizzes import assignment_for
@@ -177,7 +177,7 @@ def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
         "can_start": open_attempt is None and len(attempts) < quiz.attempts_allowed,
         "assignment": assignment,
         "released": results_released(quiz, due_at, now),
-        "question_count": quiz.slots.count(),
+        "question_count": quiz.slots.exclude(question__kind__in=TEXT_ONLY_KINDS).count(),
         "time_limit": time_limit_minutes(quiz.time_limit_minutes, accommodation),
         "extra_time": accommodation is not None,
     }
