@@ -205,6 +205,7 @@ def test_an_instructor_authors_a_matching_question_and_a_student_is_graded_per_p
     attempt = Attempt.objects.get(quiz=quiz)
     page = student.get(start["Location"]).content.decode()
     assert "CONTEXT-TEXT here." in page
+    assert "Question 1</span> Regions" in page and "Question 2" not in page
     assert "0 of 1 answered." in page
     selects = _selects(page)
     assert set(selects) == {"Lenovo", "TechFaith", "SMIC"}

@@ -95,8 +95,17 @@ def _shown_value(response: dict):
     return None
 
 
-def _question_views(attempt: Attempt, slots, *, released: bool) -> list[QuestionView]:
+def _numbers(slots) -> dict[int, int]:
+    """Each question's number in its attempt: descriptions ask nothing and take none."""
+    asking = [slot for slot in slots if slot.question.kind not in TEXT_ONLY_KINDS]
+    return {slot.pk: number for number, slot in enumerate(asking, 1)}
+
+
+def _question_views(
+    attempt: Attempt, slots, *, released: bool, numbers: dict[int, int] | None = None
+) -> list[QuestionView]:
     views = []
+    numbers = _numbers(slots) if numbers is None else numbers
     for slot in slots:
         question, answer = slot.question, slot.answer
         by_id = {c.pk: c for c in question.all_choices}
@@ -105,7 +114,7 @@ def _question_views(attempt: Attempt, slots, *, released: bool) -> list[Question
         places = [(place, pk) for place, pk in enumerate(slot.choice_order) if pk in by_id]
         view = QuestionView(
             slot_id=slot.pk,
-            number=slot.position,
+            number=numbers.get(slot.pk, 0),
             kind=question.kind,
             title=question.title,
             text=render_markdown(question.text),
@@ -229,7 +238,7 @@ def attempt_detail(request: HtmxHttpRequest, pk: int):
     context = {
         "attempt": attempt,
         "item": attempt.quiz.item,
-        "questions": _question_views(attempt, page_slots, released=False),
+        "questions": _question_views(attempt, page_slots, released=False, numbers=_numbers(slots)),
         "page": page,
         "pages": pages,
         "answered": services.answered_count(s.answer.response for s in slots),
