@@ -4,12 +4,14 @@ natural key first, and existing rows are left exactly as they are."""
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
 from django.utils import timezone
 
 from cases.models import (
+    REGIONAL_CASE_SLUG,
     Assignment,
     CaseReading,
     CaseStudy,
@@ -23,7 +25,9 @@ from cases.models import (
     ModuleItem,
     Notification,
     Post,
+    Question,
     QuestionCategory,
+    QuestionKind,
     Quiz,
     QuizSlot,
     ReadingProgress,
@@ -35,7 +39,12 @@ from cases.services import live
 from cases.services import thesis as stance_services
 from cases.services.discussions import post_create
 from cases.services.gradebook import grade_categories_add_defaults
-from cases.services.quizzes import attempt_start, questions_import_gift
+from cases.services.quizzes import (
+    MatchPair,
+    attempt_start,
+    question_save,
+    questions_import_gift,
+)
 from cases.services.readings import (
     case_create,
     case_fields_from_markdown,
@@ -157,6 +166,8 @@ def _reading_check(module: Module, case: CaseStudy, order: int, cohorts, *, due_
         questions_import_gift(
             course=course, text=path.read_text(encoding="utf-8"), sound_only=False
         )
+        if case.slug == REGIONAL_CASE_SLUG:
+            _regions_matching(course, category_name)
     category = QuestionCategory.objects.get(course=course, name=category_name)
     item = ModuleItem.objects.create(
         module=module,
@@ -173,6 +184,38 @@ def _reading_check(module: Module, case: CaseStudy, order: int, cohorts, *, due_
         for position, question in enumerate(category.questions.order_by("pk"), 1)
     )
     _assign(item, cohorts, due_in_days=due_in_days)
+
+
+# The regional comparison's reading check asks, as a matching question, where each of
+# the course's companies grew (each case's region).
+REGIONS_MATCHING = [
+    ("Lenovo", "Beijing"),
+    ("TechFaith", "Beijing"),
+    ("Shanghai Bell", "Shanghai"),
+    ("SMIC", "Shanghai"),
+    ("Tencent", "Pearl River Delta"),
+    ("The PRD's UPS makers", "Pearl River Delta"),
+]
+
+
+def _regions_matching(course: Course, category_name: str) -> None:
+    """The matching question of the regional comparison's reading check (its GIFT file
+    cannot carry one yet). Made with its category, so once only."""
+    question = Question(
+        kind=QuestionKind.MATCHING,
+        title="Companies and their regions",
+        text="Match each company from the course's cases to the region it grew up in.",
+        feedback="Beijing's firms design and leave making to others; Shanghai's are big "
+        "joint ventures and state-backed fabs; the Pearl River Delta's grew from "
+        "manufacturing for export.",
+        points=Decimal("3"),
+        category=QuestionCategory.objects.get(course=course, name=category_name),
+    )
+    question_save(
+        question=question,
+        course=course,
+        choices=[MatchPair(text=company, match=region) for company, region in REGIONS_MATCHING],
+    )
 
 
 def _discussions(course: Course, cohorts) -> None:

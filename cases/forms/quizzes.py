@@ -20,6 +20,7 @@ from cases.models import (
     QuestionKind,
     Quiz,
 )
+from cases.services.quizzes import MatchPair
 
 
 class GiftImportForm(TextUploadForm):
@@ -61,6 +62,10 @@ class GiftImportConfirmForm(forms.Form):
         return text
 
 
+PAIRS_HELP = (
+    "Each line a prompt, then ->, then its match. Several prompts may share a match. A "
+    "line with nothing before -> adds a wrong match to choose from."
+)
 CHOICE_HELP = (
     "One answer a line. Start a right answer with =, a wrong one with ~. For several "
     "right answers give weights: ~%50% … (the right ones add up to 100, wrong ones may "
@@ -97,11 +102,20 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             "spectrum_tolerance",
             "points",
         ),
+        QuestionKind.MATCHING: ("pairs_text", "points"),
+        QuestionKind.DESCRIPTION: (),  # Text shown between questions: no answer, no points.
     }
     KIND_NOTES = {
         QuestionKind.SHORT_TEXT: "A person grades each answer.",
         QuestionKind.LIKERT: (
             "Students answer from “Strongly disagree” to “Strongly agree”; recorded, never scored."
+        ),
+        QuestionKind.MATCHING: (
+            "Students choose a match for each prompt from all the matches, shuffled; "
+            "each prompt matched right earns its share of the points."
+        ),
+        QuestionKind.DESCRIPTION: (
+            "Text shown in the quiz between questions: nothing to answer, no points."
         ),
     }
     kind_fields_after = "text"
@@ -127,6 +141,19 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             }
         ),
         error_messages={"required": "Give at least two answers, one a line."},
+    )
+
+    pairs_text = forms.CharField(
+        label="Pairs, one per line: prompt -> match",
+        help_text=PAIRS_HELP,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 6,
+                "class": "textarea--mono",
+                "placeholder": "Lenovo -> Beijing\nSMIC -> Shanghai\n-> Hangzhou",
+            }
+        ),
+        error_messages={"required": "Give at least two pairs, one a line: prompt -> match."},
     )
 
     class Meta:
@@ -195,6 +222,10 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             self.initial["choices_text"] = "\n".join(
                 _choice_line(c) for c in self.instance.choices.all()
             )
+            if kind == QuestionKind.MATCHING:
+                self.initial["pairs_text"] = "\n".join(
+                    _pair_line(c) for c in self.instance.choices.all()
+                )
             if self.instance.true_false_answer is not None:
                 self.initial["true_false_answer"] = (
                     "true" if self.instance.true_false_answer else "false"
@@ -226,7 +257,36 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             and cleaned.get("spectrum_target") is None
         ):
             self.add_error("spectrum_target", "A graded spectrum question needs a target.")
+        elif self.kind == QuestionKind.MATCHING and cleaned.get("pairs_text"):
+            self._clean_pairs(cleaned["pairs_text"])
         return cleaned
+
+    def _clean_pairs(self, text: str) -> None:
+        """Read "prompt -> match" lines; a line with no prompt is a wrong match."""
+        pairs, problems, seen = [], [], set()
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            prompt, arrow, match = line.partition("->")
+            prompt, match = prompt.strip(), match.strip()
+            if not arrow:
+                problems.append(f"Line {number} has no “->”: write prompt -> match.")
+            elif not match:
+                problems.append(f"Line {number} has nothing after “->”: give its match.")
+            elif len(prompt) > 500 or len(match) > 500:
+                problems.append(f"Line {number} is too long: 500 characters a side at most.")
+            elif prompt.casefold() in seen:
+                problems.append(f"Line {number} repeats the prompt “{prompt}”: give each once.")
+            else:
+                if prompt:
+                    seen.add(prompt.casefold())
+                pairs.append(MatchPair(text=prompt, match=match))
+        if not problems and len(seen) < 2:
+            problems.append("Give at least two pairs with a prompt, one a line: prompt -> match.")
+        if problems:
+            self.add_error("pairs_text", problems)
+            return
+        self.parsed_choices = pairs
 
     def _clean_choices(self, kind, text):
 
@@ -255,9 +315,13 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
 
     def choices(self) -> list | None:
         """The parsed answers of a choice question (None for other kinds)."""
-        if self.kind in CHOICE_KINDS:
+        if self.kind in CHOICE_KINDS or self.kind == QuestionKind.MATCHING:
             return self.parsed_choices
         return None
+
+
+def _pair_line(choice) -> str:
+    return f"{choice.text} -> {choice.match}" if choice.text else f"-> {choice.match}"
 
 
 def _choice_line(choice) -> str:

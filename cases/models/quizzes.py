@@ -1,3 +1,4 @@
+import random
 from decimal import Decimal
 
 from django.conf import settings
@@ -18,11 +19,15 @@ class QuestionKind(models.TextChoices):
     SHORT_TEXT = "short_text", "Short text (graded by a person)"
     LIKERT = "likert", "Likert stance (recorded)"
     SPECTRUM = "spectrum", "Spectrum placement (0 to 100)"
+    MATCHING = "matching", "Matching"
+    DESCRIPTION = "description", "Description (text only)"
 
 
 CHOICE_KINDS = {QuestionKind.SINGLE, QuestionKind.MULTIPLE}
 # Kinds with no right answer: recorded, never scored.
-UNSCORED_KINDS = {QuestionKind.LIKERT}
+UNSCORED_KINDS = {QuestionKind.LIKERT, QuestionKind.DESCRIPTION}
+# Kinds that ask nothing: shown between questions, never counted as to be answered.
+TEXT_ONLY_KINDS = {QuestionKind.DESCRIPTION}
 LIKERT_LABELS = [
     (1, "Strongly disagree"),
     (2, "Disagree"),
@@ -136,12 +141,28 @@ class Choice(models.Model):
     )
     feedback = models.TextField(blank=True)
     position = models.PositiveSmallIntegerField(default=0)
+    # Matching questions: `text` is the prompt (left) and this its match (right); a
+    # choice with an empty prompt is an extra wrong match.
+    match = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["question", "position", "pk"]
 
     def __str__(self) -> str:
         return self.text
+
+
+def matching_prompts(choices) -> list[Choice]:
+    """A matching question's pairs that ask something (not the extra wrong matches)."""
+    return [choice for choice in choices if choice.text.strip()]
+
+
+def matching_options(choices, seed: int) -> list[str]:
+    """The right-hand matches a student chooses from: each once, in an order shuffled
+    from `seed` (the attempt question's id), so a reload shows the same order."""
+    options = sorted({choice.match for choice in choices if choice.match.strip()})
+    random.Random(seed).shuffle(options)  # noqa: S311 - an order to show, not a secret.
+    return options
 
 
 class GradingMethod(models.TextChoices):

@@ -204,6 +204,7 @@ def _copy_questions(questions: list[Question], course: Course) -> dict[int, Ques
             fraction=c.fraction,
             feedback=c.feedback,
             position=c.position,
+            match=c.match,
         )
         for c in choices
     )

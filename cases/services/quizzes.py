@@ -34,7 +34,7 @@ from cases.models import (
     refusal,
     time_limit_minutes,
 )
-from cases.models.quizzes import answer_given
+from cases.models.quizzes import TEXT_ONLY_KINDS, answer_given, matching_prompts
 from cases.services.workspace.work import work_sync, work_sync_items
 
 ZERO = Decimal("0")
@@ -104,6 +104,14 @@ def grade_response(question: Question, choices: list[Choice], response: dict) ->
             return ZERO
         beyond = max(0, abs(int(position) - question.spectrum_target) - question.spectrum_tolerance)
         return max(ZERO, ONE - Decimal(beyond) / Decimal(40)).quantize(Decimal("0.00001"))
+    if kind == QuestionKind.MATCHING:
+        # Partial credit per pair: the share of prompts given their right match.
+        prompts = matching_prompts(choices)
+        if not prompts:
+            return ZERO
+        given = response.get("pairs", {})
+        right = sum(1 for c in prompts if given.get(str(c.pk)) == c.match)
+        return (Decimal(right) / Decimal(len(prompts))).quantize(Decimal("0.00001"))
     return None
 
 
@@ -327,9 +335,33 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
             if position is not None and not 0 <= position <= 100:
                 raise InvalidAnswer("Place it between 0 and 100.")
             return {"position": position} if position is not None else {}
+        if kind == QuestionKind.MATCHING:
+            return _parse_pairs(slot, raw.get("choices", []))
     except (ValueError, KeyError) as error:
         raise InvalidAnswer("That answer is not in the expected form.") from error
     return {}
+
+
+def _parse_pairs(slot: AttemptQuestion, posted: list) -> dict:
+    """A matching answer: each select posts "<place>:<match>" (the prompt's place in
+    this attempt's order, then the match chosen) or "" for no match yet."""
+    choices = {c.pk: c for c in slot.question.choices.all()}
+    matches = {c.match for c in choices.values() if c.match.strip()}
+    pairs = {}
+    for value in posted:
+        place, _sep, match = str(value).partition(":")
+        if not place and not match:
+            continue
+        if not (place.isascii() and place.isdigit() and int(place) < len(slot.choice_order)):
+            raise InvalidAnswer("That prompt is not part of this question.")
+        choice = choices.get(slot.choice_order[int(place)])
+        if choice is None or not choice.text.strip():
+            raise InvalidAnswer("That prompt is not part of this question.")
+        if match:
+            if match not in matches:
+                raise InvalidAnswer("That match is not one of this question's.")
+            pairs[str(choice.pk)] = match
+    return {"pairs": pairs} if pairs else {}
 
 
 @dataclass
@@ -344,6 +376,12 @@ def answered_count(responses) -> int:
     """How many of these stored responses are real answers: what the take page, its
     autosave and the confirm page all show."""
     return sum(1 for response in responses if answer_given(response))
+
+
+def questions_to_answer(slots) -> int:
+    """How many of an attempt's questions ask for an answer (a description asks
+    nothing): the "of N" the take page and the confirm page show."""
+    return sum(1 for slot in slots if slot.question.kind not in TEXT_ONLY_KINDS)
 
 
 @transaction.atomic
@@ -362,7 +400,7 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
         .filter(attempt_id=attempt_id, attempt__user=user, pk__in=list(answers))
         .annotate(
             answered=_count(answers_of.given()),
-            questions=_count(answers_of),
+            questions=_count(answers_of.exclude(slot__question__kind__in=TEXT_ONLY_KINDS)),
         )
     )
     if len(slots) != len(answers) or not slots:
@@ -535,6 +573,17 @@ def quiz_regrade(*, quiz: Quiz) -> int:
 # Question bank and quiz settings -------------------------------------------------------
 
 
+@dataclass
+class MatchPair:
+    """One pair of a matching question as `question_save` takes it: the prompt (empty
+    for an extra wrong match) and its match."""
+
+    text: str
+    match: str
+    fraction: Decimal = ZERO
+    feedback: str = ""
+
+
 @transaction.atomic
 def question_save(*, question: Question, course, new_category: str = "", choices=None):
     """Save a bank question of the course (new or edited), in a new category if one is
@@ -551,6 +600,7 @@ def question_save(*, question: Question, course, new_category: str = "", choices
             choice = existing[position] if position < len(existing) else Choice(question=question)
             choice.text, choice.fraction = parsed.text[:500], parsed.fraction
             choice.feedback, choice.position = parsed.feedback, position
+            choice.match = getattr(parsed, "match", "")[:500]
             choice.save()
         for extra in existing[len(choices) :]:
             extra.delete()

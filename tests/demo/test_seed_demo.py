@@ -102,3 +102,23 @@ def test_seed_demo_prints_a_short_summary_that_ends_with_the_logins(caplog):
         tasks = [r for r in caplog.records if r.name.startswith("django.tasks")]
         assert tasks == [], (run, len(tasks))
     assert User.objects.filter(username__startswith="student").count() == 24
+
+
+def test_the_regional_reading_check_asks_students_to_match_companies_to_regions():
+    from cases.models import Question, QuestionKind, Quiz
+    from cases.services.quizzes import grade_response
+
+    call_command("seed_demo", force=True)
+    call_command("seed_demo", force=True)
+    question = Question.objects.get(kind=QuestionKind.MATCHING)
+    quiz = Quiz.objects.get(item__title__contains="Beijing, Shanghai and Pearl River Delta")
+    assert quiz.slots.filter(question=question).exists()
+    pairs = {c.text: c.match for c in question.choices.all()}
+    assert pairs["Lenovo"] == pairs["TechFaith"] == "Beijing"
+    assert pairs["SMIC"] == pairs["Shanghai Bell"] == "Shanghai"
+    assert pairs["Tencent"] == "Pearl River Delta"
+    choices = list(question.choices.all())
+    right = {str(c.pk): c.match for c in choices}
+    assert grade_response(question, choices, {"pairs": right}) == 1
+    swapped = right | {str(choices[0].pk): "Shanghai"}
+    assert 0 < grade_response(question, choices, {"pairs": swapped}) < 1

@@ -21,6 +21,7 @@ from cases.models import (
     Quiz,
     time_limit_minutes,
 )
+from cases.models.quizzes import TEXT_ONLY_KINDS, matching_options
 from cases.permissions import CourseAccess, access_attempt, access_item
 from cases.services import quizzes as services
 from cases.services.quizzes import assignment_for
@@ -37,6 +38,18 @@ class ChoiceView:
     # Only on released results:
     right: bool | None = None
     feedback: str = ""
+
+
+@dataclass
+class PairView:
+    """One prompt of a matching question and the match the student gave it."""
+
+    place: int
+    prompt: str
+    chosen: str
+    # Only on released results:
+    right: bool | None = None
+    key: str = ""
 
 
 @dataclass
@@ -59,6 +72,9 @@ class QuestionView:
     feedback: str = ""
     comment: str = ""
     pending: bool = False
+    # Matching questions: the prompts, and the matches to choose from.
+    pairs: list[PairView] = field(default_factory=list)
+    options: list[str] = field(default_factory=list)
 
 
 def results_released(quiz: Quiz, due_at, now) -> bool:
@@ -80,8 +96,17 @@ def _shown_value(response: dict):
     return None
 
 
-def _question_views(attempt: Attempt, slots, *, released: bool) -> list[QuestionView]:
+def _numbers(slots) -> dict[int, int]:
+    """Each question's number in its attempt: descriptions ask nothing and take none."""
+    asking = [slot for slot in slots if slot.question.kind not in TEXT_ONLY_KINDS]
+    return {slot.pk: number for number, slot in enumerate(asking, 1)}
+
+
+def _question_views(
+    attempt: Attempt, slots, *, released: bool, numbers: dict[int, int] | None = None
+) -> list[QuestionView]:
     views = []
+    numbers = _numbers(slots) if numbers is None else numbers
     for slot in slots:
         question, answer = slot.question, slot.answer
         by_id = {c.pk: c for c in question.all_choices}
@@ -90,7 +115,7 @@ def _question_views(attempt: Attempt, slots, *, released: bool) -> list[Question
         places = [(place, pk) for place, pk in enumerate(slot.choice_order) if pk in by_id]
         view = QuestionView(
             slot_id=slot.pk,
-            number=slot.position,
+            number=numbers.get(slot.pk, 0),
             kind=question.kind,
             title=question.title,
             text=render_markdown(question.text),
@@ -100,6 +125,20 @@ def _question_views(attempt: Attempt, slots, *, released: bool) -> list[Question
             ],
             value=_shown_value(answer.response),
         )
+        if question.kind == QuestionKind.MATCHING:
+            # Prompts and matches are not choices to tick: shown as pairs instead.
+            prompts = [(place, by_id[pk]) for place, pk in places if by_id[pk].text.strip()]
+            places, view.choices = [], []
+            given = answer.response.get("pairs", {})
+            view.pairs = [
+                PairView(place=place, prompt=choice.text, chosen=given.get(str(choice.pk), ""))
+                for place, choice in prompts
+            ]
+            view.options = matching_options(question.all_choices, slot.pk)
+            if released:
+                for pair, (_place, choice) in zip(view.pairs, prompts, strict=True):
+                    pair.key = choice.match
+                    pair.right = pair.chosen == choice.match
         if released:
             for choice, (_place, pk) in zip(view.choices, places, strict=True):
                 source = by_id[pk]
@@ -153,7 +192,7 @@ def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
         "can_start": open_attempt is None and len(attempts) < quiz.attempts_allowed,
         "assignment": assignment,
         "released": results_released(quiz, due_at, now),
-        "question_count": quiz.slots.count(),
+        "question_count": quiz.slots.exclude(question__kind__in=TEXT_ONLY_KINDS).count(),
         "time_limit": time_limit_minutes(quiz.time_limit_minutes, accommodation),
         "extra_time": accommodation is not None,
     }
@@ -205,11 +244,11 @@ def attempt_detail(request: HtmxHttpRequest, pk: int):
     context = {
         "attempt": attempt,
         "item": attempt.quiz.item,
-        "questions": _question_views(attempt, page_slots, released=False),
+        "questions": _question_views(attempt, page_slots, released=False, numbers=_numbers(slots)),
         "page": page,
         "pages": pages,
         "answered": services.answered_count(s.answer.response for s in slots),
-        "total": len(slots),
+        "total": services.questions_to_answer(slots),
         "seconds_left": attempt.seconds_left(),
         "extra_time": services.accommodation_for(attempt.quiz, attempt.user_id) is not None,
         "likert": LIKERT_LABELS,
@@ -294,7 +333,7 @@ def attempt_submit(request: HtmxHttpRequest, pk: int):
         "attempt": attempt,
         "item": attempt.quiz.item,
         "answered": services.answered_count(s.answer.response for s in slots),
-        "total": len(slots),
+        "total": services.questions_to_answer(slots),
         "seconds_left": attempt.seconds_left(),
         "extra_time": services.accommodation_for(attempt.quiz, attempt.user_id) is not None,
     }
