@@ -34,7 +34,7 @@ from cases.models import (
     refusal,
     time_limit_minutes,
 )
-from cases.models.quizzes import answer_given
+from cases.models.quizzes import answer_given, short_answer_match
 from cases.services.workspace.work import work_sync, work_sync_items
 
 ZERO = Decimal("0")
@@ -101,6 +101,10 @@ def grade_response(question: Question, choices: list[Choice], response: dict) ->
             return ZERO
         beyond = max(0, abs(int(position) - question.spectrum_target) - question.spectrum_tolerance)
         return max(ZERO, ONE - Decimal(beyond) / Decimal(40)).quantize(Decimal("0.00001"))
+    if kind == QuestionKind.SHORT_ANSWER:
+        # The best credit among the accepted answers it matches; none matched, none.
+        match = short_answer_match(question, choices, response.get("text", ""))
+        return ZERO if match is None else min(ONE, max(ZERO, match.fraction))
     return None
 
 
@@ -324,6 +328,8 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
             if position is not None and not 0 <= position <= 100:
                 raise InvalidAnswer("Place it between 0 and 100.")
             return {"position": position} if position is not None else {}
+        if kind == QuestionKind.SHORT_ANSWER:
+            return {"text": " ".join(value.split())[:500]} if value else {}
     except (ValueError, KeyError) as error:
         raise InvalidAnswer("That answer is not in the expected form.") from error
     return {}
