@@ -327,3 +327,16 @@ def test_a_copied_quiz_keeps_the_accepted_answers_and_case_rule(world, client_fo
     assert copied.pk != question.pk and copied.course == world.course
     assert copied.case_sensitive and copied.kind == QuestionKind.SHORT_ANSWER
     assert [(c.text, c.fraction, c.feedback) for c in copied.choices.all()] == [("ALU", 1, "Yes")]
+
+
+def test_the_demo_reading_check_asks_for_a_missing_word():
+    from pathlib import Path
+
+    from cases.gift import parse_gift
+
+    gift = Path("cases/demo/quizzes/03-lenovo.gift").read_text(encoding="utf-8")
+    rank = next(q for q in parse_gift(gift) if q.title == "Lenovo's world rank")
+    assert rank.kind == QuestionKind.SINGLE
+    blank = render_markdown_blank(rank.text)
+    assert blank is not None and blank.sentence.endswith("Lenovo ranks ___.")
+    assert [c.text for c in rank.choices if c.fraction == 1] == ["fourth"]
