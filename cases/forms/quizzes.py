@@ -153,6 +153,9 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
         QuestionKind.LIKERT: (
             "Students answer from “Strongly disagree” to “Strongly agree”; recorded, never scored."
         ),
+        QuestionKind.SHORT_ANSWER: (
+            "Students type a word or a phrase; it is graded against the accepted answers."
+        ),
     }
     kind_fields_after = "text"
 

@@ -138,6 +138,10 @@ def test_the_blank_survives_markdown_and_names_its_sentence():
     assert count_blanks("snake_case and __init__ and \\___") == 0
     assert render_markdown_blank("No blank here.") is None
     assert render_markdown_blank("___ and ___") is None
+    # Whatever the text holds, only sanitised Markdown surrounds the blank.
+    hostile = render_markdown_blank("<img src=x onerror=alert(1)> ___ <script>x</script>")
+    assert hostile is not None
+    assert "<img" not in hostile.before and "<script" not in hostile.after
 
 
 # Journeys ---------------------------------------------------------------------------------
@@ -187,6 +191,7 @@ def test_a_short_answer_is_authored_answered_graded_and_regraded(world, client_f
     assert "Accepted answers, one per line" in _field(html, "accepted_text")
     assert "%50%" in _field(html, "accepted_text")  # The syntax is told beside it.
     assert "Letter case matters" in _field(html, "case_sensitive")
+    assert "graded against the accepted answers" in html
     assert 'name="choices_text"' not in html and 'name="numeric_answer"' not in html
     assert "___" in _field(html, "text")  # How to write a blank.
 
