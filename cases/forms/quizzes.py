@@ -43,7 +43,7 @@ ACCEPTED_HELP = (
     "ends and doubled spaces are ignored."
 )
 BLANK_HELP = (
-    "Markdown. For a missing word, write ___ (three or more underscores, a word on its "
+    "For a missing word, write ___ in the text (three or more underscores, a word on its "
     "own) where the blank goes: students answer in the sentence. One blank a question."
 )
 # Kinds whose text may hold one blank (a missing word).
@@ -153,8 +153,10 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
         QuestionKind.LIKERT: (
             "Students answer from “Strongly disagree” to “Strongly agree”; recorded, never scored."
         ),
+        QuestionKind.SINGLE: BLANK_HELP,
         QuestionKind.SHORT_ANSWER: (
-            "Students type a word or a phrase; it is graded against the accepted answers."
+            "Students type a word or a phrase; it is graded against the accepted answers. "
+            + BLANK_HELP
         ),
     }
     kind_fields_after = "text"
@@ -248,8 +250,6 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
         if "numeric_answer" in self.fields:
             self.fields["numeric_answer"].required = True
         self.fields["category"].queryset = QuestionCategory.objects.filter(course=course)
-        if self.kind in BLANK_KINDS:
-            self.fields["text"].help_text = BLANK_HELP
         if self.instance.pk and not self.is_bound and self.kind == QuestionKind.SHORT_ANSWER:
             self.initial["accepted_text"] = "\n".join(
                 accepted_line(c) for c in self.instance.choices.all()

@@ -193,7 +193,7 @@ def test_a_short_answer_is_authored_answered_graded_and_regraded(world, client_f
     assert "Letter case matters" in _field(html, "case_sensitive")
     assert "graded against the accepted answers" in html
     assert 'name="choices_text"' not in html and 'name="numeric_answer"' not in html
-    assert "___" in _field(html, "text")  # How to write a blank.
+    assert "For a missing word, write ___ in the text" in html  # How to write a blank.
 
     data = {
         "kind": "short_answer",
@@ -271,6 +271,10 @@ def test_a_short_answer_is_authored_answered_graded_and_regraded(world, client_f
 @pytest.mark.django_db
 def test_a_missing_word_choice_is_a_select_in_the_sentence(world, client_for):
     teacher = client_for("instructor")
+    html = teacher.get(_new(world) + "?kind=single").content.decode()
+    assert "For a missing word, write ___ in the text" in html
+    html = teacher.get(_new(world) + "?kind=multiple").content.decode()
+    assert "missing word" not in html  # Blanks are for one choice, or a typed answer.
     data = {
         "kind": "single",
         "title": "Grant",
