@@ -1,7 +1,13 @@
 """User Markdown to safe HTML: render with markdown-it (raw HTML disabled), then clean
 the result with nh3's allow-list. The only place user text becomes markup."""
 
+import re
+import secrets
+from dataclasses import dataclass
+from html import unescape
+
 import nh3
+from django.utils.html import strip_tags
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
@@ -26,3 +32,46 @@ def render_markdown(text: str) -> SafeString:
         link_rel="noopener noreferrer nofollow",
     )
     return mark_safe(cleaned.strip())  # noqa: S308 - nh3 has just sanitised it.
+
+
+# A missing word: three or more underscores, a word on its own ("Grant is ___ in
+# Grant's tomb."). Before rendering it becomes a token no author can type (nor
+# Markdown change), so Markdown cannot read it as a rule or as emphasis; after
+# sanitising, the page puts its own widget where the token is.
+BLANK = re.compile(r"(?<![\w\\])_{3,}(?!\w)")
+_BLANK_TOKEN = f"RQBLANK{secrets.token_hex(8)}"
+
+
+def count_blanks(text: str) -> int:
+    return len(BLANK.findall(text or ""))
+
+
+@dataclass
+class BlankText:
+    """Question text with one blank: the safe HTML before and after it, and the
+    sentence as plain words for the blank's accessible name."""
+
+    before: SafeString
+    after: SafeString
+    sentence: str
+
+
+def render_markdown_blank(text: str) -> BlankText | None:
+    """Render text holding exactly one blank, split at the blank; None without one (or
+    with several, which the question form refuses)."""
+    if count_blanks(text) != 1:
+        return None
+    html = render_markdown(BLANK.sub(_BLANK_TOKEN, text))
+    if html.count(_BLANK_TOKEN) != 1:
+        return None
+    before, after = html.split(_BLANK_TOKEN)
+    words = (
+        unescape(strip_tags(before)).rsplit("\n", 1)[-1]
+        + "___"
+        + unescape(strip_tags(after)).split("\n", 1)[0]
+    )
+    sentence = " ".join(words.split())
+    if len(sentence) > 160:
+        sentence = sentence[:159] + "…"
+    # Both halves are pieces of one sanitised document: safe joined around our widget.
+    return BlankText(mark_safe(before), mark_safe(after), sentence)  # noqa: S308

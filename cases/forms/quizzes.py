@@ -1,6 +1,10 @@
 """Forms of quizzes: the question bank (one question, a GIFT import), a quiz's
 settings, and a person's grade on a short answer."""
 
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
 from django import forms
 from django.core.validators import MaxValueValidator
 
@@ -13,6 +17,7 @@ from cases.gift import (
     escape,
     format_decimal,
 )
+from cases.markdown import count_blanks
 from cases.models import (
     CHOICE_KINDS,
     Question,
@@ -73,6 +78,98 @@ CHOICE_HELP = (
 )
 
 
+ACCEPTED_HELP = (
+    "One accepted answer a line. An answer alone, or after =, gives full credit; "
+    "%50% before it gives half. Feedback for it follows a # (write \\# for a # in the "
+    "answer). A * stands for any characters (\\* for a star itself). Spaces at the "
+    "ends and doubled spaces are ignored."
+)
+BLANK_HELP = (
+    "For a missing word, write ___ in the text (three or more underscores, a word on its "
+    "own) where the blank goes: students answer in the sentence. One blank a question."
+)
+# Kinds whose text may hold one blank (a missing word).
+BLANK_KINDS = {QuestionKind.SINGLE, QuestionKind.SHORT_ANSWER}
+CREDIT = re.compile(r"%(-?[0-9]+(?:\.[0-9]+)?)%")
+
+
+@dataclass
+class AcceptedAnswer:
+    """One line of a short-answer question's accepted answers (saved as a choice)."""
+
+    text: str
+    fraction: Decimal
+    feedback: str = ""
+
+
+def parse_accepted(text: str) -> list[AcceptedAnswer]:
+    """The accepted answers typed one a line: `=answer`, `answer`, `%50%answer`, each
+    with an optional `# feedback`. Raises ValidationError naming the first bad line."""
+    answers = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line:
+            continue
+        fraction = Decimal(1)
+        if line.startswith("="):
+            line = line[1:]
+        elif credit := CREDIT.match(line):
+            try:
+                percent = Decimal(credit.group(1))
+            except InvalidOperation:  # pragma: no cover - the pattern admits numbers only
+                percent = Decimal(-1)
+            if not 0 <= percent <= 100:
+                raise forms.ValidationError(
+                    f"Line {number}: the credit must be from 0% to 100%, like %50%."
+                )
+            fraction = (percent / 100).quantize(Decimal("0.00001"))
+            line = line[credit.end() :]
+        elif line.startswith("%"):
+            raise forms.ValidationError(
+                f"Line {number}: write the credit as a percent between two % signs, "
+                "like %50%answer (or \\% for an answer starting with %)."
+            )
+        elif line.startswith(("\\=", "\\%")):
+            line = line[1:]
+        answer, feedback = _split_feedback(line)
+        answer = " ".join(answer.split())
+        if not answer:
+            raise forms.ValidationError(f"Line {number}: give the answer itself.")
+        if len(answer) > 500:
+            raise forms.ValidationError(f"Line {number}: an answer is at most 500 characters.")
+        answers.append(AcceptedAnswer(answer, fraction, feedback.strip()))
+    if not answers:
+        raise forms.ValidationError("Give at least one accepted answer.")
+    if not any(answer.fraction == 1 for answer in answers):
+        raise forms.ValidationError(
+            "No answer gives full credit: start the right one with = (or give it %100%)."
+        )
+    return answers
+
+
+def _split_feedback(line: str) -> tuple[str, str]:
+    """An answer and its feedback, split at the first # not written as \\#."""
+    answer = ""
+    rest = line
+    while rest:
+        if rest.startswith("\\#"):
+            answer += "#"
+            rest = rest[2:]
+        elif rest[0] == "#":
+            return answer, rest[1:]
+        else:
+            answer += rest[0]
+            rest = rest[1:]
+    return answer, ""
+
+
+def accepted_line(choice) -> str:
+    """An accepted answer as it is typed in the form (what `parse_accepted` reads)."""
+    mark = "=" if choice.fraction == 1 else f"%{(choice.fraction * 100).normalize():f}%"
+    feedback = f" # {choice.feedback}" if choice.feedback else ""
+    return f"{mark}{choice.text.replace('#', chr(92) + '#')}{feedback}"
+
+
 class QuestionForm(KindFieldsMixin, forms.ModelForm):
     """A question of a kind chosen first: only that kind's answer fields
     (`KIND_FIELDS`) are shown and validated. Editing keeps the kind: the answers
@@ -104,6 +201,7 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
         ),
         QuestionKind.MATCHING: ("pairs_text", "points"),
         QuestionKind.DESCRIPTION: (),  # Text shown between questions: no answer, no points.
+        QuestionKind.SHORT_ANSWER: ("accepted_text", "case_sensitive", "points"),
     }
     KIND_NOTES = {
         QuestionKind.SHORT_TEXT: "A person grades each answer.",
@@ -116,6 +214,11 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
         ),
         QuestionKind.DESCRIPTION: (
             "Text shown in the quiz between questions: nothing to answer, no points."
+        ),
+        QuestionKind.SINGLE: BLANK_HELP,
+        QuestionKind.SHORT_ANSWER: (
+            "Students type a word or a phrase; it is graded against the accepted answers. "
+            + BLANK_HELP
         ),
     }
     kind_fields_after = "text"
@@ -141,6 +244,18 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             }
         ),
         error_messages={"required": "Give at least two answers, one a line."},
+    )
+    accepted_text = forms.CharField(
+        label="Accepted answers, one per line",
+        help_text=ACCEPTED_HELP,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 5,
+                "class": "textarea--mono",
+                "placeholder": "=entombed\n%50%buried # Close: the word is entombed",
+            }
+        ),
+        error_messages={"required": "Give at least one accepted answer."},
     )
 
     pairs_text = forms.CharField(
@@ -173,6 +288,7 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             "spectrum_target",
             "spectrum_graded",
             "spectrum_tolerance",
+            "case_sensitive",
         ]
         widgets = {
             "text": forms.Textarea(attrs={"rows": 4}),
@@ -188,7 +304,9 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             "wrong_feedback": "Feedback on a wrong answer",
             "spectrum_target": "Target placement, 0 to 100",
             "spectrum_graded": "Grade answers by distance to the target",
+            "case_sensitive": "Letter case matters",
         }
+        help_texts = {"case_sensitive": "Off: “Entombed” counts as “entombed”."}
         error_messages = {"numeric_answer": {"required": "Give the right number."}}
 
     field_order = [
@@ -198,6 +316,7 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
         "title",
         "text",
         "choices_text",
+        "accepted_text",
         "feedback",
         "points",
     ]
@@ -218,7 +337,11 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
                     if value is not None:
                         self.initial[name] = format_decimal(value)
         self.fields["category"].queryset = QuestionCategory.objects.filter(course=course)
-        if self.instance.pk and not self.is_bound:
+        if self.instance.pk and not self.is_bound and self.kind == QuestionKind.SHORT_ANSWER:
+            self.initial["accepted_text"] = "\n".join(
+                accepted_line(c) for c in self.instance.choices.all()
+            )
+        elif self.instance.pk and not self.is_bound:
             self.initial["choices_text"] = "\n".join(
                 _choice_line(c) for c in self.instance.choices.all()
             )
@@ -259,6 +382,16 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             self.add_error("spectrum_target", "A graded spectrum question needs a target.")
         elif self.kind == QuestionKind.MATCHING and cleaned.get("pairs_text"):
             self._clean_pairs(cleaned["pairs_text"])
+        elif self.kind == QuestionKind.SHORT_ANSWER and cleaned.get("accepted_text"):
+            try:
+                self.parsed_choices = parse_accepted(cleaned["accepted_text"])
+            except forms.ValidationError as error:
+                self.add_error("accepted_text", error)
+        if self.kind in BLANK_KINDS and (blanks := count_blanks(cleaned.get("text", ""))) > 1:
+            self.add_error(
+                "text",
+                f"One blank (___) a question: this text has {blanks}. Keep one.",
+            )
         return cleaned
 
     def _clean_pairs(self, text: str) -> None:
@@ -316,6 +449,8 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
     def choices(self) -> list | None:
         """The parsed answers of a choice question (None for other kinds)."""
         if self.kind in CHOICE_KINDS or self.kind == QuestionKind.MATCHING:
+            return self.parsed_choices
+        if self.kind == QuestionKind.SHORT_ANSWER:
             return self.parsed_choices
         return None
 

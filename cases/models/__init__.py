@@ -51,6 +51,8 @@ from cases.models.quizzes import (
     QuizSlot,
     counting_attempt,
     quiz_grade,
+    short_answer_fits,
+    short_answer_match,
 )
 from cases.models.readings import (
     REGIONAL_CASE_SLUG,
@@ -175,6 +177,8 @@ __all__ = [
     "is_graded",
     "quiz_grade",
     "refusal",
+    "short_answer_fits",
+    "short_answer_match",
     "status_label",
     "time_limit_minutes",
     "with_extension",

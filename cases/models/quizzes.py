@@ -21,6 +21,7 @@ class QuestionKind(models.TextChoices):
     SPECTRUM = "spectrum", "Spectrum placement (0 to 100)"
     MATCHING = "matching", "Matching"
     DESCRIPTION = "description", "Description (text only)"
+    SHORT_ANSWER = "short_answer", "Short answer (graded automatically)"
 
 
 CHOICE_KINDS = {QuestionKind.SINGLE, QuestionKind.MULTIPLE}
@@ -89,6 +90,9 @@ class Question(models.Model):
     spectrum_tolerance = models.PositiveSmallIntegerField(
         default=10, help_text="Full credit within this distance; none beyond it plus 40."
     )
+    # Short-answer questions: whether "Entombed" and "entombed" are different answers.
+    # The accepted answers are its choices (`short_answer_match`).
+    case_sensitive = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -163,6 +167,63 @@ def matching_options(choices, seed: int) -> list[str]:
     options = sorted({choice.match for choice in choices if choice.match.strip()})
     random.Random(seed).shuffle(options)  # noqa: S311 - an order to show, not a secret.
     return options
+
+
+def _normal_spaces(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _pieces(pattern: str) -> list[str]:
+    """An accepted answer split at its wildcards: `*` stands for any characters, `\\*`
+    for a star itself."""
+    pieces = [""]
+    rest = pattern
+    while rest:
+        if rest.startswith("\\*"):
+            pieces[-1] += "*"
+            rest = rest[2:]
+        elif rest[0] == "*":
+            pieces.append("")
+            rest = rest[1:]
+        else:
+            pieces[-1] += rest[0]
+            rest = rest[1:]
+    return pieces
+
+
+def short_answer_fits(pattern: str, given: str, *, case_sensitive: bool) -> bool:
+    """Whether an answer fits an accepted answer, spaces trimmed and collapsed in both.
+    Wildcards are matched left to right, never backtracking, however many stars."""
+    pattern, given = _normal_spaces(pattern), _normal_spaces(given)
+    if not case_sensitive:
+        pattern, given = pattern.casefold(), given.casefold()
+    pieces = _pieces(pattern)
+    if len(pieces) == 1:
+        return given == pieces[0]
+    first, *middle, last = pieces
+    start, end = len(first), len(given) - len(last)
+    if end < start or not given.startswith(first) or not given.endswith(last):
+        return False
+    for piece in middle:
+        found = given.find(piece, start, end)
+        if found < 0:
+            return False
+        start = found + len(piece)
+    return True
+
+
+def short_answer_match(question: "Question", choices, text: str):
+    """The accepted answer (a choice) a short answer matches that gives the most
+    credit, or None: what grading counts and what the result page's feedback names."""
+    given = _normal_spaces(text or "")
+    if not given:
+        return None
+    matching = [
+        choice
+        for choice in choices
+        if short_answer_fits(choice.text, given, case_sensitive=question.case_sensitive)
+    ]
+    return max(matching, key=lambda choice: (choice.fraction, -choice.position), default=None)
 
 
 class GradingMethod(models.TextChoices):

@@ -34,7 +34,7 @@ from cases.models import (
     refusal,
     time_limit_minutes,
 )
-from cases.models.quizzes import TEXT_ONLY_KINDS, answer_given, matching_prompts
+from cases.models.quizzes import TEXT_ONLY_KINDS, answer_given, matching_prompts, short_answer_match
 from cases.services.workspace.work import work_sync, work_sync_items
 
 ZERO = Decimal("0")
@@ -112,6 +112,10 @@ def grade_response(question: Question, choices: list[Choice], response: dict) ->
         given = response.get("pairs", {})
         right = sum(1 for c in prompts if given.get(str(c.pk)) == c.match)
         return (Decimal(right) / Decimal(len(prompts))).quantize(Decimal("0.00001"))
+    if kind == QuestionKind.SHORT_ANSWER:
+        # The best credit among the accepted answers it matches; none matched, none.
+        match = short_answer_match(question, choices, response.get("text", ""))
+        return ZERO if match is None else min(ONE, max(ZERO, match.fraction))
     return None
 
 
@@ -337,6 +341,8 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
             return {"position": position} if position is not None else {}
         if kind == QuestionKind.MATCHING:
             return _parse_pairs(slot, raw.get("choices", []))
+        if kind == QuestionKind.SHORT_ANSWER:
+            return {"text": " ".join(value.split())[:500]} if value else {}
     except (ValueError, KeyError) as error:
         raise InvalidAnswer("That answer is not in the expected form.") from error
     return {}

@@ -297,6 +297,8 @@ def _statistics(quiz, attempts: list[Attempt], answers: list[Answer]):
     per_question: dict[int, dict] = {}
     wrong_choices: dict[int, Counter] = defaultdict(Counter)
     wrong_pairs: dict[int, Counter] = defaultdict(Counter)
+    # Short answers not given full credit, as typed (case aside).
+    wrong_answers: dict[int, Counter] = defaultdict(Counter)
     for answer in answers:
         question = answer.slot.question
         if question.kind in TEXT_ONLY_KINDS:
@@ -323,6 +325,8 @@ def _statistics(quiz, attempts: list[Attempt], answers: list[Answer]):
                 match = given.get(str(choice.pk))
                 if match and match != choice.match:
                     wrong_pairs[question.pk][f"{choice.text} → {match}"] += 1
+        if question.kind == QuestionKind.SHORT_ANSWER and fraction < 1:
+            wrong_answers[question.pk][answer.response.get("text", "").casefold()] += 1
     choices = {c.pk: c for q in per_question.values() for c in q["question"].choices.all()}
     rows = []
     for question_pk, row in per_question.items():
@@ -336,6 +340,11 @@ def _statistics(quiz, attempts: list[Attempt], answers: list[Answer]):
             for choice_id, count in wrong_choices[question_pk].most_common()
             if choice_id in choices and choices[choice_id].fraction <= 0
         ][:2] + wrong_pairs[question_pk].most_common(2)
+        if row["question"].kind == QuestionKind.SHORT_ANSWER:
+            common_wrong = [
+                (text or "(no answer)", count)
+                for text, count in wrong_answers[question_pk].most_common(2)
+            ]
         rows.append(
             {
                 "question": row["question"],

@@ -11,7 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from cases.http import HtmxHttpRequest, parse_int
-from cases.markdown import render_markdown
+from cases.markdown import render_markdown, render_markdown_blank
 from cases.models import (
     LIKERT_LABELS,
     Attempt,
@@ -19,6 +19,7 @@ from cases.models import (
     ModuleItem,
     QuestionKind,
     Quiz,
+    short_answer_match,
     time_limit_minutes,
 )
 from cases.models.quizzes import TEXT_ONLY_KINDS, matching_options
@@ -75,6 +76,14 @@ class QuestionView:
     # Matching questions: the prompts, and the matches to choose from.
     pairs: list[PairView] = field(default_factory=list)
     options: list[str] = field(default_factory=list)
+    # A missing word: `text` is the question up to the blank, `text_after` the rest;
+    # the page puts the answer's input (or, on results, the answer) in between.
+    has_blank: bool = False
+    text_after: str = ""
+    blank_label: str = ""
+    filled: object = None
+    # Only on released results: the feedback of the accepted answer it matched.
+    answer_feedback: str = ""
 
 
 def results_released(quiz: Quiz, due_at, now) -> bool:
@@ -96,6 +105,15 @@ def _shown_value(response: dict):
     return None
 
 
+def _accepted_key(choices) -> str:
+    """A short answer's accepted answers with credit, fullest credit first."""
+    credited = sorted((c for c in choices if c.fraction > 0), key=lambda c: -c.fraction)
+    return "; ".join(
+        c.text if c.fraction == 1 else f"{c.text} ({(c.fraction * 100).normalize():f}%)"
+        for c in credited
+    )
+
+
 def _numbers(slots) -> dict[int, int]:
     """Each question's number in its attempt: descriptions ask nothing and take none."""
     asking = [slot for slot in slots if slot.question.kind not in TEXT_ONLY_KINDS]
@@ -113,6 +131,8 @@ def _question_views(
         chosen = set(answer.response.get("choices", []))
         # A choice is named by its place in this attempt's order, never by its id.
         places = [(place, pk) for place, pk in enumerate(slot.choice_order) if pk in by_id]
+        if question.kind == QuestionKind.SHORT_ANSWER:
+            places = []  # Its choices are the accepted answers: the key.
         view = QuestionView(
             slot_id=slot.pk,
             number=numbers.get(slot.pk, 0),
@@ -139,6 +159,13 @@ def _question_views(
                 for pair, (_place, choice) in zip(view.pairs, prompts, strict=True):
                     pair.key = choice.match
                     pair.right = pair.chosen == choice.match
+        if question.kind in (QuestionKind.SINGLE, QuestionKind.SHORT_ANSWER) and (
+            blank := render_markdown_blank(question.text)
+        ):
+            view.has_blank, view.text, view.text_after = True, blank.before, blank.after
+            view.blank_label = f"Blank in: {blank.sentence}"
+            chosen_text = next((c.text for c in view.choices if c.checked), None)
+            view.filled = chosen_text if question.kind == QuestionKind.SINGLE else view.value
         if released:
             for choice, (_place, pk) in zip(view.choices, places, strict=True):
                 source = by_id[pk]
@@ -161,6 +188,10 @@ def _question_views(
                 view.answer_feedback = question.right_feedback if right else question.wrong_feedback
             elif question.kind == QuestionKind.SPECTRUM and question.spectrum_graded:
                 view.key = f"{question.spectrum_target} on the spectrum"
+            elif question.kind == QuestionKind.SHORT_ANSWER:
+                view.key = _accepted_key(question.all_choices)
+                match = short_answer_match(question, question.all_choices, view.value or "")
+                view.answer_feedback = match.feedback if match else ""
         views.append(view)
     return views
 
