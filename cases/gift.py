@@ -10,13 +10,18 @@ partial credit or a penalty: ~%50%), multiple choice (no = answer: weights on ev
 answer, the right ones adding up to 100%), true/false with its two feedbacks
 ({TRUE#for a wrong answer#for a right answer}), numerical with one answer (3:0.5, a
 range 1..2, optional feedback), essays ({} : our short text, graded by a person),
-question names, comments, $CATEGORY paths, escapes, general feedback (####) and
-per-answer feedback (#).
+matching ({=prompt -> match ...}; `= -> match`, a pair with no prompt, is an extra
+wrong match, as Moodle writes it), short answer ({=a =%50%b#feedback}: accepted answers
+with their credit, `*` a wildcard, not case sensitive, as Moodle imports it),
+description items (text with no answer block: shown, not answered), missing word (text
+after the answer block: the text becomes `before ___ after`, one space each side unless
+the text starts or ends there, an opening bracket or quote comes before or punctuation
+after; a single-choice or short-answer block only), question names, comments,
+$CATEGORY paths, escapes, general feedback (####) and per-answer feedback (#).
 
 Refused by name (no place to store them without changing their meaning, yet):
-matching (a -> b), short answer with accepted answers ({=a =b}), missing word (text
-after the answer block), numerical with several answers, partial credit or ~ entries,
-description items (no answer block).
+numerical with several answers, partial credit or ~ entries; missing word with any
+other answer block (true/false, numerical, essay, multiple choice, matching).
 
 Formats: question text is stored as Markdown. [markdown] and unmarked text are kept;
 [html] text (and [moodle] or unmarked text that holds HTML tags) is converted to
@@ -28,17 +33,30 @@ Numbers are Decimals, read exactly as written; a range keeps answer=(min+max)/2 
 tolerance=(max-min)/2 and `numeric_range`, and is written back as min..max.
 
 Write (`export_gift`): a fixed point: export -> import -> export gives the same bytes.
-Likert and spectrum questions have no GIFT form and are left out of an export, as are
-the kinds whose GIFT form is not written yet (matching, description, automatically graded
-short answer): each is named in the export's list of what it left out."""
+Likert and spectrum questions have no GIFT form and are left out of an export, as are a
+case-sensitive short answer (GIFT cannot say so) and a matching question whose prompt
+holds "->" (it would be read back split there): each is named in the export's list of
+what it left out. A single-choice or short-answer question whose text holds its one
+blank is written as missing word, the answer block where the blank is (at the end, the
+blank is kept as ___ before the block: the block alone would read back with no blank).
+A description is `::title::text` with no answer block."""
 
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from html.parser import HTMLParser
 
+from cases.markdown import BLANK, count_blanks
+
 # The kinds export_gift writes; every other is left out by name.
-EXPORTED_KINDS = {"single", "multiple", "true_false", "numeric", "short_text"}
+EXPORTED_KINDS = {
+    "single", "multiple", "true_false", "numeric", "short_text", "matching", "description",
+    "short_answer",
+}  # fmt: skip
+# Missing word: the kinds whose text may hold the blank (the answer block goes there).
+BLANK_KINDS = {"single", "short_answer"}
+OPENING = tuple("([{\"'\u201c\u2018\u00ab")
+CLOSING = tuple(".,;:!?)]}\"'\u201d\u2019\u00bb\u2026")
 SPECIAL = "~=#{}:"
 FORMAT_MARK = re.compile(r"^\s*\[(html|markdown|plain|moodle)\]", re.I)
 HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(\s[^<>]*)?/?>")
@@ -82,6 +100,9 @@ class GiftChoice:
     text: str
     fraction: Decimal
     feedback: str = ""
+    # Matching: `text` is the prompt and this its match; an empty prompt is an extra
+    # wrong match.
+    match: str = ""
 
 
 @dataclass
@@ -340,6 +361,56 @@ def _parse_numeric(body: str, line: int, question: GiftQuestion) -> None:
     _check_exact(question.numeric_tolerance, value, line)
 
 
+def _parse_matching(pieces, line: int, question: GiftQuestion, fmt: str) -> None:
+    """{=prompt -> match ...}: each pair a choice; `= -> match` an extra wrong match."""
+    question.kind = "matching"
+    seen, choices = set(), []
+    for mark, chunk in pieces:
+        arrow = _find_unescaped(chunk, "->")
+        if mark != "=" or arrow == -1:
+            raise GiftError(line, "every pair of a matching question is written =prompt -> match.")
+        if _find_unescaped(chunk, "#") != -1 or re.match(r"^\s*%", chunk):
+            raise GiftError(line, "matching pairs take no weights or feedback (% or #).")
+        prompt, _ = _formatted(chunk[:arrow], fmt, plain=True)
+        match, _ = _formatted(chunk[arrow + 2 :], fmt, plain=True)
+        if not match:
+            raise GiftError(line, f"the pair '{prompt[:40]}' has nothing after ->.")
+        if len(prompt) > 500 or len(match) > 500:
+            raise GiftError(line, "a pair is too long: 500 characters a side at most.")
+        if prompt and prompt.casefold() in seen:
+            raise GiftError(line, f"the prompt '{prompt[:40]}' is given twice.")
+        if prompt:
+            seen.add(prompt.casefold())
+        choices.append(GiftChoice(prompt, Decimal(0), match=match))
+    if len(seen) < 2:
+        raise GiftError(line, "a matching question needs at least two pairs with a prompt.")
+    question.choices = choices
+
+
+def _parse_short_answer(pieces, line: int, question: GiftQuestion, fmt: str) -> None:
+    """{=a =%50%b#feedback}: accepted answers, each with its credit (0..100%); not case
+    sensitive, as Moodle imports it."""
+    question.kind = "short_answer"
+    choices = []
+    for _, chunk in pieces:
+        answer, feedback = _answer_and_feedback(chunk, fmt)
+        fraction = Decimal(1)
+        weight = re.match(r"^%(-?\d+(?:\.\d+)?)%", answer)
+        if weight:
+            fraction = (Decimal(weight.group(1)) / 100).quantize(FRACTION_PLACES)
+            answer = answer[weight.end() :].strip()
+        if not answer:
+            raise GiftError(line, "an accepted answer is empty.")
+        if len(answer) > 500:
+            raise GiftError(line, "an accepted answer is at most 500 characters.")
+        if not 0 <= fraction <= 1:
+            raise GiftError(line, f"the credit of '{answer}' is outside 0%..100%.")
+        choices.append(GiftChoice(answer, fraction, feedback))
+    if not any(c.fraction == 1 for c in choices):
+        raise GiftError(line, "no accepted answer is worth 100% (= without a weight).")
+    question.choices = choices
+
+
 def _parse_body(body: str, line: int, question: GiftQuestion, fmt: str = "") -> None:
     """Read an answer block's inside into `question`; GiftError when it is malformed,
     GiftUnsupported when it is a type we cannot store with its meaning."""
@@ -376,21 +447,12 @@ def _parse_body(body: str, line: int, question: GiftQuestion, fmt: str = "") -> 
     pieces = pieces[1:]
     if not pieces:
         raise GiftError(line, "the answer block has no answers (start each with = or ~).")
-    if any(mark == "=" and _find_unescaped(chunk, "->") != -1 for mark, chunk in pieces):
-        raise GiftUnsupported(
-            line,
-            "Matching questions (pairs like 'a -> b') are not supported yet; importing it "
-            "would lose every pair.",
-            "Remove it from the file, or rewrite it as multiple choice.",
-        )
+    if any(_find_unescaped(chunk, "->") != -1 for _, chunk in pieces):
+        _parse_matching(pieces, line, question, fmt)
+        return
     if all(mark == "=" for mark, _ in pieces):
-        raise GiftUnsupported(
-            line,
-            "Short-answer questions (accepted answers {=a =b}) are not supported yet; "
-            "importing it would lose the accepted answers and their automatic grading.",
-            "Remove it from the file, rewrite it as multiple choice, or as an essay ({}) "
-            "for a person to grade.",
-        )
+        _parse_short_answer(pieces, line, question, fmt)
+        return
     choices = []
     for mark, chunk in pieces:
         answer, feedback = _answer_and_feedback(chunk, fmt)
@@ -475,26 +537,22 @@ def _read_question(source: str, line: int, category: str) -> GiftQuestion:
         title = unescape(source[2:end]).strip()
         source = source[end + 2 :]
     open_at = _find_unescaped(source, "{")
-    if open_at == -1:
-        raise GiftUnsupported(
-            line,
-            "Description items (text with no answer block) are not supported yet; there "
-            "is no question to answer.",
-            "Put the text in the case or a question, or add an answer block such as {} "
-            "for an essay.",
-        )
+    if open_at == -1:  # A description: text shown between questions, nothing to answer.
+        text, _ = _formatted(source)
+        if not text:
+            raise GiftError(line, "the description has no text.")
+        return GiftQuestion(
+            line=line, kind="description", title=(title or " ".join(text.split())[:60])[:200],
+            text=text, category=category,
+        )  # fmt: skip
     close_at = _find_unescaped(source, "}", open_at)
     if close_at == -1:
         raise GiftError(line, "the answer block is not closed with }.")
-    after = source[close_at + 1 :].strip()
-    if after:
-        raise GiftUnsupported(
-            line,
-            "Missing-word questions (text after the answer block) are not supported yet; "
-            "importing it would lose where the blank is.",
-            "Move the answer block to the end of the question text, or remove the question.",
-        )
     text, fmt = _formatted(source[:open_at])
+    rest = source[close_at + 1 :]
+    if rest.strip():  # Missing word: the blank goes where the answer block is.
+        after, _ = _formatted(rest, fmt)
+        text = _with_blank(text, after)
     if not text:
         raise GiftError(line, "the question has no text.")
     question = GiftQuestion(
@@ -502,7 +560,32 @@ def _read_question(source: str, line: int, category: str) -> GiftQuestion:
         category=category,
     )  # fmt: skip
     _parse_body(source[open_at + 1 : close_at], line, question, fmt if fmt != "markdown" else "")
+    if rest.strip():
+        if question.kind not in BLANK_KINDS:
+            raise GiftUnsupported(
+                line,
+                "Missing-word questions are supported with choices ({=right ~wrong}) or "
+                "accepted answers ({=a =b}); this one's answer block is neither, so its "
+                "blank would have no meaning.",
+                "Move the answer block to the end of the question text, or remove the question.",
+            )
+        if count_blanks(text) != 1:
+            raise GiftError(line, "a missing-word question's text holds another ___ blank.")
     return question
+
+
+def _blank_spacing(before: str, after: str) -> tuple[str, str, str, str]:
+    """(before, space, space, after) around a blank: one space each side, none at the
+    text's start or end, after an opening bracket or quote, or before punctuation."""
+    before, after = before.rstrip(), after.lstrip()
+    left = " " if before and not before.endswith(OPENING) else ""
+    right = " " if after and not after.startswith(CLOSING) else ""
+    return before, left, right, after
+
+
+def _with_blank(before: str, after: str) -> str:
+    before, left, right, after = _blank_spacing(before, after)
+    return f"{before}{left}___{right}{after}"
 
 
 def read_gift(text: str) -> list[GiftResult]:
@@ -575,6 +658,37 @@ def _numeric_body(question) -> str:
     return body + (f"#{_text(feedback)}" if feedback else "")
 
 
+def _expressible(question) -> bool:
+    """Whether GIFT can say the question with its meaning: it has no case-sensitive
+    short answers, and a matching prompt cannot hold the -> that ends it."""
+    if question.kind == "short_answer":
+        return not question.case_sensitive
+    if question.kind == "matching":
+        return not any("->" in _clean(c.text) for c in question.choices.all())
+    return True
+
+
+def _matching_body(question) -> str:
+    """=prompt -> match a line, as Moodle writes it; = -> match an extra wrong match."""
+    pairs = [
+        f"\n={escape(_clean(c.text))} -> {escape(_clean(c.match))}" for c in question.choices.all()
+    ]
+    return "".join(pairs) + "\n"
+
+
+def _question_text(question, block: str) -> str:
+    """The text with its answer block: at the end, or where the text's one blank is
+    (missing word) when words follow the blank."""
+    text = _clean(question.text)
+    if question.kind in BLANK_KINDS and count_blanks(text) == 1:
+        before, after = BLANK.split(text)
+        if after.strip():
+            before, left, right, after = _blank_spacing(before, after)
+            head = _text(before) if before else ""
+            return f"{head}{left}{block}{right}{escape(after)}"
+    return _text(text) + block
+
+
 def export_gift(questions) -> tuple[str, list[str]]:
     """GIFT text for the questions it can express, and the titles it left out.
     Uncategorised questions come first (they need no $CATEGORY line), then each
@@ -582,14 +696,17 @@ def export_gift(questions) -> tuple[str, list[str]]:
     out, skipped, category = [], [], ""
     questions = sorted(questions, key=lambda q: (q.category is not None, _category_name(q)))
     for question in questions:
-        if question.kind not in EXPORTED_KINDS:
+        if question.kind not in EXPORTED_KINDS or not _expressible(question):
             skipped.append(question.title)
             continue
         name = _category_name(question)
         if name != category:
             out.append(_category_line(name))
             category = name
-        head = f"::{escape(_clean(question.title))}::{_text(question.text)}"
+        title = f"::{escape(_clean(question.title))}::"
+        if question.kind == "description":
+            out.append(f"{title}{_text(question.text)}\n")
+            continue
         general = _clean(question.feedback)
         general = f"####{_text(general)}" if general else ""
         if question.kind == "true_false":
@@ -603,10 +720,14 @@ def export_gift(questions) -> tuple[str, list[str]]:
             body = _numeric_body(question)
         elif question.kind == "short_text":
             body = ""
+        elif question.kind == "matching":
+            body = _matching_body(question)
         else:
             parts = []
             for choice in question.choices.all():
-                if question.kind == "single" and choice.fraction == 1:
+                if question.kind == "short_answer":
+                    mark = "=" + (_percent(choice.fraction) if choice.fraction != 1 else "")
+                elif question.kind == "single" and choice.fraction == 1:
                     mark = "="
                 else:
                     mark = "~" + (_percent(choice.fraction) if choice.fraction else "")
@@ -614,7 +735,7 @@ def export_gift(questions) -> tuple[str, list[str]]:
                 feedback = f" #{escape(feedback)}" if feedback else ""
                 parts.append(f"\n{mark}{escape(_clean(choice.text))}{feedback}")
             body = "".join(parts) + "\n"
-        out.append(f"{head}{{{body}{general}}}\n")
+        out.append(f"{title}{_question_text(question, f'{{{body}{general}}}')}\n")
     return "\n".join(out), skipped
 
 

@@ -681,6 +681,7 @@ def questions_create_from_gift(*, course, questions: list[GiftQuestion]) -> list
             numeric_range=parsed.numeric_range,
             right_feedback=parsed.right_feedback,
             wrong_feedback=parsed.wrong_feedback,
+            case_sensitive=False,  # GIFT has no way to say otherwise; Moodle reads it so.
         )
         Choice.objects.bulk_create(
             Choice(
@@ -688,6 +689,7 @@ def questions_create_from_gift(*, course, questions: list[GiftQuestion]) -> list
                 text=choice.text[:500],
                 fraction=choice.fraction,
                 feedback=choice.feedback,
+                match=choice.match[:500],
                 position=position,
             )
             for position, choice in enumerate(parsed.choices)

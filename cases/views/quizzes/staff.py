@@ -211,12 +211,12 @@ def question_import_confirm(request: HtmxHttpRequest, pk: int):
 @require_GET
 def question_export(request: HtmxHttpRequest, pk: int):
     """Instructors and admins download the bank as GIFT. Likert and spectrum questions
-    have no GIFT form; the file's first lines name any left out."""
+    (and the few export_gift cannot say with their meaning) have no GIFT form; the
+    file's first lines name any left out."""
     course, _access = course_to_teach(request.user, pk)
     questions = Question.objects.filter(course=course).select_related("category")
     questions = questions.prefetch_related("choices").order_by("category__name", "pk")
-    # Not yet written by the GIFT exporter (issue 20): left out by name rather than
-    # exported as a question of another kind.
+    # What GIFT cannot say is left out by name rather than exported as another kind.
     text, skipped = export_gift(questions)
     header = f"// Question bank of {course.code}, exported from Red Queen.\n"
     if skipped:
