@@ -199,8 +199,9 @@ REGIONS_MATCHING = [
 
 
 def _regions_matching(course: Course, category_name: str) -> None:
-    """The matching question of the regional comparison's reading check (its GIFT file
-    cannot carry one yet). Made with its category, so once only."""
+    """The matching question of the regional comparison's reading check, made here
+    rather than in its GIFT file for its 3 points (GIFT carries no points). Made with
+    its category, so once only."""
     question = Question(
         kind=QuestionKind.MATCHING,
         title="Companies and their regions",

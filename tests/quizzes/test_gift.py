@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from cases.gift import GiftError, GiftErrors, export_gift, parse_gift, read_gift
-from cases.markdown import render_markdown
+from cases.markdown import count_blanks, render_markdown
 from cases.models import Answer, Choice, Course, Question, QuestionCategory
 from cases.services.quizzes import (
     grade_response,
@@ -261,6 +261,97 @@ def test_every_documented_feature_imports_with_its_meaning_and_grades():
     assert "<strong>strong</strong>" in render_markdown(bank["Markdown"].text)
 
 
+NEW_KINDS = r"""$CATEGORY: Week 2
+
+::Intro::The next questions are about **Lenovo**.\nRead the case first.
+
+::Pairs::Match each firm to its home city.{
+=Lenovo -> Beijing
+=Huawei -> Shenzhen
+=Shanghai Bell -> Shanghai
+= -> Hong Kong
+####Three firms, four cities.
+}
+
+::Standard::Name China's wireless standard.{
+=WAPI#Right.
+=%50%WAPI *#Half: just the name.
+=%25%*wireless*#Close.
+}
+
+::Based::Lenovo is based {~in Shanghai#No. =in Beijing ~%50%in China} today.
+
+::City::The city Lenovo calls home is {=Beijing =%50%Peking}.
+
+::First::{=Lenovo} bought IBM's PC arm.
+"""
+
+
+@pytest.mark.django_db
+def test_matching_short_answer_missing_word_and_descriptions_import_with_their_meaning():
+    results = read_gift(NEW_KINDS)
+    assert [r.refusal for r in results] == [None] * 6
+    bank = _import(NEW_KINDS)
+    assert {title: q.kind for title, q in bank.items()} == {
+        "Intro": "description",
+        "Pairs": "matching",
+        "Standard": "short_answer",
+        "Based": "single",
+        "City": "short_answer",
+        "First": "short_answer",
+    }
+
+    intro = bank["Intro"]
+    assert intro.text == "The next questions are about **Lenovo**.\nRead the case first."
+    assert not intro.choices.exists() and _grade(intro) is None  # shown, never scored
+
+    pairs = bank["Pairs"]
+    assert pairs.feedback == "Three firms, four cities."
+    assert [(c.text, c.match) for c in pairs.choices.order_by("position")] == [
+        ("Lenovo", "Beijing"),
+        ("Huawei", "Shenzhen"),
+        ("Shanghai Bell", "Shanghai"),
+        ("", "Hong Kong"),  # the extra wrong match
+    ]
+    prompt = {c.text: str(c.pk) for c in pairs.choices.all()}
+    right = {prompt["Lenovo"]: "Beijing", prompt["Huawei"]: "Shenzhen"}
+    right[prompt["Shanghai Bell"]] = "Shanghai"
+    assert _grade(pairs, pairs=right) == 1
+    one_wrong = right | {prompt["Shanghai Bell"]: "Hong Kong"}
+    assert _grade(pairs, pairs=one_wrong) == Decimal("0.66667")
+    assert _grade(pairs, pairs={prompt["Lenovo"]: "Shenzhen"}) == 0
+
+    standard = bank["Standard"]
+    assert standard.case_sensitive is False
+    assert [(c.text, c.fraction, c.feedback) for c in standard.choices.order_by("position")] == [
+        ("WAPI", 1, "Right."),
+        ("WAPI *", Decimal("0.5"), "Half: just the name."),
+        ("*wireless*", Decimal("0.25"), "Close."),
+    ]
+    assert _grade(standard, text="wapi") == 1  # not case sensitive, as Moodle imports it
+    assert _grade(standard, text="WAPI standard") == Decimal("0.5")
+    assert _grade(standard, text="a Wireless thing") == Decimal("0.25")
+    assert _grade(standard, text="Bluetooth") == 0
+
+    based = bank["Based"]
+    assert based.text == "Lenovo is based ___ today."
+    assert count_blanks(based.text) == 1
+    assert _grade(based, choices=[_choice(based, "in Beijing")]) == 1
+    assert _grade(based, choices=[_choice(based, "in China")]) == Decimal("0.5")
+    assert _grade(based, choices=[_choice(based, "in Shanghai")]) == 0
+    assert based.choices.get(text="in Shanghai").feedback == "No."
+
+    city = bank["City"]
+    assert city.text == "The city Lenovo calls home is ___."  # no space before the stop
+    assert [_grade(city, text=t) for t in ("beijing", "Peking", "Shanghai")] == [
+        1,
+        Decimal("0.5"),
+        0,
+    ]
+    assert bank["First"].text == "___ bought IBM's PC arm."
+    assert _grade(bank["First"], text="Lenovo") == 1
+
+
 # Refused by name -------------------------------------------------------------------
 
 GOOD_BEFORE = "::Before::A good question?{=yes ~no}\n\n"
@@ -375,6 +466,55 @@ def _bank_of_every_type(course: Course) -> None:
         feedback="Cite the case.",
     )  # fmt: skip
     Question.objects.create(course=course, kind="likert", title="Stance", text="Agree?")
+    Question.objects.create(
+        course=course, category=week, kind="description", title="Intro",
+        text="About **Lenovo**: {read} the case.\n\nThen answer.",
+    )  # fmt: skip
+    pairs = Question.objects.create(
+        course=course, category=week, kind="matching", title="Pairs", text="Match: firm, city.",
+        feedback="Four cities.",
+    )  # fmt: skip
+    Choice.objects.bulk_create(
+        [
+            Choice(question=pairs, text="Lenovo", match="Beijing", fraction=0, position=0),
+            Choice(question=pairs, text="Huawei #1", match="Shenzhen", fraction=0, position=1),
+            Choice(question=pairs, text="", match="Hong Kong", fraction=0, position=2),
+        ]
+    )
+    standard = Question.objects.create(
+        course=course, category=week, kind="short_answer", title="Standard", text="Name it.",
+    )  # fmt: skip
+    Choice.objects.bulk_create(
+        [
+            Choice(question=standard, text="WAPI", fraction=1, feedback="Yes.", position=0),
+            Choice(question=standard, text="*wireless \\*", fraction=Decimal("0.5"), position=1),
+        ]
+    )
+    based = Question.objects.create(
+        course=course, category=week, kind="single", title="Based",
+        text="Lenovo is based ___ today.",
+    )  # fmt: skip
+    Choice.objects.bulk_create(
+        [
+            Choice(question=based, text="in Beijing", fraction=1, position=0),
+            Choice(question=based, text="in Shanghai", fraction=0, position=1),
+        ]
+    )
+    city = Question.objects.create(
+        course=course, category=week, kind="short_answer", title="City",
+        text="Lenovo calls ___.", case_sensitive=False,
+    )  # fmt: skip
+    Choice.objects.create(question=city, text="Beijing", fraction=1, position=0)
+    end = Question.objects.create(
+        course=course, category=week, kind="short_answer", title="At the end",
+        text="Lenovo's home: ___",
+    )  # fmt: skip
+    Choice.objects.create(question=end, text="Beijing", fraction=1, position=0)
+    cased = Question.objects.create(
+        course=course, category=week, kind="short_answer", title="Cased", text="Symbol?",
+        case_sensitive=True,
+    )  # fmt: skip
+    Choice.objects.create(question=cased, text="Fe", fraction=1, position=0)
 
 
 def _export(course: Course) -> str:
@@ -406,6 +546,29 @@ def test_export_import_export_is_byte_identical_for_every_type():
     assert "{TRUE#It is one.#Right.}" in first
     assert "Which city?\\nPick one.\\nCarefully." in first
     assert "Stance" not in first
+    # The kinds of issue 20, each in its GIFT form and read back with its meaning.
+    assert "::Intro::About **Lenovo**\\: \\{read\\} the case.\\n\\nThen answer.\n\n" in first
+    assert "{\n=Lenovo -> Beijing\n=Huawei \\#1 -> Shenzhen\n= -> Hong Kong\n####Four" in first
+    assert "\n=WAPI #Yes.\n=%50%*wireless \\\\*\n}" in first
+    assert "::Based::Lenovo is based {\n=in Beijing\n~in Shanghai\n} today.\n" in first
+    assert "::City::Lenovo calls {\n=Beijing\n}.\n" in first
+    assert "::At the end::Lenovo's home\\: ___{\n=Beijing\n}\n" in first  # blank last: kept
+    assert "Cased" not in first  # GIFT cannot say case sensitive: left out by name
+    copies = Question.objects.exclude(course=course)
+    assert {q.title: q.kind for q in copies if q.title in ("Intro", "Pairs", "Based")} == {
+        "Intro": "description",
+        "Pairs": "matching",
+        "Based": "single",
+    }
+    assert copies.get(title="At the end").text == "Lenovo's home: ___"
+    pairs = copies.get(title="Pairs")
+    assert [(c.text, c.match) for c in pairs.choices.order_by("position")] == [
+        ("Lenovo", "Beijing"),
+        ("Huawei #1", "Shenzhen"),
+        ("", "Hong Kong"),
+    ]
+    star = copies.get(title="Standard").choices.get(fraction=Decimal("0.5"))
+    assert star.text == "*wireless \\*"  # the literal star stays literal
     copied = Question.objects.exclude(course=course).get(title="Units")
     assert copied.numeric_answer == Decimal("1234567")
     assert Question.objects.exclude(course=course).get(title="Pi").numeric_answer == Decimal(
@@ -416,14 +579,24 @@ def test_export_import_export_is_byte_identical_for_every_type():
 @pytest.mark.django_db
 def test_the_demo_bank_round_trips_byte_for_byte():
     call_command("seed_demo", force=True)
-    courses = Course.objects.filter(questions__isnull=False).distinct()
-    assert courses.exists()
+    courses = list(Course.objects.filter(questions__isnull=False).distinct())
+    assert courses
+    exported = ""
     for course in courses:
         first, second = _round_trip(course)
         assert second == first, course.code
+        exported += first
         # The demo's true/false feedbacks now travel (they were dropped before).
         if "{FALSE#" in first:
             assert Question.objects.filter(course=course).exclude(wrong_feedback="").exists()
+    # One of each kind GIFT now carries (issue 20) travels in the demo bank.
+    assert "::About this check::The questions follow" in exported  # description
+    assert "\n=Lenovo -> Beijing\n=TechFaith -> Beijing\n" in exported  # matching
+    assert "{\n=Wireless #Correct." in exported and "\n=%50%WLAN #Half" in exported
+    assert "Lenovo ranks {\n" in exported  # the missing word, its block where the blank is
+    copies = Question.objects.exclude(course__in=courses)  # read back from the export
+    assert {"description", "matching", "short_answer"} <= set(copies.values_list("kind", flat=True))
+    assert copies.get(title="Lenovo's world rank").text.endswith("Lenovo ranks ___.")
 
 
 # What a student sees ---------------------------------------------------------------
