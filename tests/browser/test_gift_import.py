@@ -23,6 +23,10 @@ FILE = (
     "::Broken::Which year did the joint venture start? {=1984 ~1990\n"
     "\n"
     "::Blue sky::The sky is blue on a clear day.{T}\n"
+    "\n"
+    "::Home cities::Match each firm to its city.{=Lenovo -> Beijing =SMIC -> Shanghai}\n"
+    "\n"
+    "::Home::Lenovo calls {=Beijing =%50%Peking} home.\n"
 )
 
 
@@ -38,28 +42,30 @@ def test_instructor_previews_a_gift_file_and_imports_the_sound_questions(page, w
     )
     page.get_by_role("button", name="Preview the import").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Preview of the import")
-    table = page.get_by_role("table", name="2 of 3 questions can be imported; 1 is refused.")
+    table = page.get_by_role("table", name="4 of 5 questions can be imported; 1 is refused.")
     expect(table).to_be_visible()
     rows = table.locator("tbody tr")
-    expect(rows).to_have_count(3)
+    expect(rows).to_have_count(5)
     expect(rows.nth(0)).to_contain_text("Imports as single choice")
     expect(rows.nth(1).locator("td").first).to_have_text("7")
     expect(rows.nth(1)).to_contain_text("Refused: The answer block is not closed with }.")
     expect(rows.nth(2)).to_contain_text("Imports as true / false")
+    expect(rows.nth(3)).to_contain_text("Imports as matching")
+    expect(rows.nth(4)).to_contain_text("Imports as short answer (graded automatically)")
     assert Question.objects.filter(title="Blue sky").count() == 0  # The preview stores nothing.
     assert_accessible(page)
     page.set_viewport_size(PHONE)
     assert_accessible(page)
     page.set_viewport_size({"width": 1280, "height": 900})
 
-    form = page.locator("form", has=page.get_by_role("button", name="Import the 2 sound questions"))
+    form = page.locator("form", has=page.get_by_role("button", name="Import the 4 sound questions"))
     fields = form.evaluate(
         "f => Object.fromEntries([...f.querySelectorAll('input[type=hidden]')]"
         ".map(i => [i.name, i.value]))"
     )
-    page.get_by_role("button", name="Import the 2 sound questions").click()
+    page.get_by_role("button", name="Import the 4 sound questions").click()
     expect(page).to_have_url(re.compile(reverse("cases:question_list", args=[world.course.pk])))
-    expect(page.get_by_text("2 questions imported; 1 refused.")).to_be_visible()
+    expect(page.get_by_text("4 questions imported; 1 refused.")).to_be_visible()
     bank = page.get_by_role("table", name="Questions in the bank")
     expect(bank.get_by_role("link", name="Foreign partner")).to_be_visible()
     expect(bank.get_by_role("link", name="Blue sky")).to_be_visible()
@@ -68,6 +74,13 @@ def test_instructor_previews_a_gift_file_and_imports_the_sound_questions(page, w
     # The text crossed the page in a hidden field and came back whole, multi-line included.
     assert partner.text == "Which firm was Shanghai Bell's foreign partner?"
     assert partner.choices.get(text="Alcatel").feedback == "Right."
+    home = Question.objects.get(course=world.course, title="Home")
+    assert home.kind == "short_answer" and home.text == "Lenovo calls ___ home."
+    cities = Question.objects.get(course=world.course, title="Home cities")
+    assert {c.text: c.match for c in cities.choices.all()} == {
+        "Lenovo": "Beijing",
+        "SMIC": "Shanghai",
+    }
 
     # The same preview sent again (a second click, a resubmitted page): nothing doubles.
     again = page.request.post(
