@@ -560,17 +560,16 @@ def _read_question(source: str, line: int, category: str) -> GiftQuestion:
         category=category,
     )  # fmt: skip
     _parse_body(source[open_at + 1 : close_at], line, question, fmt if fmt != "markdown" else "")
-    if rest.strip():
-        if question.kind not in BLANK_KINDS:
-            raise GiftUnsupported(
-                line,
-                "Missing-word questions are supported with choices ({=right ~wrong}) or "
-                "accepted answers ({=a =b}); this one's answer block is neither, so its "
-                "blank would have no meaning.",
-                "Move the answer block to the end of the question text, or remove the question.",
-            )
-        if count_blanks(text) != 1:
-            raise GiftError(line, "a missing-word question's text holds another ___ blank.")
+    if rest.strip() and question.kind not in BLANK_KINDS:
+        raise GiftUnsupported(
+            line,
+            "Missing-word questions are supported with choices ({=right ~wrong}) or "
+            "accepted answers ({=a =b}); this one's answer block is neither, so its "
+            "blank would have no meaning.",
+            "Move the answer block to the end of the question text, or remove the question.",
+        )
+    if question.kind in BLANK_KINDS and count_blanks(text) > 1:
+        raise GiftError(line, "the text holds more than one ___ blank; a question has one.")
     return question
 
 
