@@ -653,3 +653,25 @@ def test_category_names_that_read_like_moodle_paths_survive_the_round_trip():
 def test_an_empty_numerical_answer_is_named():
     (result,) = read_gift("::N::How many?{#}")
     assert "numerical answer is empty" in result.refusal.reason
+
+
+@pytest.mark.django_db
+def test_what_gift_cannot_say_is_left_out_by_name_not_changed():
+    course = CourseFactory()
+    cased = Question.objects.create(
+        course=course, kind="short_answer", title="Symbol", text="Iron?", case_sensitive=True
+    )
+    Choice.objects.create(question=cased, text="Fe", fraction=1, position=0)
+    arrows = Question.objects.create(course=course, kind="matching", title="Arrows", text="Match.")
+    Choice.objects.bulk_create(
+        [
+            Choice(question=arrows, text="a -> b", match="1", fraction=0, position=0),
+            Choice(question=arrows, text="c", match="2", fraction=0, position=1),
+        ]
+    )
+    Question.objects.create(course=course, kind="description", title="Note", text="Read on.")
+    text, skipped = export_gift(Question.objects.filter(course=course).order_by("pk"))
+    assert skipped == ["Symbol", "Arrows"]
+    assert text == "::Note::Read on.\n"
+    (note,) = parse_gift(text)
+    assert (note.kind, note.title, note.text) == ("description", "Note", "Read on.")
