@@ -8,8 +8,8 @@ listing every problem.
 What is read: single choice (one or more answers worth 100%, distractors may carry
 partial credit or a penalty: ~%50%), multiple choice (no = answer: weights on every
 answer, the right ones adding up to 100%), true/false with its two feedbacks
-({TRUE#for a wrong answer#for a right answer}), numerical with one answer (3:0.5, a
-range 1..2, optional feedback), essays ({} : our short text, graded by a person),
+({TRUE#for a wrong answer#for a right answer}), numerical (3:0.5, a range 1..2, optional
+feedback; several answers below), essays ({} : our short text, graded by a person),
 matching ({=prompt -> match ...}; `= -> match`, a pair with no prompt, is an extra
 wrong match, as Moodle writes it), short answer ({=a =%50%b#feedback}: accepted answers
 with their credit, `*` a wildcard, not case sensitive, as Moodle imports it),
@@ -19,9 +19,14 @@ the text starts or ends there, an opening bracket or quote comes before or punct
 after; a single-choice or short-answer block only), question names, comments,
 $CATEGORY paths, escapes, general feedback (####) and per-answer feedback (#).
 
+Numerical questions may have several answers ({#=1822:0#Right =%50%1822:2#Close}), each
+with its credit (0..100%) and feedback: the first worth 100% is the question's own
+(feedback: `right_feedback`), the others its choices; a `~` entry is, as Moodle reads
+it, the feedback on any other answer (`wrong_feedback`).
+
 Refused by name (no place to store them without changing their meaning, yet):
-numerical with several answers, partial credit or ~ entries; missing word with any
-other answer block (true/false, numerical, essay, multiple choice, matching).
+missing word with any other answer block (true/false, numerical, essay, multiple
+choice, matching).
 
 Formats: question text is stored as Markdown. [markdown] and unmarked text are kept;
 [html] text (and [moodle] or unmarked text that holds HTML tags) is converted to
@@ -103,6 +108,11 @@ class GiftChoice:
     # Matching: `text` is the prompt and this its match; an empty prompt is an extra
     # wrong match.
     match: str = ""
+    # Numerical: an answer besides the right one (text empty): a number and its
+    # tolerance, or a range.
+    numeric_answer: Decimal | None = None
+    numeric_tolerance: Decimal = Decimal(0)
+    numeric_range: bool = False
 
 
 @dataclass
@@ -324,23 +334,10 @@ def _answer_and_feedback(chunk: str, fmt: str = "") -> tuple[str, str]:
     return answer, feedback
 
 
-def _parse_numeric(body: str, line: int, question: GiftQuestion) -> None:
-    question.kind = "numeric"
-    several = _split_unescaped(body, "=~")
-    entries = [(m, c) for m, c in several if m or c.strip()]
-    if not entries:
-        raise GiftError(line, "the numerical answer is empty.")
-    weighted = any(re.match(r"^\s*%", c) and not re.match(r"^\s*%100%", c) for _, c in entries)
-    if len(entries) != 1 or entries[0][0] == "~" or weighted:
-        raise GiftUnsupported(
-            line,
-            "Numerical questions with several answers, partial credit or ~ wrong-answer "
-            "entries are not supported yet; importing it would lose all but one answer.",
-            "Keep one right answer ({#3:0.5} or {#2..4}), or remove the question from the file.",
-        )
-    parts = _split_unescaped(entries[0][1], "#")
-    value = re.sub(r"^\s*%100%", "", unescape(parts[0][1])).strip()
-    question.right_feedback, _ = _formatted("#".join(p for _, p in parts[1:]), "")
+def numeric_value(value: str, line: int = 1) -> tuple[Decimal, Decimal, bool]:
+    """(answer, tolerance, is a range) of a numerical answer as written: 1600, 1600:100
+    or a range 1500..1700 (kept as its midpoint and half-width). Exact, or GiftError."""
+    value = value.strip()
     if not value:
         raise GiftError(line, "the numerical answer is empty.")
     if ".." in value:
@@ -348,17 +345,66 @@ def _parse_numeric(body: str, line: int, question: GiftQuestion) -> None:
         low, high = _number(low_text, line), _number(high_text, line)
         if low > high:
             raise GiftError(line, f"the range {value} runs backwards: write min..max.")
-        question.numeric_answer = (low + high) / 2
-        question.numeric_tolerance = (high - low) / 2
-        question.numeric_range = True
+        answer, tolerance, is_range = (low + high) / 2, (high - low) / 2, True
     else:
-        number, _, tolerance = value.partition(":")
-        question.numeric_answer = _number(number, line)
-        question.numeric_tolerance = _number(tolerance, line) if tolerance.strip() else Decimal(0)
-        if question.numeric_tolerance < 0:
+        number, _, tolerance_text = value.partition(":")
+        answer = _number(number, line)
+        tolerance = _number(tolerance_text, line) if tolerance_text.strip() else Decimal(0)
+        is_range = False
+        if tolerance < 0:
             raise GiftError(line, f"the tolerance in {value} is negative.")
-    _check_exact(question.numeric_answer, value, line)
-    _check_exact(question.numeric_tolerance, value, line)
+    _check_exact(answer, value, line)
+    _check_exact(tolerance, value, line)
+    return answer, tolerance, is_range
+
+
+def _parse_numeric(body: str, line: int, question: GiftQuestion, fmt: str = "") -> None:
+    """{#1600:100}, {#1500..1700#feedback}, or several answers, each with its credit
+    and feedback: {#=1822:0#Right =%50%1822:2#Close ~#Any other answer}. The first
+    answer worth 100% is the question's own; the others are kept as choices. A `~`
+    entry, as Moodle reads it, is the feedback on any other answer."""
+    question.kind = "numeric"
+    pieces = _split_unescaped(body, "=~")
+    wrong = [chunk for mark, chunk in pieces if mark == "~"]
+    answers = [(mark, chunk) for mark, chunk in pieces if mark != "~"]
+    answers = [(mark, chunk) for mark, chunk in answers if mark == "=" or chunk.strip()]
+    if len(wrong) > 1:
+        raise GiftError(line, "a numerical question takes one ~ (feedback on any other answer).")
+    if wrong:
+        before, _, feedback = wrong[0].partition("#")
+        if before.strip() not in ("", "*"):
+            raise GiftError(
+                line,
+                f"'{before.strip()[:40]}' after ~ would be ignored: in a numerical question "
+                "~ only gives feedback on any other answer (~#feedback); give a wrong "
+                "answer with its feedback as =%0%number#feedback.",
+            )
+        question.wrong_feedback, _ = _formatted(feedback, fmt)
+    if not answers:
+        raise GiftError(line, "the numerical answer is empty.")
+    entries = []
+    for _mark, chunk in answers:
+        parts = _split_unescaped(chunk, "#")
+        value = unescape(parts[0][1]).strip()
+        feedback, _ = _formatted("#".join(p for _, p in parts[1:]), fmt)
+        fraction = Decimal(1)
+        weight = re.match(r"^%(-?\d+(?:\.\d+)?)%", value)
+        if weight:
+            fraction = (Decimal(weight.group(1)) / 100).quantize(FRACTION_PLACES)
+            value = value[weight.end() :].strip()
+            if not 0 <= fraction <= 1:
+                raise GiftError(line, f"the credit of {value} is outside 0%..100%.")
+        entries.append((numeric_value(value, line), fraction, feedback))
+    first = next((i for i, (_, fraction, _) in enumerate(entries) if fraction == 1), None)
+    if first is None:
+        raise GiftError(line, "no numerical answer is worth 100% (= without a weight).")
+    (answer, tolerance, is_range), _, question.right_feedback = entries.pop(first)
+    question.numeric_answer, question.numeric_tolerance = answer, tolerance
+    question.numeric_range = is_range
+    question.choices = [
+        GiftChoice("", fraction, feedback, numeric_answer=a, numeric_tolerance=t, numeric_range=r)
+        for (a, t, r), fraction, feedback in entries
+    ]
 
 
 def _parse_matching(pieces, line: int, question: GiftQuestion, fmt: str) -> None:
@@ -435,7 +481,7 @@ def _parse_body(body: str, line: int, question: GiftQuestion, fmt: str = "") -> 
             question.right_feedback, _ = _formatted(parts[2][1], fmt)
         return
     if stripped.startswith("#"):
-        _parse_numeric(stripped[1:], line, question)
+        _parse_numeric(stripped[1:], line, question, fmt)
         return
     pieces = _split_unescaped(stripped, "=~")
     if pieces[0][1].strip():
@@ -646,15 +692,32 @@ def _text(value: str) -> str:
     return text
 
 
+def numeric_written(answer) -> str:
+    """A numeric answer (the question's own or another one) as GIFT writes it."""
+    number = Decimal(answer.numeric_answer)
+    tolerance = Decimal(answer.numeric_tolerance or 0)
+    if answer.numeric_range:
+        return f"{format_decimal(number - tolerance)}..{format_decimal(number + tolerance)}"
+    return f"{format_decimal(number)}:{format_decimal(tolerance)}"
+
+
 def _numeric_body(question) -> str:
-    answer = Decimal(question.numeric_answer)
-    tolerance = Decimal(question.numeric_tolerance or 0)
-    if question.numeric_range:
-        body = f"#{format_decimal(answer - tolerance)}..{format_decimal(answer + tolerance)}"
-    else:
-        body = f"#{format_decimal(answer)}:{format_decimal(tolerance)}"
-    feedback = _clean(question.right_feedback)
-    return body + (f"#{_text(feedback)}" if feedback else "")
+    """{#1600:100#feedback} for one answer; else an answer a line, the right one first,
+    each with its credit and feedback; ~#feedback last for any other answer."""
+    right = _clean(question.right_feedback)
+    wrong = _clean(question.wrong_feedback)
+    right = f"#{_text(right)}" if right else ""
+    wrong = f"~#{_text(wrong)}" if wrong else ""
+    others = [c for c in question.choices.all() if c.numeric_answer is not None]
+    if not others:
+        return f"#{numeric_written(question)}{right}{wrong}"
+    lines = [f"\n={numeric_written(question)}{right}"]
+    for choice in others:
+        credit = "" if choice.fraction == 1 else _percent(choice.fraction)
+        feedback = _clean(choice.feedback)
+        feedback = f"#{_text(feedback)}" if feedback else ""
+        lines.append(f"\n={credit}{numeric_written(choice)}{feedback}")
+    return "#" + "".join(lines) + (f"\n{wrong}" if wrong else "") + "\n"
 
 
 def _expressible(question) -> bool:

@@ -11,11 +11,14 @@ from django.core.validators import MaxValueValidator
 from cases.forms.common import KindFieldsMixin, TextUploadForm, reject_html
 from cases.gift import (
     MAX_SIGNIFICANT,
+    GiftChoice,
     GiftError,
     GiftQuestion,
     _parse_body,
     escape,
     format_decimal,
+    numeric_value,
+    numeric_written,
 )
 from cases.markdown import count_blanks
 from cases.models import (
@@ -84,6 +87,11 @@ ACCEPTED_HELP = (
     "answer). A * stands for any characters (\\* for a star itself). Spaces at the "
     "ends and doubled spaces are ignored."
 )
+NUMERIC_OTHERS_HELP = (
+    "Answers besides the right one, each with its credit (%50% gives half, %0% none) and "
+    "optional feedback after a #: a number, a number:tolerance (1600:100) or a range "
+    "(1500..1700). A number that fits several answers earns the best credit."
+)
 BLANK_HELP = (
     "For a missing word, write ___ in the text (three or more underscores, a word on its "
     "own) where the blank goes: students answer in the sentence. One blank a question."
@@ -105,6 +113,40 @@ class AcceptedAnswer:
 def parse_accepted(text: str) -> list[AcceptedAnswer]:
     """The accepted answers typed one a line: `=answer`, `answer`, `%50%answer`, each
     with an optional `# feedback`. Raises ValidationError naming the first bad line."""
+    answers = [answer for _number, answer in _credit_lines(text)]
+    if not answers:
+        raise forms.ValidationError("Give at least one accepted answer.")
+    if not any(answer.fraction == 1 for answer in answers):
+        raise forms.ValidationError(
+            "No answer gives full credit: start the right one with = (or give it %100%)."
+        )
+    return answers
+
+
+def parse_numeric_others(text: str) -> list[GiftChoice]:
+    """A numeric question's other answers, typed as accepted answers are (credit,
+    answer, # feedback), each answer a number, number:tolerance or min..max."""
+    others = []
+    for number, line in _credit_lines(text):
+        try:
+            value, tolerance, is_range = numeric_value(line.text, number)
+        except GiftError as error:
+            raise forms.ValidationError(f"Line {number}: {error.reason}") from None
+        others.append(
+            GiftChoice(
+                "",
+                line.fraction,
+                line.feedback,
+                numeric_answer=value,
+                numeric_tolerance=tolerance,
+                numeric_range=is_range,
+            )
+        )
+    return others
+
+
+def _credit_lines(text: str) -> list[tuple[int, AcceptedAnswer]]:
+    """Lines of `[=|%credit%]answer [# feedback]`, numbered; blank lines skipped."""
     answers = []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -137,13 +179,7 @@ def parse_accepted(text: str) -> list[AcceptedAnswer]:
             raise forms.ValidationError(f"Line {number}: give the answer itself.")
         if len(answer) > 500:
             raise forms.ValidationError(f"Line {number}: an answer is at most 500 characters.")
-        answers.append(AcceptedAnswer(answer, fraction, feedback.strip()))
-    if not answers:
-        raise forms.ValidationError("Give at least one accepted answer.")
-    if not any(answer.fraction == 1 for answer in answers):
-        raise forms.ValidationError(
-            "No answer gives full credit: start the right one with = (or give it %100%)."
-        )
+        answers.append((number, AcceptedAnswer(answer, fraction, feedback.strip())))
     return answers
 
 
@@ -170,6 +206,13 @@ def accepted_line(choice) -> str:
     return f"{mark}{choice.text.replace('#', chr(92) + '#')}{feedback}"
 
 
+def numeric_other_line(choice) -> str:
+    """A numeric question's other answer as typed in the form: %50%1500..1700 # Close."""
+    value = numeric_written(choice).removesuffix(":0")  # 1949, not 1949:0
+    credit = "=" if choice.fraction == 1 else f"%{(choice.fraction * 100).normalize():f}%"
+    return f"{credit}{value}" + (f" # {choice.feedback}" if choice.feedback else "")
+
+
 class QuestionForm(KindFieldsMixin, forms.ModelForm):
     """A question of a kind chosen first: only that kind's answer fields
     (`KIND_FIELDS`) are shown and validated. Editing keeps the kind: the answers
@@ -188,6 +231,7 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             "numeric_answer",
             "numeric_tolerance",
             "right_feedback",
+            "numeric_others_text",
             "wrong_feedback",
             "points",
         ),
@@ -257,7 +301,18 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
         ),
         error_messages={"required": "Give at least one accepted answer."},
     )
-
+    numeric_others_text = forms.CharField(
+        label="Other answers, one per line (optional)",
+        help_text=NUMERIC_OTHERS_HELP,
+        required=False,
+        widget=forms.Textarea(
+            attrs={
+                "rows": 3,
+                "class": "textarea--mono",
+                "placeholder": "%50%1500..1700 # Close: it was 1600\n%0%16 # Count in ones",
+            }
+        ),
+    )
     pairs_text = forms.CharField(
         label="Pairs, one per line: prompt -> match",
         help_text=PAIRS_HELP,
@@ -341,6 +396,10 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             self.initial["accepted_text"] = "\n".join(
                 accepted_line(c) for c in self.instance.choices.all()
             )
+        elif self.instance.pk and not self.is_bound and self.kind == QuestionKind.NUMERIC:
+            self.initial["numeric_others_text"] = "\n".join(
+                numeric_other_line(c) for c in self.instance.choices.all()
+            )
         elif self.instance.pk and not self.is_bound:
             self.initial["choices_text"] = "\n".join(
                 _choice_line(c) for c in self.instance.choices.all()
@@ -382,6 +441,11 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
             self.add_error("spectrum_target", "A graded spectrum question needs a target.")
         elif self.kind == QuestionKind.MATCHING and cleaned.get("pairs_text"):
             self._clean_pairs(cleaned["pairs_text"])
+        elif self.kind == QuestionKind.NUMERIC:
+            try:
+                self.parsed_choices = parse_numeric_others(cleaned.get("numeric_others_text", ""))
+            except forms.ValidationError as error:
+                self.add_error("numeric_others_text", error)
         elif self.kind == QuestionKind.SHORT_ANSWER and cleaned.get("accepted_text"):
             try:
                 self.parsed_choices = parse_accepted(cleaned["accepted_text"])
@@ -448,9 +512,11 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
 
     def choices(self) -> list | None:
         """The parsed answers of a choice question (None for other kinds)."""
-        if self.kind in CHOICE_KINDS or self.kind == QuestionKind.MATCHING:
-            return self.parsed_choices
-        if self.kind == QuestionKind.SHORT_ANSWER:
+        if self.kind in CHOICE_KINDS or self.kind in (
+            QuestionKind.MATCHING,
+            QuestionKind.SHORT_ANSWER,
+            QuestionKind.NUMERIC,
+        ):
             return self.parsed_choices
         return None
 

@@ -1,4 +1,5 @@
 import random
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -112,20 +113,6 @@ class Question(models.Model):
         return self.kind != QuestionKind.SPECTRUM or self.spectrum_graded
 
     @property
-    def numeric_key(self) -> str:
-        """The right number as its author wrote it: "3.141 to 3.142" or "1600 (± 100)"."""
-        from cases.gift import format_decimal
-
-        if self.numeric_answer is None:
-            return ""
-        answer, tolerance = self.numeric_answer, self.numeric_tolerance or Decimal(0)
-        if self.numeric_range:
-            return f"{format_decimal(answer - tolerance)} to {format_decimal(answer + tolerance)}"
-        if not tolerance:
-            return format_decimal(answer)
-        return f"{format_decimal(answer)} (± {format_decimal(tolerance)})"
-
-    @property
     def needs_person(self) -> bool:
         return self.kind == QuestionKind.SHORT_TEXT
 
@@ -148,12 +135,91 @@ class Choice(models.Model):
     # Matching questions: `text` is the prompt (left) and this its match (right); a
     # choice with an empty prompt is an extra wrong match.
     match = models.CharField(max_length=500, blank=True)
+    # Numeric questions: an answer besides the question's own right one, worth
+    # `fraction`, with its `feedback`: a number within its tolerance (or a range).
+    numeric_answer = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    numeric_tolerance = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    numeric_range = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["question", "position", "pk"]
 
     def __str__(self) -> str:
         return self.text
+
+
+def numeric_shown(answer: "Question | Choice") -> str:
+    """A numeric answer as its author wrote it: "3.141 to 3.142", "1600 (± 100)", "7"."""
+    from cases.gift import format_decimal
+
+    if answer.numeric_answer is None:
+        return ""
+    number, tolerance = answer.numeric_answer, answer.numeric_tolerance or Decimal(0)
+    if answer.numeric_range:
+        return f"{format_decimal(number - tolerance)} to {format_decimal(number + tolerance)}"
+    if not tolerance:
+        return format_decimal(number)
+    return f"{format_decimal(number)} (± {format_decimal(tolerance)})"
+
+
+def numeric_key(question: "Question", choices) -> str:
+    """A numeric question's answers that earn credit, as written, the right one first:
+    "1822; 1820 to 1824 (50%)"."""
+    others = sorted(
+        (c for c in choices if c.numeric_answer is not None and c.fraction > 0),
+        key=lambda c: -c.fraction,
+    )
+    return "; ".join(
+        [numeric_shown(question)]
+        + [
+            numeric_shown(c)
+            + ("" if c.fraction == 1 else f" ({(c.fraction * 100).normalize():f}%)")
+            for c in others
+        ]
+    )
+
+
+@dataclass(frozen=True)
+class NumericMatch:
+    """The answer a number given to a numeric question counts as: its credit and the
+    feedback the student sees."""
+
+    fraction: Decimal
+    feedback: str
+
+
+def numeric_match(question: "Question", choices, given: Decimal | None) -> NumericMatch | None:
+    """The answer a number fits that gives the most credit: the question's own right
+    answer (full credit, `right_feedback`) or one of its other answers (choices with a
+    number, each worth its fraction); None when it fits none. Bounds included."""
+    if given is None:
+        return None
+    found = None
+    candidates = [(question, Decimal(1), question.right_feedback)] + [
+        (choice, choice.fraction, choice.feedback)
+        for choice in choices
+        if choice.numeric_answer is not None
+    ]
+    for answer, fraction, feedback in candidates:
+        if answer.numeric_answer is None or (found is not None and fraction <= found.fraction):
+            continue
+        if abs(given - answer.numeric_answer) <= (answer.numeric_tolerance or Decimal(0)):
+            found = NumericMatch(fraction, feedback)
+    return found
+
+
+def numeric_given(response: dict) -> Decimal | None:
+    """The number a student gave, exactly as written: JSON keeps a float, and its
+    shortest repr is what they typed."""
+    value = response.get("value")
+    if value is None or isinstance(value, bool):
+        return None
+    return Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
 
 
 def matching_prompts(choices) -> list[Choice]:

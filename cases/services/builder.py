@@ -199,12 +199,12 @@ def _copy_questions(questions: list[Question], course: Course) -> dict[int, Ques
     choices = Choice.objects.filter(question__in=by_old.keys())
     Choice.objects.bulk_create(
         Choice(
+            **{
+                f.attname: getattr(c, f.attname)
+                for f in Choice._meta.concrete_fields
+                if f.name not in ("id", "question")
+            },
             question=by_old[c.question_id],
-            text=c.text,
-            fraction=c.fraction,
-            feedback=c.feedback,
-            position=c.position,
-            match=c.match,
         )
         for c in choices
     )

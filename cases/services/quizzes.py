@@ -34,7 +34,14 @@ from cases.models import (
     refusal,
     time_limit_minutes,
 )
-from cases.models.quizzes import TEXT_ONLY_KINDS, answer_given, matching_prompts, short_answer_match
+from cases.models.quizzes import (
+    TEXT_ONLY_KINDS,
+    answer_given,
+    matching_prompts,
+    numeric_given,
+    numeric_match,
+    short_answer_match,
+)
 from cases.services.workspace.work import work_sync, work_sync_items
 
 ZERO = Decimal("0")
@@ -90,14 +97,9 @@ def grade_response(question: Question, choices: list[Choice], response: dict) ->
         given = response.get("value")
         return ONE if given is not None and given == question.true_false_answer else ZERO
     if kind == QuestionKind.NUMERIC:
-        value = response.get("value")
-        if value is None or question.numeric_answer is None:
-            return ZERO
-        # Exact: the number as the student wrote it (JSON keeps a float; its shortest
-        # repr is what they typed), against the exact answer; the bounds score.
-        given = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value))
-        close = abs(given - question.numeric_answer) <= question.numeric_tolerance
-        return ONE if close else ZERO
+        # Exact: the number as written against exact answers; the best credit it earns.
+        match = numeric_match(question, choices, numeric_given(response))
+        return ZERO if match is None else min(ONE, max(ZERO, match.fraction))
     if kind == QuestionKind.SPECTRUM:
         position = response.get("position")
         if position is None or question.spectrum_target is None:
@@ -607,6 +609,9 @@ def question_save(*, question: Question, course, new_category: str = "", choices
             choice.text, choice.fraction = parsed.text[:500], parsed.fraction
             choice.feedback, choice.position = parsed.feedback, position
             choice.match = getattr(parsed, "match", "")[:500]
+            choice.numeric_answer = getattr(parsed, "numeric_answer", None)
+            choice.numeric_tolerance = getattr(parsed, "numeric_tolerance", ZERO)
+            choice.numeric_range = getattr(parsed, "numeric_range", False)
             choice.save()
         for extra in existing[len(choices) :]:
             extra.delete()
@@ -690,6 +695,9 @@ def questions_create_from_gift(*, course, questions: list[GiftQuestion]) -> list
                 fraction=choice.fraction,
                 feedback=choice.feedback,
                 match=choice.match[:500],
+                numeric_answer=choice.numeric_answer,
+                numeric_tolerance=choice.numeric_tolerance,
+                numeric_range=choice.numeric_range,
                 position=position,
             )
             for position, choice in enumerate(parsed.choices)

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from cases.gift import GiftError, GiftErrors, export_gift, parse_gift, read_gift
 from cases.markdown import count_blanks, render_markdown
-from cases.models import Answer, Choice, Course, Question, QuestionCategory
+from cases.models import Answer, Choice, Course, Question, QuestionCategory, numeric_key
 from cases.services.quizzes import (
     grade_response,
     questions_create_from_gift,
@@ -96,6 +96,9 @@ def test_every_gift_type_we_grade_is_read():
         ("::A::Q {#abc}", 1, "is not a number"),
         ("::A::Q {#12345678901234567}", 1, "cannot be stored exactly"),
         ("::A::Q {#5..1}", 1, "runs backwards"),
+        ("::A::Q {#=5 =%150%6}", 1, "outside 0%..100%"),
+        ("::A::Q {#=5 =%50%x}", 1, "'x' is not a number"),
+        ("::A::Q {#5 ~#a ~#b}", 1, "takes one ~"),
         ("// only a comment", 1, "no questions"),
     ],
 )
@@ -139,6 +142,15 @@ $CATEGORY: $course$/top/Week 1
 
 ::Negative range::A loss in millions?{#-5..-1}
 
+::Born::In which year was Deng Xiaoping born?{#
+=1904:0#Right: 1904.
+=%50%1904:2#Close: within two years.
+=%0%1949#That is the year the People's Republic was founded.
+~#No: he was born in 1904.
+}
+
+::Founders::How many people founded Tencent?{#5~#Five, with Ma Huateng.}
+
 ::Essay::Argue whether it is an R firm.{####Cite the case.}
 
 Which is larger?{=two ~one}
@@ -178,7 +190,7 @@ def _choice(question: Question, text: str) -> int:
 @pytest.mark.django_db
 def test_every_documented_feature_imports_with_its_meaning_and_grades():
     bank = _import(EVERY_FEATURE)
-    assert len(bank) == 18
+    assert len(bank) == 20
     assert {q.category.name for q in bank.values()} == {"Week 1"}
 
     capital = bank["Capital"]
@@ -227,7 +239,7 @@ def test_every_documented_feature_imports_with_its_meaning_and_grades():
         Decimal("3.1415"),
         Decimal("0.0005"),
     )
-    assert in_range.numeric_key == "3.141 to 3.142"
+    assert numeric_key(in_range, []) == "3.141 to 3.142"
     assert [_grade(in_range, value=v) for v in (3.141, 3.142, 3.1415, 3.1425, 3.1405)] == [
         1,
         1,
@@ -237,6 +249,30 @@ def test_every_documented_feature_imports_with_its_meaning_and_grades():
     ]
     loss = bank["Negative range"]
     assert [_grade(loss, value=v) for v in (-5.0, -1.0, -0.5)] == [1, 1, 0]
+    # Several answers, each with its credit and feedback; ~ is feedback on any other.
+    born = bank["Born"]
+    assert (born.numeric_answer, born.right_feedback) == (1904, "Right: 1904.")
+    assert born.wrong_feedback == "No: he was born in 1904."
+    others = [
+        (c.numeric_answer, c.numeric_tolerance, c.fraction, c.feedback)
+        for c in born.choices.order_by("position")
+    ]
+    assert others == [
+        (1904, 2, Decimal("0.5"), "Close: within two years."),
+        (1949, 0, 0, "That is the year the People's Republic was founded."),
+    ]
+    assert [_grade(born, value=v) for v in (1904, 1902, 1906, 1907, 1949)] == [
+        1,
+        Decimal("0.5"),
+        Decimal("0.5"),
+        0,
+        0,
+    ]
+    assert numeric_key(born, list(born.choices.all())) == "1904; 1904 (± 2) (50%)"
+    founders = bank["Founders"]
+    assert (founders.numeric_answer, founders.wrong_feedback) == (5, "Five, with Ma Huateng.")
+    assert not founders.choices.exists()
+    assert [_grade(founders, value=v) for v in (5, 4)] == [1, 0]
 
     essay = bank["Essay"]
     assert essay.kind == "short_text" and essay.feedback == "Cite the case."
@@ -366,9 +402,8 @@ GOOD_AFTER = "\n\n::After::Another good one?{T}\n"
         ("::Blank truth::Lenovo is {T} Chinese.", "Missing-word"),
         ("::Blank essay::Lenovo is {} to say.", "Missing-word"),
         ("::Blank pairs::Match {=a -> 1 =b -> 2} now.", "Missing-word"),
-        ("::Several::Year?{#=2005:0 =%50%2005:1}", "Numerical questions with several answers"),
-        ("::Wrong entry::Year?{#2005:2~}", "Numerical questions with several answers"),
-        ("::Partial::Year?{#=%50%2005}", "partial credit"),
+        ("::Partial::Year?{#=%50%2005}", "No numerical answer is worth 100%"),
+        ("::Wrong entry::Year?{#2005:2~2004#Close}", "'2004' after ~ would be ignored"),
     ],
 )
 def test_an_unsupported_question_is_refused_by_name_and_the_rest_is_read(question, named):
@@ -462,6 +497,23 @@ def _bank_of_every_type(course: Course) -> None:
         course=course, category=deep, kind="numeric", title="Range", text="Pi, roughly?",
         numeric_answer=Decimal("3.1415"), numeric_tolerance=Decimal("0.0005"), numeric_range=True,
     )  # fmt: skip
+    born = Question.objects.create(
+        course=course, category=deep, kind="numeric", title="Born", text="Deng's birth year?",
+        numeric_answer=Decimal("1904"), right_feedback="Yes.", wrong_feedback="No: 1904.\r\n",
+    )  # fmt: skip
+    Choice.objects.bulk_create(
+        [
+            Choice(
+                question=born, text="", fraction=Decimal("0.5"), feedback="Close #2.",
+                numeric_answer=Decimal("1900"), numeric_tolerance=Decimal("10"),
+                numeric_range=True, position=0,
+            ),
+            Choice(
+                question=born, text="", fraction=Decimal("0.125"),
+                numeric_answer=Decimal("1234567"), position=1,
+            ),
+        ]
+    )  # fmt: skip
     Question.objects.create(
         course=course, kind="short_text", title="Argue", text="Line one.\n\nLine two: a #tag.",
         feedback="Cite the case.",
@@ -543,6 +595,9 @@ def test_export_import_export_is_byte_identical_for_every_type():
     assert "{#1234567:0#Exactly.}" in first
     assert "{#3.14159265:0.00000001}" in first
     assert "{#3.141..3.142}" in first
+    assert (
+        "{#\n=1904:0#Yes.\n=%50%1890..1910#Close \\#2.\n=%12.5%1234567:0\n~#No\\: 1904.\n}" in first
+    )
     assert "~%50%Canton" in first and "=Guangzhou #Yes." in first
     assert "{TRUE#It is one.#Right.}" in first
     assert "Which city?\\nPick one.\\nCarefully." in first
@@ -570,6 +625,14 @@ def test_export_import_export_is_byte_identical_for_every_type():
     ]
     star = copies.get(title="Standard").choices.get(fraction=Decimal("0.5"))
     assert star.text == "*wireless \\*"  # the literal star stays literal
+    born = copies.get(title="Born")
+    assert born.wrong_feedback == "No: 1904."
+    assert [_grade(born, value=v) for v in (1904, 1890, 1234567, 1911)] == [
+        1,
+        Decimal("0.5"),
+        Decimal("0.125"),
+        0,
+    ]
     copied = Question.objects.exclude(course=course).get(title="Units")
     assert copied.numeric_answer == Decimal("1234567")
     assert Question.objects.exclude(course=course).get(title="Pi").numeric_answer == Decimal(
@@ -595,6 +658,7 @@ def test_the_demo_bank_round_trips_byte_for_byte():
     assert "\n=Lenovo -> Beijing\n=TechFaith -> Beijing\n" in exported  # matching
     assert "{\n=Wireless #Correct." in exported and "\n=%50%WLAN #Half" in exported
     assert "Lenovo ranks {\n" in exported  # the missing word, its block where the blank is
+    assert "\n=%50%1600:400#Near. The case" in exported  # a numeric answer worth half
     copies = Question.objects.exclude(course__in=courses)  # read back from the export
     assert {"description", "matching", "short_answer"} <= set(copies.values_list("kind", flat=True))
     assert copies.get(title="Lenovo's world rank").text.endswith("Lenovo ranks ___.")

@@ -19,6 +19,9 @@ from cases.models import (
     ModuleItem,
     QuestionKind,
     Quiz,
+    numeric_given,
+    numeric_key,
+    numeric_match,
     short_answer_match,
     time_limit_minutes,
 )
@@ -69,7 +72,7 @@ class QuestionView:
     points: object = None
     max_points: object = None
     key: str = ""
-    answer_feedback: str = ""  # true/false, numeric: on the answer given
+    key_label: str = "Right answer"
     feedback: str = ""
     comment: str = ""
     pending: bool = False
@@ -82,7 +85,8 @@ class QuestionView:
     text_after: str = ""
     blank_label: str = ""
     filled: object = None
-    # Only on released results: the feedback of the accepted answer it matched.
+    # Only on released results: the feedback on the answer given (true/false, numeric)
+    # or on the accepted answer it matched (short answer).
     answer_feedback: str = ""
 
 
@@ -131,8 +135,8 @@ def _question_views(
         chosen = set(answer.response.get("choices", []))
         # A choice is named by its place in this attempt's order, never by its id.
         places = [(place, pk) for place, pk in enumerate(slot.choice_order) if pk in by_id]
-        if question.kind == QuestionKind.SHORT_ANSWER:
-            places = []  # Its choices are the accepted answers: the key.
+        if question.kind in (QuestionKind.SHORT_ANSWER, QuestionKind.NUMERIC):
+            places = []  # Its choices are the other accepted answers: the key.
         view = QuestionView(
             slot_id=slot.pk,
             number=numbers.get(slot.pk, 0),
@@ -178,18 +182,27 @@ def _question_views(
             view.comment = answer.comment
             view.pending = answer.needs_grading
             if question.kind == QuestionKind.NUMERIC:
-                view.key = question.numeric_key
+                view.key = numeric_key(question, question.all_choices)
+                if any(
+                    c.numeric_answer is not None and c.fraction > 0 for c in question.all_choices
+                ):
+                    view.key_label = "Accepted answers"
+                if answer.response:
+                    match = numeric_match(
+                        question, question.all_choices, numeric_given(answer.response)
+                    )
+                    view.answer_feedback = match.feedback if match else question.wrong_feedback
             elif question.kind == QuestionKind.TRUE_FALSE:
                 view.key = "True" if question.true_false_answer else "False"
-            if question.kind in (QuestionKind.NUMERIC, QuestionKind.TRUE_FALSE) and (
-                answer.fraction is not None and answer.response
-            ):
-                right = answer.fraction == 1
-                view.answer_feedback = question.right_feedback if right else question.wrong_feedback
+                if answer.fraction is not None and answer.response:
+                    right = answer.fraction == 1
+                    view.answer_feedback = (
+                        question.right_feedback if right else question.wrong_feedback
+                    )
             elif question.kind == QuestionKind.SPECTRUM and question.spectrum_graded:
                 view.key = f"{question.spectrum_target} on the spectrum"
             elif question.kind == QuestionKind.SHORT_ANSWER:
-                view.key = _accepted_key(question.all_choices)
+                view.key, view.key_label = _accepted_key(question.all_choices), "Accepted answers"
                 match = short_answer_match(question, question.all_choices, view.value or "")
                 view.answer_feedback = match.feedback if match else ""
         views.append(view)
