@@ -5,13 +5,14 @@ axe-core 4.14.1 (`axe.min.js`, from npm, MPL-2.0) is injected with page.evaluate
 the Content-Security-Policy rightly blocks injected script tags."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 from django.core.servers.basehttp import WSGIServer
 from django.db import connections
 from django.test.testcases import LiveServerThread
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -81,6 +82,23 @@ def sign_in(page: Page, username: str, password: str) -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state()
+
+
+def choose_matches_by_keyboard(page: Page, matches: dict[str, str], *, after: str) -> None:
+    """Click the text `after` (a matching question's), then Tab to each select in turn
+    and pick its match by typing the match's first letter (Chromium's type-to-select on
+    a closed select). `matches`: prompt → match."""
+    page.get_by_text(after).click()
+    for _ in range(len(matches)):
+        for _tab in range(5):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.tagName") == "SELECT":
+                break
+        prompt = page.evaluate("document.activeElement.labels[0].textContent.trim()")
+        page.keyboard.press(matches[prompt][0])
+        expect(page.get_by_label(prompt, exact=True)).to_have_value(
+            re.compile(rf"^\d+:{re.escape(matches[prompt])}$")
+        )
 
 
 AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]

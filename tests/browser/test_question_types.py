@@ -1,32 +1,14 @@
 """Question kinds of issue 20, answered in a real browser by keyboard only."""
 
-import re
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from cases.models import Assignment, ItemKind, ModuleItem, Quiz
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import assert_accessible, choose_matches_by_keyboard
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REGIONS = {"Lenovo": "Beijing", "SMIC": "Shanghai", "Tencent": "Pearl River Delta"}
-
-
-def _choose_by_keyboard(page: Page, matches: dict[str, str]) -> None:
-    """Tab from the question's text to each select in turn, and pick a match by typing
-    its first letter (Chromium's type-to-select on a closed select)."""
-    page.get_by_text("Match each company to the region").click()
-    for _ in range(len(matches)):
-        for _tab in range(5):
-            page.keyboard.press("Tab")
-            if page.evaluate("document.activeElement.tagName") == "SELECT":
-                break
-        prompt = page.evaluate("document.activeElement.labels[0].textContent.trim()")
-        page.keyboard.press(matches[prompt][0])
-        expect(page.get_by_label(prompt, exact=True)).to_have_value(
-            re.compile(rf"^\d+:{matches[prompt]}$")
-        )
 
 
 def _take(page: Page, item_url: str, matches: dict[str, str], *, start: str) -> None:
@@ -34,7 +16,7 @@ def _take(page: Page, item_url: str, matches: dict[str, str], *, start: str) -> 
     page.get_by_role("button", name=start).click()
     expect(page.get_by_text("Read the cases of weeks 2 to 7 first.")).to_be_visible()
     expect(page.get_by_text("0 of 1 answered.")).to_be_visible()
-    _choose_by_keyboard(page, matches)
+    choose_matches_by_keyboard(page, matches, after="Match each company to the region")
     expect(page.get_by_text("1 of 1 answered.")).to_be_visible()  # Autosaved.
     assert_accessible(page)
     page.keyboard.press("Tab")
