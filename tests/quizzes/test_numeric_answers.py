@@ -131,9 +131,13 @@ def test_a_numeric_question_with_several_answers_is_authored_answered_and_regrad
     assert "<strong>Accepted answers:</strong> 1904; 1902 to 1906 (50%)" in result
     assert "1.00 / 2" in result
 
+    # Statistics name the answers that fell short, as numbers.
+    teacher = client_for("instructor")
+    stats = teacher.get(reverse("cases:quiz_stats", args=[quiz.item.pk])).content.decode()
+    assert "<td>50%</td>" in stats and "1906 (1)" in stats
+
     # The instructor reopens it: the other answers are as typed. Widening the close
     # answer to full credit regrades the submitted attempt.
-    teacher = client_for("instructor")
     edit = reverse("cases:question_edit", args=[question.pk])
     form = teacher.get(edit).content.decode()
     assert "%50%1902..1906 # Close: within two years.\n%0%1949 # 1949?" in form

@@ -19,7 +19,7 @@ from cases.forms.quizzes import (
     QuestionForm,
     QuizSettingsForm,
 )
-from cases.gift import GiftErrors, export_gift
+from cases.gift import GiftErrors, export_gift, format_decimal
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import (
     Answer,
@@ -30,7 +30,7 @@ from cases.models import (
     QuestionKind,
     quiz_grade,
 )
-from cases.models.quizzes import TEXT_ONLY_KINDS, matching_prompts
+from cases.models.quizzes import TEXT_ONLY_KINDS, matching_prompts, numeric_given
 from cases.permissions import (
     access_item,
     access_question,
@@ -327,6 +327,9 @@ def _statistics(quiz, attempts: list[Attempt], answers: list[Answer]):
                     wrong_pairs[question.pk][f"{choice.text} → {match}"] += 1
         if question.kind == QuestionKind.SHORT_ANSWER and fraction < 1:
             wrong_answers[question.pk][answer.response.get("text", "").casefold()] += 1
+        if question.kind == QuestionKind.NUMERIC and fraction < 1:
+            given = numeric_given(answer.response)
+            wrong_answers[question.pk][format_decimal(given) if given is not None else ""] += 1
     choices = {c.pk: c for q in per_question.values() for c in q["question"].choices.all()}
     rows = []
     for question_pk, row in per_question.items():
@@ -340,7 +343,7 @@ def _statistics(quiz, attempts: list[Attempt], answers: list[Answer]):
             for choice_id, count in wrong_choices[question_pk].most_common()
             if choice_id in choices and choices[choice_id].fraction <= 0
         ][:2] + wrong_pairs[question_pk].most_common(2)
-        if row["question"].kind == QuestionKind.SHORT_ANSWER:
+        if row["question"].kind in (QuestionKind.SHORT_ANSWER, QuestionKind.NUMERIC):
             common_wrong = [
                 (text or "(no answer)", count)
                 for text, count in wrong_answers[question_pk].most_common(2)
