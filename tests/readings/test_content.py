@@ -30,7 +30,13 @@ def _eight_grams(text: str) -> set[tuple[str, ...]]:
 def _texts(fields: dict) -> list[str]:
     """Each piece of text on its own, so no run spans two pieces."""
     names = ["title", "summary", "body", "teaching_notes", "spectrum_justification"]
-    return [fields[n] for n in names] + fields["key_facts"] + fields["discussion_questions"]
+    names += ["protagonist", "dilemma", "sources_note"]
+    texts = [fields.get(n, "") for n in names] + fields["key_facts"]
+    texts += fields["discussion_questions"]
+    for exhibit in fields.get("exhibits", []):
+        texts += [exhibit.get("title", ""), exhibit.get("note", "")]
+        texts += [" ".join(str(cell) for cell in row) for row in exhibit.get("rows", [])]
+    return texts
 
 
 def test_all_cases_are_present():
