@@ -31,6 +31,8 @@ from cases.models import (
     CaseStudy,
     Cohort,
     Course,
+    Decision,
+    DecisionCommit,
     LiveAnswer,
     LiveAttendance,
     LiveSession,
@@ -283,16 +285,20 @@ def can_author_cases(user) -> bool:
 
 def cases_for_user(user):
     """The library as this user may see it: all of it for teaching staff, else the
-    cases in readings given to the student's cohorts. One query, whatever the role."""
+    cases in readings given to the student's cohorts, and a case's part B once the
+    student has committed to the decision point that reveals it (never before, even if
+    it is also given as a reading). One query, whatever the role."""
     if is_admin(user):
         return CaseStudy.objects.annotate(_staff=Value(True))
     # Someone who teaches one course and takes another reads the cases of the course
     # they take as a student: no teaching notes there.
     assigned = Q(pk__in=CaseStudy.objects.assigned_to(user).values("pk"))
     teaches = Q(Exists(Course.objects.taught_by(user)))
+    gated = Q(Exists(Decision.objects.filter(reveals=OuterRef("pk"))))
+    unlocked = Q(Exists(DecisionCommit.objects.filter(user=user, decision__reveals=OuterRef("pk"))))
     return CaseStudy.objects.annotate(
         _staff=ExpressionWrapper(teaches & ~assigned, output_field=BooleanField())
-    ).filter(teaches | assigned)
+    ).filter(teaches | (assigned & ~gated) | unlocked)
 
 
 def access_case(user, slug: str) -> tuple[CaseStudy, CaseAccess]:

@@ -75,7 +75,7 @@ from cases.services.gradebook import grade_categories_add_defaults
 # The quiz engine's own grading of one answer and totalling of an attempt, so that the
 # seeded scores are exactly what submitting would have given.
 from cases.services.quizzes import _apply_grade, _score, questions_import_gift
-from cases.services.readings import case_create, case_fields_from_markdown
+from cases.services.readings import case_create, case_fields_from_markdown, case_from_fields
 from cases.services.workspace.work import work_sync_items
 
 LOAD_CODE = "LOAD"
@@ -344,7 +344,7 @@ def _library_cases() -> dict[str, CaseStudy]:
     for path in sorted(CASE_FILES.glob("*.md")):
         fields_ = case_fields_from_markdown(path.read_text(encoding="utf-8"))
         if fields_["slug"] not in cases:
-            cases[fields_["slug"]] = case_create(case=CaseStudy(**fields_))
+            cases[fields_["slug"]] = case_create(case=case_from_fields(fields_))
     return cases
 
 

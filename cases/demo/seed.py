@@ -48,6 +48,7 @@ from cases.services.quizzes import (
 from cases.services.readings import (
     case_create,
     case_fields_from_markdown,
+    case_from_fields,
     reading_mark_done,
     reading_open,
 )
@@ -104,6 +105,8 @@ MODULES = [
 CASE_FILES = Path(__file__).resolve().parent.parent / "demo" / "cases"
 QUIZ_FILES = Path(__file__).resolve().parent.parent / "demo" / "quizzes"
 DISCUSSION_FILE = Path(__file__).resolve().parent.parent / "demo" / "discussions.toml"
+# Shanghai Bell's part B: what followed; the decision point opens it to each student.
+PART_B_FILE = CASE_FILES / "04b-shanghai-bell-b.md"
 # Which case files each module reads, by module position.
 MODULE_READINGS = {
     1: ["01-thesis-overview"],
@@ -141,7 +144,7 @@ def _case_from_file(path: Path, *, author: User) -> CaseStudy:
     existing = CaseStudy.objects.filter(slug=fields["slug"]).first()
     if existing is not None:
         return existing
-    return case_create(case=CaseStudy(**fields), created_by=author)
+    return case_create(case=case_from_fields(fields), created_by=author)
 
 
 def _assign(item: ModuleItem, cohorts, *, due_in_days: int) -> None:
@@ -379,13 +382,17 @@ SHANGHAI_BELL_DECISION = {
 }
 
 
-def _decision_point(course: Course, cohorts) -> None:
-    """A commit-then-reveal decision on Shanghai Bell, in the module that reads it."""
+def _decision_point(course: Course, cohorts, author: User) -> None:
+    """A commit-then-reveal decision on Shanghai Bell, in the module that reads part A;
+    committing opens part B (a library case no module gives as a reading)."""
     reading = CaseReading.objects.filter(
         item__module__course=course, case__slug="shanghai-bell"
     ).first()
     if reading is None or Decision.objects.filter(item__module__course=course).exists():
         return
+    part_b = None
+    if PART_B_FILE.exists():
+        part_b = _case_from_file(PART_B_FILE, author=author)
     module = reading.item.module
     item = course_services.item_create(
         module=module,
@@ -395,7 +402,7 @@ def _decision_point(course: Course, cohorts) -> None:
         due_at=timezone.now() + timedelta(days=7 * module.position - 6),
     )
     Decision.objects.filter(item=item).update(
-        **{k: v for k, v in SHANGHAI_BELL_DECISION.items() if k != "question"}
+        reveals=part_b, **{k: v for k, v in SHANGHAI_BELL_DECISION.items() if k != "question"}
     )
 
 
@@ -507,7 +514,7 @@ def demo_seed() -> list[DemoLogin]:
     _spectrum(course, cohorts)
     _class_activity(course, students)
     _stance_checks(course, cohorts, students)
-    _decision_point(course, cohorts)
+    _decision_point(course, cohorts, instructor)
     _live_class(course, cohorts, students, instructor)
     # The gradebook's categories, with every item filed by its kind.
     grade_categories_add_defaults(course=course)

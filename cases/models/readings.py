@@ -85,6 +85,20 @@ class CaseStudy(models.Model):
     spectrum_justification = models.TextField(blank=True)
     placement_released = models.BooleanField(default=False)
     source = models.TextField(blank=True)
+    # The teaching case's furniture: whose decision it is (a role the case may imagine),
+    # what they must decide, what each part rests on, and numbered exhibits (see
+    # cases/exhibits.py for their shape).
+    protagonist = models.CharField(max_length=300, blank=True)
+    dilemma = models.CharField(
+        max_length=500, blank=True, help_text="The decision the protagonist faces."
+    )
+    sources_note = models.TextField(blank=True, help_text="Markdown: what the case rests on.")
+    exhibits = models.JSONField(default=list, blank=True)
+    # A part B: what followed part A's decision. A student reads it only after committing
+    # to the decision point that reveals it (`Decision.reveals`).
+    follows = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="sequels"
+    )
     body_html = models.TextField(
         blank=True, editable=False, help_text="The body rendered and sanitised, per revision."
     )

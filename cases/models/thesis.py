@@ -111,6 +111,15 @@ class Decision(models.Model):
     )
     came_true = models.BooleanField(null=True, blank=True)
     scored_at = models.DateTimeField(null=True, blank=True)
+    # The case's part B this decision unlocks: a student may read it once committed.
+    reveals = models.ForeignKey(
+        "cases.CaseStudy",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="revealed_by",
+        help_text="The case's part B, opened to each student once they commit.",
+    )
 
     def __str__(self) -> str:
         return self.question

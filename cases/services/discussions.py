@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from cases.exhibits import link_exhibits
 from cases.markdown import render_markdown
 from cases.models import (
     MAX_DEPTH,
@@ -42,8 +43,8 @@ class PostRefused(Exception):
 
 def render_post(body: str, case: CaseStudy | None, paragraphs: set[int]) -> tuple[str, list[int]]:
     """Markdown to sanitised HTML, then each ¶N naming a paragraph of the thread's case
-    becomes a link to it. Links are added after sanitising, to text only, and never
-    inside another link."""
+    becomes a link to it, and each "Exhibit N" to the case's exhibit. Links are added
+    after sanitising, to text only, and never inside another link."""
     html = str(render_markdown(body))
     cited: list[int] = []
     if case is None:
@@ -72,7 +73,8 @@ def render_post(body: str, case: CaseStudy | None, paragraphs: set[int]) -> tupl
             return f'<a class="cite" href="{url}" data-preview="{preview}">¶{number}</a>'
 
         out.append(CITATION.sub(link, part))
-    return "".join(out), cited
+    base = reverse("cases:case_detail", args=[case.slug])
+    return link_exhibits("".join(out), len(case.exhibits or []), base), cited
 
 
 def paragraph_numbers(case: CaseStudy | None) -> set[int]:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from cases.exhibits import ExhibitError, exhibits_clean, link_exhibits
 from cases.markdown import render_markdown
 from cases.models import CaseParagraph, CaseStudy, ReadingProgress
 from cases.services.workspace.work import work_sync_for_case
@@ -79,7 +80,8 @@ def case_paragraphs_sync(*, case: CaseStudy) -> None:
     ]
     case.paragraphs.all().delete()
     CaseParagraph.objects.bulk_create(paragraphs)
-    body_html = "\n".join(_paragraph_markup(p) for p in paragraphs)
+    exhibits = len(case.exhibits or [])
+    body_html = "\n".join(_paragraph_markup(p, exhibits) for p in paragraphs)
     CaseStudy.objects.filter(pk=case.pk).update(
         next_paragraph_number=next_number, body_html=body_html
     )
@@ -87,16 +89,18 @@ def case_paragraphs_sync(*, case: CaseStudy) -> None:
     given.body_html = body_html
 
 
-def _paragraph_markup(paragraph: CaseParagraph) -> str:
-    """A numbered paragraph with its anchor and a link to itself. Rendered once per
-    revision: the reader then costs one field, not a template loop."""
+def _paragraph_markup(paragraph: CaseParagraph, exhibits: int = 0) -> str:
+    """A numbered paragraph with its anchor and a link to itself, its "Exhibit N"
+    linked to the exhibit. Rendered once per save: the reader then costs one field,
+    not a template loop."""
     return format_html(
         '<section class="para" id="p{n}" data-paragraph="{n}">'
         '<a class="para__number" href="#p{n}" title="Link to this paragraph">¶{n}'
         '<span class="visually-hidden">: link to paragraph {n}</span></a>'
         '<div class="para__text">{html}</div></section>',
         n=paragraph.number,
-        html=mark_safe(paragraph.html),  # noqa: S308 - cleaned by render_markdown.
+        # Cleaned by render_markdown; the exhibit links are ours.
+        html=mark_safe(link_exhibits(paragraph.html, exhibits)),  # noqa: S308
     )
 
 
@@ -153,12 +157,32 @@ def case_fields_from_markdown(text: str) -> dict:
         for name in [
             "title", "slug", "company", "region", "sector", "period", "summary",
             "key_facts", "discussion_questions", "teaching_notes", "spectrum_placement",
-            "spectrum_justification", "source",
+            "spectrum_justification", "source", "protagonist", "dilemma", "sources_note",
         ]
         if name in meta
     }  # fmt: skip
+    try:
+        fields["exhibits"] = exhibits_clean(meta.get("exhibits", []))
+    except ExhibitError as error:
+        raise CaseImportError(str(error)) from error
+    if follows := meta.get("follows"):
+        fields["follows"] = str(follows)  # Part B of the case with this slug.
     fields["body"] = match["body"].strip()
     return fields
+
+
+def case_from_fields(fields: dict) -> CaseStudy:
+    """An unsaved case from a case file's fields; a part B's `follows` slug becomes its
+    part A, which must be in the library already."""
+    fields = dict(fields)
+    if follows := fields.pop("follows", None):
+        fields["follows"] = CaseStudy.objects.filter(slug=follows).first()
+        if fields["follows"] is None:
+            raise CaseImportError(
+                f"“follows” names the case “{follows}”, which is not in the library: "
+                "import its part A first."
+            )
+    return CaseStudy(**fields)
 
 
 def _epoch(moment) -> int:

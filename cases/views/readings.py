@@ -1,4 +1,5 @@
 from collections import Counter
+from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -13,6 +14,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from cases.exhibits import exhibits_for
 from cases.forms.readings import CaseImportForm, CaseStudyForm, LibraryFilterForm
 from cases.http import HtmxHttpRequest, parse_int
 from cases.markdown import render_markdown
@@ -82,6 +84,8 @@ def _reader(
     context = {
         "case": case,
         "body": _with_citation_counts(case, request.user, access),
+        "exhibits": exhibits_for(case),
+        "part_b": _part_b(case, request.user),
         "progress": progress,
         "done": progress is not None and progress.done_at is not None,
         "item": item,
@@ -145,6 +149,38 @@ def _with_citation_counts(case: CaseStudy, user, access: CaseAccess):
         )
         html = html.replace(marker, marker + badge, 1)
     return mark_safe(html)  # noqa: S308 - the cached body plus our own badges.
+
+
+@dataclass
+class PartB:
+    """What a part A's reader says of the part B that follows it: a link once the
+    reader may open it, else the decision point that opens it."""
+
+    case: CaseStudy
+    open: bool
+    decision_item: ModuleItem | None = None
+
+
+def _part_b(case: CaseStudy, user) -> PartB | None:
+    """The part B that continues this case, if any, as this reader may see it. One
+    query, a second only while it is still locked."""
+    sequel = (
+        CaseStudy.objects.filter(follows=case)
+        .annotate(open=Exists(cases_for_user(user).filter(pk=OuterRef("pk"))))
+        .only("pk", "slug", "title")
+        .first()
+    )
+    if sequel is None:
+        return None
+    if sequel.open:
+        return PartB(sequel, True)
+    item = (
+        ModuleItem.objects.visible_to_student(user)
+        .filter(decision__reveals=sequel)
+        .select_related("module")
+        .first()
+    )
+    return PartB(sequel, False, item)
 
 
 @require_GET

@@ -249,24 +249,30 @@ def stance_settings(request: HtmxHttpRequest, pk: int):
 
 
 def _decision_student_context(request, item, decision, form=None) -> dict:
+    """Before committing: the case to read first (part A) and the form. After: what
+    the student committed to, the class's split, and the case's part B."""
     commit = DecisionCommit.objects.filter(decision=decision, user=request.user).first()
     if commit is None and form is None:
         form = DecisionCommitForm(options=decision.options)
-    return {
+    part_b = decision.reveals
+    context = {
         "item": item,
         "course": item.module.course,
         "decision": decision,
         "commit": commit,
         "choice_label": decision.options[commit.choice] if commit else "",
         "form": form,
+        "part_a": part_b.follows if part_b else None,
+        "part_b": part_b if commit else None,
     }
+    if commit:
+        context |= _decision_split(decision, DecisionCommit.objects.filter(decision=decision))
+    return context
 
 
-def _decision_staff_context(request, item, decision, access: CourseAccess) -> dict:
-    course = item.module.course
-    commits = DecisionCommit.objects.filter(
-        decision=decision, user__in=graded_students(request.user, course, access)
-    )
+def _decision_split(decision, commits) -> dict:
+    """How the given commits split over the options, and the share expecting the
+    predicted event: what staff see, and what a student sees once committed."""
     by_choice = dict(commits.values_list("choice").annotate(n=Count("pk")))
     summary = commits.aggregate(
         n=Count("pk"),
@@ -274,10 +280,6 @@ def _decision_staff_context(request, item, decision, access: CourseAccess) -> di
         confidence=Avg("confidence"),
     )
     return {
-        "item": item,
-        "course": course,
-        "decision": decision,
-        "access": access,
         "summary": summary,
         "choices": histogram(
             "What the class decided",
@@ -286,8 +288,21 @@ def _decision_staff_context(request, item, decision, access: CourseAccess) -> di
             ("", [by_choice.get(i, 0) for i in range(len(decision.options))]),
             empty="Nobody has committed yet: the chart fills in as students commit.",
         ),
-        "nav_teaches": True,
     }
+
+
+def _decision_staff_context(request, item, decision, access: CourseAccess) -> dict:
+    course = item.module.course
+    commits = DecisionCommit.objects.filter(
+        decision=decision, user__in=graded_students(request.user, course, access)
+    )
+    return {
+        "item": item,
+        "course": course,
+        "decision": decision,
+        "access": access,
+        "nav_teaches": True,
+    } | _decision_split(decision, commits)
 
 
 def item_decision(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):

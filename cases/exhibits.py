@@ -1,0 +1,218 @@
+"""A case's exhibits: numbered figures built from the case's facts, each drawn as a
+table, and the diagrams also as accessible SVG (its data is the table beside it).
+
+Stored on `CaseStudy.exhibits` as a list of plain dicts, in the order they are numbered:
+
+    {"title": "...", "kind": "timeline" | "table" | "spectrum" | "chain",
+     "columns": ["...", "..."], "rows": [["...", "..."], ...],
+     "note": "source or caveat", "highlight": "a chain's stage holder to emphasise"}
+
+- timeline: two columns (when, what happened), rows in time order.
+- table: two or more columns of text.
+- spectrum: two columns (firm, place 0..100 with 0 the R end and 100 the D end).
+- chain: two columns (stage, who does it), rows in value-chain order.
+
+The text cites them as "Exhibit 2"; the reader and posts link that to `#exhibit-2`."""
+
+import re
+from dataclasses import dataclass, field
+
+from django.utils.html import escape
+
+KINDS = ("timeline", "table", "spectrum", "chain")
+KIND_NAMES = {
+    "timeline": "Timeline",
+    "table": "Table",
+    "spectrum": "The R-to-D spectrum",
+    "chain": "Value chain",
+}
+MAX_EXHIBITS, MAX_ROWS, MAX_CELL = 12, 40, 300
+CITED = re.compile(r"\bExhibit (\d{1,2})\b")
+TAG = re.compile(r"(<[^>]*>)")
+
+
+class ExhibitError(ValueError):
+    """An exhibit that cannot be drawn; the message names it and says why."""
+
+
+def exhibits_clean(raw) -> list[dict]:
+    """Checked, normalised exhibits, or ExhibitError naming the first problem."""
+    if raw in (None, ""):
+        return []
+    if not isinstance(raw, list):
+        raise ExhibitError("Exhibits must be a list ([[exhibits]] tables).")
+    if len(raw) > MAX_EXHIBITS:
+        raise ExhibitError(f"At most {MAX_EXHIBITS} exhibits a case.")
+    return [_clean_one(number, item) for number, item in enumerate(raw, 1)]
+
+
+def _clean_one(number: int, item) -> dict:
+    def refuse(reason: str):
+        raise ExhibitError(f"Exhibit {number}: {reason}")
+
+    if not isinstance(item, dict):
+        refuse("write it as a table of title, kind, columns and rows.")
+    title = str(item.get("title", "")).strip()
+    kind = str(item.get("kind", "table")).strip()
+    if not title:
+        refuse("give it a title.")
+    if kind not in KINDS:
+        refuse(f"kind must be one of {', '.join(KINDS)}, not '{kind}'.")
+    columns = [str(c).strip() for c in item.get("columns", [])]
+    rows = item.get("rows", [])
+    if len(columns) < 2 or (kind != "table" and len(columns) != 2):
+        refuse("a table needs two or more columns; a timeline, spectrum or chain exactly two.")
+    if not isinstance(rows, list) or not rows or len(rows) > MAX_ROWS:
+        refuse(f"give 1 to {MAX_ROWS} rows.")
+    clean_rows = []
+    for index, row in enumerate(rows, 1):
+        if not isinstance(row, list) or len(row) != len(columns):
+            refuse(f"row {index} needs {len(columns)} cells, one per column.")
+        cells = [str(cell).strip() for cell in row]
+        if any(len(cell) > MAX_CELL for cell in cells):
+            refuse(f"row {index} has a cell over {MAX_CELL} characters.")
+        if kind == "spectrum" and not (cells[1].isdigit() and int(cells[1]) <= 100):
+            refuse(f"row {index}: a place on the spectrum is a whole number from 0 to 100.")
+        clean_rows.append(cells)
+    clean = {"title": title, "kind": kind, "columns": columns, "rows": clean_rows}
+    if note := str(item.get("note", "")).strip():
+        clean["note"] = note
+    if highlight := str(item.get("highlight", "")).strip():
+        clean["highlight"] = highlight
+    return clean
+
+
+@dataclass
+class Mark:
+    """A firm on the spectrum diagram."""
+
+    label: str
+    value: int
+    x: float
+    label_y: int
+
+
+@dataclass
+class Stage:
+    """One box of the value-chain diagram (boxes run top to bottom)."""
+
+    stage: str
+    holder: str
+    y: int
+    highlighted: bool
+
+    @property
+    def arrow_y(self) -> int:
+        return self.y + STAGE_HEIGHT
+
+
+@dataclass
+class Exhibit:
+    number: int
+    title: str
+    kind: str
+    columns: list[str]
+    rows: list[list[str]]
+    note: str = ""
+    marks: list[Mark] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
+    width: int = 400
+    height: int = 0
+
+    @property
+    def anchor(self) -> str:
+        return f"exhibit-{self.number}"
+
+    @property
+    def kind_name(self) -> str:
+        return KIND_NAMES[self.kind]
+
+    @property
+    def description(self) -> str:
+        """What the diagram shows, in words (its table gives every value)."""
+        if self.kind == "spectrum":
+            placed = "; ".join(f"{m.label} at {m.value}" for m in self.marks)
+            return f"Firms placed from R (0) to D (100): {placed}."
+        if self.kind == "chain":
+            return "Stages in order: " + "; then ".join(
+                f"{s.stage} ({s.holder})" for s in self.stages
+            )
+        return ""
+
+
+# In SVG units of a 400-wide drawing, sized for a phone (shown at most 30rem wide).
+SPECTRUM_LEFT, SPECTRUM_RIGHT, SPECTRUM_AXIS = 24, 376, 40
+STAGE_HEIGHT, STAGE_GAP = 52, 24
+
+
+def exhibits_for(case) -> list[Exhibit]:
+    """The case's exhibits, numbered, with the geometry of their diagrams."""
+    shown = []
+    for number, raw in enumerate(case.exhibits or [], 1):
+        exhibit = Exhibit(
+            number=number,
+            title=raw["title"],
+            kind=raw["kind"],
+            columns=raw["columns"],
+            rows=raw["rows"],
+            note=raw.get("note", ""),
+        )
+        if exhibit.kind == "spectrum":
+            _spectrum(exhibit)
+        elif exhibit.kind == "chain":
+            _chain(exhibit, raw.get("highlight", ""))
+        shown.append(exhibit)
+    return shown
+
+
+def _spectrum(exhibit: Exhibit) -> None:
+    """Marks along the R-to-D axis, labels in staggered lines so neighbours never
+    overlap: a label drops a line while it would collide with the one before."""
+    span = SPECTRUM_RIGHT - SPECTRUM_LEFT
+    ordered = sorted(exhibit.rows, key=lambda row: int(row[1]))
+    line_ends: list[float] = []
+    for label, value in ordered:
+        x = round(SPECTRUM_LEFT + span * int(value) / 100, 1)
+        half = 4 * len(label) + 6  # about half the label's width at 14px, plus room
+        line = next((i for i, end in enumerate(line_ends) if end < x - half), None)
+        if line is None:
+            line = len(line_ends)
+            line_ends.append(0)
+        line_ends[line] = x + half
+        exhibit.marks.append(Mark(label, int(value), x, SPECTRUM_AXIS + 32 + 20 * line))
+    exhibit.height = SPECTRUM_AXIS + 32 + 20 * max(1, len(line_ends))
+
+
+def _chain(exhibit: Exhibit, highlight: str) -> None:
+    """Boxes top to bottom, an arrow between each, the highlighted holder's in colour."""
+    for index, (stage, holder) in enumerate(exhibit.rows):
+        y = index * (STAGE_HEIGHT + STAGE_GAP)
+        exhibit.stages.append(Stage(stage, holder, y, bool(highlight) and holder == highlight))
+    exhibit.height = len(exhibit.stages) * (STAGE_HEIGHT + STAGE_GAP) - STAGE_GAP
+
+
+def link_exhibits(html: str, count: int, base: str = "") -> str:
+    """Sanitised HTML with each "Exhibit N" (N a real exhibit) linked to its figure at
+    `base#exhibit-N`; text inside a link is left alone."""
+    if not count:
+        return html
+    out, in_link = [], False
+    for part in TAG.split(html):
+        if part.startswith("<"):
+            if re.match(r"<a[\s>]", part):
+                in_link = True
+            elif part.startswith("</a"):
+                in_link = False
+            out.append(part)
+        elif in_link:
+            out.append(part)
+        else:
+            out.append(CITED.sub(lambda m: _exhibit_link(m, count, base), part))
+    return "".join(out)
+
+
+def _exhibit_link(match, count: int, base: str) -> str:
+    number = int(match.group(1))
+    if not 1 <= number <= count:
+        return match.group(0)
+    return f'<a class="exhibit-ref" href="{escape(base)}#exhibit-{number}">Exhibit {number}</a>'
