@@ -22,7 +22,6 @@ KNOWN = {
     "05-smic": {"Becoming the largest foundry", "SMIC on the spectrum"},
     "06-tencent-qq": {"Tencent's home base", "Copying and the spectrum"},
     "07-prd-ups-cluster": {"The cost of a label", "UPS on the spectrum"},
-    "09-wapi-td-scdma": {"Liu Xielin's ranking", "Standards on the spectrum"},
 }
 
 
