@@ -84,12 +84,16 @@ def _clean_one(number: int, item) -> dict:
 
 @dataclass
 class Mark:
-    """A firm on the spectrum diagram."""
+    """A firm on the spectrum diagram: its own row, the track at `y`."""
 
     label: str
     value: int
     x: float
-    label_y: int
+    y: int
+
+    @property
+    def label_y(self) -> int:
+        return self.y - 12
 
 
 @dataclass
@@ -141,7 +145,7 @@ class Exhibit:
 
 
 # In SVG units of a 400-wide drawing, sized for a phone (shown at most 30rem wide).
-SPECTRUM_LEFT, SPECTRUM_RIGHT, SPECTRUM_AXIS = 24, 376, 40
+SPECTRUM_LEFT, SPECTRUM_RIGHT, SPECTRUM_TOP, ROW_HEIGHT = 24, 376, 58, 46
 STAGE_HEIGHT, STAGE_GAP = 52, 24
 
 
@@ -166,21 +170,14 @@ def exhibits_for(case) -> list[Exhibit]:
 
 
 def _spectrum(exhibit: Exhibit) -> None:
-    """Marks along the R-to-D axis, labels in staggered lines so neighbours never
-    overlap: a label drops a line while it would collide with the one before."""
+    """A row per firm, R end first: its name and place above a track, a mark on the
+    track where it sits, so no label ever crosses another or a mark."""
     span = SPECTRUM_RIGHT - SPECTRUM_LEFT
     ordered = sorted(exhibit.rows, key=lambda row: int(row[1]))
-    line_ends: list[float] = []
-    for label, value in ordered:
+    for index, (label, value) in enumerate(ordered):
         x = round(SPECTRUM_LEFT + span * int(value) / 100, 1)
-        half = 4 * len(label) + 6  # about half the label's width at 14px, plus room
-        line = next((i for i, end in enumerate(line_ends) if end < x - half), None)
-        if line is None:
-            line = len(line_ends)
-            line_ends.append(0)
-        line_ends[line] = x + half
-        exhibit.marks.append(Mark(label, int(value), x, SPECTRUM_AXIS + 32 + 20 * line))
-    exhibit.height = SPECTRUM_AXIS + 32 + 20 * max(1, len(line_ends))
+        exhibit.marks.append(Mark(label, int(value), x, SPECTRUM_TOP + ROW_HEIGHT * index))
+    exhibit.height = SPECTRUM_TOP + ROW_HEIGHT * (len(ordered) - 1) + 16
 
 
 def _chain(exhibit: Exhibit, highlight: str) -> None:
