@@ -85,3 +85,20 @@ def test_seed_demo_links_every_case_into_the_course_and_assigns_it():
         assert reading.item.assignments.count() == 2
         assert reading.case.paragraphs.count() >= 8
     assert Assignment.objects.filter(due_at__isnull=True).count() == 0
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_no_student_visible_text_gives_away_a_firms_placement(path):
+    """Students place the firms in the spectrum exercise, and each case's placement stays
+    hidden until the instructor releases it: a case's exhibits place kinds of work, never
+    the course's firms, and no student-visible text states a firm's number."""
+    firms = {case_fields_from_markdown(p.read_text())["company"].casefold() for p in CASES}
+    fields = case_fields_from_markdown(path.read_text())
+    for exhibit in fields.get("exhibits", []):
+        if exhibit["kind"] == "spectrum":
+            named = {row[0].casefold() for row in exhibit["rows"]} & firms
+            assert not named, (exhibit["title"], named)
+    visible = [fields["summary"], fields["body"], *fields["key_facts"]]
+    visible += fields["discussion_questions"]
+    placement = f"at {fields['spectrum_placement']}"
+    assert not any(placement in text for text in visible), placement
