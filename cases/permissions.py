@@ -289,7 +289,9 @@ def cases_for_user(user):
     student has committed to the decision point that reveals it (never before, even if
     it is also given as a reading). One query, whatever the role."""
     if is_admin(user):
-        return CaseStudy.objects.annotate(_staff=Value(True))
+        return CaseStudy.objects.annotate(
+            _staff=Value(True), _has_part_b=Exists(CaseStudy.objects.filter(follows=OuterRef("pk")))
+        )
     # Someone who teaches one course and takes another reads the cases of the course
     # they take as a student: no teaching notes there.
     assigned = Q(pk__in=CaseStudy.objects.assigned_to(user).values("pk"))
@@ -297,7 +299,8 @@ def cases_for_user(user):
     gated = Q(Exists(Decision.objects.filter(reveals=OuterRef("pk"))))
     unlocked = Q(Exists(DecisionCommit.objects.filter(user=user, decision__reveals=OuterRef("pk"))))
     return CaseStudy.objects.annotate(
-        _staff=ExpressionWrapper(teaches & ~assigned, output_field=BooleanField())
+        _staff=ExpressionWrapper(teaches & ~assigned, output_field=BooleanField()),
+        _has_part_b=Exists(CaseStudy.objects.filter(follows=OuterRef("pk"))),
     ).filter(teaches | (assigned & ~gated) | unlocked)
 
 

@@ -128,16 +128,23 @@ class ItemKind(models.TextChoices):
 
 class ModuleItemQuerySet(models.QuerySet):
     def with_content(self) -> "ModuleItemQuerySet":
-        """Join each kind's own content, so showing an item costs one query."""
+        """Join each kind's own content, so showing an item costs one query; a reading
+        also says whether its case has a part B (`_has_part_b`)."""
+        from cases.models.readings import CaseStudy
+
         return self.select_related(
             "module",
             "case_reading__case",
             "quiz",
             "discussion__case",
             "stance_check",
-            "decision",
+            "decision__reveals__follows",
             "spectrum",
             "live_class",
+        ).annotate(
+            _has_part_b=models.Exists(
+                CaseStudy.objects.filter(follows=models.OuterRef("case_reading__case"))
+            )
         )
 
     def neighbours_of(self, item: "ModuleItem", user, *, staff: bool) -> tuple:

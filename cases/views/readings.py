@@ -162,8 +162,11 @@ class PartB:
 
 
 def _part_b(case: CaseStudy, user) -> PartB | None:
-    """The part B that continues this case, if any, as this reader may see it. One
-    query, a second only while it is still locked."""
+    """The part B that continues this case, if any, as this reader may see it. No
+    query when the case was loaded knowing it has none (`_has_part_b`); else one, and
+    a second while it is still locked."""
+    if not getattr(case, "_has_part_b", True):
+        return None
     sequel = (
         CaseStudy.objects.filter(follows=case)
         .annotate(open=Exists(cases_for_user(user).filter(pk=OuterRef("pk"))))
@@ -197,6 +200,7 @@ def item_reader(request: HtmxHttpRequest, item: ModuleItem, course_access: Cours
     if reading is None:
         return None
     case = reading.case
+    case._has_part_b = getattr(item, "_has_part_b", True)
     user = request.user
     access = CaseAccess(
         is_teaching_staff=course_access.can_grade,
