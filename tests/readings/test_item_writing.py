@@ -17,8 +17,6 @@ MARGIN = 1.15
 KNOWN = {
     "04-shanghai-bell": {"The two parents", "Researchers and the spectrum"},
     "05-smic": {"Becoming the largest foundry", "SMIC on the spectrum"},
-    "06-tencent-qq": {"Tencent's home base", "Copying and the spectrum"},
-    "07-prd-ups-cluster": {"The cost of a label", "UPS on the spectrum"},
 }
 
 
