@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from cases.models import (
@@ -36,9 +37,11 @@ from cases.models import (
 )
 from cases.services import builder as course_services
 from cases.services import live
+from cases.services import people as people_services
 from cases.services import thesis as stance_services
 from cases.services.discussions import post_create
 from cases.services.gradebook import grade_categories_add_defaults
+from cases.services.notifications import published_notify
 from cases.services.quizzes import (
     MatchPair,
     attempt_start,
@@ -53,6 +56,8 @@ from cases.services.readings import (
     reading_open,
 )
 from cases.services.thesis import spectrum_create
+from cases.services.workspace.grading import work_grade
+from cases.services.workspace.work import work_sync_cohorts
 
 DEMO_PASSWORD = "redqueen-demo"  # Demo only; seed_demo refuses to run in production.
 
@@ -147,14 +152,49 @@ def _case_from_file(path: Path, *, author: User) -> CaseStudy:
     return case_create(case=case_from_fields(fields), created_by=author)
 
 
+# The demo's calendar, in days from today: section A's work falls due at 17:00 and
+# section B's a day later. Module p's readings and their reading checks fall due on day
+# 7p - 5 (`reading_day`); what builds on a reading falls due with it or after it: the
+# decision with its reading, the class meeting the day after, the discussion two days
+# after and the spectrum (over the cases of modules 2 to 4) on the last module's fourth
+# day. Each stance check's "after" answers open once everything else is due. The one
+# thing past is the opening class, which section A held as the demo was made: it asks
+# for no reading, and a class already held is never overdue work.
+CLASS_AFTER_READING = 1
+DISCUSSION_AFTER_READING = 2
+SPECTRUM_AFTER_READING = 4
+
+
+def reading_day(module: Module) -> int:
+    """The day the module's readings (and their reading checks) fall due for section A."""
+    return 7 * module.position - 5
+
+
+def _due(days: int) -> datetime:
+    """Section A's due date: `days` from today, at 17:00."""
+    today = timezone.make_aware(datetime.combine(timezone.localdate(), time(17, 0)))
+    return today + timedelta(days=days)
+
+
 def _assign(item: ModuleItem, cohorts, *, due_in_days: int) -> None:
     """Give the item to each cohort (section B a day after section A)."""
-    today = timezone.localdate()
-    due = timezone.make_aware(datetime.combine(today, time(17, 0))) + timedelta(days=due_in_days)
+    due = _due(due_in_days)
     for offset, cohort in enumerate(cohorts):
         Assignment.objects.create(
             item=item, cohort=cohort, due_at=due + timedelta(days=offset), points=10
         )
+
+
+def _give(item: ModuleItem, cohorts, *, due: datetime) -> None:
+    """Give an item made by `item_create` to each cohort, section B a day after section
+    A, and tell their students of what is still to come."""
+    given = [
+        Assignment.objects.create(item=item, cohort=cohort, due_at=due + timedelta(days=offset))
+        for offset, cohort in enumerate(cohorts)
+    ]
+    work_sync_cohorts(item, list(cohorts))
+    now = timezone.now()
+    published_notify([assignment for assignment in given if assignment.due_at > now])
 
 
 def _reading_check(module: Module, case: CaseStudy, order: int, cohorts, *, due_in_days: int):
@@ -225,7 +265,8 @@ def _regions_matching(course: Course, category_name: str) -> None:
 def _discussions(course: Course, cohorts) -> None:
     """One thread per required case and a thesis thread, with demo posts that cite
     paragraphs, from cases/demo/discussions.toml; each thread sits in the module that
-    reads its case (the thesis thread in the last module)."""
+    reads its case (the thesis thread in the last module). A thread's `post_first` and
+    `anonymous` keys turn on those settings."""
     data = tomllib.loads(DISCUSSION_FILE.read_text(encoding="utf-8"))
     last_module = course.modules.order_by("-position").first()
     for thread in data["threads"]:
@@ -237,8 +278,14 @@ def _discussions(course: Course, cohorts) -> None:
         item = ModuleItem.objects.create(
             module=module, kind=ItemKind.DISCUSSION, title=thread["title"], position=90
         )
-        discussion = Discussion.objects.create(item=item, case=case, prompt=thread["prompt"])
-        _assign(item, cohorts, due_in_days=7 * module.position - 3)
+        discussion = Discussion.objects.create(
+            item=item,
+            case=case,
+            prompt=thread["prompt"],
+            post_first=thread.get("post_first", False),
+            anonymous=thread.get("anonymous", False),
+        )
+        _assign(item, cohorts, due_in_days=reading_day(module) + DISCUSSION_AFTER_READING)
         by_key: dict[str, Post] = {}
         for post in thread["posts"]:
             by_key[post["key"]] = post_create(
@@ -272,7 +319,7 @@ def _spectrum(course: Course, cohorts) -> None:
     )
     cases = CaseStudy.objects.filter(slug__in=SPECTRUM_CASES)
     spectrum_create(item=item, cases=list(cases))
-    _assign(item, cohorts, due_in_days=7 * last_module.position - 1)
+    _assign(item, cohorts, due_in_days=reading_day(last_module) + SPECTRUM_AFTER_READING)
 
 
 def case_file_stem(case: CaseStudy) -> str:
@@ -309,15 +356,14 @@ def _class_activity(course: Course, students: list[User]) -> None:
             attempt_start(quiz=quiz, user=student)
 
 
-# (module position, statement, days until the "after" answers open)
+# (module position, statement): the first spans the course (its question comes back in
+# the last module's thesis thread), the second the last module.
 STANCE_CHECKS = [
-    (1, "China should push its firms toward novel-product innovation.", 30),
-    (
-        len(MODULES),
-        "Second-generation innovation can sustain China's growth for the next decade.",
-        40,
-    ),
+    (1, "China should push its firms toward novel-product innovation."),
+    (len(MODULES), "Second-generation innovation can sustain China's growth for the next decade."),
 ]
+# The "after" answers are taken for a week.
+STANCE_AFTER_WEEK = timedelta(days=7)
 # Reasons the first twelve demo students give before the course starts.
 STANCE_REASONS = [
     (6, "Copying caps your margins once wages rise."),
@@ -337,9 +383,14 @@ STANCE_REASONS = [
 
 def _stance_checks(course: Course, cohorts, students: list[User]) -> None:
     """The course's two stance checks, given to both sections; the first one answered
-    "before" by section A. Once only, like the rest of the seed."""
-    now = timezone.now()
-    for position, statement, after_in_days in STANCE_CHECKS:
+    "before" by section A. The "after" answers open once every other item of the course
+    has fallen due for every section. Once only, like the rest of the seed."""
+    last_due = (
+        Assignment.objects.filter(item__module__course=course)
+        .exclude(item__kind=ItemKind.STANCE_CHECK)
+        .aggregate(last=Max("due_at"))["last"]
+    )
+    for position, statement in STANCE_CHECKS:
         module = course.modules.get(position=position)
         if StanceCheck.objects.filter(item__module=module).exists():
             continue
@@ -348,12 +399,12 @@ def _stance_checks(course: Course, cohorts, students: list[User]) -> None:
             kind=ItemKind.STANCE_CHECK,
             title=statement,
             cohorts=cohorts,
-            due_at=now + timedelta(days=after_in_days + 7),
+            due_at=last_due + STANCE_AFTER_WEEK,
         )
         item.position = 0  # First in its module: answered before the reading.
         item.save(update_fields=["position"])
         stance = item.stance_check
-        stance.after_opens_at = now + timedelta(days=after_in_days)
+        stance.after_opens_at = last_due
         stance.save(update_fields=["after_opens_at"])
         if position == 1:
             for student, (value, reason) in zip(students, STANCE_REASONS, strict=False):
@@ -383,8 +434,9 @@ SHANGHAI_BELL_DECISION = {
 
 
 def _decision_point(course: Course, cohorts, author: User) -> None:
-    """A commit-then-reveal decision on Shanghai Bell, in the module that reads part A;
-    committing opens part B (a library case no module gives as a reading)."""
+    """A commit-then-reveal decision on Shanghai Bell, in the module that reads part A,
+    due with the reading; committing opens part B (a library case no module gives as a
+    reading)."""
     reading = CaseReading.objects.filter(
         item__module__course=course, case__slug="shanghai-bell"
     ).first()
@@ -395,32 +447,76 @@ def _decision_point(course: Course, cohorts, author: User) -> None:
         part_b = _case_from_file(PART_B_FILE, author=author)
     module = reading.item.module
     item = course_services.item_create(
-        module=module,
-        kind=ItemKind.DECISION,
-        title=SHANGHAI_BELL_DECISION["question"],
-        cohorts=cohorts,
-        due_at=timezone.now() + timedelta(days=7 * module.position - 6),
+        module=module, kind=ItemKind.DECISION, title=SHANGHAI_BELL_DECISION["question"]
     )
     Decision.objects.filter(item=item).update(
         reveals=part_b, **{k: v for k, v in SHANGHAI_BELL_DECISION.items() if k != "question"}
     )
+    # Committed with the reading, before the class that discusses what followed.
+    _give(item, cohorts, due=_due(reading_day(module)))
+
+
+OPENING_TITLE = "Class 1: what counts as innovation?"
+OPENING_POLL = {
+    "prompt": "Before any reading: where do China's IT firms mostly innovate?",
+    "options": [
+        "Inventing products nobody has made before",
+        "Improving products that others invented",
+        "Improving how products are made and delivered",
+    ],
+}
+# The ten of section A's twelve who came, what each answered, and the two who spoke.
+OPENING_ANSWERS = [0, 1, 2, 1, 0, 2, 1, 0, 1, 2]
+OPENING_MARKS = [
+    (1, 2, "Named a firm that wins by improving what others invented."),
+    (4, 1, "Asked whether copying can ever count as innovation."),
+]
+OPENING_EXCUSED = "Excused: told us ahead of class."
+
+
+def _opening_class(course: Course, cohorts, students: list[User], instructor: User) -> None:
+    """The first module's opening class, which asks for no reading: section A held it
+    as the demo was made (who joined, a poll they answered, two contributions; the two
+    who stayed away excused), section B meets a day later. Once only."""
+    first = course.modules.order_by("position").first()
+    if ModuleItem.objects.filter(module=first, title=OPENING_TITLE).exists():
+        return
+    item = course_services.item_create(
+        module=first, kind=ItemKind.LIVE_SESSION, title=OPENING_TITLE
+    )
+    item.position = 0  # Before the reading.
+    item.save(update_fields=["position"])
+    section_a = students[:12]
+    session = live.session_start(
+        course=course, by=instructor, title="Class 1, section A", item=item, cohort=cohorts[0]
+    )
+    poll = live.poll_create(session=session, kind="single", **OPENING_POLL)
+    live.poll_launch(poll)
+    session.refresh_from_db()
+    for student, choice in zip(section_a, OPENING_ANSWERS, strict=False):
+        live.join(session, student)
+        live.answer_save(session=session, poll=poll, user=student, answer={"choices": [choice]})
+    live.poll_update(poll, results_shown=True, close=True)
+    for index, points, note in OPENING_MARKS:
+        live.mark_add(
+            session=session, student=section_a[index], points=points, note=note, by=instructor
+        )
+    live.session_end(session)
+    session.refresh_from_db()
+    # Section A's class was due when it ended: those who came were on time.
+    _give(item, cohorts, due=session.ended_at)
+    for student in section_a[len(OPENING_ANSWERS) :]:
+        work_grade(
+            item=item, student=student, grader=instructor, excused=True, feedback=OPENING_EXCUSED
+        )
 
 
 LIVE_TITLE = "In class: Shanghai Bell, licensee or developer?"
-LIVE_POLL = {
-    "prompt": "Where does Shanghai Bell's edge over its rivals come from?",
-    "options": [
-        "Research that invents new products",
-        "Absorbing licensed designs and improving how they are made",
-        "State protection of its home market",
-    ],
-}
 
 
-def _live_class(course: Course, cohorts, students: list[User], instructor: User) -> None:
-    """A graded class meeting in the module that reads Shanghai Bell, with one ended
-    session of section A: who joined, a poll they answered and two contributions."""
-
+def _live_class(course: Course, cohorts) -> None:
+    """A graded class meeting in the module that reads Shanghai Bell, the day after the
+    reading and the decision fall due; the instructor starts it in class."""
     reading = CaseReading.objects.filter(
         item__module__course=course, case__slug="shanghai-bell"
     ).first()
@@ -430,30 +526,15 @@ def _live_class(course: Course, cohorts, students: list[User], instructor: User)
     ):
         return
     module = reading.item.module
-    item = course_services.item_create(
-        module=module,
-        kind=ItemKind.LIVE_SESSION,
-        title=LIVE_TITLE,
-        cohorts=cohorts,
-        due_at=timezone.now() - timedelta(days=1),
-    )
-    session = live.session_start(
-        course=course, by=instructor, title="Class 2, section A", item=item, cohort=cohorts[0]
-    )
-    poll = live.poll_create(session=session, kind="single", **LIVE_POLL)
-    live.poll_launch(poll)
-    session.refresh_from_db()
-    for index, student in enumerate(students[:10]):
-        live.join(session, student)
-        choice = [1, 1, 2, 1, 0, 1, 2, 1, 1, 0][index]
-        live.answer_save(session=session, poll=poll, user=student, answer={"choices": [choice]})
-    live.poll_update(poll, results_shown=True, close=True)
-    for student, points, note in [
-        (students[1], 2, "Tied the licence terms to the factory's learning."),
-        (students[4], 1, "Asked what counts as research."),
-    ]:
-        live.mark_add(session=session, student=student, points=points, note=note, by=instructor)
-    live.session_end(session)
+    item = course_services.item_create(module=module, kind=ItemKind.LIVE_SESSION, title=LIVE_TITLE)
+    _give(item, cohorts, due=_due(reading_day(module) + CLASS_AFTER_READING))
+
+
+def _ta_grades_section_a(course: Course, cohorts, ta: User, instructor: User) -> None:
+    """The TA grades section A only, as the People page sets it; unless the TA is
+    limited to some cohort already."""
+    if not Cohort.objects.filter(courses=course, teaching_assistants=ta).exists():
+        people_services.ta_cohorts_set(course=course, user=ta, cohorts=[cohorts[0]], by=instructor)
 
 
 def demo_summary() -> str:
@@ -506,16 +587,18 @@ def demo_seed() -> list[DemoLogin]:
         )
         for order, name in enumerate(MODULE_READINGS[position], 1):
             case = _case_from_file(CASE_FILES / f"{name}.md", author=instructor)
-            due_in_days = 7 * position - 5
+            due_in_days = reading_day(module)
             _reading(module, case, 2 * order - 1, cohorts, due_in_days=due_in_days)
             _reading_check(module, case, 2 * order, cohorts, due_in_days=due_in_days)
 
     _discussions(course, cohorts)
     _spectrum(course, cohorts)
     _class_activity(course, students)
-    _stance_checks(course, cohorts, students)
     _decision_point(course, cohorts, instructor)
-    _live_class(course, cohorts, students, instructor)
+    _live_class(course, cohorts)
+    _stance_checks(course, cohorts, students)
+    _opening_class(course, cohorts, students, instructor)
+    _ta_grades_section_a(course, cohorts, ta, instructor)
     # The gradebook's categories, with every item filed by its kind.
     grade_categories_add_defaults(course=course)
     # The demo's made-up past shows in the app but is emailed to nobody: marked as sent
@@ -527,7 +610,7 @@ def demo_seed() -> list[DemoLogin]:
     return [
         DemoLogin("admin", "admin (staff)"),
         DemoLogin("instructor", f"instructor of {COURSE_CODE}"),
-        DemoLogin("ta", f"teaching assistant of {COURSE_CODE}"),
+        DemoLogin("ta", f"teaching assistant of {COURSE_CODE}, grading section A"),
         DemoLogin("student1 … student12", COHORT_NAMES[0]),
         DemoLogin("student13 … student24", COHORT_NAMES[1]),
     ]
