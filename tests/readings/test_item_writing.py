@@ -18,8 +18,6 @@ KNOWN = {
     "01-thesis-overview": {"The first myth"},
     "02-techfaith": {"Design on the spectrum"},
     "03-lenovo": {"What really drove Lenovo"},
-    "04-shanghai-bell": {"The two parents", "Researchers and the spectrum"},
-    "05-smic": {"Becoming the largest foundry", "SMIC on the spectrum"},
     "06-tencent-qq": {"Tencent's home base", "Copying and the spectrum"},
     "07-prd-ups-cluster": {"The cost of a label", "UPS on the spectrum"},
     "09-wapi-td-scdma": {"Liu Xielin's ranking", "Standards on the spectrum"},
