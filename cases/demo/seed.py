@@ -414,21 +414,26 @@ def _stance_checks(course: Course, cohorts, students: list[User]) -> None:
 
 
 SHANGHAI_BELL_DECISION = {
-    "question": "Should Shanghai Bell's Chinese partners push it to build its own R&D?",
+    "question": (
+        "Should the city back a stand-alone Shanghai Bell that builds a large research "
+        "staff of its own?"
+    ),
     "options": [
-        "Yes: build a large research staff of its own",
-        "No: keep relying on its foreign partner's technology",
+        "Yes: make it a stand-alone company and build a large research staff",
+        "No: keep the joint venture and rely on its foreign partner's technology",
     ],
-    "prediction": "Shanghai Bell will come to employ more than 1,000 researchers.",
+    "prediction": "Within a decade, Shanghai Bell will employ more than 1,000 researchers.",
     "follow_up": (
-        "It did. By the time Breznitz and Murphree studied it, Shanghai Bell employed more "
-        "than 1,600 researchers, and since 2002 it had worked as a stand-alone company "
-        "incorporated in China, with its state partners holding strong influence.\n\n"
-        "Yet the essay reports no breakthrough products, standards or patents from that "
-        "staff. Before the next class, decide: does the research headcount place the firm "
-        "at the R end of the spectrum, or does it show a capable developer working near "
-        "the frontier without moving it? (Breznitz and Murphree, *Run of the Red Queen*, "
-        "2010.)"
+        "It did. Since 2002 Shanghai Bell has operated as an independent company "
+        "incorporated in China, still called a joint venture, with its state partners "
+        "holding strong influence. It pairs manufacturing with R&D and, by the time "
+        "Breznitz and Murphree wrote in 2010, employed more than 1,600 researchers. "
+        "Shanghai Bell (B) is now open to you.\n\n"
+        "Yet the essay reports inputs only: no patents, standards, new products or "
+        "financial results from that staff. Before the next class, return to the ten-year "
+        "test you wrote for part A: does the headcount show a firm that moved toward R, or "
+        "a capable developer working near the frontier without moving it? (Breznitz and "
+        "Murphree, *Run of the Red Queen*, 2010.)"
     ),
 }
 
@@ -511,7 +516,7 @@ def _opening_class(course: Course, cohorts, students: list[User], instructor: Us
         )
 
 
-LIVE_TITLE = "In class: Shanghai Bell, licensee or developer?"
+LIVE_TITLE = "In class: Shanghai Bell, which road?"
 
 
 def _live_class(course: Course, cohorts) -> None:

@@ -116,7 +116,7 @@ def test_default_size_is_the_course_the_command_promises():
     assert plan.item_count == 40
     assert plan.assignments == 80
     assert plan.reading_progress == 2940
-    assert (plan.attempts, plan.answers) == (3360, 21660)
+    assert (plan.attempts, plan.answers) == (3360, 22920)
     assert plan.posts == 4960
 
 

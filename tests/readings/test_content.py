@@ -80,7 +80,10 @@ def test_the_eight_word_check_catches_a_copied_sentence():
 def test_seed_demo_links_every_case_into_the_course_and_assigns_it():
     call_command("seed_demo", force=True)
     assert CaseStudy.objects.count() == len(CASES)
-    assert CaseReading.objects.count() == len(CASES)
+    # A part B is no reading of its own: the decision point opens it.
+    part_b = CaseStudy.objects.get(follows__isnull=False)
+    assert part_b.revealed_by.get().item.module.course.code == "MGT 6001"
+    assert CaseReading.objects.count() == len(CASES) - 1
     for reading in CaseReading.objects.select_related("case"):
         assert reading.item.assignments.count() == 2
         assert reading.case.paragraphs.count() >= 8
