@@ -227,10 +227,11 @@ def test_other_threads_keep_names_and_show_posts_at_once(demo):
 
 
 def test_seeded_notes_and_reasons_call_no_one_by_a_username(demo):
-    """What the seed writes beside the thread posts (contributions marked in class,
-    stance reasons, the excuse for a missed class, the decision and thread prompts)
-    never says "Student2": a classmate has a name."""
+    """What the seed writes (thread posts, contributions marked in class, stance
+    reasons, the excuse for a missed class, the decision and thread prompts) never says
+    "Student2": a classmate has a name."""
     texts = [
+        *Post.objects.values_list("body", flat=True),
         *ParticipationMark.objects.values_list("note", flat=True),
         *StanceAnswer.objects.values_list("reason", flat=True),
         *Work.objects.exclude(feedback="").values_list("feedback", flat=True),
@@ -243,3 +244,55 @@ def test_seeded_notes_and_reasons_call_no_one_by_a_username(demo):
     ]
     assert texts
     assert not [t for t in texts if re.search(r"\bstudent ?\d+\b", t, re.IGNORECASE)]
+
+
+# Shanghai Bell (A) and (B) -------------------------------------------------------------
+
+# What part B reveals: no page a student sees before committing may say it.
+OUTCOME = [
+    "1,600",
+    "1600",
+    "2002",
+    "independent chinese",
+    "incorporated in china",
+    "ndependent company",
+]
+
+
+def test_no_student_visible_page_of_part_a_gives_away_the_outcome(demo, client):
+    student = _as(client, "student1")
+    part_a = CaseReading.objects.get(item__module__course=demo, case__slug="shanghai-bell")
+    decision = Decision.objects.get(item__module__course=demo)
+    quiz = part_a.item.module.items.get(kind=ItemKind.QUIZ, title__contains="Shanghai Bell")
+    pages = [
+        part_a.case.get_absolute_url(),
+        part_a.item.get_absolute_url(),
+        reverse("cases:case_list"),
+        reverse("cases:case_list") + "?q=Shanghai",
+        quiz.get_absolute_url(),
+        _thread(demo, "shanghai-bell").item.get_absolute_url(),
+        decision.item.get_absolute_url(),
+        demo.get_absolute_url(),
+        reverse("cases:home"),
+        reverse("cases:course_deadlines", args=[demo.pk]),
+    ]
+    start = student.post(reverse("cases:attempt_start", args=[quiz.pk]))
+    questions = student.get(start["Location"])  # the reading check's questions
+    attempt = start["Location"].rstrip("/").split("/")[-1]
+    done = student.post(reverse("cases:attempt_submit", args=[attempt]))
+    pages.append(done["Location"])  # and its results, every feedback shown
+    for url, response in [(start["Location"], questions)] + [(u, student.get(u)) for u in pages]:
+        assert response.status_code == 200, url
+        text = response.content.decode().lower()
+        assert not [term for term in OUTCOME if term in text], url
+    part_b = decision.reveals
+    assert part_b.follows == part_a.case
+    assert student.get(part_b.get_absolute_url()).status_code == 404
+
+    # Committed, the same student reads part B, which says it all.
+    student.post(
+        reverse("cases:decision_commit", args=[decision.item.pk]),
+        {"choice": "0", "rationale": "Research pays.", "expects": "yes", "confidence": "70"},
+    )
+    html = student.get(part_b.get_absolute_url()).content.decode()
+    assert "1,600" in html and "2002" in html
