@@ -105,3 +105,26 @@ def test_no_student_visible_text_gives_away_a_firms_placement(path):
     visible += fields["discussion_questions"]
     placement = f"at {fields['spectrum_placement']}"
     assert not any(placement in text for text in visible), placement
+
+
+TEACHING_NOTE_PARTS = [
+    "Board plan",
+    "Timing",
+    "Questions in order",
+    "Where students usually go wrong",
+    "Connections",
+]
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: p.stem)
+def test_each_case_is_a_teaching_case(path):
+    """A protagonist facing a decision, a sources note, at least two exhibits each cited
+    from the text, teaching notes in their five parts, and no stock disclaimer repeated."""
+    fields = case_fields_from_markdown(path.read_text())
+    assert fields["protagonist"] and fields["dilemma"] and fields["sources_note"]
+    assert len(fields["exhibits"]) >= 2
+    for number in range(1, len(fields["exhibits"]) + 1):
+        assert f"Exhibit {number}" in fields["body"], f"Exhibit {number} is never cited"
+    for part in TEACHING_NOTE_PARTS:
+        assert part.casefold() in fields["teaching_notes"].casefold(), part
+    assert fields["body"].casefold().count("the essay does not say") <= 1
