@@ -15,6 +15,7 @@ Stored on `CaseStudy.exhibits` as a list of plain dicts, in the order they are n
 The text cites them as "Exhibit 2"; the reader and posts link that to `#exhibit-2`."""
 
 import re
+import textwrap
 from dataclasses import dataclass, field
 
 from django.utils.html import escape
@@ -83,17 +84,25 @@ def _clean_one(number: int, item) -> dict:
 
 
 @dataclass
+class Line:
+    """One line of text in a diagram, placed: long labels wrap so that they stay inside
+    the drawing at phone sizes."""
+
+    text: str
+    y: int
+    strong: bool = False
+
+
+@dataclass
 class Mark:
-    """A firm on the spectrum diagram: its own row, the track at `y`."""
+    """A firm or a kind of work on the spectrum diagram: its own row, the track at `y`,
+    its label's lines above it."""
 
     label: str
     value: int
     x: float
     y: int
-
-    @property
-    def label_y(self) -> int:
-        return self.y - 12
+    lines: list[Line]
 
 
 @dataclass
@@ -103,11 +112,13 @@ class Stage:
     stage: str
     holder: str
     y: int
+    height: int
     highlighted: bool
+    lines: list[Line]
 
     @property
     def arrow_y(self) -> int:
-        return self.y + STAGE_HEIGHT
+        return self.y + self.height
 
 
 @dataclass
@@ -144,9 +155,14 @@ class Exhibit:
         return ""
 
 
-# In SVG units of a 400-wide drawing, sized for a phone (shown at most 30rem wide).
-SPECTRUM_LEFT, SPECTRUM_RIGHT, SPECTRUM_TOP, ROW_HEIGHT = 24, 376, 58, 46
-STAGE_HEIGHT, STAGE_GAP = 52, 24
+# In SVG units of a 400-wide drawing, sized for a phone (shown at most 30rem wide):
+# text is 17 units on a phone, so a line holds about 40 characters.
+SPECTRUM_LEFT, SPECTRUM_RIGHT, SPECTRUM_TOP = 24, 376, 40
+LINE, WRAP, STAGE_GAP = 20, 40, 24
+
+
+def _wrap(text: str) -> list[str]:
+    return textwrap.wrap(text, WRAP) or [""]
 
 
 def exhibits_for(case) -> list[Exhibit]:
@@ -170,22 +186,31 @@ def exhibits_for(case) -> list[Exhibit]:
 
 
 def _spectrum(exhibit: Exhibit) -> None:
-    """A row per firm, R end first: its name and place above a track, a mark on the
+    """A row per entry, R end first: its name and place above a track, a mark on the
     track where it sits, so no label ever crosses another or a mark."""
     span = SPECTRUM_RIGHT - SPECTRUM_LEFT
-    ordered = sorted(exhibit.rows, key=lambda row: int(row[1]))
-    for index, (label, value) in enumerate(ordered):
+    y = SPECTRUM_TOP
+    for label, value in sorted(exhibit.rows, key=lambda row: int(row[1])):
+        wrapped = _wrap(f"{label} · {value}")
+        lines = [Line(text, y + LINE * (n + 1), strong=True) for n, text in enumerate(wrapped)]
+        y += LINE * len(wrapped) + 14
         x = round(SPECTRUM_LEFT + span * int(value) / 100, 1)
-        exhibit.marks.append(Mark(label, int(value), x, SPECTRUM_TOP + ROW_HEIGHT * index))
-    exhibit.height = SPECTRUM_TOP + ROW_HEIGHT * (len(ordered) - 1) + 16
+        exhibit.marks.append(Mark(label, int(value), x, y, lines))
+        y += 16
+    exhibit.height = y
 
 
 def _chain(exhibit: Exhibit, highlight: str) -> None:
     """Boxes top to bottom, an arrow between each, the highlighted holder's in colour."""
-    for index, (stage, holder) in enumerate(exhibit.rows):
-        y = index * (STAGE_HEIGHT + STAGE_GAP)
-        exhibit.stages.append(Stage(stage, holder, y, bool(highlight) and holder == highlight))
-    exhibit.height = len(exhibit.stages) * (STAGE_HEIGHT + STAGE_GAP) - STAGE_GAP
+    y = 0
+    for stage, holder in exhibit.rows:
+        texts = [(t, True) for t in _wrap(stage)] + [(t, False) for t in _wrap(holder)]
+        lines = [Line(t, y + 8 + LINE * (n + 1), strong) for n, (t, strong) in enumerate(texts)]
+        height = LINE * len(texts) + 16
+        highlighted = bool(highlight) and holder == highlight
+        exhibit.stages.append(Stage(stage, holder, y, height, highlighted, lines))
+        y += height + STAGE_GAP
+    exhibit.height = y - STAGE_GAP
 
 
 def link_exhibits(html: str, count: int, base: str = "") -> str:
