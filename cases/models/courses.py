@@ -130,8 +130,7 @@ class ModuleItemQuerySet(models.QuerySet):
     def with_content(self) -> "ModuleItemQuerySet":
         """Join each kind's own content, so showing an item costs one query; a reading
         also says whether its case has a part B (`_has_part_b`)."""
-        from cases.models.readings import CaseStudy
-
+        case_study = self.model._meta.apps.get_model("cases", "CaseStudy")
         return self.select_related(
             "module",
             "case_reading__case",
@@ -143,7 +142,7 @@ class ModuleItemQuerySet(models.QuerySet):
             "live_class",
         ).annotate(
             _has_part_b=models.Exists(
-                CaseStudy.objects.filter(follows=models.OuterRef("case_reading__case"))
+                case_study.objects.filter(follows=models.OuterRef("case_reading__case"))
             )
         )
 
