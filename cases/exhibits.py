@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 from django.utils.html import escape
 
+from cases.markdown import sub_outside_links
+
 KINDS = ("timeline", "table", "spectrum", "chain")
 KIND_NAMES = {
     "timeline": "Timeline",
@@ -29,7 +31,6 @@ KIND_NAMES = {
 }
 MAX_EXHIBITS, MAX_ROWS, MAX_CELL = 12, 40, 300
 CITED = re.compile(r"\bExhibit (\d{1,2})\b")
-TAG = re.compile(r"(<[^>]*>)")
 
 
 class ExhibitError(ValueError):
@@ -218,19 +219,7 @@ def link_exhibits(html: str, count: int, base: str = "") -> str:
     `base#exhibit-N`; text inside a link is left alone."""
     if not count:
         return html
-    out, in_link = [], False
-    for part in TAG.split(html):
-        if part.startswith("<"):
-            if re.match(r"<a[\s>]", part):
-                in_link = True
-            elif part.startswith("</a"):
-                in_link = False
-            out.append(part)
-        elif in_link:
-            out.append(part)
-        else:
-            out.append(CITED.sub(lambda m: _exhibit_link(m, count, base), part))
-    return "".join(out)
+    return sub_outside_links(html, CITED, lambda m: _exhibit_link(m, count, base))
 
 
 def _exhibit_link(match, count: int, base: str) -> str:

@@ -75,3 +75,22 @@ def render_markdown_blank(text: str) -> BlankText | None:
         sentence = sentence[:159] + "…"
     # Both halves are pieces of one sanitised document: safe joined around our widget.
     return BlankText(mark_safe(before), mark_safe(after), sentence)  # noqa: S308
+
+
+TAG = re.compile(r"(<[^>]*>)")
+
+
+def sub_outside_links(html: str, pattern: re.Pattern, replace) -> str:
+    """Sanitised HTML with `pattern` replaced in its text only (never in a tag) and
+    never inside a link: how ¶ citations and exhibit references become links."""
+    out, in_link = [], False
+    for part in TAG.split(html):
+        if part.startswith("<"):
+            if re.match(r"<a[\s>]", part):
+                in_link = True
+            elif part.startswith("</a"):
+                in_link = False
+            out.append(part)
+        else:
+            out.append(part if in_link else pattern.sub(replace, part))
+    return "".join(out)

@@ -54,7 +54,26 @@ class QuestionCategory(models.Model):
         return self.name
 
 
-class Question(models.Model):
+class NumericAnswer(models.Model):
+    """A numeric answer: right if within `numeric_tolerance` of `numeric_answer`, bounds
+    included; exact decimals (at most 15 significant digits: what SQLite keeps exactly
+    too). `numeric_range`: written as a range min..max (answer ± tolerance), shown and
+    exported so. A question's own right answer, and each of its other answers."""
+
+    numeric_answer = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
+    numeric_tolerance = models.DecimalField(
+        max_digits=20,
+        decimal_places=10,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+    )
+    numeric_range = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+
+class Question(NumericAnswer):
     """A question in a course's bank. The answer key lives here and in its choices; it
     is read only by grading code and by pages for course staff."""
 
@@ -67,17 +86,7 @@ class Question(models.Model):
     text = models.TextField(help_text="Markdown.")
     feedback = models.TextField(blank=True, help_text="General feedback, shown when released.")
     points = models.DecimalField(max_digits=6, decimal_places=2, default=Decimal("1"))
-    # Numeric questions: right if within tolerance of the answer, bounds included.
-    # Exact decimals (at most 15 significant digits: what SQLite keeps exactly too).
-    numeric_answer = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
-    numeric_tolerance = models.DecimalField(
-        max_digits=20,
-        decimal_places=10,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
-    )
-    # Written as a range min..max (answer ± tolerance); shown and exported so.
-    numeric_range = models.BooleanField(default=False)
+    # Numeric questions: the right answer (NumericAnswer's fields).
     # True/false questions.
     true_false_answer = models.BooleanField(null=True, blank=True)
     # True/false and numeric questions: feedback on a right answer, on a wrong one.
@@ -117,7 +126,7 @@ class Question(models.Model):
         return self.kind == QuestionKind.SHORT_TEXT
 
 
-class Choice(models.Model):
+class Choice(NumericAnswer):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
     text = models.CharField(max_length=500)
     # Share of the question's points this choice is worth: 1 for the right single
@@ -136,15 +145,7 @@ class Choice(models.Model):
     # choice with an empty prompt is an extra wrong match.
     match = models.CharField(max_length=500, blank=True)
     # Numeric questions: an answer besides the question's own right one, worth
-    # `fraction`, with its `feedback`: a number within its tolerance (or a range).
-    numeric_answer = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True)
-    numeric_tolerance = models.DecimalField(
-        max_digits=20,
-        decimal_places=10,
-        default=Decimal("0"),
-        validators=[MinValueValidator(Decimal("0"))],
-    )
-    numeric_range = models.BooleanField(default=False)
+    # `fraction`, with its `feedback` (NumericAnswer's fields).
 
     class Meta:
         ordering = ["question", "position", "pk"]

@@ -15,7 +15,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from cases.exhibits import link_exhibits
-from cases.markdown import render_markdown
+from cases.markdown import render_markdown, sub_outside_links
 from cases.models import (
     MAX_DEPTH,
     CaseStudy,
@@ -34,7 +34,6 @@ from cases.services.workspace.work import work_sync
 
 MAX_POST_CHARS = 10_000
 CITATION = re.compile(r"\[?¶\s?(\d{1,4})\]?")
-TAG = re.compile(r"(<[^>]*>)")
 
 
 class PostRefused(Exception):
@@ -49,32 +48,20 @@ def render_post(body: str, case: CaseStudy | None, paragraphs: set[int]) -> tupl
     cited: list[int] = []
     if case is None:
         return html, cited
-    out, in_link = [], False
-    for part in TAG.split(html):
-        if part.startswith("<"):
-            if re.match(r"<a[\s>]", part):
-                in_link = True
-            elif part.startswith("</a"):
-                in_link = False
-            out.append(part)
-            continue
-        if in_link:
-            out.append(part)
-            continue
 
-        def link(match, case=case):
-            number = int(match.group(1))
-            if number not in paragraphs:
-                return match.group(0)
-            if number not in cited:
-                cited.append(number)
-            url = escape(reverse("cases:case_detail", args=[case.slug]) + f"#p{number}")
-            preview = escape(reverse("cases:paragraph_detail", args=[case.slug, number]))
-            return f'<a class="cite" href="{url}" data-preview="{preview}">¶{number}</a>'
+    def link(match):
+        number = int(match.group(1))
+        if number not in paragraphs:
+            return match.group(0)
+        if number not in cited:
+            cited.append(number)
+        url = escape(reverse("cases:case_detail", args=[case.slug]) + f"#p{number}")
+        preview = escape(reverse("cases:paragraph_detail", args=[case.slug, number]))
+        return f'<a class="cite" href="{url}" data-preview="{preview}">¶{number}</a>'
 
-        out.append(CITATION.sub(link, part))
+    html = sub_outside_links(html, CITATION, link)
     base = reverse("cases:case_detail", args=[case.slug])
-    return link_exhibits("".join(out), len(case.exhibits or []), base), cited
+    return link_exhibits(html, len(case.exhibits or []), base), cited
 
 
 def paragraph_numbers(case: CaseStudy | None) -> set[int]:
