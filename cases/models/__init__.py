@@ -27,6 +27,7 @@ from cases.models.live import (
     PollKind,
     PollState,
 )
+from cases.models.lti import LtiCourse, LtiValue
 from cases.models.notifications import (
     EmailSettings,
     Notification,
@@ -142,6 +143,8 @@ __all__ = [
     "LivePoll",
     "LiveSession",
     "LoginThrottle",
+    "LtiCourse",
+    "LtiValue",
     "Membership",
     "Module",
     "ModuleItem",
