@@ -27,7 +27,7 @@ from cases.models.live import (
     PollKind,
     PollState,
 )
-from cases.models.lti import LtiCourse, LtiValue
+from cases.models.lti import LtiCourse, LtiGrade, LtiGradeStatus, LtiValue
 from cases.models.notifications import (
     EmailSettings,
     Notification,
@@ -144,6 +144,8 @@ __all__ = [
     "LiveSession",
     "LoginThrottle",
     "LtiCourse",
+    "LtiGrade",
+    "LtiGradeStatus",
     "LtiValue",
     "Membership",
     "Module",

@@ -46,3 +46,36 @@ class LtiCourse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.context} → {self.course}"
+
+
+class LtiGradeStatus(models.TextChoices):
+    WAITING = "waiting", "Waiting to be sent"
+    SENT = "sent", "Sent to the LMS"
+    FAILED = "failed", "Failed: will be tried again"
+
+
+class LtiGrade(models.Model):
+    """A student's grade for an item, on its way to the LMS gradebook (Assignment and
+    Grade Services): one row per item and student, re-sent whenever the grade changes."""
+
+    link = models.ForeignKey(LtiCourse, on_delete=models.CASCADE, related_name="grades")
+    item = models.ForeignKey("cases.ModuleItem", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey("cases.User", on_delete=models.CASCADE, related_name="lti_grades")
+    status = models.CharField(
+        max_length=10, choices=LtiGradeStatus.choices, default=LtiGradeStatus.WAITING
+    )
+    # What was last sent, so an unchanged grade is not sent again.
+    score_given = models.DecimalField(max_digits=8, decimal_places=2, null=True)
+    score_maximum = models.DecimalField(max_digits=8, decimal_places=2, null=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "user"], name="lti_grade_once_per_item")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}/{self.user_id}: {self.status}"

@@ -52,6 +52,8 @@ def lti_login(request: HtmxHttpRequest, uuid):
     params = request.POST if request.method == "POST" else request.GET
     if not params.get("target_link_uri"):
         return _refused(request, "The LMS sent no target_link_uri.", status=400)
+    if not services.has_key():
+        return _refused(request, services.NO_KEY, status=503)
     oidc = DjangoOIDCLogin(
         request, services.ToolConfig(uuid), launch_data_storage=services.login_storage(request)
     )
@@ -148,6 +150,10 @@ def lti_link(request: HtmxHttpRequest):
     if services.course_role(lti_launch) != services.INSTRUCTOR:
         return render(request, "cases/lti/waiting.html", {"context": context})
     courses = Course.objects.filter(instructors=request.user).order_by("code")
+    if request.method == "POST" and request.POST.get("course") == "new":
+        link = services.course_for_context(context=context, user=request.user)
+        messages.success(request, f"{link.course.code} is made for this LMS course.")
+        return redirect(link.course)
     if request.method == "POST":
         course = courses.filter(pk=request.POST.get("course")).first()
         if course is None:
