@@ -86,6 +86,7 @@ urlpatterns = [
     path("lti/deep-link/", lti.lti_deep_link, name="lti_deep_link"),
     path("lti/jwks/", lti.lti_jwks, name="lti_jwks"),
     path("lti/config/", lti.lti_config, name="lti_config"),
+    path("courses/<int:pk>/lms/", lti.lti_course, name="lti_course"),
     path("courses/<int:pk>/edit/", builder.course_edit, name="course_edit"),
     path("courses/<int:pk>/build/", builder.course_builder, name="course_builder"),
     path("courses/<int:pk>/duplicate/", builder.course_duplicate, name="course_duplicate"),

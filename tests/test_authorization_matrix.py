@@ -750,6 +750,9 @@ MATRIX |= {
     "cases:lti_deep_link": Route(lambda w: reverse("cases:lti_deep_link"), signed_in(404)),
     "cases:lti_jwks": Route(lambda w: reverse("cases:lti_jwks"), everyone(200)),
     "cases:lti_config": Route(lambda w: reverse("cases:lti_config"), STAFF_ONLY),
+    "cases:lti_course": Route(
+        lambda w: reverse("cases:lti_course", args=[w.course.pk]), COURSE_TEACHERS
+    ),
 }
 
 

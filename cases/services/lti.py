@@ -599,3 +599,17 @@ def grades_retry() -> int:
         status__in=[LtiGradeStatus.WAITING, LtiGradeStatus.FAILED], attempts__lt=MAX_ATTEMPTS
     ).values_list("pk", flat=True)
     return sum(grade_send(pk) == LtiGradeStatus.SENT for pk in pending)
+
+
+def lms_grades_summary(course: Course) -> dict | None:
+    """How the course's grades stand with the LMS gradebook: counts of sent, waiting and
+    failed; None when the course has no LMS link. One query."""
+    from django.db.models import Count, Q
+
+    from cases.models import LtiGrade, LtiGradeStatus
+
+    counts = LtiGrade.objects.filter(link__course=course).aggregate(
+        total=Count("pk"),
+        **{s.value: Count("pk", filter=Q(status=s.value)) for s in LtiGradeStatus},
+    )
+    return counts if counts["total"] else None

@@ -21,8 +21,8 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import OIDCException
 
 from cases.http import HtmxHttpRequest
-from cases.models import Course, ItemKind, ModuleItem, User
-from cases.permissions import staff_required
+from cases.models import Course, ItemKind, LtiCourse, ModuleItem, User
+from cases.permissions import course_to_teach, staff_required
 from cases.services import lti as services
 
 BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -232,3 +232,25 @@ def lti_config(request: HtmxHttpRequest):
         "has_key": Key.objects.active().exists(),
     }
     return render(request, "cases/lti/config.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def lti_course(request: HtmxHttpRequest, pk: int):
+    """A course's LMS links, for its instructors and admins: the LMS courses it is, the
+    roster synced from each on demand (also nightly: `manage.py lti_sync`), and how its
+    grades stand with the LMS gradebook."""
+    course, _access = course_to_teach(request.user, pk)
+    links = list(LtiCourse.objects.filter(course=course).select_related("context", "cohort"))
+    if request.method == "POST":
+        link = next((x for x in links if str(x.pk) == request.POST.get("link")), None)
+        if link is None:
+            raise Http404
+        try:
+            change = services.roster_sync(link, by=request.user)
+        except Exception as error:  # The LMS or the network: said, nothing half-done.
+            messages.error(request, f"The LMS did not answer the roster request ({error}).")
+        else:
+            messages.success(request, change.summary)
+        return redirect("cases:lti_course", pk=course.pk)
+    context = {"course": course, "links": links, "grades": services.lms_grades_summary(course)}
+    return render(request, "cases/lti/course.html", context)
