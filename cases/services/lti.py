@@ -292,12 +292,16 @@ def course_for_context(*, context: LtiContext, user: User) -> LtiCourse:
 
 
 @transaction.atomic
-def course_link(*, context: LtiContext, course: Course, user: User) -> LtiCourse:
+def course_link(
+    *, context: LtiContext, course: Course, user: User, cohort: Cohort | None = None
+) -> LtiCourse:
     """An instructor links an LMS course to a Red Queen course they teach; its
-    learners join a cohort named after the LMS course."""
-    name = f"{context.title or context.label or 'LMS course'} (LMS)"[:200]
-    cohort, _ = Cohort.objects.get_or_create(name=name)
-    course.cohorts.add(cohort)
+    learners join `cohort` (one of the course's, so they get its assignments), or a new
+    cohort named after the LMS course."""
+    if cohort is None:
+        name = f"{context.title or context.label or 'LMS course'} (LMS)"[:200]
+        cohort, _ = Cohort.objects.get_or_create(name=name)
+        course.cohorts.add(cohort)
     link, _ = LtiCourse.objects.get_or_create(
         context=context, defaults={"course": course, "cohort": cohort}
     )

@@ -5,6 +5,7 @@ course (`lti_deep_link`). Checks and records are in cases/services/lti.py."""
 
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
@@ -25,7 +26,7 @@ from cases.models import Course, ItemKind, LtiCourse, ModuleItem, User
 from cases.permissions import course_to_teach, staff_required
 from cases.services import lti as services
 
-BACKEND = "django.contrib.auth.backends.ModelBackend"
+BACKEND = settings.AUTHENTICATION_BACKENDS[0]  # the site's own (a launch has no password)
 # What an instructor may place in the LMS: the kinds a student opens and works on.
 PLACEABLE = [
     ItemKind.CASE_READING,
@@ -149,20 +150,26 @@ def lti_link(request: HtmxHttpRequest):
         raise Http404
     if services.course_role(lti_launch) != services.INSTRUCTOR:
         return render(request, "cases/lti/waiting.html", {"context": context})
-    courses = Course.objects.filter(instructors=request.user).order_by("code")
+    courses = Course.objects.filter(instructors=request.user).prefetch_related("cohorts")
+    choices = {
+        f"{course.pk}:{cohort.pk if cohort else 'new'}": (course, cohort)
+        for course in courses.order_by("code")
+        for cohort in [*course.cohorts.all(), None]
+    }
     if request.method == "POST" and request.POST.get("course") == "new":
         link = services.course_for_context(context=context, user=request.user)
         messages.success(request, f"{link.course.code} is made for this LMS course.")
         return redirect(link.course)
     if request.method == "POST":
-        course = courses.filter(pk=request.POST.get("course")).first()
-        if course is None:
+        chosen = choices.get(request.POST.get("course", ""))
+        if chosen is None:
             messages.error(request, "Choose one of the courses you teach.")
         else:
-            services.course_link(context=context, course=course, user=request.user)
+            course, cohort = chosen
+            services.course_link(context=context, course=course, user=request.user, cohort=cohort)
             messages.success(request, f"{context.title or 'The LMS course'} is now {course.code}.")
             return redirect(course)
-    return render(request, "cases/lti/link.html", {"context": context, "courses": courses})
+    return render(request, "cases/lti/link.html", {"context": context, "choices": choices})
 
 
 @xframe_options_exempt
