@@ -10,12 +10,13 @@ import pytest
 import requests
 from django.test import Client, TestCase
 from django.urls import reverse
-from lti_tool.models import Key, LtiContext, LtiDeployment, LtiRegistration, LtiUser
+from lti_tool.models import LtiContext, LtiUser
 
 from cases.models import AuditEntry, Course, LtiCourse, LtiGrade, Membership, User
 from cases.services.lti import course_link
 from cases.services.workspace.grading import work_grade
 from tests.lti.platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, member
+from tests.lti.tool import register
 
 pytestmark = pytest.mark.django_db
 
@@ -27,23 +28,9 @@ LAUNCH = "http://testserver/lti/launch/"
 
 
 @pytest.fixture
-def lms(lti_platform, settings):
+def lms(lti_platform):
     """The test platform registered with Red Queen, and Red Queen's key known to it."""
-    Key.objects.generate()
-    registration = LtiRegistration.objects.create(
-        name="Test LMS",
-        issuer=lti_platform.issuer,
-        client_id=lti_platform.client_id,
-        auth_url=lti_platform.auth_url,
-        token_url=lti_platform.token_url,
-        keyset_url=lti_platform.jwks_url,
-    )
-    LtiDeployment.objects.create(
-        registration=registration, deployment_id=lti_platform.deployment_id, is_active=True
-    )
-    lti_platform.redirect_uris = [LAUNCH]
-    lti_platform.tool_jwks = Key.objects.as_jwks()
-    lti_platform.registration = registration
+    register(lti_platform, LAUNCH)
     return lti_platform
 
 
