@@ -64,14 +64,23 @@ class DatabaseLaunchStorage(LaunchDataStorage):
         return None if row is None else row.value
 
     def set_value(self, key: str, value, exp=None) -> None:
-        lifetime = timedelta(seconds=exp) if exp else LOGIN_LIFETIME
+        # Our lifetimes, not PyLTI1p3's day for everything: a login's state and nonce
+        # live minutes, a validated launch (deep linking's second step) a working day.
+        key = self._prepare_key(key)
+        lifetime = LAUNCH_LIFETIME if key.startswith("lti1p3-launch-") else LOGIN_LIFETIME
         LtiValue.objects.update_or_create(
-            key=self._prepare_key(key),
+            key=key,
             defaults={"value": value, "expires_at": timezone.now() + lifetime},
         )
 
     def check_value(self, key: str) -> bool:
         return take(self._prepare_key(key))
+
+
+def values_purge() -> int:
+    """Forget expired launch values (the scheduled `lti_sync` calls this)."""
+    deleted, _ = LtiValue.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
 
 
 def take(key: str) -> bool:

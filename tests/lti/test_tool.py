@@ -2,17 +2,21 @@
 JWTs: launches as each role, every attack refused with nothing created, deep linking,
 roster sync and grades back to the LMS."""
 
+import io
+from datetime import timedelta
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 import requests
+from django.core.management import call_command
 from django.test import Client, TestCase
 from django.urls import reverse
+from django.utils import timezone
 from lti_tool.models import LtiContext, LtiUser
 
-from cases.models import AuditEntry, Course, LtiCourse, LtiGrade, Membership, User
+from cases.models import AuditEntry, Course, LtiCourse, LtiGrade, LtiValue, Membership, User
 from cases.services.lti import course_link
 from cases.services.workspace.grading import work_grade
 from tests.lti.platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, member
@@ -256,3 +260,19 @@ def test_a_graded_item_goes_to_the_lms_gradebook_and_again_when_the_grade_change
     client.force_login(world.users["instructor"])
     page = client.get(reverse("cases:lti_course", args=[world.course.pk])).content.decode()
     assert "1 sent · 0 waiting · 0 failed" in page
+
+
+def test_the_scheduled_sync_brings_rosters_in_and_forgets_old_login_values(client, world, lms):
+    link = _linked(world, lms)
+    lms.members[CONTEXT["id"]] = [member(PROF, [INSTRUCTOR]), member(BOB, [LEARNER])]
+    _url, state, _nonce = _login(
+        client, lms, lms.resource_launch(ALICE, CONTEXT, [LEARNER], "l", LAUNCH)
+    )
+    login_row = LtiValue.objects.get(key=f"lti1p3-{state}")
+    assert login_row.expires_at <= timezone.now() + timedelta(minutes=10)  # minutes, not a day
+    LtiValue.objects.filter(pk=login_row.pk).update(expires_at=timezone.now())
+    out = io.StringIO()
+    call_command("lti_sync", stdout=out)
+    assert "MGT 6001: From the LMS: 1 added." in out.getvalue()
+    assert Membership.objects.filter(cohort=link.cohort, user__last_name="Ode").exists()
+    assert not LtiValue.objects.filter(pk=login_row.pk).exists()

@@ -22,6 +22,8 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(f"{link.course.code}: {change.summary}")
         sent = lti.grades_retry()
-        self.stdout.write(f"Grades sent: {sent}.")
+        self.stdout.write(
+            f"Grades sent: {sent}. Expired launch values forgotten: {lti.values_purge()}."
+        )
         if failed:
             raise SystemExit(1)
