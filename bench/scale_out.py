@@ -112,7 +112,6 @@ from harness import (  # noqa: E402
 )
 from lti_tool.models import (  # noqa: E402
     Key,
-    LtiDeployment,
     LtiPlatformInstance,
     LtiRegistration,
     LtiUser,
@@ -135,6 +134,7 @@ from cases.models import (  # noqa: E402
     User,
 )
 from tests.lti.platform import INSTRUCTOR, LEARNER, Platform  # noqa: E402
+from tests.lti.tool import register  # noqa: E402
 
 WORKERS = int(os.environ.get("SCALE_WORKERS", "2"))
 THREADS = int(os.environ.get("SCALE_THREADS", "4"))
@@ -893,22 +893,7 @@ def lms_register(platform: Platform, a: Instance) -> LtiRegistration:
     User.objects.filter(pk__in=made).delete()
     LtiPlatformInstance.objects.filter(issuer__in=earlier.values("issuer")).delete()
     earlier.delete()
-    if not Key.objects.active().exists():
-        Key.objects.generate()
-    registration = LtiRegistration.objects.create(
-        name=LMS_NAME,
-        issuer=platform.issuer,
-        client_id=platform.client_id,
-        auth_url=platform.auth_url,
-        token_url=platform.token_url,
-        keyset_url=platform.jwks_url,
-    )
-    LtiDeployment.objects.create(
-        registration=registration, deployment_id=platform.deployment_id, is_active=True
-    )
-    platform.redirect_uris = [LAUNCH_URL]
-    platform.tool_jwks_url = f"http://127.0.0.1:{a.port}/lti/jwks/"
-    return registration
+    return register(platform, LAUNCH_URL, f"http://127.0.0.1:{a.port}/lti/jwks/", name=LMS_NAME)
 
 
 def kept(state: str, nonce: str) -> int:

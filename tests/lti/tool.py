@@ -4,10 +4,13 @@ the platform's registration and its deployment; and the platform told the tool's
 from lti_tool.models import Key, LtiDeployment, LtiRegistration
 
 
-def register(platform, launch_url: str, jwks_url: str | None = None) -> LtiRegistration:
-    Key.objects.generate()
+def register(
+    platform, launch_url: str, jwks_url: str | None = None, *, name: str = "Test LMS"
+) -> LtiRegistration:
+    if not Key.objects.active().exists():
+        Key.objects.generate()
     registration = LtiRegistration.objects.create(
-        name="Test LMS",
+        name=name,
         issuer=platform.issuer,
         client_id=platform.client_id,
         auth_url=platform.auth_url,
