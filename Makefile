@@ -89,8 +89,9 @@ backup-drill: $(VENV)/.run-installed
 		$(PY) bench/backup_drill.py $(if $(KEEP),--keep)
 
 # Two gunicorn instances share PostgreSQL and Redis; users alternate between them (sign-in,
-# quiz autosave, a live poll), then a short load on one and on both; prints a table and
-# fails if any state stayed in one process. See bench/scale_out.py and docs/scaling.md.
+# quiz autosave, a live poll, LTI launches from a test LMS), then a short load on one and
+# on both; prints a table and fails if any state stayed in one process. See
+# bench/scale_out.py and docs/scaling.md.
 SCALE_DB ?= postgres://postgres@127.0.0.1:5432/redqueen_scale
 SCALE_REDIS ?= redis://127.0.0.1:6379/10
 scale-out: $(VENV)/.run-installed

@@ -23,6 +23,16 @@ as real browsers over HTTP, every request naming which instance it goes to:
   launches a poll on A; students join and answer on A and B; the phones, the
   console and the projector see each change on the other instance at once, and an
   unchanged session is a 204 (phones) or 304 (projector, console) on both.
+- LTI 1.3 launches from the test LMS of tests/lti/platform.py, run on a local port and
+  registered in this database: both instances publish the one tool key; each launch
+  starts on one instance (OIDC login initiation, which keeps a state and a nonce in
+  the table cases_ltivalue), goes through the LMS's authorisation page, and posts its
+  signed id_token to the other, which must find and take them; /lti/enter/ follows on
+  that one and the page it leads to is opened on the first. The instances swap roles
+  each launch. An LMS instructor links the LMS course to the demo course (link page
+  on one instance, the choice posted on the other); learners land on one of its
+  items, framed by the LMS alone, one of them twice (the same account); and each
+  launch replayed to the instance that did not take it is refused (403).
 
 Every check looks at the page's content, not only its status, and the answers are
 also read back from the database.
@@ -56,6 +66,7 @@ import contextlib
 import html
 import http.client
 import io
+import json
 import os
 import re
 import resource
@@ -69,7 +80,7 @@ from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from importlib import import_module
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import production
 
@@ -82,6 +93,8 @@ from django.conf import settings  # noqa: E402
 from django.core.cache import caches  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.db.models import Q  # noqa: E402
+from django.utils import timezone  # noqa: E402
 from harness import (  # noqa: E402
     TIMEOUT,
     CpuSnapshot,
@@ -97,18 +110,31 @@ from harness import (  # noqa: E402
     stop_gunicorn,
     wait_ready,
 )
+from lti_tool.models import (  # noqa: E402
+    Key,
+    LtiPlatformInstance,
+    LtiRegistration,
+    LtiUser,
+)
 
-from cases.demo.seed import COURSE_CODE, DEMO_PASSWORD  # noqa: E402
+from cases.demo.seed import COHORT_NAMES, COURSE_CODE, DEMO_PASSWORD  # noqa: E402
 from cases.models import (  # noqa: E402
     Answer,
     Assignment,
     Attempt,
+    Cohort,
     Course,
     ItemKind,
     LiveAnswer,
     LiveSession,
+    LtiCourse,
+    LtiValue,
+    Membership,
+    ModuleItem,
     User,
 )
+from tests.lti.platform import INSTRUCTOR, LEARNER, Platform  # noqa: E402
+from tests.lti.tool import register  # noqa: E402
 
 WORKERS = int(os.environ.get("SCALE_WORKERS", "2"))
 THREADS = int(os.environ.get("SCALE_THREADS", "4"))
@@ -177,7 +203,7 @@ class Browser:
         if form is not None:
             body = urlencode(form, doseq=True)
             sent["Content-Type"] = "application/x-www-form-urlencoded"
-            sent["Origin"] = ORIGIN
+            sent.setdefault("Origin", ORIGIN)  # The LMS's own, for its form_post.
         conn = http.client.HTTPConnection("127.0.0.1", instance.port, timeout=TIMEOUT)
         try:
             conn.request(method, path, body=body, headers=sent)
@@ -239,14 +265,15 @@ class Report:
     def print(self, title: str, *, expect_failure: bool = False) -> None:
         print(f"\n{title}")
         width = max(len(row.step) for row in self.rows)
-        print(f"  {'#':>2}  {'step':<{width}}  {'inst':<5}  {'status':>6}  result  checked")
+        digits = len(str(len(self.rows)))
+        print(f"  {'#':>{digits}}  {'step':<{width}}  {'inst':<5}  {'status':>6}  result  checked")
         for number, row in enumerate(self.rows, 1):
             if expect_failure:
                 result = "caught" if not row.ok else "pass"
             else:
                 result = "pass" if row.ok else "FAIL"
             print(
-                f"  {number:>2}  {row.step:<{width}}  {row.instance:<5}  {row.status!s:>6}  "
+                f"  {number:>{digits}}  {row.step:<{width}}  {row.instance:<5}  {row.status!s:>6}  "
                 f"{result:<6}  {row.checked}"
             )
 
@@ -840,6 +867,275 @@ def check_live(report: Report, a: Instance, b: Instance, teacher: User, students
     )
 
 
+# LTI 1.3 launches ------------------------------------------------------------------------
+
+LMS_NAME = "Scale-out test LMS"
+LMS_COURSE = {"id": "scale-out-101", "label": "SCALE 101", "title": "Scale-out in the LMS"}
+LMS_INSTRUCTOR = {"sub": "scale-out-prof", "given_name": "Pat", "family_name": "Prof"}
+LMS_LEARNERS = [
+    {"sub": f"scale-out-learner-{n}", "given_name": name, "family_name": "Lms"}
+    for n, name in enumerate(["Ada", "Ben", "Cai"], 1)
+]
+# Both instances serve the one site name, so the launch URL either gives the LMS (built
+# from the Host header) is the same: the LMS's form posts there, and the load balancer,
+# here this script, picks the instance.
+LAUNCH_URL = f"{ORIGIN}/lti/launch/"
+ENTER = re.compile(r"/lti/enter/[\w-]+/")
+
+
+def lms_register(platform: Platform, a: Instance) -> LtiRegistration:
+    """The test platform registered as an admin registers an LMS, in the shared
+    database (the tool's key made first if there is none), and the tool's URLs given
+    to the platform. The registration of an earlier run goes first, with the accounts
+    its launches made, so runs do not pile up LMS learners in the demo cohort."""
+    earlier = LtiRegistration.objects.filter(name=LMS_NAME)
+    made = LtiUser.objects.filter(registration__in=earlier).values("auth_user")
+    User.objects.filter(pk__in=made).delete()
+    LtiPlatformInstance.objects.filter(issuer__in=earlier.values("issuer")).delete()
+    earlier.delete()
+    return register(platform, LAUNCH_URL, f"http://127.0.0.1:{a.port}/lti/jwks/", name=LMS_NAME)
+
+
+def kept(state: str, nonce: str) -> int:
+    """How many of a login's state and nonce the shared table still holds, live."""
+    if not (state and nonce):
+        return -1
+    return (
+        LtiValue.objects.filter(expires_at__gt=timezone.now())
+        .filter(Q(key__endswith=state) | Q(key__endswith=f"nonce-{nonce}"))
+        .count()
+    )
+
+
+@dataclass
+class Launch:
+    browser: Browser
+    fields: dict  # What the LMS's page posted: the id_token and the state.
+    landing: str  # Where /lti/enter/ sent the browser.
+
+
+def lti_launch(
+    report: Report,
+    platform: Platform,
+    registration: LtiRegistration,
+    who: str,
+    hint: str,
+    target: str,
+    first: Instance,
+    second: Instance,
+) -> Launch | None:
+    """One launch as an LMS and a browser in its frame make it: the login initiation on
+    `first`, which keeps a state and a nonce in the database; the LMS's authorisation
+    page, whose form posts the signed id_token back; that post sent to `second`, which
+    must find and take the state and nonce `first` wrote; /lti/enter/ on `second`."""
+    step = "lti"
+    browser = Browser(who)
+    query = urlencode(platform.login_initiation_params(hint, target))
+    page = browser.get(first, f"/lti/login/{registration.uuid}/?{query}")
+    sent = parse_qs(urlsplit(page.location).query)
+    state, nonce = (sent.get(name, [""])[0] for name in ("state", "nonce"))
+    if not report.check(
+        step,
+        first.name,
+        page,
+        f"{who}: login initiation: 302 to the LMS's auth; state and nonce in cases_ltivalue",
+        page.status == 302
+        and page.location.startswith(platform.auth_url + "?")
+        and sent.get("redirect_uri") == [LAUNCH_URL]
+        and kept(state, nonce) == 2,
+    ):
+        return None
+    try:
+        action, fields = platform.follow_auth(page.location)
+    except Exception as error:  # The LMS refused the tool's request: a failed check.
+        action, fields = f"refused ({error})", {}
+    if not report.check(
+        step,
+        "lms",
+        None,
+        f"{who}: the LMS's auth page: a form posting id_token and state to {LAUNCH_URL}",
+        action == LAUNCH_URL and set(fields) == {"id_token", "state"},
+    ):
+        return None
+    page = browser.post(second, urlsplit(action).path, fields, Origin=platform.url)
+    entry = page.location
+    if not report.check(
+        step,
+        second.name,
+        page,
+        f"{who}: the signed launch, with {first.name}'s state: 302 to /lti/enter/",
+        page.status == 302 and ENTER.fullmatch(entry),
+    ):
+        return None
+    report.check(
+        step,
+        "db",
+        None,
+        f"{who}: the state and nonce {first.name} stored are taken, so usable no more",
+        kept(state, nonce) == 0,
+    )
+    page = browser.get(second, entry)
+    report.check(
+        step,
+        second.name,
+        page,
+        f"{who}: /lti/enter/: 302 on, signed in",
+        page.status == 302 and page.location and "sessionid" in browser.jar,
+    )
+    return Launch(browser, fields, page.location)
+
+
+def check_lti(report: Report, a: Instance, b: Instance) -> None:
+    """LTI 1.3 launches from a real test platform, each split across the instances: the
+    login initiation on one, the signed launch on the other, then alternated. First an
+    instructor launches and links the LMS course to the demo course; then learners
+    launch to one of its items (one twice: the same account again). Each launch,
+    replayed to the instance that did not take it, is refused: its state and nonce
+    were taken from the shared table, once for both instances."""
+    step = "lti"
+    course = Course.objects.get(code=COURSE_CODE)
+    cohort = Cohort.objects.get(name=COHORT_NAMES[0])
+    item = (
+        ModuleItem.objects.filter(
+            module__course=course, kind=ItemKind.CASE_READING, assignments__cohort=cohort
+        )
+        .order_by("module__position", "position")
+        .first()
+    )
+    platform = Platform()
+    try:
+        registration = lms_register(platform, a)
+        keys = Key.objects.as_jwks()
+        for instance in (a, b):
+            page = Browser("lms").get(instance, "/lti/jwks/")
+            report.check(
+                step,
+                instance.name,
+                page,
+                f"the tool's JWKS: 200, the {len(keys['keys'])} active key(s) the database holds",
+                page.status == 200 and json_or_none(page.text) == keys,
+            )
+        check_lti_link(report, a, b, platform, registration, course, cohort)
+        check_lti_learners(report, a, b, platform, registration, item, cohort)
+    finally:
+        platform.stop()
+
+
+def json_or_none(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def check_lti_link(
+    report: Report,
+    a: Instance,
+    b: Instance,
+    platform: Platform,
+    registration: LtiRegistration,
+    course: Course,
+    cohort: Cohort,
+) -> None:
+    """The instructor's first launch (login on A, launch on B) leads to the link page;
+    they teach the demo course, so they link the LMS course to it and its first cohort
+    (page on A, choice posted on B)."""
+    step = "lti"
+    who = "Pat Prof (instructor)"
+    hint = platform.resource_launch(
+        LMS_INSTRUCTOR, LMS_COURSE, [INSTRUCTOR], "scale-out-link-0", LAUNCH_URL
+    )
+    launch = lti_launch(report, platform, registration, who, hint, LAUNCH_URL, a, b)
+    if launch is None or not report.check(
+        step, b.name, None, f"{who}: landed on /lti/link/", launch.landing == "/lti/link/"
+    ):
+        return
+    # As an admin makes the LMS instructor an instructor of an existing course (the
+    # tests do the same): then the link page offers that course's cohorts.
+    prof = LtiUser.objects.get(registration=registration, sub=LMS_INSTRUCTOR["sub"]).auth_user
+    course.instructors.add(prof)
+    choice = f"{course.pk}:{cohort.pk}"
+    page = launch.browser.get(a, "/lti/link/")
+    token = page.csrf()
+    if not report.check(
+        step,
+        a.name,
+        page,
+        f"{who}: link page (the launch B validated): 200, {course.code} offered",
+        page.status == 200 and f'value="{choice}"' in page.text and token,
+    ):
+        return
+    page = launch.browser.post(b, "/lti/link/", {"csrfmiddlewaretoken": token, "course": choice})
+    link = LtiCourse.objects.filter(context__id_on_platform=LMS_COURSE["id"]).first()
+    report.check(
+        step,
+        b.name,
+        page,
+        f"{who}: link to {course.code}, first cohort: 302 to the course; the link stored",
+        page.status == 302
+        and page.location == course.get_absolute_url()
+        and link is not None
+        and (link.course_id, link.cohort_id) == (course.pk, cohort.pk),
+    )
+
+
+def check_lti_learners(
+    report: Report,
+    a: Instance,
+    b: Instance,
+    platform: Platform,
+    registration: LtiRegistration,
+    item: ModuleItem,
+    cohort: Cohort,
+) -> None:
+    """Learners launch to the item, the instances swapping roles each time; each lands
+    on it, framed by the LMS alone, and each launch replayed to the other instance is
+    refused. The first learner launches twice: the same account, found by the LMS's
+    `sub`, whichever instance made it."""
+    step = "lti"
+    target = f"{ORIGIN}{item.get_absolute_url()}"
+    learners = [*LMS_LEARNERS, LMS_LEARNERS[0]]
+    for n, person in enumerate(learners):
+        first, second = (a, b) if n % 2 else (b, a)
+        who = f"{person['given_name']} (learner)"
+        hint = platform.resource_launch(
+            person, LMS_COURSE, [LEARNER], "scale-out-link-1", target, title=item.title
+        )
+        launch = lti_launch(report, platform, registration, who, hint, target, first, second)
+        if launch is None:
+            continue
+        page = launch.browser.get(first, launch.landing)
+        report.check(
+            step,
+            first.name,
+            page,
+            f"{who}: lands on '{item.title}': 200, framed by the LMS alone",
+            launch.landing == item.get_absolute_url()
+            and page.status == 200
+            and html.escape(item.title) in page.text
+            and f"frame-ancestors {platform.url};" in page.header("Content-Security-Policy") + ";",
+        )
+        page = Browser("replay").post(first, "/lti/launch/", launch.fields, Origin=platform.url)
+        report.check(
+            step,
+            first.name,
+            page,
+            f"{who}: the same launch replayed to {first.name}: 403, 'already been used'",
+            page.status == 403 and "already been used" in page.text,
+        )
+    subs = [person["sub"] for person in LMS_LEARNERS]
+    accounts = LtiUser.objects.filter(registration=registration, sub__in=subs)
+    members = Membership.objects.filter(cohort=cohort, user__in=accounts.values("auth_user"))
+    report.check(
+        step,
+        "db",
+        None,
+        f"{len(subs)} LMS learners, {len(learners)} launches: one account each, in the cohort",
+        accounts.filter(auth_user__isnull=False).count() == len(subs)
+        and members.count() == len(subs),
+    )
+
+
 # Instances -------------------------------------------------------------------------------
 
 
@@ -1140,6 +1436,7 @@ def main() -> int:
         check_sessions(report, a, b, users["student1"])
         check_quiz(report, a, b, users["student2"])
         check_live(report, a, b, users["instructor"], [users[name] for name in LIVE_STUDENTS])
+        check_lti(report, a, b)
         report.print("Checks: every request names the instance that answered it")
         if LOAD_SECONDS:
             load_failed = measure_load(a, b, users["student5"], workdir)

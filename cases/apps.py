@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class CasesConfig(AppConfig):
     name = "cases"
     verbose_name = "Red Queen"
+
+    def ready(self):
+        # The LTI link listens for changed grades (it sends them to an LMS gradebook).
+        from cases.services import lti  # noqa: F401

@@ -1,5 +1,6 @@
 import contextlib
 
+from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import QueryDict, UnreadablePostError
@@ -105,4 +106,23 @@ class PrivateByDefaultMiddleware:
             and (signed_in or request.user.is_authenticated)
         ):
             response["Cache-Control"] = "private, no-store"
+        return response
+
+
+class LtiFrameMiddleware:
+    """A session that came in through an LTI launch may be shown inside the launching
+    LMS's frame: that origin, and only it, is the page's frame-ancestor. Every other
+    page keeps `frame-ancestors 'none'` and X-Frame-Options DENY."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        origin = session.get("lti_frame_origin") if session is not None else None
+        if origin:
+            policy = getattr(response, "_csp_config", None) or settings.SECURE_CSP
+            response._csp_config = {**policy, "frame-ancestors": [origin]}
+            response.xframe_options_exempt = True
         return response

@@ -91,6 +91,9 @@ INSTALLED_APPS = [
     # Always installed, whichever task backend runs, so its table exists everywhere and
     # `makemigrations --check` sees the same apps in development and production.
     "django_tasks_db",
+    # LTI 1.3 (django-lti on PyLTI1p3): platform registrations, deployments, keys and
+    # the LMS's users, courses and memberships. Red Queen's side is cases/services/lti.py.
+    "lti_tool",
     "cases",
 ]
 
@@ -109,6 +112,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "cases.middleware.CourseTimeZoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so its response pass runs first: an LTI session's pages may be framed by
+    # the one LMS that launched it (CSP frame-ancestors), and by nothing else.
+    "cases.middleware.LtiFrameMiddleware",
 ]
 
 ROOT_URLCONF = "redqueen.urls"
@@ -285,6 +291,11 @@ if not DEBUG:
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Inside an LMS (LTI), Red Queen's pages sit in the LMS's frame, another site: the
+    # cookies must then be sent cross-site (CSRF tokens still guard every form). Set
+    # REDQUEEN_LTI_FRAMES=0 where Red Queen is never framed by an LMS.
+    if env_bool("REDQUEEN_LTI_FRAMES", True):
+        SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "None"
     SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", str(60 * 60 * 24 * 365)))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
     # Off unless asked for: preloading commits the whole domain to HTTPS in browsers'

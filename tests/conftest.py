@@ -151,3 +151,20 @@ def database_down():
     finally:
         down.close()
         connections[DEFAULT_DB_ALIAS] = real
+
+
+@pytest.fixture(scope="session")
+def lti_platform():
+    """A real LTI 1.3 platform (tests/lti/platform.py) on a local port, for the session."""
+    from tests.lti.platform import Platform
+
+    platform = Platform()
+    yield platform
+    platform.stop()
+
+
+@pytest.fixture(autouse=True)
+def _forget_lti_platform(request):
+    """Each test starts from an empty platform, without starting it for tests that don't ask."""
+    if "lti_platform" in request.fixturenames:
+        request.getfixturevalue("lti_platform").reset()

@@ -738,6 +738,24 @@ MATRIX |= {
 }
 
 
+# LTI 1.3: the LMS's entry points answer anyone, and refuse what no LMS launched (a
+# clear page, nothing recorded: tests/lti covers real launches); the pages after a
+# launch need one, so nobody reaches them without (404).
+LTI_UUID = "00000000-0000-4000-8000-000000000000"
+MATRIX |= {
+    "cases:lti_login": Route(lambda w: reverse("cases:lti_login", args=[LTI_UUID]), everyone(400)),
+    "cases:lti_launch": Route(lambda w: reverse("cases:lti_launch"), everyone(403), method="post"),
+    "cases:lti_enter": Route(lambda w: reverse("cases:lti_enter", args=["x"]), everyone(403)),
+    "cases:lti_link": Route(lambda w: reverse("cases:lti_link"), signed_in(404)),
+    "cases:lti_deep_link": Route(lambda w: reverse("cases:lti_deep_link"), signed_in(404)),
+    "cases:lti_jwks": Route(lambda w: reverse("cases:lti_jwks"), everyone(200)),
+    "cases:lti_config": Route(lambda w: reverse("cases:lti_config"), STAFF_ONLY),
+    "cases:lti_course": Route(
+        lambda w: reverse("cases:lti_course", args=[w.course.pk]), COURSE_TEACHERS
+    ),
+}
+
+
 def _submitted_answer(world: World):
     attempt_submit(attempt_id=world.attempt.pk)
     return world.attempt.slots.last().answer

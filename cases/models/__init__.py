@@ -27,6 +27,7 @@ from cases.models.live import (
     PollKind,
     PollState,
 )
+from cases.models.lti import LtiCourse, LtiGrade, LtiGradeStatus, LtiValue
 from cases.models.notifications import (
     EmailSettings,
     Notification,
@@ -142,6 +143,10 @@ __all__ = [
     "LivePoll",
     "LiveSession",
     "LoginThrottle",
+    "LtiCourse",
+    "LtiGrade",
+    "LtiGradeStatus",
+    "LtiValue",
     "Membership",
     "Module",
     "ModuleItem",

@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.dispatch import Signal
 
 from cases.models.courses import Course, ItemKind, ModuleItem
 from cases.models.schedule import Assignment
@@ -200,3 +201,9 @@ class Rubric(models.Model):
             (max(Decimal(str(level["points"])) for level in c["levels"]) for c in self.criteria),
             Decimal(0),
         )
+
+
+# Sent after the grades of some students for an item may have changed (work synced from
+# the kind's own tables, or a person's grade saved): item=, user_ids=. The LTI link
+# listens, to send the grades to an LMS gradebook (cases/services/lti.py).
+work_changed = Signal()

@@ -23,7 +23,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.gradebook import GradeCategoryFormSet, GradeEditForm, ItemCategoriesForm
 from cases.http import CsvEcho, HtmxHttpRequest, csv_cell, parse_int
-from cases.models import Assignment, GradeCategory, ModuleItem, WorkStatus
+from cases.models import Assignment, GradeCategory, LtiGrade, ModuleItem, WorkStatus
 from cases.permissions import access_course, access_student, course_to_grade, course_to_teach
 from cases.services import gradebook as services
 from cases.services.gradebook import gradebook_groups, row_grades
@@ -237,6 +237,7 @@ def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int)
         "item": item,
         "cell": cell,
         "status_label": WorkStatus(cell.status).label if cell.status else "",
+        "lms_grade": LtiGrade.objects.filter(item=cell.item, user=row.student).first(),
         "form": form,
         "saved": saved,
         "cohort": cohort or "",

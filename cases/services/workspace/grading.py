@@ -13,6 +13,7 @@ from cases.models import (
     Rubric,
     Work,
 )
+from cases.models.workspace import work_changed
 from cases.services.people import audit
 
 # A person's part of a Work row; work_sync's fields (state, dates, scores of the kind,
@@ -51,6 +52,7 @@ def work_grade(*, item: ModuleItem, student, grader, **changes) -> Work:
     work.save(update_fields=[*changes, "graded_by", "graded_at", "updated_at"])
     if "override_score" in changes and (work.override_score, work.override_reason) != before:
         _audit_override(work, item, student, grader, before)
+    work_changed.send(ModuleItem, item=item, user_ids=[student.pk])
     return work
 
 

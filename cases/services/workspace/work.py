@@ -43,6 +43,7 @@ from cases.models import (
     status_label,
     work_status,
 )
+from cases.models.workspace import work_changed
 
 CENT = Decimal("0.01")
 
@@ -318,6 +319,7 @@ def work_sync(item: ModuleItem, user_ids) -> int:
             unique_fields=["item", "user"],
             update_fields=[*SYNCED_FIELDS, "updated_at"],
         )
+        work_changed.send(ModuleItem, item=item, user_ids=[work.user_id for work in changed])
     return len(changed)
 
 

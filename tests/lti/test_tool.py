@@ -1,0 +1,278 @@
+"""Red Queen as an LTI 1.3 tool, driven by the test platform over real HTTP and real
+JWTs: launches as each role, every attack refused with nothing created, deep linking,
+roster sync and grades back to the LMS."""
+
+import io
+from datetime import timedelta
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+import requests
+from django.core.management import call_command
+from django.test import Client, TestCase
+from django.urls import reverse
+from django.utils import timezone
+from lti_tool.models import LtiContext, LtiUser
+
+from cases.models import AuditEntry, Course, LtiCourse, LtiGrade, LtiValue, Membership, User
+from cases.services.lti import course_link
+from cases.services.workspace.grading import work_grade
+from tests.lti.platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, member
+from tests.lti.tool import register
+
+pytestmark = pytest.mark.django_db
+
+CONTEXT = {"id": "ctx-101", "label": "MGT 101", "title": "Managing innovation"}
+ALICE = {"sub": "lms-user-alice", "given_name": "Alice", "family_name": "Ng", "name": "Alice Ng"}
+BOB = {"sub": "lms-user-bob", "given_name": "Bob", "family_name": "Ode", "name": "Bob Ode"}
+PROF = {"sub": "lms-user-prof", "given_name": "Pat", "family_name": "Prof", "name": "Pat Prof"}
+LAUNCH = "http://testserver/lti/launch/"
+
+
+@pytest.fixture
+def lms(lti_platform):
+    """The test platform registered with Red Queen, and Red Queen's key known to it."""
+    register(lti_platform, LAUNCH)
+    return lti_platform
+
+
+def _login(client, lms, hint, target=LAUNCH):
+    """Login initiation as the LMS sends it; the state and nonce the tool chose."""
+    response = client.get(
+        reverse("cases:lti_login", args=[lms.registration.uuid]),
+        lms.login_initiation_params(hint, target),
+    )
+    assert response.status_code == 302, response.content[:300]
+    query = parse_qs(urlsplit(response["Location"]).query)
+    return response["Location"], query["state"][0], query["nonce"][0]
+
+
+def _launch(client, lms, hint, target=LAUNCH):
+    """A whole launch: initiation → the LMS's auth page → the signed POST → the page."""
+    auth_url, _state, _nonce = _login(client, lms, hint, target)
+    action, fields = lms.follow_auth(auth_url)
+    response = client.post(urlsplit(action).path, fields)
+    return response, fields
+
+
+def _land(client, response):
+    assert response.status_code == 302, response.content[:300]
+    entered = client.get(response["Location"])  # /lti/enter/<token>/
+    assert entered.status_code == 302
+    return entered["Location"]
+
+
+def _linked(world, lms) -> LtiCourse:
+    """The LMS course linked to the world's course (as its first instructor launch does)."""
+    hint = lms.resource_launch(PROF, CONTEXT, [INSTRUCTOR], "link-0", LAUNCH)
+    browser = Client()  # the instructor's own browser
+    response, _ = _launch(browser, lms, hint)
+    _land(browser, response)
+    context = LtiContext.objects.get(id_on_platform=CONTEXT["id"])
+    prof = LtiUser.objects.get(sub=PROF["sub"]).auth_user
+    world.course.instructors.add(prof)
+    cohort = world.course.cohorts.get()  # its learners join the class's cohort
+    return course_link(context=context, course=world.course, user=prof, cohort=cohort)
+
+
+def test_a_learner_lands_on_the_item_with_no_sign_in_and_is_the_same_person_next_time(
+    client, world, lms
+):
+    link = _linked(world, lms)
+    target = f"http://testserver{world.item.get_absolute_url()}"
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", target)
+    response, _ = _launch(client, lms, hint)
+    assert _land(client, response) == world.item.get_absolute_url()
+    page = client.get(world.item.get_absolute_url())
+    assert page.status_code == 200 and world.item.title in page.content.decode()
+    # The framing LMS, and only it, may show the page.
+    assert f"frame-ancestors {lms.url}" in page["Content-Security-Policy"]
+    assert "X-Frame-Options" not in page
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    assert (alice.first_name, alice.last_name) == (
+        "Alice",
+        "Ng",
+    ) and not alice.has_usable_password()
+    assert Membership.objects.filter(cohort=link.cohort, user=alice).exists()
+    assert not world.course.instructors.filter(pk=alice.pk).exists()
+
+    client.logout()  # A second launch, another day: the same account, by the LMS's sub.
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", target)
+    response, _ = _launch(client, lms, hint)
+    _land(client, response)
+    assert User.objects.filter(username__startswith="lti-").count() == 2  # Alice and Pat
+
+
+def test_an_instructor_first_launch_makes_a_course_for_the_lms_course(client, lms):
+    hint = lms.resource_launch(PROF, CONTEXT, [INSTRUCTOR], "link-1", LAUNCH)
+    response, _ = _launch(client, lms, hint)
+    assert _land(client, response) == reverse("cases:lti_link")
+    page = client.get(reverse("cases:lti_link")).content.decode()
+    assert "A new course: Managing innovation" in page
+    response = client.post(reverse("cases:lti_link"), {"course": "new"})
+    course = Course.objects.get(code="MGT 101")
+    assert response["Location"] == course.get_absolute_url()
+    prof = LtiUser.objects.get(sub=PROF["sub"]).auth_user
+    assert course.instructors.filter(pk=prof.pk).exists()
+    assert LtiCourse.objects.get(course=course).cohort.name == "Managing innovation (LMS)"
+
+
+def test_a_learner_of_an_unlinked_course_waits_and_is_never_made_staff(client, lms):
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    response, _ = _launch(client, lms, hint)
+    assert _land(client, response) == reverse("cases:lti_link")
+    page = client.get(reverse("cases:lti_link")).content.decode()
+    assert "has not yet connected" in page
+    assert client.post(reverse("cases:lti_link"), {"course": "new"}).status_code == 200
+    assert not Course.objects.filter(code="MGT 101").exists()
+
+
+def _attack(client, lms, change):
+    """A login the tool really started, then a token changed by `change(hint, nonce)`."""
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    _url, state, nonce = _login(client, lms, hint)
+    return client.post(
+        reverse("cases:lti_launch"), {"id_token": change(hint, nonce), "state": state}
+    )
+
+
+ATTACKS = {
+    "wrong audience": lambda p: lambda h, n: p.id_token(h, n, aud="another-tool"),
+    "expired": lambda p: lambda h, n: p.id_token(h, n, exp=1_000_000_000, iat=999_999_000),
+    "unknown deployment": lambda p: lambda h, n: p.id_token(h, n, deployment_id="not-ours"),
+    "forged role": lambda p: lambda h, n: p.tamper(p.id_token(h, n), roles=[INSTRUCTOR]),
+    "another key": lambda p: lambda h, n: p.id_token(h, n, key=p.other_key()),
+    "alg none": lambda p: lambda h, n: p.id_token(h, n, alg="none"),
+    "wrong nonce": lambda p: lambda h, n: p.id_token(h, "a-nonce-never-issued"),
+}
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_every_attack_is_refused_with_a_clear_page_and_nothing_created(client, lms, attack):
+    response = _attack(client, lms, ATTACKS[attack](lms))
+    assert response.status_code == 403
+    assert "This launch was refused" in response.content.decode()
+    assert not LtiUser.objects.exists() and not LtiContext.objects.exists()
+    assert not User.objects.filter(username__startswith="lti-").exists()
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_replayed_launch_and_a_reused_nonce_are_refused(client, lms):
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    response, fields = _launch(client, lms, hint)
+    assert response.status_code == 302
+    client.logout()
+    again = client.post(reverse("cases:lti_launch"), fields)  # the same id_token and state
+    assert again.status_code == 403 and "already been used" in again.content.decode()
+    # A new login's state with the first launch's nonce, in a freshly signed token.
+    used_nonce = jwt.decode(fields["id_token"], options={"verify_signature": False})["nonce"]
+    _url, state, _nonce = _login(client, lms, hint)
+    token = lms.id_token(hint, used_nonce)
+    reused = client.post(reverse("cases:lti_launch"), {"id_token": token, "state": state})
+    assert reused.status_code == 403 and "already been used" in reused.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_deep_linking_places_an_item_that_then_launches_straight_to_it(client, world, lms):
+    _linked(world, lms)
+    client.logout()
+    hint = lms.deep_linking_launch(PROF, CONTEXT, [INSTRUCTOR])
+    response, _ = _launch(client, lms, hint)
+    assert _land(client, response) == reverse("cases:lti_deep_link")
+    picker = client.get(reverse("cases:lti_deep_link")).content.decode()
+    assert world.quiz.item.title in picker
+    back = client.post(reverse("cases:lti_deep_link"), {"items": [world.quiz.item.pk]})
+    html = back.content.decode()
+    assert f'action="{lms.deep_link_return_url}"' in html
+    assert f"form-action 'self' {lms.url};" in back["Content-Security-Policy"]
+    jwt_value = html.split('name="JWT" value="')[1].split('"')[0]
+    assert requests.post(lms.deep_link_return_url, data={"JWT": jwt_value}, timeout=10).ok
+    (placed,) = lms.deep_links[-1]["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert placed["custom"] == {"item": str(world.quiz.item.pk)} and placed["url"] == LAUNCH
+
+    client.logout()  # A student follows the placed link: straight to the quiz.
+    hint = lms.resource_launch(
+        ALICE, CONTEXT, [LEARNER], "placed-1", LAUNCH, custom=placed["custom"]
+    )
+    response, _ = _launch(client, lms, hint)
+    assert _land(client, response) == world.quiz.item.get_absolute_url()
+
+
+def test_the_roster_syncs_additions_drops_and_role_changes_and_is_audited(client, world, lms):
+    link = _linked(world, lms)
+    lms.members[CONTEXT["id"]] = [
+        member(PROF, [INSTRUCTOR]),
+        member(ALICE, [LEARNER]),
+        member(BOB, [LEARNER]),
+    ]
+    client.force_login(world.users["instructor"])
+    page = reverse("cases:lti_course", args=[world.course.pk])
+    client.post(page, {"link": link.pk})
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    bob = LtiUser.objects.get(sub=BOB["sub"]).auth_user
+    assert set(link.cohort.memberships.values_list("user", flat=True)) >= {alice.pk, bob.pk}
+    assert "From the LMS: 2 added." in client.get(page).content.decode()
+
+    # At the LMS, Bob drops the course and Alice becomes a teaching assistant.
+    lms.members[CONTEXT["id"]] = [member(PROF, [INSTRUCTOR]), member(ALICE, [TEACHING_ASSISTANT])]
+    client.post(page, {"link": link.pk})
+    assert not Membership.objects.filter(cohort=link.cohort, user__in=[alice, bob]).exists()
+    assert world.course.teaching_assistants.filter(pk=alice.pk).exists()
+    actions = list(AuditEntry.objects.filter(course=world.course).values_list("action", flat=True))
+    assert actions.count("enrol") == 2 and "unenrol" in actions and "role_add" in actions
+
+
+def test_a_graded_item_goes_to_the_lms_gradebook_and_again_when_the_grade_changes(
+    client, world, lms
+):
+    link = _linked(world, lms)
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    response, _ = _launch(client, lms, hint)
+    _land(client, response)
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    world.item.assignments.filter(cohort=link.cohort).update(points=10)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        work_grade(
+            item=world.item,
+            student=alice,
+            grader=world.users["instructor"],
+            override_score=Decimal("7"),
+            override_reason="Strong",
+        )
+    grade = LtiGrade.objects.get(user=alice, item=world.item)
+    assert grade.status == "sent", grade.error
+    ((lineitem_url, score),) = lms.scores
+    assert (score["scoreGiven"], score["scoreMaximum"], score["userId"]) == (7, 10, ALICE["sub"])
+    assert lms.lineitems[lineitem_url]["resourceId"] == f"red-queen-item-{world.item.pk}"
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        work_grade(
+            item=world.item,
+            student=alice,
+            grader=world.users["instructor"],
+            override_score=Decimal("9"),
+            override_reason="Regraded",
+        )
+    assert [s["scoreGiven"] for _, s in lms.scores] == [7, 9]  # the same line item, re-sent
+    assert len({url for url, _ in lms.scores}) == 1
+    client.force_login(world.users["instructor"])
+    page = client.get(reverse("cases:lti_course", args=[world.course.pk])).content.decode()
+    assert "1 sent · 0 waiting · 0 failed" in page
+
+
+def test_the_scheduled_sync_brings_rosters_in_and_forgets_old_login_values(client, world, lms):
+    link = _linked(world, lms)
+    lms.members[CONTEXT["id"]] = [member(PROF, [INSTRUCTOR]), member(BOB, [LEARNER])]
+    _url, state, _nonce = _login(
+        client, lms, lms.resource_launch(ALICE, CONTEXT, [LEARNER], "l", LAUNCH)
+    )
+    login_row = LtiValue.objects.get(key=f"lti1p3-{state}")
+    assert login_row.expires_at <= timezone.now() + timedelta(minutes=10)  # minutes, not a day
+    LtiValue.objects.filter(pk=login_row.pk).update(expires_at=timezone.now())
+    out = io.StringIO()
+    call_command("lti_sync", stdout=out)
+    assert "MGT 6001: From the LMS: 1 added." in out.getvalue()
+    assert Membership.objects.filter(cohort=link.cohort, user__last_name="Ode").exists()
+    assert not LtiValue.objects.filter(pk=login_row.pk).exists()
