@@ -276,3 +276,19 @@ def test_the_scheduled_sync_brings_rosters_in_and_forgets_old_login_values(clien
     assert "MGT 6001: From the LMS: 1 added." in out.getvalue()
     assert Membership.objects.filter(cohort=link.cohort, user__last_name="Ode").exists()
     assert not LtiValue.objects.filter(pk=login_row.pk).exists()
+
+
+def test_a_key_rotation_keeps_launches_and_grades_working(client, world, lms):
+    """rotate_keys adds a key and keeps the old one published: the platform, which
+    cached the old JWKS, still checks what the tool signs, and new launches go on."""
+    old = set(k["kid"] for k in lms.tool_jwks["keys"])
+    call_command("rotate_keys", stdout=io.StringIO())
+    published = client.get(reverse("cases:lti_jwks")).json()
+    kids = {k["kid"] for k in published["keys"]}
+    assert old < kids and len(kids) == 2  # the new key, and the old one still there
+    lms.tool_jwks = published
+    link = _linked(world, lms)
+    lms.members[CONTEXT["id"]] = [member(BOB, [LEARNER])]
+    out = io.StringIO()
+    call_command("lti_sync", stdout=out)  # signs a client assertion with the newest key
+    assert Membership.objects.filter(cohort=link.cohort, user__last_name="Ode").exists()
