@@ -577,3 +577,33 @@ class EmailSettingsAdmin(admin.ModelAdmin):
     list_filter = ["daily_digest"]
     search_fields = ["user__username"]
     list_select_related = ["user"]
+
+
+# LTI 1.3: platforms, deployments and keys are django-lti's own admin pages; these are
+# Red Queen's links and records of what the launches and grades did.
+
+from cases.models import LtiCourse, LtiGrade, LtiValue  # noqa: E402
+
+
+@admin.register(LtiCourse)
+class LtiCourseAdmin(admin.ModelAdmin):
+    list_display = ["context", "course", "cohort", "linked_at"]
+    list_select_related = ["context", "course", "cohort"]
+    search_fields = ["course__code", "context__title"]
+    raw_id_fields = ["context"]
+
+
+@admin.register(LtiGrade)
+class LtiGradeAdmin(admin.ModelAdmin):
+    list_display = ["item", "user", "status", "score_given", "score_maximum", "attempts", "sent_at"]
+    list_filter = ["status"]
+    list_select_related = ["item", "user"]
+    readonly_fields = [f.name for f in LtiGrade._meta.fields]
+
+
+@admin.register(LtiValue)
+class LtiValueAdmin(admin.ModelAdmin):
+    """One-time launch values: shown for diagnosis, never edited."""
+
+    list_display = ["key", "expires_at"]
+    readonly_fields = ["key", "value", "expires_at"]

@@ -5,6 +5,7 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
+from django.utils.text import capfirst
 
 from cases.models import AuditAction, AuditEntry
 from cases.services.people import audit
@@ -152,6 +153,9 @@ ADMIN_PLURALS = {
     "LivePoll": "Live polls",
     "LiveSession": "Live sessions",
     "LoginThrottle": "Login throttles",
+    "LtiCourse": "LMS course links",
+    "LtiGrade": "LMS grades",
+    "LtiValue": "LTI launch values",
     "Membership": "Memberships",
     "Module": "Modules",
     "ModuleItem": "Module items",
@@ -181,7 +185,8 @@ ADMIN_PLURALS = {
 
 def test_the_admin_index_lists_every_model_under_a_proper_plural(world, client_for):
     models = list(apps.get_app_config("cases").get_models())
-    plurals = {m.__name__: str(m._meta.verbose_name_plural).capitalize() for m in models}
+    # As the admin shows them (capfirst: an acronym such as LMS stays upper-case).
+    plurals = {m.__name__: capfirst(str(m._meta.verbose_name_plural)) for m in models}
     assert plurals == ADMIN_PLURALS
     # Django's default plural adds an "s" even after s, x, ch, sh or a consonant's y.
     wrong = [

@@ -21,6 +21,7 @@ class LtiValue(models.Model):
 
     class Meta:
         verbose_name = "LTI launch value"
+        verbose_name_plural = "LTI launch values"
 
     def __str__(self) -> str:
         return self.key
@@ -43,6 +44,7 @@ class LtiCourse(models.Model):
 
     class Meta:
         verbose_name = "LMS course link"
+        verbose_name_plural = "LMS course links"
 
     def __str__(self) -> str:
         return f"{self.context} → {self.course}"
@@ -73,6 +75,8 @@ class LtiGrade(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "LMS grade"
+        verbose_name_plural = "LMS grades"
         constraints = [
             models.UniqueConstraint(fields=["item", "user"], name="lti_grade_once_per_item")
         ]
