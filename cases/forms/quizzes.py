@@ -213,6 +213,13 @@ def numeric_other_line(choice) -> str:
     return f"{credit}{value}" + (f" # {choice.feedback}" if choice.feedback else "")
 
 
+def _answer_lines(rows: int, placeholder: str) -> forms.Textarea:
+    """A monospaced box for answers typed one a line, with an example as placeholder."""
+    return forms.Textarea(
+        attrs={"rows": rows, "class": "textarea--mono", "placeholder": placeholder}
+    )
+
+
 class QuestionForm(KindFieldsMixin, forms.ModelForm):
     """A question of a kind chosen first: only that kind's answer fields
     (`KIND_FIELDS`) are shown and validated. Editing keeps the kind: the answers
@@ -280,49 +287,25 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
     choices_text = forms.CharField(
         label="Answers",
         help_text=CHOICE_HELP,
-        widget=forms.Textarea(
-            attrs={
-                "rows": 6,
-                "class": "textarea--mono",
-                "placeholder": "=Right answer\n~Wrong answer",
-            }
-        ),
+        widget=_answer_lines(6, "=Right answer\n~Wrong answer"),
         error_messages={"required": "Give at least two answers, one a line."},
     )
     accepted_text = forms.CharField(
         label="Accepted answers, one per line",
         help_text=ACCEPTED_HELP,
-        widget=forms.Textarea(
-            attrs={
-                "rows": 5,
-                "class": "textarea--mono",
-                "placeholder": "=entombed\n%50%buried # Close: the word is entombed",
-            }
-        ),
+        widget=_answer_lines(5, "=entombed\n%50%buried # Close: the word is entombed"),
         error_messages={"required": "Give at least one accepted answer."},
     )
     numeric_others_text = forms.CharField(
         label="Other answers, one per line (optional)",
         help_text=NUMERIC_OTHERS_HELP,
         required=False,
-        widget=forms.Textarea(
-            attrs={
-                "rows": 3,
-                "class": "textarea--mono",
-                "placeholder": "%50%1500..1700 # Close: it was 1600\n%0%16 # Count in ones",
-            }
-        ),
+        widget=_answer_lines(3, "%50%1500..1700 # Close: it was 1600\n%0%16 # Count in ones"),
     )
     pairs_text = forms.CharField(
         label="Pairs, one per line: prompt -> match",
         help_text=PAIRS_HELP,
-        widget=forms.Textarea(
-            attrs={
-                "rows": 6,
-                "class": "textarea--mono",
-                "placeholder": "Lenovo -> Beijing\nSMIC -> Shanghai\n-> Hangzhou",
-            }
-        ),
+        widget=_answer_lines(6, "Lenovo -> Beijing\nSMIC -> Shanghai\n-> Hangzhou"),
         error_messages={"required": "Give at least two pairs, one a line: prompt -> match."},
     )
 
