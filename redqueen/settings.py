@@ -204,6 +204,8 @@ QUIZ_GRACE_SECONDS = int(os.environ.get("DJANGO_QUIZ_GRACE_SECONDS", "30"))
 
 # Discussion posts one person may write a minute (replies included).
 POSTS_PER_MINUTE = int(os.environ.get("DJANGO_POSTS_PER_MINUTE", "10"))
+# Notes on cases (and replies to them) one person may write a minute.
+ANNOTATIONS_PER_MINUTE = int(os.environ.get("DJANGO_ANNOTATIONS_PER_MINUTE", "12"))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "UTC")

@@ -17,6 +17,7 @@ from cases.models import (
     Membership,
     ModuleItem,
     Notification,
+    ReadingProgress,
     Work,
 )
 from cases.permissions import _roles
@@ -127,6 +128,22 @@ def test_the_reading_upsert_leaves_what_work_sync_would(world, role):
     assert work_sync(world.item, [user.pk]) == 0
     given = Assignment.objects.filter(item=world.item, cohort__memberships__user=user).exists()
     assert Work.objects.filter(item=world.item, user=user).exists() == given
+
+
+@pytest.mark.parametrize("role", SIGNED_IN)
+def test_reading_touch_updates_and_returns_what_the_orm_would(world, role):
+    user = world.users[role]
+    now = timezone.now()
+    assert sql.reading_touch(user_id=user.pk, case_id=world.case.pk, now=now, beat=5) is None
+    reading_open(user=user, case=world.case)
+    reading_mark_done(user=user, case=world.case, done=True)
+    later = now + timedelta(minutes=7)
+    touched = sql.reading_touch(user_id=user.pk, case_id=world.case.pk, now=later, beat=99)
+    twin = ReadingProgress.objects.get(user=user, case=world.case)
+    fields = [field.attname for field in ReadingProgress._meta.concrete_fields]
+    assert [getattr(touched, name) for name in fields] == [getattr(twin, name) for name in fields]
+    assert (twin.last_opened_at, twin.last_beat) == (later, 99)
+    assert twin.done_at is not None
 
 
 def test_notifications_insert_matches_bulk_create_and_skips_repeats(world):

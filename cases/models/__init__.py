@@ -1,5 +1,11 @@
 """Every model of the app, by concept (one module each); import them from here."""
 
+from cases.models.annotations import (
+    Annotation,
+    AnnotationTask,
+    AnnotationVote,
+    Visibility,
+)
 from cases.models.auth import LoginThrottle
 from cases.models.cohorts import Cohort, Invitation, Membership
 from cases.models.courses import Course, ItemKind, Module, ModuleItem
@@ -110,6 +116,9 @@ __all__ = [
     "REGIONAL_CASE_SLUG",
     "SCALE",
     "Accommodation",
+    "Annotation",
+    "AnnotationTask",
+    "AnnotationVote",
     "Answer",
     "Assignment",
     "Attempt",
@@ -176,6 +185,7 @@ __all__ = [
     "StancePhase",
     "Upvote",
     "User",
+    "Visibility",
     "Work",
     "WorkStatus",
     "assignment_for_student",

@@ -124,6 +124,7 @@ class ItemKind(models.TextChoices):
     DECISION = "decision", "Decision point"
     SPECTRUM = "spectrum", "Spectrum exercise"
     LIVE_SESSION = "live_session", "Live session"
+    ANNOTATION = "annotation", "Annotation assignment"
 
 
 class ModuleItemQuerySet(models.QuerySet):
@@ -140,6 +141,7 @@ class ModuleItemQuerySet(models.QuerySet):
             "decision__reveals__follows",
             "spectrum",
             "live_class",
+            "annotation_task__case",
         ).annotate(
             _has_part_b=models.Exists(
                 case_study.objects.filter(follows=models.OuterRef("case_reading__case"))

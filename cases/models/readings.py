@@ -21,12 +21,16 @@ REGIONAL_CASE_SLUG = "regional-comparison"
 
 class CaseStudyQuerySet(models.QuerySet):
     def assigned_to(self, user) -> "CaseStudyQuerySet":
-        """Cases in a reading given to one of the user's cohorts and open now."""
+        """Cases in a reading or an annotation assignment given to one of the user's
+        cohorts and open now."""
         return self.filter(
             Exists(
                 Assignment.objects.open()
                 .for_student(user)
-                .filter(item__case_reading__case=OuterRef("pk"))
+                .filter(
+                    Q(item__case_reading__case=OuterRef("pk"))
+                    | Q(item__annotation_task__case=OuterRef("pk"))
+                )
             )
         )
 

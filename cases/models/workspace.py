@@ -52,6 +52,7 @@ HANDED_IN_LABELS = {
     ItemKind.DECISION: "Committed",
     ItemKind.SPECTRUM: "Placed",
     ItemKind.LIVE_SESSION: "Attended",
+    ItemKind.ANNOTATION: "Annotated",
 }
 
 

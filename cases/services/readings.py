@@ -11,9 +11,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from cases import sql
 from cases.exhibits import ExhibitError, exhibits_clean, link_exhibits
 from cases.markdown import render_markdown
 from cases.models import CaseParagraph, CaseStudy, ReadingProgress
+from cases.services.annotations import annotations_reanchor
 from cases.services.workspace.work import work_sync_for_case
 
 # Credit at most this much reading time per heartbeat, however long since the last one:
@@ -87,6 +89,8 @@ def case_paragraphs_sync(*, case: CaseStudy) -> None:
     )
     given.next_paragraph_number = next_number
     given.body_html = body_html
+    # Notes on the case find their words again (or are kept, orphaned).
+    annotations_reanchor(case)
 
 
 def _paragraph_markup(paragraph: CaseParagraph, exhibits: int = 0) -> str:
@@ -213,11 +217,12 @@ def reading_open(*, user, case: CaseStudy) -> ReadingProgress:
     on the case's readings in line, so an open after any failure repairs it (one
     statement, which writes nothing when nothing changed)."""
     now = timezone.now()
-    rows = ReadingProgress.objects.filter(user=user, case=case)
-    if not rows.update(last_opened_at=now, last_beat=_epoch(now)):
+    progress = sql.reading_touch(user_id=user.pk, case_id=case.pk, now=now, beat=_epoch(now))
+    if progress is None:
         _progress_create(user=user, case=case, now=now)
+        progress = ReadingProgress.objects.get(user=user, case=case)
     work_sync_for_case(case, user)
-    return rows.get()
+    return progress
 
 
 @transaction.atomic

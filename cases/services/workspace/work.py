@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from cases import sql
 from cases.models import (
+    Annotation,
     Assignment,
     Attempt,
     AttemptState,
@@ -34,6 +35,7 @@ from cases.models import (
     SpectrumPlacement,
     StanceAnswer,
     StancePhase,
+    Visibility,
     Work,
     WorkStatus,
     counting_attempt,
@@ -279,6 +281,36 @@ def _live_session(item: ModuleItem, user_ids) -> dict[int, _Found]:
     }
 
 
+def _annotation(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    """In progress with a first note on the case others may read, handed in with the
+    task's number of substantive ones (when the last of those was written); scored as
+    the share of those written, at most all."""
+    task = getattr(item, "annotation_task", None)
+    if task is None:
+        return {}
+    shared = Annotation.objects.filter(
+        case=task.case_id, author__in=user_ids, deleted_at__isnull=True, hidden_at__isnull=True
+    ).exclude(visibility=Visibility.PRIVATE)
+    by_user: dict[int, list] = {}
+    for author, created_at, words in shared.order_by("created_at", "pk").values_list(
+        "author", "created_at", "word_count"
+    ):
+        by_user.setdefault(author, []).append((created_at, words))
+    wanted = max(task.min_notes, 1)
+    found = {}
+    for user_id, notes in by_user.items():
+        counting = [at for at, words in notes if words >= task.min_words]
+        done = len(counting) >= wanted
+        found[user_id] = _Found(
+            state=WorkStatus.SUBMITTED if done else WorkStatus.IN_PROGRESS,
+            opened_at=notes[0][0],
+            submitted_at=counting[wanted - 1] if done else None,
+            auto_score=Decimal(min(len(counting), wanted)),
+            max_score=Decimal(wanted),
+        )
+    return found
+
+
 # Each kind that students hand work in for; a later kind adds itself here.
 WORK_SOURCES = {
     ItemKind.CASE_READING: _reading,
@@ -288,6 +320,7 @@ WORK_SOURCES = {
     ItemKind.DECISION: _decision,
     ItemKind.SPECTRUM: _spectrum,
     ItemKind.LIVE_SESSION: _live_session,
+    ItemKind.ANNOTATION: _annotation,
 }
 
 

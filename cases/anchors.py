@@ -1,0 +1,300 @@
+"""Anchors in a case's text, and the marks that show them, with no database in sight.
+
+A paragraph's text is what its sanitised HTML shows: tags dropped, entities read
+(`text_of`). The reader's script counts a selection in the same characters, so an
+offset means the same on both sides. `mark_html` puts the highlights into the HTML the
+server sends (the case text is never rewritten by a script); `find_anchor` finds a
+quote again after an edit; `sentences` cuts a paragraph into the sentences a keyboard
+user picks from and the heat map counts.
+"""
+
+import difflib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from html import unescape
+
+TOKEN = re.compile(r"(<[^>]*>)")
+# A character reference is one character of text; anything else one per character.
+PIECE = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);|[^&]+|&")
+SENTENCE_END = re.compile("[.!?\u2026][\"'\u201d\u2019)\\]]*(?=\\s+|$)")
+# Between paragraphs in a case's whole text: no quote within one paragraph holds it.
+SEPARATOR = "\n\n"
+FUZZY_LIKENESS = 0.85
+
+
+def text_of(html: str) -> str:
+    """The text a paragraph's HTML shows, as the browser's textContent counts it."""
+    return unescape("".join(part for part in TOKEN.split(html) if not part.startswith("<")))
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence of a paragraph's text, its spaces left out."""
+    found, start = [], 0
+    for match in SENTENCE_END.finditer(text):
+        end = match.end()
+        if text[start:end].strip():
+            found.append(_trimmed(text, start, end))
+        start = end
+    if text[start:].strip():
+        found.append(_trimmed(text, start, len(text)))
+    return found
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+# Marks --------------------------------------------------------------------------------
+
+
+@dataclass
+class Span:
+    """Characters [start, end) of one paragraph, highlighted by the notes `keys`. The
+    span where a note ends carries its count link (`after`), markup of our own."""
+
+    start: int
+    end: int
+    keys: tuple = ()
+    after: str = ""
+
+
+@dataclass
+class _Cut:
+    at: int
+    opens: list = field(default_factory=list)
+    closes: list = field(default_factory=list)
+    after: list = field(default_factory=list)
+
+
+def mark_html(
+    html: str, spans: Iterable[Span], mark: Callable[[frozenset], str] | None = None
+) -> str:
+    """Sanitised paragraph HTML with each stretch of text that notes cover wrapped in a
+    <mark> (`mark(keys)` gives its opening tag), split wherever a tag or another note
+    begins or ends, and each span's `after` put where it ends (after the link it ends
+    in, if any: links do not nest)."""
+    spans = [s for s in spans if s.end > s.start]
+    if not spans:
+        return html
+    mark = mark or (lambda keys: '<mark class="hl">')
+    cuts: dict[int, _Cut] = {}
+    for span in spans:
+        cuts.setdefault(span.start, _Cut(span.start)).opens.append(span)
+        cuts.setdefault(span.end, _Cut(span.end)).closes.append(span)
+        if span.after:
+            cuts[span.end].after.append(span.after)
+    points = sorted(cuts)
+    out: list[str] = []
+    active: list[Span] = []
+    pending: list[str] = []  # Count links waiting for the end of the link they fell in.
+    in_link = False
+    at = 0  # Characters of text so far.
+    next_cut = 0  # Index into points.
+    marking = False
+
+    def close():
+        nonlocal marking
+        if marking:
+            out.append("</mark>")
+            marking = False
+
+    def open_if_active():
+        nonlocal marking
+        if active and not marking:
+            out.append(mark(frozenset(k for s in active for k in s.keys)))
+            marking = True
+
+    def cross(position):
+        """Apply the cut at `position`: spans end and begin, counts follow."""
+        nonlocal next_cut
+        cut = cuts[position]
+        close()
+        for span in cut.closes:
+            if span in active:
+                active.remove(span)
+        if cut.after:
+            if in_link:
+                pending.extend(cut.after)
+            else:
+                out.extend(cut.after)
+        active.extend(cut.opens)
+        next_cut += 1
+
+    for part in TOKEN.split(html):
+        if not part:
+            continue
+        if part.startswith("<"):
+            close()
+            out.append(part)
+            if re.match(r"<a[\s>]", part):
+                in_link = True
+            elif part.startswith("</a"):
+                in_link = False
+                out.extend(pending)
+                pending.clear()
+            continue
+        for piece in PIECE.findall(part):
+            units = [piece] if piece.startswith("&") and len(piece) > 1 else list(piece)
+            for unit in units:
+                while next_cut < len(points) and points[next_cut] <= at:
+                    cross(points[next_cut])
+                open_if_active()
+                out.append(unit)
+                at += 1
+    close()
+    while next_cut < len(points):
+        cross(points[next_cut])
+    out.extend(pending)
+    return "".join(out)
+
+
+# Finding a quote again ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Where a quote sits: from `start` in paragraph `paragraph` to `end` in
+    `end_paragraph` (the same paragraph unless the quote crosses paragraphs)."""
+
+    paragraph: int
+    start: int
+    end_paragraph: int
+    end: int
+
+
+class Document:
+    """A case's paragraphs, in order, as one text with a SEPARATOR between them, so a
+    quote across paragraphs is one string and a position one number."""
+
+    def __init__(self, paragraphs: list[tuple[int, str]]):
+        self.numbers = [number for number, _text in paragraphs]
+        self.texts = dict(paragraphs)
+        self.offsets: dict[int, int] = {}
+        parts, at = [], 0
+        for number, text in paragraphs:
+            self.offsets[number] = at
+            parts.append(text)
+            at += len(text) + len(SEPARATOR)
+        self.text = SEPARATOR.join(parts)
+
+    def absolute(self, paragraph: int, offset: int) -> int | None:
+        if paragraph not in self.offsets or offset > len(self.texts[paragraph]):
+            return None
+        return self.offsets[paragraph] + offset
+
+    def locate(self, position: int) -> tuple[int, int]:
+        """The paragraph holding a position of the whole text, and the offset in it."""
+        found = self.numbers[0]
+        for number in self.numbers:
+            if self.offsets[number] > position:
+                break
+            found = number
+        return found, min(position - self.offsets[found], len(self.texts[found]))
+
+    def anchor(self, start: int, end: int) -> Anchor:
+        first, offset = self.locate(start)
+        # An end just past a paragraph's last character stays in that paragraph.
+        last, end_offset = self.locate(max(start, end - 1))
+        return Anchor(first, offset, last, end_offset + (1 if end > start else 0))
+
+    def quote(self, anchor: Anchor) -> str | None:
+        start = self.absolute(anchor.paragraph, anchor.start)
+        end = self.absolute(anchor.end_paragraph, anchor.end)
+        if start is None or end is None or end < start:
+            return None
+        return self.text[start:end]
+
+    def context(self, anchor: Anchor, chars: int) -> tuple[str, str]:
+        start = self.absolute(anchor.paragraph, anchor.start) or 0
+        end = self.absolute(anchor.end_paragraph, anchor.end) or start
+        return self.text[max(0, start - chars) : start], self.text[end : end + chars]
+
+
+def _agreement(a: str, b: str, *, backwards: bool) -> int:
+    """How many characters two context strings share, from the quote outwards."""
+    if backwards:
+        a, b = a[::-1], b[::-1]
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def find_anchor(
+    document: Document,
+    *,
+    quote: str,
+    prefix: str = "",
+    suffix: str = "",
+    paragraph: int | None = None,
+    start: int = 0,
+    end_paragraph: int | None = None,
+    end: int = 0,
+) -> Anchor | None:
+    """The quote's place in the (edited) document, or None: orphaned.
+
+    Where it was, if the same words are still there; else wherever the exact words are,
+    the place whose surrounding words agree best with the stored context winning, then
+    the one in the same paragraph, then the nearest; else, in the same paragraph only,
+    words close enough to the quote (a typo fixed, a comma moved)."""
+    if not quote or not document.numbers:
+        return None
+    if paragraph is not None:
+        was = Anchor(paragraph, start, end_paragraph or paragraph, end)
+        if document.quote(was) == quote:
+            return was
+    old = document.absolute(paragraph, start) if paragraph is not None else None
+    best, best_score = None, None
+    at = document.text.find(quote)
+    while at != -1:
+        before = document.text[max(0, at - len(prefix)) : at]
+        after = document.text[at + len(quote) : at + len(quote) + len(suffix)]
+        found = document.anchor(at, at + len(quote))
+        score = (
+            _agreement(before, prefix, backwards=True) + _agreement(after, suffix, backwards=False),
+            found.paragraph == paragraph,
+            -abs(at - old) if old is not None else 0,
+        )
+        if best_score is None or score > best_score:
+            best, best_score = found, score
+        at = document.text.find(quote, at + 1)
+    if best is not None:
+        return best
+    if paragraph is None or paragraph not in document.texts:
+        return None
+    return _fuzzy(document, paragraph, quote)
+
+
+def _fuzzy(document: Document, paragraph: int, quote: str) -> Anchor | None:
+    """The stretch of one paragraph most like the quote, if alike enough."""
+    text = document.texts[paragraph]
+    if not text or len(quote) > 2 * len(text) + 20:
+        return None
+    matcher = difflib.SequenceMatcher(None, text, quote, autojunk=False)
+    block = max(matcher.get_matching_blocks(), key=lambda b: b.size)
+    if block.size == 0:
+        return None
+    # Windows the quote's length around where its longest common run sits.
+    centre = block.a - block.b
+    best, best_ratio = None, 0.0
+    slack = max(3, len(quote) // 10)
+    for shift in range(-10, 11):
+        for stretch in range(-slack, slack + 1):
+            begin = max(0, centre + shift)
+            finish = min(len(text), begin + len(quote) + stretch)
+            if finish <= begin:
+                continue
+            ratio = difflib.SequenceMatcher(None, text[begin:finish], quote, autojunk=False).ratio()
+            if ratio > best_ratio:
+                best, best_ratio = (begin, finish), ratio
+    if best is None or best_ratio < FUZZY_LIKENESS:
+        return None
+    begin, finish = _trimmed(text, *best)
+    return Anchor(paragraph, begin, paragraph, finish)

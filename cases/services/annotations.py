@@ -1,0 +1,578 @@
+"""Reading together: notes on the words of a case. Who reads which note (decided here,
+once, for the reader, its polls, the paragraph pages and the heat map), writing,
+replying, voting and moderating, finding every anchor again after an edit, and the
+marks the reader shows.
+
+A student's note is read by its author and, when shared, by their cohort (or, as a
+question, by the course staff); private notes by nobody else, staff included. Teaching
+staff read the shared notes and questions of the cohorts they teach; admins all but
+private ones. A reply is read by whoever reads its note.
+"""
+
+import re
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from cases.anchors import Anchor, Document, Span, find_anchor, mark_html, text_of
+from cases.markdown import render_markdown
+from cases.models import (
+    Annotation,
+    AnnotationTask,
+    AnnotationVote,
+    Assignment,
+    CaseStudy,
+    Course,
+    ItemKind,
+    Membership,
+    ModuleItem,
+    Visibility,
+)
+from cases.models.annotations import CONTEXT_CHARS, MAX_ANNOTATION_CHARS, MAX_QUOTE_CHARS
+from cases.permissions import CaseAccess, is_admin
+from cases.services.workspace.work import work_sync
+
+
+class AnnotationRefused(Exception):
+    """A note the rules refuse; the message is for the writer."""
+
+
+# Who reads what -------------------------------------------------------------------------
+
+
+def annotations_visible(user, case: CaseStudy, access: CaseAccess):
+    """The notes and replies on `case` this user may read, hidden ones included for
+    those who may see them (their authors and the staff). No query until evaluated."""
+    notes = Annotation.objects.filter(case=case)
+    own = Q(author=user)
+    if is_admin(user):
+        return notes.filter(own | ~Q(visibility=Visibility.PRIVATE))
+    if access.is_teaching_staff:
+        taught = Course.cohorts.through.objects.filter(
+            course__in=Course.objects.taught_by(user)
+        ).values("cohort")
+        return notes.filter(
+            own
+            | (~Q(visibility=Visibility.PRIVATE) & (Q(cohort__in=taught) | Q(cohort__isnull=True)))
+        )
+    mine = Membership.objects.filter(user=user).values("cohort")
+    shared = Q(visibility=Visibility.COHORT) & (Q(cohort__in=mine) | Q(cohort__isnull=True))
+    asked = Q(visibility=Visibility.INSTRUCTOR, thread__author=user)
+    not_hidden = Q(hidden_at__isnull=True) & (
+        Q(thread__isnull=True) | Q(thread__hidden_at__isnull=True)
+    )
+    return notes.filter(own | ((shared | asked) & not_hidden))
+
+
+def annotate_first_tasks(user, case: CaseStudy):
+    """Annotation assignments on the case, given to the student now, that hide
+    classmates' notes until the student has written one."""
+    return AnnotationTask.objects.filter(
+        case=case,
+        annotate_first=True,
+        item__in=ModuleItem.objects.visible_to_student(user),
+    )
+
+
+def student_cohort(user, case: CaseStudy):
+    """The cohort a student reads the case with: one given an item on it (the first,
+    if several), else their first cohort. Its classmates read their shared notes."""
+    on_case = (
+        Q(item__case_reading__case=case)
+        | Q(item__annotation_task__case=case)
+        | Q(item__decision__reveals=case)
+        | Q(item__discussion__case=case)
+    )
+    given = Assignment.objects.filter(on_case, cohort=OuterRef("cohort"))
+    memberships = Membership.objects.filter(user=user).order_by("cohort_id")
+    found = memberships.filter(Exists(given)).values_list("cohort_id", flat=True).first()
+    return found or memberships.values_list("cohort_id", flat=True).first()
+
+
+# Writing ---------------------------------------------------------------------------------
+
+
+def paragraph_texts(case: CaseStudy) -> list[tuple[int, str]]:
+    """The case's paragraphs in order, as (number, the text the reader shows)."""
+    rows = case.paragraphs.order_by("position").values_list("number", "html")
+    return [(number, text_of(html)) for number, html in rows]
+
+
+def _check_body(body: str) -> str:
+    body = (body or "").strip()
+    if not body:
+        raise AnnotationRefused("Write your note before saving it.")
+    if len(body) > MAX_ANNOTATION_CHARS:
+        raise AnnotationRefused(
+            f"Notes are limited to {MAX_ANNOTATION_CHARS:,} characters; this one has {len(body):,}."
+        )
+    return body
+
+
+def _check_rate(author, now) -> None:
+    recent = Annotation.objects.filter(author=author, created_at__gte=now - timedelta(minutes=1))
+    if recent.count() >= settings.ANNOTATIONS_PER_MINUTE:
+        raise AnnotationRefused(
+            "You are writing notes very fast. Wait a minute, then save again; your text is kept."
+        )
+
+
+def _existing(author, nonce: str) -> Annotation | None:
+    return Annotation.objects.filter(author=author, nonce=nonce[:40]).first() if nonce else None
+
+
+@dataclass
+class Selection:
+    """What a reader chose: from `start` in paragraph `paragraph` to `end` in
+    `end_paragraph`, and the words the page showed there (checked, never trusted)."""
+
+    paragraph: int
+    start: int
+    end_paragraph: int
+    end: int
+    quote: str = ""
+
+
+def selection_anchor(document: Document, selection: Selection):
+    """The anchor of a selection in the case as it is now. The quote the page sent must
+    be what the server finds there; if the case changed since the page was loaded, the
+    quote is looked for again near where it was."""
+    anchor = find_anchor(
+        document,
+        quote=selection.quote,
+        paragraph=selection.paragraph,
+        start=selection.start,
+        end_paragraph=selection.end_paragraph,
+        end=selection.end,
+    )
+    if selection.quote and anchor is not None:
+        return anchor
+    if selection.quote:
+        raise AnnotationRefused(
+            "The case changed since you opened it and those words are no longer there. "
+            "Reload the page and select them again; your note is kept below."
+        )
+    anchor = Anchor(selection.paragraph, selection.start, selection.end_paragraph, selection.end)
+    if not document.quote(anchor):
+        raise AnnotationRefused("Choose the words your note is about.")
+    return anchor
+
+
+@transaction.atomic
+def annotation_create(
+    *,
+    case: CaseStudy,
+    author,
+    access: CaseAccess,
+    selection: Selection,
+    body: str,
+    visibility: str = Visibility.COHORT,
+    nonce: str = "",
+) -> Annotation:
+    """A note on the words selected. Idempotent per form (nonce): a double submit
+    returns the first note. Refused past the rate limit, or on words not in the case."""
+    now = timezone.now()
+    if existing := _existing(author, nonce):
+        return existing
+    body = _check_body(body)
+    if visibility not in Visibility.values:
+        raise AnnotationRefused("Choose who reads your note.")
+    _check_rate(author, now)
+    document = Document(paragraph_texts(case))
+    anchor = selection_anchor(document, selection)
+    quote = document.quote(anchor)
+    if len(quote) > MAX_QUOTE_CHARS:
+        raise AnnotationRefused(
+            f"Select at most {MAX_QUOTE_CHARS:,} characters; a note is about a passage."
+        )
+    prefix, suffix = document.context(anchor, CONTEXT_CHARS)
+    staff = access.is_teaching_staff
+    try:
+        with transaction.atomic():
+            note = Annotation.objects.create(
+                case=case,
+                author=author,
+                cohort_id=None if staff else student_cohort(author, case),
+                visibility=visibility,
+                paragraph=anchor.paragraph,
+                start=anchor.start,
+                end_paragraph=anchor.end_paragraph
+                if anchor.end_paragraph != anchor.paragraph
+                else None,
+                end=anchor.end,
+                quote=quote,
+                prefix=prefix,
+                suffix=suffix,
+                anchored_revision=case.revision,
+                nonce=nonce[:40],
+                **_rendered(body),
+            )
+    except IntegrityError:
+        return Annotation.objects.get(author=author, nonce=nonce[:40])
+    _work_follows(note)
+    return note
+
+
+def _rendered(body: str) -> dict:
+    return {"body": body, "body_html": render_markdown(body), "word_count": len(body.split())}
+
+
+@transaction.atomic
+def annotation_reply(*, thread: Annotation, author, body: str, nonce: str = "") -> Annotation:
+    """A reply in a note's thread, read by whoever reads the note."""
+    now = timezone.now()
+    if existing := _existing(author, nonce):
+        return existing
+    body = _check_body(body)
+    if thread.thread_id is not None:
+        thread = thread.thread
+    if thread.visibility == Visibility.PRIVATE and thread.author_id != author.pk:
+        raise AnnotationRefused("You can't reply to that note.")
+    if thread.hidden_at is not None or (thread.is_deleted and not thread.reply_count):
+        raise AnnotationRefused("You can't reply to that note.")
+    _check_rate(author, now)
+    try:
+        with transaction.atomic():
+            reply = Annotation.objects.create(
+                case_id=thread.case_id,
+                author=author,
+                cohort_id=thread.cohort_id,
+                thread=thread,
+                visibility=thread.visibility,
+                nonce=nonce[:40],
+                **_rendered(body),
+            )
+    except IntegrityError:
+        return Annotation.objects.get(author=author, nonce=nonce[:40])
+    _recount(thread.pk)
+    _work_follows(reply)
+    return reply
+
+
+def _recount(thread_id: int) -> None:
+    """A note's count of replies shown (not deleted, not hidden); its change is a
+    change of the note, for the live layer."""
+    shown = Annotation.objects.filter(
+        thread=thread_id, deleted_at__isnull=True, hidden_at__isnull=True
+    ).count()
+    Annotation.objects.filter(pk=thread_id).update(reply_count=shown, updated_at=timezone.now())
+
+
+@transaction.atomic
+def annotation_delete(*, note: Annotation) -> None:
+    """The author deletes a note or reply; a note with replies stays, as "deleted", to
+    keep its thread."""
+    Annotation.objects.filter(pk=note.pk, deleted_at__isnull=True).update(
+        deleted_at=timezone.now(), updated_at=timezone.now()
+    )
+    if note.thread_id:
+        _recount(note.thread_id)
+    _work_follows(note)
+
+
+@transaction.atomic
+def annotation_vote_toggle(*, note: Annotation, user) -> bool:
+    """Upvote, or take the upvote back; one per reader, never on one's own note."""
+    if note.author_id == user.pk:
+        raise AnnotationRefused("You can't upvote your own note.")
+    deleted, _ = AnnotationVote.objects.filter(annotation=note, user=user).delete()
+    now = timezone.now()
+    if deleted:
+        Annotation.objects.filter(pk=note.pk).update(
+            upvote_count=F("upvote_count") - 1, updated_at=now
+        )
+        return False
+    try:
+        with transaction.atomic():
+            AnnotationVote.objects.create(annotation=note, user=user)
+    except IntegrityError:
+        return True  # A concurrent click already counted it.
+    Annotation.objects.filter(pk=note.pk).update(upvote_count=F("upvote_count") + 1, updated_at=now)
+    return True
+
+
+MODERATION = {
+    "pin": {"pinned": True},
+    "unpin": {"pinned": False},
+    "endorse": {"endorsed": True},
+    "unendorse": {"endorsed": False},
+    "unhide": {"hidden_at": None, "hidden_reason": ""},
+}
+
+
+@transaction.atomic
+def annotation_moderate(*, note: Annotation, action: str, reason: str = "") -> None:
+    """Course staff pin, endorse, or hide a note or reply with a reason (its author
+    still reads it, with the reason)."""
+    if action == "hide":
+        reason = reason.strip()[:300]
+        if not reason:
+            raise AnnotationRefused("Say why you hide it: its author reads the reason.")
+        changes = {"hidden_at": timezone.now(), "hidden_reason": reason}
+    elif action in MODERATION:
+        changes = dict(MODERATION[action])
+    else:
+        raise AnnotationRefused("Unknown moderation action.")
+    Annotation.objects.filter(pk=note.pk).update(**changes, updated_at=timezone.now())
+    if note.thread_id:
+        _recount(note.thread_id)
+    if action in ("hide", "unhide"):
+        _work_follows(note)
+
+
+# Work on annotation assignments ----------------------------------------------------------
+
+
+def _work_follows(note: Annotation) -> None:
+    """A student's count of notes changed: their Work on every annotation assignment of
+    the case follows."""
+    items = ModuleItem.objects.filter(
+        kind=ItemKind.ANNOTATION, annotation_task__case_id=note.case_id
+    ).select_related("annotation_task")
+    for item in items:
+        work_sync(item, [note.author_id])
+
+
+@dataclass
+class NoteCounts:
+    """One student's notes on an annotation assignment's case, for the staff."""
+
+    notes: int = 0  # Notes and replies, any length, others may read.
+    substantive: int = 0
+    words: int = 0
+    replies_received: int = 0
+    upvotes: int = 0
+
+
+def note_counts(task: AnnotationTask, user_ids) -> dict[int, NoteCounts]:
+    """Per student: notes and replies others may read, substantive ones, their words,
+    replies their notes received from others, and upvotes; two queries."""
+    counts: dict[int, NoteCounts] = defaultdict(NoteCounts)
+    shared = Annotation.objects.filter(
+        case=task.case_id, deleted_at__isnull=True, hidden_at__isnull=True
+    ).exclude(visibility=Visibility.PRIVATE)
+    rows = (
+        shared.filter(author__in=user_ids)
+        .values("author")
+        .annotate(
+            notes=Count("pk"),
+            substantive=Count("pk", filter=Q(word_count__gte=task.min_words)),
+            words=Sum("word_count"),
+            upvotes=Sum("upvote_count"),
+        )
+        .order_by()
+    )
+    for row in rows:
+        found = counts[row["author"]]
+        found.notes, found.substantive = row["notes"], row["substantive"]
+        found.words, found.upvotes = row["words"] or 0, row["upvotes"] or 0
+    replies = (
+        shared.filter(thread__author__in=user_ids)
+        .exclude(author=F("thread__author"))
+        .values_list("thread__author")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for author, n in replies:
+        counts[author].replies_received = n
+    return dict(counts)
+
+
+# The reader's layer ----------------------------------------------------------------------
+
+
+SECTION = re.compile(r'(?=<section class="para" id="p\d+" data-paragraph="(\d+)">)')
+TEXT_OPEN = '<div class="para__text">'
+TEXT_CLOSE = "</div></section>"
+
+
+def body_sections(body_html: str) -> list[tuple[int | None, str]]:
+    """The cached body cut into (paragraph number, its section's markup)."""
+    parts = SECTION.split(body_html)
+    found: list[tuple[int | None, str]] = []
+    if parts[0]:
+        found.append((None, parts[0]))
+    for n in range(1, len(parts), 2):
+        found.append((int(parts[n]), parts[n + 1]))
+    return found
+
+
+def section_text(section: str) -> str:
+    """The text of a paragraph's section that anchors count in."""
+    start = section.find(TEXT_OPEN)
+    end = section.rfind(TEXT_CLOSE)
+    if start < 0 or end < 0:
+        return ""
+    return text_of(section[start + len(TEXT_OPEN) : end])
+
+
+@dataclass
+class Layer:
+    """The reader's notes: the body with its marks, each paragraph's count of notes,
+    orphaned notes, and whether classmates' notes wait for the reader's first."""
+
+    body: SafeString
+    counts: dict[int, int] = field(default_factory=dict)
+    orphaned: list = field(default_factory=list)
+    waiting: bool = False  # Annotate-first: classmates' notes hidden until one of yours.
+    total: int = 0
+
+
+NOTE_FIELDS = [
+    *("pk", "author_id", "thread_id", "paragraph", "start", "end_paragraph", "end"),
+    *("quote", "visibility", "reply_count", "deleted_at", "hidden_at", "orphaned"),
+]
+
+
+def layer_rows(user, case: CaseStudy, access: CaseAccess) -> tuple[list[dict], bool]:
+    """The notes (not replies) on the case this reader sees, as dicts, and whether
+    annotate-first holds classmates' back: one query."""
+    rows = annotations_visible(user, case, access).filter(thread__isnull=True)
+    if not access.is_teaching_staff:
+        rows = rows.annotate(gated=Exists(annotate_first_tasks(user, case)))
+    rows = list(rows.values(*NOTE_FIELDS, *([] if access.is_teaching_staff else ["gated"])))
+    rows = [r for r in rows if r["deleted_at"] is None or r["reply_count"]]
+    waiting = False
+    if any(r.get("gated") for r in rows) and not any(
+        r["author_id"] == user.pk and r["deleted_at"] is None for r in rows
+    ):
+        waiting = any(r["author_id"] != user.pk for r in rows)
+        rows = [r for r in rows if r["author_id"] == user.pk]
+    return rows, waiting
+
+
+def _urls(case: CaseStudy) -> tuple[str, str]:
+    notes = reverse("cases:annotation_list", args=[case.slug])
+    sentinel = 987654321
+    head, tail = reverse("cases:annotation_detail", args=[sentinel]).split(str(sentinel))
+    return notes, head + "{}" + tail
+
+
+def reader_layer(user, case: CaseStudy, access: CaseAccess, body_html: str) -> Layer:
+    """The body with the reader's notes marked in it: each stretch of text some note
+    covers in a <mark> (its heat from how many notes cover it), and where each span
+    ends a link to its notes with their count (replies included). One query."""
+    rows, waiting = layer_rows(user, case, access)
+    layer = Layer(body=mark_safe(body_html), waiting=waiting, total=len(rows))  # noqa: S308
+    if not rows:
+        return layer
+    sections = body_sections(body_html)
+    order = [number for number, _ in sections if number is not None]
+    position = {number: n for n, number in enumerate(order)}
+    by_paragraph: dict[int, list[Span]] = defaultdict(list)
+    spans: dict[tuple, list[dict]] = defaultdict(list)
+    for row in rows:
+        first, last = row["paragraph"], row["end_paragraph"] or row["paragraph"]
+        if first not in position or last not in position or row["orphaned"]:
+            layer.orphaned.append(row)
+            continue
+        spans[(first, row["start"], last, row["end"])].append(row)
+    _, detail = _urls(case)
+    for (first, start, last, end), notes in spans.items():
+        count = sum(1 + n["reply_count"] for n in notes)
+        keys = tuple(n["pk"] for n in notes)
+        questions = sum(1 for n in notes if n["visibility"] == Visibility.INSTRUCTOR)
+        label = f"{count} note{'s' if count != 1 else ''}" + (
+            f", {questions} question{'s' if questions != 1 else ''}" if questions else ""
+        )
+        after = format_html(
+            '<a class="hl__count" href="{}" hx-get="{}" hx-target="#annotation-panel" '
+            'hx-push-url="false" data-annotation-ui aria-label="{} on “{}”">{}</a>',
+            detail.format(notes[0]["pk"]),
+            detail.format(notes[0]["pk"]) + "?span=1",
+            label,
+            _snippet(notes[0]["quote"]),
+            count,
+        )
+        for number in order[position[first] : position[last] + 1]:
+            local_start = start if number == first else 0
+            local_end = end if number == last else 10**9
+            by_paragraph[number].append(
+                Span(local_start, local_end, keys, after if number == last else "")
+            )
+        layer.counts[first] = layer.counts.get(first, 0) + count
+    out = []
+    for number, section in sections:
+        if number is None or number not in by_paragraph:
+            out.append(section)
+            continue
+        begin = section.find(TEXT_OPEN) + len(TEXT_OPEN)
+        finish = section.rfind(TEXT_CLOSE)
+        inner = section[begin:finish]
+        length = len(text_of(inner))
+        paragraph_spans = [
+            Span(s.start, min(s.end, length), s.keys, s.after) for s in by_paragraph[number]
+        ]
+        out.append(section[:begin] + mark_html(inner, paragraph_spans, _mark) + section[finish:])
+    layer.body = mark_safe("".join(out))  # noqa: S308 - the cached body plus our own marks.
+    return layer
+
+
+def _mark(keys: frozenset) -> str:
+    heat = min(len(keys), 4)
+    return f'<mark class="hl hl--{heat}" data-notes="{" ".join(map(str, sorted(keys)))}">'
+
+
+def _snippet(quote: str, length: int = 60) -> str:
+    quote = " ".join(quote.split())
+    return quote if len(quote) <= length else quote[: length - 1] + "…"
+
+
+def new_nonce() -> str:
+    return uuid.uuid4().hex
+
+
+# After an edit ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def annotations_reanchor(case: CaseStudy) -> dict[str, int]:
+    """Find every note's words again in the case as it now is (`find_anchor`): those
+    found move there, the rest are kept, orphaned, with their quote. Counts by outcome."""
+    document = Document(paragraph_texts(case))
+    outcome = {"kept": 0, "moved": 0, "orphaned": 0}
+    changed = []
+    now = timezone.now()
+    notes = Annotation.objects.filter(case=case, thread__isnull=True).exclude(quote="")
+    for note in notes.only(
+        "pk", "paragraph", "start", "end_paragraph", "end", "quote", "prefix", "suffix", "orphaned"
+    ):
+        anchor = find_anchor(
+            document,
+            quote=note.quote,
+            prefix=note.prefix,
+            suffix=note.suffix,
+            paragraph=note.paragraph,
+            start=note.start,
+            end_paragraph=note.end_paragraph,
+            end=note.end,
+        )
+        if anchor is None:
+            if note.orphaned:
+                continue
+            note.orphaned, note.updated_at = True, now
+            outcome["orphaned"] += 1
+            changed.append(note)
+            continue
+        end_paragraph = anchor.end_paragraph if anchor.end_paragraph != anchor.paragraph else None
+        where = (anchor.paragraph, anchor.start, end_paragraph, anchor.end, False)
+        if where == (note.paragraph, note.start, note.end_paragraph, note.end, note.orphaned):
+            outcome["kept"] += 1
+            continue
+        note.paragraph, note.start, note.end_paragraph, note.end, note.orphaned = where
+        note.updated_at = now
+        outcome["moved"] += 1
+        changed.append(note)
+    Annotation.objects.bulk_update(
+        changed, ["paragraph", "start", "end_paragraph", "end", "orphaned", "updated_at"]
+    )
+    return outcome
