@@ -607,3 +607,29 @@ class LtiValueAdmin(admin.ModelAdmin):
 
     list_display = ["key", "expires_at"]
     readonly_fields = ["key", "value", "expires_at"]
+
+
+from cases.models import Annotation, AnnotationTask, AnnotationVote  # noqa: E402
+
+
+@admin.register(Annotation)
+class AnnotationAdmin(admin.ModelAdmin):
+    list_display = ["pk", "case", "author", "visibility", "paragraph", "orphaned", "created_at"]
+    list_filter = ["visibility", "orphaned", "case"]
+    search_fields = ["body", "quote", "author__username"]
+    list_select_related = ["case", "author"]
+    readonly_fields = ["body_html", "upvote_count", "reply_count", "anchored_revision"]
+    raw_id_fields = ["author", "cohort", "thread"]
+
+
+@admin.register(AnnotationVote)
+class AnnotationVoteAdmin(admin.ModelAdmin):
+    list_display = ["annotation", "user"]
+    search_fields = ["user__username"]
+    list_select_related = ["annotation", "user"]
+
+
+@admin.register(AnnotationTask)
+class AnnotationTaskAdmin(admin.ModelAdmin):
+    list_display = ["item", "case", "min_notes", "min_words", "annotate_first"]
+    list_select_related = ["item", "case"]

@@ -126,6 +126,9 @@ def test_course_roles_and_memberships_are_shown_but_changed_only_in_the_app(worl
 # Every model's plural as the admin index lists it. A new model must be added here, so
 # its plural is read by a person once rather than left to Django's "add an s".
 ADMIN_PLURALS = {
+    "Annotation": "Annotations",
+    "AnnotationTask": "Annotation tasks",
+    "AnnotationVote": "Annotation votes",
     "Accommodation": "Accommodations",
     "Answer": "Answers",
     "Assignment": "Assignments",
