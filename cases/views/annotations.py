@@ -56,8 +56,8 @@ def layer_context(request, case: CaseStudy, access: CaseAccess, body_html: str, 
             number,
             format_html(
                 '<a class="para__notes" href="{}#notes" hx-get="{}" hx-target="#annotation-panel" '
-                'hx-push-url="false">{} note{}<span class="visually-hidden"> on paragraph {}'
-                "</span></a>",
+                'hx-push-url="false">{}<span class="para__notes-word"> note{}</span>'
+                '<span class="visually-hidden"> on paragraph {}</span></a>',
                 url,
                 url,
                 count,
