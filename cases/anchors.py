@@ -225,6 +225,7 @@ def find_anchor(
     start: int = 0,
     end_paragraph: int | None = None,
     end: int = 0,
+    fuzzy: bool = True,
 ) -> Anchor | None:
     """The quote's place in the (edited) document, or None: orphaned.
 
@@ -256,7 +257,7 @@ def find_anchor(
     if best is not None:
         return best
     # Words close to a quote across paragraphs would be half of it, in one of them.
-    if paragraph is None or paragraph not in document.texts or SEPARATOR in quote:
+    if not fuzzy or paragraph is None or paragraph not in document.texts or SEPARATOR in quote:
         return None
     return _fuzzy(document, paragraph, quote)
 

@@ -241,6 +241,15 @@ def test_a_typo_fixed_inside_the_quote_is_found_in_the_same_paragraph():
     # Not in another paragraph, however alike.
     elsewhere = Document([(1, "Nothing here."), (2, "It employed many researchers.")])
     assert find_anchor(elsewhere, **note) is None
+    # Nor when only the exact words are asked for (an orphan looked for again).
+    assert find_anchor(after, **note, fuzzy=False) is None
+
+
+def test_a_fuzzy_match_needs_most_of_the_words():
+    before = Document([(1, "The firm employed many researchers in its labs in 1995.")])
+    note = _note(before, 1, "employed many researchers in its labs")
+    after = Document([(1, "The firm hired a few engineers for its plants in 1995.")])
+    assert find_anchor(after, **note) is None
 
 
 def test_a_deleted_quote_is_orphaned(before):
@@ -265,6 +274,12 @@ def test_a_quote_across_two_paragraphs(before):
     assert find_anchor(after, **note) == anchor
     # A paragraph now between them: the quote is gone, and not half-matched in one.
     split = Document([(1, P1), (4, "Between."), (2, P2), (3, P3)])
+    assert find_anchor(split, **note) is None
+    # Even when nearly all of it is in the first paragraph.
+    mostly = Anchor(1, 5, 2, 2)
+    prefix, suffix = before.context(mostly, 40)
+    note = {"quote": before.quote(mostly), "prefix": prefix, "suffix": suffix, "paragraph": 1,
+            "start": 5, "end_paragraph": 2, "end": 2}  # fmt: skip
     assert find_anchor(split, **note) is None
 
 

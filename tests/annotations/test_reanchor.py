@@ -83,8 +83,9 @@ def _reword(block: str) -> str:
 
 def _edited(body: str) -> str:
     """A new paragraph at the top and in the middle, the third deleted, the fifth
-    reworded, the seventh and eighth swapped."""
+    reworded, the seventh and eighth swapped, a typo made in the second."""
     blocks = split_paragraphs(body)
+    blocks[1] = blocks[1].replace(" the ", " teh ", 1)
     blocks[6], blocks[7] = blocks[7], blocks[6]
     blocks[4] = _reword(blocks[4])
     del blocks[2]
@@ -143,6 +144,7 @@ def test_notes_on_a_demo_case_survive_its_edits(name, phrase):
     # The deleted paragraph's and the reworded sentences' notes, and the pairs of
     # paragraphs no longer neighbours.
     assert tally["orphaned"] >= 8
+    assert tally["fuzzy"] >= 1
     assert tally["found"] >= count - tally["orphaned"] - tally["fuzzy"]
 
     # Marks for all of them leave each paragraph well-formed, its text as it was.
