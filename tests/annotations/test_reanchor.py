@@ -200,5 +200,6 @@ def test_reanchoring_three_hundred_notes_is_quick(monkeypatch):
     for took, outcome in timings:
         print(f"re-anchoring {count} notes: {took * 1000:.0f} ms {outcome}")
     (edited, _), (unchanged, _) = timings
-    assert edited < 0.2
-    assert unchanged < 0.1
+    # Measured 25-100 ms (SQLite, PostgreSQL); the bounds leave room for a busy machine.
+    assert edited < 0.5
+    assert unchanged < 0.2
