@@ -575,44 +575,57 @@ def new_nonce() -> str:
 @transaction.atomic
 def annotations_reanchor(case: CaseStudy) -> dict[str, int]:
     """Find every note's words again in the case as it now is (`find_anchor`): those
-    found move there, the rest are kept, orphaned, with their quote. Counts by outcome."""
+    found move there, the rest are kept, orphaned, with their quote. Counts by outcome.
+
+    An orphaned note is looked for again at every save, but by its exact words only
+    (restore them and it comes back): the near-matches of its old paragraph were tried
+    when it was orphaned, and trying them again at every save for every orphan would
+    make each save slower than the last. Runs inside every save of the case, so the
+    moves are written as a few UPDATEs, one per paragraph and shift, not a CASE per
+    note and field."""
     document = Document(paragraph_texts(case))
     outcome = {"kept": 0, "moved": 0, "orphaned": 0}
-    changed = []
-    now = timezone.now()
+    orphans: list[int] = []
+    moves: dict[tuple, list[int]] = defaultdict(list)
     notes = Annotation.objects.filter(case=case, thread__isnull=True).exclude(quote="")
-    for note in notes.only(
+    rows = notes.values_list(
         "pk", "paragraph", "start", "end_paragraph", "end", "quote", "prefix", "suffix", "orphaned"
-    ):
+    )
+    for pk, paragraph, start, end_paragraph, end, quote, prefix, suffix, orphaned in rows:
         anchor = find_anchor(
             document,
-            quote=note.quote,
-            prefix=note.prefix,
-            suffix=note.suffix,
-            paragraph=note.paragraph,
-            start=note.start,
-            end_paragraph=note.end_paragraph,
-            end=note.end,
+            quote=quote,
+            prefix=prefix,
+            suffix=suffix,
+            paragraph=paragraph,
+            start=start,
+            end_paragraph=end_paragraph,
+            end=end,
+            fuzzy=not orphaned,
         )
         if anchor is None:
-            if note.orphaned:
-                continue
-            note.orphaned, note.updated_at = True, now
-            outcome["orphaned"] += 1
-            changed.append(note)
+            if not orphaned:
+                orphans.append(pk)
             continue
-        end_paragraph = anchor.end_paragraph if anchor.end_paragraph != anchor.paragraph else None
-        where = (anchor.paragraph, anchor.start, end_paragraph, anchor.end, False)
-        if where == (note.paragraph, note.start, note.end_paragraph, note.end, note.orphaned):
+        last = anchor.end_paragraph if anchor.end_paragraph != anchor.paragraph else None
+        if (anchor.paragraph, anchor.start, last, anchor.end, False) == (
+            paragraph, start, end_paragraph, end, orphaned
+        ):  # fmt: skip
             outcome["kept"] += 1
             continue
-        note.paragraph, note.start, note.end_paragraph, note.end, note.orphaned = where
-        note.updated_at = now
-        outcome["moved"] += 1
-        changed.append(note)
-    Annotation.objects.bulk_update(
-        changed, ["paragraph", "start", "end_paragraph", "end", "orphaned", "updated_at"]
-    )
+        moves[(anchor.paragraph, last, anchor.start - start, anchor.end - end)].append(pk)
+    now = timezone.now()
+    if orphans:
+        outcome["orphaned"] = notes.filter(pk__in=orphans).update(orphaned=True, updated_at=now)
+    for (paragraph, last, shift, stretch), pks in moves.items():
+        outcome["moved"] += notes.filter(pk__in=pks).update(
+            paragraph=paragraph,
+            end_paragraph=last,
+            start=F("start") + shift,
+            end=F("end") + stretch,
+            orphaned=False,
+            updated_at=now,
+        )
     return outcome
 
 
