@@ -208,6 +208,13 @@ function notesBusy(layer) {
   function textOf(root) {
     return textNodes(root).map((n) => n.data).join("");
   }
+  // The server counts characters (code points), not UTF-16 units as JavaScript does.
+  function length(text) {
+    return Array.from(text).length;
+  }
+  function slice(text, start, end) {
+    return Array.from(text).slice(start, end).join("");
+  }
   // The offset in `root`'s text of a boundary point (node, offset) of a range.
   function offsetIn(root, node, offset) {
     const range = document.createRange();
@@ -216,8 +223,8 @@ function notesBusy(layer) {
     let count = 0;
     for (const text of textNodes(root)) {
       if (!range.intersectsNode(text)) break;
-      if (text === node) return count + offset;
-      if (range.comparePoint(text, text.length) <= 0) count += text.length;
+      if (text === node) return count + length(text.data.slice(0, offset));
+      if (range.comparePoint(text, text.length) <= 0) count += length(text.data);
       else break;
     }
     return count;
@@ -239,14 +246,14 @@ function notesBusy(layer) {
     const end = offsetIn(last.text, range.endContainer, range.endOffset);
     let quote;
     if (first.section === last.section) {
-      quote = textOf(first.text).slice(start, end);
+      quote = slice(textOf(first.text), start, end);
     } else {
       const sections = Array.from(layer.querySelectorAll("[data-paragraph]"));
       const from = sections.indexOf(first.section);
       const to = sections.indexOf(last.section);
-      const parts = [textOf(first.text).slice(start)];
+      const parts = [slice(textOf(first.text), start)];
       for (let i = from + 1; i < to; i++) parts.push(textOf(sections[i].querySelector(".para__text")));
-      parts.push(textOf(last.text).slice(0, end));
+      parts.push(slice(textOf(last.text), 0, end));
       quote = parts.join(SEPARATOR);
     }
     if (!quote.trim()) return null;
