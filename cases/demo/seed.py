@@ -606,7 +606,7 @@ def _file_annotation_assignments(course: Course) -> None:
     ).update(grade_category=category)
 
 
-def _note_selection(texts: list[tuple[int, str]], quote: str, slug: str) -> Selection:
+def quote_selection(texts: list[tuple[int, str]], quote: str, slug: str) -> Selection:
     """The selection of `quote` in a case's paragraph texts, where it must occur once:
     found by its words, so the seed survives small edits of the case file."""
     found = [(number, text.find(quote)) for number, text in texts for _ in range(text.count(quote))]
@@ -651,7 +651,7 @@ def _annotations(instructor: User) -> None:
                 case=cases[slug],
                 author=author,
                 access=CaseAccess(is_teaching_staff=author == instructor, can_edit=False),
-                selection=_note_selection(texts[slug], note["quote"], slug),
+                selection=quote_selection(texts[slug], note["quote"], slug),
                 body=note["text"],
                 visibility=Visibility(note.get("visibility", Visibility.COHORT)),
                 nonce=nonce,
