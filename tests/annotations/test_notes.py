@@ -307,3 +307,25 @@ def test_deleting_keeps_a_thread_with_replies_and_removes_a_lone_note(client, wo
     reader = client.get(case.get_absolute_url())
     assert _marks(reader.text) == ["It has"]  # The thread with a reply stays marked.
     assert client.get(reverse("cases:annotation_detail", args=[lone.pk])).text.count("Lone.") == 0
+
+
+def test_an_instructors_shared_note_reaches_their_courses_readers_only(client, world):
+    from cases.models import CaseReading
+    from tests.factories import ModuleFactory, ModuleItemFactory
+
+    case = world.case
+    elsewhere = ModuleItemFactory(module=ModuleFactory(course=world.other_course))
+    CaseReading.objects.create(item=elsewhere, case=case)
+    AssignmentFactory(item=elsewhere, cohort=world.other_course.cohorts.get())
+    note = annotation_create(
+        case=case,
+        author=world.users["instructor"],
+        access=CaseAccess(is_teaching_staff=True, can_edit=True),
+        selection=Selection(1, 0, 1, 8),
+        body="Start here: who makes what?",
+    )
+    assert note.cohort is None
+    for role, sees in [("student", True), ("ta", True), ("other_student", False)]:
+        client.force_login(world.users[role])
+        notes = client.get(reverse("cases:annotation_list", args=[case.slug])).text
+        assert ("Start here" in notes) is sees, role
