@@ -210,6 +210,16 @@ def item_reader(request: HtmxHttpRequest, item: ModuleItem, course_access: Cours
     return _reader(request, case, access, item=item, course_access=course_access)
 
 
+def item_annotation(request: HtmxHttpRequest, item: ModuleItem, course_access: CourseAccess):
+    """An annotation assignment: for now the case reader of its case (a placeholder
+    until the reader's task box lands). Access was checked by item_detail."""
+    task = getattr(item, "annotation_task", None)
+    if task is None:
+        return None
+    access = CaseAccess(is_teaching_staff=course_access.can_grade, can_edit=False)
+    return _reader(request, task.case, access, item=item, course_access=course_access)
+
+
 @require_POST
 def reading_heartbeat(request: HtmxHttpRequest, slug: str):
     """Students who may read the case: the page reports, while visible, that it is
