@@ -138,6 +138,7 @@ def course_duplicate(request: HtmxHttpRequest, pk: int):
         course=course,
         help=(
             "Copies modules, items, readings, quizzes and their question bank, "
+            "annotation assignments, "
             "discussions, grade categories and rubrics. Cohorts, dates and students' "
             "work are not copied."
         ),

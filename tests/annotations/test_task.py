@@ -160,6 +160,11 @@ def test_an_annotation_assignment_is_built_handed_in_hidden_late_and_graded(worl
     assert work.state == WorkStatus.IN_PROGRESS and work.submitted_at is None
     html = _panel(client, world, item, student)
     assert "tag--in_progress" in html and "Copied from the case." in html
+    # The tracker opens the same panel with its page; its cell says the same.
+    tracker = client.get(
+        reverse("cases:tracker", args=[world.course.pk]), {"student": student.pk, "item": item.pk}
+    ).content.decode()
+    assert "Copied from the case." in tracker and "tag--in_progress" in tracker
 
     # The due date passes before the last note: handed in, marked late.
     Assignment.objects.filter(item=item).update(due_at=timezone.now() - timedelta(hours=1))
@@ -335,3 +340,14 @@ def test_annotation_staff_pages_cost_the_same_queries_for_15_or_150_students(cli
     print(f"queries at 15 and 150 students: {counts}")
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET, counts
+
+
+def test_the_tracker_with_an_annotation_panel_open_stays_within_its_budget(client):
+    def url(w):
+        base = reverse("cases:tracker", args=[w["course"].pk])
+        return f"{base}?student={w['student'].pk}&item={w['item'].pk}"
+
+    counts = page_queries(client, _annotated_class, (15, 150), "instructor", url)
+    print(f"tracker with a panel, queries at 15 and 150 students: {counts}")
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= PAGE_BUDGET + 2, counts
