@@ -215,9 +215,21 @@ def paragraph_html(paragraph: Paragraph) -> SafeString:
     for sentence in paragraph.sentences:
         pieces.append((paragraph.text[at : sentence.start], sentence))
         at = sentence.end
+    # A sentence nobody touched says nothing more: its paragraph's label says "no
+    # notes", and hundreds of "not highlighted" would drown the ones that matter.
     spans = format_html_join(
         "",
-        '{}<span class="heat heat--{}">{}<span class="visually-hidden"> ({})</span></span>',
-        ((gap, s.level, s.text, s.label) for gap, s in pieces),
+        '{}<span class="heat heat--{}">{}{}</span>',
+        (
+            (
+                gap,
+                s.level,
+                s.text,
+                format_html('<span class="visually-hidden"> ({})</span>', s.label)
+                if s.highlights
+                else "",
+            )
+            for gap, s in pieces
+        ),
     )
     return format_html("{}{}", spans, paragraph.text[at:])

@@ -9,11 +9,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.anchors import text_of
+from cases.anchors import sentences, text_of
 from cases.models import Annotation, CaseReading, Visibility
 from cases.permissions import CaseAccess
 from cases.services.annotations import Selection, annotation_create, annotation_reply
-from cases.services.heatmap import heat_level
+from cases.services.heatmap import HeatMap, Paragraph, Sentence, heat_level, heat_notes
 from tests.factories import (
     AssignmentFactory,
     CohortFactory,
@@ -319,3 +319,24 @@ def test_heat_map_queries_do_not_grow_with_the_class(client, role):
         client, _busy_class, (3, 15), role, url=lambda w: w["url"] + "?format=csv"
     )
     assert csv_counts[0] == csv_counts[1] <= PAGE_BUDGET, csv_counts
+
+
+def test_a_note_across_paragraphs_covers_those_between_in_full():
+    texts = {1: "One. Two.", 2: "Three. Four. Five.", 3: "Six. Seven.", 4: "Eight."}
+    heat = HeatMap(
+        [
+            Paragraph(
+                n, t, [Sentence(n, i, t[a:b], a, b) for i, (a, b) in enumerate(sentences(t), 1)]
+            )
+            for n, t in texts.items()
+        ]
+    )
+    across = {"author_id": 1, "visibility": Visibility.INSTRUCTOR, "reply_count": 2}
+    across |= {"orphaned": False, "paragraph": 1, "start": 6, "end_paragraph": 3, "end": 2}
+    lost = across | {"paragraph": 9, "end_paragraph": None, "visibility": Visibility.COHORT}
+    heat_notes(heat, [across, lost])
+    covered = [(s.paragraph, s.text) for s in heat.sentences if s.highlights]
+    assert covered == [(1, "Two."), (2, "Three."), (2, "Four."), (2, "Five."), (3, "Six.")]
+    assert all(s.questions == 1 and s.replies == 2 for s in heat.sentences if s.highlights)
+    assert (heat.notes, heat.questions, heat.orphaned, heat.students) == (2, 1, 1, 1)
+    assert heat.untouched == [4]
