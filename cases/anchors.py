@@ -10,8 +10,9 @@ user picks from and the heat map counts.
 
 import difflib
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from html import unescape
 
 TOKEN = re.compile(r"(<[^>]*>)")
@@ -63,39 +64,30 @@ class Span:
     after: str = ""
 
 
-@dataclass
-class _Cut:
-    at: int
-    opens: list = field(default_factory=list)
-    closes: list = field(default_factory=list)
-    after: list = field(default_factory=list)
-
-
 def mark_html(
     html: str, spans: Iterable[Span], mark: Callable[[frozenset], str] | None = None
 ) -> str:
     """Sanitised paragraph HTML with each stretch of text that notes cover wrapped in a
     <mark> (`mark(keys)` gives its opening tag), split wherever a tag or another note
-    begins or ends, and each span's `after` put where it ends (after the link it ends
-    in, if any: links do not nest)."""
+    begins or ends, and each span's `after` put right where it ends (after the link it
+    ends in, if any: links do not nest).
+
+    A mark never crosses a tag, so the HTML stays well-formed; text of only spaces
+    between tags (the newlines between table rows or list items) is never marked, as a
+    <mark> there would be invalid, or moved out of a table by the browser."""
     spans = [s for s in spans if s.end > s.start]
     if not spans:
         return html
     mark = mark or (lambda keys: '<mark class="hl">')
-    cuts: dict[int, _Cut] = {}
-    for span in spans:
-        cuts.setdefault(span.start, _Cut(span.start)).opens.append(span)
-        cuts.setdefault(span.end, _Cut(span.end)).closes.append(span)
-        if span.after:
-            cuts[span.end].after.append(span.after)
-    points = sorted(cuts)
+    starts = sorted(spans, key=lambda s: s.start)
+    ends = sorted(spans, key=lambda s: s.end)
     out: list[str] = []
     active: list[Span] = []
     pending: list[str] = []  # Count links waiting for the end of the link they fell in.
     in_link = False
-    at = 0  # Characters of text so far.
-    next_cut = 0  # Index into points.
     marking = False
+    at = 0  # Characters of text so far.
+    began = ended = 0  # Spans begun and ended so far, in `starts` and `ends`.
 
     def close():
         nonlocal marking
@@ -103,27 +95,17 @@ def mark_html(
             out.append("</mark>")
             marking = False
 
-    def open_if_active():
-        nonlocal marking
-        if active and not marking:
-            out.append(mark(frozenset(k for s in active for k in s.keys)))
-            marking = True
-
-    def cross(position):
-        """Apply the cut at `position`: spans end and begin, counts follow."""
-        nonlocal next_cut
-        cut = cuts[position]
-        close()
-        for span in cut.closes:
+    def end_spans():
+        """Spans ending here end now, their counts right after their last character."""
+        nonlocal ended
+        while ended < len(ends) and ends[ended].end <= at:
+            span = ends[ended]
+            ended += 1
             if span in active:
+                close()
                 active.remove(span)
-        if cut.after:
-            if in_link:
-                pending.extend(cut.after)
-            else:
-                out.extend(cut.after)
-        active.extend(cut.opens)
-        next_cut += 1
+            if span.after:
+                (pending if in_link else out).append(span.after)
 
     for part in TOKEN.split(html):
         if not part:
@@ -131,24 +113,33 @@ def mark_html(
         if part.startswith("<"):
             close()
             out.append(part)
-            if re.match(r"<a[\s>]", part):
+            if re.match(r"<a[\s>]", part, re.I):
                 in_link = True
-            elif part.startswith("</a"):
+            elif re.match(r"</a[\s>]", part, re.I):
                 in_link = False
                 out.extend(pending)
                 pending.clear()
             continue
+        blank = part.isspace()
         for piece in PIECE.findall(part):
             units = [piece] if piece.startswith("&") and len(piece) > 1 else list(piece)
             for unit in units:
-                while next_cut < len(points) and points[next_cut] <= at:
-                    cross(points[next_cut])
-                open_if_active()
+                # Spans beginning here begin lazily, so a mark opens after any tag.
+                while began < len(starts) and starts[began].start <= at:
+                    span = starts[began]
+                    began += 1
+                    if span.end > at:
+                        close()
+                        active.append(span)
+                if active and not marking and not blank:
+                    out.append(mark(frozenset(k for s in active for k in s.keys)))
+                    marking = True
                 out.append(unit)
                 at += 1
+                end_spans()
     close()
-    while next_cut < len(points):
-        cross(points[next_cut])
+    at = max(at, max(s.end for s in spans))
+    end_spans()
     out.extend(pending)
     return "".join(out)
 
@@ -181,6 +172,7 @@ class Document:
             parts.append(text)
             at += len(text) + len(SEPARATOR)
         self.text = SEPARATOR.join(parts)
+        self.starts = [self.offsets[number] for number in self.numbers]
 
     def absolute(self, paragraph: int, offset: int) -> int | None:
         if paragraph not in self.offsets or offset > len(self.texts[paragraph]):
@@ -189,11 +181,7 @@ class Document:
 
     def locate(self, position: int) -> tuple[int, int]:
         """The paragraph holding a position of the whole text, and the offset in it."""
-        found = self.numbers[0]
-        for number in self.numbers:
-            if self.offsets[number] > position:
-                break
-            found = number
+        found = self.numbers[max(0, bisect_right(self.starts, position) - 1)]
         return found, min(position - self.offsets[found], len(self.texts[found]))
 
     def anchor(self, start: int, end: int) -> Anchor:
@@ -237,6 +225,7 @@ def find_anchor(
     start: int = 0,
     end_paragraph: int | None = None,
     end: int = 0,
+    fuzzy: bool = True,
 ) -> Anchor | None:
     """The quote's place in the (edited) document, or None: orphaned.
 
@@ -267,31 +256,55 @@ def find_anchor(
         at = document.text.find(quote, at + 1)
     if best is not None:
         return best
-    if paragraph is None or paragraph not in document.texts:
+    # Words close to a quote across paragraphs would be half of it, in one of them.
+    if not fuzzy or paragraph is None or paragraph not in document.texts or SEPARATOR in quote:
         return None
     return _fuzzy(document, paragraph, quote)
 
 
 def _fuzzy(document: Document, paragraph: int, quote: str) -> Anchor | None:
-    """The stretch of one paragraph most like the quote, if alike enough."""
+    """The stretch of one paragraph most like the quote, if alike enough (difflib's
+    ratio at least FUZZY_LIKENESS).
+
+    The quote's longest common run with the paragraph places it; the common runs of
+    the quote with the text about that place then give its ends, with and without
+    the short runs at either edge (stray letters matched further off). A few ratios,
+    not a search over every window: this runs inside every save of the case."""
     text = document.texts[paragraph]
     if not text or len(quote) > 2 * len(text) + 20:
         return None
     matcher = difflib.SequenceMatcher(None, text, quote, autojunk=False)
-    block = max(matcher.get_matching_blocks(), key=lambda b: b.size)
+    block = matcher.find_longest_match(0, len(text), 0, len(quote))
     if block.size == 0:
         return None
-    # Windows the quote's length around where its longest common run sits.
-    centre = block.a - block.b
+    slack = 10 + max(3, len(quote) // 10)
+    low = max(0, block.a - block.b - slack)
+    high = min(len(text), block.a - block.b + len(quote) + slack)
+    matcher.set_seq1(text[low:high])
+    runs = [run for run in matcher.get_matching_blocks() if run.size]
+    matched = sum(run.size for run in runs)
+    # No window of the text about the place matches more than `matched` characters,
+    # so none has a ratio above 2m / (m + len(quote)).
+    if 2 * matched / (matched + len(quote)) < FUZZY_LIKENESS:
+        return None
+    firsts = [n for n, run in enumerate(runs) if n == 0 or runs[n - 1].size < 3][:3]
+    lasts = [
+        n
+        for n, run in reversed(list(enumerate(runs)))
+        if n == len(runs) - 1 or runs[n + 1].size < 3
+    ][:3]
     best, best_ratio = None, 0.0
-    slack = max(3, len(quote) // 10)
-    for shift in range(-10, 11):
-        for stretch in range(-slack, slack + 1):
-            begin = max(0, centre + shift)
-            finish = min(len(text), begin + len(quote) + stretch)
+    for first in firsts:
+        for last in lasts:
+            if last < first:
+                continue
+            head, tail = runs[first], runs[last]
+            begin = max(0, low + head.a - head.b)
+            finish = min(len(text), low + tail.a + tail.size + len(quote) - tail.b - tail.size)
             if finish <= begin:
                 continue
-            ratio = difflib.SequenceMatcher(None, text[begin:finish], quote, autojunk=False).ratio()
+            matcher.set_seq1(text[begin:finish])
+            ratio = matcher.ratio()
             if ratio > best_ratio:
                 best, best_ratio = (begin, finish), ratio
     if best is None or best_ratio < FUZZY_LIKENESS:

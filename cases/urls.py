@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from cases.views import (
+    annotations,
     builder,
     cohorts,
     courses,
@@ -34,6 +35,13 @@ urlpatterns = [
     path("library/<slug:slug>/edit/", readings.case_edit, name="case_edit"),
     path("library/<slug:slug>/heartbeat/", readings.reading_heartbeat, name="reading_heartbeat"),
     path("library/<slug:slug>/done/", readings.reading_done, name="reading_done"),
+    path("library/<slug:slug>/notes/", annotations.annotation_list, name="annotation_list"),
+    path("library/<slug:slug>/notes/live/", annotations.annotation_live, name="annotation_live"),
+    path("notes/<int:pk>/", annotations.annotation_detail, name="annotation_detail"),
+    path("notes/<int:pk>/reply/", annotations.annotation_reply, name="annotation_reply"),
+    path("notes/<int:pk>/vote/", annotations.annotation_vote, name="annotation_vote"),
+    path("notes/<int:pk>/moderate/", annotations.annotation_moderate, name="annotation_moderate"),
+    path("notes/<int:pk>/delete/", annotations.annotation_delete, name="annotation_delete"),
     path("manage/cohorts/", cohorts.cohort_list, name="cohort_list"),
     # Quizzes: taking them.
     path("items/<int:pk>/attempts/", quiz_taking.attempt_start, name="attempt_start"),

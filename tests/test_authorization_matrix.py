@@ -12,7 +12,17 @@ from datetime import timedelta
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from cases.models import Accommodation, Decision, Extension, Rubric, StanceCheck, StancePair
+from cases.models import (
+    Accommodation,
+    Annotation,
+    Decision,
+    Extension,
+    Rubric,
+    StanceCheck,
+    StancePair,
+)
+from cases.permissions import CaseAccess
+from cases.services.annotations import Selection, annotation_create
 from cases.services.cohorts.signup import signup_token
 from cases.services.notifications import unsubscribe_url
 from cases.services.quizzes import attempt_submit
@@ -63,6 +73,8 @@ TEACHERS_POST = signed_in(
 )
 # Students read the cases given to them; anyone who teaches reads the whole library.
 CASE_READERS = signed_in(200, other_student=404)
+# A student's shared note: their cohort and its course's staff; nobody else is told.
+NOTE_READERS = signed_in(200, other_student=404, other_instructor=404)
 
 
 def _rubric(world: World) -> Rubric:
@@ -139,6 +151,44 @@ MATRIX: dict[str, Route] = {
         lambda w: reverse("cases:case_edit", args=[w.case.slug]),
         # Its author and admins; other readers may read but not edit.
         signed_in(403, other_student=404, instructor=200, admin=200),
+    ),
+    # Notes on a case: its readers; a note's thread, whoever reads the note.
+    "cases:annotation_list": Route(
+        lambda w: reverse("cases:annotation_list", args=[w.case.slug]), CASE_READERS
+    ),
+    "cases:annotation_list POST": Route(
+        lambda w: reverse("cases:annotation_list", args=[w.case.slug]),
+        signed_in(302, other_student=404),
+        method="post",
+        data={"paragraph": "2", "body": "Headcount is an input.", "visibility": "cohort"},
+    ),
+    "cases:annotation_live": Route(
+        lambda w: reverse("cases:annotation_live", args=[w.case.slug]), CASE_READERS
+    ),
+    "cases:annotation_detail": Route(
+        lambda w: reverse("cases:annotation_detail", args=[_note(w).pk]), NOTE_READERS
+    ),
+    "cases:annotation_reply": Route(
+        lambda w: reverse("cases:annotation_reply", args=[_note(w).pk]),
+        signed_in(302, other_student=404, other_instructor=404),
+        method="post",
+        data={"body": "Compare ¶3."},
+    ),
+    "cases:annotation_vote": Route(
+        lambda w: reverse("cases:annotation_vote", args=[_note(w).pk]),
+        signed_in(302, other_student=404, other_instructor=404),
+        method="post",
+    ),
+    "cases:annotation_moderate": Route(
+        lambda w: reverse("cases:annotation_moderate", args=[_note(w).pk]),
+        signed_in(403, other_student=404, other_instructor=404, instructor=302, ta=302, admin=302),
+        method="post",
+        data={"action": "pin"},
+    ),
+    "cases:annotation_delete": Route(
+        lambda w: reverse("cases:annotation_delete", args=[_note(w).pk]),
+        signed_in(403, other_student=404, other_instructor=404, student=302),
+        method="post",
     ),
     "cases:reading_heartbeat": Route(
         lambda w: reverse("cases:reading_heartbeat", args=[w.case.slug]),
@@ -765,6 +815,20 @@ MATRIX |= {
 }
 
 
+def _note(world: World) -> Annotation:
+    """The student's note on ¶2 of the world's case, shared with Section A."""
+    note = Annotation.objects.filter(case=world.case, author=world.users["student"]).first()
+    if note is None:
+        note = annotation_create(
+            case=world.case,
+            author=world.users["student"],
+            access=CaseAccess(is_teaching_staff=False, can_edit=False),
+            selection=Selection(2, 0, 2, 6),
+            body="Headcount is an input.",
+        )
+    return note
+
+
 def _submitted_answer(world: World):
     attempt_submit(attempt_id=world.attempt.pk)
     return world.attempt.slots.last().answer
@@ -785,7 +849,8 @@ def _url_names(resolver: URLResolver, namespace: str = "") -> set[str]:
 
 
 def test_every_url_is_in_the_matrix():
-    assert _url_names(get_resolver()) == set(MATRIX)
+    # A URL that answers GET and POST differently has a second entry, "name POST".
+    assert _url_names(get_resolver()) == {name.split(" ")[0] for name in MATRIX}
 
 
 # The routes the tests below are made for, fixed when this module is imported: a block

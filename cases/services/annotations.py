@@ -38,12 +38,17 @@ from cases.models import (
     Visibility,
 )
 from cases.models.annotations import CONTEXT_CHARS, MAX_ANNOTATION_CHARS, MAX_QUOTE_CHARS
-from cases.permissions import CaseAccess, is_admin
+from cases.permissions import CaseAccess, cases_for_user, is_admin
 from cases.services.workspace.work import work_sync
 
 
 class AnnotationRefused(Exception):
-    """A note the rules refuse; the message is for the writer."""
+    """A note the rules refuse; the message is for the writer, beside `field` (the
+    note's text, the words it is about, or who reads it)."""
+
+    def __init__(self, message: str, field: str = "body"):
+        super().__init__(message)
+        self.field = field
 
 
 # Who reads what -------------------------------------------------------------------------
@@ -159,11 +164,12 @@ def selection_anchor(document: Document, selection: Selection):
     if selection.quote:
         raise AnnotationRefused(
             "The case changed since you opened it and those words are no longer there. "
-            "Reload the page and select them again; your note is kept below."
+            "Reload the page and select them again; your note is kept below.",
+            "words",
         )
     anchor = Anchor(selection.paragraph, selection.start, selection.end_paragraph, selection.end)
     if not document.quote(anchor):
-        raise AnnotationRefused("Choose the words your note is about.")
+        raise AnnotationRefused("Choose the words your note is about.", "words")
     return anchor
 
 
@@ -185,14 +191,14 @@ def annotation_create(
         return existing
     body = _check_body(body)
     if visibility not in Visibility.values:
-        raise AnnotationRefused("Choose who reads your note.")
+        raise AnnotationRefused("Choose who reads your note.", "visibility")
     _check_rate(author, now)
     document = Document(paragraph_texts(case))
     anchor = selection_anchor(document, selection)
     quote = document.quote(anchor)
     if len(quote) > MAX_QUOTE_CHARS:
         raise AnnotationRefused(
-            f"Select at most {MAX_QUOTE_CHARS:,} characters; a note is about a passage."
+            f"Select at most {MAX_QUOTE_CHARS:,} characters; a note is about a passage.", "words"
         )
     prefix, suffix = document.context(anchor, CONTEXT_CHARS)
     staff = access.is_teaching_staff
@@ -430,24 +436,57 @@ class Layer:
 NOTE_FIELDS = [
     *("pk", "author_id", "thread_id", "paragraph", "start", "end_paragraph", "end"),
     *("quote", "visibility", "reply_count", "deleted_at", "hidden_at", "orphaned"),
+    *("updated_at", "word_count"),
 ]
 
 
-def layer_rows(user, case: CaseStudy, access: CaseAccess) -> tuple[list[dict], bool]:
-    """The notes (not replies) on the case this reader sees, as dicts, and whether
-    annotate-first holds classmates' back: one query."""
-    rows = annotations_visible(user, case, access).filter(thread__isnull=True)
+@dataclass
+class LayerRows:
+    """What the reader's layer is made of: the notes (not replies) the reader sees, as
+    dicts; whether annotate-first holds classmates' back; and the reader's own notes
+    and replies (for their progress on an annotation assignment)."""
+
+    roots: list[dict]
+    waiting: bool
+    own: list[dict]
+
+
+def layer_rows(user, case: CaseStudy, access: CaseAccess) -> LayerRows:
+    """The reader's layer, from one query."""
+    rows = annotations_visible(user, case, access).filter(Q(thread__isnull=True) | Q(author=user))
     if not access.is_teaching_staff:
         rows = rows.annotate(gated=Exists(annotate_first_tasks(user, case)))
-    rows = list(rows.values(*NOTE_FIELDS, *([] if access.is_teaching_staff else ["gated"])))
-    rows = [r for r in rows if r["deleted_at"] is None or r["reply_count"]]
+    fields = [*NOTE_FIELDS, *([] if access.is_teaching_staff else ["gated"])]
+    rows = list(rows.values(*fields))
+    own = [r for r in rows if r["author_id"] == user.pk]
+    roots = [
+        r for r in rows if r["thread_id"] is None and (r["deleted_at"] is None or r["reply_count"])
+    ]
     waiting = False
     if any(r.get("gated") for r in rows) and not any(
-        r["author_id"] == user.pk and r["deleted_at"] is None for r in rows
+        r["thread_id"] is None and r["deleted_at"] is None for r in own
     ):
-        waiting = any(r["author_id"] != user.pk for r in rows)
-        rows = [r for r in rows if r["author_id"] == user.pk]
-    return rows, waiting
+        waiting = any(r["author_id"] != user.pk for r in roots)
+        roots = [r for r in roots if r["author_id"] == user.pk]
+    return LayerRows(roots, waiting, own)
+
+
+def task_progress(task: AnnotationTask, own: list[dict]) -> dict:
+    """A student's progress on an annotation assignment, from their own notes and
+    replies (`LayerRows.own`): as `_annotation` in the work sources counts them."""
+    counting = [
+        r
+        for r in own
+        if r["visibility"] != Visibility.PRIVATE
+        and r["deleted_at"] is None
+        and r["hidden_at"] is None
+        and r["word_count"] >= task.min_words
+    ]
+    return {
+        "done": len(counting),
+        "wanted": task.min_notes,
+        "left": max(0, task.min_notes - len(counting)),
+    }
 
 
 def _urls(case: CaseStudy) -> tuple[str, str]:
@@ -457,20 +496,19 @@ def _urls(case: CaseStudy) -> tuple[str, str]:
     return notes, head + "{}" + tail
 
 
-def reader_layer(user, case: CaseStudy, access: CaseAccess, body_html: str) -> Layer:
-    """The body with the reader's notes marked in it: each stretch of text some note
-    covers in a <mark> (its heat from how many notes cover it), and where each span
-    ends a link to its notes with their count (replies included). One query."""
-    rows, waiting = layer_rows(user, case, access)
-    layer = Layer(body=mark_safe(body_html), waiting=waiting, total=len(rows))  # noqa: S308
-    if not rows:
+def reader_layer(case: CaseStudy, body_html: str, rows: LayerRows) -> Layer:
+    """The body with the reader's notes (`layer_rows`) marked in it: each stretch of
+    text some note covers in a <mark> (its heat from how many notes cover it), and where
+    each span ends a link to its notes with their count (replies included)."""
+    layer = Layer(body=mark_safe(body_html), waiting=rows.waiting, total=len(rows.roots))  # noqa: S308
+    if not rows.roots:
         return layer
     sections = body_sections(body_html)
     order = [number for number, _ in sections if number is not None]
     position = {number: n for n, number in enumerate(order)}
     by_paragraph: dict[int, list[Span]] = defaultdict(list)
     spans: dict[tuple, list[dict]] = defaultdict(list)
-    for row in rows:
+    for row in rows.roots:
         first, last = row["paragraph"], row["end_paragraph"] or row["paragraph"]
         if first not in position or last not in position or row["orphaned"]:
             layer.orphaned.append(row)
@@ -537,42 +575,188 @@ def new_nonce() -> str:
 @transaction.atomic
 def annotations_reanchor(case: CaseStudy) -> dict[str, int]:
     """Find every note's words again in the case as it now is (`find_anchor`): those
-    found move there, the rest are kept, orphaned, with their quote. Counts by outcome."""
+    found move there, the rest are kept, orphaned, with their quote. Counts by outcome.
+
+    An orphaned note is looked for again at every save, but by its exact words only
+    (restore them and it comes back): the near-matches of its old paragraph were tried
+    when it was orphaned, and trying them again at every save for every orphan would
+    make each save slower than the last. Runs inside every save of the case, so the
+    moves are written as a few UPDATEs, one per paragraph and shift, not a CASE per
+    note and field."""
     document = Document(paragraph_texts(case))
     outcome = {"kept": 0, "moved": 0, "orphaned": 0}
-    changed = []
-    now = timezone.now()
+    orphans: list[int] = []
+    moves: dict[tuple, list[int]] = defaultdict(list)
     notes = Annotation.objects.filter(case=case, thread__isnull=True).exclude(quote="")
-    for note in notes.only(
+    rows = notes.values_list(
         "pk", "paragraph", "start", "end_paragraph", "end", "quote", "prefix", "suffix", "orphaned"
-    ):
+    )
+    for pk, paragraph, start, end_paragraph, end, quote, prefix, suffix, orphaned in rows:
         anchor = find_anchor(
             document,
-            quote=note.quote,
-            prefix=note.prefix,
-            suffix=note.suffix,
-            paragraph=note.paragraph,
-            start=note.start,
-            end_paragraph=note.end_paragraph,
-            end=note.end,
+            quote=quote,
+            prefix=prefix,
+            suffix=suffix,
+            paragraph=paragraph,
+            start=start,
+            end_paragraph=end_paragraph,
+            end=end,
+            fuzzy=not orphaned,
         )
         if anchor is None:
-            if note.orphaned:
-                continue
-            note.orphaned, note.updated_at = True, now
-            outcome["orphaned"] += 1
-            changed.append(note)
+            if not orphaned:
+                orphans.append(pk)
             continue
-        end_paragraph = anchor.end_paragraph if anchor.end_paragraph != anchor.paragraph else None
-        where = (anchor.paragraph, anchor.start, end_paragraph, anchor.end, False)
-        if where == (note.paragraph, note.start, note.end_paragraph, note.end, note.orphaned):
+        last = anchor.end_paragraph if anchor.end_paragraph != anchor.paragraph else None
+        if (anchor.paragraph, anchor.start, last, anchor.end, False) == (
+            paragraph, start, end_paragraph, end, orphaned
+        ):  # fmt: skip
             outcome["kept"] += 1
             continue
-        note.paragraph, note.start, note.end_paragraph, note.end, note.orphaned = where
-        note.updated_at = now
-        outcome["moved"] += 1
-        changed.append(note)
-    Annotation.objects.bulk_update(
-        changed, ["paragraph", "start", "end_paragraph", "end", "orphaned", "updated_at"]
-    )
+        moves[(anchor.paragraph, last, anchor.start - start, anchor.end - end)].append(pk)
+    now = timezone.now()
+    if orphans:
+        outcome["orphaned"] = notes.filter(pk__in=orphans).update(orphaned=True, updated_at=now)
+    for (paragraph, last, shift, stretch), pks in moves.items():
+        outcome["moved"] += notes.filter(pk__in=pks).update(
+            paragraph=paragraph,
+            end_paragraph=last,
+            start=F("start") + shift,
+            end=F("end") + stretch,
+            orphaned=False,
+            updated_at=now,
+        )
     return outcome
+
+
+# Threads ----------------------------------------------------------------------------------
+
+
+@dataclass
+class NoteView:
+    """A note or reply as its reader may see it: names and flags resolved here, so a
+    template never sees a raw Annotation."""
+
+    pk: int
+    author: str
+    staff: bool
+    mine: bool
+    html: SafeString
+    quote: str
+    where: str
+    paragraph: int | None
+    visibility: str
+    visibility_label: str
+    created_at: object
+    deleted: bool
+    hidden: bool
+    hidden_reason: str
+    pinned: bool
+    endorsed: bool
+    orphaned: bool
+    upvotes: int
+    voted: bool
+    words: int
+    replies: list["NoteView"] = field(default_factory=list)
+
+    @property
+    def is_question(self) -> bool:
+        return self.visibility == Visibility.INSTRUCTOR
+
+    @property
+    def is_private(self) -> bool:
+        return self.visibility == Visibility.PRIVATE
+
+
+def _thread_rows(user, case: CaseStudy, access: CaseAccess, roots: Q):
+    """The notes matching `roots` and their replies, as this reader may see them, in one
+    query, with who wrote them and whether the reader upvoted each."""
+    teaches = Course.instructors.through.objects.filter(
+        user=OuterRef("author"), course__cohorts=OuterRef("cohort")
+    )
+    assists = Course.teaching_assistants.through.objects.filter(
+        user=OuterRef("author"), course__cohorts=OuterRef("cohort")
+    )
+    thread_roots = Q(thread__isnull=True) & roots
+    replies = Q(thread__isnull=False) & Q(
+        thread__in=Annotation.objects.filter(case=case, thread__isnull=True).filter(roots)
+    )
+    rows = annotations_visible(user, case, access).filter(thread_roots | replies)
+    if not access.is_teaching_staff:
+        rows = rows.annotate(gated=Exists(annotate_first_tasks(user, case)))
+    return rows.select_related("author").annotate(
+        author_staff=Q(cohort__isnull=True) | Exists(teaches) | Exists(assists),
+        voted=Exists(AnnotationVote.objects.filter(annotation=OuterRef("pk"), user=user)),
+    )
+
+
+def _view(note: Annotation, user) -> NoteView:
+    return NoteView(
+        pk=note.pk,
+        author="You" if note.author_id == user.pk else note.author.display_name,
+        staff=note.author_staff,
+        mine=note.author_id == user.pk,
+        # Sanitised by render_markdown when saved.
+        html=mark_safe(note.body_html) if not note.is_deleted else "",  # noqa: S308
+        quote=note.quote,
+        where=note.where,
+        paragraph=note.paragraph,
+        visibility=note.visibility,
+        visibility_label=Visibility(note.visibility).label,
+        created_at=note.created_at,
+        deleted=note.is_deleted,
+        hidden=note.hidden_at is not None,
+        hidden_reason=note.hidden_reason,
+        pinned=note.pinned,
+        endorsed=note.endorsed,
+        orphaned=note.orphaned,
+        upvotes=note.upvote_count,
+        voted=note.voted,
+        words=note.word_count,
+    )
+
+
+@dataclass
+class Threads:
+    notes: list[NoteView]
+    waiting: bool = False  # Annotate-first holds classmates' notes back.
+
+
+def threads(user, case: CaseStudy, access: CaseAccess, roots: Q) -> Threads:
+    """The threads of the notes matching `roots` (a Q on Annotation) this reader may
+    see: pinned first, then oldest first, each with its replies in order. One query."""
+    rows = list(_thread_rows(user, case, access, roots))
+    waiting = False
+    if any(getattr(r, "gated", False) for r in rows) and not any(
+        r.author_id == user.pk and r.thread_id is None and not r.is_deleted for r in rows
+    ):
+        waiting = any(r.author_id != user.pk for r in rows)
+        rows = [r for r in rows if r.author_id == user.pk]
+    views = {r.pk: _view(r, user) for r in rows}
+    notes = []
+    for row in rows:
+        if row.thread_id is None:
+            if row.is_deleted and not row.reply_count:
+                continue
+            notes.append((row, views[row.pk]))
+        elif row.thread_id in views:
+            views[row.thread_id].replies.append(views[row.pk])
+    notes.sort(key=lambda pair: (not pair[0].pinned, pair[0].created_at, pair[0].pk))
+    return Threads([view for _row, view in notes], waiting)
+
+
+def note_for(user, pk: int):
+    """The case of note `pk`, if this user may read the case (with `_staff` from
+    `cases_for_user`), else None. One query."""
+    return cases_for_user(user).filter(annotations=pk).first()
+
+
+def layer_etag(case: CaseStudy, user, rows: LayerRows) -> str:
+    """What the reader's layer shows, in a word: the case's revision and the notes the
+    reader sees (their latest change and their number)."""
+    shown = rows.roots + rows.own
+    latest = max((r["updated_at"] for r in shown), default=None)
+    stamp = int(latest.timestamp() * 1_000_000) if latest else 0
+    return (
+        f'W/"notes-{case.pk}-r{case.revision}-{stamp}-{len(rows.roots)}-{len(rows.own)}-u{user.pk}"'
+    )

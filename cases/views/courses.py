@@ -37,6 +37,7 @@ ITEM_VIEWS = {
     ItemKind.DECISION: stances.item_decision,
     ItemKind.SPECTRUM: spectrum.item_spectrum,
     ItemKind.LIVE_SESSION: live.item_live_class,
+    ItemKind.ANNOTATION: readings.item_annotation,
 }
 
 

@@ -1,16 +1,13 @@
-from collections import Counter
 from dataclasses import dataclass
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -18,7 +15,7 @@ from cases.exhibits import exhibits_for
 from cases.forms.readings import CaseImportForm, CaseStudyForm, LibraryFilterForm
 from cases.http import HtmxHttpRequest, parse_int
 from cases.markdown import render_markdown
-from cases.models import CaseStudy, Course, ModuleItem, Post
+from cases.models import CaseStudy, ModuleItem
 from cases.permissions import (
     CaseAccess,
     CourseAccess,
@@ -28,6 +25,8 @@ from cases.permissions import (
     cases_for_user,
 )
 from cases.services import readings as services
+from cases.services.annotations import task_progress
+from cases.views.annotations import layer_context
 
 LIBRARY_PAGE_SIZE = 50
 
@@ -69,6 +68,7 @@ def _reader(
     *,
     item: ModuleItem | None = None,
     course_access: CourseAccess | None = None,
+    task=None,
 ):
     """The case reader, alone or as a module item. Opening it records progress for
     students; teaching notes and the authors' placement are passed to the template only
@@ -81,9 +81,14 @@ def _reader(
         previous_item, next_item = ModuleItem.objects.neighbours_of(
             item, request.user, staff=course_access.can_grade
         )
+    marked = layer_context(request, case, access, case.body_html)
+    if task is not None and not access.is_teaching_staff:
+        task.mine = task_progress(task, marked["layer_rows"].own)
     context = {
         "case": case,
-        "body": _with_citation_counts(case, request.user, access),
+        **marked,
+        "body": services.body_with_citations(case, request.user, access, marked["body"]),
+        "task": task,
         "exhibits": exhibits_for(case),
         "part_b": _part_b(case, request.user),
         "progress": progress,
@@ -103,52 +108,6 @@ def _reader(
             "released": case.placement_released,
         }
     return render(request, "cases/readings/case_reader.html", context)
-
-
-def _with_citation_counts(case: CaseStudy, user, access: CaseAccess):
-    """The cached body with, in each paragraph's margin, how many posts the reader may
-    see cite it, linking to them. One query."""
-    if access.is_teaching_staff:
-        items = ModuleItem.objects.filter(module__course__in=Course.objects.for_user(user))
-    else:
-        items = ModuleItem.objects.visible_to_student(user)
-    citing = Post.objects.filter(
-        discussion__case=case,
-        discussion__item__in=items,
-        deleted_at__isnull=True,
-        hidden_at__isnull=True,
-        citation_count__gt=0,
-    )
-    if not access.is_teaching_staff:
-        # Before their first post in a post-first thread, a student sees no counts from it.
-        citing = citing.filter(
-            Q(discussion__post_first=False)
-            | Q(
-                Exists(
-                    Post.objects.filter(
-                        discussion=OuterRef("discussion"), author=user, deleted_at__isnull=True
-                    )
-                )
-            )
-        )
-    # Posts citing the same paragraphs are counted in the database: a class's thread
-    # has hundreds of posts but few distinct lists to decode.
-    counts = Counter()
-    for numbers, posts in citing.values_list("cited_paragraphs").annotate(n=Count("pk")).order_by():
-        for number in numbers:
-            counts[number] += posts
-    html = case.body_html
-    for number, count in counts.items():
-        marker = f'data-paragraph="{number}">'
-        badge = format_html(
-            '<a class="para__cites" href="{}">{} post{}<span class="visually-hidden"> cite '
-            "this paragraph</span></a>",
-            reverse("cases:paragraph_detail", args=[case.slug, number]),
-            count,
-            "s" if count != 1 else "",
-        )
-        html = html.replace(marker, marker + badge, 1)
-    return mark_safe(html)  # noqa: S308 - the cached body plus our own badges.
 
 
 @dataclass
@@ -208,6 +167,22 @@ def item_reader(request: HtmxHttpRequest, item: ModuleItem, course_access: Cours
         or (course_access.can_teach and case.created_by_id == user.pk),
     )
     return _reader(request, case, access, item=item, course_access=course_access)
+
+
+def item_annotation(request: HtmxHttpRequest, item: ModuleItem, course_access: CourseAccess):
+    """An annotation assignment as a module item: the case's reader with what the
+    assignment asks and, for a student, how far they are. Access checked by
+    item_detail."""
+    task = getattr(item, "annotation_task", None)
+    if task is None:
+        return None
+    case = task.case
+    access = CaseAccess(
+        is_teaching_staff=course_access.can_grade,
+        can_edit=course_access.is_admin
+        or (course_access.can_teach and case.created_by_id == request.user.pk),
+    )
+    return _reader(request, case, access, item=item, course_access=course_access, task=task)
 
 
 @require_POST

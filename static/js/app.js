@@ -18,9 +18,10 @@
   let lastActivity = Date.now();
   const inView = new Set();
   let settling = null;
+  let observer = null;
 
   if ("IntersectionObserver" in window) {
-    const observer = new IntersectionObserver(
+    observer = new IntersectionObserver(
       (entries) => {
         for (const entry of entries) {
           const number = Number(entry.target.dataset.paragraph);
@@ -36,6 +37,10 @@
       { rootMargin: "0px 0px -60% 0px" }
     );
     paragraphs.forEach((p) => observer.observe(p));
+    // The notes' live layer replaces the paragraphs: watch the new ones.
+    document.body.addEventListener("htmx:afterSettle", () => {
+      article.querySelectorAll("[data-paragraph]").forEach((p) => observer.observe(p));
+    });
   }
   for (const type of ["scroll", "keydown", "pointermove", "touchstart"]) {
     window.addEventListener(type, () => { lastActivity = Date.now(); }, { passive: true });
@@ -122,6 +127,8 @@
     if (document.visibilityState !== "visible" || elt.querySelector(".reply-form, .edit-form")) {
       event.preventDefault();
     }
+    // The notes' layer waits while words are selected or a note is being written.
+    if (elt.hasAttribute("data-notes-layer") && notesBusy(elt)) event.preventDefault();
   });
 
   // Citation previews: hovering or focusing a ¶ link shows the paragraph it cites.
@@ -158,6 +165,135 @@
   }
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape") document.querySelectorAll(".cite-preview").forEach((b) => b.remove());
+  });
+})();
+
+function notesBusy(layer) {
+  const selection = window.getSelection();
+  if (selection && !selection.isCollapsed && layer.contains(selection.anchorNode)) return true;
+  const panel = document.getElementById("annotation-panel");
+  if (!panel) return false;
+  if (panel.contains(document.activeElement) && document.activeElement.matches("textarea, input, select")) return true;
+  return Array.from(panel.querySelectorAll("textarea")).some((t) => t.value.trim() !== "");
+}
+
+(function () {
+  // Notes on the words of a case. Selecting words in the case offers "Annotate
+  // selection", which opens the note form in the margin panel with the paragraphs, the
+  // offsets in their text and the words; the server checks the words against the case.
+  // Offsets count the paragraph's text as the server does: our own links (counts,
+  // tools) are not part of it.
+  const layer = document.querySelector("[data-notes-layer]");
+  if (!layer || !window.htmx) return;
+  const url = layer.dataset.notesUrl;
+  const SEPARATOR = "\n\n";
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "button button--primary annotate-button";
+  button.textContent = "Annotate selection";
+  button.hidden = true;
+  document.body.appendChild(button);
+  let chosen = null;
+
+  function isUi(node) {
+    const el = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+    return Boolean(el && el.closest("[data-annotation-ui]"));
+  }
+  function textNodes(root) {
+    const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    const found = [];
+    while (walker.nextNode()) if (!isUi(walker.currentNode)) found.push(walker.currentNode);
+    return found;
+  }
+  function textOf(root) {
+    return textNodes(root).map((n) => n.data).join("");
+  }
+  // The server counts characters (code points), not UTF-16 units as JavaScript does.
+  function length(text) {
+    return Array.from(text).length;
+  }
+  function slice(text, start, end) {
+    return Array.from(text).slice(start, end).join("");
+  }
+  // The offset in `root`'s text of a boundary point (node, offset) of a range.
+  function offsetIn(root, node, offset) {
+    const range = document.createRange();
+    range.selectNodeContents(root);
+    range.setEnd(node, offset);
+    let count = 0;
+    for (const text of textNodes(root)) {
+      if (!range.intersectsNode(text)) break;
+      if (text === node) return count + length(text.data.slice(0, offset));
+      if (range.comparePoint(text, text.length) <= 0) count += length(text.data);
+      else break;
+    }
+    return count;
+  }
+  function paragraphOf(node) {
+    const el = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
+    const section = el && el.closest("[data-paragraph]");
+    const text = el && el.closest(".para__text");
+    return section && text && layer.contains(section) ? { section, text } : null;
+  }
+  function read() {
+    const selection = window.getSelection();
+    if (!selection || selection.isCollapsed || !selection.rangeCount) return null;
+    const range = selection.getRangeAt(0);
+    const first = paragraphOf(range.startContainer);
+    const last = paragraphOf(range.endContainer);
+    if (!first || !last) return null;
+    const start = offsetIn(first.text, range.startContainer, range.startOffset);
+    const end = offsetIn(last.text, range.endContainer, range.endOffset);
+    let quote;
+    if (first.section === last.section) {
+      quote = slice(textOf(first.text), start, end);
+    } else {
+      const sections = Array.from(layer.querySelectorAll("[data-paragraph]"));
+      const from = sections.indexOf(first.section);
+      const to = sections.indexOf(last.section);
+      const parts = [slice(textOf(first.text), start)];
+      for (let i = from + 1; i < to; i++) parts.push(textOf(sections[i].querySelector(".para__text")));
+      parts.push(slice(textOf(last.text), 0, end));
+      quote = parts.join(SEPARATOR);
+    }
+    if (!quote.trim()) return null;
+    return {
+      paragraph: first.section.dataset.paragraph,
+      start: String(start),
+      end_paragraph: last.section.dataset.paragraph,
+      end: String(end),
+      quote: quote,
+      rect: range.getBoundingClientRect(),
+    };
+  }
+  function update() {
+    chosen = read();
+    if (!chosen) {
+      button.hidden = true;
+      return;
+    }
+    button.style.top = `${window.scrollY + chosen.rect.bottom + 8}px`;
+    button.style.left = `${Math.max(8, window.scrollX + chosen.rect.left)}px`;
+    button.hidden = false;
+  }
+  let waiting = null;
+  document.addEventListener("selectionchange", () => {
+    clearTimeout(waiting);
+    waiting = setTimeout(update, 200);
+  });
+  button.addEventListener("click", () => {
+    if (!chosen) return;
+    const query = new URLSearchParams(chosen);
+    query.delete("rect");
+    button.hidden = true;
+    htmx.ajax("GET", `${url}?${query}`, { target: "#annotation-panel", swap: "innerHTML" });
+  });
+  // A thread or a form opened in the panel takes the focus (and, on a phone, the view).
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target.id !== "annotation-panel") return;
+    const heading = event.detail.target.querySelector("[tabindex='-1']");
+    const field = event.detail.target.querySelector("#note-body");
+    (field && !event.detail.target.querySelector(".thread-status") ? field : heading)?.focus();
   });
 })();
 

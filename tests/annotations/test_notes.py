@@ -1,0 +1,309 @@
+"""Notes on the words of a case, as students and staff use them: written from the
+reader's forms (with and without htmx), read back in the marked reader, replied to,
+upvoted, moderated; scoped to the cohort; private notes private; hostile and doubled
+input handled."""
+
+import re
+
+import pytest
+from django.test import override_settings
+from django.urls import reverse
+
+from cases.anchors import text_of
+from cases.models import Annotation, Visibility
+from cases.permissions import CaseAccess
+from cases.services.annotations import Selection, annotation_create
+from tests.discussions.test_sanitising import SAFE_URL_STARTS, Elements
+from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory, UserFactory
+from tests.xss_corpus import FORBIDDEN_TAGS, PAYLOADS
+
+pytestmark = pytest.mark.django_db
+
+STUDENT = CaseAccess(is_teaching_staff=False, can_edit=False)
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def section_b(world):
+    """A second cohort of the same course, given the same case reading."""
+    cohort = CohortFactory(name="Section B")
+    world.course.cohorts.add(cohort)
+    AssignmentFactory(item=world.item, cohort=cohort)
+    student = UserFactory(username="bea", first_name="Bea", last_name="B")
+    MembershipFactory(cohort=cohort, user=student)
+    return student
+
+
+@pytest.fixture
+def classmate(world):
+    student = UserFactory(username="chen", first_name="Chen", last_name="Li")
+    MembershipFactory(cohort=world.course.cohorts.get(name="Section A"), user=student)
+    return student
+
+
+def _write(client, case, paragraph: int, body: str, **extra):
+    data = {"paragraph": paragraph, "body": body, "nonce": extra.pop("nonce", "n-" + body[:20])}
+    headers = extra.pop("headers", {})
+    return client.post(
+        reverse("cases:annotation_list", args=[case.slug]), data | extra, headers=headers
+    )
+
+
+def _marks(html: str) -> list[str]:
+    """The words the reader shows highlighted, mark by mark."""
+    return [text_of(m) for m in re.findall(r'<mark class="hl[^"]*"[^>]*>(.*?)</mark>', html)]
+
+
+def test_a_note_from_a_sentence_is_marked_replied_to_and_upvoted(client, world, classmate):
+    case = world.case
+    student = world.users["student"]
+    client.force_login(student)
+    # The paragraph's form offers its sentences, for keyboards and pages without script.
+    page = client.get(reverse("cases:annotation_list", args=[case.slug]), {"paragraph": 2})
+    assert page.status_code == 200
+    assert "Sentence 1: It has employed many researchers." in page.text
+    text = text_of(case.paragraphs.get(number=2).html)
+    response = _write(
+        client,
+        case,
+        2,
+        "Headcount in a lab is an input, not an invention.",
+        sentence=f"0-{len(text)}",
+    )
+    note = Annotation.objects.get()
+    assert response.status_code == 302
+    assert response.url == reverse("cases:annotation_detail", args=[note.pk])
+    assert (note.paragraph, note.start, note.end, note.quote) == (2, 0, len(text), text)
+    assert note.cohort.name == "Section A" and note.visibility == Visibility.COHORT
+
+    reader = client.get(case.get_absolute_url())
+    assert _marks(reader.text) == ["It has employed ", "many", " researchers."]
+    assert "1 note" in reader.text
+
+    # A classmate reads it in the margin, replies and upvotes; the author is told so.
+    client.force_login(classmate)
+    thread = client.get(reverse("cases:annotation_detail", args=[note.pk]), headers=HTMX)
+    assert "Headcount in a lab is an input" in thread.text
+    client.post(
+        reverse("cases:annotation_reply", args=[note.pk]),
+        {"body": "Agreed: compare ¶3 on the state partner.", "nonce": "r1"},
+        headers=HTMX,
+    )
+    client.post(reverse("cases:annotation_vote", args=[note.pk]), headers=HTMX)
+    client.force_login(student)
+    thread = client.get(reverse("cases:annotation_detail", args=[note.pk]))
+    assert "Agreed: compare" in thread.text and "Chen Li" in thread.text
+    assert "1 upvote" in thread.text
+    reader = client.get(case.get_absolute_url())
+    assert 'aria-label="2 notes on' in reader.text  # The note and its reply.
+
+    # Upvoting one's own note is refused; a second upvote takes the first back.
+    refused = client.post(reverse("cases:annotation_vote", args=[note.pk]), headers=HTMX)
+    assert refused.status_code == 400
+    client.force_login(classmate)
+    client.post(reverse("cases:annotation_vote", args=[note.pk]))
+    note.refresh_from_db()
+    assert note.upvote_count == 0 and note.reply_count == 1
+
+
+def test_a_selection_across_paragraphs_is_checked_against_the_case(client, world):
+    case = world.case
+    client.force_login(world.users["student"])
+    first = text_of(case.paragraphs.get(number=1).html)
+    quote = first[-9:] + "\n\n" + "It has"
+    data = {
+        "start": len(first) - 9,
+        "end_paragraph": 2,
+        "end": 6,
+        "quote": quote,
+        "visibility": "cohort",
+    }
+    # Words that are not in the case are refused beside the words, the note kept.
+    wrong = _write(client, case, 1, "Switches come first.", **(data | {"quote": "nope"}))
+    assert wrong.status_code == 200
+    assert "those words are no longer there" in wrong.text
+    assert "Switches come first." in wrong.text
+    assert not Annotation.objects.exists()
+    _write(client, case, 1, "Switches come first.", **data)
+    note = Annotation.objects.get()
+    assert (note.paragraph, note.end_paragraph, note.quote) == (1, 2, quote)
+    reader = client.get(case.get_absolute_url())
+    assert "switches." in "".join(_marks(reader.text)) and "It has" in "".join(_marks(reader.text))
+
+
+def test_the_same_form_twice_makes_one_note_and_htmx_gets_the_thread_and_the_marks(client, world):
+    case = world.case
+    client.force_login(world.users["student"])
+    for _ in range(2):
+        response = _write(
+            client, case, 3, "The partner is a state firm.", nonce="same", headers=HTMX
+        )
+        assert response.status_code == 200
+    assert Annotation.objects.count() == 1
+    assert "The partner is a state firm." in response.text
+    assert 'id="reader-layer"' in response.text and 'hx-swap-oob="true"' in response.text
+    assert "<mark" in response.text
+
+
+def test_section_b_never_reads_section_a_and_private_notes_stay_private(
+    client, world, section_b, classmate
+):
+    case = world.case
+    student = world.users["student"]
+    shared = annotation_create(
+        case=case,
+        author=student,
+        access=STUDENT,
+        selection=Selection(2, 0, 2, 6),
+        body="Section A thinks this matters.",
+    )
+    private = annotation_create(
+        case=case,
+        author=student,
+        access=STUDENT,
+        selection=Selection(3, 0, 3, 3),
+        body="My own reminder.",
+        visibility=Visibility.PRIVATE,
+    )
+    question = annotation_create(
+        case=case,
+        author=student,
+        access=STUDENT,
+        selection=Selection(1, 0, 1, 8),
+        body="Is a switch maker an R firm?",
+        visibility=Visibility.INSTRUCTOR,
+    )
+    client.force_login(section_b)
+    reader = client.get(case.get_absolute_url())
+    assert reader.status_code == 200 and "<mark" not in reader.text
+    for note in (shared, private, question):
+        assert client.get(reverse("cases:annotation_detail", args=[note.pk])).status_code == 404
+    notes = client.get(reverse("cases:annotation_list", args=[case.slug]))
+    assert "Section A thinks" not in notes.text
+
+    client.force_login(classmate)
+    notes = client.get(reverse("cases:annotation_list", args=[case.slug]))
+    assert "Section A thinks" in notes.text
+    assert "My own reminder" not in notes.text and "Is a switch maker" not in notes.text
+    assert client.get(reverse("cases:annotation_detail", args=[private.pk])).status_code == 404
+
+    # The instructor reads the shared note and the question, never the private note,
+    # and answers the question; its asker reads the answer, classmates still don't.
+    client.force_login(world.users["instructor"])
+    notes = client.get(reverse("cases:annotation_list", args=[case.slug]))
+    assert "Section A thinks" in notes.text and "Is a switch maker" in notes.text
+    assert "My own reminder" not in notes.text
+    client.post(
+        reverse("cases:annotation_reply", args=[question.pk]),
+        {"body": "Look at who pays for the lab.", "nonce": "a1"},
+    )
+    client.force_login(student)
+    assert (
+        "Look at who pays"
+        in client.get(reverse("cases:annotation_detail", args=[question.pk])).text
+    )
+    client.force_login(classmate)
+    assert client.get(reverse("cases:annotation_detail", args=[question.pk])).status_code == 404
+
+
+def test_staff_endorse_pin_and_hide_with_a_reason_that_only_the_author_reads(
+    client, world, classmate
+):
+    case = world.case
+    note = annotation_create(
+        case=case,
+        author=world.users["student"],
+        access=STUDENT,
+        selection=Selection(2, 0, 2, 6),
+        body="Off-topic rant.",
+    )
+    client.force_login(classmate)
+    assert (
+        client.post(
+            reverse("cases:annotation_moderate", args=[note.pk]), {"action": "pin"}
+        ).status_code
+        == 403
+    )
+    client.force_login(world.users["ta"])
+    url = reverse("cases:annotation_moderate", args=[note.pk])
+    client.post(url, {"action": "endorse"})
+    client.post(url, {"action": "pin"})
+    refused = client.post(url, {"action": "hide", "reason": ""}, headers=HTMX)
+    assert refused.status_code == 400 and "Say why" in refused.text
+    client.post(url, {"action": "hide", "reason": "Keep to the evidence."})
+    note.refresh_from_db()
+    assert note.endorsed and note.pinned and note.hidden_at
+    client.force_login(classmate)
+    assert "<mark" not in client.get(case.get_absolute_url()).text
+    assert client.get(reverse("cases:annotation_detail", args=[note.pk])).status_code == 404
+    client.force_login(world.users["student"])
+    mine = client.get(reverse("cases:annotation_detail", args=[note.pk]))
+    assert "Keep to the evidence." in mine.text and "Endorsed" in mine.text
+
+
+def test_the_live_layer_answers_304_until_a_classmate_writes(client, world, classmate):
+    case = world.case
+    client.force_login(world.users["student"])
+    url = reverse("cases:annotation_live", args=[case.slug])
+    first = client.get(url, headers=HTMX)
+    etag = first["ETag"]
+    assert client.get(url, headers=HTMX | {"If-None-Match": etag}).status_code == 304
+    annotation_create(
+        case=case, author=classmate, access=STUDENT, selection=Selection(2, 0, 2, 6), body="New."
+    )
+    changed = client.get(url, headers=HTMX | {"If-None-Match": etag})
+    assert changed.status_code == 200 and "<mark" in changed.text
+    assert changed["ETag"] != etag
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_no_payload_survives_in_a_note(client, world, payload):
+    client.force_login(world.users["student"])
+    _write(client, world.case, 2, f"Before {payload} after.", nonce="x")
+    note = Annotation.objects.get()
+    page = client.get(reverse("cases:annotation_detail", args=[note.pk])).text
+    body = page[page.index('class="note__body') :]
+    parser = Elements()
+    parser.feed(body[body.index(">") + 1 : body.index("</div>")])
+    forbidden = {tag.strip("<") for tag in FORBIDDEN_TAGS}
+    for tag, attrs in parser.found:
+        assert tag not in forbidden, tag
+        for name, value in attrs:
+            assert not name.startswith(("on", "hx-", "data-hx", "style", "id", "name", "src")), name
+            if name == "href":
+                assert (value or "").startswith(SAFE_URL_STARTS), value
+
+
+def test_nul_bytes_and_the_rate_limit(client, world):
+    client.force_login(world.users["student"])
+    _write(client, world.case, 2, "Null\x00 byte here.", nonce="nul")
+    assert Annotation.objects.get().body == "Null byte here."
+    with override_settings(ANNOTATIONS_PER_MINUTE=2):
+        _write(client, world.case, 2, "Second note.", nonce="2")
+        refused = _write(client, world.case, 2, "Third note, kept in the form.", nonce="3")
+    assert "very fast" in refused.text and "Third note, kept in the form." in refused.text
+    assert Annotation.objects.count() == 2
+
+
+def test_deleting_keeps_a_thread_with_replies_and_removes_a_lone_note(client, world, classmate):
+    case = world.case
+    student = world.users["student"]
+    answered = annotation_create(
+        case=case, author=student, access=STUDENT, selection=Selection(2, 0, 2, 6), body="First."
+    )
+    lone = annotation_create(
+        case=case, author=student, access=STUDENT, selection=Selection(3, 0, 3, 3), body="Lone."
+    )
+    client.force_login(classmate)
+    client.post(reverse("cases:annotation_reply", args=[answered.pk]), {"body": "A reply."})
+    # Only the author deletes.
+    assert client.post(reverse("cases:annotation_delete", args=[lone.pk])).status_code == 403
+    client.force_login(student)
+    response = client.post(reverse("cases:annotation_delete", args=[answered.pk]), headers=HTMX)
+    assert "Deleted by its author." in response.text and "A reply." in response.text
+    assert 'hx-swap-oob="true"' in response.text
+    client.post(reverse("cases:annotation_delete", args=[lone.pk]))
+    client.force_login(classmate)
+    reader = client.get(case.get_absolute_url())
+    assert _marks(reader.text) == ["It has"]  # The thread with a reply stays marked.
+    assert client.get(reverse("cases:annotation_detail", args=[lone.pk])).text.count("Lone.") == 0
