@@ -99,10 +99,11 @@ class HeatMap:
     def legend(self) -> list[tuple[int, str]]:
         """(level, the highlights it stands for) for each level some count reaches."""
         rows = [(0, "Not highlighted")]
+        scale = max(self.most, LEVELS)
         for level in range(1, LEVELS + 1):
-            low = (level - 1) * self.most // LEVELS + 1
-            high = level * self.most // LEVELS
-            if low > high:
+            low = (level - 1) * scale // LEVELS + 1
+            high = level * scale // LEVELS
+            if low > min(high, self.most):
                 continue
             rows.append(
                 (
@@ -118,10 +119,11 @@ def _count(n: int, word: str) -> str:
 
 
 def heat_level(highlights: int, most: int) -> int:
-    """0 for nobody; else 1 to LEVELS, in proportion to the most highlighted sentence."""
-    if not highlights or not most:
+    """0 for nobody; else 1 to LEVELS, in proportion to the most highlighted sentence,
+    and never hotter than the count itself: one note on a quiet case is not a fire."""
+    if not highlights:
         return 0
-    return min(LEVELS, -(-highlights * LEVELS // most))
+    return min(LEVELS, -(-highlights * LEVELS // max(most, LEVELS)))
 
 
 def course_case(course, slug: str, cohort_ids: list[int]) -> CaseStudy | None:
