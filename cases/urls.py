@@ -14,6 +14,7 @@ from cases.views import (
     schedule,
 )
 from cases.views import gradebook as gradebook_views
+from cases.views.heatmap import annotation_heatmap
 from cases.views.quizzes import staff as quiz_staff
 from cases.views.quizzes import taking as quiz_taking
 from cases.views.thesis import spectrum, stances
@@ -172,6 +173,11 @@ urlpatterns += [
         name="assignment_release",
     ),
     path("courses/<int:pk>/grades/", gradebook_views.student_grades, name="student_grades"),
+]
+
+# Annotations: the course staff's heat map of the class's notes on a case.
+urlpatterns += [
+    path("courses/<int:pk>/notes/<slug:slug>/", annotation_heatmap, name="annotation_heatmap"),
 ]
 
 # Thesis tools: stance checks.

@@ -507,6 +507,15 @@ def _extension(world: World):
     )
 
 
+# The heat map of a class's notes on a case the course uses: its graders.
+MATRIX |= {
+    "cases:annotation_heatmap": Route(
+        lambda w: reverse("cases:annotation_heatmap", args=[w.course.pk, w.case.slug]),
+        COURSE_GRADERS,
+    ),
+}
+
+
 # The gradebook: graders see it; instructors and admins release grades and set
 # categories; a student sees their own grades (staff are sent to the gradebook).
 MATRIX |= {
@@ -921,6 +930,13 @@ VARIANTS = {
         lambda w: (
             reverse("cases:tracker", args=[w.course.pk])
             + f"?view=compact&student={w.users['student'].pk}&item={w.quiz.item.pk}"
+        ),
+        COURSE_GRADERS,
+    ),
+    "heat map as CSV, one cohort": (
+        lambda w: (
+            reverse("cases:annotation_heatmap", args=[w.course.pk, w.case.slug])
+            + f"?cohort={w.course.cohorts.get().pk}&format=csv"
         ),
         COURSE_GRADERS,
     ),

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Prefetch, Q
+from django.db.models.functions import Coalesce
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -53,6 +54,9 @@ def course_detail(request: HtmxHttpRequest, pk: int):
                 queryset=Assignment.objects.select_related("cohort"),
                 to_attr="shown_assignments",
             )
+        ).annotate(
+            # Readings and annotation assignments link the heat map of their case's notes.
+            heatmap_slug=Coalesce("annotation_task__case__slug", "case_reading__case__slug")
         )
     else:
         items = ModuleItem.objects.visible_to_student(request.user)
