@@ -22,8 +22,10 @@ posts (the run's own marked posts are deleted at the start of the next run).
 
 Prints a table: endpoint, concurrency, requests, errors, req/s and its ratio to the
 reference page, p50 and p99 ms, queries per request, gunicorn and PostgreSQL CPU ms per
-request; then the goals, and each gunicorn process's memory. Exits non-zero on any error
-(an unexpected status or a connection error) or a traceback in gunicorn's log.
+request; then the goals, and each gunicorn process's memory; then the reader with and
+without 300 notes on its case, and the notes' live poll (bench/notes.py). Exits non-zero
+on any error (an unexpected status or a connection error) or a traceback in gunicorn's
+log.
 """
 
 import io

@@ -217,7 +217,7 @@ def test_notes_pages_cost_the_same_with_300_notes(client, worlds, role, page, ur
 def test_the_reader_marks_the_notes_it_counts(client, worlds, role):
     """The 300 notes are on the page: the budget is not met by leaving them out."""
     world = worlds[1]
-    _count_, response = _count(client, world, role, world["reading"].get_absolute_url())
+    _queries, response = _count(client, world, role, world["reading"].get_absolute_url())
     marks = response.text.count('<mark class="hl')
     assert marks > 10
     assert 'class="hl__count"' in response.text
