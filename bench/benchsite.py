@@ -1,6 +1,6 @@
 """The settings `make bench` serves the app with: production's, plus two reference
-views through the same middleware and login (benchurls.py), and a header that counts
-each request's queries (one execute wrapper: microseconds).
+views through the same middleware and login (benchurls.py), and headers that count
+each request's queries (one execute wrapper: microseconds) and its CPU time.
 
 gunicorn loads it with `--pythonpath bench` and DJANGO_SETTINGS_MODULE=benchsite.
 """

@@ -1,6 +1,8 @@
 """The bench server's URLs: the app's, and the two references `make bench` compares
 every page with. See benchsite.py."""
 
+import time
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db import connection
@@ -13,10 +15,12 @@ from redqueen.urls import handler400, handler403, handler404, handler500  # noqa
 
 def count_queries(get_response):
     """Adds X-Queries: the queries the request ran, middleware included (a streamed
-    body's later queries are not counted)."""
+    body's later queries are not counted); and X-CPU-us: the CPU its thread spent in
+    the app, in microseconds (gthread serves a request on one thread)."""
 
     def middleware(request):
         count = 0
+        started = time.thread_time_ns()
 
         def counter(execute, sql, params, many, context):
             nonlocal count
@@ -26,6 +30,7 @@ def count_queries(get_response):
         with connection.execute_wrapper(counter):
             response = get_response(request)
         response["X-Queries"] = str(count)
+        response["X-CPU-us"] = str((time.thread_time_ns() - started) // 1000)
         return response
 
     return middleware

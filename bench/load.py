@@ -22,8 +22,10 @@ posts (the run's own marked posts are deleted at the start of the next run).
 
 Prints a table: endpoint, concurrency, requests, errors, req/s and its ratio to the
 reference page, p50 and p99 ms, queries per request, gunicorn and PostgreSQL CPU ms per
-request; then the goals, and each gunicorn process's memory. Exits non-zero on any error
-(an unexpected status or a connection error) or a traceback in gunicorn's log.
+request; then the goals, and each gunicorn process's memory; then the reader with and
+without 300 notes on its case, and the notes' live poll (bench/notes.py). Exits non-zero
+on any error (an unexpected status or a connection error) or a traceback in gunicorn's
+log.
 """
 
 import io
@@ -47,6 +49,7 @@ production.setup(
     REDIS_URL="redis://127.0.0.1:6379/8",
 )
 
+import notes  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.urls import reverse  # noqa: E402
@@ -534,6 +537,7 @@ def main() -> int:
                 "after one query)."
             )
             failed = any(text.startswith("errors") for text in missed)
+            notes.run(port, notes.reading_of(course), instructor, students)
         finally:
             stop_gunicorn(server)
             log_text = log_path.read_text()

@@ -17,7 +17,9 @@ from html import unescape
 
 TOKEN = re.compile(r"(<[^>]*>)")
 # A character reference is one character of text; anything else one per character.
-PIECE = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);|[^&]+|&")
+ENTITY = re.compile(r"&(?:#\d+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+LINK_OPEN = re.compile(r"<a[\s>]", re.I)
+LINK_CLOSE = re.compile(r"</a[\s>]", re.I)
 SENTENCE_END = re.compile("[.!?\u2026][\"'\u201d\u2019)\\]]*(?=\\s+|$)")
 # Between paragraphs in a case's whole text: no quote within one paragraph holds it.
 SEPARATOR = "\n\n"
@@ -113,35 +115,60 @@ def mark_html(
         if part.startswith("<"):
             close()
             out.append(part)
-            if re.match(r"<a[\s>]", part, re.I):
+            if LINK_OPEN.match(part):
                 in_link = True
-            elif re.match(r"</a[\s>]", part, re.I):
+            elif LINK_CLOSE.match(part):
                 in_link = False
                 out.extend(pending)
                 pending.clear()
             continue
         blank = part.isspace()
-        for piece in PIECE.findall(part):
-            units = [piece] if piece.startswith("&") and len(piece) > 1 else list(piece)
-            for unit in units:
-                # Spans beginning here begin lazily, so a mark opens after any tag.
-                while began < len(starts) and starts[began].start <= at:
-                    span = starts[began]
-                    began += 1
-                    if span.end > at:
-                        close()
-                        active.append(span)
-                if active and not marking and not blank:
-                    out.append(mark(frozenset(k for s in active for k in s.keys)))
-                    marking = True
-                out.append(unit)
-                at += 1
-                end_spans()
+        where = _unit_offsets(part)
+        length = len(part) if where is None else len(where) - 1
+        done = 0
+        while done < length:
+            # Spans beginning here begin lazily, so a mark opens after any tag.
+            while began < len(starts) and starts[began].start <= at:
+                span = starts[began]
+                began += 1
+                if span.end > at:
+                    close()
+                    active.append(span)
+            if active and not marking and not blank:
+                out.append(mark(frozenset(k for s in active for k in s.keys)))
+                marking = True
+            # Up to the next place a span begins or ends, nothing changes: one slice.
+            step = length - done
+            if began < len(starts):
+                step = min(step, starts[began].start - at)
+            if ended < len(ends):
+                step = min(step, ends[ended].end - at)
+            step = max(1, step)
+            if where is None:
+                out.append(part[done : done + step])
+            else:
+                out.append(part[where[done] : where[done + step]])
+            done += step
+            at += step
+            end_spans()
     close()
     at = max(at, max(s.end for s in spans))
     end_spans()
     out.extend(pending)
     return "".join(out)
+
+
+def _unit_offsets(text: str) -> list[int] | None:
+    """Where each character of the text shown begins in a run of HTML text, and where
+    it ends, when a character reference makes the two differ; None when they do not."""
+    if "&" not in text:
+        return None
+    where, at = [], 0
+    for entity in ENTITY.finditer(text):
+        where.extend(range(at, entity.start() + 1))
+        at = entity.end()
+    where.extend(range(at, len(text) + 1))
+    return where
 
 
 # Finding a quote again ----------------------------------------------------------------

@@ -130,7 +130,8 @@ class ItemKind(models.TextChoices):
 class ModuleItemQuerySet(models.QuerySet):
     def with_content(self) -> "ModuleItemQuerySet":
         """Join each kind's own content, so showing an item costs one query; a reading
-        also says whether its case has a part B (`_has_part_b`)."""
+        or an annotation assignment also says whether its case has a part B
+        (`_has_part_b`)."""
         case_study = self.model._meta.apps.get_model("cases", "CaseStudy")
         return self.select_related(
             "module",
@@ -144,7 +145,10 @@ class ModuleItemQuerySet(models.QuerySet):
             "annotation_task__case",
         ).annotate(
             _has_part_b=models.Exists(
-                case_study.objects.filter(follows=models.OuterRef("case_reading__case"))
+                case_study.objects.filter(
+                    models.Q(follows=models.OuterRef("case_reading__case"))
+                    | models.Q(follows=models.OuterRef("annotation_task__case"))
+                )
             )
         )
 

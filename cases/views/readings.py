@@ -177,6 +177,7 @@ def item_annotation(request: HtmxHttpRequest, item: ModuleItem, course_access: C
     if task is None:
         return None
     case = task.case
+    case._has_part_b = getattr(item, "_has_part_b", True)
     access = CaseAccess(
         is_teaching_staff=course_access.can_grade,
         can_edit=course_access.is_admin
