@@ -6,15 +6,19 @@ and a phone's width.
 Every test leaves the case reader before it ends: the reading heartbeat's parting
 request would otherwise race the test's database flush."""
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
+from cases.anchors import text_of
 from cases.models import Annotation, CaseReading
 from cases.permissions import CaseAccess
-from tests.browser.conftest import assert_accessible
-from tests.factories import make_case
+from cases.services.annotations import Selection, annotation_create, annotation_reply
+from tests.browser.conftest import DESKTOP, PHONE, assert_accessible, sign_in
+from tests.factories import PASSWORD, make_case
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -129,9 +133,9 @@ def test_a_note_made_with_the_mouse_is_replied_to_live_and_endorsed(open_as, wor
     panel = alice.locator("#annotation-panel")
     expect(panel.get_by_role("heading", name="¶2: notes")).to_be_visible()
     expect(panel.locator(".note-form .note__quote")).to_have_text(f"“{ADAPTED}”")
-    expect(alice.get_by_label("Your note")).to_be_focused()
+    expect(alice.get_by_label("Your note", exact=True)).to_be_focused()
     assert_accessible(alice)
-    alice.get_by_label("Your note").fill("Adapting is development, not research.")
+    alice.get_by_label("Your note", exact=True).fill("Adapting is development, not research.")
     alice.get_by_role("button", name="Save note").click()
     expect(panel.get_by_role("status")).to_have_text("Note saved.")
     expect(panel.locator(".note")).to_contain_text("Adapting is development")
@@ -175,3 +179,147 @@ def test_a_note_made_with_the_mouse_is_replied_to_live_and_endorsed(open_as, wor
     expect(teacher.get_by_text("Saved.")).to_be_visible()
     assert_accessible(teacher)
     assert Annotation.objects.get(thread=None).endorsed
+
+
+def test_a_note_by_keyboard_alone_with_the_focus_always_in_sight(page, world, case):
+    sign_in(page, "student", PASSWORD)
+    _reader(page, world)
+    # From the first paragraph's link, Tab on to the second paragraph's "+ note".
+    page.get_by_role("link", name=re.compile(r"^¶1\s*: link to paragraph 1$")).focus()
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        ring = _focus_ring(page)
+        if "annotate paragraph 2" in ring["name"]:
+            break
+    annotate = page.get_by_role("link", name=re.compile(r"^\+ note\s*: annotate paragraph 2$"))
+    expect(annotate).to_be_focused()
+    page.keyboard.press("Enter")
+    panel = page.locator("#annotation-panel")
+    expect(panel.get_by_role("heading", name="¶2: notes")).to_be_visible()
+    # The panel gives the focus to the note's text; the words come first, a step back.
+    expect(page.get_by_label("Your note", exact=True)).to_be_focused()
+    _focus_ring(page)
+    assert_accessible(page)
+    for _ in range(3):
+        page.keyboard.press("Shift+Tab")
+        if _focus_ring(page)["tag"] == "SELECT":
+            break
+    words = page.get_by_label("Words your note is about")
+    expect(words).to_be_focused()
+    for _ in range(3):  # The whole paragraph, sentence 1, 2, 3.
+        page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.selectedOptions[0].textContent") == (
+        f"Sentence 3: {FEW}"
+    )
+    page.keyboard.press("Tab")  # Who reads it: the class, as it was.
+    expect(page.get_by_role("radio", checked=True)).to_be_focused()
+    _focus_ring(page)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Your note", exact=True)).to_be_focused()
+    _focus_ring(page)
+    page.keyboard.type("Writing new designs is what research would have looked like.")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="Save note")).to_be_focused()
+    _focus_ring(page)
+    page.keyboard.press("Enter")
+
+    expect(panel.get_by_role("status")).to_have_text("Note saved.")
+    heading = panel.get_by_role("heading", name="Notes on ¶2")
+    expect(heading).to_be_focused()
+    _focus_ring(page)
+    expect(_mark(page, FEW)).to_have_text(FEW)
+    expect(page.locator("#reader-layer a.hl__count")).to_have_text("1")
+    assert_accessible(page)
+
+    # The count is a link to the thread, reached by keyboard like the rest.
+    count = page.locator("#reader-layer a.hl__count")
+    count.focus()
+    _focus_ring(page)
+    page.keyboard.press("Enter")
+    expect(panel.locator(".note")).to_contain_text("what research would have looked like")
+    expect(heading).to_be_focused()
+    _leave(page)
+
+
+def test_without_javascript_the_note_form_is_a_page_and_the_reader_shows_the_mark(
+    browser, live_server, world, case
+):
+    context = browser.new_context(
+        java_script_enabled=False, viewport=DESKTOP, base_url=live_server.url
+    )
+    try:
+        page = context.new_page()
+        sign_in(page, "student", PASSWORD)
+        _reader(page, world)
+        expect(page.get_by_role("button", name="Annotate selection")).to_have_count(0)
+        page.get_by_role("link", name=re.compile(r"^\+ note\s*: annotate paragraph 2$")).click()
+        expect(page).to_have_url(re.compile(rf"/library/{case.slug}/notes/\?paragraph=2#add$"))
+        expect(page.get_by_role("heading", level=1)).to_have_text(f"Notes on {case.title}, ¶2")
+        words = page.get_by_label("Words your note is about")
+        words.select_option(label=f"Sentence 2: {ADAPTED}")
+        page.get_by_label("Your note", exact=True).fill("Adapting designs is development.")
+        page.get_by_role("button", name="Save note").click()
+        note = Annotation.objects.get()
+        expect(page).to_have_url(re.compile(rf"/notes/{note.pk}/$"))
+        expect(page.get_by_text("Note saved.")).to_be_visible()
+        expect(page.locator(".note")).to_contain_text("Adapting designs is development.")
+        assert (note.paragraph, note.quote) == (2, ADAPTED)
+        page.get_by_role("link", name="Back to the case at ¶2").click()
+        expect(_mark(page, ADAPTED)).to_have_text(ADAPTED)
+        expect(page.locator("#reader-layer a.hl__count")).to_have_text("1")
+        _leave(page)
+    finally:
+        context.close()
+
+
+def _seed_notes(world, case) -> None:
+    """Notes of two classmates on ¶2, one replied to and overlapping the other."""
+    texts = dict(case.paragraphs.values_list("number", "html"))
+    second = text_of(texts[2])
+    student, classmate = world.users["student"], world.users["student_ta_elsewhere"]
+    at = second.index(ADAPTED)
+    first = annotation_create(
+        case=case,
+        author=student,
+        access=STUDENT,
+        selection=Selection(2, at, 2, at + len(ADAPTED), ADAPTED),
+        body="Adapting designs is development, not research: the case says so twice.",
+    )
+    annotation_reply(thread=first, author=classmate, body="A start, not an end.")
+    wide = second[at + len("Most of them ") :]
+    annotation_create(
+        case=case,
+        author=classmate,
+        access=STUDENT,
+        selection=Selection(2, at + len("Most of them "), 2, len(second), wide),
+        body="Who decided which designs to adapt?",
+    )
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_reader_with_notes_and_its_open_panel_fit_the_screen(open_as, world, case, size):
+    """Screenshots go to $REDQUEEN_SCREENSHOTS when it is set, to be looked at."""
+    _seed_notes(world, case)
+    page = open_as("student")
+    page.set_viewport_size(size)
+    _reader(page, world)
+    counts = page.locator("#reader-layer a.hl__count")
+    expect(counts).to_have_text(["2", "1"])
+    assert_accessible(page)
+    shots = os.environ.get("REDQUEEN_SCREENSHOTS")
+    if shots:
+        page.screenshot(path=Path(shots) / f"notes-{size['width']}-reader.png", full_page=True)
+    counts.first.click()
+    panel = page.locator("#annotation-panel")
+    expect(panel.locator(".note__reply")).to_contain_text("A start, not an end.")
+    expect(panel.get_by_role("heading", name="Notes on ¶2")).to_be_in_viewport()
+    assert_accessible(page)
+    if shots:
+        page.screenshot(path=Path(shots) / f"notes-{size['width']}-panel.png", full_page=True)
+        page.screenshot(path=Path(shots) / f"notes-{size['width']}-panel-view.png")
+    page.get_by_role("link", name=re.compile(r"^\+ note\s*: annotate paragraph 3$")).click()
+    expect(panel.get_by_role("heading", name="¶3: notes")).to_be_visible()
+    assert_accessible(page)
+    if shots:
+        page.screenshot(path=Path(shots) / f"notes-{size['width']}-form-view.png")
+    _leave(page)
