@@ -17,6 +17,7 @@ from cases.views import gradebook as gradebook_views
 from cases.views.quizzes import staff as quiz_staff
 from cases.views.quizzes import taking as quiz_taking
 from cases.views.thesis import spectrum, stances
+from cases.views.workspace import annotations as annotation_staff
 from cases.views.workspace import grading, tracker
 
 app_name = "cases"
@@ -105,6 +106,11 @@ urlpatterns = [
     path("modules/<int:pk>/move/", builder.module_move, name="module_move"),
     path("items/<int:pk>/edit/", builder.item_edit, name="item_edit"),
     path("items/<int:pk>/delete/", builder.item_delete, name="item_delete"),
+    path(
+        "items/<int:pk>/annotation-settings/",
+        builder.annotation_settings,
+        name="annotation_settings",
+    ),
     path("items/<int:pk>/move/", builder.item_move, name="item_move"),
     # Scheduling.
     path("items/<int:pk>/schedule/", schedule.item_schedule, name="item_schedule"),
@@ -139,6 +145,11 @@ urlpatterns += [
     path("items/<int:pk>/grade/<int:student>/", grading.grade_work, name="grade_work"),
     path("courses/<int:pk>/rubrics/", grading.rubric_list, name="rubric_list"),
     path("rubrics/<int:pk>/", grading.rubric_edit, name="rubric_edit"),
+    path(
+        "items/<int:pk>/annotation-report/",
+        annotation_staff.annotation_report,
+        name="annotation_report",
+    ),
 ]
 
 # The gradebook.

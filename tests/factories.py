@@ -250,3 +250,16 @@ def make_live(module, cohorts=(), *, title="Class 3: Shanghai Bell", start_by=No
     if start_by is None:
         return item
     return session_start(course=module.course, by=start_by, title=title, item=item)
+
+
+def make_annotation_task(module, case, cohorts=(), *, title="Annotate the case", **settings):
+    """An annotation assignment in `module` on `case`, given to `cohorts`."""
+    from cases.models import AnnotationTask
+
+    item = ModuleItem.objects.create(
+        module=module, kind=ItemKind.ANNOTATION, title=title, position=95
+    )
+    task = AnnotationTask.objects.create(item=item, case=case, **settings)
+    for cohort in cohorts:
+        AssignmentFactory(item=item, cohort=cohort)
+    return task

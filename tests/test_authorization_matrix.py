@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from cases.models import (
     Accommodation,
     Annotation,
+    AnnotationTask,
     Decision,
     Extension,
     Rubric,
@@ -27,7 +28,12 @@ from cases.services.cohorts.signup import signup_token
 from cases.services.notifications import unsubscribe_url
 from cases.services.quizzes import attempt_submit
 from tests.conftest import ROLES, World
-from tests.factories import AssignmentFactory, make_decision, make_stance_check
+from tests.factories import (
+    AssignmentFactory,
+    make_annotation_task,
+    make_decision,
+    make_stance_check,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +106,13 @@ def _decision(world: World) -> Decision:
         decision = make_decision(world.item.module)
         AssignmentFactory(item=decision.item, cohort=world.course.cohorts.get())
     return decision
+
+
+def _annotation_item(world: World):
+    task = AnnotationTask.objects.filter(item__module__course=world.course).first()
+    if task is None:
+        task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
+    return task.item
 
 
 def _pair(world: World) -> StancePair:
@@ -285,6 +298,14 @@ MATRIX: dict[str, Route] = {
     "cases:discussion_settings": Route(
         lambda w: reverse("cases:discussion_settings", args=[w.discussion.item.pk]),
         COURSE_TEACHERS,
+    ),
+    "cases:annotation_settings": Route(
+        lambda w: reverse("cases:annotation_settings", args=[_annotation_item(w).pk]),
+        COURSE_TEACHERS,
+    ),
+    "cases:annotation_report": Route(
+        lambda w: reverse("cases:annotation_report", args=[_annotation_item(w).pk]),
+        COURSE_GRADERS,
     ),
     "cases:participation": Route(
         lambda w: reverse("cases:participation", args=[w.discussion.item.pk]), COURSE_GRADERS

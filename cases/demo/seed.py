@@ -7,12 +7,18 @@ from datetime import datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from django.conf import settings
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.db.models import Max
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from cases.models import (
     REGIONAL_CASE_SLUG,
+    Annotation,
+    AnnotationTask,
+    AnnotationVote,
     Assignment,
     CaseReading,
     CaseStudy,
@@ -20,6 +26,7 @@ from cases.models import (
     Course,
     Decision,
     Discussion,
+    GradeCategory,
     ItemKind,
     Membership,
     Module,
@@ -34,11 +41,21 @@ from cases.models import (
     ReadingProgress,
     StanceCheck,
     User,
+    Visibility,
 )
+from cases.permissions import CaseAccess
 from cases.services import builder as course_services
 from cases.services import live
 from cases.services import people as people_services
 from cases.services import thesis as stance_services
+from cases.services.annotations import (
+    Selection,
+    annotation_create,
+    annotation_moderate,
+    annotation_reply,
+    annotation_vote_toggle,
+    paragraph_texts,
+)
 from cases.services.discussions import post_create
 from cases.services.gradebook import grade_categories_add_defaults
 from cases.services.notifications import published_notify
@@ -110,6 +127,7 @@ MODULES = [
 CASE_FILES = Path(__file__).resolve().parent.parent / "demo" / "cases"
 QUIZ_FILES = Path(__file__).resolve().parent.parent / "demo" / "quizzes"
 DISCUSSION_FILE = Path(__file__).resolve().parent.parent / "demo" / "discussions.toml"
+ANNOTATION_FILE = Path(__file__).resolve().parent.parent / "demo" / "annotations.toml"
 # Shanghai Bell's part B: what followed; the decision point opens it to each student.
 PART_B_FILE = CASE_FILES / "04b-shanghai-bell-b.md"
 # Which case files each module reads, by module position.
@@ -535,6 +553,129 @@ def _live_class(course: Course, cohorts) -> None:
     _give(item, cohorts, due=_due(reading_day(module) + CLASS_AFTER_READING))
 
 
+ANNOTATION_TASK_TITLE = "Annotate Shanghai Bell: three substantive notes"
+ANNOTATION_TASK_INSTRUCTIONS = (
+    "Select words in Shanghai Bell (A) and leave at least three notes of 15 words or more "
+    "on them, shared with your class or asked of the instructor; replies to classmates "
+    "count. Cite the paragraphs you draw on (¶N). Private notes are yours alone and do "
+    "not count."
+)
+# Annotation assignments count as written contributions, like a thread's posts.
+ANNOTATION_CATEGORY = "Discussions"
+FRIDAY = 4
+
+
+def _friday_on_or_after(days: int) -> int:
+    """The number of days from today to the first Friday on or after day `days`."""
+    weekday = (timezone.localdate() + timedelta(days=days)).weekday()
+    return days + (FRIDAY - weekday) % 7
+
+
+def _annotation_assignment(course: Course, cohorts) -> None:
+    """An annotation assignment on Shanghai Bell (A), in the module that reads it, due
+    on the Friday of the week its reading falls due (or that day, if a Friday): notes
+    build on the reading, as the demo's calendar asks. Once only."""
+    reading = (
+        CaseReading.objects.filter(item__module__course=course, case__slug="shanghai-bell")
+        .select_related("item__module", "case")
+        .first()
+    )
+    if (
+        reading is None
+        or ModuleItem.objects.filter(module__course=course, kind=ItemKind.ANNOTATION).exists()
+    ):
+        return
+    module = reading.item.module
+    item = ModuleItem.objects.create(
+        module=module,
+        kind=ItemKind.ANNOTATION,
+        title=ANNOTATION_TASK_TITLE,
+        position=89,  # After the readings, before the thread on the same case.
+        instructions=ANNOTATION_TASK_INSTRUCTIONS,
+    )
+    AnnotationTask.objects.create(item=item, case=reading.case, min_notes=3, min_words=15)
+    _give(item, cohorts, due=_due(_friday_on_or_after(reading_day(module))))
+
+
+def _file_annotation_assignments(course: Course) -> None:
+    """The gradebook's defaults file no annotation assignment: the demo's goes with
+    the threads."""
+    category = GradeCategory.objects.filter(course=course, name=ANNOTATION_CATEGORY).first()
+    ModuleItem.objects.filter(
+        module__course=course, kind=ItemKind.ANNOTATION, grade_category__isnull=True
+    ).update(grade_category=category)
+
+
+def quote_selection(texts: list[tuple[int, str]], quote: str, slug: str) -> Selection:
+    """The selection of `quote` in a case's paragraph texts, where it must occur once:
+    found by its words, so the seed survives small edits of the case file."""
+    found = [(number, text.find(quote)) for number, text in texts for _ in range(text.count(quote))]
+    if len(found) != 1:
+        where = "nowhere" if not found else ", ".join(f"¶{n}" for n, _ in found)
+        raise CommandError(
+            f"The demo note's words {quote!r} must occur once in case {slug!r}; found {where}. "
+            f"Edit {ANNOTATION_FILE.name} to quote the case as it now reads."
+        )
+    number, start = found[0]
+    return Selection(
+        paragraph=number, start=start, end_paragraph=number, end=start + len(quote), quote=quote
+    )
+
+
+def _annotations(instructor: User) -> None:
+    """The class's notes on Shanghai Bell (A) and Tencent QQ, from
+    cases/demo/annotations.toml: shared observations, questions to the instructor,
+    private notes and replies, then their upvotes and the instructor's pin and
+    endorsement. Each note's nonce makes a second run find it instead of writing it
+    again; votes and moderation are only done where not done yet."""
+    notes = tomllib.loads(ANNOTATION_FILE.read_text(encoding="utf-8"))["notes"]
+    people = {u.username: u for u in User.objects.filter(username__in=_note_people(notes))}
+    cases: dict[str, CaseStudy] = {}
+    texts: dict[str, list[tuple[int, str]]] = {}
+    made: dict[str, Annotation] = {}
+    # The whole class writes within a second: the limit on notes a minute is for people.
+    limit = max(settings.ANNOTATIONS_PER_MINUTE, len(notes))
+    with override_settings(ANNOTATIONS_PER_MINUTE=limit):
+        for note in notes:
+            author, nonce = people[note["author"]], f"demo-{note['key']}"
+            if "reply_to" in note:
+                made[note["key"]] = annotation_reply(
+                    thread=made[note["reply_to"]], author=author, body=note["text"], nonce=nonce
+                )
+                continue
+            slug = note["case"]
+            if slug not in cases:
+                cases[slug] = CaseStudy.objects.get(slug=slug)
+                texts[slug] = paragraph_texts(cases[slug])
+            made[note["key"]] = annotation_create(
+                case=cases[slug],
+                author=author,
+                access=CaseAccess(is_teaching_staff=author == instructor, can_edit=False),
+                selection=quote_selection(texts[slug], note["quote"], slug),
+                body=note["text"],
+                visibility=Visibility(note.get("visibility", Visibility.COHORT)),
+                nonce=nonce,
+            )
+    for note in notes:
+        annotation = made[note["key"]]
+        voted = set(
+            AnnotationVote.objects.filter(annotation=annotation).values_list(
+                "user__username", flat=True
+            )
+        )
+        for username in note.get("votes", []):
+            if username not in voted:
+                annotation_vote_toggle(note=annotation, user=people[username])
+        for action in note.get("moderate", []):
+            done = {"pin": annotation.pinned, "endorse": annotation.endorsed}[action]
+            if not done:
+                annotation_moderate(note=annotation, action=action)
+
+
+def _note_people(notes: list[dict]) -> set[str]:
+    return {n["author"] for n in notes} | {v for n in notes for v in n.get("votes", [])}
+
+
 def _ta_grades_section_a(course: Course, cohorts, ta: User, instructor: User) -> None:
     """The TA grades section A only, as the People page sets it; unless the TA is
     limited to some cohort already."""
@@ -601,11 +742,14 @@ def demo_seed() -> list[DemoLogin]:
     _class_activity(course, students)
     _decision_point(course, cohorts, instructor)
     _live_class(course, cohorts)
+    _annotation_assignment(course, cohorts)
+    _annotations(instructor)
     _stance_checks(course, cohorts, students)
     _opening_class(course, cohorts, students, instructor)
     _ta_grades_section_a(course, cohorts, ta, instructor)
     # The gradebook's categories, with every item filed by its kind.
     grade_categories_add_defaults(course=course)
+    _file_annotation_assignments(course)
     # The demo's made-up past shows in the app but is emailed to nobody: marked as sent
     # before the commit, the email tasks waiting for it find nothing to send.
     Notification.objects.filter(created_at__gte=started, emailed_at__isnull=True).update(

@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from cases.forms.common import KindFieldsMixin, reject_html
 from cases.models import (
+    AnnotationTask,
     CaseStudy,
     Cohort,
     Course,
@@ -76,15 +77,68 @@ ITEM_KINDS = [
     ),
     (ItemKind.SPECTRUM, "Spectrum exercise", "Students place companies along a scale."),
     (ItemKind.LIVE_SESSION, "Live session", "A graded class meeting with polls and cold calls."),
+    (
+        ItemKind.ANNOTATION,
+        "Annotation assignment",
+        "Students annotate a case together, handing in a number of substantive notes.",
+    ),
 ]
 
-# A sentence shown with the kind's own fields, where the title has a special role.
+# A sentence shown with the kind's own fields: where the title has a special role, or
+# what the kind counts.
 ITEM_KIND_NOTES = {
     ItemKind.STANCE_CHECK: "The title is the statement students take a stance on.",
     ItemKind.DECISION: "The title is the question students decide.",
     ItemKind.QUIZ: "Its questions and rules are set on the next page.",
     ItemKind.LIVE_SESSION: "Polls and the roster are prepared on the item's page.",
+    ItemKind.ANNOTATION: ("Notes and replies classmates may read count; private notes never do."),
 }
+
+# The most an annotation assignment may ask of a student.
+MAX_NOTES = 50
+MAX_WORDS = 500
+
+
+def min_notes_field() -> forms.IntegerField:
+    """How many substantive notes an annotation assignment asks (the "add" form and
+    the settings form say and check the same)."""
+    return forms.IntegerField(
+        label="Substantive notes to hand in",
+        initial=3,
+        min_value=1,
+        max_value=MAX_NOTES,
+        help_text="Notes or replies a student writes that classmates may read.",
+        error_messages={
+            "required": "Say how many notes a student writes.",
+            "min_value": "Ask for at least one note.",
+            "max_value": f"Ask for at most {MAX_NOTES} notes.",
+            "invalid": "Write a whole number of notes.",
+        },
+    )
+
+
+def min_words_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        label="Words a note needs to count",
+        initial=15,
+        min_value=1,
+        max_value=MAX_WORDS,
+        help_text="Shorter notes are welcome but do not count.",
+        error_messages={
+            "required": "Say how many words a note needs to count.",
+            "min_value": "A note needs at least one word.",
+            "max_value": f"Ask for at most {MAX_WORDS} words a note.",
+            "invalid": "Write a whole number of words.",
+        },
+    )
+
+
+def annotate_first_field() -> forms.BooleanField:
+    return forms.BooleanField(
+        label="Annotate first",
+        required=False,
+        help_text="Students see classmates' notes only after writing one of their own.",
+    )
 
 
 class ItemCreateForm(KindFieldsMixin, forms.Form):
@@ -99,6 +153,7 @@ class ItemCreateForm(KindFieldsMixin, forms.Form):
         ItemKind.DECISION: (),
         ItemKind.SPECTRUM: ("spectrum_cases",),
         ItemKind.LIVE_SESSION: (),
+        ItemKind.ANNOTATION: ("case", "min_notes", "min_words", "annotate_first"),
     }
     kind_fields_after = "module"
 
@@ -126,6 +181,9 @@ class ItemCreateForm(KindFieldsMixin, forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="None ticked: every case the course reads.",
     )
+    min_notes = min_notes_field()
+    min_words = min_words_field()
+    annotate_first = annotate_first_field()
     cohorts = forms.ModelMultipleChoiceField(
         queryset=Cohort.objects.none(),
         required=False,
@@ -152,6 +210,10 @@ class ItemCreateForm(KindFieldsMixin, forms.Form):
         elif self.kind == ItemKind.DISCUSSION:
             self.fields["case"].label = "Case it discusses (optional)"
             self.fields["case"].help_text = "Its paragraphs can then be cited as ¶3."
+        elif self.kind == ItemKind.ANNOTATION:
+            self.fields["case"].required = True
+            self.fields["case"].label = "Case to annotate"
+            self.fields["case"].error_messages["required"] = "Choose the case to annotate."
 
     @property
     def kind_note(self) -> str:
@@ -169,6 +231,7 @@ RUBRIC_KINDS = {
     ItemKind.DECISION,
     ItemKind.SPECTRUM,
     ItemKind.LIVE_SESSION,
+    ItemKind.ANNOTATION,
 }
 
 
@@ -193,6 +256,22 @@ class ItemEditForm(forms.ModelForm):
 
     def clean_instructions(self):
         return reject_html(self.cleaned_data["instructions"])
+
+
+class AnnotationTaskForm(forms.ModelForm):
+    """An annotation assignment's case, how many substantive notes of how many words
+    it asks, and whether classmates' notes wait for the student's first."""
+
+    min_notes = min_notes_field()
+    min_words = min_words_field()
+    annotate_first = annotate_first_field()
+
+    class Meta:
+        model = AnnotationTask
+        fields = ["case", "min_notes", "min_words", "annotate_first"]
+        labels = {"case": "Case to annotate"}
+        help_texts = {"case": "Changing it leaves the notes on the old case where they are."}
+        error_messages = {"case": {"required": "Choose the case to annotate."}}
 
 
 class ItemCopyForm(forms.Form):

@@ -36,8 +36,8 @@ class Annotation(models.Model):
     """A note on a span of a case (a root, `thread` empty) or a reply in a note's thread.
 
     A student's note belongs to the cohort they read the case with, so section B never
-    reads section A's. Teaching staff's notes have no cohort: shared, every reader of the
-    case reads them."""
+    reads section A's. Teaching staff's notes have no cohort: shared, the readers of the
+    courses their author teaches read them."""
 
     case = models.ForeignKey(CaseStudy, on_delete=models.CASCADE, related_name="annotations")
     author = models.ForeignKey(
@@ -97,8 +97,9 @@ class Annotation(models.Model):
         ]
 
     def __str__(self) -> str:
-        where = "orphaned" if self.orphaned else f"¶{self.paragraph}"
-        return f"Note {self.pk} by {self.author} on {self.case.slug} {where}"
+        if self.thread_id:
+            return f"Reply {self.pk} by {self.author} to note {self.thread_id}"
+        return f"Note {self.pk} by {self.author} on {self.case.slug} {self.where}"
 
     @property
     def is_reply(self) -> bool:

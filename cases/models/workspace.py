@@ -107,6 +107,7 @@ COMPLETION_KINDS = {
     ItemKind.DECISION,
     ItemKind.SPECTRUM,
     ItemKind.LIVE_SESSION,
+    ItemKind.ANNOTATION,
 }
 
 

@@ -5,7 +5,8 @@ marks the reader shows.
 
 A student's note is read by its author and, when shared, by their cohort (or, as a
 question, by the course staff); private notes by nobody else, staff included. Teaching
-staff read the shared notes and questions of the cohorts they teach; admins all but
+staff read the shared notes and questions of the cohorts they teach; their own shared
+notes reach the students (and staff) of the courses they teach; admins read all but
 private ones. A reply is read by whoever reads its note.
 """
 
@@ -62,20 +63,32 @@ def annotations_visible(user, case: CaseStudy, access: CaseAccess):
     if is_admin(user):
         return notes.filter(own | ~Q(visibility=Visibility.PRIVATE))
     if access.is_teaching_staff:
-        taught = Course.cohorts.through.objects.filter(
-            course__in=Course.objects.taught_by(user)
-        ).values("cohort")
+        courses = Course.objects.taught_by(user)
+        taught = Course.cohorts.through.objects.filter(course__in=courses).values("cohort")
         return notes.filter(
             own
-            | (~Q(visibility=Visibility.PRIVATE) & (Q(cohort__in=taught) | Q(cohort__isnull=True)))
+            | (
+                ~Q(visibility=Visibility.PRIVATE)
+                & (Q(cohort__in=taught) | Q(cohort__isnull=True, author__in=_staff_of(courses)))
+            )
         )
     mine = Membership.objects.filter(user=user).values("cohort")
-    shared = Q(visibility=Visibility.COHORT) & (Q(cohort__in=mine) | Q(cohort__isnull=True))
+    courses = Course.objects.filter(cohorts__memberships__user=user)
+    staff_shared = Q(cohort__isnull=True, author__in=_staff_of(courses))
+    shared = Q(visibility=Visibility.COHORT) & (Q(cohort__in=mine) | staff_shared)
     asked = Q(visibility=Visibility.INSTRUCTOR, thread__author=user)
     not_hidden = Q(hidden_at__isnull=True) & (
         Q(thread__isnull=True) | Q(thread__hidden_at__isnull=True)
     )
     return notes.filter(own | ((shared | asked) & not_hidden))
+
+
+def _staff_of(courses):
+    """The instructors and TAs of these courses, as a subquery: their shared notes
+    (which have no cohort) reach the courses' readers, not every reader of the case."""
+    instructors = Course.instructors.through.objects.filter(course__in=courses).values("user")
+    assistants = Course.teaching_assistants.through.objects.filter(course__in=courses)
+    return instructors.union(assistants.values("user"))
 
 
 def annotate_first_tasks(user, case: CaseStudy):

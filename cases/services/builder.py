@@ -5,6 +5,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from cases.models import (
+    AnnotationTask,
     Assignment,
     CaseReading,
     CaseStudy,
@@ -42,6 +43,9 @@ def item_create(
     due_at=None,
     spectrum_cases=None,
     prompt: str = "",
+    min_notes: int = 3,
+    min_words: int = 15,
+    annotate_first: bool = False,
 ) -> ModuleItem:
     """Add an item at the end of the module with its kind's content, filed in the grade
     category for its kind (when the course has it), and give it to the cohorts (with
@@ -72,6 +76,14 @@ def item_create(
         spectrum_create(item=item, cases=spectrum_cases)
     elif kind == ItemKind.LIVE_SESSION:
         LiveClass.objects.create(item=item)
+    elif kind == ItemKind.ANNOTATION:
+        AnnotationTask.objects.create(
+            item=item,
+            case=case,
+            min_notes=min_notes,
+            min_words=min_words,
+            annotate_first=annotate_first,
+        )
     Assignment.objects.bulk_create(
         Assignment(item=item, cohort=cohort, due_at=due_at) for cohort in cohorts
     )
@@ -79,6 +91,15 @@ def item_create(
         work_sync_cohorts(item, list(cohorts))
         published_notify(given_assignments(item, cohorts))
     return item
+
+
+@transaction.atomic
+def annotation_task_update(*, task: AnnotationTask) -> None:
+    """Save an annotation assignment's settings (its case, the notes and words it asks,
+    annotate-first); its students' Work follows at once, since what counts changed."""
+    task.save()
+    item = ModuleItem.objects.with_content().get(pk=task.item_id)
+    work_sync_cohorts(item, list(item.assignments.values_list("cohort", flat=True)))
 
 
 def default_category(course: Course, kind: str) -> GradeCategory | None:
@@ -349,6 +370,7 @@ def course_duplicate(*, source: Course, code: str, title: str, by: User) -> Cour
         replies_due_at=lambda d: None,
     )
     clone(list(LiveClass.objects.filter(item__module__course=source)), item_id=new_item)
+    clone(list(AnnotationTask.objects.filter(item__module__course=source)), item_id=new_item)
     return course
 
 

@@ -181,7 +181,7 @@ def rounded(percent: Decimal | None) -> Decimal | None:
 DEFAULT_CATEGORIES = {
     "Readings": (Decimal(10), 0, [ItemKind.CASE_READING]),
     "Quizzes": (Decimal(40), 1, [ItemKind.QUIZ]),
-    "Discussions": (Decimal(30), 0, [ItemKind.DISCUSSION]),
+    "Discussions": (Decimal(30), 0, [ItemKind.DISCUSSION, ItemKind.ANNOTATION]),
     "Participation": (
         Decimal(20),
         0,

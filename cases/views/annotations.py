@@ -211,13 +211,7 @@ def _create(request, case, access):
         return _refused(request, case, access, paragraph, refusal)
     if request.htmx:
         response = _thread_response(request, case, access, note.pk, announce="Note saved.")
-        # The new mark shows at once: the layer comes along, out of band.
-        layer = {"case": case, "oob": True}
-        layer |= layer_context(
-            request, case, access, body_with_citations(case, request.user, access)
-        )
-        response.content += render(request, LAYER, layer).content
-        return response
+        return _with_layer(request, case, access, response)
     messages.success(request, "Note saved.")
     return redirect("cases:annotation_detail", note.pk)
 
@@ -287,9 +281,19 @@ def annotation_detail(request: HtmxHttpRequest, pk: int):
     return _thread_response(request, case, access, pk, span=request.GET.get("span") == "1")
 
 
-def _after_action(request, case, access, pk: int, message: str):
+def _with_layer(request, case, access, response):
+    """An htmx answer that changed what the reader marks: the layer comes along, out
+    of band, so the marks and counts change at once."""
+    layer = {"case": case, "oob": True}
+    layer |= layer_context(request, case, access, body_with_citations(case, request.user, access))
+    response.content += render(request, LAYER, layer).content
+    return response
+
+
+def _after_action(request, case, access, pk: int, message: str, *, marks: bool = False):
     if request.htmx:
-        return _thread_response(request, case, access, pk, announce=message)
+        response = _thread_response(request, case, access, pk, announce=message)
+        return _with_layer(request, case, access, response) if marks else response
     messages.success(request, message)
     return redirect("cases:annotation_detail", pk)
 
@@ -334,7 +338,7 @@ def annotation_reply(request: HtmxHttpRequest, pk: int):
             "nonce": request.POST.get("nonce") or services.new_nonce(),
         }
         return render(request, "cases/annotations/note_detail.html", context)
-    return _after_action(request, case, access, reply.thread_id or pk, "Reply saved.")
+    return _after_action(request, case, access, reply.thread_id or pk, "Reply saved.", marks=True)
 
 
 @require_POST
@@ -366,7 +370,8 @@ def annotation_moderate(request: HtmxHttpRequest, pk: int):
         )
     except services.AnnotationRefused as refusal:
         return _action_refused(request, pk, str(refusal))
-    return _after_action(request, case, access, note.thread_id or pk, "Saved.")
+    hides = request.POST.get("action") in ("hide", "unhide")
+    return _after_action(request, case, access, note.thread_id or pk, "Saved.", marks=hides)
 
 
 @require_POST
@@ -378,12 +383,14 @@ def annotation_delete(request: HtmxHttpRequest, pk: int):
     if note.author_id != request.user.pk:
         raise PermissionDenied
     services.annotation_delete(note=note)
-    if note.thread_id:
-        return _after_action(request, case, access, note.thread_id, "Reply deleted.")
-    messages.success(request, "Note deleted.")
-    if request.htmx:
-        response = render(
-            request, f"{NOTES}#thread-panel", {"case": case, "threads": [], "announce": "Deleted."}
+    if note.thread_id or note.reply_count:
+        # A reply, or a note whose replies keep its thread: the thread, as it now is.
+        return _after_action(
+            request, case, access, note.thread_id or note.pk, "Deleted.", marks=True
         )
-        return response
+    if request.htmx:
+        context = {"case": case, "threads": [], "announce": "Note deleted."}
+        response = render(request, f"{NOTES}#thread-panel", context)
+        return _with_layer(request, case, access, response)
+    messages.success(request, "Note deleted.")
     return redirect(f"{case.get_absolute_url()}#p{note.paragraph}")

@@ -4,7 +4,7 @@ deleted by the course's instructors and admins (`CourseAccess.can_teach`)."""
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch
-from django.http import HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -12,6 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.builder import (
     ITEM_KINDS,
+    AnnotationTaskForm,
     CourseDuplicateForm,
     CourseForm,
     ItemCopyForm,
@@ -41,6 +42,10 @@ SETTINGS_PAGES = {
     ItemKind.STANCE_CHECK: "cases:stance_settings",
     ItemKind.DECISION: "cases:decision_settings",
 }
+
+# Kinds whose "add" form already asks for their settings: a new one opens on its page,
+# and the settings page is reached from the item's edit page.
+LATER_SETTINGS_PAGES = {ItemKind.ANNOTATION: "cases:annotation_settings"}
 
 
 BUILDER = "cases/builder/course_builder.html"
@@ -133,6 +138,7 @@ def course_duplicate(request: HtmxHttpRequest, pk: int):
         course=course,
         help=(
             "Copies modules, items, readings, quizzes and their question bank, "
+            "annotation assignments, "
             "discussions, grade categories and rubrics. Cohorts, dates and students' "
             "work are not copied."
         ),
@@ -236,7 +242,7 @@ def item_edit(request: HtmxHttpRequest, pk: int):
             rubric_rescore([item.pk])  # Levels already chosen now score on the new rubric.
         messages.success(request, "Item saved.")
         return redirect("cases:course_builder", pk=item.module.course_id)
-    settings = SETTINGS_PAGES.get(item.kind)
+    settings = SETTINGS_PAGES.get(item.kind) or LATER_SETTINGS_PAGES.get(item.kind)
     return _form_page(
         request,
         form=form,
@@ -246,6 +252,23 @@ def item_edit(request: HtmxHttpRequest, pk: int):
         kind_label=item.get_kind_display(),
         settings_url=reverse(settings, args=[item.pk]) if settings else "",
     )
+
+
+@require_http_methods(["GET", "POST"])
+def annotation_settings(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course change an annotation assignment's case, the
+    substantive notes and words it asks, and annotate-first; students' work follows."""
+    item = _teach_item(request.user, pk)
+    task = getattr(item, "annotation_task", None)
+    if task is None:
+        raise Http404
+    form = AnnotationTaskForm(request.POST or None, instance=task)
+    if request.method == "POST" and form.is_valid():
+        services.annotation_task_update(task=form.save(commit=False))
+        messages.success(request, "Annotation settings saved.")
+        return redirect(item)
+    context = {"form": form, "item": item, "heading": "Annotation settings"}
+    return render(request, "cases/builder/item_settings.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -334,6 +357,11 @@ def item_create(request: HtmxHttpRequest, pk: int):
             due_at=data["due_at"],
             spectrum_cases=data.get("spectrum_cases"),
             prompt=data.get("prompt", ""),
+            **{
+                name: data[name]
+                for name in ("min_notes", "min_words", "annotate_first")
+                if name in data
+            },
         )
         messages.success(request, f"Added “{item.title}”.")
         return redirect(SETTINGS_PAGES.get(item.kind, "cases:item_detail"), pk=item.pk)

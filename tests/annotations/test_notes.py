@@ -283,3 +283,49 @@ def test_nul_bytes_and_the_rate_limit(client, world):
         refused = _write(client, world.case, 2, "Third note, kept in the form.", nonce="3")
     assert "very fast" in refused.text and "Third note, kept in the form." in refused.text
     assert Annotation.objects.count() == 2
+
+
+def test_deleting_keeps_a_thread_with_replies_and_removes_a_lone_note(client, world, classmate):
+    case = world.case
+    student = world.users["student"]
+    answered = annotation_create(
+        case=case, author=student, access=STUDENT, selection=Selection(2, 0, 2, 6), body="First."
+    )
+    lone = annotation_create(
+        case=case, author=student, access=STUDENT, selection=Selection(3, 0, 3, 3), body="Lone."
+    )
+    client.force_login(classmate)
+    client.post(reverse("cases:annotation_reply", args=[answered.pk]), {"body": "A reply."})
+    # Only the author deletes.
+    assert client.post(reverse("cases:annotation_delete", args=[lone.pk])).status_code == 403
+    client.force_login(student)
+    response = client.post(reverse("cases:annotation_delete", args=[answered.pk]), headers=HTMX)
+    assert "Deleted by its author." in response.text and "A reply." in response.text
+    assert 'hx-swap-oob="true"' in response.text
+    client.post(reverse("cases:annotation_delete", args=[lone.pk]))
+    client.force_login(classmate)
+    reader = client.get(case.get_absolute_url())
+    assert _marks(reader.text) == ["It has"]  # The thread with a reply stays marked.
+    assert client.get(reverse("cases:annotation_detail", args=[lone.pk])).text.count("Lone.") == 0
+
+
+def test_an_instructors_shared_note_reaches_their_courses_readers_only(client, world):
+    from cases.models import CaseReading
+    from tests.factories import ModuleFactory, ModuleItemFactory
+
+    case = world.case
+    elsewhere = ModuleItemFactory(module=ModuleFactory(course=world.other_course))
+    CaseReading.objects.create(item=elsewhere, case=case)
+    AssignmentFactory(item=elsewhere, cohort=world.other_course.cohorts.get())
+    note = annotation_create(
+        case=case,
+        author=world.users["instructor"],
+        access=CaseAccess(is_teaching_staff=True, can_edit=True),
+        selection=Selection(1, 0, 1, 8),
+        body="Start here: who makes what?",
+    )
+    assert note.cohort is None
+    for role, sees in [("student", True), ("ta", True), ("other_student", False)]:
+        client.force_login(world.users[role])
+        notes = client.get(reverse("cases:annotation_list", args=[case.slug])).text
+        assert ("Start here" in notes) is sees, role

@@ -1,20 +1,28 @@
 """The demo class behaves like a class (issue 21): its calendar runs in order, nobody is
 shown late work they cannot do, the TA grades one section, and two threads show the
-post-first and anonymous settings. Seeded once for the module: each test's changes are
-rolled back, the demo stays."""
+post-first and anonymous settings; and (issue 23) the class has annotated two cases and
+has an annotation assignment under way. Seeded once for the module: each test's changes
+are rolled back, the demo stays."""
 
 import re
+from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import transaction
+from django.test.utils import override_settings
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import escape
 
-from cases.demo.seed import DEMO_PASSWORD, OPENING_TITLE
+from cases.demo.seed import ANNOTATION_TASK_TITLE, DEMO_PASSWORD, OPENING_TITLE, quote_selection
 from cases.models import (
+    Annotation,
+    AnnotationTask,
+    AnnotationVote,
     Assignment,
     CaseReading,
+    CaseStudy,
     Cohort,
     Course,
     Decision,
@@ -25,8 +33,13 @@ from cases.models import (
     StanceAnswer,
     StanceCheck,
     User,
+    Visibility,
     Work,
+    WorkStatus,
 )
+from cases.permissions import CaseAccess
+from cases.services.annotations import annotations_visible, paragraph_texts
+from cases.services.workspace.work import student_items
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +48,9 @@ pytestmark = pytest.mark.django_db
 def demo(django_db_setup, django_db_blocker):
     """The demo course, seeded once inside a transaction that is rolled back after the
     module's tests (each of which runs in a savepoint of its own)."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    # The strictest limit on notes a minute: the seed writes the class's notes anyway.
+    strict = override_settings(ANNOTATIONS_PER_MINUTE=1)
+    with django_db_blocker.unblock(), transaction.atomic(), strict:
         call_command("seed_demo", force=True, verbosity=0)
         yield Course.objects.get(code="MGT 6001")
         transaction.set_rollback(True)
@@ -227,11 +242,12 @@ def test_other_threads_keep_names_and_show_posts_at_once(demo):
 
 
 def test_seeded_notes_and_reasons_call_no_one_by_a_username(demo):
-    """What the seed writes (thread posts, contributions marked in class, stance
+    """What the seed writes (thread posts, notes on cases, contributions marked in class, stance
     reasons, the excuse for a missed class, the decision and thread prompts) never says
     "Student2": a classmate has a name."""
     texts = [
         *Post.objects.values_list("body", flat=True),
+        *Annotation.objects.values_list("body", flat=True),
         *ParticipationMark.objects.values_list("note", flat=True),
         *StanceAnswer.objects.values_list("reason", flat=True),
         *Work.objects.exclude(feedback="").values_list("feedback", flat=True),
@@ -296,3 +312,156 @@ def test_no_student_visible_page_of_part_a_gives_away_the_outcome(demo, client):
     )
     html = student.get(part_b.get_absolute_url()).content.decode()
     assert "1,600" in html and "2002" in html
+
+
+def test_no_note_on_part_a_gives_away_the_outcome(demo):
+    bodies = Annotation.objects.filter(case__slug="shanghai-bell").values_list("body", flat=True)
+    assert bodies
+    assert not [b for b in bodies if any(term in b.lower() for term in OUTCOME)]
+
+
+# Reading together (issue 23) -------------------------------------------------------------
+
+NOTED_CASES = ["shanghai-bell", "tencent-qq"]
+STUDENT = CaseAccess(is_teaching_staff=False, can_edit=False)
+
+
+def test_the_class_has_annotated_shanghai_bell_and_tencent_qq(demo):
+    """Thirty and more notes by several students of both sections: observations,
+    questions to the instructor, private notes and replies that answer a classmate by
+    name or cite a paragraph (but for a short one); upvotes from classmates who read the note; the
+    instructor's own note, shared and pinned, and one endorsement."""
+    notes = Annotation.objects.filter(case__slug__in=NOTED_CASES).select_related("author")
+    assert notes.count() >= 30
+    assert {n.case.slug for n in notes} == set(NOTED_CASES)
+    students = {n.author for n in notes if n.author.username.startswith("student")}
+    assert len(students) >= 5
+    sections = Cohort.objects.filter(pk__in=notes.values("cohort")).values_list("name", flat=True)
+    assert sorted(name[-1] for name in sections) == ["A", "B"]
+    assert notes.filter(visibility=Visibility.INSTRUCTOR, thread__isnull=True).count() >= 2
+    assert notes.filter(visibility=Visibility.PRIVATE).count() >= 2
+    replies = [n for n in notes if n.is_reply and n.author.username != "instructor"]
+    assert len(replies) >= 5
+    for reply in [r for r in replies if r.word_count >= 15]:
+        assert "¶" in reply.body or reply.thread.author.first_name in reply.body, reply.body
+    # The instructor answered a question in its thread.
+    assert notes.filter(author__username="instructor", thread__visibility="instructor").exists()
+
+    (own,) = notes.filter(author__username="instructor", thread__isnull=True)
+    assert own.cohort_id is None and own.visibility == Visibility.COHORT and own.pinned
+    assert notes.filter(pinned=True).count() == notes.filter(endorsed=True).count() == 1
+    assert notes.get(endorsed=True).author.username.startswith("student")
+
+    votes = AnnotationVote.objects.filter(annotation__in=notes).select_related("annotation", "user")
+    assert votes.count() >= 20
+    for vote in votes:
+        assert vote.user_id != vote.annotation.author_id
+        readable = annotations_visible(vote.user, vote.annotation.case, STUDENT)
+        assert readable.filter(pk=vote.annotation_id).exists(), vote
+    assert all(n.upvote_count == n.votes.count() for n in notes)
+
+
+def test_every_seeded_note_quotes_the_words_at_its_anchor(demo):
+    for case in CaseStudy.objects.filter(slug__in=NOTED_CASES):
+        texts = dict(paragraph_texts(case))
+        roots = case.annotations.filter(thread__isnull=True)
+        assert roots.count() >= 10
+        for note in roots:
+            assert not note.orphaned and note.end_paragraph is None, note
+            assert texts[note.paragraph][note.start : note.end] == note.quote, note
+
+
+def test_a_quote_the_case_no_longer_holds_stops_the_seed_by_name():
+    texts = [(1, "Shanghai Bell makes switches."), (2, "It makes switches at scale.")]
+    selection = quote_selection(texts, "at scale", "shanghai-bell")
+    assert (selection.paragraph, selection.start, selection.end) == (2, 18, 26)
+    with pytest.raises(CommandError, match=r"'builds routers'.*nowhere"):
+        quote_selection(texts, "builds routers", "shanghai-bell")
+    with pytest.raises(CommandError, match=r"'makes switches'.*¶1, ¶2"):
+        quote_selection(texts, "makes switches", "shanghai-bell")
+
+
+def test_each_section_reads_its_own_notes_and_the_instructors_never_the_others(demo):
+    """Wei (section B) reads section B's shared notes and the instructor's, never
+    section A's; Mei (section A) the reverse. Questions reach the staff, not classmates;
+    private notes reach nobody else, the instructor included."""
+    mei, wei = User.objects.get(username="student1"), User.objects.get(username="student13")
+    instructor = User.objects.get(username="instructor")
+    for case in CaseStudy.objects.filter(slug__in=NOTED_CASES):
+        notes = Annotation.objects.filter(case=case)
+        b_read = annotations_visible(wei, case, STUDENT)
+        a_read = annotations_visible(mei, case, STUDENT)
+        assert set(b_read) == set(
+            notes.filter(cohort__name__endswith="B").exclude(visibility=Visibility.PRIVATE)
+        ) | set(notes.filter(cohort__isnull=True))
+        assert not a_read.filter(cohort__name__endswith="B").exists()
+        assert not a_read.filter(visibility=Visibility.PRIVATE).exclude(author=mei).exists()
+        assert (
+            not a_read.filter(visibility=Visibility.INSTRUCTOR).exclude(thread__author=mei).exists()
+        )
+        staff = annotations_visible(
+            instructor, case, CaseAccess(is_teaching_staff=True, can_edit=False)
+        )
+        assert set(staff) == set(notes.exclude(visibility=Visibility.PRIVATE))
+    wei_notes = annotations_visible(wei, CaseStudy.objects.get(slug="shanghai-bell"), STUDENT)
+    assert wei_notes.filter(author__username="student14").exists()
+    assert wei_notes.filter(author=instructor, pinned=True).exists()
+
+
+def test_the_annotation_assignment_is_handed_in_by_some_and_under_way_for_others(demo):
+    """Due on the Friday of the week Shanghai Bell's reading falls due (section B a
+    day later), in the module that reads it: four of section A handed in three
+    substantive notes, others are partway (one wrote a short reply, which does not
+    count), and most have not started; a note kept private counts for nothing."""
+    task = AnnotationTask.objects.select_related("item", "case").get(item__module__course=demo)
+    item = task.item
+    assert (item.title, task.case.slug, task.min_notes, task.min_words) == (
+        ANNOTATION_TASK_TITLE,
+        "shanghai-bell",
+        3,
+        15,
+    )
+    reading = CaseReading.objects.get(item__module__course=demo, case=task.case)
+    assert item.module == reading.item.module
+    assert item.grade_category.name == "Discussions"
+    for given in item.assignments.all():
+        read_by = Assignment.objects.get(item=reading.item, cohort=given.cohort).due_at
+        assert given.due_at.weekday() == (4 if given.cohort.name.endswith("A") else 5)
+        assert read_by <= given.due_at < read_by + timedelta(days=8)
+
+    work = dict(
+        Work.objects.filter(item=item, user__username__startswith="student").values_list(
+            "user__username", "state"
+        )
+    )
+    handed_in = sorted(u for u, state in work.items() if state == WorkStatus.SUBMITTED)
+    assert handed_in == ["student1", "student10", "student4", "student7"]
+    under_way = {u for u, state in work.items() if state == WorkStatus.IN_PROGRESS}
+    assert {"student2", "student5", "student13"} <= under_way
+    assert 24 - len(work) >= 10 and "student3" not in work  # Only private notes.
+
+    # As their dashboards and deadlines show it: full marks by count, nothing to grade.
+    seen = {}
+    for username in ["student1", "student5", "student3"]:
+        student = User.objects.get(username=username)
+        given = Assignment.objects.seen_by(student).filter(item=item)
+        (entry,) = student_items(student, given, timezone.now())
+        seen[username] = (entry.label, entry.late)
+    assert seen == {
+        "student1": ("Graded", False),
+        "student5": ("In progress", False),
+        "student3": ("Not started", False),
+    }
+
+
+def test_seeding_again_adds_no_note_vote_or_work(demo):
+    def rows():
+        return (
+            sorted(Annotation.objects.values_list()),
+            sorted(AnnotationVote.objects.values_list()),
+            sorted(map(str, Work.objects.filter(item__kind=ItemKind.ANNOTATION).values_list())),
+        )
+
+    before = rows()
+    call_command("seed_demo", force=True, verbosity=0)
+    assert rows() == before

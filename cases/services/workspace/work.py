@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery, Sum
 from django.utils import timezone
 
 from cases import sql
 from cases.models import (
     Annotation,
+    AnnotationTask,
     Assignment,
     Attempt,
     AttemptState,
@@ -288,9 +289,16 @@ def _annotation(item: ModuleItem, user_ids) -> dict[int, _Found]:
     task = getattr(item, "annotation_task", None)
     if task is None:
         return {}
-    shared = Annotation.objects.filter(
-        case=task.case_id, author__in=user_ids, deleted_at__isnull=True, hidden_at__isnull=True
-    ).exclude(visibility=Visibility.PRIVATE)
+    # Notes are kept per case, whichever course's assignment they were written for: they
+    # count for the students the item is given to (the staff's own notes never make Work).
+    given = Assignment.objects.filter(item=item, cohort__memberships__user=OuterRef("author"))
+    shared = (
+        Annotation.objects.filter(
+            case=task.case_id, author__in=user_ids, deleted_at__isnull=True, hidden_at__isnull=True
+        )
+        .exclude(visibility=Visibility.PRIVATE)
+        .filter(Exists(given))
+    )
     by_user: dict[int, list] = {}
     for author, created_at, words in shared.order_by("created_at", "pk").values_list(
         "author", "created_at", "word_count"
@@ -418,9 +426,9 @@ def work_points(work: Work | None, assignment: Assignment, rubric_max: Decimal |
 
 def student_work(course, student, item=None) -> dict:
     """The student's own traces in the course, or on one item (then only that kind's
-    query runs): reading progress, attempts and posts."""
+    query runs): reading progress, attempts, posts and notes."""
     kind = item.kind if item is not None else None
-    found = {"readings": [], "attempts": [], "posts": [], "answers": []}
+    found = {"readings": [], "attempts": [], "posts": [], "notes": [], "answers": []}
     if kind in (None, ItemKind.CASE_READING):
         readings = ReadingProgress.objects.filter(user=student).select_related("case")
         if item is None:
@@ -436,9 +444,37 @@ def student_work(course, student, item=None) -> dict:
         posts = Post.objects.filter(author=student).select_related("discussion__item")
         where = {"discussion__item": item} if item else {"discussion__item__module__course": course}
         found["posts"] = list(posts.filter(**where).order_by("-created_at")[:50])
+    if kind in (None, ItemKind.ANNOTATION):
+        found["notes"] = student_notes(course, student, item)
     if item is not None:
         found["answers"] = thesis_answers(item, student)
     return found
+
+
+# The notes the staff read of one student: enough for any assignment's count, and for
+# the timeline's latest.
+NOTES_SHOWN = 100
+
+
+def student_notes(course, student, item=None) -> list[Annotation]:
+    """The student's notes and replies that others may read (hidden ones too, marked:
+    the staff hid them) on the case of an annotation assignment (of the course's, or
+    the one named: each then knows whether it is long enough to count, `counts`),
+    oldest first, each with the note a reply answers: one query. Private notes stay
+    their author's alone, and deleted ones are gone."""
+    notes = Annotation.objects.filter(author=student, deleted_at__isnull=True).exclude(
+        visibility=Visibility.PRIVATE
+    )
+    if item is not None:
+        task = AnnotationTask.objects.filter(item=item)
+        notes = notes.filter(case=Subquery(task.values("case")[:1])).annotate(
+            counts=Q(word_count__gte=Subquery(task.values("min_words")[:1]))
+        )
+    else:
+        tasks = AnnotationTask.objects.filter(item__module__course=course)
+        notes = notes.filter(case__in=tasks.values("case"))
+    notes = notes.select_related("thread", "case").order_by("-created_at", "-pk")
+    return list(reversed(notes[:NOTES_SHOWN]))
 
 
 def thesis_answers(item, student) -> list[str]:

@@ -261,6 +261,16 @@ def student_timeline(request: HtmxHttpRequest, pk: int, student: int):
                 post,
             )
         )
+    for note in work["notes"]:
+        kind, where = ("Replied", note.thread.where) if note.thread_id else ("Noted", note.where)
+        events.append(
+            (
+                note.created_at,
+                "posted",
+                f"{kind} on “{note.case.title}” {where} ({note.word_count} words)",
+                note,
+            )
+        )
     works = list(
         Work.objects.filter(user=student, item__module__course=course).select_related(
             "item", "graded_by"

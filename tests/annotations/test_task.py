@@ -1,0 +1,353 @@
+"""The annotation assignment as a kind of item: built in the builder, given to a
+cohort, handed in by writing substantive notes, followed by the tracker, graded in the
+grader and the gradebook, copied with its course."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import escape
+
+from cases.models import (
+    AnnotationTask,
+    Assignment,
+    ItemKind,
+    ModuleItem,
+    Visibility,
+    Work,
+    WorkStatus,
+)
+from cases.permissions import CaseAccess
+from cases.services.annotations import (
+    Selection,
+    annotation_create,
+    annotation_delete,
+    annotation_moderate,
+    annotation_reply,
+)
+from tests.factories import (
+    CohortFactory,
+    CourseFactory,
+    ModuleFactory,
+    UserFactory,
+    enrol,
+    make_annotation_task,
+    make_case,
+)
+from tests.helpers import PAGE_BUDGET, page_queries
+
+pytestmark = pytest.mark.django_db
+
+STUDENT = CaseAccess(is_teaching_staff=False, can_edit=False)
+STAFF = CaseAccess(is_teaching_staff=True, can_edit=False)
+LONG = "Headcount in research is an input, not an outcome: the case never says what they made."
+SHORT = "Interesting."
+
+
+def _note(case, author, body=LONG, visibility=Visibility.COHORT, *, start=0, access=STUDENT):
+    """A note on the first words of the case's first paragraph."""
+    first = case.paragraphs.order_by("position").first().number
+    return annotation_create(
+        case=case,
+        author=author,
+        access=access,
+        selection=Selection(first, start, first, start + 13),
+        body=body,
+        visibility=visibility,
+    )
+
+
+def _work(item, user) -> Work | None:
+    return Work.objects.filter(item=item, user=user).first()
+
+
+def _panel(client, world, item, student):
+    url = reverse("cases:work_panel", args=[world.course.pk, student.pk, item.pk])
+    return client.get(url).content.decode()
+
+
+def _build(client, world, **fields):
+    data = {
+        "kind": ItemKind.ANNOTATION,
+        "title": "Annotate Shanghai Bell",
+        "module": world.item.module_id,
+        "case": world.case.pk,
+        "min_notes": "3",
+        "min_words": "15",
+        "cohorts": [world.course.cohorts.get().pk],
+        "due_at": (timezone.localtime() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
+    } | fields
+    return client.post(reverse("cases:item_create", args=[world.course.pk]), data)
+
+
+def test_an_annotation_assignment_is_built_handed_in_hidden_late_and_graded(world, client_for):
+    student, instructor = world.users["student"], world.users["instructor"]
+    client = client_for("instructor")
+
+    # The builder offers the kind, and asks for its own fields with their defaults.
+    page = client.get(reverse("cases:item_create", args=[world.course.pk]), {"kind": "annotation"})
+    html = page.content.decode()
+    assert "Case to annotate" in html and 'name="min_notes"' in html and 'value="3"' in html
+    assert 'name="annotate_first"' in html and 'name="prompt"' not in html
+
+    # Bad input is refused beside its field, and what was typed is kept.
+    refused = _build(client, world, case="", min_notes="0", min_words="many")
+    assert refused.status_code == 200
+    html = refused.content.decode()
+    assert "Choose the case to annotate." in html
+    assert "Ask for at least one note." in html
+    assert "Write a whole number of words." in html
+    assert 'value="Annotate Shanghai Bell"' in html
+    assert not ModuleItem.objects.filter(kind=ItemKind.ANNOTATION).exists()
+
+    response = _build(client, world, annotate_first="on")
+    item = ModuleItem.objects.get(kind=ItemKind.ANNOTATION)
+    assert response.status_code == 302 and response["Location"] == item.get_absolute_url()
+    task = item.annotation_task
+    assert (task.case, task.min_notes, task.min_words, task.annotate_first) == (
+        world.case,
+        3,
+        15,
+        True,
+    )
+    assert item.assignments.get().cohort == world.course.cohorts.get()
+    # Its page opens for its student and its staff.
+    assert client.get(item.get_absolute_url()).status_code == 200
+    assert client_for("student").get(item.get_absolute_url()).status_code == 200
+    client = client_for("instructor")
+
+    # Two substantive notes, a short one and a private one: in progress, two counted.
+    _note(world.case, student)
+    _note(world.case, student, start=1)
+    _note(world.case, student, SHORT, start=2)
+    private = _note(world.case, student, LONG, Visibility.PRIVATE, start=3)
+    work = _work(item, student)
+    assert work.state == WorkStatus.IN_PROGRESS
+    assert (work.auto_score, work.max_score) == (2, 3)
+    html = _panel(client, world, item, student)
+    assert "tag--in_progress" in html
+    assert html.count("(counts)") == 2 and "too short to count" in html
+    assert escape(private.body) not in html.replace(escape(LONG), "", 3)  # Never shown.
+    assert html.count("Note on ¶") == 3  # The private note is its author's alone.
+
+    # A reply counts too; written twice (one form), it is one reply.
+    other = UserFactory(username="classmate")
+    world.course.cohorts.get().members.add(other)
+    classmate_note = _note(world.case, other)
+    reply = annotation_reply(thread=classmate_note, author=student, body=LONG, nonce="form-1")
+    assert (
+        annotation_reply(thread=classmate_note, author=student, body=LONG, nonce="form-1") == reply
+    )
+    work = _work(item, student)
+    assert work.state == WorkStatus.SUBMITTED
+    assert work.submitted_at == reply.created_at
+    assert not _late_mark(client, world, item, student)
+    # Handing in was the grade: the student reads it in the kind's words.
+    course_page = client_for("student").get(world.course.get_absolute_url()).content.decode()
+    assert "Annotated" in course_page
+    client = client_for("instructor")
+
+    # The author deletes the reply: back in progress. The staff hide one: still.
+    annotation_delete(note=reply)
+    assert _work(item, student).state == WorkStatus.IN_PROGRESS
+    third = _note(world.case, student, start=4)
+    assert _work(item, student).state == WorkStatus.SUBMITTED
+    annotation_moderate(note=third, action="hide", reason="Copied from the case.")
+    annotation_moderate(note=third, action="hide", reason="Copied from the case.")
+    work = _work(item, student)
+    assert work.state == WorkStatus.IN_PROGRESS and work.submitted_at is None
+    html = _panel(client, world, item, student)
+    assert "tag--in_progress" in html and "Copied from the case." in html
+    # The tracker opens the same panel with its page; its cell says the same.
+    tracker = client.get(
+        reverse("cases:tracker", args=[world.course.pk]), {"student": student.pk, "item": item.pk}
+    ).content.decode()
+    assert "Copied from the case." in tracker and "tag--in_progress" in tracker
+
+    # The due date passes before the last note: handed in, marked late.
+    Assignment.objects.filter(item=item).update(due_at=timezone.now() - timedelta(hours=1))
+    assert "tag--late" in _panel(client, world, item, student)  # Late, nothing handed in.
+    _note(world.case, student, start=5)
+    work = _work(item, student)
+    assert work.state == WorkStatus.SUBMITTED
+    html = _panel(client, world, item, student)
+    assert "Handed in late" in html
+    assert _late_mark(client, world, item, student)
+
+    # The grader shows the notes in full; the instructor overrides the grade in the
+    # gradebook's editor and writes a comment.
+    grader = client.get(reverse("cases:grade_work", args=[item.pk, student.pk]))
+    html = grader.content.decode()
+    assert grader.status_code == 200
+    # Four notes others read and the hidden one, marked; not the private or deleted.
+    assert html.count('class="post note"') == 5
+    assert html.count("<strong>hidden</strong>: Copied from the case.") == 1
+    edit = reverse("cases:grade_edit", args=[world.course.pk, student.pk, item.pk])
+    for _ in range(2):
+        saved = client.post(
+            edit,
+            {
+                "override_score": "7.5",
+                "override_reason": "Strong notes, one copied.",
+                "feedback": "Cite the figures.",
+                "initial-override_score": "",
+                "initial-override_reason": "",
+                "initial-feedback": "",
+                "initial-excused": "",
+            },
+        )
+        assert saved.status_code == 302
+    work = _work(item, student)
+    assert work.override_score == Decimal("7.5") and work.graded_by == instructor
+    gradebook = client.get(reverse("cases:gradebook", args=[world.course.pk])).content.decode()
+    assert "7.5" in gradebook
+    assert "tag--graded" in _panel(client, world, item, student)
+
+
+def _late_mark(client, world, item, student) -> bool:
+    return "Handed in late" in _panel(client, world, item, student)
+
+
+def test_the_settings_page_changes_what_counts_and_work_follows(world, client_for):
+    student = world.users["student"]
+    task = make_annotation_task(
+        world.item.module, world.case, world.course.cohorts.all(), min_notes=3
+    )
+    _note(world.case, student)
+    _note(world.case, student, start=1)
+    assert _work(task.item, student).state == WorkStatus.IN_PROGRESS
+    url = reverse("cases:annotation_settings", args=[task.item.pk])
+    client = client_for("instructor")
+    assert "Annotation settings" in client.get(url).content.decode()
+
+    refused = client.post(url, {"case": world.case.pk, "min_notes": "51", "min_words": "0"})
+    assert refused.status_code == 200
+    html = refused.content.decode()
+    assert "Ask for at most 50 notes." in html and "A note needs at least one word." in html
+    task.refresh_from_db()
+    assert task.min_notes == 3
+
+    # Asking two notes hands in the student's work at once; twice changes nothing more.
+    for _ in range(2):
+        saved = client.post(url, {"case": world.case.pk, "min_notes": "2", "min_words": "15"})
+        assert saved.status_code == 302
+    task.refresh_from_db()
+    assert (task.min_notes, task.annotate_first) == (2, False)
+    assert _work(task.item, student).state == WorkStatus.SUBMITTED
+    # The item's edit page links its settings; a TA may not change them.
+    edit = client.get(reverse("cases:item_edit", args=[task.item.pk])).content.decode()
+    assert url in edit
+    assert client_for("ta").post(url, {"min_notes": "9"}).status_code == 403
+
+
+def test_staff_notes_and_other_courses_students_make_no_work(world):
+    """Notes are kept per case: only students given the item have Work on it."""
+    task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
+    _note(world.case, world.users["instructor"], access=STAFF)
+    _note(world.case, world.users["other_student"])
+    assert not Work.objects.filter(item=task.item).exists()
+    _note(world.case, world.users["student"])
+    assert Work.objects.filter(item=task.item).get().user == world.users["student"]
+
+
+def test_a_course_copy_keeps_its_annotation_assignment(world, client_for):
+    task = make_annotation_task(
+        world.item.module, world.case, world.course.cohorts.all(), min_notes=4, min_words=20
+    )
+    _note(world.case, world.users["student"])
+    response = client_for("instructor").post(
+        reverse("cases:course_duplicate", args=[world.course.pk]),
+        {"code": "MGT 6001 (2027)", "title": "Again"},
+    )
+    assert response.status_code == 302
+    copy = AnnotationTask.objects.get(item__module__course__code="MGT 6001 (2027)")
+    assert (copy.case, copy.min_notes, copy.min_words) == (world.case, 4, 20)
+    assert copy.item.kind == ItemKind.ANNOTATION and copy.pk != task.pk
+    assert not Work.objects.filter(item=copy.item).exists()  # No cohorts, no work.
+
+
+def test_the_notes_report_counts_each_students_notes_beside_their_status(world, client_for):
+    student, ta_student = world.users["student"], world.users["student_ta_elsewhere"]
+    task = make_annotation_task(
+        world.item.module, world.case, world.course.cohorts.all(), min_notes=2
+    )
+    first = _note(world.case, student)
+    _note(world.case, student, SHORT, start=1)
+    _note(world.case, student, LONG, Visibility.PRIVATE, start=2)
+    annotation_reply(thread=first, author=ta_student, body=LONG)
+    url = reverse("cases:annotation_report", args=[task.item.pk])
+    for role in ("instructor", "ta"):
+        html = client_for(role).get(url).content.decode()
+        row = html.split(escape(student.display_name))[1].split("</tr>")[0]
+        # Two notes others read, one substantive, its words, one reply, no upvotes.
+        cells = [c.split("</td>")[0] for c in row.split("<td>")[1:6]]
+        words = len(LONG.split()) + len(SHORT.split())
+        assert cells == ["2", "1 / 2", str(words), "1", "0"], cells
+        assert "tag--in_progress" in row
+        other = html.split(escape(ta_student.display_name))[1].split("</tr>")[0]
+        assert "tag--in_progress" in other and "1 / 2" in other
+    # The panel links the report; the report links the grader.
+    panel = _panel(client_for("instructor"), world, task.item, student)
+    assert url in panel
+    assert reverse("cases:grade_work", args=[task.item.pk, student.pk]) in html
+
+
+def test_the_notes_report_pages_a_large_class(client):
+    world = _annotated_class(120)
+    client.force_login(world["instructor"])
+    url = reverse("cases:annotation_report", args=[world["item"].pk])
+    first = client.get(url).content.decode()
+    assert "Page 1 of 3" in first and first.count('class="tag tag--') == 50
+    last = client.get(url, {"page": "3"}).content.decode()
+    assert last.count('class="tag tag--') == 20
+    assert client.get(url, {"page": "99"}).content.decode().count('class="tag tag--') == 50
+
+
+def _annotated_class(size: int):
+    """A course of `size` students in two cohorts given an annotation assignment, the
+    first ten with notes on its case."""
+    instructor = UserFactory()
+    cohorts = [CohortFactory(), CohortFactory()]
+    students = enrol(cohorts[0], size - size // 2, prefix=f"n{size}a-")
+    students += enrol(cohorts[1], size // 2, prefix=f"n{size}b-")
+    course = CourseFactory(instructors=[instructor], cohorts=cohorts)
+    case = make_case(slug=f"annotated-{size}", created_by=instructor)
+    task = make_annotation_task(ModuleFactory(course=course), case, cohorts, min_notes=2)
+    for n, student in enumerate(students[:10]):
+        _note(case, student, start=n)
+    return {
+        "course": course,
+        "instructor": instructor,
+        "student": students[0],
+        "item": task.item,
+    }
+
+
+STAFF_PAGES = [
+    lambda w: reverse("cases:annotation_report", args=[w["item"].pk]),
+    lambda w: reverse("cases:annotation_settings", args=[w["item"].pk]),
+    lambda w: reverse("cases:grade_work", args=[w["item"].pk, w["student"].pk]),
+    lambda w: reverse("cases:work_panel", args=[w["course"].pk, w["student"].pk, w["item"].pk]),
+    lambda w: reverse("cases:student_timeline", args=[w["course"].pk, w["student"].pk]),
+]
+
+
+@pytest.mark.parametrize("url", STAFF_PAGES)
+def test_annotation_staff_pages_cost_the_same_queries_for_15_or_150_students(client, url):
+    counts = page_queries(client, _annotated_class, (15, 150), "instructor", url)
+    print(f"queries at 15 and 150 students: {counts}")
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= PAGE_BUDGET, counts
+
+
+def test_the_tracker_with_an_annotation_panel_open_stays_within_its_budget(client):
+    def url(w):
+        base = reverse("cases:tracker", args=[w["course"].pk])
+        return f"{base}?student={w['student'].pk}&item={w['item'].pk}"
+
+    counts = page_queries(client, _annotated_class, (15, 150), "instructor", url)
+    print(f"tracker with a panel, queries at 15 and 150 students: {counts}")
+    assert counts[0] == counts[1], counts
+    assert counts[1] <= PAGE_BUDGET + 2, counts
