@@ -345,20 +345,24 @@ def annotation_moderate(*, note: Annotation, action: str, reason: str = "") -> N
     if note.thread_id:
         _recount(note.thread_id)
     if action in ("hide", "unhide"):
-        _work_follows(note)
+        _work_follows(note, thread=True)
 
 
 # Work on annotation assignments ----------------------------------------------------------
 
 
-def _work_follows(note: Annotation) -> None:
+def _work_follows(note: Annotation, *, thread: bool = False) -> None:
     """A student's count of notes changed: their Work on every annotation assignment of
-    the case follows."""
+    the case follows; with `thread` (a note hidden or shown again), so does the Work of
+    everyone who replied to it."""
     items = ModuleItem.objects.filter(
         kind=ItemKind.ANNOTATION, annotation_task__case_id=note.case_id
     ).select_related("annotation_task")
+    authors = {note.author_id}
+    if thread and note.thread_id is None:
+        authors |= set(note.replies.values_list("author", flat=True))
     for item in items:
-        work_sync(item, [note.author_id])
+        work_sync(item, authors)
 
 
 @dataclass
@@ -376,9 +380,13 @@ def note_counts(task: AnnotationTask, user_ids) -> dict[int, NoteCounts]:
     """Per student: notes and replies others may read, substantive ones, their words,
     replies their notes received from others, and upvotes; two queries."""
     counts: dict[int, NoteCounts] = defaultdict(NoteCounts)
-    shared = Annotation.objects.filter(
-        case=task.case_id, deleted_at__isnull=True, hidden_at__isnull=True
-    ).exclude(visibility=Visibility.PRIVATE)
+    shared = (
+        Annotation.objects.filter(
+            case=task.case_id, deleted_at__isnull=True, hidden_at__isnull=True
+        )
+        .exclude(visibility=Visibility.PRIVATE)
+        .exclude(thread__hidden_at__isnull=False)
+    )
     rows = (
         shared.filter(author__in=user_ids)
         .values("author")
@@ -449,7 +457,7 @@ class Layer:
 NOTE_FIELDS = [
     *("pk", "author_id", "thread_id", "paragraph", "start", "end_paragraph", "end"),
     *("quote", "visibility", "reply_count", "deleted_at", "hidden_at", "orphaned"),
-    *("updated_at", "word_count"),
+    *("updated_at", "word_count", "thread__hidden_at"),
 ]
 
 
@@ -493,6 +501,7 @@ def task_progress(task: AnnotationTask, own: list[dict]) -> dict:
         if r["visibility"] != Visibility.PRIVATE
         and r["deleted_at"] is None
         and r["hidden_at"] is None
+        and r["thread__hidden_at"] is None
         and r["word_count"] >= task.min_words
     ]
     return {

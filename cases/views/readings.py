@@ -101,6 +101,10 @@ def _reader(
     }
     if access.sees_teaching_notes:
         context["teaching_notes"] = render_markdown(case.teaching_notes)
+        if item is not None:
+            context["heatmap_url"] = reverse(
+                "cases:annotation_heatmap", args=[item.module.course_id, case.slug]
+            )
     if access.sees_teaching_notes or case.placement_released:
         context["placement"] = {
             "value": case.spectrum_placement,

@@ -292,7 +292,8 @@ function notesBusy(layer) {
   document.body.addEventListener("htmx:afterSwap", (event) => {
     if (event.detail.target.id !== "annotation-panel") return;
     const heading = event.detail.target.querySelector("[tabindex='-1']");
-    const field = event.detail.target.querySelector("#note-body");
+    // A new note's form: the words to pick first (keyboard), else the note itself.
+    const field = event.detail.target.querySelector("#note-sentence, #note-body");
     (field && !event.detail.target.querySelector(".thread-status") ? field : heading)?.focus();
   });
 })();

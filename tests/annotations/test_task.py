@@ -26,6 +26,7 @@ from cases.services.annotations import (
     annotation_delete,
     annotation_moderate,
     annotation_reply,
+    note_counts,
 )
 from tests.factories import (
     CohortFactory,
@@ -351,3 +352,18 @@ def test_the_tracker_with_an_annotation_panel_open_stays_within_its_budget(clien
     print(f"tracker with a panel, queries at 15 and 150 students: {counts}")
     assert counts[0] == counts[1], counts
     assert counts[1] <= PAGE_BUDGET + 2, counts
+
+
+def test_replies_under_a_hidden_note_stop_counting_and_count_again_when_shown(world):
+    task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
+    AnnotationTask.objects.filter(pk=task.pk).update(min_notes=1)
+    replier = world.users["student_ta_elsewhere"]  # A classmate in section A.
+    note = _note(world.case, world.users["student"], body=SHORT)
+    annotation_reply(thread=note, author=replier, body=LONG)
+    assert _work(task.item, replier).state == WorkStatus.SUBMITTED
+    annotation_moderate(note=note, action="hide", reason="Off topic.")
+    assert _work(task.item, replier).state == WorkStatus.NOT_STARTED
+    note_counts_after = note_counts(AnnotationTask.objects.get(pk=task.pk), [replier.pk])
+    assert replier.pk not in note_counts_after
+    annotation_moderate(note=note, action="unhide")
+    assert _work(task.item, replier).state == WorkStatus.SUBMITTED

@@ -297,6 +297,8 @@ def _annotation(item: ModuleItem, user_ids) -> dict[int, _Found]:
             case=task.case_id, author__in=user_ids, deleted_at__isnull=True, hidden_at__isnull=True
         )
         .exclude(visibility=Visibility.PRIVATE)
+        # A reply under a hidden note is hidden with it.
+        .exclude(thread__hidden_at__isnull=False)
         .filter(Exists(given))
     )
     by_user: dict[int, list] = {}
