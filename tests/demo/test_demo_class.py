@@ -440,7 +440,7 @@ def test_the_annotation_assignment_is_handed_in_by_some_and_under_way_for_others
     assert {"student2", "student5", "student13"} <= under_way
     assert 24 - len(work) >= 10 and "student3" not in work  # Only private notes.
 
-    # As their dashboards and deadlines show it: full marks by count, nothing to grade.
+    # As their dashboards and deadlines show it: handed in is the grade ("Annotated").
     seen = {}
     for username in ["student1", "student5", "student3"]:
         student = User.objects.get(username=username)
@@ -448,7 +448,7 @@ def test_the_annotation_assignment_is_handed_in_by_some_and_under_way_for_others
         (entry,) = student_items(student, given, timezone.now())
         seen[username] = (entry.label, entry.late)
     assert seen == {
-        "student1": ("Graded", False),
+        "student1": ("Annotated", False),
         "student5": ("In progress", False),
         "student3": ("Not started", False),
     }
