@@ -44,6 +44,13 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return found
 
 
+def trimmed(text: str) -> tuple[int, int]:
+    """(start, end) of the text without its leading and trailing spaces: the whole of a
+    paragraph as a note anchors it (a count link after trailing space would fall
+    between a table's or a list's tags)."""
+    return _trimmed(text, 0, len(text))
+
+
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1

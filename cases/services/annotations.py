@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Sum
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -64,7 +64,7 @@ def annotations_visible(user, case: CaseStudy, access: CaseAccess):
         return notes.filter(own | ~Q(visibility=Visibility.PRIVATE))
     if access.is_teaching_staff:
         courses = Course.objects.taught_by(user)
-        taught = Course.cohorts.through.objects.filter(course__in=courses).values("cohort")
+        taught = _staff_cohorts(user)
         return notes.filter(
             own
             | (
@@ -83,6 +83,19 @@ def annotations_visible(user, case: CaseStudy, access: CaseAccess):
     return notes.filter(own | ((shared | asked) & not_hidden))
 
 
+def _staff_cohorts(user):
+    """The cohorts whose notes a member of the teaching staff reads, as a subquery: as
+    `graded_cohorts` decides per course, every cohort of the courses they instruct, and
+    of the courses they assist on those they are assigned to (all, if none)."""
+    given = Course.cohorts.through.objects
+    limited = Exists(given.filter(course=OuterRef("course"), cohort__teaching_assistants=user))
+    assisting = given.filter(course__teaching_assistants=user).filter(
+        Q(cohort__teaching_assistants=user) | ~limited
+    )
+    instructing = given.filter(course__instructors=user)
+    return instructing.values("cohort").union(assisting.values("cohort"))
+
+
 def _staff_of(courses):
     """The instructors and TAs of these courses, as a subquery: their shared notes
     (which have no cohort) reach the courses' readers, not every reader of the case."""
@@ -98,6 +111,19 @@ def annotate_first_tasks(user, case: CaseStudy):
         case=case,
         annotate_first=True,
         item__in=ModuleItem.objects.visible_to_student(user),
+    )
+
+
+def _gated(user, case: CaseStudy):
+    """Whether annotate-first holds classmates' notes back from this student now: an
+    assignment on the case asks it, and they have no note of their own on it yet. An
+    expression, annotated on the query that fetches the notes."""
+    own = Annotation.objects.filter(
+        case=case, author=user, thread__isnull=True, deleted_at__isnull=True
+    )
+    return ExpressionWrapper(
+        Q(Exists(annotate_first_tasks(user, case))) & ~Q(Exists(own)),
+        output_field=BooleanField(),
     )
 
 
@@ -144,8 +170,11 @@ def _check_rate(author, now) -> None:
         )
 
 
-def _existing(author, nonce: str) -> Annotation | None:
-    return Annotation.objects.filter(author=author, nonce=nonce[:40]).first() if nonce else None
+def _existing(author, nonce: str, **same) -> Annotation | None:
+    """The note or reply this form already made (`same`: in the same thread, say)."""
+    if not nonce:
+        return None
+    return Annotation.objects.filter(author=author, nonce=nonce[:40], **same).first()
 
 
 @dataclass
@@ -200,7 +229,7 @@ def annotation_create(
     """A note on the words selected. Idempotent per form (nonce): a double submit
     returns the first note. Refused past the rate limit, or on words not in the case."""
     now = timezone.now()
-    if existing := _existing(author, nonce):
+    if existing := _existing(author, nonce, case=case, thread__isnull=True):
         return existing
     body = _check_body(body)
     if visibility not in Visibility.values:
@@ -249,11 +278,11 @@ def _rendered(body: str) -> dict:
 def annotation_reply(*, thread: Annotation, author, body: str, nonce: str = "") -> Annotation:
     """A reply in a note's thread, read by whoever reads the note."""
     now = timezone.now()
-    if existing := _existing(author, nonce):
+    if existing := _existing(author, nonce, thread=thread.thread_id or thread.pk):
         return existing
     body = _check_body(body)
-    if thread.thread_id is not None:
-        thread = thread.thread
+    # The note is locked while its replies are counted: two replies at once both count.
+    thread = Annotation.objects.select_for_update().get(pk=thread.thread_id or thread.pk)
     if thread.visibility == Visibility.PRIVATE and thread.author_id != author.pk:
         raise AnnotationRefused("You can't reply to that note.")
     if thread.hidden_at is not None or (thread.is_deleted and not thread.reply_count):
@@ -264,7 +293,9 @@ def annotation_reply(*, thread: Annotation, author, body: str, nonce: str = "") 
             reply = Annotation.objects.create(
                 case_id=thread.case_id,
                 author=author,
-                cohort_id=thread.cohort_id,
+                # A student's reply to a staff note (which has no cohort) is their
+                # cohort's to read, like their own notes.
+                cohort_id=thread.cohort_id or student_cohort(author, thread.case),
                 thread=thread,
                 visibility=thread.visibility,
                 nonce=nonce[:40],
@@ -279,7 +310,9 @@ def annotation_reply(*, thread: Annotation, author, body: str, nonce: str = "") 
 
 def _recount(thread_id: int) -> None:
     """A note's count of replies shown (not deleted, not hidden); its change is a
-    change of the note, for the live layer."""
+    change of the note, for the live layer. The note's row is locked first, so two
+    changes at once count one after the other."""
+    Annotation.objects.select_for_update().filter(pk=thread_id).values_list("pk").first()
     shown = Annotation.objects.filter(
         thread=thread_id, deleted_at__isnull=True, hidden_at__isnull=True
     ).count()
@@ -476,7 +509,7 @@ def layer_rows(user, case: CaseStudy, access: CaseAccess) -> LayerRows:
     """The reader's layer, from one query."""
     rows = annotations_visible(user, case, access).filter(Q(thread__isnull=True) | Q(author=user))
     if not access.is_teaching_staff:
-        rows = rows.annotate(gated=Exists(annotate_first_tasks(user, case)))
+        rows = rows.annotate(gated=_gated(user, case))
     fields = [*NOTE_FIELDS, *([] if access.is_teaching_staff else ["gated"])]
     rows = list(rows.values(*fields))
     own = [r for r in rows if r["author_id"] == user.pk]
@@ -484,9 +517,7 @@ def layer_rows(user, case: CaseStudy, access: CaseAccess) -> LayerRows:
         r for r in rows if r["thread_id"] is None and (r["deleted_at"] is None or r["reply_count"])
     ]
     waiting = False
-    if any(r.get("gated") for r in rows) and not any(
-        r["thread_id"] is None and r["deleted_at"] is None for r in own
-    ):
+    if any(r.get("gated") for r in rows):
         waiting = any(r["author_id"] != user.pk for r in roots)
         roots = [r for r in roots if r["author_id"] == user.pk]
     return LayerRows(roots, waiting, own)
@@ -705,7 +736,7 @@ def _thread_rows(user, case: CaseStudy, access: CaseAccess, roots: Q):
     )
     rows = annotations_visible(user, case, access).filter(thread_roots | replies)
     if not access.is_teaching_staff:
-        rows = rows.annotate(gated=Exists(annotate_first_tasks(user, case)))
+        rows = rows.annotate(gated=_gated(user, case))
     return rows.select_related("author").annotate(
         author_staff=Q(cohort__isnull=True) | Exists(teaches) | Exists(assists),
         voted=Exists(AnnotationVote.objects.filter(annotation=OuterRef("pk"), user=user)),
@@ -744,14 +775,13 @@ class Threads:
     waiting: bool = False  # Annotate-first holds classmates' notes back.
 
 
-def threads(user, case: CaseStudy, access: CaseAccess, roots: Q) -> Threads:
+def threads(user, case: CaseStudy, access: CaseAccess, roots: Q, *, by_place=False) -> Threads:
     """The threads of the notes matching `roots` (a Q on Annotation) this reader may
-    see: pinned first, then oldest first, each with its replies in order. One query."""
+    see: pinned first, then oldest first (`by_place`: by paragraph and place in it
+    first, orphaned notes last), each with its replies in order. One query."""
     rows = list(_thread_rows(user, case, access, roots))
     waiting = False
-    if any(getattr(r, "gated", False) for r in rows) and not any(
-        r.author_id == user.pk and r.thread_id is None and not r.is_deleted for r in rows
-    ):
+    if any(getattr(r, "gated", False) for r in rows):
         waiting = any(r.author_id != user.pk for r in rows)
         rows = [r for r in rows if r.author_id == user.pk]
     views = {r.pk: _view(r, user) for r in rows}
@@ -763,7 +793,15 @@ def threads(user, case: CaseStudy, access: CaseAccess, roots: Q) -> Threads:
             notes.append((row, views[row.pk]))
         elif row.thread_id in views:
             views[row.thread_id].replies.append(views[row.pk])
-    notes.sort(key=lambda pair: (not pair[0].pinned, pair[0].created_at, pair[0].pk))
+
+    def order(pair):
+        row = pair[0]
+        when = (not row.pinned, row.created_at, row.pk)
+        if by_place:
+            return (row.orphaned, row.paragraph or 0, row.start, *when)
+        return when
+
+    notes.sort(key=order)
     return Threads([view for _row, view in notes], waiting)
 
 
@@ -779,6 +817,6 @@ def layer_etag(case: CaseStudy, user, rows: LayerRows) -> str:
     shown = rows.roots + rows.own
     latest = max((r["updated_at"] for r in shown), default=None)
     stamp = int(latest.timestamp() * 1_000_000) if latest else 0
-    return (
-        f'W/"notes-{case.pk}-r{case.revision}-{stamp}-{len(rows.roots)}-{len(rows.own)}-u{user.pk}"'
-    )
+    waiting = "w" if rows.waiting else ""  # Annotate-first holds notes back, or not.
+    counts = f"{len(rows.roots)}-{len(rows.own)}{waiting}"
+    return f'W/"notes-{case.pk}-r{case.revision}-{stamp}-{counts}-u{user.pk}"'

@@ -16,7 +16,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.anchors import sentences, text_of
+from cases.anchors import sentences, text_of, trimmed
 from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import CaseStudy, Visibility
 from cases.permissions import CaseAccess, access_case, is_admin
@@ -167,7 +167,7 @@ def annotation_list(request: HtmxHttpRequest, slug: str):
     paragraph = _paragraph(case, number)
     context = _form_context(request, case, access, paragraph)
     roots = Q(paragraph=number) | Q(end_paragraph=number) if number else Q()
-    found = services.threads(request.user, case, access, roots)
+    found = services.threads(request.user, case, access, roots, by_place=not number)
     context |= {"threads": found.notes, "waiting": found.waiting}
     if request.htmx and not request.htmx.history_restore_request and paragraph:
         return render(request, f"{NOTES}#paragraph-panel", context)
@@ -177,24 +177,27 @@ def annotation_list(request: HtmxHttpRequest, slug: str):
 def _create(request, case, access):
     post = request.POST
     number = parse_int(post.get("paragraph"), low=1)
-    paragraph = _paragraph(case, number) if number else None
-    if paragraph is None:
-        return _refused(
-            request,
-            case,
-            access,
-            None,
-            services.AnnotationRefused("Choose the paragraph your note is about.", "words"),
-        )
+    paragraph = case.paragraphs.filter(number=number).only("number", "html").first()
     start, end = parse_int(post.get("start"), low=0), parse_int(post.get("end"), low=0)
     end_paragraph = parse_int(post.get("end_paragraph"), low=1) or number
     quote = post.get("quote", "")
-    if not (quote and start is not None and end is not None):
+    selected = bool(quote and number and start is not None and end is not None)
+    if paragraph is None and not selected:
+        # The case was edited since the form was opened: the form comes back on its
+        # first paragraph, the note kept. (Selected words are looked for anywhere.)
+        first = case.paragraphs.order_by("position").only("number", "html").first()
+        refusal = services.AnnotationRefused(
+            "That paragraph is no longer in the case. Choose the words again; your note is "
+            "kept below.",
+            "words",
+        )
+        return _refused(request, case, access, first, refusal, drop_selection=True)
+    if not selected:
         # A sentence picked from the list, or the whole paragraph.
         quote = ""
         picked = re.fullmatch(r"(\d+)-(\d+)", post.get("sentence", ""))
         text = text_of(paragraph.html)
-        start, end = (int(picked[1]), int(picked[2])) if picked else (0, len(text))
+        start, end = (int(picked[1]), int(picked[2])) if picked else trimmed(text)
         end_paragraph = number
     selection = services.Selection(number, start, end_paragraph, end, quote)
     try:
@@ -208,6 +211,8 @@ def _create(request, case, access):
             nonce=post.get("nonce", ""),
         )
     except services.AnnotationRefused as refusal:
+        if paragraph is None:
+            paragraph = case.paragraphs.order_by("position").only("number", "html").first()
         return _refused(request, case, access, paragraph, refusal)
     if request.htmx:
         response = _thread_response(request, case, access, note.pk, announce="Note saved.")
@@ -216,10 +221,14 @@ def _create(request, case, access):
     return redirect("cases:annotation_detail", note.pk)
 
 
-def _refused(request, case, access, paragraph, refusal):
+def _refused(request, case, access, paragraph, refusal, *, drop_selection=False):
     """The form again, with the refusal beside its field and everything typed kept."""
+    data = request.POST.copy()
+    if drop_selection:
+        for name in ("start", "end", "end_paragraph", "quote", "sentence"):
+            data.pop(name, None)
     context = _form_context(
-        request, case, access, paragraph, data=request.POST, error=str(refusal), field=refusal.field
+        request, case, access, paragraph, data=data, error=str(refusal), field=refusal.field
     )
     context["threads"] = []
     template = f"{NOTES}#paragraph-panel" if request.htmx and paragraph else NOTES
@@ -305,10 +314,14 @@ def _action_refused(request, pk: int, message: str):
     return redirect("cases:annotation_detail", pk)
 
 
-def _visible_note(request, case, access, pk: int):
+def _visible_note(request, case, access, pk: int, *, shown: bool = False):
+    """The note or reply `pk` if this user may read it; with `shown`, only if its
+    thread is shown to them now (annotate-first may hold it back). Else 404."""
     note = services.annotations_visible(request.user, case, access).filter(pk=pk).first()
     if note is None:
         raise Http404
+    if shown and not access.is_teaching_staff:
+        _thread(request, case, access, note.thread_id or note.pk)
     return note
 
 
@@ -317,7 +330,7 @@ def _visible_note(request, case, access, pk: int):
 def annotation_reply(request: HtmxHttpRequest, pk: int):
     """Whoever may read the note replies in its thread."""
     case, access = _note_case(request, pk)
-    note = _visible_note(request, case, access, pk)
+    note = _visible_note(request, case, access, pk, shown=True)
     try:
         reply = services.annotation_reply(
             thread=note,
@@ -331,7 +344,7 @@ def annotation_reply(request: HtmxHttpRequest, pk: int):
         context = {
             "case": case,
             "access": access,
-            "threads": _thread(request, case, access, pk).notes,
+            "threads": _thread(request, case, access, note.thread_id or pk).notes,
             "focus": pk,
             "reply_body": request.POST.get("body", ""),
             "reply_error": str(refusal),
@@ -346,7 +359,7 @@ def annotation_reply(request: HtmxHttpRequest, pk: int):
 def annotation_vote(request: HtmxHttpRequest, pk: int):
     """Whoever may read the note upvotes it, or takes the upvote back; not their own."""
     case, access = _note_case(request, pk)
-    note = _visible_note(request, case, access, pk)
+    note = _visible_note(request, case, access, pk, shown=True)
     try:
         voted = services.annotation_vote_toggle(note=note, user=request.user)
     except services.AnnotationRefused as refusal:

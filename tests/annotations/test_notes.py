@@ -329,3 +329,117 @@ def test_an_instructors_shared_note_reaches_their_courses_readers_only(client, w
         client.force_login(world.users[role])
         notes = client.get(reverse("cases:annotation_list", args=[case.slug])).text
         assert ("Start here" in notes) is sees, role
+
+
+def test_classmates_read_a_students_reply_to_the_instructors_note(client, world, classmate):
+    staff_note = annotation_create(
+        case=world.case,
+        author=world.users["instructor"],
+        access=CaseAccess(is_teaching_staff=True, can_edit=True),
+        selection=Selection(1, 0, 1, 8),
+        body="Who makes what?",
+    )
+    client.force_login(world.users["student"])
+    client.post(reverse("cases:annotation_reply", args=[staff_note.pk]), {"body": "Switches."})
+    for reader in (classmate, world.users["ta"]):
+        client.force_login(reader)
+        thread = client.get(reverse("cases:annotation_detail", args=[staff_note.pk])).text
+        assert "Switches." in thread, reader
+    # Only the instructor's entry says "Instructor or TA".
+    assert thread.count("Instructor or TA") == 1
+
+
+def test_two_replies_from_one_page_are_two_replies(client, world, classmate):
+    first, second = (
+        annotation_create(
+            case=world.case,
+            author=classmate,
+            access=STUDENT,
+            selection=Selection(n, 0, n, 4),
+            body=f"Note {n}.",
+        )
+        for n in (2, 3)
+    )
+    client.force_login(world.users["student"])
+    page = client.get(reverse("cases:annotation_list", args=[world.case.slug])).text
+    nonces = dict(re.findall(r'name="nonce" value="([^"]+-(\d+))"', page))
+    by_note = {int(pk): nonce for nonce, pk in nonces.items()}
+    for note in (first, second):
+        url = reverse("cases:annotation_reply", args=[note.pk])
+        client.post(url, {"body": f"Reply to {note.pk}.", "nonce": by_note[note.pk]})
+        client.post(url, {"body": f"Reply to {note.pk}.", "nonce": by_note[note.pk]})  # Twice.
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.reply_count, second.reply_count) == (1, 1)
+
+
+def test_a_ta_limited_to_section_a_never_reads_section_bs_notes(client, world, section_b):
+    world.course.cohorts.get(name="Section A").teaching_assistants.add(world.users["ta"])
+    question = annotation_create(
+        case=world.case,
+        author=section_b,
+        access=STUDENT,
+        selection=Selection(2, 0, 2, 6),
+        body="A question from section B.",
+        visibility=Visibility.INSTRUCTOR,
+    )
+    client.force_login(world.users["ta"])
+    assert (
+        "A question from section B"
+        not in client.get(reverse("cases:annotation_list", args=[world.case.slug])).text
+    )
+    url = reverse("cases:annotation_moderate", args=[question.pk])
+    assert client.post(url, {"action": "hide", "reason": "x"}).status_code == 404
+    client.force_login(world.users["instructor"])
+    assert (
+        "A question from section B"
+        in client.get(reverse("cases:annotation_list", args=[world.case.slug])).text
+    )
+
+
+def test_words_selected_before_an_edit_are_found_after_it(client, world):
+    from cases.services.readings import case_update
+
+    case = world.case
+    client.force_login(world.users["student"])
+    data = {"start": 0, "end": 6, "end_paragraph": 3, "quote": "Its pa", "visibility": "cohort"}
+    case.body = "A new first paragraph.\n\n" + case.body.replace(
+        "Its partners include a state firm.",
+        "Its partners, the account adds much later, after the long history of the venture "
+        "and its many ministries, governments and rival switchmakers, were a state firm.",
+    )
+    case_update(case=case)  # ¶3's text changed: it is a new paragraph number now.
+    assert not case.paragraphs.filter(number=3).exists()
+    response = _write(client, case, 3, "Still about the partner.", **data)
+    note = Annotation.objects.get()
+    assert response.status_code == 302 and note.quote == "Its pa"
+    # A paragraph that is gone, without selected words: the form again, the note kept.
+    gone = _write(client, case, 999, "Kept text.", nonce="gone")
+    assert gone.status_code == 200 and "Kept text." in gone.text
+    assert "no longer in the case" in gone.text
+
+
+def test_annotate_first_holds_replies_and_votes_back_too(client, world, classmate):
+    from tests.factories import make_annotation_task
+
+    make_annotation_task(
+        world.item.module, world.case, world.course.cohorts.all(), annotate_first=True
+    )
+    note = annotation_create(
+        case=world.case,
+        author=classmate,
+        access=STUDENT,
+        selection=Selection(2, 0, 2, 6),
+        body="Mine.",
+    )
+    client.force_login(world.users["student"])
+    live = reverse("cases:annotation_live", args=[world.case.slug])
+    etag = client.get(live, headers=HTMX)["ETag"]
+    assert (
+        client.post(reverse("cases:annotation_reply", args=[note.pk]), {"body": "Hi"}).status_code
+        == 404
+    )
+    assert client.post(reverse("cases:annotation_vote", args=[note.pk])).status_code == 404
+    _write(client, world.case, 3, "My own first note.")
+    assert client.get(live, headers=HTMX | {"If-None-Match": etag}).status_code == 200
+    assert client.post(reverse("cases:annotation_vote", args=[note.pk])).status_code == 302
