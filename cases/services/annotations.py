@@ -40,6 +40,7 @@ from cases.models import (
 )
 from cases.models.annotations import CONTEXT_CHARS, MAX_ANNOTATION_CHARS, MAX_QUOTE_CHARS
 from cases.permissions import CaseAccess, cases_for_user, is_admin
+from cases.services.discussions import MODERATION  # The same actions as on posts.
 from cases.services.workspace.work import work_sync
 
 
@@ -350,15 +351,6 @@ def annotation_vote_toggle(*, note: Annotation, user) -> bool:
         return True  # A concurrent click already counted it.
     Annotation.objects.filter(pk=note.pk).update(upvote_count=F("upvote_count") + 1, updated_at=now)
     return True
-
-
-MODERATION = {
-    "pin": {"pinned": True},
-    "unpin": {"pinned": False},
-    "endorse": {"endorsed": True},
-    "unendorse": {"endorsed": False},
-    "unhide": {"hidden_at": None, "hidden_reason": ""},
-}
 
 
 @transaction.atomic

@@ -23,6 +23,12 @@ class Elements(HTMLParser):
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_no_payload_survives_in_the_rendered_post(payload, world):
     html, _cited = render_post(f"Before {payload} after ¶2.", world.case, {2})
+    assert_harmless(html)
+
+
+def assert_harmless(html: str) -> None:
+    """User text as rendered: no forbidden element, no script-bearing attribute, only
+    safe links, and external ones that pass no referrer or rank."""
     parser = Elements()
     parser.feed(html)
     forbidden = {tag.strip("<") for tag in FORBIDDEN_TAGS}
