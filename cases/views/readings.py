@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -125,14 +125,19 @@ class PartB:
 
 
 def _part_b(case: CaseStudy, user) -> PartB | None:
-    """The part B that continues this case, if any, as this reader may see it. No
-    query when the case was loaded knowing it has none (`_has_part_b`); else one, and
-    a second while it is still locked."""
+    """The part B that continues this case, if any, as this reader may see it, with the
+    decision point that opens it while it is locked. No query when the case was loaded
+    knowing it has none (`_has_part_b`); else one."""
     if not getattr(case, "_has_part_b", True):
         return None
+    opens_it = ModuleItem.objects.visible_to_student(user).filter(decision__reveals=OuterRef("pk"))
     sequel = (
         CaseStudy.objects.filter(follows=case)
-        .annotate(open=Exists(cases_for_user(user).filter(pk=OuterRef("pk"))))
+        .annotate(
+            open=Exists(cases_for_user(user).filter(pk=OuterRef("pk"))),
+            decision_item_id=Subquery(opens_it.values("pk")[:1]),
+            decision_item_title=Subquery(opens_it.values("title")[:1]),
+        )
         .only("pk", "slug", "title")
         .first()
     )
@@ -140,12 +145,9 @@ def _part_b(case: CaseStudy, user) -> PartB | None:
         return None
     if sequel.open:
         return PartB(sequel, True)
-    item = (
-        ModuleItem.objects.visible_to_student(user)
-        .filter(decision__reveals=sequel)
-        .select_related("module")
-        .first()
-    )
+    item = None
+    if sequel.decision_item_id is not None:
+        item = ModuleItem(pk=sequel.decision_item_id, title=sequel.decision_item_title)
     return PartB(sequel, False, item)
 
 
