@@ -170,6 +170,13 @@ def items_with_access(user):
             _assigned=Exists(
                 Assignment.objects.open().for_student(user).filter(item=OuterRef("pk"))
             ),
+            # Whether they teach any course, for the navigation (`is_teaching_staff`),
+            # asked here so an item's page does not ask it again.
+            _teaches_any=ExpressionWrapper(
+                Q(Exists(Course.instructors.through.objects.filter(user=user.pk)))
+                | Q(Exists(Course.teaching_assistants.through.objects.filter(user=user.pk))),
+                output_field=BooleanField(),
+            ),
             **_roles(user, "module__course"),
         )
     )
@@ -197,6 +204,7 @@ def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
     access = None if item is None else item_access(item, user)
     if access is None:
         raise Http404
+    user._teaching_staff = item._teaches_any
     activate_for(item.module.course)
     return item, access
 
