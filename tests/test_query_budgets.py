@@ -21,6 +21,7 @@ from tests.factories import (
     UserFactory,
     enrol,
     make_case,
+    make_decision,
     make_discussion,
     make_quiz,
 )
@@ -338,3 +339,37 @@ def test_cohort_members_fragment_stays_within_budget(client):
         counts.append(data_queries(queries))
     print(f"cohort members fragment: {counts}")
     assert counts[0] == counts[1] <= FRAGMENT_BUDGET, counts
+
+
+def _part_a_class(size: int):
+    """A case reading whose case has a part B, opened by a decision point not yet
+    committed to, for a class of `size`."""
+    instructor = UserFactory()
+    cohort = CohortFactory()
+    students = enrol(cohort, size, prefix=f"pa{size}-")
+    course = CourseFactory(instructors=[instructor], cohorts=[cohort])
+    module = ModuleFactory(course=course)
+    case = make_case(slug=f"part-a-{size}")
+    make_case(slug=f"part-b-{size}", title="Part B", follows=case)
+    item = ModuleItemFactory(module=module)
+    CaseReading.objects.create(item=item, case=case)
+    AssignmentFactory(item=item, cohort=cohort)
+    decision = make_decision(module)
+    decision.reveals = case.sequels.get()
+    decision.save()
+    AssignmentFactory(item=decision.item, cohort=cohort)
+    reading_open(user=students[0], case=case)  # Not the first open: that one records more.
+    return {"item": item, "student": students[0], "case": case}
+
+
+@pytest.mark.parametrize("where", ["item", "library"])
+def test_a_part_as_reader_stays_within_budget_with_its_locked_part_b(client, where):
+    """The reader of a case with a part B also says what opens it: still one page."""
+    counts = page_queries(
+        client,
+        _part_a_class,
+        (5, 40),
+        "student",
+        url=(lambda w: w["case"].get_absolute_url()) if where == "library" else None,
+    )
+    assert counts[0] == counts[1] <= PAGE_BUDGET, counts
