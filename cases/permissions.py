@@ -312,11 +312,26 @@ def cases_for_user(user):
     ).filter(teaches | (assigned & ~gated) | unlocked)
 
 
+def case_access(user, case: CaseStudy) -> CaseAccess:
+    """What a user may do with a case from `cases_for_user` (it carries `_staff`)."""
+    can_edit = is_admin(user) or (case._staff and case.created_by_id == user.pk)
+    return CaseAccess(is_teaching_staff=case._staff, can_edit=can_edit)
+
+
+def item_case_access(user, case: CaseStudy, course_access: CourseAccess) -> CaseAccess:
+    """What a user may do with the case of an item they reached (a reading, an
+    annotation assignment): the course's staff teach it; its author or an admin edits."""
+    return CaseAccess(
+        is_teaching_staff=course_access.can_grade,
+        can_edit=course_access.is_admin
+        or (course_access.can_teach and case.created_by_id == user.pk),
+    )
+
+
 def access_case(user, slug: str) -> tuple[CaseStudy, CaseAccess]:
     """A case the user may read, and what else they may do with it; 404 otherwise."""
     case = get_object_or_404(cases_for_user(user), slug=slug)
-    can_edit = is_admin(user) or (case._staff and case.created_by_id == user.pk)
-    return case, CaseAccess(is_teaching_staff=case._staff, can_edit=can_edit)
+    return case, case_access(user, case)
 
 
 staff_required = _role_required(is_admin, "Admins only; anyone else signed in gets 403.")

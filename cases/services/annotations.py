@@ -458,15 +458,6 @@ def body_sections(body_html: str) -> list[tuple[int | None, str]]:
     return found
 
 
-def section_text(section: str) -> str:
-    """The text of a paragraph's section that anchors count in."""
-    start = section.find(TEXT_OPEN)
-    end = section.rfind(TEXT_CLOSE)
-    if start < 0 or end < 0:
-        return ""
-    return text_of(section[start + len(TEXT_OPEN) : end])
-
-
 @dataclass
 class Layer:
     """The reader's notes: the body with its marks, each paragraph's count of notes,
@@ -534,11 +525,11 @@ def task_progress(task: AnnotationTask, own: list[dict]) -> dict:
     }
 
 
-def _urls(case: CaseStudy) -> tuple[str, str]:
-    notes = reverse("cases:annotation_list", args=[case.slug])
+def _detail_pattern() -> str:
+    """A note's address with `{}` for its id: reversed once a page, not once a note."""
     sentinel = 987654321
     head, tail = reverse("cases:annotation_detail", args=[sentinel]).split(str(sentinel))
-    return notes, head + "{}" + tail
+    return head + "{}" + tail
 
 
 def reader_layer(case: CaseStudy, body_html: str, rows: LayerRows) -> Layer:
@@ -559,7 +550,7 @@ def reader_layer(case: CaseStudy, body_html: str, rows: LayerRows) -> Layer:
             layer.orphaned.append(row)
             continue
         spans[(first, row["start"], last, row["end"])].append(row)
-    _, detail = _urls(case)
+    detail = _detail_pattern()
     for (first, start, last, end), notes in spans.items():
         count = sum(1 + n["reply_count"] for n in notes)
         keys = tuple(n["pk"] for n in notes)
@@ -691,7 +682,6 @@ class NoteView:
     where: str
     paragraph: int | None
     visibility: str
-    visibility_label: str
     created_at: object
     deleted: bool
     hidden: bool
@@ -747,7 +737,6 @@ def _view(note: Annotation, user) -> NoteView:
         where=note.where,
         paragraph=note.paragraph,
         visibility=note.visibility,
-        visibility_label=Visibility(note.visibility).label,
         created_at=note.created_at,
         deleted=note.is_deleted,
         hidden=note.hidden_at is not None,

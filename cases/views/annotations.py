@@ -19,7 +19,7 @@ from django.views.decorators.vary import vary_on_headers
 from cases.anchors import sentences, text_of, trimmed
 from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import CaseStudy, Visibility
-from cases.permissions import CaseAccess, access_case, is_admin
+from cases.permissions import CaseAccess, access_case, case_access
 from cases.services import annotations as services
 from cases.services.readings import body_with_citations
 from cases.views.errors import htmx_alert
@@ -242,8 +242,7 @@ def _note_case(request, pk: int) -> tuple[CaseStudy, CaseAccess]:
     case = services.note_for(request.user, pk)
     if case is None:
         raise Http404
-    can_edit = is_admin(request.user) or (case._staff and case.created_by_id == request.user.pk)
-    return case, CaseAccess(is_teaching_staff=case._staff, can_edit=can_edit)
+    return case, case_access(request.user, case)
 
 
 def _thread(request, case, access, pk: int, *, span: bool = False):

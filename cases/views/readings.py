@@ -23,6 +23,7 @@ from cases.permissions import (
     author_required,
     can_author_cases,
     cases_for_user,
+    item_case_access,
 )
 from cases.services import readings as services
 from cases.services.annotations import task_progress
@@ -166,12 +167,7 @@ def item_reader(request: HtmxHttpRequest, item: ModuleItem, course_access: Cours
         return None
     case = reading.case
     case._has_part_b = getattr(item, "_has_part_b", True)
-    user = request.user
-    access = CaseAccess(
-        is_teaching_staff=course_access.can_grade,
-        can_edit=course_access.is_admin
-        or (course_access.can_teach and case.created_by_id == user.pk),
-    )
+    access = item_case_access(request.user, case, course_access)
     return _reader(request, case, access, item=item, course_access=course_access)
 
 
@@ -184,11 +180,7 @@ def item_annotation(request: HtmxHttpRequest, item: ModuleItem, course_access: C
         return None
     case = task.case
     case._has_part_b = getattr(item, "_has_part_b", True)
-    access = CaseAccess(
-        is_teaching_staff=course_access.can_grade,
-        can_edit=course_access.is_admin
-        or (course_access.can_teach and case.created_by_id == request.user.pk),
-    )
+    access = item_case_access(request.user, case, course_access)
     return _reader(request, case, access, item=item, course_access=course_access, task=task)
 
 
