@@ -435,3 +435,13 @@ def test_annotate_first_holds_replies_and_votes_back_too(client, world, classmat
     _write(client, world.case, 3, "My own first note.")
     assert client.get(live, headers=HTMX | {"If-None-Match": etag}).status_code == 200
     assert client.post(reverse("cases:annotation_vote", args=[note.pk])).status_code == 302
+
+
+def test_a_megabyte_note_is_refused_beside_the_note_and_kept(client, world):
+    client.force_login(world.users["student"])
+    huge = "evidence " * 120_000  # About a megabyte.
+    response = _write(client, world.case, 2, huge, nonce="huge")
+    assert response.status_code == 200
+    assert "Notes are limited to 5,000 characters" in response.text
+    assert 'id="note-body-error"' in response.text and huge.strip()[:2000] in response.text
+    assert not Annotation.objects.exists()
