@@ -633,3 +633,55 @@ class AnnotationVoteAdmin(admin.ModelAdmin):
 class AnnotationTaskAdmin(admin.ModelAdmin):
     list_display = ["item", "case", "min_notes", "min_words", "annotate_first"]
     list_select_related = ["item", "case"]
+
+
+from cases.models import Analysis, Memo, MemoComment, MemoVersion, PeerReview  # noqa: E402
+
+
+@admin.register(Analysis)
+class AnalysisAdmin(admin.ModelAdmin):
+    list_display = ["item", "case", "word_limit", "allow_upload", "peer_review"]
+    list_select_related = ["item", "case"]
+
+
+class MemoVersionInline(admin.TabularInline):
+    model = MemoVersion
+    extra = 0
+    fields = ["number", "word_count", "file_name", "file_type", "file_size", "submitted_at"]
+    readonly_fields = fields
+
+
+@admin.register(Memo)
+class MemoAdmin(admin.ModelAdmin):
+    list_display = ["item", "author", "draft_saved_at", "points"]
+    search_fields = ["author__username"]
+    list_select_related = ["item", "author"]
+    raw_id_fields = ["author"]
+    readonly_fields = ["draft_seq", "draft_saved_at"]
+    inlines = [MemoVersionInline]
+
+
+@admin.register(MemoVersion)
+class MemoVersionAdmin(admin.ModelAdmin):
+    list_display = ["memo", "number", "word_count", "file_type", "submitted_at"]
+    list_select_related = ["memo__item", "memo__author"]
+    readonly_fields = ["body_html", "cited_paragraphs", "file_size", "nonce"]
+    raw_id_fields = ["memo"]
+
+
+@admin.register(MemoComment)
+class MemoCommentAdmin(admin.ModelAdmin):
+    list_display = ["pk", "version", "author", "paragraph", "created_at"]
+    search_fields = ["body", "quote", "author__username"]
+    list_select_related = ["version__memo", "author"]
+    readonly_fields = ["body_html"]
+    raw_id_fields = ["version", "author"]
+
+
+@admin.register(PeerReview)
+class PeerReviewAdmin(admin.ModelAdmin):
+    list_display = ["item", "reviewer", "author", "position", "score", "submitted_at"]
+    list_filter = ["item"]
+    list_select_related = ["item", "reviewer", "author"]
+    raw_id_fields = ["reviewer", "author", "version"]
+    readonly_fields = ["comment_html"]

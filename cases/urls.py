@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from cases.views import (
+    analyses,
     annotations,
     builder,
     cohorts,
@@ -276,3 +277,20 @@ urlpatterns += [
     ),
     path("notifications/<int:pk>/", notifications.notification_open, name="notification_open"),
 ]
+
+# Written analyses: writing and handing in.
+urlpatterns += [
+    path("items/<int:pk>/analysis-settings/", builder.analysis_settings, name="analysis_settings"),
+    path("items/<int:pk>/memo/draft/", analyses.analysis_draft, name="analysis_draft"),
+    path("items/<int:pk>/memo/preview/", analyses.analysis_preview, name="analysis_preview"),
+    path("items/<int:pk>/memo/", analyses.analysis_write, name="analysis_write"),
+]
+
+# Written analyses: files handed in.
+urlpatterns += []
+
+# Written analyses: reading a version, the grader's comments, the changes between versions.
+urlpatterns += []
+
+# Written analyses: peer review.
+urlpatterns += []

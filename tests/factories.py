@@ -263,3 +263,17 @@ def make_annotation_task(module, case, cohorts=(), *, title="Annotate the case",
     for cohort in cohorts:
         AssignmentFactory(item=item, cohort=cohort)
     return task
+
+
+def make_analysis(module, cohorts=(), *, case=None, title="Memo: the decision", **settings):
+    """A written analysis in `module` (on `case`, if given), given to `cohorts`."""
+    from cases.models import Analysis
+
+    item = ModuleItem.objects.create(
+        module=module, kind=ItemKind.ANALYSIS, title=title, position=97
+    )
+    settings.setdefault("prompt", "Should the company build or buy? Cite the case.")
+    analysis = Analysis.objects.create(item=item, case=case, **settings)
+    for cohort in cohorts:
+        AssignmentFactory(item=item, cohort=cohort)
+    return analysis

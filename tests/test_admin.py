@@ -126,6 +126,11 @@ def test_course_roles_and_memberships_are_shown_but_changed_only_in_the_app(worl
 # Every model's plural as the admin index lists it. A new model must be added here, so
 # its plural is read by a person once rather than left to Django's "add an s".
 ADMIN_PLURALS = {
+    "Analysis": "Analyses",
+    "Memo": "Memos",
+    "MemoComment": "Memo comments",
+    "MemoVersion": "Memo versions",
+    "PeerReview": "Peer reviews",
     "Annotation": "Annotations",
     "AnnotationTask": "Annotation tasks",
     "AnnotationVote": "Annotation votes",

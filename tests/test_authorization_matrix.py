@@ -14,6 +14,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cases.models import (
     Accommodation,
+    Analysis,
     Annotation,
     AnnotationTask,
     Decision,
@@ -30,6 +31,7 @@ from cases.services.quizzes import attempt_submit
 from tests.conftest import ROLES, World
 from tests.factories import (
     AssignmentFactory,
+    make_analysis,
     make_annotation_task,
     make_decision,
     make_stance_check,
@@ -498,6 +500,10 @@ def _accommodation(world: World):
     )[0]
 
 
+# Written analyses: peer review.
+MATRIX |= {}
+
+
 def _extension(world: World):
     assignment = world.item.assignments.get()
     return Extension.objects.create(
@@ -505,6 +511,48 @@ def _extension(world: World):
         user=world.users["student"],
         due_at=assignment.due_at + timedelta(days=2),
     )
+
+
+def _analysis_item(world: World):
+    """A written analysis on the world's case, given to the course's section."""
+    analysis = Analysis.objects.filter(item__module__course=world.course).first()
+    if analysis is None:
+        analysis = make_analysis(world.item.module, world.course.cohorts.all(), case=world.case)
+    return analysis.item
+
+
+# Written analyses: the students given one write it; its staff read, not write.
+WRITERS_POST = signed_in(
+    404, student=200, student_ta_elsewhere=200, instructor=403, ta=403, admin=403
+)
+MATRIX |= {
+    "cases:analysis_settings": Route(
+        lambda w: reverse("cases:analysis_settings", args=[_analysis_item(w).pk]),
+        COURSE_TEACHERS,
+    ),
+    "cases:analysis_draft": Route(
+        lambda w: reverse("cases:analysis_draft", args=[_analysis_item(w).pk]),
+        WRITERS_POST,
+        method="post",
+        data={"body": "A first line.", "seq": "5"},
+    ),
+    "cases:analysis_preview": Route(
+        lambda w: reverse("cases:analysis_preview", args=[_analysis_item(w).pk]),
+        WRITERS_POST,
+        method="post",
+        data={"body": "See ¶2."},
+    ),
+    "cases:analysis_write": Route(
+        lambda w: reverse("cases:analysis_write", args=[_analysis_item(w).pk]),
+        WRITERS_POST | {"student": 302, "student_ta_elsewhere": 302},
+        method="post",
+        data={"body": "A first line.", "action": "save"},
+    ),
+}
+
+
+# Written analyses: files handed in.
+MATRIX |= {}
 
 
 # The heat map of a class's notes on a case the course uses: its graders.
@@ -545,6 +593,10 @@ MATRIX |= {
         signed_in(404, student=200, student_ta_elsewhere=200, instructor=302, ta=302, admin=302),
     ),
 }
+
+
+# Written analyses: a version's page, the grader's comments, the changes between versions.
+MATRIX |= {}
 
 
 def _spectrum_item(world: World):

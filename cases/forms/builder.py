@@ -5,6 +5,7 @@ from django.db.models import Q
 
 from cases.forms.common import KindFieldsMixin, reject_html
 from cases.models import (
+    Analysis,
     AnnotationTask,
     CaseStudy,
     Cohort,
@@ -82,6 +83,11 @@ ITEM_KINDS = [
         "Annotation assignment",
         "Students annotate a case together, handing in a number of substantive notes.",
     ),
+    (
+        ItemKind.ANALYSIS,
+        "Written analysis",
+        "Students write a memo on a case, citing its paragraphs; graded with comments.",
+    ),
 ]
 
 # A sentence shown with the kind's own fields: where the title has a special role, or
@@ -92,6 +98,7 @@ ITEM_KIND_NOTES = {
     ItemKind.QUIZ: "Its questions and rules are set on the next page.",
     ItemKind.LIVE_SESSION: "Polls and the roster are prepared on the item's page.",
     ItemKind.ANNOTATION: ("Notes and replies classmates may read count; private notes never do."),
+    ItemKind.ANALYSIS: "Its word limit, file uploads and peer review are set on the next page.",
 }
 
 # The most an annotation assignment may ask of a student.
@@ -154,6 +161,7 @@ class ItemCreateForm(KindFieldsMixin, forms.Form):
         ItemKind.SPECTRUM: ("spectrum_cases",),
         ItemKind.LIVE_SESSION: (),
         ItemKind.ANNOTATION: ("case", "min_notes", "min_words", "annotate_first"),
+        ItemKind.ANALYSIS: ("case", "prompt"),
     }
     kind_fields_after = "module"
 
@@ -214,6 +222,14 @@ class ItemCreateForm(KindFieldsMixin, forms.Form):
             self.fields["case"].required = True
             self.fields["case"].label = "Case to annotate"
             self.fields["case"].error_messages["required"] = "Choose the case to annotate."
+        elif self.kind == ItemKind.ANALYSIS:
+            self.fields["case"].label = "Case it analyses (optional)"
+            self.fields["case"].help_text = "Its paragraphs can then be cited as ¶3."
+            self.fields["prompt"].help_text = "What the memo answers, e.g. the case's decision."
+            self.fields["prompt"].widget.attrs["placeholder"] = (
+                "e.g. Should Shanghai Bell build its own switch? Take a position and defend it "
+                "from the case, citing paragraphs like ¶3."
+            )
 
     @property
     def kind_note(self) -> str:
@@ -232,6 +248,7 @@ RUBRIC_KINDS = {
     ItemKind.SPECTRUM,
     ItemKind.LIVE_SESSION,
     ItemKind.ANNOTATION,
+    ItemKind.ANALYSIS,
 }
 
 
@@ -272,6 +289,34 @@ class AnnotationTaskForm(forms.ModelForm):
         labels = {"case": "Case to annotate"}
         help_texts = {"case": "Changing it leaves the notes on the old case where they are."}
         error_messages = {"case": {"required": "Choose the case to annotate."}}
+
+
+class AnalysisForm(forms.ModelForm):
+    """A written analysis's case, prompt and word limit, whether a file may be handed
+    in instead, and its peer review."""
+
+    class Meta:
+        model = Analysis
+        fields = [
+            *("case", "prompt", "word_limit", "allow_upload"),
+            *("peer_review", "reviews_each", "review_days"),
+        ]
+        labels = {"case": "Case it analyses (optional)", "prompt": "Prompt (Markdown)"}
+        widgets = {"prompt": forms.Textarea(attrs={"rows": 5})}
+        error_messages = {
+            "prompt": {"required": "Write the prompt the memo answers."},
+            "word_limit": {
+                "min_value": "Allow at least 50 words.",
+                "max_value": "Allow at most 10,000 words.",
+            },
+            "reviews_each": {
+                "min_value": "Each student reviews at least one memo.",
+                "max_value": "Each student reviews at most three memos.",
+            },
+        }
+
+    def clean_prompt(self):
+        return reject_html(self.cleaned_data["prompt"])
 
 
 class ItemCopyForm(forms.Form):

@@ -1,5 +1,13 @@
 """Every model of the app, by concept (one module each); import them from here."""
 
+from cases.models.analyses import (
+    MAX_MEMO_CHARS,
+    Analysis,
+    Memo,
+    MemoComment,
+    MemoVersion,
+    PeerReview,
+)
 from cases.models.annotations import (
     Annotation,
     AnnotationTask,
@@ -111,11 +119,13 @@ __all__ = [
     "LIKERT_LABELS",
     "MAX_DEPTH",
     "MAX_JUSTIFICATION_CHARS",
+    "MAX_MEMO_CHARS",
     "MAX_WORD_CHARS",
     "OPTION_KINDS",
     "REGIONAL_CASE_SLUG",
     "SCALE",
     "Accommodation",
+    "Analysis",
     "Annotation",
     "AnnotationTask",
     "AnnotationVote",
@@ -157,6 +167,9 @@ __all__ = [
     "LtiGradeStatus",
     "LtiValue",
     "Membership",
+    "Memo",
+    "MemoComment",
+    "MemoVersion",
     "Module",
     "ModuleItem",
     "Notification",
@@ -165,6 +178,7 @@ __all__ = [
     "PairMessage",
     "ParticipationGrade",
     "ParticipationMark",
+    "PeerReview",
     "PollKind",
     "PollState",
     "Post",

@@ -125,6 +125,7 @@ class ItemKind(models.TextChoices):
     SPECTRUM = "spectrum", "Spectrum exercise"
     LIVE_SESSION = "live_session", "Live session"
     ANNOTATION = "annotation", "Annotation assignment"
+    ANALYSIS = "analysis", "Written analysis"
 
 
 class ModuleItemQuerySet(models.QuerySet):
@@ -143,6 +144,7 @@ class ModuleItemQuerySet(models.QuerySet):
             "spectrum",
             "live_class",
             "annotation_task__case",
+            "analysis__case",
         ).annotate(
             _has_part_b=models.Exists(
                 case_study.objects.filter(

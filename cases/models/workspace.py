@@ -53,6 +53,7 @@ HANDED_IN_LABELS = {
     ItemKind.SPECTRUM: "Placed",
     ItemKind.LIVE_SESSION: "Attended",
     ItemKind.ANNOTATION: "Annotated",
+    ItemKind.ANALYSIS: "Handed in",
 }
 
 

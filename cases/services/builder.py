@@ -5,6 +5,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from cases.models import (
+    Analysis,
     AnnotationTask,
     Assignment,
     CaseReading,
@@ -84,6 +85,8 @@ def item_create(
             min_words=min_words,
             annotate_first=annotate_first,
         )
+    elif kind == ItemKind.ANALYSIS:
+        Analysis.objects.create(item=item, case=case, prompt=prompt)
     Assignment.objects.bulk_create(
         Assignment(item=item, cohort=cohort, due_at=due_at) for cohort in cohorts
     )
@@ -100,6 +103,13 @@ def annotation_task_update(*, task: AnnotationTask) -> None:
     task.save()
     item = ModuleItem.objects.with_content().get(pk=task.item_id)
     work_sync_cohorts(item, list(item.assignments.values_list("cohort", flat=True)))
+
+
+@transaction.atomic
+def analysis_update(*, analysis: Analysis) -> None:
+    """Save a written analysis's settings. Memos already handed in keep their text and
+    their links: a new case or word limit applies to what is handed in next."""
+    analysis.save()
 
 
 def default_category(course: Course, kind: str) -> GradeCategory | None:
@@ -371,6 +381,7 @@ def course_duplicate(*, source: Course, code: str, title: str, by: User) -> Cour
     )
     clone(list(LiveClass.objects.filter(item__module__course=source)), item_id=new_item)
     clone(list(AnnotationTask.objects.filter(item__module__course=source)), item_id=new_item)
+    clone(list(Analysis.objects.filter(item__module__course=source)), item_id=new_item)
     return course
 
 

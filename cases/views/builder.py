@@ -12,6 +12,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.builder import (
     ITEM_KINDS,
+    AnalysisForm,
     AnnotationTaskForm,
     CourseDuplicateForm,
     CourseForm,
@@ -41,6 +42,7 @@ SETTINGS_PAGES = {
     ItemKind.DISCUSSION: "cases:discussion_settings",
     ItemKind.STANCE_CHECK: "cases:stance_settings",
     ItemKind.DECISION: "cases:decision_settings",
+    ItemKind.ANALYSIS: "cases:analysis_settings",
 }
 
 # Kinds whose "add" form already asks for their settings: a new one opens on its page,
@@ -268,6 +270,23 @@ def annotation_settings(request: HtmxHttpRequest, pk: int):
         messages.success(request, "Annotation settings saved.")
         return redirect(item)
     context = {"form": form, "item": item, "heading": "Annotation settings"}
+    return render(request, "cases/builder/item_settings.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+def analysis_settings(request: HtmxHttpRequest, pk: int):
+    """Instructors and admins of the course set a written analysis's case, prompt, word
+    limit, whether a file may be handed in, and its peer review."""
+    item = _teach_item(request.user, pk)
+    analysis = getattr(item, "analysis", None)
+    if analysis is None:
+        raise Http404
+    form = AnalysisForm(request.POST or None, instance=analysis)
+    if request.method == "POST" and form.is_valid():
+        services.analysis_update(analysis=form.save(commit=False))
+        messages.success(request, "Written analysis settings saved.")
+        return redirect(item)
+    context = {"form": form, "item": item, "heading": "Written analysis settings"}
     return render(request, "cases/builder/item_settings.html", context)
 
 

@@ -24,7 +24,7 @@ from cases.permissions import (
 )
 from cases.services.workspace.todo import course_to_do
 from cases.services.workspace.work import student_items
-from cases.views import discussions, live, readings
+from cases.views import analyses, discussions, live, readings
 from cases.views.quizzes import taking
 from cases.views.thesis import spectrum, stances
 
@@ -38,6 +38,7 @@ ITEM_VIEWS = {
     ItemKind.SPECTRUM: spectrum.item_spectrum,
     ItemKind.LIVE_SESSION: live.item_live_class,
     ItemKind.ANNOTATION: readings.item_annotation,
+    ItemKind.ANALYSIS: analyses.item_analysis,
 }
 
 

@@ -343,3 +343,34 @@ function notesBusy(layer) {
   if (!window.htmx) return;
   document.querySelectorAll("[data-without-script]").forEach((el) => { el.hidden = true; });
 })();
+
+(function () {
+  // Written analyses: count the words as the student types (as the server counts them:
+  // runs of non-space characters holding a letter or a digit), and "Insert citation"
+  // puts ¶N where the cursor is rather than posting the form (its no-script way).
+  const editor = document.querySelector("[data-memo-editor]");
+  if (!editor) return;
+  const limit = Number(editor.dataset.wordLimit);
+  const WORD = /\S*[\p{L}\p{N}]\S*/gu;
+  function count() {
+    const words = (editor.value.match(WORD) || []).length;
+    const shown = document.querySelector("[data-word-count]");
+    if (shown) shown.textContent = String(words);
+    editor.closest(".field").classList.toggle("field--over", words > limit);
+  }
+  editor.addEventListener("input", count);
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("[data-cite-insert]");
+    if (!button) return;
+    event.preventDefault();
+    const number = document.getElementById("cite-paragraph").value;
+    const start = editor.selectionStart ?? editor.value.length;
+    const end = editor.selectionEnd ?? start;
+    const before = editor.value.slice(0, start);
+    const text = (before && !/\s$/.test(before) ? " " : "") + "¶" + number;
+    editor.value = before + text + editor.value.slice(end);
+    editor.focus();
+    editor.setSelectionRange(start + text.length, start + text.length);
+    editor.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+})();

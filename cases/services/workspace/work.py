@@ -28,6 +28,7 @@ from cases.models import (
     LiveAttendance,
     LiveClass,
     Membership,
+    Memo,
     ModuleItem,
     ParticipationGrade,
     ParticipationMark,
@@ -321,6 +322,29 @@ def _annotation(item: ModuleItem, user_ids) -> dict[int, _Found]:
     return found
 
 
+def _analysis(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    """In progress with a draft, handed in with a version (when the last one was: a
+    student hands in again only before the due date). Without a rubric a person's
+    points on the memo are the grade (the queue finds memos without them)."""
+    memos = (
+        Memo.objects.filter(item=item, author__in=user_ids)
+        .annotate(versions_count=Count("versions"), last=Max("versions__submitted_at"))
+        .values("author", "created_at", "versions_count", "last", "points")
+    )
+    found = {}
+    for memo in memos:
+        handed_in = memo["versions_count"] > 0
+        found[memo["author"]] = _Found(
+            state=WorkStatus.SUBMITTED if handed_in else WorkStatus.IN_PROGRESS,
+            opened_at=memo["created_at"],
+            submitted_at=memo["last"],
+            auto_score=memo["points"],
+            max_score=None,  # Points are the assignment's points.
+            needs_grading=handed_in and memo["points"] is None and not item.rubric_id,
+        )
+    return found
+
+
 # Each kind that students hand work in for; a later kind adds itself here.
 WORK_SOURCES = {
     ItemKind.CASE_READING: _reading,
@@ -331,6 +355,7 @@ WORK_SOURCES = {
     ItemKind.SPECTRUM: _spectrum,
     ItemKind.LIVE_SESSION: _live_session,
     ItemKind.ANNOTATION: _annotation,
+    ItemKind.ANALYSIS: _analysis,
 }
 
 

@@ -1,0 +1,152 @@
+"""Written case analyses: writing a memo (drafts saved as the student types, handed in
+as frozen versions) and what follows from it.
+
+Every write to a student's memo locks their `Memo` row, so a draft save racing the
+hand-in is applied before it or not at all, and a form posted twice makes one version.
+The schedule that decides whether work is taken is the student's assignment as it
+stands now (their extension applied), as for every kind.
+"""
+
+import re
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from cases.models import (
+    MAX_MEMO_CHARS,
+    Analysis,
+    Assignment,
+    Memo,
+    MemoVersion,
+    ModuleItem,
+    assignment_for_student,
+    refusal,
+)
+from cases.services.discussions import paragraph_numbers, render_post
+from cases.services.workspace.work import work_sync
+
+# A word is a run of non-space characters with a letter or a digit in it, so Markdown's
+# own marks (#, -, *, >) are not words. The editor's script counts the same way.
+WORD = re.compile(r"\S*[^\W_]\S*")
+
+
+class MemoRefused(Exception):
+    """A save or a hand-in the rules refuse; the message is for the writer."""
+
+
+def word_count(text: str) -> int:
+    return len(WORD.findall(text or ""))
+
+
+def memo_html(body: str, analysis: Analysis) -> tuple[str, list[int]]:
+    """A memo's Markdown as safe HTML, with each ¶N of the analysis's case linked to
+    the paragraph (hover shows it), and the paragraphs it cites."""
+    return render_post(body, analysis.case, paragraph_numbers(analysis.case))
+
+
+def _check_length(body: str) -> None:
+    if len(body) > MAX_MEMO_CHARS:
+        raise MemoRefused(
+            f"A memo is limited to {MAX_MEMO_CHARS:,} characters; this one has {len(body):,}. "
+            "Nothing was saved: shorten it, or keep a copy of what you wrote."
+        )
+
+
+def _closed(assignment: Assignment | None, now) -> str | None:
+    """Why the student may not write or hand in now, or None if they may."""
+    if assignment is None:
+        return "This analysis is not given to you."
+    return refusal(assignment, now)
+
+
+def _memo(item: ModuleItem, user) -> Memo:
+    """The student's memo row, made once however many requests ask at once."""
+    try:
+        with transaction.atomic():
+            memo, _ = Memo.objects.get_or_create(item=item, author=user)
+    except IntegrityError:
+        memo = Memo.objects.get(item=item, author=user)
+    return memo
+
+
+@dataclass
+class DraftSaved:
+    saved: bool  # False: a newer save had already arrived.
+    words: int
+    saved_at: object
+
+
+def draft_save(*, item: ModuleItem, user, body: str, seq: int | None, now=None) -> DraftSaved:
+    """Keep what the student is writing. A save carrying a sequence number older than
+    the stored one is ignored, so a delayed request never overwrites newer text.
+    Refused once the assignment stops taking work (the page keeps the text)."""
+    now = now or timezone.now()
+    body = (body or "").replace("\r\n", "\n")
+    _check_length(body)
+    if reason := _closed(assignment_for_student(item.pk, user), now):
+        raise MemoRefused(reason)
+    seq = seq if seq is not None else int(now.timestamp() * 1000)
+    changes = {"draft": body, "draft_seq": seq, "draft_saved_at": now}
+    mine = Memo.objects.filter(item=item, author=user)
+    saved = mine.filter(draft_seq__lt=seq).update(**changes)
+    if not saved and not mine.exists():
+        memo = _memo(item, user)
+        saved = Memo.objects.filter(pk=memo.pk, draft_seq__lt=seq).update(**changes)
+        work_sync(item, [user.pk])  # A first draft: the work is in progress.
+    return DraftSaved(bool(saved), word_count(body), now)
+
+
+@transaction.atomic
+def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None) -> MemoVersion:
+    """Hand in the text as a new version of the student's memo (the caller keeps it as
+    their draft first, with `draft_save`, so a refusal loses nothing). Idempotent per
+    form (nonce), and handing in the same text as the last version makes no new one.
+    Before the due date a student may hand in again, each version kept; after it, only
+    a first hand-in is taken (as the late policy allows)."""
+    now = now or timezone.now()
+    analysis = Analysis.objects.select_related("case").get(item=item)
+    body = (body or "").replace("\r\n", "\n").strip()
+    _check_length(body)
+    memo = _memo(item, user)
+    memo = Memo.objects.select_for_update().get(pk=memo.pk)
+    nonce = (nonce or "")[:40]
+    if nonce and (same := memo.versions.filter(nonce=nonce).first()):
+        return same
+    last = memo.versions.order_by("-number").first()
+    assignment = assignment_for_student(item.pk, user)
+    if reason := _closed(assignment, now):
+        raise MemoRefused(reason)
+    if last is not None and assignment.is_past_due(now):
+        raise MemoRefused("You handed this in before the due date; it can no longer be changed.")
+    if not body:
+        raise MemoRefused("Write your analysis before handing it in.")
+    words = word_count(body)
+    if words > analysis.word_limit:
+        raise MemoRefused(
+            f"Your analysis has {words:,} words; the limit is {analysis.word_limit:,}. "
+            f"Cut {words - analysis.word_limit:,} and hand it in again."
+        )
+    if last is not None and not last.is_file and last.body == body:
+        return last
+    html, cited = memo_html(body, analysis)
+    version = MemoVersion.objects.create(
+        memo=memo,
+        number=(last.number if last else 0) + 1,
+        body=body,
+        body_html=html,
+        word_count=words,
+        cited_paragraphs=cited,
+        submitted_at=now,
+        nonce=nonce,
+    )
+    work_sync(item, [user.pk])
+    return version
+
+
+def memo_of(item: ModuleItem, user) -> Memo | None:
+    """The student's memo on the item with its versions, newest first: two queries."""
+    memo = Memo.objects.filter(item=item, author=user).first()
+    if memo is not None:
+        memo.shown_versions = list(memo.versions.order_by("-number"))
+    return memo

@@ -1,0 +1,192 @@
+"""Written analyses as their students write them: the prompt, an editor that keeps the
+draft as they type (and without script, on "Save draft"), a preview with the case's
+paragraphs linked, citations inserted, and handing in, again until the due date."""
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+from django.views.decorators.vary import vary_on_headers
+
+from cases.http import HtmxHttpRequest, parse_int
+from cases.models import (
+    MAX_MEMO_CHARS,
+    Analysis,
+    ModuleItem,
+    Work,
+    assignment_for_student,
+    handed_in_late,
+    refusal,
+)
+from cases.permissions import CourseAccess, access_item_content
+from cases.services import analyses as services
+from cases.services.annotations import new_nonce
+
+PAGE = "cases/analyses/analysis.html"
+
+
+class MemoForm(forms.Form):
+    body = forms.CharField(
+        label="Your analysis (Markdown)",
+        required=False,
+        max_length=MAX_MEMO_CHARS,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 18, "spellcheck": "true"}),
+    )
+    nonce = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+def _paragraphs(analysis: Analysis) -> list[tuple[int, str]]:
+    """The case's paragraphs as the citation picker lists them: number and first words."""
+    if analysis.case is None:
+        return []
+    rows = analysis.case.paragraphs.order_by("number").values_list("number", "text")
+    return [(number, " ".join(text.split()[:10])) for number, text in rows]
+
+
+def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, **extra) -> dict:
+    user = request.user
+    now = timezone.now()
+    assignment = assignment_for_student(item.pk, user)
+    memo = services.memo_of(item, user)
+    versions = memo.shown_versions if memo else []
+    work = Work.objects.filter(item=item, user=user).first()
+    if form is None:
+        form = MemoForm(initial={"body": memo.draft if memo else "", "nonce": new_nonce()})
+    closed = refusal(assignment, now) if assignment else "This analysis is not given to you."
+    if versions and assignment and assignment.is_past_due(now):
+        closed = "Handed in; the due date has passed, so it can no longer be changed."
+    previous_item, next_item = ModuleItem.objects.neighbours_of(item, user, staff=False)
+    return {
+        "item": item,
+        "course": item.module.course,
+        "analysis": analysis,
+        "assignment": assignment,
+        "memo": memo,
+        "versions": versions,
+        "late": handed_in_late(work, assignment) if assignment else False,
+        "form": form,
+        "closed": closed,
+        "paragraphs": _paragraphs(analysis),
+        "words": services.word_count(form["body"].value() or ""),
+        "previous_item": previous_item,
+        "next_item": next_item,
+        **extra,
+    }
+
+
+def item_analysis(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
+    """A written analysis as a module item: its student writes and hands in; the course
+    staff read the prompt with the class's progress (the tracker and the grader do the
+    rest). Access checked by item_detail."""
+    analysis = getattr(item, "analysis", None)
+    if analysis is None:
+        return None
+    analysis.item = item
+    if access.can_grade:
+        context = _staff_context(item, analysis) | {"access": access}
+        return render(request, "cases/analyses/analysis_staff.html", context)
+    return render(request, PAGE, _student_context(request, item, analysis))
+
+
+def _staff_context(item: ModuleItem, analysis: Analysis) -> dict:
+    counts = Work.objects.filter(item=item).values_list("state", flat=True)
+    states = list(counts)
+    return {
+        "item": item,
+        "course": item.module.course,
+        "analysis": analysis,
+        "handed_in": states.count("submitted"),
+        "writing": states.count("in_progress"),
+        "nav_teaches": True,
+    }
+
+
+def _writer(request, pk: int):
+    item, analysis, access = access_item_content(request.user, pk, "analysis")
+    if access.can_grade:
+        raise PermissionDenied  # Staff read memos; they do not write one.
+    return item, analysis
+
+
+@require_POST
+def analysis_draft(request: HtmxHttpRequest, pk: int):
+    """The editor's autosave (htmx, as the student types): keeps the draft and answers
+    the line that says when it was saved and how many words it has."""
+    item, analysis = _writer(request, pk)
+    body = request.POST.get("body", "")
+    try:
+        saved = services.draft_save(
+            item=item,
+            user=request.user,
+            body=body,
+            seq=parse_int(request.POST.get("seq"), high=2**62),
+        )
+    except services.MemoRefused as refused:
+        return render(
+            request,
+            f"{PAGE}#draft-status",
+            {"error": str(refused), "words": services.word_count(body), "analysis": analysis},
+        )
+    return render(
+        request,
+        f"{PAGE}#draft-status",
+        {"saved_at": saved.saved_at, "words": saved.words, "analysis": analysis},
+    )
+
+
+@require_POST
+@vary_on_headers("HX-Request")
+def analysis_preview(request: HtmxHttpRequest, pk: int):
+    """The draft as it will read, with its ¶ citations linked (htmx: the preview panel;
+    without script the writing page posts "Preview" to analysis_write)."""
+    _item, analysis = _writer(request, pk)
+    body = request.POST.get("body", "")[:MAX_MEMO_CHARS]
+    html, cited = services.memo_html(body, analysis)
+    return render(
+        request, f"{PAGE}#preview", {"preview_html": html, "cited": cited, "preview": True}
+    )
+
+
+@require_POST
+def analysis_write(request: HtmxHttpRequest, pk: int):
+    """The editor's form without script, and handing in with or without: "Save draft",
+    "Preview", "Insert ¶N" and "Hand in". Whatever happens the text typed comes back
+    in the editor, with any refusal beside it."""
+    item, analysis = _writer(request, pk)
+    form = MemoForm(request.POST)
+    action = request.POST.get("action", "save")
+    body = request.POST.get("body", "")
+    extra = {}
+    if not form.is_valid():
+        return render(request, PAGE, _student_context(request, item, analysis, form), status=400)
+    if action == "cite":
+        number = parse_int(request.POST.get("paragraph"), low=1, high=100_000)
+        if number is not None:
+            body = f"{body.rstrip()} ¶{number}"
+        data = request.POST.copy()
+        data["body"] = body
+        form = MemoForm(data)
+        form.is_valid()
+    try:
+        services.draft_save(item=item, user=request.user, body=body, seq=None)
+        if action == "submit":
+            version = services.memo_submit(
+                item=item, user=request.user, body=body, nonce=request.POST.get("nonce", "")
+            )
+            messages.success(
+                request, f"Handed in: version {version.number}, {version.word_count:,} words."
+            )
+            return redirect(item)
+    except services.MemoRefused as refused:
+        form.add_error("body", str(refused))
+        return render(request, PAGE, _student_context(request, item, analysis, form), status=400)
+    if action == "preview":
+        html, cited = services.memo_html(body, analysis)
+        extra = {"preview_html": html, "cited": cited, "preview": True}
+    elif action == "save":
+        messages.success(request, "Draft saved.")
+        return redirect(item)
+    return render(request, PAGE, _student_context(request, item, analysis, form, **extra))

@@ -1,0 +1,146 @@
+"""Writing a memo: drafts kept as the student types, handing in, handing in again,
+and what the rules refuse, each with the text kept."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Memo, MemoVersion, Work, WorkStatus
+from cases.services import analyses as services
+from tests.factories import CohortFactory, CourseFactory, ModuleFactory, UserFactory, make_analysis
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def memo_world(world):
+    analysis = make_analysis(
+        world.item.module, world.course.cohorts.all(), case=world.case, word_limit=50
+    )
+    return world, analysis.item, world.users["student"]
+
+
+def _write(client, item, body, action="save", **extra):
+    return client.post(
+        reverse("cases:analysis_write", args=[item.pk]), {"body": body, "action": action, **extra}
+    )
+
+
+def test_a_student_drafts_hands_in_and_hands_in_again(client, memo_world):
+    _world, item, student = memo_world
+    client.force_login(student)
+    page = client.get(item.get_absolute_url())
+    assert "Write your analysis" in page.text
+    # Autosave twice: the second, newer text wins; an older save arriving late is ignored.
+    url = reverse("cases:analysis_draft", args=[item.pk])
+    assert client.post(url, {"body": "Build it ¶2", "seq": "10"}, headers={"HX-Request": "true"})
+    client.post(url, {"body": "Buy it, as ¶2 shows", "seq": "20"}, headers={"HX-Request": "true"})
+    late = client.post(url, {"body": "stale", "seq": "15"}, headers={"HX-Request": "true"})
+    assert late.status_code == 200
+    memo = Memo.objects.get(item=item, author=student)
+    assert memo.draft == "Buy it, as ¶2 shows"
+    assert Work.objects.get(item=item, user=student).state == WorkStatus.IN_PROGRESS
+    # The page after a reload shows the draft.
+    assert "Buy it, as ¶2 shows" in client.get(item.get_absolute_url()).text
+    # Hand in: a version, linked citations, the work handed in.
+    response = _write(client, item, "Buy it, as ¶2 shows.", "submit", nonce="n1")
+    assert response.status_code == 302
+    version = MemoVersion.objects.get(memo=memo)
+    assert version.number == 1 and version.cited_paragraphs == [2]
+    assert 'class="cite"' in version.body_html
+    assert Work.objects.get(item=item, user=student).state == WorkStatus.SUBMITTED
+    # The same form posted again makes no second version.
+    _write(client, item, "Buy it, as ¶2 shows.", "submit", nonce="n1")
+    assert MemoVersion.objects.filter(memo=memo).count() == 1
+    # Revised and handed in again before the due date: both versions kept.
+    _write(client, item, "Buy it, as ¶2 and ¶3 show.", "submit", nonce="n2")
+    assert list(memo.versions.values_list("number", flat=True)) == [1, 2]
+    page = client.get(item.get_absolute_url())
+    assert "What you handed in" in page.text and "Hand in again" in page.text
+
+
+def test_over_the_word_limit_is_refused_beside_the_text_which_is_kept(client, memo_world):
+    _world, item, student = memo_world
+    client.force_login(student)
+    long = "word " * 60
+    response = _write(client, item, long, "submit", nonce="x")
+    assert response.status_code == 400
+    assert "60 words; the limit is 50" in response.text
+    assert "word word word" in response.text  # The text is back in the editor.
+    assert not MemoVersion.objects.exists()
+    assert Memo.objects.get(item=item, author=student).draft.strip() == long.strip()
+
+
+def test_an_empty_memo_is_refused(client, memo_world):
+    _world, item, student = memo_world
+    client.force_login(student)
+    response = _write(client, item, "   ", "submit")
+    assert "Write your analysis before handing it in." in response.text
+
+
+def test_after_the_due_date_a_handed_in_memo_is_frozen_by_the_current_schedule(client, memo_world):
+    _world, item, student = memo_world
+    client.force_login(student)
+    assignment = item.assignments.get()
+    assignment.due_at = timezone.now() + timedelta(days=1)
+    assignment.save()
+    _write(client, item, "My first take ¶1.", "submit", nonce="a")
+    # The instructor moves the due date to the past: handing in again is refused.
+    assignment.due_at = timezone.now() - timedelta(hours=1)
+    assignment.save()
+    response = _write(client, item, "A second take.", "submit", nonce="b")
+    assert response.status_code == 400
+    assert "can no longer be changed" in response.text
+    assert MemoVersion.objects.count() == 1
+    page = client.get(item.get_absolute_url())
+    assert "Handed in; the due date has passed" in page.text
+
+
+def test_a_first_memo_after_the_due_date_is_late(client, memo_world):
+    _world, item, student = memo_world
+    client.force_login(student)
+    assignment = item.assignments.get()
+    assignment.due_at = timezone.now() - timedelta(days=1)
+    assignment.save()
+    assert _write(client, item, "Late but here.", "submit", nonce="c").status_code == 302
+    assert "Late" in client.get(item.get_absolute_url()).text
+
+
+def test_without_script_the_citation_is_inserted_and_the_preview_shown(client, memo_world):
+    _world, item, student = memo_world
+    client.force_login(student)
+    response = _write(client, item, "As the case says", "cite", paragraph="2")
+    assert "As the case says ¶2</textarea>" in response.text
+    response = _write(client, item, "As the case says ¶2", "preview")
+    assert 'class="cite"' in response.text and "Cites ¶2" in response.text
+
+
+def test_staff_read_the_page_and_may_not_write(client, memo_world):
+    world, item, _student = memo_world
+    client.force_login(world.users["instructor"])
+    page = client.get(item.get_absolute_url())
+    assert "The class" in page.text and "Write your analysis" not in page.text
+    assert _write(client, item, "x").status_code == 403
+
+
+def test_two_hand_ins_at_once_make_one_version():
+    cohort = CohortFactory()
+    student = UserFactory()
+    cohort.memberships.create(user=student)
+    course = CourseFactory(cohorts=[cohort])
+    item = make_analysis(ModuleFactory(course=course), [cohort]).item
+    for _ in range(2):
+        services.memo_submit(item=item, user=student, body="Same text.", nonce="same")
+    assert MemoVersion.objects.count() == 1
+    # And the same text handed in again under a new form is no new version either.
+    services.memo_submit(item=item, user=student, body="Same text.", nonce="other")
+    assert MemoVersion.objects.count() == 1
+
+
+def test_nul_bytes_in_a_memo_are_dropped(client, memo_world):
+    _world, item, student = memo_world
+    client.force_login(student)
+    _write(client, item, "Clean\x00 text", "save")
+    assert Memo.objects.get(item=item, author=student).draft == "Clean text"
