@@ -37,11 +37,13 @@ from cases.models import (
     LiveAttendance,
     LiveSession,
     Membership,
+    MemoVersion,
     Module,
     ModuleItem,
     Question,
     StancePair,
     User,
+    assignment_for_student,
 )
 from cases.timezones import activate_for
 
@@ -439,6 +441,55 @@ def access_pair(user, pair_id: int):
     ):
         raise Http404
     return pair, access
+
+
+@dataclass(frozen=True)
+class MemoFeedback:
+    """A handed-in version of a memo and what the reader may do with it: its author
+    reads the grader's comments, rubric and comment once the grades are released to
+    them; the course's graders read everything and comment."""
+
+    version: "MemoVersion"
+    access: CourseAccess | None  # The grader's roles; None for the author.
+    released: bool  # The author's grades on the item are released to them.
+    assignment: "Assignment | None" = None  # The author's, as they see it.
+
+    @property
+    def is_author(self) -> bool:
+        return self.access is None
+
+    @property
+    def can_comment(self) -> bool:
+        return self.access is not None
+
+    @property
+    def shows_feedback(self) -> bool:
+        return self.access is not None or self.released
+
+
+def access_memo_feedback(user, version_id: int) -> MemoFeedback:
+    """A handed-in version with its memo, item, course and author, for its author and
+    for those who grade the author (a TA limited to other cohorts does not), as the
+    grader checks them (`access_item`, `access_student`); 404 for everyone else,
+    classmates and peer reviewers included (they read versions elsewhere)."""
+    if not user.is_authenticated:
+        raise Http404
+    version = get_object_or_404(
+        MemoVersion.objects.select_related("memo__item__module__course", "memo__author"),
+        pk=version_id,
+    )
+    memo = version.memo
+    # The author's own assignment of the item (with two cohorts, the one due last).
+    assignment = assignment_for_student(memo.item_id, memo.author)
+    released = assignment is not None and assignment.grades_released_at is not None
+    if memo.author_id == user.pk:
+        return MemoFeedback(version, None, released, assignment)
+    item, access = access_item(user, memo.item_id)
+    if not access.can_grade:
+        raise Http404
+    memo.author = access_student(user, item.module.course, access, memo.author_id)
+    memo.item = item
+    return MemoFeedback(version, access, released, assignment)
 
 
 # Live class ------------------------------------------------------------------------

@@ -16,6 +16,12 @@ from cases.views import (
 )
 from cases.views import gradebook as gradebook_views
 from cases.views.heatmap import annotation_heatmap
+from cases.views.memo_feedback import (
+    memo_changes,
+    memo_comment_create,
+    memo_comment_delete,
+    memo_version,
+)
 from cases.views.quizzes import staff as quiz_staff
 from cases.views.quizzes import taking as quiz_taking
 from cases.views.thesis import spectrum, stances
@@ -290,7 +296,12 @@ urlpatterns += [
 urlpatterns += []
 
 # Written analyses: reading a version, the grader's comments, the changes between versions.
-urlpatterns += []
+urlpatterns += [
+    path("memos/versions/<int:pk>/", memo_version, name="memo_version"),
+    path("memos/versions/<int:pk>/comments/", memo_comment_create, name="memo_comment_create"),
+    path("memos/versions/<int:pk>/changes/", memo_changes, name="memo_changes"),
+    path("memo-comments/<int:pk>/delete/", memo_comment_delete, name="memo_comment_delete"),
+]
 
 # Written analyses: peer review.
 urlpatterns += []

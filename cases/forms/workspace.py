@@ -6,9 +6,10 @@ from django.core.validators import MaxValueValidator
 
 class WorkGradeForm(forms.Form):
     """A person's grade on one student's work: a level per rubric criterion (when the
-    item has a rubric), participation points (a discussion without a rubric), a comment
-    the student sees, and excused. Like GradeEditForm, each field posts back the value
-    the grader saw, so only what they changed is saved."""
+    item has a rubric), points for the whole (a discussion's participation, a memo's
+    points, without a rubric), a comment the student sees, and excused. Like
+    GradeEditForm, each field posts back the value the grader saw, so only what they
+    changed is saved."""
 
     participation = forms.DecimalField(
         show_hidden_initial=True,
@@ -30,16 +31,27 @@ class WorkGradeForm(forms.Form):
     )
 
     def __init__(
-        self, *args, rubric=None, participation=False, max_points=None, answers=(), **kwargs
+        self,
+        *args,
+        rubric=None,
+        participation=False,
+        points_label="Participation points",
+        max_points=None,
+        answers=(),
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.rubric = rubric
         self.answers = list(answers)
+        # A person's points for the whole piece of work, where the kind has no score
+        # of its own: a discussion's participation, a memo's points (`points_label`).
         if not participation:
             del self.fields["participation"]
-        elif max_points is not None:
+        else:
+            self.fields["participation"].label = points_label
+        if participation and max_points is not None:
             field = self.fields["participation"]
-            field.label = f"Participation points (out of {max_points})"
+            field.label = f"{points_label} (out of {max_points})"
             field.max_value = max_points
             field.validators.append(MaxValueValidator(max_points))
             field.widget.attrs["max"] = max_points

@@ -177,20 +177,20 @@ function notesBusy(layer) {
   return Array.from(panel.querySelectorAll("textarea")).some((t) => t.value.trim() !== "");
 }
 
-(function () {
-  // Notes on the words of a case. Selecting words in the case offers "Annotate
-  // selection", which opens the note form in the margin panel with the paragraphs, the
-  // offsets in their text and the words; the server checks the words against the case.
-  // Offsets count the paragraph's text as the server does: our own links (counts,
-  // tools) are not part of it.
-  const layer = document.querySelector("[data-notes-layer]");
-  if (!layer || !window.htmx) return;
-  const url = layer.dataset.notesUrl;
+function selectionTool(selector, options) {
+  // Words selected in a text of numbered blocks ([data-paragraph], each with its text
+  // in .para__text) become the paragraphs, the offsets in their text and the words,
+  // sent to a form the server fills in; the server checks the words against its text.
+  // Offsets count the text as the server does (cases.anchors.text_of): our own links
+  // (counts, tools, marked [data-annotation-ui]) are not part of it. The notes on a
+  // case and a grader's comments on a memo both use it. The layer is looked up anew
+  // each time: htmx may have replaced it since.
+  if (!document.querySelector(selector) || !window.htmx) return;
   const SEPARATOR = "\n\n";
   const button = document.createElement("button");
   button.type = "button";
   button.className = "button button--primary annotate-button";
-  button.textContent = "Annotate selection";
+  button.textContent = options.label;
   button.hidden = true;
   document.body.appendChild(button);
   let chosen = null;
@@ -229,18 +229,19 @@ function notesBusy(layer) {
     }
     return count;
   }
-  function paragraphOf(node) {
+  function paragraphOf(layer, node) {
     const el = node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement;
     const section = el && el.closest("[data-paragraph]");
     const text = el && el.closest(".para__text");
     return section && text && layer.contains(section) ? { section, text } : null;
   }
   function read() {
+    const layer = document.querySelector(selector);
     const selection = window.getSelection();
-    if (!selection || selection.isCollapsed || !selection.rangeCount) return null;
+    if (!layer || !selection || selection.isCollapsed || !selection.rangeCount) return null;
     const range = selection.getRangeAt(0);
-    const first = paragraphOf(range.startContainer);
-    const last = paragraphOf(range.endContainer);
+    const first = paragraphOf(layer, range.startContainer);
+    const last = paragraphOf(layer, range.endContainer);
     if (!first || !last) return null;
     const start = offsetIn(first.text, range.startContainer, range.startOffset);
     const end = offsetIn(last.text, range.endContainer, range.endOffset);
@@ -258,11 +259,14 @@ function notesBusy(layer) {
     }
     if (!quote.trim()) return null;
     return {
-      paragraph: first.section.dataset.paragraph,
-      start: String(start),
-      end_paragraph: last.section.dataset.paragraph,
-      end: String(end),
-      quote: quote,
+      url: options.url(layer),
+      fields: {
+        paragraph: first.section.dataset.paragraph,
+        start: String(start),
+        end_paragraph: last.section.dataset.paragraph,
+        end: String(end),
+        quote: quote,
+      },
       rect: range.getBoundingClientRect(),
     };
   }
@@ -283,10 +287,20 @@ function notesBusy(layer) {
   });
   button.addEventListener("click", () => {
     if (!chosen) return;
-    const query = new URLSearchParams(chosen);
-    query.delete("rect");
+    const query = new URLSearchParams(chosen.fields);
     button.hidden = true;
-    htmx.ajax("GET", `${url}?${query}`, { target: "#annotation-panel", swap: "innerHTML" });
+    const url = chosen.url + (chosen.url.includes("?") ? "&" : "?") + query;
+    htmx.ajax("GET", url, { target: options.target(chosen.fields), swap: "innerHTML" });
+  });
+}
+
+(function () {
+  // Notes on the words of a case: selecting words offers "Annotate selection", which
+  // opens the note form in the margin panel.
+  selectionTool("[data-notes-layer]", {
+    label: "Annotate selection",
+    url: (layer) => layer.dataset.notesUrl,
+    target: () => "#annotation-panel",
   });
   // A thread or a form opened in the panel takes the focus (and, on a phone, the view).
   document.body.addEventListener("htmx:afterSwap", (event) => {
@@ -295,6 +309,21 @@ function notesBusy(layer) {
     // A new note's form: the words to pick first (keyboard), else the note itself.
     const field = event.detail.target.querySelector("#note-sentence, #note-body");
     (field && !event.detail.target.querySelector(".thread-status") ? field : heading)?.focus();
+  });
+})();
+
+(function () {
+  // A grader's comments on a memo: selecting words offers "Comment on selection",
+  // which opens the comment form beside the paragraph where the words begin.
+  selectionTool("[data-comments-layer]", {
+    label: "Comment on selection",
+    url: (layer) => layer.dataset.commentsUrl,
+    target: (fields) => `#comment-slot-${fields.paragraph}`,
+  });
+  document.body.addEventListener("htmx:afterSwap", (event) => {
+    const target = event.detail.target;
+    if (!target.id || !target.id.startsWith("comment-slot-")) return;
+    target.querySelector("#comment-sentence, #comment-body")?.focus();
   });
 })();
 

@@ -12,11 +12,12 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.quizzes import GradeForm
 from cases.forms.workspace import RubricForm, WorkGradeForm, rubric_as_text
-from cases.http import HtmxHttpRequest
+from cases.http import HtmxHttpRequest, parse_int
 from cases.models import (
     Answer,
     AttemptState,
     ItemKind,
+    MemoVersion,
     ModuleItem,
     ParticipationGrade,
     QuestionKind,
@@ -25,6 +26,7 @@ from cases.models import (
     assignment_for_student,
 )
 from cases.permissions import (
+    MemoFeedback,
     access_answer_for_grading,
     access_course,
     access_item,
@@ -33,9 +35,11 @@ from cases.permissions import (
     graded_students,
 )
 from cases.services import discussions as discussion_services
+from cases.services import memo_feedback as memo_services
 from cases.services import quizzes as quiz_services
 from cases.services.workspace.grading import rubric_update, work_grade
 from cases.services.workspace.work import student_work
+from cases.views.memo_feedback import GRADER, changes_context, memo_layer_context
 
 
 def _neighbours(student_ids: list[int], current: int) -> tuple[int | None, int | None]:
@@ -76,6 +80,37 @@ def _short_answers(item: ModuleItem, student) -> list[Answer]:
     )
 
 
+def _memo_versions(item: ModuleItem, student) -> list[MemoVersion]:
+    """The student's versions of their memo on a written analysis, oldest first, each
+    with its memo: one query (none for another kind)."""
+    if item.kind != ItemKind.ANALYSIS:
+        return []
+    versions = MemoVersion.objects.filter(memo__item=item, memo__author=student)
+    return list(versions.select_related("memo").order_by("number"))
+
+
+def _memo_context(request, item, student, access, assignment, versions) -> dict:
+    """The grader's view of a memo: the version chosen (?version=N, else the latest)
+    with the comment tools, what changed from the one before, and whether the
+    student's feedback is released. One query (the version's comments)."""
+    if not versions:
+        return {"memo_versions": []}
+    number = parse_int(request.GET.get("version"), low=1)
+    version = next((v for v in versions if v.number == number), versions[-1])
+    version.memo.item, version.memo.author = item, student
+    at = versions.index(version)
+    previous = versions[at - 1] if at else None
+    released = assignment is not None and assignment.grades_released_at is not None
+    feedback = MemoFeedback(version, access, released, assignment)
+    context = {"memo_versions": versions, "memo_released": released}
+    context |= changes_context(previous, version)
+    if not version.is_file:
+        context |= memo_layer_context(request, feedback, origin=GRADER)
+    else:
+        context |= {"version": version, "feedback": feedback}
+    return context
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 def grade_work(request: HtmxHttpRequest, pk: int, student: int):
@@ -99,16 +134,20 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
     work = Work.objects.filter(item=item, user=student).first()
     assignment = assignment_for_student(item.pk, student)
     discussion = getattr(item, "discussion", None)
-    participation = discussion is not None and item.rubric_id is None
+    versions = _memo_versions(item, student)
+    memo = versions[-1].memo if versions else None
+    # Without a rubric a person gives points for the whole: a discussion's
+    # participation, a memo handed in.
+    participation = (discussion is not None or memo is not None) and item.rubric_id is None
     grade = (
         ParticipationGrade.objects.filter(discussion=discussion, user=student).first()
-        if participation
+        if participation and discussion is not None
         else None
     )
     initial = {
         "feedback": work.feedback if work else "",
         "excused": work.excused if work else False,
-        "participation": grade.points if grade else None,
+        "participation": memo.points if memo else grade.points if grade else None,
     }
     for index, level in (work.rubric_levels if work else {}).items():
         initial[f"criterion_{index}"] = str(level)
@@ -118,6 +157,7 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
         initial=initial,
         rubric=item.rubric,
         participation=participation,
+        points_label="Points" if memo is not None else "Participation points",
         max_points=assignment.points if assignment else None,
         answers=short_answers,
     )
@@ -127,7 +167,11 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
             quiz_services.answer_grade(
                 answer_id=answer_id, points=points, comment=comment, grader=request.user
             )
-        if "participation" in changed and data.get("participation") is not None:
+        if "participation" in changed and data.get("participation") is not None and memo:
+            memo_services.memo_points(
+                item=item, student=student, points=data["participation"], grader=request.user
+            )
+        elif "participation" in changed and data.get("participation") is not None:
             discussion_services.participation_grade(
                 discussion=discussion,
                 user_id=student.pk,
@@ -143,7 +187,8 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
             work_grade(item=item, student=student, grader=request.user, **fields)
         messages.success(request, f"Saved the grade for {student.display_name}.")
         if "next" not in request.POST:
-            return redirect("cases:grade_work", pk=item.pk, student=student.pk)
+            url = reverse("cases:grade_work", args=[item.pk, student.pk])
+            return redirect(url + request.get_full_path()[len(request.path) :])
         if waiting := _next_waiting(item, student_ids, student.pk):
             return redirect("cases:grade_work", pk=item.pk, student=waiting)
         messages.info(request, f"No more work on “{item.title}” waits for a grade.")
@@ -160,8 +205,11 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
         "position": student_ids.index(student.pk) + 1,
         "count": len(student_ids),
         "nav_teaches": True,
+        "assignment": assignment,
         **student_work(course, student, item),
     }
+    if item.kind == ItemKind.ANALYSIS:
+        context |= _memo_context(request, item, student, access, assignment, versions)
     return render(request, "cases/workspace/grade_work.html", context)
 
 
