@@ -596,7 +596,54 @@ MATRIX |= {
 
 
 # Written analyses: a version's page, the grader's comments, the changes between versions.
-MATRIX |= {}
+# Its author and those who grade them read a version; graders comment; a comment's
+# author (or an instructor) deletes it; classmates and other courses are not told.
+def _memo_version(world: World):
+    from cases.models import MemoVersion
+    from cases.services.analyses import memo_submit
+
+    item = _analysis_item(world)
+    version = MemoVersion.objects.filter(memo__item=item).first()
+    if version is None:
+        version = memo_submit(item=item, user=world.users["student"], body="Buy. Do not build.")
+    return version
+
+
+def _memo_comment(world: World):
+    from cases.services.memo_feedback import comment_create
+
+    return comment_create(
+        version=_memo_version(world),
+        author=world.users["ta"],
+        selection=Selection(1, 0, 1, 4, "Buy."),
+        body="Why?",
+    )
+
+
+MEMO_READERS = signed_in(404, student=200, instructor=200, ta=200, admin=200)
+MATRIX |= {
+    "cases:memo_version": Route(
+        lambda w: reverse("cases:memo_version", args=[_memo_version(w).pk]), MEMO_READERS
+    ),
+    "cases:memo_changes": Route(
+        lambda w: reverse("cases:memo_changes", args=[_memo_version(w).pk]), MEMO_READERS
+    ),
+    "cases:memo_comment_create": Route(
+        lambda w: reverse("cases:memo_comment_create", args=[_memo_version(w).pk]),
+        MEMO_READERS | {"student": 403},
+    ),
+    "cases:memo_comment_create POST": Route(
+        lambda w: reverse("cases:memo_comment_create", args=[_memo_version(w).pk]),
+        signed_in(404, student=403, instructor=302, ta=302, admin=302),
+        method="post",
+        data={"paragraph": "1", "sentence": "", "body": "Say more."},
+    ),
+    "cases:memo_comment_delete": Route(
+        lambda w: reverse("cases:memo_comment_delete", args=[_memo_comment(w).pk]),
+        signed_in(404, student=403, instructor=302, ta=302, admin=302),
+        method="post",
+    ),
+}
 
 
 def _spectrum_item(world: World):
