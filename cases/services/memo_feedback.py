@@ -356,7 +356,22 @@ def memo_changes(old: MemoVersion, new: MemoVersion) -> list[list[Change]]:
         else:
             put("removed", a[a1:a2])
             put("added", b[b1:b2])
-    return [line for line in paragraphs if line]
+    return [_spaces_outside(line) for line in paragraphs if line]
+
+
+def _spaces_outside(line: list[Change]) -> list[Change]:
+    """The space after a run added or removed is no part of the change: it is shown
+    unmarked, so a struck-through word does not strike the space after it."""
+    out: list[Change] = []
+    for change in line:
+        text = change.text.rstrip()
+        space = change.text[len(text) :]
+        if change.kind == "same" or not space:
+            out.append(change)
+            continue
+        out.append(Change(change.kind, text))
+        out.append(Change("same", space))
+    return out
 
 
 def changes_counted(paragraphs: list[list[Change]]) -> dict[str, int]:

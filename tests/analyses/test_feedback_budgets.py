@@ -70,9 +70,7 @@ def _class_of(size: int) -> dict:
             selection = Selection(block.number, start, blocks[n + 1].number, 10, "")
         else:
             selection = Selection(block.number, start, block.number, start + 40, "")
-        comment_create(
-            version=version, author=ta, selection=selection, body=f"Comment {n}: *why*?"
-        )
+        comment_create(version=version, author=ta, selection=selection, body=f"Comment {n}: *why*?")
     for assignment in item.assignments.all():
         assignment_release(assignment=assignment, released=True)
     return {"item": item, "version": version, "author": students[0], "ta": ta}
