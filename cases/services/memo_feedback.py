@@ -33,6 +33,7 @@ from cases.models import Memo, MemoComment, MemoVersion, ModuleItem
 from cases.models.analyses import MAX_COMMENT_CHARS
 from cases.models.annotations import CONTEXT_CHARS, MAX_QUOTE_CHARS
 from cases.services.annotations import Selection
+from cases.services.workspace.grading import work_grade
 from cases.services.workspace.work import work_sync
 
 TAG = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)")
@@ -195,12 +196,14 @@ def comment_delete(*, comment: MemoComment) -> None:
 @transaction.atomic
 def memo_points(*, item: ModuleItem, student, points: Decimal | None, grader) -> Memo:
     """A person's points on a student's memo (an analysis graded without a rubric): the
-    kind's own score, which work_sync carries to the student's Work. The memo is locked,
-    so two graders saving at once are applied one after the other."""
+    kind's own score, which work_sync carries to the student's Work (stamped with who
+    graded it). The memo is locked, so two graders saving at once are applied one after
+    the other, and saving the same points again changes nothing more."""
     memo = Memo.objects.select_for_update().get(item=item, author=student)
     memo.points = points
     memo.save(update_fields=["points"])
     work_sync(item, [student.pk])
+    work_grade(item=item, student=student, grader=grader)  # Who graded it, and when.
     return memo
 
 

@@ -140,8 +140,9 @@ def _page(request, feedback: MemoFeedback, *, form: dict | None = None, status: 
         "previous": next((v for v in versions if v.number == version.number - 1), None),
         "work": work,
         "rubric_rows": _rubric_rows(work),
-        "nav_teaches": feedback.access is not None,
     }
+    if feedback.access is not None:
+        context["nav_teaches"] = True  # Known from the grader's access; no query.
     return render(request, PAGE, context, status=status)
 
 
@@ -273,7 +274,8 @@ def memo_changes(request: HtmxHttpRequest, pk: int):
         "course": version.memo.item.module.course,
         "author": version.memo.author,
         "feedback": feedback,
-        "nav_teaches": feedback.access is not None,
         **changes_context(previous, version),
     }
+    if feedback.access is not None:
+        context["nav_teaches"] = True
     return render(request, "cases/analyses/version_changes.html", context)

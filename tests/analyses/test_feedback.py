@@ -263,6 +263,7 @@ def test_grading_a_memo_without_a_rubric_in_points(client, memo):
     assert client.post(url, data | {"participation": "7.5"}).status_code == 302
     work = Work.objects.get(item=item, user=student)
     assert work.auto_score == Decimal("7.5") and not work.needs_grading
+    assert work.graded_by == world.users["instructor"]
     assignment = item.assignments.get()
     assert work_status(work, assignment, timezone.now()) == WorkStatus.GRADED
     queue = client.get(reverse("cases:grading_queue", args=[world.course.pk]))
@@ -319,3 +320,35 @@ def test_a_due_date_passed_keeps_comments_where_they_were(client, memo):
     assert "<mark" in page.text and ">Building</mark>" in page.text
     page = client.get(reverse("cases:memo_version", args=[second.pk]))
     assert "<mark" not in page.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_form_sent_at_once_makes_one_comment_and_points_stay_whole(world):
+    from django.db import connection
+
+    from cases.services.annotations import Selection
+    from cases.services.memo_feedback import comment_create, memo_points
+    from tests.helpers import at_once
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's concurrent connections; SQLite serialises writers")
+    analysis = make_analysis(world.item.module, world.course.cohorts.all(), case=world.case)
+    item, student, ta = analysis.item, world.users["student"], world.users["ta"]
+    version = analyses.memo_submit(item=item, user=student, body=FIRST)
+    selection = Selection(3, 0, 3, len("Building"), "Building")
+    errors = at_once(
+        lambda: comment_create(
+            version=version, author=ta, selection=selection, body="Why?", nonce="same"
+        ),
+        8,
+    )
+    assert errors == []
+    assert MemoComment.objects.filter(version=version).count() == 1
+    # Two graders saving points at once: one after the other, the Work in step.
+    scores = iter([Decimal(6), Decimal(8)])
+    errors = at_once(
+        lambda: memo_points(item=item, student=student, points=next(scores), grader=ta), 2
+    )
+    assert errors == []
+    memo = item.memos.get(author=student)
+    assert Work.objects.get(item=item, user=student).auto_score == memo.points
