@@ -120,7 +120,9 @@ def _rubric_rows(work: Work | None) -> list[dict]:
     return rows
 
 
-def _page(request, feedback: MemoFeedback, *, form: dict | None = None, status: int = 200):
+def _page(
+    request, feedback: MemoFeedback, *, form: dict | None = None, origin: str = "", status=200
+):
     version = feedback.version
     memo = version.memo
     versions = list(
@@ -130,7 +132,7 @@ def _page(request, feedback: MemoFeedback, *, form: dict | None = None, status: 
     if feedback.shows_feedback:
         work = Work.objects.filter(item=memo.item_id, user=memo.author_id)
         work = work.select_related("item__rubric").first()
-    context = memo_layer_context(request, feedback, origin=request.GET.get("origin", ""), form=form)
+    context = memo_layer_context(request, feedback, origin=origin, form=form)
     context |= {
         "memo": memo,
         "item": memo.item,
@@ -191,7 +193,7 @@ def memo_comment_create(request: HtmxHttpRequest, pk: int):
         if request.htmx and not request.htmx.history_restore_request:
             context = memo_layer_context(request, feedback, origin=origin, form=form, comments=[])
             return render(request, FORM, context)
-        return _page(request, feedback, form=form)
+        return _page(request, feedback, form=form, origin=origin)
     start, end = parse_int(data.get("start"), low=0), parse_int(data.get("end"), low=0)
     end_paragraph = parse_int(data.get("end_paragraph"), low=1) or block.number
     quote = data.get("quote", "")
@@ -214,7 +216,7 @@ def memo_comment_create(request: HtmxHttpRequest, pk: int):
         if request.htmx:
             context = memo_layer_context(request, feedback, origin=origin, form=form, comments=[])
             return render(request, FORM, context)
-        return _page(request, feedback, form=form, status=400)
+        return _page(request, feedback, form=form, origin=origin, status=400)
     if request.htmx:
         context = memo_layer_context(request, feedback, origin=origin)
         context["announce"] = "Comment saved."

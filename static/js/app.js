@@ -325,6 +325,14 @@ function selectionTool(selector, options) {
     if (!target.id || !target.id.startsWith("comment-slot-")) return;
     target.querySelector("#comment-sentence, #comment-body")?.focus();
   });
+  // A comment saved or deleted replaces the text: the focus goes to the line saying so
+  // rather than being lost with the form.
+  document.body.addEventListener("htmx:afterSettle", () => {
+    const status = document.querySelector("#memo-layer [data-focus-after-swap]");
+    if (!status) return;
+    status.removeAttribute("data-focus-after-swap");
+    status.focus();
+  });
 })();
 
 (function () {

@@ -69,6 +69,7 @@ def test_a_ta_comments_by_mouse_and_keyboard_and_the_student_reads_them(open_as,
     ta.get_by_label("Your comment", exact=True).fill("Why is *buying* faster? Give the years.")
     ta.get_by_role("button", name="Save comment").click()
     expect(ta.get_by_role("status")).to_have_text("Comment saved.")
+    expect(ta.get_by_role("status")).to_be_focused()
     expect(layer.locator("mark.memo-hl")).to_have_text(WORDS)
     expect(layer.locator(".memo-margin .memo-comment")).to_contain_text("Why is buying faster?")
     comment = MemoComment.objects.get()
@@ -107,6 +108,10 @@ def test_a_ta_comments_by_mouse_and_keyboard_and_the_student_reads_them(open_as,
     expect(me.locator(".memo-margin").first).to_be_hidden()
     _shot(me, "version-student-phone")
     assert_accessible(me)
+    # The author has no comment tools: selecting words offers nothing.
+    _select_with_mouse(me, 3, "The board prefers speed.")
+    me.wait_for_timeout(400)
+    expect(me.get_by_role("button", name="Comment on selection")).to_have_count(0)
     me.set_viewport_size(DESKTOP)
     expect(me.locator(".memo-margin").first).to_be_visible()
     _shot(me, "version-student-desktop")
