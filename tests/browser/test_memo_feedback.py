@@ -13,17 +13,11 @@ from playwright.sync_api import Page, expect
 from cases.models import MemoComment
 from cases.services import analyses
 from cases.services.gradebook import assignment_release
-from tests.browser import conftest as browser_conftest
 from tests.browser.conftest import DESKTOP, PHONE, assert_accessible
 from tests.browser.test_annotations import WORDS_AT
 from tests.factories import make_analysis
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-# The browser tests' fixtures, for a browser test kept beside the feature's others.
-browser = browser_conftest.browser
-open_as = browser_conftest.open_as
-_serial_live_server_on_sqlite = browser_conftest._serial_live_server_on_sqlite
+pytestmark = pytest.mark.django_db(transaction=True)
 
 BODY = """The firm should buy the lab 😀 rather than build one. It saves two years.
 
