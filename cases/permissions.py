@@ -451,7 +451,7 @@ class MemoFeedback:
 
     version: "MemoVersion"
     access: CourseAccess | None  # The grader's roles; None for the author.
-    released: bool  # The author's grades on the item are released to them.
+    released: bool | None  # The author's grades on the item are released to them.
     assignment: "Assignment | None" = None  # The author's, as they see it.
 
     @property
@@ -467,11 +467,13 @@ class MemoFeedback:
         return self.access is not None or self.released
 
 
-def access_memo_feedback(user, version_id: int) -> MemoFeedback:
+def access_memo_feedback(user, version_id: int, *, release: bool = True) -> MemoFeedback:
     """A handed-in version with its memo, item, course and author, for its author and
     for those who grade the author (a TA limited to other cohorts does not), as the
     grader checks them (`access_item`, `access_student`); 404 for everyone else,
-    classmates and peer reviewers included (they read versions elsewhere)."""
+    classmates and peer reviewers included (they read versions elsewhere). Without
+    `release` a grader's access does not ask whether the grades are released (a query
+    the comment forms do without); the author's always does."""
     if not user.is_authenticated:
         raise Http404
     version = get_object_or_404(
@@ -479,9 +481,11 @@ def access_memo_feedback(user, version_id: int) -> MemoFeedback:
         pk=version_id,
     )
     memo = version.memo
-    # The author's own assignment of the item (with two cohorts, the one due last).
-    assignment = assignment_for_student(memo.item_id, memo.author)
-    released = assignment is not None and assignment.grades_released_at is not None
+    assignment = released = None
+    if release or memo.author_id == user.pk:
+        # The author's own assignment of the item (with two cohorts, the one due last).
+        assignment = assignment_for_student(memo.item_id, memo.author)
+        released = assignment is not None and assignment.grades_released_at is not None
     if memo.author_id == user.pk:
         return MemoFeedback(version, None, released, assignment)
     item, access = access_item(user, memo.item_id)

@@ -160,8 +160,10 @@ def memo_version(request: HtmxHttpRequest, pk: int):
 # Commenting --------------------------------------------------------------------------------
 
 
-def _grader(request, pk: int) -> MemoFeedback:
-    feedback = access_memo_feedback(request.user, pk)
+def _grader(request, pk: int, *, release: bool = False) -> MemoFeedback:
+    """The version for one who grades its author (`release`: whether the grades are
+    released is asked too, for a whole page); its author is refused."""
+    feedback = access_memo_feedback(request.user, pk, release=release)
     if not feedback.can_comment:
         raise PermissionDenied  # Its author reads the comments; graders write them.
     return feedback
@@ -184,7 +186,7 @@ def memo_comment_create(request: HtmxHttpRequest, pk: int):
     paragraph; else the version's page with the form open there. POST: the comment,
     made once however often the form is sent; refused input comes back beside its
     field, with what was typed."""
-    feedback = _grader(request, pk)
+    feedback = _grader(request, pk, release=not request.htmx)  # Without htmx: a page.
     data = request.POST if request.method == "POST" else request.GET
     origin = data.get("origin", "")
     block = _block(feedback, parse_int(data.get("paragraph"), low=1))

@@ -23,7 +23,7 @@ from tests.factories import (
     enrol,
     make_analysis,
 )
-from tests.helpers import PAGE_BUDGET, data_queries
+from tests.helpers import FRAGMENT_BUDGET, PAGE_BUDGET, data_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -120,3 +120,17 @@ def test_a_comment_saved_with_htmx_costs_the_same_in_any_class(client):
         counts.append(data_queries(queries))
     print("\nQueries of a comment saved (class of 5, of 60):", counts)
     assert counts[0] == counts[1] <= PAGE_BUDGET
+
+
+def test_the_comment_form_for_a_paragraph_is_a_fragment_in_any_class(client):
+    counts = []
+    for size in SIZES:
+        world = _class_of(size)
+        url = reverse("cases:memo_comment_create", args=[world["version"].pk])
+        client.force_login(world["ta"])
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"{url}?paragraph=3", headers={"HX-Request": "true"})
+        assert response.status_code == 200 and "Sentence 1:" in response.text
+        counts.append(data_queries(queries))
+    print("\nQueries of the comment form (class of 5, of 60):", counts)
+    assert counts[0] == counts[1] <= FRAGMENT_BUDGET
