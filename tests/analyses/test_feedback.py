@@ -268,6 +268,12 @@ def test_grading_a_memo_without_a_rubric_in_points(client, memo):
     assert work_status(work, assignment, timezone.now()) == WorkStatus.GRADED
     queue = client.get(reverse("cases:grading_queue", args=[world.course.pk]))
     assert item.title not in queue.text
+    # Released, the student reads their points.
+    assignment_release(assignment=assignment, released=True)
+    client.force_login(student)
+    page = client.get(reverse("cases:memo_version", args=[_version.pk]))
+    assert f"7.50 of {assignment.points}" in page.text
+    client.force_login(world.users["instructor"])
     # Saving again without touching the points leaves them.
     page = client.get(url)
     form = page.context["form"]
