@@ -10,10 +10,14 @@ from django.utils import timezone
 
 from cases.models import Memo, MemoVersion, Work, WorkStatus
 from cases.services import analyses as services
+from tests.discussions.test_sanitising import assert_harmless
 from tests.factories import CohortFactory, CourseFactory, ModuleFactory, UserFactory, make_analysis
 from tests.helpers import at_once
+from tests.xss_corpus import PAYLOADS
 
 pytestmark = pytest.mark.django_db
+
+HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
@@ -173,3 +177,17 @@ def test_concurrent_hand_ins_and_saves_make_one_version_each(world):
     errors = at_once(lambda: services.draft_save(item=item, user=other, body="x", seq=None), 8)
     assert errors == []
     assert Memo.objects.filter(item=item, author=other).count() == 1
+
+
+def test_no_payload_survives_in_a_memo_its_preview_or_its_version(client, memo_world):
+    _world, item, student = memo_world
+    client.force_login(student)
+    body = "\n\n".join(f"Before {payload} after." for payload in PAYLOADS)
+    preview = client.post(
+        reverse("cases:analysis_preview", args=[item.pk]), {"body": body}, headers=HTMX
+    ).text
+    assert_harmless(preview[preview.index('class="prose memo"') :])
+    item.analysis.word_limit = 10_000
+    item.analysis.save()
+    services.memo_submit(item=item, user=student, body=body)
+    assert_harmless(MemoVersion.objects.get().body_html)
