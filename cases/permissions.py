@@ -37,8 +37,10 @@ from cases.models import (
     LiveAttendance,
     LiveSession,
     Membership,
+    MemoVersion,
     Module,
     ModuleItem,
+    PeerReview,
     Question,
     StancePair,
     User,
@@ -439,6 +441,66 @@ def access_pair(user, pair_id: int):
     ):
         raise Http404
     return pair, access
+
+
+# Written analyses ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemoVersionAccess:
+    """Why one user may read one handed-in version of a memo. `role` is "author",
+    "grader" (instructors and admins of the course; TAs for their cohorts) or
+    "reviewer" (a student given this version in peer review). A reviewer must never
+    learn whose memo it is: name it by `review.position` ("Memo 2"), never by its
+    author or the file name they gave."""
+
+    role: str
+    course: CourseAccess | None = None  # A grader's roles in the course.
+    review: PeerReview | None = None  # A reviewer's review of this version.
+
+    @property
+    def is_author(self) -> bool:
+        return self.role == "author"
+
+    @property
+    def is_grader(self) -> bool:
+        return self.role == "grader"
+
+    @property
+    def is_reviewer(self) -> bool:
+        return self.role == "reviewer"
+
+
+def access_memo_version(user, version_id: int) -> tuple[MemoVersion, MemoVersionAccess]:
+    """A handed-in version of a memo (with its memo, item, module and course) for its
+    author, for those who grade the author (as `grade_work`: the course's graders, a TA
+    only for their cohorts), and for a student asked to review this very version; 404
+    for everyone else, so a wrong id tells nothing. Two queries for the author, three
+    for the others."""
+    if not user.is_authenticated:
+        raise Http404
+    version = get_object_or_404(
+        MemoVersion.objects.select_related("memo__item__module__course"), pk=version_id
+    )
+    memo = version.memo
+    if memo.author_id == user.pk:
+        # Their own work, as `access_attempt`: theirs to read whatever became of the item.
+        activate_for(memo.item.module.course)
+        return version, MemoVersionAccess("author")
+    item = items_with_access(user).filter(pk=memo.item_id).first()
+    access = item_access(item, user) if item is not None else None
+    if access is not None and access.can_grade:
+        course = item.module.course
+        if not graded_students(user, course, access).filter(pk=memo.author_id).exists():
+            raise Http404
+        user._teaching_staff = item._teaches_any
+        activate_for(course)
+        return version, MemoVersionAccess("grader", course=access)
+    review = PeerReview.objects.filter(reviewer=user, version=version).first()
+    if review is None:
+        raise Http404
+    activate_for(memo.item.module.course)
+    return version, MemoVersionAccess("reviewer", review=review)
 
 
 # Live class ------------------------------------------------------------------------
