@@ -9,6 +9,7 @@ from cases.views import (
     discussions,
     live,
     lti,
+    memo_files,
     notifications,
     people,
     readings,
@@ -287,7 +288,10 @@ urlpatterns += [
 ]
 
 # Written analyses: files handed in.
-urlpatterns += []
+urlpatterns += [
+    path("items/<int:pk>/memo/upload/", memo_files.analysis_upload, name="analysis_upload"),
+    path("memos/versions/<int:pk>/file/", memo_files.memo_file, name="memo_file"),
+]
 
 # Written analyses: reading a version, the grader's comments, the changes between versions.
 urlpatterns += []

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cases.models import (
@@ -26,6 +27,7 @@ from cases.models import (
 from cases.permissions import CaseAccess
 from cases.services.annotations import Selection, annotation_create
 from cases.services.cohorts.signup import signup_token
+from cases.services.memo_files import memo_file_submit
 from cases.services.notifications import unsubscribe_url
 from cases.services.quizzes import attempt_submit
 from tests.conftest import ROLES, World
@@ -552,7 +554,38 @@ MATRIX |= {
 
 
 # Written analyses: files handed in.
-MATRIX |= {}
+class _PdfUpload:
+    """A PDF for the matrix's posts, read afresh by each request that sends it."""
+
+    name = "memo.pdf"
+    content_type = "application/pdf"
+
+    def read(self) -> bytes:
+        return b"%PDF-1.7\n%%EOF\n"
+
+
+def _memo_file_version(world: World):
+    """A version the world's student handed in as a file."""
+    upload = SimpleUploadedFile("memo.pdf", _PdfUpload().read())
+    return memo_file_submit(
+        item=_analysis_item(world), user=world.users["student"], upload=upload, nonce="matrix"
+    )
+
+
+MATRIX |= {
+    "cases:analysis_upload": Route(
+        lambda w: reverse("cases:analysis_upload", args=[_analysis_item(w).pk]),
+        WRITERS_POST | {"student": 302, "student_ta_elsewhere": 302},
+        method="post",
+        data={"file": _PdfUpload(), "nonce": ""},
+    ),
+    # Its author and those who grade them; a classmate only when given it to review
+    # (tests/analyses/test_uploads.py), so here a 404 like anyone else's.
+    "cases:memo_file": Route(
+        lambda w: reverse("cases:memo_file", args=[_memo_file_version(w).pk]),
+        signed_in(404, student=200, instructor=200, ta=200, admin=200),
+    ),
+}
 
 
 # The heat map of a class's notes on a case the course uses: its graders.
