@@ -94,6 +94,6 @@ backup-drill: $(VENV)/.run-installed
 # bench/scale_out.py and docs/scaling.md.
 SCALE_DB ?= postgres://postgres@127.0.0.1:5432/redqueen_scale
 SCALE_REDIS ?= redis://127.0.0.1:6379/10
-scale-out: $(VENV)/.run-installed
+scale-out: $(VENV)/.dev-installed
 	DATABASE_URL=$${DATABASE_URL-$(SCALE_DB)} REDIS_URL=$${REDIS_URL-$(SCALE_REDIS)} \
 		$(PY) bench/scale_out.py
