@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +15,7 @@ from cases.models import MemoVersion, PeerReview, Work, WorkStatus
 from cases.services import memo_files
 from cases.services.analyses import MemoRefused
 from tests.factories import CohortFactory, MembershipFactory, UserFactory, make_analysis
+from tests.helpers import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -316,6 +318,23 @@ def test_the_same_form_posted_twice_makes_one_version(client, memo_world, media)
     assert upload(client, item, PDF, nonce="same").status_code == 302
     assert MemoVersion.objects.count() == 1
     assert len(stored(media)) == 1  # The second copy was never stored.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_uploads_of_one_form_at_once_make_one_version_and_one_file(world, media):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's row locks; SQLite serialises writers")
+    item = make_analysis(world.item.module, world.course.cohorts.all()).item
+    student = world.users["student"]
+
+    def hand_in():
+        memo_files.memo_file_submit(
+            item=item, user=student, upload=SimpleUploadedFile("m.pdf", PDF), nonce="once"
+        )
+
+    assert at_once(hand_in, 10) == []
+    assert MemoVersion.objects.filter(memo__item=item).count() == 1
+    assert len(stored(media)) == 1
 
 
 def test_after_the_due_date_a_handed_in_memo_takes_no_file(client, memo_world, media):
