@@ -17,6 +17,7 @@ from cases.models import (
     MAX_MEMO_CHARS,
     Analysis,
     Assignment,
+    AuditAction,
     Memo,
     MemoVersion,
     ModuleItem,
@@ -24,6 +25,8 @@ from cases.models import (
     refusal,
 )
 from cases.services.discussions import paragraph_numbers, render_post
+from cases.services.notifications import handed_in_notify
+from cases.services.people import audit
 from cases.services.workspace.work import work_sync
 
 # A word is a run of non-space characters with a letter or a digit in it, so Markdown's
@@ -110,6 +113,7 @@ def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None)
     _check_length(body)
     memo = _memo(item, user)
     memo = Memo.objects.select_for_update().get(pk=memo.pk)
+    memo.item = item  # The receipt and the audit name it.
     nonce = (nonce or "")[:40]
     if nonce and (same := memo.versions.filter(nonce=nonce).first()):
         return same
@@ -141,7 +145,24 @@ def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None)
         nonce=nonce,
     )
     work_sync(item, [user.pk])
+    memo_handed_in(version)
     return version
+
+
+def memo_handed_in(version: MemoVersion) -> None:
+    """What follows a new version, in its transaction: the student's receipt (emailed
+    once it commits) and the audit log's entry."""
+    memo = version.memo
+    what = f"file {version.file_name}" if version.is_file else f"{version.word_count:,} words"
+    audit(
+        memo.author,
+        AuditAction.HAND_IN,
+        f"Handed in version {version.number} of “{memo.item.title}” ({what})",
+        subject=memo.author,
+        course=memo.item.module.course,
+        after={"version": version.number, "words": version.word_count, "file": version.file_name},
+    )
+    handed_in_notify(version)
 
 
 def memo_of(item: ModuleItem, user) -> Memo | None:
