@@ -23,6 +23,7 @@ from cases.models import (
 from cases.permissions import CourseAccess, access_item_content
 from cases.services import analyses as services
 from cases.services.annotations import new_nonce
+from cases.views.peer_review import peer_student_context
 
 PAGE = "cases/analyses/analysis.html"
 
@@ -73,6 +74,7 @@ def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, *
         "words": services.word_count(form["body"].value() or ""),
         "previous_item": previous_item,
         "next_item": next_item,
+        **peer_student_context(item, user, analysis, assignment),
         **extra,
     }
 
