@@ -99,9 +99,13 @@ def _ring(
 def _partners(item: ModuleItem) -> set[frozenset]:
     """Pairs of students paired on a stance check or a spectrum exercise of the course."""
     course_id = item.module.course_id
-    rows = StancePair.objects.filter(
-        Q(stance__item__module__course=course_id) | Q(spectrum__item__module__course=course_id)
-    ).values_list("first_id", "second_id")
+    rows = (
+        StancePair.objects.filter(
+            Q(stance__item__module__course=course_id) | Q(spectrum__item__module__course=course_id)
+        )
+        .order_by()
+        .values_list("first_id", "second_id")
+    )
     return {frozenset(row) for row in rows}
 
 
@@ -125,7 +129,7 @@ def _assign_cohort(
     members = Membership.objects.filter(cohort=assignment.cohort_id).values("user_id")
     latest: dict[int, int] = {}  # Author → their latest version.
     numbers: dict[int, int] = {}
-    versions = MemoVersion.objects.filter(memo__item=item, memo__author__in=members)
+    versions = MemoVersion.objects.filter(memo__item=item, memo__author__in=members).order_by()
     for pk, author, number in versions.values_list("pk", "memo__author_id", "number"):
         if number > numbers.get(author, 0):
             latest[author], numbers[author] = pk, number
@@ -208,7 +212,8 @@ def peer_reviews_assign(
         )
     due = [a for a in assignments if a.due_at is not None and a.is_past_due(now)]
     partners = _partners(item)
-    taken = set(PeerReview.objects.filter(item=item).values_list("reviewer_id", flat=True))
+    reviewing = PeerReview.objects.filter(item=item).order_by().values_list("reviewer_id")
+    taken = {reviewer for (reviewer,) in reviewing}
     rng = random.Random(seed)  # noqa: S311 - an order to review in, not a secret.
     for assignment in due:
         result, cohort_rows = _assign_cohort(item, analysis, assignment, partners, taken, rng)

@@ -91,11 +91,14 @@ def peer_student_context(
     if not analysis.peer_review:
         return {}
     given, received = [], []
-    for review in PeerReview.objects.filter(item=item).filter(Q(reviewer=user) | Q(author=user)):
+    mine = PeerReview.objects.filter(item=item).filter(Q(reviewer=user) | Q(author=user))
+    rubric = None
+    # The rubric rides along, to name the levels the reviewers chose.
+    for review in mine.select_related("item__rubric"):
         (given if review.reviewer_id == user.pk else received).append(review)
+        rubric = review.item.rubric
     received = [review for review in received if review.submitted_at is not None]
     received.sort(key=lambda review: review.pk)
-    rubric = item.rubric if received and item.rubric_id else None  # A query, if shown.
     for number, review in enumerate(received, start=1):
         review.number = number
         review.levels_shown = _levels_of(rubric, review.rubric_levels)

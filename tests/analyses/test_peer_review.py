@@ -71,14 +71,14 @@ class Class:
     """A course with one cohort of `size` students (named so a test can look for them),
     a written analysis with peer review, due yesterday, and a rubric worth 10."""
 
-    def __init__(self, size=7, reviews_each=2, due=None):
-        self.instructor = UserFactory(username="prof")
-        self.ta = UserFactory(username="helper")
+    def __init__(self, size=7, reviews_each=2, due=None, prefix=""):
+        self.instructor = UserFactory(username=f"{prefix}prof")
+        self.ta = UserFactory(username=f"{prefix}helper")
         self.cohort = CohortFactory(name="Section A")
         self.students = []
         for n in range(size):
             student = UserFactory(
-                username=f"writer{n}x", first_name="Zebedee", last_name=f"Quill{n}x"
+                username=f"{prefix}writer{n}x", first_name="Zebedee", last_name=f"Quill{n}x"
             )
             MembershipFactory(cohort=self.cohort, user=student)
             self.students.append(student)
