@@ -108,6 +108,7 @@ def peer_student_context(
         "peer_received": received,
         "peer_deadline": deadline,
         "peer_closed": services.review_closed(deadline),
+        "peer_max": rubric.max_points if rubric and rubric.criteria else None,
     }
 
 

@@ -421,3 +421,16 @@ def test_the_staff_page_shows_a_ta_only_their_cohort(client):
     client.force_login(world.ta)
     assign = reverse("cases:peer_reviews_assign", args=[world.item.pk])
     assert client.post(assign, {"cohort": other.pk}).status_code == 403
+
+
+def test_a_memo_handed_in_as_a_file_never_shows_its_file_name_to_the_reviewer(client):
+    world = Class(size=3)
+    reviews = _assigned(world)
+    review = reviews.filter(position=1).first()
+    MemoVersion.objects.filter(pk=review.version_id).update(
+        file="memos/x/abc.pdf", file_name="Quill-final-memo.pdf", file_type="pdf", file_size=2048
+    )
+    client.force_login(review.reviewer)
+    page = client.get(reverse("cases:peer_review", args=[review.pk])).text
+    assert "handed in as" in page
+    assert "Quill-final-memo" not in page and review.author.username not in page
