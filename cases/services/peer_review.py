@@ -239,9 +239,10 @@ def _notify_reviewers(item: ModuleItem, rows: list[PeerReview]) -> None:
             kind=NotificationKind.PUBLISHED,
             title=f"Peer review: {item.title}",
             body=(
-                f"You have {count} classmate{'s' if count != 1 else ''}' memo"
-                f"{'s' if count != 1 else ''} to review, anonymously. "
-                "The analysis's page has them and their due date."
+                ("A classmate's memo" if count == 1 else f"{count} classmates' memos")
+                + " to review, anonymously: the analysis's page has "
+                + ("it" if count == 1 else "them")
+                + " and when reviews are due."
             ),
             url=item.get_absolute_url(),
             course=item.module.course,
@@ -301,8 +302,9 @@ def peer_review_rate(*, review: PeerReview, author, helpfulness: int) -> None:
     """The author's rating of a submitted review, 1 to 5; rating again replaces it."""
     if not 1 <= helpfulness <= 5:
         raise PeerRefused("Rate a review from 1 (not helpful) to 5 (very helpful).")
+    # `updated_at` is left alone: it says when the reviewer last changed their review.
     PeerReview.objects.filter(pk=review.pk, author=author, submitted_at__isnull=False).update(
-        helpfulness=helpfulness, updated_at=timezone.now()
+        helpfulness=helpfulness
     )
     review.helpfulness = helpfulness
 

@@ -190,6 +190,7 @@ def peer_review(request: HtmxHttpRequest, pk: int):
         "deadline": deadline,
         "closed": closed,
         "levels": _levels_of(rubric, review.rubric_levels),
+        "max_points": rubric.max_points if rubric and rubric.criteria else None,
     }
     return render(request, REVIEW_PAGE, context, status=status)
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,6 +36,7 @@ from tests.factories import (
     make_analysis,
     make_stance_check,
 )
+from tests.helpers import at_once
 
 pytestmark = pytest.mark.django_db
 
@@ -434,3 +436,16 @@ def test_a_memo_handed_in_as_a_file_never_shows_its_file_name_to_the_reviewer(cl
     page = client.get(reverse("cases:peer_review", args=[review.pk])).text
     assert "handed in as" in page
     assert "Quill-final-memo" not in page and review.author.username not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_instructors_assigning_at_once_write_one_set_of_reviews():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's concurrent connections; SQLite serialises writers")
+    world = Class(size=9, reviews_each=3)
+    for student in world.students:
+        hand_in(world.item, student)
+    errors = at_once(lambda: services.peer_reviews_assign(item=world.item, cohort=world.cohort), 6)
+    assert errors == []
+    _balanced(world.item, world.students, 3)
+    assert Notification.objects.filter(key=f"peer_review:{world.item.pk}").count() == 9
