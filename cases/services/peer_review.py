@@ -45,7 +45,7 @@ from cases.models import (
 )
 from cases.models.analyses import MAX_COMMENT_CHARS
 from cases.services.notifications import notify
-from cases.services.people import audit_many
+from cases.services.people import audit, audit_many
 from cases.services.workspace.grading import rubric_score, work_grade
 
 # Orders drawn for one ring before k is shrunk; with everyone paired, an order avoids
@@ -179,7 +179,7 @@ def _assign_cohort(
 
 @transaction.atomic
 def peer_reviews_assign(
-    *, item: ModuleItem, cohort: Cohort | None = None, seed=None, now=None
+    *, item: ModuleItem, cohort: Cohort | None = None, seed=None, by=None, now=None
 ) -> list[CohortAssigned]:
     """Give each student of the cohort (or of every cohort given the item) who handed
     in `reviews_each` classmates' latest versions to review, once the cohort's due date
@@ -223,6 +223,22 @@ def peer_reviews_assign(
         results[0].notes.append("Not yet due, so left out: " + "; ".join(skipped) + ".")
     PeerReview.objects.bulk_create(rows)
     _notify_reviewers(item, rows)
+    for result in results:
+        if result.created:
+            audit(
+                by,
+                AuditAction.PEER_ASSIGN,
+                f"{result.cohort.name} on “{item.title}”: {result.students} students review "
+                f"{result.reviews_each} memos each ({result.created} reviews)",
+                cohort=result.cohort,
+                course=item.module.course,
+                after={
+                    "students": result.students,
+                    "reviews_each": result.reviews_each,
+                    "reviews": result.created,
+                    "waiting": result.waiting,
+                },
+            )
     return results
 
 
@@ -236,7 +252,7 @@ def _notify_reviewers(item: ModuleItem, rows: list[PeerReview]) -> None:
     for count, reviewers in by_count.items():
         notify(
             reviewers,
-            kind=NotificationKind.PUBLISHED,
+            kind=NotificationKind.PEER_REVIEW,
             title=f"Peer review: {item.title}",
             body=(
                 ("A classmate's memo" if count == 1 else f"{count} classmates' memos")
@@ -280,6 +296,7 @@ def peer_review_submit(
     if len(comment) > MAX_COMMENT_CHARS:
         raise PeerRefused(f"A comment is limited to {MAX_COMMENT_CHARS:,} characters.")
     row = PeerReview.objects.select_for_update().get(pk=review.pk)
+    first = row.submitted_at is None
     row.rubric_levels = {str(k): int(v) for k, v in levels.items()}
     row.score = rubric_score(rubric, row.rubric_levels)
     row.comment = comment
@@ -295,6 +312,17 @@ def peer_review_submit(
             "updated_at",
         ]
     )
+    if first:
+        # The writer hears of a review once, when it is first submitted; never by whom.
+        item = ModuleItem.objects.select_related("module__course").get(pk=row.item_id)
+        notify(
+            [row.author_id],
+            kind=NotificationKind.REVIEW_RECEIVED,
+            title=f"A classmate reviewed your memo: {item.title}",
+            url=f"{item.get_absolute_url()}#reviews-of-yours",
+            course=item.module.course,
+            key=f"review_received:{row.pk}",
+        )
     return row
 
 
@@ -385,7 +413,7 @@ def peer_scores_apply(*, item: ModuleItem, by, authors=None) -> int:
         entries.append(
             AuditEntry(
                 actor=by,
-                action=AuditAction.GRADE_OVERRIDE,
+                action=AuditAction.PEER_SCORES,
                 summary=f"{people[author_id]} on “{item.title}”: {work.rubric_score} "
                 f"from the median of {len(levels_given)} peer reviews"[:300],
                 subject=people[author_id],

@@ -330,7 +330,7 @@ def peer_reviews_assign(request: HtmxHttpRequest, pk: int):
             pk=parse_int(request.POST.get("cohort"), low=1) or 0,
         )
     try:
-        results = services.peer_reviews_assign(item=item, cohort=cohort)
+        results = services.peer_reviews_assign(item=item, cohort=cohort, by=request.user)
     except services.PeerRefused as refused:
         messages.error(request, str(refused))
         return _back(item)

@@ -134,7 +134,7 @@ def test_assigning_is_balanced_avoids_partners_and_changes_nothing_the_second_ti
         assert not any({r.reviewer_id, r.author_id} == {partner_a.pk, partner_b.pk} for r in rows)
     assert {r.version_id for r in rows if r.author_id == world.students[3].pk} == {second.pk}
     # Each reviewer was told once, however many times it was assigned.
-    notices = Notification.objects.filter(kind=NotificationKind.PUBLISHED, key__startswith="peer")
+    notices = Notification.objects.filter(kind=NotificationKind.PEER_REVIEW)
     assert notices.count() == 7
     # Through the staff's page: assigning again changes nothing.
     before = sorted(PeerReview.objects.values_list("pk", "reviewer", "author", "position"))
@@ -147,6 +147,8 @@ def test_assigning_is_balanced_avoids_partners_and_changes_nothing_the_second_ti
     assert "already have their memos to review; nothing changed" in response.text
     after = sorted(PeerReview.objects.values_list("pk", "reviewer", "author", "position"))
     assert before == after
+    # The service calls above named nobody; the instructor's repeat wrote nothing to audit.
+    assert not AuditEntry.objects.filter(action=AuditAction.PEER_ASSIGN, actor__isnull=False)
 
 
 def test_late_hand_ins_are_reviewed_among_themselves_leaving_everyone_balanced():
@@ -193,6 +195,9 @@ def test_assigning_before_the_due_date_is_refused_clearly(client):
     world.assignment.save()
     client.post(url, {"cohort": world.cohort.pk})
     _balanced(world.item, world.students, 2)
+    entry = AuditEntry.objects.get(action=AuditAction.PEER_ASSIGN)
+    assert entry.actor == world.instructor and entry.cohort == world.cohort
+    assert entry.after == {"students": 4, "reviews_each": 2, "reviews": 8, "waiting": 0}
 
 
 def test_a_small_cohort_reviews_fewer_and_the_page_says_so(client):
@@ -244,6 +249,9 @@ def test_a_reviewer_reviews_changes_it_before_the_deadline_and_not_after(client)
     review.refresh_from_db()
     assert review.score == Decimal("8") and review.comment == "Fair."
     assert review.submitted_at == first_submitted
+    # The writer was told once, without the reviewer's name.
+    told = Notification.objects.get(user=author, kind=NotificationKind.REVIEW_RECEIVED)
+    assert reviewer.last_name not in told.title + told.body
     # The due date moved earlier, so the reviews' deadline has passed: read-only.
     world.assignment.due_at = timezone.now() - timedelta(days=10)
     world.assignment.save()
@@ -395,12 +403,12 @@ def test_using_peer_scores_gives_the_median_levels_and_keeps_the_staffs_grades(c
     assert c.pk not in work or work[c.pk].rubric_score is None
     assert work[d.pk].rubric_score == 0  # The staff's grade stands.
     assert work[a.pk].graded_by == world.instructor
-    audited = AuditEntry.objects.filter(action=AuditAction.GRADE_OVERRIDE)
+    audited = AuditEntry.objects.filter(action=AuditAction.PEER_SCORES)
     assert {e.subject_id for e in audited} == {a.pk, b.pk}
     assert "peer reviews" in audited.first().summary
     response = client.post(url, follow=True)
     assert "No grade was set" in response.text
-    assert AuditEntry.objects.filter(action=AuditAction.GRADE_OVERRIDE).count() == 2
+    assert AuditEntry.objects.filter(action=AuditAction.PEER_SCORES).count() == 2
 
 
 def test_the_staff_page_shows_a_ta_only_their_cohort(client):
