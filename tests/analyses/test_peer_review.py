@@ -457,3 +457,14 @@ def test_two_instructors_assigning_at_once_write_one_set_of_reviews():
     assert errors == []
     _balanced(world.item, world.students, 3)
     assert Notification.objects.filter(key=f"peer_review:{world.item.pk}").count() == 9
+
+
+def test_the_staff_page_pages_a_long_list_of_reviewers(client):
+    world = Class(size=30, reviews_each=1)
+    _assigned(world)
+    client.force_login(world.instructor)
+    url = reverse("cases:peer_reviews", args=[world.item.pk])
+    first, second = client.get(url).text, client.get(url + "?page=2").text
+    assert "Page 1 of 2" in first and first.count('scope="rowgroup"') == 25
+    assert "Page 2 of 2" in second and second.count('scope="rowgroup"') == 5
+    assert client.get(url + "?page=x").status_code == 200  # A bad page is the first.
