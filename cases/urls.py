@@ -11,6 +11,7 @@ from cases.views import (
     lti,
     memo_files,
     notifications,
+    peer_review,
     people,
     readings,
     schedule,
@@ -297,4 +298,18 @@ urlpatterns += [
 urlpatterns += []
 
 # Written analyses: peer review.
-urlpatterns += []
+urlpatterns += [
+    path("reviews/<int:pk>/", peer_review.peer_review, name="peer_review"),
+    path("reviews/<int:pk>/helpful/", peer_review.peer_review_rate, name="peer_review_rate"),
+    path("items/<int:pk>/peer-reviews/", peer_review.peer_reviews, name="peer_reviews"),
+    path(
+        "items/<int:pk>/peer-reviews/assign/",
+        peer_review.peer_reviews_assign,
+        name="peer_reviews_assign",
+    ),
+    path(
+        "items/<int:pk>/peer-reviews/apply/",
+        peer_review.peer_scores_apply,
+        name="peer_scores_apply",
+    ),
+]

@@ -20,6 +20,7 @@ from cases.models import (
     AnnotationTask,
     Decision,
     Extension,
+    PeerReview,
     Rubric,
     StanceCheck,
     StancePair,
@@ -503,7 +504,70 @@ def _accommodation(world: World):
 
 
 # Written analyses: peer review.
-MATRIX |= {}
+def _peer_reviews(world: World) -> dict[str, PeerReview]:
+    """The analysis with peer review on, the section's two students having handed in
+    and each reviewing the other; the review of the student's memo is submitted.
+    Returns the reviews by who reviews: "student" and "student_ta_elsewhere"."""
+    from django.utils import timezone
+
+    from cases.models import Memo, MemoVersion
+
+    item = _analysis_item(world)
+    Analysis.objects.filter(item=item).update(peer_review=True)
+    reviews = {}
+    versions = {}
+    for role in ("student", "student_ta_elsewhere"):
+        memo, _ = Memo.objects.get_or_create(item=item, author=world.users[role])
+        versions[role], _ = MemoVersion.objects.get_or_create(
+            memo=memo, number=1, defaults={"body": "Buy.", "submitted_at": timezone.now()}
+        )
+    for reviewer, author in (
+        ("student", "student_ta_elsewhere"),
+        ("student_ta_elsewhere", "student"),
+    ):
+        reviews[reviewer], _ = PeerReview.objects.get_or_create(
+            item=item,
+            reviewer=world.users[reviewer],
+            author=world.users[author],
+            defaults={"version": versions[author], "position": 1},
+        )
+    PeerReview.objects.filter(pk=reviews["student_ta_elsewhere"].pk).update(
+        submitted_at=timezone.now(), comment="Clear."
+    )
+    return reviews
+
+
+# The reviewer alone reads and writes their review (anyone else: 404); the memo's author
+# alone rates a submitted review; the item's graders see the reviews; its instructors
+# and admins assign them and use peer scores as grades.
+MATRIX |= {
+    "cases:peer_review": Route(
+        lambda w: reverse("cases:peer_review", args=[_peer_reviews(w)["student"].pk]),
+        signed_in(404, student=200),
+    ),
+    "cases:peer_review_rate": Route(
+        lambda w: reverse(
+            "cases:peer_review_rate", args=[_peer_reviews(w)["student_ta_elsewhere"].pk]
+        ),
+        signed_in(404, student=302),
+        method="post",
+        data={"helpfulness": "4"},
+    ),
+    "cases:peer_reviews": Route(
+        lambda w: reverse("cases:peer_reviews", args=[_peer_reviews(w)["student"].item_id]),
+        COURSE_GRADERS,
+    ),
+    "cases:peer_reviews_assign": Route(
+        lambda w: reverse("cases:peer_reviews_assign", args=[_peer_reviews(w)["student"].item_id]),
+        TEACHERS_POST,
+        method="post",
+    ),
+    "cases:peer_scores_apply": Route(
+        lambda w: reverse("cases:peer_scores_apply", args=[_peer_reviews(w)["student"].item_id]),
+        TEACHERS_POST,
+        method="post",
+    ),
+}
 
 
 def _extension(world: World):

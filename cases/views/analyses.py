@@ -24,6 +24,7 @@ from cases.models import (
 from cases.permissions import CourseAccess, access_item_content
 from cases.services import analyses as services
 from cases.services.annotations import new_nonce
+from cases.views.peer_review import peer_student_context
 
 PAGE = "cases/analyses/analysis.html"
 
@@ -78,6 +79,7 @@ def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, *
         "upload_form": MemoFileForm(initial={"nonce": new_nonce()})
         if analysis.allow_upload
         else None,
+        **peer_student_context(item, user, analysis, assignment),
         **extra,
     }
 
