@@ -56,14 +56,14 @@ def _check_length(body: str) -> None:
         )
 
 
-def _closed(assignment: Assignment | None, now) -> str | None:
+def work_closed(assignment: Assignment | None, now) -> str | None:
     """Why the student may not write or hand in now, or None if they may."""
     if assignment is None:
         return "This analysis is not given to you."
     return refusal(assignment, now)
 
 
-def _memo(item: ModuleItem, user) -> Memo:
+def memo_row(item: ModuleItem, user) -> Memo:
     """The student's memo row, made once however many requests ask at once."""
     try:
         with transaction.atomic():
@@ -87,14 +87,14 @@ def draft_save(*, item: ModuleItem, user, body: str, seq: int | None, now=None) 
     now = now or timezone.now()
     body = (body or "").replace("\r\n", "\n")
     _check_length(body)
-    if reason := _closed(assignment_for_student(item.pk, user), now):
+    if reason := work_closed(assignment_for_student(item.pk, user), now):
         raise MemoRefused(reason)
     seq = seq if seq is not None else int(now.timestamp() * 1000)
     changes = {"draft": body, "draft_seq": seq, "draft_saved_at": now}
     mine = Memo.objects.filter(item=item, author=user)
     saved = mine.filter(draft_seq__lt=seq).update(**changes)
     if not saved and not mine.exists():
-        memo = _memo(item, user)
+        memo = memo_row(item, user)
         saved = Memo.objects.filter(pk=memo.pk, draft_seq__lt=seq).update(**changes)
         work_sync(item, [user.pk])  # A first draft: the work is in progress.
     return DraftSaved(bool(saved), word_count(body), now)
@@ -111,7 +111,7 @@ def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None)
     analysis = Analysis.objects.select_related("case").get(item=item)
     body = (body or "").replace("\r\n", "\n").strip()
     _check_length(body)
-    memo = _memo(item, user)
+    memo = memo_row(item, user)
     memo = Memo.objects.select_for_update().get(pk=memo.pk)
     memo.item = item  # The receipt and the audit name it.
     nonce = (nonce or "")[:40]
@@ -119,7 +119,7 @@ def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None)
         return same
     last = memo.versions.order_by("-number").first()
     assignment = assignment_for_student(item.pk, user)
-    if reason := _closed(assignment, now):
+    if reason := work_closed(assignment, now):
         raise MemoRefused(reason)
     if last is not None and assignment.is_past_due(now):
         raise MemoRefused("You handed this in before the due date; it can no longer be changed.")

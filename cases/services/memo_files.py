@@ -28,7 +28,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from cases.models import Analysis, Memo, MemoVersion, ModuleItem, assignment_for_student
-from cases.services.analyses import MemoRefused, _closed, _memo
+from cases.services.analyses import MemoRefused, memo_handed_in, memo_row, work_closed
 from cases.services.workspace.work import work_sync
 
 PDF = "pdf"
@@ -149,14 +149,14 @@ def memo_file_submit(
     if not analysis.allow_upload:
         raise MemoRefused("This analysis is written here: it takes no files.")
     kind = file_kind(upload)
-    memo = _memo(item, user)
+    memo = memo_row(item, user)
     memo = Memo.objects.select_for_update().get(pk=memo.pk)
     nonce = (nonce or "")[:40]
     if nonce and (same := memo.versions.filter(nonce=nonce).first()):
         return same
     last = memo.versions.order_by("-number").first()
     assignment = assignment_for_student(item.pk, user)
-    if reason := _closed(assignment, now):
+    if reason := work_closed(assignment, now):
         raise MemoRefused(reason)
     if last is not None and assignment.is_past_due(now):
         raise MemoRefused("You handed this in before the due date; it can no longer be changed.")
@@ -174,6 +174,7 @@ def memo_file_submit(
     try:
         version.save()
         work_sync(item, [user.pk])
+        memo_handed_in(version)
     except BaseException:
         version.file.delete(save=False)
         raise

@@ -38,13 +38,12 @@ from cases.models import (
     Membership,
     MemoVersion,
     ModuleItem,
-    NotificationKind,
     PeerReview,
     StancePair,
     Work,
 )
 from cases.models.analyses import MAX_COMMENT_CHARS
-from cases.services.notifications import notify
+from cases.services.notifications import peer_reviews_notify, review_received_notify
 from cases.services.people import audit, audit_many
 from cases.services.workspace.grading import rubric_score, work_grade
 
@@ -222,7 +221,7 @@ def peer_reviews_assign(
     if skipped:
         results[0].notes.append("Not yet due, so left out: " + "; ".join(skipped) + ".")
     PeerReview.objects.bulk_create(rows)
-    _notify_reviewers(item, rows)
+    peer_reviews_notify(rows)
     for result in results:
         if result.created:
             audit(
@@ -240,30 +239,6 @@ def peer_reviews_assign(
                 },
             )
     return results
-
-
-def _notify_reviewers(item: ModuleItem, rows: list[PeerReview]) -> None:
-    given: dict[int, int] = defaultdict(int)
-    for row in rows:
-        given[row.reviewer_id] += 1
-    by_count: dict[int, list[int]] = defaultdict(list)
-    for reviewer, count in given.items():
-        by_count[count].append(reviewer)
-    for count, reviewers in by_count.items():
-        notify(
-            reviewers,
-            kind=NotificationKind.PEER_REVIEW,
-            title=f"Peer review: {item.title}",
-            body=(
-                ("A classmate's memo" if count == 1 else f"{count} classmates' memos")
-                + " to review, anonymously: the analysis's page has "
-                + ("it" if count == 1 else "them")
-                + " and when reviews are due."
-            ),
-            url=item.get_absolute_url(),
-            course=item.module.course,
-            key=f"peer_review:{item.pk}",
-        )
 
 
 # Reviewing ------------------------------------------------------------------------------
@@ -314,15 +289,7 @@ def peer_review_submit(
     )
     if first:
         # The writer hears of a review once, when it is first submitted; never by whom.
-        item = ModuleItem.objects.select_related("module__course").get(pk=row.item_id)
-        notify(
-            [row.author_id],
-            kind=NotificationKind.REVIEW_RECEIVED,
-            title=f"A classmate reviewed your memo: {item.title}",
-            url=f"{item.get_absolute_url()}#reviews-of-yours",
-            course=item.module.course,
-            key=f"review_received:{row.pk}",
-        )
+        review_received_notify(row)
     return row
 
 

@@ -11,7 +11,16 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import MemoVersion, PeerReview, Work, WorkStatus
+from cases.models import (
+    AuditAction,
+    AuditEntry,
+    MemoVersion,
+    Notification,
+    NotificationKind,
+    PeerReview,
+    Work,
+    WorkStatus,
+)
 from cases.services import memo_files
 from cases.services.analyses import MemoRefused
 from tests.factories import CohortFactory, MembershipFactory, UserFactory, make_analysis
@@ -318,6 +327,10 @@ def test_the_same_form_posted_twice_makes_one_version(client, memo_world, media)
     assert upload(client, item, PDF, nonce="same").status_code == 302
     assert MemoVersion.objects.count() == 1
     assert len(stored(media)) == 1  # The second copy was never stored.
+    # One receipt, naming the file, and one entry in the audit log.
+    [receipt] = Notification.objects.filter(user=student, kind=NotificationKind.HANDED_IN)
+    assert MemoVersion.objects.get().file_name in receipt.body
+    assert AuditEntry.objects.filter(action=AuditAction.HAND_IN, subject=student).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
