@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint fmt check clean bench bench-live faults backup-drill scale-out
+.PHONY: run test lint fmt check clean bench bench-live bench-peer faults backup-drill scale-out
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (see README)."; exit 1; }
@@ -64,6 +64,13 @@ bench: $(VENV)/.run-installed
 	DATABASE_URL=$${DATABASE_URL-$(BENCH_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_REDIS)} \
 		$(PY) bench/load.py
 
+# Peer review assigned to a cohort of 500 who all handed in, each paired with a classmate,
+# on PostgreSQL: prints students, reviews each, rows, queries and seconds; fails over 2 s.
+# See bench/peer_assign.py.
+BENCH_PEER_DB ?= postgres://postgres@127.0.0.1:5432/rq_peer_bench
+bench-peer: $(VENV)/.run-installed
+	DATABASE_URL=$${DATABASE_URL-$(BENCH_PEER_DB)} $(PY) bench/peer_assign.py
+
 # Fault drill: under a write load of the 24 demo students through gunicorn, restarts the
 # PostgreSQL cluster serving DATABASE_URL's port (pg_lsclusters; needs root or its owner)
 # and kills a gunicorn worker; then holds slow clients against gunicorn and against nginx
@@ -94,6 +101,6 @@ backup-drill: $(VENV)/.run-installed
 # bench/scale_out.py and docs/scaling.md.
 SCALE_DB ?= postgres://postgres@127.0.0.1:5432/redqueen_scale
 SCALE_REDIS ?= redis://127.0.0.1:6379/10
-scale-out: $(VENV)/.run-installed
+scale-out: $(VENV)/.dev-installed
 	DATABASE_URL=$${DATABASE_URL-$(SCALE_DB)} REDIS_URL=$${REDIS_URL-$(SCALE_REDIS)} \
 		$(PY) bench/scale_out.py

@@ -33,6 +33,11 @@ as real browsers over HTTP, every request naming which instance it goes to:
   on one instance, the choice posted on the other); learners land on one of its
   items, framed by the LMS alone, one of them twice (the same account); and each
   launch replayed to the instance that did not take it is refused (403).
+- files handed in: both instances store uploads in one S3 bucket (moto's S3 server,
+  started here on a free port, named to them by DJANGO_STORAGE_BUCKET and
+  DJANGO_STORAGE_ENDPOINT_URL); a student hands in a PDF on a written analysis through
+  A's file form, the object is found in the bucket, and B lists it on the student's
+  page and serves it byte for byte as an attachment.
 
 Every check looks at the page's content, not only its status, and the answers are
 also read back from the database.
@@ -42,7 +47,7 @@ Then, while the pair still runs, a short bounded load on the signed-in dashboard
 with the same number of connections in all (SCALE_CONNECTIONS, default 8), and the
 server CPU each request cost.
 
-Last, two negative controls restart the pair broken on purpose and run the session
+Last, negative controls restart the pair broken on purpose and run the session
 checks again, which must fail: B signing with another DJANGO_SECRET_KEY (B refuses
 the sessions A signs in); and each process reading sessions through its own
 local-memory cache (bench/local_session_cache.py; one worker each, so the outcome does
@@ -50,7 +55,8 @@ not hang on which worker answers). Signing in still works there, as sessions are
 cached_db and a cache miss reads the table, but signing out ends the session only in
 the cache of the process that did it: the replayed cookie is still signed in on A.
 (Without REDIS_URL the app itself keeps sessions in the database alone for this
-reason.)
+reason.) A third restarts the pair with no bucket, each instance keeping files on its
+own disk: B lists the file A took but cannot serve it (404).
 
 Prints a table of every step: instance, status, what was checked, pass or fail. Exits
 non-zero if a check fails, a control is not caught, a server logged an error or the
@@ -63,10 +69,12 @@ plain HTTP where a browser would use HTTPS through the load balancer.
 """
 
 import contextlib
+import hashlib
 import html
 import http.client
 import io
 import json
+import logging
 import os
 import re
 import resource
@@ -76,13 +84,15 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.cookies import SimpleCookie
 from importlib import import_module
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import boto3
 import production
+from moto.server import ThreadedMotoServer
 
 production.setup(
     DATABASE_URL="postgres://postgres@127.0.0.1:5432/redqueen_scale",
@@ -119,6 +129,7 @@ from lti_tool.models import (  # noqa: E402
 
 from cases.demo.seed import COHORT_NAMES, COURSE_CODE, DEMO_PASSWORD  # noqa: E402
 from cases.models import (  # noqa: E402
+    Analysis,
     Answer,
     Assignment,
     Attempt,
@@ -130,6 +141,8 @@ from cases.models import (  # noqa: E402
     LtiCourse,
     LtiValue,
     Membership,
+    Memo,
+    MemoVersion,
     ModuleItem,
     User,
 )
@@ -164,6 +177,7 @@ class Page:
     status: int
     headers: list[tuple[str, str]]
     text: str
+    content: bytes = b""
 
     def header(self, name: str) -> str:
         return next((v for k, v in self.headers if k.lower() == name.lower()), "")
@@ -194,13 +208,16 @@ class Browser:
         self.jar: dict[str, str] = {}
 
     def request(
-        self, instance: Instance, method: str, path: str, *, form=None, headers=None
+        self, instance: Instance, method: str, path: str, *, form=None, files=None, headers=None
     ) -> Page:
         sent = {"Host": SITE, **(headers or {})}
         if self.jar:
             sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.jar.items())
         body = None
-        if form is not None:
+        if files:
+            body, sent["Content-Type"] = multipart(form or {}, files)
+            sent.setdefault("Origin", ORIGIN)
+        elif form is not None:
             body = urlencode(form, doseq=True)
             sent["Content-Type"] = "application/x-www-form-urlencoded"
             sent.setdefault("Origin", ORIGIN)  # The LMS's own, for its form_post.
@@ -208,7 +225,8 @@ class Browser:
         try:
             conn.request(method, path, body=body, headers=sent)
             response = conn.getresponse()
-            text = response.read().decode("utf-8", "replace")
+            content = response.read()
+            text = content.decode("utf-8", "replace")
         except (OSError, http.client.HTTPException) as error:
             return Page(0, [], f"connection error: {error}")
         finally:
@@ -221,7 +239,7 @@ class Browser:
                     self.jar.pop(name, None)  # Django deletes a cookie this way.
                 else:
                     self.jar[name] = morsel.coded_value
-        return Page(response.status, response.getheaders(), text)
+        return Page(response.status, response.getheaders(), text, content)
 
     def get(self, instance: Instance, path: str, **headers: str) -> Page:
         return self.request(instance, "GET", path, headers=headers)
@@ -235,6 +253,24 @@ class Browser:
         if csrf:
             headers["X-CSRFToken"] = csrf
         return headers
+
+
+def multipart(form: dict, files: dict[str, tuple[str, str, bytes]]) -> tuple[bytes, str]:
+    """A multipart/form-data body as a browser sends a form with a file input: `files`
+    maps each field to (file name, content type, bytes)."""
+    boundary = f"----scale-out-{os.urandom(8).hex()}"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in form.items()
+    ]
+    for name, (filename, content_type, data) in files.items():
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+            f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'
+        )
+        parts.append(head.encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 # The report ----------------------------------------------------------------------------
@@ -579,6 +615,150 @@ def check_quiz(report: Report, a: Instance, b: Instance, user: User) -> None:
         and float(score.group(1)) == float(attempt.score)
         and float(score.group(2)) == float(attempt.max_score),
     )
+
+
+# Files handed in ---------------------------------------------------------------------------
+
+MEMO_TITLE = "Scale-out memo"
+UPLOAD_NONCE = re.compile(r'name="nonce" value="([^"]+)" id="upload-nonce"')
+VERSION_FILE = re.compile(r'href="(/memos/versions/(\d+)/file/)"')
+
+
+def memo_pdf() -> bytes:
+    """A PDF of a few hundred kilobytes, different each run, so a byte-identical
+    download proves the bytes travelled and were not cached or made up."""
+    filler = os.urandom(300 * 1024).hex().encode()
+    return b"%PDF-1.7\n% scale-out check\n" + filler + b"\n%%EOF\n"
+
+
+def analysis_for(user: User) -> ModuleItem:
+    """A written analysis that takes files, given to the student's cohort in the demo
+    course and due in a week; made once per database, the student's memo on it from
+    an earlier run removed."""
+    course = Course.objects.get(code=COURSE_CODE)
+    cohort = Cohort.objects.get(courses=course, memberships__user=user)
+    item = ModuleItem.objects.filter(module__course=course, title=MEMO_TITLE).first()
+    if item is None:
+        module = course.modules.order_by("position").first()
+        item = ModuleItem.objects.create(
+            module=module, kind=ItemKind.ANALYSIS, title=MEMO_TITLE, position=99
+        )
+        Analysis.objects.create(item=item, prompt="Should Alcatel enter China?")
+    Assignment.objects.update_or_create(
+        item=item, cohort=cohort, defaults={"due_at": timezone.now() + timedelta(days=7)}
+    )
+    Memo.objects.filter(item=item, author=user).delete()
+    return item
+
+
+def check_upload(report: Report, a: Instance, b: Instance, user: User, *, step="upload") -> None:
+    """A student hands in a PDF on A (the writing page's file form, multipart, its CSRF
+    token and nonce); the file is in the shared bucket; B lists it on the student's page
+    and serves it byte for byte, as an attachment."""
+    item = analysis_for(user)
+    browser = Browser(user.username)
+    if not sign_in_form(report, browser, user, a, step):
+        return
+    page = browser.get(a, f"/items/{item.pk}/")
+    nonce = UPLOAD_NONCE.search(page.text)
+    if not report.check(
+        step,
+        a.name,
+        page,
+        f"writing page '{item.title}': 200 with the file form",
+        page.status == 200 and "Or hand in a file" in page.text and nonce,
+    ):
+        return
+    data = memo_pdf()
+    digest = hashlib.sha256(data).hexdigest()
+    form = {"csrfmiddlewaretoken": page.csrf(), "nonce": nonce.group(1)}
+    files = {"file": ("Alcatel memo.pdf", "application/pdf", data)}
+    page = browser.request(a, "POST", f"/items/{item.pk}/memo/upload/", form=form, files=files)
+    version = (
+        MemoVersion.objects.filter(memo__item=item, memo__author=user).order_by("-number").first()
+    )
+    if not report.check(
+        step,
+        a.name,
+        page,
+        f"POST a {len(data) // 1024} KB PDF: 302 to the page, a file version stored",
+        page.status == 302 and version is not None and version.file_size == len(data),
+    ):
+        return
+    head = object_in_bucket(version.file.name)
+    report.check(
+        step,
+        "s3",
+        None,
+        f"object {version.file.name} in bucket {BUCKET}: {head} bytes",
+        head == len(data),
+    )
+    page = browser.get(b, f"/items/{item.pk}/")
+    linked = {match.group(1) for match in VERSION_FILE.finditer(page.text)}
+    url = f"/memos/versions/{version.pk}/file/"
+    if not report.check(
+        step,
+        b.name,
+        page,
+        "the student's page lists 'Alcatel memo.pdf' with its download link",
+        page.status == 200 and "Alcatel memo.pdf" in page.text and url in linked,
+    ):
+        return
+    page = browser.get(b, url)
+    got = hashlib.sha256(page.content).hexdigest()
+    report.check(
+        step,
+        b.name,
+        page,
+        f"download: 200, attachment, application/pdf, nosniff, sha256 {got[:12]} "
+        f"(uploaded {digest[:12]})",
+        page.status == 200
+        and page.content == data
+        and page.header("Content-Disposition").startswith("attachment;")
+        and page.header("Content-Type") == "application/pdf"
+        and page.header("X-Content-Type-Options") == "nosniff",
+    )
+
+
+# The shared bucket: moto's S3 server in this process, on a free port, for both instances.
+BUCKET = "redqueen-scale-out"
+
+
+def start_bucket():
+    """moto's S3 server and the bucket, with both instances pointed at it through the
+    settings' environment variables; returns the server, to stop."""
+    for name in ("werkzeug", "botocore"):  # Not a line for each request to the bucket.
+        logging.getLogger(name).setLevel(logging.WARNING)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    os.environ.update(
+        {
+            "DJANGO_STORAGE_BUCKET": BUCKET,
+            "DJANGO_STORAGE_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "DJANGO_STORAGE_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "scale-out",
+            "AWS_SECRET_ACCESS_KEY": "scale-out-not-a-secret",
+        }
+    )
+    s3_client().create_bucket(Bucket=BUCKET)
+    return server
+
+
+def s3_client():
+    return boto3.client(
+        "s3",
+        endpoint_url=os.environ["DJANGO_STORAGE_ENDPOINT_URL"],
+        region_name=os.environ["DJANGO_STORAGE_REGION"],
+    )
+
+
+def object_in_bucket(key: str) -> int | None:
+    """The size of the object under `key` in the shared bucket, or None."""
+    try:
+        return s3_client().head_object(Bucket=BUCKET, Key=key)["ContentLength"]
+    except Exception:  # Any answer but the object is a miss.
+        return None
 
 
 # Live poll -------------------------------------------------------------------------------
@@ -1197,9 +1377,13 @@ CONTROLS = [
 ]
 
 
-def run_controls(workdir: Path, student: User) -> tuple[list[str], list[str]]:
-    """Each broken pair must fail the session checks: the names of the controls that
-    were not caught, and what went wrong in the servers' logs."""
+UPLOAD_CONTROL = "each instance keeps files on its own disk (no bucket)"
+
+
+def run_controls(workdir: Path, student: User, uploader: User) -> tuple[list[str], list[str]]:
+    """Each broken pair must fail the session checks, and a pair without the shared
+    bucket the upload check: the names of the controls that were not caught, and what
+    went wrong in the servers' logs."""
     missed, problems = [], []
     for title, workers, env_a, env_b in CONTROLS:
         report = Report()
@@ -1209,6 +1393,17 @@ def run_controls(workdir: Path, student: User) -> tuple[list[str], list[str]]:
         report.print(f"Negative control: {title}; must be caught", expect_failure=True)
         if not report.failed:
             missed.append(title)
+    report = Report()
+    disk = {
+        name: {"DJANGO_STORAGE_BUCKET": "", "DJANGO_MEDIA_ROOT": str(workdir / f"media-{name}")}
+        for name in "AB"
+    }
+    with cluster(workdir, workers=WORKERS, env_a=disk["A"], env_b=disk["B"]) as (a, b, logs):
+        check_upload(report, a, b, uploader, step="upload, no bucket")
+    problems += logs
+    report.print(f"Negative control: {UPLOAD_CONTROL}; must be caught", expect_failure=True)
+    if not report.failed:
+        missed.append(UPLOAD_CONTROL)
     return missed, problems
 
 
@@ -1428,6 +1623,9 @@ def main() -> int:
         f"sessions: {cache_name}; {stamp}; gunicorn logs in {workdir}, kept if anything fails"
     )
 
+    bucket = start_bucket()
+    endpoint = os.environ["DJANGO_STORAGE_ENDPOINT_URL"]
+    print(f"Files handed in: bucket {BUCKET} on moto's S3 server at {endpoint}")
     report = Report()
     load_failed = False
     with cluster(workdir, workers=WORKERS) as (a, b, problems):
@@ -1437,16 +1635,19 @@ def main() -> int:
         check_quiz(report, a, b, users["student2"])
         check_live(report, a, b, users["instructor"], [users[name] for name in LIVE_STUDENTS])
         check_lti(report, a, b)
+        check_upload(report, a, b, users[UPLOADER])
         report.print("Checks: every request names the instance that answered it")
         if LOAD_SECONDS:
             load_failed = measure_load(a, b, users["student5"], workdir)
-    missed, control_problems = run_controls(workdir, users["student1"])
+    missed, control_problems = run_controls(workdir, users["student1"], users[UPLOADER])
     problems += control_problems
+    bucket.stop()
 
     print()
     passed = len(report.rows) - len(report.failed)
     print(f"checks: {passed} of {len(report.rows)} passed")
-    print(f"negative controls: {len(CONTROLS) - len(missed)} of {len(CONTROLS)} caught")
+    controls = len(CONTROLS) + 1  # And the upload's.
+    print(f"negative controls: {controls - len(missed)} of {controls} caught")
     for title in missed:
         print(f"  NOT CAUGHT: {title}")
     if load_failed:
@@ -1460,7 +1661,8 @@ def main() -> int:
 
 
 LIVE_STUDENTS = ["student3", "student4", "student15", "student16"]
-USERS = ["instructor", "student1", "student2", "student5", *LIVE_STUDENTS]
+UPLOADER = "student6"
+USERS = ["instructor", "student1", "student2", "student5", UPLOADER, *LIVE_STUDENTS]
 
 
 if __name__ == "__main__":

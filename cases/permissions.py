@@ -40,6 +40,7 @@ from cases.models import (
     MemoVersion,
     Module,
     ModuleItem,
+    PeerReview,
     Question,
     StancePair,
     User,
@@ -443,11 +444,71 @@ def access_pair(user, pair_id: int):
     return pair, access
 
 
+# Written analyses ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MemoVersionAccess:
+    """Why one user may read one handed-in version of a memo. `role` is "author",
+    "grader" (instructors and admins of the course; TAs for their cohorts) or
+    "reviewer" (a student given this version in peer review). A reviewer must never
+    learn whose memo it is: name it by `review.position` ("Memo 2"), never by its
+    author or the file name they gave."""
+
+    role: str
+    course: CourseAccess | None = None  # A grader's roles in the course.
+    review: PeerReview | None = None  # A reviewer's review of this version.
+
+    @property
+    def is_author(self) -> bool:
+        return self.role == "author"
+
+    @property
+    def is_grader(self) -> bool:
+        return self.role == "grader"
+
+    @property
+    def is_reviewer(self) -> bool:
+        return self.role == "reviewer"
+
+
+def access_memo_version(user, version_id: int) -> tuple[MemoVersion, MemoVersionAccess]:
+    """A handed-in version of a memo (with its memo, item, module and course) for its
+    author, for those who grade the author (as `grade_work`: the course's graders, a TA
+    only for their cohorts), and for a student asked to review this very version; 404
+    for everyone else, so a wrong id tells nothing. Two queries for the author, three
+    for the others."""
+    if not user.is_authenticated:
+        raise Http404
+    version = get_object_or_404(
+        MemoVersion.objects.select_related("memo__item__module__course"), pk=version_id
+    )
+    memo = version.memo
+    if memo.author_id == user.pk:
+        # Their own work, as `access_attempt`: theirs to read whatever became of the item.
+        activate_for(memo.item.module.course)
+        return version, MemoVersionAccess("author")
+    item = items_with_access(user).filter(pk=memo.item_id).first()
+    access = item_access(item, user) if item is not None else None
+    if access is not None and access.can_grade:
+        course = item.module.course
+        if not graded_students(user, course, access).filter(pk=memo.author_id).exists():
+            raise Http404
+        user._teaching_staff = item._teaches_any
+        activate_for(course)
+        return version, MemoVersionAccess("grader", course=access)
+    review = PeerReview.objects.filter(reviewer=user, version=version).first()
+    if review is None:
+        raise Http404
+    activate_for(memo.item.module.course)
+    return version, MemoVersionAccess("reviewer", review=review)
+
+
 @dataclass(frozen=True)
 class MemoFeedback:
-    """A handed-in version of a memo and what the reader may do with it: its author
-    reads the grader's comments, rubric and comment once the grades are released to
-    them; the course's graders read everything and comment."""
+    """A handed-in version of a memo and what the reader may do with its feedback: its
+    author reads the grader's comments, rubric and comment once the grades are
+    released to them; the course's graders read everything and comment."""
 
     version: "MemoVersion"
     access: CourseAccess | None  # The grader's roles; None for the author.
@@ -464,36 +525,25 @@ class MemoFeedback:
 
     @property
     def shows_feedback(self) -> bool:
-        return self.access is not None or self.released
+        return self.access is not None or bool(self.released)
 
 
 def access_memo_feedback(user, version_id: int, *, release: bool = True) -> MemoFeedback:
-    """A handed-in version with its memo, item, course and author, for its author and
-    for those who grade the author (a TA limited to other cohorts does not), as the
-    grader checks them (`access_item`, `access_student`); 404 for everyone else,
-    classmates and peer reviewers included (they read versions elsewhere). Without
-    `release` a grader's access does not ask whether the grades are released (a query
-    the comment forms do without); the author's always does."""
-    if not user.is_authenticated:
+    """A handed-in version and its feedback (the grader's comments, rubric and comment)
+    for its author and those who grade them, as `access_memo_version` decides; 404 for
+    a peer reviewer too, who reads the version on their review page, never its
+    feedback. With `release`, whether the author's grades on the item are released
+    (their own assignment, with two cohorts the one due last): one query more, which
+    a grader's comment forms do without; the author's always asks it."""
+    version, why = access_memo_version(user, version_id)
+    if why.is_reviewer:
         raise Http404
-    version = get_object_or_404(
-        MemoVersion.objects.select_related("memo__item__module__course", "memo__author"),
-        pk=version_id,
-    )
     memo = version.memo
     assignment = released = None
-    if release or memo.author_id == user.pk:
-        # The author's own assignment of the item (with two cohorts, the one due last).
-        assignment = assignment_for_student(memo.item_id, memo.author)
+    if release or why.is_author:
+        assignment = assignment_for_student(memo.item_id, User(pk=memo.author_id))
         released = assignment is not None and assignment.grades_released_at is not None
-    if memo.author_id == user.pk:
-        return MemoFeedback(version, None, released, assignment)
-    item, access = access_item(user, memo.item_id)
-    if not access.can_grade:
-        raise Http404
-    memo.author = access_student(user, item.module.course, access, memo.author_id)
-    memo.item = item
-    return MemoFeedback(version, access, released, assignment)
+    return MemoFeedback(version, why.course, released, assignment)
 
 
 # Live class ------------------------------------------------------------------------

@@ -9,7 +9,9 @@ from cases.views import (
     discussions,
     live,
     lti,
+    memo_files,
     notifications,
+    peer_review,
     people,
     readings,
     schedule,
@@ -293,7 +295,10 @@ urlpatterns += [
 ]
 
 # Written analyses: files handed in.
-urlpatterns += []
+urlpatterns += [
+    path("items/<int:pk>/memo/upload/", memo_files.analysis_upload, name="analysis_upload"),
+    path("memos/versions/<int:pk>/file/", memo_files.memo_file, name="memo_file"),
+]
 
 # Written analyses: reading a version, the grader's comments, the changes between versions.
 urlpatterns += [
@@ -304,4 +309,18 @@ urlpatterns += [
 ]
 
 # Written analyses: peer review.
-urlpatterns += []
+urlpatterns += [
+    path("reviews/<int:pk>/", peer_review.peer_review, name="peer_review"),
+    path("reviews/<int:pk>/helpful/", peer_review.peer_review_rate, name="peer_review_rate"),
+    path("items/<int:pk>/peer-reviews/", peer_review.peer_reviews, name="peer_reviews"),
+    path(
+        "items/<int:pk>/peer-reviews/assign/",
+        peer_review.peer_reviews_assign,
+        name="peer_reviews_assign",
+    ),
+    path(
+        "items/<int:pk>/peer-reviews/apply/",
+        peer_review.peer_scores_apply,
+        name="peer_scores_apply",
+    ),
+]

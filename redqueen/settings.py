@@ -228,6 +228,28 @@ STORAGES = {
     },
 }
 
+# Files students hand in (memos as PDF or Word). They are never served by an address of
+# their own: no MEDIA_URL is routed, and the app streams each file to those who may read
+# it (cases.views.memo_files). On local disk under DJANGO_MEDIA_ROOT by default; with
+# DJANGO_STORAGE_BUCKET in a private S3-compatible bucket, which every app host shares.
+MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT") or BASE_DIR / "media")
+MEMO_MAX_BYTES = int(os.environ.get("DJANGO_MEMO_MAX_BYTES", str(10 * 1024 * 1024)))
+if os.environ.get("DJANGO_STORAGE_BUCKET"):
+    # Credentials come from boto3's usual places (AWS_ACCESS_KEY_ID and
+    # AWS_SECRET_ACCESS_KEY, or the host's role). No ACL is set on objects, so they
+    # stay as private as the bucket; nothing links to the bucket directly.
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["DJANGO_STORAGE_BUCKET"],
+            "endpoint_url": os.environ.get("DJANGO_STORAGE_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("DJANGO_STORAGE_REGION") or None,
+            "default_acl": None,
+            "querystring_auth": True,
+            "file_overwrite": False,
+        },
+    }
+
 # Background work (emails) goes through Django's tasks framework. Immediate in development
 # and tests: a task runs in the process that enqueues it, after the transaction commits.
 # In production (DJANGO_DEBUG unset) the database backend: `enqueue` only stores the task

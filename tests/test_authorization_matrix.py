@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from cases.models import (
@@ -19,6 +20,7 @@ from cases.models import (
     AnnotationTask,
     Decision,
     Extension,
+    PeerReview,
     Rubric,
     StanceCheck,
     StancePair,
@@ -26,6 +28,7 @@ from cases.models import (
 from cases.permissions import CaseAccess
 from cases.services.annotations import Selection, annotation_create
 from cases.services.cohorts.signup import signup_token
+from cases.services.memo_files import memo_file_submit
 from cases.services.notifications import unsubscribe_url
 from cases.services.quizzes import attempt_submit
 from tests.conftest import ROLES, World
@@ -501,7 +504,70 @@ def _accommodation(world: World):
 
 
 # Written analyses: peer review.
-MATRIX |= {}
+def _peer_reviews(world: World) -> dict[str, PeerReview]:
+    """The analysis with peer review on, the section's two students having handed in
+    and each reviewing the other; the review of the student's memo is submitted.
+    Returns the reviews by who reviews: "student" and "student_ta_elsewhere"."""
+    from django.utils import timezone
+
+    from cases.models import Memo, MemoVersion
+
+    item = _analysis_item(world)
+    Analysis.objects.filter(item=item).update(peer_review=True)
+    reviews = {}
+    versions = {}
+    for role in ("student", "student_ta_elsewhere"):
+        memo, _ = Memo.objects.get_or_create(item=item, author=world.users[role])
+        versions[role], _ = MemoVersion.objects.get_or_create(
+            memo=memo, number=1, defaults={"body": "Buy.", "submitted_at": timezone.now()}
+        )
+    for reviewer, author in (
+        ("student", "student_ta_elsewhere"),
+        ("student_ta_elsewhere", "student"),
+    ):
+        reviews[reviewer], _ = PeerReview.objects.get_or_create(
+            item=item,
+            reviewer=world.users[reviewer],
+            author=world.users[author],
+            defaults={"version": versions[author], "position": 1},
+        )
+    PeerReview.objects.filter(pk=reviews["student_ta_elsewhere"].pk).update(
+        submitted_at=timezone.now(), comment="Clear."
+    )
+    return reviews
+
+
+# The reviewer alone reads and writes their review (anyone else: 404); the memo's author
+# alone rates a submitted review; the item's graders see the reviews; its instructors
+# and admins assign them and use peer scores as grades.
+MATRIX |= {
+    "cases:peer_review": Route(
+        lambda w: reverse("cases:peer_review", args=[_peer_reviews(w)["student"].pk]),
+        signed_in(404, student=200),
+    ),
+    "cases:peer_review_rate": Route(
+        lambda w: reverse(
+            "cases:peer_review_rate", args=[_peer_reviews(w)["student_ta_elsewhere"].pk]
+        ),
+        signed_in(404, student=302),
+        method="post",
+        data={"helpfulness": "4"},
+    ),
+    "cases:peer_reviews": Route(
+        lambda w: reverse("cases:peer_reviews", args=[_peer_reviews(w)["student"].item_id]),
+        COURSE_GRADERS,
+    ),
+    "cases:peer_reviews_assign": Route(
+        lambda w: reverse("cases:peer_reviews_assign", args=[_peer_reviews(w)["student"].item_id]),
+        TEACHERS_POST,
+        method="post",
+    ),
+    "cases:peer_scores_apply": Route(
+        lambda w: reverse("cases:peer_scores_apply", args=[_peer_reviews(w)["student"].item_id]),
+        TEACHERS_POST,
+        method="post",
+    ),
+}
 
 
 def _extension(world: World):
@@ -552,7 +618,38 @@ MATRIX |= {
 
 
 # Written analyses: files handed in.
-MATRIX |= {}
+class _PdfUpload:
+    """A PDF for the matrix's posts, read afresh by each request that sends it."""
+
+    name = "memo.pdf"
+    content_type = "application/pdf"
+
+    def read(self) -> bytes:
+        return b"%PDF-1.7\n%%EOF\n"
+
+
+def _memo_file_version(world: World):
+    """A version the world's student handed in as a file."""
+    upload = SimpleUploadedFile("memo.pdf", _PdfUpload().read())
+    return memo_file_submit(
+        item=_analysis_item(world), user=world.users["student"], upload=upload, nonce="matrix"
+    )
+
+
+MATRIX |= {
+    "cases:analysis_upload": Route(
+        lambda w: reverse("cases:analysis_upload", args=[_analysis_item(w).pk]),
+        WRITERS_POST | {"student": 302, "student_ta_elsewhere": 302},
+        method="post",
+        data={"file": _PdfUpload(), "nonce": ""},
+    ),
+    # Its author and those who grade them; a classmate only when given it to review
+    # (tests/analyses/test_uploads.py), so here a 404 like anyone else's.
+    "cases:memo_file": Route(
+        lambda w: reverse("cases:memo_file", args=[_memo_file_version(w).pk]),
+        signed_in(404, student=200, instructor=200, ta=200, admin=200),
+    ),
+}
 
 
 # The heat map of a class's notes on a case the course uses: its graders.

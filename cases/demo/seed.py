@@ -1,6 +1,7 @@
 """The demo course, loaded by `manage.py seed_demo`. Idempotent: every row is found by a
 natural key first, and existing rows are left exactly as they are."""
 
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -14,8 +15,11 @@ from django.db.models import Max
 from django.test.utils import override_settings
 from django.utils import timezone
 
+from cases.anchors import Anchor, Document, text_of
+from cases.markdown import render_markdown
 from cases.models import (
     REGIONAL_CASE_SLUG,
+    Analysis,
     Annotation,
     AnnotationTask,
     AnnotationVote,
@@ -29,9 +33,13 @@ from cases.models import (
     GradeCategory,
     ItemKind,
     Membership,
+    Memo,
+    MemoComment,
+    MemoVersion,
     Module,
     ModuleItem,
     Notification,
+    PeerReview,
     Post,
     Question,
     QuestionCategory,
@@ -39,6 +47,7 @@ from cases.models import (
     Quiz,
     QuizSlot,
     ReadingProgress,
+    Rubric,
     StanceCheck,
     User,
     Visibility,
@@ -48,6 +57,7 @@ from cases.services import builder as course_services
 from cases.services import live
 from cases.services import people as people_services
 from cases.services import thesis as stance_services
+from cases.services.analyses import draft_save, memo_submit
 from cases.services.annotations import (
     Selection,
     annotation_create,
@@ -57,8 +67,12 @@ from cases.services.annotations import (
     paragraph_texts,
 )
 from cases.services.discussions import post_create
-from cases.services.gradebook import grade_categories_add_defaults
-from cases.services.notifications import published_notify
+from cases.services.gradebook import assignment_release, grade_categories_add_defaults
+from cases.services.notifications import (
+    peer_reviews_notify,
+    published_notify,
+    review_received_notify,
+)
 from cases.services.quizzes import (
     MatchPair,
     attempt_start,
@@ -73,8 +87,8 @@ from cases.services.readings import (
     reading_open,
 )
 from cases.services.thesis import spectrum_create
-from cases.services.workspace.grading import work_grade
-from cases.services.workspace.work import work_sync_cohorts
+from cases.services.workspace.grading import rubric_score, work_grade
+from cases.services.workspace.work import work_sync, work_sync_cohorts
 
 DEMO_PASSWORD = "redqueen-demo"  # Demo only; seed_demo refuses to run in production.
 
@@ -128,6 +142,7 @@ CASE_FILES = Path(__file__).resolve().parent.parent / "demo" / "cases"
 QUIZ_FILES = Path(__file__).resolve().parent.parent / "demo" / "quizzes"
 DISCUSSION_FILE = Path(__file__).resolve().parent.parent / "demo" / "discussions.toml"
 ANNOTATION_FILE = Path(__file__).resolve().parent.parent / "demo" / "annotations.toml"
+ANALYSIS_FILE = Path(__file__).resolve().parent.parent / "demo" / "analyses.toml"
 # Shanghai Bell's part B: what followed; the decision point opens it to each student.
 PART_B_FILE = CASE_FILES / "04b-shanghai-bell-b.md"
 # Which case files each module reads, by module position.
@@ -672,6 +687,167 @@ def _annotations(instructor: User) -> None:
                 annotation_moderate(note=annotation, action=action)
 
 
+# The written analysis: memos handed in a few days ago, section A's peer reviews under
+# way, and the main demo student's memo graded with comments on its words, released.
+ANALYSIS_DUE_DAYS_AGO = 3
+
+
+def _written_analysis(course: Course, cohorts, instructor: User) -> None:
+    """A written analysis on Shanghai Bell (A) with the course rubric "Case memo", from
+    cases/demo/analyses.toml. It was due a few days ago (section B a day after section
+    A, late work taken), so it shows memos handed in, one twice, one late and one only
+    drafted; it is listed first in the module that reads the case, whose reading falls
+    due later. Once only: a course that has a written analysis is left as it is."""
+    reading = (
+        CaseReading.objects.filter(item__module__course=course, case__slug="shanghai-bell")
+        .select_related("item__module", "case")
+        .first()
+    )
+    if (
+        reading is None
+        or ModuleItem.objects.filter(module__course=course, kind=ItemKind.ANALYSIS).exists()
+    ):
+        return
+    data = tomllib.loads(ANALYSIS_FILE.read_text(encoding="utf-8"))
+    rubric, _ = Rubric.objects.get_or_create(
+        course=course,
+        title=data["rubric"]["title"],
+        defaults={"criteria": data["rubric"]["criteria"]},
+    )
+    settings_ = data["analysis"]
+    item = ModuleItem.objects.create(
+        module=reading.item.module,
+        kind=ItemKind.ANALYSIS,
+        title=settings_["title"],
+        position=0,  # Before the readings: it fell due before they do.
+        rubric=rubric,
+    )
+    Analysis.objects.create(
+        item=item,
+        case=reading.case,
+        prompt=settings_["prompt"],
+        word_limit=settings_["word_limit"],
+        allow_upload=True,
+        peer_review=True,
+        reviews_each=settings_["reviews_each"],
+        review_days=settings_["review_days"],
+    )
+    _give(item, cohorts, due=_due(-ANALYSIS_DUE_DAYS_AGO))
+    due = {a.cohort_id: a.due_at for a in item.assignments.all()}
+    people = {u.username: u for u in User.objects.filter(memberships__cohort__in=cohorts)}
+    latest: dict[str, MemoVersion] = {}
+    for memo in data["memos"]:
+        author = people[memo["author"]]
+        cohort_due = due[author.memberships.get(cohort__in=cohorts).cohort_id]
+        if "draft" in memo:
+            at = cohort_due - timedelta(hours=memo["draft_hours_before_due"])
+            draft_save(item=item, user=author, body=memo["draft"], seq=None, now=at)
+            first = at
+        for number, (text, hours) in enumerate(
+            zip(memo.get("versions", []), memo.get("hours_before_due", []), strict=True), 1
+        ):
+            at = cohort_due - timedelta(hours=hours)
+            # As the page does: the text is kept as the draft, then handed in.
+            draft_save(item=item, user=author, body=text, seq=None, now=at - timedelta(minutes=2))
+            latest[memo["author"]] = memo_submit(
+                item=item, user=author, body=text, nonce=f"demo-{memo['key']}-{number}", now=at
+            )
+            if number == 1:
+                first = at - timedelta(minutes=40)
+        # Begun when the first words were saved, not when the seed ran.
+        Memo.objects.filter(item=item, author=author).update(created_at=first)
+    work_sync(item, [people[m["author"]].pk for m in data["memos"]])
+    _peer_reviews(item, rubric, data["reviews"], people, latest, min(due.values()))
+    _memo_graded(item, data["grade"], people, latest, instructor)
+
+
+def _peer_reviews(item, rubric, reviews, people, latest, due) -> None:
+    """Section A's reviews of each other's latest versions, a day after the due date;
+    those with levels submitted, scored by the rubric, and the reviewers and authors
+    told."""
+    made = []
+    for index, review in enumerate(reviews):
+        levels = {str(i): level for i, level in enumerate(review.get("levels", []))}
+        text = review.get("text", "")
+        made.append(
+            PeerReview.objects.create(
+                item=item,
+                reviewer=people[review["reviewer"]],
+                author=people[review["author"]],
+                version=latest[review["author"]],
+                position=review["position"],
+                rubric_levels=levels,
+                score=rubric_score(rubric, levels) if levels else None,
+                comment=text,
+                comment_html=render_markdown(text) if text else "",
+                submitted_at=due + timedelta(days=1, hours=index) if levels else None,
+                helpfulness=review.get("helpfulness"),
+            )
+        )
+    peer_reviews_notify(made)
+    for review in made:
+        if review.submitted_at:
+            review_received_notify(review)
+
+
+MEMO_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.S)
+
+
+def memo_paragraph_texts(version: MemoVersion) -> list[str]:
+    """The text of each block of a handed-in memo, numbered from 1 as a grader's comment
+    counts them; a demo memo is plain paragraphs only, or the seed stops."""
+    inner = MEMO_PARAGRAPH.findall(version.body_html)
+    if "\n".join(f"<p>{p}</p>" for p in inner) != version.body_html.strip():
+        raise CommandError(
+            f"A demo memo must be plain paragraphs; {version} is not. Edit {ANALYSIS_FILE.name}."
+        )
+    return [text_of(p) for p in inner]
+
+
+def _memo_graded(item, grade, people, latest, instructor: User) -> None:
+    """The instructor grades the main demo student's memo with the rubric and a comment
+    to them, comments on four passages of it, and releases their section's grades."""
+    student = people[grade["student"]]
+    version = latest[grade["student"]]
+    levels = {str(i): level for i, level in enumerate(grade["levels"])}
+    work_grade(
+        item=item,
+        student=student,
+        grader=instructor,
+        rubric_levels=levels,
+        feedback=grade["feedback"],
+    )
+    texts = memo_paragraph_texts(version)
+    document = Document(list(enumerate(texts, 1)))
+    for comment in grade["comments"]:
+        number, quote = comment["paragraph"], comment["quote"]
+        text = texts[number - 1]
+        if text.count(quote) != 1:
+            raise CommandError(
+                f"The demo comment's words {quote!r} must occur once in paragraph {number} of "
+                f"{version}. Edit {ANALYSIS_FILE.name} to quote the memo as it reads."
+            )
+        start = text.index(quote)
+        anchor = Anchor(number, start, number, start + len(quote))
+        prefix, suffix = document.context(anchor, 40)
+        MemoComment.objects.create(
+            version=version,
+            author=instructor,
+            paragraph=number,
+            start=anchor.start,
+            end_paragraph=number,
+            end=anchor.end,
+            quote=quote,
+            prefix=prefix,
+            suffix=suffix,
+            body=comment["text"],
+            body_html=render_markdown(comment["text"]),
+            nonce=f"demo-{comment['key']}",
+        )
+    cohort = student.memberships.get(cohort__courses=item.module.course).cohort
+    assignment_release(assignment=item.assignments.get(cohort=cohort), released=True)
+
+
 def _note_people(notes: list[dict]) -> set[str]:
     return {n["author"] for n in notes} | {v for n in notes for v in n.get("votes", [])}
 
@@ -744,6 +920,7 @@ def demo_seed() -> list[DemoLogin]:
     _live_class(course, cohorts)
     _annotation_assignment(course, cohorts)
     _annotations(instructor)
+    _written_analysis(course, cohorts, instructor)
     _stance_checks(course, cohorts, students)
     _opening_class(course, cohorts, students, instructor)
     _ta_grades_section_a(course, cohorts, ta, instructor)

@@ -13,6 +13,9 @@ class NotificationKind(models.TextChoices):
     REPLY = "reply", "A reply to your post"
     ENDORSED = "endorsed", "Your post endorsed"
     INVITATION = "invitation", "An invitation"
+    HANDED_IN = "handed_in", "A receipt for written work handed in"
+    PEER_REVIEW = "peer_review", "Classmates' work to review"
+    REVIEW_RECEIVED = "review_received", "A review of your work"
 
 
 class Notification(models.Model):

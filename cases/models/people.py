@@ -49,6 +49,9 @@ class AuditAction(models.TextChoices):
     GRADE_OVERRIDE = "grade_override", "Grade overridden"
     JOIN_CODE = "join_code", "Join code changed"
     COHORT = "cohort", "Cohort changed"
+    HAND_IN = "hand_in", "Written work handed in"
+    PEER_ASSIGN = "peer_assign", "Peer reviews assigned"
+    PEER_SCORES = "peer_scores", "Peer scores used as grades"
 
 
 class AuditEntry(models.Model):

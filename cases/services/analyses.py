@@ -17,6 +17,7 @@ from cases.models import (
     MAX_MEMO_CHARS,
     Analysis,
     Assignment,
+    AuditAction,
     Memo,
     MemoVersion,
     ModuleItem,
@@ -24,6 +25,8 @@ from cases.models import (
     refusal,
 )
 from cases.services.discussions import paragraph_numbers, render_post
+from cases.services.notifications import handed_in_notify
+from cases.services.people import audit
 from cases.services.workspace.work import work_sync
 
 # A word is a run of non-space characters with a letter or a digit in it, so Markdown's
@@ -53,14 +56,14 @@ def _check_length(body: str) -> None:
         )
 
 
-def _closed(assignment: Assignment | None, now) -> str | None:
+def work_closed(assignment: Assignment | None, now) -> str | None:
     """Why the student may not write or hand in now, or None if they may."""
     if assignment is None:
         return "This analysis is not given to you."
     return refusal(assignment, now)
 
 
-def _memo(item: ModuleItem, user) -> Memo:
+def memo_row(item: ModuleItem, user) -> Memo:
     """The student's memo row, made once however many requests ask at once."""
     try:
         with transaction.atomic():
@@ -84,14 +87,14 @@ def draft_save(*, item: ModuleItem, user, body: str, seq: int | None, now=None) 
     now = now or timezone.now()
     body = (body or "").replace("\r\n", "\n")
     _check_length(body)
-    if reason := _closed(assignment_for_student(item.pk, user), now):
+    if reason := work_closed(assignment_for_student(item.pk, user), now):
         raise MemoRefused(reason)
     seq = seq if seq is not None else int(now.timestamp() * 1000)
     changes = {"draft": body, "draft_seq": seq, "draft_saved_at": now}
     mine = Memo.objects.filter(item=item, author=user)
     saved = mine.filter(draft_seq__lt=seq).update(**changes)
     if not saved and not mine.exists():
-        memo = _memo(item, user)
+        memo = memo_row(item, user)
         saved = Memo.objects.filter(pk=memo.pk, draft_seq__lt=seq).update(**changes)
         work_sync(item, [user.pk])  # A first draft: the work is in progress.
     return DraftSaved(bool(saved), word_count(body), now)
@@ -108,14 +111,15 @@ def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None)
     analysis = Analysis.objects.select_related("case").get(item=item)
     body = (body or "").replace("\r\n", "\n").strip()
     _check_length(body)
-    memo = _memo(item, user)
+    memo = memo_row(item, user)
     memo = Memo.objects.select_for_update().get(pk=memo.pk)
+    memo.item = item  # The receipt and the audit name it.
     nonce = (nonce or "")[:40]
     if nonce and (same := memo.versions.filter(nonce=nonce).first()):
         return same
     last = memo.versions.order_by("-number").first()
     assignment = assignment_for_student(item.pk, user)
-    if reason := _closed(assignment, now):
+    if reason := work_closed(assignment, now):
         raise MemoRefused(reason)
     if last is not None and assignment.is_past_due(now):
         raise MemoRefused("You handed this in before the due date; it can no longer be changed.")
@@ -141,7 +145,24 @@ def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None)
         nonce=nonce,
     )
     work_sync(item, [user.pk])
+    memo_handed_in(version)
     return version
+
+
+def memo_handed_in(version: MemoVersion) -> None:
+    """What follows a new version, in its transaction: the student's receipt (emailed
+    once it commits) and the audit log's entry."""
+    memo = version.memo
+    what = f"file {version.file_name}" if version.is_file else f"{version.word_count:,} words"
+    audit(
+        memo.author,
+        AuditAction.HAND_IN,
+        f"Handed in version {version.number} of “{memo.item.title}” ({what})",
+        subject=memo.author,
+        course=memo.item.module.course,
+        after={"version": version.number, "words": version.word_count, "file": version.file_name},
+    )
+    handed_in_notify(version)
 
 
 def memo_of(item: ModuleItem, user) -> Memo | None:

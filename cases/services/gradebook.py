@@ -180,8 +180,9 @@ def rounded(percent: Decimal | None) -> Decimal | None:
 # there). Participation takes the in-class kinds.
 DEFAULT_CATEGORIES = {
     "Readings": (Decimal(10), 0, [ItemKind.CASE_READING]),
-    "Quizzes": (Decimal(40), 1, [ItemKind.QUIZ]),
-    "Discussions": (Decimal(30), 0, [ItemKind.DISCUSSION, ItemKind.ANNOTATION]),
+    "Quizzes": (Decimal(30), 1, [ItemKind.QUIZ]),
+    "Discussions": (Decimal(20), 0, [ItemKind.DISCUSSION, ItemKind.ANNOTATION]),
+    "Written analyses": (Decimal(20), 0, [ItemKind.ANALYSIS]),
     "Participation": (
         Decimal(20),
         0,

@@ -40,9 +40,11 @@ from cases.models import (
     EmailSettings,
     Extension,
     Membership,
+    MemoVersion,
     Notification,
     NotificationKind,
     NotificationPreference,
+    PeerReview,
     Post,
     User,
     Work,
@@ -252,6 +254,97 @@ def endorsement_notify(post: Post) -> int:
             url=post.get_absolute_url(),
             course=item.module.course,
             key=f"endorsed:{post.pk}",
+        )
+    )
+
+
+# Written analyses ----------------------------------------------------------------------
+
+
+def handed_in_notify(version: MemoVersion) -> int:
+    """A receipt to the student who handed in a version of their memo: which item,
+    which version, when, and how many words (or which file). Once per version."""
+    memo = version.memo
+    item = memo.item
+    course = item.module.course
+    what = f"the file {version.file_name}" if version.is_file else f"{version.word_count:,} words"
+    return len(
+        notify(
+            [memo.author_id],
+            kind=NotificationKind.HANDED_IN,
+            title=f"Handed in: {item.title}, version {version.number}, at "
+            f"{_when(version.submitted_at, course)}",
+            body=f"Version {version.number} holds {what}. Keep this as your receipt.",
+            url=item.get_absolute_url(),
+            course=course,
+            key=f"handed_in:{version.pk}",
+        )
+    )
+
+
+def _review_due_dates(item, reviewer_ids: set[int]) -> dict[int, datetime | None]:
+    """Each reviewer's due date for their reviews: their own due date for the item (their
+    extension applied; with two cohorts, the later) plus the analysis's days to review.
+    Two queries, however many reviewers."""
+    days = timedelta(days=item.analysis.review_days)
+    extensions = {
+        (e.assignment_id, e.user_id): e.due_at
+        for e in Extension.objects.filter(assignment__item=item, user__in=reviewer_ids)
+    }
+    dates: dict[int, list] = defaultdict(list)
+    given = Assignment.objects.filter(
+        item=item, cohort__memberships__user__in=reviewer_ids
+    ).values_list("pk", "cohort__memberships__user", "due_at")
+    for assignment_id, user_id, due_at in given:
+        dates[user_id].append(extensions.get((assignment_id, user_id), due_at))
+    # No due date counts as last, as `due_last` has it.
+    due = {user_id: None if None in found else max(found) for user_id, found in dates.items()}
+    return {user_id: (at + days if at else None) for user_id, at in due.items()}
+
+
+def peer_reviews_notify(reviews: Iterable[PeerReview]) -> int:
+    """Tell each reviewer how many classmates' memos they have to review on an item and
+    by when, linking the item's page; once per reviewer and item, however often peer
+    review is assigned again."""
+    by_item: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    items = {}
+    for review in reviews:
+        by_item[review.item_id][review.reviewer_id] += 1
+        items.setdefault(review.item_id, review.item)
+    sent = 0
+    for item_id, counts in by_item.items():
+        item = items[item_id]
+        course = item.module.course
+        due = _review_due_dates(item, set(counts))
+        for reviewer_id, count in counts.items():
+            memos = "1 memo" if count == 1 else f"{count} memos"
+            when = f", due {_when(due[reviewer_id], course)}" if due.get(reviewer_id) else ""
+            sent += len(
+                notify(
+                    [reviewer_id],
+                    kind=NotificationKind.PEER_REVIEW,
+                    title=f"{memos} to review for {item.title}{when}",
+                    body="Whose memos they are stays hidden, as your name does from them.",
+                    url=item.get_absolute_url(),
+                    course=course,
+                    key=f"peer_review:{item_id}",
+                )
+            )
+    return sent
+
+
+def review_received_notify(review: PeerReview) -> int:
+    """Tell a memo's author that a classmate reviewed it, without naming the reviewer
+    (the author knows them as "Reviewer 1, 2"); once per review."""
+    item = review.item
+    return len(
+        notify(
+            [review.author_id],
+            kind=NotificationKind.REVIEW_RECEIVED,
+            title=f"A classmate reviewed your memo for {item.title}",
+            url=item.get_absolute_url(),
+            course=item.module.course,
+            key=f"review_received:{review.pk}",
         )
     )
 

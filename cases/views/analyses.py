@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from cases.forms.memo_files import MemoFileForm
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import (
     MAX_MEMO_CHARS,
@@ -23,6 +24,7 @@ from cases.models import (
 from cases.permissions import CourseAccess, access_item_content
 from cases.services import analyses as services
 from cases.services.annotations import new_nonce
+from cases.views.peer_review import peer_student_context
 
 PAGE = "cases/analyses/analysis.html"
 
@@ -73,6 +75,11 @@ def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, *
         "words": services.word_count(form["body"].value() or ""),
         "previous_item": previous_item,
         "next_item": next_item,
+        # Its own nonce: a file and a text handed in from one page are two versions.
+        "upload_form": MemoFileForm(initial={"nonce": new_nonce()})
+        if analysis.allow_upload
+        else None,
+        **peer_student_context(item, user, analysis, assignment),
         **extra,
     }
 

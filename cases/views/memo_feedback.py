@@ -125,9 +125,13 @@ def _page(
 ):
     version = feedback.version
     memo = version.memo
+    # The versions to move between, with the author's name riding along.
     versions = list(
-        MemoVersion.objects.filter(memo=memo).only("pk", "number", "submitted_at", "memo_id")
+        MemoVersion.objects.filter(memo=memo)
+        .select_related("memo__author")
+        .only("pk", "number", "submitted_at", "memo__author")
     )
+    memo.author = versions[0].memo.author
     work = None
     if feedback.shows_feedback:
         work = Work.objects.filter(item=memo.item_id, user=memo.author_id)

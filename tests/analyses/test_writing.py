@@ -4,14 +4,20 @@ and what the rules refuse, each with the text kept."""
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Memo, MemoVersion, Work, WorkStatus
 from cases.services import analyses as services
+from tests.discussions.test_sanitising import assert_harmless
 from tests.factories import CohortFactory, CourseFactory, ModuleFactory, UserFactory, make_analysis
+from tests.helpers import at_once
+from tests.xss_corpus import PAYLOADS
 
 pytestmark = pytest.mark.django_db
+
+HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
@@ -144,3 +150,44 @@ def test_nul_bytes_in_a_memo_are_dropped(client, memo_world):
     client.force_login(student)
     _write(client, item, "Clean\x00 text", "save")
     assert Memo.objects.get(item=item, author=student).draft == "Clean text"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_hand_ins_and_saves_make_one_version_each(world):
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's concurrent connections; SQLite serialises writers")
+    item = make_analysis(world.item.module, world.course.cohorts.all(), case=world.case).item
+    student = world.users["student"]
+    # The same form posted eight times at once: one version.
+    errors = at_once(
+        lambda: services.memo_submit(item=item, user=student, body="Build, ¶2.", nonce="f"), 8
+    )
+    assert errors == []
+    assert MemoVersion.objects.filter(memo__item=item).count() == 1
+    # Eight new drafts at once, each a later sequence: one row, the newest text or one
+    # of them, never an error.
+    seqs = iter(range(100, 108))
+    errors = at_once(
+        lambda: services.draft_save(item=item, user=student, body="draft", seq=next(seqs)), 8
+    )
+    assert errors == []
+    assert Memo.objects.filter(item=item).count() == 1
+    # And a second memo, started by eight first saves at once: one row.
+    other = world.users["student_ta_elsewhere"]
+    errors = at_once(lambda: services.draft_save(item=item, user=other, body="x", seq=None), 8)
+    assert errors == []
+    assert Memo.objects.filter(item=item, author=other).count() == 1
+
+
+def test_no_payload_survives_in_a_memo_its_preview_or_its_version(client, memo_world):
+    _world, item, student = memo_world
+    client.force_login(student)
+    body = "\n\n".join(f"Before {payload} after." for payload in PAYLOADS)
+    preview = client.post(
+        reverse("cases:analysis_preview", args=[item.pk]), {"body": body}, headers=HTMX
+    ).text
+    assert_harmless(preview[preview.index('class="prose memo"') :])
+    item.analysis.word_limit = 10_000
+    item.analysis.save()
+    services.memo_submit(item=item, user=student, body=body)
+    assert_harmless(MemoVersion.objects.get().body_html)

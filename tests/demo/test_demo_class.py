@@ -15,8 +15,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 
-from cases.demo.seed import ANNOTATION_TASK_TITLE, DEMO_PASSWORD, OPENING_TITLE, quote_selection
+from cases.anchors import Anchor, Document
+from cases.demo.seed import (
+    ANNOTATION_TASK_TITLE,
+    DEMO_PASSWORD,
+    OPENING_TITLE,
+    memo_paragraph_texts,
+    quote_selection,
+)
 from cases.models import (
+    Analysis,
     Annotation,
     AnnotationTask,
     AnnotationVote,
@@ -28,7 +36,11 @@ from cases.models import (
     Decision,
     Discussion,
     ItemKind,
+    Memo,
+    MemoComment,
+    MemoVersion,
     ParticipationMark,
+    PeerReview,
     Post,
     StanceAnswer,
     StanceCheck,
@@ -39,6 +51,7 @@ from cases.models import (
 )
 from cases.permissions import CaseAccess
 from cases.services.annotations import annotations_visible, paragraph_texts
+from cases.services.workspace.grading import rubric_score
 from cases.services.workspace.work import student_items
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +81,10 @@ def _students(section: str) -> list[User]:
     )
 
 
+def _analysis(course: Course) -> Analysis:
+    return Analysis.objects.select_related("item", "case").get(item__module__course=course)
+
+
 def _thread(course: Course, case_slug: str) -> Discussion:
     return Discussion.objects.get(item__module__course=course, case__slug=case_slug)
 
@@ -75,17 +92,31 @@ def _thread(course: Course, case_slug: str) -> Discussion:
 # The calendar -------------------------------------------------------------------------
 
 
-def test_no_demo_student_is_shown_late_work_anywhere(demo, client):
-    """Every student's dashboard has no "Overdue" panel, and neither it, the course page
-    nor the deadlines page marks anything late: the one past item, the opening class
-    section A held, shows as attended or excused."""
+def test_no_demo_student_is_shown_late_work_anywhere_but_the_memo(demo, client):
+    """Neither a student's dashboard, the course page nor the deadlines page marks
+    anything late or overdue but the written analysis, which fell due a few days ago and
+    still takes late work: the opening class section A held shows as attended or
+    excused. Those who handed the memo in see nothing overdue; the one who handed it in
+    late sees it marked so; those who did not (the one with a draft too) see it overdue."""
+    memo_url = f'href="{_analysis(demo).item.get_absolute_url()}"'
     pages = ["/", demo.get_absolute_url(), reverse("cases:course_deadlines", args=[demo.pk])]
+    handed_in = set(MemoVersion.objects.values_list("memo__author__username", flat=True).distinct())
     for student in _students("A") + _students("B"):
         _as(client, student.username)
         for page in pages:
             html = client.get(page).content.decode()
-            assert "Overdue" not in html, (student.username, page)
-            assert "tag--late" not in html, (student.username, page)
+            rows = [row.split("</li>")[0] for row in html.split("<li")[1:]]
+            late_rows = [row for row in rows if "tag--late" in row]
+            assert all(memo_url in row for row in late_rows), (student.username, page)
+            overdue = html.split('id="overdue-heading"')
+            if student.username in handed_in:
+                assert len(overdue) == 1, (student.username, page)
+            elif page == "/":
+                listed = overdue[1].split("</section>")[0]
+                assert memo_url in listed and listed.count('href="/items/') == 1
+        late = student.username == "student15"
+        course_page = client.get(demo.get_absolute_url()).content.decode()
+        assert ("Handed in late" in course_page) == late, student.username
 
 
 def test_section_a_held_the_opening_class_and_section_b_meets_it_next(demo, client):
@@ -252,6 +283,10 @@ def test_seeded_notes_and_reasons_call_no_one_by_a_username(demo):
         *StanceAnswer.objects.values_list("reason", flat=True),
         *Work.objects.exclude(feedback="").values_list("feedback", flat=True),
         *Discussion.objects.values_list("prompt", flat=True),
+        *Memo.objects.values_list("draft", flat=True),
+        *MemoVersion.objects.values_list("body", flat=True),
+        *MemoComment.objects.values_list("body", flat=True),
+        *PeerReview.objects.values_list("comment", flat=True),
         *(
             text
             for decision in Decision.objects.all()
@@ -454,14 +489,111 @@ def test_the_annotation_assignment_is_handed_in_by_some_and_under_way_for_others
     }
 
 
-def test_seeding_again_adds_no_note_vote_or_work(demo):
+def test_seeding_again_adds_no_note_vote_memo_review_or_work(demo):
     def rows():
         return (
             sorted(Annotation.objects.values_list()),
             sorted(AnnotationVote.objects.values_list()),
             sorted(map(str, Work.objects.filter(item__kind=ItemKind.ANNOTATION).values_list())),
+            *(
+                sorted(map(str, model.objects.values_list()))
+                for model in (Memo, MemoVersion, MemoComment, PeerReview)
+            ),
+            sorted(map(str, Work.objects.filter(item__kind=ItemKind.ANALYSIS).values_list())),
         )
 
     before = rows()
     call_command("seed_demo", force=True, verbosity=0)
     assert rows() == before
+
+
+# The written analysis (issue 24) ------------------------------------------------------
+
+
+def test_the_written_analysis_was_handed_in_by_both_sections_a_few_days_ago(demo):
+    """On Shanghai Bell (A), graded with the course's "Case memo" rubric, peer review on:
+    due a few days ago (section B a day after A); memos of 150 to 400 words, citing the
+    case's paragraphs, by students of both sections, one handed in twice, one late, and
+    one only drafted; none tells what part B reveals."""
+    analysis = _analysis(demo)
+    item = analysis.item
+    assert item.title == "Memo: Shanghai Bell's build-or-license decision"
+    assert analysis.case.slug == "shanghai-bell" and analysis.peer_review
+    assert analysis.reviews_each == 2
+    assert item.rubric.title == "Case memo" and len(item.rubric.criteria) == 3
+    assert all(3 <= len(c["levels"]) <= 4 for c in item.rubric.criteria)
+    assert item.grade_category.name == "Written analyses"
+    now = timezone.now()
+    due = {a.cohort.name[-1]: a.due_at for a in item.assignments.select_related("cohort")}
+    assert due["B"] - due["A"] == timedelta(days=1)
+    assert now - timedelta(days=7) < due["A"] < due["B"] < now
+    versions = list(MemoVersion.objects.filter(memo__item=item).select_related("memo__author"))
+    authors = {v.memo.author for v in versions}
+    sections = {m.cohort.name[-1] for a in authors for m in a.memberships.all()}
+    assert len(authors) >= 6 and sections == {"A", "B"}
+    paragraphs = {n for n, _text in paragraph_texts(analysis.case)}
+    for version in versions:
+        assert 150 <= version.word_count <= 400, version
+        assert version.cited_paragraphs and set(version.cited_paragraphs) <= paragraphs
+        assert not [term for term in OUTCOME if term in version.body.lower()], version
+        assert len(memo_paragraph_texts(version)) == version.body.count("\n\n") + 1
+    assert max(v.number for v in versions) == 2
+    late = []
+    for version in versions:
+        section = version.memo.author.memberships.get().cohort.name[-1]
+        if version.submitted_at > due[section]:
+            late.append(version.memo.author.username)
+    assert late == ["student15"]
+    drafted = Memo.objects.filter(item=item, versions__isnull=True)
+    assert [m.author.username for m in drafted] == ["student5"] and drafted[0].draft
+    states = dict(Work.objects.filter(item=item).values_list("user__username", "state"))
+    assert states["student5"] == WorkStatus.IN_PROGRESS
+    assert {states[a.username] for a in authors} == {WorkStatus.SUBMITTED}
+
+
+def test_section_a_reviews_each_other_in_a_balanced_ring(demo):
+    item = _analysis(demo).item
+    reviews = list(PeerReview.objects.filter(item=item).select_related("version__memo"))
+    section_a = {u.pk for u in _students("A")}
+    assert reviews and all({r.reviewer_id, r.author_id} <= section_a for r in reviews)
+    reviewers = [r.reviewer_id for r in reviews]
+    authors = [r.author_id for r in reviews]
+    assert {reviewers.count(x) for x in reviewers} == {2} == {authors.count(x) for x in authors}
+    assert set(reviewers) == set(authors)
+    for review in reviews:
+        assert review.version.memo.author_id == review.author_id
+        latest = MemoVersion.objects.filter(memo=review.version.memo).order_by("-number")[0]
+        assert review.version == latest and review.position in (1, 2)
+        if review.submitted_at:
+            assert review.score == rubric_score(item.rubric, review.rubric_levels)
+            assert review.comment and review.comment_html.startswith("<p>")
+        else:
+            assert review.score is None and not review.rubric_levels
+    submitted = [r for r in reviews if r.submitted_at]
+    assert 0 < len(submitted) < len(reviews)
+    assert any(r.helpfulness for r in submitted)
+
+
+def test_the_main_demo_student_reads_the_grade_and_the_comments_on_their_memo(demo, client):
+    """student1's memo is graded with the rubric and a comment to them, with four
+    comments anchored to its words, and section A's grades are released."""
+    item = _analysis(demo).item
+    student = User.objects.get(username="student1")
+    work = Work.objects.get(item=item, user=student)
+    assert work.rubric_score is not None and work.feedback
+    version = MemoVersion.objects.get(memo__item=item, memo__author=student)
+    comments = list(MemoComment.objects.filter(version=version))
+    assert len(comments) == 4
+    texts = memo_paragraph_texts(version)
+    document = Document(list(enumerate(texts, 1)))
+    for comment in comments:
+        anchor = Anchor(comment.paragraph, comment.start, comment.end_paragraph, comment.end)
+        assert texts[comment.paragraph - 1][comment.start : comment.end] == comment.quote
+        assert document.context(anchor, 40) == (comment.prefix, comment.suffix)
+        assert comment.body_html.startswith("<p>") and comment.author.username == "instructor"
+    released = dict(item.assignments.values_list("cohort__name", "grades_released_at"))
+    assert [name[-1] for name, at in released.items() if at] == ["A"]
+    _as(client, "student1")
+    grades = client.get(reverse("cases:student_grades", args=[demo.pk])).content.decode()
+    assert escape(item.title) in grades and escape(work.feedback[:40]) in grades
+    assert client.get(item.get_absolute_url()).status_code == 200

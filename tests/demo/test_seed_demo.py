@@ -53,7 +53,13 @@ def test_seed_demo_files_every_item_in_a_grade_category():
     call_command("seed_demo", force=True)
     course = Course.objects.get(code="MGT 6001")
     categories = {c.name: c.weight for c in course.grade_categories.all()}
-    assert categories == {"Readings": 10, "Quizzes": 40, "Discussions": 30, "Participation": 20}
+    assert categories == {
+        "Readings": 10,
+        "Quizzes": 30,
+        "Discussions": 20,
+        "Written analyses": 20,
+        "Participation": 20,
+    }
     items = [i for m in course.modules.all() for i in m.items.all()]
     assert items and all(i.grade_category_id for i in items)
 

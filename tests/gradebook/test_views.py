@@ -291,8 +291,9 @@ def test_default_categories_come_from_a_button_and_file_items_by_kind(world, cli
     names = list(world.course.grade_categories.values_list("name", "weight"))
     assert names == [
         ("Readings", Decimal(10)),
-        ("Quizzes", Decimal(40)),
-        ("Discussions", Decimal(30)),
+        ("Quizzes", Decimal(30)),
+        ("Discussions", Decimal(20)),
+        ("Written analyses", Decimal(20)),
         ("Participation", Decimal(20)),
     ]
     world.item.refresh_from_db()
@@ -300,7 +301,7 @@ def test_default_categories_come_from_a_button_and_file_items_by_kind(world, cli
     assert world.item.grade_category.name == "Readings"
     assert world.quiz.item.grade_category.name == "Quizzes"
     client.post(url, {"action": "defaults"})  # Twice: nothing more.
-    assert world.course.grade_categories.count() == 4
+    assert world.course.grade_categories.count() == 5
     assert "Add the default categories" not in client.get(url).content.decode()
 
 

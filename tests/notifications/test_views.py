@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cases.models import EmailSettings, Notification, NotificationPreference
+from cases.models import EmailSettings, Notification, NotificationKind, NotificationPreference
 from tests.helpers import PAGE_BUDGET, data_queries
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +89,9 @@ def test_preferences_choose_what_is_emailed_and_the_digest(world, client_for):
             "kind", flat=True
         )
     )
-    assert off == {"grade_released", "reply", "endorsed", "invitation"}
+    ticked = {"published", "due_soon"}
+    assert off == {kind for kind in NotificationKind.values if kind not in ticked}
+    assert {"grade_released", "reply", "handed_in", "peer_review"} <= off
     assert EmailSettings.objects.get(user=student).daily_digest
     page = client.get(reverse("cases:notification_preferences")).content.decode()
     assert 'name="email_reply" id="id_email_reply">' in page  # Off, shown unticked.

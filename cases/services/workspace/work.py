@@ -12,7 +12,18 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+)
 from django.utils import timezone
 
 from cases import sql
@@ -29,6 +40,7 @@ from cases.models import (
     LiveClass,
     Membership,
     Memo,
+    MemoVersion,
     ModuleItem,
     ParticipationGrade,
     ParticipationMark,
@@ -451,11 +463,15 @@ def work_points(work: Work | None, assignment: Assignment, rubric_max: Decimal |
 # A student's own traces, for the staff's side panel, grader and timeline ---------------
 
 
-def student_work(course, student, item=None) -> dict:
+def student_work(course, student, item=None, *, memos: bool = True) -> dict:
     """The student's own traces in the course, or on one item (then only that kind's
-    query runs): reading progress, attempts, posts and notes."""
+    query runs): reading progress, attempts, posts, notes and memos (unless the caller
+    reads those with `student_works`)."""
     kind = item.kind if item is not None else None
-    found = {"readings": [], "attempts": [], "posts": [], "notes": [], "answers": []}
+    found = {
+        **{"readings": [], "attempts": [], "posts": [], "notes": [], "answers": []},
+        **{"memos": [], "drafts": []},
+    }
     if kind in (None, ItemKind.CASE_READING):
         readings = ReadingProgress.objects.filter(user=student).select_related("case")
         if item is None:
@@ -473,6 +489,8 @@ def student_work(course, student, item=None) -> dict:
         found["posts"] = list(posts.filter(**where).order_by("-created_at")[:50])
     if kind in (None, ItemKind.ANNOTATION):
         found["notes"] = student_notes(course, student, item)
+    if memos and kind in (None, ItemKind.ANALYSIS):
+        found["memos"], found["drafts"] = student_memos(course, student, item)
     if item is not None:
         found["answers"] = thesis_answers(item, student)
     return found
@@ -502,6 +520,82 @@ def student_notes(course, student, item=None) -> list[Annotation]:
         notes = notes.filter(case__in=tasks.values("case"))
     notes = notes.select_related("thread", "case").order_by("-created_at", "-pk")
     return list(reversed(notes[:NOTES_SHOWN]))
+
+
+# A MemoVersion's columns, read through its memo's join (`student_memos`).
+_VERSION_FIELDS = [field.attname for field in MemoVersion._meta.concrete_fields]
+
+
+def student_memos(course, student, item=None) -> tuple[list[MemoVersion], list[Memo]]:
+    """The student's memos on the course's written analyses (or the one named): the
+    versions they handed in, newest first, each with its memo and the memo's item; and
+    every memo (with its draft's last save), a draft not yet handed in too. One query:
+    the memos outer-joined to their versions."""
+    memos = Memo.objects.filter(author=student).select_related("item")
+    memos = (
+        memos.filter(item=item) if item is not None else memos.filter(item__module__course=course)
+    )
+    rows = memos.annotate(**{f"v_{name}": F(f"versions__{name}") for name in _VERSION_FIELDS})
+    by_pk: dict[int, Memo] = {}
+    versions = []
+    for row in rows.order_by("pk", "versions__number"):
+        memo = by_pk.setdefault(row.pk, row)
+        if version := _version_of(row, "v_", memo):
+            versions.append(version)
+    return _newest_first(versions), list(by_pk.values())
+
+
+def _version_of(row, prefix: str, memo: Memo) -> MemoVersion | None:
+    """The version whose columns a joined row carries (named `prefix` + column), or None
+    for a memo with none."""
+    if getattr(row, f"{prefix}id") is None:
+        return None
+    values = [getattr(row, f"{prefix}{name}") for name in _VERSION_FIELDS]
+    version = MemoVersion.from_db(row._state.db, _VERSION_FIELDS, values)
+    version.memo = memo
+    return version
+
+
+def _newest_first(versions: list[MemoVersion]) -> list[MemoVersion]:
+    return sorted(versions, key=lambda v: (v.submitted_at, v.pk), reverse=True)
+
+
+def student_works(course, student) -> tuple[list[Work], list[MemoVersion], list[Memo]]:
+    """The student's Work rows in the course (with item and grader), and, riding on the
+    same query, what `student_memos` finds: each row outer-joined to the student's memo
+    on its item and that memo's versions. For the timeline, which reads both within a
+    page's budget."""
+    mine = FilteredRelation("item__memos", condition=Q(item__memos__author=student))
+    rows = (
+        Work.objects.filter(user=student, item__module__course=course)
+        .select_related("item", "graded_by")
+        .annotate(mine=mine)
+        .annotate(
+            memo_pk=F("mine__id"),
+            memo_created_at=F("mine__created_at"),
+            memo_draft_saved_at=F("mine__draft_saved_at"),
+            **{f"v_{name}": F(f"mine__versions__{name}") for name in _VERSION_FIELDS},
+        )
+        .order_by("pk", "mine__versions__number")
+    )
+    works: dict[int, Work] = {}
+    memos: dict[int, Memo] = {}
+    versions = []
+    for row in rows:
+        work = works.setdefault(row.pk, row)
+        if row.memo_pk is None:
+            continue
+        if row.memo_pk not in memos:
+            memos[row.memo_pk] = Memo(
+                pk=row.memo_pk,
+                item=work.item,
+                author_id=student.pk,
+                created_at=row.memo_created_at,
+                draft_saved_at=row.memo_draft_saved_at,
+            )
+        if version := _version_of(row, "v_", memos[row.memo_pk]):
+            versions.append(version)
+    return list(works.values()), _newest_first(versions), list(memos.values())
 
 
 def thesis_answers(item, student) -> list[str]:

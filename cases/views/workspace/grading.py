@@ -206,7 +206,8 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
         "count": len(student_ids),
         "nav_teaches": True,
         "assignment": assignment,
-        **student_work(course, student, item),
+        # The memo is read below, with its versions and comments (`_memo_context`).
+        **student_work(course, student, item, memos=False),
     }
     if item.kind == ItemKind.ANALYSIS:
         context |= _memo_context(request, item, student, access, assignment, versions)

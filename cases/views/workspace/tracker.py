@@ -20,7 +20,7 @@ from cases.models import (
 )
 from cases.permissions import access_student, course_to_grade
 from cases.services.workspace.matrix import STATUS_FILTERS, Cell, course_matrix, course_version
-from cases.services.workspace.work import student_work, work_points
+from cases.services.workspace.work import student_work, student_works, work_points
 
 TRACKER_PAGE_SIZE = 50
 
@@ -207,7 +207,8 @@ def student_timeline(request: HtmxHttpRequest, pk: int, student: int):
     course, newest first."""
     course, access = course_to_grade(request.user, pk)
     student = access_student(request.user, course, access, student)
-    work = student_work(course, student)
+    work = student_work(course, student, memos=False)
+    works, work["memos"], work["drafts"] = student_works(course, student)
     events = []
     for progress in work["readings"]:
         events.append(
@@ -271,11 +272,26 @@ def student_timeline(request: HtmxHttpRequest, pk: int, student: int):
                 note,
             )
         )
-    works = list(
-        Work.objects.filter(user=student, item__module__course=course).select_related(
-            "item", "graded_by"
+    for version in work["memos"]:
+        what = f"the file {version.file_name}" if version.is_file else f"{version.word_count} words"
+        events.append(
+            (
+                version.submitted_at,
+                "submitted",
+                f"Handed in version {version.number} of “{version.memo.item.title}” ({what})",
+                version,
+            )
         )
-    )
+    for memo in work["drafts"]:
+        if memo.draft_saved_at:
+            events.append(
+                (
+                    memo.draft_saved_at,
+                    "in_progress",
+                    f"Last saved a draft of “{memo.item.title}”",
+                    memo,
+                )
+            )
     for w in works:
         if w.graded_at:
             by = f" by {w.graded_by.display_name}" if w.graded_by else ""
