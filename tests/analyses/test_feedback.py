@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import MemoComment, Rubric, Work, WorkStatus
+from cases.models import MemoComment, PeerReview, Rubric, Work, WorkStatus
 from cases.models.workspace import work_status
 from cases.services import analyses
 from cases.services.gradebook import assignment_release
@@ -154,7 +154,7 @@ def test_a_paragraph_sentence_picked_without_script(client, memo):
 
 
 def test_who_reads_a_version(client, memo):
-    world, _item, version = memo
+    world, item, version = memo
     url = reverse("cases:memo_version", args=[version.pk])
     # A classmate in the same section, not the author: not told it exists.
     classmate = UserFactory(username="classmate")
@@ -162,6 +162,11 @@ def test_who_reads_a_version(client, memo):
     client.force_login(classmate)
     assert client.get(url).status_code == 404
     assert client.get(reverse("cases:memo_changes", args=[version.pk])).status_code == 404
+    # Given the memo to review, they read it on their review page, never its feedback.
+    PeerReview.objects.create(
+        item=item, reviewer=classmate, author=world.users["student"], version=version, position=1
+    )
+    assert client.get(url).status_code == 404
     # A TA of the course limited to another section: 404 as well.
     other = CohortFactory(name="Section B")
     world.course.cohorts.add(other)
