@@ -1,7 +1,6 @@
 """The demo course, loaded by `manage.py seed_demo`. Idempotent: every row is found by a
 natural key first, and existing rows are left exactly as they are."""
 
-import re
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -15,7 +14,6 @@ from django.db.models import Max
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from cases.anchors import Anchor, Document, text_of
 from cases.markdown import render_markdown
 from cases.models import (
     REGIONAL_CASE_SLUG,
@@ -34,7 +32,6 @@ from cases.models import (
     ItemKind,
     Membership,
     Memo,
-    MemoComment,
     MemoVersion,
     Module,
     ModuleItem,
@@ -68,6 +65,7 @@ from cases.services.annotations import (
 )
 from cases.services.discussions import post_create
 from cases.services.gradebook import assignment_release, grade_categories_add_defaults
+from cases.services.memo_feedback import comment_create, version_blocks
 from cases.services.notifications import (
     peer_reviews_notify,
     published_notify,
@@ -790,20 +788,6 @@ def _peer_reviews(item, rubric, reviews, people, latest, due) -> None:
             review_received_notify(review)
 
 
-MEMO_PARAGRAPH = re.compile(r"<p>(.*?)</p>", re.S)
-
-
-def memo_paragraph_texts(version: MemoVersion) -> list[str]:
-    """The text of each block of a handed-in memo, numbered from 1 as a grader's comment
-    counts them; a demo memo is plain paragraphs only, or the seed stops."""
-    inner = MEMO_PARAGRAPH.findall(version.body_html)
-    if "\n".join(f"<p>{p}</p>" for p in inner) != version.body_html.strip():
-        raise CommandError(
-            f"A demo memo must be plain paragraphs; {version} is not. Edit {ANALYSIS_FILE.name}."
-        )
-    return [text_of(p) for p in inner]
-
-
 def _memo_graded(item, grade, people, latest, instructor: User) -> None:
     """The instructor grades the main demo student's memo with the rubric and a comment
     to them, comments on four passages of it, and releases their section's grades."""
@@ -817,31 +801,22 @@ def _memo_graded(item, grade, people, latest, instructor: User) -> None:
         rubric_levels=levels,
         feedback=grade["feedback"],
     )
-    texts = memo_paragraph_texts(version)
-    document = Document(list(enumerate(texts, 1)))
+    # Anchored as a grader's selection is: the words found in their block of the memo.
+    texts = [block.text for block in version_blocks(version.body_html)]
     for comment in grade["comments"]:
         number, quote = comment["paragraph"], comment["quote"]
-        text = texts[number - 1]
+        text = texts[number - 1] if 0 < number <= len(texts) else ""
         if text.count(quote) != 1:
             raise CommandError(
                 f"The demo comment's words {quote!r} must occur once in paragraph {number} of "
                 f"{version}. Edit {ANALYSIS_FILE.name} to quote the memo as it reads."
             )
         start = text.index(quote)
-        anchor = Anchor(number, start, number, start + len(quote))
-        prefix, suffix = document.context(anchor, 40)
-        MemoComment.objects.create(
+        comment_create(
             version=version,
             author=instructor,
-            paragraph=number,
-            start=anchor.start,
-            end_paragraph=number,
-            end=anchor.end,
-            quote=quote,
-            prefix=prefix,
-            suffix=suffix,
+            selection=Selection(number, start, number, start + len(quote), quote),
             body=comment["text"],
-            body_html=render_markdown(comment["text"]),
             nonce=f"demo-{comment['key']}",
         )
     cohort = student.memberships.get(cohort__courses=item.module.course).cohort

@@ -20,7 +20,6 @@ from cases.demo.seed import (
     ANNOTATION_TASK_TITLE,
     DEMO_PASSWORD,
     OPENING_TITLE,
-    memo_paragraph_texts,
     quote_selection,
 )
 from cases.models import (
@@ -51,6 +50,7 @@ from cases.models import (
 )
 from cases.permissions import CaseAccess
 from cases.services.annotations import annotations_visible, paragraph_texts
+from cases.services.memo_feedback import version_blocks
 from cases.services.workspace.grading import rubric_score
 from cases.services.workspace.work import student_items
 
@@ -536,7 +536,7 @@ def test_the_written_analysis_was_handed_in_by_both_sections_a_few_days_ago(demo
         assert 150 <= version.word_count <= 400, version
         assert version.cited_paragraphs and set(version.cited_paragraphs) <= paragraphs
         assert not [term for term in OUTCOME if term in version.body.lower()], version
-        assert len(memo_paragraph_texts(version)) == version.body.count("\n\n") + 1
+        assert len(version_blocks(version.body_html)) == version.body.count("\n\n") + 1
     assert max(v.number for v in versions) == 2
     late = []
     for version in versions:
@@ -584,10 +584,11 @@ def test_the_main_demo_student_reads_the_grade_and_the_comments_on_their_memo(de
     version = MemoVersion.objects.get(memo__item=item, memo__author=student)
     comments = list(MemoComment.objects.filter(version=version))
     assert len(comments) == 4
-    texts = memo_paragraph_texts(version)
+    texts = [block.text for block in version_blocks(version.body_html)]
     document = Document(list(enumerate(texts, 1)))
     for comment in comments:
-        anchor = Anchor(comment.paragraph, comment.start, comment.end_paragraph, comment.end)
+        last = comment.end_paragraph or comment.paragraph
+        anchor = Anchor(comment.paragraph, comment.start, last, comment.end)
         assert texts[comment.paragraph - 1][comment.start : comment.end] == comment.quote
         assert document.context(anchor, 40) == (comment.prefix, comment.suffix)
         assert comment.body_html.startswith("<p>") and comment.author.username == "instructor"
