@@ -100,6 +100,39 @@ def draft_save(*, item: ModuleItem, user, body: str, seq: int | None, now=None) 
     return DraftSaved(bool(saved), word_count(body), now)
 
 
+@dataclass
+class HandIn:
+    """A hand-in under way: the student's memo, locked; the version the same form made
+    already, if it did; and the last version before this one."""
+
+    memo: Memo
+    same: MemoVersion | None = None
+    last: MemoVersion | None = None
+
+    @property
+    def number(self) -> int:
+        """The number the new version takes."""
+        return (self.last.number if self.last else 0) + 1
+
+
+def hand_in_begin(item: ModuleItem, user, nonce: str, now) -> HandIn:
+    """Lock the student's memo for a hand-in (text or file; inside the caller's
+    transaction), find the version this form made already, and check that the schedule
+    as it stands takes the work: once handed in, nothing changes after the due date."""
+    memo = memo_row(item, user)
+    memo = Memo.objects.select_for_update().get(pk=memo.pk)
+    memo.item = item  # The receipt and the audit name it.
+    if nonce and (same := memo.versions.filter(nonce=nonce).first()):
+        return HandIn(memo, same=same)
+    last = memo.versions.order_by("-number").first()
+    assignment = assignment_for_student(item.pk, user)
+    if reason := work_closed(assignment, now):
+        raise MemoRefused(reason)
+    if last is not None and assignment.is_past_due(now):
+        raise MemoRefused("You handed this in before the due date; it can no longer be changed.")
+    return HandIn(memo, last=last)
+
+
 @transaction.atomic
 def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None) -> MemoVersion:
     """Hand in the text as a new version of the student's memo (the caller keeps it as
@@ -111,18 +144,11 @@ def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None)
     analysis = Analysis.objects.select_related("case").get(item=item)
     body = (body or "").replace("\r\n", "\n").strip()
     _check_length(body)
-    memo = memo_row(item, user)
-    memo = Memo.objects.select_for_update().get(pk=memo.pk)
-    memo.item = item  # The receipt and the audit name it.
     nonce = (nonce or "")[:40]
-    if nonce and (same := memo.versions.filter(nonce=nonce).first()):
-        return same
-    last = memo.versions.order_by("-number").first()
-    assignment = assignment_for_student(item.pk, user)
-    if reason := work_closed(assignment, now):
-        raise MemoRefused(reason)
-    if last is not None and assignment.is_past_due(now):
-        raise MemoRefused("You handed this in before the due date; it can no longer be changed.")
+    begun = hand_in_begin(item, user, nonce, now)
+    if begun.same is not None:
+        return begun.same
+    memo, last = begun.memo, begun.last
     if not body:
         raise MemoRefused("Write your analysis before handing it in.")
     words = word_count(body)
@@ -136,7 +162,7 @@ def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None)
     html, cited = memo_html(body, analysis)
     version = MemoVersion.objects.create(
         memo=memo,
-        number=(last.number if last else 0) + 1,
+        number=begun.number,
         body=body,
         body_html=html,
         word_count=words,

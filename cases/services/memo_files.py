@@ -27,8 +27,8 @@ from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
-from cases.models import Analysis, Memo, MemoVersion, ModuleItem, assignment_for_student
-from cases.services.analyses import MemoRefused, memo_handed_in, memo_row, work_closed
+from cases.models import Analysis, MemoVersion, ModuleItem
+from cases.services.analyses import MemoRefused, hand_in_begin, memo_handed_in
 from cases.services.workspace.work import work_sync
 
 PDF = "pdf"
@@ -149,20 +149,13 @@ def memo_file_submit(
     if not analysis.allow_upload:
         raise MemoRefused("This analysis is written here: it takes no files.")
     kind = file_kind(upload)
-    memo = memo_row(item, user)
-    memo = Memo.objects.select_for_update().get(pk=memo.pk)
     nonce = (nonce or "")[:40]
-    if nonce and (same := memo.versions.filter(nonce=nonce).first()):
-        return same
-    last = memo.versions.order_by("-number").first()
-    assignment = assignment_for_student(item.pk, user)
-    if reason := work_closed(assignment, now):
-        raise MemoRefused(reason)
-    if last is not None and assignment.is_past_due(now):
-        raise MemoRefused("You handed this in before the due date; it can no longer be changed.")
+    begun = hand_in_begin(item, user, nonce, now)
+    if begun.same is not None:
+        return begun.same
     version = MemoVersion(
-        memo=memo,
-        number=(last.number if last else 0) + 1,
+        memo=begun.memo,
+        number=begun.number,
         file_name=display_name(upload.name, kind),
         file_type=kind,
         file_size=upload.size,
