@@ -110,6 +110,8 @@ def test_a_first_memo_after_the_due_date_is_late(client, memo_world):
     assignment = item.assignments.get()
     assignment.due_at = timezone.now() - timedelta(days=1)
     assignment.save()
+    page = client.get(item.get_absolute_url()).text
+    assert "what you hand in now is marked late" in page
     assert _write(client, item, "Late but here.", "submit", nonce="c").status_code == 302
     assert "Late" in client.get(item.get_absolute_url()).text
 
