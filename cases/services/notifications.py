@@ -316,12 +316,16 @@ def peer_reviews_notify(reviews: Iterable[PeerReview]) -> int:
         item = items[item_id]
         course = item.module.course
         due = _review_due_dates(item, set(counts))
+        # One notification call for each different message, not one per reviewer.
+        alike: dict[tuple, list[int]] = defaultdict(list)
         for reviewer_id, count in counts.items():
+            alike[(count, due.get(reviewer_id))].append(reviewer_id)
+        for (count, at), reviewer_ids in alike.items():
             memos = "1 memo" if count == 1 else f"{count} memos"
-            when = f", due {_when(due[reviewer_id], course)}" if due.get(reviewer_id) else ""
+            when = f", due {_when(at, course)}" if at else ""
             sent += len(
                 notify(
-                    [reviewer_id],
+                    reviewer_ids,
                     kind=NotificationKind.PEER_REVIEW,
                     title=f"{memos} to review for {item.title}{when}",
                     body="Whose memos they are stays hidden, as your name does from them.",

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -36,7 +37,7 @@ from tests.factories import (
     make_analysis,
     make_stance_check,
 )
-from tests.helpers import at_once
+from tests.helpers import at_once, data_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -468,3 +469,20 @@ def test_the_staff_page_pages_a_long_list_of_reviewers(client):
     assert "Page 1 of 2" in first and first.count('scope="rowgroup"') == 25
     assert "Page 2 of 2" in second and second.count('scope="rowgroup"') == 5
     assert client.get(url + "?page=x").status_code == 200  # A bad page is the first.
+
+
+def test_assigning_costs_the_same_queries_for_6_students_as_for_40():
+    """One INSERT for the reviews and one notification call per message, not per
+    student: the count does not grow with the class (500 in `make bench-peer`)."""
+    counts = []
+    for size in (6, 40):
+        group = Class(size=size, reviews_each=2, prefix=f"q{size}")
+        for student in group.students:
+            hand_in(group.item, student)
+        with CaptureQueriesContext(connection) as queries:
+            services.peer_reviews_assign(item=group.item, seed=1, by=group.instructor)
+        counts.append(data_queries(queries))
+        assert PeerReview.objects.filter(item=group.item).count() == 2 * size
+        told = Notification.objects.filter(kind=NotificationKind.PEER_REVIEW)
+        assert told.filter(user__in=group.students).count() == size
+    assert counts[0] == counts[1], counts
