@@ -145,6 +145,7 @@ class ModuleItemQuerySet(models.QuerySet):
             "live_class",
             "annotation_task__case",
             "analysis__case",
+            "rubric",
         ).annotate(
             _has_part_b=models.Exists(
                 case_study.objects.filter(

@@ -8,7 +8,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Memo, MemoVersion, Work, WorkStatus
+from cases.models import Memo, MemoVersion, Rubric, Work, WorkStatus
 from cases.services import analyses as services
 from tests.discussions.test_sanitising import assert_harmless
 from tests.factories import CohortFactory, CourseFactory, ModuleFactory, UserFactory, make_analysis
@@ -193,3 +193,16 @@ def test_no_payload_survives_in_a_memo_its_preview_or_its_version(client, memo_w
     item.analysis.save()
     services.memo_submit(item=item, user=student, body=body)
     assert_harmless(MemoVersion.objects.get().body_html)
+
+
+def test_the_student_reads_the_rubric_they_will_be_graded_by(client, memo_world):
+    world, item, student = memo_world
+    item.rubric = Rubric.objects.create(
+        course=world.course,
+        title="Case memo",
+        criteria=[{"name": "Evidence", "levels": [{"label": "Cited", "points": 4}]}],
+    )
+    item.save()
+    client.force_login(student)
+    page = client.get(item.get_absolute_url()).text
+    assert "How it is graded: Case memo, 4 points" in page and "Cited (4)" in page
