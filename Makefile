@@ -102,5 +102,8 @@ backup-drill: $(VENV)/.run-installed
 SCALE_DB ?= postgres://postgres@127.0.0.1:5432/redqueen_scale
 SCALE_REDIS ?= redis://127.0.0.1:6379/10
 scale-out: $(VENV)/.dev-installed
+	@test "$${SCALE_PGBOUNCER-1}" = 0 || command -v pgbouncer >/dev/null || test -x /usr/sbin/pgbouncer || \
+		apt-get install -y pgbouncer >/dev/null || sudo apt-get install -y pgbouncer >/dev/null || \
+		{ echo "scale-out needs PgBouncer: install Debian's package pgbouncer (or SCALE_PGBOUNCER=0)"; exit 1; }
 	DATABASE_URL=$${DATABASE_URL-$(SCALE_DB)} REDIS_URL=$${REDIS_URL-$(SCALE_REDIS)} \
 		$(PY) bench/scale_out.py

@@ -42,7 +42,7 @@ def database_from_url(url: str) -> dict:
         }
     if parts.scheme in {"postgres", "postgresql", "pgsql"}:
         options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
-        return {
+        database = {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": unquote(parts.path.lstrip("/")),
             "USER": unquote(parts.username or ""),
@@ -51,10 +51,39 @@ def database_from_url(url: str) -> dict:
             "PORT": str(parts.port or ""),
             "OPTIONS": options,
             # Persistent connections: opening one costs more than most of our pages.
+            # Behind a transaction pooler they are connections to the pooler, which
+            # lends a server connection for each transaction only, so they stay.
             "CONN_MAX_AGE": int(os.environ.get("DJANGO_CONN_MAX_AGE", "600")),
+            # A reused connection is checked before the request's first query, so a
+            # restarted PostgreSQL (or pooler) costs a reconnect, not an error page.
             "CONN_HEALTH_CHECKS": True,
         }
+        if env_bool("DJANGO_DB_TRANSACTION_POOLING"):
+            transaction_pooling(database)
+        return database
     raise ImproperlyConfigured(f"DATABASE_URL has an unsupported scheme: {parts.scheme!r}")
+
+
+def transaction_pooling(database: dict) -> None:
+    """Make a PostgreSQL entry safe behind a pooler in transaction mode (PgBouncer's
+    `pool_mode = transaction`), where each transaction may run on a different server
+    connection and nothing a session leaves on one outlives the transaction.
+
+    - No server-side cursors: `QuerySet.iterator()` would declare a cursor WITH HOLD on
+      one server connection and fetch from it on whichever comes next.
+    - No prepared statements: psycopg would prepare on one server connection and
+      execute on another. Django 6 leaves them off unless OPTIONS asks; this holds
+      them off even if the URL's query asks (PgBouncer before 1.21 cannot route them).
+    - No psycopg pool in the process (OPTIONS `pool`): the pooler is the pool, and two
+      pools would hold server connections twice over.
+    """
+    if database["OPTIONS"].get("pool"):
+        raise ImproperlyConfigured(
+            "DJANGO_DB_TRANSACTION_POOLING is set: leave psycopg's pool (pool= in "
+            "DATABASE_URL) off, the pooler in front of PostgreSQL does the pooling."
+        )
+    database["DISABLE_SERVER_SIDE_CURSORS"] = True
+    database["OPTIONS"]["prepare_threshold"] = None
 
 
 # The test suite says so itself (redqueen/settings_test.py sets DJANGO_TESTING): never

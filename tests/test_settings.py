@@ -39,3 +39,57 @@ def test_hsts_preload_is_left_to_the_operator():
     env = {"DJANGO_SECRET_KEY": "x" * 50, "DJANGO_ALLOWED_HOSTS": "example.edu"}
     assert _settings(script, **env).stdout.strip() == "False True"
     assert _settings(script, DJANGO_HSTS_PRELOAD="1", **env).stdout.strip() == "True True"
+
+
+POOLING_SCRIPT = (
+    "import django; django.setup(); from django.conf import settings;"
+    " from django.db import connection; db = connection.settings_dict;"
+    " params = connection.get_connection_params();"
+    " print(db.get('DISABLE_SERVER_SIDE_CURSORS', False), 'prepare_threshold' in db['OPTIONS'],"
+    " params['prepare_threshold'], db['CONN_MAX_AGE'], db['CONN_HEALTH_CHECKS'])"
+)
+PRODUCTION = {"DJANGO_SECRET_KEY": "x" * 50, "DJANGO_ALLOWED_HOSTS": "example.edu"}
+BOUNCER = "postgres://app@10.0.0.5:6432/redqueen"
+
+
+def test_transaction_pooling_turns_off_what_pgbouncer_cannot_route():
+    # Straight to PostgreSQL: Django's defaults (server-side cursors for .iterator(),
+    # prepared statements off unless asked for), persistent checked connections.
+    direct = _settings(POOLING_SCRIPT, DATABASE_URL=BOUNCER, **PRODUCTION)
+    assert direct.stdout.split() == ["False", "False", "None", "600", "True"], direct.stderr
+    # Through PgBouncer in transaction mode: no server-side cursors, and prepared
+    # statements held off even when the URL asks for them; connections to the pooler
+    # stay persistent and checked.
+    env = PRODUCTION | {"DJANGO_DB_TRANSACTION_POOLING": "1"}
+    pooled = _settings(POOLING_SCRIPT, DATABASE_URL=BOUNCER + "?prepare_threshold=5", **env)
+    assert pooled.stdout.split() == ["True", "True", "None", "600", "True"], pooled.stderr
+    off = _settings(POOLING_SCRIPT, DATABASE_URL=BOUNCER, DJANGO_DB_TRANSACTION_POOLING="0")
+    assert off.returncode != 0  # "0" is off: production settings without secrets refuse.
+    off = _settings(
+        POOLING_SCRIPT, DATABASE_URL=BOUNCER, DJANGO_DB_TRANSACTION_POOLING="0", **PRODUCTION
+    )
+    assert off.stdout.split()[0] == "False"
+
+
+def test_transaction_pooling_refuses_a_second_pool_in_the_process():
+    env = PRODUCTION | {"DJANGO_DB_TRANSACTION_POOLING": "1"}
+    result = _settings(POOLING_SCRIPT, DATABASE_URL=BOUNCER + "?pool=true", **env)
+    assert result.returncode != 0 and "leave psycopg's pool" in result.stderr
+    # Without the pooler setting, psycopg's pool is the operator's choice.
+    result = _settings(
+        "import django; django.setup(); from django.conf import settings;"
+        " print(settings.DATABASES['default']['OPTIONS']['pool'])",
+        DATABASE_URL=BOUNCER + "?pool=true",
+        **PRODUCTION,
+    )
+    assert result.stdout.strip() == "true", result.stderr
+
+
+def test_transaction_pooling_leaves_sqlite_alone():
+    env = PRODUCTION | {"DJANGO_DB_TRANSACTION_POOLING": "1"}
+    script = (
+        "import django; django.setup(); from django.conf import settings;"
+        " print(settings.DATABASES['default'].get('DISABLE_SERVER_SIDE_CURSORS'))"
+    )
+    result = _settings(script, DATABASE_URL="sqlite:///x.sqlite3", **env)
+    assert result.stdout.strip() == "None", result.stderr
