@@ -39,6 +39,20 @@ as real browsers over HTTP, every request naming which instance it goes to:
   A's file form, the object is found in the bucket, and B lists it on the student's
   page and serves it byte for byte as an attachment.
 
+- the audit log's CSV, the one streamed query (`QuerySet.iterator()`): signed in on A,
+  downloaded from B, one row for each entry.
+- PgBouncer: unless SCALE_PGBOUNCER=0, both instances reach PostgreSQL through a
+  PgBouncer started here (Debian's package; `make scale-out` installs it if missing)
+  from an ini written to a temporary folder: pool_mode transaction, default_pool_size
+  SCALE_POOL_SIZE (default 10), on a free port, trust for the database's user; the
+  instances run with DJANGO_DB_TRANSACTION_POOLING=1. PgBouncer's admin console then
+  shows it was in the path: SHOW STATS counts the checks' transactions, SHOW POOLS the
+  mode and the server connections (no more than the pool); and a client's SET TIME ZONE
+  holds on every transaction while another's keeps the default (PgBouncer carries the
+  zone from one server connection to the next, as Django's connection set-up needs).
+  What becomes of prepared statements through it is printed, not checked. This script's
+  own queries (migrate, the seed, reading answers back) go to PostgreSQL directly.
+
 Every check looks at the page's content, not only its status, and the answers are
 also read back from the database.
 
