@@ -57,9 +57,14 @@ def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, *
     work = Work.objects.filter(item=item, user=user).first()
     if form is None:
         form = MemoForm(initial={"body": memo.draft if memo else "", "nonce": new_nonce()})
+    peer = peer_student_context(item, user, analysis, assignment)
     closed = refusal(assignment, now) if assignment else "This analysis is not given to you."
-    if versions and assignment and assignment.is_past_due(now):
-        closed = "Handed in; the due date has passed, so it can no longer be changed."
+    closed = closed or services.changes_closed(
+        assignment,
+        handed_in=bool(versions),
+        under_review=peer.get("peer_under_review", False),
+        now=now,
+    )
     previous_item, next_item = ModuleItem.objects.neighbours_of(item, user, staff=False)
     return {
         "item": item,
@@ -79,7 +84,7 @@ def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, *
         "upload_form": MemoFileForm(initial={"nonce": new_nonce()})
         if analysis.allow_upload
         else None,
-        **peer_student_context(item, user, analysis, assignment),
+        **peer,
         **extra,
     }
 

@@ -1,0 +1,87 @@
+"""Where written analyses meet the rest of the course: extensions and peer review,
+deleting an item whose memos are files, and the like. Each test is a journey found by
+using the feature a second time or beside another one."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+from django.utils import timezone
+
+from cases.models import Extension, Memo, MemoVersion, PeerReview
+from cases.services.analyses import memo_submit
+from tests.analyses.test_peer_review import Class
+
+pytestmark = pytest.mark.django_db
+
+
+def _write(client, item, body, action="submit", nonce=""):
+    return client.post(
+        reverse("cases:analysis_write", args=[item.pk]),
+        {"body": body, "action": action, "nonce": nonce},
+    )
+
+
+def test_a_student_still_within_an_extension_is_not_reviewed_until_it_passes(client):
+    world = Class(size=5, reviews_each=2)
+    now = timezone.now()
+    for student in world.students:
+        memo_submit(
+            item=world.item, user=student, body="Buy it: memo one.", now=now - timedelta(days=2)
+        )
+    late_a, late_b = world.students[0], world.students[1]
+    for student in (late_a, late_b):
+        Extension.objects.create(
+            assignment=world.assignment, user=student, due_at=now + timedelta(days=2)
+        )
+    client.force_login(world.instructor)
+    response = client.post(reverse("cases:peer_reviews_assign", args=[world.item.pk]))
+    said = " ".join(str(m) for m in get_messages(response.wsgi_request))
+    assert "2 students with an extension are left out until it has passed" in said
+    # Neither reviews a classmate's memo nor has theirs given to anyone.
+    involved = PeerReview.objects.filter(item=world.item)
+    assert not involved.filter(reviewer__in=[late_a, late_b]).exists()
+    assert not involved.filter(author__in=[late_a, late_b]).exists()
+    assert involved.count() == 3 * 2
+    # So within the extension the student may still improve the memo.
+    client.force_login(late_a)
+    _write(client, world.item, "Buy it: memo two, improved.", nonce="a2")
+    assert MemoVersion.objects.filter(memo__author=late_a).count() == 2
+    # Once the extensions pass, assigning again gives the two each other's latest.
+    Extension.objects.update(due_at=now - timedelta(minutes=1))
+    client.force_login(world.instructor)
+    client.post(reverse("cases:peer_reviews_assign", args=[world.item.pk]))
+    mine = PeerReview.objects.get(item=world.item, reviewer=late_b)
+    assert mine.author == late_a and mine.version.number == 2
+
+
+def test_an_extension_after_reviews_were_assigned_does_not_unpin_the_memo(client):
+    world = Class(size=4, reviews_each=2)
+    now = timezone.now()
+    for student in world.students:
+        memo_submit(
+            item=world.item, user=student, body="Buy it: memo one.", now=now - timedelta(days=2)
+        )
+    client.force_login(world.instructor)
+    client.post(reverse("cases:peer_reviews_assign", args=[world.item.pk]))
+    student = world.students[2]
+    assert PeerReview.objects.filter(author=student).count() == 2
+    # An extension granted afterwards moves the student's review deadline…
+    Extension.objects.create(
+        assignment=world.assignment, user=student, due_at=now + timedelta(days=1)
+    )
+    client.force_login(student)
+    page = client.get(world.item.get_absolute_url())
+    assert "Classmates have been given your memo to review" in page.text
+    # …but the memo the reviewers were given stays as they read it.
+    response = _write(client, world.item, "Buy it: a second memo.", nonce="b2")
+    assert response.status_code == 400
+    assert "Classmates have been given your memo to review" in response.text
+    assert Memo.objects.get(author=student).draft == "Buy it: a second memo."  # Kept.
+    assert MemoVersion.objects.filter(memo__author=student).count() == 1
+    # Peer review switched off: the memo is no longer pinned by reviews nobody reads.
+    world.analysis.peer_review = False
+    world.analysis.save()
+    _write(client, world.item, "Buy it: a second memo.", nonce="b3")
+    assert MemoVersion.objects.filter(memo__author=student).count() == 2
