@@ -6,12 +6,23 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Extension, Memo, MemoVersion, PeerReview
 from cases.services.analyses import memo_submit
+from cases.services.memo_files import memo_file_submit
 from tests.analyses.test_peer_review import Class
+from tests.analyses.test_uploads import PDF, stored
+from tests.analyses.test_uploads import media as media
+from tests.factories import make_analysis
+
+
+@pytest.fixture
+def media_root(media):
+    return media
+
 
 pytestmark = pytest.mark.django_db
 
@@ -85,3 +96,32 @@ def test_an_extension_after_reviews_were_assigned_does_not_unpin_the_memo(client
     world.analysis.save()
     _write(client, world.item, "Buy it: a second memo.", nonce="b3")
     assert MemoVersion.objects.filter(memo__author=student).count() == 2
+
+
+def test_deleting_an_item_or_a_student_takes_their_memo_files_from_storage(
+    client, media_root, django_capture_on_commit_callbacks
+):
+    world = Class(size=2, reviews_each=1, due=timezone.now() + timedelta(days=1))
+    first, second = world.students
+    for student in (first, second):
+        upload = SimpleUploadedFile("memo.pdf", PDF, content_type="application/pdf")
+        memo_file_submit(item=world.item, user=student, upload=upload)
+    other = make_analysis(world.module, [world.cohort], title="A second memo")
+    memo_file_submit(
+        item=other.item,
+        user=first,
+        upload=SimpleUploadedFile("mine.pdf", PDF, content_type="application/pdf"),
+    )
+    assert len(stored(media_root)) == 3
+    # The second student leaves the system: their file goes with them.
+    with django_capture_on_commit_callbacks(execute=True):
+        second.delete()
+    assert len(stored(media_root)) == 2
+    # The instructor deletes the first analysis from the builder: its file goes, the
+    # other item's stays.
+    client.force_login(world.instructor)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("cases:item_delete", args=[world.item.pk]))
+    assert response.status_code == 302
+    [left] = stored(media_root)
+    assert left == MemoVersion.objects.get().file.name
