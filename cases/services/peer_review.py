@@ -348,12 +348,14 @@ def calibration(pairs: list[tuple[Decimal, Decimal]], maximum: Decimal | None) -
 # Peer scores as grades --------------------------------------------------------------------
 
 
-def median_levels(reviews: list[dict], criteria: int) -> dict[str, int] | None:
+def median_levels(reviews: list[dict], criteria: list[dict]) -> dict[str, int] | None:
     """The median level per criterion of the reviews' levels, an even split rounded up
-    (to the student's favour); None unless every criterion has a level."""
+    (to the student's favour); None unless every criterion has a level. A level the
+    rubric no longer has (it was edited after the reviews) is not counted."""
     levels = {}
-    for index in range(criteria):
-        chosen = [int(r[str(index)]) for r in reviews if r.get(str(index)) is not None]
+    for index, criterion in enumerate(criteria):
+        given = (r.get(str(index)) for r in reviews)
+        chosen = [int(n) for n in given if n is not None and 0 <= int(n) < len(criterion["levels"])]
         if not chosen:
             return None
         # The median of whole levels is whole or a half; a half rounds up.
@@ -384,7 +386,7 @@ def peer_scores_apply(*, item: ModuleItem, by, authors=None) -> int:
         people[review.author_id] = review.author
     entries = []
     for author_id, levels_given in sorted(by_author.items()):
-        levels = median_levels(levels_given, len(rubric.criteria))
+        levels = median_levels(levels_given, rubric.criteria)
         if levels is None:
             continue
         # A grader may have scored this student since the reviews were read: their

@@ -10,7 +10,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Extension, Memo, MemoVersion, PeerReview
+from cases.models import Extension, Memo, MemoVersion, PeerReview, Work
+from cases.services import peer_review as services
 from cases.services.analyses import memo_submit
 from cases.services.memo_files import memo_file_submit
 from tests.analyses.test_peer_review import Class
@@ -125,3 +126,56 @@ def test_deleting_an_item_or_a_student_takes_their_memo_files_from_storage(
     assert response.status_code == 302
     [left] = stored(media_root)
     assert left == MemoVersion.objects.get().file.name
+
+
+def test_a_rubric_edited_after_the_reviews_scores_them_again_and_peer_scores_use_it(client):
+    world = Class(size=3, reviews_each=2)
+    now = timezone.now()
+    for student in world.students:
+        memo_submit(item=world.item, user=student, body="Buy it.", now=now - timedelta(days=2))
+    services.peer_reviews_assign(item=world.item, seed=3)
+    writer = world.students[0]
+    for review in PeerReview.objects.filter(author=writer):
+        client.force_login(review.reviewer)
+        client.post(
+            reverse("cases:peer_review", args=[review.pk]),
+            {"criterion_0": "2", "criterion_1": "1", "comment": "Strong evidence."},
+        )
+    # Strong evidence (4) and a clear decision (6): 10 of 10.
+    client.force_login(writer)
+    assert "10 of 10 points" in client.get(world.item.get_absolute_url()).text
+    # The instructor cuts Evidence to two levels: the reviews' "Strong" is gone.
+    client.force_login(world.instructor)
+    client.post(
+        reverse("cases:rubric_edit", args=[world.rubric.pk]),
+        {
+            "title": "Memo",
+            "criteria": "Evidence: Thin 0 | Strong 8\nDecision: Vague 0 | Clear 6",
+            "items": [world.item.pk],
+        },
+    )
+    # The reviews are scored again by the rubric as it is now: Evidence has no level
+    # that they chose, so they have no score, and the writer's page says none.
+    assert set(PeerReview.objects.filter(author=writer).values_list("score", flat=True)) == {None}
+    client.force_login(writer)
+    assert "of 10 points" not in client.get(world.item.get_absolute_url()).text
+    # Using the peer scores gives no grade built from a level the rubric lost.
+    client.force_login(world.instructor)
+    response = client.post(reverse("cases:peer_scores_apply", args=[world.item.pk]), follow=True)
+    assert "Peer scores are now the rubric grade" not in response.text
+    assert not Work.objects.filter(item=world.item, user=writer).exclude(rubric_levels={}).exists()
+    # Evidence gets its three levels back, worth more, and Decision's top level less:
+    # the reviews count 8 + 2 of 10.
+    client.post(
+        reverse("cases:rubric_edit", args=[world.rubric.pk]),
+        {
+            "title": "Memo",
+            "criteria": "Evidence: Thin 0 | Some 4 | Strong 8\nDecision: Vague 0 | Clear 2",
+            "items": [world.item.pk],
+        },
+    )
+    client.force_login(writer)
+    assert "10 of 10 points" in client.get(world.item.get_absolute_url()).text
+    client.force_login(world.instructor)
+    client.post(reverse("cases:peer_scores_apply", args=[world.item.pk]))
+    assert Work.objects.get(item=world.item, user=writer).rubric_score == 10

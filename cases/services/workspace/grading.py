@@ -10,6 +10,7 @@ from django.utils import timezone
 from cases.models import (
     AuditAction,
     ModuleItem,
+    PeerReview,
     Rubric,
     Work,
 )
@@ -100,6 +101,17 @@ def rubric_rescore(item_ids) -> int:
             work.rubric_score, work.updated_at = score, now
             changed.append(work)
     Work.objects.bulk_update(changed, ["rubric_score", "updated_at"])
+    # A peer review's score is scored by the same rubric, so it follows too: the
+    # writer's page, calibration and the staff's grade then count the same points.
+    reviews = []
+    for review in PeerReview.objects.select_for_update().filter(
+        item__in=items, submitted_at__isnull=False
+    ):
+        score = rubric_score(items[review.item_id].rubric, review.rubric_levels)
+        if score != review.score:
+            review.score = score
+            reviews.append(review)
+    PeerReview.objects.bulk_update(reviews, ["score"])
     return len(changed)
 
 
