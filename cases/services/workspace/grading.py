@@ -1,6 +1,7 @@
 """Grading by people: a person's part of a student's grade on one item (override,
 rubric levels, comment, excused), and rubrics scored against it."""
 
+from collections import defaultdict
 from decimal import Decimal
 
 from django.db import transaction
@@ -101,6 +102,11 @@ def rubric_rescore(item_ids) -> int:
             work.rubric_score, work.updated_at = score, now
             changed.append(work)
     Work.objects.bulk_update(changed, ["rubric_score", "updated_at"])
+    by_item = defaultdict(list)
+    for work in changed:
+        by_item[work.item_id].append(work.user_id)
+    for item_id, user_ids in by_item.items():  # Grades sent on (to an LMS) follow.
+        work_changed.send(ModuleItem, item=items[item_id], user_ids=user_ids)
     # A peer review's score is scored by the same rubric, so it follows too: the
     # writer's page, calibration and the staff's grade then count the same points.
     reviews = []
