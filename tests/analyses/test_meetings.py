@@ -7,6 +7,8 @@ from datetime import timedelta
 import pytest
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,7 +19,14 @@ from cases.services.memo_files import memo_file_submit
 from tests.analyses.test_peer_review import Class
 from tests.analyses.test_uploads import PDF, stored
 from tests.analyses.test_uploads import media as media
-from tests.factories import make_analysis
+from tests.factories import (
+    AssignmentFactory,
+    CohortFactory,
+    MembershipFactory,
+    UserFactory,
+    make_analysis,
+)
+from tests.helpers import data_queries
 
 
 @pytest.fixture
@@ -179,3 +188,29 @@ def test_a_rubric_edited_after_the_reviews_scores_them_again_and_peer_scores_use
     client.force_login(world.instructor)
     client.post(reverse("cases:peer_scores_apply", args=[world.item.pk]))
     assert Work.objects.get(item=world.item, user=writer).rubric_score == 10
+
+
+def test_the_item_page_counts_the_memos_of_the_students_its_reader_grades(client):
+    world = Class(size=3, reviews_each=1, due=timezone.now() + timedelta(days=1))
+    section_b = CohortFactory(name="Section B")
+    world.course.cohorts.add(section_b)
+    AssignmentFactory(item=world.item, cohort=section_b, opens_at=None)
+    outsider = UserFactory(username="bsider")
+    MembershipFactory(cohort=section_b, user=outsider)
+    world.cohort.teaching_assistants.add(world.ta)
+    for student in [*world.students, outsider]:
+        memo_submit(item=world.item, user=student, body="Buy it.")
+
+    def counted(user) -> str:
+        client.force_login(user)
+        page = client.get(world.item.get_absolute_url()).text
+        return " ".join(page.split("<strong>")[1:3])
+
+    assert counted(world.instructor).startswith("4</strong> handed in")
+    # The TA of section A reads section A's count, as the tracker shows them.
+    with CaptureQueriesContext(connection) as queries:
+        assert counted(world.ta).startswith("3</strong> handed in")
+    assert data_queries(queries) <= 8
+    # A student who leaves the course's cohorts is no longer counted.
+    world.students[0].memberships.all().delete()
+    assert counted(world.instructor).startswith("3</strong> handed in")
