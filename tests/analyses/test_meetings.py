@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Extension, Memo, MemoVersion, PeerReview, Work
+from cases.models import Extension, LatePolicy, Memo, MemoVersion, PeerReview, Work
 from cases.services import peer_review as services
 from cases.services.analyses import memo_submit
 from cases.services.memo_files import memo_file_submit
@@ -214,3 +214,26 @@ def test_the_item_page_counts_the_memos_of_the_students_its_reader_grades(client
     # A student who leaves the course's cohorts is no longer counted.
     world.students[0].memberships.all().delete()
     assert counted(world.instructor).startswith("3</strong> handed in")
+
+
+def test_a_hand_in_refused_because_the_page_closed_meanwhile_shows_what_was_typed(client):
+    world = Class(size=2, reviews_each=1, due=timezone.now() + timedelta(hours=1))
+    world.assignment.late_policy = LatePolicy.REFUSE
+    world.assignment.save()
+    student = world.students[0]
+    client.force_login(student)
+    assert "Write your analysis" in client.get(world.item.get_absolute_url()).text
+    # While the student writes, the due date passes; this assignment refuses late work,
+    # so neither the draft nor the hand-in is taken.
+    world.assignment.due_at = timezone.now() - timedelta(minutes=1)
+    world.assignment.save()
+    typed = "Build it: a research staff pays back within ten years, as ¶3 shows."
+    response = _write(client, world.item, typed, nonce="late")
+    assert response.status_code == 400
+    assert "no longer accepts work" in response.text
+    assert not MemoVersion.objects.exists()
+    assert not Memo.objects.filter(draft=typed).exists()
+    # The words are on the page, to be copied.
+    assert "What you wrote" in response.text and typed in response.text
+    # A fresh look at the page offers nothing to copy: nothing was sent.
+    assert "What you wrote" not in client.get(world.item.get_absolute_url()).text
