@@ -237,3 +237,29 @@ def test_a_hand_in_refused_because_the_page_closed_meanwhile_shows_what_was_type
     assert "What you wrote" in response.text and typed in response.text
     # A fresh look at the page offers nothing to copy: nothing was sent.
     assert "What you wrote" not in client.get(world.item.get_absolute_url()).text
+
+
+def test_a_rubric_given_or_taken_away_after_hand_in_moves_memos_in_and_out_of_the_queue(client):
+    world = Class(size=2, reviews_each=1, due=timezone.now() + timedelta(days=1))
+    world.item.rubric = None
+    world.item.save()
+    first, second = world.students
+    for student in (first, second):
+        memo_submit(item=world.item, user=student, body="Buy it.")
+    waiting = Work.objects.filter(item=world.item).waiting_for_grader
+    assert waiting().count() == 2  # Points to give, without a rubric.
+    # The instructor grades with the rubric after all.
+    client.force_login(world.instructor)
+    rubric_page = reverse("cases:rubric_edit", args=[world.rubric.pk])
+    criteria = "Evidence: Thin 0 | Some 2 | Strong 4\nDecision: Vague 0 | Clear 6"
+    client.post(rubric_page, {"title": "Memo", "criteria": criteria, "items": [world.item.pk]})
+    grader = reverse("cases:grade_work", args=[world.item.pk, first.pk])
+    response = client.post(grader, {"criterion_0": "2", "criterion_1": "1", "next": "1"})
+    # "Save and next" goes on to the other memo; the one graded waits no more.
+    assert response["Location"] == reverse("cases:grade_work", args=[world.item.pk, second.pk])
+    assert list(waiting().values_list("user", flat=True)) == [second.pk]
+    # The rubric taken away again: the rubric's grade is gone, so both wait for points.
+    client.post(rubric_page, {"title": "Memo", "criteria": criteria, "items": []})
+    assert waiting().count() == 2
+    queue = client.get(reverse("cases:grading_queue", args=[world.course.pk])).text
+    assert world.item.title in queue

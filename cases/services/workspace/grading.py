@@ -17,6 +17,7 @@ from cases.models import (
 )
 from cases.models.workspace import work_changed
 from cases.services.people import audit
+from cases.services.workspace.work import work_sync_items
 
 # A person's part of a Work row; work_sync's fields (state, dates, scores of the kind,
 # needs_grading) are never written here.
@@ -118,6 +119,10 @@ def rubric_rescore(item_ids) -> int:
             review.score = score
             reviews.append(review)
     PeerReview.objects.bulk_update(reviews, ["score"])
+    # Whether work waits for a person's points depends on the item having a rubric
+    # (`needs_grading`, a kind's own fact): bring it in line for those who have work.
+    students = Work.objects.filter(item__in=items).values_list("user", flat=True).distinct()
+    work_sync_items(items, list(students))
     return len(changed)
 
 
