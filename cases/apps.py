@@ -7,4 +7,8 @@ class CasesConfig(AppConfig):
 
     def ready(self):
         # The LTI link listens for changed grades (it sends them to an LMS gradebook).
-        from cases.services import lti  # noqa: F401
+        # A memo's file leaves storage with its version.
+        from cases.services import (
+            lti,  # noqa: F401
+            memo_files,  # noqa: F401
+        )

@@ -21,6 +21,7 @@ from cases.models import (
     Memo,
     MemoVersion,
     ModuleItem,
+    PeerReview,
     assignment_for_student,
     refusal,
 )
@@ -61,6 +62,23 @@ def work_closed(assignment: Assignment | None, now) -> str | None:
     if assignment is None:
         return "This analysis is not given to you."
     return refusal(assignment, now)
+
+
+def changes_closed(
+    assignment: Assignment | None, *, handed_in: bool, under_review: bool, now
+) -> str | None:
+    """Why a student who may hand in work may not hand in another version, or None if
+    they may: once handed in, nothing changes after their due date, nor once
+    classmates were given the memo to review (an extension or a due date moved later
+    does not unpin what the reviewers read). The writing page and the hand-in both
+    ask this."""
+    if not handed_in:
+        return None
+    if under_review:
+        return "Classmates have been given your memo to review, so it can no longer be changed."
+    if assignment is not None and assignment.is_past_due(now):
+        return "Handed in; the due date has passed, so it can no longer be changed."
+    return None
 
 
 def memo_row(item: ModuleItem, user) -> Memo:
@@ -128,8 +146,16 @@ def hand_in_begin(item: ModuleItem, user, nonce: str, now) -> HandIn:
     assignment = assignment_for_student(item.pk, user)
     if reason := work_closed(assignment, now):
         raise MemoRefused(reason)
-    if last is not None and assignment.is_past_due(now):
-        raise MemoRefused("You handed this in before the due date; it can no longer be changed.")
+    under_review = (
+        last is not None
+        and PeerReview.objects.filter(item=item, author=user, item__analysis__peer_review=True)
+        .order_by()
+        .exists()
+    )
+    if reason := changes_closed(
+        assignment, handed_in=last is not None, under_review=under_review, now=now
+    ):
+        raise MemoRefused(reason)
     return HandIn(memo, last=last)
 
 

@@ -24,6 +24,8 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -172,3 +174,13 @@ def memo_file_submit(
         version.file.delete(save=False)
         raise
     return version
+
+
+@receiver(post_delete, sender=MemoVersion)
+def _file_removed(sender, instance: MemoVersion, **kwargs) -> None:
+    """A version deleted (with its item, its module, its course or its author) takes
+    its file from storage too, once the deletion commits: a student's memo is never
+    left behind in storage with nothing pointing to it."""
+    if instance.file:
+        storage, name = instance.file.storage, instance.file.name
+        transaction.on_commit(lambda: storage.delete(name))

@@ -35,6 +35,7 @@ from cases.models import (
     AuditAction,
     AuditEntry,
     Cohort,
+    Extension,
     Membership,
     MemoVersion,
     ModuleItem,
@@ -123,6 +124,7 @@ def _assign_cohort(
     partners: set[frozenset],
     taken: set[int],
     rng: random.Random,
+    now: datetime,
 ) -> tuple[CohortAssigned, list[PeerReview]]:
     result = CohortAssigned(cohort=assignment.cohort, wanted=analysis.reviews_each)
     members = Membership.objects.filter(cohort=assignment.cohort_id).values("user_id")
@@ -133,13 +135,28 @@ def _assign_cohort(
         if number > numbers.get(author, 0):
             latest[author], numbers[author] = pk, number
     result.already = len(latest.keys() & taken)
-    new = sorted(latest.keys() - taken)
+    # A student whose extension runs on may still change their memo: they neither
+    # review nor are reviewed until it has passed (then assigning again takes them).
+    extended = set(
+        Extension.objects.filter(assignment=assignment, due_at__gt=now).values_list(
+            "user_id", flat=True
+        )
+    )
+    later = (latest.keys() - taken) & extended
+    if later:
+        result.notes.append(
+            f"{len(later)} student{'s' if len(later) != 1 else ''} with an extension "
+            + ("is" if len(later) == 1 else "are")
+            + " left out until it has passed; assign again then."
+        )
+    new = sorted(latest.keys() - taken - extended)
+    result.waiting = len(later)
     k = min(analysis.reviews_each, len(new) - 1)
     order = None
     while k >= 1 and (order := _ring(new, k, partners, rng)) is None:
         k -= 1
     if k < 1 or order is None:
-        result.waiting = len(new)
+        result.waiting += len(new)
         if new:
             result.notes.append(
                 f"{len(new)} student{'s' if len(new) != 1 else ''} who handed in "
@@ -215,7 +232,7 @@ def peer_reviews_assign(
     taken = {reviewer for (reviewer,) in reviewing}
     rng = random.Random(seed)  # noqa: S311 - an order to review in, not a secret.
     for assignment in due:
-        result, cohort_rows = _assign_cohort(item, analysis, assignment, partners, taken, rng)
+        result, cohort_rows = _assign_cohort(item, analysis, assignment, partners, taken, rng, now)
         results.append(result)
         rows += cohort_rows
     if skipped:
@@ -331,12 +348,14 @@ def calibration(pairs: list[tuple[Decimal, Decimal]], maximum: Decimal | None) -
 # Peer scores as grades --------------------------------------------------------------------
 
 
-def median_levels(reviews: list[dict], criteria: int) -> dict[str, int] | None:
+def median_levels(reviews: list[dict], criteria: list[dict]) -> dict[str, int] | None:
     """The median level per criterion of the reviews' levels, an even split rounded up
-    (to the student's favour); None unless every criterion has a level."""
+    (to the student's favour); None unless every criterion has a level. A level the
+    rubric no longer has (it was edited after the reviews) is not counted."""
     levels = {}
-    for index in range(criteria):
-        chosen = [int(r[str(index)]) for r in reviews if r.get(str(index)) is not None]
+    for index, criterion in enumerate(criteria):
+        given = (r.get(str(index)) for r in reviews)
+        chosen = [int(n) for n in given if n is not None and 0 <= int(n) < len(criterion["levels"])]
         if not chosen:
             return None
         # The median of whole levels is whole or a half; a half rounds up.
@@ -367,7 +386,7 @@ def peer_scores_apply(*, item: ModuleItem, by, authors=None) -> int:
         people[review.author_id] = review.author
     entries = []
     for author_id, levels_given in sorted(by_author.items()):
-        levels = median_levels(levels_given, len(rubric.criteria))
+        levels = median_levels(levels_given, rubric.criteria)
         if levels is None:
             continue
         # A grader may have scored this student since the reviews were read: their

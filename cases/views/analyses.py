@@ -21,7 +21,7 @@ from cases.models import (
     handed_in_late,
     refusal,
 )
-from cases.permissions import CourseAccess, access_item_content
+from cases.permissions import CourseAccess, access_item_content, graded_students
 from cases.services import analyses as services
 from cases.services.annotations import new_nonce
 from cases.views.peer_review import peer_student_context
@@ -57,9 +57,14 @@ def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, *
     work = Work.objects.filter(item=item, user=user).first()
     if form is None:
         form = MemoForm(initial={"body": memo.draft if memo else "", "nonce": new_nonce()})
+    peer = peer_student_context(item, user, analysis, assignment)
     closed = refusal(assignment, now) if assignment else "This analysis is not given to you."
-    if versions and assignment and assignment.is_past_due(now):
-        closed = "Handed in; the due date has passed, so it can no longer be changed."
+    closed = closed or services.changes_closed(
+        assignment,
+        handed_in=bool(versions),
+        under_review=peer.get("peer_under_review", False),
+        now=now,
+    )
     previous_item, next_item = ModuleItem.objects.neighbours_of(item, user, staff=False)
     return {
         "item": item,
@@ -79,7 +84,7 @@ def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, *
         "upload_form": MemoFileForm(initial={"nonce": new_nonce()})
         if analysis.allow_upload
         else None,
-        **peer_student_context(item, user, analysis, assignment),
+        **peer,
         **extra,
     }
 
@@ -93,13 +98,15 @@ def item_analysis(request: HtmxHttpRequest, item: ModuleItem, access: CourseAcce
         return None
     analysis.item = item
     if access.can_grade:
-        context = _staff_context(item, analysis) | {"access": access}
+        context = _staff_context(request, item, analysis, access) | {"access": access}
         return render(request, "cases/analyses/analysis_staff.html", context)
     return render(request, PAGE, _student_context(request, item, analysis))
 
 
-def _staff_context(item: ModuleItem, analysis: Analysis) -> dict:
-    counts = Work.objects.filter(item=item).values_list("state", flat=True)
+def _staff_context(request, item: ModuleItem, analysis: Analysis, access: CourseAccess) -> dict:
+    # The students this grader grades (a TA: their cohorts), of the cohorts given it.
+    students = graded_students(request.user, item.module.course, access, item=item)
+    counts = Work.objects.filter(item=item, user__in=students).values_list("state", flat=True)
     states = list(counts)
     return {
         "item": item,

@@ -97,6 +97,8 @@ def peer_student_context(
     for review in mine.select_related("item__rubric"):
         (given if review.reviewer_id == user.pk else received).append(review)
         rubric = review.item.rubric
+    # Given to reviewers: the memo stays as they read it (`changes_closed`).
+    under_review = bool(received)
     received = [review for review in received if review.submitted_at is not None]
     received.sort(key=lambda review: review.pk)
     for number, review in enumerate(received, start=1):
@@ -104,6 +106,7 @@ def peer_student_context(
         review.levels_shown = _levels_of(rubric, review.rubric_levels)
     deadline = services.review_deadline(assignment, analysis)
     return {
+        "peer_under_review": under_review,
         "peer_given": sorted(given, key=lambda review: review.position),
         "peer_received": received,
         "peer_deadline": deadline,
@@ -348,6 +351,8 @@ def peer_reviews_assign(request: HtmxHttpRequest, pk: int):
                 f"{result.cohort.name}: all {result.already} students who handed in already "
                 "have their memos to review; nothing changed."
             )
+        elif result.waiting:
+            text = f"{result.cohort.name}: no reviews assigned yet."
         else:
             text = f"{result.cohort.name}: nobody has handed in, so there is nothing to review."
         messages.success(request, " ".join([text, *result.notes]))

@@ -16,7 +16,16 @@ from django.urls import reverse
 from django.utils import timezone
 from lti_tool.models import LtiContext, LtiUser
 
-from cases.models import AuditEntry, Course, LtiCourse, LtiGrade, LtiValue, Membership, User
+from cases.models import (
+    AuditEntry,
+    Course,
+    LtiCourse,
+    LtiGrade,
+    LtiValue,
+    Membership,
+    Rubric,
+    User,
+)
 from cases.services.lti import course_link
 from cases.services.workspace.grading import work_grade
 from tests.lti.platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, member
@@ -292,3 +301,37 @@ def test_a_key_rotation_keeps_launches_and_grades_working(client, world, lms):
     out = io.StringIO()
     call_command("lti_sync", stdout=out)  # signs a client assertion with the newest key
     assert Membership.objects.filter(cohort=link.cohort, user__last_name="Ode").exists()
+
+
+def test_a_rubric_edited_after_grading_sends_the_new_grades_to_the_lms(client, world, lms):
+    link = _linked(world, lms)
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    response, _ = _launch(client, lms, hint)
+    _land(client, response)
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    world.item.assignments.filter(cohort=link.cohort).update(points=10)
+    rubric = Rubric.objects.create(
+        course=world.course,
+        title="Memo",
+        criteria=[
+            {
+                "name": "Case",
+                "levels": [{"label": "Thin", "points": 0}, {"label": "Rich", "points": 4}],
+            }
+        ],
+    )
+    world.item.rubric = rubric
+    world.item.save()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        work_grade(
+            item=world.item, student=alice, grader=world.users["instructor"], rubric_levels={"0": 0}
+        )
+    # Thin is worth 2 of 4 now: the grade in the LMS follows (0, then 5 of 10).
+    instructor = Client()
+    instructor.force_login(world.users["instructor"])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        instructor.post(
+            reverse("cases:rubric_edit", args=[rubric.pk]),
+            {"title": "Memo", "criteria": "Case: Thin 2 | Rich 4", "items": [world.item.pk]},
+        )
+    assert [s["scoreGiven"] for _, s in lms.scores] == [0, 5]

@@ -1,6 +1,7 @@
 """Grading by people: a person's part of a student's grade on one item (override,
 rubric levels, comment, excused), and rubrics scored against it."""
 
+from collections import defaultdict
 from decimal import Decimal
 
 from django.db import transaction
@@ -10,11 +11,13 @@ from django.utils import timezone
 from cases.models import (
     AuditAction,
     ModuleItem,
+    PeerReview,
     Rubric,
     Work,
 )
 from cases.models.workspace import work_changed
 from cases.services.people import audit
+from cases.services.workspace.work import work_sync_items
 
 # A person's part of a Work row; work_sync's fields (state, dates, scores of the kind,
 # needs_grading) are never written here.
@@ -100,6 +103,26 @@ def rubric_rescore(item_ids) -> int:
             work.rubric_score, work.updated_at = score, now
             changed.append(work)
     Work.objects.bulk_update(changed, ["rubric_score", "updated_at"])
+    by_item = defaultdict(list)
+    for work in changed:
+        by_item[work.item_id].append(work.user_id)
+    for item_id, user_ids in by_item.items():  # Grades sent on (to an LMS) follow.
+        work_changed.send(ModuleItem, item=items[item_id], user_ids=user_ids)
+    # A peer review's score is scored by the same rubric, so it follows too: the
+    # writer's page, calibration and the staff's grade then count the same points.
+    reviews = []
+    for review in PeerReview.objects.select_for_update().filter(
+        item__in=items, submitted_at__isnull=False
+    ):
+        score = rubric_score(items[review.item_id].rubric, review.rubric_levels)
+        if score != review.score:
+            review.score = score
+            reviews.append(review)
+    PeerReview.objects.bulk_update(reviews, ["score"])
+    # Whether work waits for a person's points depends on the item having a rubric
+    # (`needs_grading`, a kind's own fact): bring it in line for those who have work.
+    students = Work.objects.filter(item__in=items).values_list("user", flat=True).distinct()
+    work_sync_items(items, list(students))
     return len(changed)
 
 
