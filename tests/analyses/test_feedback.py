@@ -285,6 +285,15 @@ def test_grading_a_memo_without_a_rubric_in_points(client, memo):
     data = {f"initial-{k}": v for k, v in form.initial.items() if v is not None}
     client.post(url, data | {"participation": "7.5", "feedback": "Good."})
     assert Work.objects.get(item=item, user=student).auto_score == Decimal("7.5")
+    # Emptying the points takes the grade away: the memo waits in the queue again.
+    page = client.get(url)
+    form = page.context["form"]
+    data = {f"initial-{k}": v for k, v in form.initial.items() if v is not None}
+    assert client.post(url, data | {"participation": "", "feedback": "Good."}).status_code == 302
+    work = Work.objects.get(item=item, user=student)
+    assert work.auto_score is None and work.needs_grading
+    queue = client.get(reverse("cases:grading_queue", args=[world.course.pk]))
+    assert item.title in queue.text
 
 
 def test_what_changed_between_two_versions(client, memo):

@@ -167,9 +167,10 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
             quiz_services.answer_grade(
                 answer_id=answer_id, points=points, comment=comment, grader=request.user
             )
-        if "participation" in changed and data.get("participation") is not None and memo:
+        if "participation" in changed and memo:
+            # Emptied, the points are taken away: the memo waits for a grade again.
             memo_services.memo_points(
-                item=item, student=student, points=data["participation"], grader=request.user
+                item=item, student=student, points=data.get("participation"), grader=request.user
             )
         elif "participation" in changed and data.get("participation") is not None:
             discussion_services.participation_grade(
