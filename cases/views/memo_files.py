@@ -5,7 +5,6 @@ from storage directly, never shown inline)."""
 import logging
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -23,12 +22,10 @@ log = logging.getLogger(__name__)
 @require_POST
 def analysis_upload(request: HtmxHttpRequest, pk: int):
     """A student given the analysis hands in a file instead of writing here, again
-    until the due date (each file a new version), when the analysis allows files;
-    403 when it does not, and for its staff. A refused file is named beside the field,
-    the rest of the page as it was."""
+    until the due date (each file a new version), when the analysis allows files (files
+    switched off while the page was open are refused beside the field, like any refused
+    file); 403 for its staff. The rest of the page stays as it was."""
     item, analysis = _writer(request, pk)
-    if not analysis.allow_upload:
-        raise PermissionDenied
     form = MemoFileForm(request.POST, request.FILES)
     if form.is_valid():
         try:
