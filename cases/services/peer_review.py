@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -42,6 +42,7 @@ from cases.models import (
     PeerReview,
     StancePair,
     Work,
+    assignment_for_student,
 )
 from cases.models.analyses import MAX_COMMENT_CHARS
 from cases.services.notifications import peer_reviews_notify, review_received_notify
@@ -256,6 +257,40 @@ def peer_reviews_assign(
                 },
             )
     return results
+
+
+@dataclass
+class ReviewsToDo:
+    """Classmates' memos a student still has to review on one item, and by when."""
+
+    item_id: int
+    title: str
+    count: int
+    deadline: datetime | None
+
+
+def reviews_to_do(user, assignments, now) -> list[ReviewsToDo]:
+    """The reviews the student has not submitted, item by item, whose deadline (their
+    own due date for the item, extension included, plus the analysis's review days) has
+    not passed, soonest first. `assignments` are the student's own (`seen_by`); an item
+    not among them costs one query more. One query otherwise."""
+    given = {assignment.item_id: assignment for assignment in assignments}
+    pending = (
+        PeerReview.objects.filter(reviewer=user, submitted_at__isnull=True)
+        .values("item", "item__title", "item__analysis__review_days")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    found = []
+    for row in pending:
+        assignment = given.get(row["item"]) or assignment_for_student(row["item"], user)
+        deadline = None
+        if assignment is not None and assignment.due_at is not None:
+            deadline = assignment.due_at + timedelta(days=row["item__analysis__review_days"])
+        if deadline is None or deadline >= now:
+            found.append(ReviewsToDo(row["item"], row["item__title"], row["count"], deadline))
+    far = now + timedelta(days=3650)
+    return sorted(found, key=lambda todo: todo.deadline or far)
 
 
 # Reviewing ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from cases.permissions import (
     is_teaching_staff,
     live_sessions_to_join,
 )
+from cases.services.peer_review import reviews_to_do
 from cases.services.workspace.todo import course_to_do
 from cases.services.workspace.work import student_items
 from cases.views import analyses, discussions, live, readings
@@ -160,6 +161,7 @@ def home(request: HtmxHttpRequest):
     # What still asks something of the student, apart from what they have finished.
     to_do = [e for e in due if e.status in UNFINISHED]
     finished = [e for e in entries if e.status not in UNFINISHED]
+    reviews = reviews_to_do(user, [e.assignment for e in entries], now)
     return render(
         request,
         "cases/courses/student_dashboard.html",
@@ -168,6 +170,8 @@ def home(request: HtmxHttpRequest):
             "upcoming": to_do[:UPCOMING_LIMIT],
             "overdue": overdue,
             "finished": finished[:UPCOMING_LIMIT],
+            "reviews": reviews,
+            "item_url": (head, tail),
             "live": live_sessions_to_join(user, courses),
             "now": now,
         },

@@ -486,3 +486,30 @@ def test_assigning_costs_the_same_queries_for_6_students_as_for_40():
         told = Notification.objects.filter(kind=NotificationKind.PEER_REVIEW)
         assert told.filter(user__in=group.students).count() == size
     assert counts[0] == counts[1], counts
+
+
+def test_the_dashboard_lists_reviews_to_write_until_they_are_written_or_due(client):
+    world = Class(size=4, reviews_each=2)
+    _assigned(world)
+    reviewer = world.students[0]
+    client.force_login(reviewer)
+    page = client.get(reverse("cases:home")).text
+    assert "Peer reviews to write" in page and "2 memos to review" in page
+    assert world.item.get_absolute_url() in page
+    # One written: one left.
+    first, second = PeerReview.objects.filter(reviewer=reviewer).order_by("position")
+    url = reverse("cases:peer_review", args=[first.pk])
+    client.post(url, {"criterion_0": "2", "criterion_1": "1", "comment": "Clear."})
+    assert "1 memo to review" in client.get(reverse("cases:home")).text
+    # The due date moved back, so the reviews' deadline has passed: nothing to write.
+    world.assignment.due_at = timezone.now() - timedelta(days=world.analysis.review_days + 1)
+    world.assignment.save()
+    assert "Peer reviews to write" not in client.get(reverse("cases:home")).text
+    # Both written: nothing either, whatever the dates.
+    world.assignment.due_at = timezone.now() - timedelta(hours=1)
+    world.assignment.save()
+    client.post(
+        reverse("cases:peer_review", args=[second.pk]),
+        {"criterion_0": "1", "criterion_1": "1", "comment": "Fine."},
+    )
+    assert "Peer reviews to write" not in client.get(reverse("cases:home")).text
