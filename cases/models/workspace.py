@@ -62,10 +62,14 @@ def is_graded(work: "Work | None") -> bool:
     waits for a person."""
     if work is None:
         return False
-    if work.override_score is not None or work.rubric_score is not None:
+    if work.override_score is not None:
         return True
+    # A person's rubric score or points stand, unless the work changed since and waits
+    # for a person again (a memo handed in again after it was graded).
+    if work.rubric_score is not None:
+        return not work.needs_grading
     if work.auto_score is not None and work.max_score is None:
-        return True  # A person's participation grade, posted or not.
+        return not work.needs_grading  # A person's participation grade, posted or not.
     return (
         work.state == WorkStatus.SUBMITTED
         and work.auto_score is not None

@@ -29,7 +29,7 @@ from cases.anchors import (
     text_of,
 )
 from cases.markdown import render_markdown
-from cases.models import Memo, MemoComment, MemoVersion, ModuleItem
+from cases.models import Memo, MemoComment, MemoVersion, ModuleItem, Work
 from cases.models.analyses import MAX_COMMENT_CHARS
 from cases.models.annotations import CONTEXT_CHARS, MAX_QUOTE_CHARS
 from cases.services.annotations import Selection
@@ -194,6 +194,22 @@ def comment_delete(*, comment: MemoComment) -> None:
 
 
 @transaction.atomic
+def memo_grade_stands(*, item: ModuleItem, student, grader) -> None:
+    """The grader saved their grade of the memo: it now stands for the latest version.
+    A version handed in after a grade waits for a person again (`_analysis`); saving
+    the grade, changed or not, answers it (stamped with who and when)."""
+    work = Work.objects.filter(item=item, user=student).first()
+    graded = work is not None and (
+        work.rubric_score is not None
+        or work.override_score is not None
+        or work.auto_score is not None
+    )
+    if graded:
+        work_grade(item=item, student=student, grader=grader)
+    work_sync(item, [student.pk])
+
+
+@transaction.atomic
 def memo_points(*, item: ModuleItem, student, points: Decimal | None, grader) -> Memo:
     """A person's points on a student's memo (an analysis graded without a rubric): the
     kind's own score, which work_sync carries to the student's Work (stamped with who
@@ -202,8 +218,8 @@ def memo_points(*, item: ModuleItem, student, points: Decimal | None, grader) ->
     memo = Memo.objects.select_for_update().get(item=item, author=student)
     memo.points = points
     memo.save(update_fields=["points"])
-    work_sync(item, [student.pk])
     work_grade(item=item, student=student, grader=grader)  # Who graded it, and when.
+    work_sync(item, [student.pk])
     return memo
 
 

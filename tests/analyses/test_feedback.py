@@ -19,6 +19,7 @@ from tests.factories import CohortFactory, MembershipFactory, UserFactory, make_
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
+CITED = {"label": "Cited", "points": 5}
 
 FIRST = """The firm should buy the lab 😀 rather than build one. It saves two years.
 
@@ -372,3 +373,44 @@ def test_the_same_form_sent_at_once_makes_one_comment_and_points_stay_whole(worl
     assert errors == []
     memo = item.memos.get(author=student)
     assert Work.objects.get(item=item, user=student).auto_score == memo.points
+
+
+def test_a_memo_handed_in_again_after_its_grade_waits_for_one_again(client, memo):
+    """Graded with the rubric, then revised before the due date: the grade stands for
+    the old text, so the memo is "handed in" again and back in the queue; the grader
+    saving (the same levels) answers it."""
+    world, item, _version = memo
+    student, ta = world.users["student"], world.users["ta"]
+    item.rubric = Rubric.objects.create(
+        course=world.course,
+        title="Memo",
+        criteria=[{"name": "Evidence", "levels": [{"label": "Thin", "points": 0}, CITED]}],
+    )
+    item.save()
+    client.force_login(ta)
+    url = reverse("cases:grade_work", args=[item.pk, student.pk])
+    form = client.get(url).context["form"]
+    data = {f"initial-{k}": v for k, v in form.initial.items() if v is not None}
+    assert client.post(url, data | {"criterion_0": "1"}).status_code == 302
+    assignment = item.assignments.get()
+    work = Work.objects.get(item=item, user=student)
+    assert work_status(work, assignment, timezone.now()) == WorkStatus.GRADED
+    queue = reverse("cases:grading_queue", args=[world.course.pk])
+    assert item.title not in client.get(queue).text
+    # The student hands in a new text before the due date.
+    analyses.memo_submit(item=item, user=student, body=SECOND)
+    work.refresh_from_db()
+    assert work.needs_grading and work.rubric_score == 5
+    assert work_status(work, assignment, timezone.now()) == WorkStatus.SUBMITTED
+    assert item.title in client.get(queue).text
+    # The tracker's "graded" filter agrees with the status.
+    tracker = client.get(reverse("cases:tracker", args=[world.course.pk]), {"status": "graded"})
+    assert student.display_name not in tracker.text
+    # The TA reads the new version and saves the same levels: graded again.
+    form = client.get(url).context["form"]
+    data = {f"initial-{k}": v for k, v in form.initial.items() if v is not None}
+    assert client.post(url, data | {"criterion_0": "1"}).status_code == 302
+    work.refresh_from_db()
+    assert not work.needs_grading
+    assert work_status(work, assignment, timezone.now()) == WorkStatus.GRADED
+    assert item.title not in client.get(queue).text

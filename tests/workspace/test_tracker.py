@@ -24,6 +24,7 @@ from cases.models import (
 )
 from cases.services.discussions import post_create
 from cases.services.readings import reading_mark_done
+from cases.services.workspace.grading import rubric_rescore
 from cases.views.workspace import tracker as tracker_views
 from tests.factories import (
     CohortFactory,
@@ -221,6 +222,7 @@ def test_grading_with_a_rubric_and_moving_to_the_next_student(world, client_for)
     item = world.discussion.item
     item.rubric = rubric
     item.save()
+    rubric_rescore([item.pk])  # As the item's edit page does when its rubric changes.
     client = client_for("ta")
     student = world.users["student"]
     for user, last_name in [(student, "Adams"), (world.users["student_ta_elsewhere"], "Baker")]:

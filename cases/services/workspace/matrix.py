@@ -140,8 +140,9 @@ def _with_status(items, status: str, now) -> Q:
             Exists(
                 work.filter(
                     Q(override_score__isnull=False)
-                    | Q(rubric_score__isnull=False)
-                    | PERSON_GRADED
+                    # As `is_graded`: a person's score stands unless the work waits again.
+                    | Q(rubric_score__isnull=False, needs_grading=False)
+                    | (PERSON_GRADED & Q(needs_grading=False))
                     | Q(state=WorkStatus.SUBMITTED, auto_score__isnull=False, needs_grading=False)
                 )
             )

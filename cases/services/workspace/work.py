@@ -337,22 +337,33 @@ def _annotation(item: ModuleItem, user_ids) -> dict[int, _Found]:
 def _analysis(item: ModuleItem, user_ids) -> dict[int, _Found]:
     """In progress with a draft, handed in with a version (when the last one was: a
     student hands in again only before the due date). Without a rubric a person's
-    points on the memo are the grade (the queue finds memos without them)."""
+    points on the memo are the grade (the queue finds memos without them). A version
+    handed in after the memo was last graded waits for a person again: the grade
+    stands for an earlier text."""
+    graded = Work.objects.filter(item=item, user=OuterRef("author")).values("graded_at")[:1]
     memos = (
         Memo.objects.filter(item=item, author__in=user_ids)
-        .annotate(versions_count=Count("versions"), last=Max("versions__submitted_at"))
-        .values("author", "created_at", "versions_count", "last", "points")
+        .annotate(
+            versions_count=Count("versions"),
+            last=Max("versions__submitted_at"),
+            graded_at=Subquery(graded),
+        )
+        .values("author", "created_at", "versions_count", "last", "points", "graded_at")
     )
     found = {}
     for memo in memos:
         handed_in = memo["versions_count"] > 0
+        ungraded = memo["points"] is None and not item.rubric_id
+        revised = (
+            memo["graded_at"] is not None and memo["last"] and memo["last"] > memo["graded_at"]
+        )
         found[memo["author"]] = _Found(
             state=WorkStatus.SUBMITTED if handed_in else WorkStatus.IN_PROGRESS,
             opened_at=memo["created_at"],
             submitted_at=memo["last"],
             auto_score=memo["points"],
             max_score=None,  # Points are the assignment's points.
-            needs_grading=handed_in and memo["points"] is None and not item.rubric_id,
+            needs_grading=handed_in and (ungraded or revised),
         )
     return found
 

@@ -186,6 +186,8 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
             fields["rubric_levels"] = form.rubric_levels()
         if fields:
             work_grade(item=item, student=student, grader=request.user, **fields)
+        if memo is not None:
+            memo_services.memo_grade_stands(item=item, student=student, grader=request.user)
         messages.success(request, f"Saved the grade for {student.display_name}.")
         if "next" not in request.POST:
             url = reverse("cases:grade_work", args=[item.pk, student.pk])
