@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from cases.models import (
     Accommodation,
@@ -20,12 +21,15 @@ from cases.models import (
     AnnotationTask,
     Decision,
     Extension,
+    Memo,
+    MemoVersion,
     PeerReview,
     Rubric,
     StanceCheck,
     StancePair,
 )
 from cases.permissions import CaseAccess
+from cases.services.analyses import MemoRefused
 from cases.services.annotations import Selection, annotation_create
 from cases.services.cohorts.signup import signup_token
 from cases.services.memo_files import memo_file_submit
@@ -629,11 +633,28 @@ class _PdfUpload:
 
 
 def _memo_file_version(world: World):
-    """A version the world's student handed in as a file."""
+    """A version the world's student handed in as a file (once per world). Handed in
+    the way a student does, unless a route before it in this world already gave the
+    memo to reviewers, which pins it: then made as that hand-in would have made it."""
+    item, student = _analysis_item(world), world.users["student"]
+    found = MemoVersion.objects.filter(memo__item=item, memo__author=student, file__gt="")
+    if version := found.first():
+        return version
     upload = SimpleUploadedFile("memo.pdf", _PdfUpload().read())
-    return memo_file_submit(
-        item=_analysis_item(world), user=world.users["student"], upload=upload, nonce="matrix"
-    )
+    try:
+        return memo_file_submit(item=item, user=student, upload=upload, nonce="matrix")
+    except MemoRefused:
+        memo, _ = Memo.objects.get_or_create(item=item, author=student)
+        version = MemoVersion(
+            memo=memo,
+            number=memo.versions.count() + 1,
+            file_name="memo.pdf",
+            file_type="pdf",
+            file_size=upload.size,
+            submitted_at=timezone.now(),
+        )
+        version.file.save("memo.pdf", upload)
+        return version
 
 
 MATRIX |= {
