@@ -5,6 +5,7 @@ paragraphs linked, citations inserted, and handing in, again until the due date.
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -17,6 +18,7 @@ from cases.models import (
     Analysis,
     ModuleItem,
     Work,
+    WorkStatus,
     assignment_for_student,
     handed_in_late,
     refusal,
@@ -106,14 +108,16 @@ def item_analysis(request: HtmxHttpRequest, item: ModuleItem, access: CourseAcce
 def _staff_context(request, item: ModuleItem, analysis: Analysis, access: CourseAccess) -> dict:
     # The students this grader grades (a TA: their cohorts), of the cohorts given it.
     students = graded_students(request.user, item.module.course, access, item=item)
-    counts = Work.objects.filter(item=item, user__in=students).values_list("state", flat=True)
-    states = list(counts)
+    counts = Work.objects.filter(item=item, user__in=students).aggregate(
+        handed_in=Count("pk", filter=Q(state=WorkStatus.SUBMITTED)),
+        writing=Count("pk", filter=Q(state=WorkStatus.IN_PROGRESS)),
+    )
     return {
         "item": item,
         "course": item.module.course,
         "analysis": analysis,
-        "handed_in": states.count("submitted"),
-        "writing": states.count("in_progress"),
+        "handed_in": counts["handed_in"],
+        "writing": counts["writing"],
         "nav_teaches": True,
     }
 
