@@ -256,38 +256,48 @@ def item_edit(request: HtmxHttpRequest, pk: int):
     )
 
 
+def _content_settings(request: HtmxHttpRequest, pk: int, field: str, form_class, save, heading):
+    """A kind's own settings page: its content (the item's one-to-one `field`) in
+    `form_class`, saved through the kind's service `save`, back to the item."""
+    item = _teach_item(request.user, pk)
+    content = getattr(item, field, None)
+    if content is None:
+        raise Http404
+    form = form_class(request.POST or None, instance=content)
+    if request.method == "POST" and form.is_valid():
+        save(form.save(commit=False))
+        messages.success(request, f"{heading} saved.")
+        return redirect(item)
+    context = {"form": form, "item": item, "heading": heading}
+    return render(request, "cases/builder/item_settings.html", context)
+
+
 @require_http_methods(["GET", "POST"])
 def annotation_settings(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course change an annotation assignment's case, the
     substantive notes and words it asks, and annotate-first; students' work follows."""
-    item = _teach_item(request.user, pk)
-    task = getattr(item, "annotation_task", None)
-    if task is None:
-        raise Http404
-    form = AnnotationTaskForm(request.POST or None, instance=task)
-    if request.method == "POST" and form.is_valid():
-        services.annotation_task_update(task=form.save(commit=False))
-        messages.success(request, "Annotation settings saved.")
-        return redirect(item)
-    context = {"form": form, "item": item, "heading": "Annotation settings"}
-    return render(request, "cases/builder/item_settings.html", context)
+    return _content_settings(
+        request,
+        pk,
+        "annotation_task",
+        AnnotationTaskForm,
+        lambda task: services.annotation_task_update(task=task),
+        "Annotation settings",
+    )
 
 
 @require_http_methods(["GET", "POST"])
 def analysis_settings(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course set a written analysis's case, prompt, word
     limit, whether a file may be handed in, and its peer review."""
-    item = _teach_item(request.user, pk)
-    analysis = getattr(item, "analysis", None)
-    if analysis is None:
-        raise Http404
-    form = AnalysisForm(request.POST or None, instance=analysis)
-    if request.method == "POST" and form.is_valid():
-        services.analysis_update(analysis=form.save(commit=False))
-        messages.success(request, "Written analysis settings saved.")
-        return redirect(item)
-    context = {"form": form, "item": item, "heading": "Written analysis settings"}
-    return render(request, "cases/builder/item_settings.html", context)
+    return _content_settings(
+        request,
+        pk,
+        "analysis",
+        AnalysisForm,
+        lambda analysis: services.analysis_update(analysis=analysis),
+        "Written analysis settings",
+    )
 
 
 @require_http_methods(["GET", "POST"])
