@@ -54,6 +54,7 @@ def main() -> int:
     parser.add_argument("page")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--filter", help="only functions whose file matches (a regex)")
     args = parser.parse_args()
 
     course = Course.objects.get(code="LOAD")
@@ -73,9 +74,9 @@ def main() -> int:
         profile.disable()
         timings.append((time.perf_counter() - started) * 1000)
     print(f"{path} as {user.username}: median {statistics.median(timings):.1f} ms (profiled)")
-    stats = pstats.Stats(profile).strip_dirs()
+    stats = pstats.Stats(profile)
     stats.sort_stats("tottime").print_stats(args.top)
-    stats.sort_stats("cumulative").print_stats(args.top)
+    stats.sort_stats("cumulative").print_stats(args.filter or "", args.top)
     return 0
 
 
