@@ -164,6 +164,14 @@ TEMPLATES = [
             ],
         },
     },
+    {
+        # The hottest loops only, called from Django templates (redqueen/jinja2.py).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2",
+        "DIRS": [BASE_DIR / "templates" / "jinja2"],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "redqueen.jinja2.environment", "autoescape": True},
+    },
 ]
 
 DATABASES = {

@@ -1,4 +1,6 @@
 from django import template
+from django.template import engines
+from django.template.backends.utils import csrf_input
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -8,6 +10,20 @@ from cases.markdown import render_markdown
 from cases.models import WorkStatus
 
 register = template.Library()
+
+
+@register.simple_tag(takes_context=True)
+def jinja(context, name: str):
+    """The Jinja2 template `name` (templates/jinja2/, redqueen/jinja2.py) rendered with
+    this template's context: for the loops that render a row per post or student on
+    the hottest pages, which Jinja2 renders four to five times faster."""
+    values = context.flatten()
+    request = context.get("request")
+    if request is not None:
+        # One masked token for every form of the loop, not one drawn per form.
+        values |= {"request": request, "csrf_input": csrf_input(request)}
+    html = engines["jinja2"].get_template(name).template.render(values)
+    return mark_safe(html)  # noqa: S308 - rendered by Jinja2 with autoescaping on.
 
 
 @register.filter(name="markdown")
@@ -68,7 +84,10 @@ def tracker_rows(matrix, base_url: str, panel_query: str = "", symbols=None, lat
     base = escape(base_url)
     page = f"{base}?{escape(panel_query)}&amp;" if panel_query else f"{base}?"
     symbols = dict(symbols or ())
-    labels = {status: escape(status.label) for status in WorkStatus}
+    # Plain strings (not SafeStrings, whose joins cost more) and each status's class,
+    # looked up once here rather than once a cell.
+    labels = {status: str(escape(status.label)) for status in WorkStatus}
+    classes = {status: f"cell cell--{status.value}" for status in WorkStatus}
     if symbols:
         shown = {
             status: f'<span aria-hidden="true">{symbols[status]}</span>'
@@ -89,13 +108,14 @@ def tracker_rows(matrix, base_url: str, panel_query: str = "", symbols=None, lat
     for row in matrix.rows:
         student = row.student
         name = escape(student.get_full_name() or student.username)
+        student_id = student.id
         extra = (
             ' <span class="tag tag--extra-time">extra time</span>'
             if getattr(student, "extra_time", False)
             else ""
         )
         out.append(
-            f'<tr><th scope="row"><a href="{base}students/{student.pk}/">{name}</a>{extra}</th>'
+            f'<tr><th scope="row"><a href="{base}students/{student_id}/">{name}</a>{extra}</th>'
         )
         for cell in row.cells:
             if cell.assignment is None:
@@ -104,8 +124,9 @@ def tracker_rows(matrix, base_url: str, panel_query: str = "", symbols=None, lat
                     '<span class="visually-hidden">Not assigned</span></td>'
                 )
                 continue
-            panel = f"{base}students/{student.pk}/items/{cell.item.pk}/"
-            href = f"{page}student={student.pk}&amp;item={cell.item.pk}"
+            item_id = cell.item.id
+            panel = f"{base}students/{student_id}/items/{item_id}/"
+            href = f"{page}student={student_id}&amp;item={item_id}"
             status = cell.status
             text = shown[status]
             if cell.points is not None:
@@ -114,7 +135,7 @@ def tracker_rows(matrix, base_url: str, panel_query: str = "", symbols=None, lat
                 text += late
             title = f' title="{labels[status]}{", handed in late" if cell.late else ""}"'
             out.append(
-                f'<td class="cell cell--{status.value}"><a href="{href}"'
+                f'<td class="{classes[status]}"><a href="{href}"'
                 f'{title if symbols else ""} hx-get="{panel}" hx-push-url="{href}"'
                 f' hx-target="#work-panel" hx-swap="outerHTML">{text}</a></td>'
             )
@@ -139,7 +160,7 @@ def gradebook_cells(grades, course, back_query: str):
             if not cell.assignment:
                 out.append(f'<td class="gradebook__cell">{NOT_GIVEN}</td>')
                 continue
-            url = f"{base}{cell.item.pk}/?{back}"
+            url = f"{base}{cell.item.id}/?{back}"
             status = cell.status
             if status == "excused":
                 shown = "excused"
@@ -158,7 +179,7 @@ def gradebook_cells(grades, course, back_query: str):
                 tags += ' <span class="tag tag--late">late</span>'
             if cell.work is not None and cell.work.override_score is not None:
                 tags += ' <span class="tag">override</span>'
-            if cell.item.pk in group.dropped:
+            if cell.item.id in group.dropped:
                 tags += ' <span class="tag">dropped</span>'
             out.append(
                 f'<td class="gradebook__cell"><a href="{url}" hx-get="{url}&amp;inline=1"'

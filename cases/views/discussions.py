@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -68,6 +69,8 @@ def _thread_context(request, item, discussion, access, *, highlight: int | None 
         "nonce": uuid.uuid4().hex,
         "reply_to": parse_int(request.GET.get("reply")),
         "etag": _etag(discussion, request.user),
+        "thread_url": reverse("cases:thread_posts", args=[item.pk]),
+        "post_create_url": reverse("cases:post_create", args=[item.pk]),
     }
 
 
@@ -258,7 +261,7 @@ def post_upvote(request: HtmxHttpRequest, pk: int):
         post.refresh_from_db(fields=["upvote_count"])
         return render(
             request,
-            "cases/discussions/thread_detail.html#upvote-button",
+            "cases/discussions/upvote.jinja",
             {
                 "post": {
                     "pk": post.pk,
@@ -268,6 +271,7 @@ def post_upvote(request: HtmxHttpRequest, pk: int):
                     "urls": {"upvote": request.path},
                 }
             },
+            using="jinja2",
         )
     return redirect(post.get_absolute_url())
 

@@ -261,7 +261,7 @@ def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int)
         }
         # A <tr> parses only inside a table or a <template>: htmx unwraps the template.
         row_html = render_to_string(
-            "cases/gradebook/gradebook.html#student-row", row_context, request
+            "cases/gradebook/student_row.jinja", row_context, request, using="jinja2"
         )
         html += f"<template>{row_html}</template>"
     return HttpResponse(html)
@@ -275,14 +275,15 @@ def assignment_release(request: HtmxHttpRequest, pk: int):
     assignment = get_object_or_404(
         Assignment.objects.select_related("item__module", "cohort"), pk=pk
     )
-    course, access = course_to_teach(request.user, assignment.item.module.course_id)
+    course, _access = course_to_teach(request.user, assignment.item.module.course_id)
     released = request.POST.get("release") == "1"
     services.assignment_release(assignment=assignment, released=released)
     if request.htmx:
         return render(
             request,
-            "cases/gradebook/gradebook.html#release-control",
-            {"assignment": assignment, "course": course, "access": access},
+            "cases/gradebook/release_control.jinja",
+            {"assignment": assignment, "cohort_id": parse_int(request.POST.get("cohort"), low=1)},
+            using="jinja2",
         )
     what = "released to" if released else "hidden again from"
     messages.success(

@@ -246,12 +246,17 @@ def course_matrix(
     # The loop runs once a cell (2,000 a page): ids read as attributes, not through
     # `.pk`, whose property costs more than the rest of a lookup.
     columns = [(item, item.id) for item in items]
+    # Each column's assignment for a pair of cohorts, chosen once for the pair (a page
+    # holds two or three pairs), not once a cell.
+    given: dict[tuple, list] = {}
     for student in students:
         user_id = student.id
-        my_cohorts = {student.cohort_a, student.cohort_b}
-        row = Row(student=student, cohorts=sorted(c for c in my_cohorts if c is not None))
-        for item, item_id in columns:
-            assignment = _assignment_of(item_id, my_cohorts, by_item_cohort)
+        pair = (student.cohort_a, student.cohort_b)
+        my_cohorts = sorted({c for c in pair if c is not None})
+        row = Row(student=student, cohorts=my_cohorts)
+        if pair not in given:
+            given[pair] = [_assignment_of(i, my_cohorts, by_item_cohort) for _, i in columns]
+        for (item, item_id), assignment in zip(columns, given[pair], strict=True):
             work = works.get((user_id, item_id))
             extension = extensions.get((user_id, assignment.id)) if assignment else None
             row.cells.append(_cell(item, assignment, work, extension, now, rubric_max))
