@@ -58,6 +58,14 @@ def database_from_url(url: str) -> dict:
             # restarted PostgreSQL (or pooler) costs a reconnect, not an error page.
             "CONN_HEALTH_CHECKS": True,
         }
+        # Parameters bound by the server, and a statement a connection has run five
+        # times kept prepared: PostgreSQL plans a page's queries once per connection
+        # instead of once per request, which halves its CPU on our pages (planning
+        # the access checks' subqueries costs more than running them; see
+        # docs/benchmarks.md). DJANGO_DB_PREPARED_STATEMENTS=0 turns preparing off.
+        options.setdefault("server_side_binding", True)
+        if env_bool("DJANGO_DB_PREPARED_STATEMENTS", True):
+            options.setdefault("prepare_threshold", 5)
         if env_bool("DJANGO_DB_TRANSACTION_POOLING"):
             transaction_pooling(database)
         return database

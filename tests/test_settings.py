@@ -46,23 +46,30 @@ POOLING_SCRIPT = (
     " from django.db import connection; db = connection.settings_dict;"
     " params = connection.get_connection_params();"
     " print(db.get('DISABLE_SERVER_SIDE_CURSORS', False), 'prepare_threshold' in db['OPTIONS'],"
-    " params['prepare_threshold'], db['CONN_MAX_AGE'], db['CONN_HEALTH_CHECKS'])"
+    " params['prepare_threshold'], db['CONN_MAX_AGE'], db['CONN_HEALTH_CHECKS'],"
+    " connection.features.uses_server_side_binding)"
 )
 PRODUCTION = {"DJANGO_SECRET_KEY": "x" * 50, "DJANGO_ALLOWED_HOSTS": "example.edu"}
 BOUNCER = "postgres://app@10.0.0.5:6432/redqueen"
 
 
 def test_transaction_pooling_turns_off_what_pgbouncer_cannot_route():
-    # Straight to PostgreSQL: Django's defaults (server-side cursors for .iterator(),
-    # prepared statements off unless asked for), persistent checked connections.
+    # Straight to PostgreSQL: server-side cursors for .iterator(), parameters bound by
+    # the server and statements prepared after five runs, persistent checked
+    # connections.
     direct = _settings(POOLING_SCRIPT, DATABASE_URL=BOUNCER, **PRODUCTION)
-    assert direct.stdout.split() == ["False", "False", "None", "600", "True"], direct.stderr
+    assert direct.stdout.split() == ["False", "True", "5", "600", "True", "True"], direct.stderr
+    unprepared = _settings(
+        POOLING_SCRIPT, DATABASE_URL=BOUNCER, DJANGO_DB_PREPARED_STATEMENTS="0", **PRODUCTION
+    )
+    assert unprepared.stdout.split()[1:3] == ["False", "None"], unprepared.stderr
     # Through PgBouncer in transaction mode: no server-side cursors, and prepared
-    # statements held off even when the URL asks for them; connections to the pooler
-    # stay persistent and checked.
+    # statements held off even when the URL asks for them (parameters are still bound
+    # by the server, in unnamed statements); connections to the pooler stay persistent
+    # and checked.
     env = PRODUCTION | {"DJANGO_DB_TRANSACTION_POOLING": "1"}
     pooled = _settings(POOLING_SCRIPT, DATABASE_URL=BOUNCER + "?prepare_threshold=5", **env)
-    assert pooled.stdout.split() == ["True", "True", "None", "600", "True"], pooled.stderr
+    assert pooled.stdout.split() == ["True", "True", "None", "600", "True", "True"], pooled.stderr
     off = _settings(POOLING_SCRIPT, DATABASE_URL=BOUNCER, DJANGO_DB_TRANSACTION_POOLING="0")
     assert off.returncode != 0  # "0" is off: production settings without secrets refuse.
     off = _settings(
