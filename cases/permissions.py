@@ -682,10 +682,27 @@ def joined_session_version(user, session_id: int) -> int | None:
     return sql.joined_session_version(user_id=user.pk, session_id=session_id)
 
 
-def live_session_to_run(user, session_id: int, queryset=None) -> tuple[LiveSession, LiveAccess]:
+def live_session_to_run(user, session_id: int, annotate=None) -> tuple[LiveSession, LiveAccess]:
     """A live session for those who run it (the course's graders); its students get 403
-    and everyone else 404."""
-    session, access = access_live_session(user, session_id, queryset)
+    and everyone else 404. The roles alone are asked first, in a query a third lighter
+    than the full check (the projector polls it every second); anyone who does not run
+    the session goes through `access_live_session`, which tells 403 from 404.
+    `annotate(queryset)` adds what the caller shows (the projector's counts)."""
+    if user.is_authenticated:
+        sessions = LiveSession.objects.select_related("course", "item", "current_poll")
+        sessions = sessions.annotate(**_roles(user, "course"))
+        session = (annotate(sessions) if annotate else sessions).filter(pk=session_id).first()
+        if session is not None:
+            course = CourseAccess(
+                is_admin=is_admin(user),
+                is_instructor=session._is_instructor,
+                is_ta=session._is_ta,
+                is_student=session._is_student,
+            )
+            if course.can_grade:
+                activate_for(session.course)
+                return session, LiveAccess(course=course, may_join=False, joined=False)
+    session, access = access_live_session(user, session_id)
     if not access.runs:
         raise PermissionDenied
     return session, access

@@ -247,9 +247,7 @@ def _not_saved(request, session: LiveSession, message: str):
 def live_projector(request: HtmxHttpRequest, pk: int):
     """Those who run the session: the join code and the poll on screen, large, for the
     room. htmx polls it every second; unchanged, it is a 304 after one query."""
-    session, _access = live_session_to_run(
-        request.user, pk, _with_counts(live_sessions_with_access(request.user))
-    )
+    session, _access = live_session_to_run(request.user, pk, _with_counts)
     etag = _etag(session, "projector")
     partial = request.htmx and not request.htmx.history_restore_request
     if partial and (unchanged := not_modified(request, etag)):
@@ -340,9 +338,7 @@ def _after_action(request, session_pk: int, partial: str):
     """A console action is done: htmx gets the changed part, a plain form the console."""
     if not request.htmx:
         return redirect("cases:live_session", pk=session_pk)
-    session, access = live_session_to_run(
-        request.user, session_pk, _with_counts(live_sessions_with_access(request.user))
-    )
+    session, access = live_session_to_run(request.user, session_pk, _with_counts)
     return _console(request, session, access, partial=partial)
 
 
@@ -351,9 +347,7 @@ def _after_action(request, session_pk: int, partial: str):
 def live_poll_create(request: HtmxHttpRequest, pk: int):
     """Those who run the session add a poll (written, or from the course's question
     bank) and may launch it at once."""
-    session, access = live_session_to_run(
-        request.user, pk, _with_counts(live_sessions_with_access(request.user))
-    )
+    session, access = live_session_to_run(request.user, pk, _with_counts)
     if not session.is_running:
         messages.error(request, "This live session has ended.")
         return redirect(session)
