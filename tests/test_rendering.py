@@ -1,0 +1,36 @@
+"""The Jinja2 side of rendering (redqueen/jinja2.py): what the hottest loops rely on."""
+
+import pytest
+from django.template import engines
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from jinja2 import UndefinedError
+
+from redqueen.jinja2 import url
+
+
+def _render(source: str, **context) -> str:
+    return engines["jinja2"].from_string(source).render(context)
+
+
+def test_url_agrees_with_reverse_for_ids_and_anything_else():
+    for name, args in [
+        ("cases:assignment_release", [12]),
+        ("cases:grade_edit", [1, 22, 0]),
+        ("cases:gradebook", [3]),
+        ("cases:case_detail", ["shanghai-bell"]),
+        ("cases:home", []),
+    ]:
+        assert url(name, *args) == reverse(name, args=args)
+    # The pattern reversed once serves every id.
+    assert url("cases:grade_edit", 7, 8, 9) == reverse("cases:grade_edit", args=[7, 8, 9])
+
+
+def test_text_is_escaped_and_only_what_is_marked_safe_passes():
+    html = _render("{{ name }} {{ body }}", name="<script>x</script>", body=mark_safe("<p>ok</p>"))
+    assert html == "&lt;script&gt;x&lt;/script&gt; <p>ok</p>"
+
+
+def test_a_name_the_template_does_not_know_is_an_error():
+    with pytest.raises(UndefinedError):
+        _render("{{ missing }}")
