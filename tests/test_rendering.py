@@ -34,3 +34,18 @@ def test_text_is_escaped_and_only_what_is_marked_safe_passes():
 def test_a_name_the_template_does_not_know_is_an_error():
     with pytest.raises(UndefinedError):
         _render("{{ missing }}")
+
+
+def test_dates_show_in_the_active_time_zone_each_time_it_changes():
+    from datetime import UTC, datetime
+
+    from django.utils import timezone
+
+    moment = datetime(2026, 12, 3, 17, 30, tzinfo=UTC)
+    source = "{{ at|date('j M, H:i') }}"
+    with timezone.override("Asia/Shanghai"):
+        assert _render(source, at=moment) == "4 Dec, 01:30"
+    with timezone.override("Europe/London"):
+        assert _render(source, at=moment) == "3 Dec, 17:30"
+    with timezone.override("Asia/Shanghai"):
+        assert _render(source, at=moment) == "4 Dec, 01:30"
