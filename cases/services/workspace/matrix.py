@@ -186,7 +186,17 @@ def course_matrix(
     now = now or timezone.now()
     cohorts = list(graded_cohorts(user, course, access))
     cohort_ids = [c.pk for c in cohorts if cohort_id is None or c.pk == cohort_id]
-    every_item = list(course_items(course, cohort_ids))
+    # The assignments to these cohorts, with their items: the columns are the items
+    # given to at least one of them (as `course_items`), in course order.
+    assignments = list(
+        Assignment.objects.filter(item__module__course=course, cohort__in=cohort_ids)
+        .select_related("cohort", "item__module", "item__grade_category", "item__rubric")
+        .order_by("pk")
+    )
+    every_item = sorted(
+        {a.item_id: a.item for a in assignments}.values(),
+        key=lambda i: (i.module.position, i.module_id, i.position, i.pk),
+    )
     items = [i for i in every_item if module_id is None or i.module_id == module_id]
     # A student's cohorts among these: the first and the last is enough, since a student
     # is rarely in more than two sections of one course.
@@ -222,11 +232,8 @@ def course_matrix(
     student_ids = [s.id for s in students]
     item_ids = [i.id for i in items]
 
-    assignments = list(
-        Assignment.objects.filter(item__in=item_ids, cohort__in=cohort_ids).select_related(
-            "cohort", "item"
-        )
-    )
+    if module_id is not None:
+        assignments = [a for a in assignments if a.item.module_id == module_id]
     by_item_cohort = {(a.item_id, a.cohort_id): a for a in assignments}
     works = Work.objects.filter(item__in=item_ids, user__in=student_ids)
     if student_id is None:
