@@ -61,6 +61,7 @@ from harness import (  # noqa: E402
     TIMEOUT,
     CpuSnapshot,
     Device,
+    Reply,
     Sample,
     check_cache,
     children,
@@ -129,6 +130,37 @@ def print_goals(goals: list[tuple[str, object, bool]]) -> list[str]:
         shown = f"{value:.1f}" if isinstance(value, float) else value
         print(f"  {'met ' if met else 'MISSED'}  {text}: {shown}")
     return [text for text, _value, met in goals if not met]
+
+
+class Costs:
+    """What each request cost the app, by kind, as bench/benchurls.py's headers tell:
+    its thread's CPU (X-CPU-us: not the GIL waits, nor gunicorn's own thread) and its
+    queries."""
+
+    def __init__(self):
+        self.seen: dict[str, list[tuple[int, int]]] = {}
+
+    def request(self, device: Device, kind: str, method: str, path: str, **options) -> Reply:
+        reply = device.request(kind, method, path, **options)
+        if "x-cpu-us" in reply.headers:
+            # One append: safe from the clients' threads.
+            self.seen.setdefault(kind, []).append(
+                (int(reply.headers["x-cpu-us"]), int(reply.headers.get("x-queries", 0)))
+            )
+        return reply
+
+    def rows(self) -> list[tuple[str, str]]:
+        rows = []
+        for kind, seen in self.seen.items():
+            cpu = [us / 1000 for us, _q in seen]
+            queries = sum(q for _us, q in seen) / len(seen)
+            rows.append(
+                (
+                    f"app thread CPU ms p50 / mean, queries: {kind}",
+                    f"{percentile(cpu, 0.5):.1f} / {sum(cpu) / len(cpu):.1f}, {queries:.1f}",
+                )
+            )
+        return rows
 
 
 def database_backends() -> list[int]:
@@ -259,7 +291,7 @@ def quiz_takers(course: Course, port: int) -> tuple[list[Taker], dict]:
     return takers, by_quiz
 
 
-def take(taker: Taker, clock: live.Clock, rng: random.Random) -> None:
+def take(taker: Taker, clock: live.Clock, rng: random.Random, costs: Costs) -> None:
     """One student: autosaves every 3-5 s until their moment to submit, then submits
     and opens the result page it redirects to."""
     device = taker.device
@@ -277,19 +309,19 @@ def take(taker: Taker, clock: live.Clock, rng: random.Random) -> None:
             taker.seq = max(taker.seq + 1, int(time.time() * 1000))
             value = f"Surge {taker.user.username} {taker.seq}"
             form = {"questions": str(slot), f"q{slot}": value, "seq": str(taker.seq)}
-            reply = device.request("autosave", "POST", save_url, form=form, headers=HTMX)
+            reply = costs.request(device, "autosave", "POST", save_url, form=form, headers=HTMX)
             acknowledged = reply.status == 200 and b"Saved " in reply.body
             taker.saves.append(Save(slot, taker.seq, value, reply.sample, acknowledged))
             moment = live.next_tick(moment, rng.uniform(*SAVE_EVERY))
         if not clock.sleep_until(submit_due):
             return
-        reply = device.request("submit", "POST", submit_url, form={})
+        reply = costs.request(device, "submit", "POST", submit_url, form={})
         taker.submit = reply.sample
         taker.submit_acknowledged = (
             reply.status == 302 and reply.headers.get("location") == result_url
         )
         if taker.submit_acknowledged:
-            taker.result = device.request("result", "GET", result_url).sample
+            taker.result = costs.request(device, "result", "GET", result_url).sample
     finally:
         device.close()
 
@@ -305,8 +337,9 @@ def quiz_surge(port: int, server, course: Course) -> tuple[list[str], bool]:
         taker.first_save = rng.uniform(0, SAVE_EVERY[1])
         taker.submit_at = rng.uniform(0, SECONDS)
     clock = live.Clock(time.perf_counter() + 1.0)
+    costs = Costs()
     threads = [
-        threading.Thread(target=take, args=(t, clock, random.Random(SEED + n)), daemon=True)
+        threading.Thread(target=take, args=(t, clock, random.Random(SEED + n), costs), daemon=True)
         for n, t in enumerate(takers)
     ]
     for thread in threads:
@@ -388,6 +421,7 @@ def quiz_surge(port: int, server, course: Course) -> tuple[list[str], bool]:
             ("submit p50 / p99 / max ms", spread(submit_ms)),
             ("result page after submit p50 / p99 / max ms", spread(kind("result"))),
             *rows,
+            *costs.rows(),
             (
                 "connections opened / stale keep-alive retries",
                 f"{sum(d.connects for d in devices)} / {sum(d.retries for d in devices)}",
@@ -456,13 +490,15 @@ class Class(live.Clock):
         self.rounds: list[Round] = []
 
 
-def phone(student: Phone, clock: Class, state_url: str, answer_url: str) -> None:
+def phone(student: Phone, clock: Class, state_url: str, answer_url: str, costs: Costs) -> None:
     """Polls every 3 s from the lead-in on; answers each poll once, a moment after the
     phone shows it."""
     device = student.device
 
     def poll_state() -> None:
-        reply = device.request("state", "GET", f"{state_url}?known={student.known}", headers=HTMX)
+        reply = costs.request(
+            device, "state", "GET", f"{state_url}?known={student.known}", headers=HTMX
+        )
         if reply.status == 200:
             if found := live.KNOWN.search(reply.body):
                 student.known = found.group(1).decode()
@@ -486,7 +522,7 @@ def phone(student: Phone, clock: Class, state_url: str, answer_url: str) -> None
                     return
                 options = POLLS[number][1]
                 form = {"poll": student.poll_id, "answer": student.picks[number]}
-                reply = device.request("answer", "POST", answer_url, form=form, headers=HTMX)
+                reply = costs.request(device, "answer", "POST", answer_url, form=form, headers=HTMX)
                 student.answers[number] = reply.sample
                 chosen = escape(options[student.picks[number]])
                 mine = f"Your answer: <strong>{chosen}</strong>".encode()
@@ -504,13 +540,15 @@ def phone(student: Phone, clock: Class, state_url: str, answer_url: str) -> None
         device.close()
 
 
-def run_round(number: int, session: LiveSession, console: Device, clock: Class, phones, screen):
+def run_round(
+    number: int, session: LiveSession, console: Device, clock: Class, phones, screen, costs
+):
     """The instructor launches poll `number`; every student answers; once the projector
     shows them all (or TAIL s after the last), the instructor reveals the results."""
     prompt, options = POLLS[number]
     form = {"kind": "single", "prompt": prompt, "options": "\n".join(options), "launch": "on"}
     create = reverse("cases:live_poll_create", args=[session.pk])
-    launch = console.request("launch", "POST", create, form=form, headers=HTMX)
+    launch = costs.request(console, "launch", "POST", create, form=form, headers=HTMX)
     poll = LivePoll.objects.filter(session=session).order_by("-position").first()
     round_ = Round(str(poll.pk), launch.sample.end, launch.sample)
     clock.rounds.append(round_)
@@ -526,8 +564,8 @@ def run_round(number: int, session: LiveSession, console: Device, clock: Class, 
     while time.perf_counter() < last + live.TAIL and screen.shown < len(phones):
         time.sleep(0.01)
     control = reverse("cases:live_poll_control", args=[poll.pk])
-    round_.reveal = console.request(
-        "reveal", "POST", control, form={"action": "reveal"}, headers=HTMX
+    round_.reveal = costs.request(
+        console, "reveal", "POST", control, form={"action": "reveal"}, headers=HTMX
     ).sample
     return round_, poll
 
@@ -560,9 +598,10 @@ def live_surge(port: int, server, course: Course, instructor: User) -> tuple[lis
     answer_url = reverse("cases:live_answer", args=[session.pk])
     projector_url = reverse("cases:live_projector", args=[session.pk])
     clock = Class(time.perf_counter() + 1.0)
+    costs = Costs()
     screen = live.Projector(Device(port, *teacher), 1.0)
     threads = [
-        threading.Thread(target=phone, args=(p, clock, state_url, answer_url), daemon=True)
+        threading.Thread(target=phone, args=(p, clock, state_url, answer_url, costs), daemon=True)
         for p in phones
     ]
     threads.append(
@@ -579,11 +618,13 @@ def live_surge(port: int, server, course: Course, instructor: User) -> tuple[lis
     for number in range(len(POLLS)):
         if number:
             clock.sleep_until(time.perf_counter() + DISCUSS)
-        round_, poll = run_round(number, session, console, clock, phones, screen)
+        round_, poll = run_round(number, session, console, clock, phones, screen, costs)
         rounds.append((round_, poll))
     clock.sleep_until(time.perf_counter() + CLOSE_AFTER)
     control = reverse("cases:live_poll_control", args=[poll.pk])
-    close = console.request("close", "POST", control, form={"action": "close"}, headers=HTMX).sample
+    close = costs.request(
+        console, "close", "POST", control, form={"action": "close"}, headers=HTMX
+    ).sample
     clock.sleep_until(time.perf_counter() + live.PHONE_EVERY + 0.5)  # Every phone sees it.
     console.close()
     clock.stop.set()
@@ -680,6 +721,7 @@ def live_surge(port: int, server, course: Course, instructor: User) -> tuple[lis
             ),
             ("instructor's close", f"{close.status} in {close.ms:.0f} ms"),
             *rows,
+            *costs.rows(),
             (
                 "connections opened / stale keep-alive retries",
                 f"{sum(d.connects for d in devices)} / {sum(d.retries for d in devices)}",
