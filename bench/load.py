@@ -133,7 +133,11 @@ def autosave_body(slot: AttemptQuestion) -> str:
         "spectrum": "50",
     }.get(slot.question.kind, "0")
     body = urlencode({"questions": slot.pk, f"q{slot.pk}": "VALUE", "seq": "SEQ"})
-    return body.replace("VALUE", value.replace(" ", "+")).replace("SEQ", "{n}")
+    # The seed's answers carry app.js's seq, the time in ms, and a save with a smaller
+    # one is ignored as stale: wrk's number alone would write nothing. The time in
+    # seconds followed by its digits is larger, and grows with it.
+    seq = f"{int(time.time())}{{n}}"
+    return body.replace("VALUE", value.replace(" ", "+")).replace("SEQ", seq)
 
 
 # Setup ------------------------------------------------------------------------------
