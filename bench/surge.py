@@ -244,10 +244,16 @@ class Taker:
 def open_attempts(course: Course, students: list[User]) -> tuple[dict[int, Attempt], dict]:
     """Each student's open attempt, started (or resumed) as the quiz page starts it, on
     the quiz with the fewest attempts that lets them; and the attempts by quiz."""
+    # Quizzes of fixed questions, one of them short text (a review quiz draws its
+    # questions from categories: an attempt may have none to type into).
     quizzes = list(
-        Quiz.objects.filter(item__module__course=course)
-        .annotate(taken=Count("attempts"))
+        Quiz.objects.filter(
+            item__module__course=course, slots__question__kind=QuestionKind.SHORT_TEXT
+        )
+        .exclude(slots__category__isnull=False)
+        .annotate(taken=Count("attempts", distinct=True))
         .order_by("taken", "pk")
+        .distinct()
     )
     attempts = {}
     for student in students:
