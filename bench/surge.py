@@ -10,14 +10,15 @@ Alone, it builds the LOAD course afresh first (`seed_load --fresh`, as `make ben
 does) and starts gunicorn (BENCH_WORKERS x BENCH_THREADS gthread, default 4 x 4).
 
 **Quiz deadline surge.** BENCH_SURGE_STUDENTS (default 500) students each have an open
-attempt at a quiz (started in-process before the window, on the quiz with the fewest
-attempts that still lets them start one). Over BENCH_SURGE_SECONDS (default 120) each
-student autosaves a short-text answer every 3 to 5 s, as htmx does (HX-Request, CSRF,
-a `seq` that only grows: the time in milliseconds, as static/js/app.js sends it), and
-submits once at a uniformly random moment of the window (the confirm page's plain form:
-a 302 to the result page, which the browser then opens). Afterwards the database must
-hold every acknowledged autosave (its value, or a later one of the same question) and
-every acknowledged submit (a submitted attempt).
+attempt at a quiz (started in-process before the window, on the quiz of fixed
+questions, one of them short text, with the fewest attempts that lets them start one).
+Over BENCH_SURGE_SECONDS (default 120) each student autosaves a short-text answer every
+3 to 5 s, as htmx does (HX-Request, CSRF, a `seq` that only grows: the time in
+milliseconds, as static/js/app.js sends it; a save due while the last is still out is
+counted, not sent), and submits once at a uniformly random moment of the window (the
+confirm page's plain form: a 302 to the result page, which the browser then opens).
+Afterwards the database must hold every acknowledged autosave (its value, or a later
+one of the same question) and every acknowledged submit (a submitted attempt).
 
 **Live class surge.** BENCH_SURGE_PHONES (default 300) students join a fresh ad hoc
 session over HTTP; their phones poll the session's state every 3 s (unchanged: 204) and
