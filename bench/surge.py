@@ -415,6 +415,15 @@ def quiz_surge(port: int, server, course: Course) -> tuple[list[str], bool]:
         return [s.ms for s in samples if s.kind == name]
 
     autosave_ms, submit_ms = kind("autosave"), kind("submit")
+    slice_seconds = SECONDS / 4
+    slices = [
+        [
+            s.ms
+            for s in samples
+            if n * slice_seconds <= s.start - clock.lead_start < (n + 1) * slice_seconds
+        ]
+        for n in range(4)
+    ]
     devices = [t.device for t in takers]
     rows = server_rows(before, after, server, len(samples), backends, clock.late)
     table(
@@ -436,6 +445,10 @@ def quiz_surge(port: int, server, course: Course) -> tuple[list[str], bool]:
             ),
             ("submit p50 / p99 / max ms", spread(submit_ms)),
             ("result page after submit p50 / p99 / max ms", spread(kind("result"))),
+            (
+                f"every request by {slice_seconds:g} s of the window: requests, p99 ms",
+                " / ".join(f"{len(v)}, {percentile(v, 0.99):.0f}" for v in slices),
+            ),
             *rows,
             *costs.rows(),
             (
