@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint fmt check clean bench bench-live bench-peer faults backup-drill scale-out
+.PHONY: run test lint fmt check clean bench bench-surge bench-live bench-peer faults backup-drill scale-out
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (see README)."; exit 1; }
@@ -63,6 +63,13 @@ bench: $(VENV)/.run-installed
 		{ echo "bench needs wrk: install Debian's package wrk"; exit 1; }
 	DATABASE_URL=$${DATABASE_URL-$(BENCH_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_REDIS)} \
 		$(PY) bench/load.py
+
+# The two surges of `make bench` alone, on a fresh LOAD course: 500 students autosave a
+# quiz and submit within BENCH_SURGE_SECONDS (default 120), then 300 phones follow a live
+# class through two polls; fails on an error or a lost write. See bench/surge.py.
+bench-surge: $(VENV)/.run-installed
+	DATABASE_URL=$${DATABASE_URL-$(BENCH_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_REDIS)} \
+		$(PY) bench/surge.py
 
 # Peer review assigned to a cohort of 500 who all handed in, each paired with a classmate,
 # on PostgreSQL: prints students, reviews each, rows, queries and seconds; fails over 2 s.

@@ -23,9 +23,10 @@ posts (the run's own marked posts are deleted at the start of the next run).
 Prints a table: endpoint, concurrency, requests, errors, req/s and its ratio to the
 reference page, p50 and p99 ms, queries per request, gunicorn and PostgreSQL CPU ms per
 request; then the goals, and each gunicorn process's memory; then the reader with and
-without 300 notes on its case, and the notes' live poll (bench/notes.py). Exits non-zero
-on any error (an unexpected status or a connection error) or a traceback in gunicorn's
-log.
+without 300 notes on its case, and the notes' live poll (bench/notes.py); then two
+surges, a quiz deadline and a live class (bench/surge.py). Exits non-zero on any error
+(an unexpected status or a connection error), a write the surges lost or a traceback in
+gunicorn's log.
 """
 
 import io
@@ -50,6 +51,7 @@ production.setup(
 )
 
 import notes  # noqa: E402
+import surge  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.urls import reverse  # noqa: E402
@@ -131,7 +133,11 @@ def autosave_body(slot: AttemptQuestion) -> str:
         "spectrum": "50",
     }.get(slot.question.kind, "0")
     body = urlencode({"questions": slot.pk, f"q{slot.pk}": "VALUE", "seq": "SEQ"})
-    return body.replace("VALUE", value.replace(" ", "+")).replace("SEQ", "{n}")
+    # The seed's answers carry app.js's seq, the time in ms, and a save with a smaller
+    # one is ignored as stale: wrk's number alone would write nothing. The time in
+    # seconds followed by its digits is larger, and grows with it.
+    seq = f"{int(time.time())}{{n}}"
+    return body.replace("VALUE", value.replace(" ", "+")).replace("SEQ", seq)
 
 
 # Setup ------------------------------------------------------------------------------
@@ -551,6 +557,7 @@ def main() -> int:
             )
             failed = any(text.startswith("errors") for text in missed)
             notes.run(port, notes.reading_of(course), instructor, students)
+            failed = surge.run(port, server, course, instructor) or failed
         finally:
             stop_gunicorn(server)
             log_text = log_path.read_text()
