@@ -15,6 +15,7 @@ import re
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import floatformat, pluralize
 from django.urls import get_script_prefix, reverse
+from django.utils.html import conditional_escape
 from django.utils.timezone import get_current_timezone_name, template_localtime
 from django.utils.translation import get_language
 from jinja2 import Environment, StrictUndefined
@@ -67,6 +68,9 @@ def environment(**options) -> Environment:
     # templates would quietly show nothing.
     options["undefined"] = StrictUndefined
     options.pop("autoescape", None)  # Always on, whatever the settings say.
+    # Escaped as Django's templates escape (`&#x27;` and `&quot;`, where markupsafe
+    # writes `&#39;` and `&#34;`), so a page reads the same whichever engine wrote it.
+    options["finalize"] = conditional_escape
     env = Environment(autoescape=True, **options)
     env.filters["date"] = local_date
     env.filters["pluralize"] = pluralize

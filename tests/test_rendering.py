@@ -49,3 +49,9 @@ def test_dates_show_in_the_active_time_zone_each_time_it_changes():
         assert _render(source, at=moment) == "3 Dec, 17:30"
     with timezone.override("Asia/Shanghai"):
         assert _render(source, at=moment) == "4 Dec, 01:30"
+
+
+def test_quotes_are_escaped_as_djangos_templates_escape_them():
+    html = _render('<b title="{{ name }}">{{ name }}</b>', name='O\'Brien "Bo" <b>')
+    shown = "O&#x27;Brien &quot;Bo&quot; &lt;b&gt;"
+    assert html == f'<b title="{shown}">{shown}</b>'
