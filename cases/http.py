@@ -1,4 +1,9 @@
+import hashlib
+from collections.abc import Callable
+
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponseNotModified
+from django.middleware.csrf import get_token
 from django_htmx.middleware import HtmxDetails
 
 
@@ -25,6 +30,25 @@ def not_modified(request: HttpRequest, etag: str) -> HttpResponseNotModified | N
         response["ETag"] = etag
         return response
     return None
+
+
+# Where a shared fragment's form carries the viewer's CSRF token: rendered into the
+# fragment as the token, and replaced by the viewer's own each time it is served.
+CSRF_SLOT = "csrf-slot-3b9e2c7a"
+SHARED_FRAGMENT_SECONDS = 600
+
+
+def shared_fragment(request: HttpRequest, key: str, render: Callable[[dict], str]) -> str:
+    """A fragment many viewers see alike (the same `key`: every input that shapes it,
+    such as a version), rendered once and kept in the cache; the only thing of the
+    viewer's in it, their CSRF token, is put in as it is served. `render(extra)` renders
+    it with `extra` added to its context."""
+    name = "fragment:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    html = cache.get(name)
+    if html is None:
+        html = render({"csrf_token": CSRF_SLOT})
+        cache.set(name, html, SHARED_FRAGMENT_SECONDS)
+    return html.replace(CSRF_SLOT, get_token(request))
 
 
 # CSV downloads: streamed rows that a spreadsheet opens as text, never as formulas.

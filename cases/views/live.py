@@ -13,6 +13,7 @@ from django.db.models import Count, Max, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,7 +27,7 @@ from cases.forms.live import (
     MarkForm,
     PollForm,
 )
-from cases.http import HtmxHttpRequest, not_modified, parse_int
+from cases.http import HtmxHttpRequest, not_modified, parse_int, shared_fragment
 from cases.models import (
     ColdCall,
     ItemKind,
@@ -36,6 +37,7 @@ from cases.models import (
     LiveSession,
     ModuleItem,
     ParticipationMark,
+    PollKind,
     PollState,
 )
 from cases.permissions import (
@@ -185,7 +187,38 @@ def live_state(request: HtmxHttpRequest, pk: int):
     context = _student_context(request, session, access)
     if not request.htmx or request.htmx.history_restore_request:
         return render(request, "cases/live/student.html", context)
-    return render(request, "cases/live/student.html#live-state", context)
+    key = _shared_state_key(session, access, context)
+    if key is None:
+        return render(request, "cases/live/student.html#live-state", context)
+    # When the session changes, 300 phones ask within three seconds, nearly all in the
+    # same state (no answer yet, or one of a few options): it is rendered once.
+    return HttpResponse(
+        shared_fragment(
+            request,
+            key,
+            lambda extra: render_to_string(
+                "cases/live/student.html#live-state", context | extra, request
+            ),
+        )
+    )
+
+
+def _shared_state_key(session: LiveSession, access: LiveAccess, context: dict) -> str | None:
+    """What shapes a phone's live state, when phones in the same state see the same
+    fragment: the session's version, the poll, and the student's answer when it is a
+    pick (a free answer is the student's own). None when it is not shared: a word
+    answered, or results shown while answers still come in (counts that move without
+    the version)."""
+    poll, mine = context["poll"], context["mine"]
+    if poll is not None and mine is not None and poll.kind == PollKind.WORD:
+        return None
+    if context["results"] is not None and poll.state == PollState.OPEN:
+        return None
+    answer = None if mine is None else (tuple(mine.choices or ()), mine.value)
+    return (
+        f"live-state:{session.pk}:{session.version}:{session.is_running}:{access.joined}:"
+        f"{poll.pk if poll else None}:{poll.state if poll else None}:{answer}"
+    )
 
 
 @require_POST
