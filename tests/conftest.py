@@ -4,6 +4,7 @@ import os
 from dataclasses import dataclass
 
 import pytest
+from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connections
 
 from cases.models import (
@@ -171,10 +172,13 @@ def _forget_lti_platform(request):
 
 
 @pytest.fixture(autouse=True)
-def _forget_item_kinds():
-    """Each test starts with no item kind remembered (`permissions.access_item`): ids
-    come back after a rollback, so a kind left by an earlier test would cost an item
-    page the query that puts a wrong guess right, and move its query count."""
+def _forget_what_processes_remember():
+    """Each test starts with nothing remembered from an earlier one: ids come back after
+    a rollback, so an item kind (`permissions.access_item`) left behind would cost an
+    item page the query that puts a wrong guess right, and a shared fragment
+    (`cases.http.shared_fragment`) kept under the same session and version would be
+    another test's."""
     from cases.permissions import _ITEM_KINDS
 
     _ITEM_KINDS.clear()
+    cache.clear()
