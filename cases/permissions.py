@@ -112,12 +112,13 @@ def _with_roles(queryset, user):
     return queryset.annotate(**_roles(user, "pk"))
 
 
-def _access_of(course: Course, user) -> CourseAccess:
+def _access_of(annotated, user) -> CourseAccess:
+    """The roles `_roles` annotated on a course, or on a row of one (a live session)."""
     return CourseAccess(
         is_admin=is_admin(user),
-        is_instructor=course._is_instructor,
-        is_ta=course._is_ta,
-        is_student=course._is_student,
+        is_instructor=annotated._is_instructor,
+        is_ta=annotated._is_ta,
+        is_student=annotated._is_student,
     )
 
 
@@ -599,12 +600,7 @@ def live_access(session: LiveSession, user) -> LiveAccess | None:
     """The user's access to a session from `live_sessions_with_access`; None if they
     may not see it. A session for one cohort is for its members; a session of an item,
     for the students given the item; an ad hoc one, for every student of the course."""
-    course = CourseAccess(
-        is_admin=is_admin(user),
-        is_instructor=session._is_instructor,
-        is_ta=session._is_ta,
-        is_student=session._is_student,
-    )
+    course = _access_of(session, user)
     if session.cohort_id:
         may_join = session._in_cohort and course.is_student
     elif session.item_id:
@@ -693,12 +689,7 @@ def live_session_to_run(user, session_id: int, annotate=None) -> tuple[LiveSessi
         sessions = sessions.annotate(**_roles(user, "course"))
         session = (annotate(sessions) if annotate else sessions).filter(pk=session_id).first()
         if session is not None:
-            course = CourseAccess(
-                is_admin=is_admin(user),
-                is_instructor=session._is_instructor,
-                is_ta=session._is_ta,
-                is_student=session._is_student,
-            )
+            course = _access_of(session, user)
             if course.can_grade:
                 activate_for(session.course)
                 return session, LiveAccess(course=course, may_join=False, joined=False)
