@@ -32,22 +32,33 @@ def not_modified(request: HttpRequest, etag: str) -> HttpResponseNotModified | N
     return None
 
 
+# What a version shows, kept this long: the version moves on any change that shows, so
+# this bounds only what it does not fold in (a student renamed).
+KEPT_SECONDS = 600
+
+
+def kept[T](key: str, build: Callable[[], T]) -> T:
+    """What `build()` makes for `key`, made once and kept in the cache: for what many
+    requests show alike, where `key` holds every input that shapes it (a version among
+    them). Nothing relies on it: lost or cold, `build()` runs again."""
+    name = "kept:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    value = cache.get(name)
+    if value is None:
+        value = build()
+        cache.set(name, value, KEPT_SECONDS)
+    return value
+
+
 # Where a shared fragment's form carries the viewer's CSRF token: rendered into the
 # fragment as the token, and replaced by the viewer's own each time it is served.
 CSRF_SLOT = "csrf-slot-3b9e2c7a"
-SHARED_FRAGMENT_SECONDS = 600
 
 
 def shared_fragment(request: HttpRequest, key: str, render: Callable[[dict], str]) -> str:
-    """A fragment many viewers see alike (the same `key`: every input that shapes it,
-    such as a version), rendered once and kept in the cache; the only thing of the
-    viewer's in it, their CSRF token, is put in as it is served. `render(extra)` renders
-    it with `extra` added to its context."""
-    name = "fragment:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-    html = cache.get(name)
-    if html is None:
-        html = render({"csrf_token": CSRF_SLOT})
-        cache.set(name, html, SHARED_FRAGMENT_SECONDS)
+    """A fragment many viewers see alike (`kept` under `key`), whose only thing of the
+    viewer's, their CSRF token, is put in as it is served. `render(extra)` renders it
+    with `extra` added to its context."""
+    html = kept(key, lambda: render({"csrf_token": CSRF_SLOT}))
     return html.replace(CSRF_SLOT, get_token(request))
 
 

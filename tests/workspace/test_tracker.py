@@ -369,3 +369,31 @@ def test_the_grading_queue_lists_work_waiting_item_by_item(world, client_for):
     section_b.teaching_assistants.add(world.users["ta"])
     html = client_for("ta").get(reverse("cases:grading_queue", args=[world.course.pk]))
     assert grade_url not in html.content.decode()
+
+
+def test_a_reload_between_changes_reuses_the_grid_and_a_change_or_another_grader_does_not(
+    world, client_for
+):
+    """The grid is kept for each version of the course and each user: a reload costs
+    the columns and the version, a change shows at once, and a TA given another
+    section never sees the instructor's kept rows."""
+    client = client_for("instructor")
+    student = world.users["student"].display_name
+    with CaptureQueriesContext(connection) as first:
+        before = _tracker(client, world).content.decode()
+    with CaptureQueriesContext(connection) as again:
+        reloaded = _tracker(client, world).content.decode()
+    assert data_queries(again) == data_queries(first) - 3
+    body = re.compile(r"<tbody>.*</tbody>", re.S)
+    assert body.search(reloaded).group() == body.search(before).group()
+    assert student in reloaded and "cell--graded" not in reloaded
+
+    reading_mark_done(user=world.users["student"], case=world.case, done=True)
+    assert "cell--graded" in _tracker(client, world).content.decode()
+
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    section_b.teaching_assistants.add(world.users["ta"])
+    assert "cell--graded" in _tracker(client, world).content.decode()
+    theirs = _tracker(client_for("ta"), world).content.decode()
+    assert student not in theirs and "0 students" in theirs

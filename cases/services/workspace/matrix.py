@@ -167,6 +167,45 @@ def course_items(course, cohorts):
     )
 
 
+@dataclass
+class Columns:
+    """A grid's columns and what its filters offer: two queries, whatever the class."""
+
+    cohorts: list  # Every cohort the user may grade, for a filter.
+    cohort_ids: list[int]  # Those shown.
+    items: list[ModuleItem]  # The columns: items given to a cohort shown, in course order.
+    modules: list  # Modules with assigned items, for a filter.
+    # Every assignment of the columns to the shown cohorts, with its cohort and item.
+    assignments: list[Assignment]
+
+
+def matrix_columns(
+    user, course, access: CourseAccess, *, cohort_id: int | None = None, module_id=None
+) -> Columns:
+    """The columns of the course's grid for this user: the assignments to the cohorts
+    shown, with their items (given to at least one of them, as `course_items`)."""
+    cohorts = list(graded_cohorts(user, course, access))
+    cohort_ids = [c.pk for c in cohorts if cohort_id is None or c.pk == cohort_id]
+    assignments = list(
+        Assignment.objects.filter(item__module__course=course, cohort__in=cohort_ids)
+        .select_related("cohort", "item__module", "item__grade_category", "item__rubric")
+        .order_by("pk")
+    )
+    every_item = sorted(
+        {a.item_id: a.item for a in assignments}.values(),
+        key=lambda i: (i.module.position, i.module_id, i.position, i.pk),
+    )
+    if module_id is not None:
+        assignments = [a for a in assignments if a.item.module_id == module_id]
+    return Columns(
+        cohorts=cohorts,
+        cohort_ids=cohort_ids,
+        items=[i for i in every_item if module_id is None or i.module_id == module_id],
+        modules=list({i.module_id: i.module for i in every_item}.values()),
+        assignments=assignments,
+    )
+
+
 def course_matrix(
     user,
     course,
@@ -180,24 +219,15 @@ def course_matrix(
     page: int = 1,
     per_page: int | None = 50,
     now=None,
+    columns: Columns | None = None,
 ) -> Matrix:
     """One page of the course's students (those the user may grade) by its assigned
-    items. `per_page=None` gives every student (the CSV export)."""
+    items. `per_page=None` gives every student (the CSV export). `columns`: the
+    grid's columns, when the caller has them (`matrix_columns` with the same filters)."""
     now = now or timezone.now()
-    cohorts = list(graded_cohorts(user, course, access))
-    cohort_ids = [c.pk for c in cohorts if cohort_id is None or c.pk == cohort_id]
-    # The assignments to these cohorts, with their items: the columns are the items
-    # given to at least one of them (as `course_items`), in course order.
-    assignments = list(
-        Assignment.objects.filter(item__module__course=course, cohort__in=cohort_ids)
-        .select_related("cohort", "item__module", "item__grade_category", "item__rubric")
-        .order_by("pk")
-    )
-    every_item = sorted(
-        {a.item_id: a.item for a in assignments}.values(),
-        key=lambda i: (i.module.position, i.module_id, i.position, i.pk),
-    )
-    items = [i for i in every_item if module_id is None or i.module_id == module_id]
+    if columns is None:
+        columns = matrix_columns(user, course, access, cohort_id=cohort_id, module_id=module_id)
+    cohort_ids, items, assignments = columns.cohort_ids, columns.items, columns.assignments
     # A student's cohorts among these: the first and the last is enough, since a student
     # is rarely in more than two sections of one course.
     mine = Membership.objects.filter(user=OuterRef("pk"), cohort__in=cohort_ids)
@@ -232,8 +262,6 @@ def course_matrix(
     student_ids = [s.id for s in students]
     item_ids = [i.id for i in items]
 
-    if module_id is not None:
-        assignments = [a for a in assignments if a.item.module_id == module_id]
     by_item_cohort = {(a.item_id, a.cohort_id): a for a in assignments}
     works = Work.objects.filter(item__in=item_ids, user__in=student_ids)
     if student_id is None:
@@ -252,7 +280,7 @@ def course_matrix(
     rows = []
     # The loop runs once a cell (2,000 a page): ids read as attributes, not through
     # `.pk`, whose property costs more than the rest of a lookup.
-    columns = [(item, item.id) for item in items]
+    ids = [(item, item.id) for item in items]
     # Each column's assignment for a pair of cohorts, chosen once for the pair (a page
     # holds two or three pairs), not once a cell.
     given: dict[tuple, list] = {}
@@ -262,21 +290,20 @@ def course_matrix(
         my_cohorts = sorted({c for c in pair if c is not None})
         row = Row(student=student, cohorts=my_cohorts)
         if pair not in given:
-            given[pair] = [_assignment_of(i, my_cohorts, by_item_cohort) for _, i in columns]
-        for (item, item_id), assignment in zip(columns, given[pair], strict=True):
+            given[pair] = [_assignment_of(i, my_cohorts, by_item_cohort) for _, i in ids]
+        for (item, item_id), assignment in zip(ids, given[pair], strict=True):
             work = works.get((user_id, item_id))
             extension = extensions.get((user_id, assignment.id)) if assignment else None
             row.cells.append(_cell(item, assignment, work, extension, now, rubric_max))
         rows.append(row)
-    modules = list({i.module_id: i.module for i in every_item}.values())
     return Matrix(
         items=items,
         rows=rows,
         total=total,
         page=page,
         pages=pages,
-        modules=modules,
-        cohorts=cohorts,
+        modules=columns.modules,
+        cohorts=columns.cohorts,
         assignments=assignments,
     )
 

@@ -4,10 +4,11 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from cases.http import HtmxHttpRequest, not_modified, parse_int
+from cases.http import HtmxHttpRequest, kept, not_modified, parse_int
 from cases.models import (
     Accommodation,
     ItemKind,
@@ -19,8 +20,16 @@ from cases.models import (
     work_status,
 )
 from cases.permissions import access_student, course_to_grade
-from cases.services.workspace.matrix import STATUS_FILTERS, Cell, course_matrix, course_version
+from cases.services.workspace.matrix import (
+    STATUS_FILTERS,
+    Cell,
+    Matrix,
+    course_matrix,
+    course_version,
+    matrix_columns,
+)
 from cases.services.workspace.work import student_work, student_works, work_points
+from cases.templatetags.redqueen import tracker_rows
 
 TRACKER_PAGE_SIZE = 50
 
@@ -130,52 +139,91 @@ def tracker(request: HtmxHttpRequest, pk: int):
         parse_int(request.GET.get("item"), low=1),
     )
     partial = request.htmx and not request.htmx.history_restore_request
+    version = course_version(course, now)
+    shown = urlencode(sorted((k, str(v)) for k, v in filters.items()))
     etag = None
     if partial:  # Only polls revalidate: the page itself is never cached.
-        version = course_version(course, now)
-        shown = urlencode(sorted((k, str(v)) for k, v in filters.items()))
         etag = f'W/"tracker-{course.pk}-u{request.user.pk}-{version}-{shown}"'
         if unchanged := not_modified(request, etag):
             return unchanged
-    matrix = course_matrix(
-        request.user,
-        course,
-        access,
-        cohort_id=filters["cohort"],
-        module_id=filters["module"],
-        status=filters["status"],
-        behind=filters["behind"],
-        page=filters["page"],
-        per_page=TRACKER_PAGE_SIZE,
-        now=now,
+    columns = matrix_columns(
+        request.user, course, access, cohort_id=filters["cohort"], module_id=filters["module"]
     )
     query = {k: v for k, v in filters.items() if v and k != "page"}
     tracker_url = reverse("cases:tracker", args=[course.pk])
+    compact = filters["view"] == "compact"
+    symbols = [(status, STATUS_SYMBOLS[status]) for status in WorkStatus]
+
+    def grid(matrix=None) -> dict:
+        """The page of students, as rows of cells: what grows with the class."""
+        matrix = matrix or course_matrix(
+            request.user,
+            course,
+            access,
+            status=filters["status"],
+            behind=filters["behind"],
+            page=filters["page"],
+            per_page=TRACKER_PAGE_SIZE,
+            now=now,
+            columns=columns,
+        )
+        # Where a cell's panel lives: this page (filters, view and page kept) with it open.
+        panel_query = urlencode({**query, "page": matrix.page})
+        shape = (symbols, LATE_SYMBOL) if compact else ()
+        rows = tracker_rows(matrix, tracker_url, panel_query, *shape)
+        return {"matrix": matrix, "rows": str(rows), "panel_query": panel_query}
+
+    panel = None
+    if not partial and all(panel_ids):
+        # The panel comes from the page's own matrix when it can: computed here.
+        shown_grid = grid()
+        panel = _panel_from_matrix(shown_grid["matrix"], course, *panel_ids)
+    else:
+        # Rendered once for each version of the course (it moves with any change the
+        # grid shows) and each user and filter: a reload, a page back or another tab
+        # between changes costs the columns and the version only.
+        def kept_grid():
+            made = grid()
+            matrix = made["matrix"]
+            return made | {"matrix": (matrix.total, matrix.page, matrix.pages)}
+
+        shown_grid = kept(f"tracker:{course.pk}:{version}:u{request.user.pk}:{shown}", kept_grid)
+        total, page, pages = shown_grid["matrix"]
+        shown_grid = shown_grid | {
+            "matrix": Matrix(
+                items=columns.items,
+                rows=[],
+                total=total,
+                page=page,
+                pages=pages,
+                modules=columns.modules,
+                cohorts=columns.cohorts,
+                assignments=columns.assignments,
+            )
+        }
     plain = {k: v for k, v in query.items() if k != "view"}
     context = {
         "course": course,
         "access": access,
-        "matrix": matrix,
+        "matrix": shown_grid["matrix"],
+        "rows": mark_safe(shown_grid["rows"]),  # noqa: S308 - tracker_rows escapes names.
         "filters": filters,
         "nav_teaches": True,
         "statuses": STATUS_FILTERS,
         "query": urlencode(query),
         "refreshed_at": now,
         "tracker_url": tracker_url,
-        # Where a cell's panel lives: this page (filters, view and page kept) with it open.
-        "panel_query": urlencode({**query, "page": matrix.page}),
-        "compact": filters["view"] == "compact",
-        "symbols": [(status, STATUS_SYMBOLS[status]) for status in WorkStatus],
+        "panel_query": shown_grid["panel_query"],
+        "compact": compact,
+        "symbols": symbols,
         "late_symbol": LATE_SYMBOL,
         "compact_url": f"{tracker_url}?{urlencode({**plain, 'view': 'compact'})}",
         "full_url": f"{tracker_url}?{urlencode(plain)}" if plain else tracker_url,
         # The page itself has none: its first poll answers 200 with the ETag.
         "etag": etag,
     }
-    if not partial and all(panel_ids):
-        context["panel"] = _panel_from_matrix(matrix, course, *panel_ids) or _panel_context(
-            request.user, course, access, *panel_ids
-        )
+    if panel is not None or (not partial and all(panel_ids)):
+        context["panel"] = panel or _panel_context(request.user, course, access, *panel_ids)
     template = "cases/workspace/tracker.html" + ("#tracker-matrix" if partial else "")
     response = render(request, template, context)
     if etag:  # A poll revalidates; the page itself is private, no-store by default.
