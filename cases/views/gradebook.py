@@ -16,19 +16,26 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.safestring import mark_safe
 from django.utils.text import slugify
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.gradebook import GradeCategoryFormSet, GradeEditForm, ItemCategoriesForm
-from cases.http import CsvEcho, HtmxHttpRequest, csv_cell, parse_int
+from cases.http import CsvEcho, HtmxHttpRequest, csv_cell, kept, parse_int
 from cases.models import Assignment, GradeCategory, LtiGrade, ModuleItem, WorkStatus
 from cases.permissions import access_course, access_student, course_to_grade, course_to_teach
 from cases.services import gradebook as services
 from cases.services.gradebook import gradebook_groups, row_grades
 from cases.services.workspace.grading import work_grade
-from cases.services.workspace.matrix import course_matrix, course_version, student_row
+from cases.services.workspace.matrix import (
+    Matrix,
+    course_matrix,
+    course_version,
+    matrix_columns,
+    student_row,
+)
 
 PAGE_SIZE = 50
 
@@ -68,19 +75,64 @@ def gradebook(request: HtmxHttpRequest, pk: int):
     # course answers 204 (htmx swaps nothing) after one query. Not a 304: grade pages
     # are never stored, so the browser cannot revalidate them.
     poll = bool(request.htmx) and request.GET.get("poll") == "1"
-    version = course_version(course, timezone.now()) if poll else ""
+    version = course_version(course, timezone.now())
     if poll and request.GET.get("known") == version:
         return HttpResponse(status=204)
-    matrix = course_matrix(
-        request.user, course, access, cohort_id=cohort_id, page=page, per_page=PAGE_SIZE
-    )
-    cohorts = matrix.cohorts
+    columns = matrix_columns(request.user, course, access, cohort_id=cohort_id)
+    cohorts = columns.cohorts
     if cohort_id not in {c.pk for c in cohorts}:
         cohort_id = None
-    groups = gradebook_groups(matrix.items)
-    points = _item_points(matrix.assignments)
-    for item in matrix.items:
+    groups = gradebook_groups(columns.items)
+    points = _item_points(columns.assignments)
+    for item in columns.items:
         item.points_label = points.get(item.pk, "")
+    column_count = len(columns.items) + len(groups) + 2
+
+    def page_of_rows() -> dict:
+        """The page of students with their grades: what grows with the class."""
+        matrix = course_matrix(
+            request.user,
+            course,
+            access,
+            cohort_id=cohort_id,
+            page=page,
+            per_page=PAGE_SIZE,
+            columns=columns,
+        )
+        back_query = urlencode({"cohort": cohort_id or "", "page": matrix.page})
+        rows = render_to_string(
+            "cases/gradebook/rows.jinja",
+            {
+                "rows": [row_grades(row, groups) for row in matrix.rows],
+                "groups": groups,
+                "course": course,
+                "view": view,
+                "back_query": back_query,
+                "column_count": column_count,
+            },
+            using="jinja2",
+        )
+        shown = (matrix.total, matrix.page, matrix.pages)
+        return {"rows": rows, "back_query": back_query, "shown": shown}
+
+    # Rendered once for each version of the course (it moves with any change a grade
+    # shows) and each user, cohort, page and view: a reload or a page back between
+    # changes costs the columns and the version.
+    kept_rows = kept(
+        f"gradebook:{course.pk}:{version}:u{request.user.pk}:{cohort_id}:{page}:{view}",
+        page_of_rows,
+    )
+    total, shown_page, pages = kept_rows["shown"]
+    matrix = Matrix(
+        items=columns.items,
+        rows=[],
+        total=total,
+        page=shown_page,
+        pages=pages,
+        modules=columns.modules,
+        cohorts=cohorts,
+        assignments=columns.assignments,
+    )
     # Release controls: a row per item, a column per cohort shown.
     release_cohorts = sorted({a.cohort for a in matrix.assignments}, key=lambda c: c.name)
     by_item_cohort = {(a.item_id, a.cohort_id): a for a in matrix.assignments}
@@ -96,8 +148,8 @@ def gradebook(request: HtmxHttpRequest, pk: int):
         "cohort_id": cohort_id,
         "matrix": matrix,
         "groups": groups,
-        "rows": [row_grades(row, groups) for row in matrix.rows],
-        "column_count": len(matrix.items) + len(groups) + 2,
+        "rows": mark_safe(kept_rows["rows"]),  # noqa: S308 - rendered by Jinja2, escaped.
+        "column_count": column_count,
         "releases": releases,
         "release_cohorts": release_cohorts,
         "has_uncategorised": any(g.category is None for g in groups),
@@ -110,7 +162,7 @@ def gradebook(request: HtmxHttpRequest, pk: int):
         "view": view,
         "grid_url": _gradebook_url(course.pk, cohort_id, matrix.page),
         "categories_url": _gradebook_url(course.pk, cohort_id, matrix.page, "categories"),
-        "back_query": urlencode({"cohort": cohort_id or "", "page": matrix.page}),
+        "back_query": kept_rows["back_query"],
         "Status": WorkStatus,
         "nav_teaches": True,  # Graders teach or are admins: saves the navigation's query.
         "version": version,

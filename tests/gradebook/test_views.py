@@ -7,6 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,6 +17,7 @@ from cases.services.discussions import participation_grade
 from cases.services.readings import reading_mark_done
 from cases.services.workspace.grading import work_grade
 from tests.factories import MembershipFactory, UserFactory
+from tests.helpers import data_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -495,3 +498,38 @@ def test_the_category_view_is_kept_by_the_cohort_filter_paging_and_polling(world
     ).content.decode()
     assert "gradebook--categories" in poll and "<html" not in poll
     assert "gradebook--categories" not in client.get(url).content.decode()
+
+
+def test_the_gradebook_is_kept_between_changes_and_a_grade_shows_at_once(graded, client_for):
+    """A reload between changes costs the columns and the version, not the grid; a
+    grade saved from the grade page, a category reweighed, or another grader's view
+    is never the kept grid of before."""
+    client = client_for("instructor")
+    url = reverse("cases:gradebook", args=[graded.course.pk])
+    with CaptureQueriesContext(connection) as first:
+        before = client.get(url).content.decode()
+    with CaptureQueriesContext(connection) as again:
+        reloaded = client.get(url).content.decode()
+    body = re.compile(r"<tbody>.*?</tbody>", re.S)
+    assert body.search(reloaded).group() == body.search(before).group()
+    assert data_queries(again) == data_queries(first) - 3
+    # The table's poll carries the version it shows: unchanged, it is a 204.
+    known = re.search(r"known=(\w+)", before).group(1)
+    poll = client.get(url, {"poll": "1", "known": known}, headers={"HX-Request": "true"})
+    assert poll.status_code == 204
+
+    data = {"override_score": "9.5", "override_reason": "Regraded", "feedback": ""}
+    assert client.post(_grade_url(graded, graded.discussion.item), data).status_code == 302
+    assert ">9.5</a>" in client.get(url).content.decode()
+    GradeCategory.objects.filter(course=graded.course, name="Quizzes").update(weight=10)
+    totals = client.get(url, {"view": "categories"}).content.decode()
+    assert "10%" in totals
+    assert (
+        client.get(url, {"poll": "1", "known": known}, headers={"HX-Request": "true"}).status_code
+        == 200
+    )
+
+    section_b = Cohort.objects.create(name="Section B")
+    graded.course.cohorts.add(section_b)
+    section_b.teaching_assistants.add(graded.users["ta"])
+    assert ">9.5</a>" not in client_for("ta").get(url).content.decode()
