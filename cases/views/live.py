@@ -187,11 +187,16 @@ def live_state(request: HtmxHttpRequest, pk: int):
     context = _student_context(request, session, access)
     if not request.htmx or request.htmx.history_restore_request:
         return render(request, "cases/live/student.html", context)
+    return _live_state(request, session, access, context)
+
+
+def _live_state(request, session: LiveSession, access: LiveAccess, context: dict):
+    """The phone's live state. When the session changes, 300 phones ask within three
+    seconds, nearly all in the same state (no answer yet, or one of a few options): it
+    is rendered once for them all (`_shared_state_key`)."""
     key = _shared_state_key(session, access, context)
     if key is None:
         return render(request, "cases/live/student.html#live-state", context)
-    # When the session changes, 300 phones ask within three seconds, nearly all in the
-    # same state (no answer yet, or one of a few options): it is rendered once.
     return HttpResponse(
         shared_fragment(
             request,
@@ -257,10 +262,11 @@ def live_answer(request: HtmxHttpRequest, pk: int):
     else:
         status = 400 if request.htmx else 200
     context = _student_context(request, session, access, form=form)
+    if request.htmx and status == 200:  # The answer saved: the phone's new state.
+        return _live_state(request, session, access, context)
     if request.htmx:
         response = render(request, "cases/live/student.html#live-state", context, status=status)
-        if status == 400:  # Swap the form with its messages in all the same.
-            response["HX-Reswap"] = "outerHTML"
+        response["HX-Reswap"] = "outerHTML"  # Swap the form with its messages all the same.
         return response
     return render(request, "cases/live/student.html", context)
 

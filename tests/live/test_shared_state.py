@@ -86,6 +86,10 @@ def test_phones_in_the_same_state_share_one_render_and_answer_with_their_own_tok
             headers=HTMX,
         )
         assert response.status_code == 200, response.content
+        # The answer's own state comes back: the pick, and a form with a fresh token.
+        mine = response.content.decode()
+        assert f"Your answer: <strong>{['Licence', 'Build'][n]}</strong>" in mine
+        assert "csrf-slot" not in mine and _token(mine)
     assert LiveAnswer.objects.filter(poll=poll).count() == 2
 
     # Answered or not, each phone shows its own state; then the poll closes and its
