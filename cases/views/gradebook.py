@@ -116,10 +116,11 @@ def gradebook(request: HtmxHttpRequest, pk: int):
         return {"rows": rows, "back_query": back_query, "shown": shown}
 
     # Rendered once for each version of the course (it moves with any change a grade
-    # shows) and each user, cohort, page and view: a reload or a page back between
-    # changes costs the columns and the version.
+    # shows), set of cohorts shown, page and view, for every grader who sees them: a
+    # reload or a page back between changes costs the columns and the version.
+    cohorts_shown = ",".join(str(c) for c in columns.cohort_ids)
     kept_rows = kept(
-        f"gradebook:{course.pk}:{version}:u{request.user.pk}:{cohort_id}:{page}:{view}",
+        f"gradebook:{course.pk}:{version}:c{cohorts_shown}:{cohort_id}:{page}:{view}",
         page_of_rows,
     )
     total, shown_page, pages = kept_rows["shown"]

@@ -180,14 +180,16 @@ def tracker(request: HtmxHttpRequest, pk: int):
         panel = _panel_from_matrix(shown_grid["matrix"], course, *panel_ids)
     else:
         # Rendered once for each version of the course (it moves with any change the
-        # grid shows) and each user and filter: a reload, a page back or another tab
-        # between changes costs the columns and the version only.
+        # grid shows), set of cohorts shown and filter, for every grader who sees
+        # them: a reload, a page back or another tab between changes costs the
+        # columns and the version only.
         def kept_grid():
             made = grid()
             matrix = made["matrix"]
             return made | {"matrix": (matrix.total, matrix.page, matrix.pages)}
 
-        shown_grid = kept(f"tracker:{course.pk}:{version}:u{request.user.pk}:{shown}", kept_grid)
+        cohorts = ",".join(str(c) for c in columns.cohort_ids)
+        shown_grid = kept(f"tracker:{course.pk}:{version}:c{cohorts}:{shown}", kept_grid)
         total, page, pages = shown_grid["matrix"]
         shown_grid = shown_grid | {
             "matrix": Matrix(
