@@ -1,4 +1,5 @@
 import hashlib
+import time
 from collections.abc import Callable
 
 from django.core.cache import cache
@@ -37,15 +38,36 @@ def not_modified(request: HttpRequest, etag: str) -> HttpResponseNotModified | N
 KEPT_SECONDS = 600
 
 
+# How long a request waits for another that is building the same thing, at most.
+BUILD_SECONDS = 2.0
+
+
 def kept[T](key: str, build: Callable[[], T]) -> T:
     """What `build()` makes for `key`, made once and kept in the cache: for what many
     requests show alike, where `key` holds every input that shapes it (a version among
-    them). Nothing relies on it: lost or cold, `build()` runs again."""
+    them). Made once also when many ask at the same moment (the graders' polls just
+    after a change): while one request builds it, the others wait for its result
+    rather than build it too. Nothing relies on it: lost or cold, `build()` runs again,
+    and a cache that is away shows no builder to wait for."""
     name = "kept:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
     value = cache.get(name)
-    if value is None:
+    if value is not None:
+        return value
+    lock = f"{name}:building"
+    builder = cache.add(lock, 1, BUILD_SECONDS)
+    if not builder:
+        deadline = time.monotonic() + BUILD_SECONDS
+        while cache.has_key(lock) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        value = cache.get(name)
+        if value is not None:
+            return value
+    try:
         value = build()
         cache.set(name, value, KEPT_SECONDS)
+    finally:
+        if builder:
+            cache.delete(lock)
     return value
 
 
