@@ -30,7 +30,6 @@ from cases.services import gradebook as services
 from cases.services.gradebook import gradebook_groups, row_grades
 from cases.services.workspace.grading import work_grade
 from cases.services.workspace.matrix import (
-    Matrix,
     course_matrix,
     course_version,
     matrix_columns,
@@ -118,22 +117,11 @@ def gradebook(request: HtmxHttpRequest, pk: int):
     # Rendered once for each version of the course (it moves with any change a grade
     # shows), set of cohorts shown, page and view, for every grader who sees them: a
     # reload or a page back between changes costs the columns and the version.
-    cohorts_shown = ",".join(str(c) for c in columns.cohort_ids)
     kept_rows = kept(
-        f"gradebook:{course.pk}:{version}:c{cohorts_shown}:{cohort_id}:{page}:{view}",
+        f"gradebook:{course.pk}:{version}:c{columns.key}:{cohort_id}:{page}:{view}",
         page_of_rows,
     )
-    total, shown_page, pages = kept_rows["shown"]
-    matrix = Matrix(
-        items=columns.items,
-        rows=[],
-        total=total,
-        page=shown_page,
-        pages=pages,
-        modules=columns.modules,
-        cohorts=cohorts,
-        assignments=columns.assignments,
-    )
+    matrix = columns.matrix(*kept_rows["shown"])
     # Release controls: a row per item, a column per cohort shown.
     release_cohorts = sorted({a.cohort for a in matrix.assignments}, key=lambda c: c.name)
     by_item_cohort = {(a.item_id, a.cohort_id): a for a in matrix.assignments}

@@ -178,6 +178,25 @@ class Columns:
     # Every assignment of the columns to the shown cohorts, with its cohort and item.
     assignments: list[Assignment]
 
+    @property
+    def key(self) -> str:
+        """The cohorts shown, for the key a grid's rows are kept under."""
+        return ",".join(str(c) for c in self.cohort_ids)
+
+    def matrix(self, total: int, page: int, pages: int) -> "Matrix":
+        """The grid with these columns and a page of `total` students whose rows were
+        rendered before (kept): the rows themselves are not loaded."""
+        return Matrix(
+            items=self.items,
+            rows=[],
+            total=total,
+            page=page,
+            pages=pages,
+            modules=self.modules,
+            cohorts=self.cohorts,
+            assignments=self.assignments,
+        )
+
 
 def matrix_columns(
     user, course, access: CourseAccess, *, cohort_id: int | None = None, module_id=None

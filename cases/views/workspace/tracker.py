@@ -23,7 +23,6 @@ from cases.permissions import access_student, course_to_grade
 from cases.services.workspace.matrix import (
     STATUS_FILTERS,
     Cell,
-    Matrix,
     course_matrix,
     course_version,
     matrix_columns,
@@ -188,21 +187,8 @@ def tracker(request: HtmxHttpRequest, pk: int):
             matrix = made["matrix"]
             return made | {"matrix": (matrix.total, matrix.page, matrix.pages)}
 
-        cohorts = ",".join(str(c) for c in columns.cohort_ids)
-        shown_grid = kept(f"tracker:{course.pk}:{version}:c{cohorts}:{shown}", kept_grid)
-        total, page, pages = shown_grid["matrix"]
-        shown_grid = shown_grid | {
-            "matrix": Matrix(
-                items=columns.items,
-                rows=[],
-                total=total,
-                page=page,
-                pages=pages,
-                modules=columns.modules,
-                cohorts=columns.cohorts,
-                assignments=columns.assignments,
-            )
-        }
+        shown_grid = kept(f"tracker:{course.pk}:{version}:c{columns.key}:{shown}", kept_grid)
+        shown_grid = shown_grid | {"matrix": columns.matrix(*shown_grid["matrix"])}
     plain = {k: v for k, v in query.items() if k != "view"}
     context = {
         "course": course,
