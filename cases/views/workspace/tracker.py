@@ -153,9 +153,9 @@ def tracker(request: HtmxHttpRequest, pk: int):
     compact = filters["view"] == "compact"
     symbols = [(status, STATUS_SYMBOLS[status]) for status in WorkStatus]
 
-    def grid(matrix=None) -> dict:
+    def grid() -> dict:
         """The page of students, as rows of cells: what grows with the class."""
-        matrix = matrix or course_matrix(
+        matrix = course_matrix(
             request.user,
             course,
             access,
@@ -173,7 +173,8 @@ def tracker(request: HtmxHttpRequest, pk: int):
         return {"matrix": matrix, "rows": str(rows), "panel_query": panel_query}
 
     panel = None
-    if not partial and all(panel_ids):
+    with_panel = not partial and all(panel_ids)
+    if with_panel:
         # The panel comes from the page's own matrix when it can: computed here.
         shown_grid = grid()
         panel = _panel_from_matrix(shown_grid["matrix"], course, *panel_ids)
@@ -210,7 +211,7 @@ def tracker(request: HtmxHttpRequest, pk: int):
         # The page itself has none: its first poll answers 200 with the ETag.
         "etag": etag,
     }
-    if panel is not None or (not partial and all(panel_ids)):
+    if with_panel:
         context["panel"] = panel or _panel_context(request.user, course, access, *panel_ids)
     template = "cases/workspace/tracker.html" + ("#tracker-matrix" if partial else "")
     response = render(request, template, context)
