@@ -10,15 +10,15 @@ already marked safe (Markdown sanitised by nh3, our own markup) passes through.
 """
 
 import functools
-import re
 
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import floatformat, pluralize
-from django.urls import get_script_prefix, reverse
 from django.utils.html import conditional_escape
 from django.utils.timezone import get_current_timezone_name, template_localtime
 from django.utils.translation import get_language
 from jinja2 import Environment, StrictUndefined
+
+from cases.routes import route as url
 
 
 def local_date(value, fmt: str) -> str:
@@ -36,33 +36,6 @@ def _formatted(value, fmt: str, zone: str, language: str) -> str:
     return date_filter(template_localtime(value), fmt)
 
 
-_SENTINEL = 987_654_321  # An id no route is given: where the real ids go.
-
-
-@functools.lru_cache(maxsize=512)
-def _pattern(name: str, arity: int, prefix: str) -> tuple[str, ...]:
-    """The route's path split around its `arity` id arguments, reversed once."""
-    path = reverse(name, args=[_SENTINEL + n for n in range(arity)])
-    return tuple(re.split("|".join(str(_SENTINEL + n) for n in range(arity)), path))
-
-
-def url(name: str, *args) -> str:
-    """`{% url %}`: the path of a named route. With ids for arguments (all our loops
-    have), it is reversed once a process and filled in (a release table holds 80)."""
-    if not args or not all(type(arg) is int for arg in args):
-        return reverse(name, args=args)
-    parts = _pattern(name, len(args), get_script_prefix())
-    return "".join(part + str(arg) for part, arg in zip(parts, args, strict=False)) + parts[-1]
-
-
-def gradebook_cells(*args):
-    """A student's gradebook cells, joined in Python: 2,000 a page, where a template's
-    loop costs four times as much, Jinja2's included."""
-    from cases.templatetags.redqueen import gradebook_cells
-
-    return gradebook_cells(*args)
-
-
 def environment(**options) -> Environment:
     # A name the template does not know is an error (a test fails), where Django's
     # templates would quietly show nothing.
@@ -76,5 +49,9 @@ def environment(**options) -> Environment:
     env.filters["pluralize"] = pluralize
     env.filters["floatformat"] = floatformat
     env.globals["url"] = url
+    # A student's gradebook cells are joined in Python: 2,000 a page, where a
+    # template's loop costs four times as much, Jinja2's included.
+    from cases.templatetags.redqueen import gradebook_cells
+
     env.globals["gradebook_cells"] = gradebook_cells
     return env

@@ -1,13 +1,13 @@
 from django import template
 from django.template import engines
 from django.template.backends.utils import csrf_input
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from cases.markdown import render_markdown
 from cases.models import WorkStatus
+from cases.routes import route
 
 register = template.Library()
 
@@ -152,7 +152,7 @@ def gradebook_cells(grades, course, back_query: str):
     gives."""
     # The student's grade-form URL up to the item id, reversed once for the row.
     student = grades.row.student.pk
-    base = escape(reverse("cases:grade_edit", args=[course.pk, student, 0]).removesuffix("0/"))
+    base = escape(route("cases:grade_edit", course.pk, student, 0).removesuffix("0/"))
     back = escape(back_query)
     out = []
     for group in grades.groups:
