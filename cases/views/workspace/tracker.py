@@ -138,7 +138,10 @@ def tracker(request: HtmxHttpRequest, pk: int):
         parse_int(request.GET.get("item"), low=1),
     )
     partial = request.htmx and not request.htmx.history_restore_request
-    version = course_version(course, now)
+    with_panel = not partial and all(panel_ids)
+    # The version keys the poll's ETag and the kept rows; a page with its panel open
+    # computes its rows (the panel reads them), so it needs none.
+    version = None if with_panel else course_version(course, now)
     shown = urlencode(sorted((k, str(v)) for k, v in filters.items()))
     etag = None
     if partial:  # Only polls revalidate: the page itself is never cached.
@@ -173,7 +176,6 @@ def tracker(request: HtmxHttpRequest, pk: int):
         return {"matrix": matrix, "rows": str(rows), "panel_query": panel_query}
 
     panel = None
-    with_panel = not partial and all(panel_ids)
     if with_panel:
         # The panel comes from the page's own matrix when it can: computed here.
         shown_grid = grid()
