@@ -77,9 +77,9 @@ from harness import (  # noqa: E402
     table,
     wait_ready,
 )
+from writeload import stored_answers  # noqa: E402
 
 from cases.models import (  # noqa: E402
-    Answer,
     Attempt,
     AttemptQuestion,
     AttemptState,
@@ -401,12 +401,7 @@ def quiz_surge(port: int, server, course: Course) -> tuple[list[str], bool]:
     # What the database holds against what was acknowledged.
     saves = [s for t in takers for s in t.saves]
     sent = {(s.slot, s.seq): s.value for s in saves}
-    stored = {
-        slot: (seq, (response or {}).get("text"))
-        for slot, seq, response in Answer.objects.filter(
-            slot_id__in={s.slot for s in saves}
-        ).values_list("slot_id", "seq", "response")
-    }
+    stored = stored_answers({s.slot for s in saves})
     lost_saves = 0
     for save in saves:
         seq, text = stored.get(save.slot, (None, None))

@@ -290,6 +290,17 @@ class Tally:
     duplicates: int = 0  # Posts stored more than once.
 
 
+def stored_answers(slot_ids) -> dict[int, tuple[int, str | None]]:
+    """Each attempt question's stored sequence number and text, to set against the
+    autosaves that were acknowledged."""
+    return {
+        slot: (seq, (response or {}).get("text"))
+        for slot, seq, response in Answer.objects.filter(slot_id__in=slot_ids).values_list(
+            "slot_id", "seq", "response"
+        )
+    }
+
+
 def check(drill: Drill, run: str, writes: list[Write]) -> dict[str, Tally]:
     """What the database holds against what was acknowledged. An autosave is kept when
     its answer holds its value or a value sent after it (a later save overwrites it); a
@@ -299,12 +310,7 @@ def check(drill: Drill, run: str, writes: list[Write]) -> dict[str, Tally]:
     tallies = {"autosave": Tally(), "post": Tally()}
 
     sent_values = {(w.slot, w.seq): w.value for w in saves}
-    stored = {
-        slot: (seq, (response or {}).get("text"))
-        for slot, seq, response in Answer.objects.filter(
-            slot_id__in={w.slot for w in saves}
-        ).values_list("slot_id", "seq", "response")
-    }
+    stored = stored_answers({w.slot for w in saves})
     tally = tallies["autosave"]
     tally.sent = len(saves)
     tally.acknowledged = sum(w.acknowledged for w in saves)
