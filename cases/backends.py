@@ -4,8 +4,9 @@ throttle. Every sign-in page (/login/, the Django admin's, any later one) calls
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.backends import ModelBackend
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 
+from cases.compiled import compiled
 from cases.models import User
 from cases.services.auth import (
     LOCKOUT_ATTRIBUTE,
@@ -45,3 +46,18 @@ class ThrottledModelBackend(ModelBackend):
         return await sync_to_async(self.authenticate)(
             request, username=username, password=password, **kwargs
         )
+
+    def get_user(self, user_id):
+        """ModelBackend's, on a query compiled once per connection: every signed-in
+        request asks it."""
+        try:
+            pk = User._meta.pk.to_python(user_id)
+        except ValidationError:  # A session holding no id of ours: no user.
+            return None
+        user = next(iter(_user_by_id(user=pk)), None)
+        return user if user is not None and self.user_can_authenticate(user) else None
+
+
+@compiled
+def _user_by_id(user):
+    return User._default_manager.filter(pk=user)

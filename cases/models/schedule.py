@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.query import ModelIterable
 from django.utils import timezone
 
+from cases.compiled import compiled
 from cases.models.cohorts import Cohort
 
 
@@ -222,7 +223,12 @@ def with_extension(assignment: Assignment, extension: "Extension | None") -> Ass
 def assignment_for_student(item_id: int, user) -> Assignment | None:
     """The student's assignment of an item, as they see it (their extension applied);
     with two cohorts, the one due last. One query."""
-    return due_last(Assignment.objects.seen_by(user).filter(item=item_id))
+    return due_last(_student_assignments(item=item_id, user=user))
+
+
+@compiled
+def _student_assignments(item, user):
+    return Assignment.objects.seen_by(user).filter(item=item)
 
 
 def due_last(assignments) -> Assignment | None:

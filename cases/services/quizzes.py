@@ -14,6 +14,7 @@ from django.db.models import Count, OuterRef, Prefetch, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from cases.compiled import compiled
 from cases.gift import GiftQuestion, GiftResult, parse_gift, read_gift
 from cases.models import (
     Accommodation,
@@ -199,9 +200,14 @@ def accommodation_for(quiz: Quiz, user_id: int) -> Accommodation | None:
     untimed quiz."""
     if not quiz.time_limit_minutes:
         return None
-    return Accommodation.objects.filter(
-        student_id=user_id, course__modules__items=quiz.item_id
-    ).first()
+    return next(iter(_accommodations(user=user_id, item=quiz.item_id)), None)
+
+
+@compiled
+def _accommodations(user, item):
+    return Accommodation.objects.filter(student_id=user, course__modules__items=item).order_by(
+        "pk"
+    )[:1]
 
 
 def student_time_limit(quiz: Quiz, user_id: int) -> int | None:
@@ -400,17 +406,7 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
     attempt is submitted or its time (plus grace) is over, judged by the schedule as it
     stands now. Returns what was saved and how many questions now have an answer."""
     now = now or timezone.now()
-    # The attempt's count of answers and of questions ride on the locking query.
-    answers_of = Answer.objects.filter(slot__attempt=OuterRef("attempt"))
-    slots = list(
-        AttemptQuestion.objects.select_for_update(of=("attempt",))
-        .select_related("attempt__quiz", "question", "answer")
-        .filter(attempt_id=attempt_id, attempt__user=user, pk__in=list(answers))
-        .annotate(
-            answered=_count(answers_of.given()),
-            questions=_count(answers_of.exclude(slot__question__kind__in=TEXT_ONLY_KINDS)),
-        )
-    )
+    slots = list(_slots_to_save(attempt=attempt_id, user=user, slots=list(answers)))
     if len(slots) != len(answers) or not slots:
         if not Attempt.objects.filter(pk=attempt_id, user=user).exists():
             raise Attempt.DoesNotExist
@@ -439,6 +435,22 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
         else:
             stale += 1
     return SaveResult(saved, stale, answered, slots[0].questions)
+
+
+@compiled
+def _slots_to_save(attempt, user, slots):
+    """The attempt's questions being saved, the attempt locked; the attempt's count of
+    answers and of questions ride on the locking query."""
+    answers_of = Answer.objects.filter(slot__attempt=OuterRef("attempt"))
+    return (
+        AttemptQuestion.objects.select_for_update(of=("attempt",))
+        .select_related("attempt__quiz", "question", "answer")
+        .filter(attempt_id=attempt, attempt__user=user, pk__in=slots)
+        .annotate(
+            answered=_count(answers_of.given()),
+            questions=_count(answers_of.exclude(slot__question__kind__in=TEXT_ONLY_KINDS)),
+        )
+    )
 
 
 def _count(queryset):

@@ -1,0 +1,179 @@
+"""Querysets compiled once per connection (cases/compiled.py): each of the app's gives
+what its plain queryset gives, and the mechanism binds each call's own values."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection, transaction
+from django.db.transaction import TransactionManagementError
+from django.utils import timezone
+
+from cases.compiled import compiled
+from cases.models import (
+    Accommodation,
+    Assignment,
+    AttemptQuestion,
+    Extension,
+    Membership,
+    ModuleItem,
+)
+from cases.models.schedule import _student_assignments
+from cases.services.quizzes import _accommodations, _slots_to_save, answers_save, attempt_start
+from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory
+from tests.helpers import quiz_slots
+
+pytestmark = pytest.mark.django_db
+
+
+def rows(queryset, *fields):
+    return [tuple(getattr(row, f) for f in ("pk", *fields)) for row in queryset]
+
+
+def test_the_save_lock_matches_its_queryset_for_the_owner_and_for_another(world):
+    student, other = world.users["student"], world.users["other_student"]
+    slots = list(world.attempt.slots.order_by("pk").values_list("pk", flat=True))
+    answers_save(
+        attempt_id=world.attempt.pk, user=student, answers={slots[0]: {"choices": ["0"]}}, seq=1
+    )
+    fields = ("answered", "questions", "attempt_id", "question_id")
+    with transaction.atomic():
+        for user in (student, other):
+            for chosen in (slots[:1], slots[:2], slots):
+                arguments = {"attempt": world.attempt.pk, "user": user.pk, "slots": chosen}
+                got = list(_slots_to_save(**arguments))
+                assert rows(got, *fields) == rows(_slots_to_save.build(**arguments), *fields)
+                if user == student:
+                    assert [s.pk for s in got] == chosen
+                    assert {s.answered for s in got} == {1}
+                    # select_related came along: no query for the attempt or the answer.
+                    assert got[0].attempt.quiz_id == world.quiz.pk
+                    assert got[0].answer.seq in (0, 1)
+                else:
+                    assert got == []
+
+
+def test_the_assignment_lookup_follows_an_extension_given_between_two_calls(world):
+    student = world.users["student"]
+    item = world.quiz.item_id
+    plain = list(Assignment.objects.seen_by(student).filter(item=item))
+    first = list(_student_assignments(item=item, user=student.pk))
+    assert rows(first, "due_at") == rows(plain, "due_at")
+    assert not getattr(first[0], "extended", False)
+
+    later = timezone.now() + timedelta(days=9)
+    Extension.objects.create(assignment=first[0], user=student, due_at=later)
+    second = list(_student_assignments(item=item, user=student))
+    assert second[0].due_at == later and second[0].extended
+    # Another student of the cohort keeps the cohort's date.
+    peer = world.users["student_ta_elsewhere"]
+    [theirs] = _student_assignments(item=item, user=peer)
+    assert theirs.due_at != later
+    # Nobody's assignment for a student of another cohort.
+    assert list(_student_assignments(item=item, user=world.users["other_student"])) == []
+
+
+def test_the_accommodation_lookup_is_each_students_own(world):
+    student, peer = world.users["student"], world.users["student_ta_elsewhere"]
+    Accommodation.objects.create(course=world.course, student=student, extra_minutes=15)
+    item = world.quiz.item_id
+    got = list(_accommodations(user=student.pk, item=item))
+    assert rows(got) == rows(_accommodations.build(user=student.pk, item=item))
+    assert len(got) == 1 and got[0].student_id == student.pk
+    assert list(_accommodations(user=peer.pk, item=item)) == []
+
+
+def test_two_lazy_calls_keep_their_own_values(world):
+    student, peer = world.users["student"], world.users["student_ta_elsewhere"]
+    cohort = CohortFactory(name="Section B")
+    MembershipFactory(cohort=cohort, user=peer)
+    world.course.cohorts.add(cohort)
+    AssignmentFactory(item=world.item, cohort=cohort)
+    # Both made before either is read: the second must not take over the first's values.
+    mine = _student_assignments(item=world.item.pk, user=student.pk)
+    theirs = _student_assignments(item=world.item.pk, user=peer.pk)
+    assert {a.cohort_id for a in theirs} == set(
+        Membership.objects.filter(user=peer).values_list("cohort_id", flat=True)
+    )
+    assert [a.cohort_id for a in mine] == [world.course.cohorts.get(name="Section A").pk]
+
+
+def test_the_builder_runs_once_a_shape_and_each_call_is_one_query(world, django_assert_num_queries):
+    built = []
+
+    @compiled
+    def titles(module, items):
+        built.append(len(items))
+        return ModuleItem.objects.filter(module_id=module, pk__in=items).order_by("pk")
+
+    module = world.item.module_id
+    everything = list(ModuleItem.objects.filter(module_id=module).order_by("pk"))
+    ids = [i.pk for i in everything]
+    for _ in range(2):
+        with django_assert_num_queries(1):
+            assert list(titles(module=module, items=ids[:1])) == everything[:1]
+        with django_assert_num_queries(1):
+            assert list(titles(module=module, items=ids)) == everything
+    # One build a list length (each is its own SQL), not one a call.
+    assert built == [1, len(ids)]
+    assert list(titles(module=0, items=ids)) == []
+    # values_list() and model instances as values.
+    compiled_values = compiled(
+        lambda module: ModuleItem.objects.filter(module_id=module).values_list("pk", flat=True)
+    )
+    assert sorted(compiled_values(module=world.item.module)) == sorted(ids)
+
+
+def test_a_builder_that_computes_with_a_value_is_refused_not_wrong(world):
+    @compiled
+    def next_item(item):
+        return ModuleItem.objects.filter(pk=item + 1)
+
+    with pytest.raises(ValueError, match="item did not reach the SQL"):
+        list(next_item(item=world.item.pk))
+    with pytest.raises(TypeError):
+        _student_assignments(item=world.item.pk)
+    with pytest.raises(TypeError):
+        _student_assignments(item=None, user=world.users["student"].pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locking_outside_a_transaction_is_refused_as_the_orm_refuses_it(world):
+    arguments = {"attempt": world.attempt.pk, "user": world.users["student"].pk, "slots": [1]}
+    if not connection.features.has_select_for_update:  # SQLite: a lock is a no-op.
+        assert list(_slots_to_save.build(**arguments)) == list(_slots_to_save(**arguments))
+        return
+    with pytest.raises(TransactionManagementError):
+        list(_slots_to_save.build(**arguments))
+    with pytest.raises(TransactionManagementError):
+        _slots_to_save(**arguments)
+
+
+def test_autosaving_twice_then_from_a_second_attempt_reports_each_attempts_counts(world):
+    """The save's journey through the compiled lock: the counts follow each save, and a
+    second attempt (another student) gets its own, not the first one's."""
+    student = world.users["student"]
+    slots = quiz_slots(world.attempt)
+    first = answers_save(
+        attempt_id=world.attempt.pk,
+        user=student,
+        answers={slots["Argue"].pk: {"value": "A D firm."}},
+        seq=1,
+    )
+    second = answers_save(
+        attempt_id=world.attempt.pk,
+        user=student,
+        answers={slots["Owner"].pk: {"value": "false"}, slots["Argue"].pk: {"value": "An R."}},
+        seq=2,
+    )
+    assert (first.answered, second.answered, second.total) == (1, 2, first.total)
+    peer = world.users["student_ta_elsewhere"]
+    theirs = attempt_start(quiz=world.quiz, user=peer)
+    their_slot = AttemptQuestion.objects.filter(attempt=theirs).order_by("pk").first()
+    saved = answers_save(
+        attempt_id=theirs.pk, user=peer, answers={their_slot.pk: {"choices": ["0"]}}, seq=1
+    )
+    assert saved.answered == 1
+    with pytest.raises(type(world.attempt).DoesNotExist):
+        answers_save(
+            attempt_id=theirs.pk, user=student, answers={their_slot.pk: {"value": "x"}}, seq=3
+        )
