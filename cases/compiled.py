@@ -18,32 +18,44 @@ parameter: a distinct integer, or a list of them, its length part of the shape),
 it, and notes where each stand-in landed among the SQL's parameters. Every later call
 puts the real values there and runs the same SQL through Django's own iterables, so
 models, `select_related`, annotations, `values()` and `prefetch_related` come back as
-the plain queryset would give them. Only integers and lists of integers are parameters
-(ids, which is what the hot paths filter on); constants in the builder stay constants.
-A stand-in that does not come out among the parameters as itself (a builder that
-computes with it) is an error on the first call, never a wrong answer.
+the plain queryset would give them. Parameters are ids (integers, or model instances
+for their primary keys), lists of ids, and aware datetimes compared with datetime
+columns (`now`); constants in the builder stay constants. Two mistakes are errors on
+the first call, never wrong answers: a stand-in that does not come out among the
+parameters as itself (a builder that computes with it), and a datetime among the SQL's
+parameters that is no parameter's (a builder that asked for the time itself, which
+would stay that moment for good).
+
+The SQL must not depend on anything but the parameters: no lookup that compiles the
+active time zone into the SQL (`__date`, `Trunc`), no `.extra()` that reads a setting
+at compile time. An empty list gives no rows, as Django's `pk__in=[]` does.
 
 What a compiled query returns is a queryset to iterate, not to refine: a `.filter()`,
 `.count()` or `.get()` on it composes a new query. tests/test_compiled.py runs each
 compiled query of the app against its plain queryset.
 """
 
+import datetime
 import functools
 import inspect
+import re
 
+from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.transaction import TransactionManagementError
 
 # Stand-ins: negative, far below any id the database hands out, so a stand-in is never
-# mistaken for a value the builder put in itself.
+# mistaken for a value the builder put in itself; times in the year 1.
 _FIRST_STAND_IN = -(2**52)
+_FIRST_TIME = datetime.datetime(1, 1, 1, tzinfo=datetime.UTC)
+_TIME_TEXT = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?")
 
 
 class _Shape:
     """One query shape compiled on one connection: the queryset, its compiler and SQL,
     and where each parameter's values go among the SQL's parameters."""
 
-    def __init__(self, queryset, compiler, sql: str, params: tuple, slots: dict):
+    def __init__(self, queryset, compiler, sql: str | None, params: tuple, slots: dict):
         self.queryset = queryset
         self.compiler = compiler
         self.sql = sql
@@ -60,15 +72,23 @@ class _Shape:
 
     def bind(self, values: dict) -> tuple:
         params = list(self.params)
+        adapt = self.compiler.connection.ops.adapt_datetimefield_value
         for position, (name, index) in self.slots.items():
             value = values[name]
-            params[position] = value if index is None else value[index]
+            value = value if index is None else value[index]
+            params[position] = adapt(value) if isinstance(value, datetime.datetime) else value
         return tuple(params)
 
     def queryset_for(self, values: dict):
         """A queryset that runs this shape's SQL with these values."""
         params = self.bind(values)
-        compiler = _shallow(self.compiler, as_sql=lambda *args, **kwargs: (self.sql, params))
+
+        def as_sql(*args, **kwargs):
+            if self.sql is None:
+                raise EmptyResultSet  # Django's iterables answer it with no rows.
+            return self.sql, params
+
+        compiler = _shallow(self.compiler, as_sql=as_sql)
         query = _shallow(self.queryset.query, get_compiler=lambda *args, **kwargs: compiler)
         return _shallow(self.queryset, _query=query, _result_cache=None, _prefetch_done=False)
 
@@ -110,13 +130,18 @@ def compiled(build):
 
 
 def _ids(value):
-    """An id, or a list of ids: model instances become their primary keys."""
+    """An id, a list of ids or an aware datetime: model instances become their primary
+    keys."""
     if isinstance(value, list | tuple | set | frozenset):
         return [_ids(v) for v in value]
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            raise TypeError("compiled queries take aware datetimes")
+        return value
     if isinstance(value, bool) or not isinstance(value, int):
         pk = getattr(value, "pk", None)
         if not isinstance(pk, int) or isinstance(pk, bool):
-            raise TypeError(f"compiled queries take ids or lists of ids, not {value!r}")
+            raise TypeError(f"compiled queries take ids, lists of ids or times, not {value!r}")
         return pk
     return value
 
@@ -129,28 +154,47 @@ def _compile(build, values: dict) -> _Shape:
     """Build the queryset with stand-ins, compile it, and find each stand-in."""
     stand_ins = {}
     arguments = {}
-    next_stand_in = _FIRST_STAND_IN
+    count = 0
+
+    def stand_in(name, index, like):
+        nonlocal count
+        count += 1
+        if isinstance(like, datetime.datetime):
+            made = _FIRST_TIME + datetime.timedelta(microseconds=count)
+            # Found among the parameters as the database is sent it (SQLite: text).
+            stand_ins[connections[DEFAULT_DB_ALIAS].ops.adapt_datetimefield_value(made)] = (
+                name,
+                index,
+            )
+            return made
+        made = _FIRST_STAND_IN - count
+        stand_ins[made] = (name, index)
+        return made
+
     for name, value in values.items():
         if isinstance(value, list):
-            arguments[name] = []
-            for index in range(len(value)):
-                arguments[name].append(next_stand_in)
-                stand_ins[next_stand_in] = (name, index)
-                next_stand_in -= 1
+            arguments[name] = [stand_in(name, i, v) for i, v in enumerate(value)]
         else:
-            arguments[name] = next_stand_in
-            stand_ins[next_stand_in] = (name, None)
-            next_stand_in -= 1
+            arguments[name] = stand_in(name, None, value)
     queryset = build(**arguments)
     if queryset.db != DEFAULT_DB_ALIAS:
         raise ValueError(f"{build.__name__}: compiled queries run on the default database")
     compiler = queryset.query.get_compiler(using=queryset.db)
-    sql, params = compiler.as_sql()
-    slots = {
-        position: stand_ins[param]
-        for position, param in enumerate(params)
-        if type(param) is int and param in stand_ins
-    }
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # `pk__in=[]`: no rows, whatever the other values.
+        return _Shape(queryset, compiler, None, (), {})
+    slots = {}
+    for position, param in enumerate(params):
+        if type(param) in (int, str, datetime.datetime) and param in stand_ins:
+            slots[position] = stand_ins[param]
+        elif isinstance(param, datetime.datetime) or (
+            isinstance(param, str) and _TIME_TEXT.fullmatch(param)  # SQLite's times.
+        ):
+            raise ValueError(
+                f"{build.__name__}: a time the builder made itself ({param}) would stay "
+                "that moment for good; pass it in as a parameter"
+            )
     missing = set(stand_ins.values()) - set(slots.values())
     if missing:
         names = ", ".join(sorted({name for name, _index in missing}))

@@ -22,8 +22,10 @@ from django.db.models import (
 )
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from cases import sql
+from cases.compiled import compiled
 from cases.models import (
     Answer,
     Assignment,
@@ -33,6 +35,7 @@ from cases.models import (
     Course,
     Decision,
     DecisionCommit,
+    ItemKind,
     LiveAnswer,
     LiveAttendance,
     LiveSession,
@@ -163,28 +166,41 @@ def course_to_grade(user, course_id: int) -> tuple[Course, CourseAccess]:
     return course, access
 
 
-def items_with_access(user, kind: str | None = None):
+def items_with_access(user, kind: str | None = None, now=None):
     """Module items with their module, course and content, each annotated with the
-    user's roles in its course and whether it is given to them: one query for any
-    number of items (of `kind`, if given: only that kind's content is joined). Pair
-    with `item_access`."""
+    user's roles in its course and whether it is given to them (open at `now`): one
+    query for any number of items (of `kind`, if given: only that kind's content is
+    joined). `user` is a user or their id. Pair with `item_access`."""
     return (
         ModuleItem.objects.with_content(kind)
         .select_related("module__course")
         .annotate(
             _assigned=Exists(
-                Assignment.objects.open().for_student(user).filter(item=OuterRef("pk"))
+                Assignment.objects.open(now).for_student(user).filter(item=OuterRef("pk"))
             ),
             # Whether they teach any course, for the navigation (`is_teaching_staff`),
             # asked here so an item's page does not ask it again.
             _teaches_any=ExpressionWrapper(
-                Q(Exists(Course.instructors.through.objects.filter(user=user.pk)))
-                | Q(Exists(Course.teaching_assistants.through.objects.filter(user=user.pk))),
+                Q(Exists(Course.instructors.through.objects.filter(user=user)))
+                | Q(Exists(Course.teaching_assistants.through.objects.filter(user=user))),
                 output_field=BooleanField(),
             ),
             **_roles(user, "module__course"),
         )
     )
+
+
+def _item_with_access(kind: str | None):
+    @compiled
+    def item_with_access(item, user, now):
+        return items_with_access(user, kind, now).filter(pk=item)
+
+    return item_with_access
+
+
+# One compiled query a kind, and one with every kind's content: composing the access
+# query cost an item page 4 ms each time.
+_ITEM_WITH_ACCESS = {kind: _item_with_access(kind) for kind in (None, *ItemKind.values)}
 
 
 def item_access(item: ModuleItem, user) -> CourseAccess | None:
@@ -217,10 +233,11 @@ def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
     item = None
     if user.is_authenticated:
         kind = _ITEM_KINDS.get(item_id)
-        item = items_with_access(user, kind).filter(pk=item_id).first()
+        now = timezone.now()
+        item = _first(_ITEM_WITH_ACCESS[kind](item=item_id, user=user, now=now))
         if item is not None and kind is not None and item.kind != kind:
             kind = None
-            item = items_with_access(user).filter(pk=item_id).first()
+            item = _first(_ITEM_WITH_ACCESS[None](item=item_id, user=user, now=now))
         if item is not None:
             if kind is not None:
                 item.content_known()
@@ -232,6 +249,10 @@ def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
     user._teaching_staff = item._teaches_any
     activate_for(item.module.course)
     return item, access
+
+
+def _first(rows):
+    return next(iter(rows), None)
 
 
 def access_module(user, module_id: int) -> tuple[Module, CourseAccess]:
@@ -585,15 +606,22 @@ class LiveAccess:
         return self.course.can_grade
 
 
-def live_sessions_with_access(user):
+def live_sessions_with_access(user, now=None):
     """Sessions with their course and poll on screen, annotated with the user's roles
-    and whether the session is for them and they joined: one query."""
+    and whether the session is for them (its item open at `now`) and they joined: one
+    query. `user` is a user or their id."""
+    assigned = Assignment.objects.open(now).for_student(user).filter(item=OuterRef("item"))
     return LiveSession.objects.select_related("course", "item", "current_poll").annotate(
         **_roles(user, "course"),
         _in_cohort=Exists(Membership.objects.filter(cohort=OuterRef("cohort"), user=user)),
-        _assigned=Exists(Assignment.objects.open().for_student(user).filter(item=OuterRef("item"))),
+        _assigned=Exists(assigned),
         _joined=Exists(LiveAttendance.objects.filter(session=OuterRef("pk"), user=user)),
     )
+
+
+@compiled
+def _live_session_with_access(session, user, now):
+    return live_sessions_with_access(user, now).filter(pk=session)
 
 
 def live_access(session: LiveSession, user) -> LiveAccess | None:
@@ -620,16 +648,10 @@ def access_live_session_joined(
     is what lets a student stay for the rest of the session; anyone who has not joined
     goes through that full check. `with_answer` brings the student's answer to the poll
     on screen in the same query (`session.my_answer`, None if they have not answered)."""
-    joined = LiveAttendance.objects.filter(session=OuterRef("pk"), user=user)
-    sessions = LiveSession.objects.select_related("course", "current_poll").annotate(
-        _joined=Exists(joined)
-    )
-    if with_answer:
-        mine = LiveAnswer.objects.filter(poll=OuterRef("current_poll"), user=user)
-        sessions = sessions.annotate(
-            **{f"_my_{name}": Subquery(mine.values(name)[:1]) for name in MY_ANSWER_FIELDS}
-        )
-    session = sessions.filter(pk=session_id).first()
+    if not user.is_authenticated:
+        return access_live_session(user, session_id)
+    joined = _JOINED_SESSION[with_answer]
+    session = _first(joined(session=session_id, user=user))
     if session is None or not session._joined:
         return access_live_session(user, session_id)
     if with_answer:
@@ -640,6 +662,26 @@ def access_live_session_joined(
     activate_for(session.course)
     student = CourseAccess(is_admin=False, is_instructor=False, is_ta=False, is_student=True)
     return session, LiveAccess(course=student, may_join=True, joined=True)
+
+
+def _joined_session(with_answer: bool):
+    @compiled
+    def joined_session(session, user):
+        joined = LiveAttendance.objects.filter(session=OuterRef("pk"), user=user)
+        sessions = LiveSession.objects.select_related("course", "current_poll").annotate(
+            _joined=Exists(joined)
+        )
+        if with_answer:
+            mine = LiveAnswer.objects.filter(poll=OuterRef("current_poll"), user=user)
+            sessions = sessions.annotate(
+                **{f"_my_{name}": Subquery(mine.values(name)[:1]) for name in MY_ANSWER_FIELDS}
+            )
+        return sessions.filter(pk=session)
+
+    return joined_session
+
+
+_JOINED_SESSION = {with_answer: _joined_session(with_answer) for with_answer in (False, True)}
 
 
 def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
@@ -655,9 +697,14 @@ def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
 def access_live_session(user, session_id: int, queryset=None) -> tuple[LiveSession, LiveAccess]:
     """A live session and the user's access to it, in one query; 404 if it is not for
     them."""
-    session = get_object_or_404(
-        live_sessions_with_access(user) if queryset is None else queryset, pk=session_id
-    )
+    if queryset is None and user.is_authenticated:
+        found = _live_session_with_access(session=session_id, user=user, now=timezone.now())
+        session = _first(found)
+    else:
+        sessions = live_sessions_with_access(user) if queryset is None else queryset
+        session = sessions.filter(pk=session_id).first()
+    if session is None:
+        raise Http404
     access = live_access(session, user)
     if access is None:
         raise Http404
@@ -678,6 +725,20 @@ def joined_session_version(user, session_id: int) -> int | None:
     return sql.joined_session_version(user_id=user.pk, session_id=session_id)
 
 
+def _session_to_run(annotate):
+    @compiled
+    def session_to_run(session, user):
+        sessions = LiveSession.objects.select_related("course", "item", "current_poll")
+        sessions = sessions.annotate(**_roles(user, "course"))
+        return (annotate(sessions) if annotate else sessions).filter(pk=session)
+
+    return session_to_run
+
+
+# A compiled query for each `annotate` a view passes (a module's function: a handful).
+_SESSION_TO_RUN = {}
+
+
 def live_session_to_run(user, session_id: int, annotate=None) -> tuple[LiveSession, LiveAccess]:
     """A live session for those who run it (the course's graders); its students get 403
     and everyone else 404. The roles alone are asked first, in a query a third lighter
@@ -685,9 +746,9 @@ def live_session_to_run(user, session_id: int, annotate=None) -> tuple[LiveSessi
     the session goes through `access_live_session`, which tells 403 from 404.
     `annotate(queryset)` adds what the caller shows (the projector's counts)."""
     if user.is_authenticated:
-        sessions = LiveSession.objects.select_related("course", "item", "current_poll")
-        sessions = sessions.annotate(**_roles(user, "course"))
-        session = (annotate(sessions) if annotate else sessions).filter(pk=session_id).first()
+        if (to_run := _SESSION_TO_RUN.get(annotate)) is None:
+            to_run = _SESSION_TO_RUN[annotate] = _session_to_run(annotate)
+        session = _first(to_run(session=session_id, user=user))
         if session is not None:
             course = _access_of(session, user)
             if course.can_grade:

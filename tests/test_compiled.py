@@ -1,7 +1,7 @@
 """Querysets compiled once per connection (cases/compiled.py): each of the app's gives
 what its plain queryset gives, and the mechanism binds each call's own values."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
@@ -18,8 +18,17 @@ from cases.models import (
     ModuleItem,
 )
 from cases.models.schedule import _student_assignments
+from cases.permissions import (
+    _ITEM_WITH_ACCESS,
+    _JOINED_SESSION,
+    _live_session_with_access,
+    items_with_access,
+    live_sessions_with_access,
+)
+from cases.services.live import join
 from cases.services.quizzes import _accommodations, _slots_to_save, answers_save, attempt_start
-from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory
+from tests.conftest import ROLES
+from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory, make_live
 from tests.helpers import quiz_slots
 
 pytestmark = pytest.mark.django_db
@@ -177,3 +186,63 @@ def test_autosaving_twice_then_from_a_second_attempt_reports_each_attempts_count
         answers_save(
             attempt_id=theirs.pk, user=student, answers={their_slot.pk: {"value": "x"}}, seq=3
         )
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "anonymous"])
+def test_the_item_access_query_matches_its_queryset_for_every_role_and_kind(world, role):
+    user = world.users[role]
+    now = timezone.now()
+    fields = ("kind", "_assigned", "_teaches_any", "_is_instructor", "_is_ta", "_is_student")
+    for item in (world.item, world.quiz.item, world.discussion.item):
+        plain = items_with_access(user, item.kind, now).filter(pk=item.pk)
+        for kind in (item.kind, None):
+            got = list(_ITEM_WITH_ACCESS[kind](item=item.pk, user=user, now=now))
+            assert rows(got, *fields) == rows(plain, *fields)
+
+
+def test_an_item_opening_later_is_not_given_until_then_through_the_compiled_query(world):
+    student = world.users["student"]
+    Assignment.objects.filter(item=world.item).update(opens_at=timezone.now() + timedelta(hours=1))
+    query = _ITEM_WITH_ACCESS[world.item.kind]
+    [before] = query(item=world.item.pk, user=student, now=timezone.now())
+    [after] = query(item=world.item.pk, user=student, now=timezone.now() + timedelta(hours=2))
+    assert (before._assigned, after._assigned) == (False, True)
+
+
+def test_a_time_made_inside_a_builder_is_refused(world):
+    @compiled
+    def open_items(item):
+        return Assignment.objects.open().filter(item=item)
+
+    with pytest.raises(ValueError, match="would stay that moment"):
+        open_items(item=world.item.pk)
+    with pytest.raises(TypeError, match="aware"):
+        _ITEM_WITH_ACCESS[None](item=world.item.pk, user=1, now=datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "anonymous"])
+def test_the_live_session_queries_match_their_querysets(world, role):
+    user = world.users[role]
+    session = make_live(
+        world.item.module, world.course.cohorts.all(), start_by=world.users["instructor"]
+    )
+    if role == "student":
+        join(session, user)
+    now = timezone.now()
+    fields = ("_is_instructor", "_is_ta", "_is_student", "_in_cohort", "_assigned", "_joined")
+    plain = live_sessions_with_access(user, now).filter(pk=session.pk)
+    got = _live_session_with_access(session=session.pk, user=user, now=now)
+    assert rows(got, *fields) == rows(plain, *fields)
+    for joined in _JOINED_SESSION.values():
+        assert [s._joined for s in joined(session=session.pk, user=user)] == [role == "student"]
+
+
+def test_an_empty_list_gives_no_rows_and_a_later_full_one_gives_its_own(world):
+    @compiled
+    def items(module, ids):
+        return ModuleItem.objects.filter(module_id=module, pk__in=ids)
+
+    module = world.item.module_id
+    assert list(items(module=module, ids=[])) == []
+    assert list(items(module=module, ids=[world.item.pk])) == [world.item]
+    assert list(items(module=module, ids=[])) == []

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
+from cases.compiled import compiled
 from cases.forms.live import (
     JoinForm,
     LiveAnswerForm,
@@ -153,7 +154,7 @@ def _student_context(request, session: LiveSession, access: LiveAccess, form=Non
     poll = session.current_poll
     mine = getattr(session, "my_answer", None)  # Loaded with the session, or asked now.
     if poll is not None and not hasattr(session, "my_answer"):
-        mine = LiveAnswer.objects.filter(poll=poll, user=request.user).first()
+        mine = next(iter(_my_answer(poll=poll, user=request.user)), None)
     if poll is not None and poll.state == PollState.OPEN and form is None:
         form = LiveAnswerForm(poll=poll, initial=LiveAnswerForm.initial_for(poll, mine))
     shown = poll is not None and poll.results_shown
@@ -168,6 +169,11 @@ def _student_context(request, session: LiveSession, access: LiveAccess, form=Non
         "results": services.poll_results(poll) if shown else None,
         "version": session.version,
     }
+
+
+@compiled
+def _my_answer(poll, user):
+    return LiveAnswer.objects.filter(poll=poll, user=user).order_by("pk")[:1]
 
 
 @require_GET
