@@ -326,10 +326,12 @@ def _roster(request, session: LiveSession, access: LiveAccess) -> list:
     )
 
 
-def _console_context(request, session: LiveSession, access: LiveAccess, **extra) -> dict:
-    last_call = services.current_call(session)
-    roster = _roster(request, session, access)
-    return {
+def _console_context(
+    request, session: LiveSession, access: LiveAccess, *, caller: bool = True, **extra
+) -> dict:
+    """The console's context; without the cold caller and the roster (a query over every
+    present student) when `caller` is False, for the parts that do not show them."""
+    context = {
         "session": session,
         "course": session.course,
         "access": access,
@@ -337,18 +339,30 @@ def _console_context(request, session: LiveSession, access: LiveAccess, **extra)
         "polls": session.polls.annotate(n=Count("answers")),
         "poll_form": extra.pop("poll_form", None) or PollForm(course=session.course),
         "mark_form": extra.pop("mark_form", None),
-        "call": last_call,
-        "roster": roster,
-        "present": len(roster),
         "etag": _etag(session, "console"),
         "nav_teaches": True,
         **_poll_context(session),
         **extra,
     }
+    if caller:
+        roster = _roster(request, session, access)
+        context |= {
+            "call": services.current_call(session),
+            "roster": roster,
+            "present": len(roster),
+        }
+    return context
+
+
+# The console's partials that show no cold caller and no roster: a poll launched,
+# revealed or closed in front of 300 students re-renders the polls alone.
+_WITHOUT_CALLER = {"console-polls"}
 
 
 def _console(request, session, access, *, partial: str = "", status: int = 200, **extra):
-    context = _console_context(request, session, access, **extra)
+    context = _console_context(
+        request, session, access, caller=partial not in _WITHOUT_CALLER, **extra
+    )
     template = "cases/live/console.html" + (f"#{partial}" if partial else "")
     return render(request, template, context, status=status)
 
