@@ -84,3 +84,30 @@ def test_polled_fragments_stay_within_budget(client, role, name, query):
         url = reverse(f"cases:{name}", args=[world["session"].pk]) + query
         counts.append(_fragment_queries(client, world, url))
     assert counts[0] == counts[1] and counts[0] <= FRAGMENT_BUDGET, counts
+
+
+def test_poll_actions_skip_the_roster_and_the_cold_call_after_them_still_shows_it(client):
+    """Reveal, hide, reveal again in front of a class of 5 and of 60: the polls' part
+    costs the same queries and carries no roster; a cold call afterwards renders the
+    caller's part with every present student."""
+    counts = []
+    for size in SIZES:
+        world = _live_class(size)
+        client.force_login(world["instructor"])
+        session = world["session"]
+        url = reverse("cases:live_poll_control", args=[session.current_poll_id])
+        for action in ("hide", "reveal", "hide"):
+            with CaptureQueriesContext(connection) as queries:
+                response = client.post(url, {"action": action}, headers={"HX-Request": "true"})
+            assert response.status_code == 200
+            page = response.content.decode()
+            assert "Reveal results" in page if action == "hide" else "Hide results" in page
+            assert "Present:" not in page
+        counts.append(data_queries(queries))
+        response = client.post(
+            reverse("cases:live_cold_call", args=[session.pk]), headers={"HX-Request": "true"}
+        )
+        assert f"Present: {size}" in response.content.decode()
+    # The action's own queries and the polls' (asking for the roster and the call too
+    # made it 12).
+    assert counts[0] == counts[1] <= 9, counts
