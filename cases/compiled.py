@@ -31,8 +31,9 @@ active time zone into the SQL (`__date`, `Trunc`), no `.extra()` that reads a se
 at compile time. An empty list gives no rows, as Django's `pk__in=[]` does.
 
 What a compiled query returns is a queryset to iterate, not to refine: a `.filter()`,
-`.count()` or `.get()` on it composes a new query. tests/test_compiled.py runs each
-compiled query of the app against its plain queryset.
+`.count()`, `.first()` or `.get()` on it raises TypeError (a clone would carry the SQL
+along and ignore what was added). tests/test_compiled.py runs each compiled query of
+the app against its plain queryset.
 """
 
 import datetime
@@ -89,8 +90,15 @@ class _Shape:
             return self.sql, params
 
         compiler = _shallow(self.compiler, as_sql=as_sql)
-        query = _shallow(self.queryset.query, get_compiler=lambda *args, **kwargs: compiler)
+        query = _shallow(
+            self.queryset.query, get_compiler=lambda *args, **kwargs: compiler, clone=_refined
+        )
         return _shallow(self.queryset, _query=query, _result_cache=None, _prefetch_done=False)
+
+
+def _refined(*args, **kwargs):
+    """A compiled query's clone would carry its SQL along, whatever was added to it."""
+    raise TypeError("a compiled query is run as it is: filter, count or slice it in its builder")
 
 
 def _shallow(thing, **changes):

@@ -246,3 +246,16 @@ def test_an_empty_list_gives_no_rows_and_a_later_full_one_gives_its_own(world):
     assert list(items(module=module, ids=[])) == []
     assert list(items(module=module, ids=[world.item.pk])) == [world.item]
     assert list(items(module=module, ids=[])) == []
+
+
+def test_refining_a_compiled_query_is_refused_rather_than_ignored(world):
+    rows_of = _student_assignments(item=world.quiz.item_id, user=world.users["student"])
+    for refine in (
+        lambda q: q.filter(pk=0),
+        lambda q: q.first(),
+        lambda q: q.count(),
+        lambda q: q.exists(),
+    ):
+        with pytest.raises(TypeError, match="run as it is"):
+            refine(rows_of)
+    assert len(list(rows_of)) == 1
