@@ -110,7 +110,7 @@ def _shallow(thing, **changes):
 
 
 def compiled(build):
-    """Decorate a function of integer ids (or lists of them) returning a queryset: the
+    """Decorate a function of ids, lists of ids or times returning a queryset: the
     decorated function takes the same parameters, by name, and returns a queryset to
     iterate (see the module's docstring)."""
     names = tuple(inspect.signature(build).parameters)
