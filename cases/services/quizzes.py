@@ -75,7 +75,8 @@ def _grace():
 
 
 def assignment_for(quiz: Quiz, user) -> Assignment | None:
-    """The student's assignment of this quiz, with any extension of theirs applied."""
+    """The student's assignment of this quiz, with any extension of theirs applied;
+    `user` is the student or their id."""
     return assignment_for_student(quiz.item_id, user)
 
 
@@ -464,14 +465,15 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
     timed-out attempt keeps the answers saved before its deadline."""
     now = now or timezone.now()
     with transaction.atomic():
-        attempts = Attempt.objects.select_for_update().select_related("quiz")
+        # Locks the attempt alone (`of`): the quiz and its item come along to read.
+        attempts = Attempt.objects.select_for_update(of=("self",)).select_related("quiz__item")
         if user is not None:
             attempts = attempts.filter(user=user)
         attempt = attempts.get(pk=attempt_id)
         if not attempt.is_open:
             work_sync(attempt.quiz.item, [attempt.user_id])
             return attempt
-        assignment = assignment_for(attempt.quiz, attempt.user)
+        assignment = assignment_for(attempt.quiz, attempt.user_id)
         deadline = attempt_deadline_refresh(attempt, assignment)
         timed_out = timed_out or (deadline is not None and now > deadline + _grace())
         slots = list(_slots_with_answers(attempt))
