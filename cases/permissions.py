@@ -689,11 +689,17 @@ def _joined_session(with_answer: bool):
 _JOINED_SESSION = {with_answer: _joined_session(with_answer) for with_answer in (False, True)}
 
 
+@compiled
+def _any_running(courses):
+    running = LiveSession.objects.filter(ended_at__isnull=True, course__in=courses)
+    return running.values_list("pk", flat=True)[:1]
+
+
 def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
     """Running sessions of these courses (those the user takes) that are for them. Most
     of the time none runs: a plain query says so before the full check's."""
     course_ids = [course.pk for course in courses]
-    if not LiveSession.objects.filter(ended_at__isnull=True, course__in=course_ids).exists():
+    if not list(_any_running(courses=course_ids)):
         return []
     sessions = live_sessions_with_access(user).filter(ended_at__isnull=True, course__in=course_ids)
     return [s for s in sessions if (access := live_access(s, user)) and access.may_join]

@@ -21,12 +21,16 @@ from cases.models.schedule import _student_assignments
 from cases.permissions import (
     _ITEM_WITH_ACCESS,
     _JOINED_SESSION,
+    _any_running,
     _live_session_with_access,
     items_with_access,
     live_sessions_with_access,
 )
 from cases.services.live import join
+from cases.services.peer_review import _pending_reviews
 from cases.services.quizzes import _accommodations, _slots_to_save, answers_save, attempt_start
+from cases.services.workspace.work import _work_rows
+from cases.views.courses import _courses_taken, _due_work
 from tests.conftest import ROLES
 from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory, make_live
 from tests.helpers import quiz_slots
@@ -259,3 +263,28 @@ def test_refining_a_compiled_query_is_refused_rather_than_ignored(world):
         with pytest.raises(TypeError, match="run as it is"):
             refine(rows_of)
     assert len(list(rows_of)) == 1
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "anonymous"])
+def test_the_dashboards_queries_match_their_querysets(world, role):
+    user = world.users[role]
+    now = timezone.now()
+    Extension.objects.create(
+        assignment=Assignment.objects.get(item=world.quiz.item),
+        user=world.users["student"],
+        due_at=now + timedelta(days=2),
+    )
+    courses = [world.course.pk, world.other_course.pk]
+    cases = [
+        (_courses_taken, {"user": user}, ("module_count",)),
+        (_due_work, {"user": user, "now": now, "since": now - timedelta(days=7)}, ("due_at",)),
+        (_work_rows, {"user": user, "items": [world.item.pk, world.quiz.item_id]}, ("state",)),
+    ]
+    for query, arguments, fields in cases:
+        assert rows(query(**arguments), *fields) == rows(query.build(**_ids(arguments)), *fields)
+    assert list(_pending_reviews(reviewer=user)) == list(_pending_reviews.build(reviewer=user.pk))
+    assert list(_any_running(courses=courses)) == list(_any_running.build(courses=courses))
+
+
+def _ids(arguments: dict) -> dict:
+    return {k: getattr(v, "pk", v) for k, v in arguments.items()}

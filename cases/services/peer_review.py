@@ -28,6 +28,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from cases.compiled import compiled
 from cases.markdown import render_markdown
 from cases.models import (
     Analysis,
@@ -269,20 +270,25 @@ class ReviewsToDo:
     deadline: datetime | None
 
 
+@compiled
+def _pending_reviews(reviewer):
+    """The reviewer's unsubmitted reviews, counted by item (every dashboard asks)."""
+    return (
+        PeerReview.objects.filter(reviewer=reviewer, submitted_at__isnull=True)
+        .values("item", "item__title", "item__analysis__review_days")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+
+
 def reviews_to_do(user, assignments, now) -> list[ReviewsToDo]:
     """The reviews the student has not submitted, item by item, whose deadline (their
     own due date for the item, extension included, plus the analysis's review days) has
     not passed, soonest first. `assignments` are the student's own (`seen_by`); an item
     not among them costs one query more. One query otherwise."""
     given = {assignment.item_id: assignment for assignment in assignments}
-    pending = (
-        PeerReview.objects.filter(reviewer=user, submitted_at__isnull=True)
-        .values("item", "item__title", "item__analysis__review_days")
-        .annotate(count=Count("pk"))
-        .order_by()
-    )
     found = []
-    for row in pending:
+    for row in _pending_reviews(reviewer=user):
         assignment = given.get(row["item"]) or assignment_for_student(row["item"], user)
         deadline = None
         if assignment is not None and assignment.due_at is not None:

@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from cases.compiled import compiled
 from cases.http import HtmxHttpRequest
 from cases.models import Assignment, Course, ItemKind, ModuleItem, WorkStatus, refusal
 from cases.models.workspace import UNFINISHED
@@ -130,28 +131,36 @@ def _needs_doing(entry, now) -> bool:
     )
 
 
+@compiled
+def _courses_taken(user):
+    return Course.objects.taken_by(user).annotate(module_count=Count("modules")).order_by("code")
+
+
+@compiled
+def _due_work(user, now, since):
+    """Everything due from `since` on (or undated), soonest first, in one query."""
+    return (
+        Assignment.objects.open(now)
+        .seen_by(user)
+        .filter(Q(student_due_at__isnull=True) | Q(student_due_at__gte=since))
+        .select_related("item__module__course")
+        .only(*DUE_WORK_FIELDS)
+        .order_by(F("student_due_at").asc(nulls_last=True), "pk")[:DUE_WORK_LIMIT]
+    )
+
+
 @require_GET
 def home(request: HtmxHttpRequest):
     """Signed-in users. A student's dashboard: their courses and what is due next, each
     with where they stand (`work_status`, by their own dates, extensions included).
     Someone who only teaches is sent to the teaching dashboard."""
     user = request.user
-    courses = list(
-        Course.objects.taken_by(user).annotate(module_count=Count("modules")).order_by("code")
-    )
+    courses = list(_courses_taken(user=user))
     if not courses and is_teaching_staff(user):
         return redirect("cases:instructor_dashboard")
     now = timezone.now()
-    # Everything due from a week ago on (or undated), soonest first, in one query.
-    mine = (
-        Assignment.objects.open(now)
-        .seen_by(user)
-        .filter(Q(student_due_at__isnull=True) | Q(student_due_at__gte=now - RECENTLY_DUE))
-        .select_related("item__module__course")
-        .only(*DUE_WORK_FIELDS)
-        .order_by(F("student_due_at").asc(nulls_last=True), "pk")
-    )
-    entries = student_items(user, mine[:DUE_WORK_LIMIT], now)
+    mine = _due_work(user=user, now=now, since=now - RECENTLY_DUE)
+    entries = student_items(user, mine, now)
     # The item's URL reversed once, not once a row.
     head, tail = reverse("cases:item_detail", args=[0]).rsplit("0", 1)
     for entry in entries:

@@ -27,6 +27,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from cases import sql
+from cases.compiled import compiled
 from cases.models import (
     Annotation,
     AnnotationTask,
@@ -102,6 +103,11 @@ class StudentItem:
         return self.assignment.item
 
 
+@compiled
+def _work_rows(user, items):
+    return Work.objects.filter(user=user, item__in=items).only(*STATUS_FIELDS)
+
+
 def student_items(user, assignments, now) -> list[StudentItem]:
     """Where the student stands on each item of these assignments (from
     `Assignment.objects.seen_by(user)`, with their items), in the order given; one
@@ -109,8 +115,7 @@ def student_items(user, assignments, now) -> list[StudentItem]:
     by_item: dict[int, list[Assignment]] = {}
     for assignment in assignments:
         by_item.setdefault(assignment.item_id, []).append(assignment)
-    rows = Work.objects.filter(user=user, item__in=list(by_item)).only(*STATUS_FIELDS)
-    work = {w.item_id: w for w in rows}
+    work = {w.item_id: w for w in _work_rows(user=user, items=list(by_item))}
     found = []
     for item_id, given in by_item.items():
         assignment = due_last(given)
