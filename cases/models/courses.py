@@ -7,7 +7,9 @@ from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
+from django.utils import timezone
 
+from cases.compiled import compiled
 from cases.models.cohorts import Cohort, Membership
 from cases.models.schedule import Assignment
 
@@ -167,10 +169,10 @@ class ModuleItemQuerySet(models.QuerySet):
     def neighbours_of(self, item: "ModuleItem", user, *, staff: bool) -> tuple:
         """The items before and after `item` in its module, as this user sees the module
         (a student only the items given to them): one query."""
-        siblings = self.filter(module=item.module_id)
-        if not staff:
-            siblings = siblings.visible_to_student(user)
-        siblings = list(siblings.only("pk", "title", "kind", "module_id"))
+        if staff:
+            siblings = list(_siblings(module=item.module_id))
+        else:
+            siblings = list(_siblings_seen(module=item.module_id, user=user, now=timezone.now()))
         at = next((n for n, s in enumerate(siblings) if s.pk == item.pk), None)
         if at is None:
             return None, None
@@ -179,12 +181,27 @@ class ModuleItemQuerySet(models.QuerySet):
             siblings[at + 1] if at + 1 < len(siblings) else None,
         )
 
-    def visible_to_student(self, user) -> "ModuleItemQuerySet":
-        """Items given to one of the student's cohorts and open now. Unassigned items
-        are drafts; an assignment that opens later hides its item until then."""
+    def visible_to_student(self, user, now=None) -> "ModuleItemQuerySet":
+        """Items given to one of the student's cohorts and open now (or at `now`).
+        Unassigned items are drafts; an assignment that opens later hides its item until
+        then."""
         return self.filter(
-            Exists(Assignment.objects.open().for_student(user).filter(item=OuterRef("pk")))
+            Exists(Assignment.objects.open(now).for_student(user).filter(item=OuterRef("pk")))
         )
+
+
+_SIBLING_FIELDS = ("pk", "title", "kind", "module_id")
+
+
+@compiled
+def _siblings(module):
+    return ModuleItem.objects.filter(module=module).only(*_SIBLING_FIELDS)
+
+
+@compiled
+def _siblings_seen(module, user, now):
+    siblings = ModuleItem.objects.filter(module=module).visible_to_student(user, now)
+    return siblings.only(*_SIBLING_FIELDS)
 
 
 class ModuleItem(models.Model):
