@@ -54,7 +54,7 @@ class ThrottledModelBackend(ModelBackend):
             pk = User._meta.pk.to_python(user_id)
         except ValidationError:  # A session holding no id of ours: no user.
             return None
-        user = next(iter(_user_by_id(user=pk)), None)
+        user = _user_by_id.first(user=pk)
         return user if user is not None and self.user_can_authenticate(user) else None
 
 

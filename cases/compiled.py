@@ -12,6 +12,7 @@ the database). `compiled` keeps the ORM's words and pays for them once:
                                               pk__in=slots).select_related("question")
 
     rows = list(slots_to_save(attempt=5, user=7, slots=[12, 13]))
+    first = slots_to_save.first(attempt=5, user=7, slots=[12])  # A row, or None.
 
 The first call on a connection builds the queryset with stand-in values (one per
 parameter: a distinct integer, or a list of them, its length part of the shape), compiles
@@ -112,28 +113,42 @@ def _shallow(thing, **changes):
 def compiled(build):
     """Decorate a function of ids, lists of ids or times returning a queryset: the
     decorated function takes the same parameters, by name, and returns a queryset to
-    iterate (see the module's docstring)."""
-    names = tuple(inspect.signature(build).parameters)
+    iterate; its `first(...)` returns the first row or None (see the module's
+    docstring). The builder's keyword-only parameters choose between shapes (a kind of
+    item, whether to annotate): their values are passed as they are and are part of the
+    shape, so each value is compiled once."""
+    parameters = inspect.signature(build).parameters
+    names = tuple(n for n, p in parameters.items() if p.kind is not p.KEYWORD_ONLY)
+    shaping = tuple(n for n, p in parameters.items() if p.kind is p.KEYWORD_ONLY)
 
     @functools.wraps(build)
     def run(**given):
-        if set(given) != set(names):
-            raise TypeError(f"{build.__name__}() takes {', '.join(names)}, by name")
+        if set(given) != {*names, *shaping}:
+            raise TypeError(f"{build.__name__}() takes {', '.join(names + shaping)}, by name")
         values = {name: _ids(given[name]) for name in names}
-        shape_key = (build, *(_length(values[name]) for name in names))
+        fixed = {name: given[name] for name in shaping}
+        shape_key = (
+            build,
+            *(_length(values[name]) for name in names),
+            *(fixed[name] for name in shaping),
+        )
         # The wrapper, not django.db.connection (a proxy every thread shares): each
         # thread's connection keeps its own shapes, so no two threads share a compiler.
         connection = connections[DEFAULT_DB_ALIAS]
         shapes = connection.__dict__.setdefault("_compiled_shapes", {})
         if (shape := shapes.get(shape_key)) is None:
-            shape = shapes[shape_key] = _compile(build, values)
+            shape = shapes[shape_key] = _compile(build, values, fixed)
         if shape.locks and connection.get_autocommit():
             raise TransactionManagementError(
                 "select_for_update cannot be used outside of a transaction."
             )
         return shape.queryset_for(values)
 
+    def first(**given):
+        return next(iter(run(**given)), None)
+
     run.build = build
+    run.first = first
     return run
 
 
@@ -158,7 +173,7 @@ def _length(value) -> int | None:
     return len(value) if isinstance(value, list) else None
 
 
-def _compile(build, values: dict) -> _Shape:
+def _compile(build, values: dict, fixed: dict) -> _Shape:
     """Build the queryset with stand-ins, compile it, and find each stand-in."""
     stand_ins = {}
     arguments = {}
@@ -184,7 +199,7 @@ def _compile(build, values: dict) -> _Shape:
             arguments[name] = [stand_in(name, i, v) for i, v in enumerate(value)]
         else:
             arguments[name] = stand_in(name, None, value)
-    queryset = build(**arguments)
+    queryset = build(**arguments, **fixed)
     if queryset.db != DEFAULT_DB_ALIAS:
         raise ValueError(f"{build.__name__}: compiled queries run on the default database")
     compiler = queryset.query.get_compiler(using=queryset.db)

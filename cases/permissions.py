@@ -35,7 +35,6 @@ from cases.models import (
     Course,
     Decision,
     DecisionCommit,
-    ItemKind,
     LiveAnswer,
     LiveAttendance,
     LiveSession,
@@ -190,17 +189,11 @@ def items_with_access(user, kind: str | None = None, now=None):
     )
 
 
-def _item_with_access(kind: str | None):
-    @compiled
-    def item_with_access(item, user, now):
-        return items_with_access(user, kind, now).filter(pk=item)
-
-    return item_with_access
-
-
-# One compiled query a kind, and one with every kind's content: composing the access
-# query cost an item page 4 ms each time.
-_ITEM_WITH_ACCESS = {kind: _item_with_access(kind) for kind in (None, *ItemKind.values)}
+@compiled
+def _item_with_access(item, user, now, *, kind: str | None):
+    """Compiled once a kind, and once with every kind's content: composing the access
+    query cost an item page 4 ms each time."""
+    return items_with_access(user, kind, now).filter(pk=item)
 
 
 def item_access(item: ModuleItem, user) -> CourseAccess | None:
@@ -234,10 +227,10 @@ def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
     if user.is_authenticated:
         kind = _ITEM_KINDS.get(item_id)
         now = timezone.now()
-        item = _first(_ITEM_WITH_ACCESS[kind](item=item_id, user=user, now=now))
+        item = _item_with_access.first(item=item_id, user=user, now=now, kind=kind)
         if item is not None and kind is not None and item.kind != kind:
             kind = None
-            item = _first(_ITEM_WITH_ACCESS[None](item=item_id, user=user, now=now))
+            item = _item_with_access.first(item=item_id, user=user, now=now, kind=None)
         if item is not None:
             if kind is not None:
                 item.content_known()
@@ -249,10 +242,6 @@ def access_item(user, item_id: int) -> tuple[ModuleItem, CourseAccess]:
     user._teaching_staff = item._teaches_any
     activate_for(item.module.course)
     return item, access
-
-
-def _first(rows):
-    return next(iter(rows), None)
 
 
 def access_module(user, module_id: int) -> tuple[Module, CourseAccess]:
@@ -392,7 +381,7 @@ course_creator_required = _role_required(
 def access_attempt(user, attempt_id: int) -> Attempt:
     """The user's own attempt; anyone else's is 404, staff included (they review work
     through the grading pages)."""
-    attempt = _first(_own_attempt(attempt=attempt_id, user=user)) if user.is_authenticated else None
+    attempt = _own_attempt.first(attempt=attempt_id, user=user) if user.is_authenticated else None
     if attempt is None:
         raise Http404
     attempt.user = user  # It is theirs: no second query to load it.
@@ -655,8 +644,7 @@ def access_live_session_joined(
     on screen in the same query (`session.my_answer`, None if they have not answered)."""
     if not user.is_authenticated:
         return access_live_session(user, session_id)
-    joined = _JOINED_SESSION[with_answer]
-    session = _first(joined(session=session_id, user=user))
+    session = _joined_session.first(session=session_id, user=user, with_answer=with_answer)
     if session is None or not session._joined:
         return access_live_session(user, session_id)
     if with_answer:
@@ -669,24 +657,18 @@ def access_live_session_joined(
     return session, LiveAccess(course=student, may_join=True, joined=True)
 
 
-def _joined_session(with_answer: bool):
-    @compiled
-    def joined_session(session, user):
-        joined = LiveAttendance.objects.filter(session=OuterRef("pk"), user=user)
-        sessions = LiveSession.objects.select_related("course", "current_poll").annotate(
-            _joined=Exists(joined)
+@compiled
+def _joined_session(session, user, *, with_answer: bool):
+    joined = LiveAttendance.objects.filter(session=OuterRef("pk"), user=user)
+    sessions = LiveSession.objects.select_related("course", "current_poll").annotate(
+        _joined=Exists(joined)
+    )
+    if with_answer:
+        mine = LiveAnswer.objects.filter(poll=OuterRef("current_poll"), user=user)
+        sessions = sessions.annotate(
+            **{f"_my_{name}": Subquery(mine.values(name)[:1]) for name in MY_ANSWER_FIELDS}
         )
-        if with_answer:
-            mine = LiveAnswer.objects.filter(poll=OuterRef("current_poll"), user=user)
-            sessions = sessions.annotate(
-                **{f"_my_{name}": Subquery(mine.values(name)[:1]) for name in MY_ANSWER_FIELDS}
-            )
-        return sessions.filter(pk=session)
-
-    return joined_session
-
-
-_JOINED_SESSION = {with_answer: _joined_session(with_answer) for with_answer in (False, True)}
+    return sessions.filter(pk=session)
 
 
 @compiled
@@ -709,8 +691,8 @@ def access_live_session(user, session_id: int, queryset=None) -> tuple[LiveSessi
     """A live session and the user's access to it, in one query; 404 if it is not for
     them."""
     if queryset is None and user.is_authenticated:
-        found = _live_session_with_access(session=session_id, user=user, now=timezone.now())
-        session = _first(found)
+        now = timezone.now()
+        session = _live_session_with_access.first(session=session_id, user=user, now=now)
     else:
         sessions = live_sessions_with_access(user) if queryset is None else queryset
         session = sessions.filter(pk=session_id).first()
@@ -736,18 +718,12 @@ def joined_session_version(user, session_id: int) -> int | None:
     return sql.joined_session_version(user_id=user.pk, session_id=session_id)
 
 
-def _session_to_run(annotate):
-    @compiled
-    def session_to_run(session, user):
-        sessions = LiveSession.objects.select_related("course", "item", "current_poll")
-        sessions = sessions.annotate(**_roles(user, "course"))
-        return (annotate(sessions) if annotate else sessions).filter(pk=session)
-
-    return session_to_run
-
-
-# A compiled query for each `annotate` a view passes (a module's function: a handful).
-_SESSION_TO_RUN = {}
+@compiled
+def _session_to_run(session, user, *, annotate):
+    """Compiled once for each `annotate` a view passes (a module's function)."""
+    sessions = LiveSession.objects.select_related("course", "item", "current_poll")
+    sessions = sessions.annotate(**_roles(user, "course"))
+    return (annotate(sessions) if annotate else sessions).filter(pk=session)
 
 
 def live_session_to_run(user, session_id: int, annotate=None) -> tuple[LiveSession, LiveAccess]:
@@ -757,9 +733,7 @@ def live_session_to_run(user, session_id: int, annotate=None) -> tuple[LiveSessi
     the session goes through `access_live_session`, which tells 403 from 404.
     `annotate(queryset)` adds what the caller shows (the projector's counts)."""
     if user.is_authenticated:
-        if (to_run := _SESSION_TO_RUN.get(annotate)) is None:
-            to_run = _SESSION_TO_RUN[annotate] = _session_to_run(annotate)
-        session = _first(to_run(session=session_id, user=user))
+        session = _session_to_run.first(session=session_id, user=user, annotate=annotate)
         if session is not None:
             course = _access_of(session, user)
             if course.can_grade:

@@ -19,9 +19,9 @@ from cases.models import (
 )
 from cases.models.schedule import _student_assignments
 from cases.permissions import (
-    _ITEM_WITH_ACCESS,
-    _JOINED_SESSION,
     _any_running,
+    _item_with_access,
+    _joined_session,
     _live_session_with_access,
     items_with_access,
     live_sessions_with_access,
@@ -200,16 +200,17 @@ def test_the_item_access_query_matches_its_queryset_for_every_role_and_kind(worl
     for item in (world.item, world.quiz.item, world.discussion.item):
         plain = items_with_access(user, item.kind, now).filter(pk=item.pk)
         for kind in (item.kind, None):
-            got = list(_ITEM_WITH_ACCESS[kind](item=item.pk, user=user, now=now))
+            got = list(_item_with_access(item=item.pk, user=user, now=now, kind=kind))
             assert rows(got, *fields) == rows(plain, *fields)
 
 
 def test_an_item_opening_later_is_not_given_until_then_through_the_compiled_query(world):
     student = world.users["student"]
     Assignment.objects.filter(item=world.item).update(opens_at=timezone.now() + timedelta(hours=1))
-    query = _ITEM_WITH_ACCESS[world.item.kind]
-    [before] = query(item=world.item.pk, user=student, now=timezone.now())
-    [after] = query(item=world.item.pk, user=student, now=timezone.now() + timedelta(hours=2))
+    later = timezone.now() + timedelta(hours=2)
+    kind = world.item.kind
+    [before] = _item_with_access(item=world.item.pk, user=student, now=timezone.now(), kind=kind)
+    [after] = _item_with_access(item=world.item.pk, user=student, now=later, kind=kind)
     assert (before._assigned, after._assigned) == (False, True)
 
 
@@ -221,7 +222,7 @@ def test_a_time_made_inside_a_builder_is_refused(world):
     with pytest.raises(ValueError, match="would stay that moment"):
         open_items(item=world.item.pk)
     with pytest.raises(TypeError, match="aware"):
-        _ITEM_WITH_ACCESS[None](item=world.item.pk, user=1, now=datetime(2026, 1, 1))
+        _item_with_access(item=world.item.pk, user=1, now=datetime(2026, 1, 1), kind=None)
 
 
 @pytest.mark.parametrize("role", [r for r in ROLES if r != "anonymous"])
@@ -237,8 +238,9 @@ def test_the_live_session_queries_match_their_querysets(world, role):
     plain = live_sessions_with_access(user, now).filter(pk=session.pk)
     got = _live_session_with_access(session=session.pk, user=user, now=now)
     assert rows(got, *fields) == rows(plain, *fields)
-    for joined in _JOINED_SESSION.values():
-        assert [s._joined for s in joined(session=session.pk, user=user)] == [role == "student"]
+    for with_answer in (False, True):
+        joined = _joined_session(session=session.pk, user=user, with_answer=with_answer)
+        assert [s._joined for s in joined] == [role == "student"]
 
 
 def test_an_empty_list_gives_no_rows_and_a_later_full_one_gives_its_own(world):
@@ -288,3 +290,20 @@ def test_the_dashboards_queries_match_their_querysets(world, role):
 
 def _ids(arguments: dict) -> dict:
     return {k: getattr(v, "pk", v) for k, v in arguments.items()}
+
+
+def test_keyword_only_parameters_choose_the_shape_and_first_gives_a_row_or_none(world):
+    built = []
+
+    @compiled
+    def items(module, *, newest: bool):
+        built.append(newest)
+        return ModuleItem.objects.filter(module_id=module).order_by("-pk" if newest else "pk")
+
+    module = world.item.module_id
+    ordered = list(ModuleItem.objects.filter(module_id=module).order_by("pk"))
+    for _ in range(2):
+        assert items.first(module=module, newest=False) == ordered[0]
+        assert items.first(module=module, newest=True) == ordered[-1]
+    assert built == [False, True]
+    assert items.first(module=0, newest=True) is None

@@ -201,7 +201,7 @@ def accommodation_for(quiz: Quiz, user_id: int) -> Accommodation | None:
     untimed quiz."""
     if not quiz.time_limit_minutes:
         return None
-    return next(iter(_accommodations(user=user_id, item=quiz.item_id)), None)
+    return _accommodations.first(user=user_id, item=quiz.item_id)
 
 
 @compiled

@@ -154,7 +154,7 @@ def _student_context(request, session: LiveSession, access: LiveAccess, form=Non
     poll = session.current_poll
     mine = getattr(session, "my_answer", None)  # Loaded with the session, or asked now.
     if poll is not None and not hasattr(session, "my_answer"):
-        mine = next(iter(_my_answer(poll=poll, user=request.user)), None)
+        mine = _my_answer.first(poll=poll, user=request.user)
     if poll is not None and poll.state == PollState.OPEN and form is None:
         form = LiveAnswerForm(poll=poll, initial=LiveAnswerForm.initial_for(poll, mine))
     shown = poll is not None and poll.results_shown
