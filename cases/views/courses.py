@@ -7,7 +7,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Prefetch, Q
 from django.db.models.functions import Coalesce
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
@@ -23,6 +22,7 @@ from cases.permissions import (
     is_teaching_staff,
     live_sessions_to_join,
 )
+from cases.routes import route
 from cases.services.peer_review import reviews_to_do
 from cases.services.workspace.todo import course_to_do
 from cases.services.workspace.work import student_items
@@ -161,10 +161,8 @@ def home(request: HtmxHttpRequest):
     now = timezone.now()
     mine = _due_work(user=user, now=now, since=now - RECENTLY_DUE)
     entries = student_items(user, mine, now)
-    # The item's URL reversed once, not once a row.
-    head, tail = reverse("cases:item_detail", args=[0]).rsplit("0", 1)
     for entry in entries:
-        entry.url = f"{head}{entry.assignment.item_id}{tail}"
+        entry.url = route("cases:item_detail", entry.assignment.item_id)
     due = [e for e in entries if e.assignment.due_at is None or e.assignment.due_at >= now]
     overdue = [e for e in entries if e not in due and _needs_doing(e, now)]
     # What still asks something of the student, apart from what they have finished.
@@ -180,7 +178,6 @@ def home(request: HtmxHttpRequest):
             "overdue": overdue,
             "finished": finished[:UPCOMING_LIMIT],
             "reviews": reviews,
-            "item_url": (head, tail),
             "live": live_sessions_to_join(user, courses),
             "now": now,
         },
