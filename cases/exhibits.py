@@ -14,11 +14,15 @@ Stored on `CaseStudy.exhibits` as a list of plain dicts, in the order they are n
 
 The text cites them as "Exhibit 2"; the reader and posts link that to `#exhibit-2`."""
 
+import functools
+import json
 import re
 import textwrap
 from dataclasses import dataclass, field
 
+from django.template.loader import render_to_string
 from django.utils.html import escape
+from django.utils.safestring import SafeString
 
 from cases.markdown import sub_outside_links
 
@@ -166,10 +170,27 @@ def _wrap(text: str) -> list[str]:
     return textwrap.wrap(text, WRAP) or [""]
 
 
-def exhibits_for(case) -> list[Exhibit]:
-    """The case's exhibits, numbered, with the geometry of their diagrams."""
+def exhibits_html(case) -> SafeString:
+    """The case's exhibits as the reader shows them: the same for every reader, so
+    rendered once a process for each distinct set (keyed by their content, which is
+    all the markup depends on)."""
+    if not case.exhibits:
+        return SafeString("")
+    return _rendered(json.dumps(case.exhibits, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=128)
+def _rendered(exhibits: str) -> SafeString:
+    return render_to_string(
+        "cases/readings/exhibits.html", {"exhibits": exhibits_for(json.loads(exhibits))}
+    )
+
+
+def exhibits_for(exhibits: list[dict]) -> list[Exhibit]:
+    """A case's exhibits (`CaseStudy.exhibits`), numbered, with the geometry of their
+    diagrams."""
     shown = []
-    for number, raw in enumerate(case.exhibits or [], 1):
+    for number, raw in enumerate(exhibits or [], 1):
         exhibit = Exhibit(
             number=number,
             title=raw["title"],

@@ -19,6 +19,7 @@ from cases.models import (
 )
 from cases.models.schedule import _student_assignments
 from cases.permissions import (
+    CaseAccess,
     _any_running,
     _item_with_access,
     _joined_session,
@@ -26,13 +27,28 @@ from cases.permissions import (
     items_with_access,
     live_sessions_with_access,
 )
+from cases.services.annotations import (
+    Selection,
+    _layer_notes,
+    _student_layer,
+    _visible_to_student,
+    annotation_create,
+)
+from cases.services.discussions import post_create
 from cases.services.live import join
 from cases.services.peer_review import _pending_reviews
 from cases.services.quizzes import _accommodations, _slots_to_save, answers_save, attempt_start
+from cases.services.readings import _students_cited
 from cases.services.workspace.work import _work_rows
 from cases.views.courses import _courses_taken, _due_work
 from tests.conftest import ROLES
-from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory, make_live
+from tests.factories import (
+    AssignmentFactory,
+    CohortFactory,
+    MembershipFactory,
+    make_annotation_task,
+    make_live,
+)
 from tests.helpers import quiz_slots
 
 pytestmark = pytest.mark.django_db
@@ -307,3 +323,38 @@ def test_keyword_only_parameters_choose_the_shape_and_first_gives_a_row_or_none(
         assert items.first(module=module, newest=True) == ordered[-1]
     assert built == [False, True]
     assert items.first(module=0, newest=True) is None
+
+
+def test_the_readers_layer_and_margin_match_their_querysets_as_classmates_write(world):
+    """A student's notes and the margin's citation counts, compiled, against the plain
+    querysets: before anyone writes, after a classmate's shared note and post citing a
+    paragraph, and with annotate-first asked of the reading (gated until the student's
+    own note)."""
+    student, other = world.users["student"], world.users["student_ta_elsewhere"]
+    case, now = world.item.case_reading.case, timezone.now()
+    access = CaseAccess(is_teaching_staff=False, can_edit=False)
+
+    def check():
+        for user in (student, other):
+            args = {"user": user.pk, "case": case.pk, "now": now}
+            plain = _visible_to_student(user.pk, case.pk).filter(_layer_notes(user.pk))
+            assert list(_student_layer(**args)) == list(_student_layer.build(**args))
+            assert {r["pk"] for r in _student_layer(**args)} == set(
+                plain.values_list("pk", flat=True)
+            )
+            assert sorted(_students_cited(**args)) == sorted(_students_cited.build(**args))
+        return {r["pk"]: r["gated"] for r in _student_layer(user=student.pk, case=case.pk, now=now)}
+
+    assert check() == {}
+    note = annotation_create(
+        case=case, author=other, access=access, selection=Selection(1, 0, 1, 5), body="Look here"
+    )
+    post_create(discussion=world.discussion, author=other, body="As ¶1 shows, it pays.")
+    assert check() == {note.pk: False}
+    assert ([1], 1) in list(_students_cited(user=student.pk, case=case.pk, now=now))
+    make_annotation_task(world.item.module, case, world.course.cohorts.all(), annotate_first=True)
+    assert check() == {note.pk: True}  # Held back until the student writes one,
+    own = annotation_create(
+        case=case, author=student, access=access, selection=Selection(2, 0, 2, 5), body="Mine"
+    )
+    assert check() == {note.pk: False, own.pk: False}  # then given.

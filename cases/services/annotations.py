@@ -25,6 +25,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from cases.anchors import Anchor, Document, Span, find_anchor, mark_html, text_of
+from cases.compiled import compiled
 from cases.markdown import render_markdown
 from cases.models import (
     Annotation,
@@ -73,6 +74,11 @@ def annotations_visible(user, case: CaseStudy, access: CaseAccess):
                 & (Q(cohort__in=taught) | Q(cohort__isnull=True, author__in=_staff_of(courses)))
             )
         )
+    return _visible_to_student(user, case)
+
+
+def _visible_to_student(user, case):
+    """`annotations_visible` for a student, from ids alone (so it compiles: `_student_layer`)."""
     mine = Membership.objects.filter(user=user).values("cohort")
     courses = Course.objects.filter(cohorts__memberships__user=user)
     staff_shared = Q(cohort__isnull=True, author__in=_staff_of(courses))
@@ -81,7 +87,9 @@ def annotations_visible(user, case: CaseStudy, access: CaseAccess):
     not_hidden = Q(hidden_at__isnull=True) & (
         Q(thread__isnull=True) | Q(thread__hidden_at__isnull=True)
     )
-    return notes.filter(own | ((shared | asked) & not_hidden))
+    return Annotation.objects.filter(case=case).filter(
+        Q(author=user) | ((shared | asked) & not_hidden)
+    )
 
 
 def _staff_cohorts(user):
@@ -105,25 +113,25 @@ def _staff_of(courses):
     return instructors.union(assistants.values("user"))
 
 
-def annotate_first_tasks(user, case: CaseStudy):
-    """Annotation assignments on the case, given to the student now, that hide
-    classmates' notes until the student has written one."""
+def annotate_first_tasks(user, case: CaseStudy, now=None):
+    """Annotation assignments on the case, given to the student now (or at `now`), that
+    hide classmates' notes until the student has written one."""
     return AnnotationTask.objects.filter(
         case=case,
         annotate_first=True,
-        item__in=ModuleItem.objects.visible_to_student(user),
+        item__in=ModuleItem.objects.visible_to_student(user, now),
     )
 
 
-def _gated(user, case: CaseStudy):
-    """Whether annotate-first holds classmates' notes back from this student now: an
-    assignment on the case asks it, and they have no note of their own on it yet. An
-    expression, annotated on the query that fetches the notes."""
+def _gated(user, case: CaseStudy, now=None):
+    """Whether annotate-first holds classmates' notes back from this student now (or at
+    `now`): an assignment on the case asks it, and they have no note of their own on it
+    yet. An expression, annotated on the query that fetches the notes."""
     own = Annotation.objects.filter(
         case=case, author=user, thread__isnull=True, deleted_at__isnull=True
     )
     return ExpressionWrapper(
-        Q(Exists(annotate_first_tasks(user, case))) & ~Q(Exists(own)),
+        Q(Exists(annotate_first_tasks(user, case, now))) & ~Q(Exists(own)),
         output_field=BooleanField(),
     )
 
@@ -489,12 +497,15 @@ class LayerRows:
 
 
 def layer_rows(user, case: CaseStudy, access: CaseAccess) -> LayerRows:
-    """The reader's layer, from one query."""
-    rows = annotations_visible(user, case, access).filter(Q(thread__isnull=True) | Q(author=user))
-    if not access.is_teaching_staff:
-        rows = rows.annotate(gated=_gated(user, case))
-    fields = [*NOTE_FIELDS, *([] if access.is_teaching_staff else ["gated"])]
-    rows = list(rows.values(*fields))
+    """The reader's layer, from one query (compiled once a connection for students)."""
+    if access.is_teaching_staff or is_admin(user):
+        rows = annotations_visible(user, case, access).filter(_layer_notes(user))
+        if not access.is_teaching_staff:
+            rows = rows.annotate(gated=_gated(user, case))
+        fields = [*NOTE_FIELDS, *([] if access.is_teaching_staff else ["gated"])]
+        rows = list(rows.values(*fields))
+    else:
+        rows = list(_student_layer(user=user.pk, case=case.pk, now=timezone.now()))
     own = [r for r in rows if r["author_id"] == user.pk]
     roots = [
         r for r in rows if r["thread_id"] is None and (r["deleted_at"] is None or r["reply_count"])
@@ -504,6 +515,17 @@ def layer_rows(user, case: CaseStudy, access: CaseAccess) -> LayerRows:
         waiting = any(r["author_id"] != user.pk for r in roots)
         roots = [r for r in roots if r["author_id"] == user.pk]
     return LayerRows(roots, waiting, own)
+
+
+def _layer_notes(user) -> Q:
+    """The layer's rows among the notes a reader sees: notes, and the reader's replies."""
+    return Q(thread__isnull=True) | Q(author=user)
+
+
+@compiled
+def _student_layer(user, case, now):
+    rows = _visible_to_student(user, case).filter(_layer_notes(user))
+    return rows.annotate(gated=_gated(user, case, now)).values(*NOTE_FIELDS, "gated")
 
 
 def task_progress(task: AnnotationTask, own: list[dict]) -> dict:

@@ -10,10 +10,11 @@ from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from cases import sql
+from cases.compiled import compiled
 from cases.exhibits import ExhibitError, exhibits_clean, link_exhibits
 from cases.markdown import render_markdown
 from cases.models import CaseParagraph, CaseStudy, Course, ModuleItem, Post, ReadingProgress
@@ -269,47 +270,59 @@ def reading_mark_done(*, user, case: CaseStudy, done: bool) -> None:
 # The reader's margin --------------------------------------------------------------------
 
 
-def body_with_citations(case: CaseStudy, user, access: CaseAccess, html: str | None = None):
-    """The cached body (or `html`, the body already marked) with, in each paragraph's
-    margin, how many posts the reader may see cite it, linking to them. One query."""
-    if access.is_teaching_staff:
-        items = ModuleItem.objects.filter(module__course__in=Course.objects.for_user(user))
-    else:
-        items = ModuleItem.objects.visible_to_student(user)
-    citing = Post.objects.filter(
+def _citing(case, items):
+    """The posts in the discussions of `items` on `case` that cite a paragraph of it."""
+    return Post.objects.filter(
         discussion__case=case,
         discussion__item__in=items,
         deleted_at__isnull=True,
         hidden_at__isnull=True,
         citation_count__gt=0,
     )
-    if not access.is_teaching_staff:
-        # Before their first post in a post-first thread, a student sees no counts from it.
-        citing = citing.filter(
-            Q(discussion__post_first=False)
-            | Q(
-                Exists(
-                    Post.objects.filter(
-                        discussion=OuterRef("discussion"), author=user, deleted_at__isnull=True
-                    )
-                )
-            )
-        )
-    # Posts citing the same paragraphs are counted in the database: a class's thread
-    # has hundreds of posts but few distinct lists to decode.
+
+
+def _cited(posts):
+    """(cited paragraphs, how many posts cite them). Posts citing the same paragraphs are
+    counted in the database: a class's thread has hundreds of posts but few distinct lists
+    to decode."""
+    return posts.values_list("cited_paragraphs").annotate(n=Count("pk")).order_by()
+
+
+@compiled
+def _students_cited(case, user, now):
+    posts = _citing(case, ModuleItem.objects.visible_to_student(user, now))
+    # Before their first post in a post-first thread, a student sees no counts from it.
+    mine = Post.objects.filter(
+        discussion=OuterRef("discussion"), author=user, deleted_at__isnull=True
+    )
+    return _cited(posts.filter(Q(discussion__post_first=False) | Q(Exists(mine))))
+
+
+def body_with_citations(case: CaseStudy, user, access: CaseAccess, html: str | None = None):
+    """The cached body (or `html`, the body already marked) with, in each paragraph's
+    margin, how many posts the reader may see cite it, linking to them. One query."""
+    if access.is_teaching_staff:
+        items = ModuleItem.objects.filter(module__course__in=Course.objects.for_user(user))
+        cited = _cited(_citing(case, items))
+    else:
+        cited = _students_cited(case=case.pk, user=user.pk, now=timezone.now())
     counts = Counter()
-    for numbers, posts in citing.values_list("cited_paragraphs").annotate(n=Count("pk")).order_by():
+    for numbers, posts in cited:
         for number in numbers:
             counts[number] += posts
     html = case.body_html if html is None else html
+    if not counts:
+        return mark_safe(html)  # noqa: S308 - the cached body.
+    # The paragraph's page, reversed once: its number goes where the stand-in is.
+    head, tail = map(
+        escape, reverse("cases:paragraph_detail", args=[case.slug, 987654321]).split("987654321")
+    )
     for number, count in counts.items():
         marker = f'data-paragraph="{number}">'
-        badge = format_html(
-            '<a class="para__cites" href="{}">{} post{}<span class="visually-hidden"> cite '
-            "this paragraph</span></a>",
-            reverse("cases:paragraph_detail", args=[case.slug, number]),
-            count,
-            "s" if count != 1 else "",
+        badge = (
+            f'<a class="para__cites" href="{head}{number}{tail}">'
+            f"{count} post{'s' if count != 1 else ''}"
+            '<span class="visually-hidden"> cite this paragraph</span></a>'
         )
         html = html.replace(marker, marker + badge, 1)
     return mark_safe(html)  # noqa: S308 - the cached body plus our own badges.

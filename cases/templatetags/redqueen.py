@@ -1,3 +1,5 @@
+import functools
+
 from django import template
 from django.template import engines
 from django.template.backends.utils import csrf_input
@@ -28,8 +30,15 @@ def jinja(context, name: str):
 
 @register.filter(name="markdown")
 def markdown_filter(text: str):
-    """Render user Markdown to sanitised HTML."""
-    return render_markdown(text)
+    """Render user Markdown to sanitised HTML. A page shows the same instructions,
+    prompts and notes to every viewer: each distinct text up to a few pages long is
+    rendered once a process."""
+    text = text or ""
+    return _rendered(text) if len(text) <= CACHED_MARKDOWN_CHARS else render_markdown(text)
+
+
+CACHED_MARKDOWN_CHARS = 20_000
+_rendered = functools.lru_cache(maxsize=512)(render_markdown)
 
 
 @register.simple_tag

@@ -11,7 +11,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from cases.exhibits import exhibits_for
+from cases.exhibits import exhibits_html
 from cases.forms.readings import CaseImportForm, CaseStudyForm, LibraryFilterForm
 from cases.http import HtmxHttpRequest, parse_int
 from cases.markdown import render_markdown
@@ -90,7 +90,7 @@ def _reader(
         **marked,
         "body": services.body_with_citations(case, request.user, access, marked["body"]),
         "task": task,
-        "exhibits": exhibits_for(case),
+        "exhibits": exhibits_html(case),
         "part_b": _part_b(case, request.user),
         "progress": progress,
         "done": progress is not None and progress.done_at is not None,

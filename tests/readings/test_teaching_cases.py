@@ -104,7 +104,7 @@ def test_a_spectrum_gives_every_firm_its_own_row_in_order():
             ]
         )
     )
-    (exhibit,) = exhibits_for(case)
+    (exhibit,) = exhibits_for(case.exhibits)
     assert [(m.label, m.x) for m in exhibit.marks] == [
         ("Basic research", 41.6),
         ("Design", 200.0),
