@@ -1,6 +1,8 @@
+import functools
 import hashlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponseNotModified
@@ -42,6 +44,19 @@ KEPT_SECONDS = 600
 BUILD_SECONDS = 2.0
 
 
+@functools.cache
+def code_version() -> str:
+    """A digest of the code and templates that make what `kept` keeps: a release that
+    changes them reads nothing an older one kept (a value of another shape, markup of
+    another template), though both share one cache while the release rolls out."""
+    digest = hashlib.blake2b(digest_size=8)
+    root = Path(__file__).resolve().parent.parent
+    for folder, pattern in (("cases", "*.py"), ("templates", "*.html"), ("templates", "*.jinja")):
+        for path in sorted((root / folder).rglob(pattern)):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def kept[T](key: str, build: Callable[[], T]) -> T:
     """What `build()` makes for `key`, made once and kept in the cache: for what many
     requests show alike, where `key` holds every input that shapes it (a version among
@@ -49,7 +64,7 @@ def kept[T](key: str, build: Callable[[], T]) -> T:
     after a change): while one request builds it, the others wait for its result
     rather than build it too. Nothing relies on it: lost or cold, `build()` runs again,
     and a cache that is away shows no builder to wait for."""
-    name = "kept:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    name = "kept:" + hashlib.blake2b((code_version() + key).encode(), digest_size=16).hexdigest()
     value = cache.get(name)
     if value is not None:
         return value

@@ -5,6 +5,7 @@ import time
 
 from django.test import override_settings
 
+from cases import http
 from cases.http import BUILD_SECONDS, kept
 
 
@@ -14,6 +15,13 @@ def test_what_is_kept_is_made_once_and_a_new_key_makes_it_again():
     assert kept("k:v1", lambda: made.append(1) or "other") == "one"
     assert kept("k:v2", lambda: made.append(1) or "two") == "two"
     assert len(made) == 2
+
+
+def test_a_release_with_other_code_does_not_read_what_an_older_one_kept(monkeypatch):
+    """Two releases share the cache while one rolls out: the newer builds its own."""
+    assert kept("k:v1", lambda: {"html": "old markup"}) == {"html": "old markup"}
+    monkeypatch.setattr(http, "code_version", lambda: "another release")
+    assert kept("k:v1", lambda: {"html": "new", "mine": {}}) == {"html": "new", "mine": {}}
 
 
 def test_requests_asking_while_it_is_built_wait_for_it_instead_of_building_it():

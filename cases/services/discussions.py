@@ -8,12 +8,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from cases.compiled import compiled
 from cases.exhibits import link_exhibits
 from cases.markdown import render_markdown, sub_outside_links
 from cases.models import (
@@ -316,8 +317,22 @@ def post_rows(discussions, user):
                 course=course, user=OuterRef("author")
             )
         ),
-        voted=Exists(Upvote.objects.filter(post=OuterRef("pk"), user=user)),
+        # Nobody (`NOBODY`, a page rendered for every student alike) has upvoted nothing.
+        voted=Exists(Upvote.objects.filter(post=OuterRef("pk"), user=user))
+        if user.pk is not None
+        else Value(False),
     )
+
+
+class _Nobody:
+    """The viewer of a page of posts shown alike to every student who sees the thread
+    (cases/views/discussions.py, `_posts_html`): nothing is theirs, they upvoted
+    nothing."""
+
+    pk = None
+
+
+NOBODY = _Nobody()
 
 
 @dataclass(slots=True)
@@ -339,9 +354,25 @@ class PostKey:
 
 
 def post_keys(discussion: Discussion) -> list[PostKey]:
-    """Every post of the thread, as keys, in one query."""
-    rows = Post.objects.filter(discussion=discussion).values_list(*PostKey.__slots__)
-    return [PostKey(*row) for row in rows]
+    """Every post of the thread, as keys, in one query (compiled once a connection)."""
+    return [PostKey(*row) for row in _post_keys(discussion=discussion.pk)]
+
+
+@compiled
+def _post_keys(discussion):
+    return Post.objects.filter(discussion=discussion).values_list(*PostKey.__slots__)
+
+
+def votes_in(discussion: Discussion, user) -> set[int]:
+    """The posts of the thread this user upvoted."""
+    return set(_votes_in(discussion=discussion.pk, user=user.pk))
+
+
+@compiled
+def _votes_in(discussion, user):
+    return Upvote.objects.filter(post__discussion=discussion, user=user).values_list(
+        "post_id", flat=True
+    )
 
 
 def page_loader(discussion: Discussion, user, access: CourseAccess):
@@ -363,6 +394,43 @@ def may_see_others(discussion: Discussion, user, access: CourseAccess, posts) ->
     return any(p.author_id == user.pk and not p.is_deleted for p in posts)
 
 
+def thread_order(
+    discussion: Discussion,
+    user,
+    access: CourseAccess,
+    posts,
+    page: int | None = None,
+    *,
+    sees_others: bool | None = None,
+) -> list:
+    """The posts this viewer may see, in reading order: pinned first, then each post
+    followed by its replies; with `page`, only that page's top-level posts (and all their
+    replies). `sees_others` overrides `may_see_others` (for `NOBODY`, who has no post)."""
+    if sees_others is None:
+        sees_others = may_see_others(discussion, user, access, posts)
+    shown = [
+        p
+        for p in posts
+        if (sees_others or p.author_id == user.pk)
+        and (access.can_grade or not p.hidden_at or p.author_id == user.pk)
+    ]
+    children: dict[int | None, list] = {}
+    ids = {p.pk for p in shown}
+    for post in shown:
+        parent = post.parent_id if post.parent_id in ids else None
+        children.setdefault(parent, []).append(post)
+    roots = sorted(children.get(None, []), key=lambda p: (not p.pinned, p.created_at, p.pk))
+    if page is not None:
+        roots = roots[(page - 1) * ROOTS_PER_PAGE : page * ROOTS_PER_PAGE]
+    ordered = []
+    stack = list(reversed(roots))
+    while stack:
+        post = stack.pop()
+        ordered.append(post)
+        stack.extend(reversed(children.get(post.pk, [])))
+    return ordered
+
+
 def thread_views(
     discussion: Discussion,
     user,
@@ -371,33 +439,13 @@ def thread_views(
     page: int | None = None,
     *,
     load=None,
+    sees_others: bool | None = None,
 ) -> list[PostView]:
-    """The posts this viewer may see, in reading order: pinned first, then each post
-    followed by its replies; with `page`, only that page's top-level posts (and all their
-    replies). `posts` are whole, or keys that `load` turns into whole posts."""
+    """The posts this viewer may see (`thread_order`), as they see them. `posts` are
+    whole, or keys that `load` turns into whole posts."""
     sees_names = access.can_grade or not discussion.anonymous
-    sees_others = may_see_others(discussion, user, access, posts)
-    shown = [
-        p
-        for p in posts
-        if (sees_others or p.author_id == user.pk)
-        and (access.can_grade or not p.hidden_at or p.author_id == user.pk)
-    ]
+    ordered = thread_order(discussion, user, access, posts, page, sees_others=sees_others)
     pseudonyms: dict[int, str] = {}
-    children: dict[int | None, list[Post]] = {}
-    ids = {p.pk for p in shown}
-    for post in shown:
-        parent = post.parent_id if post.parent_id in ids else None
-        children.setdefault(parent, []).append(post)
-    roots = sorted(children.get(None, []), key=lambda p: (not p.pinned, p.created_at, p.pk))
-    if page is not None:
-        roots = roots[(page - 1) * ROOTS_PER_PAGE : page * ROOTS_PER_PAGE]
-    ordered: list[Post] = []
-    stack = list(reversed(roots))
-    while stack:
-        post = stack.pop()
-        ordered.append(post)
-        stack.extend(reversed(children.get(post.pk, [])))
     if load is not None:
         whole = load([post.pk for post in ordered])
         ordered = [whole[post.pk] for post in ordered if post.pk in whole]
@@ -440,9 +488,11 @@ def thread_views(
 
 @dataclass
 class ThreadPage:
-    """One page of a thread as its viewer may see it."""
+    """One page of a thread as its viewer may see it, as keys: the posts are loaded
+    whole (`thread_views` with `page_loader`) only where the page is rendered."""
 
-    posts: list[PostView]
+    keys: list[PostKey]  # Every post of the thread.
+    shown: list[PostKey]  # This page's, in reading order.
     page: int
     pages: int
     sees_others: bool  # False: a post-first thread the viewer has not posted in yet.
@@ -452,12 +502,9 @@ def thread_page(
     discussion: Discussion, user, access, *, page: int | None = None, highlight: int | None = None
 ) -> ThreadPage:
     """The page of the thread this viewer asked for (or the one holding `highlight`),
-    within the pages they may see: two queries, the posts' keys for paging and
-    visibility, then that page's posts whole."""
+    within the pages they may see: one query, the posts' keys."""
     keys = post_keys(discussion)
     pages = page_count(discussion, user, access, keys)
     page = page_of(highlight, keys) if highlight is not None else min(page or 1, pages)
-    views = thread_views(
-        discussion, user, access, keys, page, load=page_loader(discussion, user, access)
-    )
-    return ThreadPage(views, page, pages, may_see_others(discussion, user, access, keys))
+    shown = thread_order(discussion, user, access, keys, page)
+    return ThreadPage(keys, shown, page, pages, may_see_others(discussion, user, access, keys))

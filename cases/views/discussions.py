@@ -1,19 +1,27 @@
+import functools
+import re
 import uuid
+from dataclasses import replace
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.http import Http404
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template import engines
+from django.template.backends.utils import csrf_input
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
+from django.utils.html import escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import get_current_timezone_name
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap
 
 from cases.forms.discussions import DiscussionSettingsForm, ParticipationGradeForm
-from cases.http import HtmxHttpRequest, not_modified, parse_int
+from cases.http import CSRF_SLOT, HtmxHttpRequest, kept, not_modified, parse_int
 from cases.models import (
     Discussion,
     Follow,
@@ -54,12 +62,11 @@ def _thread_context(request, item, discussion, access, *, highlight: int | None 
         page=parse_int(request.GET.get("page"), low=1, high=10_000),
         highlight=highlight,
     )
-    return {
+    context = {
         "item": item,
         "course": item.module.course,
         "discussion": discussion,
         "access": access,
-        "posts": shown.posts,
         "page": shown.page,
         "pages": shown.pages,
         "page_numbers": range(1, shown.pages + 1),
@@ -72,13 +79,125 @@ def _thread_context(request, item, discussion, access, *, highlight: int | None 
         "thread_url": reverse("cases:thread_posts", args=[item.pk]),
         "post_create_url": reverse("cases:post_create", args=[item.pk]),
     }
+    context["posts_html"] = _posts_html(request, discussion, access, shown, context)
+    return context
+
+
+# The page of posts (templates/jinja2/cases/discussions/thread_posts.jinja) -------------
+# A thread's page looks the same to every student who sees the thread, but for their own
+# posts (named "You", with Edit and Delete), their upvotes, their CSRF token and ETag.
+# So for students it is rendered once per thread version (`kept`) as `NOBODY` sees it,
+# and each request puts in what is theirs: their posts re-rendered, their upvoted
+# buttons pressed, their token and ETag. Staff, and a student whose page differs in
+# more than that (a post of theirs hidden, a post-first thread before their post, a
+# reply form open, a new post outlined, their own post among pseudonyms), get the
+# page rendered whole.
+
+POSTS = "cases/discussions/thread_posts.jinja"
+ETAG_SLOT = "etag-slot-8c41d0e9"
+_SLOTS = {
+    "csrf_input": format_html(
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', CSRF_SLOT
+    )
+}
+_ARTICLE = '<article class="post[^"]*" id="post-{}"'
+
+
+def _jinja(name: str, values: dict) -> SafeString:
+    html = engines["jinja2"].get_template(name).template.render(values)
+    return mark_safe(html)  # noqa: S308 - rendered by Jinja2 with autoescaping on.
+
+
+def _jinja_module(name: str, values: dict):
+    """The template's macros, for rendering one piece of it with `values`."""
+    return engines["jinja2"].get_template(name).template.make_module(values)
+
+
+def _posts_html(request, discussion, access, shown, context: dict) -> SafeString:
+    user = request.user
+    own = {key.pk for key in shown.shown if key.author_id == user.pk}
+    shared = not (
+        access.can_grade
+        or not shown.sees_others
+        or context["highlight"] is not None
+        or context["reply_to"] is not None
+        or (own and discussion.anonymous)
+        or any(key.hidden_at and key.author_id == user.pk for key in shown.keys)
+    )
+    if not shared:
+        load = services.page_loader(discussion, user, access)
+        posts = services.thread_views(discussion, user, access, shown.keys, shown.page, load=load)
+        return _jinja(POSTS, context | {"posts": posts, "csrf_input": csrf_input(request)})
+    page = _shared_page(discussion, access, shown, context)
+    html = page["html"]
+    for pk in own:
+        found = re.search(_ARTICLE.format(pk), html)
+        end = html.index("</article>", found.start()) + len("</article>")
+        html = html[: found.start()] + page["mine"][pk] + html[end:]
+    for pk in services.votes_in(discussion, user) & page["voted"].keys() - own:
+        html = html.replace(*page["voted"][pk], 1)
+    html = html.replace(CSRF_SLOT, get_token(request)).replace(ETAG_SLOT, escape(context["etag"]))
+    return mark_safe(html)  # noqa: S308 - rendered by Jinja2, with our own pieces put in.
+
+
+def _shared_page(discussion, access, shown, context: dict) -> dict:
+    """The page as `NOBODY` sees it; each post as its author sees it (`mine`); and each
+    upvote button unpressed and pressed (`voted`): kept per thread version and
+    everything else that shapes them."""
+    key = ":".join(
+        map(
+            str,
+            (
+                "thread-posts",
+                discussion.pk,
+                discussion.version,
+                shown.page,
+                shown.pages,
+                discussion.anonymous,
+                discussion.post_first,
+                context["refusal"],
+                get_current_timezone_name(),
+            ),
+        )
+    )
+
+    def build() -> dict:
+        nobody = services.NOBODY
+        load = services.page_loader(discussion, nobody, access)
+        posts = services.thread_views(
+            discussion, nobody, access, shown.keys, shown.page, load=load, sees_others=True
+        )
+        values = context | _SLOTS  # The viewer's token goes in last, everywhere at once.
+        article = _jinja_module("cases/discussions/thread_post.jinja", values).post_article
+        button = _jinja_module("cases/discussions/upvote_button.jinja", values).upvote_button
+        return {
+            "html": str(_jinja(POSTS, values | {"posts": posts, "etag": ETAG_SLOT})),
+            "mine": {p.pk: str(article(replace(p, author="You", mine=True))) for p in posts},
+            "voted": {
+                p.pk: (str(button(p)), str(button(replace(p, voted=True))))
+                for p in posts
+                if not p.deleted
+            },
+        }
+
+    return kept(key, build)
 
 
 def _prompt(discussion: Discussion):
-    """The instructor's prompt, with its ¶ citations linked like a post's."""
-    html, _cited = services.render_post(
-        discussion.prompt, discussion.case, services.paragraph_numbers(discussion.case)
+    """The instructor's prompt, with its ¶ citations linked like a post's: rendered once
+    a process for each prompt and revision of its case (which numbers its paragraphs)."""
+    case = discussion.case
+    if case is None:
+        return _prompt_html(discussion.prompt, None, None)
+    return _prompt_html(
+        discussion.prompt, case, (case.slug, case.revision, len(case.exhibits or []))
     )
+
+
+@functools.lru_cache(maxsize=256)
+def _prompt_html(prompt: str, case, version) -> SafeString:
+    # `case` is hashed by its id: `version` holds what the links are made from.
+    html, _cited = services.render_post(prompt, case, services.paragraph_numbers(case))
     return mark_safe(html)  # noqa: S308 - rendered and cleaned by render_post.
 
 
