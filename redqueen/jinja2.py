@@ -51,7 +51,8 @@ def environment(**options) -> Environment:
     env.globals["url"] = url
     # A student's gradebook cells are joined in Python: 2,000 a page, where a
     # template's loop costs four times as much, Jinja2's included.
-    from cases.templatetags.redqueen import gradebook_cells
+    from cases.templatetags.redqueen import due_phrase, gradebook_cells
 
     env.globals["gradebook_cells"] = gradebook_cells
+    env.globals["due_phrase"] = due_phrase
     return env
