@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Prefetch
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
@@ -37,7 +38,13 @@ from cases.services.annotations import (
 from cases.services.discussions import post_create
 from cases.services.live import join
 from cases.services.peer_review import _pending_reviews
-from cases.services.quizzes import _accommodations, _slots_to_save, answers_save, attempt_start
+from cases.services.quizzes import (
+    _accommodations,
+    _slots_to_save,
+    answers_save,
+    attempt_start,
+    slots_with_answers,
+)
 from cases.services.readings import _students_cited
 from cases.services.workspace.work import _work_rows
 from cases.views.courses import _courses_taken, _due_work
@@ -49,7 +56,7 @@ from tests.factories import (
     make_annotation_task,
     make_live,
 )
-from tests.helpers import quiz_slots
+from tests.helpers import answer_all_right, quiz_slots
 
 pytestmark = pytest.mark.django_db
 
@@ -358,3 +365,24 @@ def test_the_readers_layer_and_margin_match_their_querysets_as_classmates_write(
         case=case, author=student, access=access, selection=Selection(2, 0, 2, 5), body="Mine"
     )
     assert check() == {note.pk: False, own.pk: False}  # then given.
+
+
+def test_an_attempts_slots_match_their_prefetching_queryset_after_answers_are_saved(world):
+    """The take page's two compiled queries (`slots_with_answers`) against the related
+    manager with its prefetch, before and after the student answers."""
+
+    def plain():
+        slots = world.attempt.slots.select_related("question", "answer").prefetch_related(
+            Prefetch("question__choices", to_attr="all_choices")
+        )
+        return [(s.pk, s.question_id, s.answer.response, s.question.all_choices) for s in slots]
+
+    def compiled_():
+        slots = slots_with_answers(world.attempt)
+        return [(s.pk, s.question_id, s.answer.response, s.question.all_choices) for s in slots]
+
+    assert compiled_() == plain() and len(plain()) > 1
+    assert any(choices for *_, choices in plain())
+    answer_all_right(world.attempt, world.users["student"])
+    assert compiled_() == plain() != []
+    assert all(response for _pk, _q, response, _c in compiled_())

@@ -5,12 +5,13 @@ either applied before the submit grades it or refused after; never applied after
 
 import math
 import random
+from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, Prefetch, Subquery
+from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -136,15 +137,33 @@ def _apply_grade(answer: Answer, question: Question, choices: list[Choice]) -> N
     answer.needs_grading = False
 
 
-def _slots_with_answers(attempt: Attempt):
-    return attempt.slots.select_related("question", "answer").prefetch_related(
-        Prefetch("question__choices", to_attr="all_choices")
-    )
+def slots_with_answers(attempt: Attempt) -> list[AttemptQuestion]:
+    """The attempt's questions in order, each with its question, its answer and the
+    question's choices (`question.all_choices`): two queries, compiled once a
+    connection (a quiz's length is part of the second's shape)."""
+    slots = list(_slots_of(attempt=attempt.pk))
+    choices = defaultdict(list)
+    for choice in _choices_of(questions=sorted({slot.question_id for slot in slots})):
+        choices[choice.question_id].append(choice)
+    for slot in slots:
+        slot.attempt = attempt
+        slot.question.all_choices = choices[slot.question_id]
+    return slots
+
+
+@compiled
+def _slots_of(attempt):
+    return AttemptQuestion.objects.filter(attempt=attempt).select_related("question", "answer")
+
+
+@compiled
+def _choices_of(questions):
+    return Choice.objects.filter(question__in=questions)
 
 
 def _score(attempt: Attempt, slots=None) -> None:
     """Total the attempt from its answers (already graded)."""
-    slots = list(_slots_with_answers(attempt)) if slots is None else slots
+    slots = slots_with_answers(attempt) if slots is None else slots
     attempt.max_score = sum((s.question.points for s in slots if s.question.is_scored), ZERO)
     raw = sum((s.answer.points or ZERO for s in slots if s.question.is_scored), ZERO)
     # A late penalty is the gradebook's to apply (per day late, for every kind).
@@ -476,7 +495,7 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
         assignment = assignment_for(attempt.quiz, attempt.user_id)
         deadline = attempt_deadline_refresh(attempt, assignment)
         timed_out = timed_out or (deadline is not None and now > deadline + _grace())
-        slots = list(_slots_with_answers(attempt))
+        slots = slots_with_answers(attempt)
         for slot in slots:
             _apply_grade(slot.answer, slot.question, slot.question.all_choices)
         _grades_save([slot.answer for slot in slots])

@@ -259,7 +259,7 @@ def attempt_start(request: HtmxHttpRequest, pk: int):
 
 
 def _load(attempt: Attempt):
-    return list(services._slots_with_answers(attempt))
+    return services.slots_with_answers(attempt)
 
 
 def _page_slots(attempt: Attempt, slots, page: int):
