@@ -683,8 +683,14 @@ def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
     course_ids = [course.pk for course in courses]
     if not list(_any_running(courses=course_ids)):
         return []
-    sessions = live_sessions_with_access(user).filter(ended_at__isnull=True, course__in=course_ids)
+    sessions = _running_with_access(courses=course_ids, user=user, now=timezone.now())
     return [s for s in sessions if (access := live_access(s, user)) and access.may_join]
+
+
+@compiled
+def _running_with_access(courses, user, now):
+    sessions = live_sessions_with_access(user, now)
+    return sessions.filter(ended_at__isnull=True, course__in=courses).order_by("pk")
 
 
 def access_live_session(user, session_id: int, queryset=None) -> tuple[LiveSession, LiveAccess]:

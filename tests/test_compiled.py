@@ -25,6 +25,7 @@ from cases.permissions import (
     _item_with_access,
     _joined_session,
     _live_session_with_access,
+    _running_with_access,
     items_with_access,
     live_sessions_with_access,
 )
@@ -264,6 +265,10 @@ def test_the_live_session_queries_match_their_querysets(world, role):
     for with_answer in (False, True):
         joined = _joined_session(session=session.pk, user=user, with_answer=with_answer)
         assert [s._joined for s in joined] == [role == "student"]
+    courses = [world.course.pk, world.other_course.pk]
+    running = _running_with_access(courses=courses, user=user, now=now)
+    plain = live_sessions_with_access(user, now).filter(ended_at__isnull=True, course__in=courses)
+    assert rows(running, *fields) == rows(plain, *fields) == rows(got, *fields)
 
 
 def test_an_empty_list_gives_no_rows_and_a_later_full_one_gives_its_own(world):
