@@ -4,6 +4,7 @@ import difflib
 import re
 import tomllib
 from collections import Counter
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Value
@@ -214,13 +215,31 @@ def _progress_create(*, user, case: CaseStudy, now, done: bool = False) -> None:
     )
 
 
-@transaction.atomic
+# A case opened again this soon after it was last recorded (a reload, back from a note's
+# page) is not recorded again: a read, not a write, as the reader pages through.
+REOPEN_SECONDS = 60
+
+
 def reading_open(*, user, case: CaseStudy) -> ReadingProgress:
     """Record that the user opened the case now; idempotent and race-safe (the unique
-    constraint settles two first opens at once). Every open brings the student's Work
-    on the case's readings in line, so an open after any failure repairs it (one
-    statement, which writes nothing when nothing changed)."""
+    constraint settles two first opens at once). An open recorded brings the student's
+    Work on the case's readings in line, so an open after any failure repairs it (one
+    statement, which writes nothing when nothing changed). Within REOPEN_SECONDS of the
+    last one recorded, an open only reads the progress row."""
     now = timezone.now()
+    progress = _progress_of.first(user=user.pk, case=case.pk)
+    if progress is not None and now - progress.last_opened_at < timedelta(seconds=REOPEN_SECONDS):
+        return progress
+    return _reading_record(user=user, case=case, now=now)
+
+
+@compiled
+def _progress_of(user, case):
+    return ReadingProgress.objects.filter(user=user, case=case)
+
+
+@transaction.atomic
+def _reading_record(*, user, case: CaseStudy, now) -> ReadingProgress:
     progress = sql.reading_touch(user_id=user.pk, case_id=case.pk, now=now, beat=_epoch(now))
     if progress is None:
         _progress_create(user=user, case=case, now=now)

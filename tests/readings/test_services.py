@@ -1,9 +1,12 @@
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.db.models import F
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from cases.models import ReadingProgress
+from cases.models import ReadingProgress, Work, WorkStatus
 from cases.services.readings import (
     HEARTBEAT_MAX_CREDIT_SECONDS,
     READING_TIME_CAP_SECONDS,
@@ -76,6 +79,22 @@ def test_opening_twice_keeps_one_progress_row_and_the_first_open_time():
     assert ReadingProgress.objects.count() == 1
     assert second.first_opened_at == first.first_opened_at
     assert second.last_opened_at >= first.last_opened_at
+
+
+def test_a_reload_within_a_minute_reads_and_the_next_visit_records(world):
+    """A student paging back to the case writes nothing; their next visit a minute on
+    records the open (and brings their Work in line, should it have drifted)."""
+    student, case = world.users["student"], world.case
+    reading_open(user=student, case=case)
+    recorded = ReadingProgress.objects.get(user=student, case=case).last_opened_at
+    Work.objects.filter(user=student, item=world.item).delete()  # A write lost, say.
+    with CaptureQueriesContext(connection) as reload:
+        assert reading_open(user=student, case=case).last_opened_at == recorded
+    assert [q["sql"].split()[0] for q in reload] == ["SELECT"]
+    assert not Work.objects.filter(user=student, item=world.item).exists()
+    ReadingProgress.objects.update(last_opened_at=F("last_opened_at") - timedelta(minutes=1))
+    assert reading_open(user=student, case=case).last_opened_at > recorded
+    assert Work.objects.get(user=student, item=world.item).state == WorkStatus.OPENED
 
 
 def test_heartbeat_credits_elapsed_time_capped_per_beat():

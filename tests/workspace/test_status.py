@@ -6,15 +6,24 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Assignment, Extension, Membership, User, Work, WorkStatus
+from cases.models import (
+    Assignment,
+    Extension,
+    Membership,
+    ReadingProgress,
+    User,
+    Work,
+    WorkStatus,
+)
 from cases.services.discussions import post_create
 from cases.services.live import join
 from cases.services.quizzes import answers_save, attempt_start, attempt_submit
-from cases.services.readings import reading_mark_done
+from cases.services.readings import REOPEN_SECONDS, reading_mark_done
 from cases.services.thesis import PlacementInput, decision_commit, spectrum_save, stance_answer
 from tests.factories import make_decision, make_live, make_spectrum, make_stance_check
 
@@ -212,6 +221,9 @@ def test_doing_it_again_repairs_a_status_a_failed_write_left_behind(world, clien
     client.get(world.item.get_absolute_url())  # Opens the reading.
     Work.objects.filter(user=student, item__in=[decision.item, world.item]).delete()
     client.post(url, commit)  # The double click that the student does anyway.
+    # Their next visit (a reload within REOPEN_SECONDS only reads, and repairs nothing).
+    earlier = F("last_opened_at") - timedelta(seconds=REOPEN_SECONDS)
+    ReadingProgress.objects.filter(user=student).update(last_opened_at=earlier)
     client.get(world.item.get_absolute_url())
     tracker = client_for("instructor").get(reverse("cases:tracker", args=[world.course.pk]))
     html = tracker.content.decode()
