@@ -132,6 +132,8 @@ def _posts_html(request, discussion, access, shown, context: dict) -> SafeString
     html = page["html"]
     for pk in own:
         found = re.search(_ARTICLE.format(pk), html)
+        if found is None:  # Gone since its key was kept (its author deleted, say).
+            continue
         end = html.index("</article>", found.start()) + len("</article>")
         html = html[: found.start()] + page["mine"][pk] + html[end:]
     for pk in services.votes_in(discussion, user) & page["voted"].keys() - own:
@@ -288,7 +290,9 @@ def post_create(request: HtmxHttpRequest, pk: int):
 
 
 def _post_url(post: Post, discussion, user, access) -> str:
-    """The post's address on the page of the thread that shows it."""
+    """The post's address on the page of the thread that shows it (the post moved the
+    thread's version, which names the keys kept)."""
+    discussion.refresh_from_db(fields=["version"])
     page = services.page_of(post.pk, services.post_keys(discussion))
     return f"{discussion.item.get_absolute_url()}?page={page}#post-{post.pk}"
 
