@@ -5,9 +5,10 @@ throttle. Every sign-in page (/login/, the Django admin's, any later one) calls
 from asgiref.sync import sync_to_async
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef
 
 from cases.compiled import compiled
-from cases.models import User
+from cases.models import Course, User
 from cases.services.auth import (
     LOCKOUT_ATTRIBUTE,
     client_address,
@@ -49,7 +50,8 @@ class ThrottledModelBackend(ModelBackend):
 
     def get_user(self, user_id):
         """ModelBackend's, on a query compiled once per connection: every signed-in
-        request asks it."""
+        request asks it. The user comes with whether they teach or assist on a course
+        (`permissions.is_teaching_staff`, which the navigation of every page asks)."""
         try:
             pk = User._meta.pk.to_python(user_id)
         except ValidationError:  # A session holding no id of ours: no user.
@@ -60,4 +62,8 @@ class ThrottledModelBackend(ModelBackend):
 
 @compiled
 def _user_by_id(user):
-    return User._default_manager.filter(pk=user)
+    instructs = Course.instructors.through.objects.filter(user=OuterRef("pk"))
+    assists = Course.teaching_assistants.through.objects.filter(user=OuterRef("pk"))
+    return User._default_manager.filter(pk=user).annotate(
+        _teaching_staff=Exists(instructs) | Exists(assists)
+    )

@@ -9,11 +9,13 @@ from django.db.models import Prefetch
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
+from cases.backends import ThrottledModelBackend
 from cases.compiled import compiled
 from cases.models import (
     Accommodation,
     Assignment,
     AttemptQuestion,
+    Course,
     Extension,
     Membership,
     ModuleItem,
@@ -391,3 +393,15 @@ def test_an_attempts_slots_match_their_prefetching_queryset_after_answers_are_sa
     answer_all_right(world.attempt, world.users["student"])
     assert compiled_() == plain() != []
     assert all(response for _pk, _q, response, _c in compiled_())
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "anonymous"])
+def test_the_session_user_says_whether_they_teach_as_the_orm_would(world, role):
+    """The user each request loads comes with `_teaching_staff` (the navigation's
+    question), which must agree with the ORM's answer: a TA elsewhere teaches."""
+    user = world.users[role]
+    loaded = ThrottledModelBackend().get_user(user.pk)
+    assert loaded._teaching_staff == Course.objects.taught_by(user).exists()
+    assert loaded._teaching_staff == (
+        role in ("instructor", "other_instructor", "ta", "student_ta_elsewhere")
+    )
