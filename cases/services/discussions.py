@@ -2,6 +2,7 @@
 paragraphs (¶7) that turn an opinion into an argument from evidence; and reading a
 thread: which posts a viewer sees, under which names, a page at a time."""
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +21,7 @@ from cases.http import kept
 from cases.markdown import render_markdown, sub_outside_links
 from cases.models import (
     MAX_DEPTH,
+    CaseParagraph,
     CaseStudy,
     Course,
     Discussion,
@@ -67,10 +69,19 @@ def render_post(body: str, case: CaseStudy | None, paragraphs: set[int]) -> tupl
     return link_exhibits(html, len(case.exhibits or []), base), cited
 
 
-def paragraph_numbers(case: CaseStudy | None) -> set[int]:
+def paragraph_numbers(case: CaseStudy | None) -> frozenset[int]:
+    """The numbers of the case's paragraphs: read once a process for each revision of
+    the case (a new body is a new revision; its paragraphs change with nothing else)."""
     if case is None:
-        return set()
-    return set(case.paragraphs.values_list("number", flat=True))
+        return frozenset()
+    if not isinstance(case.revision, int):  # Saved with F("revision") + 1, not yet read back.
+        return _paragraph_numbers.__wrapped__(case.pk, None)
+    return _paragraph_numbers(case.pk, case.revision)
+
+
+@functools.lru_cache(maxsize=256)
+def _paragraph_numbers(case: int, revision: int) -> frozenset[int]:
+    return frozenset(CaseParagraph.objects.filter(case=case).values_list("number", flat=True))
 
 
 def _check_body(body: str) -> str:

@@ -307,3 +307,22 @@ def test_without_javascript_a_new_post_is_linked_to_and_posted_is_said(world, cl
     post = world.discussion.posts.get(body__startswith="Process")
     assert response["Location"].endswith(f"#post-{post.pk}")
     assert "Posted." in client.get(response["Location"]).content.decode()
+
+
+def test_a_paragraph_added_to_the_case_is_citable_in_the_next_post(world, client_for):
+    """The case's paragraph numbers are kept per revision: an edit that adds one makes
+    it citable at once, in posts and in the prompt."""
+    from cases.services.readings import case_update
+
+    student = client_for("student_ta_elsewhere")
+    url = reverse("cases:post_create", args=[world.discussion.item.pk])
+    added = world.case.paragraphs.count() + 1
+    student.post(url, {"body": f"Before: ¶{added}.", "nonce": "a"})
+    assert Post.objects.get(nonce="a").cited_paragraphs == []
+    Discussion.objects.filter(pk=world.discussion.pk).update(prompt=f"Start from ¶{added}.")
+    assert f"#p{added}" not in _html(student.get(_thread(world)))
+    world.case.body += "\n\nA paragraph the instructor added."
+    case_update(case=world.case)
+    student.post(url, {"body": f"After: ¶{added}.", "nonce": "b"})
+    assert Post.objects.get(nonce="b").cited_paragraphs == [added]
+    assert f"#p{added}" in _html(student.get(_thread(world)))
