@@ -256,17 +256,24 @@ def _reading_touch_sql() -> str:
     columns = ", ".join(quote(field.column) for field in meta.concrete_fields)
     return f"""
 UPDATE {table(ReadingProgress)} SET last_opened_at = %(now)s, last_beat = %(beat)s
-WHERE user_id = %(user)s AND case_id = %(case)s
+WHERE user_id = %(user)s AND case_id = %(case)s AND last_opened_at < %(before)s
 RETURNING {columns}
 """  # noqa: S608 (table and column names from the model; values are parameters)
 
 
-def reading_touch(*, user_id: int, case_id: int, now, beat: int) -> ReadingProgress | None:
+def reading_touch(*, user_id: int, case_id: int, now, beat: int, before) -> ReadingProgress | None:
     """Record that the student opened the case now and return their progress row, in
-    one statement (PostgreSQL; SQLite 3.35 and later); None when they have none yet.
-    ORM twin: `ReadingProgress.objects.filter(user=, case=)`: `update(...)` then
-    `get()`."""
-    params = {"now": _datetime(now), "beat": beat, "user": user_id, "case": case_id}
+    one statement (PostgreSQL; SQLite 3.35 and later), if the open last recorded was
+    before `before`; None when they have no row yet, or one opened since. ORM twin:
+    `ReadingProgress.objects.filter(user=, case=, last_opened_at__lt=before)`:
+    `update(...)` then `get()`."""
+    params = {
+        "now": _datetime(now),
+        "beat": beat,
+        "user": user_id,
+        "case": case_id,
+        "before": _datetime(before),
+    }
     rows = list(ReadingProgress.objects.raw(_reading_touch_sql(), params))
     return rows[0] if rows else None
 

@@ -134,11 +134,16 @@ def test_the_reading_upsert_leaves_what_work_sync_would(world, role):
 def test_reading_touch_updates_and_returns_what_the_orm_would(world, role):
     user = world.users[role]
     now = timezone.now()
-    assert sql.reading_touch(user_id=user.pk, case_id=world.case.pk, now=now, beat=5) is None
+    touch = {"user_id": user.pk, "case_id": world.case.pk}
+    assert sql.reading_touch(**touch, now=now, beat=5, before=now) is None
     reading_open(user=user, case=world.case)
     reading_mark_done(user=user, case=world.case, done=True)
+    opened = ReadingProgress.objects.get(user=user, case=world.case).last_opened_at
+    # Opened since `before`: nothing is touched, as the ORM's filtered update touches none.
+    assert sql.reading_touch(**touch, now=now, beat=7, before=opened) is None
+    assert ReadingProgress.objects.get(user=user, case=world.case).last_opened_at == opened
     later = now + timedelta(minutes=7)
-    touched = sql.reading_touch(user_id=user.pk, case_id=world.case.pk, now=later, beat=99)
+    touched = sql.reading_touch(**touch, now=later, beat=99, before=later - timedelta(minutes=1))
     twin = ReadingProgress.objects.get(user=user, case=world.case)
     fields = [field.attname for field in ReadingProgress._meta.concrete_fields]
     assert [getattr(touched, name) for name in fields] == [getattr(twin, name) for name in fields]

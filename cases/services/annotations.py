@@ -15,13 +15,13 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
+from html import escape as html_escape
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from cases.anchors import Anchor, Document, Span, find_anchor, mark_html, text_of
@@ -580,14 +580,14 @@ def reader_layer(case: CaseStudy, body_html: str, rows: LayerRows) -> Layer:
         label = f"{count} note{'s' if count != 1 else ''}" + (
             f", {questions} question{'s' if questions != 1 else ''}" if questions else ""
         )
-        after = format_html(
-            '<a class="hl__count" href="{}" hx-get="{}" hx-target="#annotation-panel" '
-            'hx-push-url="false" data-annotation-ui aria-label="{} on “{}”">{}</a>',
-            detail.format(notes[0]["pk"]),
-            detail.format(notes[0]["pk"]) + "?span=1",
-            label,
-            _snippet(notes[0]["quote"]),
-            count,
+        # A span's link, for each of up to hundreds of spans: joined here, with the
+        # quote escaped (the standard library's escape, as Django's escapes, minus the
+        # lazy-string check that costs more than the escaping).
+        url = detail.format(notes[0]["pk"])
+        after = (
+            f'<a class="hl__count" href="{url}" hx-get="{url}?span=1" '
+            'hx-target="#annotation-panel" hx-push-url="false" data-annotation-ui '
+            f'aria-label="{label} on “{html_escape(_snippet(notes[0]["quote"]))}”">{count}</a>'
         )
         for number in order[position[first] : position[last] + 1]:
             local_start = start if number == first else 0

@@ -220,32 +220,31 @@ def _progress_create(*, user, case: CaseStudy, now, done: bool = False) -> None:
 REOPEN_SECONDS = 60
 
 
+@transaction.atomic
 def reading_open(*, user, case: CaseStudy) -> ReadingProgress:
     """Record that the user opened the case now; idempotent and race-safe (the unique
     constraint settles two first opens at once). An open recorded brings the student's
     Work on the case's readings in line, so an open after any failure repairs it (one
     statement, which writes nothing when nothing changed). Within REOPEN_SECONDS of the
-    last one recorded, an open only reads the progress row."""
+    last open recorded, nothing is written: the row is read."""
     now = timezone.now()
-    progress = _progress_of.first(user=user.pk, case=case.pk)
-    if progress is not None and now - progress.last_opened_at < timedelta(seconds=REOPEN_SECONDS):
-        return progress
-    return _reading_record(user=user, case=case, now=now)
+    before = now - timedelta(seconds=REOPEN_SECONDS)
+    progress = sql.reading_touch(
+        user_id=user.pk, case_id=case.pk, now=now, beat=_epoch(now), before=before
+    )
+    if progress is None:
+        progress = _progress_of.first(user=user.pk, case=case.pk)
+        if progress is not None:
+            return progress  # Opened since `before`: nothing to record.
+        _progress_create(user=user, case=case, now=now)
+        progress = ReadingProgress.objects.get(user=user, case=case)
+    work_sync_for_case(case, user)
+    return progress
 
 
 @compiled
 def _progress_of(user, case):
     return ReadingProgress.objects.filter(user=user, case=case)
-
-
-@transaction.atomic
-def _reading_record(*, user, case: CaseStudy, now) -> ReadingProgress:
-    progress = sql.reading_touch(user_id=user.pk, case_id=case.pk, now=now, beat=_epoch(now))
-    if progress is None:
-        _progress_create(user=user, case=case, now=now)
-        progress = ReadingProgress.objects.get(user=user, case=case)
-    work_sync_for_case(case, user)
-    return progress
 
 
 @transaction.atomic
