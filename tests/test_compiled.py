@@ -48,7 +48,7 @@ from cases.services.quizzes import (
     attempt_start,
     slots_with_answers,
 )
-from cases.services.readings import _students_cited
+from cases.services.readings import _cited_for_student, _students_cited
 from cases.services.workspace.work import _work_rows
 from cases.views.courses import _courses_taken, _due_work
 from tests.conftest import ROLES
@@ -357,6 +357,8 @@ def test_the_readers_layer_and_margin_match_their_querysets_as_classmates_write(
                 plain.values_list("pk", flat=True)
             )
             assert sorted(_students_cited(**args)) == sorted(_students_cited.build(**args))
+            # Kept per thread version for the threads the student is given: the same.
+            assert sorted(_cited_for_student(case, user)) == sorted(_students_cited(**args))
         return {r["pk"]: r["gated"] for r in _student_layer(user=student.pk, case=case.pk, now=now)}
 
     assert check() == {}

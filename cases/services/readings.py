@@ -17,8 +17,17 @@ from django.utils.safestring import mark_safe
 from cases import sql
 from cases.compiled import compiled
 from cases.exhibits import ExhibitError, exhibits_clean, link_exhibits
+from cases.http import kept
 from cases.markdown import render_markdown
-from cases.models import CaseParagraph, CaseStudy, Course, ModuleItem, Post, ReadingProgress
+from cases.models import (
+    CaseParagraph,
+    CaseStudy,
+    Course,
+    Discussion,
+    ModuleItem,
+    Post,
+    ReadingProgress,
+)
 from cases.permissions import CaseAccess
 from cases.services.annotations import annotations_reanchor
 from cases.services.workspace.work import work_sync_for_case
@@ -306,6 +315,42 @@ def _cited(posts):
     return posts.values_list("cited_paragraphs").annotate(n=Count("pk")).order_by()
 
 
+def _cited_for_student(case: CaseStudy, user) -> list:
+    """`_cited` for a student: the threads on the case given to them now, then their
+    posts' counts, kept under those threads' versions (every change to a post moves its
+    thread's), as every student given the same threads sees the same counts. A student
+    given a post-first thread sees counts by whether they have posted there: theirs are
+    counted for them alone (`_students_cited`)."""
+    now = timezone.now()
+    threads = sorted(_threads_on(case=case.pk, user=user.pk, now=now))
+    if not threads:
+        return []
+    if any(post_first for _pk, _version, post_first in threads):
+        return list(_students_cited(case=case.pk, user=user.pk, now=now))
+    versions = ",".join(f"{pk}v{version}" for pk, version, _ in threads)
+    ids = [pk for pk, _version, _ in threads]
+    return kept(f"cited:{case.pk}:{versions}", lambda: list(_threads_cited(threads=ids)))
+
+
+@compiled
+def _threads_on(case, user, now):
+    given = ModuleItem.objects.visible_to_student(user, now)
+    threads = Discussion.objects.filter(case=case, item__in=given)
+    return threads.values_list("pk", "version", "post_first")
+
+
+@compiled
+def _threads_cited(threads):
+    return _cited(
+        Post.objects.filter(
+            discussion__in=threads,
+            deleted_at__isnull=True,
+            hidden_at__isnull=True,
+            citation_count__gt=0,
+        )
+    )
+
+
 @compiled
 def _students_cited(case, user, now):
     posts = _citing(case, ModuleItem.objects.visible_to_student(user, now))
@@ -323,7 +368,7 @@ def body_with_citations(case: CaseStudy, user, access: CaseAccess, html: str | N
         items = ModuleItem.objects.filter(module__course__in=Course.objects.for_user(user))
         cited = _cited(_citing(case, items))
     else:
-        cited = _students_cited(case=case.pk, user=user.pk, now=timezone.now())
+        cited = _cited_for_student(case, user)
     counts = Counter()
     for numbers, posts in cited:
         for number in numbers:

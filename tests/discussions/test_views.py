@@ -201,6 +201,20 @@ def test_the_reader_margin_counts_citing_posts(world, client_for):
     assert "Headcount is an input" in page
 
 
+def test_the_margin_counts_a_classmates_new_citation_and_forgets_a_hidden_one(world, client_for):
+    """The counts are kept per thread version: a post, then a moderator hiding it, each
+    show on the student's next look."""
+    reader = reverse("cases:case_detail", args=[world.case.slug])
+    count = f'href="/library/{world.case.slug}/paragraphs/2/">{{}} post'
+    assert count.format(1) in _html(client_for("student").get(reader))
+    post = post_create(
+        discussion=world.discussion, author=world.users["student_ta_elsewhere"], body="¶2 too."
+    )
+    assert count.format(2) in _html(client_for("student").get(reader))
+    post_moderate(post=post, action="hide", reason="Off topic")
+    assert count.format(1) in _html(client_for("student").get(reader))
+
+
 def test_citation_preview_is_a_fragment(world, client_for):
     response = client_for("student").get(
         reverse("cases:paragraph_detail", args=[world.case.slug, 2]) + "?preview=1"
