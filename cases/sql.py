@@ -12,17 +12,18 @@ The queries, who asks, and why plain SQL (CPU per request, measured with `make b
 
 - `course_with_roles`: every course page and poll (`access_course`); composing it through
   the ORM cost 6 ms, and the tracker's unchanged poll went from 19 to 7 ms with it.
-- `is_teaching_staff`: every page's navigation; the ORM cost ten times what PostgreSQL
-  spends answering.
+- `is_teaching_staff`: the navigation's question, for a user the session did not load
+  (the session's user brings the answer from `get_user`); the ORM cost ten times what
+  PostgreSQL spends answering.
 - `joined_session_version`: a phone's unchanged live poll (200 phones every 3 s); the
   whole 204 answers in one query, 1.6 ms.
 - `course_version_row`: the tracker's and gradebook's unchanged polls; 7 ms of ORM
   against 0.5 ms in PostgreSQL.
 - `reading_work_upsert`: opening or finishing a reading; an upsert with a condition the
   ORM cannot say.
-- `reading_touch`: every open of a case by a student; `UPDATE ... RETURNING` makes
-  recording the open and reading the progress one statement, which keeps the reader
-  (with its notes) within its eight queries.
+- `reading_touch`: an open of a case by a student, unless one was recorded within the
+  last minute; `UPDATE ... RETURNING` makes recording the open and reading the progress
+  one statement, which keeps the reader (with its notes) within its eight queries.
 - `notifications_insert`: every notification; `ON CONFLICT DO NOTHING RETURNING`, so the
   constraint decides who is told.
 """
