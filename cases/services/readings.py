@@ -361,14 +361,21 @@ def _students_cited(case, user, now):
     return _cited(posts.filter(Q(discussion__post_first=False) | Q(Exists(mine))))
 
 
-def body_with_citations(case: CaseStudy, user, access: CaseAccess, html: str | None = None):
+def body_with_citations(
+    case: CaseStudy, user, access: CaseAccess, html: str | None = None, *, kept_counts=True
+):
     """The cached body (or `html`, the body already marked) with, in each paragraph's
-    margin, how many posts the reader may see cite it, linking to them. One query."""
+    margin, how many posts the reader may see cite it, linking to them. For a student,
+    the counts kept per thread version (two light queries, `_cited_for_student`), or
+    without `kept_counts` counted at once (one query that scans the threads' posts: for
+    the notes poll, whose fragment has a budget of four)."""
     if access.is_teaching_staff:
         items = ModuleItem.objects.filter(module__course__in=Course.objects.for_user(user))
         cited = _cited(_citing(case, items))
-    else:
+    elif kept_counts:
         cited = _cited_for_student(case, user)
+    else:
+        cited = _students_cited(case=case.pk, user=user.pk, now=timezone.now())
     counts = Counter()
     for numbers, posts in cited:
         for number in numbers:

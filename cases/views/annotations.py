@@ -89,9 +89,8 @@ def annotation_live(request: HtmxHttpRequest, slug: str):
         return unchanged
     # The citation counts ride along, as on the page.
     context = {"case": case}
-    context |= layer_context(
-        request, case, access, body_with_citations(case, request.user, access), rows
-    )
+    body = body_with_citations(case, request.user, access, kept_counts=False)
+    context |= layer_context(request, case, access, body, rows)
     response = render(request, LAYER, context)
     response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"
