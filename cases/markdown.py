@@ -1,6 +1,7 @@
 """User Markdown to safe HTML: render with markdown-it (raw HTML disabled), then clean
 the result with nh3's allow-list. The only place user text becomes markup."""
 
+import functools
 import re
 import secrets
 from dataclasses import dataclass
@@ -32,6 +33,21 @@ def render_markdown(text: str) -> SafeString:
         link_rel="noopener noreferrer nofollow",
     )
     return mark_safe(cleaned.strip())  # noqa: S308 - nh3 has just sanitised it.
+
+
+# Texts up to this long are kept once rendered (`shown_markdown`).
+KEPT_MARKDOWN_CHARS = 20_000
+
+
+def shown_markdown(text: str) -> SafeString:
+    """`render_markdown` for text a page shows to every viewer alike (instructions,
+    prompts, a quiz's questions): each distinct text up to KEPT_MARKDOWN_CHARS is
+    rendered once a process. Rendering depends on the text alone."""
+    text = text or ""
+    return _kept(text) if len(text) <= KEPT_MARKDOWN_CHARS else render_markdown(text)
+
+
+_kept = functools.lru_cache(maxsize=1024)(render_markdown)
 
 
 # A missing word: three or more underscores, a word on its own ("Grant is ___ in

@@ -1,5 +1,3 @@
-import functools
-
 from django import template
 from django.template import engines
 from django.template.backends.utils import csrf_input
@@ -7,7 +5,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from cases.markdown import render_markdown
+from cases.markdown import shown_markdown
 from cases.models import WorkStatus
 from cases.routes import route
 
@@ -31,15 +29,10 @@ def jinja(context, name: str, **values):
 
 @register.filter(name="markdown")
 def markdown_filter(text: str):
-    """Render user Markdown to sanitised HTML. A page shows the same instructions,
-    prompts and notes to every viewer: each distinct text up to a few pages long is
-    rendered once a process."""
-    text = text or ""
-    return _rendered(text) if len(text) <= CACHED_MARKDOWN_CHARS else render_markdown(text)
-
-
-CACHED_MARKDOWN_CHARS = 20_000
-_rendered = functools.lru_cache(maxsize=512)(render_markdown)
+    """Render user Markdown to sanitised HTML, once a process for each distinct text
+    (`shown_markdown`): a page shows the same instructions and sources to every
+    viewer."""
+    return shown_markdown(text)
 
 
 @register.simple_tag

@@ -11,7 +11,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import HttpResponseClientRedirect
 
 from cases.http import HtmxHttpRequest, parse_int
-from cases.markdown import render_markdown, render_markdown_blank
+from cases.markdown import render_markdown_blank, shown_markdown
 from cases.models import (
     LIKERT_LABELS,
     Attempt,
@@ -142,7 +142,7 @@ def _question_views(
             number=numbers.get(slot.pk, 0),
             kind=question.kind,
             title=question.title,
-            text=render_markdown(question.text),
+            text=shown_markdown(question.text),
             choices=[
                 ChoiceView(value=place, text=by_id[pk].text, checked=pk in chosen)
                 for place, pk in places
@@ -178,7 +178,7 @@ def _question_views(
             view.fraction = answer.fraction
             view.points = answer.points
             view.max_points = question.points if question.is_scored else None
-            view.feedback = render_markdown(question.feedback)
+            view.feedback = shown_markdown(question.feedback)
             view.comment = answer.comment
             view.pending = answer.needs_grading
             if question.kind == QuestionKind.NUMERIC:
