@@ -74,8 +74,6 @@ def paragraph_numbers(case: CaseStudy | None) -> frozenset[int]:
     the case (a new body is a new revision; its paragraphs change with nothing else)."""
     if case is None:
         return frozenset()
-    if not isinstance(case.revision, int):  # Saved with F("revision") + 1, not yet read back.
-        return _paragraph_numbers.__wrapped__(case.pk, None)
     return _paragraph_numbers(case.pk, case.revision)
 
 
@@ -522,5 +520,6 @@ def thread_page(
     keys = post_keys(discussion)
     pages = page_count(discussion, user, access, keys)
     page = page_of(highlight, keys) if highlight is not None else min(page or 1, pages)
-    shown = thread_order(discussion, user, access, keys, page)
-    return ThreadPage(keys, shown, page, pages, may_see_others(discussion, user, access, keys))
+    sees_others = may_see_others(discussion, user, access, keys)
+    shown = thread_order(discussion, user, access, keys, page, sees_others=sees_others)
+    return ThreadPage(keys, shown, page, pages, sees_others)

@@ -11,6 +11,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import engines
 from django.template.backends.utils import csrf_input
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape, format_html
@@ -103,11 +104,6 @@ _SLOTS = {
 _ARTICLE = '<article class="post[^"]*" id="post-{}"'
 
 
-def _jinja(name: str, values: dict) -> SafeString:
-    html = engines["jinja2"].get_template(name).template.render(values)
-    return mark_safe(html)  # noqa: S308 - rendered by Jinja2 with autoescaping on.
-
-
 def _jinja_module(name: str, values: dict):
     """The template's macros, for rendering one piece of it with `values`."""
     return engines["jinja2"].get_template(name).template.make_module(values)
@@ -126,8 +122,12 @@ def _posts_html(request, discussion, access, shown, context: dict) -> SafeString
     )
     if not shared:
         load = services.page_loader(discussion, user, access)
-        posts = services.thread_views(discussion, user, access, shown.keys, shown.page, load=load)
-        return _jinja(POSTS, context | {"posts": posts, "csrf_input": csrf_input(request)})
+        posts = services.thread_views(
+            discussion, user, access, shown.shown, load=load, sees_others=shown.sees_others
+        )
+        values = context | {"posts": posts, "csrf_input": csrf_input(request)}
+        html = render_to_string(POSTS, values, using="jinja2")
+        return mark_safe(html)  # noqa: S308 - rendered by Jinja2 with autoescaping on.
     page = _shared_page(discussion, access, shown, context)
     html = page["html"]
     for pk in own:
@@ -166,14 +166,16 @@ def _shared_page(discussion, access, shown, context: dict) -> dict:
     def build() -> dict:
         nobody = services.NOBODY
         load = services.page_loader(discussion, nobody, access)
+        # The page the student sees is the one `NOBODY` sees (`_posts_html` checked).
         posts = services.thread_views(
-            discussion, nobody, access, shown.keys, shown.page, load=load, sees_others=True
+            discussion, nobody, access, shown.shown, load=load, sees_others=True
         )
         values = context | _SLOTS  # The viewer's token goes in last, everywhere at once.
         article = _jinja_module("cases/discussions/thread_post.jinja", values).post_article
         button = _jinja_module("cases/discussions/upvote_button.jinja", values).upvote_button
+        page = values | {"posts": posts, "etag": ETAG_SLOT}
         return {
-            "html": str(_jinja(POSTS, values | {"posts": posts, "etag": ETAG_SLOT})),
+            "html": render_to_string(POSTS, page, using="jinja2"),
             "mine": {p.pk: str(article(replace(p, author="You", mine=True))) for p in posts},
             "voted": {
                 p.pk: (str(button(p)), str(button(replace(p, voted=True))))
