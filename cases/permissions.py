@@ -690,7 +690,7 @@ def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
 @compiled
 def _running_with_access(courses, user, now):
     sessions = live_sessions_with_access(user, now)
-    return sessions.filter(ended_at__isnull=True, course__in=courses).order_by("pk")
+    return sessions.filter(ended_at__isnull=True, course__in=courses)
 
 
 def access_live_session(user, session_id: int, queryset=None) -> tuple[LiveSession, LiveAccess]:

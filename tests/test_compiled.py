@@ -267,10 +267,13 @@ def test_the_live_session_queries_match_their_querysets(world, role):
     for with_answer in (False, True):
         joined = _joined_session(session=session.pk, user=user, with_answer=with_answer)
         assert [s._joined for s in joined] == [role == "student"]
+    # Two running, in the model's order (newest first), as the plain queryset gives them.
+    make_live(world.item.module, world.course.cohorts.all(), start_by=world.users["instructor"])
     courses = [world.course.pk, world.other_course.pk]
     running = _running_with_access(courses=courses, user=user, now=now)
     plain = live_sessions_with_access(user, now).filter(ended_at__isnull=True, course__in=courses)
-    assert rows(running, *fields) == rows(plain, *fields) == rows(got, *fields)
+    assert rows(running, *fields) == rows(plain, *fields)
+    assert len(rows(plain)) == 2
 
 
 def test_an_empty_list_gives_no_rows_and_a_later_full_one_gives_its_own(world):
