@@ -51,8 +51,9 @@ def environment(**options) -> Environment:
     env.globals["url"] = url
     # A student's gradebook cells are joined in Python: 2,000 a page, where a
     # template's loop costs four times as much, Jinja2's included.
-    from cases.templatetags.redqueen import due_phrase, gradebook_cells
+    from cases.templatetags.redqueen import due_phrase, gradebook_cells, status_tag
 
     env.globals["gradebook_cells"] = gradebook_cells
     env.globals["due_phrase"] = due_phrase
+    env.globals["status_tag"] = status_tag
     return env

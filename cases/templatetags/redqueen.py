@@ -2,7 +2,7 @@ from django import template
 from django.template import engines
 from django.template.backends.utils import csrf_input
 from django.utils import timezone
-from django.utils.html import escape
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from cases.markdown import shown_markdown
@@ -33,6 +33,21 @@ def markdown_filter(text: str):
     (`shown_markdown`): a page shows the same instructions and sources to every
     viewer."""
     return shown_markdown(text)
+
+
+@register.simple_tag
+def status_tag(entry) -> str:
+    """Where a student stands on an item (a `StudentItem`), as a tag, and whether they
+    handed it in late: for the dashboard's lists (Jinja2), the course page and the
+    deadlines (Django's templates)."""
+    late = ' <span class="tag tag--late">Handed in late</span>' if entry.late else ""
+    return format_html(
+        '<span class="tag tag--{}" data-status="{}">{}</span>{}',
+        entry.status,
+        entry.status,
+        entry.label,
+        mark_safe(late),  # noqa: S308 - our own markup.
+    )
 
 
 @register.simple_tag
