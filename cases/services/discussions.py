@@ -3,6 +3,7 @@ paragraphs (¶7) that turn an opinion into an argument from evidence; and readin
 thread: which posts a viewer sees, under which names, a page at a time."""
 
 import functools
+import operator
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -260,28 +261,49 @@ def discussion_lock(*, discussion: Discussion, locked: bool) -> None:
 ROOTS_PER_PAGE = 30
 
 
-def page_count(discussion, user, access, posts) -> int:
-    """Pages of top-level posts this viewer may see."""
-    sees_others = may_see_others(discussion, user, access, posts)
-    roots = sum(
-        1
-        for p in posts
-        if p.parent_id is None
-        and (sees_others or p.author_id == user.pk)
-        and (access.can_grade or not p.hidden_at or p.author_id == user.pk)
-    )
-    return max(1, -(-roots // ROOTS_PER_PAGE))
+def _shows(user, access: CourseAccess, sees_others: bool):
+    """Whether this viewer sees a post: others' posts only when `sees_others`; hidden
+    ones only their own, but staff see every post."""
+
+    def shows(post) -> bool:
+        mine = post.author_id == user.pk
+        return (sees_others or mine) and (access.can_grade or not post.hidden_at or mine)
+
+    return shows
 
 
-def page_of(post_id: int, posts) -> int:
-    """The page holding a post: its top-level ancestor's place among the roots."""
-    by_pk = {p.pk: p for p in posts}
+def _tree(shown: list) -> tuple[list, dict]:
+    """The posts shown as a tree: its roots in reading order (pinned first, then oldest
+    first) and each post's replies. A reply whose parent is not shown stands as a root."""
+    children: dict[int | None, list] = {}
+    ids = {p.pk for p in shown}
+    for post in shown:
+        parent = post.parent_id if post.parent_id in ids else None
+        children.setdefault(parent, []).append(post)
+    roots = sorted(children.get(None, []), key=lambda p: (not p.pinned, p.created_at, p.pk))
+    return roots, children
+
+
+def _descend(roots: list, children: dict) -> list:
+    """Each root followed by its replies, depth first."""
+    ordered = []
+    stack = list(reversed(roots))
+    while stack:
+        post = stack.pop()
+        ordered.append(post)
+        stack.extend(reversed(children.get(post.pk, [])))
+    return ordered
+
+
+def page_of(post_id: int, posts, shows=None) -> int:
+    """The page holding a post among those the viewer sees (`shows`; all by default):
+    its top-level ancestor's place among the roots."""
+    shown = [p for p in posts if shows is None or shows(p)]
+    by_pk = {p.pk: p for p in shown}
     post = by_pk.get(post_id)
     while post is not None and post.parent_id in by_pk:
         post = by_pk[post.parent_id]
-    roots = sorted(
-        (p for p in posts if p.parent_id is None), key=lambda p: (not p.pinned, p.created_at, p.pk)
-    )
+    roots, _children = _tree(shown)
     index = next((i for i, p in enumerate(roots) if post is not None and p.pk == post.pk), 0)
     return index // ROOTS_PER_PAGE + 1
 
@@ -422,27 +444,11 @@ def thread_order(
     replies). `sees_others` overrides `may_see_others` (for `NOBODY`, who has no post)."""
     if sees_others is None:
         sees_others = may_see_others(discussion, user, access, posts)
-    shown = [
-        p
-        for p in posts
-        if (sees_others or p.author_id == user.pk)
-        and (access.can_grade or not p.hidden_at or p.author_id == user.pk)
-    ]
-    children: dict[int | None, list] = {}
-    ids = {p.pk for p in shown}
-    for post in shown:
-        parent = post.parent_id if post.parent_id in ids else None
-        children.setdefault(parent, []).append(post)
-    roots = sorted(children.get(None, []), key=lambda p: (not p.pinned, p.created_at, p.pk))
+    shows = _shows(user, access, sees_others)
+    roots, children = _tree([p for p in posts if shows(p)])
     if page is not None:
         roots = roots[(page - 1) * ROOTS_PER_PAGE : page * ROOTS_PER_PAGE]
-    ordered = []
-    stack = list(reversed(roots))
-    while stack:
-        post = stack.pop()
-        ordered.append(post)
-        stack.extend(reversed(children.get(post.pk, [])))
-    return ordered
+    return _descend(roots, children)
 
 
 def thread_views(
@@ -505,21 +511,60 @@ class ThreadPage:
     """One page of a thread as its viewer may see it, as keys: the posts are loaded
     whole (`thread_views` with `page_loader`) only where the page is rendered."""
 
-    keys: list[PostKey]  # Every post of the thread.
     shown: list[PostKey]  # This page's, in reading order.
     page: int
     pages: int
     sees_others: bool  # False: a post-first thread the viewer has not posted in yet.
+    # The page every student who sees the thread's other posts, and has none of their
+    # own hidden, sees alike (but for their own posts and upvotes): `thread_outline`'s.
+    alike: bool = False
 
 
 def thread_page(
     discussion: Discussion, user, access, *, page: int | None = None, highlight: int | None = None
 ) -> ThreadPage:
     """The page of the thread this viewer asked for (or the one holding `highlight`),
-    within the pages they may see: one query, the posts' keys."""
+    within the pages they may see. For most students, a page of the thread's outline
+    (kept per version); for staff and the rest, worked out from the posts' keys."""
+    if not access.can_grade:
+        pages, pages_of, posters, hidden = thread_outline(discussion)
+        if user.pk not in hidden and (not discussion.post_first or user.pk in posters):
+            count = max(1, len(pages))
+            page = pages_of.get(highlight, 1) if highlight is not None else min(page or 1, count)
+            shown = [PostKey(*row) for row in pages[page - 1]] if pages else []
+            return ThreadPage(shown, page, count, sees_others=True, alike=True)
     keys = post_keys(discussion)
-    pages = page_count(discussion, user, access, keys)
-    page = page_of(highlight, keys) if highlight is not None else min(page or 1, pages)
     sees_others = may_see_others(discussion, user, access, keys)
+    shows = _shows(user, access, sees_others)
+    roots = sum(1 for p in keys if p.parent_id is None and shows(p))
+    pages = max(1, -(-roots // ROOTS_PER_PAGE))
+    if highlight is not None:
+        page = page_of(highlight, keys, shows)
+    page = min(page or 1, pages)
     shown = thread_order(discussion, user, access, keys, page, sees_others=sees_others)
-    return ThreadPage(keys, shown, page, pages, sees_others)
+    return ThreadPage(shown, page, pages, sees_others)
+
+
+_KEY_ROW = operator.attrgetter(*PostKey.__slots__)
+
+
+def thread_outline(discussion: Discussion) -> tuple[list, dict, frozenset, frozenset]:
+    """What every student who sees the thread's other posts, and has none of their own
+    hidden, sees of it alike, kept per thread version: its pages, each the keys (as
+    rows) of its posts in reading order; the page of each post shown; the authors of
+    posts not deleted (who see a post-first thread's others); and the authors of hidden
+    posts (who see their own, so a page of their own)."""
+
+    def build():
+        keys = post_keys(discussion)
+        roots, children = _tree([p for p in keys if not p.hidden_at])
+        pages, pages_of = [], {}
+        for start in range(0, len(roots), ROOTS_PER_PAGE):
+            posts = _descend(roots[start : start + ROOTS_PER_PAGE], children)
+            pages.append([_KEY_ROW(p) for p in posts])
+            pages_of |= dict.fromkeys((p.pk for p in posts), len(pages))
+        posters = frozenset(p.author_id for p in keys if not p.is_deleted)
+        hidden = frozenset(p.author_id for p in keys if p.hidden_at)
+        return pages, pages_of, posters, hidden
+
+    return kept(f"thread-outline:{discussion.pk}:{discussion.version}", build)

@@ -112,13 +112,11 @@ def _jinja_module(name: str, values: dict):
 def _posts_html(request, discussion, access, shown, context: dict) -> SafeString:
     user = request.user
     own = {key.pk for key in shown.shown if key.author_id == user.pk}
-    shared = not (
-        access.can_grade
-        or not shown.sees_others
-        or context["highlight"] is not None
-        or context["reply_to"] is not None
-        or (own and discussion.anonymous)
-        or any(key.hidden_at and key.author_id == user.pk for key in shown.keys)
+    shared = (
+        shown.alike
+        and context["highlight"] is None
+        and context["reply_to"] is None
+        and not (own and discussion.anonymous)
     )
     if not shared:
         load = services.page_loader(discussion, user, access)
@@ -292,10 +290,10 @@ def post_create(request: HtmxHttpRequest, pk: int):
 
 
 def _post_url(post: Post, discussion, user, access) -> str:
-    """The post's address on the page of the thread that shows it (the post moved the
-    thread's version, which names the keys kept)."""
+    """The post's address on the page of the thread that shows it to this viewer (the
+    post moved the thread's version, which names what is kept)."""
     discussion.refresh_from_db(fields=["version"])
-    page = services.page_of(post.pk, services.post_keys(discussion))
+    page = services.thread_page(discussion, user, access, highlight=post.pk).page
     return f"{discussion.item.get_absolute_url()}?page={page}#post-{post.pk}"
 
 

@@ -268,6 +268,38 @@ def test_a_deleted_post_does_not_unlock_post_first_counts(world, client_for):
     assert "para__cites" not in html
 
 
+def test_post_first_margin_counts_wait_for_each_students_own_post(world, client_for):
+    """In a post-first thread the reader's margin counts the class's citations for a
+    student once they have posted there, for them alone, and not after they delete
+    their post. A teaching assistant elsewhere is a student here."""
+    from django.db.models import F
+    from django.test import Client
+
+    from cases.services.discussions import post_delete
+    from tests.factories import MembershipFactory, UserFactory
+
+    Discussion.objects.filter(pk=world.discussion.pk).update(
+        post_first=True, version=F("version") + 1
+    )
+    reader = reverse("cases:case_detail", args=[world.case.slug])
+    poster = client_for("student_ta_elsewhere")
+    mei = UserFactory(username="mei")
+    MembershipFactory(cohort=world.course.cohorts.get(name="Section A"), user=mei)
+    waiting = Client()
+    waiting.force_login(mei)
+    assert "para__cites" not in _html(poster.get(reader))
+    assert "para__cites" not in _html(waiting.get(reader))
+
+    mine = post_create(
+        discussion=world.discussion, author=world.users["student_ta_elsewhere"], body="I agree."
+    )
+    assert "para__cites" in _html(poster.get(reader))
+    assert "para__cites" not in _html(waiting.get(reader))
+    post_delete(post=mine)
+    assert "para__cites" not in _html(poster.get(reader))
+    assert "para__cites" in _html(client_for("student").get(reader))
+
+
 def test_a_long_thread_is_paged_and_a_new_post_opens_on_its_page(world, client_for, settings):
     from cases.services.discussions import ROOTS_PER_PAGE
 
@@ -284,6 +316,37 @@ def test_a_long_thread_is_paged_and_a_new_post_opens_on_its_page(world, client_f
         reverse("cases:post_create", args=[world.discussion.item.pk]), {"body": "Latest."}
     )
     assert "?page=2#post-" in response["Location"]
+
+
+def test_pages_count_the_posts_each_reader_sees(world, client_for, settings):
+    """Hidden posts take no place on a student's pages: a new post opens on the page
+    that shows it, over htmx and without JavaScript; the author of a hidden post sees
+    it, on pages of their own; staff see every post."""
+    from cases.services.discussions import ROOTS_PER_PAGE
+
+    settings.POSTS_PER_MINUTE = 1000
+    roots = Post.objects.filter(discussion=world.discussion, parent=None).count()
+    for n in range(ROOTS_PER_PAGE - roots):
+        post_create(discussion=world.discussion, author=world.users["ta"], body=f"Point {n}.")
+    post_moderate(post=world.post, action="hide", reason="Off topic")
+    post_moderate(post=Post.objects.get(body="Point 0."), action="hide")
+    classmate = client_for("student_ta_elsewhere")
+    url = reverse("cases:post_create", args=[world.discussion.item.pk])
+
+    shown = _html(classmate.post(url, {"body": "Latest."}, headers={"HX-Request": "true"}))
+    assert "Latest." in shown and "Point 1." in shown
+    assert 'aria-label="Pages of this thread"' not in shown
+    assert "?page=1#post-" in classmate.post(url, {"body": "Later."})["Location"]
+
+    theirs = _html(classmate.get(_thread(world)))
+    assert "Later." in theirs and "Headcount is an input" not in theirs
+    assert 'aria-label="Pages of this thread"' not in theirs
+    author = client_for("student")
+    first, second = (_html(author.get(_thread(world) + f"?page={n}")) for n in (1, 2))
+    assert "Headcount is an input" in first and "Later." not in first
+    assert "Later." in second and 'aria-label="Pages of this thread"' in second
+    staff = _html(client_for("ta").get(_thread(world) + "?page=2"))
+    assert "Later." in staff and "Point 1." not in staff
 
 
 def test_the_paragraph_page_costs_the_same_for_one_thread_or_several(world, client_for):
