@@ -229,22 +229,29 @@ def _progress_create(*, user, case: CaseStudy, now, done: bool = False) -> None:
 REOPEN_SECONDS = 60
 
 
-@transaction.atomic
 def reading_open(*, user, case: CaseStudy) -> ReadingProgress:
     """Record that the user opened the case now; idempotent and race-safe (the unique
     constraint settles two first opens at once). An open recorded brings the student's
     Work on the case's readings in line, so an open after any failure repairs it (one
     statement, which writes nothing when nothing changed). Within REOPEN_SECONDS of the
-    last open recorded, nothing is written: the row is read."""
+    last open recorded, nothing is written: the row is read, in one query."""
     now = timezone.now()
     before = now - timedelta(seconds=REOPEN_SECONDS)
+    progress = _progress_of.first(user=user.pk, case=case.pk)
+    if progress is not None and progress.last_opened_at >= before:
+        return progress
+    return _reading_record(user, case, now, before)
+
+
+@transaction.atomic
+def _reading_record(user, case: CaseStudy, now, before) -> ReadingProgress:
     progress = sql.reading_touch(
         user_id=user.pk, case_id=case.pk, now=now, beat=_epoch(now), before=before
     )
     if progress is None:
         progress = _progress_of.first(user=user.pk, case=case.pk)
         if progress is not None:
-            return progress  # Opened since `before`: nothing to record.
+            return progress  # Another request recorded it since `before`.
         _progress_create(user=user, case=case, now=now)
         progress = ReadingProgress.objects.get(user=user, case=case)
     work_sync_for_case(case, user)
@@ -316,27 +323,31 @@ def _cited(posts):
 
 
 def _cited_for_student(case: CaseStudy, user) -> list:
-    """`_cited` for a student: the threads on the case given to them now, then their
-    posts' counts, kept under those threads' versions (every change to a post moves its
-    thread's), as every student given the same threads sees the same counts. A student
-    given a post-first thread sees counts by whether they have posted there: theirs are
-    counted for them alone (`_students_cited`)."""
+    """`_cited` for a student: the threads on the case given to them now that they may
+    read (a post-first thread once they have posted there), then those threads' counts,
+    kept under their versions (every change to a post moves its thread's), as every
+    student who may read the same threads sees the same counts."""
     now = timezone.now()
-    threads = sorted(_threads_on(case=case.pk, user=user.pk, now=now))
+    threads = sorted(
+        (pk, version)
+        for pk, version, post_first, posted in _threads_on(case=case.pk, user=user.pk, now=now)
+        if posted or not post_first
+    )
     if not threads:
         return []
-    if any(post_first for _pk, _version, post_first in threads):
-        return list(_students_cited(case=case.pk, user=user.pk, now=now))
-    versions = ",".join(f"{pk}v{version}" for pk, version, _ in threads)
-    ids = [pk for pk, _version, _ in threads]
+    versions = ",".join(f"{pk}v{version}" for pk, version in threads)
+    ids = [pk for pk, _version in threads]
     return kept(f"cited:{case.pk}:{versions}", lambda: list(_threads_cited(threads=ids)))
 
 
 @compiled
 def _threads_on(case, user, now):
     given = ModuleItem.objects.visible_to_student(user, now)
-    threads = Discussion.objects.filter(case=case, item__in=given)
-    return threads.values_list("pk", "version", "post_first")
+    # Whether they posted (a post not deleted): before that, a post-first thread's
+    # classmates are not shown to them, nor counted for them.
+    mine = Post.objects.filter(discussion=OuterRef("pk"), author=user, deleted_at__isnull=True)
+    threads = Discussion.objects.filter(case=case, item__in=given).annotate(posted=Exists(mine))
+    return threads.values_list("pk", "version", "post_first", "posted")
 
 
 @compiled
