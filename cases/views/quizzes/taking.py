@@ -34,9 +34,13 @@ from cases.views.errors import htmx_alert
 # Views for taking quizzes. The bank, grading and statistics are in quiz_staff.py.
 
 
+# Numbers a page writes into its markup (ids, names, values) are kept as text: Django's
+# templates localize every number they print, and a quiz page prints a hundred.
+
+
 @dataclass
 class ChoiceView:
-    value: int
+    value: str  # Its place in the attempt's order.
     text: str
     checked: bool
     # Only on released results:
@@ -48,7 +52,7 @@ class ChoiceView:
 class PairView:
     """One prompt of a matching question and the match the student gave it."""
 
-    place: int
+    place: str
     prompt: str
     chosen: str
     # Only on released results:
@@ -60,8 +64,8 @@ class PairView:
 class QuestionView:
     """What the template may show of one question: never the key before release."""
 
-    slot_id: int
-    number: int
+    slot_id: str
+    number: str
     kind: str
     title: str
     text: str
@@ -138,13 +142,13 @@ def _question_views(
         if question.kind in (QuestionKind.SHORT_ANSWER, QuestionKind.NUMERIC):
             places = []  # Its choices are the other accepted answers: the key.
         view = QuestionView(
-            slot_id=slot.pk,
-            number=numbers.get(slot.pk, 0),
+            slot_id=str(slot.pk),
+            number=str(numbers.get(slot.pk, 0)),
             kind=question.kind,
             title=question.title,
             text=shown_markdown(question.text),
             choices=[
-                ChoiceView(value=place, text=by_id[pk].text, checked=pk in chosen)
+                ChoiceView(value=str(place), text=by_id[pk].text, checked=pk in chosen)
                 for place, pk in places
             ],
             value=_shown_value(answer.response),
@@ -155,7 +159,7 @@ def _question_views(
             places, view.choices = [], []
             given = answer.response.get("pairs", {})
             view.pairs = [
-                PairView(place=place, prompt=choice.text, chosen=given.get(str(choice.pk), ""))
+                PairView(place=str(place), prompt=choice.text, chosen=given.get(str(choice.pk), ""))
                 for place, choice in prompts
             ]
             view.options = matching_options(question.all_choices, slot.pk)
