@@ -11,21 +11,30 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
+from django.utils.timezone import get_current_timezone_name
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.gradebook import GradeCategoryFormSet, GradeEditForm, ItemCategoriesForm
-from cases.http import CsvEcho, HtmxHttpRequest, csv_cell, kept, parse_int
+from cases.http import CSRF_SLOT, CsvEcho, HtmxHttpRequest, csv_cell, kept, parse_int
 from cases.models import Assignment, GradeCategory, LtiGrade, ModuleItem, WorkStatus
-from cases.permissions import access_course, access_student, course_to_grade, course_to_teach
+from cases.permissions import (
+    access_course,
+    access_student,
+    course_to_grade,
+    course_to_teach,
+    graded_cohorts,
+)
 from cases.services import gradebook as services
 from cases.services.gradebook import gradebook_groups, row_grades
 from cases.services.workspace.grading import work_grade
@@ -37,6 +46,13 @@ from cases.services.workspace.matrix import (
 )
 
 PAGE_SIZE = 50
+_CSRF_SLOT_INPUT = format_html(
+    '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', CSRF_SLOT
+)
+
+
+def _by_name(cohort) -> str:
+    return cohort.name
 
 
 def _gradebook_url(
@@ -77,18 +93,20 @@ def gradebook(request: HtmxHttpRequest, pk: int):
     version = course_version(course, timezone.now())
     if poll and request.GET.get("known") == version:
         return HttpResponse(status=204)
-    columns = matrix_columns(request.user, course, access, cohort_id=cohort_id)
-    cohorts = columns.cohorts
+    cohorts = list(graded_cohorts(request.user, course, access))
     if cohort_id not in {c.pk for c in cohorts}:
         cohort_id = None
-    groups = gradebook_groups(columns.items)
-    points = _item_points(columns.assignments)
-    for item in columns.items:
-        item.points_label = points.get(item.pk, "")
-    column_count = len(columns.items) + len(groups) + 2
+    shown_ids = ",".join(str(c.pk) for c in cohorts if cohort_id in (None, c.pk))
 
-    def page_of_rows() -> dict:
-        """The page of students with their grades: what grows with the class."""
+    def grid() -> dict:
+        """The table (its columns and a page of students with their grades, what grows
+        with the class) and the release controls, rendered."""
+        columns = matrix_columns(request.user, course, access, cohort_id=cohort_id, cohorts=cohorts)
+        groups = gradebook_groups(columns.items)
+        points = _item_points(columns.assignments)
+        for item in columns.items:
+            item.points_label = points.get(item.pk, "")
+        column_count = len(columns.items) + len(groups) + 2
         matrix = course_matrix(
             request.user,
             course,
@@ -99,62 +117,87 @@ def gradebook(request: HtmxHttpRequest, pk: int):
             columns=columns,
         )
         back_query = urlencode({"cohort": cohort_id or "", "page": matrix.page})
-        rows = render_to_string(
-            "cases/gradebook/rows.jinja",
-            {
-                "rows": [row_grades(row, groups) for row in matrix.rows],
-                "groups": groups,
-                "course": course,
-                "view": view,
-                "back_query": back_query,
-                "column_count": column_count,
-            },
-            using="jinja2",
+        values = {
+            "course": course,
+            "matrix": matrix,
+            "groups": groups,
+            "view": view,
+            "back_query": back_query,
+            "column_count": column_count,
+            "version": version,
+            "cohort_id": cohort_id,
+        }
+        values["rows"] = mark_safe(  # noqa: S308 - rendered by Jinja2, escaped.
+            render_to_string(
+                "cases/gradebook/rows.jinja",
+                values | {"rows": [row_grades(row, groups) for row in matrix.rows]},
+                using="jinja2",
+            )
         )
-        shown = (matrix.total, matrix.page, matrix.pages)
-        return {"rows": rows, "back_query": back_query, "shown": shown}
+        releases = ""
+        if access.can_teach:
+            # A row per item, a column per cohort shown; the viewer's token goes in last.
+            release_cohorts = sorted({a.cohort for a in columns.assignments}, key=_by_name)
+            by_item_cohort = {(a.item_id, a.cohort_id): a for a in columns.assignments}
+            values["releases"] = [
+                (item, [by_item_cohort.get((item.pk, c.pk)) for c in release_cohorts])
+                for group in groups
+                for item in group.items
+            ]
+            values["release_cohorts"] = release_cohorts
+            values["csrf_input"] = _CSRF_SLOT_INPUT
+            releases = render_to_string("cases/gradebook/releases.jinja", values, using="jinja2")
+        return {
+            "table": render_to_string("cases/gradebook/table.jinja", values, using="jinja2"),
+            "releases": releases,
+            "any": bool(columns.items),
+            "uncategorised": any(g.category is None for g in groups),
+            "page": matrix.page,
+            "pages": matrix.pages,
+        }
 
     # Rendered once for each version of the course (it moves with any change a grade
     # shows), set of cohorts shown, page and view, for every grader who sees them: a
-    # reload or a page back between changes costs the columns and the version.
-    kept_rows = kept(
-        f"gradebook:{course.pk}:{version}:c{columns.key}:{cohort_id}:{page}:{view}",
-        page_of_rows,
+    # reload, a poll after a change elsewhere or a page back between changes costs the
+    # version and the grader's cohorts.
+    shown = kept(
+        ":".join(
+            map(
+                str,
+                (
+                    "gradebook",
+                    course.pk,
+                    version,
+                    shown_ids,
+                    cohort_id,
+                    page,
+                    view,
+                    access.can_teach,
+                    get_current_timezone_name(),
+                ),
+            )
+        ),
+        grid,
     )
-    matrix = columns.matrix(*kept_rows["shown"])
-    # Release controls: a row per item, a column per cohort shown.
-    release_cohorts = sorted({a.cohort for a in matrix.assignments}, key=lambda c: c.name)
-    by_item_cohort = {(a.item_id, a.cohort_id): a for a in matrix.assignments}
-    releases = [
-        (item, [by_item_cohort.get((item.pk, c.pk)) for c in release_cohorts])
-        for group in groups
-        for item in group.items
-    ]
+    page = shown["page"]
     context = {
         "course": course,
         "access": access,
         "cohorts": cohorts,
         "cohort_id": cohort_id,
-        "matrix": matrix,
-        "groups": groups,
-        "rows": mark_safe(kept_rows["rows"]),  # noqa: S308 - rendered by Jinja2, escaped.
-        "column_count": column_count,
-        "releases": releases,
-        "release_cohorts": release_cohorts,
-        "has_uncategorised": any(g.category is None for g in groups),
-        "previous_url": _gradebook_url(course.pk, cohort_id, matrix.page - 1, view)
-        if matrix.page > 1
-        else "",
-        "next_url": _gradebook_url(course.pk, cohort_id, matrix.page + 1, view)
-        if matrix.page < matrix.pages
+        "shown": shown,
+        "table": mark_safe(shown["table"]),  # noqa: S308 - rendered by Jinja2, escaped.
+        "releases": mark_safe(  # noqa: S308 - rendered by Jinja2, escaped.
+            shown["releases"].replace(CSRF_SLOT, get_token(request))
+        ),
+        "previous_url": _gradebook_url(course.pk, cohort_id, page - 1, view) if page > 1 else "",
+        "next_url": _gradebook_url(course.pk, cohort_id, page + 1, view)
+        if page < shown["pages"]
         else "",
         "view": view,
-        "grid_url": _gradebook_url(course.pk, cohort_id, matrix.page),
-        "categories_url": _gradebook_url(course.pk, cohort_id, matrix.page, "categories"),
-        "back_query": kept_rows["back_query"],
-        "Status": WorkStatus,
+        "grid_url": _gradebook_url(course.pk, cohort_id, page),
+        "categories_url": _gradebook_url(course.pk, cohort_id, page, "categories"),
         "nav_teaches": True,  # Graders teach or are admins: saves the navigation's query.
-        "version": version,
     }
     template = "cases/gradebook/gradebook.html" + ("#gradebook-table" if poll else "")
     return render(request, template, context)

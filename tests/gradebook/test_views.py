@@ -206,6 +206,32 @@ def test_releasing_and_hiding_grades(graded, client_for):
     assert assignment.grades_released_at is None
 
 
+def test_the_gradebooks_release_forms_work_twice_from_the_kept_page(graded, client_for):
+    """The release controls are kept with the grid, each viewer's token put in: an
+    instructor releases from the page without JavaScript, reloads, hides again from
+    the reloaded page; a TA, who may not release, is never shown the controls."""
+    from django.test import Client
+
+    instructor = Client(enforce_csrf_checks=True)
+    instructor.force_login(graded.users["instructor"])
+    url = reverse("cases:gradebook", args=[graded.course.pk])
+    assignment = graded.quiz.item.assignments.get()
+    form = re.compile(
+        rf'id="release-{assignment.pk}".*?name="csrfmiddlewaretoken" value="([^"]+)"'
+        r'.*?name="release" value="(\d)"',
+        re.S,
+    )
+    for wanted, shown in (("1", "Hide grades"), ("0", "Release grades")):
+        token, release = form.search(instructor.get(url).content.decode()).groups()
+        assert release == wanted
+        action = reverse("cases:assignment_release", args=[assignment.pk])
+        sent = {"csrfmiddlewaretoken": token, "release": release}
+        assert instructor.post(action, sent).status_code == 302
+        page = instructor.get(url).content.decode()
+        assert shown in page[page.index(f'id="release-{assignment.pk}"') :]
+    assert "Release grades" not in client_for("ta").get(url).content.decode()
+
+
 @pytest.mark.parametrize(
     "name", ["cases:gradebook", "cases:gradebook_csv", "cases:grade_edit", "cases:student_grades"]
 )
@@ -501,9 +527,9 @@ def test_the_category_view_is_kept_by_the_cohort_filter_paging_and_polling(world
 
 
 def test_the_gradebook_is_kept_between_changes_and_a_grade_shows_at_once(graded, client_for):
-    """A reload between changes costs the columns and the version, not the grid; a
-    grade saved from the grade page, a category reweighed, or another grader's view
-    is never the kept grid of before."""
+    """A reload between changes costs the version and the grader's cohorts, not the
+    columns, rows and release controls; a grade saved from the grade page, a category
+    reweighed, or another grader's view is never the kept grid of before."""
     client = client_for("instructor")
     url = reverse("cases:gradebook", args=[graded.course.pk])
     with CaptureQueriesContext(connection) as first:
@@ -512,7 +538,7 @@ def test_the_gradebook_is_kept_between_changes_and_a_grade_shows_at_once(graded,
         reloaded = client.get(url).content.decode()
     body = re.compile(r"<tbody>.*?</tbody>", re.S)
     assert body.search(reloaded).group() == body.search(before).group()
-    assert data_queries(again) == data_queries(first) - 3
+    assert data_queries(again) == data_queries(first) - 4
     # The table's poll carries the version it shows: unchanged, it is a 204.
     known = re.search(r"known=(\w+)", before).group(1)
     poll = client.get(url, {"poll": "1", "known": known}, headers={"HX-Request": "true"})

@@ -199,11 +199,19 @@ class Columns:
 
 
 def matrix_columns(
-    user, course, access: CourseAccess, *, cohort_id: int | None = None, module_id=None
+    user,
+    course,
+    access: CourseAccess,
+    *,
+    cohort_id: int | None = None,
+    module_id=None,
+    cohorts: list | None = None,
 ) -> Columns:
     """The columns of the course's grid for this user: the assignments to the cohorts
-    shown, with their items (given to at least one of them, as `course_items`)."""
-    cohorts = list(graded_cohorts(user, course, access))
+    shown, with their items (given to at least one of them, as `course_items`).
+    `cohorts`: the user's `graded_cohorts`, when the caller has them."""
+    if cohorts is None:
+        cohorts = list(graded_cohorts(user, course, access))
     cohort_ids = [c.pk for c in cohorts if cohort_id is None or c.pk == cohort_id]
     assignments = list(
         Assignment.objects.filter(item__module__course=course, cohort__in=cohort_ids)
