@@ -1,6 +1,7 @@
 """The response tracker: who has done what, live, for the course's staff."""
 
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
@@ -19,7 +20,7 @@ from cases.models import (
     handed_in_late,
     work_status,
 )
-from cases.permissions import access_student, course_to_grade
+from cases.permissions import access_student, course_to_grade, graded_cohorts
 from cases.services.workspace.matrix import (
     STATUS_FILTERS,
     Cell,
@@ -148,16 +149,23 @@ def tracker(request: HtmxHttpRequest, pk: int):
         etag = f'W/"tracker-{course.pk}-u{request.user.pk}-{version}-{shown}"'
         if unchanged := not_modified(request, etag):
             return unchanged
-    columns = matrix_columns(
-        request.user, course, access, cohort_id=filters["cohort"], module_id=filters["module"]
-    )
+    cohorts = list(graded_cohorts(request.user, course, access))
     query = {k: v for k, v in filters.items() if v and k != "page"}
     tracker_url = reverse("cases:tracker", args=[course.pk])
     compact = filters["view"] == "compact"
     symbols = [(status, STATUS_SYMBOLS[status]) for status in WorkStatus]
 
     def grid() -> dict:
-        """The page of students, as rows of cells: what grows with the class."""
+        """The columns and a page of students, as rows of cells: what grows with the
+        class."""
+        columns = matrix_columns(
+            request.user,
+            course,
+            access,
+            cohort_id=filters["cohort"],
+            module_id=filters["module"],
+            cohorts=cohorts,
+        )
         matrix = course_matrix(
             request.user,
             course,
@@ -173,7 +181,20 @@ def tracker(request: HtmxHttpRequest, pk: int):
         panel_query = urlencode({**query, "page": matrix.page})
         shape = (symbols, LATE_SYMBOL) if compact else ()
         rows = tracker_rows(matrix, tracker_url, panel_query, *shape)
-        return {"matrix": matrix, "rows": str(rows), "panel_query": panel_query}
+        head = render_to_string("cases/workspace/tracker.html#matrix-head", {"matrix": matrix})
+        return {
+            "matrix": matrix,
+            "shown": {
+                "total": matrix.total,
+                "page": matrix.page,
+                "pages": matrix.pages,
+                "items": len(matrix.items),
+                "modules": [(m.pk, m.title) for m in matrix.modules],
+            },
+            "rows": str(rows),
+            "head": head,
+            "panel_query": panel_query,
+        }
 
     panel = None
     if with_panel:
@@ -184,19 +205,20 @@ def tracker(request: HtmxHttpRequest, pk: int):
         # Rendered once for each version of the course (it moves with any change the
         # grid shows), set of cohorts shown and filter, for every grader who sees
         # them: a reload, a page back or another tab between changes costs the
-        # columns and the version only.
-        def kept_grid():
-            made = grid()
-            matrix = made["matrix"]
-            return made | {"matrix": (matrix.total, matrix.page, matrix.pages)}
+        # version and the grader's cohorts only.
+        shown_ids = ",".join(str(c.pk) for c in cohorts if filters["cohort"] in (None, c.pk))
 
-        shown_grid = kept(f"tracker:{course.pk}:{version}:c{columns.key}:{shown}", kept_grid)
-        shown_grid = shown_grid | {"matrix": columns.matrix(*shown_grid["matrix"])}
+        def kept_grid():
+            return {k: v for k, v in grid().items() if k != "matrix"}
+
+        shown_grid = kept(f"tracker:{course.pk}:{version}:c{shown_ids}:{shown}", kept_grid)
     plain = {k: v for k, v in query.items() if k != "view"}
     context = {
         "course": course,
         "access": access,
-        "matrix": shown_grid["matrix"],
+        "cohorts": cohorts,
+        "matrix": shown_grid["shown"],
+        "head": mark_safe(shown_grid["head"]),  # noqa: S308 - rendered by the template.
         "rows": mark_safe(shown_grid["rows"]),  # noqa: S308 - tracker_rows escapes names.
         "filters": filters,
         "nav_teaches": True,
