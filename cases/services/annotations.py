@@ -10,6 +10,8 @@ notes reach the students (and staff) of the courses they teach; admins read all 
 private ones. A reply is read by whoever reads its note.
 """
 
+import functools
+import operator
 import re
 import uuid
 from collections import defaultdict
@@ -557,37 +559,60 @@ def _detail_pattern() -> str:
 def reader_layer(case: CaseStudy, body_html: str, rows: LayerRows) -> Layer:
     """The body with the reader's notes (`layer_rows`) marked in it: each stretch of
     text some note covers in a <mark> (its heat from how many notes cover it), and where
-    each span ends a link to its notes with their count (replies included)."""
+    each span ends a link to its notes with their count (replies included). Marked once
+    a process for each body and set of notes (`_marked`): the students of a cohort see
+    the same notes, but for their private ones."""
     layer = Layer(body=mark_safe(body_html), waiting=rows.waiting, total=len(rows.roots))  # noqa: S308
     if not rows.roots:
         return layer
+    body, counts, orphaned = _marked(body_html, tuple(map(_ANCHOR_FIELDS, rows.roots)))
+    layer.body = mark_safe(body)  # noqa: S308 - the cached body plus our own marks.
+    layer.counts = dict(counts)
+    layer.orphaned = [rows.roots[n] for n in orphaned]
+    return layer
+
+
+# What marking reads of a note.
+_ANCHOR_FIELDS = operator.itemgetter(
+    *("pk", "paragraph", "start", "end_paragraph", "end", "orphaned", "reply_count"),
+    *("visibility", "quote"),
+)
+
+
+@functools.lru_cache(maxsize=64)
+def _marked(body_html: str, roots: tuple) -> tuple[str, tuple, tuple]:
+    """`body_html` with the notes of `roots` (`_ANCHOR_FIELDS` of each) marked; each
+    paragraph's count; the places in `roots` of the notes whose words are gone."""
     sections = body_sections(body_html)
     order = [number for number, _ in sections if number is not None]
     position = {number: n for n, number in enumerate(order)}
     by_paragraph: dict[int, list[Span]] = defaultdict(list)
-    spans: dict[tuple, list[dict]] = defaultdict(list)
-    for row in rows.roots:
-        first, last = row["paragraph"], row["end_paragraph"] or row["paragraph"]
-        if first not in position or last not in position or row["orphaned"]:
-            layer.orphaned.append(row)
+    spans: dict[tuple, list[tuple]] = defaultdict(list)
+    counts: dict[int, int] = {}
+    orphaned = []
+    for place, note in enumerate(roots):
+        _pk, first, start, last, end, lost, _replies, _visibility, _quote = note
+        last = last or first
+        if first not in position or last not in position or lost:
+            orphaned.append(place)
             continue
-        spans[(first, row["start"], last, row["end"])].append(row)
+        spans[(first, start, last, end)].append(note)
     detail = _detail_pattern()
     for (first, start, last, end), notes in spans.items():
-        count = sum(1 + n["reply_count"] for n in notes)
-        keys = tuple(n["pk"] for n in notes)
-        questions = sum(1 for n in notes if n["visibility"] == Visibility.INSTRUCTOR)
+        count = sum(1 + note[6] for note in notes)
+        keys = tuple(note[0] for note in notes)
+        questions = sum(1 for note in notes if note[7] == Visibility.INSTRUCTOR)
         label = f"{count} note{'s' if count != 1 else ''}" + (
             f", {questions} question{'s' if questions != 1 else ''}" if questions else ""
         )
         # A span's link, for each of up to hundreds of spans: joined here, with the
         # quote escaped (the standard library's escape, as Django's escapes, minus the
         # lazy-string check that costs more than the escaping).
-        url = detail.format(notes[0]["pk"])
+        url = detail.format(notes[0][0])
         after = (
             f'<a class="hl__count" href="{url}" hx-get="{url}?span=1" '
             'hx-target="#annotation-panel" hx-push-url="false" data-annotation-ui '
-            f'aria-label="{label} on “{html_escape(_snippet(notes[0]["quote"]))}”">{count}</a>'
+            f'aria-label="{label} on “{html_escape(_snippet(notes[0][8]))}”">{count}</a>'
         )
         for number in order[position[first] : position[last] + 1]:
             local_start = start if number == first else 0
@@ -595,7 +620,7 @@ def reader_layer(case: CaseStudy, body_html: str, rows: LayerRows) -> Layer:
             by_paragraph[number].append(
                 Span(local_start, local_end, keys, after if number == last else "")
             )
-        layer.counts[first] = layer.counts.get(first, 0) + count
+        counts[first] = counts.get(first, 0) + count
     out = []
     for number, section in sections:
         if number is None or number not in by_paragraph:
@@ -609,8 +634,7 @@ def reader_layer(case: CaseStudy, body_html: str, rows: LayerRows) -> Layer:
             Span(s.start, min(s.end, length), s.keys, s.after) for s in by_paragraph[number]
         ]
         out.append(section[:begin] + mark_html(inner, paragraph_spans, _mark) + section[finish:])
-    layer.body = mark_safe("".join(out))  # noqa: S308 - the cached body plus our own marks.
-    return layer
+    return "".join(out), tuple(counts.items()), tuple(orphaned)
 
 
 def _mark(keys: frozenset) -> str:
