@@ -64,7 +64,7 @@ def kept[T](key: str, build: Callable[[], T]) -> T:
     after a change): while one request builds it, the others wait for its result
     rather than build it too. Nothing relies on it: lost or cold, `build()` runs again,
     and a cache that is away shows no builder to wait for."""
-    name = "kept:" + hashlib.blake2b((code_version() + key).encode(), digest_size=16).hexdigest()
+    name = _kept_name(key)
     value = cache.get(name)
     if value is not None:
         return value
@@ -84,6 +84,22 @@ def kept[T](key: str, build: Callable[[], T]) -> T:
         if builder:
             cache.delete(lock)
     return value
+
+
+def _kept_name(key: str) -> str:
+    return "kept:" + hashlib.blake2b((code_version() + key).encode(), digest_size=16).hexdigest()
+
+
+def kept_value(key: str):
+    """What `kept` holds for `key`, or None: for a value made from an earlier
+    version's (see `keep`)."""
+    return cache.get(_kept_name(key))
+
+
+def keep(key: str, value) -> None:
+    """Keep `value` for `key` unless something is kept there already: what `kept` would
+    build, made another way (from an earlier version's value and the one change since)."""
+    cache.add(_kept_name(key), value, KEPT_SECONDS)
 
 
 # Where a shared fragment's form carries the viewer's CSRF token: rendered into the

@@ -18,7 +18,7 @@ from django.utils.safestring import mark_safe
 
 from cases.compiled import compiled
 from cases.exhibits import link_exhibits
-from cases.http import kept
+from cases.http import keep, kept, kept_value
 from cases.markdown import render_markdown, sub_outside_links
 from cases.models import (
     MAX_DEPTH,
@@ -151,6 +151,9 @@ def post_create(
         work_sync(discussion.item, [author.pk])
         return Post.objects.get(author=author, nonce=nonce[:40])
     _bump(discussion.pk)
+    # Read under the row lock the bump took: the version this post alone made.
+    version = Discussion.objects.values_list("version", flat=True).get(pk=discussion.pk)
+    transaction.on_commit(functools.partial(keep_keys_after, discussion, version, post))
     work_sync(discussion.item, [author.pk])
     if parent is not None:
         reply_notify(post)
@@ -389,9 +392,26 @@ def post_keys(discussion: Discussion) -> list[PostKey]:
     """Every post of the thread, as keys: kept per thread version (every change to a
     post moves it), else one query (compiled once a connection). Kept as tuples, which
     the cache unpickles in a third of a dataclass's time."""
-    key = f"thread-keys:{discussion.pk}:{discussion.version}"
-    rows = kept(key, lambda: list(_post_keys(discussion=discussion.pk)))
+    rows = kept(_keys_key(discussion), lambda: list(_post_keys(discussion=discussion.pk)))
     return [PostKey(*row) for row in rows]
+
+
+def keep_keys_after(discussion: Discussion, version: int, post: Post) -> None:
+    """Once `post` is made, which alone moved the thread to `version`, keep the thread's
+    keys for that version from those of the one before, with the post's added, when
+    those are kept: a thread of a thousand posts is not read again for one more. Run
+    after the commit: a version rolled back is made again by the next change."""
+    earlier = kept_value(_keys_key(discussion, version - 1))
+    if earlier is None:
+        return
+    # Posts come in their creation order (the model's ordering), the new one last.
+    rows = [row for row in earlier if row[0] != post.pk]
+    rows.append(tuple(getattr(post, name) for name in PostKey.__slots__))
+    keep(_keys_key(discussion, version), rows)
+
+
+def _keys_key(discussion: Discussion, version: int | None = None) -> str:
+    return f"thread-keys:{discussion.pk}:{discussion.version if version is None else version}"
 
 
 @compiled

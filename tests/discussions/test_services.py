@@ -110,3 +110,43 @@ def test_every_change_bumps_the_thread_version(world):
     post_upvote_toggle(post=world.post, user=world.users["ta"])
     world.discussion.refresh_from_db()
     assert world.discussion.version == before + 1
+
+
+def test_a_new_post_keeps_the_threads_keys_as_reading_them_again_would(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    """A post keeps the keys of the version it made from the version before's, with
+    its own added: for a post and then a reply, they are the keys the thread's posts
+    give, and a classmate's page shows both. A version before that was never kept
+    keeps nothing (the next reader reads the posts)."""
+    from django.db.models import F
+
+    from cases.http import kept_value
+    from cases.models import Discussion
+    from cases.services.discussions import _keys_key, _post_keys, post_keys
+
+    discussion = world.discussion
+    discussion.refresh_from_db()
+    post_keys(discussion)  # A reader keeps this version's.
+    made = []
+    for body, parent in (("Process beats product here (¶2).", None), ("Agreed.", True)):
+        with django_capture_on_commit_callbacks(execute=True):
+            made.append(
+                post_create(
+                    discussion=discussion,
+                    author=world.users["student_ta_elsewhere"],
+                    body=body,
+                    parent=made[0] if parent else None,
+                )
+            )
+        discussion.refresh_from_db()
+        kept_keys = kept_value(_keys_key(discussion))
+        assert kept_keys == [tuple(row) for row in _post_keys(discussion=discussion.pk)]
+    page = client_for("student").get(discussion.item.get_absolute_url()).content.decode()
+    assert "Process beats product here" in page and "Agreed." in page
+
+    Discussion.objects.filter(pk=discussion.pk).update(version=F("version") + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        post_create(discussion=discussion, author=world.users["ta"], body="Later.")
+    discussion.refresh_from_db()
+    assert kept_value(_keys_key(discussion)) is None
