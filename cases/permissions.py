@@ -326,18 +326,20 @@ def can_author_cases(user) -> bool:
     return is_admin(user) or Course.objects.filter(instructors=user).exists()
 
 
-def cases_for_user(user):
+def cases_for_user(user, *, admin: bool | None = None, now=None):
     """The library as this user may see it: all of it for teaching staff, else the
     cases in readings given to the student's cohorts, and a case's part B once the
     student has committed to the decision point that reveals it (never before, even if
-    it is also given as a reading). One query, whatever the role."""
-    if is_admin(user):
+    it is also given as a reading). One query, whatever the role. `admin` says whether
+    the user is an admin, when the caller knows (`user` may then be an id), and `now`
+    when the readings open is judged (default: now)."""
+    if is_admin(user) if admin is None else admin:
         return CaseStudy.objects.annotate(
             _staff=Value(True), _has_part_b=Exists(CaseStudy.objects.filter(follows=OuterRef("pk")))
         )
     # Someone who teaches one course and takes another reads the cases of the course
     # they take as a student: no teaching notes there.
-    assigned = Q(pk__in=CaseStudy.objects.assigned_to(user).values("pk"))
+    assigned = Q(pk__in=CaseStudy.objects.assigned_to(user, now).values("pk"))
     teaches = Q(Exists(Course.objects.taught_by(user)))
     gated = Q(Exists(Decision.objects.filter(reveals=OuterRef("pk"))))
     unlocked = Q(Exists(DecisionCommit.objects.filter(user=user, decision__reveals=OuterRef("pk"))))
@@ -364,9 +366,30 @@ def item_case_access(user, case: CaseStudy, course_access: CourseAccess) -> Case
 
 
 def access_case(user, slug: str) -> tuple[CaseStudy, CaseAccess]:
-    """A case the user may read, and what else they may do with it; 404 otherwise."""
-    case = get_object_or_404(cases_for_user(user), slug=slug)
+    """A case the user may read, and what else they may do with it; 404 otherwise. One
+    query, compiled once a connection for all but admins (the notes' poll asks it every
+    few seconds for every reader), found by the case's id for its slug (`_CASE_IDS`, a
+    hint: a case that comes back with another slug is looked up again by its slug)."""
+    case = None
+    case_id = _CASE_IDS.get(slug)
+    if case_id is not None and user.is_authenticated and not is_admin(user):
+        case = _case_with_access.first(case=case_id, user=user, now=timezone.now())
+    if case is None or case.slug != slug:
+        case = get_object_or_404(cases_for_user(user), slug=slug)
+        if len(_CASE_IDS) < _CASE_IDS_MAX:
+            _CASE_IDS[slug] = case.pk
     return case, case_access(user, case)
+
+
+# Each case's id by its slug, as a process has met them.
+_CASE_IDS: dict[str, int] = {}
+_CASE_IDS_MAX = 20_000
+
+
+@compiled
+def _case_with_access(case, user, now):
+    # Anyone but an admin, who sees every case (one plain query: `access_case`).
+    return cases_for_user(user, admin=False, now=now).filter(pk=case)
 
 
 staff_required = _role_required(is_admin, "Admins only; anyone else signed in gets 403.")

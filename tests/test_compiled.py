@@ -410,3 +410,40 @@ def test_the_session_user_says_whether_they_teach_as_the_orm_would(world, role):
     assert loaded._teaching_staff == (
         role in ("instructor", "other_instructor", "ta", "student_ta_elsewhere")
     )
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r not in ("anonymous", "admin")])
+def test_the_case_access_query_matches_its_queryset_for_every_role(world, role):
+    from cases.permissions import _case_with_access, cases_for_user
+
+    user = world.users[role]
+    now = timezone.now()
+    fields = ("slug", "_staff", "_has_part_b")
+    plain = cases_for_user(user).filter(pk=world.case.pk)
+    got = _case_with_access(case=world.case.pk, user=user, now=now)
+    assert rows(got, *fields) == rows(plain, *fields)
+
+
+def test_a_case_is_found_by_its_slug_after_it_changes_and_never_by_the_old_one(world, client):
+    """The case's id by its slug is a hint: a case whose slug changed is found by the
+    new one, the old one is not found, and another case given the old slug is that
+    case, each time for a student as for the staff."""
+    from django.urls import reverse
+
+    from cases.models import CaseStudy
+
+    old = world.case.slug
+    for role in ("student", "instructor", "student_ta_elsewhere"):
+        client.force_login(world.users[role])
+        assert client.get(reverse("cases:case_detail", args=[old])).status_code == 200
+    CaseStudy.objects.filter(pk=world.case.pk).update(slug="renamed")
+    for role in ("student", "instructor"):
+        client.force_login(world.users[role])
+        assert client.get(reverse("cases:case_detail", args=[old])).status_code == 404
+        assert client.get(reverse("cases:case_detail", args=["renamed"])).status_code == 200
+    other = CaseStudy.objects.create(
+        slug=old, title="Another case", company="Another", created_by=world.users["instructor"]
+    )
+    client.force_login(world.users["instructor"])
+    page = client.get(reverse("cases:case_detail", args=[old]))
+    assert page.status_code == 200 and other.title in page.content.decode()

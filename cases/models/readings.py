@@ -20,12 +20,12 @@ REGIONAL_CASE_SLUG = "regional-comparison"
 
 
 class CaseStudyQuerySet(models.QuerySet):
-    def assigned_to(self, user) -> "CaseStudyQuerySet":
+    def assigned_to(self, user, now=None) -> "CaseStudyQuerySet":
         """Cases in a reading or an annotation assignment given to one of the user's
-        cohorts and open now."""
+        cohorts and open now (or at `now`)."""
         return self.filter(
             Exists(
-                Assignment.objects.open()
+                Assignment.objects.open(now)
                 .for_student(user)
                 .filter(
                     Q(item__case_reading__case=OuterRef("pk"))
