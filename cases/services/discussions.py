@@ -2,6 +2,7 @@
 paragraphs (¶7) that turn an opinion into an argument from evidence; and reading a
 thread: which posts a viewer sees, under which names, a page at a time."""
 
+import bisect
 import functools
 import operator
 import re
@@ -404,10 +405,16 @@ def keep_keys_after(discussion: Discussion, version: int, post: Post) -> None:
     earlier = kept_value(_keys_key(discussion, version - 1))
     if earlier is None:
         return
-    # Posts come in their creation order (the model's ordering), the new one last.
+    # In the model's order (created, then id), as the query gives them: a post made a
+    # moment before another may commit, and so move the version, after it.
     rows = [row for row in earlier if row[0] != post.pk]
-    rows.append(tuple(getattr(post, name) for name in PostKey.__slots__))
+    row = tuple(getattr(post, name) for name in PostKey.__slots__)
+    bisect.insort(rows, row, key=_creation_order)
     keep(_keys_key(discussion, version), rows)
+
+
+def _creation_order(row: tuple) -> tuple:
+    return row[4], row[0]  # created_at, pk: PostKey's order of fields.
 
 
 def _keys_key(discussion: Discussion, version: int | None = None) -> str:

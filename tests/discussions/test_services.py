@@ -123,7 +123,7 @@ def test_a_new_post_keeps_the_threads_keys_as_reading_them_again_would(
 
     from cases.http import kept_value
     from cases.models import Discussion
-    from cases.services.discussions import _keys_key, _post_keys, post_keys
+    from cases.services.discussions import _keys_key, _post_keys, keep_keys_after, post_keys
 
     discussion = world.discussion
     discussion.refresh_from_db()
@@ -144,6 +144,20 @@ def test_a_new_post_keeps_the_threads_keys_as_reading_them_again_would(
         assert kept_keys == [tuple(row) for row in _post_keys(discussion=discussion.pk)]
     page = client_for("student").get(discussion.item.get_absolute_url()).content.decode()
     assert "Process beats product here" in page and "Agreed." in page
+
+    # A post made a moment before another can commit, and move the version, after it:
+    # its keys go where the query puts them.
+    earlier = Post.objects.create(
+        discussion=discussion, author=world.users["ta"], body="Made first, committed last."
+    )
+    earlier.created_at = made[0].created_at - timedelta(microseconds=1)
+    Post.objects.filter(pk=earlier.pk).update(created_at=earlier.created_at)
+    Discussion.objects.filter(pk=discussion.pk).update(version=F("version") + 1)
+    discussion.refresh_from_db()
+    keep_keys_after(discussion, discussion.version, earlier)
+    assert kept_value(_keys_key(discussion)) == [
+        tuple(row) for row in _post_keys(discussion=discussion.pk)
+    ]
 
     Discussion.objects.filter(pk=discussion.pk).update(version=F("version") + 1)
     with django_capture_on_commit_callbacks(execute=True):
