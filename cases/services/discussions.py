@@ -400,8 +400,9 @@ def post_keys(discussion: Discussion) -> list[PostKey]:
 def keep_keys_after(discussion: Discussion, version: int, post: Post) -> None:
     """Once `post` is made, which alone moved the thread to `version`, keep the thread's
     keys for that version from those of the one before, with the post's added, when
-    those are kept: a thread of a thousand posts is not read again for one more. Run
-    after the commit: a version rolled back is made again by the next change."""
+    those are kept (and its outline likewise): a thread of a thousand posts is not read
+    and ordered again for one more. Run after the commit: a version rolled back is made
+    again by the next change."""
     earlier = kept_value(_keys_key(discussion, version - 1))
     if earlier is None:
         return
@@ -411,6 +412,10 @@ def keep_keys_after(discussion: Discussion, version: int, post: Post) -> None:
     row = tuple(getattr(post, name) for name in PostKey.__slots__)
     bisect.insort(rows, row, key=_creation_order)
     keep(_keys_key(discussion, version), rows)
+    # And the outline, which is ordered from the keys, from the version before's.
+    outline = kept_value(_outline_key(discussion, version - 1))
+    if outline is not None and (outline := _outline_with(outline, row)) is not None:
+        keep(_outline_key(discussion, version), outline)
 
 
 def _creation_order(row: tuple) -> tuple:
@@ -581,17 +586,55 @@ def thread_outline(discussion: Discussion) -> tuple[list, dict, frozenset, froze
     rows) of its posts in reading order; the page of each post shown; the authors of
     posts not deleted (who see a post-first thread's others); and the authors of hidden
     posts (who see their own, so a page of their own)."""
+    return kept(_outline_key(discussion), lambda: _outline_of(post_keys(discussion)))
 
-    def build():
-        keys = post_keys(discussion)
-        roots, children = _tree([p for p in keys if not p.hidden_at])
-        pages, pages_of = [], {}
-        for start in range(0, len(roots), ROOTS_PER_PAGE):
-            posts = _descend(roots[start : start + ROOTS_PER_PAGE], children)
-            pages.append([_KEY_ROW(p) for p in posts])
-            pages_of |= dict.fromkeys((p.pk for p in posts), len(pages))
-        posters = frozenset(p.author_id for p in keys if not p.is_deleted)
-        hidden = frozenset(p.author_id for p in keys if p.hidden_at)
-        return pages, pages_of, posters, hidden
 
-    return kept(f"thread-outline:{discussion.pk}:{discussion.version}", build)
+def _outline_key(discussion: Discussion, version: int | None = None) -> str:
+    return f"thread-outline:{discussion.pk}:{discussion.version if version is None else version}"
+
+
+def _outline_of(keys: list[PostKey]) -> tuple[list, dict, frozenset, frozenset]:
+    roots, children = _tree([p for p in keys if not p.hidden_at])
+    pages, pages_of = [], {}
+    for start in range(0, len(roots), ROOTS_PER_PAGE):
+        posts = _descend(roots[start : start + ROOTS_PER_PAGE], children)
+        pages.append([_KEY_ROW(p) for p in posts])
+        pages_of |= dict.fromkeys((p.pk for p in posts), len(pages))
+    posters = frozenset(p.author_id for p in keys if not p.is_deleted)
+    hidden = frozenset(p.author_id for p in keys if p.hidden_at)
+    return pages, pages_of, posters, hidden
+
+
+def _outline_with(outline: tuple, row: tuple) -> tuple | None:
+    """The outline with one new post (its key as a row) put in as `_outline_of` would
+    place it, or None where that would move others between pages (a top-level post
+    older than the last one, which a late commit makes) or the post is no plain new one.
+    A reply goes after its parent's replies made before it; a top-level post (or a
+    reply to a post not shown) goes last, on a new page when the last one is full."""
+    pages, pages_of, posters, hidden = outline
+    pk, parent_id, author_id, pinned, _created, hidden_at, deleted_at = row
+    if pk in pages_of or pinned or hidden_at or deleted_at:
+        return None
+    pages = [list(page) for page in pages]
+    pages_of = dict(pages_of)
+    if parent_id in pages_of:
+        page = pages[pages_of[parent_id] - 1]
+        at = next(n for n, other in enumerate(page) if other[0] == parent_id) + 1
+        within = {parent_id}
+        while at < len(page) and page[at][1] in within:
+            if page[at][1] == parent_id and _creation_order(page[at]) > _creation_order(row):
+                break
+            within.add(page[at][0])
+            at += 1
+        page.insert(at, row)
+        pages_of[pk] = pages_of[parent_id]
+    else:
+        last = pages[-1] if pages else []
+        roots = [other for other in last if other[1] is None or other[1] not in pages_of]
+        if roots and not roots[-1][3] and _creation_order(roots[-1]) > _creation_order(row):
+            return None  # Older than the last (pinned ones come first): among the others.
+        if not pages or len(roots) >= ROOTS_PER_PAGE:
+            pages.append([])
+        pages[-1].append(row)
+        pages_of[pk] = len(pages)
+    return pages, pages_of, posters | {author_id}, hidden

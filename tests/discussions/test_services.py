@@ -164,3 +164,50 @@ def test_a_new_post_keeps_the_threads_keys_as_reading_them_again_would(
         post_create(discussion=discussion, author=world.users["ta"], body="Later.")
     discussion.refresh_from_db()
     assert kept_value(_keys_key(discussion)) is None
+
+
+def test_a_new_post_keeps_the_threads_outline_as_ordering_the_keys_would(world, settings):
+    """The outline a post keeps for its version, made from the version before's, is
+    the one ordering the thread's keys gives: top-level posts filling a page then
+    starting the next, after a pinned one; replies, and replies to replies, after their
+    parent's earlier replies; a deleted post's author posting again. A top-level post
+    older than the last one (a late commit) is left to the keys."""
+    from cases.services.discussions import (
+        ROOTS_PER_PAGE,
+        PostKey,
+        _outline_of,
+        _outline_with,
+        _post_keys,
+        post_delete,
+        post_moderate,
+    )
+
+    settings.POSTS_PER_MINUTE = 1000
+    discussion = world.discussion
+    ta, classmate = world.users["ta"], world.users["student_ta_elsewhere"]
+
+    def keys():
+        return [PostKey(*row) for row in _post_keys(discussion=discussion.pk)]
+
+    def post(author, body, parent=None):
+        before = _outline_of(keys())
+        made = post_create(discussion=discussion, author=author, body=body, parent=parent)
+        row = tuple(getattr(made, name) for name in PostKey.__slots__)
+        assert _outline_with(before, row) == _outline_of(keys())
+        return made
+
+    post_moderate(post=world.post, action="pin")
+    mine = post(classmate, "Mine.")
+    post_delete(post=mine)
+    roots = [post(ta, f"Point {n}.") for n in range(ROOTS_PER_PAGE)]
+    assert len(_outline_of(keys())[0]) == 2
+    first = post(classmate, "A reply.", roots[2])
+    post(ta, "A reply to the reply.", first)
+    post(classmate, "A second reply.", roots[2])
+    post(classmate, "A reply on the second page.", roots[-1])
+
+    late = post_create(discussion=discussion, author=ta, body="Made before the last.")
+    Post.objects.filter(pk=late.pk).update(created_at=roots[5].created_at)
+    late.refresh_from_db()
+    outline = _outline_of([key for key in keys() if key.pk != late.pk])
+    assert _outline_with(outline, tuple(getattr(late, n) for n in PostKey.__slots__)) is None
