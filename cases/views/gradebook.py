@@ -8,6 +8,7 @@ back-button copy must not show a grade to the next person at the keyboard.
 
 import csv
 from decimal import Decimal
+from operator import attrgetter
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -42,6 +43,7 @@ from cases.services.workspace.matrix import (
     course_matrix,
     course_version,
     matrix_columns,
+    shown_cohort_ids,
     student_row,
 )
 
@@ -49,10 +51,6 @@ PAGE_SIZE = 50
 _CSRF_SLOT_INPUT = format_html(
     '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', CSRF_SLOT
 )
-
-
-def _by_name(cohort) -> str:
-    return cohort.name
 
 
 def _gradebook_url(
@@ -96,7 +94,7 @@ def gradebook(request: HtmxHttpRequest, pk: int):
     cohorts = list(graded_cohorts(request.user, course, access))
     if cohort_id not in {c.pk for c in cohorts}:
         cohort_id = None
-    shown_ids = ",".join(str(c.pk) for c in cohorts if cohort_id in (None, c.pk))
+    shown_ids = ",".join(map(str, shown_cohort_ids(cohorts, cohort_id)))
 
     def grid() -> dict:
         """The table (its columns and a page of students with their grades, what grows
@@ -137,7 +135,9 @@ def gradebook(request: HtmxHttpRequest, pk: int):
         releases = ""
         if access.can_teach:
             # A row per item, a column per cohort shown; the viewer's token goes in last.
-            release_cohorts = sorted({a.cohort for a in columns.assignments}, key=_by_name)
+            release_cohorts = sorted(
+                {a.cohort for a in columns.assignments}, key=attrgetter("name")
+            )
             by_item_cohort = {(a.item_id, a.cohort_id): a for a in columns.assignments}
             values["releases"] = [
                 (item, [by_item_cohort.get((item.pk, c.pk)) for c in release_cohorts])

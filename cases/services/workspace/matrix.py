@@ -178,24 +178,11 @@ class Columns:
     # Every assignment of the columns to the shown cohorts, with its cohort and item.
     assignments: list[Assignment]
 
-    @property
-    def key(self) -> str:
-        """The cohorts shown, for the key a grid's rows are kept under."""
-        return ",".join(str(c) for c in self.cohort_ids)
 
-    def matrix(self, total: int, page: int, pages: int) -> "Matrix":
-        """The grid with these columns and a page of `total` students whose rows were
-        rendered before (kept): the rows themselves are not loaded."""
-        return Matrix(
-            items=self.items,
-            rows=[],
-            total=total,
-            page=page,
-            pages=pages,
-            modules=self.modules,
-            cohorts=self.cohorts,
-            assignments=self.assignments,
-        )
+def shown_cohort_ids(cohorts: list, cohort_id: int | None) -> list[int]:
+    """The cohorts a grid shows among those the user grades: the one filtered for, or
+    all of them."""
+    return [c.pk for c in cohorts if cohort_id is None or c.pk == cohort_id]
 
 
 def matrix_columns(
@@ -212,7 +199,7 @@ def matrix_columns(
     `cohorts`: the user's `graded_cohorts`, when the caller has them."""
     if cohorts is None:
         cohorts = list(graded_cohorts(user, course, access))
-    cohort_ids = [c.pk for c in cohorts if cohort_id is None or c.pk == cohort_id]
+    cohort_ids = shown_cohort_ids(cohorts, cohort_id)
     assignments = list(
         Assignment.objects.filter(item__module__course=course, cohort__in=cohort_ids)
         .select_related("cohort", "item__module", "item__grade_category", "item__rubric")

@@ -27,6 +27,7 @@ from cases.services.workspace.matrix import (
     course_matrix,
     course_version,
     matrix_columns,
+    shown_cohort_ids,
 )
 from cases.services.workspace.work import student_work, student_works, work_points
 from cases.templatetags.redqueen import tracker_rows
@@ -206,7 +207,7 @@ def tracker(request: HtmxHttpRequest, pk: int):
         # grid shows), set of cohorts shown and filter, for every grader who sees
         # them: a reload, a page back or another tab between changes costs the
         # version and the grader's cohorts only.
-        shown_ids = ",".join(str(c.pk) for c in cohorts if filters["cohort"] in (None, c.pk))
+        shown_ids = ",".join(map(str, shown_cohort_ids(cohorts, filters["cohort"])))
 
         def kept_grid():
             return {k: v for k, v in grid().items() if k != "matrix"}
