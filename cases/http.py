@@ -7,6 +7,7 @@ from pathlib import Path
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponseNotModified
 from django.middleware.csrf import get_token
+from django.utils.html import format_html
 from django_htmx.middleware import HtmxDetails
 
 
@@ -105,14 +106,22 @@ def keep(key: str, value) -> None:
 # Where a shared fragment's form carries the viewer's CSRF token: rendered into the
 # fragment as the token, and replaced by the viewer's own each time it is served.
 CSRF_SLOT = "csrf-slot-3b9e2c7a"
+# The slot as a form's hidden field, for Jinja2 templates (their `csrf_input`).
+CSRF_SLOT_INPUT = format_html(
+    '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', CSRF_SLOT
+)
+
+
+def with_token(request: HttpRequest, html: str) -> str:
+    """Kept markup with the viewer's CSRF token in place of the slot."""
+    return html.replace(CSRF_SLOT, get_token(request))
 
 
 def shared_fragment(request: HttpRequest, key: str, render: Callable[[dict], str]) -> str:
     """A fragment many viewers see alike (`kept` under `key`), whose only thing of the
     viewer's, their CSRF token, is put in as it is served. `render(extra)` renders it
     with `extra` added to its context."""
-    html = kept(key, lambda: render({"csrf_token": CSRF_SLOT}))
-    return html.replace(CSRF_SLOT, get_token(request))
+    return with_token(request, kept(key, lambda: render({"csrf_token": CSRF_SLOT})))
 
 
 # CSV downloads: streamed rows that a spreadsheet opens as text, never as formulas.

@@ -7,14 +7,13 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, Max, Min, Q, Sum
 from django.http import Http404
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import engines
 from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape, format_html
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import get_current_timezone_name
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -22,7 +21,14 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import reswap
 
 from cases.forms.discussions import DiscussionSettingsForm, ParticipationGradeForm
-from cases.http import CSRF_SLOT, HtmxHttpRequest, kept, not_modified, parse_int
+from cases.http import (
+    CSRF_SLOT_INPUT,
+    HtmxHttpRequest,
+    kept,
+    not_modified,
+    parse_int,
+    with_token,
+)
 from cases.models import (
     Discussion,
     Follow,
@@ -96,11 +102,6 @@ def _thread_context(request, item, discussion, access, *, highlight: int | None 
 
 POSTS = "cases/discussions/thread_posts.jinja"
 ETAG_SLOT = "etag-slot-8c41d0e9"
-_SLOTS = {
-    "csrf_input": format_html(
-        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', CSRF_SLOT
-    )
-}
 _ARTICLE = '<article class="post[^"]*" id="post-{}"'
 
 
@@ -136,7 +137,7 @@ def _posts_html(request, discussion, access, shown, context: dict) -> SafeString
         html = html[: found.start()] + page["mine"][pk] + html[end:]
     for pk in services.votes_in(discussion, user) & page["voted"].keys() - own:
         html = html.replace(*page["voted"][pk], 1)
-    html = html.replace(CSRF_SLOT, get_token(request)).replace(ETAG_SLOT, escape(context["etag"]))
+    html = with_token(request, html).replace(ETAG_SLOT, escape(context["etag"]))
     return mark_safe(html)  # noqa: S308 - rendered by Jinja2, with our own pieces put in.
 
 
@@ -168,7 +169,8 @@ def _shared_page(discussion, access, shown, context: dict) -> dict:
         posts = services.thread_views(
             discussion, nobody, access, shown.shown, load=load, sees_others=True
         )
-        values = context | _SLOTS  # The viewer's token goes in last, everywhere at once.
+        # The viewer's token goes in last, everywhere at once.
+        values = context | {"csrf_input": CSRF_SLOT_INPUT}
         article = _jinja_module("cases/discussions/thread_post.jinja", values).post_article
         button = _jinja_module("cases/discussions/upvote_button.jinja", values).upvote_button
         page = values | {"posts": posts, "etag": ETAG_SLOT}

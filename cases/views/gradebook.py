@@ -12,12 +12,10 @@ from operator import attrgetter
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse, StreamingHttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.safestring import mark_safe
 from django.utils.text import slugify
@@ -27,7 +25,15 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.gradebook import GradeCategoryFormSet, GradeEditForm, ItemCategoriesForm
-from cases.http import CSRF_SLOT, CsvEcho, HtmxHttpRequest, csv_cell, kept, parse_int
+from cases.http import (
+    CSRF_SLOT_INPUT,
+    CsvEcho,
+    HtmxHttpRequest,
+    csv_cell,
+    kept,
+    parse_int,
+    with_token,
+)
 from cases.models import Assignment, GradeCategory, LtiGrade, ModuleItem, WorkStatus
 from cases.permissions import (
     access_course,
@@ -48,9 +54,6 @@ from cases.services.workspace.matrix import (
 )
 
 PAGE_SIZE = 50
-_CSRF_SLOT_INPUT = format_html(
-    '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', CSRF_SLOT
-)
 
 
 def _gradebook_url(
@@ -145,7 +148,7 @@ def gradebook(request: HtmxHttpRequest, pk: int):
                 for item in group.items
             ]
             values["release_cohorts"] = release_cohorts
-            values["csrf_input"] = _CSRF_SLOT_INPUT
+            values["csrf_input"] = CSRF_SLOT_INPUT
             releases = render_to_string("cases/gradebook/releases.jinja", values, using="jinja2")
         return {
             "table": render_to_string("cases/gradebook/table.jinja", values, using="jinja2"),
@@ -188,7 +191,7 @@ def gradebook(request: HtmxHttpRequest, pk: int):
         "shown": shown,
         "table": mark_safe(shown["table"]),  # noqa: S308 - rendered by Jinja2, escaped.
         "releases": mark_safe(  # noqa: S308 - rendered by Jinja2, escaped.
-            shown["releases"].replace(CSRF_SLOT, get_token(request))
+            with_token(request, shown["releases"])
         ),
         "previous_url": _gradebook_url(course.pk, cohort_id, page - 1, view) if page > 1 else "",
         "next_url": _gradebook_url(course.pk, cohort_id, page + 1, view)
