@@ -299,17 +299,14 @@ def _descend(roots: list, children: dict) -> list:
     return ordered
 
 
-def page_of(post_id: int, posts, shows=None) -> int:
-    """The page holding a post among those the viewer sees (`shows`; all by default):
-    its top-level ancestor's place among the roots."""
-    shown = [p for p in posts if shows is None or shows(p)]
-    by_pk = {p.pk: p for p in shown}
-    post = by_pk.get(post_id)
-    while post is not None and post.parent_id in by_pk:
-        post = by_pk[post.parent_id]
-    roots, _children = _tree(shown)
-    index = next((i for i, p in enumerate(roots) if post is not None and p.pk == post.pk), 0)
-    return index // ROOTS_PER_PAGE + 1
+def _paged(shown: list) -> list[list]:
+    """The posts shown, a page at a time in reading order: each page this many
+    top-level posts with all their replies."""
+    roots, children = _tree(shown)
+    return [
+        _descend(roots[start : start + ROOTS_PER_PAGE], children)
+        for start in range(0, len(roots), ROOTS_PER_PAGE)
+    ]
 
 
 @dataclass
@@ -467,20 +464,16 @@ def thread_order(
     user,
     access: CourseAccess,
     posts,
-    page: int | None = None,
     *,
     sees_others: bool | None = None,
 ) -> list:
     """The posts this viewer may see, in reading order: pinned first, then each post
-    followed by its replies; with `page`, only that page's top-level posts (and all their
-    replies). `sees_others` overrides `may_see_others` (for `NOBODY`, who has no post)."""
+    followed by its replies. `sees_others` overrides `may_see_others` (for `NOBODY`,
+    who has no post)."""
     if sees_others is None:
         sees_others = may_see_others(discussion, user, access, posts)
     shows = _shows(user, access, sees_others)
-    roots, children = _tree([p for p in posts if shows(p)])
-    if page is not None:
-        roots = roots[(page - 1) * ROOTS_PER_PAGE : page * ROOTS_PER_PAGE]
-    return _descend(roots, children)
+    return _descend(*_tree([p for p in posts if shows(p)]))
 
 
 def thread_views(
@@ -488,7 +481,6 @@ def thread_views(
     user,
     access: CourseAccess,
     posts,
-    page: int | None = None,
     *,
     load=None,
     sees_others: bool | None = None,
@@ -496,7 +488,7 @@ def thread_views(
     """The posts this viewer may see (`thread_order`), as they see them. `posts` are
     whole, or keys that `load` turns into whole posts."""
     sees_names = access.can_grade or not discussion.anonymous
-    ordered = thread_order(discussion, user, access, posts, page, sees_others=sees_others)
+    ordered = thread_order(discussion, user, access, posts, sees_others=sees_others)
     pseudonyms: dict[int, str] = {}
     if load is not None:
         whole = load([post.pk for post in ordered])
@@ -568,13 +560,11 @@ def thread_page(
     keys = post_keys(discussion)
     sees_others = may_see_others(discussion, user, access, keys)
     shows = _shows(user, access, sees_others)
-    roots = sum(1 for p in keys if p.parent_id is None and shows(p))
-    pages = max(1, -(-roots // ROOTS_PER_PAGE))
+    pages = _paged([p for p in keys if shows(p)])
     if highlight is not None:
-        page = page_of(highlight, keys, shows)
-    page = min(page or 1, pages)
-    shown = thread_order(discussion, user, access, keys, page, sees_others=sees_others)
-    return ThreadPage(shown, page, pages, sees_others)
+        page = next((n for n, on in enumerate(pages, 1) if any(p.pk == highlight for p in on)), 1)
+    page = min(page or 1, max(1, len(pages)))
+    return ThreadPage(pages[page - 1] if pages else [], page, max(1, len(pages)), sees_others)
 
 
 _KEY_ROW = operator.attrgetter(*PostKey.__slots__)
@@ -594,10 +584,8 @@ def _outline_key(discussion: Discussion, version: int | None = None) -> str:
 
 
 def _outline_of(keys: list[PostKey]) -> tuple[list, dict, frozenset, frozenset]:
-    roots, children = _tree([p for p in keys if not p.hidden_at])
     pages, pages_of = [], {}
-    for start in range(0, len(roots), ROOTS_PER_PAGE):
-        posts = _descend(roots[start : start + ROOTS_PER_PAGE], children)
+    for posts in _paged([p for p in keys if not p.hidden_at]):
         pages.append([_KEY_ROW(p) for p in posts])
         pages_of |= dict.fromkeys((p.pk for p in posts), len(pages))
     posters = frozenset(p.author_id for p in keys if not p.is_deleted)

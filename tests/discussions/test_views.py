@@ -403,3 +403,30 @@ def test_a_paragraph_added_to_the_case_is_citable_in_the_next_post(world, client
     student.post(url, {"body": f"After: ¶{added}.", "nonce": "b"})
     assert Post.objects.get(nonce="b").cited_paragraphs == [added]
     assert f"#p{added}" in _html(student.get(_thread(world)))
+
+
+def test_a_reply_whose_post_was_hidden_takes_a_place_and_pushes_none_off_the_pages(
+    world, client_for, settings
+):
+    """A reply to a post hidden since stands as a top-level post, and the pages count
+    it: for a student who sees a page of their own (a post of theirs hidden), the last
+    post is on a second page, not off the end of the first."""
+    from cases.services.discussions import ROOTS_PER_PAGE
+
+    settings.POSTS_PER_MINUTE = 1000
+    ta, reader = world.users["ta"], world.users["student_ta_elsewhere"]
+    hidden = post_create(discussion=world.discussion, author=ta, body="Soon hidden.")
+    post_create(
+        discussion=world.discussion, author=world.users["student"], body="A reply.", parent=hidden
+    )
+    mine = post_create(discussion=world.discussion, author=reader, body="Mine, hidden.")
+    for n in range(ROOTS_PER_PAGE - 2):
+        post_create(discussion=world.discussion, author=ta, body=f"Point {n}.")
+    post_moderate(post=hidden, action="hide")
+    post_moderate(post=mine, action="hide")
+
+    client = client_for("student_ta_elsewhere")
+    first = _html(client.get(_thread(world)))
+    assert "A reply." in first and 'aria-label="Pages of this thread"' in first
+    last = f"Point {ROOTS_PER_PAGE - 3}."
+    assert last not in first and last in _html(client.get(_thread(world) + "?page=2"))
