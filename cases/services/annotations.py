@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 from html import escape as html_escape
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -565,54 +566,63 @@ def reader_layer(case: CaseStudy, body_html: str, rows: LayerRows) -> Layer:
     layer = Layer(body=mark_safe(body_html), waiting=rows.waiting, total=len(rows.roots))  # noqa: S308
     if not rows.roots:
         return layer
-    body, counts, orphaned = _marked(body_html, tuple(map(_ANCHOR_FIELDS, rows.roots)))
+    anchors = tuple(_Anchor._make(_ANCHOR_FIELDS(row)) for row in rows.roots)
+    body, counts, orphaned = _marked(body_html, anchors)
     layer.body = mark_safe(body)  # noqa: S308 - the cached body plus our own marks.
     layer.counts = dict(counts)
     layer.orphaned = [rows.roots[n] for n in orphaned]
     return layer
 
 
-# What marking reads of a note.
-_ANCHOR_FIELDS = operator.itemgetter(
-    *("pk", "paragraph", "start", "end_paragraph", "end", "orphaned", "reply_count"),
-    *("visibility", "quote"),
-)
+# What marking reads of a note: a tuple, so that a set of notes can key `_marked`.
+class _Anchor(NamedTuple):
+    pk: int
+    paragraph: int
+    start: int
+    end_paragraph: int | None
+    end: int
+    orphaned: bool
+    reply_count: int
+    visibility: str
+    quote: str
+
+
+_ANCHOR_FIELDS = operator.itemgetter(*_Anchor._fields)
 
 
 @functools.lru_cache(maxsize=64)
 def _marked(body_html: str, roots: tuple) -> tuple[str, tuple, tuple]:
-    """`body_html` with the notes of `roots` (`_ANCHOR_FIELDS` of each) marked; each
+    """`body_html` with the notes of `roots` (`_Anchor`s) marked; each
     paragraph's count; the places in `roots` of the notes whose words are gone."""
     sections = body_sections(body_html)
     order = [number for number, _ in sections if number is not None]
     position = {number: n for n, number in enumerate(order)}
     by_paragraph: dict[int, list[Span]] = defaultdict(list)
-    spans: dict[tuple, list[tuple]] = defaultdict(list)
+    spans: dict[tuple, list[_Anchor]] = defaultdict(list)
     counts: dict[int, int] = {}
     orphaned = []
     for place, note in enumerate(roots):
-        _pk, first, start, last, end, lost, _replies, _visibility, _quote = note
-        last = last or first
-        if first not in position or last not in position or lost:
+        first, last = note.paragraph, note.end_paragraph or note.paragraph
+        if first not in position or last not in position or note.orphaned:
             orphaned.append(place)
             continue
-        spans[(first, start, last, end)].append(note)
+        spans[(first, note.start, last, note.end)].append(note)
     detail = _detail_pattern()
     for (first, start, last, end), notes in spans.items():
-        count = sum(1 + note[6] for note in notes)
-        keys = tuple(note[0] for note in notes)
-        questions = sum(1 for note in notes if note[7] == Visibility.INSTRUCTOR)
+        count = sum(1 + note.reply_count for note in notes)
+        keys = tuple(note.pk for note in notes)
+        questions = sum(1 for note in notes if note.visibility == Visibility.INSTRUCTOR)
         label = f"{count} note{'s' if count != 1 else ''}" + (
             f", {questions} question{'s' if questions != 1 else ''}" if questions else ""
         )
         # A span's link, for each of up to hundreds of spans: joined here, with the
         # quote escaped (the standard library's escape, as Django's escapes, minus the
         # lazy-string check that costs more than the escaping).
-        url = detail.format(notes[0][0])
+        url = detail.format(notes[0].pk)
         after = (
             f'<a class="hl__count" href="{url}" hx-get="{url}?span=1" '
             'hx-target="#annotation-panel" hx-push-url="false" data-annotation-ui '
-            f'aria-label="{label} on “{html_escape(_snippet(notes[0][8]))}”">{count}</a>'
+            f'aria-label="{label} on “{html_escape(_snippet(notes[0].quote))}”">{count}</a>'
         )
         for number in order[position[first] : position[last] + 1]:
             local_start = start if number == first else 0

@@ -420,7 +420,12 @@ def _creation_order(row: tuple) -> tuple:
 
 
 def _keys_key(discussion: Discussion, version: int | None = None) -> str:
-    return f"thread-keys:{discussion.pk}:{discussion.version if version is None else version}"
+    return _versioned("thread-keys", discussion, version)
+
+
+def _versioned(name: str, discussion: Discussion, version: int | None) -> str:
+    """The key of what is kept of a thread at a version (its current one by default)."""
+    return f"{name}:{discussion.pk}:{discussion.version if version is None else version}"
 
 
 @compiled
@@ -580,7 +585,7 @@ def thread_outline(discussion: Discussion) -> tuple[list, dict, frozenset, froze
 
 
 def _outline_key(discussion: Discussion, version: int | None = None) -> str:
-    return f"thread-outline:{discussion.pk}:{discussion.version if version is None else version}"
+    return _versioned("thread-outline", discussion, version)
 
 
 def _outline_of(keys: list[PostKey]) -> tuple[list, dict, frozenset, frozenset]:
