@@ -1,6 +1,8 @@
 import functools
 import hashlib
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -64,9 +66,10 @@ def kept[T](key: str, build: Callable[[], T]) -> T:
     them). Made once also when many ask at the same moment (the graders' polls just
     after a change): while one request builds it, the others wait for its result
     rather than build it too. Nothing relies on it: lost or cold, `build()` runs again,
-    and a cache that is away shows no builder to wait for."""
+    and a cache that is away shows no builder to wait for. The caller must not change
+    what it is given: the next request of the process is given the same object."""
     name = _kept_name(key)
-    value = cache.get(name)
+    value = _read(name)
     if value is not None:
         return value
     lock = f"{name}:building"
@@ -75,12 +78,14 @@ def kept[T](key: str, build: Callable[[], T]) -> T:
         deadline = time.monotonic() + BUILD_SECONDS
         while cache.has_key(lock) and time.monotonic() < deadline:
             time.sleep(0.01)
-        value = cache.get(name)
+        value = _read(name)
         if value is not None:
             return value
     try:
         value = build()
-        cache.set(name, value, KEPT_SECONDS)
+        until = time.time() + KEPT_SECONDS
+        cache.set(name, (until, value), KEPT_SECONDS)
+        _near.put(name, until, value)
     finally:
         if builder:
             cache.delete(lock)
@@ -94,13 +99,72 @@ def _kept_name(key: str) -> str:
 def kept_value(key: str):
     """What `kept` holds for `key`, or None: for a value made from an earlier
     version's (see `keep`)."""
-    return cache.get(_kept_name(key))
+    return _read(_kept_name(key))
 
 
 def keep(key: str, value) -> None:
     """Keep `value` for `key` unless something is kept there already: what `kept` would
     build, made another way (from an earlier version's value and the one change since)."""
-    cache.add(_kept_name(key), value, KEPT_SECONDS)
+    name = _kept_name(key)
+    until = time.time() + KEPT_SECONDS
+    cache.add(name, (until, value), KEPT_SECONDS)
+    _near.put(name, until, value)  # Alike whoever made it: the key holds its inputs.
+
+
+class _Near:
+    """What this process read or made of `kept` lately, by name, the most recently used
+    first: a page asked again neither asks the cache nor unpickles what it kept (a
+    thread's outline of a thousand keys, a grid's markup). What a name holds never
+    changes, as its key holds every input that shapes it, so this copy is as true as
+    the cache's; it goes when the cache's does (`until`, set when it was made), so what
+    the key does not fold in (a student renamed) is no older here than there."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._values: OrderedDict[str, tuple[float, object]] = OrderedDict()
+        self._lock = threading.Lock()  # gunicorn's threads share a process.
+
+    def get(self, name: str):
+        with self._lock:
+            found = self._values.get(name)
+            if found is None:
+                return None
+            if found[0] <= time.time():
+                del self._values[name]
+                return None
+            self._values.move_to_end(name)
+            return found[1]
+
+    def put(self, name: str, until: float, value) -> None:
+        with self._lock:
+            self._values[name] = (until, value)
+            self._values.move_to_end(name)
+            while len(self._values) > self.size:
+                self._values.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+# A process's share: each value is a page's part (a grid's markup, a thread's outline),
+# from a few to a few hundred kilobytes.
+NEAR_VALUES = 128
+_near = _Near(NEAR_VALUES)
+
+
+def _read(name: str):
+    """The value kept under `name`: this process's copy, else the cache's (then copied
+    here), else None."""
+    value = _near.get(name)
+    if value is not None:
+        return value
+    stored = cache.get(name)
+    if stored is None:
+        return None
+    until, value = stored
+    _near.put(name, until, value)
+    return value
 
 
 # Where a shared fragment's form carries the viewer's CSRF token: rendered into the

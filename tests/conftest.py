@@ -178,6 +178,7 @@ def _forget_what_processes_remember():
     item page the query that puts a wrong guess right, and a shared fragment
     (`cases.http.shared_fragment`) kept under the same session and version would be
     another test's."""
+    from cases.http import _near
     from cases.permissions import _CASE_IDS, _ITEM_KINDS
     from cases.services.discussions import _paragraph_numbers
     from cases.views.discussions import _prompt_html
@@ -185,6 +186,7 @@ def _forget_what_processes_remember():
     _ITEM_KINDS.clear()
     _CASE_IDS.clear()
     cache.clear()
+    _near.clear()
     # Kept a process per case id and revision, which come back after a rollback.
     _paragraph_numbers.cache_clear()
     _prompt_html.cache_clear()

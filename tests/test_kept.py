@@ -47,7 +47,7 @@ def test_requests_asking_while_it_is_built_wait_for_it_instead_of_building_it():
 
 def test_with_redis_away_each_request_builds_without_waiting():
     """Redis unreachable: no builder shows, so nobody waits (a request costs its build,
-    not BUILD_SECONDS)."""
+    not BUILD_SECONDS); what the process built it still keeps."""
     dead = {
         "default": {
             "BACKEND": "redqueen.cache.TolerantRedisCache",
@@ -57,7 +57,46 @@ def test_with_redis_away_each_request_builds_without_waiting():
     made = []
     with override_settings(CACHES=dead):
         started = time.monotonic()
-        for _ in range(3):
-            assert kept("k:away", lambda: made.append(1) or "fresh") == "fresh"
+        for n in range(3):
+            assert kept(f"k:away{n}", lambda: made.append(1) or "fresh") == "fresh"
+            assert kept(f"k:away{n}", lambda: made.append(1) or "again") == "fresh"
         assert time.monotonic() - started < BUILD_SECONDS
     assert len(made) == 3
+
+
+def test_a_process_serves_again_what_it_kept_without_asking_the_cache(monkeypatch):
+    """A page asked again in the same process is served from its own copy: neither a
+    round trip to Redis nor an unpickling of a thread's outline."""
+    assert kept("k:near", lambda: ["outline"]) == ["outline"]
+    asked = []
+    real_get = http.cache.get
+    monkeypatch.setattr(http.cache, "get", lambda *a, **k: asked.append(a) or real_get(*a, **k))
+    assert kept("k:near", lambda: ["built again"]) == ["outline"]
+    assert asked == []
+    # Another process's copy (here: this one's forgotten) comes from the cache once.
+    http._near.clear()
+    assert kept("k:near", lambda: ["built again"]) == ["outline"]
+    assert kept("k:near", lambda: ["built again"]) == ["outline"]
+    assert len(asked) == 1
+
+
+def test_a_process_copy_goes_when_the_caches_does(monkeypatch):
+    """What the key does not fold in (a student renamed) is no older in a process's
+    copy than in the cache: both go KEPT_SECONDS after it was made, and it is made
+    again."""
+    assert kept("k:aging", lambda: "made at first") == "made at first"
+    http._near.clear()
+    assert kept("k:aging", lambda: "made again") == "made at first"  # Read, then copied.
+    later = time.time() + http.KEPT_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert kept("k:aging", lambda: "made again") == "made again"
+
+
+def test_a_process_keeps_the_most_recently_used_copies_only(monkeypatch):
+    monkeypatch.setattr(http._near, "size", 2)
+    for key in ("k:a", "k:b"):
+        kept(key, lambda: key)
+    kept("k:a", lambda: "unused")  # Used again: the most recent now.
+    kept("k:c", lambda: "k:c")  # Pushes out k:b, the least recently used.
+    names = list(http._near._values)
+    assert names == [http._kept_name("k:a"), http._kept_name("k:c")]
