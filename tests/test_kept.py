@@ -95,7 +95,7 @@ def test_a_process_copy_goes_when_the_caches_does(monkeypatch):
 def test_a_process_keeps_the_most_recently_used_copies_only(monkeypatch):
     monkeypatch.setattr(http._near, "size", 2)
     for key in ("k:a", "k:b"):
-        kept(key, lambda: key)
+        kept(key, lambda key=key: key)
     kept("k:a", lambda: "unused")  # Used again: the most recent now.
     kept("k:c", lambda: "k:c")  # Pushes out k:b, the least recently used.
     names = list(http._near._values)
