@@ -351,9 +351,11 @@ def attempt_save(request: HtmxHttpRequest, pk: int):
         return redirect(attempt_url)
     if request.htmx:
         # The "saved" note, and the count of answers given swapped in out of band.
+        saved_at = timezone.localtime()
         context = {
-            "question": {"slot_id": next(iter(answers), 0)},
-            "saved_at": timezone.now(),
+            "slot_id": next(iter(answers), 0),
+            "saved": saved_at.strftime("%H:%M:%S"),
+            "saved_at": saved_at,
             "answered": result.answered,
             "total": result.total,
         }
