@@ -170,10 +170,10 @@ def _read(name: str):
 # Where a shared fragment's form carries the viewer's CSRF token: rendered into the
 # fragment as the token, and replaced by the viewer's own each time it is served.
 CSRF_SLOT = "csrf-slot-3b9e2c7a"
+# A form's hidden field with its token, as Django's `{% csrf_token %}` writes it.
+CSRF_INPUT = '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
 # The slot as a form's hidden field, for Jinja2 templates (their `csrf_input`).
-CSRF_SLOT_INPUT = format_html(
-    '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', CSRF_SLOT
-)
+CSRF_SLOT_INPUT = format_html(CSRF_INPUT, CSRF_SLOT)
 
 
 def with_token(request: HttpRequest, html: str) -> str:

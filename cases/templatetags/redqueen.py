@@ -1,10 +1,11 @@
 from django import template
+from django.middleware.csrf import get_token
 from django.template import engines
-from django.template.backends.utils import csrf_input
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
+from cases.http import CSRF_INPUT
 from cases.markdown import shown_markdown
 from cases.models import WorkStatus
 from cases.routes import route
@@ -21,8 +22,10 @@ def jinja(context, name: str, **values):
     values = context.flatten() | values
     request = context.get("request")
     if request is not None:
-        # One masked token for every form of the loop, not one drawn per form.
-        values |= {"request": request, "csrf_input": csrf_input(request)}
+        # The page's own masked token (or a shared fragment's slot), for every form of
+        # the loop, not one drawn per form.
+        token = values.get("csrf_token") or get_token(request)
+        values |= {"request": request, "csrf_input": format_html(CSRF_INPUT, token)}
     html = engines["jinja2"].get_template(name).template.render(values)
     return mark_safe(html)  # noqa: S308 - rendered by Jinja2 with autoescaping on.
 

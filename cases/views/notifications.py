@@ -35,7 +35,10 @@ def notification_bell(request: HtmxHttpRequest):
     if unchanged := not_modified(request, etag):
         return unchanged
     response = render(
-        request, "cases/notifications/bell.html", {"unread": counts["unread"], "etag": etag}
+        request,
+        "cases/notifications/bell.jinja",
+        {"unread": counts["unread"], "etag": etag},
+        using="jinja2",
     )
     response["ETag"] = etag
     response["Cache-Control"] = "private, no-store"

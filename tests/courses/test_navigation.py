@@ -1,0 +1,110 @@
+"""Every signed-in page's header (templates/jinja2/layout/site_header.jinja): the links
+each role is given, the page it marks as current, the bell, and the account's sign-out,
+drawn once for wide screens and once in a phone's menu."""
+
+import re
+
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import CohortFactory, CourseFactory, MembershipFactory, UserFactory
+
+WIDE = re.compile(r'<nav class="site-nav site-nav--wide" aria-label="Main">(.*?)</nav>', re.S)
+MENU = re.compile(r'<nav class="site-nav" aria-label="Main, on a small screen">(.*?)</nav>', re.S)
+LINK = re.compile(r'<li><a href="([^"]+)"( aria-current="page")?>([^<]+)</a></li>')
+
+
+def header_links(html: str) -> list[tuple[str, str, bool]]:
+    """The header's links as (label, address, current), the same in both navigations."""
+    wide, menu = WIDE.search(html).group(1), MENU.search(html).group(1)
+    links = [(label, href, bool(current)) for href, current, label in LINK.findall(wide)]
+    assert links == [(label, href, bool(c)) for href, c, label in LINK.findall(menu)]
+    return links
+
+
+def test_each_role_is_given_its_links_and_the_page_it_is_on_is_marked(world, client_for):
+    home, library = reverse("cases:home"), reverse("cases:case_list")
+    teaching = reverse("cases:instructor_dashboard")
+
+    page = client_for("student").get(home).content.decode()
+    assert header_links(page) == [("Dashboard", home, True), ("Case library", library, False)]
+    page = client_for("student").get(library).content.decode()
+    assert header_links(page) == [("Dashboard", home, False), ("Case library", library, True)]
+
+    for role in ("instructor", "ta"):
+        page = client_for(role).get(teaching).content.decode()
+        assert header_links(page) == [
+            ("Dashboard", home, False),
+            ("Case library", library, False),
+            ("Teaching", teaching, True),
+        ]
+
+    page = client_for("admin").get(reverse("cases:audit_log")).content.decode()
+    assert [(label, current) for label, _href, current in header_links(page)] == [
+        ("Dashboard", False),
+        ("Case library", False),
+        ("Teaching", False),
+        ("Cohorts", False),
+        ("People", False),
+        ("Audit log", True),
+        ("Admin", False),
+    ]
+
+
+def test_a_student_made_a_teaching_assistant_is_given_the_teaching_link_on_the_next_page(db):
+    student = UserFactory(username="learner", first_name="Lin", last_name="Wei")
+    cohort = CohortFactory()
+    MembershipFactory(cohort=cohort, user=student)
+    CourseFactory(cohorts=[cohort])
+    client = Client()
+    client.force_login(student)
+    assert "Teaching" not in [label for label, *_ in header_links(client.get("/").content.decode())]
+
+    CourseFactory(code="MGT 8003", teaching_assistants=[student])
+    labels = [label for label, *_ in header_links(client.get("/").content.decode())]
+    assert labels == ["Dashboard", "Case library", "Teaching"]
+
+
+def test_a_page_not_found_keeps_the_header_and_marks_no_link(world, client_for):
+    response = client_for("student").get("/no-such-page/")
+    assert response.status_code == 404
+    assert not any(current for *_, current in header_links(response.content.decode()))
+
+
+def test_the_headers_sign_out_works_from_either_form_with_its_token(world):
+    """Both of the header's sign-out forms (wide, and the phone's menu) carry the page's
+    token: the post, checked as a browser's would be, signs the student out."""
+    client = Client(enforce_csrf_checks=True)
+    for form in range(2):
+        client.force_login(world.users["student"])
+        page = client.get("/").content.decode()
+        assert page.count(world.users["student"].display_name) >= 2
+        tokens = re.findall(
+            r'action="/logout/" class="inline-form">\s*'
+            r'<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)">',
+            page,
+        )
+        assert len(tokens) == 2
+        response = client.post(reverse("logout"), {"csrfmiddlewaretoken": tokens[form]})
+        assert response.status_code == 302
+        assert client.get("/").status_code == 302  # Signed out: sent to sign in.
+
+
+def test_the_bell_is_drawn_without_a_count_and_its_poll_brings_the_count(world, client_for):
+    from cases.models import Notification, NotificationKind
+
+    client = client_for("student")
+    page = client.get("/").content.decode()
+    bell = reverse("cases:notification_bell")
+    assert page.count(f'hx-get="{bell}" hx-trigger="load, every 30s"') == 1
+    Notification.objects.create(
+        user=world.users["student"],
+        course=world.course,
+        kind=NotificationKind.choices[0][0],
+        title="Grades released",
+        url="/",
+    )
+    polled = client.get(bell, headers={"HX-Request": "true"})
+    assert 'aria-label="Notifications: 1 unread"' in polled.content.decode()
+    again = client.get(bell, headers={"If-None-Match": polled["ETag"]})
+    assert again.status_code == 304
