@@ -694,17 +694,18 @@ def _joined_session(session, user, *, with_answer: bool):
     return sessions.filter(pk=session)
 
 
-@compiled
-def _any_running(courses):
-    running = LiveSession.objects.filter(ended_at__isnull=True, course__in=courses)
-    return running.values_list("pk", flat=True)[:1]
+def live_running() -> Exists:
+    """Whether the course (the query's row) has a live session running: an annotation
+    `live_sessions_to_join` reads, on the query that lists the courses."""
+    return Exists(LiveSession.objects.filter(course=OuterRef("pk"), ended_at__isnull=True))
 
 
 def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
-    """Running sessions of these courses (those the user takes) that are for them. Most
-    of the time none runs: a plain query says so before the full check's."""
-    course_ids = [course.pk for course in courses]
-    if not list(_any_running(courses=course_ids)):
+    """Running sessions of these courses (those the user takes, each annotated with
+    `live_running`) that are for them. Most of the time none runs: the courses' own
+    query said so, and nothing more is asked."""
+    course_ids = [course.pk for course in courses if course.live_running]
+    if not course_ids:
         return []
     sessions = _running_with_access(courses=course_ids, user=user, now=timezone.now())
     return [s for s in sessions if (access := live_access(s, user)) and access.may_join]

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -279,6 +279,12 @@ def _pending_reviews(reviewer):
         .annotate(count=Count("pk"))
         .order_by()
     )
+
+
+def reviews_pending(user) -> Exists:
+    """Whether the user has a review to submit: an annotation for the query that lists
+    a dashboard's courses, which then asks `reviews_to_do` only when it is true."""
+    return Exists(PeerReview.objects.filter(reviewer=user, submitted_at__isnull=True))
 
 
 def reviews_to_do(user, assignments, now) -> list[ReviewsToDo]:

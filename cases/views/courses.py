@@ -20,10 +20,11 @@ from cases.permissions import (
     courses_to_grade,
     is_admin,
     is_teaching_staff,
+    live_running,
     live_sessions_to_join,
 )
 from cases.routes import route
-from cases.services.peer_review import reviews_to_do
+from cases.services.peer_review import reviews_pending, reviews_to_do
 from cases.services.workspace.todo import course_to_do
 from cases.services.workspace.work import student_items
 from cases.views import analyses, discussions, live, readings
@@ -133,7 +134,17 @@ def _needs_doing(entry, now) -> bool:
 
 @compiled
 def _courses_taken(user):
-    return Course.objects.taken_by(user).annotate(module_count=Count("modules")).order_by("code")
+    """The student's courses, with whether a live session runs in each and whether
+    they have a review to submit (as every course row says alike)."""
+    return (
+        Course.objects.taken_by(user)
+        .annotate(
+            module_count=Count("modules"),
+            live_running=live_running(),
+            reviews_pending=reviews_pending(user),
+        )
+        .order_by("code")
+    )
 
 
 @compiled
@@ -168,7 +179,9 @@ def home(request: HtmxHttpRequest):
     # What still asks something of the student, apart from what they have finished.
     to_do = [e for e in due if e.status in UNFINISHED]
     finished = [e for e in entries if e.status not in UNFINISHED]
-    reviews = reviews_to_do(user, [e.assignment for e in entries], now)
+    reviews = []
+    if not courses or courses[0].reviews_pending:
+        reviews = reviews_to_do(user, [e.assignment for e in entries], now)
     return render(
         request,
         "cases/courses/student_dashboard.html",
