@@ -445,3 +445,26 @@ def test_a_case_is_found_by_its_slug_after_it_changes_and_never_by_the_old_one(w
     client.force_login(world.users["instructor"])
     page = client.get(reverse("cases:case_detail", args=[old]))
     assert page.status_code == 200 and other.title in page.content.decode()
+
+
+def test_a_threads_votes_and_following_match_their_querysets_as_the_student_acts(world):
+    """The thread page's two questions of the viewer, asked again after each change."""
+    from cases.models import Follow, Upvote
+    from cases.services.discussions import _following, _votes_in, following
+
+    discussion, student = world.discussion, world.users["other_student"]
+
+    def agree():
+        votes = {"discussion": discussion.pk, "user": student.pk}
+        assert list(_votes_in(**votes)) == list(_votes_in.build(**votes))
+        follows = Follow.objects.filter(discussion=discussion, user=student).exists()
+        assert following(discussion, student) is follows
+        assert list(_following(**votes)) == list(_following.build(**votes))
+        return follows
+
+    assert agree() is False
+    Follow.objects.create(discussion=discussion, user=student)
+    Upvote.objects.create(post=world.post, user=student)
+    assert agree() is True
+    Follow.objects.filter(discussion=discussion, user=student).delete()
+    assert agree() is False

@@ -27,6 +27,7 @@ from cases.models import (
     CaseStudy,
     Course,
     Discussion,
+    Follow,
     ParticipationGrade,
     Post,
     PostRevision,
@@ -443,6 +444,16 @@ def _votes_in(discussion, user):
     return Upvote.objects.filter(post__discussion=discussion, user=user).values_list(
         "post_id", flat=True
     )
+
+
+def following(discussion: Discussion, user) -> bool:
+    """Whether the user follows the thread (is told of new posts)."""
+    return _following.first(discussion=discussion.pk, user=user.pk) is not None
+
+
+@compiled
+def _following(discussion, user):
+    return Follow.objects.filter(discussion=discussion, user=user).values_list("pk")[:1]
 
 
 def page_loader(discussion: Discussion, user, access: CourseAccess):

@@ -214,9 +214,7 @@ def item_discussion(request: HtmxHttpRequest, item: ModuleItem, access: CourseAc
     discussion.item = item
     context = _thread_context(request, item, discussion, access)
     context["prompt"] = _prompt(discussion)
-    context["following"] = (
-        access.can_grade or Follow.objects.filter(discussion=discussion, user=request.user).exists()
-    )
+    context["following"] = access.can_grade or services.following(discussion, request.user)
     response = render(request, "cases/discussions/thread_detail.html", context)
     response["ETag"] = context["etag"]
     return response
