@@ -509,14 +509,15 @@ def layer_rows(user, case: CaseStudy, access: CaseAccess) -> LayerRows:
         rows = list(rows.values(*fields))
     else:
         rows = list(_student_layer(user=user.pk, case=case.pk, now=timezone.now()))
-    own = [r for r in rows if r["author_id"] == user.pk]
+    me = user.pk  # Once: request.user is a lazy object, each attribute a detour.
+    own = [r for r in rows if r["author_id"] == me]
     roots = [
         r for r in rows if r["thread_id"] is None and (r["deleted_at"] is None or r["reply_count"])
     ]
     waiting = False
     if any(r.get("gated") for r in rows):
-        waiting = any(r["author_id"] != user.pk for r in roots)
-        roots = [r for r in roots if r["author_id"] == user.pk]
+        waiting = any(r["author_id"] != me for r in roots)
+        roots = [r for r in roots if r["author_id"] == me]
     return LayerRows(roots, waiting, own)
 
 
