@@ -1,3 +1,5 @@
+import functools
+
 from django import template
 from django.middleware.csrf import get_token
 from django.template import engines
@@ -43,13 +45,20 @@ def status_tag(entry) -> str:
     """Where a student stands on an item (a `StudentItem`), as a tag, and whether they
     handed it in late: for the dashboard's lists (Jinja2), the course page and the
     deadlines (Django's templates)."""
-    late = ' <span class="tag tag--late">Handed in late</span>' if entry.late else ""
+    return _status_tag(entry.status, entry.label, entry.late)
+
+
+@functools.lru_cache(maxsize=128)
+def _status_tag(status: str, label: str, late: bool) -> str:
+    """A handful of statuses and labels (in the active language's words) between them:
+    each tag made once a process, not once a row."""
+    late_tag = ' <span class="tag tag--late">Handed in late</span>' if late else ""
     return format_html(
         '<span class="tag tag--{}" data-status="{}">{}</span>{}',
-        entry.status,
-        entry.status,
-        entry.label,
-        mark_safe(late),  # noqa: S308 - our own markup.
+        status,
+        status,
+        label,
+        mark_safe(late_tag),  # noqa: S308 - our own markup.
     )
 
 

@@ -102,6 +102,12 @@ class StudentItem:
     def item(self) -> ModuleItem:
         return self.assignment.item
 
+    @property
+    def kind_label(self) -> str:
+        """The item's kind as the student reads it (`get_kind_display`, without the
+        choices' dict it builds on every call)."""
+        return ItemKind(self.item.kind).label
+
 
 @compiled
 def _work_rows(user, items):
