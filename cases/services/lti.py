@@ -31,6 +31,7 @@ from pylti1p3.deployment import Deployment
 from pylti1p3.exception import LtiException
 from pylti1p3.launch_data_storage.base import LaunchDataStorage
 
+from cases.compiled import compiled
 from cases.models import Cohort, Course, LtiCourse, LtiValue, Membership, User
 from cases.models.workspace import work_changed
 
@@ -498,9 +499,9 @@ def _work_changed(sender, *, item, user_ids, **kwargs) -> None:
 
 def grades_queue(item, user_ids) -> int:
     """After work changed: each of these students who came from the LMS course linked
-    to the item's course gets their grade (re)sent. One query when the course has no
-    LMS link; the sending is a task, after the commit."""
-    link = LtiCourse.objects.filter(course_id=item.module.course_id).first()
+    to the item's course gets their grade (re)sent. One query (compiled) when the
+    course has no LMS link; the sending is a task, after the commit."""
+    link = _lms_link.first(module=item.module_id)
     if link is None:
         return 0
     from lti_tool.models import LtiUser
@@ -520,6 +521,12 @@ def grades_queue(item, user_ids) -> int:
         transaction.on_commit(lambda pk=grade.pk: grade_send_task.enqueue(pk))
         queued += 1
     return queued
+
+
+@compiled
+def _lms_link(module):
+    """The LMS link of the module's course, if any (every submit and grade asks)."""
+    return LtiCourse.objects.filter(course__modules=module).order_by("pk")
 
 
 def grade_send(grade_id: int) -> str:
