@@ -236,7 +236,14 @@ def test_the_roster_syncs_additions_drops_and_role_changes_and_is_audited(client
 def test_a_graded_item_goes_to_the_lms_gradebook_and_again_when_the_grade_changes(
     client, world, lms
 ):
+    from cases.services.lti import _lms_link
+
+    module = world.item.module_id
+    assert _lms_link.first(module=module) is None  # Not linked: nothing to send.
     link = _linked(world, lms)
+    # The compiled lookup every work change makes agrees with its queryset, linked.
+    assert _lms_link.first(module=module) == link == _lms_link.build(module=module).first()
+    assert _lms_link.first(module=world.other_course.modules.create(title="M").pk) is None
     hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
     response, _ = _launch(client, lms, hint)
     _land(client, response)
