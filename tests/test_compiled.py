@@ -468,3 +468,28 @@ def test_a_threads_votes_and_following_match_their_querysets_as_the_student_acts
     assert agree() is True
     Follow.objects.filter(discussion=discussion, user=student).delete()
     assert agree() is False
+
+
+@pytest.mark.parametrize("names", [True, False])
+def test_a_threads_page_of_posts_matches_its_queryset_for_a_voter_and_for_nobody(world, names):
+    """The posts a thread's page loads whole, with the viewer's upvotes (or nobody's, for
+    the page every student sees alike) and their authors when names show."""
+    from cases.models import Upvote
+    from cases.services.discussions import _page_posts, _page_posts_alike, post_create
+
+    student = world.users["other_student"]
+    reply = post_create(
+        discussion=world.discussion, author=world.users["ta"], body="Why?", parent=world.post
+    )
+    Upvote.objects.create(post=reply, user=student)
+    ids = [world.post.pk, reply.pk]
+    fields = ("body", "voted", "author_instructs", "author_assists", "author_id")
+
+    def same(query, **arguments):
+        assert rows(query(**arguments), *fields) == rows(query.build(**arguments), *fields)
+        return {post.pk: post.voted for post in query(**arguments)}
+
+    mine = same(_page_posts, discussion=world.discussion.pk, user=student.pk, ids=ids, names=names)
+    assert mine == {world.post.pk: False, reply.pk: True}
+    alike = same(_page_posts_alike, discussion=world.discussion.pk, ids=ids, names=names)
+    assert alike == {world.post.pk: False, reply.pk: False}

@@ -338,9 +338,9 @@ class PostView:
 POST_ACTIONS = ["upvote", "edit", "delete", "moderate", "history"]
 
 
-def post_rows(discussions, user):
+def post_rows(discussions, user_id: int | None):
     """The posts of these threads in one query, each with whether its author teaches
-    the thread's course and whether the viewer upvoted it."""
+    the thread's course and whether the viewer (`user_id`) upvoted it."""
     course = OuterRef("discussion__item__module__course")
     return Post.objects.filter(discussion__in=discussions).annotate(
         author_instructs=Exists(
@@ -352,8 +352,8 @@ def post_rows(discussions, user):
             )
         ),
         # Nobody (`NOBODY`, a page rendered for every student alike) has upvoted nothing.
-        voted=Exists(Upvote.objects.filter(post=OuterRef("pk"), user=user))
-        if user.pk is not None
+        voted=Exists(Upvote.objects.filter(post=OuterRef("pk"), user=user_id))
+        if user_id is not None
         else Value(False),
     )
 
@@ -460,13 +460,31 @@ def page_loader(discussion: Discussion, user, access: CourseAccess):
     """Loads the posts of a page whole, with their flags, in one query; authors only
     when the viewer may see names."""
 
+    names = access.can_grade or not discussion.anonymous
+
     def load(ids: list[int]) -> dict[int, Post]:
-        posts = post_rows([discussion], user).filter(pk__in=ids)
-        if access.can_grade or not discussion.anonymous:
-            posts = posts.select_related("author")
+        if user.pk is None:  # `NOBODY`: a page every student sees alike.
+            posts = _page_posts_alike(discussion=discussion.pk, ids=ids, names=names)
+        else:
+            posts = _page_posts(discussion=discussion.pk, user=user.pk, ids=ids, names=names)
         return {post.pk: post for post in posts}
 
     return load
+
+
+@compiled
+def _page_posts(discussion, user, ids, *, names: bool):
+    """A page's posts (`page_loader`) with the viewer's upvotes, and their authors when
+    `names`."""
+    posts = post_rows([discussion], user).filter(pk__in=ids)
+    return posts.select_related("author") if names else posts
+
+
+@compiled
+def _page_posts_alike(discussion, ids, *, names: bool):
+    """`_page_posts` as `NOBODY` sees them: upvoted by nobody."""
+    posts = post_rows([discussion], None).filter(pk__in=ids)
+    return posts.select_related("author") if names else posts
 
 
 def may_see_others(discussion: Discussion, user, access: CourseAccess, posts) -> bool:

@@ -548,7 +548,7 @@ def discussions_citing(user, case) -> list[tuple[Discussion, CourseAccess, list[
             item.discussion.item = item
             found[item.discussion.pk] = (item.discussion, access, [])
     # Names come from the author rows only where the viewer may see them (`thread_views`).
-    for post in services.post_rows([d for d, _a, _p in found.values()], user).select_related(
+    for post in services.post_rows([d for d, _a, _p in found.values()], user.pk).select_related(
         "author"
     ):
         found[post.discussion_id][2].append(post)
