@@ -91,6 +91,15 @@ class Post(models.Model):
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
+    # What paging reads of a post, by the names of its key (services' `PostKey`).
+    @property
+    def hidden(self) -> bool:
+        return self.hidden_at is not None
+
+    @property
+    def created(self):
+        return self.created_at
+
 
 class PostRevision(models.Model):
     """An earlier version of a post, kept when it is edited."""

@@ -7,7 +7,7 @@ import functools
 import operator
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -272,7 +272,7 @@ def _shows(user, access: CourseAccess, sees_others: bool):
 
     def shows(post) -> bool:
         mine = post.author_id == user.pk
-        return (sees_others or mine) and (access.can_grade or not post.hidden_at or mine)
+        return (sees_others or mine) and (access.can_grade or not post.hidden or mine)
 
     return shows
 
@@ -285,7 +285,7 @@ def _tree(shown: list) -> tuple[list, dict]:
     for post in shown:
         parent = post.parent_id if post.parent_id in ids else None
         children.setdefault(parent, []).append(post)
-    roots = sorted(children.get(None, []), key=lambda p: (not p.pinned, p.created_at, p.pk))
+    roots = sorted(children.get(None, []), key=lambda p: (not p.pinned, p.created, p.pk))
     return roots, children
 
 
@@ -372,26 +372,49 @@ NOBODY = _Nobody()
 @dataclass(slots=True)
 class PostKey:
     """What paging and visibility read of a post. A long thread's page shows 30 of its
-    hundreds of posts: only those are loaded whole (`page_loader`)."""
+    hundreds of posts: only those are loaded whole (`page_loader`). Paging reads the
+    same names of a whole post (`Post.created`, `Post.hidden`, `Post.is_deleted`)."""
 
     pk: int
     parent_id: int | None
     author_id: int
     pinned: bool
-    created_at: datetime
-    hidden_at: datetime | None
-    deleted_at: datetime | None
+    created: int  # When, in microseconds since the epoch: for ordering.
+    hidden: bool
+    deleted: bool
 
     @property
     def is_deleted(self) -> bool:
-        return self.deleted_at is not None
+        return self.deleted
+
+
+def key_row(post: Post) -> tuple:
+    """A post's key as a row (`PostKey`'s fields in order): plain numbers and flags,
+    which a thread's thousand keys pickle in a fifth of their datetimes' time (a post
+    keeps the next version's keys and outline, two pickles of them)."""
+    return _row(post.pk, post.parent_id, post.author_id, post.pinned, post.created_at,
+                post.hidden_at, post.deleted_at)  # fmt: skip
+
+
+def _row(pk, parent_id, author_id, pinned, created_at, hidden_at, deleted_at) -> tuple:
+    moment = created_at - _EPOCH
+    created = (moment.days * 86_400 + moment.seconds) * 1_000_000 + moment.microseconds
+    return pk, parent_id, author_id, pinned, created, hidden_at is not None, deleted_at is not None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def key_rows(discussion: Discussion) -> list[tuple]:
+    """Every post of the thread as key rows, from the database (one query)."""
+    return [_row(*values) for values in _post_keys(discussion=discussion.pk)]
 
 
 def post_keys(discussion: Discussion) -> list[PostKey]:
     """Every post of the thread, as keys: kept per thread version (every change to a
     post moves it), else one query (compiled once a connection). Kept as tuples, which
     the cache unpickles in a third of a dataclass's time."""
-    rows = kept(_keys_key(discussion), lambda: list(_post_keys(discussion=discussion.pk)))
+    rows = kept(_keys_key(discussion), lambda: key_rows(discussion))
     return [PostKey(*row) for row in rows]
 
 
@@ -407,7 +430,7 @@ def keep_keys_after(discussion: Discussion, version: int, post: Post) -> None:
     # In the model's order (created, then id), as the query gives them: a post made a
     # moment before another may commit, and so move the version, after it.
     rows = [row for row in earlier if row[0] != post.pk]
-    row = tuple(getattr(post, name) for name in PostKey.__slots__)
+    row = key_row(post)
     bisect.insort(rows, row, key=_creation_order)
     keep(_keys_key(discussion, version), rows)
     # And the outline, which is ordered from the keys, from the version before's.
@@ -417,7 +440,7 @@ def keep_keys_after(discussion: Discussion, version: int, post: Post) -> None:
 
 
 def _creation_order(row: tuple) -> tuple:
-    return row[4], row[0]  # created_at, pk: PostKey's order of fields.
+    return row[4], row[0]  # created, pk: PostKey's order of fields.
 
 
 def _keys_key(discussion: Discussion, version: int | None = None) -> str:
@@ -431,7 +454,8 @@ def _versioned(name: str, discussion: Discussion, version: int | None) -> str:
 
 @compiled
 def _post_keys(discussion):
-    return Post.objects.filter(discussion=discussion).values_list(*PostKey.__slots__)
+    fields = ("pk", "parent_id", "author_id", "pinned", "created_at", "hidden_at", "deleted_at")
+    return Post.objects.filter(discussion=discussion).values_list(*fields)
 
 
 def votes_in(discussion: Discussion, user) -> set[int]:
@@ -619,11 +643,11 @@ def _outline_key(discussion: Discussion, version: int | None = None) -> str:
 
 def _outline_of(keys: list[PostKey]) -> tuple[list, dict, frozenset, frozenset]:
     pages, pages_of = [], {}
-    for posts in _paged([p for p in keys if not p.hidden_at]):
+    for posts in _paged([p for p in keys if not p.hidden]):
         pages.append([_KEY_ROW(p) for p in posts])
         pages_of |= dict.fromkeys((p.pk for p in posts), len(pages))
     posters = frozenset(p.author_id for p in keys if not p.is_deleted)
-    hidden = frozenset(p.author_id for p in keys if p.hidden_at)
+    hidden = frozenset(p.author_id for p in keys if p.hidden)
     return pages, pages_of, posters, hidden
 
 
@@ -634,8 +658,8 @@ def _outline_with(outline: tuple, row: tuple) -> tuple | None:
     A reply goes after its parent's replies made before it; a top-level post (or a
     reply to a post not shown) goes last, on a new page when the last one is full."""
     pages, pages_of, posters, hidden = outline
-    pk, parent_id, author_id, pinned, _created, hidden_at, deleted_at = row
-    if pk in pages_of or pinned or hidden_at or deleted_at:
+    pk, parent_id, author_id, pinned, _created, is_hidden, is_deleted = row
+    if pk in pages_of or pinned or is_hidden or is_deleted:
         return None
     pages = [list(page) for page in pages]
     pages_of = dict(pages_of)

@@ -123,7 +123,7 @@ def test_a_new_post_keeps_the_threads_keys_as_reading_them_again_would(
 
     from cases.http import kept_value
     from cases.models import Discussion
-    from cases.services.discussions import _keys_key, _post_keys, keep_keys_after, post_keys
+    from cases.services.discussions import _keys_key, keep_keys_after, key_rows, post_keys
 
     discussion = world.discussion
     discussion.refresh_from_db()
@@ -141,7 +141,7 @@ def test_a_new_post_keeps_the_threads_keys_as_reading_them_again_would(
             )
         discussion.refresh_from_db()
         kept_keys = kept_value(_keys_key(discussion))
-        assert kept_keys == [tuple(row) for row in _post_keys(discussion=discussion.pk)]
+        assert kept_keys == key_rows(discussion)
     page = client_for("student").get(discussion.item.get_absolute_url()).content.decode()
     assert "Process beats product here" in page and "Agreed." in page
 
@@ -155,9 +155,7 @@ def test_a_new_post_keeps_the_threads_keys_as_reading_them_again_would(
     Discussion.objects.filter(pk=discussion.pk).update(version=F("version") + 1)
     discussion.refresh_from_db()
     keep_keys_after(discussion, discussion.version, earlier)
-    assert kept_value(_keys_key(discussion)) == [
-        tuple(row) for row in _post_keys(discussion=discussion.pk)
-    ]
+    assert kept_value(_keys_key(discussion)) == key_rows(discussion)
 
     Discussion.objects.filter(pk=discussion.pk).update(version=F("version") + 1)
     with django_capture_on_commit_callbacks(execute=True):
@@ -177,7 +175,8 @@ def test_a_new_post_keeps_the_threads_outline_as_ordering_the_keys_would(world, 
         PostKey,
         _outline_of,
         _outline_with,
-        _post_keys,
+        key_row,
+        key_rows,
         post_delete,
         post_moderate,
     )
@@ -187,13 +186,12 @@ def test_a_new_post_keeps_the_threads_outline_as_ordering_the_keys_would(world, 
     ta, classmate = world.users["ta"], world.users["student_ta_elsewhere"]
 
     def keys():
-        return [PostKey(*row) for row in _post_keys(discussion=discussion.pk)]
+        return [PostKey(*row) for row in key_rows(discussion)]
 
     def post(author, body, parent=None):
         before = _outline_of(keys())
         made = post_create(discussion=discussion, author=author, body=body, parent=parent)
-        row = tuple(getattr(made, name) for name in PostKey.__slots__)
-        assert _outline_with(before, row) == _outline_of(keys())
+        assert _outline_with(before, key_row(made)) == _outline_of(keys())
         return made
 
     post_moderate(post=world.post, action="pin")
@@ -210,4 +208,4 @@ def test_a_new_post_keeps_the_threads_outline_as_ordering_the_keys_would(world, 
     Post.objects.filter(pk=late.pk).update(created_at=roots[5].created_at)
     late.refresh_from_db()
     outline = _outline_of([key for key in keys() if key.pk != late.pk])
-    assert _outline_with(outline, tuple(getattr(late, n) for n in PostKey.__slots__)) is None
+    assert _outline_with(outline, key_row(late)) is None
