@@ -117,7 +117,9 @@ class _Near:
     thread's outline of a thousand keys, a grid's markup). What a name holds never
     changes, as its key holds every input that shapes it, so this copy is as true as
     the cache's; it goes when the cache's does (`until`, set when it was made), so what
-    the key does not fold in (a student renamed) is no older here than there."""
+    the key does not fold in (a student renamed) is no older here than there. Not
+    Django's local-memory cache, which pickles what it keeps: the unpickling is what
+    this saves."""
 
     def __init__(self, size: int):
         self.size = size

@@ -388,21 +388,22 @@ class PostKey:
         return self.deleted
 
 
+# The post's fields a key is made from, in `PostKey`'s order.
+_KEY_FIELDS = ("pk", "parent_id", "author_id", "pinned", "created_at", "hidden_at", "deleted_at")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def key_row(post: Post) -> tuple:
     """A post's key as a row (`PostKey`'s fields in order): plain numbers and flags,
     which a thread's thousand keys pickle in a fifth of their datetimes' time (a post
     keeps the next version's keys and outline, two pickles of them)."""
-    return _row(post.pk, post.parent_id, post.author_id, post.pinned, post.created_at,
-                post.hidden_at, post.deleted_at)  # fmt: skip
+    return _row(*operator.attrgetter(*_KEY_FIELDS)(post))
 
 
 def _row(pk, parent_id, author_id, pinned, created_at, hidden_at, deleted_at) -> tuple:
-    moment = created_at - _EPOCH
-    created = (moment.days * 86_400 + moment.seconds) * 1_000_000 + moment.microseconds
+    created = (created_at - _EPOCH) // _MICROSECOND
     return pk, parent_id, author_id, pinned, created, hidden_at is not None, deleted_at is not None
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def key_rows(discussion: Discussion) -> list[tuple]:
@@ -454,8 +455,7 @@ def _versioned(name: str, discussion: Discussion, version: int | None) -> str:
 
 @compiled
 def _post_keys(discussion):
-    fields = ("pk", "parent_id", "author_id", "pinned", "created_at", "hidden_at", "deleted_at")
-    return Post.objects.filter(discussion=discussion).values_list(*fields)
+    return Post.objects.filter(discussion=discussion).values_list(*_KEY_FIELDS)
 
 
 def votes_in(discussion: Discussion, user) -> set[int]:
@@ -500,14 +500,17 @@ def page_loader(discussion: Discussion, user, access: CourseAccess):
 def _page_posts(discussion, user, ids, *, names: bool):
     """A page's posts (`page_loader`) with the viewer's upvotes, and their authors when
     `names`."""
-    posts = post_rows([discussion], user).filter(pk__in=ids)
-    return posts.select_related("author") if names else posts
+    return _page_of(post_rows([discussion], user), ids, names)
 
 
 @compiled
 def _page_posts_alike(discussion, ids, *, names: bool):
     """`_page_posts` as `NOBODY` sees them: upvoted by nobody."""
-    posts = post_rows([discussion], None).filter(pk__in=ids)
+    return _page_of(post_rows([discussion], None), ids, names)
+
+
+def _page_of(posts, ids, names: bool):
+    posts = posts.filter(pk__in=ids)
     return posts.select_related("author") if names else posts
 
 
@@ -619,10 +622,11 @@ def thread_page(
     sees_others = may_see_others(discussion, user, access, keys)
     shows = _shows(user, access, sees_others)
     pages = _paged([p for p in keys if shows(p)])
+    count = max(1, len(pages))
     if highlight is not None:
         page = next((n for n, on in enumerate(pages, 1) if any(p.pk == highlight for p in on)), 1)
-    page = min(page or 1, max(1, len(pages)))
-    return ThreadPage(pages[page - 1] if pages else [], page, max(1, len(pages)), sees_others)
+    page = min(page or 1, count)
+    return ThreadPage(pages[page - 1] if pages else [], page, count, sees_others)
 
 
 _KEY_ROW = operator.attrgetter(*PostKey.__slots__)
