@@ -448,26 +448,32 @@ def test_a_case_is_found_by_its_slug_after_it_changes_and_never_by_the_old_one(w
 
 
 def test_a_threads_votes_and_following_match_their_querysets_as_the_student_acts(world):
-    """The thread page's two questions of the viewer, asked again after each change."""
+    """The thread page's questions of the viewer (their upvotes, whether they follow),
+    asked in one query, again after each change."""
     from cases.models import Follow, Upvote
-    from cases.services.discussions import _following, _votes_in, following
+    from cases.services.discussions import ViewerMarks, _marks
 
     discussion, student = world.discussion, world.users["other_student"]
 
     def agree():
-        votes = {"discussion": discussion.pk, "user": student.pk}
-        assert list(_votes_in(**votes)) == list(_votes_in.build(**votes))
+        given = {"discussion": discussion.pk, "user": student.pk}
+        assert sorted(_marks(**given)) == sorted(_marks.build(**given))
+        marks = ViewerMarks(discussion, student)
+        voted = Upvote.objects.filter(post__discussion=discussion, user=student)
+        assert marks.votes == set(voted.values_list("post_id", flat=True))
         follows = Follow.objects.filter(discussion=discussion, user=student).exists()
-        assert following(discussion, student) is follows
-        assert list(_following(**votes)) == list(_following.build(**votes))
-        return follows
+        assert marks.following is follows
+        return marks
 
-    assert agree() is False
+    marks = agree()
+    assert (marks.votes, marks.following) == (set(), False)
     Follow.objects.create(discussion=discussion, user=student)
     Upvote.objects.create(post=world.post, user=student)
-    assert agree() is True
+    marks = agree()
+    assert (marks.votes, marks.following) == ({world.post.pk}, True)
     Follow.objects.filter(discussion=discussion, user=student).delete()
-    assert agree() is False
+    marks = agree()
+    assert (marks.votes, marks.following) == ({world.post.pk}, False)
 
 
 @pytest.mark.parametrize("names", [True, False])

@@ -458,26 +458,39 @@ def _post_keys(discussion):
     return Post.objects.filter(discussion=discussion).values_list(*_KEY_FIELDS)
 
 
-def votes_in(discussion: Discussion, user) -> set[int]:
-    """The posts of the thread this user upvoted."""
-    return set(_votes_in(discussion=discussion.pk, user=user.pk))
+# No post has this id: the row `_marks` gives for following the thread.
+_FOLLOWS = 0
+
+
+class ViewerMarks:
+    """What a thread holds of one viewer: the posts they upvoted (`votes`) and whether
+    they follow the thread (`following`). Read on first use, both in one query: the
+    thread's page asks both, its poll only the votes."""
+
+    def __init__(self, discussion: Discussion, user):
+        self.discussion, self.user = discussion, user
+
+    @functools.cached_property
+    def _ids(self) -> set[int]:
+        return set(_marks(discussion=self.discussion.pk, user=self.user.pk))
+
+    @property
+    def votes(self) -> set[int]:
+        return self._ids - {_FOLLOWS}
+
+    @property
+    def following(self) -> bool:
+        return _FOLLOWS in self._ids
 
 
 @compiled
-def _votes_in(discussion, user):
-    return Upvote.objects.filter(post__discussion=discussion, user=user).values_list(
-        "post_id", flat=True
+def _marks(discussion, user):
+    """The ids of the thread's posts the user upvoted, and `_FOLLOWS` if they follow it."""
+    votes = Upvote.objects.filter(post__discussion=discussion, user=user)
+    follows = Follow.objects.filter(discussion=discussion, user=user)
+    return votes.values_list("post_id", flat=True).union(
+        follows.values_list(Value(_FOLLOWS), flat=True), all=True
     )
-
-
-def following(discussion: Discussion, user) -> bool:
-    """Whether the user follows the thread (is told of new posts)."""
-    return _following.first(discussion=discussion.pk, user=user.pk) is not None
-
-
-@compiled
-def _following(discussion, user):
-    return Follow.objects.filter(discussion=discussion, user=user).values_list("pk")[:1]
 
 
 def page_loader(discussion: Discussion, user, access: CourseAccess):

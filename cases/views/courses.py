@@ -174,8 +174,12 @@ def home(request: HtmxHttpRequest):
     entries = student_items(user, mine, now)
     for entry in entries:
         entry.url = route("cases:item_detail", entry.assignment.item_id)
-    due = [e for e in entries if e.assignment.due_at is None or e.assignment.due_at >= now]
-    overdue = [e for e in entries if e not in due and _needs_doing(e, now)]
+    due, overdue = [], []
+    for entry in entries:
+        if entry.assignment.due_at is None or entry.assignment.due_at >= now:
+            due.append(entry)
+        elif _needs_doing(entry, now):
+            overdue.append(entry)
     # What still asks something of the student, apart from what they have finished.
     to_do = [e for e in due if e.status in UNFINISHED]
     finished = [e for e in entries if e.status not in UNFINISHED]

@@ -85,6 +85,7 @@ def _thread_context(request, item, discussion, access, *, highlight: int | None 
         "etag": _etag(discussion, request.user),
         "thread_url": reverse("cases:thread_posts", args=[item.pk]),
         "post_create_url": reverse("cases:post_create", args=[item.pk]),
+        "marks": services.ViewerMarks(discussion, request.user),
     }
     context["posts_html"] = _posts_html(request, discussion, access, shown, context)
     return context
@@ -136,7 +137,7 @@ def _posts_html(request, discussion, access, shown, context: dict) -> SafeString
             continue
         end = html.index("</article>", found.start()) + len("</article>")
         html = html[: found.start()] + page["mine"][pk] + html[end:]
-    for pk in services.votes_in(discussion, user) & page["voted"].keys() - own:
+    for pk in context["marks"].votes & page["voted"].keys() - own:
         html = html.replace(*page["voted"][pk], 1)
     html = with_token(request, html).replace(ETAG_SLOT, escape(context["etag"]))
     return mark_safe(html)  # noqa: S308 - rendered by Jinja2, with our own pieces put in.
@@ -215,7 +216,7 @@ def item_discussion(request: HtmxHttpRequest, item: ModuleItem, access: CourseAc
     discussion.item = item
     context = _thread_context(request, item, discussion, access)
     context["prompt"] = _prompt(discussion)
-    context["following"] = access.can_grade or services.following(discussion, request.user)
+    context["following"] = access.can_grade or context["marks"].following
     response = render(request, "cases/discussions/thread_detail.html", context)
     response["ETag"] = context["etag"]
     return response
