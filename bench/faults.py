@@ -117,7 +117,7 @@ class Cluster:
 def local_cluster() -> Cluster:
     """The cluster on this machine that listens on DATABASE_URL's port."""
     db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         sys.exit("bench/faults.py restarts PostgreSQL: set DATABASE_URL to a postgres:// URL.")
     if db["HOST"] not in ("", "127.0.0.1", "localhost", "::1"):
         sys.exit(f"bench/faults.py restarts a local cluster; DATABASE_URL names {db['HOST']}.")

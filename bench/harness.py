@@ -21,6 +21,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.core.cache import cache
+from django.db import connection
 from django.utils.crypto import get_random_string
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +122,7 @@ class Device:
 
 def create_database() -> None:
     db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    if connection.vendor != "postgresql":
         sys.exit(f"{sys.argv[0]} measures gunicorn processes on PostgreSQL: set DATABASE_URL.")
     import psycopg
     from psycopg import sql

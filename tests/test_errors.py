@@ -123,6 +123,48 @@ def test_a_connection_cut_by_the_server_is_a_503_and_the_next_request_reconnects
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_connection_the_server_ended_between_requests_is_replaced_before_the_next_one(
+    client, world
+):
+    """A PostgreSQL restart between two of a worker's requests: the health check at the
+    next request finds the ended session on the socket and opens a new connection, so
+    the student gets their page, not a 503. The check asks the server nothing: a
+    healthy connection runs no query for it. (gunicorn sends request_started, whose
+    close_old_connections the test client holds back, so it is called here.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no server to end the session")
+    client.force_login(world.users["student"])
+    home = reverse("cases:home")
+    assert client.get(home).status_code == 200
+    kept = connection.connection
+    pid = kept.info.backend_pid
+
+    close_old_connections()
+    opened = []  # Cursors opened on the connection itself, bypassing Django's.
+    kept.cursor = lambda *args, **kwargs: (
+        opened.append(args) or type(kept).cursor(kept, *args, **kwargs)
+    )
+    try:
+        assert connection.is_usable()
+    finally:
+        del kept.cursor
+    assert not opened
+    assert client.get(home).status_code == 200
+    assert connection.connection.info.backend_pid == pid  # Healthy: kept.
+
+    close_old_connections()
+    params = {**connection.get_connection_params(), "autocommit": True}
+    params.pop("cursor_factory", None)
+    with psycopg.connect(**params) as other:
+        # Returns once the backend has ended (the timeout, in ms, is only a bound).
+        other.execute("SELECT pg_terminate_backend(%s, 10000)", [pid])
+    assert not connection.is_usable()
+    response = client.get(home)
+    assert response.status_code == 200
+    assert connection.connection.info.backend_pid != pid
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_connection_cut_inside_a_transaction_is_a_503_although_django_reconnected(client, world):
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has no server to cut the connection")
