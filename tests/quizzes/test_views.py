@@ -128,6 +128,26 @@ def test_submit_asks_for_confirmation_then_shows_released_feedback(world, client
     assert "no-store" in result["Cache-Control"]
 
 
+def test_only_the_owner_submits_their_attempt_and_twice_is_one_submission(world, client_for):
+    """Anyone else's submit is 404 and leaves the attempt open, staff's included (they
+    grade through the grading pages); the owner's second submit changes nothing."""
+    submit = reverse("cases:attempt_submit", args=[world.attempt.pk])
+    result = reverse("cases:attempt_result", args=[world.attempt.pk])
+    for role in ("other_student", "instructor", "ta", "admin"):
+        assert client_for(role).post(submit).status_code == 404, role
+    world.attempt.refresh_from_db()
+    assert world.attempt.is_open
+    client = client_for("student")
+    assert client.post(submit)["Location"] == result
+    world.attempt.refresh_from_db()
+    submitted_at = world.attempt.submitted_at
+    assert not world.attempt.is_open and submitted_at is not None
+    assert client.post(submit)["Location"] == result
+    world.attempt.refresh_from_db()
+    assert world.attempt.submitted_at == submitted_at
+    assert client_for("instructor").post(submit).status_code == 404
+
+
 def test_feedback_after_the_due_date_stays_hidden_until_then(world, client_for):
     world.quiz.feedback_release = FeedbackRelease.AFTER_DUE
     world.quiz.save()

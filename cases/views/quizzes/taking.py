@@ -372,10 +372,15 @@ def attempt_save(request: HtmxHttpRequest, pk: int):
 def attempt_submit(request: HtmxHttpRequest, pk: int):
     """The attempt's owner confirms (GET) and submits (POST). Submitting twice is one
     submission."""
-    attempt = access_attempt(request.user, pk)
     if request.method == "POST":
-        services.attempt_submit(attempt_id=attempt.pk, user=request.user)
-        return redirect("cases:attempt_result", pk=attempt.pk)
+        # attempt_submit checks the attempt is the user's as it locks it (anyone else's
+        # is 404, as `access_attempt` has it): no separate query.
+        try:
+            services.attempt_submit(attempt_id=pk, user=request.user)
+        except Attempt.DoesNotExist:
+            raise Http404 from None
+        return redirect("cases:attempt_result", pk=pk)
+    attempt = access_attempt(request.user, pk)
     if not attempt.is_open:
         return redirect("cases:attempt_result", pk=attempt.pk)
     slots = _load(attempt)
