@@ -26,7 +26,7 @@ from cases.permissions import (
 from cases.routes import route
 from cases.services.peer_review import reviews_pending, reviews_to_do
 from cases.services.workspace.todo import course_to_do
-from cases.services.workspace.work import student_items
+from cases.services.workspace.work import student_items, with_work
 from cases.views import analyses, discussions, live, readings
 from cases.views.quizzes import taking
 from cases.views.thesis import spectrum, stances
@@ -68,9 +68,10 @@ def course_detail(request: HtmxHttpRequest, pk: int):
     if not access.can_grade:
         # The student's own dates (extension included) and where they stand on each.
         given = Assignment.objects.seen_by(request.user).filter(item__module__course=course)
+        given = with_work(given, request.user).select_related("item")
         entries = {
             entry.assignment.item_id: entry
-            for entry in student_items(request.user, given.select_related("item"), timezone.now())
+            for entry in student_items(request.user, given, timezone.now())
         }
         for module in modules:
             for item in module.items.all():
@@ -149,10 +150,11 @@ def _courses_taken(user):
 
 @compiled
 def _due_work(user, now, since):
-    """Everything due from `since` on (or undated), soonest first, in one query."""
+    """Everything due from `since` on (or undated), soonest first, with the student's
+    Work on each, in one query."""
+    given = Assignment.objects.open(now).seen_by(user)
     return (
-        Assignment.objects.open(now)
-        .seen_by(user)
+        with_work(given, user)
         .filter(Q(student_due_at__isnull=True) | Q(student_due_at__gte=since))
         .select_related("item__module__course")
         .only(*DUE_WORK_FIELDS)

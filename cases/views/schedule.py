@@ -30,7 +30,7 @@ from cases.models import (
 )
 from cases.permissions import access_course, access_item
 from cases.services import schedule as services
-from cases.services.workspace.work import student_items
+from cases.services.workspace.work import student_items, with_work
 from cases.timezones import zone_of
 
 # The deadlines page shows what is due from this long ago onwards.
@@ -235,12 +235,9 @@ def course_deadlines(request: HtmxHttpRequest, pk: int):
             .order_by("due_at", "item__title", "cohort__name")
         )
     else:
-        given = (
-            Assignment.objects.open(now)
-            .seen_by(request.user)
-            .filter(item__module__course=course)
-            .select_related("item")
-        )
+        given = Assignment.objects.open(now).seen_by(request.user)
+        given = with_work(given.filter(item__module__course=course), request.user)
+        given = given.select_related("item")
         # Each with where the student stands on it, as on their dashboard.
         entries = student_items(request.user, given, now)
         shown = []

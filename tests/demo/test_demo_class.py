@@ -52,7 +52,7 @@ from cases.permissions import CaseAccess
 from cases.services.annotations import annotations_visible, paragraph_texts
 from cases.services.memo_feedback import version_blocks
 from cases.services.workspace.grading import rubric_score
-from cases.services.workspace.work import student_items
+from cases.services.workspace.work import student_items, with_work
 
 pytestmark = pytest.mark.django_db
 
@@ -479,7 +479,7 @@ def test_the_annotation_assignment_is_handed_in_by_some_and_under_way_for_others
     seen = {}
     for username in ["student1", "student5", "student3"]:
         student = User.objects.get(username=username)
-        given = Assignment.objects.seen_by(student).filter(item=item)
+        given = with_work(Assignment.objects.seen_by(student).filter(item=item), student)
         (entry,) = student_items(student, given, timezone.now())
         seen[username] = (entry.label, entry.late)
     assert seen == {

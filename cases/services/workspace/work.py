@@ -27,7 +27,6 @@ from django.db.models import (
 from django.utils import timezone
 
 from cases import sql
-from cases.compiled import compiled
 from cases.models import (
     Annotation,
     AnnotationTask,
@@ -109,23 +108,37 @@ class StudentItem:
         return ItemKind(self.item.kind).label
 
 
-@compiled
-def _work_rows(user, items):
-    return Work.objects.filter(user=user, item__in=items).only(*STATUS_FIELDS)
+# The Work fields `with_work` brings along with each assignment.
+_JOINED_WORK = ("id", *(name for name in STATUS_FIELDS if name != "item_id"))
+
+
+def with_work(assignments, user):
+    """The assignments (from `Assignment.objects.seen_by(user)`) with the user's Work row
+    on each one's item joined in, for `student_items`: one outer join on the
+    assignments' own query, since a student has at most one Work row an item."""
+    return assignments.annotate(
+        _mine=FilteredRelation("item__work", condition=Q(item__work__user=user)),
+        **{f"_work_{name}": F(f"_mine__{name}") for name in _JOINED_WORK},
+    )
+
+
+def _joined_work(assignment: Assignment, user) -> Work | None:
+    if assignment._work_id is None:
+        return None
+    values = {name: getattr(assignment, f"_work_{name}") for name in _JOINED_WORK}
+    return Work(item_id=assignment.item_id, user_id=user.pk, **values)
 
 
 def student_items(user, assignments, now) -> list[StudentItem]:
-    """Where the student stands on each item of these assignments (from
-    `Assignment.objects.seen_by(user)`, with their items), in the order given; one
-    query for their Work rows."""
+    """Where the student stands on each item of these assignments (`with_work`, with
+    their items), in the order given; no query of its own."""
     by_item: dict[int, list[Assignment]] = {}
     for assignment in assignments:
         by_item.setdefault(assignment.item_id, []).append(assignment)
-    work = {w.item_id: w for w in _work_rows(user=user, items=list(by_item))}
     found = []
-    for item_id, given in by_item.items():
+    for given in by_item.values():
         assignment = due_last(given)
-        mine = work.get(item_id)
+        mine = _joined_work(assignment, user)
         status = work_status(mine, assignment, now)
         found.append(
             StudentItem(
