@@ -27,10 +27,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
 
 def _readable(fd: int) -> bool:
-    """Whether the socket has something to read now, without waiting."""
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(fd, select.POLLIN)
-        return bool(poller.poll(0))
-    readable, _, _ = select.select([fd], [], [], 0)
-    return bool(readable)
+    """Whether the socket has something to read now, without waiting (poll, which,
+    unlike select, takes any file descriptor)."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
