@@ -92,6 +92,7 @@ from cases.services import quizzes as quiz_services  # noqa: E402
 WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 THREADS = int(os.environ.get("BENCH_THREADS", "4"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+WARM_SECONDS = 1.0  # Each endpoint alone, before the timed runs (`warm`).
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))
 USERS = 200  # Students signed in; each endpoint's requests cycle through them.
 SUBMITS = 600  # Attempts started before the run, each submitted once.
@@ -113,6 +114,7 @@ class Endpoint:
     # Builds the requests again just before the run: for conditional requests, whose
     # ETag the writes of earlier runs moved.
     refresh: Callable[[], list[str]] | None = None
+    consumes: bool = False  # Each request uses up what it writes to: warm on a few.
 
 
 def line(method: str, path: str, cookie: str, csrf: str, headers=None, body: str = "") -> str:
@@ -282,6 +284,7 @@ def endpoints(course: Course, instructor: User, students: list[User], port: int)
             for a in submitting
         ],
         302,
+        consumes=True,
     )
     yield Endpoint(
         "discussion thread",
@@ -420,13 +423,19 @@ def again(reference: Endpoint, port: int, workdir: Path, server) -> Endpoint:
 
 
 def warm(port: int, all_endpoints: list[Endpoint], workdir: Path, server) -> None:
-    """Every process compiles its templates and fills its caches before the timed runs."""
-    mixed = Endpoint("warm-up", "mix", [], None, seconds=3)
+    """Before the timed runs, each endpoint runs alone for WARM_SECONDS, so every
+    gunicorn thread has compiled its templates, filled its process's caches and run the
+    endpoint's statements often enough to stop planning them: psycopg prepares a
+    statement on its fifth run on a connection, and PostgreSQL settles on one plan
+    after five more. A run on a server warmed less measured that planning, a cost each
+    connection pays once in its life (a tenth of a millisecond to 10 ms a statement),
+    as part of every page. An endpoint whose requests use something up (a submit
+    closes its attempt) warms on its first 20 requests only."""
     for endpoint in all_endpoints:
-        if endpoint.connections > 1 and "CSV" not in endpoint.name:
-            mixed.lines += endpoint.lines[:20]
-    random.Random(1).shuffle(mixed.lines)
-    run_wrk(port, mixed, workdir, server)
+        if endpoint.connections == 1 or "CSV" in endpoint.name:
+            continue
+        lines = endpoint.lines[:20] if endpoint.consumes else endpoint.lines
+        run_wrk(port, replace(endpoint, lines=lines, seconds=WARM_SECONDS), workdir, server)
 
 
 def mix(all_endpoints: list[Endpoint]) -> Endpoint:
