@@ -1,6 +1,7 @@
 import contextlib
 
 from django.conf import settings
+from django.contrib import auth
 from django.contrib.auth import middleware as auth_middleware
 from django.contrib.auth.views import redirect_to_login
 from django.http import QueryDict, UnreadablePostError
@@ -8,6 +9,21 @@ from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 
 FORM_CONTENT_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+class SignedInUserMiddleware:
+    """`request.user` as the user itself, loaded once the session is read, rather than
+    Django's lazy stand-in: every page asks for the user (LoginRequiredMiddleware does
+    before any view), and each attribute read through the stand-in costs a failed
+    lookup first, a few hundred times a page. Signing in and out replace
+    `request.user` as before."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.user = auth.get_user(request)
+        return self.get_response(request)
 
 
 class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):

@@ -145,6 +145,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "cases.middleware.SignedInUserMiddleware",
     "cases.middleware.PrivateByDefaultMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "cases.middleware.LoginRequiredMiddleware",

@@ -7,8 +7,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils.html import escape
 
 from cases.models import CaseReading, Post
+from cases.permissions import _ITEM_KINDS, access_item
 from cases.services.discussions import render_post
 from cases.services.quizzes import attempt_start, attempt_submit
 from cases.services.readings import reading_open
@@ -373,3 +375,29 @@ def test_a_part_as_reader_stays_within_budget_with_its_locked_part_b(client, whe
         url=(lambda w: w["case"].get_absolute_url()) if where == "library" else None,
     )
     assert counts[0] == counts[1] <= PAGE_BUDGET, counts
+
+
+def test_a_thread_page_reads_its_cases_name_and_links_not_its_text(client):
+    """A discussion's access query leaves its case's text out (`CASE_TEXT`), whether the
+    process knows the item's kind yet or not, and no later query fetches it: the page
+    still names the case and links a post's ¶ citations into it, for a student and
+    then for the instructor."""
+    world = _thread_of(3)
+    item, case = world["discussion"].item, world["discussion"].case
+    _ITEM_KINDS.pop(item.pk, None)
+    for role in ("student", "instructor"):
+        loaded, _access = access_item(world[role], item.pk)
+        assert {
+            "body",
+            "body_html",
+            "teaching_notes",
+        } <= loaded.discussion.case.get_deferred_fields()
+        client.force_login(world[role])
+        with CaptureQueriesContext(connection) as page:
+            response = client.get(item.get_absolute_url())
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert escape(case.title) in html
+        assert f"{case.get_absolute_url()}#p2" in html
+        fetched = ' FROM "cases_casestudy" WHERE "cases_casestudy"."id" = '
+        assert not any(fetched in q["sql"] for q in page.captured_queries)

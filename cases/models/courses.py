@@ -142,6 +142,19 @@ KIND_CONTENT = {
     ItemKind.ANNOTATION: ("annotation_task__case",),
     ItemKind.ANALYSIS: ("analysis__case",),
 }
+# A case's text, which a discussion's page never shows (it names and links its case):
+# left out of a discussion's access query, a few kilobytes each decompressed and sent.
+CASE_TEXT = (
+    "body",
+    "body_html",
+    "teaching_notes",
+    "key_facts",
+    "discussion_questions",
+    "summary",
+    "spectrum_justification",
+    "source",
+    "sources_note",
+)
 # The kinds whose case may have a part B (`_has_part_b`).
 CASE_KINDS = (ItemKind.CASE_READING, ItemKind.ANNOTATION)
 
@@ -152,11 +165,14 @@ class ModuleItemQuerySet(models.QuerySet):
         or an annotation assignment also says whether its case has a part B
         (`_has_part_b`). Given the `kind` of the items, only that kind's content: a
         query a fifth as long, composed and planned in a third of the time (see
-        `permissions.access_item`); pair with `ModuleItem.content_known`."""
+        `permissions.access_item`); pair with `ModuleItem.content_known`. A
+        discussion's case comes without its text (`CASE_TEXT`)."""
         case_study = self.model._meta.apps.get_model("cases", "CaseStudy")
         kinds = [kind] if kind else list(KIND_CONTENT)
         paths = [path for k in kinds for path in KIND_CONTENT[k]]
         queryset = self.select_related("module", *paths, "rubric")
+        if ItemKind.DISCUSSION in kinds:
+            queryset = queryset.defer(*(f"discussion__case__{f}" for f in CASE_TEXT))
         if not any(k in CASE_KINDS for k in kinds):
             return queryset
         follows = [

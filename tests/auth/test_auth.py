@@ -5,7 +5,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from cases.models import LoginThrottle
+from cases.models import LoginThrottle, User
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -227,3 +227,21 @@ def test_a_password_reset_is_only_queued_by_the_request_and_sent_by_the_worker(
     link = next(line for line in email.body.splitlines() if "/password/reset/" in line).strip()
     assert link.startswith(settings.SITE_URL)
     assert f'href="{link}"' in html
+
+
+def test_each_request_sees_who_is_signed_in_now_across_sign_out_and_in(client, world):
+    """One browser, two students in turn: every page is the signed-in student's own,
+    and `request.user` is the user itself, not Django's lazy stand-in
+    (SignedInUserMiddleware)."""
+    assert _attempt(client, "student", PASSWORD).status_code == 302
+    mine = client.get(reverse("cases:home"))
+    assert type(mine.wsgi_request.user) is User
+    assert mine.wsgi_request.user.username == "student"
+    assert world.course.code in mine.content.decode()
+    assert client.post(reverse("logout")).status_code == 302
+    assert client.get(reverse("cases:home")).status_code == 302
+    assert _attempt(client, "other_student", PASSWORD).status_code == 302
+    theirs = client.get(reverse("cases:home"))
+    assert theirs.wsgi_request.user.username == "other_student"
+    assert world.course.code not in theirs.content.decode()
+    assert world.other_course.code in theirs.content.decode()
