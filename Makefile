@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: run test lint fmt check clean bench bench-surge bench-live bench-peer faults backup-drill scale-out
+.PHONY: run test lint fmt check clean bench bench-parts bench-surge bench-live bench-peer faults backup-drill scale-out
 
 $(PY):
 	@test -n "$(PYTHON)" || { echo "Python $(PYTHON_VERSION) not found: install it (see README)."; exit 1; }
@@ -70,6 +70,13 @@ bench: $(VENV)/.run-installed
 bench-surge: $(VENV)/.run-installed
 	DATABASE_URL=$${DATABASE_URL-$(BENCH_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_REDIS)} \
 		$(PY) bench/surge.py
+
+# A student page's cost in its two parts, each alone: the app's CPU through Django's
+# stack in one process, and PostgreSQL's CPU for the page's reads replayed; against the
+# 50-row reference page. On the LOAD course `make bench` built. See bench/parts.py.
+bench-parts: $(VENV)/.run-installed
+	DATABASE_URL=$${DATABASE_URL-$(BENCH_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_REDIS)} \
+		$(PY) bench/parts.py
 
 # Peer review assigned to a cohort of 500 who all handed in, each paired with a classmate,
 # on PostgreSQL: prints students, reviews each, rows, queries and seconds; fails over 2 s.
