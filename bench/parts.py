@@ -23,6 +23,8 @@ numbers that hold from run to run within a few per cent.
 - **Round trips:** the bare view with 0 and 8 extra statements (`SELECT %s`), under
   the same measure as the app: what one more statement costs the app in this process.
 
+BENCH_PARTS_VERBOSE=1 prints each read's PostgreSQL milliseconds as it goes.
+
 Under `wrk` (bench/load.py) each part costs more: sixteen app threads and sixteen
 backends share the two cores. The parts say where a page's cost is; `make bench` says
 what the machine serves.
@@ -50,6 +52,7 @@ from cases.models import Attempt, Course, ItemKind, ModuleItem, User  # noqa: E4
 
 STUDENTS = 60
 SENDERS = 10  # Students whose statements PostgreSQL replays, in turn.
+VERBOSE = os.environ.get("BENCH_PARTS_VERBOSE") == "1"  # Each read's milliseconds.
 ROUNDS = int(os.environ.get("BENCH_PARTS_ROUNDS", "4"))
 REPLAYS = int(os.environ.get("BENCH_PARTS_REPLAYS", "2000"))
 CODE = "LOAD"
@@ -130,7 +133,10 @@ def postgres_ms(replay, pid: int, sent_by_student: list) -> float:
         for n in range(REPLAYS):
             statement, params = sent[n % len(sent)]
             replay.execute(statement, params).fetchall()
-        total += (backend_seconds(pid) - before) / REPLAYS * 1000
+        spent = (backend_seconds(pid) - before) / REPLAYS * 1000
+        if VERBOSE:
+            print(f"  {spent:.3f} ms  {' '.join(sql.split())[:100]}")
+        total += spent
     return total
 
 
@@ -185,6 +191,8 @@ def main() -> int:
 
     rows = []
     for name, path_of in pages(course, students).items():
+        if VERBOSE:
+            print(name)
         app = app_ms(clients, path_of)
         senders = [(s, c) for s, c in clients if path_of(s) is not None][:SENDERS]
         sent = [statements(client, path_of(student)) for student, client in senders]
