@@ -14,21 +14,39 @@ import functools
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import floatformat, pluralize
 from django.utils.html import conditional_escape
-from django.utils.timezone import get_current_timezone_name, template_localtime
+from django.utils.timezone import (
+    get_current_timezone,
+    get_current_timezone_name,
+    template_localtime,
+)
 from django.utils.translation import get_language
-from jinja2 import Environment, StrictUndefined
+from jinja2 import Environment, StrictUndefined, pass_context
 
 from cases.routes import route as url
 
 
-def local_date(value, fmt: str) -> str:
+def here() -> dict:
+    """The active time zone and language, for a render's values (`local_date`,
+    `due_phrase_here`): asked once a render, not once a date. Each asking goes through
+    a context-local lookup, and a due list or a page of posts shows two or three dates
+    a row."""
+    return {
+        "_zone": get_current_timezone(),
+        "_zone_name": get_current_timezone_name(),
+        "_language": get_language(),
+    }
+
+
+@pass_context
+def local_date(context, value, fmt: str) -> str:
     """Django's `date` filter in the active time zone (the course's), as Django's
     templates apply it. A thread's posts show the same times to every reader, and
     Django's formatting costs more than the rest of a post's header: each is formatted
     once a process."""
     if value is None:
         return ""
-    return _formatted(value, fmt, get_current_timezone_name(), get_language())
+    zone = context.get("_zone_name") or get_current_timezone_name()
+    return _formatted(value, fmt, zone, context.get("_language") or get_language())
 
 
 @functools.lru_cache(maxsize=8192)
@@ -53,7 +71,11 @@ def environment(**options) -> Environment:
     # template's loop costs four times as much, Jinja2's included.
     from cases.templatetags.redqueen import due_phrase, gradebook_cells, status_tag
 
+    @pass_context
+    def due_phrase_here(context, due_at, now) -> str:
+        return due_phrase(due_at, now, context.get("_zone"))
+
     env.globals["gradebook_cells"] = gradebook_cells
-    env.globals["due_phrase"] = due_phrase
+    env.globals["due_phrase"] = due_phrase_here
     env.globals["status_tag"] = status_tag
     return env

@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.safestring import mark_safe
 from jinja2 import UndefinedError
 
-from redqueen.jinja2 import url
+from redqueen.jinja2 import here, url
 
 
 def _render(source: str, **context) -> str:
@@ -49,6 +49,28 @@ def test_dates_show_in_the_active_time_zone_each_time_it_changes():
         assert _render(source, at=moment) == "3 Dec, 17:30"
     with timezone.override("Asia/Shanghai"):
         assert _render(source, at=moment) == "4 Dec, 01:30"
+
+
+def test_a_render_told_the_zone_once_shows_what_asking_at_each_date_shows():
+    """`here()` gives a render the active zone and language once (the due list, a page
+    of posts); its dates and due phrases are those asked for date by date, and follow
+    the zone as it changes between renders."""
+    from datetime import UTC, datetime
+
+    from django.utils import timezone
+
+    moment = datetime(2026, 12, 3, 17, 30, tzinfo=UTC)
+    now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    source = "{{ at|date('j M, H:i') }}: {{ due_phrase(at, now) }}"
+    for zone, shown in [
+        ("Asia/Shanghai", "4 Dec, 01:30: due Friday at 01:30 (in 2 days)"),
+        ("Europe/London", "3 Dec, 17:30: due tomorrow at 17:30"),
+        ("Asia/Shanghai", "4 Dec, 01:30: due Friday at 01:30 (in 2 days)"),
+    ]:
+        with timezone.override(zone):
+            told = _render(source, **here(), at=moment, now=now)
+            asked = _render(source, at=moment, now=now)
+        assert told == asked == shown
 
 
 def test_quotes_are_escaped_as_djangos_templates_escape_them():

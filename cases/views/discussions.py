@@ -46,6 +46,7 @@ from cases.permissions import (
 )
 from cases.services import discussions as services
 from cases.views.errors import htmx_alert
+from redqueen.jinja2 import here
 
 
 def _etag(discussion: Discussion, user) -> str:
@@ -126,7 +127,7 @@ def _posts_html(request, discussion, access, shown, context: dict) -> SafeString
         posts = services.thread_views(
             discussion, user, access, shown.shown, load=load, sees_others=shown.sees_others
         )
-        values = context | {"posts": posts, "csrf_input": csrf_input(request)}
+        values = context | here() | {"posts": posts, "csrf_input": csrf_input(request)}
         html = render_to_string(POSTS, values, using="jinja2")
         return mark_safe(html)  # noqa: S308 - rendered by Jinja2 with autoescaping on.
     page = _shared_page(discussion, access, shown, context)
@@ -172,7 +173,7 @@ def _shared_page(discussion, access, shown, context: dict) -> dict:
             discussion, nobody, access, shown.shown, load=load, sees_others=True
         )
         # The viewer's token goes in last, everywhere at once.
-        values = context | {"csrf_input": CSRF_SLOT_INPUT}
+        values = context | here() | {"csrf_input": CSRF_SLOT_INPUT}
         article = _jinja_module("cases/discussions/thread_post.jinja", values).post_article
         button = _jinja_module("cases/discussions/upvote_button.jinja", values).upvote_button
         page = values | {"posts": posts, "etag": ETAG_SLOT}
