@@ -173,6 +173,8 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "cases.context_processors.navigation",
             ],
+            # `{% url %}` from patterns reversed once a process (cases/templatetags/routes.py).
+            "builtins": ["cases.templatetags.routes"],
         },
     },
     {

@@ -2,7 +2,7 @@
 
 import pytest
 from django.template import engines
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import mark_safe
 from jinja2 import UndefinedError
 
@@ -19,9 +19,23 @@ def test_url_agrees_with_reverse_for_ids_and_anything_else():
         ("cases:grade_edit", [1, 22, 0]),
         ("cases:gradebook", [3]),
         ("cases:case_detail", ["shanghai-bell"]),
+        ("cases:case_detail", ["tencent_qq-2"]),
+        ("cases:paragraph_detail", ["shanghai-bell", 4]),
+        ("cases:live_join_code", ["AB12CD"]),
         ("cases:home", []),
     ]:
         assert url(name, *args) == reverse(name, args=args)
+        assert url(name, *args) == reverse(name, args=args)  # From the pattern kept.
+    # What a route does not take is refused as reverse refuses it.
+    for name, args in [
+        ("cases:case_detail", ["not a slug"]),
+        ("cases:item_detail", ["shanghai-bell"]),
+        ("cases:live_join_code", ["AB12"]),
+    ]:
+        with pytest.raises(NoReverseMatch):
+            reverse(name, args=args)
+        with pytest.raises(NoReverseMatch):
+            url(name, *args)
     # The pattern reversed once serves every id.
     assert url("cases:grade_edit", 7, 8, 9) == reverse("cases:grade_edit", args=[7, 8, 9])
 
@@ -77,3 +91,34 @@ def test_quotes_are_escaped_as_djangos_templates_escape_them():
     html = _render('<b title="{{ name }}">{{ name }}</b>', name='O\'Brien "Bo" <b>')
     shown = "O&#x27;Brien &quot;Bo&quot; &lt;b&gt;"
     assert html == f'<b title="{shown}">{shown}</b>'
+
+
+def test_djangos_url_tag_gives_what_reverse_gives_by_any_of_its_forms():
+    """`{% url %}` is cases/templatetags/routes.py's (a builtin): by position with ids
+    and slugs it builds from the kept pattern; with keywords, `as`, or anything else it
+    is Django's own. Each form, twice, agrees with `reverse`."""
+    from django.template import Context, Template
+
+    from cases.templatetags.routes import RouteNode
+
+    source = (
+        "{% url 'cases:item_detail' item %}|{% url 'cases:case_detail' slug %}|"
+        "{% url 'cases:paragraph_detail' slug 4 %}|{% url 'cases:case_detail' slug=slug %}|"
+        "{% url 'cases:home' %}|{% url 'cases:case_detail' 'not a slug' as gone %}[{{ gone }}]"
+    )
+    template = Template(source)
+    assert any(isinstance(n, RouteNode) for n in template.nodelist)
+    expected = "|".join(
+        [
+            reverse("cases:item_detail", args=[7]),
+            reverse("cases:case_detail", args=["shanghai-bell"]),
+            reverse("cases:paragraph_detail", args=["shanghai-bell", 4]),
+            reverse("cases:case_detail", kwargs={"slug": "shanghai-bell"}),
+            reverse("cases:home"),
+            "[]",
+        ]
+    )
+    for _ in range(2):
+        assert template.render(Context({"item": 7, "slug": "shanghai-bell"})) == expected
+    with pytest.raises(NoReverseMatch):
+        Template("{% url 'cases:case_detail' 'not a slug' %}").render(Context())

@@ -6,12 +6,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils import timezone
 
 from cases.compiled import compiled
 from cases.models.cohorts import Cohort, Membership
 from cases.models.schedule import Assignment
+from cases.routes import route
 
 
 def _teaching(user) -> Q:
@@ -99,7 +99,7 @@ class Course(models.Model):
         return f"{self.code}: {self.title}"
 
     def get_absolute_url(self) -> str:
-        return reverse("cases:course_detail", args=[self.pk])
+        return route("cases:course_detail", self.pk)
 
 
 class Module(models.Model):
@@ -242,7 +242,7 @@ class ModuleItem(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("cases:item_detail", args=[self.pk])
+        return route("cases:item_detail", self.pk)
 
     def content_known(self) -> None:
         """After `with_content(kind)`: the other kinds' content is known to be absent,

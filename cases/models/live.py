@@ -11,11 +11,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 
 from cases.models.cohorts import JOIN_CODE_ALPHABET, Cohort
 from cases.models.courses import Course, ModuleItem
 from cases.models.quizzes import Question
+from cases.routes import route
 
 
 def new_live_code() -> str:
@@ -98,7 +98,7 @@ class LiveSession(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("cases:live_session", args=[self.pk])
+        return route("cases:live_session", self.pk)
 
     @property
     def is_running(self) -> bool:

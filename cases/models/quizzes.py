@@ -6,10 +6,10 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
 from cases.models.courses import Course, ModuleItem
+from cases.routes import route
 
 
 class QuestionKind(models.TextChoices):
@@ -113,7 +113,7 @@ class Question(NumericAnswer):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("cases:question_edit", args=[self.pk])
+        return route("cases:question_edit", self.pk)
 
     @property
     def is_scored(self) -> bool:
@@ -415,7 +415,7 @@ class Attempt(models.Model):
         return f"{self.user} on {self.quiz} #{self.number}"
 
     def get_absolute_url(self) -> str:
-        return reverse("cases:attempt_detail", args=[self.pk])
+        return route("cases:attempt_detail", self.pk)
 
     @property
     def is_open(self) -> bool:

@@ -2,10 +2,10 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
-from django.urls import reverse
 
 from cases.models.courses import ModuleItem
 from cases.models.schedule import Assignment
+from cases.routes import route
 
 
 class Region(models.TextChoices):
@@ -129,7 +129,7 @@ class CaseStudy(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("cases:case_detail", args=[self.slug])
+        return route("cases:case_detail", self.slug)
 
     @property
     def word_count(self) -> int:

@@ -10,7 +10,6 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -20,6 +19,7 @@ from cases.anchors import sentences, text_of, trimmed
 from cases.http import HtmxHttpRequest, not_modified, parse_int
 from cases.models import CaseStudy, Visibility
 from cases.permissions import CaseAccess, access_case, case_access
+from cases.routes import route
 from cases.services import annotations as services
 from cases.services.readings import body_with_citations
 from cases.views.errors import htmx_alert
@@ -39,7 +39,7 @@ def layer_context(request, case: CaseStudy, access: CaseAccess, body_html: str, 
     if rows is None:
         rows = services.layer_rows(request.user, case, access)
     layer = services.reader_layer(case, body_html, rows)
-    notes_url = reverse("cases:annotation_list", args=[case.slug])
+    notes_url = route("cases:annotation_list", case.slug)
 
     def tools(match):
         number = int(match.group(1))
