@@ -12,8 +12,8 @@ numbers that hold from run to run within a few per cent.
 - **The app:** each page through Django's whole stack (middleware, session, login,
   the view, the template) in this process, with bench/benchsite.py's settings
   (production's, and the two references), as 60 students in turn, ROUNDS times after
-  a round to warm; the thread's CPU per request, median. No network and no other
-  thread: the CPU the page costs Python.
+  a round to warm, the pages in turn within each round; the thread's CPU per request,
+  median. No network and no other thread: the CPU the page costs Python.
 - **PostgreSQL:** the page's statements as ten students' requests sent them (each
   after that student's first visit, so the reader's first-open writes are not among
   them), each read replayed REPLAYS times on a connection of its own, the ten
@@ -79,22 +79,25 @@ def pages(course: Course, students: list[User]) -> dict:
     }
 
 
-def app_ms(clients, path_of) -> float:
-    """The median CPU of this thread for a request, over ROUNDS rounds of the students."""
-    spent = []
+def app_ms(clients, paths: dict) -> dict:
+    """Each page's median CPU of this thread for a request, over ROUNDS rounds of the
+    students: the pages in turn within each round, so a drift of the machine's speed
+    falls on every page alike."""
+    spent = {name: [] for name in paths}
     for n in range(ROUNDS + 1):
-        for student, client in clients:
-            path = path_of(student)
-            if path is None:
-                continue
-            started = time.thread_time_ns()
-            response = client.get(path, secure=True)
-            took = time.thread_time_ns() - started
-            if response.status_code != 200:
-                sys.exit(f"{path} answered {response.status_code} to {student.username}")
-            if n:  # The first round warms.
-                spent.append(took / 1e6)
-    return statistics.median(spent)
+        for name, path_of in paths.items():
+            for student, client in clients:
+                path = path_of(student)
+                if path is None:
+                    continue
+                started = time.thread_time_ns()
+                response = client.get(path, secure=True)
+                took = time.thread_time_ns() - started
+                if response.status_code != 200:
+                    sys.exit(f"{path} answered {response.status_code} to {student.username}")
+                if n:  # The first round warms.
+                    spent[name].append(took / 1e6)
+    return {name: statistics.median(times) for name, times in spent.items()}
 
 
 def statements(client, path: str) -> list[tuple[str, tuple]]:
@@ -157,9 +160,9 @@ def round_trip_ms(clients) -> float:
                 extra.busy = False
         return result
 
-    bare = app_ms(clients, lambda s: "/bench/ok/")
+    bare = app_ms(clients, {"bare": lambda s: "/bench/ok/"})["bare"]
     with connection.execute_wrapper(extra):
-        more = app_ms(clients, lambda s: "/bench/ok/")
+        more = app_ms(clients, {"more": lambda s: "/bench/ok/"})["more"]
     return (more - bare) / 8
 
 
@@ -190,10 +193,12 @@ def main() -> int:
         sys.exit("PostgreSQL runs on another machine: its CPU cannot be read here.")
 
     rows = []
-    for name, path_of in pages(course, students).items():
+    paths = pages(course, students)
+    apps = app_ms(clients, paths)
+    for name, path_of in paths.items():
         if VERBOSE:
             print(name)
-        app = app_ms(clients, path_of)
+        app = apps[name]
         senders = [(s, c) for s, c in clients if path_of(s) is not None][:SENDERS]
         sent = [statements(client, path_of(student)) for student, client in senders]
         rows.append((name, len(sent[0]), app, postgres_ms(replay, pid, sent)))
