@@ -273,7 +273,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG or TESTING
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "redqueen.staticfiles.KeptManifestStaticFilesStorage"
         )
     },
 }

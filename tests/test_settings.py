@@ -1,9 +1,12 @@
 """Settings are production's unless the test suite says otherwise."""
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,3 +103,22 @@ def test_transaction_pooling_leaves_sqlite_alone():
     )
     result = _settings(script, DATABASE_URL="sqlite:///x.sqlite3", **env)
     assert result.stdout.strip() == "None", result.stderr
+
+
+def test_production_static_addresses_are_worked_out_once_and_match_whitenoises(tmp_path):
+    """`KeptManifestStaticFilesStorage` (production's) answers what WhiteNoise's
+    manifest storage answers, the second time from what it kept; a file missing from
+    the manifest is refused each time, as before."""
+    from whitenoise.storage import CompressedManifestStaticFilesStorage
+
+    from redqueen.staticfiles import KeptManifestStaticFilesStorage
+
+    manifest = {"version": "1.1", "hash": "x", "paths": {"css/app.css": "css/app.5e1f.css"}}
+    (tmp_path / "staticfiles.json").write_text(json.dumps(manifest))
+    kept = KeptManifestStaticFilesStorage(location=tmp_path, base_url="/static/")
+    plain = CompressedManifestStaticFilesStorage(location=tmp_path, base_url="/static/")
+    for _ in range(2):
+        assert kept.url("css/app.css") == plain.url("css/app.css") == "/static/css/app.5e1f.css"
+        for storage in (kept, plain):
+            with pytest.raises(ValueError, match="Missing staticfiles manifest entry"):
+                storage.url("js/gone.js")
