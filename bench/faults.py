@@ -73,6 +73,7 @@ from harness import (  # noqa: E402
     free_port,
     machine_busy,
     percentile,
+    pg_params,
     start_gunicorn,
     stop_gunicorn,
     table,
@@ -141,16 +142,8 @@ def local_cluster() -> Cluster:
 
 
 def database_accepts() -> bool:
-    db = settings.DATABASES["default"]
-    params = {
-        "dbname": db["NAME"],
-        "user": db["USER"],
-        "password": db["PASSWORD"],
-        "host": db["HOST"],
-        "port": db["PORT"],
-    }
     try:
-        with psycopg.connect(**{k: v for k, v in params.items() if v}, connect_timeout=2):
+        with psycopg.connect(**pg_params(), connect_timeout=2):
             return True
     except psycopg.OperationalError:
         return False

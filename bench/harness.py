@@ -120,6 +120,20 @@ class Device:
 # Servers and sign-in ------------------------------------------------------------------------------
 
 
+def pg_params(dbname: str | None = None) -> dict:
+    """psycopg.connect's arguments for the default database (or `dbname` on the same
+    server): those of its settings that are set."""
+    db = settings.DATABASES["default"]
+    params = {
+        "dbname": dbname or db["NAME"],
+        "user": db["USER"],
+        "password": db["PASSWORD"],
+        "host": db["HOST"],
+        "port": db["PORT"],
+    }
+    return {k: v for k, v in params.items() if v}
+
+
 def create_database() -> None:
     db = settings.DATABASES["default"]
     if connection.vendor != "postgresql":
@@ -127,14 +141,7 @@ def create_database() -> None:
     import psycopg
     from psycopg import sql
 
-    params = {
-        "dbname": "postgres",
-        "user": db["USER"],
-        "password": db["PASSWORD"],
-        "host": db["HOST"],
-        "port": db["PORT"] or None,
-    }
-    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as pg:
+    with psycopg.connect(**pg_params("postgres"), autocommit=True) as pg:
         found = pg.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
         if found.fetchone() is None:
             pg.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))

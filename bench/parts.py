@@ -47,6 +47,8 @@ production.setup(
 import psycopg  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
+from harness import pg_params, proc_stats  # noqa: E402
+from notes import reading_of  # noqa: E402
 
 from cases.models import Attempt, Course, ItemKind, ModuleItem, User  # noqa: E402
 
@@ -60,9 +62,12 @@ CODE = "LOAD"
 
 def pages(course: Course, students: list[User]) -> dict:
     """Each page by name: the path each student opens (None: not theirs to open)."""
-    items = ModuleItem.objects.filter(module__course=course)
-    reading = items.filter(kind=ItemKind.CASE_READING).order_by("pk").first()
-    discussion = items.filter(kind=ItemKind.DISCUSSION).order_by("pk").first()
+    reading = reading_of(course)
+    discussion = (
+        ModuleItem.objects.filter(module__course=course, kind=ItemKind.DISCUSSION)
+        .order_by("pk")
+        .first()
+    )
     attempts = {
         a.user_id: a.get_absolute_url()
         for a in Attempt.objects.filter(
@@ -115,8 +120,7 @@ def statements(client, path: str) -> list[tuple[str, tuple]]:
 
 
 def backend_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return proc_stats()[pid][2]
 
 
 def postgres_ms(replay, pid: int, sent_by_student: list) -> float:
@@ -178,16 +182,7 @@ def main() -> int:
         client = Client(HTTP_HOST="127.0.0.1")
         client.force_login(student)
         clients.append((student, client))
-    settings = connection.settings_dict
-    replay = psycopg.connect(
-        host=settings["HOST"] or None,
-        port=settings["PORT"] or None,
-        user=settings["USER"] or None,
-        password=settings["PASSWORD"] or None,
-        dbname=settings["NAME"],
-        autocommit=True,
-        prepare_threshold=0,
-    )
+    replay = psycopg.connect(**pg_params(), autocommit=True, prepare_threshold=0)
     pid = replay.execute("SELECT pg_backend_pid()").fetchone()[0]
     if not Path(f"/proc/{pid}").exists():
         sys.exit("PostgreSQL runs on another machine: its CPU cannot be read here.")
