@@ -10,10 +10,10 @@ already marked safe (Markdown sanitised by nh3, our own markup) passes through.
 """
 
 import functools
+import html
 
 from django.template.defaultfilters import date as date_filter
 from django.template.defaultfilters import floatformat, pluralize
-from django.utils.html import conditional_escape
 from django.utils.timezone import (
     get_current_timezone,
     get_current_timezone_name,
@@ -21,6 +21,7 @@ from django.utils.timezone import (
 )
 from django.utils.translation import get_language
 from jinja2 import Environment, StrictUndefined, pass_context
+from markupsafe import Markup
 
 from cases.routes import route as url
 
@@ -54,6 +55,20 @@ def _formatted(value, fmt: str, zone: str, language: str) -> str:
     return date_filter(template_localtime(value), fmt)
 
 
+def as_django_escapes(value):
+    """Each printed value, escaped as Django's templates escape it (`&#x27;` and
+    `&quot;`, where markupsafe writes `&#39;` and `&#34;`). Text without quotes goes on
+    as it is: Jinja2's own escaping, which follows, writes `&amp;`, `&lt;` and `&gt;`
+    as Django does, in C. Django's `conditional_escape` cost a fifth of a due list's
+    render (its lazy-string check and a SafeString for each value)."""
+    if hasattr(value, "__html__"):
+        return value
+    text = str(value)
+    if "'" in text or '"' in text:
+        return Markup(html.escape(text))
+    return text
+
+
 def environment(**options) -> Environment:
     # A name the template does not know is an error (a test fails), where Django's
     # templates would quietly show nothing.
@@ -61,7 +76,7 @@ def environment(**options) -> Environment:
     options.pop("autoescape", None)  # Always on, whatever the settings say.
     # Escaped as Django's templates escape (`&#x27;` and `&quot;`, where markupsafe
     # writes `&#39;` and `&#34;`), so a page reads the same whichever engine wrote it.
-    options["finalize"] = conditional_escape
+    options["finalize"] = as_django_escapes
     env = Environment(autoescape=True, **options)
     env.filters["date"] = local_date
     env.filters["pluralize"] = pluralize

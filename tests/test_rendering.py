@@ -1,12 +1,16 @@
 """The Jinja2 side of rendering (redqueen/jinja2.py): what the hottest loops rely on."""
 
+from decimal import Decimal
+
 import pytest
 from django.template import engines
 from django.urls import NoReverseMatch, reverse
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
 from jinja2 import UndefinedError
 
 from redqueen.jinja2 import here, url
+from tests.xss_corpus import PAYLOADS
 
 
 def _render(source: str, **context) -> str:
@@ -91,6 +95,25 @@ def test_quotes_are_escaped_as_djangos_templates_escape_them():
     html = _render('<b title="{{ name }}">{{ name }}</b>', name='O\'Brien "Bo" <b>')
     shown = "O&#x27;Brien &quot;Bo&quot; &lt;b&gt;"
     assert html == f'<b title="{shown}">{shown}</b>'
+
+
+def test_every_value_prints_as_djangos_templates_print_it():
+    """Jinja2 escapes quotes itself only where Django would write them differently;
+    anything else, safe or not, text or not, must come out as Django's engine shows it."""
+    values = [
+        *PAYLOADS,
+        'Tom & Jerry\'s <b>"best"</b>',
+        "plain",
+        "",
+        7,
+        Decimal("2.50"),
+        None,
+        gettext_lazy("Dashboard"),
+        mark_safe("<em>kept</em> & 'as is'"),
+    ]
+    django = engines["django"].from_string('<i title="{{ v }}">{{ v }}</i>')
+    for value in values:
+        assert _render('<i title="{{ v }}">{{ v }}</i>', v=value) == django.render({"v": value})
 
 
 def test_djangos_url_tag_gives_what_reverse_gives_by_any_of_its_forms():
