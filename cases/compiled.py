@@ -63,6 +63,7 @@ class _Shape:
         self.sql = sql
         self.params = params
         self.slots = slots  # Position in params: (parameter name, index in its list).
+        self.converters = {}  # get_converters' answers, by the columns asked about.
         # As the ORM checks it when it compiles: a lock needs a transaction, where the
         # database takes locks and has transactions.
         features = compiler.connection.features
@@ -81,6 +82,15 @@ class _Shape:
             params[position] = adapt(value) if isinstance(value, datetime.datetime) else value
         return tuple(params)
 
+    def converters_of(self, expressions) -> dict:
+        """The compiler's converters for these columns (each row's values turned into
+        Python's), worked out once a shape: Django asks again on every run, a call or two
+        a column, and a shape's columns are the same objects every time."""
+        key = tuple(map(id, expressions))
+        if (found := self.converters.get(key)) is None:
+            found = self.converters[key] = self.compiler.get_converters(expressions)
+        return found
+
     def queryset_for(self, values: dict):
         """A queryset that runs this shape's SQL with these values."""
         params = self.bind(values)
@@ -90,7 +100,7 @@ class _Shape:
                 raise EmptyResultSet  # Django's iterables answer it with no rows.
             return self.sql, params
 
-        compiler = _shallow(self.compiler, as_sql=as_sql)
+        compiler = _shallow(self.compiler, as_sql=as_sql, get_converters=self.converters_of)
         query = _shallow(
             self.queryset.query, get_compiler=lambda *args, **kwargs: compiler, clone=_refined
         )

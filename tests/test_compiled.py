@@ -324,6 +324,25 @@ def test_the_dashboards_queries_match_their_querysets(world, role):
     assert list(_pending_reviews(reviewer=user)) == list(_pending_reviews.build(reviewer=user.pk))
 
 
+def test_rows_are_typed_as_the_orm_types_them_each_time_a_shape_runs(world):
+    """A shape works out once how its columns become Python values: the third run of the
+    due work still gives aware datetimes, as its plain queryset does, with a hand-in
+    between the runs."""
+    student = world.users["student"]
+    now = timezone.now()
+    due = {"user": student, "now": now, "since": now - timedelta(days=7)}
+    fields = ("due_at", "_work_state", "_work_submitted_at")
+    for run in range(3):
+        if run == 1:
+            attempt_submit(attempt_id=world.attempt.pk, user=student)
+        got = rows(_due_work(**due), *fields)
+        assert got == rows(_due_work.build(**_ids(due)), *fields)
+        dated = [row[1] for row in got if row[1] is not None]
+        assert dated and all(timezone.is_aware(at) for at in dated)
+    handed_in = [row[3] for row in got if row[3] is not None]
+    assert handed_in and all(isinstance(at, datetime) for at in handed_in)
+
+
 def _ids(arguments: dict) -> dict:
     return {k: getattr(v, "pk", v) for k, v in arguments.items()}
 
