@@ -3,6 +3,7 @@ paragraph's notes with the form to add one, a note's thread, and replying, votin
 moderating and deleting. Every page works without JavaScript; htmx opens threads in
 the reader's margin panel and keeps the marks live."""
 
+import functools
 import re
 
 from django.contrib import messages
@@ -43,30 +44,7 @@ def layer_context(request, case: CaseStudy, access: CaseAccess, body_html: str, 
 
     def tools(match):
         number = int(match.group(1))
-        count = layer.counts.get(number, 0)
-        url = f"{notes_url}?paragraph={number}"
-        return match.group(0) + format_html(
-            '<div class="para__tools no-print" data-annotation-ui>'
-            '<a class="para__annotate" href="{}#add" hx-get="{}" hx-target="#annotation-panel" '
-            'hx-push-url="false">+ note'
-            '<span class="visually-hidden">: annotate paragraph {}</span></a>'
-            "{}</div>",
-            url,
-            url,
-            number,
-            format_html(
-                '<a class="para__notes" href="{}#notes" hx-get="{}" hx-target="#annotation-panel" '
-                'hx-push-url="false">{}<span class="para__notes-word"> note{}</span>'
-                '<span class="visually-hidden"> on paragraph {}</span></a>',
-                url,
-                url,
-                count,
-                "s" if count != 1 else "",
-                number,
-            )
-            if count
-            else "",
-        )
+        return match.group(0) + _paragraph_tools(notes_url, number, layer.counts.get(number, 0))
 
     body = PARAGRAPH_OPEN.sub(tools, layer.body)
     return {
@@ -75,6 +53,35 @@ def layer_context(request, case: CaseStudy, access: CaseAccess, body_html: str, 
         "body": mark_safe(body),  # noqa: S308 - the marked body plus our own links.
         "layer_etag": services.layer_etag(case, request.user, rows),
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _paragraph_tools(notes_url: str, number: int, count: int) -> str:
+    """A paragraph's tools in the reader: annotate it, and its count of notes. The same
+    for every reader of the case while the count stands, so made once a process."""
+    url = f"{notes_url}?paragraph={number}"
+    return format_html(
+        '<div class="para__tools no-print" data-annotation-ui>'
+        '<a class="para__annotate" href="{}#add" hx-get="{}" hx-target="#annotation-panel" '
+        'hx-push-url="false">+ note'
+        '<span class="visually-hidden">: annotate paragraph {}</span></a>'
+        "{}</div>",
+        url,
+        url,
+        number,
+        format_html(
+            '<a class="para__notes" href="{}#notes" hx-get="{}" hx-target="#annotation-panel" '
+            'hx-push-url="false">{}<span class="para__notes-word"> note{}</span>'
+            '<span class="visually-hidden"> on paragraph {}</span></a>',
+            url,
+            url,
+            count,
+            "s" if count != 1 else "",
+            number,
+        )
+        if count
+        else "",
+    )
 
 
 @require_GET
