@@ -84,12 +84,18 @@ def environment(**options) -> Environment:
     env.globals["url"] = url
     # A student's gradebook cells are joined in Python: 2,000 a page, where a
     # template's loop costs four times as much, Jinja2's included.
-    from cases.templatetags.redqueen import due_phrase, gradebook_cells, status_tag
+    from cases.templatetags.redqueen import (
+        due_phrase,
+        gradebook_cells,
+        markdown_filter,
+        status_tag,
+    )
 
     @pass_context
     def due_phrase_here(context, due_at, now) -> str:
         return due_phrase(due_at, now, context.get("_zone"))
 
+    env.filters["markdown"] = markdown_filter
     env.globals["gradebook_cells"] = gradebook_cells
     env.globals["due_phrase"] = due_phrase_here
     env.globals["status_tag"] = status_tag

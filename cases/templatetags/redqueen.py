@@ -20,9 +20,11 @@ register = template.Library()
 def jinja(context, name: str, **values):
     """The Jinja2 template `name` (templates/jinja2/, redqueen/jinja2.py) rendered with
     this template's context and `values`: for the loops that render a row per post,
-    student or due item on the hottest pages, which Jinja2 renders four to five times
-    faster."""
-    values = context.flatten() | here() | values
+    student or due item on the hottest pages, and the hottest pages' content, which
+    Jinja2 renders four to five times faster. The page's Django partials (its htmx
+    fragments, `{% partialdef %}`) are there as `partials`, each drawn with the page's
+    context where the Jinja2 template puts it."""
+    values = context.flatten() | here() | {"partials": _Partials(context)} | values
     request = context.get("request")
     if request is not None:
         # The page's own masked token (or a shared fragment's slot), for every form of
@@ -31,6 +33,19 @@ def jinja(context, name: str, **values):
         values |= {"request": request, "csrf_input": format_html(CSRF_INPUT, token)}
     html = engines["jinja2"].get_template(name).template.render(values)
     return mark_safe(html)  # noqa: S308 - rendered by Jinja2 with autoescaping on.
+
+
+class _Partials:
+    """A Django page's partials by name, each rendered when asked for: a page whose
+    content is a Jinja2 template keeps its htmx fragments as Django partials, one markup
+    for the page and the fragment."""
+
+    def __init__(self, context):
+        self.context = context
+
+    def __getitem__(self, name: str):
+        partial = self.context.template.extra_data["partials"][name]
+        return mark_safe(partial.render(self.context))  # noqa: S308 - Django's autoescaped render.
 
 
 @register.filter(name="markdown")

@@ -94,10 +94,12 @@ def annotation_live(request: HtmxHttpRequest, slug: str):
     etag = services.layer_etag(case, request.user, rows)
     if unchanged := not_modified(request, etag):
         return unchanged
-    # The citation counts ride along, as on the page.
-    context = {"case": case}
-    body = body_with_citations(case, request.user, access, kept_counts=False)
-    context |= layer_context(request, case, access, body, rows)
+    # The citation counts ride along, put in as the page puts them: after the notes'
+    # marks and tools, so a poll redraws the margin as the page drew it.
+    context = {"case": case, **layer_context(request, case, access, case.body_html, rows)}
+    context["body"] = body_with_citations(
+        case, request.user, access, context["body"], kept_counts=False
+    )
     response = render(request, LAYER, context)
     response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"

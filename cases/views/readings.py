@@ -83,13 +83,17 @@ def _reader(
             item, request.user, staff=course_access.can_grade
         )
     marked = layer_context(request, case, access, case.body_html)
-    if task is not None and not access.is_teaching_staff:
-        task.mine = task_progress(task, marked["layer_rows"].own)
     context = {
         "case": case,
         **marked,
         "body": services.body_with_citations(case, request.user, access, marked["body"]),
         "task": task,
+        # A student's count of substantive notes against the task's.
+        "task_mine": (
+            task_progress(task, marked["layer_rows"].own)
+            if task is not None and not access.is_teaching_staff
+            else None
+        ),
         "exhibits": exhibits_html(case),
         "part_b": _part_b(case, request.user),
         "progress": progress,
@@ -99,6 +103,10 @@ def _reader(
         "previous_item": previous_item,
         "next_item": next_item,
         "can_edit": access.can_edit,
+        # Staff's, or once released everyone's: set below.
+        "teaching_notes": None,
+        "heatmap_url": None,
+        "placement": None,
     }
     if access.sees_teaching_notes:
         context["teaching_notes"] = render_markdown(case.teaching_notes)

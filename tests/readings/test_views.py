@@ -1,4 +1,5 @@
 import io
+import re
 
 import pytest
 from django.urls import reverse
@@ -78,6 +79,45 @@ def test_mark_done_with_htmx_returns_the_progress_fragment(world, client_for):
     assert "Mark as not done" in html
     assert "<html" not in html
     assert ReadingProgress.objects.get().done_at is not None
+
+
+def _part(html: str, element_id: str) -> str:
+    """The element with this id, whole, without the form's token and its way back (the
+    page's address on the page, the form's own in the fragment, which htmx does not
+    follow)."""
+    start = html.rindex("<", 0, html.index(f'id="{element_id}"'))
+    tag = html[start + 1 : html.index(" ", start)]
+    depth = 0
+    for found in re.finditer(rf"<(/?){tag}[\s>]", html[start:]):
+        depth += -1 if found.group(1) else 1
+        if not depth:
+            break
+    part = html[start : start + found.end()]
+    part = re.sub(r'name="next" value="[^"]*"', 'name="next"', part)
+    return re.sub(r'value="[A-Za-z0-9]{64}"', "", part)
+
+
+def test_the_readers_fragments_are_the_parts_of_its_page_each_time(world, client_for):
+    """The page's content is Jinja2 with its two Django partials put in: what the htmx
+    endpoints send is what the page shows there, before and after marking it done and
+    undone, and the page shows the change. The notes' poll draws a cited paragraph's
+    margin as the page drew it (it put the citation badge on the other side of the
+    paragraph's tools, every ten seconds)."""
+    client = client_for("student")
+    page = world.item.get_absolute_url()
+    done_url = reverse("cases:reading_done", args=[world.case.slug])
+    live = reverse("cases:annotation_live", args=[world.case.slug])
+    for done in ("1", "0", "1"):
+        fragment = client.post(
+            done_url, {"done": done, "next": page}, headers={"HX-Request": "true"}
+        )
+        html = _html(client.get(page))
+        progress = _part(html, "reading-progress")
+        assert progress == _part(_html(fragment), "reading-progress")
+        assert ("Done ✓" in progress) is (done == "1")
+        layer = client.get(live, headers={"HX-Request": "true"})
+        assert _part(html, "reader-layer") == _part(_html(layer), "reader-layer")
+        assert html.count('id="reading-progress"') == html.count('id="reader-layer"') == 1
 
 
 def test_mark_done_without_javascript_redirects_back(world, client_for):
