@@ -1,9 +1,11 @@
-"""The Jinja2 environment for the few templates that render a row per student or post
-on the hottest pages (a thread's posts, the gradebook's rows): Jinja2 compiles a
-template to Python and renders such loops four to five times faster than Django's
-engine (the table in docs/architecture.md, "Rendering"). Django templates still own
-every page and its htmx partials; a page hands a loop to Jinja2 with `{% jinja %}`
-(cases/templatetags/redqueen.py), which passes it the page's context.
+"""The Jinja2 environment for the loops that render a row per student or post on the
+hottest pages (a thread's posts, the gradebook's rows) and the content of the student
+pages with the most markup (the dashboard, the case reader): Jinja2 compiles a template
+to Python and renders such loops four to five times faster than Django's engine (the
+table in docs/architecture.md, "Rendering"). Django templates still own every page's
+layout and its htmx partials; a page hands its content or a loop to Jinja2 with
+`{% jinja %}` (cases/templatetags/redqueen.py), which passes it the page's context and
+its partials.
 
 Autoescaping is on, as in Django's templates: text is escaped, and only what is
 already marked safe (Markdown sanitised by nh3, our own markup) passes through.
