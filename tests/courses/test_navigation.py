@@ -108,3 +108,38 @@ def test_the_bell_is_drawn_without_a_count_and_its_poll_brings_the_count(world, 
     assert 'aria-label="Notifications: 1 unread"' in polled.content.decode()
     again = client.get(bell, headers={"If-None-Match": polled["ETag"]})
     assert again.status_code == 304
+
+
+def test_each_user_sees_their_own_name_and_token_in_a_header_drawn_once_for_all(db):
+    """The header is drawn once a process for each role and page, the user's name and
+    token put in as it is served: two students in turn, each sees only their own name
+    (escaped), each page's token is the one its forms post, and a new name shows on
+    the next page."""
+    cohort = CohortFactory()
+    CourseFactory(cohorts=[cohort])
+    users = [
+        UserFactory(username="ada", first_name="Ada", last_name="<b>Lovelace</b>"),
+        UserFactory(username="bo", first_name="Bo", last_name="O'Hara & Sons"),
+    ]
+    clients = []
+    for user in users:
+        MembershipFactory(cohort=cohort, user=user)
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(user)
+        clients.append(client)
+    shown = {"ada": "Ada &lt;b&gt;Lovelace&lt;/b&gt;", "bo": "Bo O&#x27;Hara &amp; Sons"}
+    for _ in range(2):
+        for user, client in zip(users, clients, strict=True):
+            page = client.get("/").content.decode()
+            other = next(u.username for u in users if u != user)
+            assert page.count(shown[user.username]) == 2
+            assert shown[other] not in page and "<b>Lovelace" not in page
+            tokens = set(re.findall(r'name="csrfmiddlewaretoken" value="([^"]+)"', page))
+            header_token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+            assert tokens == {header_token}
+    users[1].first_name = "Bea"
+    users[1].save()
+    page = clients[1].get(reverse("cases:case_list")).content.decode()
+    assert page.count("Bea O&#x27;Hara &amp; Sons") == 2 and "Bo O&#x27;Hara" not in page
+    response = clients[1].post(reverse("logout"), {"csrfmiddlewaretoken": header_token})
+    assert response.status_code == 302
