@@ -112,10 +112,13 @@ UPCOMING_LIMIT = 12
 DUE_WORK_LIMIT = 200
 
 
-# What a row shows and where the student stands needs of each assignment.
+# What a row shows and where the student stands needs of each assignment; its module's
+# title and course's code come as two values (`module_title`, `course_code`), not as
+# two more objects a row to build.
 DUE_WORK_FIELDS = [
     *("opens_at", "due_at", "late_policy", "late_until"),
-    *("item__title", "item__kind", "item__module__title", "item__module__course__code"),
+    "item__title",
+    "item__kind",
 ]
 
 
@@ -156,8 +159,11 @@ def _due_work(user, now, since):
     return (
         with_work(given, user)
         .filter(Q(student_due_at__isnull=True) | Q(student_due_at__gte=since))
-        .select_related("item__module__course")
+        .select_related("item")
         .only(*DUE_WORK_FIELDS)
+        .annotate(
+            module_title=F("item__module__title"), course_code=F("item__module__course__code")
+        )
         .order_by(F("student_due_at").asc(nulls_last=True), "pk")[:DUE_WORK_LIMIT]
     )
 
