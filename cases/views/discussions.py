@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template import engines
 from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -44,6 +43,7 @@ from cases.permissions import (
     item_access,
     items_with_access,
 )
+from cases.routes import route
 from cases.services import discussions as services
 from cases.views.errors import htmx_alert
 from redqueen.jinja2 import here
@@ -84,8 +84,8 @@ def _thread_context(request, item, discussion, access, *, highlight: int | None 
         "nonce": uuid.uuid4().hex,
         "reply_to": parse_int(request.GET.get("reply")),
         "etag": _etag(discussion, request.user),
-        "thread_url": reverse("cases:thread_posts", args=[item.pk]),
-        "post_create_url": reverse("cases:post_create", args=[item.pk]),
+        "thread_url": route("cases:thread_posts", item.pk),
+        "post_create_url": route("cases:post_create", item.pk),
         "marks": services.ViewerMarks(discussion, request.user),
     }
     context["posts_html"] = _posts_html(request, discussion, access, shown, context)
