@@ -208,6 +208,15 @@ def _prompt_html(prompt: str, case, version) -> SafeString:
     return mark_safe(html)  # noqa: S308 - rendered and cleaned by render_post.
 
 
+def _page_context(request, item, discussion, access) -> dict:
+    """The whole page's context: the thread's, with the prompt above it and whether the
+    viewer follows the thread (its button)."""
+    context = _thread_context(request, item, discussion, access)
+    context["prompt"] = _prompt(discussion)
+    context["following"] = access.can_grade or context["marks"].following
+    return context
+
+
 def item_discussion(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
     """A discussion as a module item: the prompt, the compose box and the thread.
     Students of a cohort it is given to post; course staff moderate."""
@@ -215,9 +224,7 @@ def item_discussion(request: HtmxHttpRequest, item: ModuleItem, access: CourseAc
     if discussion is None:
         return None
     discussion.item = item
-    context = _thread_context(request, item, discussion, access)
-    context["prompt"] = _prompt(discussion)
-    context["following"] = access.can_grade or context["marks"].following
+    context = _page_context(request, item, discussion, access)
     response = render(request, "cases/discussions/thread_detail.html", context)
     response["ETag"] = context["etag"]
     return response
@@ -273,9 +280,8 @@ def post_create(request: HtmxHttpRequest, pk: int):
     except services.PostRefused as error:
         if request.htmx:
             return _refused(request, item, str(error))
-        context = _thread_context(request, item, discussion, access)
+        context = _page_context(request, item, discussion, access)
         context |= {
-            "prompt": _prompt(discussion),
             "draft": body,
             "draft_parent": parent,
             "error": str(error),

@@ -60,6 +60,22 @@ def test_a_refused_post_keeps_the_text_beside_the_message(world, client_for, set
     assert "My careful argument." in html
 
 
+def test_following_shows_on_the_page_again_after_a_refused_post(world, client_for, settings):
+    """Follow, post too fast without JavaScript, follow no more, try again: each page,
+    the one that keeps the refused text included, says where the student stands."""
+    client = client_for("student_ta_elsewhere")
+    follow = reverse("cases:discussion_follow", args=[world.discussion.item.pk])
+    create = reverse("cases:post_create", args=[world.discussion.item.pk])
+    settings.POSTS_PER_MINUTE = 0
+    for following in ("1", "0", "1"):
+        client.post(follow, {"follow": following})
+        button = "Stop following" if following == "1" else "Follow this thread"
+        assert button in _html(client.get(_thread(world)))
+        refused = _html(client.post(create, {"body": "Too fast."}))
+        assert "posting very fast" in refused and "Too fast." in refused
+        assert button in refused
+
+
 def test_anonymous_threads_never_give_students_a_classmates_name(world, client_for):
     Discussion.objects.filter(pk=world.discussion.pk).update(anonymous=True)
     student = world.users["student"]
