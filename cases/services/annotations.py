@@ -515,7 +515,8 @@ def layer_rows(user, case: CaseStudy, access: CaseAccess) -> LayerRows:
         r for r in rows if r["thread_id"] is None and (r["deleted_at"] is None or r["reply_count"])
     ]
     waiting = False
-    if any(r.get("gated") for r in rows):
+    # The same for every row (the reader's, not the note's): asked of the first.
+    if rows and rows[0].get("gated"):
         waiting = any(r["author_id"] != me for r in roots)
         roots = [r for r in roots if r["author_id"] == me]
     return LayerRows(roots, waiting, own)
@@ -567,8 +568,8 @@ def reader_layer(case: CaseStudy, body_html: str, rows: LayerRows) -> Layer:
     layer = Layer(body=mark_safe(body_html), waiting=rows.waiting, total=len(rows.roots))  # noqa: S308
     if not rows.roots:
         return layer
-    anchors = tuple(_Anchor._make(_ANCHOR_FIELDS(row)) for row in rows.roots)
-    body, counts, orphaned = _marked(body_html, anchors)
+    # Plain tuples to key the marking by; made `_Anchor`s only when it is done again.
+    body, counts, orphaned = _marked(body_html, tuple(map(_ANCHOR_FIELDS, rows.roots)))
     layer.body = mark_safe(body)  # noqa: S308 - the cached body plus our own marks.
     layer.counts = dict(counts)
     layer.orphaned = [rows.roots[n] for n in orphaned]
@@ -593,8 +594,9 @@ _ANCHOR_FIELDS = operator.itemgetter(*_Anchor._fields)
 
 @functools.lru_cache(maxsize=64)
 def _marked(body_html: str, roots: tuple) -> tuple[str, tuple, tuple]:
-    """`body_html` with the notes of `roots` (`_Anchor`s) marked; each
-    paragraph's count; the places in `roots` of the notes whose words are gone."""
+    """`body_html` with the notes of `roots` (tuples of `_Anchor`'s fields) marked;
+    each paragraph's count; the places in `roots` of the notes whose words are gone."""
+    roots = [_Anchor._make(root) for root in roots]
     sections = body_sections(body_html)
     order = [number for number, _ in sections if number is not None]
     position = {number: n for n, number in enumerate(order)}
