@@ -178,9 +178,10 @@ CSRF_INPUT = '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
 CSRF_SLOT_INPUT = format_html(CSRF_INPUT, CSRF_SLOT)
 
 
-def with_token(request: HttpRequest, html: str) -> str:
-    """Kept markup with the viewer's CSRF token in place of the slot."""
-    return html.replace(CSRF_SLOT, get_token(request))
+def with_token(request: HttpRequest, html: str, token: str | None = None) -> str:
+    """Kept markup with the viewer's CSRF token in place of the slot: `token`, the
+    page's own masked one, or another."""
+    return html.replace(CSRF_SLOT, token or get_token(request))
 
 
 def shared_fragment(request: HttpRequest, key: str, render: Callable[[dict], str]) -> str:

@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
-from cases.http import CSRF_INPUT, CSRF_SLOT, CSRF_SLOT_INPUT
+from cases.http import CSRF_INPUT, CSRF_SLOT_INPUT, with_token
 from cases.markdown import shown_markdown
 from cases.models import WorkStatus
 from cases.routes import route
@@ -29,10 +29,16 @@ def jinja(context, name: str, **values):
     if request is not None:
         # The page's own masked token (or a shared fragment's slot), for every form of
         # the loop, not one drawn per form.
-        token = values.get("csrf_token") or get_token(request)
+        token = _page_token(values, request)
         values |= {"request": request, "csrf_input": format_html(CSRF_INPUT, token)}
     html = engines["jinja2"].get_template(name).template.render(values)
     return mark_safe(html)  # noqa: S308 - rendered by Jinja2 with autoescaping on.
+
+
+def _page_token(values, request) -> str:
+    """The page's own masked CSRF token (`csrf_token` in its context, or a shared
+    fragment's slot): masking another for each form costs as much as a row of a list."""
+    return str(values.get("csrf_token") or get_token(request))
 
 
 # Where the user's name goes in a header drawn for everyone alike (`site_header`).
@@ -54,10 +60,9 @@ def site_header(context):
     html = _site_header(
         match.url_name if match else "", bool(teaches), bool(context.get("nav_is_admin"))
     )
-    # The page's own masked token (masking another costs as much as a row of a list).
     # The token first: the name, put in last, is never searched for a slot.
-    token = str(context.get("csrf_token") or get_token(request))
-    html = html.replace(CSRF_SLOT, token).replace(_NAME_SLOT, escape(context["user"].display_name))
+    html = with_token(request, html, _page_token(context, request))
+    html = html.replace(_NAME_SLOT, escape(context["user"].display_name))
     return mark_safe(html)  # noqa: S308 - Jinja2's escaped render, the name escaped here.
 
 
