@@ -413,7 +413,9 @@ def access_attempt(user, attempt_id: int) -> Attempt:
 
 @compiled
 def _own_attempt(attempt, user):
-    return Attempt.objects.select_related("quiz__item__module").filter(pk=attempt, user=user)
+    # One row: no order (the model's would join the user for their name).
+    attempts = Attempt.objects.select_related("quiz__item__module")
+    return attempts.filter(pk=attempt, user=user).order_by()
 
 
 def access_question(user, question_id: int) -> tuple[Question, CourseAccess]:

@@ -119,6 +119,28 @@ def test_dashboard_stays_within_budget_for_a_large_class(client, django_assert_m
         client.get(reverse("cases:home"))
 
 
+def test_a_students_reader_and_quiz_join_no_table_only_to_order_rows(client):
+    """Rows of one parent (a module's items, a case's notes, an attempt's questions,
+    their choices) are ordered by their own columns: the models' `ordering` would join
+    the parent, and its parents, for an order every row shares."""
+    world = _class_of(5)
+    client.force_login(world["student"])
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(world["item"].get_absolute_url()).status_code == 200
+        assert client.get(world["attempt"].get_absolute_url()).status_code == 200
+    joined = {
+        'WHERE ("cases_moduleitem"."module_id" =': '"cases_course"',
+        'FROM "cases_annotation"': '"cases_casestudy"',
+        'FROM "cases_attemptquestion"': '"cases_user"',
+        'FROM "cases_attempt" ': '"cases_user"',
+        'FROM "cases_choice"': '"cases_question"',
+    }
+    for marker, table in joined.items():
+        found = [q["sql"] for q in queries.captured_queries if marker in q["sql"]]
+        assert found, marker
+        assert all(f"JOIN {table}" not in sql for sql in found), (marker, found)
+
+
 @pytest.mark.parametrize(
     ("name", "data"),
     [("cases:reading_heartbeat", {"paragraph": "3"}), ("cases:reading_done", {"done": "1"})],

@@ -207,17 +207,20 @@ class ModuleItemQuerySet(models.QuerySet):
 
 
 _SIBLING_FIELDS = ("pk", "title", "kind", "module_id")
+# The model's order within one module: its own columns, with no join to the module and
+# the course (whose order the model's `ordering` follows, the same for every sibling).
+_IN_MODULE = ("position", "pk")
 
 
 @compiled
 def _siblings(module):
-    return ModuleItem.objects.filter(module=module).only(*_SIBLING_FIELDS)
+    return ModuleItem.objects.filter(module=module).only(*_SIBLING_FIELDS).order_by(*_IN_MODULE)
 
 
 @compiled
 def _siblings_seen(module, user, now):
     siblings = ModuleItem.objects.filter(module=module).visible_to_student(user, now)
-    return siblings.only(*_SIBLING_FIELDS)
+    return siblings.only(*_SIBLING_FIELDS).order_by(*_IN_MODULE)
 
 
 class ModuleItem(models.Model):

@@ -506,7 +506,7 @@ def layer_rows(user, case: CaseStudy, access: CaseAccess) -> LayerRows:
         if not access.is_teaching_staff:
             rows = rows.annotate(gated=_gated(user, case))
         fields = [*NOTE_FIELDS, *([] if access.is_teaching_staff else ["gated"])]
-        rows = list(rows.values(*fields))
+        rows = list(rows.order_by(*_IN_CASE).values(*fields))
     else:
         rows = list(_student_layer(user=user.pk, case=case.pk, now=timezone.now()))
     me = user.pk  # Once: request.user is a lazy object, each attribute a detour.
@@ -530,7 +530,12 @@ def _layer_notes(user) -> Q:
 @compiled
 def _student_layer(user, case, now):
     rows = _visible_to_student(user, case).filter(_layer_notes(user))
-    return rows.annotate(gated=_gated(user, case, now)).values(*NOTE_FIELDS, "gated")
+    rows = rows.annotate(gated=_gated(user, case, now)).order_by(*_IN_CASE)
+    return rows.values(*NOTE_FIELDS, "gated")
+
+
+# The model's order within one case, without joining the case for the order of cases.
+_IN_CASE = ("created_at", "pk")
 
 
 def task_progress(task: AnnotationTask, own: list[dict]) -> dict:

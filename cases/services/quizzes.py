@@ -153,12 +153,17 @@ def slots_with_answers(attempt: Attempt) -> list[AttemptQuestion]:
 
 @compiled
 def _slots_of(attempt):
-    return AttemptQuestion.objects.filter(attempt=attempt).select_related("question", "answer")
+    # In the model's order within one attempt, without joining the attempt and its user
+    # for the order of attempts.
+    slots = AttemptQuestion.objects.filter(attempt=attempt).select_related("question", "answer")
+    return slots.order_by("position", "pk")
 
 
 @compiled
 def _choices_of(questions):
-    return Choice.objects.filter(question__in=questions)
+    # In the model's order within each question, without joining the question, its
+    # course and category for the order of questions (the caller groups by question).
+    return Choice.objects.filter(question__in=questions).order_by("question_id", "position", "pk")
 
 
 def _score(attempt: Attempt, slots=None) -> None:
