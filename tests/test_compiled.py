@@ -523,3 +523,56 @@ def test_a_threads_page_of_posts_matches_its_queryset_for_a_voter_and_for_nobody
     assert mine == {world.post.pk: False, reply.pk: True}
     alike = same(_page_posts_alike, discussion=world.discussion.pk, ids=ids, names=names)
     assert alike == {world.post.pk: False, reply.pk: False}
+
+
+def test_work_syncs_reads_match_their_querysets_as_students_post_are_graded_and_submit(world):
+    """`work_sync` reads a hand-in's rows compiled for one student and composed for
+    several: both give what the plain queryset gives, after each step of a journey, and
+    the student's Work follows each step."""
+    from cases.models import Work
+    from cases.services.discussions import participation_grade, post_delete
+    from cases.services.workspace.work import (
+        _attempts,
+        _first_posts,
+        _for_students,
+        _participation_points,
+        _works,
+    )
+
+    discussion, student = world.discussion, world.users["student"]
+    other = world.users["other_student"]
+    MembershipFactory(cohort=world.course.cohorts.get(), user=other)
+
+    def agree():
+        given = {
+            _works: {"item": discussion.item_id},
+            _attempts: {"quiz": world.quiz.pk},
+            _first_posts: {"discussion": discussion.pk},
+            _participation_points: {"discussion": discussion.pk},
+        }
+        for query, values in given.items():
+            for users in ([student.pk], [student.pk, other.pk]):
+                plain = list(query.build(users=users, **values))
+                assert list(_for_students(query, users=set(users), **values)) == plain
+        return Work.objects.get(item=discussion.item, user=student)
+
+    second = post_create(discussion=discussion, author=student, body="And ¶3 agrees.")
+    work = agree()
+    assert (work.state, work.submitted_at) == (WorkStatus.SUBMITTED, world.post.created_at)
+    post_create(discussion=discussion, author=other, body="I read ¶2 otherwise.")
+    participation_grade(
+        discussion=discussion, user_id=student.pk, points=8, comment="", grader=world.users["ta"]
+    )
+    work = agree()
+    assert (work.auto_score, work.needs_grading) == (8, False)
+    post_delete(post=world.post)
+    work = agree()
+    assert work.submitted_at == second.created_at
+    post_delete(post=second)
+    work = agree()
+    assert (work.state, work.submitted_at) == (WorkStatus.NOT_STARTED, None)
+    answer_all_right(world.attempt, student)
+    attempt_submit(attempt_id=world.attempt.pk, user=student)
+    agree()
+    quiz_work = Work.objects.get(item=world.quiz.item, user=student)
+    assert quiz_work.state == WorkStatus.SUBMITTED

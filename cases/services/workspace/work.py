@@ -27,6 +27,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from cases import sql
+from cases.compiled import compiled
 from cases.models import (
     Annotation,
     AnnotationTask,
@@ -185,7 +186,7 @@ def _reading(item: ModuleItem, user_ids) -> dict[int, _Found]:
 def _quiz(item: ModuleItem, user_ids) -> dict[int, _Found]:
     quiz = item.quiz
     by_user: dict[int, list[Attempt]] = {}
-    for attempt in Attempt.objects.filter(quiz=quiz, user__in=user_ids).order_by("number"):
+    for attempt in _for_students(_attempts, quiz=quiz.pk, users=user_ids):
         by_user.setdefault(attempt.user_id, []).append(attempt)
     found = {}
     for user_id, attempts in by_user.items():
@@ -204,16 +205,9 @@ def _quiz(item: ModuleItem, user_ids) -> dict[int, _Found]:
 
 
 def _discussion(item: ModuleItem, user_ids) -> dict[int, _Found]:
-    discussion = item.discussion
-    posts = Post.objects.filter(discussion=discussion, author__in=user_ids, deleted_at__isnull=True)
-    first = dict(
-        posts.values("author").annotate(first=Min("created_at")).values_list("author", "first")
-    )
-    grades = dict(
-        ParticipationGrade.objects.filter(discussion=discussion, user__in=user_ids).values_list(
-            "user", "points"
-        )
-    )
+    discussion = item.discussion.pk
+    first = dict(_for_students(_first_posts, discussion=discussion, users=user_ids))
+    grades = dict(_for_students(_participation_points, discussion=discussion, users=user_ids))
     found = {}
     for user_id in first.keys() | grades.keys():
         posted = first.get(user_id)
@@ -406,6 +400,40 @@ WORK_SOURCES = {
 }
 
 
+def _for_students(query, *, users, **given):
+    """A compiled query of some students' rows (`users`, a list of ids): compiled once
+    a connection for one student, the hot path of every hand-in (a post, a submit, a
+    first open); composed afresh for several, whose counts vary without end, so no
+    shape is kept per count."""
+    users = sorted(users)
+    if len(users) == 1:
+        return query(users=users, **given)
+    return query.build(users=users, **given)
+
+
+@compiled
+def _works(item, users):
+    return Work.objects.filter(item=item, user__in=users)
+
+
+@compiled
+def _attempts(quiz, users):
+    return Attempt.objects.filter(quiz=quiz, user__in=users).order_by("number")
+
+
+@compiled
+def _first_posts(discussion, users):
+    """Each student's first post still standing in the thread, by author."""
+    posts = Post.objects.filter(discussion=discussion, author__in=users, deleted_at__isnull=True)
+    return posts.values("author").annotate(first=Min("created_at")).values_list("author", "first")
+
+
+@compiled
+def _participation_points(discussion, users):
+    grades = ParticipationGrade.objects.filter(discussion=discussion, user__in=users)
+    return grades.values_list("user", "points")
+
+
 def work_sync(item: ModuleItem, user_ids) -> int:
     """Bring the given students' Work rows for the item in line with the kind's own
     tables. Returns how many rows changed."""
@@ -414,7 +442,7 @@ def work_sync(item: ModuleItem, user_ids) -> int:
     if source is None or not user_ids:
         return 0
     found = source(item, user_ids)
-    existing = {w.user_id: w for w in Work.objects.filter(item=item, user__in=user_ids)}
+    existing = {w.user_id: w for w in _for_students(_works, item=item.pk, users=user_ids)}
     changed = []
     for user_id in found.keys() | existing.keys():
         now_found = found.get(user_id, _Found())
