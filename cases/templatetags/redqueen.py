@@ -1,8 +1,11 @@
 import functools
 
 from django import template
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.middleware.csrf import get_token
 from django.template import engines
+from django.template.loader import get_template
 from django.utils import timezone
 from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
@@ -39,6 +42,32 @@ def _page_token(values, request) -> str:
     """The page's own masked CSRF token (`csrf_token` in its context, or a shared
     fragment's slot): masking another for each form costs as much as a row of a list."""
     return str(values.get("csrf_token") or get_token(request))
+
+
+# Where the request's CSP nonce goes in the page's assets drawn once (`page_assets`).
+_NONCE_SLOT = "\x00nonce\x00"
+
+
+@register.simple_tag(takes_context=True)
+def page_assets(context):
+    """Every page's stylesheets, icon and scripts (layout/page_assets.html): drawn once
+    a process, as their hashed static addresses stay the same while it runs, and the
+    request's CSP nonce put in as it is served. Drawing them cost every page a tenth of
+    its layout's time (five lookups in the static files' manifest)."""
+    nonce = context.get("csp_nonce")
+    nonce = "" if nonce is None else escape(str(nonce))
+    return mark_safe(_page_assets().replace(_NONCE_SLOT, nonce))  # noqa: S308 - ours, escaped.
+
+
+@functools.cache
+def _page_assets() -> str:
+    return get_template("layout/page_assets.html").render({"csp_nonce": _NONCE_SLOT}).strip()
+
+
+@receiver(setting_changed)
+def _static_changed(setting, **kwargs):
+    if setting in ("STATIC_URL", "STORAGES", "DEBUG"):
+        _page_assets.cache_clear()
 
 
 # Where the user's name goes in a header drawn for everyone alike (`site_header`).
