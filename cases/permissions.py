@@ -715,7 +715,11 @@ def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
 
 @compiled
 def _running_with_access(courses, user, now):
-    sessions = live_sessions_with_access(user, now)
+    """What the dashboard's "Live now" shows of a session (its title and course code)
+    and what `live_access` reads: not the item and the poll on screen, with its
+    options, that a session's own pages show."""
+    sessions = live_sessions_with_access(user, now).select_related(None).select_related("course")
+    sessions = sessions.only("title", "cohort", "item", "course", "course__code")
     return sessions.filter(ended_at__isnull=True, course__in=courses)
 
 
