@@ -580,3 +580,35 @@ def test_work_syncs_reads_match_their_querysets_as_students_post_are_graded_and_
     agree()
     quiz_work = Work.objects.get(item=world.quiz.item, user=student)
     assert quiz_work.state == WorkStatus.SUBMITTED
+
+
+def test_the_submit_lock_is_the_owners_alone_and_a_second_submit_changes_nothing(world, client):
+    """The submit locks the student's own attempt through a compiled query: another
+    student's submit of it is a 404, the owner's submits it, and submitting again
+    (a retry) leaves it as the first submit left it."""
+    from django.urls import reverse
+
+    from cases.models import Attempt
+    from cases.services.quizzes import _attempts_to_lock, _own_attempt_to_lock
+
+    student, other = world.users["student"], world.users["other_student"]
+    with transaction.atomic():
+        for user in (student, other):
+            given = {"attempt": world.attempt.pk, "user": user.pk}
+            got = list(_own_attempt_to_lock(**given))
+            plain = _attempts_to_lock().filter(pk=world.attempt.pk, user=user)
+            assert rows(got, "state", "quiz_id") == rows(plain, "state", "quiz_id")
+            assert len(got) == (user == student)
+    answer_all_right(world.attempt, student)
+    client.force_login(other)
+    url = reverse("cases:attempt_submit", args=[world.attempt.pk])
+    assert client.post(url).status_code == 404
+    client.force_login(student)
+    submitted = []
+    for _ in range(2):
+        assert client.post(url).status_code == 302
+        attempt = Attempt.objects.get(pk=world.attempt.pk)
+        assert attempt.state == "submitted"
+        assert attempt.score > 0
+        submitted.append(attempt.submitted_at)
+    assert submitted[0] == submitted[1]

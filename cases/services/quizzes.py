@@ -489,11 +489,10 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
     timed-out attempt keeps the answers saved before its deadline."""
     now = now or timezone.now()
     with transaction.atomic():
-        # Locks the attempt alone (`of`): the quiz and its item come along to read.
-        attempts = Attempt.objects.select_for_update(of=("self",)).select_related("quiz__item")
-        if user is not None:
-            attempts = attempts.filter(user=user)
-        attempt = attempts.get(pk=attempt_id)
+        if user is None:
+            attempt = _attempts_to_lock().get(pk=attempt_id)
+        elif (attempt := _own_attempt_to_lock.first(attempt=attempt_id, user=user)) is None:
+            raise Attempt.DoesNotExist
         if not attempt.is_open:
             work_sync(attempt.quiz.item, [attempt.user_id])
             return attempt
@@ -513,6 +512,18 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
         attempt.save()
         work_sync(attempt.quiz.item, [attempt.user_id])
     return attempt
+
+
+def _attempts_to_lock():
+    """Attempts to lock for a submit: the attempt alone (`of`), with its quiz and item
+    to read; one row, so in no order (the model's would join the student for it)."""
+    return Attempt.objects.select_for_update(of=("self",)).select_related("quiz__item").order_by()
+
+
+@compiled
+def _own_attempt_to_lock(attempt, user):
+    """The student's own attempt, locked: every submit, and every retry of one."""
+    return _attempts_to_lock().filter(pk=attempt, user=user)
 
 
 GRADE_FIELDS = ["fraction", "points", "needs_grading"]
