@@ -162,6 +162,17 @@ def compiled(build):
     return run
 
 
+def padded(ids: list) -> list:
+    """`ids` lengthened to the next power of two (at least 8) with its last id again,
+    which an `IN` list takes as once: a list whose length varies without end (a page of
+    a thread's posts) then compiles a handful of shapes a connection, not one for each
+    length it meets."""
+    if not ids:
+        return ids
+    size = max(8, 1 << (len(ids) - 1).bit_length())
+    return [*ids, *[ids[-1]] * (size - len(ids))]
+
+
 def _ids(value):
     """An id, a list of ids or an aware datetime: model instances become their primary
     keys."""

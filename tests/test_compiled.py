@@ -4,7 +4,7 @@ what its plain queryset gives, and the mechanism binds each call's own values.""
 from datetime import datetime, timedelta
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Prefetch
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
@@ -28,6 +28,7 @@ from cases.permissions import (
     _joined_session,
     _live_session_with_access,
     _running_with_access,
+    access_item,
     items_with_access,
     live_sessions_with_access,
 )
@@ -527,6 +528,35 @@ def test_a_threads_page_of_posts_matches_its_queryset_for_a_voter_and_for_nobody
     assert mine == {world.post.pk: False, reply.pk: True}
     alike = same(_page_posts_alike, discussion=world.discussion.pk, ids=ids, names=names)
     assert alike == {world.post.pk: False, reply.pk: False}
+
+
+def test_a_threads_pages_of_any_length_load_their_own_posts_from_a_few_shapes(world):
+    """A page's ids are padded (`padded`) to a power of two: as a thread grows a post at
+    a time, each page loads exactly its own posts, and the connection compiles three
+    shapes for twenty lengths, not twenty."""
+    from cases.compiled import padded
+    from cases.models import Post
+    from cases.services.discussions import _page_posts, page_loader
+
+    assert padded([]) == []
+    assert padded([5]) == [5] * 8
+    assert padded(list(range(1, 10))) == [*range(1, 10), *[9] * 7]
+    student = world.users["student"]
+    _item, access = access_item(student, world.discussion.item_id)
+    load = page_loader(world.discussion, student, access)
+    shapes = connections["default"].__dict__.setdefault("_compiled_shapes", {})
+    for key in [key for key in shapes if key[0] is _page_posts.build]:
+        del shapes[key]  # Compiled by an earlier test on this connection.
+    ids = [world.post.pk]
+    for n in range(19):
+        body = f"Point {n}."
+        post = Post.objects.create(
+            discussion=world.discussion, author=student, body=body, body_html=f"<p>{body}</p>"
+        )
+        ids.append(post.pk)
+        assert set(load(ids)) == set(ids)
+    made = [key for key in shapes if key[0] is _page_posts.build]
+    assert sorted(key[3] for key in made) == [8, 16, 32]  # The length of `ids`.
 
 
 def test_work_syncs_reads_match_their_querysets_as_students_post_are_graded_and_submit(world):

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from cases.compiled import compiled
+from cases.compiled import compiled, padded
 from cases.exhibits import link_exhibits
 from cases.http import keep, kept, kept_value
 from cases.markdown import render_markdown, sub_outside_links
@@ -501,9 +501,11 @@ def page_loader(discussion: Discussion, user, access: CourseAccess):
 
     def load(ids: list[int]) -> dict[int, Post]:
         if user.pk is None:  # `NOBODY`: a page every student sees alike.
-            posts = _page_posts_alike(discussion=discussion.pk, ids=ids, names=names)
+            posts = _page_posts_alike(discussion=discussion.pk, ids=padded(ids), names=names)
         else:
-            posts = _page_posts(discussion=discussion.pk, user=user.pk, ids=ids, names=names)
+            posts = _page_posts(
+                discussion=discussion.pk, user=user.pk, ids=padded(ids), names=names
+            )
         return {post.pk: post for post in posts}
 
     return load
