@@ -26,6 +26,9 @@ The queries, who asks, and why plain SQL (CPU per request, measured with `make b
   one statement, which keeps the reader (with its notes) within its eight queries.
 - `notifications_insert`: every notification; `ON CONFLICT DO NOTHING RETURNING`, so the
   constraint decides who is told.
+- `answer_save`: every autosave of a quiz answer (500 students every few seconds at a
+  deadline); the ORM's filtered update cost 0.21 ms of CPU, the plain statement 0.07,
+  and the autosave went from 2.08 to 1.74 ms (in process, in turn).
 """
 
 import functools
@@ -33,6 +36,7 @@ import functools
 from django.db import connection
 
 from cases.models import (
+    Answer,
     Assignment,
     CaseReading,
     Course,
@@ -308,3 +312,28 @@ def notifications_insert(*, user_ids: list[int], values: dict, now) -> list[int]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [pk for (pk,) in cursor.fetchall()]
+
+
+@functools.cache
+def _answer_save_sql(newer_only: bool) -> str:
+    newer = " AND seq < %(seq)s" if newer_only else ""
+    return f"""
+UPDATE {table(Answer)} SET response = %(response)s, seq = %(seq)s, saved_at = %(now)s
+WHERE slot_id = %(slot)s{newer}
+"""  # noqa: S608 (table and column names from the model; values are parameters)
+
+
+def answer_save(*, slot_id: int, response: dict, seq: int, now, newer_only: bool) -> int:
+    """Store an answer to one question of an attempt, with its sequence number; with
+    `newer_only`, only over an answer saved with a smaller one (an older save arriving
+    late changes nothing). Returns how many rows changed (1 or 0). ORM twin:
+    `Answer.objects.filter(slot=, seq__lt=seq).update(response=, seq=, saved_at=)`."""
+    params = {
+        "response": Answer._meta.get_field("response").get_db_prep_save(response, connection),
+        "seq": seq,
+        "now": _datetime(now),
+        "slot": slot_id,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_answer_save_sql(newer_only), params)
+        return cursor.rowcount

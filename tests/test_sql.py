@@ -174,3 +174,36 @@ def test_notifications_insert_matches_bulk_create_and_skips_repeats(world):
     raw = sorted(Notification.objects.filter(key="reply:1").values_list(*fields))
     orm = sorted(Notification.objects.filter(key="reply:2").values_list(*fields))
     assert raw == orm
+
+
+def test_answer_save_changes_what_the_orm_would_and_leaves_a_late_older_save(world):
+    """Saving one answer twice in plain SQL and through the ORM twin, in turn: a newer
+    save changes it, an older one arriving late does not, an unconditional one does."""
+    from cases.models import Answer
+
+    slots = list(world.attempt.slots.order_by("position"))
+    now = timezone.now()
+
+    def orm(slot, response, seq, newer_only):
+        rows = Answer.objects.filter(slot=slot)
+        if newer_only:
+            rows = rows.filter(seq__lt=seq)
+        return rows.update(response=response, seq=seq, saved_at=now)
+
+    def plain(slot, response, seq, newer_only):
+        return sql.answer_save(
+            slot_id=slot.pk, response=response, seq=seq, now=now, newer_only=newer_only
+        )
+
+    steps = [({"value": "40"}, 10, True), ({"value": "3"}, 5, True), ({"text": "¶2"}, 1, False)]
+    for response, seq, newer_only in steps:
+        changed = [
+            save(slot, response, seq, newer_only)
+            for save, slot in ((orm, slots[0]), (plain, slots[1]))
+        ]
+        assert changed[0] == changed[1]
+        twins = [Answer.objects.get(slot=slot) for slot in slots[:2]]
+        assert [(a.response, a.seq, a.saved_at) for a in twins] == [
+            (twins[0].response, twins[0].seq, twins[0].saved_at)
+        ] * 2
+    assert (twins[0].response, twins[0].seq) == ({"text": "¶2"}, 1)

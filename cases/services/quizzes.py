@@ -15,6 +15,7 @@ from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from cases import sql
 from cases.compiled import compiled
 from cases.gift import GiftQuestion, GiftResult, parse_gift, read_gift
 from cases.models import (
@@ -451,10 +452,14 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
     answered = slots[0].answered
     for slot in slots:
         response = _parse_response(slot, answers[slot.pk])
-        rows = Answer.objects.filter(slot=slot)
-        if seq is not None:
-            rows = rows.filter(seq__lt=seq)
-        if rows.update(response=response, seq=effective_seq, saved_at=now):
+        changed = sql.answer_save(
+            slot_id=slot.pk,
+            response=response,
+            seq=effective_seq,
+            now=now,
+            newer_only=seq is not None,
+        )
+        if changed:
             answered += answer_given(response) - answer_given(slot.answer.response)
             saved += 1
         else:
