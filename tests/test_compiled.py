@@ -642,3 +642,34 @@ def test_the_submit_lock_is_the_owners_alone_and_a_second_submit_changes_nothing
         assert attempt.score > 0
         submitted.append(attempt.submitted_at)
     assert submitted[0] == submitted[1]
+
+
+def test_a_posts_rate_and_the_threads_state_follow_each_post_and_a_lock(world):
+    """The post's compiled reads: the author's posts in the last minute (the rate
+    limit's count) and the thread's version and lock, after each of two posts and a
+    lock, as the plain queries give them."""
+    from cases.models import Discussion, Post
+    from cases.services.discussions import (
+        _posts_since,
+        _thread_state,
+        discussion_lock,
+        thread_state_refresh,
+    )
+
+    discussion, student = world.discussion, world.users["student"]
+    since = timezone.now() - timedelta(minutes=1)
+
+    def agree(posts: int, locked: bool):
+        plain = Post.objects.filter(author=student, created_at__gte=since).count()
+        assert (_posts_since.first(author=student.pk, since=since) or 0) == plain == posts
+        thread_state_refresh(discussion)
+        stored = Discussion.objects.get(pk=discussion.pk)
+        assert (discussion.version, discussion.locked) == (stored.version, stored.locked)
+        assert _thread_state.first(discussion=discussion.pk) == (stored.version, locked)
+
+    agree(1, False)  # The world's post, made a moment ago.
+    post_create(discussion=discussion, author=student, body="And ¶3.")
+    agree(2, False)
+    discussion_lock(discussion=discussion, locked=True)
+    agree(2, True)
+    assert _posts_since.first(author=world.users["other_student"].pk, since=since) is None

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Value
+from django.db.models import Count, Exists, F, OuterRef, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -109,6 +109,24 @@ def _bump(discussion_id: int) -> None:
     Discussion.objects.filter(pk=discussion_id).update(version=F("version") + 1)
 
 
+@compiled
+def _thread_state(discussion):
+    """The thread's version and whether it is locked, as they stand: after a change."""
+    return Discussion.objects.filter(pk=discussion).values_list("version", "locked")
+
+
+def thread_state_refresh(discussion: Discussion) -> None:
+    """`discussion.refresh_from_db(fields=["version", "locked"])`, compiled once."""
+    discussion.version, discussion.locked = _thread_state.first(discussion=discussion.pk)
+
+
+@compiled
+def _posts_since(author, since):
+    """How many posts the author made since `since`: a row, or none if none."""
+    posts = Post.objects.filter(author=author, created_at__gte=since).order_by()
+    return posts.values("author").annotate(n=Count("pk")).values_list("n", flat=True)
+
+
 @transaction.atomic
 def post_create(
     *, discussion: Discussion, author, body: str, parent: Post | None = None, nonce: str = ""
@@ -129,8 +147,8 @@ def post_create(
         raise PostRefused(refusal)
     if parent is not None and (parent.discussion_id != discussion.pk or parent.hidden_at):
         raise PostRefused("You can't reply to that post.")
-    recent = Post.objects.filter(author=author, created_at__gte=now - timedelta(minutes=1))
-    if recent.count() >= settings.POSTS_PER_MINUTE:
+    recent = _posts_since.first(author=author.pk, since=now - timedelta(minutes=1)) or 0
+    if recent >= settings.POSTS_PER_MINUTE:
         raise PostRefused(
             "You are posting very fast. Wait a minute, then post again; your text is kept."
         )
@@ -154,7 +172,7 @@ def post_create(
         return Post.objects.get(author=author, nonce=nonce[:40])
     _bump(discussion.pk)
     # Read under the row lock the bump took: the version this post alone made.
-    version = Discussion.objects.values_list("version", flat=True).get(pk=discussion.pk)
+    version, _locked = _thread_state.first(discussion=discussion.pk)
     transaction.on_commit(functools.partial(keep_keys_after, discussion, version, post))
     work_sync(discussion.item, [author.pk])
     if parent is not None:

@@ -308,7 +308,7 @@ def _post_url(post: Post, discussion, user, access) -> str:
 
 def _thread_fragment(request, item, discussion, access, *, highlight: int, announce: str = ""):
     """The compose box and the thread, after a change, for htmx to swap in."""
-    discussion.refresh_from_db(fields=["version", "locked"])
+    services.thread_state_refresh(discussion)
     context = _thread_context(request, item, discussion, access, highlight=highlight)
     context["announce"] = announce
     response = render(request, "cases/discussions/thread_detail.html#thread-body", context)
