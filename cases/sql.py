@@ -26,6 +26,9 @@ The queries, who asks, and why plain SQL (CPU per request, measured with `make b
   one statement, which keeps the reader (with its notes) within its eight queries.
 - `notifications_insert`: every notification; `ON CONFLICT DO NOTHING RETURNING`, so the
   constraint decides who is told.
+- `thread_bump`: every change to a thread's posts (a post, an edit, a vote, a
+  moderation); `UPDATE ... RETURNING` moves the version and reads the one it made in
+  one statement.
 - `answer_save`: every autosave of a quiz answer (500 students every few seconds at a
   deadline); the ORM's filtered update cost 0.21 ms of CPU, the plain statement 0.07,
   and the autosave went from 2.08 to 1.74 ms (in process, in turn).
@@ -40,6 +43,7 @@ from cases.models import (
     Assignment,
     CaseReading,
     Course,
+    Discussion,
     Extension,
     GradeCategory,
     LiveAttendance,
@@ -337,3 +341,24 @@ def answer_save(*, slot_id: int, response: dict, seq: int, now, newer_only: bool
     with connection.cursor() as cursor:
         cursor.execute(_answer_save_sql(newer_only), params)
         return cursor.rowcount
+
+
+@functools.cache
+def _thread_bump_sql() -> str:
+    return f"""
+UPDATE {table(Discussion)} SET version = version + 1 WHERE id = %(discussion)s
+RETURNING version, locked
+"""  # noqa: S608 (table and column names from the model; values are parameters)
+
+
+def thread_bump(*, discussion_id: int) -> tuple[int, bool]:
+    """Move the thread's version on (every change to its posts does, as what is kept of
+    it is kept per version) and return the version this change made and whether the
+    thread is locked, in one statement that holds the row's lock until the transaction
+    ends (PostgreSQL; SQLite 3.35 and later). ORM twin:
+    `Discussion.objects.filter(pk=).update(version=F("version") + 1)`, then the row's
+    `version` and `locked`."""
+    with connection.cursor() as cursor:
+        cursor.execute(_thread_bump_sql(), {"discussion": discussion_id})
+        version, locked = cursor.fetchone()
+        return version, bool(locked)

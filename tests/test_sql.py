@@ -207,3 +207,23 @@ def test_answer_save_changes_what_the_orm_would_and_leaves_a_late_older_save(wor
             (twins[0].response, twins[0].seq, twins[0].saved_at)
         ] * 2
     assert (twins[0].response, twins[0].seq) == ({"text": "¶2"}, 1)
+
+
+def test_thread_bump_moves_the_version_as_the_orm_would_and_says_a_lock(world):
+    """Bumping in plain SQL and through the ORM twin, in turn: each moves the version by
+    one; the plain one returns the version it made and the lock as they stand."""
+    from django.db.models import F
+
+    from cases.models import Discussion
+    from cases.services.discussions import discussion_lock
+
+    discussion = world.discussion
+    rows = Discussion.objects.filter(pk=discussion.pk)
+    start = rows.get().version
+    for turn in range(2):
+        assert sql.thread_bump(discussion_id=discussion.pk) == (start + 2 * turn + 1, False)
+        rows.update(version=F("version") + 1)
+        assert rows.get().version == start + 2 * turn + 2
+    discussion_lock(discussion=discussion, locked=True)
+    version, locked = sql.thread_bump(discussion_id=discussion.pk)
+    assert (version, locked) == (rows.get().version, True)

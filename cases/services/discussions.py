@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from cases import sql
 from cases.compiled import compiled, padded
 from cases.exhibits import link_exhibits
 from cases.http import keep, kept, kept_value
@@ -105,8 +106,9 @@ def posting_refusal(discussion: Discussion, now=None) -> str | None:
     return None
 
 
-def _bump(discussion_id: int) -> None:
-    Discussion.objects.filter(pk=discussion_id).update(version=F("version") + 1)
+def _bump(discussion_id: int) -> int:
+    """Move the thread's version on; the version this change made."""
+    return sql.thread_bump(discussion_id=discussion_id)[0]
 
 
 @compiled
@@ -170,9 +172,8 @@ def post_create(
     except IntegrityError:
         work_sync(discussion.item, [author.pk])
         return Post.objects.get(author=author, nonce=nonce[:40])
-    _bump(discussion.pk)
-    # Read under the row lock the bump took: the version this post alone made.
-    version, _locked = _thread_state.first(discussion=discussion.pk)
+    # Read under the row lock the bump takes: the version this post alone made.
+    version = _bump(discussion.pk)
     transaction.on_commit(functools.partial(keep_keys_after, discussion, version, post))
     work_sync(discussion.item, [author.pk])
     if parent is not None:
