@@ -15,10 +15,12 @@ query in a plain template, and an X-Queries header counting each request's queri
 
 Signs in 200 students and the instructor (sessions made directly, as a login would),
 then runs wrk (bench/wrk.lua) against each endpoint for BENCH_SECONDS (default 5) over
-BENCH_CONNECTIONS (default 8) connections, each request as another student; the
-instructor's pages also run over one connection, as one instructor clicking, for their
-latency. Writes are real: autosaves change answers, submits close attempts, posts add
-posts (the run's own marked posts are deleted at the start of the next run).
+BENCH_CONNECTIONS (default 8) connections, each request as another student; a student
+page in three turns with the 50-row reference page, its ratio taken against the
+reference page in the same seconds (`in_turns`); the instructor's pages also run over
+one connection, as one instructor clicking, for their latency. Writes are real:
+autosaves change answers, submits close attempts, posts add posts (the run's own marked
+posts are deleted at the start of the next run).
 
 Prints a table: endpoint, concurrency, requests, errors, req/s and its ratio to the
 reference page, p50 and p99 ms, queries per request, gunicorn and PostgreSQL CPU ms per
@@ -34,10 +36,12 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -115,6 +119,9 @@ class Endpoint:
     # ETag the writes of earlier runs moved.
     refresh: Callable[[], list[str]] | None = None
     consumes: bool = False  # Each request uses up what it writes to: warm on a few.
+    # The 50-row reference page's result in the turns it was measured in with this
+    # endpoint (`in_turns`), if it was.
+    paired: dict | None = None
 
 
 def line(method: str, path: str, cookie: str, csrf: str, headers=None, body: str = "") -> str:
@@ -344,9 +351,14 @@ def endpoints(course: Course, instructor: User, students: list[User], port: int)
 # Running wrk ------------------------------------------------------------------------
 
 
+# Where wrk's "{n}" starts for the next run (wrk.lua): past every number sent before.
+_first_n = 0
+
+
 def run_wrk(port: int, endpoint: Endpoint, workdir: Path, server) -> dict:
     """One wrk run over the endpoint's requests; its counts with the CPU the gunicorn and
     PostgreSQL processes spent meanwhile."""
+    global _first_n
     requests = workdir / "requests.tsv"
     requests.write_text("\n".join(endpoint.lines) + "\n")
     threads = min(2, endpoint.connections)
@@ -363,8 +375,9 @@ def run_wrk(port: int, endpoint: Endpoint, workdir: Path, server) -> dict:
     ]
     before = CpuSnapshot.take()
     started = time.monotonic()
+    env = {**os.environ, "BENCH_REQUESTS": str(requests), "BENCH_FIRST_N": str(_first_n)}
     done = subprocess.run(  # noqa: S603 (our own command line)
-        command, env={**os.environ, "BENCH_REQUESTS": str(requests)}, capture_output=True, text=True
+        command, env=env, capture_output=True, text=True
     )
     ended = time.monotonic()
     after = CpuSnapshot.take()
@@ -372,6 +385,8 @@ def run_wrk(port: int, endpoint: Endpoint, workdir: Path, server) -> dict:
     if done.returncode or not found:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout}{done.stderr}")
     result = json.loads(found[-1].removeprefix("BENCH "))
+    # Past what any thread sent: the run's requests, and those still out when it ended.
+    _first_n += result["requests"] + 1000
     result["gunicorn_cpu"] = cpu_seconds(before, after, [server.pid, *children(server.pid)])
     result["postgres_cpu"] = cpu_seconds(before, after, pids_named(after, "postgres"))
     result["busy"] = before.busy_share(after)
@@ -394,6 +409,11 @@ def errors(endpoint: Endpoint) -> int:
 
 def rate(endpoint: Endpoint) -> float:
     return endpoint.result["requests"] / (endpoint.result["duration_us"] / 1e6)
+
+
+def paired_rate(endpoint: Endpoint) -> float:
+    """The reference page's rate in the turns it was measured in with `endpoint`."""
+    return endpoint.paired["requests"] / (endpoint.paired["duration_us"] / 1e6)
 
 
 # Each reference is measured first and again after the other endpoints: this machine's
@@ -420,6 +440,45 @@ def again(reference: Endpoint, port: int, workdir: Path, server) -> Endpoint:
     repeat = replace(reference, name=reference.name + AGAIN, result={})
     repeat.result = run_wrk(port, repeat, workdir, server)
     return repeat
+
+
+# A student page is measured in turns with the 50-row reference page, TURNS times each
+# for TURN_SECONDS: its "x ref" is then taken against the reference page measured in the
+# same seconds, alike for drift (the reference measured first and last, minutes apart,
+# gave the same page 0.69 and 0.85 in two runs of one commit). Pages whose requests use
+# something up (a submit) are measured once, as before.
+TURNS = 3
+TURN_SECONDS = max(2.0, SECONDS / TURNS)
+
+
+def in_turns(reference: Endpoint, endpoint: Endpoint, port: int, workdir: Path, server):
+    """The endpoint's result and the reference page's, each from TURNS runs in turn."""
+    mine, theirs = [], []
+    for _ in range(TURNS):
+        theirs.append(run_wrk(port, replace(reference, seconds=TURN_SECONDS), workdir, server))
+        mine.append(run_wrk(port, replace(endpoint, seconds=TURN_SECONDS), workdir, server))
+    return merged(mine), merged(theirs)
+
+
+def merged(results: list[dict]) -> dict:
+    """Several runs' results as one: counts and CPU summed, the median of their
+    medians, the largest of their 99th percentiles."""
+    summed = (
+        *("requests", "duration_us", "connect", "read", "write", "timeout", "status_errors"),
+        *("queries", "counted", "gunicorn_cpu", "postgres_cpu"),
+    )
+    total = {key: sum(r[key] for r in results) for key in summed}
+    statuses = Counter()
+    for r in results:
+        statuses.update(r["statuses"])
+    return total | {
+        "statuses": dict(statuses),
+        "p50_us": statistics.median(r["p50_us"] for r in results),
+        "p99_us": max(r["p99_us"] for r in results),
+        "max_us": max(r["max_us"] for r in results),
+        "busy": statistics.mean(r["busy"] for r in results),
+        "at": statistics.mean(r["at"] for r in results),
+    }
 
 
 def warm(port: int, all_endpoints: list[Endpoint], workdir: Path, server) -> None:
@@ -484,6 +543,8 @@ def report(measured: list[Endpoint], mixed: Endpoint, server) -> list[str]:
     """Prints the table and the goals; returns the goals missed."""
 
     def x_ref(endpoint: Endpoint) -> float:
+        if endpoint.paired:
+            return rate(endpoint) / paired_rate(endpoint)
         return rate(endpoint) / rate_at("reference: 50-row page", endpoint, measured)
 
     header = (
@@ -497,7 +558,8 @@ def report(measured: list[Endpoint], mixed: Endpoint, server) -> list[str]:
         n = max(1, r["requests"])
         queries = r["queries"] / r["counted"] if r["counted"] else float("nan")
         print(
-            f"{endpoint.name:<42} {endpoint.connections:>4} {r['requests']:>8} "
+            f"{endpoint.name + (' *' if endpoint.paired else ''):<42} "
+            f"{endpoint.connections:>4} {r['requests']:>8} "
             f"{errors(endpoint):>6} {rate(endpoint):>7.0f} "
             f"{x_ref(endpoint):>6.2f} {r['p50_us'] / 1000:>7.1f} "
             f"{r['p99_us'] / 1000:>7.1f} {queries:>7.1f} "
@@ -505,9 +567,18 @@ def report(measured: list[Endpoint], mixed: Endpoint, server) -> list[str]:
         )
     print(
         "conn: wrk's connections; x ref: throughput over the 50-row reference page's at "
-        "the time (each reference is measured first and again last, and taken between the "
-        "two by the time of the run); CPU: ms per request of the gunicorn and the "
-        "PostgreSQL processes."
+        "the time: for a student page measured in turns (*), the reference page's in the "
+        f"same {TURNS} turns of {TURN_SECONDS:g} s; for the others, each reference is "
+        "measured first and again last, and taken between the two by the time of the run; "
+        "CPU: ms per request of the gunicorn and the PostgreSQL processes."
+    )
+    paired = [e for e in measured if e.paired]
+    print(
+        "* the same pages against the reference measured first and last (the earlier way): "
+        + ", ".join(
+            f"{e.name} {rate(e) / rate_at('reference: 50-row page', e, measured):.2f}"
+            for e in paired
+        )
     )
 
     by_name = {e.name: e for e in measured}
@@ -576,10 +647,16 @@ def main() -> int:
             wait_ready(server, port, WORKERS)
             measured = list(endpoints(course, instructor, students, port))
             warm(port, measured, workdir, server)
+            reference = next(e for e in measured if e.name == "reference: 50-row page")
             for endpoint in measured:
                 if endpoint.refresh:
                     endpoint.lines = endpoint.refresh()
-                endpoint.result = run_wrk(port, endpoint, workdir, server)
+                if endpoint.role == "student" and not endpoint.consumes:
+                    endpoint.result, endpoint.paired = in_turns(
+                        reference, endpoint, port, workdir, server
+                    )
+                else:
+                    endpoint.result = run_wrk(port, endpoint, workdir, server)
             measured += [again(e, port, workdir, server) for e in measured if e.role == "reference"]
             mixed = mix(measured)
             mixed.result = run_wrk(port, mixed, workdir, server)

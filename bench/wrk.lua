@@ -2,7 +2,10 @@
 -- one a line, tab-separated: method, path, headers ("Name: value" joined by "|"), body
 -- (may be empty). Each thread starts at its own line and cycles through them all, so
 -- the requests spread over many users. "{n}" in a body becomes a number no other
--- request of the run uses (a post's nonce, an answer's text).
+-- request of the run uses (a post's nonce, an answer's text), nor any of the runs before
+-- it: each thread counts on from BENCH_FIRST_N, which bench/load.py moves past every
+-- run's requests (a nonce sent again is a double submit, and an autosave with a smaller
+-- number a stale one: both cheaper than what they stand for).
 -- At the end prints one line: "BENCH " followed by JSON with the counts.
 
 local threads = {}
@@ -36,6 +39,7 @@ function init(args)
       end
    end
    next_line = (id * 7919) % #lines
+   sent = tonumber(os.getenv("BENCH_FIRST_N") or "0")
 end
 
 function request()
