@@ -19,6 +19,7 @@ from cases.models import (
     Extension,
     Membership,
     ModuleItem,
+    Work,
     WorkStatus,
 )
 from cases.models.schedule import _student_assignments
@@ -51,6 +52,7 @@ from cases.services.quizzes import (
     slots_with_answers,
 )
 from cases.services.readings import _cited_for_student, _students_cited
+from cases.services.workspace.work import STATUS_FIELDS, student_items
 from cases.views.courses import _courses_taken, _due_work
 from tests.conftest import ROLES
 from tests.factories import (
@@ -327,6 +329,18 @@ def test_the_dashboards_queries_match_their_querysets(world, role):
     for query, arguments, fields in cases:
         assert rows(query(**arguments), *fields) == rows(query.build(**_ids(arguments)), *fields)
     assert list(_pending_reviews(reviewer=user)) == list(_pending_reviews.build(reviewer=user.pk))
+    # Each row's Work, made from the joined columns, is the stored row (the fields the
+    # dashboard reads) with the model's defaults for the rest, each its own.
+    entries = [e for e in student_items(user, _due_work(**due), now) if e.work is not None]
+    assert bool(entries) == (role == "student")
+    for entry in entries:
+        stored = Work.objects.get(item=entry.item, user=user)
+        for name in ("pk", "item_id", "user_id", *STATUS_FIELDS):
+            assert getattr(entry.work, name) == getattr(stored, name), name
+        assert (entry.work.rubric_levels, entry.work.feedback) == ({}, "")
+    again = [e for e in student_items(user, _due_work(**due), now) if e.work is not None]
+    for entry, twin in zip(entries, again, strict=True):
+        assert entry.work.rubric_levels is not twin.work.rubric_levels
 
 
 def test_rows_are_typed_as_the_orm_types_them_each_time_a_shape_runs(world):
