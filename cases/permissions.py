@@ -171,7 +171,7 @@ def items_with_access(user, kind: str | None = None, now=None):
     query for any number of items (of `kind`, if given: only that kind's content is
     joined). `user` is a user or their id. Pair with `item_access`."""
     return (
-        ModuleItem.objects.with_content(kind)
+        ModuleItem.objects.with_content(kind, reader=user)
         .select_related("module__course")
         .annotate(
             _assigned=Exists(

@@ -157,16 +157,26 @@ CASE_TEXT = (
 )
 # The kinds whose case may have a part B (`_has_part_b`).
 CASE_KINDS = (ItemKind.CASE_READING, ItemKind.ANNOTATION)
+# A reader's progress on the case of an item of those kinds, joined by
+# `with_content(kind, reader=...)` as `_progress_<field>`: what opening the reader reads
+# first (`readings.progress_joined`).
+PROGRESS_FIELDS = (
+    *("id", "first_opened_at", "last_opened_at", "last_beat", "active_seconds"),
+    *("last_paragraph", "done_at"),
+)
 
 
 class ModuleItemQuerySet(models.QuerySet):
-    def with_content(self, kind: str | None = None) -> "ModuleItemQuerySet":
+    def with_content(self, kind: str | None = None, reader=None) -> "ModuleItemQuerySet":
         """Join each kind's own content, so showing an item costs one query; a reading
         or an annotation assignment also says whether its case has a part B
         (`_has_part_b`). Given the `kind` of the items, only that kind's content: a
         query a fifth as long, composed and planned in a third of the time (see
         `permissions.access_item`); pair with `ModuleItem.content_known`. A
-        discussion's case comes without its text (`CASE_TEXT`)."""
+        discussion's case comes without its text (`CASE_TEXT`). Given the kind of a
+        reading or an annotation assignment and a `reader` (a user or their id), their
+        progress on its case comes along (`PROGRESS_FIELDS`), a query fewer for the
+        reader that opening it asks."""
         case_study = self.model._meta.apps.get_model("cases", "CaseStudy")
         kinds = [kind] if kind else list(KIND_CONTENT)
         paths = [path for k in kinds for path in KIND_CONTENT[k]]
@@ -178,6 +188,14 @@ class ModuleItemQuerySet(models.QuerySet):
         follows = [
             models.Q(follows=models.OuterRef(KIND_CONTENT[k][0])) for k in kinds if k in CASE_KINDS
         ]
+        if kind and reader is not None:
+            case = KIND_CONTENT[kind][0]
+            queryset = queryset.annotate(
+                _progress=models.FilteredRelation(
+                    f"{case}__progress", condition=Q(**{f"{case}__progress__user": reader})
+                ),
+                **{f"_progress_{name}": models.F(f"_progress__{name}") for name in PROGRESS_FIELDS},
+            )
         return queryset.annotate(
             _has_part_b=models.Exists(case_study.objects.filter(models.Q.create(follows, "OR")))
         )

@@ -6,7 +6,7 @@ import tomllib
 from collections import Counter
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import DEFAULT_DB_ALIAS, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.urls import reverse
@@ -28,6 +28,7 @@ from cases.models import (
     Post,
     ReadingProgress,
 )
+from cases.models.courses import PROGRESS_FIELDS
 from cases.permissions import CaseAccess
 from cases.services.annotations import annotations_reanchor
 from cases.services.workspace.work import work_sync_for_case
@@ -229,15 +230,33 @@ def _progress_create(*, user, case: CaseStudy, now, done: bool = False) -> None:
 REOPEN_SECONDS = 60
 
 
-def reading_open(*, user, case: CaseStudy) -> ReadingProgress:
+# What `progress_joined` says of an item whose access query did not bring the progress.
+NOT_JOINED = object()
+
+
+def progress_joined(item: ModuleItem):
+    """The reader's progress on the item's case as its access query brought it
+    (`ModuleItemQuerySet.with_content`): a row, None if they have none yet, or
+    NOT_JOINED if the query did not bring it (an item the process had not seen)."""
+    if not hasattr(item, "_progress_id"):
+        return NOT_JOINED
+    if item._progress_id is None:
+        return None
+    names = PROGRESS_FIELDS
+    values = [getattr(item, f"_progress_{name}") for name in names]
+    return ReadingProgress.from_db(DEFAULT_DB_ALIAS, names, values)
+
+
+def reading_open(*, user, case: CaseStudy, joined=NOT_JOINED) -> ReadingProgress:
     """Record that the user opened the case now; idempotent and race-safe (the unique
     constraint settles two first opens at once). An open recorded brings the student's
     Work on the case's readings in line, so an open after any failure repairs it (one
     statement, which writes nothing when nothing changed). Within REOPEN_SECONDS of the
-    last open recorded, nothing is written: the row is read, in one query."""
+    last open recorded, nothing is written: the row is read, in one query, or taken
+    from the item's access query (`joined`, from `progress_joined`)."""
     now = timezone.now()
     before = now - timedelta(seconds=REOPEN_SECONDS)
-    progress = _progress_of.first(user=user.pk, case=case.pk)
+    progress = _progress_of.first(user=user.pk, case=case.pk) if joined is NOT_JOINED else joined
     if progress is not None and progress.last_opened_at >= before:
         return progress
     return _reading_record(user, case, now, before)

@@ -74,9 +74,10 @@ def _reader(
     """The case reader, alone or as a module item. Opening it records progress for
     students; teaching notes and the authors' placement are passed to the template only
     for teaching staff (and the placement once released, for everyone)."""
-    progress = (
-        None if access.is_teaching_staff else services.reading_open(user=request.user, case=case)
-    )
+    progress = None
+    if not access.is_teaching_staff:
+        joined = services.NOT_JOINED if item is None else services.progress_joined(item)
+        progress = services.reading_open(user=request.user, case=case, joined=joined)
     previous_item = next_item = None
     if item is not None:
         previous_item, next_item = ModuleItem.objects.neighbours_of(

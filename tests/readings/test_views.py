@@ -59,6 +59,44 @@ def test_opening_the_reader_records_progress_for_students_only(world, client_for
     assert ReadingProgress.objects.get().user == world.users["student"]
 
 
+def test_the_reader_item_shows_each_students_own_progress_as_it_changes(world, client_for):
+    """The reader's progress comes with the item's access query once the process knows
+    the item: each open shows the student's own progress as it stands (after a reading
+    marked done, and undone), never a classmate's, and a reopen within the minute
+    writes nothing and reads the progress with the item."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from cases.models import Membership
+    from tests.helpers import data_queries
+
+    classmate = world.users["student_ta_elsewhere"]
+    assert Membership.objects.filter(user=classmate, cohort__courses=world.course).exists()
+    done_url = reverse("cases:reading_done", args=[world.case.slug])
+    client_for("student_ta_elsewhere").post(done_url, {"done": "1"})
+    client = client_for("student")
+    counts = []
+    for step in range(3):
+        with CaptureQueriesContext(connection) as queries:
+            html = _html(client.get(world.item.get_absolute_url()))
+        counts.append(data_queries(queries))
+        mine = ReadingProgress.objects.get(user=world.users["student"], case=world.case)
+        if step == 1:
+            assert "Mark as not done" in html  # Done, between the first and second open.
+            client.post(done_url, {"done": "0"})
+        else:
+            assert "Mark as done" in html and "Mark as not done" not in html
+        if step == 0:
+            first = mine.first_opened_at
+            client.post(done_url, {"done": "1"})
+        assert mine.first_opened_at == first
+    # The last open: nothing written, and the progress read with the item's access.
+    sent = [q["sql"].lstrip() for q in queries.captured_queries]
+    assert not any(sql.startswith(("INSERT", "UPDATE")) for sql in sent)
+    assert not any(sql.startswith('SELECT "cases_readingprogress"') for sql in sent)
+    assert counts[1] == counts[2] < counts[0], counts
+
+
 def test_reader_offers_to_resume_at_the_last_paragraph(world, client_for):
     client = client_for("student")
     client.post(reverse("cases:reading_heartbeat", args=[world.case.slug]), {"paragraph": "2"})
