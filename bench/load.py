@@ -451,8 +451,10 @@ def again(reference: Endpoint, port: int, workdir: Path, server) -> Endpoint:
 # for TURN_SECONDS: its "x ref" is then taken against the reference page measured in the
 # same seconds, alike for drift (the reference measured first and last, minutes apart,
 # gave the same page 0.69 and 0.85 in two runs of one commit, and a submit measured
-# once 1.49 in a run whose first minutes were slow). A submit's turns go on where the
-# last one stopped: each starts at the attempts the turns before had not reached.
+# once 1.49 in a run whose first minutes were slow). A submit's requests are rotated
+# past as many as the turns before sent, so a turn does not start over at the attempts
+# the first one closed (most of a submit's requests resubmit one, in turns or not: wrk's
+# two threads start 119 attempts apart and the run sends thousands).
 TURNS = 3
 TURN_SECONDS = max(2.0, SECONDS / TURNS)
 
