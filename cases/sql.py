@@ -351,14 +351,14 @@ RETURNING version, locked
 """  # noqa: S608 (table and column names from the model; values are parameters)
 
 
-def thread_bump(*, discussion_id: int) -> tuple[int, bool]:
+def thread_bump(*, discussion_id: int) -> tuple[int, bool] | None:
     """Move the thread's version on (every change to its posts does, as what is kept of
     it is kept per version) and return the version this change made and whether the
     thread is locked, in one statement that holds the row's lock until the transaction
-    ends (PostgreSQL; SQLite 3.35 and later). ORM twin:
+    ends (PostgreSQL; SQLite 3.35 and later); None if the thread is gone. ORM twin:
     `Discussion.objects.filter(pk=).update(version=F("version") + 1)`, then the row's
     `version` and `locked`."""
     with connection.cursor() as cursor:
         cursor.execute(_thread_bump_sql(), {"discussion": discussion_id})
-        version, locked = cursor.fetchone()
-        return version, bool(locked)
+        found = cursor.fetchone()
+    return None if found is None else (found[0], bool(found[1]))

@@ -233,6 +233,32 @@ def test_the_item_access_query_matches_its_queryset_for_every_role_and_kind(worl
             assert rows(got, *fields) == rows(plain, *fields)
 
 
+def test_the_readers_progress_joined_to_the_item_is_the_stored_row_whole(
+    world, django_assert_num_queries
+):
+    """Once the process knows a reading's kind, its access query brings the student's
+    progress on the case: every column of the stored row, none left to load later, and
+    none for a student who has not opened it."""
+    from cases.models import ReadingProgress
+    from cases.services.readings import NOT_JOINED, progress_joined, reading_open
+
+    student, case = world.users["student"], world.case
+    access_item(student, world.item.pk)  # The kind, now known to the process.
+    item, _access = access_item(student, world.item.pk)
+    assert progress_joined(item, user=student, case=case) is None
+    reading_open(user=student, case=case)
+    item, _access = access_item(student, world.item.pk)
+    joined = progress_joined(item, user=student, case=case)
+    stored = ReadingProgress.objects.get(user=student, case=case)
+    with django_assert_num_queries(0):
+        fields = [field.attname for field in ReadingProgress._meta.concrete_fields]
+        assert [getattr(joined, name) for name in fields] == [
+            getattr(stored, name) for name in fields
+        ]
+    item = ModuleItem.objects.get(pk=world.item.pk)  # No access query: not joined.
+    assert progress_joined(item, user=student, case=case) is NOT_JOINED
+
+
 def test_an_item_opening_later_is_not_given_until_then_through_the_compiled_query(world):
     student = world.users["student"]
     Assignment.objects.filter(item=world.item).update(opens_at=timezone.now() + timedelta(hours=1))
@@ -573,11 +599,18 @@ def test_a_threads_pages_of_any_length_load_their_own_posts_from_a_few_shapes(wo
     assert sorted(key[3] for key in made) == [8, 16, 32]  # The length of `ids`.
 
 
+def _row(model) -> tuple:
+    """What work_sync reads of a Work or an Attempt."""
+    return (model.pk, model.user_id, model.state, model.submitted_at)
+
+
 def test_work_syncs_reads_match_their_querysets_as_students_post_are_graded_and_submit(world):
     """`work_sync` reads a hand-in's rows compiled for one student and composed for
     several: both give what the plain queryset gives, after each step of a journey, and
     the student's Work follows each step."""
-    from cases.models import Work
+    from django.db.models import Min
+
+    from cases.models import Attempt, ParticipationGrade, Post, Work
     from cases.services.discussions import participation_grade, post_delete
     from cases.services.workspace.work import (
         _attempts,
@@ -592,16 +625,35 @@ def test_work_syncs_reads_match_their_querysets_as_students_post_are_graded_and_
     MembershipFactory(cohort=world.course.cohorts.get(), user=other)
 
     def agree():
-        given = {
-            _works: {"item": discussion.item_id},
-            _attempts: {"quiz": world.quiz.pk},
-            _first_posts: {"discussion": discussion.pk},
-            _participation_points: {"discussion": discussion.pk},
-        }
-        for query, values in given.items():
-            for users in ([student.pk], [student.pk, other.pk]):
-                plain = list(query.build(users=users, **values))
-                assert list(_for_students(query, users=set(users), **values)) == plain
+        # Each read as work_sync asked it before it was compiled, written out here.
+        for users in ([student.pk], [student.pk, other.pk]):
+            posts = Post.objects.filter(
+                discussion=discussion, author__in=users, deleted_at__isnull=True
+            )
+            grades = ParticipationGrade.objects.filter(discussion=discussion, user__in=users)
+            works = Work.objects.filter(item=discussion.item, user__in=users)
+            attempts = Attempt.objects.filter(quiz=world.quiz, user__in=users)
+            firsts = posts.values("author").annotate(first=Min("created_at")).order_by()
+            given = [
+                (_works, {"item": discussion.item_id}, works, _row),
+                (_attempts, {"quiz": world.quiz.pk}, attempts, _row),
+                (
+                    _first_posts,
+                    {"discussion": discussion.pk},
+                    firsts.values_list("author", "first"),
+                    tuple,
+                ),
+                (
+                    _participation_points,
+                    {"discussion": discussion.pk},
+                    grades.values_list("user", "points"),
+                    tuple,
+                ),
+            ]
+            for query, values, plain, shown in given:
+                # Each student named twice, as a roster of two cohorts may name them.
+                got = _for_students(query, users=[*users, *users], **values)
+                assert sorted(map(shown, got)) == sorted(map(shown, plain))
         return Work.objects.get(item=discussion.item, user=student)
 
     second = post_create(discussion=discussion, author=student, body="And ¶3 agrees.")

@@ -106,9 +106,13 @@ def posting_refusal(discussion: Discussion, now=None) -> str | None:
     return None
 
 
-def _bump(discussion_id: int) -> int:
-    """Move the thread's version on; the version this change made."""
-    return sql.thread_bump(discussion_id=discussion_id)[0]
+def _bump(discussion_id: int) -> tuple[int, bool]:
+    """Move the thread's version on, holding its row locked until the transaction ends;
+    the version this change made, and whether the thread is locked now."""
+    bumped = sql.thread_bump(discussion_id=discussion_id)
+    if bumped is None:  # Deleted since it was read (its item, say): nothing to change.
+        raise Discussion.DoesNotExist
+    return bumped
 
 
 @compiled
@@ -172,8 +176,12 @@ def post_create(
     except IntegrityError:
         work_sync(discussion.item, [author.pk])
         return Post.objects.get(author=author, nonce=nonce[:40])
-    # Read under the row lock the bump takes: the version this post alone made.
-    version = _bump(discussion.pk)
+    # Read under the row lock the bump takes: the version this post alone made, and
+    # whether the thread was locked since it was checked above (then nothing is kept).
+    version, locked = _bump(discussion.pk)
+    if locked:
+        discussion.locked = True
+        raise PostRefused(posting_refusal(discussion, now))
     transaction.on_commit(functools.partial(keep_keys_after, discussion, version, post))
     work_sync(discussion.item, [author.pk])
     if parent is not None:

@@ -234,16 +234,16 @@ REOPEN_SECONDS = 60
 NOT_JOINED = object()
 
 
-def progress_joined(item: ModuleItem):
-    """The reader's progress on the item's case as its access query brought it
+def progress_joined(item: ModuleItem, *, user, case: CaseStudy):
+    """The user's progress on the item's case as its access query brought it
     (`ModuleItemQuerySet.with_content`): a row, None if they have none yet, or
     NOT_JOINED if the query did not bring it (an item the process had not seen)."""
     if not hasattr(item, "_progress_id"):
         return NOT_JOINED
     if item._progress_id is None:
         return None
-    names = PROGRESS_FIELDS
-    values = [getattr(item, f"_progress_{name}") for name in names]
+    names = ("user_id", "case_id", *PROGRESS_FIELDS)
+    values = [user.pk, case.pk, *(getattr(item, f"_progress_{name}") for name in PROGRESS_FIELDS)]
     return ReadingProgress.from_db(DEFAULT_DB_ALIAS, names, values)
 
 

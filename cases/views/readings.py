@@ -76,7 +76,11 @@ def _reader(
     for teaching staff (and the placement once released, for everyone)."""
     progress = None
     if not access.is_teaching_staff:
-        joined = services.NOT_JOINED if item is None else services.progress_joined(item)
+        joined = (
+            services.NOT_JOINED
+            if item is None
+            else services.progress_joined(item, user=request.user, case=case)
+        )
         progress = services.reading_open(user=request.user, case=case, joined=joined)
     previous_item = next_item = None
     if item is not None:

@@ -61,6 +61,26 @@ def test_a_locked_or_closed_thread_refuses_posts(world):
         post_create(discussion=world.discussion, author=world.users["student"], body="Hi")
 
 
+def test_a_thread_locked_after_the_post_was_checked_refuses_it_and_keeps_nothing(world):
+    """The instructor locks the thread while a student's post is on its way (the page's
+    thread, read before the lock, says open): the bump, under the row's lock, says
+    locked, and the post is refused with nothing kept; the thread's version is as the
+    lock left it."""
+    from cases.models import Discussion
+    from cases.services.discussions import discussion_lock
+
+    seen_open = Discussion.objects.get(pk=world.discussion.pk)
+    discussion_lock(discussion=world.discussion, locked=True)
+    version = Discussion.objects.get(pk=world.discussion.pk).version
+    before = Post.objects.count()
+    for _ in range(2):
+        with pytest.raises(PostRefused, match="locked"):
+            post_create(discussion=seen_open, author=world.users["student"], body="Late (¶2).")
+        assert Post.objects.count() == before
+        assert Discussion.objects.get(pk=world.discussion.pk).version == version
+        seen_open.locked = False  # The next try reads the thread as open again.
+
+
 def test_the_rate_limit_stops_a_flood(world, settings):
     settings.POSTS_PER_MINUTE = 3
     author = world.users["ta"]

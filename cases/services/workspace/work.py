@@ -422,7 +422,7 @@ def _for_students(query, *, users, **given):
     a connection for one student, the hot path of every hand-in (a post, a submit, a
     first open); composed afresh for several, whose counts vary without end, so no
     shape is kept per count."""
-    users = sorted(users)
+    users = sorted(set(users))
     if len(users) == 1:
         return query(users=users, **given)
     return query.build(users=users, **given)
