@@ -246,6 +246,8 @@ def test_the_readers_progress_joined_to_the_item_is_the_stored_row_whole(
     access_item(student, world.item.pk)  # The kind, now known to the process.
     item, _access = access_item(student, world.item.pk)
     assert progress_joined(item, user=student, case=case) is None
+    # A classmate's row first: the student's row, user and case ids then all differ.
+    reading_open(user=world.users["student_ta_elsewhere"], case=case)
     reading_open(user=student, case=case)
     item, _access = access_item(student, world.item.pk)
     joined = progress_joined(item, user=student, case=case)

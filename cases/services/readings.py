@@ -242,9 +242,11 @@ def progress_joined(item: ModuleItem, *, user, case: CaseStudy):
         return NOT_JOINED
     if item._progress_id is None:
         return None
-    names = ("user_id", "case_id", *PROGRESS_FIELDS)
-    values = [user.pk, case.pk, *(getattr(item, f"_progress_{name}") for name in PROGRESS_FIELDS)]
-    return ReadingProgress.from_db(DEFAULT_DB_ALIAS, names, values)
+    row = {name: getattr(item, f"_progress_{name}") for name in PROGRESS_FIELDS}
+    row |= {"user_id": user.pk, "case_id": case.pk}
+    # Every column, in the model's order, as `from_db` takes a whole row.
+    names = [field.attname for field in ReadingProgress._meta.concrete_fields]
+    return ReadingProgress.from_db(DEFAULT_DB_ALIAS, names, [row[name] for name in names])
 
 
 def reading_open(*, user, case: CaseStudy, joined=NOT_JOINED) -> ReadingProgress:
