@@ -412,13 +412,12 @@ def errors(endpoint: Endpoint) -> int:
     return wrong + r["connect"] + r["read"] + r["write"] + r["timeout"]
 
 
+def per_second(result: dict) -> float:
+    return result["requests"] / (result["duration_us"] / 1e6)
+
+
 def rate(endpoint: Endpoint) -> float:
-    return endpoint.result["requests"] / (endpoint.result["duration_us"] / 1e6)
-
-
-def paired_rate(endpoint: Endpoint) -> float:
-    """The reference page's rate in the turns it was measured in with `endpoint`."""
-    return endpoint.paired["requests"] / (endpoint.paired["duration_us"] / 1e6)
+    return per_second(endpoint.result)
 
 
 # Each reference is measured first and again after the other endpoints: this machine's
@@ -558,7 +557,7 @@ def report(measured: list[Endpoint], mixed: Endpoint, server) -> list[str]:
 
     def x_ref(endpoint: Endpoint) -> float:
         if endpoint.paired:
-            return rate(endpoint) / paired_rate(endpoint)
+            return rate(endpoint) / per_second(endpoint.paired)
         return rate(endpoint) / rate_at("reference: 50-row page", endpoint, measured)
 
     header = (

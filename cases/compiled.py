@@ -173,6 +173,24 @@ def padded(ids: list) -> list:
     return [*ids, *[ids[-1]] * (size - len(ids))]
 
 
+def from_columns(model, values: dict):
+    """A model instance made as Django makes a row's model (`from_db`), from some of its
+    columns by attribute name, the rest at their defaults (made afresh where a default
+    is a callable, a dict say): whole, in the model's order, so no column is left to load
+    later. For a row that another query brought along (joined, annotated)."""
+    names, defaults, fresh = _columns(model)
+    row = defaults | {field.attname: field.get_default() for field in fresh} | values
+    return model.from_db(DEFAULT_DB_ALIAS, names, [row[name] for name in names])
+
+
+@functools.cache
+def _columns(model) -> tuple[list[str], dict, list]:
+    fields = model._meta.concrete_fields
+    fresh = [field for field in fields if field.has_default() and callable(field.default)]
+    defaults = {field.attname: field.get_default() for field in fields if field not in fresh}
+    return [field.attname for field in fields], defaults, fresh
+
+
 def _ids(value):
     """An id, a list of ids or an aware datetime: model instances become their primary
     keys."""

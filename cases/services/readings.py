@@ -6,7 +6,7 @@ import tomllib
 from collections import Counter
 from datetime import timedelta
 
-from django.db import DEFAULT_DB_ALIAS, transaction
+from django.db import transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.urls import reverse
@@ -15,7 +15,7 @@ from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 
 from cases import sql
-from cases.compiled import compiled
+from cases.compiled import compiled, from_columns
 from cases.exhibits import ExhibitError, exhibits_clean, link_exhibits
 from cases.http import kept
 from cases.markdown import render_markdown
@@ -243,10 +243,7 @@ def progress_joined(item: ModuleItem, *, user, case: CaseStudy):
     if item._progress_id is None:
         return None
     row = {name: getattr(item, f"_progress_{name}") for name in PROGRESS_FIELDS}
-    row |= {"user_id": user.pk, "case_id": case.pk}
-    # Every column, in the model's order, as `from_db` takes a whole row.
-    names = [field.attname for field in ReadingProgress._meta.concrete_fields]
-    return ReadingProgress.from_db(DEFAULT_DB_ALIAS, names, [row[name] for name in names])
+    return from_columns(ReadingProgress, row | {"user_id": user.pk, "case_id": case.pk})
 
 
 def reading_open(*, user, case: CaseStudy, joined=NOT_JOINED) -> ReadingProgress:

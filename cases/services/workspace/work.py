@@ -7,13 +7,11 @@ so calling it twice, or concurrently, leaves the same rows; rows that did not ch
 not written, so the tracker's ETag moves only when something a teacher would see moved.
 """
 
-import functools
 import math
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db import DEFAULT_DB_ALIAS
 from django.db.models import (
     Count,
     Exists,
@@ -29,7 +27,7 @@ from django.db.models import (
 from django.utils import timezone
 
 from cases import sql
-from cases.compiled import compiled
+from cases.compiled import compiled, from_columns
 from cases.models import (
     Annotation,
     AnnotationTask,
@@ -128,23 +126,9 @@ def with_work(assignments, user):
 def _joined_work(assignment: Assignment, user) -> Work | None:
     if assignment._work_id is None:
         return None
-    names, defaults, fresh = _work_columns()
-    row = defaults | {field.attname: field.get_default() for field in fresh}
-    row |= {name: getattr(assignment, f"_work_{name}") for name in _JOINED_WORK}
-    row["item_id"], row["user_id"] = assignment.item_id, user.pk
-    # Made as Django makes a row's model, from its values in order: half the time of
-    # the keywords' way, for each row of a dashboard.
-    return Work.from_db(DEFAULT_DB_ALIAS, names, [row[name] for name in names])
-
-
-@functools.cache
-def _work_columns() -> tuple[list[str], dict, list]:
-    """Work's columns in the model's order; the defaults of those `with_work` does not
-    bring; and the fields whose default is made afresh for each row (a dict)."""
-    fields = Work._meta.concrete_fields
-    fresh = [field for field in fields if field.has_default() and callable(field.default)]
-    defaults = {field.attname: field.get_default() for field in fields if field not in fresh}
-    return [field.attname for field in fields], defaults, fresh
+    values = {name: getattr(assignment, f"_work_{name}") for name in _JOINED_WORK}
+    # As Django makes a row's model: half the time of the keywords' way, each row.
+    return from_columns(Work, values | {"item_id": assignment.item_id, "user_id": user.pk})
 
 
 def student_items(user, assignments, now) -> list[StudentItem]:
