@@ -221,17 +221,19 @@ def reading_done(request: HtmxHttpRequest, slug: str):
         return redirect(case)
     done = request.POST.get("done") == "1"
     services.reading_mark_done(user=request.user, case=case, done=done)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = case.get_absolute_url()
     if request.htmx:
+        # The swapped-in form goes back where the page's form went: not to this
+        # address, which answers POST only.
         return render(
             request,
             "cases/readings/case_reader.html#reading-progress",
-            {"case": case, "done": done},
+            {"case": case, "done": done, "back": back},
         )
     messages.success(request, "Marked as done." if done else "Marked as not done.")
-    back = request.POST.get("next", "")
-    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        return redirect(back)
-    return redirect(case)
+    return redirect(back)
 
 
 def _case_form_response(request: HtmxHttpRequest, form: CaseStudyForm, case=None):
