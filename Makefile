@@ -73,7 +73,8 @@ bench-surge: $(VENV)/.run-installed
 
 # A student page's cost in its two parts, each alone: the app's CPU through Django's
 # stack in one process, and PostgreSQL's CPU for the page's reads replayed; against the
-# 50-row reference page. On the LOAD course `make bench` built. See bench/parts.py.
+# 50-row reference page. On the LOAD course built afresh, as `make bench` builds it.
+# See bench/parts.py.
 bench-parts: $(VENV)/.run-installed
 	DATABASE_URL=$${DATABASE_URL-$(BENCH_DB)} REDIS_URL=$${REDIS_URL-$(BENCH_REDIS)} \
 		$(PY) bench/parts.py
