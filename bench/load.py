@@ -453,8 +453,12 @@ def again(reference: Endpoint, port: int, workdir: Path, server) -> Endpoint:
 # once 1.49 in a run whose first minutes were slow). A submit's requests are rotated
 # past as many as the turns before sent, so a turn does not start over at the attempts
 # the first one closed (most of a submit's requests resubmit one, in turns or not: wrk's
-# two threads start 119 attempts apart and the run sends thousands).
-TURNS = 3
+# two threads start 119 attempts apart and the run sends thousands). Its "x ref" is the
+# median of the turns' ratios: a stall of a few hundred milliseconds in one turn (of the
+# page or of the reference page) moved the ratio of the turns summed by a tenth, and
+# gave one commit's thread 0.92 in one run and 1.07 in the next, where five of its six
+# turns were at 0.97 to 1.07 and one at 0.50.
+TURNS = int(os.environ.get("BENCH_TURNS", "5"))
 TURN_SECONDS = max(2.0, SECONDS / TURNS)
 
 
@@ -470,7 +474,8 @@ def in_turns(reference: Endpoint, endpoint: Endpoint, port: int, workdir: Path, 
         if endpoint.consumes:  # The next turn starts past what this one used up.
             done = mine[-1]["requests"] % len(lines)
             lines = lines[done:] + lines[:done]
-    return merged(mine), merged(theirs)
+    each = [per_second(m) / per_second(t) for m, t in zip(mine, theirs, strict=True)]
+    return merged(mine) | {"turns": each}, merged(theirs)
 
 
 def merged(results: list[dict]) -> dict:
@@ -557,7 +562,7 @@ def report(measured: list[Endpoint], mixed: Endpoint, server) -> list[str]:
 
     def x_ref(endpoint: Endpoint) -> float:
         if endpoint.paired:
-            return rate(endpoint) / per_second(endpoint.paired)
+            return statistics.median(endpoint.result["turns"])
         return rate(endpoint) / rate_at("reference: 50-row page", endpoint, measured)
 
     header = (
@@ -580,12 +585,23 @@ def report(measured: list[Endpoint], mixed: Endpoint, server) -> list[str]:
         )
     print(
         "conn: wrk's connections; x ref: throughput over the 50-row reference page's at "
-        "the time: for a student page measured in turns (*), the reference page's in the "
-        f"same {TURNS} turns of {TURN_SECONDS:g} s; for the others, each reference is "
+        "the time: for a student page measured in turns (*), the median of its ratios to "
+        f"the reference page's in the same {TURNS} turns of {TURN_SECONDS:g} s; for the "
+        "others, each reference is "
         "measured first and again last, and taken between the two by the time of the run; "
         "CPU: ms per request of the gunicorn and the PostgreSQL processes."
     )
     paired = [e for e in measured if e.paired]
+    print(
+        "* each turn's x ref, in order (the table gives their median): "
+        + ", ".join(
+            f"{e.name} " + " / ".join(f"{x:.2f}" for x in e.result["turns"]) for e in paired
+        )
+    )
+    print(
+        "* the same turns summed, the page's requests over the reference page's: "
+        + ", ".join(f"{e.name} {rate(e) / per_second(e.paired):.2f}" for e in paired)
+    )
     print(
         "* the same pages against the reference measured first and last (the earlier way): "
         + ", ".join(
