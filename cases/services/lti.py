@@ -498,34 +498,45 @@ def _work_changed(sender, *, item, user_ids, **kwargs) -> None:
 
 
 def grades_queue(item, user_ids) -> int:
-    """After work changed: each of these students who came from the LMS course linked
-    to the item's course gets their grade (re)sent. One query (compiled) when the
-    course has no LMS link; the sending is a task, after the commit."""
-    link = _lms_link.first(module=item.module_id)
-    if link is None:
+    """After work changed: each of these students who belongs to an LMS course linked
+    to the item's course gets their grade (re)sent to that LMS course's gradebook (a
+    course taught in two LMS sections has a link for each). One query (compiled) when
+    the course has no LMS link; the sending is a task, after the commit."""
+    links = {link.context_id: link for link in _lms_links(module=item.module_id)}
+    if not links:
         return 0
-    from lti_tool.models import LtiUser
-
     from cases.models import LtiGrade, LtiGradeStatus
 
-    lms_users = LtiUser.objects.filter(
-        registration=link.context.deployment.registration,
-        auth_user__in=list(user_ids),
-    ).values_list("auth_user", flat=True)
-    queued = 0
-    for user_id in lms_users:
+    came_from = _lms_links_of(links, user_ids)
+    for user_id, link in came_from.items():
         grade, _ = LtiGrade.objects.update_or_create(
             item=item, user_id=user_id,
             defaults={"link": link, "status": LtiGradeStatus.WAITING, "attempts": 0},
         )  # fmt: skip
         transaction.on_commit(lambda pk=grade.pk: grade_send_task.enqueue(pk))
-        queued += 1
-    return queued
+    return len(came_from)
+
+
+def _lms_links_of(links: dict[int, LtiCourse], user_ids) -> dict[int, LtiCourse]:
+    """Each of these users' LMS course among `links` (by LMS context): the one the LMS
+    says they belong to, from their launches and the roster (django-lti's memberships);
+    in two, the link made first. Users the LMS knows in none of them are left out."""
+    from lti_tool.models import LtiMembership
+
+    found: dict[int, LtiCourse] = {}
+    rows = LtiMembership.objects.filter(
+        context__in=list(links), user__auth_user__in=list(user_ids)
+    ).values_list("user__auth_user", "context")
+    for user_id, context_id in rows:
+        link = links[context_id]
+        if user_id not in found or link.pk < found[user_id].pk:
+            found[user_id] = link
+    return found
 
 
 @compiled
-def _lms_link(module):
-    """The LMS link of the module's course, if any (every submit and grade asks)."""
+def _lms_links(module):
+    """The LMS links of the module's course, if any (every submit and grade asks)."""
     return LtiCourse.objects.filter(course__modules=module).order_by("pk")
 
 

@@ -236,14 +236,14 @@ def test_the_roster_syncs_additions_drops_and_role_changes_and_is_audited(client
 def test_a_graded_item_goes_to_the_lms_gradebook_and_again_when_the_grade_changes(
     client, world, lms
 ):
-    from cases.services.lti import _lms_link
+    from cases.services.lti import _lms_links
 
     module = world.item.module_id
-    assert _lms_link.first(module=module) is None  # Not linked: nothing to send.
+    assert list(_lms_links(module=module)) == []  # Not linked: nothing to send.
     link = _linked(world, lms)
     # The compiled lookup every work change makes agrees with its queryset, linked.
-    assert _lms_link.first(module=module) == link == _lms_link.build(module=module).first()
-    assert _lms_link.first(module=world.other_course.modules.create(title="M").pk) is None
+    assert list(_lms_links(module=module)) == [link] == list(_lms_links.build(module=module))
+    assert list(_lms_links(module=world.other_course.modules.create(title="M").pk)) == []
     hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
     response, _ = _launch(client, lms, hint)
     _land(client, response)
@@ -342,3 +342,66 @@ def test_a_rubric_edited_after_grading_sends_the_new_grades_to_the_lms(client, w
             {"title": "Memo", "criteria": "Case: Thin 2 | Rich 4", "items": [world.item.pk]},
         )
     assert [s["scoreGiven"] for _, s in lms.scores] == [0, 5]
+
+
+SECTION_B = {"id": "ctx-102", "label": "MGT 101 B", "title": "Managing innovation, section B"}
+
+
+def test_a_course_taught_in_two_lms_sections_sends_each_students_grade_to_their_own(
+    client, world, lms
+):
+    """The course is linked from two LMS courses (sections A and B, each with its own
+    cohort). Alice launches from A, Bob from B; each grade, and each regrade, goes to
+    the line item of their own section's gradebook, never to the other's."""
+    section_a = _linked(world, lms)
+    prof_browser = Client()
+    response, _ = _launch(
+        prof_browser, lms, lms.resource_launch(PROF, SECTION_B, [INSTRUCTOR], "b-0", LAUNCH)
+    )
+    _land(prof_browser, response)
+    prof = LtiUser.objects.get(sub=PROF["sub"]).auth_user
+    cohort_b = world.course.cohorts.create(name="Section B (LMS)")
+    section_b = course_link(
+        context=LtiContext.objects.get(id_on_platform=SECTION_B["id"]),
+        course=world.course,
+        user=prof,
+        cohort=cohort_b,
+    )
+    world.item.assignments.create(cohort=cohort_b, points=10)
+    world.item.assignments.filter(cohort=section_a.cohort).update(points=10)
+    students = {}
+    for person, context in ((ALICE, CONTEXT), (BOB, SECTION_B)):
+        browser = Client()
+        hint = lms.resource_launch(person, context, [LEARNER], f"{context['id']}-1", LAUNCH)
+        response, _ = _launch(browser, lms, hint)
+        _land(browser, response)
+        students[person["sub"]] = LtiUser.objects.get(sub=person["sub"]).auth_user
+    alice, bob = students[ALICE["sub"]], students[BOB["sub"]]
+    assert Membership.objects.filter(cohort=cohort_b, user=bob).exists()
+
+    for points in ("6", "8"):  # Graded, then regraded.
+        for student in (alice, bob):
+            with TestCase.captureOnCommitCallbacks(execute=True):
+                work_grade(
+                    item=world.item,
+                    student=student,
+                    grader=world.users["instructor"],
+                    override_score=Decimal(points),
+                    override_reason="Read",
+                )
+    sent = [(url.split("/lineitems/")[0].rsplit("/", 1)[1], s["userId"]) for url, s in lms.scores]
+    assert sent == [
+        ("ctx-101", ALICE["sub"]),
+        ("ctx-102", BOB["sub"]),
+        ("ctx-101", ALICE["sub"]),
+        ("ctx-102", BOB["sub"]),
+    ]
+    assert [s["scoreGiven"] for _, s in lms.scores] == [6, 6, 8, 8]
+    assert {g.user_id: g.link_id for g in LtiGrade.objects.filter(item=world.item)} == {
+        alice.pk: section_a.pk,
+        bob.pk: section_b.pk,
+    }
+    assert set(LtiGrade.objects.values_list("status", flat=True)) == {"sent"}
+    client.force_login(world.users["instructor"])
+    page = client.get(reverse("cases:lti_course", args=[world.course.pk])).content.decode()
+    assert "2 sent · 0 waiting · 0 failed" in page
