@@ -518,14 +518,21 @@ def grades_queue(item, user_ids) -> int:
 
 
 def _lms_links_of(links: dict[int, LtiCourse], user_ids) -> dict[int, LtiCourse]:
-    """Each of these users' LMS course among `links` (by LMS context): the one the LMS
-    says they belong to, from their launches and the roster (django-lti's memberships);
-    in two, the link made first. Users the LMS knows in none of them are left out."""
+    """Each of these users' LMS course among `links` (by LMS context): one the LMS knows
+    them in (django-lti's memberships, from launches and the roster) whose cohort they
+    are in now; in two, the link made first. The cohort is the roster's word, kept
+    current by every launch and sync: django-lti keeps a membership the roster has
+    dropped, so a student who moved to another section, or left, is in their old
+    section's memberships still. Users in none of them are left out."""
+    from django.db.models import Exists, OuterRef
     from lti_tool.models import LtiMembership
 
+    in_cohort = Membership.objects.filter(
+        cohort=OuterRef("context__red_queen__cohort"), user=OuterRef("user__auth_user")
+    )
     found: dict[int, LtiCourse] = {}
     rows = LtiMembership.objects.filter(
-        context__in=list(links), user__auth_user__in=list(user_ids)
+        Exists(in_cohort), context__in=list(links), user__auth_user__in=list(user_ids)
     ).values_list("user__auth_user", "context")
     for user_id, context_id in rows:
         link = links[context_id]
@@ -543,7 +550,8 @@ def _lms_links(module):
 def grade_send(grade_id: int) -> str:
     """Send one grade: the score the gradebook gives (its one function, `cell_score`),
     to the item's line item in the LMS, made on first use. Nothing is sent for work not
-    yet graded, or for a grade the LMS has already. Returns the grade's status."""
+    yet graded, or for a grade the LMS has already. Returns the grade's status ("" for
+    a grade gone since it was queued)."""
     from pylti1p3.grade import Grade
     from pylti1p3.lineitem import LineItem
 
@@ -551,9 +559,15 @@ def grade_send(grade_id: int) -> str:
     from cases.services.gradebook import cell_score
     from cases.services.workspace.matrix import student_row
 
-    grade = LtiGrade.objects.select_related(
-        "link__context__deployment__registration", "item__module__course", "user"
-    ).get(pk=grade_id)
+    grade = (
+        LtiGrade.objects.select_related(
+            "link__context__deployment__registration", "item__module__course", "user"
+        )
+        .filter(pk=grade_id)
+        .first()
+    )
+    if grade is None:  # Gone with its LMS link (unlinked) since it was queued.
+        return ""
     row = student_row(grade.user, grade.item.module.course)
     cell = next((c for c in row.cells if c.item.pk == grade.item_id), None)
     score = cell_score(cell) if cell is not None else None

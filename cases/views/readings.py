@@ -1,4 +1,5 @@
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -222,11 +223,15 @@ def reading_done(request: HtmxHttpRequest, slug: str):
     done = request.POST.get("done") == "1"
     services.reading_mark_done(user=request.user, case=case, done=done)
     back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+    safe = url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+    # Never back to this address, which answers POST only: a form that htmx swapped in
+    # before the fragment carried the page's address (below) holds it.
+    if not safe or urlsplit(back).path == request.path:
         back = case.get_absolute_url()
     if request.htmx:
-        # The swapped-in form goes back where the page's form went: not to this
-        # address, which answers POST only.
+        # The swapped-in form goes back where the page's form went.
         return render(
             request,
             "cases/readings/case_reader.html#reading-progress",

@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.test import Client, TestCase
 from django.urls import reverse
 from django.utils import timezone
-from lti_tool.models import LtiContext, LtiUser
+from lti_tool.models import LtiContext, LtiMembership, LtiUser
 
 from cases.models import (
     AuditEntry,
@@ -403,5 +403,55 @@ def test_a_course_taught_in_two_lms_sections_sends_each_students_grade_to_their_
     }
     assert set(LtiGrade.objects.values_list("status", flat=True)) == {"sent"}
     client.force_login(world.users["instructor"])
-    page = client.get(reverse("cases:lti_course", args=[world.course.pk])).content.decode()
-    assert "2 sent · 0 waiting · 0 failed" in page
+    lms_page = reverse("cases:lti_course", args=[world.course.pk])
+    assert "2 sent · 0 waiting · 0 failed" in client.get(lms_page).content.decode()
+
+    # At the LMS Alice moves to section B and Bob leaves; the rosters are synced. The
+    # LMS's old memberships stay behind in django-lti (a dropped member is kept), but
+    # Alice's grade follows her to B, and Bob's goes nowhere.
+    lms.members[CONTEXT["id"]] = [member(PROF, [INSTRUCTOR])]
+    lms.members[SECTION_B["id"]] = [member(PROF, [INSTRUCTOR]), member(ALICE, [LEARNER])]
+    for link in (section_a, section_b):
+        client.post(lms_page, {"link": link.pk})
+    assert list(Membership.objects.filter(user__in=[alice, bob]).values_list("user", "cohort")) == [
+        (alice.pk, cohort_b.pk)
+    ]
+    # What the old rule read, still there: Alice in A, Bob in B.
+    assert LtiMembership.objects.filter(user__auth_user__in=[alice, bob]).count() == 3
+    lms.scores.clear()
+    for student in (alice, bob):
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            work_grade(
+                item=world.item,
+                student=student,
+                grader=world.users["instructor"],
+                override_score=Decimal("9"),
+                override_reason="Moved",
+            )
+    ((url, score),) = lms.scores
+    assert "/ctx-102/lineitems/" in url
+    assert (score["userId"], score["scoreGiven"]) == (ALICE["sub"], 9)
+    assert LtiGrade.objects.get(user=alice).link == section_b
+    assert LtiGrade.objects.get(user=bob).score_given == 8  # Not queued again.
+
+
+def test_a_grade_whose_lms_link_went_before_it_was_sent_is_let_go(client, world, lms):
+    from cases.services.lti import grade_send
+
+    link = _linked(world, lms)
+    response, _ = _launch(client, lms, lms.resource_launch(ALICE, CONTEXT, [LEARNER], "l", LAUNCH))
+    _land(client, response)
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    with TestCase.captureOnCommitCallbacks(execute=False) as queued:
+        work_grade(
+            item=world.item,
+            student=alice,
+            grader=world.users["instructor"],
+            override_score=Decimal("5"),
+            override_reason="Read",
+        )
+    (grade,) = LtiGrade.objects.filter(user=alice)
+    link.delete()  # Unlinked (the admin) before the task ran.
+    assert grade_send(grade.pk) == ""
+    assert not lms.scores
+    assert queued  # The task was queued; it finds nothing to send.
