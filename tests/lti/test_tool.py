@@ -86,6 +86,19 @@ def _linked(world, lms) -> LtiCourse:
     return course_link(context=context, course=world.course, user=prof, cohort=cohort)
 
 
+def _graded(world, student, points: str, reason: str = "Read") -> None:
+    """An instructor's override grade for the student on the world's item, with what
+    runs after the commit (the grade's task to the LMS) run too."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        work_grade(
+            item=world.item,
+            student=student,
+            grader=world.users["instructor"],
+            override_score=Decimal(points),
+            override_reason=reason,
+        )
+
+
 def test_a_learner_lands_on_the_item_with_no_sign_in_and_is_the_same_person_next_time(
     client, world, lms
 ):
@@ -249,28 +262,14 @@ def test_a_graded_item_goes_to_the_lms_gradebook_and_again_when_the_grade_change
     _land(client, response)
     alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
     world.item.assignments.filter(cohort=link.cohort).update(points=10)
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        work_grade(
-            item=world.item,
-            student=alice,
-            grader=world.users["instructor"],
-            override_score=Decimal("7"),
-            override_reason="Strong",
-        )
+    _graded(world, alice, "7", "Strong")
     grade = LtiGrade.objects.get(user=alice, item=world.item)
     assert grade.status == "sent", grade.error
     ((lineitem_url, score),) = lms.scores
     assert (score["scoreGiven"], score["scoreMaximum"], score["userId"]) == (7, 10, ALICE["sub"])
     assert lms.lineitems[lineitem_url]["resourceId"] == f"red-queen-item-{world.item.pk}"
 
-    with TestCase.captureOnCommitCallbacks(execute=True):
-        work_grade(
-            item=world.item,
-            student=alice,
-            grader=world.users["instructor"],
-            override_score=Decimal("9"),
-            override_reason="Regraded",
-        )
+    _graded(world, alice, "9", "Regraded")
     assert [s["scoreGiven"] for _, s in lms.scores] == [7, 9]  # the same line item, re-sent
     assert len({url for url, _ in lms.scores}) == 1
     client.force_login(world.users["instructor"])
@@ -381,14 +380,7 @@ def test_a_course_taught_in_two_lms_sections_sends_each_students_grade_to_their_
 
     for points in ("6", "8"):  # Graded, then regraded.
         for student in (alice, bob):
-            with TestCase.captureOnCommitCallbacks(execute=True):
-                work_grade(
-                    item=world.item,
-                    student=student,
-                    grader=world.users["instructor"],
-                    override_score=Decimal(points),
-                    override_reason="Read",
-                )
+            _graded(world, student, points)
     sent = [(url.split("/lineitems/")[0].rsplit("/", 1)[1], s["userId"]) for url, s in lms.scores]
     assert sent == [
         ("ctx-101", ALICE["sub"]),
@@ -420,14 +412,7 @@ def test_a_course_taught_in_two_lms_sections_sends_each_students_grade_to_their_
     assert LtiMembership.objects.filter(user__auth_user__in=[alice, bob]).count() == 3
     lms.scores.clear()
     for student in (alice, bob):
-        with TestCase.captureOnCommitCallbacks(execute=True):
-            work_grade(
-                item=world.item,
-                student=student,
-                grader=world.users["instructor"],
-                override_score=Decimal("9"),
-                override_reason="Moved",
-            )
+        _graded(world, student, "9", "Moved")
     ((url, score),) = lms.scores
     assert "/ctx-102/lineitems/" in url
     assert (score["userId"], score["scoreGiven"]) == (ALICE["sub"], 9)
