@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.dispatch import receiver
 from django.tasks import task
 from django.utils import timezone
@@ -524,20 +525,21 @@ def _lms_links_of(links: dict[int, LtiCourse], user_ids) -> dict[int, LtiCourse]
     current by every launch and sync: django-lti keeps a membership the roster has
     dropped, so a student who moved to another section, or left, is in their old
     section's memberships still. Users in none of them are left out."""
-    from django.db.models import Exists, OuterRef
     from lti_tool.models import LtiMembership
 
     in_cohort = Membership.objects.filter(
         cohort=OuterRef("context__red_queen__cohort"), user=OuterRef("user__auth_user")
     )
+    rows = (
+        LtiMembership.objects.filter(
+            Exists(in_cohort), context__in=list(links), user__auth_user__in=list(user_ids)
+        )
+        .order_by("context__red_queen")  # The link made first comes first.
+        .values_list("user__auth_user", "context")
+    )
     found: dict[int, LtiCourse] = {}
-    rows = LtiMembership.objects.filter(
-        Exists(in_cohort), context__in=list(links), user__auth_user__in=list(user_ids)
-    ).values_list("user__auth_user", "context")
     for user_id, context_id in rows:
-        link = links[context_id]
-        if user_id not in found or link.pk < found[user_id].pk:
-            found[user_id] = link
+        found.setdefault(user_id, links[context_id])
     return found
 
 
