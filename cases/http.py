@@ -5,11 +5,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponseNotModified
 from django.middleware.csrf import get_token
+from django.shortcuts import resolve_url
 from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.middleware import HtmxDetails
 
 
@@ -26,6 +29,23 @@ def parse_int(value: str | None, *, low: int = 0, high: int = 2**31 - 1) -> int 
         return None
     number = int(value)
     return number if low <= number <= high else None
+
+
+def next_url(request: HttpRequest, default) -> str:
+    """Where a form goes back to: its `next` (posted, or in the query) if it stays on
+    this site, on HTTPS when the request came so, and is not the address the form was
+    sent to (which may answer POST only); else `default` (a URL, a URL pattern's name or
+    a model with an address)."""
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if (
+        candidate
+        and urlsplit(candidate).path != request.path
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return candidate
+    return resolve_url(default)
 
 
 def not_modified(request: HttpRequest, etag: str) -> HttpResponseNotModified | None:

@@ -5,30 +5,20 @@ from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render, resolve_url
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from cases.forms.auth import PasswordResetRequestForm, SignInForm
+from cases.http import next_url
 from cases.services.auth import (
     client_address,
     login_success_clear,
     password_reset_allowed,
     sign_in_lockout,
 )
-
-
-def _safe_next(request: HttpRequest) -> str:
-    """The `next` URL if it stays on this site, else the default landing page."""
-    candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return candidate
-    return resolve_url(settings.LOGIN_REDIRECT_URL)
 
 
 @login_not_required
@@ -40,13 +30,13 @@ def login(request: HttpRequest) -> HttpResponse:
     """Anyone may sign in. Repeated failures for one username or from one address lock
     sign-in for a while (429), with the same answer whether or not the user exists; the
     count is kept by the authentication backend, so the admin's sign-in shares it."""
-    next_url = _safe_next(request)
+    after = next_url(request, settings.LOGIN_REDIRECT_URL)
     if request.method == "GET" and request.user.is_authenticated:
-        return redirect(next_url)
+        return redirect(after)
     form = SignInForm(request, data=request.POST if request.method == "POST" else None)
     if form.is_valid():
         auth_login(request, form.get_user())
-        return redirect(next_url)
+        return redirect(after)
     status = 429 if sign_in_lockout(request) else 200
     context = {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")}
     return render(request, "registration/login.html", context, status=status)

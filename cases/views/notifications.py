@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases.forms.notifications import PreferencesForm
-from cases.http import HtmxHttpRequest, not_modified, parse_int
+from cases.http import HtmxHttpRequest, next_url, not_modified, parse_int
 from cases.models import EmailSettings, Notification, NotificationKind, NotificationPreference, User
 from cases.services import notifications as services
 
@@ -77,13 +77,7 @@ def notification_read(request: HtmxHttpRequest):
     marked = mine.update(read_at=timezone.now())
     if one is None:
         messages.success(request, f"Marked {marked} notification{'s' if marked != 1 else ''} read.")
-    return redirect(request.POST.get("next") if _local(request) else "cases:notification_list")
-
-
-def _local(request) -> bool:
-    return url_has_allowed_host_and_scheme(
-        request.POST.get("next", ""), allowed_hosts={request.get_host()}
-    )
+    return redirect(next_url(request, "cases:notification_list"))
 
 
 @require_http_methods(["GET", "POST"])

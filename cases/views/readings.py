@@ -1,5 +1,4 @@
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -8,13 +7,12 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from cases.exhibits import exhibits_html
 from cases.forms.readings import CaseImportForm, CaseStudyForm, LibraryFilterForm
-from cases.http import HtmxHttpRequest, parse_int
+from cases.http import HtmxHttpRequest, next_url, parse_int
 from cases.markdown import render_markdown
 from cases.models import CaseStudy, ModuleItem
 from cases.permissions import (
@@ -222,14 +220,7 @@ def reading_done(request: HtmxHttpRequest, slug: str):
         return redirect(case)
     done = request.POST.get("done") == "1"
     services.reading_mark_done(user=request.user, case=case, done=done)
-    back = request.POST.get("next", "")
-    safe = url_has_allowed_host_and_scheme(
-        back, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    )
-    # Never back to this address, which answers POST only: a form that htmx swapped in
-    # before the fragment carried the page's address (below) holds it.
-    if not safe or urlsplit(back).path == request.path:
-        back = case.get_absolute_url()
+    back = next_url(request, case)
     if request.htmx:
         # The swapped-in form goes back where the page's form went.
         return render(
