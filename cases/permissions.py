@@ -828,6 +828,11 @@ def access_cohort(user, cohort_id: int) -> Cohort:
 JOIN_CODE_UNKNOWN = "No open cohort has that join code. Check it with your instructor."
 JOIN_CODE_DISABLED = "That join code is switched off for now. Ask your instructor to turn it on."
 JOIN_CODE_EXPIRED = "That join code has expired. Ask your instructor for a new one."
+JOIN_CODE_TEACHER = "You teach {course}: its join codes are for its students."
+JOIN_CODE_OTHER_SECTION = (
+    "You are already in {cohort}, another section of this course. To change section,"
+    " ask an admin to move you."
+)
 
 
 def join_refusal(cohort: Cohort | None, now=None) -> str | None:
@@ -840,4 +845,27 @@ def join_refusal(cohort: Cohort | None, now=None) -> str | None:
         return JOIN_CODE_DISABLED
     if not cohort.join_code_open(now):
         return JOIN_CODE_EXPIRED
+    return None
+
+
+def join_refusal_for(user, cohort: Cohort) -> str | None:
+    """Why this user may not join the cohort with its open code, or None. Whoever
+    teaches one of its courses is there as staff, not as a student; a student in
+    another current cohort of one of its courses changes section through an admin, not
+    by typing the other section's code (which would give them that section's dates and
+    notes beside their own)."""
+    courses = Course.objects.filter(cohorts=cohort)
+    taught = (
+        courses.filter(Q(instructors=user) | Q(teaching_assistants=user)).order_by("code").first()
+    )
+    if taught is not None:
+        return JOIN_CODE_TEACHER.format(course=taught.code)
+    other = (
+        Cohort.objects.filter(courses__in=courses, memberships__user=user, archived_at=None)
+        .exclude(pk=cohort.pk)
+        .order_by("name")
+        .first()
+    )
+    if other is not None:
+        return JOIN_CODE_OTHER_SECTION.format(cohort=other.name)
     return None

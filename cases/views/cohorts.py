@@ -291,7 +291,8 @@ def cohort_join(request: HtmxHttpRequest):
                 code = form.cleaned_data["code"]
                 cohort, created = services.cohort_join(user=request.user, code=code)
             except services.JoinRefused as refused:
-                join_code_failure_record(user_id=request.user.pk, address=address)
+                if refused.wrong_code:
+                    join_code_failure_record(user_id=request.user.pk, address=address)
                 form.add_error("code", str(refused))
             else:
                 if created:
@@ -359,8 +360,8 @@ def signup_sent(request: HtmxHttpRequest):
     return render(request, "cases/cohorts/signup_sent.html", context)
 
 
-def _link_refused(request: HtmxHttpRequest):
-    context = {"days": settings.PASSWORD_RESET_TIMEOUT // 86400}
+def _link_refused(request: HtmxHttpRequest, refused: SignupLinkRefused):
+    context = {"days": settings.PASSWORD_RESET_TIMEOUT // 86400, "reason": str(refused)}
     return render(request, "cases/cohorts/signup_link_refused.html", context)
 
 
@@ -376,8 +377,8 @@ def signup_confirm(request: HtmxHttpRequest, token: str):
     (its address has an account now), expired or forged says so."""
     try:
         details = signup_read(token)
-    except SignupLinkRefused:
-        return _link_refused(request)
+    except SignupLinkRefused as refused:
+        return _link_refused(request, refused)
     form = SignupFinishForm(request.POST or None, details=details)
     if request.method == "POST" and form.is_valid():
         cohort = details["cohort"]
@@ -390,13 +391,13 @@ def signup_confirm(request: HtmxHttpRequest, token: str):
                 password=form.cleaned_data["password1"],
                 cohort=cohort,
             )
-        except SignupLinkRefused:
-            return _link_refused(request)
+        except SignupLinkRefused as refused:
+            return _link_refused(request, refused)
         except IntegrityError:
             # Taken between the check and the insert: by a second click on this link
             # (the address has its account now), or by someone else.
             if User.objects.filter(email__iexact=details["email"]).exists():
-                return _link_refused(request)
+                return _link_refused(request, SignupLinkRefused())
             form.add_error("username", "A user with that username already exists.")
         else:
             auth_login(request, user)

@@ -8,7 +8,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import AuditAction, AuditEntry, Cohort, Membership, User, Work, WorkStatus
-from cases.permissions import JOIN_CODE_DISABLED, JOIN_CODE_EXPIRED, JOIN_CODE_UNKNOWN
+from cases.permissions import (
+    JOIN_CODE_DISABLED,
+    JOIN_CODE_EXPIRED,
+    JOIN_CODE_OTHER_SECTION,
+    JOIN_CODE_TEACHER,
+    JOIN_CODE_UNKNOWN,
+)
 from cases.services.readings import reading_open
 from tests.factories import (
     AssignmentFactory,
@@ -320,6 +326,45 @@ def test_joining_with_a_code_enrols_once_and_brings_earlier_work(world, section,
     assert section.memberships.filter(user=student).count() == 1
     [entry] = _entries(AuditAction.ENROL)
     assert (entry.actor, entry.subject, entry.cohort) == (student, student, section)
+
+
+def test_a_student_cannot_join_a_second_section_nor_staff_their_own_course(
+    world, section, client_for, settings
+):
+    """Section B's code typed by a section A student would give them B's later dates
+    and B's notes beside A's; a TA typing it would become one of the students they
+    grade. Both are refused beside the field and counted as no wrong code; the student
+    changes section once an admin moves them, and last term's cohort is no bar."""
+    settings.JOIN_CODE_FAILURE_LIMIT = 2
+    section_b = CohortFactory(name="Section B")
+    world.course.cohorts.add(section_b)
+    student = client_for("student")
+    url = reverse("cases:cohort_join")
+    for _ in range(3):  # More than the lockout allows: not a wrong code.
+        response = student.post(url, {"code": section_b.join_code})
+        assert response.status_code == 200
+        assert dict(response.context["form"].errors) == {
+            "code": [JOIN_CODE_OTHER_SECTION.format(cohort="Section A")]
+        }
+    assert not section_b.memberships.exists()
+    # Their own section's code still says they are in it.
+    again = student.post(url, {"code": section.join_code}, follow=True)
+    assert "You are already in Section A." in again.content.decode()
+    for username in ["ta", "instructor"]:
+        refused = client_for(username).post(url, {"code": section_b.join_code})
+        assert dict(refused.context["form"].errors) == {
+            "code": [JOIN_CODE_TEACHER.format(course=world.course.code)]
+        }
+    # Another course's student joins it; a student whose section A is archived (last
+    # term) joins B.
+    assert client_for("other_student").post(url, {"code": section_b.join_code}).status_code == 302
+    Cohort.objects.filter(pk=section.pk).update(archived_at=timezone.now())
+    assert client_for("student").post(url, {"code": section_b.join_code}).status_code == 302
+    assert set(section_b.memberships.values_list("user__username", flat=True)) == {
+        "other_student",
+        "student",
+    }
+    assert len(_entries(AuditAction.ENROL)) == 2
 
 
 @pytest.mark.parametrize(

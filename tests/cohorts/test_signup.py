@@ -218,6 +218,24 @@ def test_sign_up_without_an_open_code_is_refused_even_when_the_rest_is_right(
     assert mail.outbox == []
 
 
+def test_turning_the_code_off_stops_the_links_it_gave_and_on_again_lets_them_work(
+    world, client, section
+):
+    """A code is turned off to stop admissions: a link it gave out before then makes no
+    account, and says why, until the code is turned on again."""
+    _post(client, _signup(section))
+    [link] = _links(mail.outbox[0])
+    Cohort.objects.filter(pk=section.pk).update(join_code_enabled=False)
+    for response in [client.get(_path(link)), _finish(client, link)]:
+        html = response.content.decode()
+        assert "This link cannot be used now" in html
+        assert JOIN_CODE_DISABLED.replace("'", "&#x27;") in html
+    assert not User.objects.filter(email="mei@example.edu").exists()
+    Cohort.objects.filter(pk=section.pk).update(join_code_enabled=True)
+    assert _finish(client, link).url == reverse("cases:home")
+    assert section.memberships.filter(user__email="mei@example.edu").exists()
+
+
 # Throttling ---------------------------------------------------------------------------
 
 

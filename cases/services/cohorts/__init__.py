@@ -19,7 +19,7 @@ from cases.models import (
     User,
 )
 from cases.models.cohorts import new_join_code
-from cases.permissions import join_refusal
+from cases.permissions import join_refusal, join_refusal_for
 from cases.services.people import audit, audit_many
 from cases.services.workspace.work import work_sync
 
@@ -29,7 +29,12 @@ class CohortRefused(Exception):
 
 
 class JoinRefused(CohortRefused):
-    """A join code that admits nobody now; the message says why, for the user."""
+    """A join code that admits nobody now, or not this user; the message says why, for
+    the user. `wrong_code`: the code itself is at fault (what the lockout counts)."""
+
+    def __init__(self, message: str, *, wrong_code: bool = True):
+        super().__init__(message)
+        self.wrong_code = wrong_code
 
 
 def _when(value) -> str | None:
@@ -313,8 +318,16 @@ def cohort_join(*, user: User, code: str) -> tuple[Cohort, bool]:
     """Put the user in the cohort of a join code that admits students now. Joining again
     changes nothing (the membership is unique per cohort and user). The cohort row is
     not locked: a class joining at once must not queue on it, and a code turned off a
-    moment after it was read admitted that student fairly."""
+    moment after it was read admitted that student fairly. The user's own row is: two
+    codes typed at once (two tabs) must not put them in two sections of one course.
+    Staff of the cohort's course, and a student in another of its sections, are refused
+    (`join_refusal_for`)."""
     cohort = cohort_for_join_code(code)
+    User.objects.select_for_update().filter(pk=user.pk).exists()
+    if Membership.objects.filter(cohort=cohort, user=user).exists():
+        return cohort, False
+    if refusal := join_refusal_for(user, cohort):
+        raise JoinRefused(refusal, wrong_code=False)
     _membership, created = Membership.objects.get_or_create(cohort=cohort, user=user)
     if created:
         audit(

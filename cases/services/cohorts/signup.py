@@ -18,6 +18,7 @@ from django.tasks import task
 from django.urls import reverse
 
 from cases.models import AuditAction, Cohort, Membership, User
+from cases.permissions import join_refusal
 from cases.services.auth import password_link
 from cases.services.notifications import absolute, email_message
 from cases.services.people import audit
@@ -27,7 +28,8 @@ FIELDS = ("email", "username", "first_name", "last_name", "cohort")
 
 
 class SignupLinkRefused(Exception):
-    """A sign-up link that makes no account (expired, used, or its cohort gone)."""
+    """A sign-up link that makes no account (expired, used, or its cohort gone); with a
+    message when its cohort's code admits nobody now, which says why."""
 
 
 def signup_token(*, email: str, username: str, first_name: str, last_name: str, cohort: int) -> str:
@@ -37,7 +39,8 @@ def signup_token(*, email: str, username: str, first_name: str, last_name: str, 
 
 def signup_read(token: str) -> dict:
     """What the link's sign-up said, with its cohort; SignupLinkRefused when the link is
-    forged, expired or used, or its cohort is archived or gone."""
+    forged, expired or used, or its cohort is archived or gone, or (saying why) when its
+    join code admits nobody now: turning a code off stops the links it gave out too."""
     try:
         values = signing.loads(token, salt=SIGNUP_SALT, max_age=settings.PASSWORD_RESET_TIMEOUT)
         details = dict(zip(FIELDS, values, strict=True))
@@ -46,6 +49,8 @@ def signup_read(token: str) -> dict:
     details["cohort"] = Cohort.objects.filter(pk=details["cohort"], archived_at=None).first()
     if details["cohort"] is None or User.objects.filter(email__iexact=details["email"]).exists():
         raise SignupLinkRefused
+    if refusal := join_refusal(details["cohort"]):
+        raise SignupLinkRefused(refusal)
     return details
 
 
