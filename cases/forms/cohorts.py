@@ -5,7 +5,7 @@ from django.contrib.auth.forms import UserCreationForm, UsernameField
 from django.forms.utils import ErrorDict
 from django.utils import timezone
 
-from cases.forms.common import local_datetime
+from cases.forms.common import CohortChoiceField, local_datetime
 from cases.models import Cohort, User
 from cases.services.cohorts import JoinRefused, cohort_for_join_code
 
@@ -71,7 +71,7 @@ class MemberActionForm(forms.Form):
         error_messages={"required": "Choose at least one student."},
     )
     action = forms.ChoiceField(choices=ACTIONS, widget=forms.HiddenInput)
-    to = forms.ModelChoiceField(
+    to = CohortChoiceField(
         queryset=None,
         required=False,
         label="Move to",

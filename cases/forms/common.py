@@ -160,3 +160,13 @@ class KindFieldsMixin:
 
     def trailing_fields(self) -> list:
         return self._common()[len(self.leading_fields()) :]
+
+
+class CohortChoiceField(forms.ModelChoiceField):
+    """A cohort named with the codes of its courses ("Section A · MGT 6001"): names are
+    free, and two courses' "Section A" must not read alike where an admin picks one.
+    Give it cohorts with `prefetch_related("courses")`."""
+
+    def label_from_instance(self, cohort) -> str:
+        codes = ", ".join(sorted(course.code for course in cohort.courses.all()))
+        return f"{cohort.name} · {codes or 'no course'}"

@@ -4,6 +4,7 @@ the people directory's search and the audit log's filters."""
 from django import forms
 from django.db.models import Q
 
+from cases.forms.common import CohortChoiceField
 from cases.models import AuditAction, Cohort, Course, User
 from cases.permissions import CourseRole
 
@@ -93,8 +94,10 @@ class AuditFilterForm(forms.Form):
     )
     actor = forms.CharField(required=False, max_length=150, label="By (username)")
     subject = forms.CharField(required=False, max_length=150, label="About (username)")
-    cohort = forms.ModelChoiceField(
-        queryset=Cohort.objects.all(), required=False, empty_label="Any cohort"
+    cohort = CohortChoiceField(
+        queryset=Cohort.objects.prefetch_related("courses"),
+        required=False,
+        empty_label="Any cohort",
     )
     course = forms.ModelChoiceField(
         queryset=Course.objects.all(), required=False, empty_label="Any course"

@@ -102,7 +102,9 @@ def _member_form(cohort: Cohort, data=None) -> MemberActionForm:
     return MemberActionForm(
         data,
         members=User.objects.filter(memberships__cohort=cohort),
-        cohorts=Cohort.objects.filter(archived_at__isnull=True).exclude(pk=cohort.pk),
+        cohorts=Cohort.objects.filter(archived_at__isnull=True)
+        .exclude(pk=cohort.pk)
+        .prefetch_related("courses"),
     )
 
 

@@ -264,6 +264,21 @@ def test_moving_a_student_keeps_their_work_and_shows_it_in_the_new_cohort(world,
     assert entry.after == {"cohort": new.pk, "name": "New"}
 
 
+def test_cohorts_of_one_name_read_apart_by_their_courses_where_an_admin_picks_one(
+    world, admin, section
+):
+    """Names are free: the other course's section is renamed "Section A" too. The
+    Move-to list and the audit log's cohort filter name each with its course's code."""
+    Cohort.objects.filter(courses=world.other_course).update(name="Section A")
+    CohortFactory(name="Section A")
+    page = admin.get(_page(section)).content.decode()
+    assert f">Section A · {world.other_course.code}</option>" in page
+    assert ">Section A · no course</option>" in page
+    audit = admin.get(reverse("cases:audit_log")).content.decode()
+    assert ">Section A · no course</option>" in audit
+    assert f">Section A · {world.course.code}</option>" in audit
+
+
 def test_moving_without_a_target_is_refused_and_the_choice_is_kept(world, admin, section):
     student = world.users["student"]
     url = reverse("cases:cohort_members", args=[section.pk])
