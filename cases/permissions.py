@@ -791,6 +791,12 @@ class CourseRole(models.TextChoices):
     INSTRUCTOR = "instructor", "Instructor"
     TA = "ta", "Teaching assistant"
 
+    @property
+    def with_article(self) -> str:
+        """ "an instructor", "a teaching assistant": in sentences about someone's role."""
+        label = self.label.lower()
+        return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
+
 
 def roles_to_give(access: CourseAccess) -> list[str]:
     """The course roles the user may give and take away in this course: admins give

@@ -208,7 +208,12 @@ class ItemCreateForm(KindFieldsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.keep_kind_fields(kind)
         self.fields["module"].queryset = course.modules.all()
-        self.fields["cohorts"].queryset = course.cohorts.all()
+        self.fields["cohorts"].queryset = cohorts = course.cohorts.all()
+        if not cohorts.exists():
+            self.fields["cohorts"].help_text = (
+                "This course has no cohorts yet: an admin adds them on the Cohorts page."
+                " Give the item to them later, from its schedule."
+            )
         if "spectrum_cases" in self.fields:
             self.fields["spectrum_cases"].queryset = CaseStudy.objects.only("title", "company")
         if self.kind == ItemKind.CASE_READING:

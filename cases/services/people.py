@@ -84,7 +84,7 @@ def course_role_add(*, course: Course, user: User, role: str, by: User) -> None:
         )
     before = course_role_of(course, user)
     if before == role:
-        raise Refused(f"{user.display_name} is already a {CourseRole(role).label.lower()}.")
+        raise Refused(f"{user.display_name} is already {CourseRole(role).with_article}.")
     if before == CourseRole.INSTRUCTOR:
         raise Refused(
             f"{user.display_name} is an instructor: remove that role first to make them a TA."

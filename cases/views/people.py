@@ -87,7 +87,7 @@ def course_people(request: HtmxHttpRequest, pk: int):
     except services.Refused as refusal:
         form.add_error("person", str(refusal))
         return _people_page(request, course, access, form=form)
-    message = f"{person.display_name} is now a {CourseRole(role).label.lower()}."
+    message = f"{person.display_name} is now {CourseRole(role).with_article}."
     return _refused_or_done(request, course, access, message, error=False)
 
 

@@ -43,6 +43,7 @@ def case_list(request: HtmxHttpRequest):
     cases = cases_for_user(request.user)
     sectors = sorted(set(cases.values_list("sector", flat=True)))
     form = LibraryFilterForm(request.GET or None, sectors=sectors)
+    searched = form.is_valid() and any(form.cleaned_data.values())
     if form.is_valid():
         if region := form.cleaned_data["region"]:
             cases = cases.filter(region=region)
@@ -54,6 +55,7 @@ def case_list(request: HtmxHttpRequest):
         "form": form,
         "cases": cases[:LIBRARY_PAGE_SIZE],
         "can_author": can_author_cases(request.user),
+        "searched": searched,
     }
     template = "cases/readings/case_list.html"
     if _is_fragment_request(request):

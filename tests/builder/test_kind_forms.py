@@ -28,6 +28,14 @@ def _url(world, **query):
     return url + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else "")
 
 
+def test_a_course_without_cohorts_says_who_adds_them_where_an_item_is_given(world, client_for):
+    client = client_for("instructor")
+    assert "no cohorts yet" not in _field(client.get(_url(world, kind="quiz")).text, "cohorts")
+    world.course.cohorts.clear()
+    html = client.get(_url(world, kind="quiz")).text
+    assert "This course has no cohorts yet: an admin adds them on the Cohorts page." in html
+
+
 def test_an_instructor_adds_a_quiz_choosing_its_kind_first(world, client_for):
     client = client_for("instructor")
     html = client.get(_url(world)).content.decode()

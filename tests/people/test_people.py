@@ -29,11 +29,16 @@ def _remove(client, world, user, role):
 
 def test_an_admin_makes_someone_instructor_by_email_and_it_is_audited(world, client_for):
     newcomer = UserFactory(username="newcomer")
-    response = client_for("admin").post(
+    admin = client_for("admin")
+    response = admin.post(
         _people_url(world), {"person": "NEWCOMER@example.edu", "role": "instructor"}
     )
     assert response.status_code == 302
     assert world.course.instructors.filter(pk=newcomer.pk).exists()
+    said = admin.get(response.url).content.decode()
+    assert f"{newcomer.display_name} is now an instructor." in said
+    again = admin.post(_people_url(world), {"person": "newcomer", "role": "instructor"})
+    assert f"{newcomer.display_name} is already an instructor." in again.content.decode()
     entry = AuditEntry.objects.get(action=AuditAction.ROLE_ADD)
     assert entry.actor == world.users["admin"]
     assert (entry.subject, entry.course) == (newcomer, world.course)

@@ -340,6 +340,19 @@ def test_instructor_sets_fixed_questions_and_a_random_draw(world, client_for):
     assert world.attempt.slots.count() == 5  # The open attempt keeps its questions.
 
 
+def test_a_quiz_in_a_course_with_an_empty_bank_says_where_questions_come_from(world, client_for):
+    """The first quiz of a new course: its settings page, where "Add quiz" lands, sends
+    the instructor to the bank while it is empty, and still links it after."""
+    client = client_for("instructor")
+    url = reverse("cases:quiz_settings", args=[world.quiz.item.pk])
+    bank = reverse("cases:question_list", args=[world.course.pk])
+    assert "question bank is empty" not in client.get(url).content.decode()
+    Question.objects.filter(course=world.course).update(course=world.other_course)
+    html = client.get(url).content.decode()
+    assert "This course's question bank is empty" in html
+    assert f'href="{bank}"' in html
+
+
 def test_a_quiz_needs_at_least_one_question(world, client_for):
     response = client_for("instructor").post(
         reverse("cases:quiz_settings", args=[world.quiz.item.pk]),

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from cases.models import CaseStudy, ReadingProgress
-from tests.factories import CohortFactory, make_case
+from tests.factories import CohortFactory, UserFactory, make_case
 
 pytestmark = pytest.mark.django_db
 
@@ -275,6 +275,17 @@ class TestLibrary:
     def test_no_match_says_what_to_do(self, world, client_for):
         html = _html(client_for("student").get(reverse("cases:case_list"), {"q": "zzzqqq"}))
         assert "No case matches" in html
+
+    def test_someone_in_no_course_is_told_how_cases_come_not_that_a_search_failed(
+        self, world, client
+    ):
+        client.force_login(UserFactory(username="newcomer"))
+        html = _html(client.get(reverse("cases:case_list")))
+        assert "No case matches" not in html
+        assert "No cases to read yet" in html
+        assert f'href="{reverse("cases:cohort_join")}"' in html
+        searched = _html(client.get(reverse("cases:case_list"), {"q": "zzzqqq"}))
+        assert "No case matches" in searched
 
 
 class TestAuthoring:

@@ -260,6 +260,11 @@ def quiz_settings(request: HtmxHttpRequest, pk: int):
         "course": item.module.course,
         "heading": "Settings and questions",
         "help": "Attempts already started keep the questions they were given.",
+        # Where the questions come from: said first when there are none to choose.
+        "bank": {
+            "url": reverse("cases:question_list", args=[item.module.course_id]),
+            "empty": not form.fields["questions"].queryset.exists(),
+        },
     }
     return render(request, "cases/builder/item_settings.html", context)
 
