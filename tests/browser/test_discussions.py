@@ -123,3 +123,23 @@ def test_a_new_post_is_brought_into_view_outlined_and_announced(page, world):
         expect(new).to_contain_text(attempt)
         expect(new).to_be_in_viewport()
         expect(page.get_by_role("status").filter(has_text="Posted.")).to_be_visible()
+
+
+def test_an_edit_refused_then_corrected_is_saved_with_javascript_on(page, world):
+    """The edit form, opened in the thread, posts plainly (the post's body is
+    hx-disable'd); refused, it comes back as a page of its own, whose Save must then
+    work too. It did nothing: it targeted a thread that page does not have."""
+    post = world.discussion.posts.get(author=world.users["student"])
+    sign_in(page, "student", PASSWORD)
+    page.goto(world.discussion.item.get_absolute_url())
+    page.locator(f"#post-{post.pk}").get_by_role("link", name="Edit").click()
+    box = page.locator(f"#edit-body-{post.pk}")  # The compose box is "Your post" too.
+    box.fill("")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("heading", name="Edit your post")).to_be_visible()
+    expect(page.locator(".field__errors")).to_be_visible()
+    box.fill("Headcount is an input, not an output (¶2).")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(f"#post-{post.pk}")).to_contain_text("not an output")
+    post.refresh_from_db()
+    assert post.body == "Headcount is an input, not an output (¶2)."
