@@ -9,6 +9,7 @@ from cases.models.analyses import (
     PeerReview,
 )
 from cases.models.annotations import (
+    FOR_THE_CLASS,
     Annotation,
     AnnotationTask,
     AnnotationVote,
@@ -116,6 +117,7 @@ from cases.models.workspace import (
 
 __all__ = [
     "CHOICE_KINDS",
+    "FOR_THE_CLASS",
     "LIKERT_LABELS",
     "MAX_DEPTH",
     "MAX_JUSTIFICATION_CHARS",

@@ -32,6 +32,12 @@ class Visibility(models.TextChoices):
     PRIVATE = "private", "Only me"
 
 
+# What an annotation assignment counts: notes and replies the class reads (a reply is
+# read by whoever reads its note, and takes its visibility). A question to the
+# instructor is answered, not counted, and a private note is the student's own.
+FOR_THE_CLASS = Q(visibility=Visibility.COHORT)
+
+
 class Annotation(models.Model):
     """A note on a span of a case (a root, `thread` empty) or a reply in a note's thread.
 

@@ -31,6 +31,7 @@ from cases.anchors import Anchor, Document, Span, find_anchor, mark_html, text_o
 from cases.compiled import compiled
 from cases.markdown import render_markdown
 from cases.models import (
+    FOR_THE_CLASS,
     Annotation,
     AnnotationTask,
     AnnotationVote,
@@ -405,7 +406,7 @@ def _work_follows(note: Annotation, *, thread: bool = False) -> None:
 class NoteCounts:
     """One student's notes on an annotation assignment's case, for the staff."""
 
-    notes: int = 0  # Notes and replies, any length, others may read.
+    notes: int = 0  # Notes and replies, any length, the class reads (`FOR_THE_CLASS`).
     substantive: int = 0
     words: int = 0
     replies_received: int = 0
@@ -413,16 +414,13 @@ class NoteCounts:
 
 
 def note_counts(task: AnnotationTask, user_ids) -> dict[int, NoteCounts]:
-    """Per student: notes and replies others may read, substantive ones, their words,
-    replies their notes received from others, and upvotes; two queries."""
+    """Per student: notes and replies the class reads (what the assignment counts),
+    substantive ones, their words, replies their notes received from others, and
+    upvotes; two queries."""
     counts: dict[int, NoteCounts] = defaultdict(NoteCounts)
-    shared = (
-        Annotation.objects.filter(
-            case=task.case_id, deleted_at__isnull=True, hidden_at__isnull=True
-        )
-        .exclude(visibility=Visibility.PRIVATE)
-        .exclude(thread__hidden_at__isnull=False)
-    )
+    shared = Annotation.objects.filter(
+        FOR_THE_CLASS, case=task.case_id, deleted_at__isnull=True, hidden_at__isnull=True
+    ).exclude(thread__hidden_at__isnull=False)
     rows = (
         shared.filter(author__in=user_ids)
         .values("author")

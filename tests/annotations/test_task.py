@@ -119,19 +119,23 @@ def test_an_annotation_assignment_is_built_handed_in_hidden_late_and_graded(worl
     assert client_for("student").get(item.get_absolute_url()).status_code == 200
     client = client_for("instructor")
 
-    # Two substantive notes, a short one and a private one: in progress, two counted.
+    # Two substantive notes, a short one, a private one and a long question to the
+    # instructor (which the class does not read): in progress, two counted.
     _note(world.case, student)
     _note(world.case, student, start=1)
     _note(world.case, student, SHORT, start=2)
     private = _note(world.case, student, LONG, Visibility.PRIVATE, start=3)
+    _note(world.case, student, LONG, Visibility.INSTRUCTOR, start=6)
     work = _work(item, student)
     assert work.state == WorkStatus.IN_PROGRESS
     assert (work.auto_score, work.max_score) == (2, 3)
     html = _panel(client, world, item, student)
     assert "tag--in_progress" in html
     assert html.count("(counts)") == 2 and "too short to count" in html
-    assert escape(private.body) not in html.replace(escape(LONG), "", 3)  # Never shown.
-    assert html.count("Note on ¶") == 3  # The private note is its author's alone.
+    assert "a question to the instructor · " in html and "words (questions do not count)" in html
+    assert escape(private.body) not in html.replace(escape(LONG), "", 4)  # Never shown.
+    assert html.count("Note on ¶") == 4  # The private note is its author's alone.
+    assert note_counts(task, [student.pk])[student.pk].substantive == 2
 
     # A reply counts too; written twice (one form), it is one reply.
     other = UserFactory(username="classmate")
@@ -182,8 +186,9 @@ def test_an_annotation_assignment_is_built_handed_in_hidden_late_and_graded(worl
     grader = client.get(reverse("cases:grade_work", args=[item.pk, student.pk]))
     html = grader.content.decode()
     assert grader.status_code == 200
-    # Four notes others read and the hidden one, marked; not the private or deleted.
-    assert html.count('class="post note"') == 5
+    # Four notes others read, the question and the hidden one, marked; not the private
+    # or deleted.
+    assert html.count('class="post note"') == 6
     assert html.count("<strong>hidden</strong>: Copied from the case.") == 1
     edit = reverse("cases:grade_edit", args=[world.course.pk, student.pk, item.pk])
     for _ in range(2):

@@ -29,6 +29,7 @@ from django.utils import timezone
 from cases import sql
 from cases.compiled import compiled, from_columns
 from cases.models import (
+    FOR_THE_CLASS,
     Annotation,
     AnnotationTask,
     Assignment,
@@ -315,9 +316,9 @@ def _live_session(item: ModuleItem, user_ids) -> dict[int, _Found]:
 
 
 def _annotation(item: ModuleItem, user_ids) -> dict[int, _Found]:
-    """In progress with a first note on the case others may read, handed in with the
-    task's number of substantive ones (when the last of those was written); scored as
-    the share of those written, at most all."""
+    """In progress with a first note on the case the class reads (`FOR_THE_CLASS`),
+    handed in with the task's number of substantive ones (when the last of those was
+    written); scored as the share of those written, at most all."""
     task = getattr(item, "annotation_task", None)
     if task is None:
         return {}
@@ -326,9 +327,12 @@ def _annotation(item: ModuleItem, user_ids) -> dict[int, _Found]:
     given = Assignment.objects.filter(item=item, cohort__memberships__user=OuterRef("author"))
     shared = (
         Annotation.objects.filter(
-            case=task.case_id, author__in=user_ids, deleted_at__isnull=True, hidden_at__isnull=True
+            FOR_THE_CLASS,
+            case=task.case_id,
+            author__in=user_ids,
+            deleted_at__isnull=True,
+            hidden_at__isnull=True,
         )
-        .exclude(visibility=Visibility.PRIVATE)
         # A reply under a hidden note is hidden with it.
         .exclude(thread__hidden_at__isnull=False)
         .filter(Exists(given))
@@ -577,7 +581,7 @@ def student_notes(course, student, item=None) -> list[Annotation]:
     if item is not None:
         task = AnnotationTask.objects.filter(item=item)
         notes = notes.filter(case=Subquery(task.values("case")[:1])).annotate(
-            counts=Q(word_count__gte=Subquery(task.values("min_words")[:1]))
+            counts=Q(word_count__gte=Subquery(task.values("min_words")[:1])) & FOR_THE_CLASS
         )
     else:
         tasks = AnnotationTask.objects.filter(item__module__course=course)
