@@ -285,13 +285,22 @@ def attempts_deadline_sync(*, item_id: int, user_ids=None) -> int:
     return count
 
 
-def can_start_another(*, quiz: Quiz, used: int, assignment: Assignment | None, now) -> bool:
-    """Whether a student who has made `used` attempts (none open) may start one more."""
+def attempt_start_refusal(
+    *, quiz: Quiz, used: int, assignment: Assignment | None, now
+) -> QuizError | None:
+    """Why a student who has made `used` attempts (none open) may not start another, or
+    None if they may: the one rule that the quiz page's button, the start itself and the
+    result page's answer key (kept back while an attempt is left to use it on) all read.
+    A quiz the schedule has closed says so first, attempts left or not."""
+    if reason := refusal(assignment, now):
+        return QuizClosed(reason)
     if used >= quiz.attempts_allowed:
-        return False
-    if assignment is None:
-        return True
-    return refusal(assignment, now) is None
+        if quiz.attempts_allowed == 1:
+            return AttemptLimitReached("You have used your one attempt at this quiz.")
+        return AttemptLimitReached(
+            f"You have used all {quiz.attempts_allowed} attempts at this quiz."
+        )
+    return None
 
 
 def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
@@ -308,14 +317,9 @@ def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
         work_sync(quiz.item, [user.pk])
         return existing
     assignment = assignment_for(quiz, user)
-    if reason := refusal(assignment, now):
-        raise QuizClosed(reason)
     used = Attempt.objects.filter(quiz=quiz, user=user).count()
-    if used >= quiz.attempts_allowed:
-        raise AttemptLimitReached(
-            f"You have used all {quiz.attempts_allowed} attempt"
-            f"{'s' if quiz.attempts_allowed != 1 else ''} at this quiz."
-        )
+    if refused := attempt_start_refusal(quiz=quiz, used=used, assignment=assignment, now=now):
+        raise refused
     try:
         with transaction.atomic():
             attempt = Attempt(quiz=quiz, user=user, number=used + 1, started_at=now)

@@ -543,3 +543,71 @@ def test_the_result_page_keeps_the_course_in_its_breadcrumb_and_leads_on(world, 
     # The module's items in order: the reading, the quiz, then the thread.
     pager = html.split('aria-label="In this module"')[1].split("</nav>")[0]
     assert world.discussion.item.get_absolute_url() in pager and 'rel="next"' in pager
+
+
+def _schedule(client, world, due_at, late_policy="refuse"):
+    """The instructor gives the quiz to the section due then, late work so treated."""
+    cohort = world.course.cohorts.get()
+    fields = {
+        "assigned": "on",
+        "due_at": timezone.localtime(due_at).strftime("%Y-%m-%dT%H:%M"),
+        "points": "10",
+        "late_policy": late_policy,
+        "late_penalty_percent": "0",
+    }
+    response = client.post(
+        reverse("cases:item_schedule", args=[world.quiz.item.pk]),
+        {"action": "save"} | {f"cohort-{cohort.pk}-{name}": v for name, v in fields.items()},
+    )
+    assert response.status_code == 302
+
+
+def _extend(client, world, role, due_at):
+    """The instructor gives one student a later due date."""
+    response = client.post(
+        reverse("cases:extension_grant", args=[world.quiz.item.pk]),
+        {
+            "students": [world.users[role].pk],
+            "due_at": timezone.localtime(due_at).strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+    assert response.status_code == 302
+
+
+def test_a_quiz_closed_by_its_due_date_says_why_instead_of_offering_a_start(world, client_for):
+    """Two attempts allowed: after the first, the student is offered another. The
+    instructor moves the due date into the past, late work refused: the quiz page says
+    why instead of offering a start, to them and to a classmate who never started, and a
+    start posted anyway is refused alike, twice; the result page now shows the key, as
+    no attempt is left to use it on. An extension opens the quiz again, for its holder
+    alone."""
+    world.quiz.attempts_allowed = 2
+    world.quiz.save()
+    overview = world.quiz.item.get_absolute_url()
+    result = reverse("cases:attempt_result", args=[world.attempt.pk])
+    student = client_for("student")
+    student.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    assert "Start another attempt" in _html(student.get(overview))
+    assert "KEY-FEEDBACK" not in _html(student.get(result))
+
+    _schedule(client_for("instructor"), world, timezone.now() - timedelta(hours=1))
+    closed = "This was due and no longer accepts work."
+    for role in ("student", "student_ta_elsewhere"):
+        client = client_for(role)
+        html = _html(client.get(overview))
+        assert closed in html
+        assert "Start the quiz" not in html and "Start another attempt" not in html
+        for _twice in range(2):
+            response = client.post(
+                reverse("cases:attempt_start", args=[world.quiz.item.pk]), follow=True
+            )
+            assert closed in _html(response)
+    assert Attempt.objects.filter(quiz=world.quiz).count() == 1
+    assert "KEY-FEEDBACK" in _html(client_for("student").get(result))
+
+    _extend(
+        client_for("instructor"), world, "student_ta_elsewhere", timezone.now() + timedelta(days=1)
+    )
+    assert "Start the quiz" in _html(client_for("student_ta_elsewhere").get(overview))
+    html = _html(client_for("student").get(overview))
+    assert closed in html and "Start another attempt" not in html

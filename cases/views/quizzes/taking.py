@@ -215,7 +215,9 @@ def _question_views(
 
 def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
     """A quiz as a module item: its rules and the student's attempts, with a button to
-    start or resume. Staff get links to statistics, grading and the bank."""
+    resume, or to start when `attempt_start_refusal` allows (else why not: closed by
+    its schedule, or no attempt left). Staff get links to statistics, grading and the
+    bank."""
     quiz = getattr(item, "quiz", None)
     if quiz is None:
         return None
@@ -229,6 +231,11 @@ def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
         assignment = assignment_for(quiz, request.user)
     accommodation = None if access.can_grade else services.accommodation_for(quiz, request.user.pk)
     open_attempt = next((a for a in attempts if a.is_open), None)
+    refused = None
+    if not access.can_grade and open_attempt is None:
+        refused = services.attempt_start_refusal(
+            quiz=quiz, used=len(attempts), assignment=assignment, now=now
+        )
     due_at = assignment.due_at if assignment else None
     context = {
         "item": item,
@@ -237,7 +244,9 @@ def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
         "access": access,
         "attempts": attempts,
         "open_attempt": open_attempt,
-        "can_start": open_attempt is None and len(attempts) < quiz.attempts_allowed,
+        "can_start": open_attempt is None and refused is None,
+        # Why not, in the words the start itself would refuse with.
+        "start_refusal": str(refused or ""),
         "assignment": assignment,
         "released": results_released(quiz, due_at, now),
         "question_count": quiz.slots.exclude(question__kind__in=TEXT_ONLY_KINDS).count(),
@@ -409,8 +418,8 @@ def attempt_result(request: HtmxHttpRequest, pk: int):
     released = results_released(attempt.quiz, assignment.due_at if assignment else None, now)
     # The key waits until the student can no longer use it on another attempt.
     used = Attempt.objects.filter(quiz=attempt.quiz, user=request.user).count()
-    keys = released and not services.can_start_another(
-        quiz=attempt.quiz, used=used, assignment=assignment, now=now
+    keys = released and bool(
+        services.attempt_start_refusal(quiz=attempt.quiz, used=used, assignment=assignment, now=now)
     )
     item = attempt.quiz.item
     previous_item, next_item = ModuleItem.objects.neighbours_of(item, request.user, staff=False)
