@@ -512,15 +512,35 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
         for slot in slots:
             _apply_grade(slot.answer, slot.question, slot.question.all_choices)
         _grades_save([slot.answer for slot in slots])
-        finished = min(now, deadline + _grace()) if deadline else now
         attempt.state = AttemptState.SUBMITTED
-        attempt.submitted_at = finished
+        attempt.submitted_at, attempt.late = _handed_in(
+            attempt, slots, deadline=deadline, assignment=assignment, now=now
+        )
         attempt.timed_out = timed_out
-        attempt.late = bool(assignment and assignment.due_at and finished > assignment.due_at)
         _score(attempt, slots)
         attempt.save()
         work_sync(attempt.quiz.item, [attempt.user_id])
     return attempt
+
+
+def _handed_in(attempt: Attempt, slots, *, deadline, assignment: Assignment | None, now):
+    """When a closing attempt counts as handed in, and whether late.
+
+    It ends now, or when its deadline (and grace) ran out if that came first; but never
+    before its start or the last answer it keeps. A deadline before those can only be one
+    moved there afterwards (the instructor moved the due date, took an extension back,
+    or shortened the time): a start or a save past the deadline then in force is refused.
+    Such an attempt was cut short under the student, who did nothing after a date in
+    force when they did it; it is handed in at its last answer (or its start) and is
+    not late, so no late mark follows from the instructor's change. Any other attempt is
+    late when it ends after the student's due date."""
+    kept_until = max(
+        [attempt.started_at] + [slot.answer.saved_at for slot in slots if slot.answer.seq]
+    )
+    if deadline is not None and deadline + _grace() < kept_until:
+        return kept_until, False
+    ended = max(min(now, deadline + _grace()) if deadline else now, kept_until)
+    return ended, bool(assignment and assignment.due_at and ended > assignment.due_at)
 
 
 def _attempts_to_lock():

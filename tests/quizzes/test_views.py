@@ -1,6 +1,6 @@
 import io
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import unescape
 
 import pytest
@@ -611,3 +611,64 @@ def test_a_quiz_closed_by_its_due_date_says_why_instead_of_offering_a_start(worl
     assert "Start the quiz" in _html(client_for("student_ta_elsewhere").get(overview))
     html = _html(client_for("student").get(overview))
     assert closed in html and "Start another attempt" not in html
+
+
+def _submitted(html: str):
+    """The hand-in time the result page states."""
+    stamp = re.search(r'Submitted <time datetime="([^"]+)"', html).group(1)
+    return datetime.fromisoformat(stamp)
+
+
+def test_an_attempt_a_moved_due_date_ends_is_handed_in_after_it_started_and_not_late(
+    world, client_for
+):
+    """A 30-minute quiz due in a fortnight, late work refused; a classmate has an
+    extension. Both start and save an answer. The instructor moves the due date to before
+    they started: the student's attempt closes with the answer saved, handed in no
+    earlier than it started and not late, the same on every reload, on the result page
+    and on the quiz page. The classmate goes on until the extension is taken back; then
+    theirs closes alike."""
+    world.quiz.time_limit_minutes = 30
+    world.quiz.save()
+    world.attempt.delete()
+    teacher = client_for("instructor")
+    _schedule(teacher, world, timezone.now() + timedelta(days=14))
+    _extend(teacher, world, "student_ta_elsewhere", timezone.now() + timedelta(days=20))
+    attempts = {}
+    for role in ("student", "student_ta_elsewhere"):
+        client = client_for(role)
+        client.post(reverse("cases:attempt_start", args=[world.quiz.item.pk]))
+        attempt = Attempt.objects.get(quiz=world.quiz, user=world.users[role])
+        slot = attempt.slots.get(question__title="Researchers")
+        client.post(
+            reverse("cases:attempt_save", args=[attempt.pk]),
+            {"questions": str(slot.pk), f"q{slot.pk}": "1600"},
+        )
+        attempts[role] = attempt
+
+    _schedule(client_for("instructor"), world, timezone.now() - timedelta(hours=1))
+    extension = world.users["student_ta_elsewhere"].extensions.get()
+    for role in ("student", "student_ta_elsewhere"):
+        if role == "student_ta_elsewhere":
+            page = _html(client_for(role).get(attempts[role].get_absolute_url()))
+            assert "Time left" in page  # Their extension keeps it open...
+            client_for("instructor").post(
+                reverse("cases:extension_delete", args=[world.quiz.item.pk, extension.pk])
+            )  # ...until it is taken back.
+        client = client_for(role)
+        attempt = attempts[role]
+        for _twice in range(2):
+            response = client.get(attempt.get_absolute_url(), follow=True)
+            html = _html(response)
+            assert response.redirect_chain[-1][0] == reverse(
+                "cases:attempt_result", args=[attempt.pk]
+            )
+            assert _submitted(html) >= attempt.started_at.replace(microsecond=0)
+            assert "(late)" not in html
+        attempt.refresh_from_db()
+        assert attempt.state == "submitted" and attempt.timed_out and not attempt.late
+        assert attempt.started_at <= attempt.submitted_at <= timezone.now()
+        assert attempt.score == 1  # The answer saved before the date moved counts.
+        row = _html(client.get(world.quiz.item.get_absolute_url())).split("Attempt 1")[1]
+        assert "(time ran out)" in row.split("</tr>")[0]
+        assert "late" not in row.split("</tr>")[0]
