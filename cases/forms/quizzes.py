@@ -397,6 +397,15 @@ class QuestionForm(KindFieldsMixin, forms.ModelForm):
                 )
 
     @property
+    def lines_field(self) -> str:
+        """The field the kind's answer lines are typed in (where a refusal of them goes)."""
+        return {
+            QuestionKind.MATCHING: "pairs_text",
+            QuestionKind.SHORT_ANSWER: "accepted_text",
+            QuestionKind.NUMERIC: "numeric_others_text",
+        }.get(self.kind, "choices_text")
+
+    @property
     def kind_note(self) -> str:
         return self.KIND_NOTES.get(self.kind, "")
 

@@ -5,9 +5,10 @@ either applied before the submit grades it or refused after; never applied after
 
 import math
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
+from difflib import SequenceMatcher
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -17,7 +18,7 @@ from django.utils import timezone
 
 from cases import sql
 from cases.compiled import compiled
-from cases.gift import GiftQuestion, GiftResult, parse_gift, read_gift
+from cases.gift import GiftQuestion, GiftResult, format_decimal, parse_gift, read_gift
 from cases.models import (
     Accommodation,
     Answer,
@@ -136,6 +137,16 @@ def _apply_grade(answer: Answer, question: Question, choices: list[Choice]) -> N
     answer.fraction = fraction
     answer.points = None if fraction is None else (question.points * fraction).quantize(CENT)
     answer.needs_grading = False
+
+
+def _graded_on(slot: AttemptQuestion, choices: list[Choice]) -> list[Choice]:
+    """The lines an attempt's answer is graded on: a matching question's as its attempt
+    asked them (a prompt added since was never put to the student, so it is not held
+    against them); any other kind's as they stand, so that a corrected key counts."""
+    if slot.question.kind != QuestionKind.MATCHING:
+        return choices
+    asked = set(slot.choice_order)
+    return [choice for choice in choices if choice.pk in asked]
 
 
 def slots_with_answers(attempt: Attempt) -> list[AttemptQuestion]:
@@ -510,7 +521,7 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
         timed_out = timed_out or (deadline is not None and now > deadline + _grace())
         slots = slots_with_answers(attempt)
         for slot in slots:
-            _apply_grade(slot.answer, slot.question, slot.question.all_choices)
+            _apply_grade(slot.answer, slot.question, _graded_on(slot, slot.question.all_choices))
         _grades_save([slot.answer for slot in slots])
         attempt.state = AttemptState.SUBMITTED
         attempt.submitted_at, attempt.late = _handed_in(
@@ -651,7 +662,9 @@ def _regrade_answers(questions) -> set[int]:
         ).select_related("question", "answer")
     )
     for slot in slots:
-        _apply_grade(slot.answer, slot.question, choices.get(slot.question_id, []))
+        _apply_grade(
+            slot.answer, slot.question, _graded_on(slot, choices.get(slot.question_id, []))
+        )
     _grades_save([slot.answer for slot in slots])
     return {slot.attempt_id for slot in slots}
 
@@ -687,30 +700,171 @@ class MatchPair:
     feedback: str = ""
 
 
+class QuestionLinesInUse(Exception):
+    """An edit that would delete answer lines that students' answers name; `messages`
+    say which, for the instructor, beside the field of lines."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__(" ".join(messages))
+        self.messages = messages
+
+
+# Kinds whose answers name their lines by id: {"choices": [ids]}, {"pairs": {id: match}}.
+ANSWERS_NAME_LINES = {QuestionKind.SINGLE, QuestionKind.MULTIPLE, QuestionKind.MATCHING}
+LINE_FIELDS = [
+    "text",
+    "fraction",
+    "feedback",
+    "position",
+    "match",
+    "numeric_answer",
+    "numeric_tolerance",
+    "numeric_range",
+]
+# A line edited where it stands is the same line when at least this share of it is kept
+# (difflib's ratio): a typo fixed, a word added; not another answer written over it.
+REWORDED_AT_LEAST = 0.6
+
+
 @transaction.atomic
 def question_save(*, question: Question, course, new_category: str = "", choices=None):
     """Save a bank question of the course (new or edited), in a new category if one is
-    named, with its answers when it is a choice question. Answers keep their rows, in
-    order, so that correcting a key regrades students' answers instead of orphaning
-    them."""
+    named, with its answer lines when its kind has them (`_lines_save`: each line keeps
+    its row, so students keep the answers they gave and a corrected key regrades them).
+    Raises QuestionLinesInUse, saving nothing, if the edit would delete a line that
+    students' answers name."""
     question.course = course
     if name := new_category.strip():
         question.category, _ = QuestionCategory.objects.get_or_create(course=course, name=name)
     question.save()
     if choices is not None:
-        existing = list(question.choices.all())
-        for position, parsed in enumerate(choices):
-            choice = existing[position] if position < len(existing) else Choice(question=question)
-            choice.text, choice.fraction = parsed.text[:500], parsed.fraction
-            choice.feedback, choice.position = parsed.feedback, position
-            choice.match = getattr(parsed, "match", "")[:500]
-            choice.numeric_answer = getattr(parsed, "numeric_answer", None)
-            choice.numeric_tolerance = getattr(parsed, "numeric_tolerance", ZERO)
-            choice.numeric_range = getattr(parsed, "numeric_range", False)
-            choice.save()
-        for extra in existing[len(choices) :]:
-            extra.delete()
+        _lines_save(question, choices)
     return question
+
+
+def _lines_save(question: Question, parsed: list) -> None:
+    """Store a question's answer lines as typed, each in the row it was saved as before:
+    answers name choices and matching prompts by row, so a row must go on meaning the
+    same line. A line whose text is unchanged keeps its row wherever it moves (inserting
+    or reordering lines moves nobody's answer); its credit may change, and regrading
+    then follows it. A line edited where it stands keeps its row when most of it is kept
+    (`REWORDED_AT_LEAST`: a typo fixed); written over with another answer, it is a new
+    line and the old one is deleted. Deleting a line that an answer names is refused
+    (QuestionLinesInUse) rather than the line kept out of sight: kept, it would still
+    be graded, counted in the statistics and shown in results with a credit the
+    instructor could no longer see or change."""
+    kind = question.kind
+    lines = [
+        Choice(
+            question=question,
+            position=position,
+            text=line.text[:500],
+            fraction=line.fraction,
+            feedback=line.feedback,
+            match=getattr(line, "match", "")[:500],
+            numeric_answer=getattr(line, "numeric_answer", None),
+            numeric_tolerance=getattr(line, "numeric_tolerance", ZERO),
+            numeric_range=getattr(line, "numeric_range", False),
+        )
+        for position, line in enumerate(parsed)
+    ]
+    existing = list(question.choices.all())
+    old_keys = [_line_key(kind, row) for row in existing]
+    new_keys = [_line_key(kind, line) for line in lines]
+    kept: dict[int, Choice] = {}  # A new line's place: the row it keeps.
+    unchanged: dict[tuple, list[Choice]] = defaultdict(list)
+    for row, key in zip(existing, old_keys, strict=True):
+        unchanged[key].append(row)
+    for place, key in enumerate(new_keys):
+        if unchanged[key]:
+            kept[place] = unchanged[key].pop(0)
+    claimed = {row.pk for row in kept.values()}
+    # Lines edited where they stand: where the diff of the two lists replaces old
+    # lines by new ones, those not matched above are paired in order.
+    diff = SequenceMatcher(None, old_keys, new_keys, autojunk=False)
+    for tag, old_from, old_to, new_from, new_to in diff.get_opcodes():
+        if tag != "replace":
+            continue
+        olds = [i for i in range(old_from, old_to) if existing[i].pk not in claimed]
+        news = [j for j in range(new_from, new_to) if j not in kept]
+        for i, j in zip(olds, news, strict=False):
+            if _reworded(old_keys[i], new_keys[j]):
+                kept[j] = existing[i]
+                claimed.add(existing[i].pk)
+    if gone := [row for row in existing if row.pk not in claimed]:
+        if refused := _lines_answered(question, gone):
+            raise QuestionLinesInUse(refused)
+        Choice.objects.filter(pk__in=[row.pk for row in gone]).delete()
+    for place, row in kept.items():
+        lines[place].pk = row.pk
+    Choice.objects.bulk_update([line for line in lines if line.pk], LINE_FIELDS)
+    Choice.objects.bulk_create([line for line in lines if line.pk is None])
+
+
+def _line_key(kind: str, line: Choice) -> tuple:
+    """What an answer line is, whatever its place and credit: its text; for a matching
+    prompt, the prompt (its match may change) and for an extra match, the match; for a
+    numeric answer, its number."""
+    if kind == QuestionKind.NUMERIC:
+        return (line.numeric_answer, line.numeric_tolerance, line.numeric_range)
+    if kind == QuestionKind.MATCHING and not line.text.strip():
+        return ("", line.match)
+    return (line.text,)
+
+
+def _reworded(old: tuple, new: tuple) -> bool:
+    """Whether a line edited where it stands is still the same line (see `_lines_save`)."""
+
+    def words(key: tuple) -> str:
+        return " ".join(
+            format_decimal(part) if isinstance(part, Decimal) else str(part) for part in key
+        ).casefold()
+
+    same_shape = len(old) == len(new)
+    return same_shape and SequenceMatcher(None, words(old), words(new)).ratio() >= (
+        REWORDED_AT_LEAST
+    )
+
+
+def _lines_answered(question: Question, rows: list[Choice]) -> list[str]:
+    """Why each of these lines, about to be deleted, must stay: the answers that name
+    it. The open attempts holding the question are locked first, so no save can name a
+    line between this count and its deletion."""
+    if question.kind not in ANSWERS_NAME_LINES:
+        return []
+    open_attempts = Attempt.objects.select_for_update(of=("self",)).filter(
+        state=AttemptState.IN_PROGRESS, slots__question=question
+    )
+    list(open_attempts.order_by("pk").only("pk"))  # Locked until this edit commits.
+    ids = {row.pk for row in rows}
+    named: Counter[int] = Counter()
+    answers = Answer.objects.filter(slot__question=question).given()
+    for response in answers.values_list("response", flat=True):
+        if question.kind == QuestionKind.MATCHING:
+            given = {int(pk) for pk in response.get("pairs", {}) if str(pk).isdigit()}
+        else:
+            given = set(response.get("choices", []))
+        named.update(given & ids)
+    refused = []
+    for row in rows:
+        if count := named[row.pk]:
+            attempts = f"{count} attempt{'s' if count != 1 else ''}"
+            if question.kind == QuestionKind.MATCHING:
+                refused.append(
+                    f"The prompt “{row.text}” was answered in {attempts}: keep its line "
+                    "(its match may change, and its wording be fixed), so those students "
+                    "keep the answers they gave."
+                )
+            else:
+                refused.append(
+                    f"“{row.text}” was chosen in {attempts}: keep its line (its credit "
+                    "may change, and its wording be fixed), so those students keep the "
+                    "answer they gave."
+                )
+    if refused:
+        lines = "that line" if len(refused) == 1 else "those lines"
+        refused.append(f"To ask the question without {lines}, write a new question.")
+    return refused
 
 
 @transaction.atomic

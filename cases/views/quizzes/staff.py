@@ -94,23 +94,28 @@ def question_create(request: HtmxHttpRequest, pk: int):
 def question_edit(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the question's course edit it (its kind stays: the
     answers given were given to it). Saving a changed answer key regrades every
-    submitted attempt that holds the question."""
+    submitted attempt that holds the question; each answer line keeps its identity, and
+    deleting one that students chose is refused beside the lines, what was typed kept."""
     question, _access = access_question(request.user, pk)
     form = QuestionForm(request.POST or None, instance=question, course=question.course)
     if request.method == "POST" and form.is_valid():
-        question = services.question_save(
-            question=form.save(commit=False),
-            course=question.course,
-            new_category=form.cleaned_data["new_category"],
-            choices=form.choices(),
-        )
-        changed = services.question_regrade(question=question)
-        messages.success(
-            request,
-            f"Saved “{question.title}”; regraded, {changed} attempt score"
-            f"{'s' if changed != 1 else ''} changed.",
-        )
-        return redirect("cases:question_list", pk=question.course_id)
+        try:
+            saved = services.question_save(
+                question=form.save(commit=False),
+                course=question.course,
+                new_category=form.cleaned_data["new_category"],
+                choices=form.choices(),
+            )
+        except services.QuestionLinesInUse as refused:
+            form.add_error(form.lines_field, refused.messages)
+        else:
+            changed = services.question_regrade(question=saved)
+            messages.success(
+                request,
+                f"Saved “{saved.title}”; regraded, {changed} attempt score"
+                f"{'s' if changed != 1 else ''} changed.",
+            )
+            return redirect("cases:question_list", pk=saved.course_id)
     return _question_form_response(request, form, question.course, question)
 
 
