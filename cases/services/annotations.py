@@ -624,9 +624,9 @@ def _marked(body_html: str, roots: tuple) -> tuple[str, tuple, tuple]:
         # A span's link, for each of up to hundreds of spans: joined here, with the
         # quote escaped (the standard library's escape, as Django's escapes, minus the
         # lazy-string check that costs more than the escaping).
-        url = detail.format(notes[0].pk)
+        url = detail.format(notes[0].pk) + "?span=1"  # Every note on the words, as counted.
         after = (
-            f'<a class="hl__count" href="{url}" hx-get="{url}?span=1" '
+            f'<a class="hl__count" href="{url}" hx-get="{url}" '
             'hx-target="#annotation-panel" hx-push-url="false" data-annotation-ui '
             f'aria-label="{label} on “{html_escape(_snippet(notes[0].quote))}”">{count}</a>'
         )

@@ -106,6 +106,21 @@ def test_a_note_from_a_sentence_is_marked_replied_to_and_upvoted(client, world, 
     assert note.upvote_count == 0 and note.reply_count == 1
 
 
+def test_a_count_of_two_notes_opens_both_without_javascript(client, world, classmate):
+    """Two classmates write on the same sentence: the highlight's "2" opens both
+    notes, as a page for a reader without JavaScript as in the margin for htmx."""
+    case = world.case
+    text = text_of(case.paragraphs.get(number=2).html)
+    for author, body in [(world.users["student"], "First reading."), (classmate, "Second.")]:
+        client.force_login(author)
+        _write(client, case, 2, body, sentence=f"0-{len(text)}")
+    reader = client.get(case.get_absolute_url()).text
+    [href] = re.findall(r'<a class="hl__count" href="([^"]+)"', reader)
+    for headers in [{}, HTMX]:
+        thread = client.get(href, headers=headers).text
+        assert "First reading." in thread and "Second." in thread
+
+
 def test_a_selection_across_paragraphs_is_checked_against_the_case(client, world):
     case = world.case
     client.force_login(world.users["student"])
