@@ -21,6 +21,7 @@ from cases.models import (
     WorkStatus,
     assignment_for_student,
     handed_in_late,
+    is_graded,
     refusal,
 )
 from cases.permissions import CourseAccess, access_item_content, graded_students
@@ -76,6 +77,8 @@ def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, *
         "memo": memo,
         "versions": versions,
         "late": handed_in_late(work, assignment) if assignment else False,
+        # Released to the cohort is not graded for them: a grade of theirs must stand.
+        "grade_released": bool(assignment and assignment.grades_released_at) and is_graded(work),
         "form": form,
         "closed": closed,
         "paragraphs": _paragraphs(analysis),

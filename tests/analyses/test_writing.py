@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from cases.models import Memo, MemoVersion, Rubric, Work, WorkStatus
 from cases.services import analyses as services
+from cases.services.gradebook import assignment_release
 from tests.discussions.test_sanitising import assert_harmless
 from tests.factories import CohortFactory, CourseFactory, ModuleFactory, UserFactory, make_analysis
 from tests.helpers import at_once
@@ -32,6 +33,30 @@ def _write(client, item, body, action="save", **extra):
     return client.post(
         reverse("cases:analysis_write", args=[item.pk]), {"body": body, "action": action, **extra}
     )
+
+
+def test_only_a_student_with_a_grade_is_told_it_is_released(client, memo_world):
+    """Grades are released per cohort; a classmate whose memo nobody graded yet, or whose
+    graded memo was handed in again, is not told that "your grade" is released."""
+    world, item, student = memo_world
+    classmate = world.users["student_ta_elsewhere"]
+    for author in (student, classmate):
+        services.memo_submit(item=item, user=author, body="Buy the lab: it saves two years.")
+    client.force_login(world.users["instructor"])
+    url = reverse("cases:grade_work", args=[item.pk, student.pk])
+    form = client.get(url).context["form"]
+    data = {f"initial-{k}": v for k, v in form.initial.items() if v is not None}
+    assert client.post(url, data | {"participation": "7"}).status_code == 302
+    assignment_release(assignment=item.assignments.get(), released=True)
+    told = "Your grade and your grader's comments are released"
+    for author, graded in [(student, True), (classmate, False)]:
+        client.force_login(author)
+        page = client.get(item.get_absolute_url()).text
+        assert (told in page) is graded
+    client.force_login(student)
+    services.memo_submit(item=item, user=student, body="Buy the lab: it saves three years.")
+    page = client.get(item.get_absolute_url()).text
+    assert told not in page
 
 
 def test_a_student_drafts_hands_in_and_hands_in_again(client, memo_world):
