@@ -1,5 +1,9 @@
-"""Each course's dates are stored in UTC and shown, and typed, in the course's zone."""
+"""Each course's dates are stored in UTC and shown, and typed, in the course's zone:
+on its own pages through the active zone (`activate_for`), and on a page that lists
+several courses' dates (the dashboards, the notifications) row by row, each in its own
+course's zone (`zone_of`, `zone_named`)."""
 
+import functools
 import zoneinfo
 from functools import cache
 
@@ -12,12 +16,19 @@ def time_zone_names() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
-def zone_of(course) -> zoneinfo.ZoneInfo:
-    """The course's zone; UTC if the stored name is unknown here."""
+@functools.lru_cache(maxsize=128)
+def zone_named(name: str) -> zoneinfo.ZoneInfo:
+    """The zone of a course's `time_zone`; UTC if the name is unknown here. For a row
+    that brings the name alone (a dashboard's), not the course."""
     try:
-        return zoneinfo.ZoneInfo(course.time_zone or "UTC")
+        return zoneinfo.ZoneInfo(name or "UTC")
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return zoneinfo.ZoneInfo("UTC")
+
+
+def zone_of(course) -> zoneinfo.ZoneInfo:
+    """The course's zone; UTC if the stored name is unknown here."""
+    return zone_named(course.time_zone)
 
 
 def activate_for(course) -> None:

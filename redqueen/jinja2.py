@@ -19,6 +19,7 @@ from django.template.defaultfilters import floatformat, pluralize
 from django.utils.timezone import (
     get_current_timezone,
     get_current_timezone_name,
+    localtime,
     template_localtime,
 )
 from django.utils.translation import get_language
@@ -26,6 +27,7 @@ from jinja2 import Environment, StrictUndefined, pass_context
 from markupsafe import Markup
 
 from cases.routes import route as url
+from cases.timezones import zone_named
 
 
 def here() -> dict:
@@ -41,20 +43,29 @@ def here() -> dict:
 
 
 @pass_context
-def local_date(context, value, fmt: str) -> str:
+def local_date(context, value, fmt: str, zone=None) -> str:
     """Django's `date` filter in the active time zone (the course's), as Django's
-    templates apply it. A thread's posts show the same times to every reader, and
-    Django's formatting costs more than the rest of a post's header: each is formatted
-    once a process."""
+    templates apply it; or in `zone`, a row's own course's, on a page that lists
+    several courses' dates (the dashboard). A thread's posts show the same times to
+    every reader, and Django's formatting costs more than the rest of a post's header:
+    each is formatted once a process."""
     if value is None:
         return ""
+    language = context.get("_language") or get_language()
+    if zone is not None:
+        return _formatted_in(value, fmt, str(zone), language)
     zone = context.get("_zone_name") or get_current_timezone_name()
-    return _formatted(value, fmt, zone, context.get("_language") or get_language())
+    return _formatted(value, fmt, zone, language)
 
 
 @functools.lru_cache(maxsize=8192)
 def _formatted(value, fmt: str, zone: str, language: str) -> str:
     return date_filter(template_localtime(value), fmt)
+
+
+@functools.lru_cache(maxsize=8192)
+def _formatted_in(value, fmt: str, zone: str, language: str) -> str:
+    return date_filter(localtime(value, zone_named(zone)), fmt)
 
 
 def as_django_escapes(value):
@@ -94,8 +105,8 @@ def environment(**options) -> Environment:
     )
 
     @pass_context
-    def due_phrase_here(context, due_at, now) -> str:
-        return due_phrase(due_at, now, context.get("_zone"))
+    def due_phrase_here(context, due_at, now, zone=None) -> str:
+        return due_phrase(due_at, now, zone or context.get("_zone"))
 
     env.filters["markdown"] = markdown_filter
     env.globals["gradebook_cells"] = gradebook_cells

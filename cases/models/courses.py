@@ -12,6 +12,7 @@ from cases.compiled import compiled
 from cases.models.cohorts import Cohort, Membership
 from cases.models.schedule import Assignment
 from cases.routes import route
+from cases.timezones import zone_of
 
 
 def _teaching(user) -> Q:
@@ -100,6 +101,12 @@ class Course(models.Model):
 
     def get_absolute_url(self) -> str:
         return route("cases:course_detail", self.pk)
+
+    @property
+    def zone(self):
+        """The zone its dates are shown in wherever they appear (`zone_of`): for a
+        template that lists several courses' dates, each in its own course's zone."""
+        return zone_of(self)
 
 
 class Module(models.Model):

@@ -20,7 +20,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core import signing
@@ -52,6 +51,7 @@ from cases.models import (
     work_status,
 )
 from cases.models.workspace import UNFINISHED
+from cases.timezones import zone_of
 
 # Rows a single INSERT carries (8 parameters each, well under SQLite's limit).
 INSERT_BATCH = 500
@@ -108,8 +108,10 @@ def notify(
 
 
 def _when(moment: datetime, course: Course) -> str:
-    local = timezone.localtime(moment, ZoneInfo(course.time_zone))
-    return f"{date_format(local, 'D j M Y, H:i')} ({course.time_zone})"
+    """A moment in the course's zone, named: the text is read on no course's page (the
+    notifications, an email), so it says whose time it is."""
+    zone = zone_of(course)
+    return f"{date_format(timezone.localtime(moment, zone), 'D j M Y, H:i')} ({zone})"
 
 
 def _students(cohort_id: int) -> QuerySet:

@@ -22,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Count, Exists, Q
@@ -49,6 +50,7 @@ from cases.models.analyses import MAX_COMMENT_CHARS
 from cases.services.notifications import peer_reviews_notify, review_received_notify
 from cases.services.people import audit, audit_many
 from cases.services.workspace.grading import rubric_score, work_grade
+from cases.timezones import zone_named
 
 # Orders drawn for one ring before k is shrunk; with everyone paired, an order avoids
 # every partner with a chance of about e^-k (5% at k=3), so this is plenty.
@@ -268,6 +270,7 @@ class ReviewsToDo:
     title: str
     count: int
     deadline: datetime | None
+    zone: ZoneInfo  # The item's course's, which the deadline is shown in.
 
 
 @compiled
@@ -275,7 +278,9 @@ def _pending_reviews(reviewer):
     """The reviewer's unsubmitted reviews, counted by item (every dashboard asks)."""
     return (
         PeerReview.objects.filter(reviewer=reviewer, submitted_at__isnull=True)
-        .values("item", "item__title", "item__analysis__review_days")
+        .values(
+            "item", "item__title", "item__analysis__review_days", "item__module__course__time_zone"
+        )
         .annotate(count=Count("pk"))
         .order_by()
     )
@@ -300,7 +305,8 @@ def reviews_to_do(user, assignments, now) -> list[ReviewsToDo]:
         if assignment is not None and assignment.due_at is not None:
             deadline = assignment.due_at + timedelta(days=row["item__analysis__review_days"])
         if deadline is None or deadline >= now:
-            found.append(ReviewsToDo(row["item"], row["item__title"], row["count"], deadline))
+            zone = zone_named(row["item__module__course__time_zone"])
+            found.append(ReviewsToDo(row["item"], row["item__title"], row["count"], deadline, zone))
     far = now + timedelta(days=3650)
     return sorted(found, key=lambda todo: todo.deadline or far)
 

@@ -157,8 +157,10 @@ def _status_tag(status: str, label: str, late: bool) -> str:
 def due_phrase(due_at, now, zone=None) -> str:
     """When something is due, as a student plans: "due today at 17:00", "due tomorrow
     at 09:00", "due Friday at 17:00 (in 3 days)", "due Fri 18 Dec at 17:00 (in 16 days)";
-    and once past, "was due yesterday at 17:00" or "was due 3 days ago". In `zone`, by
-    default the time zone that is active (the course's on a course's pages)."""
+    and once past, "was due yesterday at 17:00" or "was due 3 days ago". In the course's
+    zone: on a course's pages the active one, which is the default; a page that lists
+    several courses' dates (the dashboards) gives each row its own course's `zone`,
+    for the active zone there is the server's, not any course's."""
     if due_at is None:
         return "no due date"
     zone = zone or timezone.get_current_timezone()

@@ -27,6 +27,7 @@ from cases.routes import route
 from cases.services.peer_review import reviews_pending, reviews_to_do
 from cases.services.workspace.todo import course_to_do
 from cases.services.workspace.work import student_items, with_work
+from cases.timezones import zone_named
 from cases.views import analyses, discussions, live, readings
 from cases.views.quizzes import taking
 from cases.views.thesis import spectrum, stances
@@ -113,8 +114,8 @@ DUE_WORK_LIMIT = 200
 
 
 # What a row shows and where the student stands needs of each assignment; its module's
-# title and course's code come as two values (`module_title`, `course_code`), not as
-# two more objects a row to build.
+# title, course's code and course's time zone come as three values (`module_title`,
+# `course_code`, `course_time_zone`), not as two more objects a row to build.
 DUE_WORK_FIELDS = [
     *("opens_at", "due_at", "late_policy", "late_until"),
     "item__title",
@@ -162,7 +163,9 @@ def _due_work(user, now, since):
         .select_related("item")
         .only(*DUE_WORK_FIELDS)
         .annotate(
-            module_title=F("item__module__title"), course_code=F("item__module__course__code")
+            module_title=F("item__module__title"),
+            course_code=F("item__module__course__code"),
+            course_time_zone=F("item__module__course__time_zone"),
         )
         .order_by(F("student_due_at").asc(nulls_last=True), "pk")[:DUE_WORK_LIMIT]
     )
@@ -171,8 +174,9 @@ def _due_work(user, now, since):
 @require_GET
 def home(request: HtmxHttpRequest):
     """Signed-in users. A student's dashboard: their courses and what is due next, each
-    with where they stand (`work_status`, by their own dates, extensions included).
-    Someone who only teaches is sent to the teaching dashboard."""
+    with where they stand (`work_status`, by their own dates, extensions included) and
+    when, in its own course's time zone as the course's pages say it. Someone who only
+    teaches is sent to the teaching dashboard."""
     user = request.user
     courses = list(_courses_taken(user=user))
     if not courses and is_teaching_staff(user):
@@ -182,6 +186,7 @@ def home(request: HtmxHttpRequest):
     entries = student_items(user, mine, now)
     for entry in entries:
         entry.url = route("cases:item_detail", entry.assignment.item_id)
+        entry.zone = zone_named(entry.assignment.course_time_zone)
     due, overdue = [], []
     for entry in entries:
         if entry.assignment.due_at is None or entry.assignment.due_at >= now:
@@ -212,7 +217,7 @@ def home(request: HtmxHttpRequest):
 @require_GET
 def instructor_dashboard(request: HtmxHttpRequest):
     """Instructors and TAs see the courses they teach; admins see every course. Anyone
-    else gets 403."""
+    else gets 403. Each course's dates are in its own time zone."""
     user = request.user
     courses = courses_to_grade(user, Course.objects.with_counts().order_by("code"))
     if not courses and not is_admin(user):

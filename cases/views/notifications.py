@@ -47,7 +47,8 @@ def notification_bell(request: HtmxHttpRequest):
 
 @require_GET
 def notification_list(request: HtmxHttpRequest):
-    """Anyone signed in: their notifications, newest first, 30 a page."""
+    """Anyone signed in: their notifications, newest first, 30 a page; each one of a
+    course says when in the course's time zone, as its text and the course's pages do."""
     notifications = Notification.objects.filter(user=request.user).select_related("course")
     page = Paginator(notifications, PAGE_SIZE).get_page(parse_int(request.GET.get("page"), low=1))
     unread = Notification.objects.filter(user=request.user, read_at__isnull=True).count()

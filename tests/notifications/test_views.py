@@ -96,3 +96,38 @@ def test_preferences_choose_what_is_emailed_and_the_digest(world, client_for):
     page = client.get(reverse("cases:notification_preferences")).content.decode()
     assert 'name="email_reply" id="id_email_reply">' in page  # Off, shown unticked.
     assert 'name="email_published" id="id_email_published" checked>' in page
+
+
+def test_a_courses_notification_says_when_in_the_courses_zone_as_its_text_does(world, client_for):
+    """A reminder of the Shanghai course, sent at 09:00 UTC, says 17:00 on the list, as
+    its own text ("Due ... (Asia/Shanghai)") and the course's pages do; a notification of
+    no course keeps the server's time. Moving the course to New York moves its times."""
+    from datetime import UTC, datetime, timedelta
+
+    from cases.services.notifications import due_reminders_send, notify
+
+    world.course.time_zone = "Asia/Shanghai"
+    world.course.save()
+    student = world.users["student"]
+    due = datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+    world.item.assignments.update(due_at=due)
+    due_reminders_send(now=due - timedelta(hours=2))
+    notify([student], kind="published", title="Site news", url="/")
+    Notification.objects.filter(user=student).update(created_at=due - timedelta(days=1))
+    reminder = Notification.objects.get(user=student, title="Due soon: Shanghai Bell")
+    assert reminder.body == "Due Thu 10 Dec 2026, 17:00 (Asia/Shanghai)."
+
+    client = client_for("student")
+    for _ in range(2):
+        page = client.get(reverse("cases:notification_list")).content.decode()
+        shanghai = page.split("Due soon: Shanghai Bell")[1].split("</li>")[0]
+        assert ">Wed 9 Dec, 17:00</time>" in shanghai
+        news = page.split("Site news")[1].split("</li>")[0]
+        assert ">Wed 9 Dec, 09:00</time>" in news
+        # A course page in between activates its zone; the list keeps each its own.
+        client.get(world.course.get_absolute_url())
+    world.course.time_zone = "America/New_York"
+    world.course.save()
+    page = client.get(reverse("cases:notification_list")).content.decode()
+    assert ">Wed 9 Dec, 04:00</time>" in page.split("Due soon: Shanghai Bell")[1]
+    assert ">Wed 9 Dec, 09:00</time>" in page.split("Site news")[1]

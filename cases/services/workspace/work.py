@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 from django.db.models import (
     Count,
@@ -98,6 +99,9 @@ class StudentItem:
     late: bool  # Handed in after the student's due date.
     label: str
     url: str = ""  # The item's page, when the caller sets it.
+    # The course's zone its dates show in, when the caller's page lists several
+    # courses' (the dashboard); else None, and the active zone (the course's) is used.
+    zone: ZoneInfo | None = None
 
     @property
     def item(self) -> ModuleItem:
