@@ -1,13 +1,17 @@
 """Forms of the schedule: an item's dates per cohort and students' extensions."""
 
 from django import forms
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from cases.forms.common import check_dates, local_datetime
 from cases.models import (
     Cohort,
     LatePolicy,
+    ModuleItem,
     User,
 )
+from cases.services.schedule import extension_too_early
 
 
 class AssignmentScheduleForm(forms.Form):
@@ -91,7 +95,11 @@ class AssignmentBulkForm(AssignmentScheduleForm):
 
 
 class ExtensionForm(forms.Form):
-    """A later due date for one or several students (say, an accommodation)."""
+    """A later due date for one or several students (say, an accommodation): later than
+    the due date of each cohort of theirs the item is given to, which it extends. A date
+    that is not (even one in the past) is refused beside the field, naming the cohort
+    and its date, as it would give the student an earlier date than their classmates'
+    (or a first one), marked "extended"."""
 
     students = forms.ModelMultipleChoiceField(
         queryset=User.objects.none(),
@@ -103,8 +111,9 @@ class ExtensionForm(forms.Form):
     late_until = local_datetime("New cut-off for late work", required=False)
     reason = forms.CharField(max_length=300, required=False)
 
-    def __init__(self, *args, students, zone_name: str = "UTC", **kwargs):
+    def __init__(self, *args, item: ModuleItem, students, zone_name: str = "UTC", **kwargs):
         super().__init__(*args, **kwargs)
+        self.item = item
         self.fields["students"].queryset = students
         self.fields["students"].label_from_instance = lambda u: (
             f"{u.get_full_name() or u.username} ({u.username})"
@@ -113,7 +122,26 @@ class ExtensionForm(forms.Form):
             self.fields[name].help_text = f"Time zone: {zone_name}."
 
     def clean(self):
-        return check_dates(self, super().clean())
+        cleaned = check_dates(self, super().clean())
+        students, due = cleaned.get("students"), cleaned.get("due_at")
+        if not students or not due:
+            return cleaned
+        for assignment in extension_too_early(item=self.item, users=students, due_at=due):
+            cohort = assignment.cohort.name
+            if assignment.due_at is None:
+                self.add_error(
+                    "due_at",
+                    f"{cohort} has no due date for this item, so there is nothing to "
+                    "extend: give the cohort a due date first.",
+                )
+                continue
+            # In the active zone: the course's, which the date was typed in.
+            when = date_format(timezone.localtime(assignment.due_at), "D j M Y, H:i")
+            self.add_error(
+                "due_at",
+                f"{cohort} is due {when}: an extension must come after that.",
+            )
+        return cleaned
 
 
 class AccommodationForm(forms.Form):

@@ -50,6 +50,13 @@ class AssignmentQuerySet(models.QuerySet):
         queryset._iterable_class = ExtendedAssignmentIterable
         return queryset
 
+    def not_extended_by(self, due_at) -> "AssignmentQuerySet":
+        """Those an extension to `due_at` would not extend: due then or later, or with no
+        due date at all. An extension gives a student a later date than their cohort's,
+        never an earlier one nor a first one. `Extension.extends` is its twin for one
+        extension."""
+        return self.filter(Q(due_at__isnull=True) | Q(due_at__gte=due_at))
+
     def open(self, now=None) -> "AssignmentQuerySet":
         now = now or timezone.now()
         return self.filter(Q(opens_at__isnull=True) | Q(opens_at__lte=now))
@@ -122,6 +129,15 @@ class Assignment(models.Model):
         return self.due_at is not None and now > self.due_at
 
 
+class ExtensionQuerySet(models.QuerySet):
+    def extending_nothing(self) -> "ExtensionQuerySet":
+        """Those not later than their cohort's due date, or whose cohort has none
+        (`Extension.extends` is false): after the cohort's date was moved past them."""
+        return self.filter(
+            Q(assignment__due_at__isnull=True) | Q(assignment__due_at__gte=F("due_at"))
+        )
+
+
 class Extension(models.Model):
     """A later due date (and cut-off) for one student on one assignment."""
 
@@ -137,6 +153,8 @@ class Extension(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ExtensionQuerySet.as_manager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["assignment", "user"], name="extension_once"),
@@ -148,6 +166,16 @@ class Extension(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.assignment} due {self.due_at:%Y-%m-%d}"
+
+    @property
+    def extends(self) -> bool:
+        """Whether it is later than its cohort's due date (the twin of
+        `extending_nothing` and `not_extended_by`): one that is not gives its student
+        an earlier date, or a first one. None is granted or kept so (`extensions_grant`,
+        `assignments_schedule`); one from before that rule is flagged on the schedule
+        page."""
+        due = self.assignment.due_at
+        return due is not None and self.due_at > due
 
 
 class Accommodation(models.Model):

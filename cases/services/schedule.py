@@ -31,14 +31,25 @@ SCHEDULE_FIELDS = [
 
 
 @transaction.atomic
-def assignments_schedule(*, item: ModuleItem, schedule: dict[Cohort, dict | None]) -> None:
+def assignments_schedule(
+    *, item: ModuleItem, schedule: dict[Cohort, dict | None]
+) -> list[Extension]:
     """Give the item to cohorts with their dates, or take it back (None). `schedule`
     maps each cohort to the fields of SCHEDULE_FIELDS. Upserts on (item, cohort). The
-    students of a cohort given the item are notified once it is open."""
+    students of a cohort given the item are notified once it is open.
+
+    An extension the cohort's new due date reaches (due on or before it), or whose
+    cohort no longer has a due date, extends nothing: kept, it would give its student
+    an earlier date than their classmates', marked "extended". It is removed, its
+    cut-off with it (the cohort's applies again), and returned with its student and
+    cohort, so the schedule page says whose went and the instructor can grant a later
+    one to whoever still needs more time. Removed rather than kept and ignored, as every
+    page, reminder and quiz timer reads an extension as the student's date."""
     given = {c: v for c, v in schedule.items() if v is not None}
     taken = [c for c, v in schedule.items() if v is None]
     if taken:
         Assignment.objects.filter(item=item, cohort__in=taken).delete()
+    overtaken = []
     if given:
         now = timezone.now()
         Assignment.objects.bulk_create(
@@ -50,11 +61,19 @@ def assignments_schedule(*, item: ModuleItem, schedule: dict[Cohort, dict | None
             unique_fields=["item", "cohort"],
             update_fields=[*SCHEDULE_FIELDS, "updated_at"],
         )
+        overtaken = list(
+            Extension.objects.filter(assignment__item=item, assignment__cohort__in=list(given))
+            .extending_nothing()
+            .select_related("user", "assignment__cohort")
+            .order_by("user__last_name", "user__username", "assignment__cohort__name")
+        )
+        Extension.objects.filter(pk__in=[extension.pk for extension in overtaken]).delete()
         work_sync_cohorts(item, list(given))
         # Once per assignment: saving new dates for a cohort already told tells nobody.
         published_notify(given_assignments(item, given))
     # Attempts open now end by the new dates.
     attempts_deadline_sync(item_id=item.pk)
+    return overtaken
 
 
 @transaction.atomic
@@ -63,8 +82,12 @@ def extensions_grant(
 ) -> int:
     """Give each student a later due date (and cut-off) on every assignment of the item
     to a cohort of theirs; granting again replaces the earlier extension. Returns how
-    many extensions were written."""
+    many extensions were written. A date that is not later than one of those cohorts'
+    due dates (or a cohort with none) extends nothing and is refused with ValueError:
+    `ExtensionForm` says so beside the field first (`extension_too_early`)."""
     assignments = Assignment.objects.filter(item=item, cohort__memberships__user__in=users)
+    if assignments.not_extended_by(due_at).exists():
+        raise ValueError("An extension must come after each of its cohorts' due dates.")
     pairs = assignments.values_list("pk", "cohort__memberships__user").distinct()
     now = timezone.now()
     rows = [
@@ -94,6 +117,18 @@ def extension_remove(*, extension: Extension) -> None:
     """Take a student's extension back: the cohort's dates apply to them again."""
     extension.delete()
     attempts_deadline_sync(item_id=extension.assignment.item_id, user_ids=[extension.user_id])
+
+
+def extension_too_early(*, item: ModuleItem, users, due_at) -> list[Assignment]:
+    """The students' assignments of the item (with their cohorts, by name) that an
+    extension to `due_at` would not extend: due then or later, or not due at all."""
+    return list(
+        Assignment.objects.filter(item=item, cohort__memberships__user__in=users)
+        .not_extended_by(due_at)
+        .select_related("cohort")
+        .distinct()
+        .order_by("cohort__name")
+    )
 
 
 def given_assignments(item: ModuleItem, cohorts):

@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from cases.forms.schedule import (
@@ -88,7 +89,8 @@ def _schedule_page(request, item, *, rows=None, bulk=None, extension=None, accom
         # Students can be given extensions once the item is given to their cohort.
         "assigned_any": bool(assignments),
         "bulk_form": bulk or AssignmentBulkForm(prefix="bulk", cohorts=cohorts, zone_name=zone),
-        "extension_form": extension or ExtensionForm(students=_item_students(item), zone_name=zone),
+        "extension_form": extension
+        or ExtensionForm(item=item, students=_item_students(item), zone_name=zone),
         "extensions": Extension.objects.filter(assignment__item=item)
         .select_related("user", "assignment__cohort")
         .order_by("user__last_name", "user__username", "assignment__cohort__name"),
@@ -123,14 +125,17 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
         if not bulk.is_valid():
             return _schedule_page(request, item, bulk=bulk)
         chosen = bulk.cleaned_data["cohorts"]
-        services.assignments_schedule(item=item, schedule={c: bulk.schedule() for c in chosen})
+        overtaken = services.assignments_schedule(
+            item=item, schedule={c: bulk.schedule() for c in chosen}
+        )
         messages.success(request, f"Dates applied to {len(chosen)} cohort{pluralize(len(chosen))}.")
+        _say_overtaken(request, overtaken)
         return redirect("cases:item_schedule", pk=item.pk)
     assignments = {a.cohort_id: a for a in item.assignments.all()}
     rows = _row_forms(item, cohorts, assignments, request.POST)
     if not all(form.is_valid() for _cohort, form in rows):
         return _schedule_page(request, item, rows=rows)
-    services.assignments_schedule(
+    overtaken = services.assignments_schedule(
         item=item,
         schedule={
             cohort: form.schedule() if form.cleaned_data["assigned"] else None
@@ -138,16 +143,42 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
         },
     )
     messages.success(request, "Schedule saved.")
+    _say_overtaken(request, overtaken)
     return redirect("cases:item_schedule", pk=item.pk)
+
+
+def _say_overtaken(request, overtaken) -> None:
+    """Whose extensions the cohorts' new due dates reached, and so were removed
+    (`assignments_schedule`), with the dates they had: a student who still needs more
+    time is granted a later one."""
+    if not overtaken:
+        return
+    whose = "; ".join(
+        f"{e.user.display_name} ({e.assignment.cohort.name}, "
+        f"{date_format(timezone.localtime(e.due_at), 'D j M Y, H:i')})"
+        for e in overtaken
+    )
+    n = len(overtaken)
+    messages.warning(
+        request,
+        f"{n} extension{pluralize(n)} no longer came after the cohort's due date, so "
+        f"{pluralize(n, 'it was,they were')} removed: {whose}. Grant a later one to a student "
+        "who still needs more time.",
+    )
 
 
 @require_POST
 def extension_grant(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course give one or several students of the item's
-    cohorts a later due date (and cut-off); granting again replaces the extension."""
+    cohorts a later due date (and cut-off); granting again replaces the extension. A
+    date not later than a chosen student's cohort's due date is refused beside the
+    field, with everything typed kept."""
     item = _teach_item(request.user, pk)
     form = ExtensionForm(
-        request.POST, students=_item_students(item), zone_name=str(zone_of(item.module.course))
+        request.POST,
+        item=item,
+        students=_item_students(item),
+        zone_name=str(zone_of(item.module.course)),
     )
     if not form.is_valid():
         return _schedule_page(request, item, extension=form)

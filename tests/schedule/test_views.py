@@ -1,16 +1,21 @@
 """Scheduling an item for cohorts, extensions, and the deadlines page, with dates in the
 course's time zone."""
 
+import re
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Assignment, Extension, LatePolicy, assignment_for_student
+from cases.services.schedule import extensions_grant
 from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory, ModuleItemFactory
 
 pytestmark = pytest.mark.django_db
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def _row(cohort, **values) -> dict:
@@ -290,3 +295,122 @@ def test_adding_an_item_reads_its_due_date_in_the_course_zone(world, client_for,
     )
     assignment = Assignment.objects.get(item__title="Zoned quiz")
     assert assignment.due_at == datetime(2030, 3, 1, 1, 0, tzinfo=UTC)
+
+
+def _typed(when: datetime, zone=UTC) -> str:
+    """A moment as typed in a datetime-local field in `zone`."""
+    return f"{when.astimezone(zone):%Y-%m-%dT%H:%M}"
+
+
+def test_an_extension_must_come_after_the_cohorts_date_and_goes_once_the_date_passes_it(
+    world, client_for, shanghai
+):
+    """The tester's journey: with the cohort due in ten days, an "extension" to a day
+    already past, and then to the cohort's own date, is refused beside the field, with
+    what was typed kept; the student's pages stay as they were (the quiz still due on
+    their dashboard, nothing "extended"). A later date is granted. When the instructor
+    then moves the cohort's date past that extension, it is removed and the page says
+    whose; the student sees the cohort's new date, and a later extension may be granted
+    again."""
+    item, student = world.quiz.item, world.users["student"]
+    cohort_due = (timezone.now() + timedelta(days=10)).replace(second=0, microsecond=0)
+    item.assignments.update(due_at=cohort_due)
+    grant = reverse("cases:extension_grant", args=[item.pk])
+    schedule = reverse("cases:item_schedule", args=[item.pk])
+
+    def student_pages():
+        home = client_for("student").get(reverse("cases:home")).content.decode()
+        course = client_for("student").get(world.course.get_absolute_url()).content.decode()
+        return home.split('id="due-heading"')[1].split("</section>")[0], course
+
+    too_early = [cohort_due - timedelta(days=14), cohort_due]
+    for role, when in zip(["admin", "instructor"], too_early, strict=True):
+        typed = _typed(when, SHANGHAI)
+        response = client_for(role).post(
+            grant, {"students": [student.pk], "due_at": typed, "reason": "Flu"}
+        )
+        html = response.content.decode()
+        assert response.status_code == 200
+        errors = html.split('id="id_due_at"')[1].split("</ul>")[0]
+        local = cohort_due.astimezone(SHANGHAI)
+        shown = f"{local:%a} {local.day} {local:%b %Y}, {local:%H:%M}"
+        assert f"Section A is due {shown}: an extension must come after that." in errors
+        assert f'value="{typed}"' in html and 'value="Flu"' in html
+        assert re.search(rf'value="{student.pk}" id="id_students_\d" checked', html)
+        assert not Extension.objects.exists()
+        due, course = student_pages()
+        assert item.title in due and "extended" not in due
+        assert "(extended)" not in course
+
+    later = cohort_due + timedelta(days=3)
+    response = client_for("instructor").post(
+        grant, {"students": [student.pk], "due_at": _typed(later, SHANGHAI), "reason": "Flu"}
+    )
+    assert response.status_code == 302
+    assert Extension.objects.get().due_at == later
+    due, course = student_pages()
+    assert "(extended for you)" in due and "(extended)" in course
+
+    # The cohort's date moves past the extension: it extends nothing, and goes.
+    moved = cohort_due + timedelta(days=5)
+    response = client_for("instructor").post(
+        schedule,
+        {"action": "save"} | _row(shanghai, due_at=_typed(moved, SHANGHAI)),
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Schedule saved." in html
+    assert "1 extension no longer came after the cohort&#x27;s due date" in html
+    assert f"{student.display_name} (Section A, " in html
+    assert not Extension.objects.exists()
+    assert "No extensions yet." in html
+    due, course = student_pages()
+    assert item.title in due and "extended" not in due
+    assert "(extended)" not in course
+    assert assignment_for_student(item.pk, student).due_at == moved
+    # A later extension is granted again, against the cohort's new date.
+    response = client_for("admin").post(
+        grant, {"students": [student.pk], "due_at": _typed(moved + timedelta(days=1), SHANGHAI)}
+    )
+    assert response.status_code == 302
+    assert "(extended for you)" in student_pages()[0]
+
+
+def test_an_extension_comes_after_every_cohort_of_the_student_that_has_the_item(world, client_for):
+    """A student in two cohorts given the item on different dates: an extension between
+    the two extends only one, and is refused naming the other; one cohort with no due
+    date has nothing to extend. An extension from before this rule, earlier than its
+    cohort's date, is flagged on the schedule page until it is removed."""
+    item, student = world.item, world.users["student"]
+    first = item.assignments.get()
+    second = CohortFactory(name="Section B")
+    world.course.cohorts.add(second)
+    MembershipFactory(cohort=second, user=student)
+    AssignmentFactory(item=item, cohort=second, due_at=first.due_at + timedelta(days=4))
+    between = first.due_at + timedelta(days=2)
+    client = client_for("instructor")
+    grant = reverse("cases:extension_grant", args=[item.pk])
+    for _ in range(2):
+        html = client.post(
+            grant, {"students": [student.pk], "due_at": _typed(between)}
+        ).content.decode()
+        assert "Section B is due " in html and "Section A is due" not in html
+        assert not Extension.objects.exists()
+    item.assignments.filter(cohort=second).update(due_at=None)
+    html = client.post(
+        grant, {"students": [student.pk], "due_at": _typed(between)}
+    ).content.decode()
+    assert "Section B has no due date for this item, so there is nothing to extend" in html
+    # The service refuses it too, whoever calls it.
+    with pytest.raises(ValueError, match="must come after"):
+        extensions_grant(item=item, users=[student], due_at=between, by=world.users["instructor"])
+    assert not Extension.objects.exists()
+
+    # A row from before the rule: flagged on the schedule page, and only that one.
+    Extension.objects.create(assignment=first, user=student, due_at=first.due_at)
+    Extension.objects.create(
+        assignment=first, user=world.users["student_ta_elsewhere"], due_at=between
+    )
+    page = client.get(reverse("cases:item_schedule", args=[item.pk])).content.decode()
+    assert page.count("extends nothing") == 1
+    assert "Not after Section A\N{RIGHT SINGLE QUOTATION MARK}s due date" in page
