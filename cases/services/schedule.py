@@ -1,8 +1,13 @@
 """Writes to the schedule: items given to cohorts with their dates, and students'
-extensions; open quiz attempts follow at once. An assignment as one student sees it
-is read from the models (`Assignment.objects.seen_by`, `assignment_for_student`)."""
+extensions; open quiz attempts follow at once. What taking an item away from cohorts
+would cost is read here too, to ask before (`assignments_at_stake`). An assignment as
+one student sees it is read from the models (`Assignment.objects.seen_by`,
+`assignment_for_student`)."""
+
+from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from cases.models import (
@@ -13,8 +18,12 @@ from cases.models import (
     Cohort,
     Course,
     Extension,
+    Membership,
     ModuleItem,
     User,
+    Work,
+    WorkStatus,
+    is_graded,
 )
 from cases.services.notifications import published_notify
 from cases.services.quizzes import attempt_deadline_refresh, attempts_deadline_sync
@@ -74,6 +83,76 @@ def assignments_schedule(
     # Attempts open now end by the new dates.
     attempts_deadline_sync(item_id=item.pk)
     return overtaken
+
+
+@dataclass
+class TakenAway:
+    """What taking an item away from one cohort costs (`assignments_at_stake`)."""
+
+    cohort: Cohort
+    # Its students who lose the item with work of theirs on it (started, handed in,
+    # graded, commented on or excused); one who keeps it through another cohort is not.
+    students: int
+    # Of them, those whose grade was released: it leaves their grades page.
+    released: int
+    extensions: int  # Deleted with the assignment.
+
+    @property
+    def at_stake(self) -> bool:
+        return bool(self.students or self.extensions)
+
+
+def _graded(work: Work) -> bool:
+    """A grade or comment a student is shown once released."""
+    return work.excused or bool(work.feedback) or is_graded(work)
+
+
+def assignments_at_stake(
+    *, item: ModuleItem, schedule: dict[Cohort, dict | None]
+) -> list[TakenAway]:
+    """What `assignments_schedule` with this `schedule` would cost each cohort it takes
+    the item from, where anything is at stake, by cohort name: the schedule page asks
+    before it is saved. Taking an item away deletes the cohort's assignment: its
+    students no longer see the item (404) nor their work and grade on it, and its
+    dates, the release of its grades and its extensions go with it. Their Work rows
+    stay: given the item again, they see their work again, but the dates are set
+    afresh, the grades are not released until released again and extensions granted
+    again. Four queries."""
+    taken = [cohort.pk for cohort, values in schedule.items() if values is None]
+    given = [cohort.pk for cohort, values in schedule.items() if values is not None]
+    assignments = list(
+        Assignment.objects.filter(item=item, cohort__in=taken)
+        .select_related("cohort")
+        .annotate(extension_count=Count("extensions"))
+        .order_by("cohort__name")
+    )
+    if not assignments:
+        return []
+    # Students who keep the item through a cohort it stays given to lose nothing.
+    keeping = set(
+        Membership.objects.filter(Q(cohort__in=given) | Q(cohort__assignments__item=item))
+        .exclude(cohort__in=taken)
+        .values_list("user", flat=True)
+    )
+    losing: dict[int, set[int]] = {a.cohort_id: set() for a in assignments}
+    for cohort_id, user_id in Membership.objects.filter(cohort__in=list(losing)).values_list(
+        "cohort", "user"
+    ):
+        if user_id not in keeping:
+            losing[cohort_id].add(user_id)
+    work = {
+        w.user_id: w for w in Work.objects.filter(item=item, user__in=set().union(*losing.values()))
+    }
+    started = {WorkStatus.IN_PROGRESS, WorkStatus.SUBMITTED}
+    costs = []
+    for assignment in assignments:
+        theirs = [work[u] for u in losing[assignment.cohort_id] if u in work]
+        done = [w for w in theirs if w.state in started or _graded(w)]
+        released = [w for w in done if _graded(w)] if assignment.grades_released_at else []
+        cost = TakenAway(assignment.cohort, len(done), len(released), assignment.extension_count)
+        if cost.at_stake:
+            costs.append(cost)
+    return costs
 
 
 @transaction.atomic

@@ -111,7 +111,12 @@ def _schedule_page(request, item, *, rows=None, bulk=None, extension=None, accom
 def item_schedule(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course give the item to cohorts, each with its own
     opening, due date, points, late policy and cut-off; or apply one set of dates to
-    several cohorts at once. An invalid form comes back with everything typed kept."""
+    several cohorts at once. An invalid form comes back with everything typed kept.
+
+    Taking the item away from a cohort whose students have work on it, or extensions,
+    asks first (`assignments_at_stake`): a page says what each such cohort loses and
+    carries what was typed, to save it (`confirmed`) or go back to the schedule with it
+    (`action=edit`). With nothing at stake it just saves."""
     item = _teach_item(request.user, pk)
     if request.method == "GET":
         return _schedule_page(request, item)
@@ -133,18 +138,41 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
         return redirect("cases:item_schedule", pk=item.pk)
     assignments = {a.cohort_id: a for a in item.assignments.all()}
     rows = _row_forms(item, cohorts, assignments, request.POST)
-    if not all(form.is_valid() for _cohort, form in rows):
+    if request.POST.get("action") == "edit" or not all(form.is_valid() for _c, form in rows):
         return _schedule_page(request, item, rows=rows)
-    overtaken = services.assignments_schedule(
-        item=item,
-        schedule={
-            cohort: form.schedule() if form.cleaned_data["assigned"] else None
-            for cohort, form in rows
-        },
-    )
+    schedule = {
+        cohort: form.schedule() if form.cleaned_data["assigned"] else None for cohort, form in rows
+    }
+    if not request.POST.get("confirmed"):
+        at_stake = services.assignments_at_stake(item=item, schedule=schedule)
+        if at_stake:
+            return _confirm_take_away(request, item, at_stake)
+    overtaken = services.assignments_schedule(item=item, schedule=schedule)
     messages.success(request, "Schedule saved.")
     _say_overtaken(request, overtaken)
     return redirect("cases:item_schedule", pk=item.pk)
+
+
+# What the schedule's form posts besides its fields: not carried through the confirmation.
+_NOT_CARRIED = {"csrfmiddlewaretoken", "action", "confirmed"}
+
+
+def _confirm_take_away(request, item, at_stake):
+    """The page that asks before the item is taken away from cohorts with work on it,
+    saying what each loses, with the schedule as typed in hidden fields."""
+    context = {
+        "item": item,
+        "course": item.module.course,
+        "at_stake": at_stake,
+        "cohort_names": [cost.cohort.name for cost in at_stake],
+        "carried": [
+            (name, value)
+            for name, values in request.POST.lists()
+            if name not in _NOT_CARRIED
+            for value in values
+        ],
+    }
+    return render(request, "cases/schedule/confirm_take_away.html", context)
 
 
 def _say_overtaken(request, overtaken) -> None:

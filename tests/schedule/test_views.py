@@ -1,6 +1,7 @@
 """Scheduling an item for cohorts, extensions, and the deadlines page, with dates in the
 course's time zone."""
 
+import html as html_lib
 import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -414,3 +415,124 @@ def test_an_extension_comes_after_every_cohort_of_the_student_that_has_the_item(
     page = client.get(reverse("cases:item_schedule", args=[item.pk])).content.decode()
     assert page.count("extends nothing") == 1
     assert "Not after Section A\N{RIGHT SINGLE QUOTATION MARK}s due date" in page
+
+
+def _hidden_fields(html: str) -> dict:
+    """What a page's form posts back unseen: its hidden inputs, several values a name."""
+    fields: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html):
+        fields.setdefault(name, []).append(html_lib.unescape(value))
+    return fields
+
+
+def test_taking_an_item_away_from_a_cohort_with_work_asks_first_and_says_what_goes(
+    world, client_for, shanghai
+):
+    """The student hands in the reading, the instructor grades it, releases the grades
+    and extends a classmate. Unticking the cohort then asks first, saying what goes (one
+    student's work, one released grade, one extension) and changing nothing; going back
+    keeps what was typed. Confirmed (by the admin, the second time), the item is gone for
+    the cohort, grade included; given back, the work returns but the grade waits to be
+    released again, as the page said. An item with nothing at stake just saves."""
+    item, student, classmate = (
+        world.item,
+        world.users["student"],
+        world.users["student_ta_elsewhere"],
+    )
+    course = world.course
+    schedule = reverse("cases:item_schedule", args=[item.pk])
+    grades = reverse("cases:student_grades", args=[course.pk])
+    client_for("student").post(reverse("cases:reading_done", args=[world.case.slug]), {"done": "1"})
+    client_for("instructor").post(
+        reverse("cases:grade_edit", args=[course.pk, student.pk, item.pk]),
+        {"override_score": "8", "override_reason": "Read closely", "feedback": "Well argued."},
+    )
+    assignment = item.assignments.get()
+    client_for("instructor").post(
+        reverse("cases:assignment_release", args=[assignment.pk]), {"release": "1"}
+    )
+    client_for("instructor").post(
+        reverse("cases:extension_grant", args=[item.pk]),
+        {"students": [classmate.pk], "due_at": _typed(assignment.due_at + timedelta(days=2))},
+    )
+    page = client_for("student").get(grades).content.decode()
+    assert "8 / 10" in page and "Well argued." in page
+
+    untick = {"action": "save"} | _row(shanghai, assigned=None, points="12")
+    for role in ["instructor", "admin"]:
+        response = client_for(role).post(schedule, untick)
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "Take “Shanghai Bell” away from Section A?" in html
+        text = re.sub(r"<[^>]+>", "", html)
+        assert "1 student with work on it" in text
+        assert "1 released grade will leave the student\N{RIGHT SINGLE QUOTATION MARK}s" in text
+        assert "1 extension will be deleted" in text
+        assert "its grades released again" in text
+        # Nothing changed yet: the student still has the item, grade and all.
+        assert item.assignments.get().grades_released_at is not None
+        assert Extension.objects.count() == 1
+        assert client_for("student").get(item.get_absolute_url()).status_code == 200
+        # Back to the schedule: what was typed is there, the box still unticked.
+        carried = _hidden_fields(html)
+        assert carried["confirmed"] == ["1"]
+        back = client_for(role).post(schedule, carried | {"action": "edit"}).content.decode()
+        assert f'name="cohort-{shanghai.pk}-points" value="12"' in back
+        assert (
+            f'name="cohort-{shanghai.pk}-assigned" id="id_cohort-{shanghai.pk}-assigned">' in back
+        )
+        assert item.assignments.exists()
+
+    response = client_for("admin").post(schedule, carried | {"action": "save"})
+    assert response.status_code == 302
+    assert not item.assignments.exists() and not Extension.objects.exists()
+    assert client_for("student").get(item.get_absolute_url()).status_code == 404
+    assert "Well argued." not in client_for("student").get(grades).content.decode()
+
+    # Given back: the work is there again, its grade not released until released again.
+    due = _typed(timezone.now() + timedelta(days=4), SHANGHAI)
+    response = client_for("instructor").post(
+        schedule, {"action": "save"} | _row(shanghai, due_at=due)
+    )
+    assert response.status_code == 302
+    assert client_for("student").get(item.get_absolute_url()).status_code == 200
+    page = client_for("student").get(grades).content.decode()
+    row = page.split("Shanghai Bell")[1].split("</tr>")[0]
+    assert "Not released" in row and "Well argued." not in page
+    course_page = client_for("student").get(course.get_absolute_url()).content.decode()
+    assert 'data-status="graded">Done<' in course_page  # Handed in, and graded, as before.
+
+    # Nothing at stake (no work, no extension): unticking just saves.
+    quiet = ModuleItemFactory(module=item.module, title="Nobody started this")
+    AssignmentFactory(item=quiet, cohort=shanghai)
+    response = client_for("instructor").post(
+        reverse("cases:item_schedule", args=[quiet.pk]),
+        {"action": "save"} | _row(shanghai, assigned=None, points=""),
+    )
+    assert response.status_code == 302 and not quiet.assignments.exists()
+
+
+def test_a_student_who_keeps_the_item_through_another_cohort_loses_nothing(world, client_for):
+    """The student is in two cohorts given the reading and has handed it in: taking it
+    from one of them costs them nothing (no question asked, the item still theirs);
+    taking it from the other then asks, counting them."""
+    item, student = world.item, world.users["student"]
+    first = item.assignments.get().cohort
+    second = CohortFactory(name="Section B")
+    world.course.cohorts.add(second)
+    MembershipFactory(cohort=second, user=student)
+    AssignmentFactory(item=item, cohort=second)
+    client_for("student").post(reverse("cases:reading_done", args=[world.case.slug]), {"done": "1"})
+    schedule = reverse("cases:item_schedule", args=[item.pk])
+    due = _typed(timezone.now() + timedelta(days=5))
+    response = client_for("instructor").post(
+        schedule, {"action": "save"} | _row(first, assigned=None) | _row(second, due_at=due)
+    )
+    assert response.status_code == 302
+    assert list(item.assignments.values_list("cohort", flat=True)) == [second.pk]
+    assert client_for("student").get(item.get_absolute_url()).status_code == 200
+    untick_both = {"action": "save"} | _row(first, assigned=None) | _row(second, assigned=None)
+    html = client_for("instructor").post(schedule, untick_both).content.decode()
+    assert "Take “Shanghai Bell” away from Section B?" in html
+    assert "1 student with work on it" in re.sub(r"<[^>]+>", "", html)
+    assert item.assignments.exists()
