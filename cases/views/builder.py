@@ -55,10 +55,15 @@ FORM_PAGE = "cases/builder/form_page.html"
 
 
 def _builder_modules(course: Course):
-    """The course's modules with their items, each item with its grade category and how
-    many cohorts it is given to: two queries, whatever the course's size."""
-    items = ModuleItem.objects.select_related("grade_category").annotate(
-        cohort_count=Count("assignments")
+    """The course's modules with their items in the order the course page shows them
+    (their positions, as Up and Down set them), each item with its grade category and
+    how many cohorts it is given to: two queries, whatever the course's size."""
+    # Ordered here, not by the model's `ordering`: Django leaves that out of a query
+    # with an aggregate (GROUP BY), so the count alone gave the items in any order.
+    items = (
+        ModuleItem.objects.select_related("grade_category")
+        .annotate(cohort_count=Count("assignments"))
+        .order_by("position", "pk")
     )
     return list(course.modules.prefetch_related(Prefetch("items", queryset=items)))
 

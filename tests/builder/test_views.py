@@ -1,6 +1,9 @@
 """The course builder: courses, modules and items made, ordered, copied, duplicated."""
 
+import re
+
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from cases.models import (
@@ -23,7 +26,13 @@ from cases.models import (
     Work,
 )
 from cases.services.readings import reading_open
-from tests.factories import ModuleFactory, ModuleItemFactory, make_quiz
+from tests.factories import (
+    AssignmentFactory,
+    CohortFactory,
+    ModuleFactory,
+    ModuleItemFactory,
+    make_quiz,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -151,6 +160,54 @@ def test_moving_an_item_up_and_down(world, client_for, three_items):
     assert _titles(module) == [titles[0], titles[2], titles[1]]
     client.post(reverse("cases:item_move", args=[last.pk]), {"direction": "down"})
     assert _titles(module) == titles
+
+
+def _listed(html: str) -> list[str]:
+    """The item titles a builder or course page lists, in its order."""
+    return re.findall(r'class="item-list__title">([^<]+)</a>', html)
+
+
+def test_the_builder_lists_items_in_the_order_up_and_down_leave_them(
+    world, client_for, three_items
+):
+    """Down twice and Up once, with and without htmx, a second cohort given an item in
+    between: after each move the builder, its htmx fragment and the course page (the
+    instructor's and a student's) list the module's items in the same order, which is
+    the order of their positions, not of their ids."""
+    module, titles = three_items
+    reading, quiz, discussion = titles
+    moving = module.items.get(title=reading)
+    instructor, student = client_for("instructor"), Client()
+    student.force_login(world.users["student"])
+    move_url = reverse("cases:item_move", args=[moving.pk])
+    builder_url = reverse("cases:course_builder", args=[world.course.pk])
+
+    def pages_list(expected, fragment=None):
+        assert _titles(module) == expected
+        if fragment is not None:
+            assert _listed(fragment) == expected
+        assert _listed(instructor.get(builder_url).content.decode()) == expected
+        for client in (instructor, student):
+            assert _listed(client.get(world.course.get_absolute_url()).content.decode()) == expected
+
+    pages_list([reading, quiz, discussion])
+    # Down with htmx: the fragment that replaces the module list.
+    response = instructor.post(move_url, {"direction": "down"}, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    pages_list([quiz, reading, discussion], response.content.decode())
+    # The discussion is given to a second cohort: the builder counts it, the order holds.
+    section_b = CohortFactory(name="Section B")
+    world.course.cohorts.add(section_b)
+    AssignmentFactory(item=module.items.get(title=discussion), cohort=section_b)
+    assert "Given to 2 cohorts" in instructor.get(builder_url).content.decode()
+    pages_list([quiz, reading, discussion])
+    # Down again without script: back to the builder, which lists the new order.
+    response = instructor.post(move_url, {"direction": "down"})
+    assert response.status_code == 302 and response["Location"] == builder_url
+    pages_list([quiz, discussion, reading])
+    # Up once with htmx.
+    response = instructor.post(move_url, {"direction": "up"}, headers={"HX-Request": "true"})
+    pages_list([quiz, reading, discussion], response.content.decode())
 
 
 def test_moving_past_either_end_changes_nothing(world, client_for, three_items):
