@@ -76,7 +76,13 @@ def cohort_list(request: HtmxHttpRequest):
         return redirect("cases:cohort_detail", pk=cohort.pk)
     filters = CohortFilterForm(request.GET)
     shown = filters.shown()
-    cohorts = Cohort.objects.annotate(member_count=Count("memberships")).prefetch_related("courses")
+    # By name, ordered here: Django leaves the model's `ordering` out of a query with an
+    # aggregate.
+    cohorts = (
+        Cohort.objects.annotate(member_count=Count("memberships"))
+        .prefetch_related("courses")
+        .order_by("name", "pk")
+    )
     if shown == "active":
         cohorts = cohorts.filter(archived_at__isnull=True)
     elif shown == "archived":

@@ -336,7 +336,9 @@ def _console_context(
         "course": session.course,
         "access": access,
         "join_url": _join_url(request, session),
-        "polls": session.polls.annotate(n=Count("answers")),
+        # In the order they were added (the model's `ordering`, which Django leaves out
+        # of a query with an aggregate).
+        "polls": session.polls.annotate(n=Count("answers")).order_by("position", "pk"),
         "poll_form": extra.pop("poll_form", None) or PollForm(course=session.course),
         "mark_form": extra.pop("mark_form", None),
         "etag": _etag(session, "console"),
@@ -557,9 +559,15 @@ def live_sessions(request: HtmxHttpRequest, pk: int):
         )
         messages.success(request, f"Started “{session.title}”. Join code: {session.join_code}.")
         return redirect(session)
-    sessions = course.live_sessions.select_related("item", "cohort").annotate(
-        joined=Count("attendance", distinct=True),
-        mark_total=Coalesce(Subquery(_mark_totals()), 0),
+    # Newest first, ordered here: Django leaves the model's `ordering` out of a query
+    # with an aggregate.
+    sessions = (
+        course.live_sessions.select_related("item", "cohort")
+        .annotate(
+            joined=Count("attendance", distinct=True),
+            mark_total=Coalesce(Subquery(_mark_totals()), 0),
+        )
+        .order_by("-started_at", "-pk")
     )
     return render(
         request,
@@ -591,8 +599,10 @@ def item_live_class(request: HtmxHttpRequest, item: ModuleItem, access: CourseAc
     if live is None:
         return None
     live.item = item
-    sessions = item.live_sessions.select_related("cohort").annotate(
-        joined=Count("attendance", distinct=True)
+    sessions = (
+        item.live_sessions.select_related("cohort")
+        .annotate(joined=Count("attendance", distinct=True))
+        .order_by("-started_at", "-pk")  # Newest first (not the model's: an aggregate).
     )
     if not access.can_grade:
         sessions = [s for s in sessions if s.is_running]

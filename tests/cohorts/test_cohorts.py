@@ -1,6 +1,7 @@
 """Cohort administration (admins) and joining a cohort with its code (signing up with
 one is in test_signup.py). Every change leaves an audit entry."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -78,6 +79,30 @@ def test_the_list_shows_active_cohorts_unless_asked_for_archived_ones(world, adm
     assert "Section A" in archived
     assert "Other section" not in archived
     assert "Other section" in admin.get(url, {"show": "all"}).content.decode()
+
+
+def test_the_list_keeps_cohorts_in_name_order_as_they_are_added_and_filled(world, admin):
+    """Cohorts made after the world's, one of them filled: the page and its htmx list
+    name them alphabetically, with their sizes, not in the order they were made."""
+    url = reverse("cases:cohort_list")
+
+    def listed(html: str) -> list[tuple[str, str]]:
+        rows = re.findall(
+            r'<a href="/manage/cohorts/\d+/">([^<]+)</a>.*?<td>(\d+)</td>', html, re.S
+        )
+        return [(name, size) for name, size in rows]
+
+    for name in ("Zeta section", "Alpha section"):
+        admin.post(url, {"name": name})
+    expected = [("Alpha section", "0"), ("Other section", "1"), ("Section A", "2")]
+    expected.append(("Zeta section", "0"))
+    assert listed(admin.get(url).content.decode()) == expected
+    # A member joins the last one made: the counts change, the order does not.
+    enrol(Cohort.objects.get(name="Alpha section"), 3)
+    expected[0] = ("Alpha section", "3")
+    fragment = admin.get(url, {"show": "all"}, headers={"HX-Request": "true"})
+    assert listed(fragment.content.decode()) == expected
+    assert listed(admin.get(url).content.decode()) == expected
 
 
 def test_htmx_filtering_gets_only_the_list(world, admin):

@@ -518,6 +518,30 @@ def test_an_ad_hoc_session_is_started_from_the_course_and_not_graded(world, clie
     assert "Office hours" in listing and live.join_code in listing
 
 
+def test_sessions_are_listed_newest_first_on_the_course_and_the_item(world, client_for):
+    """Two sessions of a live item started one after the other, students joining the
+    first in between: the course's sessions and the item's page list the newer first."""
+    item = make_live(world.item.module, world.course.cohorts.all(), title="Class 5")
+    sessions_url = reverse("cases:live_sessions", args=[world.course.pk])
+    client = client_for("instructor")
+
+    def listed(html: str) -> list[str]:
+        return re.findall(r'<a href="/live/sessions/\d+/">([^<]+)</a>', html)
+
+    client.post(sessions_url, {"title": "Monday", "item": item.pk})
+    services.join(world.course.live_sessions.get(title="Monday"), world.users["student"])
+    client.post(sessions_url, {"title": "Wednesday", "item": item.pk})
+    for url in (sessions_url, item.get_absolute_url()):
+        assert listed(client.get(url).content.decode()) == ["Wednesday", "Monday"]
+    # A TA's look, after a second student joined the older one.
+    services.join(
+        world.course.live_sessions.get(title="Monday"), world.users["student_ta_elsewhere"]
+    )
+    ta = client_for("ta")
+    for url in (sessions_url, item.get_absolute_url()):
+        assert listed(ta.get(url).content.decode()) == ["Wednesday", "Monday"]
+
+
 def test_a_live_session_item_is_built_started_and_graded_under_participation(world, client_for):
     grade_categories_add_defaults(course=world.course)
     cohort = world.course.cohorts.get()

@@ -48,7 +48,13 @@ def question_list(request: HtmxHttpRequest, pk: int):
     questions = Question.objects.filter(course=course).select_related("category")
     if category is not None:
         questions = questions.filter(category_id=category)
-    categories = QuestionCategory.objects.filter(course=course).annotate(n=Count("questions"))
+    # By name, ordered here: Django leaves the model's `ordering` out of a query with an
+    # aggregate.
+    categories = (
+        QuestionCategory.objects.filter(course=course)
+        .annotate(n=Count("questions"))
+        .order_by("name", "pk")
+    )
     context = {
         "course": course,
         "questions": questions,

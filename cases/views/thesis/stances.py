@@ -122,7 +122,9 @@ def _staff_context(request, item, stance, access: CourseAccess) -> dict:
             moves[_shift_bucket(row.moved)] += 1
     paired = [r for r in rows if r.moved is not None]
     pairs = StancePair.objects.filter(stance=stance).select_related("first", "second")
-    pairs = pairs.annotate(message_count=Count("messages"))
+    # Farthest apart first, ordered here: Django leaves the model's `ordering` out of a
+    # query with an aggregate.
+    pairs = pairs.annotate(message_count=Count("messages")).order_by("-distance", "pk")
     if not (access.is_instructor or access.is_admin):
         shown = {row.student.pk for row in rows}  # A TA sees the pairs of their students.
         pairs = [p for p in pairs if p.first_id in shown or p.second_id in shown]
