@@ -57,6 +57,13 @@ HANDED_IN_LABELS = {
 }
 
 
+def _persons_score(work: "Work") -> bool:
+    """A person's score is on the row: rubric levels, or points for the whole (a
+    participation grade, posted or not; a memo's points), which the kind keeps with
+    no maximum of its own."""
+    return work.rubric_score is not None or (work.auto_score is not None and work.max_score is None)
+
+
 def is_graded(work: "Work | None") -> bool:
     """A grade a student could be shown: a person's, or the kind's own once nothing
     waits for a person."""
@@ -65,15 +72,29 @@ def is_graded(work: "Work | None") -> bool:
     if work.override_score is not None:
         return True
     # A person's rubric score or points stand, unless the work changed since and waits
-    # for a person again (a memo handed in again after it was graded).
-    if work.rubric_score is not None:
+    # for a person again (`graded_earlier`).
+    if _persons_score(work):
         return not work.needs_grading
-    if work.auto_score is not None and work.max_score is None:
-        return not work.needs_grading  # A person's participation grade, posted or not.
     return (
         work.state == WorkStatus.SUBMITTED
         and work.auto_score is not None
         and not work.needs_grading
+    )
+
+
+def graded_earlier(work: "Work | None") -> bool:
+    """Graded by a person, then handed in again and waiting for a person once more (a
+    memo revised after its grade): the score on the row is the earlier version's, not
+    a grade of the work as it stands (`is_graded`), so the status is "handed in" and
+    the gradebook leaves it out until a person grades it again. Every page shows that
+    score only as the earlier one, beside "to grade" (`earlier_points`); an override
+    and excused work stand whatever is handed in."""
+    return (
+        work is not None
+        and work.needs_grading
+        and work.override_score is None
+        and not work.excused
+        and _persons_score(work)
     )
 
 

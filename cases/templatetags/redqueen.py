@@ -255,6 +255,8 @@ def tracker_rows(matrix, base_url: str, panel_query: str = "", symbols=None, lat
             text = shown[status]
             if cell.points is not None:
                 text += f" <b>{points_text(cell.points)}</b>"
+            elif cell.earlier is not None:  # Graded, then handed in again: to grade.
+                text += f" <small>(was {points_text(cell.earlier)})</small>"
             if cell.late:
                 text += late
             title = f' title="{labels[status]}{", handed in late" if cell.late else ""}"'
@@ -299,6 +301,8 @@ def gradebook_cells(grades, course, back_query: str):
                 tags += ' <span class="tag tag--late">missing</span>'
             elif status == "submitted":
                 tags += ' <span class="tag tag--submitted">to grade</span>'
+                if cell.earlier is not None:  # Graded, then handed in again.
+                    tags += f' <span class="gradebook__meta">was {points_text(cell.earlier)}</span>'
             if cell.late:
                 tags += ' <span class="tag tag--late">late</span>'
             if cell.work is not None and cell.work.override_score is not None:

@@ -224,6 +224,9 @@ def gradebook_csv(request: HtmxHttpRequest, pk: int):
     writer = csv.writer(CsvEcho())
 
     def cell_value(cell):
+        """What the gradebook's cell says: the points that count, 0 for work missing
+        past its due date, "excused", or "to grade" for work waiting for a person (with
+        the earlier grade of work handed in again, which does not count either)."""
         if cell is None or cell.assignment is None:
             return ""
         if cell.status == WorkStatus.EXCUSED:
@@ -232,6 +235,8 @@ def gradebook_csv(request: HtmxHttpRequest, pk: int):
             return cell.points
         if cell.status == WorkStatus.LATE:
             return Decimal(0)  # Missing past its due date: counts as 0.
+        if cell.status == WorkStatus.SUBMITTED:
+            return "to grade" if cell.earlier is None else f"to grade (was {cell.earlier})"
         return ""
 
     def lines():
@@ -323,7 +328,6 @@ def grade_edit(request: HtmxHttpRequest, pk: int, student_pk: int, item_pk: int)
         "student": student,
         "item": item,
         "cell": cell,
-        "status_label": WorkStatus(cell.status).label if cell.status else "",
         "lms_grade": LtiGrade.objects.filter(item=cell.item, user=row.student).first(),
         "form": form,
         "saved": saved,
@@ -434,7 +438,13 @@ def grade_categories(request: HtmxHttpRequest, pk: int):
 def student_grades(request: HtmxHttpRequest, pk: int):
     """A student of the course: their own grades, item by item, each shown (with its
     comment) only once its assignment's grades are released, and their category and
-    course percents over released grades. Course staff are sent to the gradebook."""
+    course percents over released grades. Course staff are sent to the gradebook.
+
+    Work handed in again after its grade was released waits for a new one: the student
+    still sees the earlier grade and comment, marked as the earlier ones, since they
+    were shown that grade and most likely revised in answer to the comment; hiding
+    both would read as a grade taken away. The earlier grade counts in no percent
+    until a person grades the work again, as on the staff's gradebook."""
     course, access = access_course(request.user, pk)
     if not access.is_student:
         return redirect("cases:gradebook", pk=course.pk)

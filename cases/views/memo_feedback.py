@@ -21,7 +21,7 @@ from django_htmx.http import reswap, retarget
 
 from cases.anchors import trimmed
 from cases.http import HtmxHttpRequest, parse_int
-from cases.models import MemoComment, MemoVersion, Work
+from cases.models import MemoComment, MemoVersion, Work, graded_earlier
 from cases.permissions import MemoFeedback, access_memo_feedback
 from cases.services import memo_feedback as services
 from cases.services.annotations import Selection, new_nonce
@@ -145,6 +145,8 @@ def _page(
         "versions": versions,
         "previous": next((v for v in versions if v.number == version.number - 1), None),
         "work": work,
+        # Graded, then handed in again: the grade shown is the earlier one, to redo.
+        "graded_earlier": graded_earlier(work),
         "rubric_rows": _rubric_rows(work),
     }
     if feedback.access is not None:

@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.core import mail
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -438,3 +439,127 @@ def test_every_student_page_says_where_a_memo_stands(memo_world, client_for):
     assert ">Handed in<" in pages["course page"]
     overdue = pages["dashboard"].split('id="overdue-heading"')
     assert len(overdue) == 1 or f'href="/items/{item.pk}/"' not in overdue[1].split("</section>")[0]
+
+
+# Graded, then handed in again ----------------------------------------------------------
+
+
+def _text(html: str) -> str:
+    """What a piece of a page reads as: its words, without the markup."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_a_memo_handed_in_again_after_its_grade_reads_the_same_on_every_page(
+    memo_world, client_for
+):
+    """Given 8 of 10 points in the grader and released, then handed in again: the
+    gradebook and its CSV, the grade page, the tracker and its panel, the grader and the
+    student's grades all say it waits for a grade, with 8 as the earlier grade, which
+    counts nowhere; hidden from the student and released again meanwhile. The TA saving
+    the points again makes 8 the grade everywhere; handed in a third time, the
+    instructor gives 9."""
+    world, item = memo_world
+    course, student = world.course, world.users["student"]
+    grade_categories_add_defaults(course=course)
+    assignment = item.assignments.get()
+    ta, instructor, mine = Client(), client_for("instructor"), Client()
+    ta.force_login(world.users["ta"])
+    mine.force_login(student)
+    grader_url = reverse("cases:grade_work", args=[item.pk, student.pk])
+    grade_url = reverse("cases:grade_edit", args=[course.pk, student.pk, item.pk])
+    panel_url = reverse("cases:work_panel", args=[course.pk, student.pk, item.pk])
+
+    def grade(client, **changes):
+        """The grader's form posted back as shown, with `changes`."""
+        form = client.get(grader_url).context["form"]
+        shown = {k: v for k, v in form.initial.items() if v is not None}
+        data = shown | {f"initial-{k}": v for k, v in shown.items()} | changes
+        assert client.post(grader_url, data).status_code == 302
+
+    def release(shown: bool):
+        url = reverse("cases:assignment_release", args=[assignment.pk])
+        instructor.post(url, {"release": "1" if shown else "0"})
+
+    def pages() -> dict[str, str]:
+        """What each page says of the student's memo."""
+        gradebook = instructor.get(reverse("cases:gradebook", args=[course.pk])).text
+        cell = re.search(rf'<a href="{grade_url}\?[^"]*"[^>]*>(.*?)</td>', gradebook, re.S)
+        export = instructor.get(reverse("cases:gradebook_csv", args=[course.pk]))
+        rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode("utf-8-sig"))))
+        column = next(i for i, name in enumerate(rows[0]) if item.title in name)
+        [row] = [r for r in rows[1:] if r[0] == student.username]
+        grade_page = instructor.get(grade_url).text
+        tracker = instructor.get(reverse("cases:tracker", args=[course.pk])).text
+        tracker_cell = re.search(
+            rf'<a href="[^"]*[?;]student={student.pk}&amp;item={item.pk}"[^>]*>(.*?)</a>',
+            tracker,
+            re.S,
+        )
+        panel = re.search(r"<p>(<span class=\"tag tag--.*?)</p>", ta.get(panel_url).text, re.S)
+        grades = mine.get(reverse("cases:student_grades", args=[course.pk])).text
+        line = re.search(rf">{item.title}</a></th>(.*?)</tr>", grades, re.S)
+        latest = MemoVersion.objects.filter(memo__item=item).order_by("number").last()
+        version = mine.get(reverse("cases:memo_version", args=[latest.pk])).text
+        return {
+            "gradebook": _text(cell[1]),
+            "csv": row[column],
+            "status": _text(re.search(r"<dt>Status</dt><dd>(.*?)</dd>", grade_page)[1]),
+            "grade now": _text(re.search(r"<dt>Grade now</dt><dd>(.*?)</dd>", grade_page)[1]),
+            "tracker": _text(tracker_cell[1]),
+            "panel": _text(panel[1]),
+            "student": _text(line[1]).split(" ", 4)[-1],  # After the due date.
+            "version": _text(re.search(r'id="grade-heading">(.*?)</h2>', version)[1]),
+        }
+
+    waiting = {
+        "gradebook": "— to grade was 8",
+        "csv": "to grade (was 8.00)",
+        "status": "Handed in again",
+        "grade now": "none yet: to grade (was 8 / 10)",
+        "tracker": "Handed in (was 8)",
+        "panel": "Handed in again · to grade (was 8 / 10)",
+        "student": "Handed in again, not graded yet (your earlier grade: 8 / 10, not counted"
+        " until then) On what you handed in before: Cite more of the case.",
+        "version": "Your earlier grade",
+    }
+
+    def graded(points: str) -> dict[str, str]:
+        return {
+            "gradebook": points,
+            "csv": f"{points}.00",
+            "status": "Graded",
+            "grade now": f"{points} / 10",
+            "tracker": f"Graded {points}",
+            "panel": f"Graded · {points} / 10 points",
+            "student": f"{points} / 10 Cite more of the case.",
+            "version": "Your grade",
+        }
+
+    memo_submit(item=item, user=student, body=MEMO, nonce="1")
+    grade(ta, participation="8", feedback="Cite more of the case.")
+    release(True)
+    assert pages() == graded("8")
+    grades_url = reverse("cases:student_grades", args=[course.pk])
+    assert "Your course grade so far: <strong>80.0%</strong>" in mine.get(grades_url).text
+    # Handed in again: waiting for a grade on every page, 8 only as the earlier one.
+    memo_submit(item=item, user=student, body=MEMO + " With ¶3 too.", nonce="2")
+    assert pages() == waiting
+    assert "Your course grade so far" not in mine.get(grades_url).text  # 8 counts nowhere.
+    grader = ta.get(grader_url)
+    assert grader.context["form"].initial["participation"] == Decimal(8)
+    assert "The grade below is the earlier one (8 / 10)" in _text(grader.text)
+    # Hidden from the student and released again: the earlier grade goes and comes back.
+    release(False)
+    hidden = mine.get(grades_url).text
+    assert "Not released" in hidden and "Cite more of the case." not in hidden
+    release(True)
+    assert pages() == waiting
+    # The TA saves the points as they are: 8 is the grade of the new version.
+    grade(ta)
+    assert pages() == graded("8")
+    assert "earlier one" not in ta.get(grader_url).text
+    # Handed in a third time, and the instructor gives 9.
+    memo_submit(item=item, user=student, body=MEMO + " And ¶1.", nonce="3")
+    assert pages() == waiting
+    grade(instructor, participation="9")
+    assert pages() == graded("9")

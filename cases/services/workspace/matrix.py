@@ -38,7 +38,7 @@ from cases.models import (
     work_status,
 )
 from cases.permissions import CourseAccess, graded_cohorts
-from cases.services.workspace.work import work_points
+from cases.services.workspace.work import earlier_points, work_points
 
 # The tracker's filter offers these; "behind" is its own filter.
 STATUS_FILTERS = [
@@ -51,14 +51,32 @@ STATUS_FILTERS = [
 ]
 
 
+# The staff's words for work a person graded that was handed in again since.
+HANDED_IN_AGAIN = "Handed in again"
+
+
 @dataclass(slots=True)
 class Cell:
+    """One student's work on one item as every staff page and the student's grades show
+    it (`work_cell`)."""
+
     item: ModuleItem
     assignment: Assignment | None  # None: not given to this student's cohort.
     work: "Work | GridWork | None"
     status: str = ""
     late: bool = False  # Handed in after the (extended) due date.
     points: Decimal | None = None
+    # Graded by a person, then handed in again: that grade's points, shown as "was",
+    # never counted (`earlier_points`). The status is then "handed in".
+    earlier: Decimal | None = None
+
+    @property
+    def label(self) -> str:
+        """The status in the staff's words ("Handed in again" while an earlier grade
+        waits to be redone)."""
+        if self.earlier is not None:
+            return HANDED_IN_AGAIN
+        return WorkStatus(self.status).label if self.status else ""
 
 
 @dataclass
@@ -410,15 +428,26 @@ def _rubric_maxima(items) -> dict[int, Decimal]:
 
 
 def _cell(item, assignment, work, extension, now, rubric_max: dict[int, Decimal]) -> Cell:
+    if assignment is not None and extension is not None:
+        assignment = with_extension(_copy(assignment), extension)
+    return work_cell(item, assignment, work, now, rubric_max.get(item.id))
+
+
+def work_cell(item, assignment, work, now, rubric_max: Decimal | None = None) -> Cell:
+    """One student's work on one item, from their own assignment of it (their
+    extension already in place; None: not given to them) and their Work row: where
+    they stand (`work_status`), whether they handed it in late, the points it earns
+    (`work_points`) and an earlier grade waiting to be redone (`earlier_points`). The
+    one place these are put together: the tracker and its panel, the gradebook and its
+    CSV, the grade page, the grader, a student's grades and the timeline read them."""
     cell = Cell(item=item, assignment=assignment, work=work)
     if assignment is None:
         return cell
-    if extension is not None:
-        assignment = with_extension(_copy(assignment), extension)
-        cell.assignment = assignment
     cell.status = work_status(work, assignment, now)
     cell.late = handed_in_late(work, assignment)
-    cell.points = work_points(work, assignment, rubric_max.get(item.id))
+    cell.points = work_points(work, assignment, rubric_max)
+    if cell.points is None and cell.status == WorkStatus.SUBMITTED:
+        cell.earlier = earlier_points(work, assignment, rubric_max)
     return cell
 
 

@@ -57,6 +57,7 @@ from cases.models import (
     WorkStatus,
     counting_attempt,
     due_last,
+    graded_earlier,
     handed_in_late,
     quiz_grade,
     status_label,
@@ -506,12 +507,28 @@ def days_late(submitted_at, due_at) -> int:
 
 def work_points(work: Work | None, assignment: Assignment, rubric_max: Decimal | None = None):
     """The points (of the assignment's) a student's work earns, or None when it has no
-    grade yet. Excused work has no grade and counts for nothing either way.
+    grade yet. Excused work has no grade and counts for nothing either way, and a
+    person's score given before the work was handed in again is no grade of it now
+    (`graded_earlier`: `earlier_points` gives it).
 
     An override wins; then a rubric score; then the kind's own score as a share of its
     maximum. Late work under a penalty policy loses its percent per day late."""
-    if work is None or work.excused:
+    if work is None or work.excused or graded_earlier(work):
         return None
+    return _earned(work, assignment, rubric_max)
+
+
+def earlier_points(work: Work | None, assignment: Assignment, rubric_max: Decimal | None = None):
+    """The points of a person's grade given before the work was handed in again and
+    waiting for a person once more (`graded_earlier`), reckoned as `work_points`
+    reckoned them: what the pages show as "was 8 / 10" beside "to grade", and the
+    gradebook never counts. None for any other work."""
+    if not graded_earlier(work):
+        return None
+    return _earned(work, assignment, rubric_max)
+
+
+def _earned(work: Work, assignment: Assignment, rubric_max: Decimal | None) -> Decimal | None:
     points = Decimal(assignment.points)
     if work.override_score is not None:
         return work.override_score

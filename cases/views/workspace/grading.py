@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count, OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -38,6 +39,7 @@ from cases.services import discussions as discussion_services
 from cases.services import memo_feedback as memo_services
 from cases.services import quizzes as quiz_services
 from cases.services.workspace.grading import rubric_update, work_grade
+from cases.services.workspace.matrix import work_cell
 from cases.services.workspace.work import student_work
 from cases.views.memo_feedback import GRADER, changes_context, memo_layer_context
 
@@ -117,7 +119,9 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
     """Instructors, TAs (their cohorts) and admins grade one student's work on one
     item: the work beside a rubric, points for each short answer, participation points,
     a comment the student sees and "excused"; then "Save and next" goes on to the next
-    student whose work waits for a person (the n/p keys browse everyone)."""
+    student whose work waits for a person (the n/p keys browse everyone). Work handed
+    in again after it was graded comes with the earlier grade filled in and said to be
+    the earlier one: saving it unchanged lets it stand for what was handed in last."""
     item, access = access_item(request.user, pk)
     if not access.can_grade:
         raise PermissionDenied
@@ -133,6 +137,10 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
     previous, following = _neighbours(student_ids, student.pk)
     work = Work.objects.filter(item=item, user=student).first()
     assignment = assignment_for_student(item.pk, student)
+    # Where the work stands, as the tracker has it: a grade given before it was handed
+    # in again is prefilled below, and the page says it is the earlier one.
+    rubric_max = item.rubric.max_points if item.rubric_id else None
+    cell = work_cell(item, assignment, work, timezone.now(), rubric_max)
     discussion = getattr(item, "discussion", None)
     versions = _memo_versions(item, student)
     memo = versions[-1].memo if versions else None
@@ -201,6 +209,7 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
         "course": course,
         "student": student,
         "work": work,
+        "cell": cell,
         "form": form,
         "short_answers": [(answer, *form.answer_fields(answer)) for answer in short_answers],
         "previous": previous,

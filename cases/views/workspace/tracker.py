@@ -17,19 +17,17 @@ from cases.models import (
     Work,
     WorkStatus,
     assignment_for_student,
-    handed_in_late,
-    work_status,
 )
 from cases.permissions import access_student, course_to_grade, graded_cohorts
 from cases.services.workspace.matrix import (
     STATUS_FILTERS,
-    Cell,
     course_matrix,
     course_version,
     matrix_columns,
     shown_cohort_ids,
+    work_cell,
 )
-from cases.services.workspace.work import student_work, student_works, work_points
+from cases.services.workspace.work import student_work, student_works
 from cases.templatetags.redqueen import tracker_rows
 
 TRACKER_PAGE_SIZE = 50
@@ -68,14 +66,7 @@ def _panel_context(user, course, access, student_id: int, item_id: int) -> dict:
     cell = None
     if assignment is not None:
         rubric_max = item.rubric.max_points if item.rubric_id else None
-        cell = Cell(
-            item=item,
-            assignment=assignment,
-            work=work,
-            status=work_status(work, assignment, timezone.now()),
-            late=handed_in_late(work, assignment),
-            points=work_points(work, assignment, rubric_max),
-        )
+        cell = work_cell(item, assignment, work, timezone.now(), rubric_max)
     return {
         "student": student,
         "item": item,
