@@ -16,15 +16,21 @@ from cases.models import (
     Assignment,
     CaseReading,
     Cohort,
+    Extension,
     ItemKind,
     ModuleItem,
     Rubric,
+    Visibility,
     Work,
     WorkStatus,
 )
+from cases.permissions import CaseAccess
+from cases.services.analyses import draft_save, memo_submit
+from cases.services.annotations import Selection, annotation_create
 from cases.services.discussions import post_create
+from cases.services.live import join
 from cases.services.readings import reading_mark_done
-from cases.services.workspace.grading import rubric_rescore
+from cases.services.workspace.grading import rubric_rescore, work_grade
 from cases.views.workspace import tracker as tracker_views
 from tests.factories import (
     CohortFactory,
@@ -32,7 +38,10 @@ from tests.factories import (
     ModuleFactory,
     UserFactory,
     enrol,
+    make_analysis,
+    make_annotation_task,
     make_case,
+    make_live,
 )
 from tests.helpers import PAGE_BUDGET, data_queries, page_queries
 
@@ -204,6 +213,117 @@ def test_the_timeline_lists_the_students_activity_newest_first(world, client_for
     events = re.findall(r'timeline__event--(\w+)"', html)
     assert events[0] == "done"
     assert {"posted", "in_progress", "opened"} <= set(events)
+
+
+def _text(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def _timeline_lines(html: str) -> dict[str, tuple[str, str]]:
+    """Each line of the timeline's "Grades and comments": the item's title → the status
+    its tag carries and what the line says."""
+    section = html.split("<h2>Grades and comments</h2>")[1].split("</ul>")[0]
+    lines = re.findall(r'<li><a href="[^"]*">([^<]+)</a>: (.*?)</li>', section, re.S)
+    return {
+        title: ("".join(re.findall(r'data-status="(\w+)"', line)), _text(line))
+        for title, line in lines
+    }
+
+
+def _tracker_cells(html: str, student, items) -> dict[str, tuple[str, str, str]]:
+    """The tracker's cell of each item for the student: its status, the words it shows
+    for it, and its points."""
+    found = {}
+    for item in items:
+        cell = re.search(
+            rf'cell--(\w+)"><a href="[^"]*[?;]student={student.pk}&amp;item={item.pk}"[^>]*>'
+            r"(.*?)</a>",
+            html,
+        )
+        points = re.search(r"<b>([\d.]+)</b>", cell[2])
+        label = _text(re.sub(r"<(b|small|i)>.*?</\1>", "", cell[2]))
+        found[item.title] = (cell[1], label, points[1] if points else "")
+    return found
+
+
+def test_the_timeline_says_what_the_tracker_says_of_each_item(world, client_for):
+    """A memo drafted past its due date, a live class attended, an annotation assignment
+    one note of three in (then two), a memo scored 12 of 15 on its rubric: each line of
+    the student's timeline carries the tracker's status and points, for the instructor
+    and a TA, after an extension and after the scored memo is handed in again."""
+    module, cohort = world.item.module, world.course.cohorts.get()
+    student, instructor = world.users["student"], world.users["instructor"]
+    late_memo = make_analysis(module, [cohort], title="Memo: the draft").item
+    late_memo.assignments.update(due_at=timezone.now() - timedelta(hours=2))
+    draft_save(item=late_memo, user=student, body="Build, for the lab's sake.", seq=1)
+    session = make_live(module, [cohort], title="Class 3", start_by=instructor)
+    join(session, student)
+    task = make_annotation_task(module, world.case, [cohort], min_notes=3)
+    scored = make_analysis(module, [cohort], title="Memo: scored").item
+    levels = [_level("None", 0), _level("Some", 2), _level("Full", 5)]
+    scored.rubric = Rubric.objects.create(
+        course=world.course,
+        title="Fifteen",
+        criteria=[{"name": name, "levels": levels} for name in ("A", "B", "C")],
+    )
+    scored.save()
+    memo_submit(item=scored, user=student, body="Buy the lab: ¶2 says why.", nonce="1")
+    work_grade(
+        item=scored, student=student, grader=instructor, rubric_levels={"0": 2, "1": 2, "2": 1}
+    )
+    note = (
+        "Headcount in research is an input here, not an outcome: the case never says what it made."
+    )
+
+    def write_note(start: int):
+        first = world.case.paragraphs.order_by("position").first().number
+        annotation_create(
+            case=world.case,
+            author=student,
+            access=CaseAccess(is_teaching_staff=False, can_edit=False),
+            selection=Selection(first, start, first, start + 13),
+            body=note,
+            visibility=Visibility.COHORT,
+        )
+
+    write_note(0)
+    items = list(module.items.all())
+    timeline_url = reverse("cases:student_timeline", args=[world.course.pk, student.pk])
+    tracker_url = reverse("cases:tracker", args=[world.course.pk])
+
+    def agree(role: str) -> dict[str, str]:
+        """The timeline's lines, once each is checked against the tracker's cell."""
+        client = client_for(role)
+        lines = _timeline_lines(client.get(timeline_url).text)
+        cells = _tracker_cells(client.get(tracker_url).text, student, items)
+        for title, (_status, text) in lines.items():
+            _shown, label, points = cells[title]
+            assert text.startswith(label), (title, text, cells[title])
+            assert (f"· {points} / 10 points" in text) == bool(points), (title, text, points)
+        assert {title: status for title, (status, _text) in lines.items()} == {
+            title: cells[title][0] for title in lines
+        }
+        return {title: text for title, (_status, text) in lines.items()}
+
+    seen = agree("instructor")
+    assert seen["Memo: the draft"] == "Late"
+    assert seen["Class 3"] == "Graded · 5 / 10 points"
+    assert seen[task.item.title] == "In progress · 3.33 / 10 points"
+    assert seen["Memo: scored"] == "Graded · 8 / 10 points"
+    # A second note, and an extension on the late memo: a TA looks.
+    write_note(20)
+    Extension.objects.create(
+        assignment=late_memo.assignments.get(),
+        user=student,
+        due_at=timezone.now() + timedelta(days=1),
+    )
+    seen = agree("ta")
+    assert seen["Memo: the draft"] == "In progress"
+    assert seen[task.item.title] == "In progress · 6.67 / 10 points"
+    # The scored memo handed in again: waiting for a grade, 8 only as the earlier one.
+    memo_submit(item=scored, user=student, body="Buy the lab: ¶2 and ¶3 say why.", nonce="2")
+    seen = agree("instructor")
+    assert seen["Memo: scored"] == "Handed in again · to grade (was 8 / 10)"
 
 
 def _level(label: str, points: int) -> dict:

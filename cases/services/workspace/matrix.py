@@ -422,6 +422,18 @@ def item_column(user, item, access: CourseAccess, *, page: int = 1, per_page: in
     return Column(rows=found, total=total, page=page, pages=max(1, -(-total // per_page)))
 
 
+def given_cells(given, now=None) -> list[Cell]:
+    """One student's cells from (their assignment of an item, their Work row) pairs, as
+    `student_works` gives them: their row as the tracker has it (`work_cell`), for the
+    timeline; no query (each item comes with its rubric)."""
+    now = now or timezone.now()
+    rubric_max = _rubric_maxima([assignment.item for assignment, _work in given])
+    return [
+        work_cell(assignment.item, assignment, work, now, rubric_max.get(assignment.item_id))
+        for assignment, work in given
+    ]
+
+
 def _rubric_maxima(items) -> dict[int, Decimal]:
     """Each rubric-graded item's maximum, worked out once rather than once a cell."""
     return {item.pk: item.rubric.max_points for item in items if item.rubric_id}

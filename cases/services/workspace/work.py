@@ -52,6 +52,7 @@ from cases.models import (
     SpectrumPlacement,
     StanceAnswer,
     StancePhase,
+    User,
     Visibility,
     Work,
     WorkStatus,
@@ -649,42 +650,77 @@ def _newest_first(versions: list[MemoVersion]) -> list[MemoVersion]:
     return sorted(versions, key=lambda v: (v.submitted_at, v.pk), reverse=True)
 
 
-def student_works(course, student) -> tuple[list[Work], list[MemoVersion], list[Memo]]:
-    """The student's Work rows in the course (with item and grader), and, riding on the
-    same query, what `student_memos` finds: each row outer-joined to the student's memo
-    on its item and that memo's versions. For the timeline, which reads both within a
-    page's budget."""
-    mine = FilteredRelation("item__memos", condition=Q(item__memos__author=student))
+# What the timeline reads of a student's Work row and of its grader, through the
+# student's assignments (`student_works`).
+_WORK_FIELDS = [field.attname for field in Work._meta.concrete_fields]
+_GRADER_FIELDS = ("first_name", "last_name", "username")
+# The course's order of items, as the tracker's columns follow it.
+_COURSE_ORDER = ("item__module__position", "item__module_id", "item__position", "item_id")
+
+
+def student_works(
+    course, student
+) -> tuple[list[tuple[Assignment, Work | None]], list[MemoVersion], list[Memo]]:
+    """Each item of the course given to one of the student's cohorts, in course order,
+    as (their assignment of it, their Work row on it or None): the assignment with
+    their extension in place (`seen_by`; of two cohorts' the one due last), the row
+    with its grader; and, riding on the same query, what `student_memos` finds: their
+    memo on each item and its versions. One query, for the timeline, which shows where
+    the student stands on each item as the tracker does (`work_cell`) within a page's
+    budget. Work on an item no longer given to the student is left out, as the
+    tracker leaves it out."""
+    work = FilteredRelation("item__work", condition=Q(item__work__user=student))
+    memo = FilteredRelation("item__memos", condition=Q(item__memos__author=student))
     rows = (
-        Work.objects.filter(user=student, item__module__course=course)
-        .select_related("item", "graded_by")
-        .annotate(mine=mine)
+        Assignment.objects.seen_by(student)
+        .filter(item__module__course=course)
+        .select_related("item__rubric")
+        .annotate(_work=work, _memo=memo)
         .annotate(
-            memo_pk=F("mine__id"),
-            memo_created_at=F("mine__created_at"),
-            memo_draft_saved_at=F("mine__draft_saved_at"),
-            **{f"v_{name}": F(f"mine__versions__{name}") for name in _VERSION_FIELDS},
+            **{f"w_{name}": F(f"_work__{name}") for name in _WORK_FIELDS},
+            **{f"g_{name}": F(f"_work__graded_by__{name}") for name in _GRADER_FIELDS},
+            memo_pk=F("_memo__id"),
+            memo_created_at=F("_memo__created_at"),
+            memo_draft_saved_at=F("_memo__draft_saved_at"),
+            **{f"v_{name}": F(f"_memo__versions__{name}") for name in _VERSION_FIELDS},
         )
-        .order_by("pk", "mine__versions__number")
+        .order_by(*_COURSE_ORDER, "pk", "_memo__versions__number")
     )
+    # A row for each of the student's cohorts given the item and each version.
+    given: dict[int, list[Assignment]] = {}
     works: dict[int, Work] = {}
     memos: dict[int, Memo] = {}
-    versions = []
+    versions: dict[int, MemoVersion] = {}
     for row in rows:
-        work = works.setdefault(row.pk, row)
+        mine = given.setdefault(row.item_id, [])
+        if all(assignment.pk != row.pk for assignment in mine):
+            mine.append(row)
+        if row.w_id is not None and row.item_id not in works:
+            works[row.item_id] = _work_of(row)
         if row.memo_pk is None:
             continue
         if row.memo_pk not in memos:
             memos[row.memo_pk] = Memo(
                 pk=row.memo_pk,
-                item=work.item,
+                item=row.item,
                 author_id=student.pk,
                 created_at=row.memo_created_at,
                 draft_saved_at=row.memo_draft_saved_at,
             )
         if version := _version_of(row, "v_", memos[row.memo_pk]):
-            versions.append(version)
-    return list(works.values()), _newest_first(versions), list(memos.values())
+            versions.setdefault(version.pk, version)
+    found = [(due_last(mine), works.get(item_id)) for item_id, mine in given.items()]
+    return found, _newest_first(list(versions.values())), list(memos.values())
+
+
+def _work_of(row: Assignment) -> Work:
+    """The Work row (and its grader's name) a `student_works` row carries."""
+    work = from_columns(Work, {name: getattr(row, f"w_{name}") for name in _WORK_FIELDS})
+    work.item = row.item
+    if work.graded_by_id is not None:
+        names = {name: getattr(row, f"g_{name}") for name in _GRADER_FIELDS}
+        work.graded_by = from_columns(User, {"id": work.graded_by_id} | names)
+    return work
 
 
 def thesis_answers(item, student) -> list[str]:

@@ -23,6 +23,7 @@ from cases.services.workspace.matrix import (
     STATUS_FILTERS,
     course_matrix,
     course_version,
+    given_cells,
     matrix_columns,
     shown_cohort_ids,
     work_cell,
@@ -256,12 +257,21 @@ def work_panel(request: HtmxHttpRequest, pk: int, student: int, item: int):
 
 @require_GET
 def student_timeline(request: HtmxHttpRequest, pk: int, student: int):
-    """Course staff who may grade the student: everything the student did in the
+    """Course staff who may grade the student: where the student stands on each item
+    they have done something on or are late on, with its status and points as the
+    tracker shows them (`work_cell`) and its comment, and everything they did in the
     course, newest first."""
     course, access = course_to_grade(request.user, pk)
     student = access_student(request.user, course, access, student)
     work = student_work(course, student, memos=False)
-    works, work["memos"], work["drafts"] = student_works(course, student)
+    given, work["memos"], work["drafts"] = student_works(course, student)
+    # Where the student stands on each item, as the tracker's row has it: the items
+    # they have done something on or are late on.
+    cells = [
+        cell
+        for cell in given_cells(given)
+        if cell.work is not None or cell.status != WorkStatus.NOT_STARTED
+    ]
     events = []
     for progress in work["readings"]:
         events.append(
@@ -345,8 +355,8 @@ def student_timeline(request: HtmxHttpRequest, pk: int, student: int):
                     memo,
                 )
             )
-    for w in works:
-        if w.graded_at:
+    for cell in cells:
+        if (w := cell.work) is not None and w.graded_at:
             by = f" by {w.graded_by.display_name}" if w.graded_by else ""
             events.append((w.graded_at, "graded", f"Graded on “{w.item.title}”{by}", w))
     # Newest first; of two events at one moment, the later one recorded comes first.
@@ -355,7 +365,7 @@ def student_timeline(request: HtmxHttpRequest, pk: int, student: int):
         "course": course,
         "student": student,
         "events": [{"at": at, "kind": kind, "text": text} for at, kind, text, _obj in events],
-        "works": works,
+        "cells": cells,
         "nav_teaches": True,
     }
     return render(request, "cases/workspace/student_timeline.html", context)
