@@ -22,6 +22,7 @@ TOP_ROWS = 10
 NOTE_FIELDS = (
     *("author_id", "visibility", "reply_count", "orphaned"),
     *("paragraph", "start", "end_paragraph", "end"),
+    "member",  # The author is in one of the cohorts now (`heatmap_build`).
 )
 
 
@@ -151,7 +152,10 @@ def course_case(course, slug: str, cohort_ids: list[int]) -> CaseStudy | None:
 
 
 def heatmap_build(case: CaseStudy, cohort_ids: list[int]) -> HeatMap:
-    """The heat map of the notes the cohorts' students wrote on the case: two queries."""
+    """The heat map of the notes the cohorts' students wrote on the case: two queries.
+    A note stays with the cohort it was written in when its author moves section, so
+    each says whether its author is one of the cohorts' students now: only they count
+    among "students who annotated", which is out of the cohorts' students now."""
     rows = case.paragraphs.order_by("position").values_list("number", "html")
     paragraphs = []
     for number, html in rows:
@@ -168,6 +172,9 @@ def heatmap_build(case: CaseStudy, cohort_ids: list[int]) -> HeatMap:
         deleted_at__isnull=True,
         hidden_at__isnull=True,
     ).exclude(visibility=Visibility.PRIVATE)
+    notes = notes.annotate(
+        member=Exists(Membership.objects.filter(cohort__in=cohort_ids, user=OuterRef("author")))
+    )
     heat = HeatMap(paragraphs)
     heat_notes(heat, list(notes.values(*NOTE_FIELDS).order_by()))
     return heat
@@ -179,7 +186,8 @@ def heat_notes(heat: HeatMap, notes: list[dict]) -> None:
     at = {p.number: n for n, p in enumerate(heat.paragraphs)}
     authors = set()
     for index, note in enumerate(notes):
-        authors.add(note["author_id"])
+        if note.get("member", True):
+            authors.add(note["author_id"])
         question = note["visibility"] == Visibility.INSTRUCTOR
         heat.notes += 1
         heat.questions += question

@@ -214,6 +214,25 @@ def test_filtering_to_section_b_counts_only_its_notes(annotated, client):
     assert _totals(_text(client.get(annotated["url"] + "?cohort=999999")))["notes"] == "6"
 
 
+def test_a_student_who_moves_section_leaves_their_notes_and_is_counted_in_their_new_one(
+    annotated, client
+):
+    """Section A's a1 and a2 annotated; a1 moves to section B. Their notes stay section
+    A's (the class they were written for), but "students who annotated" is out of each
+    section's students now: A's one of two, not two of two; B's two of four, as
+    before (a1 wrote nothing for B). Both sections together count a1 once."""
+    client.force_login(annotated["instructor"])
+    a1 = annotated["a"][0]
+    annotated["section_a"].memberships.filter(user=a1).update(cohort=annotated["section_b"])
+    for cohort, students, of in [("section_a", "1", "2"), ("section_b", "2", "4")]:
+        url = annotated["url"] + f"?cohort={annotated[cohort].pk}"
+        for _ in range(2):
+            totals = _totals(_text(client.get(url)))
+            assert (totals["students"], totals["class"]) == (students, of)
+    both = _totals(_text(client.get(annotated["url"])))
+    assert (both["students"], both["class"], both["notes"]) == ("4", "6", "6")
+
+
 def test_csv_has_a_row_per_sentence_matching_the_page(annotated, client):
     client.force_login(annotated["instructor"])
     response = client.get(annotated["url"] + "?format=csv")
