@@ -122,8 +122,10 @@ def _students(cohort_id: int) -> QuerySet:
 
 def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
     """Tell the students of each assignment's cohort that the item is theirs, once per
-    assignment. An assignment that opens later is skipped here; `opened_notify` (run by
-    send_due_reminders) announces it once it opens."""
+    assignment, each with their own due date: a student given an extension before the
+    item opened is told theirs, as its page says. An assignment that opens later is
+    skipped here; `opened_notify` (run by send_due_reminders) announces it once it
+    opens."""
     now = now or timezone.now()
     sent = 0
     for assignment in assignments:
@@ -131,18 +133,25 @@ def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
             continue
         item = assignment.item
         course = item.module.course
-        due = f"Due {_when(assignment.due_at, course)}." if assignment.due_at else ""
-        sent += len(
-            notify(
-                _students(assignment.cohort_id),
-                kind=NotificationKind.PUBLISHED,
-                title=f"New: {item.title}",
-                body=due,
-                url=item.get_absolute_url(),
-                course=course,
-                key=f"published:{assignment.pk}",
-            )
+        extended = dict(
+            Extension.objects.filter(assignment=assignment).values_list("user_id", "due_at")
         )
+        by_due = defaultdict(list)
+        for user_id in _students(assignment.cohort_id):
+            by_due[extended.get(user_id, assignment.due_at), user_id in extended].append(user_id)
+        for (due, theirs), user_ids in by_due.items():
+            said = f"Due {_when(due, course)}{' (extended for you)' if theirs else ''}."
+            sent += len(
+                notify(
+                    user_ids,
+                    kind=NotificationKind.PUBLISHED,
+                    title=f"New: {item.title}",
+                    body=said if due else "",
+                    url=item.get_absolute_url(),
+                    course=course,
+                    key=f"published:{assignment.pk}",
+                )
+            )
     return sent
 
 

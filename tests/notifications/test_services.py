@@ -30,6 +30,7 @@ from cases.services.builder import item_create
 from cases.services.discussions import post_create, post_moderate
 from cases.services.gradebook import assignment_release
 from cases.services.notifications import (
+    _when,
     digests_send,
     due_reminders_send,
     notify,
@@ -149,6 +150,32 @@ def test_an_assignment_that_opens_later_is_announced_when_it_opens(world, commit
         assert opened_notify(now=opens + timedelta(minutes=3)) == 2
     assert opened_notify(now=opens + timedelta(minutes=8)) == 0
     assert len(_rows("published")) == 2
+
+
+def test_a_student_extended_before_the_item_opens_is_told_their_own_date(world, commit):
+    """The quiz opens in five hours, due two days after; one student is given a week.
+    When it opens, each is told the date the item's page will say to them; a second run
+    tells nobody again."""
+    item = item_create(module=world.item.module, kind=ItemKind.QUIZ, title="Later")
+    opens = timezone.now() + timedelta(hours=5)
+    due, theirs = opens + timedelta(days=2), opens + timedelta(days=7)
+    with commit():
+        assignments_schedule(
+            item=item, schedule={_cohort(world): {"opens_at": opens, "due_at": due}}
+        )
+        extensions_grant(
+            item=item, users=[world.users["student"]], due_at=theirs, by=world.users["instructor"]
+        )
+    with commit():
+        assert opened_notify(now=opens + timedelta(minutes=3)) == 2
+    assert opened_notify(now=opens + timedelta(minutes=8)) == 0
+    bodies = dict(
+        Notification.objects.filter(kind="published").values_list("user__username", "body")
+    )
+    assert bodies == {
+        "student": f"Due {_when(theirs, world.course)} (extended for you).",
+        "student_ta_elsewhere": f"Due {_when(due, world.course)}.",
+    }
 
 
 def test_releasing_grades_notifies_the_students_with_a_grade_once(world, commit):
