@@ -6,7 +6,7 @@ either applied before the submit grades it or refused after; never applied after
 import math
 import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from difflib import SequenceMatcher
 
@@ -367,12 +367,7 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
         if kind == QuestionKind.TRUE_FALSE:
             return {"value": {"true": True, "false": False}[value]} if value else {}
         if kind == QuestionKind.NUMERIC:
-            if not value:
-                return {}
-            number = float(value.replace(",", ""))
-            if not math.isfinite(number):
-                raise InvalidAnswer("Give an ordinary number.")
-            return {"value": number}
+            return {"value": number_read(value)} if value else {}
         if kind == QuestionKind.SHORT_TEXT:
             return {"text": value[:10_000]} if value else {}
         if kind == QuestionKind.LIKERT:
@@ -395,6 +390,20 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
     except (ValueError, KeyError) as error:
         raise InvalidAnswer("That answer is not in the expected form.") from error
     return {}
+
+
+def number_read(text: str) -> float:
+    """The number a student typed into a numeric question, its commas dropped (as
+    between thousands); what is not a number ("2005?") or too large to be one is
+    refused, and the page keeps what was typed beside it."""
+    text = text.replace(",", "")
+    try:
+        number = float(text)
+    except ValueError:
+        raise InvalidAnswer("Write a number only, such as 1600 or 2.5.") from None
+    if not math.isfinite(number):
+        raise InvalidAnswer("Give an ordinary number.")
+    return number
 
 
 def _parse_pairs(slot: AttemptQuestion, posted: list) -> dict:
@@ -425,6 +434,8 @@ class SaveResult:
     stale: int
     answered: int = 0
     total: int = 0
+    # The answers not saved, by attempt question: why, in words for the student.
+    refused: dict[int, str] = field(default_factory=dict)
 
 
 def answered_count(responses) -> int:
@@ -445,7 +456,12 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
     values. A save carrying a sequence number older than the stored one is ignored, so a
     delayed request never overwrites a newer answer. Raises AttemptClosed once the
     attempt is submitted or its time (plus grace) is over, judged by the schedule as it
-    stands now. Returns what was saved and how many questions now have an answer."""
+    stands now, and InvalidAnswer for a question not in the attempt.
+
+    An answer not in its question's form ("2005?" for a number) is refused on its own:
+    it keeps its last saved answer and says why in `refused`, while every other answer
+    of the save is saved, as a student posting a page of answers expects. Returns what
+    was saved and refused, and how many questions now have an answer."""
     now = now or timezone.now()
     slots = list(_slots_to_save(attempt=attempt_id, user=user, slots=list(answers)))
     if len(slots) != len(answers) or not slots:
@@ -465,8 +481,13 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
     effective_seq = seq if seq is not None else int(now.timestamp() * 1000)
     saved = stale = 0
     answered = slots[0].answered
+    refused = {}
     for slot in slots:
-        response = _parse_response(slot, answers[slot.pk])
+        try:
+            response = _parse_response(slot, answers[slot.pk])
+        except InvalidAnswer as refusal:
+            refused[slot.pk] = str(refusal)
+            continue
         changed = sql.answer_save(
             slot_id=slot.pk,
             response=response,
@@ -479,7 +500,7 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
             saved += 1
         else:
             stale += 1
-    return SaveResult(saved, stale, answered, slots[0].questions)
+    return SaveResult(saved, stale, answered, slots[0].questions, refused)
 
 
 @compiled

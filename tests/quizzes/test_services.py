@@ -102,13 +102,14 @@ def test_an_answer_naming_a_choice_outside_the_attempt_is_refused(world):
     slots = quiz_slots(world.attempt)
     beyond = str(len(slots["Partner"].choice_order))
     for posted in [beyond, str(slots["Levers"].choice_order[0]), "-1", "1e3", "²"]:
-        with pytest.raises(InvalidAnswer):
-            answers_save(
-                attempt_id=world.attempt.pk,
-                user=student,
-                seq=None,
-                answers={slots["Partner"].pk: {"choices": [posted]}},
-            )
+        result = answers_save(
+            attempt_id=world.attempt.pk,
+            user=student,
+            seq=None,
+            answers={slots["Partner"].pk: {"choices": [posted]}},
+        )
+        assert result.refused == {slots["Partner"].pk: "That choice is not part of this question."}
+        assert Answer.objects.get(slot=slots["Partner"]).response == {}
 
 
 def test_an_answer_to_a_question_outside_the_attempt_is_refused(world):
@@ -305,13 +306,14 @@ def test_a_save_racing_the_submit_is_graded_or_refused(world):
 def test_non_finite_numbers_are_refused(world):
     slot = quiz_slots(world.attempt)["Researchers"]
     for value in ["inf", "nan", "1e400"]:
-        with pytest.raises(InvalidAnswer):
-            answers_save(
-                attempt_id=world.attempt.pk,
-                user=world.users["student"],
-                seq=None,
-                answers={slot.pk: {"value": value}},
-            )
+        result = answers_save(
+            attempt_id=world.attempt.pk,
+            user=world.users["student"],
+            seq=None,
+            answers={slot.pk: {"value": value}},
+        )
+        assert result.refused == {slot.pk: "Give an ordinary number."}
+        assert Answer.objects.get(slot=slot).response == {}
 
 
 def test_under_a_refuse_policy_an_attempt_closes_at_the_due_date(world):

@@ -23,6 +23,11 @@ def _slot(world, title):
     return world.attempt.slots.get(question__title=title)
 
 
+def _note(html: str, slot) -> str:
+    """What the question's note says ("Saved …", or why not)."""
+    return unescape(re.search(rf'id="saved-{slot.pk}"[^>]*>([^<]*)<', html).group(1))
+
+
 def test_the_attempt_page_carries_no_answer_key(world, client_for):
     response = client_for("student").get(world.attempt.get_absolute_url())
     html = _html(response)
@@ -93,15 +98,17 @@ def test_posted_score_and_correctness_are_ignored(world, client_for):
     assert attempt.score == 0
 
 
-def test_an_answer_naming_another_questions_choice_is_refused_next_to_the_page(world, client_for):
+def test_an_answer_naming_another_questions_choice_is_refused_beside_its_question(
+    world, client_for
+):
     partner, levers = _slot(world, "Partner"), _slot(world, "Levers")
     response = client_for("student").post(
         reverse("cases:attempt_save", args=[world.attempt.pk]),
         {"questions": str(partner.pk), f"q{partner.pk}": str(levers.choice_order[0] + 10)},
         headers={"HX-Request": "true"},
     )
-    assert response.status_code == 400
-    assert response["HX-Retarget"] == "#htmx-error"
+    assert "HX-Retarget" not in response
+    assert _note(_html(response), partner) == "Not saved: That choice is not part of this question."
     assert Answer.objects.get(slot=partner).response == {}
 
 

@@ -92,6 +92,10 @@ class QuestionView:
     # Only on released results: the feedback on the answer given (true/false, numeric)
     # or on the accepted answer it matched (short answer).
     answer_feedback: str = ""
+    # Only on a page posted back without JavaScript: its "saved" note (the time), or
+    # why its answer was not saved.
+    saved: str = ""
+    error: str = ""
 
 
 def results_released(quiz: Quiz, due_at, now) -> bool:
@@ -297,8 +301,15 @@ def attempt_detail(request: HtmxHttpRequest, pk: int):
         return redirect("cases:attempt_result", pk=attempt.pk)
     slots = _load(attempt)
     page_number = parse_int(request.GET.get("page"), low=1, high=1000) or 1
+    context = _attempt_context(attempt, slots, page_number)
+    return render(request, "cases/quizzes/attempt_detail.html", context)
+
+
+def _attempt_context(attempt: Attempt, slots, page_number: int) -> dict:
+    """What the page of an open attempt shows: a page of its questions, with their
+    answers as saved."""
     page_slots, page, pages = _page_slots(attempt, slots, page_number)
-    context = {
+    return {
         "attempt": attempt,
         "item": attempt.quiz.item,
         "questions": _question_views(attempt, page_slots, released=False, numbers=_numbers(slots)),
@@ -310,7 +321,61 @@ def attempt_detail(request: HtmxHttpRequest, pk: int):
         "extra_time": services.accommodation_for(attempt.quiz, attempt.user_id) is not None,
         "likert": LIKERT_LABELS,
     }
+
+
+def _as_typed(view: QuestionView, raw: dict) -> None:
+    """Show a question's fields as the student posted them, saved or refused: a page
+    posted back keeps everything typed, a refused "2005?" included."""
+    value, chosen = raw["value"], raw["choices"]
+    if view.kind == QuestionKind.MATCHING:
+        given = dict(str(posted).partition(":")[::2] for posted in chosen)
+        for pair in view.pairs:
+            pair.chosen = given.get(pair.place, "")
+    elif view.kind in (QuestionKind.SINGLE, QuestionKind.MULTIPLE):
+        for choice in view.choices:
+            choice.checked = choice.value in chosen
+    elif view.kind == QuestionKind.TRUE_FALSE:
+        view.value = {"true": True, "false": False}.get(value.strip())
+    elif view.kind == QuestionKind.LIKERT:
+        view.value = parse_int(value, low=1, high=5)
+    elif view.kind == QuestionKind.SPECTRUM:
+        view.value = None if raw["unplaced"] or not value else value
+    else:
+        view.value = value
+
+
+def _refused_page(request, pk: int, answers: dict[int, dict], result, *, submitting: bool):
+    """A page posted without JavaScript with answers refused: shown again, not
+    redirected, with every field as typed, each refusal beside its question and a
+    "saved" note beside the others (they are saved). A submit stops here."""
+    attempt = access_attempt(request.user, pk)
+    slots = _load(attempt)
+    numbers = _numbers(slots)
+    first = next(i for i, slot in enumerate(slots) if slot.pk in result.refused)
+    context = _attempt_context(attempt, slots, first + 1)
+    saved = timezone.localtime().strftime("%H:%M:%S")
+    for view in context["questions"]:
+        slot_id = int(view.slot_id)
+        if slot_id in answers:
+            _as_typed(view, answers[slot_id])
+            view.error = result.refused.get(slot_id, "")
+            view.saved = "" if view.error else saved
+    refused = [str(numbers[slot.pk]) for slot in slots if slot.pk in result.refused]
+    context["not_saved"] = _not_saved(refused, submitting=submitting)
     return render(request, "cases/quizzes/attempt_detail.html", context)
+
+
+def _not_saved(numbers: list[str], *, submitting: bool) -> str:
+    """The page's word on the answers refused, by question number: which, where to
+    look, and that the others are saved; a submit adds that it waits for them."""
+    if len(numbers) == 1:
+        said, them = f"Question {numbers[0]} was not saved: see the note beside it.", "it"
+    else:
+        which = f"{', '.join(numbers[:-1])} and {numbers[-1]}"
+        said, them = f"Questions {which} were not saved: see the note beside each.", "them"
+    if submitting:
+        return f"Not submitted. {said} Your other answers are saved; correct {them}, then submit."
+    return f"{said} Your other answers are saved."
 
 
 def _posted_answers(request: HtmxHttpRequest) -> dict[int, dict]:
@@ -335,7 +400,10 @@ def _posted_answers(request: HtmxHttpRequest) -> dict[int, dict]:
 @vary_on_headers("HX-Request")
 def attempt_save(request: HtmxHttpRequest, pk: int):
     """The attempt's owner saves answers. htmx autosaves one question and gets its
-    "saved" note back; a plain post saves the page, then moves on, or asks to submit."""
+    "saved" note back, or why it was not saved; a plain post saves the page, then moves
+    on, or asks to submit. An answer its question refuses ("2005?" for a number) is not
+    saved but the page's others are, and the page comes back (not a redirect) with what
+    was typed in every field and the refusal beside its question; a submit waits."""
     # answers_save checks the attempt is the user's as it locks it: no separate query.
     attempt_url = reverse("cases:attempt_detail", args=[pk])
     try:
@@ -354,22 +422,31 @@ def attempt_save(request: HtmxHttpRequest, pk: int):
         result = reverse("cases:attempt_result", args=[pk])
         return HttpResponseClientRedirect(result) if request.htmx else redirect(result)
     except services.InvalidAnswer as error:
+        # A question not in this attempt (a forged post): there is no field to show it
+        # beside. An answer refused by its question comes back in `result.refused`.
         if request.htmx:
             return htmx_alert(request, title="Not saved", message=str(error), status=400)
         messages.error(request, str(error))
         return redirect(attempt_url)
     if request.htmx:
-        # The "saved" note, and the count of answers given swapped in out of band.
+        # The question's note ("saved", or why not), and the count of answers given
+        # swapped in out of band.
+        slot_id = next(iter(answers), 0)
         saved_at = timezone.localtime()
+        error = result.refused.get(slot_id, "")
         context = {
-            "slot_id": next(iter(answers), 0),
-            "saved": saved_at.strftime("%H:%M:%S"),
+            "slot_id": slot_id,
+            "saved": "" if error else saved_at.strftime("%H:%M:%S"),
+            "error": error,
             "saved_at": saved_at,
             "answered": result.answered,
             "total": result.total,
         }
         return render(request, "cases/quizzes/attempt_detail.html#autosaved", context)
-    if request.POST.get("action") == "submit":
+    submitting = request.POST.get("action") == "submit"
+    if result.refused:
+        return _refused_page(request, pk, answers, result, submitting=submitting)
+    if submitting:
         return redirect("cases:attempt_submit", pk=pk)
     target = parse_int(request.POST.get("goto"), low=1, high=1000)
     messages.success(request, "Your answers are saved.")
