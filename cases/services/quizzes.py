@@ -5,6 +5,7 @@ either applied before the submit grades it or refused after; never applied after
 
 import math
 import random
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -392,11 +393,33 @@ def _parse_response(slot: AttemptQuestion, raw: dict) -> dict:
     return {}
 
 
+# Commas that group digits in threes (1,600 or 12,345.5), and a lone decimal comma.
+_GROUPED = re.compile(r"[+-]?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]*)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?[0-9]*,[0-9]+")
+
+
 def number_read(text: str) -> float:
-    """The number a student typed into a numeric question, its commas dropped (as
-    between thousands); what is not a number ("2005?") or too large to be one is
-    refused, and the page keeps what was typed beside it."""
-    text = text.replace(",", "")
+    """The number a student typed into a numeric question, read one way only, so that
+    a comma never silently makes another number of it:
+
+    - commas grouping the digits before any point in threes are thousands separators:
+      1,600 is 1600, 1,000,000.5 is 1000000.5. So 1,500 is 1500, as an English-language
+      course writes it; the autosave's note says "read as 1500", for one who meant 1.5;
+    - one comma, in a number with no point and not so grouped, is a decimal comma: 1,5
+      is 1.5 (never 15), 0,125 is 0.125, 1234,5 is 1234.5;
+    - any other comma (1,5,6 or 1.600,5) is refused, as is what is not a number
+      ("2005?") or too large to be one. The page keeps what was typed beside it."""
+    text = text.strip()
+    if "," in text:
+        if _GROUPED.fullmatch(text):
+            text = text.replace(",", "")
+        elif _DECIMAL_COMMA.fullmatch(text):
+            text = text.replace(",", ".")
+        else:
+            raise InvalidAnswer(
+                "That comma is not clear: write 1600 or 1,600 for thousands, "
+                "and 2.5 or 2,5 for decimals."
+            )
     try:
         number = float(text)
     except ValueError:
@@ -436,6 +459,8 @@ class SaveResult:
     total: int = 0
     # The answers not saved, by attempt question: why, in words for the student.
     refused: dict[int, str] = field(default_factory=dict)
+    # Numbers typed with a comma, by attempt question: the number read (1,5: "1.5").
+    read_as: dict[int, str] = field(default_factory=dict)
 
 
 def answered_count(responses) -> int:
@@ -481,13 +506,16 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
     effective_seq = seq if seq is not None else int(now.timestamp() * 1000)
     saved = stale = 0
     answered = slots[0].answered
-    refused = {}
+    refused, read_as = {}, {}
     for slot in slots:
         try:
             response = _parse_response(slot, answers[slot.pk])
         except InvalidAnswer as refusal:
             refused[slot.pk] = str(refusal)
             continue
+        typed = answers[slot.pk].get("value") or ""
+        if response and slot.question.kind == QuestionKind.NUMERIC and "," in typed:
+            read_as[slot.pk] = format_decimal(numeric_given(response))
         changed = sql.answer_save(
             slot_id=slot.pk,
             response=response,
@@ -500,7 +528,7 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
             saved += 1
         else:
             stale += 1
-    return SaveResult(saved, stale, answered, slots[0].questions, refused)
+    return SaveResult(saved, stale, answered, slots[0].questions, refused, read_as)
 
 
 @compiled

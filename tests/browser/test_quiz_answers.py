@@ -26,8 +26,9 @@ def test_a_refused_number_is_said_beside_its_question_until_it_saves(page, world
     number.fill("2005?")
     expect(note).to_have_text(NOT_A_NUMBER)
     expect(page.locator("#htmx-error")).to_be_empty()
-    number.fill("2005")
-    expect(note).to_have_text(re.compile(r"^Saved \d\d:\d\d:\d\d$"))
+    number.fill("1,5")
+    expect(note).to_have_text(re.compile(r"^Saved \d\d:\d\d:\d\d, read as 1\.5$"))
+    expect(number).to_have_value("1,5")
     expect(page.locator("#htmx-error")).to_be_empty()
 
     number.fill("2005?")

@@ -1,8 +1,10 @@
 """An answer its question refuses ("2005?" for a number) is refused on its own: beside
 its question, with what was typed kept, and the page's other answers saved; with
-JavaScript (the autosave) and without (the page's Save and Finish buttons)."""
+JavaScript (the autosave) and without (the page's Save and Finish buttons). A number
+typed with a comma is read one way only, and the note says how."""
 
 import re
+from decimal import Decimal
 from html import unescape
 
 import pytest
@@ -10,11 +12,16 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from cases.models import Answer, Attempt
+from cases.services.quizzes import InvalidAnswer, number_read
 from tests.helpers import quiz_slots
 
 pytestmark = pytest.mark.django_db
 
 NOT_A_NUMBER = "Not saved: Write a number only, such as 1600 or 2.5."
+UNCLEAR_COMMA = (
+    "Not saved: That comma is not clear: write 1600 or 1,600 for thousands, "
+    "and 2.5 or 2,5 for decimals."
+)
 SAVED = re.compile(r"Saved \d\d:\d\d:\d\d")
 
 
@@ -160,3 +167,73 @@ def test_a_refused_autosave_says_so_beside_its_question_until_it_saves(world, cl
     assert _stored(numeric) == {"value": 2005.0}
     assert SAVED.fullmatch(_note(autosave(numeric, "2006", 5), numeric))
     assert _stored(numeric) == {"value": 2006.0}
+
+
+def test_a_comma_in_a_number_is_read_one_way_and_the_note_says_how(world, client_for):
+    """A decimal comma is a decimal comma (1,5 is 1.5, never 15); commas between
+    thousands group them (1,600 is 1600); any other comma is refused beside the
+    question, with what was typed kept. The number read is what is graded."""
+    client = client_for("student")
+    numeric = quiz_slots(world.attempt)["Researchers"]
+    save = reverse("cases:attempt_save", args=[world.attempt.pk])
+
+    def autosave(value, seq):
+        data = {"questions": str(numeric.pk), f"q{numeric.pk}": value, "seq": str(seq)}
+        return _note(_html(client.post(save, data, headers={"HX-Request": "true"})), numeric)
+
+    assert re.fullmatch(r"Saved \d\d:\d\d:\d\d, read as 1\.5", autosave("1,5", 1))
+    assert _stored(numeric) == {"value": 1.5}
+    assert autosave("1,600", 2).endswith(", read as 1600")
+    assert _stored(numeric) == {"value": 1600.0}
+    assert autosave("0,5", 3).endswith(", read as 0.5")
+    assert _stored(numeric) == {"value": 0.5}
+    assert SAVED.fullmatch(autosave("1600", 4))  # No comma: nothing to say.
+    assert autosave("1,5,6", 5) == UNCLEAR_COMMA
+    assert _stored(numeric) == {"value": 1600.0}
+
+    # Without JavaScript: a comma written the other way round is refused beside it,
+    # as typed; a decimal comma is read as one on the page posted back.
+    response = client.post(save, {"questions": str(numeric.pk), f"q{numeric.pk}": "1.600,5"})
+    html = _html(response)
+    assert _note(html, numeric) == UNCLEAR_COMMA
+    assert f'name="q{numeric.pk}" value="1.600,5"' in html
+    assert _stored(numeric) == {"value": 1600.0}
+
+    # The key becomes 1.5: a student who wrote 1,5 gets the points.
+    numeric.question.numeric_answer = Decimal("1.5")
+    numeric.question.numeric_tolerance = Decimal(0)
+    numeric.question.save()
+    response = client.post(
+        save, {"questions": str(numeric.pk), f"q{numeric.pk}": "1,5", "action": "submit"}
+    )
+    assert response["Location"] == reverse("cases:attempt_submit", args=[world.attempt.pk])
+    client.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    assert Answer.objects.get(slot=numeric).points == numeric.question.points
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("1,5", 1.5),
+        ("0,5", 0.5),
+        ("0,125", 0.125),
+        ("-2,25", -2.25),
+        ("1234,5", 1234.5),
+        ("1,000", 1000.0),
+        ("1,600", 1600.0),
+        ("12,345,678", 12345678.0),
+        ("1,600.25", 1600.25),
+        (" 2005 ", 2005.0),
+        ("1e3", 1000.0),
+    ],
+)
+def test_a_number_is_read_as_written(typed, read):
+    assert number_read(typed) == read
+
+
+@pytest.mark.parametrize(
+    "typed", ["2005?", "1,5,6", "1.000,5", "1,60.5", "1,,5", "1,", "12,34,567", "inf", "1e400"]
+)
+def test_a_number_read_two_ways_or_none_is_refused(typed):
+    with pytest.raises(InvalidAnswer):
+        number_read(typed)

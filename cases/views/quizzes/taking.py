@@ -92,9 +92,10 @@ class QuestionView:
     # Only on released results: the feedback on the answer given (true/false, numeric)
     # or on the accepted answer it matched (short answer).
     answer_feedback: str = ""
-    # Only on a page posted back without JavaScript: its "saved" note (the time), or
-    # why its answer was not saved.
+    # Only on a page posted back without JavaScript: its "saved" note (the time, and
+    # the number a comma was read as), or why its answer was not saved.
     saved: str = ""
+    read_as: str = ""
     error: str = ""
 
 
@@ -360,6 +361,7 @@ def _refused_page(request, pk: int, answers: dict[int, dict], result, *, submitt
             _as_typed(view, answers[slot_id])
             view.error = result.refused.get(slot_id, "")
             view.saved = "" if view.error else saved
+            view.read_as = result.read_as.get(slot_id, "")
     refused = [str(numbers[slot.pk]) for slot in slots if slot.pk in result.refused]
     context["not_saved"] = _not_saved(refused, submitting=submitting)
     return render(request, "cases/quizzes/attempt_detail.html", context)
@@ -437,6 +439,7 @@ def attempt_save(request: HtmxHttpRequest, pk: int):
         context = {
             "slot_id": slot_id,
             "saved": "" if error else saved_at.strftime("%H:%M:%S"),
+            "read_as": result.read_as.get(slot_id, ""),
             "error": error,
             "saved_at": saved_at,
             "answered": result.answered,
