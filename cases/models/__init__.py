@@ -17,7 +17,7 @@ from cases.models.annotations import (
 )
 from cases.models.auth import LoginThrottle
 from cases.models.cohorts import Cohort, Invitation, Membership
-from cases.models.courses import Course, ItemKind, Module, ModuleItem
+from cases.models.courses import Course, ItemKind, Module, ModuleItem, content_model
 from cases.models.discussions import (
     MAX_DEPTH,
     Discussion,
@@ -206,6 +206,7 @@ __all__ = [
     "Work",
     "WorkStatus",
     "assignment_for_student",
+    "content_model",
     "counting_attempt",
     "due_last",
     "graded_earlier",

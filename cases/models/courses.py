@@ -149,6 +149,8 @@ KIND_CONTENT = {
     ItemKind.ANNOTATION: ("annotation_task__case",),
     ItemKind.ANALYSIS: ("analysis__case",),
 }
+# The one-to-one that holds each kind's content: `item.quiz`, `item.stance_check`, ...
+KIND_FIELD = {kind: paths[0].split("__")[0] for kind, paths in KIND_CONTENT.items()}
 # A case's text, which a discussion's page never shows (it names and links its case):
 # left out of a discussion's access query, a few kilobytes each decompressed and sent.
 CASE_TEXT = (
@@ -275,8 +277,14 @@ class ModuleItem(models.Model):
     def content_known(self) -> None:
         """After `with_content(kind)`: the other kinds' content is known to be absent,
         as the full join would have found it, so asking for it costs no query."""
-        for kind, paths in KIND_CONTENT.items():
+        for kind, name in KIND_FIELD.items():
             if kind != self.kind:
-                field = self._meta.get_field(paths[0].split("__")[0])
+                field = self._meta.get_field(name)
                 if not field.is_cached(self):
                     field.set_cached_value(self, None)
+
+
+def content_model(kind: str) -> type[models.Model]:
+    """The model of a kind's own content: `Quiz` for a quiz, `StanceCheck` for a stance
+    check."""
+    return ModuleItem._meta.get_field(KIND_FIELD[kind]).related_model

@@ -308,7 +308,7 @@ class FeedbackRelease(models.TextChoices):
 class Quiz(models.Model):
     """The quiz kind of module item."""
 
-    # The rules an instructor sets (the settings form; what a copy carries over).
+    # The rules an instructor sets: its settings form's fields.
     SETTINGS = [
         "attempts_allowed",
         "time_limit_minutes",

@@ -1,6 +1,8 @@
 """Building a course: courses made and duplicated for a new term, modules and items
 added, reordered and copied."""
 
+from dataclasses import dataclass, field
+
 from django.db import transaction
 from django.db.models import Max
 
@@ -22,9 +24,10 @@ from cases.models import (
     Question,
     QuestionCategory,
     Quiz,
-    QuizSlot,
+    Rubric,
     StanceCheck,
     User,
+    content_model,
 )
 from cases.services.gradebook import DEFAULT_CATEGORIES
 from cases.services.notifications import published_notify
@@ -202,6 +205,114 @@ def item_move(*, item: ModuleItem, direction: str | None = None, to_module: Modu
 # Copying content -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class KindCopy:
+    """What a copy of one kind's content (its model: `content_model`) brings along.
+    Every field of it is copied, so a field added later is too, except those in
+    `fresh`."""
+
+    # Fields a copy starts again, with these values: a term's dates, and what that
+    # term's class made of the item (a thread locked, a prediction scored, placements
+    # released), which would otherwise greet the next class.
+    fresh: dict[str, object] = field(default_factory=dict)
+    # Rows the content owns, copied with it: a quiz's slots, a spectrum's companies.
+    parts: tuple[str, ...] = ()
+    # What the term's students did with it: never copied, a new term starts empty.
+    work: tuple[str, ...] = ()
+
+
+# Every kind. tests/builder/test_duplicate.py fails for a kind missing here, and for a
+# relation of a kind's content that is neither a part nor work, so none is left behind
+# unnoticed.
+KIND_COPIES = {
+    ItemKind.CASE_READING: KindCopy(),
+    ItemKind.QUIZ: KindCopy(parts=("slots",), work=("attempts",)),
+    ItemKind.DISCUSSION: KindCopy(
+        fresh={
+            "locked": False,
+            "version": 0,
+            "closes_at": None,
+            "first_post_due_at": None,
+            "replies_due_at": None,
+        },
+        work=("posts", "follows", "participation_grades"),
+    ),
+    ItemKind.STANCE_CHECK: KindCopy(
+        fresh=dict.fromkeys(("before_closes_at", "after_opens_at", "after_closes_at")),
+        work=("answers", "pairs"),
+    ),
+    ItemKind.DECISION: KindCopy(fresh={"came_true": None, "scored_at": None}, work=("commits",)),
+    ItemKind.SPECTRUM: KindCopy(
+        fresh={"released_at": None}, parts=("cases",), work=("placements", "pairs")
+    ),
+    ItemKind.LIVE_SESSION: KindCopy(),
+    ItemKind.ANNOTATION: KindCopy(),
+    ItemKind.ANALYSIS: KindCopy(),
+}
+
+
+def _clone(rows: list, **changes) -> dict:
+    """Copies of `rows` (all of one model), saved in one query: every field kept but
+    the primary key and those `changes` names (attname → a value, or a function of the
+    original row). Returns old id → copy."""
+    if not rows:
+        return {}
+    model = type(rows[0])
+    kept = [f.attname for f in model._meta.concrete_fields if not f.primary_key]
+    copies = [
+        model(
+            **{name: getattr(row, name) for name in kept if name not in changes},
+            **{
+                name: change(row) if callable(change) else change
+                for name, change in changes.items()
+            },
+        )
+        for row in rows
+    ]
+    model.objects.bulk_create(copies)
+    return {old.pk: new for old, new in zip(rows, copies, strict=True)}
+
+
+def _following(model, moved: dict) -> dict:
+    """For `_clone`: each link of `model`'s rows to a row the copy moved (`moved`:
+    model → old id → its copy) goes to that copy; links to anything else are kept."""
+
+    def follow(link, to):
+        return lambda row: to[old].pk if (old := getattr(row, link)) in to else old
+
+    return {
+        f.attname: follow(f.attname, moved[f.related_model])
+        for f in model._meta.concrete_fields
+        if f.is_relation and f.related_model in moved
+    }
+
+
+def _contents_copy(kind: str, items: dict[int, ModuleItem], moved: dict) -> None:
+    """Give each copied item of `kind` (`items`: old item id → its copy) the original's
+    content and its parts, as `KIND_COPIES` says; students' work stays behind. Links to
+    rows the copy moved into its course (`moved`, e.g. the questions of the bank) follow
+    them; links to case studies are kept, so the copy reads (and a decision point opens)
+    the same cases. Two queries, and two a part, however many items."""
+    if not items:
+        return
+    model, copying = content_model(kind), KIND_COPIES[kind]
+    fresh = {model._meta.get_field(name).attname: value for name, value in copying.fresh.items()}
+    rows = list(model.objects.filter(item__in=list(items)))
+    copies = _clone(rows, item_id=lambda row: items[row.item_id].pk, **fresh)
+    for name in copying.parts:
+        relation = model._meta.get_field(name)
+        if relation.many_to_many:  # A row of its table in between, e.g. a spectrum's case.
+            part = relation.remote_field.through
+            owner = part._meta.get_field(relation.m2m_field_name())
+        else:  # Rows that point to it, e.g. a quiz's slots.
+            part, owner = relation.related_model, relation.field
+        _clone(
+            list(part.objects.filter(**{f"{owner.name}__in": list(copies)})),
+            **_following(part, moved),
+            **{owner.attname: lambda row, link=owner.attname: copies[getattr(row, link)].pk},
+        )
+
+
 def _copy_questions(questions: list[Question], course: Course) -> dict[int, Question]:
     """Copy bank questions (with their choices, and categories matched by name) into
     `course`'s bank; returns old question id → new question. A fixed number of queries
@@ -242,15 +353,29 @@ def _copy_questions(questions: list[Question], course: Course) -> dict[int, Ques
     return by_old
 
 
-# A discussion's dates belong to a term: a copy starts without them.
-DISCUSSION_SETTINGS = ["case_id", "prompt", "post_first", "anonymous"]
+def _foreign_bank_copy(quiz: Quiz, course: Course) -> dict:
+    """What `quiz`'s slots use from another course's bank, copied into `course`'s: its
+    questions, and each category it draws from (matched by name) with that category's
+    questions. Returns them as `_contents_copy` follows them: model → old id → copy."""
+    slots = list(quiz.slots.select_related("question__category", "category"))
+    foreign = [s.question for s in slots if s.question_id and s.question.course_id != course.pk]
+    drawn = [s.category for s in slots if s.category_id and s.category.course_id != course.pk]
+    if drawn:
+        foreign += list(Question.objects.filter(category__in=drawn).select_related("category"))
+    questions = _copy_questions(list({q.pk: q for q in foreign}.values()), course)
+    names = {c.name for c in drawn}
+    categories = {c.name: c for c in QuestionCategory.objects.filter(course=course, name__in=names)}
+    for name in sorted(names - categories.keys()):  # An empty category: nothing was copied.
+        categories[name] = QuestionCategory.objects.create(course=course, name=name)
+    return {Question: questions, QuestionCategory: {c.pk: categories[c.name] for c in drawn}}
 
 
 @transaction.atomic
 def item_copy(*, source: ModuleItem, module: Module, title: str = "") -> ModuleItem:
-    """Copy a quiz or discussion (its settings, and a quiz's questions) to the end of
-    `module`. Questions from another course's bank are copied into this course's bank;
-    attempts, posts and grades never are. The copy is a draft: given to no cohort."""
+    """Copy an item to the end of `module` with its kind's content, as a duplicated
+    course does (`KIND_COPIES`). Questions from another course's bank are copied into
+    this course's bank; attempts, posts and grades never are. The copy is a draft:
+    given to no cohort."""
     course = module.course
     same_course = source.module.course_id == course.pk
     last = module.items.aggregate(last=Max("position"))["last"] or 0
@@ -263,125 +388,46 @@ def item_copy(*, source: ModuleItem, module: Module, title: str = "") -> ModuleI
         grade_category_id=source.grade_category_id if same_course else None,
         rubric_id=source.rubric_id if same_course else None,
     )
-    if source.kind == ItemKind.QUIZ:
-        quiz = Quiz.objects.create(
-            item=item, **{name: getattr(source.quiz, name) for name in Quiz.SETTINGS}
-        )
-        slots = list(source.quiz.slots.select_related("question__category", "category"))
-        foreign = [s.question for s in slots if s.question_id and s.question.course_id != course.pk]
-        # A draw from another course's category brings that category's questions along.
-        drawn = [s.category for s in slots if s.category_id and s.category.course_id != course.pk]
-        if drawn:
-            foreign += list(Question.objects.filter(category__in=drawn).select_related("category"))
-        copies = _copy_questions(list({q.pk: q for q in foreign}.values()), course)
-        drawn_names = [c.name for c in drawn]
-        categories = {
-            c.name: c for c in QuestionCategory.objects.filter(course=course, name__in=drawn_names)
-        }
-        for category in drawn:
-            if category.name not in categories:  # An empty category: nothing was copied.
-                categories[category.name] = QuestionCategory.objects.create(
-                    course=course, name=category.name
-                )
-        QuizSlot.objects.bulk_create(
-            QuizSlot(
-                quiz=quiz,
-                position=s.position,
-                draw_count=s.draw_count,
-                question=copies.get(s.question_id, s.question) if s.question_id else None,
-                category=(
-                    None
-                    if not s.category_id
-                    else s.category
-                    if s.category.course_id == course.pk
-                    else categories[s.category.name]
-                ),
-            )
-            for s in slots
-        )
-    elif source.kind == ItemKind.DISCUSSION:
-        Discussion.objects.create(
-            item=item, **{name: getattr(source.discussion, name) for name in DISCUSSION_SETTINGS}
-        )
+    moved = _foreign_bank_copy(source.quiz, course) if source.kind == ItemKind.QUIZ else {}
+    _contents_copy(source.kind, {source.pk: item}, moved)
     return item
 
 
 @transaction.atomic
 def course_duplicate(*, source: Course, code: str, title: str, by: User) -> Course:
     """A new course for a new term from `source`: its description and time zone, grade
-    categories, rubrics, question bank, modules and items with each kind's content.
-    Its instructors are the source's plus `by`. No cohorts, assignments or student work
-    are copied. A fixed number of queries per model, whatever the course's size."""
+    categories, rubrics, question bank, modules and items with each kind's content
+    (`KIND_COPIES`: the same case studies, and a decision point opens the same part B).
+    Its instructors are the source's plus `by`. No cohorts, assignments, dates or
+    student work are copied. A fixed number of queries per model, whatever the course's
+    size."""
     course = Course.objects.create(
         code=code, title=title, description=source.description, time_zone=source.time_zone
     )
     course.instructors.add(by, *source.instructors.all())
-
-    def clone(rows, **changes):
-        if not rows:
-            return {}
-        copies = []
-        for row in rows:
-            copy = type(row)(
-                **{
-                    f.attname: getattr(row, f.attname)
-                    for f in type(row)._meta.concrete_fields
-                    if not f.primary_key and f.attname not in changes
-                },
-                **{name: change(row) for name, change in changes.items()},
-            )
-            copies.append(copy)
-        type(rows[0]).objects.bulk_create(copies)
-        return {old.pk: new for old, new in zip(rows, copies, strict=True)}
-
-    same = lambda row: course.pk  # noqa: E731
-    grade_categories = clone(list(source.grade_categories.all()), course_id=same)
-    rubrics = clone(list(source.rubrics.all()), course_id=same)
-    categories = clone(list(source.categories.all()), course_id=same)
-    questions = clone(
+    grade_categories = _clone(list(source.grade_categories.all()), course_id=course.pk)
+    rubrics = _clone(list(source.rubrics.all()), course_id=course.pk)
+    categories = _clone(list(source.categories.all()), course_id=course.pk)
+    questions = _clone(
         list(source.questions.all()),
-        course_id=same,
-        category_id=lambda q: categories[q.category_id].pk if q.category_id else None,
+        course_id=course.pk,
+        **_following(Question, {QuestionCategory: categories}),
     )
-    clone(
+    _clone(
         list(Choice.objects.filter(question__course=source)),
-        question_id=lambda c: questions[c.question_id].pk,
+        **_following(Choice, {Question: questions}),
     )
-    modules = clone(list(source.modules.all()), course_id=same)
-    items = clone(
+    modules = _clone(list(source.modules.all()), course_id=course.pk)
+    items = _clone(
         list(ModuleItem.objects.filter(module__course=source)),
-        module_id=lambda i: modules[i.module_id].pk,
-        grade_category_id=lambda i: (
-            grade_categories[i.grade_category_id].pk if i.grade_category_id else None
-        ),
-        rubric_id=lambda i: rubrics[i.rubric_id].pk if i.rubric_id else None,
-    )
-    new_item = lambda row: items[row.item_id].pk  # noqa: E731
-    clone(list(CaseReading.objects.filter(item__module__course=source)), item_id=new_item)
-    quizzes = clone(list(Quiz.objects.filter(item__module__course=source)), item_id=new_item)
-    clone(
-        list(QuizSlot.objects.filter(quiz__item__module__course=source)),
-        quiz_id=lambda s: quizzes[s.quiz_id].pk,
-        # A slot may use a question of another course's bank: it keeps pointing there.
-        question_id=lambda s: (
-            questions[s.question_id].pk if s.question_id in questions else (s.question_id)
-        ),
-        category_id=lambda s: (
-            categories[s.category_id].pk if s.category_id in categories else (s.category_id)
+        **_following(
+            ModuleItem, {Module: modules, GradeCategory: grade_categories, Rubric: rubrics}
         ),
     )
-    clone(
-        list(Discussion.objects.filter(item__module__course=source)),
-        item_id=new_item,
-        locked=lambda d: False,
-        version=lambda d: 0,
-        closes_at=lambda d: None,
-        first_post_due_at=lambda d: None,
-        replies_due_at=lambda d: None,
-    )
-    clone(list(LiveClass.objects.filter(item__module__course=source)), item_id=new_item)
-    clone(list(AnnotationTask.objects.filter(item__module__course=source)), item_id=new_item)
-    clone(list(Analysis.objects.filter(item__module__course=source)), item_id=new_item)
+    # A slot using a question of another course's bank keeps pointing there.
+    moved = {Question: questions, QuestionCategory: categories}
+    for kind in ItemKind:
+        _contents_copy(kind, {old: new for old, new in items.items() if new.kind == kind}, moved)
     return course
 
 
