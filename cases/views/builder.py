@@ -121,6 +121,17 @@ def course_edit(request: HtmxHttpRequest, pk: int):
     return _form_page(request, form=form, heading="Edit course", submit_label="Save", course=course)
 
 
+# What a duplicate brings along, named from `ItemKind` so that no kind goes unmentioned.
+DUPLICATE_HELP = (
+    "Copies the modules and every item with its own content, whatever its kind ("
+    + ", ".join(str(label).lower() for label in ItemKind.labels)
+    + "), the question bank, grade categories and rubrics. A copied decision point "
+    "opens the same part B. Cohorts, dates and students' work are not copied, nor what "
+    "this term's class made of an item: a scored prediction, released placements, a "
+    "locked thread."
+)
+
+
 @require_http_methods(["GET", "POST"])
 def course_duplicate(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course copy it for a new term: its content, not its
@@ -143,12 +154,7 @@ def course_duplicate(request: HtmxHttpRequest, pk: int):
         heading="Duplicate for a new term",
         submit_label="Duplicate course",
         course=course,
-        help=(
-            "Copies modules, items, readings, quizzes and their question bank, "
-            "annotation assignments, "
-            "discussions, grade categories and rubrics. Cohorts, dates and students' "
-            "work are not copied."
-        ),
+        help=DUPLICATE_HELP,
     )
 
 

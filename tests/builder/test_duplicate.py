@@ -1,6 +1,6 @@
 """Duplicating a course for a new term: every kind of item comes with its own content,
 as the original shows it, and none of its students' work; a copied decision point opens
-the same part B; a copy's settings pages edit the copy alone."""
+the same part B; a copy's settings pages edit the copy alone; the page says so."""
 
 from datetime import timedelta
 
@@ -326,3 +326,12 @@ def test_editing_the_copied_stance_statement_leaves_the_original_as_it_was(world
     assert escape(STATEMENT) in client.get(original.get_absolute_url()).content.decode()
     page = client.get(copy.get_absolute_url()).content.decode()
     assert "STANCE: the next term&#x27;s claim." in page and escape(STATEMENT) not in page
+
+
+def test_the_duplicate_page_names_every_kind_it_copies(world, client_for):
+    page = _text(
+        client_for("instructor").get(reverse("cases:course_duplicate", args=[world.course.pk]))
+    )
+    for label in ItemKind.labels:
+        assert str(label).lower() in page, label
+    assert "A copied decision point opens the same part B." in page
