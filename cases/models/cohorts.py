@@ -34,6 +34,9 @@ class Cohort(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # An archived cohort (a past term) is kept with its members and work, out of lists.
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Any change to the row (a save with `update_fields` names it too): the gradebook's
+    # version, as its release controls are headed by the cohorts' names.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]

@@ -114,6 +114,9 @@ class Module(models.Model):
     title = models.CharField(max_length=200)
     summary = models.TextField(blank=True)
     position = models.PositiveIntegerField(default=0)
+    # Any change to the row (`QuerySet.update()` and `bulk_update` must set it too): the
+    # tracker's and gradebook's version, as the grids show the title and the order.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["course", "position", "pk"]
@@ -262,6 +265,10 @@ class ModuleItem(models.Model):
     rubric = models.ForeignKey(
         "Rubric", null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
     )
+    # Any change to the row (`QuerySet.update()` and `bulk_update` must set it too): the
+    # tracker's and gradebook's version, as the grids show the title, the order, the
+    # category and the rubric.
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = ModuleItemQuerySet.as_manager()
 

@@ -20,6 +20,9 @@ class GradeCategory(models.Model):
         default=0, help_text="Drop this many of each student's lowest scores."
     )
     position = models.PositiveIntegerField(default=0)
+    # Any change to the row (`QuerySet.update()` must set it too): the gradebook's
+    # version, as it shows the name, the weight, the drop-lowest and the order.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["course", "position", "pk"]

@@ -216,6 +216,9 @@ class Rubric(models.Model):
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="rubrics")
     title = models.CharField(max_length=200)
     criteria = models.JSONField(default=list)
+    # Any change to the row: the tracker's and gradebook's version, as a level's points
+    # move the points of every score on it (out of the rubric's maximum).
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["course", "title"]

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from cases.models import (
     Analysis,
@@ -159,6 +160,16 @@ def _swap(rows: list, index: int, direction: str | None) -> list:
     return changed
 
 
+def _positions_save(model, rows: list) -> None:
+    """Write the rows' new positions with the moment they changed, which `bulk_update`
+    leaves alone (`auto_now` is set only by `save()`): the tracker's and gradebook's
+    version reads it, and their columns follow the order."""
+    now = timezone.now()
+    for row in rows:
+        row.updated_at = now
+    model.objects.bulk_update(rows, ["position", "updated_at"])
+
+
 def _lock_modules(course_id: int) -> list[Module]:
     """The course's modules in order, locked: every reorder in a course takes this lock
     first, so two concurrent clicks are applied one after the other."""
@@ -175,7 +186,7 @@ def module_move(*, module: Module, direction: str) -> None:
     """Move a module one place up or down in its course."""
     modules = _lock_modules(module.course_id)
     index = next(i for i, m in enumerate(modules) if m.pk == module.pk)
-    Module.objects.bulk_update(_swap(modules, index, direction), ["position"])
+    _positions_save(Module, _swap(modules, index, direction))
 
 
 @transaction.atomic
@@ -188,10 +199,12 @@ def item_move(*, item: ModuleItem, direction: str | None = None, to_module: Modu
             raise ValueError("An item moves only between modules of its own course.")
         last = to_module.items.aggregate(last=Max("position"))["last"] or 0
         old_module = item.module_id
-        ModuleItem.objects.filter(pk=item.pk).update(module=to_module, position=last + 1)
+        ModuleItem.objects.filter(pk=item.pk).update(
+            module=to_module, position=last + 1, updated_at=timezone.now()
+        )
         # Close the gap the item left behind.
         rest = list(ModuleItem.objects.filter(module_id=old_module).order_by("position", "pk"))
-        ModuleItem.objects.bulk_update(_swap(rest, 0, None), ["position"])
+        _positions_save(ModuleItem, _swap(rest, 0, None))
         return
     items = list(
         ModuleItem.objects.filter(module_id=item.module_id)
@@ -199,7 +212,7 @@ def item_move(*, item: ModuleItem, direction: str | None = None, to_module: Modu
         .only("pk", "position", "module_id")
     )
     index = next(i for i, it in enumerate(items) if it.pk == item.pk)
-    ModuleItem.objects.bulk_update(_swap(items, index, direction), ["position"])
+    _positions_save(ModuleItem, _swap(items, index, direction))
 
 
 # Copying content -------------------------------------------------------------------------

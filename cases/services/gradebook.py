@@ -203,10 +203,13 @@ def grade_categories_save(*, course, saved: list[GradeCategory], deleted: list[G
 
 @transaction.atomic
 def items_file(*, course, changes: dict[int, GradeCategory | None]) -> int:
-    """File items of the course in grade categories (None: in none). Returns how many."""
+    """File items of the course in grade categories (None: in none). Returns how many.
+    Each item's `updated_at` moves with it (`update()` does not set it by itself): the
+    gradebook's version reads it."""
     items = ModuleItem.objects.filter(module__course=course)
+    now = timezone.now()
     return sum(
-        items.filter(pk=item_pk).update(grade_category=category)
+        items.filter(pk=item_pk).update(grade_category=category, updated_at=now)
         for item_pk, category in changes.items()
     )
 
@@ -247,5 +250,5 @@ def grade_categories_add_defaults(*, course: Course) -> int:
         if name in by_name:
             filed += ModuleItem.objects.filter(
                 module__course=course, grade_category__isnull=True, kind__in=kinds
-            ).update(grade_category=by_name[name])
+            ).update(grade_category=by_name[name], updated_at=timezone.now())
     return filed

@@ -88,7 +88,7 @@ def cohort_rename(*, cohort: Cohort, name: str, by: User) -> bool:
         return False
     before = cohort.name
     cohort.name = name
-    cohort.save(update_fields=["name"])
+    cohort.save(update_fields=["name", "updated_at"])
     audit(
         by,
         AuditAction.COHORT,
@@ -109,7 +109,7 @@ def cohort_archive(*, cohort: Cohort, archived: bool, by: User) -> bool:
         return False
     before = cohort.archived_at
     cohort.archived_at = timezone.now() if archived else None
-    cohort.save(update_fields=["archived_at"])
+    cohort.save(update_fields=["archived_at", "updated_at"])
     audit(
         by,
         AuditAction.COHORT,
@@ -176,7 +176,7 @@ def join_code_rotate(*, cohort: Cohort, by: User) -> Cohort:
     cohort = _locked(cohort)
     before = cohort.join_code
     cohort.join_code = _unused_join_code()
-    cohort.save(update_fields=["join_code"])
+    cohort.save(update_fields=["join_code", "updated_at"])
     audit(
         by,
         AuditAction.JOIN_CODE,
@@ -195,7 +195,7 @@ def join_code_enable(*, cohort: Cohort, enabled: bool, by: User) -> bool:
     if cohort.join_code_enabled == enabled:
         return False
     cohort.join_code_enabled = enabled
-    cohort.save(update_fields=["join_code_enabled"])
+    cohort.save(update_fields=["join_code_enabled", "updated_at"])
     audit(
         by,
         AuditAction.JOIN_CODE,
@@ -215,7 +215,7 @@ def join_code_expire(*, cohort: Cohort, expires_at, by: User) -> bool:
     if before == expires_at:
         return False
     cohort.join_code_expires_at = expires_at
-    cohort.save(update_fields=["join_code_expires_at"])
+    cohort.save(update_fields=["join_code_expires_at", "updated_at"])
     audit(
         by,
         AuditAction.JOIN_CODE,

@@ -85,8 +85,10 @@ def rubric_update(*, rubric: Rubric, title: str, criteria: list, item_ids: set[i
     rubric.save()
     items = ModuleItem.objects.filter(module__course=rubric.course_id)
     affected = set(items.filter(Q(pk__in=item_ids) | Q(rubric=rubric)).values_list("pk", flat=True))
-    items.filter(pk__in=item_ids).update(rubric=rubric)
-    items.filter(rubric=rubric).exclude(pk__in=item_ids).update(rubric=None)
+    # The items' `updated_at` moves with their rubric (`update()` does not set it).
+    now = timezone.now()
+    items.filter(pk__in=item_ids).update(rubric=rubric, updated_at=now)
+    items.filter(rubric=rubric).exclude(pk__in=item_ids).update(rubric=None, updated_at=now)
     return rubric_rescore(affected)
 
 
