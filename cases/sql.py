@@ -39,9 +39,11 @@ import functools
 from django.db import connection
 
 from cases.models import (
+    Accommodation,
     Answer,
     Assignment,
     CaseReading,
+    Cohort,
     Course,
     Discussion,
     Extension,
@@ -53,6 +55,7 @@ from cases.models import (
     ModuleItem,
     Notification,
     ReadingProgress,
+    Rubric,
     Work,
     WorkStatus,
 )
@@ -163,14 +166,25 @@ def joined_session_version(*, user_id: int, session_id: int) -> int | None:
 
 @functools.cache
 def _course_version_sql() -> str:
-    t = tables(Assignment, Work, Extension, Membership, ModuleItem, Module, GradeCategory)
+    t = tables(
+        Assignment,
+        Work,
+        Extension,
+        Membership,
+        Cohort,
+        ModuleItem,
+        Module,
+        GradeCategory,
+        Rubric,
+        Accommodation,
+    )
     course_cohorts = table(Course.cohorts.through)
     items = (
         f"SELECT i.id FROM {t['ModuleItem']} i JOIN {t['Module']} m "  # noqa: S608
         "ON m.id = i.module_id WHERE m.course_id = %(course)s"
     )
     return f"""
-SELECT a.*, e.*, r.*, i.*, c.*, (
+SELECT a.*, e.*, r.*, k.*, i.*, x.*, (
     -- Each item's latest Work change: an index probe an item, not a scan of every row
     -- (20,000 in a large course). Work rows are never deleted on their own; a cascade
     -- from an item or a student moves the items' or the roster's part.
@@ -189,20 +203,33 @@ FROM (
     SELECT COUNT(*), SUM(id), SUM(cohort_id) FROM {t["Membership"]}
     WHERE cohort_id IN (SELECT cohort_id FROM {course_cohorts} WHERE course_id = %(course)s)
 ) r, (
-    SELECT COUNT(*), SUM(i.position), SUM(i.grade_category_id), SUM(i.rubric_id)
+    -- The cohorts' names head the release controls.
+    SELECT MAX(updated_at) FROM {t["Cohort"]}
+    WHERE id IN (SELECT cohort_id FROM {course_cohorts} WHERE course_id = %(course)s)
+) k, (
+    -- The columns: each item with its module, grade category and rubric, by their
+    -- latest change (a title, an order, a name, a weight, a rubric's points: sums of
+    -- them missed any change that kept the sum, such as two weights swapped), and
+    -- what a deletion leaves: fewer items, or fewer with a category or a rubric (set
+    -- null, which does not date the item). Writes that bypass `save()` date the rows.
+    SELECT COUNT(*), MAX(i.updated_at), MAX(m.updated_at),
+        COUNT(i.grade_category_id), MAX(g.updated_at), COUNT(i.rubric_id), MAX(b.updated_at)
     FROM {t["ModuleItem"]} i JOIN {t["Module"]} m ON m.id = i.module_id
+    LEFT JOIN {t["GradeCategory"]} g ON g.id = i.grade_category_id
+    LEFT JOIN {t["Rubric"]} b ON b.id = i.rubric_id
     WHERE m.course_id = %(course)s
 ) i, (
-    SELECT COUNT(*), SUM(weight), SUM(drop_lowest) FROM {t["GradeCategory"]}
-    WHERE course_id = %(course)s
-) c
+    -- The tracker's "extra time" beside a name.
+    SELECT COUNT(*), MAX(updated_at) FROM {t["Accommodation"]} WHERE course_id = %(course)s
+) x
 """  # noqa: S608 (table names from the models; values are parameters)
 
 
 def course_version_row(*, course_id: int, now) -> tuple:
     """What the tracker and the gradebook show of a course, folded into one row of
-    counts, sums and latest changes (see `course_version`). ORM twin: the aggregates of
-    `tests/test_sql.py`'s `_course_version_orm`."""
+    latest changes and counts, with the sums that say who is in which cohort (see
+    `course_version`). ORM twin: the aggregates of `tests/test_sql.py`'s
+    `_course_version_orm`."""
     with connection.cursor() as cursor:
         cursor.execute(_course_version_sql(), {"course": course_id, "now": _datetime(now)})
         return cursor.fetchone()

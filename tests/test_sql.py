@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from cases import sql
 from cases.models import (
+    Accommodation,
     Assignment,
+    Cohort,
     Course,
     Extension,
     GradeCategory,
@@ -18,6 +20,7 @@ from cases.models import (
     ModuleItem,
     Notification,
     ReadingProgress,
+    Rubric,
     Work,
 )
 from cases.permissions import _roles
@@ -90,14 +93,19 @@ def _course_version_orm(course, now) -> tuple:
     r = Membership.objects.filter(cohort__courses=course).aggregate(
         r1=Count("pk"), r2=Sum("pk"), r3=Sum("cohort_id")
     )
+    k = Cohort.objects.filter(courses=course).aggregate(k1=Max("updated_at"))
     i = items.aggregate(
-        i1=Count("pk"), i2=Sum("position"), i3=Sum("grade_category"), i4=Sum("rubric")
+        i1=Count("pk"),
+        i2=Max("updated_at"),
+        i3=Max("module__updated_at"),
+        i4=Count("grade_category"),
+        i5=Max("grade_category__updated_at"),
+        i6=Count("rubric"),
+        i7=Max("rubric__updated_at"),
     )
-    c = GradeCategory.objects.filter(course=course).aggregate(
-        c1=Count("pk"), c2=Sum("weight"), c3=Sum("drop_lowest")
-    )
+    x = Accommodation.objects.filter(course=course).aggregate(x1=Count("pk"), x2=Max("updated_at"))
     w = Work.objects.filter(item__in=items).aggregate(w1=Max("updated_at"))
-    return tuple(v for part in (a, e, r, i, c, w) for v in part.values())
+    return tuple(v for part in (a, e, r, k, i, x, w) for v in part.values())
 
 
 def test_course_version_matches_the_orm_through_a_term_of_changes(world):
@@ -113,10 +121,22 @@ def test_course_version_matches_the_orm_through_a_term_of_changes(world):
     agree(now)
     assignment = world.item.assignments.get()
     Extension.objects.create(assignment=assignment, user=student, due_at=now + timedelta(days=9))
-    GradeCategory.objects.create(course=course, name="Cases", weight=25, drop_lowest=1)
+    cases = GradeCategory.objects.create(course=course, name="Cases", weight=25, drop_lowest=1)
     Membership.objects.create(cohort=course.cohorts.get(), user=world.users["other_student"])
     agree(now)
     agree(now + timedelta(days=30))  # Every due date has passed.
+    world.item.grade_category = cases
+    world.item.rubric = Rubric.objects.create(
+        course=course, title="Argument", criteria=[{"name": "Evidence", "levels": []}]
+    )
+    world.item.save()
+    Accommodation.objects.create(course=course, student=student, extra_minutes=30)
+    cohort = course.cohorts.get()
+    cohort.name = "Section A, Mondays"
+    cohort.save()
+    agree(now)
+    cases.delete()  # Its item is left uncategorised (set null), its rubric kept.
+    agree(now)
 
 
 @pytest.mark.parametrize("role", SIGNED_IN)

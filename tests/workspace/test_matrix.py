@@ -6,13 +6,18 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from cases.models import Cohort, Extension, GradeCategory, Work, WorkStatus
+from cases.models import Cohort, Extension, GradeCategory, Rubric, Work, WorkStatus
 from cases.permissions import access_course
+from cases.services.builder import module_move
+from cases.services.cohorts import cohort_rename
 from cases.services.discussions import participation_grade
+from cases.services.gradebook import grade_categories_save, items_file
 from cases.services.quizzes import attempt_submit
 from cases.services.readings import reading_mark_done, reading_open
+from cases.services.schedule import accommodation_set
+from cases.services.workspace.grading import rubric_update
 from cases.services.workspace.matrix import course_matrix, course_version
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, ModuleFactory, UserFactory
 from tests.helpers import answer_all_right
 
 pytestmark = pytest.mark.django_db
@@ -143,10 +148,80 @@ def test_the_course_version_moves_with_everything_the_grid_shows(world):
     course.cohorts.add(section_b)
     world.users["student"].memberships.update(cohort=section_b)
     assert moved()  # The same number of students, one in another section.
-    GradeCategory.objects.create(course=course, name="Essays", weight=Decimal(20))
+    essays = GradeCategory.objects.create(course=course, name="Essays", weight=Decimal(20))
+    assert not moved()  # A category without items shows in no grid.
+    items_file(course=course, changes={world.item.pk: essays})
     assert moved()
+    world.item.refresh_from_db()  # Filed by an update.
     world.item.position = 7
     world.item.save()
     assert moved()  # The columns' order.
     Work.objects.filter(item__module__course=world.other_course).update(feedback="x")
+    assert not moved()
+
+
+def _levels(*points: int) -> list:
+    return [{"name": "Evidence", "levels": [{"label": f"L{p}", "points": p} for p in points]}]
+
+
+def test_the_course_version_moves_with_changes_that_keep_every_count_and_sum(world):
+    """Weights swapped, items swapped between categories, a category, an item or a
+    cohort renamed, a rubric's level given other points, modules reordered, extra time
+    given: the grids show each, and none changes how many rows there are or what their
+    numbers add up to."""
+    course, now = world.course, timezone.now()
+    instructor = world.users["instructor"]
+    quizzes = GradeCategory.objects.create(course=course, name="Quizzes", weight=60, position=1)
+    talk = GradeCategory.objects.create(course=course, name="Discussions", weight=40, position=2)
+    items_file(course=course, changes={world.quiz.item.pk: quizzes, world.discussion.item.pk: talk})
+    rubric = Rubric.objects.create(course=course, title="Argument", criteria=_levels(0, 5))
+    rubric_update(
+        rubric=rubric, title="Argument", criteria=rubric.criteria, item_ids={world.item.pk}
+    )
+    later = ModuleFactory(course=course, title="Later", position=2)
+    seen = [course_version(course, now)]
+
+    def moved() -> bool:
+        version = course_version(course, now)
+        fresh = version not in seen
+        seen.append(version)
+        return fresh
+
+    assert not moved()
+    quizzes.weight, talk.weight = talk.weight, quizzes.weight
+    grade_categories_save(course=course, saved=[quizzes, talk], deleted=[])
+    assert moved()  # The weights still add up to 100.
+    items_file(course=course, changes={world.quiz.item.pk: talk, world.discussion.item.pk: quizzes})
+    assert moved()  # Each category still holds one item.
+    talk.name = "Class debate"
+    grade_categories_save(course=course, saved=[talk], deleted=[])
+    assert moved()
+    quizzes.position, talk.position = talk.position, quizzes.position
+    grade_categories_save(course=course, saved=[quizzes, talk], deleted=[])
+    assert moved()  # The categories' order.
+    rubric_update(
+        rubric=rubric, title="Argument", criteria=_levels(0, 10), item_ids={world.item.pk}
+    )
+    assert moved()  # The same levels chosen (none), out of a new maximum.
+    world.item.refresh_from_db()  # Its rubric was set by an update.
+    world.item.title = "Shanghai Bell, part A"
+    world.item.save()
+    assert moved()
+    module_move(module=later, direction="up")
+    assert moved()  # The columns' order, module by module.
+    cohort_rename(cohort=course.cohorts.get(), name="Section A, Mondays", by=instructor)
+    assert moved()
+    accommodation_set(
+        course=course,
+        student=world.users["student"],
+        extra_minutes=30,
+        time_multiplier=None,
+        by=instructor,
+    )
+    assert moved()  # "Extra time" beside the name.
+    grade_categories_save(course=course, saved=[], deleted=[talk])
+    assert moved()  # Its item is left uncategorised.
+    rubric.delete()
+    assert moved()  # Its item is left without one.
+    Rubric.objects.create(course=world.other_course, title="Theirs", criteria=_levels(0, 1))
     assert not moved()

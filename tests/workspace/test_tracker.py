@@ -33,9 +33,11 @@ from cases.services.readings import reading_mark_done
 from cases.services.workspace.grading import rubric_rescore, work_grade
 from cases.views.workspace import tracker as tracker_views
 from tests.factories import (
+    AssignmentFactory,
     CohortFactory,
     CourseFactory,
     ModuleFactory,
+    ModuleItemFactory,
     UserFactory,
     enrol,
     make_analysis,
@@ -518,3 +520,71 @@ def test_a_reload_between_changes_reuses_the_grid_and_a_change_or_another_grader
     assert "cell--graded" in _tracker(client, world).content.decode()
     theirs = _tracker(client_for("ta"), world).content.decode()
     assert student not in theirs and "0 students" in theirs
+
+
+def test_the_kept_tracker_shows_a_rubric_repointed_an_item_renamed_and_modules_moved_at_once(
+    world, client_for
+):
+    """The grid is kept under the course's version, and its poll answers 304 on it: a
+    rubric's level given other points (the student's levels and their 8 points stay,
+    the rubric's maximum grows), an item renamed and the modules put in another order
+    each show at the next poll and the next load."""
+    client = client_for("instructor")
+    rubric = Rubric.objects.create(
+        course=world.course,
+        title="Argument",
+        criteria=[
+            {"name": "Evidence", "levels": [_level("Thin", 0), _level("Strong", 8)]},
+            {"name": "Clarity", "levels": [_level("Muddled", 0), _level("Clear", 2)]},
+        ],
+    )
+    thread = world.discussion.item
+    thread.rubric = rubric
+    thread.save()
+    rubric_rescore([thread.pk])  # As the item's edit page does when its rubric changes.
+    work_grade(
+        item=thread,
+        student=world.users["student"],
+        grader=world.users["instructor"],
+        rubric_levels={"0": 1, "1": 0},
+    )
+    first_module = thread.module
+    later = ModuleFactory(course=world.course, title="Later", position=first_module.position + 1)
+    AssignmentFactory(
+        item=ModuleItemFactory(module=later, title="Wrap-up"), cohort=world.course.cohorts.get()
+    )
+    url = reverse("cases:tracker", args=[world.course.pk])
+    etag = client.get(url, headers={"HX-Request": "true"})["ETag"]
+
+    def poll() -> str:
+        nonlocal etag
+        response = client.get(url, headers={"HX-Request": "true", "If-None-Match": etag})
+        assert response.status_code == 200, "the change did not move the version"
+        assert response["ETag"] != etag
+        etag = response["ETag"]
+        return response.content.decode()
+
+    def head(html: str) -> list[str]:
+        return re.findall(r'class="matrix__item"><a [^>]*>([^<]*)</a>', html)
+
+    page = _tracker(client, world).content.decode()
+    assert "Graded <b>8</b>" in page
+    again = client.get(url, headers={"HX-Request": "true", "If-None-Match": etag})
+    assert again.status_code == 304
+
+    criteria = "Evidence: Thin 0 | Strong 8\nClarity: Muddled 0 | Clear 12"
+    data = {"title": "Argument", "criteria": criteria, "items": [thread.pk]}
+    assert client.post(reverse("cases:rubric_edit", args=[rubric.pk]), data).status_code == 302
+    assert "Graded <b>4</b>" in poll()  # 8 of 20, of 10 points.
+    assert "Graded <b>4</b>" in _tracker(client, world).content.decode()
+
+    data = {"title": "R firm, D firm, or neither?", "instructions": "", "rubric": rubric.pk}
+    assert client.post(reverse("cases:item_edit", args=[thread.pk]), data).status_code == 302
+    assert "R firm, D firm, or neither?" in head(poll())
+    assert "R firm, D firm, or neither?" in head(_tracker(client, world).content.decode())
+
+    assert head(_tracker(client, world).content.decode())[-1] == "Wrap-up"
+    move = reverse("cases:module_move", args=[later.pk])
+    assert client.post(move, {"direction": "up"}).status_code == 302
+    assert head(poll())[0] == "Wrap-up"
+    assert head(_tracker(client, world).content.decode())[0] == "Wrap-up"

@@ -479,8 +479,11 @@ def _copy(assignment: Assignment) -> Assignment:
 
 def course_version(course, now) -> str:
     """Everything the tracker and gradebook show, folded into one short string in one
-    query (`cases.sql.course_version_row`): any change to students' work, dates,
-    releases, extensions, grade categories or the roster, and each due date that has
-    passed since, moves it. Unchanged polls ask this and nothing more."""
+    query (`cases.sql.course_version_row`): any change to students' work, dates, points,
+    releases, extensions, extra time, the roster and its cohorts' names, the items and
+    modules (titles, order), their grade categories (names, weights, drop-lowest, order)
+    and rubrics (levels and points), and each due date that has passed since, moves it.
+    Unchanged polls ask this and nothing more. Not folded in: a student's name, which
+    shows within `KEPT_SECONDS`."""
     row = sql.course_version_row(course_id=course.pk, now=now)
     return hashlib.blake2b(repr(row).encode(), digest_size=8).hexdigest()
