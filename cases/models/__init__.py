@@ -14,6 +14,7 @@ from cases.models.annotations import (
     AnnotationTask,
     AnnotationVote,
     Visibility,
+    for_the_class,
 )
 from cases.models.auth import LoginThrottle
 from cases.models.cohorts import Cohort, Invitation, Membership
@@ -209,6 +210,7 @@ __all__ = [
     "content_model",
     "counting_attempt",
     "due_last",
+    "for_the_class",
     "graded_earlier",
     "handed_in_late",
     "is_graded",

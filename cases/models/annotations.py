@@ -38,6 +38,11 @@ class Visibility(models.TextChoices):
 FOR_THE_CLASS = Q(visibility=Visibility.COHORT)
 
 
+def for_the_class(visibility: str) -> bool:
+    """`FOR_THE_CLASS`, of a row already read (the student's own progress)."""
+    return visibility == Visibility.COHORT
+
+
 class Annotation(models.Model):
     """A note on a span of a case (a root, `thread` empty) or a reply in a note's thread.
 

@@ -42,6 +42,7 @@ from cases.models import (
     Membership,
     ModuleItem,
     Visibility,
+    for_the_class,
 )
 from cases.models.annotations import CONTEXT_CHARS, MAX_ANNOTATION_CHARS, MAX_QUOTE_CHARS
 from cases.permissions import CaseAccess, cases_for_user, is_admin
@@ -538,11 +539,12 @@ _IN_CASE = ("created_at", "pk")
 
 def task_progress(task: AnnotationTask, own: list[dict]) -> dict:
     """A student's progress on an annotation assignment, from their own notes and
-    replies (`LayerRows.own`): as `_annotation` in the work sources counts them."""
+    replies (`LayerRows.own`): as `_annotation` in the work sources counts them, what
+    the class reads (`for_the_class`)."""
     counting = [
         r
         for r in own
-        if r["visibility"] != Visibility.PRIVATE
+        if for_the_class(r["visibility"])
         and r["deleted_at"] is None
         and r["hidden_at"] is None
         and r["thread__hidden_at"] is None

@@ -136,6 +136,10 @@ def test_an_annotation_assignment_is_built_handed_in_hidden_late_and_graded(worl
     assert escape(private.body) not in html.replace(escape(LONG), "", 4)  # Never shown.
     assert html.count("Note on ¶") == 4  # The private note is its author's alone.
     assert note_counts(task, [student.pk])[student.pk].substantive == 2
+    # The student's own count, on the item's page, says the same.
+    mine = client_for("student").get(item.get_absolute_url()).content.decode()
+    assert "2 of 3 substantive notes" in mine
+    client = client_for("instructor")
 
     # A reply counts too; written twice (one form), it is one reply.
     other = UserFactory(username="classmate")
