@@ -589,16 +589,15 @@ def _handed_in(attempt: Attempt, slots, *, deadline, assignment: Assignment | No
     It ends now, or when its deadline (and grace) ran out if that came first; but never
     before its start or the last answer it keeps. A deadline before those can only be one
     moved there afterwards (the instructor moved the due date, took an extension back,
-    or shortened the time): a start or a save past the deadline then in force is refused.
-    Such an attempt was cut short under the student, who did nothing after a date in
-    force when they did it; it is handed in at its last answer (or its start) and is
-    not late, so no late mark follows from the instructor's change. Any other attempt is
-    late when it ends after the student's due date."""
+    or shortened the time): such an attempt is handed in at its last answer (or its
+    start), not at a moment before it began. Late is the one rule every page applies
+    (`handed_in_late`): handed in after the student's due date as it stands, so an
+    attempt cut short by a due date moved behind it reads late here as on the tracker,
+    the gradebook and the dashboard; an extension, or excusing it, is the instructor's
+    way to say otherwise."""
     kept_until = max(
         [attempt.started_at] + [slot.answer.saved_at for slot in slots if slot.answer.seq]
     )
-    if deadline is not None and deadline + _grace() < kept_until:
-        return kept_until, False
     ended = max(min(now, deadline + _grace()) if deadline else now, kept_until)
     return ended, bool(assignment and assignment.due_at and ended > assignment.due_at)
 

@@ -626,15 +626,16 @@ def _submitted(html: str):
     return datetime.fromisoformat(stamp)
 
 
-def test_an_attempt_a_moved_due_date_ends_is_handed_in_after_it_started_and_not_late(
+def test_an_attempt_a_moved_due_date_ends_is_handed_in_after_it_started_and_late_everywhere(
     world, client_for
 ):
     """A 30-minute quiz due in a fortnight, late work refused; a classmate has an
     extension. Both start and save an answer. The instructor moves the due date to before
     they started: the student's attempt closes with the answer saved, handed in no
-    earlier than it started and not late, the same on every reload, on the result page
-    and on the quiz page. The classmate goes on until the extension is taken back; then
-    theirs closes alike."""
+    earlier than it started (it read as handed in before it began), and late by the one
+    rule every page applies, the same on every reload, on the result page, on the quiz
+    page and in the tracker's panel. The classmate goes on until the extension is taken
+    back; then theirs closes alike."""
     world.quiz.time_limit_minutes = 30
     world.quiz.save()
     world.attempt.delete()
@@ -671,11 +672,18 @@ def test_an_attempt_a_moved_due_date_ends_is_handed_in_after_it_started_and_not_
                 "cases:attempt_result", args=[attempt.pk]
             )
             assert _submitted(html) >= attempt.started_at.replace(microsecond=0)
-            assert "(late)" not in html
+            assert "(late)" in html
         attempt.refresh_from_db()
-        assert attempt.state == "submitted" and attempt.timed_out and not attempt.late
+        assert attempt.state == "submitted" and attempt.timed_out and attempt.late
         assert attempt.started_at <= attempt.submitted_at <= timezone.now()
         assert attempt.score == 1  # The answer saved before the date moved counts.
         row = _html(client.get(world.quiz.item.get_absolute_url())).split("Attempt 1")[1]
         assert "(time ran out)" in row.split("</tr>")[0]
-        assert "late" not in row.split("</tr>")[0]
+        assert "late" in row.split("</tr>")[0]
+        student = world.users[role]
+        panel = _html(
+            client_for("instructor").get(
+                reverse("cases:work_panel", args=[world.course.pk, student.pk, world.quiz.item.pk])
+            )
+        )
+        assert "Handed in late" in panel
