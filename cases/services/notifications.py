@@ -123,9 +123,11 @@ def _students(cohort_id: int) -> QuerySet:
 def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
     """Tell the students of each assignment's cohort that the item is theirs, once per
     assignment, each with their own due date: a student given an extension before the
-    item opened is told theirs, as its page says. An assignment that opens later is
-    skipped here; `opened_notify` (run by send_due_reminders) announces it once it
-    opens."""
+    item opened is told theirs, as its page says. Work already past a student's due
+    date is no news to them (a date moved into the past, saved with the schedule), as
+    `opened_notify` and the reminders hold too; moved to the future again, it is. An
+    assignment that opens later is skipped here; `opened_notify` (run by
+    send_due_reminders) announces it once it opens."""
     now = now or timezone.now()
     sent = 0
     for assignment in assignments:
@@ -133,12 +135,12 @@ def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
             continue
         item = assignment.item
         course = item.module.course
-        extended = dict(
-            Extension.objects.filter(assignment=assignment).values_list("user_id", "due_at")
-        )
+        extensions = {e.user_id: e for e in Extension.objects.filter(assignment=assignment)}
         by_due = defaultdict(list)
         for user_id in _students(assignment.cohort_id):
-            by_due[extended.get(user_id, assignment.due_at), user_id in extended].append(user_id)
+            theirs = with_extension(copy.copy(assignment), extensions.get(user_id))
+            if not theirs.is_past_due(now):
+                by_due[theirs.due_at, user_id in extensions].append(user_id)
         for (due, theirs), user_ids in by_due.items():
             said = f"Due {_when(due, course)}{' (extended for you)' if theirs else ''}."
             sent += len(

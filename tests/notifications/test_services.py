@@ -136,6 +136,41 @@ def test_saving_new_dates_tells_nobody_twice(world, commit):
     assert not mail.outbox
 
 
+def test_work_given_already_past_due_is_no_news_until_its_date_moves_ahead(world, commit):
+    """Given with a due date this morning (late work refused), the quiz is not "New"
+    to anyone; one student's extension makes it new to them alone. Moved to next week,
+    it is news to the rest, and to nobody twice."""
+    item = item_create(module=world.item.module, kind=ItemKind.QUIZ, title="Closed")
+    with commit():
+        assignments_schedule(
+            item=item,
+            schedule={_cohort(world): {"due_at": timezone.now() - timedelta(hours=2)}},
+        )
+    assert not Notification.objects.filter(kind="published").exists()
+    with commit():
+        extensions_grant(
+            item=item,
+            users=[world.users["student"]],
+            due_at=timezone.now() + timedelta(days=3),
+            by=world.users["instructor"],
+        )
+        assignments_schedule(
+            item=item,
+            schedule={_cohort(world): {"due_at": timezone.now() - timedelta(hours=1)}},
+        )
+    assert _rows("published") == [("student", "New: Closed")]
+    for _twice in range(2):
+        with commit():
+            assignments_schedule(
+                item=item,
+                schedule={_cohort(world): {"due_at": timezone.now() + timedelta(days=7)}},
+            )
+    assert sorted(_rows("published")) == [
+        ("student", "New: Closed"),
+        ("student_ta_elsewhere", "New: Closed"),
+    ]
+
+
 def test_an_assignment_that_opens_later_is_announced_when_it_opens(world, commit):
     item = item_create(module=world.item.module, kind=ItemKind.QUIZ, title="Later")
     opens = timezone.now() + timedelta(hours=5)
