@@ -113,7 +113,7 @@ def course_role_remove(*, course: Course, user: User, role: str, by: User) -> No
     course = Course.objects.select_for_update().get(pk=course.pk)
     people = _people(course, role)
     if not people.filter(pk=user.pk).exists():
-        raise Refused(f"{user.display_name} is not a {CourseRole(role).label.lower()} here.")
+        raise Refused(f"{user.display_name} is not {CourseRole(role).with_article} here.")
     if role == CourseRole.INSTRUCTOR and course.instructors.count() == 1:
         raise Refused(
             f"{user.display_name} is the course's last instructor: add another one first."

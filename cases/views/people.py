@@ -107,7 +107,7 @@ def course_people_remove(request: HtmxHttpRequest, pk: int, user_pk: int):
         services.course_role_remove(course=course, user=person, role=role, by=request.user)
     except services.Refused as refusal:
         return _refused_or_done(request, course, access, str(refusal), error=True)
-    message = f"{person.display_name} is no longer a {CourseRole(role).label.lower()}."
+    message = f"{person.display_name} is no longer {CourseRole(role).with_article}."
     return _refused_or_done(request, course, access, message, error=False)
 
 

@@ -43,7 +43,6 @@ def case_list(request: HtmxHttpRequest):
     cases = cases_for_user(request.user)
     sectors = sorted(set(cases.values_list("sector", flat=True)))
     form = LibraryFilterForm(request.GET or None, sectors=sectors)
-    searched = form.is_valid() and any(form.cleaned_data.values())
     if form.is_valid():
         if region := form.cleaned_data["region"]:
             cases = cases.filter(region=region)
@@ -55,7 +54,9 @@ def case_list(request: HtmxHttpRequest):
         "form": form,
         "cases": cases[:LIBRARY_PAGE_SIZE],
         "can_author": can_author_cases(request.user),
-        "searched": searched,
+        # No case at all to read (no sector among them): that is what to say, whatever
+        # was searched for.
+        "library_empty": not sectors,
     }
     template = "cases/readings/case_list.html"
     if _is_fragment_request(request):

@@ -39,6 +39,10 @@ def test_an_admin_makes_someone_instructor_by_email_and_it_is_audited(world, cli
     assert f"{newcomer.display_name} is now an instructor." in said
     again = admin.post(_people_url(world), {"person": "newcomer", "role": "instructor"})
     assert f"{newcomer.display_name} is already an instructor." in again.content.decode()
+    gone = _remove(admin, world, newcomer, "instructor").content.decode()
+    assert f"{newcomer.display_name} is no longer an instructor." in gone
+    again = _remove(admin, world, newcomer, "instructor").content.decode()
+    assert f"{newcomer.display_name} is not an instructor here." in again
     entry = AuditEntry.objects.get(action=AuditAction.ROLE_ADD)
     assert entry.actor == world.users["admin"]
     assert (entry.subject, entry.course) == (newcomer, world.course)
