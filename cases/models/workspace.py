@@ -116,14 +116,26 @@ def work_status(work: "Work | None", assignment: Assignment, now) -> WorkStatus:
     return WorkStatus(work.state)
 
 
+def after_due(moment, assignment: Assignment | None) -> bool:
+    """Whether something handed in at `moment` is late: after the student's due date as
+    it stands (their extension applied). The one rule of "late" on every page, so that
+    moving a date or granting an extension after the fact moves every late mark alike."""
+    return bool(
+        moment and assignment is not None and assignment.due_at and moment > assignment.due_at
+    )
+
+
 def handed_in_late(work: "Work | None", assignment: Assignment) -> bool:
     """Handed in after the (extended) due date: for a quiz, the attempt that counts."""
-    return bool(
-        work is not None
-        and work.submitted_at
-        and assignment.due_at
-        and work.submitted_at > assignment.due_at
-    )
+    return work is not None and after_due(work.submitted_at, assignment)
+
+
+def attempts_late(attempts, assignment: Assignment | None) -> None:
+    """Mark each attempt late or not by `after_due`, for the pages that list attempts:
+    the flag an attempt stored as it closed says what was known then, and a date moved
+    or an extension granted since would leave it saying otherwise than the tracker."""
+    for attempt in attempts:
+        attempt.late = after_due(attempt.submitted_at, assignment)
 
 
 # Kinds scored for completion: handing in is the grade, so "graded" says nothing more.

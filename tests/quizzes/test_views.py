@@ -686,4 +686,21 @@ def test_an_attempt_a_moved_due_date_ends_is_handed_in_after_it_started_and_late
                 reverse("cases:work_panel", args=[world.course.pk, student.pk, world.quiz.item.pk])
             )
         )
-        assert "Handed in late" in panel
+        assert "Handed in late" in panel and "Attempt 1: Submitted, 1" in panel
+        assert panel.split("Attempt 1:")[1].split("</li>")[0].endswith("· late")
+
+    # An extension after the fact takes every late mark away alike: the quiz page, the
+    # result page, the panel's attempt and its status.
+    _extend(client_for("instructor"), world, "student", timezone.now() + timedelta(days=2))
+    client = client_for("student")
+    attempt = attempts["student"]
+    row = _html(client.get(world.quiz.item.get_absolute_url())).split("Attempt 1")[1]
+    assert "late" not in row.split("</tr>")[0]
+    assert "(late)" not in _html(client.get(reverse("cases:attempt_result", args=[attempt.pk])))
+    student = world.users["student"]
+    panel = _html(
+        client_for("instructor").get(
+            reverse("cases:work_panel", args=[world.course.pk, student.pk, world.quiz.item.pk])
+        )
+    )
+    assert "Handed in late" not in panel and "· late" not in panel

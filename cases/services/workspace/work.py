@@ -56,6 +56,7 @@ from cases.models import (
     Visibility,
     Work,
     WorkStatus,
+    attempts_late,
     counting_attempt,
     due_last,
     graded_earlier,
@@ -553,10 +554,11 @@ def _earned(work: Work, assignment: Assignment, rubric_max: Decimal | None) -> D
 # A student's own traces, for the staff's side panel, grader and timeline ---------------
 
 
-def student_work(course, student, item=None, *, memos: bool = True) -> dict:
+def student_work(course, student, item=None, *, memos: bool = True, assignment=None) -> dict:
     """The student's own traces in the course, or on one item (then only that kind's
     query runs): reading progress, attempts, posts, notes and memos (unless the caller
-    reads those with `student_works`)."""
+    reads those with `student_works`). Given the student's `assignment` of the item,
+    each attempt is marked late as the tracker marks work (`attempts_late`)."""
     kind = item.kind if item is not None else None
     found = {
         **{"readings": [], "attempts": [], "posts": [], "notes": [], "answers": []},
@@ -573,6 +575,8 @@ def student_work(course, student, item=None, *, memos: bool = True) -> dict:
         attempts = Attempt.objects.filter(user=student).select_related("quiz__item")
         where = {"quiz__item": item} if item else {"quiz__item__module__course": course}
         found["attempts"] = list(attempts.filter(**where).order_by("-started_at"))
+        if assignment is not None:
+            attempts_late(found["attempts"], assignment)
     if kind in (None, ItemKind.DISCUSSION):
         posts = Post.objects.filter(author=student).select_related("discussion__item")
         where = {"discussion__item": item} if item else {"discussion__item__module__course": course}

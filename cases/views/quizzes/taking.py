@@ -19,6 +19,7 @@ from cases.models import (
     ModuleItem,
     QuestionKind,
     Quiz,
+    attempts_late,
     numeric_given,
     numeric_key,
     numeric_match,
@@ -234,6 +235,7 @@ def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
             services.attempts_finalize_expired(quiz=quiz, user=request.user, now=now)
             attempts = list(Attempt.objects.filter(quiz=quiz, user=request.user))
         assignment = assignment_for(quiz, request.user)
+        attempts_late(attempts, assignment)
     accommodation = None if access.can_grade else services.accommodation_for(quiz, request.user.pk)
     open_attempt = next((a for a in attempts if a.is_open), None)
     refused = None
@@ -494,6 +496,7 @@ def attempt_result(request: HtmxHttpRequest, pk: int):
     if attempt.is_open:
         return redirect(attempt)
     assignment = assignment_for(attempt.quiz, request.user)
+    attempts_late([attempt], assignment)
     now = timezone.now()
     released = results_released(attempt.quiz, assignment.due_at if assignment else None, now)
     # The key waits until the student can no longer use it on another attempt.

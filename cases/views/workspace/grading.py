@@ -219,7 +219,7 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
         "nav_teaches": True,
         "assignment": assignment,
         # The memo is read below, with its versions and comments (`_memo_context`).
-        **student_work(course, student, item, memos=False),
+        **student_work(course, student, item, memos=False, assignment=assignment),
     }
     if item.kind == ItemKind.ANALYSIS:
         context |= _memo_context(request, item, student, access, assignment, versions)

@@ -74,7 +74,7 @@ def _panel_context(user, course, access, student_id: int, item_id: int) -> dict:
         "cell": cell,
         "feedback": work.feedback if work else "",
         "accommodation": _accommodation(course, student, item),
-        **student_work(course, student, item),
+        **student_work(course, student, item, assignment=assignment),
     }
 
 
@@ -103,7 +103,7 @@ def _panel_from_matrix(matrix, course, student_id: int, item_id: int) -> dict | 
                     "accommodation": _accommodation(
                         course, row.student, cell.item, known=row.student.extra_time
                     ),
-                    **student_work(course, row.student, cell.item),
+                    **student_work(course, row.student, cell.item, assignment=cell.assignment),
                 }
     return None
 
