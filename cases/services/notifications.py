@@ -47,6 +47,7 @@ from cases.models import (
     Post,
     User,
     Work,
+    refusal,
     with_extension,
     work_status,
 )
@@ -123,11 +124,12 @@ def _students(cohort_id: int) -> QuerySet:
 def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
     """Tell the students of each assignment's cohort that the item is theirs, once per
     assignment, each with their own due date: a student given an extension before the
-    item opened is told theirs, as its page says. Work already past a student's due
-    date is no news to them (a date moved into the past, saved with the schedule), as
-    `opened_notify` and the reminders hold too; moved to the future again, it is. An
-    assignment that opens later is skipped here; `opened_notify` (run by
-    send_due_reminders) announces it once it opens."""
+    item opened is told theirs, as its page says. Work that no longer takes theirs
+    (`refusal`: past due with late work refused, or past its cut-off) is no news to
+    them; work past due that still takes late work is, since it counts as missing
+    until they hand it in. Dates moved so that it takes their work again make it news
+    then, once. An assignment that opens later is skipped here; `opened_notify` (run
+    by send_due_reminders) announces it once it opens."""
     now = now or timezone.now()
     sent = 0
     for assignment in assignments:
@@ -139,7 +141,7 @@ def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
         by_due = defaultdict(list)
         for user_id in _students(assignment.cohort_id):
             theirs = with_extension(copy.copy(assignment), extensions.get(user_id))
-            if not theirs.is_past_due(now):
+            if refusal(theirs, now) is None:
                 by_due[theirs.due_at, user_id in extensions].append(user_id)
         for (due, theirs), user_ids in by_due.items():
             said = f"Due {_when(due, course)}{' (extended for you)' if theirs else ''}."
@@ -158,14 +160,13 @@ def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
 
 
 def opened_notify(*, now=None) -> int:
-    """Announce the assignments that opened lately (and are not past due), for those
-    given to a cohort before they opened. Safe to repeat: the key decides."""
+    """Announce the assignments that opened lately, for those given to a cohort before
+    they opened, to each student whose work they still take (`published_notify`
+    decides, by the student's own dates). Safe to repeat: the key decides."""
     now = now or timezone.now()
-    opened = (
-        Assignment.objects.filter(opens_at__gt=now - OPENED_CATCH_UP, opens_at__lte=now)
-        .filter(Q(due_at__isnull=True) | Q(due_at__gt=now))
-        .select_related("item__module__course")
-    )
+    opened = Assignment.objects.filter(
+        opens_at__gt=now - OPENED_CATCH_UP, opens_at__lte=now
+    ).select_related("item__module__course")
     return published_notify(opened, now=now)
 
 

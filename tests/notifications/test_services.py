@@ -18,6 +18,7 @@ from cases.models import (
     EmailSettings,
     Extension,
     ItemKind,
+    LatePolicy,
     ModuleItem,
     Notification,
     NotificationKind,
@@ -136,16 +137,19 @@ def test_saving_new_dates_tells_nobody_twice(world, commit):
     assert not mail.outbox
 
 
-def test_work_given_already_past_due_is_no_news_until_its_date_moves_ahead(world, commit):
-    """Given with a due date this morning (late work refused), the quiz is not "New"
+def test_work_that_no_longer_takes_theirs_is_no_news_until_its_dates_take_it_again(world, commit):
+    """Given with a due date this morning and late work refused, the quiz is not "New"
     to anyone; one student's extension makes it new to them alone. Moved to next week,
-    it is news to the rest, and to nobody twice."""
+    it is news to the rest, and to nobody twice. A reading given late with late work
+    taken is news to all: it counts as missing until they hand it in."""
     item = item_create(module=world.item.module, kind=ItemKind.QUIZ, title="Closed")
+
+    def due(hours: int) -> dict:
+        when = timezone.now() + timedelta(hours=hours)
+        return {_cohort(world): {"due_at": when, "late_policy": LatePolicy.REFUSE}}
+
     with commit():
-        assignments_schedule(
-            item=item,
-            schedule={_cohort(world): {"due_at": timezone.now() - timedelta(hours=2)}},
-        )
+        assignments_schedule(item=item, schedule=due(-2))
     assert not Notification.objects.filter(kind="published").exists()
     with commit():
         extensions_grant(
@@ -154,21 +158,46 @@ def test_work_given_already_past_due_is_no_news_until_its_date_moves_ahead(world
             due_at=timezone.now() + timedelta(days=3),
             by=world.users["instructor"],
         )
-        assignments_schedule(
-            item=item,
-            schedule={_cohort(world): {"due_at": timezone.now() - timedelta(hours=1)}},
-        )
+        assignments_schedule(item=item, schedule=due(-1))
     assert _rows("published") == [("student", "New: Closed")]
     for _twice in range(2):
         with commit():
-            assignments_schedule(
-                item=item,
-                schedule={_cohort(world): {"due_at": timezone.now() + timedelta(days=7)}},
-            )
+            assignments_schedule(item=item, schedule=due(24 * 7))
     assert sorted(_rows("published")) == [
         ("student", "New: Closed"),
         ("student_ta_elsewhere", "New: Closed"),
     ]
+    late = item_create(module=world.item.module, kind=ItemKind.QUIZ, title="Forgotten")
+    with commit():
+        assignments_schedule(
+            item=late,
+            schedule={_cohort(world): {"due_at": timezone.now() - timedelta(days=1)}},
+        )
+    assert sorted(u for u, title in _rows("published") if title == "New: Forgotten") == [
+        "student",
+        "student_ta_elsewhere",
+    ]
+
+
+def test_work_that_opened_and_fell_due_before_the_job_ran_is_news_to_the_extended(world, commit):
+    """It opens at nine, due at ten with late work refused; one student has until
+    tomorrow. The job runs at five past ten: news to that student alone."""
+    item = item_create(module=world.item.module, kind=ItemKind.QUIZ, title="Short")
+    opens = timezone.now() + timedelta(hours=1)
+    schedule = {"opens_at": opens, "due_at": opens + timedelta(hours=1)}
+    with commit():
+        assignments_schedule(
+            item=item, schedule={_cohort(world): schedule | {"late_policy": LatePolicy.REFUSE}}
+        )
+        extensions_grant(
+            item=item,
+            users=[world.users["student"]],
+            due_at=opens + timedelta(days=1),
+            by=world.users["instructor"],
+        )
+    with commit():
+        assert opened_notify(now=opens + timedelta(hours=1, minutes=5)) == 1
+    assert _rows("published") == [("student", "New: Short")]
 
 
 def test_an_assignment_that_opens_later_is_announced_when_it_opens(world, commit):
