@@ -47,11 +47,13 @@ from cases.models import (
     Post,
     User,
     Work,
+    is_graded,
     refusal,
     with_extension,
     work_status,
 )
 from cases.models.workspace import UNFINISHED
+from cases.services.workspace.work import STATUS_FIELDS
 from cases.timezones import zone_of
 
 # Rows a single INSERT carries (8 parameters each, well under SQLite's limit).
@@ -214,21 +216,16 @@ def due_reminders_send(*, now=None) -> int:
 
 def grades_released_notify(assignment: Assignment) -> int:
     """Tell the students of the assignment's cohort who have a grade on it that it is
-    released; once per assignment, however often it is hidden and released again."""
+    released (`is_graded`: not one whose earlier grade waits on work handed in again);
+    once per assignment, however often it is hidden and released again."""
     item = assignment.item
     course = item.module.course
-    graded = (
-        Work.objects.filter(item=item, user__memberships__cohort=assignment.cohort_id)
-        .filter(
-            Q(auto_score__isnull=False)
-            | Q(rubric_score__isnull=False)
-            | Q(override_score__isnull=False)
-        )
-        .values_list("user_id", flat=True)
+    works = Work.objects.filter(item=item, user__memberships__cohort=assignment.cohort_id).only(
+        "user_id", *STATUS_FIELDS
     )
     return len(
         notify(
-            graded,
+            [work.user_id for work in works if is_graded(work)],
             kind=NotificationKind.GRADE_RELEASED,
             title=f"Grade released for {item.title}",
             url=reverse("cases:student_grades", args=[course.pk]),

@@ -242,6 +242,27 @@ def test_a_student_extended_before_the_item_opens_is_told_their_own_date(world, 
     }
 
 
+def test_releasing_grades_passes_over_a_memo_whose_grade_waits_on_a_new_version(world, commit):
+    """Two students' memos are graded; one hands in again before the release. Only the
+    other is told a grade is released: the first one's grades page says "handed in
+    again, not graded yet"."""
+    from decimal import Decimal
+
+    from cases.services import analyses
+    from cases.services.memo_feedback import memo_points
+    from tests.factories import make_analysis
+
+    item = make_analysis(world.item.module, world.course.cohorts.all(), case=world.case).item
+    students = [world.users["student"], world.users["student_ta_elsewhere"]]
+    for student in students:
+        analyses.memo_submit(item=item, user=student, body="Buy the lab: it saves two years.")
+        memo_points(item=item, student=student, points=Decimal(7), grader=world.users["ta"])
+    analyses.memo_submit(item=item, user=students[0], body="Buy the lab: it saves three years.")
+    with commit():
+        assignment_release(assignment=item.assignments.get(), released=True)
+    assert _rows("grade_released") == [("student_ta_elsewhere", f"Grade released for {item.title}")]
+
+
 def test_releasing_grades_notifies_the_students_with_a_grade_once(world, commit):
     mail.outbox.clear()
     assignment = _grade_and_release(world, commit)
