@@ -252,6 +252,41 @@ def test_the_settings_page_changes_what_counts_and_work_follows(world, client_fo
     assert client_for("ta").post(url, {"min_notes": "9"}).status_code == 403
 
 
+def test_work_written_by_the_old_rule_is_worked_out_again_by_the_command(world):
+    """Before 6a45d77 a question to the instructor counted: a student's row says handed
+    in, 3 of 3. `work_resync` brings it to what the rule says now, keeps the grader's
+    comment, and a second run changes nothing."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    task = make_annotation_task(
+        world.item.module, world.case, world.course.cohorts.all(), min_notes=3, min_words=5
+    )
+    student = world.users["student"]
+    for start in range(3):
+        _note(world.case, student, LONG, Visibility.INSTRUCTOR, start=start)
+    assert _work(task.item, student) is None  # Questions alone start nothing now.
+    Work.objects.create(
+        item=task.item,
+        user=student,
+        state=WorkStatus.SUBMITTED,
+        opened_at=timezone.now(),
+        submitted_at=timezone.now(),
+        auto_score=3,
+        max_score=3,
+        feedback="Ask more.",
+    )
+    said = StringIO()
+    call_command("work_resync", kind=[ItemKind.ANNOTATION], stdout=said)
+    work = _work(task.item, student)
+    assert (work.state, work.auto_score, work.submitted_at) == (WorkStatus.NOT_STARTED, None, None)
+    assert work.feedback == "Ask more."
+    assert "1 item worked out again; 1 changed." in said.getvalue()
+    call_command("work_resync", stdout=said)
+    assert said.getvalue().endswith("0 changed.\n")
+
+
 def test_staff_notes_and_other_courses_students_make_no_work(world):
     """Notes are kept per case: only students given the item have Work on it."""
     task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
