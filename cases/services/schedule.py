@@ -155,6 +155,11 @@ def assignments_at_stake(
     return costs
 
 
+class ExtensionTooEarly(ValueError):
+    """An extension not later than a cohort's due date: it would extend nothing. The form
+    says so first; this is for a date moved between the form's check and the grant."""
+
+
 @transaction.atomic
 def extensions_grant(
     *, item: ModuleItem, users, due_at, late_until=None, reason: str = "", by: User
@@ -162,11 +167,11 @@ def extensions_grant(
     """Give each student a later due date (and cut-off) on every assignment of the item
     to a cohort of theirs; granting again replaces the earlier extension. Returns how
     many extensions were written. A date that is not later than one of those cohorts'
-    due dates (or a cohort with none) extends nothing and is refused with ValueError:
+    due dates (or a cohort with none) extends nothing and is refused (ExtensionTooEarly):
     `ExtensionForm` says so beside the field first (`extension_too_early`)."""
     assignments = Assignment.objects.filter(item=item, cohort__memberships__user__in=users)
     if assignments.not_extended_by(due_at).exists():
-        raise ValueError("An extension must come after each of its cohorts' due dates.")
+        raise ExtensionTooEarly("An extension must come after each of its cohorts' due dates.")
     pairs = assignments.values_list("pk", "cohort__memberships__user").distinct()
     now = timezone.now()
     rows = [

@@ -211,14 +211,26 @@ def extension_grant(request: HtmxHttpRequest, pk: int):
     if not form.is_valid():
         return _schedule_page(request, item, extension=form)
     data = form.cleaned_data
-    count = services.extensions_grant(
-        item=item,
-        users=data["students"],
-        due_at=data["due_at"],
-        late_until=data["late_until"],
-        reason=data["reason"],
-        by=request.user,
-    )
+    try:
+        count = services.extensions_grant(
+            item=item,
+            users=data["students"],
+            due_at=data["due_at"],
+            late_until=data["late_until"],
+            reason=data["reason"],
+            by=request.user,
+        )
+    except services.ExtensionTooEarly:
+        # A cohort's date moved past it since the form checked: checked again, it says
+        # which, beside the field.
+        form = ExtensionForm(
+            request.POST,
+            item=item,
+            students=_item_students(item),
+            zone_name=str(zone_of(item.module.course)),
+        )
+        form.is_valid()
+        return _schedule_page(request, item, extension=form)
     n = len(data["students"])
     messages.success(
         request,

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Assignment, Extension, LatePolicy, assignment_for_student
-from cases.services.schedule import extensions_grant
+from cases.services.schedule import ExtensionTooEarly, extensions_grant
 from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory, ModuleItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -377,6 +377,34 @@ def test_an_extension_must_come_after_the_cohorts_date_and_goes_once_the_date_pa
     assert "(extended for you)" in student_pages()[0]
 
 
+def test_a_cohorts_date_moved_while_an_extension_is_granted_is_said_beside_the_field(
+    world, client_for, monkeypatch
+):
+    """Another instructor moves the cohort's date past the extension between the form's
+    check and the grant (the grant is wrapped to move it then): the page says so beside
+    the field, what was typed kept, where it answered 500."""
+    from cases.services import schedule
+
+    item, student = world.item, world.users["student"]
+    assignment = item.assignments.get()
+    wanted = assignment.due_at + timedelta(days=2)
+    grant = schedule.extensions_grant
+
+    def moved_meanwhile(**kwargs):
+        Assignment.objects.filter(pk=assignment.pk).update(due_at=wanted + timedelta(days=1))
+        return grant(**kwargs)
+
+    monkeypatch.setattr(schedule, "extensions_grant", moved_meanwhile)
+    url = reverse("cases:extension_grant", args=[item.pk])
+    response = client_for("instructor").post(
+        url, {"students": [student.pk], "due_at": _typed(wanted), "reason": "Ill"}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Section A is due " in html and 'value="Ill"' in html
+    assert not Extension.objects.exists()
+
+
 def test_an_extension_comes_after_every_cohort_of_the_student_that_has_the_item(world, client_for):
     """A student in two cohorts given the item on different dates: an extension between
     the two extends only one, and is refused naming the other; one cohort with no due
@@ -403,7 +431,7 @@ def test_an_extension_comes_after_every_cohort_of_the_student_that_has_the_item(
     ).content.decode()
     assert "Section B has no due date for this item, so there is nothing to extend" in html
     # The service refuses it too, whoever calls it.
-    with pytest.raises(ValueError, match="must come after"):
+    with pytest.raises(ExtensionTooEarly, match="must come after"):
         extensions_grant(item=item, users=[student], due_at=between, by=world.users["instructor"])
     assert not Extension.objects.exists()
 
