@@ -52,8 +52,24 @@ class LiveRefused(Exception):
 # Sessions ---------------------------------------------------------------------------
 
 
+@transaction.atomic
 def session_start(*, course: Course, by: User, title: str, item=None, cohort=None) -> LiveSession:
-    """A new running session with a fresh join code (drawn again on the rare clash)."""
+    """A new running session with a fresh join code (drawn again on the rare clash). The
+    same person starting again what they have running (the same item, cohort and title:
+    Start clicked twice, or Back and Start) gets that session, marked `resumed`, not a
+    second one with a second code and a second Join link on every dashboard; the
+    course's row is locked for the look."""
+    Course.objects.select_for_update().filter(pk=course.pk).exists()
+    running = (
+        LiveSession.objects.filter(
+            course=course, started_by=by, item=item, cohort=cohort, title=title, ended_at=None
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if running is not None:
+        running.resumed = True
+        return running
     for _attempt in range(5):
         try:
             with transaction.atomic():

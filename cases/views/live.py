@@ -557,7 +557,12 @@ def live_sessions(request: HtmxHttpRequest, pk: int):
             item=data["item"],
             cohort=data["cohort"],
         )
-        messages.success(request, f"Started “{session.title}”. Join code: {session.join_code}.")
+        if getattr(session, "resumed", False):
+            said = f"“{session.title}” is already running. Join code: {session.join_code}."
+            messages.info(request, said)
+        else:
+            said = f"Started “{session.title}”. Join code: {session.join_code}."
+            messages.success(request, said)
         return redirect(session)
     # Newest first, ordered here: Django leaves the model's `ordering` out of a query
     # with an aggregate.

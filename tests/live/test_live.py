@@ -518,6 +518,28 @@ def test_an_ad_hoc_session_is_started_from_the_course_and_not_graded(world, clie
     assert "Office hours" in listing and live.join_code in listing
 
 
+def test_start_pressed_twice_opens_the_running_session_not_a_second(world, client_for):
+    """Start clicked twice (or Back and Start): one session, one code, one Join link on
+    a student's dashboard; the second press says it is already running. Ended, the same
+    title starts a new one; another title beside it is another session."""
+    url = reverse("cases:live_sessions", args=[world.course.pk])
+    client = client_for("instructor")
+    first = client.post(url, {"title": "Monday"}, follow=True)
+    again = client.post(url, {"title": "Monday"}, follow=True)
+    live = world.course.live_sessions.get()
+    assert first.redirect_chain[-1][0] == again.redirect_chain[-1][0] == live.get_absolute_url()
+    said = again.content.decode()
+    assert f"“Monday” is already running. Join code: {live.join_code}." in said
+    dashboard = client_for("student").get(reverse("cases:home")).content.decode()
+    assert dashboard.count(live.join_code) <= 1 and dashboard.count("Join") == 1
+    client = client_for("instructor")
+    client.post(url, {"title": "Office hours"})
+    assert world.course.live_sessions.count() == 2
+    services.session_end(live)
+    client.post(url, {"title": "Monday"})
+    assert world.course.live_sessions.filter(title="Monday").count() == 2
+
+
 def test_sessions_are_listed_newest_first_on_the_course_and_the_item(world, client_for):
     """Two sessions of a live item started one after the other, students joining the
     first in between: the course's sessions and the item's page list the newer first."""
