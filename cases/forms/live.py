@@ -214,6 +214,8 @@ class MarkForm(forms.Form):
     points = forms.TypedChoiceField(choices=[(1, "+1"), (2, "+2")], coerce=int)
     note = forms.CharField(max_length=200, required=False, label="Note")
     call = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # The student's marks in the session when the form was drawn (`mark_add`).
+    seen = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
 class LiveClassForm(forms.ModelForm):

@@ -345,13 +345,20 @@ def current_call(session: LiveSession) -> ColdCall | None:
 
 
 @transaction.atomic
-def cold_call_pick(*, session: LiveSession, by: User, students, rng=None) -> ColdCall | None:
+def cold_call_pick(
+    *, session: LiveSession, by: User, students, rng=None, after: int | None = None
+) -> ColdCall | None:
     """Pick a present student, never the one picked last, favouring those who have had
     fewest turns: times spoken in the course plus times called on in this session (a
-    call answered with a mark counts once). None when nobody else is there to pick."""
+    call answered with a mark counts once). None when nobody else is there to pick.
+    `after`, the pick the console showed when asked (0: none): if another was made
+    since (the same button pressed twice without JavaScript), that one is the answer,
+    not a second pick that would count as a turn nobody had."""
     rng = rng or random.SystemRandom()
     LiveSession.objects.select_for_update().filter(pk=session.pk).first()
     last = current_call(session)
+    if after is not None and (last.pk if last else 0) != after:
+        return last
     candidates = present_students(session, students)
     if last is not None:
         candidates = candidates.exclude(pk=last.student_id)
@@ -375,10 +382,28 @@ def cold_call_absent(call: ColdCall) -> None:
 
 @transaction.atomic
 def mark_add(
-    *, session: LiveSession, student: User, points: int, note: str, by: User, call=None
-) -> ParticipationMark:
+    *,
+    session: LiveSession,
+    student: User,
+    points: int,
+    note: str,
+    by: User,
+    call=None,
+    seen: int | None = None,
+) -> ParticipationMark | None:
     """A contribution: +1 or +2 with a note. The student spoke, so they are present
-    (joined if they had not); a cold call it answers becomes "contributed"."""
+    (joined if they had not); a cold call it answers becomes "contributed". A form sent
+    twice (pressed twice without JavaScript) marks once: a call takes one mark, and
+    `seen`, the student's marks in the session when the form was drawn, must still be
+    so. None when nothing was marked; under the session's lock, so two at once alike."""
+    LiveSession.objects.select_for_update().filter(pk=session.pk).first()
+    if call is not None:
+        repeat = ColdCall.objects.filter(pk=call.pk, outcome=CallOutcome.CONTRIBUTED).exists()
+    else:
+        marks = ParticipationMark.objects.filter(session=session, student=student)
+        repeat = seen is not None and marks.count() != seen
+    if repeat:
+        return None
     LiveAttendance.objects.get_or_create(session=session, user=student)
     mark = ParticipationMark.objects.create(
         session=session,

@@ -481,7 +481,10 @@ def live_cold_call(request: HtmxHttpRequest, pk: int):
         call = None
         if session.is_running:
             call = services.cold_call_pick(
-                session=session, by=request.user, students=_students(request, session, access)
+                session=session,
+                by=request.user,
+                students=_students(request, session, access),
+                after=parse_int(request.POST.get("after"), low=0),
             )
         if call is None:
             message = (
@@ -520,6 +523,7 @@ def live_mark(request: HtmxHttpRequest, pk: int):
         note=data["note"],
         by=request.user,
         call=call,
+        seen=data["seen"],
     )
     return _after_action(request, session.pk, "console-caller")
 

@@ -400,6 +400,48 @@ def test_each_pick_shows_on_the_console_and_skips_and_marks_act_on_it(
     assert calls[1] not in calls[2:]  # Not there: not called again this session.
 
 
+def _form_fields(html: str, action: str, marker: str) -> dict:
+    """The fields of the console's form posting to `action` that holds `marker`."""
+    for form in re.findall(r"<form [^>]*>.*?</form>", html, re.S):
+        if f'action="{action}"' in form and marker in form:
+            return dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form))
+    raise AssertionError(f"No form for {action} with {marker}")
+
+
+def test_each_console_form_sent_twice_acts_once_without_javascript(
+    world, session, present, client_for
+):
+    """Call on someone, +1 on the pick and +1 in the roster, each form sent twice as it
+    was drawn (a double click without JavaScript): one pick, one mark each. Drawn
+    again, the same buttons act again."""
+    client = client_for("instructor")
+    call_url = reverse("cases:live_cold_call", args=[session.pk])
+    mark_url = reverse("cases:live_mark", args=[session.pk])
+    console = client.get(session.get_absolute_url()).content.decode()
+    pick = _form_fields(console, call_url, 'value="pick"')
+    for _twice in range(2):
+        client.post(call_url, pick)
+    call = ColdCall.objects.get()
+    console = client.get(session.get_absolute_url()).content.decode()
+    on_call = _form_fields(console, mark_url, f'name="call" value="{call.pk}"')
+    roster_student = next(s for s in present if s.pk != call.student_id)
+    in_roster = _form_fields(console, mark_url, f'name="student" value="{roster_student.pk}"')
+    assert in_roster["seen"] == "0"
+    for _twice in range(2):
+        client.post(mark_url, on_call | {"points": "1"})
+        client.post(mark_url, in_roster | {"points": "1"})
+    marks = ParticipationMark.objects.values_list("student", "cold_call")
+    assert sorted(marks) == sorted([(call.student_id, call.pk), (roster_student.pk, None)])
+    # Drawn again, they act again: a second pick, a second mark in the roster.
+    console = client.get(session.get_absolute_url()).content.decode()
+    client.post(call_url, _form_fields(console, call_url, 'value="pick"'))
+    assert ColdCall.objects.count() == 2
+    again = _form_fields(console, mark_url, f'name="student" value="{roster_student.pk}"')
+    assert again["seen"] == "1"
+    client.post(mark_url, again | {"points": "2"})
+    assert ParticipationMark.objects.filter(student=roster_student).count() == 2
+
+
 def test_the_picker_favours_students_not_yet_called_this_session(world, session, present):
     students = User.objects.filter(pk__in=[s.pk for s in present[1:]])  # None has posted.
     rng = random.Random(5)
