@@ -411,3 +411,50 @@ function selectionTool(selector, options) {
     editor.dispatchEvent(new Event("input", { bubbles: true }));
   });
 })();
+
+(function () {
+  // A control pressed inside a region htmx replaces (a button of the live console, the
+  // phone's answer, the people page's Add) went with the old markup, and the focus fell
+  // to the page's body: the next Tab started again at the top. The focus goes back to
+  // the same control in the new markup (by id, else by its form's address and its
+  // name and value, else the form's first button), or, gone, to the region itself.
+  // A region the app focuses on its own (the notes panel, a memo comment) keeps that.
+  let pressed = null;
+  document.body.addEventListener("htmx:beforeSwap", (event) => {
+    const active = document.activeElement;
+    const target = event.detail.target;
+    pressed = null;
+    if (!active || active === document.body || !target.contains(active)) return;
+    const form = active.form || active.closest("form");
+    pressed = {
+      id: active.id,
+      region: target.id,
+      action: form ? form.getAttribute("action") : null,
+      name: active.getAttribute("name"),
+      value: active.getAttribute("value"),
+    };
+  });
+  document.body.addEventListener("htmx:afterSettle", () => {
+    const was = pressed;
+    pressed = null;
+    if (!was || (document.activeElement && document.activeElement !== document.body)) return;
+    let found = was.id ? document.getElementById(was.id) : null;
+    if (!found && was.action) {
+      const scope = (was.region && document.getElementById(was.region)) || document;
+      const forms = Array.from(scope.querySelectorAll("form")).filter(
+        (form) => form.getAttribute("action") === was.action
+      );
+      const controls = forms.flatMap((form) =>
+        Array.from(form.querySelectorAll("button, input:not([type=hidden]), select, textarea"))
+      );
+      found =
+        controls.find((el) => el.getAttribute("name") === was.name && el.getAttribute("value") === was.value) ||
+        controls.find((el) => el.tagName === "BUTTON");
+    }
+    if (!found && was.region) {
+      found = document.getElementById(was.region);
+      if (found && !found.hasAttribute("tabindex")) found.setAttribute("tabindex", "-1");
+    }
+    if (found && !found.disabled) found.focus();
+  });
+})();

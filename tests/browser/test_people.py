@@ -64,8 +64,12 @@ def test_course_people_page_is_accessible_and_adds_a_ta_with_htmx(page, world):
     assert_accessible(page)
     page.evaluate("window.notReloaded = true")
     page.get_by_label("Username or email").fill("other_student@example.edu")
-    page.get_by_role("button", name="Add").click()
+    # By keyboard: Add pressed with Enter keeps the focus on Add in the swapped region,
+    # not on the page's body (where the next Tab would start again at the top).
+    page.get_by_role("button", name="Add").focus()
+    page.keyboard.press("Enter")
     expect(page.locator("#people")).to_contain_text("is now a teaching assistant")
+    expect(page.get_by_role("button", name="Add")).to_be_focused()
     assert page.evaluate("window.notReloaded === true"), "htmx swapped the region in place"
     expect(page.get_by_role("button", name="Remove")).to_have_count(2)
     assert_accessible(page)
