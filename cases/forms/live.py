@@ -70,6 +70,8 @@ class PollForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     launch = forms.BooleanField(required=False, initial=True, label="Launch it now")
+    # The session's polls when the form was drawn (`poll_create`).
+    after = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def __init__(self, *args, course, **kwargs):
         super().__init__(*args, **kwargs)

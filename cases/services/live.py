@@ -132,16 +132,27 @@ def poll_fields_from_question(question: Question) -> dict:
     return {"kind": kinds[question.kind], "prompt": question.title[:300], "options": options}
 
 
+@transaction.atomic
 def poll_create(
-    *, session: LiveSession, kind: str, prompt: str, options=(), question=None
+    *, session: LiveSession, kind: str, prompt: str, options=(), question=None, after=None
 ) -> LivePoll:
-    last = session.polls.order_by("-position").values_list("position", flat=True).first() or 0
+    """A new poll at the end of the session's. `after`, how many polls the console showed
+    when its form was drawn: if one has been added since and it is this very poll (the
+    form sent twice without JavaScript), that one is the answer, not a second that
+    closes the first as it opens. Under the session's lock, so two at once alike."""
+    LiveSession.objects.select_for_update().filter(pk=session.pk).first()
+    options = list(options) if kind in (PollKind.SINGLE, PollKind.MULTIPLE) else []
+    newest = session.polls.order_by("-position").first()
+    if after is not None and newest is not None and session.polls.count() > after:
+        same = (newest.kind, newest.prompt, newest.options, newest.question_id)
+        if same == (kind, prompt.strip(), options, getattr(question, "pk", None)):
+            return newest
     return LivePoll.objects.create(
         session=session,
-        position=last + 1,
+        position=(newest.position if newest else 0) + 1,
         kind=kind,
         prompt=prompt.strip(),
-        options=list(options) if kind in (PollKind.SINGLE, PollKind.MULTIPLE) else [],
+        options=options,
         question=question,
     )
 

@@ -423,6 +423,7 @@ def live_poll_create(request: HtmxHttpRequest, pk: int):
         prompt=data["prompt"],
         options=data.get("options") or [],
         question=data.get("question"),
+        after=data.get("after"),
     )
     if data["launch"]:
         try:

@@ -440,6 +440,17 @@ def test_each_console_form_sent_twice_acts_once_without_javascript(
     assert again["seen"] == "1"
     client.post(mark_url, again | {"points": "2"})
     assert ParticipationMark.objects.filter(student=roster_student).count() == 2
+    # Add the poll, twice as drawn: one poll, open; drawn again, a second one.
+    poll_url = reverse("cases:live_poll_create", args=[session.pk])
+    poll = {"kind": "single", "prompt": "R or D?", "options": "R\nD", "launch": "on"}
+    drawn = _form_fields(console, poll_url, 'name="after"')
+    for _twice in range(2):
+        client.post(poll_url, drawn | poll)
+    [made] = session.polls.all()
+    assert made.state == "open"
+    console = client.get(session.get_absolute_url()).content.decode()
+    client.post(poll_url, _form_fields(console, poll_url, 'name="after"') | poll)
+    assert session.polls.count() == 2
 
 
 def test_the_picker_favours_students_not_yet_called_this_session(world, session, present):
