@@ -202,12 +202,18 @@ def extension_grant(request: HtmxHttpRequest, pk: int):
     date not later than a chosen student's cohort's due date is refused beside the
     field, with everything typed kept."""
     item = _teach_item(request.user, pk)
-    form = ExtensionForm(
-        request.POST,
-        item=item,
-        students=_item_students(item),
-        zone_name=str(zone_of(item.module.course)),
-    )
+
+    def checked() -> ExtensionForm:
+        form = ExtensionForm(
+            request.POST,
+            item=item,
+            students=_item_students(item),
+            zone_name=str(zone_of(item.module.course)),
+        )
+        form.is_valid()
+        return form
+
+    form = checked()
     if not form.is_valid():
         return _schedule_page(request, item, extension=form)
     data = form.cleaned_data
@@ -223,14 +229,7 @@ def extension_grant(request: HtmxHttpRequest, pk: int):
     except services.ExtensionTooEarly:
         # A cohort's date moved past it since the form checked: checked again, it says
         # which, beside the field.
-        form = ExtensionForm(
-            request.POST,
-            item=item,
-            students=_item_students(item),
-            zone_name=str(zone_of(item.module.course)),
-        )
-        form.is_valid()
-        return _schedule_page(request, item, extension=form)
+        return _schedule_page(request, item, extension=checked())
     n = len(data["students"])
     messages.success(
         request,
