@@ -123,6 +123,14 @@ def _students(cohort_id: int) -> QuerySet:
     )
 
 
+def _students_dates(assignment: Assignment):
+    """Each active student of the assignment's cohort, with the assignment as they see
+    it (their extension applied, `extended` then true): one query for the extensions."""
+    extensions = {e.user_id: e for e in Extension.objects.filter(assignment=assignment)}
+    for user_id in _students(assignment.cohort_id):
+        yield user_id, with_extension(copy.copy(assignment), extensions.get(user_id))
+
+
 def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
     """Tell the students of each assignment's cohort that the item is theirs, once per
     assignment, each with their own due date: a student given an extension before the
@@ -139,12 +147,10 @@ def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
             continue
         item = assignment.item
         course = item.module.course
-        extensions = {e.user_id: e for e in Extension.objects.filter(assignment=assignment)}
         by_due = defaultdict(list)
-        for user_id in _students(assignment.cohort_id):
-            theirs = with_extension(copy.copy(assignment), extensions.get(user_id))
+        for user_id, theirs in _students_dates(assignment):
             if refusal(theirs, now) is None:
-                by_due[theirs.due_at, user_id in extensions].append(user_id)
+                by_due[theirs.due_at, theirs.extended].append(user_id)
         for (due, theirs), user_ids in by_due.items():
             said = f"Due {_when(due, course)}{' (extended for you)' if theirs else ''}."
             sent += len(
@@ -188,11 +194,9 @@ def due_reminders_send(*, now=None) -> int:
     )
     sent = 0
     for assignment in assignments:
-        extensions = {e.user_id: e for e in Extension.objects.filter(assignment=assignment)}
         work = {w.user_id: w for w in Work.objects.filter(item=assignment.item_id)}
         by_due = defaultdict(list)
-        for user_id in _students(assignment.cohort_id):
-            theirs = with_extension(copy.copy(assignment), extensions.get(user_id))
+        for user_id, theirs in _students_dates(assignment):
             due = theirs.due_at
             # Reminded while the work still asks something of them (`work_status`).
             unfinished = work_status(work.get(user_id), theirs, now) in UNFINISHED
