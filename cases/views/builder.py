@@ -248,11 +248,15 @@ def item_edit(request: HtmxHttpRequest, pk: int):
     category and (for kinds a person grades) rubric. Its kind is fixed; its kind's own
     content is on the kind's settings page, linked."""
     item = _teach_item(request.user, pk)
+    # The criteria the levels already chosen were chosen under, before the form sets
+    # the item's new rubric on it.
+    chosen_under = {item.pk: item.rubric.criteria if item.rubric_id else None}
     form = ItemEditForm(request.POST or None, instance=item)
     if request.method == "POST" and form.is_valid():
         form.save()
         if "rubric" in form.changed_data:
-            rubric_rescore([item.pk])  # Levels already chosen now score on the new rubric.
+            # Levels already chosen are carried to the new rubric and score on it.
+            rubric_rescore([item.pk], chosen_under=chosen_under)
         messages.success(request, "Item saved.")
         return redirect("cases:course_builder", pk=item.module.course_id)
     settings = SETTINGS_PAGES.get(item.kind) or LATER_SETTINGS_PAGES.get(item.kind)

@@ -153,41 +153,34 @@ def test_a_rubric_edited_after_the_reviews_scores_them_again_and_peer_scores_use
     # Strong evidence (4) and a clear decision (6): 10 of 10.
     client.force_login(writer)
     assert "10 of 10 points" in client.get(world.item.get_absolute_url()).text
-    # The instructor cuts Evidence to two levels: the reviews' "Strong" is gone.
+    # Evidence's levels are worth more, and Decision's top level less (confirmed, as
+    # the page asks first): the reviews count 8 + 2 of 10, and so do the peer scores.
     client.force_login(world.instructor)
-    client.post(
-        reverse("cases:rubric_edit", args=[world.rubric.pk]),
-        {
-            "title": "Memo",
-            "criteria": "Evidence: Thin 0 | Strong 8\nDecision: Vague 0 | Clear 6",
-            "items": [world.item.pk],
-        },
-    )
-    # The reviews are scored again by the rubric as it is now: Evidence has no level
-    # that they chose, so they have no score, and the writer's page says none.
-    assert set(PeerReview.objects.filter(author=writer).values_list("score", flat=True)) == {None}
-    client.force_login(writer)
-    assert "of 10 points" not in client.get(world.item.get_absolute_url()).text
-    # Using the peer scores gives no grade built from a level the rubric lost.
-    client.force_login(world.instructor)
-    response = client.post(reverse("cases:peer_scores_apply", args=[world.item.pk]), follow=True)
-    assert "Peer scores are now the rubric grade" not in response.text
-    assert not Work.objects.filter(item=world.item, user=writer).exclude(rubric_levels={}).exists()
-    # Evidence gets its three levels back, worth more, and Decision's top level less:
-    # the reviews count 8 + 2 of 10.
-    client.post(
-        reverse("cases:rubric_edit", args=[world.rubric.pk]),
-        {
-            "title": "Memo",
-            "criteria": "Evidence: Thin 0 | Some 4 | Strong 8\nDecision: Vague 0 | Clear 2",
-            "items": [world.item.pk],
-        },
-    )
+    rubric_page = reverse("cases:rubric_edit", args=[world.rubric.pk])
+    criteria = "Evidence: Thin 0 | Some 4 | Strong 8\nDecision: Vague 0 | Clear 2"
+    client.post(rubric_page, {"title": "Memo", "criteria": criteria, "items": [world.item.pk]})
     client.force_login(writer)
     assert "10 of 10 points" in client.get(world.item.get_absolute_url()).text
     client.force_login(world.instructor)
     client.post(reverse("cases:peer_scores_apply", args=[world.item.pk]))
     assert Work.objects.get(item=world.item, user=writer).rubric_score == 10
+    # The instructor cuts Evidence's "Strong", which the reviews and the grade chose.
+    cut = "Evidence: Thin 0 | Some 4\nDecision: Vague 0 | Clear 2"
+    data = {"title": "Memo", "criteria": cut, "items": [world.item.pk], "confirmed": "1"}
+    client.post(rubric_page, data)
+    # The reviews are scored again by the rubric as it is now: Evidence has no level
+    # that they chose, so they have no score, and the writer's page says none.
+    assert set(PeerReview.objects.filter(author=writer).values_list("score", flat=True)) == {None}
+    client.force_login(writer)
+    assert "of 6 points" not in client.get(world.item.get_absolute_url()).text
+    # The grade built on it waits for a person, with Decision's level still chosen;
+    # using the peer scores gives no grade built from a level the rubric lost.
+    work = Work.objects.get(item=world.item, user=writer)
+    assert (work.rubric_score, work.rubric_levels) == (None, {"1": 1})
+    client.force_login(world.instructor)
+    response = client.post(reverse("cases:peer_scores_apply", args=[world.item.pk]), follow=True)
+    assert "Peer scores are now the rubric grade" not in response.text
+    assert Work.objects.get(item=world.item, user=writer).rubric_score is None
 
 
 def test_the_item_page_counts_the_memos_of_the_students_its_reader_grades(client):
@@ -259,7 +252,8 @@ def test_a_rubric_given_or_taken_away_after_hand_in_moves_memos_in_and_out_of_th
     assert response["Location"] == reverse("cases:grade_work", args=[world.item.pk, second.pk])
     assert list(waiting().values_list("user", flat=True)) == [second.pk]
     # The rubric taken away again: the rubric's grade is gone, so both wait for points.
-    client.post(rubric_page, {"title": "Memo", "criteria": criteria, "items": []})
+    data = {"title": "Memo", "criteria": criteria, "items": [], "confirmed": "1"}
+    client.post(rubric_page, data)
     assert waiting().count() == 2
     queue = client.get(reverse("cases:grading_queue", args=[world.course.pk])).text
     assert world.item.title in queue

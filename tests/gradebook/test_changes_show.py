@@ -199,6 +199,7 @@ def test_a_rubric_levels_new_points_show_at_once(graded, client_for):
             "title": rubric.title,
             "criteria": "Evidence: Thin 0 | Strong 8\nClarity: Muddled 0 | Clear 12",
             "items": [graded.discussion.item.pk],
+            "confirmed": "1",  # The page asks first (tests/workspace/test_rubrics.py).
         }
         assert client.post(reverse("cases:rubric_edit", args=[rubric.pk]), data).status_code == 302
 

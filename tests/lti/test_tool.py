@@ -338,7 +338,12 @@ def test_a_rubric_edited_after_grading_sends_the_new_grades_to_the_lms(client, w
     with TestCase.captureOnCommitCallbacks(execute=True):
         instructor.post(
             reverse("cases:rubric_edit", args=[rubric.pk]),
-            {"title": "Memo", "criteria": "Case: Thin 2 | Rich 4", "items": [world.item.pk]},
+            {
+                "title": "Memo",
+                "criteria": "Case: Thin 2 | Rich 4",
+                "items": [world.item.pk],
+                "confirmed": "1",  # The page asks first: tests/workspace/test_rubrics.py.
+            },
         )
     assert [s["scoreGiven"] for _, s in lms.scores] == [0, 5]
 

@@ -573,7 +573,7 @@ def test_the_kept_tracker_shows_a_rubric_repointed_an_item_renamed_and_modules_m
     assert again.status_code == 304
 
     criteria = "Evidence: Thin 0 | Strong 8\nClarity: Muddled 0 | Clear 12"
-    data = {"title": "Argument", "criteria": criteria, "items": [thread.pk]}
+    data = {"title": "Argument", "criteria": criteria, "items": [thread.pk], "confirmed": "1"}
     assert client.post(reverse("cases:rubric_edit", args=[rubric.pk]), data).status_code == 302
     assert "Graded <b>4</b>" in poll()  # 8 of 20, of 10 points.
     assert "Graded <b>4</b>" in _tracker(client, world).content.decode()

@@ -103,9 +103,15 @@ def test_editing_a_rubric_rescores_the_levels_already_chosen(world, client_for):
         {"criterion_0": "1"},
     )
     assert Work.objects.get(item=item, user=world.users["student"]).rubric_score == 4
+    # Confirmed, as the page asks first (tests/workspace/test_rubrics.py).
     client.post(
         reverse("cases:rubric_edit", args=[rubric.pk]),
-        {"title": "Argument", "criteria": "Evidence: Thin 0 | Strong 8", "items": [item.pk]},
+        {
+            "title": "Argument",
+            "criteria": "Evidence: Thin 0 | Strong 8",
+            "items": [item.pk],
+            "confirmed": "1",
+        },
     )
     assert Work.objects.get(item=item, user=world.users["student"]).rubric_score == 8
 

@@ -38,7 +38,7 @@ from cases.permissions import (
 from cases.services import discussions as discussion_services
 from cases.services import memo_feedback as memo_services
 from cases.services import quizzes as quiz_services
-from cases.services.workspace.grading import rubric_update, work_grade
+from cases.services.workspace.grading import rubric_change, rubric_update, work_grade
 from cases.services.workspace.matrix import work_cell
 from cases.services.workspace.work import student_work
 from cases.views.memo_feedback import GRADER, changes_context, memo_layer_context
@@ -248,20 +248,35 @@ def rubric_list(request: HtmxHttpRequest, pk: int):
 @require_http_methods(["GET", "POST"])
 def rubric_edit(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the rubric's course edit it and choose the items it
-    grades. Levels already chosen keep their place; scores follow the new points."""
+    grades. An invalid form comes back with everything typed kept.
+
+    An edit that changes how work already scored with it reads (its criteria, levels or
+    points, or the items it grades) asks first (`rubric_change`): a page says how many
+    scores, and released grades, would change, and carries what was typed, to save it
+    (`confirmed`) or go back to the form with it (`action=edit`). On saving, the levels
+    chosen are carried to the rubric as written and scored again; work whose level is
+    gone waits for a person. With nothing scored, or only the title changed, it just
+    saves."""
     rubric = get_object_or_404(Rubric, pk=pk)
     course, _access = course_to_teach(request.user, rubric.course_id)
     items = ModuleItem.objects.filter(module__course=course).select_related("module")
     initial = {"title": rubric.title, "criteria": rubric_as_text(rubric.criteria)}
     form = RubricForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST":
         chosen = {int(v) for v in request.POST.getlist("items") if v.isdigit()}
-        rubric_update(
-            rubric=rubric,
-            title=form.cleaned_data["title"],
-            criteria=form.cleaned_data["criteria"],
-            item_ids=chosen,
-        )
+    else:
+        chosen = {item.pk for item in items if item.rubric_id == rubric.pk}
+    if request.method == "POST" and request.POST.get("action") != "edit" and form.is_valid():
+        change = {
+            "rubric": rubric,
+            "criteria": form.cleaned_data["criteria"],
+            "item_ids": chosen,
+        }
+        if not request.POST.get("confirmed"):
+            at_stake = rubric_change(**change)
+            if at_stake.at_stake:
+                return _confirm_rubric_change(request, rubric, course, at_stake)
+        rubric_update(title=form.cleaned_data["title"], **change)
         messages.success(request, f"Saved the rubric “{rubric.title}”.")
         return redirect("cases:rubric_edit", pk=rubric.pk)
     context = {
@@ -269,9 +284,33 @@ def rubric_edit(request: HtmxHttpRequest, pk: int):
         "rubric": rubric,
         "form": form,
         "items": items,
+        "chosen": chosen,
         "list_url": reverse("cases:rubric_list", args=[course.pk]),
     }
     return render(request, "cases/workspace/rubric_edit.html", context)
+
+
+# What the rubric's form posts besides its fields: not carried through the confirmation.
+_NOT_CARRIED = {"csrfmiddlewaretoken", "action", "confirmed"}
+
+
+def _confirm_rubric_change(request, rubric, course, at_stake):
+    """The page that asks before a rubric edit changes how scored work reads, saying
+    how many scores and released grades change, with the form as typed in hidden
+    fields."""
+    context = {
+        "rubric": rubric,
+        "course": course,
+        "at_stake": at_stake,
+        "list_url": reverse("cases:rubric_list", args=[course.pk]),
+        "carried": [
+            (name, value)
+            for name, values in request.POST.lists()
+            if name not in _NOT_CARRIED
+            for value in values
+        ],
+    }
+    return render(request, "cases/workspace/rubric_confirm.html", context)
 
 
 # The grading queue: every kind's work waiting for a person ---------------------------

@@ -1,0 +1,179 @@
+"""A rubric edited after it scored work and the grades were released: the rubric page
+asks first, saying what changes, keeps what was typed, and on saving every page says
+the same grade, worked out from the levels the grader chose under the rubric as it now
+reads."""
+
+import csv
+import io
+import re
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from cases.models import Rubric, Work
+from cases.models.workspace import work_changed
+from cases.services.discussions import post_create
+from cases.services.gradebook import assignment_release
+from cases.services.workspace.grading import rubric_update
+
+pytestmark = pytest.mark.django_db
+
+ARGUMENT = "Evidence: Thin 0 | Strong 8\nClarity: Muddled 0 | Clear 2"
+
+
+@pytest.fixture
+def scored(world, client_for):
+    """The instructor writes the rubric "Argument" and gives it to the thread, grades
+    the two students who posted (the student: Strong and Muddled, 8 of 10; the other:
+    Thin and Clear, 2 of 10) and releases the grades."""
+    client = client_for("instructor")
+    item, other = world.discussion.item, world.users["student_ta_elsewhere"]
+    post_create(discussion=world.discussion, author=other, body="A D firm, by its process.")
+    client.post(
+        reverse("cases:rubric_list", args=[world.course.pk]),
+        {"title": "Argument", "criteria": ARGUMENT},
+    )
+    rubric = Rubric.objects.get()
+    _save(client, rubric, ARGUMENT, item)
+    _grade(client, item, world.users["student"], criterion_0="1", criterion_1="0")
+    _grade(client, item, other, criterion_0="0", criterion_1="1")
+    assignment_release(assignment=item.assignments.get(), released=True)
+    return rubric
+
+
+def _save(client, rubric, criteria, item, title="Argument", **extra):
+    url = reverse("cases:rubric_edit", args=[rubric.pk])
+    return client.post(url, {"title": title, "criteria": criteria, "items": [item.pk], **extra})
+
+
+def _grade(client, item, student, **levels):
+    url = reverse("cases:grade_work", args=[item.pk, student.pk])
+    assert client.post(url, levels).status_code == 302
+
+
+def _seen(client, world, student) -> dict:
+    """The thread's grade for the student as the tracker, the gradebook, its CSV and
+    the student's own grades page show it, with the levels the grader shows chosen."""
+    item = world.discussion.item
+    tracker = client.get(reverse("cases:tracker", args=[world.course.pk])).content.decode()
+    cell = re.search(rf'student={student.pk}&amp;item={item.pk}"[^>]*>(.*?)</a>', tracker, re.S)
+    gradebook = client.get(reverse("cases:gradebook", args=[world.course.pk])).content.decode()
+    response = client.get(reverse("cases:gradebook_csv", args=[world.course.pk]))
+    body = b"".join(response.streaming_content).decode().lstrip("\ufeff")
+    header, *rows = csv.reader(io.StringIO(body))
+    row = dict(zip(header, next(r for r in rows if r[0] == student.username), strict=True))
+    own = Client()
+    own.force_login(student)
+    grades = own.get(reverse("cases:student_grades", args=[world.course.pk])).content.decode()
+    grader = client.get(reverse("cases:grade_work", args=[item.pk, student.pk])).content.decode()
+    return {
+        "tracker": re.sub(r"<[^>]+>", "", cell[1]).strip(),
+        "csv": next(v for k, v in row.items() if item.title in k),
+        "own": re.findall(r"([\d.]+) / 10", grades),
+        "grader": re.findall(r'id="id_(criterion_\d+_\d+)" checked', grader),
+        "version": re.search(r"known=(\w+)", gradebook)[1],
+    }
+
+
+def test_new_points_for_a_level_ask_first_then_every_page_shows_the_new_grade(
+    scored, world, client_for
+):
+    client = client_for("instructor")
+    student = world.users["student"]
+    before = _seen(client, world, student)
+    assert (before["tracker"], before["csv"], before["own"]) == ("Graded 8", "8.00", ["8"])
+    assert before["grader"] == ["criterion_0_1", "criterion_1_0"]
+    sent = []
+    work_changed.connect(lambda **kw: sent.append(sorted(kw["user_ids"])), weak=False)
+
+    # Strong is worth 4 now: the page asks, and says the student's released grade moves
+    # (the other student's Thin and Clear, 2 of 6, is another grade too).
+    edited = "Evidence: Thin 0 | Strong 4\nClarity: Muddled 0 | Clear 2"
+    asked = _save(client, scored, edited, world.discussion.item)
+    html = asked.content.decode()
+    assert asked.status_code == 200
+    assert "2 pieces of work</strong> scored with it" in html
+    assert "2 get another grade" in html and "2 released grades</strong> change" in html
+    assert 'name="criteria" value="Evidence: Thin 0 | Strong 4' in html
+    assert _seen(client, world, student) == before  # Nothing saved yet.
+
+    # Back to the rubric: the form as typed, the items still ticked.
+    back = _save(client, scored, edited, world.discussion.item, action="edit", confirmed="1")
+    assert "Strong 4" in back.content.decode()
+    assert f'value="{world.discussion.item.pk}" checked' in back.content.decode()
+    assert Rubric.objects.get().criteria[0]["levels"][1]["points"] == 8
+
+    saved = _save(client, scored, edited, world.discussion.item, action="save", confirmed="1")
+    assert saved.status_code == 302
+    after = _seen(client, world, student)
+    assert (after["tracker"], after["csv"], after["own"]) == ("Graded 6.67", "6.67", ["6.67"])
+    assert after["grader"] == before["grader"] and after["version"] != before["version"]
+    assert Work.objects.get(item=world.discussion.item, user=student).rubric_score == 4
+    assert sent == [sorted([student.pk, world.users["student_ta_elsewhere"].pk])]
+
+
+def test_a_removed_criterion_takes_its_levels_and_an_added_one_sends_work_back_to_grade(
+    scored, world, client_for
+):
+    """Levels stay with their criterion by name: with Evidence gone, the student's
+    Muddled still scores Clarity (0 of 2), not their Strong on Evidence read in its
+    place. A new criterion has no level chosen: the work waits for a person, the grade
+    leaves the student's page, and the grader shows the kept levels."""
+    client = client_for("instructor")
+    student, item = world.users["student"], world.discussion.item
+    assert _save(client, scored, "Clarity: Muddled 0 | Clear 2", item).status_code == 200
+    _save(client, scored, "Clarity: Muddled 0 | Clear 2", item, confirmed="1")
+    seen = _seen(client, world, student)
+    assert (seen["tracker"], seen["csv"], seen["own"]) == ("Graded 0", "0.00", ["0"])
+    assert seen["grader"] == ["criterion_0_0"]
+    other = _seen(client, world, world.users["student_ta_elsewhere"])
+    assert (other["tracker"], other["own"]) == ("Graded 10", ["10"])
+    assert Work.objects.get(item=item, user=student).rubric_levels == {"0": 0}
+
+    added = "Clarity: Muddled 0 | Clear 2\nStyle: Plain 0 | Vivid 2"
+    html = _save(client, scored, added, item).content.decode()
+    assert "2 go back to “to grade”" in html and "2 released grades" in html
+    _save(client, scored, added, item, confirmed="1")
+    seen = _seen(client, world, student)
+    assert (seen["tracker"], seen["csv"], seen["own"]) == ("Handed in", "to grade", [])
+    assert seen["grader"] == ["criterion_0_0"]
+    _grade(client, item, student, criterion_0="0", criterion_1="1")
+    assert _seen(client, world, student)["own"] == ["5"]
+
+
+def test_a_new_title_or_an_edit_before_anything_is_scored_saves_at_once(scored, world, client_for):
+    client = client_for("instructor")
+    item = world.discussion.item
+    assert _save(client, scored, ARGUMENT, item, title="Argument, v2").status_code == 302
+    assert Rubric.objects.get().title == "Argument, v2"
+    Work.objects.filter(item=item).update(excused=True)  # Excused work has no grade.
+    assert _save(client, scored, "Evidence: Thin 0 | Strong 1", item).status_code == 302
+    assert Rubric.objects.get().max_points == 1
+
+
+def test_saved_without_asking_levels_follow_their_criterion_and_label_and_the_lms_hears(
+    scored, world
+):
+    """The service the page calls once confirmed: criteria reordered, a level put
+    between two others and one renamed in its place, each chosen level stays on its
+    own criterion and label; the other student's Thin and Clear keep their 2 points, of
+    a new maximum, so their grade is sent on (to an LMS) too."""
+    item = world.discussion.item
+    sent = []
+    work_changed.connect(lambda **kw: sent.extend(kw["user_ids"]), weak=False)
+    criteria = [
+        {"name": "Clarity", "levels": [{"label": "Muddled", "points": 0},
+                                       {"label": "Clear", "points": 2}]},
+        {"name": "Evidence", "levels": [{"label": "None at all", "points": 0},
+                                        {"label": "Some", "points": 4},
+                                        {"label": "Strong", "points": 8}]},
+    ]  # fmt: skip
+    rubric_update(rubric=scored, title="Argument", criteria=criteria, item_ids={item.pk})
+    mine, theirs = (
+        Work.objects.get(item=item, user=world.users[name])
+        for name in ("student", "student_ta_elsewhere")
+    )
+    assert (mine.rubric_levels, mine.rubric_score) == ({"0": 0, "1": 2}, 8)
+    assert (theirs.rubric_levels, theirs.rubric_score) == ({"0": 1, "1": 0}, 2)
+    assert sorted(sent) == sorted(w.user_id for w in (mine, theirs))
