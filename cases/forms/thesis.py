@@ -125,6 +125,14 @@ class DecisionSettingsForm(forms.ModelForm):
         options = [option for option in options if option]
         if len(options) < 2:
             raise forms.ValidationError("Give at least two options, one per line.")
+        # A commitment is kept as its option's place in the list: once a student has
+        # committed, moving, rewording or removing an option would change what they chose.
+        before = self.instance.options
+        if self.instance.pk and options[: len(before)] != before and self.instance.commits.exists():
+            raise forms.ValidationError(
+                "Keep the options as they were, in their order: students have committed to "
+                "them. You may add options after them."
+            )
         return options
 
     def clean_follow_up(self):

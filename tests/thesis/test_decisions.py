@@ -175,3 +175,38 @@ def test_a_new_decision_point_ships_placeholders_not_values_and_opens_once_writt
         "Bell opened its lab in 2002."
         in student.get(decision.item.get_absolute_url()).content.decode()
     )
+
+
+def test_options_students_committed_to_keep_their_place_when_the_instructor_edits(
+    world, decision, client_for
+):
+    # A commitment is stored as the option's place in the list: reordering, rewording or
+    # removing options after students committed told them they chose what they did not
+    # (or broke their page when their option was gone).
+    third = {"question": decision.question, "prediction": decision.prediction,
+             "follow_up": decision.follow_up}  # fmt: skip
+    settings_url = reverse("cases:decision_settings", args=[decision.item.pk])
+    instructor = client_for("instructor")
+    instructor.post(
+        settings_url, third | {"options_text": "Push for own R&D\nStay a licensee\nSell"}
+    )
+    assert _commit(client_for("student"), decision, choice="1").status_code == 302
+
+    instructor = client_for("instructor")
+    for options in ("Stay a licensee\nPush for own R&D\nSell", "Push for own R&D\nStay a licensee",
+                    "Push for own R&D\nStay a licensee, for now\nSell"):  # fmt: skip
+        response = instructor.post(settings_url, third | {"options_text": options})
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert "students have committed to them" in html
+        assert options.replace("&", "&amp;") in html  # What was typed is kept.
+    decision.refresh_from_db()
+    assert decision.options == ["Push for own R&D", "Stay a licensee", "Sell"]
+
+    # Adding an option after them is fine.
+    added = "Push for own R&D\nStay a licensee\nSell\nMerge"
+    assert instructor.post(settings_url, third | {"options_text": added}).status_code == 302
+    decision.refresh_from_db()
+    assert decision.options[-1] == "Merge"
+    page = client_for("student").get(decision.item.get_absolute_url()).content.decode()
+    assert "You chose <strong>Stay a licensee</strong>" in page
