@@ -510,6 +510,8 @@ def _parse_body(body: str, line: int, question: GiftQuestion, fmt: str = "") -> 
             fraction = Decimal(1) if mark == "=" else Decimal(0)
         if not answer:
             raise GiftError(line, "an answer is empty.")
+        if len(answer) > 500:
+            raise GiftError(line, "an answer is at most 500 characters.")
         if not -1 <= fraction <= 1:
             raise GiftError(line, f"the weight of '{answer}' is outside -100%..100%.")
         choices.append(GiftChoice(answer, fraction, feedback))

@@ -215,3 +215,17 @@ def test_the_service_imports_what_is_sound_or_all_or_nothing(world):
     created = questions_import_gift(course=world.course, text=FILE)
     assert [q.title for q in created] == ["Foreign partner", "Blue sky"]
     assert [q.kind for q in created] == ["single", "true_false"]
+
+
+def test_an_answer_too_long_to_store_is_refused_with_its_line_not_cut_short(world, client_for):
+    # A choice's text is stored in at most 500 characters: a longer one came in cut off
+    # mid-word, the preview saying it could be imported.
+    client = client_for("instructor")
+    long = " ".join(["process"] * 70)  # 559 characters.
+    text = f"::Short::Which?{{=Alcatel ~Motorola}}\n\n::Long::Which?{{={long} ~Motorola}}\n"
+    html = _preview(client, world, text)
+    assert _rows(html)[1][:2] == ["3", "Long"]
+    assert "Refused: An answer is at most 500 characters" in _rows(html)[1][2]
+    assert _confirm(client, world, html).status_code == 302
+    assert _bank(world)[-1] == "Short"
+    assert not Question.objects.filter(title="Long").exists()
