@@ -33,7 +33,6 @@ from cases.models import (
     CaseStudy,
     Cohort,
     Course,
-    Decision,
     DecisionCommit,
     LiveAnswer,
     LiveAttendance,
@@ -330,7 +329,9 @@ def cases_for_user(user, *, admin: bool | None = None, now=None):
     """The library as this user may see it: all of it for teaching staff, else the
     cases in readings given to the student's cohorts, and a case's part B once the
     student has committed to the decision point that reveals it (never before, even if
-    it is also given as a reading). One query, whatever the role. `admin` says whether
+    it is also given as a reading, when that decision point is given to them: a course
+    that gives part B only as a reading opens it to its students). One query, whatever
+    the role. `admin` says whether
     the user is an admin, when the caller knows (`user` may then be an id), and `now`
     when the readings open is judged (default: now)."""
     if is_admin(user) if admin is None else admin:
@@ -341,7 +342,10 @@ def cases_for_user(user, *, admin: bool | None = None, now=None):
     # they take as a student: no teaching notes there.
     assigned = Q(pk__in=CaseStudy.objects.assigned_to(user, now).values("pk"))
     teaches = Q(Exists(Course.objects.taught_by(user)))
-    gated = Q(Exists(Decision.objects.filter(reveals=OuterRef("pk"))))
+    # Gated for this student by a decision point given to them, open yet or not.
+    gated = Q(
+        Exists(Assignment.objects.for_student(user).filter(item__decision__reveals=OuterRef("pk")))
+    )
     unlocked = Q(Exists(DecisionCommit.objects.filter(user=user, decision__reveals=OuterRef("pk"))))
     return CaseStudy.objects.annotate(
         _staff=ExpressionWrapper(teaches & ~assigned, output_field=BooleanField()),

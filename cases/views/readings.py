@@ -174,6 +174,24 @@ def case_detail(request: HtmxHttpRequest, slug: str):
     return _reader(request, case, access)
 
 
+def _waits_for_commitment(request, case: CaseStudy, item: ModuleItem, course_access):
+    """A part B the student may not open yet (`cases_for_user`: a decision point given
+    to them reveals it and they have not committed), reached through an item that gives
+    it: they go to that decision point, told why. None when they may read it; no query
+    for a case that continues no other."""
+    if case.follows_id is None or course_access.can_grade:
+        return None
+    if cases_for_user(request.user).filter(pk=case.pk).exists():
+        return None
+    opens_it = ModuleItem.objects.visible_to_student(request.user).filter(decision__reveals=case)
+    decision_item = opens_it.only("pk").first()
+    if decision_item is None:
+        messages.info(request, f"{case.title} opens once you commit to its decision point.")
+        return redirect(item.module.course)
+    messages.info(request, f"{case.title} opens once you commit to this decision point.")
+    return redirect(decision_item)
+
+
 def item_reader(request: HtmxHttpRequest, item: ModuleItem, course_access: CourseAccess):
     """A case reading as a module item, with previous/next in its module. The item's
     access has been checked by item_detail."""
@@ -181,6 +199,8 @@ def item_reader(request: HtmxHttpRequest, item: ModuleItem, course_access: Cours
     if reading is None:
         return None
     case = reading.case
+    if waits := _waits_for_commitment(request, case, item, course_access):
+        return waits
     case._has_part_b = getattr(item, "_has_part_b", True)
     access = item_case_access(request.user, case, course_access)
     return _reader(request, case, access, item=item, course_access=course_access)
@@ -194,6 +214,8 @@ def item_annotation(request: HtmxHttpRequest, item: ModuleItem, course_access: C
     if task is None:
         return None
     case = task.case
+    if waits := _waits_for_commitment(request, case, item, course_access):
+        return waits
     case._has_part_b = getattr(item, "_has_part_b", True)
     access = item_case_access(request.user, case, course_access)
     return _reader(request, case, access, item=item, course_access=course_access, task=task)

@@ -18,7 +18,7 @@ from cases.models import (
 )
 from cases.services.discussions import render_post
 from cases.services.readings import case_update
-from tests.factories import make_decision
+from tests.factories import ModuleFactory, make_case, make_decision
 
 PART_B = """+++
 title = "Shanghai Bell (B)"
@@ -166,6 +166,62 @@ def test_part_b_opens_for_a_student_only_after_committing(world, client_for):
     Assignment.objects.create(item=reading, cohort=world.course.cohorts.get())
     assert client_for("student").get(part_b.get_absolute_url()).status_code == 200
     decision.commits.all().delete()
+    assert client_for("student").get(part_b.get_absolute_url()).status_code == 404
+
+
+def _part_b_with_decision(world):
+    part_b = make_case(
+        title="Shanghai Bell (B)", slug="shanghai-bell-b", follows=world.case,
+        body="OUTCOME-SECRET: what followed.\n\nThe second paragraph.",
+    )  # fmt: skip
+    decision = make_decision(world.item.module)
+    decision.reveals = part_b
+    decision.save()
+    Assignment.objects.create(item=decision.item, cohort=world.course.cohorts.get())
+    return part_b, decision
+
+
+def _reading_of(case, module, cohort):
+    item = ModuleItem.objects.create(
+        module=module, kind=ItemKind.CASE_READING, title=case.title, position=95
+    )
+    CaseReading.objects.create(item=item, case=case)
+    Assignment.objects.create(item=item, cohort=cohort)
+    return item
+
+
+@pytest.mark.django_db
+def test_a_part_b_on_the_course_page_waits_for_the_commitment_too(world, client_for):
+    # Given as a reading beside the decision point, part B opened from the course page
+    # (the item's address) before the student committed: only the library's address
+    # waited.
+    part_b, decision = _part_b_with_decision(world)
+    reading = _reading_of(part_b, world.item.module, world.course.cohorts.get())
+    student = client_for("student")
+    response = student.get(reading.get_absolute_url(), follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0] == decision.item.get_absolute_url()
+    assert "OUTCOME-SECRET" not in html
+    assert "Shanghai Bell (B) opens once you commit to this decision point." in html
+    assert _commit(student, decision.item).status_code == 302
+    assert "OUTCOME-SECRET" in student.get(reading.get_absolute_url()).content.decode()
+    assert "OUTCOME-SECRET" in client_for("ta").get(reading.get_absolute_url()).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_part_b_another_course_gives_as_a_plain_reading_is_read_there_in_full(world, client_for):
+    # A decision point in one course locked part B for the students of every course:
+    # another course that gives it as a plain reading showed it on the item's page, but
+    # its library page, notes and "mark as done" answered 404.
+    part_b, _decision = _part_b_with_decision(world)
+    other = world.other_course
+    reading = _reading_of(part_b, ModuleFactory(course=other), other.cohorts.get())
+    student = client_for("other_student")
+    assert "OUTCOME-SECRET" in student.get(reading.get_absolute_url()).content.decode()
+    assert student.get(part_b.get_absolute_url()).status_code == 200
+    assert student.get(reverse("cases:annotation_list", args=[part_b.slug])).status_code == 200
+    assert "Shanghai Bell (B)" in student.get(reverse("cases:case_list")).content.decode()
+    # The course with the decision point still waits for its students' commitment.
     assert client_for("student").get(part_b.get_absolute_url()).status_code == 404
 
 
