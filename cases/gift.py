@@ -201,7 +201,8 @@ def _find_unescaped(text: str, target: str, start: int = 0) -> int:
 
 class _HtmlToMarkdown(HTMLParser):
     """The formatting Markdown can say (paragraphs, emphasis, lists, links, code);
-    other tags are dropped and their text kept; scripts and styles dropped whole."""
+    other tags are dropped and their text kept; scripts and styles dropped whole; an
+    image refuses the question (GiftUnsupported)."""
 
     INLINE = {"b": "**", "strong": "**", "i": "*", "em": "*", "code": "`"}
 
@@ -216,6 +217,16 @@ class _HtmlToMarkdown(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag in ("script", "style"):
             self.skip += 1
+        elif tag == "img":
+            # Questions show no images (the sanitiser drops them): imported as its alt
+            # text, a question about a chart would be asked without the chart.
+            raise GiftUnsupported(
+                0,  # read_gift names the question's line.
+                "It shows an image, and questions here show no images: it would be "
+                "asked without it.",
+                "Describe the image in words (or give its figures as a table) in the "
+                "file, or remove the question.",
+            )
         elif self.plain:
             if tag in ("br", "p", "div", "li"):
                 self.out.append(" ")
@@ -239,8 +250,6 @@ class _HtmlToMarkdown(HTMLParser):
         elif tag == "a":
             self.href = dict(attrs).get("href") or ""
             self.out.append("[")
-        elif tag == "img":
-            self.out.append(_md_escape(dict(attrs).get("alt") or ""))
 
     def handle_endtag(self, tag):
         if tag in ("script", "style"):

@@ -229,3 +229,30 @@ def test_an_answer_too_long_to_store_is_refused_with_its_line_not_cut_short(worl
     assert _confirm(client, world, html).status_code == 302
     assert _bank(world)[-1] == "Short"
     assert not Question.objects.filter(title="Long").exists()
+
+
+def test_a_question_whose_html_shows_an_image_is_refused_by_name_not_imported_without_it(
+    world, client_for
+):
+    # Questions show no images: Moodle's <img> came in as its alt text, the preview
+    # saying it could be imported, and students were asked about a chart nobody saw.
+    client = client_for("instructor")
+    text = (
+        "::Chart::[html]<p>What does this chart show?</p>"
+        '<p><img src="@@PLUGINFILE@@/chart.png" alt="Exports by year"></p>'
+        "{=Growth ~Decline}\n"
+        "\n"
+        '::Answer::Which one?{=[html]<img src\\="https\\://example.org/a.png"> ~[html]<b>B</b>}\n'
+        "\n"
+        "::Plain::[html]<p>Who was the <b>partner</b>?</p>{=Alcatel ~Motorola}\n"
+    )
+    html = _preview(client, world, text)
+    rows = _rows(html)
+    assert [row[:2] for row in rows] == [["1", "Chart"], ["3", "Answer"], ["5", "Plain"]]
+    for row in rows[:2]:
+        assert "Refused: It shows an image" in row[2]
+        assert "Describe the image in words" in row[2]
+    assert rows[2][2] == "Imports as single choice"
+    assert _confirm(client, world, html).status_code == 302
+    assert _bank(world)[-1] == "Plain"
+    assert not Question.objects.filter(title__in=["Chart", "Answer"]).exists()
