@@ -22,7 +22,21 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
@@ -498,16 +512,36 @@ class LayerRows:
     own: list[dict]
 
 
+def _replies_seen(visible):
+    """A note's replies shown to this reader (not deleted, not hidden), for a query of
+    the notes `visible` to them. A staff note (no cohort) is read by several cohorts and
+    each student's reply by their own: its stored `reply_count` counts every cohort's,
+    so it is counted here, reader by reader. Any other note's readers read all its
+    replies: its stored count stands."""
+    replies = visible.filter(
+        thread=OuterRef("pk"), deleted_at__isnull=True, hidden_at__isnull=True
+    ).order_by()
+    counted = replies.values("thread").annotate(n=Count("pk")).values("n")
+    return Case(
+        When(cohort__isnull=True, thread__isnull=True, then=Coalesce(Subquery(counted), 0)),
+        default=F("reply_count"),
+        output_field=IntegerField(),
+    )
+
+
 def layer_rows(user, case: CaseStudy, access: CaseAccess) -> LayerRows:
     """The reader's layer, from one query (compiled once a connection for students)."""
     if access.is_teaching_staff or is_admin(user):
-        rows = annotations_visible(user, case, access).filter(_layer_notes(user))
+        visible = annotations_visible(user, case, access)
+        rows = visible.filter(_layer_notes(user)).annotate(replies_seen=_replies_seen(visible))
         if not access.is_teaching_staff:
             rows = rows.annotate(gated=_gated(user, case))
-        fields = [*NOTE_FIELDS, *([] if access.is_teaching_staff else ["gated"])]
+        fields = [*NOTE_FIELDS, "replies_seen", *([] if access.is_teaching_staff else ["gated"])]
         rows = list(rows.order_by(*_IN_CASE).values(*fields))
     else:
         rows = list(_student_layer(user=user.pk, case=case.pk, now=timezone.now()))
+    for row in rows:
+        row["reply_count"] = row.pop("replies_seen")
     me = user.pk  # Once: request.user is a lazy object, each attribute a detour.
     own = [r for r in rows if r["author_id"] == me]
     roots = [
@@ -528,9 +562,10 @@ def _layer_notes(user) -> Q:
 
 @compiled
 def _student_layer(user, case, now):
-    rows = _visible_to_student(user, case).filter(_layer_notes(user))
+    visible = _visible_to_student(user, case)
+    rows = visible.filter(_layer_notes(user)).annotate(replies_seen=_replies_seen(visible))
     rows = rows.annotate(gated=_gated(user, case, now)).order_by(*_IN_CASE)
-    return rows.values(*NOTE_FIELDS, "gated")
+    return rows.values(*NOTE_FIELDS, "replies_seen", "gated")
 
 
 # The model's order within one case, without joining the case for the order of cases.
@@ -830,10 +865,14 @@ def threads(user, case: CaseStudy, access: CaseAccess, roots: Q, *, by_place=Fal
         waiting = any(r.author_id != user.pk for r in rows)
         rows = [r for r in rows if r.author_id == user.pk]
     views = {r.pk: _view(r, user) for r in rows}
+    # A deleted note stays for the replies this reader reads (`_replies_seen`).
+    answered = {
+        r.thread_id for r in rows if r.thread_id and not r.is_deleted and r.hidden_at is None
+    }
     notes = []
     for row in rows:
         if row.thread_id is None:
-            if row.is_deleted and not row.reply_count:
+            if row.is_deleted and row.pk not in answered:
                 continue
             notes.append((row, views[row.pk]))
         elif row.thread_id in views:

@@ -356,6 +356,39 @@ def test_classmates_read_a_students_reply_to_the_instructors_note(client, world,
     assert thread.count("Instructor or TA") == 1
 
 
+def test_section_b_counts_only_the_replies_it_reads_on_the_instructors_note(
+    client, world, section_b
+):
+    # Section A's reply to the instructor's note is section A's to read, but section B's
+    # reader counted it on the note's marks ("2" over a thread of one note), and once
+    # the instructor deleted the note, section B kept a "deleted" note with nothing
+    # under it.
+    staff_note = annotation_create(
+        case=world.case,
+        author=world.users["instructor"],
+        access=CaseAccess(is_teaching_staff=True, can_edit=True),
+        selection=Selection(1, 0, 1, 8),
+        body="Who makes what?",
+    )
+    client.force_login(world.users["student"])
+    client.post(reverse("cases:annotation_reply", args=[staff_note.pk]), {"body": "Switches."})
+
+    def counts(reader):
+        client.force_login(reader)
+        page = client.get(world.case.get_absolute_url()).text
+        return re.findall(r'class="hl__count"[^>]*>(\d+)</a>', page)
+
+    assert counts(world.users["student"]) == ["2"]
+    assert counts(section_b) == ["1"]
+    client.force_login(world.users["instructor"])
+    client.post(reverse("cases:annotation_delete", args=[staff_note.pk]))
+    assert counts(world.users["student"]) == ["2"]  # The thread stays for its reply.
+    assert counts(section_b) == []
+    notes = client.get(reverse("cases:annotation_list", args=[world.case.slug]), {"paragraph": 1})
+    assert "Deleted by its author." not in notes.text
+    assert client.get(reverse("cases:annotation_detail", args=[staff_note.pk])).status_code == 404
+
+
 def test_two_replies_from_one_page_are_two_replies(client, world, classmate):
     first, second = (
         annotation_create(
