@@ -8,6 +8,7 @@ from cases.models import (
     SCALE,
     Decision,
     StanceCheck,
+    StancePhase,
 )
 from cases.services.thesis import PlacementInput
 
@@ -25,6 +26,9 @@ class StanceAnswerForm(forms.Form):
         max_length=200,
         error_messages={"required": "Give a one-line reason: it is what the class discusses."},
     )
+    # The phase the page asked for: an answer arriving once another phase is open is
+    # refused, not filed under it (`stance_answer`).
+    phase = forms.ChoiceField(choices=StancePhase.choices, required=False, widget=forms.HiddenInput)
 
 
 class StanceSettingsForm(forms.ModelForm):

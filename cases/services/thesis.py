@@ -36,14 +36,32 @@ class StanceRefused(Exception):
     pass
 
 
+class StancePhaseMoved(StanceRefused):
+    """The answer was given for a phase that is no longer the open one."""
+
+    def __init__(self, phase: str):
+        self.phase = phase
+        super().__init__(
+            f"The “{StancePhase(phase).label.lower()}” check has opened since this page "
+            "was loaded, so your answer was not saved. It is below: check it, then save "
+            "it again as your answer now."
+        )
+
+
 @transaction.atomic
-def stance_answer(*, stance: StanceCheck, user, value: int, reason: str, now=None) -> StanceAnswer:
+def stance_answer(
+    *, stance: StanceCheck, user, value: int, reason: str, phase: str = "", now=None
+) -> StanceAnswer:
     """Record the student's answer for the phase open now; answering again within the
-    window replaces it (one row per student and phase, whatever the race)."""
+    window replaces it (one row per student and phase, whatever the race). `phase`, the
+    one the student's page asked for: when another is open now, nothing is saved
+    (StancePhaseMoved), so a "before" page sent late never becomes the "after" answer."""
     now = now or timezone.now()
-    phase = stance.open_phase(now)
+    asked, phase = phase, stance.open_phase(now)
     if phase is None:
         raise StanceRefused("This stance check is not taking answers now.")
+    if asked and asked != phase:
+        raise StancePhaseMoved(phase)
     if reason_closed := refusal(assignment_for_student(stance.item_id, user), now):
         raise StanceRefused(reason_closed)
     StanceAnswer.objects.bulk_create(

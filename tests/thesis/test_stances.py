@@ -178,3 +178,29 @@ def test_the_trackers_side_panel_shows_the_students_answers(world, stance, clien
     html = client_for("ta").get(url, headers={"HX-Request": "true"}).content.decode()
     assert "Before the module: 6 (Agree): “Royalties.”" in html
     assert "In progress" in html
+
+
+def test_a_before_answer_sent_after_the_after_check_opened_is_not_taken_for_the_after(
+    world, stance, client_for
+):
+    # The phase was the one open when the answer arrived, not the one the page asked:
+    # a "before" page sent (or sent again, with Back) once the "after" check opened
+    # saved the old answer as the student's "after" one, and their shift read as none.
+    client = client_for("student")
+    page = client.get(stance.item.get_absolute_url()).content.decode()
+    assert 'name="phase" value="before"' in page
+    _open_after(stance)
+    data = {"value": "2", "reason": "Before the module I doubted it.", "phase": "before"}
+    response = client.post(reverse("cases:stance_answer", args=[stance.item.pk]), data)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "The “after the module” check has opened since this page was loaded" in html
+    assert 'value="Before the module I doubted it."' in html  # What was typed is kept.
+    assert 'name="phase" value="after"' in html  # Sent again, it is the "after" answer.
+    assert not StanceAnswer.objects.filter(user=world.users["student"]).exists()
+    data |= {"phase": "after", "reason": "Now I agree."}
+    assert (
+        client.post(reverse("cases:stance_answer", args=[stance.item.pk]), data).status_code == 302
+    )
+    answer = StanceAnswer.objects.get(user=world.users["student"])
+    assert (answer.phase, answer.reason) == ("after", "Now I agree.")

@@ -53,7 +53,7 @@ def _student_context(request, item, stance, form=None) -> dict:
     if form is None:
         current = mine.get(phase)
         initial = {"value": current.value, "reason": current.reason} if current else {}
-        form = StanceAnswerForm(initial=initial)
+        form = StanceAnswerForm(initial=initial | {"phase": phase})
     # The class's answers only after one's own, phase by phase.
     charts = [
         (
@@ -209,7 +209,15 @@ def stance_answer(request: HtmxHttpRequest, pk: int):
                 user=request.user,
                 value=form.cleaned_data["value"],
                 reason=form.cleaned_data["reason"],
+                phase=form.cleaned_data["phase"],
             )
+        except services.StancePhaseMoved as moved:
+            # The answer comes back as typed, now asking for the phase open now.
+            data = request.POST.copy()
+            data["phase"] = moved.phase
+            form = StanceAnswerForm(data)
+            form.is_valid()
+            form.add_error(None, str(moved))
         except services.StanceRefused as refused:
             form.add_error(None, str(refused))
         else:
