@@ -102,12 +102,15 @@ def _visible_to_student(user, case):
     courses = Course.objects.filter(cohorts__memberships__user=user)
     staff_shared = Q(cohort__isnull=True, author__in=_staff_of(courses))
     shared = Q(visibility=Visibility.COHORT) & (Q(cohort__in=mine) | staff_shared)
-    asked = Q(visibility=Visibility.INSTRUCTOR, thread__author=user)
+    # The author of a note reads every reply in its thread: the answers to their
+    # question, and their classmates' replies even once they have moved to another
+    # section (the note stays with the section it was written in).
+    answered = Q(thread__author=user)
     not_hidden = Q(hidden_at__isnull=True) & (
         Q(thread__isnull=True) | Q(thread__hidden_at__isnull=True)
     )
     return Annotation.objects.filter(case=case).filter(
-        Q(author=user) | ((shared | asked) & not_hidden)
+        Q(author=user) | ((shared | answered) & not_hidden)
     )
 
 

@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.urls import reverse
 
 from cases.anchors import text_of
-from cases.models import Annotation, Visibility
+from cases.models import Annotation, Membership, Visibility
 from cases.permissions import CaseAccess
 from cases.services.annotations import Selection, annotation_create
 from tests.discussions.test_sanitising import assert_harmless
@@ -387,6 +387,30 @@ def test_section_b_counts_only_the_replies_it_reads_on_the_instructors_note(
     notes = client.get(reverse("cases:annotation_list", args=[world.case.slug]), {"paragraph": 1})
     assert "Deleted by its author." not in notes.text
     assert client.get(reverse("cases:annotation_detail", args=[staff_note.pk])).status_code == 404
+
+
+def test_a_student_moved_to_another_section_still_reads_the_replies_to_their_notes(
+    client, world, section_b, classmate
+):
+    # A note stays with the section it was written in; its author, moved to section B,
+    # still read the note but no longer the replies section A wrote under it, while the
+    # note's marks still counted them.
+    student = world.users["student"]
+    note = annotation_create(
+        case=world.case, author=student, access=STUDENT, selection=Selection(2, 0, 2, 6),
+        body="Does headcount measure research?",
+    )  # fmt: skip
+    client.force_login(classmate)
+    client.post(reverse("cases:annotation_reply", args=[note.pk]), {"body": "Only inputs."})
+    Membership.objects.filter(user=student).update(cohort=section_b.memberships.get().cohort)
+
+    client.force_login(student)
+    assert "Only inputs." in client.get(reverse("cases:annotation_detail", args=[note.pk])).text
+    page = client.get(world.case.get_absolute_url()).text
+    assert re.findall(r'class="hl__count"[^>]*>(\d+)</a>', page) == ["2"]
+    # Section B's readers still do not read section A's thread.
+    client.force_login(section_b)
+    assert client.get(reverse("cases:annotation_detail", args=[note.pk])).status_code == 404
 
 
 def test_two_replies_from_one_page_are_two_replies(client, world, classmate):
