@@ -478,6 +478,23 @@ def graded_students(
         cohorts = cohorts.filter(pk=cohort_id)
     if item is not None:
         cohorts = cohorts.filter(assignments__item=item)
+    return _members(cohorts)
+
+
+def class_students(item, user=None, access: CourseAccess | None = None):
+    """The class whose answers an item's figures count (a stance check's charts, a
+    decision point's split, a spectrum exercise's placements): the current members of
+    every cohort of the item's course it is given to, as its instructor counts them. A
+    student removed from those cohorts, or moved to one not given the item, keeps their
+    answer but is no longer counted. With `access` (course staff), only the students the
+    user grades: a TA's sections. A queryset, usable as a subquery."""
+    course = item.module.course
+    if access is not None:
+        return graded_students(user, course, access, item=item)
+    return _members(Cohort.objects.filter(courses=course, assignments__item=item))
+
+
+def _members(cohorts):
     return User.objects.filter(
         Exists(Cohort.members.through.objects.filter(user=OuterRef("pk"), cohort__in=cohorts))
     )

@@ -6,7 +6,7 @@ novel-product research and process innovation; released beside the authors')."""
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
 from cases.models import (
@@ -74,11 +74,15 @@ def stance_answer(
     return StanceAnswer.objects.get(stance=stance, user=user, phase=phase)
 
 
-def distribution(stance: StanceCheck, phase: str, students=None) -> list[int]:
-    """How many answered each point of the scale in a phase, 1 to 7, counted in SQL."""
-    answers = StanceAnswer.objects.filter(stance=stance, phase=phase)
-    if students is not None:
-        answers = answers.filter(user__in=students)
+# The class's answers ------------------------------------------------------------------
+# Each takes `students`, the class it counts: `class_students(item)` on a student's page,
+# `class_students(item, user, access)` on the staff's, so both count the same students.
+
+
+def distribution(stance: StanceCheck, phase: str, students) -> list[int]:
+    """How many of the students answered each point of the scale in a phase, 1 to 7,
+    counted in SQL. One query."""
+    answers = StanceAnswer.objects.filter(stance=stance, phase=phase, user__in=students)
     counts = dict(answers.values_list("value").annotate(n=Count("pk")).values_list("value", "n"))
     return [counts.get(value, 0) for value, _label in SCALE]
 
@@ -150,6 +154,32 @@ def decision_commit(
     )
     work_sync(decision.item, [user.pk])
     return commit
+
+
+@dataclass
+class DecisionSplit:
+    choices: list[int]  # How many committed to each option, in the options' order.
+    committed: int
+    expecting: int  # How many expect the predicted event.
+    confidence: float | None  # Their mean confidence, in percent.
+
+
+def decision_split(decision: Decision, students) -> DecisionSplit:
+    """How the students' commitments split over the options, and how many of them
+    expect the predicted event. Two queries."""
+    commits = DecisionCommit.objects.filter(decision=decision, user__in=students)
+    by_choice = dict(commits.values_list("choice").annotate(n=Count("pk")))
+    summary = commits.aggregate(
+        n=Count("pk"),
+        expecting=Count("pk", filter=Q(expects=True)),
+        confidence=Avg("confidence"),
+    )
+    return DecisionSplit(
+        choices=[by_choice.get(i, 0) for i in range(len(decision.options))],
+        committed=summary["n"],
+        expecting=summary["expecting"],
+        confidence=summary["confidence"],
+    )
 
 
 def decision_score(*, decision: Decision, came_true: bool | None) -> None:
@@ -358,6 +388,15 @@ def spectrum_save(
         )
         work_sync(exercise.item, [user.pk])
     return len(rows)
+
+
+def spectrum_positions(exercise: SpectrumExercise, students) -> dict[int, list[int]]:
+    """Where the students placed each company, by case id. One query."""
+    positions: dict[int, list[int]] = {}
+    placements = SpectrumPlacement.objects.filter(exercise=exercise, user__in=students)
+    for case_id, position in placements.values_list("case", "position"):
+        positions.setdefault(case_id, []).append(position)
+    return positions
 
 
 def spectrum_release(*, exercise: SpectrumExercise, release: bool) -> None:

@@ -2,8 +2,6 @@
 (R) and second-generation and process innovation (D); course staff see the class's
 placements; the instructor releases them, with the authors', to the class."""
 
-from collections import defaultdict
-
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -16,7 +14,7 @@ from cases.charts import dot_plot
 from cases.forms.thesis import SpectrumForm
 from cases.http import HtmxHttpRequest
 from cases.models import ModuleItem, SpectrumPlacement, StancePair, assignment_for_student
-from cases.permissions import CourseAccess, access_item_content, graded_students
+from cases.permissions import CourseAccess, access_item_content, class_students
 from cases.services import thesis as services
 from cases.services.thesis import SPECTRUM_PAIR_MIN_DISTANCE
 
@@ -62,11 +60,7 @@ def _student_context(request, item, exercise, access, *, form=None, saved=False)
         "saved": saved,
     }
     if exercise.released:
-        positions = defaultdict(list)
-        for case_id, position in SpectrumPlacement.objects.filter(exercise=exercise).values_list(
-            "case", "position"
-        ):
-            positions[case_id].append(position)
+        positions = services.spectrum_positions(exercise, class_students(item))
         chart = _chart(
             "Where the class placed each company",
             "Each dot is one student's placement from 0 (novel-product research) to 100 "
@@ -86,20 +80,20 @@ def _student_context(request, item, exercise, access, *, form=None, saved=False)
 
 
 def _staff_context(request, item, exercise, access: CourseAccess) -> dict:
-    """Every placement by the students the user grades, in one query, as a dot plot
-    with the authors' marker, a count per company and a table per student."""
+    """Every placement by the students the user grades and the item is given to, as a
+    dot plot with the authors' marker (the class's positions, counted as a student's
+    page counts them), a count per company and a table per student."""
     course = item.module.course
     cases = list(exercise.cases.order_by("title"))
-    students = graded_students(request.user, course, access)
+    students = class_students(item, request.user, access)
     placements = (
         SpectrumPlacement.objects.filter(exercise=exercise, user__in=students)
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "user")
     )
-    positions = defaultdict(list)
+    positions = services.spectrum_positions(exercise, students)
     by_student: dict[int, dict] = {}
     for placement in placements:
-        positions[placement.case_id].append(placement.position)
         row = by_student.setdefault(placement.user_id, {"student": placement.user, "cases": {}})
         row["cases"][placement.case_id] = placement
     chart = _chart(

@@ -3,7 +3,7 @@ see how the class moved) and decision points (commit, then reveal)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Avg, Count, Q
+from django.db.models import Count, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -36,6 +36,7 @@ from cases.permissions import (
     access_course,
     access_item_content,
     access_pair,
+    class_students,
     graded_students,
 )
 from cases.services import thesis as services
@@ -55,6 +56,7 @@ def _student_context(request, item, stance, form=None) -> dict:
         initial = {"value": current.value, "reason": current.reason} if current else {}
         form = StanceAnswerForm(initial=initial | {"phase": phase})
     # The class's answers only after one's own, phase by phase.
+    students = class_students(item)
     charts = [
         (
             f"stance-{answered}",
@@ -63,7 +65,7 @@ def _student_context(request, item, stance, form=None) -> dict:
                 f"How many students chose each point from 1 (strongly disagree) to 7 (strongly "
                 f"agree), {label.lower()}.",
                 SCALE_LABELS,
-                ("", services.distribution(stance, answered)),
+                ("", services.distribution(stance, answered, students)),
                 mine=mine[answered].value - 1,
             ),
         )
@@ -108,7 +110,7 @@ def _shift_empty(stance) -> str:
 
 def _staff_context(request, item, stance, access: CourseAccess) -> dict:
     course = item.module.course
-    students = graded_students(request.user, course, access, item=item)
+    students = class_students(item, request.user, access)
     rows = services.shifts(stance, students)
     before = [0] * 7
     after = [0] * 7
@@ -276,26 +278,21 @@ def _decision_student_context(request, item, decision, form=None) -> dict:
         "part_b": part_b if commit else None,
     }
     if commit:
-        context |= _decision_split(decision, DecisionCommit.objects.filter(decision=decision))
+        context |= _decision_split(decision, class_students(item))
     return context
 
 
-def _decision_split(decision, commits) -> dict:
-    """How the given commits split over the options, and the share expecting the
+def _decision_split(decision, students) -> dict:
+    """How the students' commitments split over the options, and how many expect the
     predicted event: what staff see, and what a student sees once committed."""
-    by_choice = dict(commits.values_list("choice").annotate(n=Count("pk")))
-    summary = commits.aggregate(
-        n=Count("pk"),
-        expecting=Count("pk", filter=Q(expects=True)),
-        confidence=Avg("confidence"),
-    )
+    split = services.decision_split(decision, students)
     return {
-        "summary": summary,
+        "summary": split,
         "choices": histogram(
             "What the class decided",
             "How many students committed to each option.",
             decision.options,
-            ("", [by_choice.get(i, 0) for i in range(len(decision.options))]),
+            ("", split.choices),
             empty="Nobody has committed yet: the chart fills in as students commit.",
         ),
     }
@@ -303,16 +300,14 @@ def _decision_split(decision, commits) -> dict:
 
 def _decision_staff_context(request, item, decision, access: CourseAccess) -> dict:
     course = item.module.course
-    commits = DecisionCommit.objects.filter(
-        decision=decision, user__in=graded_students(request.user, course, access)
-    )
+    students = class_students(item, request.user, access)
     return {
         "item": item,
         "course": course,
         "decision": decision,
         "access": access,
         "nav_teaches": True,
-    } | _decision_split(decision, commits)
+    } | _decision_split(decision, students)
 
 
 def item_decision(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
