@@ -515,12 +515,13 @@ class LayerRows:
     own: list[dict]
 
 
-def _replies_seen(visible):
+def replies_seen(visible):
     """A note's replies shown to this reader (not deleted, not hidden), for a query of
-    the notes `visible` to them. A staff note (no cohort) is read by several cohorts and
-    each student's reply by their own: its stored `reply_count` counts every cohort's,
-    so it is counted here, reader by reader. Any other note's readers read all its
-    replies: its stored count stands."""
+    the notes `visible` to them (for the heat map, the notes of the cohorts it shows).
+    A staff note (no cohort) is read by several cohorts and each student's reply by
+    their own: its stored `reply_count` counts every cohort's, so it is counted here,
+    reader by reader. Any other note's readers read all its replies: its stored count
+    stands."""
     replies = visible.filter(
         thread=OuterRef("pk"), deleted_at__isnull=True, hidden_at__isnull=True
     ).order_by()
@@ -536,7 +537,7 @@ def layer_rows(user, case: CaseStudy, access: CaseAccess) -> LayerRows:
     """The reader's layer, from one query (compiled once a connection for students)."""
     if access.is_teaching_staff or is_admin(user):
         visible = annotations_visible(user, case, access)
-        rows = visible.filter(_layer_notes(user)).annotate(replies_seen=_replies_seen(visible))
+        rows = visible.filter(_layer_notes(user)).annotate(replies_seen=replies_seen(visible))
         if not access.is_teaching_staff:
             rows = rows.annotate(gated=_gated(user, case))
         fields = [*NOTE_FIELDS, "replies_seen", *([] if access.is_teaching_staff else ["gated"])]
@@ -566,7 +567,7 @@ def _layer_notes(user) -> Q:
 @compiled
 def _student_layer(user, case, now):
     visible = _visible_to_student(user, case)
-    rows = visible.filter(_layer_notes(user)).annotate(replies_seen=_replies_seen(visible))
+    rows = visible.filter(_layer_notes(user)).annotate(replies_seen=replies_seen(visible))
     rows = rows.annotate(gated=_gated(user, case, now)).order_by(*_IN_CASE)
     return rows.values(*NOTE_FIELDS, "replies_seen", "gated")
 
@@ -868,7 +869,7 @@ def threads(user, case: CaseStudy, access: CaseAccess, roots: Q, *, by_place=Fal
         waiting = any(r.author_id != user.pk for r in rows)
         rows = [r for r in rows if r.author_id == user.pk]
     views = {r.pk: _view(r, user) for r in rows}
-    # A deleted note stays for the replies this reader reads (`_replies_seen`).
+    # A deleted note stays for the replies this reader reads (`replies_seen`).
     answered = {
         r.thread_id for r in rows if r.thread_id and not r.is_deleted and r.hidden_at is None
     }

@@ -4,26 +4,38 @@ the students highlighted, how many of them, and where their questions gather.
 Only notes others may read count: never a private note (not even as a number), nor a
 deleted or hidden one. A note counts for every sentence its words touch; a note whose
 words could not be found again after an edit (orphaned) counts only in the totals.
+A staff note is not the class's and counts only for its replies by the cohorts'
+students, as those cohorts read them (`replies_seen`).
 Two queries, whatever the size of the class: the case's paragraphs and the notes.
 """
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+)
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from cases.anchors import sentences, text_of
 from cases.models import Annotation, CaseStudy, Membership, ModuleItem, Visibility
+from cases.services.annotations import replies_seen
 
 LEVELS = 4  # Heat levels above "nobody": 1 (coolest) to 4.
 TOP_ROWS = 10
 
 NOTE_FIELDS = (
-    *("author_id", "visibility", "reply_count", "orphaned"),
+    *("author_id", "visibility", "replies_read", "staff", "orphaned"),
     *("paragraph", "start", "end_paragraph", "end"),
     "member",  # The author is in one of the cohorts now (`heatmap_build`).
-)
+)  # `replies_read`: those the cohorts read; `staff`: a staff note, counted for them alone.
 
 
 @dataclass
@@ -165,15 +177,22 @@ def heatmap_build(case: CaseStudy, cohort_ids: list[int]) -> HeatMap:
             for n, (start, end) in enumerate(sentences(text), start=1)
         ]
         paragraphs.append(Paragraph(number, text, found))
-    notes = Annotation.objects.filter(
-        case=case,
-        cohort__in=cohort_ids,
-        thread__isnull=True,
-        deleted_at__isnull=True,
-        hidden_at__isnull=True,
-    ).exclude(visibility=Visibility.PRIVATE)
-    notes = notes.annotate(
-        member=Exists(Membership.objects.filter(cohort__in=cohort_ids, user=OuterRef("author")))
+    # A staff note (no cohort) is not the class's, but the cohorts' students' replies
+    # under it are: it counts only them, as the cohorts' readers count them.
+    read = Annotation.objects.filter(case=case, cohort__in=cohort_ids)
+    notes = (
+        Annotation.objects.filter(
+            case=case, thread__isnull=True, deleted_at__isnull=True, hidden_at__isnull=True
+        )
+        .exclude(visibility=Visibility.PRIVATE)
+        .annotate(
+            replies_read=replies_seen(read),
+            staff=ExpressionWrapper(Q(cohort__isnull=True), output_field=BooleanField()),
+            member=Exists(
+                Membership.objects.filter(cohort__in=cohort_ids, user=OuterRef("author"))
+            ),
+        )
+        .filter(Q(cohort__in=cohort_ids) | Q(cohort__isnull=True, replies_read__gt=0))
     )
     heat = HeatMap(paragraphs)
     heat_notes(heat, list(notes.values(*NOTE_FIELDS).order_by()))
@@ -186,29 +205,32 @@ def heat_notes(heat: HeatMap, notes: list[dict]) -> None:
     at = {p.number: n for n, p in enumerate(heat.paragraphs)}
     authors = set()
     for index, note in enumerate(notes):
-        if note.get("member", True):
+        staff = note.get("staff", False)  # Only its replies count, on its sentences.
+        if note.get("member", True) and not staff:
             authors.add(note["author_id"])
-        question = note["visibility"] == Visibility.INSTRUCTOR
-        heat.notes += 1
+        question = not staff and note["visibility"] == Visibility.INSTRUCTOR
+        heat.notes += not staff
         heat.questions += question
         first = at.get(note["paragraph"])
         last = at.get(note["end_paragraph"] or note["paragraph"])
         if note["orphaned"] or first is None or last is None or last < first:
-            heat.orphaned += 1
+            heat.orphaned += not staff
             continue
         for n in range(first, last + 1):
             paragraph = heat.paragraphs[n]
             low = note["start"] if n == first else 0
             high = note["end"] if n == last else len(paragraph.text)
-            paragraph.notes.add(index)
-            paragraph.authors.add(note["author_id"])
+            if not staff:
+                paragraph.notes.add(index)
+                paragraph.authors.add(note["author_id"])
             paragraph.questions += question
             for sentence in paragraph.sentences:
                 if sentence.start < high and low < sentence.end:
-                    sentence.highlights += 1
-                    sentence.authors.add(note["author_id"])
+                    if not staff:
+                        sentence.highlights += 1
+                        sentence.authors.add(note["author_id"])
                     sentence.questions += question
-                    sentence.replies += note["reply_count"]
+                    sentence.replies += note["replies_read"]
     heat.students = len(authors)
     heat.most = max((s.highlights for s in heat.sentences), default=0)
     for paragraph in heat.paragraphs:

@@ -352,7 +352,7 @@ def test_a_note_across_paragraphs_covers_those_between_in_full():
             for n, t in texts.items()
         ]
     )
-    across = {"author_id": 1, "visibility": Visibility.INSTRUCTOR, "reply_count": 2}
+    across = {"author_id": 1, "visibility": Visibility.INSTRUCTOR, "replies_read": 2}
     across |= {"orphaned": False, "paragraph": 1, "start": 6, "end_paragraph": 3, "end": 2}
     lost = across | {"paragraph": 9, "end_paragraph": None, "visibility": Visibility.COHORT}
     heat_notes(heat, [across, lost])
@@ -361,3 +361,39 @@ def test_a_note_across_paragraphs_covers_those_between_in_full():
     assert all(s.questions == 1 and s.replies == 2 for s in heat.sentences if s.highlights)
     assert (heat.notes, heat.questions, heat.orphaned, heat.students) == (2, 1, 1, 1)
     assert heat.untouched == [4]
+
+
+def test_replies_under_an_instructors_note_count_for_the_cohort_that_wrote_them(client):
+    """The instructor shares a note on a sentence; a student of section A and two of
+    section B reply under it. Each section's heat map counts its own replies there; the
+    note itself is nobody's highlight."""
+    w = _class(1, 2)
+    case = w["case"]
+    start, end = _place(case, 1, "founded in 1984")
+    shared = annotation_create(
+        case=case,
+        author=w["instructor"],
+        access=CaseAccess(is_teaching_staff=True, can_edit=True),
+        selection=Selection(1, start, 1, end, quote=""),
+        body="Why 1984?",
+        visibility=Visibility.COHORT,
+    )
+    for student, body in ((w["a"][0], "Reform."), (w["b"][0], "Shenzhen."), (w["b"][1], "Deng.")):
+        client.force_login(student)
+        reply = client.post(reverse("cases:annotation_reply", args=[shared.pk]), {"body": body})
+        assert reply.status_code == 302
+
+    def founded(user, cohort=None):
+        client.force_login(user)
+        query = {"format": "csv"} | ({"cohort": cohort.pk} if cohort else {})
+        rows = _csv(client.get(w["url"], query))
+        [row] = [r for r in rows if r[2] == "It was founded in 1984."]
+        return {name: row[n] for n, name in ((3, "highlights"), (6, "replies"))}
+
+    instructor = w["instructor"]
+    assert founded(instructor) == {"highlights": "0", "replies": "3"}
+    assert founded(instructor, w["section_a"]) == {"highlights": "0", "replies": "1"}
+    assert founded(instructor, w["section_b"]) == {"highlights": "0", "replies": "2"}
+    assert founded(w["ta"]) == {"highlights": "0", "replies": "1"}  # Section A's TA.
+    client.force_login(instructor)
+    assert _totals(_text(client.get(w["url"], {"cohort": w["section_a"].pk})))["notes"] == "0"
