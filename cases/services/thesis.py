@@ -132,17 +132,18 @@ def reasons_by_position(rows: list[Shift], phase: str) -> list[tuple[str, list[S
 @transaction.atomic
 def decision_commit(
     *, decision: Decision, user, choice: int, rationale: str, expects: bool, confidence: int
-) -> DecisionCommit:
-    """Commit the student's decision and prediction, once: a second commit (a double
-    click, a second tab) returns the first, unchanged, and brings the student's Work in
-    line again, so a retry after a failure repairs it."""
+) -> tuple[DecisionCommit, bool]:
+    """Commit the student's decision and prediction, once, and say whether it was made
+    now: a second commit (a double click, a second tab, Back and send again) returns
+    the first, unchanged, with False, so the student can be told which stands; it
+    brings the student's Work in line again, so a retry after a failure repairs it."""
     if not decision.is_ready:
         raise StanceRefused("This decision point is still being written: come back later.")
     if not 0 <= choice < len(decision.options):
         raise StanceRefused("Choose one of the options.")
     if reason_closed := refusal(assignment_for_student(decision.item_id, user), timezone.now()):
         raise StanceRefused(reason_closed)
-    commit, _created = DecisionCommit.objects.get_or_create(
+    commit, created = DecisionCommit.objects.get_or_create(
         decision=decision,
         user=user,
         defaults={
@@ -153,7 +154,7 @@ def decision_commit(
         },
     )
     work_sync(decision.item, [user.pk])
-    return commit
+    return commit, created
 
 
 @dataclass

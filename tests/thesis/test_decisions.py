@@ -210,3 +210,32 @@ def test_options_students_committed_to_keep_their_place_when_the_instructor_edit
     assert decision.options[-1] == "Merge"
     page = client_for("student").get(decision.item.get_absolute_url()).content.decode()
     assert "You chose <strong>Stay a licensee</strong>" in page
+
+
+def test_committing_again_from_a_second_tab_says_the_first_commitment_stands(
+    world, decision, client_for
+):
+    student = client_for("student")
+    # Two tabs open on the form; the student commits in the first.
+    for _tab in range(2):
+        assert "Commit before you read on" in student.get(decision.item.get_absolute_url()).text
+    first = _commit(student, decision, choice="0")
+    assert "Committed. Read on" in student.get(first.url).text
+    # The second tab, still showing the form, sends the other option.
+    page = _commit(student, decision, choice="1", rationale="Licensing is safer.")
+    page = student.get(page.url).text
+    assert "Committed." not in page
+    assert (
+        "You had already committed to “Push for own R&amp;D”, and a commitment cannot change: "
+        "that one stands, and “Stay a licensee” was not saved." in page
+    )
+    assert "You chose <strong>Push for own R&amp;D</strong>" in page
+    assert "Licensing is safer." not in page
+    # Back, and the first form sent again as it was.
+    page = student.get(_commit(student, decision, choice="0").url).text
+    assert "Committed." not in page
+    assert "You had already committed to “Push for own R&amp;D”: that commitment stands" in page
+    staff = client_for("instructor").get(decision.item.get_absolute_url()).text
+    assert "1 committed" in staff
+    assert '<th scope="row">Push for own R&amp;D</th><td>1</td>' in staff
+    assert '<th scope="row">Stay a licensee</th><td>0</td>' in staff

@@ -327,21 +327,39 @@ def item_decision(request: HtmxHttpRequest, item: ModuleItem, access: CourseAcce
 
 @require_POST
 def decision_commit(request: HtmxHttpRequest, pk: int):
-    """Students given the item commit, once; the follow-up then opens."""
+    """Students given the item commit, once; the follow-up then opens. Sent again (a
+    second tab, Back), the first commitment stands and the student is told so."""
     item, decision, access = access_item_content(request.user, pk, "decision")
     if access.can_grade:
         raise PermissionDenied
     form = DecisionCommitForm(request.POST, options=decision.options)
     if form.is_valid():
         try:
-            services.decision_commit(decision=decision, user=request.user, **form.cleaned_data)
+            commit, created = services.decision_commit(
+                decision=decision, user=request.user, **form.cleaned_data
+            )
         except services.StanceRefused as refused:
             form.add_error(None, str(refused))
         else:
-            messages.success(request, "Committed. Read on: the case continues below.")
+            if created:
+                messages.success(request, "Committed. Read on: the case continues below.")
+            else:
+                messages.warning(request, _committed_before(decision, commit, form))
             return redirect(item)
     context = _decision_student_context(request, item, decision, form)
     return render(request, "cases/thesis/decision.html", context, status=400)
+
+
+def _committed_before(decision, commit, form) -> str:
+    """What a student who commits again is told: their first commitment stands."""
+    first = decision.options[commit.choice]
+    sent = form.cleaned_data["choice"]
+    if sent != commit.choice:
+        return (
+            f"You had already committed to “{first}”, and a commitment cannot change: "
+            f"that one stands, and “{decision.options[sent]}” was not saved."
+        )
+    return f"You had already committed to “{first}”: that commitment stands, unchanged."
 
 
 @require_POST
