@@ -4,10 +4,11 @@ reviewer agrees with the staff's own grades, and the peer scores used as grades.
 
 Assignment is a shuffled ring per cohort: with the students who handed in set in a
 random order, student i reviews students i+1 … i+k, so everyone gives and receives
-exactly k reviews and no one reviews themselves. Orders are drawn again until no
-student is given their pair partner's memo (a stance check's or a spectrum exercise's
-pair in the course); when no order avoids them, or the cohort has fewer than k+1
-students, k shrinks and the result says so.
+exactly k reviews and no one reviews themselves (deactivated accounts are left out:
+they cannot sign in to review). Orders are drawn again until no student is given
+their pair partner's memo (a stance check's or a spectrum exercise's pair in the
+course); when no order avoids them, or the cohort has fewer than k+1 students, k
+shrinks and the result says so.
 
 Assigning again never changes a row that exists. The students who handed in since the
 last assignment (and so review nobody yet) form a ring of their own: they review and
@@ -131,7 +132,11 @@ def _assign_cohort(
     now: datetime,
 ) -> tuple[CohortAssigned, list[PeerReview]]:
     result = CohortAssigned(cohort=assignment.cohort, wanted=analysis.reviews_each)
-    members = Membership.objects.filter(cohort=assignment.cohort_id).values("user_id")
+    # A deactivated account cannot sign in to review: in a ring it would leave each of
+    # its reviewees a review short. It waits, as a late student does, until reactivated.
+    members = Membership.objects.filter(cohort=assignment.cohort_id, user__is_active=True).values(
+        "user_id"
+    )
     latest: dict[int, int] = {}  # Author → their latest version.
     numbers: dict[int, int] = {}
     versions = MemoVersion.objects.filter(memo__item=item, memo__author__in=members).order_by()

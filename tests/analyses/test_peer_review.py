@@ -180,6 +180,31 @@ def test_late_hand_ins_are_reviewed_among_themselves_leaving_everyone_balanced()
     assert given == received
 
 
+def test_a_deactivated_student_is_left_out_of_the_ring_until_reactivated(client):
+    """A deactivated account cannot sign in to review, so a ring with it in would leave
+    its reviewees a review short each: it neither reviews nor is reviewed, and once
+    reactivated, assigning again puts it with the next students who hand in."""
+    world = Class(size=6, reviews_each=2)
+    for student in world.students:
+        hand_in(world.item, student)
+    gone, *present = world.students
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    client.post(reverse("cases:person_deactivate", args=[gone.pk]), {"confirm": "yes"})
+    gone.refresh_from_db()
+    assert not gone.is_active
+    services.peer_reviews_assign(item=world.item, cohort=world.cohort, seed=4)
+    _balanced(world.item, present, 2)  # Everyone signed in gives and gets two.
+    assert not Notification.objects.filter(user=gone, kind=NotificationKind.PEER_REVIEW)
+
+    client.post(reverse("cases:person_reactivate", args=[gone.pk]))
+    late = UserFactory(username="latecomer")
+    MembershipFactory(cohort=world.cohort, user=late)
+    hand_in(world.item, late)
+    services.peer_reviews_assign(item=world.item, cohort=world.cohort, seed=5)
+    pair = PeerReview.objects.filter(reviewer__in=[gone, late])
+    assert {(r.reviewer_id, r.author_id) for r in pair} == {(gone.pk, late.pk), (late.pk, gone.pk)}
+
+
 def test_assigning_before_the_due_date_is_refused_clearly(client):
     world = Class(size=4, due=timezone.now() + timedelta(days=1))
     for student in world.students:
