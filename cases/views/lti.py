@@ -27,15 +27,9 @@ from cases.permissions import course_to_teach, staff_required
 from cases.services import lti as services
 
 BACKEND = settings.AUTHENTICATION_BACKENDS[0]  # the site's own (a launch has no password)
-# What an instructor may place in the LMS: the kinds a student opens and works on.
-PLACEABLE = [
-    ItemKind.CASE_READING,
-    ItemKind.QUIZ,
-    ItemKind.DISCUSSION,
-    ItemKind.STANCE_CHECK,
-    ItemKind.DECISION,
-    ItemKind.SPECTRUM,
-]
+# What an instructor may place in the LMS: the kinds a student opens and works on,
+# which is every kind (each has its page and its grade, sent back to the LMS).
+PLACEABLE = list(ItemKind)
 
 
 def _refused(request, reason: str, status: int = 403):

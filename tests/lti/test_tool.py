@@ -28,6 +28,7 @@ from cases.models import (
 )
 from cases.services.lti import course_link
 from cases.services.workspace.grading import work_grade
+from tests.factories import make_analysis, make_annotation_task, make_live
 from tests.lti.platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, member
 from tests.lti.tool import register
 
@@ -220,6 +221,38 @@ def test_deep_linking_places_an_item_that_then_launches_straight_to_it(client, w
     )
     response, _ = _launch(client, lms, hint)
     assert _land(client, response) == world.quiz.item.get_absolute_url()
+
+
+def test_deep_linking_offers_every_kind_of_item_and_a_placed_memo_launches_to_it(
+    client, world, lms
+):
+    """A written analysis, an annotation assignment and a live session are module items
+    a student opens and is graded on, as a quiz is: the picker offers them too, and a
+    student following the placed link lands on the memo they write."""
+    module = world.item.module
+    cohorts = world.course.cohorts.all()
+    memo = make_analysis(module, cohorts, case=world.case, title="Memo: build or buy").item
+    notes = make_annotation_task(module, world.case, cohorts, title="Annotate Shanghai Bell").item
+    live = make_live(module, cohorts, title="Class 3 live")
+    _linked(world, lms)
+    client.logout()
+    hint = lms.deep_linking_launch(PROF, CONTEXT, [INSTRUCTOR])
+    response, _ = _launch(client, lms, hint)
+    _land(client, response)
+    picker = client.get(reverse("cases:lti_deep_link")).content.decode()
+    for item in (memo, notes, live):
+        assert f'value="{item.pk}"' in picker, item.kind
+    back = client.post(reverse("cases:lti_deep_link"), {"items": [memo.pk]})
+    jwt_value = back.content.decode().split('name="JWT" value="')[1].split('"')[0]
+    assert requests.post(lms.deep_link_return_url, data={"JWT": jwt_value}, timeout=10).ok
+    (placed,) = lms.deep_links[-1]["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert placed["custom"] == {"item": str(memo.pk)}
+
+    client.logout()
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "memo-1", LAUNCH, custom=placed["custom"])
+    response, _ = _launch(client, lms, hint)
+    assert _land(client, response) == memo.get_absolute_url()
+    assert "Hand in" in client.get(memo.get_absolute_url()).content.decode()
 
 
 def test_the_roster_syncs_additions_drops_and_role_changes_and_is_audited(client, world, lms):
