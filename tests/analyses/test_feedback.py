@@ -3,6 +3,7 @@ paragraphs, with emoji, posted twice), who reads them before and after release,
 grading from the grader with and without a rubric, and what changed between
 versions."""
 
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -414,3 +415,40 @@ def test_a_memo_handed_in_again_after_its_grade_waits_for_one_again(client, memo
     assert not work.needs_grading
     assert work_status(work, assignment, timezone.now()) == WorkStatus.GRADED
     assert item.title not in client.get(queue).text
+
+
+def _page_fields(html: str) -> dict:
+    """The hidden fields of the grader's form that say what the page showed."""
+    return dict(re.findall(r'<input type="hidden" name="(memo_version)" value="(\d+)"', html))
+
+
+def test_a_grade_saved_from_a_page_opened_before_a_new_version_does_not_grade_it(client, memo):
+    """The TA reads version 1 and types 8 points; meanwhile the student hands in version
+    2. Saving would make 8 the grade of a text nobody read: the grader refuses, keeps
+    what was typed and shows version 2; saved from there, the grade stands for it."""
+    world, item, _version = memo
+    student, ta = world.users["student"], world.users["ta"]
+    assignment = item.assignments.get()
+    client.force_login(ta)
+    url = reverse("cases:grade_work", args=[item.pk, student.pk])
+    page = client.get(url)
+    assert _page_fields(page.text) == {"memo_version": "1"}
+    analyses.memo_submit(item=item, user=student, body=SECOND)
+    stale = client.post(
+        url, {"participation": "8", "feedback": "Clear.", **_page_fields(page.text)}
+    )
+    assert stale.status_code == 200
+    assert "Version 2 was handed in since this page was opened, so nothing was saved" in stale.text
+    assert 'value="8"' in stale.text and "three years" in stale.text  # Kept; v2 shown.
+    work = Work.objects.get(item=item, user=student)
+    assert work.auto_score is None and work.feedback == ""
+    assert work_status(work, assignment, timezone.now()) == WorkStatus.SUBMITTED
+    assert item.title in client.get(reverse("cases:grading_queue", args=[world.course.pk])).text
+
+    again = client.post(
+        url, {"participation": "8", "feedback": "Clear.", **_page_fields(stale.text)}
+    )
+    assert again.status_code == 302
+    work.refresh_from_db()
+    assert work.auto_score == Decimal(8) and work.feedback == "Clear."
+    assert work_status(work, assignment, timezone.now()) == WorkStatus.GRADED

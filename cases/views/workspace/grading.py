@@ -104,13 +104,24 @@ def _memo_context(request, item, student, access, assignment, versions) -> dict:
     previous = versions[at - 1] if at else None
     released = assignment is not None and assignment.grades_released_at is not None
     feedback = MemoFeedback(version, access, released, assignment)
-    context = {"memo_versions": versions, "memo_released": released}
+    context = {
+        "memo_versions": versions,
+        "memo_released": released,
+        "memo_latest": versions[-1].number,  # What the form says it was opened on.
+    }
     context |= changes_context(previous, version)
     if not version.is_file:
         context |= memo_layer_context(request, feedback, origin=GRADER)
     else:
         context |= {"version": version, "feedback": feedback}
     return context
+
+
+def _memo_moved_on(data, versions) -> bool:
+    """Whether the memo has a version newer than the latest the grader's page showed
+    (its form's `memo_version`; a form without one asks nothing)."""
+    seen = parse_int(data.get("memo_version"), low=0)
+    return seen is not None and bool(versions) and versions[-1].number != seen
 
 
 @never_cache
@@ -169,7 +180,10 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
         max_points=assignment.points if assignment else None,
         answers=short_answers,
     )
-    if request.method == "POST" and form.is_valid():
+    # A version handed in since the page was opened was not read: its grade is not
+    # this form's to give (saving would make it stand for the new text unread).
+    stale = request.method == "POST" and _memo_moved_on(request.POST, versions)
+    if request.method == "POST" and form.is_valid() and not stale:
         data, changed = form.cleaned_data, set(form.changed_data)
         for answer_id, points, comment in form.graded_answers():
             quiz_services.answer_grade(
@@ -204,6 +218,13 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
             return redirect("cases:grade_work", pk=item.pk, student=waiting)
         messages.info(request, f"No more work on “{item.title}” waits for a grade.")
         return redirect("cases:grading_queue", pk=course.pk)
+    if stale:
+        form.add_error(
+            None,
+            f"Version {versions[-1].number} was handed in since this page was opened, so "
+            f"nothing was saved: read version {versions[-1].number}, then save again (what "
+            "you typed is kept).",
+        )
     context = {
         "item": item,
         "course": course,
