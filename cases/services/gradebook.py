@@ -30,8 +30,10 @@ from cases.models import (
     GradeCategory,
     ItemKind,
     ModuleItem,
+    Work,
     WorkStatus,
 )
+from cases.models.workspace import work_changed
 from cases.services.notifications import grades_released_notify
 from cases.services.workspace.matrix import Cell, Row
 
@@ -218,7 +220,8 @@ def items_file(*, course, changes: dict[int, GradeCategory | None]) -> int:
 def assignment_release(*, assignment: Assignment, released: bool, now=None) -> Assignment:
     """Show (or hide again) the assignment's grades and comments to its cohort's
     students. Releasing twice keeps the first release time. Students with a grade are
-    notified of the first release (a key makes it once)."""
+    notified of the first release (a key makes it once), and their grades go on to a
+    linked LMS's gradebook, which is sent only released grades (`work_changed`)."""
     if released and assignment.grades_released_at is None:
         assignment.grades_released_at = now or timezone.now()
     elif not released:
@@ -228,6 +231,10 @@ def assignment_release(*, assignment: Assignment, released: bool, now=None) -> A
     )
     if released:
         grades_released_notify(assignment)
+        students = Work.objects.filter(
+            item=assignment.item_id, user__memberships__cohort=assignment.cohort_id
+        ).values_list("user_id", flat=True)
+        work_changed.send(ModuleItem, item=assignment.item, user_ids=list(students))
     return assignment
 
 

@@ -551,9 +551,11 @@ def _lms_links(module):
 
 def grade_send(grade_id: int) -> str:
     """Send one grade: the score the gradebook gives (its one function, `cell_score`),
-    to the item's line item in the LMS, made on first use. Nothing is sent for work not
-    yet graded, or for a grade the LMS has already. Returns the grade's status ("" for
-    a grade gone since it was queued)."""
+    to the item's line item in the LMS, made on first use, once it is released to the
+    student as their grades page shows it (the LMS's gradebook is theirs to read too;
+    releasing sends it, `assignment_release`). Nothing is sent for work not yet graded
+    or released, or for a grade the LMS has already. Returns the grade's status (""
+    for a grade gone since it was queued)."""
     from pylti1p3.grade import Grade
     from pylti1p3.lineitem import LineItem
 
@@ -572,9 +574,9 @@ def grade_send(grade_id: int) -> str:
         return ""
     row = student_row(grade.user, grade.item.module.course)
     cell = next((c for c in row.cells if c.item.pk == grade.item_id), None)
-    score = cell_score(cell) if cell is not None else None
+    score = cell_score(cell, released_only=True) if cell is not None else None
     if score is None:
-        return grade.status  # Not graded yet: sent when it is.
+        return grade.status  # Not graded or not released yet: sent when it is.
     if grade.status == LtiGradeStatus.SENT and (grade.score_given, grade.score_maximum) == (
         score.earned,
         score.possible,

@@ -294,7 +294,10 @@ def test_a_graded_item_goes_to_the_lms_gradebook_and_again_when_the_grade_change
     response, _ = _launch(client, lms, hint)
     _land(client, response)
     alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
-    world.item.assignments.filter(cohort=link.cohort).update(points=10)
+    # Released to the students: the LMS gets grades as they change.
+    world.item.assignments.filter(cohort=link.cohort).update(
+        points=10, grades_released_at=timezone.now()
+    )
     _graded(world, alice, "7", "Strong")
     grade = LtiGrade.objects.get(user=alice, item=world.item)
     assert grade.status == "sent", grade.error
@@ -308,6 +311,33 @@ def test_a_graded_item_goes_to_the_lms_gradebook_and_again_when_the_grade_change
     client.force_login(world.users["instructor"])
     page = client.get(reverse("cases:lti_course", args=[world.course.pk])).content.decode()
     assert "1 sent · 0 waiting · 0 failed" in page
+
+
+def test_the_lms_gets_a_grade_only_once_it_is_released_to_the_students(client, world, lms):
+    """The LMS's gradebook is a page the student reads too: a grade the instructor has
+    not released in Red Queen (the student's grades page shows nothing) is not sent;
+    releasing it in the gradebook sends it."""
+    link = _linked(world, lms)
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    response, _ = _launch(client, lms, hint)
+    _land(client, response)
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    assignment = world.item.assignments.get(cohort=link.cohort)
+    assignment.points, assignment.grades_released_at = 10, None
+    assignment.save()
+    _graded(world, alice, "7", "Strong")
+    assert lms.scores == []
+    assert LtiGrade.objects.get(user=alice, item=world.item).status == "waiting"
+    grades = client.get(reverse("cases:student_grades", args=[world.course.pk])).content.decode()
+    assert "7.00" not in grades  # Alice sees no grade in Red Queen...
+
+    client.force_login(world.users["instructor"])
+    release = reverse("cases:assignment_release", args=[assignment.pk])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client.post(release, {"release": "1"})
+    ((_url, score),) = lms.scores  # ...and none in the LMS until it is released.
+    assert (score["scoreGiven"], score["scoreMaximum"], score["userId"]) == (7, 10, ALICE["sub"])
+    assert LtiGrade.objects.get(user=alice, item=world.item).status == "sent"
 
 
 def test_the_scheduled_sync_brings_rosters_in_and_forgets_old_login_values(client, world, lms):
@@ -348,7 +378,9 @@ def test_a_rubric_edited_after_grading_sends_the_new_grades_to_the_lms(client, w
     response, _ = _launch(client, lms, hint)
     _land(client, response)
     alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
-    world.item.assignments.filter(cohort=link.cohort).update(points=10)
+    world.item.assignments.filter(cohort=link.cohort).update(
+        points=10, grades_released_at=timezone.now()
+    )
     rubric = Rubric.objects.create(
         course=world.course,
         title="Memo",
@@ -404,8 +436,11 @@ def test_a_course_taught_in_two_lms_sections_sends_each_students_grade_to_their_
         user=prof,
         cohort=cohort_b,
     )
-    world.item.assignments.create(cohort=cohort_b, points=10)
-    world.item.assignments.filter(cohort=section_a.cohort).update(points=10)
+    released = timezone.now()
+    world.item.assignments.create(cohort=cohort_b, points=10, grades_released_at=released)
+    world.item.assignments.filter(cohort=section_a.cohort).update(
+        points=10, grades_released_at=released
+    )
     students = {}
     for person, context in ((ALICE, CONTEXT), (BOB, SECTION_B)):
         browser = Client()
