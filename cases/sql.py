@@ -240,7 +240,7 @@ def course_version_row(*, course_id: int, now) -> tuple:
 
 @functools.cache
 def _reading_work_upsert_sql() -> str:
-    t = tables(Work, ReadingProgress, CaseReading, Assignment, Membership)
+    t = tables(Work, ReadingProgress, CaseReading, Assignment, Membership, ModuleItem)
     work = t["Work"]
     return f"""
 INSERT INTO {work} (
@@ -264,14 +264,18 @@ ON CONFLICT (item_id, user_id) DO UPDATE SET
     submitted_at = excluded.submitted_at, auto_score = excluded.auto_score,
     max_score = excluded.max_score, updated_at = excluded.updated_at
 WHERE {work}.state <> excluded.state OR {work}.opened_at IS NULL
+RETURNING {work}.item_id,
+    (SELECT item.module_id FROM {t["ModuleItem"]} item WHERE item.id = {work}.item_id)
 """  # noqa: S608 (table names from the models; values are parameters)
 
 
-def reading_work_upsert(*, user_id: int, case_id: int, now) -> None:
+def reading_work_upsert(*, user_id: int, case_id: int, now) -> list[tuple[int, int]]:
     """Every reading item of the case given to one of the student's cohorts takes the
     state of their progress on it, in one statement, however many courses give the case;
     a row already in that state is left alone, so marking done twice does not move the
-    tracker's version. ORM twin: `work_sync(item, [user])` for each such item."""
+    tracker's version. Returns (item, module) of each item whose row it wrote
+    (PostgreSQL; SQLite 3.35 and later). ORM twin: `work_sync(item, [user])` for each
+    such item."""
     params = {
         "opened": WorkStatus.OPENED.value,
         "submitted": WorkStatus.SUBMITTED.value,
@@ -283,6 +287,7 @@ def reading_work_upsert(*, user_id: int, case_id: int, now) -> None:
     }
     with connection.cursor() as cursor:
         cursor.execute(_reading_work_upsert_sql(), params)
+        return [(item_id, module_id) for item_id, module_id in cursor.fetchall()]
 
 
 @functools.cache

@@ -158,7 +158,9 @@ def test_reading_fragments_stay_within_budget(client, name, data):
         counts.append(data_queries(queries))
     print(f"people fragment: {counts}")
     assert counts[0] == counts[1], counts
-    assert counts[1] <= FRAGMENT_BUDGET, counts
+    # Marking done changes the reading's grade, which asks whether an LMS takes it
+    # (`grades_queue`, one query), as a grade of any kind does; a heartbeat changes none.
+    assert counts[1] <= FRAGMENT_BUDGET + (name == "cases:reading_done"), counts
 
 
 @pytest.mark.django_db(transaction=True)

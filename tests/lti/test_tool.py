@@ -340,6 +340,28 @@ def test_the_lms_gets_a_grade_only_once_it_is_released_to_the_students(client, w
     assert LtiGrade.objects.get(user=alice, item=world.item).status == "sent"
 
 
+def test_a_reading_marked_done_goes_to_the_lms_gradebook_once(client, world, lms):
+    """A case reading is graded for completion: marking it done is its grade, which
+    the LMS gets as it gets a quiz's; opening the reader again sends nothing more."""
+    link = _linked(world, lms)
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    response, _ = _launch(client, lms, hint)
+    _land(client, response)
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    world.item.assignments.filter(cohort=link.cohort).update(
+        points=5, grades_released_at=timezone.now()
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client.get(world.case.get_absolute_url())  # Opened: nothing to send yet.
+    assert lms.scores == []
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client.post(reverse("cases:reading_done", args=[world.case.slug]), {"done": "1"})
+        client.post(reverse("cases:reading_done", args=[world.case.slug]), {"done": "1"})
+    ((_url, score),) = lms.scores
+    assert (score["scoreGiven"], score["scoreMaximum"], score["userId"]) == (5, 5, ALICE["sub"])
+    assert LtiGrade.objects.get(user=alice, item=world.item).status == "sent"
+
+
 def test_the_scheduled_sync_brings_rosters_in_and_forgets_old_login_values(client, world, lms):
     link = _linked(world, lms)
     lms.members[CONTEXT["id"]] = [member(PROF, [INSTRUCTOR]), member(BOB, [LEARNER])]

@@ -494,8 +494,13 @@ def work_sync_items(item_ids, user_ids) -> int:
 def work_sync_for_case(case, user) -> None:
     """A reading was opened or marked (not) done: bring the student's Work on every
     reading of that case in line, in one statement (`cases.sql.reading_work_upsert`),
-    however many courses give the case."""
-    sql.reading_work_upsert(user_id=user.pk, case_id=case.pk, now=timezone.now())
+    however many courses give the case; as `work_sync`, rows that changed are sent on
+    (`work_changed`: a reading's grade is its completion, for an LMS's gradebook too),
+    each item as the statement names it (its id and module)."""
+    changed = sql.reading_work_upsert(user_id=user.pk, case_id=case.pk, now=timezone.now())
+    for item_id, module_id in changed:
+        item = ModuleItem(pk=item_id, module_id=module_id)
+        work_changed.send(ModuleItem, item=item, user_ids=[user.pk])
 
 
 # Grades -------------------------------------------------------------------------------
