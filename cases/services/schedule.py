@@ -25,6 +25,7 @@ from cases.models import (
     WorkStatus,
     is_graded,
 )
+from cases.models.workspace import work_changed
 from cases.services.notifications import published_notify
 from cases.services.quizzes import attempt_deadline_refresh, attempts_deadline_sync
 from cases.services.workspace.work import work_sync_cohorts
@@ -61,6 +62,10 @@ def assignments_schedule(
     overtaken = []
     if given:
         now = timezone.now()
+        before = {
+            assignment.cohort_id: _grading_terms(assignment)
+            for assignment in Assignment.objects.filter(item=item, cohort__in=list(given))
+        }
         Assignment.objects.bulk_create(
             [
                 Assignment(item=item, cohort=cohort, updated_at=now, **values)
@@ -78,11 +83,40 @@ def assignments_schedule(
         )
         Extension.objects.filter(pk__in=[extension.pk for extension in overtaken]).delete()
         work_sync_cohorts(item, list(given))
+        moved = [
+            cohort
+            for cohort, values in given.items()
+            if before.get(cohort.pk) != _grading_terms(Assignment(**values))
+        ]
+        _grades_moved(item, cohorts=moved, user_ids=[e.user_id for e in overtaken])
         # Once per assignment: saving new dates for a cohort already told tells nobody.
         published_notify(given_assignments(item, given))
     # Attempts open now end by the new dates.
     attempts_deadline_sync(item_id=item.pk)
     return overtaken
+
+
+# What an assignment's grades are reckoned from besides the work: its points, and the
+# due date and policy a late penalty counts from (`work_points`).
+GRADING_TERMS = ["due_at", "points", "late_policy", "late_penalty_percent"]
+
+
+def _grading_terms(assignment: Assignment) -> tuple:
+    return tuple(getattr(assignment, name) for name in GRADING_TERMS)
+
+
+def _grades_moved(item: ModuleItem, *, cohorts=(), user_ids=()) -> None:
+    """Dates, points or a late policy changed for these cohorts' students or these
+    students (an extension): the grades of those with work on the item may have
+    moved with them, and go on where grades go (`work_changed`: an LMS's gradebook)."""
+    if not cohorts and not user_ids:
+        return
+    work = Work.objects.filter(item=item).filter(
+        Q(user__memberships__cohort__in=list(cohorts)) | Q(user__in=list(user_ids))
+    )
+    students = sorted(set(work.values_list("user_id", flat=True)))
+    if students:
+        work_changed.send(ModuleItem, item=item, user_ids=students)
 
 
 @dataclass
@@ -193,6 +227,8 @@ def extensions_grant(
         update_fields=["due_at", "late_until", "reason", "created_by", "updated_at"],
     )
     attempts_deadline_sync(item_id=item.pk, user_ids={user_id for _a, user_id in pairs})
+    # A later date may lift a late penalty from work already handed in.
+    _grades_moved(item, user_ids={user_id for _a, user_id in pairs})
     return len(rows)
 
 
@@ -201,6 +237,7 @@ def extension_remove(*, extension: Extension) -> None:
     """Take a student's extension back: the cohort's dates apply to them again."""
     extension.delete()
     attempts_deadline_sync(item_id=extension.assignment.item_id, user_ids=[extension.user_id])
+    _grades_moved(extension.assignment.item, user_ids=[extension.user_id])
 
 
 def extension_too_early(*, item: ModuleItem, users, due_at) -> list[Assignment]:

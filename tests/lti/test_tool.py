@@ -27,6 +27,7 @@ from cases.models import (
     User,
 )
 from cases.services.lti import course_link
+from cases.services.schedule import assignments_schedule, extensions_grant
 from cases.services.workspace.grading import work_grade
 from tests.factories import make_analysis, make_annotation_task, make_live
 from tests.lti.platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, member
@@ -360,6 +361,57 @@ def test_a_reading_marked_done_goes_to_the_lms_gradebook_once(client, world, lms
     ((_url, score),) = lms.scores
     assert (score["scoreGiven"], score["scoreMaximum"], score["userId"]) == (5, 5, ALICE["sub"])
     assert LtiGrade.objects.get(user=alice, item=world.item).status == "sent"
+
+
+def test_a_late_penalty_lifted_by_an_extension_or_new_points_reach_the_lms(client, world, lms):
+    """Alice marks the reading done a day and a half late, 10% off a day: 8 of 10 in the
+    gradebook and the LMS. The instructor then grants her an extension past it (the
+    gradebook says 10), and later makes the item worth 20 (20 of 20): each time the
+    LMS gets the grade the gradebook now shows, not the one it had."""
+    link = _linked(world, lms)
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    response, _ = _launch(client, lms, hint)
+    _land(client, response)
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    world.item.assignments.filter(cohort=link.cohort).update(
+        opens_at=None,
+        due_at=timezone.now() - timedelta(hours=36),
+        points=10,
+        late_policy="penalize",
+        late_penalty_percent=10,
+        grades_released_at=timezone.now(),
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client.post(reverse("cases:reading_done", args=[world.case.slug]), {"done": "1"})
+    assert [s["scoreGiven"] for _, s in lms.scores] == [8]
+
+    instructor = Client()
+    instructor.force_login(world.users["instructor"])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        extensions_grant(
+            item=world.item,
+            users=[alice],
+            due_at=timezone.now() + timedelta(days=1),
+            by=world.users["instructor"],
+        )
+    assert [s["scoreGiven"] for _, s in lms.scores] == [8, 10]
+
+    assignment = world.item.assignments.get(cohort=link.cohort)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assignments_schedule(
+            item=world.item,
+            schedule={
+                link.cohort: {
+                    "opens_at": None,
+                    "due_at": assignment.due_at,
+                    "points": 20,
+                    "late_policy": "penalize",
+                    "late_penalty_percent": 10,
+                    "late_until": None,
+                }
+            },
+        )
+    assert [(s["scoreGiven"], s["scoreMaximum"]) for _, s in lms.scores][-1] == (20, 20)
 
 
 def test_the_scheduled_sync_brings_rosters_in_and_forgets_old_login_values(client, world, lms):
