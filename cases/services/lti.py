@@ -278,14 +278,28 @@ def _username(registration: LtiRegistration, sub: str) -> str:
 
 
 def enrol(link: LtiCourse, user: User, role: str) -> None:
-    """Give `user` the role in the linked course: a learner joins its cohort, staff
-    join its teaching staff. Never the other way: a learner is never made staff."""
+    """Give `user` the role the LMS gives them now in the linked course, as a roster
+    sync would (`_roster_apply`): a learner joins its cohort, staff join its teaching
+    staff; and take what it no longer gives: a learner or an instructor stops
+    assisting, staff leave the cohort (audited). Instructors are never removed here: a
+    person does that on the People page. A learner is never made staff."""
+    from cases.services.people import audit
+
+    course, cohort = link.course, link.cohort
+    name = user.get_full_name() or user.username
     if role == INSTRUCTOR:
-        link.course.instructors.add(user)
+        course.instructors.add(user)
     elif role == TEACHING_ASSISTANT:
-        link.course.teaching_assistants.add(user)
+        course.teaching_assistants.add(user)
     else:
-        Membership.objects.get_or_create(cohort=link.cohort, user=user)
+        Membership.objects.get_or_create(cohort=cohort, user=user)
+    if role != TEACHING_ASSISTANT and course.teaching_assistants.filter(pk=user.pk).exists():
+        course.teaching_assistants.remove(user)
+        audit(None, "role_remove", f"{name} no longer assists in {course.code} (LMS launch)",
+              subject=user, course=course)  # fmt: skip
+    if role != LEARNER and Membership.objects.filter(cohort=cohort, user=user).delete()[0]:
+        audit(None, "unenrol", f"{name} left {cohort.name} (LMS launch)",
+              subject=user, cohort=cohort, course=course)  # fmt: skip
 
 
 @transaction.atomic

@@ -153,6 +153,36 @@ def test_a_learner_of_an_unlinked_course_waits_and_is_never_made_staff(client, l
     assert not Course.objects.filter(code="MGT 101").exists()
 
 
+def test_a_launch_gives_the_role_the_lms_gives_now_and_takes_the_one_it_no_longer_does(
+    client, world, lms
+):
+    """The signed launch is the LMS's word on the person's role in its course, as the
+    roster is: Alice, a TA at the LMS, is made a learner there; her next launch makes
+    her a student of the cohort and no longer a TA (she would grade her classmates
+    until the next roster sync). Made a TA again, she leaves the cohort."""
+    link = _linked(world, lms)
+    hint = lms.resource_launch(ALICE, CONTEXT, [TEACHING_ASSISTANT], "link-1", LAUNCH)
+    _land(client, _launch(client, lms, hint)[0])
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    assert world.course.teaching_assistants.filter(pk=alice.pk).exists()
+
+    client.logout()
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    _land(client, _launch(client, lms, hint)[0])
+    assert Membership.objects.filter(cohort=link.cohort, user=alice).exists()
+    assert not world.course.teaching_assistants.filter(pk=alice.pk).exists()
+    gradebook = reverse("cases:gradebook", args=[world.course.pk])
+    assert client.get(gradebook).status_code in (403, 404)
+
+    client.logout()
+    hint = lms.resource_launch(ALICE, CONTEXT, [TEACHING_ASSISTANT], "link-1", LAUNCH)
+    _land(client, _launch(client, lms, hint)[0])
+    assert world.course.teaching_assistants.filter(pk=alice.pk).exists()
+    assert not Membership.objects.filter(cohort=link.cohort, user=alice).exists()
+    actions = list(AuditEntry.objects.filter(subject=alice).values_list("action", flat=True))
+    assert {"role_remove", "unenrol"} <= set(actions)
+
+
 def _attack(client, lms, change):
     """A login the tool really started, then a token changed by `change(hint, nonce)`."""
     hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
