@@ -163,7 +163,8 @@ def hand_in_begin(item: ModuleItem, user, nonce: str, now) -> HandIn:
 def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None) -> MemoVersion:
     """Hand in the text as a new version of the student's memo (the caller keeps it as
     their draft first, with `draft_save`, so a refusal loses nothing). Idempotent per
-    form (nonce), and handing in the same text as the last version makes no new one.
+    form (nonce) and text: the same form sent again with other text hands that in; and
+    handing in the same text as the last version makes no new one.
     Before the due date a student may hand in again, each version kept; after it, only
     a first hand-in is taken (as the late policy allows)."""
     now = now or timezone.now()
@@ -173,7 +174,11 @@ def memo_submit(*, item: ModuleItem, user, body: str, nonce: str = "", now=None)
     nonce = (nonce or "")[:40]
     begun = hand_in_begin(item, user, nonce, now)
     if begun.same is not None:
-        return begun.same
+        if not begun.same.is_file and begun.same.body == body:
+            return begun.same
+        # The form that made it, sent again with other text (Back to it, then edited):
+        # a hand-in of its own, under the rules, that keeps no nonce (it was used).
+        begun, nonce = hand_in_begin(item, user, "", now), ""
     memo, last = begun.memo, begun.last
     if not body:
         raise MemoRefused("Write your analysis before handing it in.")

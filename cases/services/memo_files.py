@@ -144,7 +144,8 @@ def memo_file_submit(
     *, item: ModuleItem, user, upload: UploadedFile, nonce: str = "", now=None
 ) -> MemoVersion:
     """Hand in an uploaded file as the next version of the student's memo: word count
-    0, no text. Idempotent per form (nonce). The file is stored only once the rules
+    0, no text. Idempotent per form (nonce) and file (its name and size: the same form
+    sent again with another file hands that in). The file is stored only once the rules
     have taken it, and removed again if the version cannot be kept."""
     now = now or timezone.now()
     analysis = Analysis.objects.get(item=item)
@@ -152,13 +153,19 @@ def memo_file_submit(
         raise MemoRefused("This analysis is written here: it takes no files.")
     kind = file_kind(upload)
     nonce = (nonce or "")[:40]
+    name = display_name(upload.name, kind)
     begun = hand_in_begin(item, user, nonce, now)
     if begun.same is not None:
-        return begun.same
+        same = begun.same
+        if same.is_file and (same.file_name, same.file_size) == (name, upload.size):
+            return same
+        # The form that made it, sent again with another file (Back, another file
+        # chosen): a hand-in of its own, which keeps no nonce (it was used).
+        begun, nonce = hand_in_begin(item, user, "", now), ""
     version = MemoVersion(
         memo=begun.memo,
         number=begun.number,
-        file_name=display_name(upload.name, kind),
+        file_name=name,
         file_type=kind,
         file_size=upload.size,
         submitted_at=now,

@@ -333,6 +333,23 @@ def test_the_same_form_posted_twice_makes_one_version(client, memo_world, media)
     assert AuditEntry.objects.filter(action=AuditAction.HAND_IN, subject=student).count() == 1
 
 
+def test_the_same_form_sent_again_with_another_file_hands_that_file_in(client, memo_world, media):
+    """Back to the upload form after handing in, another file chosen: the new file is
+    version 2, not version 1 handed back while the new file goes nowhere."""
+    _world, item, student = memo_world
+    client.force_login(student)
+    assert upload(client, item, PDF, name="draft.pdf", nonce="form").status_code == 302
+    revised = PDF.replace(b"%%EOF", b"% revised\n%%EOF")
+    response = upload(client, item, revised, name="final.pdf", nonce="form")
+    assert response.status_code == 302
+    assert "version 2, the file final.pdf" in client.get(response["Location"]).text
+    assert list(MemoVersion.objects.order_by("number").values_list("file_name", flat=True)) == [
+        "draft.pdf",
+        "final.pdf",
+    ]
+    assert len(stored(media)) == 2
+
+
 @pytest.mark.django_db(transaction=True)
 def test_ten_uploads_of_one_form_at_once_make_one_version_and_one_file(world, media):
     if connection.vendor != "postgresql":

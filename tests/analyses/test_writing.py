@@ -1,6 +1,7 @@
 """Writing a memo: drafts kept as the student types, handing in, handing in again,
 and what the rules refuse, each with the text kept."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -90,6 +91,35 @@ def test_a_student_drafts_hands_in_and_hands_in_again(client, memo_world):
     assert list(memo.versions.values_list("number", flat=True)) == [1, 2]
     page = client.get(item.get_absolute_url())
     assert "What you handed in" in page.text and "Hand in again" in page.text
+
+
+def _nonce(html: str) -> str:
+    return re.search(r'name="nonce" value="([^"]+)"', html).group(1)
+
+
+def test_a_form_sent_again_with_other_text_hands_in_that_text(client, memo_world):
+    """Preview, hand in, then Back to the preview (its form and nonce come back), edit
+    and hand in: the edited text is a new version, not the first one handed back with
+    "Handed in: version 1" while the edit stays a draft. Sent twice, it makes one."""
+    _world, item, student = memo_world
+    client.force_login(student)
+    nonce = _nonce(client.get(item.get_absolute_url()).text)
+    preview = _write(client, item, "Buy it, as ¶2 shows.", "preview", nonce=nonce)
+    assert _nonce(preview.text) == nonce
+    assert _write(client, item, "Buy it, as ¶2 shows.", "submit", nonce=nonce).status_code == 302
+    back = _write(client, item, "Buy it, as ¶2 shows.", "preview", nonce=nonce)  # Resent.
+    edited = "Buy it, as ¶2 and ¶3 show."
+    response = _write(client, item, edited, "submit", nonce=_nonce(back.text))
+    assert response.status_code == 302
+    assert "version 2" in client.get(response["Location"]).text
+    memo = Memo.objects.get(item=item, author=student)
+    assert list(memo.versions.order_by("number").values_list("body", flat=True)) == [
+        "Buy it, as ¶2 shows.",
+        edited,
+    ]
+    _write(client, item, edited, "submit", nonce=nonce)  # A double click: no third.
+    _write(client, item, "Buy it, as ¶2 shows.", "submit", nonce=nonce)  # The first, resent.
+    assert memo.versions.count() == 2
 
 
 def test_over_the_word_limit_is_refused_beside_the_text_which_is_kept(client, memo_world):
