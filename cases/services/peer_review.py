@@ -300,12 +300,15 @@ def reviews_pending(user) -> Exists:
 def reviews_to_do(user, assignments, now) -> list[ReviewsToDo]:
     """The reviews the student has not submitted, item by item, whose deadline (their
     own due date for the item, extension included, plus the analysis's review days) has
-    not passed, soonest first. `assignments` are the student's own (`seen_by`); an item
-    not among them costs one query more. One query otherwise."""
+    not passed, soonest first; none on an item no longer given to them (they left the
+    section: its reviews are not theirs to open). `assignments` are the student's own
+    (`seen_by`); an item not among them costs one query more. One query otherwise."""
     given = {assignment.item_id: assignment for assignment in assignments}
     found = []
     for row in _pending_reviews(reviewer=user):
         assignment = given.get(row["item"]) or assignment_for_student(row["item"], user)
+        if assignment is None:
+            continue
         deadline = None
         if assignment is not None and assignment.due_at is not None:
             deadline = assignment.due_at + timedelta(days=row["item__analysis__review_days"])

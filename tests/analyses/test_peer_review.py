@@ -538,3 +538,20 @@ def test_the_dashboard_lists_reviews_to_write_until_they_are_written_or_due(clie
         {"criterion_0": "1", "criterion_1": "1", "comment": "Fine."},
     )
     assert "Peer reviews to write" not in client.get(reverse("cases:home")).text
+
+
+def test_a_reviewer_removed_from_the_cohort_is_not_asked_for_reviews_they_cannot_open(client):
+    """A student given memos to review leaves the section (an admin removes them): the
+    item is no longer theirs and its reviews answer 404, so their dashboard stops
+    listing "2 memos to review" with a link to a page they cannot open."""
+    world = Class(size=4, reviews_each=2)
+    _assigned(world)
+    leaver = world.students[0]
+    client.force_login(UserFactory(username="root", is_staff=True, is_superuser=True))
+    members = reverse("cases:cohort_members", args=[world.cohort.pk])
+    client.post(members, {"students": [leaver.pk], "action": "remove"})
+    assert not world.cohort.memberships.filter(user=leaver).exists()
+    client.force_login(leaver)
+    review = PeerReview.objects.filter(reviewer=leaver).first()
+    assert client.get(reverse("cases:peer_review", args=[review.pk])).status_code == 404
+    assert "memos to review" not in client.get(reverse("cases:home")).text
