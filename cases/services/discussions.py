@@ -38,7 +38,11 @@ from cases.models import (
 from cases.models import refusal as work_refusal
 from cases.permissions import CourseAccess
 from cases.routes import route
-from cases.services.notifications import endorsement_notify, reply_notify
+from cases.services.notifications import (
+    endorsement_notify,
+    graded_after_release_notify,
+    reply_notify,
+)
 from cases.services.workspace.work import work_sync
 
 MAX_POST_CHARS = 10_000
@@ -231,6 +235,7 @@ def participation_grade(*, discussion: Discussion, user_id: int, points, comment
         defaults={"points": points, "comment": comment, "graded_by": grader},
     )
     work_sync(discussion.item, [user_id])
+    graded_after_release_notify(discussion.item, [user_id])
 
 
 @transaction.atomic

@@ -33,6 +33,7 @@ from cases.models import Memo, MemoComment, MemoVersion, ModuleItem, Work
 from cases.models.analyses import MAX_COMMENT_CHARS
 from cases.models.annotations import CONTEXT_CHARS, MAX_QUOTE_CHARS
 from cases.services.annotations import Selection
+from cases.services.notifications import graded_after_release_notify
 from cases.services.workspace.grading import work_grade
 from cases.services.workspace.work import work_sync
 
@@ -207,6 +208,7 @@ def memo_grade_stands(*, item: ModuleItem, student, grader) -> None:
     if graded:
         work_grade(item=item, student=student, grader=grader)
     work_sync(item, [student.pk])
+    graded_after_release_notify(item, [student.pk])
 
 
 @transaction.atomic
@@ -220,6 +222,7 @@ def memo_points(*, item: ModuleItem, student, points: Decimal | None, grader) ->
     memo.save(update_fields=["points"])
     work_grade(item=item, student=student, grader=grader)  # Who graded it, and when.
     work_sync(item, [student.pk])
+    graded_after_release_notify(item, [student.pk])  # The points are the grade.
     return memo
 
 

@@ -218,15 +218,18 @@ def due_reminders_send(*, now=None) -> int:
     return sent
 
 
-def grades_released_notify(assignment: Assignment) -> int:
-    """Tell the students of the assignment's cohort who have a grade on it that it is
-    released (`is_graded`: not one whose earlier grade waits on work handed in again);
-    once per assignment, however often it is hidden and released again."""
+def grades_released_notify(assignment: Assignment, user_ids=None) -> int:
+    """Tell the students of the assignment's cohort (or those of them named) who have a
+    grade on it that it is released (`is_graded`: not one whose earlier grade waits on
+    work handed in again); once per assignment and student, however often it is hidden
+    and released again, or graded again after its release."""
     item = assignment.item
     course = item.module.course
     works = Work.objects.filter(item=item, user__memberships__cohort=assignment.cohort_id).only(
         "user_id", *STATUS_FIELDS
     )
+    if user_ids is not None:
+        works = works.filter(user__in=list(user_ids))
     return len(
         notify(
             [work.user_id for work in works if is_graded(work)],
@@ -237,6 +240,23 @@ def grades_released_notify(assignment: Assignment) -> int:
             key=f"released:{assignment.pk}",
         )
     )
+
+
+def graded_after_release_notify(item, user_ids) -> int:
+    """A person graded these students on an item whose grades were already released to
+    them: the grade shows on their grades page at once, so each is told as the class
+    was at the release (`grades_released_notify`, under its key: once). One query when
+    nothing is released."""
+    released = (
+        Assignment.objects.filter(
+            item=item,
+            cohort__memberships__user__in=list(user_ids),
+            grades_released_at__isnull=False,
+        )
+        .select_related("item__module__course")
+        .distinct()
+    )
+    return sum(grades_released_notify(assignment, user_ids) for assignment in released)
 
 
 def reply_notify(reply: Post) -> int:

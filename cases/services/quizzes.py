@@ -47,6 +47,7 @@ from cases.models.quizzes import (
     numeric_match,
     short_answer_match,
 )
+from cases.services.notifications import graded_after_release_notify
 from cases.services.workspace.work import work_sync, work_sync_items
 
 ZERO = Decimal("0")
@@ -673,6 +674,7 @@ def answer_grade(*, answer_id: int, points: Decimal, comment: str, grader) -> An
     _score(attempt)
     attempt.save(update_fields=["score", "max_score", "needs_grading"])
     work_sync(attempt.quiz.item, [attempt.user_id])
+    graded_after_release_notify(attempt.quiz.item, [attempt.user_id])
     return answer
 
 

@@ -11,7 +11,15 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import MemoComment, PeerReview, Rubric, Work, WorkStatus
+from cases.models import (
+    MemoComment,
+    Notification,
+    NotificationKind,
+    PeerReview,
+    Rubric,
+    Work,
+    WorkStatus,
+)
 from cases.models.workspace import work_status
 from cases.services import analyses
 from cases.services.gradebook import assignment_release
@@ -452,3 +460,23 @@ def test_a_grade_saved_from_a_page_opened_before_a_new_version_does_not_grade_it
     work.refresh_from_db()
     assert work.auto_score == Decimal(8) and work.feedback == "Clear."
     assert work_status(work, assignment, timezone.now()) == WorkStatus.GRADED
+
+
+def test_a_grade_given_after_the_release_is_announced_as_one_given_before(client, memo):
+    """The instructor releases the memo's grades with half the class graded; a grade
+    given afterwards shows on the student's grades page at once, and the student is
+    told, as those graded before the release were (once, however often it is saved)."""
+    world, item, _version = memo
+    student = world.users["student"]
+    assignment = item.assignments.get()
+    client.force_login(world.users["instructor"])
+    client.post(reverse("cases:assignment_release", args=[assignment.pk]), {"release": "1"})
+    released = Notification.objects.filter(user=student, kind=NotificationKind.GRADE_RELEASED)
+    assert not released.exists()  # Nothing to tell yet: not graded.
+
+    url = reverse("cases:grade_work", args=[item.pk, student.pk])
+    fields = _page_fields(client.get(url).text)
+    assert client.post(url, {"participation": "8", **fields}).status_code == 302
+    assert client.post(url, {"participation": "9", **fields}).status_code == 302
+    (notice,) = released
+    assert notice.url == reverse("cases:student_grades", args=[world.course.pk])

@@ -19,6 +19,7 @@ from cases.models import (
     due_last,
 )
 from cases.models.workspace import work_changed
+from cases.services.notifications import graded_after_release_notify
 from cases.services.people import audit
 from cases.services.workspace.work import work_sync_items
 
@@ -59,6 +60,7 @@ def work_grade(*, item: ModuleItem, student, grader, **changes) -> Work:
     if "override_score" in changes and (work.override_score, work.override_reason) != before:
         _audit_override(work, item, student, grader, before)
     work_changed.send(ModuleItem, item=item, user_ids=[student.pk])
+    graded_after_release_notify(item, [student.pk])
     return work
 
 
