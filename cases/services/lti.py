@@ -302,10 +302,20 @@ def enrol(link: LtiCourse, user: User, role: str) -> None:
               subject=user, cohort=cohort, course=course)  # fmt: skip
 
 
+def context_link(context: LtiContext) -> LtiCourse | None:
+    """The LMS course's link to a Red Queen course, if it has one."""
+    return LtiCourse.objects.filter(context=context).select_related("course", "cohort").first()
+
+
 @transaction.atomic
 def course_for_context(*, context: LtiContext, user: User) -> LtiCourse:
     """An LMS instructor's new Red Queen course for their LMS course, which they teach,
-    linked to it."""
+    linked to it; the link it has already if it was connected meanwhile (the LMS
+    course's row is locked, so a form sent twice at once makes one course)."""
+    LtiContext.objects.select_for_update().filter(pk=context.pk).first()
+    if (link := context_link(context)) is not None:
+        enrol(link, user, INSTRUCTOR)
+        return link
     base = (context.label or context.title or "LMS course")[:30]
     code, n = base, 1
     while Course.objects.filter(code=code).exists():  # Codes are unique: "ECON 101 (2)".

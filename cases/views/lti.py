@@ -144,6 +144,13 @@ def lti_link(request: HtmxHttpRequest):
         raise Http404
     if services.course_role(lti_launch) != services.INSTRUCTOR:
         return render(request, "cases/lti/waiting.html", {"context": context})
+    if request.method == "POST" and (link := services.context_link(context)) is not None:
+        # Connected since this page was drawn (its form sent twice, or by a colleague):
+        # the LMS course is that course, as their next launch would make them find it.
+        services.enrol(link, request.user, services.INSTRUCTOR)
+        title = context.title or "The LMS course"
+        messages.info(request, f"{title} is already connected to {link.course.code}.")
+        return redirect(link.course)
     courses = Course.objects.filter(instructors=request.user).prefetch_related("cohorts")
     choices = {
         f"{course.pk}:{cohort.pk if cohort else 'new'}": (course, cohort)

@@ -143,6 +143,34 @@ def test_an_instructor_first_launch_makes_a_course_for_the_lms_course(client, lm
     assert LtiCourse.objects.get(course=course).cohort.name == "Managing innovation (LMS)"
 
 
+def test_connecting_an_lms_course_twice_makes_one_course_and_says_which(client, world, lms):
+    """The link page's form sent twice (a double click without script), or a second
+    instructor's page sent after the first connected the LMS course: one course is
+    made and linked, no stray empty one, and the second answer names the course the
+    LMS course really is, not the one the stale form asked for."""
+    hint = lms.resource_launch(PROF, CONTEXT, [INSTRUCTOR], "link-1", LAUNCH)
+    _land(client, _launch(client, lms, hint)[0])
+    first = client.post(reverse("cases:lti_link"), {"course": "new"})
+    again = client.post(reverse("cases:lti_link"), {"course": "new"}, follow=True)
+    prof = LtiUser.objects.get(sub=PROF["sub"]).auth_user
+    assert list(Course.objects.filter(instructors=prof).values_list("code", flat=True)) == [
+        "MGT 101"
+    ]
+    course = LtiCourse.objects.get().course
+    assert first["Location"] == again.redirect_chain[-1][0] == course.get_absolute_url()
+    assert "already connected to MGT 101" in again.content.decode()
+
+    # Prof also teaches the world's course and picks it on a page opened before.
+    world.course.instructors.add(prof)
+    cohort = world.course.cohorts.get()
+    stale = client.post(
+        reverse("cases:lti_link"), {"course": f"{world.course.pk}:{cohort.pk}"}, follow=True
+    )
+    assert LtiCourse.objects.get().course == course
+    assert stale.redirect_chain[-1][0] == course.get_absolute_url()
+    assert "already connected to MGT 101" in stale.content.decode()
+
+
 def test_a_learner_of_an_unlinked_course_waits_and_is_never_made_staff(client, lms):
     hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
     response, _ = _launch(client, lms, hint)
