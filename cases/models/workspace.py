@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.dispatch import Signal
 
 from cases.models.courses import Course, ItemKind, ModuleItem
@@ -161,11 +161,20 @@ class WorkQuerySet(models.QuerySet):
     def waiting_for_grader(self):
         """Work a person must still grade: short answers or participation to grade, or
         handed in on an item with a rubric and not yet scored. Excused work waits for
-        nobody. The grading queue and the grader's "Save and next" both ask this."""
+        nobody, nor work on an item no longer given to its student (taken away from
+        their cohort: kept, but out of the tracker until it is given back). The grading
+        queue, the Teaching page and the grader's "Save and next" all ask this."""
         rubric_unscored = Q(
             item__rubric__isnull=False, state=WorkStatus.SUBMITTED, rubric_score__isnull=True
         )
-        return self.filter(excused=False).filter(Q(needs_grading=True) | rubric_unscored)
+        given = Assignment.objects.filter(
+            item=OuterRef("item"), cohort__memberships__user=OuterRef("user")
+        )
+        return (
+            self.filter(excused=False)
+            .filter(Q(needs_grading=True) | rubric_unscored)
+            .filter(Exists(given))
+        )
 
 
 class Work(models.Model):

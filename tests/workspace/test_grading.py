@@ -122,3 +122,37 @@ def test_participation_points_say_their_maximum_and_refuse_more(world, client_fo
     assert "less than or equal to" in response.content.decode()
     client.post(url, {"participation": str(points), "feedback": ""})
     assert Work.objects.get(item=item, user=world.users["student"]).auto_score == points
+
+
+def test_work_on_an_item_taken_away_from_the_cohort_waits_for_nobody(world, client_for):
+    """A memo handed in, then the analysis taken away from the student's cohort: its
+    work is kept (it returns if the item is given back) but the tracker no longer
+    shows it, so neither do the grading queue and the Teaching page's count."""
+    from cases.services.analyses import memo_submit
+    from cases.services.schedule import assignments_schedule
+    from tests.factories import make_analysis
+
+    cohort = world.course.cohorts.get()
+    item = make_analysis(world.item.module, [cohort], case=world.case, title="Memo: sell?").item
+    memo_submit(item=item, user=world.users["student"], body="Sell the unit, as ¶2 shows.")
+    client = client_for("instructor")
+    queue = reverse("cases:grading_queue", args=[world.course.pk])
+    teaching = reverse("cases:instructor_dashboard")
+
+    def waiting() -> int:
+        text = client.get(teaching).text
+        found = re.search(r'todo__count">(\d+)</strong> piece', text)
+        return int(found.group(1)) if found else 0
+
+    before = waiting()
+    assert "Memo: sell?" in client.get(queue).text
+    dates = {
+        name: getattr(item.assignments.get(), name)
+        for name in ("opens_at", "due_at", "points", "late_policy", "late_until")
+    }
+    assignments_schedule(item=item, schedule={cohort: None})
+    assert "Memo: sell?" not in client.get(reverse("cases:tracker", args=[world.course.pk])).text
+    assert "Memo: sell?" not in client.get(queue).text
+    assert waiting() == before - 1
+    assignments_schedule(item=item, schedule={cohort: dates | {"late_penalty_percent": 0}})
+    assert "Memo: sell?" in client.get(queue).text and waiting() == before

@@ -3,7 +3,7 @@ class; the queue of every kind's work waiting for a person; the course's rubrics
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, Exists, OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +16,7 @@ from cases.forms.workspace import RubricForm, WorkGradeForm, rubric_as_text
 from cases.http import HtmxHttpRequest, parse_int
 from cases.models import (
     Answer,
+    Assignment,
     AttemptState,
     ItemKind,
     MemoVersion,
@@ -347,12 +348,21 @@ def grading_queue(request: HtmxHttpRequest, pk: int):
     if not access.can_grade:
         raise PermissionDenied
     students = graded_students(request.user, course, access)
-    waiting = Answer.objects.filter(
-        needs_grading=True,
-        slot__attempt__state=AttemptState.SUBMITTED,
-        slot__attempt__quiz__item__module__course=course,
-        slot__attempt__user__in=students,
-    ).select_related("slot__question", "slot__attempt__user", "slot__attempt__quiz__item")
+    # As `waiting_for_grader`: none on a quiz no longer given to its student.
+    given = Assignment.objects.filter(
+        item=OuterRef("slot__attempt__quiz__item"),
+        cohort__memberships__user=OuterRef("slot__attempt__user"),
+    )
+    waiting = (
+        Answer.objects.filter(
+            needs_grading=True,
+            slot__attempt__state=AttemptState.SUBMITTED,
+            slot__attempt__quiz__item__module__course=course,
+            slot__attempt__user__in=students,
+        )
+        .filter(Exists(given))
+        .select_related("slot__question", "slot__attempt__user", "slot__attempt__quiz__item")
+    )
     total = waiting.count()
     answers = waiting.order_by("slot__attempt__submitted_at", "pk")[:QUEUE_PAGE_SIZE]
     # Whole pieces of work waiting for a person, item by item: participation to grade,
