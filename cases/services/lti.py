@@ -154,6 +154,10 @@ def login_storage(request) -> DatabaseLaunchStorage:
 
 
 NO_KEY = "Red Queen has no signing key yet: an admin makes it on Red Queen's LTI page."
+DEACTIVATED = (
+    "Your Red Queen account is deactivated, so it cannot be opened from the LMS either. "
+    "Ask your instructor or a Red Queen administrator to reactivate it."
+)
 
 
 def has_key() -> bool:
@@ -251,10 +255,13 @@ class Arrival:
 def launch_accept(lti_launch: LtiLaunch) -> Arrival:
     """Record what the launch says (django-lti's LMS user, context and membership), find
     or make the Red Queen account of that LMS user, and give it its role in the linked
-    course. Nothing here trusts anything but the validated token."""
+    course. Nothing here trusts anything but the validated token. A deactivated account
+    is refused (LaunchRefused), with nothing recorded: it cannot sign in, here either."""
     sync_data_from_launch(lti_launch)
     lti_user = lti_launch.user
     user = lti_user.auth_user
+    if user is not None and not user.is_active:
+        raise LaunchRefused(DEACTIVATED)
     if user is None:
         user = User.objects.create_user(
             username=_username(lti_launch.registration, lti_user.sub),

@@ -71,9 +71,9 @@ def lti_launch(request: HtmxHttpRequest):
     user's account, their role in the linked course, and the page they asked for."""
     try:
         lti_launch = services.launch_validate(request)
+        arrival = services.launch_accept(lti_launch)
     except services.LaunchRefused as refused:
         return _refused(request, str(refused))
-    arrival = services.launch_accept(lti_launch)
     login(request, arrival.user, backend=BACKEND)
     request.session["lti_launch_id"] = lti_launch.get_launch_id()
     request.session["lti_frame_origin"] = services.platform_origin(lti_launch)

@@ -211,6 +211,28 @@ def test_a_launch_gives_the_role_the_lms_gives_now_and_takes_the_one_it_no_longe
     assert {"role_remove", "unenrol"} <= set(actions)
 
 
+def test_a_deactivated_account_launching_is_told_so_and_not_signed_in(client, world, lms):
+    """An admin deactivated Alice's account (it cannot sign in); she opens Red Queen
+    from the LMS: the launch says her account is deactivated, instead of a page that
+    offers a new tab, then the sign-in form, with nothing said; and nothing is changed."""
+    link = _linked(world, lms)
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    _land(client, _launch(client, lms, hint)[0])
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    admin = Client()
+    admin.force_login(world.users["admin"])
+    admin.post(reverse("cases:person_deactivate", args=[alice.pk]), {"confirm": "yes"})
+    Membership.objects.filter(cohort=link.cohort, user=alice).delete()  # Left meanwhile.
+
+    client.logout()
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    response, _ = _launch(client, lms, hint)
+    assert response.status_code == 403
+    assert "deactivated" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert not Membership.objects.filter(cohort=link.cohort, user=alice).exists()
+
+
 def _attack(client, lms, change):
     """A login the tool really started, then a token changed by `change(hint, nonce)`."""
     hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
