@@ -100,7 +100,9 @@ def peer_student_context(
     # Given to reviewers: the memo stays as they read it (`changes_closed`).
     under_review = bool(received)
     received = [review for review in received if review.submitted_at is not None]
-    received.sort(key=lambda review: review.pk)
+    # Numbered in the order they came in (a first submission's time is kept): a review
+    # written later is the next number, never one that renumbers those already read.
+    received.sort(key=lambda review: (review.submitted_at, review.pk))
     for number, review in enumerate(received, start=1):
         review.number = number
         review.levels_shown = _levels_of(rubric, review.rubric_levels)

@@ -555,3 +555,27 @@ def test_a_reviewer_removed_from_the_cohort_is_not_asked_for_reviews_they_cannot
     review = PeerReview.objects.filter(reviewer=leaver).first()
     assert client.get(reverse("cases:peer_review", args=[review.pk])).status_code == 404
     assert "memos to review" not in client.get(reverse("cases:home")).text
+
+
+def _reviewer(page: str, number: int) -> str:
+    """The writer's page from "Reviewer N" to the next reviewer's heading."""
+    part = page.split(f">Reviewer {number} ", 1)[1]
+    return part.split("<h4 ", 1)[0]
+
+
+def test_a_reviewer_keeps_their_number_when_an_earlier_assigned_review_comes_in_later(client):
+    """The writer reads "Reviewer 1" as the first review that came in, and rates it;
+    a second review, assigned before it but written after, is "Reviewer 2": the first
+    does not become "Reviewer 2" under the writer's eyes."""
+    world = Class(size=3, reviews_each=2)
+    _assigned(world)
+    author = world.students[0]
+    first_assigned, second_assigned = PeerReview.objects.filter(author=author).order_by("pk")
+    for review, comment in ((second_assigned, "Came in first."), (first_assigned, "Later.")):
+        client.force_login(review.reviewer)
+        url = reverse("cases:peer_review", args=[review.pk])
+        client.post(url, {"criterion_0": "1", "criterion_1": "1", "comment": comment})
+        client.force_login(author)
+        page = client.get(world.item.get_absolute_url()).text
+        assert "Came in first." in _reviewer(page, 1)
+    assert "Later." in _reviewer(page, 2)
