@@ -280,9 +280,12 @@ class ReviewsToDo:
 
 @compiled
 def _pending_reviews(reviewer):
-    """The reviewer's unsubmitted reviews, counted by item (every dashboard asks)."""
+    """The reviewer's unsubmitted reviews, counted by item (every dashboard asks), on
+    analyses whose peer review is on (turned off, its reviews are not to be opened)."""
     return (
-        PeerReview.objects.filter(reviewer=reviewer, submitted_at__isnull=True)
+        PeerReview.objects.filter(
+            reviewer=reviewer, submitted_at__isnull=True, item__analysis__peer_review=True
+        )
         .values(
             "item", "item__title", "item__analysis__review_days", "item__module__course__time_zone"
         )
@@ -294,7 +297,11 @@ def _pending_reviews(reviewer):
 def reviews_pending(user) -> Exists:
     """Whether the user has a review to submit: an annotation for the query that lists
     a dashboard's courses, which then asks `reviews_to_do` only when it is true."""
-    return Exists(PeerReview.objects.filter(reviewer=user, submitted_at__isnull=True))
+    return Exists(
+        PeerReview.objects.filter(
+            reviewer=user, submitted_at__isnull=True, item__analysis__peer_review=True
+        )
+    )
 
 
 def reviews_to_do(user, assignments, now) -> list[ReviewsToDo]:

@@ -579,3 +579,21 @@ def test_a_reviewer_keeps_their_number_when_an_earlier_assigned_review_comes_in_
         page = client.get(world.item.get_absolute_url()).text
         assert "Came in first." in _reviewer(page, 1)
     assert "Later." in _reviewer(page, 2)
+
+
+def test_peer_review_turned_off_after_assigning_asks_no_reviewer_for_reviews(client):
+    """The instructor turns peer review off once reviews were assigned: the reviews'
+    pages answer 404 and the writing page shows none, so the dashboard stops asking
+    for them too; turned on again, they are asked for again."""
+    world = Class(size=4, reviews_each=2)
+    _assigned(world)
+    reviewer = world.students[0]
+    review = PeerReview.objects.filter(reviewer=reviewer).first()
+    world.analysis.peer_review = False
+    world.analysis.save()
+    client.force_login(reviewer)
+    assert client.get(reverse("cases:peer_review", args=[review.pk])).status_code == 404
+    assert "memos to review" not in client.get(reverse("cases:home")).text
+    world.analysis.peer_review = True
+    world.analysis.save()
+    assert "2 memos to review" in client.get(reverse("cases:home")).text

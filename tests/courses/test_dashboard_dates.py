@@ -115,7 +115,9 @@ def test_peer_reviews_to_write_are_due_in_the_items_courses_zone(world, client_f
     world.course.save()
     student, classmate = world.users["student"], world.users["student_ta_elsewhere"]
     cohort = world.item.assignments.get().cohort
-    analysis = make_analysis(world.item.module, [cohort], title="Memo: build or buy")
+    analysis = make_analysis(
+        world.item.module, [cohort], title="Memo: build or buy", peer_review=True
+    )
     due = _local(SHANGHAI, 2, 17)
     analysis.item.assignments.update(due_at=due)
     theirs = Memo.objects.create(item=analysis.item, author=classmate)
