@@ -875,24 +875,58 @@ def join_refusal(cohort: Cohort | None, now=None) -> str | None:
     return None
 
 
-def join_refusal_for(user, cohort: Cohort) -> str | None:
-    """Why this user may not join the cohort with its open code, or None. Whoever
-    teaches one of its courses is there as staff, not as a student; a student in
-    another current cohort of one of its courses changes section through an admin, not
-    by typing the other section's code (which would give them that section's dates and
-    notes beside their own)."""
+@dataclass(frozen=True)
+class EnrolmentConflict:
+    """Why someone may not be a student of a cohort: they teach one of its courses
+    (`course`, its code; no `section`), or are a student in `section`, another current
+    (not archived) cohort of one."""
+
+    course: str
+    section: str = ""
+
+
+def enrolment_conflicts(cohort: Cohort, user_ids, *, leaving=None) -> dict[int, EnrolmentConflict]:
+    """The conflict of each of these users (by id) with being a student of the cohort,
+    for those who have one: teaching one of its courses comes first (the course with the
+    first code), then another section (the first by name). Whoever teaches a course is
+    there as staff, not as a student (`course_role_add` refuses the converse); a student
+    in two current sections of one course would have both sections' dates and notes.
+    `leaving`: a cohort the users are being moved out of, which is no conflict. The
+    single rule for joining with a code, a roster import and a move."""
+    user_ids = list(user_ids)
+    conflicts: dict[int, EnrolmentConflict] = {}
     courses = Course.objects.filter(cohorts=cohort)
-    taught = (
-        courses.filter(Q(instructors=user) | Q(teaching_assistants=user)).order_by("code").first()
+    for through in (Course.instructors.through, Course.teaching_assistants.through):
+        rows = through.objects.filter(course__in=courses, user_id__in=user_ids)
+        for user_id, code in rows.order_by("course__code").values_list("user_id", "course__code"):
+            if user_id not in conflicts or code < conflicts[user_id].course:
+                conflicts[user_id] = EnrolmentConflict(course=code)
+    others = (
+        Membership.objects.filter(
+            user_id__in=user_ids,
+            cohort__courses__in=courses,
+            cohort__archived_at=None,
+        )
+        .exclude(cohort=cohort)
+        .order_by("cohort__name", "cohort_id", "cohort__courses__code")
     )
-    if taught is not None:
-        return JOIN_CODE_TEACHER.format(course=taught.code)
-    other = (
-        Cohort.objects.filter(courses__in=courses, memberships__user=user, archived_at=None)
-        .exclude(pk=cohort.pk)
-        .order_by("name")
-        .first()
-    )
-    if other is not None:
-        return JOIN_CODE_OTHER_SECTION.format(cohort=other.name)
-    return None
+    if leaving is not None:
+        others = others.exclude(cohort=leaving)
+    # The course named is one the two cohorts share: the filter's join is reused.
+    for user_id, name, code in others.values_list(
+        "user_id", "cohort__name", "cohort__courses__code"
+    ):
+        conflicts.setdefault(user_id, EnrolmentConflict(course=code, section=name))
+    return conflicts
+
+
+def join_refusal_for(user, cohort: Cohort) -> str | None:
+    """Why this user may not join the cohort with its open code, or None
+    (`enrolment_conflicts`): a student in another current cohort of one of its courses
+    changes section through an admin, not by typing the other section's code."""
+    conflict = enrolment_conflicts(cohort, [user.pk]).get(user.pk)
+    if conflict is None:
+        return None
+    if conflict.section:
+        return JOIN_CODE_OTHER_SECTION.format(cohort=conflict.section)
+    return JOIN_CODE_TEACHER.format(course=conflict.course)

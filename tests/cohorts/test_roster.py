@@ -8,9 +8,11 @@ import pytest
 from django.core import mail
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from cases.models import AuditAction, AuditEntry, Invitation, Membership, User
 from cases.services.cohorts.roster import MAX_ROWS, RosterInvalid, roster_apply, roster_plan
+from tests.factories import CohortFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -241,3 +243,47 @@ def test_an_admin_resends_an_invitation_to_someone_without_a_password(
     assert AuditEntry.objects.filter(action=AuditAction.INVITE, subject=ann).exists()
     client.post(reverse("cases:person_invite", args=[world.users["student"].pk]))
     assert len(mail.outbox) == 1  # The student has a password: nothing to resend.
+
+
+def test_a_row_for_a_student_of_another_section_or_for_the_course_s_staff_is_refused(
+    world, client_for
+):
+    """Section B takes the same course as Section A. A roster for B that names a student
+    of A, or the course's instructor or TA, would put a student in two sections of one
+    course (two sets of dates) or make staff a student of their own course: each such
+    row is bad, so nothing is imported; an archived section of last term is no obstacle,
+    and a student of another course's cohort is enrolled."""
+    section_b = CohortFactory(name="Section B")
+    world.course.cohorts.add(section_b)
+    last_term = CohortFactory(name="Last term", archived_at=timezone.now())
+    world.course.cohorts.add(last_term)
+    emails = {"student": "li@example.edu", "instructor": "prof@example.edu"}
+    emails |= {"ta": "ta@example.edu", "other_student": "other@example.edu"}
+    for role, email in emails.items():
+        User.objects.filter(pk=world.users[role].pk).update(email=email)
+    alumnus = UserFactory(username="alumnus", email="alum@example.edu")
+    MembershipFactory(cohort=last_term, user=alumnus)
+    data = _csv(
+        "li@example.edu,Li,Wei,",
+        "prof@example.edu,Pat,Prof,",
+        "ta@example.edu,Tam,Assist,",
+        "other@example.edu,Oth,Er,",
+        "alum@example.edu,Al,Umnus,",
+    )
+    response = _upload(client_for("admin"), section_b, data)
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert (
+        "<strong>Line 2</strong>: li@example.edu is already in Section A, another section "
+        "of MGT 6001: move them from there instead."
+    ) in html
+    assert "<strong>Line 3</strong>: prof@example.edu teaches MGT 6001" in html
+    assert "<strong>Line 4</strong>: ta@example.edu teaches MGT 6001" in html
+    assert "Line 5" not in html and "Line 6" not in html
+    assert not Membership.objects.filter(cohort=section_b).exists()
+    # Moved to Section B first, the student is already there: the file imports.
+    client_for("admin").post(
+        reverse("cases:cohort_members", args=[world.course.cohorts.get(name="Section A").pk]),
+        {"action": "move", "students": [world.users["student"].pk], "to": section_b.pk},
+    )
+    assert roster_plan(section_b, _csv("li@example.edu,Li,Wei,")).ok

@@ -4,8 +4,10 @@
 semicolon; a header naming email, first_name, last_name and student_id) and says, row by
 row, what would happen: a new account created, an existing one updated or enrolled, or
 nothing to do. Any bad row (a missing or malformed email, a duplicate in the file, a
-student number that belongs to someone else, more than MAX_ROWS rows, text that is not
-UTF-8 or holds NUL bytes) is listed with its line number, and then `roster_apply`
+student number that belongs to someone else, an account that teaches one of the
+cohort's courses or is a student in another current section of one
+(`enrolment_conflicts`), more than MAX_ROWS rows, text that is not UTF-8 or holds NUL
+bytes) is listed with its line number, and then `roster_apply`
 imports nothing. `roster_apply` plans again inside one transaction, under a lock on the
 cohort, and writes every account, membership and audit entry or none of them.
 """
@@ -21,6 +23,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 
 from cases.models import AuditAction, AuditEntry, Cohort, Membership, User
+from cases.permissions import EnrolmentConflict, enrolment_conflicts
 from cases.services.cohorts import work_sync_new_members
 from cases.services.cohorts.invitations import invitations_send
 from cases.services.people import audit, audit_many
@@ -202,11 +205,11 @@ def roster_plan(cohort: Cohort, data: bytes) -> RosterPlan:
         by_email.setdefault(user.email_lower, []).append(user)
     ids = {row.student_id for row in rows if row.student_id}
     by_id = {u.student_id: u for u in User.objects.filter(student_id__in=ids)}
+    existing = [u.pk for us in by_email.values() for u in us]
     members = set(
-        Membership.objects.filter(
-            cohort=cohort, user__in=[u for us in by_email.values() for u in us]
-        ).values_list("user", flat=True)
+        Membership.objects.filter(cohort=cohort, user__in=existing).values_list("user", flat=True)
     )
+    conflicts = enrolment_conflicts(cohort, set(existing) - members)
     for row in rows:
         found = by_email.get(row.email, [])
         if len(found) > 1:
@@ -232,6 +235,9 @@ def roster_plan(cohort: Cohort, data: bytes) -> RosterPlan:
                 )
             )
             continue
+        if user is not None and (conflict := conflicts.get(user.pk)):
+            plan.errors.append(RosterError(row.line, _conflict_reason(row.email, conflict)))
+            continue
         row.user = user
         if user is None:
             row.action = "create"
@@ -245,6 +251,15 @@ def roster_plan(cohort: Cohort, data: bytes) -> RosterPlan:
         row.action = "update" if row.changes else "skip"
     plan.errors.sort(key=lambda e: e.line)
     return plan
+
+
+def _conflict_reason(email: str, conflict: EnrolmentConflict) -> str:
+    if conflict.section:
+        return (
+            f"{email} is already in {conflict.section}, another section of "
+            f"{conflict.course}: move them from there instead."
+        )
+    return f"{email} teaches {conflict.course}: staff of a course cannot also take it."
 
 
 def roster_rejected(cohort: Cohort, plan: RosterPlan, actor: User | None) -> None:
