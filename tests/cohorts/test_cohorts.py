@@ -8,7 +8,17 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import AuditAction, AuditEntry, Cohort, Membership, User, Work, WorkStatus
+from cases.models import (
+    Assignment,
+    AuditAction,
+    AuditEntry,
+    Cohort,
+    Extension,
+    Membership,
+    User,
+    Work,
+    WorkStatus,
+)
 from cases.permissions import (
     JOIN_CODE_DISABLED,
     JOIN_CODE_EXPIRED,
@@ -287,6 +297,49 @@ def test_moving_a_student_keeps_their_work_and_shows_it_in_the_new_cohort(world,
     assert (entry.subject, entry.cohort) == (student, new)
     assert entry.before == {"cohort": old.pk, "name": "Old"}
     assert entry.after == {"cohort": new.pk, "name": "New"}
+
+
+def test_a_moved_student_keeps_an_extension_that_still_gives_them_more_time(world, admin):
+    """Sections A and B have the reading due yesterday and the quiz due in a week; the
+    student had until tomorrow on both. Moved to B, they still have until tomorrow on
+    the reading (B's date is earlier), listed under B on the schedule; on the quiz B's
+    own date is already later, so that extension goes, as when a cohort's date is moved
+    past one. Nothing stays behind on A's assignments."""
+    section_a = world.course.cohorts.get()
+    section_b = CohortFactory(name="Section B")
+    world.course.cohorts.add(section_b)
+    now = timezone.now()
+    student = world.users["student"]
+    for item, due in (
+        (world.item, now - timedelta(days=1)),
+        (world.quiz.item, now + timedelta(days=7)),
+    ):
+        item.assignments.filter(cohort=section_a).update(due_at=due)
+        AssignmentFactory(item=item, cohort=section_b, due_at=due)
+        Extension.objects.create(
+            assignment=item.assignments.get(cohort=section_a),
+            user=student,
+            due_at=now + timedelta(days=1),
+        )
+    admin.post(
+        reverse("cases:cohort_members", args=[section_a.pk]),
+        {"action": "move", "students": [student.pk], "to": section_b.pk},
+    )
+    reading = Assignment.objects.seen_by(student).get(item=world.item)
+    assert (reading.cohort, reading.due_at) == (section_b, now + timedelta(days=1))
+    quiz = Assignment.objects.seen_by(student).get(item=world.quiz.item)
+    assert (quiz.cohort, quiz.due_at) == (section_b, now + timedelta(days=7))
+    assert list(Extension.objects.values_list("assignment__cohort__name", "assignment__item")) == [
+        ("Section B", world.item.pk)
+    ]
+    schedule = admin.get(reverse("cases:item_schedule", args=[world.item.pk])).content.decode()
+    assert re.search(r"<th scope=\"row\">[^<]+</th>\s*<td>Section B</td>", schedule)
+    [entry] = _entries(AuditAction.MOVE)
+    assert entry.after == {
+        "cohort": section_b.pk,
+        "name": "Section B",
+        "extensions": "1 kept, 1 no longer later than Section B's date",
+    }
 
 
 def test_cohorts_of_one_name_read_apart_by_their_courses_where_an_admin_picks_one(

@@ -4,6 +4,8 @@ members moved and removed; students joining with a code (newcomers creating thei
 account with one: cases/services/cohorts/signup.py). Every change writes its audit entry in the
 same transaction."""
 
+from collections import Counter
+
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -14,6 +16,7 @@ from cases.models import (
     AuditEntry,
     Cohort,
     Course,
+    Extension,
     Membership,
     ModuleItem,
     User,
@@ -244,10 +247,64 @@ def _entries(action: str, users, by: User, cohort: Cohort, summary: str, **value
     ]
 
 
+def _extensions_follow(*, cohort: Cohort, to: Cohort, user_ids: list[int]) -> dict[int, str]:
+    """Students moved from `cohort` to `to` keep each extension of theirs that still gives
+    them more time: it moves to `to`'s assignment of the same item when later than that
+    one's due date. The rest go, as when a cohort's date is moved past one: those not
+    later than `to`'s date, and those on items not given to `to`. Left on `cohort`'s
+    assignments, they would be listed there for students no longer in it, and the
+    student would find themselves late. Returns, per student who had any, what became
+    of them, for the audit log."""
+    extensions = list(
+        Extension.objects.filter(assignment__cohort=cohort, user__in=user_ids).select_related(
+            "assignment"
+        )
+    )
+    if not extensions:
+        return {}
+    targets = {
+        a.item_id: a
+        for a in Assignment.objects.filter(
+            cohort=to, item__in={e.assignment.item_id for e in extensions}
+        )
+    }
+    taken = set(
+        Extension.objects.filter(assignment__in=targets.values(), user__in=user_ids).values_list(
+            "assignment", "user"
+        )
+    )
+    kept, early, elsewhere = Counter(), Counter(), Counter()
+    for extension in extensions:
+        target = targets.get(extension.assignment.item_id)
+        if target is None:
+            elsewhere[extension.user_id] += 1
+        elif (target.pk, extension.user_id) in taken or not (
+            target.due_at is not None and extension.due_at > target.due_at
+        ):
+            # An extension of their own in `to` already (from an earlier stay) stands.
+            early[extension.user_id] += 1
+        else:
+            kept[extension.user_id] += 1
+            extension.assignment = target
+            extension.save(update_fields=["assignment", "updated_at"])
+            continue
+        extension.delete()
+    said = {}
+    for user_id in kept | early | elsewhere:
+        parts = [f"{kept[user_id]} kept"]
+        if early[user_id]:
+            parts.append(f"{early[user_id]} no longer later than {to.name}'s date")
+        if elsewhere[user_id]:
+            parts.append(f"{elsewhere[user_id]} on items not given to {to.name}")
+        said[user_id] = ", ".join(parts)
+    return said
+
+
 @transaction.atomic
 def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
     """Move students from `cohort` to `to`. Their work stays theirs (it belongs to the
-    student and the item, not the cohort) and shows on the items given to `to`. Those no
+    student and the item, not the cohort) and shows on the items given to `to`; their
+    extensions follow them where they still give more time (`_extensions_follow`). Those no
     longer in `cohort` (a second click) are left alone. Returns how many moved."""
     memberships = Membership.objects.select_for_update(of=("self",)).filter(
         cohort=cohort, user__in=[u.pk for u in users]
@@ -260,17 +317,20 @@ def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
     Membership.objects.bulk_create(
         [Membership(cohort=to, user=user) for user in moved], ignore_conflicts=True
     )
-    audit_many(
-        _entries(
-            AuditAction.MOVE,
-            moved,
-            by,
-            to,
-            f"Moved {{user}} from {cohort.name} to {to.name}",
-            before={"cohort": cohort.pk, "name": cohort.name},
-            after={"cohort": to.pk, "name": to.name},
-        )
+    extensions = _extensions_follow(cohort=cohort, to=to, user_ids=ids)
+    entries = _entries(
+        AuditAction.MOVE,
+        moved,
+        by,
+        to,
+        f"Moved {{user}} from {cohort.name} to {to.name}",
+        before={"cohort": cohort.pk, "name": cohort.name},
+        after={"cohort": to.pk, "name": to.name},
     )
+    for entry in entries:
+        if said := extensions.get(entry.subject.pk):
+            entry.after = entry.after | {"extensions": said}
+    audit_many(entries)
     work_sync_new_members(to, ids)
     return len(moved)
 
