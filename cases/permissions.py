@@ -884,6 +884,15 @@ class EnrolmentConflict:
     course: str
     section: str = ""
 
+    def reason(self, who: str) -> str:
+        """The conflict as an admin reads it, `who` naming the person."""
+        if self.section:
+            return (
+                f"{who} is already in {self.section}, another section of {self.course}: "
+                "move them from there instead."
+            )
+        return f"{who} teaches {self.course}: staff of a course cannot also take it."
+
 
 def enrolment_conflicts(cohort: Cohort, user_ids, *, leaving=None) -> dict[int, EnrolmentConflict]:
     """The conflict of each of these users (by id) with being a student of the cohort,

@@ -253,7 +253,9 @@ def cohort_join_code(request: HtmxHttpRequest, pk: int):
 @staff_required
 def cohort_members(request: HtmxHttpRequest, pk: int):
     """Admins only: move the chosen members to another active cohort (their work goes
-    with them) or remove them from this one (their accounts and work stay)."""
+    with them; refused beside the target for anyone who teaches one of its courses or
+    is in another of its sections) or remove them from this one (their accounts and
+    work stay)."""
     cohort = access_cohort(request.user, pk)
     form = _member_form(cohort, request.POST)
     if not form.is_valid():
@@ -262,7 +264,11 @@ def cohort_members(request: HtmxHttpRequest, pk: int):
     page = parse_int(request.POST.get("page"), low=1)
     if form.cleaned_data["action"] == "move":
         to = form.cleaned_data["to"]
-        n = services.memberships_move(cohort=cohort, to=to, users=students, by=request.user)
+        try:
+            n = services.memberships_move(cohort=cohort, to=to, users=students, by=request.user)
+        except services.CohortRefused as refused:
+            form.add_error("to", str(refused))
+            return _cohort_page(request, cohort, member_form=form)
         if n:
             messages.success(request, f"Moved {n} student{pluralize(n)} to {to.name}.")
     else:

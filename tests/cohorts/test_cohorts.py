@@ -376,6 +376,48 @@ def test_moving_into_an_archived_cohort_is_refused(world, admin, section):
     assert not archived.memberships.exists()
 
 
+def test_a_move_that_would_make_a_student_of_two_sections_or_of_their_own_course_is_refused(
+    world, admin, section
+):
+    """The student of Section A also takes another course in "Elsewhere"; moved from
+    there into Section B of Section A's course they would be in two of its sections.
+    A student of Section A who assists on MGT 7002 would become a student of the course
+    they teach. Both moves are refused beside the target, the choice kept, and nothing
+    moves; a plain move from Section A to Section B goes through."""
+    section_b = CohortFactory(name="Section B")
+    world.course.cohorts.add(section_b)
+    elsewhere = CohortFactory(name="Elsewhere")
+    student = world.users["student"]
+    MembershipFactory(cohort=elsewhere, user=student)
+    response = admin.post(
+        reverse("cases:cohort_members", args=[elsewhere.pk]),
+        {"action": "move", "students": [student.pk], "to": section_b.pk},
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        f"{student.username} is already in Section A, another section of MGT 6001: "
+        "move them from there instead."
+    ) in html
+    assert f'<option value="{section_b.pk}" selected>' in html
+    assistant = world.users["student_ta_elsewhere"]
+    other_section = world.other_course.cohorts.get()
+    response = admin.post(
+        reverse("cases:cohort_members", args=[section.pk]),
+        {"action": "move", "students": [assistant.pk], "to": other_section.pk},
+    )
+    assert (
+        f"{assistant.username} teaches MGT 7002: staff of a course cannot also take it."
+    ) in response.content.decode()
+    assert not section_b.memberships.exists() and not _entries(AuditAction.MOVE)
+    assert not other_section.memberships.filter(user=assistant).exists()
+    admin.post(
+        reverse("cases:cohort_members", args=[section.pk]),
+        {"action": "move", "students": [student.pk], "to": section_b.pk},
+    )
+    assert section_b.memberships.filter(user=student).exists()
+
+
 def test_someone_outside_the_cohort_cannot_be_moved_or_removed_from_it(world, admin, section):
     url = reverse("cases:cohort_members", args=[section.pk])
     response = admin.post(url, {"action": "remove", "students": [world.users["other_student"].pk]})

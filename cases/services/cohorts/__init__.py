@@ -22,7 +22,7 @@ from cases.models import (
     User,
 )
 from cases.models.cohorts import new_join_code
-from cases.permissions import join_refusal, join_refusal_for
+from cases.permissions import enrolment_conflicts, join_refusal, join_refusal_for
 from cases.services.people import audit, audit_many
 from cases.services.workspace.work import work_sync
 
@@ -305,7 +305,9 @@ def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
     """Move students from `cohort` to `to`. Their work stays theirs (it belongs to the
     student and the item, not the cohort) and shows on the items given to `to`; their
     extensions follow them where they still give more time (`_extensions_follow`). Those no
-    longer in `cohort` (a second click) are left alone. Returns how many moved."""
+    longer in `cohort` (a second click) are left alone. Returns how many moved. Refused
+    (CohortRefused, naming each) when one of them teaches a course `to` takes or is in
+    another current section of it (`enrolment_conflicts`)."""
     memberships = Membership.objects.select_for_update(of=("self",)).filter(
         cohort=cohort, user__in=[u.pk for u in users]
     )
@@ -313,6 +315,12 @@ def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
     if not moved:
         return 0
     ids = [u.pk for u in moved]
+    if conflicts := enrolment_conflicts(to, ids, leaving=cohort):
+        raise CohortRefused(
+            " ".join(
+                conflicts[user.pk].reason(user.username) for user in moved if user.pk in conflicts
+            )
+        )
     Membership.objects.filter(cohort=cohort, user__in=ids).delete()
     Membership.objects.bulk_create(
         [Membership(cohort=to, user=user) for user in moved], ignore_conflicts=True

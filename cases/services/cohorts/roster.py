@@ -23,7 +23,7 @@ from django.db import transaction
 from django.db.models.functions import Lower
 
 from cases.models import AuditAction, AuditEntry, Cohort, Membership, User
-from cases.permissions import EnrolmentConflict, enrolment_conflicts
+from cases.permissions import enrolment_conflicts
 from cases.services.cohorts import work_sync_new_members
 from cases.services.cohorts.invitations import invitations_send
 from cases.services.people import audit, audit_many
@@ -236,7 +236,7 @@ def roster_plan(cohort: Cohort, data: bytes) -> RosterPlan:
             )
             continue
         if user is not None and (conflict := conflicts.get(user.pk)):
-            plan.errors.append(RosterError(row.line, _conflict_reason(row.email, conflict)))
+            plan.errors.append(RosterError(row.line, conflict.reason(row.email)))
             continue
         row.user = user
         if user is None:
@@ -251,15 +251,6 @@ def roster_plan(cohort: Cohort, data: bytes) -> RosterPlan:
         row.action = "update" if row.changes else "skip"
     plan.errors.sort(key=lambda e: e.line)
     return plan
-
-
-def _conflict_reason(email: str, conflict: EnrolmentConflict) -> str:
-    if conflict.section:
-        return (
-            f"{email} is already in {conflict.section}, another section of "
-            f"{conflict.course}: move them from there instead."
-        )
-    return f"{email} teaches {conflict.course}: staff of a course cannot also take it."
 
 
 def roster_rejected(cohort: Cohort, plan: RosterPlan, actor: User | None) -> None:
