@@ -132,18 +132,28 @@ def _assign_cohort(
     now: datetime,
 ) -> tuple[CohortAssigned, list[PeerReview]]:
     result = CohortAssigned(cohort=assignment.cohort, wanted=analysis.reviews_each)
-    # A deactivated account cannot sign in to review: in a ring it would leave each of
-    # its reviewees a review short. It waits, as a late student does, until reactivated.
-    members = Membership.objects.filter(cohort=assignment.cohort_id, user__is_active=True).values(
-        "user_id"
-    )
+    members = Membership.objects.filter(cohort=assignment.cohort_id).values("user_id")
     latest: dict[int, int] = {}  # Author → their latest version.
     numbers: dict[int, int] = {}
     versions = MemoVersion.objects.filter(memo__item=item, memo__author__in=members).order_by()
-    for pk, author, number in versions.values_list("pk", "memo__author_id", "number"):
+    inactive: set[int] = set()
+    rows = versions.values_list("pk", "memo__author_id", "number", "memo__author__is_active")
+    for pk, author, number, active in rows:
         if number > numbers.get(author, 0):
             latest[author], numbers[author] = pk, number
+        if not active:
+            inactive.add(author)
     result.already = len(latest.keys() & taken)
+    # A deactivated student could never write the reviews they were given, so their
+    # classmates would each get fewer: they neither review nor are reviewed until
+    # reactivated (then assigning again takes them, as it takes a late hand-in).
+    gone = inactive - taken
+    if gone:
+        result.notes.append(
+            f"{len(gone)} deactivated student{'s' if len(gone) != 1 else ''} "
+            + ("is" if len(gone) == 1 else "are")
+            + " left out; once reactivated, assign again."
+        )
     # A student whose extension runs on may still change their memo: they neither
     # review nor are reviewed until it has passed (then assigning again takes them).
     extended = set(
@@ -151,14 +161,14 @@ def _assign_cohort(
             "user_id", flat=True
         )
     )
-    later = (latest.keys() - taken) & extended
+    later = (latest.keys() - taken - gone) & extended
     if later:
         result.notes.append(
             f"{len(later)} student{'s' if len(later) != 1 else ''} with an extension "
             + ("is" if len(later) == 1 else "are")
             + " left out until it has passed; assign again then."
         )
-    new = sorted(latest.keys() - taken - extended)
+    new = sorted(latest.keys() - taken - extended - gone)
     result.waiting = len(later)
     k = min(analysis.reviews_each, len(new) - 1)
     order = None

@@ -26,6 +26,7 @@ from cases.models import (
     Work,
 )
 from cases.services import peer_review as services
+from cases.services.people import user_deactivate, user_reactivate
 from cases.services.workspace.grading import work_grade
 from tests.factories import (
     AssignmentFactory,
@@ -203,6 +204,27 @@ def test_a_deactivated_student_is_left_out_of_the_ring_until_reactivated(client)
     services.peer_reviews_assign(item=world.item, cohort=world.cohort, seed=5)
     pair = PeerReview.objects.filter(reviewer__in=[gone, late])
     assert {(r.reviewer_id, r.author_id) for r in pair} == {(gone.pk, late.pk), (late.pk, gone.pk)}
+
+
+def test_a_deactivated_student_is_left_out_until_reactivated(client):
+    """Five handed in, then one was deactivated: they could never write the reviews
+    they were given, so two classmates would each get a review fewer. The other four
+    review each other, and the instructor's page says who was left out; reactivated,
+    the student is taken by assigning again, like a late hand-in."""
+    world = Class(size=5, reviews_each=2)
+    for student in world.students:
+        hand_in(world.item, student)
+    gone = world.students[0]
+    admin = UserFactory(username="registrar", is_staff=True)
+    user_deactivate(user=gone, by=admin)
+    client.force_login(world.instructor)
+    url = reverse("cases:peer_reviews_assign", args=[world.item.pk])
+    response = client.post(url, {"cohort": world.cohort.pk}, follow=True)
+    assert "1 deactivated student is left out; once reactivated, assign again." in response.text
+    _balanced(world.item, world.students[1:], 2)
+    user_reactivate(user=gone, by=admin)
+    [again] = services.peer_reviews_assign(item=world.item, cohort=world.cohort, seed=1)
+    assert again.created == 0 and again.waiting == 1  # Alone now, as a late hand-in is.
 
 
 def test_assigning_before_the_due_date_is_refused_clearly(client):
