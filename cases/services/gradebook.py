@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from cases.models import (
@@ -195,12 +197,19 @@ DEFAULT_CATEGORIES = {
 
 @transaction.atomic
 def grade_categories_save(*, course, saved: list[GradeCategory], deleted: list[GradeCategory]):
-    """The course's categories as edited on its page: every change or none."""
+    """The course's categories as edited on its page: every change or none. Names are
+    unique in a course only once the whole edit is saved, not after each row: the
+    deleted go first and the renamed step aside under a name of their own (their id),
+    so two categories may swap names, or one take the name of one deleted."""
+    for category in deleted:
+        category.delete()
+    renamed = [c.pk for c in saved if c.pk is not None]
+    GradeCategory.objects.filter(pk__in=renamed).update(
+        name=Concat(Value("\u241f"), Cast("pk", CharField())), updated_at=timezone.now()
+    )
     for category in saved:
         category.course = course
         category.save()
-    for category in deleted:
-        category.delete()
 
 
 @transaction.atomic

@@ -381,6 +381,39 @@ def test_categories_are_edited_and_weights_not_totalling_100_are_flagged(world, 
     assert world.quiz.item.grade_category == essays
 
 
+def test_names_swapped_or_freed_by_a_deletion_in_one_save_are_saved(world, client_for):
+    """Two categories swap names in one save, then a third is deleted and its name given
+    to another in the same save: each name is held by one category when the save is
+    done, so both saves go through (they used to stop on the unique name half way,
+    an error page)."""
+    url = reverse("cases:grade_categories", args=[world.course.pk])
+    client = client_for("instructor")
+    quizzes = GradeCategory.objects.create(course=world.course, name="Quizzes", weight=60)
+    talk = GradeCategory.objects.create(course=world.course, name="Talk", weight=40, position=1)
+    old = GradeCategory.objects.create(course=world.course, name="Old", weight=0, position=2)
+    data = _formset_data([quizzes, talk, old]) | {
+        "categories-TOTAL_FORMS": "3",  # No new one.
+        "categories-0-name": "Talk",
+        "categories-1-name": "Quizzes",
+    }
+    assert client.post(url, data).status_code == 302
+    assert dict(world.course.grade_categories.values_list("pk", "name")) == {
+        quizzes.pk: "Talk",
+        talk.pk: "Quizzes",
+        old.pk: "Old",
+    }
+    data = _formset_data(list(world.course.grade_categories.order_by("pk"))) | {
+        "categories-TOTAL_FORMS": "3",
+        "categories-2-DELETE": "on",
+        "categories-0-name": "Old",
+    }
+    assert client.post(url, data).status_code == 302
+    assert dict(world.course.grade_categories.values_list("pk", "name")) == {
+        quizzes.pk: "Old",
+        talk.pk: "Quizzes",
+    }
+
+
 def test_a_category_of_another_course_cannot_be_chosen(world, client_for):
     elsewhere = GradeCategory.objects.create(course=world.other_course, name="Theirs", weight=1)
     url = reverse("cases:grade_categories", args=[world.course.pk])
