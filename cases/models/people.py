@@ -47,6 +47,7 @@ class AuditAction(models.TextChoices):
     DEACTIVATE = "deactivate", "Account deactivated"
     REACTIVATE = "reactivate", "Account reactivated"
     GRADE_OVERRIDE = "grade_override", "Grade overridden"
+    GRADE_CATEGORIES = "grade_categories", "Grade categories changed"
     JOIN_CODE = "join_code", "Join code changed"
     COHORT = "cohort", "Cohort changed"
     HAND_IN = "hand_in", "Written work handed in"

@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from cases.models import (
     Assignment,
+    AuditAction,
     Course,
     GradeCategory,
     ItemKind,
@@ -37,6 +38,7 @@ from cases.models import (
 )
 from cases.models.workspace import work_changed
 from cases.services.notifications import grades_released_notify
+from cases.services.people import audit
 from cases.services.workspace.matrix import Cell, Row
 
 ZERO = Decimal(0)
@@ -195,12 +197,38 @@ DEFAULT_CATEGORIES = {
 }
 
 
+def _categories_shown(course) -> dict[str, str]:
+    """The course's categories as the audit log shows them: name → weight (and drop)."""
+    return {
+        c.name: f"{c.weight.normalize():f}%" + (f", drop {c.drop_lowest}" if c.drop_lowest else "")
+        for c in GradeCategory.objects.filter(course=course).order_by("position", "pk")
+    }
+
+
+def _categories_audit(course, before: dict[str, str], by) -> None:
+    """Every total in the gradebook moves with its categories, released ones too, so a
+    change is audited like a grade override, with the categories before and after."""
+    after = _categories_shown(course)
+    if after != before:
+        audit(
+            by,
+            AuditAction.GRADE_CATEGORIES,
+            f"Grade categories of {course.code} changed",
+            course=course,
+            before=before,
+            after=after,
+        )
+
+
 @transaction.atomic
-def grade_categories_save(*, course, saved: list[GradeCategory], deleted: list[GradeCategory]):
+def grade_categories_save(
+    *, course, saved: list[GradeCategory], deleted: list[GradeCategory], by=None
+):
     """The course's categories as edited on its page: every change or none. Names are
     unique in a course only once the whole edit is saved, not after each row: the
     deleted go first and the renamed step aside under a name of their own (their id),
-    so two categories may swap names, or one take the name of one deleted."""
+    so two categories may swap names, or one take the name of one deleted. Audited."""
+    before = _categories_shown(course)
     for category in deleted:
         category.delete()
     renamed = [c.pk for c in saved if c.pk is not None]
@@ -210,6 +238,7 @@ def grade_categories_save(*, course, saved: list[GradeCategory], deleted: list[G
     for category in saved:
         category.course = course
         category.save()
+    _categories_audit(course, before, by)
 
 
 @transaction.atomic
@@ -248,18 +277,20 @@ def assignment_release(*, assignment: Assignment, released: bool, now=None) -> A
 
 
 @transaction.atomic
-def grade_categories_add_defaults(*, course: Course) -> int:
+def grade_categories_add_defaults(*, course: Course, by=None) -> int:
     """Give a course without categories the default ones, and file each of its
     uncategorised items in the default category for its kind. A course that has
     categories keeps them; only its uncategorised items are filed, into default
     categories that still exist by name. Returns the number of items filed."""
-    if not GradeCategory.objects.filter(course=course).exists():
+    before = _categories_shown(course)
+    if not before:
         GradeCategory.objects.bulk_create(
             GradeCategory(
                 course=course, name=name, weight=weight, drop_lowest=drop, position=position
             )
             for position, (name, (weight, drop, _kinds)) in enumerate(DEFAULT_CATEGORIES.items(), 1)
         )
+        _categories_audit(course, before, by)
     by_name = {c.name: c for c in GradeCategory.objects.filter(course=course)}
     filed = 0
     for name, (_weight, _drop, kinds) in DEFAULT_CATEGORIES.items():

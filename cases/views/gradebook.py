@@ -401,7 +401,7 @@ def grade_categories(request: HtmxHttpRequest, pk: int):
     items_form = ItemCategoriesForm(items=items, categories=categories)
     if request.method == "POST":
         if action == "defaults":
-            filed = services.grade_categories_add_defaults(course=course)
+            filed = services.grade_categories_add_defaults(course=course, by=request.user)
             messages.success(request, f"Default categories in place; {filed} items filed.")
             return redirect("cases:grade_categories", pk=course.pk)
         if action == "categories":
@@ -411,6 +411,7 @@ def grade_categories(request: HtmxHttpRequest, pk: int):
                     course=course,
                     saved=formset.save(commit=False),
                     deleted=formset.deleted_objects,
+                    by=request.user,
                 )
                 messages.success(request, "Grade categories saved.")
                 return redirect("cases:grade_categories", pk=course.pk)

@@ -12,7 +12,16 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Assignment, Cohort, GradeCategory, ModuleItem, Work, WorkStatus
+from cases.models import (
+    Assignment,
+    AuditAction,
+    AuditEntry,
+    Cohort,
+    GradeCategory,
+    ModuleItem,
+    Work,
+    WorkStatus,
+)
 from cases.services.discussions import participation_grade
 from cases.services.readings import reading_mark_done
 from cases.services.workspace.grading import work_grade
@@ -412,6 +421,30 @@ def test_names_swapped_or_freed_by_a_deletion_in_one_save_are_saved(world, clien
         quizzes.pk: "Old",
         talk.pk: "Quizzes",
     }
+
+
+def test_changing_the_weights_between_two_exports_is_in_the_audit_log(world, graded, client_for):
+    """The instructor gives the quizzes more weight and deletes the discussions'
+    category between two CSV exports, so every total moves: the admin's audit log says
+    who changed what, with the categories before and after. Saving without a change
+    writes nothing."""
+    course = world.course
+    url = reverse("cases:grade_categories", args=[course.pk])
+    client = client_for("instructor")
+    quizzes, talk = course.grade_categories.order_by("position")
+    unchanged = _formset_data([quizzes, talk]) | {"categories-TOTAL_FORMS": "2"}
+    assert client.post(url, unchanged).status_code == 302
+    assert not AuditEntry.objects.filter(action=AuditAction.GRADE_CATEGORIES).exists()
+    data = unchanged | {"categories-0-weight": "70", "categories-1-DELETE": "on"}
+    assert client.post(url, data).status_code == 302
+    [entry] = AuditEntry.objects.filter(action=AuditAction.GRADE_CATEGORIES)
+    assert (entry.actor, entry.course) == (world.users["instructor"], course)
+    assert entry.summary == "Grade categories of MGT 6001 changed"
+    assert entry.before == {"Quizzes": "60%", "Discussions": "40%"}
+    assert entry.after == {"Quizzes": "70%"}
+    log = client_for("admin").get(reverse("cases:audit_log")).content.decode()
+    assert "Grade categories of MGT 6001 changed" in log
+    assert "Quizzes: 60%; Discussions: 40%" in log
 
 
 def test_a_category_of_another_course_cannot_be_chosen(world, client_for):
