@@ -287,3 +287,21 @@ def test_a_row_for_a_student_of_another_section_or_for_the_course_s_staff_is_ref
         {"action": "move", "students": [world.users["student"].pk], "to": section_b.pk},
     )
     assert roster_plan(section_b, _csv("li@example.edu,Li,Wei,")).ok
+
+
+def test_the_preview_says_which_accounts_are_deactivated(
+    world, cohort, client_for, tmp_path, capsys
+):
+    """A returning student whose account was deactivated is enrolled by the import, but
+    cannot sign in (and is sent no invitation): the preview says so beside their row,
+    so the admin knows to reactivate them."""
+    returning = UserFactory(username="back", email="back@example.edu", is_active=False)
+    response = _upload(client_for("admin"), cohort, _csv("back@example.edu,Back,Again,"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "enrolled; the account is deactivated: reactivate it so they can sign in" in html
+    assert roster_plan(cohort, _csv("back@example.edu,Back,Again,")).rows[0].user == returning
+    path = tmp_path / "roster.csv"
+    path.write_bytes(_csv("back@example.edu,Back,Again,"))
+    call_command("import_roster", str(cohort.pk), str(path), "--dry-run")
+    assert "Line 2: back@example.edu: the account is deactivated" in capsys.readouterr().out

@@ -44,6 +44,9 @@ class Command(BaseCommand):
             f"{counts['create']} created, {counts['update']} updated, "
             f"{counts['skip']} unchanged in {cohort.name}"
         )
+        for row in plan.rows:
+            if row.warning:
+                self.stdout.write(f"Line {row.line}: {row.email}: {row.warning}.")
         if dry_run:
             self.stdout.write(f"Would import: {summary}.")
             return

@@ -50,6 +50,8 @@ class RosterRow:
     action: str = ""  # "create", "update" or "skip"
     user: User | None = None
     changes: list[str] = field(default_factory=list)  # What an update changes, in words.
+    # What the admin should know that the import does not change, in words.
+    warning: str = ""
 
 
 @dataclass
@@ -242,6 +244,8 @@ def roster_plan(cohort: Cohort, data: bytes) -> RosterPlan:
         if user is None:
             row.action = "create"
             continue
+        if not user.is_active:
+            row.warning = "the account is deactivated: reactivate it so they can sign in"
         if (user.first_name, user.last_name) != (row.first_name, row.last_name):
             row.changes.append(f"name to {row.first_name} {row.last_name}")
         if row.student_id and not user.student_id:
