@@ -53,7 +53,14 @@ def logout(request: HttpRequest) -> HttpResponse:
 
 class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
     """Django's reset confirmation, which also lifts any sign-in lockout: the lockout
-    message tells users to reset their password, so that must work."""
+    message tells users to reset their password, so that must work. A deactivated
+    account's link (an invitation opened late) reads as expired: it would take a
+    password, then the sign-in would refuse it without saying why. Reactivated, the
+    link works again while it lasts."""
+
+    def get_user(self, uidb64):
+        user = super().get_user(uidb64)
+        return user if user is not None and user.is_active else None
 
     def form_valid(self, form):
         response = super().form_valid(form)

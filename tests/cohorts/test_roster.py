@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from cases.models import AuditAction, AuditEntry, Invitation, Membership, User
 from cases.services.cohorts.roster import MAX_ROWS, RosterInvalid, roster_apply, roster_plan
+from cases.services.people import user_deactivate, user_reactivate
 from tests.factories import CohortFactory, MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -305,3 +306,28 @@ def test_the_preview_says_which_accounts_are_deactivated(
     path.write_bytes(_csv("back@example.edu,Back,Again,"))
     call_command("import_roster", str(cohort.pk), str(path), "--dry-run")
     assert "Line 2: back@example.edu: the account is deactivated" in capsys.readouterr().out
+
+
+def test_an_invitation_opened_after_the_account_was_deactivated_sets_no_password(
+    world, cohort, client, django_capture_on_commit_callbacks
+):
+    """Ann is imported and invited, then deactivated before she opens the email: the
+    link says it no longer works, rather than taking a password and sending her to a
+    sign-in that will refuse it. Reactivated (within the three days), it works again."""
+    with django_capture_on_commit_callbacks(execute=True):
+        roster_apply(cohort=cohort, data=_csv("ann@example.edu,Ann,Lee,A1"), actor=None)
+    ann = User.objects.get(email="ann@example.edu")
+    link = next(line for line in mail.outbox[0].body.splitlines() if "/password/reset/" in line)
+    path = link.removeprefix("http://127.0.0.1:8000")
+    user_deactivate(user=ann, by=world.users["admin"])
+    page = client.get(path, follow=True)
+    assert "new_password1" not in page.content.decode()
+    client.post(
+        page.redirect_chain[-1][0] if page.redirect_chain else path,
+        {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
+    )
+    ann.refresh_from_db()
+    assert not ann.has_usable_password()
+    user_reactivate(user=ann, by=world.users["admin"])
+    page = client.get(path, follow=True)
+    assert "new_password1" in page.content.decode()
