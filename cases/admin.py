@@ -109,6 +109,26 @@ class CohortAdmin(admin.ModelAdmin):
     filter_horizontal = ["teaching_assistants"]
     inlines = [MembershipInline]
 
+    def get_readonly_fields(self, request, obj=None):
+        # Renamed, archived or given a code on the cohort's page in the app, where each
+        # change is audited with the values before and after.
+        if obj is None:
+            return []
+        return ["name", "join_code", "join_code_enabled", "join_code_expires_at", "archived_at"]
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a cohort deletes its members' places, its items' dates, released
+        # grades and extensions: one with any is archived on its page instead.
+        if obj is not None and (obj.memberships.exists() or obj.assignments.exists()):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request, action_location=admin.ActionLocation.CHANGE_LIST):
+        # The list's bulk delete would not ask has_delete_permission cohort by cohort.
+        actions = super().get_actions(request, action_location=action_location)
+        actions.pop("delete_selected", None)
+        return actions
+
     def save_related(self, request, form, formsets, change):
         # The TAs go through the audited service, not the form's own many-to-many save.
         assistants = form.cleaned_data.pop("teaching_assistants", None)

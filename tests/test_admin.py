@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.text import capfirst
 
-from cases.models import AuditAction, AuditEntry
+from cases.models import AuditAction, AuditEntry, Cohort
 from cases.services.people import audit
 
 pytestmark = pytest.mark.django_db
@@ -223,3 +223,31 @@ def test_accommodations_and_cohort_tas_still_edit_in_the_admin(world, client_for
     assert client.get(change).status_code == 200
     cohort = world.course.cohorts.get()
     assert client.get(reverse("admin:cases_cohort_change", args=[cohort.pk])).status_code == 200
+
+
+def test_a_cohort_s_name_code_and_archive_change_only_where_audited(world, client_for):
+    """On the Django admin's cohort page the name, the join code and whether it is
+    archived are shown, not changed: renamed or archived there, nothing reached the
+    audit log. A cohort with members or dates cannot be deleted there (archive it:
+    deleting took its items' dates, released grades and extensions with it); an empty
+    one can."""
+    client = client_for("admin")
+    cohort = world.course.cohorts.get()
+    url = reverse("admin:cases_cohort_change", args=[cohort.pk])
+    data = _admin_post_data(client.get(url)) | {
+        "name": "Renamed quietly",
+        "join_code": "QUIET123",
+        "archived_at_0": "2026-01-01",
+        "archived_at_1": "10:00:00",
+    }
+    client.post(url, data)
+    cohort.refresh_from_db()
+    assert (cohort.name, cohort.archived_at) == ("Section A", None)
+    assert cohort.join_code != "QUIET123"
+    delete = reverse("admin:cases_cohort_delete", args=[cohort.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert Cohort.objects.filter(pk=cohort.pk).exists()
+    empty = Cohort.objects.create(name="Made by mistake")
+    delete = reverse("admin:cases_cohort_delete", args=[empty.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 302
+    assert not Cohort.objects.filter(pk=empty.pk).exists()
