@@ -331,3 +331,20 @@ def test_an_invitation_opened_after_the_account_was_deactivated_sets_no_password
     user_reactivate(user=ann, by=world.users["admin"])
     page = client.get(path, follow=True)
     assert "new_password1" in page.content.decode()
+
+
+def test_an_archived_cohort_takes_no_roster_until_restored(world, cohort, client_for):
+    """Archived (last term's section), the cohort takes no new students, as a move into
+    it is refused: the preview says to restore it first, and nothing is imported."""
+    client = client_for("admin")
+    client.post(reverse("cases:cohort_archive", args=[cohort.pk]), {"archived": "1"})
+    response = _upload(client, cohort, _csv("ann@example.edu,Ann,Lee,A1"))
+    assert response.status_code == 400
+    assert "Section A is archived: restore it on its page before importing." in (
+        response.content.decode()
+    )
+    with pytest.raises(RosterInvalid):
+        roster_apply(cohort=cohort, data=_csv("ann@example.edu,Ann,Lee,A1"), actor=None)
+    assert not User.objects.filter(email="ann@example.edu").exists()
+    client.post(reverse("cases:cohort_archive", args=[cohort.pk]), {"archived": "0"})
+    assert _upload(client, cohort, _csv("ann@example.edu,Ann,Lee,A1")).status_code == 200

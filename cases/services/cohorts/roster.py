@@ -198,6 +198,12 @@ def roster_plan(cohort: Cohort, data: bytes) -> RosterPlan:
     """What importing the file into the cohort would do, and every bad row."""
     rows, errors = roster_read(data)
     plan = RosterPlan(rows=rows, errors=errors)
+    if cohort.archived_at is not None:
+        # As a move into it is refused: last term's section takes no new students.
+        plan.errors.insert(
+            0,
+            RosterError(0, f"{cohort.name} is archived: restore it on its page before importing."),
+        )
     if not rows:
         return plan
     emails = {row.email for row in rows if row.email}
@@ -305,7 +311,7 @@ def roster_apply(*, cohort: Cohort, data: bytes, actor: User | None, invite: boo
     plan when any row is bad). New accounts have no usable password; with `invite` each
     is sent a set-password link once the import is saved."""
     with transaction.atomic():
-        Cohort.objects.select_for_update().filter(pk=cohort.pk).first()
+        cohort = Cohort.objects.select_for_update().filter(pk=cohort.pk).first() or cohort
         plan = roster_plan(cohort, data)
         if not plan.ok:
             raise RosterInvalid(plan)
