@@ -293,7 +293,10 @@ class AccommodationAdmin(admin.ModelAdmin):
 
 
 @admin.register(GradeCategory)
-class GradeCategoryAdmin(admin.ModelAdmin):
+class GradeCategoryAdmin(ReadOnly, admin.ModelAdmin):
+    """Edited on the course's grade categories page, where every change (which moves
+    every total in the gradebook) is audited with the categories before and after."""
+
     list_display = ["name", "course", "weight", "drop_lowest", "position"]
     list_filter = ["course"]
 

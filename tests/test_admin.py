@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.text import capfirst
 
-from cases.models import AuditAction, AuditEntry, Cohort
+from cases.models import AuditAction, AuditEntry, Cohort, GradeCategory
 from cases.services.people import audit
 
 pytestmark = pytest.mark.django_db
@@ -251,3 +251,17 @@ def test_a_cohort_s_name_code_and_archive_change_only_where_audited(world, clien
     delete = reverse("admin:cases_cohort_delete", args=[empty.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 302
     assert not Cohort.objects.filter(pk=empty.pk).exists()
+
+
+def test_grade_categories_are_shown_in_the_admin_but_changed_on_the_course_s_page(
+    world, client_for
+):
+    """A weight changed here moved every total without an audit entry."""
+    category = GradeCategory.objects.create(course=world.course, name="Quizzes", weight=60)
+    client = client_for("admin")
+    change = reverse("admin:cases_gradecategory_change", args=[category.pk])
+    assert client.get(change).status_code == 200  # View only.
+    assert client.post(change, {"name": "Quizzes", "weight": "90"}).status_code == 403
+    assert client.get(reverse("admin:cases_gradecategory_add")).status_code == 403
+    category.refresh_from_db()
+    assert category.weight == 60
