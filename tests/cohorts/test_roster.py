@@ -64,7 +64,14 @@ def test_a_good_file_creates_updates_and_skips(world, cohort):
     assert roster_plan(cohort, data).counts == {"create": 0, "update": 0, "skip": 3}
     entries = AuditEntry.objects.filter(cohort=cohort)
     assert entries.filter(action=AuditAction.ENROL).count() == 2
-    assert entries.get(action=AuditAction.IMPORT).after == {"create": 1, "update": 2, "skip": 0}
+    summary = entries.get(action=AuditAction.IMPORT, subject__isnull=True)
+    assert summary.after == {"create": 1, "update": 2, "skip": 0}
+    # The two whose name or student ID changed, each with before and after.
+    assert set(
+        entries.filter(action=AuditAction.IMPORT, subject__isnull=False).values_list(
+            "subject", flat=True
+        )
+    ) == {student.pk, other.pk}
 
 
 def test_semicolons_a_byte_order_mark_and_columns_in_any_order(cohort):
@@ -348,3 +355,26 @@ def test_an_archived_cohort_takes_no_roster_until_restored(world, cohort, client
     assert not User.objects.filter(email="ann@example.edu").exists()
     client.post(reverse("cases:cohort_archive", args=[cohort.pk]), {"archived": "0"})
     assert _upload(client, cohort, _csv("ann@example.edu,Ann,Lee,A1")).status_code == 200
+
+
+def test_a_second_import_that_changes_names_or_student_ids_is_audited_person_by_person(
+    world, cohort, client_for
+):
+    """The registrar's second file spells Ann's name differently and gives her a
+    student number: the audit log shows, under her name, the values before and after,
+    as it does for every other change made to someone."""
+    roster_apply(cohort=cohort, data=_csv("ann@example.edu,Ann,Lee,"), actor=None, invite=False)
+    ann = User.objects.get(email="ann@example.edu")
+    data = _csv("ann@example.edu,Anne,Lee,S-77")
+    roster_apply(cohort=cohort, data=data, actor=world.users["admin"], invite=False)
+    [entry] = AuditEntry.objects.filter(subject=ann, action=AuditAction.IMPORT)
+    assert entry.actor == world.users["admin"] and entry.cohort == cohort
+    assert entry.summary == "ann@example.edu updated by roster import into Section A"
+    assert entry.before == {"name": "Ann Lee", "student_id": ""}
+    assert entry.after == {"name": "Anne Lee", "student_id": "S-77"}
+    # The same file again changes nothing and writes nothing more about her.
+    roster_apply(cohort=cohort, data=data, actor=world.users["admin"], invite=False)
+    assert AuditEntry.objects.filter(subject=ann, action=AuditAction.IMPORT).count() == 1
+    log = client_for("admin").get(reverse("cases:audit_log"), {"action": "import"})
+    html = log.content.decode()
+    assert "name: Ann Lee" in html and "name: Anne Lee; student_id: S-77" in html

@@ -336,12 +336,16 @@ def _apply(cohort: Cohort, plan: RosterPlan, actor: User | None) -> RosterResult
     for user in created:
         user.set_unusable_password()
     created = User.objects.bulk_create(created, batch_size=1000)
-    updated = []
+    updated, changed = [], []
     for row in plan.of("update"):
         user = row.user
+        before = {"name": f"{user.first_name} {user.last_name}", "student_id": user.student_id}
         user.first_name, user.last_name = row.first_name, row.last_name
         user.student_id = row.student_id or user.student_id
+        after = {"name": f"{user.first_name} {user.last_name}", "student_id": user.student_id}
         updated.append(user)
+        if after != before:
+            changed.append((user, before, after))
     User.objects.bulk_update(updated, ["first_name", "last_name", "student_id"], batch_size=1000)
     joining = created + [row.user for row in plan.of("update") if "enrolled" in row.changes]
     Membership.objects.bulk_create(
@@ -361,6 +365,20 @@ def _apply(cohort: Cohort, plan: RosterPlan, actor: User | None) -> RosterResult
                 after={"cohort": cohort.name},
             )
             for user in joining
+        ]
+        # A name or a student number changed is a change made to someone: audited with
+        # the values before and after, like every other.
+        + [
+            AuditEntry(
+                actor_id=actor_id,
+                action=AuditAction.IMPORT,
+                subject=user,
+                cohort=cohort,
+                summary=f"{user.email} updated by roster import into {cohort.name}"[:300],
+                before=before,
+                after=after,
+            )
+            for user, before, after in changed
         ]
     )
     counts = plan.counts
