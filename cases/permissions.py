@@ -894,17 +894,22 @@ class EnrolmentConflict:
         return f"{who} teaches {self.course}: staff of a course cannot also take it."
 
 
-def enrolment_conflicts(cohort: Cohort, user_ids, *, leaving=None) -> dict[int, EnrolmentConflict]:
+def enrolment_conflicts(
+    cohort: Cohort, user_ids, *, leaving=None, courses=None
+) -> dict[int, EnrolmentConflict]:
     """The conflict of each of these users (by id) with being a student of the cohort,
     for those who have one: teaching one of its courses comes first (the course with the
     first code), then another section (the first by name). Whoever teaches a course is
     there as staff, not as a student (`course_role_add` refuses the converse); a student
     in two current sections of one course would have both sections' dates and notes.
-    `leaving`: a cohort the users are being moved out of, which is no conflict. The
-    single rule for joining with a code, a roster import and a move."""
+    `leaving`: a cohort the users are being moved out of, which is no conflict;
+    `courses`: the courses to check instead of the cohort's (one about to be attached
+    to it). The single rule for joining with a code, a roster import, a move and
+    attaching a course."""
     user_ids = list(user_ids)
     conflicts: dict[int, EnrolmentConflict] = {}
-    courses = Course.objects.filter(cohorts=cohort)
+    if courses is None:
+        courses = Course.objects.filter(cohorts=cohort)
     for through in (Course.instructors.through, Course.teaching_assistants.through):
         rows = through.objects.filter(course__in=courses, user_id__in=user_ids)
         for user_id, code in rows.order_by("course__code").values_list("user_id", "course__code"):

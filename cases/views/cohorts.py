@@ -200,8 +200,9 @@ def cohort_archive(request: HtmxHttpRequest, pk: int):
 @require_POST
 @staff_required
 def cohort_courses(request: HtmxHttpRequest, pk: int):
-    """Admins only: attach the cohort to a course (its members then take the course) or
-    detach it (refused while the course still gives items to the cohort)."""
+    """Admins only: attach the cohort to a course (its members then take the course;
+    refused while a member teaches it or is in another of its sections) or detach it
+    (refused while the course still gives items to the cohort)."""
     cohort = access_cohort(request.user, pk)
     if request.POST.get("action") == "detach":
         form = CohortCourseForm(request.POST, courses=Course.objects.filter(cohorts=cohort))
@@ -218,7 +219,11 @@ def cohort_courses(request: HtmxHttpRequest, pk: int):
     if not form.is_valid():
         return _cohort_page(request, cohort, attach_form=form)
     course = form.cleaned_data["course"]
-    services.cohort_course_attach(cohort=cohort, course=course, by=request.user)
+    try:
+        services.cohort_course_attach(cohort=cohort, course=course, by=request.user)
+    except services.CohortRefused as refused:
+        form.add_error("course", str(refused))
+        return _cohort_page(request, cohort, attach_form=form)
     messages.success(request, f"Attached to {course.code}: its members now take it.")
     return _back(cohort)
 

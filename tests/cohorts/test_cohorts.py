@@ -179,6 +179,31 @@ def test_attach_and_detach_a_course(world, admin):
     assert (detach.course, detach.before) == (world.course, {"course": "MGT 6001"})
 
 
+def test_attaching_a_course_its_members_already_take_or_teach_is_refused(world, admin):
+    """Section C holds the course's student (already in its Section A) and its TA:
+    attached to the course, it would put the student in two of its sections and make
+    the TA a student of the course they teach. Refused beside the course, naming each,
+    and nothing is attached; without them, it attaches."""
+    cohort = CohortFactory(name="Section C")
+    student, ta = world.users["student"], world.users["ta"]
+    MembershipFactory(cohort=cohort, user=student)
+    MembershipFactory(cohort=cohort, user=ta)
+    url = reverse("cases:cohort_courses", args=[cohort.pk])
+    response = admin.post(url, {"action": "attach", "course": world.course.pk})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        f"{student.username} is already in Section A, another section of MGT 6001: "
+        "move them from there instead."
+    ) in html
+    assert f"{ta.username} teaches MGT 6001: staff of a course cannot also take it." in html
+    assert not world.course.cohorts.filter(pk=cohort.pk).exists()
+    assert not _entries(AuditAction.COHORT)
+    Membership.objects.filter(cohort=cohort).delete()
+    admin.post(url, {"action": "attach", "course": world.course.pk})
+    assert world.course.cohorts.filter(pk=cohort.pk).exists()
+
+
 def test_detaching_a_course_that_still_gives_the_cohort_items_is_refused(world, admin, section):
     url = reverse("cases:cohort_courses", args=[section.pk])
     response = admin.post(url, {"action": "detach", "course": world.course.pk})

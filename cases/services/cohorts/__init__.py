@@ -127,10 +127,20 @@ def cohort_archive(*, cohort: Cohort, archived: bool, by: User) -> bool:
 @transaction.atomic
 def cohort_course_attach(*, cohort: Cohort, course: Course, by: User) -> bool:
     """The cohort takes the course: its members see it (and the items given to them).
-    False if it already did."""
+    False if it already did. Refused (CohortRefused, naming each) while a member teaches
+    the course or is in another current section of it (`enrolment_conflicts`)."""
     cohort = _locked(cohort)
     if course.cohorts.filter(pk=cohort.pk).exists():
         return False
+    members = User.objects.filter(memberships__cohort=cohort).order_by("username")
+    conflicts = enrolment_conflicts(cohort, members.values_list("pk", flat=True), courses=[course])
+    if conflicts:
+        raise CohortRefused(
+            " ".join(
+                conflicts[user.pk].reason(user.username)
+                for user in members.filter(pk__in=list(conflicts))
+            )
+        )
     course.cohorts.add(cohort)
     audit(
         by,
