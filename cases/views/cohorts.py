@@ -149,6 +149,7 @@ def _cohort_page(request: HtmxHttpRequest, cohort: Cohort, **forms):
         "attach_form": forms.get("attach_form")
         or CohortCourseForm(courses=Course.objects.exclude(cohorts=cohort)),
         "detach_error": forms.get("detach_error"),
+        "archive_error": forms.get("archive_error"),
     }
     return render(request, "cases/cohorts/cohort_detail.html", context)
 
@@ -189,7 +190,11 @@ def cohort_archive(request: HtmxHttpRequest, pk: int):
     admitting, it leaves the active list) or restore it."""
     cohort = access_cohort(request.user, pk)
     archived = request.POST.get("archived") == "1"
-    if services.cohort_archive(cohort=cohort, archived=archived, by=request.user):
+    try:
+        done = services.cohort_archive(cohort=cohort, archived=archived, by=request.user)
+    except services.CohortRefused as refused:
+        return _cohort_page(request, cohort, archive_error=str(refused))
+    if done:
         if archived:
             messages.success(request, "Cohort archived. Its members and their work are kept.")
         else:

@@ -161,6 +161,26 @@ def test_archiving_keeps_members_and_stops_the_join_code(world, admin, section, 
     assert len(_entries(AuditAction.COHORT)) == 2
 
 
+def test_restoring_a_section_whose_student_now_takes_another_is_refused(world, admin, section):
+    """Last term's Section A was archived and its student joined Section B of the same
+    course: restored, Section A would put them in two current sections. Refused on the
+    cohort's page, naming them, and the cohort stays archived."""
+    admin.post(reverse("cases:cohort_archive", args=[section.pk]), {"archived": "1"})
+    section_b = CohortFactory(name="Section B")
+    world.course.cohorts.add(section_b)
+    student = world.users["student"]
+    MembershipFactory(cohort=section_b, user=student)
+    response = admin.post(reverse("cases:cohort_archive", args=[section.pk]), {"archived": "0"})
+    assert response.status_code == 200
+    assert (
+        f"{student.username} is already in Section B, another section of MGT 6001: "
+        "move them from there instead."
+    ) in response.content.decode()
+    section.refresh_from_db()
+    assert section.archived_at is not None
+    assert len(_entries(AuditAction.COHORT)) == 1
+
+
 def test_archiving_twice_writes_one_entry(world, admin, section):
     for _ in range(2):
         admin.post(reverse("cases:cohort_archive", args=[section.pk]), {"archived": "1"})

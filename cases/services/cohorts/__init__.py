@@ -40,6 +40,20 @@ class JoinRefused(CohortRefused):
         self.wrong_code = wrong_code
 
 
+def _refuse_conflicts(cohort: Cohort, members, courses=None) -> None:
+    """CohortRefused, naming each, when any of these members may not be a student of
+    the cohort (of `courses`, when given) (`enrolment_conflicts`)."""
+    members = members.order_by("username")
+    conflicts = enrolment_conflicts(cohort, members.values_list("pk", flat=True), courses=courses)
+    if conflicts:
+        raise CohortRefused(
+            " ".join(
+                conflicts[user.pk].reason(user.username)
+                for user in members.filter(pk__in=list(conflicts))
+            )
+        )
+
+
 def _when(value) -> str | None:
     return value.isoformat() if value else None
 
@@ -106,10 +120,14 @@ def cohort_rename(*, cohort: Cohort, name: str, by: User) -> bool:
 @transaction.atomic
 def cohort_archive(*, cohort: Cohort, archived: bool, by: User) -> bool:
     """Archive the cohort (its members and their work stay; its join code stops
-    admitting anyone) or restore it. False if it already was in that state."""
+    admitting anyone) or restore it. False if it already was in that state. Restoring
+    is refused (CohortRefused) while a member has since joined another current section
+    of one of its courses, or teaches one (`enrolment_conflicts`)."""
     cohort = _locked(cohort)
     if (cohort.archived_at is not None) == archived:
         return False
+    if not archived:
+        _refuse_conflicts(cohort, User.objects.filter(memberships__cohort=cohort))
     before = cohort.archived_at
     cohort.archived_at = timezone.now() if archived else None
     cohort.save(update_fields=["archived_at", "updated_at"])
@@ -132,15 +150,7 @@ def cohort_course_attach(*, cohort: Cohort, course: Course, by: User) -> bool:
     cohort = _locked(cohort)
     if course.cohorts.filter(pk=cohort.pk).exists():
         return False
-    members = User.objects.filter(memberships__cohort=cohort).order_by("username")
-    conflicts = enrolment_conflicts(cohort, members.values_list("pk", flat=True), courses=[course])
-    if conflicts:
-        raise CohortRefused(
-            " ".join(
-                conflicts[user.pk].reason(user.username)
-                for user in members.filter(pk__in=list(conflicts))
-            )
-        )
+    _refuse_conflicts(cohort, User.objects.filter(memberships__cohort=cohort), courses=[course])
     course.cohorts.add(cohort)
     audit(
         by,
