@@ -385,6 +385,21 @@ def test_a_moved_student_keeps_an_extension_that_still_gives_them_more_time(worl
         "name": "Section B",
         "extensions": "1 kept, 1 no longer later than Section B's date",
     }
+    # Moved back to A, where an extension of theirs on the reading already is (granted
+    # there since): that one stands and B's goes.
+    theirs = Extension.objects.create(
+        assignment=world.item.assignments.get(cohort=section_a),
+        user=student,
+        due_at=now + timedelta(days=3),
+    )
+    admin.post(
+        reverse("cases:cohort_members", args=[section_b.pk]),
+        {"action": "move", "students": [student.pk], "to": section_a.pk},
+    )
+    assert list(Extension.objects.all()) == [theirs]
+    assert _entries(AuditAction.MOVE)[-1].after["extensions"] == (
+        "0 kept, 1 replaced by their own in Section A"
+    )
 
 
 def test_cohorts_of_one_name_read_apart_by_their_courses_where_an_admin_picks_one(

@@ -293,15 +293,15 @@ def _extensions_follow(*, cohort: Cohort, to: Cohort, user_ids: list[int]) -> di
             "assignment", "user"
         )
     )
-    kept, early, elsewhere = Counter(), Counter(), Counter()
+    kept, there, early, elsewhere = Counter(), Counter(), Counter(), Counter()
     for extension in extensions:
         target = targets.get(extension.assignment.item_id)
         if target is None:
             elsewhere[extension.user_id] += 1
-        elif (target.pk, extension.user_id) in taken or not (
-            target.due_at is not None and extension.due_at > target.due_at
-        ):
+        elif (target.pk, extension.user_id) in taken:
             # An extension of their own in `to` already (from an earlier stay) stands.
+            there[extension.user_id] += 1
+        elif not (target.due_at is not None and extension.due_at > target.due_at):
             early[extension.user_id] += 1
         else:
             kept[extension.user_id] += 1
@@ -310,8 +310,10 @@ def _extensions_follow(*, cohort: Cohort, to: Cohort, user_ids: list[int]) -> di
             continue
         extension.delete()
     said = {}
-    for user_id in kept | early | elsewhere:
+    for user_id in kept | there | early | elsewhere:
         parts = [f"{kept[user_id]} kept"]
+        if there[user_id]:
+            parts.append(f"{there[user_id]} replaced by their own in {to.name}")
         if early[user_id]:
             parts.append(f"{early[user_id]} no longer later than {to.name}'s date")
         if elsewhere[user_id]:
