@@ -23,6 +23,7 @@ from cases.models import (
     WorkStatus,
 )
 from cases.models.schedule import _student_assignments
+from cases.models.workspace import STATUS_FIELDS
 from cases.permissions import (
     CaseAccess,
     _item_with_access,
@@ -52,7 +53,7 @@ from cases.services.quizzes import (
     slots_with_answers,
 )
 from cases.services.readings import _cited_for_student, _students_cited
-from cases.services.workspace.work import STATUS_FIELDS, student_items
+from cases.services.workspace.work import student_items
 from cases.views.courses import _courses_taken, _due_work
 from tests.conftest import ROLES
 from tests.factories import (

@@ -98,6 +98,13 @@ def graded_earlier(work: "Work | None") -> bool:
     )
 
 
+# What `work_status` and `handed_in_late` read of a Work row.
+STATUS_FIELDS = [
+    *("item_id", "state", "submitted_at", "auto_score", "max_score", "needs_grading"),
+    *("rubric_score", "override_score", "excused"),
+]
+
+
 def work_status(work: "Work | None", assignment: Assignment, now) -> WorkStatus:
     """Where the student stands, from their Work row (None: nothing yet) and their own
     assignment of the item: the cohort's dates with any extension of theirs applied

@@ -52,8 +52,7 @@ from cases.models import (
     with_extension,
     work_status,
 )
-from cases.models.workspace import UNFINISHED
-from cases.services.workspace.work import STATUS_FIELDS
+from cases.models.workspace import STATUS_FIELDS, UNFINISHED
 from cases.timezones import zone_of
 
 # Rows a single INSERT carries (8 parameters each, well under SQLite's limit).

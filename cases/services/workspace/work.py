@@ -65,7 +65,7 @@ from cases.models import (
     status_label,
     work_status,
 )
-from cases.models.workspace import work_changed
+from cases.models.workspace import STATUS_FIELDS, work_changed
 
 CENT = Decimal("0.01")
 
@@ -82,13 +82,6 @@ SYNCED_FIELDS = ["state", "opened_at", "submitted_at", "auto_score", "max_score"
 
 
 # Where a student stands, for their own pages ------------------------------------------
-
-
-# What `work_status` and `handed_in_late` read of a Work row.
-STATUS_FIELDS = [
-    *("item_id", "state", "submitted_at", "auto_score", "max_score", "needs_grading"),
-    *("rubric_score", "override_score", "excused"),
-]
 
 
 @dataclass
