@@ -31,6 +31,22 @@ def parse_int(value: str | None, *, low: int = 0, high: int = 2**31 - 1) -> int 
     return number if low <= number <= high else None
 
 
+# What a form posts besides its fields: not carried through a confirmation page.
+_NOT_CARRIED = {"csrfmiddlewaretoken", "action", "confirmed"}
+
+
+def as_typed(request: HttpRequest) -> list[tuple[str, str]]:
+    """A posted form's fields as typed, each value of each name, for a page that asks
+    before saving to carry in hidden fields (its buttons then save it, or take it back
+    to the form): nothing the user typed is lost on the way."""
+    return [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name not in _NOT_CARRIED
+        for value in values
+    ]
+
+
 def next_url(request: HttpRequest, default) -> str:
     """Where a form goes back to: its `next` (posted, or in the query) if it stays on
     this site, on HTTPS when the request came so, and is not the address the form was

@@ -19,7 +19,7 @@ from cases.forms.schedule import (
     AssignmentScheduleForm,
     ExtensionForm,
 )
-from cases.http import HtmxHttpRequest
+from cases.http import HtmxHttpRequest, as_typed
 from cases.models import (
     Accommodation,
     Assignment,
@@ -153,10 +153,6 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
     return redirect("cases:item_schedule", pk=item.pk)
 
 
-# What the schedule's form posts besides its fields: not carried through the confirmation.
-_NOT_CARRIED = {"csrfmiddlewaretoken", "action", "confirmed"}
-
-
 def _confirm_take_away(request, item, at_stake):
     """The page that asks before the item is taken away from cohorts with work on it,
     saying what each loses, with the schedule as typed in hidden fields."""
@@ -165,12 +161,7 @@ def _confirm_take_away(request, item, at_stake):
         "course": item.module.course,
         "at_stake": at_stake,
         "cohort_names": [cost.cohort.name for cost in at_stake],
-        "carried": [
-            (name, value)
-            for name, values in request.POST.lists()
-            if name not in _NOT_CARRIED
-            for value in values
-        ],
+        "carried": as_typed(request),
     }
     return render(request, "cases/schedule/confirm_take_away.html", context)
 

@@ -13,7 +13,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.forms.quizzes import GradeForm
 from cases.forms.workspace import RubricForm, WorkGradeForm, rubric_as_text
-from cases.http import HtmxHttpRequest, parse_int
+from cases.http import HtmxHttpRequest, as_typed, parse_int
 from cases.models import (
     Answer,
     Assignment,
@@ -312,10 +312,6 @@ def rubric_edit(request: HtmxHttpRequest, pk: int):
     return render(request, "cases/workspace/rubric_edit.html", context)
 
 
-# What the rubric's form posts besides its fields: not carried through the confirmation.
-_NOT_CARRIED = {"csrfmiddlewaretoken", "action", "confirmed"}
-
-
 def _confirm_rubric_change(request, rubric, course, at_stake):
     """The page that asks before a rubric edit changes how scored work reads, saying
     how many scores and released grades change, with the form as typed in hidden
@@ -325,12 +321,7 @@ def _confirm_rubric_change(request, rubric, course, at_stake):
         "course": course,
         "at_stake": at_stake,
         "list_url": reverse("cases:rubric_list", args=[course.pk]),
-        "carried": [
-            (name, value)
-            for name, values in request.POST.lists()
-            if name not in _NOT_CARRIED
-            for value in values
-        ],
+        "carried": as_typed(request),
     }
     return render(request, "cases/workspace/rubric_confirm.html", context)
 
