@@ -13,7 +13,7 @@ adds to them:
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -35,6 +35,7 @@ from pylti1p3.launch_data_storage.base import LaunchDataStorage
 from cases.compiled import compiled
 from cases.models import Cohort, Course, LtiCourse, LtiValue, Membership, User
 from cases.models.workspace import work_changed
+from cases.permissions import enrolment_conflicts
 
 # How long a login's state and nonce, a validated launch and an entry token are kept.
 LOGIN_LIFETIME = timedelta(minutes=10)
@@ -289,7 +290,10 @@ def enrol(link: LtiCourse, user: User, role: str) -> None:
     sync would (`_roster_apply`): a learner joins its cohort, staff join its teaching
     staff; and take what it no longer gives: a learner or an instructor stops
     assisting, staff leave the cohort (audited). Instructors are never removed here: a
-    person does that on the People page. A learner is never made staff."""
+    person does that on the People page. A learner is never made staff. A learner who
+    is a student of another current section of the course (an admin moved them there,
+    or they joined it with its code), or who teaches it, stays as they are: one rule
+    (`enrolment_conflicts`) for who may be a student of a cohort, from the LMS too."""
     from cases.services.people import audit
 
     course, cohort = link.course, link.cohort
@@ -298,12 +302,12 @@ def enrol(link: LtiCourse, user: User, role: str) -> None:
         course.instructors.add(user)
     elif role == TEACHING_ASSISTANT:
         course.teaching_assistants.add(user)
-    else:
-        Membership.objects.get_or_create(cohort=cohort, user=user)
     if role != TEACHING_ASSISTANT and course.teaching_assistants.filter(pk=user.pk).exists():
         course.teaching_assistants.remove(user)
         audit(None, "role_remove", f"{name} no longer assists in {course.code} (LMS launch)",
               subject=user, course=course)  # fmt: skip
+    if role == LEARNER and not enrolment_conflicts(cohort, [user.pk]):
+        Membership.objects.get_or_create(cohort=cohort, user=user)
     if role != LEARNER and Membership.objects.filter(cohort=cohort, user=user).delete()[0]:
         audit(None, "unenrol", f"{name} left {cohort.name} (LMS launch)",
               subject=user, cohort=cohort, course=course)  # fmt: skip
@@ -418,19 +422,25 @@ class RosterChange:
     added: list[str]
     dropped: list[str]
     roles: list[str]
+    # Learners left where they are: a reason each (`EnrolmentConflict.reason`).
+    kept: list[str] = field(default_factory=list)
 
     @property
     def summary(self) -> str:
         if not (self.added or self.dropped or self.roles):
-            return "The roster matches the LMS: nothing changed."
-        parts = []
-        if self.added:
-            parts.append(f"{len(self.added)} added")
-        if self.dropped:
-            parts.append(f"{len(self.dropped)} dropped")
-        if self.roles:
-            parts.append(f"{len(self.roles)} changed role")
-        return "From the LMS: " + ", ".join(parts) + "."
+            said = "The roster matches the LMS: nothing changed."
+        else:
+            parts = []
+            if self.added:
+                parts.append(f"{len(self.added)} added")
+            if self.dropped:
+                parts.append(f"{len(self.dropped)} dropped")
+            if self.roles:
+                parts.append(f"{len(self.roles)} changed role")
+            said = "From the LMS: " + ", ".join(parts) + "."
+        if self.kept:
+            said += " Not added: " + " ".join(self.kept)
+        return said
 
 
 def roster_sync(link: LtiCourse, *, by: User | None = None) -> RosterChange:
@@ -447,7 +457,10 @@ def _roster_apply(link: LtiCourse, members: list[dict], by: User | None) -> Rost
     """Active learners join the cohort, TAs and instructors the course's staff; a member
     who left the LMS course, went inactive or became staff leaves the cohort, and a TA
     who left or became a learner stops assisting. Instructors are never removed by a
-    sync: a person does that on the People page. Every change is in the audit log."""
+    sync: a person does that on the People page. A learner who is a student of another
+    current section of the course, or teaches it, is not added (`enrolment_conflicts`,
+    as for every way into a cohort): the change says who and why, so an admin's move
+    holds. Every change is in the audit log."""
     from lti_tool.models import LtiUser
 
     from cases.services.people import audit
@@ -468,6 +481,7 @@ def _roster_apply(link: LtiCourse, members: list[dict], by: User | None) -> Rost
     tas = set(course.teaching_assistants.values_list("pk", flat=True))
     instructors = set(course.instructors.values_list("pk", flat=True))
     wanted_learners, wanted_tas = set(), set()
+    joining = []  # Learners not yet in the cohort, added once the staff are in line.
     for sub, role in active.items():
         lti_user = lti_users[sub]
         user = lti_user.auth_user
@@ -484,10 +498,7 @@ def _roster_apply(link: LtiCourse, members: list[dict], by: User | None) -> Rost
         if role == LEARNER:
             wanted_learners.add(user.pk)
             if user.pk not in in_cohort:
-                Membership.objects.get_or_create(cohort=cohort, user=user)
-                change.added.append(name)
-                audit(by, "enrol", f"{name} joined {cohort.name} from the LMS roster",
-                      subject=user, cohort=cohort, course=course)  # fmt: skip
+                joining.append(user)
         elif role == TEACHING_ASSISTANT:
             wanted_tas.add(user.pk)
             if user.pk not in tas:
@@ -516,6 +527,16 @@ def _roster_apply(link: LtiCourse, members: list[dict], by: User | None) -> Rost
         change.roles.append(f"{user.get_full_name() or user.username}: no longer assists")
         audit(by, "role_remove", f"{user.get_full_name() or user.username} no longer assists "
               f"in {course.code} (LMS roster)", subject=user, course=course)  # fmt: skip
+    conflicts = enrolment_conflicts(cohort, [user.pk for user in joining])
+    for user in joining:
+        name = user.get_full_name() or user.username
+        if user.pk in conflicts:
+            change.kept.append(conflicts[user.pk].reason(name))
+            continue
+        Membership.objects.get_or_create(cohort=cohort, user=user)
+        change.added.append(name)
+        audit(by, "enrol", f"{name} joined {cohort.name} from the LMS roster",
+              subject=user, cohort=cohort, course=course)  # fmt: skip
     return change
 
 

@@ -26,10 +26,18 @@ from cases.models import (
     Rubric,
     User,
 )
+from cases.services.cohorts import memberships_move
 from cases.services.lti import course_link
 from cases.services.schedule import assignments_schedule, extensions_grant
 from cases.services.workspace.grading import work_grade
-from tests.factories import make_analysis, make_annotation_task, make_live
+from tests.factories import (
+    CohortFactory,
+    MembershipFactory,
+    UserFactory,
+    make_analysis,
+    make_annotation_task,
+    make_live,
+)
 from tests.lti.platform import INSTRUCTOR, LEARNER, TEACHING_ASSISTANT, member
 from tests.lti.tool import register
 
@@ -358,6 +366,45 @@ def test_the_roster_syncs_additions_drops_and_role_changes_and_is_audited(client
     assert world.course.teaching_assistants.filter(pk=alice.pk).exists()
     actions = list(AuditEntry.objects.filter(course=world.course).values_list("action", flat=True))
     assert actions.count("enrol") == 2 and "unenrol" in actions and "role_add" in actions
+
+
+def test_a_learner_an_admin_moved_to_another_section_stays_there_after_a_sync_and_a_launch(
+    client, world, lms
+):
+    """The LMS course is linked to Section A. An admin moves Alice, a learner there, to
+    Section B of the same course: the next roster sync and her next launch leave her in
+    B alone (she was put back in A, a student of two sections with both sets of dates),
+    and the instructor reads who was left out and why. Bob, who joined B with its code
+    before any sync, is left there too."""
+    link = _linked(world, lms)
+    section_b = CohortFactory(name="Section B")
+    world.course.cohorts.add(section_b)
+    lms.members[CONTEXT["id"]] = [member(PROF, [INSTRUCTOR]), member(ALICE, [LEARNER])]
+    client.force_login(world.users["instructor"])
+    page = reverse("cases:lti_course", args=[world.course.pk])
+    client.post(page, {"link": link.pk})
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    assert link.cohort.memberships.filter(user=alice).exists()
+
+    memberships_move(cohort=link.cohort, to=section_b, users=[alice], by=world.users["admin"])
+    bob = UserFactory(username="bob", first_name="Bob", last_name="Ode")
+    MembershipFactory(cohort=section_b, user=bob)
+    LtiUser.objects.create(
+        registration=lms.registration, sub=BOB["sub"], auth_user=bob, name="Bob Ode"
+    )
+    lms.members[CONTEXT["id"]].append(member(BOB, [LEARNER]))
+    for _ in range(2):  # Synced twice, from the page and by the scheduled command.
+        response = client.post(page, {"link": link.pk}, follow=True)
+        call_command("lti_sync", stdout=io.StringIO())
+    said = response.content.decode()
+    assert "Alice Ng is already in Section B, another section of MGT 6001" in said
+    assert "Bob Ode is already in Section B" in said
+    assert not link.cohort.memberships.filter(user__in=[alice, bob]).exists()
+
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    response, _ = _launch(Client(), lms, hint)
+    assert response.status_code == 302
+    assert list(alice.cohorts.values_list("name", flat=True)) == ["Section B"]
 
 
 def test_a_graded_item_goes_to_the_lms_gradebook_and_again_when_the_grade_changes(
