@@ -114,6 +114,14 @@ def test_the_lms_journey_from_deep_linking_to_a_score_in_the_lms(
     student.get_by_role("button", name="Finish and submit…").click()
     student.get_by_role("button", name="Submit now").click()
     expect(student.get_by_role("heading", name="Score")).to_be_visible()
+    # The LMS's gradebook is the student's to read too: nothing goes there until the
+    # instructor releases the quiz's grades, as the student's grades page waits.
+    assert lti_platform.scores == []
+    teacher.goto(reverse("cases:gradebook", args=[world.course.pk]))
+    teacher.get_by_role("button", name=re.compile(r"Release grades of LMS check")).click()
+    expect(
+        teacher.get_by_role("button", name=re.compile(r"Hide grades of LMS check"))
+    ).to_be_visible()
     # The score reached the LMS's gradebook (AGS), on the quiz's line item.
     ((lineitem, score),) = lti_platform.scores
     assert (score["scoreGiven"], score["scoreMaximum"]) == (10, 10)
