@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db import transaction
-from django.db.models import CharField, Value
+from django.db.models import CharField, Count, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
@@ -39,7 +39,7 @@ from cases.models import (
 from cases.models.workspace import work_changed
 from cases.services.notifications import grades_released_notify
 from cases.services.people import audit
-from cases.services.workspace.matrix import Cell, Row
+from cases.services.workspace.matrix import Cell, Row, course_matrix, matrix_columns
 
 ZERO = Decimal(0)
 
@@ -218,6 +218,85 @@ def _categories_audit(course, before: dict[str, str], by) -> None:
             before=before,
             after=after,
         )
+
+
+@dataclass(frozen=True)
+class GradeCategoriesChange:
+    """What saving an edit of a course's categories would do to what counts
+    (`grade_categories_change`)."""
+
+    # The deleted categories that hold items, with how many: those items become
+    # uncategorised, which counts in no total.
+    emptied: list[tuple[GradeCategory, int]]
+    # Students whose course total over released grades (their grades page's) moves.
+    released: int
+
+    @property
+    def at_stake(self) -> bool:
+        return bool(self.emptied or self.released)
+
+
+def grade_categories_change(
+    *, course, saved: list[GradeCategory], deleted: list[GradeCategory]
+) -> GradeCategoriesChange:
+    """What `grade_categories_save` with this edit would do to the totals: the deleted
+    categories that hold items (with how many), and how many students' released totals
+    move with the deletions and the new weights and lowest dropped, worked out by the
+    same `row_grades` their grades page uses. The categories page asks before saving
+    when either is so; a rename, a new order, a new category or an empty one deleted
+    moves nothing. One query; at most six when a category holding items is deleted,
+    reweighed or drops another number, whatever the class size."""
+    before = {
+        c.pk: c for c in GradeCategory.objects.filter(course=course).annotate(held=Count("items"))
+    }
+    gone = {c.pk for c in deleted if c.pk in before}
+    after = {c.pk: c for c in saved if c.pk in before}
+    moved = gone | {
+        pk
+        for pk, c in after.items()
+        if (c.weight, c.drop_lowest) != (before[pk].weight, before[pk].drop_lowest)
+    }
+    emptied = [(c, c.held) for c in before.values() if c.pk in gone and c.held]
+    released = 0
+    if any(before[pk].held for pk in moved):
+        released = _released_totals_moved(course, gone=gone, after=after)
+    return GradeCategoriesChange(emptied=emptied, released=released)
+
+
+def _released_totals_moved(course, *, gone: set[int], after: dict[int, GradeCategory]) -> int:
+    """How many of the course's students have a released total that the categories
+    deleted (`gone`) and edited (`after`, by id) would move, as their grades page rounds
+    it. Five queries: every cohort's columns and every student's row."""
+    cohorts = list(course.cohorts.all())
+    # The matrix's user and access only choose the cohorts, given here: all of them.
+    columns = matrix_columns(None, course, None, cohorts=cohorts)
+    if not any(a.grades_released_at for a in columns.assignments):
+        return 0
+    matrix = course_matrix(None, course, None, per_page=None, columns=columns)
+    now = gradebook_groups(columns.items)
+    then = []
+    loose = Group(category=None, name=UNCATEGORISED, weight=ZERO, drop_lowest=0)
+    for group in now:
+        if group.category is None or group.category.pk in gone:
+            loose.items = [*loose.items, *group.items]
+            continue
+        category = after.get(group.category.pk, group.category)
+        then.append(
+            Group(
+                category=category,
+                name=category.name,
+                weight=Decimal(category.weight),
+                drop_lowest=category.drop_lowest,
+                items=group.items,
+            )
+        )
+    then.append(loose)
+    return sum(
+        1
+        for row in matrix.rows
+        if row_grades(row, now, released_only=True).total
+        != row_grades(row, then, released_only=True).total
+    )
 
 
 @transaction.atomic

@@ -29,6 +29,7 @@ from cases.http import (
     CSRF_SLOT_INPUT,
     CsvEcho,
     HtmxHttpRequest,
+    as_typed,
     csv_cell,
     kept,
     parse_int,
@@ -388,7 +389,15 @@ def assignment_release(request: HtmxHttpRequest, pk: int):
 def grade_categories(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course: its grade categories (names, weights,
     drop lowest) and which category each item counts in. A course without categories
-    gets the defaults from a button, never by merely opening the page."""
+    gets the defaults from a button, never by merely opening the page.
+
+    An edit of the categories that changes what counts asks first
+    (`grade_categories_change`): deleting a category that holds items (they become
+    uncategorised and stop counting), or any edit that moves a student's released
+    total. A page says which categories go with how many items, and how many released
+    totals change, and carries what was typed, to save it (`confirmed`) or go back to
+    the form with it (`action=edit`). A rename, a new order, a new category or an
+    empty one deleted just saves."""
     course, access = course_to_teach(request.user, pk)
     categories = GradeCategory.objects.filter(course=course)
     items = (
@@ -404,15 +413,19 @@ def grade_categories(request: HtmxHttpRequest, pk: int):
             filed = services.grade_categories_add_defaults(course=course, by=request.user)
             messages.success(request, f"Default categories in place; {filed} items filed.")
             return redirect("cases:grade_categories", pk=course.pk)
-        if action == "categories":
+        if action in ("categories", "edit"):
             formset = GradeCategoryFormSet(request.POST, queryset=categories, prefix="categories")
-            if formset.is_valid():
-                services.grade_categories_save(
-                    course=course,
-                    saved=formset.save(commit=False),
-                    deleted=formset.deleted_objects,
-                    by=request.user,
-                )
+            if action == "categories" and formset.is_valid():
+                change = {
+                    "course": course,
+                    "saved": formset.save(commit=False),
+                    "deleted": formset.deleted_objects,
+                }
+                if not request.POST.get("confirmed"):
+                    at_stake = services.grade_categories_change(**change)
+                    if at_stake.at_stake:
+                        return _confirm_categories_change(request, course, at_stake)
+                services.grade_categories_save(**change, by=request.user)
                 messages.success(request, "Grade categories saved.")
                 return redirect("cases:grade_categories", pk=course.pk)
         elif action == "items":
@@ -432,6 +445,19 @@ def grade_categories(request: HtmxHttpRequest, pk: int):
         "nav_teaches": True,
     }
     return render(request, "cases/gradebook/grade_categories.html", context)
+
+
+def _confirm_categories_change(request, course, at_stake):
+    """The page that asks before an edit of the categories changes what counts, saying
+    which categories go with how many items and how many released totals change, with
+    the form as typed in hidden fields."""
+    context = {
+        "course": course,
+        "at_stake": at_stake,
+        "carried": as_typed(request),
+        "nav_teaches": True,
+    }
+    return render(request, "cases/gradebook/grade_categories_confirm.html", context)
 
 
 @never_cache

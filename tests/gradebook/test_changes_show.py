@@ -151,9 +151,10 @@ def _changed(client, world, change) -> tuple[dict, dict]:
     return before, after
 
 
-def _categories_post(client, world, **changes) -> None:
+def _categories_post(client, world, *, confirmed=False, **changes) -> None:
     """Save the course's categories from their page, each changed as `changes` says
-    (by name: a dict of its fields)."""
+    (by name: a dict of its fields); `confirmed`: as from the page that asks first when
+    released totals move (tests/gradebook/test_views.py)."""
     categories = list(GradeCategory.objects.filter(course=world.course))
     data = {
         "action": "categories",
@@ -171,6 +172,8 @@ def _categories_post(client, world, **changes) -> None:
             "position": category.position,
         } | changes.get(category.name, {})
         data |= {f"categories-{n}-{key}": str(value) for key, value in fields.items()}
+    if confirmed:
+        data["confirmed"] = "1"
     url = reverse("cases:grade_categories", args=[world.course.pk])
     assert client.post(url, data).status_code == 302
 
@@ -179,7 +182,14 @@ def test_weights_swapped_keeping_their_sum_show_at_once(graded, client_for):
     client = client_for("instructor")
 
     def swap(client):
-        _categories_post(client, graded, Quizzes={"weight": "40"}, Discussions={"weight": "60"})
+        # The released total moves: saved from the page that asks first.
+        _categories_post(
+            client,
+            graded,
+            confirmed=True,
+            Quizzes={"weight": "40"},
+            Discussions={"weight": "60"},
+        )
 
     before, after = _changed(client, graded, swap)
     assert before["headers"] == ["Quizzes 60%", "Discussions 40%"]

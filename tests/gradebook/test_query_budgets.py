@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from cases.models import Assignment, GradeCategory, ItemKind, ModuleItem, Work, WorkStatus
+from cases.services.gradebook import grade_categories_change
 from tests.factories import CohortFactory, CourseFactory, ModuleFactory, UserFactory, enrol
 from tests.helpers import FRAGMENT_BUDGET, PAGE_BUDGET, data_queries
 
@@ -121,3 +122,55 @@ def test_releasing_grades_is_a_small_fragment(client):
         assert response.status_code == 200
         counts.append(data_queries(queries))
     assert counts[0] == counts[1] <= FRAGMENT_BUDGET, counts
+
+
+def test_the_categories_confirmation_counts_in_queries_that_do_not_grow_with_class_size(client):
+    """Deleting the quizzes' category, which holds four items graded and released, asks
+    first; what the page says is counted for the whole class (the items deleted with
+    it, every student's released total) at one cost whatever its size."""
+    counts = []
+    for size in (20, 400):
+        world = _gradebook_of(size)
+        client.force_login(world["instructor"])
+        quizzes, readings = GradeCategory.objects.filter(course=world["course"]).order_by("pk")
+        # Full marks on the readings, so every total that is not excused moves.
+        Work.objects.filter(item__grade_category=readings).update(
+            override_score=10, override_reason="Regraded"
+        )
+        data = {
+            "action": "categories",
+            "categories-TOTAL_FORMS": "2",
+            "categories-INITIAL_FORMS": "2",
+            "categories-MIN_NUM_FORMS": "0",
+            "categories-MAX_NUM_FORMS": "1000",
+        }
+        for n, category in enumerate([quizzes, readings]):
+            data |= {
+                f"categories-{n}-id": str(category.pk),
+                f"categories-{n}-name": category.name,
+                f"categories-{n}-weight": str(category.weight),
+                f"categories-{n}-drop_lowest": str(category.drop_lowest),
+                f"categories-{n}-position": str(category.position),
+            }
+        data["categories-0-DELETE"] = "on"
+        url = reverse("cases:grade_categories", args=[world["course"].pk])
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(url, data)
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert "“Quizzes” is deleted</strong>: its 4 items become Uncategorised and stop" in html
+        # Every total moves to the readings' 100%, but the excused third's (none) and
+        # those whose quizzes are auto-scored 4 of 4 (already 100%).
+        moved = sum(1 for n in range(size) if n % 3 and not (n % 3 == 2 and n % 5 == 4))
+        assert f"{moved} students\u2019 released totals</strong> change" in html
+        assert GradeCategory.objects.filter(course=world["course"]).count() == 2
+        counts.append(data_queries(queries))
+        # Of them, what the page says: the categories with their items, every cohort's
+        # columns and every student's row.
+        with CaptureQueriesContext(connection) as counting:
+            change = grade_categories_change(course=world["course"], saved=[], deleted=[quizzes])
+        assert (change.emptied, change.released) == ([(quizzes, 4)], moved)
+        assert data_queries(counting) == 6
+    print(f"categories confirmation: {counts}")
+    # The rest is the page's own: the course, the formset and its checks, the items.
+    assert counts[0] == counts[1], counts

@@ -5,9 +5,11 @@ import io
 import re
 from datetime import timedelta
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +25,7 @@ from cases.models import (
     WorkStatus,
 )
 from cases.services.discussions import participation_grade
+from cases.services.gradebook import assignment_release
 from cases.services.readings import reading_mark_done
 from cases.services.workspace.grading import work_grade
 from tests.factories import MembershipFactory, UserFactory
@@ -436,7 +439,11 @@ def test_changing_the_weights_between_two_exports_is_in_the_audit_log(world, gra
     assert client.post(url, unchanged).status_code == 302
     assert not AuditEntry.objects.filter(action=AuditAction.GRADE_CATEGORIES).exists()
     data = unchanged | {"categories-0-weight": "70", "categories-1-DELETE": "on"}
-    assert client.post(url, data).status_code == 302
+    # The discussions' category holds the thread: the page asks first, and only the
+    # confirmed save is audited.
+    assert client.post(url, data).status_code == 200
+    assert not AuditEntry.objects.filter(action=AuditAction.GRADE_CATEGORIES).exists()
+    assert client.post(url, data | {"confirmed": "1"}).status_code == 302
     [entry] = AuditEntry.objects.filter(action=AuditAction.GRADE_CATEGORIES)
     assert (entry.actor, entry.course) == (world.users["instructor"], course)
     assert entry.summary == "Grade categories of MGT 6001 changed"
@@ -445,6 +452,124 @@ def test_changing_the_weights_between_two_exports_is_in_the_audit_log(world, gra
     log = client_for("admin").get(reverse("cases:audit_log")).content.decode()
     assert "Grade categories of MGT 6001 changed" in log
     assert "Quizzes: 60%; Discussions: 40%" in log
+
+
+def _carried(html: str) -> dict[str, str]:
+    """The hidden fields of a confirmation page's form, as its buttons post them."""
+    form = re.search(r'<form method="post" class="actions">(.*?)</form>', html, re.S).group(1)
+    fields = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form)
+    return {name: unescape(value) for name, value in fields if name != "csrfmiddlewaretoken"}
+
+
+def _own_total(world) -> str:
+    """The course grade on the student's own grades page, over released grades."""
+    client = Client()
+    client.force_login(world.users["student"])
+    html = client.get(reverse("cases:student_grades", args=[world.course.pk])).content.decode()
+    return re.search(r"Your course grade so far: <strong>([^<]*)</strong>", html).group(1)
+
+
+@pytest.fixture
+def released(graded):
+    """The graded course with the quiz's and the thread's grades released: the student
+    sees 68.0% (0.6 * 80 + 0.4 * 50)."""
+    for item in (graded.quiz.item, graded.discussion.item):
+        assignment_release(assignment=item.assignments.get(), released=True)
+    return graded
+
+
+def test_deleting_a_category_with_released_grades_asks_first_and_back_keeps_the_form(
+    released, client_for
+):
+    """The instructor deletes the discussions' category (its thread is graded and
+    released) and gives the quizzes 70%: a page says what goes, and nothing has changed
+    yet. Back shows the form as typed; saving from the page applies it, and the
+    student's total moves from 68.0% to the quiz's 80.0%."""
+    course, student = released.course, released.users["student"]
+    url = reverse("cases:grade_categories", args=[course.pk])
+    gradebook_url = reverse("cases:gradebook", args=[course.pk])
+    client = client_for("instructor")
+    quizzes, talk = course.grade_categories.order_by("position")
+    typed = _formset_data([quizzes, talk]) | {
+        "categories-TOTAL_FORMS": "2",
+        "categories-0-weight": "70",
+        "categories-1-DELETE": "on",
+    }
+    response = client.post(url, typed)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "“Discussions” is deleted</strong>: its 1 item becomes Uncategorised and stops" in html
+    assert "1 student\u2019s released total</strong> changes" in html
+    assert "Save the categories" in html and "Back to the categories" in html
+    # Nothing changed yet: the categories, the student's page, the gradebook, the log.
+    assert list(course.grade_categories.values_list("name", "weight")) == [
+        ("Quizzes", Decimal(60)),
+        ("Discussions", Decimal(40)),
+    ]
+    assert ModuleItem.objects.get(pk=released.discussion.item.pk).grade_category == talk
+    assert _own_total(released) == "68.0%"
+    assert _row_total(client.get(gradebook_url).content.decode(), student) == "68.0%"
+    assert not AuditEntry.objects.filter(action=AuditAction.GRADE_CATEGORIES).exists()
+    # The page carries the form as typed; back, the form is as it was typed.
+    carried = _carried(html)
+    assert carried == {k: v for k, v in typed.items() if k != "action"} | {"confirmed": "1"}
+    back = client.post(url, carried | {"action": "edit"})
+    assert back.status_code == 200
+    form = back.content.decode()
+    assert 'name="categories-0-weight" value="70"' in form
+    assert re.search(r'name="categories-1-DELETE"[^>]* checked', form)
+    assert "Save categories" in form and "is deleted" not in form
+    assert course.grade_categories.count() == 2
+    assert _own_total(released) == "68.0%"
+    # Saved from the confirmation page: applied at once, everywhere.
+    assert client.post(url, carried | {"action": "categories"}).status_code == 302
+    assert list(course.grade_categories.values_list("name", "weight")) == [("Quizzes", Decimal(70))]
+    assert ModuleItem.objects.get(pk=released.discussion.item.pk).grade_category is None
+    assert _own_total(released) == "80.0%"
+    assert _row_total(client.get(gradebook_url).content.decode(), student) == "80.0%"
+    assert AuditEntry.objects.filter(action=AuditAction.GRADE_CATEGORIES).count() == 1
+
+
+def test_new_weights_that_move_released_totals_ask_first(released, client_for):
+    """No category goes, but the weights move the student's released total: the page
+    asks, saying so; before the release the same edit saved at once
+    (test_the_category_view_shows_each_category_and_the_same_total_as_the_grid)."""
+    course = released.course
+    url = reverse("cases:grade_categories", args=[course.pk])
+    client = client_for("instructor")
+    quizzes, talk = course.grade_categories.order_by("position")
+    typed = _formset_data([quizzes, talk]) | {
+        "categories-TOTAL_FORMS": "2",
+        "categories-0-weight": "20",
+    }
+    html = client.post(url, typed).content.decode()
+    assert "1 student\u2019s released total</strong> changes" in html
+    assert "is deleted" not in html
+    assert course.grade_categories.get(name="Quizzes").weight == 60
+    assert _own_total(released) == "68.0%"
+    assert client.post(url, _carried(html) | {"action": "categories"}).status_code == 302
+    assert _own_total(released) == "60.0%"  # 0.2 * 80 + 0.4 * 50, over 0.6.
+
+
+def test_deleting_an_empty_category_or_renaming_one_saves_at_once(released, client_for):
+    """With grades released, what moves no total saves without a question: a category
+    renamed, and one deleted that holds no item."""
+    course = released.course
+    url = reverse("cases:grade_categories", args=[course.pk])
+    client = client_for("instructor")
+    empty = GradeCategory.objects.create(course=course, name="Old", weight=0, position=3)
+    quizzes, talk, _old = course.grade_categories.order_by("position")
+    typed = _formset_data([quizzes, talk, empty]) | {
+        "categories-TOTAL_FORMS": "3",
+        "categories-1-name": "Class debate",
+        "categories-2-DELETE": "on",
+    }
+    assert client.post(url, typed).status_code == 302
+    assert list(course.grade_categories.values_list("name", flat=True)) == [
+        "Quizzes",
+        "Class debate",
+    ]
+    assert _own_total(released) == "68.0%"
 
 
 def test_a_category_of_another_course_cannot_be_chosen(world, client_for):
