@@ -265,7 +265,7 @@ def cohort_members(request: HtmxHttpRequest, pk: int):
     """Admins only: move the chosen members to another active cohort (their work goes
     with them; refused beside the target for anyone who teaches one of its courses or
     is in another of its sections) or remove them from this one (their accounts and
-    work stay)."""
+    work stay; their extensions on its items go)."""
     cohort = access_cohort(request.user, pk)
     form = _member_form(cohort, request.POST)
     if not form.is_valid():

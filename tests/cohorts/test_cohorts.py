@@ -402,6 +402,40 @@ def test_a_moved_student_keeps_an_extension_that_still_gives_them_more_time(worl
     )
 
 
+def test_a_removed_students_extensions_leave_the_sections_schedule_as_the_audit_says(
+    world, client_for, section
+):
+    """The instructor grants two students of Section A a week more on the reading; the
+    schedule lists both. An admin removes one of them from Section A: the instructor's
+    schedule lists only the one still in it, the removal's audit entry says the
+    extension went, and the student's account and work stay."""
+    student, staying = world.users["student"], world.users["student_ta_elsewhere"]
+    instructor = client_for("instructor")
+    schedule = reverse("cases:item_schedule", args=[world.item.pk])
+    granted = instructor.post(
+        reverse("cases:extension_grant", args=[world.item.pk]),
+        {"students": [student.pk, staying.pk], "due_at": "2030-05-01T09:00", "reason": "Trip"},
+    )
+    assert granted.status_code == 302
+    page = instructor.get(schedule).content.decode()
+    assert f"Remove the extension of {student.display_name}" in page
+    admin = client_for("admin")
+    admin.post(
+        reverse("cases:cohort_members", args=[section.pk]),
+        {"action": "remove", "students": [student.pk]},
+    )
+    assert not section.memberships.filter(user=student).exists()
+    page = client_for("instructor").get(schedule).content.decode()
+    assert f"Remove the extension of {student.display_name}" not in page
+    assert f"Remove the extension of {staying.display_name}" in page
+    assert list(Extension.objects.values_list("user", flat=True)) == [staying.pk]
+    [entry] = _entries(AuditAction.UNENROL)
+    assert (entry.subject, entry.cohort) == (student, section)
+    assert entry.after == {"extensions": "1 removed"}
+    assert User.objects.filter(pk=student.pk).exists()
+    assert Work.objects.filter(user=student).exists()
+
+
 def test_cohorts_of_one_name_read_apart_by_their_courses_where_an_admin_picks_one(
     world, admin, section
 ):

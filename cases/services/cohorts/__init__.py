@@ -367,25 +367,34 @@ def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
 
 @transaction.atomic
 def memberships_remove(*, cohort: Cohort, users, by: User) -> int:
-    """Take students out of the cohort; their accounts and work stay. Returns how many
-    were removed (none on a second click)."""
+    """Take students out of the cohort; their accounts and work stay. Their extensions
+    on the cohort's assignments go, as those a move does not carry do: left behind,
+    they would be listed on the schedule for students no longer in the section. Each
+    removal's audit entry says how many went. Returns how many were removed (none on a
+    second click)."""
     memberships = Membership.objects.select_for_update(of=("self",)).filter(
         cohort=cohort, user__in=[u.pk for u in users]
     )
     removed = [m.user for m in memberships.select_related("user")]
     if not removed:
         return 0
-    Membership.objects.filter(cohort=cohort, user__in=[u.pk for u in removed]).delete()
-    audit_many(
-        _entries(
-            AuditAction.UNENROL,
-            removed,
-            by,
-            cohort,
-            f"Removed {{user}} from {cohort.name}",
-            before={"cohort": cohort.pk, "name": cohort.name},
-        )
+    ids = [u.pk for u in removed]
+    Membership.objects.filter(cohort=cohort, user__in=ids).delete()
+    extensions = Extension.objects.filter(assignment__cohort=cohort, user__in=ids)
+    gone = Counter(extensions.values_list("user", flat=True))
+    extensions.delete()
+    entries = _entries(
+        AuditAction.UNENROL,
+        removed,
+        by,
+        cohort,
+        f"Removed {{user}} from {cohort.name}",
+        before={"cohort": cohort.pk, "name": cohort.name},
     )
+    for entry in entries:
+        if n := gone[entry.subject.pk]:
+            entry.after = {"extensions": f"{n} removed"}
+    audit_many(entries)
     return len(removed)
 
 
