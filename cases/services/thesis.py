@@ -4,6 +4,8 @@ who argue with the other side, and the spectrum exercise (placing companies betw
 novel-product research and process innovation; released beside the authors')."""
 
 from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 
 from django.db import transaction
 from django.db.models import Avg, Count, Q
@@ -393,8 +395,22 @@ def spectrum_save(
 
 def spectrum_positions(exercise: SpectrumExercise, students) -> dict[int, list[int]]:
     """Where the students placed each company, by case id. One query."""
+    return spectrum_positions_across({exercise: students})
+
+
+def spectrum_positions_across(classes: dict, cases=None) -> dict[int, list[int]]:
+    """Where each exercise's class placed the companies, by case id, over several
+    exercises (the regional comparison's): `classes` maps each exercise to the students
+    it counts, so a placement by one no longer in that exercise's class is left out
+    there as on the exercise's own page. Only `cases`, if named. One query."""
     positions: dict[int, list[int]] = {}
-    placements = SpectrumPlacement.objects.filter(exercise=exercise, user__in=students)
+    if not classes:
+        return positions
+    placements = SpectrumPlacement.objects.filter(
+        reduce(or_, (Q(exercise=e, user__in=students) for e, students in classes.items()))
+    )
+    if cases is not None:
+        placements = placements.filter(case__in=cases)
     for case_id, position in placements.values_list("case", "position"):
         positions.setdefault(case_id, []).append(position)
     return positions

@@ -130,3 +130,28 @@ def test_a_spectrums_released_chart_counts_only_students_still_given_it(
     # Three placements, 60, 90 and 90: a mean of 80, not 48 with the two zeros.
     assert _rows(page, "Where the class placed")[company][:2] == ["3", "80.0"]
     assert _rows(staff, "Where your students placed")[company][:2] == ["3", "80.0"]
+
+
+def test_the_regional_comparison_counts_each_exercises_class_as_its_page_does(
+    world, sections, client_for
+):
+    """The leaver and the mover placed Shanghai Bell at 0 before the admin took them out
+    of the exercise's sections; the switcher and B's student placed it at 90, the student
+    at 60. Once the exercise is released, the regions page shows the student and the
+    instructor the three placements the exercise's own page counts, not the two zeros."""
+    exercise = make_spectrum(world.item.module, [world.case], [sections["a"], sections["b"]])
+    for name, position in (("leaver", 0), ("mover", 0), ("switcher", 90), ("bee", 90)):
+        placement = PlacementInput(world.case.pk, position, "")
+        spectrum_save(exercise=exercise, user=sections[name], placements=[placement])
+    _leave(client_for, sections)
+    save = reverse("cases:spectrum_save", args=[exercise.item.pk])
+    data = {f"position_{world.case.pk}": "60", f"justification_{world.case.pk}": ""}
+    assert client_for("student").post(save, data).status_code == 302
+    instructor = client_for("instructor")
+    instructor.post(reverse("cases:spectrum_release", args=[exercise.item.pk]))
+    regions = reverse("cases:regional_comparison", args=[world.course.pk])
+    company = world.case.company
+    for role in ("instructor", "student"):
+        page = client_for(role).get(regions).content.decode()
+        dots = re.findall(rf"<title>{re.escape(company)}: (\d+)</title>", page)
+        assert sorted(dots) == ["60", "90", "90"], role

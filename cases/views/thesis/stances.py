@@ -26,7 +26,7 @@ from cases.models import (
     DecisionCommit,
     ModuleItem,
     Region,
-    SpectrumPlacement,
+    SpectrumExercise,
     StanceAnswer,
     StancePair,
     StancePhase,
@@ -524,7 +524,8 @@ def regional_comparison(request: HtmxHttpRequest, pk: int):
     """Everyone in the course: Beijing, Shanghai and the Pearl River Delta side by side:
     the course's companies in each, where the authors place them on the R-to-D
     spectrum (students: once released) and where the class placed them (students: once
-    a spectrum exercise on them is released). Four queries."""
+    a spectrum exercise on them is released: each exercise's class, as its page counts
+    it). Four queries."""
     course, access = access_course(request.user, pk)
     in_course = list(
         CaseStudy.objects.filter(readings__item__module__course=course)
@@ -540,14 +541,21 @@ def regional_comparison(request: HtmxHttpRequest, pk: int):
             "Where the class placed these companies appears once your instructor releases "
             "a spectrum exercise on them, and the authors' placements once they are released."
         )
-    placements = SpectrumPlacement.objects.filter(
-        exercise__item__module__course=course, case__in=cases
-    )
+    # Each exercise counts its own class, as its page does: the current members of the
+    # cohorts it is given to (for staff, the part they grade).
+    exercises = SpectrumExercise.objects.filter(
+        item__module__course=course, cases__in=cases
+    ).distinct()
     if not access.can_grade:
-        placements = placements.filter(exercise__released_at__isnull=False)
-    by_case: dict[int, list[int]] = {}
-    for case_id, position in placements.values_list("case", "position"):
-        by_case.setdefault(case_id, []).append(position)
+        exercises = exercises.filter(released_at__isnull=False)
+    staff = (request.user, access) if access.can_grade else ()
+    by_case = services.spectrum_positions_across(
+        {
+            e: class_students(e.item, *staff)
+            for e in exercises.select_related("item__module__course")
+        },
+        cases=cases,
+    )
     regions = []
     for region in (Region.BEIJING, Region.SHANGHAI, Region.PRD):
         here = [c for c in cases if c.region == region]
