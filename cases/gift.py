@@ -19,6 +19,11 @@ the text starts or ends there, an opening bracket or quote comes before or punct
 after; a single-choice or short-answer block only), question names, comments,
 $CATEGORY paths, escapes, general feedback (####) and per-answer feedback (#).
 
+Points: GIFT cannot say what a question is worth, so Red Queen writes a comment line
+`// points: 2` before each question not worth the default 1 and reads it back (Moodle
+ignores comments; a file without one imports at 1 point a question). A question name
+longer than Question.title's 200 characters is refused, not cut.
+
 Numerical questions may have several answers ({#=1822:0#Right =%50%1822:2#Close}), each
 with its credit (0..100%) and feedback: the first worth 100% is the question's own
 (feedback: `right_feedback`), the others its choices; a `~` entry is, as Moodle reads
@@ -69,6 +74,10 @@ NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 # What the database holds exactly on SQLite and PostgreSQL (Question.numeric_*).
 MAX_SIGNIFICANT, MAX_PLACES, MAX_INTEGER_DIGITS = 15, 10, 10
 FRACTION_PLACES = Decimal("0.00001")  # Choice.fraction
+MAX_TITLE = 200  # Question.title
+# Question.points: the default, and what the column holds (max_digits=6, 2 places).
+DEFAULT_POINTS, MAX_POINTS, POINTS_PLACES = Decimal(1), Decimal("9999.99"), 2
+POINTS_COMMENT = re.compile(r"^//\s*points:\s*([+-]?[0-9.]+)\s*$", re.I)
 
 
 class GiftError(ValueError):
@@ -131,6 +140,8 @@ class GiftQuestion:
     # True/false and numeric: feedback for a right answer and for a wrong one.
     right_feedback: str = ""
     wrong_feedback: str = ""
+    # From a `// points: N` comment before the question; None: the default.
+    points: Decimal | None = None
 
 
 @dataclass
@@ -543,19 +554,23 @@ def _parse_body(body: str, line: int, question: GiftQuestion, fmt: str = "") -> 
 
 
 def _blocks(text: str):
-    """(line, category, source) of each question, in order."""
+    """(line, category, source, points) of each question, in order; `points` is the
+    (line, value) of the last `// points:` comment since the question before, if any."""
     category = ""
     block: list[str] = []
     block_line = 0
+    points = None
     lines = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff").split("\n")
     for number, raw in enumerate([*lines, ""], 1):
         line = raw.rstrip()
         if line.lstrip().startswith("//"):
+            if said := POINTS_COMMENT.match(line.strip()):
+                points = (number, said.group(1))
             continue
         if line.startswith("$CATEGORY:") or not line.strip():
             if block:
-                yield block_line, category, "\n".join(block).strip()
-                block = []
+                yield block_line, category, "\n".join(block).strip(), points
+                block, points = [], None
             if line.startswith("$CATEGORY:"):
                 category = _category(line.split(":", 1)[1])
             continue
@@ -585,21 +600,53 @@ def _title_of(source: str) -> str:
     return " ".join(unescape(FORMAT_MARK.sub("", source)).split())[:60]
 
 
-def _read_question(source: str, line: int, category: str) -> GiftQuestion:
+def _points(said: tuple[int, str] | None, line: int) -> Decimal | None:
+    """The points of a `// points: N` comment: more than 0, at most what the column
+    holds, in hundredths."""
+    if said is None:
+        return None
+    comment_line, value = said
+    try:
+        points = Decimal(value)
+    except InvalidOperation:
+        points = None
+    if (
+        points is None
+        or not points.is_finite()
+        or not 0 < points <= MAX_POINTS
+        or -points.as_tuple().exponent > POINTS_PLACES
+    ):
+        raise GiftError(
+            line,
+            f"the points comment on line {comment_line} ('{value}') is not a number of "
+            f"points from 0.01 to {MAX_POINTS} in hundredths.",
+        )
+    return points
+
+
+def _read_question(
+    source: str, line: int, category: str, points: tuple[int, str] | None = None
+) -> GiftQuestion:
     title = ""
     if source.startswith("::"):
         end = _find_unescaped(source, "::", 2)
         if end == -1:
             raise GiftError(line, "the question name is not closed with ::.")
         title = unescape(source[2:end]).strip()
+        if len(title) > MAX_TITLE:
+            raise GiftError(
+                line,
+                f"the question name is {len(title)} characters; a name is at most {MAX_TITLE}.",
+            )
         source = source[end + 2 :]
+    worth = _points(points, line)
     open_at = _find_unescaped(source, "{")
     if open_at == -1:  # A description: text shown between questions, nothing to answer.
         text, _ = _formatted(source)
         if not text:
             raise GiftError(line, "the description has no text.")
         return GiftQuestion(
-            line=line, kind="description", title=(title or " ".join(text.split())[:60])[:200],
+            line=line, kind="description", title=title or " ".join(text.split())[:60],
             text=text, category=category,
         )  # fmt: skip
     close_at = _find_unescaped(source, "}", open_at)
@@ -613,8 +660,8 @@ def _read_question(source: str, line: int, category: str) -> GiftQuestion:
     if not text:
         raise GiftError(line, "the question has no text.")
     question = GiftQuestion(
-        line=line, kind="", title=(title or " ".join(text.split())[:60])[:200], text=text,
-        category=category,
+        line=line, kind="", title=title or " ".join(text.split())[:60], text=text,
+        category=category, points=worth,
     )  # fmt: skip
     _parse_body(source[open_at + 1 : close_at], line, question, fmt if fmt != "markdown" else "")
     if rest.strip() and question.kind not in BLANK_KINDS:
@@ -647,9 +694,9 @@ def _with_blank(before: str, after: str) -> str:
 def read_gift(text: str) -> list[GiftResult]:
     """Every question in the file, in order, each either read or refused; never raises."""
     results = []
-    for line, category, source in _blocks(text):
+    for line, category, source, points in _blocks(text):
         try:
-            question = _read_question(source, line, category)
+            question = _read_question(source, line, category, points)
         except GiftUnsupported as refused:
             refusal = GiftRefusal(line, _title_of(source), refused.reason, refused.fix)
             results.append(GiftResult(line, None, refusal))
@@ -808,7 +855,11 @@ def export_gift(questions) -> tuple[str, list[str]]:
                 feedback = f" #{escape(feedback)}" if feedback else ""
                 parts.append(f"\n{mark}{escape(_clean(choice.text))}{feedback}")
             body = "".join(parts) + "\n"
-        out.append(f"{title}{_question_text(question, f'{{{body}{general}}}')}\n")
+        # GIFT cannot say what a question is worth: a comment Moodle ignores says it.
+        worth = ""
+        if question.points != DEFAULT_POINTS:
+            worth = f"// points: {format_decimal(question.points)}\n"
+        out.append(f"{worth}{title}{_question_text(question, f'{{{body}{general}}}')}\n")
     return "\n".join(out), skipped
 
 

@@ -986,6 +986,7 @@ def questions_create_from_gift(*, course, questions: list[GiftQuestion]) -> list
             right_feedback=parsed.right_feedback,
             wrong_feedback=parsed.wrong_feedback,
             case_sensitive=False,  # GIFT has no way to say otherwise; Moodle reads it so.
+            **({"points": parsed.points} if parsed.points is not None else {}),
         )
         Choice.objects.bulk_create(
             Choice(

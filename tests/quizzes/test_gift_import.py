@@ -256,3 +256,102 @@ def test_a_question_whose_html_shows_an_image_is_refused_by_name_not_imported_wi
     assert _confirm(client, world, html).status_code == 302
     assert _bank(world)[-1] == "Plain"
     assert not Question.objects.filter(title__in=["Chart", "Answer"]).exists()
+
+
+def _import_into(client, course, text: str) -> str:
+    """Preview `text` as a GIFT upload into `course`'s bank, then import its sound
+    questions; the preview's HTML."""
+    response = client.post(
+        reverse("cases:question_import", args=[course.pk]), {"file": _upload(text)}
+    )
+    html = response.content.decode()
+    data = {"text": _hidden(html, "text"), "token": _hidden(html, "token"), "mode": "sound"}
+    assert (
+        client.post(reverse("cases:question_import_confirm", args=[course.pk]), data).status_code
+        == 302
+    )
+    return html
+
+
+def test_points_survive_an_export_and_an_import_into_another_course(world, client_for):
+    """GIFT cannot say what a question is worth: an essay worth 2 points came back worth
+    1. The instructor exports a bank with a 2-point essay, a half-point true/false and a
+    1-point choice (Licensee); the other course's instructor imports the file and sees each worth
+    what it was, and the export marks only the two not worth the default."""
+    from decimal import Decimal
+
+    for title, kind, points in (
+        ("Reflect", "short_text", Decimal(2)),
+        ("Quick check", "true_false", Decimal("0.5")),
+        ("Licensee", "single", Decimal(1)),
+    ):
+        question = Question.objects.create(
+            course=world.course, kind=kind, title=title, text=f"{title}?", points=points,
+            true_false_answer=True if kind == "true_false" else None,
+        )  # fmt: skip
+        if kind == "single":
+            question.choices.create(text="Alcatel", fraction=1, position=0)
+            question.choices.create(text="IBM", fraction=0, position=1)
+    exported = client_for("instructor").get(
+        reverse("cases:question_export", args=[world.course.pk])
+    )
+    text = exported.content.decode()
+    assert "// points: 2\n::Reflect::" in text and "// points: 0.5\n::Quick check::" in text
+    assert "\n\n::Licensee::" in text  # Worth the default: no comment.
+
+    other = client_for("other_instructor")
+    html = _import_into(other, world.other_course, text)
+    assert "All 8 questions can be imported." in html
+    imported = Question.objects.filter(
+        course=world.other_course, title__in=["Reflect", "Quick check", "Licensee"]
+    )
+    assert dict(imported.values_list("title", "points")) == {
+        "Reflect": Decimal(2), "Quick check": Decimal("0.5"), "Licensee": Decimal(1),
+    }  # fmt: skip
+    page = other.get(reverse("cases:question_list", args=[world.other_course.pk])).content.decode()
+    assert "<td>2.00</td>" in page and "<td>0.50</td>" in page
+    # Exported again from the other course, the file reads the same from the questions on.
+    again = other.get(reverse("cases:question_export", args=[world.other_course.pk]))
+    assert again.content.decode().split("\n", 1)[1] == text.split("\n", 1)[1]
+
+
+def test_a_moodle_file_without_points_imports_at_the_default_and_a_bad_points_comment_is_refused(
+    world, client_for
+):
+    client = client_for("instructor")
+    text = (
+        "// A Moodle comment.\n"
+        "::Essay::Explain the joint venture.{}\n"
+        "\n"
+        "// points: 0\n"
+        "::Free::Worth nothing?{T}\n"
+    )
+    html = _preview(client, world, text)
+    assert _rows(html)[1][:2] == ["5", "Free"]
+    assert _rows(html)[1][2].startswith(
+        "Refused: The points comment on line 4 ('0') is not a number of points"
+    )
+    _confirm(client, world, html)
+    essay = Question.objects.get(course=world.course, title="Essay")
+    assert essay.points == 1
+    assert not Question.objects.filter(title="Free").exists()
+
+
+def test_a_question_name_too_long_to_store_is_refused_with_its_line_not_cut_short(
+    world, client_for
+):
+    """A name is stored in at most 200 characters: a longer one came in cut off, the
+    preview saying it could be imported. It is refused by its line; the other question
+    comes in."""
+    client = client_for("instructor")
+    name = "The joint venture's first decade " * 7  # 230 characters, stripped.
+    text = f"::Short::Which?{{=Alcatel ~Motorola}}\n\n::{name}::Which?{{=Alcatel ~Motorola}}\n"
+    html = _preview(client, world, text)
+    assert _rows(html)[1][0] == "3"
+    assert _rows(html)[1][2].startswith(
+        "Refused: The question name is 230 characters; a name is at most 200."
+    )
+    assert "1 of 2 questions can be imported; 1 is refused." in html
+    _confirm(client, world, html)
+    assert _bank(world)[-1] == "Short"
+    assert not Question.objects.filter(title__startswith="The joint venture").exists()
