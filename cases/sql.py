@@ -56,6 +56,7 @@ from cases.models import (
     Notification,
     ReadingProgress,
     Rubric,
+    User,
     Work,
     WorkStatus,
 )
@@ -177,6 +178,7 @@ def _course_version_sql() -> str:
         GradeCategory,
         Rubric,
         Accommodation,
+        User,
     )
     course_cohorts = table(Course.cohorts.through)
     items = (
@@ -199,9 +201,14 @@ FROM (
     FROM {t["Extension"]} x JOIN {t["Assignment"]} xa ON xa.id = x.assignment_id
     WHERE xa.item_id IN ({items})
 ) e, (
-    -- A sum of ids moves when a student changes cohort, a count would not.
-    SELECT COUNT(*), SUM(id), SUM(cohort_id) FROM {t["Membership"]}
-    WHERE cohort_id IN (SELECT cohort_id FROM {course_cohorts} WHERE course_id = %(course)s)
+    -- A sum of ids moves when a student changes cohort, a count would not. The
+    -- members deactivated (a count and their ids) move it when an admin deactivates
+    -- or reactivates one: the grids tag them, the "behind" filter leaves them out.
+    SELECT COUNT(*), SUM(mm.id), SUM(mm.cohort_id),
+        SUM(CASE WHEN u.is_active THEN 0 ELSE 1 END),
+        SUM(CASE WHEN u.is_active THEN 0 ELSE u.id END)
+    FROM {t["Membership"]} mm JOIN {t["User"]} u ON u.id = mm.user_id
+    WHERE mm.cohort_id IN (SELECT cohort_id FROM {course_cohorts} WHERE course_id = %(course)s)
 ) r, (
     -- The cohorts' names head the release controls.
     SELECT MAX(updated_at) FROM {t["Cohort"]}
@@ -227,7 +234,8 @@ FROM (
 
 def course_version_row(*, course_id: int, now) -> tuple:
     """What the tracker and the gradebook show of a course, folded into one row of
-    latest changes and counts, with the sums that say who is in which cohort (see
+    latest changes and counts, with the sums that say who is in which cohort and who of
+    them is deactivated (see
     `course_version`). ORM twin: the aggregates of `tests/test_sql.py`'s
     `_course_version_orm`."""
     with connection.cursor() as cursor:

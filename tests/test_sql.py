@@ -25,6 +25,7 @@ from cases.models import (
 )
 from cases.permissions import _roles
 from cases.services.live import join
+from cases.services.people import user_deactivate, user_reactivate
 from cases.services.readings import reading_mark_done, reading_open
 from cases.services.workspace.work import work_sync
 from tests.conftest import ROLES
@@ -91,7 +92,11 @@ def _course_version_orm(course, now) -> tuple:
         e1=Max("updated_at"), e2=Count("pk"), e3=due
     )
     r = Membership.objects.filter(cohort__courses=course).aggregate(
-        r1=Count("pk"), r2=Sum("pk"), r3=Sum("cohort_id")
+        r1=Count("pk"),
+        r2=Sum("pk"),
+        r3=Sum("cohort_id"),
+        r4=Sum(Case(When(user__is_active=False, then=Value(1)), default=Value(0))),
+        r5=Sum(Case(When(user__is_active=False, then="user_id"), default=Value(0))),
     )
     k = Cohort.objects.filter(courses=course).aggregate(k1=Max("updated_at"))
     i = items.aggregate(
@@ -136,6 +141,10 @@ def test_course_version_matches_the_orm_through_a_term_of_changes(world):
     cohort.save()
     agree(now)
     cases.delete()  # Its item is left uncategorised (set null), its rubric kept.
+    agree(now)
+    user_deactivate(user=student, by=world.users["admin"])
+    agree(now)
+    user_reactivate(user=student, by=world.users["admin"])
     agree(now)
 
 

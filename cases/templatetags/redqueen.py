@@ -195,6 +195,10 @@ def points_text(points) -> str:
     return str(int(points)) if points == int(points) else f"{points:.2f}".rstrip("0")
 
 
+# Beside a deactivated student's name on the staff's grids: words, not a colour alone.
+DEACTIVATED = ' <span class="tag tag--deactivated">deactivated</span>'
+
+
 @register.simple_tag
 def tracker_rows(matrix, base_url: str, panel_query: str = "", symbols=None, late_symbol=""):
     """The tracker's body rows. The template engine spends ~0.2 ms a cell, so a page of
@@ -238,6 +242,8 @@ def tracker_rows(matrix, base_url: str, panel_query: str = "", symbols=None, lat
             if getattr(student, "extra_time", False)
             else ""
         )
+        if not student.is_active:  # Left: listed for their work, not to be chased.
+            extra += DEACTIVATED
         out.append(
             f'<tr><th scope="row"><a href="{base}students/{student_id}/">{name}</a>{extra}</th>'
         )

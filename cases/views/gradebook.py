@@ -211,15 +211,17 @@ def gradebook(request: HtmxHttpRequest, pk: int):
 @require_GET
 def gradebook_csv(request: HtmxHttpRequest, pk: int):
     """Instructors, TAs and admins of the course: the gradebook as a CSV file, one row
-    per student they may grade, streamed. UTF-8 with a byte-order mark, so Excel reads
-    the names right; no cell can run as a formula."""
+    per student they may grade (a deactivated one too, said so), streamed. UTF-8 with a
+    byte-order mark, so Excel reads the names right; no cell can run as a formula."""
     course, access = course_to_grade(request.user, pk)
     matrix = course_matrix(request.user, course, access, per_page=None)
     cohort_names = {c.pk: c.name for c in matrix.cohorts}
     groups = gradebook_groups(matrix.items)
     points = _item_points(matrix.assignments)
     columns = [item for group in groups for item in group.items]
-    header = ["Username", "Student", "Email", "Cohort"]
+    # "Account": a deactivated student stays in the export (their grades are real),
+    # said so, for whoever files the grades.
+    header = ["Username", "Student", "Email", "Cohort", "Account"]
     header += [f"{item.module.title} / {item.title} ({points[item.pk]})" for item in columns]
     header += [f"{g.name} (%)" for g in groups] + ["Total (%)"]
     writer = csv.writer(CsvEcho())
@@ -252,6 +254,7 @@ def gradebook_csv(request: HtmxHttpRequest, pk: int):
                 student.get_full_name(),
                 student.email,
                 "; ".join(cohort_names[c] for c in row.cohorts if c in cohort_names),
+                "active" if student.is_active else "deactivated",
             ]
             values += [cell_value(by_item.get(item.pk)) for item in columns]
             values += [g.percent for g in grades.groups] + [grades.total]

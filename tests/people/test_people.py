@@ -1,10 +1,14 @@
 """People: course roles given and taken away, accounts deactivated and reactivated, and
 the audit log of it all."""
 
+import csv
+import io
+import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -259,6 +263,73 @@ def test_a_signed_in_user_is_signed_out_when_deactivated(world, client):
     assert not Session.objects.filter(session_key=student.session.session_key).exists()
     client.post(reverse("cases:person_reactivate", args=[world.users["student"].pk]))
     assert student.get(reverse("cases:home")).status_code == 302
+
+
+def test_the_staff_see_a_deactivated_student_marked_and_not_behind_until_reactivated(world):
+    """An instructor has the tracker open (kept, polling) when an admin deactivates a
+    student: at once the tracker, the gradebook and its CSV mark them, still listed
+    with their work, and the "behind" filter and the teaching page stop counting them
+    (the "late" filter, about cells, keeps them); reactivated, everything is back."""
+    world.item.assignments.update(due_at=timezone.now() - timedelta(days=1))
+    student = world.users["student"]
+    instructor, admin = Client(), Client()
+    instructor.force_login(world.users["instructor"])
+    admin.force_login(world.users["admin"])
+    tracker = reverse("cases:tracker", args=[world.course.pk])
+    gradebook = reverse("cases:gradebook", args=[world.course.pk])
+    csv_url = reverse("cases:gradebook_csv", args=[world.course.pk])
+
+    def tracker_row(**params) -> str:
+        html = instructor.get(tracker, params).content.decode()
+        found = re.search(
+            rf'<tr><th scope="row"><a href="{tracker}students/{student.pk}/".*?</th>', html
+        )
+        return found[0] if found else ""
+
+    def gradebook_row() -> str:
+        html = instructor.get(gradebook).content.decode()
+        return re.search(rf'<tr id="student-{student.pk}">.*?</th>', html, re.S)[0]
+
+    def account() -> str:
+        body = b"".join(instructor.get(csv_url).streaming_content).decode("utf-8-sig")
+        header, *rows = csv.reader(io.StringIO(body))
+        return next(dict(zip(header, r, strict=True)) for r in rows if r[0] == "student")["Account"]
+
+    def behind() -> tuple[str, int]:
+        html = instructor.get(tracker, {"behind": "1"}).content.decode()
+        teaching = instructor.get(reverse("cases:instructor_dashboard")).content.decode()
+        return (
+            re.search(r"(\d+) students? ·", html)[1],
+            int(re.search(r'todo__count">(\d+)</strong> students? behind', teaching)[1]),
+        )
+
+    def poll(etag) -> int:
+        headers = {"HX-Request": "true", "If-None-Match": etag}
+        return instructor.get(tracker, headers=headers).status_code
+
+    assert "deactivated" not in tracker_row() and "deactivated" not in gradebook_row()
+    assert account() == "active"
+    assert behind() == ("2", 2)
+    etag = instructor.get(tracker, headers={"HX-Request": "true"})["ETag"]
+    assert poll(etag) == 304
+
+    admin.post(reverse("cases:person_deactivate", args=[student.pk]), {"confirm": "yes"})
+    student.refresh_from_db()
+    assert not student.is_active
+    assert poll(etag) == 200  # The kept grid's version moved.
+    mark = '<span class="tag tag--deactivated">deactivated</span>'
+    assert mark in tracker_row() and "Late" in instructor.get(tracker).content.decode()
+    assert mark in gradebook_row()
+    assert account() == "deactivated"
+    assert behind() == ("1", 1)
+    assert tracker_row(behind="1") == ""
+    assert mark in tracker_row(status="late")  # Their work is still late.
+
+    admin.post(reverse("cases:person_reactivate", args=[student.pk]))
+    assert "deactivated" not in tracker_row() and "deactivated" not in gradebook_row()
+    assert account() == "active"
+    assert behind() == ("2", 2)
+    assert tracker_row(behind="1") != ""
 
 
 def test_an_admin_cannot_deactivate_themselves(world, client_for):

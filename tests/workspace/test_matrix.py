@@ -12,6 +12,7 @@ from cases.services.builder import module_move
 from cases.services.cohorts import cohort_rename
 from cases.services.discussions import participation_grade
 from cases.services.gradebook import grade_categories_save, items_file
+from cases.services.people import user_deactivate, user_reactivate
 from cases.services.quizzes import attempt_submit
 from cases.services.readings import reading_mark_done, reading_open
 from cases.services.schedule import accommodation_set
@@ -165,6 +166,13 @@ def test_the_course_version_moves_with_everything_the_grid_shows(world):
     world.item.position = 7
     world.item.save()
     assert moved()  # The columns' order.
+    admin, before = world.users["admin"], course_version(course, now)
+    user_deactivate(user=world.users["student"], by=admin)
+    assert moved()  # "deactivated" beside the name, and no longer behind.
+    user_reactivate(user=world.users["student"], by=admin)
+    assert course_version(course, now) == before  # What the grid kept for it shows again.
+    user_deactivate(user=world.users["other_student"], by=admin)
+    assert not moved()  # Another course's student.
     Work.objects.filter(item__module__course=world.other_course).update(feedback="x")
     assert not moved()
 

@@ -123,8 +123,17 @@ PERSON_GRADED = Q(auto_score__isnull=False, max_score__isnull=True)
 
 
 def students_behind(items, now) -> Q:
+    """Students to chase: active accounts with an assignment past its (extended) due
+    date and nothing handed in or excused. The tracker's "behind" filter and the
+    teaching page's count both read it. A deactivated student (`user_deactivate`) has
+    left: their late work stays late on their row (and under the "late" filter), but
+    nobody should chase them."""
+    return Q(is_active=True) & _overdue(items, now)
+
+
+def _overdue(items, now) -> Q:
     """Students with an assignment past its (extended) due date and nothing handed in
-    or excused: the tracker's "behind" filter and the teaching page's count."""
+    or excused: a "late" cell, active account or not."""
     student = OuterRef(OuterRef("pk"))
     extended = Extension.objects.filter(assignment=OuterRef("pk"), user=student, due_at__gte=now)
     # Not LATE in `work_status`: handed in, excused, or graded by a person without one.
@@ -150,7 +159,7 @@ def _with_status(items, status: str, now) -> Q:
     SQL: extensions are not consulted for "not started")."""
     work = Work.objects.filter(item__in=items, user=OuterRef("pk"))
     if status == WorkStatus.LATE:
-        return students_behind(items, now)
+        return _overdue(items, now)
     if status == WorkStatus.EXCUSED:
         return Q(Exists(work.filter(excused=True)))
     if status == WorkStatus.GRADED:
@@ -480,9 +489,10 @@ def _copy(assignment: Assignment) -> Assignment:
 def course_version(course, now) -> str:
     """Everything the tracker and gradebook show, folded into one short string in one
     query (`cases.sql.course_version_row`): any change to students' work, dates, points,
-    releases, extensions, extra time, the roster and its cohorts' names, the items and
-    modules (titles, order), their grade categories (names, weights, drop-lowest, order)
-    and rubrics (levels and points), and each due date that has passed since, moves it.
+    releases, extensions, extra time, the roster and its cohorts' names, who of it is
+    deactivated (the tag beside a name), the items and modules (titles, order), their
+    grade categories (names, weights, drop-lowest, order) and rubrics (levels and
+    points), and each due date that has passed since, moves it.
     Unchanged polls ask this and nothing more. Not folded in: a student's name, which
     shows within `KEPT_SECONDS`."""
     row = sql.course_version_row(course_id=course.pk, now=now)
