@@ -204,6 +204,10 @@ class Work(models.Model):
     # A person's part.
     rubric_levels = models.JSONField(default=dict, blank=True)
     rubric_score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    # The rubric levels are the median of peer reviews ("use peer scores"), not chosen by
+    # a person on the staff: calibration must not compare reviewers with them. A default
+    # in the database too: `sql.reading_work_upsert` inserts rows without the ORM.
+    rubric_from_peers = models.BooleanField(default=False, db_default=False)
     override_score = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
     override_reason = models.CharField(max_length=300, blank=True)
     feedback = models.TextField(blank=True, help_text="Shown to the student with the grade.")

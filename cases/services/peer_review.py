@@ -473,7 +473,9 @@ def peer_scores_apply(*, item: ModuleItem, by, authors=None) -> int:
         mine = Work.objects.select_for_update().get(item=item, user_id=author_id)
         if mine.rubric_score is not None:
             continue
-        work = work_grade(item=item, student=people[author_id], grader=by, rubric_levels=levels)
+        work = work_grade(
+            item=item, student=people[author_id], grader=by, rubric_levels=levels, from_peers=True
+        )
         entries.append(
             AuditEntry(
                 actor=by,

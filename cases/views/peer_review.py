@@ -280,11 +280,16 @@ def peer_reviews(request: HtmxHttpRequest, pk: int):
         parse_int(request.GET.get("page"), low=1) or 1
     )
     people = list(page.object_list)
-    staff_score = Work.objects.filter(item=item, user=OuterRef("author")).values("rubric_score")
+    # Only a score a person on the staff gave is the staff's: one made of the peer
+    # reviews (the reviewer's own among them) would flatter every reviewer's agreement.
+    work = Work.objects.filter(item=item, user=OuterRef("author"), rubric_score__isnull=False)
     reviews = (
         PeerReview.objects.filter(item=item, reviewer__in=[person.pk for person in people])
         .select_related("author", "item__rubric")
-        .annotate(staff_score=Subquery(staff_score[:1]))
+        .annotate(
+            staff_score=Subquery(work.filter(rubric_from_peers=False).values("rubric_score")[:1]),
+            from_peers=Exists(work.filter(rubric_from_peers=True)),
+        )
         .order_by("reviewer", "position")
     )
     by_reviewer = defaultdict(list)

@@ -401,8 +401,8 @@ def test_calibration_on_a_small_known_case(client):
         at = page.index(student.display_name + "</th>")
         cal[student.pk] = page[at : page.index("</tbody>", at)]
     assert "<strong>100%</strong>" in cal[a.pk]
-    assert "<strong>80%</strong>" in cal[b.pk] and "on 1 memo)" in cal[b.pk]
-    assert "<strong>70%</strong>" in cal[c.pk] and "on 2 memos)" in cal[c.pk]
+    assert "<strong>80%</strong>" in cal[b.pk] and "on 1 memo the staff graded)" in cal[b.pk]
+    assert "<strong>70%</strong>" in cal[c.pk] and "on 2 memos the staff graded)" in cal[c.pk]
     assert services.calibration(
         [(Decimal(10), Decimal(8)), (Decimal(6), Decimal(10))], Decimal(10)
     ).agreement == Decimal(70)
@@ -457,6 +457,44 @@ def test_using_peer_scores_gives_the_median_levels_and_keeps_the_staffs_grades(c
     response = client.post(url, follow=True)
     assert "No grade was set" in response.text
     assert AuditEntry.objects.filter(action=AuditAction.PEER_SCORES).count() == 2
+
+
+def test_calibration_leaves_out_grades_made_of_peer_scores(client):
+    world = Class(size=4, reviews_each=3)  # Everyone reviews the three others.
+    reviews = _assigned(world)
+    a, b, c, d = world.students
+    # The staff grade a (8 of 10) and b (10 of 10); every review gives 10.
+    work_grade(item=world.item, student=a, grader=world.instructor, rubric_levels={"0": 1, "1": 1})
+    work_grade(item=world.item, student=b, grader=world.instructor, rubric_levels={"0": 2, "1": 1})
+    for review in reviews:
+        services.peer_review_submit(
+            review=review, rubric=world.rubric, levels={"0": 2, "1": 1}, comment="x", deadline=None
+        )
+    client.force_login(world.instructor)
+    response = client.post(reverse("cases:peer_scores_apply", args=[world.item.pk]), follow=True)
+    assert "Peer scores are now the rubric grade of 2 students" in response.text
+    assert Work.objects.get(item=world.item, user=c).rubric_score == 10
+
+    def agreement():
+        page = client.get(reverse("cases:peer_reviews", args=[world.item.pk])).text
+        cells = {}
+        for student in world.students:
+            at = page.index(student.display_name + "</th>")
+            cells[student.pk] = page[at : page.index("</tbody>", at)]
+        return page, cells
+
+    # The median of c's and d's reviews (each reviewer's own among them) is no staff
+    # grade: a is compared on b alone, b on a alone (10 against 8), not on c and d too.
+    page, cal = agreement()
+    assert "<strong>100%</strong>" in cal[a.pk] and "on 1 memo the staff graded)" in cal[a.pk]
+    assert "<strong>80%</strong>" in cal[b.pk] and "on 1 memo the staff graded)" in cal[b.pk]
+    assert "on 2 memos the staff graded)" in cal[c.pk] and "on 2 memos" in cal[d.pk]
+    assert "From peer scores" in cal[a.pk]
+    assert "A grade set from peer scores is not the staff's and is left out" in page
+    # A grader who changes those levels makes the grade theirs: then it counts.
+    work_grade(item=world.item, student=c, grader=world.ta, rubric_levels={"0": 0, "1": 1})
+    _page, cal = agreement()
+    assert "<strong>80%</strong>" in cal[a.pk] and "on 2 memos the staff graded)" in cal[a.pk]
 
 
 def test_the_staff_page_shows_a_ta_only_their_cohort(client):

@@ -35,9 +35,10 @@ PERSON_FIELDS = [
 
 
 @transaction.atomic
-def work_grade(*, item: ModuleItem, student, grader, **changes) -> Work:
+def work_grade(*, item: ModuleItem, student, grader, from_peers: bool = False, **changes) -> Work:
     """Set a person's part of one student's grade on one item: any of PERSON_FIELDS
-    (rubric levels score themselves against the item's rubric). The same call twice
+    (rubric levels score themselves against the item's rubric; `from_peers` says they
+    are the median of peer reviews, not a grader's choice). The same call twice
     leaves the same row; two graders at once are applied one after the other (the row
     is created once, by its unique (item, user), then locked), and only the fields
     given are written, so a concurrent work_sync is never undone."""
@@ -52,6 +53,7 @@ def work_grade(*, item: ModuleItem, student, grader, **changes) -> Work:
         changes["override_reason"] = reason if changes["override_score"] is not None else ""
     if "rubric_levels" in changes:
         changes["rubric_score"] = rubric_score(item.rubric, changes["rubric_levels"])
+        changes["rubric_from_peers"] = from_peers
     for name, value in changes.items():
         setattr(work, name, value)
     work.graded_by = grader
