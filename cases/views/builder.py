@@ -21,7 +21,7 @@ from cases.forms.builder import (
     ItemEditForm,
     ModuleForm,
 )
-from cases.http import HtmxHttpRequest, parse_int
+from cases.http import HtmxHttpRequest, as_typed, parse_int
 from cases.models import Course, ItemKind, ModuleItem, Work
 from cases.permissions import (
     access_course,
@@ -32,7 +32,7 @@ from cases.permissions import (
     courses_to_copy_from,
 )
 from cases.services import builder as services
-from cases.services.workspace.grading import rubric_rescore
+from cases.services.workspace.grading import item_rubric_change, rubric_rescore
 from cases.views.kinds import kind_form
 
 # Each kind's own settings page, where a new item of it is set up next (the other
@@ -246,17 +246,39 @@ def _teach_item(user, pk: int) -> ModuleItem:
 def item_edit(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course change an item's title, instructions, grade
     category and (for kinds a person grades) rubric. Its kind is fixed; its kind's own
-    content is on the kind's settings page, linked."""
+    content is on the kind's settings page, linked.
+
+    Switching the rubric, or taking it off, when work on the item is already scored
+    asks first (`item_rubric_change`, the rubric page's rule): a page says how many
+    scores, and released grades, would change, and carries what was typed, to save it
+    (`confirmed`) or go back to the form with it (`action=edit`)."""
     item = _teach_item(request.user, pk)
     # The criteria the levels already chosen were chosen under, before the form sets
     # the item's new rubric on it.
-    chosen_under = {item.pk: item.rubric.criteria if item.rubric_id else None}
+    before = item.rubric.criteria if item.rubric_id else None
+    was, title = item.rubric, item.title
     form = ItemEditForm(request.POST or None, instance=item)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and request.POST.get("action") != "edit" and form.is_valid():
+        switched = "rubric" in form.changed_data
+        if switched and not request.POST.get("confirmed"):
+            rubric = form.cleaned_data["rubric"]
+            at_stake = item_rubric_change(item=item, before=before, rubric=rubric)
+            if at_stake.at_stake:
+                context = {
+                    "item": item,
+                    "title": title,
+                    "course": item.module.course,
+                    "was": was,
+                    "rubric": rubric,
+                    "taken_off": rubric is None,
+                    "at_stake": at_stake,
+                    "carried": as_typed(request),
+                }
+                return render(request, "cases/builder/item_rubric_confirm.html", context)
         form.save()
-        if "rubric" in form.changed_data:
+        if switched:
             # Levels already chosen are carried to the new rubric and score on it.
-            rubric_rescore([item.pk], chosen_under=chosen_under)
+            rubric_rescore([item.pk], chosen_under={item.pk: before})
         messages.success(request, "Item saved.")
         return redirect("cases:course_builder", pk=item.module.course_id)
     settings = SETTINGS_PAGES.get(item.kind) or LATER_SETTINGS_PAGES.get(item.kind)

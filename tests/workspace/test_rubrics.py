@@ -177,3 +177,73 @@ def test_saved_without_asking_levels_follow_their_criterion_and_label_and_the_lm
     assert (mine.rubric_levels, mine.rubric_score) == ({"0": 0, "1": 2}, 8)
     assert (theirs.rubric_levels, theirs.rubric_score) == ({"0": 1, "1": 0}, 2)
     assert sorted(sent) == sorted(w.user_id for w in (mine, theirs))
+
+
+def _edit_item(client, item, rubric, title="Thread", **extra):
+    url = reverse("cases:item_edit", args=[item.pk])
+    data = {"title": title, "instructions": "", "rubric": rubric.pk if rubric else "", **extra}
+    return client.post(url, data)
+
+
+def test_switching_an_items_rubric_on_its_page_asks_first_then_scores_again(
+    scored, world, client_for
+):
+    """The item's own page asks as the rubric's does (one rule, `criteria_change`):
+    the student's Strong on Evidence, 8 of 10 under "Argument", is 4 of 4 under "Short"
+    (10 of 10), the other student's Thin 0 of 4."""
+    client = client_for("instructor")
+    student, item = world.users["student"], world.discussion.item
+    short = Rubric.objects.create(
+        course=world.course,
+        title="Short",
+        criteria=[
+            {
+                "name": "Evidence",
+                "levels": [{"label": "Thin", "points": 0}, {"label": "Strong", "points": 4}],
+            }
+        ],
+    )
+    before = _seen(client, world, student)
+    assert before["own"] == ["8"]
+
+    asked = _edit_item(client, item, short, title="Thread, renamed")
+    html = asked.content.decode()
+    assert asked.status_code == 200
+    assert f"Grade “{item.title}” with “Short”" in html
+    assert "2 pieces of work</strong> scored with “Argument” will be scored again" in html
+    assert "2 get another grade" in html and "2 released grades</strong> change" in html
+    assert f'name="rubric" value="{short.pk}"' in html
+    assert 'value="Thread, renamed"' in html
+    assert "Save and score again" in html and "Back to the item" in html
+    assert _seen(client, world, student) == before  # Nothing saved yet.
+    item.refresh_from_db()
+    assert item.rubric_id == scored.pk and item.title != "Thread, renamed"
+
+    # Back to the item: the form as typed, the new rubric still chosen.
+    back = _edit_item(client, item, short, title="Thread, renamed", action="edit", confirmed="1")
+    html = back.content.decode()
+    assert back.status_code == 200 and 'value="Thread, renamed"' in html
+    assert f'<option value="{short.pk}" selected>' in html
+    item.refresh_from_db()
+    assert item.rubric_id == scored.pk
+
+    saved = _edit_item(client, item, short, title="Thread, renamed", action="save", confirmed="1")
+    assert saved.status_code == 302
+    item.refresh_from_db()
+    assert (item.rubric_id, item.title) == (short.pk, "Thread, renamed")
+    assert _seen(client, world, student)["own"] == ["10"]
+    assert Work.objects.get(item=item, user=student).rubric_score == 4
+    assert _seen(client, world, world.users["student_ta_elsewhere"])["own"] == ["0"]
+
+    # An edit that leaves the rubric as it is saves at once.
+    assert _edit_item(client, item, short, title="Thread, again").status_code == 302
+    item.refresh_from_db()
+    assert item.title == "Thread, again"
+
+    # Taking the rubric off asks too: both scores go, and the released grades with them.
+    html = _edit_item(client, item, None, title="Thread, again").content.decode()
+    assert "Take the rubric off" in html and "2 go back to “to grade”" in html
+    assert "without a rubric, the levels chosen for them score nothing" in html
+    assert Work.objects.get(item=item, user=student).rubric_score == 4
+    _edit_item(client, item, None, title="Thread, again", confirmed="1")
+    assert Work.objects.get(item=item, user=student).rubric_score is None

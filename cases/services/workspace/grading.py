@@ -102,8 +102,9 @@ def rubric_update(*, rubric: Rubric, title: str, criteria: list, item_ids: set[i
 
 @dataclass
 class RubricChange:
-    """What saving a rubric as edited would do to the scores already given with it
-    (`rubric_change`), counting work a person scored and did not excuse."""
+    """What saving a rubric as edited, or an item's rubric switched, would do to the
+    scores already given (`criteria_change`), counting work a person scored and did not
+    excuse."""
 
     scored: int  # Scored on an item whose rubric would read differently.
     regraded: int  # Of them, those given another grade (score, or the maximum).
@@ -119,9 +120,28 @@ def rubric_change(*, rubric: Rubric, criteria: list, item_ids: set[int]) -> Rubr
     """What `rubric_update` with these criteria and items would do to the scores already
     given on the items whose rubric would read differently (its criteria, levels or
     points edited, or the item given or taken this rubric): the rubric page asks before
-    saving when any such score exists. Worked out by the same rule `rubric_rescore`
-    applies, so the page says what saving then does. Three queries."""
+    saving when any such score exists (`criteria_change`). Three queries."""
     before, after = _rubric_sides(rubric, criteria, item_ids)
+    return criteria_change(before=before, after=after)
+
+
+def item_rubric_change(
+    *, item: ModuleItem, before: list | None, rubric: Rubric | None
+) -> RubricChange:
+    """What giving the item `rubric` (None: taking its rubric off) would do to the work
+    scored on it under the criteria `before` (`criteria_change`): the item's page asks
+    before saving when any such score exists. Two queries."""
+    return criteria_change(
+        before={item.pk: before}, after={item.pk: rubric.criteria if rubric else None}
+    )
+
+
+def criteria_change(*, before: dict, after: dict) -> RubricChange:
+    """What scoring again the work on items whose rubric changes from the criteria
+    `before` to `after` (by item id, None: no rubric) would do to the scores already
+    given, worked out by the rule `rubric_rescore` applies, so a page asking first says
+    what saving then does. The one answer for a rubric edited and an item's rubric
+    switched or taken off. Two queries."""
     involved = [pk for pk in before if before[pk] != after[pk]]
     works = list(Work.objects.filter(item__in=involved, excused=False, rubric_score__isnull=False))
     changed = []
