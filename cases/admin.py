@@ -109,12 +109,20 @@ class CohortAdmin(admin.ModelAdmin):
     filter_horizontal = ["teaching_assistants"]
     inlines = [MembershipInline]
 
-    def get_readonly_fields(self, request, obj=None):
-        # Renamed, archived or given a code on the cohort's page in the app, where each
-        # change is audited with the values before and after.
-        if obj is None:
-            return []
-        return ["name", "join_code", "join_code_enabled", "join_code_expires_at", "archived_at"]
+    # Renamed, archived or given a code on the cohort's page in the app, where each
+    # change is audited with the values before and after.
+    readonly_fields = [
+        "name",
+        "join_code",
+        "join_code_enabled",
+        "join_code_expires_at",
+        "archived_at",
+    ]
+
+    def has_add_permission(self, request):
+        # Created on the cohorts page in the app (/manage/cohorts/), where it is audited
+        # and given a join code; made here, it reached no audit log.
+        return False
 
     def has_delete_permission(self, request, obj=None):
         # Deleting a cohort deletes its members' places, its items' dates, released

@@ -251,6 +251,13 @@ def test_a_cohort_s_name_code_and_archive_change_only_where_audited(world, clien
     delete = reverse("admin:cases_cohort_delete", args=[empty.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 302
     assert not Cohort.objects.filter(pk=empty.pk).exists()
+    # Nor is one made there, unaudited: it is made on the cohorts page, in the log.
+    add = reverse("admin:cases_cohort_add")
+    assert client.post(add, {"name": "Made quietly"}).status_code == 403
+    assert not Cohort.objects.filter(name="Made quietly").exists()
+    client.post(reverse("cases:cohort_list"), {"name": "Made in the app"})
+    made = Cohort.objects.get(name="Made in the app")
+    assert AuditEntry.objects.filter(cohort=made).exists()
 
 
 def test_grade_categories_are_shown_in_the_admin_but_changed_on_the_course_s_page(
