@@ -40,16 +40,18 @@ class JoinRefused(CohortRefused):
         self.wrong_code = wrong_code
 
 
-def _refuse_conflicts(cohort: Cohort, members, courses=None) -> None:
-    """CohortRefused, naming each, when any of these members may not be a student of
-    the cohort (of `courses`, when given) (`enrolment_conflicts`)."""
-    members = members.order_by("username")
-    conflicts = enrolment_conflicts(cohort, members.values_list("pk", flat=True), courses=courses)
+def _refuse_conflicts(cohort: Cohort, users, *, courses=None, leaving=None) -> None:
+    """CohortRefused, naming each in the order given, when any of these users may not
+    be a student of the cohort (of `courses`, when given; `leaving`, a cohort they are
+    moved out of) (`enrolment_conflicts`)."""
+    users = list(users)
+    conflicts = enrolment_conflicts(
+        cohort, [user.pk for user in users], courses=courses, leaving=leaving
+    )
     if conflicts:
         raise CohortRefused(
             " ".join(
-                conflicts[user.pk].reason(user.username)
-                for user in members.filter(pk__in=list(conflicts))
+                conflicts[user.pk].reason(user.username) for user in users if user.pk in conflicts
             )
         )
 
@@ -127,7 +129,9 @@ def cohort_archive(*, cohort: Cohort, archived: bool, by: User) -> bool:
     if (cohort.archived_at is not None) == archived:
         return False
     if not archived:
-        _refuse_conflicts(cohort, User.objects.filter(memberships__cohort=cohort))
+        _refuse_conflicts(
+            cohort, User.objects.filter(memberships__cohort=cohort).order_by("username")
+        )
     before = cohort.archived_at
     cohort.archived_at = timezone.now() if archived else None
     cohort.save(update_fields=["archived_at", "updated_at"])
@@ -150,7 +154,8 @@ def cohort_course_attach(*, cohort: Cohort, course: Course, by: User) -> bool:
     cohort = _locked(cohort)
     if course.cohorts.filter(pk=cohort.pk).exists():
         return False
-    _refuse_conflicts(cohort, User.objects.filter(memberships__cohort=cohort), courses=[course])
+    members = User.objects.filter(memberships__cohort=cohort).order_by("username")
+    _refuse_conflicts(cohort, members, courses=[course])
     course.cohorts.add(cohort)
     audit(
         by,
@@ -337,12 +342,7 @@ def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
     if not moved:
         return 0
     ids = [u.pk for u in moved]
-    if conflicts := enrolment_conflicts(to, ids, leaving=cohort):
-        raise CohortRefused(
-            " ".join(
-                conflicts[user.pk].reason(user.username) for user in moved if user.pk in conflicts
-            )
-        )
+    _refuse_conflicts(to, moved, leaving=cohort)
     Membership.objects.filter(cohort=cohort, user__in=ids).delete()
     Membership.objects.bulk_create(
         [Membership(cohort=to, user=user) for user in moved], ignore_conflicts=True
