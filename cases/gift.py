@@ -75,6 +75,7 @@ NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 MAX_SIGNIFICANT, MAX_PLACES, MAX_INTEGER_DIGITS = 15, 10, 10
 FRACTION_PLACES = Decimal("0.00001")  # Choice.fraction
 MAX_TITLE = 200  # Question.title
+MAX_ANSWER = 500  # Choice.text and Choice.match: an answer, a side of a pair
 # Question.points: the default, and what the column holds (max_digits=6, 2 places).
 DEFAULT_POINTS, MAX_POINTS, POINTS_PLACES = Decimal(1), Decimal("9999.99"), 2
 POINTS_COMMENT = re.compile(r"^//\s*points:\s*([+-]?[0-9.]+)\s*$", re.I)
@@ -441,8 +442,8 @@ def _parse_matching(pieces, line: int, question: GiftQuestion, fmt: str) -> None
         match, _ = _formatted(chunk[arrow + 2 :], fmt, plain=True)
         if not match:
             raise GiftError(line, f"the pair '{prompt[:40]}' has nothing after ->.")
-        if len(prompt) > 500 or len(match) > 500:
-            raise GiftError(line, "a pair is too long: 500 characters a side at most.")
+        if len(prompt) > MAX_ANSWER or len(match) > MAX_ANSWER:
+            raise GiftError(line, f"a pair is too long: {MAX_ANSWER} characters a side at most.")
         if prompt and prompt.casefold() in seen:
             raise GiftError(line, f"the prompt '{prompt[:40]}' is given twice.")
         if prompt:
@@ -467,8 +468,8 @@ def _parse_short_answer(pieces, line: int, question: GiftQuestion, fmt: str) -> 
             answer = answer[weight.end() :].strip()
         if not answer:
             raise GiftError(line, "an accepted answer is empty.")
-        if len(answer) > 500:
-            raise GiftError(line, "an accepted answer is at most 500 characters.")
+        if len(answer) > MAX_ANSWER:
+            raise GiftError(line, f"an accepted answer is at most {MAX_ANSWER} characters.")
         if not 0 <= fraction <= 1:
             raise GiftError(line, f"the credit of '{answer}' is outside 0%..100%.")
         choices.append(GiftChoice(answer, fraction, feedback))
@@ -530,8 +531,8 @@ def _parse_body(body: str, line: int, question: GiftQuestion, fmt: str = "") -> 
             fraction = Decimal(1) if mark == "=" else Decimal(0)
         if not answer:
             raise GiftError(line, "an answer is empty.")
-        if len(answer) > 500:
-            raise GiftError(line, "an answer is at most 500 characters.")
+        if len(answer) > MAX_ANSWER:
+            raise GiftError(line, f"an answer is at most {MAX_ANSWER} characters.")
         if not -1 <= fraction <= 1:
             raise GiftError(line, f"the weight of '{answer}' is outside -100%..100%.")
         choices.append(GiftChoice(answer, fraction, feedback))
