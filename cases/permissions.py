@@ -30,6 +30,8 @@ from cases.models import (
     Answer,
     Assignment,
     Attempt,
+    AuditAction,
+    AuditEntry,
     CaseStudy,
     Cohort,
     Course,
@@ -860,6 +862,10 @@ JOIN_CODE_OTHER_SECTION = (
     "You are already in {cohort}, another section of this course. To change section,"
     " ask an admin to move you."
 )
+JOIN_CODE_REMOVED = (
+    "You were taken out of {cohort}. To join it again, ask your instructor or an admin"
+    " to add you back."
+)
 
 
 def join_refusal(cohort: Cohort | None, now=None) -> str | None:
@@ -934,13 +940,29 @@ def enrolment_conflicts(
     return conflicts
 
 
+def _removed(user, cohort: Cohort) -> bool:
+    """Whether the user's last coming into or leaving the cohort was a removal by
+    someone else (staff, or the LMS roster): the audit log is where that is kept."""
+    last = (
+        AuditEntry.objects.filter(
+            subject=user, cohort=cohort, action__in=[AuditAction.ENROL, AuditAction.UNENROL]
+        )
+        .order_by("-created_at", "-pk")
+        .values_list("action", "actor_id")
+        .first()
+    )
+    return last is not None and last[0] == AuditAction.UNENROL and last[1] != user.pk
+
+
 def join_refusal_for(user, cohort: Cohort) -> str | None:
     """Why this user may not join the cohort with its open code, or None
     (`enrolment_conflicts`): a student in another current cohort of one of its courses
-    changes section through an admin, not by typing the other section's code."""
+    changes section through an admin, not by typing the other section's code. Nor may
+    a student whom staff or the LMS took out of the cohort come back with its code,
+    still open: their removal holds until an admin adds them again."""
     conflict = enrolment_conflicts(cohort, [user.pk]).get(user.pk)
     if conflict is None:
-        return None
+        return JOIN_CODE_REMOVED.format(cohort=cohort.name) if _removed(user, cohort) else None
     if conflict.section:
         return JOIN_CODE_OTHER_SECTION.format(cohort=conflict.section)
     return JOIN_CODE_TEACHER.format(course=conflict.course)

@@ -23,9 +23,11 @@ from cases.permissions import (
     JOIN_CODE_DISABLED,
     JOIN_CODE_EXPIRED,
     JOIN_CODE_OTHER_SECTION,
+    JOIN_CODE_REMOVED,
     JOIN_CODE_TEACHER,
     JOIN_CODE_UNKNOWN,
 )
+from cases.services.cohorts.roster import roster_apply
 from cases.services.readings import reading_open
 from tests.factories import (
     AssignmentFactory,
@@ -623,3 +625,33 @@ def test_a_code_that_admits_nobody_is_refused_beside_the_field(
 def test_an_empty_code_is_refused_beside_the_field(world, client_for):
     response = client_for("other_student").post(reverse("cases:cohort_join"), {"code": ""})
     assert "Type your cohort&#x27;s join code." in response.content.decode()
+
+
+def test_a_student_an_admin_removed_cannot_rejoin_with_the_open_code_until_added_back(
+    world, admin, section, client_for
+):
+    """The admin's removal holds: the code still open in the class's slides does not
+    undo it. The student is told why, beside the field; an admin who adds them back
+    (here by the roster import) is obeyed, and leaving again is the admin's to decide."""
+    student = world.users["student"]
+    admin.post(
+        reverse("cases:cohort_members", args=[section.pk]),
+        {"action": "remove", "students": [student.pk]},
+    )
+    client = client_for("student")
+    url = reverse("cases:cohort_join")
+    for _ in range(2):
+        response = client.post(url, {"code": section.join_code})
+        assert response.status_code == 200
+        assert dict(response.context["form"].errors) == {
+            "code": [JOIN_CODE_REMOVED.format(cohort="Section A")]
+        }
+    assert not section.memberships.filter(user=student).exists()
+    # Another student who was never removed still joins with the same code.
+    assert client_for("other_student").post(url, {"code": section.join_code}).status_code == 302
+    # Added back by an admin: a member again, and the code says so.
+    roster = f"email,first_name,last_name,student_id\n{student.email},Sam,Tan,\n"
+    roster_apply(cohort=section, data=roster.encode(), actor=world.users["admin"], invite=False)
+    assert section.memberships.filter(user=student).exists()
+    again = client.post(url, {"code": section.join_code}, follow=True)
+    assert "You are already in Section A." in again.content.decode()
