@@ -284,7 +284,11 @@ def cohort_members(request: HtmxHttpRequest, pk: int):
     else:
         n = services.memberships_remove(cohort=cohort, users=students, by=request.user)
         if n:
-            messages.success(request, f"Removed {n} student{pluralize(n)} from this cohort.")
+            messages.success(
+                request,
+                f"Removed {n} student{pluralize(n)} from this cohort. The join code no longer"
+                " lets them back in; a roster import that lists them does.",
+            )
     return _back(cohort, page)
 
 

@@ -634,10 +634,12 @@ def test_a_student_an_admin_removed_cannot_rejoin_with_the_open_code_until_added
     undo it. The student is told why, beside the field; an admin who adds them back
     (here by the roster import) is obeyed, and leaving again is the admin's to decide."""
     student = world.users["student"]
-    admin.post(
+    removed = admin.post(
         reverse("cases:cohort_members", args=[section.pk]),
         {"action": "remove", "students": [student.pk]},
+        follow=True,
     )
+    assert "The join code no longer lets them back in" in removed.content.decode()
     client = client_for("student")
     url = reverse("cases:cohort_join")
     for _ in range(2):
