@@ -733,6 +733,18 @@ def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
     if not course_ids:
         return []
     sessions = _running_with_access(courses=course_ids, user=user, now=timezone.now())
+    return _for_them(sessions, user)
+
+
+def item_sessions_to_join(user, item: ModuleItem) -> list[LiveSession]:
+    """The item's running sessions that are for the user, newest first: another
+    section's class of the same item is not theirs to join (as on the dashboard)."""
+    sessions = live_sessions_with_access(user).filter(item=item, ended_at__isnull=True)
+    return _for_them(sessions.order_by("-started_at", "-pk"), user)
+
+
+def _for_them(sessions, user) -> list[LiveSession]:
+    """Those of the sessions (from `live_sessions_with_access`) the user may join."""
     return [s for s in sessions if (access := live_access(s, user)) and access.may_join]
 
 

@@ -49,6 +49,7 @@ from cases.permissions import (
     course_to_grade,
     course_to_teach,
     graded_students,
+    item_sessions_to_join,
     joined_session_version,
     live_access,
     live_session_to_run,
@@ -609,13 +610,14 @@ def item_live_class(request: HtmxHttpRequest, item: ModuleItem, access: CourseAc
     if live is None:
         return None
     live.item = item
-    sessions = (
-        item.live_sessions.select_related("cohort")
-        .annotate(joined=Count("attendance", distinct=True))
-        .order_by("-started_at", "-pk")  # Newest first (not the model's: an aggregate).
-    )
-    if not access.can_grade:
-        sessions = [s for s in sessions if s.is_running]
+    if access.can_grade:
+        sessions = (
+            item.live_sessions.select_related("cohort")
+            .annotate(joined=Count("attendance", distinct=True))
+            .order_by("-started_at", "-pk")  # Newest first (not the model's: an aggregate).
+        )
+    else:
+        sessions = item_sessions_to_join(request.user, item)
     return render(
         request,
         "cases/live/item.html",
