@@ -483,6 +483,15 @@ def graded_students(
     return _members(cohorts)
 
 
+def live_session_students(user, session: LiveSession, access: CourseAccess):
+    """The students a grader may call on and mark in a live session: those they grade
+    whom the session is for (`live_access`): its cohort's, the item's, or, ad hoc, the
+    course's. A student moved to another section mid-class is no longer one of them."""
+    return graded_students(
+        user, session.course, access, cohort_id=session.cohort_id, item=session.item_id
+    )
+
+
 def class_students(item, user=None, access: CourseAccess | None = None):
     """The class whose answers an item's figures count (a stance check's charts, a
     decision point's split, a spectrum exercise's placements): the current members of

@@ -52,6 +52,7 @@ from cases.permissions import (
     item_sessions_to_join,
     joined_session_version,
     live_access,
+    live_session_students,
     live_session_to_run,
     live_sessions_with_access,
 )
@@ -312,8 +313,9 @@ def live_projector(request: HtmxHttpRequest, pk: int):
 
 
 def _students(request, session: LiveSession, access: LiveAccess):
-    """The students this user may call on and mark: those they grade."""
-    return graded_students(request.user, session.course, access.course)
+    """The students this user may call on and mark: those they grade whom the session
+    is for."""
+    return live_session_students(request.user, session, access.course)
 
 
 def _roster(request, session: LiveSession, access: LiveAccess) -> list:
@@ -538,7 +540,8 @@ def live_mark_delete(request: HtmxHttpRequest, pk: int):
         ParticipationMark.objects.select_related("session__item", "cold_call"), pk=pk
     )
     session, access = live_session_to_run(request.user, mark.session_id)
-    if not _students(request, session, access).filter(pk=mark.student_id).exists():
+    graded = graded_students(request.user, session.course, access.course)
+    if not graded.filter(pk=mark.student_id).exists():
         raise Http404
     mark.session = session
     services.mark_remove(mark)

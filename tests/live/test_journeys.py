@@ -5,6 +5,7 @@ session ended with a console still open."""
 import pytest
 from django.urls import reverse
 
+from cases.models import ColdCall, ParticipationMark
 from cases.services import live as services
 from tests.factories import CohortFactory, MembershipFactory, UserFactory, make_live
 
@@ -48,3 +49,37 @@ def test_a_student_sees_on_the_item_only_the_session_of_their_own_section(
     dashboard = client.get(reverse("cases:home")).content.decode()
     assert a_session.get_absolute_url() in dashboard
     assert b_session.get_absolute_url() not in dashboard
+
+
+def _console(client, session) -> str:
+    return client.get(session.get_absolute_url()).content.decode()
+
+
+def test_a_student_moved_to_another_section_mid_class_is_no_longer_called_on_there(
+    world, sections, client_for
+):
+    """Section A's class: two students join, then one is moved to Section B (an
+    enrolment put right). Section A's console no longer lists them as present, the
+    cold caller never picks them, and a +1 for them there is refused."""
+    section_a, section_b, item = sections
+    session = _start(world, item, section_a, "Section A, Monday")
+    moved, stays = world.users["student"], world.users["student_ta_elsewhere"]
+    for role in ("student", "student_ta_elsewhere"):
+        client_for(role).post(reverse("cases:live_session_join", args=[session.pk]))
+    admin = client_for("admin")
+    response = admin.post(
+        reverse("cases:cohort_members", args=[section_a.pk]),
+        {"action": "move", "students": [moved.pk], "to": section_b.pk},
+    )
+    assert response.status_code == 302 and moved.memberships.get().cohort == section_b
+    client = client_for("instructor")
+    console = _console(client, session)
+    assert "Present: 1" in console and moved.display_name not in console
+    url = reverse("cases:live_cold_call", args=[session.pk])
+    for _ in range(4):
+        client.post(url, {"action": "pick"})
+    assert set(ColdCall.objects.values_list("student", flat=True)) == {stays.pk}
+    response = client.post(
+        reverse("cases:live_mark", args=[session.pk]), {"student": moved.pk, "points": "1"}
+    )
+    assert response.status_code == 404 and not ParticipationMark.objects.exists()
