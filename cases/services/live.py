@@ -335,9 +335,9 @@ def spoken_counts(course: Course, students) -> dict[int, int]:
 
 def present_students(session: LiveSession, students):
     """Those of `students` who joined the session and were not found absent when
-    called on."""
+    called on. A deactivated account (a student withdrawn mid-class) is not there."""
     absent = ColdCall.objects.filter(session=session, outcome=CallOutcome.ABSENT)
-    return students.filter(live_attendance__session=session).exclude(
+    return students.filter(live_attendance__session=session, is_active=True).exclude(
         pk__in=absent.values("student")
     )
 

@@ -24,6 +24,13 @@ def sections(world):
     return section_a, section_b, item
 
 
+@pytest.fixture
+def session(world):
+    return make_live(
+        world.item.module, world.course.cohorts.all(), start_by=world.users["instructor"]
+    )
+
+
 def _start(world, item, cohort, title):
     return services.session_start(
         course=world.course, by=world.users["instructor"], title=title, item=item, cohort=cohort
@@ -83,3 +90,24 @@ def test_a_student_moved_to_another_section_mid_class_is_no_longer_called_on_the
         reverse("cases:live_mark", args=[session.pk]), {"student": moved.pk, "points": "1"}
     )
     assert response.status_code == 404 and not ParticipationMark.objects.exists()
+
+
+def test_a_student_deactivated_mid_class_is_not_called_on(world, session, client_for):
+    """Two students join; an admin deactivates one (withdrawn: signed out, work kept).
+    The console no longer counts them present and the cold caller never picks them."""
+    gone, stays = world.users["student"], world.users["student_ta_elsewhere"]
+    for role in ("student", "student_ta_elsewhere"):
+        client_for(role).post(reverse("cases:live_session_join", args=[session.pk]))
+    response = client_for("admin").post(
+        reverse("cases:person_deactivate", args=[gone.pk]), {"confirm": "yes"}
+    )
+    assert response.status_code == 302
+    gone.refresh_from_db()
+    assert not gone.is_active
+    client = client_for("instructor")
+    console = _console(client, session)
+    assert "Present: 1" in console and gone.display_name not in console
+    url = reverse("cases:live_cold_call", args=[session.pk])
+    for _ in range(4):
+        client.post(url, {"action": "pick"})
+    assert set(ColdCall.objects.values_list("student", flat=True)) == {stays.pk}
