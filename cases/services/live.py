@@ -387,8 +387,12 @@ def cold_call_pick(
 
 
 def cold_call_absent(call: ColdCall) -> None:
-    """The student called on is not there: not called again this session."""
-    ColdCall.objects.filter(pk=call.pk).update(outcome=CallOutcome.ABSENT)
+    """The student called on is not there: not called again this session. A call
+    already answered with a mark (its +1 given from another console, or before a stale
+    "Not there" arrived) stays answered: the student spoke, so they are there."""
+    ColdCall.objects.filter(pk=call.pk, outcome=CallOutcome.CALLED).update(
+        outcome=CallOutcome.ABSENT
+    )
 
 
 @transaction.atomic

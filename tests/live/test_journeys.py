@@ -111,3 +111,30 @@ def test_a_student_deactivated_mid_class_is_not_called_on(world, session, client
     for _ in range(4):
         client.post(url, {"action": "pick"})
     assert set(ColdCall.objects.values_list("student", flat=True)) == {stays.pk}
+
+
+def test_not_there_from_a_second_console_leaves_a_student_who_already_spoke(
+    world, session, client_for
+):
+    """The instructor calls on a student, who answers: +2. The TA's console, drawn
+    before the +2, still offers "Not there: skip" on that call; pressed, it does not
+    turn the student who just spoke into one absent (gone from the roster, never
+    called again)."""
+    for role in ("student", "student_ta_elsewhere"):
+        client_for(role).post(reverse("cases:live_session_join", args=[session.pk]))
+    client = client_for("instructor")
+    call_url = reverse("cases:live_cold_call", args=[session.pk])
+    client.post(call_url, {"action": "pick", "after": "0"})
+    call = ColdCall.objects.get()
+    ta_console = _console(client_for("ta"), session)
+    assert f'name="call" value="{call.pk}"' in ta_console and "Not there: skip" in ta_console
+    client = client_for("instructor")
+    client.post(
+        reverse("cases:live_mark", args=[session.pk]),
+        {"student": call.student_id, "points": "2", "call": call.pk},
+    )
+    client_for("ta").post(call_url, {"action": "absent", "call": call.pk})
+    call.refresh_from_db()
+    assert call.outcome == "contributed"
+    console = _console(client_for("instructor"), session)
+    assert "Present: 2" in console and call.student.display_name in console
