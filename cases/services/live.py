@@ -58,7 +58,13 @@ def session_start(*, course: Course, by: User, title: str, item=None, cohort=Non
     same person starting again what they have running (the same item, cohort and title:
     Start clicked twice, or Back and Start) gets that session, marked `resumed`, not a
     second one with a second code and a second Join link on every dashboard; the
-    course's row is locked for the look."""
+    course's row is locked for the look.
+
+    A class meeting is held on one day: a new session ends the course's sessions left
+    running from an earlier day (End never pressed), so students do not see last
+    week's class as Live now beside this one, nor earn its attendance by joining it
+    later; they are listed in `ended_stale`. Sessions started today (another section's
+    class) run on."""
     Course.objects.select_for_update().filter(pk=course.pk).exists()
     running = (
         LiveSession.objects.filter(
@@ -70,14 +76,24 @@ def session_start(*, course: Course, by: User, title: str, item=None, cohort=Non
     if running is not None:
         running.resumed = True
         return running
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    stale = list(
+        LiveSession.objects.filter(course=course, ended_at=None, started_at__lt=today).order_by(
+            "started_at", "pk"
+        )
+    )
+    for old in stale:
+        session_end(old)
     for _attempt in range(5):
         try:
             with transaction.atomic():
-                return LiveSession.objects.create(
+                session = LiveSession.objects.create(
                     course=course, item=item, cohort=cohort, title=title, started_by=by
                 )
         except IntegrityError:
             continue
+        session.ended_stale = stale
+        return session
     raise RuntimeError("Could not draw an unused join code.")
 
 

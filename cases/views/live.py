@@ -571,6 +571,9 @@ def live_sessions(request: HtmxHttpRequest, pk: int):
             messages.info(request, said)
         else:
             said = f"Started “{session.title}”. Join code: {session.join_code}."
+            for old in session.ended_stale:
+                since = timezone.localtime(old.started_at)
+                said += f" Ended “{old.title}”, left running since {since:%a %d %b}."
             messages.success(request, said)
         return redirect(session)
     # Newest first, ordered here: Django leaves the model's `ordering` out of a query

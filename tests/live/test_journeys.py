@@ -138,3 +138,43 @@ def test_not_there_from_a_second_console_leaves_a_student_who_already_spoke(
     assert call.outcome == "contributed"
     console = _console(client_for("instructor"), session)
     assert "Present: 2" in console and call.student.display_name in console
+
+
+def test_a_session_left_running_on_monday_ends_when_wednesday_s_class_starts(world, client_for):
+    """Monday's class ends without End being pressed. On Wednesday the instructor starts
+    the next class: Monday's session ends with it (and says so), so students see one
+    Live now, not Monday's beside it, and cannot earn Monday's attendance by joining
+    it from home with its old code. A second section's class started the same day
+    keeps running beside it."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    monday_item = make_live(world.item.module, world.course.cohorts.all(), title="Class 4")
+    wednesday_item = make_live(world.item.module, world.course.cohorts.all(), title="Class 5")
+    url = reverse("cases:live_sessions", args=[world.course.pk])
+    client = client_for("instructor")
+    client.post(url, {"title": "Monday", "item": monday_item.pk})
+    monday = world.course.live_sessions.get()
+    poll = services.poll_create(session=monday, kind="word", prompt="One word?")
+    services.poll_launch(poll)
+    today = services.session_start(
+        course=world.course, by=world.users["ta"], title="Breakout", cohort=None
+    )
+    monday.__class__.objects.filter(pk=monday.pk).update(
+        started_at=timezone.now() - timedelta(days=2)
+    )
+    said = client.post(url, {"title": "Wednesday", "item": wednesday_item.pk}, follow=True)
+    said = said.content.decode()
+    assert "Started “Wednesday”" in said and "Ended “Monday”, left running" in said
+    monday.refresh_from_db()
+    poll.refresh_from_db()
+    assert not monday.is_running and poll.state == "closed"
+    today.refresh_from_db()
+    assert today.is_running
+    student = client_for("student")
+    dashboard = student.get(reverse("cases:home")).content.decode()
+    assert monday.get_absolute_url() not in dashboard
+    response = student.post(reverse("cases:live_join"), {"code": monday.join_code})
+    assert "No running session has that code" in response.content.decode()
+    assert not monday.attendance.exists()
