@@ -407,6 +407,13 @@ def email_message(
     return message
 
 
+def notification_link(notification: Notification) -> str:
+    """Where an email sends its reader: the notification's own page, which marks it read
+    (the bell then counts it no more) and goes on to what it is about, as a click in the
+    list does. Signed out, the sign-in comes first and leads there."""
+    return absolute(reverse("cases:notification_open", args=[notification.pk]))
+
+
 def subject_for(course: Course | None, title: str) -> str:
     return f"{course.code or course.title}: {title}" if course else title
 
@@ -455,7 +462,7 @@ def notification_message(notification: Notification) -> EmailMultiAlternatives:
         "user": user,
         "notification": notification,
         "course": notification.course,
-        "link": absolute(notification.url),
+        "link": notification_link(notification),
         "kind_label": NotificationKind(notification.kind).label,
         "unsubscribe_url": unsubscribe,
         "preferences_url": absolute(reverse("cases:notification_preferences")),
@@ -539,7 +546,11 @@ def _digest_send(settings_id: int, previous, now) -> int:
     context = {
         "user": user,
         "entries": [
-            {"notification": n, "subject": subject_for(n.course, n.title), "link": absolute(n.url)}
+            {
+                "notification": n,
+                "subject": subject_for(n.course, n.title),
+                "link": notification_link(n),
+            }
             for n in notifications
         ],
         "unsubscribe": [

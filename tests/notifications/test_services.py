@@ -102,7 +102,10 @@ def test_publishing_an_item_notifies_the_cohorts_students_and_emails_them(world,
     ]
     message = mail.outbox[0]
     assert message.subject == "MGT 6001: New: Pop quiz on SMIC"
-    link = "http://127.0.0.1:8000" + item.get_absolute_url()
+    # The link opens the notice (marking it read), which goes on to the item.
+    notice = Notification.objects.get(user__email=message.to[0], kind="published")
+    assert notice.url == item.get_absolute_url()
+    link = "http://127.0.0.1:8000" + reverse("cases:notification_open", args=[notice.pk])
     assert link in message.body
     [(html, mimetype)] = message.alternatives
     assert mimetype == "text/html" and f'href="{link}"' in html
@@ -269,7 +272,9 @@ def test_releasing_grades_notifies_the_students_with_a_grade_once(world, commit)
     assert _rows("grade_released") == [("student", "Grade released for R firm or D firm?")]
     [message] = mail.outbox
     assert message.subject == "MGT 6001: Grade released for R firm or D firm?"
-    assert reverse("cases:student_grades", args=[world.course.pk]) in message.body
+    notice = Notification.objects.get(kind="grade_released")
+    assert notice.url == reverse("cases:student_grades", args=[world.course.pk])
+    assert reverse("cases:notification_open", args=[notice.pk]) in message.body
     assignment_release(assignment=assignment, released=False)
     with commit():
         assignment_release(assignment=assignment, released=True)

@@ -131,3 +131,60 @@ def test_a_courses_notification_says_when_in_the_courses_zone_as_its_text_does(w
     page = client.get(reverse("cases:notification_list")).content.decode()
     assert ">Wed 9 Dec, 04:00</time>" in page.split("Due soon: Shanghai Bell")[1]
     assert ">Wed 9 Dec, 09:00</time>" in page.split("Site news")[1]
+
+
+def test_opening_a_notice_from_its_email_marks_it_read_as_the_bell_does(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    """A student is emailed about a new quiz (and, on the daily digest, about a reply);
+    signed out, they follow each email's link, sign in and land on the thing: the bell
+    no longer counts what they just read, as opening it from the list would not."""
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from cases.models import ItemKind
+    from cases.services.builder import item_create
+    from cases.services.notifications import digests_send, notify
+    from tests.factories import PASSWORD
+
+    student = world.users["student"]
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        item = item_create(
+            module=world.item.module,
+            kind=ItemKind.QUIZ,
+            title="Pop quiz on SMIC",
+            cohorts=[world.course.cohorts.get()],
+            due_at=timezone.now() + timedelta(days=3),
+        )
+    EmailSettings.objects.create(user=student, daily_digest=True)
+    reply_url = world.discussion.item.get_absolute_url()
+    notify([student], kind="reply", title="A reply to your post", url=reply_url)
+    digests_send()
+    emails = [m for m in mail.outbox if m.to == [student.email]]
+    assert len(emails) == 2
+    client = client_for("anonymous")
+    bell = reverse("cases:notification_bell")
+    for email, target in zip(emails, [item, world.discussion.item], strict=True):
+        link = next(
+            line.split("http://127.0.0.1:8000", 1)[1]
+            for line in email.body.splitlines()
+            if "http://127.0.0.1:8000" in line
+            and "unsubscribe" not in line
+            and "preferences" not in line
+        )
+        signing_in = client.get(link)
+        assert signing_in.status_code == 302 and signing_in["Location"].startswith("/login/")
+        landed = client.post(
+            signing_in["Location"],
+            {"username": "student", "password": PASSWORD, "next": link},
+            follow=True,
+        )
+        assert landed.redirect_chain[-1][0] == target.get_absolute_url()
+        assert landed.status_code == 200
+        client.post(reverse("logout"))
+    client.force_login(student)
+    assert 'aria-hidden="true">' not in client.get(bell).content.decode()  # No count.
+    assert "0 unread ·" in client.get(reverse("cases:notification_list")).content.decode()
