@@ -10,6 +10,7 @@ from django.db.models import Exists, OuterRef
 from cases.compiled import compiled
 from cases.models import Course, User
 from cases.services.auth import (
+    DEACTIVATED_ATTRIBUTE,
     LOCKOUT_ATTRIBUTE,
     client_address,
     login_failure_record,
@@ -23,7 +24,9 @@ class ThrottledModelBackend(ModelBackend):
         """A locked username or address is refused before the password is checked
         (PermissionDenied stops `authenticate`, which then reports a failed sign-in) and
         the time left is left on the request for the page to say. A wrong password and
-        an unknown username count the same; a right one clears the username's count.
+        an unknown username count the same; a right one clears the username's count,
+        and for a deactivated account is refused with that noted on the request, for
+        the page to say so (only to whoever knows the password).
         Without a request (the shell, a test client's `login()`) there is no address to
         count, and nothing is throttled."""
         if username is None:
@@ -35,12 +38,27 @@ class ThrottledModelBackend(ModelBackend):
         if remaining is not None:
             setattr(request, LOCKOUT_ATTRIBUTE, remaining)
             raise PermissionDenied
-        user = super().authenticate(request, username=username, password=password)
+        user = self._password_owner(username, password)
         if user is None:
             login_failure_record(username=username, address=address)
-        else:
-            login_success_clear(username=username)
+            return None
+        login_success_clear(username=username)
+        if not self.user_can_authenticate(user):
+            # The right password for a deactivated account: not a guess to count, and
+            # the page says why it is refused instead of calling the password wrong.
+            setattr(request, DEACTIVATED_ATTRIBUTE, True)
+            return None
         return user
+
+    def _password_owner(self, username, password):
+        """The user this password is right for, active or not (ModelBackend's check,
+        the same hashing whether or not the username exists); None for anyone else."""
+        try:
+            user = User._default_manager.get_by_natural_key(username)
+        except User.DoesNotExist:
+            User().set_password(password)  # As long as a real check takes.
+            return None
+        return user if user.check_password(password) else None
 
     async def aauthenticate(self, request, username=None, password=None, **kwargs):
         # ModelBackend's own async version would skip the throttle.

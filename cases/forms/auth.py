@@ -6,14 +6,26 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.template.defaultfilters import pluralize
 
-from cases.services.auth import lockout_minutes, password_reset_send, sign_in_lockout
+from cases.services.auth import (
+    lockout_minutes,
+    password_reset_send,
+    sign_in_deactivated,
+    sign_in_lockout,
+)
 
 
 class LockoutMessage:
     """Says how long sign-in stays locked when the backend refused it for that, instead
-    of "wrong username or password" (which would be untrue: nothing was checked)."""
+    of "wrong username or password" (which would be untrue: nothing was checked); and
+    that the account is deactivated when the password was right for one."""
 
     def get_invalid_login_error(self):
+        if sign_in_deactivated(self.request):
+            return forms.ValidationError(
+                "This account is deactivated. Ask an administrator to reactivate it; "
+                "its work is kept.",
+                code="inactive",
+            )
         remaining = sign_in_lockout(self.request)
         if remaining is None:
             return super().get_invalid_login_error()

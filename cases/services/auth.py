@@ -31,6 +31,8 @@ USERNAME_LIMIT_FACTOR = 10
 ADDRESS_LIMIT_FACTOR = 20
 # Where the backend leaves how long sign-in stays locked, for the page to say so.
 LOCKOUT_ATTRIBUTE = "sign_in_locked_for"
+# Where the backend notes that the password was right but the account is deactivated.
+DEACTIVATED_ATTRIBUTE = "sign_in_deactivated"
 RESET_LIMIT_PER_EMAIL = 3
 RESET_LIMIT_PER_ADDRESS = 20
 # Sign-up emails one inbox receives in the sign-up window, whoever asks.
@@ -122,6 +124,12 @@ def login_success_clear(*, username: str) -> None:
 def sign_in_lockout(request: HttpRequest) -> timedelta | None:
     """How long sign-in is locked, if the backend refused this request for that."""
     return getattr(request, LOCKOUT_ATTRIBUTE, None)
+
+
+def sign_in_deactivated(request: HttpRequest) -> bool:
+    """Whether the backend refused this request's right password because an admin
+    deactivated the account."""
+    return getattr(request, DEACTIVATED_ATTRIBUTE, False)
 
 
 # Password resets ----------------------------------------------------------------------

@@ -245,3 +245,39 @@ def test_each_request_sees_who_is_signed_in_now_across_sign_out_and_in(client, w
     assert theirs.wsgi_request.user.username == "other_student"
     assert world.course.code not in theirs.content.decode()
     assert world.other_course.code in theirs.content.decode()
+
+
+# A deactivated account ----------------------------------------------------------------
+
+
+def test_a_deactivated_account_is_told_so_and_is_not_locked_out_once_reactivated(
+    client, world, settings
+):
+    """An admin deactivates a student and a TA. The student, with the right password,
+    is told the account is deactivated (not that the password is wrong), however often
+    they try; so is the TA at the admin's sign-in. A wrong password still reads as one.
+    Reactivated, the student signs in at once: the tries with the right password were
+    no failures to lock them out for."""
+    from django.test import Client
+
+    admin = Client()
+    admin.force_login(world.users["admin"])
+    for role in ("student", "ta"):
+        url = reverse("cases:person_deactivate", args=[world.users[role].pk])
+        admin.post(url, {"confirm": "yes"})
+    for _ in range(settings.LOGIN_FAILURE_LIMIT + 1):
+        response = _attempt(client, "student", PASSWORD)
+        assert response.status_code == 200
+        assert "This account is deactivated" in response.content.decode()
+        assert "Please enter a correct username and password" not in response.content.decode()
+        assert "_auth_user_id" not in client.session
+    wrong = _attempt(client, "student").content.decode()
+    assert "Please enter a correct username and password" in wrong
+    assert "deactivated" not in wrong
+    response = _admin_attempt(client, "ta", PASSWORD)
+    assert "This account is deactivated" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+    admin.post(reverse("cases:person_reactivate", args=[world.users["student"].pk]))
+    assert _attempt(client, "student", PASSWORD).status_code == 302
+    assert client.get(reverse("cases:home")).status_code == 200

@@ -239,7 +239,7 @@ def test_a_deactivated_account_cannot_sign_in_until_reactivated(world, client, c
     client.logout()
     response = client.post(reverse("login"), {"username": "student", "password": PASSWORD})
     assert response.status_code == 200
-    assert "Please enter a correct username and password" in response.content.decode()
+    assert "This account is deactivated" in response.content.decode()
     client.force_login(world.users["admin"])
     client.post(reverse("cases:person_reactivate", args=[world.users["student"].pk]))
     assert AuditEntry.objects.filter(action=AuditAction.REACTIVATE).count() == 1
