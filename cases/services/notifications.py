@@ -53,6 +53,7 @@ from cases.models import (
     work_status,
 )
 from cases.models.workspace import STATUS_FIELDS, UNFINISHED
+from cases.permissions import item_access, items_with_access
 from cases.timezones import zone_of
 
 # Rows a single INSERT carries (8 parameters each, well under SQLite's limit).
@@ -258,13 +259,24 @@ def graded_after_release_notify(item, user_ids) -> int:
     return sum(grades_released_notify(assignment, user_ids) for assignment in released)
 
 
+def _still_sees(item, user: User) -> bool:
+    """Whether the user may still open the item (`item_access`): the author of a post or
+    a memo who has since been removed from the course, or moved to a section not given
+    the item, is not told of what happens on a page that is a 404 to them. One query."""
+    found = items_with_access(user, item.kind).filter(pk=item.pk).first()
+    return found is not None and item_access(found, user) is not None
+
+
 def reply_notify(reply: Post) -> int:
-    """Tell a post's author about a reply by someone else. The replier is not named, so
-    an anonymous thread stays anonymous."""
+    """Tell a post's author about a reply by someone else, while they may open the
+    thread (`_still_sees`). The replier is not named, so an anonymous thread stays
+    anonymous."""
     parent = reply.parent
     if parent is None or parent.author_id == reply.author_id:
         return 0
     item = reply.discussion.item
+    if not _still_sees(item, parent.author):
+        return 0
     return len(
         notify(
             [parent.author_id],
@@ -278,8 +290,11 @@ def reply_notify(reply: Post) -> int:
 
 
 def endorsement_notify(post: Post) -> int:
-    """Tell a post's author that the course's staff endorsed it; once per post."""
+    """Tell a post's author that the course's staff endorsed it, while they may open the
+    thread (`_still_sees`); once per post."""
     item = post.discussion.item
+    if not _still_sees(item, post.author):
+        return 0
     return len(
         notify(
             [post.author_id],
@@ -373,8 +388,11 @@ def peer_reviews_notify(reviews: Iterable[PeerReview]) -> int:
 
 def review_received_notify(review: PeerReview) -> int:
     """Tell a memo's author that a classmate reviewed it, without naming the reviewer
-    (the author knows them as "Reviewer 1, 2"); once per review."""
+    (the author knows them as "Reviewer 1, 2"), while they may open the item
+    (`_still_sees`); once per review."""
     item = review.item
+    if not _still_sees(item, review.author):
+        return 0
     return len(
         notify(
             [review.author_id],

@@ -188,3 +188,47 @@ def test_opening_a_notice_from_its_email_marks_it_read_as_the_bell_does(
     client.force_login(student)
     assert 'aria-hidden="true">' not in client.get(bell).content.decode()  # No count.
     assert "0 unread ·" in client.get(reverse("cases:notification_list")).content.decode()
+
+
+def test_a_student_removed_from_the_section_hears_nothing_of_a_thread_they_cannot_open(
+    world, client, django_capture_on_commit_callbacks
+):
+    """The student posted in the section's thread; an admin removes them from the
+    section. A classmate's reply to that post and the instructor's endorsement of it
+    give them no notice and no email: its link would be a 404 to them. Back in the
+    section, a reply reaches them again."""
+    from django.core import mail
+    from django.test import Client
+
+    from cases.models import Membership, Post
+
+    student = world.users["student"]
+    section = world.course.cohorts.get()
+    admin = Client()
+    admin.force_login(world.users["admin"])
+    members = reverse("cases:cohort_members", args=[section.pk])
+    admin.post(members, {"action": "remove", "students": [student.pk]})
+    mail.outbox.clear()
+    classmate = Client()
+    classmate.force_login(world.users["student_ta_elsewhere"])
+    thread = reverse("cases:post_create", args=[world.discussion.item.pk])
+    instructor = Client()
+    instructor.force_login(world.users["instructor"])
+    with django_capture_on_commit_callbacks(execute=True):
+        classmate.post(thread, {"body": "Is headcount an input?", "parent": world.post.pk})
+        moderate = reverse("cases:post_moderate", args=[world.post.pk])
+        assert instructor.post(moderate, {"action": "endorse"}).status_code in (200, 302)
+    assert Post.objects.filter(parent=world.post).count() == 1
+    assert Post.objects.get(pk=world.post.pk).endorsed
+    client.force_login(student)
+    page = client.get(reverse("cases:notification_list")).content.decode()
+    assert "0 unread" in page and "A reply to your post" not in page
+    assert "was endorsed" not in page
+    assert not [m for m in mail.outbox if m.to == [student.email]]
+    assert client.get(world.discussion.item.get_absolute_url()).status_code == 404
+
+    Membership.objects.create(cohort=section, user=student)
+    with django_capture_on_commit_callbacks(execute=True):
+        classmate.post(thread, {"body": "Or an output?", "parent": world.post.pk})
+    page = client.get(reverse("cases:notification_list")).content.decode()
+    assert "1 unread" in page and "A reply to your post" in page
