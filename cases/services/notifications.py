@@ -11,8 +11,9 @@ it and `manage.py db_worker` sends it, never the request.
 
 Who is emailed: users with an address whose preference for the kind is on (no
 NotificationPreference row: on) and who do not take the daily digest; `digests_send`
-emails the others once a day. Every email carries a link that turns off that kind of
-email for its recipient (a signed token, no sign-in needed).
+emails the others once a day, and `digest_last` at once what a digest turned off held.
+Every email carries a link that turns off that kind of email for its recipient (a
+signed token, no sign-in needed).
 """
 
 import copy
@@ -465,6 +466,22 @@ def notification_email_off(*, user: User, kind: str) -> None:
     )
 
 
+def email_preferences_save(*, user: User, emailed: dict[str, bool], daily_digest: bool) -> None:
+    """Save which kinds the user is emailed about and whether in a daily digest.
+    Turning the digest off sends what it was holding at once, as a last digest (a task,
+    after the commit): from then on nothing else would email it."""
+    with transaction.atomic():
+        for kind, email in emailed.items():
+            NotificationPreference.objects.update_or_create(
+                user=user, kind=kind, defaults={"email": email}
+            )
+        row, _ = EmailSettings.objects.select_for_update().get_or_create(user=user)
+        if row.daily_digest and not daily_digest:
+            transaction.on_commit(partial(digest_last.enqueue, row.pk))
+        row.daily_digest = daily_digest
+        row.save(update_fields=["daily_digest"])
+
+
 def _kind_off(user_field: str = "user") -> Exists:
     return Exists(
         NotificationPreference.objects.filter(
@@ -541,6 +558,18 @@ def digests_send(*, now=None) -> int:
         _digest_send(pk, previous, now)
         for pk, previous in waiting.values_list("pk", "digest_sent_at")
     )
+
+
+@task
+def digest_last(settings_id: int) -> int:
+    """The digest of a user who has just turned it off: what it was holding, at once.
+    Nothing when they took it again meanwhile (the daily run sends it then)."""
+    row = EmailSettings.objects.filter(
+        pk=settings_id, daily_digest=False, user__is_active=True
+    ).exclude(user__email="")
+    for previous in row.values_list("digest_sent_at", flat=True):
+        return _digest_send(settings_id, previous, timezone.now())
+    return 0
 
 
 @transaction.atomic

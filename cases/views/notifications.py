@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
@@ -96,14 +95,9 @@ def notification_preferences(request: HtmxHttpRequest):
         digest=bool(settings_row and settings_row.daily_digest),
     )
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            for kind, emailed in form.emailed().items():
-                NotificationPreference.objects.update_or_create(
-                    user=user, kind=kind, defaults={"email": emailed}
-                )
-            EmailSettings.objects.update_or_create(
-                user=user, defaults={"daily_digest": form.cleaned_data["daily_digest"]}
-            )
+        services.email_preferences_save(
+            user=user, emailed=form.emailed(), daily_digest=form.cleaned_data["daily_digest"]
+        )
         messages.success(request, "Saved your email preferences.")
         return redirect("cases:notification_preferences")
     return render(request, "cases/notifications/preferences.html", {"form": form})

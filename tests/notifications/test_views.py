@@ -232,3 +232,45 @@ def test_a_student_removed_from_the_section_hears_nothing_of_a_thread_they_canno
         classmate.post(thread, {"body": "Or an output?", "parent": world.post.pk})
     page = client.get(reverse("cases:notification_list")).content.decode()
     assert "1 unread" in page and "A reply to your post" in page
+
+
+def test_turning_the_digest_off_sends_what_it_held_instead_of_dropping_it(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    """The student takes the daily digest; a classmate's reply waits for it. Before it
+    goes, the student switches to one email each time: the reply comes at once, in a
+    last digest, rather than never; the next reply is emailed by itself, and no digest
+    follows the day after."""
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.test import Client
+    from django.utils import timezone
+
+    from cases.services.notifications import digests_send
+
+    student = world.users["student"]
+    client = client_for("student")
+    preferences = reverse("cases:notification_preferences")
+    every_kind = {f"email_{kind}": "on" for kind in NotificationKind.values}
+    client.post(preferences, every_kind | {"daily_digest": "on"})
+    classmate = Client()
+    classmate.force_login(world.users["student_ta_elsewhere"])
+    thread = reverse("cases:post_create", args=[world.discussion.item.pk])
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        classmate.post(thread, {"body": "Is headcount an input?", "parent": world.post.pk})
+    assert not mail.outbox  # Waiting for the digest.
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(preferences, every_kind, follow=True)
+    assert "Saved your email preferences." in response.content.decode()
+    [held] = mail.outbox
+    assert held.to == [student.email]
+    assert "A reply to your post in" in held.body
+    with django_capture_on_commit_callbacks(execute=True):
+        classmate.post(thread, {"body": "Or an output?", "parent": world.post.pk})
+    assert len(mail.outbox) == 2 and "A reply to your post in" in mail.outbox[1].subject
+    assert digests_send(now=timezone.now() + timedelta(days=1)) == 0
+    assert len(mail.outbox) == 2
+    assert not Notification.objects.filter(user=student, emailed_at=None).exists()
