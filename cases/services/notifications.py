@@ -21,15 +21,17 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
 from django.tasks import task
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import Resolver404, get_script_prefix, resolve, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -54,7 +56,7 @@ from cases.models import (
     work_status,
 )
 from cases.models.workspace import STATUS_FIELDS, UNFINISHED
-from cases.permissions import item_access, items_with_access
+from cases.permissions import access_course, access_item, item_access, items_with_access
 from cases.timezones import zone_of
 
 # Rows a single INSERT carries (8 parameters each, well under SQLite's limit).
@@ -404,6 +406,29 @@ def review_received_notify(review: PeerReview) -> int:
             key=f"review_received:{review.pk}",
         )
     )
+
+
+# Opening a notification ----------------------------------------------------------------
+
+
+def notification_target_gone(user: User, url: str) -> bool:
+    """Whether what a notification leads to is no longer there for the user: an item
+    deleted, taken back from their cohort or in a course they were removed from (its
+    page a 404 to them, as `access_item` decides), or a course's grades page they no
+    longer have (`access_course`). Links to other pages are taken as there."""
+    path, prefix = urlsplit(url).path, get_script_prefix()
+    try:
+        match = resolve("/" + path.removeprefix(prefix) if path.startswith(prefix) else path)
+    except Resolver404:
+        return False  # Not a page of ours to judge: followed as before.
+    check = {"cases:item_detail": access_item, "cases:student_grades": access_course}
+    if (access := check.get(match.view_name)) is None or "pk" not in match.kwargs:
+        return False
+    try:
+        access(user, match.kwargs["pk"])
+    except Http404:
+        return True
+    return False
 
 
 # Email ---------------------------------------------------------------------------------

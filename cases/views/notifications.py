@@ -56,14 +56,22 @@ def notification_list(request: HtmxHttpRequest):
 
 @require_GET
 def notification_open(request: HtmxHttpRequest, pk: int):
-    """The notification's owner: mark it read and go to what it is about. Anyone else's
-    is 404."""
+    """The notification's owner: mark it read and go to what it is about; when that is
+    no longer there for them (deleted, taken back, they left the course), back to the
+    list saying so rather than to a 404. Anyone else's is 404."""
     notification = get_object_or_404(Notification, pk=pk, user=request.user)
     if notification.read_at is None:
         Notification.objects.filter(pk=pk, read_at__isnull=True).update(read_at=timezone.now())
     url = notification.url
     if not url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
         url = "/"
+    elif services.notification_target_gone(request.user, url):
+        messages.info(
+            request,
+            f"“{notification.title}” leads to something no longer there for you: it was "
+            "deleted, or is no longer given to you.",
+        )
+        return redirect("cases:notification_list")
     return redirect(url)
 
 

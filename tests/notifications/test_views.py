@@ -274,3 +274,56 @@ def test_turning_the_digest_off_sends_what_it_held_instead_of_dropping_it(
     assert digests_send(now=timezone.now() + timedelta(days=1)) == 0
     assert len(mail.outbox) == 2
     assert not Notification.objects.filter(user=student, emailed_at=None).exists()
+
+
+def test_a_notice_whose_item_was_deleted_or_taken_away_says_so_instead_of_a_404(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    """The student is told of a new quiz and of a reply to their post. The instructor
+    deletes the quiz; an admin then removes the student from the section. Opening each
+    notice marks it read and comes back to the list saying what it was about is no
+    longer there for them, not a bare "page not found"."""
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from cases.models import ItemKind
+    from cases.services.builder import item_create
+    from cases.services.discussions import post_create
+
+    student = world.users["student"]
+    section = world.course.cohorts.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        item = item_create(
+            module=world.item.module,
+            kind=ItemKind.QUIZ,
+            title="Pop quiz on SMIC",
+            cohorts=[section],
+            due_at=timezone.now() + timedelta(days=3),
+        )
+        post_create(
+            discussion=world.discussion,
+            author=world.users["student_ta_elsewhere"],
+            body="Is headcount an input?",
+            parent=world.post,
+        )
+    quiz = Notification.objects.get(user=student, kind="published")
+    reply = Notification.objects.get(user=student, kind="reply")
+    staff = Client()
+    staff.force_login(world.users["instructor"])
+    staff.post(reverse("cases:item_delete", args=[item.pk]))
+    staff.force_login(world.users["admin"])
+    members = reverse("cases:cohort_members", args=[section.pk])
+    staff.post(members, {"action": "remove", "students": [student.pk]})
+
+    client = client_for("student")
+    for notice in (quiz, reply):
+        response = client.get(reverse("cases:notification_open", args=[notice.pk]), follow=True)
+        assert response.status_code == 200
+        assert response.redirect_chain[-1][0] == reverse("cases:notification_list")
+        page = response.content.decode()
+        assert f"“{notice.title}” leads to something no longer there for you" in page
+        notice.refresh_from_db()
+        assert notice.read_at is not None
+    assert "0 unread" in page
