@@ -50,8 +50,12 @@ def notification_list(request: HtmxHttpRequest):
     course says when in the course's time zone, as its text and the course's pages do."""
     notifications = Notification.objects.filter(user=request.user).select_related("course")
     page = Paginator(notifications, PAGE_SIZE).get_page(parse_int(request.GET.get("page"), low=1))
-    unread = Notification.objects.filter(user=request.user, read_at__isnull=True).count()
-    return render(request, "cases/notifications/list.html", {"page": page, "unread": unread})
+    # The newest one now, so that "Mark all read" marks only those counted here.
+    counts = Notification.objects.filter(user=request.user).aggregate(
+        unread=Count("pk", filter=Q(read_at__isnull=True)), last=Max("pk")
+    )
+    context = {"page": page, "unread": counts["unread"], "last": counts["last"]}
+    return render(request, "cases/notifications/list.html", context)
 
 
 @require_GET
@@ -77,11 +81,15 @@ def notification_open(request: HtmxHttpRequest, pk: int):
 
 @require_POST
 def notification_read(request: HtmxHttpRequest):
-    """Anyone signed in: mark one of their notifications read (`id`), or all of them."""
+    """Anyone signed in: mark one of their notifications read (`id`), or all of them:
+    all those the list counted when it was shown (`upto`, its newest then), so one that
+    arrived meanwhile, never seen, stays new."""
     mine = Notification.objects.filter(user=request.user, read_at__isnull=True)
     one = parse_int(request.POST.get("id"), low=1)
     if one is not None:
         mine = mine.filter(pk=one)
+    elif (upto := parse_int(request.POST.get("upto"), low=1)) is not None:
+        mine = mine.filter(pk__lte=upto)
     marked = mine.update(read_at=timezone.now())
     if one is None:
         messages.success(request, f"Marked {marked} notification{'s' if marked != 1 else ''} read.")

@@ -327,3 +327,36 @@ def test_a_notice_whose_item_was_deleted_or_taken_away_says_so_instead_of_a_404(
         notice.refresh_from_db()
         assert notice.read_at is not None
     assert "0 unread" in page
+
+
+def test_mark_all_read_leaves_unread_what_arrived_after_the_list_was_shown(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    """The student has two unread notices and opens the list. While it is open, a
+    classmate replies to their post. "Mark all read" marks the two they saw; the reply
+    they never saw stays new, and the bell still counts it."""
+    import re
+
+    from cases.services.discussions import post_create
+
+    student = world.users["student"]
+    _notify(student, 2)
+    client = client_for("student")
+    page = client.get(reverse("cases:notification_list")).content.decode()
+    assert "2 unread" in page
+    form = page.split(f'action="{reverse("cases:notification_read")}"')[1].split("</form>")[0]
+    data = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form))
+    post_create(
+        discussion=world.discussion,
+        author=world.users["student_ta_elsewhere"],
+        body="Is headcount an input?",
+        parent=world.post,
+    )
+    response = client.post(reverse("cases:notification_read"), data, follow=True)
+    page = response.content.decode()
+    assert "Marked 2 notifications read." in page
+    assert "1 unread" in page
+    reply = Notification.objects.get(user=student, title__startswith="A reply to your post in")
+    assert reply.read_at is None
+    bell = client.get(reverse("cases:notification_bell")).content.decode()
+    assert 'aria-label="Notifications: 1 unread"' in bell
