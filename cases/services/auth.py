@@ -6,6 +6,7 @@ attacker which usernames are real. Sign-in is counted by the authentication back
 (`cases.backends.ThrottledModelBackend`), which every sign-in page goes through."""
 
 import hashlib
+import unicodedata
 from datetime import timedelta
 
 from django.conf import settings
@@ -21,7 +22,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from cases.models import LoginThrottle, User
+from cases.models import Invitation, LoginThrottle, User
 from cases.services.notifications import email_message
 
 # The hard lock is per username *and* address, so a stranger cannot lock a user out from
@@ -220,12 +221,38 @@ def password_link(user: User) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
+def _same_address(a: str, b: str) -> bool:
+    return (
+        unicodedata.normalize("NFKC", a).casefold() == unicodedata.normalize("NFKC", b).casefold()
+    )
+
+
+def invitation_message(user: User, cohort_name: str = ""):
+    """The email inviting a new account to choose its password, naming its username."""
+    where = f" for {cohort_name}" if cohort_name else ""
+    context = {
+        "user": user,
+        "where": where,
+        "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+        "link": password_link(user),
+    }
+    return email_message(
+        to=user.email,
+        subject=f"Your Red Queen account{where}",
+        template="invitation",
+        context=context,
+    )
+
+
 @task
 def password_reset_send(email: str) -> None:
     """Email a link to choose a new password to each active account with this address
-    and a usable password (Django's `get_users`; an invited account that never chose one
-    needs its invitation resent). The page that asked queued only the address, doing the
-    same whether or not an account has it; the lookup is here, in the worker."""
+    and a usable password (Django's `get_users`), and a new invitation to each one that
+    was invited and never chose one: its invitation's link expired, and the page that
+    says so sends them here. (An account with no password and no invitation, made by an
+    LTI launch, signs in through its LMS and is sent nothing.) The page that asked
+    queued only the address, doing the same whether or not an account has it; the
+    lookup is here, in the worker."""
     messages = [
         email_message(
             to=user.email,
@@ -239,5 +266,14 @@ def password_reset_send(email: str) -> None:
         )
         for user in PasswordResetForm().get_users(email)
     ]
+    invited = User.objects.filter(
+        email__iexact=email, is_active=True, invitations__isnull=False
+    ).distinct()
+    for user in invited:
+        # As `get_users`: the address as stored must be the one asked for, not one the
+        # database's case-insensitive match takes for it.
+        if not user.has_usable_password() and _same_address(email, user.email):
+            Invitation.objects.create(user=user)
+            messages.append(invitation_message(user))
     if messages:
         mailers.default.send_messages(messages)

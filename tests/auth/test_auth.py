@@ -281,3 +281,47 @@ def test_a_deactivated_account_is_told_so_and_is_not_locked_out_once_reactivated
     admin.post(reverse("cases:person_reactivate", args=[world.users["student"].pk]))
     assert _attempt(client, "student", PASSWORD).status_code == 302
     assert client.get(reverse("cases:home")).status_code == 200
+
+
+# An invitation that expired ---------------------------------------------------------
+
+
+def test_an_invited_student_whose_link_expired_gets_a_new_one_by_asking_for_a_reset(
+    client, world, settings, django_capture_on_commit_callbacks
+):
+    """An admin's roster import invites Ann. She opens the link days too late: the page
+    says it expired and to ask for a new one; she does, on the reset page, and a new
+    link to choose her password (naming her username) arrives, rather than nothing. It
+    lets her choose one and sign in."""
+    from cases.services.cohorts.roster import roster_apply
+
+    header = "email,first_name,last_name,student_id\n"
+    with django_capture_on_commit_callbacks(execute=True):
+        roster_apply(
+            cohort=world.course.cohorts.get(),
+            data=(header + "ann@example.edu,Ann,Lee,A1\n").encode(),
+            actor=world.users["admin"],
+        )
+    [invitation] = mail.outbox
+    link = next(line for line in invitation.body.splitlines() if "/password/reset/" in line)
+    settings.PASSWORD_RESET_TIMEOUT = -1  # Days later.
+    page = client.get(link.strip().removeprefix("http://127.0.0.1:8000"), follow=True)
+    assert "This link has expired" in page.content.decode()
+    settings.PASSWORD_RESET_TIMEOUT = 3 * 86400
+
+    mail.outbox.clear()
+    asked = client.post(reverse("password_reset"), {"email": "Ann@example.edu"})
+    assert asked.status_code == 302
+    [again] = mail.outbox
+    assert again.to == ["ann@example.edu"] and "ann" in again.body
+    link = next(line for line in again.body.splitlines() if "/password/reset/" in line)
+    form_page = client.get(link.strip().removeprefix("http://127.0.0.1:8000"), follow=True)
+    done = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
+    )
+    assert done.status_code == 302
+    signed_in = _attempt(
+        client, User.objects.get(email="ann@example.edu").username, "a-new-long-passphrase"
+    )
+    assert signed_in.status_code == 302

@@ -1,16 +1,15 @@
 """Invitations: a new account's email with a link to choose a password
-(`cases.services.auth.password_link`), sent through Django's tasks framework once the
+(`cases.services.auth.invitation_message`, which a reset asked for by an invited
+account that never chose one sends too), sent through Django's tasks framework once the
 import that created the accounts is saved, built like every other email
 (`cases.services.notifications.email_message`: plain text and HTML)."""
 
-from django.conf import settings
 from django.core.mail import mailers
 from django.db import transaction
 from django.tasks import task
 
 from cases.models import AuditAction, Invitation, User
-from cases.services.auth import password_link
-from cases.services.notifications import email_message
+from cases.services.auth import invitation_message
 from cases.services.people import audit
 
 
@@ -19,20 +18,7 @@ def send_invitation(user_id: int, cohort_name: str) -> None:
     # No in-app notification: the user cannot sign in to see one until they use the link.
     # Nor an unsubscribe link: without this email there is no way in.
     user = User.objects.get(pk=user_id)
-    where = f" for {cohort_name}" if cohort_name else ""
-    context = {
-        "user": user,
-        "where": where,
-        "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
-        "link": password_link(user),
-    }
-    message = email_message(
-        to=user.email,
-        subject=f"Your Red Queen account{where}",
-        template="invitation",
-        context=context,
-    )
-    mailers.default.send_messages([message])
+    mailers.default.send_messages([invitation_message(user, cohort_name)])
 
 
 def invitations_send(users, *, cohort=None, sent_by=None) -> int:
