@@ -120,14 +120,26 @@ def _paragraph(case: CaseStudy, number: int | None):
 
 def _choices(paragraph) -> list[tuple[str, str]]:
     """The sentences of a paragraph, for a keyboard (or a page without script) to pick
-    the words a note is about."""
+    the words a note is about: each its place and its words (`_picked`), so a sentence
+    picked before the paragraph was edited is found again, or refused, not taken for
+    whatever words came to be at its place."""
     text = text_of(paragraph.html)
     found = [("", f"The whole of ¶{paragraph.number}")]
     for n, (start, end) in enumerate(sentences(text), 1):
         words = text[start:end]
         label = words if len(words) <= 90 else words[:89] + "…"
-        found.append((f"{start}-{end}", f"Sentence {n}: {label}"))
+        found.append((f"{start}-{end}:{words}", f"Sentence {n}: {label}"))
     return found
+
+
+def _picked(value: str) -> tuple[int, int, str] | None:
+    """A sentence picked in `_choices`: its start, end and words (none from a form of
+    before they were sent: its place alone), or None for the whole paragraph."""
+    picked = re.fullmatch(r"(\d+)-(\d+)(?::(.*))?", value, re.DOTALL)
+    if picked is None:
+        return None
+    # A browser sends a line break in a value as CRLF; the case's text has LF.
+    return int(picked[1]), int(picked[2]), (picked[3] or "").replace("\r\n", "\n")
 
 
 def _form_context(request, case, access, paragraph, *, data=None, error="", field=""):
@@ -201,11 +213,13 @@ def _create(request, case, access):
         )
         return _refused(request, case, access, first, refusal, drop_selection=True)
     if not selected:
-        # A sentence picked from the list, or the whole paragraph.
-        quote = ""
-        picked = re.fullmatch(r"(\d+)-(\d+)", post.get("sentence", ""))
-        text = text_of(paragraph.html)
-        start, end = (int(picked[1]), int(picked[2])) if picked else trimmed(text)
+        # A sentence picked from the list (its words checked against the case as it is
+        # now, as selected words are), or the whole paragraph as it is now.
+        picked = _picked(post.get("sentence", ""))
+        if picked is None:
+            (start, end), quote = trimmed(text_of(paragraph.html)), ""
+        else:
+            start, end, quote = picked
         end_paragraph = number
     selection = services.Selection(number, start, end_paragraph, end, quote)
     try:

@@ -517,3 +517,45 @@ def test_a_megabyte_note_is_refused_beside_the_note_and_kept(client, world):
     assert "Notes are limited to 5,000 characters" in response.text
     assert 'id="note-body-error"' in response.text and huge.strip()[:2000] in response.text
     assert not Annotation.objects.exists()
+
+
+def test_a_sentence_picked_before_its_paragraph_was_edited_keeps_its_words(client, world):
+    """A student opens ¶2's form and picks its second sentence; meanwhile the author
+    adds words at the start of ¶2 (a small edit: it stays ¶2). The note is about the
+    sentence the student picked, not whatever now sits at its old place; and if the
+    sentence is gone, the form says so and keeps the note."""
+    from cases.services.readings import case_update
+
+    case = world.case
+    case.body = case.body.replace(
+        "It has employed *many* researchers.",
+        "It has employed *many* researchers. Most of them test switches.",
+    )
+    case = case_update(case=case)
+    client.force_login(world.users["student"])
+    page = client.get(reverse("cases:annotation_list", args=[case.slug]), {"paragraph": 2})
+    [picked] = re.findall(r'<option value="([^"]*)">Sentence 2: Most of them', page.text)
+    picked = picked.replace("&#x27;", "'").replace("&quot;", '"').replace("&amp;", "&")
+
+    # The author adds words before the sentence: ¶2 keeps its number.
+    case.body = case.body.replace("It has employed", "By 1995 it had employed")
+    case = case_update(case=case)
+    assert "By 1995" in text_of(case.paragraphs.get(number=2).html)
+    response = _write(client, case, 2, "Testing is not research.", sentence=picked)
+    assert response.status_code == 302
+    note = Annotation.objects.get()
+    assert note.quote == "Most of them test switches."
+    reader = client.get(case.get_absolute_url())
+    assert _marks(reader.text) == ["Most of them test switches."]
+
+    # The sentence itself is rewritten before a second note is saved: refused beside the
+    # words, the note kept, the paragraph's sentences offered as they now are.
+    page = client.get(reverse("cases:annotation_list", args=[case.slug]), {"paragraph": 2})
+    [picked] = re.findall(r'<option value="([^"]*)">Sentence 2: Most of them', page.text)
+    case.body = case.body.replace("Most of them test switches.", "Few of them design chips.")
+    case = case_update(case=case)
+    refused = _write(client, case, 2, "A second thought.", sentence=picked, nonce="second")
+    assert refused.status_code == 200 and "A second thought." in refused.text
+    assert 'id="note-words-error"' in refused.text
+    assert "Sentence 2: Few of them design chips." in refused.text
+    assert Annotation.objects.count() == 1
