@@ -519,14 +519,15 @@ def access_student(user, course: Course, access: CourseAccess, student_id: int) 
 
 def access_pair(user, pair_id: int):
     """A pair's thread (on a stance check or a spectrum exercise), for its two students
-    and for those who grade them; 404 for everyone else."""
+    while they may see its item (not once removed from the course, or moved to a
+    section not given it) and for those who grade them; 404 for everyone else."""
     pair = get_object_or_404(
         StancePair.objects.select_related("stance__item", "spectrum__item", "first", "second"),
         pk=pair_id,
     )
+    item, access = access_item(user, pair.item.pk)
     if user.pk in (pair.first_id, pair.second_id):
         return pair, None
-    item, access = access_item(user, pair.item.pk)
     course = item.module.course
     if (
         not access.can_grade

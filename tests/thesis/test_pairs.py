@@ -122,3 +122,29 @@ def test_a_student_after_release_sees_no_pairing_controls(world, client_for):
     page = client_for("student").get(exercise.item.get_absolute_url()).content.decode()
     assert "The class and the authors" in page
     assert "Argue with the other side" not in page and "No pairs yet." not in page
+
+
+def test_a_student_removed_from_the_class_no_longer_reads_or_writes_in_their_pair(
+    world, classroom, client_for, client
+):
+    """Two students are paired and argue; one is then removed from the course. They no
+    longer read the thread (nor their partner's answers beside it) nor write in it; the
+    partner who stays still reads it."""
+    stance, students = classroom
+    client_for("instructor").post(
+        reverse("cases:stance_pairs", args=[stance.item.pk]), {"phase": "before"}
+    )
+    pair = StancePair.objects.get(first=students[2])
+    url = reverse("cases:pair_thread", args=[pair.pk])
+    leaving, staying = students[3], students[2]
+    client.force_login(leaving)
+    assert client.get(url).status_code == 200
+    client.post(url, {"body": "Before I leave: licences are cheaper."})
+    world.course.cohorts.get().memberships.filter(user=leaving).delete()
+
+    assert client.get(url).status_code == 404
+    assert client.post(url, {"body": "Still here?"}).status_code == 404
+    assert not pair.messages.filter(body="Still here?").exists()
+    client.force_login(staying)
+    page = client.get(url)
+    assert page.status_code == 200 and "licences are cheaper" in page.content.decode()
