@@ -201,6 +201,14 @@ class SpectrumForm(forms.Form):
         for case in self.cases:
             if cleaned.get(f"unplaced_{case.pk}"):
                 cleaned[f"position_{case.pk}"] = None
+                # A reason for a company left unplaced would be dropped unsaved: the
+                # student is asked to place it instead, the reason kept in its box.
+                if cleaned.get(f"justification_{case.pk}", "").strip():
+                    self.add_error(
+                        f"position_{case.pk}",
+                        f"Place {case.company} on the spectrum (move its slider, or untick "
+                        "“Not placed yet”) to save your reason for it.",
+                    )
         return cleaned
 
     def rows(self):

@@ -312,3 +312,31 @@ def test_sliders_start_unplaced_and_an_untouched_one_is_no_answer(spectrum, worl
     page = client.get(spectrum.item.get_absolute_url()).content.decode()
     assert f'name="unplaced_{bell.pk}"' not in page  # Placed: no box any more.
     assert f'name="unplaced_{lenovo.pk}" id="id_unplaced_{lenovo.pk}" checked' in page
+
+
+def test_a_reason_written_for_a_company_left_unplaced_is_not_thrown_away(
+    spectrum, world, client_for
+):
+    """A student places Bell, then comes back and writes why Lenovo sits where it does
+    but leaves its "Not placed yet" box ticked (no script, or the slider left where it
+    rests). The reason is not dropped with "saved": the form says, beside Lenovo, to
+    place it, with the reason kept; placed, both are saved."""
+    client = client_for("student")
+    url = reverse("cases:spectrum_save", args=[spectrum.item.pk])
+    lenovo = spectrum.cases.get(slug="lenovo")
+    client.post(url, _data(spectrum, {"shanghai-bell": (40, "A lab, see ¶2.")}))
+    data = _data(
+        spectrum, {"shanghai-bell": (40, "A lab, see ¶2."), "lenovo": (50, "Mostly process work.")}
+    )
+    data[f"unplaced_{lenovo.pk}"] = "on"
+    response = client.post(url, data)
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Mostly process work." in page
+    assert f'id="id_position_{lenovo.pk}_error"' in page and "Not placed yet" in page
+    placed = SpectrumPlacement.objects.filter(user=world.users["student"])
+    assert list(placed.values_list("case__slug", flat=True)) == ["shanghai-bell"]
+
+    del data[f"unplaced_{lenovo.pk}"]
+    assert client.post(url, data).status_code == 302
+    assert placed.get(case=lenovo).justification == "Mostly process work."
