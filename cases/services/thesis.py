@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from cases.models import (
     SCALE,
+    Assignment,
     CaseParagraph,
     CaseReading,
     CaseStudy,
@@ -414,6 +415,24 @@ def spectrum_positions_across(classes: dict, cases=None) -> dict[int, list[int]]
     for case_id, position in placements.values_list("case", "position"):
         positions.setdefault(case_id, []).append(position)
     return positions
+
+
+def authors_placements_shown(user, cases) -> set[int]:
+    """Of `cases`, those whose authors' placement a student may be shown now (the
+    reader, the regional comparison): released in the library (`placement_released`),
+    but not while a spectrum exercise on the company given to them is unreleased, so
+    that no placement anchors theirs (the exercise shows it once released). One query,
+    none if no case is released."""
+    released = {case.pk for case in cases if case.placement_released}
+    if not released:
+        return set()
+    given = Assignment.objects.for_student(user).values("item")
+    waiting = SpectrumExercise.cases.through.objects.filter(
+        casestudy__in=released,
+        spectrumexercise__released_at__isnull=True,
+        spectrumexercise__item__in=given,
+    )
+    return released - set(waiting.values_list("casestudy", flat=True))
 
 
 def spectrum_release(*, exercise: SpectrumExercise, release: bool) -> None:

@@ -26,6 +26,7 @@ from cases.permissions import (
 )
 from cases.services import readings as services
 from cases.services.annotations import task_progress
+from cases.services.thesis import authors_placements_shown
 from cases.views.annotations import layer_context
 
 LIBRARY_PAGE_SIZE = 50
@@ -121,7 +122,7 @@ def _reader(
             context["heatmap_url"] = reverse(
                 "cases:annotation_heatmap", args=[item.module.course_id, case.slug]
             )
-    if access.sees_teaching_notes or case.placement_released:
+    if access.sees_teaching_notes or authors_placements_shown(request.user, [case]):
         context["placement"] = {
             "value": case.spectrum_placement,
             "justification": case.spectrum_justification,

@@ -340,3 +340,31 @@ def test_a_reason_written_for_a_company_left_unplaced_is_not_thrown_away(
     del data[f"unplaced_{lenovo.pk}"]
     assert client.post(url, data).status_code == 302
     assert placed.get(case=lenovo).justification == "Mostly process work."
+
+
+def test_the_authors_placement_waits_while_a_spectrum_exercise_on_the_company_is_open(
+    spectrum, world, client_for
+):
+    """The case's authors' placement was released in the library (for another course, or
+    a past term). While this class's spectrum exercise on the company is not released,
+    a student who follows the exercise's link to the case, or opens the regional
+    comparison, is not shown where the authors put it: nothing anchors their own
+    placement. Once the instructor releases the exercise, both show it."""
+    from cases.models import CaseStudy
+
+    CaseStudy.objects.filter(pk=world.case.pk).update(placement_released=True)
+    student = client_for("student")
+    exercise_page = student.get(spectrum.item.get_absolute_url()).content.decode()
+    assert f'href="{world.case.get_absolute_url()}"' in exercise_page
+    reader = student.get(world.case.get_absolute_url()).content.decode()
+    assert "SECRET-PLACEMENT-REASON" not in reader
+    regions = reverse("cases:regional_comparison", args=[world.course.pk])
+    assert "<title>The authors: 60</title>" not in student.get(regions).content.decode()
+    # The staff see it all along.
+    staff = client_for("instructor").get(world.case.get_absolute_url()).content.decode()
+    assert "SECRET-PLACEMENT-REASON" in staff
+
+    client_for("instructor").post(reverse("cases:spectrum_release", args=[spectrum.item.pk]))
+    reader = student.get(world.case.get_absolute_url()).content.decode()
+    assert "SECRET-PLACEMENT-REASON" in reader
+    assert "<title>The authors: 60</title>" in student.get(regions).content.decode()

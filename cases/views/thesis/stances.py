@@ -525,7 +525,8 @@ def regional_comparison(request: HtmxHttpRequest, pk: int):
     the course's companies in each, where the authors place them on the R-to-D
     spectrum (students: once released) and where the class placed them (students: once
     a spectrum exercise on them is released: each exercise's class, as its page counts
-    it). Four queries."""
+    it; the authors' as `authors_placements_shown` allows). Four queries, and for a
+    student one more when a case's placement is released."""
     course, access = access_course(request.user, pk)
     in_course = list(
         CaseStudy.objects.filter(readings__item__module__course=course)
@@ -556,14 +557,13 @@ def regional_comparison(request: HtmxHttpRequest, pk: int):
         },
         cases=cases,
     )
+    shown = set() if access.can_grade else services.authors_placements_shown(request.user, cases)
     regions = []
     for region in (Region.BEIJING, Region.SHANGHAI, Region.PRD):
         here = [c for c in cases if c.region == region]
         rows = []
         for case in here:
-            authors = (
-                case.spectrum_placement if (access.can_grade or case.placement_released) else None
-            )
+            authors = case.spectrum_placement if (access.can_grade or case.pk in shown) else None
             rows.append((case.company, by_case.get(case.pk, []), authors))
         chart = dot_plot(
             f"{region.label}: the companies on the R-to-D spectrum",
