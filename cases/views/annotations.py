@@ -417,14 +417,18 @@ def annotation_delete(request: HtmxHttpRequest, pk: int):
     if note.author_id != request.user.pk:
         raise PermissionDenied
     services.annotation_delete(note=note)
-    if note.thread_id or note.reply_count:
-        # A reply, or a note whose replies keep its thread: the thread, as it now is.
-        return _after_action(
-            request, case, access, note.thread_id or note.pk, "Deleted.", marks=True
-        )
+    root = note.thread_id or note.pk
+    # A reply, or a note whose replies keep its thread: the thread, as it now is; unless
+    # it is gone for this reader (the last reply under a deleted note).
+    if (note.thread_id or note.reply_count) and services.threads(
+        request.user, case, access, Q(pk=root)
+    ).notes:
+        return _after_action(request, case, access, root, "Deleted.", marks=True)
+    announce = "Reply deleted." if note.thread_id else "Note deleted."
     if request.htmx:
-        context = {"case": case, "threads": [], "announce": "Note deleted."}
+        context = {"case": case, "threads": [], "announce": announce}
         response = render(request, f"{NOTES}#thread-panel", context)
         return _with_layer(request, case, access, response)
-    messages.success(request, "Note deleted.")
-    return redirect(f"{case.get_absolute_url()}#p{note.paragraph}")
+    messages.success(request, announce)
+    paragraph = note.thread.paragraph if note.thread_id else note.paragraph
+    return redirect(f"{case.get_absolute_url()}#p{paragraph}")

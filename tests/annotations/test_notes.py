@@ -559,3 +559,49 @@ def test_a_sentence_picked_before_its_paragraph_was_edited_keeps_its_words(clien
     assert 'id="note-words-error"' in refused.text
     assert "Sentence 2: Few of them design chips." in refused.text
     assert Annotation.objects.count() == 1
+
+
+def test_deleting_the_last_reply_under_a_deleted_note_says_deleted_not_page_not_found(
+    client, world, classmate
+):
+    """A student's note is answered by a classmate, then deleted by its author (it stays,
+    "deleted", for the reply). The classmate then deletes their reply: the thread is
+    gone, and they are told their reply is deleted and brought back to the case at the
+    paragraph, with or without htmx, not shown "page not found" for a deletion that
+    succeeded."""
+    case = world.case
+    student = world.users["student"]
+    note = annotation_create(
+        case=case, author=student, access=STUDENT, selection=Selection(2, 0, 2, 6), body="First."
+    )
+    client.force_login(classmate)
+    for nonce in ("r1", "r2"):
+        client.post(
+            reverse("cases:annotation_reply", args=[note.pk]),
+            {"body": f"Reply {nonce}.", "nonce": nonce},
+        )
+    first, second = Annotation.objects.filter(thread=note).order_by("pk")
+    client.force_login(student)
+    client.post(reverse("cases:annotation_delete", args=[note.pk]))
+
+    client.force_login(classmate)
+    response = client.post(reverse("cases:annotation_delete", args=[first.pk]), headers=HTMX)
+    assert response.status_code == 200 and "Reply r2." in response.text  # The thread stands.
+    response = client.post(reverse("cases:annotation_delete", args=[second.pk]), headers=HTMX)
+    assert response.status_code == 200
+    assert "Reply deleted." in response.text and 'hx-swap-oob="true"' in response.text
+    assert "<mark" not in response.text  # The reader's marks come along, without the note.
+
+    # Without htmx: the same, as a page.
+    again = annotation_create(
+        case=case, author=student, access=STUDENT, selection=Selection(3, 0, 3, 3), body="Two."
+    )
+    client.post(reverse("cases:annotation_reply", args=[again.pk]), {"body": "Answer."})
+    reply = Annotation.objects.get(thread=again)
+    client.force_login(student)
+    client.post(reverse("cases:annotation_delete", args=[again.pk]))
+    client.force_login(classmate)
+    response = client.post(reverse("cases:annotation_delete", args=[reply.pk]), follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == f"{case.get_absolute_url()}#p3"
+    assert "Reply deleted." in response.text
