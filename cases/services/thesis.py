@@ -273,11 +273,14 @@ def _pair_far_ends(scores: dict[int, float], min_distance: float, claim: dict) -
 @transaction.atomic
 def stance_pairs_make(*, stance: StanceCheck, students, phase: str) -> int:
     """Pair students far apart on their answers in a phase (at least
-    PAIR_MIN_DISTANCE). Students already paired keep their partner. The stance row is
-    locked, so two clicks make one set of pairs."""
+    PAIR_MIN_DISTANCE). Students already paired keep their partner; a deactivated
+    account (its answers kept) is never paired: nobody would answer their partner. The
+    stance row is locked, so two clicks make one set of pairs."""
     StanceCheck.objects.select_for_update().get(pk=stance.pk)
     taken = _paired({"stance": stance})
-    answers = StanceAnswer.objects.filter(stance=stance, phase=phase, user__in=students)
+    answers = StanceAnswer.objects.filter(
+        stance=stance, phase=phase, user__in=students, user__is_active=True
+    )
     scores = {a.user_id: a.value for a in answers if a.user_id not in taken}
     return _pair_far_ends(scores, PAIR_MIN_DISTANCE, {"stance": stance})
 
@@ -289,11 +292,14 @@ SPECTRUM_PAIR_MIN_DISTANCE = 20
 @transaction.atomic
 def spectrum_pairs_make(*, exercise, students) -> int:
     """Pair students whose placements are far apart on average over the exercise's
-    companies, as `stance_pairs_make` does for a stance check."""
+    companies, as `stance_pairs_make` does for a stance check (never a deactivated
+    account)."""
     SpectrumExercise.objects.select_for_update().get(pk=exercise.pk)
     taken = _paired({"spectrum": exercise})
     placed: dict[int, list[int]] = {}
-    placements = SpectrumPlacement.objects.filter(exercise=exercise, user__in=students)
+    placements = SpectrumPlacement.objects.filter(
+        exercise=exercise, user__in=students, user__is_active=True
+    )
     for user_id, position in placements.values_list("user", "position"):
         if user_id not in taken:
             placed.setdefault(user_id, []).append(position)

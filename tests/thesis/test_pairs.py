@@ -148,3 +148,33 @@ def test_a_student_removed_from_the_class_no_longer_reads_or_writes_in_their_pai
     client.force_login(staying)
     page = client.get(url)
     assert page.status_code == 200 and "licences are cheaper" in page.content.decode()
+
+
+def test_a_deactivated_student_is_not_paired_with_a_classmate_who_would_wait_in_vain(
+    world, classroom, client_for
+):
+    """A student answered before the module, then left and their account was
+    deactivated (their answers kept). When the instructor pairs the class, nobody is
+    paired with them: they can no longer sign in to argue."""
+    from cases.services.people import user_deactivate
+
+    stance, students = classroom
+    gone = students[1]  # At 7: the far end the student at 1 would be paired with.
+    user_deactivate(user=gone, by=world.users["admin"])
+    client_for("instructor").post(
+        reverse("cases:stance_pairs", args=[stance.item.pk]), {"phase": "before"}
+    )
+    paired = {user for pair in StancePair.objects.all() for user in (pair.first, pair.second)}
+    assert gone not in paired
+    assert students[0] in paired  # Paired with the next farthest instead.
+    # The same on a spectrum exercise.
+    from cases.models import SpectrumPlacement
+    from tests.factories import make_spectrum
+
+    exercise = make_spectrum(world.item.module, [world.case], [world.course.cohorts.get()])
+    for user, position in [(students[0], 10), (gone, 90)]:
+        SpectrumPlacement.objects.create(
+            exercise=exercise, user=user, case=world.case, position=position
+        )
+    client_for("instructor").post(reverse("cases:spectrum_pairs", args=[exercise.item.pk]))
+    assert not StancePair.objects.filter(spectrum=exercise).exists()
