@@ -423,22 +423,30 @@ def spectrum_positions_across(classes: dict, cases=None) -> dict[int, list[int]]
     return positions
 
 
-def authors_placements_shown(user, cases) -> set[int]:
-    """Of `cases`, those whose authors' placement a student may be shown now (the
-    reader, the regional comparison): released in the library (`placement_released`),
-    but not while a spectrum exercise on the company given to them is unreleased, so
-    that no placement anchors theirs (the exercise shows it once released). One query,
-    none if no case is released."""
-    released = {case.pk for case in cases if case.placement_released}
-    if not released:
-        return set()
+def spectrum_waiting(user, case_ids) -> set[int]:
+    """Of the cases `case_ids`, those a spectrum exercise given to this student asks
+    them to place and is not released yet: until it is, no one's placement of the
+    company (the class's elsewhere, the authors') is shown to them, so that none
+    anchors theirs. One query."""
     given = Assignment.objects.for_student(user).values("item")
-    waiting = SpectrumExercise.cases.through.objects.filter(
-        casestudy__in=released,
+    open_on = SpectrumExercise.cases.through.objects.filter(
+        casestudy__in=case_ids,
         spectrumexercise__released_at__isnull=True,
         spectrumexercise__item__in=given,
     )
-    return released - set(waiting.values_list("casestudy", flat=True))
+    return set(open_on.values_list("casestudy", flat=True))
+
+
+def authors_placements_shown(user, cases, waiting: set[int] | None = None) -> set[int]:
+    """Of `cases`, those whose authors' placement a student may be shown now (the
+    reader, the regional comparison): released in the library (`placement_released`),
+    but not while a spectrum exercise on the company waits for them
+    (`spectrum_waiting`, unless given); its page shows it once released. One query,
+    none if no case is released or `waiting` is given."""
+    released = {case.pk for case in cases if case.placement_released}
+    if not released:
+        return set()
+    return released - (spectrum_waiting(user, released) if waiting is None else waiting)
 
 
 def spectrum_release(*, exercise: SpectrumExercise, release: bool) -> None:

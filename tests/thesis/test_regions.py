@@ -109,3 +109,36 @@ def test_the_regions_page_costs_the_same_queries_for_5_or_60_students(client, ro
         assert response.content.decode().count(": 50</title>") == 2 * size
         counts.append(data_queries(queries))
     assert counts[0] == counts[1] and counts[1] <= PAGE_BUDGET, counts
+
+
+def test_a_student_with_an_open_exercise_on_a_company_sees_no_placements_of_it_here(
+    world, client_for
+):
+    """Section B's spectrum exercise on Shanghai Bell is released; section A's own, on
+    the same company, is still open. A section A student who opens the regional
+    comparison before placing the company sees neither B's placements of it nor the
+    authors' (released in the library): nothing anchors theirs. Released, A's shows."""
+    section_a = world.course.cohorts.get()
+    section_b = CohortFactory(name="Section B")
+    world.course.cohorts.add(section_b)
+    [bea] = enrol(section_b, 1, prefix="bea")
+    CaseStudy.objects.filter(pk=world.case.pk).update(placement_released=True)
+    for_b = make_spectrum(world.item.module, [world.case], [section_b], title="B places")
+    SpectrumPlacement.objects.create(
+        exercise=for_b, user=bea, case=world.case, position=35,
+        justification="", justification_html="",
+    )  # fmt: skip
+    for_b.released_at = timezone.now()
+    for_b.save()
+    for_a = make_spectrum(world.item.module, [world.case], [section_a], title="A places")
+    url = reverse("cases:regional_comparison", args=[world.course.pk])
+
+    student = client_for("student")
+    page = student.get(url).content.decode()
+    assert "Shanghai Bell" in page
+    assert "<title>Shanghai Bell: 35</title>" not in page
+    assert "<title>The authors: 60</title>" not in page
+    for_a.released_at = timezone.now()
+    for_a.save()
+    page = student.get(url).content.decode()
+    assert "<title>Shanghai Bell: 35</title>" in page and "<title>The authors: 60</title>" in page

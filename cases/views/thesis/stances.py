@@ -525,8 +525,8 @@ def regional_comparison(request: HtmxHttpRequest, pk: int):
     the course's companies in each, where the authors place them on the R-to-D
     spectrum (students: once released) and where the class placed them (students: once
     a spectrum exercise on them is released: each exercise's class, as its page counts
-    it; the authors' as `authors_placements_shown` allows). Four queries, and for a
-    student one more when a case's placement is released."""
+    it; neither, for a student, on a company an open exercise asks them to place:
+    `spectrum_waiting`). Four queries, five for a student."""
     course, access = access_course(request.user, pk)
     in_course = list(
         CaseStudy.objects.filter(readings__item__module__course=course)
@@ -550,14 +550,20 @@ def regional_comparison(request: HtmxHttpRequest, pk: int):
     if not access.can_grade:
         exercises = exercises.filter(released_at__isnull=False)
     staff = (request.user, access) if access.can_grade else ()
+    # A student's companies still to place in an open exercise: nobody's placements yet.
+    waiting = set() if access.can_grade else services.spectrum_waiting(request.user, cases)
     by_case = services.spectrum_positions_across(
         {
             e: class_students(e.item, *staff)
             for e in exercises.select_related("item__module__course")
         },
-        cases=cases,
+        cases=[c for c in cases if c.pk not in waiting],
     )
-    shown = set() if access.can_grade else services.authors_placements_shown(request.user, cases)
+    shown = (
+        set()
+        if access.can_grade
+        else services.authors_placements_shown(request.user, cases, waiting)
+    )
     regions = []
     for region in (Region.BEIJING, Region.SHANGHAI, Region.PRD):
         here = [c for c in cases if c.region == region]
