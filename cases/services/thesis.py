@@ -307,13 +307,20 @@ def spectrum_pairs_make(*, exercise, students) -> int:
     return _pair_far_ends(scores, SPECTRUM_PAIR_MIN_DISTANCE, {"spectrum": exercise})
 
 
+@transaction.atomic
 def pair_message_create(*, pair: StancePair, author, body: str) -> PairMessage:
-    """A message in a pair's thread: Markdown, rendered and cleaned like a post."""
+    """A message in a pair's thread: Markdown, rendered and cleaned like a post. Sent
+    again (a double click, Back and send again), it is kept once: the pair is locked
+    while the thread's last message is compared, so two sends at once make one."""
     body = body.strip()
     if not body:
         raise StanceRefused("Write something before sending.")
     if len(body) > 5000:
         raise StanceRefused("Keep it under 5,000 characters.")
+    StancePair.objects.select_for_update().filter(pk=pair.pk).values_list("pk").first()
+    last = PairMessage.objects.filter(pair=pair).order_by("-created_at", "-pk").first()
+    if last is not None and last.author_id == author.pk and last.body == body:
+        return last
     html, _cited = render_post(body, None, set())
     return PairMessage.objects.create(pair=pair, author=author, body=body, body_html=html)
 

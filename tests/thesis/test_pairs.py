@@ -178,3 +178,24 @@ def test_a_deactivated_student_is_not_paired_with_a_classmate_who_would_wait_in_
         )
     client_for("instructor").post(reverse("cases:spectrum_pairs", args=[exercise.item.pk]))
     assert not StancePair.objects.filter(spectrum=exercise).exists()
+
+
+def test_a_message_sent_twice_is_kept_once(world, classroom, client_for):
+    """A student sends a message, the page is slow, they click Send again (or go Back
+    and send again): the thread shows their message once. A new message after it, or
+    the same words once the partner has answered, is kept."""
+    stance, students = classroom
+    stance_pairs_make(
+        stance=stance, students=world.course.cohorts.get().members.all(), phase="before"
+    )
+    pair = StancePair.objects.get(first=students[0])
+    url = reverse("cases:pair_thread", args=[pair.pk])
+    student = client_for("student")
+    for _ in range(2):
+        assert student.post(url, {"body": "Licences are **cheaper** than labs."}).status_code == 302
+    page = student.get(url).content.decode()
+    assert page.count("Licences are <strong>cheaper</strong> than labs.") == 1
+    partner = client_for("student_ta_elsewhere")
+    partner.post(url, {"body": "Cheaper now, dearer later."})
+    student.post(url, {"body": "Licences are **cheaper** than labs."})
+    assert pair.messages.count() == 3
