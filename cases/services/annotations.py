@@ -5,9 +5,10 @@ marks the reader shows.
 
 A student's note is read by its author and, when shared, by their cohort (or, as a
 question, by the course staff); private notes by nobody else, staff included. Teaching
-staff read the shared notes and questions of the cohorts they teach; their own shared
-notes reach the students (and staff) of the courses they teach; admins read all but
-private ones. A reply is read by whoever reads its note.
+staff read the shared notes and questions of the cohorts they teach, and every reply to
+their own notes; their own shared notes reach the students (and staff) of the courses
+they teach; admins read all but private ones. A reply is read by whoever reads its
+note.
 """
 
 import functools
@@ -86,11 +87,17 @@ def annotations_visible(user, case: CaseStudy, access: CaseAccess):
     if access.is_teaching_staff:
         courses = Course.objects.taught_by(user)
         taught = _staff_cohorts(user)
+        # As a student does, the author of a note reads every reply in its thread: a TA
+        # the answers of a section they do not look after to the note it read.
         return notes.filter(
             own
             | (
                 ~Q(visibility=Visibility.PRIVATE)
-                & (Q(cohort__in=taught) | Q(cohort__isnull=True, author__in=_staff_of(courses)))
+                & (
+                    Q(cohort__in=taught)
+                    | Q(cohort__isnull=True, author__in=_staff_of(courses))
+                    | Q(thread__author=user)
+                )
             )
         )
     return _visible_to_student(user, case)

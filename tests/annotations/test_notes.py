@@ -605,3 +605,39 @@ def test_deleting_the_last_reply_under_a_deleted_note_says_deleted_not_page_not_
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == f"{case.get_absolute_url()}#p3"
     assert "Reply deleted." in response.text
+
+
+def test_a_ta_reads_every_reply_to_their_own_note_whichever_section_wrote_it(
+    client, world, section_b
+):
+    """A TA who looks after section A writes a note on the case; it reaches the course's
+    readers, section B's too, and Bea of section B answers it. The TA reads her answer
+    under their note, as a student reads every reply to theirs, and the reader's count
+    says so; other section B notes stay out of the TA's sight."""
+    world.course.cohorts.get(name="Section A").teaching_assistants.add(world.users["ta"])
+    ta = world.users["ta"]
+    note = annotation_create(
+        case=world.case,
+        author=ta,
+        access=CaseAccess(is_teaching_staff=True, can_edit=False),
+        selection=Selection(1, 0, 1, 8),
+        body="Who makes what here?",
+    )
+    client.force_login(section_b)
+    assert (
+        "Who makes what here?"
+        in client.get(reverse("cases:annotation_detail", args=[note.pk])).text
+    )
+    client.post(
+        reverse("cases:annotation_reply", args=[note.pk]),
+        {"body": "The venture makes switches.", "nonce": "b1"},
+    )
+    _write(client, world.case, 3, "Section B's own note.", nonce="b2")
+
+    client.force_login(ta)
+    thread = client.get(reverse("cases:annotation_detail", args=[note.pk])).text
+    assert "The venture makes switches." in thread
+    reader = client.get(world.case.get_absolute_url()).text
+    assert re.findall(r'class="hl__count"[^>]*>(\d+)</a>', reader) == ["2"]
+    notes = client.get(reverse("cases:annotation_list", args=[world.case.slug])).text
+    assert "Section B's own note." not in notes
