@@ -85,7 +85,8 @@ class Post(models.Model):
         return f"Post {self.pk} by {self.author}"
 
     def get_absolute_url(self) -> str:
-        return f"{self.discussion.item.get_absolute_url()}#post-{self.pk}"
+        """The post on the page of its thread that shows it (`?post=`), not page 1."""
+        return f"{self.discussion.item.get_absolute_url()}?post={self.pk}#post-{self.pk}"
 
     @property
     def is_deleted(self) -> bool:

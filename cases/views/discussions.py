@@ -63,6 +63,10 @@ def _discussion_item(user, pk: int) -> tuple[ModuleItem, Discussion, CourseAcces
 
 
 def _thread_context(request, item, discussion, access, *, highlight: int | None = None) -> dict:
+    if highlight is None:
+        # A link to one post (`Post.get_absolute_url`: a notice, a moderator's return)
+        # opens the page of the thread that shows it to this viewer.
+        highlight = parse_int(request.GET.get("post"), low=1)
     shown = services.thread_page(
         discussion,
         request.user,
