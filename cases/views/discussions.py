@@ -5,7 +5,7 @@ from dataclasses import replace
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, F, Max, Min, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template import engines
@@ -31,9 +31,12 @@ from cases.http import (
 from cases.models import (
     Discussion,
     Follow,
+    Membership,
     ModuleItem,
     ParticipationGrade,
     Post,
+    assignment_for_student,
+    due_last,
 )
 from cases.permissions import (
     CourseAccess,
@@ -483,6 +486,18 @@ def _thread_students(item: ModuleItem, user, access: CourseAccess):
     )
 
 
+def _points_of(item: ModuleItem, students) -> dict[int, int]:
+    """Each student's points for the item: those of their cohort's assignment (with two
+    cohorts given it, the one due last, as `assignment_for_student` has it). Two
+    queries however many students."""
+    assignments = {a.cohort_id: a for a in item.assignments.all()}
+    theirs: dict[int, list] = {}
+    members = Membership.objects.filter(cohort__in=assignments, user__in=students)
+    for user_id, cohort_id in members.values_list("user", "cohort"):
+        theirs.setdefault(user_id, []).append(assignments[cohort_id])
+    return {user_id: due_last(given).points for user_id, given in theirs.items()}
+
+
 @require_http_methods(["GET", "POST"])
 def participation(request: HtmxHttpRequest, pk: int):
     """Instructors, TAs and admins: each student's posts, replies, words, citations,
@@ -491,16 +506,14 @@ def participation(request: HtmxHttpRequest, pk: int):
     item, discussion, access = _discussion_item(request.user, pk)
     if not access.can_grade:
         raise PermissionDenied
-    most = item.assignments.aggregate(most=Max("points"))["most"]
     if request.method == "POST":
-        form = ParticipationGradeForm(request.POST, max_points=most)
-        if (
-            form.is_valid()
-            and not _thread_students(item, request.user, access)
-            .filter(pk=form.cleaned_data["student"])
-            .exists()
-        ):
+        student = parse_int(request.POST.get("student"), low=1)
+        if not _thread_students(item, request.user, access).filter(pk=student).exists():
             raise Http404
+        # Out of the student's own points: their cohort's, as on the grading page.
+        assignment = assignment_for_student(item.pk, student)
+        most = assignment.points if assignment else None
+        form = ParticipationGradeForm(request.POST, max_points=most)
         if form.is_valid():
             services.participation_grade(
                 discussion=discussion,
@@ -529,9 +542,15 @@ def participation(request: HtmxHttpRequest, pk: int):
     )
     by_author = {row["author"]: row for row in stats}
     grades = {g.user_id: g for g in ParticipationGrade.objects.filter(discussion=discussion)}
-    students = _thread_students(item, request.user, access)
+    students = list(_thread_students(item, request.user, access))
+    points = _points_of(item, students)
     rows = [
-        {"student": student, "stats": by_author.get(student.pk), "grade": grades.get(student.pk)}
+        {
+            "student": student,
+            "stats": by_author.get(student.pk),
+            "grade": grades.get(student.pk),
+            "max_points": points.get(student.pk),
+        }
         for student in students
     ]
     cited = {}
@@ -545,7 +564,8 @@ def participation(request: HtmxHttpRequest, pk: int):
         "course": course,
         "discussion": discussion,
         "rows": rows,
-        "max_points": most,
+        # The header says "out of" only when every row is out of the same points.
+        "max_points": next(iter(alike)) if len(alike := set(points.values())) == 1 else None,
         "most_cited": sorted(cited.items(), key=lambda kv: (-kv[1], kv[0]))[:8],
     }
     return render(request, "cases/discussions/participation.html", context)

@@ -4,7 +4,7 @@ real views, asserting what the people in them would notice."""
 import pytest
 from django.urls import reverse
 
-from cases.models import Notification, Post
+from cases.models import Notification, ParticipationGrade, Post
 from cases.services.discussions import ROOTS_PER_PAGE, post_create
 
 pytestmark = pytest.mark.django_db
@@ -42,3 +42,45 @@ def test_a_reply_notice_and_a_moderators_return_land_on_the_page_holding_the_pos
     response = client_for("instructor").post(moderate, {"action": "hide", "reason": "Rude"})
     page = _html(client_for("instructor").get(response["Location"]))
     assert f'id="post-{reply.pk}"' in page and "Hidden from students: Rude." in page
+
+
+def test_the_same_thread_given_to_two_cohorts_grades_each_student_out_of_their_own_points(
+    world, client_for
+):
+    """Section A is given the thread for 10 points, section B for 20: a student of A
+    can't be given 15 on the participation page (the grading page refuses it too), and
+    their row says out of 10."""
+    from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory
+
+    section_b = CohortFactory(name="Section B")
+    world.course.cohorts.add(section_b)
+    MembershipFactory(cohort=section_b, user=world.users["other_student"])
+    AssignmentFactory(item=world.discussion.item, cohort=section_b, points=20)
+    url = reverse("cases:participation", args=[world.discussion.item.pk])
+    client = client_for("instructor")
+    student = world.users["student"]
+
+    response = client.post(url, {"student": student.pk, "points": "15"}, follow=True)
+    assert not ParticipationGrade.objects.filter(user=student).exists()
+    assert "at most 10" in _html(response)
+    page = _html(client.get(url))
+    assert f'id="points-{student.pk}" name="points" type="number" min="0" max="10"' in page
+    other = world.users["other_student"].pk
+    assert f'id="points-{other}" name="points" type="number" min="0" max="20"' in page
+
+    client.post(url, {"student": other, "points": "15"})
+    assert ParticipationGrade.objects.get(user=other).points == 15
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import enrol
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    before = queries()
+    enrol(section_b, 25)
+    assert queries() == before
