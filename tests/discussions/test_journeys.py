@@ -84,3 +84,20 @@ def test_the_same_thread_given_to_two_cohorts_grades_each_student_out_of_their_o
     before = queries()
     enrol(section_b, 25)
     assert queries() == before
+
+
+def test_a_thread_locked_while_a_student_writes_keeps_their_text(world, client_for):
+    """A student opens the thread and writes; meanwhile the TA locks it. Posting
+    without JavaScript is refused with the reason, and the text is still on the page."""
+    student = client_for("student_ta_elsewhere")
+    assert "compose-body" in _html(student.get(world.discussion.item.get_absolute_url()))
+    lock = reverse("cases:discussion_lock", args=[world.discussion.item.pk])
+    client_for("ta").post(lock, {"locked": "1"})
+
+    create = reverse("cases:post_create", args=[world.discussion.item.pk])
+    page = _html(
+        client_for("student_ta_elsewhere").post(create, {"body": "My long & careful case."})
+    )
+    assert "This thread is locked" in page
+    assert "My long &amp; careful case." in page
+    assert not Post.objects.filter(body__startswith="My long").exists()
