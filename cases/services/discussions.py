@@ -110,6 +110,18 @@ def posting_refusal(discussion: Discussion, now=None) -> str | None:
     return None
 
 
+def writing_refusal(discussion: Discussion, author, now=None) -> str | None:
+    """Why `author` (a user or their id) may not write in the thread now (post, reply,
+    or edit or delete a post of theirs), or None: the thread's rule (`posting_refusal`),
+    then their own dates (not open yet, past the cut-off, late work refused). A
+    student's posts stand as handed in once their work closes, as the grader reads
+    them."""
+    now = now or timezone.now()
+    if refusal := posting_refusal(discussion, now):
+        return refusal
+    return work_refusal(assignment_for_student(discussion.item_id, author), now)
+
+
 def _bump(discussion_id: int) -> tuple[int, bool]:
     """Move the thread's version on, holding its row locked until the transaction ends;
     the version this change made, and whether the thread is locked now."""
@@ -150,10 +162,7 @@ def post_create(
         work_sync(discussion.item, [author.pk])
         return existing
     body = _check_body(body)
-    if refusal := posting_refusal(discussion, now):
-        raise PostRefused(refusal)
-    # A student's own dates: not open yet, past the cut-off, or late work refused.
-    if refusal := work_refusal(assignment_for_student(discussion.item_id, author), now):
+    if refusal := writing_refusal(discussion, author, now):
         raise PostRefused(refusal)
     if parent is not None and (parent.discussion_id != discussion.pk or parent.hidden_at):
         raise PostRefused("You can't reply to that post.")
@@ -197,7 +206,7 @@ def post_create(
 def post_edit(*, post: Post, body: str) -> Post:
     """The author edits; the earlier text is kept as a revision."""
     body = _check_body(body)
-    if refusal := posting_refusal(post.discussion):
+    if refusal := writing_refusal(post.discussion, post.author_id):
         raise PostRefused(refusal)
     if post.is_deleted:
         raise PostRefused("A deleted post can't be edited.")
@@ -220,7 +229,10 @@ def post_edit(*, post: Post, body: str) -> Post:
 @transaction.atomic
 def post_delete(*, post: Post) -> None:
     """The author deletes: the post stays as "deleted" so replies keep their place. The
-    author's Work follows in the same transaction (their first post may have gone)."""
+    author's Work follows in the same transaction (their first post may have gone).
+    Refused where they may not write (`writing_refusal`)."""
+    if refusal := writing_refusal(post.discussion, post.author_id):
+        raise PostRefused(refusal)
     Post.objects.filter(pk=post.pk, deleted_at__isnull=True).update(deleted_at=timezone.now())
     _bump(post.discussion_id)
     work_sync(post.discussion.item, [post.author_id])

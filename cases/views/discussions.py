@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template import engines
 from django.template.backends.utils import csrf_input
 from django.template.loader import render_to_string
-from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import get_current_timezone_name
@@ -87,7 +86,7 @@ def _thread_context(request, item, discussion, access, *, highlight: int | None 
         "page_numbers": range(1, shown.pages + 1),
         "highlight": highlight,
         "sees_others": shown.sees_others,
-        "refusal": services.posting_refusal(discussion, timezone.now()),
+        "refusal": services.writing_refusal(discussion, request.user),
         "nonce": uuid.uuid4().hex,
         "reply_to": parse_int(request.GET.get("reply")),
         "etag": _etag(discussion, request.user),
@@ -367,7 +366,10 @@ def post_edit(request: HtmxHttpRequest, pk: int):
 def post_delete(request: HtmxHttpRequest, pk: int):
     """The author deletes their post; it shows as deleted so replies keep their place."""
     post, item, _discussion, _access = _own_post(request, pk)
-    services.post_delete(post=post)
+    try:
+        services.post_delete(post=post)
+    except services.PostRefused as error:
+        return _refused(request, item, str(error))
     messages.success(request, "Your post was deleted.")
     return redirect(item)
 

@@ -101,3 +101,31 @@ def test_a_thread_locked_while_a_student_writes_keeps_their_text(world, client_f
     assert "This thread is locked" in page
     assert "My long &amp; careful case." in page
     assert not Post.objects.filter(body__startswith="My long").exists()
+
+
+def test_after_the_cut_off_a_students_posts_stand_as_handed_in(world, client_for):
+    """A student posts; the thread falls due and refuses late work. Their page says so
+    in place of the compose box, with no Edit or Delete; and an edit or delete sent from
+    a page opened earlier is refused, leaving the post the grader reads as it was."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases.models import Assignment, LatePolicy
+
+    client = client_for("student")
+    thread = world.discussion.item.get_absolute_url()
+    assert "Delete</button>" in _html(client.get(thread))
+    Assignment.objects.filter(item=world.discussion.item).update(
+        due_at=timezone.now() - timedelta(hours=1), late_policy=LatePolicy.REFUSE
+    )
+
+    page = _html(client.get(thread))
+    assert "no longer accepts work" in page
+    assert "compose-body" not in page and "Delete</button>" not in page
+    edit = reverse("cases:post_edit", args=[world.post.pk])
+    response = client.post(edit, {"body": "Rewritten after the deadline."})
+    assert "no longer accepts work" in _html(response)
+    client.post(reverse("cases:post_delete", args=[world.post.pk]))
+    world.post.refresh_from_db()
+    assert world.post.body == "Headcount is an input (¶2)." and not world.post.is_deleted
