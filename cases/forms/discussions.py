@@ -63,4 +63,13 @@ class DiscussionSettingsForm(forms.ModelForm):
         first, replies = cleaned.get("first_post_due_at"), cleaned.get("replies_due_at")
         if first and replies and replies < first:
             self.add_error("replies_due_at", "Replies fall due after the first post, not before.")
+        # Read before the form's values are put on it: the thread as it stands.
+        thread = self.instance
+        unmasks = thread.pk and thread.anonymous and not cleaned.get("anonymous")
+        if unmasks and thread.posts.exists():
+            self.add_error(
+                "anonymous",
+                "Students have posted here anonymously: their names stay hidden from "
+                "classmates. For a thread under names, add a new discussion.",
+            )
         return cleaned

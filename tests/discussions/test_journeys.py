@@ -129,3 +129,30 @@ def test_after_the_cut_off_a_students_posts_stand_as_handed_in(world, client_for
     client.post(reverse("cases:post_delete", args=[world.post.pk]))
     world.post.refresh_from_db()
     assert world.post.body == "Headcount is an input (¶2)." and not world.post.is_deleted
+
+
+def test_names_posted_under_anonymity_stay_hidden_when_the_setting_is_turned_off(world, client_for):
+    """A thread is anonymous to classmates and a student posts under it; the instructor
+    then tries to turn anonymity off. The settings page refuses, beside the field, with
+    what was typed kept; the classmate still sees no name."""
+    from cases.models import Discussion
+
+    settings_url = reverse("cases:discussion_settings", args=[world.discussion.item.pk])
+    client_for("instructor").post(
+        settings_url, {"case": world.case.pk, "prompt": "Argue it.", "anonymous": "on"}
+    )
+    assert Discussion.objects.get(pk=world.discussion.pk).anonymous
+    create = reverse("cases:post_create", args=[world.discussion.item.pk])
+    client_for("student_ta_elsewhere").post(create, {"body": "A frank view."})
+
+    response = client_for("instructor").post(
+        settings_url, {"case": world.case.pk, "prompt": "Argue it again, named."}
+    )
+    page = _html(response)
+    assert response.status_code == 200 and "posted here anonymously" in page
+    assert "Argue it again, named." in page
+    assert Discussion.objects.get(pk=world.discussion.pk).anonymous
+
+    page = _html(client_for("student").get(world.discussion.item.get_absolute_url()))
+    assert "A frank view." in page
+    assert world.users["student_ta_elsewhere"].display_name not in page
