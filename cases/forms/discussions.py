@@ -65,6 +65,18 @@ class DiscussionSettingsForm(forms.ModelForm):
             self.add_error("replies_due_at", "Replies fall due after the first post, not before.")
         # Read before the form's values are put on it: the thread as it stands.
         thread = self.instance
+        moves = thread.case_id is not None and cleaned.get("case") != thread.case
+        if (
+            moves
+            and thread.pk
+            and thread.posts.filter(citation_count__gt=0, deleted_at=None).exists()
+        ):
+            self.add_error(
+                "case",
+                "Posts in this thread cite its paragraphs (¶): with another case they would "
+                "point at paragraphs they never cited. For another case, add a new "
+                "discussion.",
+            )
         unmasks = thread.pk and thread.anonymous and not cleaned.get("anonymous")
         if unmasks and thread.posts.exists():
             self.add_error(

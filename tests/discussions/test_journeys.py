@@ -156,3 +156,25 @@ def test_names_posted_under_anonymity_stay_hidden_when_the_setting_is_turned_off
     page = _html(client_for("student").get(world.discussion.item.get_absolute_url()))
     assert "A frank view." in page
     assert world.users["student_ta_elsewhere"].display_name not in page
+
+
+def test_a_thread_whose_posts_cite_its_case_keeps_that_case(world, client_for):
+    """A student cites ¶2 of the thread's case; the instructor then tries to point the
+    thread at another case. Refused beside the field: the post's ¶2 would otherwise be
+    listed under the other case's ¶2, a paragraph it never cited."""
+    from tests.factories import make_case
+
+    other = make_case(created_by=world.users["instructor"], slug="tencent-qq", title="Tencent QQ")
+    settings_url = reverse("cases:discussion_settings", args=[world.discussion.item.pk])
+    response = client_for("instructor").post(
+        settings_url, {"case": other.pk, "prompt": "Argue from Tencent."}
+    )
+    page = _html(response)
+    assert response.status_code == 200 and "cite its paragraphs" in page
+    assert "Argue from Tencent." in page
+
+    reader = client_for("student_ta_elsewhere")
+    wrong = _html(reader.get(reverse("cases:paragraph_detail", args=[other.slug, 2])))
+    assert "Headcount is an input" not in wrong
+    right = _html(reader.get(reverse("cases:paragraph_detail", args=[world.case.slug, 2])))
+    assert "Headcount is an input" in right
