@@ -101,11 +101,15 @@ def _check_body(body: str) -> str:
     return body
 
 
-def posting_refusal(discussion: Discussion, now=None) -> str | None:
-    """Why nobody may post in this thread now, or None."""
+def posting_refusal(discussion: Discussion, now=None, *, until=None) -> str | None:
+    """Why nobody may post in this thread now, or None. `until`: a student's extension,
+    which keeps the thread open to them past its closing, until then."""
     if discussion.locked:
         return "This thread is locked: no new posts or replies."
-    if discussion.closes_at and (now or timezone.now()) > discussion.closes_at:
+    closes = discussion.closes_at
+    if closes and until:
+        closes = max(closes, until)
+    if closes and (now or timezone.now()) > closes:
         return "This thread closed for posting."
     return None
 
@@ -115,11 +119,16 @@ def writing_refusal(discussion: Discussion, author, now=None) -> str | None:
     or edit or delete a post of theirs), or None: the thread's rule (`posting_refusal`),
     then their own dates (not open yet, past the cut-off, late work refused). A
     student's posts stand as handed in once their work closes, as the grader reads
-    them."""
+    them; an extension keeps a thread closed to the class open to its student."""
     now = now or timezone.now()
-    if refusal := posting_refusal(discussion, now):
+    assignment = assignment_for_student(discussion.item_id, author)
+    # An extension reaches past the thread's closing: to its cut-off, else its due date.
+    until = None
+    if assignment is not None and assignment.extended:
+        until = assignment.late_until or assignment.due_at
+    if refusal := posting_refusal(discussion, now, until=until):
         return refusal
-    return work_refusal(assignment_for_student(discussion.item_id, author), now)
+    return work_refusal(assignment, now)
 
 
 def _bump(discussion_id: int) -> tuple[int, bool]:

@@ -178,3 +178,34 @@ def test_a_thread_whose_posts_cite_its_case_keeps_that_case(world, client_for):
     assert "Headcount is an input" not in wrong
     right = _html(reader.get(reverse("cases:paragraph_detail", args=[world.case.slug, 2])))
     assert "Headcount is an input" in right
+
+
+def test_an_extension_keeps_a_closed_thread_open_to_its_student(world, client_for):
+    """The thread closes for the class; one student was given an extension to later.
+    Until their date they find the compose box and may post; a classmate without one
+    finds the thread closed."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases.models import Assignment, Discussion, Extension
+
+    now = timezone.now()
+    Discussion.objects.filter(pk=world.discussion.pk).update(closes_at=now - timedelta(hours=1))
+    assignment = Assignment.objects.get(item=world.discussion.item)
+    Extension.objects.create(
+        assignment=assignment, user=world.users["student"], due_at=now + timedelta(days=2)
+    )
+    thread = world.discussion.item.get_absolute_url()
+    create = reverse("cases:post_create", args=[world.discussion.item.pk])
+
+    classmate = client_for("student_ta_elsewhere")
+    assert "closed for posting" in _html(classmate.get(thread))
+    classmate.post(create, {"body": "Too late for me."})
+    assert not Post.objects.filter(body="Too late for me.").exists()
+
+    extended = client_for("student")
+    page = _html(extended.get(thread))
+    assert "closed for posting" not in page and "compose-body" in page
+    extended.post(create, {"body": "My extended answer."})
+    assert Post.objects.filter(body="My extended answer.").exists()
