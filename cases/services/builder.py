@@ -383,12 +383,37 @@ def _foreign_bank_copy(quiz: Quiz, course: Course) -> dict:
     return {Question: questions, QuestionCategory: {c.pk: categories[c.name] for c in drawn}}
 
 
+def _category_here(source: ModuleItem, course: Course) -> GradeCategory | None:
+    """The grade category in `course` for a copy of an item of another course: the one
+    named as the item's was, else the default one for its kind (as a new item's,
+    `default_category`); an item filed nowhere is never counted in the total."""
+    if source.grade_category_id:
+        named = GradeCategory.objects.filter(course=course, name=source.grade_category.name)
+        if (category := named.first()) is not None:
+            return category
+    return default_category(course, source.kind)
+
+
+def _rubric_here(rubric: Rubric | None, course: Course) -> Rubric | None:
+    """The rubric in `course` for a copy of an item of another course graded by
+    `rubric`: one of the course's with the same title and criteria, else a copy of it,
+    so an edit to either course's rubric leaves the other's scores alone."""
+    if rubric is None:
+        return None
+    for same in Rubric.objects.filter(course=course, title=rubric.title):
+        if same.criteria == rubric.criteria:
+            return same
+    return Rubric.objects.create(course=course, title=rubric.title, criteria=rubric.criteria)
+
+
 @transaction.atomic
 def item_copy(*, source: ModuleItem, module: Module, title: str = "") -> ModuleItem:
     """Copy an item to the end of `module` with its kind's content, as a duplicated
-    course does (`KIND_COPIES`). Questions from another course's bank are copied into
-    this course's bank; attempts, posts and grades never are. The copy is a draft:
-    given to no cohort."""
+    course does (`KIND_COPIES`). From another course, questions of its bank are copied
+    into this course's bank, its rubric into this course's rubrics, and it is filed in
+    this course's category of its category's name or its kind's (`_category_here`);
+    attempts, posts and grades never are copied. The copy is a draft: given to no
+    cohort."""
     course = module.course
     same_course = source.module.course_id == course.pk
     last = module.items.aggregate(last=Max("position"))["last"] or 0
@@ -398,8 +423,8 @@ def item_copy(*, source: ModuleItem, module: Module, title: str = "") -> ModuleI
         title=title or source.title,
         instructions=source.instructions,
         position=last + 1,
-        grade_category_id=source.grade_category_id if same_course else None,
-        rubric_id=source.rubric_id if same_course else None,
+        grade_category=(source.grade_category if same_course else _category_here(source, course)),
+        rubric=source.rubric if same_course else _rubric_here(source.rubric, course),
     )
     moved = _foreign_bank_copy(source.quiz, course) if source.kind == ItemKind.QUIZ else {}
     _contents_copy(source.kind, {source.pk: item}, moved)

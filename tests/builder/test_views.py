@@ -31,6 +31,7 @@ from tests.factories import (
     CohortFactory,
     ModuleFactory,
     ModuleItemFactory,
+    make_discussion,
     make_quiz,
 )
 
@@ -410,3 +411,42 @@ def test_a_quiz_item_without_its_quiz_is_not_offered_for_copying(world, client_f
     )
     assert response.status_code == 200
     assert "Hollow" not in response.content.decode().split('name="source"')[1].split("</select>")[0]
+
+
+def test_an_item_copied_from_last_terms_course_counts_in_this_courses_categories(world, client_for):
+    """Last term's quiz and rubric-graded discussion, copied into this term's course
+    (which has its default categories), land in its Quizzes and Discussions, as an item
+    added here would, and the discussion keeps its rubric, copied into this course: they
+    were filed nowhere ("Uncategorised", weight 0, never counted) and graded by points."""
+    instructor = world.users["instructor"]
+    world.other_course.instructors.add(instructor)
+    client = client_for("instructor")
+    module = ModuleFactory(course=world.other_course)
+    theirs = make_quiz(module, title="Last term's check")
+    talk = make_discussion(module, world.case, title="Last term's thread")
+    rubric = Rubric.objects.create(
+        course=world.other_course,
+        title="Argument",
+        criteria=[{"name": "Evidence", "levels": [{"label": "Cites", "points": 4}]}],
+    )
+    talk.item.rubric = rubric
+    talk.item.save()
+    for course in (world.other_course, world.course):
+        client.post(reverse("cases:grade_categories", args=[course.pk]), {"action": "defaults"})
+    for source in (theirs.item, talk.item):
+        response = client.post(
+            reverse("cases:item_copy", args=[world.course.pk]),
+            {"source": source.pk, "module": world.item.module_id, "title": ""},
+        )
+        assert response.status_code == 302
+    quiz = ModuleItem.objects.get(module__course=world.course, title="Last term's check")
+    thread = ModuleItem.objects.get(module__course=world.course, title="Last term's thread")
+    assert quiz.grade_category.course == world.course
+    assert quiz.grade_category.name == "Quizzes"
+    assert thread.grade_category.name == "Discussions"
+    assert thread.grade_category.course == world.course
+    assert thread.rubric.course == world.course and thread.rubric.criteria == rubric.criteria
+    # Changing this course's copy of the rubric leaves last term's as it was.
+    assert thread.rubric.pk != rubric.pk
+    edit = client.get(reverse("cases:item_edit", args=[thread.pk])).content.decode()
+    assert f'<option value="{thread.grade_category.pk}" selected>Discussions' in edit
