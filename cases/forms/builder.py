@@ -243,6 +243,18 @@ class ItemCreateForm(KindFieldsMixin, forms.Form):
     def clean_prompt(self):
         return reject_html(self.cleaned_data["prompt"])
 
+    def clean(self):
+        """A due date is a cohort's (its assignment's): with no cohort ticked there is
+        nothing to give it to, and it would be dropped unsaid."""
+        cleaned = super().clean()
+        if cleaned.get("due_at") and not cleaned.get("cohorts") and "cohorts" not in self.errors:
+            self.add_error(
+                "due_at",
+                "Tick the cohorts it is due for, or leave the date empty and set it on "
+                "the item's schedule later.",
+            )
+        return cleaned
+
 
 # Kinds a person may grade with a rubric: a quiz scores itself (a person grades only
 # its short answers) and a reading is done or not.

@@ -173,3 +173,28 @@ def test_add_one_in_an_empty_module_keeps_that_module_through_the_kind_choice(wo
     assert f'href="?module={empty.pk}&amp;kind=discussion"' in html
     html = client.get(_url(world, module=empty.pk, kind="discussion")).content.decode()
     assert f'<option value="{empty.pk}" selected>Week 9: standards</option>' in html
+
+
+def test_a_due_date_typed_with_no_cohort_ticked_is_not_thrown_away(world, client_for):
+    """A due date belongs to a cohort's assignment: typed with no cohort ticked, the
+    item was added as a draft and the date silently dropped. The form now says so
+    beside the field, keeping what was typed; ticking a cohort adds it with the date."""
+    client = client_for("instructor")
+    data = {
+        "kind": "quiz",
+        "title": "Pop quiz on SMIC",
+        "module": world.item.module.pk,
+        "due_at": "2030-03-01T09:00",
+    }
+    response = client.post(_url(world), data)
+    assert response.status_code == 200
+    assert not ModuleItem.objects.filter(title="Pop quiz on SMIC").exists()
+    html = response.content.decode()
+    assert "Tick the cohorts it is due for" in _field(html, "due_at")
+    assert 'value="Pop quiz on SMIC"' in html and 'value="2030-03-01T09:00"' in html
+
+    cohort = world.item.assignments.get().cohort
+    response = client.post(_url(world), data | {"cohorts": [cohort.pk]})
+    item = ModuleItem.objects.get(title="Pop quiz on SMIC")
+    assert response.status_code == 302
+    assert item.assignments.get(cohort=cohort).due_at.isoformat() == "2030-03-01T09:00:00+00:00"
