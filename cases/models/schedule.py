@@ -19,6 +19,17 @@ class LatePolicy(models.TextChoices):
     REFUSE = "refuse", "Refuse late work"
 
 
+def later_cut_off(extended, cohorts):
+    """A student's cut-off under an extension: the later of the extension's and the
+    cohort's, no cut-off (None) being the latest. An extension gives more time, never
+    less: one granted with an earlier cut-off than the cohort's, or whose cohort's
+    cut-off was moved past it since, would refuse its student's late work that their
+    classmates may still hand in."""
+    if extended is None or cohorts is None:
+        return None
+    return max(extended, cohorts)
+
+
 class ExtendedAssignmentIterable(ModelIterable):
     """Assignments from `seen_by`, with the student's extension put in place."""
 
@@ -26,7 +37,9 @@ class ExtendedAssignmentIterable(ModelIterable):
         for assignment in super().__iter__():
             if assignment._extended_due_at is not None:
                 assignment.due_at = assignment._extended_due_at
-                assignment.late_until = assignment._extended_late_until
+                assignment.late_until = later_cut_off(
+                    assignment._extended_late_until, assignment.late_until
+                )
                 assignment.extended = True
             yield assignment
 
@@ -168,6 +181,11 @@ class Extension(models.Model):
         return f"{self.user}: {self.assignment} due {self.due_at:%Y-%m-%d}"
 
     @property
+    def cut_off(self):
+        """Its student's cut-off on the assignment (`later_cut_off`)."""
+        return later_cut_off(self.late_until, self.assignment.late_until)
+
+    @property
     def extends(self) -> bool:
         """Whether it is later than its cohort's due date (the twin of
         `extending_nothing` and `not_extended_by`): one that is not gives its student
@@ -239,11 +257,12 @@ def time_limit_minutes(limit: int | None, accommodation: "Accommodation | None")
 
 
 def with_extension(assignment: Assignment, extension: "Extension | None") -> Assignment:
-    """The assignment as one student sees it: an extension replaces its due date and
-    cut-off. Returns the same object, changed in memory only."""
+    """The assignment as one student sees it: an extension replaces its due date, and
+    its cut-off when later (`later_cut_off`). Returns the same object, changed in memory
+    only."""
     if extension is not None:
         assignment.due_at = extension.due_at
-        assignment.late_until = extension.late_until
+        assignment.late_until = later_cut_off(extension.late_until, assignment.late_until)
         assignment.extended = True
     return assignment
 

@@ -564,3 +564,46 @@ def test_a_student_who_keeps_the_item_through_another_cohort_loses_nothing(world
     assert "Take “Shanghai Bell” away from Section B?" in html
     assert "1 student with work on it" in re.sub(r"<[^>]+>", "", html)
     assert item.assignments.exists()
+
+
+def test_an_extension_never_leaves_its_student_an_earlier_cut_off_than_the_cohorts(
+    world, client_for, shanghai
+):
+    """The tester's journey: a student off sick is given until yesterday, with late
+    work taken until an hour ago; the instructor then gives the whole cohort three more
+    days to hand in late work. The student's classmates post late; the student, whose
+    extension was to give them more time, was refused: "The cut-off for late work has
+    passed." A student's cut-off is the later of their extension's and their cohort's,
+    on every page that reads it (no cut-off counting as the latest)."""
+    item, student = world.discussion.item, world.users["student"]
+    now = timezone.now().replace(second=0, microsecond=0)
+    due, cutoff = now - timedelta(days=3), now - timedelta(days=2)
+    schedule = reverse("cases:item_schedule", args=[item.pk])
+    instructor = client_for("instructor")
+    row = _row(shanghai, due_at=_typed(due, SHANGHAI), late_until=_typed(cutoff, SHANGHAI))
+    assert instructor.post(schedule, {"action": "save"} | row).status_code == 302
+    grant = {
+        "students": [student.pk],
+        "due_at": _typed(now - timedelta(days=1), SHANGHAI),
+        "late_until": _typed(now - timedelta(hours=1), SHANGHAI),
+        "reason": "Flu",
+    }
+    response = instructor.post(reverse("cases:extension_grant", args=[item.pk]), grant)
+    assert response.status_code == 302
+    later = now + timedelta(days=3)
+    row = _row(shanghai, due_at=_typed(due, SHANGHAI), late_until=_typed(later, SHANGHAI))
+    assert instructor.post(schedule, {"action": "save"} | row).status_code == 302
+    assert Extension.objects.filter(user=student).exists(), "it still extends the due date"
+
+    post = reverse("cases:post_create", args=[item.pk])
+    response = client_for("student_ta_elsewhere").post(post, {"body": "Late, but in."})
+    assert response.status_code == 302
+    response = client_for("student").post(post, {"body": "Sick, now back."})
+    assert "cut-off" not in response.content.decode()
+    assert response.status_code == 302
+    seen = assignment_for_student(item.pk, student)
+    assert seen.extended and seen.late_until == later
+    # The schedule page gives the student's cut-off as it stands: the cohort's later one.
+    page = client_for("instructor").get(schedule).content.decode()
+    row = page.split('id="extensions-heading"')[1].split("</tr>", 2)[1]
+    assert f'<time datetime="{timezone.localtime(later, SHANGHAI).isoformat()}"' in row
