@@ -3,7 +3,7 @@
 from django import forms
 from django.db.models import Q
 
-from cases.forms.common import KindFieldsMixin, reject_html
+from cases.forms.common import KindFieldsMixin, local_datetime, reject_html
 from cases.models import (
     Analysis,
     AnnotationTask,
@@ -16,7 +16,7 @@ from cases.models import (
     ModuleItem,
     Rubric,
 )
-from cases.timezones import time_zone_names
+from cases.timezones import time_zone_names, zone_of
 
 
 class CourseForm(forms.ModelForm):
@@ -198,17 +198,15 @@ class ItemCreateForm(KindFieldsMixin, forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Students see the item once it is given to their cohort.",
     )
-    due_at = forms.DateTimeField(
-        required=False,
-        label="Due",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-    )
+    due_at = local_datetime("Due", required=False)
 
     def __init__(self, *args, course, kind=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.keep_kind_fields(kind)
         self.fields["module"].queryset = course.modules.all()
         self.fields["cohorts"].queryset = cohorts = course.cohorts.all()
+        # As on the schedule page: typed in the course's zone, whoever types it.
+        self.fields["due_at"].help_text = f"Time zone: {zone_of(course)}."
         if not cohorts.exists():
             self.fields["cohorts"].help_text = (
                 "This course has no cohorts yet: an admin adds them on the Cohorts page."

@@ -642,3 +642,13 @@ def test_a_student_in_two_sections_works_on_the_one_open_while_the_other_waits(
     assert "not open yet" not in response.content.decode()
     assert response.status_code == 302
     assert assignment_for_student(item.pk, student).cohort == shanghai
+
+
+def test_adding_an_item_says_which_zone_its_due_date_is_typed_in(world, client_for, shanghai):
+    """An instructor in another zone adds an item to a Shanghai course: the schedule
+    page says dates are typed in Asia/Shanghai, the "add an item" form's due date said
+    nothing, and 09:00 meant Shanghai's 09:00 whatever they had in mind."""
+    url = reverse("cases:item_create", args=[world.course.pk]) + "?kind=quiz"
+    html = client_for("instructor").get(url).content.decode()
+    field = next(c for c in html.split('<div class="field')[1:] if 'name="due_at"' in c)
+    assert "Time zone: Asia/Shanghai." in field
