@@ -652,3 +652,35 @@ def test_adding_an_item_says_which_zone_its_due_date_is_typed_in(world, client_f
     html = client_for("instructor").get(url).content.decode()
     field = next(c for c in html.split('<div class="field')[1:] if 'name="due_at"' in c)
     assert "Time zone: Asia/Shanghai." in field
+
+
+def test_an_item_that_opens_later_stays_off_the_students_grades_page_until_it_opens(
+    world, client_for, shanghai
+):
+    """Next week's quiz, scheduled to open then: the student's course page and dashboard
+    leave it out until it opens, but their grades page listed it, linked to a page they
+    were refused ("not found"). It shows there once it is open, as everywhere else."""
+    from tests.factories import make_quiz
+
+    item = make_quiz(world.item.module, title="Week 9 quiz").item
+    now = timezone.now().replace(second=0, microsecond=0)
+    opens, due = now + timedelta(days=7), now + timedelta(days=8)
+    schedule = reverse("cases:item_schedule", args=[item.pk])
+    row = _row(shanghai, opens_at=_typed(opens, SHANGHAI), due_at=_typed(due, SHANGHAI))
+    assert client_for("instructor").post(schedule, {"action": "save"} | row).status_code == 302
+
+    student = client_for("student")
+    grades = student.get(reverse("cases:student_grades", args=[world.course.pk])).text
+    assert "Week 9 quiz" not in student.get(world.course.get_absolute_url()).text
+    assert student.get(item.get_absolute_url()).status_code == 404
+    assert "Week 9 quiz" not in grades
+    assert "Shanghai Bell" in grades  # What is open is listed.
+
+    row = _row(
+        shanghai, opens_at=_typed(now - timedelta(hours=1), SHANGHAI), due_at=_typed(due, SHANGHAI)
+    )
+    assert client_for("instructor").post(schedule, {"action": "save"} | row).status_code == 302
+    student = client_for("student")
+    grades = student.get(reverse("cases:student_grades", args=[world.course.pk])).text
+    assert "Week 9 quiz" in grades
+    assert student.get(item.get_absolute_url()).status_code == 200
