@@ -280,14 +280,10 @@ def _student_assignments(item, user):
 
 def due_last(assignments) -> Assignment | None:
     """Of one item's assignments to a student's cohorts, the one due last (no due date
-    counts as last) of those open now, or of all when none is: the student's own, when
-    two of their cohorts are given the item. One that opens later is not theirs until
-    it opens: they see the item through the open one, and would be told "This is not
-    open yet" when handing it in."""
-    now = timezone.now()
+    counts as last): the student's own, when two of their cohorts are given the item."""
     return max(
         assignments,
-        key=lambda a: (a.is_open(now), a.due_at is None, a.due_at or now),
+        key=lambda a: (a.due_at is None, a.due_at or timezone.now()),
         default=None,
     )
 

@@ -609,41 +609,6 @@ def test_an_extension_never_leaves_its_student_an_earlier_cut_off_than_the_cohor
     assert f'<time datetime="{timezone.localtime(later, SHANGHAI).isoformat()}"' in row
 
 
-def test_a_student_in_two_sections_works_on_the_one_open_while_the_other_waits(
-    world, client_for, shanghai
-):
-    """The same discussion scheduled for two sections: Section A now, due in three days;
-    Section B (a second section the student also belongs to) opening in five days, due
-    in ten. The student sees the discussion through Section A, but their own dates were
-    taken from Section B's (due last), so posting was refused: "This is not open yet."
-    Of a student's sections, those open come first; the one due last of them is theirs."""
-    item, student = world.discussion.item, world.users["student"]
-    section_b = CohortFactory(name="Section B")
-    world.course.cohorts.add(section_b)
-    MembershipFactory(cohort=section_b, user=student)
-    now = timezone.now().replace(second=0, microsecond=0)
-    data = (
-        {"action": "save"}
-        | _row(shanghai, due_at=_typed(now + timedelta(days=3), SHANGHAI))
-        | _row(
-            section_b,
-            opens_at=_typed(now + timedelta(days=5), SHANGHAI),
-            due_at=_typed(now + timedelta(days=10), SHANGHAI),
-        )
-    )
-    schedule = reverse("cases:item_schedule", args=[item.pk])
-    assert client_for("instructor").post(schedule, data).status_code == 302
-    assert item.assignments.count() == 2
-
-    client = client_for("student")
-    page = client.get(item.get_absolute_url()).content.decode()
-    assert "not open yet" not in page
-    response = client.post(reverse("cases:post_create", args=[item.pk]), {"body": "First!"})
-    assert "not open yet" not in response.content.decode()
-    assert response.status_code == 302
-    assert assignment_for_student(item.pk, student).cohort == shanghai
-
-
 def test_adding_an_item_says_which_zone_its_due_date_is_typed_in(world, client_for, shanghai):
     """An instructor in another zone adds an item to a Shanghai course: the schedule
     page says dates are typed in Asia/Shanghai, the "add an item" form's due date said
