@@ -129,11 +129,15 @@ def grade_response(question: Question, choices: list[Choice], response: dict) ->
 
 
 def _apply_grade(answer: Answer, question: Question, choices: list[Choice]) -> None:
-    """Set an answer's automatic grade. A person's grade on a short text is kept."""
+    """Set an answer's automatic grade. A person's grade on a short text is kept as the
+    share of the question's points they gave, so a question's points changed after it
+    was graded scale it (full marks stay full marks, never more than it is worth)."""
     if question.kind == QuestionKind.SHORT_TEXT:
         answer.needs_grading = answer.graded_at is None and bool(answer.response.get("text"))
         if not answer.response.get("text"):
             answer.fraction, answer.points = ZERO, ZERO
+        elif answer.graded_at is not None and answer.fraction is not None:
+            answer.points = (question.points * answer.fraction).quantize(CENT)
         return
     fraction = grade_response(question, choices, answer.response)
     answer.fraction = fraction
