@@ -71,6 +71,7 @@ from cases.models.quizzes import (
     numeric_key,
     numeric_match,
     quiz_grade,
+    quiz_result,
     short_answer_fits,
     short_answer_match,
 )
@@ -222,6 +223,7 @@ __all__ = [
     "numeric_key",
     "numeric_match",
     "quiz_grade",
+    "quiz_result",
     "refusal",
     "short_answer_fits",
     "short_answer_match",

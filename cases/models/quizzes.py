@@ -498,24 +498,47 @@ class Answer(models.Model):
 # Grading: pure functions of the attempts, read by the quiz's services and by work_sync.
 
 
-def quiz_grade(attempts: list[Attempt], method: str) -> Decimal | None:
-    """The grade that counts for the gradebook, from one student's submitted attempts."""
+def _share(attempt: Attempt) -> Decimal:
+    """The part of its own maximum an attempt scored (0 for one with nothing scored)."""
+    return attempt.score / attempt.max_score if attempt.max_score else Decimal(0)
+
+
+def quiz_result(attempts: list[Attempt], method: str) -> tuple[Decimal, Decimal] | None:
+    """The grade that counts for the gradebook, from one student's submitted attempts:
+    a score and what it is out of. Attempts may be out of different totals (a question
+    dropped from the quiz, or points changed, between them): each attempt is judged
+    against its own, so the best attempt is the best share, the last one counts out of
+    its own questions, and an average is the average share, out of the last attempt's
+    total."""
     scored = [a for a in attempts if a.state == AttemptState.SUBMITTED and a.score is not None]
     if not scored:
         return None
-    if method == "last":
-        return max(scored, key=lambda a: a.number).score
     if method == "average":
-        return (sum((a.score for a in scored), Decimal(0)) / len(scored)).quantize(Decimal("0.01"))
-    return max(a.score for a in scored)
+        out_of = max(scored, key=lambda a: a.number).max_score
+        if out_of and all(a.max_score for a in scored):
+            mean = sum((_share(a) for a in scored), Decimal(0)) / len(scored) * out_of
+        else:
+            mean = sum((a.score for a in scored), Decimal(0)) / len(scored)
+        return mean.quantize(Decimal("0.01")), out_of
+    counting = counting_attempt(scored, method)
+    return counting.score, counting.max_score
+
+
+def quiz_grade(attempts: list[Attempt], method: str) -> Decimal | None:
+    """The score of `quiz_result`: the grade that counts, in its points."""
+    result = quiz_result(attempts, method)
+    return None if result is None else result[0]
 
 
 def counting_attempt(submitted: list[Attempt], method: str) -> Attempt | None:
-    """The attempt whose hand-in time the grade carries: the best one (the first of
-    equals) for "highest", else the last one handed in."""
+    """The attempt whose hand-in time the grade carries: the best one (the best share
+    of its own total, the first of equals) for "highest", else the last one handed in."""
     if not submitted:
         return None
     if method == "highest":
         scored = [a for a in submitted if a.score is not None] or submitted
-        return max(scored, key=lambda a: (a.score or 0, -a.number))
+        return max(
+            scored,
+            key=lambda a: (_share(a) if a.score is not None else -1, a.score or 0, -a.number),
+        )
     return max(submitted, key=lambda a: a.number)

@@ -1,12 +1,14 @@
 """Quiz journeys where a feature is used a second time or two features meet: a
 question edited after it was answered and graded, and the like."""
 
+import csv
+import io
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
-from cases.models import Attempt, Work
+from cases.models import Attempt, Work, counting_attempt, quiz_result
 
 pytestmark = pytest.mark.django_db
 
@@ -46,3 +48,65 @@ def test_points_lowered_after_an_essay_was_graded_scale_its_grade(world, client_
     assert (essay.answer.points, essay.answer.fraction) == (Decimal("1"), Decimal("1"))
     work = Work.objects.get(item=world.quiz.item, user=world.users["student"])
     assert work.auto_score <= work.max_score
+
+
+def _settings(client, quiz, questions, **fields):
+    data = {
+        "attempts_allowed": "2",
+        "grading_method": "last",
+        "feedback_release": "immediately",
+        "questions": [str(q.pk) for q in questions],
+    }
+    return client.post(reverse("cases:quiz_settings", args=[quiz.item.pk]), data | fields)
+
+
+def _csv_cell(client, world, username: str) -> str:
+    response = client.get(reverse("cases:gradebook_csv", args=[world.course.pk]))
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode()[1:])))
+    column = next(i for i, name in enumerate(rows[0]) if world.quiz.item.title in name)
+    return next(row for row in rows if row[0] == username)[column]
+
+
+def test_the_last_attempt_counts_out_of_its_own_questions(world, client_for):
+    """Two attempts, the last counts. The first is handed in blank (0 of 6); the
+    instructor then drops every question but one (1 point); the second attempt gets it
+    right: 1 of 1. The last attempt counts, so the gradebook and its CSV give full
+    marks, as the attempt's own result page says 1 / 1; not 1 of the first's 6."""
+    instructor = client_for("instructor")
+    partner = _slot(world, "Partner").question
+    every = [slot.question for slot in world.quiz.slots.all()]
+    assert _settings(instructor, world.quiz, every).status_code == 302
+    student = client_for("student")
+    student.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    instructor = client_for("instructor")
+    assert _settings(instructor, world.quiz, [partner]).status_code == 302
+
+    student = client_for("student")
+    response = student.post(reverse("cases:attempt_start", args=[world.quiz.item.pk]))
+    second = Attempt.objects.get(quiz=world.quiz, user=world.users["student"], number=2)
+    assert response.url == second.get_absolute_url()
+    slot = second.slots.get()
+    right = str(slot.choice_order.index(partner.choices.get(text="Alcatel").pk))
+    student.post(
+        reverse("cases:attempt_save", args=[second.pk]),
+        {"questions": str(slot.pk), f"q{slot.pk}": right},
+    )
+    student.post(reverse("cases:attempt_submit", args=[second.pk]))
+    result = student.get(reverse("cases:attempt_result", args=[second.pk])).content.decode()
+    assert "1.00 / 1.00" in result
+
+    assert _csv_cell(client_for("instructor"), world, "student") == "10.00"
+
+
+def test_attempts_out_of_different_totals_are_each_judged_against_their_own():
+    """4 of 4 and then 5 of 10 (a question added between them): the best attempt is the
+    first (all of it right), not the one with more points; the average is of 100% and
+    50%, out of the last attempt's total."""
+    attempts = [
+        Attempt(number=1, state="submitted", score=Decimal("4"), max_score=Decimal("4")),
+        Attempt(number=2, state="submitted", score=Decimal("5"), max_score=Decimal("10")),
+    ]
+    assert quiz_result(attempts, "highest") == (Decimal("4"), Decimal("4"))
+    assert counting_attempt(attempts, "highest").number == 1
+    assert quiz_result(attempts, "last") == (Decimal("5"), Decimal("10"))
+    assert quiz_result(attempts, "average") == (Decimal("7.50"), Decimal("10"))

@@ -61,7 +61,7 @@ from cases.models import (
     due_last,
     graded_earlier,
     handed_in_late,
-    quiz_grade,
+    quiz_result,
     status_label,
     work_status,
 )
@@ -194,13 +194,14 @@ def _quiz(item: ModuleItem, user_ids) -> dict[int, _Found]:
     for user_id, attempts in by_user.items():
         submitted = [a for a in attempts if a.state == AttemptState.SUBMITTED]
         counting = counting_attempt(submitted, quiz.grading_method)
+        score, out_of = quiz_result(submitted, quiz.grading_method) or (None, None)
         found[user_id] = _Found(
             state=WorkStatus.SUBMITTED if submitted else WorkStatus.IN_PROGRESS,
             opened_at=min(a.started_at for a in attempts),
             # When the attempt that counts was handed in: a late best attempt is late.
             submitted_at=counting.submitted_at if counting else None,
-            auto_score=quiz_grade(submitted, quiz.grading_method),
-            max_score=max((a.max_score for a in submitted), default=None),
+            auto_score=score,
+            max_score=out_of,
             needs_grading=any(a.needs_grading for a in submitted),
         )
     return found

@@ -28,7 +28,7 @@ from cases.models import (
     Question,
     QuestionCategory,
     QuestionKind,
-    quiz_grade,
+    quiz_result,
 )
 from cases.models.quizzes import TEXT_ONLY_KINDS, matching_prompts, numeric_given
 from cases.permissions import (
@@ -300,10 +300,10 @@ def _statistics(quiz, attempts: list[Attempt], answers: list[Answer]):
         by_user[attempt.user_id].append(attempt)
     grades = {}
     for user_id, user_attempts in by_user.items():
-        grade = quiz_grade(user_attempts, quiz.grading_method)
-        top = max(a.max_score for a in user_attempts) or Decimal(1)
-        if grade is not None:
-            grades[user_id] = float(grade / top * 100)
+        result = quiz_result(user_attempts, quiz.grading_method)
+        if result is not None:
+            grade, out_of = result
+            grades[user_id] = float(grade / (out_of or Decimal(1)) * 100)
     buckets = [0] * 10
     for percent in grades.values():
         buckets[min(9, int(percent // 10))] += 1
