@@ -926,7 +926,10 @@ def quiz_settings_save(*, quiz: Quiz, questions, draw_category=None, draw_count=
     """Save the quiz's rules and its questions: fixed ones, then an optional random draw.
     Attempts froze their own questions when they started, so changing the questions
     changes only attempts started from now on; a changed time limit reaches open
-    attempts at once."""
+    attempts at once, and a changed grading method the grades of attempts already
+    handed in (the gradebook's Work rows)."""
+    method_before = Quiz.objects.filter(pk=quiz.pk).values_list("grading_method", flat=True)
+    method_changed = quiz.pk is not None and method_before.first() != quiz.grading_method
     quiz.save()
     quiz.slots.all().delete()
     slots = [QuizSlot(quiz=quiz, question=q, position=i) for i, q in enumerate(questions, 1)]
@@ -938,6 +941,9 @@ def quiz_settings_save(*, quiz: Quiz, questions, draw_category=None, draw_count=
         )
     QuizSlot.objects.bulk_create(slots)
     attempts_deadline_sync(item_id=quiz.item_id)
+    if method_changed:
+        students = Attempt.objects.filter(quiz=quiz, state=AttemptState.SUBMITTED)
+        work_sync(quiz.item, set(students.values_list("user", flat=True)))
     return quiz
 
 

@@ -110,3 +110,32 @@ def test_attempts_out_of_different_totals_are_each_judged_against_their_own():
     assert counting_attempt(attempts, "highest").number == 1
     assert quiz_result(attempts, "last") == (Decimal("5"), Decimal("10"))
     assert quiz_result(attempts, "average") == (Decimal("7.50"), Decimal("10"))
+
+
+def _answer_partner_right(client, attempt):
+    slot = attempt.slots.get(question__title="Partner")
+    alcatel = slot.question.choices.get(text="Alcatel").pk
+    client.post(
+        reverse("cases:attempt_save", args=[attempt.pk]),
+        {"questions": str(slot.pk), f"q{slot.pk}": str(slot.choice_order.index(alcatel))},
+    )
+
+
+def test_changing_the_grading_method_after_attempts_moves_the_gradebook(world, client_for):
+    """Two attempts, the highest counts: the first gets one question right, the second
+    is handed in blank. The instructor then makes the last attempt count: the gradebook
+    and its CSV follow at once (0), not the highest they showed before."""
+    every = [slot.question for slot in world.quiz.slots.all()]
+    assert _settings(client_for("instructor"), world.quiz, every, grading_method="highest")
+    student = client_for("student")
+    _answer_partner_right(student, world.attempt)
+    student.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    student.post(reverse("cases:attempt_start", args=[world.quiz.item.pk]))
+    second = Attempt.objects.get(quiz=world.quiz, user=world.users["student"], number=2)
+    student.post(reverse("cases:attempt_submit", args=[second.pk]))
+    instructor = client_for("instructor")
+    assert _csv_cell(instructor, world, "student") == "1.67"  # 1 of 6 points, of 10.
+
+    response = _settings(instructor, world.quiz, every, grading_method="last")
+    assert response.status_code == 302
+    assert _csv_cell(instructor, world, "student") == "0.00"
