@@ -408,9 +408,12 @@ course_creator_required = _role_required(
 
 
 def access_attempt(user, attempt_id: int) -> Attempt:
-    """The user's own attempt; anyone else's is 404, staff included (they review work
-    through the grading pages)."""
-    attempt = _own_attempt.first(attempt=attempt_id, user=user) if user.is_authenticated else None
+    """The user's own attempt at a quiz still given to them (`given_to`, as the quiz's
+    page asks); anyone else's is 404, staff included (they review work through the
+    grading pages)."""
+    attempt = None
+    if user.is_authenticated:
+        attempt = _own_attempt.first(attempt=attempt_id, user=user, now=timezone.now())
     if attempt is None:
         raise Http404
     attempt.user = user  # It is theirs: no second query to load it.
@@ -418,10 +421,10 @@ def access_attempt(user, attempt_id: int) -> Attempt:
 
 
 @compiled
-def _own_attempt(attempt, user):
+def _own_attempt(attempt, user, now):
     # One row: no order (the model's would join the user for their name).
     attempts = Attempt.objects.select_related("quiz__item__module")
-    return attempts.filter(pk=attempt, user=user).order_by()
+    return attempts.filter(pk=attempt, user=user).given(now).order_by()
 
 
 def access_question(user, question_id: int) -> tuple[Question, CourseAccess]:

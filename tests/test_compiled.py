@@ -82,7 +82,10 @@ def test_the_save_lock_matches_its_queryset_for_the_owner_and_for_another(world)
     with transaction.atomic():
         for user in (student, other):
             for chosen in (slots[:1], slots[:2], slots):
-                arguments = {"attempt": world.attempt.pk, "user": user.pk, "slots": chosen}
+                arguments = {
+                    **{"attempt": world.attempt.pk, "user": user.pk, "slots": chosen},
+                    "now": timezone.now(),
+                }
                 got = list(_slots_to_save(**arguments))
                 assert rows(got, *fields) == rows(_slots_to_save.build(**arguments), *fields)
                 if user == student:
@@ -182,6 +185,7 @@ def test_a_builder_that_computes_with_a_value_is_refused_not_wrong(world):
 @pytest.mark.django_db(transaction=True)
 def test_locking_outside_a_transaction_is_refused_as_the_orm_refuses_it(world):
     arguments = {"attempt": world.attempt.pk, "user": world.users["student"].pk, "slots": [1]}
+    arguments["now"] = timezone.now()
     if not connection.features.has_select_for_update:  # SQLite: a lock is a no-op.
         assert list(_slots_to_save.build(**arguments)) == list(_slots_to_save(**arguments))
         return
@@ -693,9 +697,10 @@ def test_the_submit_lock_is_the_owners_alone_and_a_second_submit_changes_nothing
     student, other = world.users["student"], world.users["other_student"]
     with transaction.atomic():
         for user in (student, other):
-            given = {"attempt": world.attempt.pk, "user": user.pk}
+            now = timezone.now()
+            given = {"attempt": world.attempt.pk, "user": user.pk, "now": now}
             got = list(_own_attempt_to_lock(**given))
-            plain = _attempts_to_lock().filter(pk=world.attempt.pk, user=user)
+            plain = _attempts_to_lock().filter(pk=world.attempt.pk, user=user).given(now)
             assert rows(got, "state", "quiz_id") == rows(plain, "state", "quiz_id")
             assert len(got) == (user == student)
     answer_all_right(world.attempt, student)

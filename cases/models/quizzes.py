@@ -5,10 +5,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import OuterRef, Q
 from django.utils import timezone
 
 from cases.models.courses import Course, ModuleItem
+from cases.models.schedule import given_to
 from cases.routes import route
 
 
@@ -371,6 +372,10 @@ class AttemptState(models.TextChoices):
 
 
 class AttemptQuerySet(models.QuerySet):
+    def given(self, now=None) -> "AttemptQuerySet":
+        """Attempts at quizzes still given to their student (`given_to`)."""
+        return self.filter(given_to(OuterRef("user"), OuterRef("quiz__item"), now))
+
     def expired(self, now=None) -> "AttemptQuerySet":
         """In-progress attempts whose time (and grace) has run out."""
         now = now or timezone.now()

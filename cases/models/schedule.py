@@ -4,7 +4,7 @@ and `with_extension` give an assignment as one student sees it."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F, FilteredRelation, Q
+from django.db.models import Exists, F, FilteredRelation, Q
 from django.db.models.functions import Coalesce
 from django.db.models.query import ModelIterable
 from django.utils import timezone
@@ -276,6 +276,15 @@ def assignment_for_student(item_id: int, user) -> Assignment | None:
 @compiled
 def _student_assignments(item, user):
     return Assignment.objects.seen_by(user).filter(item=item)
+
+
+def given_to(user, item, now=None) -> Exists:
+    """Whether the item is given to the student (an assignment, open at `now`, to a
+    cohort of theirs), as an expression: `user` and `item` are ids or OuterRefs. What a
+    student's access to an item asks (`items_with_access`), and so to their attempts at
+    a quiz: taken away from their cohort, or the student moved out of it, the quiz is
+    no longer theirs to answer, hand in or read results of."""
+    return Exists(Assignment.objects.open(now).for_student(user).filter(item=item))
 
 
 def due_last(assignments) -> Assignment | None:

@@ -36,6 +36,7 @@ from cases.models import (
     Quiz,
     QuizSlot,
     assignment_for_student,
+    given_to,
     refusal,
     time_limit_minutes,
 )
@@ -493,9 +494,9 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
     of the save is saved, as a student posting a page of answers expects. Returns what
     was saved and refused, and how many questions now have an answer."""
     now = now or timezone.now()
-    slots = list(_slots_to_save(attempt=attempt_id, user=user, slots=list(answers)))
+    slots = list(_slots_to_save(attempt=attempt_id, user=user, slots=list(answers), now=now))
     if len(slots) != len(answers) or not slots:
-        if not Attempt.objects.filter(pk=attempt_id, user=user).exists():
+        if not Attempt.objects.filter(pk=attempt_id, user=user).given(now).exists():
             raise Attempt.DoesNotExist
         if not slots and not answers:
             return SaveResult(0, 0)
@@ -537,14 +538,16 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
 
 
 @compiled
-def _slots_to_save(attempt, user, slots):
-    """The attempt's questions being saved, the attempt locked; the attempt's count of
-    answers and of questions ride on the locking query."""
+def _slots_to_save(attempt, user, slots, now):
+    """The attempt's questions being saved, the attempt locked, while its quiz is still
+    given to the student (`given_to`); the attempt's count of answers and of questions
+    ride on the locking query."""
     answers_of = Answer.objects.filter(slot__attempt=OuterRef("attempt"))
     return (
         AttemptQuestion.objects.select_for_update(of=("attempt",))
         .select_related("attempt__quiz", "question", "answer")
         .filter(attempt_id=attempt, attempt__user=user, pk__in=slots)
+        .filter(given_to(user, OuterRef("attempt__quiz__item"), now))
         .annotate(
             answered=_count(answers_of.given()),
             questions=_count(answers_of.exclude(slot__question__kind__in=TEXT_ONLY_KINDS)),
@@ -565,7 +568,9 @@ def attempt_submit(*, attempt_id: int, user=None, now=None, timed_out: bool = Fa
     with transaction.atomic():
         if user is None:
             attempt = _attempts_to_lock().get(pk=attempt_id)
-        elif (attempt := _own_attempt_to_lock.first(attempt=attempt_id, user=user)) is None:
+        elif (
+            attempt := _own_attempt_to_lock.first(attempt=attempt_id, user=user, now=now)
+        ) is None:
             raise Attempt.DoesNotExist
         if not attempt.is_open:
             work_sync(attempt.quiz.item, [attempt.user_id])
@@ -614,9 +619,10 @@ def _attempts_to_lock():
 
 
 @compiled
-def _own_attempt_to_lock(attempt, user):
-    """The student's own attempt, locked: every submit, and every retry of one."""
-    return _attempts_to_lock().filter(pk=attempt, user=user)
+def _own_attempt_to_lock(attempt, user, now):
+    """The student's own attempt at a quiz still given to them (`given_to`), locked:
+    every submit, and every retry of one."""
+    return _attempts_to_lock().filter(pk=attempt, user=user).given(now)
 
 
 GRADE_FIELDS = ["fraction", "points", "needs_grading"]

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from cases.models import Attempt, Work, counting_attempt, quiz_result
+from cases.services.schedule import assignments_schedule
 
 pytestmark = pytest.mark.django_db
 
@@ -139,3 +140,26 @@ def test_changing_the_grading_method_after_attempts_moves_the_gradebook(world, c
     response = _settings(instructor, world.quiz, every, grading_method="last")
     assert response.status_code == 302
     assert _csv_cell(instructor, world, "student") == "0.00"
+
+
+def test_a_quiz_taken_away_from_the_cohort_takes_its_open_attempt_with_it(world, client_for):
+    """The student is mid-attempt when the instructor takes the quiz away from their
+    section. Like the quiz's page, the attempt is no longer theirs to answer, hand in
+    or read the results of (where the answer key would show with no due date left)."""
+    student = client_for("student")
+    slot = _slot(world, "Researchers")
+    cohort = world.users["student"].memberships.get().cohort
+    assignments_schedule(item=world.quiz.item, schedule={cohort: None})
+
+    assert student.get(world.quiz.item.get_absolute_url()).status_code == 404
+    assert student.get(world.attempt.get_absolute_url()).status_code == 404
+    response = student.post(
+        reverse("cases:attempt_save", args=[world.attempt.pk]),
+        {"questions": str(slot.pk), f"q{slot.pk}": "1600"},
+    )
+    assert response.status_code == 404
+    response = student.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    assert response.status_code == 404
+    assert student.get(reverse("cases:attempt_result", args=[world.attempt.pk])).status_code == 404
+    attempt = Attempt.objects.get(pk=world.attempt.pk)
+    assert attempt.is_open and slot.answer.__class__.objects.get(slot=slot).response == {}
