@@ -48,6 +48,7 @@ from cases.models import (
     StancePair,
     User,
     assignment_for_student,
+    given_to,
 )
 from cases.timezones import activate_for
 
@@ -175,9 +176,7 @@ def items_with_access(user, kind: str | None = None, now=None):
         ModuleItem.objects.with_content(kind, reader=user)
         .select_related("module__course")
         .annotate(
-            _assigned=Exists(
-                Assignment.objects.open(now).for_student(user).filter(item=OuterRef("pk"))
-            ),
+            _assigned=given_to(user, OuterRef("pk"), now),
             # Whether they teach any course, for the navigation (`is_teaching_staff`),
             # asked here so an item's page does not ask it again.
             _teaches_any=ExpressionWrapper(
