@@ -321,6 +321,18 @@ def attempt_start_refusal(
     return None
 
 
+def key_withheld(*, quiz: Quiz, user, assignment: Assignment | None, now) -> bool:
+    """Whether the right answers and feedback must wait, the score released or not:
+    while the student has an attempt open, or may start another, to use them on. One
+    query."""
+    states = list(Attempt.objects.filter(quiz=quiz, user=user).values_list("state", flat=True))
+    if AttemptState.IN_PROGRESS in states:
+        return True
+    return (
+        attempt_start_refusal(quiz=quiz, used=len(states), assignment=assignment, now=now) is None
+    )
+
+
 def attempt_start(*, quiz: Quiz, user, now=None) -> Attempt:
     """Resume the student's open attempt, or start the next one if the limit allows.
 

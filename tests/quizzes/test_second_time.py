@@ -163,3 +163,26 @@ def test_a_quiz_taken_away_from_the_cohort_takes_its_open_attempt_with_it(world,
     assert student.get(reverse("cases:attempt_result", args=[world.attempt.pk])).status_code == 404
     attempt = Attempt.objects.get(pk=world.attempt.pk)
     assert attempt.is_open and slot.answer.__class__.objects.get(slot=slot).response == {}
+
+
+def test_the_key_stays_hidden_while_the_last_attempt_is_open(world, client_for):
+    """Two attempts allowed. The student hands in the first, starts the second and,
+    with it open, looks back at the first's result in another tab: the right answers
+    must not show there while the second attempt can still use them. Once the second
+    is handed in, they do."""
+    world.quiz.attempts_allowed = 2
+    world.quiz.save()
+    student = client_for("student")
+    student.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    first_result = reverse("cases:attempt_result", args=[world.attempt.pk])
+    assert "KEY-FEEDBACK" not in student.get(first_result).content.decode()
+
+    student.post(reverse("cases:attempt_start", args=[world.quiz.item.pk]))
+    second = Attempt.objects.get(quiz=world.quiz, user=world.users["student"], number=2)
+    assert second.is_open
+    html = student.get(first_result).content.decode()
+    assert "KEY-FEEDBACK" not in html and "right answer</span>" not in html
+    assert "no attempts left" in html
+
+    student.post(reverse("cases:attempt_submit", args=[second.pk]))
+    assert "KEY-FEEDBACK" in student.get(first_result).content.decode()

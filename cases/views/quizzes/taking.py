@@ -500,9 +500,8 @@ def attempt_result(request: HtmxHttpRequest, pk: int):
     now = timezone.now()
     released = results_released(attempt.quiz, assignment.due_at if assignment else None, now)
     # The key waits until the student can no longer use it on another attempt.
-    used = Attempt.objects.filter(quiz=attempt.quiz, user=request.user).count()
-    keys = released and bool(
-        services.attempt_start_refusal(quiz=attempt.quiz, used=used, assignment=assignment, now=now)
+    keys = released and not services.key_withheld(
+        quiz=attempt.quiz, user=request.user, assignment=assignment, now=now
     )
     item = attempt.quiz.item
     previous_item, next_item = ModuleItem.objects.neighbours_of(item, request.user, staff=False)
