@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from cases.models.courses import Course, ModuleItem
@@ -475,6 +475,19 @@ class AnswerQuerySet(models.QuerySet):
         """Real answers (see `answer_given`)."""
         return self.exclude(response=NO_ANSWER)
 
+    def may_count(self) -> "AnswerQuerySet":
+        """Answers in attempts that may count for the grade (`awaiting_grader`): not in
+        one handed in before another when the last attempt counts."""
+        later = Attempt.objects.filter(
+            quiz=OuterRef("slot__attempt__quiz"),
+            user=OuterRef("slot__attempt__user"),
+            state=AttemptState.SUBMITTED,
+            number__gt=OuterRef("slot__attempt__number"),
+        )
+        return self.exclude(
+            Q(slot__attempt__quiz__grading_method=GradingMethod.LAST) & Q(Exists(later))
+        )
+
 
 class Answer(models.Model):
     """A student's answer to one question of one attempt, saved as they go."""
@@ -533,6 +546,16 @@ def quiz_grade(attempts: list[Attempt], method: str) -> Decimal | None:
     """The score of `quiz_result`: the grade that counts, in its points."""
     result = quiz_result(attempts, method)
     return None if result is None else result[0]
+
+
+def awaiting_grader(submitted: list[Attempt], method: str) -> bool:
+    """Whether the grade that counts waits for a person: an answer to grade in an
+    attempt that may count. When the last attempt counts, an earlier one never will,
+    so its essay holds nothing back; for the best or the average, any attempt may."""
+    if method == GradingMethod.LAST:
+        last = counting_attempt(submitted, method)
+        return last is not None and last.needs_grading
+    return any(attempt.needs_grading for attempt in submitted)
 
 
 def counting_attempt(submitted: list[Attempt], method: str) -> Attempt | None:

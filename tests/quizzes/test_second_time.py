@@ -186,3 +186,36 @@ def test_the_key_stays_hidden_while_the_last_attempt_is_open(world, client_for):
 
     student.post(reverse("cases:attempt_submit", args=[second.pk]))
     assert "KEY-FEEDBACK" in student.get(first_result).content.decode()
+
+
+def _write_essay(client, attempt, text):
+    slot = attempt.slots.get(question__title="Argue")
+    client.post(
+        reverse("cases:attempt_save", args=[attempt.pk]),
+        {"questions": str(slot.pk), f"q{slot.pk}": text},
+    )
+    return slot
+
+
+def test_when_the_last_attempt_counts_an_earlier_essay_holds_no_grade_back(world, client_for):
+    """Two attempts, the last counts. The student writes the essay in both; the TA
+    grades the second attempt's essay, the one that counts. The gradebook gives the
+    grade: the first attempt's essay, which can never count, does not keep it at
+    "to grade"."""
+    every = [slot.question for slot in world.quiz.slots.all()]
+    assert _settings(client_for("instructor"), world.quiz, every, grading_method="last")
+    student = client_for("student")
+    _write_essay(student, world.attempt, "A first go.")
+    student.post(reverse("cases:attempt_submit", args=[world.attempt.pk]))
+    student.post(reverse("cases:attempt_start", args=[world.quiz.item.pk]))
+    second = Attempt.objects.get(quiz=world.quiz, user=world.users["student"], number=2)
+    _answer_partner_right(student, second)
+    essay = _write_essay(student, second, "A better go.")
+    student.post(reverse("cases:attempt_submit", args=[second.pk]))
+
+    ta = client_for("ta")
+    assert _csv_cell(ta, world, "student") == "to grade"
+    queue = ta.get(reverse("cases:grading_queue", args=[world.course.pk])).content.decode()
+    assert "A better go." in queue and "A first go." not in queue
+    ta.post(reverse("cases:answer_grade", args=[essay.answer.pk]), {"points": "2", "comment": ""})
+    assert _csv_cell(ta, world, "student") == "5.00"  # 1 + 2 of 6 points, of 10.

@@ -57,6 +57,7 @@ from cases.models import (
     Work,
     WorkStatus,
     attempts_late,
+    awaiting_grader,
     counting_attempt,
     due_last,
     graded_earlier,
@@ -202,7 +203,7 @@ def _quiz(item: ModuleItem, user_ids) -> dict[int, _Found]:
             submitted_at=counting.submitted_at if counting else None,
             auto_score=score,
             max_score=out_of,
-            needs_grading=any(a.needs_grading for a in submitted),
+            needs_grading=awaiting_grader(submitted, quiz.grading_method),
         )
     return found
 
