@@ -288,12 +288,13 @@ def attempt_deadline_refresh(attempt: Attempt, assignment: Assignment | None = N
     return deadline
 
 
-def attempts_deadline_sync(*, item_id: int, user_ids=None) -> int:
+def attempts_deadline_sync(*, item_id: int | None, user_ids=None) -> int:
     """After a schedule or an extension changed: bring the open attempts at the item's
-    quiz (of these students, or everyone's) to their new deadline. Returns how many."""
-    attempts = Attempt.objects.filter(
-        quiz__item_id=item_id, state=AttemptState.IN_PROGRESS
-    ).select_related("quiz", "user")
+    quiz (of these students, or everyone's) to their new deadline; with no item, these
+    students' open attempts at any quiz (they moved section). Returns how many."""
+    attempts = Attempt.objects.filter(state=AttemptState.IN_PROGRESS).select_related("quiz", "user")
+    if item_id is not None:
+        attempts = attempts.filter(quiz__item_id=item_id)
     if user_ids is not None:
         attempts = attempts.filter(user__in=list(user_ids))
     count = 0

@@ -3,12 +3,16 @@ question edited after it was answered and graded, and the like."""
 
 import csv
 import io
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from cases.models import Attempt, Work, counting_attempt, quiz_result
+from cases.services.quizzes import attempt_start
 from cases.services.schedule import assignments_schedule
 
 pytestmark = pytest.mark.django_db
@@ -219,3 +223,45 @@ def test_when_the_last_attempt_counts_an_earlier_essay_holds_no_grade_back(world
     assert "A better go." in queue and "A first go." not in queue
     ta.post(reverse("cases:answer_grade", args=[essay.answer.pk]), {"points": "2", "comment": ""})
     assert _csv_cell(ta, world, "student") == "5.00"  # 1 + 2 of 6 points, of 10.
+
+
+def test_a_student_moved_to_a_later_section_mid_attempt_keeps_its_later_close(world, client_for):
+    """Section A's quiz takes no late work and was due ten minutes ago; section B's is
+    due in three days. A student of A started an attempt half an hour ago and is still
+    at it when the instructor moves them to B. Their attempt now ends by B's date: the
+    job that submits attempts whose time is up leaves it open, and the student goes on
+    answering."""
+    from cases.models import Cohort
+    from cases.services.cohorts import memberships_move
+
+    now = timezone.now()
+    student = world.users["student_ta_elsewhere"]
+    section_a = student.memberships.get().cohort
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    terms = {"late_policy": "refuse", "opens_at": None, "late_until": None, "points": 10}
+    terms |= {"late_penalty_percent": 0}
+    assignments_schedule(
+        item=world.quiz.item,
+        schedule={
+            section_a: terms | {"due_at": now - timedelta(minutes=10)},
+            section_b: terms | {"due_at": now + timedelta(days=3)},
+        },
+    )
+    attempt = attempt_start(quiz=world.quiz, user=student, now=now - timedelta(minutes=30))
+    assert attempt.deadline_at == now - timedelta(minutes=10)
+
+    memberships_move(cohort=section_a, to=section_b, users=[student], by=world.users["admin"])
+    call_command("finalize_expired_attempts")
+    assert Attempt.objects.get(pk=attempt.pk).is_open
+
+    slot = attempt.slots.get(question__title="Researchers")
+    client = client_for("anonymous")
+    client.force_login(student)
+    response = client.post(
+        reverse("cases:attempt_save", args=[attempt.pk]),
+        {"questions": str(slot.pk), f"q{slot.pk}": "1600"},
+    )
+    assert response.status_code == 302
+    assert response.url == attempt.get_absolute_url()
+    assert Attempt.objects.get(pk=attempt.pk).is_open

@@ -24,6 +24,7 @@ from cases.models import (
 from cases.models.cohorts import new_join_code
 from cases.permissions import enrolment_conflicts, join_refusal, join_refusal_for
 from cases.services.people import audit, audit_many
+from cases.services.quizzes import attempts_deadline_sync
 from cases.services.workspace.work import work_sync
 
 
@@ -362,6 +363,8 @@ def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
             entry.after = entry.after | {"extensions": said}
     audit_many(entries)
     work_sync_new_members(to, ids)
+    # An attempt open now ends by the dates of the section they are in now.
+    attempts_deadline_sync(item_id=None, user_ids=ids)
     return len(moved)
 
 
