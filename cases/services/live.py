@@ -349,13 +349,22 @@ def spoken_counts(course: Course, students) -> dict[int, int]:
     return dict(with_spoken(course, students).values_list("pk", "spoken"))
 
 
+def joined_students(session: LiveSession, students):
+    """Those of `students` who joined the session, each annotated with `absent_call`:
+    the call on which they were found not there (None if they never were). A
+    deactivated account (a student withdrawn mid-class) is not there at all."""
+    absent = ColdCall.objects.filter(
+        session=session, student=OuterRef("pk"), outcome=CallOutcome.ABSENT
+    )
+    return students.filter(live_attendance__session=session, is_active=True).annotate(
+        absent_call=Subquery(absent.order_by("-pk").values("pk")[:1])
+    )
+
+
 def present_students(session: LiveSession, students):
     """Those of `students` who joined the session and were not found absent when
-    called on. A deactivated account (a student withdrawn mid-class) is not there."""
-    absent = ColdCall.objects.filter(session=session, outcome=CallOutcome.ABSENT)
-    return students.filter(live_attendance__session=session, is_active=True).exclude(
-        pk__in=absent.values("student")
-    )
+    called on (or were, and were brought back: `cold_call_here`)."""
+    return joined_students(session, students).filter(absent_call__isnull=True)
 
 
 def pick_weight(turns: int) -> float:
@@ -409,6 +418,14 @@ def cold_call_absent(call: ColdCall) -> None:
     ColdCall.objects.filter(pk=call.pk, outcome=CallOutcome.CALLED).update(
         outcome=CallOutcome.ABSENT
     )
+
+
+def cold_call_here(call: ColdCall) -> None:
+    """The student found not there is back in the room (or "Not there" was pressed by
+    mistake): present again, to be marked and called on; the call counts as a turn."""
+    ColdCall.objects.filter(
+        session=call.session_id, student=call.student_id, outcome=CallOutcome.ABSENT
+    ).update(outcome=CallOutcome.CALLED)
 
 
 @transaction.atomic

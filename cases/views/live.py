@@ -319,11 +319,12 @@ def _students(request, session: LiveSession, access: LiveAccess):
 
 
 def _roster(request, session: LiveSession, access: LiveAccess) -> list:
-    """Present students, quietest first, each with their marks this session."""
-    present = services.present_students(session, _students(request, session, access))
+    """Students who joined, quietest first, each with their marks this session; those
+    found not there when called on have `absent_call`."""
+    joined = services.joined_students(session, _students(request, session, access))
     marks = ParticipationMark.objects.filter(session=session).order_by("created_at")
     return list(
-        services.with_spoken(session.course, present)
+        services.with_spoken(session.course, joined)
         .order_by("spoken", "last_name", "first_name", "username")
         .prefetch_related(Prefetch("participation_marks", queryset=marks, to_attr="session_marks"))
     )
@@ -353,9 +354,10 @@ def _console_context(
         roster = _roster(request, session, access)
         context |= {
             "call": services.current_call(session),
-            "roster": roster,
-            "present": len(roster),
+            "roster": [student for student in roster if student.absent_call is None],
+            "not_there": [student for student in roster if student.absent_call is not None],
         }
+        context["present"] = len(context["roster"])
     return context
 
 
@@ -474,13 +476,18 @@ def live_end(request: HtmxHttpRequest, pk: int):
 @vary_on_headers("HX-Request")
 def live_cold_call(request: HtmxHttpRequest, pk: int):
     """Those who run the session pick a present student to call on (favouring those who
-    have spoken least), or record that the one picked is not there."""
+    have spoken least), record that the one picked is not there, or that one found not
+    there is back."""
     session, access = live_session_to_run(request.user, pk)
-    if request.POST.get("action") == "absent":
+    action = request.POST.get("action")
+    if action in ("absent", "here"):
         call = get_object_or_404(
             ColdCall, session=session, pk=parse_int(request.POST.get("call"), low=1) or 0
         )
-        services.cold_call_absent(call)
+        if action == "absent":
+            services.cold_call_absent(call)
+        else:
+            services.cold_call_here(call)
     else:
         call = None
         if session.is_running:

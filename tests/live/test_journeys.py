@@ -178,3 +178,35 @@ def test_a_session_left_running_on_monday_ends_when_wednesday_s_class_starts(wor
     response = student.post(reverse("cases:live_join"), {"code": monday.join_code})
     assert "No running session has that code" in response.content.decode()
     assert not monday.attendance.exists()
+
+
+def test_a_student_found_not_there_who_comes_back_can_be_marked_again(world, session, client_for):
+    """A student is called on while out of the room: "Not there: skip". They come back
+    and speak. The console lists them as not there when called, with a button that
+    brings them back: in the roster again, their +1 is taken, and the cold caller may
+    pick them again."""
+    back, other = world.users["student"], world.users["student_ta_elsewhere"]
+    for role in ("student", "student_ta_elsewhere"):
+        client_for(role).post(reverse("cases:live_session_join", args=[session.pk]))
+    client = client_for("instructor")
+    call_url = reverse("cases:live_cold_call", args=[session.pk])
+    mark_url = reverse("cases:live_mark", args=[session.pk])
+    while not ColdCall.objects.filter(student=back).exists():
+        client.post(call_url, {"action": "pick"})
+    call = ColdCall.objects.get(student=back)
+    client.post(call_url, {"action": "absent", "call": call.pk})
+    console = _console(client, session)
+    assert "Present: 1" in console
+    assert f'name="student" value="{back.pk}"' not in console  # No +1 for them.
+    here = f'name="action" value="here"><input type="hidden" name="call" value="{call.pk}"'
+    assert "Not there when called" in console and here in console
+    client.post(call_url, {"action": "here", "call": call.pk})
+    console = _console(client, session)
+    assert "Present: 2" in console and f'name="student" value="{back.pk}"' in console
+    client.post(mark_url, {"student": back.pk, "points": "1", "seen": "0"})
+    assert ParticipationMark.objects.get().student == back
+    calls = ColdCall.objects.count()
+    for _ in range(12):
+        client.post(call_url, {"action": "pick"})
+    later = ColdCall.objects.order_by("pk")[calls:]
+    assert back.pk in {c.student_id for c in later} and other.pk in {c.student_id for c in later}
