@@ -279,9 +279,11 @@ def live_answer(request: HtmxHttpRequest, pk: int):
     return render(request, "cases/live/student.html", context)
 
 
-def _not_saved(request, session: LiveSession, message: str):
+def _not_saved(request, session: LiveSession, message: str, title: str = "Not saved"):
+    """A refusal: in the page's alert region for htmx (what was typed stays in its
+    form), else said on the page the browser goes back to."""
     if request.htmx:
-        return htmx_alert(request, title="Not saved", message=message, status=409)
+        return htmx_alert(request, title=title, message=message, status=409)
     messages.error(request, message)
     return redirect(session)
 
@@ -415,8 +417,7 @@ def live_poll_create(request: HtmxHttpRequest, pk: int):
     bank) and may launch it at once."""
     session, access = live_session_to_run(request.user, pk, _with_counts)
     if not session.is_running:
-        messages.error(request, "This live session has ended.")
-        return redirect(session)
+        return _not_saved(request, session, "This live session has ended.")
     form = PollForm(request.POST, course=session.course)
     if not form.is_valid():
         partial = "console-polls" if request.htmx else ""
@@ -459,7 +460,7 @@ def live_poll_control(request: HtmxHttpRequest, pk: int):
     try:
         action(poll)
     except services.LiveRefused as refusal:
-        messages.error(request, str(refusal))
+        return _not_saved(request, session, str(refusal), title="Not launched")
     return _after_action(request, session.pk, "console-polls")
 
 

@@ -210,3 +210,38 @@ def test_a_student_found_not_there_who_comes_back_can_be_marked_again(world, ses
         client.post(call_url, {"action": "pick"})
     later = ColdCall.objects.order_by("pk")[calls:]
     assert back.pk in {c.student_id for c in later} and other.pk in {c.student_id for c in later}
+
+
+def test_a_poll_added_or_launched_from_a_console_left_open_after_the_end_says_so(
+    world, session, client_for
+):
+    """The session is ended from the projector's laptop; the console on the TA's
+    tablet still shows the poll form and a Launch button. Adding a poll there, or
+    launching one, answers in the page's alert region that the session has ended
+    (the console is not replaced by a whole page, the typed poll stays in its form),
+    and no poll opens."""
+    draft = services.poll_create(session=session, kind="word", prompt="One word?")
+    client = client_for("instructor")
+    client.post(reverse("cases:live_end", args=[session.pk]))
+    client = client_for("ta")
+    htmx = {"HX-Request": "true"}
+    response = client.post(
+        reverse("cases:live_poll_create", args=[session.pk]),
+        {"kind": "single", "prompt": "R or D?", "options": "R\nD", "launch": "on"},
+        headers=htmx,
+    )
+    assert response.status_code == 409 and response["HX-Retarget"] == "#htmx-error"
+    assert "This live session has ended." in response.content.decode()
+    assert session.polls.count() == 1
+    response = client.post(
+        reverse("cases:live_poll_control", args=[draft.pk]), {"action": "launch"}, headers=htmx
+    )
+    assert response.status_code == 409 and response["HX-Retarget"] == "#htmx-error"
+    assert "This live session has ended." in response.content.decode()
+    draft.refresh_from_db()
+    assert draft.state == "draft"
+    # Without JavaScript: back to the console, which says so once.
+    response = client.post(
+        reverse("cases:live_poll_control", args=[draft.pk]), {"action": "launch"}, follow=True
+    )
+    assert response.content.decode().count("This live session has ended.") == 1
