@@ -487,11 +487,12 @@ def graded_students(
 
 def live_session_students(user, session: LiveSession, access: CourseAccess):
     """The students a grader may call on and mark in a live session: those they grade
-    whom the session is for (`live_access`): its cohort's, the item's, or, ad hoc, the
-    course's. A student moved to another section mid-class is no longer one of them."""
-    return graded_students(
-        user, session.course, access, cohort_id=session.cohort_id, item=session.item_id
-    )
+    whom the session is for, as `live_access` decides: its cohort's, else those given
+    its item, else (ad hoc) the course's. A student moved to another section mid-class
+    is no longer one of them."""
+    if session.cohort_id:
+        return graded_students(user, session.course, access, cohort_id=session.cohort_id)
+    return graded_students(user, session.course, access, item=session.item_id)
 
 
 def class_students(item, user=None, access: CourseAccess | None = None):

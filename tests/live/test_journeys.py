@@ -245,3 +245,22 @@ def test_a_poll_added_or_launched_from_a_console_left_open_after_the_end_says_so
         reverse("cases:live_poll_control", args=[draft.pk]), {"action": "launch"}, follow=True
     )
     assert response.content.decode().count("This live session has ended.") == 1
+
+
+def test_a_section_s_class_of_an_item_lists_every_student_of_the_section_who_joined(
+    world, sections, client_for
+):
+    """Section B's session of an item given to Section A only (started before the item
+    was given to B): B's students may join it, so the console lists them and the cold
+    caller may pick them, as for any class of the section."""
+    section_a, section_b, _item = sections
+    only_a = make_live(world.item.module, [section_a], title="Class 6")
+    session = _start(world, only_a, section_b, "Section B, Friday")
+    student_b = section_b.members.get()
+    client = client_for("instructor")
+    client.force_login(student_b)
+    assert client.post(reverse("cases:live_session_join", args=[session.pk])).status_code == 302
+    assert session.attendance.filter(user=student_b).exists()
+    client = client_for("instructor")
+    console = _console(client, session)
+    assert "Present: 1" in console and student_b.display_name in console
