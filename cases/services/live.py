@@ -442,14 +442,23 @@ def mark_add(
     """A contribution: +1 or +2 with a note. The student spoke, so they are present
     (joined if they had not); a cold call it answers becomes "contributed". A form sent
     twice (pressed twice without JavaScript) marks once: a call takes one mark, and
-    `seen`, the student's marks in the session when the form was drawn, must still be
-    so. None when nothing was marked; under the session's lock, so two at once alike."""
+    when the student's marks in the session are no longer `seen`, the count when the
+    form was drawn, the newest being this very mark (the same grader, points and note)
+    is the answer. Another grader's mark in between (the TA's console beside the
+    instructor's) is another contribution. None when nothing was marked; under the
+    session's lock, so two at once alike."""
     LiveSession.objects.select_for_update().filter(pk=session.pk).first()
     if call is not None:
         repeat = ColdCall.objects.filter(pk=call.pk, outcome=CallOutcome.CONTRIBUTED).exists()
     else:
         marks = ParticipationMark.objects.filter(session=session, student=student)
-        repeat = seen is not None and marks.count() != seen
+        repeat = False
+        if seen is not None and marks.count() != seen:
+            newest = marks.order_by("-pk").first()
+            same = (getattr(by, "pk", None), points, note.strip())
+            repeat = (
+                newest is not None and (newest.marked_by_id, newest.points, newest.note) == same
+            )
     if repeat:
         return None
     LiveAttendance.objects.get_or_create(session=session, user=student)

@@ -264,3 +264,23 @@ def test_a_section_s_class_of_an_item_lists_every_student_of_the_section_who_joi
     client = client_for("instructor")
     console = _console(client, session)
     assert "Present: 1" in console and student_b.display_name in console
+
+
+def test_the_instructor_and_the_ta_each_mark_the_same_student_from_their_consoles(
+    world, session, client_for
+):
+    """Both consoles are open on the roster. The instructor gives a student +1 for one
+    point; a moment later the TA, from a console drawn before it, gives the same
+    student +2 for another. Both marks count (two graders, two contributions); the
+    instructor's own form sent twice still marks once."""
+    student = world.users["student"]
+    client_for("student").post(reverse("cases:live_session_join", args=[session.pk]))
+    mark_url = reverse("cases:live_mark", args=[session.pk])
+    drawn = {"student": student.pk, "call": "", "seen": "0"}
+    for _twice in range(2):
+        client_for("instructor").post(mark_url, drawn | {"points": "1", "note": "Cited ¶4"})
+    client_for("ta").post(mark_url, drawn | {"points": "2", "note": "Costs, with numbers"})
+    marks = ParticipationMark.objects.order_by("pk").values_list("points", "marked_by__username")
+    assert list(marks) == [(1, "instructor"), (2, "ta")]
+    console = _console(client_for("instructor"), session)
+    assert "Cited ¶4" in console and "Costs, with numbers" in console
