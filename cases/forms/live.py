@@ -228,3 +228,15 @@ class LiveClassForm(forms.ModelForm):
             "attendance_percent": "Percent of the points for joining",
             "marks_for_full_credit": "Contribution points for full credit",
         }
+
+    def clean_attendance_percent(self):
+        percent = self.cleaned_data["attendance_percent"]
+        if percent is not None and percent > 100:
+            raise forms.ValidationError("A share of the points runs from 0 to 100 percent.")
+        return percent
+
+    def clean_marks_for_full_credit(self):
+        marks = self.cleaned_data["marks_for_full_credit"]
+        if marks is not None and marks < 1:
+            raise forms.ValidationError("Full credit needs at least 1 contribution point.")
+        return marks

@@ -617,9 +617,16 @@ def _start_initial(request) -> dict:
     }
 
 
-def item_live_class(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
+def item_live_class(
+    request: HtmxHttpRequest,
+    item: ModuleItem,
+    access: CourseAccess,
+    form: LiveClassForm | None = None,
+    status: int = 200,
+):
     """A live-session item: its grading rule and its sessions for the staff (with the
-    button to start one); for students, the running session to join."""
+    button to start one; `form`, the rule as typed and refused); for students, the
+    running session to join."""
     live = getattr(item, "live_class", None)
     if live is None:
         return None
@@ -641,8 +648,9 @@ def item_live_class(request: HtmxHttpRequest, item: ModuleItem, access: CourseAc
             "access": access,
             "live": live,
             "sessions": sessions,
-            "form": LiveClassForm(instance=live) if access.can_teach else None,
+            "form": form or (LiveClassForm(instance=live) if access.can_teach else None),
         },
+        status=status,
     )
 
 
@@ -653,14 +661,16 @@ def live_class_settings(request: HtmxHttpRequest, pk: int):
     item = get_object_or_404(
         ModuleItem.objects.select_related("live_class", "module"), pk=pk, kind=ItemKind.LIVE_SESSION
     )
-    course_to_teach(request.user, item.module.course_id)
+    course, access = course_to_teach(request.user, item.module.course_id)
     live = getattr(item, "live_class", None)
     if live is None:
         raise Http404
     form = LiveClassForm(request.POST, instance=live)
-    if form.is_valid():
-        services.live_class_update(live=form.save(commit=False))
-        messages.success(request, "Saved how this class meeting is graded.")
-    else:
-        messages.error(request, "Percent runs from 0 to 100; full credit needs at least 1 point.")
+    if not form.is_valid():
+        # The page again, each reason beside its field and the numbers as typed.
+        item.module.course = course
+        live.refresh_from_db()  # The page's sentence states the rule in force.
+        return item_live_class(request, item, access, form=form, status=400)
+    services.live_class_update(live=form.save(commit=False))
+    messages.success(request, "Saved how this class meeting is graded.")
     return redirect(item)

@@ -284,3 +284,27 @@ def test_the_instructor_and_the_ta_each_mark_the_same_student_from_their_console
     assert list(marks) == [(1, "instructor"), (2, "ta")]
     console = _console(client_for("instructor"), session)
     assert "Cited ¶4" in console and "Costs, with numbers" in console
+
+
+def test_a_wrong_grading_rule_is_refused_beside_its_field_keeping_what_was_typed(
+    world, session, client_for
+):
+    """The instructor sets how the class meeting is graded and types 120 for the
+    attendance share (and 3 contribution points): the item page comes back with the
+    reason beside the percent and both numbers as typed; nothing is saved. Put right,
+    it saves."""
+    item = session.item
+    url = reverse("cases:live_class_settings", args=[item.pk])
+    client = client_for("instructor")
+    response = client.post(url, {"attendance_percent": "120", "marks_for_full_credit": "3"})
+    page = response.content.decode()
+    assert response.status_code == 400
+    field = page.split('name="attendance_percent"')[1].split("</div>")[0]
+    assert "field__errors" in field and "100" in field
+    assert 'value="120"' in page and 'name="marks_for_full_credit" value="3"' in page
+    item.live_class.refresh_from_db()
+    assert item.live_class.attendance_percent == 50
+    response = client.post(url, {"attendance_percent": "40", "marks_for_full_credit": "3"})
+    assert response.status_code == 302
+    item.live_class.refresh_from_db()
+    assert (item.live_class.attendance_percent, item.live_class.marks_for_full_credit) == (40, 3)
