@@ -525,10 +525,21 @@ def participation(request: HtmxHttpRequest, pk: int):
                 grader=request.user,
             )
             messages.success(request, "Participation grade saved.")
-        else:
-            limit = f" and at most {most}" if most is not None else ""
-            messages.error(request, f"Give points of 0 or more{limit}.")
-        return redirect("cases:participation", pk=item.pk)
+            return redirect("cases:participation", pk=item.pk)
+        # The page again, the points as typed in the student's box, the reason beside.
+        limit = f" and at most {most}" if most is not None else ""
+        refused = {
+            "student": student,
+            "typed": request.POST.get("points", ""),
+            "error": f"Give points of 0 or more{limit}.",
+        }
+        return _participation_page(request, item, discussion, access, refused=refused)
+    return _participation_page(request, item, discussion, access)
+
+
+def _participation_page(request, item, discussion, access, *, refused: dict | None = None):
+    """The participation page; `refused`, a grade not saved: its student's box keeps the
+    points typed, with the reason beside it."""
     course = item.module.course
     stats = (
         Post.objects.filter(discussion=discussion, deleted_at__isnull=True)
@@ -552,6 +563,7 @@ def participation(request: HtmxHttpRequest, pk: int):
             "stats": by_author.get(student.pk),
             "grade": grades.get(student.pk),
             "max_points": points.get(student.pk),
+            "refused": refused if refused and refused["student"] == student.pk else None,
         }
         for student in students
     ]

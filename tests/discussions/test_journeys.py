@@ -209,3 +209,20 @@ def test_an_extension_keeps_a_closed_thread_open_to_its_student(world, client_fo
     assert "closed for posting" not in page and "compose-body" in page
     extended.post(create, {"body": "My extended answer."})
     assert Post.objects.filter(body="My extended answer.").exists()
+
+
+def test_points_refused_on_the_participation_page_are_kept_beside_their_message(world, client_for):
+    """A grader types 12 for a student whose thread is out of 10: the page comes back
+    with 12 still in that student's box and the reason beside it, not at the top of a
+    fresh page; a grade saved earlier stands."""
+    url = reverse("cases:participation", args=[world.discussion.item.pk])
+    client = client_for("ta")
+    student = world.users["student"].pk
+    client.post(url, {"student": student, "points": "7"})
+
+    response = client.post(url, {"student": student, "points": "12"})
+    page = _html(response)
+    assert response.status_code == 200
+    box = page.split(f'id="points-{student}"', 1)[1].split("</td>", 1)[0]
+    assert 'value="12"' in box and "at most 10" in box
+    assert ParticipationGrade.objects.get(user=student).points == 7
