@@ -618,7 +618,7 @@ def thread_views(
     whole, or keys that `load` turns into whole posts."""
     sees_names = access.can_grade or not discussion.anonymous
     ordered = thread_order(discussion, user, access, posts, sees_others=sees_others)
-    pseudonyms: dict[int, str] = {}
+    pseudonyms = {} if sees_names else classmate_names(discussion)
     if load is not None:
         whole = load([post.pk for post in ordered])
         ordered = [whole[post.pk] for post in ordered if post.pk in whole]
@@ -631,7 +631,7 @@ def thread_views(
         elif sees_names:
             name = post.author.display_name
         else:
-            name = pseudonyms.setdefault(post.author_id, f"Classmate {len(pseudonyms) + 1}")
+            name = pseudonyms.get(post.author_id, "A classmate")
         views.append(
             PostView(
                 pk=post.pk,
@@ -657,6 +657,33 @@ def thread_views(
             )
         )
     return views
+
+
+def classmate_names(discussion: Discussion) -> dict[int, str]:
+    """In a thread anonymous to classmates, each student author's name for them:
+    "Classmate N", N the place of their first post in the thread (hidden and deleted
+    ones counted), course staff left out. So a name is the same on every page, to
+    every classmate, and after a post is hidden or deleted: a reply that names
+    Classmate 2 still points at them. Kept per thread version."""
+    return kept(_versioned("thread-classmates", discussion, None), lambda: _classmates(discussion))
+
+
+def _classmates(discussion: Discussion) -> dict[int, str]:
+    course = Course.objects.filter(modules__items=discussion.item_id)
+    staff = set(
+        Course.instructors.through.objects.filter(course__in=course)
+        .values_list("user", flat=True)
+        .union(
+            Course.teaching_assistants.through.objects.filter(course__in=course).values_list(
+                "user", flat=True
+            )
+        )
+    )
+    names: dict[int, str] = {}
+    for key in sorted(post_keys(discussion), key=lambda key: (key.created, key.pk)):
+        if key.author_id not in staff and key.author_id not in names:
+            names[key.author_id] = f"Classmate {len(names) + 1}"
+    return names
 
 
 @dataclass

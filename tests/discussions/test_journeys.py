@@ -226,3 +226,29 @@ def test_points_refused_on_the_participation_page_are_kept_beside_their_message(
     box = page.split(f'id="points-{student}"', 1)[1].split("</td>", 1)[0]
     assert 'value="12"' in box and "at most 10" in box
     assert ParticipationGrade.objects.get(user=student).points == 7
+
+
+def test_a_classmates_pseudonym_stays_theirs_when_another_post_is_hidden(world, client_for):
+    """In an anonymous thread a student reads Classmate 1 and Classmate 2, and replies
+    to Classmate 2 by name. A moderator hides Classmate 1's post: Classmate 2 is still
+    Classmate 2 (not renamed Classmate 1, the name the reply now points at)."""
+    import re
+
+    from cases.models import Discussion
+    from cases.services.discussions import post_moderate
+    from tests.factories import MembershipFactory, UserFactory
+
+    Discussion.objects.filter(pk=world.discussion.pk).update(anonymous=True)
+    third = UserFactory(username="third")
+    MembershipFactory(cohort=world.course.cohorts.get(), user=third)
+    second = post_create(discussion=world.discussion, author=third, body="Second view.")
+    client = client_for("student_ta_elsewhere")
+    thread = world.discussion.item.get_absolute_url()
+
+    def name_of(page: str, post: Post) -> str:
+        return re.search(f'id="post-{post.pk}" aria-label="Post by ([^"]+)"', page)[1]
+
+    page = _html(client.get(thread))
+    assert (name_of(page, world.post), name_of(page, second)) == ("Classmate 1", "Classmate 2")
+    post_moderate(post=world.post, action="hide", reason="Off topic")
+    assert name_of(_html(client.get(thread)), second) == "Classmate 2"

@@ -91,8 +91,8 @@ def test_a_page_that_differs_for_its_reader_is_rendered_for_them(world, chen, cl
     world.discussion.refresh_from_db()
     chens = _page(world, chen)
     assert "Classmate 1" in _article(chens, world.post) and "Classmate 2" in _article(chens, bos)
-    anas = _page(world, ana)  # Her own post is not numbered: Bo is her Classmate 1.
-    assert "You</strong>" in _article(anas, world.post) and "Classmate 1" in _article(anas, bos)
+    anas = _page(world, ana)  # Her own post is hers; Bo is Classmate 2 to every reader.
+    assert "You</strong>" in _article(anas, world.post) and "Classmate 2" in _article(anas, bos)
 
     Discussion.objects.filter(pk=world.discussion.pk).update(post_first=True, anonymous=False)
     world.discussion.refresh_from_db()
