@@ -53,6 +53,11 @@ class PostRefused(Exception):
     """A post the rules refuse; the message is for the writer."""
 
 
+class ReplyRefused(PostRefused):
+    """A reply refused for its post (taken down or deleted since the form was opened):
+    the text may still be posted on its own."""
+
+
 def render_post(body: str, case: CaseStudy | None, paragraphs: set[int]) -> tuple[str, list[int]]:
     """Markdown to sanitised HTML, then each ¶N naming a paragraph of the thread's case
     becomes a link to it, and each "Exhibit N" to the case's exhibit. Links are added
@@ -164,8 +169,8 @@ def post_create(
 ) -> Post:
     """Add a post or a reply. Idempotent per compose form (nonce): a double submit returns
     the first post, and brings the author's Work in line again (a retry repairs).
-    Refused in a locked or closed thread, under a hidden post, and past the per-user
-    rate limit."""
+    Refused in a locked or closed thread, under a hidden or deleted post, and past the
+    per-user rate limit."""
     now = timezone.now()
     if nonce and (existing := Post.objects.filter(author=author, nonce=nonce).first()):
         work_sync(discussion.item, [author.pk])
@@ -173,8 +178,12 @@ def post_create(
     body = _check_body(body)
     if refusal := writing_refusal(discussion, author, now):
         raise PostRefused(refusal)
-    if parent is not None and (parent.discussion_id != discussion.pk or parent.hidden_at):
-        raise PostRefused("You can't reply to that post.")
+    gone = parent is not None and (parent.hidden_at or parent.deleted_at)
+    if gone or (parent is not None and parent.discussion_id != discussion.pk):
+        raise ReplyRefused(
+            "You can't reply to that post: it was taken down or deleted. Your text is "
+            "kept; post it on its own."
+        )
     recent = _posts_since.first(author=author.pk, since=now - timedelta(minutes=1)) or 0
     if recent >= settings.POSTS_PER_MINUTE:
         raise PostRefused(

@@ -289,7 +289,8 @@ def post_create(request: HtmxHttpRequest, pk: int):
         context = _page_context(request, item, discussion, access)
         context |= {
             "draft": body,
-            "draft_parent": parent,
+            # A reply its post can no longer take is offered as a post of its own.
+            "draft_parent": None if isinstance(error, services.ReplyRefused) else parent,
             "error": str(error),
         }
         return render(request, "cases/discussions/thread_detail.html", context, status=200)

@@ -252,3 +252,45 @@ def test_a_classmates_pseudonym_stays_theirs_when_another_post_is_hidden(world, 
     assert (name_of(page, world.post), name_of(page, second)) == ("Classmate 1", "Classmate 2")
     post_moderate(post=world.post, action="hide", reason="Off topic")
     assert name_of(_html(client.get(thread)), second) == "Classmate 2"
+
+
+def _form_fields(page: str, action: str) -> dict:
+    """The hidden fields and textarea of the compose form posting to `action`."""
+    import html
+    import re
+
+    form = page.split(f'action="{action}"', 1)[1].split("</form>", 1)[0]
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form))
+    body = re.search(r'<textarea id="compose-body" name="body"[^>]*>(.*?)</textarea>', form, re.S)
+    return fields | {"body": html.unescape(body[1])}
+
+
+def test_a_reply_to_a_post_taken_down_meanwhile_can_still_be_posted(world, client_for):
+    """A student opens the reply form under a post (without JavaScript); meanwhile the
+    post is hidden by a moderator. Their reply is refused with the reason and kept in
+    the compose box, which now posts it on its own: sent again, it is posted."""
+    from cases.services.discussions import post_moderate
+
+    client = client_for("student_ta_elsewhere")
+    thread = world.discussion.item.get_absolute_url()
+    page = _html(client.get(f"{thread}?reply={world.post.pk}"))
+    assert f'id="reply-{world.post.pk}"' in page
+    post_moderate(post=world.post, action="hide", reason="Off topic")
+
+    create = reverse("cases:post_create", args=[world.discussion.item.pk])
+    form = {"body": "Headcount is not an input, though.", "parent": world.post.pk}
+    page = _html(client.post(create, form))
+    assert "taken down or deleted" in page
+    again = _form_fields(page, create)
+    assert again["body"] == form["body"] and "parent" not in again
+    client.post(create, again)
+    assert Post.objects.get(body=form["body"]).parent is None
+
+    # Likewise under a post its author deleted meanwhile, over htmx: refused, not posted.
+    theirs = post_create(discussion=world.discussion, author=world.users["student"], body="Mine.")
+    client_for("student").post(reverse("cases:post_delete", args=[theirs.pk]))
+    response = client_for("student_ta_elsewhere").post(
+        create, {"body": "Too late.", "parent": theirs.pk}, headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 400 and "taken down or deleted" in _html(response)
+    assert not Post.objects.filter(body="Too late.").exists()
