@@ -365,14 +365,15 @@ def post_edit(request: HtmxHttpRequest, pk: int):
 
 @require_POST
 def post_delete(request: HtmxHttpRequest, pk: int):
-    """The author deletes their post; it shows as deleted so replies keep their place."""
+    """The author deletes their post; it shows as deleted so replies keep their place,
+    on the page they come back to."""
     post, item, _discussion, _access = _own_post(request, pk)
     try:
         services.post_delete(post=post)
     except services.PostRefused as error:
         return _refused(request, item, str(error))
     messages.success(request, "Your post was deleted.")
-    return redirect(item)
+    return redirect(post.get_absolute_url())
 
 
 def _readable_post(request, pk: int) -> tuple[Post, ModuleItem, Discussion, CourseAccess]:

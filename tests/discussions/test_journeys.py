@@ -294,3 +294,18 @@ def test_a_reply_to_a_post_taken_down_meanwhile_can_still_be_posted(world, clien
     )
     assert response.status_code == 400 and "taken down or deleted" in _html(response)
     assert not Post.objects.filter(body="Too late.").exists()
+
+
+def test_deleting_a_post_on_a_later_page_returns_to_that_page(world, client_for, settings):
+    """A student deletes their post on page 2 (without JavaScript): they come back to
+    page 2, where it now says deleted, not to page 1."""
+    _fill_first_page(world, settings)
+    create = reverse("cases:post_create", args=[world.discussion.item.pk])
+    client = client_for("student_ta_elsewhere")
+    client.post(create, {"body": "Second thoughts."})
+    late = Post.objects.get(body="Second thoughts.")
+    response = client.post(reverse("cases:post_delete", args=[late.pk]), follow=True)
+    page = _html(response)
+    assert "Your post was deleted." in page
+    article = page.split(f'id="post-{late.pk}"', 1)[1].split("</article>", 1)[0]
+    assert "This post was deleted by its author." in article
