@@ -241,6 +241,8 @@ def test_a_classmates_pseudonym_stays_theirs_when_another_post_is_hidden(world, 
     Discussion.objects.filter(pk=world.discussion.pk).update(anonymous=True)
     third = UserFactory(username="third")
     MembershipFactory(cohort=world.course.cohorts.get(), user=third)
+    # The TA's post is the course staff's, numbered among no classmates.
+    post_create(discussion=world.discussion, author=world.users["ta"], body="Staff view.")
     second = post_create(discussion=world.discussion, author=third, body="Second view.")
     client = client_for("student_ta_elsewhere")
     thread = world.discussion.item.get_absolute_url()
