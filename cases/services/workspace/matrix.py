@@ -351,16 +351,18 @@ def course_matrix(
 
 def student_row(student, course, *, now=None) -> Row:
     """One student's own row in the course (their grades page): every item given to one
-    of their cohorts and open now, with their dates and work. An item that opens later
-    is left out until it does, as from their course page (`visible_to_student`): its
-    page would refuse them. Three queries."""
+    of their cohorts that they may open now, with their dates and work. An item none of
+    whose assignments is open yet is left out until one is, as from their course page
+    (`visible_to_student`): its page would refuse them. Three queries."""
     now = now or timezone.now()
     cohorts = course.cohorts.filter(memberships__user=student)
     assignments = list(
-        Assignment.objects.open(now)
-        .filter(item__module__course=course, cohort__in=cohorts)
-        .select_related("item__module", "item__grade_category", "item__rubric")
+        Assignment.objects.filter(item__module__course=course, cohort__in=cohorts).select_related(
+            "item__module", "item__grade_category", "item__rubric"
+        )
     )
+    shown = {a.item_id for a in assignments if a.is_open(now)}
+    assignments = [a for a in assignments if a.item_id in shown]
     items = sorted(
         {a.item_id: a.item for a in assignments}.values(),
         key=lambda i: (i.module.position, i.module_id, i.position, i.pk),
