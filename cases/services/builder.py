@@ -20,6 +20,7 @@ from cases.models import (
     GradeCategory,
     ItemKind,
     LiveClass,
+    Membership,
     Module,
     ModuleItem,
     Question,
@@ -34,7 +35,7 @@ from cases.services.gradebook import DEFAULT_CATEGORIES
 from cases.services.notifications import published_notify
 from cases.services.schedule import given_assignments
 from cases.services.thesis import spectrum_create
-from cases.services.workspace.work import work_sync_cohorts
+from cases.services.workspace.work import work_lowered, work_sync_cohorts
 
 
 @transaction.atomic
@@ -98,6 +99,43 @@ def item_create(
         work_sync_cohorts(item, list(cohorts))
         published_notify(given_assignments(item, cohorts))
     return item
+
+
+@dataclass(frozen=True)
+class WorkChange:
+    """What saving a kind's settings as edited would do to the work handed in on it
+    (`annotation_task_change`): the settings page asks first when any is at stake."""
+
+    undone: int  # Students who handed in and no longer would have.
+    lowered: int  # Students whose score would fall (the undone among them).
+    released: int  # Of those, students whose grade on it was released to them.
+
+    @property
+    def at_stake(self) -> bool:
+        return bool(self.lowered)
+
+
+def annotation_task_change(*, task: AnnotationTask) -> WorkChange:
+    """What saving the annotation assignment's settings as edited (`task`, not saved:
+    a new case, more notes or more words a note) would do to its students' work: a
+    hand-in counted under the old settings may no longer be one, and its score may
+    fall. Lowering what it asks takes nothing from anyone."""
+    item = task.item
+    item.annotation_task = task
+    undone, lowered = work_lowered(item)
+    released = (
+        Membership.objects.filter(
+            user__in=lowered,
+            cohort__assignments__item=item,
+            cohort__assignments__grades_released_at__isnull=False,
+        )
+        .values("user")
+        .distinct()
+        .count()
+        if lowered
+        else 0
+    )
+    return WorkChange(undone=len(undone), lowered=len(lowered), released=released)
 
 
 @transaction.atomic

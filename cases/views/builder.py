@@ -293,16 +293,34 @@ def item_edit(request: HtmxHttpRequest, pk: int):
     )
 
 
-def _content_settings(request: HtmxHttpRequest, pk: int, field: str, form_class, save, heading):
+def _content_settings(
+    request: HtmxHttpRequest, pk: int, field: str, form_class, save, heading, change=None
+):
     """A kind's own settings page: its content (the item's one-to-one `field`) in
-    `form_class`, saved through the kind's service `save`, back to the item."""
+    `form_class`, saved through the kind's service `save`, back to the item.
+
+    `change`, the kind's service that says what the edit would do to work handed in
+    (a `WorkChange`): when any is at stake a page says so first and carries what was
+    typed, to save it (`confirmed`) or go back to the form with it (`action=edit`)."""
     item = _teach_item(request.user, pk)
     content = getattr(item, field, None)
     if content is None:
         raise Http404
     form = form_class(request.POST or None, instance=content)
-    if request.method == "POST" and form.is_valid():
-        save(form.save(commit=False))
+    if request.method == "POST" and request.POST.get("action") != "edit" and form.is_valid():
+        content = form.save(commit=False)
+        if change is not None and not request.POST.get("confirmed"):
+            at_stake = change(content)
+            if at_stake.at_stake:
+                context = {
+                    "item": item,
+                    "course": item.module.course,
+                    "heading": heading,
+                    "at_stake": at_stake,
+                    "carried": as_typed(request),
+                }
+                return render(request, "cases/builder/item_settings_confirm.html", context)
+        save(content)
         messages.success(request, f"{heading} saved.")
         return redirect(item)
     context = {"form": form, "item": item, "heading": heading}
@@ -312,7 +330,8 @@ def _content_settings(request: HtmxHttpRequest, pk: int, field: str, form_class,
 @require_http_methods(["GET", "POST"])
 def annotation_settings(request: HtmxHttpRequest, pk: int):
     """Instructors and admins of the course change an annotation assignment's case, the
-    substantive notes and words it asks, and annotate-first; students' work follows."""
+    substantive notes and words it asks, and annotate-first; students' work follows.
+    A change that would take back hand-ins or lower scores asks first."""
     return _content_settings(
         request,
         pk,
@@ -320,6 +339,7 @@ def annotation_settings(request: HtmxHttpRequest, pk: int):
         AnnotationTaskForm,
         lambda task: services.annotation_task_update(task=task),
         "Annotation settings",
+        change=lambda task: services.annotation_task_change(task=task),
     )
 
 

@@ -450,3 +450,64 @@ def test_an_item_copied_from_last_terms_course_counts_in_this_courses_categories
     assert thread.rubric.pk != rubric.pk
     edit = client.get(reverse("cases:item_edit", args=[thread.pk])).content.decode()
     assert f'<option value="{thread.grade_category.pk}" selected>Discussions' in edit
+
+
+def test_raising_what_an_annotation_assignment_asks_after_hand_ins_asks_first(world, client_for):
+    """Three notes asked, handed in by a student and the grades released; the instructor
+    then asks five. Saved at once, the student's work went back to "in progress" at 3/5
+    and their released grade fell, with nothing said: as a rubric or a category edit
+    that changes scored work, the settings page now says whose hand-ins and released
+    grades would change, keeping what was typed, and saves only when confirmed."""
+    from cases.models import Visibility, WorkStatus
+    from cases.permissions import CaseAccess
+    from cases.services.annotations import Selection, annotation_create
+    from cases.services.gradebook import assignment_release
+    from tests.factories import make_annotation_task
+
+    student = world.users["student"]
+    task = make_annotation_task(
+        world.item.module, world.case, world.course.cohorts.all(), min_notes=3
+    )
+    first = world.case.paragraphs.order_by("position").first().number
+    for start in range(3):
+        annotation_create(
+            case=world.case,
+            author=student,
+            access=CaseAccess(is_teaching_staff=False, can_edit=False),
+            selection=Selection(first, start, first, start + 13),
+            body=(
+                "Headcount in research is an input, not an outcome: "
+                "the case never says what they made of it."
+            ),
+            visibility=Visibility.COHORT,
+        )
+    work = Work.objects.get(item=task.item, user=student)
+    assert work.state == WorkStatus.SUBMITTED
+    assignment_release(assignment=task.item.assignments.get(), released=True)
+
+    client = client_for("instructor")
+    url = reverse("cases:annotation_settings", args=[task.item.pk])
+    typed = {"case": world.case.pk, "min_notes": "5", "min_words": "15"}
+    response = client.post(url, typed)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "1 student who handed in would no longer have" in html
+    assert "1 of them was shown their grade" in html
+    assert 'name="min_notes" value="5"' in html and 'name="confirmed" value="1"' in html
+    task.refresh_from_db()
+    assert task.min_notes == 3
+    assert Work.objects.get(item=task.item, user=student).state == WorkStatus.SUBMITTED
+
+    # Back to the settings: what was typed is kept.
+    back = client.post(url, typed | {"action": "edit", "confirmed": "1"})
+    assert back.status_code == 200 and 'value="5"' in back.content.decode()
+    task.refresh_from_db()
+    assert task.min_notes == 3
+
+    saved = client.post(url, typed | {"action": "save", "confirmed": "1"})
+    assert saved.status_code == 302
+    task.refresh_from_db()
+    assert task.min_notes == 5
+    assert Work.objects.get(item=task.item, user=student).state == WorkStatus.IN_PROGRESS
+    # Lowering it again raises nobody's work: it just saves.
+    assert client.post(url, typed | {"min_notes": "2"}).status_code == 302

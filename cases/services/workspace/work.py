@@ -473,6 +473,36 @@ def work_sync(item: ModuleItem, user_ids) -> int:
     return len(changed)
 
 
+def work_lowered(item: ModuleItem) -> tuple[set[int], set[int]]:
+    """What `work_sync` would do, with the item's content as it stands in memory (say,
+    settings edited and not yet saved), to the work of the students it is given to:
+    those whose hand-in it would take back, and those whose score of the kind it would
+    lower (the first among them). Excused work is left out. Two queries and the kind's
+    own."""
+    source = WORK_SOURCES.get(item.kind)
+    if source is None:
+        return set(), set()
+    students = Membership.objects.filter(cohort__assignments__item=item).values("user")
+    rows = list(
+        Work.objects.filter(item=item, user__in=students, excused=False).filter(
+            Q(state=WorkStatus.SUBMITTED) | Q(auto_score__gt=0)
+        )
+    )
+    found = source(item, {w.user_id for w in rows})
+    undone, lowered = set(), set()
+    for work in rows:
+        after = found.get(work.user_id, _Found())
+        if work.state == WorkStatus.SUBMITTED and after.state != WorkStatus.SUBMITTED:
+            undone.add(work.user_id)
+        if _share(work.auto_score, work.max_score) > _share(after.auto_score, after.max_score):
+            lowered.add(work.user_id)
+    return undone, lowered | undone
+
+
+def _share(score, maximum) -> Decimal:
+    return score / maximum if score and maximum else Decimal(0)
+
+
 def work_sync_cohorts(item: ModuleItem, cohorts) -> int:
     """An item was given to cohorts: work their students did before it was (a case read
     for another course, say) shows at once."""
