@@ -170,6 +170,48 @@ def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
     return sent
 
 
+def due_moved_notify(
+    assignments: Iterable[Assignment], was_due: dict, removed: Iterable[Extension] = ()
+) -> int:
+    """Tell the students already told of an assignment (its "New" notice names a due
+    date) that their date moved: `was_due` maps each cohort (by id) to its due date
+    before the change, `removed` the extensions the change overtook (their students'
+    date was theirs). Not a student whose extension stands: their date did not move.
+    Call it before `published_notify`, so whoever that tells now is not told twice.
+    Once per assignment and new date, however often the page is saved."""
+    extended_was = {(e.assignment_id, e.user_id): e.due_at for e in removed}
+    sent = 0
+    for assignment in assignments:
+        if assignment.cohort_id not in was_due:
+            continue  # Given now: `published_notify` tells its date.
+        told = set(
+            Notification.objects.filter(
+                user__in=_students(assignment.cohort_id), key=f"published:{assignment.pk}"
+            ).values_list("user_id", flat=True)
+        )
+        new, by_old = assignment.due_at, defaultdict(list)
+        for user_id, theirs in _students_dates(assignment):
+            old = extended_was.get((assignment.pk, user_id), was_due[assignment.cohort_id])
+            if user_id in told and not theirs.extended and old != new:
+                by_old[old].append(user_id)
+        item = assignment.item
+        course = item.module.course
+        said = f"Now due {_when(new, course)}" if new else "It no longer has a due date"
+        for old, user_ids in by_old.items():
+            sent += len(
+                notify(
+                    user_ids,
+                    kind=NotificationKind.PUBLISHED,
+                    title=f"New date: {item.title}",
+                    body=f"{said} (was {_when(old, course)})." if old else f"{said}.",
+                    url=item.get_absolute_url(),
+                    course=course,
+                    key=f"due_moved:{assignment.pk}:{int(new.timestamp()) if new else 'none'}",
+                )
+            )
+    return sent
+
+
 def opened_notify(*, now=None) -> int:
     """Announce the assignments that opened lately, for those given to a cohort before
     they opened, to each student whose work they still take (`published_notify`

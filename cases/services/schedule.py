@@ -26,7 +26,7 @@ from cases.models import (
     is_graded,
 )
 from cases.models.workspace import work_changed
-from cases.services.notifications import published_notify
+from cases.services.notifications import due_moved_notify, published_notify
 from cases.services.quizzes import attempt_deadline_refresh, attempts_deadline_sync
 from cases.services.workspace.work import work_sync_cohorts
 
@@ -62,10 +62,9 @@ def assignments_schedule(
     overtaken = []
     if given:
         now = timezone.now()
-        before = {
-            assignment.cohort_id: _grading_terms(assignment)
-            for assignment in Assignment.objects.filter(item=item, cohort__in=list(given))
-        }
+        existing = list(Assignment.objects.filter(item=item, cohort__in=list(given)))
+        before = {assignment.cohort_id: _grading_terms(assignment) for assignment in existing}
+        was_due = {assignment.cohort_id: assignment.due_at for assignment in existing}
         Assignment.objects.bulk_create(
             [
                 Assignment(item=item, cohort=cohort, updated_at=now, **values)
@@ -89,8 +88,11 @@ def assignments_schedule(
             if before.get(cohort.pk) != _grading_terms(Assignment(**values))
         ]
         _grades_moved(item, cohorts=moved, user_ids=[e.user_id for e in overtaken])
-        # Once per assignment: saving new dates for a cohort already told tells nobody.
-        published_notify(given_assignments(item, given))
+        # Once per assignment: saving new dates for a cohort already told tells nobody
+        # it is new, only, once per new date, that its due date moved.
+        announced = list(given_assignments(item, given))
+        due_moved_notify(announced, was_due, overtaken)
+        published_notify(announced)
     # Attempts open now end by the new dates.
     attempts_deadline_sync(item_id=item.pk)
     return overtaken

@@ -130,14 +130,18 @@ def test_a_change_rolled_back_notifies_nobody(world, commit):
 
 
 def test_saving_new_dates_tells_nobody_twice(world, commit):
+    """Nobody is told twice that the item is new; moved, its new date is news, once."""
     item = _new_item(world, commit)
     mail.outbox.clear()
-    with commit():
-        assignments_schedule(
-            item=item, schedule={_cohort(world): {"due_at": timezone.now() + timedelta(days=9)}}
-        )
-    assert Notification.objects.filter(kind="published").count() == 2
-    assert not mail.outbox
+    later = timezone.now() + timedelta(days=9)
+    for _twice in range(2):
+        with commit():
+            assignments_schedule(item=item, schedule={_cohort(world): {"due_at": later}})
+    assert [title for _user, title in _rows("published")] == [
+        "New date: Pop quiz on SMIC",
+        "New: Pop quiz on SMIC",
+    ] * 2
+    assert len(mail.outbox) == 2
 
 
 def test_work_that_no_longer_takes_theirs_is_no_news_until_its_dates_take_it_again(world, commit):
@@ -163,10 +167,13 @@ def test_work_that_no_longer_takes_theirs_is_no_news_until_its_dates_take_it_aga
         )
         assignments_schedule(item=item, schedule=due(-1))
     assert _rows("published") == [("student", "New: Closed")]
+    next_week = due(24 * 7)
     for _twice in range(2):
         with commit():
-            assignments_schedule(item=item, schedule=due(24 * 7))
+            assignments_schedule(item=item, schedule=next_week)
+    # The student's extension, overtaken, went: their date moved, and they are told so.
     assert sorted(_rows("published")) == [
+        ("student", "New date: Closed"),
         ("student", "New: Closed"),
         ("student_ta_elsewhere", "New: Closed"),
     ]

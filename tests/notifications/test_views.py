@@ -360,3 +360,67 @@ def test_mark_all_read_leaves_unread_what_arrived_after_the_list_was_shown(
     assert reply.read_at is None
     bell = client.get(reverse("cases:notification_bell")).content.decode()
     assert 'aria-label="Notifications: 1 unread"' in bell
+
+
+def test_moving_a_due_date_tells_the_students_already_told_the_old_one(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    """A quiz is given to the section, due in three days: each student is told that
+    date. The instructor moves it a day earlier on the schedule page: the student is
+    told the new date (in the app and by email), not left with a notice naming the old
+    one; a classmate whose extension stands is told nothing, their date unmoved. Saving
+    the page again tells nobody twice."""
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from cases.models import ItemKind
+    from cases.services.builder import item_create
+    from cases.services.notifications import _when
+    from cases.services.schedule import extensions_grant
+
+    student, extended = world.users["student"], world.users["student_ta_elsewhere"]
+    section = world.course.cohorts.get()
+    old = (timezone.now() + timedelta(days=3)).replace(second=0, microsecond=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        item = item_create(
+            module=world.item.module,
+            kind=ItemKind.QUIZ,
+            title="Pop quiz on SMIC",
+            cohorts=[section],
+            due_at=old,
+        )
+        extensions_grant(
+            item=item,
+            users=[extended],
+            due_at=old + timedelta(days=7),
+            by=world.users["instructor"],
+        )
+    new = old - timedelta(days=1)
+    row = {
+        "assigned": "on",
+        "opens_at": "",
+        "due_at": new.strftime("%Y-%m-%dT%H:%M"),
+        "points": "10",
+        "late_policy": "accept",
+        "late_penalty_percent": "0",
+        "late_until": "",
+    }
+    data = {"action": "save"} | {f"cohort-{section.pk}-{k}": v for k, v in row.items()}
+    instructor = client_for("instructor")
+    mail.outbox.clear()
+    for _twice in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            saved = instructor.post(reverse("cases:item_schedule", args=[item.pk]), data)
+        assert saved.status_code == 302
+    assert item.assignments.get().due_at == new
+
+    course = world.course
+    [moved] = Notification.objects.filter(user=student, title__startswith="New date")
+    assert moved.title == "New date: Pop quiz on SMIC"
+    assert moved.body == f"Now due {_when(new, course)} (was {_when(old, course)})."
+    assert not Notification.objects.filter(user=extended, title__startswith="New date").exists()
+    assert [m.to for m in mail.outbox] == [[student.email]]
+    page = client_for("student").get(reverse("cases:notification_list")).content.decode()
+    assert "New date: Pop quiz on SMIC" in page
