@@ -170,6 +170,35 @@ def published_notify(assignments: Iterable[Assignment], *, now=None) -> int:
     return sent
 
 
+def _told(assignment: Assignment, user_ids) -> set[int]:
+    """Which of these students were told of the assignment (its "New" notice, which
+    names their due date). One query, by the (user, key) index."""
+    return set(
+        Notification.objects.filter(
+            user__in=user_ids, key=f"published:{assignment.pk}"
+        ).values_list("user_id", flat=True)
+    )
+
+
+def _date_moved_tell(assignment: Assignment, user_ids, old, new, how: str = "") -> int:
+    """Tell these students their due date for the assignment moved from `old` to `new`
+    (`how`: why, said after the date); once per assignment and new date."""
+    item = assignment.item
+    course = item.module.course
+    said = f"Now due {_when(new, course)}{how}" if new else f"It no longer has a due date{how}"
+    return len(
+        notify(
+            user_ids,
+            kind=NotificationKind.PUBLISHED,
+            title=f"New date: {item.title}",
+            body=f"{said} (was {_when(old, course)})." if old else f"{said}.",
+            url=item.get_absolute_url(),
+            course=course,
+            key=f"due_moved:{assignment.pk}:{int(new.timestamp()) if new else 'none'}",
+        )
+    )
+
+
 def due_moved_notify(
     assignments: Iterable[Assignment], was_due: dict, removed: Iterable[Extension] = ()
 ) -> int:
@@ -184,31 +213,40 @@ def due_moved_notify(
     for assignment in assignments:
         if assignment.cohort_id not in was_due:
             continue  # Given now: `published_notify` tells its date.
-        told = set(
-            Notification.objects.filter(
-                user__in=_students(assignment.cohort_id), key=f"published:{assignment.pk}"
-            ).values_list("user_id", flat=True)
-        )
+        told = _told(assignment, _students(assignment.cohort_id))
         new, by_old = assignment.due_at, defaultdict(list)
         for user_id, theirs in _students_dates(assignment):
             old = extended_was.get((assignment.pk, user_id), was_due[assignment.cohort_id])
             if user_id in told and not theirs.extended and old != new:
                 by_old[old].append(user_id)
-        item = assignment.item
-        course = item.module.course
-        said = f"Now due {_when(new, course)}" if new else "It no longer has a due date"
         for old, user_ids in by_old.items():
-            sent += len(
-                notify(
-                    user_ids,
-                    kind=NotificationKind.PUBLISHED,
-                    title=f"New date: {item.title}",
-                    body=f"{said} (was {_when(old, course)})." if old else f"{said}.",
-                    url=item.get_absolute_url(),
-                    course=course,
-                    key=f"due_moved:{assignment.pk}:{int(new.timestamp()) if new else 'none'}",
-                )
-            )
+            sent += _date_moved_tell(assignment, user_ids, old, new)
+    return sent
+
+
+def extension_moved_notify(assignments: Iterable[Assignment], moves: dict) -> int:
+    """Tell each student already told of an assignment that an extension moved their
+    due date: `moves` maps (assignment id, user id) to their (old, new) date, new later
+    for an extension given or changed, the cohort's again for one taken back. Once per
+    assignment and new date."""
+    sent = 0
+    for assignment in assignments:
+        theirs = {
+            user_id: dates
+            for (assignment_id, user_id), dates in moves.items()
+            if assignment_id == assignment.pk and dates[0] != dates[1]
+        }
+        if not theirs:
+            continue
+        told = _told(assignment, list(theirs))
+        alike: dict[tuple, list[int]] = defaultdict(list)
+        for user_id, dates in theirs.items():
+            if user_id in told:
+                alike[dates].append(user_id)
+        for (old, new), user_ids in alike.items():
+            later = new is None or (old is not None and new > old)
+            how = ", extended for you" if later else ": your extension was taken back"
+            sent += _date_moved_tell(assignment, user_ids, old, new, how)
     return sent
 
 

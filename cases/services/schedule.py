@@ -26,7 +26,11 @@ from cases.models import (
     is_graded,
 )
 from cases.models.workspace import work_changed
-from cases.services.notifications import due_moved_notify, published_notify
+from cases.services.notifications import (
+    due_moved_notify,
+    extension_moved_notify,
+    published_notify,
+)
 from cases.services.quizzes import attempt_deadline_refresh, attempts_deadline_sync
 from cases.services.workspace.work import work_sync_cohorts
 
@@ -204,11 +208,25 @@ def extensions_grant(
     to a cohort of theirs; granting again replaces the earlier extension. Returns how
     many extensions were written. A date that is not later than one of those cohorts'
     due dates (or a cohort with none) extends nothing and is refused (ExtensionTooEarly):
-    `ExtensionForm` says so beside the field first (`extension_too_early`)."""
+    `ExtensionForm` says so beside the field first (`extension_too_early`). Each student
+    already told of the item is told their new date (`extension_moved_notify`)."""
     assignments = Assignment.objects.filter(item=item, cohort__memberships__user__in=users)
     if assignments.not_extended_by(due_at).exists():
         raise ExtensionTooEarly("An extension must come after each of its cohorts' due dates.")
-    pairs = assignments.values_list("pk", "cohort__memberships__user").distinct()
+    pairs = list(assignments.values_list("pk", "cohort__memberships__user").distinct())
+    given = {
+        assignment.pk: assignment
+        for assignment in Assignment.objects.filter(
+            pk__in={assignment_id for assignment_id, _user in pairs}
+        ).select_related("item__module__course")
+    }
+    # Each student's date before: their extension's, or else their cohort's.
+    before = {
+        (e.assignment_id, e.user_id): e.due_at
+        for e in Extension.objects.filter(
+            assignment__in=list(given), user__in={user_id for _a, user_id in pairs}
+        )
+    }
     now = timezone.now()
     rows = [
         Extension(
@@ -231,15 +249,23 @@ def extensions_grant(
     attempts_deadline_sync(item_id=item.pk, user_ids={user_id for _a, user_id in pairs})
     # A later date may lift a late penalty from work already handed in.
     _grades_moved(item, user_ids={user_id for _a, user_id in pairs})
+    moves = {
+        (a, user_id): (before.get((a, user_id), given[a].due_at), due_at) for a, user_id in pairs
+    }
+    extension_moved_notify(given.values(), moves)
     return len(rows)
 
 
 @transaction.atomic
 def extension_remove(*, extension: Extension) -> None:
-    """Take a student's extension back: the cohort's dates apply to them again."""
+    """Take a student's extension back: the cohort's dates apply to them again, and
+    they are told so."""
     extension.delete()
     attempts_deadline_sync(item_id=extension.assignment.item_id, user_ids=[extension.user_id])
     _grades_moved(extension.assignment.item, user_ids=[extension.user_id])
+    assignment = extension.assignment
+    moves = {(assignment.pk, extension.user_id): (extension.due_at, assignment.due_at)}
+    extension_moved_notify([assignment], moves)
 
 
 def extension_too_early(*, item: ModuleItem, users, due_at) -> list[Assignment]:

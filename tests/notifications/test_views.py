@@ -420,7 +420,63 @@ def test_moving_a_due_date_tells_the_students_already_told_the_old_one(
     [moved] = Notification.objects.filter(user=student, title__startswith="New date")
     assert moved.title == "New date: Pop quiz on SMIC"
     assert moved.body == f"Now due {_when(new, course)} (was {_when(old, course)})."
-    assert not Notification.objects.filter(user=extended, title__startswith="New date").exists()
+    # The classmate was told of their extension, not of the section's move.
+    theirs = Notification.objects.filter(user=extended, title__startswith="New date")
+    assert [n.body.split(" (was")[0] for n in theirs] == [
+        f"Now due {_when(old + timedelta(days=7), course)}, extended for you"
+    ]
     assert [m.to for m in mail.outbox] == [[student.email]]
     page = client_for("student").get(reverse("cases:notification_list")).content.decode()
     assert "New date: Pop quiz on SMIC" in page
+
+
+def test_an_extension_given_or_taken_back_tells_the_student_their_new_date(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    """The student was told the quiz is due in three days. The instructor gives them a
+    week more on the schedule page: they are told their new date. Then the instructor
+    takes the extension back: they are told the earlier date is theirs again, not left
+    planning on the week they no longer have. A classmate hears nothing."""
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from cases.models import Extension, ItemKind
+    from cases.services.builder import item_create
+    from cases.services.notifications import _when
+
+    student = world.users["student"]
+    section = world.course.cohorts.get()
+    due = (timezone.now() + timedelta(days=3)).replace(second=0, microsecond=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        item = item_create(
+            module=world.item.module,
+            kind=ItemKind.QUIZ,
+            title="Pop quiz on SMIC",
+            cohorts=[section],
+            due_at=due,
+        )
+    later = due + timedelta(days=7)
+    instructor = client_for("instructor")
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        granted = instructor.post(
+            reverse("cases:extension_grant", args=[item.pk]),
+            {"students": [student.pk], "due_at": later.strftime("%Y-%m-%dT%H:%M"), "reason": "Ill"},
+        )
+    assert granted.status_code == 302
+    extension = Extension.objects.get(user=student)
+    with django_capture_on_commit_callbacks(execute=True):
+        instructor.post(reverse("cases:extension_delete", args=[item.pk, extension.pk]))
+    assert not Extension.objects.exists()
+
+    course = world.course
+    moved = Notification.objects.filter(user=student, title="New date: Pop quiz on SMIC")
+    assert list(moved.order_by("pk").values_list("body", flat=True)) == [
+        f"Now due {_when(later, course)}, extended for you (was {_when(due, course)}).",
+        f"Now due {_when(due, course)}: your extension was taken back "
+        f"(was {_when(later, course)}).",
+    ]
+    assert [m.to for m in mail.outbox] == [[student.email]] * 2
+    assert not Notification.objects.filter(title__startswith="New date").exclude(user=student)
