@@ -45,6 +45,20 @@ class StanceSettingsForm(forms.ModelForm):
             "after_closes_at": "“After” answers close",
         }
 
+    def clean_statement(self):
+        statement = self.cleaned_data["statement"]
+        # Answers are kept as points on the scale of this statement: once students have
+        # answered, rewording it would change what they agreed with (as a decision's
+        # options are kept once committed to).
+        before = self.instance.statement
+        if self.instance.pk and statement != before and self.instance.answers.exists():
+            raise forms.ValidationError(
+                "Keep the statement as it was: students have answered it, and their "
+                "answers would then agree or disagree with new words. To ask something "
+                "else, add another stance check."
+            )
+        return statement
+
     def clean(self):
         cleaned = super().clean()
         before_closes, after_opens = cleaned.get("before_closes_at"), cleaned.get("after_opens_at")

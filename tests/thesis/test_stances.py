@@ -204,3 +204,28 @@ def test_a_before_answer_sent_after_the_after_check_opened_is_not_taken_for_the_
     )
     answer = StanceAnswer.objects.get(user=world.users["student"])
     assert (answer.phase, answer.reason) == ("after", "Now I agree.")
+
+
+def test_the_statement_cannot_be_rewritten_once_students_have_answered_it(
+    world, stance, client_for
+):
+    """Students answer the statement before the module; the instructor then rewrites it
+    (here, turns it round). Their answers would then agree with the opposite claim and
+    the shift chart compare answers to two statements: the settings refuse it beside
+    the statement, keeping what was typed, while the windows still change."""
+    _answer(client_for("student"), stance, value="7")
+    original = stance.statement
+    url = reverse("cases:stance_settings", args=[stance.item.pk])
+    later = (timezone.now() + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")
+    response = client_for("instructor").post(
+        url, {"statement": "Research beats licensing.", "after_opens_at": later}
+    )
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "students have answered it" in page and "Research beats licensing." in page
+    stance.refresh_from_db()
+    assert stance.statement == original and stance.after_opens_at is None
+    response = client_for("instructor").post(url, {"statement": original, "after_opens_at": later})
+    assert response.status_code == 302
+    stance.refresh_from_db()
+    assert stance.after_opens_at is not None
