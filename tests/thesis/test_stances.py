@@ -229,3 +229,26 @@ def test_the_statement_cannot_be_rewritten_once_students_have_answered_it(
     assert response.status_code == 302
     stance.refresh_from_db()
     assert stance.after_opens_at is not None
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_an_answer_sent_just_after_the_window_closed_says_so_and_keeps_the_reason(
+    world, stance, client_for, htmx
+):
+    """A student opens the check while it takes answers and writes a reason; the
+    "before" window closes before they press Save. They are told their answer was not
+    saved because answers are closed, and see the reason they wrote (to keep it), not a
+    page that silently says "Answers are closed" with their words gone."""
+    client = client_for("student")
+    assert 'name="reason"' in client.get(stance.item.get_absolute_url()).content.decode()
+    stance.before_closes_at = timezone.now() - timedelta(seconds=5)
+    stance.save()
+    response = client.post(
+        reverse("cases:stance_answer", args=[stance.item.pk]),
+        {"value": "5", "reason": "Royalties cap what a venture can learn.", "phase": "before"},
+        headers={"HX-Request": "true"} if htmx else {},
+    )
+    html = response.content.decode()
+    assert "This stance check is not taking answers now." in html
+    assert "Royalties cap what a venture can learn." in html
+    assert not StanceAnswer.objects.exists()
