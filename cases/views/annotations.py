@@ -163,7 +163,7 @@ def _form_context(request, case, access, paragraph, *, data=None, error="", fiel
         }
         if selected
         else None,
-        "sentence": data.get("sentence", ""),
+        "sentence": data.get("sentence", "").replace("\r\n", "\n"),  # As `_picked` reads it.
         "visibility": data.get("visibility") or Visibility.COHORT,
         "visibilities": Visibility.choices,
         "body": data.get("body", ""),

@@ -641,3 +641,27 @@ def test_a_ta_reads_every_reply_to_their_own_note_whichever_section_wrote_it(
     assert re.findall(r'class="hl__count"[^>]*>(\d+)</a>', reader) == ["2"]
     notes = client.get(reverse("cases:annotation_list", args=[world.case.slug])).text
     assert "Section B's own note." not in notes
+
+
+def test_a_sentence_over_a_line_break_stays_picked_when_the_note_is_refused(client, world):
+    """A paragraph written over two lines: its sentence's words hold a line break, which
+    a browser sends back as CRLF. A note refused (empty) comes back with that sentence
+    still picked, and saved, it is about those words."""
+    from cases.services.readings import case_update
+
+    case = world.case
+    case.body = case.body.replace(
+        "It has employed *many* researchers.",
+        "It has employed\nmany researchers. Most\ntest switches.",
+    )
+    case = case_update(case=case)
+    client.force_login(world.users["student"])
+    page = client.get(reverse("cases:annotation_list", args=[case.slug]), {"paragraph": 2})
+    [picked] = re.findall(r'<option value="([^"]*)">Sentence 2: ', page.text)
+    assert "\n" in picked
+    sent = picked.replace("\n", "\r\n")
+    refused = _write(client, case, 2, " ", sentence=sent, nonce="crlf")
+    assert "Write your note before saving it." in refused.text
+    assert f'<option value="{picked}" selected>' in refused.text
+    _write(client, case, 2, "Testing, not research.", sentence=sent, nonce="crlf")
+    assert Annotation.objects.get().quote == "Most\ntest switches."
