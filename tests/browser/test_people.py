@@ -35,7 +35,7 @@ def test_admin_deactivates_and_reactivates_a_student(page, browser, live_server,
 
     student = browser.new_context(base_url=live_server.url).new_page()
     sign_in(student, "student", PASSWORD)
-    expect(student.get_by_text("Please enter a correct username and password")).to_be_visible()
+    expect(student.get_by_role("alert")).to_contain_text("This account is deactivated.")
     assert student.url.endswith("/login/")
 
     page.goto(reverse("cases:audit_log"))
