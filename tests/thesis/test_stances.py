@@ -252,3 +252,17 @@ def test_an_answer_sent_just_after_the_window_closed_says_so_and_keeps_the_reaso
     assert "This stance check is not taking answers now." in html
     assert "Royalties cap what a venture can learn." in html
     assert not StanceAnswer.objects.exists()
+
+
+def test_the_side_panel_and_the_pair_thread_list_before_then_after(world, stance, client_for):
+    """A student answered before the module and after it: the tracker's side panel (and
+    a pair's thread, from the same lines) reads in that order, not "after" first."""
+    student = world.users["student"]
+    stance_answer(stance=stance, user=student, value=6, reason="Royalties.")
+    _open_after(stance)
+    stance_answer(stance=stance, user=student, value=3, reason="The cases changed my mind.")
+    url = reverse("cases:work_panel", args=[world.course.pk, student.pk, stance.item.pk])
+    html = client_for("ta").get(url, headers={"HX-Request": "true"}).content.decode()
+    before = html.index("Before the module: 6 (Agree)")
+    after = html.index("After the module: 3")
+    assert before < after
