@@ -7,7 +7,7 @@ innovation, D at 100)."""
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
 from cases.models.courses import ModuleItem
@@ -66,6 +66,14 @@ class StanceCheck(models.Model):
         return None
 
 
+class StanceAnswerQuerySet(models.QuerySet):
+    def in_phase_order(self) -> "StanceAnswerQuerySet":
+        """Before, then after: the phases' order, not their names' ("after" sorts
+        first)."""
+        first = Case(When(phase=StancePhase.BEFORE, then=Value(0)), default=Value(1))
+        return self.order_by(first, "pk")
+
+
 class StanceAnswer(models.Model):
     stance = models.ForeignKey(StanceCheck, on_delete=models.CASCADE, related_name="answers")
     user = models.ForeignKey(
@@ -76,6 +84,8 @@ class StanceAnswer(models.Model):
     reason = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StanceAnswerQuerySet.as_manager()
 
     class Meta:
         constraints = [

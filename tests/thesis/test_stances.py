@@ -266,3 +266,14 @@ def test_the_side_panel_and_the_pair_thread_list_before_then_after(world, stance
     before = html.index("Before the module: 6 (Agree)")
     after = html.index("After the module: 3")
     assert before < after
+
+
+def test_a_students_own_answers_read_before_then_after(world, stance, client_for):
+    student = world.users["student"]
+    stance_answer(stance=stance, user=student, value=6, reason="Royalties.")
+    _open_after(stance)
+    stance_answer(stance=stance, user=student, value=3, reason="The cases changed my mind.")
+    html = client_for("student").get(stance.item.get_absolute_url()).content.decode()
+    assert html.index("Before the module you answered") < html.index(
+        "After the module you answered"
+    )

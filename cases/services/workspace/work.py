@@ -760,12 +760,10 @@ def _work_of(row: Assignment) -> Work:
 def thesis_answers(item, student) -> list[str]:
     """A thesis tool's answers by the student, as lines for the side panel: one query."""
     if item.kind == ItemKind.STANCE_CHECK:
-        answers = StanceAnswer.objects.filter(stance__item=item, user=student)
-        # Before, then after: the phases' order, not their names' ("after" < "before").
-        in_order = sorted(answers, key=lambda a: StancePhase.values.index(a.phase))
+        answers = StanceAnswer.objects.filter(stance__item=item, user=student).in_phase_order()
         return [
             f"{a.get_phase_display()}: {a.value} ({a.get_value_display()}): “{a.reason}”"
-            for a in in_order
+            for a in answers
         ]
     if item.kind == ItemKind.DECISION:
         commit = DecisionCommit.objects.filter(decision__item=item, user=student).first()

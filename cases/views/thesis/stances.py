@@ -49,7 +49,8 @@ SHIFT_AXIS = ["≤ -3", "-2", "-1", "0", "+1", "+2", "≥ +3"]
 
 def _student_context(request, item, stance, form=None) -> dict:
     now = timezone.now()
-    mine = {a.phase: a for a in StanceAnswer.objects.filter(stance=stance, user=request.user)}
+    answers = StanceAnswer.objects.filter(stance=stance, user=request.user).in_phase_order()
+    mine = {a.phase: a for a in answers}
     phase = stance.open_phase(now)
     if form is None:
         current = mine.get(phase)
