@@ -302,7 +302,8 @@ MODERATION = {
 @transaction.atomic
 def post_moderate(*, post: Post, action: str, reason: str = "") -> None:
     """Instructors and TAs pin, endorse or hide (with a reason) a post. Its author is
-    notified of the first endorsement."""
+    notified of the first endorsement, once the class can see the post: when it is
+    endorsed, or unhidden endorsed."""
     if action == "hide":
         changes = {"hidden_at": timezone.now(), "hidden_reason": reason.strip()[:300]}
     elif action in MODERATION:
@@ -311,7 +312,10 @@ def post_moderate(*, post: Post, action: str, reason: str = "") -> None:
         raise PostRefused("Unknown moderation action.")
     Post.objects.filter(pk=post.pk).update(**changes)
     _bump(post.discussion_id)
-    if action == "endorse" and not post.is_deleted:
+    for name, value in changes.items():
+        setattr(post, name, value)
+    seen = post.endorsed and not post.hidden_at and not post.is_deleted
+    if action in ("endorse", "unhide") and seen:
         endorsement_notify(post)
 
 

@@ -311,3 +311,17 @@ def test_deleting_a_post_on_a_later_page_returns_to_that_page(world, client_for,
     assert "Your post was deleted." in page
     article = page.split(f'id="post-{late.pk}"', 1)[1].split("</article>", 1)[0]
     assert "This post was deleted by its author." in article
+
+
+def test_an_endorsement_is_told_to_its_author_once_the_class_can_see_the_post(world, client_for):
+    """A TA hides a student's post; the instructor endorses it. The student is not told
+    of an endorsement on a post the class can't see; once it is unhidden, they are,
+    once."""
+    moderate = reverse("cases:post_moderate", args=[world.post.pk])
+    client_for("ta").post(moderate, {"action": "hide", "reason": "Check the numbers"})
+    client_for("instructor").post(moderate, {"action": "endorse"})
+    author = world.users["student"]
+    assert not Notification.objects.filter(user=author, kind="endorsed").exists()
+    client_for("instructor").post(moderate, {"action": "unhide"})
+    client_for("instructor").post(moderate, {"action": "unhide"})
+    assert Notification.objects.filter(user=author, kind="endorsed").count() == 1
