@@ -11,6 +11,7 @@ class NotificationKind(models.TextChoices):
     DUE_SOON = "due_soon", "Due within 24 hours and not yet done"
     GRADE_RELEASED = "grade_released", "A grade released"
     REPLY = "reply", "A reply to your post"
+    FOLLOWED_POST = "followed_post", "New posts in a thread you follow"
     ENDORSED = "endorsed", "Your post endorsed"
     INVITATION = "invitation", "An invitation"
     HANDED_IN = "handed_in", "A receipt for written work handed in"

@@ -40,6 +40,7 @@ from cases.permissions import CourseAccess
 from cases.routes import route
 from cases.services.notifications import (
     endorsement_notify,
+    followers_notify,
     graded_after_release_notify,
     reply_notify,
 )
@@ -217,6 +218,7 @@ def post_create(
     work_sync(discussion.item, [author.pk])
     if parent is not None:
         reply_notify(post)
+    followers_notify(post, now=now)
     return post
 
 

@@ -41,6 +41,7 @@ from cases.models import (
     Course,
     EmailSettings,
     Extension,
+    Follow,
     Membership,
     MemoVersion,
     Notification,
@@ -50,6 +51,7 @@ from cases.models import (
     Post,
     User,
     Work,
+    given_to,
     is_graded,
     refusal,
     with_extension,
@@ -368,6 +370,56 @@ def reply_notify(reply: Post) -> int:
             url=reply.get_absolute_url(),
             course=item.module.course,
             key=f"reply:{reply.pk}",
+        )
+    )
+
+
+def followers_notify(post: Post, *, now=None) -> int:
+    """Tell those who follow the thread of a new post by someone else: one notice a
+    thread while it is unread (linking the first post it tells of), and the next once
+    they have read it. Only followers who may still open the thread and read the post:
+    its staff, and students it is given to (`given_to`) who, in a post-first thread,
+    have posted. Neither the post's author nor the author of the post it replies to
+    (`reply_notify` tells them) is told. Nobody is named, so an anonymous thread stays
+    anonymous. Two queries."""
+    discussion = post.discussion
+    item = discussion.item
+    course = item.module.course
+    now = now or timezone.now()
+    not_told = [post.author_id]
+    if post.parent_id is not None:
+        not_told.append(post.parent.author_id)
+    sees = Q(given_to(OuterRef("user"), item.pk, now))
+    if discussion.post_first:
+        posted = Post.objects.filter(
+            discussion=discussion, author=OuterRef("user"), deleted_at__isnull=True
+        )
+        sees &= Q(Exists(posted))
+    staff = course.instructors.through.objects.filter(course=course, user=OuterRef("user"))
+    assists = course.teaching_assistants.through.objects.filter(
+        course=course, user=OuterRef("user")
+    )
+    unread = Notification.objects.filter(
+        user=OuterRef("user"),
+        kind=NotificationKind.FOLLOWED_POST,
+        read_at__isnull=True,
+        key__startswith=f"followed:{discussion.pk}:",
+    )
+    followers = (
+        Follow.objects.filter(discussion=discussion, user__is_active=True)
+        .exclude(user__in=not_told)
+        .filter(sees | Q(Exists(staff)) | Q(Exists(assists)))
+        .exclude(Exists(unread))
+        .values_list("user", flat=True)
+    )
+    return len(
+        notify(
+            list(followers),
+            kind=NotificationKind.FOLLOWED_POST,
+            title=f"New posts in {item.title}",
+            url=post.get_absolute_url(),
+            course=course,
+            key=f"followed:{discussion.pk}:{post.pk}",
         )
     )
 

@@ -219,7 +219,7 @@ def _page_context(request, item, discussion, access) -> dict:
     viewer follows the thread (its button)."""
     context = _thread_context(request, item, discussion, access)
     context["prompt"] = _prompt(discussion)
-    context["following"] = access.can_grade or context["marks"].following
+    context["following"] = context["marks"].following
     return context
 
 
@@ -473,7 +473,8 @@ def discussion_lock(request: HtmxHttpRequest, pk: int):
 
 @require_POST
 def discussion_follow(request: HtmxHttpRequest, pk: int):
-    """Anyone who may read the thread follows it (notifications come later), or stops."""
+    """Anyone who may read the thread follows it (told of new posts by
+    `followers_notify`), or stops."""
     item, discussion, _access = _discussion_item(request.user, pk)
     if request.POST.get("follow") == "1":
         Follow.objects.get_or_create(discussion=discussion, user=request.user)

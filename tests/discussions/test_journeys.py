@@ -325,3 +325,61 @@ def test_an_endorsement_is_told_to_its_author_once_the_class_can_see_the_post(wo
     client_for("instructor").post(moderate, {"action": "unhide"})
     client_for("instructor").post(moderate, {"action": "unhide"})
     assert Notification.objects.filter(user=author, kind="endorsed").count() == 1
+
+
+def test_following_a_thread_tells_of_new_posts_once_until_read_and_stops_when_unfollowed(
+    world, client_for, settings
+):
+    """The student follows the thread: a classmate's post brings one notice, a second
+    post no other while it is unread, and once read the next post brings another. A
+    reply to their own post is told as a reply only. Staff follow like anyone (the page
+    does not claim they do); unfollowing, or leaving the course, ends the notices."""
+    settings.POSTS_PER_MINUTE = 1000
+    item = world.discussion.item
+    follow = reverse("cases:discussion_follow", args=[item.pk])
+    create = reverse("cases:post_create", args=[item.pk])
+    student, classmate = world.users["student"], world.users["student_ta_elsewhere"]
+
+    def notices(user, kind="followed_post"):
+        return list(Notification.objects.filter(user=user, kind=kind).order_by("pk"))
+
+    page = _html(client_for("instructor").get(item.get_absolute_url()))
+    assert "Follow this thread" in page
+    client_for("instructor").post(follow, {"follow": "1"})
+    client_for("student").post(follow, {"follow": "1"})
+    assert "Stop following" in _html(client_for("student").get(item.get_absolute_url()))
+
+    client_for("student_ta_elsewhere").post(create, {"body": "Licensing was cheaper."})
+    first = Post.objects.get(body="Licensing was cheaper.")
+    [notice] = notices(student)
+    assert notice.title == f"New posts in {item.title}"
+    assert "student_ta_elsewhere" not in notice.title
+    assert notices(classmate) == []  # Not told of their own post.
+    assert len(notices(world.users["instructor"])) == 1
+    page = _html(client_for("student").get(notice.url))
+    assert f'id="post-{first.pk}"' in page
+
+    # A second post while the notice is unread: still one.
+    client_for("student_ta_elsewhere").post(create, {"body": "And faster."})
+    assert len(notices(student)) == 1
+    # Read (opened from the bell), the next post tells again.
+    client_for("student").get(reverse("cases:notification_open", args=[notice.pk]))
+    client_for("student_ta_elsewhere").post(create, {"body": "Third point."})
+    assert len(notices(student)) == 2
+    client_for("student").get(reverse("cases:notification_open", args=[notices(student)[1].pk]))
+
+    # A reply to the student's own post is a reply notice, not a second one.
+    client_for("student_ta_elsewhere").post(create, {"body": "Not so.", "parent": world.post.pk})
+    assert len(notices(student)) == 2
+    assert len(notices(student, "reply")) == 1
+
+    # Unfollowed: nothing more.
+    client_for("student").post(follow, {"follow": "0"})
+    client_for("student_ta_elsewhere").post(create, {"body": "Fourth point."})
+    assert len(notices(student)) == 2
+
+    # Following again, then taken out of the section: nothing either.
+    client_for("student").post(follow, {"follow": "1"})
+    student.memberships.all().delete()
+    client_for("student_ta_elsewhere").post(create, {"body": "Fifth point."})
+    assert len(notices(student)) == 2
