@@ -498,7 +498,8 @@ def questions_to_answer(slots) -> int:
 def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | None, now=None):
     """Save answers to an open attempt: `answers` maps attempt-question ids to posted
     values. A save carrying a sequence number older than the stored one is ignored, so a
-    delayed request never overwrites a newer answer. Raises AttemptClosed once the
+    delayed request never overwrites a newer answer; one without is applied
+    (`_save_seq`). Raises AttemptClosed once the
     attempt is submitted or its time (plus grace) is over, judged by the schedule as it
     stands now, and InvalidAnswer for a question not in the attempt.
 
@@ -522,7 +523,6 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
     if deadline is not None and now > deadline + _grace():
         # The caller finalises it (this transaction is about to roll back).
         raise AttemptClosed("Time is up: the attempt was submitted with the answers saved.")
-    effective_seq = seq if seq is not None else int(now.timestamp() * 1000)
     saved = stale = 0
     answered = slots[0].answered
     refused, read_as = {}, {}
@@ -538,7 +538,7 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
         changed = sql.answer_save(
             slot_id=slot.pk,
             response=response,
-            seq=effective_seq,
+            seq=_save_seq(slot.answer, seq),
             now=now,
             newer_only=seq is not None,
         )
@@ -548,6 +548,15 @@ def answers_save(*, attempt_id: int, user, answers: dict[int, dict], seq: int | 
         else:
             stale += 1
     return SaveResult(saved, stale, answered, slots[0].questions, refused, read_as)
+
+
+def _save_seq(answer: Answer, seq: int | None) -> int:
+    """The sequence number a save stores. An autosave's is the time on the student's
+    own clock; a save without one (the page's buttons, posted whatever the sequence) is
+    applied and leaves the sequence where the autosaves took it (at least 1: saved), so
+    that the server's clock, ahead of a laptop's, never makes the next autosave look
+    older than it and dropped."""
+    return seq if seq is not None else max(answer.seq, 1)
 
 
 @compiled

@@ -265,3 +265,30 @@ def test_a_student_moved_to_a_later_section_mid_attempt_keeps_its_later_close(wo
     assert response.status_code == 302
     assert response.url == attempt.get_absolute_url()
     assert Attempt.objects.get(pk=attempt.pk).is_open
+
+
+def test_an_autosave_after_a_save_button_counts_whatever_the_laptops_clock(world, client_for):
+    """The student's laptop clock runs two minutes behind the server's. They answer
+    (autosaved), press "Save answers" (a plain post), then change their mind: the
+    autosave of the new answer is the one kept, as its "Saved" note says, not dropped
+    as older than the button's save."""
+    slot = _slot(world, "Researchers")
+    student = client_for("student")
+    save = reverse("cases:attempt_save", args=[world.attempt.pk])
+    laptop = int(timezone.now().timestamp() * 1000) - 120_000
+
+    def autosave(value, seq):
+        return student.post(
+            save,
+            {"questions": str(slot.pk), f"q{slot.pk}": value, "seq": str(seq)},
+            headers={"HX-Request": "true"},
+        )
+
+    assert "Saved" in autosave("1500", laptop).content.decode()
+    student.post(save, {"questions": str(slot.pk), f"q{slot.pk}": "1550"})
+    assert slot.answer.__class__.objects.get(slot=slot).response == {"value": 1550.0}
+    assert "Saved" in autosave("1600", laptop + 5_000).content.decode()
+    assert slot.answer.__class__.objects.get(slot=slot).response == {"value": 1600.0}
+    # An older autosave arriving late still changes nothing.
+    autosave("1400", laptop + 1_000)
+    assert slot.answer.__class__.objects.get(slot=slot).response == {"value": 1600.0}
