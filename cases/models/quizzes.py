@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import OuterRef, Q
 from django.utils import timezone
 
 from cases.models.courses import Course, ModuleItem
@@ -474,19 +474,6 @@ class AnswerQuerySet(models.QuerySet):
     def given(self) -> "AnswerQuerySet":
         """Real answers (see `answer_given`)."""
         return self.exclude(response=NO_ANSWER)
-
-    def may_count(self) -> "AnswerQuerySet":
-        """Answers in attempts that may count for the grade (`awaiting_grader`): not in
-        one handed in before another when the last attempt counts."""
-        later = Attempt.objects.filter(
-            quiz=OuterRef("slot__attempt__quiz"),
-            user=OuterRef("slot__attempt__user"),
-            state=AttemptState.SUBMITTED,
-            number__gt=OuterRef("slot__attempt__number"),
-        )
-        return self.exclude(
-            Q(slot__attempt__quiz__grading_method=GradingMethod.LAST) & Q(Exists(later))
-        )
 
 
 class Answer(models.Model):

@@ -205,7 +205,7 @@ def test_when_the_last_attempt_counts_an_earlier_essay_holds_no_grade_back(world
     """Two attempts, the last counts. The student writes the essay in both; the TA
     grades the second attempt's essay, the one that counts. The gradebook gives the
     grade: the first attempt's essay, which can never count, does not keep it at
-    "to grade"."""
+    "to grade" (it stays in the queue, for the feedback its student waits for)."""
     every = [slot.question for slot in world.quiz.slots.all()]
     assert _settings(client_for("instructor"), world.quiz, every, grading_method="last")
     student = client_for("student")
@@ -219,8 +219,10 @@ def test_when_the_last_attempt_counts_an_earlier_essay_holds_no_grade_back(world
 
     ta = client_for("ta")
     assert _csv_cell(ta, world, "student") == "to grade"
+    # Both essays are in the queue: the student wrote the first too, and its attempt's
+    # page says it waits for a grader.
     queue = ta.get(reverse("cases:grading_queue", args=[world.course.pk])).content.decode()
-    assert "A better go." in queue and "A first go." not in queue
+    assert "A better go." in queue and "A first go." in queue
     ta.post(reverse("cases:answer_grade", args=[essay.answer.pk]), {"points": "2", "comment": ""})
     assert _csv_cell(ta, world, "student") == "5.00"  # 1 + 2 of 6 points, of 10.
 

@@ -352,7 +352,6 @@ def grading_queue(request: HtmxHttpRequest, pk: int):
             slot__attempt__user__in=students,
         )
         .filter(Exists(given))
-        .may_count()
         .select_related("slot__question", "slot__attempt__user", "slot__attempt__quiz__item")
     )
     total = waiting.count()
