@@ -7,7 +7,7 @@ one student sees it is read from the models (`Assignment.objects.seen_by`,
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from cases.models import (
@@ -192,6 +192,57 @@ def assignments_at_stake(
         cost = TakenAway(assignment.cohort, len(done), len(released), assignment.extension_count)
         if cost.at_stake:
             costs.append(cost)
+    return costs
+
+
+@dataclass
+class MadeLate:
+    """What moving one cohort's due date earlier costs (`work_made_late`)."""
+
+    cohort: Cohort
+    # Its students who handed in by the due date it had and after the new one (and
+    # have no extension covering that): their work would count as late, under a
+    # penalty policy with fewer points.
+    students: int
+    released: int  # Of them, those whose grade was released: it changes before them.
+
+
+def work_made_late(*, item: ModuleItem, schedule: dict[Cohort, dict | None]) -> list[MadeLate]:
+    """What `assignments_schedule` with this `schedule` would make late, for each cohort
+    whose due date it moves earlier than work already handed in, by cohort name: the
+    schedule page asks before it is saved, as work on time when handed in would count
+    late (`after_due`). A query a cohort whose date moves earlier, one more in all."""
+    moving = {cohort.pk: values for cohort, values in schedule.items() if values}
+    costs = []
+    assignments = (
+        Assignment.objects.filter(item=item, cohort__in=list(moving), due_at__isnull=False)
+        .select_related("cohort")
+        .order_by("cohort__name")
+    )
+    for assignment in assignments:
+        new_due = moving[assignment.cohort_id].get("due_at")
+        if new_due is None or new_due >= assignment.due_at:
+            continue
+        covered = Extension.objects.filter(
+            assignment=assignment,
+            user=OuterRef("user"),
+            due_at__gt=new_due,
+            due_at__gte=OuterRef("submitted_at"),
+        )
+        students = (
+            Work.objects.filter(
+                item=item,
+                state=WorkStatus.SUBMITTED,
+                user__memberships__cohort=assignment.cohort_id,
+                submitted_at__gt=new_due,
+                submitted_at__lte=assignment.due_at,
+            )
+            .exclude(Exists(covered))
+            .count()
+        )
+        if students:
+            released = students if assignment.grades_released_at else 0
+            costs.append(MadeLate(assignment.cohort, students, released))
     return costs
 
 

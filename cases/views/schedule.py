@@ -114,7 +114,8 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
     several cohorts at once. An invalid form comes back with everything typed kept.
 
     Taking the item away from a cohort whose students have work on it, or extensions,
-    asks first (`assignments_at_stake`): a page says what each such cohort loses and
+    asks first (`assignments_at_stake`), as does moving a cohort's due date before work
+    already handed in (`work_made_late`): a page says what each such cohort loses and
     carries what was typed, to save it (`confirmed`) or go back to the schedule with it
     (`action=edit`). With nothing at stake it just saves."""
     item = _teach_item(request.user, pk)
@@ -145,22 +146,25 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
     }
     if not request.POST.get("confirmed"):
         at_stake = services.assignments_at_stake(item=item, schedule=schedule)
-        if at_stake:
-            return _confirm_take_away(request, item, at_stake)
+        made_late = services.work_made_late(item=item, schedule=schedule)
+        if at_stake or made_late:
+            return _confirm_take_away(request, item, at_stake, made_late)
     overtaken = services.assignments_schedule(item=item, schedule=schedule)
     messages.success(request, "Schedule saved.")
     _say_overtaken(request, overtaken)
     return redirect("cases:item_schedule", pk=item.pk)
 
 
-def _confirm_take_away(request, item, at_stake):
+def _confirm_take_away(request, item, at_stake, made_late=()):
     """The page that asks before the item is taken away from cohorts with work on it,
-    saying what each loses, with the schedule as typed in hidden fields."""
+    or a cohort's due date moved before work already handed in, saying what each
+    loses, with the schedule as typed in hidden fields."""
     context = {
         "item": item,
         "course": item.module.course,
         "at_stake": at_stake,
         "cohort_names": [cost.cohort.name for cost in at_stake],
+        "made_late": made_late,
         "carried": as_typed(request),
     }
     return render(request, "cases/schedule/confirm_take_away.html", context)

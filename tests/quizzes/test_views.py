@@ -564,7 +564,9 @@ def _schedule(client, world, due_at, late_policy="refuse"):
     }
     response = client.post(
         reverse("cases:item_schedule", args=[world.quiz.item.pk]),
-        {"action": "save"} | {f"cohort-{cohort.pk}-{name}": v for name, v in fields.items()},
+        # Confirmed: a date moved before an attempt already handed in asks first.
+        {"action": "save", "confirmed": "1"}
+        | {f"cohort-{cohort.pk}-{name}": v for name, v in fields.items()},
     )
     assert response.status_code == 302
 

@@ -581,7 +581,9 @@ def test_an_extension_never_leaves_its_student_an_earlier_cut_off_than_the_cohor
     schedule = reverse("cases:item_schedule", args=[item.pk])
     instructor = client_for("instructor")
     row = _row(shanghai, due_at=_typed(due, SHANGHAI), late_until=_typed(cutoff, SHANGHAI))
-    assert instructor.post(schedule, {"action": "save"} | row).status_code == 302
+    # The fixture's post, on time until now, counts as late: confirmed.
+    saved = instructor.post(schedule, {"action": "save", "confirmed": "1"} | row)
+    assert saved.status_code == 302
     grant = {
         "students": [student.pk],
         "due_at": _typed(now - timedelta(days=1), SHANGHAI),
@@ -649,3 +651,46 @@ def test_an_item_that_opens_later_stays_off_the_students_grades_page_until_it_op
     grades = student.get(reverse("cases:student_grades", args=[world.course.pk])).text
     assert "Week 9 quiz" in grades
     assert student.get(item.get_absolute_url()).status_code == 200
+
+
+def test_moving_a_due_date_before_work_already_handed_in_asks_first(world, client_for, shanghai):
+    """The reading was due Friday with a 10% a day penalty; the student handed it in on
+    Wednesday and their grade was released. The instructor moves the due date to
+    Monday: saved at once, the on-time work became late and lost 20%, released, with
+    nothing said. The schedule page now asks first, saying whose handed-in work would
+    count as late, with what was typed kept; confirmed, it saves."""
+    item = world.item
+    now = timezone.now().replace(second=0, microsecond=0)
+    friday = now + timedelta(days=2)
+    schedule = reverse("cases:item_schedule", args=[item.pk])
+    penalty = {"late_policy": "penalize", "late_penalty_percent": "10"}
+    row = _row(shanghai, due_at=_typed(friday, SHANGHAI), **penalty)
+    assert client_for("instructor").post(schedule, {"action": "save"} | row).status_code == 302
+    client_for("student").post(reverse("cases:reading_done", args=[world.case.slug]), {"done": "1"})
+    assignment = item.assignments.get()
+    client_for("instructor").post(
+        reverse("cases:assignment_release", args=[assignment.pk]), {"release": "1"}
+    )
+    grades = reverse("cases:student_grades", args=[world.course.pk])
+    assert "10 / 10" in client_for("student").get(grades).content.decode()
+
+    monday = now - timedelta(days=2)
+    moved = {"action": "save"} | _row(shanghai, due_at=_typed(monday, SHANGHAI), **penalty)
+    response = client_for("instructor").post(schedule, moved)
+    assert response.status_code == 200
+    text = re.sub(r"<[^>]+>", "", response.content.decode())
+    assert "1 student handed in before the due date it had, after the new one" in text
+    assert "1 of them was shown their grade" in text
+    assert item.assignments.get().due_at == friday
+    assert "10 / 10" in client_for("student").get(grades).content.decode()
+    carried = _hidden_fields(response.content.decode())
+    back = client_for("instructor").post(schedule, carried | {"action": "edit"}).content.decode()
+    assert f'value="{_typed(monday, SHANGHAI)}"' in back
+
+    response = client_for("instructor").post(schedule, carried | {"action": "save"})
+    assert response.status_code == 302
+    assert item.assignments.get().due_at == monday
+    assert "10 / 10" not in client_for("student").get(grades).content.decode()
+    # Moved later again: nothing handed in becomes late, so it just saves.
+    later = {"action": "save"} | _row(shanghai, due_at=_typed(friday, SHANGHAI), **penalty)
+    assert client_for("instructor").post(schedule, later).status_code == 302
