@@ -124,16 +124,19 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
     course = item.module.course
     zone = str(zone_of(course))
     cohorts = list(course.cohorts.all())
-    if request.POST.get("action") == "apply":
+    if request.POST.get("action") in ("apply", "apply_edit"):
         bulk = AssignmentBulkForm(
             request.POST, prefix="bulk", cohorts=course.cohorts.all(), zone_name=zone
         )
-        if not bulk.is_valid():
+        if request.POST["action"] == "apply_edit" or not bulk.is_valid():
             return _schedule_page(request, item, bulk=bulk)
         chosen = bulk.cleaned_data["cohorts"]
-        overtaken = services.assignments_schedule(
-            item=item, schedule={c: bulk.schedule() for c in chosen}
-        )
+        schedule = {c: bulk.schedule() for c in chosen}
+        if not request.POST.get("confirmed"):
+            made_late = services.work_made_late(item=item, schedule=schedule)
+            if made_late:
+                return _confirm_take_away(request, item, [], made_late, bulk=True)
+        overtaken = services.assignments_schedule(item=item, schedule=schedule)
         messages.success(request, f"Dates applied to {len(chosen)} cohort{pluralize(len(chosen))}.")
         _say_overtaken(request, overtaken)
         return redirect("cases:item_schedule", pk=item.pk)
@@ -155,10 +158,11 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
     return redirect("cases:item_schedule", pk=item.pk)
 
 
-def _confirm_take_away(request, item, at_stake, made_late=()):
+def _confirm_take_away(request, item, at_stake, made_late=(), *, bulk: bool = False):
     """The page that asks before the item is taken away from cohorts with work on it,
-    or a cohort's due date moved before work already handed in, saying what each
-    loses, with the schedule as typed in hidden fields."""
+    or a cohort's due date moved before work already handed in (from its row, or
+    `bulk` from the same dates applied to several), saying what each loses, with the
+    schedule as typed in hidden fields."""
     context = {
         "item": item,
         "course": item.module.course,
@@ -166,6 +170,9 @@ def _confirm_take_away(request, item, at_stake, made_late=()):
         "cohort_names": [cost.cohort.name for cost in at_stake],
         "made_late": made_late,
         "carried": as_typed(request),
+        # The form it came from: a cohort's row, or the same dates for several.
+        "save_action": "apply" if bulk else "save",
+        "edit_action": "apply_edit" if bulk else "edit",
     }
     return render(request, "cases/schedule/confirm_take_away.html", context)
 

@@ -694,3 +694,38 @@ def test_moving_a_due_date_before_work_already_handed_in_asks_first(world, clien
     # Moved later again: nothing handed in becomes late, so it just saves.
     later = {"action": "save"} | _row(shanghai, due_at=_typed(friday, SHANGHAI), **penalty)
     assert client_for("instructor").post(schedule, later).status_code == 302
+
+
+def test_the_same_dates_applied_to_several_cohorts_ask_first_too(world, client_for, shanghai):
+    """The same move done with "Apply the same dates to several cohorts": it saved at
+    once, the handed-in reading made late. It asks first as the cohort's own row does;
+    going back keeps the dates typed in the form they were typed in."""
+    item = world.item
+    world.course.cohorts.add(CohortFactory(name="Section B"))
+    now = timezone.now().replace(second=0, microsecond=0)
+    schedule = reverse("cases:item_schedule", args=[item.pk])
+    row = _row(shanghai, due_at=_typed(now + timedelta(days=2), SHANGHAI))
+    assert client_for("instructor").post(schedule, {"action": "save"} | row).status_code == 302
+    client_for("student").post(reverse("cases:reading_done", args=[world.case.slug]), {"done": "1"})
+    monday = _typed(now - timedelta(days=2), SHANGHAI)
+    bulk = {
+        "action": "apply",
+        "bulk-cohorts": [shanghai.pk],
+        "bulk-due_at": monday,
+        "bulk-points": "10",
+        "bulk-late_policy": "accept",
+        "bulk-late_penalty_percent": "0",
+    }
+    response = client_for("instructor").post(schedule, bulk)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "1 student handed in before the due date it had, after the new one" in re.sub(
+        r"<[^>]+>", "", html
+    )
+    assert item.assignments.get().due_at == now + timedelta(days=2)
+    carried = _hidden_fields(html)
+    back = client_for("instructor").post(schedule, carried | {"action": "apply_edit"})
+    assert f'name="bulk-due_at" value="{monday}"' in back.content.decode()
+    response = client_for("instructor").post(schedule, carried | {"action": "apply"})
+    assert response.status_code == 302
+    assert item.assignments.get().due_at == now - timedelta(days=2)
