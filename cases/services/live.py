@@ -177,10 +177,16 @@ def poll_create(
 def poll_launch(poll: LivePoll) -> None:
     """Put the poll on screen and open it, results hidden; any other open poll of the
     session closes. Launching a closed poll opens it again, keeping its answers. The
-    poll object is brought up to date; a session object the caller holds is not."""
+    poll open on screen launched again (a console drawn before it opened) stays as it
+    is, its results shown if they were. The poll object is brought up to date; a
+    session object the caller holds is not."""
     session = LiveSession.objects.select_for_update().get(pk=poll.session_id)
     if not session.is_running:
         raise LiveRefused("This live session has ended.")
+    if session.current_poll_id == poll.pk:
+        poll.refresh_from_db()
+        if poll.state == PollState.OPEN:
+            return
     now = timezone.now()
     LivePoll.objects.filter(session=session, state=PollState.OPEN).exclude(pk=poll.pk).update(
         state=PollState.CLOSED, closed_at=now

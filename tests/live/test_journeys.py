@@ -308,3 +308,23 @@ def test_a_wrong_grading_rule_is_refused_beside_its_field_keeping_what_was_typed
     assert response.status_code == 302
     item.live_class.refresh_from_db()
     assert (item.live_class.attendance_percent, item.live_class.marks_for_full_credit) == (40, 3)
+
+
+def test_launch_pressed_again_on_the_open_poll_keeps_its_results_on_screen(
+    world, session, client_for
+):
+    """The instructor launches a poll and reveals its results. The TA's console, drawn
+    while the poll was a draft, still shows Launch beside it; pressed, it leaves the
+    open poll as it is: the results stay on the projector."""
+    poll = services.poll_create(session=session, kind="single", prompt="R or D?", options="RD")
+    control = reverse("cases:live_poll_control", args=[poll.pk])
+    client = client_for("instructor")
+    client.post(control, {"action": "launch"})
+    client.post(control, {"action": "reveal"})
+    projector = reverse("cases:live_projector", args=[session.pk])
+    assert "Results are hidden" not in client.get(projector).content.decode()
+    client_for("ta").post(control, {"action": "launch"})
+    poll.refresh_from_db()
+    assert poll.state == "open" and poll.results_shown
+    page = client_for("instructor").get(projector).content.decode()
+    assert "Results are hidden" not in page
