@@ -55,8 +55,8 @@ class LiveRefused(Exception):
 @transaction.atomic
 def session_start(*, course: Course, by: User, title: str, item=None, cohort=None) -> LiveSession:
     """A new running session with a fresh join code (drawn again on the rare clash). The
-    same person starting again what they have running (the same item, cohort and title:
-    Start clicked twice, or Back and Start) gets that session, marked `resumed`, not a
+    same person starting again what they have running today (the same item, cohort and
+    title: Start clicked twice, or Back and Start) gets that session, marked `resumed`, not a
     second one with a second code and a second Join link on every dashboard; the
     course's row is locked for the look.
 
@@ -66,9 +66,16 @@ def session_start(*, course: Course, by: User, title: str, item=None, cohort=Non
     later; they are listed in `ended_stale`. Sessions started today (another section's
     class) run on."""
     Course.objects.select_for_update().filter(pk=course.pk).exists()
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     running = (
         LiveSession.objects.filter(
-            course=course, started_by=by, item=item, cohort=cohort, title=title, ended_at=None
+            course=course,
+            started_by=by,
+            item=item,
+            cohort=cohort,
+            title=title,
+            ended_at=None,
+            started_at__gte=today,  # Last week's "Office hours" left running is not this week's.
         )
         .order_by("-pk")
         .first()
@@ -76,7 +83,6 @@ def session_start(*, course: Course, by: User, title: str, item=None, cohort=Non
     if running is not None:
         running.resumed = True
         return running
-    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     stale = list(
         LiveSession.objects.filter(course=course, ended_at=None, started_at__lt=today).order_by(
             "started_at", "pk"

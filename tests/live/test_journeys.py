@@ -328,3 +328,28 @@ def test_launch_pressed_again_on_the_open_poll_keeps_its_results_on_screen(
     assert poll.state == "open" and poll.results_shown
     page = client_for("instructor").get(projector).content.decode()
     assert "Results are hidden" not in page
+
+
+def test_last_week_s_office_hours_left_running_are_not_resumed_this_week(world, client_for):
+    """Weekly office hours, always the same title. Last week's session was never ended.
+    Starting "Office hours" this week opens a new session, with nobody present yet,
+    not last week's with last week's attendance and polls; last week's ends."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    url = reverse("cases:live_sessions", args=[world.course.pk])
+    client = client_for("instructor")
+    client.post(url, {"title": "Office hours"})
+    last_week = world.course.live_sessions.get()
+    services.join(last_week, world.users["student"])
+    last_week.__class__.objects.filter(pk=last_week.pk).update(
+        started_at=timezone.now() - timedelta(days=7)
+    )
+    page = client.post(url, {"title": "Office hours"}, follow=True).content.decode()
+    this_week = world.course.live_sessions.order_by("-pk").first()
+    assert this_week.pk != last_week.pk and this_week.is_running
+    assert "Started “Office hours”" in page and "already running" not in page
+    assert "Present: 0" in page
+    last_week.refresh_from_db()
+    assert not last_week.is_running
