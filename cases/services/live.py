@@ -120,6 +120,17 @@ def session_end(session: LiveSession) -> None:
 
 
 @transaction.atomic
+def item_sessions_end(item) -> int:
+    """The item is being deleted: its running sessions end with it, rather than run on
+    as ad hoc sessions (its link set null) that any student of the course may join.
+    Returns how many ended."""
+    running = list(LiveSession.objects.filter(item=item, ended_at=None))
+    for session in running:
+        session_end(session)
+    return len(running)
+
+
+@transaction.atomic
 def join(session: LiveSession, user: User) -> bool:
     """Record that the student joined (that is attendance). True the first time."""
     if not session.is_running:

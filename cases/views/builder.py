@@ -3,6 +3,7 @@ deleted by the course's instructors and admins (`CourseAccess.can_teach`)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Count, Prefetch
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -32,6 +33,7 @@ from cases.permissions import (
     courses_to_copy_from,
 )
 from cases.services import builder as services
+from cases.services import live
 from cases.services.workspace.grading import item_rubric_change, rubric_rescore
 from cases.views.kinds import kind_form
 
@@ -364,7 +366,9 @@ def item_delete(request: HtmxHttpRequest, pk: int):
     item = _teach_item(request.user, pk)
     course = item.module.course
     if request.method == "POST":
-        item.delete()
+        with transaction.atomic():
+            live.item_sessions_end(item)  # A class of it running ends, not opens to all.
+            item.delete()
         messages.success(request, f"Deleted “{item.title}”.")
         return redirect("cases:course_builder", pk=course.pk)
     context = {

@@ -5,7 +5,7 @@ session ended with a console still open."""
 import pytest
 from django.urls import reverse
 
-from cases.models import ColdCall, ParticipationMark
+from cases.models import ColdCall, ParticipationMark, User
 from cases.services import live as services
 from tests.factories import CohortFactory, MembershipFactory, UserFactory, make_live
 
@@ -353,3 +353,23 @@ def test_last_week_s_office_hours_left_running_are_not_resumed_this_week(world, 
     assert "Present: 0" in page
     last_week.refresh_from_db()
     assert not last_week.is_running
+
+
+def test_deleting_a_live_item_mid_class_ends_its_session_rather_than_opening_it_to_all(
+    world, sections, client_for
+):
+    """A class of an item given to Section A only is running when the instructor
+    deletes the item. Its session ends with it: it does not run on as an ungraded
+    session any student of the course, Section B's too, may join."""
+    section_a, _section_b, _item = sections
+    only_a = make_live(world.item.module, [section_a], title="Class 6")
+    session = _start(world, only_a, None, "Class 6, Monday")
+    client = client_for("instructor")
+    response = client.post(reverse("cases:item_delete", args=[only_a.pk]))
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.item is None and not session.is_running
+    client.force_login(User.objects.get(username="student_b"))
+    assert session.get_absolute_url() not in client.get(reverse("cases:home")).content.decode()
+    response = client.post(reverse("cases:live_join"), {"code": session.join_code})
+    assert "No running session has that code" in response.content.decode()
