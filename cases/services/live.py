@@ -120,11 +120,11 @@ def session_end(session: LiveSession) -> None:
 
 
 @transaction.atomic
-def item_sessions_end(item) -> int:
-    """The item is being deleted: its running sessions end with it, rather than run on
-    as ad hoc sessions (its link set null) that any student of the course may join.
-    Returns how many ended."""
-    running = list(LiveSession.objects.filter(item=item, ended_at=None))
+def item_sessions_end(items) -> int:
+    """The items (a module's, or one) are being deleted: their running sessions end
+    with them, rather than run on as ad hoc sessions (the link set null) that any
+    student of the course may join. Returns how many ended."""
+    running = list(LiveSession.objects.filter(item__in=items, ended_at=None))
     for session in running:
         session_end(session)
     return len(running)

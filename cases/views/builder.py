@@ -212,7 +212,9 @@ def module_delete(request: HtmxHttpRequest, pk: int):
     confirming (students' work on those items goes with them)."""
     module = _teach_module(request.user, pk)
     if request.method == "POST":
-        module.delete()
+        with transaction.atomic():
+            live.item_sessions_end(module.items.all())  # As for one item (`item_delete`).
+            module.delete()
         messages.success(request, f"Deleted the module “{module.title}”.")
         return redirect("cases:course_builder", pk=module.course_id)
     context = {
@@ -367,7 +369,7 @@ def item_delete(request: HtmxHttpRequest, pk: int):
     course = item.module.course
     if request.method == "POST":
         with transaction.atomic():
-            live.item_sessions_end(item)  # A class of it running ends, not opens to all.
+            live.item_sessions_end([item])  # A class of it running ends, not opens to all.
             item.delete()
         messages.success(request, f"Deleted “{item.title}”.")
         return redirect("cases:course_builder", pk=course.pk)

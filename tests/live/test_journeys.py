@@ -373,3 +373,16 @@ def test_deleting_a_live_item_mid_class_ends_its_session_rather_than_opening_it_
     assert session.get_absolute_url() not in client.get(reverse("cases:home")).content.decode()
     response = client.post(reverse("cases:live_join"), {"code": session.join_code})
     assert "No running session has that code" in response.content.decode()
+
+
+def test_deleting_the_module_of_a_live_item_mid_class_ends_its_session_too(
+    world, sections, client_for
+):
+    section_a, _section_b, _item = sections
+    only_a = make_live(world.item.module, [section_a], title="Class 6")
+    session = _start(world, only_a, None, "Class 6, Monday")
+    client = client_for("instructor")
+    response = client.post(reverse("cases:module_delete", args=[only_a.module_id]))
+    assert response.status_code == 302
+    session.refresh_from_db()
+    assert session.item is None and not session.is_running
