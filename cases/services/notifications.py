@@ -623,6 +623,12 @@ def notification_email_off(*, user: User, kind: str) -> None:
     )
 
 
+def notification_email_is_off(*, user: User, kind: str) -> bool:
+    """Whether the user turned off the emails about this kind (`_kind_off` asks the same
+    in a query)."""
+    return NotificationPreference.objects.filter(user=user, kind=kind, email=False).exists()
+
+
 def email_preferences_save(*, user: User, emailed: dict[str, bool], daily_digest: bool) -> None:
     """Save which kinds the user is emailed about and whether in a daily digest.
     Turning the digest off sends what it was holding at once, as a last digest (a task,

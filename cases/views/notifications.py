@@ -127,18 +127,20 @@ def notification_preferences(request: HtmxHttpRequest):
 @require_http_methods(["GET", "POST"])
 def notification_unsubscribe(request: HtmxHttpRequest, token: str):
     """Anyone holding the link, signed in or not, sees which emails it stops (GET) and
-    stops them with the button (POST); the in-app notifications keep coming. A bad or
-    tampered token is a 404."""
+    stops them with the button (POST); the in-app notifications keep coming. Opened
+    again once they are stopped, it says so, with no button; signed in as someone else,
+    it says the link is for another account. A bad or tampered token is a 404."""
     try:
         user, kind = services.unsubscribe_read(token)
     except (signing.BadSignature, User.DoesNotExist) as error:
         raise Http404("This link is not valid.") from error
-    done = False
-    if request.method == "POST":
+    done = request.method == "POST"
+    if done:
         services.notification_email_off(user=user, kind=kind)
-        done = True
-    return render(
-        request,
-        "cases/notifications/unsubscribe.html",
-        {"kind_label": NotificationKind(kind).label, "done": done},
-    )
+    context = {
+        "kind_label": NotificationKind(kind).label,
+        "done": done,
+        "already": not done and services.notification_email_is_off(user=user, kind=kind),
+        "elsewhere": request.user.is_authenticated and request.user.pk != user.pk,
+    }
+    return render(request, "cases/notifications/unsubscribe.html", context)

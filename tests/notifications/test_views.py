@@ -480,3 +480,29 @@ def test_an_extension_given_or_taken_back_tells_the_student_their_new_date(
     ]
     assert [m.to for m in mail.outbox] == [[student.email]] * 2
     assert not Notification.objects.filter(title__startswith="New date").exclude(user=student)
+
+
+def test_an_unsubscribe_link_used_again_or_by_someone_else_says_where_things_stand(world, client):
+    """The student stops grade emails from a link, and is shown where to turn them on
+    again. Opening the same link later says they are already stopped, with no button to
+    press again. A classmate signed in who opens the student's forwarded link is told it
+    is for another account's emails, not theirs."""
+    from cases.services.notifications import unsubscribe_url
+
+    student = world.users["student"]
+    url = unsubscribe_url(student.pk, NotificationKind.GRADE_RELEASED)
+    preferences = reverse("cases:notification_preferences")
+    done = client.post(url).content.decode()
+    assert "Done" in done and f'href="{preferences}"' in done
+    again = client.get(url).content.decode()
+    assert "already gets no emails about “A grade released”" in again
+    assert "<button" not in again.split("<main")[1]
+    assert f'href="{preferences}"' in again
+
+    client.force_login(world.users["other_student"])
+    theirs = unsubscribe_url(student.pk, NotificationKind.REPLY)
+    page = client.get(theirs).content.decode()
+    assert "another account than the one you are signed in as" in page
+    client.force_login(student)
+    page = client.get(theirs).content.decode()
+    assert "another account" not in page and "Stop these emails" in page
