@@ -1,7 +1,7 @@
 """People: course roles given and taken away, accounts deactivated and reactivated.
 Each change is audited in its own transaction. Who may ask for a change is decided by
 `cases/permissions.py`; the rules that hold whoever asks (nobody changes their own
-role or account, a course keeps an instructor) are enforced here."""
+role or account, a course keeps an instructor who can sign in) are enforced here."""
 
 from importlib import import_module
 
@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.models import Session
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from cases.models import AuditAction, AuditEntry, Cohort, Course, User
@@ -51,6 +52,25 @@ def _people(course: Course, role: str):
     if role == CourseRole.INSTRUCTOR:
         return course.instructors
     return course.teaching_assistants
+
+
+def _taught_by_another(user: User, course=None) -> Exists:
+    """Whether the course (the row's, or the one named) has an active instructor other
+    than `user`: a deactivated one cannot sign in to teach it."""
+    return Exists(
+        Course.instructors.through.objects.filter(
+            course=OuterRef("pk") if course is None else course, user__is_active=True
+        ).exclude(user=user)
+    )
+
+
+def courses_only_taught_by(user: User) -> list[Course]:
+    """The courses the user is the only active instructor of, by code: taking their
+    instructor role away is refused there, and deactivating them leaves the courses
+    with nobody to teach them."""
+    return list(
+        Course.objects.filter(instructors=user).exclude(_taught_by_another(user)).order_by("code")
+    )
 
 
 def course_role_of(course: Course, user: User) -> str | None:
@@ -114,9 +134,10 @@ def course_role_remove(*, course: Course, user: User, role: str, by: User) -> No
     people = _people(course, role)
     if not people.filter(pk=user.pk).exists():
         raise Refused(f"{user.display_name} is not {CourseRole(role).with_article} here.")
-    if role == CourseRole.INSTRUCTOR and course.instructors.count() == 1:
+    if role == CourseRole.INSTRUCTOR and course in courses_only_taught_by(user):
         raise Refused(
-            f"{user.display_name} is the course's last instructor: add another one first."
+            f"{user.display_name} is the course's last instructor (the others, if any, are "
+            "deactivated): add another one first."
         )
     people.remove(user)
     audit(

@@ -187,7 +187,11 @@ def person_deactivate(request: HtmxHttpRequest, pk: int):
         if not person.is_active:
             messages.info(request, f"{person.display_name} is already deactivated.")
             return _back_to_directory(request)
-        context = {"person": person, "here": _directory_query(request)}
+        context = {
+            "person": person,
+            "here": _directory_query(request),
+            "untaught": services.courses_only_taught_by(person),
+        }
         return render(request, "cases/people/person_deactivate.html", context)
     try:
         services.user_deactivate(user=person, by=request.user)

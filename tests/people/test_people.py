@@ -534,3 +534,22 @@ def test_ta_limits_refuse_other_courses_cohorts_and_people_who_are_not_tas(world
     student = world.users["student"]
     url = reverse("cases:course_ta_cohorts", args=[world.course.pk, student.pk])
     assert instructor.post(url, {"cohorts": []}).status_code == 404
+
+
+def test_a_course_is_not_left_with_only_deactivated_instructors(world, client_for):
+    """The course gets a second instructor; the first leaves and is deactivated. Taking
+    the instructor role from the second is then refused, as for the last instructor:
+    the deactivated one cannot teach. And deactivating the second asks with a warning
+    that nobody would be left to teach the course."""
+    admin = client_for("admin")
+    admin.post(_people_url(world), {"person": "other_instructor", "role": "instructor"})
+    assert world.course.instructors.filter(username="other_instructor").exists()
+    _deactivate(admin, world.users["instructor"])
+    response = _remove(admin, world, world.users["other_instructor"], "instructor")
+    assert "last instructor" in response.content.decode()
+    assert world.course.instructors.filter(username="other_instructor").exists()
+    url = reverse("cases:person_deactivate", args=[world.users["other_instructor"].pk])
+    page = admin.get(url).content.decode()
+    assert "the only active instructor of MGT 6001 and MGT 7002" in page
+    page = admin.get(reverse("cases:person_deactivate", args=[world.users["ta"].pk]))
+    assert "only active instructor" not in page.content.decode()
