@@ -17,7 +17,7 @@ signed token, no sign-in needed).
 """
 
 import copy
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
@@ -184,20 +184,34 @@ def _told(assignment: Assignment, user_ids) -> set[int]:
 
 def _date_moved_tell(assignment: Assignment, user_ids, old, new, how: str = "") -> int:
     """Tell these students their due date for the assignment moved from `old` to `new`
-    (`how`: why, said after the date); once per assignment and new date."""
+    (`how`: why, said after the date). Each move is told once: the key counts the moves
+    a student was told before, so a date moved back and forth is told each time, and
+    the same move reported twice at once inserts one row."""
     item = assignment.item
     course = item.module.course
     said = f"Now due {_when(new, course)}{how}" if new else f"It no longer has a due date{how}"
-    return len(
-        notify(
-            user_ids,
-            kind=NotificationKind.PUBLISHED,
-            title=f"New date: {item.title}",
-            body=f"{said} (was {_when(old, course)})." if old else f"{said}.",
-            url=item.get_absolute_url(),
-            course=course,
-            key=f"due_moved:{assignment.pk}:{int(new.timestamp()) if new else 'none'}",
+    prefix = f"due_moved:{assignment.pk}:"
+    earlier = Counter(
+        Notification.objects.filter(user__in=list(user_ids), key__startswith=prefix).values_list(
+            "user_id", flat=True
         )
+    )
+    by_count: dict[int, list[int]] = defaultdict(list)
+    for user_id in user_ids:
+        by_count[earlier[user_id]].append(user_id)
+    return sum(
+        len(
+            notify(
+                told,
+                kind=NotificationKind.PUBLISHED,
+                title=f"New date: {item.title}",
+                body=f"{said} (was {_when(old, course)})." if old else f"{said}.",
+                url=item.get_absolute_url(),
+                course=course,
+                key=f"{prefix}{count + 1}",
+            )
+        )
+        for count, told in by_count.items()
     )
 
 
@@ -209,7 +223,7 @@ def due_moved_notify(
     before the change, `removed` the extensions the change overtook (their students'
     date was theirs). Not a student whose extension stands: their date did not move.
     Call it before `published_notify`, so whoever that tells now is not told twice.
-    Once per assignment and new date, however often the page is saved."""
+    Saving the page again with the same dates tells nobody."""
     extended_was = {(e.assignment_id, e.user_id): e.due_at for e in removed}
     sent = 0
     for assignment in assignments:
@@ -229,8 +243,8 @@ def due_moved_notify(
 def extension_moved_notify(assignments: Iterable[Assignment], moves: dict) -> int:
     """Tell each student already told of an assignment that an extension moved their
     due date: `moves` maps (assignment id, user id) to their (old, new) date, new later
-    for an extension given or changed, the cohort's again for one taken back. Once per
-    assignment and new date."""
+    for an extension given or changed, the cohort's again for one taken back. Giving
+    the same date again tells nobody."""
     sent = 0
     for assignment in assignments:
         theirs = {

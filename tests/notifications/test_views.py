@@ -506,3 +506,42 @@ def test_an_unsubscribe_link_used_again_or_by_someone_else_says_where_things_sta
     client.force_login(student)
     page = client.get(theirs).content.decode()
     assert "another account" not in page and "Stop these emails" in page
+
+
+def test_an_extension_taken_back_by_mistake_and_given_again_is_told_again(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    """The instructor gives the student a week more, takes it back by mistake, then
+    gives the same week again: the student, told it was taken back, is told it is
+    theirs again. Giving the same date twice more tells nothing new."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases.models import Extension, ItemKind
+    from cases.services.builder import item_create
+
+    student = world.users["student"]
+    due = (timezone.now() + timedelta(days=3)).replace(second=0, microsecond=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        item = item_create(
+            module=world.item.module,
+            kind=ItemKind.QUIZ,
+            title="Pop quiz on SMIC",
+            cohorts=[world.course.cohorts.get()],
+            due_at=due,
+        )
+    instructor = client_for("instructor")
+    grant = reverse("cases:extension_grant", args=[item.pk])
+    data = {
+        "students": [student.pk],
+        "due_at": (due + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M"),
+        "reason": "Ill",
+    }
+    instructor.post(grant, data)
+    extension = Extension.objects.get(user=student)
+    instructor.post(reverse("cases:extension_delete", args=[item.pk, extension.pk]))
+    for _again in range(3):
+        instructor.post(grant, data)
+    moved = Notification.objects.filter(user=student, title__startswith="New date").order_by("pk")
+    assert [("extended for you" in n.body) for n in moved] == [True, False, True]
