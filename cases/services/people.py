@@ -232,6 +232,11 @@ def cohort_assistants_set(*, cohort: Cohort, users, by: User) -> int:
             before=none if given else role,
             after=role if given else none,
         )
+    if after ^ before:
+        # Who grades the cohort is part of what its courses' tracker and gradebook show
+        # each TA (`course_version` reads the cohorts' latest change): an open page's
+        # next poll shows the TA the students they now grade.
+        cohort.save(update_fields=["updated_at"])
     return len(after ^ before)
 
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -36,6 +37,7 @@ from tests.factories import (
     AssignmentFactory,
     CohortFactory,
     CourseFactory,
+    MembershipFactory,
     ModuleFactory,
     ModuleItemFactory,
     UserFactory,
@@ -588,3 +590,45 @@ def test_the_kept_tracker_shows_a_rubric_repointed_an_item_renamed_and_modules_m
     assert client.post(move, {"direction": "up"}).status_code == 302
     assert head(poll())[0] == "Wrap-up"
     assert head(_tracker(client, world).content.decode())[0] == "Wrap-up"
+
+
+def test_a_ta_moved_to_another_section_sees_it_on_the_open_tracker_and_gradebook(world, client_for):
+    """A TA limited to Section A has the tracker and the gradebook open; the instructor
+    moves them to Section B on the course's People page. The open pages' next poll
+    shows Section B's students, not a 304 or 204 on Section A's (nothing of the
+    students' work changed, but who the TA grades did)."""
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    b_student = UserFactory(first_name="Bea", last_name="Bsection")
+    MembershipFactory(cohort=section_b, user=b_student)
+    AssignmentFactory(item=world.item, cohort=section_b)
+    section_a = world.course.cohorts.get(name="Section A")
+    section_a.teaching_assistants.add(world.users["ta"])
+    ta = client_for("ta")
+    tracker_url = reverse("cases:tracker", args=[world.course.pk])
+    poll = {"cohort": "", "page": "1"}
+    first = ta.get(tracker_url, poll, headers={"HX-Request": "true"})
+    assert world.users["student"].display_name in first.content.decode()
+    assert b_student.display_name not in first.content.decode()
+    gradebook_url = reverse("cases:gradebook", args=[world.course.pk])
+    page = ta.get(gradebook_url).content.decode()
+    known = re.search(r"known=([0-9a-f]+)", page).group(1)
+
+    instructor = Client()
+    instructor.force_login(world.users["instructor"])
+    moved = instructor.post(
+        reverse("cases:course_ta_cohorts", args=[world.course.pk, world.users["ta"].pk]),
+        {"cohorts": [section_b.pk]},
+    )
+    assert moved.status_code in {200, 302}
+
+    again = ta.get(
+        tracker_url, poll, headers={"HX-Request": "true", "If-None-Match": first["ETag"]}
+    )
+    assert again.status_code == 200
+    html = again.content.decode()
+    assert b_student.display_name in html
+    assert world.users["student"].display_name not in html
+    polled = ta.get(gradebook_url, {"poll": "1", "known": known}, headers={"HX-Request": "true"})
+    assert polled.status_code == 200
+    assert b_student.display_name in polled.content.decode()
