@@ -472,6 +472,18 @@ def graded_cohorts(user, course: Course, access: CourseAccess):
     return cohorts.filter(Q(teaching_assistants=user) | ~Exists(assigned)).distinct()
 
 
+def grades_every_cohort(user, course: Course, access: CourseAccess) -> bool:
+    """Whether `graded_cohorts` is every cohort of the course (instructors, admins, a
+    TA assigned to none of them): only such a grader acts for the whole course at once,
+    a live class for every cohort, say. One query for a TA, none for the others."""
+    if not access.can_grade:
+        return False
+    if access.is_instructor or access.is_admin:
+        return True
+    others = Cohort.objects.filter(courses=course)
+    return not others.exclude(pk__in=graded_cohorts(user, course, access)).exists()
+
+
 def graded_students(
     user, course: Course, access: CourseAccess, cohort_id: int | None = None, item=None
 ):

@@ -44,9 +44,19 @@ class LiveStartForm(forms.Form):
         help_text="Attendance and marks of a session started from an item are graded.",
     )
 
-    def __init__(self, *args, course, **kwargs):
+    def __init__(self, *args, course, cohorts=None, every: bool = True, **kwargs):
+        """`cohorts`: those the user may start a class for (the cohorts they grade;
+        default, the course's); `every`: whether they may start one for every cohort
+        at once (a TA limited to some sections may not: its roster would be theirs)."""
         super().__init__(*args, **kwargs)
-        self.fields["cohort"].queryset = course.cohorts.all()
+        field = self.fields["cohort"]
+        field.queryset = course.cohorts.all() if cohorts is None else cohorts
+        if not every:
+            field.required = True
+            field.empty_label = None
+            field.help_text = "Who may join: one of the sections you look after."
+            refusal = "Choose one of the sections you look after."
+            field.error_messages |= {"required": refusal, "invalid_choice": refusal}
         self.fields["item"].queryset = ModuleItem.objects.filter(
             module__course=course, kind=ItemKind.LIVE_SESSION
         ).select_related("module")

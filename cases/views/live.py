@@ -48,7 +48,9 @@ from cases.permissions import (
     access_live_session_joined,
     course_to_grade,
     course_to_teach,
+    graded_cohorts,
     graded_students,
+    grades_every_cohort,
     item_sessions_to_join,
     joined_session_version,
     live_access,
@@ -564,7 +566,13 @@ def live_sessions(request: HtmxHttpRequest, pk: int):
     """The course's graders: its live sessions, newest first, with attendance and
     marks, and a form to start one (ad hoc, or for a live-session item)."""
     course, access = course_to_grade(request.user, pk)
-    form = LiveStartForm(request.POST or None, course=course, initial=_start_initial(request))
+    form = LiveStartForm(
+        request.POST or None,
+        course=course,
+        cohorts=graded_cohorts(request.user, course, access),
+        every=grades_every_cohort(request.user, course, access),
+        initial=_start_initial(request),
+    )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         session = services.session_start(

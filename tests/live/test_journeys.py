@@ -386,3 +386,32 @@ def test_deleting_the_module_of_a_live_item_mid_class_ends_its_session_too(
     assert response.status_code == 302
     session.refresh_from_db()
     assert session.item is None and not session.is_running
+
+
+def test_a_ta_of_section_a_starts_a_class_only_for_section_a(world, sections, client_for):
+    """The TA looks after Section A only. Starting a class, they are offered Section A,
+    not Section B nor "Every cohort": a class they started for Section B (or for both)
+    let B's students join a console whose roster, holding only students the TA grades,
+    said nobody had joined. Choosing another section anyway is refused beside the
+    field, the title typed kept, and nothing starts."""
+    section_a, section_b, item = sections
+    section_a.teaching_assistants.add(world.users["ta"])
+    url = reverse("cases:live_sessions", args=[world.course.pk])
+    ta = client_for("ta")
+    page = ta.get(url).content.decode()
+    form = page.split('action="' + url)[1].split("</form>")[0]
+    assert f'value="{section_a.pk}"' in form
+    assert f'value="{section_b.pk}"' not in form
+    assert "Every cohort" not in form
+    for cohort in (section_b.pk, ""):
+        refused = ta.post(url, {"title": "Class 6 for B", "item": item.pk, "cohort": cohort})
+        html = refused.content.decode()
+        assert refused.status_code == 200
+        assert "Class 6 for B" in html
+        assert "Choose one of the sections you look after" in html
+    assert not world.course.live_sessions.exists()
+    ta.post(url, {"title": "Class 6", "item": item.pk, "cohort": section_a.pk})
+    assert world.course.live_sessions.get().cohort == section_a
+    # The instructor, who teaches every section, may still start a class for all.
+    offered = client_for("instructor").get(url).content.decode()
+    assert "Every cohort" in offered and f'value="{section_b.pk}"' in offered
