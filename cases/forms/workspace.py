@@ -85,7 +85,10 @@ class WorkGradeForm(forms.Form):
                 (str(n), f"{level['label']} ({level['points']})")
                 for n, level in enumerate(criterion["levels"])
             ]
+            # Posting back the level the grader saw: a level a colleague chose since
+            # the page was opened stands unless this grader chose another.
             self.fields[f"criterion_{index}"] = forms.ChoiceField(
+                show_hidden_initial=True,
                 label=criterion["name"],
                 choices=choices,
                 required=False,

@@ -190,6 +190,14 @@ def timeleft(seconds: int) -> str:
     return f"{minutes} min {secs:02d} s"
 
 
+@register.filter
+def initial_hidden(field) -> str:
+    """A field rendered by hand (radios one by one) still posts back the value the page
+    showed, as `{{ field }}` does for a field with `show_hidden_initial`: its hidden
+    `initial-` input (escaped by the widget)."""
+    return field.as_hidden(only_initial=True)
+
+
 def points_text(points) -> str:
     """8, 4.5 or 4.67: whole points without decimals."""
     return str(int(points)) if points == int(points) else f"{points:.2f}".rstrip("0")

@@ -247,3 +247,40 @@ def test_switching_an_items_rubric_on_its_page_asks_first_then_scores_again(
     assert Work.objects.get(item=item, user=student).rubric_score == 4
     _edit_item(client, item, None, title="Thread, again", confirmed="1")
     assert Work.objects.get(item=item, user=student).rubric_score is None
+
+
+def test_a_ta_s_comment_saved_after_the_instructor_scored_the_rubric_keeps_the_levels(
+    world, client_for
+):
+    """The TA and the instructor open the same student's thread in the grader while it
+    is not yet scored. The instructor chooses the rubric's levels (8 of 10) and saves;
+    the TA, whose page showed no level chosen, only writes a comment and saves. The
+    student keeps the instructor's levels and score, and gets the TA's comment: the
+    TA's form sent no level, which is what it was opened with, not a choice."""
+    client = client_for("instructor")
+    item, student = world.discussion.item, world.users["student"]
+    client.post(
+        reverse("cases:rubric_list", args=[world.course.pk]),
+        {"title": "Argument", "criteria": ARGUMENT},
+    )
+    _save(client, Rubric.objects.get(), ARGUMENT, item)
+    url = reverse("cases:grade_work", args=[item.pk, student.pk])
+    ta = Client()
+    ta.force_login(world.users["ta"])
+    opened = ta.get(url).content.decode()
+    assert 'name="criterion_0"' in opened and "checked" not in opened.split("criterion_0")[1][:200]
+    # The page posts back the level it showed (none), beside the radios.
+    assert 'name="initial-criterion_0"' in opened
+
+    _grade(client, item, student, criterion_0="1", criterion_1="0")
+    saved = ta.post(
+        url,
+        # What the TA's browser sends: the comment typed, the values the page was opened
+        # with (no level was chosen, so no criterion is sent at all).
+        {"feedback": "Cite ¶3.", "initial-feedback": "", "initial-excused": "False"},
+    )
+    assert saved.status_code == 302
+    work = Work.objects.get(item=item, user=student)
+    assert work.feedback == "Cite ¶3."
+    assert work.rubric_levels == {"0": 1, "1": 0}
+    assert work.rubric_score == 8
