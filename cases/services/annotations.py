@@ -61,7 +61,9 @@ from cases.models import (
 )
 from cases.models.annotations import CONTEXT_CHARS, MAX_ANNOTATION_CHARS, MAX_QUOTE_CHARS
 from cases.permissions import CaseAccess, cases_for_user, is_admin
-from cases.services.discussions import MODERATION  # The same actions as on posts.
+
+# The same actions as on posts, and the same limit on a reason for hiding.
+from cases.services.discussions import MODERATION, PostRefused, hide_reason
 from cases.services.workspace.work import work_sync
 
 
@@ -395,7 +397,10 @@ def annotation_moderate(*, note: Annotation, action: str, reason: str = "") -> N
     """Course staff pin, endorse, or hide a note or reply with a reason (its author
     still reads it, with the reason)."""
     if action == "hide":
-        reason = reason.strip()[:300]
+        try:
+            reason = hide_reason(reason)
+        except PostRefused as refused:
+            raise AnnotationRefused(str(refused)) from None
         if not reason:
             raise AnnotationRefused("Say why you hide it: its author reads the reason.")
         changes = {"hidden_at": timezone.now(), "hidden_reason": reason}

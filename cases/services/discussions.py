@@ -301,13 +301,29 @@ MODERATION = {
 }
 
 
+HIDE_REASON_MAX = Post._meta.get_field("hidden_reason").max_length
+
+
+def hide_reason(reason: str) -> str:
+    """A moderator's reason for hiding a post or a note, as kept: refused when longer
+    than it can be kept (its author reads it whole; the form's field stops typing there,
+    so only a request made by other means reaches this)."""
+    reason = reason.strip()
+    if len(reason) > HIDE_REASON_MAX:
+        raise PostRefused(
+            f"A reason for hiding is at most {HIDE_REASON_MAX} characters; this one has "
+            f"{len(reason)}. Shorten it: its author reads it whole."
+        )
+    return reason
+
+
 @transaction.atomic
 def post_moderate(*, post: Post, action: str, reason: str = "") -> None:
     """Instructors and TAs pin, endorse or hide (with a reason) a post. Its author is
     notified of the first endorsement, once the class can see the post: when it is
     endorsed, or unhidden endorsed."""
     if action == "hide":
-        changes = {"hidden_at": timezone.now(), "hidden_reason": reason.strip()[:300]}
+        changes = {"hidden_at": timezone.now(), "hidden_reason": hide_reason(reason)}
     elif action in MODERATION:
         changes = MODERATION[action]
     else:

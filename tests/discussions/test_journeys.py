@@ -383,3 +383,44 @@ def test_following_a_thread_tells_of_new_posts_once_until_read_and_stops_when_un
     student.memberships.all().delete()
     client_for("student_ta_elsewhere").post(create, {"body": "Fifth point."})
     assert len(notices(student)) == 2
+
+
+def test_a_reason_for_hiding_too_long_to_keep_is_refused_not_cut(world, client_for):
+    """The hide box stops typing at what can be kept; a longer reason sent anyway (an
+    older page, a script) is refused with its length, for a post and for a note alike,
+    and nothing is hidden with half a reason."""
+    from cases.models import Annotation
+    from cases.permissions import CaseAccess
+    from cases.services.annotations import Selection, annotation_create
+    from cases.services.discussions import HIDE_REASON_MAX
+
+    client = client_for("instructor")
+    page = _html(client.get(world.discussion.item.get_absolute_url()))
+    assert (
+        f'name="reason" placeholder="Reason to hide" class="reason" maxlength="{HIDE_REASON_MAX}"'
+        in page
+    )
+    long = "Off topic. " * 30  # 330 characters.
+    moderate = reverse("cases:post_moderate", args=[world.post.pk])
+    refused = client.post(
+        moderate, {"action": "hide", "reason": long}, headers={"HX-Request": "true"}
+    )
+    assert refused.status_code == 400
+    assert f"at most {HIDE_REASON_MAX} characters; this one has 329" in _html(refused)
+    world.post.refresh_from_db()
+    assert world.post.hidden_at is None
+    client.post(moderate, {"action": "hide", "reason": long[:200]})
+    world.post.refresh_from_db()
+    assert world.post.hidden_reason == long[:200].strip()
+
+    note = annotation_create(
+        case=world.case,
+        author=world.users["student"],
+        access=CaseAccess(is_teaching_staff=False, can_edit=False),
+        selection=Selection(2, 0, 2, 6),
+        body="Off-topic rant.",
+    )
+    url = reverse("cases:annotation_moderate", args=[note.pk])
+    refused = client.post(url, {"action": "hide", "reason": long}, headers={"HX-Request": "true"})
+    assert refused.status_code == 400 and "this one has 329" in _html(refused)
+    assert Annotation.objects.get(pk=note.pk).hidden_at is None
