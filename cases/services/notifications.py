@@ -409,10 +409,7 @@ def followers_notify(post: Post, *, now=None) -> int:
             discussion=discussion, author=OuterRef("user"), deleted_at__isnull=True
         )
         sees &= Q(Exists(posted))
-    staff = course.instructors.through.objects.filter(course=course, user=OuterRef("user"))
-    assists = course.teaching_assistants.through.objects.filter(
-        course=course, user=OuterRef("user")
-    )
+    staff = Q(user__in=course.instructors.all()) | Q(user__in=course.teaching_assistants.all())
     unread = Notification.objects.filter(
         user=OuterRef("user"),
         kind=NotificationKind.FOLLOWED_POST,
@@ -422,7 +419,7 @@ def followers_notify(post: Post, *, now=None) -> int:
     followers = (
         Follow.objects.filter(discussion=discussion, user__is_active=True)
         .exclude(user__in=not_told)
-        .filter(sees | Q(Exists(staff)) | Q(Exists(assists)))
+        .filter(sees | staff)
         .exclude(Exists(unread))
         .values_list("user", flat=True)
     )
