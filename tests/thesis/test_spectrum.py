@@ -368,3 +368,66 @@ def test_the_authors_placement_waits_while_a_spectrum_exercise_on_the_company_is
     reader = student.get(world.case.get_absolute_url()).content.decode()
     assert "SECRET-PLACEMENT-REASON" in reader
     assert "<title>The authors: 60</title>" in student.get(regions).content.decode()
+
+
+def test_release_hide_and_release_again_with_students_looking_in_between(spectrum, world):
+    """The instructor releases the placements, takes the release back, and releases
+    again. Between, the student looks each time: once hidden they see only their own
+    placements again (no class dots, no authors', not in the reader or the regional
+    comparison either), their words are all there, and what they change while it is
+    hidden is what the second release shows."""
+    from cases.models import CaseStudy
+
+    CaseStudy.objects.filter(pk=world.case.pk).update(placement_released=True)
+    student, classmate, instructor = Client(), Client(), Client()
+    student.force_login(world.users["student"])
+    classmate.force_login(world.users["student_ta_elsewhere"])
+    instructor.force_login(world.users["instructor"])
+    page = spectrum.item.get_absolute_url()
+    release = reverse("cases:spectrum_release", args=[spectrum.item.pk])
+    regions = reverse("cases:regional_comparison", args=[world.course.pk])
+    _save(classmate, spectrum, {"shanghai-bell": (17, "CLASSMATE-WORDS"), "lenovo": (3, "")})
+    _save(student, spectrum, {"shanghai-bell": (50, "MY-FIRST-WORDS ¶2"), "lenovo": (70, "")})
+
+    assert instructor.post(release, {"release": "1"}).status_code == 302
+    html = student.get(page).content.decode()
+    assert "<title>Shanghai Bell: 17</title>" in html and "SECRET-LENOVO-REASON" in html
+    # A save sent from a page loaded before the release is refused, every word kept.
+    refused = _save(student, spectrum, {"shanghai-bell": (51, "LATE-WORDS"), "lenovo": (70, "")})
+    assert refused.status_code == 200 and "LATE-WORDS" in refused.content.decode()
+
+    hidden = instructor.post(release, {"release": "0"}, follow=True).content.decode()
+    assert "Students again see only their own placements." in hidden
+    assert "Release the placements to students" in hidden
+    html = student.get(page).content.decode()
+    assert "MY-FIRST-WORDS" in html and 'value="50"' in html and 'value="70"' in html
+    for shown in ["<title>Shanghai Bell: 17</title>", "SECRET-LENOVO-REASON", "chart__svg"]:
+        assert shown not in html
+    assert "Authors" not in html and "CLASSMATE-WORDS" not in html
+    assert "appears here once your instructor releases the placements" in html
+    assert "Save placements" in html
+    assert (
+        "SECRET-PLACEMENT-REASON" not in student.get(world.case.get_absolute_url()).content.decode()
+    )
+    region_html = student.get(regions).content.decode()
+    assert "<title>The authors: 60</title>" not in region_html
+    assert "Shanghai Bell: 17" not in region_html
+    # Hiding twice (a second tab) changes nothing and loses nothing.
+    assert instructor.post(release, {"release": "0"}).status_code == 302
+    # The student changes their mind while it is hidden.
+    assert (
+        _save(
+            student, spectrum, {"shanghai-bell": (35, "MY-SECOND-WORDS"), "lenovo": (70, "")}
+        ).status_code
+        == 302
+    )
+    assert SpectrumPlacement.objects.filter(user=world.users["student"]).count() == 2
+    assert SpectrumPlacement.objects.filter(user=world.users["student_ta_elsewhere"]).count() == 2
+
+    assert instructor.post(release, {"release": "1"}).status_code == 302
+    html = student.get(page).content.decode()
+    assert "<title>Shanghai Bell: 17</title>" in html and "<title>Shanghai Bell: 35</title>" in html
+    assert "<td>35</td><td>26.0</td><td>60</td><td>25</td>" in html
+    assert "SECRET-PLACEMENT-REASON" in student.get(world.case.get_absolute_url()).content.decode()
+    staff = instructor.get(page).content.decode()
+    assert "MY-SECOND-WORDS" in staff and "CLASSMATE-WORDS" in staff
