@@ -533,7 +533,7 @@ class DecisionCommitAdmin(admin.ModelAdmin):
 
 @admin.register(StancePair)
 class StancePairAdmin(admin.ModelAdmin):
-    list_display = ["first", "second", "stance", "spectrum", "distance", "created_at"]
+    list_display = ["first", "second", "stance", "spectrum", "distance", "created_at", "ended_at"]
     search_fields = ["first__username", "second__username"]
     list_select_related = ["first", "second", "stance", "spectrum__item"]
 

@@ -172,10 +172,21 @@ class DecisionCommit(models.Model):
         return self.confidence / 100 if self.expects else 1 - self.confidence / 100
 
 
+class StancePairQuerySet(models.QuerySet):
+    def current(self) -> "StancePairQuerySet":
+        """Pairs still arguing: not ended by a pairing after one of them left."""
+        return self.filter(ended_at__isnull=True)
+
+    def of(self, user) -> "StancePairQuerySet":
+        return self.filter(Q(first=user) | Q(second=user))
+
+
 class StancePair(models.Model):
     """Two students far apart on a claim (a stance check's statement, or where a
     spectrum exercise's companies sit), paired to argue it out in a thread of their
-    own."""
+    own. A student has one current pair per claim; a pair ends (`ended_at`) when the
+    instructor pairs again after one of its members left the class or was deactivated,
+    and its thread stays for its own two members to read."""
 
     stance = models.ForeignKey(
         StanceCheck, null=True, blank=True, on_delete=models.CASCADE, related_name="pairs"
@@ -187,15 +198,33 @@ class StancePair(models.Model):
     second = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     distance = models.PositiveSmallIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StancePairQuerySet.as_manager()
 
     class Meta:
         ordering = ["-distance", "pk"]
+        # Once per claim among current pairs; an ended pair frees its members.
         constraints = [
-            models.UniqueConstraint(fields=["stance", "first"], name="stance_pair_first_once"),
-            models.UniqueConstraint(fields=["stance", "second"], name="stance_pair_second_once"),
-            models.UniqueConstraint(fields=["spectrum", "first"], name="spectrum_pair_first_once"),
             models.UniqueConstraint(
-                fields=["spectrum", "second"], name="spectrum_pair_second_once"
+                fields=["stance", "first"],
+                condition=Q(ended_at__isnull=True),
+                name="stance_pair_first_once",
+            ),
+            models.UniqueConstraint(
+                fields=["stance", "second"],
+                condition=Q(ended_at__isnull=True),
+                name="stance_pair_second_once",
+            ),
+            models.UniqueConstraint(
+                fields=["spectrum", "first"],
+                condition=Q(ended_at__isnull=True),
+                name="spectrum_pair_first_once",
+            ),
+            models.UniqueConstraint(
+                fields=["spectrum", "second"],
+                condition=Q(ended_at__isnull=True),
+                name="spectrum_pair_second_once",
             ),
             models.CheckConstraint(
                 condition=Q(stance__isnull=False, spectrum__isnull=True)
@@ -210,6 +239,9 @@ class StancePair(models.Model):
     @property
     def item(self):
         return self.stance.item if self.stance_id else self.spectrum.item
+
+    def partner_of(self, user):
+        return self.second if self.first_id == user.pk else self.first
 
     @property
     def claim(self) -> str:

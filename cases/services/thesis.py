@@ -242,10 +242,17 @@ def polarisation(values: list[int]) -> float | None:
     return round(sum(abs(value - 4) for value in values) / len(values) / 3, 2)
 
 
-def _paired(claim: dict) -> set[int]:
-    """Students who already have a partner on this claim (stance= or spectrum=)."""
+def _paired(claim: dict, students) -> set[int]:
+    """Students who keep their partner on this claim (stance= or spectrum=): those of
+    the current pairs whose two members are both still in the class (`students`) and
+    active. Any other current pair ends here, its thread kept for its two members to
+    read, so the one who stayed is paired again like everyone still waiting. Call it
+    with the claim's row locked."""
+    here = students.filter(is_active=True).values("pk")
+    current = StancePair.objects.filter(**claim).current()
+    current.exclude(first__in=here, second__in=here).update(ended_at=timezone.now())
     taken = set()
-    for first, second in StancePair.objects.filter(**claim).values_list("first", "second"):
+    for first, second in current.values_list("first", "second"):
         taken |= {first, second}
     return taken
 
@@ -273,11 +280,13 @@ def _pair_far_ends(scores: dict[int, float], min_distance: float, claim: dict) -
 @transaction.atomic
 def stance_pairs_make(*, stance: StanceCheck, students, phase: str) -> int:
     """Pair students far apart on their answers in a phase (at least
-    PAIR_MIN_DISTANCE). Students already paired keep their partner; a deactivated
-    account (its answers kept) is never paired: nobody would answer their partner. The
-    stance row is locked, so two clicks make one set of pairs."""
+    PAIR_MIN_DISTANCE). Students already paired keep their partner while both are in
+    the class and active; a pair one of them left ends, and the other is paired again
+    (`_paired`). A deactivated account (its answers kept) is never paired: nobody would
+    answer their partner. Whoever is left over waits for the next pairing. The stance
+    row is locked, so two clicks make one set of pairs."""
     StanceCheck.objects.select_for_update().get(pk=stance.pk)
-    taken = _paired({"stance": stance})
+    taken = _paired({"stance": stance}, students)
     answers = StanceAnswer.objects.filter(
         stance=stance, phase=phase, user__in=students, user__is_active=True
     )
@@ -295,7 +304,7 @@ def spectrum_pairs_make(*, exercise, students) -> int:
     companies, as `stance_pairs_make` does for a stance check (never a deactivated
     account)."""
     SpectrumExercise.objects.select_for_update().get(pk=exercise.pk)
-    taken = _paired({"spectrum": exercise})
+    taken = _paired({"spectrum": exercise}, students)
     placed: dict[int, list[int]] = {}
     placements = SpectrumPlacement.objects.filter(
         exercise=exercise, user__in=students, user__is_active=True
@@ -307,17 +316,39 @@ def spectrum_pairs_make(*, exercise, students) -> int:
     return _pair_far_ends(scores, SPECTRUM_PAIR_MIN_DISTANCE, {"spectrum": exercise})
 
 
+def pairs_of(user, pairs) -> tuple[StancePair | None, list[StancePair]]:
+    """The student's current pair among `pairs` (one claim's), or None, and their
+    ended ones, latest first, whose threads they still read. One query."""
+    mine = pairs.of(user).select_related("first", "second").order_by("-ended_at", "-pk")
+    current, earlier = None, []
+    for pair in mine:
+        if pair.ended_at is None:
+            current = pair
+        else:
+            earlier.append(pair)
+    return current, earlier
+
+
+PAIR_ENDED = (
+    "This pair has ended: one of you left the class, so nobody is here to answer. "
+    "The conversation stays for the two of you to read."
+)
+
+
 @transaction.atomic
 def pair_message_create(*, pair: StancePair, author, body: str) -> PairMessage:
     """A message in a pair's thread: Markdown, rendered and cleaned like a post. Sent
     again (a double click, Back and send again), it is kept once: the pair is locked
-    while the thread's last message is compared, so two sends at once make one."""
+    while the thread's last message is compared, so two sends at once make one.
+    Refused once the pair has ended (`PAIR_ENDED`)."""
     body = body.strip()
     if not body:
         raise StanceRefused("Write something before sending.")
     if len(body) > 5000:
         raise StanceRefused("Keep it under 5,000 characters.")
-    StancePair.objects.select_for_update().filter(pk=pair.pk).values_list("pk").first()
+    locked = StancePair.objects.select_for_update().filter(pk=pair.pk)
+    if locked.values_list("ended_at", flat=True).first() is not None:
+        raise StanceRefused(PAIR_ENDED)
     last = PairMessage.objects.filter(pair=pair).order_by("-created_at", "-pk").first()
     if last is not None and last.author_id == author.pk and last.body == body:
         return last

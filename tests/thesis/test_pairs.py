@@ -199,3 +199,107 @@ def test_a_message_sent_twice_is_kept_once(world, classroom, client_for):
     partner.post(url, {"body": "Cheaper now, dearer later."})
     student.post(url, {"body": "Licences are **cheaper** than labs."})
     assert pair.messages.count() == 3
+
+
+def test_pairing_again_after_a_partner_leaves_and_a_student_joins_late(
+    world, classroom, client, client_for
+):
+    """The instructor pairs the class; a pair argues. Then one of them is deactivated
+    and a student joins late and answers. Pairing again keeps the pair whose members
+    are both still here, pairs the one left alone with the latecomer (far apart), makes
+    no second pair for anyone, and keeps the old conversation readable by its own two
+    members only: not by the new partner, and not in the new thread."""
+    from cases.services.people import user_deactivate
+
+    stance, students = classroom  # At 1, 7, 2, 6 and 4.
+    pair_url = reverse("cases:stance_pairs", args=[stance.item.pk])
+    instructor = client_for("instructor")
+    instructor.post(pair_url, {"phase": "before"})
+    old = StancePair.objects.get(first=students[0])
+    kept = StancePair.objects.get(first=students[2])
+    assert old.second == students[1]
+    old_url = reverse("cases:pair_thread", args=[old.pk])
+    client.force_login(students[0])
+    client.post(old_url, {"body": "OLD-PAIR-WORDS: labs matter."})
+    client.force_login(students[1])
+    client.post(old_url, {"body": "OLD-PARTNER-REPLY: licences win."})
+
+    user_deactivate(user=students[1], by=world.users["admin"])
+    late = UserFactory(username="latecomer")
+    MembershipFactory(cohort=world.course.cohorts.get(), user=late)
+    stance_answer(stance=stance, user=late, value=7, reason="Late, at 7.")
+
+    client.force_login(world.users["instructor"])
+    done = client.post(pair_url, {"phase": "before"}, follow=True).content.decode()
+    assert "Made 1 pair of students" in done
+    current = StancePair.objects.filter(stance=stance, ended_at__isnull=True)
+    assert {(p.first_id, p.second_id) for p in current} == {
+        (students[2].pk, students[3].pk),
+        (students[0].pk, late.pk),
+    }
+    assert current.get(first=students[2]).pk == kept.pk  # Kept, not made anew.
+    members = [u for p in current for u in (p.first_id, p.second_id)]
+    assert len(members) == len(set(members))  # Nobody in two pairs.
+    assert students[4].pk not in members  # The odd one out waits, as before.
+    new = current.get(second=late)
+
+    # The student sees their new partner, and can still read the old conversation.
+    client.force_login(students[0])
+    page = client.get(stance.item.get_absolute_url()).content.decode()
+    new_url = reverse("cases:pair_thread", args=[new.pk])
+    assert f'href="{new_url}"' in page and late.display_name in page
+    assert f'href="{old_url}"' in page
+    old_thread = client.get(old_url).content.decode()
+    assert "OLD-PAIR-WORDS" in old_thread and "OLD-PARTNER-REPLY" in old_thread
+    assert 'name="body"' not in old_thread  # Nobody left there to answer.
+    assert client.post(old_url, {"body": "Anyone?"}).status_code in (400, 403)
+    assert old.messages.count() == 2
+    assert "OLD-PAIR-WORDS" not in client.get(new_url).content.decode()
+    # The new partner reads the new thread, never the old one.
+    client.force_login(late)
+    assert client.get(old_url).status_code == 404
+    assert "OLD-PAIR-WORDS" not in client.get(new_url).content.decode()
+    assert f'href="{old_url}"' not in client.get(stance.item.get_absolute_url()).content.decode()
+
+    # Pairing a third time changes nothing.
+    client.force_login(world.users["instructor"])
+    again = client.post(pair_url, {"phase": "before"}, follow=True).content.decode()
+    assert "No new pairs to make." in again
+    assert again.count("(ended: one of them left)") == 1  # The instructor sees it ended.
+    assert StancePair.objects.filter(stance=stance, ended_at__isnull=True).count() == 2
+
+
+def test_spectrum_pairing_again_after_a_student_leaves_the_class(world, client, client_for):
+    """On a spectrum exercise: a paired student is taken out of the course's cohort;
+    pairing again pairs their partner with a student who placed late, and the partner
+    still reads the old thread."""
+    from cases.models import SpectrumPlacement
+    from tests.factories import make_spectrum
+
+    cohort = world.course.cohorts.get()
+    exercise = make_spectrum(world.item.module, [world.case], [cohort])
+    staying, leaving = world.users["student"], world.users["student_ta_elsewhere"]
+    for user, position in [(staying, 10), (leaving, 90)]:
+        SpectrumPlacement.objects.create(
+            exercise=exercise, user=user, case=world.case, position=position
+        )
+    pair_url = reverse("cases:spectrum_pairs", args=[exercise.item.pk])
+    client_for("instructor").post(pair_url)
+    old = StancePair.objects.get(spectrum=exercise)
+    old_url = reverse("cases:pair_thread", args=[old.pk])
+    client.force_login(staying)
+    client.post(old_url, {"body": "SPECTRUM-OLD-WORDS"})
+    cohort.memberships.filter(user=leaving).delete()
+    late = UserFactory(username="latecomer")
+    MembershipFactory(cohort=cohort, user=late)
+    SpectrumPlacement.objects.create(exercise=exercise, user=late, case=world.case, position=85)
+
+    client_for("instructor").post(pair_url)
+    new = StancePair.objects.get(spectrum=exercise, ended_at__isnull=True)
+    assert (new.first, new.second, new.distance) == (staying, late, 75)
+    client.force_login(staying)
+    page = client.get(exercise.item.get_absolute_url()).content.decode()
+    assert reverse("cases:pair_thread", args=[new.pk]) in page
+    assert "SPECTRUM-OLD-WORDS" in client.get(old_url).content.decode()
+    client.force_login(late)
+    assert client.get(old_url).status_code == 404

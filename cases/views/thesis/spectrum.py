@@ -4,7 +4,7 @@ placements; the instructor releases them, with the authors', to the class."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import F
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -41,15 +41,11 @@ def _student_context(request, item, exercise, access, *, form=None, saved=False)
     cases = list(cases)
     own = {p.case_id: p for p in SpectrumPlacement.objects.filter(exercise=exercise, user=user)}
     assignment = assignment_for_student(item.pk, user)
-    pair = (
-        StancePair.objects.filter(spectrum=exercise)
-        .filter(Q(first=user) | Q(second=user))
-        .select_related("first", "second")
-        .first()
-    )
+    pair, earlier = services.pairs_of(user, StancePair.objects.filter(spectrum=exercise))
     context = {
         "pair": pair,
-        "partner": (pair.second if pair.first_id == user.pk else pair.first) if pair else None,
+        "partner": pair.partner_of(user) if pair else None,
+        "earlier_pairs": [(old, old.partner_of(user)) for old in earlier],
         "item": item,
         "course": item.module.course,
         "access": access,
@@ -117,7 +113,9 @@ def _staff_context(request, item, exercise, access: CourseAccess) -> dict:
         "chart": chart,
         "rows": rows,
         "student_count": students.count(),
-        "pairs": StancePair.objects.filter(spectrum=exercise).select_related("first", "second"),
+        "pairs": StancePair.objects.filter(spectrum=exercise)
+        .select_related("first", "second")
+        .order_by(F("ended_at").asc(nulls_first=True), "-distance", "pk"),
         "pair_min_distance": SPECTRUM_PAIR_MIN_DISTANCE,
     }
 

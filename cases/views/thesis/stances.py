@@ -3,7 +3,7 @@ see how the class moved) and decision points (commit, then reveal)."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Q
+from django.db.models import Count, F
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -73,17 +73,11 @@ def _student_context(request, item, stance, form=None) -> dict:
         for answered, label in StancePhase.choices
         if answered in mine
     ]
-    pair = (
-        StancePair.objects.filter(stance=stance)
-        .filter(Q(first=request.user) | Q(second=request.user))
-        .select_related("first", "second")
-        .first()
-    )
+    pair, earlier = services.pairs_of(request.user, StancePair.objects.filter(stance=stance))
     return {
         "pair": pair,
-        "partner": (pair.second if pair.first_id == request.user.pk else pair.first)
-        if pair
-        else None,
+        "partner": pair.partner_of(request.user) if pair else None,
+        "earlier_pairs": [(old, old.partner_of(request.user)) for old in earlier],
         "item": item,
         "course": item.module.course,
         "stance": stance,
@@ -125,9 +119,11 @@ def _staff_context(request, item, stance, access: CourseAccess) -> dict:
             moves[_shift_bucket(row.moved)] += 1
     paired = [r for r in rows if r.moved is not None]
     pairs = StancePair.objects.filter(stance=stance).select_related("first", "second")
-    # Farthest apart first, ordered here: Django leaves the model's `ordering` out of a
-    # query with an aggregate.
-    pairs = pairs.annotate(message_count=Count("messages")).order_by("-distance", "pk")
+    # Current pairs, farthest apart first, then ended ones, ordered here: Django leaves
+    # the model's `ordering` out of a query with an aggregate.
+    pairs = pairs.annotate(message_count=Count("messages")).order_by(
+        F("ended_at").asc(nulls_first=True), "-distance", "pk"
+    )
     if not (access.is_instructor or access.is_admin):
         shown = {row.student.pk for row in rows}  # A TA sees the pairs of their students.
         pairs = [p for p in pairs if p.first_id in shown or p.second_id in shown]
@@ -512,7 +508,7 @@ def pair_thread(request: HtmxHttpRequest, pk: int):
         "messages_list": pair.messages.select_related("author"),
         "error": error,
         "body": request.POST.get("body", "") if error else "",
-        "can_write": access is None,
+        "can_write": access is None and pair.ended_at is None,
     }
     return render(request, "cases/thesis/pair_thread.html", context, status=400 if error else 200)
 
