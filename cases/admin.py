@@ -604,7 +604,7 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
 @admin.register(EmailSettings)
 class EmailSettingsAdmin(admin.ModelAdmin):
-    list_display = ["user", "daily_digest", "digest_sent_at"]
+    list_display = ["user", "daily_digest", "digest_since", "digest_sent_at"]
     list_filter = ["daily_digest"]
     search_fields = ["user__username"]
     list_select_related = ["user"]

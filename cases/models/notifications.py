@@ -75,6 +75,9 @@ class EmailSettings(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_settings"
     )
     daily_digest = models.BooleanField(default=False)
+    # When the user last turned the digest on: their digest starts there, so a first
+    # digest does not list every unread notice they ever had.
+    digest_since = models.DateTimeField(null=True, blank=True)
     digest_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

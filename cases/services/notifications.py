@@ -71,6 +71,11 @@ OPENED_CATCH_UP = timedelta(days=2)
 # A digest goes out when the last one is at least this old, so a daily cron that drifts
 # still sends one a day and a rerun the same day sends nothing.
 DIGEST_EVERY = timedelta(hours=20)
+# A digest reaches back this far before its start (the previous digest, or turning the
+# digest on), for a notice written in a transaction that was still open then, or whose
+# email task was still queued when the digest was turned on. Whatever an earlier digest
+# or email sent is marked `emailed_at` and never sent twice.
+DIGEST_OVERLAP = timedelta(hours=1)
 UNSUBSCRIBE_SALT = "cases.notifications.unsubscribe"
 
 
@@ -642,8 +647,10 @@ def notification_email_is_off(*, user: User, kind: str) -> bool:
 
 def email_preferences_save(*, user: User, emailed: dict[str, bool], daily_digest: bool) -> None:
     """Save which kinds the user is emailed about and whether in a daily digest.
-    Turning the digest off sends what it was holding at once, as a last digest (a task,
-    after the commit): from then on nothing else would email it."""
+    Turning the digest on starts it now (`digest_since`): its first digest lists what
+    comes from then on, not every unread notice they ever had; saving again with it on
+    moves nothing. Turning it off sends what it was holding at once, as a last digest
+    (a task, after the commit): from then on nothing else would email it."""
     with transaction.atomic():
         for kind, email in emailed.items():
             NotificationPreference.objects.update_or_create(
@@ -652,8 +659,10 @@ def email_preferences_save(*, user: User, emailed: dict[str, bool], daily_digest
         row, _ = EmailSettings.objects.select_for_update().get_or_create(user=user)
         if row.daily_digest and not daily_digest:
             transaction.on_commit(partial(digest_last.enqueue, row.pk))
+        if daily_digest and not row.daily_digest:
+            row.digest_since = timezone.now()
         row.daily_digest = daily_digest
-        row.save(update_fields=["daily_digest"])
+        row.save(update_fields=["daily_digest", "digest_since"])
 
 
 def _kind_off(user_field: str = "user") -> Exists:
@@ -718,10 +727,11 @@ def notifications_email(notification_ids: list[int]) -> int:
 
 def digests_send(*, now=None) -> int:
     """Send each user who takes the daily digest one email listing their notifications
-    that are neither read nor emailed (kinds whose email they turned off left out), at
-    most once in DIGEST_EVERY. Safe to rerun and to run on two hosts at once: a user's
-    digest is claimed by a conditional UPDATE of `digest_sent_at` in the transaction
-    that sends it. Returns the digests sent."""
+    that are neither read nor emailed (kinds whose email they turned off left out) and
+    came since their digest began (`digest_start`), at most once in DIGEST_EVERY. Safe
+    to rerun and to run on two hosts at once: a user's digest is claimed by a
+    conditional UPDATE of `digest_sent_at` in the transaction that sends it. Returns
+    the digests sent."""
     now = now or timezone.now()
     waiting = (
         EmailSettings.objects.filter(daily_digest=True, user__is_active=True)
@@ -746,6 +756,17 @@ def digest_last(settings_id: int) -> int:
     return 0
 
 
+def digest_start(settings: EmailSettings, now: datetime) -> datetime:
+    """Where a user's next digest starts: the later of the previous digest and their
+    turning the digest on, so a first digest, or one after turning it off and on again,
+    lists no notice from before (months-old unread ones, kinds whose email was off then).
+    A digest with neither (turned on in the Django admin) starts a digest's period ago.
+    The only place that says which notices a digest may list."""
+    known = [at for at in (settings.digest_sent_at, settings.digest_since) if at is not None]
+    start = max(known) if known else now - DIGEST_EVERY
+    return start - DIGEST_OVERLAP
+
+
 @transaction.atomic
 def _digest_send(settings_id: int, previous, now) -> int:
     # Of two runs at once, only the one whose UPDATE still finds the old time goes on.
@@ -753,9 +774,16 @@ def _digest_send(settings_id: int, previous, now) -> int:
         digest_sent_at=now
     ):
         return 0
-    user = User.objects.get(email_settings=settings_id)
+    row = EmailSettings.objects.select_related("user").get(pk=settings_id)
+    user = row.user
+    row.digest_sent_at = previous  # The start is counted from the digest before this one.
     notifications = list(
-        Notification.objects.filter(user=user, emailed_at__isnull=True, read_at__isnull=True)
+        Notification.objects.filter(
+            user=user,
+            emailed_at__isnull=True,
+            read_at__isnull=True,
+            created_at__gte=digest_start(row, now),
+        )
         .exclude(_kind_off())
         .select_related("course")
         .select_for_update(of=("self",))

@@ -580,3 +580,17 @@ def test_an_invitation_still_sends_a_set_password_link_as_text_and_html(world, c
     assert "/password/reset/" in message.alternatives[0][0]
     assert "unsubscribe" not in message.body.lower()
     assert not Notification.objects.exists()
+
+
+def test_a_digest_turned_on_outside_the_preferences_page_starts_a_day_back(world):
+    """A digest set on in the Django admin (or before digests knew when they began)
+    has its first run: it lists the last day's notices, not months-old unread ones."""
+    student = world.users["student"]
+    EmailSettings.objects.create(user=student, daily_digest=True)
+    notify([student], kind="reply", title="MONTHS-OLD", url="/")
+    Notification.objects.update(created_at=timezone.now() - timedelta(days=120))
+    notify([student], kind="reply", title="THIS-MORNING", url="/")
+    mail.outbox.clear()
+    assert digests_send() == 1
+    [digest] = mail.outbox
+    assert "THIS-MORNING" in digest.body and "MONTHS-OLD" not in digest.body

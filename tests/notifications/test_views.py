@@ -545,3 +545,57 @@ def test_an_extension_taken_back_by_mistake_and_given_again_is_told_again(
         instructor.post(grant, data)
     moved = Notification.objects.filter(user=student, title__startswith="New date").order_by("pk")
     assert [("extended for you" in n.body) for n in moved] == [True, False, True]
+
+
+def test_the_first_digest_lists_only_what_came_since_the_digest_was_turned_on(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    """Months ago the student turned off emails about replies; replies piled up,
+    unread. Today they turn those emails back on, as a daily digest. The first digest
+    lists what came since, not the months-old replies; turning the digest off and on
+    again resends nothing old; saving the page again with the digest on loses nothing
+    that was waiting for it."""
+    from datetime import timedelta
+
+    from django.core import mail
+    from django.utils import timezone
+
+    from cases.services.notifications import digests_send, notify
+
+    student = world.users["student"]
+    client = client_for("student")
+    preferences = reverse("cases:notification_preferences")
+    every_kind = {f"email_{kind}": "on" for kind in NotificationKind.values}
+    no_replies = {k: v for k, v in every_kind.items() if k != "email_reply"}
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(preferences, no_replies)
+        notify([student], kind="reply", title="MONTHS-OLD-REPLY", url="/library/")
+        notify([student], kind="reply", title="WEEKS-OLD-REPLY", url="/library/")
+    old = timezone.now() - timedelta(days=90)
+    Notification.objects.filter(title="MONTHS-OLD-REPLY").update(created_at=old)
+    Notification.objects.filter(title="WEEKS-OLD-REPLY").update(created_at=old + timedelta(days=70))
+    assert not mail.outbox  # Emails about replies were off.
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(preferences, every_kind | {"daily_digest": "on"})
+        notify([student], kind="reply", title="TODAYS-REPLY", url="/library/")
+    assert not mail.outbox  # Waiting for the digest.
+    assert digests_send() == 1
+    [digest] = mail.outbox
+    assert "TODAYS-REPLY" in digest.body and digest.subject == "Red Queen: 1 new notification"
+    assert "MONTHS-OLD-REPLY" not in digest.body and "WEEKS-OLD-REPLY" not in digest.body
+
+    # Off and on again: nothing old comes back, now or in the next digest.
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(preferences, every_kind)
+        client.post(preferences, every_kind | {"daily_digest": "on"})
+        notify([student], kind="reply", title="NEWER-REPLY", url="/library/")
+        client.post(preferences, every_kind | {"daily_digest": "on"})  # Saved again.
+    assert len(mail.outbox) == 1
+    assert digests_send(now=timezone.now() + timedelta(days=1)) == 1
+    second = mail.outbox[1].body
+    assert "NEWER-REPLY" in second
+    for old_title in ["MONTHS-OLD-REPLY", "WEEKS-OLD-REPLY", "TODAYS-REPLY"]:
+        assert old_title not in second
+    # The old ones are still in the app, unread.
+    assert Notification.objects.filter(user=student, read_at=None).count() == 4
