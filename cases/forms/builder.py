@@ -4,6 +4,7 @@ from django import forms
 from django.db.models import Q
 
 from cases.forms.common import KindFieldsMixin, local_datetime, reject_html
+from cases.forms.schedule import CohortsToGiveField
 from cases.models import (
     Analysis,
     AnnotationTask,
@@ -192,7 +193,7 @@ class ItemCreateForm(KindFieldsMixin, forms.Form):
     min_notes = min_notes_field()
     min_words = min_words_field()
     annotate_first = annotate_first_field()
-    cohorts = forms.ModelMultipleChoiceField(
+    cohorts = CohortsToGiveField(
         queryset=Cohort.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
@@ -204,10 +205,12 @@ class ItemCreateForm(KindFieldsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self.keep_kind_fields(kind)
         self.fields["module"].queryset = course.modules.all()
-        self.fields["cohorts"].queryset = cohorts = course.cohorts.all()
+        # Every cohort of the course, so an archived one posted is refused by name; only
+        # current ones are offered.
+        self.fields["cohorts"].queryset = course.cohorts.all()
         # As on the schedule page: typed in the course's zone, whoever types it.
         self.fields["due_at"].help_text = f"Time zone: {zone_of(course)}."
-        if not cohorts.exists():
+        if not course.cohorts.current().exists():
             self.fields["cohorts"].help_text = (
                 "This course has no cohorts yet: an admin adds them on the Cohorts page."
                 " Give the item to them later, from its schedule."

@@ -1,6 +1,8 @@
 """Forms of the schedule: an item's dates per cohort and students' extensions."""
 
 from django import forms
+from django.forms.models import ModelChoiceIterator
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -12,6 +14,31 @@ from cases.models import (
     User,
 )
 from cases.services.schedule import extension_too_early
+
+
+class _CurrentCohorts(ModelChoiceIterator):
+    def __init__(self, field):
+        super().__init__(field)
+        self.queryset = self.queryset.current()
+
+
+class CohortsToGiveField(forms.ModelMultipleChoiceField):
+    """Cohorts of a course to give an item to, with new dates: only current ones are
+    offered (`CohortQuerySet.current`). An archived one posted anyway is refused by
+    name rather than as an unknown choice, as it is the course's: its term ended."""
+
+    iterator = _CurrentCohorts
+
+    def clean(self, value):
+        cohorts = super().clean(value)
+        if archived := [cohort.name for cohort in cohorts if not cohort.is_current]:
+            raise forms.ValidationError(
+                f"{', '.join(archived)} {pluralize(len(archived), 'is,are')} archived: "
+                f"{pluralize(len(archived), 'it takes,they take')} no new work. An admin "
+                "restores a cohort on its page.",
+                code="archived",
+            )
+        return cohorts
 
 
 class AssignmentScheduleForm(forms.Form):
@@ -45,17 +72,32 @@ class AssignmentScheduleForm(forms.Form):
     # One cohort's row, with its "assigned" box; the bulk form has none.
     per_cohort = True
 
-    def __init__(self, *args, zone_name: str = "UTC", **kwargs):
+    def __init__(self, *args, zone_name: str = "UTC", cohort: Cohort | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ["opens_at", "due_at", "late_until"]:
             self.fields[name].help_text = f"Time zone: {zone_name}."
+        # An archived cohort's row is shown, not edited: what it was given stays as it
+        # was, and nothing new is given to it (`Cohort.is_current`).
+        self.cohort = cohort
+        self.archived = cohort is not None and not cohort.is_current
         # A cohort left unassigned needs none of its fields filled in.
-        if self.per_cohort and self.is_bound and not self.data.get(self.add_prefix("assigned")):
+        unassigned = self.is_bound and not self.data.get(self.add_prefix("assigned"))
+        if self.archived or (self.per_cohort and unassigned):
             for field in self.fields.values():
                 field.required = False
+                field.disabled = self.archived
 
     def clean(self):
         cleaned = super().clean()
+        if self.archived:
+            if any(self.add_prefix(name) in self.data for name in self.fields):
+                raise forms.ValidationError(
+                    f"{self.cohort.name} is archived: it takes no new work or new dates, "
+                    "and what it was given stays as it was. An admin restores a cohort "
+                    "on its page.",
+                    code="archived",
+                )
+            return cleaned
         if self.per_cohort and not cleaned.get("assigned"):
             return cleaned
         return check_dates(self, cleaned)
@@ -78,7 +120,7 @@ class AssignmentScheduleForm(forms.Form):
 class AssignmentBulkForm(AssignmentScheduleForm):
     """The same dates and rules applied to every chosen cohort at once."""
 
-    cohorts = forms.ModelMultipleChoiceField(
+    cohorts = CohortsToGiveField(
         queryset=Cohort.objects.none(),
         widget=forms.CheckboxSelectMultiple,
         label="Apply to these cohorts",

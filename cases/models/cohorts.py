@@ -15,6 +15,14 @@ def new_join_code() -> str:
     return "".join(secrets.choice(JOIN_CODE_ALPHABET) for _ in range(8))
 
 
+class CohortQuerySet(models.QuerySet):
+    def current(self) -> "CohortQuerySet":
+        """Cohorts not archived: the only ones given new work or new dates. An archived
+        cohort (a past term) keeps what it was given, shown but no longer changed.
+        `Cohort.is_current` is its twin for one cohort."""
+        return self.filter(archived_at__isnull=True)
+
+
 class Cohort(models.Model):
     name = models.CharField(max_length=200)
     join_code = models.CharField(max_length=16, unique=True, default=new_join_code)
@@ -38,11 +46,18 @@ class Cohort(models.Model):
     # version, as its release controls are headed by the cohorts' names.
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = CohortQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def is_current(self) -> bool:
+        """Not archived: it may be given new work (`CohortQuerySet.current`)."""
+        return self.archived_at is None
 
     def join_code_open(self, now=None) -> bool:
         """Whether the join code admits students now."""

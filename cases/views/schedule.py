@@ -53,18 +53,25 @@ def _item_students(item: ModuleItem):
 
 
 def _row_forms(item, cohorts, assignments, data=None):
-    """One schedule form per cohort of the course, filled from its assignment if any."""
+    """One schedule form per current cohort of the course, filled from its assignment if
+    any; an archived cohort's only when it has one (shown, not edited) or the post
+    names it anyway (refused beside its row)."""
     zone = str(zone_of(item.module.course))
     rows = []
     for cohort in cohorts:
         assignment = assignments.get(cohort.pk)
+        prefix = f"cohort-{cohort.pk}"
+        named = data is not None and any(key.startswith(f"{prefix}-") for key in data)
+        if not cohort.is_current and assignment is None and not named:
+            continue
         initial = {}
         if assignment is not None:
             initial = {name: getattr(assignment, name) for name in services.SCHEDULE_FIELDS}
             initial["assigned"] = True
         form = AssignmentScheduleForm(
-            data, prefix=f"cohort-{cohort.pk}", initial=initial, zone_name=zone
+            data, prefix=prefix, initial=initial, zone_name=zone, cohort=cohort
         )
+        form.assignment = assignment
         rows.append((cohort, form))
     return rows
 
@@ -79,16 +86,19 @@ def _course_students(course):
 def _schedule_page(request, item, *, rows=None, bulk=None, extension=None, accommodation=None):
     course = item.module.course
     zone = str(zone_of(course))
-    cohorts = course.cohorts.all()
+    cohorts = list(course.cohorts.all())
     assignments = {a.cohort_id: a for a in item.assignments.all()}
     context = {
         "item": item,
         "course": course,
         "zone": zone,
         "rows": rows or _row_forms(item, cohorts, assignments),
+        # The same dates for several cohorts, when there are several to give them to.
+        "bulk_offered": sum(cohort.is_current for cohort in cohorts) > 1,
         # Students can be given extensions once the item is given to their cohort.
         "assigned_any": bool(assignments),
-        "bulk_form": bulk or AssignmentBulkForm(prefix="bulk", cohorts=cohorts, zone_name=zone),
+        "bulk_form": bulk
+        or AssignmentBulkForm(prefix="bulk", cohorts=course.cohorts.all(), zone_name=zone),
         "extension_form": extension
         or ExtensionForm(item=item, students=_item_students(item), zone_name=zone),
         "extensions": Extension.objects.filter(assignment__item=item)
@@ -117,7 +127,11 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
     asks first (`assignments_at_stake`), as does moving a cohort's due date before work
     already handed in (`work_made_late`): a page says what each such cohort loses and
     carries what was typed, to save it (`confirmed`) or go back to the schedule with it
-    (`action=edit`). With nothing at stake it just saves."""
+    (`action=edit`). With nothing at stake it just saves.
+
+    Only current cohorts are offered: an archived cohort's assignment is listed as it
+    was, not changed nor taken away, and a post naming an archived cohort is refused
+    beside its row or the cohorts field, with everything typed kept."""
     item = _teach_item(request.user, pk)
     if request.method == "GET":
         return _schedule_page(request, item)
@@ -144,8 +158,11 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
     rows = _row_forms(item, cohorts, assignments, request.POST)
     if request.POST.get("action") == "edit" or not all(form.is_valid() for _c, form in rows):
         return _schedule_page(request, item, rows=rows)
+    # An archived cohort's assignment is left as it was.
     schedule = {
-        cohort: form.schedule() if form.cleaned_data["assigned"] else None for cohort, form in rows
+        cohort: form.schedule() if form.cleaned_data["assigned"] else None
+        for cohort, form in rows
+        if not form.archived
     }
     if not request.POST.get("confirmed"):
         at_stake = services.assignments_at_stake(item=item, schedule=schedule)

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Assignment, Extension, LatePolicy, assignment_for_student
+from cases.models import Assignment, Extension, LatePolicy, ModuleItem, assignment_for_student
 from cases.services.schedule import ExtensionTooEarly, extensions_grant
 from tests.factories import AssignmentFactory, CohortFactory, MembershipFactory, ModuleItemFactory
 
@@ -729,3 +729,94 @@ def test_the_same_dates_applied_to_several_cohorts_ask_first_too(world, client_f
     response = client_for("instructor").post(schedule, carried | {"action": "apply"})
     assert response.status_code == 302
     assert item.assignments.get().due_at == now - timedelta(days=2)
+
+
+def _field(html: str, name: str) -> str:
+    """The `field` block of a form field by its input name: its label, inputs, errors."""
+    return next(c for c in html.split('<div class="field')[1:] if f'name="{name}"' in c)
+
+
+def test_an_archived_cohort_is_offered_no_new_work_and_keeps_what_it_had(world, client_for):
+    """Last term's Section A is archived; this term's Section B takes the course. The
+    add-item form and the schedule page still offered Section A, so new work could be
+    given to a cohort that had ended. They offer Section B only; Section A's existing
+    dates are still listed, marked archived and not editable, and saving the schedule
+    leaves them alone. A post naming Section A anyway is refused beside the field with
+    what was typed kept. Restored, Section A is offered again."""
+    item = world.item
+    section_a = item.assignments.get().cohort
+    section_b, section_c = CohortFactory(name="Section B"), CohortFactory(name="Section C")
+    world.course.cohorts.add(section_b, section_c)
+    archive = reverse("cases:cohort_archive", args=[section_a.pk])
+    assert client_for("admin").post(archive, {"archived": "1"}).status_code == 302
+    a_due = item.assignments.get().due_at
+
+    instructor = client_for("instructor")
+    add = reverse("cases:item_create", args=[world.course.pk])
+    html = instructor.get(add + "?kind=quiz").content.decode()
+    offered = _field(html, "cohorts")
+    assert f'value="{section_b.pk}"' in offered
+    assert f'value="{section_a.pk}"' not in offered and "Section A" not in offered
+
+    typed = {
+        "module": item.module_id,
+        "kind": "quiz",
+        "title": "Week 2 quiz",
+        "cohorts": [section_a.pk, section_b.pk],
+        "due_at": "2030-03-01T09:00",
+    }
+    response = instructor.post(add, typed)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Section A is archived" in _field(html, "cohorts")
+    assert 'value="Week 2 quiz"' in html and 'value="2030-03-01T09:00"' in html
+    assert not ModuleItem.objects.filter(title="Week 2 quiz").exists()
+
+    schedule = reverse("cases:item_schedule", args=[item.pk])
+    page = instructor.get(schedule).content.decode()
+    assert f'name="cohort-{section_b.pk}-assigned"' in page
+    assert f'name="cohort-{section_a.pk}-' not in page
+    archived_row = page.split("<legend>Section A")[1].split("</fieldset>")[0]
+    assert "archived" in archived_row
+    assert timezone.localtime(a_due).strftime("%Y-%m-%dT%H:%M") in archived_row
+    bulk_choices = _field(page, "bulk-cohorts")
+    assert f'value="{section_a.pk}"' not in bulk_choices
+    assert f'value="{section_c.pk}"' in bulk_choices
+
+    # Named anyway, in the same dates for several cohorts: refused, dates kept.
+    bulk = {
+        "action": "apply",
+        "bulk-cohorts": [section_a.pk, section_b.pk],
+        "bulk-due_at": "2030-04-01T12:00",
+        "bulk-points": "5",
+        "bulk-late_policy": "accept",
+        "bulk-late_penalty_percent": "0",
+    }
+    response = instructor.post(schedule, bulk)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Section A is archived" in _field(html, "bulk-cohorts")
+    assert 'value="2030-04-01T12:00"' in html
+    # Or in Section A's own row: refused there, Section B's row as typed.
+    rows = {"action": "save"} | _row(section_b, points="7") | _row(section_a, points="3")
+    response = instructor.post(schedule, rows)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Section A is archived" in html.split("<legend>Section A")[1].split("</fieldset>")[0]
+    assert f'name="cohort-{section_b.pk}-points" value="7"' in html
+    assert list(item.assignments.values_list("cohort", "points")) == [(section_a.pk, 10)]
+
+    # Saved as the page posts it (Section A's row carries no fields): Section A's
+    # assignment is untouched, and its student still has the item.
+    response = instructor.post(schedule, {"action": "save"} | _row(section_b, points="7"))
+    assert response.status_code == 302
+    assignments = {a.cohort_id: a for a in item.assignments.all()}
+    assert assignments[section_a.pk].due_at == a_due and assignments[section_b.pk].points == 7
+    assert client_for("student").get(item.get_absolute_url()).status_code == 200
+
+    # Restored, it is offered again.
+    assert client_for("admin").post(archive, {"archived": "0"}).status_code == 302
+    html = client_for("instructor").get(add + "?kind=quiz").content.decode()
+    assert f'value="{section_a.pk}"' in _field(html, "cohorts")
+    page = client_for("instructor").get(schedule).content.decode()
+    assert f'name="cohort-{section_a.pk}-assigned"' in page
