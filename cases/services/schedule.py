@@ -5,6 +5,7 @@ one student sees it is read from the models (`Assignment.objects.seen_by`,
 `assignment_for_student`)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count, Exists, OuterRef, Q
@@ -243,6 +244,72 @@ def work_made_late(*, item: ModuleItem, schedule: dict[Cohort, dict | None]) -> 
         if students:
             released = students if assignment.grades_released_at else 0
             costs.append(MadeLate(assignment.cohort, students, released))
+    return costs
+
+
+@dataclass
+class PutOff:
+    """What moving one cohort's opening date later costs (`work_put_off`)."""
+
+    cohort: Cohort
+    opens_at: datetime  # The new opening.
+    # Its students with work on the item (opened, started, handed in or graded) who
+    # lose it until then, by name; one who keeps it through another cohort is not.
+    students: list[User]
+    handed_in: int  # Of them, those who handed it in: kept, and shown again then.
+
+
+def work_put_off(
+    *, item: ModuleItem, schedule: dict[Cohort, dict | None], now=None
+) -> list[PutOff]:
+    """What `assignments_schedule` with this `schedule` would take from students for a
+    while, for each cohort whose opening it moves from the past (or none) to later than
+    now, by cohort name: the schedule page asks before it is saved. An item not open
+    is not given (`given_to`): until the new date its students no longer see it, nor
+    their work on it, though the work is kept. Moving an opening earlier, or later when
+    nobody has work on it, costs nothing. Four queries."""
+    now = now or timezone.now()
+    current = {a.cohort_id: a for a in Assignment.objects.filter(item=item)}
+    later = {}
+    for cohort, values in schedule.items():
+        assignment = current.get(cohort.pk)
+        opens = values.get("opens_at") if values else None
+        if assignment is not None and assignment.is_open(now) and opens and opens > now:
+            later[cohort.pk] = (cohort, opens)
+    if not later:
+        return []
+    # Open after the change, for students who keep the item through another cohort.
+    still_open = {pk for pk, a in current.items() if a.is_open(now)}
+    for cohort, values in schedule.items():
+        opens = values.get("opens_at") if values else None
+        if values is None or (opens is not None and opens > now):
+            still_open.discard(cohort.pk)
+        else:
+            still_open.add(cohort.pk)
+    keeping = set(
+        Membership.objects.filter(cohort__in=still_open - set(later)).values_list("user", flat=True)
+    )
+    begun = {WorkStatus.OPENED, WorkStatus.IN_PROGRESS, WorkStatus.SUBMITTED}
+    work = {
+        w.user_id: w
+        for w in Work.objects.filter(item=item, user__memberships__cohort__in=list(later))
+        .exclude(user__in=keeping)
+        .select_related("user")
+        if w.state in begun or _graded(w)
+    }
+    losing: dict[int, list[Work]] = {pk: [] for pk in later}
+    for cohort_id, user_id in Membership.objects.filter(
+        cohort__in=list(later), user__in=list(work)
+    ).values_list("cohort", "user"):
+        losing[cohort_id].append(work[user_id])
+    costs = []
+    for cohort_id, (cohort, opens) in sorted(later.items(), key=lambda kv: kv[1][0].name):
+        if theirs := losing[cohort_id]:
+            students = sorted(
+                (w.user for w in theirs), key=lambda u: (u.display_name.lower(), u.username)
+            )
+            handed_in = sum(w.state == WorkStatus.SUBMITTED for w in theirs)
+            costs.append(PutOff(cohort, opens, students, handed_in))
     return costs
 
 

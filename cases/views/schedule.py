@@ -125,7 +125,8 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
 
     Taking the item away from a cohort whose students have work on it, or extensions,
     asks first (`assignments_at_stake`), as does moving a cohort's due date before work
-    already handed in (`work_made_late`): a page says what each such cohort loses and
+    already handed in (`work_made_late`) or its opening later than now after students
+    began on it (`work_put_off`): a page says what each such cohort loses and
     carries what was typed, to save it (`confirmed`) or go back to the schedule with it
     (`action=edit`). With nothing at stake it just saves.
 
@@ -148,8 +149,9 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
         schedule = {c: bulk.schedule() for c in chosen}
         if not request.POST.get("confirmed"):
             made_late = services.work_made_late(item=item, schedule=schedule)
-            if made_late:
-                return _confirm_take_away(request, item, [], made_late, bulk=True)
+            put_off = services.work_put_off(item=item, schedule=schedule)
+            if made_late or put_off:
+                return _confirm_take_away(request, item, [], made_late, put_off, bulk=True)
         overtaken = services.assignments_schedule(item=item, schedule=schedule)
         messages.success(request, f"Dates applied to {len(chosen)} cohort{pluralize(len(chosen))}.")
         _say_overtaken(request, overtaken)
@@ -167,25 +169,28 @@ def item_schedule(request: HtmxHttpRequest, pk: int):
     if not request.POST.get("confirmed"):
         at_stake = services.assignments_at_stake(item=item, schedule=schedule)
         made_late = services.work_made_late(item=item, schedule=schedule)
-        if at_stake or made_late:
-            return _confirm_take_away(request, item, at_stake, made_late)
+        put_off = services.work_put_off(item=item, schedule=schedule)
+        if at_stake or made_late or put_off:
+            return _confirm_take_away(request, item, at_stake, made_late, put_off)
     overtaken = services.assignments_schedule(item=item, schedule=schedule)
     messages.success(request, "Schedule saved.")
     _say_overtaken(request, overtaken)
     return redirect("cases:item_schedule", pk=item.pk)
 
 
-def _confirm_take_away(request, item, at_stake, made_late=(), *, bulk: bool = False):
+def _confirm_take_away(request, item, at_stake, made_late=(), put_off=(), *, bulk: bool = False):
     """The page that asks before the item is taken away from cohorts with work on it,
-    or a cohort's due date moved before work already handed in (from its row, or
-    `bulk` from the same dates applied to several), saying what each loses, with the
-    schedule as typed in hidden fields."""
+    a cohort's due date moved before work already handed in, or its opening moved
+    later than now after students began on it (from its row, or `bulk` from the same
+    dates applied to several), saying what each loses, with the schedule as typed in
+    hidden fields."""
     context = {
         "item": item,
         "course": item.module.course,
         "at_stake": at_stake,
         "cohort_names": [cost.cohort.name for cost in at_stake],
         "made_late": made_late,
+        "put_off": put_off,
         "carried": as_typed(request),
         # The form it came from: a cohort's row, or the same dates for several.
         "save_action": "apply" if bulk else "save",

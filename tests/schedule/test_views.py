@@ -820,3 +820,97 @@ def test_an_archived_cohort_is_offered_no_new_work_and_keeps_what_it_had(world, 
     assert f'value="{section_a.pk}"' in _field(html, "cohorts")
     page = client_for("instructor").get(schedule).content.decode()
     assert f'name="cohort-{section_a.pk}-assigned"' in page
+
+
+def test_moving_the_opening_later_after_students_started_asks_first(world, client_for, shanghai):
+    """The student has read and marked done the case; their classmate has not opened
+    it. The instructor moves the opening to next week: saved at once, the item vanished
+    from the student with their work on it, with nothing said. The schedule page now
+    asks first, naming whose work it is and saying they lose the item until it opens
+    and their handed-in work is kept; going back keeps what was typed; confirmed, it
+    saves. Moved earlier again, or later for a cohort nobody has started, it just
+    saves."""
+    item, student = world.item, world.users["student"]
+    now = timezone.now().replace(second=0, microsecond=0)
+    due = now + timedelta(days=10)
+    schedule = reverse("cases:item_schedule", args=[item.pk])
+    client_for("student").post(reverse("cases:reading_done", args=[world.case.slug]), {"done": "1"})
+    assert client_for("student").get(item.get_absolute_url()).status_code == 200
+
+    next_week = now + timedelta(days=7)
+    row = _row(shanghai, opens_at=_typed(next_week, SHANGHAI), due_at=_typed(due, SHANGHAI))
+    response = client_for("instructor").post(schedule, {"action": "save"} | row)
+    assert response.status_code == 200
+    html = response.content.decode()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html))
+    assert "Section A: opens later" in text
+    assert f"1 student with work on it ({student.display_name})" in text
+    # Their classmate never opened it: nothing to lose, not named.
+    assert world.users["student_ta_elsewhere"].display_name not in text
+    assert "loses the item until it opens" in text
+    assert "Their work is kept, the 1 handed in included, and shown again" in text
+    # Nothing changed yet: the student still has the item.
+    assert item.assignments.get().opens_at is None
+    assert client_for("student").get(item.get_absolute_url()).status_code == 200
+    carried = _hidden_fields(html)
+    back = client_for("instructor").post(schedule, carried | {"action": "edit"}).content.decode()
+    assert f'value="{_typed(next_week, SHANGHAI)}"' in back
+
+    # The admin confirms: saved, and the item is closed to the student until it opens.
+    response = client_for("admin").post(schedule, carried | {"action": "save"})
+    assert response.status_code == 302
+    assert item.assignments.get().opens_at == next_week
+    assert client_for("student").get(item.get_absolute_url()).status_code == 404
+    # Later still: nobody has it now, so nobody loses it; it just saves.
+    row = _row(shanghai, opens_at=_typed(next_week + timedelta(days=1), SHANGHAI),
+               due_at=_typed(due, SHANGHAI))  # fmt: skip
+    assert client_for("instructor").post(schedule, {"action": "save"} | row).status_code == 302
+    # Earlier again: it just saves, and the student has their work back.
+    row = _row(shanghai, opens_at=_typed(now - timedelta(hours=1), SHANGHAI),
+               due_at=_typed(due, SHANGHAI))  # fmt: skip
+    assert client_for("instructor").post(schedule, {"action": "save"} | row).status_code == 302
+    assert client_for("student").get(item.get_absolute_url()).status_code == 200
+
+    # An item nobody has opened: moving its opening later just saves.
+    quiet = ModuleItemFactory(module=item.module, title="Nobody opened this")
+    AssignmentFactory(item=quiet, cohort=shanghai)
+    response = client_for("instructor").post(
+        reverse("cases:item_schedule", args=[quiet.pk]), {"action": "save"} | row
+    )
+    assert response.status_code == 302
+
+
+def test_the_same_later_opening_for_several_cohorts_asks_first_too(world, client_for, shanghai):
+    """The quiz the student started an attempt on, opened later with "Apply the same
+    dates to several cohorts": it asks as a cohort's own row does, naming the student;
+    a student in a second cohort whose quiz stays open loses nothing and is not named."""
+    quiz_item, student = world.quiz.item, world.users["student"]
+    classmate = world.users["student_ta_elsewhere"]
+    second = CohortFactory(name="Section B")
+    world.course.cohorts.add(second)
+    MembershipFactory(cohort=second, user=classmate)
+    AssignmentFactory(item=quiz_item, cohort=second)
+    from cases.services.quizzes import attempt_start
+
+    attempt_start(quiz=world.quiz, user=classmate)
+    now = timezone.now().replace(second=0, microsecond=0)
+    schedule = reverse("cases:item_schedule", args=[quiz_item.pk])
+    bulk = {
+        "action": "apply",
+        "bulk-cohorts": [shanghai.pk],
+        "bulk-opens_at": _typed(now + timedelta(days=7), SHANGHAI),
+        "bulk-due_at": _typed(now + timedelta(days=9), SHANGHAI),
+        "bulk-points": "10",
+        "bulk-late_policy": "accept",
+        "bulk-late_penalty_percent": "0",
+    }
+    response = client_for("instructor").post(schedule, bulk)
+    assert response.status_code == 200
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", response.content.decode()))
+    assert f"1 student with work on it ({student.display_name})" in text
+    assert classmate.display_name not in text
+    assert quiz_item.assignments.get(cohort=shanghai).opens_at is None
+    carried = _hidden_fields(response.content.decode())
+    response = client_for("instructor").post(schedule, carried | {"action": "apply"})
+    assert response.status_code == 302
+    assert quiz_item.assignments.get(cohort=shanghai).opens_at == now + timedelta(days=7)
