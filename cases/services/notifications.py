@@ -271,6 +271,68 @@ def extension_moved_notify(assignments: Iterable[Assignment], moves: dict) -> in
     return sent
 
 
+def section_moved_notify(user_ids, *, was, to, before: dict, after: dict) -> int:
+    """Tell each student moved from the cohort `was` to `to`, in one notice, of every
+    item whose due date is not what it was for them: `before` and `after` map each
+    student to their due date on each item given to them, as they see it
+    (`students_due_dates`), before and after the move. An item newly given to them is
+    listed as new, one no longer given as gone. A student whose dates are all the same
+    is told nothing. Deactivated accounts are told nothing."""
+    active = set(
+        User.objects.filter(pk__in=list(user_ids), is_active=True).values_list("pk", flat=True)
+    )
+    gone = object()
+    alike: dict[tuple, list[int]] = defaultdict(list)
+    for user_id in sorted(active):
+        old, new = before.get(user_id, {}), after.get(user_id, {})
+        changed = [
+            (item, old.get(item, gone), new.get(item, gone))
+            for item in sorted(
+                old.keys() | new.keys(),
+                key=lambda i: (i.module.course_id, i.module.position, i.position, i.pk),
+            )
+            if old.get(item, gone) != new.get(item, gone)
+        ]
+        if changed:
+            alike[tuple(changed)].append(user_id)
+    sent = 0
+    for changed, students in alike.items():
+        lines = []
+        for item, was_due, due in changed:
+            course = item.module.course
+            if due is gone:
+                lines.append(f"{item.title}: no longer given to you")
+            elif was_due is gone:
+                when = f"due {_when(due, course)}, new to you" if due else "new to you"
+                lines.append(f"{item.title}: {when}")
+            elif due is None:
+                lines.append(
+                    f"{item.title}: no longer has a due date (was {_when(was_due, course)})"
+                )
+            elif was_due is None:
+                lines.append(f"{item.title}: now due {_when(due, course)} (had none)")
+            else:
+                lines.append(
+                    f"{item.title}: now due {_when(due, course)} (was {_when(was_due, course)})"
+                )
+        courses = {item.module.course for item, _was, _due in changed}
+        course = courses.pop() if len(courses) == 1 else None
+        url = (
+            reverse("cases:course_deadlines", args=[course.pk]) if course else reverse("cases:home")
+        )
+        sent += len(
+            notify(
+                students,
+                kind=NotificationKind.PUBLISHED,
+                title=f"Moved to {to.name}: your due dates changed",
+                body=f"You were moved from {was.name} to {to.name}. " + "; ".join(lines) + ".",
+                url=url,
+                course=course,
+            )
+        )
+    return sent
+
+
 def opened_notify(*, now=None) -> int:
     """Announce the assignments that opened lately, for those given to a cohort before
     they opened, to each student whose work they still take (`published_notify`

@@ -657,3 +657,75 @@ def test_a_student_an_admin_removed_cannot_rejoin_with_the_open_code_until_added
     assert section.memberships.filter(user=student).exists()
     again = client.post(url, {"code": section.join_code}, follow=True)
     assert "You are already in Section A." in again.content.decode()
+
+
+def test_a_moved_student_is_told_once_which_due_dates_changed(world, admin, client_for):
+    """Sections A and B take the course on different dates. The admin moves the student
+    from A to B: their due dates changed with nothing said, though a moved due date or
+    an extension tells them. They are now told once, in one notice, of each item whose
+    date is not what it was: the quiz due later, the discussion B is not given, B's memo
+    new to them. Not the reading, where their extension still gives them the same
+    date, nor B's item that has not opened yet. A classmate moved to a section with the
+    same dates, and a second click, tell nobody anything."""
+    from cases.models import Notification
+    from tests.factories import ModuleItemFactory
+
+    section_a = world.course.cohorts.get()
+    section_b = CohortFactory(name="Section B")
+    section_c = CohortFactory(name="Section C")
+    world.course.cohorts.add(section_b, section_c)
+    student, classmate = world.users["student"], world.users["student_ta_elsewhere"]
+    now = timezone.now().replace(second=0, microsecond=0)
+    reading, quiz = world.item, world.quiz.item
+    a_dates = {
+        reading: now + timedelta(days=3),
+        quiz: now + timedelta(days=7),
+        world.discussion.item: now + timedelta(days=4),
+    }
+    for item, due in a_dates.items():
+        item.assignments.filter(cohort=section_a).update(due_at=due)
+        AssignmentFactory(item=item, cohort=section_c, due_at=due)
+    AssignmentFactory(item=reading, cohort=section_b, due_at=now + timedelta(days=5))
+    AssignmentFactory(item=quiz, cohort=section_b, due_at=now + timedelta(days=8))
+    memo = ModuleItemFactory(module=reading.module, title="Week 2 memo")
+    AssignmentFactory(item=memo, cohort=section_b, due_at=now + timedelta(days=10))
+    later = ModuleItemFactory(module=reading.module, title="Not open yet")
+    AssignmentFactory(
+        item=later,
+        cohort=section_b,
+        opens_at=now + timedelta(days=2),
+        due_at=now + timedelta(days=9),
+    )
+    Extension.objects.create(
+        assignment=reading.assignments.get(cohort=section_a),
+        user=student,
+        due_at=now + timedelta(days=6),
+    )
+    before = Notification.objects.count()
+
+    move = {"action": "move", "students": [student.pk], "to": section_b.pk}
+    members = reverse("cases:cohort_members", args=[section_a.pk])
+    assert admin.post(members, move).status_code == 302
+    [notice] = Notification.objects.filter(user=student)
+    assert Notification.objects.count() == before + 1
+    assert "Section B" in notice.title
+    body = notice.body
+    assert "Shanghai Bell" not in body  # Their extension: still the same date.
+    assert "Not open yet" not in body
+    moved_to = timezone.localtime(a_dates[quiz] + timedelta(days=1))
+    was = timezone.localtime(a_dates[quiz])
+    assert f"{quiz.title}: now due {moved_to:%a %-d %b %Y, %H:%M} (UTC) (was {was:%a %-d}" in body
+    assert f"{world.discussion.item.title}: no longer given to you" in body
+    assert "Week 2 memo: due " in body and "new to you" in body
+    page = client_for("student").get(reverse("cases:notification_list")).content.decode()
+    assert "Week 2 memo" in page
+    # A second click moves nobody (they are no longer in A) and tells nobody.
+    admin = client_for("admin")
+    admin.post(members, move)
+    assert Notification.objects.filter(user=student).count() == 1
+
+    # The classmate, moved to a section with A's dates: nothing differs, nothing said.
+    move = {"action": "move", "students": [classmate.pk], "to": section_c.pk}
+    assert admin.post(members, move).status_code == 302
+    assert Membership.objects.filter(user=classmate, cohort=section_c).exists()
+    assert not Notification.objects.filter(user=classmate).exists()

@@ -23,8 +23,10 @@ from cases.models import (
 )
 from cases.models.cohorts import new_join_code
 from cases.permissions import enrolment_conflicts, join_refusal, join_refusal_for
+from cases.services.notifications import section_moved_notify
 from cases.services.people import audit, audit_many
 from cases.services.quizzes import attempts_deadline_sync
+from cases.services.schedule import students_due_dates
 from cases.services.workspace.work import work_sync
 
 
@@ -332,10 +334,12 @@ def _extensions_follow(*, cohort: Cohort, to: Cohort, user_ids: list[int]) -> di
 def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
     """Move students from `cohort` to `to`. Their work stays theirs (it belongs to the
     student and the item, not the cohort) and shows on the items given to `to`; their
-    extensions follow them where they still give more time (`_extensions_follow`). Those no
-    longer in `cohort` (a second click) are left alone. Returns how many moved. Refused
-    (CohortRefused, naming each) when one of them teaches a course `to` takes or is in
-    another current section of it (`enrolment_conflicts`)."""
+    extensions follow them where they still give more time (`_extensions_follow`), and
+    each is told, in one notice, of the items whose due dates are not what they were
+    (`section_moved_notify`). Those no longer in `cohort` (a second click) are left
+    alone. Returns how many moved. Refused (CohortRefused, naming each) when one of them
+    teaches a course `to` takes or is in another current section of it
+    (`enrolment_conflicts`)."""
     memberships = Membership.objects.select_for_update(of=("self",)).filter(
         cohort=cohort, user__in=[u.pk for u in users]
     )
@@ -344,6 +348,8 @@ def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
         return 0
     ids = [u.pk for u in moved]
     _refuse_conflicts(to, moved, leaving=cohort)
+    now = timezone.now()
+    dates_before = students_due_dates(ids, items_of=[cohort, to], now=now)
     Membership.objects.filter(cohort=cohort, user__in=ids).delete()
     Membership.objects.bulk_create(
         [Membership(cohort=to, user=user) for user in moved], ignore_conflicts=True
@@ -365,6 +371,9 @@ def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
     work_sync_new_members(to, ids)
     # An attempt open now ends by the dates of the section they are in now.
     attempts_deadline_sync(item_id=None, user_ids=ids)
+    # Sections may differ in their dates: each student is told how theirs changed.
+    dates_after = students_due_dates(ids, items_of=[cohort, to], now=now)
+    section_moved_notify(ids, was=cohort, to=to, before=dates_before, after=dates_after)
     return len(moved)
 
 
