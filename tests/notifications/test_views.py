@@ -599,3 +599,63 @@ def test_the_first_digest_lists_only_what_came_since_the_digest_was_turned_on(
         assert old_title not in second
     # The old ones are still in the app, unread.
     assert Notification.objects.filter(user=student, read_at=None).count() == 4
+
+
+def test_a_student_who_joined_after_the_notice_is_told_when_the_date_moves(
+    world, client_for, django_capture_on_commit_callbacks
+):
+    """A quiz is given to the section, due in three days, and its students are told.
+    A student joins the section the next morning (by its join code): the quiz is on
+    their dashboard, due that date. The instructor then moves it a day earlier: the late
+    joiner is told the quiz and its new date, once (as the quiz is new to them: no
+    notice ever named the old date to them), their classmates that the date moved.
+    Saving the page again tells nobody twice."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from cases.models import ItemKind, Membership
+    from cases.services.builder import item_create
+    from cases.services.notifications import _when
+    from tests.factories import UserFactory
+
+    student = world.users["student"]
+    section = world.course.cohorts.get()
+    old = (timezone.now() + timedelta(days=3)).replace(second=0, microsecond=0)
+    with django_capture_on_commit_callbacks(execute=True):
+        item = item_create(
+            module=world.item.module,
+            kind=ItemKind.QUIZ,
+            title="Pop quiz on SMIC",
+            cohorts=[section],
+            due_at=old,
+        )
+    late = UserFactory(username="latecomer")
+    Membership.objects.create(cohort=section, user=late)
+    new = old - timedelta(days=1)
+    row = {
+        "assigned": "on",
+        "opens_at": "",
+        "due_at": new.strftime("%Y-%m-%dT%H:%M"),
+        "points": "10",
+        "late_policy": "accept",
+        "late_penalty_percent": "0",
+        "late_until": "",
+    }
+    data = {"action": "save"} | {f"cohort-{section.pk}-{k}": v for k, v in row.items()}
+    instructor = client_for("instructor")
+    for _twice in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            saved = instructor.post(reverse("cases:item_schedule", args=[item.pk]), data)
+        assert saved.status_code == 302
+
+    course = world.course
+    told = Notification.objects.filter(title__endswith="Pop quiz on SMIC").order_by("pk")
+    assert [n.title for n in told.filter(user=student)] == [
+        "New: Pop quiz on SMIC",
+        "New date: Pop quiz on SMIC",
+    ]
+    [theirs] = told.filter(user=late)
+    assert theirs.title == "New: Pop quiz on SMIC"
+    assert _when(new, course) in theirs.body
+    assert _when(old, course) not in theirs.body
