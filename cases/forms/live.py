@@ -46,11 +46,13 @@ class LiveStartForm(forms.Form):
 
     def __init__(self, *args, course, cohorts=None, every: bool = True, **kwargs):
         """`cohorts`: those the user may start a class for (the cohorts they grade;
-        default, the course's); `every`: whether they may start one for every cohort
-        at once (a TA limited to some sections may not: its roster would be theirs)."""
+        default, the course's), of which the current ones are offered; `every`: whether
+        they may start one for every cohort at once (a TA limited to some sections may
+        not: its roster would be theirs)."""
         super().__init__(*args, **kwargs)
         field = self.fields["cohort"]
-        field.queryset = course.cohorts.all() if cohorts is None else cohorts
+        # A class is for a current cohort: an archived one (a past term) starts none.
+        field.queryset = (course.cohorts.all() if cohorts is None else cohorts).current()
         if not every:
             field.required = True
             field.empty_label = None

@@ -415,3 +415,26 @@ def test_a_ta_of_section_a_starts_a_class_only_for_section_a(world, sections, cl
     # The instructor, who teaches every section, may still start a class for all.
     offered = client_for("instructor").get(url).content.decode()
     assert "Every cohort" in offered and f'value="{section_b.pk}"' in offered
+
+
+def test_a_class_is_started_for_current_sections_only(world, sections, client_for):
+    """Last term's Section B is archived. Starting a class, the instructor is offered
+    Section A (and every cohort), not B; choosing B anyway is refused beside the field,
+    the title kept, and nothing starts. Section A's class then starts as before."""
+    from django.utils import timezone
+
+    section_a, section_b, item = sections
+    section_b.archived_at = timezone.now()
+    section_b.save(update_fields=["archived_at"])
+    url = reverse("cases:live_sessions", args=[world.course.pk])
+    instructor = client_for("instructor")
+    form = instructor.get(url).content.decode().split('action="' + url)[1].split("</form>")[0]
+    assert f'value="{section_a.pk}"' in form
+    assert f'value="{section_b.pk}"' not in form
+    refused = instructor.post(url, {"title": "Class 7", "item": item.pk, "cohort": section_b.pk})
+    assert refused.status_code == 200
+    assert "Class 7" in refused.content.decode()
+    assert "Select a valid choice" in refused.content.decode()
+    assert not world.course.live_sessions.exists()
+    instructor.post(url, {"title": "Class 7", "item": item.pk, "cohort": section_a.pk})
+    assert world.course.live_sessions.get().cohort == section_a
