@@ -86,7 +86,9 @@ def _thread_context(request, item, discussion, access, *, highlight: int | None 
         "page_numbers": range(1, shown.pages + 1),
         "highlight": highlight,
         "sees_others": shown.sees_others,
-        "refusal": services.writing_refusal(discussion, request.user),
+        "refusal": services.writing_refusal(
+            discussion, request.user, staff=access.can_grade and not access.is_student
+        ),
         "nonce": uuid.uuid4().hex,
         "reply_to": parse_int(request.GET.get("reply")),
         "etag": _etag(discussion, request.user),
