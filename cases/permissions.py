@@ -666,11 +666,35 @@ class LiveAccess:
     course: CourseAccess
     may_join: bool  # A student the session is for.
     joined: bool
+    # Launches polls, calls on students and marks contributions: `live_session_runner`.
+    runs: bool = False
 
-    @property
-    def runs(self) -> bool:
-        """Launch polls, call on students and mark contributions: the course's graders."""
-        return self.course.can_grade
+
+def live_session_runner(user, course: Course, access: CourseAccess):
+    """Who runs a live session of the course (its console and projector, its polls,
+    the cold caller, marks, End), as a predicate over the course's sessions: the rule
+    of starting one (`LiveStartForm` offers `graded_cohorts` and, to those who
+    `grades_every_cohort`, every cohort). Instructors and admins run every session; a
+    TA runs a session for a cohort they grade, and one for every cohort only if they
+    grade every cohort. No query for instructors and admins; for a TA at most one for
+    the sessions of a cohort and one for those of every cohort, however many asked."""
+    if not access.can_grade:
+        return lambda session: False
+    if access.is_instructor or access.is_admin:
+        return lambda session: True
+    known: dict = {}
+
+    def runs(session: LiveSession) -> bool:
+        if session.cohort_id:
+            if "cohorts" not in known:
+                graded = graded_cohorts(user, course, access).values_list("pk", flat=True)
+                known["cohorts"] = set(graded)
+            return session.cohort_id in known["cohorts"]
+        if "every" not in known:
+            known["every"] = grades_every_cohort(user, course, access)
+        return known["every"]
+
+    return runs
 
 
 def live_sessions_with_access(user, now=None):
@@ -704,7 +728,8 @@ def live_access(session: LiveSession, user) -> LiveAccess | None:
         may_join = course.is_student
     if not (may_join or course.can_grade):
         return None
-    return LiveAccess(course=course, may_join=may_join, joined=session._joined)
+    runs = live_session_runner(user, session.course, course)(session)
+    return LiveAccess(course=course, may_join=may_join, joined=session._joined, runs=runs)
 
 
 def access_live_session_joined(
@@ -833,8 +858,10 @@ def live_session_to_run(user, session_id: int, annotate=None) -> tuple[LiveSessi
         if session is not None:
             course = _access_of(session, user)
             if course.can_grade:
+                if not live_session_runner(user, session.course, course)(session):
+                    raise PermissionDenied  # A TA, and another section's class.
                 activate_for(session.course)
-                return session, LiveAccess(course=course, may_join=False, joined=False)
+                return session, LiveAccess(course=course, may_join=False, joined=False, runs=True)
     session, access = access_live_session(user, session_id)
     if not access.runs:
         raise PermissionDenied

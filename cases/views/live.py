@@ -54,6 +54,7 @@ from cases.permissions import (
     item_sessions_to_join,
     joined_session_version,
     live_access,
+    live_session_runner,
     live_session_students,
     live_session_to_run,
     live_sessions_with_access,
@@ -114,7 +115,7 @@ def live_join(request: HtmxHttpRequest):
             .first()
         )
         access = live_access(session, request.user) if session else None
-        if access is None:
+        if access is None or not (access.may_join or access.runs):
             form.add_error("code", "No running session has that code for you. Check the screen.")
         else:
             if access.may_join and not access.runs:
@@ -192,6 +193,8 @@ def live_state(request: HtmxHttpRequest, pk: int):
     session, access = access_live_session_joined(request.user, pk, with_answer=True)
     if access.runs:
         return redirect(session)
+    if not access.may_join:
+        raise PermissionDenied  # A TA, and another section's class.
     if known == str(session.version):
         return HttpResponse(status=204)
     context = _student_context(request, session, access)
@@ -387,6 +390,8 @@ def live_session(request: HtmxHttpRequest, pk: int):
         request.user, pk, _with_counts(live_sessions_with_access(request.user))
     )
     if not access.runs:
+        if not access.may_join:
+            raise PermissionDenied  # A TA, and another section's class.
         return render(
             request, "cases/live/student.html", _student_context(request, session, access)
         )
@@ -602,6 +607,9 @@ def live_sessions(request: HtmxHttpRequest, pk: int):
         )
         .order_by("-started_at", "-pk")
     )
+    # A TA sees the classes they run, not another section's.
+    runs = live_session_runner(request.user, course, access)
+    sessions = [session for session in sessions if runs(session)]
     return render(
         request,
         "cases/live/sessions.html",
@@ -645,6 +653,9 @@ def item_live_class(
             .annotate(joined=Count("attendance", distinct=True))
             .order_by("-started_at", "-pk")  # Newest first (not the model's: an aggregate).
         )
+        # A TA is offered the classes they run, not another section's.
+        runs = live_session_runner(request.user, item.module.course, access)
+        sessions = [session for session in sessions if runs(session)]
     else:
         sessions = item_sessions_to_join(request.user, item)
     return render(

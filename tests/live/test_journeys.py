@@ -438,3 +438,92 @@ def test_a_class_is_started_for_current_sections_only(world, sections, client_fo
     assert not world.course.live_sessions.exists()
     instructor.post(url, {"title": "Class 7", "item": item.pk, "cohort": section_a.pk})
     assert world.course.live_sessions.get().cohort == section_a
+
+
+def test_a_ta_of_section_a_cannot_run_section_b_s_class_nor_one_for_every_cohort(
+    world, sections, client_for
+):
+    """The TA looks after Section A only. The instructor starts Section B's class and
+    one for every cohort, with a poll and a cold call on each. The TA is not offered
+    either on the item or the live class page, and every part of their consoles is
+    refused: the console and its board, the projector, adding, launching and revealing
+    polls, the cold caller, "Not there", marks and taking one back, End. Nothing
+    changes. Section A's class, started by the instructor, the TA runs as before; a
+    TA who looks after every section runs all three, as the instructor does."""
+    section_a, section_b, item = sections
+    ta_user = world.users["ta"]
+    section_a.teaching_assistants.add(ta_user)
+    student_b = section_b.members.get()
+    instructor = client_for("instructor")
+    b_class = _start(world, item, section_b, "Section B, Monday")
+    every = _start(world, item, None, "Both sections, Monday")
+    a_class = _start(world, item, section_a, "Section A, Monday")
+    for session in (b_class, every):
+        services.join(session, student_b)
+        poll = services.poll_create(session=session, kind="word", prompt="One word?")
+        call = services.cold_call_pick(
+            session=session,
+            by=world.users["instructor"],
+            students=User.objects.filter(pk=student_b.pk),
+        )
+        mark = services.mark_add(
+            session=session, student=student_b, points=1, note="", by=world.users["instructor"]
+        )
+        ta = client_for("ta")
+        htmx = {"HX-Request": "true"}
+        for url in (
+            session.get_absolute_url(),
+            reverse("cases:live_projector", args=[session.pk]),
+        ):
+            assert ta.get(url).status_code == 403, url
+            assert ta.get(url, headers=htmx).status_code == 403, url
+        posts = [
+            (
+                reverse("cases:live_poll_create", args=[session.pk]),
+                {"kind": "word", "prompt": "Another?", "launch": "on"},
+            ),
+            (reverse("cases:live_poll_control", args=[poll.pk]), {"action": "launch"}),
+            (reverse("cases:live_poll_control", args=[poll.pk]), {"action": "reveal"}),
+            (reverse("cases:live_cold_call", args=[session.pk]), {"action": "pick"}),
+            (
+                reverse("cases:live_cold_call", args=[session.pk]),
+                {"action": "absent", "call": call.pk},
+            ),
+            (
+                reverse("cases:live_mark", args=[session.pk]),
+                {"student": student_b.pk, "points": "2"},
+            ),
+            (reverse("cases:live_mark_delete", args=[mark.pk]), {}),
+            (reverse("cases:live_end", args=[session.pk]), {}),
+        ]
+        for url, data in posts:
+            assert ta.post(url, data).status_code == 403, url
+            assert ta.post(url, data, headers=htmx).status_code == 403, url
+        session.refresh_from_db()
+        poll.refresh_from_db()
+        call.refresh_from_db()
+        assert session.is_running and session.polls.count() == 1
+        assert poll.state == "draft" and not poll.results_shown
+        assert call.outcome == "called" and session.cold_calls.count() == 1
+        assert list(session.marks.all()) == [mark]
+    for page in (item.get_absolute_url(), reverse("cases:live_sessions", args=[world.course.pk])):
+        html = client_for("ta").get(page).content.decode()
+        assert a_class.get_absolute_url() in html, page
+        assert b_class.get_absolute_url() not in html, page
+        assert every.get_absolute_url() not in html, page
+    ta = client_for("ta")
+    assert ta.get(a_class.get_absolute_url()).status_code == 200
+    launch = ta.post(
+        reverse("cases:live_poll_create", args=[a_class.pk]),
+        {"kind": "word", "prompt": "Section A only?", "launch": "on"},
+    )
+    assert launch.status_code == 302 and a_class.polls.get().state == "open"
+    # The instructor, and a TA who looks after every section, run them all.
+    section_a.teaching_assistants.remove(ta_user)
+    for role in ("instructor", "ta"):
+        client = client_for(role)
+        for session in (b_class, every, a_class):
+            assert client.get(session.get_absolute_url()).status_code == 200, (role, session)
+            url = reverse("cases:live_projector", args=[session.pk])
+            assert client.get(url).status_code == 200, (role, session)
+    assert instructor.post(reverse("cases:live_end", args=[b_class.pk])).status_code == 302
