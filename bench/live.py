@@ -103,7 +103,7 @@ PROJECTORS = (1.0, 0.25)  # The projector's htmx poll, and a tighter one to meas
 LEAD_IN = 3.0  # Phones and projectors poll this long before the launch.
 TAIL = 5.0  # After the last answer, projectors poll this long at most to show them all.
 
-KNOWN = re.compile(rb"known=(\d+)")
+KNOWN = re.compile(rb"known=([0-9a-z-]*)")
 POLL_ID = re.compile(rb'name="poll" value="(\d+)"')
 SHOWN = re.compile(rb'class="projector__meta">(\d+) answer')
 

@@ -830,13 +830,29 @@ def access_live_session(user, session_id: int, queryset=None) -> tuple[LiveSessi
 MY_ANSWER_FIELDS = ["id", "choices", "value", "text"]
 
 
-def joined_session_version(user, session_id: int) -> int | None:
-    """The session's version if the user has joined it, else None: all a phone's
-    unchanged poll needs to hear 204, in one query (`cases.sql`). Attendance is the
-    permission for reading, as in `access_live_session_joined`."""
+def joined_session_version(user, session_id: int) -> str | None:
+    """The session's `live_phone_version` if the user has joined it, else None: all a
+    phone's unchanged poll needs to hear 204, in one query (`cases.sql`). Attendance is
+    the permission for reading, as in `access_live_session_joined`."""
     if not user.is_authenticated:
         return None
-    return sql.joined_session_version(user_id=user.pk, session_id=session_id)
+    found = sql.joined_session_version(user_id=user.pk, session_id=session_id)
+    if found is None:
+        return None
+    version, answers, answered_at = found
+    return live_phone_version(version, answers, answered_at)
+
+
+def live_phone_version(version: int, answers: int | None = None, answered_at=None) -> str:
+    """What a phone shows, as it carries it into its next poll (`?known=`), which is
+    answered 204 while it holds: the session's version, and while the results of an
+    open poll are shown (counts that move without the version), how many answered and
+    when an answer last changed (`answers` None otherwise)."""
+    if answers is None:
+        return str(version)
+    # Digits only, safe in an address (SQLite answers the time as text).
+    at = "".join(ch for ch in str(answered_at) if ch.isdigit())
+    return f"{version}-a{answers}-{at}"
 
 
 @compiled

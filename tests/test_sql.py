@@ -24,7 +24,7 @@ from cases.models import (
     Work,
 )
 from cases.permissions import _roles
-from cases.services.live import join
+from cases.services.live import answer_save, join, poll_create, poll_launch, poll_update
 from cases.services.people import user_deactivate, user_reactivate
 from cases.services.readings import reading_mark_done, reading_open
 from cases.services.workspace.work import work_sync
@@ -64,10 +64,31 @@ def test_joined_session_version_matches_the_orm(world, role):
         join(session, user)
 
     def orm():
-        found = LiveSession.objects.filter(pk=session.pk, attendance__user=user)
-        return found.values_list("version", flat=True).first()
+        found = LiveSession.objects.filter(pk=session.pk, attendance__user=user).first()
+        if found is None:
+            return None
+        poll = found.current_poll
+        if poll is None or not poll.results_shown or poll.state != "open":
+            return (found.version, None, None)
+        answers = poll.answers.aggregate(n=Count("pk"), at=Max("updated_at"))
+        return (found.version, answers["n"], _plain(answers["at"]))
 
-    assert sql.joined_session_version(user_id=user.pk, session_id=session.pk) == orm()
+    def raw():
+        found = sql.joined_session_version(user_id=user.pk, session_id=session.pk)
+        return found if found is None else (*found[:2], _plain(found[2]))
+
+    assert raw() == orm()
+    poll = poll_create(session=session, kind="single", prompt="R or D?", options="RD")
+    poll_launch(poll)
+    assert raw() == orm()
+    poll_update(poll, results_shown=True)
+    assert raw() == orm()
+    session.refresh_from_db()
+    if role in ("student", "ta"):
+        answer_save(session=session, poll=poll, user=user, answer={"choices": [1]})
+    assert raw() == orm()
+    poll_update(poll, close=True)
+    assert raw() == orm()
 
 
 def _plain(value):

@@ -54,6 +54,7 @@ from cases.permissions import (
     item_sessions_to_join,
     joined_session_version,
     live_access,
+    live_phone_version,
     live_session_runner,
     live_session_students,
     live_session_to_run,
@@ -155,7 +156,20 @@ def live_session_join(request: HtmxHttpRequest, pk: int):
 # The student's phone -----------------------------------------------------------------
 
 
-def _student_context(request, session: LiveSession, access: LiveAccess, form=None) -> dict:
+def _phone_version(session: LiveSession, seen: str | None = None) -> str | None:
+    """The `live_phone_version` a phone is given with what it shows. While the results
+    of an open poll are shown, their counts are not on the session's row: `seen` is
+    what `joined_session_version` read before the page was drawn (so never newer than
+    it), else None, which no poll matches: the phone's next poll draws it again."""
+    poll = session.current_poll
+    if poll is not None and poll.results_shown and poll.state == PollState.OPEN:
+        return seen
+    return live_phone_version(session.version)
+
+
+def _student_context(
+    request, session: LiveSession, access: LiveAccess, form=None, seen: str | None = None
+) -> dict:
     poll = session.current_poll
     mine = getattr(session, "my_answer", None)  # Loaded with the session, or asked now.
     if poll is not None and not hasattr(session, "my_answer"):
@@ -172,7 +186,7 @@ def _student_context(request, session: LiveSession, access: LiveAccess, form=Non
         "mine_text": services.answer_text(poll, mine),
         "form": form,
         "results": services.poll_results(poll) if shown else None,
-        "version": session.version,
+        "version": _phone_version(session, seen),
     }
 
 
@@ -188,16 +202,18 @@ def live_state(request: HtmxHttpRequest, pk: int):
     results, for the phone to poll. `known` is the version the phone shows: while the
     session has not changed the answer is 204 and htmx leaves the page alone."""
     known = request.GET.get("known")
-    if known is not None and known == str(joined_session_version(request.user, pk)):
+    seen = joined_session_version(request.user, pk) if known is not None else None
+    if known is not None and known == seen:
         return HttpResponse(status=204)  # Joined, and nothing changed: one query.
     session, access = access_live_session_joined(request.user, pk, with_answer=True)
     if access.runs:
         return redirect(session)
     if not access.may_join:
         raise PermissionDenied  # A TA, and another section's class.
-    if known == str(session.version):
+    version = _phone_version(session, seen)
+    if version is not None and known == version:
         return HttpResponse(status=204)
-    context = _student_context(request, session, access)
+    context = _student_context(request, session, access, seen=seen)
     if not request.htmx or request.htmx.history_restore_request:
         return render(request, "cases/live/student.html", context)
     return _live_state(request, session, access, context)

@@ -527,3 +527,71 @@ def test_a_ta_of_section_a_cannot_run_section_b_s_class_nor_one_for_every_cohort
             url = reverse("cases:live_projector", args=[session.pk])
             assert client.get(url).status_code == 200, (role, session)
     assert instructor.post(reverse("cases:live_end", args=[b_class.pk])).status_code == 302
+
+
+def _known(html: str) -> str:
+    """The version a phone's live state carries into its next poll."""
+    return html.split("?known=")[1].split('"')[0]
+
+
+def test_revealed_results_keep_moving_on_phones_and_the_projector_as_answers_arrive(world, session):
+    """The instructor launches R or D? and two students answer; the instructor
+    reveals the results while others are still answering. A phone shows 2 answers.
+    A third student answers, then one changes their pick: each time the phone's
+    next poll (carrying the version it shows) brings the new counts, as the
+    projector's does. Once the poll closes, the counts stop moving and the phone's
+    poll is an empty 204 again, as it is while results are hidden."""
+    from django.test import Client
+
+    def signed_in(user):
+        client = Client()
+        client.force_login(user)
+        return client
+
+    cohort = world.course.cohorts.get()
+    third = UserFactory(username="third")
+    MembershipFactory(cohort=cohort, user=third)
+    first, second = world.users["student"], world.users["student_ta_elsewhere"]
+    poll = services.poll_create(session=session, kind="single", prompt="R or D?", options="RD")
+    instructor = signed_in(world.users["instructor"])
+    control = reverse("cases:live_poll_control", args=[poll.pk])
+    instructor.post(control, {"action": "launch"})
+    answer_url = reverse("cases:live_answer", args=[session.pk])
+    phones = {user: signed_in(user) for user in (first, second, third)}
+    for user, pick in ((first, "0"), (second, "0")):
+        assert phones[user].post(answer_url, {"poll": poll.pk, "answer": pick}).status_code == 302
+    phone = phones[first]
+    state_url = reverse("cases:live_state", args=[session.pk])
+    htmx = {"HX-Request": "true"}
+    hidden = phone.get(session.get_absolute_url()).content.decode()
+    # Unchanged while results are hidden: an empty 204.
+    assert phone.get(state_url, {"known": _known(hidden)}, headers=htmx).status_code == 204
+    instructor.post(control, {"action": "reveal"})
+    projector = reverse("cases:live_projector", args=[session.pk])
+    shown = phone.get(state_url, {"known": _known(hidden)}, headers=htmx)
+    assert shown.status_code == 200
+    shown = shown.content.decode()
+    assert "How the class answered" in shown and "2 · 100%" in shown
+    board = instructor.get(projector, headers=htmx)
+    assert "2 · 100%" in board.content.decode()
+    etag = board["ETag"]
+    # Nothing new yet: the phone and the projector hear "unchanged".
+    assert phone.get(state_url, {"known": _known(shown)}, headers=htmx).status_code == 204
+    assert instructor.get(projector, headers=htmx | {"If-None-Match": etag}).status_code == 304
+    phones[third].post(answer_url, {"poll": poll.pk, "answer": "1"})
+    moved = phone.get(state_url, {"known": _known(shown)}, headers=htmx)
+    assert moved.status_code == 200
+    moved = moved.content.decode()
+    assert "2 · 67%" in moved and "1 · 33%" in moved
+    board = instructor.get(projector, headers=htmx | {"If-None-Match": etag})
+    assert board.status_code == 200 and "1 · 33%" in board.content.decode()
+    # A student changes their pick: the same number of answers, other counts.
+    phones[second].post(answer_url, {"poll": poll.pk, "answer": "1"})
+    changed = phone.get(state_url, {"known": _known(moved)}, headers=htmx)
+    assert changed.status_code == 200
+    changed = changed.content.decode()
+    assert changed.index("1 · 33%") < changed.index("2 · 67%")  # R now has one, D two.
+    instructor.post(control, {"action": "close"})
+    closed = phone.get(state_url, {"known": _known(changed)}, headers=htmx).content.decode()
+    assert "closed" in closed
+    assert phone.get(state_url, {"known": _known(closed)}, headers=htmx).status_code == 204
