@@ -49,6 +49,7 @@ from cases.models import (
     User,
     assignment_for_student,
     given_to,
+    live_running_since,
 )
 from cases.timezones import activate_for
 
@@ -769,10 +770,11 @@ def _joined_session(session, user, *, with_answer: bool):
     return sessions.filter(pk=session)
 
 
-def live_running() -> Exists:
-    """Whether the course (the query's row) has a live session running: an annotation
+def live_running(since) -> Exists:
+    """Whether the course (the query's row) has a live session running
+    (`LiveSession.objects.running`; `since`, `live_running_since()`): an annotation
     `live_sessions_to_join` reads, on the query that lists the courses."""
-    return Exists(LiveSession.objects.filter(course=OuterRef("pk"), ended_at__isnull=True))
+    return Exists(LiveSession.objects.running(since).filter(course=OuterRef("pk")))
 
 
 def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
@@ -782,14 +784,16 @@ def live_sessions_to_join(user, courses: list[Course]) -> list[LiveSession]:
     course_ids = [course.pk for course in courses if course.live_running]
     if not course_ids:
         return []
-    sessions = _running_with_access(courses=course_ids, user=user, now=timezone.now())
+    now = timezone.now()
+    since = live_running_since(now)
+    sessions = _running_with_access(courses=course_ids, user=user, now=now, since=since)
     return _for_them(sessions, user)
 
 
 def item_sessions_to_join(user, item: ModuleItem) -> list[LiveSession]:
     """The item's running sessions that are for the user, newest first: another
     section's class of the same item is not theirs to join (as on the dashboard)."""
-    sessions = live_sessions_with_access(user).filter(item=item, ended_at__isnull=True)
+    sessions = live_sessions_with_access(user).running().filter(item=item)
     return _for_them(sessions.order_by("-started_at", "-pk"), user)
 
 
@@ -799,13 +803,13 @@ def _for_them(sessions, user) -> list[LiveSession]:
 
 
 @compiled
-def _running_with_access(courses, user, now):
+def _running_with_access(courses, user, now, since):
     """What the dashboard's "Live now" shows of a session (its title and course code)
     and what `live_access` reads: not the item and the poll on screen, with its
     options, that a session's own pages show."""
     sessions = live_sessions_with_access(user, now).select_related(None).select_related("course")
     sessions = sessions.only("title", "cohort", "item", "course", "course__code")
-    return sessions.filter(ended_at__isnull=True, course__in=courses)
+    return sessions.running(since).filter(course__in=courses)
 
 
 def access_live_session(user, session_id: int, queryset=None) -> tuple[LiveSession, LiveAccess]:
@@ -836,18 +840,26 @@ def joined_session_version(user, session_id: int) -> str | None:
     the permission for reading, as in `access_live_session_joined`."""
     if not user.is_authenticated:
         return None
-    found = sql.joined_session_version(user_id=user.pk, session_id=session_id)
+    found = sql.joined_session_version(
+        user_id=user.pk, session_id=session_id, since=live_running_since()
+    )
     if found is None:
         return None
-    version, answers, answered_at = found
-    return live_phone_version(version, answers, answered_at)
+    version, running, answers, answered_at = found
+    return live_phone_version(version, running, answers, answered_at)
 
 
-def live_phone_version(version: int, answers: int | None = None, answered_at=None) -> str:
+def live_phone_version(
+    version: int, running: bool, answers: int | None = None, answered_at=None
+) -> str:
     """What a phone shows, as it carries it into its next poll (`?known=`), which is
-    answered 204 while it holds: the session's version, and while the results of an
-    open poll are shown (counts that move without the version), how many answered and
-    when an answer last changed (`answers` None otherwise)."""
+    answered 204 while it holds: the session's version, whether it runs (a session
+    stops running by time, `LIVE_STALE_AFTER`, with its version unmoved), and while
+    the results of an open poll of a running session are shown (counts that move
+    without the version), how many answered and when an answer last changed
+    (`answers` None otherwise)."""
+    if not running:
+        return f"{version}-ended"
     if answers is None:
         return str(version)
     # Digits only, safe in an address (SQLite answers the time as text).

@@ -156,27 +156,32 @@ def _joined_version_sql() -> str:
     # probe that finds nothing.
     answers = f"FROM {t['LiveAnswer']} x WHERE x.poll_id = p.id"
     return (
-        f"SELECT s.version, (SELECT COUNT(*) {answers}), (SELECT MAX(x.updated_at) {answers}), "  # noqa: S608
-        f"p.id FROM {t['LiveSession']} s LEFT JOIN {t['LivePoll']} p "
+        # Whether it runs: `LiveSession.objects.running`, with `since` its cutoff.
+        "SELECT s.version, s.ended_at IS NULL AND s.started_at > %(since)s, "  # noqa: S608
+        f"(SELECT COUNT(*) {answers}), (SELECT MAX(x.updated_at) {answers}), p.id "
+        f"FROM {t['LiveSession']} s LEFT JOIN {t['LivePoll']} p "
         "ON p.id = s.current_poll_id AND p.results_shown AND p.state = %(open)s "
         f"WHERE s.id = %(session)s AND EXISTS (SELECT 1 FROM {t['LiveAttendance']} a "
         "WHERE a.session_id = s.id AND a.user_id = %(user)s)"
     )
 
 
-def joined_session_version(*, user_id: int, session_id: int) -> tuple | None:
-    """If the user has joined the session: its version, and while the results of the
-    poll on screen are shown and it is open, how many answered it and when an answer
-    last changed (else None and None). ORM twin: `LiveSession.objects.filter(pk=...,
-    attendance__user=...)` with `Count` and `Max` of the poll's answers."""
+def joined_session_version(*, user_id: int, session_id: int, since) -> tuple | None:
+    """If the user has joined the session: its version, whether it runs (not ended and
+    started after `since`, `live_running_since()`), and while it runs and the results
+    of the poll on screen are shown and it is open, how many answered it and when an answer last
+    changed (else None and None). ORM twin: `LiveSession.objects.filter(pk=...,
+    attendance__user=...)`, `is_running`, and `Count` and `Max` of the poll's answers."""
+    params = {"session": session_id, "user": user_id, "open": PollState.OPEN.value}
     with connection.cursor() as cursor:
-        params = {"session": session_id, "user": user_id, "open": PollState.OPEN.value}
-        cursor.execute(_joined_version_sql(), params)
+        cursor.execute(_joined_version_sql(), params | {"since": since})
         row = cursor.fetchone()
     if row is None:
         return None
-    version, answers, answered_at, shown = row
-    return (version, None, None) if shown is None else (version, answers, answered_at)
+    version, running, answers, answered_at, shown = row
+    if shown is None or not running:
+        answers = answered_at = None
+    return (version, bool(running), answers, answered_at)
 
 
 # The tracker's and gradebook's version ---------------------------------------------------

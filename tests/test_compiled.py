@@ -306,8 +306,9 @@ def test_the_live_session_queries_match_their_querysets(world, role, django_asse
     # Two running, in the model's order (newest first), as the plain queryset gives them.
     make_live(world.item.module, world.course.cohorts.all(), start_by=world.users["instructor"])
     courses = [world.course.pk, world.other_course.pk]
-    running = list(_running_with_access(courses=courses, user=user, now=now))
-    plain = live_sessions_with_access(user, now).filter(ended_at__isnull=True, course__in=courses)
+    since = now - timedelta(hours=6)
+    running = list(_running_with_access(courses=courses, user=user, now=now, since=since))
+    plain = live_sessions_with_access(user, now).running(since).filter(course__in=courses)
     shown = ("title", "cohort_id", "item_id")
     assert rows(running, *fields, *shown) == rows(plain, *fields, *shown)
     assert len(rows(plain)) == 2
@@ -356,7 +357,11 @@ def test_the_dashboards_queries_match_their_querysets(world, role):
         quiz = next(a for a in _due_work(**due) if a.item_id == world.quiz.item_id)
         assert (quiz._work_state, quiz._work_auto_score) == (WorkStatus.SUBMITTED, 0)
     cases = [
-        (_courses_taken, {"user": user}, ("module_count", "live_running", "reviews_pending")),
+        (
+            _courses_taken,
+            {"user": user, "live_since": now - timedelta(hours=6)},
+            ("module_count", "live_running", "reviews_pending"),
+        ),
         (_due_work, due, ("due_at", "_work_id", "_work_state", "_work_submitted_at")),
     ]
     for query, arguments, fields in cases:

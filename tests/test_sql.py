@@ -22,6 +22,7 @@ from cases.models import (
     ReadingProgress,
     Rubric,
     Work,
+    live_running_since,
 )
 from cases.permissions import _roles
 from cases.services.live import answer_save, join, poll_create, poll_launch, poll_update
@@ -68,14 +69,18 @@ def test_joined_session_version_matches_the_orm(world, role):
         if found is None:
             return None
         poll = found.current_poll
-        if poll is None or not poll.results_shown or poll.state != "open":
-            return (found.version, None, None)
+        running = found.is_running
+        if not running or poll is None or not poll.results_shown or poll.state != "open":
+            return (found.version, running, None, None)
         answers = poll.answers.aggregate(n=Count("pk"), at=Max("updated_at"))
-        return (found.version, answers["n"], _plain(answers["at"]))
+        return (found.version, running, answers["n"], _plain(answers["at"]))
 
     def raw():
-        found = sql.joined_session_version(user_id=user.pk, session_id=session.pk)
-        return found if found is None else (*found[:2], _plain(found[2]))
+        since = live_running_since()
+        found = sql.joined_session_version(user_id=user.pk, session_id=session.pk, since=since)
+        if found is None or found[2] is None:
+            return found if found is None else (*found[:2], found[2], found[3])
+        return (*found[:3], _plain(found[3]))
 
     assert raw() == orm()
     poll = poll_create(session=session, kind="single", prompt="R or D?", options="RD")
@@ -87,6 +92,11 @@ def test_joined_session_version_matches_the_orm(world, role):
     if role in ("student", "ta"):
         answer_save(session=session, poll=poll, user=user, answer={"choices": [1]})
     assert raw() == orm()
+    # Left running for seven hours: no longer running, its counts no longer asked.
+    started = session.started_at
+    LiveSession.objects.filter(pk=session.pk).update(started_at=started - timedelta(hours=7))
+    assert raw() == orm()
+    LiveSession.objects.filter(pk=session.pk).update(started_at=started)
     poll_update(poll, close=True)
     assert raw() == orm()
 

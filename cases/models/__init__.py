@@ -30,6 +30,7 @@ from cases.models.discussions import (
 )
 from cases.models.gradebook import GradeCategory
 from cases.models.live import (
+    LIVE_STALE_AFTER,
     MAX_WORD_CHARS,
     OPTION_KINDS,
     CallOutcome,
@@ -42,6 +43,7 @@ from cases.models.live import (
     ParticipationMark,
     PollKind,
     PollState,
+    live_running_since,
 )
 from cases.models.lti import LtiCourse, LtiGrade, LtiGradeStatus, LtiValue
 from cases.models.notifications import (
@@ -126,6 +128,7 @@ __all__ = [
     "CHOICE_KINDS",
     "FOR_THE_CLASS",
     "LIKERT_LABELS",
+    "LIVE_STALE_AFTER",
     "MAX_DEPTH",
     "MAX_JUSTIFICATION_CHARS",
     "MAX_MEMO_CHARS",
@@ -223,6 +226,7 @@ __all__ = [
     "graded_earlier",
     "handed_in_late",
     "is_graded",
+    "live_running_since",
     "numeric_given",
     "numeric_key",
     "numeric_match",

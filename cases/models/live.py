@@ -6,11 +6,13 @@ A session's state lives in these tables only, never in a process's memory, so an
 number of app processes can serve one class."""
 
 import secrets
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from cases.models.cohorts import JOIN_CODE_ALPHABET, Cohort
 from cases.models.courses import Course, ModuleItem
@@ -60,6 +62,30 @@ class LiveClass(models.Model):
         return (share + (100 - share) * earned).quantize(Decimal("0.01"))
 
 
+# A session nobody ended stops running this long after it started: a class meeting is
+# over by then, and a student must not join last week's class from home.
+LIVE_STALE_AFTER = timedelta(hours=6)
+
+
+def live_running_since(now: datetime | None = None) -> datetime:
+    """The earliest start of a session still running at `now` (`LIVE_STALE_AFTER`)."""
+    return (now or timezone.now()) - LIVE_STALE_AFTER
+
+
+class LiveSessionQuerySet(models.QuerySet):
+    def running(self, since: datetime | None = None):
+        """Sessions running now: not ended, and started less than `LIVE_STALE_AFTER`
+        ago (`LiveSession.is_running`, the same rule). `since` is
+        `live_running_since()`, given by a compiled query's caller as its parameter."""
+        since = since or live_running_since()
+        return self.filter(ended_at__isnull=True, started_at__gt=since)
+
+    def left_running(self, since: datetime | None = None):
+        """Sessions nobody ended that are no longer running: ended by time."""
+        since = since or live_running_since()
+        return self.filter(ended_at__isnull=True, started_at__lte=since)
+
+
 class LiveSession(models.Model):
     """One class meeting: started from a live-session item (graded) or ad hoc from a
     course (not graded; its marks still count toward who has spoken)."""
@@ -91,6 +117,8 @@ class LiveSession(models.Model):
     # instead, so 200 students answering never queue on this row).
     version = models.PositiveBigIntegerField(default=0)
 
+    objects = LiveSessionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-started_at", "-pk"]
 
@@ -102,7 +130,29 @@ class LiveSession(models.Model):
 
     @property
     def is_running(self) -> bool:
-        return self.ended_at is None
+        """Not ended, and started less than `LIVE_STALE_AFTER` ago: the rule of
+        `LiveSessionQuerySet.running`, for a session in hand. Everything that asks
+        whether a session runs asks one of the two."""
+        if self.ended_at is not None:
+            return False
+        return self.started_at is None or self.started_at > live_running_since()
+
+    @property
+    def ended_by_time(self) -> bool:
+        """Nobody pressed End, and it stopped running `LIVE_STALE_AFTER` after it began."""
+        return self.ended_at is None and not self.is_running
+
+    @property
+    def stale_hours(self) -> int:
+        """`LIVE_STALE_AFTER` in hours, for the sentences that say it."""
+        return int(LIVE_STALE_AFTER.total_seconds() // 3600)
+
+    @property
+    def stopped_at(self):
+        """When it stopped running: End pressed, or by time; None while it runs."""
+        if self.ended_by_time:
+            return self.started_at + LIVE_STALE_AFTER
+        return self.ended_at
 
 
 class PollKind(models.TextChoices):

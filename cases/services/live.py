@@ -55,28 +55,20 @@ class LiveRefused(Exception):
 @transaction.atomic
 def session_start(*, course: Course, by: User, title: str, item=None, cohort=None) -> LiveSession:
     """A new running session with a fresh join code (drawn again on the rare clash). The
-    same person starting again what they have running today (the same item, cohort and
+    same person starting again what they have running (the same item, cohort and
     title: Start clicked twice, or Back and Start) gets that session, marked `resumed`, not a
     second one with a second code and a second Join link on every dashboard; the
     course's row is locked for the look.
 
-    A class meeting is held on one day: a new session ends the course's sessions left
-    running from an earlier day (End never pressed), so students do not see last
-    week's class as Live now beside this one, nor earn its attendance by joining it
-    later; they are listed in `ended_stale`. Sessions started today (another section's
-    class) run on."""
+    A session nobody ended stops running `LIVE_STALE_AFTER` after it started
+    (`LiveSession.objects.running`): last week's "Office hours" left running is not
+    resumed this week. A new session closes the course's sessions so left running, as
+    of the time they stopped, so their record says when; they are listed in
+    `ended_stale`. Sessions still running (another section's class) run on."""
     Course.objects.select_for_update().filter(pk=course.pk).exists()
-    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     running = (
-        LiveSession.objects.filter(
-            course=course,
-            started_by=by,
-            item=item,
-            cohort=cohort,
-            title=title,
-            ended_at=None,
-            started_at__gte=today,  # Last week's "Office hours" left running is not this week's.
-        )
+        LiveSession.objects.running()
+        .filter(course=course, started_by=by, item=item, cohort=cohort, title=title)
         .order_by("-pk")
         .first()
     )
@@ -84,12 +76,10 @@ def session_start(*, course: Course, by: User, title: str, item=None, cohort=Non
         running.resumed = True
         return running
     stale = list(
-        LiveSession.objects.filter(course=course, ended_at=None, started_at__lt=today).order_by(
-            "started_at", "pk"
-        )
+        LiveSession.objects.left_running().filter(course=course).order_by("started_at", "pk")
     )
     for old in stale:
-        session_end(old)
+        session_end(old, at=old.stopped_at)
     for _attempt in range(5):
         try:
             with transaction.atomic():
@@ -108,9 +98,10 @@ def _bump(session: LiveSession) -> None:
 
 
 @transaction.atomic
-def session_end(session: LiveSession) -> None:
-    """Close the open poll and stop taking joins and answers. Ending twice is a no-op."""
-    now = timezone.now()
+def session_end(session: LiveSession, *, at=None) -> None:
+    """Close the open poll and stop taking joins and answers. Ending twice is a no-op.
+    `at`: when it ended, if not now (a session that stopped running by time)."""
+    now = at or timezone.now()
     LivePoll.objects.filter(session=session, state=PollState.OPEN).update(
         state=PollState.CLOSED, closed_at=now
     )

@@ -12,7 +12,15 @@ from django.views.decorators.http import require_GET
 
 from cases.compiled import compiled
 from cases.http import HtmxHttpRequest
-from cases.models import Assignment, Course, ItemKind, ModuleItem, WorkStatus, refusal
+from cases.models import (
+    Assignment,
+    Course,
+    ItemKind,
+    ModuleItem,
+    WorkStatus,
+    live_running_since,
+    refusal,
+)
 from cases.models.workspace import UNFINISHED
 from cases.permissions import (
     access_course,
@@ -138,14 +146,14 @@ def _needs_doing(entry, now) -> bool:
 
 
 @compiled
-def _courses_taken(user):
+def _courses_taken(user, live_since):
     """The student's courses, with whether a live session runs in each and whether
     they have a review to submit (as every course row says alike)."""
     return (
         Course.objects.taken_by(user)
         .annotate(
             module_count=Count("modules"),
-            live_running=live_running(),
+            live_running=live_running(live_since),
             reviews_pending=reviews_pending(user),
         )
         .order_by("code")
@@ -178,7 +186,7 @@ def home(request: HtmxHttpRequest):
     when, in its own course's time zone as the course's pages say it. Someone who only
     teaches is sent to the teaching dashboard."""
     user = request.user
-    courses = list(_courses_taken(user=user))
+    courses = list(_courses_taken(user=user, live_since=live_running_since()))
     if not courses and is_teaching_staff(user):
         return redirect("cases:instructor_dashboard")
     now = timezone.now()

@@ -78,10 +78,12 @@ def _with_counts(queryset):
 
 
 def _etag(session: LiveSession, view: str) -> str:
+    """Whether the session runs is part of it: a session stops running by time
+    (`LIVE_STALE_AFTER`) with its version unmoved."""
     answered = session.answered_at.timestamp() if session.answered_at else 0
     return (
         f'W/"live-{view}-{session.pk}-v{session.version}-a{session.answer_count}'
-        f'-{answered}-j{session.joined_count}"'
+        f'-{answered}-j{session.joined_count}-r{int(session.is_running)}"'
     )
 
 
@@ -112,12 +114,18 @@ def live_join(request: HtmxHttpRequest):
     if request.method == "POST" and form.is_valid():
         session = (
             live_sessions_with_access(request.user)
-            .filter(join_code=form.cleaned_data["code"], ended_at__isnull=True)
+            .filter(join_code=form.cleaned_data["code"])
             .first()
         )
         access = live_access(session, request.user) if session else None
         if access is None or not (access.may_join or access.runs):
             form.add_error("code", "No running session has that code for you. Check the screen.")
+        elif not session.is_running:
+            form.add_error(
+                "code",
+                f"No running session has that code for you: “{session.title}” has ended. "
+                "Check the screen for today's code.",
+            )
         else:
             if access.may_join and not access.runs:
                 services.join(session, request.user)
@@ -130,9 +138,7 @@ def live_join_code(request: HtmxHttpRequest, code: str):
     """The address on the projector: the join form with the code filled in (joining
     changes data, so it is a button press, not this GET). Those already in go on."""
     session = (
-        live_sessions_with_access(request.user)
-        .filter(join_code=code.upper(), ended_at__isnull=True)
-        .first()
+        live_sessions_with_access(request.user).running().filter(join_code=code.upper()).first()
     )
     access = live_access(session, request.user) if session else None
     if access is not None and (access.joined or access.runs):
@@ -162,9 +168,10 @@ def _phone_version(session: LiveSession, seen: str | None = None) -> str | None:
     what `joined_session_version` read before the page was drawn (so never newer than
     it), else None, which no poll matches: the phone's next poll draws it again."""
     poll = session.current_poll
-    if poll is not None and poll.results_shown and poll.state == PollState.OPEN:
+    running = session.is_running
+    if running and poll is not None and poll.results_shown and poll.state == PollState.OPEN:
         return seen
-    return live_phone_version(session.version)
+    return live_phone_version(session.version, running)
 
 
 def _student_context(

@@ -595,3 +595,85 @@ def test_revealed_results_keep_moving_on_phones_and_the_projector_as_answers_arr
     closed = phone.get(state_url, {"known": _known(changed)}, headers=htmx).content.decode()
     assert "closed" in closed
     assert phone.get(state_url, {"known": _known(closed)}, headers=htmx).status_code == 204
+
+
+def test_a_session_nobody_ended_stops_running_six_hours_after_it_started(world, client_for):
+    """The instructor starts the morning's class; a student joins and answers the poll
+    launched. Nobody presses End. Seven hours later the student's dashboard no longer
+    says Live now, the item offers nothing to join, the phone's next poll shows the
+    session ended (not a 204 on the open poll), an answer is refused, and a classmate
+    joining by its code or its Join button is told it has ended and gets no
+    attendance. The staff see it ended by time and may still open its record, results
+    included. Starting "Morning class" again opens a new session, not that one."""
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from cases.models import LIVE_STALE_AFTER, LiveSession
+
+    assert timedelta(hours=6) == LIVE_STALE_AFTER
+    item = make_live(world.item.module, world.course.cohorts.all(), title="Class 7")
+    url = reverse("cases:live_sessions", args=[world.course.pk])
+    instructor = Client()
+    instructor.force_login(world.users["instructor"])
+    instructor.post(url, {"title": "Morning class", "item": item.pk})
+    morning = world.course.live_sessions.get()
+    poll = services.poll_create(session=morning, kind="single", prompt="R or D?", options="RD")
+    services.poll_launch(poll)
+    services.poll_update(poll, results_shown=True)
+    phone = Client()
+    phone.force_login(world.users["student"])
+    phone.post(reverse("cases:live_session_join", args=[morning.pk]))
+    answer_url = reverse("cases:live_answer", args=[morning.pk])
+    assert phone.post(answer_url, {"poll": poll.pk, "answer": "0"}).status_code == 302
+    page = phone.get(morning.get_absolute_url()).content.decode()
+    known = _known(page)
+    dashboard = phone.get(reverse("cases:home")).content.decode()
+    assert "Live now" in dashboard and morning.get_absolute_url() in dashboard
+    # Seven hours pass.
+    LiveSession.objects.filter(pk=morning.pk).update(started_at=timezone.now() - timedelta(hours=7))
+    dashboard = phone.get(reverse("cases:home")).content.decode()
+    assert "Live now" not in dashboard and morning.get_absolute_url() not in dashboard
+    assert "No session is running now" in phone.get(item.get_absolute_url()).content.decode()
+    state = phone.get(
+        reverse("cases:live_state", args=[morning.pk]),
+        {"known": known},
+        headers={"HX-Request": "true"},
+    )
+    assert state.status_code == 200 and "This session has ended" in state.content.decode()
+    refused = phone.post(answer_url, {"poll": poll.pk, "answer": "1"}, follow=True)
+    assert "This live session has ended." in refused.content.decode()
+    assert poll.answers.get().choices == [0]
+    late = Client()
+    late.force_login(world.users["student_ta_elsewhere"])
+    said = late.post(reverse("cases:live_join"), {"code": morning.join_code}).content.decode()
+    assert "“Morning class” has ended" in said
+    said = late.post(reverse("cases:live_session_join", args=[morning.pk]), follow=True)
+    assert "This live session has ended." in said.content.decode()
+    assert list(morning.attendance.values_list("user__username", flat=True)) == ["student"]
+    # The staff: ended by time, its record still open.
+    listed = instructor.get(url).content.decode()
+    row = listed.split(morning.get_absolute_url())[1].split("</tr>")[0]
+    assert "Ended by time" in row and "Running" not in row
+    assert "Ended by time" in instructor.get(item.get_absolute_url()).content.decode()
+    console = instructor.get(morning.get_absolute_url()).content.decode()
+    assert "This session ended" in console and "1 · 100%" in console
+    assert "Join code" not in console
+    projector = instructor.get(reverse("cases:live_projector", args=[morning.pk]))
+    assert "This session has ended." in projector.content.decode()
+    launch = instructor.post(
+        reverse("cases:live_poll_control", args=[poll.pk]), {"action": "launch"}, follow=True
+    )
+    assert "This live session has ended." in launch.content.decode()
+    # A new one starts, with nobody present yet; the morning's is closed for the record.
+    page = instructor.post(url, {"title": "Morning class", "item": item.pk}, follow=True)
+    page = page.content.decode()
+    again = world.course.live_sessions.order_by("-pk").first()
+    assert again.pk != morning.pk and again.is_running
+    assert "Started “Morning class”" in page and "already running" not in page
+    assert "Present: 0" in page
+    morning.refresh_from_db()
+    assert morning.ended_at == morning.started_at + LIVE_STALE_AFTER
+    dashboard = phone.get(reverse("cases:home")).content.decode()
+    assert again.get_absolute_url() in dashboard
