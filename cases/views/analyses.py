@@ -69,6 +69,16 @@ def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, *
         now=now,
     )
     previous_item, next_item = ModuleItem.objects.neighbours_of(item, user, staff=False)
+    # Closed, the editor is gone, but nothing the student wrote is hidden from them:
+    # the text just sent, or else the draft kept since their last hand-in (or instead
+    # of one), shown to copy.
+    unsent = ""
+    if closed:
+        if form.is_bound:
+            unsent = form["body"].value() or ""
+        elif memo is not None and memo.draft.strip():
+            last = versions[0].body.strip() if versions and not versions[0].is_file else None
+            unsent = memo.draft if memo.draft.strip() != last else ""
     return {
         "item": item,
         "course": item.module.course,
@@ -81,6 +91,7 @@ def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, *
         "grade_released": bool(assignment and assignment.grades_released_at) and is_graded(work),
         "form": form,
         "closed": closed,
+        "unsent": unsent,
         "paragraphs": _paragraphs(analysis),
         "words": services.word_count(form["body"].value() or ""),
         "previous_item": previous_item,

@@ -9,7 +9,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from cases.models import Memo, MemoVersion, Rubric, Work, WorkStatus
+from cases.models import LatePolicy, Memo, MemoVersion, Rubric, Work, WorkStatus
 from cases.services import analyses as services
 from cases.services.gradebook import assignment_release
 from tests.discussions.test_sanitising import assert_harmless
@@ -261,3 +261,30 @@ def test_the_student_reads_the_rubric_they_will_be_graded_by(client, memo_world)
     client.force_login(student)
     page = client.get(item.get_absolute_url()).text
     assert "How it is graded: Case memo, 4 points" in page and "Cited (4)" in page
+
+
+def test_a_draft_is_still_shown_once_the_analysis_stops_taking_work(client, memo_world):
+    """A student drafts, the due date passes under "refuse late work": the editor is
+    gone, and the page still shows what they wrote to copy. Another hands in, keeps
+    revising without handing in again, and the due date passes: their revision is
+    shown too, marked as not handed in."""
+    world, item, student = memo_world
+    assignment = item.assignments.get()
+    assignment.due_at = timezone.now() + timedelta(days=1)
+    assignment.save()
+    classmate = world.users["student_ta_elsewhere"]
+    client.force_login(classmate)
+    _write(client, item, "First take on the lab.", "submit", nonce="first")
+    _write(client, item, "A better take, not yet handed in.")
+    client.force_login(student)
+    _write(client, item, "My unfinished draft on Shanghai Bell.")
+    assignment.due_at = timezone.now() - timedelta(hours=1)
+    assignment.late_policy = LatePolicy.REFUSE
+    assignment.save()
+    page = client.get(item.get_absolute_url()).text
+    assert "no longer accepts work" in page
+    assert "My unfinished draft on Shanghai Bell." in page
+    client.force_login(classmate)
+    page = client.get(item.get_absolute_url()).text
+    assert "A better take, not yet handed in." in page
+    assert "This draft was not handed in" in page
