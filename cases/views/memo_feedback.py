@@ -21,10 +21,11 @@ from django_htmx.http import reswap, retarget
 
 from cases.anchors import trimmed
 from cases.http import HtmxHttpRequest, parse_int
-from cases.models import MemoComment, MemoVersion, Work, graded_earlier
+from cases.models import LatePolicy, MemoComment, MemoVersion, Work, graded_earlier
 from cases.permissions import MemoFeedback, access_memo_feedback
 from cases.services import memo_feedback as services
 from cases.services.annotations import Selection, new_nonce
+from cases.services.workspace.work import days_late, earlier_points, work_points
 
 PAGE = "cases/analyses/version.html"
 LAYER = f"{PAGE}#memo-layer"
@@ -120,6 +121,25 @@ def _rubric_rows(work: Work | None) -> list[dict]:
     return rows
 
 
+def _grade(work: Work | None, assignment) -> dict:
+    """The points the work earns of the assignment's, as the gradebook and "My grades"
+    reckon them (an override, else the rubric or the points given, less any late
+    penalty; the earlier grade while it waits to be graded again), and the days late
+    a penalty took off."""
+    if work is None or assignment is None:
+        return {}
+    rubric_max = work.item.rubric.max_points if work.item.rubric_id else None
+    reckon = earlier_points if graded_earlier(work) else work_points
+    points = reckon(work, assignment, rubric_max)
+    penalized = (
+        assignment.late_policy == LatePolicy.PENALIZE
+        and assignment.late_penalty_percent
+        and work.override_score is None
+    )
+    late = days_late(work.submitted_at, assignment.due_at) if penalized else 0
+    return {"grade_points": points, "late_days": late}
+
+
 def _page(
     request, feedback: MemoFeedback, *, form: dict | None = None, origin: str = "", status=200
 ):
@@ -148,6 +168,7 @@ def _page(
         # Graded, then handed in again: the grade shown is the earlier one, to redo.
         "graded_earlier": graded_earlier(work),
         "rubric_rows": _rubric_rows(work),
+        **_grade(work, feedback.assignment),
     }
     if feedback.access is not None:
         context["nav_teaches"] = True  # Known from the grader's access; no query.

@@ -480,3 +480,42 @@ def test_a_grade_given_after_the_release_is_announced_as_one_given_before(client
     assert client.post(url, {"participation": "9", **fields}).status_code == 302
     (notice,) = released
     assert notice.url == reverse("cases:student_grades", args=[world.course.pk])
+
+
+def test_the_version_page_shows_the_grade_that_counts_as_my_grades_does(client, world):
+    """A memo handed in three days late under a 10% a day penalty, given 8 points and
+    released: the student's version page says 5.60 of 10, as "My grades" does, not the 8
+    before the penalty; and once the instructor overrides the grade in the gradebook,
+    both say the override."""
+    from cases.models import LatePolicy
+    from cases.services.workspace.grading import work_grade
+
+    analysis = make_analysis(world.item.module, world.course.cohorts.all(), case=world.case)
+    item, student = analysis.item, world.users["student"]
+    assignment = item.assignments.get()
+    assignment.due_at = timezone.now() - timedelta(days=2, hours=1)
+    assignment.late_policy, assignment.late_penalty_percent = LatePolicy.PENALIZE, 10
+    assignment.save()
+    version = analyses.memo_submit(item=item, user=student, body=FIRST)
+    client.force_login(world.users["instructor"])
+    url = reverse("cases:grade_work", args=[item.pk, student.pk])
+    form = client.get(url).context["form"]
+    data = {f"initial-{k}": v for k, v in form.initial.items() if v is not None}
+    assert client.post(url, data | {"participation": "8"}).status_code == 302
+    assignment_release(assignment=assignment, released=True)
+    client.force_login(student)
+    grades = client.get(reverse("cases:student_grades", args=[world.course.pk])).text
+    assert "5.60 / 10" in grades
+    page = client.get(reverse("cases:memo_version", args=[version.pk])).text
+    assert "5.60 of 10" in page and "8 of 10" not in page
+    assert "late penalty" in page
+    work_grade(
+        item=item,
+        student=student,
+        grader=world.users["instructor"],
+        override_score=Decimal("9"),
+        override_reason="Illness.",
+    )
+    assert "9 / 10" in client.get(reverse("cases:student_grades", args=[world.course.pk])).text
+    page = client.get(reverse("cases:memo_version", args=[version.pk])).text
+    assert "9 of 10" in page and "5.60 of 10" not in page
