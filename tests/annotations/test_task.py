@@ -411,3 +411,25 @@ def test_replies_under_a_hidden_note_stop_counting_and_count_again_when_shown(wo
     assert replier.pk not in note_counts_after
     annotation_moderate(note=note, action="unhide")
     assert _work(task.item, replier).state == WorkStatus.SUBMITTED
+
+
+def test_the_grader_never_says_a_hidden_note_or_a_reply_under_one_counts(world, client_for):
+    """The staff hide a student's note, and a classmate's note the student replied
+    under: neither counts for the assignment (the work is in progress, 1 of 3), so the
+    panel and the grader mark only the note still shown as counting."""
+    task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
+    student, classmate = world.users["student"], world.users["student_ta_elsewhere"]
+    _note(world.case, student)
+    hidden = _note(world.case, student, start=1)
+    theirs = _note(world.case, classmate, start=2)
+    annotation_reply(thread=theirs, author=student, body=LONG)
+    annotation_moderate(note=hidden, action="hide", reason="Copied from the case.")
+    annotation_moderate(note=theirs, action="hide", reason="Off topic.")
+    work = _work(task.item, student)
+    assert work.state == WorkStatus.IN_PROGRESS and work.auto_score == 1
+    client = client_for("instructor")
+    html = _panel(client, world, task.item, student)
+    assert html.count("(counts)") == 1
+    grader = client.get(reverse("cases:grade_work", args=[task.item.pk, student.pk])).text
+    assert grader.count("(counts)") == 1
+    assert "hidden, does not count" in grader

@@ -637,7 +637,10 @@ def student_notes(course, student, item=None) -> list[Annotation]:
     if item is not None:
         task = AnnotationTask.objects.filter(item=item)
         notes = notes.filter(case=Subquery(task.values("case")[:1])).annotate(
-            counts=Q(word_count__gte=Subquery(task.values("min_words")[:1])) & FOR_THE_CLASS
+            # As `_annotation` counts: a hidden note, or a reply under one, does not.
+            counts=Q(word_count__gte=Subquery(task.values("min_words")[:1]))
+            & FOR_THE_CLASS
+            & Q(hidden_at__isnull=True, thread__hidden_at__isnull=True)
         )
     else:
         tasks = AnnotationTask.objects.filter(item__module__course=course)
