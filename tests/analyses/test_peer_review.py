@@ -657,3 +657,25 @@ def test_peer_review_turned_off_after_assigning_asks_no_reviewer_for_reviews(cli
     world.analysis.peer_review = True
     world.analysis.save()
     assert "2 memos to review" in client.get(reverse("cases:home")).text
+
+
+def test_a_rubric_edited_after_a_review_does_not_say_the_reviewer_changed_it(client):
+    """A reviewer submits a review; two days later the instructor doubles the points
+    of a rubric level. The review is scored again, and its page still says when the
+    reviewer reviewed it, not that they "last changed" it at the instructor's edit."""
+    from cases.services.workspace.grading import rubric_update
+
+    world = Class(size=4)
+    review = _assigned(world).filter(position=1).first()
+    client.force_login(review.reviewer)
+    url = reverse("cases:peer_review", args=[review.pk])
+    client.post(url, {"criterion_0": "2", "criterion_1": "1", "comment": "Strong."})
+    submitted = timezone.now() - timedelta(days=2)
+    PeerReview.objects.filter(pk=review.pk).update(submitted_at=submitted, updated_at=submitted)
+    criteria = [dict(CRITERIA[0]), CRITERIA[1]]
+    criteria[0]["levels"] = [*CRITERIA[0]["levels"][:2], {"label": "Strong", "points": 8}]
+    rubric_update(rubric=world.rubric, title="Memo", criteria=criteria, item_ids={world.item.pk})
+    review.refresh_from_db()
+    assert review.score == Decimal("14")  # Scored again by the rubric as it now stands.
+    page = client.get(url).text
+    assert "You reviewed it" in page and "last changed" not in page

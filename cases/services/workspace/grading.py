@@ -254,9 +254,11 @@ def rubric_rescore(item_ids, *, chosen_under: dict | None = None) -> int:
         levels = carried(review)
         score = rubric_score(items[review.item_id].rubric, levels)
         if (score, levels) != (review.score, review.rubric_levels):
-            review.score, review.rubric_levels, review.updated_at = score, levels, now
+            review.score, review.rubric_levels = score, levels
             reviews.append(review)
-    PeerReview.objects.bulk_update(reviews, ["score", "rubric_levels", "updated_at"])
+    # `updated_at` is left alone: it says when the reviewer last changed their review,
+    # and the reviewer changed nothing here.
+    PeerReview.objects.bulk_update(reviews, ["score", "rubric_levels"])
     # Whether work waits for a person's points depends on the item having a rubric
     # (`needs_grading`, a kind's own fact): bring it in line for those who have work.
     students = Work.objects.filter(item__in=items).values_list("user", flat=True).distinct()
