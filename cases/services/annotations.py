@@ -144,14 +144,17 @@ def _staff_of(courses):
     return instructors.union(assistants.values("user"))
 
 
+def annotation_tasks_given(user, case: CaseStudy, now=None):
+    """Annotation assignments on the case given to the student now (or at `now`)."""
+    return AnnotationTask.objects.filter(
+        case=case, item__in=ModuleItem.objects.visible_to_student(user, now)
+    )
+
+
 def annotate_first_tasks(user, case: CaseStudy, now=None):
     """Annotation assignments on the case, given to the student now (or at `now`), that
     hide classmates' notes until the student has written one."""
-    return AnnotationTask.objects.filter(
-        case=case,
-        annotate_first=True,
-        item__in=ModuleItem.objects.visible_to_student(user, now),
-    )
+    return annotation_tasks_given(user, case, now).filter(annotate_first=True)
 
 
 def _gated(user, case: CaseStudy, now=None):

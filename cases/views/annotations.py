@@ -27,6 +27,7 @@ from cases.views.errors import htmx_alert
 
 NOTES = "cases/annotations/notes.html"
 LAYER = "cases/readings/case_reader.html#reader-layer"
+TASK_PROGRESS = "cases/readings/case_reader.html#task-progress"
 PARAGRAPH_OPEN = re.compile(r'data-paragraph="(\d+)">')
 
 
@@ -317,6 +318,12 @@ def _with_layer(request, case, access, response):
     layer = {"case": case, "oob": True}
     layer |= layer_context(request, case, access, body_with_citations(case, request.user, access))
     response.content += render(request, LAYER, layer).content
+    if not access.is_teaching_staff:
+        # A student's count of substantive notes beside the case follows at once too.
+        for task in services.annotation_tasks_given(request.user, case):
+            progress = services.task_progress(task, layer["layer_rows"].own)
+            context = {"task": task, "task_mine": progress, "oob": True}
+            response.content += render(request, TASK_PROGRESS, context).content
     return response
 
 

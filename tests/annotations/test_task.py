@@ -433,3 +433,32 @@ def test_the_grader_never_says_a_hidden_note_or_a_reply_under_one_counts(world, 
     grader = client.get(reverse("cases:grade_work", args=[task.item.pk, student.pk])).text
     assert grader.count("(counts)") == 1
     assert "hidden, does not count" in grader
+
+
+def test_the_count_beside_the_case_follows_each_note_written_with_htmx(world, client_for):
+    """A student writes notes from the reader with htmx (the page is not reloaded): the
+    answer to each brings the assignment's count beside the case along, out of band,
+    so the third substantive note shows "3 of 3" and its tick, not the "2 of 3" the
+    page was opened with; a reply counts the same way."""
+    task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
+    student, classmate = world.users["student"], world.users["student_ta_elsewhere"]
+    theirs = _note(world.case, classmate)
+    _note(world.case, student)
+    client = client_for("student")
+    page = client.get(task.item.get_absolute_url()).text
+    assert f'id="task-progress-{task.item_id}"' in page and "1 of 3 substantive notes" in page
+    first = world.case.paragraphs.order_by("position").first().number
+    url = reverse("cases:annotation_list", args=[world.case.slug])
+    note = {"paragraph": first, "body": LONG, "visibility": "cohort", "nonce": "n-2"}
+    answer = client.post(url, note, headers={"HX-Request": "true"}).text
+    assert "2 of 3 substantive notes" in answer and 'hx-swap-oob="true"' in answer
+    reply = {"body": LONG, "nonce": "n-3"}
+    answer = client.post(
+        reverse("cases:annotation_reply", args=[theirs.pk]), reply, headers={"HX-Request": "true"}
+    ).text
+    assert "3 of 3 substantive notes ✓" in answer
+    assert _work(task.item, student).state == WorkStatus.SUBMITTED
+    # The staff, writing their own notes, are shown no count of their own.
+    client = client_for("instructor")
+    staff = {"paragraph": first, "body": LONG, "visibility": "cohort", "nonce": "s-1"}
+    assert "substantive notes" not in client.post(url, staff, headers={"HX-Request": "true"}).text
