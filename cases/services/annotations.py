@@ -44,7 +44,6 @@ from django.utils.safestring import SafeString, mark_safe
 
 from cases.anchors import Anchor, Document, Span, find_anchor, mark_html, text_of
 from cases.compiled import compiled
-from cases.markdown import render_markdown
 from cases.models import (
     FOR_THE_CLASS,
     Annotation,
@@ -63,7 +62,13 @@ from cases.models.annotations import CONTEXT_CHARS, MAX_ANNOTATION_CHARS, MAX_QU
 from cases.permissions import CaseAccess, cases_for_user, is_admin
 
 # The same actions as on posts, and the same limit on a reason for hiding.
-from cases.services.discussions import MODERATION, PostRefused, hide_reason
+from cases.services.discussions import (
+    MODERATION,
+    PostRefused,
+    hide_reason,
+    paragraph_numbers,
+    render_post,
+)
 from cases.services.workspace.work import work_sync
 
 
@@ -305,7 +310,7 @@ def annotation_create(
                 suffix=suffix,
                 anchored_revision=case.revision,
                 nonce=nonce[:40],
-                **_rendered(body),
+                **_rendered(body, case),
             )
     except IntegrityError:
         return Annotation.objects.get(author=author, nonce=nonce[:40])
@@ -313,8 +318,11 @@ def annotation_create(
     return note
 
 
-def _rendered(body: str) -> dict:
-    return {"body": body, "body_html": render_markdown(body), "word_count": len(body.split())}
+def _rendered(body: str, case: CaseStudy) -> dict:
+    """A note's text as safe HTML, each ¶N of its case linked to the paragraph (with the
+    hover preview), as a post's citations are."""
+    html, _cited = render_post(body, case, paragraph_numbers(case))
+    return {"body": body, "body_html": html, "word_count": len(body.split())}
 
 
 @transaction.atomic
@@ -342,7 +350,7 @@ def annotation_reply(*, thread: Annotation, author, body: str, nonce: str = "") 
                 thread=thread,
                 visibility=thread.visibility,
                 nonce=nonce[:40],
-                **_rendered(body),
+                **_rendered(body, thread.case),
             )
     except IntegrityError:
         return Annotation.objects.get(author=author, nonce=nonce[:40])
@@ -849,7 +857,7 @@ def _view(note: Annotation, user) -> NoteView:
         author="You" if note.author_id == user.pk else note.author.display_name,
         staff=note.author_staff,
         mine=note.author_id == user.pk,
-        # Sanitised by render_markdown when saved.
+        # Sanitised (render_post) when saved.
         html=mark_safe(note.body_html) if not note.is_deleted else "",  # noqa: S308
         quote=note.quote,
         where=note.where,

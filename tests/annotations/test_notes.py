@@ -665,3 +665,25 @@ def test_a_sentence_over_a_line_break_stays_picked_when_the_note_is_refused(clie
     assert f'<option value="{picked}" selected>' in refused.text
     _write(client, case, 2, "Testing, not research.", sentence=sent, nonce="crlf")
     assert Annotation.objects.get().quote == "Most\ntest switches."
+
+
+def test_a_paragraph_cited_in_a_note_or_a_reply_links_to_it(client, world, classmate):
+    """The note form says "Cite other paragraphs with ¶ and a number": a student's ¶3
+    in a note, and a classmate's ¶2 in a reply, link to those paragraphs of the case
+    with the hover preview, as a post's citations do; a number the case has not stays
+    text."""
+    case = world.case
+    client.force_login(world.users["student"])
+    _write(client, case, 2, "Compare ¶3 on the state partner, and ¶99.")
+    note = Annotation.objects.get()
+    client.force_login(classmate)
+    client.post(
+        reverse("cases:annotation_reply", args=[note.pk]),
+        {"body": "And ¶2 itself says so.", "nonce": "r1"},
+        headers=HTMX,
+    )
+    thread = client.get(reverse("cases:annotation_detail", args=[note.pk])).text
+    for number in (3, 2):
+        url = reverse("cases:case_detail", args=[case.slug]) + f"#p{number}"
+        assert f'<a class="cite" href="{url}"' in thread
+    assert "¶99." in thread and "#p99" not in thread
