@@ -21,8 +21,9 @@ REGIONAL_CASE_SLUG = "regional-comparison"
 
 class CaseStudyQuerySet(models.QuerySet):
     def assigned_to(self, user, now=None) -> "CaseStudyQuerySet":
-        """Cases in a reading or an annotation assignment given to one of the user's
-        cohorts and open now (or at `now`)."""
+        """Cases in a reading, an annotation assignment or a written analysis given to
+        one of the user's cohorts and open now (or at `now`): a memo on a case cites its
+        paragraphs, so its writer reads it even when no reading gives it."""
         return self.filter(
             Exists(
                 Assignment.objects.open(now)
@@ -30,6 +31,7 @@ class CaseStudyQuerySet(models.QuerySet):
                 .filter(
                     Q(item__case_reading__case=OuterRef("pk"))
                     | Q(item__annotation_task__case=OuterRef("pk"))
+                    | Q(item__analysis__case=OuterRef("pk"))
                 )
             )
         )

@@ -13,7 +13,14 @@ from cases.models import LatePolicy, Memo, MemoVersion, Rubric, Work, WorkStatus
 from cases.services import analyses as services
 from cases.services.gradebook import assignment_release
 from tests.discussions.test_sanitising import assert_harmless
-from tests.factories import CohortFactory, CourseFactory, ModuleFactory, UserFactory, make_analysis
+from tests.factories import (
+    CohortFactory,
+    CourseFactory,
+    ModuleFactory,
+    UserFactory,
+    make_analysis,
+    make_case,
+)
 from tests.helpers import at_once
 from tests.xss_corpus import PAYLOADS
 
@@ -288,3 +295,23 @@ def test_a_draft_is_still_shown_once_the_analysis_stops_taking_work(client, memo
     page = client.get(item.get_absolute_url()).text
     assert "A better take, not yet handed in." in page
     assert "This draft was not handed in" in page
+
+
+def test_the_case_an_analysis_is_on_opens_to_the_students_given_it(client, world):
+    """An instructor sets a memo on a case that no reading gives the class (the memo is
+    the case's only item): its student follows "On <case>" and a ¶ citation in their
+    own memo, and reads the case and the cited paragraph; a student of another section,
+    not given the memo, still may not."""
+    case = make_case(slug="techfaith", title="TechFaith", company="TechFaith")
+    analysis = make_analysis(world.item.module, world.course.cohorts.all(), case=case)
+    student = world.users["student"]
+    version = services.memo_submit(item=analysis.item, user=student, body="As ¶2 shows, buy.")
+    client.force_login(student)
+    page = client.get(analysis.item.get_absolute_url()).text
+    assert f'href="{case.get_absolute_url()}"' in page
+    assert client.get(case.get_absolute_url()).status_code == 200
+    cited = reverse("cases:paragraph_detail", args=[case.slug, 2])
+    assert cited in version.body_html
+    assert client.get(cited, headers=HTMX).status_code == 200
+    client.force_login(world.users["other_student"])
+    assert client.get(case.get_absolute_url()).status_code == 404
