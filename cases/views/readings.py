@@ -14,7 +14,7 @@ from cases.exhibits import exhibits_html
 from cases.forms.readings import CaseImportForm, CaseStudyForm, LibraryFilterForm
 from cases.http import HtmxHttpRequest, next_url, parse_int
 from cases.markdown import render_markdown
-from cases.models import CaseStudy, ModuleItem
+from cases.models import CaseStudy, ModuleItem, assignment_for_student
 from cases.permissions import (
     CaseAccess,
     CourseAccess,
@@ -96,6 +96,12 @@ def _reader(
         **marked,
         "body": services.body_with_citations(case, request.user, access, marked["body"]),
         "task": task,
+        # A student's own dates for the task (their extension applied).
+        "task_assignment": (
+            assignment_for_student(item.pk, request.user)
+            if task is not None and not access.is_teaching_staff
+            else None
+        ),
         # A student's count of substantive notes against the task's.
         "task_mine": (
             task_progress(task, marked["layer_rows"].own)

@@ -462,3 +462,21 @@ def test_the_count_beside_the_case_follows_each_note_written_with_htmx(world, cl
     client = client_for("instructor")
     staff = {"paragraph": first, "body": LONG, "visibility": "cohort", "nonce": "s-1"}
     assert "substantive notes" not in client.post(url, staff, headers={"HX-Request": "true"}).text
+
+
+def test_the_assignment_beside_the_case_says_when_it_is_due_extension_included(world, client_for):
+    """A student opening an annotation assignment reads by when it is due, as a quiz or
+    a memo says it; once given an extension, their own later date, marked extended."""
+    from cases.models import Extension
+
+    task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
+    assignment = task.item.assignments.get()
+    client = client_for("student")
+    due = timezone.localtime(assignment.due_at).strftime("%a %-d %b, %H:%M")
+    page = client.get(task.item.get_absolute_url()).text
+    assert "Due <time" in page and due in page
+    later = assignment.due_at + timedelta(days=2)
+    Extension.objects.create(assignment=assignment, user=world.users["student"], due_at=later)
+    page = client.get(task.item.get_absolute_url()).text
+    assert timezone.localtime(later).strftime("%a %-d %b, %H:%M") in page
+    assert "(extended)" in page
