@@ -95,6 +95,7 @@ from cases.models.schedule import (
     due_last,
     given_to,
     refusal,
+    takes_work_until,
     time_limit_minutes,
     with_extension,
 )
@@ -236,6 +237,7 @@ __all__ = [
     "short_answer_fits",
     "short_answer_match",
     "status_label",
+    "takes_work_until",
     "time_limit_minutes",
     "with_extension",
     "work_status",

@@ -297,6 +297,19 @@ def due_last(assignments) -> Assignment | None:
     )
 
 
+def takes_work_until(assignment: Assignment | None):
+    """When the student's assignment (as `seen_by` gives it) stops taking work, by
+    `refusal`'s rule: its cut-off, or under "refuse late work" its due date; None while
+    it takes work whenever it is handed in. What a kind whose work is written anyway
+    (notes on a case) counts up to."""
+    if assignment is None:
+        return None
+    ends = [assignment.late_until]
+    if assignment.late_policy == LatePolicy.REFUSE:
+        ends.append(assignment.due_at)
+    return min((end for end in ends if end is not None), default=None)
+
+
 def refusal(assignment: Assignment | None, now) -> str | None:
     """Why the student may not hand in work now, or None if they may."""
     if assignment is None:

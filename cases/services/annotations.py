@@ -454,20 +454,31 @@ class NoteCounts:
     upvotes: int = 0
 
 
-def note_counts(task: AnnotationTask, user_ids) -> dict[int, NoteCounts]:
+def note_counts(task: AnnotationTask, user_ids, until=None) -> dict[int, NoteCounts]:
     """Per student: notes and replies the class reads (what the assignment counts),
-    substantive ones, their words, replies their notes received from others, and
-    upvotes; two queries."""
+    substantive ones (written by when their assignment stopped taking work, `until`:
+    {student: `takes_work_until`}), their words, replies their notes received from
+    others, and upvotes; two queries."""
     counts: dict[int, NoteCounts] = defaultdict(NoteCounts)
     shared = Annotation.objects.filter(
         FOR_THE_CLASS, case=task.case_id, deleted_at__isnull=True, hidden_at__isnull=True
     ).exclude(thread__hidden_at__isnull=False)
+    # Written after their assignment closed: one condition for each date, not each student.
+    closing: dict = defaultdict(list)
+    for student, ends in (until or {}).items():
+        if ends is not None:
+            closing[ends].append(student)
+    too_late = functools.reduce(
+        operator.or_,
+        (Q(author__in=students, created_at__gt=ends) for ends, students in closing.items()),
+        Q(pk__in=[]),
+    )
     rows = (
         shared.filter(author__in=user_ids)
         .values("author")
         .annotate(
             notes=Count("pk"),
-            substantive=Count("pk", filter=Q(word_count__gte=task.min_words)),
+            substantive=Count("pk", filter=Q(word_count__gte=task.min_words) & ~too_late),
             words=Sum("word_count"),
             upvotes=Sum("upvote_count"),
         )
@@ -523,7 +534,7 @@ class Layer:
 NOTE_FIELDS = [
     *("pk", "author_id", "thread_id", "paragraph", "start", "end_paragraph", "end"),
     *("quote", "visibility", "reply_count", "deleted_at", "hidden_at", "orphaned"),
-    *("updated_at", "word_count", "thread__hidden_at"),
+    *("created_at", "updated_at", "word_count", "thread__hidden_at"),
 ]
 
 
@@ -599,10 +610,11 @@ def _student_layer(user, case, now):
 _IN_CASE = ("created_at", "pk")
 
 
-def task_progress(task: AnnotationTask, own: list[dict]) -> dict:
+def task_progress(task: AnnotationTask, own: list[dict], until=None) -> dict:
     """A student's progress on an annotation assignment, from their own notes and
     replies (`LayerRows.own`): as `_annotation` in the work sources counts them, what
-    the class reads (`for_the_class`)."""
+    the class reads (`for_the_class`), written by `until` (`takes_work_until` of their
+    assignment) when it stops taking work."""
     counting = [
         r
         for r in own
@@ -611,6 +623,7 @@ def task_progress(task: AnnotationTask, own: list[dict]) -> dict:
         and r["hidden_at"] is None
         and r["thread__hidden_at"] is None
         and r["word_count"] >= task.min_words
+        and (until is None or r["created_at"] <= until)
     ]
     return {
         "done": len(counting),

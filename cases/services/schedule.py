@@ -37,7 +37,7 @@ from cases.services.notifications import (
     published_notify,
 )
 from cases.services.quizzes import attempt_deadline_refresh, attempts_deadline_sync
-from cases.services.workspace.work import work_sync_cohorts
+from cases.services.workspace.work import work_sync, work_sync_cohorts
 
 SCHEDULE_FIELDS = [
     "opens_at",
@@ -369,6 +369,8 @@ def extensions_grant(
         update_fields=["due_at", "late_until", "reason", "created_by", "updated_at"],
     )
     attempts_deadline_sync(item_id=item.pk, user_ids={user_id for _a, user_id in pairs})
+    # Work written after the cohort's date may now count (notes on a case, say).
+    work_sync(item, {user_id for _a, user_id in pairs})
     # A later date may lift a late penalty from work already handed in.
     _grades_moved(item, user_ids={user_id for _a, user_id in pairs})
     moves = {
@@ -384,6 +386,7 @@ def extension_remove(*, extension: Extension) -> None:
     they are told so."""
     extension.delete()
     attempts_deadline_sync(item_id=extension.assignment.item_id, user_ids=[extension.user_id])
+    work_sync(extension.assignment.item, [extension.user_id])
     _grades_moved(extension.assignment.item, user_ids=[extension.user_id])
     assignment = extension.assignment
     moves = {(assignment.pk, extension.user_id): (extension.due_at, assignment.due_at)}

@@ -18,7 +18,7 @@ from django.views.decorators.vary import vary_on_headers
 
 from cases.anchors import sentences, text_of, trimmed
 from cases.http import HtmxHttpRequest, not_modified, parse_int
-from cases.models import CaseStudy, Visibility
+from cases.models import CaseStudy, Visibility, assignment_for_student, takes_work_until
 from cases.permissions import CaseAccess, access_case, case_access
 from cases.routes import route
 from cases.services import annotations as services
@@ -321,7 +321,8 @@ def _with_layer(request, case, access, response):
     if not access.is_teaching_staff:
         # A student's count of substantive notes beside the case follows at once too.
         for task in services.annotation_tasks_given(request.user, case):
-            progress = services.task_progress(task, layer["layer_rows"].own)
+            until = takes_work_until(assignment_for_student(task.item_id, request.user))
+            progress = services.task_progress(task, layer["layer_rows"].own, until)
             context = {"task": task, "task_mine": progress, "oob": True}
             response.content += render(request, TASK_PROGRESS, context).content
     return response

@@ -14,7 +14,7 @@ from cases.exhibits import exhibits_html
 from cases.forms.readings import CaseImportForm, CaseStudyForm, LibraryFilterForm
 from cases.http import HtmxHttpRequest, next_url, parse_int
 from cases.markdown import render_markdown
-from cases.models import CaseStudy, ModuleItem, assignment_for_student
+from cases.models import CaseStudy, ModuleItem, assignment_for_student, takes_work_until
 from cases.permissions import (
     CaseAccess,
     CourseAccess,
@@ -91,23 +91,20 @@ def _reader(
             item, request.user, staff=course_access.can_grade
         )
     marked = layer_context(request, case, access, case.body_html)
+    # A student's own dates for the task (their extension applied), and their count of
+    # substantive notes against the task's.
+    task_assignment = task_mine = None
+    if task is not None and not access.is_teaching_staff:
+        task_assignment = assignment_for_student(item.pk, request.user)
+        until = takes_work_until(task_assignment)
+        task_mine = task_progress(task, marked["layer_rows"].own, until)
     context = {
         "case": case,
         **marked,
         "body": services.body_with_citations(case, request.user, access, marked["body"]),
         "task": task,
-        # A student's own dates for the task (their extension applied).
-        "task_assignment": (
-            assignment_for_student(item.pk, request.user)
-            if task is not None and not access.is_teaching_staff
-            else None
-        ),
-        # A student's count of substantive notes against the task's.
-        "task_mine": (
-            task_progress(task, marked["layer_rows"].own)
-            if task is not None and not access.is_teaching_staff
-            else None
-        ),
+        "task_assignment": task_assignment,
+        "task_mine": task_mine,
         "exhibits": exhibits_html(case),
         "part_b": _part_b(case, request.user),
         "progress": progress,

@@ -480,3 +480,65 @@ def test_the_assignment_beside_the_case_says_when_it_is_due_extension_included(w
     page = client.get(task.item.get_absolute_url()).text
     assert timezone.localtime(later).strftime("%a %-d %b, %H:%M") in page
     assert "(extended)" in page
+
+
+def test_notes_written_after_the_assignment_stops_taking_work_do_not_count(world, client_for):
+    """An annotation assignment that refuses late work: a student writes two notes
+    before the due date and the third after it. The third does not hand the work in
+    (it is late, 2 of 3, as the gradebook counts it), neither on the student's box nor
+    in the grader; an extension to a later date makes it count, and taking the
+    extension back undoes that."""
+    from cases.models import Extension, LatePolicy
+    from cases.services.schedule import extension_remove, extensions_grant
+
+    task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
+    student, instructor = world.users["student"], world.users["instructor"]
+    assignment = task.item.assignments.get()
+    assignment.late_policy = LatePolicy.REFUSE
+    assignment.save()
+    on_time = [_note(world.case, student).pk, _note(world.case, student, start=1).pk]
+    from cases.models import Annotation
+
+    Annotation.objects.filter(pk__in=on_time).update(created_at=timezone.now() - timedelta(hours=1))
+    assignment.due_at = timezone.now() - timedelta(minutes=1)
+    assignment.save()
+    _note(world.case, student, start=2)
+    work = _work(task.item, student)
+    assert work.state == WorkStatus.IN_PROGRESS and work.auto_score == 2
+    assert (
+        "2 of 3 substantive notes" in client_for("student").get(task.item.get_absolute_url()).text
+    )
+    grader = client_for("instructor").get(
+        reverse("cases:grade_work", args=[task.item.pk, student.pk])
+    )
+    assert grader.text.count("(counts)") == 2 and "after the assignment closed" in grader.text
+    extensions_grant(
+        item=task.item, users=[student], due_at=timezone.now() + timedelta(days=1), by=instructor
+    )
+    work = _work(task.item, student)
+    assert work.state == WorkStatus.SUBMITTED and work.auto_score == 3
+    assert (
+        "3 of 3 substantive notes" in client_for("student").get(task.item.get_absolute_url()).text
+    )
+    extension_remove(extension=Extension.objects.get(user=student))
+    assert _work(task.item, student).state == WorkStatus.IN_PROGRESS
+
+
+def test_the_notes_report_counts_only_notes_written_while_the_assignment_took_work(
+    world, client_for
+):
+    """The report's substantive count agrees with the status beside it: under "refuse
+    late work" a note written after the due date is in the notes, not the substantive."""
+    from cases.models import Annotation, LatePolicy
+
+    task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
+    student = world.users["student"]
+    Assignment.objects.filter(item=task.item).update(
+        late_policy=LatePolicy.REFUSE, due_at=timezone.now() - timedelta(minutes=1)
+    )
+    early = _note(world.case, student)
+    Annotation.objects.filter(pk=early.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    _note(world.case, student, start=1)
+    assert note_counts(task, [student.pk])[student.pk].substantive == 2  # No dates given.
+    report = client_for("instructor").get(reverse("cases:annotation_report", args=[task.item.pk]))
+    assert "1 / 3" in report.text and "2 / 3" not in report.text

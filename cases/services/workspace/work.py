@@ -24,6 +24,7 @@ from django.db.models import (
     Q,
     Subquery,
     Sum,
+    Value,
 )
 from django.utils import timezone
 
@@ -37,6 +38,7 @@ from cases.models import (
     Attempt,
     AttemptState,
     DecisionCommit,
+    Extension,
     ItemKind,
     LatePolicy,
     LiveAttendance,
@@ -64,6 +66,8 @@ from cases.models import (
     handed_in_late,
     quiz_result,
     status_label,
+    takes_work_until,
+    with_extension,
     work_status,
 )
 from cases.models.workspace import STATUS_FIELDS, work_changed
@@ -345,9 +349,15 @@ def _annotation(item: ModuleItem, user_ids) -> dict[int, _Found]:
     ):
         by_user.setdefault(author, []).append((created_at, words))
     wanted = max(task.min_notes, 1)
+    until = _taking_until(item, by_user.keys())
     found = {}
     for user_id, notes in by_user.items():
-        counting = [at for at, words in notes if words >= task.min_words]
+        # A note written once the assignment stopped taking work is the class's to
+        # read, and counts for nothing here.
+        ends = until.get(user_id)
+        counting = [
+            at for at, words in notes if words >= task.min_words and (ends is None or at <= ends)
+        ]
         done = len(counting) >= wanted
         found[user_id] = _Found(
             state=WorkStatus.SUBMITTED if done else WorkStatus.IN_PROGRESS,
@@ -357,6 +367,31 @@ def _annotation(item: ModuleItem, user_ids) -> dict[int, _Found]:
             max_score=Decimal(wanted),
         )
     return found
+
+
+def _taking_until(item: ModuleItem, user_ids) -> dict[int, object]:
+    """Each student's `takes_work_until` on the item: their assignment (the one due
+    last of their cohorts', their extension applied). One query, two when one of the
+    item's assignments stops taking work at all."""
+    user_ids = list(user_ids)
+    if not user_ids:
+        return {}
+    assignments = list(
+        Assignment.objects.filter(item=item, cohort__memberships__user__in=user_ids).annotate(
+            student=F("cohort__memberships__user")
+        )
+    )
+    if not any(takes_work_until(assignment) for assignment in assignments):
+        return {}
+    extensions = {
+        (e.assignment_id, e.user_id): e
+        for e in Extension.objects.filter(assignment__item=item, user__in=user_ids)
+    }
+    theirs: dict[int, list] = {}
+    for assignment in assignments:
+        extension = extensions.get((assignment.pk, assignment.student))
+        theirs.setdefault(assignment.student, []).append(with_extension(assignment, extension))
+    return {user_id: takes_work_until(due_last(found)) for user_id, found in theirs.items()}
 
 
 def _analysis(item: ModuleItem, user_ids) -> dict[int, _Found]:
@@ -612,7 +647,7 @@ def student_work(course, student, item=None, *, memos: bool = True, assignment=N
         where = {"discussion__item": item} if item else {"discussion__item__module__course": course}
         found["posts"] = list(posts.filter(**where).order_by("-created_at")[:50])
     if kind in (None, ItemKind.ANNOTATION):
-        found["notes"] = student_notes(course, student, item)
+        found["notes"] = student_notes(course, student, item, until=takes_work_until(assignment))
     if memos and kind in (None, ItemKind.ANALYSIS):
         found["memos"], found["drafts"] = student_memos(course, student, item)
     if item is not None:
@@ -625,22 +660,26 @@ def student_work(course, student, item=None, *, memos: bool = True, assignment=N
 NOTES_SHOWN = 100
 
 
-def student_notes(course, student, item=None) -> list[Annotation]:
+def student_notes(course, student, item=None, *, until=None) -> list[Annotation]:
     """The student's notes and replies that others may read (hidden ones too, marked:
     the staff hid them) on the case of an annotation assignment (of the course's, or
     the one named: each then knows whether it is long enough to count, `counts`),
     oldest first, each with the note a reply answers: one query. Private notes stay
-    their author's alone, and deleted ones are gone."""
+    their author's alone, and deleted ones are gone. `until`: when the student's
+    assignment stopped taking work (`takes_work_until`), after which none counts."""
     notes = Annotation.objects.filter(author=student, deleted_at__isnull=True).exclude(
         visibility=Visibility.PRIVATE
     )
     if item is not None:
         task = AnnotationTask.objects.filter(item=item)
         notes = notes.filter(case=Subquery(task.values("case")[:1])).annotate(
-            # As `_annotation` counts: a hidden note, or a reply under one, does not.
+            # As `_annotation` counts: a hidden note, or a reply under one, does not,
+            # nor one written once the student's assignment stopped taking work.
             counts=Q(word_count__gte=Subquery(task.values("min_words")[:1]))
             & FOR_THE_CLASS
             & Q(hidden_at__isnull=True, thread__hidden_at__isnull=True)
+            & (Q(created_at__lte=until) if until is not None else Q()),
+            after_close=Q(created_at__gt=until) if until is not None else Value(False),
         )
     else:
         tasks = AnnotationTask.objects.filter(item__module__course=course)

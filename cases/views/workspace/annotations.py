@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from cases.http import HtmxHttpRequest, parse_int
+from cases.models import takes_work_until
 from cases.permissions import access_item
 from cases.services.annotations import NoteCounts, note_counts
 from cases.services.workspace.matrix import item_column
@@ -30,7 +31,8 @@ def annotation_report(request: HtmxHttpRequest, pk: int):
     column = item_column(
         request.user, item, access, page=page, per_page=REPORT_PAGE_SIZE, now=timezone.now()
     )
-    counts = note_counts(task, [row.student.pk for row in column.rows])
+    until = {row.student.pk: takes_work_until(row.cells[0].assignment) for row in column.rows}
+    counts = note_counts(task, [row.student.pk for row in column.rows], until)
     rows = [
         (row.student, row.cells[0], counts.get(row.student.pk, NoteCounts())) for row in column.rows
     ]
