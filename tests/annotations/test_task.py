@@ -542,3 +542,4 @@ def test_the_notes_report_counts_only_notes_written_while_the_assignment_took_wo
     assert note_counts(task, [student.pk])[student.pk].substantive == 2  # No dates given.
     report = client_for("instructor").get(reverse("cases:annotation_report", args=[task.item.pk]))
     assert "1 / 3" in report.text and "2 / 3" not in report.text
+    assert "nor notes written once a student's assignment stopped taking work" in report.text
