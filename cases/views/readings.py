@@ -7,6 +7,7 @@ from django.db.models import Exists, OuterRef, Subquery
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -93,11 +94,12 @@ def _reader(
     marked = layer_context(request, case, access, case.body_html)
     # A student's own dates for the task (their extension applied), and their count of
     # substantive notes against the task's.
-    task_assignment = task_mine = None
+    task_assignment = task_mine = task_closed = None
     if task is not None and not access.is_teaching_staff:
         task_assignment = assignment_for_student(item.pk, request.user)
         until = takes_work_until(task_assignment)
         task_mine = task_progress(task, marked["layer_rows"].own, until)
+        task_closed = until is not None and timezone.now() > until
     context = {
         "case": case,
         **marked,
@@ -105,6 +107,8 @@ def _reader(
         "task": task,
         "task_assignment": task_assignment,
         "task_mine": task_mine,
+        # Notes are still the class's to read, but no longer count for the task.
+        "task_closed": task_closed,
         "exhibits": exhibits_html(case),
         "part_b": _part_b(case, request.user),
         "progress": progress,

@@ -505,9 +505,9 @@ def test_notes_written_after_the_assignment_stops_taking_work_do_not_count(world
     _note(world.case, student, start=2)
     work = _work(task.item, student)
     assert work.state == WorkStatus.IN_PROGRESS and work.auto_score == 2
-    assert (
-        "2 of 3 substantive notes" in client_for("student").get(task.item.get_absolute_url()).text
-    )
+    page = client_for("student").get(task.item.get_absolute_url()).text
+    assert "2 of 3 substantive notes" in page
+    assert "no longer takes work: notes you write now are read by your class" in page
     grader = client_for("instructor").get(
         reverse("cases:grade_work", args=[task.item.pk, student.pk])
     )
@@ -517,9 +517,8 @@ def test_notes_written_after_the_assignment_stops_taking_work_do_not_count(world
     )
     work = _work(task.item, student)
     assert work.state == WorkStatus.SUBMITTED and work.auto_score == 3
-    assert (
-        "3 of 3 substantive notes" in client_for("student").get(task.item.get_absolute_url()).text
-    )
+    page = client_for("student").get(task.item.get_absolute_url()).text
+    assert "3 of 3 substantive notes" in page and "no longer takes work" not in page
     extension_remove(extension=Extension.objects.get(user=student))
     assert _work(task.item, student).state == WorkStatus.IN_PROGRESS
 
