@@ -620,15 +620,15 @@ def test_work_syncs_reads_match_their_querysets_as_students_post_are_graded_and_
     """`work_sync` reads a hand-in's rows compiled for one student and composed for
     several: both give what the plain queryset gives, after each step of a journey, and
     the student's Work follows each step."""
-    from django.db.models import Min
+    from django.db.models import Max, Min, OuterRef, Subquery
 
     from cases.models import Attempt, ParticipationGrade, Post, Work
     from cases.services.discussions import participation_grade, post_delete
     from cases.services.workspace.work import (
         _attempts,
-        _first_posts,
         _for_students,
         _participation_points,
+        _posted,
         _works,
     )
 
@@ -645,20 +645,25 @@ def test_work_syncs_reads_match_their_querysets_as_students_post_are_graded_and_
             grades = ParticipationGrade.objects.filter(discussion=discussion, user__in=users)
             works = Work.objects.filter(item=discussion.item, user__in=users)
             attempts = Attempt.objects.filter(quiz=world.quiz, user__in=users)
-            firsts = posts.values("author").annotate(first=Min("created_at")).order_by()
+            graded = Work.objects.filter(item=discussion.item, user=OuterRef("author"))
+            spans = posts.values("author").annotate(
+                first=Min("created_at"),
+                last=Max("created_at"),
+                graded_at=Subquery(graded.values("graded_at")[:1]),
+            )
             given = [
                 (_works, {"item": discussion.item_id}, works, _row),
                 (_attempts, {"quiz": world.quiz.pk}, attempts, _row),
                 (
-                    _first_posts,
+                    _posted,
                     {"discussion": discussion.pk},
-                    firsts.values_list("author", "first"),
+                    spans.order_by().values_list("author", "first", "last", "graded_at"),
                     tuple,
                 ),
                 (
                     _participation_points,
                     {"discussion": discussion.pk},
-                    grades.values_list("user", "points"),
+                    grades.values_list("user", "points", "graded_at"),
                     tuple,
                 ),
             ]

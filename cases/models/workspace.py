@@ -84,7 +84,8 @@ def is_graded(work: "Work | None") -> bool:
 
 def graded_earlier(work: "Work | None") -> bool:
     """Graded by a person, then handed in again and waiting for a person once more (a
-    memo revised after its grade): the score on the row is the earlier version's, not
+    memo revised after its grade, a thread posted in after the student's participation
+    was graded): the score on the row is the earlier version's, not
     a grade of the work as it stands (`is_graded`), so the status is "handed in" and
     the gradebook leaves it out until a person grades it again. Every page shows that
     score only as the earlier one, beside "to grade" (`earlier_points`); an override

@@ -29,7 +29,7 @@ from cases.anchors import (
     text_of,
 )
 from cases.markdown import render_markdown
-from cases.models import Memo, MemoComment, MemoVersion, ModuleItem, Work
+from cases.models import Memo, MemoComment, MemoVersion, ModuleItem
 from cases.models.analyses import MAX_COMMENT_CHARS
 from cases.models.annotations import CONTEXT_CHARS, MAX_QUOTE_CHARS
 from cases.services.annotations import Selection
@@ -192,23 +192,6 @@ def comment_delete(*, comment: MemoComment) -> None:
 
 
 # Points on a memo without a rubric -------------------------------------------------------------
-
-
-@transaction.atomic
-def memo_grade_stands(*, item: ModuleItem, student, grader) -> None:
-    """The grader saved their grade of the memo: it now stands for the latest version.
-    A version handed in after a grade waits for a person again (`_analysis`); saving
-    the grade, changed or not, answers it (stamped with who and when)."""
-    work = Work.objects.filter(item=item, user=student).first()
-    graded = work is not None and (
-        work.rubric_score is not None
-        or work.override_score is not None
-        or work.auto_score is not None
-    )
-    if graded:
-        work_grade(item=item, student=student, grader=grader)
-    work_sync(item, [student.pk])
-    graded_after_release_notify(item, [student.pk])
 
 
 @transaction.atomic

@@ -34,8 +34,10 @@ from cases.models import (
     ModuleItem,
     ParticipationGrade,
     Post,
+    Work,
     assignment_for_student,
     due_last,
+    graded_earlier,
 )
 from cases.permissions import (
     CourseAccess,
@@ -562,11 +564,15 @@ def _participation_page(request, item, discussion, access, *, refused: dict | No
     grades = {g.user_id: g for g in ParticipationGrade.objects.filter(discussion=discussion)}
     students = list(_thread_students(item, request.user, access))
     points = _points_of(item, students)
+    # Graded, then posted again: the grade waits to be saved again (`graded_earlier`).
+    works = Work.objects.filter(item=item, user__in=[s.pk for s in students], needs_grading=True)
+    regrade = {work.user_id for work in works if graded_earlier(work)}
     rows = [
         {
             "student": student,
             "stats": by_author.get(student.pk),
             "grade": grades.get(student.pk),
+            "posted_since": student.pk in regrade,
             "max_points": points.get(student.pk),
             "refused": refused if refused and refused["student"] == student.pk else None,
         }

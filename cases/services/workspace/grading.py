@@ -21,7 +21,7 @@ from cases.models import (
 from cases.models.workspace import work_changed
 from cases.services.notifications import graded_after_release_notify
 from cases.services.people import audit
-from cases.services.workspace.work import work_sync_items
+from cases.services.workspace.work import work_sync, work_sync_items
 
 # A person's part of a Work row; work_sync's fields (state, dates, scores of the kind,
 # needs_grading) are never written here.
@@ -64,6 +64,24 @@ def work_grade(*, item: ModuleItem, student, grader, from_peers: bool = False, *
     work_changed.send(ModuleItem, item=item, user_ids=[student.pk])
     graded_after_release_notify(item, [student.pk])
     return work
+
+
+@transaction.atomic
+def work_grade_stands(*, item: ModuleItem, student, grader) -> None:
+    """The grader saved their grade of the student's work: it now stands for the work as
+    it is. Work handed in again after its grade (a memo's new version, a thread's new
+    posts) waits for a person again (`graded_earlier`); saving the grade, changed or
+    not, answers it (stamped with who and when)."""
+    work = Work.objects.filter(item=item, user=student).first()
+    graded = work is not None and (
+        work.rubric_score is not None
+        or work.override_score is not None
+        or work.auto_score is not None
+    )
+    if graded:
+        work_grade(item=item, student=student, grader=grader)
+    work_sync(item, [student.pk])
+    graded_after_release_notify(item, [student.pk])
 
 
 def _audit_override(work: Work, item: ModuleItem, student, grader, before) -> None:

@@ -213,20 +213,40 @@ def _quiz(item: ModuleItem, user_ids) -> dict[int, _Found]:
 
 
 def _discussion(item: ModuleItem, user_ids) -> dict[int, _Found]:
+    """Handed in with a first post still standing. Without a rubric a person's
+    participation points are the grade (the queue finds posters without them). Posts
+    written after a person last graded the student's participation (their points, or
+    the rubric, comment or "save" on the grader: `work_grade_stands`) wait for a person
+    again: the grade stands for fewer posts, so it is kept as the earlier one
+    (`graded_earlier`), as a memo handed in again after its grade."""
     discussion = item.discussion.pk
-    first = dict(_for_students(_first_posts, discussion=discussion, users=user_ids))
-    grades = dict(_for_students(_participation_points, discussion=discussion, users=user_ids))
+    posted = {
+        author: (first, last, graded_at)
+        for author, first, last, graded_at in _for_students(
+            _posted, discussion=discussion, users=user_ids
+        )
+    }
+    grades = {
+        user: (points, graded_at)
+        for user, points, graded_at in _for_students(
+            _participation_points, discussion=discussion, users=user_ids
+        )
+    }
     found = {}
-    for user_id in first.keys() | grades.keys():
-        posted = first.get(user_id)
+    for user_id in posted.keys() | grades.keys():
+        first, last, work_graded_at = posted.get(user_id, (None, None, None))
+        points, points_at = grades.get(user_id, (None, None))
+        graded_at = max((at for at in (work_graded_at, points_at) if at is not None), default=None)
+        ungraded = user_id not in grades and not item.rubric_id
+        revised = graded_at is not None and last is not None and last > graded_at
         found[user_id] = _Found(
-            state=WorkStatus.SUBMITTED if posted else WorkStatus.NOT_STARTED,
-            opened_at=posted,
-            submitted_at=posted,
-            auto_score=grades.get(user_id),
+            state=WorkStatus.SUBMITTED if first else WorkStatus.NOT_STARTED,
+            opened_at=first,
+            submitted_at=first,
+            auto_score=points,
             max_score=None,  # Participation points are the assignment's points.
             # With a rubric, the rubric score is the grade (the queue finds those).
-            needs_grading=posted is not None and user_id not in grades and not item.rubric_id,
+            needs_grading=first is not None and (ungraded or revised),
         )
     return found
 
@@ -464,16 +484,26 @@ def _attempts(quiz, users):
 
 
 @compiled
-def _first_posts(discussion, users):
-    """Each student's first post still standing in the thread, by author."""
+def _posted(discussion, users):
+    """Each student's first and last post still standing in the thread, by author, with
+    when a person last graded their work on it (`Work.graded_at`)."""
     posts = Post.objects.filter(discussion=discussion, author__in=users, deleted_at__isnull=True)
-    return posts.values("author").annotate(first=Min("created_at")).values_list("author", "first")
+    graded = Work.objects.filter(item__discussion=discussion, user=OuterRef("author"))
+    return (
+        posts.values("author")
+        .annotate(
+            first=Min("created_at"),
+            last=Max("created_at"),
+            graded_at=Subquery(graded.values("graded_at")[:1]),
+        )
+        .values_list("author", "first", "last", "graded_at")
+    )
 
 
 @compiled
 def _participation_points(discussion, users):
     grades = ParticipationGrade.objects.filter(discussion=discussion, user__in=users)
-    return grades.values_list("user", "points")
+    return grades.values_list("user", "points", "graded_at")
 
 
 def work_sync(item: ModuleItem, user_ids) -> int:

@@ -39,7 +39,12 @@ from cases.permissions import (
 from cases.services import discussions as discussion_services
 from cases.services import memo_feedback as memo_services
 from cases.services import quizzes as quiz_services
-from cases.services.workspace.grading import rubric_change, rubric_update, work_grade
+from cases.services.workspace.grading import (
+    rubric_change,
+    rubric_update,
+    work_grade,
+    work_grade_stands,
+)
 from cases.services.workspace.matrix import work_cell
 from cases.services.workspace.work import student_work
 from cases.views.memo_feedback import GRADER, changes_context, memo_layer_context
@@ -209,8 +214,10 @@ def grade_work(request: HtmxHttpRequest, pk: int, student: int):
             fields["rubric_levels"] = form.rubric_levels()
         if fields:
             work_grade(item=item, student=student, grader=request.user, **fields)
-        if memo is not None:
-            memo_services.memo_grade_stands(item=item, student=student, grader=request.user)
+        if memo is not None or discussion is not None:
+            # Saved, changed or not: the grade now stands for the memo's latest version
+            # or the thread's posts so far.
+            work_grade_stands(item=item, student=student, grader=request.user)
         messages.success(request, f"Saved the grade for {student.display_name}.")
         if "next" not in request.POST:
             url = reverse("cases:grade_work", args=[item.pk, student.pk])
