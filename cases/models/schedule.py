@@ -31,10 +31,14 @@ def later_cut_off(extended, cohorts):
 
 
 class ExtendedAssignmentIterable(ModelIterable):
-    """Assignments from `seen_by`, with the student's extension put in place."""
+    """Assignments from `seen_by`, with the student's extension and any release held
+    for them (`HeldRelease`) put in place."""
 
     def __iter__(self):
         for assignment in super().__iter__():
+            # Unless the query left the release out (`only()`: a page showing no grades).
+            if assignment.__dict__.get("grades_released_at", False) is None:
+                assignment.grades_released_at = assignment._held_released_at
             if assignment._extended_due_at is not None:
                 assignment.due_at = assignment._extended_due_at
                 assignment.late_until = later_cut_off(
@@ -51,12 +55,18 @@ class AssignmentQuerySet(models.QuerySet):
     def seen_by(self, user) -> "AssignmentQuerySet":
         """The student's assignments as they see them: each comes back with its due date
         and cut-off replaced by the student's extension, when they have one (marked
-        `extended`). The extension rides on the same query."""
-        # One outer join: a student has at most one extension per assignment.
+        `extended`), and released to them when a release they were shown in a section
+        they have left holds for them (`HeldRelease`). Whether a student sees their
+        grade on an item is this `grades_released_at`, the one answer every page of
+        theirs reads. The extension and the release ride on the same query."""
+        # Outer joins: a student has at most one extension and one held release per
+        # assignment.
         queryset = self.for_student(user).annotate(
             _extension=FilteredRelation("extensions", condition=Q(extensions__user=user)),
             _extended_due_at=F("_extension__due_at"),
             _extended_late_until=F("_extension__late_until"),
+            _held=FilteredRelation("held_releases", condition=Q(held_releases__user=user)),
+            _held_released_at=F("_held__released_at"),
             # The student's due date, for filtering and ordering in SQL.
             student_due_at=Coalesce("_extension__due_at", "due_at"),
         )
@@ -194,6 +204,31 @@ class Extension(models.Model):
         page."""
         due = self.assignment.due_at
         return due is not None and self.due_at > due
+
+
+class HeldRelease(models.Model):
+    """The grades of an item released to one student in a section they have since left,
+    held for them on their new section's assignment of the item: a grade they were
+    shown stays shown (`seen_by`), whether or not the new section's grades are released
+    yet. Written when a student is moved (`releases_follow`), as their extensions
+    follow them."""
+
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.CASCADE, related_name="held_releases"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="held_releases"
+    )
+    # When the release they were shown was made.
+    released_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "user"], name="held_release_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.assignment} released {self.released_at:%Y-%m-%d}"
 
 
 class Accommodation(models.Model):

@@ -31,6 +31,7 @@ from cases.models import (
     AuditAction,
     Course,
     GradeCategory,
+    HeldRelease,
     ItemKind,
     ModuleItem,
     Work,
@@ -353,6 +354,38 @@ def assignment_release(*, assignment: Assignment, released: bool, now=None) -> A
         ).values_list("user_id", flat=True)
         work_changed.send(ModuleItem, item=assignment.item, user_ids=list(students))
     return assignment
+
+
+def releases_follow(*, cohort, to, user_ids) -> int:
+    """Students moved from `cohort` to `to` keep seeing the grades released to them
+    there (the cohort's own release, or one held for them from an earlier section): it
+    is held for them on `to`'s assignment of the same item (`HeldRelease`, which
+    `seen_by` reads), so a grade they were shown is not taken away by a section whose
+    grades are not released yet. Grades never released to them follow `to`'s release.
+    Releases held on `cohort`'s assignments go, as they no longer apply. Returns how
+    many releases are held. Three queries and a write."""
+    user_ids = list(user_ids)
+    left = {
+        a.item_id: a
+        for a in Assignment.objects.filter(
+            cohort=cohort, item__in=Assignment.objects.filter(cohort=to).values("item")
+        )
+    }
+    held = HeldRelease.objects.filter(assignment__cohort=cohort, user__in=user_ids)
+    theirs = {
+        (item_id, user_id): at
+        for item_id, user_id, at in held.values_list("assignment__item", "user", "released_at")
+    }
+    kept = [
+        HeldRelease(assignment=target, user_id=user_id, released_at=at)
+        for target in Assignment.objects.filter(cohort=to, item__in=left)
+        for user_id in user_ids
+        if (at := left[target.item_id].grades_released_at or theirs.get((target.item_id, user_id)))
+    ]
+    held.delete()
+    # One held already (from an earlier stay in `to`) stands: it was shown first.
+    HeldRelease.objects.bulk_create(kept, ignore_conflicts=True)
+    return len(kept)
 
 
 @transaction.atomic

@@ -93,3 +93,79 @@ def test_a_post_after_a_grade_on_the_participation_page_waits_until_graded_there
     assert work_status(work, item.assignments.get(), timezone.now()) == WorkStatus.GRADED
     assert "was 6" not in _html(instructor.get(reverse("cases:gradebook", args=[world.course.pk])))
     assert "posted since graded" not in _html(instructor.get(url))
+
+
+def test_a_grade_released_to_a_student_stays_shown_after_a_move_to_a_section_not_yet_released(
+    world,
+):
+    """Section A's memo and thread grades are released; its quiz grades are not. The
+    student, graded on all three, is moved to section B, where none is released yet.
+    The memo and thread grades they had read stay on their grades page, the memo's on
+    its own page and version too; the quiz grade, never released to them, waits for
+    B's release, and then shows."""
+    from cases.models import Cohort
+    from cases.services.analyses import memo_submit
+    from cases.services.workspace.grading import work_grade
+    from tests.factories import AssignmentFactory, make_analysis
+
+    student, section_a = world.users["student"], world.course.cohorts.get()
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    memo_item = make_analysis(world.item.module, [section_a, section_b]).item
+    for item in (world.discussion.item, world.quiz.item):
+        AssignmentFactory(item=item, cohort=section_b)
+    version = memo_submit(item=memo_item, user=student, body="Buy: ¶2 says the lab is small.")
+    instructor = _signed_in(world.users["instructor"])
+    instructor.post(
+        reverse("cases:grade_work", args=[memo_item.pk, student.pk]),
+        {"participation": "9", "feedback": "MEMO-COMMENT", "memo_version": "1"},
+    )
+    instructor.post(
+        reverse("cases:grade_work", args=[world.discussion.item.pk, student.pk]),
+        {"participation": "6", "feedback": ""},
+    )
+    work_grade(
+        item=world.quiz.item,
+        student=student,
+        grader=world.users["instructor"],
+        override_score=Decimal(8),
+        override_reason="Answered in class.",
+    )
+    for item in (memo_item, world.discussion.item):
+        _release(instructor, item.assignments.get(cohort=section_a))
+    student_client = _signed_in(student)
+    grades_url = reverse("cases:student_grades", args=[world.course.pk])
+    before = _html(student_client.get(grades_url))
+    assert "9 / 10" in before and "6 / 10" in before and "8 / 10" not in before
+
+    admin = _signed_in(world.users["admin"])
+    admin.post(
+        reverse("cases:cohort_members", args=[section_a.pk]),
+        {"action": "move", "students": [student.pk], "to": section_b.pk},
+    )
+    assert list(student.cohorts.all()) == [section_b]
+
+    after = _html(student_client.get(grades_url))
+    assert "9 / 10" in after and "MEMO-COMMENT" in after and "6 / 10" in after
+    assert "8 / 10" not in after
+    assert after.count("Not released") == 1  # The quiz (the reading is not given to B).
+    memo_page = _html(student_client.get(memo_item.get_absolute_url()))
+    assert "Your grade and your grader's comments are released" in memo_page
+    version_page = _html(student_client.get(reverse("cases:memo_version", args=[version.pk])))
+    assert "MEMO-COMMENT" in version_page
+
+    _release(instructor, world.quiz.item.assignments.get(cohort=section_b))
+    assert "8 / 10" in _html(student_client.get(grades_url))
+
+    # Moved on again, to a section that has released nothing: all three stay shown.
+    section_c = Cohort.objects.create(name="Section C")
+    world.course.cohorts.add(section_c)
+    for item in (memo_item, world.discussion.item, world.quiz.item):
+        AssignmentFactory(item=item, cohort=section_c)
+    admin.post(
+        reverse("cases:cohort_members", args=[section_b.pk]),
+        {"action": "move", "students": [student.pk], "to": section_c.pk},
+    )
+    again = _html(student_client.get(grades_url))
+    assert "9 / 10" in again and "6 / 10" in again and "8 / 10" in again
+    assert "Not released" not in again

@@ -17,12 +17,14 @@ from cases.models import (
     Cohort,
     Course,
     Extension,
+    HeldRelease,
     Membership,
     ModuleItem,
     User,
 )
 from cases.models.cohorts import new_join_code
 from cases.permissions import enrolment_conflicts, join_refusal, join_refusal_for
+from cases.services.gradebook import releases_follow
 from cases.services.notifications import section_moved_notify
 from cases.services.people import audit, audit_many
 from cases.services.quizzes import attempts_deadline_sync
@@ -355,6 +357,8 @@ def memberships_move(*, cohort: Cohort, to: Cohort, users, by: User) -> int:
         [Membership(cohort=to, user=user) for user in moved], ignore_conflicts=True
     )
     extensions = _extensions_follow(cohort=cohort, to=to, user_ids=ids)
+    # A grade released to them stays shown, whatever `to` has released.
+    releases_follow(cohort=cohort, to=to, user_ids=ids)
     entries = _entries(
         AuditAction.MOVE,
         moved,
@@ -395,6 +399,7 @@ def memberships_remove(*, cohort: Cohort, users, by: User) -> int:
     extensions = Extension.objects.filter(assignment__cohort=cohort, user__in=ids)
     gone = Counter(extensions.values_list("user", flat=True))
     extensions.delete()
+    HeldRelease.objects.filter(assignment__cohort=cohort, user__in=ids).delete()
     entries = _entries(
         AuditAction.UNENROL,
         removed,

@@ -351,15 +351,16 @@ def course_matrix(
 
 def student_row(student, course, *, now=None) -> Row:
     """One student's own row in the course (their grades page): every item given to one
-    of their cohorts that they may open now, with their dates and work. An item none of
-    whose assignments is open yet is left out until one is, as from their course page
-    (`visible_to_student`): its page would refuse them. Three queries."""
+    of their cohorts that they may open now, with their dates and work, each assignment
+    as they see it (`seen_by`: their extension in place, and released to them when a
+    release they were shown holds for them). An item none of whose assignments is open
+    yet is left out until one is, as from their course page (`visible_to_student`): its
+    page would refuse them. Two queries."""
     now = now or timezone.now()
-    cohorts = course.cohorts.filter(memberships__user=student)
     assignments = list(
-        Assignment.objects.filter(item__module__course=course, cohort__in=cohorts).select_related(
-            "item__module", "item__grade_category", "item__rubric"
-        )
+        Assignment.objects.seen_by(student)
+        .filter(item__module__course=course)
+        .select_related("item__module", "item__grade_category", "item__rubric")
     )
     shown = {a.item_id for a in assignments if a.is_open(now)}
     assignments = [a for a in assignments if a.item_id in shown]
@@ -370,17 +371,13 @@ def student_row(student, course, *, now=None) -> Row:
     by_item_cohort = {(a.item_id, a.cohort_id): a for a in assignments}
     my_cohorts = sorted({a.cohort_id for a in assignments})
     works = {w.item_id: w for w in Work.objects.filter(item__in=items, user=student)}
-    extensions = {
-        e.assignment_id: e
-        for e in Extension.objects.filter(assignment__in=assignments, user=student)
-    }
     row = Row(student=student, cohorts=my_cohorts)
     rubric_max = _rubric_maxima(items)
     for item in items:
         assignment = _assignment_of(item.id, my_cohorts, by_item_cohort)
-        extension = extensions.get(assignment.id) if assignment else None
-        work = works.get(item.pk)
-        row.cells.append(_cell(item, assignment, work, extension, now, rubric_max))
+        row.cells.append(
+            work_cell(item, assignment, works.get(item.pk), now, rubric_max.get(item.id))
+        )
     return row
 
 
