@@ -14,6 +14,7 @@ from cases.models import (
     EmailSettings,
     Extension,
     GradeCategory,
+    HeldRelease,
     LiveAnswer,
     LiveClass,
     LivePoll,
@@ -289,6 +290,14 @@ class ExtensionAdmin(admin.ModelAdmin):
     list_display = ["user", "assignment", "due_at", "late_until", "reason"]
     search_fields = ["user__username", "assignment__item__title"]
     list_select_related = ["user", "assignment__item", "assignment__cohort"]
+
+
+@admin.register(HeldRelease)
+class HeldReleaseAdmin(admin.ModelAdmin):
+    list_display = ["user", "assignment", "released_at"]
+    search_fields = ["user__username", "assignment__item__title"]
+    list_select_related = ["user", "assignment__item", "assignment__cohort"]
+    raw_id_fields = ["user", "assignment"]
 
 
 @admin.register(Accommodation)

@@ -154,6 +154,7 @@ ADMIN_PLURALS = {
     "Extension": "Extensions",
     "Follow": "Follows",
     "GradeCategory": "Grade categories",
+    "HeldRelease": "Held releases",
     "Invitation": "Invitations",
     "LiveAnswer": "Live answers",
     "LiveAttendance": "Live attendances",
