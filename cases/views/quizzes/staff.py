@@ -34,6 +34,7 @@ from cases.models.quizzes import TEXT_ONLY_KINDS, matching_prompts, numeric_give
 from cases.permissions import (
     access_item,
     access_question,
+    class_students,
     course_to_teach,
 )
 from cases.services import quizzes as services
@@ -396,9 +397,13 @@ def _statistics(quiz, attempts: list[Attempt], answers: list[Answer]):
 @require_GET
 def quiz_stats(request: HtmxHttpRequest, pk: int):
     """Instructors, TAs and admins of the course: how the class did, question by
-    question. A fixed number of queries whatever the class size."""
+    question, counting the class as the tracker shows it (`class_students`: the
+    current members of the cohorts the user grades that are given the quiz; a student
+    removed or moved out keeps their attempts, uncounted). A fixed number of queries
+    whatever the class size."""
     item, quiz, access = _quiz_item(request.user, pk)
-    every_attempt = list(Attempt.objects.filter(quiz=quiz))
+    students = class_students(item, request.user, access)
+    every_attempt = list(Attempt.objects.filter(quiz=quiz, user__in=students))
     attempts = [a for a in every_attempt if a.state == AttemptState.SUBMITTED]
     answers = list(
         Answer.objects.filter(slot__attempt__in=[a.pk for a in attempts])
