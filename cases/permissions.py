@@ -49,6 +49,7 @@ from cases.models import (
     User,
     assignment_for_student,
     given_to,
+    grade_released,
     live_running_since,
 )
 from cases.timezones import activate_for
@@ -653,7 +654,7 @@ def access_memo_feedback(user, version_id: int, *, release: bool = True) -> Memo
     assignment = released = None
     if release or why.is_author:
         assignment = assignment_for_student(memo.item_id, User(pk=memo.author_id))
-        released = assignment is not None and assignment.grades_released_at is not None
+        released = grade_released(assignment, memo.item)
     return MemoFeedback(version, why.course, released, assignment)
 
 

@@ -306,6 +306,17 @@ class FeedbackRelease(models.TextChoices):
     NEVER = "never", "Never"
 
 
+def results_released(quiz: "Quiz", due_at, now) -> bool:
+    """Whether the quiz's own rule shows a student their score by `now`, given their due
+    date: at once, after the due date, or never. The quiz's pages ask it, and so does
+    `grade_released` for every other page of the student's."""
+    if quiz.feedback_release == FeedbackRelease.IMMEDIATELY:
+        return True
+    if quiz.feedback_release == FeedbackRelease.AFTER_DUE:
+        return due_at is None or now > due_at
+    return False
+
+
 class Quiz(models.Model):
     """The quiz kind of module item."""
 

@@ -16,8 +16,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.dispatch import Signal
+from django.utils import timezone
 
 from cases.models.courses import Course, ItemKind, ModuleItem
+from cases.models.quizzes import results_released
 from cases.models.schedule import Assignment
 
 
@@ -97,6 +99,20 @@ def graded_earlier(work: "Work | None") -> bool:
         and not work.excused
         and _persons_score(work)
     )
+
+
+def grade_released(assignment: Assignment | None, item: ModuleItem, now=None) -> bool:
+    """Whether a student sees their grade (and comment) on an item: their assignment of
+    it as they see it (`Assignment.objects.seen_by`: the cohort's release, or one held
+    for them) has its grades released, and, on a quiz, the quiz's own rule shows them
+    their score by now (`results_released`: never, or not before their due date). The
+    one answer for every page of the student's (their grades and course total, an
+    item's page, a memo's feedback), what they are told and what an LMS is sent; the
+    staff see every grade whatever it says. Reads `item.quiz` for a quiz only."""
+    if assignment is None or assignment.grades_released_at is None:
+        return False
+    quiz = getattr(item, "quiz", None) if item.kind == ItemKind.QUIZ else None
+    return quiz is None or results_released(quiz, assignment.due_at, now or timezone.now())
 
 
 # What `work_status` and `handed_in_late` read of a Work row.

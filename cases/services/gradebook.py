@@ -15,7 +15,8 @@ The rules, in the order a student's course total is built:
   that have a percent for this student: the weights are renormalised, so a category
   with nothing graded yet neither counts as 0 nor as full marks.
 - Items without a category fall into "Uncategorised", weight 0: shown, never counted.
-- On a student's own grades page only released assignments count (`released_only`).
+- On a student's own grades page only grades released to them count (`released_only`:
+  `grade_released`, which a quiz's own "never" also withholds).
 """
 
 from dataclasses import dataclass, field
@@ -123,7 +124,7 @@ def cell_score(cell: Cell, *, released_only: bool = False) -> Score | None:
     assignment = cell.assignment
     if assignment is None or not assignment.points:
         return None
-    if released_only and assignment.grades_released_at is None:
+    if released_only and not cell.released:
         return None
     possible = Decimal(assignment.points)
     if cell.status == WorkStatus.GRADED and cell.points is not None:

@@ -52,6 +52,7 @@ from cases.models import (
     User,
     Work,
     given_to,
+    grade_released,
     is_graded,
     refusal,
     with_extension,
@@ -391,6 +392,8 @@ def grades_released_notify(assignment: Assignment, user_ids=None) -> int:
     and released again, or graded again after its release."""
     item = assignment.item
     course = item.module.course
+    if not grade_released(assignment, item):
+        return 0  # A quiz that shows no score (yet): its grade is not theirs to read.
     works = Work.objects.filter(item=item, user__memberships__cohort=assignment.cohort_id).only(
         "user_id", *STATUS_FIELDS
     )

@@ -20,6 +20,7 @@ from cases.models import (
     Work,
     WorkStatus,
     assignment_for_student,
+    grade_released,
     handed_in_late,
     is_graded,
     refusal,
@@ -88,7 +89,7 @@ def _student_context(request, item: ModuleItem, analysis: Analysis, form=None, *
         "versions": versions,
         "late": handed_in_late(work, assignment) if assignment else False,
         # Released to the cohort is not graded for them: a grade of theirs must stand.
-        "grade_released": bool(assignment and assignment.grades_released_at) and is_graded(work),
+        "grade_released": grade_released(assignment, item) and is_graded(work),
         "form": form,
         "closed": closed,
         "unsent": unsent,

@@ -169,3 +169,61 @@ def test_a_grade_released_to_a_student_stays_shown_after_a_move_to_a_section_not
     again = _html(student_client.get(grades_url))
     assert "9 / 10" in again and "6 / 10" in again and "8 / 10" in again
     assert "Not released" not in again
+
+
+def test_a_quiz_whose_score_is_never_shown_stays_out_of_the_students_grades_when_released(world):
+    """The quiz says the student's score is shown "Never". The instructor releases the
+    course's columns in the gradebook, the quiz's too. The student's grades page and
+    course total then leave the quiz out, as its own page does, and no notice says its
+    grade is released; the staff's gradebook still shows the score. Set to "after the
+    due date" and past it, the quiz's grade shows and counts."""
+    from datetime import timedelta
+
+    from cases.models import Answer, GradeCategory, ModuleItem, Notification
+    from cases.services.quizzes import answer_grade, attempt_submit
+    from tests.helpers import answer_all_right
+
+    course, student, quiz = world.course, world.users["student"], world.quiz
+    quiz.feedback_release = "never"
+    quiz.save()
+    for position, (name, item) in enumerate(
+        [("Quizzes", quiz.item), ("Discussions", world.discussion.item)], 1
+    ):
+        category = GradeCategory.objects.create(
+            course=course, name=name, weight=50, position=position
+        )
+        ModuleItem.objects.filter(pk=item.pk).update(grade_category=category)
+    answer_all_right(world.attempt, student)
+    attempt_submit(attempt_id=world.attempt.pk, user=student)
+    essay = Answer.objects.get(slot__attempt=world.attempt, slot__question__title="Argue")
+    answer_grade(
+        answer_id=essay.pk, points=Decimal(2), comment="", grader=world.users["instructor"]
+    )
+    instructor = _signed_in(world.users["instructor"])
+    instructor.post(
+        reverse("cases:grade_work", args=[world.discussion.item.pk, student.pk]),
+        {"participation": "5", "feedback": ""},
+    )
+    quiz_work = Work.objects.get(item=quiz.item, user=student)
+    assert quiz_work.auto_score == quiz_work.max_score and not quiz_work.needs_grading
+    for item in (quiz.item, world.discussion.item):
+        _release(instructor, item.assignments.get())
+
+    student_client = _signed_in(student)
+    grades_url = reverse("cases:student_grades", args=[course.pk])
+    mine = _html(student_client.get(grades_url))
+    quiz_row = mine[mine.index(quiz.item.title) :].split("</tr>")[0]
+    assert "Not released" in quiz_row and " / 10" not in quiz_row
+    assert "Your course grade so far: <strong>50.0%</strong>" in mine  # The thread only.
+    assert not Notification.objects.filter(user=student, title__contains=quiz.item.title)
+    overview = _html(student_client.get(quiz.item.get_absolute_url()))
+    assert "Not released yet" in overview
+    gradebook = _html(instructor.get(reverse("cases:gradebook", args=[course.pk])))
+    assert "<b>10</b>" in gradebook or ">10<" in gradebook  # The staff see the score.
+
+    quiz.feedback_release = "after_due"
+    quiz.save()
+    quiz.item.assignments.update(due_at=timezone.now() - timedelta(hours=1))
+    mine = _html(student_client.get(grades_url))
+    quiz_row = mine[mine.index(quiz.item.title) :].split("</tr>")[0]
+    assert "Not released" not in quiz_row and " / 10" in quiz_row

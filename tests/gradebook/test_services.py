@@ -27,7 +27,7 @@ def _category(pk, name, weight, drop_lowest=0, position=0):
 
 
 def _item(pk, category=None):
-    return SimpleNamespace(pk=pk, grade_category=category, title=f"Item {pk}")
+    return SimpleNamespace(pk=pk, grade_category=category, title=f"Item {pk}", kind="case_reading")
 
 
 def _cell(item, status, points=None, possible=10, released=RELEASED):

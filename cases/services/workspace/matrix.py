@@ -33,6 +33,7 @@ from cases.models import (
     Work,
     WorkStatus,
     due_last,
+    grade_released,
     handed_in_late,
     with_extension,
     work_status,
@@ -69,6 +70,12 @@ class Cell:
     # Graded by a person, then handed in again: that grade's points, shown as "was",
     # never counted (`earlier_points`). The status is then "handed in".
     earlier: Decimal | None = None
+
+    @property
+    def released(self) -> bool:
+        """Whether the student sees this grade and its comment (`grade_released`): for
+        their grades page, its percents and what an LMS is sent; the staff see all."""
+        return grade_released(self.assignment, self.item)
 
     @property
     def label(self) -> str:
@@ -229,7 +236,9 @@ def matrix_columns(
     cohort_ids = shown_cohort_ids(cohorts, cohort_id)
     assignments = list(
         Assignment.objects.filter(item__module__course=course, cohort__in=cohort_ids)
-        .select_related("cohort", "item__module", "item__grade_category", "item__rubric")
+        .select_related(
+            "cohort", "item__module", "item__grade_category", "item__rubric", "item__quiz"
+        )
         .order_by("pk")
     )
     every_item = sorted(
@@ -360,7 +369,8 @@ def student_row(student, course, *, now=None) -> Row:
     assignments = list(
         Assignment.objects.seen_by(student)
         .filter(item__module__course=course)
-        .select_related("item__module", "item__grade_category", "item__rubric")
+        # The quiz, for its own rule of when a score shows (`grade_released`).
+        .select_related("item__module", "item__grade_category", "item__rubric", "item__quiz")
     )
     shown = {a.item_id for a in assignments if a.is_open(now)}
     assignments = [a for a in assignments if a.item_id in shown]

@@ -15,14 +15,13 @@ from cases.markdown import render_markdown_blank, shown_markdown
 from cases.models import (
     LIKERT_LABELS,
     Attempt,
-    FeedbackRelease,
     ModuleItem,
     QuestionKind,
-    Quiz,
     attempts_late,
     numeric_given,
     numeric_key,
     numeric_match,
+    results_released,
     short_answer_match,
     time_limit_minutes,
 )
@@ -98,14 +97,6 @@ class QuestionView:
     saved: str = ""
     read_as: str = ""
     error: str = ""
-
-
-def results_released(quiz: Quiz, due_at, now) -> bool:
-    if quiz.feedback_release == FeedbackRelease.IMMEDIATELY:
-        return True
-    if quiz.feedback_release == FeedbackRelease.AFTER_DUE:
-        return due_at is None or now > due_at
-    return False
 
 
 def _shown_value(response: dict):

@@ -26,6 +26,7 @@ from cases.models import (
     Rubric,
     Work,
     assignment_for_student,
+    grade_released,
 )
 from cases.permissions import (
     MemoFeedback,
@@ -108,7 +109,7 @@ def _memo_context(request, item, student, access, assignment, versions) -> dict:
     version.memo.item, version.memo.author = item, student
     at = versions.index(version)
     previous = versions[at - 1] if at else None
-    released = assignment is not None and assignment.grades_released_at is not None
+    released = grade_released(assignment, item)
     feedback = MemoFeedback(version, access, released, assignment)
     context = {
         "memo_versions": versions,
