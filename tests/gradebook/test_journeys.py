@@ -227,3 +227,41 @@ def test_a_quiz_whose_score_is_never_shown_stays_out_of_the_students_grades_when
     mine = _html(student_client.get(grades_url))
     quiz_row = mine[mine.index(quiz.item.title) :].split("</tr>")[0]
     assert "Not released" not in quiz_row and " / 10" in quiz_row
+
+
+def test_grades_not_released_reach_the_student_nowhere_until_released(world):
+    """A memo graded 9 / 10 with a comment and a thread graded 6 / 10, neither released:
+    the student's grades page, total, the memo's page and version, and their notices
+    show neither grade nor comment. Released, the memo's shows everywhere, with a
+    notice, while the thread's stays hidden."""
+    from cases.models import Notification
+    from cases.services.analyses import memo_submit
+    from tests.factories import make_analysis
+
+    student, section_a = world.users["student"], world.course.cohorts.get()
+    memo_item = make_analysis(world.item.module, [section_a]).item
+    version = memo_submit(item=memo_item, user=student, body="Buy: ¶2 says the lab is small.")
+    instructor = _signed_in(world.users["instructor"])
+    instructor.post(
+        reverse("cases:grade_work", args=[memo_item.pk, student.pk]),
+        {"participation": "9", "feedback": "MEMO-COMMENT", "memo_version": "1"},
+    )
+    instructor.post(
+        reverse("cases:grade_work", args=[world.discussion.item.pk, student.pk]),
+        {"participation": "6", "feedback": "THREAD-COMMENT"},
+    )
+    student_client = _signed_in(student)
+    grades_url = reverse("cases:student_grades", args=[world.course.pk])
+    pages = [grades_url, memo_item.get_absolute_url()]
+    pages.append(reverse("cases:memo_version", args=[version.pk]))
+    pages.append(reverse("cases:notification_list"))
+    seen = "".join(_html(student_client.get(url)) for url in pages)
+    for secret in ("9 / 10", "6 / 10", "MEMO-COMMENT", "THREAD-COMMENT", "course grade so far"):
+        assert secret not in seen
+    assert not Notification.objects.filter(user=student, kind="grade_released")
+
+    _release(instructor, memo_item.assignments.get())
+    seen = "".join(_html(student_client.get(url)) for url in pages)
+    assert "9 / 10" in seen and "MEMO-COMMENT" in seen
+    assert "6 / 10" not in seen and "THREAD-COMMENT" not in seen
+    assert Notification.objects.filter(user=student, title__contains=memo_item.title).exists()
