@@ -6,6 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -56,7 +57,15 @@ class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
     message tells users to reset their password, so that must work. A deactivated
     account's link (an invitation opened late) reads as expired: it would take a
     password, then the sign-in would refuse it without saying why. Reactivated, the
-    link works again while it lasts."""
+    link works again while it lasts.
+
+    Choosing the password signs the link's owner in and takes them home (a new
+    instructor to their teaching page, a student to their dashboard), as a sign-up link
+    does: whoever was signed in on that browser before (an admin at a shared computer)
+    is signed out, so nobody lands on another person's pages believing them their own."""
+
+    post_reset_login = True
+    success_url = reverse_lazy(settings.LOGIN_REDIRECT_URL)
 
     def get_user(self, uidb64):
         user = super().get_user(uidb64)
@@ -65,6 +74,10 @@ class PasswordResetConfirm(auth_views.PasswordResetConfirmView):
     def form_valid(self, form):
         response = super().form_valid(form)
         login_success_clear(username=form.user.get_username())
+        messages.success(
+            self.request,
+            f"Your password is set. You are signed in as {form.user.get_username()}.",
+        )
         return response
 
 

@@ -325,3 +325,59 @@ def test_an_invited_student_whose_link_expired_gets_a_new_one_by_asking_for_a_re
         client, User.objects.get(email="ann@example.edu").username, "a-new-long-passphrase"
     )
     assert signed_in.status_code == 302
+
+
+def _link_path(message) -> str:
+    link = next(line for line in message.body.splitlines() if "/password/reset/" in line)
+    return link[link.index("/password/reset/") :].strip()
+
+
+def test_an_invitation_used_in_a_browser_signed_in_as_someone_else_signs_in_its_owner(
+    client, world, django_capture_on_commit_callbacks
+):
+    """The admin makes Prof. Tan's account without a password, gives her the instructor
+    role and sends her the invitation from the People page. She opens it on the
+    department's shared computer, where the admin is still signed in, and chooses her
+    password. She lands on her teaching page as herself, not on the admin's pages with
+    a "Sign in" button that only leads back to them; a student invited by a roster
+    import lands on their own dashboard the same way."""
+    from cases.services.cohorts.roster import roster_apply
+    from cases.services.people import course_role_add
+
+    admin = world.users["admin"]
+    tan = User.objects.create(username="tan", email="tan@example.edu", first_name="Mei")
+    tan.set_unusable_password()
+    tan.save()
+    course_role_add(course=world.course, user=tan, role="instructor", by=admin)
+    client.force_login(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("cases:person_invite", args=[tan.pk]))
+    [invitation] = mail.outbox
+
+    form_page = client.get(_link_path(invitation), follow=True)
+    assert "Choose a new password" in form_page.content.decode()
+    done = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
+        follow=True,
+    )
+    assert done.wsgi_request.user == tan
+    assert done.redirect_chain[-1][0] == reverse("cases:instructor_dashboard")
+    assert "Your password is set" in done.content.decode()
+
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        roster_apply(
+            cohort=world.course.cohorts.get(),
+            data=b"email,first_name,last_name,student_id\nann@example.edu,Ann,Lee,A1\n",
+            actor=admin,
+        )
+    form_page = client.get(_link_path(mail.outbox[0]), follow=True)
+    done = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "another-long-passphrase", "new_password2": "another-long-passphrase"},
+        follow=True,
+    )
+    assert done.wsgi_request.user.email == "ann@example.edu"
+    assert done.redirect_chain[-1][0] == reverse("cases:home")
+    assert "MGT 6001" in done.content.decode()
