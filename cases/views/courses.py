@@ -25,6 +25,7 @@ from cases.models.workspace import UNFINISHED
 from cases.permissions import (
     access_course,
     access_item,
+    can_create_courses,
     courses_to_grade,
     is_admin,
     is_teaching_staff,
@@ -232,4 +233,5 @@ def instructor_dashboard(request: HtmxHttpRequest):
         raise PermissionDenied
     now = timezone.now()
     to_do = [course_to_do(user, course, access, now) for course, access in courses]
-    return render(request, "cases/courses/instructor_dashboard.html", {"to_do": to_do, "now": now})
+    context = {"to_do": to_do, "now": now, "may_create": can_create_courses(user)}
+    return render(request, "cases/courses/instructor_dashboard.html", context)

@@ -180,3 +180,38 @@ def test_an_admin_overseeing_many_courses_costs_the_same_as_one(
     world.course.instructors.add(world.users["admin"])
     html = admin.get(TEACH).content.decode()
     assert "To do" in html and html.count("You oversee this course as an admin") == 4
+
+
+def _text(response) -> str:
+    main = response.content.decode().split("<main", 1)[1].split("</main>", 1)[0]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main))
+
+
+def test_a_new_site_s_first_course_is_made_in_the_app_and_its_empty_pages_say_what_next(client):
+    """An admin on a site with no course yet opens the teaching page: it offers the
+    app's own "New course" page (which makes the course with its instructor), not the
+    Django admin's bare table. She makes a course and hands it to a new instructor. The
+    instructor's course page, with no module yet, sends him to the builder to add the
+    first one, rather than only saying there is none."""
+    admin = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    teaching = client.get(TEACH)
+    assert reverse("cases:course_create") in teaching.content.decode()
+    assert reverse("admin:index") + '">admin</a>' not in teaching.content.decode()
+    made = client.post(
+        reverse("cases:course_create"),
+        {"code": "MGT 6100", "title": "Second generation", "description": "", "time_zone": "UTC"},
+    )
+    assert made.status_code == 302
+
+    prof = UserFactory(username="prof")
+    course = CourseFactory(code="MGT 6200", instructors=[prof])
+    client.force_login(prof)
+    page = client.get(course.get_absolute_url())
+    assert "no modules yet" in _text(page)
+    assert (
+        f'href="{reverse("cases:course_builder", args=[course.pk])}"'
+        in re.search(r'<p class="empty">.*?</p>', page.content.decode(), re.S)[0]
+    )
+    # His teaching page offers a new course too: an instructor may start another.
+    assert reverse("cases:course_create") in client.get(TEACH).content.decode()
