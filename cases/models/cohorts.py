@@ -68,6 +68,17 @@ class Cohort(models.Model):
             and (self.join_code_expires_at is None or now < self.join_code_expires_at)
         )
 
+    def join_code_state(self, now=None) -> str:
+        """Where the join code stands, for the staff who share it: "open" (it admits
+        students), "disabled" (switched off), "expired" or "archived"."""
+        if self.archived_at is not None:
+            return "archived"
+        if not self.join_code_enabled:
+            return "disabled"
+        if not self.join_code_open(now):
+            return "expired"
+        return "open"
+
 
 class Membership(models.Model):
     cohort = models.ForeignKey(Cohort, on_delete=models.CASCADE, related_name="memberships")

@@ -94,16 +94,6 @@ def cohort_list(request: HtmxHttpRequest):
     return render(request, template, context)
 
 
-def _code_state(cohort: Cohort) -> str:
-    if cohort.archived_at is not None:
-        return "archived"
-    if not cohort.join_code_enabled:
-        return "disabled"
-    if not cohort.join_code_open():
-        return "expired"
-    return "open"
-
-
 def _member_form(cohort: Cohort, data=None) -> MemberActionForm:
     return MemberActionForm(
         data,
@@ -140,7 +130,7 @@ def _cohort_page(request: HtmxHttpRequest, cohort: Cohort, **forms):
     if _fragment(request) and request.method == "GET":
         return render(request, "cases/cohorts/cohort_detail.html#cohort-members", context)
     context |= {
-        "code_state": _code_state(cohort),
+        "code_state": cohort.join_code_state(),
         "zone": timezone.get_current_timezone_name(),
         "courses": cohort.courses.all(),
         "rename_form": forms.get("rename_form") or CohortForm(instance=cohort),

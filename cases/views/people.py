@@ -49,7 +49,13 @@ def _people_page(request, course, access, *, form=None, notice=None):
             "last_name", "first_name", "username"
         ).prefetch_related(limited),
         "can_remove": {role: role in roles for role in CourseRole},
-        "cohorts": list(Cohort.objects.filter(courses=course).order_by("name")),
+        # With their sizes and join codes: the page tells the course's teachers the
+        # codes to give their students.
+        "cohorts": list(
+            Cohort.objects.filter(courses=course)
+            .annotate(member_count=Count("memberships"))
+            .order_by("name", "pk")
+        ),
         "form": form or RoleAddForm(roles=roles),
         "notice": notice,
     }

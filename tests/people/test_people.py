@@ -553,3 +553,30 @@ def test_a_course_is_not_left_with_only_deactivated_instructors(world, client_fo
     assert "the only active instructor of MGT 6001 and MGT 7002" in page
     page = admin.get(reverse("cases:person_deactivate", args=[world.users["ta"].pk]))
     assert "only active instructor" not in page.content.decode()
+
+
+def test_an_instructor_finds_the_join_code_to_share_and_whether_it_admits_anyone(world, client_for):
+    """A new instructor wants her students in: the course's People page lists each of
+    its cohorts with how many students it has, its join code and where students type it,
+    so she can put it on a slide. When an admin switches the code off, the page says it
+    admits nobody and that an admin turns it back on (students refused are told to ask
+    her). Another course's cohort and its code are not shown."""
+    from cases.services.cohorts import join_code_enable
+
+    section = world.course.cohorts.get()
+    other = world.other_course.cohorts.get()
+    client = client_for("instructor")
+    html = client.get(_people_url(world)).content.decode()
+    students = re.search(
+        r'<section[^>]*aria-labelledby="students-heading".*?</section>', html, re.S
+    )
+    assert students, "no students section"
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", students[0]))
+    assert section.name in text and section.join_code in text
+    assert "2 students" in text and reverse("cases:cohort_join") in students[0]
+    assert "Admits students" in text
+    assert other.join_code not in html
+
+    join_code_enable(cohort=section, enabled=False, by=world.users["admin"])
+    html = client.get(_people_url(world)).content.decode()
+    assert "Switched off: an admin turns it on" in html
