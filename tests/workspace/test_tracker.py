@@ -632,3 +632,37 @@ def test_a_ta_moved_to_another_section_sees_it_on_the_open_tracker_and_gradebook
     polled = ta.get(gradebook_url, {"poll": "1", "known": known}, headers={"HX-Request": "true"})
     assert polled.status_code == 200
     assert b_student.display_name in polled.content.decode()
+
+
+def test_a_new_course_s_empty_tracker_says_how_students_come_not_that_filters_hide_them(
+    client,
+):
+    """A new instructor opens the tracker of a course no cohort takes yet: it says so
+    and who attaches one, not "no students match these filters" (she set none). An
+    admin attaches an empty section: the tracker now says its students are not in yet
+    and sends her to the People page, where its join code is. Once a student joins, a
+    filter that hides everyone still says the filters did it."""
+    from cases.services.cohorts import cohort_course_attach
+
+    prof = UserFactory(username="prof")
+    admin = UserFactory(username="root", is_staff=True)
+    course = CourseFactory(code="MGT 6300", instructors=[prof])
+    client.force_login(prof)
+    url = reverse("cases:tracker", args=[course.pk])
+
+    def empty_note() -> str:
+        html = client.get(url).content.decode()
+        return re.sub(r"\s+", " ", re.search(r'<p class="empty">(.*?)</p>', html, re.S)[1])
+
+    assert "match these filters" not in empty_note()
+    assert "No cohort takes this course yet" in empty_note()
+
+    section = CohortFactory(name="Section A")
+    cohort_course_attach(cohort=section, course=course, by=admin)
+    note = empty_note()
+    assert "No students in Section A yet" in note
+    assert reverse("cases:course_people", args=[course.pk]) in note
+
+    MembershipFactory(cohort=section, user=UserFactory(username="ann"))
+    html = client.get(url, {"behind": "1"}).content.decode()
+    assert "No students match these filters." in html
