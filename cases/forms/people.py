@@ -2,6 +2,7 @@
 the people directory's search and the audit log's filters."""
 
 from django import forms
+from django.core.validators import validate_email
 from django.db.models import Q
 
 from cases.forms.common import CohortChoiceField
@@ -20,20 +21,41 @@ class RoleAddForm(forms.Form):
     )
     role = forms.ChoiceField(choices=CourseRole.choices, label="Role")
 
-    def __init__(self, *args, roles: list[str], **kwargs):
+    def __init__(self, *args, roles: list[str], may_invite: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["role"].choices = [(r, CourseRole(r).label) for r in roles]
         if len(roles) == 1:
             self.fields["role"].initial = roles[0]
+        # Whoever asks may invite someone with no account yet, by email (admins).
+        self.may_invite = may_invite
+        # The address to invite when `person` is None: nobody has it yet.
+        self.invite_email = ""
+        if may_invite:
+            self.fields["person"].help_text = (
+                "Someone with no account yet: type their email, and they are sent an "
+                "invitation to choose a password."
+            )
 
-    def clean_person(self) -> User:
+    def clean_person(self) -> User | None:
         typed = self.cleaned_data["person"].strip()
         found = list(User.objects.filter(Q(username__iexact=typed) | Q(email__iexact=typed))[:2])
         exact = [u for u in found if u.username.lower() == typed.lower()]
         if exact:
             return exact[0]
         if not found:
-            raise forms.ValidationError("Nobody has that username or email.", code="unknown")
+            try:
+                validate_email(typed)
+            except forms.ValidationError:
+                raise forms.ValidationError(
+                    "Nobody has that username or email.", code="unknown"
+                ) from None
+            if not self.may_invite:
+                raise forms.ValidationError(
+                    "Nobody has that email yet: an admin can invite them from this page.",
+                    code="unknown",
+                )
+            self.invite_email = User.objects.normalize_email(typed)
+            return None
         if len(found) > 1:
             raise forms.ValidationError(
                 "Several accounts share that email: type the username instead.", code="ambiguous"

@@ -22,7 +22,7 @@ from cases.http import CsvEcho, HtmxHttpRequest, csv_cell, parse_int
 from cases.models import AuditEntry, Cohort, User
 from cases.permissions import CourseRole, course_to_staff, roles_to_give, staff_required
 from cases.services import people as services
-from cases.services.cohorts.invitations import invitation_resend
+from cases.services.cohorts.invitations import course_role_invite, invitation_resend
 
 PAGE_SIZE = 50
 
@@ -56,7 +56,7 @@ def _people_page(request, course, access, *, form=None, notice=None):
             .annotate(member_count=Count("memberships"))
             .order_by("name", "pk")
         ),
-        "form": form or RoleAddForm(roles=roles),
+        "form": form or RoleAddForm(roles=roles, may_invite=access.is_admin),
         "notice": notice,
     }
     template = "cases/people/course_people.html" + ("#people" if _partial(request) else "")
@@ -84,16 +84,27 @@ def course_people(request: HtmxHttpRequest, pk: int):
     roles = roles_to_give(access)
     if request.POST.get("role") in CourseRole.values and request.POST["role"] not in roles:
         raise PermissionDenied  # An instructor naming someone instructor: never offered.
-    form = RoleAddForm(request.POST, roles=roles)
+    form = RoleAddForm(request.POST, roles=roles, may_invite=access.is_admin)
     if not form.is_valid():
         return _people_page(request, course, access, form=form)
     person, role = form.cleaned_data["person"], form.cleaned_data["role"]
     try:
-        services.course_role_add(course=course, user=person, role=role, by=request.user)
+        if person is None:
+            person = course_role_invite(
+                course=course, email=form.invite_email, role=role, by=request.user
+            )
+        else:
+            services.course_role_add(course=course, user=person, role=role, by=request.user)
     except services.Refused as refusal:
         form.add_error("person", str(refusal))
         return _people_page(request, course, access, form=form)
-    message = f"{person.display_name} is now {CourseRole(role).with_article}."
+    if form.invite_email:
+        message = (
+            f"Invited {person.email} as {CourseRole(role).with_article}: their account "
+            f"({person.username}) is made and they are emailed a link to choose a password."
+        )
+    else:
+        message = f"{person.display_name} is now {CourseRole(role).with_article}."
     return _refused_or_done(request, course, access, message, error=False)
 
 

@@ -580,3 +580,63 @@ def test_an_instructor_finds_the_join_code_to_share_and_whether_it_admits_anyone
     join_code_enable(cohort=section, enabled=False, by=world.users["admin"])
     html = client.get(_people_url(world)).content.decode()
     assert "Switched off: an admin turns it on" in html
+
+
+def test_an_admin_invites_a_new_instructor_and_ta_by_email_who_then_set_their_passwords(
+    world, client, django_capture_on_commit_callbacks
+):
+    """The admin's first hour: the course's new instructor and TA have no accounts
+    yet. On the course's People page she types each one's email (as pasted, with a
+    capital and a trailing space) and the role. Each gets an account with no password
+    and an invitation naming their username; the page says so. Typed again in another
+    case, the address finds the same account ("already"). The instructor uses her link
+    and lands on her teaching page with the course. An instructor typing an unknown
+    address is told, beside the field, that an admin invites newcomers: nothing made."""
+    from django.core import mail
+
+    from cases.models import Invitation
+
+    client.force_login(world.users["admin"])
+    with django_capture_on_commit_callbacks(execute=True):
+        made = client.post(
+            _people_url(world), {"person": "Mei.Tan@Example.edu ", "role": "instructor"}
+        )
+    assert made.status_code == 302
+    said = client.get(made.url).content.decode()
+    assert "Invited Mei.Tan@example.edu" in said
+    tan = User.objects.get(email__iexact="mei.tan@example.edu")
+    assert (tan.username, tan.has_usable_password()) == ("mei.tan", False)
+    assert world.course.instructors.filter(pk=tan.pk).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(_people_url(world), {"person": "ravi@example.edu", "role": "ta"})
+    ravi = User.objects.get(email="ravi@example.edu")
+    assert world.course.teaching_assistants.filter(pk=ravi.pk).exists()
+    assert sorted(m.to[0] for m in mail.outbox) == ["Mei.Tan@example.edu", "ravi@example.edu"]
+    assert (
+        Invitation.objects.filter(user__in=[tan, ravi], sent_by=world.users["admin"]).count() == 2
+    )
+    assert AuditEntry.objects.filter(action=AuditAction.INVITE, subject=tan).exists()
+    again = client.post(_people_url(world), {"person": "mei.tan@EXAMPLE.edu", "role": "instructor"})
+    assert "is already an instructor" in again.content.decode()
+    assert User.objects.filter(email__iexact="mei.tan@example.edu").count() == 1
+
+    [invitation] = [m for m in mail.outbox if m.to == ["Mei.Tan@example.edu"]]
+    assert "username is mei.tan" in invitation.body
+    link = next(line for line in invitation.body.splitlines() if "/password/reset/" in line)
+    client.logout()
+    form_page = client.get(link[link.index("/password/reset/") :].strip(), follow=True)
+    landed = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
+        follow=True,
+    )
+    assert landed.redirect_chain[-1][0] == reverse("cases:instructor_dashboard")
+    assert world.course.title in landed.content.decode()
+
+    mail.outbox.clear()
+    instructor = Client()
+    instructor.force_login(world.users["instructor"])
+    refused = instructor.post(_people_url(world), {"person": "new.ta@example.edu", "role": "ta"})
+    html = refused.content.decode()
+    assert "field--invalid" in html and "an admin can invite" in html
+    assert not User.objects.filter(email="new.ta@example.edu").exists() and not mail.outbox

@@ -25,7 +25,7 @@ from django.db.models.functions import Lower
 from cases.models import AuditAction, AuditEntry, Cohort, Membership, User
 from cases.permissions import enrolment_conflicts
 from cases.services.cohorts import work_sync_new_members
-from cases.services.cohorts.invitations import invitations_send
+from cases.services.cohorts.invitations import free_usernames, invitations_send
 from cases.services.people import audit, audit_many
 
 MAX_ROWS = 5000
@@ -278,27 +278,6 @@ def roster_rejected(cohort: Cohort, plan: RosterPlan, actor: User | None) -> Non
     )
 
 
-def _usernames(rows: list[RosterRow]) -> list[str]:
-    """A free username for each new account: the email's local part, made unique."""
-    bases = [
-        re.sub(r"[^a-z0-9._-]", "", row.email.split("@")[0])[:140] or "student" for row in rows
-    ]
-    taken = set(User.objects.filter(username__in=set(bases)).values_list("username", flat=True))
-    for base in {b for b in bases if b in taken}:
-        taken |= set(
-            User.objects.filter(username__startswith=f"{base}-").values_list("username", flat=True)
-        )
-    names = []
-    for base in bases:
-        name, n = base, 1
-        while name in taken:
-            n += 1
-            name = f"{base}-{n}"
-        taken.add(name)
-        names.append(name)
-    return names
-
-
 @dataclass
 class RosterResult:
     created: list[User]
@@ -331,7 +310,9 @@ def _apply(cohort: Cohort, plan: RosterPlan, actor: User | None) -> RosterResult
             last_name=row.last_name,
             student_id=row.student_id,
         )
-        for row, username in zip(new_rows, _usernames(new_rows), strict=True)
+        for row, username in zip(
+            new_rows, free_usernames([row.email for row in new_rows]), strict=True
+        )
     ]
     for user in created:
         user.set_unusable_password()
