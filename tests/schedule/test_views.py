@@ -914,3 +914,39 @@ def test_the_same_later_opening_for_several_cohorts_asks_first_too(world, client
     response = client_for("instructor").post(schedule, carried | {"action": "apply"})
     assert response.status_code == 302
     assert quiz_item.assignments.get(cohort=shanghai).opens_at == now + timedelta(days=7)
+
+
+def test_a_cohort_archived_while_the_instructor_builds_is_not_offered_new_items(world, client_for):
+    """Last term's section still takes the course (its students keep their work) when
+    the admin archives it, as the instructor builds the new term's module. Adding a
+    quiz, she is offered only the current section, and a post naming the archived one
+    is refused: its students are not handed new work nor told about it. On the new
+    item's schedule the archived section has nothing to tick and is not among the
+    cohorts the same dates apply to; an item it was given before shows its dates there,
+    as they stay."""
+    from cases.models import ModuleItem, Notification
+    from cases.services.cohorts import cohort_archive
+
+    old = world.item.assignments.get().cohort  # Section A: last term's, with a student.
+    current = CohortFactory(name="Section B")
+    world.course.cohorts.add(current)
+    cohort_archive(cohort=old, archived=True, by=world.users["admin"])
+    client = client_for("instructor")
+    create = reverse("cases:item_create", args=[world.course.pk])
+    form = client.get(create, {"kind": "quiz"}).content.decode()
+    assert f'value="{current.pk}"' in form and f'name="cohorts" value="{old.pk}"' not in form
+    fields = {"module": world.item.module.pk, "kind": "quiz", "title": "Week 1 check"}
+    refused = client.post(create, fields | {"cohorts": [old.pk, current.pk]})
+    assert refused.status_code == 200 and "field--invalid" in refused.content.decode()
+    assert not ModuleItem.objects.filter(title="Week 1 check").exists()
+    made = client.post(create, fields | {"cohorts": [current.pk]})
+    assert made.status_code == 302
+    item = ModuleItem.objects.get(title="Week 1 check")
+    assert not Notification.objects.filter(user=world.users["student"]).exists()
+
+    page = client.get(reverse("cases:item_schedule", args=[item.pk])).content.decode()
+    assert f"cohort-{old.pk}-assigned" not in page and f"cohort-{current.pk}-assigned" in page
+    assert f'name="bulk-cohorts" value="{old.pk}"' not in page
+    kept = client.get(reverse("cases:item_schedule", args=[world.item.pk])).content.decode()
+    assert f"cohort-{old.pk}-assigned" not in kept
+    assert "This cohort is archived: its dates stay as they were" in kept
