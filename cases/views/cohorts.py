@@ -432,7 +432,12 @@ SHOWN_ROWS = 100
 
 
 def _page(request, cohort, *, form=None, plan=None, data: bytes = b"", invite=True, status=200):
-    context = {"cohort": cohort, "form": form or RosterUploadForm(), "plan": plan}
+    context = {
+        "cohort": cohort,
+        "form": form or RosterUploadForm(),
+        "plan": plan,
+        "invite": invite,
+    }
     if plan is not None:
         context["sections"] = [
             (label, rows[:SHOWN_ROWS], len(rows), max(0, len(rows) - SHOWN_ROWS))
@@ -473,10 +478,12 @@ def roster_import(request: HtmxHttpRequest, pk: int):
         except RosterInvalid as refused:  # The accounts changed since the preview.
             roster_rejected(cohort, refused.plan, request.user)
             return _page(request, cohort, plan=refused.plan, data=data, status=400)
+        invited = f", {result.invited} invitation{pluralize(result.invited)} sent"
         messages.success(
             request,
             f"Imported into {cohort.name}: {len(result.created)} new accounts, "
-            f"{result.updated} updated, {result.skipped} unchanged.",
+            f"{result.updated} updated, {result.skipped} unchanged"
+            f"{invited if result.invited else ''}.",
         )
         return redirect("cases:roster_import", pk=cohort.pk)
     form = RosterUploadForm(request.POST, request.FILES)

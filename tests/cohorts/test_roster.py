@@ -378,3 +378,47 @@ def test_a_second_import_that_changes_names_or_student_ids_is_audited_person_by_
     log = client_for("admin").get(reverse("cases:audit_log"), {"action": "import"})
     html = log.content.decode()
     assert "name: Ann Lee" in html and "name: Anne Lee; student_id: S-77" in html
+
+
+def _confirm(client, cohort, html: str, invite: str):
+    roster = re.search(r'name="roster" value="([^"]+)"', html).group(1)
+    return client.post(
+        reverse("cases:roster_import", args=[cohort.pk]),
+        {"step": "confirm", "roster": roster, "invite": invite},
+        follow=True,
+    )
+
+
+def test_a_roster_imported_first_without_invitations_then_with_them_invites_everyone_once(
+    world, cohort, client_for, django_capture_on_commit_callbacks
+):
+    """The admin imports the section's roster with the invitation box unticked, to check
+    the accounts before term. A week later she imports the updated roster (one more
+    student) with the box ticked. The preview says the two earlier accounts have no
+    password and were never invited, and the import sends all three their invitation,
+    as its message says; not only the newcomer, leaving the others no way in. A third
+    import of the same file invites nobody again."""
+    client = client_for("admin")
+    first = _csv("ann@example.edu,Ann,Lee,A1", "bo@example.edu,Bo,Li,")
+    with django_capture_on_commit_callbacks(execute=True):
+        _confirm(client, cohort, _upload(client, cohort, first).content.decode(), "False")
+    assert not mail.outbox
+
+    second = _csv("ann@example.edu,Ann,Lee,A1", "bo@example.edu,Bo,Li,", "cy@example.edu,Cy,Wu,")
+    preview = _upload(client, cohort, second, invite="on").content.decode()
+    assert preview.count("no password yet and never invited: this import invites them") == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        done = _confirm(client, cohort, preview, "True").content.decode()
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "ann@example.edu",
+        "bo@example.edu",
+        "cy@example.edu",
+    ]
+    assert "3 invitations sent" in done
+
+    mail.outbox.clear()
+    again = _upload(client, cohort, second, invite="on").content.decode()
+    assert "never invited" not in again
+    with django_capture_on_commit_callbacks(execute=True):
+        _confirm(client, cohort, again, "True")
+    assert not mail.outbox

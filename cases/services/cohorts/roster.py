@@ -22,7 +22,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models.functions import Lower
 
-from cases.models import AuditAction, AuditEntry, Cohort, Membership, User
+from cases.models import AuditAction, AuditEntry, Cohort, Invitation, Membership, User
 from cases.permissions import enrolment_conflicts
 from cases.services.cohorts import work_sync_new_members
 from cases.services.cohorts.invitations import free_usernames, invitations_send
@@ -52,6 +52,9 @@ class RosterRow:
     changes: list[str] = field(default_factory=list)  # What an update changes, in words.
     # What the admin should know that the import does not change, in words.
     warning: str = ""
+    # An existing account that never chose a password and was never sent an
+    # invitation (imported before without one): an import that invites invites it too.
+    uninvited: bool = False
 
 
 @dataclass
@@ -218,6 +221,12 @@ def roster_plan(cohort: Cohort, data: bytes) -> RosterPlan:
         Membership.objects.filter(cohort=cohort, user__in=existing).values_list("user", flat=True)
     )
     conflicts = enrolment_conflicts(cohort, set(existing) - members)
+    passwordless = [u.pk for us in by_email.values() for u in us if not u.has_usable_password()]
+    invited = set(
+        Invitation.objects.filter(user__in=passwordless).values_list("user", flat=True)
+        if passwordless
+        else ()
+    )
     for row in rows:
         found = by_email.get(row.email, [])
         if len(found) > 1:
@@ -252,6 +261,8 @@ def roster_plan(cohort: Cohort, data: bytes) -> RosterPlan:
             continue
         if not user.is_active:
             row.warning = "the account is deactivated: reactivate it so they can sign in"
+        elif user.pk in passwordless and user.pk not in invited:
+            row.uninvited = True
         if (user.first_name, user.last_name) != (row.first_name, row.last_name):
             row.changes.append(f"name to {row.first_name} {row.last_name}")
         if row.student_id and not user.student_id:
@@ -283,20 +294,24 @@ class RosterResult:
     created: list[User]
     updated: int
     skipped: int
+    invited: int = 0
 
 
 def roster_apply(*, cohort: Cohort, data: bytes, actor: User | None, invite: bool = True):
     """Import the file into the cohort, all rows or none (raises RosterInvalid with the
     plan when any row is bad). New accounts have no usable password; with `invite` each
-    is sent a set-password link once the import is saved."""
+    is sent a set-password link once the import is saved, and so is each existing
+    account in the file that never chose a password nor was sent one (an earlier import
+    made it without inviting it: `RosterRow.uninvited`)."""
     with transaction.atomic():
         cohort = Cohort.objects.select_for_update().filter(pk=cohort.pk).first() or cohort
         plan = roster_plan(cohort, data)
         if not plan.ok:
             raise RosterInvalid(plan)
         result = _apply(cohort, plan, actor)
-    if invite and result.created:
-        invitations_send(result.created, cohort=cohort, sent_by=actor)
+    if invite:
+        waiting = [row.user for row in plan.rows if row.uninvited]
+        result.invited = invitations_send(result.created + waiting, cohort=cohort, sent_by=actor)
     return result
 
 
