@@ -14,6 +14,7 @@ from cases.compiled import compiled
 from cases.http import HtmxHttpRequest
 from cases.models import (
     Assignment,
+    Cohort,
     Course,
     ItemKind,
     ModuleItem,
@@ -208,6 +209,8 @@ def home(request: HtmxHttpRequest):
     reviews = []
     if not courses or courses[0].reviews_pending:
         reviews = reviews_to_do(user, [e.assignment for e in entries], now)
+    # A student in sections that take no course yet is told so, not to find one.
+    sections = [] if courses else list(Cohort.objects.current().filter(members=user))
     return render(
         request,
         "cases/courses/student_dashboard.html",
@@ -219,6 +222,7 @@ def home(request: HtmxHttpRequest):
             "reviews": reviews,
             "live": live_sessions_to_join(user, courses),
             "now": now,
+            "sections": sections,
         },
     )
 

@@ -164,3 +164,29 @@ def test_the_dashboard_says_when_in_words_and_keeps_finished_work_apart(world, c
     due, done = sections()
     assert "Shanghai Bell" not in due
     assert "Shanghai Bell" in done and ">Done<" in done
+
+
+def test_a_student_who_joined_a_section_with_no_course_yet_is_told_so_not_to_find_one(
+    client,
+):
+    """The admin made Section A and shared its code before attaching the course. A
+    student joins with it ("You joined Section A") and lands on a dashboard that used
+    to say she is in no cohort and should get someone to add her to one. It now names
+    her section and says its course appears once it is attached; once the admin
+    attaches the course, the dashboard shows it."""
+    from cases.services.cohorts import cohort_course_attach
+    from tests.factories import CohortFactory, CourseFactory, UserFactory
+
+    section = CohortFactory(name="Section A")
+    ann = UserFactory(username="ann")
+    client.force_login(ann)
+    joined = client.post(reverse("cases:cohort_join"), {"code": section.join_code}, follow=True)
+    html = joined.content.decode()
+    assert "You joined Section A." in html
+    assert "adds you to a cohort" not in html
+    assert "You are in Section A, which takes no course yet" in html
+
+    course = CourseFactory(code="MGT 6400", title="Process innovation")
+    cohort_course_attach(cohort=section, course=course, by=UserFactory(is_staff=True))
+    html = client.get(reverse("cases:home")).content.decode()
+    assert "Process innovation" in html and "takes no course yet" not in html
