@@ -13,7 +13,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from cases.models import AuditAction, AuditEntry, Cohort, Course, User
-from cases.permissions import CourseRole
+from cases.permissions import CourseRole, is_admin
 
 
 def audit(
@@ -125,10 +125,12 @@ def course_role_add(*, course: Course, user: User, role: str, by: User) -> None:
 
 @transaction.atomic
 def course_role_remove(*, course: Course, user: User, role: str, by: User) -> None:
-    """Take a role in the course away from `user`. Refused for oneself and for the
-    course's last instructor. The course row is locked first, so two admins removing
-    its last two instructors at once cannot both succeed."""
-    if user.pk == by.pk:
+    """Take a role in the course away from `user`. Refused for oneself, except to an
+    admin, who keeps the course as an admin (one who made a course for its instructor
+    steps down once they are in), and for the course's last instructor. The course row
+    is locked first, so two admins removing its last two instructors at once cannot
+    both succeed."""
+    if user.pk == by.pk and not is_admin(by):
         raise Refused("You cannot change your own role: ask another admin.")
     course = Course.objects.select_for_update().get(pk=course.pk)
     people = _people(course, role)

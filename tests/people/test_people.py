@@ -640,3 +640,42 @@ def test_an_admin_invites_a_new_instructor_and_ta_by_email_who_then_set_their_pa
     html = refused.content.decode()
     assert "field--invalid" in html and "an admin can invite" in html
     assert not User.objects.filter(email="new.ta@example.edu").exists() and not mail.outbox
+
+
+def test_an_admin_who_made_a_course_for_an_instructor_steps_down_once_she_is_in(client):
+    """The admin makes the course on the app's New course page (she becomes its
+    instructor) and invites its real instructor. She then takes her own instructor
+    role away on the People page, where her row has a Remove button: she keeps the
+    course as an admin, and her teaching page shows it as one she oversees, not one
+    whose to-do is hers. Before anyone else teaches it, stepping down is refused as
+    leaving the course without an instructor. The instructor still cannot take her own
+    role away (only an admin changes instructors)."""
+    admin = UserFactory(username="root", is_staff=True)
+    client.force_login(admin)
+    client.post(
+        reverse("cases:course_create"),
+        {"code": "MGT 6500", "title": "Red Queen", "description": "", "time_zone": "UTC"},
+    )
+    from cases.models import Course
+
+    course = Course.objects.get(code="MGT 6500")
+    url = reverse("cases:course_people", args=[course.pk])
+    remove = reverse("cases:course_people_remove", args=[course.pk, admin.pk])
+    alone = client.post(remove, {"role": "instructor"}, follow=True).content.decode()
+    assert "last instructor" in alone and course.instructors.filter(pk=admin.pk).exists()
+
+    client.post(url, {"person": "tan@example.edu", "role": "instructor"})
+    assert remove in client.get(url).content.decode()
+    done = client.post(remove, {"role": "instructor"}, follow=True).content.decode()
+    assert f"{admin.display_name} is no longer an instructor." in done
+    assert list(course.instructors.values_list("email", flat=True)) == ["tan@example.edu"]
+    assert "You oversee this course as an admin" in client.get("/teach/").content.decode()
+    assert AuditEntry.objects.filter(
+        action=AuditAction.ROLE_REMOVE, actor=admin, subject=admin
+    ).exists()
+
+    tan = User.objects.get(email="tan@example.edu")
+    client.force_login(tan)
+    mine = reverse("cases:course_people_remove", args=[course.pk, tan.pk])
+    assert client.post(mine, {"role": "instructor"}).status_code == 403
+    assert course.instructors.filter(pk=tan.pk).exists()
