@@ -478,14 +478,16 @@ def roster_import(request: HtmxHttpRequest, pk: int):
         except RosterInvalid as refused:  # The accounts changed since the preview.
             roster_rejected(cohort, refused.plan, request.user)
             return _page(request, cohort, plan=refused.plan, data=data, status=400)
+        created = len(result.created)
         invited = f", {result.invited} invitation{pluralize(result.invited)} sent"
         messages.success(
             request,
-            f"Imported into {cohort.name}: {len(result.created)} new accounts, "
+            f"Imported into {cohort.name}: {created} new account{pluralize(created)}, "
             f"{result.updated} updated, {result.skipped} unchanged"
             f"{invited if result.invited else ''}.",
         )
-        return redirect("cases:roster_import", pk=cohort.pk)
+        # Back to the cohort, whose members now include them.
+        return redirect("cases:cohort_detail", pk=cohort.pk)
     form = RosterUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return _page(request, cohort, form=form, status=400)

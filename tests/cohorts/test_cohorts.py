@@ -729,3 +729,31 @@ def test_a_moved_student_is_told_once_which_due_dates_changed(world, admin, clie
     assert admin.post(members, move).status_code == 302
     assert Membership.objects.filter(user=classmate, cohort=section_c).exists()
     assert not Notification.objects.filter(user=classmate).exists()
+
+
+def test_a_new_cohort_s_page_leads_to_its_roster_import_and_the_import_back_to_it(world, admin):
+    """The admin creates a section and lands on its page, which says to enrol students
+    from a roster: the page links the roster import (it was only on the cohort list).
+    The import's breadcrumb leads back to the section, and once the roster is in she is
+    back on the section's page, its new members listed, each shown as invited and not
+    chosen a password rather than as an ordinary active account."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    made = admin.post(reverse("cases:cohort_list"), {"name": "Section C"}, follow=True)
+    cohort = Cohort.objects.get(name="Section C")
+    html = made.content.decode()
+    importer = reverse("cases:roster_import", args=[cohort.pk])
+    assert f'href="{importer}"' in html
+    page = admin.get(importer).content.decode()
+    assert f'href="{_page(cohort)}"' in page
+    upload = SimpleUploadedFile(
+        "roster.csv", b"email,first_name,last_name,student_id\nann@example.edu,Ann,Lee,A1\n"
+    )
+    preview = admin.post(importer, {"step": "preview", "file": upload}).content.decode()
+    roster = re.search(r'name="roster" value="([^"]+)"', preview)[1]
+    done = admin.post(importer, {"step": "confirm", "roster": roster, "invite": "False"})
+    assert done.url == _page(cohort)
+    members = admin.get(done.url).content.decode()
+    assert "Imported into Section C: 1 new account, 0 updated" in members
+    row = re.search(r"<tr>\s*<td><input[^>]*>.*?</tr>", members, re.S)[0]
+    assert "ann@example.edu" in row and "No password yet" in row
