@@ -5,7 +5,7 @@ throttle. Every sign-in page (/login/, the Django admin's, any later one) calls
 from asgiref.sync import sync_to_async
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 
 from cases.compiled import compiled
 from cases.models import Course, User
@@ -53,12 +53,27 @@ class ThrottledModelBackend(ModelBackend):
     def _password_owner(self, username, password):
         """The user this password is right for, active or not (ModelBackend's check,
         the same hashing whether or not the username exists); None for anyone else."""
-        try:
-            user = User._default_manager.get_by_natural_key(username)
-        except User.DoesNotExist:
+        user = self._named(username)
+        if user is None:
             User().set_password(password)  # As long as a real check takes.
             return None
         return user if user.check_password(password) else None
+
+    @staticmethod
+    def _named(typed: str):
+        """The account a sign-in names: the username exactly, else the one account
+        whose username or email it is in another case. People type their email, or
+        their username with a capital, as often as the username they were given (a
+        roster import makes it from the address); an address two accounts share names
+        neither."""
+        try:
+            return User._default_manager.get_by_natural_key(typed)
+        except User.DoesNotExist:
+            pass
+        found = list(
+            User._default_manager.filter(Q(username__iexact=typed) | Q(email__iexact=typed))[:2]
+        )
+        return found[0] if len(found) == 1 else None
 
     async def aauthenticate(self, request, username=None, password=None, **kwargs):
         # ModelBackend's own async version would skip the throttle.

@@ -38,7 +38,10 @@ class LockoutMessage:
 
 
 class SignInForm(LockoutMessage, AuthenticationForm):
-    pass
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The backend finds the account by either (`ThrottledModelBackend._named`).
+        self.fields["username"].label = "Username or email"
 
 
 class AdminSignInForm(LockoutMessage, AdminAuthenticationForm):

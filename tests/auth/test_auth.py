@@ -381,3 +381,39 @@ def test_an_invitation_used_in_a_browser_signed_in_as_someone_else_signs_in_its_
     assert done.wsgi_request.user.email == "ann@example.edu"
     assert done.redirect_chain[-1][0] == reverse("cases:home")
     assert "MGT 6001" in done.content.decode()
+
+
+def test_an_invited_student_signs_in_later_with_her_email_or_her_username_in_any_case(
+    client, world, django_capture_on_commit_callbacks
+):
+    """Ann was enrolled by a roster import; her invitation named the username made from
+    her address (ann.lee) and she chose her password from it. A week later, at the
+    sign-in page, she types her email as she always writes it, then her username with a
+    capital: both let her in, where they answered "wrong username or password" with her
+    right password. A wrong password is still refused, and an address two accounts
+    share signs in neither."""
+    from cases.services.cohorts.roster import roster_apply
+
+    with django_capture_on_commit_callbacks(execute=True):
+        roster_apply(
+            cohort=world.course.cohorts.get(),
+            data=b"email,first_name,last_name,student_id\nAnn.Lee@Example.edu,Ann,Lee,A1\n",
+            actor=world.users["admin"],
+        )
+    form_page = client.get(_link_path(mail.outbox[0]), follow=True)
+    client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
+    )
+    client.logout()
+    ann = User.objects.get(username="ann.lee")
+    for typed in (" Ann.Lee@example.EDU ", "Ann.Lee"):
+        signed_in = _attempt(client, typed, "a-new-long-passphrase")
+        assert signed_in.status_code == 302, typed
+        assert client.get(reverse("cases:home")).wsgi_request.user == ann
+        client.logout()
+    assert _attempt(client, "ann.lee@example.edu", "wrong-password").status_code == 200
+    User.objects.create_user(
+        username="twin", email="ann.lee@example.edu", password="a-new-long-passphrase"
+    )
+    assert _attempt(client, "ann.lee@example.edu", "a-new-long-passphrase").status_code == 200
