@@ -306,7 +306,7 @@ def test_an_invited_student_whose_link_expired_gets_a_new_one_by_asking_for_a_re
     link = next(line for line in invitation.body.splitlines() if "/password/reset/" in line)
     settings.PASSWORD_RESET_TIMEOUT = -1  # Days later.
     page = client.get(link.strip().removeprefix("http://127.0.0.1:8000"), follow=True)
-    assert "This link has expired" in page.content.decode()
+    assert "This link has been used or has expired" in page.content.decode()
     settings.PASSWORD_RESET_TIMEOUT = 3 * 86400
 
     mail.outbox.clear()
@@ -417,3 +417,34 @@ def test_an_invited_student_signs_in_later_with_her_email_or_her_username_in_any
         username="twin", email="ann.lee@example.edu", password="a-new-long-passphrase"
     )
     assert _attempt(client, "ann.lee@example.edu", "a-new-long-passphrase").status_code == 200
+
+
+def test_an_invitation_opened_again_after_use_says_it_was_used_and_how_to_get_in(
+    client, world, django_capture_on_commit_callbacks
+):
+    """Ann chose her password from her invitation and was signed in. Days later she
+    clicks the same link in her inbox: the page no longer only says it expired and to
+    ask for a new one (which would send her a reset she does not need): it says the
+    link was used or expired, that she is signed in as ann and links her dashboard.
+    Opened signed out, it offers the sign-in page first, and a new link second."""
+    from cases.services.cohorts.roster import roster_apply
+
+    with django_capture_on_commit_callbacks(execute=True):
+        roster_apply(
+            cohort=world.course.cohorts.get(),
+            data=b"email,first_name,last_name,student_id\nann@example.edu,Ann,Lee,A1\n",
+            actor=world.users["admin"],
+        )
+    link = _link_path(mail.outbox[0])
+    form_page = client.get(link, follow=True)
+    client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
+    )
+    again = client.get(link, follow=True).content.decode()
+    assert "used or has expired" in again
+    assert "You are signed in as ann" in again and f'href="{reverse("cases:home")}"' in again
+    client.logout()
+    out = client.get(link, follow=True).content.decode()
+    assert f'href="{reverse("login")}"' in out.split("<main", 1)[1]
+    assert f'href="{reverse("password_reset")}"' in out
