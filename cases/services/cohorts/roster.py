@@ -309,9 +309,14 @@ def roster_apply(*, cohort: Cohort, data: bytes, actor: User | None, invite: boo
         if not plan.ok:
             raise RosterInvalid(plan)
         result = _apply(cohort, plan, actor)
-    if invite:
-        waiting = [row.user for row in plan.rows if row.uninvited]
-        result.invited = invitations_send(result.created + waiting, cohort=cohort, sent_by=actor)
+        if invite:
+            # Recorded with the import, under its lock: a second confirm waiting on the
+            # cohort then finds these accounts invited and invites them no second time.
+            # The emails go once the import is saved.
+            waiting = [row.user for row in plan.rows if row.uninvited]
+            result.invited = invitations_send(
+                result.created + waiting, cohort=cohort, sent_by=actor
+            )
     return result
 
 
