@@ -68,6 +68,16 @@ class QuizClosed(QuizError):
     pass
 
 
+class QuizEmpty(QuizError):
+    pass
+
+
+def question_slots(quiz: Quiz) -> int:
+    """How many places for a question the quiz has (text-only blocks are not questions;
+    a slot drawing from a category is one)."""
+    return quiz.slots.exclude(question__kind__in=TEXT_ONLY_KINDS).count()
+
+
 class AttemptClosed(QuizError):
     pass
 
@@ -305,12 +315,20 @@ def attempts_deadline_sync(*, item_id: int | None, user_ids=None) -> int:
 
 
 def attempt_start_refusal(
-    *, quiz: Quiz, used: int, assignment: Assignment | None, now
+    *,
+    quiz: Quiz,
+    used: int,
+    assignment: Assignment | None,
+    now,
+    question_count: int | None = None,
 ) -> QuizError | None:
     """Why a student who has made `used` attempts (none open) may not start another, or
     None if they may: the one rule that the quiz page's button, the start itself and the
     result page's answer key (kept back while an attempt is left to use it on) all read.
-    A quiz the schedule has closed says so first, attempts left or not."""
+    A quiz the schedule has closed says so first, attempts left or not. A quiz given
+    before its questions are written cannot be started: an empty attempt would score
+    0 / 0 and use up an attempt meant for the real quiz. `question_count`: its
+    `question_slots`, when the caller has counted them."""
     if reason := refusal(assignment, now):
         return QuizClosed(reason)
     if used >= quiz.attempts_allowed:
@@ -318,6 +336,10 @@ def attempt_start_refusal(
             return AttemptLimitReached("You have used your one attempt at this quiz.")
         return AttemptLimitReached(
             f"You have used all {quiz.attempts_allowed} attempts at this quiz."
+        )
+    if (question_slots(quiz) if question_count is None else question_count) == 0:
+        return QuizEmpty(
+            "This quiz has no questions yet. Come back once your instructor has added them."
         )
     return None
 

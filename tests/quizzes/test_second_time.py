@@ -294,3 +294,41 @@ def test_an_autosave_after_a_save_button_counts_whatever_the_laptops_clock(world
     # An older autosave arriving late still changes nothing.
     autosave("1400", laptop + 1_000)
     assert slot.answer.__class__.objects.get(slot=slot).response == {"value": 1600.0}
+
+
+def test_a_quiz_given_before_its_questions_are_written_cannot_be_started_until_they_are(
+    world, client_for
+):
+    """A new instructor adds her first quiz and gives it to her section at once, meaning
+    to write its questions tonight. A student opening it in the meantime is not offered
+    "Start the quiz" on an empty quiz (it scored 0 / 0 and used up his one attempt, so
+    he could never take the real one): he reads that it has no questions yet. Her own
+    page says students cannot start it until she adds questions. Once a question is in
+    the quiz, he starts it and it has that question."""
+    from cases.models import ModuleItem, Question, QuizSlot
+
+    cohort = world.course.cohorts.get()
+    instructor = client_for("instructor")
+    instructor.post(
+        reverse("cases:item_create", args=[world.course.pk]),
+        {"module": world.item.module.pk, "kind": "quiz", "title": "Week 1", "cohorts": [cohort.pk]},
+    )
+    item = ModuleItem.objects.get(title="Week 1")
+    staff_page = instructor.get(item.get_absolute_url()).content.decode()
+    assert "No questions yet: students given this quiz cannot start it" in staff_page
+
+    student = client_for("student")
+    page = student.get(item.get_absolute_url()).content.decode()
+    assert "This quiz has no questions yet" in page and "Start the quiz" not in page
+    started = student.post(reverse("cases:attempt_start", args=[item.pk]), follow=True)
+    assert "This quiz has no questions yet" in started.content.decode()
+    assert not Attempt.objects.filter(quiz=item.quiz).exists()
+
+    question = Question.objects.create(
+        course=world.course, kind="true_false", title="Owner", text="Alcatel owns it.",
+        true_false_answer=False,
+    )  # fmt: skip
+    QuizSlot.objects.create(quiz=item.quiz, question=question, position=1)
+    student.post(reverse("cases:attempt_start", args=[item.pk]))
+    attempt = Attempt.objects.get(quiz=item.quiz, user=world.users["student"])
+    assert attempt.slots.count() == 1

@@ -229,10 +229,15 @@ def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
         attempts_late(attempts, assignment)
     accommodation = None if access.can_grade else services.accommodation_for(quiz, request.user.pk)
     open_attempt = next((a for a in attempts if a.is_open), None)
+    question_count = services.question_slots(quiz)
     refused = None
     if not access.can_grade and open_attempt is None:
         refused = services.attempt_start_refusal(
-            quiz=quiz, used=len(attempts), assignment=assignment, now=now
+            quiz=quiz,
+            used=len(attempts),
+            assignment=assignment,
+            now=now,
+            question_count=question_count,
         )
     due_at = assignment.due_at if assignment else None
     context = {
@@ -247,7 +252,7 @@ def item_quiz(request: HtmxHttpRequest, item: ModuleItem, access: CourseAccess):
         "start_refusal": str(refused or ""),
         "assignment": assignment,
         "released": results_released(quiz, due_at, now),
-        "question_count": quiz.slots.exclude(question__kind__in=TEXT_ONLY_KINDS).count(),
+        "question_count": question_count,
         "time_limit": time_limit_minutes(quiz.time_limit_minutes, accommodation),
         "extra_time": accommodation is not None,
     }
