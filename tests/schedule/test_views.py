@@ -938,6 +938,9 @@ def test_a_cohort_archived_while_the_instructor_builds_is_not_offered_new_items(
     fields = {"module": world.item.module.pk, "kind": "quiz", "title": "Week 1 check"}
     refused = client.post(create, fields | {"cohorts": [old.pk, current.pk]})
     assert refused.status_code == 200 and "field--invalid" in refused.content.decode()
+    # Ticked on a form loaded before the archiving: said in words, not by its id.
+    assert "is not one of the available choices" not in refused.content.decode()
+    assert "Section A is archived: it takes no new work" in refused.content.decode()
     assert not ModuleItem.objects.filter(title="Week 1 check").exists()
     made = client.post(create, fields | {"cohorts": [current.pk]})
     assert made.status_code == 302
