@@ -2,6 +2,8 @@
 
 from django import forms
 from django.db.models import Q
+from django.urls import reverse
+from django.utils.html import format_html
 
 from cases.forms.common import KindFieldsMixin, local_datetime, reject_html
 from cases.forms.schedule import CohortsToGiveField
@@ -228,6 +230,15 @@ class ItemCreateForm(KindFieldsMixin, forms.Form):
             self.fields["case"].required = True
             self.fields["case"].label = "Case to annotate"
             self.fields["case"].error_messages["required"] = "Choose the case to annotate."
+        if self.fields.get("case") and self.fields["case"].required:
+            if not CaseStudy.objects.exists():
+                # A new site's first reading: nothing to choose until a case is written.
+                self.fields["case"].help_text = format_html(
+                    'The case library has no cases yet: <a href="{}">write one</a> or '
+                    '<a href="{}">import one from a file</a>, then come back to add this item.',
+                    reverse("cases:case_create"),
+                    reverse("cases:case_import"),
+                )
         elif self.kind == ItemKind.ANALYSIS:
             self.fields["case"].label = "Case it analyses (optional)"
             self.fields["case"].help_text = "Its paragraphs can then be cited as ¶3."

@@ -198,3 +198,25 @@ def test_a_due_date_typed_with_no_cohort_ticked_is_not_thrown_away(world, client
     item = ModuleItem.objects.get(title="Pop quiz on SMIC")
     assert response.status_code == 302
     assert item.assignments.get(cohort=cohort).due_at.isoformat() == "2030-03-01T09:00:00+00:00"
+
+
+def test_a_reading_added_on_a_new_site_with_no_case_says_where_to_write_one(client):
+    """A new instructor on a site whose case library is empty adds a case reading to her
+    first module: the "Case to read" list is empty, and the field now says to write or
+    import the case in the library first, with the links, rather than only "Choose the
+    case to read" on saving. Once a case is in the library it is offered and the note
+    is gone."""
+    from tests.factories import CourseFactory, ModuleFactory, UserFactory, make_case
+
+    prof = UserFactory(username="prof")
+    course = CourseFactory(code="MGT 6600", instructors=[prof])
+    ModuleFactory(course=course)
+    client.force_login(prof)
+    url = reverse("cases:item_create", args=[course.pk]) + "?kind=case_reading"
+    field = _field(client.get(url).text, "case")
+    assert "The case library has no cases yet" in field
+    assert f'href="{reverse("cases:case_create")}"' in field
+    assert f'href="{reverse("cases:case_import")}"' in field
+    case = make_case(created_by=prof)
+    field = _field(client.get(url).text, "case")
+    assert "no cases yet" not in field and f'value="{case.pk}"' in field
