@@ -235,6 +235,8 @@ def invitation_message(user: User, cohort_name: str = ""):
         "where": where,
         "days": settings.PASSWORD_RESET_TIMEOUT // 86400,
         "link": password_link(user),
+        # Where an expired invitation is renewed (`password_reset_send` sends one).
+        "renew": settings.SITE_URL.rstrip("/") + reverse("password_reset"),
     }
     return email_message(
         to=user.email,

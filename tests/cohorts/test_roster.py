@@ -422,3 +422,21 @@ def test_a_roster_imported_first_without_invitations_then_with_them_invites_ever
     with django_capture_on_commit_callbacks(execute=True):
         _confirm(client, cohort, again, "True")
     assert not mail.outbox
+
+
+def test_an_invitation_says_how_to_get_a_new_link_when_it_has_expired(
+    world, cohort, django_capture_on_commit_callbacks
+):
+    """Ann's invitation expires before she opens it. The email she has told her to ask
+    the administrator for a new one, though she can get one herself (a reset request
+    sends an invited account a fresh invitation): it now gives the page that sends one,
+    in the text and the HTML alike."""
+    with django_capture_on_commit_callbacks(execute=True):
+        roster_apply(
+            cohort=cohort, data=_csv("ann@example.edu,Ann,Lee,A1"), actor=world.users["admin"]
+        )
+    [message] = mail.outbox
+    reset = "http://127.0.0.1:8000" + reverse("password_reset")
+    assert reset in [line.strip() for line in message.body.splitlines()]
+    assert f'href="{reset}"' in message.alternatives[0][0]
+    assert "ask your course's administrator" not in message.body
