@@ -284,3 +284,29 @@ def test_a_ta_s_comment_saved_after_the_instructor_scored_the_rubric_keeps_the_l
     assert work.feedback == "Cite ¶3."
     assert work.rubric_levels == {"0": 1, "1": 0}
     assert work.rubric_score == 8
+
+
+def test_a_moved_student_s_grade_still_shown_to_them_is_counted_as_released(
+    scored, world, client_for
+):
+    """The student, whose grade on the thread was released in Section A, is moved to
+    Section B, where the thread's grades are not released yet: their grade stays shown
+    to them (the release they were shown holds). Editing the rubric, the instructor is
+    told both released grades change, not one: the student reads the new one too."""
+    from cases.models import Cohort
+    from cases.services.cohorts import memberships_move
+    from tests.factories import AssignmentFactory
+
+    client = client_for("instructor")
+    student, item = world.users["student"], world.discussion.item
+    section_a = item.assignments.get().cohort
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    AssignmentFactory(item=item, cohort=section_b)
+    memberships_move(cohort=section_a, to=section_b, users=[student], by=world.users["admin"])
+    assert _seen(client, world, student)["own"] == ["8"]
+
+    edited = "Evidence: Thin 0 | Strong 4\nClarity: Muddled 0 | Clear 2"
+    html = _save(client, scored, edited, item).content.decode()
+    assert "2 get another grade" in html
+    assert "2 released grades</strong> change" in html, re.findall(r"\d+ released grade", html)

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from cases.models import (
     Assignment,
     AuditAction,
+    HeldRelease,
     ModuleItem,
     PeerReview,
     Rubric,
@@ -197,20 +198,26 @@ def _rubric_sides(rubric: Rubric, criteria: list, item_ids) -> tuple[dict, dict]
 
 def _released(pairs: set[tuple[int, int]]) -> set[tuple[int, int]]:
     """Of (item id, student id) pairs, those whose student's assignment of the item (the
-    one due last, of their cohorts') has its grades released. One query."""
+    one due last, of their cohorts') has its grades released to them: by their cohort,
+    or held for them from a section they have left (`HeldRelease`, as `seen_by` puts it
+    in place). One query."""
     if not pairs:
         return set()
     items, users = {item for item, _user in pairs}, {user for _item, user in pairs}
+    held = HeldRelease.objects.filter(
+        assignment=OuterRef("pk"), user=OuterRef("cohort__memberships__user")
+    )
     assignments = Assignment.objects.filter(
         item__in=items, cohort__memberships__user__in=users
-    ).annotate(student=F("cohort__memberships__user"))
+    ).annotate(student=F("cohort__memberships__user"), held=Exists(held))
     theirs = defaultdict(list)
     for assignment in assignments:
         theirs[(assignment.item_id, assignment.student)].append(assignment)
     return {
         pair
         for pair in pairs
-        if (assignment := due_last(theirs[pair])) and assignment.grades_released_at
+        if (assignment := due_last(theirs[pair]))
+        and (assignment.grades_released_at or assignment.held)
     }
 
 
