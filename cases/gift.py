@@ -781,11 +781,17 @@ def _numeric_body(question) -> str:
 
 def _expressible(question) -> bool:
     """Whether GIFT can say the question with its meaning: it has no case-sensitive
-    short answers, and a matching prompt cannot hold the -> that ends it."""
-    if question.kind == "short_answer":
-        return not question.case_sensitive
+    short answers, and a matching prompt cannot hold the -> that ends it. Nor can a
+    choice or an accepted answer, or its feedback: GIFT (Moodle too) reads an answer
+    block with -> in it as matching pairs, and has no escape for it."""
+    if question.kind == "short_answer" and question.case_sensitive:
+        return False
     if question.kind == "matching":
         return not any("->" in _clean(c.text) for c in question.choices.all())
+    if question.kind in ("single", "multiple", "short_answer"):
+        return not any(
+            "->" in _clean(c.text) or "->" in _clean(c.feedback) for c in question.choices.all()
+        )
     return True
 
 

@@ -355,3 +355,41 @@ def test_a_question_name_too_long_to_store_is_refused_with_its_line_not_cut_shor
     _confirm(client, world, html)
     assert _bank(world)[-1] == "Short"
     assert not Question.objects.filter(title__startswith="The joint venture").exists()
+
+
+def test_an_answer_that_says_r_to_d_with_an_arrow_is_left_out_by_name_not_exported_broken(
+    world, client_for
+):
+    """GIFT reads '->' in an answer block as a matching pair, as Moodle does, and has no
+    escape for it: a single choice whose answer read 'R -> D' was exported as written,
+    and importing the file back refused it as a malformed matching question. The export
+    leaves such a question out by name, as it does a matching prompt holding '->'; the
+    rest of the bank round-trips."""
+    arrow = Question.objects.create(
+        course=world.course, kind="single", title="Direction", text="Where does Lenovo move?"
+    )
+    arrow.choices.create(text="R -> D", fraction=1, position=0)
+    arrow.choices.create(text="Nowhere", fraction=0, position=1, feedback="It moves -> D.")
+    said = Question.objects.create(
+        course=world.course, kind="short_answer", title="Said", text="Its standard?"
+    )
+    said.choices.create(text="WAPI", fraction=1, position=0, feedback="Yes: WLAN -> WAPI.")
+    general = Question.objects.create(
+        course=world.course, kind="single", title="Plain", text="Who?", feedback="R -> D."
+    )
+    general.choices.create(text="Lenovo", fraction=1, position=0)
+    general.choices.create(text="IBM", fraction=0, position=1)
+    client = client_for("instructor")
+    text = client.get(reverse("cases:question_export", args=[world.course.pk])).content.decode()
+    assert "// Left out (no GIFT form): " in text
+    left_out = text.split("// Left out (no GIFT form): ", 1)[1].split("\n", 1)[0]
+    assert "Direction" in left_out and "Said" in left_out and "Plain" not in left_out
+
+    other = client_for("other_instructor")
+    html = other.post(
+        reverse("cases:question_import", args=[world.other_course.pk]), {"file": _upload(text)}
+    ).content.decode()
+    assert "All 6 questions can be imported." in html  # Every exported question imports.
+    _import_into(other, world.other_course, text)
+    copy = Question.objects.get(course=world.other_course, title="Plain")
+    assert copy.feedback == "R -> D." and copy.kind == "single"
