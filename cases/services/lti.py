@@ -179,15 +179,22 @@ def launch_validate(request) -> LtiLaunch:
     return LtiLaunch(message)
 
 
-def launch_restore(request, launch_id: str) -> LtiLaunch | None:
-    """A launch validated earlier in this browser (deep linking's second step)."""
+def launch_restore(request, launch_id: str | None, *, user: User) -> LtiLaunch | None:
+    """A launch `user` made and that was validated earlier (deep linking's second step,
+    the course link page); None for another person's, or one unknown or expired."""
+    if not launch_id or not launch_id.startswith("lti1p3-launch-"):
+        return None
     try:
         message = MessageLaunch.from_cache(
             launch_id, request, ToolConfig(), launch_data_storage=_storage(request)
         )
     except LtiException:
         return None
-    return LtiLaunch(message)
+    lti_launch = LtiLaunch(message)
+    if not user.is_authenticated:
+        return None
+    made_by = lti_launch.registration.users.filter(sub=lti_launch.get_claim("sub"), auth_user=user)
+    return lti_launch if made_by.exists() else None
 
 
 def _reason(error: Exception) -> str:

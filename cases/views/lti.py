@@ -3,7 +3,7 @@ comes back with a signed launch (`lti_launch`), and the person lands on their it
 signed in, with no Red Queen password; an instructor picks items to place in the LMS
 course (`lti_deep_link`). Checks and records are in cases/services/lti.py."""
 
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
@@ -85,9 +85,9 @@ def _destination(request, lti_launch, arrival) -> str:
     """Where the launch leads: deep linking's picker, the course link page, the item
     the LMS link names (only one in the linked course), or the course."""
     if lti_launch.is_deep_link_launch:
-        return reverse("cases:lti_deep_link")
+        return _launch_page("cases:lti_deep_link", lti_launch.get_launch_id())
     if arrival.course is None:
-        return reverse("cases:lti_link")
+        return _launch_page("cases:lti_link", lti_launch.get_launch_id())
     item_id = lti_launch.get_custom_claim("item") or _item_in(lti_launch)
     item = ModuleItem.objects.filter(pk=item_id, module__course=arrival.course).first()
     return item.get_absolute_url() if item else arrival.course.get_absolute_url()
@@ -125,9 +125,17 @@ def lti_enter(request: HtmxHttpRequest, token: str):
     return render(request, "cases/lti/new_tab.html", {"token": token})
 
 
+def _launch_page(name: str, launch_id: str) -> str:
+    """The address of a page that acts on one launch, naming it: each browser tab
+    keeps its own launch, so two LMS courses open side by side do not mix."""
+    return f"{reverse(name)}?{urlencode({'launch': launch_id})}"
+
+
 def _launch(request):
-    launch_id = request.session.get("lti_launch_id")
-    lti_launch = services.launch_restore(request, launch_id) if launch_id else None
+    """The launch this page acts on: the one its address names, else the session's
+    latest; only ever one the signed-in person made (else not found)."""
+    launch_id = request.GET.get("launch") or request.session.get("lti_launch_id")
+    lti_launch = services.launch_restore(request, launch_id, user=request.user)
     if lti_launch is None:
         raise Http404
     return lti_launch
@@ -183,7 +191,7 @@ def lti_deep_link(request: HtmxHttpRequest):
         raise Http404
     arrival_course = services.linked_course(lti_launch)
     if arrival_course is None:
-        return redirect("cases:lti_link")
+        return redirect(_launch_page("cases:lti_link", lti_launch.get_launch_id()))
     items = list(
         ModuleItem.objects.filter(module__course=arrival_course, kind__in=PLACEABLE)
         .select_related("module")

@@ -140,7 +140,7 @@ def test_a_learner_lands_on_the_item_with_no_sign_in_and_is_the_same_person_next
 def test_an_instructor_first_launch_makes_a_course_for_the_lms_course(client, lms):
     hint = lms.resource_launch(PROF, CONTEXT, [INSTRUCTOR], "link-1", LAUNCH)
     response, _ = _launch(client, lms, hint)
-    assert _land(client, response) == reverse("cases:lti_link")
+    assert _land(client, response).startswith(reverse("cases:lti_link") + "?launch=")
     page = client.get(reverse("cases:lti_link")).content.decode()
     assert "A new course: Managing innovation" in page
     response = client.post(reverse("cases:lti_link"), {"course": "new"})
@@ -179,10 +179,80 @@ def test_connecting_an_lms_course_twice_makes_one_course_and_says_which(client, 
     assert "already connected to MGT 101" in stale.content.decode()
 
 
+OTHER_CONTEXT = {"id": "ctx-202", "label": "ECON 202", "title": "Industrial policy"}
+
+
+def test_two_lms_courses_connected_from_two_tabs_each_get_the_course_chosen_in_its_own_tab(
+    client, lms
+):
+    """Pat opens Red Queen from two LMS courses not yet connected, one tab each, in
+    the same browser. The page of the first tab connected the second LMS course (the
+    session kept only the latest launch), so MGT 101's students landed in a course
+    made for ECON 202. Each tab's page now acts on its own launch."""
+    first = lms.resource_launch(PROF, CONTEXT, [INSTRUCTOR], "link-1", LAUNCH)
+    first_page = _land(client, _launch(client, lms, first)[0])
+    second = lms.resource_launch(PROF, OTHER_CONTEXT, [INSTRUCTOR], "link-2", LAUNCH)
+    second_page = _land(client, _launch(client, lms, second)[0])
+    assert "Managing innovation" in client.get(first_page).content.decode()
+    client.post(first_page, {"course": "new"})  # The first tab, sent after the second.
+    made = LtiCourse.objects.select_related("context", "course").get()
+    assert (made.context.id_on_platform, made.course.code) == ("ctx-101", "MGT 101")
+    client.post(second_page, {"course": "new"})
+    links = LtiCourse.objects.values_list("context__id_on_platform", "course__code")
+    assert sorted(links) == [("ctx-101", "MGT 101"), ("ctx-202", "ECON 202")]
+
+
+def test_deep_linking_from_two_lms_courses_in_two_tabs_places_each_tabs_own_items(
+    client, world, lms
+):
+    """Pat picks items for two LMS courses in two tabs. The first tab's picker, sent
+    after the second tab was opened, answered the second LMS course (the session kept
+    only the latest launch): its items were not offered, and nothing was placed where
+    Pat asked. Each picker now answers the launch it was opened by."""
+    _linked(world, lms)
+    other_course = world.other_course
+    prof = LtiUser.objects.get(sub=PROF["sub"]).auth_user
+    other_course.instructors.add(prof)
+    hint = lms.resource_launch(PROF, OTHER_CONTEXT, [INSTRUCTOR], "link-9", LAUNCH)
+    browser = Client()
+    _land(browser, _launch(browser, lms, hint)[0])
+    context = LtiContext.objects.get(id_on_platform=OTHER_CONTEXT["id"])
+    course_link(context=context, course=other_course, user=prof, cohort=None)
+    client.force_login(prof)
+
+    first = lms.deep_linking_launch(PROF, CONTEXT, [INSTRUCTOR])
+    first_page = _land(client, _launch(client, lms, first)[0])
+    second = lms.deep_linking_launch(PROF, OTHER_CONTEXT, [INSTRUCTOR])
+    _land(client, _launch(client, lms, second)[0])
+    assert world.quiz.item.title in client.get(first_page).content.decode()
+    back = client.post(first_page, {"items": [world.quiz.item.pk]})
+    assert 'name="JWT"' in back.content.decode()
+    jwt_value = back.content.decode().split('name="JWT" value="')[1].split('"')[0]
+    claims = jwt.decode(jwt_value, options={"verify_signature": False})
+    placed = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert [p["custom"] for p in placed] == [{"item": str(world.quiz.item.pk)}]
+    first_data = lms.launches[first][
+        "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+    ]["data"]
+    assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == first_data
+
+
+def test_a_launch_page_of_another_person_is_not_theirs_to_use(client, lms):
+    """The launch a page acts on is the signed-in person's own: an address holding
+    another person's launch is not found."""
+    hint = lms.resource_launch(PROF, CONTEXT, [INSTRUCTOR], "link-1", LAUNCH)
+    page = _land(client, _launch(client, lms, hint)[0])
+    other = Client()
+    other.force_login(UserFactory())
+    assert other.get(page).status_code == 404
+    assert other.post(page, {"course": "new"}).status_code == 404
+    assert not LtiCourse.objects.exists()
+
+
 def test_a_learner_of_an_unlinked_course_waits_and_is_never_made_staff(client, lms):
     hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
     response, _ = _launch(client, lms, hint)
-    assert _land(client, response) == reverse("cases:lti_link")
+    assert _land(client, response).startswith(reverse("cases:lti_link") + "?launch=")
     page = client.get(reverse("cases:lti_link")).content.decode()
     assert "has not yet connected" in page
     assert client.post(reverse("cases:lti_link"), {"course": "new"}).status_code == 200
@@ -292,7 +362,7 @@ def test_deep_linking_places_an_item_that_then_launches_straight_to_it(client, w
     client.logout()
     hint = lms.deep_linking_launch(PROF, CONTEXT, [INSTRUCTOR])
     response, _ = _launch(client, lms, hint)
-    assert _land(client, response) == reverse("cases:lti_deep_link")
+    assert _land(client, response).startswith(reverse("cases:lti_deep_link") + "?launch=")
     picker = client.get(reverse("cases:lti_deep_link")).content.decode()
     assert world.quiz.item.title in picker
     back = client.post(reverse("cases:lti_deep_link"), {"items": [world.quiz.item.pk]})
