@@ -636,10 +636,15 @@ def grade_send(grade_id: int) -> str:
     score = cell_score(cell, released_only=True) if cell is not None else None
     if score is None:
         return grade.status  # Not graded or not released yet: sent when it is.
-    if grade.status == LtiGradeStatus.SENT and (grade.score_given, grade.score_maximum) == (
+    if grade.sent_at is not None and (grade.score_given, grade.score_maximum) == (
         score.earned,
         score.possible,
     ):
+        # The LMS has this score already (queued again by a change that did not move
+        # it): each send would be a new submission in the LMS's gradebook.
+        if grade.status != LtiGradeStatus.SENT:
+            grade.status, grade.error = LtiGradeStatus.SENT, ""
+            grade.save(update_fields=["status", "error", "updated_at"])
         return grade.status
     context = grade.link.context
     registration = context.deployment.registration

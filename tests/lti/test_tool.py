@@ -511,6 +511,33 @@ def test_a_graded_item_goes_to_the_lms_gradebook_and_again_when_the_grade_change
     assert "1 sent · 0 waiting · 0 failed" in page
 
 
+def test_an_unchanged_grade_is_not_sent_to_the_lms_again(client, world, lms):
+    """Alice's 7 of 10 is in the LMS. The instructor edits the grade's reason, hides the
+    grades and releases them again: the gradebook still says 7 of 10, so the LMS gets
+    nothing more (each send is a new submission in the LMS's gradebook, and the
+    course's LMS page counted it waiting in between). A new score goes as before."""
+    link = _linked(world, lms)
+    _land(
+        client, _launch(client, lms, lms.resource_launch(ALICE, CONTEXT, [LEARNER], "l", LAUNCH))[0]
+    )
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    assignment = world.item.assignments.get(cohort=link.cohort)
+    assignment.points, assignment.grades_released_at = 10, timezone.now()
+    assignment.save()
+    _graded(world, alice, "7", "Strong")
+    assert len(lms.scores) == 1
+    _graded(world, alice, "7", "Strong, and well argued")
+    client.force_login(world.users["instructor"])
+    release = reverse("cases:assignment_release", args=[assignment.pk])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        client.post(release, {"release": "0"})
+        client.post(release, {"release": "1"})
+    assert [s["scoreGiven"] for _, s in lms.scores] == [7]
+    assert LtiGrade.objects.get(user=alice, item=world.item).status == "sent"
+    _graded(world, alice, "8", "Regraded")
+    assert [s["scoreGiven"] for _, s in lms.scores] == [7, 8]
+
+
 def test_the_lms_gets_a_grade_only_once_it_is_released_to_the_students(client, world, lms):
     """The LMS's gradebook is a page the student reads too: a grade the instructor has
     not released in Red Queen (the student's grades page shows nothing) is not sent;
