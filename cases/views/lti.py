@@ -197,10 +197,16 @@ def lti_deep_link(request: HtmxHttpRequest):
         .select_related("module")
         .order_by("module__position", "position")
     )
+    settings_claim = lti_launch.get_claim(services.DEEP_LINKING_SETTINGS) or {}
+    # Some places in an LMS take one item (Canvas's Assignment Selection says so).
+    single = settings_claim.get("accept_multiple") is False
+    chosen = []
     if request.method == "POST":
         chosen = [i for i in items if str(i.pk) in request.POST.getlist("items")]
         if not chosen:
             messages.error(request, "Choose at least one item to place.")
+        elif single and len(chosen) > 1:
+            messages.error(request, "This place in the LMS takes one item: choose one.")
         else:
             launch_url = request.build_absolute_uri(reverse("cases:lti_launch"))
             resources = [
@@ -211,13 +217,13 @@ def lti_deep_link(request: HtmxHttpRequest):
                 for item in chosen
             ]
             deep_link = lti_launch.get_message_launch().get_deep_link()
-            settings_claim = lti_launch.get_claim(services.DEEP_LINKING_SETTINGS) or {}
             return_url = settings_claim.get("deep_link_return_url", "")
             context = {"return_url": return_url, "jwt": deep_link.get_response_jwt(resources)}
             response = render(request, "cases/lti/deep_link_return.html", context)
             response._csp_config = services.csp_with_form_action(return_url)
             return response
-    return render(request, "cases/lti/deep_link.html", {"items": items, "course": arrival_course})
+    context = {"items": items, "course": arrival_course, "single": single, "chosen": chosen}
+    return render(request, "cases/lti/deep_link.html", context)
 
 
 @login_not_required

@@ -170,9 +170,15 @@ class Platform:
         return self._pend(claims)
 
     def deep_linking_launch(
-        self, user: dict, context: dict, roles: list[str], target_link_uri: str | None = None
+        self,
+        user: dict,
+        context: dict,
+        roles: list[str],
+        target_link_uri: str | None = None,
+        accept_multiple: bool = True,
     ) -> str:
-        """Registers a deep linking request (target_link_uri defaults to the redirect_uri)."""
+        """Registers a deep linking request (target_link_uri defaults to the redirect_uri);
+        `accept_multiple=False` as Canvas's Assignment Selection asks for one item."""
         claims = self._launch_claims(user, context, roles, "LtiDeepLinkingRequest")
         if target_link_uri:
             claims[CLAIM + "target_link_uri"] = target_link_uri
@@ -180,7 +186,7 @@ class Platform:
             "deep_link_return_url": self.deep_link_return_url,
             "accept_types": ["ltiResourceLink"],
             "accept_presentation_document_targets": ["iframe", "window"],
-            "accept_multiple": True,
+            "accept_multiple": accept_multiple,
             "auto_create": True,
             "data": "dl-" + secrets.token_hex(4),
         }

@@ -382,6 +382,30 @@ def test_deep_linking_places_an_item_that_then_launches_straight_to_it(client, w
     assert _land(client, response) == world.quiz.item.get_absolute_url()
 
 
+def test_deep_linking_for_one_item_offers_one_choice_and_refuses_two_keeping_the_ticks(
+    client, world, lms
+):
+    """Canvas's Assignment Selection asks for one item (accept_multiple false). The
+    picker offered checkboxes and sent every item ticked, which such a place refuses
+    or cuts to the first. It now offers one choice, and two sent anyway are refused
+    with a message, the ticks kept; one is placed."""
+    _linked(world, lms)
+    client.logout()
+    hint = lms.deep_linking_launch(PROF, CONTEXT, [INSTRUCTOR], accept_multiple=False)
+    page = _land(client, _launch(client, lms, hint)[0])
+    picker = client.get(page).content.decode()
+    assert 'type="radio" name="items"' in picker and 'type="checkbox"' not in picker
+    two = [world.quiz.item.pk, world.item.pk]
+    refused = client.post(page, {"items": two}).content.decode()
+    assert "takes one item: choose one" in refused and 'name="JWT"' not in refused
+    assert refused.count(" checked>") == 2
+    placed = client.post(page, {"items": [world.quiz.item.pk]}).content.decode()
+    jwt_value = placed.split('name="JWT" value="')[1].split('"')[0]
+    claims = jwt.decode(jwt_value, options={"verify_signature": False})
+    items = claims["https://purl.imsglobal.org/spec/lti-dl/claim/content_items"]
+    assert [i["custom"] for i in items] == [{"item": str(world.quiz.item.pk)}]
+
+
 def test_deep_linking_offers_every_kind_of_item_and_a_placed_memo_launches_to_it(
     client, world, lms
 ):
