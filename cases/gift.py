@@ -151,6 +151,9 @@ class GiftRefusal:
     title: str
     reason: str
     fix: str
+    # Sound, but the bank has it already (the same file imported again): left out, and
+    # no reason to refuse the rest of an all-or-nothing import.
+    already: bool = False
 
 
 @dataclass

@@ -7,7 +7,7 @@ import math
 import random
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from difflib import SequenceMatcher
 
@@ -19,7 +19,16 @@ from django.utils import timezone
 
 from cases import sql
 from cases.compiled import compiled
-from cases.gift import GiftQuestion, GiftResult, format_decimal, parse_gift, read_gift
+from cases.gift import (
+    GiftError,
+    GiftErrors,
+    GiftQuestion,
+    GiftRefusal,
+    GiftResult,
+    export_gift,
+    format_decimal,
+    read_gift,
+)
 from cases.models import (
     Accommodation,
     Answer,
@@ -997,23 +1006,62 @@ def quiz_settings_save(*, quiz: Quiz, questions, draw_category=None, draw_count=
     return quiz
 
 
-def gift_preview(*, text: str) -> list[GiftResult]:
-    """What importing the GIFT text would do, question by question: each is readable
-    with its meaning (and would be imported) or refused with its line, reason and fix.
+def gift_preview(*, text: str, course=None) -> list[GiftResult]:
+    """What importing the GIFT text into `course`'s bank would do, question by question:
+    each is readable with its meaning (and would be imported), or refused with its
+    line, reason and fix, or left out as already in the bank (`_gift_already_in`).
     Stores nothing."""
-    return read_gift(text)
+    results = read_gift(text)
+    return _gift_already_in(course, results) if course is not None else results
+
+
+def _gift_already_in(course, results: list[GiftResult]) -> list[GiftResult]:
+    """The results, with each question the bank holds already (the same category,
+    title, text, answers, feedback and points: the file imported before, say after
+    fixing the one question it refused) left out by name. A bank question is compared
+    as GIFT reads it back from its export, so what the file says and what the bank
+    holds are read alike."""
+    titles = {r.question.title[:200] for r in results if r.question is not None}
+    if not titles:
+        return results
+    bank = Question.objects.filter(course=course, title__in=titles)
+    bank = bank.select_related("category").prefetch_related("choices")
+    held = [
+        replace(r.question, line=0)
+        for r in read_gift(export_gift(bank)[0])
+        if r.question is not None
+    ]
+    marked = []
+    for result in results:
+        question = result.question
+        if question is not None and replace(question, line=0) in held:
+            refusal = GiftRefusal(
+                result.line,
+                question.title,
+                "This question is in the bank already (the same category, text and answers).",
+                "Nothing to do: it is left out. To have a second copy, rename it in the file.",
+                already=True,
+            )
+            result = GiftResult(result.line, None, refusal)
+        marked.append(result)
+    return marked
 
 
 @transaction.atomic
 def questions_import_gift(*, course, text: str, sound_only: bool = True) -> list[Question]:
-    """Import a GIFT file into the course's bank in one transaction. `sound_only`: the
-    questions that can be read with their meaning, skipping the refused ones. Otherwise
-    all or nothing: any problem raises GiftErrors (listing every one) and nothing is
-    saved."""
-    if sound_only:
-        parsed = [result.question for result in read_gift(text) if result.question is not None]
-    else:
-        parsed = parse_gift(text)
+    """Import a GIFT file into the course's bank in one transaction, leaving out the
+    questions it holds already. `sound_only`: the questions that can be read with
+    their meaning, skipping the refused ones. Otherwise all or nothing: any problem
+    raises GiftErrors (listing every one) and nothing is saved."""
+    results = gift_preview(text=text, course=course)
+    if not sound_only:
+        refused = [r.refusal for r in results if r.refusal and not r.refusal.already]
+        errors = [GiftError(refusal.line, refusal.reason) for refusal in refused]
+        if not results:
+            errors = [GiftError(1, "no questions found.")]
+        if errors:
+            raise GiftErrors(errors)
+    parsed = [result.question for result in results if result.question is not None]
     return questions_create_from_gift(course=course, questions=parsed)
 
 

@@ -105,9 +105,9 @@ def test_the_instructor_previews_then_imports_the_sound_questions_once(world, cl
     assert "already imported; nothing was added" in client.get(again["Location"]).content.decode()
     assert _bank(world) == [*before, "Foreign partner", "Blue sky"]
 
-    # Uploading the file afresh is a new import, made on purpose: it comes in again.
+    # Uploading the file afresh: its questions are in the bank already, left out.
     _confirm(client, world, _preview(client, world))
-    assert _bank(world).count("Foreign partner") == 2
+    assert _bank(world).count("Foreign partner") == 1
 
 
 def test_all_or_nothing_imports_nothing_and_lists_every_problem(world, client_for):
@@ -393,3 +393,46 @@ def test_an_answer_that_says_r_to_d_with_an_arrow_is_left_out_by_name_not_export
     _import_into(other, world.other_course, text)
     copy = Question.objects.get(course=world.other_course, title="Plain")
     assert copy.feedback == "R -> D." and copy.kind == "single"
+
+
+def test_the_file_uploaded_again_after_fixing_its_broken_question_adds_only_that_one(
+    world, client_for
+):
+    """The instructor imports the file's two sound questions, fixes the one it refused,
+    and uploads the file again: every question of the file came in a second time, so
+    the bank held two of each (and a quiz drawing from the category drew them twice).
+    The preview now says which are in the bank already and leaves them out; the fixed
+    one comes in, and a third upload adds nothing."""
+    client = client_for("instructor")
+    before = Question.objects.filter(course=world.course).count()
+    assert _confirm(client, world, _preview(client, world)).status_code == 302
+    assert Question.objects.filter(course=world.course).count() == before + 2
+
+    fixed = FILE.replace("{=1984 ~1990\n", "{=1984 ~1990}\n")
+    html = _preview(client, world, fixed)
+    rows = _rows(html)
+    assert [row[1] for row in rows] == ["Foreign partner", "Broken", "Blue sky"]
+    assert rows[0][2].startswith("Left out: This question is in the bank already")
+    assert rows[1][2] == "Imports as single choice"
+    assert "1 of 3 questions can be imported; 2 are in the bank already." in html
+    done = _confirm(client, world, html)
+    assert done.status_code == 302
+    titles = list(
+        Question.objects.filter(course=world.course, category__name="Imported/Week 1")
+        .order_by("title")
+        .values_list("title", flat=True)
+    )
+    assert titles == ["Blue sky", "Broken", "Foreign partner"]
+    listing = client.get(done["Location"]).content.decode()
+    assert "1 question imported; 2 in the bank already, left out." in listing
+
+    again = _confirm(client, world, _preview(client, world, fixed), mode="all")
+    assert again.status_code == 302
+    assert (
+        "in the bank already; nothing was added" in client.get(again["Location"]).content.decode()
+    )
+    assert Question.objects.filter(course=world.course).count() == before + 3
+    # Into another course's bank, the same file is new: all three come in.
+    other = client_for("other_instructor")
+    _import_into(other, world.other_course, fixed)
+    assert Question.objects.filter(course=world.other_course, title="Broken").count() == 1

@@ -136,7 +136,7 @@ def _plural(count: int, one: str, many: str) -> str:
 def _gift_preview_response(request, course, text: str, *, token: str, problem: str = ""):
     """The preview: each question of the file, imported as what or refused and why, and
     the form that imports them (the text rides along in a hidden field)."""
-    results = services.gift_preview(text=text)
+    results = services.gift_preview(text=text, course=course)
     labels = dict(QuestionKind.choices)
     rows = [
         {
@@ -148,14 +148,17 @@ def _gift_preview_response(request, course, text: str, *, token: str, problem: s
         for r in results
     ]
     sound = sum(r.question is not None for r in results)
-    refused = len(results) - sound
-    if refused == 0:
+    already = sum(r.refusal is not None and r.refusal.already for r in results)
+    refused = len(results) - sound - already
+    if refused == already == 0:
         summary = f"All {sound} questions can be imported." if sound > 1 else "It can be imported."
     else:
-        summary = (
-            f"{sound} of {_plural(len(results), 'question', 'questions')} can be imported; "
-            f"{refused} {'is' if refused == 1 else 'are'} refused."
-        )
+        summary = f"{sound} of {_plural(len(results), 'question', 'questions')} can be imported"
+        if refused:
+            summary += f"; {refused} {'is' if refused == 1 else 'are'} refused"
+        if already:
+            summary += f"; {already} {'is' if already == 1 else 'are'} in the bank already"
+        summary += "."
     confirm = GiftImportConfirmForm(initial={"text": text, "token": token})
     context = {
         "course": course,
@@ -178,7 +181,7 @@ def question_import(request: HtmxHttpRequest, pk: int):
     form = GiftImportForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         text = form.cleaned_data["file"]
-        if services.gift_preview(text=text):
+        if services.gift_preview(text=text):  # The bank is asked once there is a preview.
             return _gift_preview_response(request, course, text, token=uuid.uuid4().hex)
         form.add_error(
             "file", "No questions found in this file: each question needs an answer block { … }."
@@ -202,7 +205,9 @@ def question_import_confirm(request: HtmxHttpRequest, pk: int):
         messages.info(request, "Those questions were already imported; nothing was added.")
         return redirect("cases:question_list", pk=course.pk)
     sound_only = form.cleaned_data["mode"] == GiftImportConfirmForm.SOUND
-    refused = sum(r.refusal is not None for r in services.gift_preview(text=text))
+    results = services.gift_preview(text=text, course=course)
+    refused = sum(r.refusal is not None and not r.refusal.already for r in results)
+    already = sum(r.refusal is not None and r.refusal.already for r in results)
     try:
         created = services.questions_import_gift(course=course, text=text, sound_only=sound_only)
     except GiftErrors:
@@ -211,12 +216,21 @@ def question_import_confirm(request: HtmxHttpRequest, pk: int):
             "refused, each listed below with what would fix it."
         )
         return _gift_preview_response(request, course, text, token=token, problem=problem)
+    if not created and already and not refused:
+        messages.info(
+            request, "Every question of that file is in the bank already; nothing was added."
+        )
+        return redirect("cases:question_list", pk=course.pk)
     if not created:
         problem = "Nothing was imported: no question in this file can be imported as it is."
         return _gift_preview_response(request, course, text, token=token, problem=problem)
     request.session[GIFT_IMPORTS_DONE] = [*done, token][-50:]
     message = f"{_plural(len(created), 'question', 'questions')} imported"
-    messages.success(request, f"{message}; {refused} refused." if refused else f"{message}.")
+    if refused:
+        message += f"; {refused} refused"
+    if already:
+        message += f"; {already} in the bank already, left out"
+    messages.success(request, f"{message}.")
     return redirect("cases:question_list", pk=course.pk)
 
 
