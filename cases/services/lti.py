@@ -651,12 +651,15 @@ def grade_send(grade_id: int) -> str:
     sub = registration.users.filter(auth_user=grade.user).values_list("sub", flat=True).first()
     try:
         ags = _ags(registration, context)
+        # Found by the item's own resource id: the tag is every item's ("red-queen"),
+        # and PyLTI1p3 looks line items up by tag unless told otherwise.
         lineitem = ags.find_or_create_lineitem(
             LineItem()
             .set_resource_id(f"red-queen-item-{grade.item_id}")
             .set_tag("red-queen")
             .set_label(grade.item.title[:255])
-            .set_score_maximum(float(score.possible))
+            .set_score_maximum(float(score.possible)),
+            find_by="resource_id",
         )
         result = ags.put_grade(
             Grade()

@@ -535,6 +535,32 @@ def test_a_graded_item_goes_to_the_lms_gradebook_and_again_when_the_grade_change
     assert "1 sent · 0 waiting · 0 failed" in page
 
 
+def test_two_graded_items_go_to_two_columns_of_the_lms_gradebook(client, world, lms):
+    """Alice is graded on the case reading (7 of 10) and on the reading check (4 of 5).
+    The tool looked its line item up by the tag every item shares, so the second grade
+    went to the first item's column: the LMS showed 4 of 5 for the reading and nothing
+    for the quiz. Each item's grades now go to its own line item (its resource id)."""
+    link = _linked(world, lms)
+    _land(
+        client, _launch(client, lms, lms.resource_launch(ALICE, CONTEXT, [LEARNER], "l", LAUNCH))[0]
+    )
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    quiz_item = world.quiz.item
+    for item, points in ((world.item, 10), (quiz_item, 5)):
+        item.assignments.update_or_create(
+            cohort=link.cohort, defaults={"points": points, "grades_released_at": timezone.now()}
+        )
+    _graded(world, alice, "7", "Strong")
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        work_grade(
+            item=quiz_item, student=alice, grader=world.users["instructor"],
+            override_score=Decimal("4"), override_reason="Checked",
+        )  # fmt: skip
+    columns = {lms.lineitems[url]["resourceId"]: score["scoreGiven"] for url, score in lms.scores}
+    assert columns == {f"red-queen-item-{world.item.pk}": 7, f"red-queen-item-{quiz_item.pk}": 4}
+    assert len(lms.lineitems) == 2
+
+
 def test_an_unchanged_grade_is_not_sent_to_the_lms_again(client, world, lms):
     """Alice's 7 of 10 is in the LMS. The instructor edits the grade's reason, hides the
     grades and releases them again: the gradebook still says 7 of 10, so the LMS gets
