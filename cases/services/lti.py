@@ -616,7 +616,6 @@ def grade_send(grade_id: int) -> str:
     or released, or for a grade the LMS has already. Returns the grade's status (""
     for a grade gone since it was queued)."""
     from pylti1p3.grade import Grade
-    from pylti1p3.lineitem import LineItem
 
     from cases.models import LtiGrade, LtiGradeStatus
     from cases.services.gradebook import cell_score
@@ -651,15 +650,11 @@ def grade_send(grade_id: int) -> str:
     sub = registration.users.filter(auth_user=grade.user).values_list("sub", flat=True).first()
     try:
         ags = _ags(registration, context)
-        # Found by the item's own resource id: the tag is every item's ("red-queen"),
-        # and PyLTI1p3 looks line items up by tag unless told otherwise.
+        # Found by the item's own resource id (the LMS's column for a link placed by
+        # deep linking has it): the tag is every item's, and PyLTI1p3 looks line
+        # items up by tag unless told otherwise.
         lineitem = ags.find_or_create_lineitem(
-            LineItem()
-            .set_resource_id(f"red-queen-item-{grade.item_id}")
-            .set_tag("red-queen")
-            .set_label(grade.item.title[:255])
-            .set_score_maximum(float(score.possible)),
-            find_by="resource_id",
+            item_line_item(grade.item, score.possible), find_by="resource_id"
         )
         result = ags.put_grade(
             Grade()
@@ -684,6 +679,20 @@ def grade_send(grade_id: int) -> str:
     grade.sent_at = timezone.now()
     grade.save()
     return grade.status
+
+
+def item_line_item(item, points):
+    """The item's column in an LMS gradebook: made by the LMS when deep linking places
+    the item with it, or by `grade_send` the first time; found by its resource id."""
+    from pylti1p3.lineitem import LineItem
+
+    return (
+        LineItem()
+        .set_resource_id(f"red-queen-item-{item.pk}")
+        .set_tag("red-queen")
+        .set_label(item.title[:255])
+        .set_score_maximum(float(points))
+    )
 
 
 def _ags(registration: LtiRegistration, context: LtiContext):

@@ -22,7 +22,7 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import OIDCException
 
 from cases.http import HtmxHttpRequest
-from cases.models import Course, ItemKind, LtiCourse, ModuleItem, User
+from cases.models import Assignment, Course, ItemKind, LtiCourse, ModuleItem, User
 from cases.permissions import course_to_teach, staff_required
 from cases.services import lti as services
 
@@ -209,13 +209,24 @@ def lti_deep_link(request: HtmxHttpRequest):
             messages.error(request, "This place in the LMS takes one item: choose one.")
         else:
             launch_url = request.build_absolute_uri(reverse("cases:lti_launch"))
-            resources = [
-                DeepLinkResource()
-                .set_url(launch_url)
-                .set_title(item.title)
-                .set_custom_params({"item": str(item.pk)})
-                for item in chosen
-            ]
+            # A graded item is placed with its column in the LMS gradebook (the points
+            # its LMS course's cohort is given), where its grades then go.
+            link = services.context_link(lti_launch.context)
+            points = dict(
+                Assignment.objects.filter(item__in=chosen, cohort=link.cohort, points__gt=0)
+                .values_list("item", "points")
+            )  # fmt: skip
+            resources = []
+            for item in chosen:
+                resource = (
+                    DeepLinkResource()
+                    .set_url(launch_url)
+                    .set_title(item.title)
+                    .set_custom_params({"item": str(item.pk)})
+                )
+                if item.pk in points:
+                    resource.set_lineitem(services.item_line_item(item, points[item.pk]))
+                resources.append(resource)
             deep_link = lti_launch.get_message_launch().get_deep_link()
             return_url = settings_claim.get("deep_link_return_url", "")
             context = {"return_url": return_url, "jwt": deep_link.get_response_jwt(resources)}

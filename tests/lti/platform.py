@@ -481,6 +481,17 @@ class Platform:
             raise Refused(HTTPStatus.BAD_REQUEST, "content_items is missing")
         with self._lock:
             self.deep_links.append(claims)
+        # A link with a lineItem is a graded activity: the LMS makes its gradebook
+        # column, as Canvas (an assignment) and Moodle (the activity's grade item) do.
+        (context_id,) = {
+            launch[CLAIM + "context"]["id"]
+            for launch in self.launches.values()
+            if (launch.get(DL_CLAIM + "deep_linking_settings") or {}).get("data")
+            == claims.get(DL_CLAIM + "data")
+        }
+        for item in items:
+            if isinstance(item.get("lineItem"), dict):
+                self.add_lineitem(context_id, **item["lineItem"])
         titles = "".join(f"<li>{html.escape(item.get('title', ''))}</li>" for item in items)
         return 200, HTML, f"<title>Placed</title><h1>Placed in the course</h1><ul>{titles}</ul>"
 

@@ -382,6 +382,43 @@ def test_deep_linking_places_an_item_that_then_launches_straight_to_it(client, w
     assert _land(client, response) == world.quiz.item.get_absolute_url()
 
 
+def test_a_graded_item_placed_by_deep_linking_takes_its_grades_in_the_lms_column_it_made(
+    client, world, lms
+):
+    """Placing a graded item makes a graded activity in the LMS, with its own gradebook
+    column. The tool told the LMS nothing of it, then made a second column of its own
+    for the grades: the students' grades sat in a column beside the activity, whose
+    own stayed empty. The placed link now carries its line item (the item's points
+    and resource id), and the grades go to that column."""
+    link = _linked(world, lms)
+    quiz_item = world.quiz.item
+    quiz_item.assignments.update_or_create(
+        cohort=link.cohort, defaults={"points": 5, "grades_released_at": timezone.now()}
+    )
+    client.logout()
+    page = _land(
+        client, _launch(client, lms, lms.deep_linking_launch(PROF, CONTEXT, [INSTRUCTOR]))[0]
+    )
+    back = client.post(page, {"items": [quiz_item.pk]}).content.decode()
+    jwt_value = back.split('name="JWT" value="')[1].split('"')[0]
+    assert requests.post(lms.deep_link_return_url, data={"JWT": jwt_value}, timeout=10).ok
+    (column,) = lms.lineitems.values()
+    assert (column["resourceId"], column["scoreMaximum"]) == (f"red-queen-item-{quiz_item.pk}", 5)
+
+    client.logout()
+    _land(
+        client, _launch(client, lms, lms.resource_launch(ALICE, CONTEXT, [LEARNER], "p", LAUNCH))[0]
+    )
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        work_grade(
+            item=quiz_item, student=alice, grader=world.users["instructor"],
+            override_score=Decimal("4"), override_reason="Checked",
+        )  # fmt: skip
+    assert [(url, s["scoreGiven"]) for url, s in lms.scores] == [(column["id"], 4)]
+    assert len(lms.lineitems) == 1
+
+
 def test_deep_linking_for_one_item_offers_one_choice_and_refuses_two_keeping_the_ticks(
     client, world, lms
 ):
