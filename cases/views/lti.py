@@ -23,7 +23,7 @@ from pylti1p3.exception import OIDCException
 
 from cases.http import HtmxHttpRequest
 from cases.models import Assignment, Course, ItemKind, LtiCourse, ModuleItem, User
-from cases.permissions import course_to_teach, staff_required
+from cases.permissions import access_item, course_to_teach, staff_required
 from cases.services import lti as services
 
 BACKEND = settings.AUTHENTICATION_BACKENDS[0]  # the site's own (a launch has no password)
@@ -89,8 +89,21 @@ def _destination(request, lti_launch, arrival) -> str:
     if arrival.course is None:
         return _launch_page("cases:lti_link", lti_launch.get_launch_id())
     item_id = lti_launch.get_custom_claim("item") or _item_in(lti_launch)
-    item = ModuleItem.objects.filter(pk=item_id, module__course=arrival.course).first()
-    return item.get_absolute_url() if item else arrival.course.get_absolute_url()
+    if not item_id:
+        return arrival.course.get_absolute_url()
+    try:  # Whether this person may open it: the one rule (access_item) every page asks.
+        item, _access = access_item(arrival.user, int(item_id))
+    except (Http404, TypeError, ValueError):
+        item = None
+    if item is None or item.module.course_id != arrival.course.pk:
+        # The link outlived its item (deleted, moved), or it is not for their cohort.
+        messages.info(
+            request,
+            f"The item this LMS link opens is not open to you in {arrival.course.code} "
+            "(it may have been removed): here is the course.",
+        )
+        return arrival.course.get_absolute_url()
+    return item.get_absolute_url()
 
 
 def _item_in(lti_launch) -> str | None:

@@ -443,6 +443,39 @@ def test_deep_linking_for_one_item_offers_one_choice_and_refuses_two_keeping_the
     assert [i["custom"] for i in items] == [{"item": str(world.quiz.item.pk)}]
 
 
+def test_a_placed_link_whose_item_went_or_is_not_for_the_learner_lands_on_the_course_saying_so(
+    client, world, lms
+):
+    """An LMS link outlives its item: the instructor deletes the placed quiz, or it was
+    never assigned to the LMS course's cohort. The learner landed on the course page
+    with nothing said (deleted), or on "Page not found" inside the LMS (not theirs to
+    open). Both now land on the course page, told why the item did not open."""
+    link = _linked(world, lms)
+    unassigned = world.quiz.item.module.items.create(kind="discussion", title="Later", position=9)
+    quiz_item = world.quiz.item
+    custom = {"item": str(quiz_item.pk)}
+    quiz_item.delete()
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "placed-1", LAUNCH, custom=custom)
+    landed = _land(client, _launch(client, lms, hint)[0])
+    assert landed == world.course.get_absolute_url()
+    page = client.get(landed).content.decode()
+    assert "The item this LMS link opens is not open to you" in page
+    assert Membership.objects.filter(cohort=link.cohort, user__last_name="Ng").exists()
+
+    client.logout()
+    custom = {"item": str(unassigned.pk)}
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "placed-2", LAUNCH, custom=custom)
+    landed = _land(client, _launch(client, lms, hint)[0])
+    assert landed == world.course.get_absolute_url()
+    assert "not open to you" in client.get(landed).content.decode()
+
+    client.logout()  # A link the LMS filled in wrong opens the course, not an error.
+    hint = lms.resource_launch(
+        ALICE, CONTEXT, [LEARNER], "placed-3", LAUNCH, custom={"item": "$Canvas.x"}
+    )
+    assert _land(client, _launch(client, lms, hint)[0]) == world.course.get_absolute_url()
+
+
 def test_deep_linking_offers_every_kind_of_item_and_a_placed_memo_launches_to_it(
     client, world, lms
 ):
