@@ -270,21 +270,44 @@ def launch_accept(lti_launch: LtiLaunch) -> Arrival:
     user = lti_user.auth_user
     if user is not None and not user.is_active:
         raise LaunchRefused(DEACTIVATED)
-    if user is None:
-        user = User.objects.create_user(
-            username=_username(lti_launch.registration, lti_user.sub),
-            first_name=(lti_user.given_name or lti_user.name or "")[:150],
-            last_name=(lti_user.family_name or "")[:150],
-            email=lti_user.email or "",
-        )
-        lti_user.auth_user = user
-        lti_user.save(update_fields=["auth_user"])
+    user = account_for(lti_user, lti_launch.registration)
     role = course_role(lti_launch)
     context = lti_launch.context if lti_launch.context_claim else None
     link = LtiCourse.objects.filter(context=context).select_related("course", "cohort").first()
     if link is not None:
         enrol(link, user, role)
     return Arrival(user, role, link.course if link else None, context)
+
+
+def account_for(lti_user, registration: LtiRegistration) -> User:
+    """The Red Queen account of an LMS user (launching, or on the roster), made the
+    first time with the name and email the LMS sends. A name or email it lacks is
+    taken from the LMS later (Canvas sends none until its privacy level is Public);
+    one it has is kept (an admin may have corrected it)."""
+    given = (lti_user.given_name or lti_user.name or "")[:150]
+    family = (lti_user.family_name or "")[:150]
+    email = lti_user.email or ""
+    user = lti_user.auth_user
+    if user is None:
+        user = User.objects.create_user(
+            username=_username(registration, lti_user.sub),
+            first_name=given,
+            last_name=family,
+            email=email,
+        )
+        lti_user.auth_user = user
+        lti_user.save(update_fields=["auth_user"])
+        return user
+    filled = []
+    if not (user.first_name or user.last_name) and (given or family):
+        user.first_name, user.last_name = given, family
+        filled += ["first_name", "last_name"]
+    if not user.email and email:
+        user.email = email
+        filled.append("email")
+    if filled:
+        user.save(update_fields=filled)
+    return user
 
 
 def _username(registration: LtiRegistration, sub: str) -> str:
@@ -481,7 +504,10 @@ def _roster_apply(link: LtiCourse, members: list[dict], by: User | None) -> Rost
         if m.get("status", "Active") == "Active"
     }
     lti_users = {
-        u.sub: u for u in LtiUser.objects.filter(registration=registration, sub__in=active)
+        u.sub: u
+        for u in LtiUser.objects.filter(registration=registration, sub__in=active).select_related(
+            "auth_user"
+        )
     }
     change = RosterChange([], [], [])
     in_cohort = set(Membership.objects.filter(cohort=cohort).values_list("user_id", flat=True))
@@ -490,17 +516,7 @@ def _roster_apply(link: LtiCourse, members: list[dict], by: User | None) -> Rost
     wanted_learners, wanted_tas = set(), set()
     joining = []  # Learners not yet in the cohort, added once the staff are in line.
     for sub, role in active.items():
-        lti_user = lti_users[sub]
-        user = lti_user.auth_user
-        if user is None:
-            user = User.objects.create_user(
-                username=_username(registration, sub),
-                first_name=(lti_user.given_name or lti_user.name or "")[:150],
-                last_name=(lti_user.family_name or "")[:150],
-                email=lti_user.email or "",
-            )
-            lti_user.auth_user = user
-            lti_user.save(update_fields=["auth_user"])
+        user = account_for(lti_users[sub], registration)
         name = user.get_full_name() or user.username
         if role == LEARNER:
             wanted_learners.add(user.pk)

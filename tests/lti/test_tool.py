@@ -137,6 +137,46 @@ def test_a_learner_lands_on_the_item_with_no_sign_in_and_is_the_same_person_next
     assert User.objects.filter(username__startswith="lti-").count() == 2  # Alice and Pat
 
 
+def test_names_the_lms_sends_later_fill_an_account_made_without_them(client, world, lms):
+    """Canvas sends no names until its privacy level is Public (docs/lti.md): Alice's
+    first launch, and Bob's first roster sync, made accounts with none, listed as
+    'lti-3f9a…' in the gradebook and the tracker. Once the LMS sends names, later
+    launches and syncs never filled them in. Now a name or email the account lacks is
+    taken from the LMS; one it has (an admin may have corrected it) is kept."""
+    link = _linked(world, lms)
+    anonymous = {"sub": ALICE["sub"]}
+    hint = lms.resource_launch(anonymous, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    _land(client, _launch(client, lms, hint)[0])
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    assert alice.get_full_name() == ""
+    lms.members[CONTEXT["id"]] = [member({"sub": BOB["sub"]}, [LEARNER])]
+    course_page = reverse("cases:lti_course", args=[world.course.pk])
+    client.force_login(world.users["instructor"])
+    client.post(course_page, {"link": link.pk})
+    bob = LtiUser.objects.get(sub=BOB["sub"]).auth_user
+    assert bob.get_full_name() == ""
+
+    client.logout()  # Canvas now sends names.
+    hint = lms.resource_launch(
+        ALICE | {"email": "alice@example.edu"}, CONTEXT, [LEARNER], "link-1", LAUNCH
+    )
+    _land(client, _launch(client, lms, hint)[0])
+    alice.refresh_from_db()
+    assert (alice.get_full_name(), alice.email) == ("Alice Ng", "alice@example.edu")
+    lms.members[CONTEXT["id"]] = [member(BOB, [LEARNER]), member(ALICE, [LEARNER])]
+    client.force_login(world.users["instructor"])
+    client.post(course_page, {"link": link.pk})
+    bob.refresh_from_db()
+    assert bob.get_full_name() == "Bob Ode"
+
+    User.objects.filter(pk=alice.pk).update(first_name="Alicia")  # An admin's correction.
+    client.logout()
+    hint = lms.resource_launch(ALICE, CONTEXT, [LEARNER], "link-1", LAUNCH)
+    _land(client, _launch(client, lms, hint)[0])
+    alice.refresh_from_db()
+    assert alice.get_full_name() == "Alicia Ng"
+
+
 def test_an_instructor_first_launch_makes_a_course_for_the_lms_course(client, lms):
     hint = lms.resource_launch(PROF, CONTEXT, [INSTRUCTOR], "link-1", LAUNCH)
     response, _ = _launch(client, lms, hint)
