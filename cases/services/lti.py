@@ -711,6 +711,21 @@ def item_line_item(item, points):
     )
 
 
+def items_with_columns(context: LtiContext, item_ids) -> set[int]:
+    """Which of these items have their column in the LMS course's gradebook already
+    (placed before, or graded): placing one again makes a link to it, not a second
+    column that its grades would never reach. Asked of the LMS; when it cannot answer,
+    none is known."""
+    wanted = {f"red-queen-item-{pk}": pk for pk in item_ids}
+    if not wanted or not context.lineitems_url:
+        return set()
+    try:
+        lineitems = _ags(context.deployment.registration, context).get_lineitems()
+    except Exception:  # The LMS or the network: a placement is not refused for it.
+        return set()
+    return {wanted[li.get("resourceId")] for li in lineitems if li.get("resourceId") in wanted}
+
+
 def _ags(registration: LtiRegistration, context: LtiContext):
     from pylti1p3.assignments_grades import AssignmentsGradesService
     from pylti1p3.service_connector import ServiceConnector

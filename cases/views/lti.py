@@ -229,6 +229,8 @@ def lti_deep_link(request: HtmxHttpRequest):
                 Assignment.objects.filter(item__in=chosen, cohort=link.cohort, points__gt=0)
                 .values_list("item", "points")
             )  # fmt: skip
+            for placed in services.items_with_columns(link.context, points):
+                del points[placed]  # Placed before: a link to its one column.
             resources = []
             for item in chosen:
                 resource = (

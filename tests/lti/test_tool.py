@@ -459,6 +459,30 @@ def test_a_graded_item_placed_by_deep_linking_takes_its_grades_in_the_lms_column
     assert len(lms.lineitems) == 1
 
 
+def test_a_graded_item_placed_twice_keeps_one_column_in_the_lms_gradebook(client, world, lms):
+    """Pat places the reading check in week 1's LMS module, then again in the
+    assignments list. Each placement carried the item's column, so the LMS made two,
+    and the grades filled only the first (the second stayed empty for every student).
+    A placement of an item whose column the LMS has already is a link to it, no
+    second column."""
+    link = _linked(world, lms)
+    quiz_item = world.quiz.item
+    quiz_item.assignments.update_or_create(
+        cohort=link.cohort, defaults={"points": 5, "grades_released_at": timezone.now()}
+    )
+    for _twice in range(2):
+        client.logout()
+        page = _land(
+            client, _launch(client, lms, lms.deep_linking_launch(PROF, CONTEXT, [INSTRUCTOR]))[0]
+        )
+        back = client.post(page, {"items": [quiz_item.pk]}).content.decode()
+        jwt_value = back.split('name="JWT" value="')[1].split('"')[0]
+        assert requests.post(lms.deep_link_return_url, data={"JWT": jwt_value}, timeout=10).ok
+    assert len(lms.deep_links) == 2
+    (column,) = lms.lineitems.values()
+    assert column["resourceId"] == f"red-queen-item-{quiz_item.pk}"
+
+
 def test_deep_linking_for_one_item_offers_one_choice_and_refuses_two_keeping_the_ticks(
     client, world, lms
 ):
