@@ -759,13 +759,33 @@ def grades_retry() -> int:
 
 def lms_grades_summary(course: Course) -> dict | None:
     """How the course's grades stand with the LMS gradebook: counts of sent, waiting and
-    failed; None when the course has no LMS link. One query."""
+    failed, and of the failed ones no longer tried (`given_up`, MAX_ATTEMPTS failures);
+    None when the course has no LMS link. One query."""
     from django.db.models import Count, Q
 
     from cases.models import LtiGrade, LtiGradeStatus
 
     counts = LtiGrade.objects.filter(link__course=course).aggregate(
         total=Count("pk"),
+        given_up=Count("pk", filter=Q(status=LtiGradeStatus.FAILED, attempts__gte=MAX_ATTEMPTS)),
         **{s.value: Count("pk", filter=Q(status=s.value)) for s in LtiGradeStatus},
     )
+    counts["max_attempts"] = MAX_ATTEMPTS
     return counts if counts["total"] else None
+
+
+@transaction.atomic
+def grades_resend(*, course: Course) -> int:
+    """Send again the course's grades the scheduled sync gave up on (the LMS refused
+    them MAX_ATTEMPTS times, say down for a night): each waits again with its tries
+    counted afresh, and its send is a task after the commit. Returns how many."""
+    from cases.models import LtiGrade, LtiGradeStatus
+
+    given_up = LtiGrade.objects.select_for_update().filter(
+        link__course=course, status=LtiGradeStatus.FAILED, attempts__gte=MAX_ATTEMPTS
+    )
+    ids = list(given_up.values_list("pk", flat=True))
+    LtiGrade.objects.filter(pk__in=ids).update(status=LtiGradeStatus.WAITING, attempts=0)
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: grade_send_task.enqueue(pk))
+    return len(ids)

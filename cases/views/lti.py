@@ -289,6 +289,14 @@ def lti_course(request: HtmxHttpRequest, pk: int):
     grades stand with the LMS gradebook."""
     course, _access = course_to_teach(request.user, pk)
     links = list(LtiCourse.objects.filter(course=course).select_related("context", "cohort"))
+    if request.method == "POST" and request.POST.get("resend"):
+        sent = services.grades_resend(course=course)
+        if sent:
+            said = "1 grade is" if sent == 1 else f"{sent} grades are"
+            messages.success(request, f"{said} on its way to the LMS again.")
+        else:
+            messages.info(request, "No grade was waiting to be sent again.")
+        return redirect("cases:lti_course", pk=course.pk)
     if request.method == "POST":
         link = next((x for x in links if str(x.pk) == request.POST.get("link")), None)
         if link is None:

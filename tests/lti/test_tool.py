@@ -695,6 +695,39 @@ def test_two_graded_items_go_to_two_columns_of_the_lms_gradebook(client, world, 
     assert len(lms.lineitems) == 2
 
 
+def test_grades_the_lms_refused_all_night_can_be_sent_again_from_the_lms_page(client, world, lms):
+    """The LMS's gradebook is down for a night: the hourly sync tries Alice's grade five
+    times and gives up. The course's LMS page still said it would be tried again, and
+    nothing could send it once the LMS was back. The page now says the grade is no
+    longer tried, and a button sends it again."""
+    link = _linked(world, lms)
+    _land(
+        client, _launch(client, lms, lms.resource_launch(ALICE, CONTEXT, [LEARNER], "l", LAUNCH))[0]
+    )
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    world.item.assignments.filter(cohort=link.cohort).update(
+        points=10, grades_released_at=timezone.now()
+    )
+    lms.scores_down = True
+    _graded(world, alice, "7", "Strong")
+    lms.members[CONTEXT["id"]] = [member(PROF, [INSTRUCTOR]), member(ALICE, [LEARNER])]
+    for _hour in range(6):
+        call_command("lti_sync", stdout=io.StringIO())
+    lms.scores_down = False
+    call_command("lti_sync", stdout=io.StringIO())
+    assert lms.scores == []  # Given up: the scheduled sync no longer tries it.
+    client.force_login(world.users["instructor"])
+    lms_page = reverse("cases:lti_course", args=[world.course.pk])
+    page = client.get(lms_page).content.decode()
+    assert "0 sent · 0 waiting · 1 failed" in page and "tried again by the scheduled" not in page
+    assert "1 failed 5 times and is no longer tried" in page
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(lms_page, {"resend": "1"}, follow=True)
+    assert "1 grade is on its way to the LMS again." in response.content.decode()
+    assert [s["scoreGiven"] for _, s in lms.scores] == [7]
+    assert "1 sent · 0 waiting · 0 failed" in client.get(lms_page).content.decode()
+
+
 def test_an_unchanged_grade_is_not_sent_to_the_lms_again(client, world, lms):
     """Alice's 7 of 10 is in the LMS. The instructor edits the grade's reason, hides the
     grades and releases them again: the gradebook still says 7 of 10, so the LMS gets
