@@ -672,6 +672,7 @@ def grade_send(grade_id: int) -> str:
         lineitem = ags.find_or_create_lineitem(
             item_line_item(grade.item, score.possible), find_by="resource_id"
         )
+        _line_item_points(registration, lineitem, score.possible)
         result = ags.put_grade(
             Grade()
             .set_score_given(float(score.earned))
@@ -726,19 +727,45 @@ def items_with_columns(context: LtiContext, item_ids) -> set[int]:
     return {wanted[li.get("resourceId")] for li in lineitems if li.get("resourceId") in wanted}
 
 
+AGS_SCOPES = [
+    "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
+    "https://purl.imsglobal.org/spec/lti-ags/scope/score",
+]
+
+
 def _ags(registration: LtiRegistration, context: LtiContext):
     from pylti1p3.assignments_grades import AssignmentsGradesService
     from pylti1p3.service_connector import ServiceConnector
 
-    scopes = [
-        "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
-        "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
-        "https://purl.imsglobal.org/spec/lti-ags/scope/score",
-    ]
     return AssignmentsGradesService(
         ServiceConnector(registration.to_registration()),
-        {"scope": scopes, "lineitems": context.lineitems_url},
+        {"scope": AGS_SCOPES, "lineitems": context.lineitems_url},
     )
+
+
+def _line_item_points(registration: LtiRegistration, lineitem, points) -> None:
+    """The item's LMS column out of the points it is worth now: made out of 10 and the
+    item then made worth 20, the LMS would scale 14 of 20 back to 7 of 10 and count 10
+    points in its course total. Its label stays the LMS's (a teacher may rename it)."""
+    import requests
+    from pylti1p3.service_connector import ServiceConnector
+
+    if lineitem.get_id() is None or float(lineitem.get_score_maximum() or 0) == float(points):
+        return
+    lineitem.set_score_maximum(float(points))
+    token = ServiceConnector(registration.to_registration()).get_access_token(AGS_SCOPES)
+    response = requests.put(
+        lineitem.get_id(),
+        data=lineitem.get_value(),
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/vnd.ims.lis.v2.lineitem+json",
+            "Accept": "application/vnd.ims.lis.v2.lineitem+json",
+        },
+        timeout=30,
+    )
+    response.raise_for_status()
 
 
 @task

@@ -728,6 +728,30 @@ def test_grades_the_lms_refused_all_night_can_be_sent_again_from_the_lms_page(cl
     assert "1 sent · 0 waiting · 0 failed" in client.get(lms_page).content.decode()
 
 
+def test_an_item_made_worth_more_changes_its_column_in_the_lms_gradebook(client, world, lms):
+    """The reading was worth 10: its LMS column is out of 10, Alice has 7. The
+    instructor makes it worth 20 and Alice's grade becomes 14 of 20. The column stayed
+    out of 10, so the LMS scaled it back to 7 of 10 and counted the item as 10 points
+    in its course total, where Red Queen counts 20. The column now follows the
+    item's points."""
+    link = _linked(world, lms)
+    _land(
+        client, _launch(client, lms, lms.resource_launch(ALICE, CONTEXT, [LEARNER], "l", LAUNCH))[0]
+    )
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    world.item.assignments.filter(cohort=link.cohort).update(
+        points=10, grades_released_at=timezone.now()
+    )
+    _graded(world, alice, "7", "Strong")
+    (column,) = lms.lineitems.values()
+    assert column["scoreMaximum"] == 10
+    world.item.assignments.filter(cohort=link.cohort).update(points=20)
+    _graded(world, alice, "14", "Out of 20 now")
+    (column,) = lms.lineitems.values()
+    assert column["scoreMaximum"] == 20
+    assert [(s["scoreGiven"], s["scoreMaximum"]) for _, s in lms.scores] == [(7, 10), (14, 20)]
+
+
 def test_an_unchanged_grade_is_not_sent_to_the_lms_again(client, world, lms):
     """Alice's 7 of 10 is in the LMS. The instructor edits the grade's reason, hides the
     grades and releases them again: the gradebook still says 7 of 10, so the LMS gets
