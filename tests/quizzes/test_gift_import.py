@@ -436,3 +436,29 @@ def test_the_file_uploaded_again_after_fixing_its_broken_question_adds_only_that
     other = client_for("other_instructor")
     _import_into(other, world.other_course, fixed)
     assert Question.objects.filter(course=world.other_course, title="Broken").count() == 1
+
+
+def test_two_questions_without_a_blank_line_between_them_are_refused_naming_the_line(
+    world, client_for
+):
+    """GIFT separates questions by a blank line. With it forgotten, the second question
+    was read as the end of the first one's text (a missing word): the preview said the
+    first imports as single choice, the second was not listed, and students would have
+    read '___::Standard::Which standard? {=WAPI ~WLAN}' as its text. The preview now
+    refuses the pair, naming the line where the second answer block starts."""
+    client = client_for("instructor")
+    text = (
+        "::Foreign partner::Who was the partner? {=Alcatel ~IBM}\n"
+        "::Standard::Which standard?\n"
+        "{=WAPI ~WLAN}\n"
+        "\n"
+        "::Sky::The sky is blue.{T}\n"
+    )
+    html = _preview(client, world, text)
+    rows = _rows(html)
+    assert [row[:2] for row in rows] == [["1", "Foreign partner"], ["5", "Sky"]]
+    assert rows[0][2].startswith("Refused: A second answer block begins on line 3")
+    assert "Put a blank line before the second question" in rows[0][2]
+    assert _confirm(client, world, html).status_code == 302
+    assert not Question.objects.filter(title__in=["Foreign partner", "Standard"]).exists()
+    assert Question.objects.filter(course=world.course, title="Sky").exists()
