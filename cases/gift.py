@@ -658,12 +658,14 @@ def _read_question(
         raise GiftError(line, "the answer block is not closed with }.")
     text, fmt = _formatted(source[:open_at])
     rest = source[close_at + 1 :]
-    if (second := _find_unescaped(rest, "{")) != -1:
+    named = re.search(r"\n[ \t]*::", rest)  # A line that starts the next question's name.
+    second = named.start() + 1 if named else _find_unescaped(rest, "{")
+    if second != -1:
         # Not a missing word: the next question, its blank line before it forgotten.
         at = line + source[: close_at + 1].count("\n") + rest[:second].count("\n")
         raise GiftError(
             line,
-            f"a second answer block begins on line {at}: two questions run together. "
+            f"another question begins on line {at}: two questions run together. "
             "Put a blank line before the second question.",
         )
     if rest.strip():  # Missing word: the blank goes where the answer block is.

@@ -445,7 +445,7 @@ def test_two_questions_without_a_blank_line_between_them_are_refused_naming_the_
     was read as the end of the first one's text (a missing word): the preview said the
     first imports as single choice, the second was not listed, and students would have
     read '___::Standard::Which standard? {=WAPI ~WLAN}' as its text. The preview now
-    refuses the pair, naming the line where the second answer block starts."""
+    refuses the pair, naming the line where the second question starts."""
     client = client_for("instructor")
     text = (
         "::Foreign partner::Who was the partner? {=Alcatel ~IBM}\n"
@@ -457,8 +457,14 @@ def test_two_questions_without_a_blank_line_between_them_are_refused_naming_the_
     html = _preview(client, world, text)
     rows = _rows(html)
     assert [row[:2] for row in rows] == [["1", "Foreign partner"], ["5", "Sky"]]
-    assert rows[0][2].startswith("Refused: A second answer block begins on line 3")
+    assert rows[0][2].startswith("Refused: Another question begins on line 2")
     assert "Put a blank line before the second question" in rows[0][2]
     assert _confirm(client, world, html).status_code == 302
     assert not Question.objects.filter(title__in=["Foreign partner", "Standard"]).exists()
     assert Question.objects.filter(course=world.course, title="Sky").exists()
+    # A second question with no answer block (a description) run on is named as well,
+    # and one whose name is not on a line of its own by its answer block.
+    run_on = gift_preview(text="::Sea::Is it blue?{T}\n::Intro::About the sea.\n")
+    assert run_on[0].refusal.reason.startswith("Another question begins on line 2")
+    run_on = gift_preview(text="Is it blue?{T}\nIs it green?{F}\n")
+    assert run_on[0].refusal.reason.startswith("Another question begins on line 2")
