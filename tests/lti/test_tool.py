@@ -277,6 +277,23 @@ def test_deep_linking_from_two_lms_courses_in_two_tabs_places_each_tabs_own_item
     assert claims["https://purl.imsglobal.org/spec/lti-dl/claim/data"] == first_data
 
 
+def test_a_browser_blocking_the_frames_cookies_connects_the_course_in_a_new_tab(client, lms):
+    """A browser that blocks cookies in the LMS's frame gets "Open in a new tab"; the
+    tab signs the instructor in, but its session never held the launch, so the
+    connect page (and the deep-linking picker) answered "Page not found". The page's
+    address names its launch, so the new tab connects the LMS course."""
+    hint = lms.resource_launch(PROF, CONTEXT, [INSTRUCTOR], "link-1", LAUNCH)
+    framed = Client()  # The LMS's frame: its cookies are dropped.
+    response, _ = _launch(framed, lms, hint)
+    enter = response["Location"]
+    tab = Client()  # A new tab: no cookie of the frame's.
+    assert "new tab" in tab.get(enter).content.decode().lower()
+    page = tab.get(enter + "?tab=1")["Location"]
+    assert "Managing innovation" in tab.get(page).content.decode()
+    tab.post(page, {"course": "new"})
+    assert LtiCourse.objects.get().course.code == "MGT 101"
+
+
 def test_a_launch_page_of_another_person_is_not_theirs_to_use(client, lms):
     """The launch a page acts on is the signed-in person's own: an address holding
     another person's launch is not found."""
