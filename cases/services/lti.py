@@ -425,14 +425,6 @@ def platform_origin(lti_launch: LtiLaunch) -> str:
     return "'none'"
 
 
-def linked_course(lti_launch: LtiLaunch) -> Course | None:
-    """The Red Queen course the launch's LMS course is linked to, if any."""
-    if not lti_launch.context_claim:
-        return None
-    link = LtiCourse.objects.filter(context=lti_launch.context).select_related("course").first()
-    return link.course if link else None
-
-
 def csp_with_form_action(url: str) -> dict:
     """The site's CSP, letting one form post to `url`'s origin (the LMS's deep-linking
     return): nothing else is loosened."""

@@ -202,14 +202,22 @@ def lti_deep_link(request: HtmxHttpRequest):
     lti_launch = _launch(request)
     if not lti_launch.is_deep_link_launch or services.course_role(lti_launch) == services.LEARNER:
         raise Http404
-    arrival_course = services.linked_course(lti_launch)
-    if arrival_course is None:
+    link = services.context_link(lti_launch.context) if lti_launch.context_claim else None
+    if link is None:
         return redirect(_launch_page("cases:lti_link", lti_launch.get_launch_id()))
+    arrival_course, cohort = link.course, link.cohort
     items = list(
         ModuleItem.objects.filter(module__course=arrival_course, kind__in=PLACEABLE)
         .select_related("module")
         .order_by("module__position", "position")
     )
+    # An item not given to the LMS course's cohort is one its students cannot open
+    # (their launch lands on the course page): the picker says so beside it.
+    given = set(
+        Assignment.objects.filter(cohort=cohort, item__in=items).values_list("item", flat=True)
+    )
+    for item in items:
+        item.not_given = item.pk not in given
     settings_claim = lti_launch.get_claim(services.DEEP_LINKING_SETTINGS) or {}
     # Some places in an LMS take one item (Canvas's Assignment Selection says so).
     single = settings_claim.get("accept_multiple") is False
@@ -224,7 +232,6 @@ def lti_deep_link(request: HtmxHttpRequest):
             launch_url = request.build_absolute_uri(reverse("cases:lti_launch"))
             # A graded item is placed with its column in the LMS gradebook (the points
             # its LMS course's cohort is given), where its grades then go.
-            link = services.context_link(lti_launch.context)
             points = dict(
                 Assignment.objects.filter(item__in=chosen, cohort=link.cohort, points__gt=0)
                 .values_list("item", "points")
@@ -248,7 +255,13 @@ def lti_deep_link(request: HtmxHttpRequest):
             response = render(request, "cases/lti/deep_link_return.html", context)
             response._csp_config = services.csp_with_form_action(return_url)
             return response
-    context = {"items": items, "course": arrival_course, "single": single, "chosen": chosen}
+    context = {
+        "items": items,
+        "course": arrival_course,
+        "cohort": cohort,
+        "single": single,
+        "chosen": chosen,
+    }
     return render(request, "cases/lti/deep_link.html", context)
 
 

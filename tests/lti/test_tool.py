@@ -500,6 +500,24 @@ def test_a_graded_item_placed_twice_keeps_one_column_in_the_lms_gradebook(client
     assert column["resourceId"] == f"red-queen-item-{quiz_item.pk}"
 
 
+def test_the_picker_says_which_items_the_lms_courses_students_cannot_open_yet(client, world, lms):
+    """An item not assigned to the LMS course's cohort can be placed, but its students
+    cannot open it (their launch lands on the course page). The picker listed it like
+    any other; it now says so beside it, naming the cohort."""
+    link = _linked(world, lms)
+    later = world.quiz.item.module.items.create(kind="discussion", title="Later", position=9)
+    client.logout()
+    page = _land(
+        client, _launch(client, lms, lms.deep_linking_launch(PROF, CONTEXT, [INSTRUCTOR]))[0]
+    )
+    picker = client.get(page).content.decode()
+    note = f"not assigned to {link.cohort.name}, so its students cannot open it yet"
+    row = picker.split(f'value="{later.pk}"', 1)[1].split("</label>", 1)[0]
+    assert note in row
+    quiz_row = picker.split(f'value="{world.quiz.item.pk}"', 1)[1].split("</label>", 1)[0]
+    assert note not in quiz_row
+
+
 def test_deep_linking_for_one_item_offers_one_choice_and_refuses_two_keeping_the_ticks(
     client, world, lms
 ):
