@@ -468,3 +468,25 @@ def test_two_questions_without_a_blank_line_between_them_are_refused_naming_the_
     assert run_on[0].refusal.reason.startswith("Another question begins on line 2")
     run_on = gift_preview(text="Is it blue?{T}\nIs it green?{F}\n")
     assert run_on[0].refusal.reason.startswith("Another question begins on line 2")
+
+
+def test_a_bank_of_a_course_with_a_chinese_code_downloads_as_a_file(world, client_for):
+    """A course coded '创新 101' exported its bank with the whole Content-Disposition
+    header MIME-encoded ('=?utf-8?b?…?='), which browsers do not read: the GIFT file
+    opened as a page, or saved under a garbled name. The header now says attachment,
+    with the name in RFC 5987's filename*, and the text is the bank's, Chinese kept."""
+    world.course.code = "创新 101"
+    world.course.save()
+    Question.objects.create(
+        course=world.course, kind="short_text", title="第二代创新", text="什么是第二代创新"
+    )
+    response = client_for("instructor").get(
+        reverse("cases:question_export", args=[world.course.pk])
+    )
+    header = response.serialize_headers().decode("latin-1")
+    disposition = next(
+        line for line in header.split("\r\n") if line.startswith("Content-Disposition")
+    )
+    assert disposition.startswith("Content-Disposition: attachment;")
+    assert "filename*=utf-8''%E5%88%9B%E6%96%B0-101-questions.gift" in disposition
+    assert "::第二代创新::什么是第二代创新{}" in response.content.decode()

@@ -10,6 +10,7 @@ from django.db.models import Count, Prefetch
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -249,7 +250,8 @@ def question_export(request: HtmxHttpRequest, pk: int):
         header += "// Left out (no GIFT form): " + "; ".join(skipped) + "\n"
     response = HttpResponse(header + "\n" + text, content_type="text/plain; charset=utf-8")
     slug = "".join(ch if ch.isalnum() else "-" for ch in course.code).strip("-").lower()
-    response["Content-Disposition"] = f'attachment; filename="{slug}-questions.gift"'
+    # A name outside Latin-1 (a course coded 创新 101) goes in RFC 5987's filename*.
+    response["Content-Disposition"] = content_disposition_header(True, f"{slug}-questions.gift")
     return response
 
 
