@@ -640,6 +640,14 @@ def grade_send(grade_id: int) -> str:
         return ""
     row = student_row(grade.user, grade.item.module.course)
     cell = next((c for c in row.cells if c.item.pk == grade.item_id), None)
+    if cell is not None and cell.assignment is not None and not cell.assignment.points:
+        # Worth no points: no grade for the LMS, so nothing waits (a change of points
+        # queues it again). What the LMS was sent before, it keeps.
+        if grade.sent_at is None:
+            grade.delete()
+            return ""
+        LtiGrade.objects.filter(pk=grade.pk).update(status=LtiGradeStatus.SENT, error="")
+        return LtiGradeStatus.SENT
     score = cell_score(cell, released_only=True) if cell is not None else None
     if score is None:
         return grade.status  # Not graded or not released yet: sent when it is.

@@ -787,6 +787,40 @@ def test_an_item_made_worth_more_changes_its_column_in_the_lms_gradebook(client,
     assert [(s["scoreGiven"], s["scoreMaximum"]) for _, s in lms.scores] == [(7, 10), (14, 20)]
 
 
+def test_an_item_worth_no_points_waits_for_nothing_until_it_is_given_points(client, world, lms):
+    """A reading worth no points has no grade for the LMS. Its rows still counted
+    'waiting' on the course's LMS page for ever (a class of them), and every scheduled
+    sync worked each one out again. Nothing waits for it now; made worth 10, its
+    grades go."""
+    link = _linked(world, lms)
+    _land(
+        client, _launch(client, lms, lms.resource_launch(ALICE, CONTEXT, [LEARNER], "l", LAUNCH))[0]
+    )
+    alice = LtiUser.objects.get(sub=ALICE["sub"]).auth_user
+    assignment = world.item.assignments.get(cohort=link.cohort)
+    assignment.points, assignment.grades_released_at = 0, timezone.now()
+    assignment.save()
+    _graded(world, alice, "0", "Read")
+    lms.members[CONTEXT["id"]] = [member(PROF, [INSTRUCTOR]), member(ALICE, [LEARNER])]
+    call_command("lti_sync", stdout=io.StringIO())
+    client.force_login(world.users["instructor"])
+    page = client.get(reverse("cases:lti_course", args=[world.course.pk])).content.decode()
+    assert "1 waiting" not in page
+    assert not LtiGrade.objects.filter(status="waiting").exists()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assignments_schedule(
+            item=world.item,
+            schedule={
+                link.cohort: {
+                    "opens_at": None, "due_at": assignment.due_at, "points": 10,
+                    "late_policy": assignment.late_policy,
+                    "late_penalty_percent": assignment.late_penalty_percent, "late_until": None,
+                }
+            },
+        )  # fmt: skip
+    assert lms.scores and lms.scores[-1][1]["scoreMaximum"] == 10
+
+
 def test_an_unchanged_grade_is_not_sent_to_the_lms_again(client, world, lms):
     """Alice's 7 of 10 is in the LMS. The instructor edits the grade's reason, hides the
     grades and releases them again: the gradebook still says 7 of 10, so the LMS gets
