@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_not_required
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import Resolver404, resolve, reverse
@@ -22,7 +23,7 @@ from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.exception import OIDCException
 
 from cases.http import HtmxHttpRequest
-from cases.models import Assignment, Course, ItemKind, LtiCourse, ModuleItem, User
+from cases.models import Assignment, Cohort, Course, ItemKind, LtiCourse, ModuleItem, User
 from cases.permissions import access_item, course_to_teach, staff_required
 from cases.services import lti as services
 
@@ -172,7 +173,9 @@ def lti_link(request: HtmxHttpRequest):
         title = context.title or "The LMS course"
         messages.info(request, f"{title} is already connected to {link.course.code}.")
         return redirect(link.course)
-    courses = Course.objects.filter(instructors=request.user).prefetch_related("cohorts")
+    # A current cohort, or a new one: an archived cohort's term has ended.
+    current = Prefetch("cohorts", queryset=Cohort.objects.current())
+    courses = Course.objects.filter(instructors=request.user).prefetch_related(current)
     choices = {
         f"{course.pk}:{cohort.pk if cohort else 'new'}": (course, cohort)
         for course in courses.order_by("code")

@@ -219,6 +219,28 @@ def test_connecting_an_lms_course_twice_makes_one_course_and_says_which(client, 
     assert "already connected to MGT 101" in stale.content.decode()
 
 
+def test_an_lms_course_is_not_connected_to_an_archived_cohort(client, world, lms):
+    """Pat teaches the world's course, whose section is last term's and archived. From
+    a new LMS course, the link page offers the course with a new cohort for the LMS's
+    students, not the archived section (its term ended: the LMS's roster would fill
+    it again); the archived choice sent anyway is refused and nothing is linked."""
+    from django.utils import timezone
+
+    hint = lms.resource_launch(PROF, CONTEXT, [INSTRUCTOR], "link-1", LAUNCH)
+    page_url = _land(client, _launch(client, lms, hint)[0])
+    prof = LtiUser.objects.get(sub=PROF["sub"]).auth_user
+    world.course.instructors.add(prof)
+    cohort = world.course.cohorts.get()
+    cohort.archived_at = timezone.now()
+    cohort.save(update_fields=["archived_at"])
+    page = client.get(page_url).content.decode()
+    assert f'value="{world.course.pk}:new"' in page
+    assert f'value="{world.course.pk}:{cohort.pk}"' not in page
+    refused = client.post(page_url, {"course": f"{world.course.pk}:{cohort.pk}"}, follow=True)
+    assert "Choose one of the courses you teach." in refused.content.decode()
+    assert not LtiCourse.objects.exists()
+
+
 OTHER_CONTEXT = {"id": "ctx-202", "label": "ECON 202", "title": "Industrial policy"}
 
 
