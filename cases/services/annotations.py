@@ -62,6 +62,7 @@ from cases.models.annotations import CONTEXT_CHARS, MAX_ANNOTATION_CHARS, MAX_QU
 from cases.permissions import CaseAccess, cases_for_user, is_admin
 
 # The same actions as on posts, and the same limit on a reason for hiding.
+from cases.services.analyses import word_count
 from cases.services.discussions import (
     MODERATION,
     PostRefused,
@@ -322,7 +323,8 @@ def _rendered(body: str, case: CaseStudy) -> dict:
     """A note's text as safe HTML, each ¶N of its case linked to the paragraph (with the
     hover preview), as a post's citations are."""
     html, _cited = render_post(body, case, paragraph_numbers(case))
-    return {"body": body, "body_html": html, "word_count": len(body.split())}
+    # Words as a memo's are counted: Markdown's own marks (-, *, >) are not words.
+    return {"body": body, "body_html": html, "word_count": word_count(body)}
 
 
 @transaction.atomic

@@ -542,3 +542,54 @@ def test_the_notes_report_counts_only_notes_written_while_the_assignment_took_wo
     report = client_for("instructor").get(reverse("cases:annotation_report", args=[task.item.pk]))
     assert "1 / 3" in report.text and "2 / 3" not in report.text
     assert "nor notes written once a student's assignment stopped taking work" in report.text
+
+
+MARKS = "- - - - - -\n* * *\n> — — —\n\n**Agreed**."  # One word among Markdown's marks.
+
+
+def test_markdown_marks_are_not_words_of_a_substantive_note(world, client_for):
+    """A note of bullets and dashes around one word is not substantive: its words are
+    counted by the rule a memo's are (`word_count`), so the count beside the case, the
+    student's Work, the notes report and the grader agree, and a real note still counts.
+    A note stored under the old rule (a split on spaces) is recounted by the migration,
+    and `work_resync` brings the student's Work in line with it."""
+    from importlib import import_module
+    from io import StringIO
+
+    from django.apps import apps
+    from django.core.management import call_command
+
+    task = make_annotation_task(
+        world.item.module, world.case, world.course.cohorts.all(), min_notes=2, min_words=5
+    )
+    student = world.users["student"]
+    client = client_for("student")
+    first = world.case.paragraphs.order_by("position").first().number
+    url = reverse("cases:annotation_list", args=[world.case.slug])
+    marks = {"paragraph": first, "body": MARKS, "visibility": "cohort", "nonce": "m-1"}
+    answer = client.post(url, marks, headers={"HX-Request": "true"}).text
+    assert "0 of 2 substantive notes" in answer
+    note = {"paragraph": first, "body": LONG, "visibility": "cohort", "nonce": "m-2"}
+    answer = client.post(url, note, headers={"HX-Request": "true"}).text
+    assert "1 of 2 substantive notes" in answer
+    work = _work(task.item, student)
+    assert (work.state, work.auto_score) == (WorkStatus.IN_PROGRESS, 1)
+    report = client_for("instructor").get(reverse("cases:annotation_report", args=[task.item.pk]))
+    row = report.text.split(escape(student.display_name))[1].split("</tr>")[0]
+    cells = [c.split("</td>")[0] for c in row.split("<td>")[1:4]]
+    assert cells == ["2", "1 / 2", str(len(LONG.split()) + 1)], cells
+
+    # Stored before the rule changed: the marks counted as eight words, and the
+    # student's Work said handed in, 2 of 2.
+    stored = task.case.annotations.get(body=MARKS)
+    type(stored).objects.filter(pk=stored.pk).update(word_count=len(MARKS.split()))
+    Work.objects.filter(pk=work.pk).update(state=WorkStatus.SUBMITTED, auto_score=2)
+    recount = import_module("cases.migrations.0037_annotation_words_as_memos_count")
+    recount.recount_words(apps, None)
+    stored.refresh_from_db()
+    assert stored.word_count == 1
+    call_command("work_resync", kind=[ItemKind.ANNOTATION], stdout=StringIO())
+    work.refresh_from_db()
+    assert (work.state, work.auto_score) == (WorkStatus.IN_PROGRESS, 1)
+    page = client_for("student").get(task.item.get_absolute_url()).text
+    assert "1 of 2 substantive notes" in page
