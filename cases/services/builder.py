@@ -364,44 +364,74 @@ def _contents_copy(kind: str, items: dict[int, ModuleItem], moved: dict) -> None
         )
 
 
+# What a question or choice says, besides where it is kept and when it was saved.
+_QUESTION_SAYS = [
+    f.attname
+    for f in Question._meta.concrete_fields
+    if f.name not in ("id", "course", "category", "created_at", "updated_at")
+]
+_CHOICE_SAYS = [f.attname for f in Choice._meta.concrete_fields if f.name not in ("id", "question")]
+
+
+def _question_says(question: Question, choices) -> tuple:
+    """Everything a bank question says, its category's name and its choices included:
+    two questions that say the same are the same question to a student."""
+    return (
+        question.category.name if question.category_id else None,
+        tuple(getattr(question, name) for name in _QUESTION_SAYS),
+        tuple(sorted(tuple(getattr(c, name) for name in _CHOICE_SAYS) for c in choices)),
+    )
+
+
 def _copy_questions(questions: list[Question], course: Course) -> dict[int, Question]:
     """Copy bank questions (with their choices, and categories matched by name) into
-    `course`'s bank; returns old question id → new question. A fixed number of queries
-    however many questions."""
+    `course`'s bank; returns old question id → new question. A question the bank
+    already holds, saying the same in the same category (a quiz copied from last term
+    again, or into its duplicate), is used, not copied again: copied each time, the bank
+    listed it over and over and a draw from its category could give a student the same
+    question twice. A fixed number of queries however many questions."""
     if not questions:
         return {}
-    names = {q.category.name for q in questions if q.category_id}
-    existing = {c.name: c for c in QuestionCategory.objects.filter(course=course, name__in=names)}
-    missing = [QuestionCategory(course=course, name=n) for n in sorted(names - existing.keys())]
-    for category in QuestionCategory.objects.bulk_create(missing):
-        existing[category.name] = category
-    copies = []
+    choices_of: dict[int, list[Choice]] = {q.pk: [] for q in questions}
+    for choice in Choice.objects.filter(question__in=choices_of.keys()):
+        choices_of[choice.question_id].append(choice)
+    here: dict[tuple, Question] = {}
+    for question in (
+        Question.objects.filter(course=course, title__in={q.title for q in questions})
+        .select_related("category")
+        .prefetch_related("choices")
+        .order_by("pk")
+    ):
+        here.setdefault(_question_says(question, question.choices.all()), question)
+    by_old: dict[int, Question] = {}
+    missing: list[Question] = []
     for question in questions:
-        copy = Question(
-            **{
-                f.attname: getattr(question, f.attname)
-                for f in Question._meta.concrete_fields
-                if f.name not in ("id", "course", "category", "created_at", "updated_at")
-            },
+        says = _question_says(question, choices_of[question.pk])
+        if says in here:
+            by_old[question.pk] = here[says]
+        else:
+            here[says] = by_old[question.pk] = question
+            missing.append(question)
+    names = {q.category.name for q in missing if q.category_id}
+    existing = {c.name: c for c in QuestionCategory.objects.filter(course=course, name__in=names)}
+    absent = [QuestionCategory(course=course, name=n) for n in sorted(names - existing.keys())]
+    for category in QuestionCategory.objects.bulk_create(absent):
+        existing[category.name] = category
+    copies = {
+        question.pk: Question(
+            **{name: getattr(question, name) for name in _QUESTION_SAYS},
             course=course,
             category=existing.get(question.category.name) if question.category_id else None,
         )
-        copies.append(copy)
-    Question.objects.bulk_create(copies)
-    by_old = {old.pk: new for old, new in zip(questions, copies, strict=True)}
-    choices = Choice.objects.filter(question__in=by_old.keys())
+        for question in missing
+    }
+    Question.objects.bulk_create(copies.values())
     Choice.objects.bulk_create(
-        Choice(
-            **{
-                f.attname: getattr(c, f.attname)
-                for f in Choice._meta.concrete_fields
-                if f.name not in ("id", "question")
-            },
-            question=by_old[c.question_id],
-        )
-        for c in choices
+        Choice(**{name: getattr(c, name) for name in _CHOICE_SAYS}, question=copy)
+        for old, copy in copies.items()
+        for c in choices_of[old]
     )
-    return by_old
+    return {old: copies.get(new.pk, new) for old, new in by_old.items()}
 
 
 def _foreign_bank_copy(quiz: Quiz, course: Course) -> dict:

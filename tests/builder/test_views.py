@@ -292,9 +292,12 @@ def test_copying_a_quiz_from_another_course_copies_its_questions_into_this_bank(
     assert all((s.question or s.category).course_id == world.course.pk for s in slots), (
         "every slot points into this course's bank"
     )
-    # Five fixed questions (the pool's one question among them) copied once each.
-    assert Question.objects.filter(course=world.course, title="Partner").count() == 2
-    assert Choice.objects.filter(question__course=world.course, text="Alcatel").count() == 2
+    # This bank's quiz already has the same "Partner" question: it is used, not copied
+    # again; the pool's question (in no category here) is copied once, into a Pool.
+    assert Question.objects.filter(course=world.course, title="Partner").count() == 1
+    assert Choice.objects.filter(question__course=world.course, text="Alcatel").count() == 1
+    assert Question.objects.filter(course=world.course, title="Argue").count() == 2
+    assert Question.objects.get(course=world.course, category__name="Pool").title == "Argue"
     assert not Attempt.objects.filter(quiz=copy.quiz).exists()
     assert copy.assignments.count() == 0
 

@@ -1,0 +1,53 @@
+"""The new term: an instructor duplicates last term's course, or copies items from it,
+then teaches the copy. Features used a second time, and two features meeting."""
+
+import pytest
+from django.urls import reverse
+
+from cases.models import Course, ModuleItem, Question, QuestionCategory, QuizSlot
+from tests.factories import ModuleFactory, make_quiz
+
+pytestmark = pytest.mark.django_db
+
+
+def _duplicate(world, client, code="MGT 6001 F27") -> Course:
+    response = client.post(
+        reverse("cases:course_duplicate", args=[world.course.pk]),
+        {"code": code, "title": "Run of the Red Queen, fall 2027"},
+    )
+    assert response.status_code == 302
+    return Course.objects.get(code=code)
+
+
+def test_copying_last_terms_quiz_into_the_duplicate_twice_does_not_double_its_bank(
+    world, client_for
+):
+    """Last term's course has a quiz with fixed questions and a draw from a pool. The
+    instructor duplicates the course, then copies that quiz from last term into the new
+    course twice more (a practice round, a retake). The bank already holds those very
+    questions: it showed each of them three times, and the pool the copies draw from
+    held each question three times, so a draw of two could give a student the same
+    question twice."""
+    client = client_for("instructor")
+    module = ModuleFactory(course=world.course, title="Week 1")
+    quiz = make_quiz(module, title="Last term's check")
+    pool = QuestionCategory.objects.create(course=world.course, name="Pool")
+    Question.objects.filter(course=world.course, title__in=["Argue", "Owner"]).update(category=pool)
+    QuizSlot.objects.create(quiz=quiz, category=pool, draw_count=2, position=9)
+    bank = Question.objects.filter(course=world.course).count()
+    pooled = Question.objects.filter(course=world.course, category=pool).count()
+    new = _duplicate(world, client)
+    into = new.modules.get(title="Week 1")
+    for title in ("Practice round", "Retake"):
+        response = client.post(
+            reverse("cases:item_copy", args=[new.pk]),
+            {"source": quiz.item.pk, "module": into.pk, "title": title},
+        )
+        assert response.status_code == 302
+    assert Question.objects.filter(course=new).count() == bank
+    assert Question.objects.filter(course=new, category__name="Pool").count() == pooled
+    retake = ModuleItem.objects.get(module__course=new, title="Retake")
+    slots = list(retake.quiz.slots.select_related("question", "category"))
+    assert all((s.question or s.category).course_id == new.pk for s in slots)
+    # Last term's bank is as it was.
+    assert Question.objects.filter(course=world.course).count() == bank
