@@ -177,8 +177,10 @@ def _gated(user, case: CaseStudy, now=None):
 
 
 def student_cohort(user, case: CaseStudy):
-    """The cohort a student reads the case with: one given an item on it (the first,
-    if several), else their first cohort. Its classmates read their shared notes."""
+    """The cohort a student reads the case with: one given an item on it, else any of
+    theirs; of several, a current one (not archived) first, then the newest. Its
+    classmates read their shared notes: a student taking the course again reads (and
+    writes) with this term's class, not last term's."""
     on_case = (
         Q(item__case_reading__case=case)
         | Q(item__annotation_task__case=case)
@@ -186,7 +188,9 @@ def student_cohort(user, case: CaseStudy):
         | Q(item__discussion__case=case)
     )
     given = Assignment.objects.filter(on_case, cohort=OuterRef("cohort"))
-    memberships = Membership.objects.filter(user=user).order_by("cohort_id")
+    memberships = Membership.objects.filter(user=user).order_by(
+        F("cohort__archived_at").asc(nulls_first=True), "-cohort_id"
+    )
     found = memberships.filter(Exists(given)).values_list("cohort_id", flat=True).first()
     return found or memberships.values_list("cohort_id", flat=True).first()
 

@@ -4,8 +4,15 @@ then teaches the copy. Features used a second time, and two features meeting."""
 import pytest
 from django.urls import reverse
 
-from cases.models import Course, ModuleItem, Question, QuestionCategory, QuizSlot
-from tests.factories import ModuleFactory, make_quiz
+from cases.models import Annotation, Course, ModuleItem, Question, QuestionCategory, QuizSlot
+from tests.factories import (
+    AssignmentFactory,
+    CohortFactory,
+    MembershipFactory,
+    ModuleFactory,
+    UserFactory,
+    make_quiz,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +58,34 @@ def test_copying_last_terms_quiz_into_the_duplicate_twice_does_not_double_its_ba
     assert all((s.question or s.category).course_id == new.pk for s in slots)
     # Last term's bank is as it was.
     assert Question.objects.filter(course=world.course).count() == bank
+
+
+def _note(client, case, body: str):
+    return client.post(
+        reverse("cases:annotation_list", args=[case.slug]),
+        {"paragraph": 2, "body": body, "nonce": "n-" + body[:20]},
+    )
+
+
+def test_a_student_retaking_the_course_writes_notes_the_new_class_reads(world, client_for):
+    """A student of last term's Section A takes the course again: the instructor
+    duplicates it, gives its case reading to the new term's section, and the student is
+    enrolled there beside a newcomer. The student's notes on the case went to last
+    term's section (the first of their cohorts given the case), so the new class never
+    read them; they belong to the class the student reads with now."""
+    client = client_for("instructor")
+    student = world.users["student"]
+    new = _duplicate(world, client)
+    fall = CohortFactory(name="Fall 2027")
+    new.cohorts.add(fall)
+    reading = ModuleItem.objects.get(module__course=new, title=world.item.title)
+    AssignmentFactory(item=reading, cohort=fall)
+    newcomer = UserFactory(username="nia")
+    for user in (student, newcomer):
+        MembershipFactory(cohort=fall, user=user)
+    response = _note(client_for("student"), world.case, "NEW-TERM: headcount is only an input.")
+    assert response.status_code == 302
+    assert Annotation.objects.get(author=student).cohort == fall
+    world.users["nia"] = newcomer
+    page = client_for("nia").get(reverse("cases:annotation_list", args=[world.case.slug]))
+    assert "NEW-TERM: headcount is only an input." in page.content.decode()
