@@ -1,5 +1,8 @@
 """Forms of the course builder: courses, modules and items."""
 
+import functools
+import operator
+
 from django import forms
 from django.db.models import Q
 from django.urls import reverse
@@ -19,6 +22,7 @@ from cases.models import (
     ModuleItem,
     Rubric,
 )
+from cases.models.courses import KIND_FIELD
 from cases.timezones import time_zone_names, zone_of
 
 
@@ -349,12 +353,10 @@ class AnalysisForm(forms.ModelForm):
 
 
 class ItemCopyForm(forms.Form):
-    """An existing quiz or discussion, from any course the user teaches, copied into
-    one of this course's modules."""
+    """An existing item of any kind, from any course the user teaches, copied into one
+    of this course's modules (`item_copy` copies each kind's content)."""
 
-    source = forms.ModelChoiceField(
-        queryset=ModuleItem.objects.none(), label="Quiz or discussion to copy"
-    )
+    source = forms.ModelChoiceField(queryset=ModuleItem.objects.none(), label="Item to copy")
     module = forms.ModelChoiceField(queryset=Module.objects.none(), label="Into module")
     title = forms.CharField(
         max_length=200, required=False, help_text="Leave empty to keep the original's title."
@@ -369,8 +371,13 @@ class ItemCopyForm(forms.Form):
             .filter(module__course__in=courses)
             # Only items whose content exists (one made in the admin may lack it).
             .filter(
-                Q(kind=ItemKind.QUIZ, quiz__isnull=False)
-                | Q(kind=ItemKind.DISCUSSION, discussion__isnull=False)
+                functools.reduce(
+                    operator.or_,
+                    (
+                        Q(kind=kind, **{f"{name}__isnull": False})
+                        for kind, name in KIND_FIELD.items()
+                    ),
+                )
             )
             .order_by("module__course__code", "module__position", "position", "pk")
         )

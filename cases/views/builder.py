@@ -404,8 +404,9 @@ def item_move(request: HtmxHttpRequest, pk: int):
 
 @require_http_methods(["GET", "POST"])
 def item_copy(request: HtmxHttpRequest, pk: int):
-    """Instructors and admins of the course copy a quiz or discussion from any course
-    they teach into one of its modules (settings and questions, never students' work)."""
+    """Instructors and admins of the course copy an item of any kind from any course
+    they teach into one of its modules (its content, a quiz's questions and its rubric;
+    never students' work)."""
     course, _access = course_to_teach(request.user, pk)
     form = ItemCopyForm(
         request.POST or None, course=course, courses=courses_to_copy_from(request.user)
@@ -418,10 +419,13 @@ def item_copy(request: HtmxHttpRequest, pk: int):
     return _form_page(
         request,
         form=form,
-        heading="Copy a quiz or discussion",
+        heading="Copy an item",
         submit_label="Copy",
         course=course,
-        help="Copies the settings (and a quiz's questions); never attempts, posts or grades.",
+        help=(
+            "Copies its settings and content (a quiz's questions, its rubric); never "
+            "students' work: attempts, posts, notes, memos or grades."
+        ),
     )
 
 

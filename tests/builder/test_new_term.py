@@ -4,14 +4,26 @@ then teaches the copy. Features used a second time, and two features meeting."""
 import pytest
 from django.urls import reverse
 
-from cases.models import Annotation, Course, ModuleItem, Question, QuestionCategory, QuizSlot
+from cases.models import (
+    Annotation,
+    Course,
+    ItemKind,
+    ModuleItem,
+    Question,
+    QuestionCategory,
+    QuizSlot,
+    Rubric,
+)
 from tests.factories import (
     AssignmentFactory,
     CohortFactory,
     MembershipFactory,
     ModuleFactory,
     UserFactory,
+    make_analysis,
+    make_annotation_task,
     make_quiz,
+    make_stance_check,
 )
 
 pytestmark = pytest.mark.django_db
@@ -89,3 +101,51 @@ def test_a_student_retaking_the_course_writes_notes_the_new_class_reads(world, c
     world.users["nia"] = newcomer
     page = client_for("nia").get(reverse("cases:annotation_list", args=[world.case.slug]))
     assert "NEW-TERM: headcount is only an input." in page.content.decode()
+
+
+def test_last_terms_analysis_annotation_and_stance_check_can_be_copied_into_this_term(
+    world, client_for
+):
+    """An instructor teaching a new course copies last term's written analysis (peer
+    reviewed, graded by a rubric), annotation assignment and stance check into it. The
+    copy page offered only quizzes and discussions, so these had to be built again by
+    hand, though a copy brings every kind's content; it offers every item whose content
+    exists, and the copy is this course's own, a draft given to no cohort."""
+    instructor = world.users["instructor"]
+    world.other_course.instructors.add(instructor)
+    client = client_for("instructor")
+    last_term = ModuleFactory(course=world.other_course, title="Last term")
+    memo = make_analysis(
+        last_term, case=world.case, title="Build or buy memo",
+        prompt="MEMO: build or buy?", word_limit=900, peer_review=True, reviews_each=3,
+    )  # fmt: skip
+    memo.item.rubric = Rubric.objects.create(
+        course=world.other_course,
+        title="Memo rubric",
+        criteria=[{"name": "Evidence", "levels": [{"label": "Cites", "points": 5}]}],
+    )
+    memo.item.save()
+    notes = make_annotation_task(last_term, world.case, title="Annotate Bell", min_notes=4)
+    stance = make_stance_check(last_term, "China should push its firms toward R.")
+    page = client.get(reverse("cases:item_copy", args=[world.course.pk])).content.decode()
+    for source in (memo.item, notes.item, stance.item):
+        assert source.title in page
+        response = client.post(
+            reverse("cases:item_copy", args=[world.course.pk]),
+            {"source": source.pk, "module": world.item.module_id, "title": ""},
+        )
+        assert response.status_code == 302, source.kind
+    memo_copy = ModuleItem.objects.get(module__course=world.course, kind=ItemKind.ANALYSIS)
+    assert memo_copy.analysis.prompt == "MEMO: build or buy?"
+    assert memo_copy.analysis.peer_review and memo_copy.analysis.reviews_each == 3
+    assert memo_copy.rubric.course == world.course
+    assert not memo_copy.assignments.exists()
+    notes_copy = ModuleItem.objects.get(module__course=world.course, title="Annotate Bell")
+    assert notes_copy.annotation_task.min_notes == 4
+    stance_copy = ModuleItem.objects.get(module__course=world.course, kind=ItemKind.STANCE_CHECK)
+    assert stance_copy.stance_check.statement == "China should push its firms toward R."
+    # Editing the copy's rubric leaves last term's as it was.
+    memo_copy.rubric.criteria[0]["levels"][0]["points"] = 9
+    memo_copy.rubric.save()
+    memo.item.rubric.refresh_from_db()
+    assert memo.item.rubric.criteria[0]["levels"][0]["points"] == 5
