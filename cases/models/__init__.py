@@ -14,6 +14,8 @@ from cases.models.annotations import (
     AnnotationTask,
     AnnotationVote,
     Visibility,
+    counted_for,
+    counted_row,
     for_the_class,
 )
 from cases.models.auth import LoginThrottle
@@ -224,6 +226,8 @@ __all__ = [
     "attempts_late",
     "awaiting_grader",
     "content_model",
+    "counted_for",
+    "counted_row",
     "counting_attempt",
     "due_last",
     "for_the_class",

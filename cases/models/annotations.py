@@ -12,7 +12,7 @@ with its quote (`cases.services.annotations.annotations_reanchor`).
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from cases.models.cohorts import Cohort
 from cases.models.courses import ModuleItem
@@ -41,6 +41,31 @@ FOR_THE_CLASS = Q(visibility=Visibility.COHORT)
 def for_the_class(visibility: str) -> bool:
     """`FOR_THE_CLASS`, of a row already read (the student's own progress)."""
     return visibility == Visibility.COHORT
+
+
+def counted_for(item) -> Q:
+    """Of a student's notes, those an annotation assignment (`item`: an id or an
+    OuterRef) may count besides `FOR_THE_CLASS`: written in a current section, or in a
+    section given the item. A past term's notes (its section archived) count for what
+    that term was given, never for a new term's copy a student taking the course again
+    is given: they write afresh."""
+    from cases.models.schedule import Assignment
+
+    return (
+        Q(cohort__isnull=True)
+        | Q(cohort__archived_at__isnull=True)
+        | Q(Exists(Assignment.objects.filter(item=item, cohort=OuterRef("cohort"))))
+    )
+
+
+def counted_row(row: dict, cohort_id) -> bool:
+    """`counted_for`, of a row already read (with `cohort_id` and
+    `cohort__archived_at`), for the student's assignment given to `cohort_id`."""
+    return (
+        row["cohort_id"] is None
+        or row["cohort__archived_at"] is None
+        or row["cohort_id"] == cohort_id
+    )
 
 
 class Annotation(models.Model):

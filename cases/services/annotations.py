@@ -56,6 +56,8 @@ from cases.models import (
     Membership,
     ModuleItem,
     Visibility,
+    counted_for,
+    counted_row,
     for_the_class,
 )
 from cases.models.annotations import CONTEXT_CHARS, MAX_ANNOTATION_CHARS, MAX_QUOTE_CHARS
@@ -480,7 +482,7 @@ def note_counts(task: AnnotationTask, user_ids, until=None) -> dict[int, NoteCou
         Q(pk__in=[]),
     )
     rows = (
-        shared.filter(author__in=user_ids)
+        shared.filter(counted_for(task.item_id), author__in=user_ids)
         .values("author")
         .annotate(
             notes=Count("pk"),
@@ -541,6 +543,7 @@ NOTE_FIELDS = [
     *("pk", "author_id", "thread_id", "paragraph", "start", "end_paragraph", "end"),
     *("quote", "visibility", "reply_count", "deleted_at", "hidden_at", "orphaned"),
     *("created_at", "updated_at", "word_count", "thread__hidden_at"),
+    *("cohort_id", "cohort__archived_at"),  # Whether a task counts it (`counted_row`).
 ]
 
 
@@ -616,15 +619,17 @@ def _student_layer(user, case, now):
 _IN_CASE = ("created_at", "pk")
 
 
-def task_progress(task: AnnotationTask, own: list[dict], until=None) -> dict:
+def task_progress(task: AnnotationTask, own: list[dict], until=None, cohort_id=None) -> dict:
     """A student's progress on an annotation assignment, from their own notes and
     replies (`LayerRows.own`): as `_annotation` in the work sources counts them, what
-    the class reads (`for_the_class`), written by `until` (`takes_work_until` of their
+    the class reads (`for_the_class`) in a section the count takes (`counted_row`, for
+    their assignment's `cohort_id`), written by `until` (`takes_work_until` of their
     assignment) when it stops taking work."""
     counting = [
         r
         for r in own
         if for_the_class(r["visibility"])
+        and counted_row(r, cohort_id)
         and r["deleted_at"] is None
         and r["hidden_at"] is None
         and r["thread__hidden_at"] is None

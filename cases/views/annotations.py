@@ -321,8 +321,13 @@ def _with_layer(request, case, access, response):
     if not access.is_teaching_staff:
         # A student's count of substantive notes beside the case follows at once too.
         for task in services.annotation_tasks_given(request.user, case):
-            until = takes_work_until(assignment_for_student(task.item_id, request.user))
-            progress = services.task_progress(task, layer["layer_rows"].own, until)
+            assignment = assignment_for_student(task.item_id, request.user)
+            progress = services.task_progress(
+                task,
+                layer["layer_rows"].own,
+                takes_work_until(assignment),
+                getattr(assignment, "cohort_id", None),
+            )
             context = {"task": task, "task_mine": progress, "oob": True}
             response.content += render(request, TASK_PROGRESS, context).content
     return response

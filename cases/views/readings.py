@@ -98,7 +98,9 @@ def _reader(
     if task is not None and not access.is_teaching_staff:
         task_assignment = assignment_for_student(item.pk, request.user)
         until = takes_work_until(task_assignment)
-        task_mine = task_progress(task, marked["layer_rows"].own, until)
+        task_mine = task_progress(
+            task, marked["layer_rows"].own, until, getattr(task_assignment, "cohort_id", None)
+        )
         task_closed = until is not None and timezone.now() > until
     context = {
         "case": case,

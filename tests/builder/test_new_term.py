@@ -3,6 +3,7 @@ then teaches the copy. Features used a second time, and two features meeting."""
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from cases.models import (
     Annotation,
@@ -13,6 +14,8 @@ from cases.models import (
     QuestionCategory,
     QuizSlot,
     Rubric,
+    Work,
+    WorkStatus,
 )
 from tests.factories import (
     AssignmentFactory,
@@ -149,3 +152,49 @@ def test_last_terms_analysis_annotation_and_stance_check_can_be_copied_into_this
     memo_copy.rubric.save()
     memo.item.rubric.refresh_from_db()
     assert memo.item.rubric.criteria[0]["levels"][0]["points"] == 5
+
+
+LONG = "Headcount in a lab is an input, not an invention; the partner kept the research."
+
+
+def test_last_terms_notes_do_not_hand_in_this_terms_annotation_assignment(world, client_for):
+    """A student wrote three substantive notes on the case for last term's annotation
+    assignment; the term ended (its section archived). Taking the course again, the
+    duplicate's copy of the assignment is given to the new section: it counted last
+    term's notes and showed the student handed in before they wrote a word, their
+    progress box full. Notes of a past term's section count only for what was given to
+    it; this term's notes count."""
+    client = client_for("instructor")
+    student = world.users["student"]
+    section_a = world.course.cohorts.get()
+    task = make_annotation_task(
+        ModuleFactory(course=world.course), world.case, [section_a], title="Annotate Bell",
+        min_notes=3, min_words=5,
+    )  # fmt: skip
+    me = client_for("student")
+    for n in range(3):
+        assert _note(me, world.case, f"{n} {LONG}").status_code == 302
+    assert Work.objects.get(item=task.item, user=student).state == WorkStatus.SUBMITTED
+    section_a.archived_at = timezone.now()
+    section_a.save()
+    new = _duplicate(world, client_for("instructor"))
+    fall = CohortFactory(name="Fall 2027")
+    new.cohorts.add(fall)
+    MembershipFactory(cohort=fall, user=student)
+    copy = ModuleItem.objects.get(module__course=new, title="Annotate Bell")
+    response = client.post(
+        reverse("cases:item_schedule", args=[copy.pk]),
+        {f"cohort-{fall.pk}-assigned": "on", f"cohort-{fall.pk}-points": 10,
+         f"cohort-{fall.pk}-late_policy": "accept", f"cohort-{fall.pk}-late_penalty_percent": 0},
+    )  # fmt: skip
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert not Work.objects.filter(item=copy, user=student, state=WorkStatus.SUBMITTED).exists()
+    reader = client_for("student").get(copy.get_absolute_url(), follow=True).content.decode()
+    assert "0 of 3 substantive notes" in reader
+    report = client_for("instructor").get(reverse("cases:annotation_report", args=[copy.pk]))
+    assert report.status_code == 200
+    # Last term's Work on its own item is as it was.
+    assert Work.objects.get(item=task.item, user=student).state == WorkStatus.SUBMITTED
+    assert _note(client_for("student"), world.case, f"new {LONG}").status_code == 302
+    work = Work.objects.get(item=copy, user=student)
+    assert work.state == WorkStatus.IN_PROGRESS and work.auto_score == 1

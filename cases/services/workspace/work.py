@@ -60,6 +60,7 @@ from cases.models import (
     WorkStatus,
     attempts_late,
     awaiting_grader,
+    counted_for,
     counting_attempt,
     due_last,
     graded_earlier,
@@ -361,7 +362,7 @@ def _annotation(item: ModuleItem, user_ids) -> dict[int, _Found]:
         )
         # A reply under a hidden note is hidden with it.
         .exclude(thread__hidden_at__isnull=False)
-        .filter(Exists(given))
+        .filter(Exists(given), counted_for(item.pk))
     )
     by_user: dict[int, list] = {}
     for author, created_at, words in shared.order_by("created_at", "pk").values_list(
@@ -707,6 +708,7 @@ def student_notes(course, student, item=None, *, until=None) -> list[Annotation]
             # nor one written once the student's assignment stopped taking work.
             counts=Q(word_count__gte=Subquery(task.values("min_words")[:1]))
             & FOR_THE_CLASS
+            & counted_for(item.pk)
             & Q(hidden_at__isnull=True, thread__hidden_at__isnull=True)
             & (Q(created_at__lte=until) if until is not None else Q()),
             after_close=Q(created_at__gt=until) if until is not None else Value(False),
