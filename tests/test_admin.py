@@ -273,3 +273,30 @@ def test_grade_categories_are_shown_in_the_admin_but_changed_on_the_course_s_pag
     assert client.get(reverse("admin:cases_gradecategory_add")).status_code == 403
     category.refresh_from_db()
     assert category.weight == 60
+
+
+def test_the_django_admin_gives_no_account_a_username_another_has_in_another_case(
+    world, client_for
+):
+    """An admin tidying accounts in the Django admin renames the TA "Student" (another
+    account is "student") and then adds a new "STUDENT": each is refused with the reason,
+    and nothing changes, as the sign-up page refuses it, so that typing "student" at
+    sign-in names one account."""
+    from cases.models import User
+
+    client = client_for("admin")
+    ta = world.users["ta"]
+    url = reverse("admin:cases_user_change", args=[ta.pk])
+    renamed = client.post(url, _admin_post_data(client.get(url)) | {"username": "Student"})
+    assert renamed.status_code == 200
+    assert "A user with that username already exists" in renamed.content.decode()
+    ta.refresh_from_db()
+    assert ta.username == "ta"
+    password = "a-long-passphrase-9"
+    added = client.post(
+        reverse("admin:cases_user_add"),
+        {"username": "STUDENT", "password1": password, "password2": password},
+    )
+    assert added.status_code == 200
+    assert "A user with that username already exists" in added.content.decode()
+    assert User.objects.filter(username__iexact="student").count() == 1

@@ -6,6 +6,7 @@ Audit entries are written by the services that make the changes and are never ed
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
@@ -25,7 +26,16 @@ class User(AbstractUser):
                 fields=["student_id"],
                 condition=~models.Q(student_id=""),
                 name="user_student_id_unique",
-            )
+            ),
+            # One account per username in any case: sign-in accepts a username typed in
+            # another case (`ThrottledModelBackend._named`), so "ann" beside "Ann" would
+            # leave neither findable that way. Every way an account is made (sign-up,
+            # roster import, invitation, LTI, the Django admin) meets this rule here.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="user_username_case_insensitive_unique",
+                violation_error_message="A user with that username already exists.",
+            ),
         ]
 
     def __str__(self) -> str:

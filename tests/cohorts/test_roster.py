@@ -440,3 +440,78 @@ def test_an_invitation_says_how_to_get_a_new_link_when_it_has_expired(
     assert reset in [line.strip() for line in message.body.splitlines()]
     assert f'href="{reset}"' in message.alternatives[0][0]
     assert "ask your course's administrator" not in message.body
+
+
+def test_a_roster_and_an_invitation_never_make_a_username_that_differs_only_in_case(
+    world, cohort, client_for, django_capture_on_commit_callbacks
+):
+    """Ann chose the username "Ann" when she signed up, and signs in as "ann", as people
+    do. The admin then imports a roster with another Ann (ann@exchange.example.org) and,
+    on the course's People page, invites a third (ANN@partner.example.org) as TA. Each
+    new account is given a username no other has in any case (ann-2, ann-3; their
+    invitations say so), so Ann still signs in typing "ann", and each newcomer, having
+    chosen a password, signs in typing her own username in capitals."""
+    from django.test import Client
+
+    User.objects.create_user(username="Ann", email="ann@example.edu", password="ann-passphrase-1")
+    client = client_for("admin")
+    with django_capture_on_commit_callbacks(execute=True):
+        roster_apply(
+            cohort=cohort,
+            data=_csv("ann@exchange.example.org,Ann,Exchange,X1"),
+            actor=world.users["admin"],
+        )
+        client.post(
+            reverse("cases:course_people", args=[world.course.pk]),
+            {"person": "ANN@partner.example.org", "role": "ta"},
+        )
+    made = {
+        u.email: u.username
+        for u in User.objects.filter(
+            email__in=["ann@exchange.example.org", "ANN@partner.example.org"]
+        )
+    }
+    assert made == {"ann@exchange.example.org": "ann-2", "ANN@partner.example.org": "ann-3"}
+    assert ["username is ann-2" in m.body for m in mail.outbox] == [True, False]
+    assert ["username is ann-3" in m.body for m in mail.outbox] == [False, True]
+
+    def sign_in(typed: str, password: str) -> User | None:
+        browser = Client()
+        browser.post(reverse("login"), {"username": typed, "password": password})
+        user = browser.get(reverse("cases:home")).wsgi_request.user
+        return user if user.is_authenticated else None
+
+    assert sign_in("ann", "ann-passphrase-1").email == "ann@example.edu"
+    for message in mail.outbox:
+        link = next(line for line in message.body.splitlines() if "/password/reset/" in line)
+        browser = Client()
+        form_page = browser.get(link[link.index("/password/reset/") :].strip(), follow=True)
+        browser.post(
+            form_page.redirect_chain[-1][0],
+            {"new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase"},
+        )
+    assert sign_in("ANN-2", "a-new-long-passphrase").email == "ann@exchange.example.org"
+    assert sign_in("Ann-3", "a-new-long-passphrase").email == "ANN@partner.example.org"
+    assert sign_in("ANN", "ann-passphrase-1").email == "ann@example.edu"
+
+
+def test_the_migration_to_case_insensitive_usernames_names_the_accounts_it_refuses_for(world):
+    """A database from before the rule may hold "ann" beside "Ann" (made by an import).
+    The migration does not merge or rename them: it stops, naming each, so an admin
+    decides; a database without such pairs migrates as before."""
+    import importlib
+
+    from django.apps import apps
+    from django.db import connection
+
+    migration = importlib.import_module("cases.migrations.0038_username_case_insensitive_unique")
+    migration.refuse_case_clashes(apps, None)  # None here: nothing to refuse.
+    with connection.cursor() as cursor:  # As it was: undone when the test's transaction is.
+        cursor.execute("DROP INDEX user_username_case_insensitive_unique")
+    User.objects.create(username="Ann", email="ann@example.edu")
+    User.objects.create(username="ann", email="ann@exchange.example.org")
+    User.objects.create(username="BO", email="bo@example.edu")
+    with pytest.raises(RuntimeError) as refused:
+        migration.refuse_case_clashes(apps, None)
+    assert "differ only in case: Ann, ann." in str(refused.value)
+    assert "Rename all but one of each group" in str(refused.value)

@@ -8,6 +8,7 @@ import re
 
 from django.core.mail import mailers
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.tasks import task
 
 from cases.models import AuditAction, Course, Invitation, User
@@ -18,16 +19,16 @@ from cases.services.people import Refused, audit, course_role_add
 
 def free_usernames(emails: list[str]) -> list[str]:
     """A free username for each new account: the email's local part, in lower case and
-    made unique."""
+    made unique. Unique in any case: no two usernames differ only in case
+    (`user_username_case_insensitive_unique`), so "ann" is taken once "Ann" is."""
     bases = [
         re.sub(r"[^a-z0-9._-]", "", email.split("@")[0].lower())[:140] or "student"
         for email in emails
     ]
-    taken = set(User.objects.filter(username__in=set(bases)).values_list("username", flat=True))
+    folded = User.objects.annotate(folded=Lower("username"))
+    taken = set(folded.filter(folded__in=set(bases)).values_list("folded", flat=True))
     for base in {b for b in bases if b in taken}:
-        taken |= set(
-            User.objects.filter(username__startswith=f"{base}-").values_list("username", flat=True)
-        )
+        taken |= set(folded.filter(folded__startswith=f"{base}-").values_list("folded", flat=True))
     names = []
     for base in bases:
         name, n = base, 1
