@@ -22,7 +22,9 @@ $CATEGORY paths, escapes, general feedback (####) and per-answer feedback (#).
 Points: GIFT cannot say what a question is worth, so Red Queen writes a comment line
 `// points: 2` before each question not worth the default 1 and reads it back (Moodle
 ignores comments; a file without one imports at 1 point a question). A question name
-longer than Question.title's 200 characters is refused, not cut.
+longer than Question.title's 200 characters is refused, not cut; so is each question
+under a $CATEGORY whose name is longer than QuestionCategory.name's 200 (the reason
+names the category's line).
 
 Numerical questions may have several answers ({#=1822:0#Right =%50%1822:2#Close}), each
 with its credit (0..100%) and feedback: the first worth 100% is the question's own
@@ -75,6 +77,7 @@ NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 MAX_SIGNIFICANT, MAX_PLACES, MAX_INTEGER_DIGITS = 15, 10, 10
 FRACTION_PLACES = Decimal("0.00001")  # Choice.fraction
 MAX_TITLE = 200  # Question.title
+MAX_CATEGORY = 200  # QuestionCategory.name
 MAX_ANSWER = 500  # Choice.text and Choice.match: an answer, a side of a pair
 # Question.points: the default, and what the column holds (max_digits=6, 2 places).
 DEFAULT_POINTS, MAX_POINTS, POINTS_PLACES = Decimal(1), Decimal("9999.99"), 2
@@ -558,9 +561,10 @@ def _parse_body(body: str, line: int, question: GiftQuestion, fmt: str = "") -> 
 
 
 def _blocks(text: str):
-    """(line, category, source, points) of each question, in order; `points` is the
-    (line, value) of the last `// points:` comment since the question before, if any."""
-    category = ""
+    """(line, (category line, category), source, points) of each question, in order;
+    `points` is the (line, value) of the last `// points:` comment since the question
+    before, if any."""
+    category = (0, "")
     block: list[str] = []
     block_line = 0
     points = None
@@ -576,7 +580,7 @@ def _blocks(text: str):
                 yield block_line, category, "\n".join(block).strip(), points
                 block, points = [], None
             if line.startswith("$CATEGORY:"):
-                category = _category(line.split(":", 1)[1])
+                category = (number, _category(line.split(":", 1)[1]))
             continue
         if not block:
             block_line = number
@@ -629,8 +633,19 @@ def _points(said: tuple[int, str] | None, line: int) -> Decimal | None:
 
 
 def _read_question(
-    source: str, line: int, category: str, points: tuple[int, str] | None = None
+    source: str,
+    line: int,
+    category: str,
+    points: tuple[int, str] | None = None,
+    category_line: int = 0,
 ) -> GiftQuestion:
+    if len(category) > MAX_CATEGORY:
+        # Each question under it is refused, not filed under a name cut short.
+        raise GiftError(
+            line,
+            f"its category, named on line {category_line}, is {len(category)} characters; "
+            f"a category name is at most {MAX_CATEGORY}. Shorten it there.",
+        )
     title = ""
     if source.startswith("::"):
         end = _find_unescaped(source, "::", 2)
@@ -708,9 +723,9 @@ def _with_blank(before: str, after: str) -> str:
 def read_gift(text: str) -> list[GiftResult]:
     """Every question in the file, in order, each either read or refused; never raises."""
     results = []
-    for line, category, source, points in _blocks(text):
+    for line, (category_line, category), source, points in _blocks(text):
         try:
-            question = _read_question(source, line, category, points)
+            question = _read_question(source, line, category, points, category_line)
         except GiftUnsupported as refused:
             refusal = GiftRefusal(line, _title_of(source), refused.reason, refused.fix)
             results.append(GiftResult(line, None, refusal))

@@ -1074,7 +1074,7 @@ def questions_create_from_gift(*, course, questions: list[GiftQuestion]) -> list
     for parsed in questions:
         category = None
         if parsed.category:
-            name = parsed.category[:200]
+            name = parsed.category
             if name not in categories:
                 categories[name], _ = QuestionCategory.objects.get_or_create(
                     course=course, name=name

@@ -490,3 +490,58 @@ def test_a_bank_of_a_course_with_a_chinese_code_downloads_as_a_file(world, clien
     assert disposition.startswith("Content-Disposition: attachment;")
     assert "filename*=utf-8''%E5%88%9B%E6%96%B0-101-questions.gift" in disposition
     assert "::第二代创新::什么是第二代创新{}" in response.content.decode()
+
+
+def test_a_category_name_too_long_to_store_refuses_its_questions_naming_its_line_not_cut_short(
+    world, client_for
+):
+    """A category name is stored in at most 200 characters: a longer one came in cut
+    off, the preview saying its questions could be imported, so they landed in a
+    category of another name. Each question under it is refused by its line, the
+    reason naming the $CATEGORY line and the limit; the next category's question comes
+    in. The instructor shortens the name and uploads the file again: the two come in
+    under it, and the one imported before is left out as already there."""
+    from cases.models import QuestionCategory
+
+    client = client_for("instructor")
+    long_name = "Week 1/" + "The joint venture's first decade " * 7  # 237 characters.
+    text = (
+        f"$CATEGORY: {long_name}\n"
+        "\n"
+        "::Foreign partner::Which firm was Shanghai Bell's foreign partner?{=Alcatel ~Motorola}\n"
+        "\n"
+        "::Blue sky::The sky is blue on a clear day.{T}\n"
+        "\n"
+        "$CATEGORY: Week 2\n"
+        "\n"
+        "::Licensee::Which firm licensed its switch?{=Alcatel ~IBM}\n"
+    )
+    html = _preview(client, world, text)
+    rows = _rows(html)
+    assert [row[:2] for row in rows] == [
+        ["3", "Foreign partner"],
+        ["5", "Blue sky"],
+        ["9", "Licensee"],
+    ]
+    for row in rows[:2]:
+        assert row[2].startswith(
+            "Refused: Its category, named on line 1, is 237 characters; a category name "
+            "is at most 200."
+        ), row[2]
+    assert rows[2][2] == "Imports as single choice"
+    assert "1 of 3 questions can be imported; 2 are refused." in html
+    _confirm(client, world, html)
+    assert not Question.objects.filter(
+        course=world.course, title__in=["Foreign partner", "Blue sky"]
+    ).exists()
+    assert list(
+        QuestionCategory.objects.filter(course=world.course).values_list("name", flat=True)
+    ) == ["Week 2"]
+
+    fixed = text.replace(long_name, "Week 1/The joint venture")
+    html = _preview(client, world, fixed)
+    assert "2 of 3 questions can be imported" in html
+    _confirm(client, world, html)
+    partner = Question.objects.get(course=world.course, title="Foreign partner")
+    assert partner.category.name == "Week 1/The joint venture"
+    assert _bank(world).count("Licensee") == 1
