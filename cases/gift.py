@@ -51,7 +51,8 @@ holds "->" (it would be read back split there): each is named in the export's li
 what it left out. A single-choice or short-answer question whose text holds its one
 blank is written as missing word, the answer block where the blank is (at the end, the
 blank is kept as ___ before the block: the block alone would read back with no blank).
-A description is `::title::text` with no answer block."""
+A description is `::title::text` with no answer block: its general feedback, which
+GIFT has no place for, is lost, and named in the export's list of what it lost."""
 
 import re
 from dataclasses import dataclass, field
@@ -844,11 +845,12 @@ def _question_text(question, block: str) -> str:
     return _text(text) + block
 
 
-def export_gift(questions) -> tuple[str, list[str]]:
-    """GIFT text for the questions it can express, and the titles it left out.
-    Uncategorised questions come first (they need no $CATEGORY line), then each
-    category's, in the order given."""
-    out, skipped, category = [], [], ""
+def export_gift(questions) -> tuple[str, list[str], list[str]]:
+    """GIFT text for the questions it can express, the titles it left out, and what
+    it lost of the questions it wrote, in words (a description's general feedback:
+    GIFT has no place for it). Uncategorised questions come first (they need no
+    $CATEGORY line), then each category's, in the order given."""
+    out, skipped, lost, category = [], [], [], ""
     questions = sorted(questions, key=lambda q: (q.category is not None, _category_name(q)))
     for question in questions:
         if question.kind not in EXPORTED_KINDS or not _expressible(question):
@@ -861,6 +863,8 @@ def export_gift(questions) -> tuple[str, list[str]]:
         title = f"::{escape(_clean(question.title))}::"
         if question.kind == "description":
             out.append(f"{title}{_text(question.text)}\n")
+            if _clean(question.feedback):
+                lost.append(f"the general feedback of “{_clean(question.title)}”")
             continue
         general = _clean(question.feedback)
         general = f"####{_text(general)}" if general else ""
@@ -895,7 +899,7 @@ def export_gift(questions) -> tuple[str, list[str]]:
         if question.points != DEFAULT_POINTS:
             worth = f"// points: {format_decimal(question.points)}\n"
         out.append(f"{worth}{title}{_question_text(question, f'{{{body}{general}}}')}\n")
-    return "\n".join(out), skipped
+    return "\n".join(out), skipped, lost
 
 
 def _category_name(question) -> str:

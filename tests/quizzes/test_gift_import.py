@@ -545,3 +545,37 @@ def test_a_category_name_too_long_to_store_refuses_its_questions_naming_its_line
     partner = Question.objects.get(course=world.course, title="Foreign partner")
     assert partner.category.name == "Week 1/The joint venture"
     assert _bank(world).count("Licensee") == 1
+
+
+def test_a_description_s_general_feedback_lost_on_export_is_named_in_the_file(world, client_for):
+    """GIFT writes a description as its text alone: the general feedback an instructor
+    gave one ("Read ¶3 before you answer") was dropped from the export without a word,
+    and the copy imported into another course had none. The file's first lines now
+    name each question that lost something and what; a choice's general feedback, which
+    GIFT carries, is not named and arrives. A bank that loses nothing says nothing."""
+    client = client_for("instructor")
+    url = reverse("cases:question_export", args=[world.course.pk])
+    assert "// Lost" not in client.get(url).content.decode()
+    Question.objects.create(
+        course=world.course, kind="description", title="Before you start",
+        text="The questions below are about the joint venture.",
+        feedback="Read ¶3 before you answer.",
+    )  # fmt: skip
+    plain = Question.objects.create(
+        course=world.course, kind="single", title="Plain", text="Who?", feedback="Lenovo."
+    )
+    plain.choices.create(text="Lenovo", fraction=1, position=0)
+    plain.choices.create(text="IBM", fraction=0, position=1)
+    text = client.get(url).content.decode()
+    header = text.split("\n\n", 1)[0]
+    assert (
+        "// Lost (GIFT has no place for it): the general feedback of “Before you start”"
+        in header.splitlines()
+    )
+    assert "Plain" not in header
+
+    other = client_for("other_instructor")
+    _import_into(other, world.other_course, text)
+    copy = Question.objects.get(course=world.other_course, title="Before you start")
+    assert (copy.kind, copy.feedback) == ("description", "")
+    assert Question.objects.get(course=world.other_course, title="Plain").feedback == "Lenovo."

@@ -239,15 +239,20 @@ def question_import_confirm(request: HtmxHttpRequest, pk: int):
 def question_export(request: HtmxHttpRequest, pk: int):
     """Instructors and admins download the bank as GIFT. Likert and spectrum questions
     (and the few export_gift cannot say with their meaning) have no GIFT form; the
-    file's first lines name any left out."""
+    file's first lines name any left out, and what GIFT lost of those written (a
+    description's general feedback), so nothing goes missing unsaid."""
     course, _access = course_to_teach(request.user, pk)
     questions = Question.objects.filter(course=course).select_related("category")
     questions = questions.prefetch_related("choices").order_by("category__name", "pk")
     # What GIFT cannot say is left out by name rather than exported as another kind.
-    text, skipped = export_gift(questions)
+    text, skipped, lost = export_gift(questions)
     header = f"// Question bank of {course.code}, exported from Red Queen.\n"
-    if skipped:
-        header += "// Left out (no GIFT form): " + "; ".join(skipped) + "\n"
+    for said, names in (
+        ("Left out (no GIFT form)", skipped),
+        ("Lost (GIFT has no place for it)", lost),
+    ):
+        if names:  # On one comment line: a title's line break would end the comment.
+            header += f"// {said}: " + " ".join("; ".join(names).split()) + "\n"
     response = HttpResponse(header + "\n" + text, content_type="text/plain; charset=utf-8")
     slug = "".join(ch if ch.isalnum() else "-" for ch in course.code).strip("-").lower()
     # A name outside Latin-1 (a course coded 创新 101) goes in RFC 5987's filename*.
