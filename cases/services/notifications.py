@@ -41,6 +41,7 @@ from cases.models import (
     Course,
     EmailSettings,
     Extension,
+    FeedbackRelease,
     Follow,
     Membership,
     MemoVersion,
@@ -69,6 +70,9 @@ REMINDER_AHEAD = timedelta(hours=24)
 # An assignment that opens later is announced by send_due_reminders once it has opened;
 # one opened longer ago than this (cron stopped for days) is no longer news.
 OPENED_CATCH_UP = timedelta(days=2)
+# A grade released before the student could read it (a quiz that shows scores after the
+# due date) is told by send_due_reminders once their due date has passed, within this.
+READABLE_CATCH_UP = timedelta(days=2)
 # A digest goes out when the last one is at least this old, so a daily cron that drifts
 # still sends one a day and a rerun the same day sends nothing.
 DIGEST_EVERY = timedelta(hours=20)
@@ -385,20 +389,32 @@ def due_reminders_send(*, now=None) -> int:
     return sent
 
 
-def grades_released_notify(assignment: Assignment, user_ids=None) -> int:
+def grades_released_notify(assignment: Assignment, user_ids=None, *, now=None) -> int:
     """Tell the students of the assignment's cohort (or those of them named) who have a
-    grade on it that it is released (`is_graded`: not one whose earlier grade waits on
-    work handed in again); once per assignment and student, however often it is hidden
+    grade on it that it is released, each as they see it (their extension applied:
+    a quiz that shows scores after the due date is theirs to read after their own).
+    Those who may not read it yet are told when they may (`grades_readable_notify`).
+    Once per assignment and student (`_released_tell`), however often it is hidden
     and released again, or graded again after its release."""
+    if assignment.grades_released_at is None:
+        return 0
+    theirs = dict(_students_dates(assignment))
+    if user_ids is not None:
+        theirs = {user_id: theirs[user_id] for user_id in user_ids if user_id in theirs}
+    return _released_tell(assignment, theirs, now or timezone.now())
+
+
+def _released_tell(assignment: Assignment, theirs: dict, now) -> int:
+    """Tell each student of `theirs` (their id to the assignment as they see it) whose
+    grade on the item is one they may read now (`grade_released`; `is_graded`: not one
+    whose earlier grade waits on work handed in again) that it is released, under the
+    key `released:{assignment.pk}`: once."""
     item = assignment.item
     course = item.module.course
-    if not grade_released(assignment, item):
+    readable = [user_id for user_id, seen in theirs.items() if grade_released(seen, item, now)]
+    if not readable:
         return 0  # A quiz that shows no score (yet): its grade is not theirs to read.
-    works = Work.objects.filter(item=item, user__memberships__cohort=assignment.cohort_id).only(
-        "user_id", *STATUS_FIELDS
-    )
-    if user_ids is not None:
-        works = works.filter(user__in=list(user_ids))
+    works = Work.objects.filter(item=item, user__in=readable).only("user_id", *STATUS_FIELDS)
     return len(
         notify(
             [work.user_id for work in works if is_graded(work)],
@@ -426,6 +442,28 @@ def graded_after_release_notify(item, user_ids) -> int:
         .distinct()
     )
     return sum(grades_released_notify(assignment, user_ids) for assignment in released)
+
+
+def grades_readable_notify(*, now=None) -> int:
+    """Tell the students whose grade on a quiz was released before they could read it
+    (its score shows after the due date) that it is released, once their own due date
+    (extension included) has passed: lately, as `opened_notify` announces work. Grades
+    released after the due date were told at the release (`grades_released_notify`);
+    the key makes each student's notice once whichever tells first. Run by
+    send_due_reminders; safe to repeat."""
+    now = now or timezone.now()
+    since = now - READABLE_CATCH_UP
+    after_due = Q(item__quiz__feedback_release=FeedbackRelease.AFTER_DUE)
+    lately = Q(due_at__gt=since, due_at__lte=now)
+    extended = Extension.objects.filter(
+        assignment=OuterRef("pk"), due_at__gt=since, due_at__lte=now
+    )
+    released = (
+        Assignment.objects.filter(after_due, grades_released_at__isnull=False)
+        .filter(lately | Exists(extended))
+        .select_related("item__module__course")
+    )
+    return sum(grades_released_notify(assignment, now=now) for assignment in released)
 
 
 def _still_sees(item, user: User) -> bool:

@@ -2,6 +2,7 @@
 the daily digest and due-date reminders (once each, even when runs overlap)."""
 
 from datetime import timedelta
+from io import StringIO
 
 import pytest
 from django.core import mail
@@ -594,3 +595,65 @@ def test_a_digest_turned_on_outside_the_preferences_page_starts_a_day_back(world
     assert digests_send() == 1
     [digest] = mail.outbox
     assert "THIS-MORNING" in digest.body and "MONTHS-OLD" not in digest.body
+
+
+def _quiz_graded(world, user):
+    """The world's quiz answered right by `user` and handed in, its essay then graded by
+    the instructor: a grade on the quiz, with nothing waiting for a person."""
+    from decimal import Decimal
+
+    from cases.models import Answer
+    from cases.services.quizzes import answer_grade, attempt_start, attempt_submit
+    from tests.helpers import answer_all_right
+
+    attempt = attempt_start(quiz=world.quiz, user=user)
+    answer_all_right(attempt, user)
+    attempt_submit(attempt_id=attempt.pk, user=user)
+    essay = Answer.objects.get(slot__attempt=attempt, slot__question__title="Argue")
+    answer_grade(
+        answer_id=essay.pk, points=Decimal(2), comment="", grader=world.users["instructor"]
+    )
+
+
+def test_a_quiz_released_before_its_due_date_is_told_when_each_student_may_read_it(world, commit):
+    """The quiz shows scores after the due date. The instructor releases its column in
+    the gradebook the day before: nobody is told, as nobody may read it yet. When the
+    due date passes the scheduled run tells the student, and the classmate given a day
+    more once theirs passes; run again, released again, nobody is told twice."""
+    from cases.services.notifications import grades_readable_notify
+
+    student, extended = world.users["student"], world.users["student_ta_elsewhere"]
+    quiz = world.quiz
+    quiz.feedback_release = "after_due"
+    quiz.save()
+    assignment = quiz.item.assignments.get()
+    due = timezone.now() + timedelta(days=1)
+    Assignment.objects.filter(pk=assignment.pk).update(due_at=due)
+    extensions_grant(
+        item=quiz.item, users=[extended], due_at=due + timedelta(days=1), by=world.users["ta"]
+    )
+    for user in (student, extended):
+        _quiz_graded(world, user)
+    assignment.refresh_from_db()
+    with commit():
+        assignment_release(assignment=assignment, released=True)
+    assert _rows("grade_released") == []
+    with commit():
+        call_command("send_due_reminders", stdout=StringIO())
+    assert _rows("grade_released") == []
+
+    with commit():
+        assert grades_readable_notify(now=due + timedelta(minutes=5)) == 1
+    title = f"Grade released for {quiz.item.title}"
+    assert _rows("grade_released") == [("student", title)]
+    with commit():
+        assert grades_readable_notify(now=due + timedelta(minutes=10)) == 0
+
+    with commit():
+        assert grades_readable_notify(now=due + timedelta(days=1, minutes=5)) == 1
+    assert _rows("grade_released") == [("student", title), ("student_ta_elsewhere", title)]
+    assignment_release(assignment=assignment, released=False)
+    with commit():
+        assignment_release(assignment=assignment, released=True)
+        grades_readable_notify(now=due + timedelta(days=1, minutes=10))
+    assert len(_rows("grade_released")) == 2
