@@ -43,6 +43,7 @@ from cases.models import (
     Extension,
     FeedbackRelease,
     Follow,
+    HeldRelease,
     Membership,
     MemoVersion,
     Notification,
@@ -430,18 +431,17 @@ def _released_tell(assignment: Assignment, theirs: dict, now) -> int:
 def graded_after_release_notify(item, user_ids) -> int:
     """A person graded these students on an item whose grades were already released to
     them: the grade shows on their grades page at once, so each is told as the class
-    was at the release (`grades_released_notify`, under its key: once). One query when
-    nothing is released."""
-    released = (
-        Assignment.objects.filter(
-            item=item,
-            cohort__memberships__user__in=list(user_ids),
-            grades_released_at__isnull=False,
-        )
-        .select_related("item__module__course")
-        .distinct()
-    )
-    return sum(grades_released_notify(assignment, user_ids) for assignment in released)
+    was at the release (`_released_tell`, under its key: once). Released to them is
+    their assignment as they see it (`seen_by`): their cohort's release, or one held
+    for them from a section they have left. One query a student when nothing is
+    released."""
+    now = timezone.now()
+    sent = 0
+    for user_id in set(user_ids):
+        seen = Assignment.objects.seen_by(user_id).filter(item=item)
+        for assignment in seen.select_related("item__module__course"):
+            sent += _released_tell(assignment, {user_id: assignment}, now)
+    return sent
 
 
 def grades_readable_notify(*, now=None) -> int:
@@ -463,7 +463,23 @@ def grades_readable_notify(*, now=None) -> int:
         .filter(lately | Exists(extended))
         .select_related("item__module__course")
     )
-    return sum(grades_released_notify(assignment, now=now) for assignment in released)
+    sent = sum(grades_released_notify(assignment, now=now) for assignment in released)
+    # Students moved from a section that had released it: held for them on their new
+    # section's assignment, whose own grades are not released (`releases_follow`).
+    extended_held = Extension.objects.filter(
+        assignment=OuterRef("assignment"),
+        user=OuterRef("user"),
+        due_at__gt=since,
+        due_at__lte=now,
+    )
+    held = HeldRelease.objects.filter(
+        Q(assignment__due_at__gt=since, assignment__due_at__lte=now) | Exists(extended_held),
+        assignment__item__quiz__feedback_release=FeedbackRelease.AFTER_DUE,
+        assignment__grades_released_at__isnull=True,
+    ).select_related("assignment__item")
+    for release in held:
+        sent += graded_after_release_notify(release.assignment.item, [release.user_id])
+    return sent
 
 
 def _still_sees(item, user: User) -> bool:

@@ -265,3 +265,42 @@ def test_grades_not_released_reach_the_student_nowhere_until_released(world):
     assert "9 / 10" in seen and "MEMO-COMMENT" in seen
     assert "6 / 10" not in seen and "THREAD-COMMENT" not in seen
     assert Notification.objects.filter(user=student, title__contains=memo_item.title).exists()
+
+
+def test_a_student_moved_after_a_release_is_told_when_graded_in_the_new_section(world):
+    """Section A's thread grades are released before the student has one. Moved to
+    section B, which has released nothing, the student keeps A's release: graded
+    there, the grade shows on their grades page at once, and they are told, once,
+    however often they are graded again and whenever B releases. A classmate of B's
+    graded too is told nothing until B releases."""
+    from cases.models import Cohort, Notification
+    from tests.factories import AssignmentFactory, MembershipFactory, UserFactory
+
+    student, section_a = world.users["student"], world.course.cohorts.get()
+    item = world.discussion.item
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    classmate = UserFactory(username="classmate_b")
+    MembershipFactory(cohort=section_b, user=classmate)
+    AssignmentFactory(item=item, cohort=section_b)
+    instructor = _signed_in(world.users["instructor"])
+    _release(instructor, item.assignments.get(cohort=section_a))
+    _signed_in(world.users["admin"]).post(
+        reverse("cases:cohort_members", args=[section_a.pk]),
+        {"action": "move", "students": [student.pk], "to": section_b.pk},
+    )
+
+    grade_url = reverse("cases:grade_work", args=[item.pk, student.pk])
+    instructor.post(grade_url, {"participation": "6", "feedback": ""})
+    instructor.post(
+        reverse("cases:grade_work", args=[item.pk, classmate.pk]),
+        {"participation": "5", "feedback": ""},
+    )
+    grades = _html(_signed_in(student).get(reverse("cases:student_grades", args=[world.course.pk])))
+    assert "6 / 10" in grades
+    told = Notification.objects.filter(kind="grade_released", title__contains=item.title)
+    assert list(told.values_list("user__username", flat=True)) == ["student"]
+
+    instructor.post(grade_url, {"participation": "7", "feedback": ""})
+    _release(instructor, item.assignments.get(cohort=section_b))
+    assert sorted(told.values_list("user__username", flat=True)) == ["classmate_b", "student"]
