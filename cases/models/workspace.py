@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from cases.models.courses import Course, ItemKind, ModuleItem
 from cases.models.quizzes import results_released
-from cases.models.schedule import Assignment
+from cases.models.schedule import Assignment, takes_work_until
 
 
 class WorkStatus(models.TextChoices):
@@ -133,11 +133,28 @@ def work_status(work: "Work | None", assignment: Assignment, now) -> WorkStatus:
         return WorkStatus.GRADED
     if work is not None and work.state == WorkStatus.SUBMITTED:
         return WorkStatus.SUBMITTED
+    if scored_as_it_stands(work, assignment, now):
+        return WorkStatus.GRADED
     if assignment.is_past_due(now):
         return WorkStatus.LATE
     if work is None:
         return WorkStatus.NOT_STARTED
     return WorkStatus(work.state)
+
+
+def scored_as_it_stands(work: "Work | None", assignment: Assignment, now) -> bool:
+    """Work the kind scores as it goes, short of a hand-in (notes on a case: the share
+    of the notes asked that were written, `_annotation`), once the student's assignment
+    takes no more of it (`takes_work_until`: its cut-off, or its due date under "refuse
+    late work"): nothing can change it now, so its score is its grade (`work_points`),
+    on every page, as a hand-in's would be. Before then it is in progress (late once
+    past due, as other work is); with nothing that scores, late."""
+    if work is None or work.state == WorkStatus.SUBMITTED or work.needs_grading:
+        return False
+    if not (work.auto_score and work.max_score):
+        return False
+    ends = takes_work_until(assignment)
+    return ends is not None and now > ends
 
 
 def after_due(moment, assignment: Assignment | None) -> bool:

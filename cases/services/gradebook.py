@@ -3,7 +3,8 @@
 The rules, in the order a student's course total is built:
 
 - A cell counts in its category when it has a grade (`WorkStatus.GRADED`: a person's,
-  or the kind's own once nothing waits for a person), as points out of the
+  the kind's own once nothing waits for a person, or the score of work in progress
+  once its assignment takes no more, `scored_as_it_stands`), as points out of the
   assignment's points; or when it is past its (extended) due date with nothing handed
   in (`WorkStatus.LATE`), as 0. Work handed in and waiting for a person, work not yet
   due, excused work, items not given to the student and items worth 0 points are left

@@ -53,9 +53,9 @@ from cases.models import (
     Post,
     User,
     Work,
+    WorkStatus,
     given_to,
     grade_released,
-    is_graded,
     refusal,
     with_extension,
     work_status,
@@ -407,9 +407,11 @@ def grades_released_notify(assignment: Assignment, user_ids=None, *, now=None) -
 
 def _released_tell(assignment: Assignment, theirs: dict, now) -> int:
     """Tell each student of `theirs` (their id to the assignment as they see it) whose
-    grade on the item is one they may read now (`grade_released`; `is_graded`: not one
-    whose earlier grade waits on work handed in again) that it is released, under the
-    key `released:{assignment.pk}`: once."""
+    grade on the item is one they may read now (`grade_released`) that it is released,
+    under the key `released:{assignment.pk}`: once. A grade is the status `work_status`
+    says, as on their grades page: not an earlier grade waiting on work handed in
+    again, nor excused work; notes short of the number asked once the assignment has
+    closed (`scored_as_it_stands`)."""
     item = assignment.item
     course = item.module.course
     readable = [user_id for user_id, seen in theirs.items() if grade_released(seen, item, now)]
@@ -418,7 +420,11 @@ def _released_tell(assignment: Assignment, theirs: dict, now) -> int:
     works = Work.objects.filter(item=item, user__in=readable).only("user_id", *STATUS_FIELDS)
     return len(
         notify(
-            [work.user_id for work in works if is_graded(work)],
+            [
+                work.user_id
+                for work in works
+                if work_status(work, theirs[work.user_id], now) == WorkStatus.GRADED
+            ],
             kind=NotificationKind.GRADE_RELEASED,
             title=f"Grade released for {item.title}",
             url=reverse("cases:student_grades", args=[course.pk]),

@@ -485,8 +485,8 @@ def test_the_assignment_beside_the_case_says_when_it_is_due_extension_included(w
 def test_notes_written_after_the_assignment_stops_taking_work_do_not_count(world, client_for):
     """An annotation assignment that refuses late work: a student writes two notes
     before the due date and the third after it. The third does not hand the work in
-    (it is late, 2 of 3, as the gradebook counts it), neither on the student's box nor
-    in the grader; an extension to a later date makes it count, and taking the
+    (2 of 3, which the gradebook counts as two thirds of the points), neither on the
+    student's box nor in the grader; an extension to a later date makes it count, and taking the
     extension back undoes that."""
     from cases.models import Extension, LatePolicy
     from cases.services.schedule import extension_remove, extensions_grant
@@ -618,3 +618,65 @@ def test_the_count_beside_the_case_drops_on_the_next_poll_when_staff_hide_a_note
     )
     assert poll.status_code == 200
     assert "1 of 3 substantive notes" in poll.text
+
+
+def test_notes_short_of_the_number_asked_earn_their_share_once_the_assignment_closes(
+    world, client_for
+):
+    """Three notes asked, late work refused; the student writes two before the due
+    date. While it takes work the gradebook leaves it out (in progress). Once the due
+    date passes, 2 of 3 earn two thirds of the points on every page: the tracker, the
+    gradebook and its CSV, the student's grades and course total, as the notes report
+    says. Late work accepted after all, it is late again and counts 0 until a cut-off
+    passes, when the share counts once more; its grade released then, the student is
+    told of it."""
+    from cases.models import Annotation, GradeCategory, LatePolicy
+
+    task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
+    item, student = task.item, world.users["student"]
+    category = GradeCategory.objects.create(course=world.course, name="Notes", weight=100)
+    ModuleItem.objects.filter(pk=item.pk).update(grade_category=category)
+    Assignment.objects.filter(item=item).update(
+        late_policy=LatePolicy.REFUSE, due_at=timezone.now() + timedelta(hours=1)
+    )
+    written = [_note(world.case, student).pk, _note(world.case, student, start=1).pk]
+    Annotation.objects.filter(pk__in=written).update(created_at=timezone.now() - timedelta(hours=2))
+    client = client_for("instructor")
+    client.post(
+        reverse("cases:assignment_release", args=[item.assignments.get().pk]), {"release": "1"}
+    )
+    tracker_url = reverse("cases:tracker", args=[world.course.pk])
+    gradebook_url = reverse("cases:gradebook", args=[world.course.pk])
+    csv_url = reverse("cases:gradebook_csv", args=[world.course.pk])
+    grades_url = reverse("cases:student_grades", args=[world.course.pk])
+
+    def pages() -> dict[str, str]:
+        staff = client_for("instructor")
+        seen = {
+            "tracker": staff.get(tracker_url).text,
+            "gradebook": staff.get(gradebook_url).text,
+            "csv": b"".join(staff.get(csv_url).streaming_content).decode(),
+        }
+        seen["grades"] = client_for("student").get(grades_url).text
+        return seen
+
+    before = pages()
+    assert "course grade so far" not in before["grades"]  # Nothing counts yet.
+
+    Assignment.objects.filter(item=item).update(due_at=timezone.now() - timedelta(minutes=1))
+    closed = pages()
+    for name, html in closed.items():
+        assert "6.67" in html, name
+    assert "Your course grade so far: <strong>66.7%</strong>" in closed["grades"]
+    assert "tag--late" not in closed["tracker"].split(item.title, 1)[-1].split("</tr>")[0]
+
+    Assignment.objects.filter(item=item).update(late_policy=LatePolicy.ACCEPT)
+    late = pages()
+    assert "Your course grade so far: <strong>0.0%</strong>" in late["grades"]
+    Assignment.objects.filter(item=item).update(late_until=timezone.now() - timedelta(seconds=1))
+    assert "Your course grade so far: <strong>66.7%</strong>" in pages()["grades"]
+    release = reverse("cases:assignment_release", args=[item.assignments.get().pk])
+    client = client_for("instructor")
+    client.post(release, {"release": ""})
+    client.post(release, {"release": "1"})
+    assert student.notifications.filter(kind="grade_released").count() == 1
