@@ -44,6 +44,7 @@ from cases.models import (
     FeedbackRelease,
     Follow,
     HeldRelease,
+    ItemKind,
     Membership,
     MemoVersion,
     Notification,
@@ -434,14 +435,14 @@ def _released_tell(assignment: Assignment, theirs: dict, now) -> int:
     )
 
 
-def graded_after_release_notify(item, user_ids) -> int:
+def graded_after_release_notify(item, user_ids, *, now=None) -> int:
     """A person graded these students on an item whose grades were already released to
     them: the grade shows on their grades page at once, so each is told as the class
     was at the release (`_released_tell`, under its key: once). Released to them is
     their assignment as they see it (`seen_by`): their cohort's release, or one held
     for them from a section they have left. One query a student when nothing is
     released."""
-    now = timezone.now()
+    now = now or timezone.now()
     sent = 0
     for user_id in set(user_ids):
         seen = Assignment.objects.seen_by(user_id).filter(item=item)
@@ -451,40 +452,47 @@ def graded_after_release_notify(item, user_ids) -> int:
 
 
 def grades_readable_notify(*, now=None) -> int:
-    """Tell the students whose grade on a quiz was released before they could read it
-    (its score shows after the due date) that it is released, once their own due date
-    (extension included) has passed: lately, as `opened_notify` announces work. Grades
-    released after the due date were told at the release (`grades_released_notify`);
+    """Tell the students whose grade was released before it was theirs to read that it
+    is released, once it is: a quiz whose score shows after the due date, once their
+    own due date has passed; notes short of the number asked, once their assignment
+    takes no more work (`scored_as_it_stands`). Each student's own dates (extension
+    included) decide, lately (within READABLE_CATCH_UP), as `opened_notify` announces
+    work. Grades readable at the release were told then (`grades_released_notify`);
     the key makes each student's notice once whichever tells first. Run by
-    send_due_reminders; safe to repeat."""
+    send_due_reminders; safe to repeat. A few queries, and two for each assignment
+    whose date passed lately."""
     now = now or timezone.now()
     since = now - READABLE_CATCH_UP
-    after_due = Q(item__quiz__feedback_release=FeedbackRelease.AFTER_DUE)
-    lately = Q(due_at__gt=since, due_at__lte=now)
-    extended = Extension.objects.filter(
-        assignment=OuterRef("pk"), due_at__gt=since, due_at__lte=now
+    kinds = Q(item__quiz__feedback_release=FeedbackRelease.AFTER_DUE) | Q(
+        item__kind=ItemKind.ANNOTATION
     )
+    # Either date may be the one that makes it readable; each student's is checked.
+    passed = Q(due_at__gt=since, due_at__lte=now) | Q(late_until__gt=since, late_until__lte=now)
+    extended = Extension.objects.filter(passed, assignment=OuterRef("pk"))
     released = (
-        Assignment.objects.filter(after_due, grades_released_at__isnull=False)
-        .filter(lately | Exists(extended))
+        Assignment.objects.filter(kinds, grades_released_at__isnull=False)
+        .filter(passed | Exists(extended))
         .select_related("item__module__course")
     )
     sent = sum(grades_released_notify(assignment, now=now) for assignment in released)
     # Students moved from a section that had released it: held for them on their new
     # section's assignment, whose own grades are not released (`releases_follow`).
     extended_held = Extension.objects.filter(
-        assignment=OuterRef("assignment"),
-        user=OuterRef("user"),
-        due_at__gt=since,
-        due_at__lte=now,
+        passed, assignment=OuterRef("assignment"), user=OuterRef("user")
     )
     held = HeldRelease.objects.filter(
-        Q(assignment__due_at__gt=since, assignment__due_at__lte=now) | Exists(extended_held),
-        assignment__item__quiz__feedback_release=FeedbackRelease.AFTER_DUE,
+        Q(
+            assignment__due_at__gt=since,
+            assignment__due_at__lte=now,
+        )
+        | Q(assignment__late_until__gt=since, assignment__late_until__lte=now)
+        | Exists(extended_held),
+        Q(assignment__item__quiz__feedback_release=FeedbackRelease.AFTER_DUE)
+        | Q(assignment__item__kind=ItemKind.ANNOTATION),
         assignment__grades_released_at__isnull=True,
     ).select_related("assignment__item")
     for release in held:
-        sent += graded_after_release_notify(release.assignment.item, [release.user_id])
+        sent += graded_after_release_notify(release.assignment.item, [release.user_id], now=now)
     return sent
 
 

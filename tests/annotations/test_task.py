@@ -628,9 +628,10 @@ def test_notes_short_of_the_number_asked_earn_their_share_once_the_assignment_cl
     date passes, 2 of 3 earn two thirds of the points on every page: the tracker, the
     gradebook and its CSV, the student's grades and course total, as the notes report
     says. Late work accepted after all, it is late again and counts 0 until a cut-off
-    passes, when the share counts once more; its grade released then, the student is
-    told of it."""
+    passes, when the share counts once more. Released before it closed, the student
+    is told of their grade when it closes, once."""
     from cases.models import Annotation, GradeCategory, LatePolicy
+    from cases.services.notifications import grades_readable_notify
 
     task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
     item, student = task.item, world.users["student"]
@@ -669,6 +670,11 @@ def test_notes_short_of_the_number_asked_earn_their_share_once_the_assignment_cl
         assert "6.67" in html, name
     assert "Your course grade so far: <strong>66.7%</strong>" in closed["grades"]
     assert "tag--late" not in closed["tracker"].split(item.title, 1)[-1].split("</tr>")[0]
+    # Released before it closed, the grade is news now: the scheduled run tells it, once.
+    told = student.notifications.filter(kind="grade_released")
+    assert not told.exists()
+    assert grades_readable_notify() == 1 and grades_readable_notify() == 0
+    assert told.count() == 1
 
     Assignment.objects.filter(item=item).update(late_policy=LatePolicy.ACCEPT)
     late = pages()
@@ -679,4 +685,4 @@ def test_notes_short_of_the_number_asked_earn_their_share_once_the_assignment_cl
     client = client_for("instructor")
     client.post(release, {"release": ""})
     client.post(release, {"release": "1"})
-    assert student.notifications.filter(kind="grade_released").count() == 1
+    assert told.count() == 1

@@ -657,3 +657,40 @@ def test_a_quiz_released_before_its_due_date_is_told_when_each_student_may_read_
         assignment_release(assignment=assignment, released=True)
         grades_readable_notify(now=due + timedelta(days=1, minutes=10))
     assert len(_rows("grade_released")) == 2
+
+
+def test_a_student_moved_after_an_early_release_is_told_when_their_due_date_passes(
+    world, commit, client
+):
+    """The quiz shows scores after the due date; section A's column is released the day
+    before it. The student, graded, is moved to section B, whose grades are not
+    released, due the same day: A's release is held for them. When the date passes the
+    scheduled run tells them, once; B's classmate, graded too, is told nothing."""
+    from cases.services.notifications import grades_readable_notify
+    from tests.factories import AssignmentFactory, MembershipFactory, UserFactory
+
+    student, section_a = world.users["student"], _cohort(world)
+    quiz = world.quiz
+    quiz.feedback_release = "after_due"
+    quiz.save()
+    due = timezone.now() + timedelta(days=1)
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    classmate = UserFactory(username="classmate_b")
+    MembershipFactory(cohort=section_b, user=classmate)
+    AssignmentFactory(item=quiz.item, cohort=section_b, due_at=due)
+    quiz.item.assignments.update(due_at=due)
+    for user in (student, classmate):
+        _quiz_graded(world, user)
+    with commit():
+        assignment_release(assignment=quiz.item.assignments.get(cohort=section_a), released=True)
+    client.force_login(world.users["admin"])
+    client.post(
+        reverse("cases:cohort_members", args=[section_a.pk]),
+        {"action": "move", "students": [student.pk], "to": section_b.pk},
+    )
+    with commit():
+        assert grades_readable_notify() == 0
+        assert grades_readable_notify(now=due + timedelta(minutes=5)) == 1
+        assert grades_readable_notify(now=due + timedelta(minutes=10)) == 0
+    assert _rows("grade_released") == [("student", f"Grade released for {quiz.item.title}")]
