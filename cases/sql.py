@@ -216,10 +216,14 @@ SELECT a.*, e.*, r.*, k.*, i.*, x.*, (
     FROM ({items}) ci
 )
 FROM (
-    SELECT MAX(updated_at), COUNT(*), SUM(CASE WHEN due_at <= %(now)s THEN 1 ELSE 0 END)
+    -- Each due date and cut-off passed: notes short of the number asked are graded
+    -- once their assignment takes no more work (`scored_as_it_stands`).
+    SELECT MAX(updated_at), COUNT(*), SUM(CASE WHEN due_at <= %(now)s THEN 1 ELSE 0 END),
+        SUM(CASE WHEN late_until <= %(now)s THEN 1 ELSE 0 END)
     FROM {t["Assignment"]} WHERE item_id IN ({items})
 ) a, (
-    SELECT MAX(x.updated_at), COUNT(*), SUM(CASE WHEN x.due_at <= %(now)s THEN 1 ELSE 0 END)
+    SELECT MAX(x.updated_at), COUNT(*), SUM(CASE WHEN x.due_at <= %(now)s THEN 1 ELSE 0 END),
+        SUM(CASE WHEN x.late_until <= %(now)s THEN 1 ELSE 0 END)
     FROM {t["Extension"]} x JOIN {t["Assignment"]} xa ON xa.id = x.assignment_id
     WHERE xa.item_id IN ({items})
 ) e, (

@@ -116,11 +116,15 @@ def _course_version_orm(course, now) -> tuple:
     due = Sum(
         Case(When(due_at__lte=now, then=Value(1)), default=Value(0)), output_field=IntegerField()
     )
+    cut_off = Sum(
+        Case(When(late_until__lte=now, then=Value(1)), default=Value(0)),
+        output_field=IntegerField(),
+    )
     a = Assignment.objects.filter(item__in=items).aggregate(
-        a1=Max("updated_at"), a2=Count("pk"), a3=due
+        a1=Max("updated_at"), a2=Count("pk"), a3=due, a4=cut_off
     )
     e = Extension.objects.filter(assignment__item__in=items).aggregate(
-        e1=Max("updated_at"), e2=Count("pk"), e3=due
+        e1=Max("updated_at"), e2=Count("pk"), e3=due, e4=cut_off
     )
     r = Membership.objects.filter(cohort__courses=course).aggregate(
         r1=Count("pk"),
@@ -156,7 +160,13 @@ def test_course_version_matches_the_orm_through_a_term_of_changes(world):
     reading_mark_done(user=student, case=world.case, done=True)
     agree(now)
     assignment = world.item.assignments.get()
-    Extension.objects.create(assignment=assignment, user=student, due_at=now + timedelta(days=9))
+    Extension.objects.create(
+        assignment=assignment,
+        user=student,
+        due_at=now + timedelta(days=9),
+        late_until=now + timedelta(days=12),
+    )
+    Assignment.objects.filter(pk=assignment.pk).update(late_until=now + timedelta(days=5))
     cases = GradeCategory.objects.create(course=course, name="Cases", weight=25, drop_lowest=1)
     Membership.objects.create(cohort=course.cohorts.get(), user=world.users["other_student"])
     agree(now)

@@ -632,6 +632,7 @@ def test_notes_short_of_the_number_asked_earn_their_share_once_the_assignment_cl
     is told of their grade when it closes, once."""
     from cases.models import Annotation, GradeCategory, LatePolicy
     from cases.services.notifications import grades_readable_notify
+    from cases.services.workspace.matrix import course_version
 
     task = make_annotation_task(world.item.module, world.case, world.course.cohorts.all())
     item, student = task.item, world.users["student"]
@@ -670,6 +671,12 @@ def test_notes_short_of_the_number_asked_earn_their_share_once_the_assignment_cl
         assert "6.67" in html, name
     assert "Your course grade so far: <strong>66.7%</strong>" in closed["grades"]
     assert "tag--late" not in closed["tracker"].split(item.title, 1)[-1].split("</tr>")[0]
+    # The tracker's filters say the same: the classmate with no notes is the one late.
+    staff = client_for("instructor")
+    for filters, rows in [({"behind": "1"}, 1), ({"status": "late"}, 1), ({"status": "graded"}, 1)]:
+        shown = staff.get(tracker_url, filters).text
+        assert shown.count("<tr>") == 1 + rows, filters
+        assert (student.get_full_name() in shown) == (filters == {"status": "graded"}), filters
     # Released before it closed, the grade is news now: the scheduled run tells it, once.
     told = student.notifications.filter(kind="grade_released")
     assert not told.exists()
@@ -679,6 +686,11 @@ def test_notes_short_of_the_number_asked_earn_their_share_once_the_assignment_cl
     Assignment.objects.filter(item=item).update(late_policy=LatePolicy.ACCEPT)
     late = pages()
     assert "Your course grade so far: <strong>0.0%</strong>" in late["grades"]
+    cut_off = timezone.now() + timedelta(hours=1)
+    Assignment.objects.filter(item=item).update(late_until=cut_off)
+    # The cut-off passing, with nothing written, is news to the tracker's polls.
+    before, after = cut_off - timedelta(seconds=1), cut_off + timedelta(seconds=1)
+    assert course_version(world.course, before) != course_version(world.course, after)
     Assignment.objects.filter(item=item).update(late_until=timezone.now() - timedelta(seconds=1))
     assert "Your course grade so far: <strong>66.7%</strong>" in pages()["grades"]
     release = reverse("cases:assignment_release", args=[item.assignments.get().pk])

@@ -27,6 +27,7 @@ from cases.models import (
     Accommodation,
     Assignment,
     Extension,
+    LatePolicy,
     Membership,
     ModuleItem,
     User,
@@ -157,8 +158,33 @@ def _overdue(items, now) -> Q:
         )
         .exclude(Exists(extended))
         .exclude(Exists(handed_in))
+        .exclude(_scored_as_it_stands(now))
     )
     return Q(Exists(overdue))
+
+
+def _scored_as_it_stands(now) -> Q:
+    """Of an assignment past its cohort's due date, whether the student's (an
+    OuterRef(OuterRef("pk"))) work is graded as it stands (`scored_as_it_stands`):
+    scored short of a hand-in, past any extension of theirs, and the assignment takes
+    no more work: late work refused, or past the cut-off and any later one of theirs."""
+    student = OuterRef(OuterRef("pk"))
+    extended = Extension.objects.filter(assignment=OuterRef("pk"), user=student, due_at__gte=now)
+    scored = Work.objects.filter(
+        item=OuterRef("item"),
+        user=student,
+        state__in=[WorkStatus.OPENED, WorkStatus.IN_PROGRESS],
+        needs_grading=False,
+        excused=False,
+        auto_score__gt=0,
+        max_score__gt=0,
+    )
+    # `later_cut_off`: an extension with no cut-off, or a later one, keeps it open.
+    cut_off_later = Extension.objects.filter(assignment=OuterRef("pk"), user=student).filter(
+        Q(late_until__isnull=True) | Q(late_until__gte=now)
+    )
+    closed = Q(late_policy=LatePolicy.REFUSE) | (Q(late_until__lt=now) & ~Q(Exists(cut_off_later)))
+    return Q(Exists(scored)) & ~Q(Exists(extended)) & closed
 
 
 def _with_status(items, status: str, now) -> Q:
@@ -170,7 +196,10 @@ def _with_status(items, status: str, now) -> Q:
     if status == WorkStatus.EXCUSED:
         return Q(Exists(work.filter(excused=True)))
     if status == WorkStatus.GRADED:
-        return Q(
+        closed = Assignment.objects.filter(
+            item__in=items, cohort__memberships__user=OuterRef("pk"), due_at__lt=now
+        ).filter(_scored_as_it_stands(now))
+        return Q(Exists(closed)) | Q(
             Exists(
                 work.filter(
                     Q(override_score__isnull=False)
@@ -503,7 +532,7 @@ def course_version(course, now) -> str:
     releases, extensions, extra time, the roster and its cohorts' names, who of it is
     deactivated (the tag beside a name), the items and modules (titles, order), their
     grade categories (names, weights, drop-lowest, order) and rubrics (levels and
-    points), and each due date that has passed since, moves it.
+    points), and each due date and cut-off that has passed since, moves it.
     Unchanged polls ask this and nothing more. Not folded in: a student's name, which
     shows within `KEPT_SECONDS`."""
     row = sql.course_version_row(course_id=course.pk, now=now)
