@@ -27,7 +27,8 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Cast, Concat
 from django.http import Http404
 from django.tasks import task
 from django.template.loader import render_to_string
@@ -409,7 +410,8 @@ def grades_released_notify(assignment: Assignment, user_ids=None, *, now=None) -
 def _released_tell(assignment: Assignment, theirs: dict, now) -> int:
     """Tell each student of `theirs` (their id to the assignment as they see it) whose
     grade on the item is one they may read now (`grade_released`) that it is released,
-    under the key `released:{assignment.pk}`: once. A grade is the status `work_status`
+    under the key `released:{assignment.pk}`: once, and not when told of the item's
+    grade under another of its assignments' releases. A grade is the status `work_status`
     says, as on their grades page: not an earlier grade waiting on work handed in
     again, nor excused work; notes short of the number asked once the assignment has
     closed (`scored_as_it_stands`)."""
@@ -418,7 +420,20 @@ def _released_tell(assignment: Assignment, theirs: dict, now) -> int:
     readable = [user_id for user_id, seen in theirs.items() if grade_released(seen, item, now)]
     if not readable:
         return 0  # A quiz that shows no score (yet): its grade is not theirs to read.
-    works = Work.objects.filter(item=item, user__in=readable).only("user_id", *STATUS_FIELDS)
+    # Told of the item's grade under another assignment's release (a section they have
+    # left, another of their cohorts): the notice they have stands for this one.
+    keys = (
+        Assignment.objects.filter(item=item)
+        .exclude(pk=assignment.pk)
+        .annotate(key=Concat(Value("released:"), Cast("pk", CharField())))
+        .values("key")
+    )
+    told = Notification.objects.filter(user=OuterRef("user"), key__in=Subquery(keys))
+    works = (
+        Work.objects.filter(item=item, user__in=readable)
+        .exclude(Exists(told))
+        .only("user_id", *STATUS_FIELDS)
+    )
     return len(
         notify(
             [

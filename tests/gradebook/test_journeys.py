@@ -304,3 +304,33 @@ def test_a_student_moved_after_a_release_is_told_when_graded_in_the_new_section(
     instructor.post(grade_url, {"participation": "7", "feedback": ""})
     _release(instructor, item.assignments.get(cohort=section_b))
     assert sorted(told.values_list("user__username", flat=True)) == ["classmate_b", "student"]
+
+
+def test_a_student_told_of_a_grade_before_a_move_is_not_told_again_when_regraded(world):
+    """Graded and told of section A's release, the student is moved to section B and
+    regraded there: the new grade shows at once, and the notice they have stands for
+    it; they are not told a second time, nor when B releases."""
+    from cases.models import Cohort, Notification
+    from tests.factories import AssignmentFactory
+
+    student, section_a = world.users["student"], world.course.cohorts.get()
+    item = world.discussion.item
+    section_b = Cohort.objects.create(name="Section B")
+    world.course.cohorts.add(section_b)
+    AssignmentFactory(item=item, cohort=section_b)
+    instructor = _signed_in(world.users["instructor"])
+    grade_url = reverse("cases:grade_work", args=[item.pk, student.pk])
+    instructor.post(grade_url, {"participation": "6", "feedback": ""})
+    _release(instructor, item.assignments.get(cohort=section_a))
+    told = Notification.objects.filter(user=student, kind="grade_released")
+    assert told.count() == 1
+    _signed_in(world.users["admin"]).post(
+        reverse("cases:cohort_members", args=[section_a.pk]),
+        {"action": "move", "students": [student.pk], "to": section_b.pk},
+    )
+
+    instructor.post(grade_url, {"participation": "8", "feedback": ""})
+    grades = _html(_signed_in(student).get(reverse("cases:student_grades", args=[world.course.pk])))
+    assert "8 / 10" in grades
+    _release(instructor, item.assignments.get(cohort=section_b))
+    assert told.count() == 1
