@@ -190,10 +190,13 @@ COMPLETION_KINDS = {
 }
 
 
-def status_label(status: str, kind: str) -> str:
+def status_label(status: str, kind: str, work: "Work | None" = None) -> str:
     """The status as the student reads it: "handed in" in the kind's own words, and so
-    is "graded" where handing in was the grade (a case read is "Done")."""
-    if status == WorkStatus.SUBMITTED or (status == WorkStatus.GRADED and kind in COMPLETION_KINDS):
+    is "graded" where handing in was the grade (a case read is "Done"); but "graded"
+    of work never handed in (notes short of the number asked, `scored_as_it_stands`)."""
+    handed_in = work is None or work.state == WorkStatus.SUBMITTED
+    completed = status == WorkStatus.GRADED and kind in COMPLETION_KINDS and handed_in
+    if status == WorkStatus.SUBMITTED or completed:
         return HANDED_IN_LABELS.get(kind, WorkStatus.SUBMITTED.label)
     return WorkStatus(status).label
 

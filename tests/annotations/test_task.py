@@ -671,6 +671,10 @@ def test_notes_short_of_the_number_asked_earn_their_share_once_the_assignment_cl
         assert "6.67" in html, name
     assert "Your course grade so far: <strong>66.7%</strong>" in closed["grades"]
     assert "tag--late" not in closed["tracker"].split(item.title, 1)[-1].split("</tr>")[0]
+    # The student reads it as graded, not as annotated: they wrote 2 of the 3.
+    course_page = client_for("student").get(world.course.get_absolute_url()).text
+    line = course_page.split(item.title, 1)[1].split("</li>")[0]
+    assert "Graded" in line and "Annotated" not in line, line
     # The tracker's filters say the same: the classmate with no notes is the one late.
     staff = client_for("instructor")
     for filters, rows in [({"behind": "1"}, 1), ({"status": "late"}, 1), ({"status": "graded"}, 1)]:

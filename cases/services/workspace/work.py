@@ -155,7 +155,7 @@ def student_items(user, assignments, now) -> list[StudentItem]:
                 work=mine,
                 status=status,
                 late=handed_in_late(mine, assignment),
-                label=status_label(status, assignment.item.kind),
+                label=status_label(status, assignment.item.kind, mine),
             )
         )
     return found
