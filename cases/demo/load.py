@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from cases.demo.seed import CASE_FILES, QUIZ_FILES
 from cases.gift import parse_gift
+from cases.markdown import word_count
 from cases.models import (
     MAX_DEPTH,
     Answer,
@@ -840,7 +841,7 @@ class _Builder:
                     body_html=html,
                     cited_paragraphs=cited,
                     citation_count=len(cited),
-                    word_count=len(body.split()),
+                    word_count=word_count(body),
                     created_at=when,
                 )
 

@@ -7,12 +7,12 @@ The schedule that decides whether work is taken is the student's assignment as i
 stands now (their extension applied), as for every kind.
 """
 
-import re
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from cases.markdown import word_count
 from cases.models import (
     MAX_MEMO_CHARS,
     Analysis,
@@ -30,17 +30,9 @@ from cases.services.notifications import handed_in_notify
 from cases.services.people import audit
 from cases.services.workspace.work import work_sync
 
-# A word is a run of non-space characters with a letter or a digit in it, so Markdown's
-# own marks (#, -, *, >) are not words. The editor's script counts the same way.
-WORD = re.compile(r"\S*[^\W_]\S*")
-
 
 class MemoRefused(Exception):
     """A save or a hand-in the rules refuse; the message is for the writer."""
-
-
-def word_count(text: str) -> int:
-    return len(WORD.findall(text or ""))
 
 
 def memo_html(body: str, analysis: Analysis) -> tuple[str, list[int]]:

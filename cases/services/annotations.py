@@ -44,6 +44,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from cases.anchors import Anchor, Document, Span, find_anchor, mark_html, text_of
 from cases.compiled import compiled
+from cases.markdown import word_count
 from cases.models import (
     FOR_THE_CLASS,
     Annotation,
@@ -64,7 +65,6 @@ from cases.models.annotations import CONTEXT_CHARS, MAX_ANNOTATION_CHARS, MAX_QU
 from cases.permissions import CaseAccess, cases_for_user, is_admin
 
 # The same actions as on posts, and the same limit on a reason for hiding.
-from cases.services.analyses import word_count
 from cases.services.discussions import (
     MODERATION,
     PostRefused,

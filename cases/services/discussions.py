@@ -21,7 +21,7 @@ from cases import sql
 from cases.compiled import compiled, padded
 from cases.exhibits import link_exhibits
 from cases.http import keep, kept, kept_value
-from cases.markdown import render_markdown, sub_outside_links
+from cases.markdown import render_markdown, sub_outside_links, word_count
 from cases.models import (
     MAX_DEPTH,
     CaseParagraph,
@@ -204,7 +204,7 @@ def post_create(
                 body_html=html,
                 cited_paragraphs=cited,
                 citation_count=len(cited),
-                word_count=len(body.split()),
+                word_count=word_count(body),
                 nonce=nonce[:40],
             )
     except IntegrityError:
@@ -241,7 +241,7 @@ def post_edit(*, post: Post, body: str) -> Post:
     post.body = body
     post.body_html, post.cited_paragraphs = render_post(body, case, paragraph_numbers(case))
     post.citation_count = len(post.cited_paragraphs)
-    post.word_count = len(body.split())
+    post.word_count = word_count(body)
     post.edited_at = timezone.now()
     post.save()
     _bump(post.discussion_id)

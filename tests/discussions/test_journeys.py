@@ -424,3 +424,26 @@ def test_a_reason_for_hiding_too_long_to_keep_is_refused_not_cut(world, client_f
     refused = client.post(url, {"action": "hide", "reason": long}, headers={"HX-Request": "true"})
     assert refused.status_code == 400 and "this one has 329" in _html(refused)
     assert Annotation.objects.get(pk=note.pk).hidden_at is None
+
+
+def test_a_posts_words_are_counted_as_a_memos_are_not_its_markdown_marks(world, client_for):
+    """A student posts a line of dashes, a bullet and three words, then edits it to a
+    rule of stars and one word. The participation page counts the words a grader would
+    read (3, then 1), as a memo's and a note's are counted, not the Markdown marks."""
+    from cases.services.discussions import post_edit
+
+    author = world.users["student_ta_elsewhere"]
+    post = post_create(
+        discussion=world.discussion, author=author, body="- - - - - -\n\n* **Agreed**: D wins."
+    )
+    url = reverse("cases:participation", args=[world.discussion.item.pk])
+    client = client_for("instructor")
+
+    def words() -> str:
+        page = _html(client.get(url))
+        row = page.split(author.display_name, 1)[1].split("</tr>", 1)[0]
+        return row.split("<td>")[3].split("</td>")[0]
+
+    assert words() == "3"
+    post_edit(post=post, body="* * *\n\nAgreed.")
+    assert words() == "1"
