@@ -34,15 +34,19 @@ class ThrottledModelBackend(ModelBackend):
         if request is None or username is None or password is None:
             return super().authenticate(request, username=username, password=password)
         address = client_address(request.META)
-        remaining = login_lockout_remaining(username=username, address=address)
+        named = self._named(username)
+        # Failures count against the account named, whether by its username or its
+        # email in any case: one tally, not one for each way of typing it.
+        key = named.username if named is not None else username
+        remaining = login_lockout_remaining(username=key, address=address)
         if remaining is not None:
             setattr(request, LOCKOUT_ATTRIBUTE, remaining)
             raise PermissionDenied
-        user = self._password_owner(username, password)
+        user = self._password_owner(named, password)
         if user is None:
-            login_failure_record(username=username, address=address)
+            login_failure_record(username=key, address=address)
             return None
-        login_success_clear(username=username)
+        login_success_clear(username=key)
         if not self.user_can_authenticate(user):
             # The right password for a deactivated account: not a guess to count, and
             # the page says why it is refused instead of calling the password wrong.
@@ -50,10 +54,10 @@ class ThrottledModelBackend(ModelBackend):
             return None
         return user
 
-    def _password_owner(self, username, password):
-        """The user this password is right for, active or not (ModelBackend's check,
-        the same hashing whether or not the username exists); None for anyone else."""
-        user = self._named(username)
+    def _password_owner(self, user, password):
+        """`user` (the account named, or None) if this password is right for it, active
+        or not (ModelBackend's check, the same hashing whether or not the account
+        exists); None otherwise."""
         if user is None:
             User().set_password(password)  # As long as a real check takes.
             return None

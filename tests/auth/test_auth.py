@@ -40,6 +40,22 @@ def test_repeated_failures_lock_the_username_even_with_the_right_password(client
     assert "_auth_user_id" not in client.session
 
 
+def test_failures_typed_as_the_email_and_the_username_count_against_one_account(
+    client, world, settings
+):
+    """Sign-in takes an account's username or its email. Guesses alternating between
+    the two (and their cases) count against the one account they name, not two
+    separate tallies: after the limit, the right password by either is refused."""
+    student = User.objects.get(username="student")
+    typed = [student.username, student.email, student.email.upper(), "STUDENT"]
+    for n in range(settings.LOGIN_FAILURE_LIMIT):
+        assert _attempt(client, typed[n % len(typed)]).status_code == 200
+    for name in (student.email, student.username):
+        response = _attempt(client, name, PASSWORD)
+        assert response.status_code == 429, name
+    assert "_auth_user_id" not in client.session
+
+
 def test_lockout_answers_the_same_for_unknown_usernames(client, world, settings):
     for username in ["student", "nobody-by-this-name"]:
         for _ in range(settings.LOGIN_FAILURE_LIMIT):
