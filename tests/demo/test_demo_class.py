@@ -334,7 +334,9 @@ def test_no_student_visible_page_of_part_a_gives_away_the_outcome(demo, client):
     pages.append(done["Location"])  # and its results, every feedback shown
     for url, response in [(start["Location"], questions)] + [(u, student.get(u)) for u in pages]:
         assert response.status_code == 200, url
-        text = response.content.decode().lower()
+        # What the page says, not its markup: an id in an attribute (PostgreSQL's
+        # sequences reach 1600 over a run) is not the outcome given away.
+        text = re.sub(r"<[^>]*>", " ", response.content.decode()).lower()
         assert not [term for term in OUTCOME if term in text], url
     part_b = decision.reveals
     assert part_b.follows == part_a.case
